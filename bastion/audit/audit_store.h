@@ -1,0 +1,76 @@
+// Where sessions, commands and authentication decisions are recorded.
+// An interface so a PostgreSQL backend can sit beside the SQLite one.
+// Every call returns false on failure; callers treat that as fail-closed.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bastion {
+
+struct SessionStart {
+  std::string id;
+  std::string identity;  // certificate key ID
+  std::vector<std::string> principals;
+  uint64_t cert_serial = 0;
+  std::string key_id;
+  std::string ca_fingerprint;
+  std::string source_address;
+  std::string target;
+  std::string started_at;
+};
+
+struct SessionEnd {
+  std::string id;
+  std::string ended_at;
+  std::string end_reason;
+  std::optional<int> exit_status;
+  uint64_t bytes_in = 0;   // client -> target
+  uint64_t bytes_out = 0;  // target -> client
+};
+
+struct CommandStart {
+  std::string session_id;
+  int channel = 0;
+  std::string at;
+  std::string kind;  // exec | shell | subsystem
+  std::string text;
+  std::string decision;  // allow | deny
+  std::string reason;
+  std::string recording;  // path, may be empty
+};
+
+struct CommandEnd {
+  int64_t command_id = 0;
+  std::string ended_at;
+  std::optional<int> exit_status;
+  std::string exit_signal;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  std::string recording_state;  // complete | capped | failed | unrecorded
+};
+
+struct AuthEvent {
+  std::string at;
+  std::string source_address;
+  std::string user;  // requested target name
+  std::string key_id;
+  uint64_t serial = 0;
+  std::string ca_fingerprint;
+  bool accepted = false;
+  std::string reason;
+};
+
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+  virtual bool session_started(const SessionStart& s, std::string& error) = 0;
+  virtual bool session_ended(const SessionEnd& s, std::string& error) = 0;
+  // Sets `id` to the new row's id.
+  virtual bool command_started(const CommandStart& c, int64_t& id, std::string& error) = 0;
+  virtual bool command_ended(const CommandEnd& c, std::string& error) = 0;
+  virtual bool auth_event(const AuthEvent& e, std::string& error) = 0;
+};
+
+}  // namespace bastion

@@ -1,0 +1,40 @@
+// SQLite audit store: WAL mode, versioned schema applied by migrations,
+// one connection serialised by a mutex (writes are small and rare compared
+// to session traffic).
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "audit/audit_store.h"
+
+struct sqlite3;
+
+namespace bastion {
+
+class SqliteAuditStore : public AuditStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens or creates the database and migrates it. Null + error on failure.
+  static std::unique_ptr<SqliteAuditStore> open(const std::string& path, std::string& error);
+  ~SqliteAuditStore() override;
+
+  bool session_started(const SessionStart& s, std::string& error) override;
+  bool session_ended(const SessionEnd& s, std::string& error) override;
+  bool command_started(const CommandStart& c, int64_t& id, std::string& error) override;
+  bool command_ended(const CommandEnd& c, std::string& error) override;
+  bool auth_event(const AuthEvent& e, std::string& error) override;
+
+  int schema_version();
+
+ private:
+  explicit SqliteAuditStore(sqlite3* db) : db_(db) {}
+  bool migrate(std::string& error);
+  bool exec(const char* sql, std::string& error);
+
+  sqlite3* db_;
+  std::mutex mu_;
+};
+
+}  // namespace bastion

@@ -1,0 +1,33 @@
+// Decides whether a user certificate may log in. Pure: bytes, trusted CAs,
+// revocations, peer address and the time go in; a verdict and reason come out.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/public_key.h"
+#include "auth/revocation_list.h"
+#include "auth/ssh_certificate.h"
+
+namespace bastion {
+
+struct TrustAnchors {
+  std::vector<PublicKey> user_cas;
+  const RevocationList* revoked = nullptr;  // may be null
+  int64_t clock_skew = 60;  // seconds a certificate may be used before valid_after
+};
+
+struct CertVerdict {
+  bool accepted = false;
+  std::string reason;          // why refused (for the log, never the client)
+  std::string ca_fingerprint;  // set once the CA is known
+  std::optional<std::string> force_command;
+  std::optional<std::string> source_address;
+};
+
+CertVerdict verify_user_certificate(const SshCertificate& cert, const TrustAnchors& anchors,
+                                    int64_t now, std::string_view peer_address);
+
+}  // namespace bastion

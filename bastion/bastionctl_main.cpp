@@ -1,0 +1,142 @@
+// bastionctl: the admin and auditor command line.
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "recorder/asciicast_player.h"
+#include "recorder/asciicast_reader.h"
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: bastionctl config check FILE\n"
+               "       bastionctl recording cat FILE         print what the user saw\n"
+               "       bastionctl recording play [--speed X] FILE\n"
+               "       bastionctl recording verify FILE      check a recording is well formed\n"
+               "       bastionctl audit sessions --db FILE [--identity ID] [--target T] [--limit N]\n"
+               "       bastionctl audit commands --db FILE [--session ID] [--grep TEXT] [--limit N]\n");
+  return 2;
+}
+
+std::optional<recorder::Asciicast> read_cast(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "bastionctl: %s: cannot open\n", path.c_str());
+    return std::nullopt;
+  }
+  std::string err;
+  auto cast = recorder::read_asciicast(in, err);
+  if (!cast) std::fprintf(stderr, "bastionctl: %s: %s\n", path.c_str(), err.c_str());
+  return cast;
+}
+
+int cmd_recording(const std::vector<std::string>& a) {
+  if (a.size() < 2) return usage();
+  recorder::PlayOptions opts;
+  std::string file;
+  for (std::size_t i = 1; i < a.size(); ++i) {
+    if (a[i] == "--speed" && i + 1 < a.size()) opts.speed = std::stod(a[++i]);
+    else file = a[i];
+  }
+  if (file.empty()) return usage();
+  auto cast = read_cast(file);
+  if (!cast) return 1;
+  if (a[0] == "cat") {
+    const std::string out = recorder::asciicast_output(*cast);
+    return fwrite(out.data(), 1, out.size(), stdout) == out.size() ? 0 : 1;
+  }
+  if (a[0] == "play") return recorder::play_asciicast(*cast, STDOUT_FILENO, opts) ? 0 : 1;
+  if (a[0] == "verify") {
+    std::printf("%s: asciicast v2, %dx%d, %zu events%s\n", file.c_str(), cast->header.width,
+                cast->header.height, cast->events.size(),
+                cast->truncated ? " (last line truncated: the writer was interrupted)" : "");
+    return 0;
+  }
+  return usage();
+}
+
+int cmd_audit(const std::vector<std::string>& a) {
+  if (a.empty()) return usage();
+  std::string db, identity, target, session, grep;
+  int limit = 50;
+  for (std::size_t i = 1; i + 1 < a.size(); i += 2) {
+    if (a[i] == "--db") db = a[i + 1];
+    else if (a[i] == "--identity") identity = a[i + 1];
+    else if (a[i] == "--target") target = a[i + 1];
+    else if (a[i] == "--session") session = a[i + 1];
+    else if (a[i] == "--grep") grep = a[i + 1];
+    else if (a[i] == "--limit") limit = std::stoi(a[i + 1]);
+    else return usage();
+  }
+  if (db.empty()) return usage();
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    std::fprintf(stderr, "bastionctl: %s: %s\n", db.c_str(), sqlite3_errmsg(h));
+    sqlite3_close(h);
+    return 1;
+  }
+  std::string sql;
+  std::vector<std::string> binds;
+  if (a[0] == "sessions") {
+    sql = "SELECT id, identity, target, source_address, started_at, IFNULL(ended_at,''), "
+          "IFNULL(end_reason,''), IFNULL(exit_status,'') FROM sessions WHERE 1=1";
+    if (!identity.empty()) sql += " AND identity=?", binds.push_back(identity);
+    if (!target.empty()) sql += " AND target=?", binds.push_back(target);
+    sql += " ORDER BY started_at DESC LIMIT " + std::to_string(limit);
+  } else if (a[0] == "commands") {
+    sql = "SELECT session_id, at, kind, decision, IFNULL(exit_status,''), text FROM commands WHERE 1=1";
+    if (!session.empty()) sql += " AND session_id=?", binds.push_back(session);
+    if (!grep.empty()) sql += " AND instr(text, ?) > 0", binds.push_back(grep);
+    sql += " ORDER BY id DESC LIMIT " + std::to_string(limit);
+  } else {
+    sqlite3_close(h);
+    return usage();
+  }
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    std::fprintf(stderr, "bastionctl: %s\n", sqlite3_errmsg(h));
+    sqlite3_close(h);
+    return 1;
+  }
+  for (std::size_t i = 0; i < binds.size(); ++i)
+    sqlite3_bind_text(st, static_cast<int>(i + 1), binds[i].c_str(), -1, SQLITE_TRANSIENT);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const int n = sqlite3_column_count(st);
+    for (int c = 0; c < n; ++c) {
+      const auto* v = sqlite3_column_text(st, c);
+      std::printf("%s%s", c ? "\t" : "", v ? reinterpret_cast<const char*>(v) : "");
+    }
+    std::printf("\n");
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> a(argv + 1, argv + argc);
+  if (a.empty()) return usage();
+  const std::string cmd = a[0];
+  a.erase(a.begin());
+  if (cmd == "config" && a.size() == 2 && a[0] == "check") {
+    std::string err;
+    auto cfg = bastion::load_config(a[1], err);
+    if (!cfg) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      return 1;
+    }
+    std::printf("%s: OK\n", a[1].c_str());
+    return 0;
+  }
+  if (cmd == "recording") return cmd_recording(a);
+  if (cmd == "audit") return cmd_audit(a);
+  return usage();
+}

@@ -1,0 +1,58 @@
+// bastiond: the SSH bastion daemon.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <libssh/libssh.h>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "front/server.h"
+
+namespace {
+void usage() {
+  std::fprintf(stderr,
+               "usage: bastiond --config FILE [--check]\n"
+               "       bastiond --version\n");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config;
+  bool check = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if ((a == "--config" || a == "-f") && i + 1 < argc) config = argv[++i];
+    else if (a == "--check" || a == "-t") check = true;
+    else if (a == "--version") {
+      std::printf("bastiond %s (libssh %s)\n", BASTION_VERSION, ssh_version(0));
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      usage();
+      return 0;
+    } else {
+      usage();
+      return 2;
+    }
+  }
+  if (config.empty()) {
+    usage();
+    return 2;
+  }
+  std::string err;
+  auto cfg = bastion::load_config(config, err);
+  if (!cfg) {
+    std::fprintf(stderr, "bastiond: %s\n", err.c_str());
+    return 1;
+  }
+  if (check) {
+    std::printf("%s: OK (%zu targets, %zu CA keys)\n", config.c_str(), cfg->targets.size(),
+                cfg->user_cas.size());
+    return 0;
+  }
+  bastion::log_setup(cfg->log_format, cfg->log_level);
+  ssh_init();
+  const int rc = bastion::run_server(cfg);
+  ssh_finalize();
+  return rc;
+}

@@ -1,0 +1,17 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace bastion {
+
+// "2026-11-28T23:59:01.123Z"
+std::string iso8601_now();
+std::string iso8601(int64_t unix_seconds);
+// "2026-11-28"
+std::string utc_date();
+int64_t unix_now();
+double monotonic_seconds();
+// A sortable, unique session id: "20261128T235901-<16 hex>".
+std::string new_session_id();
+
+}  // namespace bastion

@@ -1,0 +1,74 @@
+// The validated, immutable configuration. Built once by load_config() and
+// shared (shared_ptr<const Config>) by every session started under it; a
+// reload builds a new one and swaps it in.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/public_key.h"
+#include "auth/revocation_list.h"
+
+namespace bastion {
+
+struct SshTargetConfig {
+  std::string host;
+  int port = 22;
+  std::string user;
+  std::string identity;       // private key file
+  std::string certificate;    // optional: identity's certificate (-cert.pub)
+  std::string known_hosts;    // required: strict host key checking
+  int connect_timeout = 10;   // seconds
+};
+
+struct TargetConfig {
+  std::string name;
+  std::string type;                       // "ssh"
+  std::vector<std::string> allow;         // principals allowed to use the target
+  std::map<std::string, std::string> labels;
+  SshTargetConfig ssh;
+};
+
+struct Limits {
+  int max_sessions = 500;
+  int max_sessions_per_identity = 50;
+  int login_grace_time = 30;           // seconds until authenticated
+  int idle_timeout = 3600;             // seconds without input or output; 0 = none
+  int max_session_length = 12 * 3600;  // seconds; 0 = none (certificate expiry still applies)
+  uint64_t recording_max_bytes = 256ull << 20;
+  int max_channels_per_session = 10;
+};
+
+struct Config {
+  std::string path;  // the config file
+  std::string dir;   // its folder, against which relative paths resolve
+
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 2222;
+  std::vector<std::string> host_keys;
+  std::vector<std::string> user_ca_key_files;
+  std::vector<PublicKey> user_cas;
+  std::string revoked_keys_file;
+  std::shared_ptr<RevocationList> revoked;  // null when not configured
+  std::string data_dir;
+  std::string log_format = "text";  // "text" | "json"
+  std::string log_level = "info";
+  int64_t cert_clock_skew = 60;
+  bool record_input = false;
+  bool close_on_recording_failure = true;  // false: continue unrecorded, audited as such
+  Limits limits;
+  std::map<std::string, TargetConfig> targets;
+
+  std::string recordings_dir() const { return data_dir + "/recordings"; }
+  std::string audit_db_path() const { return data_dir + "/audit.db"; }
+};
+
+// Loads and validates. On failure returns null and `error` reads
+// "FILE:LINE: KEY: problem". `check_files` also opens keys, CA files and
+// known_hosts (what `bastiond --check` does).
+std::shared_ptr<const Config> load_config(const std::string& path, std::string& error,
+                                          bool check_files = true);
+
+}  // namespace bastion

@@ -1,0 +1,334 @@
+// Evaluates the config file as Lua data in a sandbox, then validates every
+// key. Errors name file, line and key; the line is found by locating the key
+// in the source, since Lua tables do not remember where a field was set.
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "config/config.h"
+#include "config/lua_state.h"
+
+namespace bastion {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr std::size_t kConfigMemory = 16 << 20;
+constexpr std::chrono::milliseconds kConfigBudget{1000};
+
+class ConfigError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Reader {
+ public:
+  Reader(lua_State* L, std::string path, std::string src)
+      : L_(L), path_(std::move(path)), src_(std::move(src)) {}
+
+  // Line of the first `key =` at or after `from` (1-based); `from` if not found.
+  int line_of(const std::string& key, int from = 1) const {
+    std::istringstream in(src_);
+    std::string line;
+    const std::regex re("(^|[^A-Za-z0-9_])(" + std::regex_replace(key, std::regex(R"([.^$|()\[\]{}*+?\\-])"), R"(\$&)") +
+                        R"()\s*=([^=]|$)|\[\s*["'])" + key + R"(["']\s*\]\s*=)");
+    for (int n = 1; std::getline(in, line); ++n)
+      if (n >= from && std::regex_search(line, re)) return n;
+    return from;
+  }
+
+  [[noreturn]] void fail(int line, const std::string& key, const std::string& msg) const {
+    throw ConfigError(path_ + ":" + std::to_string(line) + ": " + key + ": " + msg);
+  }
+
+  // Field accessors for the table on top of the stack.
+  std::optional<std::string> str(const char* field, int line, const std::string& qual) {
+    lua_getfield(L_, -1, field);
+    std::optional<std::string> v;
+    if (lua_type(L_, -1) == LUA_TSTRING) v = lua_tostring(L_, -1);
+    else if (!lua_isnil(L_, -1)) fail(line, qual + field, "expected a string");
+    lua_pop(L_, 1);
+    return v;
+  }
+  std::optional<int64_t> integer(const char* field, int line, const std::string& qual, int64_t lo,
+                                 int64_t hi) {
+    lua_getfield(L_, -1, field);
+    std::optional<int64_t> v;
+    if (lua_isinteger(L_, -1)) {
+      v = lua_tointeger(L_, -1);
+      if (*v < lo || *v > hi)
+        fail(line, qual + field, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    } else if (!lua_isnil(L_, -1)) {
+      fail(line, qual + field, "expected an integer");
+    }
+    lua_pop(L_, 1);
+    return v;
+  }
+  std::optional<bool> boolean(const char* field, int line, const std::string& qual) {
+    lua_getfield(L_, -1, field);
+    std::optional<bool> v;
+    if (lua_isboolean(L_, -1)) v = lua_toboolean(L_, -1);
+    else if (!lua_isnil(L_, -1)) fail(line, qual + field, "expected true or false");
+    lua_pop(L_, 1);
+    return v;
+  }
+  // A string or a list of strings.
+  std::vector<std::string> str_list(const char* field, int line, const std::string& qual) {
+    lua_getfield(L_, -1, field);
+    std::vector<std::string> out;
+    if (lua_type(L_, -1) == LUA_TSTRING) {
+      out.emplace_back(lua_tostring(L_, -1));
+    } else if (lua_istable(L_, -1)) {
+      const lua_Integer n = luaL_len(L_, -1);
+      for (lua_Integer i = 1; i <= n; ++i) {
+        lua_rawgeti(L_, -1, i);
+        if (lua_type(L_, -1) != LUA_TSTRING) fail(line, qual + field, "expected a list of strings");
+        out.emplace_back(lua_tostring(L_, -1));
+        lua_pop(L_, 1);
+      }
+    } else if (!lua_isnil(L_, -1)) {
+      fail(line, qual + field, "expected a string or a list of strings");
+    }
+    lua_pop(L_, 1);
+    return out;
+  }
+  std::map<std::string, std::string> str_map(const char* field, int line, const std::string& qual) {
+    lua_getfield(L_, -1, field);
+    std::map<std::string, std::string> out;
+    if (lua_istable(L_, -1)) {
+      lua_pushnil(L_);
+      while (lua_next(L_, -2)) {
+        if (lua_type(L_, -2) != LUA_TSTRING || lua_type(L_, -1) != LUA_TSTRING)
+          fail(line, qual + field, "expected a table of string = string");
+        out[lua_tostring(L_, -2)] = lua_tostring(L_, -1);
+        lua_pop(L_, 1);
+      }
+    } else if (!lua_isnil(L_, -1)) {
+      fail(line, qual + field, "expected a table");
+    }
+    lua_pop(L_, 1);
+    return out;
+  }
+  // Refuses keys of the table on top that are not in `known` (typos).
+  void only_keys(const std::set<std::string>& known, int line, const std::string& qual) {
+    lua_pushnil(L_);
+    while (lua_next(L_, -2)) {
+      lua_pop(L_, 1);
+      if (lua_type(L_, -1) != LUA_TSTRING) fail(line, qual, "unexpected non-string key");
+      const std::string k = lua_tostring(L_, -1);
+      if (!known.count(k)) fail(line_of(k, line), qual + k, "unknown key");
+    }
+  }
+
+ private:
+  lua_State* L_;
+  std::string path_, src_;
+};
+
+std::string resolve(const std::string& dir, const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  return (fs::path(dir) / p).lexically_normal().string();
+}
+
+bool parse_listen(const std::string& s, std::string& host, int& port) {
+  std::size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string p = s.substr(colon + 1);
+  if (host.empty() || p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  port = std::stoi(p);
+  return port > 0 && port < 65536;
+}
+
+void check_readable(Reader& r, int line, const std::string& key, const std::string& path) {
+  std::ifstream f(path);
+  if (!f) r.fail(line, key, "cannot read " + path);
+}
+
+void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, int tline,
+                 bool check_files) {
+  const std::string q = "targets." + name + ".";
+  if (!lua_istable(L, -1)) r.fail(tline, "targets." + name, "expected a table");
+  TargetConfig t;
+  t.name = name;
+  if (name.empty() || name.find_first_of("@:/ \t") != std::string::npos)
+    r.fail(tline, "targets." + name, "target names may not contain '@', ':', '/' or spaces");
+  t.type = r.str("type", r.line_of("type", tline), q).value_or("");
+  if (t.type != "ssh") r.fail(r.line_of("type", tline), q + "type", "unsupported target type \"" + t.type + "\" (supported: ssh)");
+  r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
+               "labels", "connect_timeout"},
+              tline, q);
+  t.allow = r.str_list("allow", r.line_of("allow", tline), q);
+  if (t.allow.empty()) r.fail(r.line_of("allow", tline), q + "allow", "at least one principal is required");
+  t.labels = r.str_map("labels", r.line_of("labels", tline), q);
+  auto& s = t.ssh;
+  auto need = [&](const char* f) {
+    auto v = r.str(f, r.line_of(f, tline), q);
+    if (!v || v->empty()) r.fail(r.line_of(f, tline), q + f, "required");
+    return *v;
+  };
+  s.host = need("host");
+  s.user = need("user");
+  s.port = static_cast<int>(r.integer("port", r.line_of("port", tline), q, 1, 65535).value_or(22));
+  s.connect_timeout = static_cast<int>(r.integer("connect_timeout", r.line_of("connect_timeout", tline), q, 1, 300).value_or(10));
+  s.identity = resolve(cfg.dir, need("identity"));
+  s.known_hosts = resolve(cfg.dir, need("known_hosts"));
+  if (auto c = r.str("certificate", r.line_of("certificate", tline), q)) s.certificate = resolve(cfg.dir, *c);
+  if (check_files) {
+    check_readable(r, r.line_of("identity", tline), q + "identity", s.identity);
+    check_readable(r, r.line_of("known_hosts", tline), q + "known_hosts", s.known_hosts);
+    if (!s.certificate.empty()) check_readable(r, r.line_of("certificate", tline), q + "certificate", s.certificate);
+  }
+  cfg.targets[name] = std::move(t);
+}
+
+void load_limits(Reader& r, Config& cfg) {
+  const int l = r.line_of("limits");
+  const std::string q = "limits.";
+  r.only_keys({"max_sessions", "max_sessions_per_identity", "login_grace_time", "idle_timeout",
+               "max_session_length", "recording_max_bytes", "max_channels_per_session"},
+              l, q);
+  auto& lim = cfg.limits;
+  auto get = [&](const char* f, int64_t lo, int64_t hi, auto& dst) {
+    if (auto v = r.integer(f, r.line_of(f, l), q, lo, hi)) dst = static_cast<std::remove_reference_t<decltype(dst)>>(*v);
+  };
+  get("max_sessions", 1, 100000, lim.max_sessions);
+  get("max_sessions_per_identity", 1, 100000, lim.max_sessions_per_identity);
+  get("login_grace_time", 1, 600, lim.login_grace_time);
+  get("idle_timeout", 0, 7 * 86400, lim.idle_timeout);
+  get("max_session_length", 0, 30 * 86400, lim.max_session_length);
+  get("recording_max_bytes", 0, int64_t{1} << 50, lim.recording_max_bytes);
+  get("max_channels_per_session", 1, 1000, lim.max_channels_per_session);
+}
+
+// Safe helpers a config may use (e.g. string.format); nothing that touches the host.
+void push_sandbox_env(lua_State* L) {
+  luaL_requiref(L, "_G", luaopen_base, 0);
+  lua_pop(L, 1);
+  luaL_requiref(L, "string", luaopen_string, 0);
+  lua_pop(L, 1);
+  luaL_requiref(L, "table", luaopen_table, 0);
+  lua_pop(L, 1);
+  luaL_requiref(L, "math", luaopen_math, 0);
+  lua_pop(L, 1);
+  lua_newtable(L);  // env
+  lua_newtable(L);  // its metatable
+  lua_newtable(L);  // safe globals
+  for (const char* name : {"string", "table", "math", "tostring", "tonumber", "ipairs", "pairs",
+                           "type", "select", "error", "assert", "next"}) {
+    lua_getglobal(L, name);
+    lua_setfield(L, -2, name);
+  }
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+}
+
+}  // namespace
+
+std::shared_ptr<const Config> load_config(const std::string& path, std::string& error,
+                                          bool check_files) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot open config file";
+    return nullptr;
+  }
+  std::string src((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto cfg = std::make_shared<Config>();
+  cfg->path = path;
+  cfg->dir = fs::absolute(fs::path(path)).parent_path().string();
+
+  SandboxedLua lua(kConfigMemory);
+  lua_State* L = lua.get();
+  std::string err;
+  if (!L) {
+    error = "cannot create Lua state";
+    return nullptr;
+  }
+  if (!lua.load_text(src, "@" + path, err)) {
+    error = err;
+    return nullptr;
+  }
+  push_sandbox_env(L);
+  lua_pushvalue(L, -1);
+  lua_insert(L, -3);                 // env, chunk, env
+  lua_setupvalue(L, -2, 1);          // chunk's _ENV = env
+  if (!lua.call(0, 0, kConfigBudget, err)) {
+    error = err;
+    return nullptr;
+  }
+  // Stack: env
+  Reader r(L, path, src);
+  try {
+    r.only_keys({"listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
+                 "log_level", "cert_clock_skew", "record_input", "on_recording_failure", "limits",
+                 "targets"},
+                1, "");
+    auto& c = *cfg;
+    const int ll = r.line_of("listen");
+    if (auto l = r.str("listen", ll, ""))
+      if (!parse_listen(*l, c.listen_host, c.listen_port)) r.fail(ll, "listen", "expected \"HOST:PORT\"");
+    const int hl = r.line_of("host_keys");
+    for (auto& k : r.str_list("host_keys", hl, "")) c.host_keys.push_back(resolve(c.dir, k));
+    if (c.host_keys.empty()) r.fail(hl, "host_keys", "at least one host key is required");
+    const int cl = r.line_of("user_ca_keys");
+    for (auto& k : r.str_list("user_ca_keys", cl, "")) c.user_ca_key_files.push_back(resolve(c.dir, k));
+    if (c.user_ca_key_files.empty()) r.fail(cl, "user_ca_keys", "at least one CA public key file is required");
+    for (auto& f : c.user_ca_key_files) {
+      std::string e;
+      if (!load_public_keys(f, c.user_cas, e)) r.fail(cl, "user_ca_keys", e);
+    }
+    if (c.user_cas.empty()) r.fail(cl, "user_ca_keys", "no CA keys found in the listed files");
+    const int rl = r.line_of("revoked_keys");
+    if (auto rk = r.str("revoked_keys", rl, "")) {
+      c.revoked_keys_file = resolve(c.dir, *rk);
+      auto rev = std::make_shared<RevocationList>();
+      std::string e;
+      if (!rev->load(c.revoked_keys_file, e)) r.fail(rl, "revoked_keys", e);
+      c.revoked = rev;
+    }
+    const int dl = r.line_of("data_dir");
+    c.data_dir = resolve(c.dir, r.str("data_dir", dl, "").value_or("data"));
+    const int fl = r.line_of("log_format");
+    c.log_format = r.str("log_format", fl, "").value_or("text");
+    if (c.log_format != "text" && c.log_format != "json") r.fail(fl, "log_format", "expected \"text\" or \"json\"");
+    const int lvl = r.line_of("log_level");
+    c.log_level = r.str("log_level", lvl, "").value_or("info");
+    if (!std::set<std::string>{"trace", "debug", "info", "warn", "error"}.count(c.log_level))
+      r.fail(lvl, "log_level", "expected trace, debug, info, warn or error");
+    c.cert_clock_skew = r.integer("cert_clock_skew", r.line_of("cert_clock_skew"), "", 0, 3600).value_or(60);
+    c.record_input = r.boolean("record_input", r.line_of("record_input"), "").value_or(false);
+    const int ol = r.line_of("on_recording_failure");
+    const std::string orf = r.str("on_recording_failure", ol, "").value_or("close");
+    if (orf != "close" && orf != "continue") r.fail(ol, "on_recording_failure", "expected \"close\" or \"continue\"");
+    c.close_on_recording_failure = orf == "close";
+
+    lua_getfield(L, -1, "limits");
+    if (lua_istable(L, -1)) load_limits(r, c);
+    else if (!lua_isnil(L, -1)) r.fail(r.line_of("limits"), "limits", "expected a table");
+    lua_pop(L, 1);
+
+    const int tl = r.line_of("targets");
+    lua_getfield(L, -1, "targets");
+    if (!lua_istable(L, -1)) r.fail(tl, "targets", "expected a table of targets");
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) != LUA_TSTRING) r.fail(tl, "targets", "target names must be strings");
+      const std::string name = lua_tostring(L, -2);
+      load_target(r, L, c, name, r.line_of(name, tl), check_files);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (c.targets.empty()) r.fail(tl, "targets", "no targets defined");
+    if (check_files)
+      for (auto& k : c.host_keys) check_readable(r, hl, "host_keys", k);
+  } catch (const ConfigError& e) {
+    error = e.what();
+    return nullptr;
+  }
+  return cfg;
+}
+
+}  // namespace bastion

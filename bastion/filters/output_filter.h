@@ -1,0 +1,51 @@
+// Output filters transform target output before any sink sees it (masking
+// lands here). A filter may hold back a tail to match across reads; flush()
+// releases it at end of stream.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sinks/output_sink.h"
+
+namespace bastion {
+
+class OutputFilter {
+ public:
+  virtual ~OutputFilter() = default;
+  virtual void filter(Stream s, std::string& data) = 0;
+  virtual void flush(Stream s, std::string& data) = 0;
+};
+
+// Runs filters in order, then fans the result out to every sink. Targets and
+// sessions write only through this, so masking and recording cannot be skipped.
+class OutputPipeline {
+ public:
+  void add_filter(std::unique_ptr<OutputFilter> f) { filters_.push_back(std::move(f)); }
+  void add_sink(OutputSink* s) { sinks_.push_back(s); }
+
+  // Target output.
+  void write(Stream s, std::string data) {
+    for (auto& f : filters_) f->filter(s, data);
+    deliver(s, data);
+  }
+  // The bastion's own notices: not filtered, but recorded like everything else.
+  void notice(Stream s, const std::string& text) { deliver(s, text); }
+  void end_of_stream() {
+    for (Stream s : {Stream::out, Stream::err}) {
+      std::string tail;
+      for (auto& f : filters_) f->flush(s, tail);
+      deliver(s, tail);
+    }
+  }
+
+ private:
+  void deliver(Stream s, const std::string& data) {
+    if (data.empty()) return;
+    for (auto* sink : sinks_) sink->write(s, data);
+  }
+  std::vector<std::unique_ptr<OutputFilter>> filters_;
+  std::vector<OutputSink*> sinks_;
+};
+
+}  // namespace bastion

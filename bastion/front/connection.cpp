@@ -1,0 +1,147 @@
+#include "front/connection.h"
+
+#include "auth/cert_verifier.h"
+#include "common/log.h"
+#include "common/time_util.h"
+#include "recorder/utf8.h"
+
+namespace bastion {
+namespace {
+constexpr int kMaxAuthFailures = 6;
+
+// The certificate blob libssh holds for a *-cert-v01 key, or empty.
+std::string certificate_blob(ssh_key key) {
+  char* b64 = nullptr;
+  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || !b64) return {};
+  std::string blob;
+  const bool ok = recorder::base64_decode(b64, blob);
+  ssh_string_free_char(b64);
+  return ok ? blob : std::string();
+}
+}  // namespace
+
+Connection::Connection(ServerContext& ctx, SshSession s, std::string peer)
+    : ctx_(ctx), cfg_(ctx.config()), session_(std::move(s)), peer_(std::move(peer)) {
+  ctx_.connection_opened();
+}
+
+Connection::~Connection() {
+  s_.reset();  // the session ends (audit row) before the transport goes
+  if (!identity_slot_.empty()) ctx_.release_identity(identity_slot_);
+  ctx_.connection_closed();
+}
+
+void Connection::audit_auth(const std::string& user, const std::string& key_id, uint64_t serial,
+                            const std::string& ca_fp, bool ok, const std::string& reason) {
+  AuthEvent e{iso8601_now(), peer_, user, key_id, serial, ca_fp, ok, reason};
+  std::string err;
+  if (!ctx_.audit().auth_event(e, err)) log_error("audit write failed", {{"error", err}});
+}
+
+int Connection::cb_auth_pubkey(ssh_session, const char* user, ssh_key key, char state, void* self) {
+  return static_cast<Connection*>(self)->auth_pubkey(user ? user : "", key, state);
+}
+
+ssh_channel Connection::cb_channel_open(ssh_session, void* self) {
+  auto* c = static_cast<Connection*>(self);
+  return c->s_ ? c->s_->open_channel() : nullptr;
+}
+
+int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
+  if (s_) return SSH_AUTH_DENIED;  // already authenticated
+  const std::string u = user;
+  auto refuse = [&](const std::string& why, const std::string& key_id, uint64_t serial,
+                    const std::string& ca) {
+    ++failures_;
+    log_warn("authentication refused", {{"peer", peer_}, {"user", u}, {"key_id", key_id},
+                                        {"serial", std::to_string(serial)}, {"ca", ca}, {"reason", why}});
+    audit_auth(u, key_id, serial, ca, false, why);
+    if (failures_ >= kMaxAuthFailures) ssh_disconnect(session_.get());
+    return SSH_AUTH_DENIED;
+  };
+  const int type = ssh_key_type(key);
+  const bool is_cert = type == SSH_KEYTYPE_ED25519_CERT01 || type == SSH_KEYTYPE_RSA_CERT01 ||
+                       type == SSH_KEYTYPE_ECDSA_P256_CERT01 || type == SSH_KEYTYPE_ECDSA_P384_CERT01 ||
+                       type == SSH_KEYTYPE_ECDSA_P521_CERT01;
+  if (!is_cert) {
+    // OpenSSH clients offer the bare key before its certificate on every
+    // login; a query for it is routine, so it is logged but not audited.
+    if (state == SSH_PUBLICKEY_STATE_NONE) {
+      log_debug("plain key offered", {{"peer", peer_}, {"user", u}});
+      return SSH_AUTH_DENIED;
+    }
+    return refuse("plain public keys are not accepted; a user certificate is required", "", 0, "");
+  }
+
+  SshCertificate cert;
+  std::string err;
+  if (!parse_ssh_certificate(certificate_blob(key), cert, err)) return refuse("malformed certificate: " + err, "", 0, "");
+  TrustAnchors anchors{cfg_->user_cas, cfg_->revoked.get(), cfg_->cert_clock_skew};
+  const CertVerdict v = verify_user_certificate(cert, anchors, unix_now(), peer_);
+  if (!v.accepted) return refuse(v.reason, cert.key_id, cert.serial, v.ca_fingerprint);
+
+  // A query ("would you accept this key?") is answered without side effects;
+  // the real attempt comes with a signature libssh has already verified
+  // against the certified key.
+  if (state == SSH_PUBLICKEY_STATE_NONE) return SSH_AUTH_SUCCESS;
+  if (state != SSH_PUBLICKEY_STATE_VALID) return refuse("bad signature", cert.key_id, cert.serial, v.ca_fingerprint);
+
+  if (!ctx_.acquire_identity(cert.key_id, cfg_->limits.max_sessions_per_identity))
+    return refuse("too many sessions for this identity", cert.key_id, cert.serial, v.ca_fingerprint);
+  identity_slot_ = cert.key_id;
+
+  Identity id{cert.key_id, cert.principals, cert.serial, v.ca_fingerprint, cert.valid_before,
+              v.force_command, peer_, u};
+  const std::string sid = new_session_id();
+  std::string principals;
+  for (auto& p : cert.principals) principals += (principals.empty() ? "" : ",") + p;
+  SessionStart ss{sid, cert.key_id, cert.principals, cert.serial, cert.key_id, v.ca_fingerprint,
+                  peer_, u, iso8601_now()};
+  if (!ctx_.audit().session_started(ss, err)) {
+    // Fail closed: no audit row, no session.
+    log_error("audit write failed; refusing login", {{"peer", peer_}, {"error", err}});
+    return refuse("audit store unavailable", cert.key_id, cert.serial, v.ca_fingerprint);
+  }
+  audit_auth(u, cert.key_id, cert.serial, v.ca_fingerprint, true, "accepted");
+  log_info("session opened", {{"session", sid}, {"peer", peer_}, {"identity", cert.key_id},
+                              {"principals", principals}, {"serial", std::to_string(cert.serial)},
+                              {"ca", v.ca_fingerprint}, {"target", u},
+                              {"valid_before", iso8601(static_cast<int64_t>(std::min<uint64_t>(cert.valid_before, INT64_MAX)))}});
+  s_ = std::make_unique<Session>(ctx_, cfg_, session_.get(), std::move(id), sid);
+  return SSH_AUTH_SUCCESS;
+}
+
+void Connection::run() {
+  ssh_session s = session_.get();
+  long grace = cfg_->limits.login_grace_time;
+  ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &grace);
+  const double deadline = monotonic_seconds() + grace;
+  // Callbacks go in before the key exchange: the client's first auth
+  // packets can arrive while ssh_handle_key_exchange is still running.
+  cb_.userdata = this;
+  cb_.auth_pubkey_function = &Connection::cb_auth_pubkey;
+  cb_.channel_open_request_session_function = &Connection::cb_channel_open;
+  ssh_callbacks_init(&cb_);
+  ssh_set_server_callbacks(s, &cb_);
+  ssh_set_auth_methods(s, SSH_AUTH_METHOD_PUBLICKEY);
+  if (ssh_handle_key_exchange(s) != SSH_OK) {
+    log_info("key exchange failed", {{"peer", peer_}, {"error", ssh_get_error(s)}});
+    return;
+  }
+
+  SshEvent ev(ssh_event_new());
+  if (!ev || ssh_event_add_session(ev.get(), s) != SSH_OK) return;
+  while (!s_) {
+    if (monotonic_seconds() > deadline) {
+      log_info("login grace time exceeded", {{"peer", peer_}});
+      return;
+    }
+    if (ctx_.stopping()) return;
+    if (ssh_event_dopoll(ev.get(), 100) == SSH_ERROR && !ssh_is_connected(s)) return;
+    if (!ssh_is_connected(s)) return;
+  }
+  s_->run(ev.get());
+  ssh_event_remove_session(ev.get(), s);
+}
+
+}  // namespace bastion

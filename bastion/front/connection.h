@@ -1,0 +1,38 @@
+// One accepted TCP connection: key exchange, certificate authentication
+// within the login grace time, then the Session. Runs on its own thread.
+#pragma once
+#include <memory>
+#include <string>
+
+#include <libssh/callbacks.h>
+
+#include "common/ssh_handles.h"
+#include "session/server_context.h"
+#include "session/session.h"
+
+namespace bastion {
+
+class Connection {
+ public:
+  Connection(ServerContext& ctx, SshSession s, std::string peer);
+  ~Connection();
+  void run();
+
+ private:
+  static int cb_auth_pubkey(ssh_session, const char* user, ssh_key key, char state, void* self);
+  static ssh_channel cb_channel_open(ssh_session, void* self);
+  int auth_pubkey(const char* user, ssh_key key, char state);
+  void audit_auth(const std::string& user, const std::string& key_id, uint64_t serial,
+                  const std::string& ca_fp, bool ok, const std::string& reason);
+
+  ServerContext& ctx_;
+  std::shared_ptr<const Config> cfg_;
+  SshSession session_;
+  std::string peer_;
+  ssh_server_callbacks_struct cb_{};
+  int failures_ = 0;
+  std::string identity_slot_;  // key id holding a per-identity slot
+  std::unique_ptr<Session> s_;
+};
+
+}  // namespace bastion

@@ -1,0 +1,153 @@
+#include "front/server.h"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "audit/sqlite_audit_store.h"
+#include "common/log.h"
+#include "common/ssh_handles.h"
+#include "front/connection.h"
+#include "recorder/async_file_sink.h"
+
+namespace bastion {
+namespace {
+
+constexpr int kShutdownGraceSeconds = 10;
+
+std::string peer_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  else if (ss.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  return buf;
+}
+
+SshBind make_bind(const Config& cfg, std::string& error) {
+  SshBind b(ssh_bind_new());
+  if (!b) return error = "out of memory", nullptr;
+  unsigned int port = static_cast<unsigned int>(cfg.listen_port);
+  int verbosity = SSH_LOG_NOLOG;
+  ssh_bind_options_set(b.get(), SSH_BIND_OPTIONS_LOG_VERBOSITY, &verbosity);
+  ssh_bind_options_set(b.get(), SSH_BIND_OPTIONS_BINDADDR, cfg.listen_host.c_str());
+  ssh_bind_options_set(b.get(), SSH_BIND_OPTIONS_BINDPORT, &port);
+  for (const auto& k : cfg.host_keys)
+    if (ssh_bind_options_set(b.get(), SSH_BIND_OPTIONS_HOSTKEY, k.c_str()) != SSH_OK)
+      return error = k + ": cannot load host key: " + ssh_get_error(b.get()), nullptr;
+  if (ssh_bind_listen(b.get()) != SSH_OK)
+    return error = "cannot listen on " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) + ": " +
+                   ssh_get_error(b.get()), nullptr;
+  return b;
+}
+
+void reload(ServerContext& ctx) {
+  const auto old = ctx.config();
+  std::string err;
+  auto fresh = load_config(old->path, err);
+  if (!fresh) {
+    log_error("reload refused; keeping the running config", {{"error", err}});
+    return;
+  }
+  if (fresh->listen_host != old->listen_host || fresh->listen_port != old->listen_port ||
+      fresh->host_keys != old->host_keys || fresh->data_dir != old->data_dir)
+    log_warn("listen, host_keys and data_dir changes take effect only after a restart");
+  log_setup(fresh->log_format, fresh->log_level);
+  ctx.set_config(std::move(fresh));
+  log_info("config reloaded", {{"config", old->path}});
+}
+
+}  // namespace
+
+int run_server(std::shared_ptr<const Config> cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg->recordings_dir(), ec);
+  if (ec) {
+    log_error("cannot create data directory", {{"path", cfg->recordings_dir()}, {"error", ec.message()}});
+    return 1;
+  }
+  std::string err;
+  auto audit = SqliteAuditStore::open(cfg->audit_db_path(), err);
+  if (!audit) {
+    log_error("cannot open audit store", {{"error", err}});
+    return 1;
+  }
+  // Signals go to the signalfd only; every thread inherits this mask.
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, s);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  const int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+  SshBind bind = make_bind(*cfg, err);
+  if (!bind) {
+    log_error("cannot start", {{"error", err}});
+    return 1;
+  }
+  recorder::Flusher flusher(100);
+  ServerContext ctx(cfg, *audit, flusher);
+  log_info("bastiond listening", {{"address", cfg->listen_host + ":" + std::to_string(cfg->listen_port)},
+                                  {"targets", std::to_string(cfg->targets.size())},
+                                  {"data_dir", cfg->data_dir}});
+
+  while (!ctx.stopping()) {
+    pollfd fds[2] = {{ssh_bind_get_fd(bind.get()), POLLIN, 0}, {sfd, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      log_error("poll failed", {{"error", std::strerror(errno)}});
+      break;
+    }
+    if (fds[1].revents & POLLIN) {
+      signalfd_siginfo si{};
+      if (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) reload(ctx);
+        else {
+          log_info("shutting down", {{"signal", strsignal(static_cast<int>(si.ssi_signo))}});
+          ctx.stop();
+        }
+      }
+    }
+    if (!(fds[0].revents & POLLIN)) continue;
+    SshSession s(ssh_new());
+    if (!s || ssh_bind_accept(bind.get(), s.get()) != SSH_OK) {
+      log_warn("accept failed", {{"error", ssh_get_error(bind.get())}});
+      continue;
+    }
+    const std::string peer = peer_address(ssh_get_fd(s.get()));
+    const auto current = ctx.config();
+    if (ctx.active() >= current->limits.max_sessions) {
+      log_warn("connection refused: max_sessions reached", {{"peer", peer}});
+      continue;  // SshSession's destructor closes the socket
+    }
+    auto conn = std::make_shared<Connection>(ctx, std::move(s), peer);
+    std::thread([conn] { conn->run(); }).detach();
+  }
+
+  // Stop accepting; sessions see ctx.stopping(), tell their users and close
+  // their recordings. Wait for them, but not forever.
+  bind.reset();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(kShutdownGraceSeconds);
+  while (ctx.active() > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (ctx.active() > 0) log_warn("sessions still open at exit", {{"count", std::to_string(ctx.active())}});
+  close(sfd);
+  log_info("bastiond stopped");
+  // Threads still running hold references into ctx; exit without unwinding them.
+  if (ctx.active() > 0) _exit(0);
+  return 0;
+}
+
+}  // namespace bastion

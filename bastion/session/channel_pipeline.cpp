@@ -1,0 +1,356 @@
+#include "session/channel_pipeline.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/log.h"
+#include "common/time_util.h"
+#include "recorder/async_file_sink.h"
+#include "session/session.h"
+
+namespace bastion {
+namespace {
+
+constexpr std::size_t kIoChunk = 32768;
+constexpr std::size_t kPumpBudget = 256 * 1024;
+
+bool env_allowed(const std::string& k) { return k == "TERM" || k == "LANG" || k.starts_with("LC_"); }
+
+}  // namespace
+
+ChannelPipeline::ChannelPipeline(Session& s, ssh_channel ch, int index)
+    : s_(s), ch_(ch), index_(index) {
+  cb_.userdata = this;
+  cb_.channel_pty_request_function = &ChannelPipeline::cb_pty;
+  cb_.channel_shell_request_function = &ChannelPipeline::cb_shell;
+  cb_.channel_exec_request_function = &ChannelPipeline::cb_exec;
+  cb_.channel_subsystem_request_function = &ChannelPipeline::cb_subsystem;
+  cb_.channel_env_request_function = &ChannelPipeline::cb_env;
+  cb_.channel_pty_window_change_function = &ChannelPipeline::cb_window;
+  cb_.channel_signal_function = &ChannelPipeline::cb_signal;
+  cb_.channel_auth_agent_req_function = &ChannelPipeline::cb_agent;
+  cb_.channel_x11_req_function = &ChannelPipeline::cb_x11;
+  ssh_callbacks_init(&cb_);
+  // No data callback: client input waits in libssh until the target can take it.
+  ssh_set_channel_callbacks(ch_.get(), &cb_);
+  pipeline_.add_sink(&client_);
+  pipeline_.add_sink(&rec_sink_);
+  pipeline_.add_sink(&out_count_);
+}
+
+ChannelPipeline::~ChannelPipeline() {
+  if (state_ != State::done) finish(ExitInfo{}, end_reason_.empty() ? "session ended" : end_reason_);
+}
+
+int ChannelPipeline::cb_pty(ssh_session, ssh_channel, const char* term, int w, int h, int, int,
+                            void* self) {
+  auto* p = static_cast<ChannelPipeline*>(self);
+  if (p->state_ != State::larval) return SSH_ERROR;
+  p->pty_ = PtyRequest{term ? term : "xterm", w > 0 ? w : 80, h > 0 ? h : 24};
+  return SSH_OK;
+}
+
+int ChannelPipeline::cb_shell(ssh_session, ssh_channel, void* self) {
+  return static_cast<ChannelPipeline*>(self)->request("shell", "");
+}
+
+int ChannelPipeline::cb_exec(ssh_session, ssh_channel, const char* cmd, void* self) {
+  return static_cast<ChannelPipeline*>(self)->request("exec", cmd ? cmd : "");
+}
+
+int ChannelPipeline::cb_subsystem(ssh_session, ssh_channel, const char* name, void* self) {
+  auto* p = static_cast<ChannelPipeline*>(self);
+  const std::string n = name ? name : "";
+  if (n != "sftp") {
+    log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
+    return SSH_ERROR;
+  }
+  return p->request("subsystem", n);
+}
+
+int ChannelPipeline::cb_env(ssh_session, ssh_channel, const char* k, const char* v, void* self) {
+  auto* p = static_cast<ChannelPipeline*>(self);
+  if (p->state_ != State::larval || !k || !v || !env_allowed(k)) return SSH_ERROR;
+  p->env_[k] = v;
+  return SSH_OK;
+}
+
+int ChannelPipeline::cb_window(ssh_session, ssh_channel, int w, int h, int, int, void* self) {
+  auto* p = static_cast<ChannelPipeline*>(self);
+  if (!p->pty_ || w <= 0 || h <= 0) return SSH_ERROR;
+  p->pty_->cols = w;
+  p->pty_->rows = h;
+  if (p->exec_) p->exec_->window_change(w, h);
+  if (p->rec_) p->rec_->resize(w, h);
+  return SSH_OK;
+}
+
+void ChannelPipeline::cb_signal(ssh_session, ssh_channel, const char* sig, void* self) {
+  auto* p = static_cast<ChannelPipeline*>(self);
+  if (p->exec_ && sig) p->exec_->send_signal(sig);
+}
+
+void ChannelPipeline::cb_agent(ssh_session, ssh_channel, void* self) {
+  auto* p = static_cast<ChannelPipeline*>(self);
+  log_warn("agent forwarding refused", {{"session", p->s_.id()}});
+  p->notice("bastion: agent forwarding is not available through the bastion");
+}
+
+void ChannelPipeline::cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t,
+                             void* self) {
+  auto* p = static_cast<ChannelPipeline*>(self);
+  log_warn("X11 forwarding refused", {{"session", p->s_.id()}});
+  p->notice("bastion: X11 forwarding is not available through the bastion");
+}
+
+int ChannelPipeline::request(const std::string& kind, const std::string& text) {
+  if (state_ != State::larval) return SSH_ERROR;
+  kind_ = kind;
+  text_ = text;
+  if (const auto& forced = s_.identity().force_command) {
+    // The certificate's force-command replaces whatever the client asked for.
+    kind_ = "exec";
+    text_ = *forced;
+  }
+  state_ = State::start_pending;
+  return SSH_OK;
+}
+
+void ChannelPipeline::notice(const std::string& text) {
+  if (state_ == State::done) return;
+  if (pty_) pipeline_.notice(Stream::out, "\r\n" + text + "\r\n");
+  else pipeline_.notice(Stream::err, text + "\n");
+}
+
+bool ChannelPipeline::open_recording(std::string& error) {
+  const Config& cfg = s_.config();
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(cfg.recordings_dir()) / utc_date();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return error = dir.string() + ": " + ec.message(), false;
+  rec_path_ = (dir / (s_.id() + "-" + std::to_string(index_) + ".cast")).string();
+  auto sink = recorder::AsyncFileSink::open(rec_path_, &s_.flusher(), error);
+  if (!sink) return false;
+  recorder::AsciicastHeader h;
+  if (pty_) {
+    h.width = pty_->cols;
+    h.height = pty_->rows;
+    h.env["TERM"] = pty_->term;
+  }
+  h.timestamp = unix_now();
+  h.title = s_.identity().key_id + " -> " + s_.identity().requested_user;
+  if (kind_ == "exec") h.command = text_;
+  rec_ = std::make_unique<recorder::AsciicastWriter>(
+      std::make_unique<recorder::SharedSinkRef>(sink), h, cfg.limits.recording_max_bytes,
+      &monotonic_seconds);
+  rec_sink_ = RecorderSink(rec_.get());
+  rec_state_ = "complete";
+  if (kind_ == "exec") rec_->marker("exec: " + text_);
+  return true;
+}
+
+void ChannelPipeline::start() {
+  const Config& cfg = s_.config();
+  std::string refusal;
+  const TargetConfig* t = s_.target_config(refusal);
+  if (!t) return refuse("bastion: " + refusal, kExitAccessRefused, "access refused");
+
+  CommandRequest req{s_.id(), s_.identity().key_id, s_.identity().principals,
+                     s_.identity().source_address, t->name, t->type, t->labels, kind_, text_,
+                     pty_.has_value()};
+  const Decision d = s_.policy().decide(req);
+
+  std::string err;
+  if (d.allowed() && kind_ != "subsystem" && !open_recording(err)) {
+    log_error("cannot open recording", {{"session", s_.id()}, {"error", err}});
+    if (cfg.close_on_recording_failure) {
+      CommandStart c{s_.id(), index_, iso8601_now(), kind_, text_, "deny", "recording unavailable", ""};
+      int64_t ignored;
+      s_.audit().command_started(c, ignored, err);
+      return refuse("bastion: this session cannot be recorded; nothing was run", kExitBastionError,
+                    "recording failed");
+    }
+    rec_state_ = "unrecorded";
+  }
+
+  CommandStart c{s_.id(), index_, iso8601_now(), kind_, text_, d.name(), d.reason, rec_path_};
+  if (!s_.audit().command_started(c, command_id_, err)) {
+    log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
+    return refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError,
+                  "audit failure");
+  }
+  log_info("command", {{"session", s_.id()}, {"identity", s_.identity().key_id},
+                       {"target", t->name}, {"kind", kind_}, {"text", text_},
+                       {"decision", d.name()}, {"reason", d.reason}});
+  if (!d.allowed()) return refuse("bastion: denied: " + d.reason, kExitPolicyDenied, "policy denied");
+
+  TargetConnection* target = s_.target(err);
+  if (!target) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
+  ExecRequest er{kind_, text_, pty_, env_};
+  exec_ = target->start(er, err);
+  if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
+  state_ = State::running;
+  s_.touch();
+}
+
+void ChannelPipeline::refuse(const std::string& message, int status, const std::string& reason) {
+  log_warn("channel refused", {{"session", s_.id()}, {"reason", reason}, {"message", message}});
+  notice(message);
+  ExitInfo e;
+  e.status = status;
+  closing_ = true;
+  closing_exit_ = e;
+  end_reason_ = reason;
+  state_ = State::running;  // drain the message, then finish
+}
+
+void ChannelPipeline::terminate(const std::string& text, const std::string& reason) {
+  if (state_ == State::done || (closing_ && !exec_)) return;
+  notice(text);
+  if (exec_) exec_->close();
+  exec_.reset();
+  ExitInfo e;
+  e.status = kExitBastionError;
+  closing_ = true;
+  closing_exit_ = e;
+  end_reason_ = reason;
+  if (state_ != State::running) state_ = State::running;
+}
+
+bool ChannelPipeline::pump_input() {
+  if (!exec_) return false;
+  const Config& cfg = s_.config();
+  bool moved = false;
+  std::size_t cap = exec_->input_capacity();
+  char buf[kIoChunk];
+  while (cap > 0) {
+    const int n = ssh_channel_read_nonblocking(ch_.get(), buf,
+                                               static_cast<uint32_t>(std::min(cap, sizeof buf)), 0);
+    if (n <= 0) break;
+    const std::string_view data(buf, static_cast<std::size_t>(n));
+    if (!exec_->write_input(data)) break;
+    if (rec_ && cfg.record_input) rec_->input(data);
+    bytes_in_ += static_cast<std::size_t>(n);
+    cap -= static_cast<std::size_t>(n);
+    moved = true;
+  }
+  if (moved) s_.touch();
+  if (!eof_forwarded_ && ssh_channel_is_eof(ch_.get()) && ssh_channel_poll(ch_.get(), 0) <= 0) {
+    exec_->send_eof();
+    eof_forwarded_ = true;
+  }
+  return moved;
+}
+
+bool ChannelPipeline::drain_to_client() {
+  bool moved = false;
+  for (Stream s : {Stream::out, Stream::err}) {
+    std::string& pending = client_.pending(s);
+    std::size_t off = 0;
+    while (off < pending.size()) {
+      const uint32_t window = ssh_channel_window_size(ch_.get());
+      if (window == 0) break;
+      const auto n = static_cast<uint32_t>(std::min<std::size_t>({window, pending.size() - off, kIoChunk}));
+      const int rc = s == Stream::out ? ssh_channel_write(ch_.get(), pending.data() + off, n)
+                                      : ssh_channel_write_stderr(ch_.get(), pending.data() + off, n);
+      if (rc <= 0) break;
+      off += static_cast<std::size_t>(rc);
+      moved = true;
+    }
+    pending.erase(0, off);
+  }
+  return moved;
+}
+
+bool ChannelPipeline::check_recording() {
+  if (!rec_ || rec_state_ != "complete") return true;
+  if (!rec_->failed() && !rec_->capped()) return true;
+  const bool capped = rec_->capped() && !rec_->failed();
+  const std::string what = capped ? "recording size cap reached" : "recording failed: " + rec_->error();
+  log_error(what, {{"session", s_.id()}, {"recording", rec_path_}});
+  rec_state_ = capped ? "capped" : "failed";
+  if (s_.config().close_on_recording_failure) {
+    rec_sink_.detach();
+    terminate("bastion: " + what + "; session closed", capped ? "recording capped" : "recording failed");
+    return false;
+  }
+  rec_sink_.detach();  // continue unrecorded; the audit row says so
+  return true;
+}
+
+bool ChannelPipeline::step() {
+  if (state_ == State::done) return false;
+  if (state_ == State::larval) {
+    if (ssh_channel_is_closed(ch_.get())) finish(ExitInfo{}, "client closed");
+    return false;
+  }
+  if (state_ == State::start_pending) start();
+
+  bool moved = false;
+  if (ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get())) {
+    // The client went away: stop the command, keep the audit trail.
+    if (exec_) exec_->close();
+    finish(exec_ ? exec_->exit_info() : ExitInfo{}, "client closed");
+    return false;
+  }
+  if (exec_ && !closing_) {
+    moved |= pump_input();
+    if (!client_.full()) {
+      const uint64_t before = out_count_.bytes;
+      const bool alive = exec_->pump_output(pipeline_, kPumpBudget);
+      if (out_count_.bytes != before) {
+        moved = true;
+        s_.touch();
+      }
+      if (!alive) {
+        pipeline_.end_of_stream();
+        closing_ = true;
+        closing_exit_ = exec_->exit_info();
+        end_reason_ = "completed";
+      }
+    }
+    check_recording();
+  }
+  moved |= drain_to_client();
+  if (closing_ && client_.pending_bytes() == 0) finish(closing_exit_, end_reason_);
+  return moved;
+}
+
+void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
+  if (state_ == State::done) return;
+  state_ = State::done;
+  end_reason_ = reason;
+  if (exec_) {
+    exec_->close();
+  }
+  if (ch_ && ssh_channel_is_open(ch_.get())) {
+    if (!exit.signal.empty())
+      ssh_channel_request_send_exit_signal(ch_.get(), exit.signal.c_str(), exit.core_dumped, "", "");
+    else if (exit.status)
+      ssh_channel_request_send_exit_status(ch_.get(), *exit.status);
+    ssh_channel_send_eof(ch_.get());
+    ssh_channel_close(ch_.get());
+  }
+  final_status_ = exit.status;
+  if (rec_) rec_->finish();
+  end_audit(exit);
+  s_.bytes_in_ += bytes_in_;
+  s_.bytes_out_ += out_count_.bytes;
+  if (exit.status) s_.last_exit_ = exit.status;
+  if (reason != "completed" && reason != "client closed") s_.channel_reason_ = reason;
+  log_info("channel closed", {{"session", s_.id()}, {"kind", kind_}, {"reason", reason},
+                              {"exit_status", exit.status ? std::to_string(*exit.status) : ""},
+                              {"exit_signal", exit.signal}, {"bytes_in", std::to_string(bytes_in_)},
+                              {"bytes_out", std::to_string(out_count_.bytes)}});
+}
+
+void ChannelPipeline::end_audit(const ExitInfo& exit) {
+  if (command_id_ == 0) return;
+  CommandEnd e{command_id_, iso8601_now(), exit.status, exit.signal, bytes_in_, out_count_.bytes,
+               kind_ == "subsystem" ? "not recorded (file transfer)" : rec_state_};
+  std::string err;
+  if (!s_.audit().command_ended(e, err)) log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
+}
+
+}  // namespace bastion

@@ -1,0 +1,63 @@
+// What all sessions share: the current config, the audit store, the
+// recording flusher, the stop flag and session counters. Owned by the server,
+// passed by reference; no globals.
+#pragma once
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "audit/audit_store.h"
+#include "config/config.h"
+#include "recorder/async_file_sink.h"
+
+namespace bastion {
+
+class ServerContext {
+ public:
+  ServerContext(std::shared_ptr<const Config> cfg, AuditStore& audit, recorder::Flusher& flusher)
+      : config_(std::move(cfg)), audit_(audit), flusher_(flusher) {}
+
+  std::shared_ptr<const Config> config() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return config_;
+  }
+  void set_config(std::shared_ptr<const Config> c) {
+    std::lock_guard<std::mutex> g(mu_);
+    config_ = std::move(c);
+  }
+  AuditStore& audit() { return audit_; }
+  recorder::Flusher& flusher() { return flusher_; }
+
+  bool stopping() const { return stopping_.load(); }
+  void stop() { stopping_ = true; }
+
+  // Connection slots (pre- and post-auth).
+  int active() const { return active_.load(); }
+  void connection_opened() { ++active_; }
+  void connection_closed() { --active_; }
+
+  // Per-identity session count; false when the limit is reached.
+  bool acquire_identity(const std::string& id, int limit) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (per_identity_[id] >= limit) return false;
+    ++per_identity_[id];
+    return true;
+  }
+  void release_identity(const std::string& id) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (--per_identity_[id] <= 0) per_identity_.erase(id);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Config> config_;
+  AuditStore& audit_;
+  recorder::Flusher& flusher_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> active_{0};
+  std::map<std::string, int> per_identity_;
+};
+
+}  // namespace bastion

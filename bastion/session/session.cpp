@@ -1,0 +1,121 @@
+#include "session/session.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "common/time_util.h"
+
+namespace bastion {
+namespace {
+constexpr int kIdlePollMs = 200;
+constexpr int64_t kExpiryWarning = 60;  // seconds before certificate expiry
+}  // namespace
+
+Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_session client,
+                 Identity identity, std::string id)
+    : ctx_(ctx), cfg_(std::move(cfg)), client_(client), identity_(std::move(identity)),
+      id_(std::move(id)), policy_(std::make_unique<AllowAllPolicy>()) {
+  started_ = last_activity_ = monotonic_seconds();
+}
+
+Session::~Session() {
+  channels_.clear();  // before target_: channels own upstream channels
+  target_.reset();
+  SessionEnd e{id_, iso8601_now(), end_reason_,
+               last_exit_, bytes_in_, bytes_out_};
+  std::string err;
+  if (!ctx_.audit().session_ended(e, err)) log_error("audit write failed", {{"session", id_}, {"error", err}});
+  log_info("session closed", {{"session", id_}, {"identity", identity_.key_id}, {"reason", e.end_reason},
+                              {"bytes_in", std::to_string(bytes_in_)}, {"bytes_out", std::to_string(bytes_out_)}});
+}
+
+ssh_channel Session::open_channel() {
+  const auto live = std::count_if(channels_.begin(), channels_.end(), [](auto& c) { return !c->done(); });
+  if (live >= cfg_->limits.max_channels_per_session) return nullptr;
+  ssh_channel ch = ssh_channel_new(client_);
+  if (!ch) return nullptr;
+  channels_.push_back(std::make_unique<ChannelPipeline>(*this, ch, next_index_++));
+  return ch;
+}
+
+const TargetConfig* Session::target_config(std::string& refusal) const {
+  const auto it = cfg_->targets.find(identity_.requested_user);
+  if (it == cfg_->targets.end()) {
+    refusal = "unknown target \"" + identity_.requested_user + "\"";
+    return nullptr;
+  }
+  for (const auto& p : identity_.principals)
+    if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end())
+      return &it->second;
+  refusal = "access to target \"" + it->first + "\" is not allowed for " + identity_.key_id;
+  return nullptr;
+}
+
+TargetConnection* Session::target(std::string& error) {
+  if (target_ && target_->connected()) return target_.get();
+  std::string refusal;
+  const TargetConfig* t = target_config(refusal);
+  if (!t) return error = refusal, nullptr;
+  target_ = SshTargetConnection::connect(*t, error);
+  if (!target_) {
+    log_error("target connection failed", {{"session", id_}, {"target", t->name}, {"error", error}});
+    return nullptr;
+  }
+  target_->attach(ev_);
+  log_info("target connected", {{"session", id_}, {"target", t->name}});
+  return target_.get();
+}
+
+void Session::touch() { last_activity_ = monotonic_seconds(); }
+
+void Session::end_all(const std::string& message, const std::string& reason) {
+  if (end_reason_.empty()) end_reason_ = reason;
+  for (auto& c : channels_) c->terminate(message, reason);
+}
+
+void Session::check_deadlines() {
+  if (!end_reason_.empty()) return;
+  const int64_t now = unix_now();
+  const auto expiry = static_cast<int64_t>(std::min<uint64_t>(identity_.valid_before, INT64_MAX));
+  if (now >= expiry) {
+    log_info("certificate expired", {{"session", id_}, {"identity", identity_.key_id}});
+    return end_all("bastion: your certificate has expired; session closed", "certificate expired");
+  }
+  if (!expiry_warned_ && now >= expiry - kExpiryWarning) {
+    expiry_warned_ = true;
+    for (auto& c : channels_)
+      c->notice("bastion: your certificate expires in " + std::to_string(expiry - now) +
+                " seconds; the session will end then");
+  }
+  const double mono = monotonic_seconds();
+  const auto& lim = cfg_->limits;
+  if (lim.max_session_length > 0 && mono - started_ >= lim.max_session_length)
+    return end_all("bastion: maximum session length reached; session closed", "max session length");
+  if (lim.idle_timeout > 0 && mono - last_activity_ >= lim.idle_timeout)
+    return end_all("bastion: idle timeout; session closed", "idle timeout");
+  if (ctx_.stopping()) return end_all("bastion: the bastion is shutting down; session closed", "server shutdown");
+}
+
+void Session::run(ssh_event ev) {
+  ev_ = ev;
+  ssh_set_blocking(client_, 0);
+  bool busy = false;
+  while (true) {
+    const int rc = ssh_event_dopoll(ev_, busy ? 0 : kIdlePollMs);
+    if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
+    busy = false;
+    for (auto& c : channels_) busy |= c->step();
+    check_deadlines();
+    std::erase_if(channels_, [](const auto& c) { return c->done(); });
+    if (!ssh_is_connected(client_)) break;
+    // Once the bastion decided to end the session, leave when every channel
+    // has said its last word.
+    if (!end_reason_.empty() && channels_.empty()) break;
+    if (target_ && !target_->connected() && channels_.empty()) target_.reset();
+  }
+  channels_.clear();
+  if (end_reason_.empty()) end_reason_ = channel_reason_.empty() ? "client disconnected" : channel_reason_;
+  if (target_) target_->detach();
+}
+
+}  // namespace bastion

@@ -1,0 +1,26 @@
+// Queues output for the client channel. The session drains it as the
+// client's SSH window allows; while it is above kHighWater the session stops
+// reading from the target, so a slow client slows only its own target.
+#pragma once
+#include <string>
+
+#include "sinks/output_sink.h"
+
+namespace bastion {
+
+class ClientSink : public OutputSink {
+ public:
+  static constexpr std::size_t kHighWater = 256 * 1024;
+
+  void write(Stream s, std::string_view data) override {
+    (s == Stream::out ? out_ : err_).append(data);
+  }
+  std::string& pending(Stream s) { return s == Stream::out ? out_ : err_; }
+  std::size_t pending_bytes() const { return out_.size() + err_.size(); }
+  bool full() const { return pending_bytes() >= kHighWater; }
+
+ private:
+  std::string out_, err_;
+};
+
+}  // namespace bastion

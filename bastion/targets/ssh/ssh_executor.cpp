@@ -1,0 +1,83 @@
+#include "targets/ssh/ssh_executor.h"
+
+#include <algorithm>
+
+namespace bastion {
+
+SshExecutor::SshExecutor(SshChannel ch) : ch_(std::move(ch)) {
+  cb_.userdata = this;
+  cb_.channel_exit_status_function = &SshExecutor::on_exit_status;
+  cb_.channel_exit_signal_function = &SshExecutor::on_exit_signal;
+  ssh_callbacks_init(&cb_);
+  // No data callback: output stays in libssh's channel buffer until we pull
+  // it, so the upstream window only reopens as fast as the client drains.
+  ssh_set_channel_callbacks(ch_.get(), &cb_);
+}
+
+SshExecutor::~SshExecutor() { close(); }
+
+void SshExecutor::on_exit_status(ssh_session, ssh_channel, int status, void* self) {
+  static_cast<SshExecutor*>(self)->exit_.status = status;
+}
+
+void SshExecutor::on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char*,
+                                 const char*, void* self) {
+  auto* e = static_cast<SshExecutor*>(self);
+  e->exit_.signal = sig ? sig : "";
+  e->exit_.core_dumped = core != 0;
+}
+
+std::size_t SshExecutor::input_capacity() {
+  if (!ch_ || eof_sent_ || !ssh_channel_is_open(ch_.get())) return 0;
+  return ssh_channel_window_size(ch_.get());
+}
+
+bool SshExecutor::write_input(std::string_view data) {
+  if (!ch_) return false;
+  // Callers never pass more than input_capacity(), so this cannot block.
+  return ssh_channel_write(ch_.get(), data.data(), static_cast<uint32_t>(data.size())) ==
+         static_cast<int>(data.size());
+}
+
+void SshExecutor::send_eof() {
+  if (ch_ && !eof_sent_ && ssh_channel_is_open(ch_.get())) ssh_channel_send_eof(ch_.get());
+  eof_sent_ = true;
+}
+
+void SshExecutor::window_change(int cols, int rows) {
+  if (ch_ && ssh_channel_is_open(ch_.get())) ssh_channel_change_pty_size(ch_.get(), cols, rows);
+}
+
+void SshExecutor::send_signal(const std::string& name) {
+  if (ch_ && ssh_channel_is_open(ch_.get())) ssh_channel_request_send_signal(ch_.get(), name.c_str());
+}
+
+bool SshExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
+  if (!ch_) return false;
+  char buf[32768];
+  bool more = false;
+  for (int is_stderr : {0, 1}) {
+    std::size_t moved = 0;
+    while (moved < budget) {
+      const auto want = static_cast<uint32_t>(std::min(sizeof buf, budget - moved));
+      const int n = ssh_channel_read_nonblocking(ch_.get(), buf, want, is_stderr);
+      if (n <= 0) break;
+      out.write(is_stderr ? Stream::err : Stream::out, std::string(buf, static_cast<std::size_t>(n)));
+      moved += static_cast<std::size_t>(n);
+    }
+    if (moved >= budget) more = true;
+  }
+  if (more) return true;
+  // Finished once the target closed the channel and nothing is buffered.
+  // EOF alone is not the end: exit-status follows it, then CLOSE.
+  const bool drained = ssh_channel_poll(ch_.get(), 0) <= 0 && ssh_channel_poll(ch_.get(), 1) <= 0;
+  return !(drained && ssh_channel_is_closed(ch_.get()));
+}
+
+void SshExecutor::close() {
+  if (!ch_) return;
+  if (ssh_channel_is_open(ch_.get())) ssh_channel_close(ch_.get());
+  ch_.reset();
+}
+
+}  // namespace bastion

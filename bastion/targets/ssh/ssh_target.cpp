@@ -1,0 +1,103 @@
+#include "targets/ssh/ssh_target.h"
+
+#include "targets/ssh/ssh_executor.h"
+
+namespace bastion {
+
+std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetConfig& t,
+                                                                  std::string& error) {
+  SshSession s(ssh_new());
+  if (!s) return error = "out of memory", nullptr;
+  const auto& c = t.ssh;
+  long timeout = c.connect_timeout;
+  int verbosity = SSH_LOG_NOLOG;
+  bool no = false;
+  unsigned int port = static_cast<unsigned int>(c.port);
+  ssh_options_set(s.get(), SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
+  ssh_options_set(s.get(), SSH_OPTIONS_HOST, c.host.c_str());
+  ssh_options_set(s.get(), SSH_OPTIONS_PORT, &port);
+  ssh_options_set(s.get(), SSH_OPTIONS_USER, c.user.c_str());
+  ssh_options_set(s.get(), SSH_OPTIONS_TIMEOUT, &timeout);
+  // Only the configured known_hosts counts; nothing from the bastion's home.
+  ssh_options_set(s.get(), SSH_OPTIONS_KNOWNHOSTS, c.known_hosts.c_str());
+  ssh_options_set(s.get(), SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+  ssh_options_set(s.get(), SSH_OPTIONS_PROCESS_CONFIG, &no);
+  const std::string where = "target " + t.name + " (" + c.host + ":" + std::to_string(c.port) + ")";
+
+  if (ssh_connect(s.get()) != SSH_OK) return error = where + " unreachable: " + ssh_get_error(s.get()), nullptr;
+
+  switch (ssh_session_is_known_server(s.get())) {
+    case SSH_KNOWN_HOSTS_OK: break;
+    case SSH_KNOWN_HOSTS_CHANGED:
+      return error = where + ": host key has CHANGED; refusing to connect", nullptr;
+    case SSH_KNOWN_HOSTS_OTHER:
+      return error = where + ": host key type differs from known_hosts; refusing to connect", nullptr;
+    case SSH_KNOWN_HOSTS_UNKNOWN:
+    case SSH_KNOWN_HOSTS_NOT_FOUND:
+      return error = where + ": host key not in known_hosts; refusing to connect", nullptr;
+    default:
+      return error = where + ": cannot verify host key: " + ssh_get_error(s.get()), nullptr;
+  }
+
+  ssh_key raw = nullptr;
+  if (ssh_pki_import_privkey_file(c.identity.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK)
+    return error = where + ": cannot load the bastion's credential", nullptr;
+  SshKey key(raw);
+  if (!c.certificate.empty()) {
+    ssh_key cert_raw = nullptr;
+    if (ssh_pki_import_cert_file(c.certificate.c_str(), &cert_raw) != SSH_OK)
+      return error = where + ": cannot load the bastion's certificate", nullptr;
+    SshKey cert(cert_raw);
+    if (ssh_pki_copy_cert_to_privkey(cert.get(), key.get()) != SSH_OK)
+      return error = where + ": certificate does not match identity", nullptr;
+  }
+  if (ssh_userauth_publickey(s.get(), nullptr, key.get()) != SSH_AUTH_SUCCESS)
+    return error = where + ": the target refused the bastion's credential", nullptr;
+  return std::unique_ptr<SshTargetConnection>(new SshTargetConnection(std::move(s), t.name));
+}
+
+SshTargetConnection::~SshTargetConnection() { detach(); }
+
+void SshTargetConnection::attach(ssh_event ev) {
+  if (event_ == ev) return;
+  detach();
+  if (ssh_event_add_session(ev, session_.get()) == SSH_OK) event_ = ev;
+}
+
+void SshTargetConnection::detach() {
+  if (event_) ssh_event_remove_session(event_, session_.get());
+  event_ = nullptr;
+}
+
+bool SshTargetConnection::connected() const { return ssh_is_connected(session_.get()) != 0; }
+
+std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std::string& error) {
+  // Opening a channel is a short blocking exchange; do it outside the shared
+  // event so no client callbacks run in the middle of it.
+  ssh_event ev = event_;
+  detach();
+  ssh_set_blocking(session_.get(), 1);
+  auto fail = [&](const std::string& what) -> std::unique_ptr<Executor> {
+    error = "target " + name_ + ": " + what + ": " + ssh_get_error(session_.get());
+    ssh_set_blocking(session_.get(), 0);
+    if (ev) attach(ev);
+    return nullptr;
+  };
+  SshChannel ch(ssh_channel_new(session_.get()));
+  if (!ch || ssh_channel_open_session(ch.get()) != SSH_OK) return fail("cannot open a channel");
+  if (req.pty && ssh_channel_request_pty_size(ch.get(), req.pty->term.c_str(), req.pty->cols,
+                                              req.pty->rows) != SSH_OK)
+    return fail("pty request refused");
+  // The target's sshd decides which variables it accepts; a refusal is not fatal.
+  for (const auto& [k, v] : req.env) ssh_channel_request_env(ch.get(), k.c_str(), v.c_str());
+  int rc;
+  if (req.kind == "exec") rc = ssh_channel_request_exec(ch.get(), req.text.c_str());
+  else if (req.kind == "shell") rc = ssh_channel_request_shell(ch.get());
+  else rc = ssh_channel_request_subsystem(ch.get(), req.text.c_str());
+  if (rc != SSH_OK) return fail(req.kind + " request refused");
+  ssh_set_blocking(session_.get(), 0);
+  if (ev) attach(ev);
+  return std::make_unique<SshExecutor>(std::move(ch));
+}
+
+}  // namespace bastion

@@ -1,0 +1,36 @@
+// Remote host targets: the bastion is an SSH client of the target's sshd,
+// authenticating with the credential from the config and verifying the
+// target's host key strictly against known_hosts (never trust on first use).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "common/ssh_handles.h"
+#include "config/config.h"
+#include "targets/target.h"
+
+namespace bastion {
+
+class SshTargetConnection : public TargetConnection {
+ public:
+  // Connects and authenticates (blocking, bounded by connect_timeout).
+  // Null + a user-presentable error on failure.
+  static std::unique_ptr<SshTargetConnection> connect(const TargetConfig& t, std::string& error);
+  ~SshTargetConnection() override;
+
+  std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override;
+
+  // The session's event loop polls this upstream session too.
+  void attach(ssh_event ev);
+  void detach();
+  bool connected() const;
+
+ private:
+  explicit SshTargetConnection(SshSession s, std::string name)
+      : session_(std::move(s)), name_(std::move(name)) {}
+  SshSession session_;
+  std::string name_;
+  ssh_event event_ = nullptr;
+};
+
+}  // namespace bastion

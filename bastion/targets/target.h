@@ -1,0 +1,57 @@
+// Targets: what a session connects onward to. A TargetConnection is opened
+// once per bastion session; each client channel gets an Executor from it.
+// Executors never see the client: their output is pulled by the session and
+// pushed through the OutputPipeline (filters, then sinks).
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "filters/output_filter.h"
+
+namespace bastion {
+
+struct PtyRequest {
+  std::string term;
+  int cols = 80, rows = 24;
+};
+
+struct ExecRequest {
+  std::string kind;  // exec | shell | subsystem
+  std::string text;  // command, or subsystem name
+  std::optional<PtyRequest> pty;
+  std::map<std::string, std::string> env;
+};
+
+struct ExitInfo {
+  std::optional<int> status;
+  std::string signal;  // e.g. "TERM" (without SIG)
+  bool core_dumped = false;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // How many input bytes the target can take now (its flow-control window).
+  virtual std::size_t input_capacity() = 0;
+  virtual bool write_input(std::string_view data) = 0;
+  virtual void send_eof() = 0;
+  virtual void window_change(int cols, int rows) = 0;
+  virtual void send_signal(const std::string& name) = 0;
+  // Moves up to `budget` bytes of available output into `out`.
+  // Returns false when the target has no more output (finished or failed).
+  virtual bool pump_output(OutputPipeline& out, std::size_t budget) = 0;
+  // Set once the target reported how the command ended.
+  virtual ExitInfo exit_info() const = 0;
+  virtual void close() = 0;
+};
+
+class TargetConnection {
+ public:
+  virtual ~TargetConnection() = default;
+  // Starts a command; null + error (a message fit for the user) on failure.
+  virtual std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) = 0;
+};
+
+}  // namespace bastion

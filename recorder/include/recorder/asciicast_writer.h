@@ -1,0 +1,70 @@
+// asciicast v2 writer: header line, then one JSON array per event.
+// Guarantees: never splits a UTF-8 character across events (incomplete tails
+// are carried to the next chunk), invalid bytes are replaced by U+FFFD in the
+// event and kept exactly in a following "b" event (base64; players ignore
+// unknown codes), and the total size never passes the cap.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "recorder/line_sink.h"
+
+namespace recorder {
+
+struct AsciicastHeader {
+  int width = 80;
+  int height = 24;
+  int64_t timestamp = 0;  // unix seconds
+  std::string title;
+  std::string command;  // empty: omitted
+  std::map<std::string, std::string> env;  // e.g. TERM
+};
+
+enum class WriteResult { ok, capped, failed };
+
+class AsciicastWriter {
+ public:
+  using Clock = std::function<double()>;  // monotonic seconds
+
+  // max_bytes == 0 means no cap.
+  AsciicastWriter(std::unique_ptr<LineSink> sink, const AsciicastHeader& header,
+                  uint64_t max_bytes, Clock clock);
+  ~AsciicastWriter();
+  AsciicastWriter(const AsciicastWriter&) = delete;
+  AsciicastWriter& operator=(const AsciicastWriter&) = delete;
+
+  WriteResult output(std::string_view bytes);
+  WriteResult input(std::string_view bytes);
+  WriteResult resize(int cols, int rows);
+  WriteResult marker(std::string_view label);
+  // Emits carried partial characters and closes the sink.
+  void finish();
+
+  uint64_t bytes_written() const { return bytes_; }
+  bool capped() const { return capped_; }
+  bool failed() const { return sink_->failed(); }
+  std::string error() const { return sink_->error(); }
+
+  // Room kept free for the final "cap reached" marker.
+  static constexpr uint64_t kCapReserve = 256;
+
+ private:
+  WriteResult stream(char code, std::string& carry, std::string_view bytes, bool final);
+  WriteResult emit(std::string line);
+  std::string event_prefix(char code) const;
+
+  std::unique_ptr<LineSink> sink_;
+  uint64_t max_bytes_;
+  Clock clock_;
+  double start_;
+  uint64_t bytes_ = 0;
+  bool capped_ = false;
+  bool finished_ = false;
+  std::string carry_out_, carry_in_;
+};
+
+}  // namespace recorder

@@ -1,0 +1,89 @@
+// A LineSink that appends to a file off the caller's path: lines go into a
+// bounded in-memory buffer and a shared Flusher thread writes them out
+// periodically. Only whole lines are ever written, so after a crash the file
+// is valid asciicast up to its last complete event.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "recorder/line_sink.h"
+
+namespace recorder {
+
+class Flusher;
+
+class AsyncFileSink : public LineSink {
+ public:
+  // Above this many buffered bytes, write_line flushes inline (back-pressure
+  // on the producer instead of unbounded memory).
+  static constexpr std::size_t kHighWater = 1 << 20;
+
+  // Opens (creates, exclusive) `path` with mode 0640. Returns null and sets
+  // `error` on failure.
+  static std::shared_ptr<AsyncFileSink> open(const std::string& path, Flusher* flusher,
+                                             std::string& error);
+  ~AsyncFileSink() override;
+
+  void write_line(std::string line) override;
+  bool failed() const override { return failed_.load(); }
+  std::string error() const override;
+  void close() override;
+
+  // Writes out what is buffered; called by the Flusher and by close().
+  void flush();
+
+ private:
+  AsyncFileSink(int fd, Flusher* flusher) : fd_(fd), flusher_(flusher) {}
+  void set_error(const std::string& e);
+
+  int fd_;
+  Flusher* flusher_;
+  std::mutex mu_;        // guards buf_
+  std::mutex write_mu_;  // serialises writes to fd_
+  std::string buf_;
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> closed_{false};
+  mutable std::mutex err_mu_;
+  std::string error_;
+};
+
+// One background thread flushing every registered sink each interval.
+class Flusher {
+ public:
+  explicit Flusher(int interval_ms = 100);
+  ~Flusher();
+  Flusher(const Flusher&) = delete;
+  Flusher& operator=(const Flusher&) = delete;
+
+  void add(const std::shared_ptr<AsyncFileSink>& sink);
+
+ private:
+  void run();
+  int interval_ms_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::vector<std::weak_ptr<AsyncFileSink>> sinks_;
+  std::thread thread_;
+};
+
+// Adapts a shared sink to the unique_ptr the writer owns.
+class SharedSinkRef : public LineSink {
+ public:
+  explicit SharedSinkRef(std::shared_ptr<AsyncFileSink> s) : s_(std::move(s)) {}
+  void write_line(std::string line) override { s_->write_line(std::move(line)); }
+  bool failed() const override { return s_->failed(); }
+  std::string error() const override { return s_->error(); }
+  void close() override { s_->close(); }
+
+ private:
+  std::shared_ptr<AsyncFileSink> s_;
+};
+
+}  // namespace recorder

@@ -1,0 +1,20 @@
+// Where finished asciicast lines go. Implementations decide how and when the
+// bytes reach storage; the writer only hands over whole lines.
+#pragma once
+#include <string>
+
+namespace recorder {
+
+class LineSink {
+ public:
+  virtual ~LineSink() = default;
+  // Takes one complete line (ending in '\n'). Must not block on slow storage.
+  virtual void write_line(std::string line) = 0;
+  // True once any write failed; the recording is then incomplete.
+  virtual bool failed() const = 0;
+  virtual std::string error() const = 0;
+  // Flushes everything and closes; idempotent.
+  virtual void close() = 0;
+};
+
+}  // namespace recorder

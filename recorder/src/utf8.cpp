@@ -1,0 +1,146 @@
+#include "recorder/utf8.h"
+
+#include <array>
+#include <cstdint>
+
+namespace recorder {
+namespace {
+
+// Length of a valid UTF-8 sequence at `p` (1..4), 0 when invalid, or -1 when
+// the sequence is a valid start that runs past the end of the buffer.
+int utf8_sequence_length(const unsigned char* p, std::size_t avail) {
+  const unsigned char c = p[0];
+  if (c < 0x80) return 1;
+  int len;
+  unsigned char lo = 0x80, hi = 0xBF;  // bounds for the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;       // no overlongs
+    if (c == 0xED) hi = 0x9F;       // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;       // <= U+10FFFF
+  } else {
+    return 0;
+  }
+  for (int i = 1; i < len; ++i) {
+    if (static_cast<std::size_t>(i) >= avail) return -1;
+    const unsigned char b = p[i];
+    const unsigned char l = (i == 1) ? lo : 0x80, h = (i == 1) ? hi : 0xBF;
+    if (b < l || b > h) return 0;
+  }
+  return len;
+}
+
+}  // namespace
+
+std::size_t utf8_complete_prefix(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const std::size_t n = bytes.size();
+  // Only the last 3 bytes can start an unfinished sequence.
+  const std::size_t from = n > 3 ? n - 3 : 0;
+  for (std::size_t i = from; i < n; ++i) {
+    if (p[i] >= 0xC0 && utf8_sequence_length(p + i, n - i) == -1) return i;
+  }
+  return n;
+}
+
+bool append_json_escaped(std::string& out, std::string_view bytes) {
+  static constexpr char hex[] = "0123456789abcdef";
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const std::size_t n = bytes.size();
+  bool replaced = false;
+  out.reserve(out.size() + n + n / 8);
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    const int len = utf8_sequence_length(p + i, n - i);
+    if (len > 0) {
+      out.append(bytes.data() + i, static_cast<std::size_t>(len));
+      i += static_cast<std::size_t>(len);
+    } else {
+      out += "\xEF\xBF\xBD";
+      replaced = true;
+      ++i;
+    }
+  }
+  return replaced;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  static constexpr char tbl[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
+    out += tbl[v >> 18];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+    out += tbl[v & 63];
+  }
+  if (i < bytes.size()) {
+    uint32_t v = p[i] << 16;
+    if (i + 1 < bytes.size()) v |= p[i + 1] << 8;
+    out += tbl[v >> 18];
+    out += tbl[(v >> 12) & 63];
+    out += (i + 1 < bytes.size()) ? tbl[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+bool base64_decode(std::string_view text, std::string& out) {
+  std::array<int, 256> rev{};
+  rev.fill(-1);
+  const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int i = 0; i < 64; ++i) rev[static_cast<unsigned char>(tbl[i])] = i;
+  out.clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  std::size_t pad = 0;
+  for (char ch : text) {
+    if (ch == '=') {
+      ++pad;
+      continue;
+    }
+    if (pad) return false;  // data after padding
+    const int v = rev[static_cast<unsigned char>(ch)];
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  if (pad > 2 || (text.size() % 4) != 0) return false;
+  return true;
+}
+
+}  // namespace recorder
