@@ -47,6 +47,26 @@ ssh_channel Connection::cb_channel_open(ssh_session, void* self) {
   return c->s_ ? c->s_->open_channel() : nullptr;
 }
 
+// Requests no callback took: forwarding of every kind, X11 and agent
+// channels. They are refused (libssh's default reply) and audited.
+int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
+  auto* c = static_cast<Connection*>(self);
+  const int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
+  std::string what;
+  if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
+    const char* host = ssh_message_channel_request_open_destination(msg);
+    what = "direct-tcpip to " + std::string(host ? host : "?") + ":" +
+           std::to_string(ssh_message_channel_request_open_destination_port(msg));
+  } else if (type == SSH_REQUEST_CHANNEL_OPEN) {
+    what = "channel type " + std::to_string(sub);
+  } else if (type == SSH_REQUEST_GLOBAL && (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ||
+                                            sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)) {
+    what = "remote port forwarding";
+  }
+  if (!what.empty() && c->s_) c->s_->refuse_request("forward", what, "port forwarding is not allowed");
+  return 1;  // not handled here: libssh sends the default refusal
+}
+
 int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   if (s_) return SSH_AUTH_DENIED;  // already authenticated
   const std::string u = user;
@@ -123,6 +143,7 @@ void Connection::run() {
   cb_.channel_open_request_session_function = &Connection::cb_channel_open;
   ssh_callbacks_init(&cb_);
   ssh_set_server_callbacks(s, &cb_);
+  ssh_set_message_callback(s, &Connection::cb_message, this);
   ssh_set_auth_methods(s, SSH_AUTH_METHOD_PUBLICKEY);
   if (ssh_handle_key_exchange(s) != SSH_OK) {
     log_info("key exchange failed", {{"peer", peer_}, {"error", ssh_get_error(s)}});

@@ -21,6 +21,7 @@ class Connection {
  private:
   static int cb_auth_pubkey(ssh_session, const char* user, ssh_key key, char state, void* self);
   static ssh_channel cb_channel_open(ssh_session, void* self);
+  static int cb_message(ssh_session, ssh_message msg, void* self);
   int auth_pubkey(const char* user, ssh_key key, char state);
   void audit_auth(const std::string& user, const std::string& key_id, uint64_t serial,
                   const std::string& ca_fp, bool ok, const std::string& reason);

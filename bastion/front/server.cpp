@@ -50,6 +50,9 @@ SshBind make_bind(const Config& cfg, std::string& error) {
   if (ssh_bind_listen(b.get()) != SSH_OK)
     return error = "cannot listen on " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) + ": " +
                    ssh_get_error(b.get()), nullptr;
+  // libssh listens with a backlog of 10; a burst of logins would then wait
+  // for SYN retransmits. Linux lets a second listen() raise it.
+  listen(ssh_bind_get_fd(b.get()), SOMAXCONN);
   return b;
 }
 

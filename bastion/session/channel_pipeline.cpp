@@ -321,9 +321,16 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
   if (state_ == State::done) return;
   state_ = State::done;
   end_reason_ = reason;
-  if (exec_) {
-    exec_->close();
-  }
+  if (exec_) exec_->close();
+  // Recording and audit are complete before the client learns the command
+  // ended, so whatever the client saw is already on record.
+  final_status_ = exit.status;
+  if (rec_) rec_->finish();
+  end_audit(exit);
+  s_.bytes_in_ += bytes_in_;
+  s_.bytes_out_ += out_count_.bytes;
+  if (exit.status) s_.last_exit_ = exit.status;
+  if (reason != "completed" && reason != "client closed") s_.channel_reason_ = reason;
   if (ch_ && ssh_channel_is_open(ch_.get())) {
     if (!exit.signal.empty())
       ssh_channel_request_send_exit_signal(ch_.get(), exit.signal.c_str(), exit.core_dumped, "", "");
@@ -332,13 +339,6 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
     ssh_channel_send_eof(ch_.get());
     ssh_channel_close(ch_.get());
   }
-  final_status_ = exit.status;
-  if (rec_) rec_->finish();
-  end_audit(exit);
-  s_.bytes_in_ += bytes_in_;
-  s_.bytes_out_ += out_count_.bytes;
-  if (exit.status) s_.last_exit_ = exit.status;
-  if (reason != "completed" && reason != "client closed") s_.channel_reason_ = reason;
   log_info("channel closed", {{"session", s_.id()}, {"kind", kind_}, {"reason", reason},
                               {"exit_status", exit.status ? std::to_string(*exit.status) : ""},
                               {"exit_signal", exit.signal}, {"bytes_in", std::to_string(bytes_in_)},

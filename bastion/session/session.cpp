@@ -9,6 +9,7 @@ namespace bastion {
 namespace {
 constexpr int kIdlePollMs = 200;
 constexpr int64_t kExpiryWarning = 60;  // seconds before certificate expiry
+constexpr double kLingerSeconds = 2.0;  // wait for the client to leave after the last channel
 }  // namespace
 
 Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_session client,
@@ -36,6 +37,16 @@ ssh_channel Session::open_channel() {
   if (!ch) return nullptr;
   channels_.push_back(std::make_unique<ChannelPipeline>(*this, ch, next_index_++));
   return ch;
+}
+
+void Session::refuse_request(const std::string& kind, const std::string& what,
+                             const std::string& reason) {
+  log_warn("request refused", {{"session", id_}, {"identity", identity_.key_id}, {"kind", kind},
+                               {"request", what}, {"reason", reason}});
+  CommandStart c{id_, -1, iso8601_now(), kind, what, "deny", reason, ""};
+  int64_t row;
+  std::string err;
+  if (!ctx_.audit().command_started(c, row, err)) log_error("audit write failed", {{"session", id_}, {"error", err}});
 }
 
 const TargetConfig* Session::target_config(std::string& refusal) const {
@@ -81,10 +92,11 @@ void Session::check_deadlines() {
     log_info("certificate expired", {{"session", id_}, {"identity", identity_.key_id}});
     return end_all("bastion: your certificate has expired; session closed", "certificate expired");
   }
-  if (!expiry_warned_ && now >= expiry - kExpiryWarning) {
+  const bool any_running = std::any_of(channels_.begin(), channels_.end(), [](auto& c) { return c->running(); });
+  if (!expiry_warned_ && any_running && now >= expiry - kExpiryWarning) {
     expiry_warned_ = true;
     for (auto& c : channels_)
-      c->notice("bastion: your certificate expires in " + std::to_string(expiry - now) +
+      if (c->running()) c->notice("bastion: your certificate expires in " + std::to_string(expiry - now) +
                 " seconds; the session will end then");
   }
   const double mono = monotonic_seconds();
@@ -100,6 +112,7 @@ void Session::run(ssh_event ev) {
   ev_ = ev;
   ssh_set_blocking(client_, 0);
   bool busy = false;
+  double linger_until = 0;
   while (true) {
     const int rc = ssh_event_dopoll(ev_, busy ? 0 : kIdlePollMs);
     if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
@@ -108,9 +121,13 @@ void Session::run(ssh_event ev) {
     check_deadlines();
     std::erase_if(channels_, [](const auto& c) { return c->done(); });
     if (!ssh_is_connected(client_)) break;
-    // Once the bastion decided to end the session, leave when every channel
-    // has said its last word.
-    if (!end_reason_.empty() && channels_.empty()) break;
+    // Once the bastion decided to end the session and every channel has said
+    // its last word, give the client a moment to close first (so it does not
+    // report a dropped connection), then disconnect.
+    if (!end_reason_.empty() && channels_.empty()) {
+      if (linger_until == 0) linger_until = monotonic_seconds() + kLingerSeconds;
+      else if (monotonic_seconds() >= linger_until) break;
+    }
     if (target_ && !target_->connected() && channels_.empty()) target_.reset();
   }
   channels_.clear();

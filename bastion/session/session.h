@@ -27,6 +27,8 @@ class Session {
   void run(ssh_event ev);
   // Called from libssh's channel-open callback.
   ssh_channel open_channel();
+  // Logs and audits a request the bastion refuses outright (e.g. forwarding).
+  void refuse_request(const std::string& kind, const std::string& what, const std::string& reason);
 
   // For channel pipelines.
   const Config& config() const { return *cfg_; }

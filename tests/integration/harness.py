@@ -106,6 +106,8 @@ Subsystem sftp internal-sftp
 AcceptEnv LANG LC_*
 PrintMotd no
 PrintLastLog no
+MaxStartups 1000
+MaxSessions 100
 """)
         os.makedirs("/run/sshd", exist_ok=True)
         self.log = os.path.join(d, "sshd.log")
@@ -123,7 +125,7 @@ PrintLastLog no
 class Bastion:
     """A bastiond with a generated config; restartable with changes."""
 
-    def __init__(self, env, extra="", targets=None, limits=""):
+    def __init__(self, env, extra="", targets=None, limits="login_grace_time = 5"):
         self.env = env
         self.port = free_port()
         self.conf = os.path.join(env.d, "bastion.conf")
@@ -137,7 +139,7 @@ user_ca_keys = {{ "keys/user_ca.pub" }}
 data_dir = "data"
 log_format = "json"
 {extra}
-limits = {{ login_grace_time = 5, {limits} }}
+limits = {{ {limits} }}
 targets = {{
 {tgt}
 }}
