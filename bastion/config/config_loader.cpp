@@ -208,11 +208,17 @@ void load_limits(Reader& r, Config& cfg) {
 void push_sandbox_env(lua_State* L) {
   luaL_requiref(L, "_G", luaopen_base, 0);
   lua_pop(L, 1);
-  luaL_requiref(L, "string", luaopen_string, 0);
-  lua_pop(L, 1);
-  luaL_requiref(L, "table", luaopen_table, 0);
-  lua_pop(L, 1);
-  luaL_requiref(L, "math", luaopen_math, 0);
+  const std::pair<const char*, lua_CFunction> libs[] = {
+      {"string", luaopen_string}, {"table", luaopen_table}, {"math", luaopen_math}};
+  for (const auto& [name, open] : libs) {
+    luaL_requiref(L, name, open, 1);
+    lua_pop(L, 1);
+  }
+  // Strings reach the real string table through their metatable, so the
+  // dangerous member goes from the table itself, not from a copy.
+  lua_getglobal(L, "string");
+  lua_pushnil(L);
+  lua_setfield(L, -2, "dump");
   lua_pop(L, 1);
   lua_newtable(L);  // env
   lua_newtable(L);  // its metatable
@@ -256,7 +262,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
   lua_insert(L, -3);                 // env, chunk, env
   lua_setupvalue(L, -2, 1);          // chunk's _ENV = env
   if (!lua.call(0, 0, kConfigBudget, err)) {
-    error = err;
+    error = err.starts_with(path + ":") ? err : path + ": " + err;
     return nullptr;
   }
   // Stack: env

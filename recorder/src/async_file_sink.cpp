@@ -16,6 +16,10 @@ std::shared_ptr<AsyncFileSink> AsyncFileSink::open(const std::string& path, Flus
     error = path + ": " + std::strerror(errno);
     return nullptr;
   }
+  return adopt(fd, flusher);
+}
+
+std::shared_ptr<AsyncFileSink> AsyncFileSink::adopt(int fd, Flusher* flusher) {
   std::shared_ptr<AsyncFileSink> s(new AsyncFileSink(fd, flusher));
   if (flusher) flusher->add(s);
   return s;

@@ -28,6 +28,8 @@ class AsyncFileSink : public LineSink {
   // `error` on failure.
   static std::shared_ptr<AsyncFileSink> open(const std::string& path, Flusher* flusher,
                                              std::string& error);
+  // Takes ownership of an already open descriptor.
+  static std::shared_ptr<AsyncFileSink> adopt(int fd, Flusher* flusher);
   ~AsyncFileSink() override;
 
   void write_line(std::string line) override;

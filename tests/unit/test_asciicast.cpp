@@ -1,0 +1,158 @@
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "recorder/async_file_sink.h"
+#include "recorder/asciicast_reader.h"
+#include "recorder/asciicast_writer.h"
+#include "recorder/utf8.h"
+#include "test_util.h"
+
+using namespace recorder;
+
+namespace {
+
+class MemorySink : public LineSink {
+ public:
+  explicit MemorySink(std::string& out) : out_(out) {}
+  void write_line(std::string line) override { out_ += line; }
+  bool failed() const override { return false; }
+  std::string error() const override { return {}; }
+  void close() override {}
+
+ private:
+  std::string& out_;
+};
+
+struct Cast {
+  std::string text;
+  double now = 0;
+  AsciicastWriter w;
+  explicit Cast(uint64_t cap = 0, AsciicastHeader h = {})
+      : w(std::make_unique<MemorySink>(text), h, cap, [this] { return now; }) {}
+  Asciicast read() {
+    std::istringstream in(text);
+    std::string err;
+    auto c = read_asciicast(in, err);
+    INFO(err);
+    REQUIRE(c);
+    return *c;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("header and event lines are exact", "[asciicast]") {
+  AsciicastHeader h;
+  h.width = 100;
+  h.height = 30;
+  h.timestamp = 1700000000;
+  h.title = "alice -> web1";
+  h.command = "uname -a";
+  h.env["TERM"] = "xterm";
+  Cast c(0, h);
+  c.now = 0.5;
+  c.w.output("hi\r\n\x1b[0m\t\"q\"\\");
+  c.now = 1.25;
+  c.w.resize(120, 40);
+  c.w.marker("exec: ls");
+  c.w.finish();
+  CHECK(c.text ==
+        "{\"version\":2,\"width\":100,\"height\":30,\"timestamp\":1700000000,\"title\":\"alice -> web1\","
+        "\"command\":\"uname -a\",\"env\":{\"TERM\":\"xterm\"}}\n"
+        "[0.500000, \"o\", \"hi\\r\\n\\u001b[0m\\t\\\"q\\\"\\\\\"]\n"
+        "[1.250000, \"r\", \"120x40\"]\n"
+        "[1.250000, \"m\", \"exec: ls\"]\n");
+}
+
+TEST_CASE("a UTF-8 character split across reads is never split across events", "[asciicast]") {
+  const std::string text = "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80!";
+  for (std::size_t cut = 1; cut < text.size(); ++cut) {
+    Cast c;
+    c.w.output(text.substr(0, cut));
+    c.w.output(text.substr(cut));
+    c.w.finish();
+    const auto cast = c.read();
+    std::string joined;
+    for (const auto& e : cast.events) {
+      CHECK(e.data.find("\xEF\xBF\xBD") == std::string::npos);  // no replacement char
+      joined += e.data;
+    }
+    CHECK(joined == text);
+  }
+}
+
+TEST_CASE("invalid UTF-8 is shown as U+FFFD and kept exactly", "[asciicast]") {
+  Cast c;
+  c.w.output(std::string("a\xFF" "b\xC3", 4));  // trailing lead byte, never completed
+  c.w.output("z");
+  c.w.finish();
+  CHECK(c.text.find("\"o\", \"a\xEF\xBF\xBD" "b\"]") != std::string::npos);
+  CHECK(c.text.find("\"b\", \"") != std::string::npos);
+  const auto cast = c.read();
+  CHECK(asciicast_output(cast) == std::string("a\xFF" "b\xC3z", 5));
+}
+
+TEST_CASE("the size cap is never exceeded and ends with a marker", "[asciicast]") {
+  Cast c(1024);
+  WriteResult last = WriteResult::ok;
+  int n = 0;
+  while (last == WriteResult::ok && n < 1000) last = c.w.output("0123456789abcdef" + std::to_string(n++));
+  CHECK(last == WriteResult::capped);
+  CHECK(c.w.capped());
+  CHECK(c.text.size() <= 1024);
+  CHECK(c.w.output("more") == WriteResult::capped);
+  const auto cast = c.read();
+  CHECK(cast.events.back().code == 'm');
+  CHECK(cast.events.back().data == "recording size cap reached");
+}
+
+TEST_CASE("a truncated last line is tolerated; garbage elsewhere is not", "[asciicast]") {
+  Cast c;
+  c.w.output("one");
+  c.w.output("two");
+  c.w.finish();
+  std::string cut = c.text.substr(0, c.text.size() - 5);
+  std::istringstream in(cut);
+  std::string err;
+  auto cast = read_asciicast(in, err);
+  REQUIRE(cast);
+  CHECK(cast->truncated);
+  CHECK(asciicast_output(*cast) == "one");
+
+  std::istringstream bad("{\"version\":2,\"width\":1,\"height\":1}\nnot json\n[1, \"o\", \"x\"]\n");
+  CHECK_FALSE(read_asciicast(bad, err));
+  CHECK(err == "line 2: not valid JSON");
+  std::istringstream v3("{\"version\":3,\"term\":{\"cols\":1,\"rows\":1}}\n");
+  CHECK_FALSE(read_asciicast(v3, err));
+  CHECK(err == "line 1: not an asciicast v2 header");
+}
+
+TEST_CASE("async file sink writes whole lines and reports write errors", "[asciicast][sink]") {
+  testutil::TempDir d;
+  Flusher flusher(10);
+  std::string err;
+  {
+    auto sink = AsyncFileSink::open(d / "a.cast", &flusher, err);
+    REQUIRE(sink);
+    AsciicastWriter w(std::make_unique<SharedSinkRef>(sink), {}, 0, [] { return 0.0; });
+    w.output("hello");
+    w.finish();
+    CHECK_FALSE(w.failed());
+  }
+  CHECK(testutil::slurp(d / "a.cast").find("[0.000000, \"o\", \"hello\"]\n") != std::string::npos);
+  // Exclusive create: never appends to (or clobbers) an existing recording.
+  CHECK(AsyncFileSink::open(d / "a.cast", &flusher, err) == nullptr);
+
+  // A full disk: /dev/full fails every write with ENOSPC, and the writer says so.
+  const int fd = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  auto full = AsyncFileSink::adopt(fd, nullptr);  // no flusher: writes inline
+  AsciicastWriter w(std::make_unique<SharedSinkRef>(full), {}, 0, [] { return 0.0; });
+  CHECK(w.failed());
+  CHECK(w.output("x") == WriteResult::failed);
+  CHECK(w.error() == "recording write failed: No space left on device");
+}

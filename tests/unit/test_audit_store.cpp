@@ -1,0 +1,74 @@
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+
+#include "audit/sqlite_audit_store.h"
+#include "test_util.h"
+
+using namespace bastion;
+
+namespace {
+std::string query(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  std::string out;
+  sqlite3_exec(
+      h, sql.c_str(),
+      [](void* o, int n, char** v, char**) {
+        auto* s = static_cast<std::string*>(o);
+        for (int i = 0; i < n; ++i) *s += std::string(i ? "|" : "") + (v[i] ? v[i] : "NULL");
+        *s += "\n";
+        return 0;
+      },
+      &out, nullptr);
+  sqlite3_close(h);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("schema is created in WAL mode and versioned", "[audit]") {
+  testutil::TempDir d;
+  std::string err;
+  auto store = SqliteAuditStore::open(d / "audit.db", err);
+  REQUIRE(store);
+  CHECK(store->schema_version() == SqliteAuditStore::kSchemaVersion);
+  CHECK(query(d / "audit.db", "PRAGMA journal_mode") == "wal\n");
+  store.reset();
+  // Reopening is a no-op migration.
+  store = SqliteAuditStore::open(d / "audit.db", err);
+  REQUIRE(store);
+  CHECK(store->schema_version() == SqliteAuditStore::kSchemaVersion);
+}
+
+TEST_CASE("a database from a newer bastiond is refused", "[audit]") {
+  testutil::TempDir d;
+  query(d / "audit.db", "PRAGMA user_version=99");
+  std::string err;
+  CHECK(SqliteAuditStore::open(d / "audit.db", err) == nullptr);
+  CHECK(err == (d / "audit.db") + ": database schema version 99 is newer than this bastiond (1)");
+}
+
+TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
+  testutil::TempDir d;
+  std::string err;
+  auto s = SqliteAuditStore::open(d / "audit.db", err);
+  REQUIRE(s);
+  REQUIRE(s->session_started({"S1", "alice", {"ops", "dev"}, 42, "alice", "SHA256:x", "10.0.0.1", "web1",
+                              "2026-01-01T00:00:00.000Z"},
+                             err));
+  int64_t id = 0;
+  REQUIRE(s->command_started({"S1", 0, "2026-01-01T00:00:01.000Z", "exec", "uname -a", "allow", "", "/r/S1-0.cast"},
+                             id, err));
+  CHECK(id > 0);
+  REQUIRE(s->command_ended({id, "2026-01-01T00:00:02.000Z", 0, "", 5, 120, "complete"}, err));
+  REQUIRE(s->session_ended({"S1", "2026-01-01T00:00:03.000Z", "client disconnected", 0, 5, 120}, err));
+  REQUIRE(s->auth_event({"2026-01-01T00:00:00.000Z", "10.0.0.1", "web1", "alice", 42, "SHA256:x", false, "certificate expired"}, err));
+  CHECK(query(d / "audit.db", "SELECT id, identity, principals, cert_serial, target, end_reason, exit_status, "
+                              "bytes_in, bytes_out, recording_path FROM sessions") ==
+        "S1|alice|ops,dev|42|web1|client disconnected|0|5|120|/r/S1-0.cast\n");
+  CHECK(query(d / "audit.db", "SELECT session_id, kind, text, decision, exit_status, bytes_out, recording_state "
+                              "FROM commands") == "S1|exec|uname -a|allow|0|120|complete\n");
+  CHECK(query(d / "audit.db", "SELECT user, accepted, reason FROM auth_events") == "web1|0|certificate expired\n");
+  CHECK_FALSE(s->session_ended({"nope", "t", "r", std::nullopt, 0, 0}, err));
+  CHECK(err == "no session row nope");
+}

@@ -1,0 +1,122 @@
+#include <catch2/catch.hpp>
+
+#include "config/config.h"
+#include "test_util.h"
+
+using namespace bastion;
+
+namespace {
+
+struct ConfigDir {
+  testutil::TempDir d;
+  ConfigDir() {
+    testutil::keygen(d, "host_key");
+    testutil::keygen(d, "ca");
+    testutil::keygen(d, "web1_key");
+    testutil::spit(d / "known_hosts", "[127.0.0.1]:2201 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBVQ9mTFm2rMXDYLgXUD7xU6U5bMTi9LWRJ0Cq7CVVmr\n");
+  }
+  std::string write(const std::string& body) {
+    testutil::spit(d / "bastion.conf", body);
+    return d / "bastion.conf";
+  }
+};
+
+const char* kGood = R"(-- a comment
+listen = "127.0.0.1:2299"
+host_keys = { "host_key" }
+user_ca_keys = "ca.pub"
+data_dir = "var"
+limits = { idle_timeout = 60, recording_max_bytes = 1048576 }
+targets = {
+  web1 = { type = "ssh", host = "10.0.0.5", port = 2201, user = "deploy",
+           identity = "web1_key", known_hosts = "known_hosts", allow = { "ops", "sre" },
+           labels = { env = "prod" } },
+}
+)";
+
+std::string error_for(ConfigDir& c, const std::string& body) {
+  std::string err;
+  auto cfg = load_config(c.write(body), err);
+  CHECK(cfg == nullptr);
+  return err;
+}
+
+}  // namespace
+
+TEST_CASE("loads a valid config and resolves paths against its folder", "[config]") {
+  ConfigDir c;
+  std::string err;
+  auto cfg = load_config(c.write(kGood), err);
+  REQUIRE(cfg);
+  CHECK(cfg->listen_host == "127.0.0.1");
+  CHECK(cfg->listen_port == 2299);
+  CHECK(cfg->host_keys == std::vector<std::string>{c.d / "host_key"});
+  CHECK(cfg->data_dir == c.d / "var");
+  CHECK(cfg->user_cas.size() == 1);
+  CHECK(cfg->limits.idle_timeout == 60);
+  CHECK(cfg->limits.recording_max_bytes == 1048576);
+  CHECK(cfg->limits.login_grace_time == 30);  // default kept
+  const auto& t = cfg->targets.at("web1");
+  CHECK(t.ssh.host == "10.0.0.5");
+  CHECK(t.ssh.port == 2201);
+  CHECK(t.ssh.identity == c.d / "web1_key");
+  CHECK(t.allow == std::vector<std::string>{"ops", "sre"});
+  CHECK(t.labels.at("env") == "prod");
+}
+
+TEST_CASE("errors name file, line and key", "[config]") {
+  ConfigDir c;
+  const std::string f = c.d / "bastion.conf";
+  std::string body = kGood;
+  auto replace = [&](const std::string& from, const std::string& to) {
+    std::string b = body;
+    b.replace(b.find(from), from.size(), to);
+    return b;
+  };
+  CHECK(error_for(c, replace("port = 2201", "port = 99999")) ==
+        f + ":8: targets.web1.port: must be between 1 and 65535");
+  CHECK(error_for(c, replace("port = 2201", "port = \"22\"")) == f + ":8: targets.web1.port: expected an integer");
+  CHECK(error_for(c, replace("data_dir = \"var\"", "data_dri = \"var\"")) == f + ":5: data_dri: unknown key");
+  CHECK(error_for(c, replace("type = \"ssh\"", "type = \"telnet\"")) ==
+        f + ":8: targets.web1.type: unsupported target type \"telnet\" (supported: ssh)");
+  CHECK(error_for(c, replace("identity = \"web1_key\"", "identity = \"nope\"")) ==
+        f + ":9: targets.web1.identity: cannot read " + (c.d / "nope"));
+  CHECK(error_for(c, replace("allow = { \"ops\", \"sre\" }", "allow = {}")) ==
+        f + ":9: targets.web1.allow: at least one principal is required");
+  CHECK(error_for(c, replace("listen = \"127.0.0.1:2299\"", "listen = \"nowhere\"")) ==
+        f + ":2: listen: expected \"HOST:PORT\"");
+  CHECK(error_for(c, replace("idle_timeout = 60", "idle_timeout = -1")) ==
+        f + ":6: limits.idle_timeout: must be between 0 and 604800");
+  CHECK(error_for(c, replace("user = \"deploy\",", "")) == f + ":8: targets.web1.user: required");
+  CHECK(error_for(c, replace("targets = {", "targets = {{")).find(f + ":") == 0);  // Lua syntax error
+  CHECK(error_for(c, "listen = ") .find(f + ":1:") == 0);
+}
+
+TEST_CASE("the config sandbox has no host access and bounded cost", "[config][sandbox]") {
+  ConfigDir c;
+  auto fails_with = [&](const std::string& pre, const std::string& needle) {
+    const std::string err = error_for(c, pre + "\n" + kGood);
+    INFO(err);
+    CHECK(err.find(needle) != std::string::npos);
+  };
+  fails_with("io.open('/etc/passwd')", "attempt to index a nil value (global 'io')");
+  fails_with("os.execute('true')", "attempt to index a nil value (global 'os')");
+  fails_with("require('os')", "attempt to call a nil value (global 'require')");
+  fails_with("load('return 1')()", "attempt to call a nil value (global 'load')");
+  fails_with("dofile('/etc/passwd')", "attempt to call a nil value (global 'dofile')");
+  fails_with("string.dump(print)", "attempt to call a nil value (field 'dump')");
+  fails_with("local f = ('x').dump; f(print)", "attempt to call a nil value (local 'f')");
+  fails_with("string.rep('x', 1e9)", ": memory limit exceeded");
+  fails_with("setmetatable({}, {})", "attempt to call a nil value (global 'setmetatable')");
+  fails_with("while true do end", "time budget exceeded");
+  fails_with("local t = {} for i = 1, 1e9 do t[i] = i end", "memory limit exceeded");
+  // Binary chunks are refused at load time.
+  testutil::spit(c.d / "bastion.conf", std::string("\x1bLua\x54\x00", 6));
+  std::string err;
+  CHECK(load_config(c.d / "bastion.conf", err) == nullptr);
+  CHECK(err.find("attempt to load a binary chunk") != std::string::npos);
+  // Safe helpers remain usable.
+  std::string body = kGood;
+  body.replace(body.find("\"deploy\""), 8, "string.format('%s', 'deploy')");
+  REQUIRE(load_config(c.write(body), err));
+}
