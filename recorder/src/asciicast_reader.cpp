@@ -1,10 +1,34 @@
 #include "recorder/asciicast_reader.h"
 
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 #include "recorder/utf8.h"
 
 namespace recorder {
+namespace {
+
+// Header numbers come from files we did not write: never let a float or an
+// out-of-range value reach an integer conversion.
+template <typename T>
+T int_field(const nlohmann::json& j, const char* key, T lo, T hi) {
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return 0;
+  if (it->is_number_unsigned()) {
+    const auto v = it->get<uint64_t>();
+    return v > static_cast<uint64_t>(hi) ? 0 : static_cast<T>(v);
+  }
+  const auto v = it->get<int64_t>();
+  return (v < static_cast<int64_t>(lo) || v > static_cast<int64_t>(hi)) ? 0 : static_cast<T>(v);
+}
+
+std::string str_field(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
 
 std::optional<Asciicast> read_asciicast(std::istream& in, std::string& error) {
   Asciicast cast;
@@ -25,15 +49,15 @@ std::optional<Asciicast> read_asciicast(std::istream& in, std::string& error) {
       return std::nullopt;
     }
     if (!have_header) {
-      if (!j.is_object() || j.value("version", 0) != 2) {
+      if (!j.is_object() || int_field<int>(j, "version", 0, 100) != 2) {
         error = "line 1: not an asciicast v2 header";
         return std::nullopt;
       }
-      cast.header.width = j.value("width", 0);
-      cast.header.height = j.value("height", 0);
-      cast.header.timestamp = j.value("timestamp", int64_t{0});
-      cast.header.title = j.value("title", "");
-      cast.header.command = j.value("command", "");
+      cast.header.width = int_field<int>(j, "width", 0, 100000);
+      cast.header.height = int_field<int>(j, "height", 0, 100000);
+      cast.header.timestamp = int_field<int64_t>(j, "timestamp", 0, INT64_MAX);
+      cast.header.title = str_field(j, "title");
+      cast.header.command = str_field(j, "command");
       if (j.contains("env") && j["env"].is_object())
         for (auto& [k, v] : j["env"].items())
           if (v.is_string()) cast.header.env[k] = v.get<std::string>();

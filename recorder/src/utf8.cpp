@@ -53,39 +53,49 @@ bool append_json_escaped(std::string& out, std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const std::size_t n = bytes.size();
   bool replaced = false;
-  out.reserve(out.size() + n + n / 8);
-  for (std::size_t i = 0; i < n;) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default:
-          if (c < 0x20 || c == 0x7f) {
-            out += "\\u00";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-          } else {
-            out += static_cast<char>(c);
-          }
+  out.reserve(out.size() + n + n / 8 + 16);
+  std::size_t i = 0;
+  while (i < n) {
+    // Fast path: copy a whole run of bytes that need no escaping at once
+    // (printable ASCII and valid multi-byte UTF-8), the bulk of terminal output.
+    std::size_t run = i;
+    while (run < n) {
+      const unsigned char c = p[run];
+      if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        ++run;
+      } else if (c >= 0x80) {
+        const int len = utf8_sequence_length(p + run, n - run);
+        if (len <= 0) break;
+        run += static_cast<std::size_t>(len);
+      } else {
+        break;
       }
-      ++i;
-      continue;
     }
-    const int len = utf8_sequence_length(p + i, n - i);
-    if (len > 0) {
-      out.append(bytes.data() + i, static_cast<std::size_t>(len));
-      i += static_cast<std::size_t>(len);
-    } else {
-      out += "\xEF\xBF\xBD";
-      replaced = true;
-      ++i;
+    if (run > i) {
+      out.append(bytes.data() + i, run - i);
+      i = run;
+      if (i == n) break;
     }
+    const unsigned char c = p[i];
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x80) {  // other control characters and DEL
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+        } else {  // invalid UTF-8 byte
+          out += "\xEF\xBF\xBD";
+          replaced = true;
+        }
+    }
+    ++i;
   }
   return replaced;
 }

@@ -226,6 +226,18 @@ class Env:
         finally:
             db.close()
 
+    def audit_eventually(self, sql, expected, args=(), timeout=10.0):
+        """Session rows are finished when the connection ends, which may be
+        just after the client exits: poll until they match."""
+        end = time.time() + timeout
+        rows = None
+        while time.time() < end:
+            rows = self.audit(sql, args)
+            if rows == expected:
+                return rows
+            time.sleep(0.05)
+        return rows
+
     def close(self):
         if self.bastion:
             self.bastion.stop()

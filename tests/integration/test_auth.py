@@ -74,7 +74,7 @@ class AuthTest(BastionTest):
         self.assert_accepted(key)
         rows = self.env.audit("SELECT identity, principals, cert_serial FROM sessions "
                               "WHERE identity='carol@example'")
-        self.assertEqual(rows[-1], ("carol@example", "dev,ops", 4242))
+        self.assertEqual(rows, [("carol@example", "dev,ops", 4242)])
 
     def test_force_command_replaces_request(self):
         key = self.mint("u_forced", options=["force-command=echo forced"])

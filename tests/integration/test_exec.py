@@ -42,9 +42,9 @@ class ExecTest(BastionTest):
         r = self.env.ssh("nosuch", "true")
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr, b'bastion: unknown target "nosuch"\n')
-        self.assertEqual(self.env.audit(
-            "SELECT end_reason FROM sessions WHERE target='nosuch' ORDER BY started_at DESC LIMIT 1"),
-            [("access refused",)])
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT end_reason FROM sessions WHERE target='nosuch' ORDER BY started_at DESC LIMIT 1",
+            [("access refused",)]), [("access refused",)])
 
     def test_principal_not_allowed(self):
         r = self.env.ssh("db1", "touch /tmp/should-not-exist-db1")
@@ -75,11 +75,12 @@ class ExecTest(BastionTest):
             "WHERE c.text = 'echo audited-$((40+2))'")
         self.assertEqual(rows, [("exec", "echo audited-$((40+2))", "allow", "", 0, 11, "complete",
                                  "alice", "ops", "alice", "web1", "127.0.0.1")])
-        sess = self.env.audit(
+        expected = [("client disconnected", 0, 11, 1, 1)]
+        sess = self.env.audit_eventually(
             "SELECT s.end_reason, s.exit_status, s.bytes_out, s.ca_fingerprint LIKE 'SHA256:%', "
             "s.ended_at IS NOT NULL FROM sessions s JOIN commands c ON s.id = c.session_id "
-            "WHERE c.text = 'echo audited-$((40+2))'")
-        self.assertEqual(sess, [("client disconnected", 0, 11, 1, 1)])
+            "WHERE c.text = 'echo audited-$((40+2))'", expected)
+        self.assertEqual(sess, expected)
 
     def test_recording_plays_and_matches(self):
         r = self.env.ssh("web1", "printf 'rec\\xc3\\xa9-line\\n'; printf 'second\\n' >&2")

@@ -27,7 +27,8 @@ class ExpiryTest(BastionTest):
         self.assertNotIn(b"survived", r.stdout)
         self.assertIn(b"bastion: your certificate expires in ", r.stderr)
         self.assertIn(b"bastion: your certificate has expired; session closed\n", r.stderr)
-        rows = self.env.audit("SELECT end_reason FROM sessions WHERE identity='bob'")
+        rows = self.env.audit_eventually("SELECT end_reason FROM sessions WHERE identity='bob'",
+                                         [("certificate expired",)])
         self.assertEqual(rows, [("certificate expired",)])
 
 

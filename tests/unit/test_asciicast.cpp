@@ -156,3 +156,13 @@ TEST_CASE("async file sink writes whole lines and reports write errors", "[ascii
   CHECK(w.output("x") == WriteResult::failed);
   CHECK(w.error() == "recording write failed: No space left on device");
 }
+
+TEST_CASE("hostile header numbers are range-checked (found by fuzzing)", "[asciicast]") {
+  std::istringstream in("{\"version\":2,\"width\":1e30,\"height\":-5,\"timestamp\":1.5}\n[0.1, \"o\", \"x\"]\n");
+  std::string err;
+  auto cast = read_asciicast(in, err);
+  REQUIRE(cast);
+  CHECK(cast->header.width == 0);
+  CHECK(cast->header.height == 0);
+  CHECK(cast->header.timestamp == 0);
+}

@@ -49,6 +49,7 @@ class AsyncFileSink : public LineSink {
   std::mutex mu_;        // guards buf_
   std::mutex write_mu_;  // serialises writes to fd_
   std::string buf_;
+  std::string spare_;  // guarded by write_mu_; swapped with buf_ so both keep their capacity
   std::atomic<bool> failed_{false};
   std::atomic<bool> closed_{false};
   mutable std::mutex err_mu_;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project needs (idempotent, non-interactive)
+# and builds into build/.
+#   ./scripts/setup.sh              runtime + build + test dependencies, then build
+#   ./scripts/setup.sh --with-fuzz  also clang-14 and its libFuzzer runtime
+#   ./scripts/setup.sh --deps-only  install packages, do not build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_fuzz=0
+build=1
+for a in "$@"; do
+  case "$a" in
+    --with-fuzz) with_fuzz=1 ;;
+    --deps-only) build=0 ;;
+    *) echo "usage: $0 [--with-fuzz] [--deps-only]" >&2; exit 2 ;;
+  esac
+done
+
+packages=(
+  build-essential cmake pkg-config
+  libssh-dev libssl-dev libsqlite3-dev liblua5.4-dev libspdlog-dev nlohmann-json3-dev
+  catch2 libbenchmark-dev
+  openssh-client openssh-server openssh-sftp-server
+  python3 asciinema sqlite3 util-linux procps hyperfine
+)
+[ "$with_fuzz" = 1 ] && packages+=(clang-14 libclang-rt-14-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# libssh must carry Debian's security backports (see ARCHITECTURE.md).
+if ! dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libssh-dev 2>/dev/null || echo 0)" ge 0.10.6-0+deb12u3; then
+  missing+=(libssh-dev)
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  # Do not start services (sshd) just because their package was installed.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1
+fi
+
+if [ "$build" = 1 ]; then
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_BENCH=ON -DBASTION_SANITIZE=OFF -DBASTION_FUZZ=OFF >/dev/null
+  cmake --build build -j"$(nproc)"
+  echo "setup: built into build/"
+fi

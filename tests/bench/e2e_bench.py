@@ -1,0 +1,85 @@
+"""End-to-end benchmark on loopback: bastiond vs OpenSSH direct vs OpenSSH
+ProxyJump, in one run, against the same real sshd. Prints medians and ratios.
+
+  connect+exec latency: `ssh ... true`, N runs each, interleaved
+  bulk output: a command printing SIZE bytes of text, R runs each (recording on)
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from harness import Env  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "30"))
+BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", "3"))
+BULK_BYTES = int(os.environ.get("BENCH_BULK_BYTES", str(1 << 30)))
+
+
+def timed(cmd):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    dt = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr.decode()}")
+    return dt, r.stdout
+
+
+def main():
+    env = Env()
+    # Let the benchmark user reach the sshd directly too (the baseline).
+    with open(os.path.join(env.target.d, "authorized_keys"), "a") as f, open(env.alice + ".pub") as k:
+        f.write(k.read())
+    env.start_bastion(limits=f"recording_max_bytes = {4 * BULK_BYTES}")
+    common = ["-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
+              "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes", "-i", env.alice, "-T"]
+    tp = str(env.target.port)
+    user = env.user
+    modes = {
+        "openssh-direct": ["ssh"] + common + ["-p", tp, f"{user}@127.0.0.1"],
+        "openssh-proxyjump": ["ssh"] + common + ["-o", f"ProxyCommand=ssh {' '.join(common)} -p {tp} -W %h:%p {user}@127.0.0.1",
+                                                 "-p", tp, f"{user}@127.0.0.1"],
+        "bastiond": ["ssh"] + common + ["-p", str(env.bastion.port), "web1@127.0.0.1"],
+    }
+    try:
+        lat = {m: [] for m in modes}
+        for _ in range(RUNS):
+            for m, base in modes.items():
+                lat[m].append(timed(base + ["true"])[0])
+        bulk = {m: [] for m in modes}
+        gen = f"yes 'the quick brown fox jumps over the lazy dog 0123456789' | head -c {BULK_BYTES}"
+        for _ in range(BULK_RUNS):
+            for m, base in modes.items():
+                cmd = base + [gen]
+                t = time.perf_counter()
+                p = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+                n = 0
+                while True:
+                    chunk = p.stdout.read(1 << 20)
+                    if not chunk:
+                        break
+                    n += len(chunk)
+                p.wait()
+                dt = time.perf_counter() - t
+                if n != BULK_BYTES:
+                    raise SystemExit(f"{m}: got {n} bytes, expected {BULK_BYTES}")
+                bulk[m].append(dt)
+        base_lat = statistics.median(lat["openssh-direct"])
+        base_bulk = statistics.median(bulk["openssh-direct"])
+        print(f"connect+exec latency (`ssh ... true`, {RUNS} runs each, median)")
+        for m in modes:
+            med = statistics.median(lat[m])
+            print(f"  {m:18s} {med * 1000:8.1f} ms   ratio vs direct {med / base_lat:5.2f}x")
+        mib = BULK_BYTES / (1 << 20)
+        print(f"bulk output ({mib:.0f} MiB of text, {BULK_RUNS} runs each, median; bastiond records it)")
+        for m in modes:
+            med = statistics.median(bulk[m])
+            print(f"  {m:18s} {med:8.2f} s  {mib / med:8.1f} MiB/s   ratio vs direct {med / base_bulk:5.2f}x")
+    finally:
+        env.close()
+
+
+if __name__ == "__main__":
+    main()

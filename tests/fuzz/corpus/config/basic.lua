@@ -1,0 +1,9 @@
+listen = "127.0.0.1:2222"
+host_keys = { "host_key" }
+user_ca_keys = { "ca.pub" }
+data_dir = "data"
+limits = { idle_timeout = 60 }
+targets = {
+  web1 = { type = "ssh", host = "127.0.0.1", port = 22, user = "u", identity = "k",
+           known_hosts = "kh", allow = { "ops" }, labels = { env = "prod" } },
+}
