@@ -83,20 +83,25 @@ class Keys:
 class Target:
     """A real sshd that trusts only the bastion's target key."""
 
-    def __init__(self, d, authorized_pub):
+    def __init__(self, d, authorized_pub=None, trusted_ca_pub=None):
         self.d = d
         os.makedirs(d, exist_ok=True)
         self.port = free_port()
         self.host_key = os.path.join(d, "sshd_host_key")
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", self.host_key], check=True)
-        shutil.copy(authorized_pub, os.path.join(d, "authorized_keys"))
-        os.chmod(os.path.join(d, "authorized_keys"), 0o600)
+        keys_line = f"AuthorizedKeysFile {d}/authorized_keys"
+        if authorized_pub:
+            shutil.copy(authorized_pub, os.path.join(d, "authorized_keys"))
+            os.chmod(os.path.join(d, "authorized_keys"), 0o600)
+        if trusted_ca_pub:
+            # Trust certificates from this CA only (the bastion holds a key + cert).
+            keys_line = f"AuthorizedKeysFile none\nTrustedUserCAKeys {trusted_ca_pub}"
         self.config = os.path.join(d, "sshd_config")
         with open(self.config, "w") as f:
             f.write(f"""Port {self.port}
 ListenAddress 127.0.0.1
 HostKey {self.host_key}
-AuthorizedKeysFile {d}/authorized_keys
+{keys_line}
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no

@@ -1,0 +1,78 @@
+"""Onward connections: key+certificate credentials, strict host keys, input recording."""
+import json
+import os
+import shutil
+
+from harness import BastionTest, Env, Target, main, run
+
+
+class TargetTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        k = env.keys
+        # A second target that accepts only certificates from its own CA.
+        target_ca = k.keygen("target_ca")
+        cert_key = k.keygen("target_cert_key")
+        k.cert(cert_key, target_ca, identity="bastion", principals=env.user, validity="-5m:+1h")
+        cls.cert_target = Target(os.path.join(env.d, "certtarget"), trusted_ca_pub=target_ca + ".pub")
+        with open(os.path.join(k.d, "known_hosts"), "a") as f:
+            f.write(cls.cert_target.known_hosts_line)
+        # A known_hosts that names a different key for the real target.
+        other = k.keygen("impostor_host_key")
+        with open(other + ".pub") as f:
+            line = f"[127.0.0.1]:{env.target.port} {f.read().strip()}\n"
+        with open(os.path.join(k.d, "wrong_known_hosts"), "w") as f:
+            f.write(line)
+        with open(os.path.join(k.d, "empty_known_hosts"), "w") as f:
+            f.write("")
+        common = f'user = "{env.user}", allow = {{ "ops" }}'
+        targets = env.default_targets() + f"""
+  certhost = {{ type = "ssh", host = "127.0.0.1", port = {cls.cert_target.port}, {common},
+               identity = "keys/target_cert_key", certificate = "keys/target_cert_key-cert.pub",
+               known_hosts = "keys/known_hosts" }},
+  nocert = {{ type = "ssh", host = "127.0.0.1", port = {cls.cert_target.port}, {common},
+             identity = "keys/target_key", known_hosts = "keys/known_hosts" }},
+  changed = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, {common},
+              identity = "keys/target_key", known_hosts = "keys/wrong_known_hosts" }},
+  unknown = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, {common},
+              identity = "keys/target_key", known_hosts = "keys/empty_known_hosts" }},"""
+        env.start_bastion(targets=targets, extra="record_input = true")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cert_target.stop()
+        super().tearDownClass()
+
+    def test_key_plus_certificate_credential(self):
+        r = self.env.ssh("certhost", "echo via-cert")
+        self.assertEqual((r.returncode, r.stdout), (0, b"via-cert\n"), r.stderr)
+
+    def test_target_refuses_bastion_credential(self):
+        r = self.env.ssh("nocert", "echo no")
+        self.assertEqual(r.returncode, 255)
+        self.assertEqual(r.stderr, b"bastion: target nocert (127.0.0.1:%d): the target refused the "
+                         b"bastion's credential\n" % self.cert_target.port)
+
+    def test_changed_host_key_refused(self):
+        r = self.env.ssh("changed", "touch /tmp/bastion-changed-hostkey")
+        self.assertEqual(r.returncode, 255)
+        self.assertIn(b"host key has CHANGED; refusing to connect", r.stderr)
+        self.assertFalse(os.path.exists("/tmp/bastion-changed-hostkey"))
+
+    def test_unknown_host_key_refused(self):
+        r = self.env.ssh("unknown", "true")
+        self.assertEqual(r.returncode, 255)
+        self.assertIn(b"host key not in known_hosts; refusing to connect", r.stderr)
+
+    def test_input_recorded_when_configured(self):
+        r = self.env.ssh("web1", "cat >/dev/null; echo done", input=b"typed-input\n")
+        self.assertEqual(r.stdout, b"done\n")
+        path = self.env.audit("SELECT recording FROM commands WHERE text LIKE 'cat >/dev/null%'")[0][0]
+        with open(path) as f:
+            events = [json.loads(l) for l in f][1:]
+        self.assertIn(["i", "typed-input\n"], [[e[1], e[2]] for e in events])
+
+
+if __name__ == "__main__":
+    main()
