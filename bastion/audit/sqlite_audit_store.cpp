@@ -1,5 +1,8 @@
 #include "audit/sqlite_audit_store.h"
 
+#include <optional>
+#include <variant>
+
 #include <sqlite3.h>
 
 namespace bastion {
@@ -65,14 +68,12 @@ struct Stmt {
   ~Stmt() { sqlite3_finalize(s); }
 };
 
-void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
-  sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
+// A bound parameter: NULL, an integer or text.
+using Param = std::variant<std::nullptr_t, int64_t, std::string>;
 
-void bind_opt_text(sqlite3_stmt* s, int i, const std::string& v) {
-  if (v.empty()) sqlite3_bind_null(s, i);
-  else bind_text(s, i, v);
-}
+Param opt_text(const std::string& v) { return v.empty() ? Param(nullptr) : Param(v); }
+Param opt_int(const std::optional<int>& v) { return v ? Param(int64_t{*v}) : Param(nullptr); }
+Param u64(uint64_t v) { return static_cast<int64_t>(v); }
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;
@@ -114,6 +115,23 @@ bool SqliteAuditStore::exec(const char* sql, std::string& error) {
   return true;
 }
 
+bool SqliteAuditStore::execute(const char* sql, std::initializer_list<Param> params, std::string& error) {
+  Stmt st;
+  if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) return error = sqlite3_errmsg(db_), false;
+  int i = 1;
+  for (const auto& p : params) {
+    if (std::holds_alternative<std::nullptr_t>(p)) sqlite3_bind_null(st.s, i);
+    else if (const auto* n = std::get_if<int64_t>(&p)) sqlite3_bind_int64(st.s, i, *n);
+    else {
+      const auto& t = std::get<std::string>(p);
+      sqlite3_bind_text(st.s, i, t.c_str(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+    }
+    ++i;
+  }
+  if (sqlite3_step(st.s) != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
+  return true;
+}
+
 int SqliteAuditStore::schema_version() {
   std::lock_guard<std::mutex> g(mu_);
   Stmt st;
@@ -145,105 +163,52 @@ bool SqliteAuditStore::migrate(std::string& error) {
 
 bool SqliteAuditStore::session_started(const SessionStart& s, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  Stmt st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO sessions (id, identity, principals, cert_serial, key_id, "
-                         "ca_fingerprint, source_address, target, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                         -1, &st.s, nullptr) != SQLITE_OK)
-    return error = sqlite3_errmsg(db_), false;
-  bind_text(st.s, 1, s.id);
-  bind_text(st.s, 2, s.identity);
-  bind_text(st.s, 3, join(s.principals));
-  sqlite3_bind_int64(st.s, 4, static_cast<sqlite3_int64>(s.cert_serial));
-  bind_text(st.s, 5, s.key_id);
-  bind_text(st.s, 6, s.ca_fingerprint);
-  bind_text(st.s, 7, s.source_address);
-  bind_text(st.s, 8, s.target);
-  bind_text(st.s, 9, s.started_at);
-  if (sqlite3_step(st.s) != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
-  return true;
+  return execute("INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, "
+                 "source_address, target, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                 {s.id, s.identity, join(s.principals), u64(s.cert_serial), s.key_id, s.ca_fingerprint,
+                  s.source_address, s.target, s.started_at},
+                 error);
 }
 
 bool SqliteAuditStore::session_ended(const SessionEnd& s, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  Stmt st;
-  if (sqlite3_prepare_v2(db_,
-                         "UPDATE sessions SET ended_at=?1, end_reason=?2, exit_status=?3, bytes_in=?4, "
-                         "bytes_out=?5, recording_path=(SELECT group_concat(recording, ',') FROM "
-                         "commands WHERE session_id=?6 AND recording IS NOT NULL) WHERE id=?6",
-                         -1, &st.s, nullptr) != SQLITE_OK)
-    return error = sqlite3_errmsg(db_), false;
-  bind_text(st.s, 1, s.ended_at);
-  bind_text(st.s, 2, s.end_reason);
-  if (s.exit_status) sqlite3_bind_int(st.s, 3, *s.exit_status);
-  else sqlite3_bind_null(st.s, 3);
-  sqlite3_bind_int64(st.s, 4, static_cast<sqlite3_int64>(s.bytes_in));
-  sqlite3_bind_int64(st.s, 5, static_cast<sqlite3_int64>(s.bytes_out));
-  bind_text(st.s, 6, s.id);
-  if (sqlite3_step(st.s) != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
+  if (!execute("UPDATE sessions SET ended_at=?1, end_reason=?2, exit_status=?3, bytes_in=?4, bytes_out=?5, "
+               "recording_path=(SELECT group_concat(recording, ',') FROM commands "
+               "WHERE session_id=?6 AND recording IS NOT NULL) WHERE id=?6",
+               {s.ended_at, s.end_reason, opt_int(s.exit_status), u64(s.bytes_in), u64(s.bytes_out), s.id},
+               error))
+    return false;
   if (sqlite3_changes(db_) != 1) return error = "no session row " + s.id, false;
   return true;
 }
 
 bool SqliteAuditStore::command_started(const CommandStart& c, int64_t& id, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  Stmt st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO commands (session_id, channel, at, kind, text, decision, "
-                         "reason, recording) VALUES (?,?,?,?,?,?,?,?)",
-                         -1, &st.s, nullptr) != SQLITE_OK)
-    return error = sqlite3_errmsg(db_), false;
-  bind_text(st.s, 1, c.session_id);
-  sqlite3_bind_int(st.s, 2, c.channel);
-  bind_text(st.s, 3, c.at);
-  bind_text(st.s, 4, c.kind);
-  bind_text(st.s, 5, c.text);
-  bind_text(st.s, 6, c.decision);
-  bind_text(st.s, 7, c.reason);
-  bind_opt_text(st.s, 8, c.recording);
-  if (sqlite3_step(st.s) != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
+  if (!execute("INSERT INTO commands (session_id, channel, at, kind, text, decision, reason, recording) "
+               "VALUES (?,?,?,?,?,?,?,?)",
+               {c.session_id, int64_t{c.channel}, c.at, c.kind, c.text, c.decision, c.reason, opt_text(c.recording)},
+               error))
+    return false;
   id = sqlite3_last_insert_rowid(db_);
   return true;
 }
 
 bool SqliteAuditStore::command_ended(const CommandEnd& c, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  Stmt st;
-  if (sqlite3_prepare_v2(db_,
-                         "UPDATE commands SET ended_at=?, exit_status=?, exit_signal=?, bytes_in=?, "
-                         "bytes_out=?, recording_state=? WHERE id=?",
-                         -1, &st.s, nullptr) != SQLITE_OK)
-    return error = sqlite3_errmsg(db_), false;
-  bind_text(st.s, 1, c.ended_at);
-  if (c.exit_status) sqlite3_bind_int(st.s, 2, *c.exit_status);
-  else sqlite3_bind_null(st.s, 2);
-  bind_opt_text(st.s, 3, c.exit_signal);
-  sqlite3_bind_int64(st.s, 4, static_cast<sqlite3_int64>(c.bytes_in));
-  sqlite3_bind_int64(st.s, 5, static_cast<sqlite3_int64>(c.bytes_out));
-  bind_opt_text(st.s, 6, c.recording_state);
-  sqlite3_bind_int64(st.s, 7, c.command_id);
-  if (sqlite3_step(st.s) != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
-  return true;
+  return execute("UPDATE commands SET ended_at=?, exit_status=?, exit_signal=?, bytes_in=?, bytes_out=?, "
+                 "recording_state=? WHERE id=?",
+                 {c.ended_at, opt_int(c.exit_status), opt_text(c.exit_signal), u64(c.bytes_in), u64(c.bytes_out),
+                  opt_text(c.recording_state), c.command_id},
+                 error);
 }
 
 bool SqliteAuditStore::auth_event(const AuthEvent& e, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  Stmt st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO auth_events (at, source_address, user, key_id, serial, "
-                         "ca_fingerprint, accepted, reason) VALUES (?,?,?,?,?,?,?,?)",
-                         -1, &st.s, nullptr) != SQLITE_OK)
-    return error = sqlite3_errmsg(db_), false;
-  bind_text(st.s, 1, e.at);
-  bind_text(st.s, 2, e.source_address);
-  bind_text(st.s, 3, e.user);
-  bind_text(st.s, 4, e.key_id);
-  sqlite3_bind_int64(st.s, 5, static_cast<sqlite3_int64>(e.serial));
-  bind_text(st.s, 6, e.ca_fingerprint);
-  sqlite3_bind_int(st.s, 7, e.accepted ? 1 : 0);
-  bind_text(st.s, 8, e.reason);
-  if (sqlite3_step(st.s) != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
-  return true;
+  return execute("INSERT INTO auth_events (at, source_address, user, key_id, serial, ca_fingerprint, "
+                 "accepted, reason) VALUES (?,?,?,?,?,?,?,?)",
+                 {e.at, e.source_address, e.user, e.key_id, u64(e.serial), e.ca_fingerprint,
+                  int64_t{e.accepted ? 1 : 0}, e.reason},
+                 error);
 }
 
 }  // namespace bastion

@@ -2,9 +2,12 @@
 // one connection serialised by a mutex (writes are small and rare compared
 // to session traffic).
 #pragma once
+#include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <variant>
 
 #include "audit/audit_store.h"
 
@@ -32,6 +35,10 @@ class SqliteAuditStore : public AuditStore {
   explicit SqliteAuditStore(sqlite3* db) : db_(db) {}
   bool migrate(std::string& error);
   bool exec(const char* sql, std::string& error);
+  // Prepares, binds (NULL, integer or text) and steps one statement.
+  bool execute(const char* sql,
+               std::initializer_list<std::variant<std::nullptr_t, int64_t, std::string>> params,
+               std::string& error);
 
   sqlite3* db_;
   std::mutex mu_;

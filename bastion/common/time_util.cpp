@@ -7,37 +7,29 @@
 #include <openssl/rand.h>
 
 namespace bastion {
-
-std::string iso8601(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
+namespace {
+std::string utc_format(std::time_t t, const char* fmt) {
   std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, fmt, &tm);
   return buf;
 }
+}  // namespace
+
+std::string iso8601(int64_t t) { return utc_format(static_cast<std::time_t>(t), "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string iso8601_now() {
   const auto now = std::chrono::system_clock::now();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t tt = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  std::snprintf(out, sizeof out, "%s.%03dZ",
+                utc_format(static_cast<std::time_t>(ms / 1000), "%Y-%m-%dT%H:%M:%S").c_str(),
+                static_cast<int>(ms % 1000));
   return out;
 }
 
-std::string utc_date() {
-  std::time_t tt = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
+std::string utc_date() { return utc_format(std::time(nullptr), "%Y-%m-%d"); }
 
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -46,16 +38,12 @@ double monotonic_seconds() {
 }
 
 std::string new_session_id() {
-  std::time_t tt = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char ts[20];
-  std::strftime(ts, sizeof ts, "%Y%m%dT%H%M%S", &tm);
+  const std::string ts = utc_format(std::time(nullptr), "%Y%m%dT%H%M%S");
   unsigned char rnd[8];
   if (RAND_bytes(rnd, sizeof rnd) != 1) throw std::runtime_error("RAND_bytes failed");
   char hex[17];
   for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-  return std::string(ts) + "-" + hex;
+  return ts + "-" + hex;
 }
 
 }  // namespace bastion

@@ -260,11 +260,12 @@ class BastionTest(unittest.TestCase):
     """One environment per class; logs printed for failing tests."""
 
     env = None
+    bastion_options = {}  # keyword arguments for Bastion (extra=, limits=, targets=)
 
     @classmethod
     def setUpClass(cls):
         cls.env = Env()
-        cls.env.start_bastion()
+        cls.env.start_bastion(**cls.bastion_options)
 
     @classmethod
     def tearDownClass(cls):

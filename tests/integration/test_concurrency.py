@@ -2,16 +2,13 @@
 import subprocess
 import time
 
-from harness import BastionTest, Env, main
+from harness import BastionTest, main
 
 
 class ConcurrencyTest(BastionTest):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = Env()
-        # 200 logins at once on 2 cores (plus 200 target sshd forks) need more
-        # than the harness's short grace time.
-        cls.env.start_bastion(limits="max_sessions_per_identity = 500, login_grace_time = 120")
+    # 200 logins at once on 2 cores (plus 200 target sshd forks) need more
+    # than the harness's short grace time.
+    bastion_options = {"limits": "max_sessions_per_identity = 500, login_grace_time = 120"}
 
     def test_200_concurrent_exec_sessions(self):
         n = 200

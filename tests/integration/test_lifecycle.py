@@ -33,10 +33,7 @@ class ExpiryTest(BastionTest):
 
 
 class IdleTest(BastionTest):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = Env()
-        cls.env.start_bastion(limits="login_grace_time = 5, idle_timeout = 2")
+    bastion_options = {"limits": "login_grace_time = 5, idle_timeout = 3"}
 
     def test_idle_session_closed(self):
         r = self.env.ssh("web1", "sleep 20", timeout=30)
@@ -44,8 +41,10 @@ class IdleTest(BastionTest):
         self.assertEqual(r.stderr, b"bastion: idle timeout; session closed\n")
 
     def test_active_session_not_idle(self):
-        r = self.env.ssh("web1", "for i in 1 2 3 4; do echo $i; sleep 1; done", timeout=30)
-        self.assertEqual((r.returncode, r.stdout), (0, b"1\n2\n3\n4\n"))
+        # Output every half second keeps a 3-second idle timer from firing
+        # over a 4-second command.
+        r = self.env.ssh("web1", "for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.5; done", timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (0, b"1\n2\n3\n4\n5\n6\n7\n8\n"), r.stderr)
 
 
 class ReloadShutdownTest(BastionTest):
@@ -137,10 +136,7 @@ class ReloadShutdownTest(BastionTest):
 
 
 class RecordingCapTest(BastionTest):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = Env()
-        cls.env.start_bastion(limits="login_grace_time = 5, recording_max_bytes = 4096")
+    bastion_options = {"limits": "login_grace_time = 5, recording_max_bytes = 4096"}
 
     def test_cap_ends_session(self):
         r = self.env.ssh("web1", "seq 1 200000", timeout=30)
@@ -155,10 +151,8 @@ class RecordingCapTest(BastionTest):
 
 
 class RecordingCapContinueTest(BastionTest):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = Env()
-        cls.env.start_bastion(extra='on_recording_failure = "continue"', limits="login_grace_time = 5, recording_max_bytes = 4096")
+    bastion_options = {"extra": 'on_recording_failure = "continue"',
+                       "limits": "login_grace_time = 5, recording_max_bytes = 4096"}
 
     def test_cap_continues_unrecorded_and_audited(self):
         r = self.env.ssh("web1", "seq 1 20000", timeout=30)
