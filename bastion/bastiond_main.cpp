@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "config/config_check.h"
 #include "front/server.h"
 
 namespace {
@@ -46,6 +47,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (check) {
+    const auto problems = bastion::check_config_files(*cfg);
+    for (const auto& p : problems) std::fprintf(stderr, "bastiond: %s\n", p.c_str());
+    if (!problems.empty()) return 1;
     std::printf("%s: OK (%zu targets, %zu CA keys)\n", config.c_str(), cfg->targets.size(),
                 cfg->user_cas.size());
     return 0;

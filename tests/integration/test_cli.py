@@ -1,0 +1,54 @@
+"""Admin and auditor command lines: bastiond --check, bastionctl."""
+import os
+import shutil
+
+from harness import BASTIOND, BASTIONCTL, BastionTest, main, run
+
+
+class CliTest(BastionTest):
+    def check(self, conf):
+        return run([BASTIOND, "--check", "--config", conf])
+
+    def test_check_good_config(self):
+        r = self.check(self.env.bastion.conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, f"{self.env.bastion.conf}: OK (3 targets, 1 CA keys)\n".encode())
+
+    def test_check_names_file_line_and_key(self):
+        bad = os.path.join(self.env.d, "bad.conf")
+        with open(self.env.bastion.conf) as f:
+            text = f.read()
+        lines = text.splitlines()
+        n = next(i for i, l in enumerate(lines, 1) if "port = " in l and "web1" in l)
+        with open(bad, "w") as f:
+            f.write(text.replace(f"port = {self.env.target.port}", "port = 0", 1))
+        r = self.check(bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, f"bastiond: {bad}:{n}: targets.web1.port: must be between 1 and 65535\n".encode())
+        ctl = run([BASTIONCTL, "config", "check", bad])
+        self.assertEqual(ctl.returncode, 1)
+        self.assertIn(f"{bad}:{n}: targets.web1.port".encode(), ctl.stderr)
+
+    def test_check_refuses_world_readable_identity(self):
+        d = os.path.join(self.env.d, "loose")
+        shutil.copytree(self.env.keys.d, os.path.join(d, "keys"))
+        conf = os.path.join(d, "bastion.conf")
+        shutil.copy(self.env.bastion.conf, conf)
+        os.chmod(os.path.join(d, "keys", "target_key"), 0o644)
+        r = self.check(conf)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"target_key: targets.web1.identity: readable by group or others (chmod 600)", r.stderr)
+
+    def test_audit_search(self):
+        self.env.ssh("web1", "echo for-the-auditor")
+        db = os.path.join(self.env.d, "data", "audit.db")
+        r = run([BASTIONCTL, "audit", "commands", "--db", db, "--grep", "for-the-auditor"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fields = r.stdout.decode().rstrip("\n").split("\t")
+        self.assertEqual(fields[2:], ["exec", "allow", "0", "echo for-the-auditor"])
+        r = run([BASTIONCTL, "audit", "sessions", "--db", db, "--identity", "alice", "--limit", "1"])
+        self.assertEqual(r.stdout.decode().split("\t")[1:3], ["alice", "web1"])
+
+
+if __name__ == "__main__":
+    main()
