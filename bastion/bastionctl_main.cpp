@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "ctl/commands.h"
 #include "recorder/asciicast_player.h"
 #include "recorder/asciicast_reader.h"
 
@@ -16,6 +17,7 @@ namespace {
 int usage() {
   std::fprintf(stderr,
                "usage: bastionctl config check FILE\n"
+               "       bastionctl policy check FILE... | policy test FILE ... (see bastionctl(1))\n"
                "       bastionctl recording cat FILE         print what the user saw\n"
                "       bastionctl recording play [--speed X] FILE\n"
                "       bastionctl recording verify FILE      check a recording is well formed\n"
@@ -137,6 +139,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "recording") return cmd_recording(a);
+  if (cmd == "policy") return bastion::ctl_policy(a);
   if (cmd == "audit") return cmd_audit(a);
   return usage();
 }

@@ -36,9 +36,12 @@ struct CommandStart {
   std::string at;
   std::string kind;  // exec | shell | subsystem
   std::string text;
-  std::string decision;  // allow | deny
+  std::string decision;  // allow | mask | review | deny
   std::string reason;
   std::string recording;  // path, may be empty
+  std::string policy_hash;    // sha256 of the deciding policy file
+  std::string policy_hook;    // on_session | on_command | default
+  std::string policy_source;  // file:line that returned the decision
 };
 
 struct CommandEnd {

@@ -61,6 +61,12 @@ CREATE TABLE auth_events (
   reason TEXT NOT NULL
 );
 )sql",
+    // 2: where each decision came from
+    R"sql(
+ALTER TABLE commands ADD COLUMN policy_hash TEXT;
+ALTER TABLE commands ADD COLUMN policy_hook TEXT;
+ALTER TABLE commands ADD COLUMN policy_source TEXT;
+)sql",
 };
 
 struct Stmt {
@@ -184,9 +190,10 @@ bool SqliteAuditStore::session_ended(const SessionEnd& s, std::string& error) {
 
 bool SqliteAuditStore::command_started(const CommandStart& c, int64_t& id, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  if (!execute("INSERT INTO commands (session_id, channel, at, kind, text, decision, reason, recording) "
-               "VALUES (?,?,?,?,?,?,?,?)",
-               {c.session_id, int64_t{c.channel}, c.at, c.kind, c.text, c.decision, c.reason, opt_text(c.recording)},
+  if (!execute("INSERT INTO commands (session_id, channel, at, kind, text, decision, reason, recording, "
+               "policy_hash, policy_hook, policy_source) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+               {c.session_id, int64_t{c.channel}, c.at, c.kind, c.text, c.decision, c.reason, opt_text(c.recording),
+                opt_text(c.policy_hash), opt_text(c.policy_hook), opt_text(c.policy_source)},
                error))
     return false;
   id = sqlite3_last_insert_rowid(db_);

@@ -10,6 +10,8 @@
 
 #include "auth/public_key.h"
 #include "auth/revocation_list.h"
+#include "policy/policy.h"
+#include "policy/policy_source.h"
 
 namespace bastion {
 
@@ -28,6 +30,7 @@ struct TargetConfig {
   std::string type;                       // "ssh"
   std::vector<std::string> allow;         // principals allowed to use the target
   std::map<std::string, std::string> labels;
+  std::shared_ptr<const PolicySource> policy;  // consulted after the global one
   SshTargetConfig ssh;
 };
 
@@ -59,7 +62,13 @@ struct Config {
   bool record_input = false;
   bool close_on_recording_failure = true;  // false: continue unrecorded, audited as such
   Limits limits;
+  std::shared_ptr<const PolicySource> policy;       // null: no global policy
+  Decision::Verdict policy_default = Decision::Verdict::deny;  // when no script has an opinion
+  PolicyLimits policy_limits;
   std::map<std::string, TargetConfig> targets;
+
+  // Every policy and module file, for change detection.
+  std::vector<std::string> policy_files() const;
 
   std::string recordings_dir() const { return data_dir + "/recordings"; }
   std::string audit_db_path() const { return data_dir + "/audit.db"; }

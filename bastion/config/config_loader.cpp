@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "config/lua_state.h"
+#include "policy/lua_policy.h"
 
 namespace bastion {
 namespace {
@@ -148,6 +149,14 @@ void check_readable(Reader& r, int line, const std::string& key, const std::stri
   if (!f) r.fail(line, key, "cannot read " + path);
 }
 
+std::shared_ptr<const PolicySource> load_policy(Reader& r, const Config& cfg, int line, const std::string& key,
+                                               const std::string& file) {
+  std::string err;
+  auto src = load_policy_source(resolve(cfg.dir, file), cfg.policy_limits, err);
+  if (!src) r.fail(line, key, err);
+  return src;
+}
+
 void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, int tline,
                  bool check_files) {
   const std::string q = "targets." + name + ".";
@@ -159,8 +168,10 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
   t.type = r.str("type", r.line_of("type", tline), q).value_or("");
   if (t.type != "ssh") r.fail(r.line_of("type", tline), q + "type", "unsupported target type \"" + t.type + "\" (supported: ssh)");
   r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
-               "labels", "connect_timeout"},
+               "labels", "connect_timeout", "policy"},
               tline, q);
+  if (auto pf = r.str("policy", r.line_of("policy", tline), q))
+    t.policy = load_policy(r, cfg, r.line_of("policy", tline), q + "policy", *pf);
   t.allow = r.str_list("allow", r.line_of("allow", tline), q);
   if (t.allow.empty()) r.fail(r.line_of("allow", tline), q + "allow", "at least one principal is required");
   t.labels = r.str_map("labels", r.line_of("labels", tline), q);
@@ -234,6 +245,18 @@ void push_sandbox_env(lua_State* L) {
 
 }  // namespace
 
+std::vector<std::string> Config::policy_files() const {
+  std::vector<std::string> out;
+  auto add = [&out](const std::shared_ptr<const PolicySource>& p) {
+    if (!p) return;
+    out.push_back(p->path);
+    for (const auto& [name, text] : p->modules) out.push_back(p->dir + "/" + name + ".lua");
+  };
+  add(policy);
+  for (const auto& [name, t] : targets) add(t.policy);
+  return out;
+}
+
 std::shared_ptr<const Config> load_config(const std::string& path, std::string& error,
                                           bool check_files) {
   std::ifstream in(path, std::ios::binary);
@@ -270,7 +293,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
   try {
     r.only_keys({"listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
                  "log_level", "cert_clock_skew", "record_input", "on_recording_failure", "limits",
-                 "targets"},
+                 "targets", "policy", "policy_default", "policy_limits"},
                 1, "");
     auto& c = *cfg;
     const int ll = r.line_of("listen");
@@ -310,6 +333,25 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     const std::string orf = r.str("on_recording_failure", ol, "").value_or("close");
     if (orf != "close" && orf != "continue") r.fail(ol, "on_recording_failure", "expected \"close\" or \"continue\"");
     c.close_on_recording_failure = orf == "close";
+
+    lua_getfield(L, -1, "policy_limits");
+    if (lua_istable(L, -1)) {
+      const int pl = r.line_of("policy_limits");
+      r.only_keys({"memory_mb", "time_ms"}, pl, "policy_limits.");
+      c.policy_limits.memory = static_cast<std::size_t>(
+          r.integer("memory_mb", r.line_of("memory_mb", pl), "policy_limits.", 1, 1024).value_or(16)) << 20;
+      c.policy_limits.time = std::chrono::milliseconds(
+          r.integer("time_ms", r.line_of("time_ms", pl), "policy_limits.", 1, 10000).value_or(50));
+    } else if (!lua_isnil(L, -1)) {
+      r.fail(r.line_of("policy_limits"), "policy_limits", "expected a table");
+    }
+    lua_pop(L, 1);
+    const int pdl = r.line_of("policy_default");
+    const std::string pd = r.str("policy_default", pdl, "").value_or("deny");
+    if (pd != "deny" && pd != "allow") r.fail(pdl, "policy_default", "expected \"deny\" or \"allow\"");
+    c.policy_default = pd == "allow" ? Decision::Verdict::allow : Decision::Verdict::deny;
+    const int pol = r.line_of("policy");
+    if (auto pf = r.str("policy", pol, "")) c.policy = load_policy(r, c, pol, "policy", *pf);
 
     lua_getfield(L, -1, "limits");
     if (lua_istable(L, -1)) load_limits(r, c);

@@ -25,6 +25,12 @@ class SandboxedLua {
 
   std::size_t memory_used() const { return used_; }
 
+  // An owner pointer for C functions registered in this state.
+  void set_owner(void* p) { owner_ = p; }
+  static void* owner(lua_State* L) {
+    return (*static_cast<SandboxedLua**>(lua_getextraspace(L)))->owner_;
+  }
+
  private:
   static void* alloc(void* ud, void* ptr, std::size_t osize, std::size_t nsize);
   static void hook(lua_State* L, lua_Debug* ar);
@@ -33,6 +39,7 @@ class SandboxedLua {
   std::size_t limit_;
   std::size_t used_ = 0;
   std::chrono::steady_clock::time_point deadline_{};
+  void* owner_ = nullptr;
 };
 
 }  // namespace bastion

@@ -15,6 +15,8 @@ class OutputFilter {
   virtual ~OutputFilter() = default;
   virtual void filter(Stream s, std::string& data) = 0;
   virtual void flush(Stream s, std::string& data) = 0;
+  // True while output is held back waiting for more.
+  virtual bool holding() const { return false; }
 };
 
 // Runs filters in order, then fans the result out to every sink. Targets and
@@ -26,17 +28,31 @@ class OutputPipeline {
 
   // Target output.
   void write(Stream s, std::string data) {
+    activity_ = true;
     for (auto& f : filters_) f->filter(s, data);
     deliver(s, data);
   }
+  // Whether output arrived since the last call (even if a filter holds it).
+  bool take_activity() const {
+    const bool a = activity_;
+    activity_ = false;
+    return a;
+  }
   // The bastion's own notices: not filtered, but recorded like everything else.
   void notice(Stream s, const std::string& text) { deliver(s, text); }
+  // Releases held-back output: at end of stream, or when output went quiet
+  // (so a prompt without a newline still appears).
   void end_of_stream() {
     for (Stream s : {Stream::out, Stream::err}) {
       std::string tail;
       for (auto& f : filters_) f->flush(s, tail);
       deliver(s, tail);
     }
+  }
+  bool holding() const {
+    for (const auto& f : filters_)
+      if (f->holding()) return true;
+    return false;
   }
 
  private:
@@ -46,6 +62,7 @@ class OutputPipeline {
   }
   std::vector<std::unique_ptr<OutputFilter>> filters_;
   std::vector<OutputSink*> sinks_;
+  mutable bool activity_ = false;
 };
 
 }  // namespace bastion

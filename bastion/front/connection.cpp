@@ -111,7 +111,7 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   identity_slot_ = cert.key_id;
 
   Identity id{cert.key_id, cert.principals, cert.serial, v.ca_fingerprint, cert.valid_before,
-              v.force_command, peer_, u};
+              v.force_command, {cert.extensions.begin(), cert.extensions.end()}, peer_, u};
   const std::string sid = new_session_id();
   std::string principals;
   for (auto& p : cert.principals) principals += (principals.empty() ? "" : ",") + p;

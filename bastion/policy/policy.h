@@ -1,48 +1,103 @@
 // The policy stage: every command is decided before it reaches a target.
-// Policy code knows nothing about SSH: it sees only this request.
+// Policy code knows nothing about SSH: it sees only these requests.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace bastion {
 
-struct CommandRequest {
+// Who and where; shared by session and command requests.
+struct SessionRequest {
   std::string session_id;
   std::string identity;
   std::vector<std::string> principals;
   std::string source_address;
+  uint64_t cert_serial = 0;
+  uint64_t cert_valid_before = 0;
+  std::map<std::string, std::string> cert_extensions;
   std::string target;
   std::string target_type;
   std::map<std::string, std::string> target_labels;
-  std::string kind;  // exec | shell | subsystem
-  std::string text;
+  int64_t started_at = 0;  // unix seconds
   bool tty = false;
+  int64_t now = 0;  // evaluation time (unix seconds); 0 = the real clock. Tests set it.
+};
+
+struct CommandRequest {
+  SessionRequest session;
+  std::string kind;  // exec | shell | subsystem (sql, kubectl later)
+  std::string text;  // exactly what will run
+};
+
+struct MaskRule {
+  std::string pattern;      // RE2 syntax
+  std::string replacement;  // default "****"
+};
+
+// Per-session options a policy may set from on_session.
+struct SessionOptions {
+  std::optional<bool> record_input;
+  std::optional<int> idle_timeout;
+  std::optional<int> max_session_length;
 };
 
 struct Decision {
-  enum class Verdict { allow, deny };
+  // Ordered by strictness: the stricter of two decisions wins.
+  enum class Verdict { allow = 0, mask = 1, review = 2, deny = 3 };
   Verdict verdict = Verdict::deny;
   std::string reason;
+  std::vector<std::string> approvers;  // review
+  int review_timeout = 0;              // review, seconds
+  std::vector<MaskRule> mask;          // mask
+  SessionOptions options;              // on_session
+  // Where it came from, for the audit trail.
+  std::string policy_hash;  // sha256 of the deciding policy file
+  std::string hook;         // on_session | on_command | default
+  std::string source;       // "main.lua:12"
 
-  static Decision allow(std::string why = {}) { return {Verdict::allow, std::move(why)}; }
-  static Decision deny(std::string why) { return {Verdict::deny, std::move(why)}; }
-  bool allowed() const { return verdict == Verdict::allow; }
-  const char* name() const { return allowed() ? "allow" : "deny"; }
+  static Decision allow(std::string why = {}) { return make(Verdict::allow, std::move(why)); }
+  static Decision deny(std::string why) { return make(Verdict::deny, std::move(why)); }
+  bool allowed() const { return verdict == Verdict::allow || verdict == Verdict::mask; }
+  const char* name() const {
+    switch (verdict) {
+      case Verdict::allow: return "allow";
+      case Verdict::mask: return "mask";
+      case Verdict::review: return "review";
+      case Verdict::deny: return "deny";
+    }
+    return "deny";
+  }
+
+ private:
+  static Decision make(Verdict v, std::string why) {
+    Decision d;
+    d.verdict = v;
+    d.reason = std::move(why);
+    return d;
+  }
 };
+
+// The stricter of two opinions (deny > review > mask > allow); masks from
+// both apply. Either may be absent ("no opinion").
+std::optional<Decision> combine(std::optional<Decision> a, std::optional<Decision> b);
 
 class Policy {
  public:
   virtual ~Policy() = default;
   // Must not throw; an internal failure is a deny (fail closed).
+  virtual Decision decide_session(const SessionRequest& req) = 0;
   virtual Decision decide(const CommandRequest& req) = 0;
 };
 
-// The placeholder until Lua policies exist: everything that passed the
-// target's `allow` principals check is allowed.
+// Used when no policy is configured: access is what the target's `allow`
+// principals grant, and every command is allowed (and recorded, audited).
 class AllowAllPolicy : public Policy {
  public:
+  Decision decide_session(const SessionRequest&) override { return Decision::allow(); }
   Decision decide(const CommandRequest&) override { return Decision::allow(); }
 };
 

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/time_util.h"
+#include "filters/masking_filter.h"
 #include "recorder/async_file_sink.h"
 #include "session/session.h"
 
@@ -13,6 +14,7 @@ namespace {
 
 constexpr std::size_t kIoChunk = 32768;
 constexpr std::size_t kPumpBudget = 256 * 1024;
+constexpr double kHoldRelease = 0.05;  // seconds of quiet before held masked output is shown
 
 bool env_allowed(const std::string& k) { return k == "TERM" || k == "LANG" || k.starts_with("LC_"); }
 
@@ -152,38 +154,49 @@ bool ChannelPipeline::open_recording(std::string& error) {
 
 void ChannelPipeline::start() {
   const Config& cfg = s_.config();
-  std::string refusal;
+  std::string refusal, err;
   const TargetConfig* t = s_.target_config(refusal);
   if (!t) return refuse("bastion: " + refusal, kExitAccessRefused, "access refused");
+  Policy* policy = s_.policy(*t, err);
+  if (!policy) {
+    log_error("policy unavailable", {{"session", s_.id()}, {"error", err}});
+    return refuse("bastion: the policy is unavailable; nothing was run", kExitBastionError, "policy error");
+  }
+  if (!s_.admit(*policy, *t, pty_.has_value(), refusal))
+    return refuse("bastion: session denied: " + refusal, kExitAccessRefused, "session denied");
 
-  CommandRequest req{s_.id(), s_.identity().key_id, s_.identity().principals,
-                     s_.identity().source_address, t->name, t->type, t->labels, kind_, text_,
-                     pty_.has_value()};
-  const Decision d = s_.policy().decide(req);
-
-  std::string err;
-  if (d.allowed() && kind_ != "subsystem" && !open_recording(err)) {
+  Decision d = policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_});
+  if (kind_ == "subsystem" && d.verdict == Decision::Verdict::mask) {
+    // sftp is a binary protocol: rewriting its bytes would corrupt files.
+    d.verdict = Decision::Verdict::deny;
+    d.reason = "output masking cannot apply to file transfers";
+  }
+  // Denied commands are recorded too: the recording shows what the user saw.
+  if (kind_ != "subsystem" && !open_recording(err)) {
     log_error("cannot open recording", {{"session", s_.id()}, {"error", err}});
-    if (cfg.close_on_recording_failure) {
-      CommandStart c{s_.id(), index_, iso8601_now(), kind_, text_, "deny", "recording unavailable", ""};
-      int64_t ignored;
-      s_.audit().command_started(c, ignored, err);
+    if (d.allowed() && cfg.close_on_recording_failure) {
+      d = Decision::deny("recording unavailable");
+      d.hook = "bastion";
+      s_.audit_decision(index_, kind_, text_, d, "", command_id_);
       return refuse("bastion: this session cannot be recorded; nothing was run", kExitBastionError,
                     "recording failed");
     }
     rec_state_ = "unrecorded";
   }
-
-  CommandStart c{s_.id(), index_, iso8601_now(), kind_, text_, d.name(), d.reason, rec_path_};
-  if (!s_.audit().command_started(c, command_id_, err)) {
-    log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
-    return refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError,
-                  "audit failure");
+  if (rec_) rec_->marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
+  s_.audit_decision(index_, kind_, text_, d, rec_path_, command_id_);
+  if (command_id_ < 0)
+    return refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError, "audit failure");
+  log_info("command", {{"session", s_.id()}, {"identity", s_.identity().key_id}, {"target", t->name},
+                       {"kind", kind_}, {"text", text_}, {"decision", d.name()}, {"reason", d.reason},
+                       {"policy_at", d.source}});
+  if (!d.allowed()) {
+    std::string why = d.reason;
+    if (d.verdict == Decision::Verdict::review)
+      why = "approval required" + (d.reason.empty() || d.reason == "approval required" ? "" : ": " + d.reason);
+    return refuse("bastion: denied: " + why, kExitPolicyDenied, "policy denied");
   }
-  log_info("command", {{"session", s_.id()}, {"identity", s_.identity().key_id},
-                       {"target", t->name}, {"kind", kind_}, {"text", text_},
-                       {"decision", d.name()}, {"reason", d.reason}});
-  if (!d.allowed()) return refuse("bastion: denied: " + d.reason, kExitPolicyDenied, "policy denied");
+  if (d.verdict == Decision::Verdict::mask) pipeline_.add_filter(std::make_unique<MaskingFilter>(d.mask));
 
   TargetConnection* target = s_.target(err);
   if (!target) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
@@ -220,7 +233,6 @@ void ChannelPipeline::terminate(const std::string& text, const std::string& reas
 
 bool ChannelPipeline::pump_input() {
   if (!exec_) return false;
-  const Config& cfg = s_.config();
   bool moved = false;
   std::size_t cap = exec_->input_capacity();
   char buf[kIoChunk];
@@ -230,7 +242,7 @@ bool ChannelPipeline::pump_input() {
     if (n <= 0) break;
     const std::string_view data(buf, static_cast<std::size_t>(n));
     if (!exec_->write_input(data)) break;
-    if (rec_ && cfg.record_input) rec_->input(data);
+    if (rec_ && s_.record_input()) rec_->input(data);
     bytes_in_ += static_cast<std::size_t>(n);
     cap -= static_cast<std::size_t>(n);
     moved = true;
@@ -297,11 +309,13 @@ bool ChannelPipeline::step() {
   if (exec_ && !closing_) {
     moved |= pump_input();
     if (!client_.full()) {
-      const uint64_t before = out_count_.bytes;
       const bool alive = exec_->pump_output(pipeline_, kPumpBudget);
-      if (out_count_.bytes != before) {
+      if (pipeline_.take_activity()) {  // includes output a filter is holding
         moved = true;
         s_.touch();
+        last_output_ = monotonic_seconds();
+      } else if (pipeline_.holding() && monotonic_seconds() - last_output_ >= kHoldRelease) {
+        pipeline_.end_of_stream();  // quiet: show the held partial line (a prompt)
       }
       if (!alive) {
         pipeline_.end_of_stream();

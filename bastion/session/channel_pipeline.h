@@ -45,6 +45,7 @@ class ChannelPipeline {
   // The bastion ends this channel: message, exit status 255, close.
   void terminate(const std::string& text, const std::string& reason);
   std::optional<int> exit_status() const { return final_status_; }
+  bool holding_output() const { return pipeline_.holding(); }
   const std::string& end_reason() const { return end_reason_; }
 
  private:
@@ -89,6 +90,7 @@ class ChannelPipeline {
   ByteCounterSink out_count_;
   OutputPipeline pipeline_;
 
+  double last_output_ = 0;
   uint64_t bytes_in_ = 0;
   int64_t command_id_ = 0;
   bool eof_forwarded_ = false;

@@ -1,6 +1,7 @@
 // Who is on the other end, as established by certificate authentication.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@ struct Identity {
   std::string ca_fingerprint;
   uint64_t valid_before = 0;
   std::optional<std::string> force_command;
+  std::map<std::string, std::string> extensions;  // certificate extensions (permit-pty, ...)
   std::string source_address;
   std::string requested_user;  // the SSH user name: selects the target
 };

@@ -8,6 +8,7 @@
 namespace bastion {
 namespace {
 constexpr int kIdlePollMs = 200;
+constexpr int kHoldPollMs = 50;
 constexpr int64_t kExpiryWarning = 60;  // seconds before certificate expiry
 constexpr double kLingerSeconds = 2.0;  // wait for the client to leave after the last channel
 }  // namespace
@@ -15,8 +16,9 @@ constexpr double kLingerSeconds = 2.0;  // wait for the client to leave after th
 Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_session client,
                  Identity identity, std::string id)
     : ctx_(ctx), cfg_(std::move(cfg)), client_(client), identity_(std::move(identity)),
-      id_(std::move(id)), policy_(std::make_unique<AllowAllPolicy>()) {
+      id_(std::move(id)) {
   started_ = last_activity_ = monotonic_seconds();
+  started_unix_ = unix_now();
 }
 
 Session::~Session() {
@@ -43,7 +45,7 @@ void Session::refuse_request(const std::string& kind, const std::string& what,
                              const std::string& reason) {
   log_warn("request refused", {{"session", id_}, {"identity", identity_.key_id}, {"kind", kind},
                                {"request", what}, {"reason", reason}});
-  CommandStart c{id_, -1, iso8601_now(), kind, what, "deny", reason, ""};
+  CommandStart c{id_, -1, iso8601_now(), kind, what, "deny", reason, "", "", "bastion", ""};
   int64_t row;
   std::string err;
   if (!ctx_.audit().command_started(c, row, err)) log_error("audit write failed", {{"session", id_}, {"error", err}});
@@ -79,6 +81,77 @@ TargetConnection* Session::target(std::string& error) {
 
 void Session::touch() { last_activity_ = monotonic_seconds(); }
 
+Policy* Session::policy(const TargetConfig& t, std::string& error) {
+  const auto cur = ctx_.config();  // the latest: policy reloads apply to sessions in flight
+  const auto it = cur->targets.find(t.name);
+  auto global = cur->policy;
+  auto target = it != cur->targets.end() ? it->second.policy : nullptr;
+  if (!global && !target) {
+    if (!allow_all_) allow_all_ = std::make_unique<AllowAllPolicy>();
+    return allow_all_.get();
+  }
+  if (!chain_ || !chain_->built_from(global.get(), target.get())) {
+    chain_ = PolicyChain::create(global, target, cur->policy_default, error);
+    chain_global_ = global;
+    chain_target_ = target;
+    if (chain_) log_info("policy loaded", {{"session", id_}, {"global", global ? global->hash.substr(0, 12) : ""},
+                                           {"target", target ? target->hash.substr(0, 12) : ""}});
+  }
+  return chain_.get();
+}
+
+SessionRequest Session::session_request(const TargetConfig& t, bool tty) const {
+  SessionRequest r;
+  r.session_id = id_;
+  r.identity = identity_.key_id;
+  r.principals = identity_.principals;
+  r.source_address = identity_.source_address;
+  r.cert_serial = identity_.serial;
+  r.cert_valid_before = identity_.valid_before;
+  r.cert_extensions = identity_.extensions;
+  r.target = t.name;
+  r.target_type = t.type;
+  r.target_labels = t.labels;
+  r.started_at = started_unix_;
+  r.tty = tty;
+  return r;
+}
+
+void Session::audit_decision(int channel, const std::string& kind, const std::string& text, const Decision& d,
+                             const std::string& recording, int64_t& id) {
+  CommandStart c{id_, channel, iso8601_now(), kind, text, d.name(), d.reason, recording,
+                 d.policy_hash, d.hook, d.source};
+  std::string err;
+  id = 0;
+  if (!ctx_.audit().command_started(c, id, err)) {
+    log_error("audit write failed", {{"session", id_}, {"error", err}});
+    id = -1;
+  }
+}
+
+bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string& refusal) {
+  if (admitted_) return true;
+  if (!session_denial_.empty()) return refusal = session_denial_, false;
+  const Decision d = policy.decide_session(session_request(t, tty));
+  int64_t row;
+  audit_decision(-1, "session", "", d, "", row);
+  log_info("session decision", {{"session", id_}, {"decision", d.name()}, {"reason", d.reason}, {"at", d.source}});
+  if (row < 0) return refusal = session_denial_ = "the audit store is unavailable", false;
+  if (!d.allowed()) {
+    session_denial_ = d.reason.empty() ? "denied by policy" : d.reason;
+    return refusal = session_denial_, false;
+  }
+  options_ = d.options;
+  admitted_ = true;
+  return true;
+}
+
+bool Session::holding_output() const {
+  for (const auto& c : channels_)
+    if (c->holding_output()) return true;
+  return false;
+}
+
 void Session::end_all(const std::string& message, const std::string& reason) {
   if (end_reason_.empty()) end_reason_ = reason;
   for (auto& c : channels_) c->terminate(message, reason);
@@ -101,9 +174,11 @@ void Session::check_deadlines() {
   }
   const double mono = monotonic_seconds();
   const auto& lim = cfg_->limits;
-  if (lim.max_session_length > 0 && mono - started_ >= lim.max_session_length)
+  const int max_len = options_.max_session_length.value_or(lim.max_session_length);
+  const int idle = options_.idle_timeout.value_or(lim.idle_timeout);
+  if (max_len > 0 && mono - started_ >= max_len)
     return end_all("bastion: maximum session length reached; session closed", "max session length");
-  if (lim.idle_timeout > 0 && mono - last_activity_ >= lim.idle_timeout)
+  if (idle > 0 && mono - last_activity_ >= idle)
     return end_all("bastion: idle timeout; session closed", "idle timeout");
   if (ctx_.stopping()) return end_all("bastion: the bastion is shutting down; session closed", "server shutdown");
 }
@@ -114,7 +189,9 @@ void Session::run(ssh_event ev) {
   bool busy = false;
   double linger_until = 0;
   while (true) {
-    const int rc = ssh_event_dopoll(ev_, busy ? 0 : kIdlePollMs);
+    // Masked output held back for a possible straddling match is released
+    // after a short quiet period, so poll more often while it waits.
+    const int rc = ssh_event_dopoll(ev_, busy ? 0 : (holding_output() ? kHoldPollMs : kIdlePollMs));
     if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
     busy = false;
     for (auto& c : channels_) busy |= c->step();

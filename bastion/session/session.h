@@ -10,6 +10,7 @@
 #include "common/ssh_handles.h"
 #include "config/config.h"
 #include "policy/policy.h"
+#include "policy/policy_chain.h"
 #include "session/channel_pipeline.h"
 #include "session/identity.h"
 #include "session/server_context.h"
@@ -27,6 +28,7 @@ class Session {
   void run(ssh_event ev);
   // Called from libssh's channel-open callback.
   ssh_channel open_channel();
+  bool holding_output() const;
   // Logs and audits a request the bastion refuses outright (e.g. forwarding).
   void refuse_request(const std::string& kind, const std::string& what, const std::string& reason);
 
@@ -36,7 +38,16 @@ class Session {
   const std::string& id() const { return id_; }
   AuditStore& audit() { return ctx_.audit(); }
   recorder::Flusher& flusher() { return ctx_.flusher(); }
-  Policy& policy() { return *policy_; }
+  // The policy for this session's target, rebuilt when the config's policy
+  // files changed (so a reload applies from the next command). Null + error
+  // when a policy cannot be built.
+  Policy* policy(const TargetConfig& t, std::string& error);
+  // Runs on_session once per session; false + reason when it denies.
+  bool admit(Policy& policy, const TargetConfig& t, bool tty, std::string& refusal);
+  SessionRequest session_request(const TargetConfig& t, bool tty) const;
+  bool record_input() const { return options_.record_input.value_or(cfg_->record_input); }
+  void audit_decision(int channel, const std::string& kind, const std::string& text, const Decision& d,
+                      const std::string& recording, int64_t& id);
   // The target named by the SSH user, or null with a user-facing reason.
   const TargetConfig* target_config(std::string& refusal) const;
   // Connects on first use.
@@ -52,7 +63,12 @@ class Session {
   ssh_session client_;  // owned by the Connection; outlives the session
   Identity identity_;
   std::string id_;
-  std::unique_ptr<Policy> policy_;
+  std::unique_ptr<Policy> allow_all_;
+  std::unique_ptr<PolicyChain> chain_;
+  std::shared_ptr<const PolicySource> chain_global_, chain_target_;  // keep built_from() pointers valid
+  bool admitted_ = false;
+  std::string session_denial_;
+  SessionOptions options_;
   ssh_event ev_ = nullptr;
   // Declared before channels: channels (and their upstream channels) must be
   // released before the upstream session.
@@ -60,6 +76,7 @@ class Session {
   std::vector<std::unique_ptr<ChannelPipeline>> channels_;
   int next_index_ = 0;
   double started_ = 0;
+  int64_t started_unix_ = 0;
   double last_activity_ = 0;
   bool expiry_warned_ = false;
   std::string end_reason_;

@@ -45,7 +45,7 @@ TEST_CASE("a database from a newer bastiond is refused", "[audit]") {
   query(d / "audit.db", "PRAGMA user_version=99");
   std::string err;
   CHECK(SqliteAuditStore::open(d / "audit.db", err) == nullptr);
-  CHECK(err == (d / "audit.db") + ": database schema version 99 is newer than this bastiond (1)");
+  CHECK(err == (d / "audit.db") + ": database schema version 99 is newer than this bastiond (2)");
 }
 
 TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
@@ -57,7 +57,7 @@ TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
                               "2026-01-01T00:00:00.000Z"},
                              err));
   int64_t id = 0;
-  REQUIRE(s->command_started({"S1", 0, "2026-01-01T00:00:01.000Z", "exec", "uname -a", "allow", "", "/r/S1-0.cast"},
+  REQUIRE(s->command_started({"S1", 0, "2026-01-01T00:00:01.000Z", "exec", "uname -a", "allow", "", "/r/S1-0.cast", "abc123", "on_command", "main.lua:3"},
                              id, err));
   CHECK(id > 0);
   REQUIRE(s->command_ended({id, "2026-01-01T00:00:02.000Z", 0, "", 5, 120, "complete"}, err));
@@ -68,6 +68,8 @@ TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
         "S1|alice|ops,dev|42|web1|client disconnected|0|5|120|/r/S1-0.cast\n");
   CHECK(query(d / "audit.db", "SELECT session_id, kind, text, decision, exit_status, bytes_out, recording_state "
                               "FROM commands") == "S1|exec|uname -a|allow|0|120|complete\n");
+  CHECK(query(d / "audit.db", "SELECT policy_hash, policy_hook, policy_source FROM commands") ==
+        "abc123|on_command|main.lua:3\n");
   CHECK(query(d / "audit.db", "SELECT user, accepted, reason FROM auth_events") == "web1|0|certificate expired\n");
   CHECK_FALSE(s->session_ended({"nope", "t", "r", std::nullopt, 0, 0}, err));
   CHECK(err == "no session row nope");

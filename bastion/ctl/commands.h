@@ -1,0 +1,10 @@
+// bastionctl subcommands; each takes its arguments after the subcommand name.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace bastion {
+
+int ctl_policy(const std::vector<std::string>& args);
+
+}  // namespace bastion

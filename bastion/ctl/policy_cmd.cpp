@@ -1,0 +1,130 @@
+// bastionctl policy check FILE...
+// bastionctl policy test FILE [request options] -- COMMAND
+// bastionctl policy test FILE --cases CASES.lua
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "ctl/commands.h"
+#include "policy/policy_cases.h"
+#include "policy/policy_chain.h"
+
+namespace bastion {
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: bastionctl policy check FILE...\n"
+               "       bastionctl policy test FILE [--identity ID] [--principals a,b] [--target NAME]\n"
+               "              [--labels k=v,...] [--kind exec|shell|subsystem] [--source-address IP]\n"
+               "              [--tty] [--session] -- COMMAND\n"
+               "       bastionctl policy test FILE --cases CASES.lua\n");
+  return 2;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+int check(const std::vector<std::string>& files) {
+  int bad = 0;
+  for (const auto& f : files) {
+    std::string err;
+    auto src = load_policy_source(f, PolicyLimits{}, err);
+    if (!src) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      ++bad;
+      continue;
+    }
+    std::printf("%s: OK (sha256 %s, %zu modules)\n", f.c_str(), src->hash.substr(0, 16).c_str(), src->modules.size());
+  }
+  return bad ? 1 : 0;
+}
+
+int test(const std::vector<std::string>& a) {
+  if (a.empty()) return usage();
+  const std::string file = a[0];
+  SessionRequest s;
+  s.session_id = "policy-test";
+  s.identity = "alice";
+  s.target = "web1";
+  s.target_type = "ssh";
+  s.source_address = "127.0.0.1";
+  std::string kind = "exec", command, cases;
+  bool session_hook = false;
+  std::size_t i = 1;
+  for (; i < a.size(); ++i) {
+    const std::string& o = a[i];
+    auto val = [&]() -> std::string { return i + 1 < a.size() ? a[++i] : ""; };
+    if (o == "--") {
+      ++i;
+      break;
+    }
+    if (o == "--identity") s.identity = val();
+    else if (o == "--principals") s.principals = split_commas(val());
+    else if (o == "--target") s.target = val();
+    else if (o == "--labels")
+      for (const auto& kv : split_commas(val())) {
+        const auto eq = kv.find('=');
+        if (eq != std::string::npos) s.target_labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+    else if (o == "--kind") kind = val();
+    else if (o == "--source-address") s.source_address = val();
+    else if (o == "--tty") s.tty = true;
+    else if (o == "--session") session_hook = true;
+    else if (o == "--cases") cases = val();
+    else return usage();
+  }
+  for (; i < a.size(); ++i) command += (command.empty() ? "" : " ") + a[i];
+
+  std::string err;
+  if (!cases.empty()) {
+    const int failures = run_policy_cases(file, cases, std::cout, err);
+    if (failures < 0) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      return 2;
+    }
+    return failures == 0 ? 0 : 1;
+  }
+  auto src = load_policy_source(file, PolicyLimits{}, err);
+  if (!src) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 2;
+  }
+  auto chain = PolicyChain::create(src, nullptr, Decision::Verdict::deny, err);
+  if (!chain) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 2;
+  }
+  PolicyTrace trace;
+  chain->set_trace(&trace);
+  const Decision d = session_hook ? chain->decide_session(s) : chain->decide(CommandRequest{s, kind, command});
+  std::printf("decision: %s\n", d.name());
+  if (!d.reason.empty()) std::printf("reason:   %s\n", d.reason.c_str());
+  if (!d.source.empty()) std::printf("from:     %s (%s)\n", d.source.c_str(), d.hook.c_str());
+  for (const auto& m : d.mask) std::printf("mask:     /%s/ -> %s\n", m.pattern.c_str(), m.replacement.c_str());
+  if (!d.approvers.empty()) {
+    std::string ap;
+    for (const auto& p : d.approvers) ap += (ap.empty() ? "" : ",") + p;
+    std::printf("approvers: %s\n", ap.c_str());
+  }
+  std::printf("trace:\n");
+  for (const auto& l : trace.lines) std::printf("  %s\n", l.c_str());
+  return d.allowed() ? 0 : 1;
+}
+
+}  // namespace
+
+int ctl_policy(const std::vector<std::string>& a) {
+  if (a.empty()) return usage();
+  if (a[0] == "check" && a.size() > 1) return check({a.begin() + 1, a.end()});
+  if (a[0] == "test") return test({a.begin() + 1, a.end()});
+  return usage();
+}
+
+}  // namespace bastion

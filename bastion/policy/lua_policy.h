@@ -1,0 +1,52 @@
+// One policy script in its own sandboxed Lua state. Built once per session
+// (compile ~tens of µs), then called for each decision.
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/lua_state.h"
+#include "policy/policy.h"
+#include "policy/policy_source.h"
+
+namespace bastion {
+
+// Which hooks ran and what they returned; printed by `bastionctl policy test`.
+struct PolicyTrace {
+  std::vector<std::string> lines;
+};
+
+class LuaPolicy {
+ public:
+  // Compiles and runs the top level. Null + error ("FILE:LINE: ...") on failure.
+  // `loading` lets import() read module files from disk (only while a source
+  // is being loaded); otherwise modules come from the source's snapshot.
+  static std::unique_ptr<LuaPolicy> create(std::shared_ptr<const PolicySource> src, std::string& error,
+                                           PolicySource* loading = nullptr);
+
+  // nullopt: the script has no opinion (no hook, or it returned nil).
+  // Errors, timeouts and memory exhaustion come back as a deny whose reason is
+  // "policy error (ref XXXXXXXX)"; the full error is logged with that ref.
+  std::optional<Decision> on_session(const SessionRequest& req, PolicyTrace* trace = nullptr);
+  std::optional<Decision> on_command(const CommandRequest& req, PolicyTrace* trace = nullptr);
+
+  const PolicySource& source() const { return *src_; }
+
+  // Used by the Lua library functions.
+  int import_module(lua_State* L, const std::string& name);
+
+ private:
+  explicit LuaPolicy(std::shared_ptr<const PolicySource> src);
+  bool setup(std::string& error);
+  std::optional<Decision> call_hook(const char* hook, PolicyTrace* trace,
+                                    const std::function<void(lua_State*)>& push_ctx);
+  Decision to_decision(lua_State* L, int idx, const char* hook);
+
+  std::shared_ptr<const PolicySource> src_;
+  SandboxedLua lua_;
+  PolicySource* loading_ = nullptr;
+};
+
+}  // namespace bastion

@@ -1,0 +1,117 @@
+#include "policy/policy_cases.h"
+
+#include <ctime>
+#include <fstream>
+#include <iterator>
+
+#include "config/lua_state.h"
+#include "policy/policy_chain.h"
+
+namespace bastion {
+namespace {
+
+std::string field_str(lua_State* L, const char* k, const std::string& dflt = "") {
+  lua_getfield(L, -1, k);
+  std::string v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : dflt;
+  lua_pop(L, 1);
+  return v;
+}
+
+std::vector<std::string> field_list(lua_State* L, const char* k) {
+  std::vector<std::string> out;
+  lua_getfield(L, -1, k);
+  if (lua_type(L, -1) == LUA_TSTRING) out.emplace_back(lua_tostring(L, -1));
+  else if (lua_istable(L, -1))
+    for (lua_Integer i = 1; i <= static_cast<lua_Integer>(lua_rawlen(L, -1)); ++i) {
+      lua_rawgeti(L, -1, i);
+      if (lua_type(L, -1) == LUA_TSTRING) out.emplace_back(lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  lua_pop(L, 1);
+  return out;
+}
+
+std::map<std::string, std::string> field_map(lua_State* L, const char* k) {
+  std::map<std::string, std::string> out;
+  lua_getfield(L, -1, k);
+  if (lua_istable(L, -1)) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) out[lua_tostring(L, -2)] = lua_tostring(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return out;
+}
+
+// "2026-11-30T10:00:00Z" -> unix seconds; 0 when absent or malformed.
+int64_t parse_time(const std::string& s) {
+  std::tm tm{};
+  if (s.empty() || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+}  // namespace
+
+int run_policy_cases(const std::string& policy_file, const std::string& cases_file, std::ostream& out,
+                     std::string& error) {
+  auto src = load_policy_source(policy_file, PolicyLimits{}, error);
+  if (!src) return -1;
+  std::ifstream in(cases_file, std::ios::binary);
+  if (!in) return error = cases_file + ": cannot open", -1;
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SandboxedLua lua(16 << 20);
+  lua_State* L = lua.get();
+  luaL_requiref(L, "_G", luaopen_base, 1);
+  luaL_requiref(L, "string", luaopen_string, 1);
+  lua_settop(L, 0);
+  if (!lua.load_text(text, "@" + cases_file, error) || !lua.call(0, 0, std::chrono::milliseconds(1000), error))
+    return -1;
+  lua_getglobal(L, "cases");
+  if (!lua_istable(L, -1)) return error = cases_file + ": expected a global table `cases`", -1;
+
+  int failures = 0, total = 0;
+  const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, -1));
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_rawgeti(L, -1, i);
+    if (!lua_istable(L, -1)) return error = cases_file + ": case " + std::to_string(i) + " is not a table", -1;
+    ++total;
+    const std::string name = field_str(L, "name", "case " + std::to_string(i));
+    SessionRequest s;
+    s.session_id = "test";
+    s.identity = field_str(L, "identity", "alice");
+    s.principals = field_list(L, "principals");
+    s.source_address = field_str(L, "source_address", "127.0.0.1");
+    s.target = field_str(L, "target", "web1");
+    s.target_type = field_str(L, "target_type", "ssh");
+    s.target_labels = field_map(L, "labels");
+    s.now = parse_time(field_str(L, "time"));
+    lua_getfield(L, -1, "tty");
+    s.tty = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    const std::string hook = field_str(L, "hook", "on_command");
+    const std::string expect = field_str(L, "expect");
+    const std::string reason = field_str(L, "reason");
+    const std::string kind = field_str(L, "kind", "exec");
+    const std::string command = field_str(L, "command");
+    lua_pop(L, 1);
+
+    std::string err;
+    auto chain = PolicyChain::create(src, nullptr, Decision::Verdict::deny, err);
+    if (!chain) return error = err, -1;
+    const Decision d = hook == "on_session" ? chain->decide_session(s) : chain->decide(CommandRequest{s, kind, command});
+    const bool verdict_ok = d.name() == expect;
+    const bool reason_ok = reason.empty() || d.reason.find(reason) != std::string::npos;
+    if (!verdict_ok || !reason_ok) {
+      ++failures;
+      out << "FAIL " << name << ": expected " << expect << (reason.empty() ? "" : " (\"" + reason + "\")")
+          << ", got " << d.name() << (d.reason.empty() ? "" : " (\"" + d.reason + "\")")
+          << (d.source.empty() ? "" : " at " + d.source) << "\n";
+    }
+  }
+  out << (total - failures) << " passed, " << failures << " failed\n";
+  return failures;
+}
+
+}  // namespace bastion

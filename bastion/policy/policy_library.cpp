@@ -1,0 +1,489 @@
+#include "policy/policy_library.h"
+
+#include <cmath>
+#include <ctime>
+#include <map>
+#include <memory>
+
+#include <openssl/sha.h>
+#include <re2/re2.h>
+
+#include "common/log.h"
+#include "config/lua_state.h"
+#include "policy/glob.h"
+#include "policy/lua_policy.h"
+#include "policy/shell_words.h"
+#include "policy/time_window.h"
+
+namespace bastion {
+namespace {
+
+constexpr const char* kDecisionMeta = "bastion.decision";
+constexpr std::size_t kMaxRegexCache = 64;
+constexpr int kMaxRegexMemory = 1 << 20;
+
+// ---- read-only context tables -------------------------------------------
+
+int ro_newindex(lua_State* L) { return luaL_error(L, "context tables are read-only"); }
+int ro_len(lua_State* L) {
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "__index");
+  lua_pushinteger(L, static_cast<lua_Integer>(lua_rawlen(L, -1)));
+  return 1;
+}
+int ro_pairs(lua_State* L) {
+  lua_getglobal(L, "next");
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "__index");
+  lua_remove(L, -2);
+  lua_pushnil(L);
+  return 3;
+}
+
+// Replaces the table on top of the stack by a read-only proxy of it.
+void make_readonly(lua_State* L) {
+  lua_newtable(L);             // data, proxy
+  lua_newtable(L);             // data, proxy, mt
+  lua_pushvalue(L, -3);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, ro_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushcfunction(L, ro_len);
+  lua_setfield(L, -2, "__len");
+  lua_pushcfunction(L, ro_pairs);
+  lua_setfield(L, -2, "__pairs");
+  lua_pushliteral(L, "read-only");
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);     // data, proxy
+  lua_remove(L, -2);           // proxy
+}
+
+void push_list(lua_State* L, const std::vector<std::string>& v) {
+  lua_createtable(L, static_cast<int>(v.size()), 0);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    lua_pushlstring(L, v[i].data(), v[i].size());
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  make_readonly(L);
+}
+
+void push_map(lua_State* L, const std::map<std::string, std::string>& m) {
+  lua_createtable(L, 0, static_cast<int>(m.size()));
+  for (const auto& [k, v] : m) {
+    lua_pushlstring(L, v.data(), v.size());
+    lua_setfield(L, -2, k.c_str());
+  }
+  make_readonly(L);
+}
+
+void set_str(lua_State* L, const char* k, const std::string& v) {
+  lua_pushlstring(L, v.data(), v.size());
+  lua_setfield(L, -2, k);
+}
+void set_int(lua_State* L, const char* k, int64_t v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+void push_parts(lua_State* L, const ShellParse& p) {
+  lua_createtable(L, static_cast<int>(p.parts.size()), 0);
+  for (std::size_t i = 0; i < p.parts.size(); ++i) {
+    lua_createtable(L, 0, 3);
+    push_list(L, p.parts[i].argv);
+    lua_setfield(L, -2, "argv");
+    push_list(L, p.parts[i].redirects);
+    lua_setfield(L, -2, "redirects");
+    set_int(L, "depth", p.parts[i].depth);
+    make_readonly(L);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  make_readonly(L);
+}
+
+// Fills the table on top with the session fields.
+void fill_session(lua_State* L, const SessionRequest& r) {
+  set_str(L, "identity", r.identity);
+  push_list(L, r.principals);
+  lua_setfield(L, -2, "principals");
+  set_str(L, "source_address", r.source_address);
+  lua_createtable(L, 0, 3);
+  set_int(L, "serial", static_cast<int64_t>(r.cert_serial));
+  set_int(L, "valid_before", static_cast<int64_t>(std::min<uint64_t>(r.cert_valid_before, INT64_MAX)));
+  push_map(L, r.cert_extensions);
+  lua_setfield(L, -2, "extensions");
+  make_readonly(L);
+  lua_setfield(L, -2, "certificate");
+  lua_createtable(L, 0, 3);
+  set_str(L, "name", r.target);
+  set_str(L, "type", r.target_type);
+  push_map(L, r.target_labels);
+  lua_setfield(L, -2, "labels");
+  make_readonly(L);
+  lua_setfield(L, -2, "target");
+  lua_createtable(L, 0, 3);
+  set_str(L, "id", r.session_id);
+  set_int(L, "started_at", r.started_at);
+  lua_pushboolean(L, r.tty);
+  lua_setfield(L, -2, "tty");
+  make_readonly(L);
+  lua_setfield(L, -2, "session");
+  const int64_t now = r.now ? r.now : static_cast<int64_t>(std::time(nullptr));
+  set_int(L, "time", now);
+  // bastion.within() evaluates at the same instant as c.time.
+  lua_pushinteger(L, now);
+  lua_setfield(L, LUA_REGISTRYINDEX, "bastion.now");
+}
+
+// ---- decision helpers ---------------------------------------------------
+
+int make_decision(lua_State* L, const char* verdict) {
+  lua_Debug ar;
+  std::string where = "?";
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar))
+    where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, verdict);
+  lua_setfield(L, -2, "verdict");
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "args");
+  lua_pushstring(L, where.c_str());
+  lua_setfield(L, -2, "source");
+  luaL_setmetatable(L, kDecisionMeta);
+  return 1;
+}
+int l_allow(lua_State* L) {
+  luaL_argexpected(L, lua_isnoneornil(L, 1) || lua_istable(L, 1), 1, "nil or table");
+  return make_decision(L, "allow");
+}
+int l_deny(lua_State* L) {
+  luaL_checkstring(L, 1);
+  return make_decision(L, "deny");
+}
+int l_review(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  return make_decision(L, "review");
+}
+
+// ---- bastion.* ----------------------------------------------------------
+
+int l_split(lua_State* L) {
+  const ShellParse p = parse_shell(luaL_checkstring(L, 1));
+  push_list(L, p.words);
+  return 1;
+}
+int l_parts(lua_State* L) {
+  const ShellParse p = parse_shell(luaL_checkstring(L, 1));
+  push_parts(L, p);
+  if (p.error.empty()) lua_pushnil(L);
+  else lua_pushstring(L, p.error.c_str());
+  return 2;
+}
+int l_glob(lua_State* L) {
+  size_t pl, sl;
+  const char* pat = luaL_checklstring(L, 1, &pl);
+  const char* s = luaL_checklstring(L, 2, &sl);
+  if (pl * (sl + 1) > 50'000'000) return luaL_error(L, "bastion.glob: input too large");
+  lua_pushboolean(L, glob_match({pat, pl}, {s, sl}));
+  return 1;
+}
+
+// RE2 programs are compiled once per state (bounded cache).
+struct RegexCache {
+  std::map<std::string, std::unique_ptr<RE2>> map;
+};
+int regex_cache_gc(lua_State* L) {
+  static_cast<RegexCache*>(lua_touserdata(L, 1))->~RegexCache();
+  return 0;
+}
+RE2* cached_regex(lua_State* L, const std::string& pattern) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "bastion.regex");
+  auto* cache = static_cast<RegexCache*>(lua_touserdata(L, -1));
+  lua_pop(L, 1);
+  auto it = cache->map.find(pattern);
+  if (it != cache->map.end()) return it->second.get();
+  RE2::Options o;
+  o.set_log_errors(false);
+  o.set_max_mem(kMaxRegexMemory);
+  auto re = std::make_unique<RE2>(pattern, o);
+  if (!re->ok()) {
+    luaL_error(L, "bastion.match: bad regex: %s", re->error().c_str());
+    return nullptr;
+  }
+  if (cache->map.size() >= kMaxRegexCache) cache->map.clear();
+  return cache->map.emplace(pattern, std::move(re)).first->second.get();
+}
+int l_match(lua_State* L) {
+  const std::string pattern = luaL_checkstring(L, 1);
+  size_t sl;
+  const char* s = luaL_checklstring(L, 2, &sl);
+  RE2* re = cached_regex(L, pattern);
+  lua_pushboolean(L, RE2::PartialMatch(re2::StringPiece(s, sl), *re));
+  return 1;
+}
+int l_within(lua_State* L) {
+  const std::string spec = luaL_checkstring(L, 1);
+  const std::string zone = luaL_optstring(L, 2, "UTC");
+  std::string err;
+  lua_getfield(L, LUA_REGISTRYINDEX, "bastion.now");
+  const int64_t now = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : static_cast<int64_t>(std::time(nullptr));
+  lua_pop(L, 1);
+  const int r = within_time_window(spec, zone, now, err);
+  if (r < 0) return luaL_error(L, "bastion.within: %s", err.c_str());
+  lua_pushboolean(L, r);
+  return 1;
+}
+int l_log(lua_State* L) {
+  std::string msg;
+  const int n = lua_gettop(L);
+  for (int i = 1; i <= n; ++i) {
+    if (i > 1) msg += ' ';
+    msg += luaL_tolstring(L, i, nullptr);
+    lua_pop(L, 1);
+  }
+  lua_Debug ar;
+  std::string where;
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar))
+    where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline);
+  log_info("policy log", {{"at", where}, {"message", msg}});
+  return 0;
+}
+int l_import(lua_State* L) {
+  const std::string name = luaL_checkstring(L, 1);
+  if (name.empty() || name.size() > 64 || name.find_first_not_of(
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string::npos)
+    return luaL_error(L, "import: module names are letters, digits and _ (got \"%s\")", name.c_str());
+  return static_cast<LuaPolicy*>(SandboxedLua::owner(L))->import_module(L, name);
+}
+
+// ---- cost-guarded pattern functions ----------------------------------------
+
+int guarded(lua_State* L) {
+  size_t sl = 0, pl = 0;
+  const char* s = luaL_checklstring(L, 1, &sl);
+  const char* p = luaL_checklstring(L, 2, &pl);
+  // string.find(s, p, init, plain=true) does no pattern matching.
+  const bool plain = lua_gettop(L) >= 4 && lua_toboolean(L, 4) &&
+                     lua_tointeger(L, lua_upvalueindex(2)) == 1;
+  if (!plain && pattern_cost({s, sl}, {p, pl}) > kMaxPatternCost)
+    return luaL_error(L, "pattern too costly for a %d-byte subject; use bastion.match (RE2) instead",
+                      static_cast<int>(sl));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+void guard_string_function(lua_State* L, const char* name, bool is_find) {
+  lua_getglobal(L, "string");
+  lua_getfield(L, -1, name);
+  lua_pushinteger(L, is_find ? 1 : 0);
+  lua_pushcclosure(L, guarded, 2);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1);
+}
+
+}  // namespace
+
+double pattern_cost(std::string_view s, std::string_view p) {
+  // Each quantifier (* + - ?) can make the matcher retry every remaining
+  // position; an unanchored pattern is also tried at every start position.
+  int quantifiers = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '%') {
+      ++i;
+      if (i < p.size() && (p[i] == 'b')) i += 2;  // %bxy: linear
+      continue;
+    }
+    if (p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?') ++quantifiers;
+  }
+  const double n = static_cast<double>(s.size()) + 1;
+  const bool anchored = !p.empty() && p[0] == '^';
+  return (anchored ? 1.0 : n) * std::pow(n, quantifiers) * (static_cast<double>(p.size()) + 1);
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  std::string out;
+  char b[3];
+  for (unsigned char c : md) {
+    std::snprintf(b, sizeof b, "%02x", c);
+    out += b;
+  }
+  return out;
+}
+
+void open_policy_sandbox(lua_State* L) {
+  const std::pair<const char*, lua_CFunction> libs[] = {
+      {"_G", luaopen_base}, {"string", luaopen_string}, {"table", luaopen_table},
+      {"math", luaopen_math}, {"utf8", luaopen_utf8}};
+  for (const auto& [name, open] : libs) {
+    luaL_requiref(L, name, open, 1);
+    lua_pop(L, 1);
+  }
+  for (const char* name : {"load", "loadfile", "dofile", "require", "collectgarbage", "rawset", "print"}) {
+    lua_pushnil(L);
+    lua_setglobal(L, name);
+  }
+  // From the real string table, so strings' metatable cannot reach it either.
+  lua_getglobal(L, "string");
+  lua_pushnil(L);
+  lua_setfield(L, -2, "dump");
+  lua_pop(L, 1);
+  guard_string_function(L, "find", true);
+  guard_string_function(L, "match", false);
+  guard_string_function(L, "gmatch", false);
+  guard_string_function(L, "gsub", false);
+
+  luaL_newmetatable(L, kDecisionMeta);
+  lua_pushliteral(L, "decision");
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
+  lua_register(L, "allow", l_allow);
+  lua_register(L, "deny", l_deny);
+  lua_register(L, "review", l_review);
+  lua_register(L, "import", l_import);
+
+  void* mem = lua_newuserdatauv(L, sizeof(RegexCache), 0);
+  new (mem) RegexCache();
+  lua_newtable(L);
+  lua_pushcfunction(L, regex_cache_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, "bastion.regex");
+
+  const luaL_Reg lib[] = {{"split", l_split}, {"parts", l_parts}, {"glob", l_glob}, {"match", l_match},
+                          {"within", l_within}, {"log", l_log}, {nullptr, nullptr}};
+  luaL_newlib(L, lib);
+  lua_setglobal(L, "bastion");
+}
+
+void push_session_context(lua_State* L, const SessionRequest& req) {
+  lua_createtable(L, 0, 10);
+  fill_session(L, req);
+  make_readonly(L);
+}
+
+void push_command_context(lua_State* L, const CommandRequest& req) {
+  lua_createtable(L, 0, 14);
+  fill_session(L, req.session);
+  set_str(L, "kind", req.kind);
+  set_str(L, "text", req.text);
+  const ShellParse p = parse_shell(req.text);
+  push_list(L, p.words);
+  lua_setfield(L, -2, "argv");
+  push_parts(L, p);
+  lua_setfield(L, -2, "parts");
+  if (!p.error.empty()) set_str(L, "parse_error", p.error);
+  make_readonly(L);
+}
+
+namespace {
+
+bool opt_int_field(lua_State* L, int t, const char* k, std::optional<int>& out, std::string& error) {
+  lua_getfield(L, t, k);
+  if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 && lua_tointeger(L, -1) < (1 << 30))
+    out = static_cast<int>(lua_tointeger(L, -1));
+  else if (!lua_isnil(L, -1)) return lua_pop(L, 1), error = std::string(k) + " must be a non-negative integer", false;
+  lua_pop(L, 1);
+  return true;
+}
+
+bool string_list(lua_State* L, int t, std::vector<std::string>& out) {
+  if (lua_type(L, t) == LUA_TSTRING) {
+    out.emplace_back(lua_tostring(L, t));
+    return true;
+  }
+  if (!lua_istable(L, t)) return false;
+  const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, t));
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_rawgeti(L, t, i);
+    if (lua_type(L, -1) != LUA_TSTRING) return lua_pop(L, 1), false;
+    out.emplace_back(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  return true;
+}
+
+// mask = "re" | { "re", ... } | { patterns = {...}, replacement = "..." }
+bool parse_mask(lua_State* L, int t, std::vector<MaskRule>& out, std::string& error) {
+  std::vector<std::string> patterns;
+  std::string replacement = "****";
+  if (lua_istable(L, t)) {
+    lua_getfield(L, t, "patterns");
+    const bool has = !lua_isnil(L, -1);
+    if (has && !string_list(L, lua_gettop(L), patterns)) return lua_pop(L, 1), error = "mask.patterns must be strings", false;
+    lua_pop(L, 1);
+    lua_getfield(L, t, "replacement");
+    if (lua_type(L, -1) == LUA_TSTRING) replacement = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (!has && !string_list(L, t, patterns)) return error = "mask must list patterns", false;
+  } else if (!string_list(L, t, patterns)) {
+    return error = "mask must be a pattern or a list of patterns", false;
+  }
+  for (const auto& p : patterns) {
+    RE2 re(p, RE2::Quiet);
+    if (!re.ok()) return error = "bad mask pattern \"" + p + "\": " + re.error(), false;
+    out.push_back({p, replacement});
+  }
+  return true;
+}
+
+}  // namespace
+
+bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
+  idx = lua_absindex(L, idx);
+  bool is_decision = false;
+  if (lua_istable(L, idx) && lua_getmetatable(L, idx)) {
+    luaL_getmetatable(L, kDecisionMeta);
+    is_decision = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+  }
+  if (!is_decision) {
+    error = "a hook must return allow(...), deny(reason), review{...} or nil";
+    return false;
+  }
+  lua_getfield(L, idx, "verdict");
+  const std::string verdict = lua_tostring(L, -1);
+  lua_getfield(L, idx, "source");
+  d.source = lua_tostring(L, -1) ? lua_tostring(L, -1) : "";
+  lua_getfield(L, idx, "args");
+  const int args = lua_gettop(L);
+  bool ok = true;
+  if (verdict == "deny") {
+    d.verdict = Decision::Verdict::deny;
+    d.reason = lua_tostring(L, args);
+  } else if (verdict == "allow") {
+    d.verdict = Decision::Verdict::allow;
+    if (lua_istable(L, args)) {
+      lua_getfield(L, args, "mask");
+      if (!lua_isnil(L, -1)) ok = parse_mask(L, lua_gettop(L), d.mask, error);
+      lua_pop(L, 1);
+      lua_getfield(L, args, "reason");
+      if (lua_type(L, -1) == LUA_TSTRING) d.reason = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      lua_getfield(L, args, "record_input");
+      if (lua_isboolean(L, -1)) d.options.record_input = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+      ok = ok && opt_int_field(L, args, "idle_timeout", d.options.idle_timeout, error) &&
+           opt_int_field(L, args, "max_session_length", d.options.max_session_length, error);
+      if (!d.mask.empty()) d.verdict = Decision::Verdict::mask;
+    }
+  } else {
+    d.verdict = Decision::Verdict::review;
+    lua_getfield(L, args, "reason");
+    d.reason = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "approval required";
+    lua_pop(L, 1);
+    lua_getfield(L, args, "approvers");
+    if (!lua_isnil(L, -1) && !string_list(L, lua_gettop(L), d.approvers))
+      ok = false, error = "review approvers must be principals (strings)";
+    lua_pop(L, 1);
+    std::optional<int> timeout;
+    ok = ok && opt_int_field(L, args, "timeout", timeout, error);
+    d.review_timeout = timeout.value_or(0);
+  }
+  lua_pop(L, 3);
+  return ok;
+}
+
+}  // namespace bastion

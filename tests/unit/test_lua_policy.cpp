@@ -1,0 +1,261 @@
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "policy/glob.h"
+#include "policy/lua_policy.h"
+#include "policy/policy_chain.h"
+#include "policy/policy_library.h"
+#include "policy/time_window.h"
+#include "test_util.h"
+
+using namespace bastion;
+
+namespace {
+
+struct PolicyFile {
+  testutil::TempDir d;
+  std::shared_ptr<const PolicySource> src;
+  std::string error;
+  explicit PolicyFile(const std::string& body, PolicyLimits limits = {}) {
+    testutil::spit(d / "p.lua", body);
+    src = load_policy_source(d / "p.lua", limits, error);
+  }
+  std::optional<Decision> command(const std::string& text, std::vector<std::string> principals = {"ops"},
+                                  const std::string& kind = "exec") {
+    auto p = LuaPolicy::create(src, error);
+    REQUIRE(p);
+    CommandRequest r;
+    r.session.identity = "alice";
+    r.session.principals = std::move(principals);
+    r.session.target = "web1";
+    r.session.target_labels = {{"env", "prod"}};
+    r.kind = kind;
+    r.text = text;
+    return p->on_command(r);
+  }
+  std::string outcome(const std::string& text) {
+    auto d = command(text);
+    return d ? std::string(d->name()) + ":" + d->reason : "nil";
+  }
+};
+
+bool is_policy_error(const std::optional<Decision>& d) {
+  return d && d->verdict == Decision::Verdict::deny && d->reason.rfind("policy error (ref ", 0) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("decisions, reasons and where they came from", "[policy]") {
+  PolicyFile f(R"(
+function on_command(c)
+  if c.text == "a" then return allow() end
+  if c.text == "d" then return deny("no way") end
+  if c.text == "r" then return review{ reason = "check", approvers = { "lead" }, timeout = 60 } end
+  if c.text == "m" then return allow{ mask = { "secret\\d+" } } end
+  return nil
+end)");
+  REQUIRE(f.src);
+  auto d = f.command("d");
+  REQUIRE(d);
+  CHECK(d->verdict == Decision::Verdict::deny);
+  CHECK(d->reason == "no way");
+  CHECK(d->source == f.d / "p.lua" + ":4");
+  CHECK(d->hook == "on_command");
+  CHECK(d->policy_hash == f.src->hash);
+  d = f.command("r");
+  CHECK(d->verdict == Decision::Verdict::review);
+  CHECK(d->approvers == std::vector<std::string>{"lead"});
+  CHECK(d->review_timeout == 60);
+  d = f.command("m");
+  CHECK(d->verdict == Decision::Verdict::mask);
+  REQUIRE(d->mask.size() == 1);
+  CHECK(d->mask[0].pattern == "secret\\d+");
+  CHECK(f.command("a")->verdict == Decision::Verdict::allow);
+  CHECK_FALSE(f.command("x"));
+}
+
+TEST_CASE("the context is complete and read-only", "[policy]") {
+  PolicyFile f(R"(
+function on_command(c)
+  if c.text == "write" then c.text = "x" end
+  if c.text == "nested" then c.principals[1] = "root" end
+  if c.text == "meta" then setmetatable(c, {}) end
+  if c.text == "raw" then rawset(c, "text", "x") end
+  local parts = {}
+  for _, p in ipairs(c.parts) do parts[#parts + 1] = table.concat(p.argv, " ") end
+  return deny(table.concat({ c.identity, c.principals[1], #c.principals, c.target.name, c.target.labels.env,
+                             c.kind, #c.argv, table.concat(parts, "|"), type(c.time) }, ","))
+end)");
+  REQUIRE(f.src);
+  CHECK(f.outcome("ls -l; rm x") == "deny:alice,ops,1,web1,prod,exec,5,ls -l|rm x,number");
+  CHECK(is_policy_error(f.command("write")));
+  CHECK(is_policy_error(f.command("nested")));
+  CHECK(is_policy_error(f.command("meta")));
+  CHECK(is_policy_error(f.command("raw")));
+}
+
+TEST_CASE("sandbox escapes fail", "[policy][sandbox]") {
+  const char* attempts[] = {
+      "io.open('/etc/passwd')",
+      "os.execute('id')",
+      "debug.getinfo(1)",
+      "package.loadlib('x','y')",
+      "require('os')",
+      "load('return 1')()",
+      "loadfile('/etc/passwd')",
+      "dofile('/etc/passwd')",
+      "string.dump(function() end)",
+      "(''):dump()",
+      "getmetatable('').__index.dump(print)",
+      "collectgarbage('count')",
+      "print('x')",
+      "coroutine.wrap(function() end)",
+      "import('../etc/passwd')",
+      "import('nosuchmodule')",
+  };
+  for (const char* a : attempts) {
+    PolicyFile f(std::string("function on_command(c)\n  ") + a + "\n  return allow()\nend\n");
+    INFO(a);
+    REQUIRE(f.src);
+    CHECK(is_policy_error(f.command("x")));
+  }
+  // Bytecode is refused when loading.
+  PolicyFile bin(std::string("\x1bLua\x54\x00", 6));
+  CHECK_FALSE(bin.src);
+  CHECK(bin.error.find("attempt to load a binary chunk") != std::string::npos);
+}
+
+TEST_CASE("runaway scripts are stopped within their budget", "[policy][sandbox]") {
+  PolicyLimits lim;
+  lim.time = std::chrono::milliseconds(50);
+  lim.memory = 8u << 20;
+  PolicyFile f(R"(
+function on_command(c)
+  if c.text == "loop" then while true do end end
+  if c.text == "mem" then local t = {} for i = 1, 1e9 do t[i] = ("x"):rep(100) .. i end end
+  if c.text == "rep" then return deny(("x"):rep(1e9)) end
+  if c.text == "pattern" then return deny(tostring(string.find(string.rep("a", 200), ".-.-.-b"))) end
+  if c.text == "gsub" then return deny(tostring(("a"):rep(5000):gsub("(a*)*b", "x"))) end
+  return allow()
+end)", lim);
+  REQUIRE(f.src);
+  for (const char* t : {"loop", "mem", "rep", "pattern", "gsub"}) {
+    INFO(t);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(is_policy_error(f.command(t)));
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(500));
+  }
+  // The state keeps working after each failure.
+  CHECK(f.command("ok")->verdict == Decision::Verdict::allow);
+}
+
+TEST_CASE("pattern cost guard lets ordinary patterns through", "[policy]") {
+  CHECK(pattern_cost("rm -rf /", "^rm%s+%-rf") < kMaxPatternCost);
+  CHECK(pattern_cost(std::string(4000, 'a'), "error") < kMaxPatternCost);
+  CHECK(pattern_cost(std::string(200, 'a'), ".-.-.-b") > kMaxPatternCost);
+  PolicyFile f(R"(
+function on_command(c)
+  if c.text:match("^sudo%s") then return deny("sudo") end
+  if c.text:find("rm -rf", 1, true) then return deny("plain find") end
+  if bastion.match([[(?i)drop\s+table]], c.text) then return deny("re2") end
+  if bastion.glob("*.sql", c.argv[#c.argv] or "") then return deny("glob") end
+  return allow()
+end)");
+  REQUIRE(f.src);
+  CHECK(f.outcome("sudo id") == "deny:sudo");
+  CHECK(f.outcome("x; rm -rf /") == "deny:plain find");
+  CHECK(f.outcome("psql -c 'DROP   table x'") == "deny:re2");
+  CHECK(f.outcome("psql -f dump.sql") == "deny:glob");
+  CHECK(f.outcome("ls") == "allow:");
+}
+
+TEST_CASE("broken policies are refused with file and line", "[policy]") {
+  PolicyFile syntax("function on_command(c)\n  return allow(\nend\n");
+  CHECK_FALSE(syntax.src);
+  CHECK(syntax.error == syntax.d / "p.lua" + ":3: unexpected symbol near 'end'");
+  PolicyFile runtime("local x = nil\nx.y = 1\n");
+  CHECK_FALSE(runtime.src);
+  CHECK(runtime.error.find(runtime.d / "p.lua" + ":2: attempt to index") == 0);
+  PolicyFile not_fn("on_command = 5\n");
+  CHECK_FALSE(not_fn.src);
+  CHECK(not_fn.error == not_fn.d / "p.lua" + ": on_command must be a function");
+  PolicyFile bad_return("function on_command(c) return 'yes' end\n");
+  REQUIRE(bad_return.src);
+  CHECK(is_policy_error(bad_return.command("x")));
+  PolicyFile bad_mask("function on_command(c) return allow{ mask = { '(unclosed' } } end\n");
+  CHECK(is_policy_error(bad_mask.command("x")));
+}
+
+TEST_CASE("modules come from the policy's folder, snapshotted at load", "[policy]") {
+  testutil::TempDir d;
+  testutil::spit(d / "lib.lua", "return { word = 'first' }\n");
+  testutil::spit(d / "p.lua", "local lib = import('lib')\nfunction on_command(c) return deny(lib.word) end\n");
+  std::string err;
+  auto src = load_policy_source(d / "p.lua", {}, err);
+  REQUIRE(src);
+  CHECK(src->modules.count("lib") == 1);
+  testutil::spit(d / "lib.lua", "return { word = 'second' }\n");  // on disk only; needs a reload
+  auto p = LuaPolicy::create(src, err);
+  REQUIRE(p);
+  CHECK(p->on_command(CommandRequest{})->reason == "first");
+}
+
+TEST_CASE("combining decisions: the stricter wins, masks accumulate", "[policy]") {
+  auto make = [](Decision::Verdict v, const char* why, std::vector<MaskRule> m = {}) {
+    Decision d;
+    d.verdict = v;
+    d.reason = why;
+    d.mask = std::move(m);
+    return d;
+  };
+  using V = Decision::Verdict;
+  CHECK(combine(make(V::allow, "a"), make(V::deny, "d"))->reason == "d");
+  CHECK(combine(make(V::review, "r"), make(V::deny, "d"))->verdict == V::deny);
+  CHECK(combine(make(V::review, "r"), make(V::mask, "m", {{"x", "*"}}))->verdict == V::review);
+  auto m = combine(make(V::allow, "a"), make(V::mask, "m", {{"x", "*"}}));
+  CHECK(m->verdict == V::mask);
+  CHECK(m->mask.size() == 1);
+  auto both = combine(make(V::mask, "1", {{"a", "*"}}), make(V::mask, "2", {{"b", "*"}}));
+  CHECK(both->mask.size() == 2);
+  CHECK(combine(std::nullopt, make(V::allow, "a"))->reason == "a");
+  CHECK_FALSE(combine(std::nullopt, std::nullopt));
+}
+
+TEST_CASE("the chain falls back to policy_default", "[policy]") {
+  PolicyFile f("function on_command(c) return nil end\n");
+  REQUIRE(f.src);
+  std::string err;
+  auto deny_chain = PolicyChain::create(f.src, nullptr, Decision::Verdict::deny, err);
+  auto allow_chain = PolicyChain::create(f.src, nullptr, Decision::Verdict::allow, err);
+  CHECK(deny_chain->decide(CommandRequest{}).verdict == Decision::Verdict::deny);
+  CHECK(deny_chain->decide(CommandRequest{}).hook == "default");
+  CHECK(allow_chain->decide(CommandRequest{}).verdict == Decision::Verdict::allow);
+}
+
+TEST_CASE("glob is bounded and correct", "[policy]") {
+  CHECK(glob_match("*.sql", "dump.sql"));
+  CHECK_FALSE(glob_match("*.sql", "dump.sql.gz"));
+  CHECK(glob_match("db-?", "db-1"));
+  CHECK(glob_match("[a-c]x[!0-9]", "bxz"));
+  CHECK_FALSE(glob_match("[a-c]x[!0-9]", "bx5"));
+  CHECK(glob_match("a\\*", "a*"));
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(glob_match(std::string(60, '*') + "b", std::string(5000, 'a')));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(200));
+}
+
+TEST_CASE("time windows in a time zone", "[policy]") {
+  std::string err;
+  const int64_t mon_10_berlin = 1796029200;  // 2026-11-30T09:00:00Z = 10:00 CET
+  CHECK(within_time_window("Mon-Fri 09:00-18:00", "Europe/Berlin", mon_10_berlin, err) == 1);
+  CHECK(within_time_window("Mon-Fri 11:00-18:00", "Europe/Berlin", mon_10_berlin, err) == 0);
+  CHECK(within_time_window("Sat,Sun 00:00-24:00", "Europe/Berlin", mon_10_berlin, err) == 0);
+  CHECK(within_time_window("Fri-Mon 09:00-11:00", "Europe/Berlin", mon_10_berlin, err) == 1);
+  CHECK(within_time_window("22:00-11:00", "Europe/Berlin", mon_10_berlin, err) == 1);  // across midnight
+  CHECK(within_time_window("09:00-10:00", "UTC", mon_10_berlin, err) == 1);
+  CHECK(within_time_window("Mon 09:00-18:00", "Mars/Olympus", mon_10_berlin, err) == -1);
+  CHECK(err == "unknown time zone \"Mars/Olympus\"");
+  CHECK(within_time_window("Mon 9-18", "UTC", mon_10_berlin, err) == -1);
+  CHECK(within_time_window("Someday 09:00-10:00", "UTC", mon_10_berlin, err) == -1);
+}
