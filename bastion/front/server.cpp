@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit/sqlite_audit_store.h"
@@ -54,6 +55,20 @@ SshBind make_bind(const Config& cfg, std::string& error) {
   // for SYN retransmits. Linux lets a second listen() raise it.
   listen(ssh_bind_get_fd(b.get()), SOMAXCONN);
   return b;
+}
+
+// Size and mtime of every policy file: a cheap "did anything change" key.
+std::string policy_files_signature(const Config& cfg) {
+  std::string sig;
+  for (const auto& f : cfg.policy_files()) {
+    struct stat st{};
+    if (stat(f.c_str(), &st) == 0)
+      sig += f + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+             std::to_string(st.st_mtim.tv_nsec) + ";";
+    else
+      sig += f + ":missing;";
+  }
+  return sig;
 }
 
 void reload(ServerContext& ctx) {
@@ -106,9 +121,22 @@ int run_server(std::shared_ptr<const Config> cfg) {
                                   {"targets", std::to_string(cfg->targets.size())},
                                   {"data_dir", cfg->data_dir}});
 
+  std::string policy_sig = policy_files_signature(*cfg);
+  auto next_policy_check = std::chrono::steady_clock::now();
   while (!ctx.stopping()) {
+    // Policy files are watched (about once a second) and reloaded on change,
+    // through the same path as SIGHUP: a broken file is refused.
+    if (std::chrono::steady_clock::now() >= next_policy_check) {
+      next_policy_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      const std::string sig = policy_files_signature(*ctx.config());
+      if (sig != policy_sig) {
+        log_info("policy file changed; reloading");
+        reload(ctx);
+        policy_sig = policy_files_signature(*ctx.config());
+      }
+    }
     pollfd fds[2] = {{ssh_bind_get_fd(bind.get()), POLLIN, 0}, {sfd, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
+    if (poll(fds, 2, 1000) < 0) {
       if (errno == EINTR) continue;
       log_error("poll failed", {{"error", std::strerror(errno)}});
       break;
@@ -116,7 +144,10 @@ int run_server(std::shared_ptr<const Config> cfg) {
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo si{};
       if (read(sfd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGHUP) reload(ctx);
+        if (si.ssi_signo == SIGHUP) {
+          reload(ctx);
+          policy_sig = policy_files_signature(*ctx.config());
+        }
         else {
           log_info("shutting down", {{"signal", strsignal(static_cast<int>(si.ssi_signo))}});
           ctx.stop();
