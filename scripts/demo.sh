@@ -44,8 +44,10 @@ echo "[127.0.0.1]:$TARGET_PORT $(cat "$DEMO/target/host_key.pub")" > "$K/known_h
 # What the user's ssh should trust: the bastion's host key.
 echo "[127.0.0.1]:$BASTION_PORT $(cat "$K/bastion_host_key.pub")" > "$DEMO/bastion_known_hosts"
 
+cp "$ROOT/policies/default.lua" "$ROOT/policies/commands.lua" "$DEMO/"
 cat > "$DEMO/bastion.conf" <<CONF
--- Demo configuration; see bastion.conf(5).
+-- Demo configuration; see bastion.conf(5) and bastion-policy(5).
+policy       = "default.lua"
 listen       = "127.0.0.1:$BASTION_PORT"
 host_keys    = { "keys/bastion_host_key" }
 user_ca_keys = { "keys/user_ca.pub" }
@@ -53,7 +55,7 @@ data_dir     = "data"
 targets = {
   ["demo-host"] = { type = "ssh", host = "127.0.0.1", port = $TARGET_PORT, user = "$USER_NAME",
                     identity = "keys/target_key", known_hosts = "keys/known_hosts",
-                    allow = { "ops" }, labels = { env = "demo" } },
+                    allow = { "ops" }, labels = { env = "prod" } },
 }
 CONF
 
@@ -88,10 +90,13 @@ bastiond is listening on 127.0.0.1:$BASTION_PORT in front of target "demo-host"
   Interactive shell:  $S -t demo-host@127.0.0.1
   File transfer:      sftp -i $K/alice -o UserKnownHostsFile=$DEMO/bastion_known_hosts -P $BASTION_PORT demo-host@127.0.0.1
   Refused (no such target):  $S nowhere@127.0.0.1 true
+  Denied by policy:   $S demo-host@127.0.0.1 'ls /tmp; rm -rf /tmp/x'
+  Held for review:    $S demo-host@127.0.0.1 sudo id
 
 Recordings:   ls $DEMO/data/recordings/*/
 Replay one:   $ROOT/build/bastion/bastionctl recording play FILE   (or: asciinema play FILE)
 Audit:        $ROOT/build/bastion/bastionctl audit commands --db $DEMO/data/audit.db
+Policy:       $DEMO/default.lua (edit it: bastiond reloads it within a second)
 Bastion log:  $DEMO/bastiond.log
 
 Ctrl-C stops everything.

@@ -77,8 +77,15 @@ class Scanner {
         redirect_next = true;
         continue;
       }
+      const std::size_t before = i_;
       std::string w = word(depth);
       if (!out_.error.empty()) break;
+      if (i_ == before) {
+        // Nothing consumed: a backquote closing an outer level while an inner
+        // one is open (`a >(b` c`). Stop rather than loop.
+        fail("unbalanced backquote");
+        break;
+      }
       // "2>file": a word of digits directly followed by a redirection.
       if (i_ < s_.size() && (s_[i_] == '>' || s_[i_] == '<') && !w.empty() &&
           w.find_first_not_of("0123456789") == std::string::npos) {

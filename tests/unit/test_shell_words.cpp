@@ -68,4 +68,6 @@ TEST_CASE("malformed lines report an error", "[shell]") {
   for (int i = 0; i < 40; ++i) deep += "$(";
   CHECK(parse_shell(deep).error == "nesting too deep");
   CHECK(parse_shell("ls").error.empty());
+  // Found by fuzzing: used to loop forever (and exhaust memory).
+  CHECK(parse_shell("ls -la;whoami` | tee >(caami` | tee >ull\n").error == "unbalanced backquote");
 }
