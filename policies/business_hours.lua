@@ -1,14 +1,9 @@
 -- Production targets (label env = "prod") only during business hours in
 -- Berlin, except for principal "oncall". Decided once per session.
-local function has(list, value)
-  for _, v in ipairs(list) do
-    if v == value then return true end
-  end
-  return false
-end
+local commands = import("commands")
 
 function on_session(s)
-  if s.target.labels.env ~= "prod" or has(s.principals, "oncall") then
+  if s.target.labels.env ~= "prod" or commands.has(s.principals, "oncall") then
     return nil
   end
   if bastion.within("Mon-Fri 09:00-18:00", "Europe/Berlin") then

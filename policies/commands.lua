@@ -1,4 +1,4 @@
--- Shared command lists, imported by the example policies: import("commands").
+-- Shared helpers and command lists, imported by the example policies: import("commands").
 local M = {}
 
 -- Commands that destroy data or take a host down.
@@ -26,6 +26,14 @@ function M.program(argv)
     end
   end
   return nil, i
+end
+
+-- True when `list` (e.g. c.principals) contains `value`.
+function M.has(list, value)
+  for _, v in ipairs(list) do
+    if v == value then return true end
+  end
+  return false
 end
 
 return M

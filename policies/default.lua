@@ -6,15 +6,8 @@
 -- Every part of a compound line is checked: `ls; rm -rf /` is denied as a whole.
 local commands = import("commands")
 
-local function has(list, value)
-  for _, v in ipairs(list) do
-    if v == value then return true end
-  end
-  return false
-end
-
 function on_command(c)
-  if not has(c.principals, "ops") then
+  if not commands.has(c.principals, "ops") then
     return nil
   end
   if c.parse_error then

@@ -9,15 +9,8 @@ local readonly = {
   journalctl = true,
 }
 
-local function is_viewer(c)
-  for _, p in ipairs(c.principals) do
-    if p == "viewer" then return true end
-  end
-  return false
-end
-
 function on_command(c)
-  if not is_viewer(c) then return allow() end
+  if not commands.has(c.principals, "viewer") then return allow() end
   if c.kind ~= "exec" then
     return deny("read-only access: interactive shells and file transfer are not available")
   end
