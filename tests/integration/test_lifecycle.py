@@ -122,7 +122,7 @@ class ReloadShutdownTest(BastionTest):
             env.bastion.proc.send_signal(signal.SIGKILL)
             env.bastion.proc.wait()
             p.communicate(timeout=20)
-            path = env.audit("SELECT recording FROM commands")[0][0]
+            path = env.audit("SELECT recording FROM commands WHERE kind = 'exec'")[0][0]
             with open(path) as f:
                 lines = f.read().splitlines()
             self.assertGreater(len(lines), 2)
@@ -143,7 +143,7 @@ class RecordingCapTest(BastionTest):
         self.assertEqual(r.returncode, 255)
         self.assertIn(b"bastion: recording size cap reached; session closed\n", r.stderr)
         self.assertLess(len(r.stdout), 200000)
-        path, state = self.env.audit("SELECT recording, recording_state FROM commands")[0]
+        path, state = self.env.audit("SELECT recording, recording_state FROM commands WHERE kind = 'exec'")[0]
         self.assertEqual(state, "capped")
         self.assertLessEqual(os.path.getsize(path), 4096)
         events = recording_events(path)
@@ -158,7 +158,7 @@ class RecordingCapContinueTest(BastionTest):
         r = self.env.ssh("web1", "seq 1 20000", timeout=30)
         self.assertEqual(r.returncode, 0)
         self.assertEqual(r.stdout, "".join(f"{i}\n" for i in range(1, 20001)).encode())
-        self.assertEqual(self.env.audit("SELECT recording_state FROM commands"), [("capped",)])
+        self.assertEqual(self.env.audit("SELECT recording_state FROM commands WHERE kind = 'exec'"), [("capped",)])
 
 
 if __name__ == "__main__":

@@ -135,6 +135,50 @@ class PolicyTest(BastionTest):
         self.assertIn("policy.lua:11: kaboom", errors[0]["error"])
 
 
+SESSION_OPTIONS_POLICY = r'''
+function on_session(s)
+  bastion.log("session for", s.identity, "on", s.target.name)
+  if s.target.name == "quick" then
+    return allow{ idle_timeout = 2 }
+  end
+  return allow{ record_input = true }
+end
+function on_command(c) return allow() end
+'''
+
+
+class SessionOptionsTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        with open(os.path.join(env.d, "opts.lua"), "w") as f:
+            f.write(SESSION_OPTIONS_POLICY)
+        # The config says no idle timeout and no input recording; the policy overrides both.
+        common = (f'host = "127.0.0.1", port = {env.target.port}, user = "{env.user}", '
+                  'identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = { "ops" }')
+        env.start_bastion(extra='policy = "opts.lua"', limits="login_grace_time = 5, idle_timeout = 0",
+                          targets=f"  web1 = {{ type = \"ssh\", {common} }},\n  quick = {{ type = \"ssh\", {common} }},")
+
+    def test_on_session_options_apply(self):
+        r = self.env.ssh("quick", "sleep 20", timeout=30)
+        self.assertEqual(r.returncode, 255)
+        self.assertEqual(r.stderr, b"bastion: idle timeout; session closed\n")
+        r = self.env.ssh("web1", "cat >/dev/null; echo read", input=b"typed-by-user\n")
+        self.assertEqual((r.returncode, r.stdout), (0, b"read\n"), r.stderr)
+        path = self.env.audit("SELECT recording FROM commands WHERE text LIKE 'cat >/dev/null%'")[0][0]
+        with open(path) as f:
+            events = [json.loads(l) for l in f][1:]
+        self.assertIn(["i", "typed-by-user\n"], [[e[1], e[2]] for e in events])
+
+    def test_bastion_log_reaches_the_log(self):
+        self.env.ssh("web1", "true")
+        logs = [l for l in self.env.bastion.log_lines() if l.get("msg") == "policy log"]
+        self.assertTrue(logs)
+        self.assertEqual(logs[-1]["message"], "session for alice on web1")
+        self.assertTrue(logs[-1]["at"].endswith("opts.lua:3"), logs[-1]["at"])
+        self.assertEqual(self.env.ssh("web1", "sleep 3; echo not-idle", timeout=30).stdout, b"not-idle\n")
+
+
 class PolicyReloadTest(BastionTest):
     def test_reload_on_file_change_applies_to_open_session(self):
         env = self.env
