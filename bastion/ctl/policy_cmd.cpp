@@ -8,6 +8,7 @@
 #include "ctl/commands.h"
 #include "policy/policy_cases.h"
 #include "policy/policy_chain.h"
+#include "targets/postgres/sql_classifier.h"
 
 namespace bastion {
 namespace {
@@ -16,7 +17,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: bastionctl policy check FILE...\n"
                "       bastionctl policy test FILE [--identity ID] [--principals a,b] [--target NAME]\n"
-               "              [--labels k=v,...] [--kind exec|shell|subsystem] [--source-address IP]\n"
+               "              [--labels k=v,...] [--kind exec|shell|subsystem|sql] [--source-address IP]\n"
                "              [--tty] [--session] -- COMMAND\n"
                "       bastionctl policy test FILE --cases CASES.lua\n");
   return 2;
@@ -103,7 +104,16 @@ int test(const std::vector<std::string>& a) {
   }
   PolicyTrace trace;
   chain->set_trace(&trace);
-  const Decision d = session_hook ? chain->decide_session(s) : chain->decide(CommandRequest{s, kind, command});
+  CommandRequest req{s, kind, command, std::nullopt};
+  if (kind == "sql") {
+    const auto stmts = classify_sql(command);
+    if (stmts.size() != 1) {
+      std::fprintf(stderr, "bastionctl: --kind sql takes exactly one statement (got %zu)\n", stmts.size());
+      return 2;
+    }
+    req.sql = sql_facts(stmts[0]);
+  }
+  const Decision d = session_hook ? chain->decide_session(s) : chain->decide(req);
   std::printf("decision: %s\n", d.name());
   if (!d.reason.empty()) std::printf("reason:   %s\n", d.reason.c_str());
   if (!d.source.empty()) std::printf("from:     %s (%s)\n", d.source.c_str(), d.hook.c_str());

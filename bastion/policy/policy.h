@@ -27,10 +27,21 @@ struct SessionRequest {
   int64_t now = 0;  // evaluation time (unix seconds); 0 = the real clock. Tests set it.
 };
 
+// What the SQL classifier found in one statement (kind "sql").
+struct SqlFacts {
+  std::string statement;  // select, insert, update, delete, drop, ...
+  std::vector<std::string> reads, writes, functions;
+  bool writes_data = false;
+  bool has_where = true;
+  bool copy_program = false;
+  std::string parse_error;
+};
+
 struct CommandRequest {
   SessionRequest session;
-  std::string kind;  // exec | shell | subsystem (sql, kubectl later)
+  std::string kind;  // exec | shell | subsystem | sql (kubectl later)
   std::string text;  // exactly what will run
+  std::optional<SqlFacts> sql;  // set for kind "sql"
 };
 
 struct MaskRule {

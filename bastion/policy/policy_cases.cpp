@@ -6,6 +6,7 @@
 
 #include "config/lua_state.h"
 #include "policy/policy_chain.h"
+#include "targets/postgres/sql_classifier.h"
 
 namespace bastion {
 namespace {
@@ -100,7 +101,12 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     std::string err;
     auto chain = PolicyChain::create(src, nullptr, Decision::Verdict::deny, err);
     if (!chain) return error = err, -1;
-    const Decision d = hook == "on_session" ? chain->decide_session(s) : chain->decide(CommandRequest{s, kind, command});
+    CommandRequest req{s, kind, command, std::nullopt};
+    if (kind == "sql") {
+      const auto stmts = classify_sql(command);
+      if (!stmts.empty()) req.sql = sql_facts(stmts[0]);
+    }
+    const Decision d = hook == "on_session" ? chain->decide_session(s) : chain->decide(req);
     const bool verdict_ok = d.name() == expect;
     const bool reason_ok = reason.empty() || d.reason.find(reason) != std::string::npos;
     if (!verdict_ok || !reason_ok) {

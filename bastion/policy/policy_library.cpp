@@ -375,6 +375,26 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
   push_parts(L, p);
   lua_setfield(L, -2, "parts");
   if (!p.error.empty()) set_str(L, "parse_error", p.error);
+  if (req.sql) {
+    const SqlFacts& q = *req.sql;
+    lua_createtable(L, 0, 8);
+    set_str(L, "statement", q.statement);
+    push_list(L, q.reads);
+    lua_setfield(L, -2, "reads");
+    push_list(L, q.writes);
+    lua_setfield(L, -2, "writes");
+    push_list(L, q.functions);
+    lua_setfield(L, -2, "functions");
+    lua_pushboolean(L, q.writes_data);
+    lua_setfield(L, -2, "writes_data");
+    lua_pushboolean(L, q.has_where);
+    lua_setfield(L, -2, "has_where");
+    lua_pushboolean(L, q.copy_program);
+    lua_setfield(L, -2, "copy_program");
+    if (!q.parse_error.empty()) set_str(L, "parse_error", q.parse_error);
+    make_readonly(L);
+    lua_setfield(L, -2, "sql");
+  }
   make_readonly(L);
 }
 

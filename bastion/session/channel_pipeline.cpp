@@ -165,7 +165,7 @@ void ChannelPipeline::start() {
   if (!s_.admit(*policy, *t, pty_.has_value(), refusal))
     return refuse("bastion: session denied: " + refusal, kExitAccessRefused, "session denied");
 
-  Decision d = policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_});
+  Decision d = policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_, std::nullopt});
   if (kind_ == "subsystem" && d.verdict == Decision::Verdict::mask) {
     // sftp is a binary protocol: rewriting its bytes would corrupt files.
     d.verdict = Decision::Verdict::deny;

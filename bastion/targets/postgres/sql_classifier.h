@@ -1,0 +1,41 @@
+// Splits SQL input into statements and classifies each with the real
+// PostgreSQL 15 parser (libpg_query), so dollar quoting, comments, E'' strings
+// and multi-statement input split exactly as the server would, and a policy
+// sees what a statement does rather than what its text looks like.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/policy.h"
+
+namespace bastion {
+
+struct SqlStatement {
+  std::string text;  // the statement as written (without the trailing ';')
+  // select, insert, update, delete, merge, create, alter, drop, truncate,
+  // grant, revoke, copy, set, show, begin, commit, rollback, savepoint,
+  // call, do, explain, vacuum, lock, ... ("unknown" when it does not parse).
+  // EXPLAIN ANALYZE of a statement takes that statement's kind.
+  std::string kind;
+  std::vector<std::string> reads;      // tables read, schema-qualified as written
+  std::vector<std::string> writes;     // tables (and dropped objects) written
+  std::vector<std::string> functions;  // functions called, as written
+  bool writes_data = false;   // anything here modifies data or schema (CTEs, SELECT INTO included)
+  bool has_where = true;      // false for an UPDATE/DELETE without WHERE
+  bool copy_program = false;  // COPY ... TO/FROM PROGRAM (runs a program on the server)
+  std::string parse_error;    // set when the statement does not parse
+};
+
+// Caps keep a hostile input cheap.
+constexpr std::size_t kSqlMaxInput = 1 << 20;
+constexpr std::size_t kSqlMaxStatements = 10000;
+
+// Never fails: unparseable input yields statements with parse_error set
+// (or one statement holding the whole input when it cannot even be split).
+std::vector<SqlStatement> classify_sql(std::string_view input);
+
+// The facts a policy sees as c.sql.
+SqlFacts sql_facts(const SqlStatement& s);
+
+}  // namespace bastion
