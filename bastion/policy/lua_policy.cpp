@@ -69,7 +69,7 @@ bool LuaPolicy::setup(std::string& error) {
   return true;
 }
 
-int LuaPolicy::import_module(lua_State* L, const std::string& name) {
+bool LuaPolicy::import_module(lua_State* L, const std::string& name, std::string& error) {
   // Cache: registry["bastion.modules"][name]
   lua_getfield(L, LUA_REGISTRYINDEX, "bastion.modules");
   if (lua_isnil(L, -1)) {
@@ -79,46 +79,91 @@ int LuaPolicy::import_module(lua_State* L, const std::string& name) {
     lua_setfield(L, LUA_REGISTRYINDEX, "bastion.modules");
   }
   lua_getfield(L, -1, name.c_str());
-  if (!lua_isnil(L, -1)) return 1;
+  if (!lua_isnil(L, -1)) {
+    lua_remove(L, -2);
+    return true;
+  }
   lua_pop(L, 1);
 
   std::string text;
   const std::string path = (std::filesystem::path(src_->dir) / (name + ".lua")).string();
   if (loading_) {
-    if (loading_->modules.size() >= kMaxModules) return luaL_error(L, "too many modules");
-    if (!read_file(path, text)) return luaL_error(L, "import: cannot read module %s", path.c_str());
+    if (loading_->modules.size() >= kMaxModules) return lua_pop(L, 1), error = "too many modules", false;
+    if (!read_file(path, text)) return lua_pop(L, 1), error = "import: cannot read module " + path, false;
     loading_->modules[name] = text;
   } else {
     const auto it = src_->modules.find(name);
-    if (it == src_->modules.end())
-      return luaL_error(L, "import: module %s was not imported when the policy was loaded "
-                           "(import modules at the top level)", name.c_str());
+    if (it == src_->modules.end()) {
+      lua_pop(L, 1);
+      error = "import: module " + name + " was not imported when the policy was loaded (import modules at the top level)";
+      return false;
+    }
     text = it->second;
   }
-  if (luaL_loadbufferx(L, text.data(), text.size(), ("@" + path).c_str(), "t") != LUA_OK) return lua_error(L);
-  lua_call(L, 0, 1);
+  if (luaL_loadbufferx(L, text.data(), text.size(), ("@" + path).c_str(), "t") != LUA_OK ||
+      lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    error = lua_tostring(L, -1) ? lua_tostring(L, -1) : "import failed";
+    lua_pop(L, 2);
+    return false;
+  }
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
     lua_pushboolean(L, 1);
   }
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, name.c_str());
-  return 1;
+  lua_remove(L, -2);
+  return true;
+}
+
+namespace {
+// State shared between call_hook and run_hook; owned outside the protected
+// call so that nothing with a destructor lives on the frames Lua may longjmp over.
+struct HookCall {
+  const char* hook;
+  const std::function<void(lua_State*)>* push;
+  bool has_hook = false;
+  bool has_result = false;
+  Decision decision;
+  std::string convert_error;
+};
+}  // namespace
+
+// Runs inside lua_pcall: builds the context, calls the hook, converts the result.
+int LuaPolicy::run_hook(lua_State* L) {
+  auto* c = static_cast<HookCall*>(lua_touserdata(L, 1));
+  lua_settop(L, 0);
+  lua_getglobal(L, c->hook);
+  if (!lua_isfunction(L, -1)) return 0;
+  c->has_hook = true;
+  (*c->push)(L);
+  lua_call(L, 1, 1);
+  if (!lua_isnil(L, -1)) {
+    c->has_result = true;
+    decision_from_lua(L, -1, c->decision, c->convert_error);
+  }
+  return 0;
 }
 
 std::optional<Decision> LuaPolicy::call_hook(const char* hook, PolicyTrace* trace,
                                              const std::function<void(lua_State*)>& push_ctx) {
   lua_State* L = lua_.get();
   const std::string file = basename_of(src_->path);
-  lua_getglobal(L, hook);
-  if (!lua_isfunction(L, -1)) {
-    lua_pop(L, 1);
+  HookCall call;
+  call.hook = hook;
+  call.push = &push_ctx;
+  lua_settop(L, 0);
+  lua_pushcfunction(L, &LuaPolicy::run_hook);
+  lua_pushlightuserdata(L, &call);
+  std::string err;
+  const bool ok = lua_.call(1, 0, src_->limits.time, err);
+  lua_settop(L, 0);
+  if (ok && !call.has_hook) {
     if (trace) trace->lines.push_back(file + ": no " + hook + " hook");
     return std::nullopt;
   }
-  push_ctx(L);
-  std::string err;
-  if (!lua_.call(1, 1, src_->limits.time, err)) {
+  if (ok && !call.convert_error.empty()) err = call.convert_error;
+  if (!ok || !call.convert_error.empty()) {
     const std::string ref = new_ref();
     log_error("policy error", {{"ref", ref}, {"policy", src_->path}, {"hook", hook}, {"error", err}});
     if (trace) trace->lines.push_back(file + ": " + hook + " failed: " + err + " (ref " + ref + ")");
@@ -126,31 +171,19 @@ std::optional<Decision> LuaPolicy::call_hook(const char* hook, PolicyTrace* trac
     d.hook = hook;
     d.policy_hash = src_->hash;
     d.source = file;
-    lua_settop(L, 0);
     return d;
   }
   std::optional<Decision> d;
-  if (!lua_isnil(L, -1)) d = to_decision(L, -1, hook);
-  lua_settop(L, 0);
+  if (call.has_result) {
+    d = std::move(call.decision);
+    d->hook = hook;
+    d->policy_hash = src_->hash;
+  }
   if (trace)
     trace->lines.push_back(file + ": " + hook + " returned " +
                            (d ? std::string(d->name()) + (d->reason.empty() ? "" : " (" + d->reason + ")") +
                                     " at " + d->source
                               : std::string("nil (no opinion)")));
-  return d;
-}
-
-Decision LuaPolicy::to_decision(lua_State* L, int idx, const char* hook) {
-  std::string err;
-  Decision d;
-  if (!decision_from_lua(L, idx, d, err)) {
-    const std::string ref = new_ref();
-    log_error("policy error", {{"ref", ref}, {"policy", src_->path}, {"hook", hook}, {"error", err}});
-    d = Decision::deny("policy error (ref " + ref + ")");
-    d.source = basename_of(src_->path);
-  }
-  d.hook = hook;
-  d.policy_hash = src_->hash;
   return d;
 }
 

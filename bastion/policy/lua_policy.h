@@ -34,15 +34,17 @@ class LuaPolicy {
 
   const PolicySource& source() const { return *src_; }
 
-  // Used by the Lua library functions.
-  int import_module(lua_State* L, const std::string& name);
+  // Used by import(): pushes the module's value, or returns false with
+  // `error` set (the caller raises it once no C++ object is alive: Lua errors
+  // longjmp past destructors).
+  bool import_module(lua_State* L, const std::string& name, std::string& error);
 
  private:
   explicit LuaPolicy(std::shared_ptr<const PolicySource> src);
   bool setup(std::string& error);
   std::optional<Decision> call_hook(const char* hook, PolicyTrace* trace,
                                     const std::function<void(lua_State*)>& push_ctx);
-  Decision to_decision(lua_State* L, int idx, const char* hook);
+  static int run_hook(lua_State* L);
 
   std::shared_ptr<const PolicySource> src_;
   SandboxedLua lua_;

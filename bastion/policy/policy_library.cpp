@@ -136,17 +136,21 @@ void fill_session(lua_State* L, const SessionRequest& r) {
 
 // ---- decision helpers ---------------------------------------------------
 
+// Lua errors longjmp past C++ destructors: library functions keep no object
+// with a destructor alive while they call into Lua (which may raise, e.g. on
+// the memory cap) and raise their own errors only after such objects are gone.
+
 int make_decision(lua_State* L, const char* verdict) {
   lua_Debug ar;
-  std::string where = "?";
+  char where[LUA_IDSIZE + 24] = "?";
   if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar))
-    where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline);
+    std::snprintf(where, sizeof where, "%s:%d", ar.short_src, ar.currentline);
   lua_createtable(L, 0, 3);
   lua_pushstring(L, verdict);
   lua_setfield(L, -2, "verdict");
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "args");
-  lua_pushstring(L, where.c_str());
+  lua_pushstring(L, where);
   lua_setfield(L, -2, "source");
   luaL_setmetatable(L, kDecisionMeta);
   return 1;
@@ -166,13 +170,35 @@ int l_review(lua_State* L) {
 
 // ---- bastion.* ----------------------------------------------------------
 
+int shell_parse_gc(lua_State* L) {
+  static_cast<ShellParse*>(lua_touserdata(L, 1))->~ShellParse();
+  return 0;
+}
+
+// A ShellParse owned by a Lua userdata (freed by the collector even if a
+// later allocation raises). Left on the stack.
+const ShellParse& push_shell_parse(lua_State* L, std::string_view text) {
+  void* mem = lua_newuserdatauv(L, sizeof(ShellParse), 0);
+  auto* p = new (mem) ShellParse(parse_shell(text));
+  if (luaL_newmetatable(L, "bastion.shellparse")) {
+    lua_pushcfunction(L, shell_parse_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return *p;
+}
+
 int l_split(lua_State* L) {
-  const ShellParse p = parse_shell(luaL_checkstring(L, 1));
+  size_t n;
+  const char* s = luaL_checklstring(L, 1, &n);
+  const ShellParse& p = push_shell_parse(L, {s, n});
   push_list(L, p.words);
   return 1;
 }
 int l_parts(lua_State* L) {
-  const ShellParse p = parse_shell(luaL_checkstring(L, 1));
+  size_t n;
+  const char* s = luaL_checklstring(L, 1, &n);
+  const ShellParse& p = push_shell_parse(L, {s, n});
   push_parts(L, p);
   if (p.error.empty()) lua_pushnil(L);
   else lua_pushstring(L, p.error.c_str());
@@ -195,64 +221,92 @@ int regex_cache_gc(lua_State* L) {
   static_cast<RegexCache*>(lua_touserdata(L, 1))->~RegexCache();
   return 0;
 }
-RE2* cached_regex(lua_State* L, const std::string& pattern) {
+// Returns the compiled regex, or null with `error` set.
+RE2* cached_regex(lua_State* L, const char* pattern, std::size_t len, std::string& error) {
   lua_getfield(L, LUA_REGISTRYINDEX, "bastion.regex");
   auto* cache = static_cast<RegexCache*>(lua_touserdata(L, -1));
   lua_pop(L, 1);
-  auto it = cache->map.find(pattern);
+  const std::string key(pattern, len);
+  auto it = cache->map.find(key);
   if (it != cache->map.end()) return it->second.get();
   RE2::Options o;
   o.set_log_errors(false);
   o.set_max_mem(kMaxRegexMemory);
-  auto re = std::make_unique<RE2>(pattern, o);
+  auto re = std::make_unique<RE2>(key, o);
   if (!re->ok()) {
-    luaL_error(L, "bastion.match: bad regex: %s", re->error().c_str());
+    error = "bastion.match: bad regex: " + re->error();
     return nullptr;
   }
   if (cache->map.size() >= kMaxRegexCache) cache->map.clear();
-  return cache->map.emplace(pattern, std::move(re)).first->second.get();
+  return cache->map.emplace(key, std::move(re)).first->second.get();
 }
+
+// Pushes `message` and raises it; called only where no C++ object is alive.
+int raise(lua_State* L) { return lua_error(L); }
+
 int l_match(lua_State* L) {
-  const std::string pattern = luaL_checkstring(L, 1);
-  size_t sl;
+  size_t pl, sl;
+  const char* pattern = luaL_checklstring(L, 1, &pl);
   const char* s = luaL_checklstring(L, 2, &sl);
-  RE2* re = cached_regex(L, pattern);
-  lua_pushboolean(L, RE2::PartialMatch(re2::StringPiece(s, sl), *re));
+  int result = -1;
+  {
+    std::string err;
+    RE2* re = cached_regex(L, pattern, pl, err);
+    if (re) result = RE2::PartialMatch(re2::StringPiece(s, sl), *re) ? 1 : 0;
+    else lua_pushstring(L, err.c_str());
+  }
+  if (result < 0) return raise(L);
+  lua_pushboolean(L, result);
   return 1;
 }
 int l_within(lua_State* L) {
-  const std::string spec = luaL_checkstring(L, 1);
-  const std::string zone = luaL_optstring(L, 2, "UTC");
-  std::string err;
+  const char* spec = luaL_checkstring(L, 1);
+  const char* zone = luaL_optstring(L, 2, "UTC");
   lua_getfield(L, LUA_REGISTRYINDEX, "bastion.now");
   const int64_t now = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : static_cast<int64_t>(std::time(nullptr));
   lua_pop(L, 1);
-  const int r = within_time_window(spec, zone, now, err);
-  if (r < 0) return luaL_error(L, "bastion.within: %s", err.c_str());
+  int r;
+  {
+    std::string err;
+    r = within_time_window(spec, zone, now, err);
+    if (r < 0) lua_pushfstring(L, "bastion.within: %s", err.c_str());
+  }
+  if (r < 0) return raise(L);
   lua_pushboolean(L, r);
   return 1;
 }
 int l_log(lua_State* L) {
-  std::string msg;
+  // Build the message in a Lua buffer: it is collected if anything raises.
   const int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
   for (int i = 1; i <= n; ++i) {
-    if (i > 1) msg += ' ';
-    msg += luaL_tolstring(L, i, nullptr);
-    lua_pop(L, 1);
+    if (i > 1) luaL_addchar(&b, ' ');
+    luaL_tolstring(L, i, nullptr);
+    luaL_addvalue(&b);
   }
+  luaL_pushresult(&b);
   lua_Debug ar;
-  std::string where;
+  char where[LUA_IDSIZE + 24] = "";
   if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar))
-    where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline);
-  log_info("policy log", {{"at", where}, {"message", msg}});
+    std::snprintf(where, sizeof where, "%s:%d", ar.short_src, ar.currentline);
+  log_info("policy log", {{"at", where}, {"message", lua_tostring(L, -1)}});
   return 0;
 }
 int l_import(lua_State* L) {
-  const std::string name = luaL_checkstring(L, 1);
-  if (name.empty() || name.size() > 64 || name.find_first_not_of(
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string::npos)
-    return luaL_error(L, "import: module names are letters, digits and _ (got \"%s\")", name.c_str());
-  return static_cast<LuaPolicy*>(SandboxedLua::owner(L))->import_module(L, name);
+  size_t n;
+  const char* name = luaL_checklstring(L, 1, &n);
+  if (n == 0 || n > 64 || std::string_view(name, n).find_first_not_of(
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string_view::npos)
+    return luaL_error(L, "import: module names are letters, digits and _ (got \"%s\")", name);
+  bool ok;
+  {
+    std::string err;
+    ok = static_cast<LuaPolicy*>(SandboxedLua::owner(L))->import_module(L, std::string(name, n), err);
+    if (!ok) lua_pushstring(L, err.c_str());
+  }
+  if (!ok) return raise(L);
+  return 1;
 }
 
 // ---- cost-guarded pattern functions ----------------------------------------
@@ -369,7 +423,8 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
   fill_session(L, req.session);
   set_str(L, "kind", req.kind);
   set_str(L, "text", req.text);
-  const ShellParse p = parse_shell(req.text);
+  const ShellParse& p = push_shell_parse(L, req.text);
+  lua_insert(L, -2);  // keep the owning userdata below the context table
   push_list(L, p.words);
   lua_setfield(L, -2, "argv");
   push_parts(L, p);
@@ -396,6 +451,7 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
     lua_setfield(L, -2, "sql");
   }
   make_readonly(L);
+  lua_remove(L, -2);  // the parse's userdata; the tables hold copies
 }
 
 namespace {
