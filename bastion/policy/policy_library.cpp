@@ -84,6 +84,10 @@ void set_int(lua_State* L, const char* k, int64_t v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
 }
+void set_bool(lua_State* L, const char* k, bool v) {
+  lua_pushboolean(L, v);
+  lua_setfield(L, -2, k);
+}
 
 void push_parts(lua_State* L, const ShellParse& p) {
   lua_createtable(L, static_cast<int>(p.parts.size()), 0);
@@ -123,8 +127,7 @@ void fill_session(lua_State* L, const SessionRequest& r) {
   lua_createtable(L, 0, 3);
   set_str(L, "id", r.session_id);
   set_int(L, "started_at", r.started_at);
-  lua_pushboolean(L, r.tty);
-  lua_setfield(L, -2, "tty");
+  set_bool(L, "tty", r.tty);
   make_readonly(L);
   lua_setfield(L, -2, "session");
   const int64_t now = r.now ? r.now : static_cast<int64_t>(std::time(nullptr));
@@ -434,18 +437,14 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
     const SqlFacts& q = *req.sql;
     lua_createtable(L, 0, 8);
     set_str(L, "statement", q.statement);
-    push_list(L, q.reads);
-    lua_setfield(L, -2, "reads");
-    push_list(L, q.writes);
-    lua_setfield(L, -2, "writes");
-    push_list(L, q.functions);
-    lua_setfield(L, -2, "functions");
-    lua_pushboolean(L, q.writes_data);
-    lua_setfield(L, -2, "writes_data");
-    lua_pushboolean(L, q.has_where);
-    lua_setfield(L, -2, "has_where");
-    lua_pushboolean(L, q.copy_program);
-    lua_setfield(L, -2, "copy_program");
+    for (const auto& [key, list] : {std::pair{"reads", &q.reads}, std::pair{"writes", &q.writes},
+                                     std::pair{"functions", &q.functions}}) {
+      push_list(L, *list);
+      lua_setfield(L, -2, key);
+    }
+    set_bool(L, "writes_data", q.writes_data);
+    set_bool(L, "has_where", q.has_where);
+    set_bool(L, "copy_program", q.copy_program);
     if (!q.parse_error.empty()) set_str(L, "parse_error", q.parse_error);
     make_readonly(L);
     lua_setfield(L, -2, "sql");
