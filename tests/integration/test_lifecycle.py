@@ -135,6 +135,44 @@ class ReloadShutdownTest(BastionTest):
             env.close()
 
 
+class SessionLimitTest(BastionTest):
+    bastion_options = {"limits": "login_grace_time = 5, max_sessions = 3, max_sessions_per_identity = 2"}
+
+    def hold(self, key=None):
+        p = subprocess.Popen(self.env.ssh_base(key=key) + ["web1@127.0.0.1", "echo up; sleep 5"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline(), b"up\n")
+        return p
+
+    def test_per_identity_and_global_limits(self):
+        held = [self.hold(), self.hold()]  # alice at her limit of 2
+        try:
+            r = self.env.ssh("web1", "echo third")
+            self.assertEqual(r.returncode, 255)
+            self.assertIn(b"Permission denied", r.stderr)
+            reasons = [l.get("reason") for l in self.env.bastion.log_lines() if l.get("msg") == "authentication refused"]
+            self.assertIn("too many sessions for this identity", reasons)
+            # Another identity still gets in, up to max_sessions = 3 connections.
+            bob = self.env.keys.cert(self.env.keys.keygen("limit_bob"), self.env.ca, "bob", "ops")
+            held.append(self.hold(key=bob))
+            r = self.env.ssh("web1", "echo fourth", key=bob)
+            self.assertEqual(r.returncode, 255)
+            self.assertTrue(any(l.get("msg") == "connection refused: max_sessions reached"
+                                for l in self.env.bastion.log_lines()))
+        finally:
+            for p in held:
+                p.kill()
+                p.wait()
+        # Slots are released when sessions end.
+        end = time.time() + 10
+        while time.time() < end:
+            r = self.env.ssh("web1", "echo again")
+            if r.returncode == 0:
+                break
+            time.sleep(0.2)
+        self.assertEqual(r.stdout, b"again\n")
+
+
 class RecordingCapTest(BastionTest):
     bastion_options = {"limits": "login_grace_time = 5, recording_max_bytes = 4096"}
 
