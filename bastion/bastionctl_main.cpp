@@ -83,6 +83,8 @@ int cmd_audit(const std::vector<std::string>& a) {
     sqlite3_close(h);
     return 1;
   }
+  // bastiond writes while auditors read: wait out a checkpoint instead of failing.
+  sqlite3_busy_timeout(h, 5000);
   std::string sql;
   std::vector<std::string> binds;
   if (a[0] == "sessions") {
@@ -108,7 +110,8 @@ int cmd_audit(const std::vector<std::string>& a) {
   }
   for (std::size_t i = 0; i < binds.size(); ++i)
     sqlite3_bind_text(st, static_cast<int>(i + 1), binds[i].c_str(), -1, SQLITE_TRANSIENT);
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const int n = sqlite3_column_count(st);
     for (int c = 0; c < n; ++c) {
       const auto* v = sqlite3_column_text(st, c);
@@ -117,6 +120,11 @@ int cmd_audit(const std::vector<std::string>& a) {
     std::printf("\n");
   }
   sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    std::fprintf(stderr, "bastionctl: %s: %s\n", db.c_str(), sqlite3_errmsg(h));
+    sqlite3_close(h);
+    return 1;
+  }
   sqlite3_close(h);
   return 0;
 }

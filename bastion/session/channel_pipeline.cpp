@@ -198,11 +198,16 @@ void ChannelPipeline::start() {
   }
   if (d.verdict == Decision::Verdict::mask) pipeline_.add_filter(std::make_unique<MaskingFilter>(d.mask));
 
+  const double t0 = monotonic_seconds();
   TargetConnection* target = s_.target(err);
   if (!target) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
+  const double t1 = monotonic_seconds();
   ExecRequest er{kind_, text_, pty_, env_};
   exec_ = target->start(er, err);
   if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
+  const double t2 = monotonic_seconds();
+  log_info("command running", {{"session", s_.id()}, {"connect_ms", std::to_string(static_cast<int>((t1 - t0) * 1000))},
+                               {"start_ms", std::to_string(static_cast<int>((t2 - t1) * 1000))}});
   state_ = State::running;
   s_.touch();
 }

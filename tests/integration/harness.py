@@ -97,6 +97,11 @@ class Target:
             # Trust certificates from this CA only (the bastion holds a key + cert).
             keys_line = f"AuthorizedKeysFile none\nTrustedUserCAKeys {trusted_ca_pub}"
         self.config = os.path.join(d, "sshd_config")
+        # An empty HOME for target sessions: the machine's own shell start-up
+        # files (root's .bashrc runs pyenv-rehash here, which serialises on a
+        # lock) must not be what a test or benchmark measures.
+        self.home = os.path.join(d, "home")
+        os.makedirs(self.home, exist_ok=True)
         with open(self.config, "w") as f:
             f.write(f"""Port {self.port}
 ListenAddress 127.0.0.1
@@ -113,6 +118,7 @@ PrintMotd no
 PrintLastLog no
 MaxStartups 1000
 MaxSessions 100
+SetEnv HOME={self.home}
 """)
         os.makedirs("/run/sshd", exist_ok=True)
         self.log = os.path.join(d, "sshd.log")
