@@ -20,6 +20,15 @@ class ExecTest(BastionTest):
         self.assertEqual(r.stderr, b"err\n")
         self.assertEqual(r.returncode, 3)
 
+    def test_exit_status_of_instant_commands(self):
+        # A command that ends at once sends data, EOF, exit-status and CLOSE
+        # while the bastion may still be waiting for the exec reply. Before
+        # the exit callbacks were registered ahead of the request, the status
+        # was lost twice in CI under load; this loop exercises that path (the
+        # race itself needs load to show).
+        codes = [self.env.ssh("web1", "exit 7").returncode for _ in range(25)]
+        self.assertEqual(codes, [7] * 25)
+
     def test_exit_signal(self):
         r = self.env.ssh("web1", "kill -TERM $$")
         # OpenSSH reports a remote signal as exit 255 with a message.

@@ -9,8 +9,11 @@ namespace bastion {
 
 class SshExecutor : public Executor {
  public:
-  // Takes an open channel on which the command was already requested.
+  // Takes an open channel and registers the exit callbacks at once: requests
+  // go out only after this, so an exit-status that arrives while libssh waits
+  // for the exec reply is never missed.
   explicit SshExecutor(SshChannel ch);
+  ssh_channel channel() const { return ch_.get(); }
   ~SshExecutor() override;
 
   std::size_t input_capacity() override;

@@ -85,19 +85,20 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
   };
   SshChannel ch(ssh_channel_new(session_.get()));
   if (!ch || ssh_channel_open_session(ch.get()) != SSH_OK) return fail("cannot open a channel");
-  if (req.pty && ssh_channel_request_pty_size(ch.get(), req.pty->term.c_str(), req.pty->cols,
-                                              req.pty->rows) != SSH_OK)
+  auto exec = std::make_unique<SshExecutor>(std::move(ch));  // callbacks first
+  ssh_channel c = exec->channel();
+  if (req.pty && ssh_channel_request_pty_size(c, req.pty->term.c_str(), req.pty->cols, req.pty->rows) != SSH_OK)
     return fail("pty request refused");
   // The target's sshd decides which variables it accepts; a refusal is not fatal.
-  for (const auto& [k, v] : req.env) ssh_channel_request_env(ch.get(), k.c_str(), v.c_str());
+  for (const auto& [k, v] : req.env) ssh_channel_request_env(c, k.c_str(), v.c_str());
   int rc;
-  if (req.kind == "exec") rc = ssh_channel_request_exec(ch.get(), req.text.c_str());
-  else if (req.kind == "shell") rc = ssh_channel_request_shell(ch.get());
-  else rc = ssh_channel_request_subsystem(ch.get(), req.text.c_str());
+  if (req.kind == "exec") rc = ssh_channel_request_exec(c, req.text.c_str());
+  else if (req.kind == "shell") rc = ssh_channel_request_shell(c);
+  else rc = ssh_channel_request_subsystem(c, req.text.c_str());
   if (rc != SSH_OK) return fail(req.kind + " request refused");
   ssh_set_blocking(session_.get(), 0);
   if (ev) attach(ev);
-  return std::make_unique<SshExecutor>(std::move(ch));
+  return exec;
 }
 
 }  // namespace bastion
