@@ -19,7 +19,7 @@ int usage() {
                "usage: bastionctl config check FILE\n"
                "       bastionctl policy check FILE... | policy test FILE ... (see bastionctl(1))\n"
                "       bastionctl recording cat FILE         print what the user saw\n"
-               "       bastionctl recording play [--speed X] FILE\n"
+               "       bastionctl recording play [--speed X] [--markers] FILE\n"
                "       bastionctl recording verify FILE      check a recording is well formed\n"
                "       bastionctl audit sessions --db FILE [--identity ID] [--target T] [--limit N]\n"
                "       bastionctl audit commands --db FILE [--session ID] [--grep TEXT] [--limit N]\n");
@@ -44,6 +44,7 @@ int cmd_recording(const std::vector<std::string>& a) {
   std::string file;
   for (std::size_t i = 1; i < a.size(); ++i) {
     if (a[i] == "--speed" && i + 1 < a.size()) opts.speed = std::stod(a[++i]);
+    else if (a[i] == "--markers") opts.show_markers = true;
     else file = a[i];
   }
   if (file.empty()) return usage();

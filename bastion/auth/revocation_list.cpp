@@ -1,11 +1,10 @@
 #include "auth/revocation_list.h"
 
-#include <fstream>
-#include <iterator>
 
 #include <openssl/sha.h>
 
 #include "auth/public_key.h"
+#include "common/file_util.h"
 #include "common/ssh_wire.h"
 
 namespace bastion {
@@ -42,9 +41,8 @@ bool read_string_list(std::string_view data, std::set<std::string>& out) {
 }  // namespace
 
 bool RevocationList::load(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return error = path + ": cannot open", false;
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string data;
+  if (!read_file(path, data)) return error = path + ": cannot open", false;
   if (data.starts_with(kKrlMagic)) {
     std::string err;
     if (!parse_krl(data, err)) return error = path + ": invalid KRL: " + err, false;

@@ -41,7 +41,6 @@ class WireReader {
   }
   std::size_t pos() const { return pos_; }
   bool done() const { return pos_ == data_.size(); }
-  std::string_view rest() const { return data_.substr(pos_); }
 
  private:
   std::string_view data_;

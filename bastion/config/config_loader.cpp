@@ -3,11 +3,11 @@
 // in the source, since Lua tables do not remember where a field was set.
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include "common/file_util.h"
 #include "config/config.h"
 #include "config/lua_state.h"
 #include "policy/lua_policy.h"
@@ -259,12 +259,11 @@ std::vector<std::string> Config::policy_files() const {
 
 std::shared_ptr<const Config> load_config(const std::string& path, std::string& error,
                                           bool check_files) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string src;
+  if (!read_file(path, src)) {
     error = path + ": cannot open config file";
     return nullptr;
   }
-  std::string src((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto cfg = std::make_shared<Config>();
   cfg->path = path;
   cfg->dir = fs::absolute(fs::path(path)).parent_path().string();

@@ -11,12 +11,11 @@ constexpr int kMaxAuthFailures = 6;
 
 // The certificate blob libssh holds for a *-cert-v01 key, or empty.
 std::string certificate_blob(ssh_key key) {
-  char* b64 = nullptr;
-  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || !b64) return {};
+  char* raw = nullptr;
+  if (ssh_pki_export_pubkey_base64(key, &raw) != SSH_OK || !raw) return {};
+  const SshCString b64(raw);
   std::string blob;
-  const bool ok = recorder::base64_decode(b64, blob);
-  ssh_string_free_char(b64);
-  return ok ? blob : std::string();
+  return recorder::base64_decode(b64.get(), blob) ? blob : std::string();
 }
 }  // namespace
 

@@ -2,12 +2,11 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <regex>
 
 #include <openssl/rand.h>
 
+#include "common/file_util.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "policy/policy_library.h"
@@ -23,13 +22,6 @@ std::string new_ref() {
   char out[9];
   std::snprintf(out, sizeof out, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
   return out;
-}
-
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return true;
 }
 
 std::string basename_of(const std::string& path) { return std::filesystem::path(path).filename().string(); }

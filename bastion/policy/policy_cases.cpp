@@ -1,9 +1,8 @@
 #include "policy/policy_cases.h"
 
 #include <ctime>
-#include <fstream>
-#include <iterator>
 
+#include "common/file_util.h"
 #include "config/lua_state.h"
 #include "policy/policy_chain.h"
 #include "targets/postgres/sql_classifier.h"
@@ -59,9 +58,8 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
                      std::string& error) {
   auto src = load_policy_source(policy_file, PolicyLimits{}, error);
   if (!src) return -1;
-  std::ifstream in(cases_file, std::ios::binary);
-  if (!in) return error = cases_file + ": cannot open", -1;
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  if (!read_file(cases_file, text)) return error = cases_file + ": cannot open", -1;
   SandboxedLua lua(16 << 20);
   lua_State* L = lua.get();
   luaL_requiref(L, "_G", luaopen_base, 1);

@@ -244,9 +244,6 @@ RE2* cached_regex(lua_State* L, const char* pattern, std::size_t len, std::strin
   return cache->map.emplace(key, std::move(re)).first->second.get();
 }
 
-// Pushes `message` and raises it; called only where no C++ object is alive.
-int raise(lua_State* L) { return lua_error(L); }
-
 int l_match(lua_State* L) {
   size_t pl, sl;
   const char* pattern = luaL_checklstring(L, 1, &pl);
@@ -258,7 +255,7 @@ int l_match(lua_State* L) {
     if (re) result = RE2::PartialMatch(re2::StringPiece(s, sl), *re) ? 1 : 0;
     else lua_pushstring(L, err.c_str());
   }
-  if (result < 0) return raise(L);
+  if (result < 0) return lua_error(L);  // the message is on the stack; no C++ object is alive
   lua_pushboolean(L, result);
   return 1;
 }
@@ -274,7 +271,7 @@ int l_within(lua_State* L) {
     r = within_time_window(spec, zone, now, err);
     if (r < 0) lua_pushfstring(L, "bastion.within: %s", err.c_str());
   }
-  if (r < 0) return raise(L);
+  if (r < 0) return lua_error(L);  // the message is on the stack; no C++ object is alive
   lua_pushboolean(L, r);
   return 1;
 }
@@ -308,7 +305,7 @@ int l_import(lua_State* L) {
     ok = static_cast<LuaPolicy*>(SandboxedLua::owner(L))->import_module(L, std::string(name, n), err);
     if (!ok) lua_pushstring(L, err.c_str());
   }
-  if (!ok) return raise(L);
+  if (!ok) return lua_error(L);  // the message is on the stack; no C++ object is alive
   return 1;
 }
 

@@ -365,7 +365,7 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
 }
 
 void ChannelPipeline::end_audit(const ExitInfo& exit) {
-  if (command_id_ == 0) return;
+  if (command_id_ <= 0) return;  // no start row (refused early, or the audit write failed)
   CommandEnd e{command_id_, iso8601_now(), exit.status, exit.signal, bytes_in_, out_count_.bytes,
                kind_ == "subsystem" ? "not recorded (file transfer)" : rec_state_};
   std::string err;

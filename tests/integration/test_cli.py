@@ -39,6 +39,17 @@ class CliTest(BastionTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"target_key: targets.web1.identity: readable by group or others (chmod 600)", r.stderr)
 
+    def test_recording_play_with_markers(self):
+        self.env.ssh("web1", "echo played")
+        path = self.env.audit("SELECT recording FROM commands WHERE text = 'echo played'")[0][0]
+        r = run([BASTIONCTL, "recording", "play", "--speed", "1000", "--markers", path])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"\x1b[7m[marker] exec: echo played\x1b[0m", r.stdout)
+        self.assertIn(b"\x1b[7m[marker] decision: allow\x1b[0m", r.stdout)
+        self.assertIn(b"played\n", r.stdout)
+        plain = run([BASTIONCTL, "recording", "play", "--speed", "1000", path])
+        self.assertNotIn(b"[marker]", plain.stdout)
+
     def test_audit_search(self):
         self.env.ssh("web1", "echo for-the-auditor")
         db = os.path.join(self.env.d, "data", "audit.db")
