@@ -42,6 +42,9 @@ ChannelPipeline::ChannelPipeline(Session& s, ssh_channel ch, int index)
 
 ChannelPipeline::~ChannelPipeline() {
   if (state_ != State::done) finish(ExitInfo{}, end_reason_.empty() ? "session ended" : end_reason_);
+  // The client may still send requests (window-change, signal) on a channel
+  // libssh keeps until its CLOSE is acknowledged: they must not reach us.
+  if (ch_) ssh_remove_channel_callbacks(ch_.get(), &cb_);
 }
 
 int ChannelPipeline::cb_pty(ssh_session, ssh_channel, const char* term, int w, int h, int, int,

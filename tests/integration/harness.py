@@ -259,7 +259,11 @@ class Env:
             if path and os.path.exists(path):
                 sys.stderr.write(f"---- {path} (tail)\n")
                 with open(path, errors="replace") as f:
-                    sys.stderr.write("".join(f.readlines()[-40:]))
+                    lines = f.readlines()
+                # A sanitizer report is printed whole (its top says what and where).
+                start = next((i for i, l in enumerate(lines) if "ERROR: AddressSanitizer" in l
+                              or "runtime error:" in l), max(0, len(lines) - 40))
+                sys.stderr.write("".join(lines[start:start + 200]))
 
 
 class BastionTest(unittest.TestCase):

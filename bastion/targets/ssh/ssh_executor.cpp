@@ -76,6 +76,10 @@ bool SshExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
 
 void SshExecutor::close() {
   if (!ch_) return;
+  // libssh keeps a locally freed channel until the peer's CLOSE arrives, and
+  // still dispatches its packets (a late exit-signal): unregister first, so
+  // no callback can reach this object once it is gone.
+  ssh_remove_channel_callbacks(ch_.get(), &cb_);
   if (ssh_channel_is_open(ch_.get())) ssh_channel_close(ch_.get());
   ch_.reset();
 }
