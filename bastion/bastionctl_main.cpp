@@ -95,7 +95,7 @@ int cmd_audit(const std::vector<std::string>& a) {
     if (!target.empty()) sql += " AND target=?", binds.push_back(target);
     sql += " ORDER BY started_at DESC LIMIT " + std::to_string(limit);
   } else if (a[0] == "commands") {
-    sql = "SELECT session_id, at, kind, decision, IFNULL(exit_status,''), text FROM commands WHERE 1=1";
+    sql = "SELECT session_id, at, kind, decision, IFNULL(exit_status,''), IFNULL(rows,''), text FROM commands WHERE 1=1";
     if (!session.empty()) sql += " AND session_id=?", binds.push_back(session);
     if (!grep.empty()) sql += " AND instr(text, ?) > 0", binds.push_back(grep);
     sql += " ORDER BY id DESC LIMIT " + std::to_string(limit);

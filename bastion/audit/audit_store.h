@@ -34,7 +34,7 @@ struct CommandStart {
   std::string session_id;
   int channel = 0;
   std::string at;
-  std::string kind;  // exec | shell | subsystem
+  std::string kind;  // exec | shell | subsystem | sql | session | forward
   std::string text;
   std::string decision;  // allow | mask | review | deny
   std::string reason;
@@ -52,6 +52,12 @@ struct CommandEnd {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   std::string recording_state;  // complete | capped | failed | unrecorded
+  // Statements (SQL): rows returned or affected, time taken, the error
+  // ("SQLSTATE: message") and the result columns that were masked.
+  std::optional<int64_t> rows;
+  std::optional<int64_t> duration_us;
+  std::string error;
+  std::string masked_columns;
 };
 
 struct AuthEvent {

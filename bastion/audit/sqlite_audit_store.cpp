@@ -67,6 +67,13 @@ ALTER TABLE commands ADD COLUMN policy_hash TEXT;
 ALTER TABLE commands ADD COLUMN policy_hook TEXT;
 ALTER TABLE commands ADD COLUMN policy_source TEXT;
 )sql",
+    // 3: statements inside a channel (SQL): rows, time taken, error, masked columns
+    R"sql(
+ALTER TABLE commands ADD COLUMN rows INTEGER;
+ALTER TABLE commands ADD COLUMN duration_us INTEGER;
+ALTER TABLE commands ADD COLUMN error TEXT;
+ALTER TABLE commands ADD COLUMN masked_columns TEXT;
+)sql",
 };
 
 struct Stmt {
@@ -203,9 +210,11 @@ bool SqliteAuditStore::command_started(const CommandStart& c, int64_t& id, std::
 bool SqliteAuditStore::command_ended(const CommandEnd& c, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   return execute("UPDATE commands SET ended_at=?, exit_status=?, exit_signal=?, bytes_in=?, bytes_out=?, "
-                 "recording_state=? WHERE id=?",
+                 "recording_state=?, rows=?, duration_us=?, error=?, masked_columns=? WHERE id=?",
                  {c.ended_at, opt_int(c.exit_status), opt_text(c.exit_signal), u64(c.bytes_in), u64(c.bytes_out),
-                  opt_text(c.recording_state), c.command_id},
+                  opt_text(c.recording_state), c.rows ? Param{*c.rows} : Param{nullptr},
+                  c.duration_us ? Param{*c.duration_us} : Param{nullptr}, opt_text(c.error),
+                  opt_text(c.masked_columns), c.command_id},
                  error);
 }
 

@@ -25,13 +25,29 @@ struct SshTargetConfig {
   int connect_timeout = 10;   // seconds
 };
 
+struct PostgresTargetConfig {
+  std::string host;            // host name, address, or a socket folder
+  int port = 5432;
+  std::string dbname;
+  std::string user;
+  std::string password_file;   // the password, alone in a file only bastiond can read
+  std::string service;         // or a libpq service (pg_service.conf)
+  std::string passfile;        // or a libpq password file (.pgpass format)
+  std::string sslmode;         // libpq sslmode; default "prefer"
+  std::string sslrootcert;
+  int connect_timeout = 10;    // seconds
+  int64_t row_limit = 100000;  // rows shown per statement; 0 = no cap
+  int statement_timeout = 0;   // seconds; 0 = the server's setting
+};
+
 struct TargetConfig {
   std::string name;
-  std::string type;                       // "ssh"
+  std::string type;                       // "ssh" | "postgres"
   std::vector<std::string> allow;         // principals allowed to use the target
   std::map<std::string, std::string> labels;
   std::shared_ptr<const PolicySource> policy;  // consulted after the global one
   SshTargetConfig ssh;
+  PostgresTargetConfig postgres;
 };
 
 struct Limits {

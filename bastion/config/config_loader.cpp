@@ -166,25 +166,61 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
   if (name.empty() || name.find_first_of("@:/ \t") != std::string::npos)
     r.fail(tline, "targets." + name, "target names may not contain '@', ':', '/' or spaces");
   t.type = r.str("type", r.line_of("type", tline), q).value_or("");
-  if (t.type != "ssh") r.fail(r.line_of("type", tline), q + "type", "unsupported target type \"" + t.type + "\" (supported: ssh)");
-  r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
-               "labels", "connect_timeout", "policy"},
-              tline, q);
+  if (t.type != "ssh" && t.type != "postgres")
+    r.fail(r.line_of("type", tline), q + "type", "unsupported target type \"" + t.type + "\" (supported: ssh, postgres)");
+  if (t.type == "ssh")
+    r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
+                 "labels", "connect_timeout", "policy"},
+                tline, q);
+  else
+    r.only_keys({"type", "host", "port", "dbname", "user", "password_file", "service", "passfile", "sslmode",
+                 "sslrootcert", "allow", "labels", "connect_timeout", "row_limit", "statement_timeout", "policy"},
+                tline, q);
   if (auto pf = r.str("policy", r.line_of("policy", tline), q))
     t.policy = load_policy(r, cfg, r.line_of("policy", tline), q + "policy", *pf);
   t.allow = r.str_list("allow", r.line_of("allow", tline), q);
   if (t.allow.empty()) r.fail(r.line_of("allow", tline), q + "allow", "at least one principal is required");
   t.labels = r.str_map("labels", r.line_of("labels", tline), q);
-  auto& s = t.ssh;
   auto need = [&](const char* f) {
     auto v = r.str(f, r.line_of(f, tline), q);
     if (!v || v->empty()) r.fail(r.line_of(f, tline), q + f, "required");
     return *v;
   };
+  auto opt = [&](const char* f) { return r.str(f, r.line_of(f, tline), q).value_or(""); };
+  const int timeout =
+      static_cast<int>(r.integer("connect_timeout", r.line_of("connect_timeout", tline), q, 1, 300).value_or(10));
+  if (t.type == "postgres") {
+    auto& p = t.postgres;
+    p.service = opt("service");
+    p.host = p.service.empty() ? need("host") : opt("host");
+    if (!p.host.empty() && p.host[0] != '/' && p.host.find_first_of(" \t=") != std::string::npos)
+      r.fail(r.line_of("host", tline), q + "host", "expected a host name, an address or a socket folder");
+    p.port = static_cast<int>(r.integer("port", r.line_of("port", tline), q, 1, 65535).value_or(5432));
+    p.dbname = p.service.empty() ? need("dbname") : opt("dbname");
+    p.user = p.service.empty() ? need("user") : opt("user");
+    if (auto f = r.str("password_file", r.line_of("password_file", tline), q)) p.password_file = resolve(cfg.dir, *f);
+    if (auto f = r.str("passfile", r.line_of("passfile", tline), q)) p.passfile = resolve(cfg.dir, *f);
+    if (auto f = r.str("sslrootcert", r.line_of("sslrootcert", tline), q)) p.sslrootcert = resolve(cfg.dir, *f);
+    p.sslmode = opt("sslmode");
+    if (!p.sslmode.empty() &&
+        !std::set<std::string>{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}.count(p.sslmode))
+      r.fail(r.line_of("sslmode", tline), q + "sslmode",
+             "expected disable, allow, prefer, require, verify-ca or verify-full");
+    p.connect_timeout = timeout;
+    p.row_limit = r.integer("row_limit", r.line_of("row_limit", tline), q, 0, int64_t{1} << 40).value_or(100000);
+    p.statement_timeout = static_cast<int>(
+        r.integer("statement_timeout", r.line_of("statement_timeout", tline), q, 0, 7 * 86400).value_or(0));
+    if (check_files && !p.password_file.empty())
+      check_readable(r, r.line_of("password_file", tline), q + "password_file", p.password_file);
+    if (check_files && !p.passfile.empty()) check_readable(r, r.line_of("passfile", tline), q + "passfile", p.passfile);
+    cfg.targets[name] = std::move(t);
+    return;
+  }
+  auto& s = t.ssh;
   s.host = need("host");
   s.user = need("user");
   s.port = static_cast<int>(r.integer("port", r.line_of("port", tline), q, 1, 65535).value_or(22));
-  s.connect_timeout = static_cast<int>(r.integer("connect_timeout", r.line_of("connect_timeout", tline), q, 1, 300).value_or(10));
+  s.connect_timeout = timeout;
   s.identity = resolve(cfg.dir, need("identity"));
   s.known_hosts = resolve(cfg.dir, need("known_hosts"));
   if (auto c = r.str("certificate", r.line_of("certificate", tline), q)) s.certificate = resolve(cfg.dir, *c);

@@ -118,6 +118,13 @@ int test(const std::vector<std::string>& a) {
   if (!d.reason.empty()) std::printf("reason:   %s\n", d.reason.c_str());
   if (!d.source.empty()) std::printf("from:     %s (%s)\n", d.source.c_str(), d.hook.c_str());
   for (const auto& m : d.mask) std::printf("mask:     /%s/ -> %s\n", m.pattern.c_str(), m.replacement.c_str());
+  for (const auto& c : d.column_masks) {
+    const char* how = c.method == ColumnMaskRule::Method::hash ? "hash" : c.method == ColumnMaskRule::Method::full ? "full" : "last";
+    std::printf("column:   %s%s%s -> %s%s\n", c.table.c_str(), c.table.empty() ? "" : ".", c.column.c_str(), how,
+                c.method == ColumnMaskRule::Method::keep_last ? (":" + std::to_string(c.keep)).c_str() : "");
+  }
+  if (!d.column_masks.empty() && !d.mask_derived) std::printf("derived:  keep\n");
+  if (d.row_limit) std::printf("rows:     at most %lld\n", static_cast<long long>(*d.row_limit));
   if (!d.approvers.empty()) {
     std::string ap;
     for (const auto& p : d.approvers) ap += (ap.empty() ? "" : ",") + p;

@@ -30,7 +30,24 @@ class OutputPipeline {
   void write(Stream s, std::string data) {
     activity_ = true;
     for (auto& f : filters_) f->filter(s, data);
+    if (command_filter_) command_filter_->filter(s, data);
     deliver(s, data);
+  }
+  // A filter for one command inside the channel (a SQL statement's masks):
+  // applies to the output written until end_command(), which releases what
+  // it held back.
+  void begin_command(std::unique_ptr<OutputFilter> f) {
+    end_command();
+    command_filter_ = std::move(f);
+  }
+  void end_command() {
+    if (!command_filter_) return;
+    for (Stream s : {Stream::out, Stream::err}) {
+      std::string tail;
+      command_filter_->flush(s, tail);  // already past the channel's filters
+      deliver(s, tail);
+    }
+    command_filter_.reset();
   }
   // Whether output arrived since the last call (even if a filter holds it).
   bool take_activity() const {
@@ -46,13 +63,14 @@ class OutputPipeline {
     for (Stream s : {Stream::out, Stream::err}) {
       std::string tail;
       for (auto& f : filters_) f->flush(s, tail);
+      if (command_filter_) command_filter_->flush(s, tail);
       deliver(s, tail);
     }
   }
   bool holding() const {
     for (const auto& f : filters_)
       if (f->holding()) return true;
-    return false;
+    return command_filter_ && command_filter_->holding();
   }
 
  private:
@@ -61,6 +79,7 @@ class OutputPipeline {
     for (auto* sink : sinks_) sink->write(s, data);
   }
   std::vector<std::unique_ptr<OutputFilter>> filters_;
+  std::unique_ptr<OutputFilter> command_filter_;
   std::vector<OutputSink*> sinks_;
   mutable bool activity_ = false;
 };

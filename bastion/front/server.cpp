@@ -16,6 +16,7 @@
 
 #include "audit/sqlite_audit_store.h"
 #include "common/log.h"
+#include "common/secret_file.h"
 #include "common/ssh_handles.h"
 #include "front/connection.h"
 #include "recorder/async_file_sink.h"
@@ -115,8 +116,14 @@ int run_server(std::shared_ptr<const Config> cfg) {
     log_error("cannot start", {{"error", err}});
     return 1;
   }
+  std::string mask_key;
+  if (!load_or_create_secret(cfg->data_dir + "/mask.key", mask_key, err)) {
+    log_error("cannot load the masking key", {{"error", err}});
+    return 1;
+  }
   recorder::Flusher flusher(100);
   ServerContext ctx(cfg, *audit, flusher);
+  ctx.set_mask_key(std::move(mask_key));
   log_info("bastiond listening", {{"address", cfg->listen_host + ":" + std::to_string(cfg->listen_port)},
                                   {"targets", std::to_string(cfg->targets.size())},
                                   {"data_dir", cfg->data_dir}});

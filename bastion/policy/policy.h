@@ -49,6 +49,14 @@ struct MaskRule {
   std::string replacement;  // default "****"
 };
 
+// Replaces a result column's values before they are rendered (SQL).
+struct ColumnMaskRule {
+  std::string table;   // empty: a column of this name in any table or view
+  std::string column;
+  enum class Method { full, keep_last, hash } method = Method::full;
+  int keep = 0;  // keep_last: characters left visible at the end
+};
+
 // Per-session options a policy may set from on_session.
 struct SessionOptions {
   std::optional<bool> record_input;
@@ -63,7 +71,10 @@ struct Decision {
   std::string reason;
   std::vector<std::string> approvers;  // review
   int review_timeout = 0;              // review, seconds
-  std::vector<MaskRule> mask;          // mask
+  std::vector<MaskRule> mask;          // mask: output patterns
+  std::vector<ColumnMaskRule> column_masks;  // mask: result columns (SQL)
+  bool mask_derived = true;  // computed columns of a query reading a masked table are masked too
+  std::optional<int64_t> row_limit;    // allow/mask: fewer rows than the target's cap
   SessionOptions options;              // on_session
   // Where it came from, for the audit trail.
   std::string policy_hash;  // sha256 of the deciding policy file
@@ -73,6 +84,7 @@ struct Decision {
   static Decision allow(std::string why = {}) { return make(Verdict::allow, std::move(why)); }
   static Decision deny(std::string why) { return make(Verdict::deny, std::move(why)); }
   bool allowed() const { return verdict == Verdict::allow || verdict == Verdict::mask; }
+  bool masks() const { return !mask.empty() || !column_masks.empty(); }
   const char* name() const {
     switch (verdict) {
       case Verdict::allow: return "allow";

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "policy/policy_cases.h"
 
 #include <ctime>
@@ -94,6 +95,10 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     const std::string reason = field_str(L, "reason");
     const std::string kind = field_str(L, "kind", "exec");
     const std::string command = field_str(L, "command");
+    lua_getfield(L, -1, "columns");
+    const bool check_columns = lua_istable(L, -1);
+    lua_pop(L, 1);
+    const std::vector<std::string> columns = field_list(L, "columns");
     lua_pop(L, 1);
 
     std::string err;
@@ -107,6 +112,18 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     const Decision d = hook == "on_session" ? chain->decide_session(s) : chain->decide(req);
     const bool verdict_ok = d.name() == expect;
     const bool reason_ok = reason.empty() || d.reason.find(reason) != std::string::npos;
+    std::vector<std::string> masked;
+    for (const auto& c : d.column_masks) masked.push_back(c.table.empty() ? c.column : c.table + "." + c.column);
+    std::sort(masked.begin(), masked.end());
+    std::vector<std::string> want = columns;
+    std::sort(want.begin(), want.end());
+    if (check_columns && masked != want) {
+      ++failures;
+      std::string got;
+      for (const auto& m : masked) got += (got.empty() ? "" : ", ") + m;
+      out << "FAIL " << name << ": masked columns are {" << got << "}\n";
+      continue;
+    }
     if (!verdict_ok || !reason_ok) {
       ++failures;
       out << "FAIL " << name << ": expected " << expect << (reason.empty() ? "" : " (\"" + reason + "\")")

@@ -477,10 +477,56 @@ bool string_list(lua_State* L, int t, std::vector<std::string>& out) {
   return true;
 }
 
-// mask = "re" | { "re", ... } | { patterns = {...}, replacement = "..." }
-bool parse_mask(lua_State* L, int t, std::vector<MaskRule>& out, std::string& error) {
+// mask = "re" | { "re", ... } | { patterns = {...}, replacement = "...",
+//         columns = { "email", ["users.ssn"] = "last:4", card = "hash" }, derived = "mask"|"keep" }
+bool parse_column_method(const std::string& m, ColumnMaskRule& r) {
+  if (m == "full") return r.method = ColumnMaskRule::Method::full, true;
+  if (m == "hash") return r.method = ColumnMaskRule::Method::hash, true;
+  if (m.starts_with("last:") && m.size() > 5 && m.size() <= 8 &&
+      m.find_first_not_of("0123456789", 5) == std::string::npos) {
+    r.method = ColumnMaskRule::Method::keep_last;
+    r.keep = std::stoi(m.substr(5));
+    return true;
+  }
+  return false;
+}
+
+bool parse_column_masks(lua_State* L, int t, Decision& d, std::string& error) {
+  if (!lua_istable(L, t)) return error = "mask.columns must be a table", false;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    std::string name, method = "full";
+    if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TSTRING) {
+      name = lua_tostring(L, -1);
+    } else if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+      name = lua_tostring(L, -2);
+      method = lua_tostring(L, -1);
+    } else {
+      lua_pop(L, 2);
+      return error = "mask.columns entries are \"column\" or [\"column\"] = \"full\"|\"hash\"|\"last:N\"", false;
+    }
+    lua_pop(L, 1);
+    ColumnMaskRule r;
+    const auto dot = name.rfind('.');
+    r.column = dot == std::string::npos ? name : name.substr(dot + 1);
+    if (dot != std::string::npos) r.table = name.substr(0, dot);
+    if (r.column.empty() || (dot != std::string::npos && r.table.empty())) {
+      lua_pop(L, 1);
+      return error = "mask.columns: bad column name \"" + name + "\"", false;
+    }
+    if (!parse_column_method(method, r)) {
+      lua_pop(L, 1);
+      return error = "mask.columns: unknown method \"" + method + "\" (full, hash, last:N)", false;
+    }
+    d.column_masks.push_back(std::move(r));
+  }
+  return true;
+}
+
+bool parse_mask(lua_State* L, int t, Decision& d, std::string& error) {
   std::vector<std::string> patterns;
   std::string replacement = "****";
+  bool has_columns = false;
   if (lua_istable(L, t)) {
     lua_getfield(L, t, "patterns");
     const bool has = !lua_isnil(L, -1);
@@ -489,14 +535,26 @@ bool parse_mask(lua_State* L, int t, std::vector<MaskRule>& out, std::string& er
     lua_getfield(L, t, "replacement");
     if (lua_type(L, -1) == LUA_TSTRING) replacement = lua_tostring(L, -1);
     lua_pop(L, 1);
-    if (!has && !string_list(L, t, patterns)) return error = "mask must list patterns", false;
+    lua_getfield(L, t, "columns");
+    has_columns = !lua_isnil(L, -1);
+    const bool cols_ok = !has_columns || parse_column_masks(L, lua_gettop(L), d, error);
+    lua_pop(L, 1);
+    if (!cols_ok) return false;
+    lua_getfield(L, t, "derived");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const std::string v = lua_tostring(L, -1);
+      if (v != "mask" && v != "keep") return lua_pop(L, 1), error = "mask.derived must be \"mask\" or \"keep\"", false;
+      d.mask_derived = v == "mask";
+    }
+    lua_pop(L, 1);
+    if (!has && !has_columns && !string_list(L, t, patterns)) return error = "mask must list patterns", false;
   } else if (!string_list(L, t, patterns)) {
     return error = "mask must be a pattern or a list of patterns", false;
   }
   for (const auto& p : patterns) {
     RE2 re(p, RE2::Quiet);
     if (!re.ok()) return error = "bad mask pattern \"" + p + "\": " + re.error(), false;
-    out.push_back({p, replacement});
+    d.mask.push_back({p, replacement});
   }
   return true;
 }
@@ -529,7 +587,7 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
     d.verdict = Decision::Verdict::allow;
     if (lua_istable(L, args)) {
       lua_getfield(L, args, "mask");
-      if (!lua_isnil(L, -1)) ok = parse_mask(L, lua_gettop(L), d.mask, error);
+      if (!lua_isnil(L, -1)) ok = parse_mask(L, lua_gettop(L), d, error);
       lua_pop(L, 1);
       lua_getfield(L, args, "reason");
       if (lua_type(L, -1) == LUA_TSTRING) d.reason = lua_tostring(L, -1);
@@ -537,9 +595,12 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
       lua_getfield(L, args, "record_input");
       if (lua_isboolean(L, -1)) d.options.record_input = lua_toboolean(L, -1);
       lua_pop(L, 1);
+      std::optional<int> row_limit;
       ok = ok && opt_int_field(L, args, "idle_timeout", d.options.idle_timeout, error) &&
-           opt_int_field(L, args, "max_session_length", d.options.max_session_length, error);
-      if (!d.mask.empty()) d.verdict = Decision::Verdict::mask;
+           opt_int_field(L, args, "max_session_length", d.options.max_session_length, error) &&
+           opt_int_field(L, args, "row_limit", row_limit, error);
+      if (row_limit) d.row_limit = *row_limit;
+      if (d.masks()) d.verdict = Decision::Verdict::mask;
     }
   } else {
     d.verdict = Decision::Verdict::review;

@@ -168,7 +168,16 @@ void ChannelPipeline::start() {
   if (!s_.admit(*policy, *t, pty_.has_value(), refusal))
     return refuse("bastion: session denied: " + refusal, kExitAccessRefused, "session denied");
 
-  Decision d = policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_, std::nullopt});
+  target_cfg_ = t;
+  const bool per_statement = t->type != "ssh";
+  if (per_statement && kind_ == "subsystem")
+    return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
+                  "subsystem refused");
+  // On a database target the channel is a console or a script: each
+  // statement in it is decided on its own (submit()), not the channel.
+  Decision d = per_statement ? Decision::allow("each statement is decided by the policy")
+                             : policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_, std::nullopt});
+  if (per_statement) d.hook = "bastion";
   if (kind_ == "subsystem" && d.verdict == Decision::Verdict::mask) {
     // sftp is a binary protocol: rewriting its bytes would corrupt files.
     d.verdict = Decision::Verdict::deny;
@@ -205,7 +214,7 @@ void ChannelPipeline::start() {
   TargetConnection* target = s_.target(err);
   if (!target) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
   const double t1 = monotonic_seconds();
-  ExecRequest er{kind_, text_, pty_, env_};
+  ExecRequest er{kind_, text_, pty_, env_, this};
   exec_ = target->start(er, err);
   if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
   const double t2 = monotonic_seconds();
@@ -213,6 +222,63 @@ void ChannelPipeline::start() {
                                {"start_ms", std::to_string(static_cast<int>((t2 - t1) * 1000))}});
   state_ = State::running;
   s_.touch();
+}
+
+CommandRequest ChannelPipeline::request(const std::string& kind, const std::string& text) const {
+  return CommandRequest{s_.session_request(*target_cfg_, pty_.has_value()), kind, text, std::nullopt};
+}
+
+const std::string& ChannelPipeline::mask_key() const { return s_.mask_key(); }
+
+GateResult ChannelPipeline::submit(const CommandRequest& req) {
+  GateResult g;
+  std::string err;
+  Policy* policy = s_.policy(*target_cfg_, err);
+  if (policy) {
+    g.decision = policy->decide(req);
+  } else {
+    log_error("policy unavailable", {{"session", s_.id()}, {"error", err}});
+    g.decision = Decision::deny("the policy is unavailable");
+    g.decision.hook = "bastion";
+  }
+  Decision& d = g.decision;
+  if (rec_) {
+    rec_->marker(req.kind + ": " + req.text);
+    rec_->marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
+  }
+  s_.audit_decision(index_, req.kind, req.text, d, rec_path_, g.command_id);
+  if (g.command_id < 0 && d.allowed()) {
+    d = Decision::deny("the audit store is unavailable");
+    d.hook = "bastion";
+  }
+  log_info("command", {{"session", s_.id()}, {"identity", s_.identity().key_id}, {"target", target_cfg_->name},
+                       {"kind", req.kind}, {"text", req.text}, {"decision", d.name()}, {"reason", d.reason},
+                       {"policy_at", d.source}});
+  if (!d.allowed()) {
+    g.refusal = d.reason.empty() ? "denied" : d.reason;
+    if (d.verdict == Decision::Verdict::review)
+      g.refusal = "approval required" + (d.reason.empty() || d.reason == "approval required" ? "" : ": " + d.reason);
+    return g;
+  }
+  if (!d.mask.empty()) pipeline_.begin_command(std::make_unique<MaskingFilter>(d.mask));
+  s_.touch();
+  return g;
+}
+
+void ChannelPipeline::command_ended(int64_t command_id, const CommandOutcome& o) {
+  pipeline_.end_command();
+  if (command_id <= 0) return;
+  CommandEnd e;
+  e.command_id = command_id;
+  e.ended_at = iso8601_now();
+  e.exit_status = o.status;
+  e.rows = o.rows;
+  e.duration_us = o.duration_us;
+  e.error = o.error;
+  e.masked_columns = o.masked_columns;
+  e.recording_state = rec_state_;
+  std::string err;
+  if (!s_.audit().command_ended(e, err)) log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
 }
 
 void ChannelPipeline::refuse(const std::string& message, int status, const std::string& reason) {
@@ -316,6 +382,7 @@ bool ChannelPipeline::step() {
   }
   if (exec_ && !closing_) {
     moved |= pump_input();
+    exec_->set_output_wanted(!client_.full());
     if (!client_.full()) {
       const bool alive = exec_->pump_output(pipeline_, kPumpBudget);
       if (pipeline_.take_activity()) {  // includes output a filter is holding

@@ -14,6 +14,7 @@
 
 #include "common/ssh_handles.h"
 #include "filters/output_filter.h"
+#include "policy/command_gate.h"
 #include "recorder/asciicast_writer.h"
 #include "sinks/client_sink.h"
 #include "sinks/recorder_sink.h"
@@ -28,10 +29,10 @@ constexpr int kExitAccessRefused = 1;
 constexpr int kExitPolicyDenied = 126;
 constexpr int kExitBastionError = 255;
 
-class ChannelPipeline {
+class ChannelPipeline : public CommandGate {
  public:
   ChannelPipeline(Session& s, ssh_channel ch, int index);
-  ~ChannelPipeline();
+  ~ChannelPipeline() override;
   ChannelPipeline(const ChannelPipeline&) = delete;
   ChannelPipeline& operator=(const ChannelPipeline&) = delete;
 
@@ -47,6 +48,12 @@ class ChannelPipeline {
   std::optional<int> exit_status() const { return final_status_; }
   bool holding_output() const { return pipeline_.holding(); }
   const std::string& end_reason() const { return end_reason_; }
+
+  // CommandGate: statements inside this channel (SQL).
+  GateResult submit(const CommandRequest& req) override;
+  void command_ended(int64_t command_id, const CommandOutcome& outcome) override;
+  CommandRequest request(const std::string& kind, const std::string& text) const override;
+  const std::string& mask_key() const override;
 
  private:
   enum class State { larval, start_pending, running, done };
@@ -81,6 +88,7 @@ class ChannelPipeline {
   std::map<std::string, std::string> env_;
   std::string kind_, text_;
 
+  const TargetConfig* target_cfg_ = nullptr;  // the session's config snapshot owns it
   std::unique_ptr<Executor> exec_;
   std::unique_ptr<recorder::AsciicastWriter> rec_;
   std::string rec_path_;

@@ -28,6 +28,9 @@ class ServerContext {
     config_ = std::move(c);
   }
   AuditStore& audit() { return audit_; }
+  // Key for keyed hashes in column masks (stable across restarts).
+  const std::string& mask_key() const { return mask_key_; }
+  void set_mask_key(std::string k) { mask_key_ = std::move(k); }
   recorder::Flusher& flusher() { return flusher_; }
 
   bool stopping() const { return stopping_.load(); }
@@ -58,6 +61,7 @@ class ServerContext {
   std::atomic<bool> stopping_{false};
   std::atomic<int> active_{0};
   std::map<std::string, int> per_identity_;
+  std::string mask_key_;
 };
 
 }  // namespace bastion

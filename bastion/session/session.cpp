@@ -69,7 +69,7 @@ TargetConnection* Session::target(std::string& error) {
   std::string refusal;
   const TargetConfig* t = target_config(refusal);
   if (!t) return error = refusal, nullptr;
-  target_ = SshTargetConnection::connect(*t, error);
+  target_ = connect_target(*t, error);
   if (!target_) {
     log_error("target connection failed", {{"session", id_}, {"target", t->name}, {"error", error}});
     return nullptr;

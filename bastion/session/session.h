@@ -14,7 +14,7 @@
 #include "session/channel_pipeline.h"
 #include "session/identity.h"
 #include "session/server_context.h"
-#include "targets/ssh/ssh_target.h"
+#include "targets/target.h"
 
 namespace bastion {
 
@@ -38,6 +38,7 @@ class Session {
   const std::string& id() const { return id_; }
   AuditStore& audit() { return ctx_.audit(); }
   recorder::Flusher& flusher() { return ctx_.flusher(); }
+  const std::string& mask_key() const { return ctx_.mask_key(); }
   // The policy for this session's target, rebuilt when the config's policy
   // files changed (so a reload applies from the next command). Null + error
   // when a policy cannot be built.
@@ -72,7 +73,7 @@ class Session {
   ssh_event ev_ = nullptr;
   // Declared before channels: channels (and their upstream channels) must be
   // released before the upstream session.
-  std::unique_ptr<SshTargetConnection> target_;
+  std::unique_ptr<TargetConnection> target_;
   std::vector<std::unique_ptr<ChannelPipeline>> channels_;
   int next_index_ = 0;
   double started_ = 0;

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include <libssh/libssh.h>
+
 #include "filters/output_filter.h"
 
 namespace bastion {
@@ -17,11 +19,16 @@ struct PtyRequest {
   int cols = 80, rows = 24;
 };
 
+class CommandGate;
+
 struct ExecRequest {
   std::string kind;  // exec | shell | subsystem
   std::string text;  // command, or subsystem name
   std::optional<PtyRequest> pty;
   std::map<std::string, std::string> env;
+  // For targets whose channel carries many commands (SQL): each goes
+  // through this gate (policy, audit, recording marker) before it runs.
+  CommandGate* gate = nullptr;
 };
 
 struct ExitInfo {
@@ -39,6 +46,8 @@ class Executor {
   virtual void send_eof() = 0;
   virtual void window_change(int cols, int rows) = 0;
   virtual void send_signal(const std::string& name) = 0;
+  // Whether the client can take output now (false while its buffer is full).
+  virtual void set_output_wanted(bool) {}
   // Moves up to `budget` bytes of available output into `out`.
   // Returns false when the target has no more output (finished or failed).
   virtual bool pump_output(OutputPipeline& out, std::size_t budget) = 0;
@@ -52,6 +61,15 @@ class TargetConnection {
   virtual ~TargetConnection() = default;
   // Starts a command; null + error (a message fit for the user) on failure.
   virtual std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) = 0;
+  // The session's event loop also polls the target's sockets.
+  virtual void attach(ssh_event ev) = 0;
+  virtual void detach() = 0;
+  virtual bool connected() const = 0;
 };
+
+struct TargetConfig;
+// Connects to the target the config describes (blocking, bounded by its
+// connect_timeout). Null + a message fit for the user on failure.
+std::unique_ptr<TargetConnection> connect_target(const TargetConfig& t, std::string& error);
 
 }  // namespace bastion

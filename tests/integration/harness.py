@@ -226,7 +226,9 @@ class Env:
 
     def ssh(self, target, command=None, key=None, input=None, timeout=60, extra=(), env=None):
         cmd = self.ssh_base(key, extra=extra) + [f"{target}@127.0.0.1"]
-        if command is not None:
+        if isinstance(command, (list, tuple)):
+            cmd += list(command)
+        elif command is not None:
             cmd.append(command)
         return run(cmd, input=input, timeout=timeout, env=env)
 

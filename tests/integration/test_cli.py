@@ -56,7 +56,7 @@ class CliTest(BastionTest):
         r = run([BASTIONCTL, "audit", "commands", "--db", db, "--grep", "for-the-auditor"])
         self.assertEqual(r.returncode, 0, r.stderr)
         fields = r.stdout.decode().rstrip("\n").split("\t")
-        self.assertEqual(fields[2:], ["exec", "allow", "0", "echo for-the-auditor"])
+        self.assertEqual(fields[2:], ["exec", "allow", "0", "", "echo for-the-auditor"])
         r = run([BASTIONCTL, "audit", "sessions", "--db", db, "--identity", "alice", "--limit", "1"])
         self.assertEqual(r.stdout.decode().split("\t")[1:3], ["alice", "web1"])
 

@@ -60,7 +60,7 @@ TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
   REQUIRE(s->command_started({"S1", 0, "2026-01-01T00:00:01.000Z", "exec", "uname -a", "allow", "", "/r/S1-0.cast", "abc123", "on_command", "main.lua:3"},
                              id, err));
   CHECK(id > 0);
-  REQUIRE(s->command_ended({id, "2026-01-01T00:00:02.000Z", 0, "", 5, 120, "complete"}, err));
+  REQUIRE(s->command_ended({id, "2026-01-01T00:00:02.000Z", 0, "", 5, 120, "complete", 3, 1500, "", "email"}, err));
   REQUIRE(s->session_ended({"S1", "2026-01-01T00:00:03.000Z", "client disconnected", 0, 5, 120}, err));
   REQUIRE(s->auth_event({"2026-01-01T00:00:00.000Z", "10.0.0.1", "web1", "alice", 42, "SHA256:x", false, "certificate expired"}, err));
   CHECK(query(d / "audit.db", "SELECT id, identity, principals, cert_serial, target, end_reason, exit_status, "

@@ -21,9 +21,9 @@ class SshTargetConnection : public TargetConnection {
   std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override;
 
   // The session's event loop polls this upstream session too.
-  void attach(ssh_event ev);
-  void detach();
-  bool connected() const;
+  void attach(ssh_event ev) override;
+  void detach() override;
+  bool connected() const override;
 
  private:
   explicit SshTargetConnection(SshSession s, std::string name)

@@ -1,0 +1,50 @@
+// Masks result columns (SQL) before they are rendered, so neither the user,
+// the recording nor any log sees the values. Columns are matched by where
+// they come from (PostgreSQL reports the table and column behind each result
+// column), so an alias does not unmask them; computed columns of a query that
+// reads a table holding a masked column are masked whole, since the bastion
+// cannot tell what they derive from (unless the policy says derived = "keep").
+#pragma once
+#include <string>
+#include <vector>
+
+#include "policy/policy.h"
+#include "targets/postgres/result_renderer.h"
+
+namespace bastion {
+
+// Where a result column comes from, as resolved from the catalog.
+struct ColumnOrigin {
+  bool computed = true;  // no table column behind it
+  std::string table;     // relation name (unqualified)
+  std::string column;
+};
+
+class ColumnMasker {
+ public:
+  ColumnMasker(std::vector<ColumnMaskRule> rules, bool mask_derived, std::string hash_key)
+      : rules_(std::move(rules)), mask_derived_(mask_derived), key_(std::move(hash_key)) {}
+
+  // Decides, once per result, which of its columns are masked and how.
+  // `reads_masked_table`: the statement reads a relation holding a masked column.
+  void plan(const std::vector<ResultColumn>& cols, const std::vector<ColumnOrigin>& origins,
+            bool reads_masked_table);
+  // When the catalog could not be consulted: mask every column (fail closed).
+  void plan_all(std::size_t ncols);
+  void apply(std::vector<Cell>& row) const;
+  bool active() const { return !plan_.empty(); }
+  // Column names whose values are masked in the current result (for the audit log).
+  std::vector<std::string> masked_names(const std::vector<ResultColumn>& cols) const;
+
+  std::string mask_value(const std::string& v, const ColumnMaskRule& r) const;
+
+ private:
+  const ColumnMaskRule* rule_for(const std::string& table, const std::string& column) const;
+  std::vector<ColumnMaskRule> rules_;
+  bool mask_derived_;
+  std::string key_;
+  std::vector<const ColumnMaskRule*> plan_;  // per result column; null = shown
+  ColumnMaskRule whole_;                     // full mask for derived/fail-closed columns
+};
+
+}  // namespace bastion

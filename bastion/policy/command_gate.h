@@ -1,0 +1,41 @@
+// How a command source inside a channel (a SQL console, a kubectl console)
+// submits each command it found: the gate decides it with the policy, writes
+// the audit row and the recording marker, and applies the decision's output
+// masks to what the command prints until it ends. Implemented by the
+// session's channel; a source never sees SSH, and never skips the policy.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "policy/policy.h"
+
+namespace bastion {
+
+struct GateResult {
+  Decision decision;  // final: bastion adjustments applied (fail closed on audit errors)
+  int64_t command_id = 0;  // audit row, for command_ended
+  std::string refusal;     // when !decision.allowed(): why, fit for the user
+};
+
+struct CommandOutcome {
+  std::optional<int> status;  // 0 ok, non-zero failed
+  std::optional<int64_t> rows;
+  int64_t duration_us = 0;
+  std::string error;           // "SQLSTATE: message"
+  std::string masked_columns;  // comma-separated
+};
+
+class CommandGate {
+ public:
+  virtual ~CommandGate() = default;
+  virtual GateResult submit(const CommandRequest& req) = 0;
+  // The command's output is complete: close its masks, finish its audit row.
+  virtual void command_ended(int64_t command_id, const CommandOutcome& outcome) = 0;
+  // A request with the session's who/where filled in, for `kind`.
+  virtual CommandRequest request(const std::string& kind, const std::string& text) const = 0;
+  // The key for stable (keyed) hashes in masks.
+  virtual const std::string& mask_key() const = 0;
+};
+
+}  // namespace bastion

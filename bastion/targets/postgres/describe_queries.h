@@ -1,0 +1,21 @@
+// The catalog queries behind psql's describe commands (\l, \dt, \d, \dn,
+// \du). They run as ordinary statements: decided by the policy and audited
+// like anything the user types.
+#pragma once
+#include <optional>
+#include <string>
+
+namespace bastion {
+
+struct DescribeQuery {
+  std::string sql;
+  std::string title;          // above the table, as psql prints it
+  bool footer = true;         // "(N rows)"
+  std::string empty_message;  // instead of an empty table
+};
+
+// `cmd` without the backslash ("dt"), `arg` the pattern or name (may be
+// empty). Null + error for an unknown command or a pattern it cannot use.
+std::optional<DescribeQuery> describe_query(const std::string& cmd, const std::string& arg, std::string& error);
+
+}  // namespace bastion

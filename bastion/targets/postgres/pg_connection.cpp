@@ -1,0 +1,94 @@
+#include "targets/postgres/pg_connection.h"
+
+#include "common/file_util.h"
+
+namespace bastion {
+
+std::string first_line(const char* msg) {
+  std::string s = msg ? msg : "";
+  const auto nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  return s;
+}
+
+std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, std::string& error) {
+  const PostgresTargetConfig& p = t.postgres;
+  std::vector<std::pair<std::string, std::string>> kv;
+  auto add = [&kv](const char* k, const std::string& v) {
+    if (!v.empty()) kv.emplace_back(k, v);
+  };
+  add("service", p.service);
+  add("host", p.host);
+  add("port", std::to_string(p.port));
+  add("dbname", p.dbname);
+  add("user", p.user);
+  add("passfile", p.passfile);
+  add("sslmode", p.sslmode);
+  add("sslrootcert", p.sslrootcert);
+  add("connect_timeout", std::to_string(p.connect_timeout));
+  add("application_name", "bastion");
+  add("client_encoding", "UTF8");
+  if (p.statement_timeout > 0) add("options", "-c statement_timeout=" + std::to_string(p.statement_timeout) + "s");
+  std::string password;
+  if (!p.password_file.empty()) {
+    if (!read_file(p.password_file, password)) {
+      error = "the credential for target \"" + t.name + "\" is unavailable";
+      return nullptr;
+    }
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+    add("password", password);
+  }
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : kv) keys.push_back(k.c_str()), values.push_back(v.c_str());
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* c = PQconnectdbParams(keys.data(), values.data(), 0);
+  std::fill(password.begin(), password.end(), '\0');
+  if (!c) {
+    error = "cannot connect to \"" + t.name + "\": out of memory";
+    return nullptr;
+  }
+  std::unique_ptr<PgConnection> conn(new PgConnection(c));
+  if (!conn->ok()) {
+    error = "cannot connect to \"" + t.name + "\": " + conn->last_error();
+    return nullptr;
+  }
+  return conn;
+}
+
+char PgConnection::tx_state() const {
+  switch (PQtransactionStatus(conn_.get())) {
+    case PQTRANS_INTRANS: return '*';
+    case PQTRANS_INERROR: return '!';
+    case PQTRANS_ACTIVE: return '*';
+    default: return '=';
+  }
+}
+
+bool PgConnection::cancel(std::string& error) {
+  PGcancel* c = PQgetCancel(conn_.get());
+  if (!c) return error = "no connection", false;
+  char buf[256] = {0};
+  const bool ok = PQcancel(c, buf, sizeof buf) == 1;
+  PQfreeCancel(c);
+  if (!ok) error = buf;
+  return ok;
+}
+
+PgResult PgConnection::query(const std::string& sql, const std::vector<std::string>& params) {
+  std::vector<const char*> v;
+  for (const auto& p : params) v.push_back(p.c_str());
+  return PgResult(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(v.size()), nullptr, v.data(),
+                               nullptr, nullptr, 0));
+}
+
+std::string PgConnection::last_error() const {
+  // libpq's message may span lines ("... failed: FATAL: ..."): keep them, trimmed.
+  std::string s = PQerrorMessage(conn_.get());
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (auto& ch : s)
+    if (ch == '\n') ch = ' ';
+  return s;
+}
+
+}  // namespace bastion

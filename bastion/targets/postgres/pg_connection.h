@@ -1,0 +1,48 @@
+// One libpq connection to a PostgreSQL target, held for the whole bastion
+// session so transactions span statements. The credential comes from the
+// config (password file, libpq service or passfile) and never reaches the user.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <libpq-fe.h>
+
+#include "config/config.h"
+
+namespace bastion {
+
+struct PgConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+class PgConnection {
+ public:
+  // Blocking, bounded by connect_timeout. Null + a message fit for the user.
+  static std::unique_ptr<PgConnection> connect(const TargetConfig& t, std::string& error);
+
+  PGconn* get() const { return conn_.get(); }
+  int socket() const { return PQsocket(conn_.get()); }
+  bool ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+  // '=' idle, '*' in a transaction, '!' in a failed transaction (psql's %x, with '=').
+  char tx_state() const;
+  // Asks the server to cancel the running statement (a short blocking call).
+  bool cancel(std::string& error);
+  // A catalog query with text parameters, run synchronously while idle.
+  PgResult query(const std::string& sql, const std::vector<std::string>& params);
+  // The error libpq reported last, first line only.
+  std::string last_error() const;
+
+ private:
+  explicit PgConnection(PGconn* c) : conn_(c) {}
+  std::unique_ptr<PGconn, PgConnDeleter> conn_;
+};
+
+// The first line of a libpq message, without the trailing newline.
+std::string first_line(const char* msg);
+
+}  // namespace bastion

@@ -1,0 +1,683 @@
+#include "targets/postgres/pg_executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "common/time_util.h"
+
+namespace bastion {
+namespace {
+
+constexpr std::size_t kMaxInput = 1 << 20;  // unfinished statement or line
+constexpr std::size_t kInputChunk = 64 * 1024;
+
+const char* kHelp =
+    "General\n"
+    "  \\q                     quit\n"
+    "  \\?                     this help\n"
+    "  \\errverbose            show the last error in full, with its SQLSTATE\n"
+    "Informational\n"
+    "  \\l                     list databases\n"
+    "  \\d [NAME]              describe a table, view or sequence, or list them\n"
+    "  \\dt [PATTERN]          list tables\n"
+    "  \\dn                    list schemas\n"
+    "  \\du                    list roles\n"
+    "Formatting\n"
+    "  \\x [on|off]            expanded output\n"
+    "  \\timing [on|off]       show how long each statement took\n"
+    "  \\pset format aligned|csv|json\n"
+    "  \\pset null TEXT        how NULL is shown (default \"(null)\")\n"
+    "Every statement is decided by the bastion's policy and recorded.\n";
+
+std::string trim(std::string s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> words(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    if (i >= s.size()) break;
+    std::string w;
+    if (s[i] == '\'' || s[i] == '"') {
+      const char q = s[i++];
+      while (i < s.size() && s[i] != q) w += s[i++];
+      ++i;
+    } else {
+      while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i]))) w += s[i++];
+    }
+    out.push_back(w);
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A PostgreSQL text[] literal of names.
+std::string text_array(const std::vector<std::string>& v) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ",";
+    out += '"';
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string format_ms(double ms) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "Time: %.3f ms\n", ms);
+  return buf;
+}
+
+}  // namespace
+
+SqlExecOptions parse_sql_exec_line(const std::string& line) {
+  SqlExecOptions o;
+  std::size_t i = 0;
+  while (true) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    if (i >= line.size() || line[i] != '-') break;
+    const auto end = line.find(' ', i);
+    const std::string opt = line.substr(i, end == std::string::npos ? std::string::npos : end - i);
+    if (opt == "--csv" || opt == "--format=csv") o.print.format = PrintOptions::Format::csv;
+    else if (opt == "--json" || opt == "--format=json") o.print.format = PrintOptions::Format::json;
+    else if (opt == "--format=aligned" || opt == "--aligned") o.print.format = PrintOptions::Format::aligned;
+    else if (opt == "-x" || opt == "--expanded") o.print.expanded = true;
+    else if (opt == "--continue-on-error") o.stop_on_error = false;
+    else if (opt == "--timing") o.timing = true;
+    else if (opt == "--") {
+      i = end == std::string::npos ? line.size() : end;
+      break;
+    } else if (opt.starts_with("--")) {
+      o.error = "unknown option " + opt + " (options: --csv, --json, --format=aligned|csv|json, -x, "
+                "--timing, --continue-on-error)";
+      return o;
+    } else {
+      break;  // "-1" or a "-- comment": SQL
+    }
+    i = end == std::string::npos ? line.size() : end;
+  }
+  o.sql = line.substr(std::min(i, line.size()));
+  return o;
+}
+
+PgExecutor::PgExecutor(PgConnection& conn, const TargetConfig& t, const ExecRequest& req, CommandGate& gate,
+                       std::function<void(bool)> want_reads)
+    : conn_(conn), target_(t), gate_(gate), pty_(req.pty.has_value()), want_reads_(std::move(want_reads)) {
+  prev_receiver_ = PQsetNoticeReceiver(conn_.get(), &PgExecutor::on_notice, this);
+  prev_arg_ = nullptr;
+  if (req.kind == "exec") {
+    SqlExecOptions o = parse_sql_exec_line(req.text);
+    print_ = o.print;
+    stop_on_error_ = o.stop_on_error;
+    timing_ = o.timing;
+    if (!o.error.empty()) {
+      mode_ = Mode::command;
+      emit(Stream::err, "bastion: " + o.error + "\n");
+      finish(kSqlExitError);
+      return;
+    }
+    if (!trim(o.sql).empty()) {
+      mode_ = Mode::command;
+      const std::string sql = trim(o.sql);
+      if (sql[0] == '\\') handle_meta(sql);
+      else enqueue_sql(sql);
+      return;
+    }
+    mode_ = pty_ ? Mode::console : Mode::script;
+  } else {
+    mode_ = pty_ ? Mode::console : Mode::script;
+  }
+  // A console stops at nothing; a script stops at its first error, like psql -v ON_ERROR_STOP=1.
+  if (mode_ == Mode::console) stop_on_error_ = false;
+}
+
+PgExecutor::~PgExecutor() { close(); }
+
+void PgExecutor::set_output_wanted(bool wanted) {
+  // Only poll the database socket while a statement runs and the client can
+  // take more: otherwise a readable socket would spin the session's loop.
+  const bool want = wanted && running_ != nullptr;
+  if (want != reading_ && want_reads_) want_reads_(want);
+  reading_ = want;
+}
+
+void PgExecutor::on_notice(void* self, const PGresult* res) {
+  auto* e = static_cast<PgExecutor*>(self);
+  e->emit(Stream::err, PQresultErrorMessage(res));
+}
+
+void PgExecutor::emit(Stream s, std::string text) {
+  if (text.empty()) return;
+  if (pty_) {
+    // The bastion is the far end of the user's pty: it does the tty's
+    // newline translation itself, and stderr shares the terminal.
+    std::string t;
+    t.reserve(text.size() + text.size() / 16);
+    for (char c : text) {
+      if (c == '\n') t += '\r';
+      t += c;
+    }
+    text = std::move(t);
+    s = Stream::out;
+  }
+  produced_ += text.size();
+  if (!pending_.empty() && pending_.back().first == s) pending_.back().second += text;
+  else pending_.emplace_back(s, std::move(text));
+}
+
+void PgExecutor::flush_output() {
+  if (!out_) return;
+  for (auto& [s, text] : pending_) out_->write(s, std::move(text));
+  pending_.clear();
+}
+
+std::string PgExecutor::prompt_text() const {
+  std::string p = target_.name;
+  p += sql_.blank() ? '=' : sql_.pending();
+  const char tx = conn_.tx_state();
+  if (tx != '=') p += tx;
+  return p + "> ";
+}
+
+void PgExecutor::prompt() {
+  if (mode_ != Mode::console || prompt_shown_ || finished_) return;
+  std::string out;
+  editor_.begin(prompt_text(), out);
+  pending_.emplace_back(Stream::out, std::move(out));
+  prompt_shown_ = true;
+}
+
+std::size_t PgExecutor::input_capacity() {
+  if (finished_) return 0;
+  // A console keeps reading while a statement runs, to see Ctrl-C; a
+  // script waits until its statements ran (back-pressure on the client).
+  if (mode_ == Mode::console) return raw_in_.size() < kMaxInput ? kInputChunk : 0;
+  if (mode_ == Mode::command) return kInputChunk;  // stdin is ignored
+  if (running_ || !queue_.empty() || raw_in_.size() >= kInputChunk) return 0;
+  return kInputChunk;
+}
+
+bool PgExecutor::write_input(std::string_view data) {
+  if (finished_) return true;
+  if (mode_ == Mode::command) return true;
+  if (mode_ == Mode::console && running_ && data.find('\x03') != std::string_view::npos) {
+    send_signal("INT");
+    // Keystrokes typed with the Ctrl-C are dropped with the statement.
+    const auto pos = data.rfind('\x03');
+    data = data.substr(pos + 1);
+  }
+  raw_in_.append(data);
+  return true;
+}
+
+void PgExecutor::send_signal(const std::string& name) {
+  if (name != "INT" && name != "TERM" && name != "QUIT") return;
+  if (!running_) return;
+  std::string err;
+  if (conn_.cancel(err)) emit(Stream::err, "Cancel request sent\n");
+  else emit(Stream::err, "Could not send cancel request: " + err + "\n");
+}
+
+void PgExecutor::handle_meta(const std::string& line) {
+  const auto w = words(line.substr(1));
+  const std::string cmd = w.empty() ? "" : w[0];
+  const std::string arg = w.size() > 1 ? w[1] : "";
+  auto onoff = [&](bool& flag) {
+    if (arg.empty()) flag = !flag;
+    else if (arg == "on" || arg == "true" || arg == "1") flag = true;
+    else if (arg == "off" || arg == "false" || arg == "0") flag = false;
+  };
+  if (cmd == "q" || cmd == "quit") return finish(0);
+  if (cmd == "?") return emit(Stream::out, kHelp);
+  if (cmd == "x") {
+    onoff(print_.expanded);
+    return emit(Stream::out, std::string("Expanded display is ") + (print_.expanded ? "on.\n" : "off.\n"));
+  }
+  if (cmd == "timing") {
+    onoff(timing_);
+    return emit(Stream::out, std::string("Timing is ") + (timing_ ? "on.\n" : "off.\n"));
+  }
+  if (cmd == "errverbose") {
+    return emit(Stream::out, last_error_verbose_.empty() ? "There is no previous error.\n" : last_error_verbose_);
+  }
+  if (cmd == "pset") {
+    const std::string val = w.size() > 2 ? w[2] : "";
+    if (arg == "format") {
+      if (val == "aligned") print_.format = PrintOptions::Format::aligned;
+      else if (val == "csv") print_.format = PrintOptions::Format::csv;
+      else if (val == "json") print_.format = PrintOptions::Format::json;
+      else return emit(Stream::err, "\\pset: allowed formats are aligned, csv, json\n");
+      return emit(Stream::out, "Output format is " + val + ".\n");
+    }
+    if (arg == "null") {
+      print_.null_display = val;
+      return emit(Stream::out, "Null display is \"" + val + "\".\n");
+    }
+    return emit(Stream::err, "\\pset: unknown option: " + arg + " (format, null)\n");
+  }
+  std::string err;
+  auto q = describe_query(cmd, arg, err);
+  if (!q) {
+    emit(Stream::err, err + "\nTry \\? for help.\n");
+    if (stop_on_error_) finish(kSqlExitError);
+    return;
+  }
+  auto stmts = classify_sql(q->sql);
+  if (stmts.size() != 1) return;
+  Work w1{std::move(stmts[0]), std::move(q)};
+  queue_.push_back(std::move(w1));
+}
+
+void PgExecutor::enqueue_sql(const std::string& text) {
+  for (auto& s : classify_sql(text)) queue_.push_back(Work{std::move(s), std::nullopt});
+}
+
+void PgExecutor::handle_line(const std::string& line) {
+  if (sql_.blank()) {
+    const std::string t = trim(line);
+    if (!t.empty() && t[0] == '\\') {
+      sql_.clear();
+      return handle_meta(t);
+    }
+  }
+  if (sql_.size() + line.size() > kMaxInput) {
+    sql_.clear();
+    emit(Stream::err, "ERROR:  statement too long for the bastion (1 MiB)\n");
+    if (stop_on_error_) finish(kSqlExitError);
+    return;
+  }
+  sql_.append(line);
+  sql_.append("\n");
+  const std::string complete = sql_.take_complete();
+  if (!complete.empty()) enqueue_sql(complete);
+}
+
+void PgExecutor::take_input() {
+  if (finished_ || running_ || !queue_.empty()) return;
+  if (mode_ == Mode::console) {
+    while (!raw_in_.empty() && !finished_ && queue_.empty()) {
+      prompt();
+      std::string out;
+      std::vector<LineEditor::Event> events;
+      const std::size_t used = editor_.feed(raw_in_, out, events);
+      raw_in_.erase(0, used);
+      if (!out.empty()) pending_.emplace_back(Stream::out, std::move(out));
+      for (const auto& ev : events) {
+        prompt_shown_ = false;
+        if (ev.kind == LineEditor::Event::Kind::eof) {
+          emit(Stream::out, "\\q\n");
+          return finish(0);
+        }
+        if (ev.kind == LineEditor::Event::Kind::interrupt) {
+          sql_.clear();
+          continue;
+        }
+        editor_.add_history(ev.text);
+        handle_line(ev.text);
+      }
+      if (used == 0) break;  // an incomplete UTF-8 sequence: wait for the rest
+    }
+    prompt();
+    return;
+  }
+  // Script: whole lines (a backslash command is a line of its own).
+  partial_line_ += raw_in_;
+  raw_in_.clear();
+  std::size_t start = 0;
+  while (!finished_ && queue_.empty()) {
+    const auto nl = partial_line_.find('\n', start);
+    if (nl == std::string::npos) break;
+    handle_line(partial_line_.substr(start, nl - start));
+    start = nl + 1;
+  }
+  partial_line_.erase(0, start);
+  if (partial_line_.size() > kMaxInput) {
+    partial_line_.clear();
+    emit(Stream::err, "ERROR:  line too long for the bastion (1 MiB)\n");
+    return finish(kSqlExitError);
+  }
+  if (input_eof_ && queue_.empty() && !finished_) {
+    if (!partial_line_.empty()) {
+      handle_line(partial_line_);
+      partial_line_.clear();
+    }
+    // Like psql, a last statement without ';' still runs at end of input.
+    const std::string rest = sql_.take_all();
+    if (!trim(rest).empty()) enqueue_sql(rest);
+    if (queue_.empty()) finish(exit_.status.value_or(0));
+  }
+}
+
+bool PgExecutor::resolve_masks(Running& r) {
+  const Decision& d = r.gate.decision;
+  r.masker = std::make_unique<ColumnMasker>(d.column_masks, d.mask_derived, gate_.mask_key());
+  if (conn_.tx_state() == '!') return false;  // the statement will fail anyway; mask all if it returns rows
+  std::vector<std::string> names;
+  for (const auto& m : d.column_masks) names.push_back(lower(m.column));
+  PgResult res = conn_.query(
+      "SELECT c.oid::pg_catalog.int8, a.attnum::pg_catalog.int4, c.relname, a.attname "
+      "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+      "WHERE a.attnum > 0 AND NOT a.attisdropped AND pg_catalog.lower(a.attname) = ANY($1::pg_catalog.text[])",
+      {text_array(names)});
+  if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK) return false;
+  for (int i = 0; i < PQntuples(res.get()); ++i) {
+    ColumnOrigin o{false, PQgetvalue(res.get(), i, 2), PQgetvalue(res.get(), i, 3)};
+    const auto oid = static_cast<unsigned>(std::stoull(PQgetvalue(res.get(), i, 0)));
+    r.origin_of[{oid, std::stoi(PQgetvalue(res.get(), i, 1))}] = o;
+    r.masked_tables.push_back(lower(o.table));
+  }
+  return true;
+}
+
+void PgExecutor::start_next() {
+  if (running_ || queue_.empty() || finished_) return;
+  Work w = std::move(queue_.front());
+  queue_.pop_front();
+  if (!conn_.ok()) return fail(kSqlExitConnection, "bastion: the connection to the database was lost\n");
+  flush_output();  // what came before is not this statement's output
+  CommandRequest req = gate_.request("sql", w.stmt.text);
+  req.sql = sql_facts(w.stmt);
+  auto r = std::make_unique<Running>();
+  r->gate = gate_.submit(req);
+  r->work = std::move(w);
+  const Decision& d = r->gate.decision;
+  if (!d.allowed()) {
+    CommandOutcome o;
+    o.status = 1;
+    o.error = "denied by policy";
+    flush_output();
+    gate_.command_ended(r->gate.command_id, o);
+    emit(Stream::err, "ERROR:  denied by policy: " + r->gate.refusal + "\n");
+    if (stop_on_error_) {
+      queue_.clear();
+      finish(kSqlExitDenied);
+    }
+    return;
+  }
+  if (!d.column_masks.empty() && r->work.stmt.kind == "copy") {
+    CommandOutcome o;
+    o.status = 1;
+    o.error = "masking cannot apply to COPY";
+    gate_.command_ended(r->gate.command_id, o);
+    emit(Stream::err, "ERROR:  denied by policy: column masking cannot apply to COPY output; use SELECT\n");
+    if (stop_on_error_) queue_.clear(), finish(kSqlExitDenied);
+    return;
+  }
+  if (!d.column_masks.empty() && !resolve_masks(*r)) r->origin_of.clear(), r->masked_tables = {"*"};
+  const int64_t cfg_cap = target_.postgres.row_limit;
+  r->row_cap = cfg_cap;
+  if (d.row_limit && (cfg_cap == 0 || *d.row_limit < cfg_cap)) r->row_cap = *d.row_limit;
+  r->started = monotonic_seconds();
+  // The extended protocol runs exactly one statement per message: the text
+  // that was decided is all that can run.
+  if (!PQsendQueryParams(conn_.get(), r->work.stmt.text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)) {
+    CommandOutcome o;
+    o.status = 1;
+    o.error = conn_.last_error();
+    gate_.command_ended(r->gate.command_id, o);
+    return fail(kSqlExitConnection, "bastion: the database connection failed: " + conn_.last_error() + "\n");
+  }
+  PQsetSingleRowMode(conn_.get());
+  running_ = std::move(r);
+}
+
+void PgExecutor::begin_rows(const PGresult* res) {
+  Running& r = *running_;
+  r.header = true;
+  const int n = PQnfields(res);
+  std::vector<ColumnOrigin> origins;
+  for (int i = 0; i < n; ++i) {
+    r.cols.push_back({PQfname(res, i), column_type(PQftype(res, i))});
+    ColumnOrigin o;
+    const unsigned tbl = PQftable(res, i);
+    if (tbl != 0) {
+      o.computed = false;
+      const auto it = r.origin_of.find({tbl, PQftablecol(res, i)});
+      if (it != r.origin_of.end()) o = it->second;
+      else o.table = "", o.column = "\x01";  // a table column that is not masked anywhere
+    }
+    origins.push_back(o);
+  }
+  if (r.masker) {
+    bool reads_masked = false;
+    if (!r.masked_tables.empty() && r.masked_tables[0] == "*") {
+      r.masker->plan_all(static_cast<std::size_t>(n));
+    } else {
+      for (const auto& t : r.work.stmt.reads) {
+        const auto dot = t.rfind('.');
+        const std::string base = lower(dot == std::string::npos ? t : t.substr(dot + 1));
+        reads_masked |= std::find(r.masked_tables.begin(), r.masked_tables.end(), base) != r.masked_tables.end();
+      }
+      r.masker->plan(r.cols, origins, reads_masked);
+    }
+    const auto names = r.masker->masked_names(r.cols);
+    for (std::size_t i = 0; i < names.size(); ++i) r.masked_columns += (i ? "," : "") + names[i];
+  }
+  PrintOptions po = print_;
+  if (r.work.describe) po.title = r.work.describe->title, po.footer = r.work.describe->footer;
+  r.renderer = make_renderer(po);
+  std::string out;
+  // A describe command with nothing to show prints a sentence instead (on the first row we know better).
+  if (!r.work.describe || r.work.describe->empty_message.empty()) r.renderer->begin(r.cols, out);
+  emit(Stream::out, std::move(out));
+}
+
+void PgExecutor::on_result(PGresult* res) {
+  Running& r = *running_;
+  const ExecStatusType st = PQresultStatus(res);
+  switch (st) {
+    case PGRES_SINGLE_TUPLE: {
+      if (!r.header) begin_rows(res);
+      if (r.work.describe && !r.work.describe->empty_message.empty() && r.rows == 0) {
+        std::string out;
+        r.renderer->begin(r.cols, out);
+        emit(Stream::out, std::move(out));
+      }
+      ++r.rows;
+      if (r.row_cap > 0 && r.rows > static_cast<uint64_t>(r.row_cap)) break;  // counted, not shown
+      std::vector<Cell> cells(r.cols.size());
+      for (int i = 0; i < static_cast<int>(r.cols.size()); ++i) {
+        if (PQgetisnull(res, 0, i)) cells[static_cast<std::size_t>(i)].null = true;
+        else cells[static_cast<std::size_t>(i)].value.assign(PQgetvalue(res, 0, i), static_cast<std::size_t>(PQgetlength(res, 0, i)));
+      }
+      if (r.masker && r.masker->active()) r.masker->apply(cells);
+      std::string out;
+      r.renderer->row(std::move(cells), out);
+      ++r.shown;
+      emit(Stream::out, std::move(out));
+      break;
+    }
+    case PGRES_TUPLES_OK: {
+      if (!r.header) begin_rows(res);
+      std::string out;
+      if (r.rows == 0 && r.work.describe && !r.work.describe->empty_message.empty()) {
+        out = r.work.describe->empty_message + "\n";
+      } else {
+        r.renderer->end(r.shown, out);
+      }
+      emit(Stream::out, std::move(out));
+      if (r.rows > r.shown)
+        emit(Stream::err, "bastion: row limit reached: showed " + std::to_string(r.shown) + " of " +
+                              std::to_string(r.rows) + " rows\n");
+      const std::string tag = PQcmdStatus(res);
+      if (tag.starts_with("INSERT") || tag.starts_with("UPDATE") || tag.starts_with("DELETE") ||
+          tag.starts_with("MERGE"))
+        emit(Stream::out, tag + "\n");
+      break;
+    }
+    case PGRES_COMMAND_OK: {
+      const std::string tag = PQcmdStatus(res);
+      if (!tag.empty()) emit(Stream::out, tag + "\n");
+      const char* n = PQcmdTuples(res);
+      if (n && *n) r.affected = std::stoll(n);
+      break;
+    }
+    case PGRES_EMPTY_QUERY: break;
+    case PGRES_COPY_OUT: break;  // data follows (poll_results)
+    case PGRES_COPY_IN:
+      PQputCopyEnd(conn_.get(), "COPY FROM STDIN is not available through the bastion; use INSERT");
+      break;
+    case PGRES_COPY_BOTH:
+    case PGRES_BAD_RESPONSE:
+    case PGRES_NONFATAL_ERROR:
+    case PGRES_FATAL_ERROR:
+    default: {
+      emit(Stream::err, PQresultErrorMessage(res));
+      const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      r.error = std::string(state ? state : "") + ": " + first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+      char* verbose = PQresultVerboseErrorMessage(res, PQERRORS_VERBOSE, PQSHOW_CONTEXT_ALWAYS);
+      if (verbose) last_error_verbose_ = verbose, PQfreemem(verbose);
+      break;
+    }
+  }
+}
+
+void PgExecutor::poll_results(std::size_t budget) {
+  // Read from the socket only when libpq has no complete message buffered:
+  // PQconsumeInput compacts libpq's buffer, so calling it per row would make
+  // a large result quadratic.
+  auto read_more = [&]() {
+    if (PQconsumeInput(conn_.get())) return true;
+    CommandOutcome o;
+    o.status = 1;
+    o.error = conn_.last_error();
+    flush_output();
+    gate_.command_ended(running_->gate.command_id, o);
+    running_.reset();
+    fail(kSqlExitConnection, "bastion: the connection to the database was lost: " + conn_.last_error() + "\n");
+    return false;
+  };
+  while (running_ && produced_ < budget) {
+    if (running_->in_copy) {
+      // COPY TO STDOUT: raw data, straight through the output filters.
+      char* buf = nullptr;
+      int n = PQgetCopyData(conn_.get(), &buf, 1);
+      if (n == 0) {
+        if (!read_more()) return;
+        n = PQgetCopyData(conn_.get(), &buf, 1);
+        if (n == 0) return;  // wait for the socket
+      }
+      if (n > 0) {
+        emit(Stream::out, std::string(buf, static_cast<std::size_t>(n)));
+        PQfreemem(buf);
+        ++running_->rows;
+        continue;
+      }
+      running_->in_copy = false;  // -1: done, the final result follows
+    }
+    if (PQisBusy(conn_.get())) {
+      if (!read_more()) return;
+      if (PQisBusy(conn_.get())) return;  // wait for the socket
+    }
+    PGresult* res = PQgetResult(conn_.get());
+    if (!res) return end_statement();
+    if (PQresultStatus(res) == PGRES_COPY_OUT) running_->in_copy = true;
+    on_result(res);
+    PQclear(res);
+  }
+}
+
+void PgExecutor::end_statement() {
+  Running& r = *running_;
+  const double ms = (monotonic_seconds() - r.started) * 1000.0;
+  if (timing_) emit(Stream::out, format_ms(ms));
+  CommandOutcome o;
+  o.status = r.error.empty() ? 0 : 1;
+  o.rows = r.affected ? *r.affected : static_cast<int64_t>(r.rows);
+  o.duration_us = static_cast<int64_t>(std::llround(ms * 1000.0));
+  o.error = r.error;
+  o.masked_columns = r.masked_columns;
+  flush_output();  // this statement's output passes its masks before they close
+  gate_.command_ended(r.gate.command_id, o);
+  const bool failed = !r.error.empty();
+  running_.reset();
+  if (failed) {
+    if (stop_on_error_) {
+      queue_.clear();
+      finish(kSqlExitError);
+    } else if (mode_ != Mode::console) {
+      exit_.status = kSqlExitError;  // psql without ON_ERROR_STOP still reports failure... at the end
+    }
+  }
+}
+
+void PgExecutor::fail(int status, const std::string& message) {
+  emit(Stream::err, message);
+  queue_.clear();
+  finish(status);
+}
+
+void PgExecutor::finish(int status) {
+  if (finished_) return;
+  finished_ = true;
+  exit_.status = status;
+}
+
+bool PgExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
+  out_ = &out;
+  produced_ = 0;
+  while (!closed_ && produced_ < budget) {
+    if (running_) {
+      poll_results(budget);
+      if (running_) break;  // waiting for the server or for the client
+      continue;
+    }
+    if (finished_) break;
+    if (!queue_.empty()) {
+      start_next();
+      continue;
+    }
+    const std::size_t before = raw_in_.size() + partial_line_.size();
+    take_input();
+    if (finished_ || !queue_.empty()) continue;
+    if (raw_in_.size() + partial_line_.size() == before) break;  // nothing new to do
+  }
+  if (mode_ == Mode::command && !running_ && queue_.empty()) finish(exit_.status.value_or(0));
+  flush_output();
+  out_ = nullptr;
+  return !(finished_ && !running_);
+}
+
+void PgExecutor::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (running_) {
+    // The client left mid-statement: stop it on the server, then drain.
+    std::string err;
+    conn_.cancel(err);
+    CommandOutcome o;
+    o.status = 1;
+    o.error = "client disconnected";
+    gate_.command_ended(running_->gate.command_id, o);
+    while (PGresult* res = PQgetResult(conn_.get())) {
+      const ExecStatusType st = PQresultStatus(res);
+      PQclear(res);
+      if (st == PGRES_COPY_OUT) {
+        char* b = nullptr;
+        while (PQgetCopyData(conn_.get(), &b, 0) > 0) PQfreemem(b);
+      } else if (st == PGRES_COPY_IN) {
+        PQputCopyEnd(conn_.get(), "cancelled");
+      }
+    }
+    running_.reset();
+  }
+  PQsetNoticeReceiver(conn_.get(), prev_receiver_, prev_arg_);
+  if (reading_ && want_reads_) want_reads_(false);
+  reading_ = false;
+}
+
+}  // namespace bastion

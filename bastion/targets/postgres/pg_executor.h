@@ -1,0 +1,134 @@
+// The SQL command source and executor for PostgreSQL targets, one per
+// channel. Input (console keystrokes, piped script, or the exec line) is
+// split into statements by the PostgreSQL parser; each statement goes
+// through the CommandGate (policy, audit, marker) before it is sent; results
+// stream back in libpq single-row mode, are masked by column, rendered like
+// psql, and written only to the OutputPipeline.
+#pragma once
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "filters/column_masker.h"
+#include "policy/command_gate.h"
+#include "sources/line_editor.h"
+#include "sources/sql_input.h"
+#include "targets/postgres/describe_queries.h"
+#include "targets/postgres/pg_connection.h"
+#include "targets/postgres/result_renderer.h"
+#include "targets/postgres/sql_classifier.h"
+#include "targets/target.h"
+
+namespace bastion {
+
+// Exit statuses of a SQL channel (psql's, plus the bastion's denial).
+constexpr int kSqlExitError = 3;        // a statement failed (psql -v ON_ERROR_STOP=1)
+constexpr int kSqlExitConnection = 2;   // the connection to the database was lost
+constexpr int kSqlExitDenied = 126;     // the policy refused a statement
+
+// Leading options of an exec line: `ssh db@bastion --csv "SELECT ..."`.
+struct SqlExecOptions {
+  PrintOptions print;
+  bool stop_on_error = true;
+  bool timing = false;
+  std::string sql;    // what follows the options (empty: read stdin)
+  std::string error;  // an unknown option
+};
+SqlExecOptions parse_sql_exec_line(const std::string& line);
+
+class PgExecutor : public Executor {
+ public:
+  // `want_reads(true)` asks the session loop to wake on the database socket.
+  PgExecutor(PgConnection& conn, const TargetConfig& t, const ExecRequest& req, CommandGate& gate,
+             std::function<void(bool)> want_reads);
+  ~PgExecutor() override;
+
+  std::size_t input_capacity() override;
+  bool write_input(std::string_view data) override;
+  void send_eof() override { input_eof_ = true; }
+  void window_change(int, int) override {}
+  void set_output_wanted(bool wanted) override;
+  void send_signal(const std::string& name) override;
+  bool pump_output(OutputPipeline& out, std::size_t budget) override;
+  ExitInfo exit_info() const override { return exit_; }
+  void close() override;
+
+ private:
+  enum class Mode { console, script, command };
+  struct Work {
+    SqlStatement stmt;
+    std::optional<DescribeQuery> describe;
+  };
+  struct Running {
+    Work work;
+    GateResult gate;
+    double started = 0;
+    int64_t row_cap = 0;     // 0: none
+    uint64_t rows = 0;       // rows returned by the server
+    uint64_t shown = 0;
+    bool header = false;
+    bool in_copy = false;    // COPY TO STDOUT data is flowing
+    std::vector<ResultColumn> cols;
+    std::unique_ptr<ResultRenderer> renderer;
+    std::unique_ptr<ColumnMasker> masker;
+    std::map<std::pair<unsigned, int>, ColumnOrigin> origin_of;
+    std::vector<std::string> masked_tables;
+    std::string error;         // "SQLSTATE: message"
+    std::optional<int64_t> affected;
+    std::string masked_columns;
+  };
+
+  static void on_notice(void* self, const PGresult* res);
+  void emit(Stream s, std::string text);
+  void flush_output();
+  void prompt();
+  void take_input();
+  void handle_line(const std::string& line);
+  void handle_meta(const std::string& line);
+  void enqueue_sql(const std::string& text);
+  void start_next();
+  bool resolve_masks(Running& r);
+  void poll_results(std::size_t budget);
+  void on_result(PGresult* res);
+  void begin_rows(const PGresult* res);
+  void end_statement();
+  void fail(int status, const std::string& message);
+  void finish(int status);
+  std::string prompt_text() const;
+
+  PgConnection& conn_;
+  const TargetConfig& target_;
+  CommandGate& gate_;
+  Mode mode_;
+  bool pty_;
+  PrintOptions print_;
+  bool stop_on_error_ = true;
+  bool timing_ = false;
+  PQnoticeReceiver prev_receiver_ = nullptr;
+  void* prev_arg_ = nullptr;
+
+  LineEditor editor_;
+  SqlInputBuffer sql_;
+  std::string raw_in_;   // input not yet handled
+  std::string partial_line_;  // script mode: a line without its newline yet
+  bool input_eof_ = false;
+  bool prompt_shown_ = false;
+  std::deque<Work> queue_;
+  std::unique_ptr<Running> running_;
+  std::string last_error_verbose_;
+
+  OutputPipeline* out_ = nullptr;  // during pump_output
+  std::vector<std::pair<Stream, std::string>> pending_;
+  std::size_t produced_ = 0;
+  bool finished_ = false;
+  bool closed_ = false;
+  ExitInfo exit_;
+  std::function<void(bool)> want_reads_;
+  bool reading_ = false;
+};
+
+}  // namespace bastion

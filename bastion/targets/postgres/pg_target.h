@@ -1,0 +1,36 @@
+// PostgreSQL targets: one libpq connection per bastion session (so a
+// transaction spans statements and channels in turn), and a PgExecutor per
+// channel that runs the SQL console, script or exec line over it.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "targets/postgres/pg_connection.h"
+#include "targets/target.h"
+
+namespace bastion {
+
+class PgTargetConnection : public TargetConnection {
+ public:
+  static std::unique_ptr<PgTargetConnection> connect(const TargetConfig& t, std::string& error);
+  ~PgTargetConnection() override;
+
+  std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override;
+  void attach(ssh_event ev) override;
+  void detach() override;
+  bool connected() const override { return conn_->ok(); }
+
+ private:
+  PgTargetConnection(std::unique_ptr<PgConnection> c, const TargetConfig& t) : conn_(std::move(c)), target_(t) {}
+  void want_reads(bool on);
+
+  std::unique_ptr<PgConnection> conn_;
+  TargetConfig target_;  // a copy: a reload must not change it under a running session
+  ssh_event event_ = nullptr;
+  int watched_fd_ = -1;
+  // Held by the running executor: a connection serves one channel at a time.
+  std::shared_ptr<int> in_use_ = std::make_shared<int>(0);
+};
+
+}  // namespace bastion

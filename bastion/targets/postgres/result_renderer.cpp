@@ -1,0 +1,259 @@
+#include "targets/postgres/result_renderer.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "sources/line_editor.h"
+
+namespace bastion {
+namespace {
+
+constexpr std::size_t kBatchBytes = 4 << 20;
+
+std::vector<std::string_view> lines_of(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= s.size(); ++i)
+    if (i == s.size() || s[i] == '\n') {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  return out;
+}
+
+void pad(std::string& out, std::size_t n) { out.append(n, ' '); }
+
+std::string footer(uint64_t rows) { return "(" + std::to_string(rows) + (rows == 1 ? " row)\n" : " rows)\n"); }
+
+class BatchRenderer : public ResultRenderer {
+ public:
+  BatchRenderer(PrintOptions opt, std::size_t batch) : opt_(std::move(opt)), batch_(batch) {}
+  void begin(const std::vector<ResultColumn>& cols, std::string&) override { cols_ = cols; }
+  void row(std::vector<Cell> cells, std::string& out) override {
+    for (const auto& c : cells) bytes_ += c.value.size() + 8;
+    rows_.push_back(std::move(cells));
+    if (rows_.size() >= batch_ || bytes_ >= kBatchBytes) flush(out, false);
+  }
+
+ protected:
+  std::string shown(const Cell& c) const { return c.null ? opt_.null_display : c.value; }
+  virtual void flush(std::string& out, bool last) = 0;
+  PrintOptions opt_;
+  std::size_t batch_;
+  std::vector<ResultColumn> cols_;
+  std::vector<std::vector<Cell>> rows_;
+  std::size_t bytes_ = 0;
+  bool started_ = false;  // the header (or first record) is out
+  uint64_t record_ = 0;
+};
+
+class AlignedRenderer : public BatchRenderer {
+ public:
+  using BatchRenderer::BatchRenderer;
+  void end(uint64_t rows, std::string& out) override {
+    flush(out, true);
+    if (opt_.footer) out += footer(rows);
+    out += "\n";
+  }
+
+ protected:
+  void flush(std::string& out, bool last) override {
+    if (rows_.empty() && (started_ || !last)) return;
+    const std::size_t n = cols_.size();
+    std::vector<std::size_t> w(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      w[i] = display_width(cols_[i].name);
+      for (const auto& r : rows_) {
+        const std::string v = shown(r[i]);  // outlives the views into it
+        for (auto l : lines_of(v)) w[i] = std::max(w[i], display_width(l));
+      }
+    }
+    if (!started_) {
+      started_ = true;
+      if (!opt_.title.empty()) {
+        std::size_t total = n == 0 ? 0 : 2 + 3 * (n - 1);
+        for (auto x : w) total += x;
+        const std::size_t tw = display_width(opt_.title);
+        if (tw < total) pad(out, (total - tw) / 2);
+        out += opt_.title + "\n";
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t nw = display_width(cols_[i].name);
+        const std::size_t left = (w[i] - nw) / 2;
+        out += i == 0 ? " " : " ";
+        pad(out, left);
+        out += cols_[i].name;
+        pad(out, w[i] - nw - left);
+        out += i + 1 < n ? " |" : " ";
+      }
+      out += "\n";
+      for (std::size_t i = 0; i < n; ++i) {
+        out.append(w[i] + 2, '-');
+        if (i + 1 < n) out += "+";
+      }
+      if (n == 0) out += "--";
+      out += "\n";
+    }
+    for (const auto& r : rows_) {
+      std::vector<std::vector<std::string_view>> cell_lines(n);
+      std::vector<std::string> texts(n);
+      std::size_t height = 1;
+      for (std::size_t i = 0; i < n; ++i) {
+        texts[i] = shown(r[i]);
+        cell_lines[i] = lines_of(texts[i]);
+        height = std::max(height, cell_lines[i].size());
+      }
+      for (std::size_t h = 0; h < height; ++h) {
+        for (std::size_t i = 0; i < n; ++i) {
+          const bool has = h < cell_lines[i].size();
+          const std::string_view l = has ? cell_lines[i][h] : std::string_view{};
+          const bool more = has && h + 1 < cell_lines[i].size();
+          const std::size_t lw = display_width(l);
+          const bool right = cols_[i].type == ResultColumn::Type::number;
+          out += " ";
+          if (right) pad(out, w[i] - lw), out += l;
+          else if (i + 1 < n || more) out += l, pad(out, w[i] - lw);
+          else out += l;  // psql leaves no trailing blanks on the last column
+          if (i + 1 < n) out += more ? "+|" : " |";
+          else if (more) out += "+";
+        }
+        out += "\n";
+      }
+    }
+    rows_.clear();
+    bytes_ = 0;
+  }
+};
+
+class ExpandedRenderer : public BatchRenderer {
+ public:
+  using BatchRenderer::BatchRenderer;
+  void end(uint64_t rows, std::string& out) override {
+    flush(out, true);
+    if (rows == 0) out += footer(0);
+    out += "\n";
+  }
+
+ protected:
+  void flush(std::string& out, bool) override {
+    if (rows_.empty()) return;
+    std::size_t kw = 0, vw = 0;
+    for (const auto& c : cols_) kw = std::max(kw, display_width(c.name));
+    for (const auto& r : rows_)
+      for (const auto& c : r) {
+        const std::string v = shown(c);
+        for (auto l : lines_of(v)) vw = std::max(vw, display_width(l));
+      }
+    for (const auto& r : rows_) {
+      std::string head = "-[ RECORD " + std::to_string(++record_) + " ]";
+      const std::size_t total = kw + 3 + vw;
+      if (head.size() < total) head.append(total - head.size(), '-');
+      out += head + "\n";
+      for (std::size_t i = 0; i < cols_.size(); ++i) {
+        const std::string v = shown(r[i]);
+        const auto ls = lines_of(v);
+        for (std::size_t h = 0; h < ls.size(); ++h) {
+          if (h == 0) out += cols_[i].name, pad(out, kw - display_width(cols_[i].name));
+          else pad(out, kw);
+          out += " | ";
+          out += ls[h];
+          if (h + 1 < ls.size()) pad(out, vw - display_width(ls[h])), out += "+";
+          out += "\n";
+        }
+      }
+    }
+    rows_.clear();
+    bytes_ = 0;
+  }
+};
+
+class CsvRenderer : public ResultRenderer {
+ public:
+  void begin(const std::vector<ResultColumn>& cols, std::string& out) override {
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      if (i) out += ",";
+      field(cols[i].name, out);
+    }
+    out += "\n";
+  }
+  void row(std::vector<Cell> cells, std::string& out) override {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i) out += ",";
+      if (!cells[i].null) field(cells[i].value, out);
+    }
+    out += "\n";
+  }
+  void end(uint64_t, std::string&) override {}
+
+ private:
+  static void field(const std::string& v, std::string& out) {
+    if (v.find_first_of(",\"\n\r") == std::string::npos && v != "\\.") {
+      out += v;
+      return;
+    }
+    out += '"';
+    for (char c : v) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    out += '"';
+  }
+};
+
+class JsonRenderer : public ResultRenderer {
+ public:
+  void begin(const std::vector<ResultColumn>& cols, std::string&) override {
+    cols_ = cols;
+    keys_.clear();
+    for (const auto& c : cols) keys_.push_back(nlohmann::json(c.name).dump());
+  }
+  void row(std::vector<Cell> cells, std::string& out) override {
+    out += first_ ? "[\n{" : ",\n{";
+    first_ = false;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i) out += ",";
+      out += keys_[i] + ":";
+      const Cell& c = cells[i];
+      if (c.null) out += "null";
+      else if (cols_[i].type == ResultColumn::Type::boolean) out += c.value == "t" ? "true" : "false";
+      else if (cols_[i].type == ResultColumn::Type::number && plain_number(c.value)) out += c.value;
+      else if (cols_[i].type == ResultColumn::Type::json && nlohmann::json::accept(c.value)) out += c.value;
+      else out += nlohmann::json(c.value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    out += "}";
+  }
+  void end(uint64_t, std::string& out) override { out += first_ ? "[]\n" : "\n]\n"; }
+
+ private:
+  // JSON has no NaN, Infinity, or masked "****" numbers: those stay strings.
+  static bool plain_number(const std::string& v) {
+    return !v.empty() && v.find_first_not_of("0123456789.-+eE") == std::string::npos &&
+           (std::isdigit(static_cast<unsigned char>(v.back())) != 0) && nlohmann::json::accept(v);
+  }
+  std::vector<ResultColumn> cols_;
+  std::vector<std::string> keys_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+std::unique_ptr<ResultRenderer> make_renderer(const PrintOptions& opt, std::size_t batch_rows) {
+  batch_rows = std::max<std::size_t>(batch_rows, 1);
+  if (opt.format == PrintOptions::Format::csv) return std::make_unique<CsvRenderer>();
+  if (opt.format == PrintOptions::Format::json) return std::make_unique<JsonRenderer>();
+  if (opt.expanded) return std::make_unique<ExpandedRenderer>(opt, batch_rows);
+  return std::make_unique<AlignedRenderer>(opt, batch_rows);
+}
+
+ResultColumn::Type column_type(unsigned oid) {
+  switch (oid) {
+    case 20: case 21: case 23: case 26: case 700: case 701: case 1700: case 790: case 28: case 5069:
+      return ResultColumn::Type::number;
+    case 16: return ResultColumn::Type::boolean;
+    case 114: case 3802: return ResultColumn::Type::json;
+    default: return ResultColumn::Type::text;
+  }
+}
+
+}  // namespace bastion

@@ -1,0 +1,101 @@
+"""A throwaway PostgreSQL cluster for the regress suite (and the demo):
+initdb in a temp folder, run as an unprivileged user on a free loopback
+port, password (scram) authentication so the bastion's held credential is
+really what gets it in."""
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import time
+
+from harness import free_port, run, wait_port
+
+
+def pg_bin(name):
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+def available():
+    return pg_bin("initdb") is not None and pg_bin("postgres") is not None
+
+
+class PostgresCluster:
+    SUPERUSER = "postgres"
+
+    def __init__(self, d, password="held-secret-pw"):
+        self.d = d
+        self.port = free_port()
+        self.password = password
+        os.makedirs(d, exist_ok=True)
+        self.data = os.path.join(d, "pgdata")
+        self.sock = os.path.join(d, "sock")
+        os.makedirs(self.sock, exist_ok=True)
+        self.log = os.path.join(d, "postgres.log")
+        # PostgreSQL refuses to run as root: use an unprivileged account.
+        self.run_as = None
+        if os.getuid() == 0:
+            for name in ("postgres", "nobody"):
+                try:
+                    self.run_as = pwd.getpwnam(name)
+                    break
+                except KeyError:
+                    pass
+            for p in (d, self.sock):
+                os.chown(p, self.run_as.pw_uid, self.run_as.pw_gid)
+            os.chmod(d, 0o755)
+        pwfile = os.path.join(d, "pwfile")
+        with open(pwfile, "w") as f:
+            f.write(password + "\n")
+        if self.run_as:
+            os.chown(pwfile, self.run_as.pw_uid, self.run_as.pw_gid)
+        r = run(self._as_user([pg_bin("initdb"), "-D", self.data, "-U", self.SUPERUSER, "-A", "scram-sha-256",
+                               f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]), timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("initdb failed: " + r.stderr.decode(errors="replace"))
+        os.unlink(pwfile)
+        self.proc = subprocess.Popen(
+            self._as_user([pg_bin("postgres"), "-D", self.data, "-p", str(self.port), "-k", self.sock,
+                           "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                           "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        wait_port(self.port, timeout=30)
+        for _ in range(100):  # accepting TCP is not yet accepting queries
+            if self.psql("SELECT 1").returncode == 0:
+                break
+            time.sleep(0.1)
+
+    def _as_user(self, cmd):
+        if not self.run_as:
+            return cmd
+        return ["runuser", "-u", self.run_as.pw_name, "--"] + cmd
+
+    def env(self):
+        e = dict(os.environ)
+        e.update(PGHOST="127.0.0.1", PGPORT=str(self.port), PGUSER=self.SUPERUSER, PGPASSWORD=self.password,
+                 PGDATABASE="postgres")
+        return e
+
+    def psql(self, sql, *args, db="postgres", input=None):
+        """psql directly (not through the bastion): setup and verification."""
+        cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, *args]
+        if sql is not None:
+            cmd += ["-c", sql]
+        return run(cmd, env=self.env(), input=input)
+
+    def scalar(self, sql, db="postgres"):
+        r = self.psql(sql, "-A", "-t", db=db)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.decode())
+        return r.stdout.decode().strip()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

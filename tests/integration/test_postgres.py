@@ -1,0 +1,221 @@
+"""PostgreSQL targets through real clients: ssh -> bastiond -> a real
+PostgreSQL server (initdb'd here). Exec, stdin scripts and the console (via a
+pty) render like psql; each statement is decided by the policy; denials leave
+the database untouched; masked columns are masked in output and recording."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+import pg_cluster
+from harness import BASTIONCTL, BastionTest, Env, free_port, main, run
+from pty_driver import PtySession
+
+POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
+
+FIXTURE = r"""
+CREATE ROLE bastion_svc LOGIN PASSWORD 'held-secret-pw';
+CREATE DATABASE shop OWNER bastion_svc;
+"""
+SCHEMA = r"""
+CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, ssn text, balance numeric(10,2), note text);
+INSERT INTO customers VALUES
+  (1, 'alice', 'alice@example.com', '123-45-6789', 12.50, NULL),
+  (2, 'bob', 'bob@example.org', '987-65-4321', 3.00, E'two\nlines'),
+  (3, 'çé日本', NULL, NULL, NULL, 'key sk_live_4eC39HqLyjWDarjtT1 inside');
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2), status text);
+INSERT INTO orders VALUES (10, 1, 99.90, 'paid'), (11, 2, 5.00, 'open');
+"""
+
+
+def pg_target(env, name="shopdb", extra=""):
+    return f"""  {name} = {{ type = "postgres", host = "127.0.0.1", port = {env.pg.port}, dbname = "shop",
+           user = "bastion_svc", password_file = "keys/pg_password", allow = {{ "ops", "analyst" }},
+           policy = "{os.path.abspath(os.path.join(POLICY_DIR, 'postgres.lua'))}", {extra} }},"""
+
+
+@unittest.skipUnless(pg_cluster.available(), "PostgreSQL server binaries not installed")
+class PostgresTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = env = Env()
+        env.pg = pg_cluster.PostgresCluster(os.path.join(env.d, "pg"))
+        r = env.pg.psql(None, input=FIXTURE.encode())
+        assert r.returncode == 0, r.stderr
+        r = env.pg.psql(None, db="shop", input=("SET ROLE bastion_svc;" + SCHEMA).encode())
+        assert r.returncode == 0, r.stderr
+        pw = os.path.join(env.keys.d, "pg_password")
+        with open(pw, "w") as f:
+            f.write("held-secret-pw\n")
+        os.chmod(pw, 0o600)
+        shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
+        env.analyst = env.keys.cert(env.keys.keygen("ann"), env.ca, "ann", "analyst")
+        env.reader = env.keys.cert(env.keys.keygen("pam"), env.ca, "pam", "ops,pii-reader")
+        dead = f"""  deaddb = {{ type = "postgres", host = "127.0.0.1", port = {free_port()}, dbname = "shop",
+           user = "bastion_svc", password_file = "keys/pg_password", allow = {{ "ops" }}, connect_timeout = 3 }},"""
+        env.start_bastion(targets=env.default_targets() + "\n" + pg_target(env, extra="row_limit = 2000000") + "\n" +
+                          pg_target(env, "smalldb", "row_limit = 2") + "\n" + dead)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.pg.stop()
+        super().tearDownClass()
+
+    def sql(self, command=None, key=None, input=None, timeout=60):
+        return self.env.ssh("shopdb", command, key=key, input=input, timeout=timeout)
+
+    def psql_direct(self, *args, input=None):
+        e = self.env.pg.env()
+        e.update(PGUSER="bastion_svc", PGDATABASE="shop")
+        return run(["psql", "-X", "-P", "null=(null)", *args], env=e, input=input)
+
+    # --- rendering ---------------------------------------------------------
+
+    def test_exec_renders_like_psql(self):
+        q = "SELECT id, name, balance, note FROM customers ORDER BY id"
+        r = self.env.ssh("shopdb", q, key=self.env.reader)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        direct = self.psql_direct("-c", q)
+        self.assertEqual(r.stdout.decode(), direct.stdout.decode())
+        self.assertEqual(r.stdout.decode(),
+                         " id |  name  | balance |                 note                  \n"
+                         "----+--------+---------+---------------------------------------\n"
+                         "  1 | alice  |   12.50 | (null)\n"
+                         "  2 | bob    |    3.00 | two                                  +\n"
+                         "    |        |         | lines\n"
+                         "  3 | çé日本 |  (null) | key sk_live_4eC39HqLyjWDarjtT1 inside\n"
+                         "(3 rows)\n\n")
+
+    def test_expanded_and_csv_like_psql(self):
+        q = "SELECT id, name, note FROM customers ORDER BY id"
+        r = self.env.ssh("shopdb", ["--", "-x " + q], key=self.env.reader)
+        self.assertEqual(r.stdout.decode(), self.psql_direct("-x", "-c", q).stdout.decode())
+        r = self.env.ssh("shopdb", ["--", "--csv " + q], key=self.env.reader)
+        self.assertEqual(r.stdout.decode(), self.psql_direct("--csv", "-P", "null=", "-c", q).stdout.decode())
+
+    def test_json_output(self):
+        r = self.env.ssh("shopdb", ["--", "--json SELECT id, name, balance, note IS NULL AS nonote FROM customers "
+                         "WHERE id < 3 ORDER BY id"], key=self.env.reader)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), [{"id": 1, "name": "alice", "balance": 12.50, "nonote": True},
+                                                {"id": 2, "name": "bob", "balance": 3.00, "nonote": False}])
+
+    def test_command_tags_and_multiple_statements(self):
+        r = self.sql("BEGIN; INSERT INTO orders VALUES (90, 1, 1, 'x'); ROLLBACK; SELECT count(*) FROM orders")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode(), "BEGIN\nINSERT 0 1\nROLLBACK\n count \n-------\n     2\n(1 row)\n\n")
+
+    # --- errors --------------------------------------------------------------
+
+    def test_error_stops_with_status_3(self):
+        r = self.sql("SELECT 1 AS one; SELECT * FROM nosuch; SELECT 2 AS two")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn(" one \n-----\n   1\n(1 row)\n", r.stdout.decode())
+        self.assertNotIn("two", r.stdout.decode())
+        self.assertIn('ERROR:  relation "nosuch" does not exist\nLINE 1: SELECT * FROM nosuch\n', r.stderr.decode())
+        row = self.env.audit_eventually("SELECT error FROM commands WHERE text='SELECT * FROM nosuch' AND kind='sql'",
+                                        [('42P01: relation "nosuch" does not exist',)])
+        self.assertEqual(row, [('42P01: relation "nosuch" does not exist',)])
+
+    def test_upstream_down_is_a_clear_error(self):
+        r = self.env.ssh("deaddb", "SELECT 1")
+        self.assertEqual(r.returncode, 255)
+        self.assertRegex(r.stderr.decode(), r'bastion: cannot connect to "deaddb": .*refused')
+        self.assertNotIn("held-secret-pw", r.stderr.decode())
+
+    # --- policy ------------------------------------------------------------
+
+    def test_denied_statement_never_reaches_the_database(self):
+        r = self.sql("DELETE FROM orders")
+        self.assertEqual(r.returncode, 126)
+        self.assertEqual(r.stderr.decode(), "ERROR:  denied by policy: DELETE without WHERE would change every row\n")
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM orders", db="shop"), "2")
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT kind, decision, reason FROM commands WHERE text='DELETE FROM orders' AND kind='sql'",
+            [("sql", "deny", "DELETE without WHERE would change every row")]),
+            [("sql", "deny", "DELETE without WHERE would change every row")])
+
+    def test_review_holds_as_deny(self):
+        r = self.sql("DROP TABLE orders")
+        self.assertEqual(r.returncode, 126)
+        self.assertIn("ERROR:  denied by policy: approval required: DROP needs a second person", r.stderr.decode())
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM orders", db="shop"), "2")
+
+    def test_analyst_is_read_only_and_masked(self):
+        r = self.env.ssh("shopdb", "SELECT id, email, ssn AS x, upper(email) AS shout FROM customers ORDER BY id",
+                         key=self.env.analyst)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertNotIn("alice@example.com", out)
+        self.assertNotIn("ALICE@EXAMPLE.COM", out)
+        self.assertNotIn("123-45", out)
+        self.assertIn("  1 | ****   | *******6789 | ****\n", out)
+        r = self.env.ssh("shopdb", "UPDATE orders SET status='x' WHERE id=10", key=self.env.analyst)
+        self.assertEqual(r.returncode, 126)
+        self.assertEqual(self.env.pg.scalar("SELECT status FROM orders WHERE id=10", db="shop"), "paid")
+        cols = self.env.audit_eventually(
+            "SELECT masked_columns FROM commands WHERE text LIKE 'SELECT id, email, ssn AS x%' AND kind='sql'",
+            [("email,x,shout",)])
+        self.assertEqual(cols, [("email,x,shout",)])
+
+    def test_masked_in_recording_too(self):
+        r = self.sql("SELECT email, note FROM customers WHERE id IN (1, 3) ORDER BY id")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertNotIn("alice@example.com", out)
+        self.assertIn("key [key] inside", out)  # the policy's output pattern applies too
+        path = self.env.audit("SELECT recording FROM commands WHERE kind='exec' AND text LIKE "
+                              "'SELECT email, note FROM customers%'")[0][0]
+        with open(path) as f:
+            rec = f.read()
+        self.assertNotIn("alice@example.com", rec)
+        self.assertNotIn("sk_live_", rec)
+        self.assertIn("sql: SELECT email, note FROM customers WHERE id IN (1, 3) ORDER BY id", rec)
+
+    # --- sessions and transactions -----------------------------------------
+
+    def test_stdin_script_and_transaction_across_statements(self):
+        script = (b"BEGIN;\nINSERT INTO orders VALUES (50, 2, 7.5, 'new');\n"
+                  b"SELECT status FROM orders WHERE id = 50;\nCOMMIT;\n"
+                  b"DELETE FROM orders WHERE id = 50;\n")
+        r = self.sql(input=script)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode(), "BEGIN\nINSERT 0 1\n status \n--------\n new\n(1 row)\n\nCOMMIT\nDELETE 1\n")
+
+    def test_row_limit_cuts_with_notice(self):
+        r = self.env.ssh("smalldb", "SELECT g FROM generate_series(1, 5) g")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode(), " g \n---\n 1\n 2\n(2 rows)\n\n")
+        self.assertEqual(r.stderr.decode(), "bastion: row limit reached: showed 2 of 5 rows\n")
+
+    def test_large_result_streams_with_bounded_memory(self):
+        b = self.env.bastion
+        with open(f"/proc/{b.proc.pid}/status") as f:
+            before = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        p = subprocess.Popen(self.env.ssh_base(self.env.reader) + ["shopdb@127.0.0.1", "--",
+                             "--csv SELECT g, repeat('x', 40) FROM generate_series(1, 1000000) g"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        peak, lines = 0, 0
+        # Read slowly at first so the bastion has to hold back, then drain.
+        for chunk in iter(lambda: p.stdout.read(1 << 16), b""):
+            lines += chunk.count(b"\n")
+            with open(f"/proc/{b.proc.pid}/status") as f:
+                peak = max(peak, int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)))
+        p.wait(timeout=120)
+        p.stdout.close()
+        self.assertEqual(p.returncode, 0, p.stderr.read())
+        self.assertEqual(lines, 1000001)
+        self.assertLess(peak - before, 64 * 1024, f"bastiond grew by {peak - before} KiB")
+
+    def test_password_never_reaches_user(self):
+        r = self.sql("SHOW password_encryption; SELECT current_user")
+        self.assertNotIn("held-secret-pw", r.stdout.decode() + r.stderr.decode())
+        self.assertIn("bastion_svc", r.stdout.decode())
+
+
+if __name__ == "__main__":
+    main()
