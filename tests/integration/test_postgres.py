@@ -135,7 +135,7 @@ class PostgresTest(BastionTest):
         self.assertEqual(r.stderr.decode(), "ERROR:  denied by policy: DELETE without WHERE would change every row\n")
         self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM orders", db="shop"), "2")
         self.assertEqual(self.env.audit_eventually(
-            "SELECT kind, decision, reason FROM commands WHERE text='DELETE FROM orders' AND kind='sql'",
+            "SELECT DISTINCT kind, decision, reason FROM commands WHERE text='DELETE FROM orders' AND kind='sql'",
             [("sql", "deny", "DELETE without WHERE would change every row")]),
             [("sql", "deny", "DELETE without WHERE would change every row")])
 
@@ -207,9 +207,98 @@ class PostgresTest(BastionTest):
                 peak = max(peak, int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)))
         p.wait(timeout=120)
         p.stdout.close()
+        p.stderr.close()
         self.assertEqual(p.returncode, 0, p.stderr.read())
         self.assertEqual(lines, 1000001)
         self.assertLess(peak - before, 64 * 1024, f"bastiond grew by {peak - before} KiB")
+
+    # --- the console (a pty, driven like a person) ---------------------------
+
+    def console(self, key=None, target="shopdb"):
+        argv = self.env.ssh_base(key=key, tty=True) + [f"{target}@127.0.0.1"]
+        return PtySession(argv, 30, 120, env={"TERM": "xterm-256color"})
+
+    def test_console_prompt_transactions_and_multiline(self):
+        s = self.console(key=self.env.reader)
+        s.read_until(b"shopdb=> ")
+        s.send(b"BEGIN;\r")
+        s.read_until(b"BEGIN\r\nshopdb=*> ")
+        s.send(b"SELECT name\r")
+        s.read_until(b"shopdb-*> ")
+        s.send(b"FROM customers WHERE id = 1;\r")
+        out = s.read_until(b"(1 row)\r\n\r\nshopdb=*> ")
+        self.assertIn(b" name  \r\n-------\r\n alice\r\n(1 row)\r\n", out)
+        s.send(b"SELECT nosuch;\r")
+        s.read_until(b"shopdb=!> ")
+        s.send(b"ROLLBACK;\r")
+        s.read_until(b"ROLLBACK\r\nshopdb=> ")
+        s.send(b"\\q\r")
+        self.assertEqual(s.wait(), 0)
+        # The console session is recorded like any terminal session, with a marker per statement.
+        path = self.env.audit("SELECT recording FROM commands WHERE kind='shell' ORDER BY id DESC LIMIT 1")[0][0]
+        with open(path) as f:
+            events = [json.loads(l) for l in f][1:]
+        markers = [e[2] for e in events if e[1] == "m"]
+        self.assertIn("sql: SELECT name\nFROM customers WHERE id = 1", markers)
+        self.assertIn(" alice\r\n", "".join(e[2] for e in events if e[1] == "o"))
+
+    def test_console_line_editing_history_and_meta_commands(self):
+        s = self.console(key=self.env.reader)
+        s.read_until(b"shopdb=> ")
+        # Typo fixed with Backspace, Ctrl-A to the start, Ctrl-E to the end.
+        s.send(b"ELECT 40 + 2 AS answer;x\x7f\x01S\x05\r")
+        s.read_until(b" answer \r\n--------\r\n     42\r\n(1 row)")
+        s.send(b"garbage to forget\x15SELECT 'u' AS cleared;\r")  # Ctrl-U clears the line
+        s.read_until(b" cleared \r\n---------\r\n u\r\n")
+        s.send(b"\x1b[A\x1b[A\r")  # Up, Up: the first statement again
+        s.send(b"SELECT 'after' AS z;\r")
+        s.read_until(b" after\r\n")
+        self.assertEqual(s.buf.count(b"     42\r\n"), 2)
+        s.send(b"\\dt\r")
+        s.read_until(b"List of relations")
+        out = s.read_until(b"(2 rows)")
+        self.assertIn(b" public | customers | table | bastion_svc\r\n", out)
+        s.send(b"\\x\r")
+        s.read_until(b"Expanded display is on.")
+        s.send(b"SELECT 1 AS a, 2 AS b;\r")
+        s.read_until(b"-[ RECORD 1 ]\r\na | 1\r\nb | 2\r\n")
+        s.send(b"\\x off\r\\pset format csv\rSELECT 1 AS a, 2 AS b;\r")
+        s.read_until(b"a,b\r\n1,2\r\n")
+        s.send(b"\\nope\r")
+        s.read_until(b"invalid command \\nope")
+        s.send(b"\x04")  # Ctrl-D on an empty line
+        self.assertEqual(s.wait(), 0)
+
+    def test_console_denial_keeps_console_usable(self):
+        s = self.console()
+        s.read_until(b"shopdb=> ")
+        s.send(b"DELETE FROM orders;\r")
+        s.read_until(b"ERROR:  denied by policy: DELETE without WHERE would change every row\r\nshopdb=> ")
+        s.send(b"SELECT count(*) AS n FROM orders;\r")
+        s.read_until(b" n \r\n---\r\n 2\r\n(1 row)")
+        s.send(b"\\q\r")
+        self.assertEqual(s.wait(), 0)
+
+    def test_ctrl_c_cancels_a_running_query(self):
+        s = self.console()
+        s.read_until(b"shopdb=> ")
+        started = time.time()
+        s.send(b"SELECT pg_sleep(60);\r")
+        time.sleep(1.0)
+        s.send(b"\x03")
+        s.read_until(b"ERROR:  canceling statement due to user request", timeout=15)
+        s.read_until(b"shopdb=> ")
+        self.assertLess(time.time() - started, 15)
+        s.send(b"\x03")  # at the prompt: abandons the (empty) line, the console stays
+        s.read_until(b"^C\r\nshopdb=> ")
+        s.send(b"SELECT 'still here' AS s;\r")
+        s.read_until(b" still here\r\n")
+        s.send(b"\\q\r")
+        self.assertEqual(s.wait(), 0)
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT error FROM commands WHERE text='SELECT pg_sleep(60)' AND kind='sql'",
+            [("57014: canceling statement due to user request",)]),
+            [("57014: canceling statement due to user request",)])
 
     def test_password_never_reaches_user(self):
         r = self.sql("SHOW password_encryption; SELECT current_user")

@@ -98,15 +98,12 @@ SqlExecOptions parse_sql_exec_line(const std::string& line) {
     else if (opt == "-x" || opt == "--expanded") o.print.expanded = true;
     else if (opt == "--continue-on-error") o.stop_on_error = false;
     else if (opt == "--timing") o.timing = true;
-    else if (opt == "--") {
-      i = end == std::string::npos ? line.size() : end;
-      break;
-    } else if (opt.starts_with("--")) {
+    else if (opt.starts_with("--") && opt.size() > 2 && opt.find('\n') == std::string::npos) {
       o.error = "unknown option " + opt + " (options: --csv, --json, --format=aligned|csv|json, -x, "
                 "--timing, --continue-on-error)";
       return o;
     } else {
-      break;  // "-1" or a "-- comment": SQL
+      break;  // "-1", or "-- a comment": SQL
     }
     i = end == std::string::npos ? line.size() : end;
   }
@@ -194,7 +191,8 @@ std::string PgExecutor::prompt_text() const {
 }
 
 void PgExecutor::prompt() {
-  if (mode_ != Mode::console || prompt_shown_ || finished_) return;
+  // Not while a statement is queued or running: its output comes first.
+  if (mode_ != Mode::console || prompt_shown_ || finished_ || running_ || !queue_.empty()) return;
   std::string out;
   editor_.begin(prompt_text(), out);
   pending_.emplace_back(Stream::out, std::move(out));
