@@ -436,8 +436,14 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
 
 void ChannelPipeline::end_audit(const ExitInfo& exit) {
   if (command_id_ <= 0) return;  // no start row (refused early, or the audit write failed)
-  CommandEnd e{command_id_, iso8601_now(), exit.status, exit.signal, bytes_in_, out_count_.bytes,
-               kind_ == "subsystem" ? "not recorded (file transfer)" : rec_state_};
+  CommandEnd e;
+  e.command_id = command_id_;
+  e.ended_at = iso8601_now();
+  e.exit_status = exit.status;
+  e.exit_signal = exit.signal;
+  e.bytes_in = bytes_in_;
+  e.bytes_out = out_count_.bytes;
+  e.recording_state = kind_ == "subsystem" ? "not recorded (file transfer)" : rec_state_;
   std::string err;
   if (!s_.audit().command_ended(e, err)) log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
 }
