@@ -26,4 +26,6 @@ cases = {
     reason = "cannot analyse" },
   { name = "interactive shell for ops", principals = { "ops" }, kind = "shell", command = "", tty = true,
     expect = "allow" },
+  { name = "no opinion on SQL (left to the database policy; alone: default deny)", principals = {"ops"}, kind = "sql",
+    command = "SELECT 1", expect = "deny" },
 }

@@ -7,6 +7,8 @@
 local commands = import("commands")
 
 function on_command(c)
+  -- SQL statements are for the database policy (postgres.lua) to judge.
+  if c.kind == "sql" then return nil end
   if not commands.has(c.principals, "ops") then
     return nil
   end

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole product on loopback: a throwaway user CA, a user key with a
 # 15-minute certificate, a real OpenSSH sshd as target "demo-host" that
-# trusts only the key the bastion holds, and bastiond in front of it.
+# trusts only the key the bastion holds, a throwaway PostgreSQL cluster as
+# target "demo-db" (password only the bastion knows, a customers table whose
+# email column is masked), and bastiond in front of them.
 # Prints the ssh lines to type. Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,7 @@ K="$DEMO/keys"
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 BASTION_PORT="${BASTION_PORT:-$(free_port)}"
 TARGET_PORT="${TARGET_PORT:-$(free_port)}"
+PG_PORT="${PG_PORT:-$(free_port)}"
 USER_NAME="$(id -un)"
 
 ssh-keygen -q -t ed25519 -N '' -C "demo user CA" -f "$K/user_ca"
@@ -44,7 +47,29 @@ echo "[127.0.0.1]:$TARGET_PORT $(cat "$DEMO/target/host_key.pub")" > "$K/known_h
 # What the user's ssh should trust: the bastion's host key.
 echo "[127.0.0.1]:$BASTION_PORT $(cat "$K/bastion_host_key.pub")" > "$DEMO/bastion_known_hosts"
 
-cp "$ROOT/policies/default.lua" "$ROOT/policies/commands.lua" "$DEMO/"
+# The database: initdb'd here, run as an unprivileged user (PostgreSQL
+# refuses root), reachable only on loopback with a password the bastion holds.
+PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+PGDIR="$DEMO/pg"
+mkdir -p "$PGDIR/sock"
+as_pg=()
+if [ "$(id -u)" -eq 0 ]; then
+  PG_USER=postgres
+  id "$PG_USER" >/dev/null 2>&1 || PG_USER=nobody
+  chown -R "$PG_USER" "$PGDIR"
+  chmod 755 "$DEMO"
+  as_pg=(runuser -u "$PG_USER" --)
+fi
+PG_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+printf '%s\n' "$PG_PASSWORD" > "$K/demo-db.password"
+chmod 600 "$K/demo-db.password"
+printf '%s\n' "$PG_PASSWORD" > "$PGDIR/pwfile"
+[ "$(id -u)" -eq 0 ] && chown "$PG_USER" "$PGDIR/pwfile"
+"${as_pg[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A scram-sha-256 --pwfile="$PGDIR/pwfile" \
+  -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+rm -f "$PGDIR/pwfile"
+
+cp "$ROOT/policies/default.lua" "$ROOT/policies/commands.lua" "$ROOT/policies/postgres.lua" "$DEMO/"
 cat > "$DEMO/bastion.conf" <<CONF
 -- Demo configuration; see bastion.conf(5) and bastion-policy(5).
 policy       = "default.lua"
@@ -56,6 +81,9 @@ targets = {
   ["demo-host"] = { type = "ssh", host = "127.0.0.1", port = $TARGET_PORT, user = "$USER_NAME",
                     identity = "keys/target_key", known_hosts = "keys/known_hosts",
                     allow = { "ops" }, labels = { env = "prod" } },
+  ["demo-db"] = { type = "postgres", host = "127.0.0.1", port = $PG_PORT, dbname = "postgres",
+                  user = "postgres", password_file = "keys/demo-db.password", sslmode = "disable",
+                  allow = { "ops" }, policy = "postgres.lua" },
 }
 CONF
 
@@ -72,6 +100,22 @@ trap cleanup INT TERM EXIT
 [ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
 /usr/sbin/sshd -D -f "$DEMO/target/sshd_config" -E "$DEMO/target/sshd.log" &
 pids+=($!)
+"${as_pg[@]}" "$PGBIN/postgres" -D "$PGDIR/data" -p "$PG_PORT" -k "$PGDIR/sock" \
+  -c listen_addresses=127.0.0.1 > "$PGDIR/postgres.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  PGPASSWORD="$PG_PASSWORD" psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 'SELECT 1' postgres >/dev/null 2>&1 && break
+  sleep 0.1
+done
+PGPASSWORD="$PG_PASSWORD" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres postgres <<'SQL'
+CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, ssn text, plan text);
+INSERT INTO customers VALUES
+  (1, 'Ada Lovelace', 'ada@example.com', '123-45-6789', 'pro'),
+  (2, 'Alan Turing', 'alan@example.org', '987-65-4321', 'free'),
+  (3, 'Grace Hopper', NULL, NULL, 'pro');
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2));
+INSERT INTO orders VALUES (10, 1, 99.90), (11, 2, 5.00), (12, 1, 12.00);
+SQL
 "$ROOT/build/bastion/bastiond" --check --config "$DEMO/bastion.conf" >/dev/null
 "$ROOT/build/bastion/bastiond" --config "$DEMO/bastion.conf" 2> "$DEMO/bastiond.log" &
 pids+=($!)
@@ -84,7 +128,9 @@ S="ssh -i $K/alice -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_P
 cat <<MSG
 
 bastiond is listening on 127.0.0.1:$BASTION_PORT in front of target "demo-host"
-(a real sshd on 127.0.0.1:$TARGET_PORT). alice's certificate is valid for 15 minutes.
+(a real sshd on 127.0.0.1:$TARGET_PORT) and target "demo-db" (PostgreSQL on
+127.0.0.1:$PG_PORT; only the bastion knows its password). alice's certificate
+is valid for 15 minutes.
 
   Run a command:      $S demo-host@127.0.0.1 uname -a
   Interactive shell:  $S -t demo-host@127.0.0.1
@@ -93,10 +139,16 @@ bastiond is listening on 127.0.0.1:$BASTION_PORT in front of target "demo-host"
   Denied by policy:   $S demo-host@127.0.0.1 'ls /tmp; rm -rf /tmp/x'
   Held for review:    $S demo-host@127.0.0.1 sudo id
 
+  SQL console:        $S demo-db@127.0.0.1            (try \\dt, \\x, SELECT * FROM customers;)
+  Masked columns:     $S demo-db@127.0.0.1 'SELECT name, email FROM customers'
+  As CSV:             $S demo-db@127.0.0.1 -- --csv 'SELECT * FROM orders'
+  Denied statement:   $S demo-db@127.0.0.1 'DELETE FROM orders'
+  Held for review:    $S demo-db@127.0.0.1 'DROP TABLE orders'
+
 Recordings:   ls $DEMO/data/recordings/*/
 Replay one:   $ROOT/build/bastion/bastionctl recording play FILE   (or: asciinema play FILE)
 Audit:        $ROOT/build/bastion/bastionctl audit commands --db $DEMO/data/audit.db
-Policy:       $DEMO/default.lua (edit it: bastiond reloads it within a second)
+Policy:       $DEMO/default.lua, $DEMO/postgres.lua (edit them: bastiond reloads within a second)
 Bastion log:  $DEMO/bastiond.log
 
 Ctrl-C stops everything.
