@@ -2,6 +2,7 @@
 # Benchmarks, measured not asserted:
 #  1. end to end on loopback: bastiond vs OpenSSH direct vs OpenSSH ProxyJump
 #     (connect+exec latency; 1 GiB of text output with recording on);
+#     PostgreSQL: bastiond vs psql direct (per connection, per statement, bulk);
 #  2. Google Benchmark programs for in-process pieces (tests/bench/).
 # BENCH_RUNS, BENCH_BULK_RUNS, BENCH_BULK_BYTES tune the end-to-end part.
 set -euo pipefail
@@ -9,6 +10,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
 echo "== end to end"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/e2e_bench.py
+echo
+echo "== PostgreSQL: bastiond vs psql direct"
+BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/sql_bench.py
 echo
 echo "== in-process (Google Benchmark)"
 for b in build/tests/bench/bench_*; do

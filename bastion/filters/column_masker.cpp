@@ -48,6 +48,12 @@ void ColumnMasker::plan(const std::vector<ResultColumn>& cols, const std::vector
 
 void ColumnMasker::plan_all(std::size_t ncols) { plan_.assign(ncols, &whole_); }
 
+void ColumnMasker::mask_whole(std::size_t col) {
+  if (plan_.empty()) plan_.assign(col + 1, nullptr);
+  if (plan_.size() <= col) plan_.resize(col + 1, nullptr);
+  plan_[col] = &whole_;
+}
+
 std::vector<std::string> ColumnMasker::masked_names(const std::vector<ResultColumn>& cols) const {
   std::vector<std::string> out;
   for (std::size_t i = 0; i < plan_.size() && i < cols.size(); ++i)

@@ -31,6 +31,12 @@ class ColumnMasker {
             bool reads_masked_table);
   // When the catalog could not be consulted: mask every column (fail closed).
   void plan_all(std::size_t ncols);
+  // Masks one more column of the current plan in full.
+  void mask_whole(std::size_t col);
+  // Whether a rule names this table column.
+  bool masks_column(const std::string& table, const std::string& column) const {
+    return rule_for(table, column) != nullptr;
+  }
   void apply(std::vector<Cell>& row) const;
   bool active() const { return !plan_.empty(); }
   // Column names whose values are masked in the current result (for the audit log).

@@ -30,6 +30,7 @@ INSERT INTO customers VALUES
   (3, 'çé日本', NULL, NULL, NULL, 'key sk_live_4eC39HqLyjWDarjtT1 inside');
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2), status text);
 INSERT INTO orders VALUES (10, 1, 99.90, 'paid'), (11, 2, 5.00, 'open');
+CREATE FUNCTION all_customers() RETURNS SETOF customers AS 'SELECT * FROM customers' LANGUAGE sql;
 """
 
 
@@ -162,6 +163,21 @@ class PostgresTest(BastionTest):
             "SELECT masked_columns FROM commands WHERE text LIKE 'SELECT id, email, ssn AS x%' AND kind='sql'",
             [("email,x,shout",)])
         self.assertEqual(cols, [("email,x,shout",)])
+
+    def test_masks_survive_aliases_subqueries_and_functions(self):
+        for q in ("SELECT email AS contact FROM customers WHERE id = 1",
+                  "SELECT x.e FROM (SELECT email AS e FROM customers) x WHERE x.e LIKE 'alice%'",
+                  "SELECT (SELECT email FROM customers WHERE id = 1) AS sneaky",
+                  "SELECT email AS y FROM all_customers() WHERE id = 1",
+                  "SELECT c.email || '' AS z FROM public.customers c WHERE c.id = 1",
+                  "WITH t AS (SELECT * FROM customers) SELECT email AS w FROM t WHERE id = 1"):
+            r = self.sql(["--", "--csv " + q])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = r.stdout.decode().splitlines()
+            self.assertEqual(lines[1:], ["****"], q)
+        # Nothing masked where nothing masked is read.
+        r = self.sql(["--", "--csv SELECT count(*) AS n, max(total) AS m FROM orders"])
+        self.assertEqual(r.stdout.decode(), "n,m\n2,99.90\n")
 
     def test_masked_in_recording_too(self):
         r = self.sql("SELECT email, note FROM customers WHERE id IN (1, 3) ORDER BY id")

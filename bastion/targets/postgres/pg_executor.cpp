@@ -363,20 +363,60 @@ void PgExecutor::take_input() {
 bool PgExecutor::resolve_masks(Running& r) {
   const Decision& d = r.gate.decision;
   r.masker = std::make_unique<ColumnMasker>(d.column_masks, d.mask_derived, gate_.mask_key());
-  if (conn_.tx_state() == '!') return false;  // the statement will fail anyway; mask all if it returns rows
+  // Every result column that comes from a table comes from one the statement
+  // names (reads, or writes for RETURNING); views report themselves. So only
+  // those relations are looked up (an index scan), and a column from any
+  // other relation is masked whole (see begin_rows).
   std::vector<std::string> names;
-  for (const auto& m : d.column_masks) names.push_back(lower(m.column));
+  for (const auto* list : {&r.work.stmt.reads, &r.work.stmt.writes})
+    for (const auto& t : *list) {
+      // The parser has already folded unquoted names: quote every part exactly.
+      std::string q;
+      std::size_t start = 0;
+      while (true) {
+        const auto dot = t.find('.', start);
+        std::string part = t.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        q += "\"";
+        for (char c : part) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+        q += "\"";
+        if (dot == std::string::npos) break;
+        q += ".";
+        start = dot + 1;
+      }
+      names.push_back(q);
+    }
+  if (conn_.tx_state() == '!') return !names.empty() || !r.work.stmt.functions.empty() ? false : true;
+  // A function outside pg_catalog may return anything (SELECT email AS x
+  // FROM my_func()): its columns have no origin, so treat the statement as
+  // reading masked data and let derived-column masking cover them.
+  if (!r.work.stmt.functions.empty()) {
+    std::vector<std::string> fns;
+    for (const auto& f : r.work.stmt.functions) {
+      const auto dot = f.rfind('.');
+      fns.push_back(lower(dot == std::string::npos ? f : f.substr(dot + 1)));
+    }
+    PgResult fr = conn_.query(
+        "SELECT 1 FROM pg_catalog.pg_proc WHERE proname = ANY($1::pg_catalog.name[]) "
+        "AND pronamespace <> 'pg_catalog'::pg_catalog.regnamespace LIMIT 1",
+        {text_array(fns)});
+    if (!fr || PQresultStatus(fr.get()) != PGRES_TUPLES_OK) return false;
+    if (PQntuples(fr.get()) > 0) r.masked_tables.push_back("(function)");
+  }
+  if (names.empty()) return true;  // nothing named: every column is computed
+  // to_regclass, not ::regclass: an unknown name must not abort the user's transaction.
   PgResult res = conn_.query(
-      "SELECT c.oid::pg_catalog.int8, a.attnum::pg_catalog.int4, c.relname, a.attname "
+      "SELECT a.attrelid::pg_catalog.int8, a.attnum::pg_catalog.int4, c.relname, a.attname "
       "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
-      "WHERE a.attnum > 0 AND NOT a.attisdropped AND pg_catalog.lower(a.attname) = ANY($1::pg_catalog.text[])",
+      "WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid IN "
+      "(SELECT pg_catalog.to_regclass(n)::pg_catalog.oid FROM pg_catalog.unnest($1::pg_catalog.text[]) n)",
       {text_array(names)});
   if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK) return false;
   for (int i = 0; i < PQntuples(res.get()); ++i) {
     ColumnOrigin o{false, PQgetvalue(res.get(), i, 2), PQgetvalue(res.get(), i, 3)};
     const auto oid = static_cast<unsigned>(std::stoull(PQgetvalue(res.get(), i, 0)));
     r.origin_of[{oid, std::stoi(PQgetvalue(res.get(), i, 1))}] = o;
-    r.masked_tables.push_back(lower(o.table));
+    r.resolved.insert(oid);
+    if (r.masker->masks_column(o.table, o.column)) r.masked_tables.push_back(lower(o.table));
   }
   return true;
 }
@@ -438,6 +478,7 @@ void PgExecutor::begin_rows(const PGresult* res) {
   r.header = true;
   const int n = PQnfields(res);
   std::vector<ColumnOrigin> origins;
+  std::vector<std::size_t> unknown;  // from a relation the statement did not name
   for (int i = 0; i < n; ++i) {
     r.cols.push_back({PQfname(res, i), column_type(PQftype(res, i))});
     ColumnOrigin o;
@@ -446,7 +487,7 @@ void PgExecutor::begin_rows(const PGresult* res) {
       o.computed = false;
       const auto it = r.origin_of.find({tbl, PQftablecol(res, i)});
       if (it != r.origin_of.end()) o = it->second;
-      else o.table = "", o.column = "\x01";  // a table column that is not masked anywhere
+      else if (!r.resolved.count(tbl)) unknown.push_back(static_cast<std::size_t>(i));
     }
     origins.push_back(o);
   }
@@ -455,12 +496,11 @@ void PgExecutor::begin_rows(const PGresult* res) {
     if (!r.masked_tables.empty() && r.masked_tables[0] == "*") {
       r.masker->plan_all(static_cast<std::size_t>(n));
     } else {
-      for (const auto& t : r.work.stmt.reads) {
-        const auto dot = t.rfind('.');
-        const std::string base = lower(dot == std::string::npos ? t : t.substr(dot + 1));
-        reads_masked |= std::find(r.masked_tables.begin(), r.masked_tables.end(), base) != r.masked_tables.end();
-      }
+      // masked_tables holds only relations this statement names (or a
+      // user function): any entry means it may read masked data.
+      reads_masked = !r.masked_tables.empty();
       r.masker->plan(r.cols, origins, reads_masked);
+      for (auto i : unknown) r.masker->mask_whole(i);  // provenance unknown: fail closed
     }
     const auto names = r.masker->masked_names(r.cols);
     for (std::size_t i = 0; i < names.size(); ++i) r.masked_columns += (i ? "," : "") + names[i];

@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,7 +77,8 @@ class PgExecutor : public Executor {
     std::unique_ptr<ResultRenderer> renderer;
     std::unique_ptr<ColumnMasker> masker;
     std::map<std::pair<unsigned, int>, ColumnOrigin> origin_of;
-    std::vector<std::string> masked_tables;
+    std::vector<std::string> masked_tables;  // named relations holding a masked column
+    std::set<unsigned> resolved;              // relation oids looked up for this statement
     std::string error;         // "SQLSTATE: message"
     std::optional<int64_t> affected;
     std::string masked_columns;
