@@ -42,7 +42,11 @@ function on_command(c)
   if q.copy_program then return deny("COPY ... PROGRAM runs programs on the database server") end
 
   if commands.has(c.principals, "analyst") then
-    if q.writes_data then return deny("read-only access: " .. q.statement .. " is not allowed") end
+    if q.writes_data then
+      local what = q.statement
+      if what == "select" or what == "explain" then what = "a write inside " .. what end
+      return deny("read-only access: " .. what .. " is not allowed")
+    end
     local fn = side_effect(q)
     if fn then return deny("read-only access: " .. fn .. "() changes the server") end
     if (q.statement == "set" or q.statement == "reset") and changes_role(c) then

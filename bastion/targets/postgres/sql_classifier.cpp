@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <set>
 
-#include <nlohmann/json.hpp>
 #include <pg_query.h>
+
+#include "targets/postgres/parse_tree.h"
 
 namespace bastion {
 namespace {
 
-using json = nlohmann::json;
-
 // Node name -> statement kind, for the ones whose name does not say it plainly.
-std::string kind_of(const std::string& node, const json& body) {
+std::string kind_of(std::string_view node_sv, PtNode body) {
+  const std::string node(node_sv);
   if (node == "SelectStmt") return "select";
   if (node == "InsertStmt") return "insert";
   if (node == "UpdateStmt") return "update";
@@ -27,10 +27,9 @@ std::string kind_of(const std::string& node, const json& body) {
   if (node == "ExplainStmt") return "explain";
   if (node == "VacuumStmt") return "vacuum";
   if (node == "LockStmt") return "lock";
-  if (node == "GrantStmt" || node == "GrantRoleStmt")
-    return body.value("is_grant", false) ? "grant" : "revoke";
+  if (node == "GrantStmt" || node == "GrantRoleStmt") return body.flag("is_grant") ? "grant" : "revoke";
   if (node == "TransactionStmt") {
-    const std::string k = body.value("kind", "");
+    const std::string_view k = body.str("kind");
     if (k == "TRANS_STMT_BEGIN" || k == "TRANS_STMT_START") return "begin";
     if (k == "TRANS_STMT_COMMIT" || k == "TRANS_STMT_COMMIT_PREPARED") return "commit";
     if (k == "TRANS_STMT_ROLLBACK" || k == "TRANS_STMT_ROLLBACK_TO" || k == "TRANS_STMT_ROLLBACK_PREPARED")
@@ -56,24 +55,24 @@ bool read_only_kind(const std::string& k) {
   return ro.count(k) > 0;
 }
 
-std::string dotted(const json& items) {
+std::string dotted(PtNode items) {
   std::string out;
   if (!items.is_array()) return out;
-  for (const auto& it : items) {
+  for (PtNode it : items) {
     std::string part;
-    if (it.contains("String")) part = it["String"].value("sval", "");
-    else if (it.contains("A_Star")) part = "*";
+    if (it.has("String")) part = it["String"].str("sval");
+    else if (it.has("A_Star")) part = "*";
     if (!out.empty()) out += ".";
     out += part;
   }
   return out;
 }
 
-std::string range_var_name(const json& rv) {
+std::string range_var_name(PtNode rv) {
   std::string name;
-  if (rv.contains("catalogname")) name += rv["catalogname"].get<std::string>() + ".";
-  if (rv.contains("schemaname")) name += rv["schemaname"].get<std::string>() + ".";
-  return name + rv.value("relname", "");
+  if (rv.has("catalogname")) name += std::string(rv.str("catalogname")) + ".";
+  if (rv.has("schemaname")) name += std::string(rv.str("schemaname")) + ".";
+  return name + std::string(rv.str("relname"));
 }
 
 class Walker {
@@ -85,43 +84,44 @@ class Walker {
   }
 
   // CTE names are collected first: JSON key order puts fromClause before withClause.
-  void collect_ctes(const json& j, int depth = 0) {
+  void collect_ctes(PtNode j, int depth = 0) {
     if (depth > 500) return;
     if (j.is_array()) {
-      for (const auto& e : j) collect_ctes(e, depth + 1);
+      for (PtNode e : j) collect_ctes(e, depth + 1);
     } else if (j.is_object()) {
-      for (const auto& [key, val] : j.items()) {
-        if (key == "CommonTableExpr" && val.is_object()) ctes_.insert(val.value("ctename", ""));
+      for (PtNode val : j) {
+        if (val.key() == "CommonTableExpr" && val.is_object()) ctes_.insert(std::string(val.str("ctename")));
         collect_ctes(val, depth + 1);
       }
     }
   }
 
-  void range_var(const json& rv, bool writing) {
-    const bool is_cte = !rv.contains("schemaname") && ctes_.count(rv.value("relname", ""));
+  void range_var(PtNode rv, bool writing) {
+    const bool is_cte = !rv.has("schemaname") && ctes_.count(std::string(rv.str("relname")));
     if (!is_cte) add_unique(writing ? s_.writes : s_.reads, range_var_name(rv));
   }
 
   // Visits every node; `writing` is true where a RangeVar is a write target.
-  void visit(const json& j, bool writing, int depth = 0) {
+  void visit(PtNode j, bool writing, int depth = 0) {
     if (depth > 500) return;  // the parser already limits depth; belt and braces
     if (j.is_array()) {
-      for (const auto& e : j) visit(e, writing, depth + 1);
+      for (PtNode e : j) visit(e, writing, depth + 1);
       return;
     }
     if (!j.is_object()) return;
     // Fields typed RangeVar (relation, rel, ...) hold the body without the wrapper.
-    if (j.contains("relname") && j["relname"].is_string()) return range_var(j, writing);
-    for (const auto& [key, val] : j.items()) {
+    if (j["relname"].is_string()) return range_var(j, writing);
+    for (PtNode val : j) {
+      const std::string_view key = val.key();
       if (key == "RangeVar") {
         range_var(val, writing);
         continue;
       }
-      if (key == "FuncCall") add_unique(s_.functions, dotted(val.value("funcname", json::array())));
+      if (key == "FuncCall") add_unique(s_.functions, dotted(val["funcname"]));
       if (key == "InsertStmt" || key == "UpdateStmt" || key == "DeleteStmt" || key == "MergeStmt") {
         s_.writes_data = true;
-        if ((key == "UpdateStmt" || key == "DeleteStmt") && !val.contains("whereClause")) s_.has_where = false;
-        for (const auto& [k, v] : val.items()) visit(v, k == "relation", depth + 1);
+        if ((key == "UpdateStmt" || key == "DeleteStmt") && !val.has("whereClause")) s_.has_where = false;
+        for (PtNode v : val) visit(v, v.key() == "relation", depth + 1);
         continue;
       }
       if (key == "IntoClause" || key == "intoClause") {  // SELECT ... INTO, CREATE TABLE AS
@@ -130,25 +130,26 @@ class Walker {
         continue;
       }
       if (key == "CopyStmt") {
-        if (val.value("is_program", false)) s_.copy_program = true;
-        const bool from = val.value("is_from", false);
+        if (val.flag("is_program")) s_.copy_program = true;
+        const bool from = val.flag("is_from");
         if (from) s_.writes_data = true;
-        for (const auto& [k, v] : val.items()) visit(v, k == "relation" && from, depth + 1);
+        for (PtNode v : val) visit(v, v.key() == "relation" && from, depth + 1);
         continue;
       }
       if (key == "DropStmt") {
-        for (const auto& obj : val.value("objects", json::array())) {
-          if (obj.contains("List")) add_unique(s_.writes, dotted(obj["List"].value("items", json::array())));
-          else if (obj.contains("String")) add_unique(s_.writes, obj["String"].value("sval", ""));
+        for (PtNode obj : val["objects"]) {
+          if (obj.has("List")) add_unique(s_.writes, dotted(obj["List"]["items"]));
+          else if (obj.has("String")) add_unique(s_.writes, std::string(obj["String"].str("sval")));
         }
         continue;
       }
       if (key == "TruncateStmt" || key == "CreateStmt" || key == "AlterTableStmt" || key == "IndexStmt" ||
           key == "LockStmt" || key == "VacuumStmt" || key == "ViewStmt" || key == "RuleStmt") {
         const bool rel_is_write = key != "LockStmt";
-        for (const auto& [k, v] : val.items())
-          visit(v, rel_is_write && (k == "relation" || k == "relations" || k == "rels" || k == "view"),
-                depth + 1);
+        for (PtNode v : val) {
+          const std::string_view k = v.key();
+          visit(v, rel_is_write && (k == "relation" || k == "relations" || k == "rels" || k == "view"), depth + 1);
+        }
         continue;
       }
       visit(val, writing, depth + 1);
@@ -161,24 +162,25 @@ class Walker {
 };
 
 // Classifies one statement from its parse tree node ({"SelectStmt": {...}}).
-void classify_tree(SqlStatement& s, const json& stmt) {
+void classify_tree(SqlStatement& s, PtNode stmt) {
   if (!stmt.is_object() || stmt.empty()) {
     s.kind = "empty";
     return;
   }
-  const std::string node = stmt.begin().key();
-  const json& body = stmt.begin().value();
+  const PtNode top = stmt.first();
+  const std::string_view node = top.key();
+  const PtNode body = top;
   s.kind = kind_of(node, body);
   Walker w(s);
   w.collect_ctes(stmt);
   if (node == "ExplainStmt") {
     bool analyze = false;
-    for (const auto& opt : body.value("options", json::array()))
-      if (opt.contains("DefElem") && opt["DefElem"].value("defname", "") == "analyze") analyze = true;
-    const json& query = body.value("query", json::object());
+    for (PtNode opt : body["options"])
+      if (opt.has("DefElem") && opt["DefElem"].str("defname") == "analyze") analyze = true;
+    const PtNode query = body["query"];
     if (analyze && query.is_object() && !query.empty()) {
       // EXPLAIN ANALYZE runs the statement: it is that statement.
-      s.kind = kind_of(query.begin().key(), query.begin().value());
+      s.kind = kind_of(query.first().key(), query.first());
       w.visit(query, false);
     } else {
       SqlStatement inner;  // not executed: only what it reads matters
@@ -202,14 +204,15 @@ void classify_one(SqlStatement& s) {
     pg_query_free_parse_result(r);
     return;
   }
-  const json tree = json::parse(r.parse_tree, nullptr, false);
+  ParseTree tree;
+  const bool ok = tree.parse(r.parse_tree);
   pg_query_free_parse_result(r);
-  const json& stmts = tree.is_object() ? tree.value("stmts", json::array()) : json::array();
-  if (stmts.empty() || !stmts[0].contains("stmt")) {
+  const PtNode stmts = ok ? tree.root()["stmts"] : PtNode{};
+  if (stmts.empty() || !stmts.first().has("stmt")) {
     s.kind = "empty";
     return;
   }
-  classify_tree(s, stmts[0]["stmt"]);
+  classify_tree(s, stmts.first()["stmt"]);
 }
 
 std::string trim(std::string_view v) {
@@ -237,16 +240,17 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
   {
     const PgQueryParseResult r = pg_query_parse(text.c_str());
     if (!r.error) {
-      const json tree = json::parse(r.parse_tree, nullptr, false);
+      ParseTree tree;
+      const bool ok = tree.parse(r.parse_tree);
       pg_query_free_parse_result(r);
-      for (const auto& st : tree.is_object() ? tree.value("stmts", json::array()) : json::array()) {
+      for (PtNode st : ok ? tree.root()["stmts"] : PtNode{}) {
         if (out.size() >= kSqlMaxStatements) break;
-        const auto loc = static_cast<std::size_t>(st.value("stmt_location", 0));
-        const auto len = static_cast<std::size_t>(st.value("stmt_len", 0));
+        const auto loc = static_cast<std::size_t>(st.num("stmt_location"));
+        const auto len = static_cast<std::size_t>(st.num("stmt_len"));
         SqlStatement s;
         s.text = trim(std::string_view(text).substr(std::min(loc, text.size()), len ? len : std::string::npos));
         if (s.text.empty()) continue;
-        classify_tree(s, st.value("stmt", json::object()));
+        classify_tree(s, st["stmt"]);
         out.push_back(std::move(s));
       }
       return out;
