@@ -202,6 +202,22 @@ class PostgresTest(BastionTest):
         r = self.sql(input=script)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.decode(), "BEGIN\nINSERT 0 1\n status \n--------\n new\n(1 row)\n\nCOMMIT\nDELETE 1\n")
+        rows = self.env.audit_eventually(
+            "SELECT text, decision, exit_status, rows, duration_us > 0 FROM commands WHERE kind='sql' AND "
+            "(text LIKE 'INSERT INTO orders VALUES (50,%' OR text = 'SELECT status FROM orders WHERE id = 50' "
+            "OR text = 'DELETE FROM orders WHERE id = 50') ORDER BY id",
+            [("INSERT INTO orders VALUES (50, 2, 7.5, 'new')", "mask", 0, 1, 1),
+             ("SELECT status FROM orders WHERE id = 50", "mask", 0, 1, 1),
+             ("DELETE FROM orders WHERE id = 50", "mask", 0, 1, 1)])
+        self.assertEqual(len(rows), 3, rows)
+        self.assertEqual(rows[0], ("INSERT INTO orders VALUES (50, 2, 7.5, 'new')", "mask", 0, 1, 1))
+
+    def test_notices_and_errverbose(self):
+        r = self.sql(input=b"DO $$BEGIN RAISE NOTICE 'hello %', 42; END$$;\n"
+                           b"SELECT 1/0;\n")
+        self.assertEqual(r.returncode, 3)
+        self.assertEqual(r.stdout.decode(), "DO\n")
+        self.assertEqual(r.stderr.decode(), "NOTICE:  hello 42\nERROR:  division by zero\n")
 
     def test_row_limit_cuts_with_notice(self):
         r = self.env.ssh("smalldb", "SELECT g FROM generate_series(1, 5) g")
