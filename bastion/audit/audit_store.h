@@ -42,6 +42,7 @@ struct CommandStart {
   std::string policy_hash;    // sha256 of the deciding policy file
   std::string policy_hook;    // on_session | on_command | default
   std::string policy_source;  // file:line that returned the decision
+  std::string details;        // JSON: what the command source parsed (kubectl fields, SQL facts)
 };
 
 struct CommandEnd {

@@ -74,7 +74,13 @@ ALTER TABLE commands ADD COLUMN duration_us INTEGER;
 ALTER TABLE commands ADD COLUMN error TEXT;
 ALTER TABLE commands ADD COLUMN masked_columns TEXT;
 )sql",
+    // 4: what the command source parsed (JSON), e.g. a kubectl invocation's verb and resources
+    R"sql(
+ALTER TABLE commands ADD COLUMN details TEXT;
+)sql",
 };
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
+              "kSchemaVersion is the number of migrations");
 
 struct Stmt {
   sqlite3_stmt* s = nullptr;
@@ -198,9 +204,9 @@ bool SqliteAuditStore::session_ended(const SessionEnd& s, std::string& error) {
 bool SqliteAuditStore::command_started(const CommandStart& c, int64_t& id, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   if (!execute("INSERT INTO commands (session_id, channel, at, kind, text, decision, reason, recording, "
-               "policy_hash, policy_hook, policy_source) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+               "policy_hash, policy_hook, policy_source, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                {c.session_id, int64_t{c.channel}, c.at, c.kind, c.text, c.decision, c.reason, opt_text(c.recording),
-                opt_text(c.policy_hash), opt_text(c.policy_hook), opt_text(c.policy_source)},
+                opt_text(c.policy_hash), opt_text(c.policy_hook), opt_text(c.policy_source), opt_text(c.details)},
                error))
     return false;
   id = sqlite3_last_insert_rowid(db_);

@@ -17,7 +17,7 @@ namespace bastion {
 
 class SqliteAuditStore : public AuditStore {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens or creates the database and migrates it. Null + error on failure.
   static std::unique_ptr<SqliteAuditStore> open(const std::string& path, std::string& error);

@@ -40,14 +40,22 @@ struct PostgresTargetConfig {
   int statement_timeout = 0;   // seconds; 0 = the server's setting
 };
 
+struct KubectlTargetConfig {
+  std::string kubeconfig;              // readable by bastiond only
+  std::string context;                 // optional: a context in it
+  std::string namespace_name = "default";  // when the user names none
+  std::string kubectl = "/usr/bin/kubectl";
+};
+
 struct TargetConfig {
   std::string name;
-  std::string type;                       // "ssh" | "postgres"
+  std::string type;                       // "ssh" | "postgres" | "kubectl"
   std::vector<std::string> allow;         // principals allowed to use the target
   std::map<std::string, std::string> labels;
   std::shared_ptr<const PolicySource> policy;  // consulted after the global one
   SshTargetConfig ssh;
   PostgresTargetConfig postgres;
+  KubectlTargetConfig kubectl;
 };
 
 struct Limits {

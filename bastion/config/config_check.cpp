@@ -32,6 +32,10 @@ std::vector<std::string> check_config_files(const Config& cfg) {
   std::vector<std::string> out;
   for (const auto& k : cfg.host_keys) check_private_key(k, "host key", out);
   for (const auto& [name, t] : cfg.targets) {
+    if (t.type == "kubectl") {
+      check_secret_perms(t.kubectl.kubeconfig, "targets." + name + ".kubeconfig", out);
+      continue;
+    }
     if (t.type == "postgres") {
       if (!t.postgres.password_file.empty())
         check_secret_perms(t.postgres.password_file, "targets." + name + ".password_file", out);

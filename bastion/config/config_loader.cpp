@@ -1,6 +1,8 @@
 // Evaluates the config file as Lua data in a sandbox, then validates every
 // key. Errors name file, line and key; the line is found by locating the key
 // in the source, since Lua tables do not remember where a field was set.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -166,9 +168,12 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
   if (name.empty() || name.find_first_of("@:/ \t") != std::string::npos)
     r.fail(tline, "targets." + name, "target names may not contain '@', ':', '/' or spaces");
   t.type = r.str("type", r.line_of("type", tline), q).value_or("");
-  if (t.type != "ssh" && t.type != "postgres")
-    r.fail(r.line_of("type", tline), q + "type", "unsupported target type \"" + t.type + "\" (supported: ssh, postgres)");
-  if (t.type == "ssh")
+  if (t.type != "ssh" && t.type != "postgres" && t.type != "kubectl")
+    r.fail(r.line_of("type", tline), q + "type",
+           "unsupported target type \"" + t.type + "\" (supported: ssh, postgres, kubectl)");
+  if (t.type == "kubectl")
+    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "allow", "labels", "policy"}, tline, q);
+  else if (t.type == "ssh")
     r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
                  "labels", "connect_timeout", "policy"},
                 tline, q);
@@ -189,6 +194,21 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
   auto opt = [&](const char* f) { return r.str(f, r.line_of(f, tline), q).value_or(""); };
   const int timeout =
       static_cast<int>(r.integer("connect_timeout", r.line_of("connect_timeout", tline), q, 1, 300).value_or(10));
+  if (t.type == "kubectl") {
+    auto& k = t.kubectl;
+    k.kubeconfig = resolve(cfg.dir, need("kubeconfig"));
+    k.context = opt("context");
+    if (auto ns = r.str("namespace", r.line_of("namespace", tline), q)) k.namespace_name = *ns;
+    if (auto kc = r.str("kubectl", r.line_of("kubectl", tline), q)) k.kubectl = resolve(cfg.dir, *kc);
+    if (check_files) {
+      check_readable(r, r.line_of("kubeconfig", tline), q + "kubeconfig", k.kubeconfig);
+      if (access(k.kubectl.c_str(), X_OK) != 0)
+        r.fail(r.line_of("kubectl", tline), q + "kubectl", k.kubectl + " is not an executable (install kubectl, "
+               "e.g. Debian's kubernetes-client, or set kubectl = PATH)");
+    }
+    cfg.targets[name] = std::move(t);
+    return;
+  }
   if (t.type == "postgres") {
     auto& p = t.postgres;
     p.service = opt("service");

@@ -8,6 +8,7 @@
 #include "ctl/commands.h"
 #include "policy/policy_cases.h"
 #include "policy/policy_chain.h"
+#include "targets/kubectl/kubectl_line.h"
 #include "targets/postgres/sql_classifier.h"
 
 namespace bastion {
@@ -17,7 +18,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: bastionctl policy check FILE...\n"
                "       bastionctl policy test FILE [--identity ID] [--principals a,b] [--target NAME]\n"
-               "              [--labels k=v,...] [--kind exec|shell|subsystem|sql] [--source-address IP]\n"
+               "              [--labels k=v,...] [--kind exec|shell|subsystem|sql|kubectl] [--source-address IP]\n"
                "              [--tty] [--session] -- COMMAND\n"
                "       bastionctl policy test FILE --cases CASES.lua\n");
   return 2;
@@ -104,7 +105,7 @@ int test(const std::vector<std::string>& a) {
   }
   PolicyTrace trace;
   chain->set_trace(&trace);
-  CommandRequest req{s, kind, command, std::nullopt};
+  CommandRequest req{s, kind, command, std::nullopt, std::nullopt};
   if (kind == "sql") {
     const auto stmts = classify_sql(command);
     if (stmts.size() != 1) {
@@ -112,6 +113,15 @@ int test(const std::vector<std::string>& a) {
       return 2;
     }
     req.sql = sql_facts(stmts[0]);
+  }
+  if (kind == "kubectl") {
+    const KubectlLine kl = parse_kubectl_line(command, "default");
+    if (!kl.refusal.empty()) {
+      std::printf("decision: deny\nreason:   %s\nfrom:     bastion (refused whatever the policy says)\n",
+                  kl.refusal.c_str());
+      return 1;
+    }
+    req.kubectl = kl.facts;
   }
   const Decision d = session_hook ? chain->decide_session(s) : chain->decide(req);
   std::printf("decision: %s\n", d.name());

@@ -11,11 +11,15 @@ MaskingFilter::MaskingFilter(const std::vector<MaskRule>& rules) {
     // Patterns were validated when the decision was made; a bad one here
     // would be a bug, and we mask everything rather than leak.
     if (!re->ok()) re = std::make_unique<RE2>("(?s).+", o);
-    std::string replacement;
+    // Capture groups are kept: the first before the replacement, the second
+    // after it (e.g. "(password=)\S+" -> "password=****"); the rest goes.
+    const int groups = re->NumberOfCapturingGroups();
+    std::string replacement = groups > 0 ? "\\1" : "";
     for (char c : r.replacement) {  // RE2 rewrites treat '\' specially
       if (c == '\\') replacement += '\\';
       replacement += c;
     }
+    if (groups > 1) replacement += "\\2";
     rules_.emplace_back(std::move(re), std::move(replacement));
   }
 }

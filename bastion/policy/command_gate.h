@@ -30,6 +30,9 @@ class CommandGate {
  public:
   virtual ~CommandGate() = default;
   virtual GateResult submit(const CommandRequest& req) = 0;
+  // A command the bastion refuses whatever the policy says: audited and
+  // marked like a policy decision, with hook "bastion".
+  virtual GateResult refuse(const CommandRequest& req, const std::string& reason) = 0;
   // The command's output is complete: close its masks, finish its audit row.
   virtual void command_ended(int64_t command_id, const CommandOutcome& outcome) = 0;
   // A request with the session's who/where filled in, for `kind`.

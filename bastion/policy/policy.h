@@ -37,11 +37,23 @@ struct SqlFacts {
   std::string parse_error;
 };
 
+// What the kubectl parser found in one invocation (kind "kubectl").
+struct KubectlFacts {
+  std::string verb;  // "get", "rollout restart", ...
+  std::vector<std::string> resources, names;
+  std::string namespace_name;  // "*" with all_namespaces
+  bool all_namespaces = false;
+  std::vector<std::string> exec_command;
+  std::map<std::string, std::string> flags;
+  bool stdin_manifest = false;
+};
+
 struct CommandRequest {
   SessionRequest session;
-  std::string kind;  // exec | shell | subsystem | sql (kubectl later)
+  std::string kind;  // exec | shell | subsystem | sql | kubectl
   std::string text;  // exactly what will run
   std::optional<SqlFacts> sql;  // set for kind "sql"
+  std::optional<KubectlFacts> kubectl;  // set for kind "kubectl"
 };
 
 struct MaskRule {

@@ -1,11 +1,13 @@
-#include <algorithm>
 #include "policy/policy_cases.h"
+
+#include <algorithm>
 
 #include <ctime>
 
 #include "common/file_util.h"
 #include "config/lua_state.h"
 #include "policy/policy_chain.h"
+#include "targets/kubectl/kubectl_line.h"
 #include "targets/postgres/sql_classifier.h"
 
 namespace bastion {
@@ -95,6 +97,7 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     const std::string reason = field_str(L, "reason");
     const std::string kind = field_str(L, "kind", "exec");
     const std::string command = field_str(L, "command");
+    const std::string kube_ns = field_str(L, "namespace", "default");
     lua_getfield(L, -1, "columns");
     const bool check_columns = lua_istable(L, -1);
     lua_pop(L, 1);
@@ -104,12 +107,19 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     std::string err;
     auto chain = PolicyChain::create(src, nullptr, Decision::Verdict::deny, err);
     if (!chain) return error = err, -1;
-    CommandRequest req{s, kind, command, std::nullopt};
+    CommandRequest req{s, kind, command, std::nullopt, std::nullopt};
     if (kind == "sql") {
       const auto stmts = classify_sql(command);
       if (!stmts.empty()) req.sql = sql_facts(stmts[0]);
     }
-    const Decision d = hook == "on_session" ? chain->decide_session(s) : chain->decide(req);
+    std::string refusal;
+    if (kind == "kubectl") {
+      const KubectlLine kl = parse_kubectl_line(command, kube_ns);
+      req.kubectl = kl.facts;
+      refusal = kl.refusal;
+    }
+    Decision d = hook == "on_session" ? chain->decide_session(s) : chain->decide(req);
+    if (!refusal.empty()) d = Decision::deny(refusal);  // the bastion refuses before any policy
     const bool verdict_ok = d.name() == expect;
     const bool reason_ok = reason.empty() || d.reason.find(reason) != std::string::npos;
     std::vector<std::string> masked;

@@ -446,6 +446,25 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
     make_readonly(L);
     lua_setfield(L, -2, "sql");
   }
+  if (req.kubectl) {
+    const KubectlFacts& k = *req.kubectl;
+    lua_createtable(L, 0, 9);
+    set_str(L, "verb", k.verb);
+    for (const auto& [key, list] : {std::pair{"resources", &k.resources}, std::pair{"names", &k.names},
+                                     std::pair{"exec_command", &k.exec_command}}) {
+      push_list(L, *list);
+      lua_setfield(L, -2, key);
+    }
+    set_str(L, "namespace", k.namespace_name);
+    set_bool(L, "all_namespaces", k.all_namespaces);
+    set_bool(L, "stdin_manifest", k.stdin_manifest);
+    lua_createtable(L, 0, static_cast<int>(k.flags.size()));
+    for (const auto& [name, value] : k.flags) set_str(L, name.c_str(), value);
+    make_readonly(L);
+    lua_setfield(L, -2, "flags");
+    make_readonly(L);
+    lua_setfield(L, -2, "kubectl");
+  }
   make_readonly(L);
   lua_remove(L, -2);  // the parse's userdata; the tables hold copies
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "common/log.h"
 #include "common/time_util.h"
 #include "filters/masking_filter.h"
@@ -15,6 +17,23 @@ namespace {
 constexpr std::size_t kIoChunk = 32768;
 constexpr std::size_t kPumpBudget = 256 * 1024;
 constexpr double kHoldRelease = 0.05;  // seconds of quiet before held masked output is shown
+
+// What the command source parsed, for the audit row.
+std::string details_json(const CommandRequest& req) {
+  nlohmann::json j;
+  if (req.kubectl) {
+    const KubectlFacts& k = *req.kubectl;
+    j = {{"verb", k.verb}, {"resources", k.resources}, {"names", k.names}, {"namespace", k.namespace_name},
+         {"flags", k.flags}};
+    if (!k.exec_command.empty()) j["exec_command"] = k.exec_command;
+  } else if (req.sql) {
+    const SqlFacts& q = *req.sql;
+    j = {{"statement", q.statement}, {"reads", q.reads}, {"writes", q.writes}, {"functions", q.functions}};
+  } else {
+    return "";
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 bool env_allowed(const std::string& k) { return k == "TERM" || k == "LANG" || k.starts_with("LC_"); }
 
@@ -175,8 +194,8 @@ void ChannelPipeline::start() {
                   "subsystem refused");
   // On a database target the channel is a console or a script: each
   // statement in it is decided on its own (submit()), not the channel.
-  Decision d = per_statement ? Decision::allow("each statement is decided by the policy")
-                             : policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_, std::nullopt});
+  Decision d = per_statement ? Decision::allow("each command in it is decided by the policy")
+                             : policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_, std::nullopt, std::nullopt});
   if (per_statement) d.hook = "bastion";
   if (kind_ == "subsystem" && d.verdict == Decision::Verdict::mask) {
     // sftp is a binary protocol: rewriting its bytes would corrupt files.
@@ -225,28 +244,36 @@ void ChannelPipeline::start() {
 }
 
 CommandRequest ChannelPipeline::request(const std::string& kind, const std::string& text) const {
-  return CommandRequest{s_.session_request(*target_cfg_, pty_.has_value()), kind, text, std::nullopt};
+  return CommandRequest{s_.session_request(*target_cfg_, pty_.has_value()), kind, text, std::nullopt, std::nullopt};
 }
 
 const std::string& ChannelPipeline::mask_key() const { return s_.mask_key(); }
 
 GateResult ChannelPipeline::submit(const CommandRequest& req) {
-  GateResult g;
   std::string err;
   Policy* policy = s_.policy(*target_cfg_, err);
-  if (policy) {
-    g.decision = policy->decide(req);
-  } else {
-    log_error("policy unavailable", {{"session", s_.id()}, {"error", err}});
-    g.decision = Decision::deny("the policy is unavailable");
-    g.decision.hook = "bastion";
-  }
+  if (policy) return record_decision(req, policy->decide(req));
+  log_error("policy unavailable", {{"session", s_.id()}, {"error", err}});
+  Decision d = Decision::deny("the policy is unavailable");
+  d.hook = "bastion";
+  return record_decision(req, d);
+}
+
+GateResult ChannelPipeline::refuse(const CommandRequest& req, const std::string& reason) {
+  Decision d = Decision::deny(reason);
+  d.hook = "bastion";
+  return record_decision(req, d);
+}
+
+GateResult ChannelPipeline::record_decision(const CommandRequest& req, Decision decision) {
+  GateResult g;
+  g.decision = std::move(decision);
   Decision& d = g.decision;
   if (rec_) {
     rec_->marker(req.kind + ": " + req.text);
     rec_->marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
   }
-  s_.audit_decision(index_, req.kind, req.text, d, rec_path_, g.command_id);
+  s_.audit_decision(index_, req.kind, req.text, d, rec_path_, g.command_id, details_json(req));
   if (g.command_id < 0 && d.allowed()) {
     d = Decision::deny("the audit store is unavailable");
     d.hook = "bastion";

@@ -51,6 +51,7 @@ class ChannelPipeline : public CommandGate {
 
   // CommandGate: statements inside this channel (SQL).
   GateResult submit(const CommandRequest& req) override;
+  GateResult refuse(const CommandRequest& req, const std::string& reason) override;
   void command_ended(int64_t command_id, const CommandOutcome& outcome) override;
   CommandRequest request(const std::string& kind, const std::string& text) const override;
   const std::string& mask_key() const override;
@@ -69,6 +70,7 @@ class ChannelPipeline : public CommandGate {
   static void cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t, void* self);
 
   int request(const std::string& kind, const std::string& text);
+  GateResult record_decision(const CommandRequest& req, Decision d);
   void start();
   bool open_recording(std::string& error);
   void refuse(const std::string& message, int status, const std::string& reason);

@@ -45,7 +45,7 @@ void Session::refuse_request(const std::string& kind, const std::string& what,
                              const std::string& reason) {
   log_warn("request refused", {{"session", id_}, {"identity", identity_.key_id}, {"kind", kind},
                                {"request", what}, {"reason", reason}});
-  CommandStart c{id_, -1, iso8601_now(), kind, what, "deny", reason, "", "", "bastion", ""};
+  CommandStart c{id_, -1, iso8601_now(), kind, what, "deny", reason, "", "", "bastion", "", ""};
   int64_t row;
   std::string err;
   if (!ctx_.audit().command_started(c, row, err)) log_error("audit write failed", {{"session", id_}, {"error", err}});
@@ -118,9 +118,9 @@ SessionRequest Session::session_request(const TargetConfig& t, bool tty) const {
 }
 
 void Session::audit_decision(int channel, const std::string& kind, const std::string& text, const Decision& d,
-                             const std::string& recording, int64_t& id) {
+                             const std::string& recording, int64_t& id, const std::string& details) {
   CommandStart c{id_, channel, iso8601_now(), kind, text, d.name(), d.reason, recording,
-                 d.policy_hash, d.hook, d.source};
+                 d.policy_hash, d.hook, d.source, details};
   std::string err;
   id = 0;
   if (!ctx_.audit().command_started(c, id, err)) {

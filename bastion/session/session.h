@@ -48,7 +48,7 @@ class Session {
   SessionRequest session_request(const TargetConfig& t, bool tty) const;
   bool record_input() const { return options_.record_input.value_or(cfg_->record_input); }
   void audit_decision(int channel, const std::string& kind, const std::string& text, const Decision& d,
-                      const std::string& recording, int64_t& id);
+                      const std::string& recording, int64_t& id, const std::string& details = "");
   // The target named by the SSH user, or null with a user-facing reason.
   const TargetConfig* target_config(std::string& refusal) const;
   // Connects on first use.

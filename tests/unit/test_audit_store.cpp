@@ -45,7 +45,7 @@ TEST_CASE("a database from a newer bastiond is refused", "[audit]") {
   query(d / "audit.db", "PRAGMA user_version=99");
   std::string err;
   CHECK(SqliteAuditStore::open(d / "audit.db", err) == nullptr);
-  CHECK(err == (d / "audit.db") + ": database schema version 99 is newer than this bastiond (2)");
+  CHECK(err == (d / "audit.db") + ": database schema version 99 is newer than this bastiond (4)");
 }
 
 TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
@@ -57,7 +57,7 @@ TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
                               "2026-01-01T00:00:00.000Z"},
                              err));
   int64_t id = 0;
-  REQUIRE(s->command_started({"S1", 0, "2026-01-01T00:00:01.000Z", "exec", "uname -a", "allow", "", "/r/S1-0.cast", "abc123", "on_command", "main.lua:3"},
+  REQUIRE(s->command_started({"S1", 0, "2026-01-01T00:00:01.000Z", "exec", "uname -a", "allow", "", "/r/S1-0.cast", "abc123", "on_command", "main.lua:3", "{\"verb\":\"get\"}"},
                              id, err));
   CHECK(id > 0);
   REQUIRE(s->command_ended({id, "2026-01-01T00:00:02.000Z", 0, "", 5, 120, "complete", 3, 1500, "", "email"}, err));

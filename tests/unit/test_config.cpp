@@ -78,7 +78,7 @@ TEST_CASE("errors name file, line and key", "[config]") {
   CHECK(error_for(c, replace("port = 2201", "port = \"22\"")) == f + ":8: targets.web1.port: expected an integer");
   CHECK(error_for(c, replace("data_dir = \"var\"", "data_dri = \"var\"")) == f + ":5: data_dri: unknown key");
   CHECK(error_for(c, replace("type = \"ssh\"", "type = \"telnet\"")) ==
-        f + ":8: targets.web1.type: unsupported target type \"telnet\" (supported: ssh)");
+        f + ":8: targets.web1.type: unsupported target type \"telnet\" (supported: ssh, postgres, kubectl)");
   CHECK(error_for(c, replace("identity = \"web1_key\"", "identity = \"nope\"")) ==
         f + ":9: targets.web1.identity: cannot read " + (c.d / "nope"));
   CHECK(error_for(c, replace("allow = { \"ops\", \"sre\" }", "allow = {}")) ==

@@ -56,3 +56,13 @@ TEST_CASE("held text is bounded and released on request", "[mask]") {
 TEST_CASE("replacement text is literal", "[mask]") {
   CHECK(run({{"a+", "\\1$&"}}, {"xaay\n"}) == "x\\1$&y\n");
 }
+
+TEST_CASE("a capture group is kept in front of the replacement", "[mask]") {
+  const std::vector<MaskRule> rules{{"(?i)((?:password|token)\\s*[=:]\\s*)\\S+", "****"},
+                                    {"(?m)^(\\s+[\\w.-]+: )[A-Za-z0-9+/]{8,}={0,2}$", "****"}};
+  CHECK(run(rules, {"db password=hunter2 token: abc\n"}) == "db password=**** token: ****\n");
+  CHECK(run(rules, {"data:\n  password: aHVudGVyMi1zZWNyZXQ=\n"}) == "data:\n  password: ****\n");
+  const std::vector<MaskRule> json{{"(\"[\\w.-]+\": \")[A-Za-z0-9+/]{4,}={0,2}(\")", "****"}};
+  CHECK(run(json, {"{\"password\": \"aHVudGVy\", \"kind\": \"Secret\"}\n"}) ==
+        "{\"password\": \"****\", \"kind\": \"****\"}\n");
+}

@@ -1,0 +1,304 @@
+#include "targets/kubectl/kubectl_executor.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cmath>
+
+#include "common/time_util.h"
+#include "targets/kubectl/kubectl_line.h"
+
+namespace bastion {
+namespace {
+
+constexpr std::size_t kInputChunk = 64 * 1024;
+constexpr std::size_t kMaxLine = 64 * 1024;
+
+int signal_number(const std::string& name) {
+  if (name == "INT") return SIGINT;
+  if (name == "TERM") return SIGTERM;
+  if (name == "KILL") return SIGKILL;
+  if (name == "HUP") return SIGHUP;
+  if (name == "QUIT") return SIGQUIT;
+  return 0;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
+}  // namespace
+
+KubectlExecutor::KubectlExecutor(const TargetConfig& t, const ExecRequest& req, CommandGate& gate, std::string home,
+                                 Watch watch)
+    : target_(t), gate_(gate), home_(std::move(home)), watch_(std::move(watch)), pty_(req.pty.has_value()) {
+  if (req.pty) cols_ = req.pty->cols, rows_ = req.pty->rows;
+  if (req.kind == "exec" && !trim(req.text).empty()) {
+    mode_ = Mode::command;
+    partial_line_ = req.text;  // run at the first pump, when output has somewhere to go
+  } else {
+    mode_ = pty_ ? Mode::console : Mode::script;
+  }
+}
+
+KubectlExecutor::~KubectlExecutor() { close(); }
+
+void KubectlExecutor::emit(Stream s, std::string text) {
+  if (text.empty()) return;
+  if (pty_) {
+    std::string t;
+    for (char c : text) {
+      if (c == '\n') t += '\r';
+      t += c;
+    }
+    text = std::move(t);
+    s = Stream::out;
+  }
+  produced_ += text.size();
+  pending_.emplace_back(s, std::move(text));
+}
+
+void KubectlExecutor::flush() {
+  if (!out_) return;
+  for (auto& [s, t] : pending_) out_->write(s, std::move(t));
+  pending_.clear();
+}
+
+void KubectlExecutor::prompt() {
+  if (mode_ != Mode::console || prompt_shown_ || finished_ || child_) return;
+  std::string out;
+  editor_.begin(target_.name + " (" + target_.kubectl.namespace_name + ")> ", out);
+  pending_.emplace_back(Stream::out, std::move(out));
+  prompt_shown_ = true;
+}
+
+void KubectlExecutor::watch_all(bool on) {
+  if (!child_ || !watch_) return;
+  for (int fd : child_->output_fds()) watch_(fd, on);
+}
+
+void KubectlExecutor::set_output_wanted(bool wanted) {
+  const bool want = wanted && child_ && child_->output_open();
+  if (want == watching_) return;
+  watch_all(want);
+  watching_ = want;
+}
+
+void KubectlExecutor::run_line(const std::string& line) {
+  const KubectlLine kl = parse_kubectl_line(line, target_.kubectl.namespace_name);
+  CommandRequest req = gate_.request("kubectl", line);
+  if (!kl.invocation.verb.empty()) req.kubectl = kl.facts;
+  const GateResult g = kl.refusal.empty() ? gate_.submit(req) : gate_.refuse(req, kl.refusal);
+  const KubectlInvocation& inv = kl.invocation;
+  flush();
+  if (!g.decision.allowed()) {
+    CommandOutcome o;
+    o.status = kKubectlExitDenied;
+    o.error = "denied";
+    gate_.command_ended(g.command_id, o);
+    emit(Stream::err, "bastion: denied: " + g.refusal + "\n");
+    if (mode_ == Mode::command) finish(kKubectlExitDenied);
+    else if (mode_ == Mode::script) exit_.status = kKubectlExitDenied;
+    return;
+  }
+  command_id_ = g.command_id;
+  started_ = monotonic_seconds();
+  if (!start_child(inv)) {
+    CommandOutcome o;
+    o.status = 255;
+    o.error = "kubectl could not be started";
+    gate_.command_ended(command_id_, o);
+    command_id_ = 0;
+    if (mode_ != Mode::console) finish(255);
+  }
+}
+
+bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
+  const KubectlTargetConfig& k = target_.kubectl;
+  ChildProcess::Options o;
+  o.argv.push_back(k.kubectl);
+  if (!k.context.empty()) o.argv.push_back("--context=" + k.context);
+  if (!inv.namespace_given && !inv.all_namespaces && !k.namespace_name.empty())
+    o.argv.push_back("--namespace=" + k.namespace_name);
+  for (const auto& a : inv.argv) o.argv.push_back(a);
+  // Nothing of bastiond's environment: the held kubeconfig, a private HOME.
+  o.env = {"KUBECONFIG=" + k.kubeconfig, "HOME=" + home_, "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
+  if (pty_) o.env.push_back("TERM=xterm-256color");
+  o.cwd = home_;
+  o.pty = pty_;
+  o.cols = cols_;
+  o.rows = rows_;
+  std::string err;
+  child_ = ChildProcess::spawn(o, err);
+  if (!child_) {
+    emit(Stream::err, "bastion: cannot run kubectl: " + err + "\n");
+    return false;
+  }
+  // A console line or a script line has no stdin of its own.
+  if (mode_ != Mode::command && !pty_) child_->close_stdin();
+  if (mode_ == Mode::command && input_eof_ && pending_stdin_.empty()) child_->close_stdin();
+  return true;
+}
+
+void KubectlExecutor::child_finished(int st) {
+  watch_all(false);
+  watching_ = false;
+  child_.reset();
+  CommandOutcome o;
+  if (WIFEXITED(st)) o.status = WEXITSTATUS(st);
+  else if (WIFSIGNALED(st)) o.status = 128 + WTERMSIG(st);
+  o.duration_us = static_cast<int64_t>(std::llround((monotonic_seconds() - started_) * 1e6));
+  flush();
+  gate_.command_ended(command_id_, o);
+  command_id_ = 0;
+  if (mode_ == Mode::command) {
+    if (WIFSIGNALED(st)) {
+      static const std::map<int, std::string> names = {{SIGTERM, "TERM"}, {SIGKILL, "KILL"}, {SIGINT, "INT"},
+                                                       {SIGHUP, "HUP"}, {SIGQUIT, "QUIT"}, {SIGSEGV, "SEGV"}};
+      const auto it = names.find(WTERMSIG(st));
+      if (it != names.end()) exit_.signal = it->second;
+      else exit_.status = 128 + WTERMSIG(st);
+      finished_ = true;
+    } else {
+      finish(o.status.value_or(0));
+    }
+  } else if (mode_ == Mode::script && o.status.value_or(0) != 0) {
+    exit_.status = o.status;
+  }
+}
+
+void KubectlExecutor::finish(int status) {
+  if (finished_) return;
+  finished_ = true;
+  exit_.status = status;
+}
+
+std::size_t KubectlExecutor::input_capacity() {
+  if (finished_) return 0;
+  if (child_ && (mode_ == Mode::command || pty_)) return pending_stdin_.size() < kInputChunk ? kInputChunk : 0;
+  if (mode_ == Mode::command) return pending_stdin_.size() < kInputChunk ? kInputChunk : 0;
+  if (child_) return 0;  // a script waits for the running line
+  return raw_in_.size() < kMaxLine ? kInputChunk : 0;
+}
+
+bool KubectlExecutor::write_input(std::string_view data) {
+  if (finished_) return true;
+  if (child_ && (mode_ == Mode::command || pty_)) pending_stdin_.append(data);
+  else if (mode_ == Mode::command) pending_stdin_.append(data);  // before the child starts
+  else raw_in_.append(data);
+  return true;
+}
+
+void KubectlExecutor::send_eof() {
+  input_eof_ = true;
+  if (child_ && mode_ == Mode::command && pending_stdin_.empty()) child_->close_stdin();
+}
+
+void KubectlExecutor::window_change(int cols, int rows) {
+  cols_ = cols, rows_ = rows;
+  if (child_) child_->resize(cols, rows);
+}
+
+void KubectlExecutor::send_signal(const std::string& name) {
+  if (child_ && signal_number(name)) child_->signal(signal_number(name));
+}
+
+void KubectlExecutor::take_input() {
+  if (finished_ || child_) return;
+  if (mode_ == Mode::console) {
+    prompt();
+    while (!raw_in_.empty() && !finished_ && !child_) {
+      std::string out;
+      std::vector<LineEditor::Event> events;
+      const std::size_t used = editor_.feed(raw_in_, out, events);
+      raw_in_.erase(0, used);
+      if (!out.empty()) pending_.emplace_back(Stream::out, std::move(out));
+      for (const auto& ev : events) {
+        prompt_shown_ = false;
+        if (ev.kind == LineEditor::Event::Kind::eof) return finish(0);
+        if (ev.kind == LineEditor::Event::Kind::interrupt) continue;
+        const std::string line = trim(ev.text);
+        editor_.add_history(ev.text);
+        if (line == "exit" || line == "quit" || line == "\\q") return finish(0);
+        if (!line.empty()) run_line(line);
+      }
+      if (used == 0) break;
+      prompt();
+    }
+    prompt();
+    return;
+  }
+  // Script: one invocation per line.
+  partial_line_ += raw_in_;
+  raw_in_.clear();
+  while (!finished_ && !child_) {
+    const auto nl = partial_line_.find('\n');
+    if (nl == std::string::npos) break;
+    const std::string line = trim(partial_line_.substr(0, nl));
+    partial_line_.erase(0, nl + 1);
+    if (!line.empty() && line[0] != '#') run_line(line);
+  }
+  if (input_eof_ && !child_ && !finished_) {
+    const std::string line = trim(partial_line_);
+    partial_line_.clear();
+    if (!line.empty() && line[0] != '#') run_line(line);
+    if (!child_) finish(exit_.status.value_or(0));
+  }
+}
+
+bool KubectlExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
+  out_ = &out;
+  produced_ = 0;
+  if (mode_ == Mode::command && !partial_line_.empty() && !finished_ && !child_ && command_id_ == 0) {
+    const std::string line = partial_line_;
+    partial_line_.clear();
+    run_line(line);
+  }
+  if (child_ && !pending_stdin_.empty()) {
+    const long n = child_->write(pending_stdin_);
+    if (n > 0) pending_stdin_.erase(0, static_cast<std::size_t>(n));
+    else if (n < 0) pending_stdin_.clear();
+    if (pending_stdin_.empty() && input_eof_ && mode_ == Mode::command) child_->close_stdin();
+  }
+  if (child_) {
+    for (int fd : child_->output_fds()) {
+      std::string data;
+      const bool open = child_->read(fd, data, budget > produced_ ? budget - produced_ : 0);
+      const Stream s = child_->is_stderr(fd) ? Stream::err : Stream::out;
+      if (!data.empty()) {
+        produced_ += data.size();
+        pending_.emplace_back(s, std::move(data));  // raw: a pty already translated newlines
+      }
+      if (!open && watch_) watch_(fd, false);
+    }
+    if (!child_->output_open()) {
+      int st = 0;
+      if (child_->reap(st)) child_finished(st);
+    }
+  }
+  if (!child_) take_input();
+  flush();
+  out_ = nullptr;
+  return !(finished_ && !child_);
+}
+
+void KubectlExecutor::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (child_) {
+    watch_all(false);
+    child_->stop();  // logs -f, get -w: end with the channel
+    child_.reset();
+    if (command_id_ > 0) {
+      CommandOutcome o;
+      o.status = 255;
+      o.error = "channel closed";
+      gate_.command_ended(command_id_, o);
+      command_id_ = 0;
+    }
+  }
+}
+
+}  // namespace bastion

@@ -1,0 +1,77 @@
+// The kubectl command source and executor, one per channel. An exec line is
+// one invocation; with no command, a console (pty) or a script (stdin lines)
+// where each line is one. Each invocation is parsed (kubectl_args), refused
+// outright when it would escape the bastion, otherwise decided by the policy
+// through the CommandGate, then run as a child process whose output goes
+// only to the OutputPipeline.
+#pragma once
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "policy/command_gate.h"
+#include "sources/line_editor.h"
+#include "targets/kubectl/child_process.h"
+#include "targets/kubectl/kubectl_args.h"
+#include "targets/target.h"
+
+namespace bastion {
+
+constexpr int kKubectlExitDenied = 126;
+
+class KubectlExecutor : public Executor {
+ public:
+  using Watch = std::function<void(int fd, bool on)>;
+  KubectlExecutor(const TargetConfig& t, const ExecRequest& req, CommandGate& gate, std::string home, Watch watch);
+  ~KubectlExecutor() override;
+
+  std::size_t input_capacity() override;
+  bool write_input(std::string_view data) override;
+  void send_eof() override;
+  void window_change(int cols, int rows) override;
+  void send_signal(const std::string& name) override;
+  void set_output_wanted(bool wanted) override;
+  bool pump_output(OutputPipeline& out, std::size_t budget) override;
+  ExitInfo exit_info() const override { return exit_; }
+  void close() override;
+
+ private:
+  enum class Mode { command, console, script };
+  void emit(Stream s, std::string text);
+  void flush();
+  void run_line(const std::string& line);
+  bool start_child(const KubectlInvocation& inv);
+  void child_finished(int wait_status);
+  void prompt();
+  void take_input();
+  void finish(int status);
+  void watch_all(bool on);
+
+  const TargetConfig& target_;
+  CommandGate& gate_;
+  std::string home_;
+  Watch watch_;
+  Mode mode_;
+  bool pty_;
+  int cols_ = 80, rows_ = 24;
+  LineEditor editor_;
+  std::string raw_in_;
+  std::string partial_line_;
+  bool input_eof_ = false;
+  bool prompt_shown_ = false;
+  std::unique_ptr<ChildProcess> child_;
+  int64_t command_id_ = 0;
+  double started_ = 0;
+  bool watching_ = false;
+  std::string pending_stdin_;  // input waiting for the child
+  OutputPipeline* out_ = nullptr;
+  std::vector<std::pair<Stream, std::string>> pending_;
+  std::size_t produced_ = 0;
+  bool finished_ = false;
+  bool closed_ = false;
+  ExitInfo exit_;
+};
+
+}  // namespace bastion

@@ -1,0 +1,56 @@
+#include "targets/kubectl/kubectl_target.h"
+
+#include <poll.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "targets/kubectl/kubectl_executor.h"
+
+namespace bastion {
+namespace {
+int on_readable(socket_t, int, void*) { return 0; }  // wakes the session loop
+}  // namespace
+
+std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const TargetConfig& t, std::string& error) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "bastion-kubectl-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) return error = "cannot create a home folder for kubectl", nullptr;
+  return std::unique_ptr<KubectlTargetConnection>(new KubectlTargetConnection(t, tmpl));
+}
+
+KubectlTargetConnection::~KubectlTargetConnection() {
+  detach();
+  std::error_code ec;
+  std::filesystem::remove_all(home_, ec);  // kubectl's caches of this session
+}
+
+std::unique_ptr<Executor> KubectlTargetConnection::start(const ExecRequest& req, std::string& error) {
+  if (req.kind == "subsystem") return error = "file transfer is not available on kubectl targets", nullptr;
+  if (!req.gate) return error = "internal error: no command gate", nullptr;
+  return std::make_unique<KubectlExecutor>(target_, req, *req.gate, home_, [this](int fd, bool on) { watch(fd, on); });
+}
+
+void KubectlTargetConnection::watch(int fd, bool on) {
+  if (!event_ || fd < 0) return;
+  if (on && !watched_.count(fd)) {
+    ssh_event_add_fd(event_, fd, POLLIN, &on_readable, this);
+    watched_.insert(fd);
+  } else if (!on && watched_.count(fd)) {
+    ssh_event_remove_fd(event_, fd);
+    watched_.erase(fd);
+  }
+}
+
+void KubectlTargetConnection::attach(ssh_event ev) {
+  detach();
+  event_ = ev;
+}
+
+void KubectlTargetConnection::detach() {
+  if (event_)
+    for (int fd : watched_) ssh_event_remove_fd(event_, fd);
+  watched_.clear();
+  event_ = nullptr;
+}
+
+}  // namespace bastion

@@ -1,0 +1,36 @@
+// Kubernetes targets: the bastion runs the real kubectl (argv, never a
+// shell) with a kubeconfig only it can read and a clean environment:
+// KUBECONFIG, HOME in a per-session temporary folder (removed at the end),
+// PATH; nothing else of bastiond's. One KubectlExecutor per channel.
+#pragma once
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "config/config.h"
+#include "targets/target.h"
+
+namespace bastion {
+
+class KubectlTargetConnection : public TargetConnection {
+ public:
+  static std::unique_ptr<KubectlTargetConnection> connect(const TargetConfig& t, std::string& error);
+  ~KubectlTargetConnection() override;
+
+  std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override;
+  void attach(ssh_event ev) override;
+  void detach() override;
+  bool connected() const override { return true; }
+
+ private:
+  KubectlTargetConnection(const TargetConfig& t, std::string home) : target_(t), home_(std::move(home)) {}
+  void watch(int fd, bool on);
+
+  TargetConfig target_;
+  std::string home_;  // the per-session HOME
+  ssh_event event_ = nullptr;
+  std::set<int> watched_;
+};
+
+}  // namespace bastion

@@ -1,0 +1,215 @@
+"""Kubernetes targets through real clients: ssh -> bastiond -> the real
+kubectl -> a fake API server on loopback (fake_kube_api.py) that records
+every request with its bearer token. Every invocation is parsed and decided;
+refused ones never reach the server; the credential never reaches the user."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import time
+import unittest
+
+from fake_kube_api import FakeKube
+from harness import BastionTest, Env, main, run
+from pty_driver import PtySession
+
+POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
+KUBECTL = shutil.which("kubectl")
+TOKEN = "held-kube-token-4f9a2c"
+
+FAKE_KUBECTL = """#!/bin/sh
+# Stands in for kubectl: shows exactly what bastiond ran it with.
+env | sort
+echo "--- argv"
+for a in "$@"; do echo "[$a]"; done
+"""
+
+
+@unittest.skipUnless(KUBECTL, "kubectl not installed")
+class KubectlTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = env = Env()
+        env.kube = FakeKube(TOKEN)
+        kc = os.path.join(env.keys.d, "kubeconfig")
+        env.kube.kubeconfig(kc)
+        os.chmod(kc, 0o600)
+        shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
+        fake = os.path.join(env.d, "fake-kubectl")
+        with open(fake, "w") as f:
+            f.write(FAKE_KUBECTL)
+        os.chmod(fake, 0o755)
+        env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
+        policy = os.path.abspath(os.path.join(POLICY_DIR, "kubernetes.lua"))
+        env.start_bastion(targets=env.default_targets() + f"""
+  k8s = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
+          policy = "{policy}", kubectl = "{KUBECTL}" }},
+  k8sopen = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "staging", allow = {{ "ops" }},
+              kubectl = "{KUBECTL}" }},
+  k8senv = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "ns1", allow = {{ "ops" }},
+             kubectl = "fake-kubectl" }},""")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.kube.stop()
+        super().tearDownClass()
+
+    def k(self, target, command, key=None, input=None, timeout=60):
+        return self.env.ssh(target, command if isinstance(command, list) else ["--"] + [command],
+                            key=key, input=input, timeout=timeout)
+
+    def test_get_pods_with_the_held_credential(self):
+        before = len(self.env.kube.requests)
+        r = self.k("k8s", "get pods")  # the target's default namespace: web
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.decode().splitlines()
+        self.assertEqual([l.split()[0] for l in lines], ["NAME", "api-7d9", "worker-1"])
+        new = self.env.kube.requests[before:]
+        self.assertTrue(any("/namespaces/web/pods" in p for _, p, _ in new), new)
+        self.assertEqual({t for _, _, t in new}, {TOKEN})
+        row = self.env.audit_eventually(
+            "SELECT kind, decision, exit_status, details FROM commands WHERE kind='kubectl' AND text='get pods'",
+            [("kubectl", "allow", 0,
+              json.dumps({"flags": {}, "names": [], "namespace": "web", "resources": ["pods"], "verb": "get"},
+                         separators=(",", ":")))])
+        self.assertEqual(row[0][:3], ("kubectl", "allow", 0))
+        self.assertEqual(json.loads(row[0][3])["resources"], ["pods"])
+
+    def test_verbs(self):
+        r = self.k("k8sopen", "get deploy -A")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("api", r.stdout.decode())
+        r = self.k("k8sopen", "describe pod api-s1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Name:         api-s1", r.stdout.decode())
+        r = self.k("k8sopen", "logs api-7d9 -n web")
+        self.assertEqual(r.stdout.decode(), "log line 1 from api-7d9\nlog line 2 from api-7d9\nlog line 3 from api-7d9\n")
+        r = self.k("k8sopen", "scale deployment/api --replicas=5 -n web")
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, "deployment.apps/api scaled\n"), r.stderr)
+        self.assertEqual(self.env.kube.objects[("deployments", "web", "api")]["spec"]["replicas"], 5)
+
+    def test_exit_status_and_errors_pass_through(self):
+        r = self.k("k8sopen", "get pod nope")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('Error from server (NotFound): pods "nope" not found', r.stderr.decode())
+
+    def test_denied_never_reaches_the_cluster(self):
+        before = len(self.env.kube.requests)
+        r = self.k("k8s", "delete pod api-s1 -n staging", key=self.env.dev)
+        self.assertEqual(r.returncode, 126)
+        self.assertEqual(r.stderr.decode(),
+                         "bastion: denied: developers have read-only access: kubectl delete is not allowed\n")
+        time.sleep(0.3)
+        self.assertEqual(self.env.kube.seen("DELETE"), [])
+        self.assertIn(("pods", "staging", "api-s1"), self.env.kube.objects)
+
+    def test_refused_whatever_the_policy_says(self):
+        # k8sopen has no policy at all: everything else is allowed there.
+        refused = {
+            "get pods --kubeconfig=/tmp/other": "--kubeconfig is not available",
+            "get pods --token abc": "--token is not available",
+            "--context=other get pods": "--context is not available",
+            "get pods -s https://127.0.0.1:1": "--server is not available",
+            "get pods --as=system:admin": "--as is not available",
+            "get pods --insecure-skip-tls-verify": "--insecure-skip-tls-verify is not available",
+            "get pods --client-certificate=/tmp/c": "--client-certificate is not available",
+            "config view --raw": "would show or change the held credential",
+            "proxy --port=8001": "tunnel around the recording",
+            "port-forward pod/api-s1 8080:80": "tunnel around the recording",
+            "cp api-s1:/etc/passwd /tmp/x": "files on the bastion host",
+            "edit deploy/api": "editor on the bastion host",
+            "plugin list": "plugins run programs",
+            "krew install evil": "plugins are not available",
+            "apply -f /etc/passwd": "pass the manifest on stdin",
+            "create secret generic x --from-file=/etc/passwd": "--from-file is not available",
+            "get pods -o go-template-file=/etc/passwd": "reads a file on the bastion host",
+            "get pods | sh": "not through a shell",
+        }
+        before = len(self.env.kube.requests)
+        for line, why in refused.items():
+            r = self.env.ssh("k8sopen", ["--", line])
+            self.assertEqual(r.returncode, 126, (line, r.stdout, r.stderr))
+            self.assertTrue(r.stderr.decode().startswith("bastion: denied: "), (line, r.stderr))
+            self.assertIn(why, r.stderr.decode(), line)
+            self.assertNotIn(TOKEN, r.stdout.decode() + r.stderr.decode())
+        time.sleep(0.3)
+        self.assertEqual(self.env.kube.requests[before:], [])
+        rows = self.env.audit("SELECT DISTINCT decision, policy_hook FROM commands WHERE kind='kubectl' AND "
+                              "text='config view --raw'")
+        self.assertEqual(rows, [("deny", "bastion")])
+
+    def test_the_credential_never_reaches_the_user(self):
+        for line in ("get pods -v=9", "version", "get pods -o yaml", "cluster-info"):
+            r = self.k("k8sopen", line)
+            self.assertNotIn(TOKEN, r.stdout.decode() + r.stderr.decode(), line)
+
+    def test_clean_environment_and_exact_argv(self):
+        r = self.k("k8senv", "get pods 'a b' -l app=x")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        env_part, argv_part = r.stdout.decode().split("--- argv\n")
+        env = dict(l.split("=", 1) for l in env_part.splitlines() if "=" in l)
+        self.assertEqual(env["KUBECONFIG"], os.path.join(self.env.keys.d, "kubeconfig"))
+        self.assertTrue(env["HOME"].startswith("/tmp/bastion-kubectl-"), env["HOME"])
+        self.assertEqual(set(env) - {"PWD", "SHLVL", "_", "OLDPWD"}, {"KUBECONFIG", "HOME", "PATH", "LANG"})
+        self.assertEqual(argv_part, "[--namespace=ns1]\n[get]\n[pods]\n[a b]\n[-l]\n[app=x]\n")
+        # The per-session HOME is gone once the session is.
+        deadline = time.time() + 5
+        while os.path.exists(env["HOME"]) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(os.path.exists(env["HOME"]))
+
+    def test_secrets_masked_in_output_and_recording(self):
+        r = self.k("k8s", "get secret db-creds -o yaml")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertIn("  password: ****\n", out)
+        self.assertNotIn("aHVudGVyMi1zZWNyZXQ=", out)
+        r = self.k("k8s", "get secret db-creds -o json")
+        self.assertIn('"password": "****"', r.stdout.decode())
+        for path in self.env.audit("SELECT recording FROM commands WHERE kind='exec' AND text LIKE 'get secret%'"):
+            with open(path[0]) as f:
+                self.assertNotIn("aHVudGVy", f.read())
+
+    def test_manifest_from_stdin(self):
+        manifest = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "from-stdin"},
+                               "spec": {"containers": [{"name": "c", "image": "busybox"}]}}).encode()
+        r = self.k("k8sopen", "create --validate=false -f -", input=manifest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode(), "pod/from-stdin created\n")
+        self.assertIn(("pods", "staging", "from-stdin"), self.env.kube.objects)
+
+    def test_logs_follow_streams_until_the_user_leaves(self):
+        p = subprocess.Popen(self.env.ssh_base() + ["k8sopen@127.0.0.1", "--", "logs -f api-7d9 -n web"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        got = b""
+        while got.count(b"\n") < 4:
+            got += p.stdout.read1(4096)
+        self.assertTrue(got.startswith(b"log line 1 from api-7d9\nlog line 2 from api-7d9\n"), got)
+        p.kill()
+        p.wait()
+        p.stdout.close()
+        p.stderr.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            running = subprocess.run(["pgrep", "-f", "logs -f api-7d9 -n web"], capture_output=True).stdout
+            if not running:
+                break
+            time.sleep(0.2)
+        self.assertEqual(running, b"")
+
+    def test_console(self):
+        argv = self.env.ssh_base(tty=True) + ["k8sopen@127.0.0.1"]
+        s = PtySession(argv, 30, 120, env={"TERM": "xterm-256color"})
+        s.read_until(b"k8sopen (staging)> ")
+        s.send(b"get pods\r")
+        s.read_until(b"api-s1", timeout=20)
+        s.read_until(b"\r\nk8sopen (staging)> ")
+        s.send(b"config view\r")
+        s.read_until(b"bastion: denied: kubectl config would show or change the held credential")
+        s.send(b"exit\r")
+        self.assertEqual(s.wait(), 0)
+
+
+if __name__ == "__main__":
+    main()
