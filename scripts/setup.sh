@@ -27,6 +27,8 @@ packages=(
   postgresql postgresql-client
 )
 [ "$with_fuzz" = 1 ] && packages+=(clang-14 libclang-rt-14-dev)
+# kubectl for Kubernetes targets: Debian's kubernetes-client, unless one is installed already.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do

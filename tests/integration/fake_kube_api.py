@@ -6,8 +6,11 @@ HTTPS on loopback with a certificate made here (kubectl sends a bearer token
 only over TLS)."""
 import base64
 import copy
+import hashlib
 import json
+import struct
 import os
+import shutil
 import ssl
 import subprocess
 import tempfile
@@ -59,6 +62,7 @@ class FakeKube:
     def __init__(self, token):
         self.token = token
         self.requests = []  # (method, path, token)
+        self.execs = []     # exec sessions: command, tty
         self.lock = threading.Lock()
         self.objects = {}
         for ns in ("default", "web", "staging"):
@@ -88,6 +92,7 @@ class FakeKube:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def seen(self, method=None, path_part=""):
         with self.lock:
@@ -190,6 +195,8 @@ class FakeKube:
                     return self.send_json(201, o)
                 if obj is None:
                     return self.status(404, "NotFound", f'{res} "{name}" not found')
+                if sub in ("exec", "attach") and self.headers.get("Upgrade", "").lower() == "websocket":
+                    return self.exec_session(q)
                 if sub == "log":
                     self.send_response(200)
                     self.send_header("Content-Type", "text/plain")
@@ -226,6 +233,81 @@ class FakeKube:
                     return self.send_json(200, obj)
                 return self.status(405, "MethodNotAllowed", "not supported by the fake")
 
+            # --- exec over WebSocket (v5/v4.channel.k8s.io): a tiny fake shell ---
+            def ws_send(self, channel, data, opcode=2):
+                payload = (bytes([channel]) if channel is not None else b"") + data
+                head = bytes([0x80 | opcode])
+                n = len(payload)
+                head += bytes([n]) if n < 126 else (bytes([126]) + struct.pack(">H", n) if n < 65536
+                                                    else bytes([127]) + struct.pack(">Q", n))
+                self.wfile.write(head + payload)
+                self.wfile.flush()
+
+            def ws_recv(self):
+                b1, b2 = self.rfile.read(2)
+                opcode, masked, n = b1 & 0x0F, b2 & 0x80, b2 & 0x7F
+                if n == 126:
+                    n = struct.unpack(">H", self.rfile.read(2))[0]
+                elif n == 127:
+                    n = struct.unpack(">Q", self.rfile.read(8))[0]
+                mask = self.rfile.read(4) if masked else b"\0\0\0\0"
+                data = bytes(c ^ mask[i % 4] for i, c in enumerate(self.rfile.read(n)))
+                return opcode, data
+
+            def exec_session(self, q):
+                offered = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+                proto = next((p for p in ("v5.channel.k8s.io", "v4.channel.k8s.io") if p in offered), None)
+                if not proto:
+                    return self.status(400, "BadRequest", "no supported subprotocol")
+                key = self.headers["Sec-WebSocket-Key"]
+                accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode())
+                                          .digest()).decode()
+                self.send_response(101)
+                self.send_header("Upgrade", "websocket")
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Sec-WebSocket-Accept", accept)
+                self.send_header("Sec-WebSocket-Protocol", proto)
+                self.end_headers()
+                self.wfile.flush()
+                with fake.lock:
+                    fake.execs.append({"command": q.get("command", []), "tty": q.get("tty", ["false"])[0]})
+                size = [0, 0]
+                line = b""
+                self.ws_send(1, b"$ ")
+                try:
+                    while True:
+                        opcode, data = self.ws_recv()
+                        if opcode == 8:
+                            break
+                        if opcode not in (1, 2) or not data:
+                            continue
+                        ch, body = data[0], data[1:]
+                        if ch == 4:
+                            r = json.loads(body)
+                            size = [r.get("Height", 0), r.get("Width", 0)]
+                            continue
+                        if ch != 0:
+                            continue
+                        for c in body:
+                            if c in (13, 10):
+                                self.ws_send(1, b"\r\n")
+                                cmd, line = line.decode(errors="replace").strip(), b""
+                                if cmd == "exit":
+                                    self.ws_send(3, json.dumps({"metadata": {}, "status": "Success"}).encode())
+                                    self.ws_send(None, b"\x03\xe8", opcode=8)
+                                    return
+                                if cmd == "stty size":
+                                    self.ws_send(1, f"{size[0]} {size[1]}\r\n".encode())
+                                elif cmd:
+                                    self.ws_send(1, f"you said: {cmd}\r\n".encode())
+                                self.ws_send(1, b"$ ")
+                            else:
+                                line += bytes([c])
+                                self.ws_send(1, bytes([c]))  # a tty echoes
+                except (ValueError, OSError, ssl.SSLError):
+                    pass
+                self.close_connection = True
+
             def do_GET(self):
                 self.handle_any("GET")
 
@@ -244,6 +326,8 @@ class FakeKube:
         return H
 
     def kubeconfig(self, path, context="fake"):
+        with open(self.cert, "rb") as c:
+            ca = base64.b64encode(c.read()).decode()
         with open(path, "w") as f:
             f.write(f"""apiVersion: v1
 kind: Config
@@ -251,7 +335,7 @@ clusters:
 - name: fake
   cluster:
     server: https://127.0.0.1:{self.port}
-    certificate-authority-data: {base64.b64encode(open(self.cert, "rb").read()).decode()}
+    certificate-authority-data: {ca}
 users:
 - name: bastion
   user:

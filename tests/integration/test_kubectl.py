@@ -198,6 +198,20 @@ class KubectlTest(BastionTest):
             time.sleep(0.2)
         self.assertEqual(running, b"")
 
+    def test_exec_it_with_a_real_pty_and_window_changes(self):
+        argv = self.env.ssh_base(tty=True) + ["k8sopen@127.0.0.1", "--", "exec -it api-s1 -- sh"]
+        s = PtySession(argv, 30, 100, env={"TERM": "xterm-256color"})
+        s.read_until(b"$ ", timeout=20)
+        s.send(b"stty size\r")
+        s.read_until(b"30 100\r\n")
+        s.resize(40, 120)
+        time.sleep(0.5)
+        s.send(b"stty size\r")
+        s.read_until(b"40 120\r\n")
+        s.send(b"exit\r")
+        self.assertEqual(s.wait(), 0)
+        self.assertEqual(self.env.kube.execs[-1], {"command": ["sh"], "tty": "true"})
+
     def test_console(self):
         argv = self.env.ssh_base(tty=True) + ["k8sopen@127.0.0.1"]
         s = PtySession(argv, 30, 120, env={"TERM": "xterm-256color"})
