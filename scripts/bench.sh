@@ -3,6 +3,7 @@
 #  1. end to end on loopback: bastiond vs OpenSSH direct vs OpenSSH ProxyJump
 #     (connect+exec latency; 1 GiB of text output with recording on);
 #     PostgreSQL: bastiond vs psql direct (per connection, per statement, bulk);
+#     Kubernetes: bastiond vs kubectl direct (`get pods` against a fake API server);
 #  2. Google Benchmark programs for in-process pieces (tests/bench/).
 # BENCH_RUNS, BENCH_BULK_RUNS, BENCH_BULK_BYTES tune the end-to-end part.
 set -euo pipefail
@@ -13,6 +14,9 @@ BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/e2e_bench.py
 echo
 echo "== PostgreSQL: bastiond vs psql direct"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/sql_bench.py
+echo
+echo "== Kubernetes: bastiond vs kubectl direct (fake API server)"
+BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/kubectl_bench.py
 echo
 echo "== in-process (Google Benchmark)"
 for b in build/tests/bench/bench_*; do

@@ -1,0 +1,64 @@
+"""kubectl through the bastion vs kubectl direct, in one run, against the same
+fake API server (tests/integration/fake_kube_api.py). Prints medians and
+ratios. Each bastion run is a full `ssh k8s@bastion get pods` (connect,
+certificate auth, policy, audit, recording, kubectl)."""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from fake_kube_api import FakeKube  # noqa: E402
+from harness import Env  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "20"))
+POLICY_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "policies")
+
+
+def timed(cmd, env=None):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    if r.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr.decode()}")
+    return time.perf_counter() - t
+
+
+def main():
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        print("kubectl bench: kubectl not installed; skipped")
+        return
+    env = Env()
+    kube = FakeKube("bench-token")
+    kc = os.path.join(env.keys.d, "kubeconfig")
+    kube.kubeconfig(kc)
+    os.chmod(kc, 0o600)
+    for f in ("kubernetes.lua", "commands.lua"):
+        shutil.copy(os.path.join(POLICY_DIR, f), os.path.join(env.d, f))
+    env.start_bastion(targets=f"""  k8s = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web",
+          allow = {{ "ops" }}, policy = "kubernetes.lua", kubectl = "{kubectl}" }},""")
+    home = tempfile.mkdtemp()
+    # Direct: a fresh HOME each run too, as the bastion gives each session (no discovery cache).
+    try:
+        direct, bastion = [], []
+        for _ in range(RUNS):
+            shutil.rmtree(os.path.join(home, ".kube"), ignore_errors=True)
+            direct.append(timed([kubectl, "get", "pods", "-n", "web"],
+                                env={"KUBECONFIG": kc, "HOME": home, "PATH": "/usr/bin:/bin"}))
+            bastion.append(timed(env.ssh_base() + ["k8s@127.0.0.1", "get", "pods", "-n", "web"]))
+        base = statistics.median(direct)
+        print(f"`get pods` ({RUNS} runs each, median)")
+        for name, v in (("kubectl-direct", direct), ("bastiond", bastion)):
+            med = statistics.median(v)
+            print(f"  {name:15s} {med * 1000:8.1f} ms   ratio vs direct {med / base:5.2f}x")
+    finally:
+        env.close()
+        kube.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
