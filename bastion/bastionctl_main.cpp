@@ -22,7 +22,9 @@ int usage() {
                "       bastionctl recording play [--speed X] [--markers] FILE\n"
                "       bastionctl recording verify FILE      check a recording is well formed\n"
                "       bastionctl audit sessions --db FILE [--identity ID] [--target T] [--limit N]\n"
-               "       bastionctl audit commands --db FILE [--session ID] [--grep TEXT] [--limit N]\n");
+               "       bastionctl audit commands --db FILE [--session ID] [--grep TEXT] [--limit N]\n"
+               "       bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] FILE\n"
+               "       bastionctl cert issue --ca FILE --identity ID --principals P,... --ttl 8h ... PUBKEY_FILE\n");
   return 2;
 }
 
@@ -150,5 +152,7 @@ int main(int argc, char** argv) {
   if (cmd == "recording") return cmd_recording(a);
   if (cmd == "policy") return bastion::ctl_policy(a);
   if (cmd == "audit") return cmd_audit(a);
+  if (cmd == "ca") return bastion::ctl_ca(a);
+  if (cmd == "cert") return bastion::ctl_cert(a);
   return usage();
 }

@@ -72,6 +72,17 @@ struct AuthEvent {
   std::string reason;
 };
 
+// A certificate the bastion CA issued (bastionctl cert issue).
+struct IssuedCert {
+  uint64_t serial = 0;
+  std::string key_id;
+  std::string principals;  // comma-separated
+  std::string valid_after, valid_before, issued_at;  // ISO 8601
+  std::string issued_by;   // who ran bastionctl
+  std::string ca_fingerprint, key_fingerprint;
+  std::string source_address, force_command;
+};
+
 class AuditStore {
  public:
   virtual ~AuditStore() = default;
@@ -81,6 +92,8 @@ class AuditStore {
   virtual bool command_started(const CommandStart& c, int64_t& id, std::string& error) = 0;
   virtual bool command_ended(const CommandEnd& c, std::string& error) = 0;
   virtual bool auth_event(const AuthEvent& e, std::string& error) = 0;
+  // False (with the error) also when the serial was issued before.
+  virtual bool cert_issued(const IssuedCert& c, std::string& error) = 0;
 };
 
 }  // namespace bastion

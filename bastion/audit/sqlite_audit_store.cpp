@@ -78,6 +78,22 @@ ALTER TABLE commands ADD COLUMN masked_columns TEXT;
     R"sql(
 ALTER TABLE commands ADD COLUMN details TEXT;
 )sql",
+    // 5: certificates issued by the bastion CA (revocation by serial needs to know them)
+    R"sql(
+CREATE TABLE issued_certs (
+  serial TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  principals TEXT NOT NULL,
+  valid_after TEXT NOT NULL,
+  valid_before TEXT NOT NULL,
+  issued_at TEXT NOT NULL,
+  issued_by TEXT NOT NULL,
+  ca_fingerprint TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  source_address TEXT,
+  force_command TEXT
+);
+)sql",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");
@@ -221,6 +237,17 @@ bool SqliteAuditStore::command_ended(const CommandEnd& c, std::string& error) {
                   opt_text(c.recording_state), c.rows ? Param{*c.rows} : Param{nullptr},
                   c.duration_us ? Param{*c.duration_us} : Param{nullptr}, opt_text(c.error),
                   opt_text(c.masked_columns), c.command_id},
+                 error);
+}
+
+bool SqliteAuditStore::cert_issued(const IssuedCert& c, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  return execute("INSERT INTO issued_certs (serial, key_id, principals, valid_after, valid_before, issued_at, "
+                 "issued_by, ca_fingerprint, key_fingerprint, source_address, force_command) "
+                 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                 {std::to_string(c.serial), c.key_id, c.principals, c.valid_after, c.valid_before, c.issued_at,
+                  c.issued_by, c.ca_fingerprint, c.key_fingerprint, opt_text(c.source_address),
+                  opt_text(c.force_command)},
                  error);
 }
 

@@ -17,7 +17,7 @@ namespace bastion {
 
 class SqliteAuditStore : public AuditStore {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Opens or creates the database and migrates it. Null + error on failure.
   static std::unique_ptr<SqliteAuditStore> open(const std::string& path, std::string& error);
@@ -28,6 +28,7 @@ class SqliteAuditStore : public AuditStore {
   bool command_started(const CommandStart& c, int64_t& id, std::string& error) override;
   bool command_ended(const CommandEnd& c, std::string& error) override;
   bool auth_event(const AuthEvent& e, std::string& error) override;
+  bool cert_issued(const IssuedCert& c, std::string& error) override;
 
   int schema_version();
 

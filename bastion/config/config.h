@@ -83,6 +83,7 @@ struct Config {
   std::string log_format = "text";  // "text" | "json"
   std::string log_level = "info";
   int64_t cert_clock_skew = 60;
+  int64_t cert_max_ttl = 86400;  // longest certificate `bastionctl cert issue --config` mints (seconds)
   bool record_input = false;
   bool close_on_recording_failure = true;  // false: continue unrecorded, audited as such
   Limits limits;

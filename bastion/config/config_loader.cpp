@@ -347,7 +347,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
   Reader r(L, path, src);
   try {
     r.only_keys({"listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
-                 "log_level", "cert_clock_skew", "record_input", "on_recording_failure", "limits",
+                 "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
                  "targets", "policy", "policy_default", "policy_limits"},
                 1, "");
     auto& c = *cfg;
@@ -383,6 +383,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     if (!std::set<std::string>{"trace", "debug", "info", "warn", "error"}.count(c.log_level))
       r.fail(lvl, "log_level", "expected trace, debug, info, warn or error");
     c.cert_clock_skew = r.integer("cert_clock_skew", r.line_of("cert_clock_skew"), "", 0, 3600).value_or(60);
+    c.cert_max_ttl = r.integer("cert_max_ttl", r.line_of("cert_max_ttl"), "", 60, 365 * 86400).value_or(86400);
     c.record_input = r.boolean("record_input", r.line_of("record_input"), "").value_or(false);
     const int ol = r.line_of("on_recording_failure");
     const std::string orf = r.str("on_recording_failure", ol, "").value_or("close");

@@ -1,0 +1,31 @@
+// Builds and signs OpenSSH user certificates (draft-miller-ssh-cert), byte
+// for byte what ssh-keygen -s makes: ssh-keygen -L reads them and OpenSSH's
+// sshd accepts them with TrustedUserCAKeys.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/public_key.h"
+#include "ca/ca_key.h"
+
+namespace bastion {
+
+struct CertRequest {
+  PublicKey subject;  // the user's public key
+  uint64_t serial = 0;
+  std::string key_id;  // the identity
+  std::vector<std::string> principals;
+  uint64_t valid_after = 0, valid_before = 0;
+  std::optional<std::string> force_command;
+  std::optional<std::string> source_address;  // "CIDR,CIDR"
+};
+
+// The certificate blob, or empty + error.
+std::string issue_user_certificate(const CertRequest& req, const CaKey& ca, std::string& error);
+
+// "ssh-ed25519" -> "ssh-ed25519-cert-v01@openssh.com"; empty if unsupported.
+std::string certificate_type_for(const std::string& key_type);
+
+}  // namespace bastion

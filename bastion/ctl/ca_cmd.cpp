@@ -1,0 +1,225 @@
+// bastionctl ca init | cert issue: the bastion's own user CA, so certificates
+// are minted for minutes or hours, and every one is recorded (who issued
+// what, when, for whom) for revocation by serial.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <openssl/rand.h>
+
+#include "audit/sqlite_audit_store.h"
+#include "auth/public_key.h"
+#include "ca/ca_key.h"
+#include "ca/cert_issuer.h"
+#include "common/file_util.h"
+#include "common/time_util.h"
+#include "config/config.h"
+#include "ctl/commands.h"
+#include "recorder/utf8.h"
+
+namespace bastion {
+namespace {
+
+int ca_usage() {
+  std::fprintf(stderr,
+               "usage: bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] [--comment TEXT] FILE\n"
+               "       bastionctl cert issue --ca CA_KEY_FILE --identity ID --principals P1,P2 --ttl DURATION\n"
+               "                             [--source-address CIDR,...] [--force-command CMD] [--valid-from -5m]\n"
+               "                             [--config FILE | --db AUDIT_DB [--max-ttl DURATION]] PUBKEY_FILE\n");
+  return 2;
+}
+
+// "90", "90s", "30m", "8h", "2d" -> seconds; -1 if malformed.
+int64_t parse_duration(std::string s) {
+  bool neg = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) neg = s[0] == '-', s.erase(0, 1);
+  if (s.empty()) return -1;
+  int64_t unit = 1;
+  switch (s.back()) {
+    case 's': unit = 1; s.pop_back(); break;
+    case 'm': unit = 60; s.pop_back(); break;
+    case 'h': unit = 3600; s.pop_back(); break;
+    case 'd': unit = 86400; s.pop_back(); break;
+    case 'w': unit = 7 * 86400; s.pop_back(); break;
+    default: break;
+  }
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+  const int64_t v = std::stoll(s) * unit;
+  return neg ? -v : v;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string p; std::getline(in, p, ',');)
+    if (!p.empty()) out.push_back(p);
+  return out;
+}
+
+std::string whoami() {
+  const passwd* pw = getpwuid(getuid());
+  return pw ? pw->pw_name : std::to_string(getuid());
+}
+
+int ca_init(const std::vector<std::string>& a) {
+  std::string type = "ed25519", comment = "bastion user CA", file;
+  int bits = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == "--type" && i + 1 < a.size()) type = a[++i];
+    else if (a[i] == "--bits" && i + 1 < a.size()) bits = std::atoi(a[++i].c_str());
+    else if (a[i] == "--comment" && i + 1 < a.size()) comment = a[++i];
+    else if (!a[i].starts_with("-") && file.empty()) file = a[i];
+    else return ca_usage();
+  }
+  if (file.empty()) return ca_usage();
+  std::string err;
+  auto ca = CaKey::generate(type, bits, err);
+  if (!ca || !ca->save(file, comment, err)) {
+    std::fprintf(stderr, "bastionctl: %s\n", err.c_str());
+    return 1;
+  }
+  std::printf("CA key:        %s (mode 0600; keep it off the bastion host if you can)\n", file.c_str());
+  std::printf("CA public key: %s.pub (list it in user_ca_keys, or sshd's TrustedUserCAKeys)\n", file.c_str());
+  std::printf("fingerprint:   %s\n", sha256_fingerprint(ca->public_blob()).c_str());
+  return 0;
+}
+
+int cert_issue(const std::vector<std::string>& a) {
+  std::string ca_file, identity, principals, ttl_s, source, force, config_file, db, max_ttl_s = "24h",
+      from_s = "-1m", pub_file;
+  bool have_force = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto val = [&](std::string& dst) {
+      if (i + 1 >= a.size()) return false;
+      dst = a[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a[i] == "--ca") ok = val(ca_file);
+    else if (a[i] == "--identity") ok = val(identity);
+    else if (a[i] == "--principals") ok = val(principals);
+    else if (a[i] == "--ttl") ok = val(ttl_s);
+    else if (a[i] == "--source-address") ok = val(source);
+    else if (a[i] == "--force-command") ok = val(force), have_force = true;
+    else if (a[i] == "--config") ok = val(config_file);
+    else if (a[i] == "--db") ok = val(db);
+    else if (a[i] == "--max-ttl") ok = val(max_ttl_s);
+    else if (a[i] == "--valid-from") ok = val(from_s);
+    else if (!a[i].starts_with("-") && pub_file.empty()) pub_file = a[i];
+    else ok = false;
+    if (!ok) return ca_usage();
+  }
+  if (ca_file.empty() || identity.empty() || principals.empty() || ttl_s.empty() || pub_file.empty())
+    return ca_usage();
+  const int64_t ttl = parse_duration(ttl_s), from = parse_duration(from_s);
+  int64_t max_ttl = parse_duration(max_ttl_s);
+  if (ttl <= 0 || max_ttl <= 0 || from == -1 || from > 0) {
+    std::fprintf(stderr, "bastionctl: durations look like 90s, 30m, 8h or 2d (--valid-from is negative)\n");
+    return 2;
+  }
+  std::string err;
+  if (!config_file.empty()) {
+    auto cfg = load_config(config_file, err, false);
+    if (!cfg) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      return 1;
+    }
+    max_ttl = cfg->cert_max_ttl;
+    if (db.empty()) db = cfg->audit_db_path();
+  }
+  if (ttl > max_ttl) {
+    std::fprintf(stderr, "bastionctl: --ttl %s is longer than the maximum (%lld seconds)\n", ttl_s.c_str(),
+                 static_cast<long long>(max_ttl));
+    return 1;
+  }
+  auto ca = CaKey::load(ca_file, err);
+  if (!ca) {
+    std::fprintf(stderr, "bastionctl: %s\n", err.c_str());
+    return 1;
+  }
+  std::string line;
+  if (!read_file(pub_file, line)) {
+    std::fprintf(stderr, "bastionctl: %s: cannot read\n", pub_file.c_str());
+    return 1;
+  }
+  auto key = parse_public_key_line(line.substr(0, line.find('\n')), err);
+  if (!key) {
+    std::fprintf(stderr, "bastionctl: %s: %s\n", pub_file.c_str(), err.c_str());
+    return 1;
+  }
+  CertRequest req;
+  req.subject = *key;
+  req.key_id = identity;
+  req.principals = split_commas(principals);
+  const int64_t now = unix_now();
+  req.valid_after = static_cast<uint64_t>(now + from);
+  req.valid_before = static_cast<uint64_t>(now + ttl);
+  if (!source.empty()) req.source_address = source;
+  if (have_force) req.force_command = force;
+
+  std::unique_ptr<SqliteAuditStore> store;
+  if (!db.empty()) {
+    store = SqliteAuditStore::open(db, err);
+    if (!store) {
+      std::fprintf(stderr, "bastionctl: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  std::string blob;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    // Random 63-bit serials: unique without coordination between admins;
+    // the store's primary key catches the (improbable) repeat.
+    unsigned char r[8];
+    if (RAND_bytes(r, sizeof r) != 1) return std::fprintf(stderr, "bastionctl: no randomness\n"), 1;
+    uint64_t serial = 0;
+    for (unsigned char b : r) serial = serial << 8 | b;
+    req.serial = (serial >> 1) | 1;
+    blob = issue_user_certificate(req, *ca, err);
+    if (blob.empty()) {
+      std::fprintf(stderr, "bastionctl: %s\n", err.c_str());
+      return 1;
+    }
+    if (!store) break;
+    IssuedCert rec{req.serial, identity, principals, iso8601(static_cast<int64_t>(req.valid_after)),
+                   iso8601(static_cast<int64_t>(req.valid_before)), iso8601_now(), whoami(),
+                   sha256_fingerprint(ca->public_blob()), sha256_fingerprint(key->blob), source, force};
+    if (store->cert_issued(rec, err)) break;
+    if (err.find("UNIQUE") == std::string::npos || attempt == 4) {
+      std::fprintf(stderr, "bastionctl: cannot record the certificate (not issued): %s\n", err.c_str());
+      return 1;
+    }
+  }
+  std::string out = pub_file;
+  if (out.ends_with(".pub")) out.resize(out.size() - 4);
+  out += "-cert.pub";
+  std::ofstream f(out, std::ios::trunc);
+  f << certificate_type_for(key->type) << " " << recorder::base64_encode(blob) << " " << identity << "\n";
+  if (!f.flush()) {
+    std::fprintf(stderr, "bastionctl: %s: cannot write\n", out.c_str());
+    return 1;
+  }
+  std::printf("%s: serial %llu, identity %s, principals %s, valid %s to %s\n", out.c_str(),
+              static_cast<unsigned long long>(req.serial), identity.c_str(), principals.c_str(),
+              iso8601(static_cast<int64_t>(req.valid_after)).c_str(),
+              iso8601(static_cast<int64_t>(req.valid_before)).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int ctl_ca(const std::vector<std::string>& a) {
+  if (!a.empty() && a[0] == "init") return ca_init({a.begin() + 1, a.end()});
+  return ca_usage();
+}
+
+int ctl_cert(const std::vector<std::string>& a) {
+  if (!a.empty() && a[0] == "issue") return cert_issue({a.begin() + 1, a.end()});
+  return ca_usage();
+}
+
+}  // namespace bastion
