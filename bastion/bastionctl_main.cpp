@@ -24,7 +24,8 @@ int usage() {
                "       bastionctl audit sessions --db FILE [--identity ID] [--target T] [--limit N]\n"
                "       bastionctl audit commands --db FILE [--session ID] [--grep TEXT] [--limit N]\n"
                "       bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] FILE\n"
-               "       bastionctl cert issue --ca FILE --identity ID --principals P,... --ttl 8h ... PUBKEY_FILE\n");
+               "       bastionctl cert issue --ca FILE --identity ID --principals P,... --ttl 8h ... PUBKEY_FILE\n"
+               "       bastionctl approvals (--config FILE | --db FILE) list | show N | approve N | deny N --reason T\n");
   return 2;
 }
 
@@ -154,5 +155,6 @@ int main(int argc, char** argv) {
   if (cmd == "audit") return cmd_audit(a);
   if (cmd == "ca") return bastion::ctl_ca(a);
   if (cmd == "cert") return bastion::ctl_cert(a);
+  if (cmd == "approvals") return bastion::ctl_approvals(a);
   return usage();
 }

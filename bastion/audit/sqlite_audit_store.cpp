@@ -94,6 +94,39 @@ CREATE TABLE issued_certs (
   force_command TEXT
 );
 )sql",
+    // 6: just-in-time access: approval requests (held commands, access requests) and their votes
+    R"sql(
+CREATE TABLE approval_requests (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  session_id TEXT,
+  channel INTEGER,
+  requester TEXT NOT NULL,
+  target TEXT NOT NULL,
+  command_kind TEXT,
+  command_text TEXT,
+  reason TEXT,
+  approvers TEXT NOT NULL,
+  min_approvals INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  decided_at INTEGER,
+  decided_by TEXT,
+  deny_reason TEXT,
+  grant_ttl INTEGER,
+  grant_expires_at INTEGER
+);
+CREATE INDEX approval_requests_state ON approval_requests(state);
+CREATE TABLE approval_votes (
+  request_id INTEGER NOT NULL REFERENCES approval_requests(id),
+  approver TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  comment TEXT,
+  at INTEGER NOT NULL,
+  UNIQUE(request_id, approver)
+);
+)sql",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");
@@ -147,6 +180,36 @@ bool SqliteAuditStore::exec(const char* sql, std::string& error) {
     sqlite3_free(msg);
     return false;
   }
+  return true;
+}
+
+int64_t SqliteAuditStore::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+int SqliteAuditStore::changes() const { return sqlite3_changes(db_); }
+
+bool SqliteAuditStore::query(const char* sql, std::initializer_list<Param> params,
+                             std::vector<std::vector<std::string>>& rows, std::string& error) {
+  Stmt st;
+  if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) return error = sqlite3_errmsg(db_), false;
+  int i = 1;
+  for (const auto& p : params) {
+    if (std::holds_alternative<std::nullptr_t>(p)) sqlite3_bind_null(st.s, i);
+    else if (const auto* n = std::get_if<int64_t>(&p)) sqlite3_bind_int64(st.s, i, *n);
+    else {
+      const auto& t = std::get<std::string>(p);
+      sqlite3_bind_text(st.s, i, t.c_str(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+    }
+    ++i;
+  }
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int c = 0; c < sqlite3_column_count(st.s); ++c) {
+      const auto* v = sqlite3_column_text(st.s, c);
+      row.emplace_back(v ? reinterpret_cast<const char*>(v) : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
   return true;
 }
 

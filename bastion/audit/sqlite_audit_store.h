@@ -9,15 +9,18 @@
 #include <string>
 #include <variant>
 
+#include <vector>
+
+#include "approvals/approval_store.h"
 #include "audit/audit_store.h"
 
 struct sqlite3;
 
 namespace bastion {
 
-class SqliteAuditStore : public AuditStore {
+class SqliteAuditStore : public AuditStore, public ApprovalStore {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // Opens or creates the database and migrates it. Null + error on failure.
   static std::unique_ptr<SqliteAuditStore> open(const std::string& path, std::string& error);
@@ -30,6 +33,16 @@ class SqliteAuditStore : public AuditStore {
   bool auth_event(const AuthEvent& e, std::string& error) override;
   bool cert_issued(const IssuedCert& c, std::string& error) override;
 
+  // ApprovalStore (sqlite_approval_store.cpp)
+  bool create_request(ApprovalRequest& r, std::string& error) override;
+  std::optional<ApprovalRequest> request(int64_t id, std::string& error) override;
+  std::vector<ApprovalRequest> requests(const std::string& requester, std::string& error) override;
+  bool add_vote(int64_t id, const ApprovalVote& v, std::string& error) override;
+  bool transition(int64_t id, const std::string& from, const std::string& to, int64_t at, const std::string& by,
+                  const std::string& reason, int64_t grant_expires_at, std::string& error) override;
+  std::optional<ApprovalRequest> active_grant(const std::string& identity, const std::string& target, int64_t now,
+                                              std::string& error) override;
+
   int schema_version();
 
  private:
@@ -40,6 +53,15 @@ class SqliteAuditStore : public AuditStore {
   bool execute(const char* sql,
                std::initializer_list<std::variant<std::nullptr_t, int64_t, std::string>> params,
                std::string& error);
+
+  // Like execute, collecting every row as text.
+  bool query(const char* sql, std::initializer_list<std::variant<std::nullptr_t, int64_t, std::string>> params,
+             std::vector<std::vector<std::string>>& rows, std::string& error);
+  std::vector<ApprovalRequest> load_requests(const char* where, std::initializer_list<std::variant<std::nullptr_t, int64_t, std::string>> params,
+                                             std::string& error);
+
+  int64_t last_insert_id() const;
+  int changes() const;
 
   sqlite3* db_;
   std::mutex mu_;

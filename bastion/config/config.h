@@ -47,10 +47,21 @@ struct KubectlTargetConfig {
   std::string kubectl = "/usr/bin/kubectl";
 };
 
+// Just-in-time access settings.
+struct ApprovalsConfig {
+  std::string target = "approvals";      // reserved target name approvers use
+  std::string access_target = "access";  // reserved target name for access requests
+  int timeout = 600;        // seconds a held command waits when the decision sets none
+  int request_ttl = 3600;   // seconds an access request stays pending
+  int max_grant = 8 * 3600; // longest access a request may ask for
+  std::string webhook;      // optional URL: JSON POST when a request is created or decided
+};
+
 struct TargetConfig {
   std::string name;
   std::string type;                       // "ssh" | "postgres" | "kubectl"
   std::vector<std::string> allow;         // principals allowed to use the target
+  std::vector<std::string> approvers;     // principals who may approve access requests to it
   std::map<std::string, std::string> labels;
   std::shared_ptr<const PolicySource> policy;  // consulted after the global one
   SshTargetConfig ssh;
@@ -91,6 +102,7 @@ struct Config {
   Decision::Verdict policy_default = Decision::Verdict::deny;  // when no script has an opinion
   PolicyLimits policy_limits;
   std::map<std::string, TargetConfig> targets;
+  ApprovalsConfig approvals;
 
   // Every policy and module file, for change detection.
   std::vector<std::string> policy_files() const;

@@ -172,20 +172,21 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     r.fail(r.line_of("type", tline), q + "type",
            "unsupported target type \"" + t.type + "\" (supported: ssh, postgres, kubectl)");
   if (t.type == "kubectl")
-    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "allow", "labels", "policy"}, tline, q);
+    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "allow", "labels", "policy", "approvers"}, tline, q);
   else if (t.type == "ssh")
     r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
-                 "labels", "connect_timeout", "policy"},
+                 "labels", "connect_timeout", "policy", "approvers"},
                 tline, q);
   else
     r.only_keys({"type", "host", "port", "dbname", "user", "password_file", "service", "passfile", "sslmode",
-                 "sslrootcert", "allow", "labels", "connect_timeout", "row_limit", "statement_timeout", "policy"},
+                 "sslrootcert", "allow", "labels", "connect_timeout", "row_limit", "statement_timeout", "policy", "approvers"},
                 tline, q);
   if (auto pf = r.str("policy", r.line_of("policy", tline), q))
     t.policy = load_policy(r, cfg, r.line_of("policy", tline), q + "policy", *pf);
   t.allow = r.str_list("allow", r.line_of("allow", tline), q);
   if (t.allow.empty()) r.fail(r.line_of("allow", tline), q + "allow", "at least one principal is required");
   t.labels = r.str_map("labels", r.line_of("labels", tline), q);
+  t.approvers = r.str_list("approvers", r.line_of("approvers", tline), q);
   auto need = [&](const char* f) {
     auto v = r.str(f, r.line_of(f, tline), q);
     if (!v || v->empty()) r.fail(r.line_of(f, tline), q + f, "required");
@@ -348,7 +349,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
   try {
     r.only_keys({"listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
                  "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
-                 "targets", "policy", "policy_default", "policy_limits"},
+                 "targets", "policy", "policy_default", "policy_limits", "approvals"},
                 1, "");
     auto& c = *cfg;
     const int ll = r.line_of("listen");
@@ -409,6 +410,24 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     const int pol = r.line_of("policy");
     if (auto pf = r.str("policy", pol, "")) c.policy = load_policy(r, c, pol, "policy", *pf);
 
+    lua_getfield(L, -1, "approvals");
+    if (lua_istable(L, -1)) {
+      const int al = r.line_of("approvals");
+      const std::string q = "approvals.";
+      r.only_keys({"target", "access_target", "timeout", "request_ttl", "max_grant", "webhook"}, al, q);
+      auto& a = c.approvals;
+      a.target = r.str("target", r.line_of("target", al), q).value_or(a.target);
+      a.access_target = r.str("access_target", r.line_of("access_target", al), q).value_or(a.access_target);
+      a.timeout = static_cast<int>(r.integer("timeout", r.line_of("timeout", al), q, 1, 7 * 86400).value_or(a.timeout));
+      a.request_ttl = static_cast<int>(r.integer("request_ttl", r.line_of("request_ttl", al), q, 1, 30 * 86400).value_or(a.request_ttl));
+      a.max_grant = static_cast<int>(r.integer("max_grant", r.line_of("max_grant", al), q, 60, 30 * 86400).value_or(a.max_grant));
+      a.webhook = r.str("webhook", r.line_of("webhook", al), q).value_or("");
+      if (a.target == a.access_target) r.fail(al, q + "access_target", "must differ from approvals.target");
+    } else if (!lua_isnil(L, -1)) {
+      r.fail(r.line_of("approvals"), "approvals", "expected a table");
+    }
+    lua_pop(L, 1);
+
     lua_getfield(L, -1, "limits");
     if (lua_istable(L, -1)) load_limits(r, c);
     else if (!lua_isnil(L, -1)) r.fail(r.line_of("limits"), "limits", "expected a table");
@@ -426,6 +445,9 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     }
     lua_pop(L, 1);
     if (c.targets.empty()) r.fail(tl, "targets", "no targets defined");
+    for (const auto& reserved : {c.approvals.target, c.approvals.access_target})
+      if (c.targets.count(reserved))
+        r.fail(r.line_of(reserved, tl), "targets." + reserved, "this name is reserved (see approvals.target / approvals.access_target)");
     if (check_files)
       for (auto& k : c.host_keys) check_readable(r, hl, "host_keys", k);
   } catch (const ConfigError& e) {

@@ -8,5 +8,6 @@ namespace bastion {
 int ctl_policy(const std::vector<std::string>& args);
 int ctl_ca(const std::vector<std::string>& args);
 int ctl_cert(const std::vector<std::string>& args);
+int ctl_approvals(const std::vector<std::string>& args);
 
 }  // namespace bastion

@@ -124,6 +124,13 @@ int run_server(std::shared_ptr<const Config> cfg) {
   recorder::Flusher flusher(100);
   ServerContext ctx(cfg, *audit, flusher);
   ctx.set_mask_key(std::move(mask_key));
+  ctx.set_approvals(audit.get());
+  // The webhook URL is read at start (a reload does not move it).
+  std::unique_ptr<Webhook> webhook;
+  if (!cfg->approvals.webhook.empty()) {
+    webhook = std::make_unique<Webhook>(cfg->approvals.webhook);
+    ctx.set_webhook(webhook.get());
+  }
   log_info("bastiond listening", {{"address", cfg->listen_host + ":" + std::to_string(cfg->listen_port)},
                                   {"targets", std::to_string(cfg->targets.size())},
                                   {"data_dir", cfg->data_dir}});

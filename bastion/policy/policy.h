@@ -25,6 +25,13 @@ struct SessionRequest {
   int64_t started_at = 0;  // unix seconds
   bool tty = false;
   int64_t now = 0;  // evaluation time (unix seconds); 0 = the real clock. Tests set it.
+  // Set when the session relies on a just-in-time access grant.
+  struct Grant {
+    int64_t id = 0;
+    std::string approver, reason;
+    int64_t expires_at = 0;
+  };
+  std::optional<Grant> grant;
 };
 
 // What the SQL classifier found in one statement (kind "sql").
@@ -82,7 +89,8 @@ struct Decision {
   Verdict verdict = Verdict::deny;
   std::string reason;
   std::vector<std::string> approvers;  // review
-  int review_timeout = 0;              // review, seconds
+  int review_timeout = 0;              // review, seconds (0: the configured default)
+  int min_approvals = 1;               // review: distinct approvers needed
   std::vector<MaskRule> mask;          // mask: output patterns
   std::vector<ColumnMaskRule> column_masks;  // mask: result columns (SQL)
   bool mask_derived = true;  // computed columns of a query reading a masked table are masked too

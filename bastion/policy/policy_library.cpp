@@ -130,6 +130,15 @@ void fill_session(lua_State* L, const SessionRequest& r) {
   set_bool(L, "tty", r.tty);
   make_readonly(L);
   lua_setfield(L, -2, "session");
+  if (r.grant) {  // s.grant / c.grant: the just-in-time access this session relies on
+    lua_createtable(L, 0, 4);
+    set_int(L, "id", r.grant->id);
+    set_str(L, "approver", r.grant->approver);
+    set_str(L, "reason", r.grant->reason);
+    set_int(L, "expires_at", r.grant->expires_at);
+    make_readonly(L);
+    lua_setfield(L, -2, "grant");
+  }
   const int64_t now = r.now ? r.now : static_cast<int64_t>(std::time(nullptr));
   set_int(L, "time", now);
   // bastion.within() evaluates at the same instant as c.time.
@@ -633,6 +642,9 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
     std::optional<int> timeout;
     ok = ok && opt_int_field(L, args, "timeout", timeout, error);
     d.review_timeout = timeout.value_or(0);
+    std::optional<int> min_approvals;
+    ok = ok && opt_int_field(L, args, "min_approvals", min_approvals, error);
+    d.min_approvals = std::max(1, min_approvals.value_or(1));
   }
   lua_pop(L, 3);
   return ok;

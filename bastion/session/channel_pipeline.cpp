@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/time_util.h"
+#include "approvals/approvals_executor.h"
 #include "filters/masking_filter.h"
 #include "recorder/async_file_sink.h"
 #include "session/session.h"
@@ -188,6 +189,7 @@ void ChannelPipeline::start() {
     return refuse("bastion: session denied: " + refusal, kExitAccessRefused, "session denied");
 
   target_cfg_ = t;
+  if (t->type == "approvals" || t->type == "access") return start_builtin(*t);
   const bool per_statement = t->type != "ssh";
   if (per_statement && kind_ == "subsystem")
     return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
@@ -221,12 +223,18 @@ void ChannelPipeline::start() {
   log_info("command", {{"session", s_.id()}, {"identity", s_.identity().key_id}, {"target", t->name},
                        {"kind", kind_}, {"text", text_}, {"decision", d.name()}, {"reason", d.reason},
                        {"policy_at", d.source}});
+  if (d.verdict == Decision::Verdict::review && kind_ != "subsystem") return begin_review(d);
   if (!d.allowed()) {
     std::string why = d.reason;
     if (d.verdict == Decision::Verdict::review)
       why = "approval required" + (d.reason.empty() || d.reason == "approval required" ? "" : ": " + d.reason);
     return refuse("bastion: denied: " + why, kExitPolicyDenied, "policy denied");
   }
+  launch(d);
+}
+
+void ChannelPipeline::launch(const Decision& d) {
+  std::string err;
   if (d.verdict == Decision::Verdict::mask) pipeline_.add_filter(std::make_unique<MaskingFilter>(d.mask));
 
   const double t0 = monotonic_seconds();
@@ -306,6 +314,144 @@ void ChannelPipeline::command_ended(int64_t command_id, const CommandOutcome& o)
   e.recording_state = rec_state_;
   std::string err;
   if (!s_.audit().command_ended(e, err)) log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
+}
+
+void ChannelPipeline::start_builtin(const TargetConfig& t) {
+  // Bastion-internal: nothing reaches a target; audited like any channel.
+  Decision d = Decision::allow("reserved target");
+  d.hook = "bastion";
+  s_.audit_decision(index_, kind_, text_, d, "", command_id_);
+  if (command_id_ < 0)
+    return refuse("bastion: the audit store is unavailable", kExitBastionError, "audit failure");
+  ServerContext& ctx = s_.context();
+  if (!ctx.approvals()) return refuse("bastion: approvals are not available", kExitBastionError, "no store");
+  ApprovalActor actor{s_.identity().key_id, s_.identity().principals, false};
+  auto commands = std::make_unique<ApprovalCommands>(*ctx.approvals(), s_.config(), actor,
+                                                     [&ctx] { ctx.approvals_changed(); }, s_.webhook());
+  ExecRequest er{kind_, text_, pty_, env_, this};
+  exec_ = std::make_unique<ApprovalsExecutor>(t.type, er, std::move(commands));
+  log_info("reserved target", {{"session", s_.id()}, {"target", t.name}, {"text", text_}});
+  state_ = State::running;
+}
+
+void ChannelPipeline::begin_review(const Decision& d) {
+  ServerContext& ctx = s_.context();
+  const Config& cfg = s_.config();
+  ApprovalRequest r;
+  r.kind = "command";
+  r.session_id = s_.id();
+  r.channel = index_;
+  r.requester = s_.identity().key_id;
+  r.target = target_cfg_->name;
+  r.command_kind = kind_;
+  r.command_text = text_;
+  r.reason = d.reason.empty() ? "approval required" : d.reason;
+  r.approvers = d.approvers.empty() ? target_cfg_->approvers : d.approvers;
+  r.min_approvals = d.min_approvals;
+  r.created_at = unix_now();
+  r.expires_at = r.created_at + (d.review_timeout > 0 ? d.review_timeout : cfg.approvals.timeout);
+  std::string err;
+  if (r.approvers.empty())
+    return refuse("bastion: denied: approval required (" + r.reason + ") but nobody may approve it here",
+                  kExitPolicyDenied, "no approvers");
+  if (!ctx.approvals() || !ctx.approvals()->create_request(r, err)) {
+    log_error("cannot create approval request", {{"session", s_.id()}, {"error", err}});
+    return refuse("bastion: denied: approval required, but approvals are unavailable", kExitPolicyDenied,
+                  "approval store unavailable");
+  }
+  ctx.approvals_changed();
+  if (auto hook = s_.webhook()) hook(r, "created");
+  review_ = r;
+  review_decision_ = d;
+  review_seen_version_ = ctx.approvals_version();
+  review_next_poll_ = review_next_status_ = 0;
+  if (rec_) rec_->marker("approval requested: #" + std::to_string(r.id));
+  log_info("approval requested", {{"session", s_.id()}, {"request", std::to_string(r.id)}, {"text", text_}});
+  state_ = State::waiting;
+}
+
+void ChannelPipeline::review_status(bool final_line) {
+  const int64_t waited = unix_now() - review_->created_at;
+  std::string who;
+  for (const auto& a : review_->approvers) who += (who.empty() ? "" : ", ") + a;
+  const std::string line = "bastion: request #" + std::to_string(review_->id) + " waits for approval by " + who +
+                           " (" + review_->reason + "), " + format_duration(waited) + " so far; Ctrl-C cancels";
+  // One line, rewritten in place; a newline once decided.
+  if (pty_) pipeline_.notice(Stream::out, "\r\x1b[K" + line + (final_line ? "\r\n" : ""));
+  else pipeline_.notice(Stream::err, "\r" + line + (final_line ? "\n" : ""));
+}
+
+bool ChannelPipeline::wait_for_review() {
+  ServerContext& ctx = s_.context();
+  const int64_t now = unix_now();
+  // Ctrl-C on a pty cancels; without one the client goes away instead.
+  bool cancel = ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get());
+  if (!cancel && pty_) {
+    char buf[256];
+    int n;
+    while ((n = ssh_channel_read_nonblocking(ch_.get(), buf, sizeof buf, 0)) > 0)
+      if (std::string_view(buf, static_cast<std::size_t>(n)).find('\x03') != std::string_view::npos) cancel = true;
+  }
+  std::string err;
+  if (cancel) {
+    ctx.approvals()->transition(review_->id, "pending", "cancelled", now, s_.identity().key_id, "cancelled by the requester", 0, err);
+    ctx.approvals_changed();
+    if (auto hook = s_.webhook()) hook(*review_, "cancelled");
+    review_status(true);
+    if (rec_) rec_->marker("approval cancelled: #" + std::to_string(review_->id));
+    refuse("bastion: request #" + std::to_string(review_->id) + " cancelled; nothing was run", kExitPolicyDenied,
+           "approval cancelled");
+    return true;
+  }
+  if (now >= review_next_status_) {
+    review_status(false);
+    review_next_status_ = now + 1;
+  }
+  const uint64_t v = ctx.approvals_version();
+  if (v == review_seen_version_ && now < review_next_poll_ && now < review_->expires_at) return false;
+  review_seen_version_ = v;
+  review_next_poll_ = now + 2;  // another bastion sharing the store: poll
+  const auto r = ctx.approvals()->request(review_->id, err);
+  if (!r) return false;
+  const std::string st = effective_state(*r, now);
+  if (st == "pending") return false;
+  review_status(true);
+  if (st == "approved") {
+    // Bound to this request: this text, this session, once.
+    if (!ctx.approvals()->transition(r->id, "approved", "used", now, r->decided_by, "", 0, err)) {
+      refuse("bastion: request #" + std::to_string(r->id) + " was already used", kExitPolicyDenied, "approval reused");
+      return true;
+    }
+    ctx.approvals_changed();
+    std::string by;
+    for (const auto& vote : r->votes) by += (by.empty() ? "" : ", ") + vote.approver;
+    Decision d = review_decision_;
+    d.verdict = d.mask.empty() ? Decision::Verdict::allow : Decision::Verdict::mask;
+    d.reason = "approved in request #" + std::to_string(r->id) + " by " + by;
+    d.hook = "approval";
+    if (rec_) rec_->marker("decision: " + std::string(d.name()) + " (" + d.reason + ")");
+    s_.audit_decision(index_, kind_, text_, d, rec_path_, command_id_);
+    if (command_id_ < 0) {
+      refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError, "audit failure");
+      return true;
+    }
+    notice("bastion: request #" + std::to_string(r->id) + " approved by " + by);
+    log_info("approval granted", {{"session", s_.id()}, {"request", std::to_string(r->id)}, {"by", by}});
+    state_ = State::start_pending;
+    launch(d);
+    return true;
+  }
+  if (st == "expired") {
+    ctx.approvals()->transition(r->id, "pending", "expired", now, "", "timed out", 0, err);
+    ctx.approvals_changed();
+    if (auto hook = s_.webhook()) hook(*r, "expired");
+  }
+  const std::string msg = st == "denied" ? "denied by " + r->decided_by + (r->deny_reason.empty() ? "" : ": " + r->deny_reason)
+                        : st == "expired" ? "timed out waiting for approval" : st;
+  if (rec_) rec_->marker("approval " + st + ": #" + std::to_string(r->id));
+  refuse("bastion: request #" + std::to_string(r->id) + " " + msg + "; nothing was run", kExitPolicyDenied,
+         "approval " + st);
+  return true;
 }
 
 void ChannelPipeline::refuse(const std::string& message, int status, const std::string& reason) {
@@ -399,6 +545,10 @@ bool ChannelPipeline::step() {
     return false;
   }
   if (state_ == State::start_pending) start();
+  if (state_ == State::waiting) {
+    const bool changed = wait_for_review();
+    return drain_to_client() || changed;
+  }
 
   bool moved = false;
   if (ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get())) {

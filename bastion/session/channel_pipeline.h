@@ -13,6 +13,7 @@
 #include <libssh/callbacks.h>
 
 #include "common/ssh_handles.h"
+#include "approvals/approval.h"
 #include "filters/output_filter.h"
 #include "policy/command_gate.h"
 #include "recorder/asciicast_writer.h"
@@ -57,7 +58,7 @@ class ChannelPipeline : public CommandGate {
   const std::string& mask_key() const override;
 
  private:
-  enum class State { larval, start_pending, running, done };
+  enum class State { larval, start_pending, waiting, running, done };
 
   static int cb_pty(ssh_session, ssh_channel, const char* term, int w, int h, int, int, void* self);
   static int cb_shell(ssh_session, ssh_channel, void* self);
@@ -72,6 +73,11 @@ class ChannelPipeline : public CommandGate {
   int request(const std::string& kind, const std::string& text);
   GateResult record_decision(const CommandRequest& req, Decision d);
   void start();
+  void launch(const Decision& d);                 // connect and run an allowed command
+  void start_builtin(const TargetConfig& t);      // approvals@ / access@
+  void begin_review(const Decision& d);           // hold the command for a human decision
+  bool wait_for_review();                         // true once decided (or cancelled)
+  void review_status(bool final_line);
   bool open_recording(std::string& error);
   void refuse(const std::string& message, int status, const std::string& reason);
   bool pump_input();
@@ -90,7 +96,11 @@ class ChannelPipeline : public CommandGate {
   std::map<std::string, std::string> env_;
   std::string kind_, text_;
 
-  const TargetConfig* target_cfg_ = nullptr;  // the session's config snapshot owns it
+  const TargetConfig* target_cfg_ = nullptr;
+  std::optional<ApprovalRequest> review_;  // the request this channel waits on
+  Decision review_decision_;
+  uint64_t review_seen_version_ = 0;
+  int64_t review_next_poll_ = 0, review_next_status_ = 0;  // the session's config snapshot owns it
   std::unique_ptr<Executor> exec_;
   std::unique_ptr<recorder::AsciicastWriter> rec_;
   std::string rec_path_;

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string>
 
+#include "approvals/approval_store.h"
+#include "approvals/webhook.h"
 #include "audit/audit_store.h"
 #include "config/config.h"
 #include "recorder/async_file_sink.h"
@@ -28,6 +30,16 @@ class ServerContext {
     config_ = std::move(c);
   }
   AuditStore& audit() { return audit_; }
+  // Approval requests live in the audit store; a change made in this process
+  // bumps the version, so waiting sessions look at once (other bastions'
+  // changes are seen by polling the store).
+  ApprovalStore* approvals() { return approvals_; }
+  void set_approvals(ApprovalStore* a) { approvals_ = a; }
+  uint64_t approvals_version() const { return approvals_version_.load(); }
+  void approvals_changed() { ++approvals_version_; }
+  // Optional: tells the outside world about approval events (never blocks).
+  void set_webhook(Webhook* w) { webhook_ = w; }
+  Webhook* webhook() { return webhook_; }
   // Key for keyed hashes in column masks (stable across restarts).
   const std::string& mask_key() const { return mask_key_; }
   void set_mask_key(std::string k) { mask_key_ = std::move(k); }
@@ -59,6 +71,9 @@ class ServerContext {
   AuditStore& audit_;
   recorder::Flusher& flusher_;
   std::atomic<bool> stopping_{false};
+  ApprovalStore* approvals_ = nullptr;
+  Webhook* webhook_ = nullptr;
+  std::atomic<uint64_t> approvals_version_{0};
   std::atomic<int> active_{0};
   std::map<std::string, int> per_identity_;
   std::string mask_key_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "approvals/approval.h"
 #include "common/log.h"
 #include "common/time_util.h"
 
@@ -19,6 +20,10 @@ Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_sess
       id_(std::move(id)) {
   started_ = last_activity_ = monotonic_seconds();
   started_unix_ = unix_now();
+  builtin_approvals_.name = cfg_->approvals.target;
+  builtin_approvals_.type = "approvals";
+  builtin_access_.name = cfg_->approvals.access_target;
+  builtin_access_.type = "access";
 }
 
 Session::~Session() {
@@ -52,6 +57,10 @@ void Session::refuse_request(const std::string& kind, const std::string& what,
 }
 
 const TargetConfig* Session::target_config(std::string& refusal) const {
+  // The reserved targets: every authenticated user may use them; what each
+  // may do there is decided per request (approvers, four eyes).
+  if (identity_.requested_user == cfg_->approvals.target) return &builtin_approvals_;
+  if (identity_.requested_user == cfg_->approvals.access_target) return &builtin_access_;
   const auto it = cfg_->targets.find(identity_.requested_user);
   if (it == cfg_->targets.end()) {
     refusal = "unknown target \"" + identity_.requested_user + "\"";
@@ -60,7 +69,20 @@ const TargetConfig* Session::target_config(std::string& refusal) const {
   for (const auto& p : identity_.principals)
     if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end())
       return &it->second;
-  refusal = "access to target \"" + it->first + "\" is not allowed for " + identity_.key_id;
+  // No standing access: a just-in-time grant may let the user in until it ends.
+  if (!grant_ && ctx_.approvals()) {
+    std::string err;
+    const auto g = ctx_.approvals()->active_grant(identity_.key_id, it->first, unix_now(), err);
+    if (g) {
+      grant_ = SessionRequest::Grant{g->id, g->decided_by, g->reason, g->grant_expires_at};
+      log_info("session uses an access grant", {{"session", id_}, {"grant", std::to_string(g->id)},
+                                                 {"expires", iso8601(g->grant_expires_at)}});
+    }
+  }
+  if (grant_) return &it->second;
+  refusal = "access to target \"" + it->first + "\" is not allowed for " + identity_.key_id +
+            (it->second.approvers.empty() ? "" : " (ask for it: ssh " + cfg_->approvals.access_target +
+             "@bastion request " + it->first + " --for 1h --reason ...)");
   return nullptr;
 }
 
@@ -114,6 +136,7 @@ SessionRequest Session::session_request(const TargetConfig& t, bool tty) const {
   r.target_labels = t.labels;
   r.started_at = started_unix_;
   r.tty = tty;
+  r.grant = grant_;
   return r;
 }
 
@@ -171,6 +194,24 @@ void Session::check_deadlines() {
     for (auto& c : channels_)
       if (c->running()) c->notice("bastion: your certificate expires in " + std::to_string(expiry - now) +
                 " seconds; the session will end then");
+  }
+  if (grant_ && now >= next_grant_check_) {
+    // Expiry is known; a revocation (here or by another bastion) is polled.
+    next_grant_check_ = now + 2;
+    std::string why;
+    if (now >= grant_->expires_at) {
+      why = "expired";
+    } else if (ctx_.approvals()) {
+      std::string err;
+      const auto r = ctx_.approvals()->request(grant_->id, err);
+      if (r && effective_state(*r, now) != "approved") why = effective_state(*r, now);
+    }
+    if (!why.empty()) {
+      log_info("access grant ended", {{"session", id_}, {"grant", std::to_string(grant_->id)}, {"why", why}});
+      return end_all("bastion: your access grant #" + std::to_string(grant_->id) + " has " +
+                         (why == "expired" ? "expired" : "been " + why) + "; session closed",
+                     "grant " + why);
+    }
   }
   const double mono = monotonic_seconds();
   const auto& lim = cfg_->limits;

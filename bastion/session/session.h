@@ -2,6 +2,7 @@
 // at most one onward connection to its target. Runs on its own thread with
 // one libssh event polling both the client and the target.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,13 @@ class Session {
   const Identity& identity() const { return identity_; }
   const std::string& id() const { return id_; }
   AuditStore& audit() { return ctx_.audit(); }
+  ServerContext& context() { return ctx_; }
+  // Posts approval events to the configured webhook; null when there is none.
+  std::function<void(const ApprovalRequest&, const std::string&)> webhook() {
+    Webhook* w = ctx_.webhook();
+    if (!w) return nullptr;
+    return [w](const ApprovalRequest& r, const std::string& e) { w->post(r, e); };
+  }
   recorder::Flusher& flusher() { return ctx_.flusher(); }
   const std::string& mask_key() const { return ctx_.mask_key(); }
   // The policy for this session's target, rebuilt when the config's policy
@@ -64,6 +72,9 @@ class Session {
   ssh_session client_;  // owned by the Connection; outlives the session
   Identity identity_;
   std::string id_;
+  TargetConfig builtin_approvals_, builtin_access_;  // the reserved targets
+  mutable std::optional<SessionRequest::Grant> grant_;  // the access grant this session relies on
+  int64_t next_grant_check_ = 0;
   std::unique_ptr<Policy> allow_all_;
   std::unique_ptr<PolicyChain> chain_;
   std::shared_ptr<const PolicySource> chain_global_, chain_target_;  // keep built_from() pointers valid

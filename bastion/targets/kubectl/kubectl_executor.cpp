@@ -265,8 +265,9 @@ bool KubectlExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
   if (child_) {
     for (int fd : child_->output_fds()) {
       std::string data;
-      const bool open = child_->read(fd, data, budget > produced_ ? budget - produced_ : 0);
+      // Which stream first: read() forgets the fd once it reaches EOF.
       const Stream s = child_->is_stderr(fd) ? Stream::err : Stream::out;
+      const bool open = child_->read(fd, data, budget > produced_ ? budget - produced_ : 0);
       if (!data.empty()) {
         produced_ += data.size();
         pending_.emplace_back(s, std::move(data));  // raw: a pty already translated newlines

@@ -1,0 +1,219 @@
+#include "approvals/approval_commands.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include "common/time_util.h"
+
+namespace bastion {
+namespace {
+
+const char* kApprovalsHelp =
+    "commands:\n"
+    "  list                          pending requests you may decide\n"
+    "  show N                        one request, with its votes\n"
+    "  approve N [--comment TEXT]    approve (a requester never approves their own)\n"
+    "  deny N --reason TEXT          deny, telling the requester why\n";
+const char* kAccessHelp =
+    "commands:\n"
+    "  request TARGET --for DURATION --reason TEXT   ask for time-boxed access (e.g. --for 30m)\n"
+    "  list                                          your requests and grants\n"
+    "  revoke N                                      end a grant early\n";
+
+bool parse_id(const std::string& s, int64_t& id) {
+  std::string t = s;
+  if (!t.empty() && t[0] == '#') t.erase(0, 1);
+  if (t.empty() || t.size() > 15 || t.find_first_not_of("0123456789") != std::string::npos) return false;
+  id = std::stoll(t);
+  return true;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+
+std::string ago(int64_t t, int64_t now) { return format_duration(now - t) + " ago"; }
+
+}  // namespace
+
+std::string describe_request(const ApprovalRequest& r, int64_t now) {
+  std::string what = r.kind == "access" ? "access to " + r.target + " for " + format_duration(r.grant_ttl)
+                                        : r.target + " " + r.command_kind + ": " + r.command_text;
+  int approvals = 0;
+  for (const auto& v : r.votes) approvals += v.decision == "approve";
+  std::string line = "#" + std::to_string(r.id) + "  " + effective_state(r, now) + "  " + r.requester + "  " + what;
+  if (!r.reason.empty()) line += "  (" + r.reason + ")";
+  line += "  " + ago(r.created_at, now) + "  [" + std::to_string(approvals) + "/" +
+          std::to_string(std::max(1, r.min_approvals)) + " approvals; approvers: " + join(r.approvers) + "]";
+  return line;
+}
+
+bool ApprovalCommands::may_see(const ApprovalRequest& r) const {
+  if (actor_.admin || r.requester == actor_.identity) return true;
+  return std::any_of(actor_.principals.begin(), actor_.principals.end(), [&](const std::string& p) {
+    return std::find(r.approvers.begin(), r.approvers.end(), p) != r.approvers.end();
+  });
+}
+
+int ApprovalCommands::run(const std::string& which, const std::vector<std::string>& a, std::string& out,
+                          std::string& err) {
+  const std::string cmd = a.empty() ? "help" : a[0];
+  int64_t id = 0;
+  if (which == "access") {
+    if (cmd == "request") return request_access(a, out, err);
+    if (cmd == "list") return list_mine(out, err);
+    if (cmd == "revoke" && a.size() == 2 && parse_id(a[1], id)) return revoke(id, out, err);
+    if (cmd == "show" && a.size() == 2 && parse_id(a[1], id)) return show(id, out, err);
+    (cmd == "help" ? out : err) += kAccessHelp;
+    return cmd == "help" ? 0 : 2;
+  }
+  if (cmd == "list") return list_pending(out, err);
+  if (cmd == "show" && a.size() == 2 && parse_id(a[1], id)) return show(id, out, err);
+  if ((cmd == "approve" || cmd == "deny") && a.size() >= 2 && parse_id(a[1], id)) {
+    std::string text;
+    for (std::size_t i = 2; i < a.size(); ++i) {
+      if ((a[i] == "--comment" || a[i] == "--reason") && i + 1 < a.size()) text = a[++i];
+      else return err += "unexpected argument \"" + a[i] + "\"\n" + kApprovalsHelp, 2;
+    }
+    if (cmd == "deny" && text.empty()) return err += "deny needs --reason TEXT (the requester sees it)\n", 2;
+    return vote(id, cmd, text, out, err);
+  }
+  if (cmd == "revoke" && a.size() == 2 && parse_id(a[1], id)) return revoke(id, out, err);
+  (cmd == "help" ? out : err) += kApprovalsHelp;
+  return cmd == "help" ? 0 : 2;
+}
+
+int ApprovalCommands::list_pending(std::string& out, std::string& err) {
+  const int64_t now = unix_now();
+  std::string e;
+  int n = 0;
+  for (const auto& r : store_.requests("", e)) {
+    if (effective_state(r, now) != "pending") continue;
+    if (!vote_refusal(r, actor_.identity, actor_.principals, actor_.admin, now).empty()) continue;
+    out += describe_request(r, now) + "\n";
+    ++n;
+  }
+  if (!e.empty()) return err += "the approval store is unavailable: " + e + "\n", 1;
+  if (n == 0) out += "no pending requests you may decide\n";
+  return 0;
+}
+
+int ApprovalCommands::show(int64_t id, std::string& out, std::string& err) {
+  std::string e;
+  const auto r = store_.request(id, e);
+  if (!r || !may_see(*r)) return err += "no request #" + std::to_string(id) + " you may see\n", 1;
+  const int64_t now = unix_now();
+  out += describe_request(*r, now) + "\n";
+  out += "  requested " + iso8601(r->created_at) + " by " + r->requester + (r->session_id.empty() ? "" : " in session " + r->session_id) + "\n";
+  if (effective_state(*r, now) == "pending") out += "  expires " + iso8601(r->expires_at) + "\n";
+  for (const auto& v : r->votes)
+    out += "  " + v.decision + " by " + v.approver + " at " + iso8601(v.at) + (v.comment.empty() ? "" : ": " + v.comment) + "\n";
+  if (r->kind == "access" && r->grant_expires_at) out += "  grant ends " + iso8601(r->grant_expires_at) + "\n";
+  if (!r->deny_reason.empty()) out += "  reason: " + r->deny_reason + "\n";
+  return 0;
+}
+
+int ApprovalCommands::vote(int64_t id, const std::string& decision, const std::string& text, std::string& out,
+                           std::string& err) {
+  std::string e;
+  auto r = store_.request(id, e);
+  if (!r) return err += "no request #" + std::to_string(id) + "\n", 1;
+  const int64_t now = unix_now();
+  const std::string why = vote_refusal(*r, actor_.identity, actor_.principals, actor_.admin, now);
+  if (!why.empty()) return err += why + "\n", 1;
+  ApprovalVote v{actor_.identity, decision == "approve" ? "approve" : "deny", text, now};
+  if (!store_.add_vote(id, v, e)) return err += "cannot record the vote: " + e + "\n", 1;
+  r->votes.push_back(v);
+  const std::string result = tally(*r);
+  if (result != "pending") {
+    const int64_t grant_end = r->kind == "access" && result == "approved" ? now + r->grant_ttl : 0;
+    if (!store_.transition(id, "pending", result, now, actor_.identity, decision == "deny" ? text : "", grant_end, e))
+      return err += e.empty() ? "request #" + std::to_string(id) + " changed meanwhile\n" : e + "\n", 1;
+    r->state = result;
+    r->grant_expires_at = grant_end;
+    if (event_) event_(*r, result);
+  }
+  if (changed_) changed_();
+  if (result == "approved") out += "request #" + std::to_string(id) + " approved\n";
+  else if (result == "denied") out += "request #" + std::to_string(id) + " denied\n";
+  else {
+    int approvals = 0;
+    for (const auto& x : r->votes) approvals += x.decision == "approve";
+    out += "approval recorded for request #" + std::to_string(id) + " (" + std::to_string(approvals) + " of " +
+           std::to_string(r->min_approvals) + ")\n";
+  }
+  return 0;
+}
+
+int ApprovalCommands::request_access(const std::vector<std::string>& a, std::string& out, std::string& err) {
+  if (a.size() < 2) return err += kAccessHelp, 2;
+  const std::string target = a[1];
+  std::string reason;
+  int64_t ttl = -1;
+  for (std::size_t i = 2; i < a.size(); ++i) {
+    if (a[i] == "--for" && i + 1 < a.size()) ttl = parse_duration(a[++i]);
+    else if (a[i] == "--reason" && i + 1 < a.size()) reason = a[++i];
+    else return err += "unexpected argument \"" + a[i] + "\"\n" + kAccessHelp, 2;
+  }
+  if (ttl <= 0) return err += "request needs --for DURATION (e.g. 30m, 2h)\n", 2;
+  if (reason.empty()) return err += "request needs --reason TEXT (approvers see it)\n", 2;
+  if (ttl > cfg_.approvals.max_grant)
+    return err += "at most " + format_duration(cfg_.approvals.max_grant) + " may be requested\n", 1;
+  const auto it = cfg_.targets.find(target);
+  if (it == cfg_.targets.end()) return err += "unknown target \"" + target + "\"\n", 1;
+  if (it->second.approvers.empty()) return err += "target \"" + target + "\" takes no access requests (no approvers)\n", 1;
+  for (const auto& p : actor_.principals)
+    if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end())
+      return out += "you already have access to \"" + target + "\"\n", 0;
+  ApprovalRequest r;
+  r.kind = "access";
+  r.requester = actor_.identity;
+  r.target = target;
+  r.reason = reason;
+  r.approvers = it->second.approvers;
+  r.created_at = unix_now();
+  r.expires_at = r.created_at + cfg_.approvals.request_ttl;
+  r.grant_ttl = ttl;
+  std::string e;
+  if (!store_.create_request(r, e)) return err += "the approval store is unavailable: " + e + "\n", 1;
+  if (event_) event_(r, "created");
+  if (changed_) changed_();
+  out += "request #" + std::to_string(r.id) + " created: access to " + target + " for " + format_duration(ttl) +
+         " once approved by one of: " + join(r.approvers) + " (pending for " +
+         format_duration(cfg_.approvals.request_ttl) + ")\n";
+  return 0;
+}
+
+int ApprovalCommands::list_mine(std::string& out, std::string& err) {
+  const int64_t now = unix_now();
+  std::string e;
+  int n = 0;
+  for (const auto& r : store_.requests(actor_.identity, e)) {
+    out += describe_request(r, now);
+    if (r.kind == "access" && effective_state(r, now) == "approved")
+      out += "  grant ends in " + format_duration(r.grant_expires_at - now);
+    out += "\n";
+    ++n;
+  }
+  if (!e.empty()) return err += "the approval store is unavailable: " + e + "\n", 1;
+  if (n == 0) out += "no requests\n";
+  return 0;
+}
+
+int ApprovalCommands::revoke(int64_t id, std::string& out, std::string& err) {
+  std::string e;
+  const auto r = store_.request(id, e);
+  if (!r || r->kind != "access" || !may_see(*r)) return err += "no access grant #" + std::to_string(id) + " you may revoke\n", 1;
+  const int64_t now = unix_now();
+  if (effective_state(*r, now) != "approved") return err += "request #" + std::to_string(id) + " is " + effective_state(*r, now) + "\n", 1;
+  if (!store_.transition(id, "approved", "revoked", now, actor_.identity, "revoked by " + actor_.identity, 0, e))
+    return err += "request #" + std::to_string(id) + " changed meanwhile\n", 1;
+  if (event_) event_(*r, "revoked");
+  if (changed_) changed_();
+  out += "grant #" + std::to_string(id) + " revoked\n";
+  return 0;
+}
+
+}  // namespace bastion

@@ -1,0 +1,49 @@
+// The commands of the reserved targets, shared by the SSH side
+// (`ssh approvals@bastion approve 12`, `ssh access@bastion request db --for 30m`)
+// and by `bastionctl approvals` (an admin on the bastion host).
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "approvals/approval_store.h"
+#include "config/config.h"
+
+namespace bastion {
+
+struct ApprovalActor {
+  std::string identity;                 // certificate key ID, or "admin:NAME"
+  std::vector<std::string> principals;
+  bool admin = false;                   // bastionctl on the bastion host
+};
+
+class ApprovalCommands {
+ public:
+  // `changed` is called after every change (wakes waiting sessions).
+  ApprovalCommands(ApprovalStore& store, const Config& cfg, ApprovalActor actor, std::function<void()> changed,
+                   std::function<void(const ApprovalRequest&, const std::string&)> event = nullptr)
+      : store_(store), cfg_(cfg), actor_(std::move(actor)), changed_(std::move(changed)), event_(std::move(event)) {}
+
+  // `which`: "approvals" or "access". Exit status 0 ok, 1 refused/failed, 2 usage.
+  int run(const std::string& which, const std::vector<std::string>& argv, std::string& out, std::string& err);
+
+ private:
+  int list_pending(std::string& out, std::string& err);
+  int show(int64_t id, std::string& out, std::string& err);
+  int vote(int64_t id, const std::string& decision, const std::string& text, std::string& out, std::string& err);
+  int request_access(const std::vector<std::string>& argv, std::string& out, std::string& err);
+  int list_mine(std::string& out, std::string& err);
+  int revoke(int64_t id, std::string& out, std::string& err);
+  bool may_see(const ApprovalRequest& r) const;
+
+  ApprovalStore& store_;
+  const Config& cfg_;
+  ApprovalActor actor_;
+  std::function<void()> changed_;
+  std::function<void(const ApprovalRequest&, const std::string&)> event_;
+};
+
+// One line about a request, for lists and status messages.
+std::string describe_request(const ApprovalRequest& r, int64_t now);
+
+}  // namespace bastion

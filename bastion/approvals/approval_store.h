@@ -1,0 +1,30 @@
+// Where approval requests and votes live: the audit store (so a second
+// bastion sharing the store sees them, and auditors have them with the rest).
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "approvals/approval.h"
+
+namespace bastion {
+
+class ApprovalStore {
+ public:
+  virtual ~ApprovalStore() = default;
+  virtual bool create_request(ApprovalRequest& r, std::string& error) = 0;  // sets r.id
+  // With its votes.
+  virtual std::optional<ApprovalRequest> request(int64_t id, std::string& error) = 0;
+  // Newest first (at most 200); `requester` empty: everyone's.
+  virtual std::vector<ApprovalRequest> requests(const std::string& requester, std::string& error) = 0;
+  virtual bool add_vote(int64_t id, const ApprovalVote& v, std::string& error) = 0;
+  // Moves `id` from state `from` to `to`; false (no error) if it was not in `from`.
+  virtual bool transition(int64_t id, const std::string& from, const std::string& to, int64_t at,
+                          const std::string& by, const std::string& reason, int64_t grant_expires_at,
+                          std::string& error) = 0;
+  // The newest approved, unexpired access grant of `identity` to `target`.
+  virtual std::optional<ApprovalRequest> active_grant(const std::string& identity, const std::string& target,
+                                                      int64_t now, std::string& error) = 0;
+};
+
+}  // namespace bastion

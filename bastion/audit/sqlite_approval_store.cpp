@@ -1,0 +1,125 @@
+// SqliteAuditStore's ApprovalStore half: approval requests and votes.
+#include <sstream>
+
+#include "audit/sqlite_audit_store.h"
+
+namespace bastion {
+namespace {
+
+using Param = std::variant<std::nullptr_t, int64_t, std::string>;
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string p; std::getline(in, p, ',');)
+    if (!p.empty()) out.push_back(p);
+  return out;
+}
+
+int64_t num(const std::string& s) { return s.empty() ? 0 : std::stoll(s); }
+
+constexpr const char* kColumns =
+    "SELECT id, kind, IFNULL(session_id,''), IFNULL(channel,0), requester, target, IFNULL(command_kind,''), "
+    "IFNULL(command_text,''), IFNULL(reason,''), approvers, min_approvals, created_at, expires_at, state, "
+    "IFNULL(decided_at,0), IFNULL(decided_by,''), IFNULL(deny_reason,''), IFNULL(grant_ttl,0), "
+    "IFNULL(grant_expires_at,0) FROM approval_requests ";
+
+}  // namespace
+
+bool SqliteAuditStore::create_request(ApprovalRequest& r, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!execute("INSERT INTO approval_requests (kind, session_id, channel, requester, target, command_kind, "
+               "command_text, reason, approvers, min_approvals, created_at, expires_at, state, grant_ttl) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+               {r.kind, r.session_id, int64_t{r.channel}, r.requester, r.target, r.command_kind, r.command_text,
+                r.reason, join(r.approvers), int64_t{r.min_approvals}, r.created_at, r.expires_at, r.state,
+                r.grant_ttl},
+               error))
+    return false;
+  r.id = last_insert_id();
+  return true;
+}
+
+std::vector<ApprovalRequest> SqliteAuditStore::load_requests(const char* where, std::initializer_list<Param> params,
+                                                             std::string& error) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<ApprovalRequest> out;
+  if (!query((std::string(kColumns) + where).c_str(), params, rows, error)) return out;
+  for (const auto& c : rows) {
+    ApprovalRequest r;
+    r.id = num(c[0]);
+    r.kind = c[1];
+    r.session_id = c[2];
+    r.channel = static_cast<int>(num(c[3]));
+    r.requester = c[4];
+    r.target = c[5];
+    r.command_kind = c[6];
+    r.command_text = c[7];
+    r.reason = c[8];
+    r.approvers = split(c[9]);
+    r.min_approvals = static_cast<int>(num(c[10]));
+    r.created_at = num(c[11]);
+    r.expires_at = num(c[12]);
+    r.state = c[13];
+    r.decided_at = num(c[14]);
+    r.decided_by = c[15];
+    r.deny_reason = c[16];
+    r.grant_ttl = num(c[17]);
+    r.grant_expires_at = num(c[18]);
+    std::vector<std::vector<std::string>> votes;
+    if (!query("SELECT approver, decision, IFNULL(comment,''), at FROM approval_votes WHERE request_id=? ORDER BY at",
+               {r.id}, votes, error))
+      return {};
+    for (const auto& v : votes) r.votes.push_back({v[0], v[1], v[2], num(v[3])});
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::optional<ApprovalRequest> SqliteAuditStore::request(int64_t id, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto v = load_requests("WHERE id=?", {id}, error);
+  if (v.empty()) return std::nullopt;
+  return v[0];
+}
+
+std::vector<ApprovalRequest> SqliteAuditStore::requests(const std::string& requester, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (requester.empty()) return load_requests("ORDER BY id DESC LIMIT 200", {}, error);
+  return load_requests("WHERE requester=? ORDER BY id DESC LIMIT 200", {requester}, error);
+}
+
+bool SqliteAuditStore::add_vote(int64_t id, const ApprovalVote& v, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  return execute("INSERT INTO approval_votes (request_id, approver, decision, comment, at) VALUES (?,?,?,?,?)",
+                 {id, v.approver, v.decision, v.comment, v.at}, error);
+}
+
+bool SqliteAuditStore::transition(int64_t id, const std::string& from, const std::string& to, int64_t at,
+                                  const std::string& by, const std::string& reason, int64_t grant_expires_at,
+                                  std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!execute("UPDATE approval_requests SET state=?, decided_at=?, decided_by=?, deny_reason=?, "
+               "grant_expires_at=CASE WHEN ? > 0 THEN ? ELSE grant_expires_at END WHERE id=? AND state=?",
+               {to, at, by, reason, grant_expires_at, grant_expires_at, id, from}, error))
+    return false;
+  return changes() > 0;
+}
+
+std::optional<ApprovalRequest> SqliteAuditStore::active_grant(const std::string& identity, const std::string& target,
+                                                              int64_t now, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto v = load_requests("WHERE kind='access' AND requester=? AND target=? AND state='approved' AND "
+                         "grant_expires_at > ? ORDER BY grant_expires_at DESC LIMIT 1",
+                         {identity, target, now}, error);
+  if (v.empty()) return std::nullopt;
+  return v[0];
+}
+
+}  // namespace bastion
