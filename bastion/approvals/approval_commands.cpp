@@ -72,10 +72,15 @@ int ApprovalCommands::run(const std::string& which, const std::vector<std::strin
   if (cmd == "list") return list_pending(out, err);
   if (cmd == "show" && a.size() == 2 && parse_id(a[1], id)) return show(id, out, err);
   if ((cmd == "approve" || cmd == "deny") && a.size() >= 2 && parse_id(a[1], id)) {
+    // The rest of the line is the text: ssh joins its arguments with spaces,
+    // so `--reason not during the freeze` must not need extra quoting.
     std::string text;
     for (std::size_t i = 2; i < a.size(); ++i) {
-      if ((a[i] == "--comment" || a[i] == "--reason") && i + 1 < a.size()) text = a[++i];
-      else return err += "unexpected argument \"" + a[i] + "\"\n" + kApprovalsHelp, 2;
+      if ((a[i] == "--comment" || a[i] == "--reason") && i + 1 < a.size()) {
+        for (std::size_t j = i + 1; j < a.size(); ++j) text += (j > i + 1 ? " " : "") + a[j];
+        break;
+      }
+      return err += "unexpected argument \"" + a[i] + "\"\n" + kApprovalsHelp, 2;
     }
     if (cmd == "deny" && text.empty()) return err += "deny needs --reason TEXT (the requester sees it)\n", 2;
     return vote(id, cmd, text, out, err);
@@ -153,9 +158,15 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
   std::string reason;
   int64_t ttl = -1;
   for (std::size_t i = 2; i < a.size(); ++i) {
-    if (a[i] == "--for" && i + 1 < a.size()) ttl = parse_duration(a[++i]);
-    else if (a[i] == "--reason" && i + 1 < a.size()) reason = a[++i];
-    else return err += "unexpected argument \"" + a[i] + "\"\n" + kAccessHelp, 2;
+    if (a[i] == "--for" && i + 1 < a.size()) {
+      ttl = parse_duration(a[++i]);
+    } else if (a[i] == "--reason" && i + 1 < a.size()) {
+      // The reason runs to the next option (ssh joins arguments with spaces).
+      for (++i; i < a.size() && a[i] != "--for"; ++i) reason += (reason.empty() ? "" : " ") + a[i];
+      --i;
+    } else {
+      return err += "unexpected argument \"" + a[i] + "\"\n" + kAccessHelp, 2;
+    }
   }
   if (ttl <= 0) return err += "request needs --for DURATION (e.g. 30m, 2h)\n", 2;
   if (reason.empty()) return err += "request needs --reason TEXT (approvers see it)\n", 2;

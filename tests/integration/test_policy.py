@@ -26,7 +26,7 @@ function on_command(c)
       return deny("rm is not allowed on production")
     end
     if prog == "sudo" then
-      return review{ reason = "sudo needs a second person", approvers = { "oncall" } }
+      return review{ reason = "sudo needs a second person", approvers = { "oncall" }, timeout = 2 }
     end
   end
   if c.text:find("secret", 1, true) then
@@ -98,11 +98,15 @@ class PolicyTest(BastionTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertFalse(os.path.exists(marker))
 
-    def test_review_is_denied_until_approvals_exist(self):
+    def test_review_waits_then_times_out_without_an_approver(self):
         r = self.env.ssh("web1", "sudo id")
         self.assertEqual(r.returncode, 126)
-        self.assertEqual(r.stderr, b"bastion: denied: approval required: sudo needs a second person\n")
+        err = r.stderr.decode()
+        self.assertIn("waits for approval by oncall (sudo needs a second person)", err)
+        self.assertRegex(err, r"bastion: request #\d+ timed out waiting for approval; nothing was run\n$")
         self.assertEqual(self.env.audit("SELECT decision FROM commands WHERE text='sudo id'"), [("review",)])
+        self.assertEqual(self.env.audit("SELECT state FROM approval_requests WHERE command_text='sudo id'"),
+                         [("expired",)])
 
     def test_masking_in_output_and_recording(self):
         secret_line = "echo secret AKIAABCDEFGHIJKLMNOP password=hunter2; printf 'AKIAABCDEFGH'; printf 'IJKLMNOP tail\\n'"
