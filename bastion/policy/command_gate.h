@@ -16,6 +16,9 @@ struct GateResult {
   Decision decision;  // final: bastion adjustments applied (fail closed on audit errors)
   int64_t command_id = 0;  // audit row, for command_ended
   std::string refusal;     // when !decision.allowed(): why, fit for the user
+  // Set when the command is held for a human decision: poll_review() until
+  // it is decided. Until then the command must not run.
+  int64_t review_id = 0;
 };
 
 struct CommandOutcome {
@@ -33,6 +36,11 @@ class CommandGate {
   // A command the bastion refuses whatever the policy says: audited and
   // marked like a policy decision, with hook "bastion".
   virtual GateResult refuse(const CommandRequest& req, const std::string& reason) = 0;
+  // A held command: nullopt while it waits (the gate shows the status line);
+  // then the final result: allowed (a new audit row, masks installed) or
+  // refused with the approver's reason, a timeout or a cancellation.
+  virtual std::optional<GateResult> poll_review(int64_t review_id) = 0;
+  virtual void cancel_review(int64_t review_id) = 0;
   // The command's output is complete: close its masks, finish its audit row.
   virtual void command_ended(int64_t command_id, const CommandOutcome& outcome) = 0;
   // A request with the session's who/where filled in, for `kind`.

@@ -289,6 +289,19 @@ GateResult ChannelPipeline::record_decision(const CommandRequest& req, Decision 
   log_info("command", {{"session", s_.id()}, {"identity", s_.identity().key_id}, {"target", target_cfg_->name},
                        {"kind", req.kind}, {"text", req.text}, {"decision", d.name()}, {"reason", d.reason},
                        {"policy_at", d.source}});
+  if (d.verdict == Decision::Verdict::review && g.command_id > 0) {
+    ApprovalRequest r;
+    std::string refusal;
+    if (create_review(req.kind, req.text, d, r, refusal)) {
+      HeldCommand h{r, d, req, s_.context().approvals_version(), 0, 0};
+      held_.emplace(r.id, std::move(h));
+      g.review_id = r.id;
+      g.refusal = "approval required";
+      return g;
+    }
+    g.refusal = refusal;
+    return g;
+  }
   if (!d.allowed()) {
     g.refusal = d.reason.empty() ? "denied" : d.reason;
     if (d.verdict == Decision::Verdict::review)
@@ -334,52 +347,100 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
   state_ = State::running;
 }
 
-void ChannelPipeline::begin_review(const Decision& d) {
+bool ChannelPipeline::create_review(const std::string& kind, const std::string& text, const Decision& d,
+                                    ApprovalRequest& r, std::string& refusal) {
   ServerContext& ctx = s_.context();
-  const Config& cfg = s_.config();
-  ApprovalRequest r;
+  r = ApprovalRequest{};
   r.kind = "command";
   r.session_id = s_.id();
   r.channel = index_;
   r.requester = s_.identity().key_id;
   r.target = target_cfg_->name;
-  r.command_kind = kind_;
-  r.command_text = text_;
+  r.command_kind = kind;
+  r.command_text = text;
   r.reason = d.reason.empty() ? "approval required" : d.reason;
   r.approvers = d.approvers.empty() ? target_cfg_->approvers : d.approvers;
   r.min_approvals = d.min_approvals;
   r.created_at = unix_now();
-  r.expires_at = r.created_at + (d.review_timeout > 0 ? d.review_timeout : cfg.approvals.timeout);
+  r.expires_at = r.created_at + (d.review_timeout > 0 ? d.review_timeout : s_.config().approvals.timeout);
   std::string err;
-  if (r.approvers.empty())
-    return refuse("bastion: denied: approval required (" + r.reason + ") but nobody may approve it here",
-                  kExitPolicyDenied, "no approvers");
+  if (r.approvers.empty()) return refusal = "approval required (" + r.reason + ") but nobody may approve it here", false;
   if (!ctx.approvals() || !ctx.approvals()->create_request(r, err)) {
     log_error("cannot create approval request", {{"session", s_.id()}, {"error", err}});
-    return refuse("bastion: denied: approval required, but approvals are unavailable", kExitPolicyDenied,
-                  "approval store unavailable");
+    return refusal = "approval required, but approvals are unavailable", false;
   }
   ctx.approvals_changed();
   if (auto hook = s_.webhook()) hook(r, "created");
-  review_ = r;
-  review_decision_ = d;
-  review_seen_version_ = ctx.approvals_version();
-  review_next_poll_ = review_next_status_ = 0;
   if (rec_) rec_->marker("approval requested: #" + std::to_string(r.id));
-  log_info("approval requested", {{"session", s_.id()}, {"request", std::to_string(r.id)}, {"text", text_}});
-  state_ = State::waiting;
+  log_info("approval requested", {{"session", s_.id()}, {"request", std::to_string(r.id)}, {"text", text}});
+  return true;
 }
 
-void ChannelPipeline::review_status(bool final_line) {
-  const int64_t waited = unix_now() - review_->created_at;
+void ChannelPipeline::show_review_status(const ApprovalRequest& r, bool final_line) {
+  const int64_t waited = unix_now() - r.created_at;
   std::string who;
-  for (const auto& a : review_->approvers) who += (who.empty() ? "" : ", ") + a;
-  const std::string line = "bastion: request #" + std::to_string(review_->id) + " waits for approval by " + who +
-                           " (" + review_->reason + "), " + format_duration(waited) + " so far; Ctrl-C cancels";
+  for (const auto& a : r.approvers) who += (who.empty() ? "" : ", ") + a;
+  const std::string line = "bastion: request #" + std::to_string(r.id) + " waits for approval by " + who + " (" +
+                           r.reason + "), " + format_duration(waited) + " so far; Ctrl-C cancels";
   // One line, rewritten in place; a newline once decided.
   if (pty_) pipeline_.notice(Stream::out, "\r\x1b[K" + line + (final_line ? "\r\n" : ""));
   else pipeline_.notice(Stream::err, "\r" + line + (final_line ? "\n" : ""));
 }
+
+std::string ChannelPipeline::review_outcome(ApprovalRequest& req, uint64_t& seen_version, int64_t& next_poll) {
+  ServerContext& ctx = s_.context();
+  const int64_t now = unix_now();
+  const uint64_t v = ctx.approvals_version();
+  if (v == seen_version && now < next_poll && now < req.expires_at) return "";
+  seen_version = v;
+  next_poll = now + 2;  // another bastion sharing the store: poll
+  std::string err;
+  const auto r = ctx.approvals()->request(req.id, err);
+  if (!r) return "";
+  req = *r;
+  const std::string st = effective_state(*r, now);
+  if (st == "pending") return "";
+  if (st == "approved") {
+    // Bound to this request: this text, this session, once.
+    if (!ctx.approvals()->transition(r->id, "approved", "used", now, r->decided_by, "", 0, err)) return "reused";
+    ctx.approvals_changed();
+  } else if (st == "expired") {
+    ctx.approvals()->transition(r->id, "pending", "expired", now, "", "timed out", 0, err);
+    ctx.approvals_changed();
+    if (auto hook = s_.webhook()) hook(*r, "expired");
+  }
+  if (rec_) rec_->marker("approval " + st + ": #" + std::to_string(r->id));
+  return st;
+}
+
+namespace {
+std::string voters(const ApprovalRequest& r) {
+  std::string by;
+  for (const auto& v : r.votes)
+    if (v.decision == "approve") by += (by.empty() ? "" : ", ") + v.approver;
+  return by;
+}
+std::string refusal_for(const ApprovalRequest& r, const std::string& st) {
+  if (st == "denied") return "denied by " + r.decided_by + (r.deny_reason.empty() ? "" : ": " + r.deny_reason);
+  if (st == "expired") return "timed out waiting for approval";
+  if (st == "reused") return "was already used";
+  return st;
+}
+}  // namespace
+
+void ChannelPipeline::begin_review(const Decision& d) {
+  ApprovalRequest r;
+  std::string refusal;
+  if (!create_review(kind_, text_, d, r, refusal))
+    return refuse("bastion: denied: " + refusal, kExitPolicyDenied, "approval unavailable");
+  review_ = r;
+  review_decision_ = d;
+  review_seen_version_ = s_.context().approvals_version();
+  review_next_poll_ = review_next_status_ = 0;
+  state_ = State::waiting;
+}
+
+void ChannelPipeline::review_status(bool final_line) { show_review_status(*review_, final_line); }
 
 bool ChannelPipeline::wait_for_review() {
   ServerContext& ctx = s_.context();
@@ -394,7 +455,8 @@ bool ChannelPipeline::wait_for_review() {
   }
   std::string err;
   if (cancel) {
-    ctx.approvals()->transition(review_->id, "pending", "cancelled", now, s_.identity().key_id, "cancelled by the requester", 0, err);
+    ctx.approvals()->transition(review_->id, "pending", "cancelled", now, s_.identity().key_id,
+                                "cancelled by the requester", 0, err);
     ctx.approvals_changed();
     if (auto hook = s_.webhook()) hook(*review_, "cancelled");
     review_status(true);
@@ -407,51 +469,79 @@ bool ChannelPipeline::wait_for_review() {
     review_status(false);
     review_next_status_ = now + 1;
   }
-  const uint64_t v = ctx.approvals_version();
-  if (v == review_seen_version_ && now < review_next_poll_ && now < review_->expires_at) return false;
-  review_seen_version_ = v;
-  review_next_poll_ = now + 2;  // another bastion sharing the store: poll
-  const auto r = ctx.approvals()->request(review_->id, err);
-  if (!r) return false;
-  const std::string st = effective_state(*r, now);
-  if (st == "pending") return false;
+  const std::string st = review_outcome(*review_, review_seen_version_, review_next_poll_);
+  if (st.empty()) return false;
   review_status(true);
-  if (st == "approved") {
-    // Bound to this request: this text, this session, once.
-    if (!ctx.approvals()->transition(r->id, "approved", "used", now, r->decided_by, "", 0, err)) {
-      refuse("bastion: request #" + std::to_string(r->id) + " was already used", kExitPolicyDenied, "approval reused");
-      return true;
-    }
-    ctx.approvals_changed();
-    std::string by;
-    for (const auto& vote : r->votes) by += (by.empty() ? "" : ", ") + vote.approver;
-    Decision d = review_decision_;
-    d.verdict = d.mask.empty() ? Decision::Verdict::allow : Decision::Verdict::mask;
-    d.reason = "approved in request #" + std::to_string(r->id) + " by " + by;
-    d.hook = "approval";
-    if (rec_) rec_->marker("decision: " + std::string(d.name()) + " (" + d.reason + ")");
-    s_.audit_decision(index_, kind_, text_, d, rec_path_, command_id_);
-    if (command_id_ < 0) {
-      refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError, "audit failure");
-      return true;
-    }
-    notice("bastion: request #" + std::to_string(r->id) + " approved by " + by);
-    log_info("approval granted", {{"session", s_.id()}, {"request", std::to_string(r->id)}, {"by", by}});
-    state_ = State::start_pending;
-    launch(d);
+  const ApprovalRequest& r = *review_;
+  if (st != "approved") {
+    refuse("bastion: request #" + std::to_string(r.id) + " " + refusal_for(r, st) + "; nothing was run",
+           kExitPolicyDenied, "approval " + st);
     return true;
   }
-  if (st == "expired") {
-    ctx.approvals()->transition(r->id, "pending", "expired", now, "", "timed out", 0, err);
-    ctx.approvals_changed();
-    if (auto hook = s_.webhook()) hook(*r, "expired");
+  Decision d = review_decision_;
+  d.verdict = d.mask.empty() ? Decision::Verdict::allow : Decision::Verdict::mask;
+  d.reason = "approved in request #" + std::to_string(r.id) + " by " + voters(r);
+  d.hook = "approval";
+  if (rec_) rec_->marker("decision: " + std::string(d.name()) + " (" + d.reason + ")");
+  s_.audit_decision(index_, kind_, text_, d, rec_path_, command_id_);
+  if (command_id_ < 0) {
+    refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError, "audit failure");
+    return true;
   }
-  const std::string msg = st == "denied" ? "denied by " + r->decided_by + (r->deny_reason.empty() ? "" : ": " + r->deny_reason)
-                        : st == "expired" ? "timed out waiting for approval" : st;
-  if (rec_) rec_->marker("approval " + st + ": #" + std::to_string(r->id));
-  refuse("bastion: request #" + std::to_string(r->id) + " " + msg + "; nothing was run", kExitPolicyDenied,
-         "approval " + st);
+  notice("bastion: request #" + std::to_string(r.id) + " approved by " + voters(r));
+  log_info("approval granted", {{"session", s_.id()}, {"request", std::to_string(r.id)}, {"by", voters(r)}});
+  state_ = State::start_pending;
+  launch(d);
   return true;
+}
+
+std::optional<GateResult> ChannelPipeline::poll_review(int64_t id) {
+  const auto it = held_.find(id);
+  if (it == held_.end()) {
+    GateResult g;
+    g.decision = Decision::deny("unknown approval request");
+    g.refusal = g.decision.reason;
+    return g;
+  }
+  HeldCommand& h = it->second;
+  const int64_t now = unix_now();
+  if (now >= h.next_status) {
+    show_review_status(h.request, false);
+    h.next_status = now + 1;
+  }
+  const std::string st = review_outcome(h.request, h.seen_version, h.next_poll);
+  if (st.empty()) return std::nullopt;
+  show_review_status(h.request, true);
+  GateResult g;
+  if (st != "approved") {
+    g.decision = Decision::deny("request #" + std::to_string(id) + " " + refusal_for(h.request, st));
+    g.decision.hook = "approval";
+    g.refusal = g.decision.reason;
+    held_.erase(it);
+    return g;
+  }
+  Decision d = h.decision;
+  d.verdict = d.mask.empty() && d.column_masks.empty() ? Decision::Verdict::allow : Decision::Verdict::mask;
+  const std::string by = voters(h.request);
+  d.reason = "approved in request #" + std::to_string(id) + " by " + by;
+  d.hook = "approval";
+  const CommandRequest req = h.command;
+  held_.erase(it);  // h is gone from here on
+  notice("bastion: request #" + std::to_string(id) + " approved by " + by);
+  return record_decision(req, d);
+}
+
+void ChannelPipeline::cancel_review(int64_t id) {
+  const auto it = held_.find(id);
+  if (it == held_.end()) return;
+  ServerContext& ctx = s_.context();
+  std::string err;
+  ctx.approvals()->transition(id, "pending", "cancelled", unix_now(), s_.identity().key_id,
+                              "cancelled by the requester", 0, err);
+  ctx.approvals_changed();
+  if (auto hook = s_.webhook()) hook(it->second.request, "cancelled");
+  if (rec_) rec_->marker("approval cancelled: #" + std::to_string(id));
+  held_.erase(it);
 }
 
 void ChannelPipeline::refuse(const std::string& message, int status, const std::string& reason) {
@@ -586,6 +676,14 @@ bool ChannelPipeline::step() {
 void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
   if (state_ == State::done) return;
   state_ = State::done;
+  // Requests still held for this channel die with it.
+  while (!held_.empty()) cancel_review(held_.begin()->first);
+  if (review_ && review_->state == "pending" && s_.context().approvals()) {
+    std::string err;
+    if (s_.context().approvals()->transition(review_->id, "pending", "cancelled", unix_now(), s_.identity().key_id,
+                                             "the requester left", 0, err))
+      s_.context().approvals_changed();
+  }
   end_reason_ = reason;
   if (exec_) exec_->close();
   // Recording and audit are complete before the client learns the command

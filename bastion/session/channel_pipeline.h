@@ -53,6 +53,8 @@ class ChannelPipeline : public CommandGate {
   // CommandGate: statements inside this channel (SQL).
   GateResult submit(const CommandRequest& req) override;
   GateResult refuse(const CommandRequest& req, const std::string& reason) override;
+  std::optional<GateResult> poll_review(int64_t review_id) override;
+  void cancel_review(int64_t review_id) override;
   void command_ended(int64_t command_id, const CommandOutcome& outcome) override;
   CommandRequest request(const std::string& kind, const std::string& text) const override;
   const std::string& mask_key() const override;
@@ -78,6 +80,12 @@ class ChannelPipeline : public CommandGate {
   void begin_review(const Decision& d);           // hold the command for a human decision
   bool wait_for_review();                         // true once decided (or cancelled)
   void review_status(bool final_line);
+  // Shared by held channels and held commands inside a channel.
+  bool create_review(const std::string& kind, const std::string& text, const Decision& d, ApprovalRequest& r,
+                     std::string& refusal);
+  void show_review_status(const ApprovalRequest& r, bool final_line);
+  // The request's decided state, or "" while pending; consumes an approval.
+  std::string review_outcome(ApprovalRequest& r, uint64_t& seen_version, int64_t& next_poll);
   bool open_recording(std::string& error);
   void refuse(const std::string& message, int status, const std::string& reason);
   bool pump_input();
@@ -100,7 +108,15 @@ class ChannelPipeline : public CommandGate {
   std::optional<ApprovalRequest> review_;  // the request this channel waits on
   Decision review_decision_;
   uint64_t review_seen_version_ = 0;
-  int64_t review_next_poll_ = 0, review_next_status_ = 0;  // the session's config snapshot owns it
+  int64_t review_next_poll_ = 0, review_next_status_ = 0;
+  struct HeldCommand {
+    ApprovalRequest request;
+    Decision decision;
+    CommandRequest command;
+    uint64_t seen_version = 0;
+    int64_t next_poll = 0, next_status = 0;
+  };
+  std::map<int64_t, HeldCommand> held_;  // commands inside the channel waiting for approval  // the session's config snapshot owns it
   std::unique_ptr<Executor> exec_;
   std::unique_ptr<recorder::AsciicastWriter> rec_;
   std::string rec_path_;

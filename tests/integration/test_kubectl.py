@@ -41,6 +41,7 @@ class KubectlTest(BastionTest):
             f.write(FAKE_KUBECTL)
         os.chmod(fake, 0o755)
         env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
+        env.oncall = env.keys.cert(env.keys.keygen("otto"), env.ca, "otto", "ops,oncall")
         policy = os.path.abspath(os.path.join(POLICY_DIR, "kubernetes.lua"))
         env.start_bastion(targets=env.default_targets() + f"""
   k8s = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
@@ -48,7 +49,7 @@ class KubectlTest(BastionTest):
   k8sopen = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "staging", allow = {{ "ops" }},
               kubectl = "{KUBECTL}" }},
   k8senv = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "ns1", allow = {{ "ops" }},
-             kubectl = "fake-kubectl" }},""")
+             kubectl = "fake-kubectl" }},""", extra="approvals = { timeout = 20 }")
 
     @classmethod
     def tearDownClass(cls):
@@ -64,7 +65,7 @@ class KubectlTest(BastionTest):
         r = self.k("k8s", "get pods")  # the target's default namespace: web
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.decode().splitlines()
-        self.assertEqual([l.split()[0] for l in lines], ["NAME", "api-7d9", "worker-1"])
+        self.assertEqual([l.split()[0] for l in lines][:2], ["NAME", "api-7d9"])
         new = self.env.kube.requests[before:]
         self.assertTrue(any("/namespaces/web/pods" in p for _, p, _ in new), new)
         self.assertEqual({t for _, _, t in new}, {TOKEN})
@@ -101,8 +102,26 @@ class KubectlTest(BastionTest):
         self.assertEqual(r.stderr.decode(),
                          "bastion: denied: developers have read-only access: kubectl delete is not allowed\n")
         time.sleep(0.3)
-        self.assertEqual(self.env.kube.seen("DELETE"), [])
+        self.assertEqual(self.env.kube.seen("DELETE", "/namespaces/staging/"), [])
         self.assertIn(("pods", "staging", "api-s1"), self.env.kube.objects)
+
+    def test_delete_in_production_waits_for_oncall(self):
+        p = subprocess.Popen(self.env.ssh_base() + ["k8s@127.0.0.1", "--", "delete pod worker-1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        end = time.time() + 10
+        rid = None
+        while rid is None and time.time() < end:
+            rows = self.env.audit("SELECT id FROM approval_requests WHERE command_text='delete pod worker-1' "
+                                  "AND state='pending'")
+            rid = rows[0][0] if rows else None
+            time.sleep(0.1)
+        self.assertIsNotNone(rid)
+        self.assertEqual(self.env.kube.seen("DELETE"), [])  # nothing reached the cluster while held
+        r = self.env.ssh("approvals", ["approve", str(rid)], key=self.env.oncall)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, out.decode()), (0, 'pod "worker-1" deleted\n'), err)
+        self.assertNotIn(("pods", "web", "worker-1"), self.env.kube.objects)
 
     def test_refused_whatever_the_policy_says(self):
         # k8sopen has no policy at all: everything else is allowed there.

@@ -31,6 +31,7 @@ INSERT INTO customers VALUES
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2), status text);
 INSERT INTO orders VALUES (10, 1, 99.90, 'paid'), (11, 2, 5.00, 'open');
 CREATE FUNCTION all_customers() RETURNS SETOF customers AS 'SELECT * FROM customers' LANGUAGE sql;
+CREATE TABLE scratch (x int);
 """
 
 
@@ -57,10 +58,12 @@ class PostgresTest(BastionTest):
         shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
         env.analyst = env.keys.cert(env.keys.keygen("ann"), env.ca, "ann", "analyst")
         env.reader = env.keys.cert(env.keys.keygen("pam"), env.ca, "pam", "ops,pii-reader")
+        env.lead = env.keys.cert(env.keys.keygen("lee"), env.ca, "lee", "ops,dba-lead")
         dead = f"""  deaddb = {{ type = "postgres", host = "127.0.0.1", port = {free_port()}, dbname = "shop",
            user = "bastion_svc", password_file = "keys/pg_password", allow = {{ "ops" }}, connect_timeout = 3 }},"""
         env.start_bastion(targets=env.default_targets() + "\n" + pg_target(env, extra="row_limit = 2000000") + "\n" +
-                          pg_target(env, "smalldb", "row_limit = 2") + "\n" + dead)
+                          pg_target(env, "smalldb", "row_limit = 2") + "\n" + dead,
+                          extra="approvals = { timeout = 3 }")
 
     @classmethod
     def tearDownClass(cls):
@@ -141,10 +144,39 @@ class PostgresTest(BastionTest):
             [("sql", "deny", "DELETE without WHERE would change every row")]),
             [("sql", "deny", "DELETE without WHERE would change every row")])
 
-    def test_review_holds_as_deny(self):
-        r = self.sql("DROP TABLE orders")
+    def held_id(self, text):
+        end = time.time() + 10
+        while time.time() < end:
+            rows = self.env.audit("SELECT id FROM approval_requests WHERE command_text=? AND state='pending'", (text,))
+            if rows:
+                return rows[0][0]
+            time.sleep(0.1)
+        self.fail("not held: " + text)
+
+    def test_review_holds_the_statement_until_approved(self):
+        p = subprocess.Popen(self.env.ssh_base() + ["shopdb@127.0.0.1", "DROP TABLE scratch; SELECT 'after' AS a"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        rid = self.held_id("DROP TABLE scratch")
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM pg_tables WHERE tablename='scratch'", db="shop"), "1")
+        r = self.env.ssh("approvals", ["approve", str(rid)], key=self.env.lead)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.decode(), "DROP TABLE\n   a   \n-------\n after\n(1 row)\n\n")
+        self.assertIn(f"request #{rid} approved by lee", err.decode())
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM pg_tables WHERE tablename='scratch'", db="shop"), "0")
+
+    def test_review_denied_or_timed_out_leaves_the_database_alone(self):
+        p = subprocess.Popen(self.env.ssh_base() + ["shopdb@127.0.0.1", "TRUNCATE orders"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        rid = self.held_id("TRUNCATE orders")
+        self.env.ssh("approvals", ["deny", str(rid), "--reason", "use a migration"], key=self.env.lead)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 126)
+        self.assertIn(f"ERROR:  denied by policy: request #{rid} denied by lee: use a migration\n", err.decode())
+        r = self.sql("ALTER TABLE orders ADD COLUMN x int")  # nobody approves: times out (3 s)
         self.assertEqual(r.returncode, 126)
-        self.assertIn("ERROR:  denied by policy: approval required: DROP needs a second person", r.stderr.decode())
+        self.assertRegex(r.stderr.decode(), r"ERROR:  denied by policy: request #\d+ timed out waiting for approval\n")
         self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM orders", db="shop"), "2")
 
     def test_analyst_is_read_only_and_masked(self):
@@ -292,7 +324,7 @@ class PostgresTest(BastionTest):
         self.assertEqual(s.buf.count(b"     42\r\n"), 2)
         s.send(b"\\dt\r")
         s.read_until(b"List of relations")
-        out = s.read_until(b"(2 rows)")
+        out = s.read_until(b"(3 rows)")
         self.assertIn(b" public | customers | table | bastion_svc\r\n", out)
         s.send(b"\\x\r")
         s.read_until(b"Expanded display is on.")

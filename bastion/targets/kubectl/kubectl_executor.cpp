@@ -67,7 +67,7 @@ void KubectlExecutor::flush() {
 }
 
 void KubectlExecutor::prompt() {
-  if (mode_ != Mode::console || prompt_shown_ || finished_ || child_) return;
+  if (mode_ != Mode::console || prompt_shown_ || finished_ || child_ || held_) return;
   std::string out;
   editor_.begin(target_.name + " (" + target_.kubectl.namespace_name + ")> ", out);
   pending_.emplace_back(Stream::out, std::move(out));
@@ -90,9 +90,32 @@ void KubectlExecutor::run_line(const std::string& line) {
   const KubectlLine kl = parse_kubectl_line(line, target_.kubectl.namespace_name);
   CommandRequest req = gate_.request("kubectl", line);
   if (!kl.invocation.verb.empty()) req.kubectl = kl.facts;
-  const GateResult g = kl.refusal.empty() ? gate_.submit(req) : gate_.refuse(req, kl.refusal);
-  const KubectlInvocation& inv = kl.invocation;
+  GateResult g = kl.refusal.empty() ? gate_.submit(req) : gate_.refuse(req, kl.refusal);
   flush();
+  if (g.review_id) {  // held for a human decision: kubectl does not run meanwhile
+    held_ = Held{g, kl.invocation, false};
+    return;
+  }
+  execute(g, kl.invocation);
+}
+
+void KubectlExecutor::poll_held() {
+  std::optional<GateResult> res;
+  if (held_->cancelled) {
+    res = GateResult{};
+    res->decision = Decision::deny("request #" + std::to_string(held_->gate.review_id) + " cancelled");
+    res->refusal = res->decision.reason;
+  } else {
+    res = gate_.poll_review(held_->gate.review_id);
+  }
+  if (!res) return;
+  Held h = std::move(*held_);
+  held_.reset();
+  if (res->command_id == 0) res->command_id = h.gate.command_id;  // refused: finish the held row
+  execute(*res, h.invocation);
+}
+
+void KubectlExecutor::execute(const GateResult& g, const KubectlInvocation& inv) {
   if (!g.decision.allowed()) {
     CommandOutcome o;
     o.status = kKubectlExitDenied;
@@ -206,7 +229,7 @@ void KubectlExecutor::send_signal(const std::string& name) {
 }
 
 void KubectlExecutor::take_input() {
-  if (finished_ || child_) return;
+  if (finished_ || child_ || held_) return;
   if (mode_ == Mode::console) {
     prompt();
     while (!raw_in_.empty() && !finished_ && !child_) {
@@ -251,7 +274,22 @@ void KubectlExecutor::take_input() {
 bool KubectlExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
   out_ = &out;
   produced_ = 0;
-  if (mode_ == Mode::command && !partial_line_.empty() && !finished_ && !child_ && command_id_ == 0) {
+  if (held_) {
+    // Ctrl-C typed while held withdraws the request (console or pty exec).
+    if (raw_in_.find('\x03') != std::string::npos || pending_stdin_.find('\x03') != std::string::npos) {
+      raw_in_.clear();
+      pending_stdin_.clear();
+      if (!held_->cancelled) gate_.cancel_review(held_->gate.review_id);
+      held_->cancelled = true;
+    }
+    poll_held();
+    if (held_) {
+      flush();
+      out_ = nullptr;
+      return true;
+    }
+  }
+  if (mode_ == Mode::command && !partial_line_.empty() && !finished_ && !child_ && command_id_ == 0 && !held_) {
     const std::string line = partial_line_;
     partial_line_.clear();
     run_line(line);
@@ -288,6 +326,10 @@ bool KubectlExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
 void KubectlExecutor::close() {
   if (closed_) return;
   closed_ = true;
+  if (held_) {
+    gate_.cancel_review(held_->gate.review_id);
+    held_.reset();
+  }
   if (child_) {
     watch_all(false);
     child_->stop();  // logs -f, get -w: end with the channel

@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
@@ -42,6 +43,8 @@ class KubectlExecutor : public Executor {
   void emit(Stream s, std::string text);
   void flush();
   void run_line(const std::string& line);
+  void execute(const GateResult& g, const KubectlInvocation& inv);  // run a decided invocation (or refuse)
+  void poll_held();
   bool start_child(const KubectlInvocation& inv);
   void child_finished(int wait_status);
   void prompt();
@@ -62,6 +65,12 @@ class KubectlExecutor : public Executor {
   bool input_eof_ = false;
   bool prompt_shown_ = false;
   std::unique_ptr<ChildProcess> child_;
+  struct Held {  // an invocation waiting for approval
+    GateResult gate;
+    KubectlInvocation invocation;
+    bool cancelled = false;
+  };
+  std::optional<Held> held_;
   int64_t command_id_ = 0;
   double started_ = 0;
   bool watching_ = false;

@@ -225,6 +225,11 @@ bool PgExecutor::write_input(std::string_view data) {
 void PgExecutor::send_signal(const std::string& name) {
   if (name != "INT" && name != "TERM" && name != "QUIT") return;
   if (!running_) return;
+  if (running_->waiting) {  // Ctrl-C while held: withdraw the request
+    gate_.cancel_review(running_->gate.review_id);
+    running_->cancelled = true;
+    return;
+  }
   std::string err;
   if (conn_.cancel(err)) emit(Stream::err, "Cancel request sent\n");
   else emit(Stream::err, "Could not send cancel request: " + err + "\n");
@@ -432,6 +437,15 @@ void PgExecutor::start_next() {
   auto r = std::make_unique<Running>();
   r->gate = gate_.submit(req);
   r->work = std::move(w);
+  if (r->gate.review_id) {  // held for a human decision: nothing is sent meanwhile
+    r->waiting = true;
+    running_ = std::move(r);
+    return;
+  }
+  proceed(std::move(r));
+}
+
+void PgExecutor::proceed(std::unique_ptr<Running> r) {
   const Decision& d = r->gate.decision;
   if (!d.allowed()) {
     CommandOutcome o;
@@ -471,6 +485,26 @@ void PgExecutor::start_next() {
   }
   PQsetSingleRowMode(conn_.get());
   running_ = std::move(r);
+}
+
+bool PgExecutor::poll_held() {
+  if (!running_ || !running_->waiting) return false;
+  std::optional<GateResult> res;
+  if (running_->cancelled) {
+    res = GateResult{};
+    res->decision = Decision::deny("request #" + std::to_string(running_->gate.review_id) + " cancelled");
+    res->refusal = res->decision.reason;
+  } else {
+    res = gate_.poll_review(running_->gate.review_id);
+  }
+  if (!res) return true;  // still waiting
+  auto r = std::move(running_);
+  const int64_t held_row = r->gate.command_id;
+  r->waiting = false;
+  r->gate = *res;
+  if (r->gate.command_id == 0) r->gate.command_id = held_row;  // refused: finish the held row
+  proceed(std::move(r));
+  return false;
 }
 
 void PgExecutor::begin_rows(const PGresult* res) {
@@ -669,6 +703,10 @@ bool PgExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
   out_ = &out;
   produced_ = 0;
   while (!closed_ && produced_ < budget) {
+    if (running_ && running_->waiting) {
+      if (poll_held()) break;
+      continue;
+    }
     if (running_) {
       poll_results(budget);
       if (running_) break;  // waiting for the server or for the client
@@ -693,6 +731,10 @@ bool PgExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
 void PgExecutor::close() {
   if (closed_) return;
   closed_ = true;
+  if (running_ && running_->waiting) {
+    gate_.cancel_review(running_->gate.review_id);
+    running_.reset();
+  }
   if (running_) {
     // The client left mid-statement: stop it on the server, then drain.
     std::string err;

@@ -73,6 +73,8 @@ class PgExecutor : public Executor {
     uint64_t shown = 0;
     bool header = false;
     bool in_copy = false;    // COPY TO STDOUT data is flowing
+    bool waiting = false;    // held for approval (gate.review_id)
+    bool cancelled = false;  // the user withdrew the held request
     std::vector<ResultColumn> cols;
     std::unique_ptr<ResultRenderer> renderer;
     std::unique_ptr<ColumnMasker> masker;
@@ -93,6 +95,8 @@ class PgExecutor : public Executor {
   void handle_meta(const std::string& line);
   void enqueue_sql(const std::string& text);
   void start_next();
+  void proceed(std::unique_ptr<Running> r);  // run a decided statement (or report its refusal)
+  bool poll_held();                           // true while a held statement still waits
   bool resolve_masks(Running& r);
   void poll_results(std::size_t budget);
   void on_result(PGresult* res);
