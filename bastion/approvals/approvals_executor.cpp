@@ -1,6 +1,7 @@
 #include "approvals/approvals_executor.h"
 
 #include "policy/shell_words.h"
+#include "sources/terminal_text.h"
 
 namespace bastion {
 
@@ -14,12 +15,7 @@ ApprovalsExecutor::ApprovalsExecutor(std::string which, const ExecRequest& req,
 void ApprovalsExecutor::emit(OutputPipeline& out, Stream s, std::string text) {
   if (text.empty()) return;
   if (pty_) {
-    std::string t;
-    for (char c : text) {
-      if (c == '\n') t += '\r';
-      t += c;
-    }
-    text = std::move(t);
+    text = crlf(text);  // stderr shares the terminal
     s = Stream::out;
   }
   out.write(s, std::move(text));

@@ -149,6 +149,19 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
+void bind(sqlite3_stmt* st, std::initializer_list<Param> params) {
+  int i = 1;
+  for (const auto& p : params) {
+    if (std::holds_alternative<std::nullptr_t>(p)) sqlite3_bind_null(st, i);
+    else if (const auto* n = std::get_if<int64_t>(&p)) sqlite3_bind_int64(st, i, *n);
+    else {
+      const auto& t = std::get<std::string>(p);
+      sqlite3_bind_text(st, i, t.c_str(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+    }
+    ++i;
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<SqliteAuditStore> SqliteAuditStore::open(const std::string& path,
@@ -190,16 +203,7 @@ bool SqliteAuditStore::query(const char* sql, std::initializer_list<Param> param
                              std::vector<std::vector<std::string>>& rows, std::string& error) {
   Stmt st;
   if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) return error = sqlite3_errmsg(db_), false;
-  int i = 1;
-  for (const auto& p : params) {
-    if (std::holds_alternative<std::nullptr_t>(p)) sqlite3_bind_null(st.s, i);
-    else if (const auto* n = std::get_if<int64_t>(&p)) sqlite3_bind_int64(st.s, i, *n);
-    else {
-      const auto& t = std::get<std::string>(p);
-      sqlite3_bind_text(st.s, i, t.c_str(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
-    }
-    ++i;
-  }
+  bind(st.s, params);
   int rc;
   while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
     std::vector<std::string> row;
@@ -216,16 +220,7 @@ bool SqliteAuditStore::query(const char* sql, std::initializer_list<Param> param
 bool SqliteAuditStore::execute(const char* sql, std::initializer_list<Param> params, std::string& error) {
   Stmt st;
   if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) return error = sqlite3_errmsg(db_), false;
-  int i = 1;
-  for (const auto& p : params) {
-    if (std::holds_alternative<std::nullptr_t>(p)) sqlite3_bind_null(st.s, i);
-    else if (const auto* n = std::get_if<int64_t>(&p)) sqlite3_bind_int64(st.s, i, *n);
-    else {
-      const auto& t = std::get<std::string>(p);
-      sqlite3_bind_text(st.s, i, t.c_str(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
-    }
-    ++i;
-  }
+  bind(st.s, params);
   if (sqlite3_step(st.s) != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
   return true;
 }

@@ -12,7 +12,6 @@
 
 #include <openssl/rand.h>
 
-#include "approvals/approval_commands.h"
 #include "audit/sqlite_audit_store.h"
 #include "auth/public_key.h"
 #include "ca/ca_key.h"
@@ -225,41 +224,3 @@ int ctl_cert(const std::vector<std::string>& a) {
 
 }  // namespace bastion
 
-namespace bastion {
-
-// bastionctl approvals list|show|approve|deny|revoke: an admin on the bastion
-// host decides like an approver (recorded as admin:NAME; four eyes still hold).
-int ctl_approvals(const std::vector<std::string>& a) {
-  std::string config_file, db;
-  std::vector<std::string> rest;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] == "--config" && i + 1 < a.size()) config_file = a[++i];
-    else if (a[i] == "--db" && i + 1 < a.size()) db = a[++i];
-    else rest.push_back(a[i]);
-  }
-  std::string err;
-  std::shared_ptr<const Config> cfg;
-  if (!config_file.empty()) {
-    cfg = load_config(config_file, err, false);
-    if (!cfg) return std::fprintf(stderr, "%s\n", err.c_str()), 1;
-    if (db.empty()) db = cfg->audit_db_path();
-  } else {
-    cfg = std::make_shared<Config>();
-  }
-  if (db.empty() || rest.empty()) {
-    std::fprintf(stderr,
-                 "usage: bastionctl approvals (--config FILE | --db AUDIT_DB) list | show N | approve N [--comment TEXT]\n"
-                 "                          | deny N --reason TEXT | revoke N\n");
-    return 2;
-  }
-  auto store = SqliteAuditStore::open(db, err);
-  if (!store) return std::fprintf(stderr, "bastionctl: %s\n", err.c_str()), 1;
-  ApprovalCommands cmds(*store, *cfg, ApprovalActor{"admin:" + whoami(), {}, true}, nullptr);
-  std::string out;
-  const int rc = cmds.run("approvals", rest, out, err);
-  std::fputs(out.c_str(), stdout);
-  std::fputs(err.c_str(), stderr);
-  return rc;
-}
-
-}  // namespace bastion

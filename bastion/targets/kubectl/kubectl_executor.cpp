@@ -7,6 +7,7 @@
 
 #include "common/time_util.h"
 #include "targets/kubectl/kubectl_line.h"
+#include "sources/terminal_text.h"
 
 namespace bastion {
 namespace {
@@ -48,12 +49,7 @@ KubectlExecutor::~KubectlExecutor() { close(); }
 void KubectlExecutor::emit(Stream s, std::string text) {
   if (text.empty()) return;
   if (pty_) {
-    std::string t;
-    for (char c : text) {
-      if (c == '\n') t += '\r';
-      t += c;
-    }
-    text = std::move(t);
+    text = crlf(text);  // stderr shares the terminal
     s = Stream::out;
   }
   produced_ += text.size();

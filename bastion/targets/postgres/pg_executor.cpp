@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/time_util.h"
+#include "sources/terminal_text.h"
 
 namespace bastion {
 namespace {
@@ -160,15 +161,7 @@ void PgExecutor::on_notice(void* self, const PGresult* res) {
 void PgExecutor::emit(Stream s, std::string text) {
   if (text.empty()) return;
   if (pty_) {
-    // The bastion is the far end of the user's pty: it does the tty's
-    // newline translation itself, and stderr shares the terminal.
-    std::string t;
-    t.reserve(text.size() + text.size() / 16);
-    for (char c : text) {
-      if (c == '\n') t += '\r';
-      t += c;
-    }
-    text = std::move(t);
+    text = crlf(text);  // stderr shares the terminal
     s = Stream::out;
   }
   produced_ += text.size();

@@ -1,0 +1,56 @@
+// bastionctl approvals list|show|approve|deny|revoke: an admin on the bastion
+// host decides like an approver (recorded as admin:NAME; four eyes still hold).
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "approvals/approval_commands.h"
+#include "audit/sqlite_audit_store.h"
+#include "config/config.h"
+#include "ctl/commands.h"
+
+namespace bastion {
+namespace {
+
+std::string unix_user() {
+  const passwd* pw = getpwuid(getuid());
+  return pw ? pw->pw_name : std::to_string(getuid());
+}
+
+}  // namespace
+
+int ctl_approvals(const std::vector<std::string>& a) {
+  std::string config_file, db;
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == "--config" && i + 1 < a.size()) config_file = a[++i];
+    else if (a[i] == "--db" && i + 1 < a.size()) db = a[++i];
+    else rest.push_back(a[i]);
+  }
+  std::string err;
+  std::shared_ptr<const Config> cfg;
+  if (!config_file.empty()) {
+    cfg = load_config(config_file, err, false);
+    if (!cfg) return std::fprintf(stderr, "%s\n", err.c_str()), 1;
+    if (db.empty()) db = cfg->audit_db_path();
+  } else {
+    cfg = std::make_shared<Config>();
+  }
+  if (db.empty() || rest.empty()) {
+    std::fprintf(stderr,
+                 "usage: bastionctl approvals (--config FILE | --db AUDIT_DB) list | show N | approve N [--comment TEXT]\n"
+                 "                          | deny N --reason TEXT | revoke N\n");
+    return 2;
+  }
+  auto store = SqliteAuditStore::open(db, err);
+  if (!store) return std::fprintf(stderr, "bastionctl: %s\n", err.c_str()), 1;
+  ApprovalCommands cmds(*store, *cfg, ApprovalActor{"admin:" + unix_user(), {}, true}, nullptr);
+  std::string out;
+  const int rc = cmds.run("approvals", rest, out, err);
+  std::fputs(out.c_str(), stdout);
+  std::fputs(err.c_str(), stderr);
+  return rc;
+}
+
+}  // namespace bastion
