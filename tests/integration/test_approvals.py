@@ -67,8 +67,21 @@ class ApprovalsTest(BastionTest):
         with open(os.path.join(env.d, "policy.lua"), "w") as f:
             f.write(POLICY)
         k = env.keys
-        env.bob = k.cert(k.keygen("bob"), env.ca, "bob", "ops,oncall")
-        env.carol = k.cert(k.keygen("carol"), env.ca, "carol", "ops,oncall")
+        # The approvers' certificates come from the bastion's own CA.
+        bca = os.path.join(k.d, "bastion_ca")
+        assert run([BASTIONCTL, "ca", "init", bca]).returncode == 0
+        with open(os.path.join(k.d, "user_ca.pub"), "a") as f, open(bca + ".pub") as p:
+            f.write(p.read())
+
+        def issued(name, principals):
+            key = k.keygen(name)
+            r = run([BASTIONCTL, "cert", "issue", "--ca", bca, "--identity", name, "--principals", principals,
+                     "--ttl", "1h", "--db", os.path.join(env.d, "issued.db"), key + ".pub"])
+            assert r.returncode == 0, r.stderr
+            return key
+
+        env.bob = issued("bob", "ops,oncall")
+        env.carol = issued("carol", "ops,oncall")
         env.dave = k.cert(k.keygen("dave"), env.ca, "dave", "ops")
         targets = env.default_targets().replace('allow = { "dba" } }', 'allow = { "dba" }, approvers = { "oncall" } }')
         env.start_bastion(targets=targets, extra=f'policy = "policy.lua"\n'
