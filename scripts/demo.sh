@@ -26,6 +26,11 @@ ssh-keygen -q -t ed25519 -N '' -C "held by the bastion" -f "$K/target_key"
 ssh-keygen -q -t ed25519 -N '' -C "demo target host key" -f "$DEMO/target/host_key"
 ssh-keygen -q -t ed25519 -N '' -C "alice" -f "$K/alice"
 ssh-keygen -q -s "$K/user_ca" -I alice -n ops -V -1m:+15m "$K/alice.pub"
+# bob approves; his certificate comes from the bastion's own CA.
+"$ROOT/build/bastion/bastionctl" ca init "$K/bastion_ca" >/dev/null
+ssh-keygen -q -t ed25519 -N '' -C "bob" -f "$K/bob"
+"$ROOT/build/bastion/bastionctl" cert issue --ca "$K/bastion_ca" --identity bob --principals ops,oncall,dba-lead \
+  --ttl 15m "$K/bob.pub" >/dev/null
 
 # The target: a real sshd on loopback that trusts only the bastion's key.
 cp "$K/target_key.pub" "$DEMO/target/authorized_keys"
@@ -75,7 +80,8 @@ cat > "$DEMO/bastion.conf" <<CONF
 policy       = "default.lua"
 listen       = "127.0.0.1:$BASTION_PORT"
 host_keys    = { "keys/bastion_host_key" }
-user_ca_keys = { "keys/user_ca.pub" }
+user_ca_keys = { "keys/user_ca.pub", "keys/bastion_ca.pub" }
+approvals    = { timeout = 300 }
 data_dir     = "data"
 targets = {
   ["demo-host"] = { type = "ssh", host = "127.0.0.1", port = $TARGET_PORT, user = "$USER_NAME",
@@ -125,6 +131,7 @@ for _ in $(seq 50); do
 done
 
 S="ssh -i $K/alice -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
+B="ssh -i $K/bob -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
 cat <<MSG
 
 bastiond is listening on 127.0.0.1:$BASTION_PORT in front of target "demo-host"
@@ -137,13 +144,15 @@ is valid for 15 minutes.
   File transfer:      sftp -i $K/alice -o UserKnownHostsFile=$DEMO/bastion_known_hosts -P $BASTION_PORT demo-host@127.0.0.1
   Refused (no such target):  $S nowhere@127.0.0.1 true
   Denied by policy:   $S demo-host@127.0.0.1 'ls /tmp; rm -rf /tmp/x'
-  Held for review:    $S demo-host@127.0.0.1 sudo id
+  Held for review:    $S demo-host@127.0.0.1 sudo id     (it waits; from another terminal:)
+    as bob:           $B approvals@127.0.0.1 list
+                      $B approvals@127.0.0.1 approve N   (or: deny N --reason why)
 
   SQL console:        $S demo-db@127.0.0.1            (try \\dt, \\x, SELECT * FROM customers;)
   Masked columns:     $S demo-db@127.0.0.1 'SELECT name, email FROM customers'
   As CSV:             $S demo-db@127.0.0.1 -- --csv 'SELECT * FROM orders'
   Denied statement:   $S demo-db@127.0.0.1 'DELETE FROM orders'
-  Held for review:    $S demo-db@127.0.0.1 'DROP TABLE orders'
+  Held for review:    $S demo-db@127.0.0.1 'DROP TABLE orders'   (bob may approve it too)
 
 Recordings:   ls $DEMO/data/recordings/*/
 Replay one:   $ROOT/build/bastion/bastionctl recording play FILE   (or: asciinema play FILE)
