@@ -251,6 +251,23 @@ class PostgresTest(BastionTest):
         self.assertEqual(r.stdout.decode(), "DO\n")
         self.assertEqual(r.stderr.decode(), "NOTICE:  hello 42\nERROR:  division by zero\n")
 
+    def test_copy_from_stdin_in_a_script(self):
+        # pg_dump's layout: the data follows the statement, up to "\.".
+        script = (b"CREATE TABLE loaded (a int, b text);\n"
+                  b"COPY loaded (a, b) FROM stdin;\n1\tone\n2\ttwo words\n3\t\\N\n\\.\n"
+                  b"SELECT a, b FROM loaded ORDER BY a;\nDROP TABLE loaded;\n")
+        r = self.env.ssh("shopdb", key=self.env.lead, input=script)
+        self.assertEqual(r.returncode, 126, r.stderr)  # the DROP waits for a dba-lead and times out here
+        self.assertTrue(r.stdout.decode().startswith(
+            "CREATE TABLE\nCOPY 3\n a |     b     \n---+-----------\n 1 | one\n 2 | two words\n 3 | (null)\n(3 rows)\n"),
+            r.stdout)
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT decision, rows FROM commands WHERE kind='sql' AND text LIKE 'COPY loaded%'", [("mask", 3)]),
+            [("mask", 3)])
+        r = self.sql("COPY customers FROM STDIN")  # exec: no data to send
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("COPY FROM STDIN takes its data from a script on stdin", r.stderr.decode())
+
     def test_row_limit_cuts_with_notice(self):
         r = self.env.ssh("smalldb", "SELECT g FROM generate_series(1, 5) g")
         self.assertEqual(r.returncode, 0, r.stderr)

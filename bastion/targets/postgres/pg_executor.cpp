@@ -198,6 +198,7 @@ std::size_t PgExecutor::input_capacity() {
   // script waits until its statements ran (back-pressure on the client).
   if (mode_ == Mode::console) return raw_in_.size() < kMaxInput ? kInputChunk : 0;
   if (mode_ == Mode::command) return kInputChunk;  // stdin is ignored
+  if (running_ && running_->copy_in) return raw_in_.size() + partial_line_.size() < kMaxInput ? kInputChunk : 0;
   if (running_ || !queue_.empty() || raw_in_.size() >= kInputChunk) return 0;
   return kInputChunk;
 }
@@ -453,7 +454,8 @@ void PgExecutor::proceed(std::unique_ptr<Running> r) {
     }
     return;
   }
-  if (!d.column_masks.empty() && r->work.stmt.kind == "copy") {
+  // COPY ... TO: its output cannot be masked by column (COPY ... FROM sends data in).
+  if (!d.column_masks.empty() && r->work.stmt.kind == "copy" && !r->work.stmt.writes_data) {
     CommandOutcome o;
     o.status = 1;
     o.error = "masking cannot apply to COPY";
@@ -478,6 +480,31 @@ void PgExecutor::proceed(std::unique_ptr<Running> r) {
   }
   PQsetSingleRowMode(conn_.get());
   running_ = std::move(r);
+}
+
+bool PgExecutor::feed_copy() {
+  // Whole lines only: "\." on its own ends the data, as in psql.
+  partial_line_ += raw_in_;
+  raw_in_.clear();
+  std::size_t start = 0, nl;
+  bool ended = false;
+  while (!ended && (nl = partial_line_.find('\n', start)) != std::string::npos) {
+    std::string_view line(partial_line_.data() + start, nl - start);
+    if (line == "\\." || line == "\\.\r") ended = true;
+    else if (PQputCopyData(conn_.get(), partial_line_.data() + start, static_cast<int>(nl - start + 1)) != 1) ended = true;
+    start = nl + 1;
+  }
+  partial_line_.erase(0, start);
+  if (!ended && input_eof_) {
+    if (!partial_line_.empty() && partial_line_ != "\\.")
+      PQputCopyData(conn_.get(), (partial_line_ + "\n").data(), static_cast<int>(partial_line_.size() + 1));
+    partial_line_.clear();
+    ended = true;
+  }
+  if (!ended) return true;  // waits for more input
+  PQputCopyEnd(conn_.get(), nullptr);
+  running_->copy_in = false;
+  return false;
 }
 
 bool PgExecutor::poll_held() {
@@ -594,7 +621,10 @@ void PgExecutor::on_result(PGresult* res) {
     case PGRES_EMPTY_QUERY: break;
     case PGRES_COPY_OUT: break;  // data follows (poll_results)
     case PGRES_COPY_IN:
-      PQputCopyEnd(conn_.get(), "COPY FROM STDIN is not available through the bastion; use INSERT");
+      // The data follows the statement in a script (pg_dump's layout), up
+      // to a line "\." or the end of input. Elsewhere there is none to send.
+      if (mode_ == Mode::script) r.copy_in = true;
+      else PQputCopyEnd(conn_.get(), "COPY FROM STDIN takes its data from a script on stdin (ssh TARGET < file.sql)");
       break;
     case PGRES_COPY_BOTH:
     case PGRES_BAD_RESPONSE:
@@ -627,6 +657,7 @@ void PgExecutor::poll_results(std::size_t budget) {
     return false;
   };
   while (running_ && produced_ < budget) {
+    if (running_->copy_in) return;  // the data comes from the user first (feed_copy)
     if (running_->in_copy) {
       // COPY TO STDOUT: raw data, straight through the output filters.
       char* buf = nullptr;
@@ -698,6 +729,10 @@ bool PgExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
   while (!closed_ && produced_ < budget) {
     if (running_ && running_->waiting) {
       if (poll_held()) break;
+      continue;
+    }
+    if (running_ && running_->copy_in) {
+      if (feed_copy()) break;
       continue;
     }
     if (running_) {

@@ -74,6 +74,7 @@ class PgExecutor : public Executor {
     bool header = false;
     bool in_copy = false;    // COPY TO STDOUT data is flowing
     bool waiting = false;    // held for approval (gate.review_id)
+    bool copy_in = false;    // COPY FROM STDIN: sending the script's data lines
     bool cancelled = false;  // the user withdrew the held request
     std::vector<ResultColumn> cols;
     std::unique_ptr<ResultRenderer> renderer;
@@ -97,6 +98,7 @@ class PgExecutor : public Executor {
   void start_next();
   void proceed(std::unique_ptr<Running> r);  // run a decided statement (or report its refusal)
   bool poll_held();                           // true while a held statement still waits
+  bool feed_copy();                           // true while COPY FROM STDIN waits for more data
   bool resolve_masks(Running& r);
   void poll_results(std::size_t budget);
   void on_result(PGresult* res);
