@@ -187,6 +187,16 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
   r.created_at = unix_now();
   r.expires_at = r.created_at + cfg_.approvals.request_ttl;
   r.grant_ttl = ttl;
+  if (refine_) {
+    if (const auto d = refine_(r)) {
+      if (d->verdict == Decision::Verdict::deny)
+        return err += "request refused by policy: " + (d->reason.empty() ? std::string("denied") : d->reason) + "\n", 1;
+      if (d->verdict == Decision::Verdict::review) {
+        if (!d->approvers.empty()) r.approvers = d->approvers;
+        r.min_approvals = d->min_approvals;
+      }
+    }
+  }
   std::string e;
   if (!store_.create_request(r, e)) return err += "the approval store is unavailable: " + e + "\n", 1;
   if (event_) event_(r, "created");

@@ -3,11 +3,13 @@
 // and by `bastionctl approvals` (an admin on the bastion host).
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "approvals/approval_store.h"
 #include "config/config.h"
+#include "policy/policy.h"
 
 namespace bastion {
 
@@ -23,6 +25,10 @@ class ApprovalCommands {
   ApprovalCommands(ApprovalStore& store, const Config& cfg, ApprovalActor actor, std::function<void()> changed,
                    std::function<void(const ApprovalRequest&, const std::string&)> event = nullptr)
       : store_(store), cfg_(cfg), actor_(std::move(actor)), changed_(std::move(changed)), event_(std::move(event)) {}
+
+  // Lets the policy refine an access request before it is created: a deny
+  // refuses it, a review names its approvers (and min_approvals).
+  void set_refine(std::function<std::optional<Decision>(const ApprovalRequest&)> f) { refine_ = std::move(f); }
 
   // `which`: "approvals" or "access". Exit status 0 ok, 1 refused/failed, 2 usage.
   int run(const std::string& which, const std::vector<std::string>& argv, std::string& out, std::string& err);
@@ -41,6 +47,7 @@ class ApprovalCommands {
   ApprovalActor actor_;
   std::function<void()> changed_;
   std::function<void(const ApprovalRequest&, const std::string&)> event_;
+  std::function<std::optional<Decision>(const ApprovalRequest&)> refine_;
 };
 
 // One line about a request, for lists and status messages.

@@ -341,6 +341,22 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
   ApprovalActor actor{s_.identity().key_id, s_.identity().principals, false};
   auto commands = std::make_unique<ApprovalCommands>(*ctx.approvals(), s_.config(), actor,
                                                      [&ctx] { ctx.approvals_changed(); }, s_.webhook());
+  if (t.type == "access") {
+    // The policy sees an access request as c.kind "access" on the target asked for.
+    commands->set_refine([this](const ApprovalRequest& r) -> std::optional<Decision> {
+      const auto it = s_.config().targets.find(r.target);
+      if (it == s_.config().targets.end()) return std::nullopt;
+      std::string err;
+      Policy* policy = s_.policy(it->second, err);
+      if (!policy) return Decision::deny("the policy is unavailable");
+      CommandRequest req{s_.session_request(it->second, pty_.has_value()), "access",
+                         "request " + r.target + " --for " + format_duration(r.grant_ttl) + " --reason " + r.reason,
+                         std::nullopt, std::nullopt};
+      Decision d = policy->decide(req);
+      if (d.hook == "default") return std::nullopt;  // no opinion: the target's approvers decide
+      return d;
+    });
+  }
   ExecRequest er{kind_, text_, pty_, env_, this};
   exec_ = std::make_unique<ApprovalsExecutor>(t.type, er, std::move(commands));
   log_info("reserved target", {{"session", s_.id()}, {"target", t.name}, {"text", text_}});

@@ -16,6 +16,11 @@ from pty_driver import PtySession
 
 POLICY = r'''
 function on_command(c)
+  if c.kind == "access" then  -- an access request, on the target asked for
+    if c.text:find("--reason nope") then return deny("give a ticket number") end
+    if c.target.name == "db1" and c.text:find("INC%-9") then return review{ approvers = { "dba-lead" } } end
+    return nil
+  end
   if c.text:find("^echo held") then
     return review{ reason = "held for a test", approvers = { "oncall" }, timeout = 30 }
   end
@@ -233,6 +238,16 @@ class ApprovalsTest(BastionTest):
         rc, out, err = self.finish(p, timeout=15)
         self.assertEqual(out, "")
         self.assertIn(f"bastion: your access grant #{rid} has been revoked; session closed", err)
+
+    def test_policy_refines_access_requests(self):
+        r = self.approvals(self.env.alice, "request", "db1", "--for", "5m", "--reason", "nope", target="access")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.decode(), "request refused by policy: give a ticket number\n")
+        r = self.approvals(self.env.alice, "request", "db1", "--for", "5m", "--reason", "INC-9", target="access")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("approved by one of: dba-lead", r.stdout.decode())
+        rid = int(re.search(r"request #(\d+) created", r.stdout.decode()).group(1))
+        self.assertEqual(self.approvals(self.env.bob, "approve", str(rid)).returncode, 1)  # oncall may not
 
     def test_pending_requests_expire(self):
         r = self.approvals(self.env.alice, "request", "db1", "--for", "1h", "--reason", "later", target="access")
