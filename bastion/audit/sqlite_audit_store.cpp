@@ -184,7 +184,10 @@ std::unique_ptr<SqliteAuditStore> SqliteAuditStore::open(const std::string& path
   return store;
 }
 
-SqliteAuditStore::~SqliteAuditStore() { sqlite3_close(db_); }
+SqliteAuditStore::~SqliteAuditStore() {
+  for (auto& [sql, st] : cache_) sqlite3_finalize(st);
+  sqlite3_close(db_);
+}
 
 bool SqliteAuditStore::exec(const char* sql, std::string& error) {
   char* msg = nullptr;
@@ -199,30 +202,47 @@ bool SqliteAuditStore::exec(const char* sql, std::string& error) {
 int64_t SqliteAuditStore::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
 int SqliteAuditStore::changes() const { return sqlite3_changes(db_); }
 
+sqlite3_stmt* SqliteAuditStore::prepared(const char* sql, std::string& error) {
+  // Statements are prepared once per connection: parsing SQL was a
+  // measurable part of each audited SQL statement's cost.
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return it->second;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return error = sqlite3_errmsg(db_), nullptr;
+  cache_.emplace(sql, st);
+  return st;
+}
+
 bool SqliteAuditStore::query(const char* sql, std::initializer_list<Param> params,
                              std::vector<std::vector<std::string>>& rows, std::string& error) {
-  Stmt st;
-  if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) return error = sqlite3_errmsg(db_), false;
-  bind(st.s, params);
+  sqlite3_stmt* st = prepared(sql, error);
+  if (!st) return false;
+  bind(st, params);
   int rc;
-  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     std::vector<std::string> row;
-    for (int c = 0; c < sqlite3_column_count(st.s); ++c) {
-      const auto* v = sqlite3_column_text(st.s, c);
+    for (int c = 0; c < sqlite3_column_count(st); ++c) {
+      const auto* v = sqlite3_column_text(st, c);
       row.emplace_back(v ? reinterpret_cast<const char*>(v) : "");
     }
     rows.push_back(std::move(row));
   }
-  if (rc != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
-  return true;
+  const bool ok = rc == SQLITE_DONE;
+  if (!ok) error = sqlite3_errmsg(db_);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return ok;
 }
 
 bool SqliteAuditStore::execute(const char* sql, std::initializer_list<Param> params, std::string& error) {
-  Stmt st;
-  if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) return error = sqlite3_errmsg(db_), false;
-  bind(st.s, params);
-  if (sqlite3_step(st.s) != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
-  return true;
+  sqlite3_stmt* st = prepared(sql, error);
+  if (!st) return false;
+  bind(st, params);
+  const bool ok = sqlite3_step(st) == SQLITE_DONE;
+  if (!ok) error = sqlite3_errmsg(db_);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return ok;
 }
 
 int SqliteAuditStore::schema_version() {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +16,7 @@
 #include "audit/audit_store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace bastion {
 
@@ -60,11 +62,13 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   std::vector<ApprovalRequest> load_requests(const char* where, std::initializer_list<std::variant<std::nullptr_t, int64_t, std::string>> params,
                                              std::string& error);
 
+  sqlite3_stmt* prepared(const char* sql, std::string& error);  // cached per connection
   int64_t last_insert_id() const;
   int changes() const;
 
   sqlite3* db_;
   std::mutex mu_;
+  std::map<std::string, sqlite3_stmt*> cache_;
 };
 
 }  // namespace bastion
