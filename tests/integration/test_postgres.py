@@ -273,6 +273,11 @@ class PostgresTest(BastionTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.decode(), " g \n---\n 1\n 2\n(2 rows)\n\n")
         self.assertEqual(r.stderr.decode(), "bastion: row limit reached: showed 2 of 5 rows\n")
+        # The policy may lower the target's cap (analysts: 10000).
+        r = self.env.ssh("shopdb", ["--", "--csv SELECT g FROM generate_series(1, 10005) g"], key=self.env.analyst)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.decode().splitlines()), 10001)
+        self.assertEqual(r.stderr.decode(), "bastion: row limit reached: showed 10000 of 10005 rows\n")
 
     def test_large_result_streams_with_bounded_memory(self):
         b = self.env.bastion
