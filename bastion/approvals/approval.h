@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/time_util.h"
+
 namespace bastion {
 
 struct ApprovalVote {
@@ -49,9 +51,5 @@ std::string vote_refusal(const ApprovalRequest& r, const std::string& identity,
 // What the votes add up to: "approved" (enough distinct approvals), "denied"
 // (any denial), or "pending".
 std::string tally(const ApprovalRequest& r);
-
-// "30m", "2h", "90s", "1d" -> seconds; -1 if malformed.
-int64_t parse_duration(const std::string& s);
-std::string format_duration(int64_t seconds);
 
 }  // namespace bastion

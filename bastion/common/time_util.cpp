@@ -46,4 +46,27 @@ std::string new_session_id() {
   return ts + "-" + hex;
 }
 
+int64_t parse_duration(const std::string& in) {
+  std::string s = in;
+  if (s.empty()) return -1;
+  int64_t unit = 1;
+  switch (s.back()) {
+    case 's': s.pop_back(); break;
+    case 'm': unit = 60, s.pop_back(); break;
+    case 'h': unit = 3600, s.pop_back(); break;
+    case 'd': unit = 86400, s.pop_back(); break;
+    case 'w': unit = 7 * 86400, s.pop_back(); break;
+    default: break;
+  }
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(s) * unit;
+}
+
+std::string format_duration(int64_t s) {
+  if (s < 0) s = 0;
+  if (s >= 3600) return std::to_string(s / 3600) + "h" + (s % 3600 / 60 ? std::to_string(s % 3600 / 60) + "m" : "");
+  if (s >= 60) return std::to_string(s / 60) + "m" + (s % 60 ? std::to_string(s % 60) + "s" : "");
+  return std::to_string(s) + "s";
+}
+
 }  // namespace bastion

@@ -11,14 +11,11 @@
 #include "ctl/commands.h"
 
 namespace bastion {
-namespace {
 
 std::string unix_user() {
   const passwd* pw = getpwuid(getuid());
   return pw ? pw->pw_name : std::to_string(getuid());
 }
-
-}  // namespace
 
 int ctl_approvals(const std::vector<std::string>& a) {
   std::string config_file, db;

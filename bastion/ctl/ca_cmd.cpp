@@ -1,11 +1,11 @@
 // bastionctl ca init | cert issue: the bastion's own user CA, so certificates
 // are minted for minutes or hours, and every one is recorded (who issued
 // what, when, for whom) for revocation by serial.
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -34,22 +34,12 @@ int ca_usage() {
   return 2;
 }
 
-// "90", "90s", "30m", "8h", "2d" -> seconds; -1 if malformed.
-int64_t parse_duration(std::string s) {
-  bool neg = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) neg = s[0] == '-', s.erase(0, 1);
-  if (s.empty()) return -1;
-  int64_t unit = 1;
-  switch (s.back()) {
-    case 's': unit = 1; s.pop_back(); break;
-    case 'm': unit = 60; s.pop_back(); break;
-    case 'h': unit = 3600; s.pop_back(); break;
-    case 'd': unit = 86400; s.pop_back(); break;
-    case 'w': unit = 7 * 86400; s.pop_back(); break;
-    default: break;
-  }
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
-  const int64_t v = std::stoll(s) * unit;
+// A duration with an optional sign ("--valid-from -5m"); nullopt if malformed.
+std::optional<int64_t> signed_duration(std::string s) {
+  const bool neg = !s.empty() && s[0] == '-';
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.erase(0, 1);
+  const int64_t v = parse_duration(s);
+  if (v < 0) return std::nullopt;
   return neg ? -v : v;
 }
 
@@ -59,11 +49,6 @@ std::vector<std::string> split_commas(const std::string& s) {
   for (std::string p; std::getline(in, p, ',');)
     if (!p.empty()) out.push_back(p);
   return out;
-}
-
-std::string whoami() {
-  const passwd* pw = getpwuid(getuid());
-  return pw ? pw->pw_name : std::to_string(getuid());
 }
 
 int ca_init(const std::vector<std::string>& a) {
@@ -116,9 +101,10 @@ int cert_issue(const std::vector<std::string>& a) {
   }
   if (ca_file.empty() || identity.empty() || principals.empty() || ttl_s.empty() || pub_file.empty())
     return ca_usage();
-  const int64_t ttl = parse_duration(ttl_s), from = parse_duration(from_s);
+  const int64_t ttl = parse_duration(ttl_s);
+  const std::optional<int64_t> from = signed_duration(from_s);
   int64_t max_ttl = parse_duration(max_ttl_s);
-  if (ttl <= 0 || max_ttl <= 0 || from == -1 || from > 0) {
+  if (ttl <= 0 || max_ttl <= 0 || !from || *from > 0) {
     std::fprintf(stderr, "bastionctl: durations look like 90s, 30m, 8h or 2d (--valid-from is negative)\n");
     return 2;
   }
@@ -157,7 +143,7 @@ int cert_issue(const std::vector<std::string>& a) {
   req.key_id = identity;
   req.principals = split_commas(principals);
   const int64_t now = unix_now();
-  req.valid_after = static_cast<uint64_t>(now + from);
+  req.valid_after = static_cast<uint64_t>(now + *from);
   req.valid_before = static_cast<uint64_t>(now + ttl);
   if (!source.empty()) req.source_address = source;
   if (have_force) req.force_command = force;
@@ -186,7 +172,7 @@ int cert_issue(const std::vector<std::string>& a) {
     }
     if (!store) break;
     IssuedCert rec{req.serial, identity, principals, iso8601(static_cast<int64_t>(req.valid_after)),
-                   iso8601(static_cast<int64_t>(req.valid_before)), iso8601_now(), whoami(),
+                   iso8601(static_cast<int64_t>(req.valid_before)), iso8601_now(), unix_user(),
                    sha256_fingerprint(ca->public_blob()), sha256_fingerprint(key->blob), source, force};
     if (store->cert_issued(rec, err)) break;
     if (err.find("UNIQUE") == std::string::npos || attempt == 4) {

@@ -318,13 +318,17 @@ void ChannelPipeline::command_ended(int64_t command_id, const CommandOutcome& o)
   if (command_id <= 0) return;
   CommandEnd e;
   e.command_id = command_id;
-  e.ended_at = iso8601_now();
   e.exit_status = o.status;
   e.rows = o.rows;
   e.duration_us = o.duration_us;
   e.error = o.error;
   e.masked_columns = o.masked_columns;
   e.recording_state = rec_state_;
+  write_command_end(e);
+}
+
+void ChannelPipeline::write_command_end(CommandEnd& e) {
+  e.ended_at = iso8601_now();
   std::string err;
   if (!s_.audit().command_ended(e, err)) log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
 }
@@ -729,14 +733,12 @@ void ChannelPipeline::end_audit(const ExitInfo& exit) {
   if (command_id_ <= 0) return;  // no start row (refused early, or the audit write failed)
   CommandEnd e;
   e.command_id = command_id_;
-  e.ended_at = iso8601_now();
   e.exit_status = exit.status;
   e.exit_signal = exit.signal;
   e.bytes_in = bytes_in_;
   e.bytes_out = out_count_.bytes;
   e.recording_state = kind_ == "subsystem" ? "not recorded (file transfer)" : rec_state_;
-  std::string err;
-  if (!s_.audit().command_ended(e, err)) log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
+  write_command_end(e);
 }
 
 }  // namespace bastion

@@ -14,6 +14,7 @@
 
 #include "common/ssh_handles.h"
 #include "approvals/approval.h"
+#include "audit/audit_store.h"
 #include "filters/output_filter.h"
 #include "policy/command_gate.h"
 #include "recorder/asciicast_writer.h"
@@ -93,6 +94,7 @@ class ChannelPipeline : public CommandGate {
   bool check_recording();
   void finish(const ExitInfo& exit, const std::string& reason);
   void end_audit(const ExitInfo& exit);
+  void write_command_end(CommandEnd& e);  // stamps ended_at, writes, logs a failure
 
   Session& s_;
   SshChannel ch_;

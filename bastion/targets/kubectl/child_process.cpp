@@ -133,7 +133,6 @@ bool ChildProcess::read(int fd, std::string& out, std::size_t max) {
     // EOF, or EIO from a pty whose child side is gone.
     for (int* f : {&pty_, &out_, &err_})
       if (*f == fd) close_fd(*f);
-    if (fd == pty_) in_ = -1;
     return false;
   }
   return true;

@@ -196,16 +196,14 @@ void KubectlExecutor::finish(int status) {
 
 std::size_t KubectlExecutor::input_capacity() {
   if (finished_) return 0;
-  if (child_ && (mode_ == Mode::command || pty_)) return pending_stdin_.size() < kInputChunk ? kInputChunk : 0;
-  if (mode_ == Mode::command) return pending_stdin_.size() < kInputChunk ? kInputChunk : 0;
+  if (to_child()) return pending_stdin_.size() < kInputChunk ? kInputChunk : 0;
   if (child_) return 0;  // a script waits for the running line
   return raw_in_.size() < kMaxLine ? kInputChunk : 0;
 }
 
 bool KubectlExecutor::write_input(std::string_view data) {
   if (finished_) return true;
-  if (child_ && (mode_ == Mode::command || pty_)) pending_stdin_.append(data);
-  else if (mode_ == Mode::command) pending_stdin_.append(data);  // before the child starts
+  if (to_child()) pending_stdin_.append(data);  // held until the child takes it
   else raw_in_.append(data);
   return true;
 }

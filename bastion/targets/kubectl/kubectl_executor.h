@@ -51,6 +51,9 @@ class KubectlExecutor : public Executor {
   void take_input();
   void finish(int status);
   void watch_all(bool on);
+  // Input is the child's stdin: an exec line's (even before the child
+  // starts), or a console's while a pty child runs; else it is command lines.
+  bool to_child() const { return mode_ == Mode::command || (child_ && pty_); }
 
   const TargetConfig& target_;
   CommandGate& gate_;
