@@ -23,7 +23,7 @@ packages=(
   libre2-dev libcctz-dev tzdata libpg-query-dev libpq-dev libcurl4-openssl-dev
   catch2 libbenchmark-dev
   openssh-client openssh-server openssh-sftp-server
-  python3 asciinema sqlite3 util-linux procps hyperfine
+  python3 python3-paramiko asciinema sqlite3 util-linux procps hyperfine
   postgresql postgresql-client
 )
 [ "$with_fuzz" = 1 ] && packages+=(clang-14 libclang-rt-14-dev)
