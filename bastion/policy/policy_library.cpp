@@ -152,21 +152,35 @@ void fill_session(lua_State* L, const SessionRequest& r) {
 // with a destructor alive while they call into Lua (which may raise, e.g. on
 // the memory cap) and raise their own errors only after such objects are gone.
 
+// A decision is a userdata whose fields live in its user value, out of the
+// script's reach: a policy can read d.verdict but cannot change or remove
+// what the decoder will read (a mutable table let `d.args = nil` crash it).
 int make_decision(lua_State* L, const char* verdict) {
+  const bool has_args = lua_gettop(L) >= 1;
   lua_Debug ar;
   char where[LUA_IDSIZE + 24] = "?";
   if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar))
     std::snprintf(where, sizeof where, "%s:%d", ar.short_src, ar.currentline);
+  lua_newuserdatauv(L, 1, 1);
   lua_createtable(L, 0, 3);
   lua_pushstring(L, verdict);
   lua_setfield(L, -2, "verdict");
-  lua_pushvalue(L, 1);
+  if (has_args) lua_pushvalue(L, 1);
+  else lua_pushnil(L);
   lua_setfield(L, -2, "args");
   lua_pushstring(L, where);
   lua_setfield(L, -2, "source");
+  lua_setiuservalue(L, -2, 1);
   luaL_setmetatable(L, kDecisionMeta);
   return 1;
 }
+int decision_index(lua_State* L) {
+  lua_getiuservalue(L, 1, 1);
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);
+  return 1;
+}
+int decision_newindex(lua_State* L) { return luaL_error(L, "decisions are read-only"); }
 int l_allow(lua_State* L) {
   luaL_argexpected(L, lua_isnoneornil(L, 1) || lua_istable(L, 1), 1, "nil or table");
   return make_decision(L, "allow");
@@ -401,6 +415,10 @@ void open_policy_sandbox(lua_State* L) {
   luaL_newmetatable(L, kDecisionMeta);
   lua_pushliteral(L, "decision");
   lua_setfield(L, -2, "__metatable");
+  lua_pushcfunction(L, decision_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, decision_newindex);
+  lua_setfield(L, -2, "__newindex");
   lua_pop(L, 1);
   lua_register(L, "allow", l_allow);
   lua_register(L, "deny", l_deny);
@@ -480,8 +498,16 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
 
 namespace {
 
+// The decoder reads the script's tables raw: a metamethod could raise (and
+// unwind past C++ objects) or lie. Pushes t[k].
+void raw_field(lua_State* L, int t, const char* k) {
+  t = lua_absindex(L, t);
+  lua_pushstring(L, k);
+  lua_rawget(L, t);
+}
+
 bool opt_int_field(lua_State* L, int t, const char* k, std::optional<int>& out, std::string& error) {
-  lua_getfield(L, t, k);
+  raw_field(L, t, k);
   if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 && lua_tointeger(L, -1) < (1 << 30))
     out = static_cast<int>(lua_tointeger(L, -1));
   else if (!lua_isnil(L, -1)) return lua_pop(L, 1), error = std::string(k) + " must be a non-negative integer", false;
@@ -556,19 +582,19 @@ bool parse_mask(lua_State* L, int t, Decision& d, std::string& error) {
   std::string replacement = "****";
   bool has_columns = false;
   if (lua_istable(L, t)) {
-    lua_getfield(L, t, "patterns");
+    raw_field(L, t, "patterns");
     const bool has = !lua_isnil(L, -1);
     if (has && !string_list(L, lua_gettop(L), patterns)) return lua_pop(L, 1), error = "mask.patterns must be strings", false;
     lua_pop(L, 1);
-    lua_getfield(L, t, "replacement");
+    raw_field(L, t, "replacement");
     if (lua_type(L, -1) == LUA_TSTRING) replacement = lua_tostring(L, -1);
     lua_pop(L, 1);
-    lua_getfield(L, t, "columns");
+    raw_field(L, t, "columns");
     has_columns = !lua_isnil(L, -1);
     const bool cols_ok = !has_columns || parse_column_masks(L, lua_gettop(L), d, error);
     lua_pop(L, 1);
     if (!cols_ok) return false;
-    lua_getfield(L, t, "derived");
+    raw_field(L, t, "derived");
     if (lua_type(L, -1) == LUA_TSTRING) {
       const std::string v = lua_tostring(L, -1);
       if (v != "mask" && v != "keep") return lua_pop(L, 1), error = "mask.derived must be \"mask\" or \"keep\"", false;
@@ -579,6 +605,8 @@ bool parse_mask(lua_State* L, int t, Decision& d, std::string& error) {
   } else if (!string_list(L, t, patterns)) {
     return error = "mask must be a pattern or a list of patterns", false;
   }
+  // A mask that names nothing is a mistake, not "mask nothing": refuse it.
+  if (patterns.empty() && !has_columns) return error = "mask must list patterns or columns", false;
   for (const auto& p : patterns) {
     RE2 re(p, RE2::Quiet);
     if (!re.ok()) return error = "bad mask pattern \"" + p + "\": " + re.error(), false;
@@ -591,22 +619,28 @@ bool parse_mask(lua_State* L, int t, Decision& d, std::string& error) {
 
 bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
   idx = lua_absindex(L, idx);
-  bool is_decision = false;
-  if (lua_istable(L, idx) && lua_getmetatable(L, idx)) {
-    luaL_getmetatable(L, kDecisionMeta);
-    is_decision = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-  }
-  if (!is_decision) {
+  if (!luaL_testudata(L, idx, kDecisionMeta)) {
     error = "a hook must return allow(...), deny(reason), review{...} or nil";
     return false;
   }
-  lua_getfield(L, idx, "verdict");
-  const std::string verdict = lua_tostring(L, -1);
-  lua_getfield(L, idx, "source");
-  d.source = lua_tostring(L, -1) ? lua_tostring(L, -1) : "";
-  lua_getfield(L, idx, "args");
+  lua_getiuservalue(L, idx, 1);
+  const int fields = lua_gettop(L);
+  raw_field(L, fields, "verdict");
+  const std::string verdict = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+  raw_field(L, fields, "source");
+  d.source = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+  raw_field(L, fields, "args");
   const int args = lua_gettop(L);
+  // Whatever the script did to the argument table since, a bad value denies.
+  const bool bad = (verdict == "deny" && lua_type(L, args) != LUA_TSTRING && lua_type(L, args) != LUA_TNUMBER) ||
+                   (verdict == "review" && !lua_istable(L, args)) ||
+                   (verdict == "allow" && !lua_isnil(L, args) && !lua_istable(L, args)) ||
+                   (verdict != "deny" && verdict != "review" && verdict != "allow");
+  if (bad) {
+    lua_settop(L, fields - 1);
+    error = "a hook returned a malformed decision";
+    return false;
+  }
   bool ok = true;
   if (verdict == "deny") {
     d.verdict = Decision::Verdict::deny;
@@ -614,13 +648,13 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
   } else if (verdict == "allow") {
     d.verdict = Decision::Verdict::allow;
     if (lua_istable(L, args)) {
-      lua_getfield(L, args, "mask");
+      raw_field(L, args, "mask");
       if (!lua_isnil(L, -1)) ok = parse_mask(L, lua_gettop(L), d, error);
       lua_pop(L, 1);
-      lua_getfield(L, args, "reason");
+      raw_field(L, args, "reason");
       if (lua_type(L, -1) == LUA_TSTRING) d.reason = lua_tostring(L, -1);
       lua_pop(L, 1);
-      lua_getfield(L, args, "record_input");
+      raw_field(L, args, "record_input");
       if (lua_isboolean(L, -1)) d.options.record_input = lua_toboolean(L, -1);
       lua_pop(L, 1);
       std::optional<int> row_limit;
@@ -632,10 +666,10 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
     }
   } else {
     d.verdict = Decision::Verdict::review;
-    lua_getfield(L, args, "reason");
+    raw_field(L, args, "reason");
     d.reason = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "approval required";
     lua_pop(L, 1);
-    lua_getfield(L, args, "approvers");
+    raw_field(L, args, "approvers");
     if (!lua_isnil(L, -1) && !string_list(L, lua_gettop(L), d.approvers))
       ok = false, error = "review approvers must be principals (strings)";
     lua_pop(L, 1);
@@ -646,7 +680,7 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
     ok = ok && opt_int_field(L, args, "min_approvals", min_approvals, error);
     d.min_approvals = std::max(1, min_approvals.value_or(1));
   }
-  lua_pop(L, 3);
+  lua_settop(L, fields - 1);
   return ok;
 }
 

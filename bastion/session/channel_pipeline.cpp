@@ -71,6 +71,13 @@ int ChannelPipeline::cb_pty(ssh_session, ssh_channel, const char* term, int w, i
                             void* self) {
   auto* p = static_cast<ChannelPipeline*>(self);
   if (p->state_ != State::larval) return SSH_ERROR;
+  // As OpenSSH: a certificate without permit-pty gets no terminal. The
+  // client reports the failure and goes on without one; we say why.
+  if (!p->s_.identity().extensions.contains("permit-pty")) {
+    p->pty_refused_ = true;
+    log_warn("pty refused: the certificate does not permit a pty", {{"session", p->s_.id()}});
+    return SSH_ERROR;
+  }
   p->pty_ = PtyRequest{term ? term : "xterm", w > 0 ? w : 80, h > 0 ? h : 24};
   return SSH_OK;
 }
@@ -189,11 +196,12 @@ void ChannelPipeline::start() {
     return refuse("bastion: session denied: " + refusal, kExitAccessRefused, "session denied");
 
   target_cfg_ = t;
-  if (t->type == "approvals" || t->type == "access") return start_builtin(*t);
+  if (pty_refused_) notice("bastion: no terminal: your certificate does not permit a pty (no-pty)");
   const bool per_statement = t->type != "ssh";
   if (per_statement && kind_ == "subsystem")
     return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
                   "subsystem refused");
+  if (t->type == "approvals" || t->type == "access") return start_builtin(*t);
   // On a database target the channel is a console or a script: each
   // statement in it is decided on its own (submit()), not the channel.
   Decision d = per_statement ? Decision::allow("each command in it is decided by the policy")
@@ -238,11 +246,11 @@ void ChannelPipeline::launch(const Decision& d) {
   if (d.verdict == Decision::Verdict::mask) pipeline_.add_filter(std::make_unique<MaskingFilter>(d.mask));
 
   const double t0 = monotonic_seconds();
-  TargetConnection* target = s_.target(err);
-  if (!target) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
+  conn_ = s_.target(err);
+  if (!conn_) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
   const double t1 = monotonic_seconds();
   ExecRequest er{kind_, text_, pty_, env_, this};
-  exec_ = target->start(er, err);
+  exec_ = conn_->start(er, err);
   if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
   const double t2 = monotonic_seconds();
   log_info("command running", {{"session", s_.id()}, {"connect_ms", std::to_string(static_cast<int>((t1 - t0) * 1000))},
@@ -684,6 +692,11 @@ bool ChannelPipeline::step() {
         closing_ = true;
         closing_exit_ = exec_->exit_info();
         end_reason_ = "completed";
+        if (closing_exit_.lost) {
+          notice("bastion: the connection to the target was lost");
+          closing_exit_.status = kExitBastionError;
+          end_reason_ = "target connection lost";
+        }
       }
     }
     check_recording();

@@ -103,6 +103,7 @@ class ChannelPipeline : public CommandGate {
   State state_ = State::larval;
 
   std::optional<PtyRequest> pty_;
+  bool pty_refused_ = false;  // the certificate lacks permit-pty
   std::map<std::string, std::string> env_;
   std::string kind_, text_;
 
@@ -119,6 +120,8 @@ class ChannelPipeline : public CommandGate {
     int64_t next_poll = 0, next_status = 0;
   };
   std::map<int64_t, HeldCommand> held_;  // commands inside the channel waiting for approval  // the session's config snapshot owns it
+  // Declared before exec_: the executor may point into the connection.
+  std::shared_ptr<TargetConnection> conn_;
   std::unique_ptr<Executor> exec_;
   std::unique_ptr<recorder::AsciicastWriter> rec_;
   std::string rec_path_;

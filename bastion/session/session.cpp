@@ -1,6 +1,7 @@
 #include "session/session.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "approvals/approval.h"
 #include "common/log.h"
@@ -27,7 +28,7 @@ Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_sess
 }
 
 Session::~Session() {
-  channels_.clear();  // before target_: channels own upstream channels
+  release_channels([](const ChannelPipeline&) { return true; });  // before target_
   target_.reset();
   SessionEnd e{id_, iso8601_now(), end_reason_,
                last_exit_, bytes_in_, bytes_out_};
@@ -86,34 +87,49 @@ const TargetConfig* Session::target_config(std::string& refusal) const {
   return nullptr;
 }
 
-TargetConnection* Session::target(std::string& error) {
-  if (target_ && target_->connected()) return target_.get();
+std::shared_ptr<TargetConnection> Session::target(std::string& error) {
+  if (target_ && target_->connected()) return target_;
   std::string refusal;
   const TargetConfig* t = target_config(refusal);
   if (!t) return error = refusal, nullptr;
-  target_ = connect_target(*t, error);
-  if (!target_) {
+  // A lost connection may still be used by other channels' executors: they
+  // share its ownership, so replacing it here frees nothing under them (it
+  // stays in the event until its last user lets go, so they see it end).
+  std::unique_ptr<TargetConnection> fresh = connect_target(*t, error);
+  if (!fresh) {
     log_error("target connection failed", {{"session", id_}, {"target", t->name}, {"error", error}});
     return nullptr;
   }
+  target_ = std::move(fresh);
   target_->attach(ev_);
   log_info("target connected", {{"session", id_}, {"target", t->name}});
-  return target_.get();
+  return target_;
 }
 
 void Session::touch() { last_activity_ = monotonic_seconds(); }
 
 Policy* Session::policy(const TargetConfig& t, std::string& error) {
-  const auto cur = ctx_.config();  // the latest: policy reloads apply to sessions in flight
+  // A reload applies to sessions in flight only where the new config still
+  // describes this session's target (same name, same kind); otherwise the
+  // session keeps the policy it started with. Never a fallback to allow-all.
+  const auto cur = ctx_.config();
+  const bool reserved = t.type == "approvals" || t.type == "access";
   const auto it = cur->targets.find(t.name);
-  auto global = cur->policy;
-  auto target = it != cur->targets.end() ? it->second.policy : nullptr;
+  const bool live = reserved || (it != cur->targets.end() && it->second.type == t.type);
+  const Config& from = live ? *cur : *cfg_;
+  auto global = from.policy;
+  auto target = reserved ? nullptr : (live ? it->second.policy : t.policy);
+  if (!live && !kept_policy_logged_) {
+    kept_policy_logged_ = true;
+    log_warn("target gone from the reloaded config; session keeps its starting policy",
+             {{"session", id_}, {"target", t.name}});
+  }
   if (!global && !target) {
     if (!allow_all_) allow_all_ = std::make_unique<AllowAllPolicy>();
     return allow_all_.get();
   }
   if (!chain_ || !chain_->built_from(global.get(), target.get())) {
-    chain_ = PolicyChain::create(global, target, cur->policy_default, error);
+    chain_ = PolicyChain::create(global, target, from.policy_default, error);
     chain_global_ = global;
     chain_target_ = target;
     if (chain_) log_info("policy loaded", {{"session", id_}, {"global", global ? global->hash.substr(0, 12) : ""},
@@ -170,14 +186,36 @@ bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string
 }
 
 bool Session::holding_output() const {
-  for (const auto& c : channels_)
-    if (c->holding_output()) return true;
-  return false;
+  return std::any_of(channels_.begin(), channels_.end(), [](const auto& c) { return c->holding_output(); });
+}
+
+// libssh may run the channel-open callback (and so append to channels_)
+// from inside any call that reads packets, e.g. a channel read in step().
+// Walk by index, re-reading the size, so growth cannot invalidate the walk.
+template <typename F>
+void Session::for_each_channel(F&& f) {
+  for (std::size_t i = 0; i < channels_.size(); ++i) {
+    ChannelPipeline* c = channels_[i].get();
+    f(*c);
+  }
+}
+
+// A channel's destructor talks to libssh (close, free), which may read
+// packets and so run the channel-open callback: the list must be whole and
+// consistent while any destructor runs. Take the channels out first, then
+// let them go.
+template <typename Pred>
+void Session::release_channels(Pred&& which) {
+  std::vector<std::unique_ptr<ChannelPipeline>> going;
+  for (auto& c : channels_)
+    if (which(std::as_const(*c))) going.push_back(std::move(c));
+  std::erase(channels_, nullptr);
+  going.clear();
 }
 
 void Session::end_all(const std::string& message, const std::string& reason) {
   if (end_reason_.empty()) end_reason_ = reason;
-  for (auto& c : channels_) c->terminate(message, reason);
+  for_each_channel([&](ChannelPipeline& c) { c.terminate(message, reason); });
 }
 
 void Session::check_deadlines() {
@@ -191,9 +229,10 @@ void Session::check_deadlines() {
   const bool any_running = std::any_of(channels_.begin(), channels_.end(), [](auto& c) { return c->running(); });
   if (!expiry_warned_ && any_running && now >= expiry - kExpiryWarning) {
     expiry_warned_ = true;
-    for (auto& c : channels_)
-      if (c->running()) c->notice("bastion: your certificate expires in " + std::to_string(expiry - now) +
-                " seconds; the session will end then");
+    for_each_channel([&](ChannelPipeline& c) {
+      if (c.running()) c.notice("bastion: your certificate expires in " + std::to_string(expiry - now) +
+                                " seconds; the session will end then");
+    });
   }
   if (grant_ && now >= next_grant_check_) {
     // Expiry is known; a revocation (here or by another bastion) is polled.
@@ -235,9 +274,9 @@ void Session::run(ssh_event ev) {
     const int rc = ssh_event_dopoll(ev_, busy ? 0 : (holding_output() ? kHoldPollMs : kIdlePollMs));
     if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
     busy = false;
-    for (auto& c : channels_) busy |= c->step();
+    for_each_channel([&](ChannelPipeline& c) { busy |= c.step(); });
     check_deadlines();
-    std::erase_if(channels_, [](const auto& c) { return c->done(); });
+    release_channels([](const ChannelPipeline& c) { return c.done(); });
     if (!ssh_is_connected(client_)) break;
     // Once the bastion decided to end the session and every channel has said
     // its last word, give the client a moment to close first (so it does not
@@ -248,7 +287,7 @@ void Session::run(ssh_event ev) {
     }
     if (target_ && !target_->connected() && channels_.empty()) target_.reset();
   }
-  channels_.clear();
+  release_channels([](const ChannelPipeline&) { return true; });
   if (end_reason_.empty()) end_reason_ = channel_reason_.empty() ? "client disconnected" : channel_reason_;
   if (target_) target_->detach();
 }

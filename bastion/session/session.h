@@ -59,13 +59,18 @@ class Session {
                       const std::string& recording, int64_t& id, const std::string& details = "");
   // The target named by the SSH user, or null with a user-facing reason.
   const TargetConfig* target_config(std::string& refusal) const;
-  // Connects on first use.
-  TargetConnection* target(std::string& error);
+  // Connects on first use (and again after the connection was lost). The
+  // caller shares ownership: keep it for as long as an executor uses it.
+  std::shared_ptr<TargetConnection> target(std::string& error);
   void touch();
 
  private:
   void check_deadlines();
   void end_all(const std::string& message, const std::string& reason);
+  template <typename F>
+  void for_each_channel(F&& f);
+  template <typename Pred>
+  void release_channels(Pred&& which);
 
   ServerContext& ctx_;
   std::shared_ptr<const Config> cfg_;
@@ -79,12 +84,13 @@ class Session {
   std::unique_ptr<PolicyChain> chain_;
   std::shared_ptr<const PolicySource> chain_global_, chain_target_;  // keep built_from() pointers valid
   bool admitted_ = false;
+  bool kept_policy_logged_ = false;
   std::string session_denial_;
   SessionOptions options_;
   ssh_event ev_ = nullptr;
   // Declared before channels: channels (and their upstream channels) must be
   // released before the upstream session.
-  std::unique_ptr<TargetConnection> target_;
+  std::shared_ptr<TargetConnection> target_;
   std::vector<std::unique_ptr<ChannelPipeline>> channels_;
   int next_index_ = 0;
   double started_ = 0;

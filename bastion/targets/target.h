@@ -35,6 +35,7 @@ struct ExitInfo {
   std::optional<int> status;
   std::string signal;  // e.g. "TERM" (without SIG)
   bool core_dumped = false;
+  bool lost = false;  // the connection to the target went away before it said
 };
 
 class Executor {

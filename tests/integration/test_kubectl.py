@@ -21,6 +21,8 @@ TOKEN = "held-kube-token-4f9a2c"
 FAKE_KUBECTL = """#!/bin/sh
 # Stands in for kubectl: shows exactly what bastiond ran it with.
 env | sort
+echo "--- fds $$"
+for f in /proc/$$/fd/*; do echo "${f##*/} $(readlink "$f")"; done
 echo "--- argv"
 for a in "$@"; do echo "[$a]"; done
 """
@@ -166,12 +168,22 @@ class KubectlTest(BastionTest):
     def test_clean_environment_and_exact_argv(self):
         r = self.k("k8senv", "get pods 'a b' -l app=x")
         self.assertEqual(r.returncode, 0, r.stderr)
-        env_part, argv_part = r.stdout.decode().split("--- argv\n")
+        env_part, rest = r.stdout.decode().split("--- fds ")
+        fds_pid, rest = rest.split("\n", 1)
+        fds_part, argv_part = rest.split("--- argv\n")
         env = dict(l.split("=", 1) for l in env_part.splitlines() if "=" in l)
         self.assertEqual(env["KUBECONFIG"], os.path.join(self.env.keys.d, "kubeconfig"))
         self.assertTrue(env["HOME"].startswith("/tmp/bastion-kubectl-"), env["HOME"])
         self.assertEqual(set(env) - {"PWD", "SHLVL", "_", "OLDPWD"}, {"KUBECONFIG", "HOME", "PATH", "LANG"})
         self.assertEqual(argv_part, "[--namespace=ns1]\n[get]\n[pods]\n[a b]\n[-l]\n[app=x]\n")
+        # Nothing of the bastion's is inherited: no listening socket, no
+        # session's socket, no file of the bastion's (database, recording).
+        # (The shell itself holds its script and a command-substitution pipe.)
+        fds = {int(n): t for n, t in (l.split(" ", 1) for l in fds_part.splitlines())}
+        leaked = {n: t for n, t in fds.items() if n > 2 and (t.startswith("socket:") or (
+            t.startswith(self.env.d) and not t.endswith("/fake-kubectl")) or t.startswith("anon_inode:"))}
+        self.assertEqual(leaked, {}, fds)
+        self.assertIn(int(fds_pid), range(1, 1 << 22))
         # The per-session HOME is gone once the session is.
         deadline = time.time() + 5
         while os.path.exists(env["HOME"]) and time.time() < deadline:

@@ -259,3 +259,35 @@ TEST_CASE("time windows in a time zone", "[policy]") {
   CHECK(within_time_window("Mon 9-18", "UTC", mon_10_berlin, err) == -1);
   CHECK(within_time_window("Someday 09:00-10:00", "UTC", mon_10_berlin, err) == -1);
 }
+
+TEST_CASE("a decision cannot be altered or forged after it was made", "[policy]") {
+  PolicyFile f(R"(
+function on_command(c)
+  if c.text == "args" then local d = deny("x"); d.args = nil; return d end
+  if c.text == "verdict" then local d = allow(); d.verdict = nil; return d end
+  if c.text == "read" then local d = deny("kept"); if d.verdict ~= "deny" then error("unreadable") end; return d end
+  if c.text == "table" then return { verdict = "allow", args = {}, source = "forged" } end
+  if c.text == "later" then local a = { reason = "r" }; local d = review(a); a.approvers = 42; return d end
+  if c.text == "meta" then
+    return allow{ mask = setmetatable({}, { __index = function() error("boom") end }) }
+  end
+  if c.text == "reason" then local d = review{ reason = "r" }; return d end
+  return nil
+end)");
+  REQUIRE(f.src);
+  for (const char* t : {"args", "verdict", "table", "later", "meta"}) {
+    INFO(t);
+    auto d = f.command(t);
+    REQUIRE(d);
+    CHECK(d->verdict == Decision::Verdict::deny);
+    CHECK(d->reason.starts_with("policy error (ref "));
+  }
+  auto d = f.command("read");
+  REQUIRE(d);
+  CHECK(d->verdict == Decision::Verdict::deny);
+  CHECK(d->reason == "kept");
+  d = f.command("reason");
+  REQUIRE(d);
+  CHECK(d->verdict == Decision::Verdict::review);
+  CHECK(d->reason == "r");
+}

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -21,6 +22,21 @@ void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOC
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
+}
+
+// In the child, after fork: close every descriptor but stdio and `keep`
+// (async-signal-safe). Other sessions' sockets, the listening socket and any
+// file the bastion has open must not outlive the exec, whether or not whoever
+// opened them remembered O_CLOEXEC.
+void close_inherited(int keep) {
+  const unsigned lo = 3, k = static_cast<unsigned>(keep);
+  bool ok = true;
+  if (k > lo) ok = close_range(lo, k - 1, 0) == 0;
+  ok = ok && close_range(std::max(lo, k + 1), ~0U, 0) == 0;
+  if (ok) return;
+  const long max = sysconf(_SC_OPEN_MAX);  // no close_range: close one by one
+  for (int fd = 3; fd < (max > 0 ? max : 65536); ++fd)
+    if (fd != keep) ::close(fd);
 }
 
 }  // namespace
@@ -82,6 +98,7 @@ std::unique_ptr<ChildProcess> ChildProcess::spawn(const Options& o, std::string&
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
+    close_inherited(status[1]);
     if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) _exit(127);
     execve(argv[0], argv.data(), envp.data());
     const int e = errno;

@@ -68,6 +68,13 @@ bool SshExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
     if (moved >= budget) more = true;
   }
   if (more) return true;
+  // A lost connection never sends CLOSE, and libssh then refuses to read
+  // what it still buffers: the command is over (no exit status, so the
+  // client is told it ended abnormally).
+  if (!ssh_is_connected(ssh_channel_get_session(ch_.get()))) {
+    if (!exit_.status && exit_.signal.empty()) exit_.lost = true;
+    return false;
+  }
   // Finished once the target closed the channel and nothing is buffered.
   // EOF alone is not the end: exit-status follows it, then CLOSE.
   const bool drained = ssh_channel_poll(ch_.get(), 0) <= 0 && ssh_channel_poll(ch_.get(), 1) <= 0;

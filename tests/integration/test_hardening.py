@@ -1,0 +1,283 @@
+"""Core hardening: what a certificate holder (or a reload, or a lost
+target) must not be able to do to the daemon: crash it by churning
+channels, use freed memory when the target connection is replaced, fall
+back to allow-all after a reload, get a pty the certificate forbids, or
+hang a file transfer on a reserved target."""
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+
+import paramiko
+
+import sshproto
+from harness import BastionTest, Env, main, run
+
+
+def alive(test):
+    test.assertIsNone(test.env.bastion.proc.poll(), "bastiond died")
+
+
+class ChannelChurnTest(BastionTest):
+    bastion_options = {"limits": "login_grace_time = 5, max_channels_per_session = 1000"}
+
+    def test_channels_opened_while_another_streams(self):
+        # libssh runs the channel-open callback from inside a channel read in
+        # the session loop; the loop must survive the channel list growing.
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            busy = t.open_session(timeout=10)
+            busy.exec_command("yes | head -c 20000000")
+            chans = []
+            for i in range(300):
+                c = t.open_session(timeout=10)
+                chans.append(c)
+                if i % 3 == 0:
+                    c.exec_command("echo hi")
+            for c in chans[::3][:20]:
+                c.settimeout(30)
+                self.assertEqual(sshproto.finish(c), (0, b"hi\n", b""))
+        finally:
+            t.close()
+        alive(self)
+        r = self.env.ssh("web1", "echo still-serving")
+        self.assertEqual((r.returncode, r.stdout), (0, b"still-serving\n"), r.stderr)
+
+    def test_random_channel_churn_on_many_connections(self):
+        # A bounded stress run: several connections open, use and drop
+        # channels at random (mid-output, mid-input, before any request).
+        deadline = time.time() + float(os.environ.get("BASTION_CHURN_SECONDS", "12"))
+        errors, counts = [], {"ok": 0}
+        lock = threading.Lock()
+
+        def worker(seed):
+            rnd = random.Random(seed)
+            try:
+                t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+                return
+            try:
+                while time.time() < deadline and t.is_active():
+                    action = rnd.choice(["echo", "cat", "drop", "abandon", "pty", "burst"])
+                    c = t.open_session(timeout=15)
+                    c.settimeout(15)
+                    if action == "echo":
+                        c.exec_command("echo %d" % seed)
+                        if sshproto.finish(c) != (0, b"%d\n" % seed, b""):
+                            errors.append("echo")
+                    elif action == "cat":
+                        c.exec_command("cat")
+                        c.sendall(b"x" * rnd.randint(1, 100000))
+                        c.shutdown_write()
+                        st, out, _ = sshproto.finish(c)
+                        if st != 0 or set(out) != {ord("x")}:
+                            errors.append("cat")
+                    elif action == "drop":
+                        c.close()  # before any request
+                    elif action == "abandon":
+                        c.exec_command("yes | head -c 5000000")
+                        c.recv(rnd.randint(1, 4096))
+                        c.close()  # mid-output
+                    elif action == "pty":
+                        c.get_pty(width=rnd.randint(20, 200), height=rnd.randint(5, 60))
+                        c.invoke_shell()
+                        c.resize_pty(width=100, height=30)
+                        c.close()
+                    else:
+                        extra = [t.open_session(timeout=15) for _ in range(rnd.randint(1, 5))]
+                        for e in extra:
+                            e.close()
+                        c.close()
+                    with lock:
+                        counts["ok"] += 1
+            except Exception as e:  # noqa: BLE001
+                if t.is_active():
+                    errors.append(repr(e))
+            finally:
+                t.close()
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=120)
+        alive(self)
+        self.assertEqual(errors, [])
+        self.assertGreater(counts["ok"], 30)
+        r = self.env.ssh("web1", "echo still-serving")
+        self.assertEqual((r.returncode, r.stdout), (0, b"still-serving\n"), r.stderr)
+
+
+class ReconnectTest(BastionTest):
+    def test_lost_target_replaced_while_another_channel_holds_it(self):
+        # Channel A keeps its executor (its output is stuck behind a closed
+        # client window) when the upstream connection dies; channel B then
+        # makes the session connect again. A must not be left pointing into
+        # the freed connection.
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            a = t.open_session(timeout=10, window_size=4096)
+            a.settimeout(30)
+            a.exec_command("yes | head -c 3000000")
+            time.sleep(1.0)  # A's output now waits for window in the bastion
+            master = self.env.target.proc.pid
+            kids = run(["pgrep", "-P", str(master)]).stdout.split()
+            self.assertTrue(kids, "no sshd child serves the bastion's connection")
+            for k in kids:
+                os.kill(int(k), signal.SIGKILL)
+            time.sleep(0.5)
+            self.assertEqual(sshproto.run(t, "echo two"), (0, b"two\n", b""))
+            got = 0
+            while True:  # drain A: it ends, whatever its status
+                d = a.recv(65536)
+                if not d:
+                    break
+                got += len(d)
+            self.assertGreater(got, 0)
+            self.assertEqual(a.recv_exit_status(), 255)
+            err = b""
+            while a.recv_stderr_ready():
+                err += a.recv_stderr(4096)
+            self.assertEqual(err, b"bastion: the connection to the target was lost\n")
+            a.close()
+        finally:
+            t.close()
+        alive(self)
+        r = self.env.ssh("web1", "echo after")
+        self.assertEqual((r.returncode, r.stdout), (0, b"after\n"), r.stderr)
+
+
+class ReloadKeepsPolicyTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = env = Env()
+        with open(os.path.join(env.d, "no_rm.lua"), "w") as f:
+            f.write('function on_command(c)\n'
+                    '  if c.text:match("^rm") then return deny("rm is not allowed here") end\n'
+                    '  return allow()\n'
+                    'end\n')
+        targets = env.default_targets().replace('labels = { env = "test" } }',
+                                                'labels = { env = "test" }, policy = "no_rm.lua" }')
+        assert 'policy = "no_rm.lua"' in targets
+        env.start_bastion(targets=targets)
+
+    def reload(self, text):
+        b = self.env.bastion
+        before = sum(1 for l in b.log_lines() if l.get("msg") == "config reloaded")
+        with open(b.conf, "w") as f:
+            f.write(text)
+        b.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 10
+        while time.time() < end:
+            if sum(1 for l in b.log_lines() if l.get("msg") == "config reloaded") > before:
+                return
+            time.sleep(0.05)
+        self.fail("no reload")
+
+    def test_session_keeps_its_policy_when_a_reload_removes_its_target(self):
+        b = self.env.bastion
+        with open(b.conf) as f:
+            original = f.read()
+        t = sshproto.connect(b.port, "web1", self.env.alice)
+        try:
+            self.assertEqual(sshproto.run(t, "echo one"), (0, b"one\n", b""))
+            self.assertEqual(sshproto.run(t, "rm -f /nonexistent-a")[0], 126)
+            # The target is renamed: in-flight sessions keep the policy they
+            # started with (before: no policy found, so allow-all).
+            self.reload(original.replace("  web1 = {", "  web9 = {"))
+            st, out, err = sshproto.run(t, "rm -f /nonexistent-b")
+            self.assertEqual((st, err), (126, b"bastion: denied: rm is not allowed here\n"))
+            self.assertEqual(sshproto.run(t, "echo two"), (0, b"two\n", b""))
+        finally:
+            t.close()
+            self.reload(original)
+        rows = self.env.audit("SELECT text, decision FROM commands WHERE text LIKE 'rm -f /nonexistent-%' "
+                              "ORDER BY id")
+        self.assertEqual(rows, [("rm -f /nonexistent-a", "deny"), ("rm -f /nonexistent-b", "deny")])
+
+    def test_reload_of_the_same_target_applies_in_flight(self):
+        b = self.env.bastion
+        with open(b.conf) as f:
+            original = f.read()
+        policy = os.path.join(self.env.d, "no_rm.lua")
+        with open(policy) as f:
+            text = f.read()
+        t = sshproto.connect(b.port, "web1", self.env.alice)
+        try:
+            self.assertEqual(sshproto.run(t, "echo x")[0], 0)
+            with open(policy, "w") as f:
+                f.write(text.replace('^rm', '^echo'))
+            self.reload(original)
+            self.assertEqual(sshproto.run(t, "echo x")[0], 126)
+        finally:
+            t.close()
+            with open(policy, "w") as f:
+                f.write(text)
+            self.reload(original)
+
+
+class CertificateExtensionsTest(BastionTest):
+    def login_at_terminal(self, key, typed):
+        """`ssh web1@bastion` as typed at a terminal: no command, stdin a tty,
+        so the client asks for a pty but may go on without one."""
+        master, slave = os.openpty()
+        try:
+            cmd = [a for a in self.env.ssh_base(key=key) if a != "-T"] + ["web1@127.0.0.1"]
+            p = subprocess.Popen(cmd, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            os.write(master, typed)
+            out, err = p.communicate(timeout=30)
+            return p.returncode, out, err
+        finally:
+            os.close(master)
+            os.close(slave)
+
+    def test_no_pty_certificate_gets_no_terminal_and_is_told(self):
+        key = self.env.keys.cert(self.env.keys.keygen("nopty"), self.env.ca, "nina", "ops",
+                                 options=("no-pty",))
+        st, out, err = self.login_at_terminal(key, b"tty; echo done; exit 3\n")
+        self.assertEqual((st, out), (3, b"not a tty\ndone\n"), err)
+        self.assertEqual(err, b"PTY allocation request failed on channel 0\r\n"
+                              b"bastion: no terminal: your certificate does not permit a pty (no-pty)\n")
+        # Asked for explicitly (-tt), a refused pty ends the channel in
+        # OpenSSH's client, as it does against OpenSSH's sshd.
+        r = run(self.env.ssh_base(key=key, tty=True) + ["web1@127.0.0.1", "tty"], stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 255)
+        self.assertIn(b"PTY allocation request failed on channel 0", r.stderr)
+        # With permit-pty (ssh-keygen's default) the same command gets one.
+        r = run(self.env.ssh_base(tty=True) + ["web1@127.0.0.1", "tty"], stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith(b"/dev/pts/"), r.stdout)
+
+    def test_policy_still_sees_the_extensions(self):
+        key = self.env.keys.cert(self.env.keys.keygen("nopty2"), self.env.ca, "nils", "ops",
+                                 options=("no-pty",))
+        r = self.env.ssh("web1", "echo fine", key=key)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"fine\n", b""))
+
+
+class ReservedTargetsTest(BastionTest):
+    def test_sftp_to_reserved_targets_is_refused_at_once(self):
+        for target in ("approvals", "access"):
+            t0 = time.time()
+            r = run(["sftp", "-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null",
+                     "-o", "StrictHostKeyChecking=no", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+                     "-o", "IdentitiesOnly=yes", "-i", self.env.alice, "-P", str(self.env.bastion.port),
+                     "-b", "-", f"{target}@127.0.0.1"], input=b"ls\n", timeout=30)
+            self.assertLess(time.time() - t0, 10)
+            self.assertNotEqual(r.returncode, 0)
+        t = sshproto.connect(self.env.bastion.port, "approvals", self.env.alice)
+        try:
+            c = t.open_session(timeout=10)
+            c.settimeout(10)
+            c.invoke_subsystem("sftp")
+            self.assertEqual(sshproto.finish(c),
+                             (1, b"", b"bastion: file transfer is not available on approvals targets\n"))
+        finally:
+            t.close()
+
+
+if __name__ == "__main__":
+    main()
