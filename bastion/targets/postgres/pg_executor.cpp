@@ -1,4 +1,5 @@
 #include "targets/postgres/pg_executor.h"
+#include "common/parse_number.h"
 
 #include <algorithm>
 #include <cmath>
@@ -412,9 +413,12 @@ bool PgExecutor::resolve_masks(Running& r) {
   if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK) return false;
   for (int i = 0; i < PQntuples(res.get()); ++i) {
     ColumnOrigin o{false, PQgetvalue(res.get(), i, 2), PQgetvalue(res.get(), i, 3)};
-    const auto oid = static_cast<unsigned>(std::stoull(PQgetvalue(res.get(), i, 0)));
-    r.origin_of[{oid, std::stoi(PQgetvalue(res.get(), i, 1))}] = o;
-    r.resolved.insert(oid);
+    // Unparseable catalog values fail the resolution: every column is masked.
+    const auto oid = parse_unsigned(PQgetvalue(res.get(), i, 0), 0, UINT32_MAX);
+    const auto attnum = parse_unsigned(PQgetvalue(res.get(), i, 1), 1, INT16_MAX);
+    if (!oid || !attnum) return false;
+    r.origin_of[{static_cast<unsigned>(*oid), static_cast<int>(*attnum)}] = o;
+    r.resolved.insert(static_cast<unsigned>(*oid));
     if (r.masker->masks_column(o.table, o.column)) r.masked_tables.push_back(lower(o.table));
   }
   return true;
