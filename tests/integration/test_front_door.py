@@ -11,7 +11,7 @@ import time
 
 import paramiko
 
-from harness import BastionTest, main
+from harness import BastionTest, Env, main
 
 REFUSALS = "connections refused before authentication"
 
@@ -192,6 +192,37 @@ class NumberInputTest(FrontDoorTest):
         self.assertEqual((r.returncode, r.stdout, r.stderr.decode()),
                          (2, b"", '--for "99999999999999999999m": not a duration (e.g. 30m, 2h)\n'))
         self.assert_still_serving()
+
+
+class SessionThreadErrorTest(FrontDoorTest):
+    """std::filesystem::temp_directory_path() threw on a session thread when
+    TMPDIR is not a folder (a kubectl session makes its HOME there), and the
+    exception ended bastiond for every user."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = env = Env()
+        with open(os.path.join(env.keys.d, "kubeconfig"), "w") as f:
+            f.write("apiVersion: v1\nkind: Config\n")
+        targets = env.default_targets() + """
+  k8s = { type = "kubectl", kubeconfig = "keys/kubeconfig", allow = { "ops" }, kubectl = "/bin/true" },"""
+        saved = os.environ.get("TMPDIR")
+        os.environ["TMPDIR"] = "/dev/null"
+        try:
+            env.start_bastion(targets=targets)
+        finally:
+            if saved is None:
+                del os.environ["TMPDIR"]
+            else:
+                os.environ["TMPDIR"] = saved
+
+    def test_kubectl_without_a_temporary_folder(self):
+        r = self.env.ssh("k8s", "get pods")
+        self.assertEqual(r.returncode, 255)
+        self.assertIn(b"cannot find a temporary folder for kubectl: Not a directory", r.stderr)
+        self.assertIsNone(self.env.bastion.proc.poll(), "bastiond exited")
+        r = self.env.ssh("web1", "echo ok")
+        self.assertEqual((r.returncode, r.stdout), (0, b"ok\n"), r.stderr)
 
 
 if __name__ == "__main__":
