@@ -619,7 +619,8 @@ void PgExecutor::on_result(PGresult* res) {
       const std::string tag = PQcmdStatus(res);
       if (!tag.empty()) emit(Stream::out, tag + "\n");
       const char* n = PQcmdTuples(res);
-      if (n && *n) r.affected = std::stoll(n);
+      if (n && *n)
+        if (const auto v = parse_unsigned(n, 0, INT64_MAX)) r.affected = static_cast<int64_t>(*v);
       break;
     }
     case PGRES_EMPTY_QUERY: break;
