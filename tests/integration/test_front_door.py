@@ -11,7 +11,7 @@ import time
 
 import paramiko
 
-from harness import BastionTest, Env, main
+from harness import BASTIONCTL, BastionTest, Env, main, run
 
 REFUSALS = "connections refused before authentication"
 
@@ -192,6 +192,19 @@ class NumberInputTest(FrontDoorTest):
         self.assertEqual((r.returncode, r.stdout, r.stderr.decode()),
                          (2, b"", '--for "99999999999999999999m": not a duration (e.g. 30m, 2h)\n'))
         self.assert_still_serving()
+
+    def test_bastionctl_numbers(self):
+        db = os.path.join(self.env.d, "data", "audit.db")
+        r = run([BASTIONCTL, "audit", "sessions", "--db", db, "--limit", "99999999999999999999"])
+        self.assertEqual((r.returncode, r.stdout, r.stderr.decode()),
+                         (2, b"", "bastionctl: --limit 99999999999999999999: out of range (1..1000000)\n"))
+        r = run([BASTIONCTL, "audit", "sessions", "--db", db, "--limit", "ten"])
+        self.assertEqual((r.returncode, r.stderr.decode()), (2, "bastionctl: --limit ten: not a number\n"))
+        r = run([BASTIONCTL, "recording", "play", "--speed", "fast", "x.cast"])
+        self.assertEqual((r.returncode, r.stdout, r.stderr.decode()),
+                         (2, b"", "bastionctl: --speed fast: not a number\n"))
+        r = run([BASTIONCTL, "recording", "play", "--speed", "1e400", "x.cast"])
+        self.assertEqual((r.returncode, r.stderr.decode()), (2, "bastionctl: --speed 1e400: not a number\n"))
 
 
 class SessionThreadErrorTest(FrontDoorTest):
