@@ -17,7 +17,22 @@ std::string certificate_blob(ssh_key key) {
   std::string blob;
   return recorder::base64_decode(b64.get(), blob) ? blob : std::string();
 }
-}  // namespace
+
+// Runs f and returns its result. An exception is logged as an internal error
+// and `refusal` is returned instead: it must not unwind through libssh's C
+// frames, nor end the process (the one thread per connection has no other
+// catcher), so it ends what it was doing for this connection only.
+template <typename R, typename F>
+R guarded(const std::string& peer, const char* what, R refusal, F&& f) noexcept {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    log_error("internal error", {{"peer", peer}, {"in", what}, {"error", e.what()}});
+  } catch (...) {
+    log_error("internal error", {{"peer", peer}, {"in", what}, {"error", "unknown exception"}});
+  }
+  return refusal;
+}
 
 // The slots one login takes; given back unless the login completes, so no
 // refusal (or exception) after taking them leaks one.
@@ -44,6 +59,8 @@ class LoginSlots {
   bool session_ = false;
 };
 
+}  // namespace
+
 Connection::Connection(ServerContext& ctx, SshSession s, std::string peer, std::string source)
     : ctx_(ctx), cfg_(ctx.config()), session_(std::move(s)), peer_(std::move(peer)), source_(std::move(source)) {
   ctx_.connection_opened();
@@ -64,38 +81,25 @@ void Connection::audit_auth(const std::string& user, const std::string& key_id, 
   if (!ctx_.audit().auth_event(e, err)) log_error("audit write failed", {{"error", err}});
 }
 
-// The trampolines below are called from inside libssh (C): an exception
-// must not unwind through it, and would end the whole process. Each one
-// refuses what it was asked and logs.
+// The trampolines below are called from inside libssh: each one refuses
+// what it was asked if an exception comes up.
 int Connection::cb_auth_pubkey(ssh_session, const char* user, ssh_key key, char state, void* self) {
   auto* c = static_cast<Connection*>(self);
-  try {
-    return c->auth_pubkey(user ? user : "", key, state);
-  } catch (const std::exception& e) {
-    log_error("internal error in authentication; refused", {{"peer", c->peer_}, {"error", e.what()}});
-  } catch (...) {
-    log_error("internal error in authentication; refused", {{"peer", c->peer_}, {"error", "unknown exception"}});
-  }
-  return SSH_AUTH_DENIED;
+  return guarded(c->peer_, "authentication", int{SSH_AUTH_DENIED},
+                 [&] { return c->auth_pubkey(user ? user : "", key, state); });
 }
 
 ssh_channel Connection::cb_channel_open(ssh_session, void* self) {
   auto* c = static_cast<Connection*>(self);
-  try {
-    return c->s_ ? c->s_->open_channel() : nullptr;
-  } catch (const std::exception& e) {
-    log_error("internal error opening a channel; refused", {{"peer", c->peer_}, {"error", e.what()}});
-  } catch (...) {
-    log_error("internal error opening a channel; refused", {{"peer", c->peer_}, {"error", "unknown exception"}});
-  }
-  return nullptr;
+  return guarded(c->peer_, "channel open", ssh_channel{nullptr},
+                 [&] { return c->s_ ? c->s_->open_channel() : nullptr; });
 }
 
 // Requests no callback took: forwarding of every kind, X11 and agent
 // channels. They are refused (libssh's default reply) and audited.
 int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
   auto* c = static_cast<Connection*>(self);
-  try {
+  return guarded(c->peer_, "request refusal", 1, [&] {
     const int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
     std::string what;
     if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
@@ -109,12 +113,8 @@ int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
       what = "remote port forwarding";
     }
     if (!what.empty() && c->s_) c->s_->refuse_request("forward", what, "port forwarding is not allowed");
-  } catch (const std::exception& e) {
-    log_error("internal error refusing a request", {{"peer", c->peer_}, {"error", e.what()}});
-  } catch (...) {
-    log_error("internal error refusing a request", {{"peer", c->peer_}, {"error", "unknown exception"}});
-  }
-  return 1;  // not handled here: libssh sends the default refusal
+    return 1;  // not handled here: libssh sends the default refusal
+  });
 }
 
 int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
@@ -196,13 +196,10 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
 }
 
 void Connection::run() {
-  try {
+  guarded(peer_, "connection", 0, [this] {
     serve();
-  } catch (const std::exception& e) {
-    log_error("internal error; connection closed", {{"peer", peer_}, {"error", e.what()}});
-  } catch (...) {
-    log_error("internal error; connection closed", {{"peer", peer_}, {"error", "unknown exception"}});
-  }
+    return 0;
+  });
 }
 
 void Connection::serve() {
