@@ -1,11 +1,15 @@
 // The number parser used on untrusted text, and the pre-authentication
-// limits' arithmetic (MaxStartups parsing, random early drop, source groups).
+// limits (MaxStartups parsing, random early drop, source groups, the
+// ServerContext counters).
 #include <catch2/catch.hpp>
 
+#include "audit/sqlite_audit_store.h"
 #include "common/parse_number.h"
 #include "common/time_util.h"
 #include "config/max_startups.h"
 #include "front/startup_limits.h"
+#include "session/server_context.h"
+#include "test_util.h"
 
 using namespace bastion;
 
@@ -123,4 +127,50 @@ TEST_CASE("sources: IPv4 per address, IPv6 per /64", "[max_startups]") {
   CHECK(source_group("2001:db8:1:3::1") != source_group("2001:db8:1:2::1"));
   CHECK(source_group("::1") == "::/64");
   CHECK(source_group("unknown") == "unknown");
+}
+
+namespace {
+// A ServerContext over a throwaway audit store, for its counters.
+struct Context {
+  testutil::TempDir d;
+  std::string err;
+  std::unique_ptr<SqliteAuditStore> audit = SqliteAuditStore::open(d / "audit.db", err);
+  recorder::Flusher flusher{100};
+  ServerContext ctx{std::make_shared<Config>(), *audit, flusher};
+};
+}  // namespace
+
+TEST_CASE("unauthenticated connections are counted per source and in total", "[max_startups]") {
+  Context c;
+  REQUIRE(c.audit);
+  Limits lim;
+  lim.per_source_max_startups = 2;
+  lim.max_startups = {3, 50, 5};
+  using S = ServerContext::Startup;
+  auto& ctx = c.ctx;
+  CHECK(ctx.admit_startup("10.0.0.1", lim, 0) == S::admitted);
+  CHECK(ctx.admit_startup("10.0.0.1", lim, 0) == S::admitted);
+  CHECK(ctx.admit_startup("10.0.0.1", lim, 99) == S::per_source_full);  // the per-source cap comes first
+  CHECK(ctx.admit_startup("10.0.0.2", lim, 0) == S::admitted);
+  CHECK(ctx.unauthenticated() == 3);
+  // At start (3): dropped with 50%: a draw below 50 drops, 50 and above admits.
+  CHECK(ctx.admit_startup("10.0.0.3", lim, 49) == S::max_startups);
+  CHECK(ctx.admit_startup("10.0.0.3", lim, 50) == S::admitted);
+  CHECK(ctx.admit_startup("10.0.0.4", lim, 74) == S::max_startups);  // 4 open: 75%
+  CHECK(ctx.admit_startup("10.0.0.4", lim, 75) == S::admitted);
+  CHECK(ctx.admit_startup("10.0.0.5", lim, 99) == S::max_startups);  // full
+  CHECK(ctx.unauthenticated() == 5);
+  // Leaving (authenticated or closed) gives the slots back.
+  ctx.end_startup("10.0.0.1");
+  CHECK(ctx.unauthenticated() == 4);
+  CHECK(ctx.admit_startup("10.0.0.1", lim, 99) == S::admitted);
+  CHECK(ctx.admit_startup("10.0.0.1", lim, 99) == S::per_source_full);
+  for (const char* s : {"10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"}) ctx.end_startup(s);
+  CHECK(ctx.unauthenticated() == 0);
+  // Sessions are a separate count.
+  CHECK(ctx.acquire_session(1));
+  CHECK_FALSE(ctx.acquire_session(1));
+  CHECK(ctx.admit_startup("10.0.0.1", lim, 0) == S::admitted);
+  ctx.release_session();
+  CHECK(ctx.sessions() == 0);
 }
