@@ -1,6 +1,7 @@
 #include "front/connection.h"
 
 #include "auth/cert_verifier.h"
+#include "common/guarded.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "recorder/utf8.h"
@@ -16,22 +17,6 @@ std::string certificate_blob(ssh_key key) {
   const SshCString b64(raw);
   std::string blob;
   return recorder::base64_decode(b64.get(), blob) ? blob : std::string();
-}
-
-// Runs f and returns its result. An exception is logged as an internal error
-// and `refusal` is returned instead: it must not unwind through libssh's C
-// frames, nor end the process (the one thread per connection has no other
-// catcher), so it ends what it was doing for this connection only.
-template <typename R, typename F>
-R guarded(const std::string& peer, const char* what, R refusal, F&& f) noexcept {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    log_error("internal error", {{"peer", peer}, {"in", what}, {"error", e.what()}});
-  } catch (...) {
-    log_error("internal error", {{"peer", peer}, {"in", what}, {"error", "unknown exception"}});
-  }
-  return refusal;
 }
 
 // The slots one login takes; given back unless the login completes, so no
