@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "common/parse_number.h"
 #include "config/config.h"
 #include "ctl/commands.h"
 #include "recorder/asciicast_player.h"
@@ -46,7 +47,12 @@ int cmd_recording(const std::vector<std::string>& a) {
   recorder::PlayOptions opts;
   std::string file;
   for (std::size_t i = 1; i < a.size(); ++i) {
-    if (a[i] == "--speed" && i + 1 < a.size()) opts.speed = std::stod(a[++i]);
+    if (a[i] == "--speed" && i + 1 < a.size()) {
+      std::string why;
+      const auto v = bastion::parse_decimal(a[++i], 0.01, 1000, &why);
+      if (!v) return std::fprintf(stderr, "bastionctl: --speed %s: %s\n", a[i].c_str(), why.c_str()), 2;
+      opts.speed = *v;
+    }
     else if (a[i] == "--markers") opts.show_markers = true;
     else file = a[i];
   }
@@ -77,7 +83,12 @@ int cmd_audit(const std::vector<std::string>& a) {
     else if (a[i] == "--target") target = a[i + 1];
     else if (a[i] == "--session") session = a[i + 1];
     else if (a[i] == "--grep") grep = a[i + 1];
-    else if (a[i] == "--limit") limit = std::stoi(a[i + 1]);
+    else if (a[i] == "--limit") {
+      std::string why;
+      const auto v = bastion::parse_unsigned(a[i + 1], 1, 1000000, &why);
+      if (!v) return std::fprintf(stderr, "bastionctl: --limit %s: %s\n", a[i + 1].c_str(), why.c_str()), 2;
+      limit = static_cast<int>(*v);
+    }
     else return usage();
   }
   if (db.empty()) return usage();

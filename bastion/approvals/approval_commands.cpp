@@ -1,4 +1,5 @@
 #include "approvals/approval_commands.h"
+#include "common/parse_number.h"
 
 #include <algorithm>
 #include <ctime>
@@ -21,10 +22,11 @@ const char* kAccessHelp =
     "  revoke N                                      end a grant early\n";
 
 bool parse_id(const std::string& s, int64_t& id) {
-  std::string t = s;
-  if (!t.empty() && t[0] == '#') t.erase(0, 1);
-  if (t.empty() || t.size() > 15 || t.find_first_not_of("0123456789") != std::string::npos) return false;
-  id = std::stoll(t);
+  std::string_view t = s;
+  if (!t.empty() && t[0] == '#') t.remove_prefix(1);
+  const auto n = parse_unsigned(t, 1, INT64_MAX);
+  if (!n) return false;
+  id = static_cast<int64_t>(*n);
   return true;
 }
 
@@ -61,6 +63,15 @@ int ApprovalCommands::run(const std::string& which, const std::vector<std::strin
                           std::string& err) {
   const std::string cmd = a.empty() ? "help" : a[0];
   int64_t id = 0;
+  // A request number that does not parse is named, not answered with help.
+  if ((cmd == "show" || cmd == "revoke" || cmd == "approve" || cmd == "deny") && a.size() >= 2 &&
+      !parse_id(a[1], id)) {
+    std::string why;
+    std::string_view t = a[1];
+    if (!t.empty() && t[0] == '#') t.remove_prefix(1);
+    parse_unsigned(t, 1, INT64_MAX, &why);
+    return err += "\"" + a[1] + "\" is not a request number: " + why + "\n", 2;
+  }
   if (which == "access") {
     if (cmd == "request") return request_access(a, out, err);
     if (cmd == "list") return list_mine(out, err);
@@ -160,6 +171,7 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
   for (std::size_t i = 2; i < a.size(); ++i) {
     if (a[i] == "--for" && i + 1 < a.size()) {
       ttl = parse_duration(a[++i]);
+      if (ttl <= 0) return err += "--for \"" + a[i] + "\": not a duration (e.g. 30m, 2h)\n", 2;
     } else if (a[i] == "--reason" && i + 1 < a.size()) {
       // The reason runs to the next option (ssh joins arguments with spaces).
       for (++i; i < a.size() && a[i] != "--for"; ++i) reason += (reason.empty() ? "" : " ") + a[i];

@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "audit/sqlite_audit_store.h"
+#include "common/parse_number.h"
 
 namespace bastion {
 namespace {
@@ -22,7 +23,11 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-int64_t num(const std::string& s) { return s.empty() ? 0 : std::stoll(s); }
+// Columns are read as text. A value that is not an integer (a store shared
+// with, or edited by, something else) reads as 0, which expires a request
+// or grant rather than extending it; std::stoll would have thrown on a
+// session thread.
+int64_t num(const std::string& s) { return parse_signed(s, INT64_MIN, INT64_MAX).value_or(0); }
 
 constexpr const char* kColumns =
     "SELECT id, kind, IFNULL(session_id,''), IFNULL(channel,0), requester, target, IFNULL(command_kind,''), "

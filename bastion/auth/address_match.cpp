@@ -1,4 +1,5 @@
 #include "auth/address_match.h"
+#include "common/parse_number.h"
 
 #include <cstring>
 
@@ -51,10 +52,9 @@ int address_in_cidr_list(std::string_view peer, std::string_view list) {
     const int max_bits = net.family == AF_INET ? 32 : 128;
     int bits = max_bits;
     if (slash != std::string_view::npos) {
-      const std::string b(entry.substr(slash + 1));
-      if (b.empty() || b.size() > 3 || b.find_first_not_of("0123456789") != std::string::npos) return -1;
-      bits = std::stoi(b);
-      if (bits > max_bits) return -1;
+      const auto b = parse_unsigned(entry.substr(slash + 1), 0, static_cast<uint64_t>(max_bits));
+      if (!b) return -1;
+      bits = static_cast<int>(*b);
     }
     if (net.family == p.family && prefix_match(p, net, bits)) match = true;
     if (comma == std::string_view::npos) break;

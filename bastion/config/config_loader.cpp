@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/file_util.h"
+#include "common/parse_number.h"
 #include "config/config.h"
 #include "config/lua_state.h"
 #include "policy/lua_policy.h"
@@ -46,6 +47,17 @@ class Reader {
   }
 
   // Field accessors for the table on top of the stack.
+  // A string, or an integer given as its decimal text (for keys like
+  // max_startups that take "10:30:100" or 50).
+  std::optional<std::string> str_or_integer(const char* field, int line, const std::string& qual) {
+    lua_getfield(L_, -1, field);
+    std::optional<std::string> v;
+    if (lua_isinteger(L_, -1)) v = std::to_string(lua_tointeger(L_, -1));
+    else if (lua_type(L_, -1) == LUA_TSTRING) v = lua_tostring(L_, -1);
+    else if (!lua_isnil(L_, -1)) fail(line, qual + field, "expected a string or an integer");
+    lua_pop(L_, 1);
+    return v;
+  }
   std::optional<std::string> str(const char* field, int line, const std::string& qual) {
     lua_getfield(L_, -1, field);
     std::optional<std::string> v;
@@ -142,8 +154,10 @@ bool parse_listen(const std::string& s, std::string& host, int& port) {
   const std::string p = s.substr(colon + 1);
   if (host.empty() || p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
     return false;
-  port = std::stoi(p);
-  return port > 0 && port < 65536;
+  const auto n = parse_unsigned(p, 1, 65535);
+  if (!n) return false;
+  port = static_cast<int>(*n);
+  return true;
 }
 
 void check_readable(Reader& r, int line, const std::string& key, const std::string& path) {
@@ -257,7 +271,8 @@ void load_limits(Reader& r, Config& cfg) {
   const int l = r.line_of("limits");
   const std::string q = "limits.";
   r.only_keys({"max_sessions", "max_sessions_per_identity", "login_grace_time", "idle_timeout",
-               "max_session_length", "recording_max_bytes", "max_channels_per_session"},
+               "max_session_length", "recording_max_bytes", "max_channels_per_session", "max_startups",
+               "per_source_max_startups"},
               l, q);
   auto& lim = cfg.limits;
   auto get = [&](const char* f, int64_t lo, int64_t hi, auto& dst) {
@@ -270,6 +285,11 @@ void load_limits(Reader& r, Config& cfg) {
   get("max_session_length", 0, 30 * 86400, lim.max_session_length);
   get("recording_max_bytes", 0, int64_t{1} << 50, lim.recording_max_bytes);
   get("max_channels_per_session", 1, 1000, lim.max_channels_per_session);
+  get("per_source_max_startups", 1, 100000, lim.per_source_max_startups);
+  if (auto v = r.str_or_integer("max_startups", r.line_of("max_startups", l), q)) {
+    std::string why;
+    if (!parse_max_startups(*v, lim.max_startups, why)) r.fail(r.line_of("max_startups", l), q + "max_startups", why);
+  }
 }
 
 // Safe helpers a config may use (e.g. string.format); nothing that touches the host.

@@ -1,6 +1,7 @@
 #include "front/connection.h"
 
 #include "auth/cert_verifier.h"
+#include "common/guarded.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "recorder/utf8.h"
@@ -17,16 +18,44 @@ std::string certificate_blob(ssh_key key) {
   std::string blob;
   return recorder::base64_decode(b64.get(), blob) ? blob : std::string();
 }
+
+// The slots one login takes; given back unless the login completes, so no
+// refusal (or exception) after taking them leaks one.
+class LoginSlots {
+ public:
+  explicit LoginSlots(ServerContext& ctx) : ctx_(ctx) {}
+  LoginSlots(const LoginSlots&) = delete;
+  LoginSlots& operator=(const LoginSlots&) = delete;
+  ~LoginSlots() {
+    if (!identity_.empty()) ctx_.release_identity(identity_);
+    if (session_) ctx_.release_session();
+  }
+  bool take_session(int limit) { return session_ = ctx_.acquire_session(limit); }
+  bool take_identity(const std::string& id, int limit) {
+    if (!ctx_.acquire_identity(id, limit)) return false;
+    identity_ = id;
+    return true;
+  }
+  void keep() { identity_.clear(), session_ = false; }
+
+ private:
+  ServerContext& ctx_;
+  std::string identity_;
+  bool session_ = false;
+};
+
 }  // namespace
 
-Connection::Connection(ServerContext& ctx, SshSession s, std::string peer)
-    : ctx_(ctx), cfg_(ctx.config()), session_(std::move(s)), peer_(std::move(peer)) {
+Connection::Connection(ServerContext& ctx, SshSession s, std::string peer, std::string source)
+    : ctx_(ctx), cfg_(ctx.config()), session_(std::move(s)), peer_(std::move(peer)), source_(std::move(source)) {
   ctx_.connection_opened();
 }
 
 Connection::~Connection() {
   s_.reset();  // the session ends (audit row) before the transport goes
   if (!identity_slot_.empty()) ctx_.release_identity(identity_slot_);
+  if (session_slot_) ctx_.release_session();
+  if (unauthenticated_) ctx_.end_startup(source_);
   ctx_.connection_closed();
 }
 
@@ -37,33 +66,40 @@ void Connection::audit_auth(const std::string& user, const std::string& key_id, 
   if (!ctx_.audit().auth_event(e, err)) log_error("audit write failed", {{"error", err}});
 }
 
+// The trampolines below are called from inside libssh: each one refuses
+// what it was asked if an exception comes up.
 int Connection::cb_auth_pubkey(ssh_session, const char* user, ssh_key key, char state, void* self) {
-  return static_cast<Connection*>(self)->auth_pubkey(user ? user : "", key, state);
+  auto* c = static_cast<Connection*>(self);
+  return guarded(c->peer_, "authentication", int{SSH_AUTH_DENIED},
+                 [&] { return c->auth_pubkey(user ? user : "", key, state); });
 }
 
 ssh_channel Connection::cb_channel_open(ssh_session, void* self) {
   auto* c = static_cast<Connection*>(self);
-  return c->s_ ? c->s_->open_channel() : nullptr;
+  return guarded(c->peer_, "channel open", ssh_channel{nullptr},
+                 [&] { return c->s_ ? c->s_->open_channel() : nullptr; });
 }
 
 // Requests no callback took: forwarding of every kind, X11 and agent
 // channels. They are refused (libssh's default reply) and audited.
 int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
   auto* c = static_cast<Connection*>(self);
-  const int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
-  std::string what;
-  if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
-    const char* host = ssh_message_channel_request_open_destination(msg);
-    what = "direct-tcpip to " + std::string(host ? host : "?") + ":" +
-           std::to_string(ssh_message_channel_request_open_destination_port(msg));
-  } else if (type == SSH_REQUEST_CHANNEL_OPEN) {
-    what = "channel type " + std::to_string(sub);
-  } else if (type == SSH_REQUEST_GLOBAL && (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ||
-                                            sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)) {
-    what = "remote port forwarding";
-  }
-  if (!what.empty() && c->s_) c->s_->refuse_request("forward", what, "port forwarding is not allowed");
-  return 1;  // not handled here: libssh sends the default refusal
+  return guarded(c->peer_, "request refusal", 1, [&] {
+    const int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
+    std::string what;
+    if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
+      const char* host = ssh_message_channel_request_open_destination(msg);
+      what = "direct-tcpip to " + std::string(host ? host : "?") + ":" +
+             std::to_string(ssh_message_channel_request_open_destination_port(msg));
+    } else if (type == SSH_REQUEST_CHANNEL_OPEN) {
+      what = "channel type " + std::to_string(sub);
+    } else if (type == SSH_REQUEST_GLOBAL && (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ||
+                                              sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)) {
+      what = "remote port forwarding";
+    }
+    if (!what.empty() && c->s_) c->s_->refuse_request("forward", what, "port forwarding is not allowed");
+    return 1;  // not handled here: libssh sends the default refusal
+  });
 }
 
 int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
@@ -105,13 +141,20 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   if (state == SSH_PUBLICKEY_STATE_NONE) return SSH_AUTH_SUCCESS;
   if (state != SSH_PUBLICKEY_STATE_VALID) return refuse("bad signature", cert.key_id, cert.serial, v.ca_fingerprint);
 
-  if (!ctx_.acquire_identity(cert.key_id, cfg_->limits.max_sessions_per_identity))
+  // Only an authenticated connection counts against max_sessions.
+  LoginSlots slots(ctx_);
+  if (!slots.take_session(cfg_->limits.max_sessions))
+    return refuse("max_sessions reached", cert.key_id, cert.serial, v.ca_fingerprint);
+  if (!slots.take_identity(cert.key_id, cfg_->limits.max_sessions_per_identity))
     return refuse("too many sessions for this identity", cert.key_id, cert.serial, v.ca_fingerprint);
-  identity_slot_ = cert.key_id;
 
   Identity id{cert.key_id, cert.principals, cert.serial, v.ca_fingerprint, cert.valid_before,
               v.force_command, {cert.extensions.begin(), cert.extensions.end()}, peer_, u};
   const std::string sid = new_session_id();
+  if (sid.empty()) {
+    log_error("no random bytes for a session id; refusing login", {{"peer", peer_}});
+    return refuse("internal error: no session id", cert.key_id, cert.serial, v.ca_fingerprint);
+  }
   std::string principals;
   for (auto& p : cert.principals) principals += (principals.empty() ? "" : ",") + p;
   SessionStart ss{sid, cert.key_id, cert.principals, cert.serial, cert.key_id, v.ca_fingerprint,
@@ -127,10 +170,24 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
                               {"ca", v.ca_fingerprint}, {"target", u},
                               {"valid_before", iso8601(static_cast<int64_t>(std::min<uint64_t>(cert.valid_before, INT64_MAX)))}});
   s_ = std::make_unique<Session>(ctx_, cfg_, session_.get(), std::move(id), sid);
+  // The login is complete: its slots now belong to the connection, and it
+  // no longer counts as unauthenticated.
+  slots.keep();
+  identity_slot_ = cert.key_id;
+  session_slot_ = true;
+  ctx_.end_startup(source_);
+  unauthenticated_ = false;
   return SSH_AUTH_SUCCESS;
 }
 
 void Connection::run() {
+  guarded(peer_, "connection", 0, [this] {
+    serve();
+    return 0;
+  });
+}
+
+void Connection::serve() {
   ssh_session s = session_.get();
   long grace = cfg_->limits.login_grace_time;
   ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &grace);

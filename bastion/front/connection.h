@@ -1,5 +1,7 @@
 // One accepted TCP connection: key exchange, certificate authentication
 // within the login grace time, then the Session. Runs on its own thread.
+// It is created holding an unauthenticated slot (ServerContext::admit_startup)
+// for its source, and trades it for a session slot when it authenticates.
 #pragma once
 #include <memory>
 #include <string>
@@ -14,8 +16,9 @@ namespace bastion {
 
 class Connection {
  public:
-  Connection(ServerContext& ctx, SshSession s, std::string peer);
+  Connection(ServerContext& ctx, SshSession s, std::string peer, std::string source);
   ~Connection();
+  // Never throws: an exception ends this connection only.
   void run();
 
  private:
@@ -23,6 +26,7 @@ class Connection {
   static ssh_channel cb_channel_open(ssh_session, void* self);
   static int cb_message(ssh_session, ssh_message msg, void* self);
   int auth_pubkey(const char* user, ssh_key key, char state);
+  void serve();
   void audit_auth(const std::string& user, const std::string& key_id, uint64_t serial,
                   const std::string& ca_fp, bool ok, const std::string& reason);
 
@@ -30,6 +34,9 @@ class Connection {
   std::shared_ptr<const Config> cfg_;
   SshSession session_;
   std::string peer_;
+  std::string source_;        // peer_'s group for per_source_max_startups
+  bool unauthenticated_ = true;  // holds an unauthenticated slot
+  bool session_slot_ = false;    // holds one of max_sessions
   ssh_server_callbacks_struct cb_{};
   int failures_ = 0;
   std::string identity_slot_;  // key id holding a per-identity slot

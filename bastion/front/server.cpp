@@ -5,6 +5,8 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <random>
+#include <system_error>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -19,12 +21,41 @@
 #include "common/secret_file.h"
 #include "common/ssh_handles.h"
 #include "front/connection.h"
+#include "front/startup_limits.h"
 #include "recorder/async_file_sink.h"
 
 namespace bastion {
 namespace {
 
 constexpr int kShutdownGraceSeconds = 10;
+
+// Connections refused at accept are counted and logged at most once a
+// second, so a flood does not flood the log.
+class RefusalSummary {
+ public:
+  enum Reason { max_sessions, per_source, max_startups };
+  void add(Reason r, const std::string& peer) {
+    ++counts_[r];
+    last_peer_ = peer;
+    flush_if_due();
+  }
+  void flush_if_due() {
+    const auto now = std::chrono::steady_clock::now();
+    if (counts_[0] + counts_[1] + counts_[2] == 0 || now < next_) return;
+    log_warn("connections refused before authentication",
+             {{"max_sessions", std::to_string(counts_[max_sessions])},
+              {"per_source_max_startups", std::to_string(counts_[per_source])},
+              {"max_startups", std::to_string(counts_[max_startups])},
+              {"last_peer", last_peer_}});
+    counts_[0] = counts_[1] = counts_[2] = 0;
+    next_ = now + std::chrono::seconds(1);
+  }
+
+ private:
+  uint64_t counts_[3] = {};
+  std::string last_peer_;
+  std::chrono::steady_clock::time_point next_{};
+};
 
 std::string peer_address(int fd) {
   sockaddr_storage ss{};
@@ -135,6 +166,11 @@ int run_server(std::shared_ptr<const Config> cfg) {
                                   {"targets", std::to_string(cfg->targets.size())},
                                   {"data_dir", cfg->data_dir}});
 
+  // Draws for MaxStartups' random early drop: unpredictable to a client,
+  // so it cannot time its connections around the drops.
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<unsigned> percent(0, 99);
+  RefusalSummary refusals;
   std::string policy_sig = policy_files_signature(*cfg);
   auto next_policy_check = std::chrono::steady_clock::now();
   while (!ctx.stopping()) {
@@ -168,6 +204,7 @@ int run_server(std::shared_ptr<const Config> cfg) {
         }
       }
     }
+    refusals.flush_if_due();
     if (!(fds[0].revents & POLLIN)) continue;
     SshSession s(ssh_new());
     if (!s || ssh_bind_accept(bind.get(), s.get()) != SSH_OK) {
@@ -175,13 +212,27 @@ int run_server(std::shared_ptr<const Config> cfg) {
       continue;
     }
     const std::string peer = peer_address(ssh_get_fd(s.get()));
+    const std::string source = source_group(peer);
     const auto current = ctx.config();
-    if (ctx.active() >= current->limits.max_sessions) {
-      log_warn("connection refused: max_sessions reached", {{"peer", peer}});
-      continue;  // SshSession's destructor closes the socket
+    // Refused connections are closed at once (SshSession's destructor), with
+    // no banner: a flood costs an accept and a close.
+    if (ctx.sessions() >= current->limits.max_sessions) {
+      refusals.add(RefusalSummary::max_sessions, peer);
+      continue;
     }
-    auto conn = std::make_shared<Connection>(ctx, std::move(s), peer);
-    std::thread([conn] { conn->run(); }).detach();
+    switch (ctx.admit_startup(source, current->limits, percent(rng))) {
+      case ServerContext::Startup::per_source_full: refusals.add(RefusalSummary::per_source, peer); continue;
+      case ServerContext::Startup::max_startups: refusals.add(RefusalSummary::max_startups, peer); continue;
+      case ServerContext::Startup::admitted: break;
+    }
+    // From here the Connection owns the unauthenticated slot.
+    auto conn = std::make_shared<Connection>(ctx, std::move(s), peer, source);
+    try {
+      std::thread([conn] { conn->run(); }).detach();
+    } catch (const std::system_error& e) {
+      // Out of threads: refuse this connection (conn closes it), keep serving.
+      log_error("connection refused: cannot start a thread", {{"peer", peer}, {"error", e.what()}});
+    }
   }
 
   // Stop accepting; sessions see ctx.stopping(), tell their users and close

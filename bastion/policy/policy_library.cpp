@@ -1,4 +1,5 @@
 #include "policy/policy_library.h"
+#include "common/parse_number.h"
 
 #include <cmath>
 #include <ctime>
@@ -536,10 +537,11 @@ bool string_list(lua_State* L, int t, std::vector<std::string>& out) {
 bool parse_column_method(const std::string& m, ColumnMaskRule& r) {
   if (m == "full") return r.method = ColumnMaskRule::Method::full, true;
   if (m == "hash") return r.method = ColumnMaskRule::Method::hash, true;
-  if (m.starts_with("last:") && m.size() > 5 && m.size() <= 8 &&
-      m.find_first_not_of("0123456789", 5) == std::string::npos) {
+  if (m.starts_with("last:")) {
+    const auto n = parse_unsigned(std::string_view(m).substr(5), 0, 999);
+    if (!n) return false;
     r.method = ColumnMaskRule::Method::keep_last;
-    r.keep = std::stoi(m.substr(5));
+    r.keep = static_cast<int>(*n);
     return true;
   }
   return false;

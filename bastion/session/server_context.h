@@ -12,6 +12,7 @@
 #include "approvals/webhook.h"
 #include "audit/audit_store.h"
 #include "config/config.h"
+#include "front/startup_limits.h"
 #include "recorder/async_file_sink.h"
 
 namespace bastion {
@@ -48,10 +49,58 @@ class ServerContext {
   bool stopping() const { return stopping_.load(); }
   void stop() { stopping_ = true; }
 
-  // Connection slots (pre- and post-auth).
+  // Connection threads alive (pre- and post-auth): what shutdown waits for.
   int active() const { return active_.load(); }
   void connection_opened() { ++active_; }
   void connection_closed() { --active_; }
+
+  // Unauthenticated connections, in total and per source group, are capped
+  // apart from sessions, so a flood of idle connections cannot take the
+  // slots of users who log in (OpenSSH's MaxStartups/PerSourceMaxStartups).
+  enum class Startup { admitted, per_source_full, max_startups };
+  // Counts the connection in when admitted; `random_below_100` is the
+  // caller's draw for the random early drop.
+  Startup admit_startup(const std::string& source, const Limits& lim, unsigned random_below_100) {
+    std::lock_guard<std::mutex> g(mu_);
+    auto& from_source = unauth_per_source_[source];
+    if (from_source >= lim.per_source_max_startups) {
+      if (from_source == 0) unauth_per_source_.erase(source);
+      return Startup::per_source_full;
+    }
+    if (startup_dropped(lim.max_startups, unauthenticated_, random_below_100)) {
+      if (from_source == 0) unauth_per_source_.erase(source);
+      return Startup::max_startups;
+    }
+    ++from_source;
+    ++unauthenticated_;
+    return Startup::admitted;
+  }
+  // The connection authenticated or closed.
+  void end_startup(const std::string& source) {
+    std::lock_guard<std::mutex> g(mu_);
+    --unauthenticated_;
+    if (--unauth_per_source_[source] <= 0) unauth_per_source_.erase(source);
+  }
+  int unauthenticated() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return unauthenticated_;
+  }
+
+  // Authenticated sessions, against limits.max_sessions.
+  bool acquire_session(int limit) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (sessions_ >= limit) return false;
+    ++sessions_;
+    return true;
+  }
+  void release_session() {
+    std::lock_guard<std::mutex> g(mu_);
+    --sessions_;
+  }
+  int sessions() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return sessions_;
+  }
 
   // Per-identity session count; false when the limit is reached.
   bool acquire_identity(const std::string& id, int limit) {
@@ -76,6 +125,9 @@ class ServerContext {
   std::atomic<uint64_t> approvals_version_{0};
   std::atomic<int> active_{0};
   std::map<std::string, int> per_identity_;
+  int unauthenticated_ = 0;
+  std::map<std::string, int> unauth_per_source_;
+  int sessions_ = 0;
   std::string mask_key_;
 };
 

@@ -74,3 +74,27 @@ TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
   CHECK_FALSE(s->session_ended({"nope", "t", "r", std::nullopt, 0, 0}, err));
   CHECK(err == "no session row nope");
 }
+
+TEST_CASE("a request row with a non-number where a time belongs reads as expired, not as a throw", "[audit]") {
+  testutil::TempDir d;
+  std::string err;
+  auto s = SqliteAuditStore::open(d / "audit.db", err);
+  REQUIRE(s);
+  ApprovalRequest r;
+  r.kind = "access";
+  r.requester = "alice";
+  r.target = "web1";
+  r.approvers = {"oncall"};
+  r.created_at = 1000;
+  r.expires_at = 2000;
+  r.grant_ttl = 60;
+  REQUIRE(s->create_request(r, err));
+  // Another writer of a shared store (or a hand edit) left text behind.
+  query(d / "audit.db", "UPDATE approval_requests SET expires_at = 'soon', grant_ttl = '99999999999999999999' "
+                        "WHERE id = " + std::to_string(r.id));
+  const auto got = s->request(r.id, err);
+  REQUIRE(got);
+  CHECK(got->expires_at == 0);
+  CHECK(got->grant_ttl == 0);
+  CHECK(got->created_at == 1000);
+}

@@ -56,6 +56,8 @@ TEST_CASE("loads a valid config and resolves paths against its folder", "[config
   CHECK(cfg->limits.idle_timeout == 60);
   CHECK(cfg->limits.recording_max_bytes == 1048576);
   CHECK(cfg->limits.login_grace_time == 30);  // default kept
+  CHECK(cfg->limits.max_startups == MaxStartups{10, 30, 100});
+  CHECK(cfg->limits.per_source_max_startups == 10);
   const auto& t = cfg->targets.at("web1");
   CHECK(t.ssh.host == "10.0.0.5");
   CHECK(t.ssh.port == 2201);
@@ -88,6 +90,14 @@ TEST_CASE("errors name file, line and key", "[config]") {
   CHECK(error_for(c, replace("idle_timeout = 60", "idle_timeout = -1")) ==
         f + ":6: limits.idle_timeout: must be between 0 and 604800");
   CHECK(error_for(c, replace("user = \"deploy\",", "")) == f + ":8: targets.web1.user: required");
+  CHECK(error_for(c, replace("idle_timeout = 60", "max_startups = \"10:30:5\"")) ==
+        f + ":6: limits.max_startups: full (5) must be greater than start (10)");
+  CHECK(error_for(c, replace("idle_timeout = 60", "max_startups = 0")) ==
+        f + ":6: limits.max_startups: \"0\": out of range (1..100000); expected N or START:RATE:FULL");
+  CHECK(error_for(c, replace("idle_timeout = 60", "max_startups = true")) ==
+        f + ":6: limits.max_startups: expected a string or an integer");
+  CHECK(error_for(c, replace("idle_timeout = 60", "per_source_max_startups = 0")) ==
+        f + ":6: limits.per_source_max_startups: must be between 1 and 100000");
   CHECK(error_for(c, replace("targets = {", "targets = {{")).find(f + ":") == 0);  // Lua syntax error
   CHECK(error_for(c, "listen = ") .find(f + ":1:") == 0);
 }

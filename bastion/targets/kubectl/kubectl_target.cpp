@@ -13,7 +13,10 @@ int on_readable(socket_t, int, void*) { return 0; }  // wakes the session loop
 }  // namespace
 
 std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const TargetConfig& t, std::string& error) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "bastion-kubectl-XXXXXX").string();
+  std::error_code ec;  // the throwing overload would end the process from a session thread
+  const auto tmp = std::filesystem::temp_directory_path(ec);
+  if (ec) return error = "cannot find a temporary folder for kubectl: " + ec.message(), nullptr;
+  std::string tmpl = (tmp / "bastion-kubectl-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) return error = "cannot create a home folder for kubectl", nullptr;
   return std::unique_ptr<KubectlTargetConnection>(new KubectlTargetConnection(t, tmpl));
 }

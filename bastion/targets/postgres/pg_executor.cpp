@@ -1,4 +1,5 @@
 #include "targets/postgres/pg_executor.h"
+#include "common/parse_number.h"
 
 #include <algorithm>
 #include <cmath>
@@ -412,9 +413,12 @@ bool PgExecutor::resolve_masks(Running& r) {
   if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK) return false;
   for (int i = 0; i < PQntuples(res.get()); ++i) {
     ColumnOrigin o{false, PQgetvalue(res.get(), i, 2), PQgetvalue(res.get(), i, 3)};
-    const auto oid = static_cast<unsigned>(std::stoull(PQgetvalue(res.get(), i, 0)));
-    r.origin_of[{oid, std::stoi(PQgetvalue(res.get(), i, 1))}] = o;
-    r.resolved.insert(oid);
+    // Unparseable catalog values fail the resolution: every column is masked.
+    const auto oid = parse_unsigned(PQgetvalue(res.get(), i, 0), 0, UINT32_MAX);
+    const auto attnum = parse_unsigned(PQgetvalue(res.get(), i, 1), 1, INT16_MAX);
+    if (!oid || !attnum) return false;
+    r.origin_of[{static_cast<unsigned>(*oid), static_cast<int>(*attnum)}] = o;
+    r.resolved.insert(static_cast<unsigned>(*oid));
     if (r.masker->masks_column(o.table, o.column)) r.masked_tables.push_back(lower(o.table));
   }
   return true;
@@ -615,7 +619,8 @@ void PgExecutor::on_result(PGresult* res) {
       const std::string tag = PQcmdStatus(res);
       if (!tag.empty()) emit(Stream::out, tag + "\n");
       const char* n = PQcmdTuples(res);
-      if (n && *n) r.affected = std::stoll(n);
+      if (n && *n)
+        if (const auto v = parse_unsigned(n, 0, INT64_MAX)) r.affected = static_cast<int64_t>(*v);
       break;
     }
     case PGRES_EMPTY_QUERY: break;
