@@ -114,12 +114,20 @@ class DisplayTest(BastionTest):
         self.assertIn(f"\n  | {command.decode()}\n", r.stdout.decode())
         self.deny(p, rid)
 
-    def test_key_id_with_escape_and_newline_in_audit_and_text_log(self):
-        r = self.env.ssh("web1", b"echo hi\x1b[2K", key=self.env.mallory)
-        self.assertEqual((r.returncode, r.stdout), (0, b"hi\x1b[2K\n"), r.stderr)
-        sid = self.env.audit("SELECT id FROM sessions WHERE CAST(identity AS BLOB)=?", (KEY_ID,))[0][0]
-        nsessions = self.env.audit("SELECT count(*) FROM sessions")[0][0]
+    def mallory_session(self):
+        """One session by the certificate whose key ID holds ESC and a newline
+        (once per class); returns its id."""
+        if getattr(type(self), "mallory_sid", None) is None:
+            r = self.env.ssh("web1", b"echo hi\x1b[2K", key=self.env.mallory)
+            self.assertEqual((r.returncode, r.stdout), (0, b"hi\x1b[2K\n"), r.stderr)
+            rows = self.env.audit("SELECT id FROM sessions WHERE CAST(identity AS BLOB)=?", (KEY_ID,))
+            self.assertEqual(len(rows), 1)
+            type(self).mallory_sid = rows[0][0]
+        return type(self).mallory_sid
 
+    def test_key_id_with_escape_and_newline_in_audit_listings(self):
+        sid = self.mallory_session()
+        nsessions = self.env.audit("SELECT count(*) FROM sessions")[0][0]
         r = run([BASTIONCTL, "audit", "sessions", "--db", self.db])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(controls(r.stdout), [])
@@ -134,14 +142,21 @@ class DisplayTest(BastionTest):
         self.assertEqual([(row[0], row[2], row[3], row[6]) for row in rows],
                          [(sid, "exec", "allow", "echo hi\\x1b[2K"), (sid, "session", "allow", "")])
 
-        # The text log: one line per event, no raw control byte anywhere.
+    def test_key_id_with_escape_and_newline_in_the_text_log(self):
+        sid = self.mallory_session()
+        # Session rows and log lines are finished when the connection ends.
+        self.env.audit_eventually("SELECT count(*) FROM sessions WHERE id=? AND ended_at IS NOT NULL", [(1,)],
+                                  (sid,))
         with open(self.env.bastion.log, "rb") as f:
             log = f.read()
-        self.assertEqual(controls(log), [])
-        opened = [l for l in log.decode().splitlines() if "session opened" in l and f"session={sid}" in l]
+        self.assertEqual(controls(log), [])  # one line per event, nothing for the terminal
+        lines = log.decode().splitlines()
+        opened = [l for l in lines if " session opened " in l and f" session={sid} " in l]
         self.assertEqual(len(opened), 1, log)
         self.assertIn(f" identity={KEY_ID_SHOWN} ", opened[0] + " ")
-
+        closed = [l for l in lines if " session closed " in l and f" session={sid} " in l]
+        self.assertEqual(len(closed), 1, log)
+        self.assertIn(f" identity={KEY_ID_SHOWN} ", closed[0] + " ")
 
 if __name__ == "__main__":
     main()
