@@ -47,6 +47,7 @@ std::optional<recorder::Asciicast> read_cast(const std::string& path) {
 int cmd_recording(const std::vector<std::string>& a) {
   if (a.size() < 2) return usage();
   recorder::PlayOptions opts;
+  opts.marker_text = [](std::string_view s) { return bastion::display_escape(s); };
   std::string file;
   for (std::size_t i = 1; i < a.size(); ++i) {
     if (a[i] == "--speed" && i + 1 < a.size()) opts.speed = std::stod(a[++i]);

@@ -220,7 +220,9 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
   if (refine_) {
     if (const auto d = refine_(r)) {
       if (d->verdict == Decision::Verdict::deny)
-        return err += "request refused by policy: " + (d->reason.empty() ? std::string("denied") : display_escape(d->reason)) + "\n", 1;
+        return err += "request refused by policy: " +
+                          (d->reason.empty() ? std::string("denied") : display_escape(d->reason)) + "\n",
+               1;
       if (d->verdict == Decision::Verdict::review) {
         if (!d->approvers.empty()) r.approvers = d->approvers;
         r.min_approvals = d->min_approvals;

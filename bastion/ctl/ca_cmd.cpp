@@ -69,8 +69,9 @@ int ca_init(const std::vector<std::string>& a) {
     std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());
     return 1;
   }
-  std::printf("CA key:        %s (mode 0600; keep it off the bastion host if you can)\n", display_escape(file).c_str());
-  std::printf("CA public key: %s.pub (list it in user_ca_keys, or sshd's TrustedUserCAKeys)\n", display_escape(file).c_str());
+  const std::string shown = display_escape(file);
+  std::printf("CA key:        %s (mode 0600; keep it off the bastion host if you can)\n", shown.c_str());
+  std::printf("CA public key: %s.pub (list it in user_ca_keys, or sshd's TrustedUserCAKeys)\n", shown.c_str());
   std::printf("fingerprint:   %s\n", sha256_fingerprint(ca->public_blob()).c_str());
   return 0;
 }
@@ -120,7 +121,8 @@ int cert_issue(const std::vector<std::string>& a) {
     if (db.empty()) db = cfg->audit_db_path();
   }
   if (ttl > max_ttl) {
-    std::fprintf(stderr, "bastionctl: --ttl %s is longer than the maximum (%lld seconds)\n", display_escape(ttl_s).c_str(),
+    std::fprintf(stderr, "bastionctl: --ttl %s is longer than the maximum (%lld seconds)\n",
+                 display_escape(ttl_s).c_str(),
                  static_cast<long long>(max_ttl));
     return 1;
   }
@@ -186,13 +188,15 @@ int cert_issue(const std::vector<std::string>& a) {
   out += "-cert.pub";
   std::ofstream f(out, std::ios::trunc);
   // The comment is the key ID, escaped: a newline in it would add a line to the file.
-  f << certificate_type_for(key->type) << " " << recorder::base64_encode(blob) << " " << display_escape(identity) << "\n";
+  f << certificate_type_for(key->type) << " " << recorder::base64_encode(blob) << " " << display_escape(identity)
+    << "\n";
   if (!f.flush()) {
     std::fprintf(stderr, "bastionctl: %s: cannot write\n", display_escape(out).c_str());
     return 1;
   }
   std::printf("%s: serial %llu, identity %s, principals %s, valid %s to %s\n", display_escape(out).c_str(),
-              static_cast<unsigned long long>(req.serial), display_escape(identity).c_str(), display_escape(principals).c_str(),
+              static_cast<unsigned long long>(req.serial), display_escape(identity).c_str(),
+              display_escape(principals).c_str(),
               iso8601(static_cast<int64_t>(req.valid_after)).c_str(),
               iso8601(static_cast<int64_t>(req.valid_before)).c_str());
   return 0;

@@ -50,7 +50,8 @@ int check(const std::vector<std::string>& files) {
       ++bad;
       continue;
     }
-    std::printf("%s: OK (sha256 %s, %zu modules)\n", shown(f).c_str(), src->hash.substr(0, 16).c_str(), src->modules.size());
+    std::printf("%s: OK (sha256 %s, %zu modules)\n", shown(f).c_str(), src->hash.substr(0, 16).c_str(),
+                src->modules.size());
   }
   return bad ? 1 : 0;
 }

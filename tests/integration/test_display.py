@@ -142,6 +142,16 @@ class DisplayTest(BastionTest):
         self.assertEqual([(row[0], row[2], row[3], row[6]) for row in rows],
                          [(sid, "exec", "allow", "echo hi\\x1b[2K"), (sid, "session", "allow", "")])
 
+    def test_recording_markers_are_shown_escaped(self):
+        sid = self.mallory_session()
+        path = self.env.audit("SELECT recording FROM commands WHERE session_id=? AND kind='exec'", (sid,))[0][0]
+        r = run([BASTIONCTL, "recording", "play", "--markers", "--speed", "1000", path])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The output events are what the user saw (raw on purpose); the marker
+        # is the bastion's note and quotes the command: escaped.
+        self.assertIn(b"\x1b[7m[marker] exec: echo hi\\x1b[2K\x1b[0m\r\n", r.stdout)
+        self.assertNotIn(b"[marker] exec: echo hi\x1b", r.stdout)
+
     def test_key_id_with_escape_and_newline_in_the_text_log(self):
         sid = self.mallory_session()
         # Session rows and log lines are finished when the connection ends.
