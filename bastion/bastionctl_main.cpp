@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/parse_number.h"
+#include "common/display_escape.h"
 #include "config/config.h"
 #include "ctl/commands.h"
 #include "recorder/asciicast_player.h"
@@ -33,18 +34,21 @@ int usage() {
 std::optional<recorder::Asciicast> read_cast(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    std::fprintf(stderr, "bastionctl: %s: cannot open\n", path.c_str());
+    std::fprintf(stderr, "bastionctl: %s: cannot open\n", bastion::display_escape(path).c_str());
     return std::nullopt;
   }
   std::string err;
   auto cast = recorder::read_asciicast(in, err);
-  if (!cast) std::fprintf(stderr, "bastionctl: %s: %s\n", path.c_str(), err.c_str());
+  if (!cast)
+    std::fprintf(stderr, "bastionctl: %s: %s\n", bastion::display_escape(path).c_str(),
+                 bastion::display_escape(err).c_str());
   return cast;
 }
 
 int cmd_recording(const std::vector<std::string>& a) {
   if (a.size() < 2) return usage();
   recorder::PlayOptions opts;
+  opts.marker_text = [](std::string_view s) { return bastion::display_escape(s); };
   std::string file;
   for (std::size_t i = 1; i < a.size(); ++i) {
     if (a[i] == "--speed" && i + 1 < a.size()) {
@@ -59,13 +63,15 @@ int cmd_recording(const std::vector<std::string>& a) {
   if (file.empty()) return usage();
   auto cast = read_cast(file);
   if (!cast) return 1;
+  // cat and play reproduce the terminal on purpose (that is what the user saw);
+  // nothing else here writes recorded bytes unescaped.
   if (a[0] == "cat") {
     const std::string out = recorder::asciicast_output(*cast);
     return fwrite(out.data(), 1, out.size(), stdout) == out.size() ? 0 : 1;
   }
   if (a[0] == "play") return recorder::play_asciicast(*cast, STDOUT_FILENO, opts) ? 0 : 1;
   if (a[0] == "verify") {
-    std::printf("%s: asciicast v2, %dx%d, %zu events%s\n", file.c_str(), cast->header.width,
+    std::printf("%s: asciicast v2, %dx%d, %zu events%s\n", bastion::display_escape(file).c_str(), cast->header.width,
                 cast->header.height, cast->events.size(),
                 cast->truncated ? " (last line truncated: the writer was interrupted)" : "");
     return 0;
@@ -94,7 +100,8 @@ int cmd_audit(const std::vector<std::string>& a) {
   if (db.empty()) return usage();
   sqlite3* h = nullptr;
   if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    std::fprintf(stderr, "bastionctl: %s: %s\n", db.c_str(), sqlite3_errmsg(h));
+    std::fprintf(stderr, "bastionctl: %s: %s\n", bastion::display_escape(db).c_str(),
+                 bastion::display_escape(sqlite3_errmsg(h)).c_str());
     sqlite3_close(h);
     return 1;
   }
@@ -119,7 +126,7 @@ int cmd_audit(const std::vector<std::string>& a) {
   }
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-    std::fprintf(stderr, "bastionctl: %s\n", sqlite3_errmsg(h));
+    std::fprintf(stderr, "bastionctl: %s\n", bastion::display_escape(sqlite3_errmsg(h)).c_str());
     sqlite3_close(h);
     return 1;
   }
@@ -127,16 +134,23 @@ int cmd_audit(const std::vector<std::string>& a) {
     sqlite3_bind_text(st, static_cast<int>(i + 1), binds[i].c_str(), -1, SQLITE_TRANSIENT);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    // Key IDs, target names, addresses and command text are user-controlled:
+    // escaped, so a value can neither add a row (newline), shift a column
+    // (tab) nor drive the auditor's terminal.
     const int n = sqlite3_column_count(st);
+    std::string row;
     for (int c = 0; c < n; ++c) {
-      const auto* v = sqlite3_column_text(st, c);
-      std::printf("%s%s", c ? "\t" : "", v ? reinterpret_cast<const char*>(v) : "");
+      const auto* v = static_cast<const char*>(sqlite3_column_blob(st, c));
+      if (c) row += '\t';
+      if (v) row += bastion::display_escape(std::string_view(v, static_cast<std::size_t>(sqlite3_column_bytes(st, c))));
     }
-    std::printf("\n");
+    row += '\n';
+    std::fwrite(row.data(), 1, row.size(), stdout);
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
-    std::fprintf(stderr, "bastionctl: %s: %s\n", db.c_str(), sqlite3_errmsg(h));
+    std::fprintf(stderr, "bastionctl: %s: %s\n", bastion::display_escape(db).c_str(),
+                 bastion::display_escape(sqlite3_errmsg(h)).c_str());
     sqlite3_close(h);
     return 1;
   }
@@ -155,7 +169,7 @@ int main(int argc, char** argv) {
     std::string err;
     auto cfg = bastion::load_config(a[1], err);
     if (!cfg) {
-      std::fprintf(stderr, "%s\n", err.c_str());
+      std::fprintf(stderr, "%s\n", bastion::display_escape_multiline(err).c_str());
       return 1;
     }
     std::printf("%s: OK\n", a[1].c_str());

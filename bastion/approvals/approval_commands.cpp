@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "common/display_escape.h"
 #include "common/time_util.h"
 
 namespace bastion {
@@ -21,6 +22,11 @@ const char* kAccessHelp =
     "  list                                          your requests and grants\n"
     "  revoke N                                      end a grant early\n";
 
+// A held command in a one-line listing: escaped, and cut visibly (with its
+// length) so a long text cannot push what follows off the screen; `show N`
+// gives all of it.
+constexpr std::size_t kListedCommandChars = 200;
+
 bool parse_id(const std::string& s, int64_t& id) {
   std::string_view t = s;
   if (!t.empty() && t[0] == '#') t.remove_prefix(1);
@@ -30,9 +36,10 @@ bool parse_id(const std::string& s, int64_t& id) {
   return true;
 }
 
+// Names come from certificates and configuration: shown escaped.
 std::string join(const std::vector<std::string>& v) {
   std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+  for (const auto& x : v) out += (out.empty() ? "" : ", ") + display_escape(x);
   return out;
 }
 
@@ -41,12 +48,17 @@ std::string ago(int64_t t, int64_t now) { return format_duration(now - t) + " ag
 }  // namespace
 
 std::string describe_request(const ApprovalRequest& r, int64_t now) {
-  std::string what = r.kind == "access" ? "access to " + r.target + " for " + format_duration(r.grant_ttl)
-                                        : r.target + " " + r.command_kind + ": " + r.command_text;
+  // Everything from the request is user-controlled (target, command, requester
+  // key ID, reason): escaped, so the approver reads the bytes that will run.
+  std::string what = r.kind == "access"
+                         ? "access to " + display_escape(r.target) + " for " + format_duration(r.grant_ttl)
+                         : display_escape(r.target) + " " + display_escape(r.command_kind) + ": " +
+                               display_escape_truncated(r.command_text, kListedCommandChars);
   int approvals = 0;
   for (const auto& v : r.votes) approvals += v.decision == "approve";
-  std::string line = "#" + std::to_string(r.id) + "  " + effective_state(r, now) + "  " + r.requester + "  " + what;
-  if (!r.reason.empty()) line += "  (" + r.reason + ")";
+  std::string line = "#" + std::to_string(r.id) + "  " + effective_state(r, now) + "  " + display_escape(r.requester) +
+                     "  " + what;
+  if (!r.reason.empty()) line += "  (" + display_escape(r.reason) + ")";
   line += "  " + ago(r.created_at, now) + "  [" + std::to_string(approvals) + "/" +
           std::to_string(std::max(1, r.min_approvals)) + " approvals; approvers: " + join(r.approvers) + "]";
   return line;
@@ -91,7 +103,7 @@ int ApprovalCommands::run(const std::string& which, const std::vector<std::strin
         for (std::size_t j = i + 1; j < a.size(); ++j) text += (j > i + 1 ? " " : "") + a[j];
         break;
       }
-      return err += "unexpected argument \"" + a[i] + "\"\n" + kApprovalsHelp, 2;
+      return err += "unexpected argument \"" + display_escape(a[i]) + "\"\n" + kApprovalsHelp, 2;
     }
     if (cmd == "deny" && text.empty()) return err += "deny needs --reason TEXT (the requester sees it)\n", 2;
     return vote(id, cmd, text, out, err);
@@ -111,7 +123,7 @@ int ApprovalCommands::list_pending(std::string& out, std::string& err) {
     out += describe_request(r, now) + "\n";
     ++n;
   }
-  if (!e.empty()) return err += "the approval store is unavailable: " + e + "\n", 1;
+  if (!e.empty()) return err += "the approval store is unavailable: " + display_escape(e) + "\n", 1;
   if (n == 0) out += "no pending requests you may decide\n";
   return 0;
 }
@@ -122,12 +134,28 @@ int ApprovalCommands::show(int64_t id, std::string& out, std::string& err) {
   if (!r || !may_see(*r)) return err += "no request #" + std::to_string(id) + " you may see\n", 1;
   const int64_t now = unix_now();
   out += describe_request(*r, now) + "\n";
-  out += "  requested " + iso8601(r->created_at) + " by " + r->requester + (r->session_id.empty() ? "" : " in session " + r->session_id) + "\n";
+  if (r->kind != "access") {
+    // All of the command, every line behind a "  | " margin: newlines are kept
+    // so a multi-line SQL statement reads as written, and the margin keeps a
+    // line of the command from passing for a line of ours.
+    out += "  command, " + std::to_string(r->command_text.size()) + " bytes, exactly as it will run:\n";
+    const std::string text = display_escape_multiline(r->command_text);
+    std::size_t from = 0;
+    for (;;) {
+      const std::size_t nl = text.find('\n', from);
+      out += "  | " + text.substr(from, nl == std::string::npos ? std::string::npos : nl - from) + "\n";
+      if (nl == std::string::npos) break;
+      from = nl + 1;
+    }
+  }
+  out += "  requested " + iso8601(r->created_at) + " by " + display_escape(r->requester) +
+         (r->session_id.empty() ? "" : " in session " + display_escape(r->session_id)) + "\n";
   if (effective_state(*r, now) == "pending") out += "  expires " + iso8601(r->expires_at) + "\n";
   for (const auto& v : r->votes)
-    out += "  " + v.decision + " by " + v.approver + " at " + iso8601(v.at) + (v.comment.empty() ? "" : ": " + v.comment) + "\n";
+    out += "  " + display_escape(v.decision) + " by " + display_escape(v.approver) + " at " + iso8601(v.at) +
+           (v.comment.empty() ? "" : ": " + display_escape(v.comment)) + "\n";
   if (r->kind == "access" && r->grant_expires_at) out += "  grant ends " + iso8601(r->grant_expires_at) + "\n";
-  if (!r->deny_reason.empty()) out += "  reason: " + r->deny_reason + "\n";
+  if (!r->deny_reason.empty()) out += "  reason: " + display_escape(r->deny_reason) + "\n";
   return 0;
 }
 
@@ -138,15 +166,15 @@ int ApprovalCommands::vote(int64_t id, const std::string& decision, const std::s
   if (!r) return err += "no request #" + std::to_string(id) + "\n", 1;
   const int64_t now = unix_now();
   const std::string why = vote_refusal(*r, actor_.identity, actor_.principals, actor_.admin, now);
-  if (!why.empty()) return err += why + "\n", 1;
+  if (!why.empty()) return err += display_escape(why) + "\n", 1;
   ApprovalVote v{actor_.identity, decision == "approve" ? "approve" : "deny", text, now};
-  if (!store_.add_vote(id, v, e)) return err += "cannot record the vote: " + e + "\n", 1;
+  if (!store_.add_vote(id, v, e)) return err += "cannot record the vote: " + display_escape(e) + "\n", 1;
   r->votes.push_back(v);
   const std::string result = tally(*r);
   if (result != "pending") {
     const int64_t grant_end = r->kind == "access" && result == "approved" ? now + r->grant_ttl : 0;
     if (!store_.transition(id, "pending", result, now, actor_.identity, decision == "deny" ? text : "", grant_end, e))
-      return err += e.empty() ? "request #" + std::to_string(id) + " changed meanwhile\n" : e + "\n", 1;
+      return err += e.empty() ? "request #" + std::to_string(id) + " changed meanwhile\n" : display_escape(e) + "\n", 1;
     r->state = result;
     r->grant_expires_at = grant_end;
     if (event_) event_(*r, result);
@@ -177,7 +205,7 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
       for (++i; i < a.size() && a[i] != "--for"; ++i) reason += (reason.empty() ? "" : " ") + a[i];
       --i;
     } else {
-      return err += "unexpected argument \"" + a[i] + "\"\n" + kAccessHelp, 2;
+      return err += "unexpected argument \"" + display_escape(a[i]) + "\"\n" + kAccessHelp, 2;
     }
   }
   if (ttl <= 0) return err += "request needs --for DURATION (e.g. 30m, 2h)\n", 2;
@@ -185,11 +213,13 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
   if (ttl > cfg_.approvals.max_grant)
     return err += "at most " + format_duration(cfg_.approvals.max_grant) + " may be requested\n", 1;
   const auto it = cfg_.targets.find(target);
-  if (it == cfg_.targets.end()) return err += "unknown target \"" + target + "\"\n", 1;
-  if (it->second.approvers.empty()) return err += "target \"" + target + "\" takes no access requests (no approvers)\n", 1;
+  const std::string shown_target = display_escape(target);
+  if (it == cfg_.targets.end()) return err += "unknown target \"" + shown_target + "\"\n", 1;
+  if (it->second.approvers.empty())
+    return err += "target \"" + shown_target + "\" takes no access requests (no approvers)\n", 1;
   for (const auto& p : actor_.principals)
     if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end())
-      return out += "you already have access to \"" + target + "\"\n", 0;
+      return out += "you already have access to \"" + shown_target + "\"\n", 0;
   ApprovalRequest r;
   r.kind = "access";
   r.requester = actor_.identity;
@@ -202,7 +232,9 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
   if (refine_) {
     if (const auto d = refine_(r)) {
       if (d->verdict == Decision::Verdict::deny)
-        return err += "request refused by policy: " + (d->reason.empty() ? std::string("denied") : d->reason) + "\n", 1;
+        return err += "request refused by policy: " +
+                          (d->reason.empty() ? std::string("denied") : display_escape(d->reason)) + "\n",
+               1;
       if (d->verdict == Decision::Verdict::review) {
         if (!d->approvers.empty()) r.approvers = d->approvers;
         r.min_approvals = d->min_approvals;
@@ -210,10 +242,10 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
     }
   }
   std::string e;
-  if (!store_.create_request(r, e)) return err += "the approval store is unavailable: " + e + "\n", 1;
+  if (!store_.create_request(r, e)) return err += "the approval store is unavailable: " + display_escape(e) + "\n", 1;
   if (event_) event_(r, "created");
   if (changed_) changed_();
-  out += "request #" + std::to_string(r.id) + " created: access to " + target + " for " + format_duration(ttl) +
+  out += "request #" + std::to_string(r.id) + " created: access to " + shown_target + " for " + format_duration(ttl) +
          " once approved by one of: " + join(r.approvers) + " (pending for " +
          format_duration(cfg_.approvals.request_ttl) + ")\n";
   return 0;
@@ -230,7 +262,7 @@ int ApprovalCommands::list_mine(std::string& out, std::string& err) {
     out += "\n";
     ++n;
   }
-  if (!e.empty()) return err += "the approval store is unavailable: " + e + "\n", 1;
+  if (!e.empty()) return err += "the approval store is unavailable: " + display_escape(e) + "\n", 1;
   if (n == 0) out += "no requests\n";
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "approvals/approvals_executor.h"
 
+#include "common/display_escape.h"
 #include "policy/shell_words.h"
 #include "sources/terminal_text.h"
 
@@ -31,7 +32,7 @@ void ApprovalsExecutor::run_line(const std::string& line, OutputPipeline& out) {
   std::string o, e;
   int rc;
   if (!sp.error.empty() || sp.parts.size() > 1) {
-    e = "cannot read this command line" + (sp.error.empty() ? std::string() : ": " + sp.error) + "\n";
+    e = "cannot read this command line" + (sp.error.empty() ? std::string() : ": " + display_escape(sp.error)) + "\n";
     rc = 2;
   } else {
     rc = commands_->run(which_, sp.parts.empty() ? std::vector<std::string>{} : sp.parts[0].argv, o, e);

@@ -5,10 +5,29 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "common/display_escape.h"
+
 namespace bastion {
 namespace {
 // Set once at start-up (and on reload) before sessions log; read-only after.
 std::atomic<bool> g_json{false};
+
+// A field value in the text format. Values carry key IDs, names, commands and
+// error text that users control: display_escape keeps every event on one
+// line and keeps control, bidi and invisible characters away from the
+// terminal of whoever reads the log. Quoted when empty or when it holds a
+// space, '"' or '=' (so `k=v` pairs split unambiguously); inside quotes '"'
+// is written \" (display_escape already doubled every backslash).
+std::string text_value(const std::string& v) {
+  std::string e = display_escape(v);
+  if (!e.empty() && e.find_first_of(" \"=") == std::string::npos) return e;
+  std::string q = "\"";
+  for (char c : e) {
+    if (c == '"') q += '\\';
+    q += c;
+  }
+  return q + '"';
+}
 }  // namespace
 
 void log_setup(const std::string& format, const std::string& level) {
@@ -34,22 +53,17 @@ void log_event(spdlog::level::level_enum level, std::string_view msg,
     j["level"] = spdlog::level::to_string_view(level).data();
     j["msg"] = std::string(msg);
     for (const auto& [k, v] : fields) j[std::string(k)] = v;
-    spdlog::log(level, "{}", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    // ensure_ascii: bidi and invisible characters arrive as \uXXXX, so a log
+    // read with tail or less cannot be reordered by them; still plain JSON.
+    spdlog::log(level, "{}", j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace));
     return;
   }
-  std::string line(msg);
+  std::string line = display_escape(msg);
   for (const auto& [k, v] : fields) {
     line += ' ';
     line += k;
     line += '=';
-    const bool quote = v.empty() || v.find_first_of(" \t\"=") != std::string::npos;
-    if (quote) line += '"';
-    for (char c : v) {
-      if (c == '"' || c == '\\') line += '\\';
-      if (c == '\n') line += "\\n";
-      else line += c;
-    }
-    if (quote) line += '"';
+    line += text_value(v);
   }
   spdlog::log(level, "{}", line);
 }

@@ -7,6 +7,7 @@
 
 #include "approvals/approval_commands.h"
 #include "audit/sqlite_audit_store.h"
+#include "common/display_escape.h"
 #include "config/config.h"
 #include "ctl/commands.h"
 
@@ -29,7 +30,7 @@ int ctl_approvals(const std::vector<std::string>& a) {
   std::shared_ptr<const Config> cfg;
   if (!config_file.empty()) {
     cfg = load_config(config_file, err, false);
-    if (!cfg) return std::fprintf(stderr, "%s\n", err.c_str()), 1;
+    if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
     if (db.empty()) db = cfg->audit_db_path();
   } else {
     cfg = std::make_shared<Config>();
@@ -41,9 +42,10 @@ int ctl_approvals(const std::vector<std::string>& a) {
     return 2;
   }
   auto store = SqliteAuditStore::open(db, err);
-  if (!store) return std::fprintf(stderr, "bastionctl: %s\n", err.c_str()), 1;
+  if (!store) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
   ApprovalCommands cmds(*store, *cfg, ApprovalActor{"admin:" + unix_user(), {}, true}, nullptr);
   std::string out;
+  // ApprovalCommands escapes what it quotes (display_escape.h): printed as is.
   const int rc = cmds.run("approvals", rest, out, err);
   std::fputs(out.c_str(), stdout);
   std::fputs(err.c_str(), stderr);

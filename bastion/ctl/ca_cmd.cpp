@@ -15,6 +15,7 @@
 #include "audit/sqlite_audit_store.h"
 #include "auth/public_key.h"
 #include "ca/ca_key.h"
+#include "common/display_escape.h"
 #include "ca/cert_issuer.h"
 #include "common/file_util.h"
 #include "common/time_util.h"
@@ -65,11 +66,12 @@ int ca_init(const std::vector<std::string>& a) {
   std::string err;
   auto ca = CaKey::generate(type, bits, err);
   if (!ca || !ca->save(file, comment, err)) {
-    std::fprintf(stderr, "bastionctl: %s\n", err.c_str());
+    std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());
     return 1;
   }
-  std::printf("CA key:        %s (mode 0600; keep it off the bastion host if you can)\n", file.c_str());
-  std::printf("CA public key: %s.pub (list it in user_ca_keys, or sshd's TrustedUserCAKeys)\n", file.c_str());
+  const std::string shown = display_escape(file);
+  std::printf("CA key:        %s (mode 0600; keep it off the bastion host if you can)\n", shown.c_str());
+  std::printf("CA public key: %s.pub (list it in user_ca_keys, or sshd's TrustedUserCAKeys)\n", shown.c_str());
   std::printf("fingerprint:   %s\n", sha256_fingerprint(ca->public_blob()).c_str());
   return 0;
 }
@@ -112,30 +114,31 @@ int cert_issue(const std::vector<std::string>& a) {
   if (!config_file.empty()) {
     auto cfg = load_config(config_file, err, false);
     if (!cfg) {
-      std::fprintf(stderr, "%s\n", err.c_str());
+      std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str());
       return 1;
     }
     max_ttl = cfg->cert_max_ttl;
     if (db.empty()) db = cfg->audit_db_path();
   }
   if (ttl > max_ttl) {
-    std::fprintf(stderr, "bastionctl: --ttl %s is longer than the maximum (%lld seconds)\n", ttl_s.c_str(),
+    std::fprintf(stderr, "bastionctl: --ttl %s is longer than the maximum (%lld seconds)\n",
+                 display_escape(ttl_s).c_str(),
                  static_cast<long long>(max_ttl));
     return 1;
   }
   auto ca = CaKey::load(ca_file, err);
   if (!ca) {
-    std::fprintf(stderr, "bastionctl: %s\n", err.c_str());
+    std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());
     return 1;
   }
   std::string line;
   if (!read_file(pub_file, line)) {
-    std::fprintf(stderr, "bastionctl: %s: cannot read\n", pub_file.c_str());
+    std::fprintf(stderr, "bastionctl: %s: cannot read\n", display_escape(pub_file).c_str());
     return 1;
   }
   auto key = parse_public_key_line(line.substr(0, line.find('\n')), err);
   if (!key) {
-    std::fprintf(stderr, "bastionctl: %s: %s\n", pub_file.c_str(), err.c_str());
+    std::fprintf(stderr, "bastionctl: %s: %s\n", display_escape(pub_file).c_str(), display_escape(err).c_str());
     return 1;
   }
   CertRequest req;
@@ -152,7 +155,7 @@ int cert_issue(const std::vector<std::string>& a) {
   if (!db.empty()) {
     store = SqliteAuditStore::open(db, err);
     if (!store) {
-      std::fprintf(stderr, "bastionctl: %s\n", err.c_str());
+      std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());
       return 1;
     }
   }
@@ -167,7 +170,7 @@ int cert_issue(const std::vector<std::string>& a) {
     req.serial = (serial >> 1) | 1;
     blob = issue_user_certificate(req, *ca, err);
     if (blob.empty()) {
-      std::fprintf(stderr, "bastionctl: %s\n", err.c_str());
+      std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());
       return 1;
     }
     if (!store) break;
@@ -176,7 +179,7 @@ int cert_issue(const std::vector<std::string>& a) {
                    sha256_fingerprint(ca->public_blob()), sha256_fingerprint(key->blob), source, force};
     if (store->cert_issued(rec, err)) break;
     if (err.find("UNIQUE") == std::string::npos || attempt == 4) {
-      std::fprintf(stderr, "bastionctl: cannot record the certificate (not issued): %s\n", err.c_str());
+      std::fprintf(stderr, "bastionctl: cannot record the certificate (not issued): %s\n", display_escape(err).c_str());
       return 1;
     }
   }
@@ -184,13 +187,16 @@ int cert_issue(const std::vector<std::string>& a) {
   if (out.ends_with(".pub")) out.resize(out.size() - 4);
   out += "-cert.pub";
   std::ofstream f(out, std::ios::trunc);
-  f << certificate_type_for(key->type) << " " << recorder::base64_encode(blob) << " " << identity << "\n";
+  // The comment is the key ID, escaped: a newline in it would add a line to the file.
+  f << certificate_type_for(key->type) << " " << recorder::base64_encode(blob) << " " << display_escape(identity)
+    << "\n";
   if (!f.flush()) {
-    std::fprintf(stderr, "bastionctl: %s: cannot write\n", out.c_str());
+    std::fprintf(stderr, "bastionctl: %s: cannot write\n", display_escape(out).c_str());
     return 1;
   }
-  std::printf("%s: serial %llu, identity %s, principals %s, valid %s to %s\n", out.c_str(),
-              static_cast<unsigned long long>(req.serial), identity.c_str(), principals.c_str(),
+  std::printf("%s: serial %llu, identity %s, principals %s, valid %s to %s\n", display_escape(out).c_str(),
+              static_cast<unsigned long long>(req.serial), display_escape(identity).c_str(),
+              display_escape(principals).c_str(),
               iso8601(static_cast<int64_t>(req.valid_after)).c_str(),
               iso8601(static_cast<int64_t>(req.valid_before)).c_str());
   return 0;

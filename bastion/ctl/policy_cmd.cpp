@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/display_escape.h"
 #include "ctl/commands.h"
 #include "policy/policy_cases.h"
 #include "policy/policy_chain.h"
@@ -13,6 +14,12 @@
 
 namespace bastion {
 namespace {
+
+// Reasons, patterns, names and trace lines come from the policy and the
+// command under test: shown escaped, like everywhere else (display_escape.h).
+std::string shown(const std::string& s) { return display_escape(s); }
+// Error text (Lua messages may span lines): newlines kept, the rest escaped.
+std::string shown_error(const std::string& s) { return display_escape_multiline(s); }
 
 int usage() {
   std::fprintf(stderr,
@@ -39,11 +46,12 @@ int check(const std::vector<std::string>& files) {
     std::string err;
     auto src = load_policy_source(f, PolicyLimits{}, err);
     if (!src) {
-      std::fprintf(stderr, "%s\n", err.c_str());
+      std::fprintf(stderr, "%s\n", shown_error(err).c_str());
       ++bad;
       continue;
     }
-    std::printf("%s: OK (sha256 %s, %zu modules)\n", f.c_str(), src->hash.substr(0, 16).c_str(), src->modules.size());
+    std::printf("%s: OK (sha256 %s, %zu modules)\n", shown(f).c_str(), src->hash.substr(0, 16).c_str(),
+                src->modules.size());
   }
   return bad ? 1 : 0;
 }
@@ -88,19 +96,19 @@ int test(const std::vector<std::string>& a) {
   if (!cases.empty()) {
     const int failures = run_policy_cases(file, cases, std::cout, err);
     if (failures < 0) {
-      std::fprintf(stderr, "%s\n", err.c_str());
+      std::fprintf(stderr, "%s\n", shown_error(err).c_str());
       return 2;
     }
     return failures == 0 ? 0 : 1;
   }
   auto src = load_policy_source(file, PolicyLimits{}, err);
   if (!src) {
-    std::fprintf(stderr, "%s\n", err.c_str());
+    std::fprintf(stderr, "%s\n", shown_error(err).c_str());
     return 2;
   }
   auto chain = PolicyChain::create(src, nullptr, Decision::Verdict::deny, err);
   if (!chain) {
-    std::fprintf(stderr, "%s\n", err.c_str());
+    std::fprintf(stderr, "%s\n", shown_error(err).c_str());
     return 2;
   }
   PolicyTrace trace;
@@ -118,30 +126,32 @@ int test(const std::vector<std::string>& a) {
     const KubectlLine kl = parse_kubectl_line(command, "default");
     if (!kl.refusal.empty()) {
       std::printf("decision: deny\nreason:   %s\nfrom:     bastion (refused whatever the policy says)\n",
-                  kl.refusal.c_str());
+                  shown(kl.refusal).c_str());
       return 1;
     }
     req.kubectl = kl.facts;
   }
   const Decision d = session_hook ? chain->decide_session(s) : chain->decide(req);
   std::printf("decision: %s\n", d.name());
-  if (!d.reason.empty()) std::printf("reason:   %s\n", d.reason.c_str());
-  if (!d.source.empty()) std::printf("from:     %s (%s)\n", d.source.c_str(), d.hook.c_str());
-  for (const auto& m : d.mask) std::printf("mask:     /%s/ -> %s\n", m.pattern.c_str(), m.replacement.c_str());
+  if (!d.reason.empty()) std::printf("reason:   %s\n", shown(d.reason).c_str());
+  if (!d.source.empty()) std::printf("from:     %s (%s)\n", shown(d.source).c_str(), shown(d.hook).c_str());
+  for (const auto& m : d.mask)
+    std::printf("mask:     /%s/ -> %s\n", shown(m.pattern).c_str(), shown(m.replacement).c_str());
   for (const auto& c : d.column_masks) {
     const char* how = c.method == ColumnMaskRule::Method::hash ? "hash" : c.method == ColumnMaskRule::Method::full ? "full" : "last";
-    std::printf("column:   %s%s%s -> %s%s\n", c.table.c_str(), c.table.empty() ? "" : ".", c.column.c_str(), how,
+    std::printf("column:   %s%s%s -> %s%s\n", shown(c.table).c_str(), c.table.empty() ? "" : ".",
+                shown(c.column).c_str(), how,
                 c.method == ColumnMaskRule::Method::keep_last ? (":" + std::to_string(c.keep)).c_str() : "");
   }
   if (!d.column_masks.empty() && !d.mask_derived) std::printf("derived:  keep\n");
   if (d.row_limit) std::printf("rows:     at most %lld\n", static_cast<long long>(*d.row_limit));
   if (!d.approvers.empty()) {
     std::string ap;
-    for (const auto& p : d.approvers) ap += (ap.empty() ? "" : ",") + p;
+    for (const auto& p : d.approvers) ap += (ap.empty() ? "" : ",") + shown(p);
     std::printf("approvers: %s\n", ap.c_str());
   }
   std::printf("trace:\n");
-  for (const auto& l : trace.lines) std::printf("  %s\n", l.c_str());
+  for (const auto& l : trace.lines) std::printf("  %s\n", shown(l).c_str());
   return d.allowed() ? 0 : 1;
 }
 

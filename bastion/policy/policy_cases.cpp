@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "common/display_escape.h"
 #include "common/file_util.h"
 #include "config/lua_state.h"
 #include "policy/policy_chain.h"
@@ -131,14 +132,15 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
       ++failures;
       std::string got;
       for (const auto& m : masked) got += (got.empty() ? "" : ", ") + m;
-      out << "FAIL " << name << ": masked columns are {" << got << "}\n";
+      out << "FAIL " << display_escape(name) << ": masked columns are {" << display_escape(got) << "}\n";
       continue;
     }
     if (!verdict_ok || !reason_ok) {
       ++failures;
-      out << "FAIL " << name << ": expected " << expect << (reason.empty() ? "" : " (\"" + reason + "\")")
-          << ", got " << d.name() << (d.reason.empty() ? "" : " (\"" + d.reason + "\")")
-          << (d.source.empty() ? "" : " at " + d.source) << "\n";
+      out << "FAIL " << display_escape(name) << ": expected " << display_escape(expect)
+          << (reason.empty() ? "" : " (\"" + display_escape(reason) + "\")") << ", got " << d.name()
+          << (d.reason.empty() ? "" : " (\"" + display_escape(d.reason) + "\")")
+          << (d.source.empty() ? "" : " at " + display_escape(d.source)) << "\n";
     }
   }
   out << (total - failures) << " passed, " << failures << " failed\n";

@@ -36,7 +36,8 @@ bool play_asciicast(const Asciicast& cast, int fd, const PlayOptions& opts) {
     if (e.code == 'o') {
       if (!write_all(fd, e.data)) return false;
     } else if (e.code == 'm' && opts.show_markers) {
-      if (!write_all(fd, "\r\n\x1b[7m[marker] " + e.data + "\x1b[0m\r\n")) return false;
+      const std::string text = opts.marker_text ? opts.marker_text(e.data) : e.data;
+      if (!write_all(fd, "\r\n\x1b[7m[marker] " + text + "\x1b[0m\r\n")) return false;
     }
   }
   return true;
