@@ -37,7 +37,9 @@ class CliTest(BastionTest):
         os.chmod(os.path.join(d, "keys", "target_key"), 0o644)
         r = self.check(conf)
         self.assertEqual(r.returncode, 1)
-        self.assertIn(b"target_key: targets.web1.identity: readable by group or others (chmod 600)", r.stderr)
+        key = os.path.join(d, "keys", "target_key")
+        self.assertIn(f"targets.web1.identity: {key}: mode 0644 is readable by group or others (chmod 600)\n".encode(),
+                      r.stderr)
 
     def test_recording_play_with_markers(self):
         self.env.ssh("web1", "echo played")
