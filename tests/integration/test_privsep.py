@@ -5,13 +5,13 @@ refused when group- or world-readable."""
 import os
 import pwd
 import shutil
-import signal
+import socket
 import subprocess
 import tempfile
 import unittest
 
 import pg_cluster
-from harness import BASTIOND, BastionTest, Env, free_port, main, run
+from harness import BASTIOND, BastionTest, Env, main, run, wait_port
 
 USER = "bastion-it"
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
@@ -57,6 +57,23 @@ def loose_copy(env, mode, key="held_key", extra_conf=None):
     path = os.path.join(d, "keys", key)
     os.chmod(path, mode)
     return conf, path
+
+
+def free_low_port():
+    for port in range(700, 1000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                pass
+    raise RuntimeError("no free port below 1024")
+
+
+def give_to(d, pw):
+    for root, dirs, files in os.walk(d):
+        for p in [root] + [os.path.join(root, f) for f in files]:
+            os.chown(p, pw.pw_uid, pw.pw_gid)
 
 
 def start_fails(conf):
@@ -182,13 +199,38 @@ class PrivsepTest(BastionTest):
         conf, _ = loose_copy(self.env, 0o600)
         d = os.path.dirname(conf)
         nobody = pwd.getpwnam("nobody")
-        for root, dirs, files in os.walk(d):
-            for p in [root] + [os.path.join(root, f) for f in files]:
-                os.chown(p, nobody.pw_uid, nobody.pw_gid)
+        give_to(d, nobody)
         r = run(["runuser", "-u", "nobody", "--", BASTIOND, "--check", "--config", conf])
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr.decode(), f'bastiond: user = "{USER}" needs bastiond started as root (or as {USER}); '
                                             f"it runs as uid {nobody.pw_uid}\n")
+
+    def test_started_as_the_user_with_a_bind_capability_drops_it(self):
+        """The systemd unit's model: User=bastion, CAP_NET_BIND_SERVICE as an
+        ambient capability for a low port; bastiond binds, then holds none."""
+        port = free_low_port()
+        conf, _ = loose_copy(self.env, 0o600, extra_conf=lambda t: t.replace(
+            f'listen = "127.0.0.1:{self.env.bastion.port}"', f'listen = "127.0.0.1:{port}"'))
+        give_to(os.path.dirname(conf), pwd.getpwnam(USER))
+        log = open(os.path.join(os.path.dirname(conf), "bastiond.log"), "wb")
+        p = subprocess.Popen(["setpriv", "--reuid", USER, "--regid", USER, "--init-groups",
+                              "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service",
+                              BASTIOND, "--config", conf], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_port(port)
+            for field in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+                self.assertEqual(proc_field(p.pid, field), ["0000000000000000"], field)
+            self.assertEqual(proc_field(p.pid, "Uid"), [str(self.uid)] * 4)
+            with open(f"/proc/{p.pid}/limits") as f:
+                self.assertIn(["Max", "core", "file", "size", "0", "0", "bytes"], [l.split() for l in f])
+            self.assertEqual(os.stat(f"/proc/{p.pid}/status").st_uid, 0)  # not dumpable
+            cmd = self.env.ssh_base() + ["-p", str(port), "web1@127.0.0.1", "echo low-port-ok"]
+            r = run(cmd)
+            self.assertEqual((r.returncode, r.stdout), (0, b"low-port-ok\n"), r.stderr)
+        finally:
+            p.terminate()
+            p.wait(timeout=15)
+            log.close()
 
 
 if __name__ == "__main__":
