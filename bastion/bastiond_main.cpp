@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "config/config_check.h"
+#include "front/privileges.h"
 #include "front/server.h"
 
 namespace {
@@ -41,13 +42,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string err;
+  // Before any credential is read: no core file, no ptrace by the same user.
+  if (!bastion::disable_core_dumps(err)) {
+    std::fprintf(stderr, "bastiond: %s\n", err.c_str());
+    return 1;
+  }
   auto cfg = bastion::load_config(config, err);
   if (!cfg) {
     std::fprintf(stderr, "bastiond: %s\n", err.c_str());
     return 1;
   }
   if (check) {
-    const auto problems = bastion::check_config_files(*cfg);
+    auto problems = bastion::check_config_files(*cfg);
+    for (auto& p : bastion::run_as_problems(*cfg)) problems.push_back(std::move(p));
     for (const auto& p : problems) std::fprintf(stderr, "bastiond: %s\n", p.c_str());
     if (!problems.empty()) return 1;
     std::printf("%s: OK (%zu targets, %zu CA keys)\n", config.c_str(), cfg->targets.size(),

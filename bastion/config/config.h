@@ -11,6 +11,7 @@
 #include "auth/public_key.h"
 #include "auth/revocation_list.h"
 #include "config/max_startups.h"
+#include "common/secret_file.h"
 #include "policy/policy.h"
 #include "policy/policy_source.h"
 
@@ -22,6 +23,8 @@ struct SshTargetConfig {
   std::string user;
   std::string identity;       // private key file
   std::string certificate;    // optional: identity's certificate (-cert.pub)
+  HeldSecret identity_key;    // the identity file's content, read at load
+  std::string certificate_text;  // the certificate file's content, read at load
   std::string known_hosts;    // required: strict host key checking
   int connect_timeout = 10;   // seconds
 };
@@ -34,6 +37,8 @@ struct PostgresTargetConfig {
   std::string password_file;   // the password, alone in a file only bastiond can read
   std::string service;         // or a libpq service (pg_service.conf)
   std::string passfile;        // or a libpq password file (.pgpass format)
+  HeldSecret password;         // password_file's first line, read at load
+  HeldSecret passfile_text;    // passfile's content, read at load
   std::string sslmode;         // libpq sslmode; default "prefer"
   std::string sslrootcert;
   int connect_timeout = 10;    // seconds
@@ -43,6 +48,7 @@ struct PostgresTargetConfig {
 
 struct KubectlTargetConfig {
   std::string kubeconfig;              // readable by bastiond only
+  HeldSecret kubeconfig_text;          // its content, read at load
   std::string context;                 // optional: a context in it
   std::string namespace_name = "default";  // when the user names none
   std::string kubectl = "/usr/bin/kubectl";
@@ -88,6 +94,7 @@ struct Config {
   std::string path;  // the config file
   std::string dir;   // its folder, against which relative paths resolve
 
+  std::string user;  // after binding, run as this user (empty: as started)
   std::string listen_host = "127.0.0.1";
   int listen_port = 2222;
   std::vector<std::string> host_keys;
@@ -118,7 +125,9 @@ struct Config {
 
 // Loads and validates. On failure returns null and `error` reads
 // "FILE:LINE: KEY: problem". `check_files` also opens keys, CA files and
-// known_hosts (what `bastiond --check` does).
+// known_hosts, and reads the held credential files (identity, certificate,
+// password_file, passfile, kubeconfig) into the config: bastiond and
+// `bastiond --check` always do; only tools that never connect skip it.
 std::shared_ptr<const Config> load_config(const std::string& path, std::string& error,
                                           bool check_files = true);
 

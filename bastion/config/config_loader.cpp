@@ -11,8 +11,10 @@
 
 #include "common/file_util.h"
 #include "common/parse_number.h"
+#include "common/secret_file.h"
 #include "config/config.h"
 #include "config/lua_state.h"
+#include "front/privileges.h"
 #include "policy/lua_policy.h"
 
 namespace bastion {
@@ -165,6 +167,12 @@ void check_readable(Reader& r, int line, const std::string& key, const std::stri
   if (!f) r.fail(line, key, "cannot read " + path);
 }
 
+// A held credential: read now, once; refused when group/other may read it.
+void read_secret(Reader& r, int line, const std::string& key, const std::string& path, HeldSecret& out) {
+  std::string err;
+  if (!read_secret_file(path, out.bytes, err)) r.fail(line, key, err);
+}
+
 std::shared_ptr<const PolicySource> load_policy(Reader& r, const Config& cfg, int line, const std::string& key,
                                                const std::string& file) {
   std::string err;
@@ -216,7 +224,7 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     if (auto ns = r.str("namespace", r.line_of("namespace", tline), q)) k.namespace_name = *ns;
     if (auto kc = r.str("kubectl", r.line_of("kubectl", tline), q)) k.kubectl = resolve(cfg.dir, *kc);
     if (check_files) {
-      check_readable(r, r.line_of("kubeconfig", tline), q + "kubeconfig", k.kubeconfig);
+      read_secret(r, r.line_of("kubeconfig", tline), q + "kubeconfig", k.kubeconfig, k.kubeconfig_text);
       if (access(k.kubectl.c_str(), X_OK) != 0)
         r.fail(r.line_of("kubectl", tline), q + "kubectl", k.kubectl + " is not an executable (install kubectl, "
                "e.g. Debian's kubernetes-client, or set kubectl = PATH)");
@@ -245,9 +253,14 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     p.row_limit = r.integer("row_limit", r.line_of("row_limit", tline), q, 0, int64_t{1} << 40).value_or(100000);
     p.statement_timeout = static_cast<int>(
         r.integer("statement_timeout", r.line_of("statement_timeout", tline), q, 0, 7 * 86400).value_or(0));
-    if (check_files && !p.password_file.empty())
-      check_readable(r, r.line_of("password_file", tline), q + "password_file", p.password_file);
-    if (check_files && !p.passfile.empty()) check_readable(r, r.line_of("passfile", tline), q + "passfile", p.passfile);
+    if (check_files && !p.password_file.empty()) {
+      read_secret(r, r.line_of("password_file", tline), q + "password_file", p.password_file, p.password);
+      auto& pw = p.password.bytes;  // the first line is the password
+      const auto eol = pw.find_first_of("\r\n");
+      if (eol != std::string::npos) std::fill(pw.begin() + static_cast<std::ptrdiff_t>(eol), pw.end(), '\0'), pw.resize(eol);
+    }
+    if (check_files && !p.passfile.empty())
+      read_secret(r, r.line_of("passfile", tline), q + "passfile", p.passfile, p.passfile_text);
     cfg.targets[name] = std::move(t);
     return;
   }
@@ -260,9 +273,12 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
   s.known_hosts = resolve(cfg.dir, need("known_hosts"));
   if (auto c = r.str("certificate", r.line_of("certificate", tline), q)) s.certificate = resolve(cfg.dir, *c);
   if (check_files) {
-    check_readable(r, r.line_of("identity", tline), q + "identity", s.identity);
+    read_secret(r, r.line_of("identity", tline), q + "identity", s.identity, s.identity_key);
     check_readable(r, r.line_of("known_hosts", tline), q + "known_hosts", s.known_hosts);
-    if (!s.certificate.empty()) check_readable(r, r.line_of("certificate", tline), q + "certificate", s.certificate);
+    // A certificate is public (the target sees it), so any mode will do; it
+    // is still read once, with its key.
+    if (!s.certificate.empty() && !read_file(s.certificate, s.certificate_text))
+      r.fail(r.line_of("certificate", tline), q + "certificate", "cannot read " + s.certificate);
   }
   cfg.targets[name] = std::move(t);
 }
@@ -367,11 +383,17 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
   // Stack: env
   Reader r(L, path, src);
   try {
-    r.only_keys({"listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
+    r.only_keys({"user", "listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
                  "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
                  "targets", "policy", "policy_default", "policy_limits", "approvals"},
                 1, "");
     auto& c = *cfg;
+    const int ul = r.line_of("user");
+    if (auto u = r.str("user", ul, "")) {
+      std::string e;
+      if (u->empty() || !find_user(*u, e)) r.fail(ul, "user", u->empty() ? "expected a user name" : e);
+      c.user = *u;
+    }
     const int ll = r.line_of("listen");
     if (auto l = r.str("listen", ll, ""))
       if (!parse_listen(*l, c.listen_host, c.listen_port)) r.fail(ll, "listen", "expected \"HOST:PORT\"");

@@ -22,6 +22,7 @@
 #include "common/ssh_handles.h"
 #include "front/connection.h"
 #include "front/startup_limits.h"
+#include "front/privileges.h"
 #include "recorder/async_file_sink.h"
 
 namespace bastion {
@@ -112,8 +113,8 @@ void reload(ServerContext& ctx) {
     return;
   }
   if (fresh->listen_host != old->listen_host || fresh->listen_port != old->listen_port ||
-      fresh->host_keys != old->host_keys || fresh->data_dir != old->data_dir)
-    log_warn("listen, host_keys and data_dir changes take effect only after a restart");
+      fresh->host_keys != old->host_keys || fresh->data_dir != old->data_dir || fresh->user != old->user)
+    log_warn("listen, host_keys, data_dir and user changes take effect only after a restart");
   log_setup(fresh->log_format, fresh->log_level);
   ctx.set_config(std::move(fresh));
   log_info("config reloaded", {{"config", old->path}});
@@ -122,13 +123,21 @@ void reload(ServerContext& ctx) {
 }  // namespace
 
 int run_server(std::shared_ptr<const Config> cfg) {
+  // Bind as started (root for a low port), then drop for good: data_dir is
+  // the unprivileged user's, so everything in it is opened after the drop.
+  std::string err;
+  std::optional<UnixUser> run_as;
+  SshBind bind;
+  if (!plan_privilege_drop(*cfg, run_as, err) || !(bind = make_bind(*cfg, err)) || !drop_privileges(run_as, err)) {
+    log_error("cannot start", {{"error", err}});
+    return 1;
+  }
   std::error_code ec;
   std::filesystem::create_directories(cfg->recordings_dir(), ec);
   if (ec) {
     log_error("cannot create data directory", {{"path", cfg->recordings_dir()}, {"error", ec.message()}});
     return 1;
   }
-  std::string err;
   auto audit = SqliteAuditStore::open(cfg->audit_db_path(), err);
   if (!audit) {
     log_error("cannot open audit store", {{"error", err}});
@@ -142,11 +151,6 @@ int run_server(std::shared_ptr<const Config> cfg) {
   signal(SIGPIPE, SIG_IGN);
   const int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
-  SshBind bind = make_bind(*cfg, err);
-  if (!bind) {
-    log_error("cannot start", {{"error", err}});
-    return 1;
-  }
   std::string mask_key;
   if (!load_or_create_secret(cfg->data_dir + "/mask.key", mask_key, err)) {
     log_error("cannot load the masking key", {{"error", err}});

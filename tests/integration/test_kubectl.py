@@ -25,6 +25,9 @@ echo "--- fds $$"
 for f in /proc/$$/fd/*; do echo "${f##*/} $(readlink "$f")"; done
 echo "--- argv"
 for a in "$@"; do echo "[$a]"; done
+echo "--- kubeconfig"
+stat -c %a "$KUBECONFIG"
+cat "$KUBECONFIG"
 """
 
 
@@ -170,10 +173,12 @@ class KubectlTest(BastionTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         env_part, rest = r.stdout.decode().split("--- fds ")
         fds_pid, rest = rest.split("\n", 1)
-        fds_part, argv_part = rest.split("--- argv\n")
+        fds_part, rest = rest.split("--- argv\n")
+        argv_part = rest.split("--- kubeconfig\n")[0]
         env = dict(l.split("=", 1) for l in env_part.splitlines() if "=" in l)
-        self.assertEqual(env["KUBECONFIG"], os.path.join(self.env.keys.d, "kubeconfig"))
+        # The kubeconfig held since load, written 0600 into the session's HOME.
         self.assertTrue(env["HOME"].startswith("/tmp/bastion-kubectl-"), env["HOME"])
+        self.assertEqual(env["KUBECONFIG"], env["HOME"] + "/kubeconfig")
         self.assertEqual(set(env) - {"PWD", "SHLVL", "_", "OLDPWD"}, {"KUBECONFIG", "HOME", "PATH", "LANG"})
         self.assertEqual(argv_part, "[--namespace=ns1]\n[get]\n[pods]\n[a b]\n[-l]\n[app=x]\n")
         # Nothing of the bastion's is inherited: no listening socket, no
@@ -189,6 +194,18 @@ class KubectlTest(BastionTest):
         while os.path.exists(env["HOME"]) and time.time() < deadline:
             time.sleep(0.1)
         self.assertFalse(os.path.exists(env["HOME"]))
+
+    def test_kubeconfig_is_read_once_and_copied_private(self):
+        kc = os.path.join(self.env.keys.d, "kubeconfig")
+        with open(kc) as f:
+            held = f.read()
+        os.rename(kc, kc + ".aside")  # after load, the file on disk no longer matters
+        try:
+            r = self.k("k8senv", "get pods")
+        finally:
+            os.rename(kc + ".aside", kc)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode().split("--- kubeconfig\n")[1], "600\n" + held)
 
     def test_secrets_masked_in_output_and_recording(self):
         r = self.k("k8s", "get secret db-creds -o yaml")

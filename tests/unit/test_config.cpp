@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "config/config.h"
 #include "test_util.h"
 
@@ -82,7 +85,7 @@ TEST_CASE("errors name file, line and key", "[config]") {
   CHECK(error_for(c, replace("type = \"ssh\"", "type = \"telnet\"")) ==
         f + ":8: targets.web1.type: unsupported target type \"telnet\" (supported: ssh, postgres, kubectl)");
   CHECK(error_for(c, replace("identity = \"web1_key\"", "identity = \"nope\"")) ==
-        f + ":9: targets.web1.identity: cannot read " + (c.d / "nope"));
+        f + ":9: targets.web1.identity: " + (c.d / "nope") + ": cannot read: No such file or directory");
   CHECK(error_for(c, replace("allow = { \"ops\", \"sre\" }", "allow = {}")) ==
         f + ":9: targets.web1.allow: at least one principal is required");
   CHECK(error_for(c, replace("listen = \"127.0.0.1:2299\"", "listen = \"nowhere\"")) ==
@@ -129,4 +132,55 @@ TEST_CASE("the config sandbox has no host access and bounded cost", "[config][sa
   std::string body = kGood;
   body.replace(body.find("\"deploy\""), 8, "string.format('%s', 'deploy')");
   REQUIRE(load_config(c.write(body), err));
+}
+
+TEST_CASE("held credential files are read once at load and refused when others may read them", "[config]") {
+  ConfigDir c;
+  const std::string f = c.d / "bastion.conf";
+  const std::string pg = std::string(kGood).replace(std::string(kGood).rfind('}'), 1,
+      "  db = { type = \"postgres\", host = \"127.0.0.1\", dbname = \"app\", user = \"svc\",\n"
+      "         password_file = \"pw\", allow = { \"ops\" } },\n}");
+  testutil::spit(c.d / "pw", "s3cret-pw\nignored second line\n");
+  chmod((c.d / "pw").c_str(), 0600);
+  std::string err;
+  auto cfg = load_config(c.write(pg), err);
+  REQUIRE(cfg);
+  const std::string key_text = testutil::slurp(c.d / "web1_key");
+  unlink((c.d / "web1_key").c_str());
+  unlink((c.d / "pw").c_str());
+  // Held in the config: what was on disk at load, whatever happens to the files.
+  CHECK(cfg->targets.at("web1").ssh.identity_key.bytes == key_text);
+  CHECK(cfg->targets.at("db").postgres.password.bytes == "s3cret-pw");
+
+  testutil::keygen(c.d, "web1_key");
+  testutil::spit(c.d / "pw", "s3cret-pw\n");
+  for (mode_t mode : {0640, 0604, 0610, 0601}) {
+    chmod((c.d / "pw").c_str(), mode);
+    char m[8];
+    std::snprintf(m, sizeof m, "%04o", mode);
+    const std::string e = error_for(c, pg);
+    CHECK(e.ends_with("targets.db.password_file: " + (c.d / "pw") + ": mode " + m +
+                      " is readable by group or others (chmod 600)"));
+    CHECK(e.find("s3cret") == std::string::npos);
+  }
+  chmod((c.d / "pw").c_str(), 0600);
+  chmod((c.d / "web1_key").c_str(), 0644);
+  CHECK(error_for(c, pg) == f + ":9: targets.web1.identity: " + (c.d / "web1_key") +
+                                ": mode 0644 is readable by group or others (chmod 600)");
+  chmod((c.d / "web1_key").c_str(), 0600);
+  unlink((c.d / "pw").c_str());
+  REQUIRE(mkfifo((c.d / "pw").c_str(), 0600) == 0);  // must not block the load
+  CHECK(error_for(c, pg).ends_with("targets.db.password_file: " + (c.d / "pw") + ": not a regular file"));
+}
+
+TEST_CASE("user names an existing user", "[config]") {
+  ConfigDir c;
+  const std::string f = c.d / "bastion.conf";
+  std::string err;
+  auto cfg = load_config(c.write("user = \"root\"\n" + std::string(kGood)), err);
+  REQUIRE(cfg);
+  CHECK(cfg->user == "root");
+  CHECK(error_for(c, "user = \"no-such-user-x\"\n" + std::string(kGood)) ==
+        f + ":1: user: no such user \"no-such-user-x\" (create it, e.g. useradd --system no-such-user-x)");
+  CHECK(error_for(c, "user = \"\"\n" + std::string(kGood)) == f + ":1: user: expected a user name");
 }

@@ -142,8 +142,8 @@ bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
   if (!inv.namespace_given && !inv.all_namespaces && !k.namespace_name.empty())
     o.argv.push_back("--namespace=" + k.namespace_name);
   for (const auto& a : inv.argv) o.argv.push_back(a);
-  // Nothing of bastiond's environment: the held kubeconfig, a private HOME.
-  o.env = {"KUBECONFIG=" + k.kubeconfig, "HOME=" + home_, "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
+  // Nothing of bastiond's environment: the held kubeconfig's copy, a private HOME.
+  o.env = {"KUBECONFIG=" + session_kubeconfig(home_), "HOME=" + home_, "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
   if (pty_) o.env.push_back("TERM=xterm-256color");
   o.cwd = home_;
   o.pty = pty_;

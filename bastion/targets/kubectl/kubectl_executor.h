@@ -20,6 +20,9 @@
 
 namespace bastion {
 
+// The session's copy of the held kubeconfig (mode 0600, in its private HOME).
+inline std::string session_kubeconfig(const std::string& home) { return home + "/kubeconfig"; }
+
 constexpr int kKubectlExitDenied = 126;
 
 class KubectlExecutor : public Executor {

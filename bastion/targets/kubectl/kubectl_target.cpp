@@ -1,7 +1,9 @@
 #include "targets/kubectl/kubectl_target.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -10,6 +12,19 @@
 namespace bastion {
 namespace {
 int on_readable(socket_t, int, void*) { return 0; }  // wakes the session loop
+
+// Writes the held kubeconfig for kubectl to read: a new file, owner-only.
+bool write_private_file(const std::string& path, const std::string& text) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  return close(fd) == 0 && done == text.size();
+}
 }  // namespace
 
 std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const TargetConfig& t, std::string& error) {
@@ -18,7 +33,10 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
   if (ec) return error = "cannot find a temporary folder for kubectl: " + ec.message(), nullptr;
   std::string tmpl = (tmp / "bastion-kubectl-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) return error = "cannot create a home folder for kubectl", nullptr;
-  return std::unique_ptr<KubectlTargetConnection>(new KubectlTargetConnection(t, tmpl));
+  std::unique_ptr<KubectlTargetConnection> conn(new KubectlTargetConnection(t, tmpl));  // removes tmpl when dropped
+  if (!write_private_file(session_kubeconfig(tmpl), t.kubectl.kubeconfig_text.bytes))
+    return error = "cannot prepare kubectl's configuration", nullptr;
+  return conn;
 }
 
 KubectlTargetConnection::~KubectlTargetConnection() {

@@ -1,8 +1,41 @@
 #include "targets/postgres/pg_connection.h"
 
-#include "common/file_util.h"
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace bastion {
+namespace {
+
+// A libpq passfile that exists only in memory (memfd), for one connect.
+class HeldPassfile {
+ public:
+  HeldPassfile() = default;
+  HeldPassfile(const HeldPassfile&) = delete;
+  HeldPassfile& operator=(const HeldPassfile&) = delete;
+  ~HeldPassfile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool open(const HeldSecret& text) {
+    fd_ = memfd_create("bastion-passfile", MFD_CLOEXEC);
+    if (fd_ < 0 || fchmod(fd_, 0600) != 0) return false;  // libpq ignores a passfile others could read
+    std::size_t done = 0;
+    while (done < text.bytes.size()) {
+      const ssize_t n = ::write(fd_, text.bytes.data() + done, text.bytes.size() - done);
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
 
 std::string first_line(const char* msg) {
   std::string s = msg ? msg : "";
@@ -22,28 +55,30 @@ std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, std::
   add("port", std::to_string(p.port));
   add("dbname", p.dbname);
   add("user", p.user);
-  add("passfile", p.passfile);
   add("sslmode", p.sslmode);
   add("sslrootcert", p.sslrootcert);
   add("connect_timeout", std::to_string(p.connect_timeout));
   add("application_name", "bastion");
   add("client_encoding", "UTF8");
   if (p.statement_timeout > 0) add("options", "-c statement_timeout=" + std::to_string(p.statement_timeout) + "s");
-  std::string password;
-  if (!p.password_file.empty()) {
-    if (!read_file(p.password_file, password)) {
+  // The held copies, read at load: libpq gets the password itself, and the
+  // passfile's content through an anonymous 0600 file only this connect sees.
+  if (!p.password_file.empty()) add("password", p.password.bytes);
+  HeldPassfile passfile;
+  if (!p.passfile.empty()) {
+    if (!passfile.open(p.passfile_text)) {
       error = "the credential for target \"" + t.name + "\" is unavailable";
       return nullptr;
     }
-    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
-    add("password", password);
+    add("passfile", passfile.path());
   }
   std::vector<const char*> keys, values;
   for (const auto& [k, v] : kv) keys.push_back(k.c_str()), values.push_back(v.c_str());
   keys.push_back(nullptr);
   values.push_back(nullptr);
   PGconn* c = PQconnectdbParams(keys.data(), values.data(), 0);
-  std::fill(password.begin(), password.end(), '\0');
+  for (auto& [k, v] : kv)
+    if (k == "password") explicit_bzero(v.data(), v.size());
   if (!c) {
     error = "cannot connect to \"" + t.name + "\": out of memory";
     return nullptr;

@@ -1,8 +1,30 @@
 #include "targets/ssh/ssh_target.h"
 
+#include <sstream>
+
 #include "targets/ssh/ssh_executor.h"
 
 namespace bastion {
+
+bool import_identity(const SshTargetConfig& c, SshKey& key, std::string& error) {
+  ssh_key raw = nullptr;
+  if (ssh_pki_import_privkey_base64(c.identity_key.bytes.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK)
+    return error = c.identity + ": not a private key libssh can load (or it has a passphrase)", false;
+  key.reset(raw);
+  if (c.certificate.empty()) return true;
+  // An OpenSSH public key line: TYPE BASE64 [COMMENT].
+  std::istringstream line(c.certificate_text);
+  std::string type, b64;
+  line >> type >> b64;
+  const ssh_keytypes_e kt = ssh_key_type_from_name(type.c_str());
+  ssh_key cert_raw = nullptr;
+  if (b64.empty() || kt == SSH_KEYTYPE_UNKNOWN || ssh_pki_import_cert_base64(b64.c_str(), kt, &cert_raw) != SSH_OK)
+    return error = c.certificate + ": not an OpenSSH certificate", false;
+  SshKey cert(cert_raw);
+  if (ssh_pki_copy_cert_to_privkey(cert.get(), key.get()) != SSH_OK)
+    return error = c.certificate + ": certificate does not match identity " + c.identity, false;
+  return true;
+}
 
 std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetConfig& t,
                                                                   std::string& error) {
@@ -39,18 +61,9 @@ std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetCo
       return error = where + ": cannot verify host key: " + ssh_get_error(s.get()), nullptr;
   }
 
-  ssh_key raw = nullptr;
-  if (ssh_pki_import_privkey_file(c.identity.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK)
-    return error = where + ": cannot load the bastion's credential", nullptr;
-  SshKey key(raw);
-  if (!c.certificate.empty()) {
-    ssh_key cert_raw = nullptr;
-    if (ssh_pki_import_cert_file(c.certificate.c_str(), &cert_raw) != SSH_OK)
-      return error = where + ": cannot load the bastion's certificate", nullptr;
-    SshKey cert(cert_raw);
-    if (ssh_pki_copy_cert_to_privkey(cert.get(), key.get()) != SSH_OK)
-      return error = where + ": certificate does not match identity", nullptr;
-  }
+  SshKey key;
+  std::string why;
+  if (!import_identity(c, key, why)) return error = where + ": cannot load the bastion's credential", nullptr;
   if (ssh_userauth_publickey(s.get(), nullptr, key.get()) != SSH_AUTH_SUCCESS)
     return error = where + ": the target refused the bastion's credential", nullptr;
   return std::unique_ptr<SshTargetConnection>(new SshTargetConnection(std::move(s), t.name));

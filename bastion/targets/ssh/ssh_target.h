@@ -11,6 +11,12 @@
 
 namespace bastion {
 
+// The target credential from the text held in the config (read at load, so a
+// changed or deleted file on disk matters only after a reload): the private
+// key, with the certificate copied in when one is configured. Errors name
+// the files, never their content.
+bool import_identity(const SshTargetConfig& c, SshKey& key, std::string& error);
+
 class SshTargetConnection : public TargetConnection {
  public:
   // Connects and authenticates (blocking, bounded by connect_timeout).
