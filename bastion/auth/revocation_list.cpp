@@ -84,12 +84,7 @@ bool RevocationList::parse_cert_section(std::string_view data, std::string& erro
         std::string_view bits;
         if (!b.u64(offset) || !b.string(bits) || !b.done() || bits.size() > kMaxBitmapBytes)
           return error = "bad serial bitmap", false;
-        // Big-endian mpint: bit i (from the least significant end) revokes offset+i.
-        for (std::size_t byte = 0; byte < bits.size(); ++byte) {
-          const auto v = static_cast<uint8_t>(bits[bits.size() - 1 - byte]);
-          for (int bit = 0; bit < 8; ++bit)
-            if (v & (1u << bit)) sec.serials.insert(offset + byte * 8 + bit);
-        }
+        sec.bitmaps.push_back({offset, std::string(bits)});
         break;
       }
       case kCertKeyId:
@@ -168,6 +163,15 @@ bool RevocationList::is_revoked(const SshCertificate& cert, std::string& reason)
     if (sec.serials.count(cert.serial)) return reason = "serial revoked", true;
     for (auto [lo, hi] : sec.ranges)
       if (cert.serial >= lo && cert.serial <= hi) return reason = "serial revoked", true;
+    for (const auto& b : sec.bitmaps) {
+      // Bit i (from the least significant end) revokes offset + i; serials
+      // past 2^64 - 1 do not exist (no wrap-around to 0).
+      if (cert.serial < b.offset) continue;
+      const uint64_t i = cert.serial - b.offset;
+      if (i / 8 >= b.bits.size()) continue;
+      const auto v = static_cast<uint8_t>(b.bits[b.bits.size() - 1 - i / 8]);
+      if (v & (1u << (i % 8))) return reason = "serial revoked", true;
+    }
   }
   return false;
 }

@@ -26,6 +26,13 @@ class RevocationList {
     std::string ca_key;  // empty: any CA
     std::set<uint64_t> serials;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    // Bitmaps are kept as sent and tested bit by bit: expanding one into a
+    // set cost a node per revoked serial (millions for a hostile KRL).
+    struct Bitmap {
+      uint64_t offset;
+      std::string bits;  // big-endian: the last byte's low bit is `offset`
+    };
+    std::vector<Bitmap> bitmaps;
     std::set<std::string> key_ids;
   };
   bool key_revoked(std::string_view blob) const;

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/display_escape.h"
+#include "common/guarded.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "approvals/approvals_executor.h"
@@ -67,72 +69,93 @@ ChannelPipeline::~ChannelPipeline() {
   if (ch_) ssh_remove_channel_callbacks(ch_.get(), &cb_);
 }
 
+// libssh calls these from C: an exception must not unwind through it. A
+// request that throws is refused; the session goes on.
 int ChannelPipeline::cb_pty(ssh_session, ssh_channel, const char* term, int w, int h, int, int,
                             void* self) {
   auto* p = static_cast<ChannelPipeline*>(self);
-  if (p->state_ != State::larval) return SSH_ERROR;
-  // As OpenSSH: a certificate without permit-pty gets no terminal. The
-  // client reports the failure and goes on without one; we say why.
-  if (!p->s_.identity().extensions.contains("permit-pty")) {
-    p->pty_refused_ = true;
-    log_warn("pty refused: the certificate does not permit a pty", {{"session", p->s_.id()}});
-    return SSH_ERROR;
-  }
-  p->pty_ = PtyRequest{term ? term : "xterm", w > 0 ? w : 80, h > 0 ? h : 24};
-  return SSH_OK;
+  return guarded(p->s_.id(), "pty-req", SSH_ERROR, [&] {
+    if (p->state_ != State::larval) return SSH_ERROR;
+    // As OpenSSH: a certificate without permit-pty gets no terminal. The
+    // client reports the failure and goes on without one; we say why.
+    if (!p->s_.identity().extensions.contains("permit-pty")) {
+      p->pty_refused_ = true;
+      log_warn("pty refused: the certificate does not permit a pty", {{"session", p->s_.id()}});
+      return SSH_ERROR;
+    }
+    p->pty_ = PtyRequest{term ? term : "xterm", w > 0 ? w : 80, h > 0 ? h : 24};
+    return SSH_OK;
+  });
 }
 
 int ChannelPipeline::cb_shell(ssh_session, ssh_channel, void* self) {
-  return static_cast<ChannelPipeline*>(self)->request("shell", "");
+  auto* p = static_cast<ChannelPipeline*>(self);
+  return guarded(p->s_.id(), "shell", SSH_ERROR, [&] { return p->request("shell", ""); });
 }
 
 int ChannelPipeline::cb_exec(ssh_session, ssh_channel, const char* cmd, void* self) {
-  return static_cast<ChannelPipeline*>(self)->request("exec", cmd ? cmd : "");
+  auto* p = static_cast<ChannelPipeline*>(self);
+  return guarded(p->s_.id(), "exec", SSH_ERROR, [&] { return p->request("exec", cmd ? cmd : ""); });
 }
 
 int ChannelPipeline::cb_subsystem(ssh_session, ssh_channel, const char* name, void* self) {
   auto* p = static_cast<ChannelPipeline*>(self);
-  const std::string n = name ? name : "";
-  if (n != "sftp") {
-    log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
-    return SSH_ERROR;
-  }
-  return p->request("subsystem", n);
+  return guarded(p->s_.id(), "subsystem", SSH_ERROR, [&] {
+    const std::string n = name ? name : "";
+    if (n != "sftp") {
+      log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
+      return SSH_ERROR;
+    }
+    return p->request("subsystem", n);
+  });
 }
 
 int ChannelPipeline::cb_env(ssh_session, ssh_channel, const char* k, const char* v, void* self) {
   auto* p = static_cast<ChannelPipeline*>(self);
-  if (p->state_ != State::larval || !k || !v || !env_allowed(k)) return SSH_ERROR;
-  p->env_[k] = v;
-  return SSH_OK;
+  return guarded(p->s_.id(), "env", SSH_ERROR, [&] {
+    if (p->state_ != State::larval || !k || !v || !env_allowed(k)) return SSH_ERROR;
+    p->env_[k] = v;
+    return SSH_OK;
+  });
 }
 
 int ChannelPipeline::cb_window(ssh_session, ssh_channel, int w, int h, int, int, void* self) {
   auto* p = static_cast<ChannelPipeline*>(self);
-  if (!p->pty_ || w <= 0 || h <= 0) return SSH_ERROR;
-  p->pty_->cols = w;
-  p->pty_->rows = h;
-  if (p->exec_) p->exec_->window_change(w, h);
-  if (p->rec_) p->rec_->resize(w, h);
-  return SSH_OK;
+  return guarded(p->s_.id(), "window-change", SSH_ERROR, [&] {
+    if (!p->pty_ || w <= 0 || h <= 0) return SSH_ERROR;
+    p->pty_->cols = w;
+    p->pty_->rows = h;
+    if (p->exec_) p->exec_->window_change(w, h);
+    if (p->rec_) p->rec_->resize(w, h);
+    return SSH_OK;
+  });
 }
 
 void ChannelPipeline::cb_signal(ssh_session, ssh_channel, const char* sig, void* self) {
   auto* p = static_cast<ChannelPipeline*>(self);
-  if (p->exec_ && sig) p->exec_->send_signal(sig);
+  guarded(p->s_.id(), "signal", 0, [&] {
+    if (p->exec_ && sig) p->exec_->send_signal(sig);
+    return 0;
+  });
 }
 
 void ChannelPipeline::cb_agent(ssh_session, ssh_channel, void* self) {
   auto* p = static_cast<ChannelPipeline*>(self);
-  log_warn("agent forwarding refused", {{"session", p->s_.id()}});
-  p->notice("bastion: agent forwarding is not available through the bastion");
+  guarded(p->s_.id(), "auth-agent-req", 0, [&] {
+    log_warn("agent forwarding refused", {{"session", p->s_.id()}});
+    p->notice("bastion: agent forwarding is not available through the bastion");
+    return 0;
+  });
 }
 
 void ChannelPipeline::cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t,
                              void* self) {
   auto* p = static_cast<ChannelPipeline*>(self);
-  log_warn("X11 forwarding refused", {{"session", p->s_.id()}});
-  p->notice("bastion: X11 forwarding is not available through the bastion");
+  guarded(p->s_.id(), "x11-req", 0, [&] {
+    log_warn("X11 forwarding refused", {{"session", p->s_.id()}});
+    p->notice("bastion: X11 forwarding is not available through the bastion");
+    return 0;
+  });
 }
 
 int ChannelPipeline::request(const std::string& kind, const std::string& text) {
@@ -148,8 +171,11 @@ int ChannelPipeline::request(const std::string& kind, const std::string& text) {
   return SSH_OK;
 }
 
-void ChannelPipeline::notice(const std::string& text) {
+void ChannelPipeline::notice(const std::string& raw) {
   if (state_ == State::done) return;
+  // Notices quote reasons, names and errors that users, policies and
+  // targets control: one escaped line, whatever they hold.
+  const std::string text = display_escape(raw);
   if (pty_) pipeline_.notice(Stream::out, "\r\n" + text + "\r\n");
   else pipeline_.notice(Stream::err, text + "\n");
 }
@@ -171,7 +197,7 @@ bool ChannelPipeline::open_recording(std::string& error) {
     h.env["TERM"] = pty_->term;
   }
   h.timestamp = unix_now();
-  h.title = s_.identity().key_id + " -> " + s_.identity().requested_user;
+  h.title = display_escape(s_.identity().key_id + " -> " + s_.identity().requested_user);
   if (kind_ == "exec") h.command = text_;
   rec_ = std::make_unique<recorder::AsciicastWriter>(
       std::make_unique<recorder::SharedSinkRef>(sink), h, cfg.limits.recording_max_bytes,
@@ -408,8 +434,8 @@ void ChannelPipeline::show_review_status(const ApprovalRequest& r, bool final_li
   const int64_t waited = unix_now() - r.created_at;
   std::string who;
   for (const auto& a : r.approvers) who += (who.empty() ? "" : ", ") + a;
-  const std::string line = "bastion: request #" + std::to_string(r.id) + " waits for approval by " + who + " (" +
-                           r.reason + "), " + format_duration(waited) + " so far; Ctrl-C cancels";
+  const std::string line = display_escape("bastion: request #" + std::to_string(r.id) + " waits for approval by " + who + " (" +
+                           r.reason + "), " + format_duration(waited) + " so far; Ctrl-C cancels");
   // One line, rewritten in place; a newline once decided.
   if (pty_) pipeline_.notice(Stream::out, "\r\x1b[K" + line + (final_line ? "\r\n" : ""));
   else pipeline_.notice(Stream::err, "\r" + line + (final_line ? "\n" : ""));

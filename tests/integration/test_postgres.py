@@ -268,6 +268,20 @@ class PostgresTest(BastionTest):
         self.assertEqual(r.returncode, 3)
         self.assertIn("COPY FROM STDIN takes its data from a script on stdin", r.stderr.decode())
 
+    def test_copy_data_line_longer_than_the_input_buffer(self):
+        # A 3 MiB data line (the input buffer holds 1 MiB): streamed through,
+        # not left waiting for its newline until the idle timeout.
+        big = b"x" * (3 << 20)
+        script = (b"CREATE TEMP TABLE wide (a int, b text);\n"
+                  b"COPY wide (a, b) FROM stdin;\n1\t" + big + b"\n2\tshort\n\\.\n"
+                  b"SELECT a, length(b) FROM wide ORDER BY a;\n")
+        t0 = time.time()
+        r = self.env.ssh("shopdb", key=self.env.lead, input=script, timeout=60)
+        self.assertLess(time.time() - t0, 30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode(), "CREATE TABLE\nCOPY 2\n a | length  \n---+---------\n"
+                                            " 1 | 3145728\n 2 |       5\n(2 rows)\n\n")
+
     def test_row_limit_cuts_with_notice(self):
         r = self.env.ssh("smalldb", "SELECT g FROM generate_series(1, 5) g")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -1,5 +1,7 @@
 #include "targets/kubectl/kubectl_executor.h"
 
+#include "common/display_escape.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -117,7 +119,7 @@ void KubectlExecutor::execute(const GateResult& g, const KubectlInvocation& inv)
     o.status = kKubectlExitDenied;
     o.error = "denied";
     gate_.command_ended(g.command_id, o);
-    emit(Stream::err, "bastion: denied: " + g.refusal + "\n");
+    emit(Stream::err, "bastion: denied: " + display_escape(g.refusal) + "\n");
     if (mode_ == Mode::command) finish(kKubectlExitDenied);
     else if (mode_ == Mode::script) exit_.status = kKubectlExitDenied;
     return;
@@ -152,7 +154,7 @@ bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
   std::string err;
   child_ = ChildProcess::spawn(o, err);
   if (!child_) {
-    emit(Stream::err, "bastion: cannot run kubectl: " + err + "\n");
+    emit(Stream::err, "bastion: cannot run kubectl: " + display_escape(err) + "\n");
     return false;
   }
   // A console line or a script line has no stdin of its own.

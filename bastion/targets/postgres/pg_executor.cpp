@@ -487,21 +487,35 @@ void PgExecutor::proceed(std::unique_ptr<Running> r) {
 }
 
 bool PgExecutor::feed_copy() {
-  // Whole lines only: "\." on its own ends the data, as in psql.
+  // Lines, so that "\." alone on one ends the data, as in psql. A line
+  // longer than any terminator goes out without waiting for its end: a long
+  // data line must not fill the input buffer (that stalled the channel).
   partial_line_ += raw_in_;
   raw_in_.clear();
+  bool& mid_line = running_->copy_mid_line;
+  auto put = [&](const char* p, std::size_t n) { return PQputCopyData(conn_.get(), p, static_cast<int>(n)) == 1; };
   std::size_t start = 0, nl;
   bool ended = false;
   while (!ended && (nl = partial_line_.find('\n', start)) != std::string::npos) {
     std::string_view line(partial_line_.data() + start, nl - start);
-    if (line == "\\." || line == "\\.\r") ended = true;
-    else if (PQputCopyData(conn_.get(), partial_line_.data() + start, static_cast<int>(nl - start + 1)) != 1) ended = true;
+    if (!mid_line && (line == "\\." || line == "\\.\r")) ended = true;
+    else if (!put(partial_line_.data() + start, nl - start + 1)) ended = true;
+    mid_line = false;
     start = nl + 1;
+  }
+  constexpr std::size_t kLongestTerminator = 3;  // "\.\r"
+  if (!ended && partial_line_.size() - start > kLongestTerminator) {
+    if (!put(partial_line_.data() + start, partial_line_.size() - start)) ended = true;
+    mid_line = true;
+    start = partial_line_.size();
   }
   partial_line_.erase(0, start);
   if (!ended && input_eof_) {
-    if (!partial_line_.empty() && partial_line_ != "\\.")
-      PQputCopyData(conn_.get(), (partial_line_ + "\n").data(), static_cast<int>(partial_line_.size() + 1));
+    // The last line may lack its newline.
+    if (mid_line || (!partial_line_.empty() && partial_line_ != "\\.")) {
+      const std::string last = partial_line_ + "\n";
+      put(last.data(), last.size());
+    }
     partial_line_.clear();
     ended = true;
   }

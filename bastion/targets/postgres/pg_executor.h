@@ -75,6 +75,7 @@ class PgExecutor : public Executor {
     bool in_copy = false;    // COPY TO STDOUT data is flowing
     bool waiting = false;    // held for approval (gate.review_id)
     bool copy_in = false;    // COPY FROM STDIN: sending the script's data lines
+    bool copy_mid_line = false;  // part of a long data line went out already
     bool cancelled = false;  // the user withdrew the held request
     std::vector<ResultColumn> cols;
     std::unique_ptr<ResultRenderer> renderer;
