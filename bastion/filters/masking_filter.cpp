@@ -82,9 +82,16 @@ std::size_t MaskingFilter::held(Stream s) const {
   return n;
 }
 
+std::size_t MaskingFilter::searched() const {
+  std::size_t n = 0;
+  for (const auto& chain : chain_)
+    for (const auto& r : chain) n += r.searched();
+  return n;
+}
+
 std::size_t MaskingFilter::max_held() const {
   std::size_t n = 0;
-  for (const auto& p : patterns_) n += p.hold + 3;
+  for (const auto& p : patterns_) n += StreamReplacer::max_held(p.hold);
   return n;
 }
 

@@ -28,10 +28,12 @@ class MaskingFilter : public OutputFilter {
   void flush(Stream s, std::string& data) override;
   bool holding() const override { return held(Stream::out) + held(Stream::err) > 0; }
 
-  // Bytes of one stream held back now, and the most that can be: each rule's
-  // hold, plus 3 per rule to end on a UTF-8 character boundary.
+  // Bytes of one stream held back now, and the most that can be (the sum of
+  // StreamReplacer::max_held over the rules).
   std::size_t held(Stream s) const;
   std::size_t max_held() const;
+  // Bytes the patterns searched so far, both streams (for tests).
+  std::size_t searched() const;
 
   // Applies every rule to a complete piece of text (exposed for tests).
   void mask(std::string& text) const;

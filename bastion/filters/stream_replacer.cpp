@@ -45,7 +45,8 @@ std::size_t step_over(const std::string& b, std::size_t s, std::size_t end, bool
 
 void StreamReplacer::write(std::string_view in, std::string& out) {
   buf_.append(in);
-  run(out, false);
+  unsearched_ += in.size();
+  if (unsearched_ > search_every(p_->hold)) run(out, false);
 }
 
 void StreamReplacer::finish(std::string_view in, std::string& out) {
@@ -54,6 +55,7 @@ void StreamReplacer::finish(std::string_view in, std::string& out) {
 }
 
 void StreamReplacer::run(std::string& out, bool final) {
+  unsearched_ = 0;
   const RE2& re = *p_->re;
   const std::size_t end = buf_.size();
   // Matches starting before `settled` cannot change with more output.
@@ -64,6 +66,7 @@ void StreamReplacer::run(std::string& out, bool final) {
   while (pos < settled) {
     const bool found = re.Match(buf_, pos, end, RE2::UNANCHORED, vec, p_->nvec);
     const std::size_t s = found ? static_cast<std::size_t>(vec[0].data() - buf_.data()) : kNone;
+    searched_ += (found ? s + vec[0].size() : end) - pos;
     if (!found || s >= settled) {  // nothing settled matches: release up to `settled`
       const std::size_t to = final ? end : char_start(buf_, settled, pos);
       out.append(buf_, pos, to - pos);

@@ -34,16 +34,26 @@ class StreamReplacer {
   // Takes a last piece and releases everything, its end taken as the end of
   // the text ($ matches there). The stream may go on afterwards.
   void finish(std::string_view in, std::string& out);
-  // Bytes held back: at most hold, plus up to 3 to end on a UTF-8 boundary.
+  // Bytes held back: at most max_held().
   std::size_t held() const { return buf_.size() - context_; }
+  // The hold, plus what arrives between two searches of a large window, plus
+  // 3 to end on a UTF-8 character boundary.
+  static std::size_t max_held(std::size_t hold) { return hold + search_every(hold) + 3; }
+  // Bytes searched so far (for tests: the work per byte stays bounded).
+  std::size_t searched() const { return searched_; }
 
  private:
+  // A large window is searched again only after a quarter of it is new
+  // output, so a trickle of small reads does not search it once per read.
+  static std::size_t search_every(std::size_t hold) { return hold > 4096 ? hold / 4 : 0; }
   void run(std::string& out, bool final);
 
   const ReplacePattern* p_;
   std::string buf_;           // [context byte] + held text
   std::size_t context_ = 0;   // 0 until something went out, then 1
   bool after_match_ = false;  // the held text starts where a match ended
+  std::size_t unsearched_ = 0;  // bytes appended since the last search
+  std::size_t searched_ = 0;
 };
 
 }  // namespace bastion

@@ -7,7 +7,7 @@ import json
 import os
 import re
 
-from harness import BastionTest, Env, main
+from harness import BASTIONCTL, BastionTest, Env, main, run
 
 POLICY = r'''
 function on_command(c)
@@ -92,6 +92,17 @@ class MaskingTest(BastionTest):
 
     def test_secrets_split_right_after_their_prefix_and_before_their_last_byte(self):
         self.check(sorted([p + 4 for p in POSITIONS[::2]] + [p + 19 for p in POSITIONS[1::2]]))
+
+    def test_policy_test_warns_about_an_unbounded_mask_pattern(self):
+        path = os.path.join(self.env.d, "unbounded.lua")
+        with open(path, "w") as f:
+            f.write('function on_command(c) return allow{ mask = { "AKIA[0-9A-Z]{16}", [[token=\\S+]] } } end\n')
+        r = run([BASTIONCTL, "policy", "test", path, "--", "cat", "app.env"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"mask:     /AKIA[0-9A-Z]{16}/ -> ****\nmask:     /token=\\S+/ -> ****\n", r.stdout)
+        self.assertEqual(r.stderr, b"bastionctl: warning: mask /token=\\S+/ has no bound on its match length: a match "
+                                   b"longer than 64 KiB split across reads may be shown; bound its repetition "
+                                   b"({1,64} rather than +)\n")
 
 
 if __name__ == "__main__":

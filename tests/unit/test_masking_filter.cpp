@@ -273,3 +273,22 @@ TEST_CASE("a capture group is kept in front of the replacement", "[mask]") {
   CHECK(run(json, {"{\"password\": \"aHVudGVy\", \"kind\": \"Secret\"}\n"}) ==
         "{\"password\": \"****\", \"kind\": \"****\"}\n");
 }
+
+TEST_CASE("the work per byte stays bounded when a large window meets small reads", "[mask]") {
+  // An unbounded pattern holds 64 KiB; searching it again for each 64-byte
+  // read would cost a thousand times the output.
+  MaskingFilter f(std::vector<MaskRule>{{"(?i)((?:password|token)\\s*[=:]\\s*)\\S+", "****"}, {"AKIA[0-9A-Z]{16}", "****"}});
+  std::string line;
+  for (int i = 0; line.size() < 4'000'000; ++i) line += i % 5000 ? "some ordinary output " : "token=AKIAABCDEFGHIJKLMNOP ";
+  std::string out;
+  for (std::size_t in = 0; in < line.size(); in += 64) {
+    std::string data = line.substr(in, 64);
+    f.filter(Stream::out, data);
+    out += data;
+    REQUIRE(f.held(Stream::out) <= f.max_held());
+  }
+  std::string tail;
+  f.flush(Stream::out, tail);
+  CHECK(out + tail == masked_whole({{"(?i)((?:password|token)\\s*[=:]\\s*)\\S+", "****"}, {"AKIA[0-9A-Z]{16}", "****"}}, line));
+  CHECK(f.searched() <= 6 * 2 * line.size());  // two rules, each searching every byte at most ~5 times
+}
