@@ -4,8 +4,9 @@
 // holds back only as much output as its longest match could still need (see
 // StreamReplacer; regex_max_length() bounds the pattern), until more output,
 // an idle tick or the end of the stream. A pattern without a bound (* + {n,})
-// holds back kLookaheadCap bytes; a longer match split across reads is not
-// guaranteed to be caught.
+// looks kLookaheadCap bytes ahead (and, searching that window again only
+// after a quarter of it is new, holds up to 1.25 times that); a longer match
+// split across reads is not guaranteed to be caught.
 #pragma once
 #include <string>
 #include <vector>
