@@ -7,6 +7,8 @@
 
 #include "common/display_escape.h"
 #include "ctl/commands.h"
+#include "filters/masking_filter.h"
+#include "filters/regex_max_length.h"
 #include "policy/policy_cases.h"
 #include "policy/policy_chain.h"
 #include "targets/kubectl/kubectl_line.h"
@@ -135,8 +137,15 @@ int test(const std::vector<std::string>& a) {
   std::printf("decision: %s\n", d.name());
   if (!d.reason.empty()) std::printf("reason:   %s\n", shown(d.reason).c_str());
   if (!d.source.empty()) std::printf("from:     %s (%s)\n", shown(d.source).c_str(), shown(d.hook).c_str());
-  for (const auto& m : d.mask)
+  for (const auto& m : d.mask) {
     std::printf("mask:     /%s/ -> %s\n", shown(m.pattern).c_str(), shown(m.replacement).c_str());
+    // The filter holds back only a capped window for such a pattern.
+    if (!regex_max_length(m.pattern).bounded)
+      std::fprintf(stderr,
+                   "bastionctl: warning: mask /%s/ has no bound on its match length: a match longer than %zu KiB "
+                   "split across reads may be shown; bound its repetition ({1,64} rather than +)\n",
+                   shown(m.pattern).c_str(), MaskingFilter::kLookaheadCap / 1024);
+  }
   for (const auto& c : d.column_masks) {
     const char* how = c.method == ColumnMaskRule::Method::hash ? "hash" : c.method == ColumnMaskRule::Method::full ? "full" : "last";
     std::printf("column:   %s%s%s -> %s%s\n", shown(c.table).c_str(), c.table.empty() ? "" : ".",
