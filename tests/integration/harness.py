@@ -130,7 +130,11 @@ SetEnv HOME={self.home}
 """)
         os.makedirs("/run/sshd", exist_ok=True)
         self.log = os.path.join(d, "sshd.log")
-        self.proc = subprocess.Popen([SSHD, "-D", "-f", self.config, "-E", self.log])
+        # Not on the test's stdout: a leftover sshd holding ctest's pipe makes
+        # ctest wait forever.
+        with open(self.log + ".out", "ab") as out:
+            self.proc = subprocess.Popen([SSHD, "-D", "-f", self.config, "-E", self.log],
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         wait_port(self.port)
         with open(self.host_key + ".pub") as f:
             self.known_hosts_line = f"[127.0.0.1]:{self.port} {f.read().strip()}\n"
@@ -285,7 +289,11 @@ class BastionTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.env = Env()
-        cls.env.start_bastion(**cls.bastion_options)
+        try:
+            cls.env.start_bastion(**cls.bastion_options)
+        except BaseException:
+            cls.env.close()  # tearDownClass does not run when setUpClass fails
+            raise
 
     @classmethod
     def tearDownClass(cls):

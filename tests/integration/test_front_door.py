@@ -217,6 +217,7 @@ class SessionThreadErrorTest(FrontDoorTest):
         cls.env = env = Env()
         with open(os.path.join(env.keys.d, "kubeconfig"), "w") as f:
             f.write("apiVersion: v1\nkind: Config\n")
+        os.chmod(os.path.join(env.keys.d, "kubeconfig"), 0o600)  # a held credential
         targets = env.default_targets() + """
   k8s = { type = "kubectl", kubeconfig = "keys/kubeconfig", allow = { "ops" }, kubectl = "/bin/true" },"""
         saved = os.environ.get("TMPDIR")
