@@ -11,6 +11,7 @@
 #include "auth/public_key.h"
 #include "auth/revocation_list.h"
 #include "config/max_startups.h"
+#include "config/per_source_penalties.h"
 #include "common/secret_file.h"
 #include "policy/policy.h"
 #include "policy/policy_source.h"
@@ -88,6 +89,8 @@ struct Limits {
   // at full; and at most this many from one address (IPv6: one /64).
   MaxStartups max_startups;
   int per_source_max_startups = 10;
+  PerSourcePenalties per_source_penalties;
+  std::string per_source_penalty_exempt;  // comma-separated addresses / CIDR blocks
 };
 
 struct Config {

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "auth/address_match.h"
 #include "common/file_util.h"
 #include "common/parse_number.h"
 #include "common/secret_file.h"
@@ -288,7 +289,7 @@ void load_limits(Reader& r, Config& cfg) {
   const std::string q = "limits.";
   r.only_keys({"max_sessions", "max_sessions_per_identity", "login_grace_time", "idle_timeout",
                "max_session_length", "recording_max_bytes", "max_channels_per_session", "max_startups",
-               "per_source_max_startups"},
+               "per_source_max_startups", "per_source_penalties", "per_source_penalty_exempt"},
               l, q);
   auto& lim = cfg.limits;
   auto get = [&](const char* f, int64_t lo, int64_t hi, auto& dst) {
@@ -305,6 +306,17 @@ void load_limits(Reader& r, Config& cfg) {
   if (auto v = r.str_or_integer("max_startups", r.line_of("max_startups", l), q)) {
     std::string why;
     if (!parse_max_startups(*v, lim.max_startups, why)) r.fail(r.line_of("max_startups", l), q + "max_startups", why);
+  }
+  if (auto v = r.str("per_source_penalties", r.line_of("per_source_penalties", l), q)) {
+    std::string why;
+    if (!parse_per_source_penalties(*v, lim.per_source_penalties, why))
+      r.fail(r.line_of("per_source_penalties", l), q + "per_source_penalties", why);
+  }
+  if (auto v = r.str("per_source_penalty_exempt", r.line_of("per_source_penalty_exempt", l), q)) {
+    if (address_in_cidr_list("127.0.0.1", *v) < 0)
+      r.fail(r.line_of("per_source_penalty_exempt", l), q + "per_source_penalty_exempt",
+             "expected comma-separated addresses or CIDR blocks");
+    lim.per_source_penalty_exempt = *v;
   }
 }
 

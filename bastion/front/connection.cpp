@@ -55,7 +55,17 @@ Connection::~Connection() {
   s_.reset();  // the session ends (audit row) before the transport goes
   if (!identity_slot_.empty()) ctx_.release_identity(identity_slot_);
   if (session_slot_) ctx_.release_session();
-  if (unauthenticated_) ctx_.end_startup(source_);
+  if (unauthenticated_) {
+    ctx_.end_startup(source_);
+    // OpenSSH's PerSourcePenalties: a source whose connections keep ending
+    // without a login (refused credentials, silence past the grace time,
+    // scans) is refused at accept for a while.
+    const auto& pen = cfg_->limits.per_source_penalties;
+    const int seconds = grace_exceeded_ ? pen.grace_exceeded
+                        : credential_failures_ > 0 ? pen.authfail
+                        : refused_by_us_ ? 0 : pen.noauth;
+    ctx_.penalize(source_, peer_, seconds, cfg_->limits, monotonic_seconds());
+  }
   ctx_.connection_closed();
 }
 
@@ -106,8 +116,10 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   if (s_) return SSH_AUTH_DENIED;  // already authenticated
   const std::string u = user;
   auto refuse = [&](const std::string& why, const std::string& key_id, uint64_t serial,
-                    const std::string& ca) {
+                    const std::string& ca, bool client_fault = true) {
     ++failures_;
+    if (client_fault) ++credential_failures_;
+    else refused_by_us_ = true;
     log_warn("authentication refused", {{"peer", peer_}, {"user", u}, {"key_id", key_id},
                                         {"serial", std::to_string(serial)}, {"ca", ca}, {"reason", why}});
     audit_auth(u, key_id, serial, ca, false, why);
@@ -144,16 +156,16 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   // Only an authenticated connection counts against max_sessions.
   LoginSlots slots(ctx_);
   if (!slots.take_session(cfg_->limits.max_sessions))
-    return refuse("max_sessions reached", cert.key_id, cert.serial, v.ca_fingerprint);
+    return refuse("max_sessions reached", cert.key_id, cert.serial, v.ca_fingerprint, false);
   if (!slots.take_identity(cert.key_id, cfg_->limits.max_sessions_per_identity))
-    return refuse("too many sessions for this identity", cert.key_id, cert.serial, v.ca_fingerprint);
+    return refuse("too many sessions for this identity", cert.key_id, cert.serial, v.ca_fingerprint, false);
 
   Identity id{cert.key_id, cert.principals, cert.serial, v.ca_fingerprint, cert.valid_before,
               v.force_command, {cert.extensions.begin(), cert.extensions.end()}, peer_, u};
   const std::string sid = new_session_id();
   if (sid.empty()) {
     log_error("no random bytes for a session id; refusing login", {{"peer", peer_}});
-    return refuse("internal error: no session id", cert.key_id, cert.serial, v.ca_fingerprint);
+    return refuse("internal error: no session id", cert.key_id, cert.serial, v.ca_fingerprint, false);
   }
   std::string principals;
   for (auto& p : cert.principals) principals += (principals.empty() ? "" : ",") + p;
@@ -162,7 +174,7 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   if (!ctx_.audit().session_started(ss, err)) {
     // Fail closed: no audit row, no session.
     log_error("audit write failed; refusing login", {{"peer", peer_}, {"error", err}});
-    return refuse("audit store unavailable", cert.key_id, cert.serial, v.ca_fingerprint);
+    return refuse("audit store unavailable", cert.key_id, cert.serial, v.ca_fingerprint, false);
   }
   audit_auth(u, cert.key_id, cert.serial, v.ca_fingerprint, true, "accepted");
   log_info("session opened", {{"session", sid}, {"peer", peer_}, {"identity", cert.key_id},
@@ -202,6 +214,7 @@ void Connection::serve() {
   ssh_set_message_callback(s, &Connection::cb_message, this);
   ssh_set_auth_methods(s, SSH_AUTH_METHOD_PUBLICKEY);
   if (ssh_handle_key_exchange(s) != SSH_OK) {
+    grace_exceeded_ = monotonic_seconds() >= deadline;
     log_info("key exchange failed", {{"peer", peer_}, {"error", ssh_get_error(s)}});
     return;
   }
@@ -210,6 +223,7 @@ void Connection::serve() {
   if (!ev || ssh_event_add_session(ev.get(), s) != SSH_OK) return;
   while (!s_) {
     if (monotonic_seconds() > deadline) {
+      grace_exceeded_ = true;
       log_info("login grace time exceeded", {{"peer", peer_}});
       return;
     }

@@ -39,6 +39,10 @@ class Connection {
   bool session_slot_ = false;    // holds one of max_sessions
   ssh_server_callbacks_struct cb_{};
   int failures_ = 0;
+  // For per_source_penalties: why an unauthenticated connection ended.
+  int credential_failures_ = 0;  // refusals that were the client's doing
+  bool grace_exceeded_ = false;
+  bool refused_by_us_ = false;   // limits, audit store: not the client's doing
   std::string identity_slot_;  // key id holding a per-identity slot
   std::unique_ptr<Session> s_;
 };

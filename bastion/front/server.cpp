@@ -22,6 +22,7 @@
 #include "common/ssh_handles.h"
 #include "front/connection.h"
 #include "front/startup_limits.h"
+#include "common/time_util.h"
 #include "front/privileges.h"
 #include "recorder/async_file_sink.h"
 
@@ -34,7 +35,7 @@ constexpr int kShutdownGraceSeconds = 10;
 // second, so a flood does not flood the log.
 class RefusalSummary {
  public:
-  enum Reason { max_sessions, per_source, max_startups };
+  enum Reason { max_sessions, per_source, max_startups, penalty, kReasons };
   void add(Reason r, const std::string& peer) {
     ++counts_[r];
     last_peer_ = peer;
@@ -42,18 +43,19 @@ class RefusalSummary {
   }
   void flush_if_due() {
     const auto now = std::chrono::steady_clock::now();
-    if (counts_[0] + counts_[1] + counts_[2] == 0 || now < next_) return;
+    if (counts_[0] + counts_[1] + counts_[2] + counts_[3] == 0 || now < next_) return;
     log_warn("connections refused before authentication",
              {{"max_sessions", std::to_string(counts_[max_sessions])},
               {"per_source_max_startups", std::to_string(counts_[per_source])},
               {"max_startups", std::to_string(counts_[max_startups])},
+              {"per_source_penalties", std::to_string(counts_[penalty])},
               {"last_peer", last_peer_}});
-    counts_[0] = counts_[1] = counts_[2] = 0;
+    counts_[0] = counts_[1] = counts_[2] = counts_[3] = 0;
     next_ = now + std::chrono::seconds(1);
   }
 
  private:
-  uint64_t counts_[3] = {};
+  uint64_t counts_[kReasons] = {};
   std::string last_peer_;
   std::chrono::steady_clock::time_point next_{};
 };
@@ -222,6 +224,10 @@ int run_server(std::shared_ptr<const Config> cfg) {
     // no banner: a flood costs an accept and a close.
     if (ctx.sessions() >= current->limits.max_sessions) {
       refusals.add(RefusalSummary::max_sessions, peer);
+      continue;
+    }
+    if (ctx.penalized(source, peer, current->limits, monotonic_seconds())) {
+      refusals.add(RefusalSummary::penalty, peer);
       continue;
     }
     switch (ctx.admit_startup(source, current->limits, percent(rng))) {

@@ -12,6 +12,8 @@
 #include "approvals/webhook.h"
 #include "audit/audit_store.h"
 #include "config/config.h"
+#include "auth/address_match.h"
+#include "front/penalty_box.h"
 #include "front/startup_limits.h"
 #include "recorder/async_file_sink.h"
 
@@ -86,6 +88,19 @@ class ServerContext {
     return unauthenticated_;
   }
 
+  // Per-source penalties: a source whose connections keep ending without
+  // authenticating is refused at accept for a while.
+  bool penalized(const std::string& source, const std::string& peer, const Limits& lim, double now) {
+    if (address_in_cidr_list(peer, lim.per_source_penalty_exempt) == 1) return false;
+    std::lock_guard<std::mutex> g(mu_);
+    return penalties_.refused(source, lim.per_source_penalties, now);
+  }
+  void penalize(const std::string& source, const std::string& peer, int seconds, const Limits& lim, double now) {
+    if (address_in_cidr_list(peer, lim.per_source_penalty_exempt) == 1) return;
+    std::lock_guard<std::mutex> g(mu_);
+    penalties_.add(source, seconds, lim.per_source_penalties, now);
+  }
+
   // Authenticated sessions, against limits.max_sessions.
   bool acquire_session(int limit) {
     std::lock_guard<std::mutex> g(mu_);
@@ -128,6 +143,7 @@ class ServerContext {
   int unauthenticated_ = 0;
   std::map<std::string, int> unauth_per_source_;
   int sessions_ = 0;
+  PenaltyBox penalties_;
   std::string mask_key_;
 };
 

@@ -66,7 +66,7 @@ class FrontDoorTest(BastionTest):
 
 class FloodTest(FrontDoorTest):
     bastion_options = {"limits": 'login_grace_time = 30, max_sessions = 20, '
-                                 'per_source_max_startups = 5, max_startups = "10:30:40"'}
+                                 'per_source_max_startups = 5, max_startups = "10:30:40", per_source_penalties = "no"'}
 
     def test_flood_from_one_source_does_not_keep_others_out(self):
         port = self.env.bastion.port
@@ -103,7 +103,8 @@ class FloodTest(FrontDoorTest):
 
 
 class PerSourceTest(FrontDoorTest):
-    bastion_options = {"limits": 'login_grace_time = 30, per_source_max_startups = 5, max_startups = "50:30:100"'}
+    bastion_options = {"limits": 'login_grace_time = 30, per_source_max_startups = 5, max_startups = "50:30:100", '
+                                 'per_source_penalties = "no"'}
 
     def test_sixth_idle_connection_from_one_address_is_closed(self):
         port = self.env.bastion.port
@@ -136,6 +137,81 @@ class PerSourceTest(FrontDoorTest):
         counts, _ = self.refusal_counts({"per_source_max_startups": 1, "max_startups": 0, "max_sessions": 0})
         self.assertEqual(counts["max_startups"], 0)
         self.assertGreaterEqual(counts["per_source_max_startups"], 1)
+
+
+class PenaltyTest(FrontDoorTest):
+    """OpenSSH's PerSourcePenalties: a source whose connections keep ending
+    without a login is refused at accept until its penalty runs out."""
+    bastion_options = {"limits": 'login_grace_time = 30, per_source_penalties = '
+                                 '"authfail:10 noauth:1 grace-exceeded:10 max:60 min:15", '
+                                 'per_source_penalty_exempt = "127.0.0.1,127.0.0.6"'}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        env = cls.env
+        other_ca = env.keys.keygen("other_ca")
+        cls.foreign = env.keys.cert(env.keys.keygen("mallory"), other_ca, "mallory", "ops")
+
+    def failed_login(self, source):
+        sock = connect_from(source, self.env.bastion.port)
+        t = paramiko.Transport(sock)
+        try:
+            t.connect()
+            key = paramiko.Ed25519Key.from_private_key_file(self.foreign)
+            key.load_certificate(self.foreign + "-cert.pub")
+            with self.assertRaises(paramiko.AuthenticationException):
+                t.auth_publickey("web1", key)
+        finally:
+            t.close()
+
+    def wait_refused(self, source, timeout=5.0):
+        end = time.time() + timeout
+        while True:
+            s = connect_from(source, self.env.bastion.port)
+            try:
+                if outcome(s) == "closed":
+                    return True
+            finally:
+                s.close()
+            if time.time() > end:
+                return False
+            time.sleep(0.1)
+
+    def test_refused_credentials_put_the_source_in_the_penalty_box(self):
+        self.failed_login("127.0.0.4")  # 10 s: below min
+        s = connect_from("127.0.0.4", self.env.bastion.port)
+        self.assertEqual(outcome(s), "banner")
+        s.close()
+        self.failed_login("127.0.0.4")  # 20 s (plus the noauth second): refused from now on
+        self.assertTrue(self.wait_refused("127.0.0.4"))
+        # Others are not affected.
+        s = connect_from("127.0.0.5", self.env.bastion.port)
+        self.assertEqual(outcome(s), "banner")
+        s.close()
+        r = self.env.ssh("web1", "echo ok")
+        self.assertEqual((r.returncode, r.stdout), (0, b"ok\n"), r.stderr)
+        end = time.time() + 5
+        while True:
+            lines = [l for l in self.env.bastion.log_lines() if l.get("msg") == REFUSALS]
+            if sum(int(l["per_source_penalties"]) for l in lines) >= 1 or time.time() > end:
+                break
+            time.sleep(0.1)
+        self.assertGreaterEqual(sum(int(l["per_source_penalties"]) for l in lines), 1)
+
+    def test_scans_count_too(self):
+        # Connections that close without trying: 1 s each, refused past 15 s.
+        for _ in range(16):
+            connect_from("127.0.0.8", self.env.bastion.port).close()
+        self.assertTrue(self.wait_refused("127.0.0.8"))
+
+    def test_exempt_sources_are_never_refused(self):
+        for _ in range(3):
+            self.failed_login("127.0.0.6")
+        time.sleep(0.5)
+        s = connect_from("127.0.0.6", self.env.bastion.port)
+        self.assertEqual(outcome(s), "banner")
+        s.close()
 
 
 class IdentitySlotTest(FrontDoorTest):
