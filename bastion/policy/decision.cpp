@@ -1,5 +1,7 @@
 #include "policy/policy.h"
 
+#include <algorithm>
+
 namespace bastion {
 
 std::optional<Decision> combine(std::optional<Decision> a, std::optional<Decision> b) {
@@ -18,13 +20,20 @@ std::optional<Decision> combine(std::optional<Decision> a, std::optional<Decisio
     if (other.row_limit && (!out.row_limit || *other.row_limit < *out.row_limit)) out.row_limit = other.row_limit;
   }
   if (out.verdict == Decision::Verdict::allow && out.masks()) out.verdict = Decision::Verdict::mask;
-  // Session options: take each from whichever set it (the stricter first).
-  auto pick = [](auto& dst, const auto& src) {
-    if (!dst && src) dst = src;
+  // Session options: the stricter of both sides, option by option (a target
+  // policy must not lift limits the global policy set). For time limits 0
+  // means none, so the smaller non-zero value wins; recording input wins.
+  auto limit = [](std::optional<int>& dst, const std::optional<int>& a, const std::optional<int>& b) {
+    if (!a || !b) return void(dst = a ? a : b);
+    if (*a == 0) return void(dst = b);
+    if (*b == 0) return void(dst = a);
+    dst = std::min(*a, *b);
   };
-  pick(out.options.record_input, other.options.record_input);
-  pick(out.options.idle_timeout, other.options.idle_timeout);
-  pick(out.options.max_session_length, other.options.max_session_length);
+  const SessionOptions sa = out.options, sb = other.options;
+  limit(out.options.idle_timeout, sa.idle_timeout, sb.idle_timeout);
+  limit(out.options.max_session_length, sa.max_session_length, sb.max_session_length);
+  if (sa.record_input || sb.record_input)
+    out.options.record_input = sa.record_input.value_or(false) || sb.record_input.value_or(false);
   return out;
 }
 

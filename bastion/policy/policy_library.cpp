@@ -333,6 +333,26 @@ int l_import(lua_State* L) {
   return 1;
 }
 
+// ---- setmetatable without finalizers -------------------------------------
+
+// Lua runs __gc finalizers with debug hooks off, so the time budget cannot
+// stop one (a `while true do end` in __gc hung the reload thread or a
+// session's end). Lua marks an object for finalization only when its
+// metatable has __gc at setmetatable time (a raw lookup), so refusing such
+// a metatable here is enough.
+int safe_setmetatable(lua_State* L) {
+  if (lua_istable(L, 2)) {
+    lua_pushliteral(L, "__gc");
+    const bool has_gc = lua_rawget(L, 2) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (has_gc) return luaL_error(L, "finalizers (__gc) are not available to policies");
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 // ---- cost-guarded pattern functions ----------------------------------------
 
 int guarded(lua_State* L) {
@@ -342,6 +362,10 @@ int guarded(lua_State* L) {
   // string.find(s, p, init, plain=true) does no pattern matching.
   const bool plain = lua_gettop(L) >= 4 && lua_toboolean(L, 4) &&
                      lua_tointeger(L, lua_upvalueindex(2)) == 1;
+  // A plain find is a naive substring search: subject times needle.
+  if (plain && (static_cast<double>(sl) + 1) * (static_cast<double>(pl) + 1) > kMaxPatternCost)
+    return luaL_error(L, "plain find too costly for a %d-byte subject and a %d-byte needle",
+                      static_cast<int>(sl), static_cast<int>(pl));
   if (!plain && pattern_cost({s, sl}, {p, pl}) > kMaxPatternCost)
     return luaL_error(L, "pattern too costly for a %d-byte subject; use bastion.match (RE2) instead",
                       static_cast<int>(sl));
@@ -403,6 +427,9 @@ void open_policy_sandbox(lua_State* L) {
     lua_pushnil(L);
     lua_setglobal(L, name);
   }
+  lua_getglobal(L, "setmetatable");
+  lua_pushcclosure(L, safe_setmetatable, 1);
+  lua_setglobal(L, "setmetatable");
   // From the real string table, so strings' metatable cannot reach it either.
   lua_getglobal(L, "string");
   lua_pushnil(L);
@@ -608,7 +635,7 @@ bool parse_mask(lua_State* L, int t, Decision& d, std::string& error) {
     return error = "mask must be a pattern or a list of patterns", false;
   }
   // A mask that names nothing is a mistake, not "mask nothing": refuse it.
-  if (patterns.empty() && !has_columns) return error = "mask must list patterns or columns", false;
+  if (patterns.empty() && d.column_masks.empty()) return error = "mask must list patterns or columns", false;
   for (const auto& p : patterns) {
     RE2 re(p, RE2::Quiet);
     if (!re.ok()) return error = "bad mask pattern \"" + p + "\": " + re.error(), false;

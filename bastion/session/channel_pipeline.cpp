@@ -1,6 +1,7 @@
 #include "session/channel_pipeline.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,7 @@ namespace {
 constexpr std::size_t kIoChunk = 32768;
 constexpr std::size_t kPumpBudget = 256 * 1024;
 constexpr double kHoldRelease = 0.05;  // seconds of quiet before held masked output is shown
+constexpr std::size_t kMaxEnvVars = 32, kMaxEnvName = 64, kMaxEnvValue = 1024;
 
 // What the command source parsed, for the audit row.
 std::string details_json(const CommandRequest& req) {
@@ -114,6 +116,10 @@ int ChannelPipeline::cb_env(ssh_session, ssh_channel, const char* k, const char*
   auto* p = static_cast<ChannelPipeline*>(self);
   return guarded(p->s_.id(), "env", SSH_ERROR, [&] {
     if (p->state_ != State::larval || !k || !v || !env_allowed(k)) return SSH_ERROR;
+    // Bounded: a client must not grow a channel without limit before it starts.
+    if (std::strlen(k) > kMaxEnvName || std::strlen(v) > kMaxEnvValue ||
+        (p->env_.size() >= kMaxEnvVars && !p->env_.contains(k)))
+      return SSH_ERROR;
     p->env_[k] = v;
     return SSH_OK;
   });
@@ -211,6 +217,7 @@ bool ChannelPipeline::open_recording(std::string& error) {
 void ChannelPipeline::start() {
   const Config& cfg = s_.config();
   std::string refusal, err;
+  if (s_.ended()) return refuse("bastion: this session has ended; nothing was run", kExitBastionError, "session ended");
   const TargetConfig* t = s_.target_config(refusal);
   if (!t) return refuse("bastion: " + refusal, kExitAccessRefused, "access refused");
   Policy* policy = s_.policy(*t, err);

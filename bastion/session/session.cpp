@@ -13,6 +13,11 @@ constexpr int kIdlePollMs = 200;
 constexpr int kHoldPollMs = 50;
 constexpr int64_t kExpiryWarning = 60;  // seconds before certificate expiry
 constexpr double kLingerSeconds = 2.0;  // wait for the client to leave after the last channel
+// Once ended, a session is cut off after this long even if a channel still
+// has output the client will not read (a closed window must not keep it alive).
+constexpr double kEndGraceSeconds = 5.0;
+constexpr int kMaxRefusedRequests = 16;        // forwarding and the like, per session
+constexpr std::size_t kMaxRequestText = 256;  // of a refused request, in the log and audit row
 }  // namespace
 
 Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_session client,
@@ -39,6 +44,9 @@ Session::~Session() {
 }
 
 ssh_channel Session::open_channel() {
+  // An ended session (expiry, revoked grant, limits, shutdown) starts
+  // nothing new, whatever its old channels are still doing.
+  if (!end_reason_.empty()) return nullptr;
   const auto live = std::count_if(channels_.begin(), channels_.end(), [](auto& c) { return !c->done(); });
   if (live >= cfg_->limits.max_channels_per_session) return nullptr;
   ssh_channel ch = ssh_channel_new(client_);
@@ -47,8 +55,19 @@ ssh_channel Session::open_channel() {
   return ch;
 }
 
-void Session::refuse_request(const std::string& kind, const std::string& what,
+void Session::refuse_request(const std::string& kind, const std::string& what_raw,
                              const std::string& reason) {
+  // Each refusal is a log line and an audit row: a client pipelining
+  // refused requests must not fill the disk (and so lock every user out
+  // when the audit store fails). Past a few, the session ends.
+  if (++refused_requests_ > kMaxRefusedRequests) {
+    if (end_reason_.empty()) {
+      log_warn("too many refused requests; ending the session", {{"session", id_}, {"identity", identity_.key_id}});
+      end_all("bastion: too many refused requests; session closed", "too many refused requests");
+    }
+    return;
+  }
+  const std::string what = what_raw.size() > kMaxRequestText ? what_raw.substr(0, kMaxRequestText) + "..." : what_raw;
   log_warn("request refused", {{"session", id_}, {"identity", identity_.key_id}, {"kind", kind},
                                {"request", what}, {"reason", reason}});
   CommandStart c{id_, -1, iso8601_now(), kind, what, "deny", reason, "", "", "bastion", "", ""};
@@ -280,10 +299,19 @@ void Session::run(ssh_event ev) {
     if (!ssh_is_connected(client_)) break;
     // Once the bastion decided to end the session and every channel has said
     // its last word, give the client a moment to close first (so it does not
-    // report a dropped connection), then disconnect.
-    if (!end_reason_.empty() && channels_.empty()) {
-      if (linger_until == 0) linger_until = monotonic_seconds() + kLingerSeconds;
-      else if (monotonic_seconds() >= linger_until) break;
+    // report a dropped connection), then disconnect. A client that never
+    // drains its channels is disconnected all the same.
+    if (!end_reason_.empty()) {
+      const double now = monotonic_seconds();
+      if (ended_at_ == 0) ended_at_ = now;
+      if (now - ended_at_ >= kEndGraceSeconds) {
+        log_info("session cut off: output left undelivered", {{"session", id_}, {"reason", end_reason_}});
+        break;
+      }
+      if (channels_.empty()) {
+        if (linger_until == 0) linger_until = now + kLingerSeconds;
+        else if (now >= linger_until) break;
+      }
     }
     if (target_ && !target_->connected() && channels_.empty()) target_.reset();
   }

@@ -63,6 +63,8 @@ class Session {
   // caller shares ownership: keep it for as long as an executor uses it.
   std::shared_ptr<TargetConnection> target(std::string& error);
   void touch();
+  // The bastion has ended this session (expiry, grant, limits, shutdown).
+  bool ended() const { return !end_reason_.empty(); }
 
  private:
   void check_deadlines();
@@ -96,6 +98,8 @@ class Session {
   double started_ = 0;
   int64_t started_unix_ = 0;
   double last_activity_ = 0;
+  double ended_at_ = 0;
+  int refused_requests_ = 0;  // monotonic time end_reason_ was set (0: running)
   bool expiry_warned_ = false;
   std::string end_reason_;
   std::string channel_reason_;  // why the last channel was refused, if it was

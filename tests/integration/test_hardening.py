@@ -258,6 +258,77 @@ class CertificateExtensionsTest(BastionTest):
         self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"fine\n", b""))
 
 
+class EndedSessionTest(BastionTest):
+    bastion_options = {"limits": "login_grace_time = 5, max_channels_per_session = 100"}
+
+    def test_expired_session_starts_nothing_and_is_cut_off(self):
+        # Channel A's output stays queued (the client never reads it), so A
+        # cannot finish; the certificate expires. The session must start no
+        # new channel, and must end although A never drains.
+        key = self.env.keys.cert(self.env.keys.keygen("brief"), self.env.ca, "erin", "ops",
+                                 validity="-5m:+4s")
+        t = sshproto.connect(self.env.bastion.port, "web1", key)
+        try:
+            a = t.open_session(timeout=10, window_size=1024)
+            a.exec_command("yes")
+            self.assertEqual(sshproto.run(t, "echo before"), (0, b"before\n", b""))
+            end = time.time() + 15
+            while not any(l.get("msg") == "certificate expired" for l in self.env.bastion.log_lines()):
+                self.assertLess(time.time(), end)
+                time.sleep(0.1)
+            with self.assertRaises((paramiko.ChannelException, paramiko.SSHException, EOFError)):
+                sshproto.run(t, "echo ran-after-expiry", timeout=5)
+            end = time.time() + 10
+            while t.is_active() and time.time() < end:
+                time.sleep(0.1)
+            self.assertFalse(t.is_active(), "the ended session was not cut off")
+        finally:
+            t.close()
+        rows = self.env.audit("SELECT text FROM commands c JOIN sessions s ON c.session_id = s.id "
+                              "WHERE s.identity = 'erin' AND c.kind = 'exec' ORDER BY c.id")
+        self.assertEqual(rows, [("yes",), ("echo before",)])
+
+    def test_refused_requests_are_bounded(self):
+        # Each refused forwarding request is a log line and an audit row: a
+        # client pipelining them must not fill the disk. Past 16 the session
+        # ends.
+        t = sshproto.connect(self.env.bastion.port, "approvals", self.env.alice)
+        refused = 0
+        try:
+            for _ in range(40):
+                try:
+                    t.open_channel("direct-tcpip", ("h" * 30000, 80), ("127.0.0.1", 1), timeout=5)
+                except paramiko.ChannelException:
+                    refused += 1
+                except (paramiko.SSHException, EOFError):
+                    break
+            end = time.time() + 10
+            while t.is_active() and time.time() < end:
+                time.sleep(0.1)
+            self.assertFalse(t.is_active())
+        finally:
+            t.close()
+        self.assertGreaterEqual(refused, 16)
+        rows = self.env.audit("SELECT length(text) FROM commands WHERE kind = 'forward'")
+        self.assertEqual(len(rows), 16)
+        self.assertTrue(all(n <= 300 for (n,) in rows), rows)
+        alive(self)
+
+    def test_environment_requests_are_bounded(self):
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            c = t.open_session(timeout=10)
+            c.settimeout(30)
+            for i in range(40):
+                c.set_environment_variable("LC_X%02d" % i, "v")
+            c.set_environment_variable("LC_BIG", "x" * 5000)
+            c.exec_command("env | grep -c '^LC_X'; env | grep -c '^LC_BIG' || true")
+            st, out, err = sshproto.finish(c)
+        finally:
+            t.close()
+        self.assertEqual((st, out), (0, b"32\n0\n"), err)
+
+
 class ReservedTargetsTest(BastionTest):
     def test_sftp_to_reserved_targets_is_refused_at_once(self):
         for target in ("approvals", "access"):

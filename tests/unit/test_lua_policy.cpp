@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <sys/stat.h>
+
 #include "policy/glob.h"
 #include "policy/lua_policy.h"
 #include "policy/policy_chain.h"
@@ -290,4 +292,83 @@ end)");
   REQUIRE(d);
   CHECK(d->verdict == Decision::Verdict::review);
   CHECK(d->reason == "r");
+}
+
+TEST_CASE("policies cannot create finalizers (the time budget cannot stop them)", "[policy]") {
+  const auto t0 = std::chrono::steady_clock::now();
+  // At load: refused, so the policy does not load at all.
+  PolicyFile top(R"(
+setmetatable({}, { __gc = function() while true do end end })
+function on_command(c) return allow() end)");
+  CHECK_FALSE(top.src);
+  CHECK(top.error.find("finalizers (__gc) are not available to policies") != std::string::npos);
+  // Per command: a policy error, which denies.
+  PolicyFile per(R"(
+function on_command(c)
+  if c.text == "gc" then setmetatable({}, { __gc = function() while true do end end }) end
+  return setmetatable({}, { __index = {} }) and allow()
+end)");
+  REQUIRE(per.src);
+  CHECK(is_policy_error(per.command("gc")));
+  CHECK(per.outcome("plain") == "allow:");
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+}
+
+TEST_CASE("plain string.find is cost-guarded too; a mask naming nothing is an error", "[policy]") {
+  PolicyFile f(R"(
+function on_command(c)
+  if c.text == "find" then
+    local big = string.rep("a", 200000)
+    string.find(big, string.rep("a", 5000) .. "b", 1, true)
+    return allow()
+  end
+  if c.text == "small" then return string.find("abc", "b", 1, true) == 2 and allow() or deny("no") end
+  if c.text == "cols" then return allow{ mask = { columns = {} } } end
+  if c.text == "both" then return allow{ mask = { columns = {}, patterns = {} } } end
+  return nil
+end)");
+  REQUIRE(f.src);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(is_policy_error(f.command("find")));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
+  CHECK(f.outcome("small") == "allow:");
+  CHECK(is_policy_error(f.command("cols")));
+  CHECK(is_policy_error(f.command("both")));
+}
+
+TEST_CASE("combined session options keep the stricter limit of each side", "[policy]") {
+  using V = Decision::Verdict;
+  Decision global = Decision::allow("");
+  global.options.idle_timeout = 2;
+  global.options.max_session_length = 3;
+  global.options.record_input = true;
+  Decision target = Decision::allow("");
+  target.verdict = V::mask;
+  target.mask.push_back({"zzzz", "****"});
+  target.options.idle_timeout = 0;  // "none" must not lift the global limit
+  target.options.max_session_length = 10;
+  target.options.record_input = false;
+  const auto c = combine(global, target);
+  REQUIRE(c);
+  CHECK(c->options.idle_timeout == 2);
+  CHECK(c->options.max_session_length == 3);
+  CHECK(c->options.record_input == true);
+  Decision only_target = Decision::allow("");
+  only_target.options.idle_timeout = 5;
+  CHECK(combine(Decision::allow(""), only_target)->options.idle_timeout == 5);
+}
+
+TEST_CASE("a policy or module that is not a regular file is refused at once", "[policy]") {
+  testutil::TempDir d;
+  const std::string fifo = d / "p.lua";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  std::string error;
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(load_policy_source(fifo, PolicyLimits{}, error));
+  CHECK(error == fifo + ": cannot read policy");
+  testutil::spit(d / "q.lua", "import(\"m\")\nfunction on_command(c) return allow() end\n");
+  REQUIRE(mkfifo((d / "m.lua").c_str(), 0600) == 0);
+  CHECK_FALSE(load_policy_source(d / "q.lua", PolicyLimits{}, error));
+  CHECK(error.find("cannot read module") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
 }

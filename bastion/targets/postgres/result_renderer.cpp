@@ -206,7 +206,7 @@ class JsonRenderer : public ResultRenderer {
   void begin(const std::vector<ResultColumn>& cols, std::string&) override {
     cols_ = cols;
     keys_.clear();
-    for (const auto& c : cols) keys_.push_back(nlohmann::json(c.name).dump());
+    for (const auto& c : cols) keys_.push_back(nlohmann::json(c.name).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   void row(std::vector<Cell> cells, std::string& out) override {
     out += first_ ? "[\n{" : ",\n{";
