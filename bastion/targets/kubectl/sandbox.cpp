@@ -80,7 +80,8 @@ std::vector<std::string> sandboxed_argv(const KubectlSandbox& s, const std::vect
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
   // kubectl itself when it lives elsewhere (after the /tmp tmpfs, which would hide it).
   if (!under(kubectl, "/usr")) a.insert(a.end(), {"--ro-bind", kubectl, kubectl});
-  a.insert(a.end(), {"--bind", home, home, "--chdir", home, "--"});
+  // HOME read-write as itself; the sandbox's own root read-only (binds and /tmp keep theirs).
+  a.insert(a.end(), {"--bind", home, home, "--remount-ro", "/", "--chdir", home, "--"});
   a.push_back(kubectl);
   a.insert(a.end(), kubectl_argv.begin() + 1, kubectl_argv.end());
   return a;
