@@ -11,7 +11,7 @@ import time
 import unittest
 
 from fake_kube_api import FakeKube
-from harness import BastionTest, Env, main, run
+from harness import BASTIOND, BastionTest, Env, main, run
 from pty_driver import PtySession
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
@@ -292,6 +292,50 @@ class KubectlTest(BastionTest):
         self.assertEqual((r.returncode, r.stderr.decode()),
                          (255, "bastion: cannot run kubectl: the kubectl sandbox needs bubblewrap: /nonexistent/bwrap "
                                "is not an executable (install Debian's bubblewrap, or set kubectl_sandbox = false)\n"))
+
+    def check(self, targets):
+        conf = os.path.join(self.env.d, "check.conf")
+        with open(conf, "w") as f:
+            f.write(f"""listen = "127.0.0.1:1"
+host_keys = {{ "keys/bastion_host_key" }}
+user_ca_keys = {{ "keys/user_ca.pub" }}
+data_dir = "data"
+targets = {{
+{targets}
+}}
+""")
+        return run([BASTIOND, "--check", "--config", conf])
+
+    def test_check_refuses_credential_plugins_and_reports_the_sandbox(self):
+        d = self.env.d
+        plugin = os.path.join(self.env.keys.d, "kubeconfig-exec")
+        with open(os.path.join(self.env.keys.d, "kubeconfig")) as f:
+            text = f.read()
+        for key, body in (("exec", "    exec:\n      command: /bin/sh\n      apiVersion: client.authentication.k8s.io/v1\n"),
+                          ("auth-provider", "    auth-provider:\n      name: oidc\n")):
+            with open(plugin, "w") as f:
+                f.write(text.replace("    token: " + TOKEN + "\n", body))
+            os.chmod(plugin, 0o600)
+            r = self.check(f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-exec", allow = {{ "ops" }}, kubectl = "{KUBECTL}" }},')
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f'targets.k.kubeconfig: {plugin}: its user entry has "{key}:" (credential plugins would run on '
+                          "the bastion host; give the target a bearer token or a client certificate)", r.stderr.decode())
+        newer = os.path.join(d, "kubectl-newer")
+        with open(newer, "w") as f:
+            f.write("#!/bin/sh\necho 'Client Version: v1.99.0'\n")
+        os.chmod(newer, 0o755)
+        r = self.check(f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{newer}" }},\n'
+                       f'  n = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}",'
+                       ' bwrap = "/nonexistent/bwrap" },')
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.decode(),
+                         f"bastiond: warning: targets.k: {newer} is kubectl v1.99.0 but the bastion\'s flag table was "
+                         "generated from kubectl v1.32.4 (flags new in v1.99.0 are refused; regenerate with "
+                         "scripts/gen_kubectl_flags.py)\n"
+                         "bastiond: targets.n: /nonexistent/bwrap is not an executable: kubectl runs only inside "
+                         "bubblewrap (install Debian\'s bubblewrap, set bwrap = PATH, or kubectl_sandbox = false)\n")
+        r = self.check(f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}" }},')
+        self.assertEqual((r.returncode, r.stderr.decode()), (0, ""))
 
     def test_secrets_masked_in_output_and_recording(self):
         r = self.k("k8s", "get secret db-creds -o yaml")
