@@ -155,7 +155,7 @@ bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
     return false;
   }
   if (k.sandbox) o.env.clear();  // bwrap --clearenv --setenv carries it
-  o.limits = true;
+  o.limit_processes = kubectl_process_limit();
   o.cwd = home_;
   o.pty = pty_;
   o.cols = cols_;

@@ -6,6 +6,8 @@
 
 #include <climits>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 namespace bastion {
@@ -87,12 +89,32 @@ std::vector<std::string> sandboxed_argv(const KubectlSandbox& s, const std::vect
   return a;
 }
 
-bool apply_kubectl_limits() {
+unsigned long kubectl_process_limit() {
+  constexpr unsigned long kKubectlProcesses = 256;
+  const uid_t uid = getuid();
+  unsigned long threads = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc", ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream st(it->path() / "status");
+    std::string line;
+    bool mine = false;
+    while (std::getline(st, line)) {
+      if (line.starts_with("Uid:")) mine = std::strtoul(line.c_str() + 4, nullptr, 10) == uid;
+      else if (line.starts_with("Threads:") && mine) threads += std::strtoul(line.c_str() + 8, nullptr, 10);
+    }
+  }
+  return threads + kKubectlProcesses;
+}
+
+bool apply_kubectl_limits(unsigned long processes) {
   struct Lim {
     int resource;
     rlim_t value;
   };
-  const Lim lims[] = {{RLIMIT_CPU, 600}, {RLIMIT_AS, rlim_t{4} << 30}, {RLIMIT_NPROC, 256}, {RLIMIT_CORE, 0}};
+  const Lim lims[] = {{RLIMIT_CPU, 600}, {RLIMIT_AS, rlim_t{4} << 30}, {RLIMIT_NPROC, processes}, {RLIMIT_CORE, 0}};
   for (const Lim& l : lims) {
     struct rlimit r;
     if (getrlimit(l.resource, &r) != 0) return false;

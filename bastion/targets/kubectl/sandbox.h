@@ -30,8 +30,14 @@ std::vector<std::string> sandboxed_argv(const KubectlSandbox& s, const std::vect
                                         const std::vector<std::string>& env, const std::string& home, bool pty,
                                         std::string& error);
 
+// RLIMIT_NPROC counts every process and thread of the real uid (bastiond's
+// own included): the limit that lets kubectl start 256 more than that uid
+// runs now. Read in the parent (it scans /proc).
+unsigned long kubectl_process_limit();
+
 // Resource limits for the child, applied between fork and exec
-// (async-signal-safe): CPU 600 s, address space 4 GiB, 256 processes, no core.
-bool apply_kubectl_limits();
+// (async-signal-safe): CPU 600 s, address space 4 GiB, `processes`
+// (from kubectl_process_limit), no core file.
+bool apply_kubectl_limits(unsigned long processes);
 
 }  // namespace bastion
