@@ -36,9 +36,9 @@ try cat "$BASTION_DIR/data/audit.db"
 try cat "$BASTION_DIR/keys/target_key"
 try cat "$BASTION_DIR/keys/kubeconfig"
 try ls "$BASTION_DIR/data/recordings"
-try touch /usr/marker
-try touch /etc/marker
-try touch /marker
+try touch "$BASTION_DIR/data/marker"
+try touch /usr/bastion-kubectl-marker
+try touch /bastion-kubectl-marker
 touch "$BASTION_DIR/marker" /tmp/bastion-kubectl-marker 2>/dev/null  # the sandbox's private /tmp at most
 try "$KUBE_EDITOR" /etc/hostname
 echo "uid $(id -u)"
@@ -232,6 +232,9 @@ class KubectlTest(BastionTest):
         # its HOME: not the bastion's config, audit DB, recordings, keys or
         # held kubeconfig; it writes nothing outside HOME; its editor refuses.
         marker = os.path.join(self.env.d, "marker")
+        host_paths = (marker, os.path.join(self.env.d, "data", "marker"), "/tmp/bastion-kubectl-marker",
+                      "/usr/bastion-kubectl-marker", "/bastion-kubectl-marker")
+        self.addCleanup(lambda: [os.unlink(p) for p in host_paths if os.path.exists(p)])  # should a run escape
         r = self.env.ssh("k8senv", ["--", "get pods"], extra=("-o", "SetEnv=KUBE_EDITOR=/bin/sh EDITOR=/bin/sh"))
         self.assertEqual(r.returncode, 0, r.stderr)
         d = self.env.d
@@ -239,9 +242,10 @@ class KubectlTest(BastionTest):
                          f"blocked: cat {d}/bastion.conf\nblocked: cat {d}/data/audit.db\n"
                          f"blocked: cat {d}/keys/target_key\nblocked: cat {d}/keys/kubeconfig\n"
                          f"blocked: ls {d}/data/recordings\n"
-                         "blocked: touch /usr/marker\nblocked: touch /etc/marker\nblocked: touch /marker\n"
+                         f"blocked: touch {d}/data/marker\nblocked: touch /usr/bastion-kubectl-marker\n"
+                         "blocked: touch /bastion-kubectl-marker\n"
                          "blocked: /bin/false /etc/hostname\nuid 65534\n")
-        for path in (marker, "/tmp/bastion-kubectl-marker", "/usr/marker", "/etc/marker", "/marker"):
+        for path in host_paths:
             self.assertFalse(os.path.exists(path), path)
         self.assertIn("KUBE_EDITOR=/bin/false\n", r.stdout.decode())  # the client's SetEnv changes nothing
 
