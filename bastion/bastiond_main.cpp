@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   if (check) {
     auto problems = bastion::check_config_files(*cfg);
     for (auto& p : bastion::run_as_problems(*cfg)) problems.push_back(std::move(p));
+    for (const auto& w : bastion::check_config_warnings(*cfg)) std::fprintf(stderr, "bastiond: warning: %s\n", w.c_str());
     for (const auto& p : problems) std::fprintf(stderr, "bastiond: %s\n", p.c_str());
     if (!problems.empty()) return 1;
     std::printf("%s: OK (%zu targets, %zu CA keys)\n", config.c_str(), cfg->targets.size(),

@@ -29,6 +29,8 @@ packages=(
 [ "$with_fuzz" = 1 ] && packages+=(clang-14 libclang-rt-14-dev)
 # kubectl for Kubernetes targets: Debian's kubernetes-client, unless one is installed already.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+# kubectl runs inside bubblewrap (bastion/targets/kubectl/sandbox.cpp).
+packages+=(bubblewrap)
 
 missing=()
 for p in "${packages[@]}"; do

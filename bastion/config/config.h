@@ -53,6 +53,8 @@ struct KubectlTargetConfig {
   std::string context;                 // optional: a context in it
   std::string namespace_name = "default";  // when the user names none
   std::string kubectl = "/usr/bin/kubectl";
+  bool sandbox = true;                 // run kubectl under bubblewrap (sandbox.h)
+  std::string bwrap = "/usr/bin/bwrap";
 };
 
 // Just-in-time access settings.

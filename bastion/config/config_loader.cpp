@@ -182,6 +182,28 @@ std::shared_ptr<const PolicySource> load_policy(Reader& r, const Config& cfg, in
   return src;
 }
 
+// A kubeconfig user entry with `exec:` (credential plugin) or
+// `auth-provider:` makes kubectl run a program: refused at load, whatever
+// the sandbox. A line scan, so YAML and JSON forms are both caught; a false
+// positive fails closed with this message.
+std::string kubeconfig_runs_programs(const std::string& text) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto nl = text.find('\n', start);
+    std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    start = nl == std::string::npos ? text.size() : nl + 1;
+    for (const char* key : {"exec", "auth-provider"}) {
+      const std::string k = key;
+      auto b = line.find_first_not_of(" \t-");
+      if (b != std::string::npos && line.compare(b, k.size() + 1, k + ":") == 0)
+        return "its user entry has \"" + k + ":\"";
+      if (line.find("\"" + k + "\"") != std::string::npos && line.find(':', line.find("\"" + k + "\"")) != std::string::npos)
+        return "its user entry has \"" + k + "\"";
+    }
+  }
+  return "";
+}
+
 void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, int tline,
                  bool check_files) {
   const std::string q = "targets." + name + ".";
@@ -195,7 +217,9 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     r.fail(r.line_of("type", tline), q + "type",
            "unsupported target type \"" + t.type + "\" (supported: ssh, postgres, kubectl)");
   if (t.type == "kubectl")
-    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "allow", "labels", "policy", "approvers"}, tline, q);
+    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "kubectl_sandbox", "bwrap", "allow", "labels",
+                 "policy", "approvers"},
+                tline, q);
   else if (t.type == "ssh")
     r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
                  "labels", "connect_timeout", "policy", "approvers"},
@@ -224,8 +248,15 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     k.context = opt("context");
     if (auto ns = r.str("namespace", r.line_of("namespace", tline), q)) k.namespace_name = *ns;
     if (auto kc = r.str("kubectl", r.line_of("kubectl", tline), q)) k.kubectl = resolve(cfg.dir, *kc);
+    k.sandbox = r.boolean("kubectl_sandbox", r.line_of("kubectl_sandbox", tline), q).value_or(true);
+    if (auto bw = r.str("bwrap", r.line_of("bwrap", tline), q)) k.bwrap = resolve(cfg.dir, *bw);
     if (check_files) {
       read_secret(r, r.line_of("kubeconfig", tline), q + "kubeconfig", k.kubeconfig, k.kubeconfig_text);
+      // kubectl would run an exec credential plugin or auth provider on the bastion host.
+      if (const std::string why = kubeconfig_runs_programs(k.kubeconfig_text.bytes); !why.empty())
+        r.fail(r.line_of("kubeconfig", tline), q + "kubeconfig",
+               k.kubeconfig + ": " + why + " (credential plugins would run on the bastion host; give the target a "
+               "bearer token or a client certificate)");
       if (access(k.kubectl.c_str(), X_OK) != 0)
         r.fail(r.line_of("kubectl", tline), q + "kubectl", k.kubectl + " is not an executable (install kubectl, "
                "e.g. Debian's kubernetes-client, or set kubectl = PATH)");

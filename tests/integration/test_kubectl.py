@@ -11,7 +11,7 @@ import time
 import unittest
 
 from fake_kube_api import FakeKube
-from harness import BastionTest, Env, main, run
+from harness import BASTIOND, BastionTest, Env, main, run
 from pty_driver import PtySession
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
@@ -28,6 +28,20 @@ for a in "$@"; do echo "[$a]"; done
 echo "--- kubeconfig"
 stat -c %a "$KUBECONFIG"
 cat "$KUBECONFIG"
+echo "--- escape"
+# What a compromised kubectl would try on the bastion host; each must fail.
+try() { if "$@" >/dev/null 2>&1; then echo "ESCAPED: $*"; else echo "blocked: $*"; fi; }
+try cat "$BASTION_DIR/bastion.conf"
+try cat "$BASTION_DIR/data/audit.db"
+try cat "$BASTION_DIR/keys/target_key"
+try cat "$BASTION_DIR/keys/kubeconfig"
+try ls "$BASTION_DIR/data/recordings"
+try touch "$BASTION_DIR/data/marker"
+try touch /usr/bastion-kubectl-marker
+try touch /bastion-kubectl-marker
+touch "$BASTION_DIR/marker" /tmp/bastion-kubectl-marker 2>/dev/null  # the sandbox's private /tmp at most
+try "$KUBE_EDITOR" /etc/hostname
+echo "uid $(id -u)"
 """
 
 
@@ -43,7 +57,7 @@ class KubectlTest(BastionTest):
         shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
         fake = os.path.join(env.d, "fake-kubectl")
         with open(fake, "w") as f:
-            f.write(FAKE_KUBECTL)
+            f.write(FAKE_KUBECTL.replace("$BASTION_DIR", env.d))
         os.chmod(fake, 0o755)
         env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
         env.oncall = env.keys.cert(env.keys.keygen("otto"), env.ca, "otto", "ops,oncall")
@@ -54,7 +68,9 @@ class KubectlTest(BastionTest):
   k8sopen = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "staging", allow = {{ "ops" }},
               kubectl = "{KUBECTL}" }},
   k8senv = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "ns1", allow = {{ "ops" }},
-             kubectl = "fake-kubectl" }},""", extra="approvals = { timeout = 20 }")
+             kubectl = "fake-kubectl" }},
+  k8snobwrap = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}",
+                 bwrap = "/nonexistent/bwrap" }},""", extra="approvals = { timeout = 20 }")
 
     @classmethod
     def tearDownClass(cls):
@@ -179,7 +195,11 @@ class KubectlTest(BastionTest):
         # The kubeconfig held since load, written 0600 into the session's HOME.
         self.assertTrue(env["HOME"].startswith("/tmp/bastion-kubectl-"), env["HOME"])
         self.assertEqual(env["KUBECONFIG"], env["HOME"] + "/kubeconfig")
-        self.assertEqual(set(env) - {"PWD", "SHLVL", "_", "OLDPWD"}, {"KUBECONFIG", "HOME", "PATH", "LANG"})
+        self.assertEqual(set(env) - {"PWD", "SHLVL", "_", "OLDPWD"},
+                         {"KUBECONFIG", "HOME", "PATH", "LANG", "KUBE_EDITOR", "EDITOR", "VISUAL"})
+        # No plugin directories; every editor refuses.
+        self.assertEqual((env["PATH"], env["KUBE_EDITOR"], env["EDITOR"], env["VISUAL"]),
+                         ("/usr/bin:/bin", "/bin/false", "/bin/false", "/bin/false"))
         self.assertEqual(argv_part, "[--namespace=ns1]\n[get]\n[pods]\n[a b]\n[-l]\n[app=x]\n")
         # Nothing of the bastion's is inherited: no listening socket, no
         # session's socket, no file of the bastion's (database, recording).
@@ -205,7 +225,121 @@ class KubectlTest(BastionTest):
         finally:
             os.rename(kc + ".aside", kc)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout.decode().split("--- kubeconfig\n")[1], "600\n" + held)
+        self.assertEqual(r.stdout.decode().split("--- kubeconfig\n")[1].split("--- escape\n")[0], "600\n" + held)
+
+    def test_sandbox_hides_the_bastion_host(self):
+        # Issue 10: the child sees only /usr, TLS roots, resolver files and
+        # its HOME: not the bastion's config, audit DB, recordings, keys or
+        # held kubeconfig; it writes nothing outside HOME; its editor refuses.
+        marker = os.path.join(self.env.d, "marker")
+        host_paths = (marker, os.path.join(self.env.d, "data", "marker"), "/tmp/bastion-kubectl-marker",
+                      "/usr/bastion-kubectl-marker", "/bastion-kubectl-marker")
+        self.addCleanup(lambda: [os.unlink(p) for p in host_paths if os.path.exists(p)])  # should a run escape
+        r = self.env.ssh("k8senv", ["--", "get pods"], extra=("-o", "SetEnv=KUBE_EDITOR=/bin/sh EDITOR=/bin/sh"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = self.env.d
+        self.assertEqual(r.stdout.decode().split("--- escape\n")[1],
+                         f"blocked: cat {d}/bastion.conf\nblocked: cat {d}/data/audit.db\n"
+                         f"blocked: cat {d}/keys/target_key\nblocked: cat {d}/keys/kubeconfig\n"
+                         f"blocked: ls {d}/data/recordings\n"
+                         f"blocked: touch {d}/data/marker\nblocked: touch /usr/bastion-kubectl-marker\n"
+                         "blocked: touch /bastion-kubectl-marker\n"
+                         "blocked: /bin/false /etc/hostname\nuid 65534\n")
+        for path in host_paths:
+            self.assertFalse(os.path.exists(path), path)
+        self.assertIn("KUBE_EDITOR=/bin/false\n", r.stdout.decode())  # the client's SetEnv changes nothing
+
+    def test_argv_attacks_fail_closed(self):
+        # Issue 10's findings, on a target without any policy (everything
+        # else allowed): kubectl's reading of argv is the bastion's.
+        kc = os.path.join(self.env.keys.d, "kubeconfig")
+        marker = os.path.join(self.env.d, "attack-marker")
+        refused = {
+            "--request_timeout get config view --raw": "kubectl config would show or change the held credential",
+            f"get pods --cache_dir={marker}": "--cache-dir is not available through the bastion "
+                                              "(it names files on the bastion host)",
+            f"get pods --profile=cpu --profile_output={marker}": "--profile is not available through the bastion "
+                                                                 "(it writes files on the bastion host)",
+            f"get pods --certificate_authority={kc}": "--certificate-authority is not available through the bastion "
+                                                      "(the bastion holds the credential and the target)",
+            f"annotate -f {kc} -f - --local -o yaml a=b": f"-f {kc}: files on the bastion host are not available; "
+                                                          "pass the manifest on stdin (-f -)",
+            f"annotate -f - -f {kc} --local -o yaml a=b": f"-f {kc}: files on the bastion host are not available; "
+                                                          "pass the manifest on stdin (-f -)",
+            "apply edit-last-applied deploy/api": "kubectl apply edit-last-applied launches an editor on the bastion host",
+            "create --edit -f -": "--edit is not available through the bastion (it starts an editor on the bastion host)",
+            "--request_timeout get edit deploy/api": "kubectl edit launches an editor on the bastion host",
+            "get pods --bogus-flag x": 'unknown flag --bogus-flag for "get"',
+            "krew list": '"krew" is not a kubectl command the bastion knows (plugins are not available)',
+        }
+        before = len(self.env.kube.requests)
+        for line, why in refused.items():
+            r = self.env.ssh("k8sopen", ["--", line], input=b"")
+            self.assertEqual((r.returncode, r.stderr.decode()), (126, f"bastion: denied: {why}\n"), line)
+            self.assertNotIn(TOKEN, r.stdout.decode(), line)
+        # The same through a read-only policy: the verb the policy judges is kubectl's.
+        r = self.k("k8s", "--request_timeout get delete pod api-s1", key=self.env.dev)
+        self.assertEqual((r.returncode, r.stderr.decode()),
+                         (126, "bastion: denied: developers have read-only access: kubectl delete is not allowed\n"))
+        time.sleep(0.3)
+        self.assertEqual(self.env.kube.requests[before:], [])
+        self.assertFalse(os.path.exists(marker))
+        # The held token is nowhere the user or an operator reads.
+        for path in glob.glob(os.path.join(self.env.d, "data", "**"), recursive=True) + [self.env.bastion.log]:
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    self.assertNotIn(TOKEN.encode(), f.read(), path)
+
+    def test_no_sandbox_no_kubectl(self):
+        # Fail closed: bubblewrap missing refuses the invocation, clearly.
+        r = self.k("k8snobwrap", "get pods")
+        self.assertEqual((r.returncode, r.stderr.decode()),
+                         (255, "bastion: cannot run kubectl: the kubectl sandbox needs bubblewrap: /nonexistent/bwrap "
+                               "is not an executable (install Debian's bubblewrap, or set kubectl_sandbox = false)\n"))
+
+    def check(self, targets):
+        conf = os.path.join(self.env.d, "check.conf")
+        with open(conf, "w") as f:
+            f.write(f"""listen = "127.0.0.1:1"
+host_keys = {{ "keys/bastion_host_key" }}
+user_ca_keys = {{ "keys/user_ca.pub" }}
+data_dir = "data"
+targets = {{
+{targets}
+}}
+""")
+        return run([BASTIOND, "--check", "--config", conf])
+
+    def test_check_refuses_credential_plugins_and_reports_the_sandbox(self):
+        d = self.env.d
+        plugin = os.path.join(self.env.keys.d, "kubeconfig-exec")
+        with open(os.path.join(self.env.keys.d, "kubeconfig")) as f:
+            text = f.read()
+        for key, body in (("exec", "    exec:\n      command: /bin/sh\n      apiVersion: client.authentication.k8s.io/v1\n"),
+                          ("auth-provider", "    auth-provider:\n      name: oidc\n")):
+            with open(plugin, "w") as f:
+                f.write(text.replace("    token: " + TOKEN + "\n", body))
+            os.chmod(plugin, 0o600)
+            r = self.check(f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-exec", allow = {{ "ops" }}, kubectl = "{KUBECTL}" }},')
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f'targets.k.kubeconfig: {plugin}: its user entry has "{key}:" (credential plugins would run on '
+                          "the bastion host; give the target a bearer token or a client certificate)", r.stderr.decode())
+        newer = os.path.join(d, "kubectl-newer")
+        with open(newer, "w") as f:
+            f.write("#!/bin/sh\necho 'Client Version: v1.99.0'\n")
+        os.chmod(newer, 0o755)
+        r = self.check(f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{newer}" }},\n'
+                       f'  n = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}",'
+                       ' bwrap = "/nonexistent/bwrap" },')
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.decode(),
+                         f"bastiond: warning: targets.k: {newer} is kubectl v1.99.0 but the bastion\'s flag table was "
+                         "generated from kubectl v1.32.4 (flags new in v1.99.0 are refused; regenerate with "
+                         "scripts/gen_kubectl_flags.py)\n"
+                         "bastiond: targets.n: /nonexistent/bwrap is not an executable: kubectl runs only inside "
+                         "bubblewrap (install Debian\'s bubblewrap, set bwrap = PATH, or kubectl_sandbox = false)\n")
+        r = self.check(f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}" }},')
+        self.assertEqual((r.returncode, r.stderr.decode()), (0, ""))
 
     def test_secrets_masked_in_output_and_recording(self):
         r = self.k("k8s", "get secret db-creds -o yaml")

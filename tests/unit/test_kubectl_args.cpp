@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "targets/kubectl/kubectl_args.h"
+#include "targets/kubectl/kubectl_flags.h"
 #include "targets/kubectl/kubectl_line.h"
 
 using namespace bastion;
@@ -82,7 +83,7 @@ TEST_CASE("sub-verbs and exec commands", "[kubectl]") {
   CHECK(k.resources == V{"deployments"});
   CHECK(k.flags.at("replicas") == "3");
   k = p({"top", "pods"});
-  CHECK(k.verb == "top pods");
+  CHECK(k.verb == "top pod");  // kubectl's own command name (pods is an alias)
 }
 
 TEST_CASE("always refused", "[kubectl]") {
@@ -118,4 +119,82 @@ TEST_CASE("command lines are tokenized but never given to a shell", "[kubectl]")
   CHECK_FALSE(parse_kubectl_line("get pods $(id)", "default").refusal.empty());
   CHECK_FALSE(parse_kubectl_line("get pods; config view", "default").refusal.empty());
   CHECK_FALSE(parse_kubectl_line("get 'pods", "default").refusal.empty());
+}
+
+// Issue 10: argv read exactly as kubectl (cobra + pflag) reads it, from the
+// table generated for the installed kubectl.
+TEST_CASE("flag names are normalised as kubectl does", "[kubectl]") {
+  CHECK(normalize_kubectl_flag("request_timeout") == "request-timeout");
+  CHECK(normalize_kubectl_flag("cache__dir") == "cache--dir");
+  CHECK(normalize_kubectl_flag(normalize_kubectl_flag("a_b-c")) == "a-b-c");
+  // The attack: kubectl runs `config view`; the bastion must see the same.
+  auto k = p({"--request_timeout", "get", "config", "view", "--raw"});
+  CHECK(k.verb == "config view");
+  CHECK(k.refusal == "kubectl config would show or change the held credential");
+  k = p({"get", "pods", "--cache_dir=/tmp/x"});
+  CHECK(k.refusal == "--cache-dir is not available through the bastion (it names files on the bastion host)");
+  k = p({"get", "pods", "--profile_output", "/tmp/x"});
+  CHECK(k.refusal == "--profile-output is not available through the bastion (it names files on the bastion host)");
+  k = p({"get", "pods", "--certificate_authority=/etc/x"});
+  CHECK(k.refusal ==
+        "--certificate-authority is not available through the bastion (the bastion holds the credential and the target)");
+  k = p({"get", "pods", "--request_timeout=5s"});
+  CHECK(k.refusal.empty());
+  CHECK(k.flags.at("request-timeout") == "5s");
+}
+
+TEST_CASE("every occurrence of a repeated flag is checked", "[kubectl]") {
+  auto k = p({"annotate", "-f", "/root/kubeconfig", "-f", "-", "--local", "-o", "yaml", "a=b"});
+  CHECK(k.refusal == "-f /root/kubeconfig: files on the bastion host are not available; pass the manifest on stdin (-f -)");
+  k = p({"annotate", "-f", "-", "-f", "/root/kubeconfig", "--local", "a=b"});
+  CHECK(k.refusal == "-f /root/kubeconfig: files on the bastion host are not available; pass the manifest on stdin (-f -)");
+  k = p({"apply", "-f-,/etc/passwd"});  // a slice flag: kubectl splits on ','
+  CHECK(k.refusal == "-f -,/etc/passwd: files on the bastion host are not available; pass the manifest on stdin (-f -)");
+  k = p({"get", "pods", "-l", "a=b", "-l", "c=d"});
+  CHECK(k.refusal.empty());
+  CHECK(k.flag_list == std::vector<std::pair<std::string, std::string>>{{"selector", "a=b"}, {"selector", "c=d"}});
+}
+
+TEST_CASE("unknown flags and commands are refused", "[kubectl]") {
+  CHECK(p({"get", "pods", "--bogus", "x"}).refusal == "unknown flag --bogus for \"get\"");
+  CHECK(p({"get", "--dry-run", "pods"}).refusal == "unknown flag --dry-run for \"get\"");  // delete has it, get not
+  CHECK(p({"get", "pods", "-Z"}).refusal == "unknown flag -Z in -Z for \"get\"");
+  CHECK(p({"get", "pods", "---x"}).refusal == "bad flag syntax: ---x");
+  CHECK(p({"get", "pods", "-test.v"}).refusal == "bad flag syntax: -test.v");
+  CHECK(p({"krew", "list"}).refusal == "\"krew\" is not a kubectl command the bastion knows (plugins are not available)");
+  CHECK(p({"create", "--edit", "-f", "-"}).refusal ==
+        "--edit is not available through the bastion (it starts an editor on the bastion host)");
+  CHECK(p({"apply", "edit-last-applied", "deploy/x"}).refusal ==
+        "kubectl apply edit-last-applied launches an editor on the bastion host");
+  CHECK(p({"plugin", "list"}).refusal == "kubectl plugins run programs on the bastion host");
+  CHECK(p({"edit", "pod/x"}).refusal == "kubectl edit launches an editor on the bastion host");
+}
+
+TEST_CASE("arity as pflag reads it", "[kubectl]") {
+  // Boolean: never takes the next word; optional (NoOptDefVal): only with '='.
+  auto k = p({"delete", "--dry-run", "pods", "x"});
+  CHECK(k.refusal.empty());
+  CHECK(k.resources == V{"pods"});
+  CHECK(k.names == V{"x"});
+  k = p({"delete", "--dry-run=server", "pods", "x"});
+  CHECK(k.flags.at("dry-run") == "server");
+  k = p({"get", "-A", "pods"});
+  CHECK(k.all_namespaces);
+  CHECK(k.resources == V{"pods"});
+  k = p({"get", "pods", "-nweb"});
+  CHECK(k.namespace_name == "web");
+  k = p({"get", "pods", "-n=web"});
+  CHECK(k.namespace_name == "web");
+  k = p({"get", "pods", "-wAn", "web"});  // booleans combined, then a value-taking letter
+  CHECK(k.flag_list == std::vector<std::pair<std::string, std::string>>{{"watch", "true"}, {"all-namespaces", "true"}, {"namespace", "web"}});
+  k = p({"exec", "-it", "web", "--", "sh"});
+  CHECK(k.interactive);
+  CHECK(k.exec_command == V{"sh"});
+  CHECK(k.names == V{"web"});
+  k = p({"-n", "x", "create", "cm", "foo", "--from-literal=a=b"});
+  CHECK(k.verb == "create configmap");
+  CHECK(k.names == V{"foo"});
+  CHECK(k.namespace_name == "x");
+  CHECK(p({"get", "pods", "-n"}).refusal == "-n needs a value");
+  CHECK(p({"get", "pods", "--namespace"}).refusal == "--namespace needs a value");
 }

@@ -14,6 +14,8 @@
 #include <memory>
 #include <thread>
 
+#include "targets/kubectl/sandbox.h"
+
 namespace bastion {
 namespace {
 
@@ -100,6 +102,11 @@ std::unique_ptr<ChildProcess> ChildProcess::spawn(const Options& o, std::string&
     ::signal(SIGPIPE, SIG_DFL);
     close_inherited(status[1]);
     if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) _exit(127);
+    if (o.limit_processes > 0 && !apply_kubectl_limits(o.limit_processes)) {  // fail closed: no child without its limits
+      const int e = errno;
+      (void)!::write(status[1], &e, sizeof e);
+      _exit(127);
+    }
     execve(argv[0], argv.data(), envp.data());
     const int e = errno;
     (void)!::write(status[1], &e, sizeof e);

@@ -19,6 +19,7 @@ class ChildProcess {
     std::vector<std::string> env;   // "KEY=value", the whole environment
     std::string cwd;
     bool pty = false;
+    unsigned long limit_processes = 0;  // >0: kubectl's resource limits (sandbox.h), set before exec
     int cols = 80, rows = 24;
   };
   // Null + error if it cannot be started.

@@ -4,64 +4,53 @@
 #include <cctype>
 #include <set>
 
+#include "targets/kubectl/kubectl_flags.h"
+
 namespace bastion {
 namespace {
 
-// Flags that take a value (as the next word when not given with '=').
-const std::set<std::string> kValueFlags = {
-    "namespace", "selector", "output", "container", "field-selector", "replicas", "tail", "since",
-    "since-time", "sort-by", "template", "filename", "kustomize", "from-file", "from-env-file",
-    "from-literal", "image", "timeout", "grace-period", "type", "request-timeout", "field-manager",
-    "patch", "chunk-size", "max-log-requests", "limit-bytes", "label-columns", "to-revision",
-    "current-replicas", "resource-version", "port", "target-port", "name", "overrides", "env", "labels",
-    "restart", "serviceaccount", "subresource", "raw", "for", "profile", "target", "copy-to",
-    "kubeconfig", "context", "cluster", "user", "token", "server", "as", "as-group", "as-uid",
-    "certificate-authority", "client-certificate", "client-key", "tls-server-name", "cache-dir",
-    "username", "password", "log-file", "log_file", "profile-output", "log-dir", "log_dir",
-    "min", "max", "cpu-percent", "docker-registry", "schedule", "pod-running-timeout"};
-
-// Short flags: which take a value.
-const std::map<char, std::string> kShortValue = {
-    {'n', "namespace"}, {'l', "selector"}, {'o', "output"}, {'c', "container"}, {'f', "filename"},
-    {'k', "kustomize"}, {'s', "server"}, {'p', "patch"}, {'L', "label-columns"}};
-const std::map<char, std::string> kShortBool = {
-    {'A', "all-namespaces"}, {'w', "watch"}, {'i', "stdin"}, {'t', "tty"}, {'q', "quiet"},
-    {'R', "recursive"}, {'v', "v"}, {'h', "help"}};
-
-// Flags the bastion refuses: they would replace the held credential or
-// target, or read/write the bastion host's files.
-const std::set<std::string> kRefusedFlags = {
-    "kubeconfig", "context", "cluster", "user", "token", "server", "as", "as-group", "as-uid",
-    "certificate-authority", "insecure-skip-tls-verify", "tls-server-name", "username", "password",
-    "cache-dir", "log-file", "log_file", "log-dir", "log_dir", "profile-output", "kustomize",
-    "from-file", "from-env-file"};
-
-// Verbs that take sub-verbs, and those sub-verbs.
-const std::map<std::string, std::set<std::string>> kSubVerbs = {
-    {"rollout", {"restart", "status", "undo", "history", "pause", "resume"}},
-    {"set", {"image", "env", "resources", "selector", "serviceaccount", "subject"}},
-    {"create", {"secret", "configmap", "deployment", "namespace", "job", "cronjob", "service", "role",
-                "rolebinding", "clusterrole", "clusterrolebinding", "serviceaccount", "ingress",
-                "poddisruptionbudget", "priorityclass", "quota", "token"}},
-    {"auth", {"can-i", "whoami", "reconcile"}},
-    {"top", {"pod", "pods", "node", "nodes"}},
-    {"certificate", {"approve", "deny"}},
-    {"apply", {"view-last-applied", "set-last-applied", "edit-last-applied"}},
+// Flags the bastion refuses, by kubectl's (normalised) name: they would
+// replace the held credential or target, start a program, or read or write
+// files on the bastion host.
+const std::map<std::string, std::string> kRefusedFlags = {
+    {"kubeconfig", "the bastion holds the credential and the target"},
+    {"context", "the bastion holds the credential and the target"},
+    {"cluster", "the bastion holds the credential and the target"},
+    {"user", "the bastion holds the credential and the target"},
+    {"token", "the bastion holds the credential and the target"},
+    {"server", "the bastion holds the credential and the target"},
+    {"as", "the bastion holds the credential and the target"},
+    {"as-group", "the bastion holds the credential and the target"},
+    {"as-uid", "the bastion holds the credential and the target"},
+    {"certificate-authority", "the bastion holds the credential and the target"},
+    {"client-certificate", "the bastion holds the credential and the target"},
+    {"client-key", "the bastion holds the credential and the target"},
+    {"insecure-skip-tls-verify", "the bastion holds the credential and the target"},
+    {"tls-server-name", "the bastion holds the credential and the target"},
+    {"username", "the bastion holds the credential and the target"},
+    {"password", "the bastion holds the credential and the target"},
+    {"cache-dir", "it names files on the bastion host"},
+    {"profile", "it writes files on the bastion host"},
+    {"profile-output", "it names files on the bastion host"},
+    {"kustomize", "it reads files on the bastion host"},
+    {"from-file", "it reads files on the bastion host"},
+    {"from-env-file", "it reads files on the bastion host"},
+    {"cert", "it reads files on the bastion host"},
+    {"key", "it reads files on the bastion host"},
+    {"custom", "it reads files on the bastion host"},
+    {"patch-file", "it reads files on the bastion host"},
+    {"output-directory", "it writes files on the bastion host"},
+    {"edit", "it starts an editor on the bastion host"},
 };
 
-const std::set<std::string> kKnownVerbs = {
-    "get", "describe", "logs", "exec", "attach", "apply", "create", "delete", "scale", "rollout",
-    "replace", "patch", "label", "annotate", "set", "run", "expose", "autoscale", "top", "explain",
-    "api-resources", "api-versions", "version", "cluster-info", "cordon", "uncordon", "drain", "taint",
-    "auth", "certificate", "wait", "events", "debug", "completion", "options", "help"};
-
-// Refused verbs and why.
+// Refused commands (by their first word, or their whole path) and why.
 const std::map<std::string, std::string> kRefusedVerbs = {
     {"config", "kubectl config would show or change the held credential"},
     {"proxy", "kubectl proxy would tunnel around the recording"},
     {"port-forward", "kubectl port-forward would tunnel around the recording"},
     {"cp", "kubectl cp reads and writes files on the bastion host"},
     {"edit", "kubectl edit launches an editor on the bastion host"},
+    {"apply edit-last-applied", "kubectl apply edit-last-applied launches an editor on the bastion host"},
     {"plugin", "kubectl plugins run programs on the bastion host"},
     {"kustomize", "kubectl kustomize reads files on the bastion host"},
     {"diff", "kubectl diff runs a diff program on the bastion host"},
@@ -96,10 +85,6 @@ const std::map<std::string, std::string> kAliases = {
     {"storageclass", "storageclasses"}, {"csr", "certificatesigningrequests"}, {"pc", "priorityclasses"},
 };
 
-bool output_reads_file(const std::string& o) {
-  return o.find("-file") != std::string::npos;  // go-template-file=, jsonpath-file=, custom-columns-file=
-}
-
 }  // namespace
 
 std::string normalize_resource(std::string r) {
@@ -114,121 +99,172 @@ std::string normalize_resource(std::string r) {
   return it != kAliases.end() ? it->second : r;
 }
 
+namespace {
+
+// cobra's stripFlags/argsMinusFirstX decide whether a flag word takes the
+// next word by looking the flag up in the command reached so far (a parent
+// does not know its children's flags): unknown flags take it. Flags unknown
+// to the command finally found are refused afterwards.
+bool takes_next_word(const KubectlCommandSpec& c, const std::string& s) {
+  if (s.starts_with("--") && s.find('=') == std::string::npos) {
+    const KubectlFlagRow* f = c.find_long(normalize_kubectl_flag(s.substr(2)));
+    if (!f) return true;
+    return f->arity == KubectlArity::value;
+  }
+  if (s.size() == 2 && s[0] == '-' && s[1] != '=') {
+    const KubectlFlagRow* f = c.find_short(s[1]);
+    if (!f) return true;
+    return f->arity == KubectlArity::value;
+  }
+  return false;
+}
+
+// The words cobra takes for command names (stripFlags).
+std::vector<std::string> strip_flags(const std::vector<std::string>& args, const KubectlCommandSpec& c) {
+  std::vector<std::string> commands;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    if (s == "--") break;
+    if (s.starts_with("-")) {
+      if (takes_next_word(c, s)) ++i;
+      continue;
+    }
+    if (!s.empty()) commands.push_back(s);
+  }
+  return commands;
+}
+
+// args without the first word that is `x` in a command position (argsMinusFirstX).
+std::vector<std::string> minus_first(std::vector<std::string> args, const KubectlCommandSpec& c, const std::string& x) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    if (s == "--") break;
+    if (s.starts_with("-")) {
+      if (takes_next_word(c, s)) ++i;
+      continue;
+    }
+    if (s == x) {
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+      return args;
+    }
+  }
+  return args;
+}
+
+}  // namespace
+
 KubectlInvocation parse_kubectl(const std::vector<std::string>& argv, const std::string& default_namespace) {
   KubectlInvocation k;
   k.argv = argv;
-  std::vector<std::string> pos;
+  const KubectlFlagTable& table = KubectlFlagTable::installed();
   std::string flag_refusal;  // reported after a refused verb, which says more
   auto refuse = [&flag_refusal](const std::string& why) {
     if (flag_refusal.empty()) flag_refusal = why;
   };
-  auto set_flag = [&](const std::string& name, const std::string& value) {
-    if (kRefusedFlags.count(name) || name.starts_with("client-"))
-      refuse("--" + name + " is not available through the bastion (the bastion holds the credential and the target)");
-    k.flags[name] = value;
-  };
-  // The verb decides what -f means (logs: --follow; elsewhere: --filename).
-  auto first_positional = [&]() -> std::string {
-    for (std::size_t i = 0; i < argv.size(); ++i) {
-      const std::string& a = argv[i];
-      if (a == "--") return "";
-      if (a.size() > 1 && a[0] == '-') {
-        if (a.find('=') == std::string::npos) {
-          const bool long_flag = a.starts_with("--");
-          const std::string name = long_flag ? a.substr(2) : "";
-          if ((long_flag && kValueFlags.count(name)) ||
-              (!long_flag && a.size() == 2 && kShortValue.count(a[1]) && a[1] != 'f'))
-            ++i;
-        }
-        continue;
-      }
-      return a;
-    }
-    return "";
-  };
-  const std::string verb0 = first_positional();
-  const bool logs = verb0 == "logs";
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
-    if (a == "--") {
-      k.exec_command.assign(argv.begin() + static_cast<std::ptrdiff_t>(i) + 1, argv.end());
+
+  // 1. The command, found as cobra finds it.
+  const KubectlCommandSpec* cmd = &table.root();
+  std::vector<std::string> args = argv;
+  std::vector<std::string> rest_words;
+  for (;;) {
+    const std::vector<std::string> words = strip_flags(args, *cmd);
+    if (words.empty()) break;
+    const long child = table.find_child(*cmd, words[0]);
+    if (child < 0) {
+      rest_words = words;
       break;
     }
-    if (a.starts_with("--") && a.size() > 2) {
-      const auto eq = a.find('=');
-      std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-      if (eq != std::string::npos) set_flag(name, a.substr(eq + 1));
-      else if (kValueFlags.count(name) && !(logs && name == "follow")) {
-        if (i + 1 >= argv.size()) {
-          set_flag(name, "");
-          refuse("--" + name + " needs a value");
-        } else {
-          set_flag(name, argv[++i]);
-        }
-      } else {
-        set_flag(name, "true");
-      }
+    args = minus_first(args, *cmd, words[0]);
+    cmd = &table.at(static_cast<std::size_t>(child));
+  }
+  k.verb = cmd->path;
+
+  // 2. Its flags, read as pflag reads them; every occurrence is checked.
+  std::vector<std::string> pos;
+  auto set_flag = [&](const KubectlFlagRow& f, const std::string& value) {
+    const std::string name = f.name;
+    if (const auto r = kRefusedFlags.find(name); r != kRefusedFlags.end())
+      refuse("--" + name + " is not available through the bastion (" + r->second + ")");
+    if (name == "filename" && value != "-")
+      refuse("-f " + value + ": files on the bastion host are not available; pass the manifest on stdin (-f -)");
+    if (name == "filename") k.stdin_manifest = true;
+    if (name == "output" && value.find("-file") != std::string::npos)  // go-template-file=, jsonpath-file=, ...
+      refuse("-o " + value + " reads a file on the bastion host");
+    k.flag_list.emplace_back(name, value);
+    k.flags[name] = value;
+  };
+  auto no_opt_value = [](const KubectlFlagRow& f) { return f.arity == KubectlArity::boolean ? "true" : ""; };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    if (s.size() < 2 || s[0] != '-') {
+      pos.push_back(s);
       continue;
     }
-    if (a.size() > 1 && a[0] == '-' && a != "-") {
-      // -n web, -nweb, -lapp=web, -it, -A
-      for (std::size_t j = 1; j < a.size(); ++j) {
-        const char c = a[j];
-        if (c == 'f' && logs) {
-          set_flag("follow", "true");
-          continue;
-        }
-        if (c == 'p' && logs) {
-          set_flag("previous", "true");
-          continue;
-        }
-        if (const auto v = kShortValue.find(c); v != kShortValue.end()) {
-          std::string value = a.substr(j + 1);
-          if (!value.empty() && value[0] == '=') value.erase(0, 1);
-          if (value.empty()) {
-            if (i + 1 >= argv.size()) {
-              refuse("-" + std::string(1, c) + " needs a value");
-            } else {
-              value = argv[++i];
-            }
-          }
-          set_flag(v->second, value);
-          break;
-        }
-        if (const auto b = kShortBool.find(c); b != kShortBool.end()) {
-          if (j + 1 < a.size() && a[j + 1] == '=') {  // -v=9
-            set_flag(b->second, a.substr(j + 2));
-            break;
-          }
-          set_flag(b->second, "true");
-          continue;
-        }
-        if (std::isdigit(static_cast<unsigned char>(c))) break;  // e.g. a negative number
-        set_flag(std::string(1, c), "true");
+    if (s == "--") {
+      k.exec_command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
+    }
+    if (s[1] == '-') {
+      const std::string body = s.substr(2);
+      if (body.empty() || body[0] == '-' || body[0] == '=') {
+        refuse("bad flag syntax: " + s);
+        continue;
       }
+      const auto eq = body.find('=');
+      const std::string name = normalize_kubectl_flag(body.substr(0, eq));
+      const KubectlFlagRow* f = cmd->find_long(name);
+      if (!f) {
+        refuse("unknown flag --" + body.substr(0, eq) + (k.verb.empty() ? "" : " for \"" + k.verb + "\""));
+        continue;
+      }
+      if (eq != std::string::npos) set_flag(*f, body.substr(eq + 1));
+      else if (f->arity != KubectlArity::value) set_flag(*f, no_opt_value(*f));
+      else if (i + 1 < args.size()) set_flag(*f, args[++i]);
+      else refuse("--" + name + " needs a value");
       continue;
     }
-    pos.push_back(a);
+    // -n web, -nweb, -n=web, -it, -A; a value-taking letter takes the rest.
+    if (s.starts_with("-test.")) {  // pflag skips these silently
+      refuse("bad flag syntax: " + s);
+      continue;
+    }
+    std::string shorts = s.substr(1);
+    while (!shorts.empty()) {
+      const char c = shorts[0];
+      const KubectlFlagRow* f = cmd->find_short(c);
+      if (!f) {
+        refuse("unknown flag -" + std::string(1, c) + " in " + s + (k.verb.empty() ? "" : " for \"" + k.verb + "\""));
+        break;
+      }
+      if (shorts.size() > 2 && shorts[1] == '=') {
+        set_flag(*f, shorts.substr(2));
+        break;
+      }
+      if (f->arity != KubectlArity::value) {
+        set_flag(*f, no_opt_value(*f));
+        shorts.erase(0, 1);
+        continue;
+      }
+      if (shorts.size() > 1) set_flag(*f, shorts.substr(1));
+      else if (i + 1 < args.size()) set_flag(*f, args[++i]);
+      else refuse("-" + std::string(1, c) + " needs a value");
+      break;
+    }
   }
 
-  // Verb and sub-verb.
-  std::size_t p = 0;
-  if (pos.empty()) {
-    k.verb = "";
-  } else {
-    k.verb = pos[p++];
-    const auto sub = kSubVerbs.find(k.verb);
-    if (sub != kSubVerbs.end() && p < pos.size() && sub->second.count(pos[p])) k.verb += " " + pos[p++];
-    // "create secret generic NAME": the secret's type is part of the verb too.
-    if (k.verb == "create secret" && p < pos.size() && (pos[p] == "generic" || pos[p] == "tls" || pos[p] == "docker-registry"))
-      k.verb += " " + pos[p++];
-  }
+  // The command: refused ones, unknown ones (plugins), then flag refusals.
   const std::string base = k.verb.substr(0, k.verb.find(' '));
-  if (base.empty()) k.refusal = "no kubectl command given";
-  else if (const auto r = kRefusedVerbs.find(base); r != kRefusedVerbs.end()) k.refusal = r->second;
-  else if (!kKnownVerbs.count(base))
-    k.refusal = "\"" + base + "\" is not a kubectl command the bastion knows (plugins are not available)";
+  if (k.verb.empty()) {
+    k.refusal = rest_words.empty() ? "no kubectl command given"
+                                   : "\"" + rest_words[0] + "\" is not a kubectl command the bastion knows "
+                                     "(plugins are not available)";
+  } else if (const auto r = kRefusedVerbs.find(k.verb); r != kRefusedVerbs.end()) {
+    k.refusal = r->second;
+  } else if (const auto rb = kRefusedVerbs.find(base); rb != kRefusedVerbs.end()) {
+    k.refusal = rb->second;
+  }
   if (k.refusal.empty()) k.refusal = flag_refusal;
+  std::size_t p = 0;
 
   // Resources and names.
   auto add_type_name = [&](const std::string& w) {
@@ -289,14 +325,6 @@ KubectlInvocation parse_kubectl(const std::vector<std::string>& argv, const std:
   }
   if (!k.namespace_given && !k.all_namespaces) k.namespace_name = default_namespace;
 
-  // Files: manifests come through stdin only.
-  if (const auto f = k.flags.find("filename"); f != k.flags.end()) {
-    if (f->second == "-") k.stdin_manifest = true;
-    else if (k.refusal.empty()) k.refusal = ("-f " + f->second + ": files on the bastion host are not available; pass the manifest on stdin (-f -)");
-  }
-  if (const auto o = k.flags.find("output");
-      o != k.flags.end() && output_reads_file(o->second) && k.refusal.empty())
-    k.refusal = "-o " + o->second + " reads a file on the bastion host";
   k.interactive = k.flags.count("stdin") || k.flags.count("tty");
   return k;
 }

@@ -9,6 +9,7 @@
 
 #include "common/time_util.h"
 #include "targets/kubectl/kubectl_line.h"
+#include "targets/kubectl/sandbox.h"
 #include "sources/terminal_text.h"
 
 namespace bastion {
@@ -138,15 +139,23 @@ void KubectlExecutor::execute(const GateResult& g, const KubectlInvocation& inv)
 
 bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
   const KubectlTargetConfig& k = target_.kubectl;
-  ChildProcess::Options o;
-  o.argv.push_back(k.kubectl);
-  if (!k.context.empty()) o.argv.push_back("--context=" + k.context);
+  std::vector<std::string> argv{k.kubectl};
+  if (!k.context.empty()) argv.push_back("--context=" + k.context);
   if (!inv.namespace_given && !inv.all_namespaces && !k.namespace_name.empty())
-    o.argv.push_back("--namespace=" + k.namespace_name);
-  for (const auto& a : inv.argv) o.argv.push_back(a);
-  // Nothing of bastiond's environment: the held kubeconfig's copy, a private HOME.
-  o.env = {"KUBECONFIG=" + session_kubeconfig(home_), "HOME=" + home_, "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
-  if (pty_) o.env.push_back("TERM=xterm-256color");
+    argv.push_back("--namespace=" + k.namespace_name);
+  for (const auto& a : inv.argv) argv.push_back(a);
+  ChildProcess::Options o;
+  // Nothing of bastiond's environment: the session's kubeconfig, a private
+  // HOME, editors that refuse, no plugin PATH; inside the sandbox.
+  o.env = kubectl_environment(home_, session_kubeconfig(home_), pty_);
+  std::string sandbox_error;
+  o.argv = sandboxed_argv(KubectlSandbox{k.sandbox, k.bwrap}, argv, o.env, home_, pty_, sandbox_error);
+  if (o.argv.empty()) {  // fail closed: no kubectl outside its sandbox
+    emit(Stream::err, "bastion: cannot run kubectl: " + display_escape(sandbox_error) + "\n");
+    return false;
+  }
+  if (k.sandbox) o.env.clear();  // bwrap --clearenv --setenv carries it
+  o.limit_processes = kubectl_process_limit();
   o.cwd = home_;
   o.pty = pty_;
   o.cols = cols_;
