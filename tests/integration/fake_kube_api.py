@@ -63,6 +63,7 @@ class FakeKube:
         self.token = token
         self.requests = []  # (method, path, token)
         self.execs = []     # exec sessions: command, tty
+        self.sizes = []     # terminal sizes received by exec sessions (rows, cols)
         self.lock = threading.Lock()
         self.objects = {}
         for ns in ("default", "web", "staging"):
@@ -184,6 +185,18 @@ class FakeKube:
                         k, _, v = sel.partition("=")
                         items = [i for i in items if i["metadata"]["labels"].get(k) == v]
                     api = "apps/v1" if res in APPS else "v1"
+                    if q.get("watch", [""])[0] in ("true", "1"):  # one ADDED event per object, then the end
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        for i in items:
+                            ev = (json.dumps({"type": "ADDED", "object": i}) + "\n").encode()
+                            half = len(ev) // 2  # an event split across chunks
+                            for part in (ev[:half], ev[half:]):
+                                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                        self.wfile.write(b"0\r\n\r\n")
+                        return
                     return self.send_json(200, {"kind": KINDS[res] + "List", "apiVersion": api,
                                                 "metadata": {"resourceVersion": "1"}, "items": items})
                 obj = fake.objects.get((res, ns, name))
@@ -285,6 +298,8 @@ class FakeKube:
                         if ch == 4:
                             r = json.loads(body)
                             size = [r.get("Height", 0), r.get("Width", 0)]
+                            with fake.lock:
+                                fake.sizes.append(tuple(size))
                             continue
                         if ch != 0:
                             continue

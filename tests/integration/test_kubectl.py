@@ -31,6 +31,33 @@ cat "$KUBECONFIG"
 """
 
 
+# Stands in for a kubectl whose argv the bastion misread: it reads API
+# requests ("METHOD PATH" lines) from stdin and makes them against whatever
+# the kubeconfig it was given points at, with the credential in it.
+RAW_KUBECTL = """#!/usr/bin/python3
+import base64, http.client, json, os, ssl, sys
+kc = json.load(open(os.environ["KUBECONFIG"]))
+cluster, user = kc["clusters"][0]["cluster"], kc["users"][0]["user"]
+host, port = cluster["server"][len("https://"):].rsplit(":", 1)
+ctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+print("ENDPOINT", port, user["token"], flush=True)
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    method, path, *token = line.split()
+    c = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=20)
+    headers = {"Accept": "application/json"}
+    if token != ["-"]:
+        headers["Authorization"] = "Bearer " + (token[0] if token else user["token"])
+    c.request(method, path, headers=headers)
+    r = c.getresponse()
+    print(r.status, json.dumps(r.read().decode()), flush=True)
+"""
+
+STATUS_403 = ('{"apiVersion":"v1","code":403,"kind":"Status","message":"bastion: denied: %s",'
+              '"metadata":{},"reason":"Forbidden","status":"Failure"}')
+
+
 @unittest.skipUnless(KUBECTL, "kubectl not installed")
 class KubectlTest(BastionTest):
     @classmethod
@@ -45,6 +72,10 @@ class KubectlTest(BastionTest):
         with open(fake, "w") as f:
             f.write(FAKE_KUBECTL)
         os.chmod(fake, 0o755)
+        raw = os.path.join(env.d, "raw-kubectl")
+        with open(raw, "w") as f:
+            f.write(RAW_KUBECTL)
+        os.chmod(raw, 0o755)
         env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
         env.oncall = env.keys.cert(env.keys.keygen("otto"), env.ca, "otto", "ops,oncall")
         policy = os.path.abspath(os.path.join(POLICY_DIR, "kubernetes.lua"))
@@ -54,7 +85,9 @@ class KubectlTest(BastionTest):
   k8sopen = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "staging", allow = {{ "ops" }},
               kubectl = "{KUBECTL}" }},
   k8senv = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "ns1", allow = {{ "ops" }},
-             kubectl = "fake-kubectl" }},""", extra="approvals = { timeout = 20 }")
+             kubectl = "fake-kubectl" }},
+  k8sraw = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
+             policy = "{policy}", kubectl = "raw-kubectl" }},""", extra="approvals = { timeout = 20 }")
 
     @classmethod
     def tearDownClass(cls):
@@ -195,17 +228,140 @@ class KubectlTest(BastionTest):
             time.sleep(0.1)
         self.assertFalse(os.path.exists(env["HOME"]))
 
-    def test_kubeconfig_is_read_once_and_copied_private(self):
+    def test_kubeconfig_has_only_the_session_token(self):
         kc = os.path.join(self.env.keys.d, "kubeconfig")
-        with open(kc) as f:
-            held = f.read()
         os.rename(kc, kc + ".aside")  # after load, the file on disk no longer matters
         try:
             r = self.k("k8senv", "get pods")
         finally:
             os.rename(kc + ".aside", kc)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout.decode().split("--- kubeconfig\n")[1], "600\n" + held)
+        mode, text = r.stdout.decode().split("--- kubeconfig\n")[1].split("\n", 1)
+        self.assertEqual(mode, "600")
+        self.assertNotIn(TOKEN, text)
+        got = json.loads(text)
+        cluster, user = got["clusters"][0]["cluster"], got["users"][0]["user"]
+        self.assertRegex(cluster["server"], r"^https://127\.0\.0\.1:[0-9]+$")
+        self.assertNotEqual(cluster["server"], f"https://127.0.0.1:{self.env.kube.port}")
+        self.assertRegex(user["token"], r"^[0-9a-f]{64}$")
+        self.assertEqual(set(user), {"token"})
+        self.assertEqual(got["current-context"], "fake")
+        self.assertEqual(got["contexts"], [{"name": "fake", "context": {"cluster": "bastion", "user": "bastion",
+                                                                         "namespace": "default"}}])
+
+    def raw(self, lines, ops=False):
+        """Requests made by the kubectl child itself: (endpoint, [(status, body)])."""
+        r = self.k("k8sraw", "get pods", key=None if ops else self.env.dev, input=("\n".join(lines) + "\n").encode())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode().splitlines()
+        self.assertTrue(out[0].startswith("ENDPOINT "), out)
+        answers = [(int(l.split(" ", 1)[0]), json.loads(l.split(" ", 1)[1])) for l in out[1:]]
+        return out[0].split()[1:], answers
+
+    def test_api_requests_decided_one_by_one(self):
+        before = len(self.env.kube.requests)
+        _, answers = self.raw(["GET /api/v1/namespaces/web/pods",
+                               "DELETE /api/v1/namespaces/staging/pods/api-s1",
+                               "POST /api/v1/namespaces/staging/pods/api-s1/exec?command=id&stdout=true",
+                               "GET /api/v1/namespaces/web/pods/api-7d9",
+                               "GET /version"])
+        self.assertEqual([a[0] for a in answers], [200, 403, 403, 200, 200])
+        self.assertEqual(answers[1][1], STATUS_403 % "developers have read-only access: delete pods is not allowed")
+        self.assertEqual(answers[2][1], STATUS_403 % "developers have read-only access: exec pods/exec is not allowed")
+        self.assertEqual(json.loads(answers[3][1])["metadata"]["name"], "api-7d9")
+        # What reached the cluster: the allowed requests only, each with the held credential.
+        new = self.env.kube.requests[before:]
+        self.assertEqual([(m, p) for m, p, _ in new], [("GET", "/api/v1/namespaces/web/pods"),
+                                                        ("GET", "/api/v1/namespaces/web/pods/api-7d9"),
+                                                        ("GET", "/version")])
+        self.assertEqual({t for _, _, t in new}, {TOKEN})
+        self.assertIn(("pods", "staging", "api-s1"), self.env.kube.objects)
+        rows = self.env.audit_eventually(
+            "SELECT text, decision, exit_status, details FROM commands WHERE kind='kube_request' AND "
+            "text IN ('DELETE /api/v1/namespaces/staging/pods/api-s1', 'GET /api/v1/namespaces/web/pods/api-7d9') "
+            "ORDER BY id DESC LIMIT 2", [], timeout=0.5)
+        self.assertEqual([r[:3] for r in rows], [("GET /api/v1/namespaces/web/pods/api-7d9", "allow", 0),
+                                                 ("DELETE /api/v1/namespaces/staging/pods/api-s1", "deny", 403)])
+        self.assertEqual(json.loads(rows[1][3]), {
+            "verb": "delete", "group": "", "version": "v1", "resource": "pods", "subresource": "",
+            "namespace": "staging", "name": "api-s1", "path": "/api/v1/namespaces/staging/pods/api-s1",
+            "method": "DELETE", "invocation": "get pods"})
+        # Discovery is not a policy question: no audit row.
+        self.assertEqual(self.env.audit("SELECT count(*) FROM commands WHERE kind='kube_request' AND "
+                                        "text='GET /version'"), [(0,)])
+
+    def test_the_proxy_wants_the_session_token(self):
+        before = len(self.env.kube.requests)
+        _, answers = self.raw(["GET /api/v1/namespaces/web/pods -", "GET /api/v1/namespaces/web/pods " + TOKEN,
+                               "GET /api/v1/namespaces/web/pods 0000"])
+        unauth = ('{"apiVersion":"v1","code":401,"kind":"Status","message":"bastion: a session token is required",'
+                  '"metadata":{},"reason":"Unauthorized","status":"Failure"}')
+        self.assertEqual(answers, [(401, unauth)] * 3)
+        self.assertEqual(self.env.kube.requests[before:], [])
+
+    def test_the_session_token_dies_with_the_session(self):
+        (port, token), answers = self.raw(["GET /api/v1/namespaces/web/pods"])
+        self.assertEqual(answers[0][0], 200)
+        import socket
+        deadline = time.time() + 5
+        refused = False
+        while not refused and time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+                time.sleep(0.05)
+            except ConnectionRefusedError:
+                refused = True
+        self.assertTrue(refused, "the proxy still listens after the session ended")
+
+    def test_ops_delete_in_production_refused_at_the_api(self):
+        before = len(self.env.kube.requests)
+        _, answers = self.raw(["DELETE /api/v1/namespaces/web/pods/worker-1",
+                               "POST /api/v1/namespaces/web/pods/api-7d9/exec?command=sh"], ops=True)
+        self.assertEqual(answers, [
+            (403, STATUS_403 % "deleting in production namespace web needs oncall or an approved kubectl invocation"),
+            (403, STATUS_403 % "exec is only allowed into non-production namespaces")])
+        self.assertEqual(self.env.kube.requests[before:], [])
+
+    def test_argv_tricks_meet_the_api_layer(self):
+        before = len(self.env.kube.requests)
+        # kubectl reads --cache_dir as --cache-dir=get and runs `delete`.
+        r = self.k("k8s", "--cache_dir get delete pod api-s1 -n staging", key=self.env.dev)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("bastion: denied: ", r.stderr.decode())
+        r = self.k("k8s", "--request_timeout get config view --raw", key=self.env.dev)
+        self.assertNotIn(TOKEN, r.stdout.decode() + r.stderr.decode())
+        time.sleep(0.3)
+        self.assertEqual([x for x in self.env.kube.requests[before:] if x[0] != "GET"], [])
+        self.assertIn(("pods", "staging", "api-s1"), self.env.kube.objects)
+
+    def test_secret_values_masked_in_every_output_format(self):
+        plain, b64 = "hunter2-secret", "aHVudGVyMi1zZWNyZXQ="
+        cases = {
+            "get secret db-creds -o jsonpath={.data.password}": "KioqKg==",
+            "get secret db-creds -o custom-columns=P:.data.password": "P\nKioqKg==\n",
+            "get secret db-creds -o go-template={{.data.password}}": "KioqKg==",
+            "get secret db-creds -o 'go-template={{.data.password | base64decode}}'": "****",
+            "get --raw /api/v1/namespaces/web/secrets/db-creds": None,
+            "get secrets -o json": None,
+            "get secret db-creds -o yaml": None,
+            "describe secret db-creds": None,
+        }
+        for line, want in cases.items():
+            r = self.k("k8s", line, key=self.env.dev)
+            out = r.stdout.decode()
+            self.assertEqual(r.returncode, 0, (line, r.stderr))
+            self.assertNotIn(b64, out, line)
+            self.assertNotIn(plain, out, line)
+            if want is not None:
+                self.assertEqual(out, want, line)
+        r = self.k("k8s", "describe secret db-creds", key=self.env.dev)
+        self.assertIn("password:  4 bytes", r.stdout.decode())
+        r = self.k("k8s", "get --raw /api/v1/namespaces/web/secrets/db-creds", key=self.env.dev)
+        self.assertEqual(json.loads(r.stdout.decode())["data"], {"password": "KioqKg=="})
+        _, answers = self.raw(["GET /api/v1/secrets", "GET /api/v1/namespaces/web/secrets?watch=true&timeoutSeconds=1"])
+        self.assertEqual(json.loads(answers[0][1])["items"][0]["data"], {"password": "KioqKg=="})
+        events = [json.loads(l) for l in answers[1][1].splitlines() if l]
+        self.assertEqual([(e["type"], e["object"]["data"]) for e in events], [("ADDED", {"password": "KioqKg=="})])
 
     def test_secrets_masked_in_output_and_recording(self):
         r = self.k("k8s", "get secret db-creds -o yaml")
@@ -250,6 +406,10 @@ class KubectlTest(BastionTest):
         argv = self.env.ssh_base(tty=True) + ["k8sopen@127.0.0.1", "--", "exec -it api-s1 -- sh"]
         s = PtySession(argv, 30, 100, env={"TERM": "xterm-256color"})
         s.read_until(b"$ ", timeout=20)
+        # kubectl sends the first size on its own schedule, maybe after the first keys.
+        end = time.time() + 10
+        while (30, 100) not in self.env.kube.sizes and time.time() < end:
+            time.sleep(0.05)
         s.send(b"stty size\r")
         s.read_until(b"30 100\r\n")
         s.resize(40, 120)
