@@ -2,6 +2,7 @@
 kubectl -> a fake API server on loopback (fake_kube_api.py) that records
 every request with its bearer token. Every invocation is parsed and decided;
 refused ones never reach the server; the credential never reaches the user."""
+import base64
 import glob
 import json
 import os
@@ -11,7 +12,7 @@ import time
 import unittest
 
 from fake_kube_api import FakeKube
-from harness import BastionTest, Env, main, run
+from harness import BASTIONCTL, BastionTest, Env, main, run
 from pty_driver import PtySession
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
@@ -72,6 +73,22 @@ class KubectlTest(BastionTest):
         with open(fake, "w") as f:
             f.write(FAKE_KUBECTL)
         os.chmod(fake, 0o755)
+        # A kubeconfig whose CA is not the API server's, one with a credential plugin.
+        other = os.path.join(env.keys.d, "other-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", other + ".key", "-out", other, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        with open(kc) as f:
+            held = f.read()
+        with open(other) as f:
+            other_ca = base64.b64encode(f.read().encode()).decode()
+        ca_line = next(l for l in held.splitlines() if "certificate-authority-data" in l)
+        for name, text in (("kubeconfig-badca", held.replace(ca_line, "    certificate-authority-data: " + other_ca)),
+                           ("kubeconfig-exec", held.replace("    token: " + TOKEN,
+                                                            "    exec:\n      command: /bin/sh\n      apiVersion: x"))):
+            with open(os.path.join(env.keys.d, name), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(env.keys.d, name), 0o600)
         raw = os.path.join(env.d, "raw-kubectl")
         with open(raw, "w") as f:
             f.write(RAW_KUBECTL)
@@ -86,6 +103,10 @@ class KubectlTest(BastionTest):
               kubectl = "{KUBECTL}" }},
   k8senv = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "ns1", allow = {{ "ops" }},
              kubectl = "fake-kubectl" }},
+  k8sbadca = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-badca", namespace = "web", allow = {{ "ops" }},
+               kubectl = "{KUBECTL}" }},
+  k8sexec = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-exec", namespace = "web", allow = {{ "ops" }},
+              kubectl = "{KUBECTL}" }},
   k8sraw = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
              policy = "{policy}", kubectl = "raw-kubectl" }},""", extra="approvals = { timeout = 20 }")
 
@@ -321,6 +342,36 @@ class KubectlTest(BastionTest):
             (403, STATUS_403 % "deleting in production namespace web needs oncall or an approved kubectl invocation"),
             (403, STATUS_403 % "exec is only allowed into non-production namespaces")])
         self.assertEqual(self.env.kube.requests[before:], [])
+
+    def test_the_api_server_is_verified_against_the_held_ca(self):
+        before = len(self.env.kube.requests)
+        r = self.k("k8sbadca", "get pods")
+        self.assertEqual(r.returncode, 1)
+        # kubectl shows a 502 from discovery as "unknown"; the Status says why (bastiond's log too).
+        self.assertTrue(r.stderr.decode().endswith('Error from server (InternalError): an error on the server '
+                                                   '("unknown") has prevented the request from succeeding\n'), r.stderr)
+        self.assertEqual(self.env.kube.requests[before:], [])
+
+    def test_credential_plugins_are_refused(self):
+        r = self.k("k8sexec", "get pods")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("the target's kubeconfig cannot be used: user.exec is not supported in the held kubeconfig",
+                      r.stderr.decode())
+
+    def test_policy_cases_and_policy_test_for_kube_requests(self):
+        policy = os.path.join(POLICY_DIR, "kubernetes.lua")
+        r = subprocess.run([BASTIONCTL, "policy", "test", policy, "--cases",
+                            os.path.join(POLICY_DIR, "kubernetes.cases.lua")], capture_output=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, "39 passed, 0 failed\n"), r.stderr)
+        r = subprocess.run([BASTIONCTL, "policy", "test", policy, "--principals", "dev", "--kind", "kube_request",
+                            "--", "DELETE /api/v1/namespaces/web/pods/x"], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stdout.decode().startswith(
+            "decision: deny\nreason:   developers have read-only access: delete pods is not allowed\n"), r.stdout)
+        r = subprocess.run([BASTIONCTL, "policy", "test", policy, "--kind", "kube_request", "--",
+                            "GET /api/v1/namespaces/web/../kube-system/secrets"], capture_output=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout.decode()), (1, "decision: deny\nreason:   a malformed request path\n"
+                                                                "from:     bastion (refused whatever the policy says)\n"))
 
     def test_argv_tricks_meet_the_api_layer(self):
         before = len(self.env.kube.requests)
