@@ -65,6 +65,9 @@ class KubectlTest(BastionTest):
     def setUpClass(cls):
         cls.env = env = Env()
         env.kube = FakeKube(TOKEN)
+        env.mtls = FakeKube(TOKEN, client_cert=True)
+        env.mtls.kubeconfig(os.path.join(env.keys.d, "kubeconfig-mtls"))
+        os.chmod(os.path.join(env.keys.d, "kubeconfig-mtls"), 0o600)
         kc = os.path.join(env.keys.d, "kubeconfig")
         env.kube.kubeconfig(kc)
         os.chmod(kc, 0o600)
@@ -103,6 +106,8 @@ class KubectlTest(BastionTest):
               kubectl = "{KUBECTL}" }},
   k8senv = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "ns1", allow = {{ "ops" }},
              kubectl = "fake-kubectl" }},
+  k8smtls = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-mtls", namespace = "web", allow = {{ "ops" }},
+              kubectl = "{KUBECTL}" }},
   k8sbadca = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-badca", namespace = "web", allow = {{ "ops" }},
                kubectl = "{KUBECTL}" }},
   k8sexec = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-exec", namespace = "web", allow = {{ "ops" }},
@@ -113,6 +118,7 @@ class KubectlTest(BastionTest):
     @classmethod
     def tearDownClass(cls):
         cls.env.kube.stop()
+        cls.env.mtls.stop()
         super().tearDownClass()
 
     def k(self, target, command, key=None, input=None, timeout=60):
@@ -351,6 +357,12 @@ class KubectlTest(BastionTest):
         self.assertTrue(r.stderr.decode().endswith('Error from server (InternalError): an error on the server '
                                                    '("unknown") has prevented the request from succeeding\n'), r.stderr)
         self.assertEqual(self.env.kube.requests[before:], [])
+
+    def test_client_certificate_credentials(self):
+        r = self.k("k8smtls", "get pods -o name")
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, "pod/api-7d9\npod/worker-1\n"), r.stderr)
+        self.assertEqual({t for _, _, t in self.env.mtls.requests}, {"cert:bastion-holder"})
+        self.assertIn(("GET", "/api/v1/namespaces/web/pods"), [(m, p.split("?")[0]) for m, p, _ in self.env.mtls.requests])
 
     def test_credential_plugins_are_refused(self):
         r = self.k("k8sexec", "get pods")
