@@ -313,6 +313,14 @@ class KubectlTest(BastionTest):
             "verb": "delete", "group": "", "version": "v1", "resource": "pods", "subresource": "",
             "namespace": "staging", "name": "api-s1", "path": "/api/v1/namespaces/staging/pods/api-s1",
             "method": "DELETE", "invocation": "get pods"})
+        # Denials are marked in the recording; allowed requests are not (one per request would be noise).
+        rec = self.env.audit("SELECT recording FROM commands WHERE kind='kube_request' AND "
+                             "text='DELETE /api/v1/namespaces/staging/pods/api-s1' ORDER BY id DESC LIMIT 1")[0][0]
+        with open(rec) as f:
+            markers = [json.loads(l)[2] for l in f.read().splitlines()[1:] if json.loads(l)[1] == "m"]
+        self.assertIn("kube_request: DELETE /api/v1/namespaces/staging/pods/api-s1", markers)
+        self.assertIn("decision: deny (developers have read-only access: delete pods is not allowed)", markers)
+        self.assertNotIn("kube_request: GET /api/v1/namespaces/web/pods/api-7d9", markers)
         # Discovery is not a policy question: no audit row.
         self.assertEqual(self.env.audit("SELECT count(*) FROM commands WHERE kind='kube_request' AND "
                                         "text='GET /version'"), [(0,)])
