@@ -1,12 +1,17 @@
--- Kubernetes targets (c.kind == "kubectl"; c.kubectl says what the
--- invocation does: verb, resources (normalised: po -> pods), names,
--- namespace, exec_command, flags). Credential-escaping flags and verbs
--- (--kubeconfig, --token, config, proxy, port-forward, cp, edit, plugins,
--- files on the bastion host) are refused by the bastion before this runs.
---   * developers (principal "dev"): read-only verbs only;
---   * delete, scale and rollout in production namespaces wait for "oncall";
---   * exec/attach/debug only into non-production namespaces;
---   * secrets read as YAML/JSON have their data values masked.
+-- Kubernetes targets, decided in two layers:
+--  1. c.kind == "kubectl": the invocation as typed (c.kubectl: verb,
+--     resources, names, namespace, exec_command, flags). The friendly layer:
+--     it refuses early with a clear message and holds production changes
+--     for "oncall" approval. Credential-escaping flags and verbs are refused
+--     by the bastion before this runs.
+--  2. c.kind == "kube_request": each Kubernetes API request kubectl then
+--     makes (c.kube: verb, group, version, resource, subresource, namespace,
+--     name, command, path, method, invocation, approved). The layer that
+--     holds: what kubectl actually does, whatever its argv said.
+--   * developers (principal "dev"): read-only (get, list, watch);
+--   * deletes in production namespaces: oncall, or an approved invocation;
+--   * exec/attach/port-forward only into non-production namespaces;
+--   * Secrets are readable only masked (values replaced in the API response).
 local commands = import("commands")
 
 local PRODUCTION = { web = true, payments = true, ["kube-system"] = true, ["*"] = true }
@@ -31,7 +36,33 @@ local function has(list, x)
   return false
 end
 
+-- Every Secret in a response is masked when the decision masks (mask =
+-- SECRET_DATA below also covers the terminal output of the invocation).
+local API_READ = { get = true, list = true, watch = true }
+local API_CONNECT = { exec = true, attach = true, portforward = true, proxy = true }
+
+local function on_kube_request(c)
+  local r = c.kube
+  -- Cluster-wide requests (no namespace) count as production.
+  local prod = r.namespace == "" or PRODUCTION[r.namespace] == true
+  local what = r.verb .. " " .. r.resource .. (r.subresource ~= "" and "/" .. r.subresource or "")
+  if commands.has(c.principals, "dev") and not API_READ[r.verb] then
+    return deny("developers have read-only access: " .. what .. " is not allowed")
+  end
+  if API_CONNECT[r.verb] and prod then
+    return deny(r.verb .. " is only allowed into non-production namespaces")
+  end
+  if prod and (r.verb == "delete" or r.verb == "deletecollection")
+     and not commands.has(c.principals, "oncall") and not r.approved then
+    return deny("deleting in production namespace " .. (r.namespace ~= "" and r.namespace or "(cluster)") ..
+                " needs oncall or an approved kubectl invocation")
+  end
+  if r.resource == "secrets" then return allow{ mask = SECRET_DATA } end
+  return allow()
+end
+
 function on_command(c)
+  if c.kind == "kube_request" then return on_kube_request(c) end
   if c.kind ~= "kubectl" then return nil end
   local k = c.kubectl
   local verb = k.verb

@@ -11,6 +11,7 @@
 #include "filters/regex_max_length.h"
 #include "policy/policy_cases.h"
 #include "policy/policy_chain.h"
+#include "targets/kubectl/kube_request.h"
 #include "targets/kubectl/kubectl_line.h"
 #include "targets/postgres/sql_classifier.h"
 
@@ -27,7 +28,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: bastionctl policy check FILE...\n"
                "       bastionctl policy test FILE [--identity ID] [--principals a,b] [--target NAME]\n"
-               "              [--labels k=v,...] [--kind exec|shell|subsystem|sql|kubectl] [--source-address IP]\n"
+               "              [--labels k=v,...] [--kind exec|shell|subsystem|sql|kubectl|kube_request] [--source-address IP]\n"
                "              [--tty] [--session] -- COMMAND\n"
                "       bastionctl policy test FILE --cases CASES.lua\n");
   return 2;
@@ -132,6 +133,22 @@ int test(const std::vector<std::string>& a) {
       return 1;
     }
     req.kubectl = kl.facts;
+  }
+  if (kind == "kube_request") {  // "METHOD /path?query", as the API proxy reads a request
+    const auto sp = command.find(' ');
+    const KubeRequestInfo info =
+        kube_request_info(command.substr(0, sp), sp == std::string::npos ? "" : command.substr(sp + 1));
+    if (!info.error.empty()) {
+      std::printf("decision: deny\nreason:   %s\nfrom:     bastion (refused whatever the policy says)\n",
+                  shown(info.error).c_str());
+      return 1;
+    }
+    if (info.discovery) {
+      std::printf("decision: allow\nreason:   discovery (not a policy question)\nfrom:     bastion\n");
+      return 0;
+    }
+    req.kube = info.facts;
+    req.text = kube_request_text(info.facts);
   }
   const Decision d = session_hook ? chain->decide_session(s) : chain->decide(req);
   std::printf("decision: %s\n", d.name());

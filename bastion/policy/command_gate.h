@@ -41,6 +41,12 @@ class CommandGate {
   // refused with the approver's reason, a timeout or a cancellation.
   virtual std::optional<GateResult> poll_review(int64_t review_id) = 0;
   virtual void cancel_review(int64_t review_id) = 0;
+  // A request made by a running command (an API request of a kubectl
+  // child): decided, audited and marked like a command, but it installs no
+  // output masks and is never held: a review decision is a refusal
+  // ("approval required: ..."). Finish it with request_ended().
+  virtual GateResult submit_request(const CommandRequest& req) = 0;
+  virtual void request_ended(int64_t command_id, const CommandOutcome& outcome) = 0;
   // The command's output is complete: close its masks, finish its audit row.
   virtual void command_ended(int64_t command_id, const CommandOutcome& outcome) = 0;
   // A request with the session's who/where filled in, for `kind`.

@@ -55,12 +55,27 @@ struct KubectlFacts {
   bool stdin_manifest = false;
 };
 
+// One Kubernetes API request as the API server would authorize it
+// (kind "kube_request"), read by the bastion's API proxy.
+struct KubeRequestFacts {
+  std::string verb;  // get list watch create update patch delete deletecollection exec attach portforward proxy
+  std::string group;  // "" for the core group
+  std::string version, resource, subresource, namespace_name, name;
+  std::vector<std::string> command;  // exec: the `command` query parameters
+  std::string path, method;
+  // The kubectl invocation running when the request came (empty: none), and
+  // whether a human approved it (a review at the argv layer).
+  std::string invocation;
+  bool approved = false;
+};
+
 struct CommandRequest {
   SessionRequest session;
-  std::string kind;  // exec | shell | subsystem | sql | kubectl
+  std::string kind;  // exec | shell | subsystem | sql | kubectl | kube_request
   std::string text;  // exactly what will run
   std::optional<SqlFacts> sql;  // set for kind "sql"
   std::optional<KubectlFacts> kubectl;  // set for kind "kubectl"
+  std::optional<KubeRequestFacts> kube = std::nullopt;  // set for kind "kube_request"
 };
 
 struct MaskRule {

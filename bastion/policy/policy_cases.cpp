@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "config/lua_state.h"
 #include "policy/policy_chain.h"
+#include "targets/kubectl/kube_request.h"
 #include "targets/kubectl/kubectl_line.h"
 #include "targets/postgres/sql_classifier.h"
 
@@ -99,6 +100,9 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     const std::string kind = field_str(L, "kind", "exec");
     const std::string command = field_str(L, "command");
     const std::string kube_ns = field_str(L, "namespace", "default");
+    lua_getfield(L, -1, "approved");
+    const bool approved = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, -1, "columns");
     const bool check_columns = lua_istable(L, -1);
     lua_pop(L, 1);
@@ -118,6 +122,14 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
       const KubectlLine kl = parse_kubectl_line(command, kube_ns);
       req.kubectl = kl.facts;
       refusal = kl.refusal;
+    }
+    if (kind == "kube_request") {  // command: "METHOD /path?query", as the API proxy reads it
+      const auto sp = command.find(' ');
+      const KubeRequestInfo info = kube_request_info(command.substr(0, sp), sp == std::string::npos ? "" : command.substr(sp + 1));
+      req.kube = info.facts;
+      req.kube->approved = approved;
+      req.text = kube_request_text(info.facts);
+      if (!info.error.empty()) refusal = info.error;
     }
     Decision d = hook == "on_session" ? chain->decide_session(s) : chain->decide(req);
     if (!refusal.empty()) d = Decision::deny(refusal);  // the bastion refuses before any policy

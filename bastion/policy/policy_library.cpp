@@ -520,6 +520,25 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
     make_readonly(L);
     lua_setfield(L, -2, "kubectl");
   }
+  if (req.kube) {
+    const KubeRequestFacts& k = *req.kube;
+    lua_createtable(L, 0, 10);
+    set_str(L, "verb", k.verb);
+    set_str(L, "group", k.group);
+    set_str(L, "version", k.version);
+    set_str(L, "resource", k.resource);
+    set_str(L, "subresource", k.subresource);
+    set_str(L, "namespace", k.namespace_name);
+    set_str(L, "name", k.name);
+    push_list(L, k.command);
+    lua_setfield(L, -2, "command");
+    set_str(L, "path", k.path);
+    set_str(L, "method", k.method);
+    set_str(L, "invocation", k.invocation);
+    set_bool(L, "approved", k.approved);
+    make_readonly(L);
+    lua_setfield(L, -2, "kube");
+  }
   make_readonly(L);
   lua_remove(L, -2);  // the parse's userdata; the tables hold copies
 }

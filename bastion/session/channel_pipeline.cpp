@@ -26,7 +26,15 @@ constexpr std::size_t kMaxEnvVars = 32, kMaxEnvName = 64, kMaxEnvValue = 1024;
 // What the command source parsed, for the audit row.
 std::string details_json(const CommandRequest& req) {
   nlohmann::json j;
-  if (req.kubectl) {
+  if (req.kube) {
+    const KubeRequestFacts& k = *req.kube;
+    j = {{"verb", k.verb}, {"group", k.group}, {"version", k.version}, {"resource", k.resource},
+         {"subresource", k.subresource}, {"namespace", k.namespace_name}, {"name", k.name}, {"path", k.path},
+         {"method", k.method}};
+    if (!k.command.empty()) j["command"] = k.command;
+    if (!k.invocation.empty()) j["invocation"] = k.invocation;
+    if (k.approved) j["approved"] = true;
+  } else if (req.kubectl) {
     const KubectlFacts& k = *req.kubectl;
     j = {{"verb", k.verb}, {"resources", k.resources}, {"names", k.names}, {"namespace", k.namespace_name},
          {"flags", k.flags}};
@@ -314,11 +322,32 @@ GateResult ChannelPipeline::refuse(const CommandRequest& req, const std::string&
   return record_decision(req, d);
 }
 
-GateResult ChannelPipeline::record_decision(const CommandRequest& req, Decision decision) {
+GateResult ChannelPipeline::submit_request(const CommandRequest& req) {
+  std::string err;
+  Policy* policy = s_.policy(*target_cfg_, err);
+  if (policy) return record_decision(req, policy->decide(req), true);
+  log_error("policy unavailable", {{"session", s_.id()}, {"error", err}});
+  Decision d = Decision::deny("the policy is unavailable");
+  d.hook = "bastion";
+  return record_decision(req, d, true);
+}
+
+void ChannelPipeline::request_ended(int64_t command_id, const CommandOutcome& o) {
+  if (command_id <= 0) return;  // no pipeline_.end_command(): the running command's masks stay
+  CommandEnd e;
+  e.command_id = command_id;
+  e.exit_status = o.status;
+  e.duration_us = o.duration_us;
+  e.error = o.error;
+  e.recording_state = rec_state_;
+  write_command_end(e);
+}
+
+GateResult ChannelPipeline::record_decision(const CommandRequest& req, Decision decision, bool nested) {
   GateResult g;
   g.decision = std::move(decision);
   Decision& d = g.decision;
-  if (rec_) {
+  if (rec_ && (!nested || !d.allowed())) {  // API requests: only denials are marked (one per request is noise)
     rec_->marker(req.kind + ": " + req.text);
     rec_->marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
   }
@@ -330,7 +359,7 @@ GateResult ChannelPipeline::record_decision(const CommandRequest& req, Decision 
   log_info("command", {{"session", s_.id()}, {"identity", s_.identity().key_id}, {"target", target_cfg_->name},
                        {"kind", req.kind}, {"text", req.text}, {"decision", d.name()}, {"reason", d.reason},
                        {"policy_at", d.source}});
-  if (d.verdict == Decision::Verdict::review && g.command_id > 0) {
+  if (d.verdict == Decision::Verdict::review && g.command_id > 0 && !nested) {
     ApprovalRequest r;
     std::string refusal;
     if (create_review(req.kind, req.text, d, r, refusal)) {
@@ -349,7 +378,7 @@ GateResult ChannelPipeline::record_decision(const CommandRequest& req, Decision 
       g.refusal = "approval required" + (d.reason.empty() || d.reason == "approval required" ? "" : ": " + d.reason);
     return g;
   }
-  if (!d.mask.empty()) pipeline_.begin_command(std::make_unique<MaskingFilter>(d.mask));
+  if (!d.mask.empty() && !nested) pipeline_.begin_command(std::make_unique<MaskingFilter>(d.mask));
   s_.touch();
   return g;
 }

@@ -57,6 +57,8 @@ class ChannelPipeline : public CommandGate {
   std::optional<GateResult> poll_review(int64_t review_id) override;
   void cancel_review(int64_t review_id) override;
   void command_ended(int64_t command_id, const CommandOutcome& outcome) override;
+  GateResult submit_request(const CommandRequest& req) override;
+  void request_ended(int64_t command_id, const CommandOutcome& outcome) override;
   CommandRequest request(const std::string& kind, const std::string& text) const override;
   const std::string& mask_key() const override;
 
@@ -74,7 +76,7 @@ class ChannelPipeline : public CommandGate {
   static void cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t, void* self);
 
   int request(const std::string& kind, const std::string& text);
-  GateResult record_decision(const CommandRequest& req, Decision d);
+  GateResult record_decision(const CommandRequest& req, Decision d, bool nested = false);
   void start();
   void launch(const Decision& d);                 // connect and run an allowed command
   void start_builtin(const TargetConfig& t);      // approvals@ / access@

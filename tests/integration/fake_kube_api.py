@@ -59,10 +59,14 @@ def secret(name, ns, data):
 
 
 class FakeKube:
-    def __init__(self, token):
+    def __init__(self, token, client_cert=False):
+        """client_cert: the server asks for a client certificate (from its own
+        client CA) and takes it instead of a token; the credential recorded
+        for each request is then "cert:CN"."""
         self.token = token
         self.requests = []  # (method, path, token)
         self.execs = []     # exec sessions: command, tty
+        self.sizes = []     # terminal sizes received by exec sessions (rows, cols)
         self.lock = threading.Lock()
         self.objects = {}
         for ns in ("default", "web", "staging"):
@@ -81,6 +85,22 @@ class FakeKube:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, key)
+        self.client_cert = None
+        if client_cert:
+            cca, ccakey = os.path.join(self.dir, "cca.pem"), os.path.join(self.dir, "cca.key")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", ccakey, "-out", cca, "-days", "2", "-subj", "/CN=client-ca"],
+                           check=True, capture_output=True)
+            ckey, csr, crt = (os.path.join(self.dir, n) for n in ("c.key", "c.csr", "c.pem"))
+            subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", ckey, "-out", csr, "-subj", "/CN=bastion-holder"],
+                           check=True, capture_output=True)
+            subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", cca, "-CAkey", ccakey, "-CAcreateserial",
+                            "-out", crt, "-days", "2"], check=True, capture_output=True)
+            with open(crt) as c, open(ckey) as k:
+                self.client_cert = (c.read(), k.read())
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cca)
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -123,11 +143,15 @@ class FakeKube:
                 u = urlparse(self.path)
                 auth = self.headers.get("Authorization", "")
                 token = auth[7:] if auth.startswith("Bearer ") else ""
+                if fake.client_cert and not auth:
+                    peer = self.connection.getpeercert() or {}
+                    cn = [v for rdn in peer.get("subject", ()) for k, v in rdn if k == "commonName"]
+                    token = "cert:" + (cn[0] if cn else "")
                 with fake.lock:
                     fake.requests.append((method, self.path, token))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                if token != fake.token:
+                if token != (("cert:bastion-holder") if fake.client_cert else fake.token):
                     return self.status(401, "Unauthorized", "Unauthorized")
                 parts = [p for p in u.path.split("/") if p]
                 q = parse_qs(u.query)
@@ -184,6 +208,18 @@ class FakeKube:
                         k, _, v = sel.partition("=")
                         items = [i for i in items if i["metadata"]["labels"].get(k) == v]
                     api = "apps/v1" if res in APPS else "v1"
+                    if q.get("watch", [""])[0] in ("true", "1"):  # one ADDED event per object, then the end
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        for i in items:
+                            ev = (json.dumps({"type": "ADDED", "object": i}) + "\n").encode()
+                            half = len(ev) // 2  # an event split across chunks
+                            for part in (ev[:half], ev[half:]):
+                                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                        self.wfile.write(b"0\r\n\r\n")
+                        return
                     return self.send_json(200, {"kind": KINDS[res] + "List", "apiVersion": api,
                                                 "metadata": {"resourceVersion": "1"}, "items": items})
                 obj = fake.objects.get((res, ns, name))
@@ -285,6 +321,8 @@ class FakeKube:
                         if ch == 4:
                             r = json.loads(body)
                             size = [r.get("Height", 0), r.get("Width", 0)]
+                            with fake.lock:
+                                fake.sizes.append(tuple(size))
                             continue
                         if ch != 0:
                             continue
@@ -328,6 +366,12 @@ class FakeKube:
     def kubeconfig(self, path, context="fake"):
         with open(self.cert, "rb") as c:
             ca = base64.b64encode(c.read()).decode()
+        if self.client_cert:
+            b = lambda t: base64.b64encode(t.encode()).decode()
+            user = (f"    client-certificate-data: {b(self.client_cert[0])}\n"
+                    f"    client-key-data: {b(self.client_cert[1])}")
+        else:
+            user = f"    token: {self.token}"
         with open(path, "w") as f:
             f.write(f"""apiVersion: v1
 kind: Config
@@ -339,7 +383,7 @@ clusters:
 users:
 - name: bastion
   user:
-    token: {self.token}
+{user}
 contexts:
 - name: {context}
   context:

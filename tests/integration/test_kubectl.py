@@ -2,6 +2,7 @@
 kubectl -> a fake API server on loopback (fake_kube_api.py) that records
 every request with its bearer token. Every invocation is parsed and decided;
 refused ones never reach the server; the credential never reaches the user."""
+import base64
 import glob
 import json
 import os
@@ -11,7 +12,7 @@ import time
 import unittest
 
 from fake_kube_api import FakeKube
-from harness import BASTIOND, BastionTest, Env, main, run
+from harness import BASTIOND, BASTIONCTL, BastionTest, Env, main, run
 from pty_driver import PtySession
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
@@ -45,12 +46,42 @@ echo "uid $(id -u)"
 """
 
 
+# Stands in for a kubectl whose argv the bastion misread: it reads API
+# requests ("METHOD PATH" lines) from stdin and makes them against whatever
+# the kubeconfig it was given points at, with the credential in it.
+RAW_KUBECTL = """#!/usr/bin/python3
+import base64, http.client, json, os, ssl, sys
+kc = json.load(open(os.environ["KUBECONFIG"]))
+cluster, user = kc["clusters"][0]["cluster"], kc["users"][0]["user"]
+host, port = cluster["server"][len("https://"):].rsplit(":", 1)
+ctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+print("ENDPOINT", port, user["token"], flush=True)
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    method, path, *token = line.split()
+    c = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=20)
+    headers = {"Accept": "application/json"}
+    if token != ["-"]:
+        headers["Authorization"] = "Bearer " + (token[0] if token else user["token"])
+    c.request(method, path, headers=headers)
+    r = c.getresponse()
+    print(r.status, json.dumps(r.read().decode()), flush=True)
+"""
+
+STATUS_403 = ('{"apiVersion":"v1","code":403,"kind":"Status","message":"bastion: denied: %s",'
+              '"metadata":{},"reason":"Forbidden","status":"Failure"}')
+
+
 @unittest.skipUnless(KUBECTL, "kubectl not installed")
 class KubectlTest(BastionTest):
     @classmethod
     def setUpClass(cls):
         cls.env = env = Env()
         env.kube = FakeKube(TOKEN)
+        env.mtls = FakeKube(TOKEN, client_cert=True)
+        env.mtls.kubeconfig(os.path.join(env.keys.d, "kubeconfig-mtls"))
+        os.chmod(os.path.join(env.keys.d, "kubeconfig-mtls"), 0o600)
         kc = os.path.join(env.keys.d, "kubeconfig")
         env.kube.kubeconfig(kc)
         os.chmod(kc, 0o600)
@@ -59,6 +90,26 @@ class KubectlTest(BastionTest):
         with open(fake, "w") as f:
             f.write(FAKE_KUBECTL.replace("$BASTION_DIR", env.d))
         os.chmod(fake, 0o755)
+        # A kubeconfig whose CA is not the API server's, one with a credential plugin.
+        other = os.path.join(env.keys.d, "other-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", other + ".key", "-out", other, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        with open(kc) as f:
+            held = f.read()
+        with open(other) as f:
+            other_ca = base64.b64encode(f.read().encode()).decode()
+        ca_line = next(l for l in held.splitlines() if "certificate-authority-data" in l)
+        for name, text in (("kubeconfig-badca", held.replace(ca_line, "    certificate-authority-data: " + other_ca)),
+                           ("kubeconfig-exec", held.replace("    token: " + TOKEN,
+                                                            "    exec:\n      command: /bin/sh\n      apiVersion: x"))):
+            with open(os.path.join(env.keys.d, name), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(env.keys.d, name), 0o600)
+        raw = os.path.join(env.d, "raw-kubectl")
+        with open(raw, "w") as f:
+            f.write(RAW_KUBECTL)
+        os.chmod(raw, 0o755)
         env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
         env.oncall = env.keys.cert(env.keys.keygen("otto"), env.ca, "otto", "ops,oncall")
         policy = os.path.abspath(os.path.join(POLICY_DIR, "kubernetes.lua"))
@@ -70,11 +121,19 @@ class KubectlTest(BastionTest):
   k8senv = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "ns1", allow = {{ "ops" }},
              kubectl = "fake-kubectl" }},
   k8snobwrap = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}",
-                 bwrap = "/nonexistent/bwrap" }},""", extra="approvals = { timeout = 20 }")
+                 bwrap = "/nonexistent/bwrap" }},
+  k8smtls = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-mtls", namespace = "web", allow = {{ "ops" }},
+              kubectl = "{KUBECTL}" }},
+  k8sbadca = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-badca", namespace = "web", allow = {{ "ops" }},
+               kubectl = "{KUBECTL}" }},
+              kubectl = "{KUBECTL}" }},
+  k8sraw = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
+             policy = "{policy}", kubectl = "raw-kubectl" }},""", extra="approvals = { timeout = 20 }")
 
     @classmethod
     def tearDownClass(cls):
         cls.env.kube.stop()
+        cls.env.mtls.stop()
         super().tearDownClass()
 
     def k(self, target, command, key=None, input=None, timeout=60):
@@ -215,10 +274,8 @@ class KubectlTest(BastionTest):
             time.sleep(0.1)
         self.assertFalse(os.path.exists(env["HOME"]))
 
-    def test_kubeconfig_is_read_once_and_copied_private(self):
+    def test_kubeconfig_has_only_the_session_token(self):
         kc = os.path.join(self.env.keys.d, "kubeconfig")
-        with open(kc) as f:
-            held = f.read()
         os.rename(kc, kc + ".aside")  # after load, the file on disk no longer matters
         try:
             r = self.k("k8senv", "get pods")
@@ -340,6 +397,170 @@ targets = {{
                          "bubblewrap (install Debian\'s bubblewrap, set bwrap = PATH, or kubectl_sandbox = false)\n")
         r = self.check(f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}" }},')
         self.assertEqual((r.returncode, r.stderr.decode()), (0, ""))
+        mode, text = r.stdout.decode().split("--- kubeconfig\n")[1].split("\n", 1)
+        self.assertEqual(mode, "600")
+        self.assertNotIn(TOKEN, text)
+        got = json.loads(text)
+        cluster, user = got["clusters"][0]["cluster"], got["users"][0]["user"]
+        self.assertRegex(cluster["server"], r"^https://127\.0\.0\.1:[0-9]+$")
+        self.assertNotEqual(cluster["server"], f"https://127.0.0.1:{self.env.kube.port}")
+        self.assertRegex(user["token"], r"^[0-9a-f]{64}$")
+        self.assertEqual(set(user), {"token"})
+        self.assertEqual(got["current-context"], "fake")
+        self.assertEqual(got["contexts"], [{"name": "fake", "context": {"cluster": "bastion", "user": "bastion",
+                                                                         "namespace": "default"}}])
+
+    def raw(self, lines, ops=False):
+        """Requests made by the kubectl child itself: (endpoint, [(status, body)])."""
+        r = self.k("k8sraw", "get pods", key=None if ops else self.env.dev, input=("\n".join(lines) + "\n").encode())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode().splitlines()
+        self.assertTrue(out[0].startswith("ENDPOINT "), out)
+        answers = [(int(l.split(" ", 1)[0]), json.loads(l.split(" ", 1)[1])) for l in out[1:]]
+        return out[0].split()[1:], answers
+
+    def test_api_requests_decided_one_by_one(self):
+        before = len(self.env.kube.requests)
+        _, answers = self.raw(["GET /api/v1/namespaces/web/pods",
+                               "DELETE /api/v1/namespaces/staging/pods/api-s1",
+                               "POST /api/v1/namespaces/staging/pods/api-s1/exec?command=id&stdout=true",
+                               "GET /api/v1/namespaces/web/pods/api-7d9",
+                               "GET /version"])
+        self.assertEqual([a[0] for a in answers], [200, 403, 403, 200, 200])
+        self.assertEqual(answers[1][1], STATUS_403 % "developers have read-only access: delete pods is not allowed")
+        self.assertEqual(answers[2][1], STATUS_403 % "developers have read-only access: exec pods/exec is not allowed")
+        self.assertEqual(json.loads(answers[3][1])["metadata"]["name"], "api-7d9")
+        # What reached the cluster: the allowed requests only, each with the held credential.
+        new = self.env.kube.requests[before:]
+        self.assertEqual([(m, p) for m, p, _ in new], [("GET", "/api/v1/namespaces/web/pods"),
+                                                        ("GET", "/api/v1/namespaces/web/pods/api-7d9"),
+                                                        ("GET", "/version")])
+        self.assertEqual({t for _, _, t in new}, {TOKEN})
+        self.assertIn(("pods", "staging", "api-s1"), self.env.kube.objects)
+        rows = self.env.audit_eventually(
+            "SELECT text, decision, exit_status, details FROM commands WHERE kind='kube_request' AND "
+            "text IN ('DELETE /api/v1/namespaces/staging/pods/api-s1', 'GET /api/v1/namespaces/web/pods/api-7d9') "
+            "ORDER BY id DESC LIMIT 2", [], timeout=0.5)
+        self.assertEqual([r[:3] for r in rows], [("GET /api/v1/namespaces/web/pods/api-7d9", "allow", 0),
+                                                 ("DELETE /api/v1/namespaces/staging/pods/api-s1", "deny", 403)])
+        self.assertEqual(json.loads(rows[1][3]), {
+            "verb": "delete", "group": "", "version": "v1", "resource": "pods", "subresource": "",
+            "namespace": "staging", "name": "api-s1", "path": "/api/v1/namespaces/staging/pods/api-s1",
+            "method": "DELETE", "invocation": "get pods"})
+        # Denials are marked in the recording; allowed requests are not (one per request would be noise).
+        rec = self.env.audit("SELECT recording FROM commands WHERE kind='kube_request' AND "
+                             "text='DELETE /api/v1/namespaces/staging/pods/api-s1' ORDER BY id DESC LIMIT 1")[0][0]
+        with open(rec) as f:
+            markers = [json.loads(l)[2] for l in f.read().splitlines()[1:] if json.loads(l)[1] == "m"]
+        self.assertIn("kube_request: DELETE /api/v1/namespaces/staging/pods/api-s1", markers)
+        self.assertIn("decision: deny (developers have read-only access: delete pods is not allowed)", markers)
+        self.assertNotIn("kube_request: GET /api/v1/namespaces/web/pods/api-7d9", markers)
+        # Discovery is not a policy question: no audit row.
+        self.assertEqual(self.env.audit("SELECT count(*) FROM commands WHERE kind='kube_request' AND "
+                                        "text='GET /version'"), [(0,)])
+
+    def test_the_proxy_wants_the_session_token(self):
+        before = len(self.env.kube.requests)
+        _, answers = self.raw(["GET /api/v1/namespaces/web/pods -", "GET /api/v1/namespaces/web/pods " + TOKEN,
+                               "GET /api/v1/namespaces/web/pods 0000"])
+        unauth = ('{"apiVersion":"v1","code":401,"kind":"Status","message":"bastion: a session token is required",'
+                  '"metadata":{},"reason":"Unauthorized","status":"Failure"}')
+        self.assertEqual(answers, [(401, unauth)] * 3)
+        self.assertEqual(self.env.kube.requests[before:], [])
+
+    def test_the_session_token_dies_with_the_session(self):
+        (port, token), answers = self.raw(["GET /api/v1/namespaces/web/pods"])
+        self.assertEqual(answers[0][0], 200)
+        import socket
+        deadline = time.time() + 5
+        refused = False
+        while not refused and time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+                time.sleep(0.05)
+            except ConnectionRefusedError:
+                refused = True
+        self.assertTrue(refused, "the proxy still listens after the session ended")
+
+    def test_ops_delete_in_production_refused_at_the_api(self):
+        before = len(self.env.kube.requests)
+        _, answers = self.raw(["DELETE /api/v1/namespaces/web/pods/worker-1",
+                               "POST /api/v1/namespaces/web/pods/api-7d9/exec?command=sh"], ops=True)
+        self.assertEqual(answers, [
+            (403, STATUS_403 % "deleting in production namespace web needs oncall or an approved kubectl invocation"),
+            (403, STATUS_403 % "exec is only allowed into non-production namespaces")])
+        self.assertEqual(self.env.kube.requests[before:], [])
+
+    def test_the_api_server_is_verified_against_the_held_ca(self):
+        before = len(self.env.kube.requests)
+        r = self.k("k8sbadca", "get pods")
+        self.assertEqual(r.returncode, 1)
+        # kubectl shows a 502 from discovery as "unknown"; the Status says why (bastiond's log too).
+        self.assertTrue(r.stderr.decode().endswith('Error from server (InternalError): an error on the server '
+                                                   '("unknown") has prevented the request from succeeding\n'), r.stderr)
+        self.assertEqual(self.env.kube.requests[before:], [])
+
+    def test_client_certificate_credentials(self):
+        r = self.k("k8smtls", "get pods -o name")
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, "pod/api-7d9\npod/worker-1\n"), r.stderr)
+        self.assertEqual({t for _, _, t in self.env.mtls.requests}, {"cert:bastion-holder"})
+        self.assertIn(("GET", "/api/v1/namespaces/web/pods"), [(m, p.split("?")[0]) for m, p, _ in self.env.mtls.requests])
+
+    def test_policy_cases_and_policy_test_for_kube_requests(self):
+        policy = os.path.join(POLICY_DIR, "kubernetes.lua")
+        r = subprocess.run([BASTIONCTL, "policy", "test", policy, "--cases",
+                            os.path.join(POLICY_DIR, "kubernetes.cases.lua")], capture_output=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, "39 passed, 0 failed\n"), r.stderr)
+        r = subprocess.run([BASTIONCTL, "policy", "test", policy, "--principals", "dev", "--kind", "kube_request",
+                            "--", "DELETE /api/v1/namespaces/web/pods/x"], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stdout.decode().startswith(
+            "decision: deny\nreason:   developers have read-only access: delete pods is not allowed\n"), r.stdout)
+        r = subprocess.run([BASTIONCTL, "policy", "test", policy, "--kind", "kube_request", "--",
+                            "GET /api/v1/namespaces/web/../kube-system/secrets"], capture_output=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout.decode()), (1, "decision: deny\nreason:   a malformed request path\n"
+                                                                "from:     bastion (refused whatever the policy says)\n"))
+
+    def test_argv_tricks_meet_the_api_layer(self):
+        before = len(self.env.kube.requests)
+        # kubectl reads --cache_dir as --cache-dir=get and runs `delete`.
+        r = self.k("k8s", "--cache_dir get delete pod api-s1 -n staging", key=self.env.dev)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("bastion: denied: ", r.stderr.decode())
+        r = self.k("k8s", "--request_timeout get config view --raw", key=self.env.dev)
+        self.assertNotIn(TOKEN, r.stdout.decode() + r.stderr.decode())
+        time.sleep(0.3)
+        self.assertEqual([x for x in self.env.kube.requests[before:] if x[0] != "GET"], [])
+        self.assertIn(("pods", "staging", "api-s1"), self.env.kube.objects)
+
+    def test_secret_values_masked_in_every_output_format(self):
+        plain, b64 = "hunter2-secret", "aHVudGVyMi1zZWNyZXQ="
+        cases = {
+            "get secret db-creds -o jsonpath={.data.password}": "KioqKg==",
+            "get secret db-creds -o custom-columns=P:.data.password": "P\nKioqKg==\n",
+            "get secret db-creds -o go-template={{.data.password}}": "KioqKg==",
+            "get secret db-creds -o 'go-template={{.data.password | base64decode}}'": "****",
+            "get --raw /api/v1/namespaces/web/secrets/db-creds": None,
+            "get secrets -o json": None,
+            "get secret db-creds -o yaml": None,
+            "describe secret db-creds": None,
+        }
+        for line, want in cases.items():
+            r = self.k("k8s", line, key=self.env.dev)
+            out = r.stdout.decode()
+            self.assertEqual(r.returncode, 0, (line, r.stderr))
+            self.assertNotIn(b64, out, line)
+            self.assertNotIn(plain, out, line)
+            if want is not None:
+                self.assertEqual(out, want, line)
+        r = self.k("k8s", "describe secret db-creds", key=self.env.dev)
+        self.assertIn("password:  4 bytes", r.stdout.decode())
+        r = self.k("k8s", "get --raw /api/v1/namespaces/web/secrets/db-creds", key=self.env.dev)
+        self.assertEqual(json.loads(r.stdout.decode())["data"], {"password": "KioqKg=="})
+        _, answers = self.raw(["GET /api/v1/secrets", "GET /api/v1/namespaces/web/secrets?watch=true&timeoutSeconds=1"])
+        self.assertEqual(json.loads(answers[0][1])["items"][0]["data"], {"password": "KioqKg=="})
+        events = [json.loads(l) for l in answers[1][1].splitlines() if l]
+        self.assertEqual([(e["type"], e["object"]["data"]) for e in events], [("ADDED", {"password": "KioqKg=="})])
 
     def test_secrets_masked_in_output_and_recording(self):
         r = self.k("k8s", "get secret db-creds -o yaml")
@@ -384,6 +605,10 @@ targets = {{
         argv = self.env.ssh_base(tty=True) + ["k8sopen@127.0.0.1", "--", "exec -it api-s1 -- sh"]
         s = PtySession(argv, 30, 100, env={"TERM": "xterm-256color"})
         s.read_until(b"$ ", timeout=20)
+        # kubectl sends the first size on its own schedule, maybe after the first keys.
+        end = time.time() + 10
+        while (30, 100) not in self.env.kube.sizes and time.time() < end:
+            time.sleep(0.05)
         s.send(b"stty size\r")
         s.read_until(b"30 100\r\n")
         s.resize(40, 120)

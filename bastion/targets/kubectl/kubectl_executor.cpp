@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "common/time_util.h"
+#include "targets/kubectl/kube_request.h"
 #include "targets/kubectl/kubectl_line.h"
 #include "targets/kubectl/sandbox.h"
 #include "sources/terminal_text.h"
@@ -36,8 +37,9 @@ std::string trim(const std::string& s) {
 }  // namespace
 
 KubectlExecutor::KubectlExecutor(const TargetConfig& t, const ExecRequest& req, CommandGate& gate, std::string home,
-                                 Watch watch)
-    : target_(t), gate_(gate), home_(std::move(home)), watch_(std::move(watch)), pty_(req.pty.has_value()) {
+                                 Watch watch, KubeDecisionQueue* kube)
+    : target_(t), gate_(gate), home_(std::move(home)), watch_(std::move(watch)), kube_(kube),
+      pty_(req.pty.has_value()) {
   if (req.pty) cols_ = req.pty->cols, rows_ = req.pty->rows;
   if (req.kind == "exec" && !trim(req.text).empty()) {
     mode_ = Mode::command;
@@ -92,10 +94,10 @@ void KubectlExecutor::run_line(const std::string& line) {
   GateResult g = kl.refusal.empty() ? gate_.submit(req) : gate_.refuse(req, kl.refusal);
   flush();
   if (g.review_id) {  // held for a human decision: kubectl does not run meanwhile
-    held_ = Held{g, kl.invocation, false};
+    held_ = Held{g, kl.invocation, line, false};
     return;
   }
-  execute(g, kl.invocation);
+  execute(g, kl.invocation, line, false);
 }
 
 void KubectlExecutor::poll_held() {
@@ -111,10 +113,11 @@ void KubectlExecutor::poll_held() {
   Held h = std::move(*held_);
   held_.reset();
   if (res->command_id == 0) res->command_id = h.gate.command_id;  // refused: finish the held row
-  execute(*res, h.invocation);
+  execute(*res, h.invocation, h.line, res->decision.allowed());
 }
 
-void KubectlExecutor::execute(const GateResult& g, const KubectlInvocation& inv) {
+void KubectlExecutor::execute(const GateResult& g, const KubectlInvocation& inv, const std::string& line,
+                              bool approved) {
   if (!g.decision.allowed()) {
     CommandOutcome o;
     o.status = kKubectlExitDenied;
@@ -126,6 +129,8 @@ void KubectlExecutor::execute(const GateResult& g, const KubectlInvocation& inv)
     return;
   }
   command_id_ = g.command_id;
+  running_line_ = line;
+  running_approved_ = approved;
   started_ = monotonic_seconds();
   if (!start_child(inv)) {
     CommandOutcome o;
@@ -276,7 +281,36 @@ void KubectlExecutor::take_input() {
   }
 }
 
+void KubectlExecutor::serve_kube() {
+  if (!kube_) return;
+  kube_->serve(
+      [this](const KubeRequestFacts& f) {
+        CommandRequest req = gate_.request("kube_request", kube_request_text(f));
+        req.kube = f;
+        if (child_) {
+          req.kube->invocation = running_line_;
+          req.kube->approved = running_approved_;
+        }
+        const GateResult g = gate_.submit_request(req);
+        KubeAnswer a;
+        a.allowed = g.decision.allowed();
+        a.mask_secrets = g.decision.verdict == Decision::Verdict::mask;
+        a.reason = g.refusal.empty() ? g.decision.reason : g.refusal;
+        a.command_id = g.command_id;
+        if (!a.allowed) {  // it never reaches the cluster: the row ends here
+          CommandOutcome o;
+          o.status = 403;
+          o.error = "denied";
+          gate_.request_ended(g.command_id, o);
+          a.command_id = 0;
+        }
+        return a;
+      },
+      [this](int64_t id, const CommandOutcome& o) { gate_.request_ended(id, o); });
+}
+
 bool KubectlExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
+  serve_kube();
   out_ = &out;
   produced_ = 0;
   if (held_) {

@@ -15,6 +15,7 @@
 #include "policy/command_gate.h"
 #include "sources/line_editor.h"
 #include "targets/kubectl/child_process.h"
+#include "targets/kubectl/kube_decision_queue.h"
 #include "targets/kubectl/kubectl_args.h"
 #include "targets/target.h"
 
@@ -28,7 +29,8 @@ constexpr int kKubectlExitDenied = 126;
 class KubectlExecutor : public Executor {
  public:
   using Watch = std::function<void(int fd, bool on)>;
-  KubectlExecutor(const TargetConfig& t, const ExecRequest& req, CommandGate& gate, std::string home, Watch watch);
+  KubectlExecutor(const TargetConfig& t, const ExecRequest& req, CommandGate& gate, std::string home, Watch watch,
+                  KubeDecisionQueue* kube = nullptr);
   ~KubectlExecutor() override;
 
   std::size_t input_capacity() override;
@@ -46,7 +48,7 @@ class KubectlExecutor : public Executor {
   void emit(Stream s, std::string text);
   void flush();
   void run_line(const std::string& line);
-  void execute(const GateResult& g, const KubectlInvocation& inv);  // run a decided invocation (or refuse)
+  void execute(const GateResult& g, const KubectlInvocation& inv, const std::string& line, bool approved);  // run a decided invocation (or refuse)
   void poll_held();
   bool start_child(const KubectlInvocation& inv);
   void child_finished(int wait_status);
@@ -54,6 +56,7 @@ class KubectlExecutor : public Executor {
   void take_input();
   void finish(int status);
   void watch_all(bool on);
+  void serve_kube();  // decide the API proxy's queued requests (the second layer)
   // Input is the child's stdin: an exec line's (even before the child
   // starts), or a console's while a pty child runs; else it is command lines.
   bool to_child() const { return mode_ == Mode::command || (child_ && pty_); }
@@ -62,6 +65,7 @@ class KubectlExecutor : public Executor {
   CommandGate& gate_;
   std::string home_;
   Watch watch_;
+  KubeDecisionQueue* kube_;
   Mode mode_;
   bool pty_;
   int cols_ = 80, rows_ = 24;
@@ -74,10 +78,13 @@ class KubectlExecutor : public Executor {
   struct Held {  // an invocation waiting for approval
     GateResult gate;
     KubectlInvocation invocation;
+    std::string line;
     bool cancelled = false;
   };
   std::optional<Held> held_;
   int64_t command_id_ = 0;
+  std::string running_line_;      // the invocation whose child runs: API requests are grouped under it
+  bool running_approved_ = false;  // it ran after a human approval
   double started_ = 0;
   bool watching_ = false;
   std::string pending_stdin_;  // input waiting for the child

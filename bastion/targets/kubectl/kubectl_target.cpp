@@ -7,11 +7,20 @@
 
 #include <filesystem>
 
+#include "common/log.h"
+#include "targets/kubectl/kube_config.h"
 #include "targets/kubectl/kubectl_executor.h"
 
 namespace bastion {
 namespace {
 int on_readable(socket_t, int, void*) { return 0; }  // wakes the session loop
+
+// The API proxy asks for a decision: the executors serve the queue in
+// pump_output; this only clears the wake-up so poll does not spin.
+int on_kube_wake(socket_t, int, void* q) {
+  static_cast<KubeDecisionQueue*>(q)->clear_wake();
+  return 0;
+}
 
 // Writes the held kubeconfig for kubectl to read: a new file, owner-only.
 bool write_private_file(const std::string& path, const std::string& text) {
@@ -34,13 +43,28 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
   std::string tmpl = (tmp / "bastion-kubectl-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) return error = "cannot create a home folder for kubectl", nullptr;
   std::unique_ptr<KubectlTargetConnection> conn(new KubectlTargetConnection(t, tmpl));  // removes tmpl when dropped
-  if (!write_private_file(session_kubeconfig(tmpl), t.kubectl.kubeconfig_text.bytes))
+  KubeUpstream up;
+  std::string why;
+  if (!parse_kubeconfig(t.kubectl.kubeconfig_text.bytes, t.kubectl.context, up, why)) {
+    log_error("kubectl target: held kubeconfig unusable", {{"target", t.name}, {"error", why}});
+    return error = "the target's kubeconfig cannot be used: " + why, nullptr;
+  }
+  conn->proxy_ = KubeApiProxy::start(up, std::filesystem::path(tmpl).filename().string(), why);
+  if (!conn->proxy_) {
+    log_error("kubectl target: API proxy failed", {{"target", t.name}, {"error", why}});
+    return error = "cannot start the Kubernetes API proxy", nullptr;
+  }
+  // kubectl gets the proxy and the session token, never the held credential.
+  // The context keeps the configured name: the executor may pass --context.
+  const std::string ctx = t.kubectl.context.empty() ? up.context : t.kubectl.context;
+  if (!write_private_file(session_kubeconfig(tmpl), conn->proxy_->kubeconfig(ctx, up.namespace_name)))
     return error = "cannot prepare kubectl's configuration", nullptr;
   return conn;
 }
 
 KubectlTargetConnection::~KubectlTargetConnection() {
   detach();
+  proxy_.reset();  // the session token dies here: connections cut, the port closed
   std::error_code ec;
   std::filesystem::remove_all(home_, ec);  // kubectl's caches of this session
 }
@@ -48,7 +72,8 @@ KubectlTargetConnection::~KubectlTargetConnection() {
 std::unique_ptr<Executor> KubectlTargetConnection::start(const ExecRequest& req, std::string& error) {
   if (req.kind == "subsystem") return error = "file transfer is not available on kubectl targets", nullptr;
   if (!req.gate) return error = "internal error: no command gate", nullptr;
-  return std::make_unique<KubectlExecutor>(target_, req, *req.gate, home_, [this](int fd, bool on) { watch(fd, on); });
+  return std::make_unique<KubectlExecutor>(target_, req, *req.gate, home_, [this](int fd, bool on) { watch(fd, on); },
+                                           proxy_ ? &proxy_->queue() : nullptr);
 }
 
 void KubectlTargetConnection::watch(int fd, bool on) {
@@ -65,11 +90,15 @@ void KubectlTargetConnection::watch(int fd, bool on) {
 void KubectlTargetConnection::attach(ssh_event ev) {
   detach();
   event_ = ev;
+  if (proxy_ && proxy_->queue().wake_fd() >= 0)
+    ssh_event_add_fd(event_, proxy_->queue().wake_fd(), POLLIN, &on_kube_wake, &proxy_->queue());
 }
 
 void KubectlTargetConnection::detach() {
-  if (event_)
+  if (event_) {
     for (int fd : watched_) ssh_event_remove_fd(event_, fd);
+    if (proxy_ && proxy_->queue().wake_fd() >= 0) ssh_event_remove_fd(event_, proxy_->queue().wake_fd());
+  }
   watched_.clear();
   event_ = nullptr;
 }

@@ -2,6 +2,8 @@
 // shell) with a kubeconfig only it can read and a clean environment:
 // KUBECONFIG, HOME in a per-session temporary folder (removed at the end),
 // PATH; nothing else of bastiond's. One KubectlExecutor per channel.
+// The kubeconfig kubectl gets points at the session's KubeApiProxy with a
+// session token; the held credential stays in bastiond.
 #pragma once
 #include <functional>
 #include <memory>
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "targets/kubectl/kube_api_proxy.h"
 #include "targets/target.h"
 
 namespace bastion {
@@ -29,6 +32,7 @@ class KubectlTargetConnection : public TargetConnection {
 
   TargetConfig target_;
   std::string home_;  // the per-session HOME
+  std::unique_ptr<KubeApiProxy> proxy_;
   ssh_event event_ = nullptr;
   std::set<int> watched_;
 };
