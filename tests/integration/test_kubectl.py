@@ -126,7 +126,6 @@ class KubectlTest(BastionTest):
               kubectl = "{KUBECTL}" }},
   k8sbadca = {{ type = "kubectl", kubeconfig = "keys/kubeconfig-badca", namespace = "web", allow = {{ "ops" }},
                kubectl = "{KUBECTL}" }},
-              kubectl = "{KUBECTL}" }},
   k8sraw = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
              policy = "{policy}", kubectl = "raw-kubectl" }},""", extra="approvals = { timeout = 20 }")
 
@@ -282,7 +281,18 @@ class KubectlTest(BastionTest):
         finally:
             os.rename(kc + ".aside", kc)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout.decode().split("--- kubeconfig\n")[1].split("--- escape\n")[0], "600\n" + held)
+        mode, text = r.stdout.decode().split("--- kubeconfig\n")[1].split("--- escape\n")[0].split("\n", 1)
+        self.assertEqual(mode, "600")
+        self.assertNotIn(TOKEN, text)
+        got = json.loads(text)
+        cluster, user = got["clusters"][0]["cluster"], got["users"][0]["user"]
+        self.assertRegex(cluster["server"], r"^https://127\.0\.0\.1:[0-9]+$")
+        self.assertNotEqual(cluster["server"], f"https://127.0.0.1:{self.env.kube.port}")
+        self.assertRegex(user["token"], r"^[0-9a-f]{64}$")
+        self.assertEqual(set(user), {"token"})
+        self.assertEqual(got["current-context"], "fake")
+        self.assertEqual(got["contexts"], [{"name": "fake", "context": {"cluster": "bastion", "user": "bastion",
+                                                                         "namespace": "default"}}])
 
     def test_sandbox_hides_the_bastion_host(self):
         # Issue 10: the child sees only /usr, TLS roots, resolver files and
@@ -397,18 +407,6 @@ targets = {{
                          "bubblewrap (install Debian\'s bubblewrap, set bwrap = PATH, or kubectl_sandbox = false)\n")
         r = self.check(f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}" }},')
         self.assertEqual((r.returncode, r.stderr.decode()), (0, ""))
-        mode, text = r.stdout.decode().split("--- kubeconfig\n")[1].split("\n", 1)
-        self.assertEqual(mode, "600")
-        self.assertNotIn(TOKEN, text)
-        got = json.loads(text)
-        cluster, user = got["clusters"][0]["cluster"], got["users"][0]["user"]
-        self.assertRegex(cluster["server"], r"^https://127\.0\.0\.1:[0-9]+$")
-        self.assertNotEqual(cluster["server"], f"https://127.0.0.1:{self.env.kube.port}")
-        self.assertRegex(user["token"], r"^[0-9a-f]{64}$")
-        self.assertEqual(set(user), {"token"})
-        self.assertEqual(got["current-context"], "fake")
-        self.assertEqual(got["contexts"], [{"name": "fake", "context": {"cluster": "bastion", "user": "bastion",
-                                                                         "namespace": "default"}}])
 
     def raw(self, lines, ops=False):
         """Requests made by the kubectl child itself: (endpoint, [(status, body)])."""
