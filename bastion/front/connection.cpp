@@ -161,7 +161,8 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
     return refuse("too many sessions for this identity", cert.key_id, cert.serial, v.ca_fingerprint, false);
 
   Identity id{cert.key_id, cert.principals, cert.serial, v.ca_fingerprint, cert.valid_before,
-              v.force_command, {cert.extensions.begin(), cert.extensions.end()}, peer_, u};
+              v.force_command, {cert.extensions.begin(), cert.extensions.end()}, peer_, u,
+              std::make_shared<const SshCertificate>(cert)};
   const std::string sid = new_session_id();
   if (sid.empty()) {
     log_error("no random bytes for a session id; refusing login", {{"peer", peer_}});

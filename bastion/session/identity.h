@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ struct Identity {
   std::map<std::string, std::string> extensions;  // certificate extensions (permit-pty, ...)
   std::string source_address;
   std::string requested_user;  // the SSH user name: selects the target
+  // The certificate as presented, to check it again when the config (CAs,
+  // revocations) changes under a live session.
+  std::shared_ptr<const struct SshCertificate> certificate;
 };
 
 }  // namespace bastion

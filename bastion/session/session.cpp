@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "approvals/approval.h"
+#include "auth/cert_verifier.h"
 #include "common/log.h"
 #include "common/time_util.h"
 
@@ -25,6 +26,7 @@ Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_sess
     : ctx_(ctx), cfg_(std::move(cfg)), client_(client), identity_(std::move(identity)),
       id_(std::move(id)) {
   started_ = last_activity_ = monotonic_seconds();
+  seen_config_ = cfg_;
   started_unix_ = unix_now();
   builtin_approvals_.name = cfg_->approvals.target;
   builtin_approvals_.type = "approvals";
@@ -237,9 +239,42 @@ void Session::end_all(const std::string& message, const std::string& reason) {
   for_each_channel([&](ChannelPipeline& c) { c.terminate(message, reason); });
 }
 
+// A reload can take access away from sessions already open: a revoked
+// certificate or a CA no longer trusted, a target removed, or principals no
+// longer in its allow. Those sessions end, as a new login would be refused.
+void Session::recheck_access(const Config& cur, int64_t now) {
+  if (identity_.certificate) {
+    TrustAnchors anchors{cur.user_cas, cur.revoked.get(), cur.cert_clock_skew};
+    const CertVerdict v = verify_user_certificate(*identity_.certificate, anchors, now, identity_.source_address);
+    if (!v.accepted) {
+      log_info("access withdrawn by reload", {{"session", id_}, {"identity", identity_.key_id}, {"why", v.reason}});
+      return end_all("bastion: your certificate is no longer accepted (" + v.reason + "); session closed",
+                     "certificate no longer accepted");
+    }
+  }
+  const auto was = cfg_->targets.find(identity_.requested_user);
+  if (was == cfg_->targets.end()) return;  // a reserved target, or none (its channels are refused anyway)
+  const auto it = cur.targets.find(identity_.requested_user);
+  if (it == cur.targets.end() || it->second.type != was->second.type) {
+    log_info("access withdrawn by reload", {{"session", id_}, {"target", identity_.requested_user}});
+    return end_all("bastion: target \"" + identity_.requested_user + "\" was removed from the configuration; session closed",
+                   "target removed");
+  }
+  if (grant_) return;  // a just-in-time grant is checked on its own
+  for (const auto& p : identity_.principals)
+    if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end()) return;
+  log_info("access withdrawn by reload", {{"session", id_}, {"target", identity_.requested_user}});
+  end_all("bastion: your access to \"" + identity_.requested_user + "\" was withdrawn; session closed", "access withdrawn");
+}
+
 void Session::check_deadlines() {
   if (!end_reason_.empty()) return;
   const int64_t now = unix_now();
+  if (const auto cur = ctx_.config(); cur != seen_config_) {
+    seen_config_ = cur;
+    recheck_access(*cur, now);
+    if (!end_reason_.empty()) return;
+  }
   const auto expiry = static_cast<int64_t>(std::min<uint64_t>(identity_.valid_before, INT64_MAX));
   if (now >= expiry) {
     log_info("certificate expired", {{"session", id_}, {"identity", identity_.key_id}});

@@ -68,6 +68,7 @@ class Session {
 
  private:
   void check_deadlines();
+  void recheck_access(const Config& cur, int64_t now);
   void end_all(const std::string& message, const std::string& reason);
   template <typename F>
   void for_each_channel(F&& f);
@@ -99,7 +100,8 @@ class Session {
   int64_t started_unix_ = 0;
   double last_activity_ = 0;
   double ended_at_ = 0;
-  int refused_requests_ = 0;  // monotonic time end_reason_ was set (0: running)
+  int refused_requests_ = 0;
+  std::shared_ptr<const Config> seen_config_;  // the config last checked against  // monotonic time end_reason_ was set (0: running)
   bool expiry_warned_ = false;
   std::string end_reason_;
   std::string channel_reason_;  // why the last channel was refused, if it was

@@ -177,7 +177,7 @@ class ReloadKeepsPolicyTest(BastionTest):
             time.sleep(0.05)
         self.fail("no reload")
 
-    def test_session_keeps_its_policy_when_a_reload_removes_its_target(self):
+    def test_a_reload_that_removes_the_target_never_falls_back_to_allow_all(self):
         b = self.env.bastion
         with open(b.conf) as f:
             original = f.read()
@@ -185,18 +185,53 @@ class ReloadKeepsPolicyTest(BastionTest):
         try:
             self.assertEqual(sshproto.run(t, "echo one"), (0, b"one\n", b""))
             self.assertEqual(sshproto.run(t, "rm -f /nonexistent-a")[0], 126)
-            # The target is renamed: in-flight sessions keep the policy they
-            # started with (before: no policy found, so allow-all).
+            # The target is renamed (before: no policy found for it, so a
+            # following rm ran under allow-all). Now the command is denied by
+            # the policy the session started with, or the session has already
+            # ended because its target is gone; never run.
             self.reload(original.replace("  web1 = {", "  web9 = {"))
-            st, out, err = sshproto.run(t, "rm -f /nonexistent-b")
-            self.assertEqual((st, err), (126, b"bastion: denied: rm is not allowed here\n"))
-            self.assertEqual(sshproto.run(t, "echo two"), (0, b"two\n", b""))
+            try:
+                st, out, err = sshproto.run(t, "rm -f /nonexistent-b", timeout=10)
+                self.assertEqual((st, err), (126, b"bastion: denied: rm is not allowed here\n"))
+            except (paramiko.ChannelException, paramiko.SSHException, EOFError):
+                pass
+            end = time.time() + 10
+            while t.is_active() and time.time() < end:
+                time.sleep(0.1)
+            self.assertFalse(t.is_active(), "a session to a removed target goes on")
         finally:
             t.close()
             self.reload(original)
         rows = self.env.audit("SELECT text, decision FROM commands WHERE text LIKE 'rm -f /nonexistent-%' "
                               "ORDER BY id")
-        self.assertEqual(rows, [("rm -f /nonexistent-a", "deny"), ("rm -f /nonexistent-b", "deny")])
+        self.assertIn(rows, ([("rm -f /nonexistent-a", "deny")],
+                             [("rm -f /nonexistent-a", "deny"), ("rm -f /nonexistent-b", "deny")]))
+        self.assertEqual(self.env.audit("SELECT end_reason FROM sessions WHERE end_reason = 'target removed'"),
+                         [("target removed",)])
+
+    def test_a_reload_that_withdraws_access_ends_open_sessions(self):
+        b = self.env.bastion
+        with open(b.conf) as f:
+            original = f.read()
+        for name, text in (("allow", original.replace('allow = { "ops" },\n           labels', 'allow = { "nobody" },\n           labels', 1)),
+                           ("ca", original.replace('user_ca_keys = { "keys/user_ca.pub" }',
+                                                   'user_ca_keys = { "keys/other_ca.pub" }'))):
+            self.env.keys.keygen("other_ca")
+            self.assertNotEqual(text, original, name)
+            t = sshproto.connect(b.port, "web1", self.env.alice)
+            try:
+                self.assertEqual(sshproto.run(t, "echo one"), (0, b"one\n", b""))
+                self.reload(text)
+                end = time.time() + 10
+                while t.is_active() and time.time() < end:
+                    time.sleep(0.1)
+                self.assertFalse(t.is_active(), name)
+            finally:
+                t.close()
+                self.reload(original)
+        reasons = [r for (r,) in self.env.audit("SELECT end_reason FROM sessions WHERE end_reason IN "
+                                                "('access withdrawn', 'certificate no longer accepted')")]
+        self.assertEqual(sorted(reasons), ["access withdrawn", "certificate no longer accepted"])
 
     def test_reload_of_the_same_target_applies_in_flight(self):
         b = self.env.bastion
