@@ -15,13 +15,18 @@
 namespace bastion {
 
 bool load_or_create_secret(const std::string& path, std::string& secret, std::string& error) {
-  if (read_file(path, secret) && secret.size() >= 32) return true;
+  // An existing key is held like any credential: refused when others can read it.
+  if (::access(path.c_str(), F_OK) == 0) {
+    if (!read_secret_file(path, secret, error)) return false;
+    if (secret.size() >= 32) return true;
+    return error = path + ": too short (at least 32 bytes)", false;
+  }
   unsigned char buf[32];
   if (RAND_bytes(buf, sizeof buf) != 1) return error = "no randomness available", false;
   // O_EXCL: two bastions starting at once must not both write different keys.
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    if (errno == EEXIST && read_file(path, secret) && secret.size() >= 32) return true;
+    if (errno == EEXIST && read_secret_file(path, secret, error) && secret.size() >= 32) return true;
     return error = path + ": " + std::strerror(errno), false;
   }
   const bool ok = ::write(fd, buf, sizeof buf) == static_cast<ssize_t>(sizeof buf) && ::fsync(fd) == 0;

@@ -534,7 +534,12 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
       if (c.targets.count(reserved))
         r.fail(r.line_of(reserved, tl), "targets." + reserved, "this name is reserved (see approvals.target / approvals.access_target)");
     if (check_files)
-      for (auto& k : c.host_keys) check_readable(r, hl, "host_keys", k);
+      for (auto& k : c.host_keys) {
+        // The host key is the bastion's identity: held like any credential.
+        std::string held, why;
+        if (!read_secret_file(k, held, why)) r.fail(hl, "host_keys", why);
+        explicit_bzero(held.data(), held.size());
+      }
   } catch (const ConfigError& e) {
     error = e.what();
     return nullptr;

@@ -13,7 +13,7 @@ import time
 import paramiko
 
 import sshproto
-from harness import BastionTest, Env, main, run
+from harness import BASTIOND, BastionTest, Env, main, run
 
 
 def alive(test):
@@ -362,6 +362,34 @@ class EndedSessionTest(BastionTest):
         finally:
             t.close()
         self.assertEqual((st, out), (0, b"32\n0\n"), err)
+
+
+class HeldKeysTest(BastionTest):
+    def test_host_key_and_mask_key_readable_by_others_are_refused(self):
+        b = self.env.bastion
+        host_key = os.path.join(self.env.keys.d, "bastion_host_key")
+        os.chmod(host_key, 0o644)
+        try:
+            r = run([BASTIOND, "--check", "--config", b.conf])
+        finally:
+            os.chmod(host_key, 0o600)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"host_keys: {host_key}: mode 0644 is readable by group or others (chmod 600)",
+                      r.stderr.decode())
+        mask_key = os.path.join(b.data, "mask.key")
+        os.chmod(mask_key, 0o640)
+        try:
+            b.stop()
+            with open(b.log, "rb") as f:
+                f.seek(0, 2)
+                offset = f.tell()
+            p = subprocess.run([BASTIOND, "--config", b.conf], capture_output=True, timeout=30)
+        finally:
+            os.chmod(mask_key, 0o600)
+            self.env.start_bastion()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"{mask_key}: mode 0640 is readable by group or others (chmod 600)".encode(),
+                      p.stdout + p.stderr)
 
 
 class ReservedTargetsTest(BastionTest):
