@@ -7,8 +7,11 @@ namespace bastion {
 
 // Beyond `start` unauthenticated connections, a new one is refused with
 // probability rate% rising linearly to 100% at `full`. "N" is "N:100:N".
+// The default starts dropping at 30, three times per_source_max_startups'
+// default, so no single source (and no two) can make others' connections
+// drop; OpenSSH's own default, 10:30:100, lets one source do it.
 struct MaxStartups {
-  int start = 10;
+  int start = 30;
   int rate = 30;
   int full = 100;
   bool operator==(const MaxStartups&) const = default;

@@ -59,7 +59,7 @@ TEST_CASE("loads a valid config and resolves paths against its folder", "[config
   CHECK(cfg->limits.idle_timeout == 60);
   CHECK(cfg->limits.recording_max_bytes == 1048576);
   CHECK(cfg->limits.login_grace_time == 30);  // default kept
-  CHECK(cfg->limits.max_startups == MaxStartups{10, 30, 100});
+  CHECK(cfg->limits.max_startups == MaxStartups{30, 30, 100});
   CHECK(cfg->limits.per_source_max_startups == 10);
   const auto& t = cfg->targets.at("web1");
   CHECK(t.ssh.host == "10.0.0.5");

@@ -73,7 +73,7 @@ TEST_CASE("parse_duration refuses what does not fit instead of throwing", "[pars
 TEST_CASE("max_startups: N or START:RATE:FULL, validated", "[max_startups]") {
   MaxStartups m;
   std::string why;
-  CHECK(m == MaxStartups{10, 30, 100});  // OpenSSH's default
+  CHECK(m == MaxStartups{30, 30, 100});  // above three sources' per_source_max_startups
   REQUIRE(parse_max_startups("10:30:40", m, why));
   CHECK(m == MaxStartups{10, 30, 40});
   REQUIRE(parse_max_startups("50", m, why));
