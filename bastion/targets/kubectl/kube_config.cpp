@@ -94,7 +94,7 @@ bool parse_kubeconfig(const std::string& text, const std::string& context, KubeU
   yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
   std::unique_ptr<yaml_document_t, DocDeleter> doc(new yaml_document_t);
   if (!yaml_parser_load(&parser, doc.get())) {
-    doc.release();  // not initialised
+    delete doc.release();  // not initialised: free the struct, not its contents
     return error = "the kubeconfig is not valid YAML", false;
   }
   Node root;
