@@ -10,6 +10,8 @@
 namespace bastion {
 namespace {
 
+constexpr int kMaxPendingAccessRequests = 5;  // per requester, across targets
+
 const char* kApprovalsHelp =
     "commands:\n"
     "  list                          pending requests you may decide\n"
@@ -220,6 +222,21 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
   for (const auto& p : actor_.principals)
     if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end())
       return out += "you already have access to \"" + shown_target + "\"\n", 0;
+  {
+    // Bounded: one pending request per target, a few in all, so nobody can
+    // bury the approvers' list (or the webhook's queue) in requests.
+    std::string e;
+    int pending = 0;
+    const int64_t now = unix_now();
+    for (const auto& p : store_.requests(actor_.identity, e)) {
+      if (p.kind != "access" || effective_state(p, now) != "pending") continue;
+      if (p.target == target)
+        return err += "request #" + std::to_string(p.id) + " for \"" + shown_target + "\" is already pending\n", 1;
+      ++pending;
+    }
+    if (pending >= kMaxPendingAccessRequests)
+      return err += "you have " + std::to_string(pending) + " pending access requests; wait for a decision\n", 1;
+  }
   ApprovalRequest r;
   r.kind = "access";
   r.requester = actor_.identity;

@@ -249,6 +249,14 @@ class ApprovalsTest(BastionTest):
         rid = int(re.search(r"request #(\d+) created", r.stdout.decode()).group(1))
         self.assertEqual(self.approvals(self.env.bob, "approve", str(rid)).returncode, 1)  # oncall may not
 
+    def test_access_requests_are_bounded(self):
+        # One pending request per target (and a few in all): nobody can bury
+        # the approvers' list in requests.
+        self.approvals(self.env.alice, "request", "db1", "--for", "5m", "--reason", "INC-77", target="access")
+        r = self.approvals(self.env.alice, "request", "db1", "--for", "5m", "--reason", "INC-78", target="access")
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr.decode(), r'^request #\d+ for "db1" is already pending\n$')
+
     def test_pending_requests_expire(self):
         r = self.approvals(self.env.alice, "request", "db1", "--for", "1h", "--reason", "later", target="access")
         rid = int(re.search(r"request #(\d+) created", r.stdout.decode()).group(1))
