@@ -1,31 +1,22 @@
-// Reading a whole (small) file: configs, policies, KRLs, case tables.
+// Reading a whole (small) file: configs, policies, KRLs, case tables, and
+// (through secret_file.h) held credentials.
 #pragma once
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <string>
 
 namespace bastion {
 
+// Opens `path` for reading without blocking on a FIFO or a device and
+// checks, on the file actually opened, that it is a regular file. Returns
+// the descriptor (with `st` filled) or -1 with `why` set.
+int open_regular_file(const std::string& path, struct stat& st, std::string& why);
+
+// Reads `fd` to its end into `out` (appending); false on a read error.
+bool read_all(int fd, std::string& out);
+
 // False when the file cannot be opened or is not a regular file (a FIFO or
 // a device would block the reader, or never end); `out` then stays empty.
-inline bool read_file(const std::string& path, std::string& out) {
-  out.clear();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return false;
-  struct stat st{};
-  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  char buf[65536];
-  while (ok) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0) ok = false;
-    else out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  if (!ok) out.clear();
-  return ok;
-}
+bool read_file(const std::string& path, std::string& out);
 
 }  // namespace bastion

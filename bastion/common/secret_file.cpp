@@ -38,42 +38,25 @@ bool load_or_create_secret(const std::string& path, std::string& secret, std::st
 
 bool read_secret_file(const std::string& path, std::string& secret, std::string& error) {
   secret.clear();
-  // O_NONBLOCK: a FIFO planted at the path must not hang the load; the
-  // checks below run on the file actually opened, not on a second lookup.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) return error = path + ": cannot read: " + std::strerror(errno), false;
+  // The checks run on the file actually opened, not on a second lookup.
   struct stat st{};
-  if (::fstat(fd, &st) != 0) {
-    error = path + ": cannot read: " + std::strerror(errno);
-    ::close(fd);
-    return false;
-  }
-  char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return error = path + ": not a regular file", false;
-  }
+  std::string why;
+  const int fd = open_regular_file(path, st, why);
+  if (fd < 0) return error = path + (why == "not a regular file" ? ": " : ": cannot read: ") + why, false;
   if (st.st_mode & 077) {
     ::close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return error = path + ": mode " + mode + " is readable by group or others (chmod 600)", false;
   }
   secret.reserve(static_cast<std::size_t>(st.st_size) + 1);  // no reallocation leaves copies behind
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error = path + ": cannot read: " + std::strerror(errno);
-      ::close(fd);
-      secret.clear();
-      return false;
-    }
-    secret.append(buf, static_cast<std::size_t>(n));
-  }
+  const bool ok = read_all(fd, secret);
+  const int read_errno = errno;
   ::close(fd);
-  explicit_bzero(buf, sizeof buf);
+  if (!ok) {
+    secret.clear();
+    return error = path + ": cannot read: " + std::strerror(read_errno), false;
+  }
   return true;
 }
 

@@ -1,5 +1,7 @@
 #include "targets/kubectl/kubectl_args.h"
 
+#include <optional>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -119,35 +121,36 @@ bool takes_next_word(const KubectlCommandSpec& c, const std::string& s) {
   return false;
 }
 
-// The words cobra takes for command names (stripFlags).
-std::vector<std::string> strip_flags(const std::vector<std::string>& args, const KubectlCommandSpec& c) {
-  std::vector<std::string> commands;
+// Visits the words in command positions as cobra sees them: up to "--",
+// skipping flags and the word a flag takes. `visit(i)` returns true to stop.
+template <typename Visit>
+void for_each_command_word(const std::vector<std::string>& args, const KubectlCommandSpec& c, Visit&& visit) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& s = args[i];
-    if (s == "--") break;
+    if (s == "--") return;
     if (s.starts_with("-")) {
       if (takes_next_word(c, s)) ++i;
       continue;
     }
-    if (!s.empty()) commands.push_back(s);
+    if (visit(i)) return;
   }
+}
+
+// The words cobra takes for command names (stripFlags).
+std::vector<std::string> strip_flags(const std::vector<std::string>& args, const KubectlCommandSpec& c) {
+  std::vector<std::string> commands;
+  for_each_command_word(args, c, [&](std::size_t i) {
+    if (!args[i].empty()) commands.push_back(args[i]);
+    return false;
+  });
   return commands;
 }
 
 // args without the first word that is `x` in a command position (argsMinusFirstX).
 std::vector<std::string> minus_first(std::vector<std::string> args, const KubectlCommandSpec& c, const std::string& x) {
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& s = args[i];
-    if (s == "--") break;
-    if (s.starts_with("-")) {
-      if (takes_next_word(c, s)) ++i;
-      continue;
-    }
-    if (s == x) {
-      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
-      return args;
-    }
-  }
+  std::optional<std::size_t> at;
+  for_each_command_word(args, c, [&](std::size_t i) { return args[i] == x ? (at = i, true) : false; });
+  if (at) args.erase(args.begin() + static_cast<std::ptrdiff_t>(*at));
   return args;
 }
 
