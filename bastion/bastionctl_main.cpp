@@ -27,7 +27,8 @@ int usage() {
                "       bastionctl audit commands --db FILE [--session ID] [--grep TEXT] [--limit N]\n"
                "       bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] FILE\n"
                "       bastionctl cert issue --ca FILE --identity ID --principals P,... --ttl 8h ... PUBKEY_FILE\n"
-               "       bastionctl approvals (--config FILE | --db FILE) list | show N | approve N | deny N --reason T\n");
+               "       bastionctl approvals (--config FILE | --db FILE) list | show N | approve N | deny N --reason T\n"
+               "       bastionctl kubeconfig TARGET --bastion HOST [--port N] [--local-port N] [-- SSH_OPTION...]\n");
   return 2;
 }
 
@@ -181,5 +182,6 @@ int main(int argc, char** argv) {
   if (cmd == "ca") return bastion::ctl_ca(a);
   if (cmd == "cert") return bastion::ctl_cert(a);
   if (cmd == "approvals") return bastion::ctl_approvals(a);
+  if (cmd == "kubeconfig") return bastion::ctl_kubeconfig(a);
   return usage();
 }

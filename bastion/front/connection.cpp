@@ -97,7 +97,11 @@ int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
   return guarded(c->peer_, "request refusal", 1, [&] {
     const int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
     std::string what;
+    std::string reason = "port forwarding is not allowed";
     if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
+      // A kubectl target's API, for the user's own kubectl: the session
+      // takes the channel (its opening is audited with its decision).
+      if (c->s_ && c->s_->open_tunnel(msg, reason)) return 0;
       const char* host = ssh_message_channel_request_open_destination(msg);
       what = "direct-tcpip to " + std::string(host ? host : "?") + ":" +
              std::to_string(ssh_message_channel_request_open_destination_port(msg));
@@ -107,7 +111,7 @@ int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
                                               sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)) {
       what = "remote port forwarding";
     }
-    if (!what.empty() && c->s_) c->s_->refuse_request("forward", what, "port forwarding is not allowed");
+    if (!what.empty() && c->s_) c->s_->refuse_request("forward", what, reason);
     return 1;  // not handled here: libssh sends the default refusal
   });
 }

@@ -82,7 +82,9 @@ std::string data_dir_problem(const Config& cfg, const UnixUser& u) {
   const Need needs[] = {{cfg.data_dir, W_OK | X_OK, "writable"},
                         {cfg.recordings_dir(), W_OK | X_OK, "writable"},
                         {cfg.audit_db_path(), R_OK | W_OK, "readable and writable"},
-                        {cfg.data_dir + "/mask.key", R_OK, "readable"}};
+                        {cfg.data_dir + "/mask.key", R_OK, "readable"},
+                        {cfg.data_dir + "/kube-proxy.pem", R_OK, "readable"},
+                        {cfg.data_dir + "/kube-token.key", R_OK, "readable"}};
   for (const auto& n : needs) {
     struct stat st{};
     if (lstat(n.path.c_str(), &st) != 0) continue;  // created later, by the user

@@ -1,5 +1,7 @@
 #include "front/server.h"
 
+#include "targets/kubectl/kube_proxy_identity.h"
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -161,6 +163,17 @@ int run_server(std::shared_ptr<const Config> cfg) {
   recorder::Flusher flusher(100);
   ServerContext ctx(cfg, *audit, flusher);
   ctx.set_mask_key(std::move(mask_key));
+  {
+    // Users' own kubectl trusts this identity for as long as it lasts; a
+    // bastion that cannot load it refuses tunnels and says so here.
+    KubeProxyIdentity id;
+    std::string token_key, why;
+    if (load_or_create_kube_proxy_identity(cfg->data_dir + "/kube-proxy.pem", id, why) &&
+        load_or_create_secret(cfg->data_dir + "/kube-token.key", token_key, why))
+      ctx.set_kube_tunnel_secrets(id.cert_pem, id.key_pem, std::move(token_key));
+    else
+      log_error("kubectl tunnels unavailable: cannot load the proxy's identity", {{"error", why}});
+  }
   ctx.set_approvals(audit.get());
   // The webhook URL is read at start (a reload does not move it).
   std::unique_ptr<Webhook> webhook;

@@ -67,6 +67,9 @@ struct KubeRequestFacts {
   // whether a human approved it (a review at the argv layer).
   std::string invocation;
   bool approved = false;
+  // The request came from the user's own kubectl through an `ssh -L` tunnel
+  // (no invocation: the bastion never saw the command line).
+  bool own_kubectl = false;
 };
 
 struct CommandRequest {

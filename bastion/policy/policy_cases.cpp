@@ -103,6 +103,9 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     lua_getfield(L, -1, "approved");
     const bool approved = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    lua_getfield(L, -1, "own_kubectl");
+    const bool own_kubectl = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, -1, "columns");
     const bool check_columns = lua_istable(L, -1);
     lua_pop(L, 1);
@@ -128,6 +131,7 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
       const KubeRequestInfo info = kube_request_info(command.substr(0, sp), sp == std::string::npos ? "" : command.substr(sp + 1));
       req.kube = info.facts;
       req.kube->approved = approved;
+      req.kube->own_kubectl = own_kubectl;
       req.text = kube_request_text(info.facts);
       if (!info.error.empty()) refusal = info.error;
     }

@@ -536,6 +536,7 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
     set_str(L, "method", k.method);
     set_str(L, "invocation", k.invocation);
     set_bool(L, "approved", k.approved);
+    set_bool(L, "own_kubectl", k.own_kubectl);
     make_readonly(L);
     lua_setfield(L, -2, "kube");
   }

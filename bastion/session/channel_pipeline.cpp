@@ -14,6 +14,7 @@
 #include "filters/masking_filter.h"
 #include "recorder/async_file_sink.h"
 #include "session/session.h"
+#include "targets/kubectl/kubectl_target.h"
 
 namespace bastion {
 namespace {
@@ -34,6 +35,7 @@ std::string details_json(const CommandRequest& req) {
     if (!k.command.empty()) j["command"] = k.command;
     if (!k.invocation.empty()) j["invocation"] = k.invocation;
     if (k.approved) j["approved"] = true;
+    if (k.own_kubectl) j["own_kubectl"] = true;
   } else if (req.kubectl) {
     const KubectlFacts& k = *req.kubectl;
     j = {{"verb", k.verb}, {"resources", k.resources}, {"names", k.names}, {"namespace", k.namespace_name},
@@ -112,7 +114,7 @@ int ChannelPipeline::cb_subsystem(ssh_session, ssh_channel, const char* name, vo
   auto* p = static_cast<ChannelPipeline*>(self);
   return guarded(p->s_.id(), "subsystem", SSH_ERROR, [&] {
     const std::string n = name ? name : "";
-    if (n != "sftp") {
+    if (n != "sftp" && n != kKubeconfigSubsystem) {  // the latter only on kubectl targets (start())
       log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
       return SSH_ERROR;
     }
@@ -185,6 +187,12 @@ int ChannelPipeline::request(const std::string& kind, const std::string& text) {
   return SSH_OK;
 }
 
+void ChannelPipeline::open_tunnel(const std::string& destination) {
+  kind_ = "tunnel";
+  text_ = destination;
+  state_ = State::start_pending;
+}
+
 void ChannelPipeline::notice(const std::string& raw) {
   if (state_ == State::done) return;
   // Notices quote reasons, names and errors that users, policies and
@@ -239,13 +247,17 @@ void ChannelPipeline::start() {
   target_cfg_ = t;
   if (pty_refused_) notice("bastion: no terminal: your certificate does not permit a pty (no-pty)");
   const bool per_statement = t->type != "ssh";
-  if (per_statement && kind_ == "subsystem")
+  // A kubectl target's own subsystem: the kubeconfig for the user's own
+  // kubectl (which then reaches the API proxy through a tunnel channel).
+  const bool kubeconfig = t->type == "kubectl" && kind_ == "subsystem" && text_ == kKubeconfigSubsystem;
+  if (per_statement && kind_ == "subsystem" && !kubeconfig)
     return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
                   "subsystem refused");
   if (t->type == "approvals" || t->type == "access") return start_builtin(*t);
   // On a database target the channel is a console or a script: each
   // statement in it is decided on its own (submit()), not the channel.
-  Decision d = per_statement ? Decision::allow("each command in it is decided by the policy")
+  Decision d = per_statement ? Decision::allow(kind_ == "tunnel" ? "each API request through it is decided by the policy"
+                                                                 : "each command in it is decided by the policy")
                              : policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_, std::nullopt, std::nullopt});
   if (per_statement) d.hook = "bastion";
   if (kind_ == "subsystem" && d.verdict == Decision::Verdict::mask) {
@@ -254,7 +266,9 @@ void ChannelPipeline::start() {
     d.reason = "output masking cannot apply to file transfers";
   }
   // Denied commands are recorded too: the recording shows what the user saw.
-  if (kind_ != "subsystem" && !open_recording(err)) {
+  // Tunnels carry TLS records (the proxy decides and audits each request
+  // inside); file transfers carry binary: neither is a terminal to record.
+  if (kind_ != "subsystem" && kind_ != "tunnel" && !open_recording(err)) {
     log_error("cannot open recording", {{"session", s_.id()}, {"error", err}});
     if (d.allowed() && cfg.close_on_recording_failure) {
       d = Decision::deny("recording unavailable");
@@ -290,7 +304,8 @@ void ChannelPipeline::launch(const Decision& d) {
   conn_ = s_.target(err);
   if (!conn_) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
   const double t1 = monotonic_seconds();
-  ExecRequest er{kind_, text_, pty_, env_, this};
+  ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt};
+  if (target_cfg_->type == "kubectl") er.access = s_.client_access(*target_cfg_);
   exec_ = conn_->start(er, err);
   if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
   const double t2 = monotonic_seconds();
@@ -431,7 +446,7 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
       return d;
     });
   }
-  ExecRequest er{kind_, text_, pty_, env_, this};
+  ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt};
   exec_ = std::make_unique<ApprovalsExecutor>(t.type, er, std::move(commands));
   log_info("reserved target", {{"session", s_.id()}, {"target", t.name}, {"text", text_}});
   state_ = State::running;
@@ -791,7 +806,9 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
   if (exit.status) s_.last_exit_ = exit.status;
   if (reason != "completed" && reason != "client closed") s_.channel_reason_ = reason;
   if (ch_ && ssh_channel_is_open(ch_.get())) {
-    if (!exit.signal.empty())
+    if (kind_ == "tunnel") {
+      // A forwarded connection has no exit status: it just closes.
+    } else if (!exit.signal.empty())
       ssh_channel_request_send_exit_signal(ch_.get(), exit.signal.c_str(), exit.core_dumped, "", "");
     else if (exit.status)
       ssh_channel_request_send_exit_status(ch_.get(), *exit.status);

@@ -41,6 +41,9 @@ class ChannelPipeline : public CommandGate {
   // One pass of the event loop. Returns true when bytes moved, so the loop
   // polls again without sleeping.
   bool step();
+  // A direct-tcpip channel the session accepted (kubectl targets only):
+  // started at once, without channel requests.
+  void open_tunnel(const std::string& destination);
   bool done() const { return state_ == State::done; }
   bool running() const { return state_ == State::running; }
   // A message from the bastion to this channel's user (also recorded).

@@ -46,6 +46,16 @@ class ServerContext {
   // Key for keyed hashes in column masks (stable across restarts).
   const std::string& mask_key() const { return mask_key_; }
   void set_mask_key(std::string k) { mask_key_ = std::move(k); }
+  // What users' own kubectl meets through an `ssh -L` tunnel: the API
+  // proxy's lasting TLS identity (PEM key + certificate) and the key its
+  // per-certificate tokens are made with. Empty when they could not be loaded
+  // (tunnels are then refused).
+  const std::string& kube_proxy_cert() const { return kube_proxy_cert_; }
+  const std::string& kube_proxy_key() const { return kube_proxy_key_; }
+  const std::string& kube_token_key() const { return kube_token_key_; }
+  void set_kube_tunnel_secrets(std::string cert, std::string key, std::string token_key) {
+    kube_proxy_cert_ = std::move(cert), kube_proxy_key_ = std::move(key), kube_token_key_ = std::move(token_key);
+  }
   recorder::Flusher& flusher() { return flusher_; }
 
   bool stopping() const { return stopping_.load(); }
@@ -145,6 +155,7 @@ class ServerContext {
   int sessions_ = 0;
   PenaltyBox penalties_;
   std::string mask_key_;
+  std::string kube_proxy_cert_, kube_proxy_key_, kube_token_key_;
 };
 
 }  // namespace bastion

@@ -7,6 +7,9 @@
 #include "auth/cert_verifier.h"
 #include "common/log.h"
 #include "common/time_util.h"
+#include "auth/ssh_certificate.h"
+#include "targets/kubectl/kube_proxy_identity.h"
+#include "targets/kubectl/kubectl_target.h"
 
 namespace bastion {
 namespace {
@@ -55,6 +58,41 @@ ssh_channel Session::open_channel() {
   if (!ch) return nullptr;
   channels_.push_back(std::make_unique<ChannelPipeline>(*this, ch, next_index_++));
   return ch;
+}
+
+ssh_channel Session::open_tunnel(ssh_message msg, std::string& refusal) {
+  const char* host = ssh_message_channel_request_open_destination(msg);
+  const int port = ssh_message_channel_request_open_destination_port(msg);
+  const std::string dest = std::string(host ? host : "") + ":" + std::to_string(port);
+  if (!end_reason_.empty()) return refusal = "the session has ended", nullptr;
+  std::string why;
+  const TargetConfig* t = target_config(why);
+  if (!t || t->type != "kubectl") return refusal = "port forwarding is not allowed", nullptr;
+  // Only the target's API, by its own name: `ssh -L 6443:TARGET:443`.
+  if (!host || host != t->name || port != kTunnelPort)
+    return refusal = "port forwarding is not allowed (a kubectl target forwards only " + t->name + ":" +
+                     std::to_string(kTunnelPort) + ")", nullptr;
+  // As OpenSSH: a certificate without permit-port-forwarding, or one bound
+  // to a forced command, forwards nothing.
+  if (!identity_.extensions.contains("permit-port-forwarding"))
+    return refusal = "your certificate does not permit port forwarding", nullptr;
+  if (identity_.force_command) return refusal = "your certificate is restricted to a forced command", nullptr;
+  const auto live = std::count_if(channels_.begin(), channels_.end(), [](auto& c) { return !c->done(); });
+  if (live >= cfg_->limits.max_channels_per_session) return refusal = "too many channels", nullptr;
+  ssh_channel ch = ssh_message_channel_request_open_reply_accept(msg);
+  if (!ch) return refusal = "cannot open the channel", nullptr;
+  channels_.push_back(std::make_unique<ChannelPipeline>(*this, ch, next_index_++));
+  channels_.back()->open_tunnel(dest);
+  return ch;
+}
+
+ClientAccess Session::client_access(const TargetConfig& t) const {
+  ClientAccess a;
+  if (ctx_.kube_token_key().empty() || !identity_.certificate) return a;
+  a.token = kube_tunnel_token(ctx_.kube_token_key(), t.name, identity_.certificate->signed_data);
+  a.server_cert_pem = ctx_.kube_proxy_cert();
+  a.server_key_pem = ctx_.kube_proxy_key();
+  return a;
 }
 
 void Session::refuse_request(const std::string& kind, const std::string& what_raw,

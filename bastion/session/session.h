@@ -30,6 +30,11 @@ class Session {
   // Called from libssh's channel-open callback.
   ssh_channel open_channel();
   bool holding_output() const;
+  // A direct-tcpip channel: accepted (and started) only on a kubectl target,
+  // to TARGET:443, for the user's own kubectl. Null + why otherwise.
+  ssh_channel open_tunnel(ssh_message msg, std::string& refusal);
+  // The token and TLS identity users' own kubectl meets on this target.
+  ClientAccess client_access(const TargetConfig& t) const;
   // Logs and audits a request the bastion refuses outright (e.g. forwarding).
   void refuse_request(const std::string& kind, const std::string& what, const std::string& reason);
 

@@ -21,14 +21,23 @@ struct PtyRequest {
 
 class CommandGate;
 
+// What a session lends its target for connections the client itself opens
+// (kubectl targets: the user's own kubectl through `ssh -L`): the token
+// for this certificate and target, and the TLS identity to present.
+struct ClientAccess {
+  std::string token;
+  std::string server_cert_pem, server_key_pem;
+};
+
 struct ExecRequest {
-  std::string kind;  // exec | shell | subsystem
+  std::string kind;  // exec | shell | subsystem | tunnel (a direct-tcpip channel; text: "host:port")
   std::string text;  // command, or subsystem name
   std::optional<PtyRequest> pty;
   std::map<std::string, std::string> env;
   // For targets whose channel carries many commands (SQL): each goes
   // through this gate (policy, audit, recording marker) before it runs.
   CommandGate* gate = nullptr;
+  std::optional<ClientAccess> access;
 };
 
 struct ExitInfo {

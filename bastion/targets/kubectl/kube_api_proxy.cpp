@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "targets/kubectl/kube_http.h"
 #include "targets/kubectl/kube_masking.h"
+#include "targets/kubectl/kube_proxy_identity.h"
 #include "targets/kubectl/kube_request.h"
 
 namespace bastion {
@@ -88,44 +89,14 @@ std::string b64(const std::string& in) {
   return out;
 }
 
-// The proxy's own identity: a fresh P-256 key and a self-signed certificate
-// for IP 127.0.0.1, valid a day; kubectl trusts exactly it.
-bool make_identity(SSL_CTX* ctx, std::string& cert_pem, std::string& error) {
-  PkeyPtr key(EVP_EC_gen("P-256"));
-  X509Ptr x(X509_new());
-  if (!key || !x) return error = "cannot make the proxy's key: " + ssl_error(), false;
-  unsigned char serial[16];
-  if (RAND_bytes(serial, sizeof serial) != 1) return error = "no randomness", false;
-  serial[0] &= 0x7f;
-  std::unique_ptr<BIGNUM, Free<BIGNUM, BN_free>> bn(BN_bin2bn(serial, sizeof serial, nullptr));
-  X509_set_version(x.get(), 2);
-  BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()));
-  X509_gmtime_adj(X509_getm_notBefore(x.get()), -300);
-  X509_gmtime_adj(X509_getm_notAfter(x.get()), 86400);
-  X509_set_pubkey(x.get(), key.get());
-  X509_NAME* name = X509_get_subject_name(x.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("bastion kube proxy"),
-                             -1, -1, 0);
-  X509_set_issuer_name(x.get(), name);
-  X509V3_CTX v3;
-  X509V3_set_ctx_nodb(&v3);
-  X509V3_set_ctx(&v3, x.get(), x.get(), nullptr, nullptr, 0);
-  for (const auto& [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
-                                   std::pair{NID_key_usage, "critical,digitalSignature,keyCertSign"},
-                                   std::pair{NID_ext_key_usage, "serverAuth"},
-                                   std::pair{NID_subject_alt_name, "IP:127.0.0.1"}}) {
-    std::unique_ptr<X509_EXTENSION, Free<X509_EXTENSION, X509_EXTENSION_free>> ext(
-        X509V3_EXT_conf_nid(nullptr, &v3, nid, value));
-    if (!ext || !X509_add_ext(x.get(), ext.get(), -1)) return error = "cannot make the proxy's certificate", false;
-  }
-  if (!X509_sign(x.get(), key.get(), EVP_sha256())) return error = "cannot sign the proxy's certificate", false;
-  if (SSL_CTX_use_certificate(ctx, x.get()) != 1 || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1)
+// The proxy's own identity into its TLS server context.
+bool use_identity(SSL_CTX* ctx, const KubeProxyIdentity& id, std::string& error) {
+  BioPtr cb(BIO_new_mem_buf(id.cert_pem.data(), static_cast<int>(id.cert_pem.size())));
+  BioPtr kb(BIO_new_mem_buf(id.key_pem.data(), static_cast<int>(id.key_pem.size())));
+  X509Ptr x(cb ? PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr) : nullptr);
+  PkeyPtr key(kb ? PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!x || !key || SSL_CTX_use_certificate(ctx, x.get()) != 1 || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1)
     return error = "cannot use the proxy's certificate: " + ssl_error(), false;
-  BioPtr mem(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(mem.get(), x.get());
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(mem.get(), &data);
-  cert_pem.assign(data, static_cast<std::size_t>(n));
   return true;
 }
 
@@ -345,7 +316,7 @@ bool relay_chunked(TlsIo& up, TlsIo& client, bool mask, bool secret_resource) {
 }  // namespace
 
 std::unique_ptr<KubeApiProxy> KubeApiProxy::start(const KubeUpstream& upstream, const std::string& session_id,
-                                                  std::string& error) {
+                                                  std::string& error, const Options& opts) {
   std::unique_ptr<KubeApiProxy> p(new KubeApiProxy());
   p->upstream_ = upstream;
   p->session_id_ = session_id;
@@ -354,21 +325,35 @@ std::unique_ptr<KubeApiProxy> KubeApiProxy::start(const KubeUpstream& upstream, 
   p->tls_->client.reset(SSL_CTX_new(TLS_client_method()));
   if (!p->tls_->server || !p->tls_->client) return error = "cannot start TLS: " + ssl_error(), nullptr;
   SSL_CTX_set_min_proto_version(p->tls_->server.get(), TLS1_2_VERSION);
-  if (!make_identity(p->tls_->server.get(), p->ca_pem_, error) || !make_client(p->tls_->client.get(), upstream, error))
+  KubeProxyIdentity fresh;
+  const KubeProxyIdentity* id = opts.identity;
+  if (!id) {
+    if (!make_kube_proxy_identity(1, fresh, error)) return nullptr;
+    id = &fresh;
+  }
+  if (!use_identity(p->tls_->server.get(), *id, error) || !make_client(p->tls_->client.get(), upstream, error))
     return nullptr;
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return error = "no randomness for the session token", nullptr;
-  p->token_ = to_hex(raw, sizeof raw);
-  OPENSSL_cleanse(raw, sizeof raw);
+  p->ca_pem_ = id->cert_pem;
+  if (!opts.token.empty()) {
+    p->token_ = opts.token;
+  } else {
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof raw) != 1) return error = "no randomness for the session token", nullptr;
+    p->token_ = to_hex(raw, sizeof raw);
+    OPENSSL_cleanse(raw, sizeof raw);
+  }
+  p->own_kubectl_ = opts.own_kubectl;
+  p->stop_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (p->stop_fd_ < 0) return error = std::string("cannot start the proxy: ") + strerror(errno), nullptr;
+  if (!opts.listen) return p;  // served through adopt() only
 
   p->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  p->stop_fd_ = eventfd(0, EFD_CLOEXEC);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   sa.sin_port = 0;
   socklen_t len = sizeof sa;
-  if (p->listen_fd_ < 0 || p->stop_fd_ < 0 || bind(p->listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+  if (p->listen_fd_ < 0 || bind(p->listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
       listen(p->listen_fd_, 16) != 0 || getsockname(p->listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0)
     return error = std::string("cannot listen for kubectl on 127.0.0.1: ") + strerror(errno), nullptr;
   p->port_ = ntohs(sa.sin_port);
@@ -402,16 +387,19 @@ void KubeApiProxy::cut(Conn& c) {
 }
 
 std::string KubeApiProxy::kubeconfig(const std::string& context, const std::string& namespace_name) const {
+  return proxy_kubeconfig("https://127.0.0.1:" + std::to_string(port_), ca_pem_, token_, context, namespace_name);
+}
+
+std::string proxy_kubeconfig(const std::string& server, const std::string& ca_pem, const std::string& token,
+                             const std::string& context, const std::string& namespace_name) {
   // JSON is YAML: no quoting questions.
   nlohmann::json ctx = {{"cluster", "bastion"}, {"user", "bastion"}};
   if (!namespace_name.empty()) ctx["namespace"] = namespace_name;
   nlohmann::json j = {
       {"apiVersion", "v1"},
       {"kind", "Config"},
-      {"clusters", {{{"name", "bastion"},
-                     {"cluster", {{"server", "https://127.0.0.1:" + std::to_string(port_)},
-                                  {"certificate-authority-data", b64(ca_pem_)}}}}}},
-      {"users", {{{"name", "bastion"}, {"user", {{"token", token_}}}}}},
+      {"clusters", {{{"name", "bastion"}, {"cluster", {{"server", server}, {"certificate-authority-data", b64(ca_pem)}}}}}},
+      {"users", {{{"name", "bastion"}, {"user", {{"token", token}}}}}},
       {"contexts", {{{"name", context}, {"context", ctx}}}},
       {"current-context", context}};
   return j.dump(2) + "\n";
@@ -427,36 +415,40 @@ void KubeApiProxy::accept_loop() {
     if (p[1].revents) return;
     if (!(p[0].revents & POLLIN)) continue;
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    std::lock_guard lock(conns_m_);
-    // Reap finished connections.
-    for (auto it = conns_.begin(); it != conns_.end();) {
-      if (it->done) {
-        it->thread.join();
-        it = conns_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (conns_.size() >= kMaxConnections || stopping_) {
-      ::close(fd);
-      log_warn("kube proxy: too many connections", {{"session", session_id_}});
-      continue;
-    }
-    Conn& c = conns_.emplace_back();
-    c.client_fd = fd;
-    c.thread = std::thread([this, &c] {
-      try {
-        serve(c);
-      } catch (const std::exception& e) {  // a thread must not end the process
-        log_error("kube proxy: connection failed", {{"session", session_id_}, {"error", e.what()}});
-      }
-      std::lock_guard l(c.m);
-      ::close(c.client_fd);
-      c.client_fd = -1;
-      c.done = true;
-    });
+    if (fd >= 0) adopt(fd);
   }
+}
+
+bool KubeApiProxy::adopt(int fd) {
+  std::lock_guard lock(conns_m_);
+  // Reap finished connections.
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (it->done) {
+      it->thread.join();
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (conns_.size() >= kMaxConnections || stopping_) {
+    ::close(fd);
+    log_warn("kube proxy: too many connections", {{"session", session_id_}});
+    return false;
+  }
+  Conn& c = conns_.emplace_back();
+  c.client_fd = fd;
+  c.thread = std::thread([this, &c] {
+    try {
+      serve(c);
+    } catch (const std::exception& e) {  // a thread must not end the process
+      log_error("kube proxy: connection failed", {{"session", session_id_}, {"error", e.what()}});
+    }
+    std::lock_guard l(c.m);
+    ::close(c.client_fd);
+    c.client_fd = -1;
+    c.done = true;
+  });
+  return true;
 }
 
 void KubeApiProxy::serve(Conn& conn) {
@@ -476,7 +468,7 @@ void KubeApiProxy::serve(Conn& conn) {
   const std::string want = "Bearer " + token_;
   if (req.count("Authorization") != 1 || auth.size() != want.size() ||
       CRYPTO_memcmp(auth.data(), want.data(), want.size()) != 0)
-    return (void)send_status(client, 401, "Unauthorized", "Unauthorized", "bastion: a session token is required");
+    return (void)send_status(client, 401, "Unauthorized", "Unauthorized", own_kubectl_ ? "bastion: this token is not the one for your certificate and this target; get a new kubeconfig (bastionctl kubeconfig)" : "bastion: a session token is required");
   for (const auto& [k, v] : req.headers)
     if (k.size() >= 12 && iequals(k.substr(0, 12), "Impersonate-"))
       return (void)send_status(client, 403, "Forbidden", "Forbidden", "bastion: denied: impersonation is not available");
@@ -493,7 +485,9 @@ void KubeApiProxy::serve(Conn& conn) {
     answer.allowed = true;
     log_debug("kube proxy: discovery", {{"session", session_id_}, {"path", info.facts.path}});
   } else {
-    answer = queue_.ask(info.facts, kDecisionTimeout);
+    KubeRequestFacts facts = info.facts;
+    facts.own_kubectl = own_kubectl_;
+    answer = queue_.ask(facts, kDecisionTimeout);
   }
   if (!answer.allowed)
     return (void)send_status(client, 403, "Forbidden", "Forbidden", "bastion: denied: " + answer.reason);

@@ -18,15 +18,34 @@
 
 #include "targets/kubectl/kube_config.h"
 #include "targets/kubectl/kube_decision_queue.h"
+#include "targets/kubectl/kube_proxy_identity.h"
 
 namespace bastion {
 
 struct KubeTls;  // OpenSSL contexts (kube_api_proxy.cpp)
 
+// A kubeconfig pointing kubectl at a proxy: its URL, the certificate to
+// trust (only it), the bearer token.
+std::string proxy_kubeconfig(const std::string& server, const std::string& ca_pem, const std::string& token,
+                             const std::string& context, const std::string& namespace_name);
+
 class KubeApiProxy {
  public:
+  struct Options {
+    const KubeProxyIdentity* identity = nullptr;  // null: a fresh one for this proxy
+    std::string token;                            // empty: a random one for this proxy
+    bool listen = true;                           // false: connections come only through adopt()
+    bool own_kubectl = false;                     // it serves users' own kubectl (requests say so to the policy)
+  };
   static std::unique_ptr<KubeApiProxy> start(const KubeUpstream& upstream, const std::string& session_id,
-                                             std::string& error);
+                                             std::string& error, const Options& opts);
+  static std::unique_ptr<KubeApiProxy> start(const KubeUpstream& upstream, const std::string& session_id,
+                                             std::string& error) {
+    return start(upstream, session_id, error, Options{});
+  }
+  // Serves one more client connection (a stream socket this proxy now owns).
+  // False (and the socket closed) past the connection limit or once stopping.
+  bool adopt(int fd);
   ~KubeApiProxy();
   KubeApiProxy(const KubeApiProxy&) = delete;
   KubeApiProxy& operator=(const KubeApiProxy&) = delete;
@@ -60,6 +79,7 @@ class KubeApiProxy {
   std::mutex conns_m_;
   std::list<Conn> conns_;
   std::atomic<bool> stopping_{false};
+  bool own_kubectl_ = false;
   std::thread acceptor_;
 };
 

@@ -1,5 +1,7 @@
 #include "targets/kubectl/kubectl_executor.h"
 
+#include "targets/kubectl/kube_request_gate.h"
+
 #include "common/display_escape.h"
 
 #include <signal.h>
@@ -282,31 +284,7 @@ void KubectlExecutor::take_input() {
 }
 
 void KubectlExecutor::serve_kube() {
-  if (!kube_) return;
-  kube_->serve(
-      [this](const KubeRequestFacts& f) {
-        CommandRequest req = gate_.request("kube_request", kube_request_text(f));
-        req.kube = f;
-        if (child_) {
-          req.kube->invocation = running_line_;
-          req.kube->approved = running_approved_;
-        }
-        const GateResult g = gate_.submit_request(req);
-        KubeAnswer a;
-        a.allowed = g.decision.allowed();
-        a.mask_secrets = g.decision.verdict == Decision::Verdict::mask;
-        a.reason = g.refusal.empty() ? g.decision.reason : g.refusal;
-        a.command_id = g.command_id;
-        if (!a.allowed) {  // it never reaches the cluster: the row ends here
-          CommandOutcome o;
-          o.status = 403;
-          o.error = "denied";
-          gate_.request_ended(g.command_id, o);
-          a.command_id = 0;
-        }
-        return a;
-      },
-      [this](int64_t id, const CommandOutcome& o) { gate_.request_ended(id, o); });
+  if (kube_) serve_kube_requests(*kube_, gate_, child_ ? running_line_ : std::string(), child_ && running_approved_);
 }
 
 bool KubectlExecutor::pump_output(OutputPipeline& out, std::size_t budget) {

@@ -1,6 +1,7 @@
 #include "targets/kubectl/kubectl_target.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -9,7 +10,9 @@
 
 #include "common/log.h"
 #include "targets/kubectl/kube_config.h"
+#include "targets/kubectl/kube_tunnel_executor.h"
 #include "targets/kubectl/kubectl_executor.h"
+#include "targets/text_executor.h"
 
 namespace bastion {
 namespace {
@@ -43,7 +46,7 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
   std::string tmpl = (tmp / "bastion-kubectl-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) return error = "cannot create a home folder for kubectl", nullptr;
   std::unique_ptr<KubectlTargetConnection> conn(new KubectlTargetConnection(t, tmpl));  // removes tmpl when dropped
-  KubeUpstream up;
+  KubeUpstream& up = conn->upstream_;
   std::string why;
   if (!parse_kubeconfig(t.kubectl.kubeconfig_text.bytes, t.kubectl.context, up, why)) {
     log_error("kubectl target: held kubeconfig unusable", {{"target", t.name}, {"error", why}});
@@ -65,15 +68,58 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
 KubectlTargetConnection::~KubectlTargetConnection() {
   detach();
   proxy_.reset();  // the session token dies here: connections cut, the port closed
+  tunnel_proxy_.reset();
   std::error_code ec;
   std::filesystem::remove_all(home_, ec);  // kubectl's caches of this session
 }
 
 std::unique_ptr<Executor> KubectlTargetConnection::start(const ExecRequest& req, std::string& error) {
-  if (req.kind == "subsystem") return error = "file transfer is not available on kubectl targets", nullptr;
   if (!req.gate) return error = "internal error: no command gate", nullptr;
+  if (req.kind == "subsystem" && req.text == kKubeconfigSubsystem) {
+    if (!req.access || req.access->token.empty()) return error = "this bastion cannot serve your own kubectl", nullptr;
+    return std::make_unique<TextExecutor>(proxy_kubeconfig("https://127.0.0.1:" + std::to_string(kOwnKubectlPort),
+                                                           req.access->server_cert_pem, req.access->token, target_.name,
+                                                           target_.kubectl.namespace_name));
+  }
+  if (req.kind == "subsystem") return error = "file transfer is not available on kubectl targets", nullptr;
+  if (req.kind == "tunnel") return start_tunnel(req, error);
   return std::make_unique<KubectlExecutor>(target_, req, *req.gate, home_, [this](int fd, bool on) { watch(fd, on); },
                                            proxy_ ? &proxy_->queue() : nullptr);
+}
+
+// The user's own kubectl: one tunnel channel per TCP connection it makes,
+// each handed to the session's second proxy (the lasting identity, the
+// per-certificate token, no listening port).
+std::unique_ptr<Executor> KubectlTargetConnection::start_tunnel(const ExecRequest& req, std::string& error) {
+  if (!req.access || req.access->token.empty() || req.access->server_key_pem.empty())
+    return error = "this bastion cannot serve your own kubectl", nullptr;
+  if (!tunnel_proxy_) {
+    KubeProxyIdentity id;
+    id.cert_pem = req.access->server_cert_pem;
+    id.key_pem = req.access->server_key_pem;
+    KubeApiProxy::Options opts;
+    opts.identity = &id;
+    opts.token = req.access->token;
+    opts.listen = false;
+    opts.own_kubectl = true;
+    std::string why;
+    tunnel_proxy_ = KubeApiProxy::start(upstream_, std::filesystem::path(home_).filename().string() + "-own", why, opts);
+    if (!tunnel_proxy_) {
+      log_error("kubectl target: API proxy failed", {{"target", target_.name}, {"error", why}});
+      return error = "cannot start the Kubernetes API proxy", nullptr;
+    }
+    if (event_ && tunnel_proxy_->queue().wake_fd() >= 0)
+      ssh_event_add_fd(event_, tunnel_proxy_->queue().wake_fd(), POLLIN, &on_kube_wake, &tunnel_proxy_->queue());
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return error = "cannot open the tunnel to the API proxy", nullptr;
+  if (!tunnel_proxy_->adopt(sv[1])) {
+    ::close(sv[0]);
+    return error = "too many connections to the API proxy", nullptr;
+  }
+  return std::make_unique<KubeTunnelExecutor>(sv[0], tunnel_proxy_->queue(), *req.gate,
+                                              [this](int fd, bool on) { watch(fd, on); });
 }
 
 void KubectlTargetConnection::watch(int fd, bool on) {
@@ -90,14 +136,15 @@ void KubectlTargetConnection::watch(int fd, bool on) {
 void KubectlTargetConnection::attach(ssh_event ev) {
   detach();
   event_ = ev;
-  if (proxy_ && proxy_->queue().wake_fd() >= 0)
-    ssh_event_add_fd(event_, proxy_->queue().wake_fd(), POLLIN, &on_kube_wake, &proxy_->queue());
+  for (KubeApiProxy* p : {proxy_.get(), tunnel_proxy_.get()})
+    if (p && p->queue().wake_fd() >= 0) ssh_event_add_fd(event_, p->queue().wake_fd(), POLLIN, &on_kube_wake, &p->queue());
 }
 
 void KubectlTargetConnection::detach() {
   if (event_) {
     for (int fd : watched_) ssh_event_remove_fd(event_, fd);
-    if (proxy_ && proxy_->queue().wake_fd() >= 0) ssh_event_remove_fd(event_, proxy_->queue().wake_fd());
+    for (KubeApiProxy* p : {proxy_.get(), tunnel_proxy_.get()})
+      if (p && p->queue().wake_fd() >= 0) ssh_event_remove_fd(event_, p->queue().wake_fd());
   }
   watched_.clear();
   event_ = nullptr;

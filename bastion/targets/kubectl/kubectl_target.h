@@ -16,6 +16,12 @@
 
 namespace bastion {
 
+// `ssh -s TARGET@bastion kubeconfig` prints the kubeconfig for the user's
+// own kubectl, which reaches the proxy through `ssh -L 6443:TARGET:443`.
+inline constexpr const char* kKubeconfigSubsystem = "kubeconfig";
+inline constexpr int kOwnKubectlPort = 6443;
+inline constexpr int kTunnelPort = 443;
+
 class KubectlTargetConnection : public TargetConnection {
  public:
   static std::unique_ptr<KubectlTargetConnection> connect(const TargetConfig& t, std::string& error);
@@ -29,10 +35,13 @@ class KubectlTargetConnection : public TargetConnection {
  private:
   KubectlTargetConnection(const TargetConfig& t, std::string home) : target_(t), home_(std::move(home)) {}
   void watch(int fd, bool on);
+  std::unique_ptr<Executor> start_tunnel(const ExecRequest& req, std::string& error);
 
   TargetConfig target_;
   std::string home_;  // the per-session HOME
+  KubeUpstream upstream_;
   std::unique_ptr<KubeApiProxy> proxy_;
+  std::unique_ptr<KubeApiProxy> tunnel_proxy_;  // users' own kubectl, started on the first tunnel
   ssh_event event_ = nullptr;
   std::set<int> watched_;
 };
