@@ -81,5 +81,23 @@ local api = {
     command = "GET /api/v1/namespaces/web/secrets/db-creds", expect = "mask" },
   { name = "api: secret lists masked", principals = {"ops"}, kind = "kube_request",
     command = "GET /api/v1/secrets", expect = "mask" },
+  -- The user's own kubectl through `ssh -L` (own_kubectl = true): the same
+  -- rules, and no kubectl invocation a human could have approved.
+  { name = "own kubectl: dev lists pods", principals = {"dev"}, kind = "kube_request", own_kubectl = true,
+    command = "GET /api/v1/namespaces/web/pods", expect = "allow" },
+  { name = "own kubectl: dev delete refused", principals = {"dev"}, kind = "kube_request", own_kubectl = true,
+    command = "DELETE /api/v1/namespaces/staging/pods/api-s1", expect = "deny", reason = "read-only" },
+  { name = "own kubectl: ops delete in production needs oncall", principals = {"ops"}, kind = "kube_request",
+    own_kubectl = true, command = "DELETE /api/v1/namespaces/web/pods/api-7d9", expect = "deny",
+    reason = "needs oncall" },
+  { name = "own kubectl: oncall deletes in production", principals = {"ops", "oncall"}, kind = "kube_request",
+    own_kubectl = true, command = "DELETE /api/v1/namespaces/web/pods/api-7d9", expect = "allow" },
+  { name = "own kubectl: port-forward into staging", principals = {"ops"}, kind = "kube_request", own_kubectl = true,
+    command = "POST /api/v1/namespaces/staging/pods/api-s1/portforward", expect = "allow" },
+  { name = "own kubectl: port-forward into production refused", principals = {"ops"}, kind = "kube_request",
+    own_kubectl = true, command = "POST /api/v1/namespaces/web/pods/api-7d9/portforward", expect = "deny",
+    reason = "non-production" },
+  { name = "own kubectl: secrets masked", principals = {"dev"}, kind = "kube_request", own_kubectl = true,
+    command = "GET /api/v1/namespaces/web/secrets/db-creds", expect = "mask" },
 }
 for _, c in ipairs(api) do cases[#cases + 1] = c end

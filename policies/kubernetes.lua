@@ -6,8 +6,10 @@
 --     by the bastion before this runs.
 --  2. c.kind == "kube_request": each Kubernetes API request kubectl then
 --     makes (c.kube: verb, group, version, resource, subresource, namespace,
---     name, command, path, method, invocation, approved). The layer that
---     holds: what kubectl actually does, whatever its argv said.
+--     name, command, path, method, invocation, approved, own_kubectl). The
+--     layer that holds: what kubectl actually does, whatever its argv said.
+--     Users' own kubectl (through `ssh -N -L 6443:TARGET:443`) meets only
+--     this layer (own_kubectl = true, no invocation).
 --   * developers (principal "dev"): read-only (get, list, watch);
 --   * deletes in production namespaces: oncall, or an approved invocation;
 --   * exec/attach/port-forward only into non-production namespaces;

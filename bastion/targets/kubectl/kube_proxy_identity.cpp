@@ -116,10 +116,10 @@ bool load_or_create_kube_proxy_identity(const std::string& path, KubeProxyIdenti
 }
 
 std::string kube_tunnel_token(const std::string& key, const std::string& target, const std::string& cert_signed_data) {
+  // Length-prefixed: no target and certificate pair reads as another.
   std::string msg = "bastion kube tunnel token v1";
-  msg += '\0';
+  for (int shift = 24; shift >= 0; shift -= 8) msg += static_cast<char>((target.size() >> shift) & 0xff);
   msg += target;
-  msg += '\0';
   msg += cert_signed_data;
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
