@@ -1,6 +1,7 @@
 // Evaluates the config file as Lua data in a sandbox, then validates every
 // key. Errors name file, line and key; the line is found by locating the key
 // in the source, since Lua tables do not remember where a field was set.
+#include <pwd.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -217,8 +218,8 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     r.fail(r.line_of("type", tline), q + "type",
            "unsupported target type \"" + t.type + "\" (supported: ssh, postgres, kubectl)");
   if (t.type == "kubectl")
-    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "kubectl_sandbox", "bwrap", "allow", "labels",
-                 "policy", "approvers"},
+    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "kubectl_sandbox", "bwrap", "sandbox_user",
+                 "decision_timeout", "allow", "labels", "policy", "approvers"},
                 tline, q);
   else if (t.type == "ssh")
     r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
@@ -250,6 +251,21 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     if (auto kc = r.str("kubectl", r.line_of("kubectl", tline), q)) k.kubectl = resolve(cfg.dir, *kc);
     k.sandbox = r.boolean("kubectl_sandbox", r.line_of("kubectl_sandbox", tline), q).value_or(true);
     if (auto bw = r.str("bwrap", r.line_of("bwrap", tline), q)) k.bwrap = resolve(cfg.dir, *bw);
+    k.decision_timeout = static_cast<int>(
+        r.integer("decision_timeout", r.line_of("decision_timeout", tline), q, 1, 600).value_or(30));
+    if (auto su = r.str("sandbox_user", r.line_of("sandbox_user", tline), q)) k.sandbox_user = *su;
+    {
+      // getpwnam_r: config loads run on the reload thread too.
+      passwd pw{}, *found = nullptr;
+      std::vector<char> buf(16384);
+      if (getpwnam_r(k.sandbox_user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+        r.fail(r.line_of("sandbox_user", tline), q + "sandbox_user", "no such user: " + k.sandbox_user);
+      else if (found->pw_uid == 0 || found->pw_gid == 0)
+        r.fail(r.line_of("sandbox_user", tline), q + "sandbox_user",
+               k.sandbox_user + " is root (uid or gid 0): kubectl must run unprivileged");
+      else
+        k.sandbox_uid = found->pw_uid, k.sandbox_gid = found->pw_gid;
+    }
     if (check_files) {
       read_secret(r, r.line_of("kubeconfig", tline), q + "kubeconfig", k.kubeconfig, k.kubeconfig_text);
       // kubectl would run an exec credential plugin or auth provider on the bastion host.

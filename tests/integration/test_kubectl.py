@@ -43,6 +43,7 @@ try touch /bastion-kubectl-marker
 touch "$BASTION_DIR/marker" /tmp/bastion-kubectl-marker 2>/dev/null  # the sandbox's private /tmp at most
 try "$KUBE_EDITOR" /etc/hostname
 echo "uid $(id -u)"
+case "$*" in *uidprobe*) sleep 4;; esac  # the test looks at it from outside meanwhile
 """
 
 
@@ -316,6 +317,29 @@ class KubectlTest(BastionTest):
             self.assertFalse(os.path.exists(path), path)
         self.assertIn("KUBE_EDITOR=/bin/false\n", r.stdout.decode())  # the client's SetEnv changes nothing
 
+    def test_kubectl_is_not_root_outside_its_namespaces(self):
+        # bastiond runs as root in this suite: the child is the sandbox user
+        # (nobody) as the host sees it, not only inside its user namespace.
+        self.assertEqual(os.geteuid(), 0)
+        probe = "uidprobe-" + os.urandom(4).hex()
+        p = subprocess.Popen(self.env.ssh_base() + ["k8senv@127.0.0.1", "--", "get pods " + probe],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        uids = set()
+        end = time.time() + 10
+        while not uids and time.time() < end:
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        cmd = f.read().split(b"\0")
+                    if probe.encode() in cmd and b"--die-with-parent" not in cmd:  # the script, not bwrap
+                        with open(f"/proc/{pid}/status") as f:
+                            uids.add(tuple(next(l for l in f if l.startswith("Uid:")).split()[1:]))
+                except (OSError, StopIteration):
+                    pass
+            time.sleep(0.05)
+        p.wait(20)
+        self.assertEqual(uids, {("65534", "65534", "65534", "65534")})
+
     def test_argv_attacks_fail_closed(self):
         # Issue 10's findings, on a target without any policy (everything
         # else allowed): kubectl's reading of argv is the bastion's.
@@ -376,6 +400,19 @@ targets = {{
 }}
 """)
         return run([BASTIOND, "--check", "--config", conf])
+
+    def test_check_sandbox_user_and_decision_timeout(self):
+        base = f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}", '
+        for extra, why in (('sandbox_user = "root"', "targets.k.sandbox_user: root is root (uid or gid 0): kubectl must "
+                                                      "run unprivileged"),
+                           ('sandbox_user = "no-such-user-x"', "targets.k.sandbox_user: no such user: no-such-user-x"),
+                           ("decision_timeout = 0", "targets.k.decision_timeout:"),
+                           ("decision_timeout = 601", "targets.k.decision_timeout:")):
+            r = self.check(base + extra + " },")
+            self.assertEqual(r.returncode, 1, (extra, r.stderr))
+            self.assertIn(why, r.stderr.decode(), extra)
+        r = self.check(base + 'sandbox_user = "daemon", decision_timeout = 5 },')
+        self.assertEqual((r.returncode, r.stderr.decode()), (0, ""))
 
     def test_check_refuses_credential_plugins_and_reports_the_sandbox(self):
         d = self.env.d
@@ -508,7 +545,7 @@ targets = {{
         policy = os.path.join(POLICY_DIR, "kubernetes.lua")
         r = subprocess.run([BASTIONCTL, "policy", "test", policy, "--cases",
                             os.path.join(POLICY_DIR, "kubernetes.cases.lua")], capture_output=True, timeout=30)
-        self.assertEqual((r.returncode, r.stdout.decode()), (0, "39 passed, 0 failed\n"), r.stderr)
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, "46 passed, 0 failed\n"), r.stderr)
         r = subprocess.run([BASTIONCTL, "policy", "test", policy, "--principals", "dev", "--kind", "kube_request",
                             "--", "DELETE /api/v1/namespaces/web/pods/x"], capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 1)

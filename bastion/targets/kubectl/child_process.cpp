@@ -1,5 +1,7 @@
 #include "targets/kubectl/child_process.h"
 
+#include <grp.h>
+
 #include <fcntl.h>
 #include <pty.h>
 #include <signal.h>
@@ -101,6 +103,12 @@ std::unique_ptr<ChildProcess> ChildProcess::spawn(const Options& o, std::string&
     sigprocmask(SIG_SETMASK, &all, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
     close_inherited(status[1]);
+    if (o.run_as && (setgroups(0, nullptr) != 0 || setgid(o.run_as->second) != 0 || setuid(o.run_as->first) != 0 ||
+                     setuid(0) == 0)) {  // fail closed: never kubectl as root (and root must be gone for good)
+      const int e = errno ? errno : EPERM;
+      (void)!::write(status[1], &e, sizeof e);
+      _exit(127);
+    }
     if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) _exit(127);
     if (o.limit_processes > 0 && !apply_kubectl_limits(o.limit_processes)) {  // fail closed: no child without its limits
       const int e = errno;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bastion {
@@ -20,6 +21,9 @@ class ChildProcess {
     std::string cwd;
     bool pty = false;
     unsigned long limit_processes = 0;  // >0: kubectl's resource limits (sandbox.h), set before exec
+    // Set: the child gives up every group and becomes this uid/gid before
+    // exec (bastiond running as root runs kubectl as an unprivileged user).
+    std::optional<std::pair<uid_t, gid_t>> run_as;
     int cols = 80, rows = 24;
   };
   // Null + error if it cannot be started.

@@ -47,7 +47,6 @@ struct KubeTls {
 
 namespace {
 
-constexpr auto kDecisionTimeout = std::chrono::seconds(30);
 constexpr int kHeadTimeoutSec = 30;
 constexpr std::size_t kMaxBody = 16u << 20;        // a request body, a masked response
 constexpr std::size_t kMaxConnections = 64;         // per session
@@ -343,6 +342,7 @@ std::unique_ptr<KubeApiProxy> KubeApiProxy::start(const KubeUpstream& upstream, 
     OPENSSL_cleanse(raw, sizeof raw);
   }
   p->own_kubectl_ = opts.own_kubectl;
+  p->decision_timeout_ = opts.decision_timeout;
   p->stop_fd_ = eventfd(0, EFD_CLOEXEC);
   if (p->stop_fd_ < 0) return error = std::string("cannot start the proxy: ") + strerror(errno), nullptr;
   if (!opts.listen) return p;  // served through adopt() only
@@ -487,7 +487,7 @@ void KubeApiProxy::serve(Conn& conn) {
   } else {
     KubeRequestFacts facts = info.facts;
     facts.own_kubectl = own_kubectl_;
-    answer = queue_.ask(facts, kDecisionTimeout);
+    answer = queue_.ask(facts, decision_timeout_);
   }
   if (!answer.allowed)
     return (void)send_status(client, 403, "Forbidden", "Forbidden", "bastion: denied: " + answer.reason);

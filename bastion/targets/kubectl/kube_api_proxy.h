@@ -10,6 +10,7 @@
 // session (the token stops working, connections are cut).
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,7 @@ class KubeApiProxy {
     std::string token;                            // empty: a random one for this proxy
     bool listen = true;                           // false: connections come only through adopt()
     bool own_kubectl = false;                     // it serves users' own kubectl (requests say so to the policy)
+    std::chrono::milliseconds decision_timeout{30000};  // no policy answer by then: refused
   };
   static std::unique_ptr<KubeApiProxy> start(const KubeUpstream& upstream, const std::string& session_id,
                                              std::string& error, const Options& opts);
@@ -80,6 +82,7 @@ class KubeApiProxy {
   std::list<Conn> conns_;
   std::atomic<bool> stopping_{false};
   bool own_kubectl_ = false;
+  std::chrono::milliseconds decision_timeout_{30000};
   std::thread acceptor_;
 };
 

@@ -163,6 +163,7 @@ bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
   }
   if (k.sandbox) o.env.clear();  // bwrap --clearenv --setenv carries it
   o.limit_processes = kubectl_process_limit();
+  if (geteuid() == 0) o.run_as = std::pair{static_cast<uid_t>(k.sandbox_uid), static_cast<gid_t>(k.sandbox_gid)};
   o.cwd = home_;
   o.pty = pty_;
   o.cols = cols_;

@@ -52,7 +52,9 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
     log_error("kubectl target: held kubeconfig unusable", {{"target", t.name}, {"error", why}});
     return error = "the target's kubeconfig cannot be used: " + why, nullptr;
   }
-  conn->proxy_ = KubeApiProxy::start(up, std::filesystem::path(tmpl).filename().string(), why);
+  KubeApiProxy::Options popts;
+  popts.decision_timeout = std::chrono::seconds(t.kubectl.decision_timeout);
+  conn->proxy_ = KubeApiProxy::start(up, std::filesystem::path(tmpl).filename().string(), why, popts);
   if (!conn->proxy_) {
     log_error("kubectl target: API proxy failed", {{"target", t.name}, {"error", why}});
     return error = "cannot start the Kubernetes API proxy", nullptr;
@@ -62,6 +64,11 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
   const std::string ctx = t.kubectl.context.empty() ? up.context : t.kubectl.context;
   if (!write_private_file(session_kubeconfig(tmpl), conn->proxy_->kubeconfig(ctx, up.namespace_name)))
     return error = "cannot prepare kubectl's configuration", nullptr;
+  // bastiond as root runs kubectl as the sandbox user: its HOME and
+  // kubeconfig are that user's (and, 0700/0600, no one else's).
+  if (geteuid() == 0 && (chown(tmpl.c_str(), t.kubectl.sandbox_uid, t.kubectl.sandbox_gid) != 0 ||
+                         chown(session_kubeconfig(tmpl).c_str(), t.kubectl.sandbox_uid, t.kubectl.sandbox_gid) != 0))
+    return error = "cannot prepare kubectl's home folder", nullptr;
   return conn;
 }
 
@@ -102,6 +109,7 @@ std::unique_ptr<Executor> KubectlTargetConnection::start_tunnel(const ExecReques
     opts.token = req.access->token;
     opts.listen = false;
     opts.own_kubectl = true;
+    opts.decision_timeout = std::chrono::seconds(target_.kubectl.decision_timeout);
     std::string why;
     tunnel_proxy_ = KubeApiProxy::start(upstream_, std::filesystem::path(home_).filename().string() + "-own", why, opts);
     if (!tunnel_proxy_) {
