@@ -50,6 +50,7 @@ namespace {
 constexpr int kHeadTimeoutSec = 30;
 constexpr std::size_t kMaxBody = 16u << 20;        // a request body, a masked response
 constexpr std::size_t kMaxConnections = 64;         // per session
+constexpr int kMaxRequestsPerConnection = 1000;     // then kubectl opens a new one
 constexpr std::size_t kMaxLine = 16u << 20;         // one watch event
 
 struct FdCloser {
@@ -128,9 +129,11 @@ bool make_client(SSL_CTX* ctx, const KubeUpstream& up, std::string& error) {
 }
 
 // One TLS connection, blocking, with a read buffer.
-class TlsIo {
+}  // namespace
+
+class KubeTlsIo {
  public:
-  TlsIo(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {}
+  KubeTlsIo(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {}
   std::string buf;  // read but not consumed
 
   // >0 bytes appended to buf; 0 EOF or error; -1 nothing now (non-retry mode).
@@ -215,6 +218,8 @@ class TlsIo {
   int fd_;
 };
 
+namespace {
+
 void set_timeout(int fd, int seconds) {
   timeval tv{seconds, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -227,7 +232,7 @@ std::string status_json(int code, const std::string& reason, const std::string& 
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-bool send_status(TlsIo& c, int code, const std::string& text, const std::string& reason, const std::string& message) {
+bool send_status(KubeTlsIo& c, int code, const std::string& text, const std::string& reason, const std::string& message) {
   const std::string body = status_json(code, reason, message);
   return c.write_all("HTTP/1.1 " + std::to_string(code) + " " + text +
                      "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: " +
@@ -260,7 +265,7 @@ int connect_tcp(const std::string& host, const std::string& port, std::string& e
 }
 
 // Bytes both ways once an upgrade (exec, attach, port-forward) was allowed.
-void relay_upgraded(TlsIo& a, TlsIo& b) {
+void relay_upgraded(KubeTlsIo& a, KubeTlsIo& b) {
   SSL_clear_mode(a.ssl(), SSL_MODE_AUTO_RETRY);
   SSL_clear_mode(b.ssl(), SSL_MODE_AUTO_RETRY);
   if (!a.buf.empty() && !b.write_all(a.buf)) return;
@@ -282,7 +287,7 @@ void relay_upgraded(TlsIo& a, TlsIo& b) {
 
 // A chunked response streamed on, chunk by chunk; with `mask`, the body is
 // newline-separated JSON (a watch) and each complete event is masked.
-bool relay_chunked(TlsIo& up, TlsIo& client, bool mask, bool secret_resource) {
+bool relay_chunked(KubeTlsIo& up, KubeTlsIo& client, bool mask, bool secret_resource) {
   std::string pending;  // an incomplete watch event
   for (;;) {
     std::string data;
@@ -415,7 +420,12 @@ void KubeApiProxy::accept_loop() {
     if (p[1].revents) return;
     if (!(p[0].revents & POLLIN)) continue;
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) adopt(fd);
+    if (fd < 0) continue;
+    // A response goes out as a head and a body: with Nagle, the body waits
+    // for the client's delayed ACK on a kept-alive connection.
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    adopt(fd);
   }
 }
 
@@ -456,7 +466,20 @@ void KubeApiProxy::serve(Conn& conn) {
   set_timeout(fd, kHeadTimeoutSec);
   SslPtr ssl(SSL_new(tls_->server.get()));
   if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_accept(ssl.get()) != 1) return ERR_clear_error();
-  TlsIo client(ssl.get(), fd);
+  KubeTlsIo client(ssl.get(), fd);
+  // HTTP keep-alive: kubectl reuses its connection, which spares a TLS
+  // handshake (and, through a tunnel, an SSH channel) per request. Every
+  // request on it is read, authenticated and decided on its own.
+  for (int n = 0; n < kMaxRequestsPerConnection && !stopping_; ++n) {
+    bool keep = false;
+    set_timeout(fd, kHeadTimeoutSec);
+    serve_request(conn, client, keep);
+    if (!keep) return;
+  }
+}
+
+void KubeApiProxy::serve_request(Conn& conn, KubeTlsIo& client, bool& keep) {
+  const int fd = conn.client_fd;
   std::string head_text, error;
   HttpHead req;
   if (!client.read_head(head_text)) return;
@@ -552,7 +575,7 @@ void KubeApiProxy::serve(Conn& conn) {
     return (void)send_status(client, 502, "Bad Gateway", "ServiceUnavailable",
                              "bastion: the API server could not be verified");
   }
-  TlsIo up(ussl.get(), ufd);
+  KubeTlsIo up(ussl.get(), ufd);
 
   HttpHead out = req;
   for (const char* h : {"Authorization", "Proxy-Authorization", "Proxy-Connection", "Keep-Alive", "TE",
@@ -590,12 +613,17 @@ void KubeApiProxy::serve(Conn& conn) {
   }
   resp.remove("Connection");
   resp.remove("Keep-Alive");
-  resp.set("Connection", "close");
+  // The client's connection lives on only after a response whose end it can
+  // tell (a length or chunks), and only if it asked to.
+  const bool no_body = req.a == "HEAD" || code == 204 || code == 304;
+  const bool wants = req.c == "HTTP/1.1" && !header_has_token(req.get("Connection").value_or(""), "close");
+  const bool framed = no_body || resp.chunked || resp.content_length || answer.mask_secrets;
+  resp.set("Connection", wants && framed ? "keep-alive" : "close");
   const bool secret_resource = info.facts.resource == "secrets";
   if (!answer.mask_secrets) {
     if (!client.write_all(resp.serialize())) return;
-    if (req.a == "HEAD" || code == 204 || code == 304) return;
-    if (resp.chunked) return (void)relay_chunked(up, client, false, false);
+    if (no_body) return (void)(keep = wants);
+    if (resp.chunked) return (void)(keep = relay_chunked(up, client, false, false) && wants);
     if (resp.content_length) {
       std::size_t left = *resp.content_length;
       while (left > 0) {
@@ -605,6 +633,7 @@ void KubeApiProxy::serve(Conn& conn) {
         up.buf.erase(0, n);
         left -= n;
       }
+      keep = wants;
       return;
     }
     for (;;) {  // until close
@@ -622,7 +651,7 @@ void KubeApiProxy::serve(Conn& conn) {
   }
   if (resp.chunked && info.facts.verb == "watch") {
     if (!client.write_all(resp.serialize())) return;
-    relay_chunked(up, client, true, secret_resource);
+    keep = relay_chunked(up, client, true, secret_resource) && wants;
     return;
   }
   std::string rbody;
@@ -645,7 +674,7 @@ void KubeApiProxy::serve(Conn& conn) {
   }
   resp.remove("Transfer-Encoding");
   resp.set("Content-Length", std::to_string(rbody.size()));
-  client.write_all(resp.serialize() + rbody);
+  keep = client.write_all(resp.serialize() + rbody) && wants;
 }
 
 }  // namespace bastion

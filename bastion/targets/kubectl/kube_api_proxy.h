@@ -23,7 +23,8 @@
 
 namespace bastion {
 
-struct KubeTls;  // OpenSSL contexts (kube_api_proxy.cpp)
+struct KubeTls;    // OpenSSL contexts (kube_api_proxy.cpp)
+class KubeTlsIo;   // one TLS connection's buffered I/O (kube_api_proxy.cpp)
 
 // A kubeconfig pointing kubectl at a proxy: its URL, the certificate to
 // trust (only it), the bearer token.
@@ -70,6 +71,8 @@ class KubeApiProxy {
     int client_fd = -1, upstream_fd = -1;
   };
   void serve(Conn& c);
+  // One request on the connection; `keep` when another may follow.
+  void serve_request(Conn& c, KubeTlsIo& client, bool& keep);
   void cut(Conn& c);
 
   KubeUpstream upstream_;
