@@ -257,7 +257,10 @@ TEST_CASE("CTEs and PREPARE carry their statement's facts", "[sql]") {
 }
 
 TEST_CASE("objects made from what a statement reads", "[sql]") {
-  CHECK(one("CREATE TABLE c2 AS SELECT * FROM customers").creates_object_from == V{"customers"});
+  auto ctas = one("CREATE TABLE c2 AS SELECT * FROM customers");
+  CHECK(ctas.creates_object_from == V{"customers"});
+  CHECK(ctas.writes == V{"c2"});  // the new table is written, not read
+  CHECK(ctas.reads == V{"customers"});
   CHECK(one("CREATE TEMP TABLE c2 AS SELECT email FROM public.customers c").creates_object_from ==
         V{"public.customers"});
   CHECK(one("SELECT email INTO c2 FROM customers").creates_object_from == V{"customers"});
