@@ -50,6 +50,8 @@ cases = {
     command = "SELECT count(*), max(id), lower(name) FROM customers", expect = "mask" },
   { name = "analyst COPY TO is a read", principals = {"analyst"}, kind = "sql",
     command = "COPY orders TO STDOUT", expect = "mask" },
+  { name = "analyst COPY TO a server file writes on the database host", principals = {"analyst"}, kind = "sql",
+    command = "COPY orders TO '/tmp/orders.csv'", expect = "deny", reason = "read-only access: copy" },
   { name = "analyst SHOW", principals = {"analyst"}, kind = "sql", command = "SHOW search_path", expect = "mask" },
   { name = "analyst read-only transaction", principals = {"analyst"}, kind = "sql",
     command = "BEGIN READ ONLY", expect = "mask" },

@@ -210,13 +210,16 @@ TEST_CASE("COPY TO is a read, COPY FROM a write", "[sql]") {
   CHECK(query.copy_to);
   CHECK_FALSE(query.writes_data);
   CHECK(query.reads == V{"customers"});
-  auto file = one("COPY customers TO '/tmp/c.csv'");
+  auto file = one("COPY customers TO '/tmp/c.csv'");  // reads the table, writes a file on the server
   CHECK(file.copy_to);
-  CHECK_FALSE(file.writes_data);
+  CHECK(file.writes_data);
+  CHECK(file.reads == V{"customers"});
+  CHECK(file.writes.empty());
   auto prog = one("COPY (SELECT 1) TO PROGRAM 'id'");
   CHECK(prog.copy_to);
   CHECK(prog.copy_program);
   CHECK(prog.opaque);
+  CHECK(prog.writes_data);
   auto from = one("COPY customers FROM STDIN");
   CHECK_FALSE(from.copy_to);
   CHECK(from.writes_data);

@@ -5,7 +5,6 @@
 
 #include <pg_query.h>
 
-#include "targets/postgres/function_catalog.h"
 #include "targets/postgres/parse_tree.h"
 #include "targets/postgres/sql_effects.h"
 
@@ -123,11 +122,7 @@ class Walker {
     opaque(e.opaque_reason);
     s_.query_string = s_.query_string || e.query_string;
     s_.reads_statistics = s_.reads_statistics || e.reads_statistics;
-    std::string lname = name;
-    std::transform(lname.begin(), lname.end(), lname.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (classify_function(name) == FunctionClass::settings && lname.ends_with("set_config") &&
-        !settings_of_set_config(fc, s_.sets))
-      opaque("set_config of a setting named by an expression");
+    if (e.set_config && !settings_of_set_config(fc, s_.sets)) opaque("set_config of a setting named by an expression");
   }
 
   // Statement nodes anywhere in the tree (top level, in a CTE, PREPARE,
@@ -255,8 +250,10 @@ void classify_tree(SqlStatement& s, PtNode stmt) {
     // prepared statement's; what EXECUTE later runs is judged here.
     if (!body["query"].has("SelectStmt") || s.writes_data) w.opaque("PREPARE of a statement that is not a plain SELECT");
   }
-  if (node == "CopyStmt" && !body.flag("is_from")) s.copy_to = true;  // COPY ... TO only reads
+  if (node == "CopyStmt" && !body.flag("is_from")) s.copy_to = true;  // COPY ... TO reads the database
   if (!read_only_kind(s.kind) && !s.copy_to) s.writes_data = true;
+  // ... but to a server file or program it writes on the database host.
+  if (s.copy_to && body.has("filename")) s.writes_data = true;
   if (w.stores()) s.creates_object_from = s.reads;
 }
 

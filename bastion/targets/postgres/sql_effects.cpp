@@ -181,7 +181,10 @@ FunctionEffect function_effect(std::string_view name) {
       break;
     case FunctionClass::large_object: e.opaque_reason = "large-object function " + n; break;
     case FunctionClass::replication: e.opaque_reason = "replication function " + n; break;
-    case FunctionClass::settings: e.opaque_reason = "settings function " + n; break;
+    case FunctionClass::settings:
+      e.opaque_reason = "settings function " + n;
+      e.set_config = base_name(name) == "set_config";
+      break;
     case FunctionClass::server_state: e.opaque_reason = "server-state function " + n; break;
   }
   return e;

@@ -22,6 +22,7 @@ struct FunctionEffect {
   std::string opaque_reason;  // "" for a side-effect-free function
   bool query_string = false;  // runs SQL given as text
   bool reads_statistics = false;
+  bool set_config = false;    // pg_catalog's set_config: its arguments name a setting
 };
 // `name` as written (schema-qualified or not), per function_catalog.
 FunctionEffect function_effect(std::string_view name);
