@@ -108,6 +108,17 @@ TEST_CASE("unparseable input is reported, not dropped", "[sql]") {
   REQUIRE(unterminated.size() == 1);
   CHECK(unterminated[0].kind == "unknown");
   CHECK_FALSE(unterminated[0].parse_error.empty());
+  // Nested past what the walker reads: refused as unanalysable, not passed as seen.
+  std::string deep = "SELECT ";
+  for (int i = 0; i < 300; ++i) deep += "1 + (";
+  deep += "lo_import('/x')" + std::string(300, ')');
+  CHECK(one(deep).parse_error == "statement nested too deeply to analyse");
+  std::string shallow = "SELECT ";
+  for (int i = 0; i < 100; ++i) shallow += "1 + (";
+  shallow += "lo_import('/x')" + std::string(100, ')');
+  CHECK(one(shallow).parse_error.empty());
+  CHECK(one(shallow).opaque_reasons == V{"large-object function lo_import"});
+  CHECK(one("EXPLAIN " + deep).parse_error == "statement nested too deeply to analyse");
   auto huge = classify_sql(std::string(bastion::kSqlMaxInput + 1, ' '));
   REQUIRE(huge.size() == 1);
   CHECK(huge[0].parse_error == "input too large to analyse");

@@ -111,6 +111,9 @@ class Walker {
     add_unique(s_.opaque_reasons, reason);
   }
 
+  // True when the tree went deeper than the walker looks (see classify_tree).
+  bool too_deep() const { return too_deep_; }
+
   // True once a node was seen whose result stays on the server (a table, a
   // view, a cursor, a prepared statement, a rule, rows written elsewhere).
   bool stores() const { return stores_; }
@@ -139,7 +142,10 @@ class Walker {
 
   // Visits every node; `writing` is true where a RangeVar is a write target.
   void visit(PtNode j, bool writing, int depth = 0) {
-    if (depth > 500) return;  // the parser already limits depth; belt and braces
+    if (depth > kMaxDepth) {  // what lies deeper is unseen: the statement cannot be judged
+      too_deep_ = true;
+      return;
+    }
     if (j.is_array()) {
       for (PtNode e : j) visit(e, writing, depth + 1);
       return;
@@ -204,7 +210,11 @@ class Walker {
   SqlStatement& s_;
   std::set<std::string> ctes_;
   bool stores_ = false;
+  bool too_deep_ = false;
+  static constexpr int kMaxDepth = 500;  // bounds the recursion; legitimate SQL stays far below
 };
+
+constexpr const char* kTooDeep = "statement nested too deeply to analyse";
 
 // Classifies one statement from its parse tree node ({"SelectStmt": {...}}).
 void classify_tree(SqlStatement& s, PtNode stmt) {
@@ -234,6 +244,7 @@ void classify_tree(SqlStatement& s, PtNode stmt) {
       Walker iw(inner);
       iw.collect_ctes(query);
       iw.visit(query, false);
+      if (iw.too_deep()) s.parse_error = kTooDeep;
       s.reads = inner.reads;
       for (const auto& x : inner.writes) w.add_unique(s.reads, x);
       s.functions = inner.functions;
@@ -255,6 +266,9 @@ void classify_tree(SqlStatement& s, PtNode stmt) {
   // ... but to a server file or program it writes on the database host.
   if (s.copy_to && body.has("filename")) s.writes_data = true;
   if (w.stores()) s.creates_object_from = s.reads;
+  // A function call or a write nested past the walker's depth would go
+  // unreported: such a statement is refused like one that does not parse.
+  if (w.too_deep()) s.parse_error = kTooDeep;
 }
 
 // Parses one statement on its own (used when the whole input does not parse).
