@@ -174,6 +174,10 @@ TEST_CASE("functions and operators outside the catalog are opaque", "[sql]") {
   CHECK(reasons("SELECT f(1)") == V{"function f is not a known side-effect-free function"});
   CHECK(reasons("SELECT email FROM all_customers()") ==
         V{"function all_customers is not a known side-effect-free function"});
+  CHECK(reasons("SELECT LOWER(name) FROM t").empty());  // folded to lower
+  CHECK(reasons("SELECT \"Lower\"(name) FROM t") == V{"function Lower is not a known side-effect-free function"});
+  CHECK(reasons("SELECT \"PG_CATALOG\".lower(name) FROM t") ==
+        V{"function PG_CATALOG.lower is not a known side-effect-free function"});
   CHECK(reasons("SELECT lo_import('/etc/passwd')") == V{"large-object function lo_import"});
   CHECK(reasons("SELECT pg_create_logical_replication_slot('s','test_decoding')") ==
         V{"replication function pg_create_logical_replication_slot"});

@@ -172,7 +172,10 @@ FunctionEffect function_effect(std::string_view name) {
   FunctionEffect e;
   const std::string n(name);
   e.reads_statistics = contains(kStatisticsFunctions, base_name(name));
-  switch (classify_function(name)) {
+  // The parser folds unquoted names to lower case, so an upper-case letter
+  // means a quoted identifier: "Lower" is not pg_catalog's lower.
+  const bool quoted = std::any_of(n.begin(), n.end(), [](unsigned char c) { return c >= 'A' && c <= 'Z'; });
+  switch (quoted ? FunctionClass::unknown : classify_function(name)) {
     case FunctionClass::pure: break;
     case FunctionClass::unknown: e.opaque_reason = "function " + n + " is not a known side-effect-free function"; break;
     case FunctionClass::query_string:
