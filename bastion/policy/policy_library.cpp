@@ -90,6 +90,20 @@ void set_bool(lua_State* L, const char* k, bool v) {
   lua_setfield(L, -2, k);
 }
 
+// c.sql.sets: a read-only list of read-only {name=, value=, reset=} tables.
+void push_sql_settings(lua_State* L, const std::vector<SqlSetting>& sets) {
+  lua_createtable(L, static_cast<int>(sets.size()), 0);
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    lua_createtable(L, 0, 3);
+    set_str(L, "name", sets[i].name);
+    set_str(L, "value", sets[i].value);
+    set_bool(L, "reset", sets[i].reset);
+    make_readonly(L);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  make_readonly(L);
+}
+
 void push_parts(lua_State* L, const ShellParse& p) {
   lua_createtable(L, static_cast<int>(p.parts.size()), 0);
   for (std::size_t i = 0; i < p.parts.size(); ++i) {
@@ -487,16 +501,24 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
   if (!p.error.empty()) set_str(L, "parse_error", p.error);
   if (req.sql) {
     const SqlFacts& q = *req.sql;
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 16);
     set_str(L, "statement", q.statement);
     for (const auto& [key, list] : {std::pair{"reads", &q.reads}, std::pair{"writes", &q.writes},
-                                     std::pair{"functions", &q.functions}}) {
+                                     std::pair{"functions", &q.functions},
+                                     std::pair{"opaque_reasons", &q.opaque_reasons},
+                                     std::pair{"creates_object_from", &q.creates_object_from}}) {
       push_list(L, *list);
       lua_setfield(L, -2, key);
     }
     set_bool(L, "writes_data", q.writes_data);
     set_bool(L, "has_where", q.has_where);
     set_bool(L, "copy_program", q.copy_program);
+    set_bool(L, "opaque", q.opaque);
+    set_bool(L, "copy_to", q.copy_to);
+    set_bool(L, "query_string", q.query_string);
+    set_bool(L, "reads_statistics", q.reads_statistics);
+    push_sql_settings(L, q.sets);
+    lua_setfield(L, -2, "sets");
     if (!q.parse_error.empty()) set_str(L, "parse_error", q.parse_error);
     make_readonly(L);
     lua_setfield(L, -2, "sql");

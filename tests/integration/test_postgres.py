@@ -59,6 +59,8 @@ class PostgresTest(BastionTest):
         env.analyst = env.keys.cert(env.keys.keygen("ann"), env.ca, "ann", "analyst")
         env.reader = env.keys.cert(env.keys.keygen("pam"), env.ca, "pam", "ops,pii-reader")
         env.lead = env.keys.cert(env.keys.keygen("lee"), env.ca, "lee", "ops,dba-lead")
+        # Runs what the classifier cannot see through (DO, pg_sleep, user functions) without review.
+        env.admin = env.keys.cert(env.keys.keygen("ada"), env.ca, "ada", "ops,dba-admin")
         dead = f"""  deaddb = {{ type = "postgres", host = "127.0.0.1", port = {free_port()}, dbname = "shop",
            user = "bastion_svc", password_file = "keys/pg_password", allow = {{ "ops" }}, connect_timeout = 3 }},"""
         env.start_bastion(targets=env.default_targets() + "\n" + pg_target(env, extra="row_limit = 2000000") + "\n" +
@@ -203,7 +205,7 @@ class PostgresTest(BastionTest):
                   "SELECT email AS y FROM all_customers() WHERE id = 1",
                   "SELECT c.email || '' AS z FROM public.customers c WHERE c.id = 1",
                   "WITH t AS (SELECT * FROM customers) SELECT email AS w FROM t WHERE id = 1"):
-            r = self.sql(["--", "--csv " + q])
+            r = self.sql(["--", "--csv " + q], key=self.env.admin)
             self.assertEqual(r.returncode, 0, r.stderr)
             lines = r.stdout.decode().splitlines()
             self.assertEqual(lines[1:], ["****"], q)
@@ -245,8 +247,8 @@ class PostgresTest(BastionTest):
         self.assertEqual(rows[0], ("INSERT INTO orders VALUES (50, 2, 7.5, 'new')", "mask", 0, 1, 1))
 
     def test_notices_and_errverbose(self):
-        r = self.sql(input=b"DO $$BEGIN RAISE NOTICE 'hello %', 42; END$$;\n"
-                           b"SELECT 1/0;\n")
+        r = self.sql(key=self.env.admin, input=b"DO $$BEGIN RAISE NOTICE 'hello %', 42; END$$;\n"
+                                                 b"SELECT 1/0;\n")
         self.assertEqual(r.returncode, 3)
         self.assertEqual(r.stdout.decode(), "DO\n")
         self.assertEqual(r.stderr.decode(), "NOTICE:  hello 42\nERROR:  division by zero\n")
@@ -384,7 +386,7 @@ class PostgresTest(BastionTest):
         self.assertEqual(s.wait(), 0)
 
     def test_ctrl_c_cancels_a_running_query(self):
-        s = self.console()
+        s = self.console(key=self.env.admin)
         s.read_until(b"shopdb=> ")
         started = time.time()
         s.send(b"SELECT pg_sleep(60);\r")

@@ -6,6 +6,7 @@
 #include <pg_query.h>
 
 #include "targets/postgres/parse_tree.h"
+#include "targets/postgres/sql_effects.h"
 
 namespace bastion {
 namespace {
@@ -98,12 +99,53 @@ class Walker {
 
   void range_var(PtNode rv, bool writing) {
     const bool is_cte = !rv.has("schemaname") && ctes_.count(std::string(rv.str("relname")));
-    if (!is_cte) add_unique(writing ? s_.writes : s_.reads, range_var_name(rv));
+    if (is_cte) return;
+    const std::string name = range_var_name(rv);
+    add_unique(writing ? s_.writes : s_.reads, name);
+    if (!writing && is_statistics_relation(name)) s_.reads_statistics = true;
+  }
+
+  void opaque(const std::string& reason) {
+    if (reason.empty()) return;
+    s_.opaque = true;
+    add_unique(s_.opaque_reasons, reason);
+  }
+
+  // True when the tree went deeper than the walker looks (see classify_tree).
+  bool too_deep() const { return too_deep_; }
+
+  // True once a node was seen whose result stays on the server (a table, a
+  // view, a cursor, a prepared statement, a rule, rows written elsewhere).
+  bool stores() const { return stores_; }
+
+  void function_call(PtNode fc) {
+    const std::string name = dotted(fc["funcname"]);
+    add_unique(s_.functions, name);
+    const FunctionEffect e = function_effect(name);
+    opaque(e.opaque_reason);
+    s_.query_string = s_.query_string || e.query_string;
+    s_.reads_statistics = s_.reads_statistics || e.reads_statistics;
+    if (e.set_config && !settings_of_set_config(fc, s_.sets)) opaque("set_config of a setting named by an expression");
+  }
+
+  // Statement nodes anywhere in the tree (top level, in a CTE, PREPARE,
+  // EXPLAIN ANALYZE, CREATE TABLE AS, a rule's actions, function options).
+  void statement_node(std::string_view key, PtNode val) {
+    opaque(opaque_statement_reason(key, val));
+    if (key == "VariableSetStmt") settings_of_variable_set(val, s_.sets);
+    else if (key == "TransactionStmt") settings_of_transaction(val, s_.sets);
+    else if (key == "DiscardStmt") settings_of_discard(val, s_.sets);
+    if (key == "InsertStmt" || key == "UpdateStmt" || key == "MergeStmt" || key == "CreateTableAsStmt" ||
+        key == "ViewStmt" || key == "DeclareCursorStmt" || key == "PrepareStmt" || key == "RuleStmt")
+      stores_ = true;
   }
 
   // Visits every node; `writing` is true where a RangeVar is a write target.
   void visit(PtNode j, bool writing, int depth = 0) {
-    if (depth > 500) return;  // the parser already limits depth; belt and braces
+    if (depth > kMaxDepth) {  // what lies deeper is unseen: the statement cannot be judged
+      too_deep_ = true;
+      return;
+    }
     if (j.is_array()) {
       for (PtNode e : j) visit(e, writing, depth + 1);
       return;
@@ -117,15 +159,23 @@ class Walker {
         range_var(val, writing);
         continue;
       }
-      if (key == "FuncCall") add_unique(s_.functions, dotted(val["funcname"]));
+      if (key.ends_with("Stmt")) statement_node(key, val);
+      if (key == "setstmt") settings_of_variable_set(val, s_.sets);  // ALTER ROLE/DATABASE/SYSTEM ... SET
+      if (key == "FuncCall") function_call(val);
+      if (key == "A_Expr") opaque(operator_reason(val["name"]));
+      if (key == "SubLink") opaque(operator_reason(val["operName"]));
+      if (key == "SortBy") opaque(operator_reason(val["useOp"]));
+      if (key == "RangeTableSample") opaque(tablesample_reason(val["method"]));
       if (key == "InsertStmt" || key == "UpdateStmt" || key == "DeleteStmt" || key == "MergeStmt") {
         s_.writes_data = true;
         if ((key == "UpdateStmt" || key == "DeleteStmt") && !val.has("whereClause")) s_.has_where = false;
         for (PtNode v : val) visit(v, v.key() == "relation", depth + 1);
         continue;
       }
-      if (key == "IntoClause" || key == "intoClause") {  // SELECT ... INTO, CREATE TABLE AS
+      // SELECT ... INTO (intoClause), CREATE TABLE AS / MATERIALIZED VIEW (into)
+      if (key == "IntoClause" || key == "intoClause" || (key == "into" && val.has("rel"))) {
         s_.writes_data = true;
+        stores_ = true;
         visit(val, true, depth + 1);
         continue;
       }
@@ -159,7 +209,12 @@ class Walker {
  private:
   SqlStatement& s_;
   std::set<std::string> ctes_;
+  bool stores_ = false;
+  bool too_deep_ = false;
+  static constexpr int kMaxDepth = 500;  // bounds the recursion; legitimate SQL stays far below
 };
+
+constexpr const char* kTooDeep = "statement nested too deeply to analyse";
 
 // Classifies one statement from its parse tree node ({"SelectStmt": {...}}).
 void classify_tree(SqlStatement& s, PtNode stmt) {
@@ -183,16 +238,37 @@ void classify_tree(SqlStatement& s, PtNode stmt) {
       s.kind = kind_of(query.first().key(), query.first());
       w.visit(query, false);
     } else {
-      SqlStatement inner;  // not executed: only what it reads matters
-      Walker(inner).visit(query, false);
+      // Not executed: what it reads matters, and what it cannot see (the
+      // planner runs immutable functions while folding constants).
+      SqlStatement inner;
+      Walker iw(inner);
+      iw.collect_ctes(query);
+      iw.visit(query, false);
+      if (iw.too_deep()) s.parse_error = kTooDeep;
       s.reads = inner.reads;
       for (const auto& x : inner.writes) w.add_unique(s.reads, x);
       s.functions = inner.functions;
+      s.opaque = inner.opaque;
+      s.opaque_reasons = inner.opaque_reasons;
+      s.query_string = inner.query_string;
+      s.reads_statistics = inner.reads_statistics;
     }
   } else {
     w.visit(stmt, false);
   }
-  if (!read_only_kind(s.kind)) s.writes_data = true;
+  if (node == "PrepareStmt") {
+    // The kind stays "prepare", but the facts (writes, has_where) are the
+    // prepared statement's; what EXECUTE later runs is judged here.
+    if (!body["query"].has("SelectStmt") || s.writes_data) w.opaque("PREPARE of a statement that is not a plain SELECT");
+  }
+  if (node == "CopyStmt" && !body.flag("is_from")) s.copy_to = true;  // COPY ... TO reads the database
+  if (!read_only_kind(s.kind) && !s.copy_to) s.writes_data = true;
+  // ... but to a server file or program it writes on the database host.
+  if (s.copy_to && body.has("filename")) s.writes_data = true;
+  if (w.stores()) s.creates_object_from = s.reads;
+  // A function call or a write nested past the walker's depth would go
+  // unreported: such a statement is refused like one that does not parse.
+  if (w.too_deep()) s.parse_error = kTooDeep;
 }
 
 // Parses one statement on its own (used when the whole input does not parse).
@@ -306,7 +382,23 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
 }
 
 SqlFacts sql_facts(const SqlStatement& s) {
-  return SqlFacts{s.kind, s.reads, s.writes, s.functions, s.writes_data, s.has_where, s.copy_program, s.parse_error};
+  SqlFacts f;
+  f.statement = s.kind;
+  f.reads = s.reads;
+  f.writes = s.writes;
+  f.functions = s.functions;
+  f.writes_data = s.writes_data;
+  f.has_where = s.has_where;
+  f.copy_program = s.copy_program;
+  f.parse_error = s.parse_error;
+  f.opaque = s.opaque;
+  f.opaque_reasons = s.opaque_reasons;
+  f.sets = s.sets;
+  f.copy_to = s.copy_to;
+  f.query_string = s.query_string;
+  f.reads_statistics = s.reads_statistics;
+  f.creates_object_from = s.creates_object_from;
+  return f;
 }
 
 }  // namespace bastion

@@ -25,6 +25,14 @@ struct SqlStatement {
   bool has_where = true;      // false for an UPDATE/DELETE without WHERE
   bool copy_program = false;  // COPY ... TO/FROM PROGRAM (runs a program on the server)
   std::string parse_error;    // set when the statement does not parse
+  // What the text does not show (see SqlFacts and bastion-policy(5)).
+  bool opaque = false;
+  std::vector<std::string> opaque_reasons;  // one short reason each, in order found
+  std::vector<SqlSetting> sets;             // session settings changed or reset
+  bool copy_to = false;                     // COPY ... TO: a read, whatever the destination
+  bool query_string = false;                // a function runs SQL given as text
+  bool reads_statistics = false;            // pg_stats, pg_statistic*, pg_stat_statements, ...
+  std::vector<std::string> creates_object_from;  // reads whose result stays on the server
 };
 
 // Caps keep a hostile input cheap.
