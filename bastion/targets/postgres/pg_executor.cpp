@@ -709,20 +709,26 @@ void PgExecutor::on_result(PGresult* res) {
     case PGRES_COPY_IN:
       // The data follows the statement in a script (pg_dump's layout), up
       // to a line "\." or the end of input. Elsewhere there is none to send.
-      if (mode_ == Mode::script) r.copy_in = true;
-      else PQputCopyEnd(conn_.get(), "COPY FROM STDIN takes its data from a script on stdin (ssh TARGET < file.sql)");
+      if (mode_ == Mode::script) {
+        r.copy_in = true;
+      } else {
+        PQputCopyEnd(conn_.get(), "COPY FROM STDIN takes its data from a script on stdin (ssh TARGET < file.sql)");
+        r.copy_aborted = true;
+      }
       break;
     case PGRES_COPY_BOTH:
     case PGRES_BAD_RESPONSE:
     case PGRES_NONFATAL_ERROR:
     case PGRES_FATAL_ERROR:
     default: {
-      if (r.withhold_messages) {
+      // The error that ends a COPY the bastion aborted carries the bastion's own text.
+      const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      const bool ours = r.copy_aborted && state && std::string_view(state) == "57014";
+      if (r.withhold_messages && !ours) {
         withhold(res, "error");
         break;
       }
       emit(Stream::err, PQresultErrorMessage(res));
-      const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
       r.error = std::string(state ? state : "") + ": " + first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
       char* verbose = PQresultVerboseErrorMessage(res, PQERRORS_VERBOSE, PQSHOW_CONTEXT_ALWAYS);
       if (verbose) last_error_verbose_ = verbose, PQfreemem(verbose);

@@ -89,6 +89,7 @@ class PgExecutor : public Executor {
     std::string masked_columns;
     StatementTree tree;             // parsed when column masks apply
     bool withhold_messages = false;  // errors and notices may quote masked values
+    bool copy_aborted = false;       // the bastion ended a COPY FROM STDIN that had no data
   };
 
   static void on_notice(void* self, const PGresult* res);
