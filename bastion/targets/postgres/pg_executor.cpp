@@ -171,9 +171,9 @@ void PgExecutor::on_notice(void* self, const PGresult* res) {
 void PgExecutor::withhold(const PGresult* res, const char* what) {
   const char* sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
   const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-  const std::string code = state ? state : "XX000";
-  const std::string text =
-      code + ": the " + what + " text is withheld because the statement reads masked columns";
+  const std::string code = state ? state : "";
+  const std::string text = (code.empty() ? "" : code + ": ") + "the " + what +
+                           " text is withheld because the statement reads masked columns";
   emit(Stream::err, std::string(sev ? sev : "ERROR") + ":  " + text + "\n");
   log_info("sql message withheld: the statement reads masked columns",
            {{"command", std::to_string(running_->gate.command_id)}, {"kind", what}, {"sqlstate", code}});
