@@ -69,4 +69,9 @@ TEST_CASE("computed-column analysis falls back to masking", "[sql][mask]") {
   // A * expands to columns the analysis cannot place: entries before and after it still map.
   CHECK(carry("SELECT count(*) OVER (), *, length(name) FROM customers", 5) == B{false, true, true, true, false});
   CHECK(carry("SELECT upper(email), *, 1 FROM customers", 4) == B{true, true, true, false});
+  // Nesting deeper than the analysis follows counts as carrying one.
+  std::string deep = "id";
+  for (int i = 0; i < 300; ++i) deep = "abs(" + deep + ")";
+  CHECK(carry("SELECT " + deep + " FROM customers", 1) == B{true});
+  CHECK(carry("SELECT abs(abs(id)) FROM customers", 1) == B{false});
 }
