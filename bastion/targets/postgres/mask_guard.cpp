@@ -44,10 +44,10 @@ class Walker {
       return;
     }
     if (!j.is_object()) return;
-    if (j["relname"].is_string() && statistics_name(j.str("relname"))) add_unique(f_.statistics, std::string(j.str("relname")));
+    relation(j);  // fields typed RangeVar hold its body without the wrapper
     for (PtNode val : j) {
       const std::string_view key = val.key();
-      if (key == "RangeVar" && statistics_name(val.str("relname"))) add_unique(f_.statistics, std::string(val.str("relname")));
+      if (key == "RangeVar") relation(val);
       if (key == "FuncCall") {
         const std::string name = pt_dotted(val["funcname"]);
         if (classify_function(name) == FunctionClass::query_string) add_unique(f_.query_string, name);
@@ -71,6 +71,10 @@ class Walker {
   }
 
  private:
+  void relation(PtNode rv) {
+    if (rv["relname"].is_string() && statistics_name(rv.str("relname")))
+      add_unique(f_.statistics, std::string(rv.str("relname")));
+  }
   void creates(const char* what) {
     if (f_.creates.empty()) f_.creates = what;
   }

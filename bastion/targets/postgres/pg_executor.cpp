@@ -460,7 +460,8 @@ bool PgExecutor::refuse_under_masks(Running& r) {
   for (const auto& t : s.reads) {
     const auto dot = t.rfind('.');
     const std::string base = lower(dot == std::string::npos ? t : t.substr(dot + 1));
-    reads_masked = reads_masked || std::find(r.masked_tables.begin(), r.masked_tables.end(), base) != r.masked_tables.end();
+    const auto& mt = r.masked_tables;
+    reads_masked = reads_masked || std::find(mt.begin(), mt.end(), base) != mt.end();
   }
   std::string reason;
   if (!r.tree.parse(s.text)) {
