@@ -230,8 +230,8 @@ class PgMaskSideDoorsTest(BastionTest):
         self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM notes", db="shop"), "0")
         # Copying a masked value into a column nobody masks.
         self.assert_refused("UPDATE customers SET name = email WHERE id = 2",
-                            "an UPDATE that copies a masked column's value is refused while column masks apply: "
-                            "the copy would show the value unmasked "
+                            "copying a masked column's value into a column that is not masked is refused while "
+                            "column masks apply: the copy would show the value unmasked "
                             "(a policy may allow it: mask = { ..., allow_derived_objects = true })")
         self.assertEqual(self.env.pg.scalar("SELECT name FROM customers WHERE id = 2", db="shop"), "bob")
         # Not from a masked relation, or not carrying a masked value: allowed.
@@ -245,6 +245,13 @@ class PgMaskSideDoorsTest(BastionTest):
                            b"SELECT id, email FROM t ORDER BY id;\n", target="optdb")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.decode(), "SELECT 2\n id | email \n----+-------\n  1 | ****\n  2 | ****\n(2 rows)\n\n")
+        # Renames are refused all the same: masks match columns by name.
+        r = self.sql("ALTER TABLE customers RENAME email TO contact", target="optdb")
+        self.assertEqual((r.returncode, r.stderr.decode()),
+                         (126, "ERROR:  renaming a masked column, or a relation holding one, is refused while "
+                               "column masks apply: masks match columns by name\n"))
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM information_schema.columns "
+                                            "WHERE table_name = 'customers' AND column_name = 'email'", db="shop"), "1")
 
     # --- computed columns ----------------------------------------------------
 

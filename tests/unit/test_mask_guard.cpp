@@ -73,10 +73,10 @@ TEST_CASE("objects made from masked relations are refused unless the policy allo
   CHECK(refusal("COPY customers TO STDOUT", true, true).starts_with("COPY ... TO is refused"));
 }
 
-TEST_CASE("UPDATE copying a masked value into another column is refused", "[sql][mask]") {
+TEST_CASE("copying a masked value into another column is refused", "[sql][mask]") {
   const std::string why =
-      "an UPDATE that copies a masked column's value is refused while column masks apply: the copy would show "
-      "the value unmasked (a policy may allow it: mask = { ..., allow_derived_objects = true })";
+      "copying a masked column's value into a column that is not masked is refused while column masks apply: the "
+      "copy would show the value unmasked (a policy may allow it: mask = { ..., allow_derived_objects = true })";
   CHECK(refusal("UPDATE customers SET name = email WHERE id = 2", false) == why);
   CHECK(refusal("UPDATE orders o SET status = c.email FROM customers c WHERE c.id = o.customer_id", false) == why);
   CHECK(refusal("UPDATE orders SET status = (SELECT email FROM customers LIMIT 1)", false) == why);
@@ -86,4 +86,20 @@ TEST_CASE("UPDATE copying a masked value into another column is refused", "[sql]
   CHECK(refusal("UPDATE customers SET name = 'x' WHERE email = 'a@b'", false) == "");
   CHECK(refusal("UPDATE customers SET email = lower(email)", false) == "");  // stays in a masked column
   CHECK(refusal("UPDATE customers SET name = email", false, true) == "");
+  CHECK(refusal("ALTER TABLE customers ADD COLUMN e2 text GENERATED ALWAYS AS (email) STORED", false) == why);
+  CHECK(refusal("ALTER TABLE customers ALTER COLUMN name TYPE text USING email", false) == why);
+  CHECK(refusal("ALTER TABLE customers ALTER COLUMN email TYPE varchar USING email::varchar", false) == "");
+  CHECK(refusal("ALTER TABLE customers ADD COLUMN n int DEFAULT 0", false) == "");
+  CHECK(refusal("ALTER TABLE customers ADD CONSTRAINT c CHECK (email LIKE '%@%')", false) == "");
+}
+
+TEST_CASE("renaming a masked column or a relation holding one is refused", "[sql][mask]") {
+  const std::string why = "renaming a masked column, or a relation holding one, is refused while column masks "
+                          "apply: masks match columns by name";
+  CHECK(refusal("ALTER TABLE customers RENAME email TO contact", false) == why);
+  CHECK(refusal("ALTER TABLE customers RENAME TO c2", true) == why);
+  CHECK(refusal("ALTER VIEW v RENAME TO v2", true) == why);
+  CHECK(refusal("ALTER TABLE customers RENAME TO c2", true, true) == why);  // the opt-out is for derived objects only
+  CHECK(refusal("ALTER TABLE orders RENAME TO o2", false) == "");
+  CHECK(refusal("ALTER TABLE customers RENAME name TO full_name", true) == "");
 }

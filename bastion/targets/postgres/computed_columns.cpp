@@ -339,4 +339,19 @@ bool set_list_may_carry(PtNode body, const MaskedName& masked) {
   return t;
 }
 
+bool alter_may_carry(PtNode body, const MaskedName& masked) {
+  Analyser a(masked);
+  Scope sc;
+  if (!a.dml_scope(body, sc)) return true;
+  bool t = false;
+  for (PtNode item : body["cmds"]) {
+    const PtNode cmd = item["AlterTableCmd"];
+    const PtNode def = cmd["def"]["ColumnDef"];
+    if (!def.present()) continue;  // constraints and options compute no column
+    const std::string_view target = cmd.has("name") ? cmd.str("name") : def.str("colname");
+    if (!masked(target)) t = a.expr(def, sc, 1) || t;
+  }
+  return t;
+}
+
 }  // namespace bastion

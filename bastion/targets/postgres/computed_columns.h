@@ -28,4 +28,9 @@ std::vector<bool> computed_may_carry(PtNode stmt, std::size_t ncols, const Maske
 // it into a column nobody masks). `body` is the UpdateStmt / InsertStmt body.
 bool set_list_may_carry(PtNode body, const MaskedName& masked);
 
+// For the mask guard: whether ALTER TABLE computes a column that is not
+// masked from a masked value (ADD COLUMN ... GENERATED ALWAYS AS (email),
+// ALTER COLUMN name TYPE text USING email). `body` is the AlterTableStmt body.
+bool alter_may_carry(PtNode body, const MaskedName& masked);
+
 }  // namespace bastion

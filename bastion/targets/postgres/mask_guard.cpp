@@ -66,6 +66,15 @@ class Walker {
       if ((key == "UpdateStmt" || (key == "InsertStmt" && val.has("onConflictClause"))) &&
           set_list_may_carry(val, masked_))
         f_.copies_masked = true;
+      if (key == "AlterTableStmt" && alter_may_carry(val, masked_)) f_.copies_masked = true;
+      if (key == "RenameStmt") {
+        // Masks match columns by name and table rules by table name: a rename would lift them.
+        const std::string_view type = val.str("renameType");
+        if (type == "OBJECT_COLUMN" && masked_(val.str("subname"))) f_.renames_masked_column = true;
+        if (type == "OBJECT_TABLE" || type == "OBJECT_VIEW" || type == "OBJECT_MATVIEW" ||
+            type == "OBJECT_FOREIGN_TABLE")
+          f_.renames_relation = true;
+      }
       visit(val, depth + 1);
     }
   }
@@ -103,13 +112,15 @@ std::string mask_guard_refusal(const MaskGuardFacts& f, bool reads_masked, bool 
     return list(f.query_string, "()") + under + "it runs SQL given as text, where column masks cannot follow";
   if (!f.statistics.empty())
     return "reading " + list(f.statistics, "") + under + "statistics and statement texts hold column values";
+  if (f.renames_masked_column || (f.renames_relation && reads_masked))
+    return "renaming a masked column, or a relation holding one," + under + "masks match columns by name";
   if (allow_derived_objects) return "";
   const std::string opt_out = " (a policy may allow it: mask = { ..., allow_derived_objects = true })";
   if (!f.creates.empty() && reads_masked)
     return f.creates + " from a relation holding masked columns" + under +
            "the new object would show the values unmasked" + opt_out;
   if (f.copies_masked)
-    return "an UPDATE that copies a masked column's value" + under +
+    return "copying a masked column's value into a column that is not masked" + under +
            "the copy would show the value unmasked" + opt_out;
   return "";
 }

@@ -16,7 +16,9 @@ struct MaskGuardFacts {
   std::vector<std::string> query_string;   // functions that run SQL given as text (query_to_xml, ...)
   std::vector<std::string> statistics;     // statistics views/functions, statement texts (pg_stats, ...)
   std::string creates;                     // "CREATE TABLE AS", "PREPARE", ...: an object made from what it reads
-  bool copies_masked = false;              // an UPDATE / ON CONFLICT SET list may copy a masked value
+  bool copies_masked = false;              // UPDATE / ON CONFLICT SET or ALTER TABLE may copy a masked value
+  bool renames_masked_column = false;      // RENAME of a column named like a masked one
+  bool renames_relation = false;           // RENAME of a table, view or materialized view
 };
 
 // `stmt` is the statement's node ({"CopyStmt": ...}), statements nested in
