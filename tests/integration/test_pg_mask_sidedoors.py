@@ -202,6 +202,10 @@ class PgMaskSideDoorsTest(BastionTest):
             "query_to_xml() is refused while column masks apply: it runs SQL given as text, "
             "where column masks cannot follow", key=self.env.analyst)
         self.assert_refused(
+            "SELECT * FROM ts_stat('SELECT to_tsvector(email) FROM customers')",
+            "ts_stat() is refused while column masks apply: it runs SQL given as text, "
+            "where column masks cannot follow", key=self.env.analyst)
+        self.assert_refused(
             "SELECT table_to_xml('customers', true, false, '')",
             "table_to_xml() is refused while column masks apply: it runs SQL given as text, "
             "where column masks cannot follow")
