@@ -9,7 +9,7 @@
 namespace bastion {
 namespace {
 
-bool same_name(const std::string& a, const std::string& b) {
+bool same_name(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) { return std::tolower(x) == std::tolower(y); });
 }
@@ -29,9 +29,16 @@ const ColumnMaskRule* ColumnMasker::rule_for(const std::string& table, const std
   return nullptr;
 }
 
+bool ColumnMasker::masks_name(std::string_view column) const {
+  for (const auto& r : rules_)
+    if (same_name(r.column, column)) return true;
+  return false;
+}
+
 void ColumnMasker::plan(const std::vector<ResultColumn>& cols, const std::vector<ColumnOrigin>& origins,
                         bool reads_masked_table) {
   plan_.assign(cols.size(), nullptr);
+  derived_.assign(cols.size(), false);
   bool any = false;
   for (std::size_t i = 0; i < cols.size(); ++i) {
     const ColumnOrigin o = i < origins.size() ? origins[i] : ColumnOrigin{};
@@ -39,14 +46,20 @@ void ColumnMasker::plan(const std::vector<ResultColumn>& cols, const std::vector
     if (!o.computed) r = rule_for(o.table, o.column);
     // The output name too: a column named like a masked one is masked, whatever it is.
     if (!r) r = rule_for("", cols[i].name);
-    if (!r && o.computed && mask_derived_ && reads_masked_table) r = &whole_;
+    if (!r && o.computed && o.may_carry_masked && mask_derived_ && reads_masked_table) {
+      r = &whole_;
+      derived_[i] = true;
+    }
     plan_[i] = r;
     any |= r != nullptr;
   }
-  if (!any) plan_.clear();
+  if (!any) plan_.clear(), derived_.clear();
 }
 
-void ColumnMasker::plan_all(std::size_t ncols) { plan_.assign(ncols, &whole_); }
+void ColumnMasker::plan_all(std::size_t ncols) {
+  plan_.assign(ncols, &whole_);
+  derived_.assign(ncols, false);
+}
 
 void ColumnMasker::mask_whole(std::size_t col) {
   if (plan_.empty()) plan_.assign(col + 1, nullptr);
@@ -58,6 +71,13 @@ std::vector<std::string> ColumnMasker::masked_names(const std::vector<ResultColu
   std::vector<std::string> out;
   for (std::size_t i = 0; i < plan_.size() && i < cols.size(); ++i)
     if (plan_[i]) out.push_back(cols[i].name);
+  return out;
+}
+
+std::vector<std::string> ColumnMasker::derived_names(const std::vector<ResultColumn>& cols) const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < derived_.size() && i < cols.size(); ++i)
+    if (derived_[i]) out.push_back(cols[i].name);
   return out;
 }
 

@@ -1,11 +1,13 @@
 // Masks result columns (SQL) before they are rendered, so neither the user,
 // the recording nor any log sees the values. Columns are matched by where
 // they come from (PostgreSQL reports the table and column behind each result
-// column), so an alias does not unmask them; computed columns of a query that
-// reads a table holding a masked column are masked whole, since the bastion
-// cannot tell what they derive from (unless the policy says derived = "keep").
+// column), so an alias does not unmask them. A computed column of a query
+// that reads a table holding a masked column is masked whole when its
+// expression can carry a masked value (see computed_columns.h; unless the
+// policy says derived = "keep").
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/policy.h"
@@ -18,6 +20,9 @@ struct ColumnOrigin {
   bool computed = true;  // no table column behind it
   std::string table;     // relation name (unqualified)
   std::string column;
+  // Computed only: whether its expression may carry a masked value (the
+  // default, when nothing analysed it, fails closed).
+  bool may_carry_masked = true;
 };
 
 class ColumnMasker {
@@ -37,10 +42,14 @@ class ColumnMasker {
   bool masks_column(const std::string& table, const std::string& column) const {
     return rule_for(table, column) != nullptr;
   }
+  // Whether a rule masks a column of this name in some table.
+  bool masks_name(std::string_view column) const;
   void apply(std::vector<Cell>& row) const;
   bool active() const { return !plan_.empty(); }
   // Column names whose values are masked in the current result (for the audit log).
   std::vector<std::string> masked_names(const std::vector<ResultColumn>& cols) const;
+  // Of those, the ones masked because they are computed from masked data.
+  std::vector<std::string> derived_names(const std::vector<ResultColumn>& cols) const;
 
   std::string mask_value(const std::string& v, const ColumnMaskRule& r) const;
 
@@ -50,6 +59,7 @@ class ColumnMasker {
   bool mask_derived_;
   std::string key_;
   std::vector<const ColumnMaskRule*> plan_;  // per result column; null = shown
+  std::vector<bool> derived_;                // per result column: masked as computed
   ColumnMaskRule whole_;                     // full mask for derived/fail-closed columns
 };
 

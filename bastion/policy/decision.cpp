@@ -16,6 +16,10 @@ std::optional<Decision> combine(std::optional<Decision> a, std::optional<Decisio
     // Derived columns stay visible only if every side that masks columns says so.
     if (out.column_masks.empty()) out.mask_derived = other.mask_derived;
     else if (!other.column_masks.empty()) out.mask_derived = out.mask_derived || other.mask_derived;
+    // Objects made from masked relations only if every side that masks columns allows them.
+    if (out.column_masks.empty()) out.allow_derived_objects = other.allow_derived_objects;
+    else if (!other.column_masks.empty())
+      out.allow_derived_objects = out.allow_derived_objects && other.allow_derived_objects;
     for (const auto& m : other.column_masks) out.column_masks.push_back(m);
     if (other.row_limit && (!out.row_limit || *other.row_limit < *out.row_limit)) out.row_limit = other.row_limit;
   }

@@ -133,6 +133,10 @@ struct Decision {
   std::vector<MaskRule> mask;          // mask: output patterns
   std::vector<ColumnMaskRule> column_masks;  // mask: result columns (SQL)
   bool mask_derived = true;  // computed columns of a query reading a masked table are masked too
+  // Under column masks the bastion refuses to make objects (tables, views,
+  // cursors, prepared statements, rows) from a relation holding masked
+  // columns; mask = { ..., allow_derived_objects = true } lifts that.
+  bool allow_derived_objects = false;
   std::optional<int64_t> row_limit;    // allow/mask: fewer rows than the target's cap
   SessionOptions options;              // on_session
   // Where it came from, for the audit trail.

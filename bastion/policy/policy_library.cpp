@@ -602,7 +602,8 @@ bool string_list(lua_State* L, int t, std::vector<std::string>& out) {
 }
 
 // mask = "re" | { "re", ... } | { patterns = {...}, replacement = "...",
-//         columns = { "email", ["users.ssn"] = "last:4", card = "hash" }, derived = "mask"|"keep" }
+//         columns = { "email", ["users.ssn"] = "last:4", card = "hash" }, derived = "mask"|"keep",
+//         allow_derived_objects = true|false }
 bool parse_column_method(const std::string& m, ColumnMaskRule& r) {
   if (m == "full") return r.method = ColumnMaskRule::Method::full, true;
   if (m == "hash") return r.method = ColumnMaskRule::Method::hash, true;
@@ -665,6 +666,11 @@ bool parse_mask(lua_State* L, int t, Decision& d, std::string& error) {
     const bool cols_ok = !has_columns || parse_column_masks(L, lua_gettop(L), d, error);
     lua_pop(L, 1);
     if (!cols_ok) return false;
+    raw_field(L, t, "allow_derived_objects");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+      return lua_pop(L, 1), error = "mask.allow_derived_objects must be true or false", false;
+    d.allow_derived_objects = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     raw_field(L, t, "derived");
     if (lua_type(L, -1) == LUA_TSTRING) {
       const std::string v = lua_tostring(L, -1);

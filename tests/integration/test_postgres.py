@@ -247,6 +247,7 @@ class PostgresTest(BastionTest):
         self.assertEqual(rows[0], ("INSERT INTO orders VALUES (50, 2, 7.5, 'new')", "mask", 0, 1, 1))
 
     def test_notices_and_errverbose(self):
+        # dba-admin: DO is opaque below it; no column masks, so its messages are shown.
         r = self.sql(key=self.env.admin, input=b"DO $$BEGIN RAISE NOTICE 'hello %', 42; END$$;\n"
                                                  b"SELECT 1/0;\n")
         self.assertEqual(r.returncode, 3)

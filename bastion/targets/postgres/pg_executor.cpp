@@ -5,8 +5,12 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/display_escape.h"
+#include "common/log.h"
 #include "common/time_util.h"
 #include "sources/terminal_text.h"
+#include "targets/postgres/computed_columns.h"
+#include "targets/postgres/mask_guard.h"
 
 namespace bastion {
 namespace {
@@ -156,7 +160,24 @@ void PgExecutor::set_output_wanted(bool wanted) {
 
 void PgExecutor::on_notice(void* self, const PGresult* res) {
   auto* e = static_cast<PgExecutor*>(self);
+  if (e->running_ && e->running_->withhold_messages) return e->withhold(res, "notice");
   e->emit(Stream::err, PQresultErrorMessage(res));
+}
+
+// Under column masks, a server message about a statement that reads masked
+// data may quote the data (a failed cast quotes its input; RAISE prints
+// anything): the client, the recording, the audit row and the log get only
+// its severity and SQLSTATE.
+void PgExecutor::withhold(const PGresult* res, const char* what) {
+  const char* sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const std::string code = state ? state : "";
+  const std::string text = (code.empty() ? "" : code + ": ") + "the " + what +
+                           " text is withheld because the statement reads masked columns";
+  emit(Stream::err, std::string(sev ? sev : "ERROR") + ":  " + text + "\n");
+  log_info("sql message withheld: the statement reads masked columns",
+           {{"command", std::to_string(running_->gate.command_id)}, {"kind", what}, {"sqlstate", code}});
+  if (std::string_view(what) == "error") running_->error = text, last_error_verbose_ = text + "\n";
 }
 
 void PgExecutor::emit(Stream s, std::string text) {
@@ -424,6 +445,73 @@ bool PgExecutor::resolve_masks(Running& r) {
   return true;
 }
 
+// What column masks cannot cover is refused here, by the bastion, whatever
+// the policy decided (mask_guard.h); and notes whether server messages about
+// this statement must be withheld.
+bool PgExecutor::refuse_under_masks(Running& r) {
+  const SqlStatement& s = r.work.stmt;
+  const bool unresolved = !r.masked_tables.empty() && r.masked_tables[0] == "*";
+  // Statements whose reads their text does not show count as reading masked data.
+  const bool hidden_reads = s.kind == "do" || s.kind == "call" || s.kind == "execute" || s.kind == "fetch";
+  r.withhold_messages = !r.masked_tables.empty() || hidden_reads;
+  // The relations it reads from (not those it only writes into): does one hold a masked column?
+  bool reads_masked = unresolved || hidden_reads;
+  for (const auto& t : r.masked_tables) reads_masked = reads_masked || t == "(function)";
+  for (const auto& t : s.reads) {
+    const auto dot = t.rfind('.');
+    const std::string base = lower(dot == std::string::npos ? t : t.substr(dot + 1));
+    const auto& mt = r.masked_tables;
+    reads_masked = reads_masked || std::find(mt.begin(), mt.end(), base) != mt.end();
+  }
+  std::string reason;
+  if (!r.tree.parse(s.text)) {
+    if (s.parse_error.empty()) reason = "the bastion could not analyse this statement, and column masks apply";
+  } else {
+    const ColumnMasker& m = *r.masker;
+    const MaskGuardFacts f = mask_guard_facts(r.tree.stmt(), [&m](std::string_view c) { return m.masks_name(c); });
+    reason = mask_guard_refusal(f, reads_masked, r.gate.decision.allow_derived_objects);
+  }
+  if (reason.empty()) return false;
+  CommandOutcome o;
+  o.status = 1;
+  o.error = reason;
+  flush_output();
+  gate_.command_ended(r.gate.command_id, o);
+  emit(Stream::err, "ERROR:  " + reason + "\n");
+  if (stop_on_error_) queue_.clear(), finish(kSqlExitDenied);
+  return true;
+}
+
+void PgExecutor::plan_masks(Running& r, std::vector<ColumnOrigin>& origins, const std::vector<std::size_t>& unknown,
+                            int n) {
+  if (!r.masked_tables.empty() && r.masked_tables[0] == "*") {
+    r.masker->plan_all(static_cast<std::size_t>(n));
+  } else {
+    // masked_tables holds only relations this statement names (or a
+    // user function): any entry means it may read masked data.
+    const bool reads_masked = !r.masked_tables.empty();
+    if (reads_masked) {
+      // A computed column is masked only if its expression can carry a masked value.
+      const ColumnMasker& m = *r.masker;
+      const auto carry = computed_may_carry(r.tree.stmt(), origins.size(),
+                                            [&m](std::string_view c) { return m.masks_name(c); });
+      for (std::size_t i = 0; i < origins.size(); ++i) origins[i].may_carry_masked = carry[i];
+    }
+    r.masker->plan(r.cols, origins, reads_masked);
+    for (auto i : unknown) r.masker->mask_whole(i);  // provenance unknown: fail closed
+  }
+  const auto names = r.masker->masked_names(r.cols);
+  for (std::size_t i = 0; i < names.size(); ++i) r.masked_columns += (i ? "," : "") + names[i];
+  // Say why a computed value shows as masked (users took it for a bug).
+  const auto derived = r.masker->derived_names(r.cols);
+  if (derived.empty()) return;
+  std::string list;
+  for (const auto& d : derived) list += (list.empty() ? "\"" : ", \"") + display_escape(d) + "\"";
+  emit(Stream::err, derived.size() == 1
+                        ? "bastion: column " + list + " is masked: it is computed and may carry a masked value\n"
+                        : "bastion: columns " + list + " are masked: they are computed and may carry masked values\n");
+}
+
 void PgExecutor::start_next() {
   if (running_ || queue_.empty() || finished_) return;
   Work w = std::move(queue_.front());
@@ -458,17 +546,10 @@ void PgExecutor::proceed(std::unique_ptr<Running> r) {
     }
     return;
   }
-  // COPY ... TO: its output cannot be masked by column (COPY ... FROM sends data in).
-  if (!d.column_masks.empty() && r->work.stmt.kind == "copy" && !r->work.stmt.writes_data) {
-    CommandOutcome o;
-    o.status = 1;
-    o.error = "masking cannot apply to COPY";
-    gate_.command_ended(r->gate.command_id, o);
-    emit(Stream::err, "ERROR:  denied by policy: column masking cannot apply to COPY output; use SELECT\n");
-    if (stop_on_error_) queue_.clear(), finish(kSqlExitDenied);
-    return;
+  if (!d.column_masks.empty()) {
+    if (!resolve_masks(*r)) r->origin_of.clear(), r->masked_tables = {"*"};
+    if (refuse_under_masks(*r)) return;
   }
-  if (!d.column_masks.empty() && !resolve_masks(*r)) r->origin_of.clear(), r->masked_tables = {"*"};
   const int64_t cfg_cap = target_.postgres.row_limit;
   r->row_cap = cfg_cap;
   if (d.row_limit && (cfg_cap == 0 || *d.row_limit < cfg_cap)) r->row_cap = *d.row_limit;
@@ -563,20 +644,7 @@ void PgExecutor::begin_rows(const PGresult* res) {
     }
     origins.push_back(o);
   }
-  if (r.masker) {
-    bool reads_masked = false;
-    if (!r.masked_tables.empty() && r.masked_tables[0] == "*") {
-      r.masker->plan_all(static_cast<std::size_t>(n));
-    } else {
-      // masked_tables holds only relations this statement names (or a
-      // user function): any entry means it may read masked data.
-      reads_masked = !r.masked_tables.empty();
-      r.masker->plan(r.cols, origins, reads_masked);
-      for (auto i : unknown) r.masker->mask_whole(i);  // provenance unknown: fail closed
-    }
-    const auto names = r.masker->masked_names(r.cols);
-    for (std::size_t i = 0; i < names.size(); ++i) r.masked_columns += (i ? "," : "") + names[i];
-  }
+  if (r.masker) plan_masks(r, origins, unknown, n);
   PrintOptions po = print_;
   if (r.work.describe) po.title = r.work.describe->title, po.footer = r.work.describe->footer;
   r.renderer = make_renderer(po);
@@ -642,16 +710,26 @@ void PgExecutor::on_result(PGresult* res) {
     case PGRES_COPY_IN:
       // The data follows the statement in a script (pg_dump's layout), up
       // to a line "\." or the end of input. Elsewhere there is none to send.
-      if (mode_ == Mode::script) r.copy_in = true;
-      else PQputCopyEnd(conn_.get(), "COPY FROM STDIN takes its data from a script on stdin (ssh TARGET < file.sql)");
+      if (mode_ == Mode::script) {
+        r.copy_in = true;
+      } else {
+        PQputCopyEnd(conn_.get(), "COPY FROM STDIN takes its data from a script on stdin (ssh TARGET < file.sql)");
+        r.copy_aborted = true;
+      }
       break;
     case PGRES_COPY_BOTH:
     case PGRES_BAD_RESPONSE:
     case PGRES_NONFATAL_ERROR:
     case PGRES_FATAL_ERROR:
     default: {
-      emit(Stream::err, PQresultErrorMessage(res));
+      // The error that ends a COPY the bastion aborted carries the bastion's own text.
       const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      const bool ours = r.copy_aborted && state && std::string_view(state) == "57014";
+      if (r.withhold_messages && !ours) {
+        withhold(res, "error");
+        break;
+      }
+      emit(Stream::err, PQresultErrorMessage(res));
       r.error = std::string(state ? state : "") + ": " + first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
       char* verbose = PQresultVerboseErrorMessage(res, PQERRORS_VERBOSE, PQSHOW_CONTEXT_ALWAYS);
       if (verbose) last_error_verbose_ = verbose, PQfreemem(verbose);

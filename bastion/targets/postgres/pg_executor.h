@@ -22,6 +22,7 @@
 #include "targets/postgres/pg_connection.h"
 #include "targets/postgres/result_renderer.h"
 #include "targets/postgres/sql_classifier.h"
+#include "targets/postgres/statement_tree.h"
 #include "targets/target.h"
 
 namespace bastion {
@@ -86,6 +87,9 @@ class PgExecutor : public Executor {
     std::string error;         // "SQLSTATE: message"
     std::optional<int64_t> affected;
     std::string masked_columns;
+    StatementTree tree;             // parsed when column masks apply
+    bool withhold_messages = false;  // errors and notices may quote masked values
+    bool copy_aborted = false;       // the bastion ended a COPY FROM STDIN that had no data
   };
 
   static void on_notice(void* self, const PGresult* res);
@@ -101,6 +105,9 @@ class PgExecutor : public Executor {
   bool poll_held();                           // true while a held statement still waits
   bool feed_copy();                           // true while COPY FROM STDIN waits for more data
   bool resolve_masks(Running& r);
+  bool refuse_under_masks(Running& r);  // true when refused (and reported)
+  void withhold(const PGresult* res, const char* what);
+  void plan_masks(Running& r, std::vector<ColumnOrigin>& origins, const std::vector<std::size_t>& unknown, int n);
   void poll_results(std::size_t budget);
   void on_result(PGresult* res);
   void begin_rows(const PGresult* res);
