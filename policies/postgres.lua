@@ -1,7 +1,10 @@
 -- PostgreSQL targets (c.kind == "sql"; c.sql says what the statement does,
 -- as the real PostgreSQL parser sees it).
---   * analysts (principal "analyst"): read-only, no side-effect functions,
---     personal data masked;
+--   * analysts (principal "analyst"): connect with the target's "readonly"
+--     credential (a database role with SELECT-only grants: PostgreSQL itself
+--     refuses their writes, whatever the SQL text hides), no side-effect
+--     functions, personal data masked;
+--   * everyone else connects with the target's default credential;
 --   * DROP, TRUNCATE and ALTER wait for a review by "dba-lead";
 --   * UPDATE/DELETE without WHERE is refused;
 --   * personal data is masked for everyone but "pii-reader";
@@ -33,6 +36,13 @@ end
 local function changes_role(c)
   local t = c.text:lower()
   return t:find("role", 1, true) or t:find("session authorization", 1, true)
+end
+
+-- The database role is the boundary the classifier cannot be: a target
+-- without a "readonly" credential refuses analysts (never a fallback).
+function on_session(s)
+  if commands.has(s.principals, "analyst") then return allow{ credential = "readonly" } end
+  return nil
 end
 
 function on_command(c)

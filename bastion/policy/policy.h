@@ -32,6 +32,9 @@ struct SessionRequest {
     int64_t expires_at = 0;
   };
   std::optional<Grant> grant;
+  // The held credential the session's on_session decision chose ("default"
+  // when it named none); empty while on_session itself runs.
+  std::string credential;
 };
 
 // What the SQL classifier found in one statement (kind "sql").
@@ -111,6 +114,9 @@ struct Decision {
   bool mask_derived = true;  // computed columns of a query reading a masked table are masked too
   std::optional<int64_t> row_limit;    // allow/mask: fewer rows than the target's cap
   SessionOptions options;              // on_session
+  // on_session: the target credential the session connects with (empty:
+  // none named, so "default"). Two policies naming different ones deny.
+  std::string credential;
   // Where it came from, for the audit trail.
   std::string policy_hash;  // sha256 of the deciding policy file
   std::string hook;         // on_session | on_command | default
