@@ -284,6 +284,16 @@ void Session::recheck_access(const Config& cur, int64_t now) {
     return end_all("bastion: target \"" + identity_.requested_user + "\" was removed from the configuration; session closed",
                    "target removed");
   }
+  // The credential the session connected with was withdrawn: as with a
+  // removed target, the session ends rather than keep a role the
+  // configuration no longer grants.
+  if (!credential_.empty() && !it->second.credential(credential_)) {
+    log_info("access withdrawn by reload", {{"session", id_}, {"target", identity_.requested_user},
+                                            {"credential", credential_}});
+    return end_all("bastion: target '" + identity_.requested_user + "' no longer holds credential '" + credential_ +
+                       "'; session closed",
+                   "credential removed");
+  }
   if (grant_) return;  // a just-in-time grant is checked on its own
   for (const auto& p : identity_.principals)
     if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end()) return;

@@ -7,7 +7,9 @@ API server (which token the API proxy sent upstream)."""
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 import unittest
 
 import pg_cluster
@@ -226,6 +228,37 @@ class CredentialsTest(BastionTest):
         self.assertEqual(self.session_row("dee", "web"), [("allow", "", '{"credential":"deploy"}')])
         r = self.env.ssh("web", "true", key=self.env.lost)
         self.assertEqual((r.returncode, r.stderr.decode()), (1, "bastion: target 'web' holds no credential 'x'\n"))
+
+    def reload(self, text):
+        b = self.env.bastion
+        before = sum(1 for l in b.log_lines() if l.get("msg") == "config reloaded")
+        with open(b.conf, "w") as f:
+            f.write(text)
+        b.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 10
+        while sum(1 for l in b.log_lines() if l.get("msg") == "config reloaded") == before:
+            self.assertLess(time.time(), end, "no reload")
+            time.sleep(0.05)
+
+    def test_reload_that_withdraws_the_credential_ends_the_session(self):
+        with open(self.env.bastion.conf) as f:
+            good = f.read()
+        p = subprocess.Popen(self.env.ssh_base(key=self.env.deployer) + ["web@127.0.0.1", "echo started; sleep 30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(p.stdout.readline(), b"started\n")
+            self.reload(good.replace('deploy = { user', 'deployed = { user', 1))
+            out, err = p.communicate(timeout=20)
+            self.assertIn("bastion: target 'web' no longer holds credential 'deploy'; session closed",
+                          err.decode())
+            self.assertEqual(self.env.audit_eventually(
+                "SELECT end_reason FROM sessions WHERE identity = 'dee' AND target = 'web' ORDER BY started_at DESC "
+                "LIMIT 1", [("credential removed",)]), [("credential removed",)])
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            self.reload(good)
 
     # --- kubectl ----------------------------------------------------------------
 
