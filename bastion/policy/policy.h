@@ -146,7 +146,7 @@ struct Decision {
 };
 
 // The stricter of two opinions (deny > review > mask > allow); masks from
-// both apply. Either may be absent ("no opinion").
+// both apply; two different credentials deny. Either may be absent ("no opinion").
 std::optional<Decision> combine(std::optional<Decision> a, std::optional<Decision> b);
 
 class Policy {

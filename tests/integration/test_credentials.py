@@ -64,11 +64,20 @@ class CredentialsTest(BastionTest):
     @classmethod
     def setUpClass(cls):
         cls.env = env = Env()
+        env.pg = env.kube = None
         try:
             cls.setup(env)
         except BaseException:
-            env.close()
+            cls.stop_servers(env)
+            env.close()  # tearDownClass does not run when setUpClass fails
             raise
+
+    @staticmethod
+    def stop_servers(env):
+        if env.pg:
+            env.pg.stop()
+        if env.kube:
+            env.kube.stop()
 
     @classmethod
     def setup(cls, env):
@@ -130,8 +139,7 @@ class CredentialsTest(BastionTest):
 
     @classmethod
     def tearDownClass(cls):
-        cls.env.pg.stop()
-        cls.env.kube.stop()
+        cls.stop_servers(cls.env)
         super().tearDownClass()
 
     def session_row(self, identity, target):
