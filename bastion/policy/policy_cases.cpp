@@ -97,7 +97,11 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     const std::string hook = field_str(L, "hook", "on_command");
     const std::string expect = field_str(L, "expect");
     const std::string reason = field_str(L, "reason");
-    const std::string want_credential = field_str(L, "credential");  // on_session: the credential chosen
+    // on_session: the credential the decision must choose; on_command: the
+    // one the session connected with (c.session.credential), as in a session.
+    const std::string case_credential = field_str(L, "credential");
+    const std::string want_credential = hook == "on_session" ? case_credential : "";
+    if (hook != "on_session") s.credential = case_credential.empty() ? "default" : case_credential;
     const std::string kind = field_str(L, "kind", "exec");
     const std::string command = field_str(L, "command");
     const std::string kube_ns = field_str(L, "namespace", "default");

@@ -14,7 +14,7 @@ import unittest
 
 import pg_cluster
 from fake_kube_api import FakeKube
-from harness import BASTIOND, SSHD, BastionTest, Env, main, run, wait_port
+from harness import BASTIOND, BASTIONCTL, SSHD, BastionTest, Env, main, run, wait_port
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
 KUBECTL = shutil.which("kubectl")
@@ -281,6 +281,27 @@ class CredentialsTest(BastionTest):
                 new = self.env.kube.requests[before:]
                 self.assertTrue(any("/namespaces/web/pods" in p for _, p, _ in new), new)
                 self.assertEqual({t for _, _, t in new}, {token})
+
+    # --- policy tests ------------------------------------------------------------
+
+    def test_policy_cases_check_the_credential(self):
+        cases = os.path.join(self.env.d, "grant_only.cases.lua")
+        with open(cases, "w") as f:
+            f.write("""cases = {
+  { name = "analyst", hook = "on_session", principals = { "analyst" }, expect = "allow", credential = "readonly" },
+  { name = "wrong", hook = "on_session", principals = { "viewer" }, expect = "allow", credential = "readonly" },
+  { name = "ops", hook = "on_session", principals = { "ops" }, expect = "allow", credential = "default" },
+  { name = "command as readonly", kind = "sql", command = "SELECT 1", credential = "readonly", expect = "allow",
+    reason = "as readonly" },
+  { name = "command as default", kind = "sql", command = "SELECT 1", expect = "allow", reason = "as default" },
+}
+""")
+        r = run([BASTIONCTL, "policy", "test", os.path.join(self.env.d, "grant_only.lua"), "--cases", cases])
+        self.assertEqual((r.returncode, r.stdout.decode()),
+                         (1, "FAIL wrong: expected credential readonly, got view\n4 passed, 1 failed\n"))
+        r = run([BASTIONCTL, "policy", "test", os.path.join(self.env.d, "grant_only.lua"), "--session",
+                 "--principals", "analyst"])
+        self.assertIn("credential: readonly\n", r.stdout.decode())
 
     # --- configuration ------------------------------------------------------------
 
