@@ -1,4 +1,14 @@
 cases = {
+  -- which database role each session uses (the credential the target holds)
+  { name = "analysts connect read-only", hook = "on_session", principals = {"analyst"}, target_type = "postgres",
+    expect = "allow", credential = "readonly" },
+  { name = "an analyst who is also a dba stays read-only", hook = "on_session", principals = {"dba", "analyst"},
+    target_type = "postgres", expect = "allow", credential = "readonly" },
+  { name = "admins keep the default credential", hook = "on_session", principals = {"dba"}, target_type = "postgres",
+    expect = "allow", credential = "default" },
+  { name = "pii-readers keep the default credential", hook = "on_session", principals = {"ops", "pii-reader"},
+    target_type = "postgres", expect = "allow", credential = "default" },
+
   -- analysts: read-only
   { name = "analyst select, PII masked", principals = {"analyst"}, kind = "sql", target_type = "postgres",
     command = "SELECT name, email FROM customers", expect = "mask", columns = {"email", "customers.ssn", "phone"} },

@@ -1,6 +1,9 @@
 -- PostgreSQL targets (c.kind == "sql"; c.sql says what the statement does,
 -- as the real PostgreSQL parser sees it, and what it cannot see).
---   * analysts (principal "analyst"): read-only, personal data masked;
+--   * analysts (principal "analyst"): connect with the target's "readonly"
+--     credential (a database role with SELECT-only grants: PostgreSQL itself
+--     refuses their writes, whatever the SQL text hides), personal data masked;
+--   * everyone else connects with the target's default credential;
 --   * statements whose effect the text does not show (c.sql.opaque: DO, CALL,
 --     EXECUTE, functions outside the side-effect-free catalog, CREATE
 --     FUNCTION/RULE/TRIGGER, ...) are denied to analysts and wait for a review
@@ -74,6 +77,13 @@ local function below_admin(q, analyst)
   local nw = no_where(q)
   if nw then return deny(nw) end
   return review{ reason = what, approvers = { "dba-lead" } }
+end
+
+-- The database role is the boundary the classifier cannot be: a target
+-- without a "readonly" credential refuses analysts (never a fallback).
+function on_session(s)
+  if commands.has(s.principals, "analyst") then return allow{ credential = "readonly" } end
+  return nil
 end
 
 function on_command(c)

@@ -26,6 +26,9 @@ ssh-keygen -q -t ed25519 -N '' -C "held by the bastion" -f "$K/target_key"
 ssh-keygen -q -t ed25519 -N '' -C "demo target host key" -f "$DEMO/target/host_key"
 ssh-keygen -q -t ed25519 -N '' -C "alice" -f "$K/alice"
 ssh-keygen -q -s "$K/user_ca" -I alice -n ops -V -1m:+15m "$K/alice.pub"
+# carol is an analyst: on demo-db she connects as the read-only role app_ro.
+ssh-keygen -q -t ed25519 -N '' -C "carol" -f "$K/carol"
+ssh-keygen -q -s "$K/user_ca" -I carol -n analyst -V -1m:+15m "$K/carol.pub"
 # bob approves; his certificate comes from the bastion's own CA.
 "$ROOT/build/bastion/bastionctl" ca init "$K/bastion_ca" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -C "bob" -f "$K/bob"
@@ -68,6 +71,9 @@ fi
 PG_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 printf '%s\n' "$PG_PASSWORD" > "$K/demo-db.password"
 chmod 600 "$K/demo-db.password"
+RO_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+printf '%s\n' "$RO_PASSWORD" > "$K/demo-db-ro.password"
+chmod 600 "$K/demo-db-ro.password"
 printf '%s\n' "$PG_PASSWORD" > "$PGDIR/pwfile"
 [ "$(id -u)" -eq 0 ] && chown "$PG_USER" "$PGDIR/pwfile"
 "${as_pg[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A scram-sha-256 --pwfile="$PGDIR/pwfile" \
@@ -89,7 +95,9 @@ targets = {
                     allow = { "ops" }, labels = { env = "prod" } },
   ["demo-db"] = { type = "postgres", host = "127.0.0.1", port = $PG_PORT, dbname = "postgres",
                   user = "postgres", password_file = "keys/demo-db.password", sslmode = "disable",
-                  allow = { "ops" }, policy = "postgres.lua" },
+                  -- postgres.lua gives analysts this one: PostgreSQL refuses their writes.
+                  credentials = { readonly = { user = "app_ro", password_file = "keys/demo-db-ro.password" } },
+                  allow = { "ops", "analyst" }, policy = "postgres.lua" },
 }
 CONF
 
@@ -122,6 +130,20 @@ INSERT INTO customers VALUES
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2));
 INSERT INTO orders VALUES (10, 1, 99.90), (11, 2, 5.00), (12, 1, 12.00);
 SQL
+# The analysts' role: it can read and nothing else (bastion-policy(5)): SELECT
+# on the tables only, no CREATE on the schema, no TEMP on the database, not a
+# superuser, no BYPASSRLS. Read-only transactions by default as well, but the
+# grants are the boundary.
+PGPASSWORD="$PG_PASSWORD" psql -X -q -v ON_ERROR_STOP=1 -v ro_password="$RO_PASSWORD" -h 127.0.0.1 -p "$PG_PORT" \
+  -U postgres postgres <<'SQL'
+CREATE ROLE app_ro LOGIN PASSWORD :'ro_password' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+REVOKE ALL ON DATABASE postgres FROM PUBLIC;
+GRANT CONNECT ON DATABASE postgres TO app_ro;
+ALTER ROLE app_ro SET default_transaction_read_only = on;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT USAGE ON SCHEMA public TO app_ro;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_ro;
+SQL
 "$ROOT/build/bastion/bastiond" --check --config "$DEMO/bastion.conf" >/dev/null
 "$ROOT/build/bastion/bastiond" --config "$DEMO/bastion.conf" 2> "$DEMO/bastiond.log" &
 pids+=($!)
@@ -132,6 +154,7 @@ done
 
 S="ssh -i $K/alice -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
 B="ssh -i $K/bob -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
+C="ssh -i $K/carol -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
 cat <<MSG
 
 bastiond is listening on 127.0.0.1:$BASTION_PORT in front of target "demo-host"
@@ -153,6 +176,7 @@ is valid for 15 minutes.
   As CSV:             $S demo-db@127.0.0.1 -- --csv 'SELECT * FROM orders'
   Denied statement:   $S demo-db@127.0.0.1 'DELETE FROM orders'
   Held for review:    $S demo-db@127.0.0.1 'DROP TABLE orders'   (bob may approve it too)
+  As an analyst:      $C demo-db@127.0.0.1 'SELECT current_user'   (app_ro: the database refuses writes)
 
 Recordings:   ls $DEMO/data/recordings/*/
 Replay one:   $ROOT/build/bastion/bastionctl recording play FILE   (or: asciinema play FILE)

@@ -18,14 +18,31 @@
 
 namespace bastion {
 
+// One credential a target holds, read at load like every held secret. The
+// policy picks one per session by name (on_session: allow{ credential = "x" });
+// the target's top-level fields are the credential named "default". Which
+// fields are set depends on the target's type.
+struct HeldCredential {
+  std::string user;              // ssh, postgres (postgres: may come from a service)
+  // ssh
+  std::string identity;          // private key file
+  std::string certificate;       // optional: identity's certificate (-cert.pub)
+  HeldSecret identity_key;       // the identity file's content
+  std::string certificate_text;  // the certificate file's content
+  // postgres
+  std::string password_file;     // the password, alone in a file only bastiond can read
+  std::string passfile;          // or a libpq password file (.pgpass format)
+  HeldSecret password;           // password_file's first line
+  HeldSecret passfile_text;      // passfile's content
+  // kubectl
+  std::string kubeconfig;        // readable by bastiond only
+  std::string context;           // optional: a context in it (else its current-context)
+  HeldSecret kubeconfig_text;    // its content
+};
+
 struct SshTargetConfig {
   std::string host;
   int port = 22;
-  std::string user;
-  std::string identity;       // private key file
-  std::string certificate;    // optional: identity's certificate (-cert.pub)
-  HeldSecret identity_key;    // the identity file's content, read at load
-  std::string certificate_text;  // the certificate file's content, read at load
   std::string known_hosts;    // required: strict host key checking
   int connect_timeout = 10;   // seconds
 };
@@ -34,12 +51,7 @@ struct PostgresTargetConfig {
   std::string host;            // host name, address, or a socket folder
   int port = 5432;
   std::string dbname;
-  std::string user;
-  std::string password_file;   // the password, alone in a file only bastiond can read
   std::string service;         // or a libpq service (pg_service.conf)
-  std::string passfile;        // or a libpq password file (.pgpass format)
-  HeldSecret password;         // password_file's first line, read at load
-  HeldSecret passfile_text;    // passfile's content, read at load
   std::string sslmode;         // libpq sslmode; default "prefer"
   std::string sslrootcert;
   int connect_timeout = 10;    // seconds
@@ -48,9 +60,7 @@ struct PostgresTargetConfig {
 };
 
 struct KubectlTargetConfig {
-  std::string kubeconfig;              // readable by bastiond only
-  HeldSecret kubeconfig_text;          // its content, read at load
-  std::string context;                 // optional: a context in it
+  std::string context;                 // optional: the default credential's context; the name kubectl is given
   std::string namespace_name = "default";  // when the user names none
   std::string kubectl = "/usr/bin/kubectl";
   bool sandbox = true;                 // run kubectl under bubblewrap (sandbox.h)
@@ -82,6 +92,14 @@ struct TargetConfig {
   SshTargetConfig ssh;
   PostgresTargetConfig postgres;
   KubectlTargetConfig kubectl;
+  // By name; "default" (the top-level fields) only when the target has them.
+  std::map<std::string, HeldCredential> credentials;
+
+  // Null when the target holds no credential of that name: never a fallback.
+  const HeldCredential* credential(const std::string& name) const {
+    const auto it = credentials.find(name);
+    return it == credentials.end() ? nullptr : &it->second;
+  }
 };
 
 struct Limits {
@@ -136,7 +154,7 @@ struct Config {
 // Loads and validates. On failure returns null and `error` reads
 // "FILE:LINE: KEY: problem". `check_files` also opens keys, CA files and
 // known_hosts, and reads the held credential files (identity, certificate,
-// password_file, passfile, kubeconfig) into the config: bastiond and
+// password_file, passfile, kubeconfig; top-level and in `credentials`) into the config: bastiond and
 // `bastiond --check` always do; only tools that never connect skip it.
 std::shared_ptr<const Config> load_config(const std::string& path, std::string& error,
                                           bool check_files = true);

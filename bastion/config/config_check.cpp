@@ -81,9 +81,12 @@ std::vector<std::string> check_config_files(const Config& cfg) {
       out.push_back("targets." + name + ": " + t.kubectl.bwrap + " is not an executable: kubectl runs only inside "
                     "bubblewrap (install Debian's bubblewrap, set bwrap = PATH, or kubectl_sandbox = false)");
     if (t.type != "ssh") continue;
-    SshKey key;
-    std::string err;
-    if (!import_identity(t.ssh, key, err)) out.push_back("targets." + name + ": " + err);
+    for (const auto& [cname, cred] : t.credentials) {
+      SshKey key;
+      std::string err;
+      if (!import_identity(cred, key, err))
+        out.push_back("targets." + name + (cname == "default" ? "" : ".credentials." + cname) + ": " + err);
+    }
   }
   return out;
 }

@@ -205,6 +205,135 @@ std::string kubeconfig_runs_programs(const std::string& text) {
   return "";
 }
 
+// The keys a credential of each target type is made of: inside `credentials`
+// exactly these, at the target's top level these are the credential "default".
+const std::set<std::string>& credential_keys(const std::string& type) {
+  static const std::set<std::string> ssh{"user", "identity", "certificate"};
+  static const std::set<std::string> postgres{"user", "password_file", "passfile"};
+  static const std::set<std::string> kubectl{"kubeconfig", "context"};
+  return type == "ssh" ? ssh : type == "postgres" ? postgres : kubectl;
+}
+
+std::string key_list(const std::set<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+bool is_identifier(const std::string& s) {
+  static const std::regex re("[A-Za-z_][A-Za-z0-9_]*");
+  return s.size() <= 64 && std::regex_match(s, re);
+}
+
+// Reads one credential from the table on top (a target's top level, or one
+// entry of its `credentials`): the same keys, files and mode checks for both.
+// `q` qualifies keys in errors ("targets.db." or "targets.db.credentials.ro.").
+void load_credential(Reader& r, const Config& cfg, const std::string& type, int line, const std::string& q,
+                     bool user_optional, bool check_files, HeldCredential& c) {
+  auto need = [&](const char* f) {
+    auto v = r.str(f, r.line_of(f, line), q);
+    if (!v || v->empty()) r.fail(r.line_of(f, line), q + f, "required");
+    return *v;
+  };
+  auto path = [&](const char* f) {
+    const auto v = r.str(f, r.line_of(f, line), q);
+    return v ? resolve(cfg.dir, *v) : std::string();
+  };
+  if (type == "kubectl") {
+    c.kubeconfig = resolve(cfg.dir, need("kubeconfig"));
+    c.context = r.str("context", r.line_of("context", line), q).value_or("");
+    if (!check_files) return;
+    read_secret(r, r.line_of("kubeconfig", line), q + "kubeconfig", c.kubeconfig, c.kubeconfig_text);
+    // kubectl would run an exec credential plugin or auth provider on the bastion host.
+    if (const std::string why = kubeconfig_runs_programs(c.kubeconfig_text.bytes); !why.empty())
+      r.fail(r.line_of("kubeconfig", line), q + "kubeconfig",
+             c.kubeconfig + ": " + why + " (credential plugins would run on the bastion host; give the target a "
+             "bearer token or a client certificate)");
+    return;
+  }
+  if (type == "postgres") {
+    c.user = user_optional ? r.str("user", r.line_of("user", line), q).value_or("") : need("user");
+    c.password_file = path("password_file");
+    c.passfile = path("passfile");
+    if (check_files && !c.password_file.empty()) {
+      read_secret(r, r.line_of("password_file", line), q + "password_file", c.password_file, c.password);
+      auto& pw = c.password.bytes;  // the first line is the password
+      const auto eol = pw.find_first_of("\r\n");
+      if (eol != std::string::npos) std::fill(pw.begin() + static_cast<std::ptrdiff_t>(eol), pw.end(), '\0'), pw.resize(eol);
+    }
+    if (check_files && !c.passfile.empty())
+      read_secret(r, r.line_of("passfile", line), q + "passfile", c.passfile, c.passfile_text);
+    return;
+  }
+  c.user = need("user");
+  c.identity = resolve(cfg.dir, need("identity"));
+  c.certificate = path("certificate");
+  if (!check_files) return;
+  read_secret(r, r.line_of("identity", line), q + "identity", c.identity, c.identity_key);
+  // A certificate is public (the target sees it), so any mode will do; it
+  // is still read once, with its key.
+  if (!c.certificate.empty() && !read_file(c.certificate, c.certificate_text))
+    r.fail(r.line_of("certificate", line), q + "certificate", "cannot read " + c.certificate);
+}
+
+// True when the table on top sets any of `keys`.
+bool has_any(lua_State* L, const std::set<std::string>& keys) {
+  for (const auto& k : keys) {
+    lua_getfield(L, -1, k.c_str());
+    const bool set = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (set) return true;
+  }
+  return false;
+}
+
+// The target's held credentials: "default" from its top-level fields (when
+// it has them, or when it has no `credentials` table: then they are
+// required, as before), and each entry of `credentials = { NAME = {...} }`.
+void load_credentials(Reader& r, lua_State* L, const Config& cfg, TargetConfig& t, int tline, bool check_files) {
+  const std::string q = "targets." + t.name + ".";
+  const auto& keys = credential_keys(t.type);
+  lua_getfield(L, -1, "credentials");
+  const bool has_named = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  // A libpq service may name the user: then the default needs nothing more.
+  const bool service = t.type == "postgres" && !t.postgres.service.empty();
+  // kubectl's top-level `context` is also the name kubectl is given: only a
+  // kubeconfig there makes a default credential.
+  const bool has_default = t.type == "kubectl" ? has_any(L, {"kubeconfig"}) : has_any(L, keys);
+  if (!has_named || service || has_default)
+    load_credential(r, cfg, t.type, tline, q, service, check_files, t.credentials["default"]);
+  if (!has_named) return;
+  const int cl = r.line_of("credentials", tline);
+  lua_getfield(L, -1, "credentials");
+  if (!lua_istable(L, -1))
+    r.fail(cl, q + "credentials", "expected a table of NAME = { " + key_list(keys) + " }");
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) != LUA_TSTRING) r.fail(cl, q + "credentials", "credential names must be strings");
+    const std::string name = lua_tostring(L, -2);
+    const int line = r.line_of(name, cl);
+    const std::string cq = q + "credentials." + name;
+    if (!is_identifier(name))
+      r.fail(line, cq, "a credential name must be an identifier (letters, digits, '_'; not starting with a digit)");
+    if (t.credentials.count(name))
+      r.fail(line, cq, "the target's top-level " + key_list(keys) + " already are the credential \"default\"");
+    if (!lua_istable(L, -1))
+      r.fail(line, cq, "expected a table { " + key_list(keys) + " } (a credential of a " + t.type + " target)");
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pop(L, 1);
+      const std::string k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+      if (!keys.count(k))
+        r.fail(r.line_of(k, line), cq + "." + k, "unknown key (" + t.type + " credentials take " + key_list(keys) + ")");
+    }
+    load_credential(r, cfg, t.type, line, cq + ".", false, check_files, t.credentials[name]);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (t.credentials.empty()) r.fail(cl, q + "credentials", "the target holds no credential");
+}
+
 void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, int tline,
                  bool check_files) {
   const std::string q = "targets." + name + ".";
@@ -219,15 +348,16 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
            "unsupported target type \"" + t.type + "\" (supported: ssh, postgres, kubectl)");
   if (t.type == "kubectl")
     r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "kubectl_sandbox", "bwrap", "sandbox_user",
-                 "decision_timeout", "allow", "labels", "policy", "approvers"},
+                 "decision_timeout", "allow", "labels", "policy", "approvers", "credentials"},
                 tline, q);
   else if (t.type == "ssh")
     r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
-                 "labels", "connect_timeout", "policy", "approvers"},
+                 "labels", "connect_timeout", "policy", "approvers", "credentials"},
                 tline, q);
   else
     r.only_keys({"type", "host", "port", "dbname", "user", "password_file", "service", "passfile", "sslmode",
-                 "sslrootcert", "allow", "labels", "connect_timeout", "row_limit", "statement_timeout", "policy", "approvers"},
+                 "sslrootcert", "allow", "labels", "connect_timeout", "row_limit", "statement_timeout", "policy", "approvers",
+                 "credentials"},
                 tline, q);
   if (auto pf = r.str("policy", r.line_of("policy", tline), q))
     t.policy = load_policy(r, cfg, r.line_of("policy", tline), q + "policy", *pf);
@@ -245,7 +375,6 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
       static_cast<int>(r.integer("connect_timeout", r.line_of("connect_timeout", tline), q, 1, 300).value_or(10));
   if (t.type == "kubectl") {
     auto& k = t.kubectl;
-    k.kubeconfig = resolve(cfg.dir, need("kubeconfig"));
     k.context = opt("context");
     if (auto ns = r.str("namespace", r.line_of("namespace", tline), q)) k.namespace_name = *ns;
     if (auto kc = r.str("kubectl", r.line_of("kubectl", tline), q)) k.kubectl = resolve(cfg.dir, *kc);
@@ -266,13 +395,8 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
       else
         k.sandbox_uid = found->pw_uid, k.sandbox_gid = found->pw_gid;
     }
+    load_credentials(r, L, cfg, t, tline, check_files);
     if (check_files) {
-      read_secret(r, r.line_of("kubeconfig", tline), q + "kubeconfig", k.kubeconfig, k.kubeconfig_text);
-      // kubectl would run an exec credential plugin or auth provider on the bastion host.
-      if (const std::string why = kubeconfig_runs_programs(k.kubeconfig_text.bytes); !why.empty())
-        r.fail(r.line_of("kubeconfig", tline), q + "kubeconfig",
-               k.kubeconfig + ": " + why + " (credential plugins would run on the bastion host; give the target a "
-               "bearer token or a client certificate)");
       if (access(k.kubectl.c_str(), X_OK) != 0)
         r.fail(r.line_of("kubectl", tline), q + "kubectl", k.kubectl + " is not an executable (install kubectl, "
                "e.g. Debian's kubernetes-client, or set kubectl = PATH)");
@@ -288,9 +412,6 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
       r.fail(r.line_of("host", tline), q + "host", "expected a host name, an address or a socket folder");
     p.port = static_cast<int>(r.integer("port", r.line_of("port", tline), q, 1, 65535).value_or(5432));
     p.dbname = p.service.empty() ? need("dbname") : opt("dbname");
-    p.user = p.service.empty() ? need("user") : opt("user");
-    if (auto f = r.str("password_file", r.line_of("password_file", tline), q)) p.password_file = resolve(cfg.dir, *f);
-    if (auto f = r.str("passfile", r.line_of("passfile", tline), q)) p.passfile = resolve(cfg.dir, *f);
     if (auto f = r.str("sslrootcert", r.line_of("sslrootcert", tline), q)) p.sslrootcert = resolve(cfg.dir, *f);
     p.sslmode = opt("sslmode");
     if (!p.sslmode.empty() &&
@@ -301,33 +422,17 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     p.row_limit = r.integer("row_limit", r.line_of("row_limit", tline), q, 0, int64_t{1} << 40).value_or(100000);
     p.statement_timeout = static_cast<int>(
         r.integer("statement_timeout", r.line_of("statement_timeout", tline), q, 0, 7 * 86400).value_or(0));
-    if (check_files && !p.password_file.empty()) {
-      read_secret(r, r.line_of("password_file", tline), q + "password_file", p.password_file, p.password);
-      auto& pw = p.password.bytes;  // the first line is the password
-      const auto eol = pw.find_first_of("\r\n");
-      if (eol != std::string::npos) std::fill(pw.begin() + static_cast<std::ptrdiff_t>(eol), pw.end(), '\0'), pw.resize(eol);
-    }
-    if (check_files && !p.passfile.empty())
-      read_secret(r, r.line_of("passfile", tline), q + "passfile", p.passfile, p.passfile_text);
+    load_credentials(r, L, cfg, t, tline, check_files);
     cfg.targets[name] = std::move(t);
     return;
   }
   auto& s = t.ssh;
   s.host = need("host");
-  s.user = need("user");
   s.port = static_cast<int>(r.integer("port", r.line_of("port", tline), q, 1, 65535).value_or(22));
   s.connect_timeout = timeout;
-  s.identity = resolve(cfg.dir, need("identity"));
   s.known_hosts = resolve(cfg.dir, need("known_hosts"));
-  if (auto c = r.str("certificate", r.line_of("certificate", tline), q)) s.certificate = resolve(cfg.dir, *c);
-  if (check_files) {
-    read_secret(r, r.line_of("identity", tline), q + "identity", s.identity, s.identity_key);
-    check_readable(r, r.line_of("known_hosts", tline), q + "known_hosts", s.known_hosts);
-    // A certificate is public (the target sees it), so any mode will do; it
-    // is still read once, with its key.
-    if (!s.certificate.empty() && !read_file(s.certificate, s.certificate_text))
-      r.fail(r.line_of("certificate", tline), q + "certificate", "cannot read " + s.certificate);
-  }
+  load_credentials(r, L, cfg, t, tline, check_files);
+  if (check_files) check_readable(r, r.line_of("known_hosts", tline), q + "known_hosts", s.known_hosts);
   cfg.targets[name] = std::move(t);
 }
 

@@ -154,6 +154,7 @@ int test(const std::vector<std::string>& a) {
   std::printf("decision: %s\n", d.name());
   if (!d.reason.empty()) std::printf("reason:   %s\n", shown(d.reason).c_str());
   if (!d.source.empty()) std::printf("from:     %s (%s)\n", shown(d.source).c_str(), shown(d.hook).c_str());
+  if (!d.credential.empty()) std::printf("credential: %s\n", shown(d.credential).c_str());
   for (const auto& m : d.mask) {
     std::printf("mask:     /%s/ -> %s\n", shown(m.pattern).c_str(), shown(m.replacement).c_str());
     // The filter holds back only a capped window for such a pattern.

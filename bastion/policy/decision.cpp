@@ -7,9 +7,22 @@ namespace bastion {
 std::optional<Decision> combine(std::optional<Decision> a, std::optional<Decision> b) {
   if (!a) return b;
   if (!b) return a;
+  // Each layer may choose the session's credential; they must agree, since
+  // running under one layer's choice would ignore the other's (fail closed).
+  if (!a->credential.empty() && !b->credential.empty() && a->credential != b->credential) {
+    Decision d = Decision::deny("the policies chose different credentials (\"" + a->credential + "\" and \"" +
+                                b->credential + "\")");
+    const Decision& src = a->verdict >= b->verdict ? *a : *b;
+    d.hook = src.hook;
+    d.policy_hash = src.policy_hash;
+    d.source = src.source;
+    return d;
+  }
+  const std::string credential = a->credential.empty() ? b->credential : a->credential;
   Decision& strict = a->verdict >= b->verdict ? *a : *b;
   const Decision& other = a->verdict >= b->verdict ? *b : *a;
   Decision out = strict;
+  out.credential = credential;
   // Masking from either side still applies when the result lets output through.
   if (out.allowed()) {
     for (const auto& m : other.mask) out.mask.push_back(m);

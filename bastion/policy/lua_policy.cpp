@@ -155,6 +155,10 @@ std::optional<Decision> LuaPolicy::call_hook(const char* hook, PolicyTrace* trac
     return std::nullopt;
   }
   if (ok && !call.convert_error.empty()) err = call.convert_error;
+  // The credential is chosen once, when the session starts: a command
+  // decision naming one would look like it switches role, and it does not.
+  if (ok && err.empty() && call.has_result && !call.decision.credential.empty() && std::string(hook) != "on_session")
+    call.convert_error = err = "credential can only be chosen by on_session";
   if (!ok || !call.convert_error.empty()) {
     const std::string ref = new_ref();
     log_error("policy error", {{"ref", ref}, {"policy", src_->path}, {"hook", hook}, {"error", err}});

@@ -32,6 +32,9 @@ struct SessionRequest {
     int64_t expires_at = 0;
   };
   std::optional<Grant> grant;
+  // The held credential the session's on_session decision chose ("default"
+  // when it named none); empty while on_session itself runs.
+  std::string credential;
 };
 
 // One session setting a SQL statement changes (SET, RESET, set_config,
@@ -139,6 +142,9 @@ struct Decision {
   bool allow_derived_objects = false;
   std::optional<int64_t> row_limit;    // allow/mask: fewer rows than the target's cap
   SessionOptions options;              // on_session
+  // on_session: the target credential the session connects with (empty:
+  // none named, so "default"). Two policies naming different ones deny.
+  std::string credential;
   // Where it came from, for the audit trail.
   std::string policy_hash;  // sha256 of the deciding policy file
   std::string hook;         // on_session | on_command | default
@@ -168,7 +174,7 @@ struct Decision {
 };
 
 // The stricter of two opinions (deny > review > mask > allow); masks from
-// both apply. Either may be absent ("no opinion").
+// both apply; two different credentials deny. Either may be absent ("no opinion").
 std::optional<Decision> combine(std::optional<Decision> a, std::optional<Decision> b);
 
 class Policy {

@@ -97,6 +97,11 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     const std::string hook = field_str(L, "hook", "on_command");
     const std::string expect = field_str(L, "expect");
     const std::string reason = field_str(L, "reason");
+    // on_session: the credential the decision must choose; on_command: the
+    // one the session connected with (c.session.credential), as in a session.
+    const std::string case_credential = field_str(L, "credential");
+    const std::string want_credential = hook == "on_session" ? case_credential : "";
+    if (hook != "on_session") s.credential = case_credential.empty() ? "default" : case_credential;
     const std::string kind = field_str(L, "kind", "exec");
     const std::string command = field_str(L, "command");
     const std::string kube_ns = field_str(L, "namespace", "default");
@@ -139,6 +144,13 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     if (!refusal.empty()) d = Decision::deny(refusal);  // the bastion refuses before any policy
     const bool verdict_ok = d.name() == expect;
     const bool reason_ok = reason.empty() || d.reason.find(reason) != std::string::npos;
+    const std::string got_credential = d.credential.empty() ? "default" : d.credential;
+    if (!want_credential.empty() && verdict_ok && want_credential != got_credential) {
+      ++failures;
+      out << "FAIL " << display_escape(name) << ": expected credential " << display_escape(want_credential)
+          << ", got " << display_escape(got_credential) << "\n";
+      continue;
+    }
     std::vector<std::string> masked;
     for (const auto& c : d.column_masks) masked.push_back(c.table.empty() ? c.column : c.table + "." + c.column);
     std::sort(masked.begin(), masked.end());

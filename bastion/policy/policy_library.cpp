@@ -1,6 +1,8 @@
 #include "policy/policy_library.h"
 #include "common/parse_number.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <ctime>
 #include <map>
@@ -143,6 +145,7 @@ void fill_session(lua_State* L, const SessionRequest& r) {
   set_str(L, "id", r.session_id);
   set_int(L, "started_at", r.started_at);
   set_bool(L, "tty", r.tty);
+  if (!r.credential.empty()) set_str(L, "credential", r.credential);  // c.session.credential
   make_readonly(L);
   lua_setfield(L, -2, "session");
   if (r.grant) {  // s.grant / c.grant: the just-in-time access this session relies on
@@ -585,6 +588,25 @@ bool opt_int_field(lua_State* L, int t, const char* k, std::optional<int>& out, 
   return true;
 }
 
+// allow{ credential = "readonly" }: a credential name as the config spells
+// them (an identifier); anything else is a malformed decision.
+bool credential_field(lua_State* L, int args, Decision& d, std::string& error) {
+  raw_field(L, args, "credential");
+  const int type = lua_type(L, -1);
+  if (type == LUA_TSTRING) d.credential = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  if (type == LUA_TNIL) return true;
+  const bool ident = !d.credential.empty() && d.credential.size() <= 64 &&
+                     !std::isdigit(static_cast<unsigned char>(d.credential[0])) &&
+                     std::all_of(d.credential.begin(), d.credential.end(),
+                                 [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; });
+  if (type != LUA_TSTRING || !ident) {
+    d.credential.clear();
+    return error = "credential must be the name of one of the target's credentials (an identifier)", false;
+  }
+  return true;
+}
+
 bool string_list(lua_State* L, int t, std::vector<std::string>& out) {
   if (lua_type(L, t) == LUA_TSTRING) {
     out.emplace_back(lua_tostring(L, t));
@@ -734,6 +756,7 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
       raw_field(L, args, "record_input");
       if (lua_isboolean(L, -1)) d.options.record_input = lua_toboolean(L, -1);
       lua_pop(L, 1);
+      ok = ok && credential_field(L, args, d, error);
       std::optional<int> row_limit;
       ok = ok && opt_int_field(L, args, "idle_timeout", d.options.idle_timeout, error) &&
            opt_int_field(L, args, "max_session_length", d.options.max_session_length, error) &&

@@ -242,7 +242,7 @@ void ChannelPipeline::start() {
     return refuse("bastion: the policy is unavailable; nothing was run", kExitBastionError, "policy error");
   }
   if (!s_.admit(*policy, *t, pty_.has_value(), refusal))
-    return refuse("bastion: session denied: " + refusal, kExitAccessRefused, "session denied");
+    return refuse(refusal, kExitAccessRefused, "session denied");
 
   target_cfg_ = t;
   if (pty_refused_) notice("bastion: no terminal: your certificate does not permit a pty (no-pty)");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "approvals/approval.h"
 #include "auth/cert_verifier.h"
 #include "common/log.h"
@@ -154,14 +156,16 @@ std::shared_ptr<TargetConnection> Session::target(std::string& error) {
   // A lost connection may still be used by other channels' executors: they
   // share its ownership, so replacing it here frees nothing under them (it
   // stays in the event until its last user lets go, so they see it end).
-  std::unique_ptr<TargetConnection> fresh = connect_target(*t, error);
+  const HeldCredential* cred = t->credential(credential_);  // chosen by admit(), which comes first
+  if (!cred) return error = "target '" + t->name + "' holds no credential '" + credential_ + "'", nullptr;
+  std::unique_ptr<TargetConnection> fresh = connect_target(*t, *cred, error);
   if (!fresh) {
     log_error("target connection failed", {{"session", id_}, {"target", t->name}, {"error", error}});
     return nullptr;
   }
   target_ = std::move(fresh);
   target_->attach(ev_);
-  log_info("target connected", {{"session", id_}, {"target", t->name}});
+  log_info("target connected", {{"session", id_}, {"target", t->name}, {"credential", credential_}});
   return target_;
 }
 
@@ -212,6 +216,7 @@ SessionRequest Session::session_request(const TargetConfig& t, bool tty) const {
   r.started_at = started_unix_;
   r.tty = tty;
   r.grant = grant_;
+  r.credential = credential_;
   return r;
 }
 
@@ -230,15 +235,34 @@ void Session::audit_decision(int channel, const std::string& kind, const std::st
 bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string& refusal) {
   if (admitted_) return true;
   if (!session_denial_.empty()) return refusal = session_denial_, false;
-  const Decision d = policy.decide_session(session_request(t, tty));
+  Decision d = policy.decide_session(session_request(t, tty));
+  // The credential the session connects with: the one on_session named, or
+  // "default". One the target does not hold refuses the session: never a
+  // fallback to another (the policy meant less privilege, or more care).
+  const bool reserved = t.type == "approvals" || t.type == "access";
+  const std::string credential = d.credential.empty() ? "default" : d.credential;
+  std::string message;
+  if (d.allowed() && !reserved && !t.credential(credential)) {
+    std::string held;
+    for (const auto& [name, c] : t.credentials) held += (held.empty() ? "" : ", ") + name;
+    d.verdict = Decision::Verdict::deny;
+    d.reason = "target '" + t.name + "' holds no credential '" + credential + "'" +
+               (d.credential.empty() ? " (the policy must choose one of: " + held + ")" : "");
+    message = "bastion: " + d.reason;
+  }
+  std::string details;
+  if (!reserved) details = nlohmann::json{{"credential", credential}}.dump();
   int64_t row;
-  audit_decision(-1, "session", "", d, "", row);
-  log_info("session decision", {{"session", id_}, {"decision", d.name()}, {"reason", d.reason}, {"at", d.source}});
-  if (row < 0) return refusal = session_denial_ = "the audit store is unavailable", false;
+  audit_decision(-1, "session", "", d, "", row, details);
+  log_info("session decision", {{"session", id_}, {"decision", d.name()}, {"reason", d.reason}, {"at", d.source},
+                                {"credential", reserved ? "" : credential}});
+  if (row < 0) return refusal = session_denial_ = "bastion: session denied: the audit store is unavailable", false;
   if (!d.allowed()) {
-    session_denial_ = d.reason.empty() ? "denied by policy" : d.reason;
+    session_denial_ = !message.empty() ? message
+                                       : "bastion: session denied: " + (d.reason.empty() ? "denied by policy" : d.reason);
     return refusal = session_denial_, false;
   }
+  if (!reserved) credential_ = credential;
   options_ = d.options;
   admitted_ = true;
   return true;
@@ -297,6 +321,16 @@ void Session::recheck_access(const Config& cur, int64_t now) {
     log_info("access withdrawn by reload", {{"session", id_}, {"target", identity_.requested_user}});
     return end_all("bastion: target \"" + identity_.requested_user + "\" was removed from the configuration; session closed",
                    "target removed");
+  }
+  // The credential the session connected with was withdrawn: as with a
+  // removed target, the session ends rather than keep a role the
+  // configuration no longer grants.
+  if (!credential_.empty() && !it->second.credential(credential_)) {
+    log_info("access withdrawn by reload", {{"session", id_}, {"target", identity_.requested_user},
+                                            {"credential", credential_}});
+    return end_all("bastion: target '" + identity_.requested_user + "' no longer holds credential '" + credential_ +
+                       "'; session closed",
+                   "credential removed");
   }
   if (grant_) return;  // a just-in-time grant is checked on its own
   for (const auto& p : identity_.principals)

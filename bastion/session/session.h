@@ -56,7 +56,8 @@ class Session {
   // files changed (so a reload applies from the next command). Null + error
   // when a policy cannot be built.
   Policy* policy(const TargetConfig& t, std::string& error);
-  // Runs on_session once per session; false + reason when it denies.
+  // Runs on_session once per session and settles the credential it chose;
+  // false + the line for the user when it denies or the credential is not held.
   bool admit(Policy& policy, const TargetConfig& t, bool tty, std::string& refusal);
   SessionRequest session_request(const TargetConfig& t, bool tty) const;
   bool record_input() const { return options_.record_input.value_or(cfg_->record_input); }
@@ -94,6 +95,7 @@ class Session {
   bool admitted_ = false;
   bool kept_policy_logged_ = false;
   std::string session_denial_;
+  std::string credential_;  // the target credential admit() settled ("default" unless the policy chose)
   SessionOptions options_;
   ssh_event ev_ = nullptr;
   // Declared before channels: channels (and their upstream channels) must be

@@ -78,8 +78,11 @@ class TargetConnection {
 };
 
 struct TargetConfig;
-// Connects to the target the config describes (blocking, bounded by its
+struct HeldCredential;
+// Connects to the target the config describes as `cred`, one of its held
+// credentials, the one the session's policy chose (blocking, bounded by its
 // connect_timeout). Null + a message fit for the user on failure.
-std::unique_ptr<TargetConnection> connect_target(const TargetConfig& t, std::string& error);
+std::unique_ptr<TargetConnection> connect_target(const TargetConfig& t, const HeldCredential& cred,
+                                                 std::string& error);
 
 }  // namespace bastion

@@ -6,10 +6,11 @@
 
 namespace bastion {
 
-std::unique_ptr<TargetConnection> connect_target(const TargetConfig& t, std::string& error) {
-  if (t.type == "postgres") return PgTargetConnection::connect(t, error);
-  if (t.type == "kubectl") return KubectlTargetConnection::connect(t, error);
-  return SshTargetConnection::connect(t, error);
+std::unique_ptr<TargetConnection> connect_target(const TargetConfig& t, const HeldCredential& cred,
+                                                 std::string& error) {
+  if (t.type == "postgres") return PgTargetConnection::connect(t, cred, error);
+  if (t.type == "kubectl") return KubectlTargetConnection::connect(t, cred, error);
+  return SshTargetConnection::connect(t, cred, error);
 }
 
 }  // namespace bastion

@@ -59,11 +59,12 @@ def secret(name, ns, data):
 
 
 class FakeKube:
-    def __init__(self, token, client_cert=False):
+    def __init__(self, token, client_cert=False, also=()):
         """client_cert: the server asks for a client certificate (from its own
         client CA) and takes it instead of a token; the credential recorded
-        for each request is then "cert:CN"."""
+        for each request is then "cert:CN". also: more tokens it accepts."""
         self.token = token
+        self.accepted = {token, *also}
         self.requests = []  # (method, path, token)
         self.execs = []     # exec sessions: command, tty
         self.sizes = []     # terminal sizes received by exec sessions (rows, cols)
@@ -151,7 +152,7 @@ class FakeKube:
                     fake.requests.append((method, self.path, token))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                if token != (("cert:bastion-holder") if fake.client_cert else fake.token):
+                if (token != "cert:bastion-holder") if fake.client_cert else token not in fake.accepted:
                     return self.status(401, "Unauthorized", "Unauthorized")
                 parts = [p for p in u.path.split("/") if p]
                 q = parse_qs(u.query)
@@ -363,7 +364,7 @@ class FakeKube:
 
         return H
 
-    def kubeconfig(self, path, context="fake"):
+    def kubeconfig(self, path, context="fake", token=None):
         with open(self.cert, "rb") as c:
             ca = base64.b64encode(c.read()).decode()
         if self.client_cert:
@@ -371,7 +372,7 @@ class FakeKube:
             user = (f"    client-certificate-data: {b(self.client_cert[0])}\n"
                     f"    client-key-data: {b(self.client_cert[1])}")
         else:
-            user = f"    token: {self.token}"
+            user = f"    token: {token or self.token}"
         with open(path, "w") as f:
             f.write(f"""apiVersion: v1
 kind: Config

@@ -90,6 +90,28 @@ class PostgresCluster:
             raise RuntimeError(r.stderr.decode())
         return r.stdout.decode().strip()
 
+    def create_readonly_role(self, role, password, db, schema="public"):
+        """A login role that can read and nothing else, with the grants
+        bastion-policy(5) recommends (scripts/demo.sh makes the same): CONNECT
+        and SELECT on the schema's tables only; no CREATE on the schema, no
+        TEMP on the database, not a superuser, no BYPASSRLS. Run it after the
+        tables exist (GRANT ... ON ALL TABLES covers the tables there now)."""
+        cluster = f"""
+CREATE ROLE {role} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+REVOKE ALL ON DATABASE {db} FROM PUBLIC;
+GRANT CONNECT ON DATABASE {db} TO {role};
+ALTER ROLE {role} SET default_transaction_read_only = on;
+"""
+        in_db = f"""
+REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC;
+GRANT USAGE ON SCHEMA {schema} TO {role};
+GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role};
+"""
+        for sql, where in ((cluster, "postgres"), (in_db, db)):
+            r = self.psql(None, db=where, input=sql.encode())
+            if r.returncode != 0:
+                raise RuntimeError(r.stderr.decode())
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()

@@ -64,7 +64,7 @@ TEST_CASE("loads a valid config and resolves paths against its folder", "[config
   const auto& t = cfg->targets.at("web1");
   CHECK(t.ssh.host == "10.0.0.5");
   CHECK(t.ssh.port == 2201);
-  CHECK(t.ssh.identity == c.d / "web1_key");
+  CHECK(t.credentials.at("default").identity == c.d / "web1_key");
   CHECK(t.allow == std::vector<std::string>{"ops", "sre"});
   CHECK(t.labels.at("env") == "prod");
 }
@@ -149,8 +149,8 @@ TEST_CASE("held credential files are read once at load and refused when others m
   unlink((c.d / "web1_key").c_str());
   unlink((c.d / "pw").c_str());
   // Held in the config: what was on disk at load, whatever happens to the files.
-  CHECK(cfg->targets.at("web1").ssh.identity_key.bytes == key_text);
-  CHECK(cfg->targets.at("db").postgres.password.bytes == "s3cret-pw");
+  CHECK(cfg->targets.at("web1").credentials.at("default").identity_key.bytes == key_text);
+  CHECK(cfg->targets.at("db").credentials.at("default").password.bytes == "s3cret-pw");
 
   testutil::keygen(c.d, "web1_key");
   testutil::spit(c.d / "pw", "s3cret-pw\n");
@@ -183,4 +183,101 @@ TEST_CASE("user names an existing user", "[config]") {
   CHECK(error_for(c, "user = \"no-such-user-x\"\n" + std::string(kGood)) ==
         f + ":1: user: no such user \"no-such-user-x\" (create it, e.g. useradd --system no-such-user-x)");
   CHECK(error_for(c, "user = \"\"\n" + std::string(kGood)) == f + ":1: user: expected a user name");
+}
+
+namespace {
+// kGood with one more target before its closing brace.
+std::string with_target(const std::string& target) {
+  std::string body = kGood;
+  return body.replace(body.rfind('}'), 1, target + "\n}");
+}
+}  // namespace
+
+TEST_CASE("a target holds several credentials, each read and mode-checked like the top-level one", "[config][credential]") {
+  ConfigDir c;
+  testutil::keygen(c.d, "deploy_key");
+  testutil::spit(c.d / "ro.pw", "ro-secret\n");
+  testutil::spit(c.d / "admin.pw", "admin-secret\n");
+  testutil::spit(c.d / "view.kubeconfig", "apiVersion: v1\nkind: Config\n");
+  testutil::spit(c.d / "kubectl", "#!/bin/sh\n");
+  for (const char* f : {"ro.pw", "admin.pw", "view.kubeconfig"}) chmod((c.d / f).c_str(), 0600);
+  chmod((c.d / "kubectl").c_str(), 0755);
+  const std::string body = with_target(
+      "  web2 = { type = \"ssh\", host = \"10.0.0.6\", user = \"app\", identity = \"web1_key\",\n"
+      "           known_hosts = \"known_hosts\", allow = \"ops\",\n"
+      "           credentials = { deploy = { user = \"deploy\", identity = \"deploy_key\" } } },\n"
+      "  db = { type = \"postgres\", host = \"127.0.0.1\", dbname = \"app\", allow = \"ops\",\n"
+      "         credentials = { readonly = { user = \"app_ro\", password_file = \"ro.pw\" },\n"
+      "                         admin = { user = \"app_admin\", password_file = \"admin.pw\" } } },\n"
+      "  k8s = { type = \"kubectl\", kubectl = \"kubectl\", kubectl_sandbox = false, allow = \"ops\",\n"
+      "          credentials = { view = { kubeconfig = \"view.kubeconfig\", context = \"v\" } } },");
+  std::string err;
+  auto cfg = load_config(c.write(body), err);
+  INFO(err);
+  REQUIRE(cfg);
+  const auto& web2 = cfg->targets.at("web2");
+  REQUIRE(web2.credential("default"));
+  CHECK(web2.credential("default")->user == "app");
+  REQUIRE(web2.credential("deploy"));
+  CHECK(web2.credential("deploy")->user == "deploy");
+  CHECK(web2.credential("deploy")->identity_key.bytes == testutil::slurp(c.d / "deploy_key"));
+  const auto& db = cfg->targets.at("db");
+  CHECK_FALSE(db.credential("default"));  // only named credentials: no default
+  CHECK(db.credential("readonly")->user == "app_ro");
+  CHECK(db.credential("readonly")->password.bytes == "ro-secret");
+  CHECK(db.credential("admin")->password.bytes == "admin-secret");
+  const auto& k8s = cfg->targets.at("k8s");
+  CHECK(k8s.credentials.size() == 1);
+  CHECK(k8s.credential("view")->context == "v");
+  CHECK(k8s.credential("view")->kubeconfig_text.bytes == "apiVersion: v1\nkind: Config\n");
+
+  // The same mode check as a top-level password_file.
+  chmod((c.d / "ro.pw").c_str(), 0640);
+  CHECK(error_for(c, body).ends_with("targets.db.credentials.readonly.password_file: " + (c.d / "ro.pw") +
+                                     ": mode 0640 is readable by group or others (chmod 600)"));
+  chmod((c.d / "ro.pw").c_str(), 0600);
+  chmod((c.d / "deploy_key").c_str(), 0604);
+  CHECK(error_for(c, body).ends_with("targets.web2.credentials.deploy.identity: " + (c.d / "deploy_key") +
+                                     ": mode 0604 is readable by group or others (chmod 600)"));
+  chmod((c.d / "deploy_key").c_str(), 0600);
+  // The same plugin refusal as a top-level kubeconfig.
+  testutil::spit(c.d / "view.kubeconfig", "users:\n- name: u\n  user:\n    exec:\n      command: aws\n");
+  CHECK(error_for(c, body).find("targets.k8s.credentials.view.kubeconfig: " + (c.d / "view.kubeconfig") +
+                                ": its user entry has \"exec:\"") != std::string::npos);
+}
+
+TEST_CASE("malformed credentials are load errors that say what is wrong", "[config][credential]") {
+  ConfigDir c;
+  testutil::spit(c.d / "ro.pw", "x\n");
+  chmod((c.d / "ro.pw").c_str(), 0600);
+  const std::string f = c.d / "bastion.conf";
+  auto pg = [](const std::string& creds, const std::string& top = "") {
+    return with_target("  db = { type = \"postgres\", host = \"h\", dbname = \"app\", allow = \"ops\"," + top +
+                       "\n         credentials = " + creds + " },");
+  };
+  // A key of another kind's credential (wrong shape), or a typo.
+  CHECK(error_for(c, pg("{ ro = { user = \"app_ro\", identity = \"ro.pw\" } }")) ==
+        f + ":12: targets.db.credentials.ro.identity: unknown key "
+            "(postgres credentials take passfile, password_file, user)");
+  CHECK(error_for(c, with_target("  k = { type = \"kubectl\", allow = \"ops\",\n"
+                                 "        credentials = { view = { user = \"u\", kubeconfig = \"ro.pw\" } } },")) ==
+        f + ":12: targets.k.credentials.view.user: unknown key (kubectl credentials take context, kubeconfig)");
+  CHECK(error_for(c, pg("{ [\"read-only\"] = { user = \"app_ro\" } }")) ==
+        f + ":12: targets.db.credentials.read-only: a credential name must be an identifier "
+            "(letters, digits, '_'; not starting with a digit)");
+  CHECK(error_for(c, pg("{ ro = \"app_ro\" }")) ==
+        f + ":12: targets.db.credentials.ro: expected a table { passfile, password_file, user } (a credential of a postgres target)");
+  CHECK(error_for(c, pg("\"app_ro\"")) ==
+        f + ":12: targets.db.credentials: expected a table of NAME = { passfile, password_file, user }");
+  CHECK(error_for(c, pg("{ ro = { password_file = \"ro.pw\" } }")) == f + ":12: targets.db.credentials.ro.user: required");
+  CHECK(error_for(c, pg("{}")) == f + ":12: targets.db.credentials: the target holds no credential");
+  CHECK(error_for(c, pg("{ default = { user = \"b\" } }", " user = \"a\",")) ==
+        f + ":12: targets.db.credentials.default: the target's top-level passfile, password_file, user already are "
+            "the credential \"default\"");
+  CHECK(error_for(c, with_target("  s = { type = \"ssh\", host = \"h\", known_hosts = \"known_hosts\", allow = \"ops\",\n"
+                                 "        credentials = { deploy = { user = \"deploy\" } } },")) ==
+        f + ":12: targets.s.credentials.deploy.identity: required");
+  // Without a credentials table the top-level credential stays required, as before.
+  CHECK(error_for(c, with_target("  db = { type = \"postgres\", host = \"h\", dbname = \"app\", allow = \"ops\" },")) ==
+        f + ":11: targets.db.user: required");
 }

@@ -372,3 +372,82 @@ TEST_CASE("a policy or module that is not a regular file is refused at once", "[
   CHECK(error.find("cannot read module") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
 }
+
+TEST_CASE("on_session chooses a held credential; the chain keeps it consistent", "[policy][credential]") {
+  PolicyFile f(R"(
+function on_session(s)
+  if s.principals[1] == "analyst" then return allow{ credential = "readonly" } end
+  if s.principals[1] == "bad" then return allow{ credential = "read-only" } end
+  if s.principals[1] == "num" then return allow{ credential = 7 } end
+  return allow()
+end
+function on_command(c)
+  if c.text == "pick" then return allow{ credential = "admin" } end
+  return allow{ reason = "as " .. tostring(c.session.credential) }
+end)");
+  REQUIRE(f.src);
+  auto p = LuaPolicy::create(f.src, f.error);
+  REQUIRE(p);
+  SessionRequest s;
+  s.principals = {"analyst"};
+  auto d = p->on_session(s);
+  REQUIRE(d);
+  CHECK(d->verdict == Decision::Verdict::allow);
+  CHECK(d->credential == "readonly");
+  s.principals = {"ops"};
+  CHECK(p->on_session(s)->credential.empty());  // none named: the session uses "default"
+  for (const char* who : {"bad", "num"}) {  // not a credential name: a policy error, so deny
+    s.principals = {who};
+    const auto bad = p->on_session(s);
+    CHECK(is_policy_error(bad));
+    CHECK(bad->credential.empty());
+  }
+  // Later command decisions see the session's credential...
+  CommandRequest r;
+  r.session.credential = "readonly";
+  r.text = "x";
+  CHECK(p->on_command(r)->reason == "as readonly");
+  r.session.credential.clear();
+  CHECK(p->on_command(r)->reason == "as nil");
+  // ...and cannot pick one: the session connected with its credential already.
+  r.text = "pick";
+  CHECK(is_policy_error(p->on_command(r)));
+
+  using V = Decision::Verdict;
+  auto with = [](V v, std::string cred) {
+    Decision x;
+    x.verdict = v;
+    x.credential = std::move(cred);
+    x.hook = "on_session";
+    return x;
+  };
+  CHECK(combine(with(V::allow, "readonly"), with(V::allow, ""))->credential == "readonly");
+  CHECK(combine(with(V::allow, ""), with(V::mask, "readonly"))->credential == "readonly");
+  CHECK(combine(with(V::allow, "readonly"), with(V::allow, "readonly"))->verdict == V::allow);
+  const auto clash = combine(with(V::allow, "readonly"), with(V::allow, "admin"));
+  REQUIRE(clash);
+  CHECK(clash->verdict == V::deny);
+  CHECK(clash->reason == "the policies chose different credentials (\"readonly\" and \"admin\")");
+  CHECK(combine(with(V::deny, "readonly"), with(V::allow, ""))->verdict == V::deny);
+}
+
+TEST_CASE("a policy chain denies a session whose layers name different credentials", "[policy][credential]") {
+  testutil::TempDir d;
+  testutil::spit(d / "g.lua", "function on_session(s) return allow{ credential = 'readonly' } end\n");
+  testutil::spit(d / "t.lua", "function on_session(s) return allow{ credential = 'admin' } end\n");
+  testutil::spit(d / "u.lua", "function on_session(s) return allow{ credential = 'readonly' } end\n");
+  std::string err;
+  auto g = load_policy_source(d / "g.lua", {}, err), t = load_policy_source(d / "t.lua", {}, err),
+       u = load_policy_source(d / "u.lua", {}, err);
+  REQUIRE((g && t && u));
+  auto clash = PolicyChain::create(g, t, Decision::Verdict::deny, err);
+  REQUIRE(clash);
+  const Decision dc = clash->decide_session(SessionRequest{});
+  CHECK(dc.verdict == Decision::Verdict::deny);
+  CHECK(dc.reason == "the policies chose different credentials (\"readonly\" and \"admin\")");
+  auto agree = PolicyChain::create(g, u, Decision::Verdict::deny, err);
+  REQUIRE(agree);
+  const Decision da = agree->decide_session(SessionRequest{});
+  CHECK(da.verdict == Decision::Verdict::allow);
+  CHECK(da.credential == "readonly");
+}

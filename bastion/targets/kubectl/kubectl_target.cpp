@@ -39,7 +39,9 @@ bool write_private_file(const std::string& path, const std::string& text) {
 }
 }  // namespace
 
-std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const TargetConfig& t, std::string& error) {
+std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const TargetConfig& t,
+                                                                          const HeldCredential& cred,
+                                                                          std::string& error) {
   std::error_code ec;  // the throwing overload would end the process from a session thread
   const auto tmp = std::filesystem::temp_directory_path(ec);
   if (ec) return error = "cannot find a temporary folder for kubectl: " + ec.message(), nullptr;
@@ -48,7 +50,7 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
   std::unique_ptr<KubectlTargetConnection> conn(new KubectlTargetConnection(t, tmpl));  // removes tmpl when dropped
   KubeUpstream& up = conn->upstream_;
   std::string why;
-  if (!parse_kubeconfig(t.kubectl.kubeconfig_text.bytes, t.kubectl.context, up, why)) {
+  if (!parse_kubeconfig(cred.kubeconfig_text.bytes, cred.context, up, why)) {
     log_error("kubectl target: held kubeconfig unusable", {{"target", t.name}, {"error", why}});
     return error = "the target's kubeconfig cannot be used: " + why, nullptr;
   }
@@ -60,7 +62,8 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
     return error = "cannot start the Kubernetes API proxy", nullptr;
   }
   // kubectl gets the proxy and the session token, never the held credential.
-  // The context keeps the configured name: the executor may pass --context.
+  // The context keeps the configured name (the executor may pass --context),
+  // whichever credential's context the proxy's upstream came from.
   const std::string ctx = t.kubectl.context.empty() ? up.context : t.kubectl.context;
   if (!write_private_file(session_kubeconfig(tmpl), conn->proxy_->kubeconfig(ctx, up.namespace_name)))
     return error = "cannot prepare kubectl's configuration", nullptr;

@@ -24,7 +24,9 @@ inline constexpr int kTunnelPort = 443;
 
 class KubectlTargetConnection : public TargetConnection {
  public:
-  static std::unique_ptr<KubectlTargetConnection> connect(const TargetConfig& t, std::string& error);
+  // The API proxy's upstream credential is `cred`, the one the session's policy chose.
+  static std::unique_ptr<KubectlTargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
+                                                          std::string& error);
   ~KubectlTargetConnection() override;
 
   std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override;
@@ -33,7 +35,9 @@ class KubectlTargetConnection : public TargetConnection {
   bool connected() const override { return true; }
 
  private:
-  KubectlTargetConnection(const TargetConfig& t, std::string home) : target_(t), home_(std::move(home)) {}
+  KubectlTargetConnection(const TargetConfig& t, std::string home) : target_(t), home_(std::move(home)) {
+    target_.credentials.clear();  // the proxy holds the chosen one; executors need none
+  }
   void watch(int fd, bool on);
   std::unique_ptr<Executor> start_tunnel(const ExecRequest& req, std::string& error);
 

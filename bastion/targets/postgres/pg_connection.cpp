@@ -44,7 +44,8 @@ std::string first_line(const char* msg) {
   return s;
 }
 
-std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, std::string& error) {
+std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, const HeldCredential& cred,
+                                                    std::string& error) {
   const PostgresTargetConfig& p = t.postgres;
   std::vector<std::pair<std::string, std::string>> kv;
   auto add = [&kv](const char* k, const std::string& v) {
@@ -54,7 +55,7 @@ std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, std::
   add("host", p.host);
   add("port", std::to_string(p.port));
   add("dbname", p.dbname);
-  add("user", p.user);
+  add("user", cred.user);
   add("sslmode", p.sslmode);
   add("sslrootcert", p.sslrootcert);
   add("connect_timeout", std::to_string(p.connect_timeout));
@@ -63,10 +64,10 @@ std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, std::
   if (p.statement_timeout > 0) add("options", "-c statement_timeout=" + std::to_string(p.statement_timeout) + "s");
   // The held copies, read at load: libpq gets the password itself, and the
   // passfile's content through an anonymous 0600 file only this connect sees.
-  if (!p.password_file.empty()) add("password", p.password.bytes);
+  if (!cred.password_file.empty()) add("password", cred.password.bytes);
   HeldPassfile passfile;
-  if (!p.passfile.empty()) {
-    if (!passfile.open(p.passfile_text)) {
+  if (!cred.passfile.empty()) {
+    if (!passfile.open(cred.passfile_text)) {
       error = "the credential for target \"" + t.name + "\" is unavailable";
       return nullptr;
     }

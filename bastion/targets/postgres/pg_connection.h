@@ -22,8 +22,9 @@ using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
 class PgConnection {
  public:
-  // Blocking, bounded by connect_timeout. Null + a message fit for the user.
-  static std::unique_ptr<PgConnection> connect(const TargetConfig& t, std::string& error);
+  // As `cred` (one of t's credentials); blocking, bounded by connect_timeout.
+  // Null + a message fit for the user.
+  static std::unique_ptr<PgConnection> connect(const TargetConfig& t, const HeldCredential& cred, std::string& error);
 
   PGconn* get() const { return conn_.get(); }
   int socket() const { return PQsocket(conn_.get()); }

@@ -23,8 +23,9 @@ class OwnedPgExecutor : public PgExecutor {
 
 }  // namespace
 
-std::unique_ptr<PgTargetConnection> PgTargetConnection::connect(const TargetConfig& t, std::string& error) {
-  auto c = PgConnection::connect(t, error);
+std::unique_ptr<PgTargetConnection> PgTargetConnection::connect(const TargetConfig& t, const HeldCredential& cred,
+                                                                std::string& error) {
+  auto c = PgConnection::connect(t, cred, error);
   if (!c) return nullptr;
   return std::unique_ptr<PgTargetConnection>(new PgTargetConnection(std::move(c), t));
 }

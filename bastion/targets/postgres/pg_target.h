@@ -13,7 +13,9 @@ namespace bastion {
 
 class PgTargetConnection : public TargetConnection {
  public:
-  static std::unique_ptr<PgTargetConnection> connect(const TargetConfig& t, std::string& error);
+  // Connects as `cred`, the credential the session's policy chose.
+  static std::unique_ptr<PgTargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
+                                                     std::string& error);
   ~PgTargetConnection() override;
 
   std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override;
@@ -22,7 +24,9 @@ class PgTargetConnection : public TargetConnection {
   bool connected() const override { return conn_->ok(); }
 
  private:
-  PgTargetConnection(std::unique_ptr<PgConnection> c, const TargetConfig& t) : conn_(std::move(c)), target_(t) {}
+  PgTargetConnection(std::unique_ptr<PgConnection> c, const TargetConfig& t) : conn_(std::move(c)), target_(t) {
+    target_.credentials.clear();  // connected: the copy needs no secrets
+  }
   void want_reads(bool on);
 
   std::unique_ptr<PgConnection> conn_;

@@ -6,7 +6,7 @@
 
 namespace bastion {
 
-bool import_identity(const SshTargetConfig& c, SshKey& key, std::string& error) {
+bool import_identity(const HeldCredential& c, SshKey& key, std::string& error) {
   ssh_key raw = nullptr;
   if (ssh_pki_import_privkey_base64(c.identity_key.bytes.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK)
     return error = c.identity + ": not a private key libssh can load (or it has a passphrase)", false;
@@ -26,7 +26,7 @@ bool import_identity(const SshTargetConfig& c, SshKey& key, std::string& error) 
   return true;
 }
 
-std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetConfig& t,
+std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetConfig& t, const HeldCredential& cred,
                                                                   std::string& error) {
   SshSession s(ssh_new());
   if (!s) return error = "out of memory", nullptr;
@@ -38,7 +38,7 @@ std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetCo
   ssh_options_set(s.get(), SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
   ssh_options_set(s.get(), SSH_OPTIONS_HOST, c.host.c_str());
   ssh_options_set(s.get(), SSH_OPTIONS_PORT, &port);
-  ssh_options_set(s.get(), SSH_OPTIONS_USER, c.user.c_str());
+  ssh_options_set(s.get(), SSH_OPTIONS_USER, cred.user.c_str());
   ssh_options_set(s.get(), SSH_OPTIONS_TIMEOUT, &timeout);
   // Only the configured known_hosts counts; nothing from the bastion's home.
   ssh_options_set(s.get(), SSH_OPTIONS_KNOWNHOSTS, c.known_hosts.c_str());
@@ -63,7 +63,7 @@ std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetCo
 
   SshKey key;
   std::string why;
-  if (!import_identity(c, key, why)) return error = where + ": cannot load the bastion's credential", nullptr;
+  if (!import_identity(cred, key, why)) return error = where + ": cannot load the bastion's credential", nullptr;
   if (ssh_userauth_publickey(s.get(), nullptr, key.get()) != SSH_AUTH_SUCCESS)
     return error = where + ": the target refused the bastion's credential", nullptr;
   return std::unique_ptr<SshTargetConnection>(new SshTargetConnection(std::move(s), t.name));

@@ -15,13 +15,14 @@ namespace bastion {
 // changed or deleted file on disk matters only after a reload): the private
 // key, with the certificate copied in when one is configured. Errors name
 // the files, never their content.
-bool import_identity(const SshTargetConfig& c, SshKey& key, std::string& error);
+bool import_identity(const HeldCredential& c, SshKey& key, std::string& error);
 
 class SshTargetConnection : public TargetConnection {
  public:
-  // Connects and authenticates (blocking, bounded by connect_timeout).
-  // Null + a user-presentable error on failure.
-  static std::unique_ptr<SshTargetConnection> connect(const TargetConfig& t, std::string& error);
+  // Connects and authenticates as `cred` (one of t's credentials; blocking,
+  // bounded by connect_timeout). Null + a user-presentable error on failure.
+  static std::unique_ptr<SshTargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
+                                                      std::string& error);
   ~SshTargetConnection() override;
 
   std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override;
