@@ -51,6 +51,15 @@ function on_command(c)
   return allow{ mask = { columns = { "email" }, allow_derived_objects = true } }
 end
 """
+# A permissive policy that masks email: the bastion's own guards must hold
+# even when the policy lets DO blocks and user functions through (the shipped
+# postgres.lua refuses them to analysts as opaque; see test_pg_opaque.py).
+MASK_POLICY = r"""
+function on_command(c)
+  if c.kind ~= "sql" then return nil end
+  return allow{ mask = { columns = { "email" } } }
+end
+"""
 # A policy that keeps computed columns visible (derived = "keep").
 KEEP_POLICY = r"""
 function on_command(c)
@@ -66,6 +75,7 @@ WITHHELD_NOTICE = "the notice text is withheld because the statement reads maske
 def pg_target(env, name, policy):
     return f"""  {name} = {{ type = "postgres", host = "127.0.0.1", port = {env.pg.port}, dbname = "shop",
            user = "bastion_svc", password_file = "keys/pg_password", allow = {{ "ops", "analyst" }},
+           credentials = {{ readonly = {{ user = "shop_ro", password_file = "keys/pg_ro_password" }} }},
            policy = "{policy}" }},"""
 
 
@@ -79,21 +89,27 @@ class PgMaskSideDoorsTest(BastionTest):
         assert r.returncode == 0, r.stderr
         r = env.pg.psql(None, db="shop", input=("SET ROLE bastion_svc;" + SCHEMA).encode())
         assert r.returncode == 0, r.stderr
-        pw = os.path.join(env.keys.d, "pg_password")
-        with open(pw, "w") as f:
-            f.write("held-secret-pw\n")
-        os.chmod(pw, 0o600)
+        # Analysts connect as shop_ro (policies/postgres.lua chooses "readonly").
+        env.pg.create_readonly_role("shop_ro", "ro-secret-pw", "shop")
+        for name, secret in (("pg_password", "held-secret-pw"), ("pg_ro_password", "ro-secret-pw")):
+            pw = os.path.join(env.keys.d, name)
+            with open(pw, "w") as f:
+                f.write(secret + "\n")
+            os.chmod(pw, 0o600)
         shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
         opt_out = os.path.join(env.d, "opt_out.lua")
         with open(opt_out, "w") as f:
             f.write(OPT_OUT_POLICY)
+        maskp = os.path.join(env.d, "mask.lua")
+        with open(maskp, "w") as f:
+            f.write(MASK_POLICY)
         keep = os.path.join(env.d, "keep.lua")
         with open(keep, "w") as f:
             f.write(KEEP_POLICY)
         env.analyst = env.keys.cert(env.keys.keygen("ann"), env.ca, "ann", "analyst")
         shipped = os.path.abspath(os.path.join(POLICY_DIR, "postgres.lua"))
         env.start_bastion(targets=env.default_targets() + "\n" + pg_target(env, "shopdb", shipped) + "\n" +
-                          pg_target(env, "optdb", opt_out) + "\n" +
+                          pg_target(env, "optdb", opt_out) + "\n" + pg_target(env, "maskdb", maskp) + "\n" +
                           pg_target(env, "keepdb", keep))
 
     @classmethod
@@ -132,7 +148,7 @@ class PgMaskSideDoorsTest(BastionTest):
                          ("SELECT 1/0 FROM customers WHERE email = 'x'", "22012"),
                          ("SELECT leak_error()", "P0001")):
             for key in (None, self.env.analyst):
-                r = self.sql(q, key=key)
+                r = self.sql(q, key=key, target="maskdb")
                 self.assertEqual(r.returncode, 3, q)
                 self.assertEqual(r.stdout.decode(), "", q)
                 self.assertEqual(r.stderr.decode(), f"ERROR:  {state}: {WITHHELD_ERROR}\n", q)
@@ -143,7 +159,7 @@ class PgMaskSideDoorsTest(BastionTest):
 
     def test_notices_under_masks_are_withheld(self):
         q = "SELECT leak_notice() AS n"
-        r = self.sql(["--", "--csv " + q])
+        r = self.sql(["--", "--csv " + q], target="maskdb")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.decode(), "n\n****\n")
         self.assertEqual(r.stderr.decode(),
@@ -154,18 +170,18 @@ class PgMaskSideDoorsTest(BastionTest):
     def test_do_block_messages_are_withheld(self):
         q = ("DO $$DECLARE e text; BEGIN SELECT email INTO e FROM customers WHERE id = 1; "
              "RAISE NOTICE 'found %', e; END$$")
-        r = self.sql(q)
+        r = self.sql(q, target="maskdb")
         self.assertEqual((r.returncode, r.stdout.decode(), r.stderr.decode()),
                          (0, "DO\n", f"NOTICE:  00000: {WITHHELD_NOTICE}\n"))
         self.assert_nowhere(r, q)
 
     def test_errverbose_in_the_console_shows_the_withheld_text(self):
-        s = PtySession(self.env.ssh_base(tty=True) + ["shopdb@127.0.0.1"], 30, 120, env={"TERM": "xterm-256color"})
-        s.read_until(b"shopdb=> ")
+        s = PtySession(self.env.ssh_base(tty=True) + ["maskdb@127.0.0.1"], 30, 120, env={"TERM": "xterm-256color"})
+        s.read_until(b"maskdb=> ")
         s.send(b"SELECT email::int FROM customers;\r")
-        s.read_until(f"ERROR:  22P02: {WITHHELD_ERROR}\r\nshopdb=> ".encode())
+        s.read_until(f"ERROR:  22P02: {WITHHELD_ERROR}\r\nmaskdb=> ".encode())
         s.send(b"\\errverbose\r")
-        s.read_until(f"22P02: {WITHHELD_ERROR}\r\nshopdb=> ".encode())
+        s.read_until(f"22P02: {WITHHELD_ERROR}\r\nmaskdb=> ".encode())
         s.send(b"\\q\r")
         self.assertEqual(s.wait(), 0)
         for secret in SECRETS:
@@ -179,8 +195,8 @@ class PgMaskSideDoorsTest(BastionTest):
 
     # --- refused under masks -----------------------------------------------
 
-    def assert_refused(self, q, reason, key=None, input=None, stdout=""):
-        r = self.sql(q, key=key, input=input)
+    def assert_refused(self, q, reason, key=None, input=None, stdout="", target="shopdb"):
+        r = self.sql(q, key=key, input=input, target=target)
         self.assertEqual(r.returncode, 126, (q, r.stderr))
         self.assertEqual(r.stdout.decode(), stdout, q)
         self.assertEqual(r.stderr.decode(), f"ERROR:  {reason}\n", q)
@@ -197,18 +213,19 @@ class PgMaskSideDoorsTest(BastionTest):
                 [("mask", reason)])
 
     def test_query_string_functions_are_refused(self):
+        # On a permissive masking policy: the shipped one already refuses them as opaque.
         self.assert_refused(
             "SELECT query_to_xml('select email from customers', true, false, '')",
             "query_to_xml() is refused while column masks apply: it runs SQL given as text, "
-            "where column masks cannot follow", key=self.env.analyst)
+            "where column masks cannot follow", key=self.env.analyst, target="maskdb")
         self.assert_refused(
             "SELECT * FROM ts_stat('SELECT to_tsvector(email) FROM customers')",
             "ts_stat() is refused while column masks apply: it runs SQL given as text, "
-            "where column masks cannot follow", key=self.env.analyst)
+            "where column masks cannot follow", key=self.env.analyst, target="maskdb")
         self.assert_refused(
             "SELECT table_to_xml('customers', true, false, '')",
             "table_to_xml() is refused while column masks apply: it runs SQL given as text, "
-            "where column masks cannot follow")
+            "where column masks cannot follow", target="maskdb")
 
     def test_statistics_are_refused(self):
         for q, what in (("SELECT histogram_bounds FROM pg_stats WHERE tablename='customers'", "pg_stats"),
@@ -279,7 +296,7 @@ class PgMaskSideDoorsTest(BastionTest):
                 "(SELECT x FROM (SELECT email AS x FROM customers) s LIMIT 1)")
         names = [f"c{i}" for i in range(len(cols))]
         q = "SELECT " + ", ".join(f"{e} AS {n}" for e, n in zip(cols, names)) + " FROM customers c WHERE id = 1"
-        r = self.sql(["--", "--csv " + q], key=self.env.analyst)
+        r = self.sql(["--", "--csv " + q], key=self.env.analyst, target="maskdb")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.decode(), ",".join(names) + "\n" + ",".join(["****"] * len(cols)) + "\n")
         self.assertEqual(r.stderr.decode(), "bastion: columns " + ", ".join(f'"{n}"' for n in names) +

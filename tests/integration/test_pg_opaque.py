@@ -44,15 +44,19 @@ class PgOpaqueTest(BastionTest):
         assert r.returncode == 0, r.stderr
         r = env.pg.psql(None, db="shop", input=("SET ROLE bastion_svc;" + SCHEMA).encode())
         assert r.returncode == 0, r.stderr
-        pw = os.path.join(env.keys.d, "pg_password")
-        with open(pw, "w") as f:
-            f.write("held-secret-pw\n")
-        os.chmod(pw, 0o600)
+        # Analysts connect as shop_ro (policies/postgres.lua chooses "readonly").
+        env.pg.create_readonly_role("shop_ro", "ro-secret-pw", "shop")
+        for name, secret in (("pg_password", "held-secret-pw"), ("pg_ro_password", "ro-secret-pw")):
+            pw = os.path.join(env.keys.d, name)
+            with open(pw, "w") as f:
+                f.write(secret + "\n")
+            os.chmod(pw, 0o600)
         shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
         env.analyst = env.keys.cert(env.keys.keygen("ann"), env.ca, "ann", "analyst")
         policy = os.path.abspath(os.path.join(POLICY_DIR, "postgres.lua"))
         target = f"""  shopdb = {{ type = "postgres", host = "127.0.0.1", port = {env.pg.port}, dbname = "shop",
            user = "bastion_svc", password_file = "keys/pg_password", allow = {{ "ops", "analyst" }},
+           credentials = {{ readonly = {{ user = "shop_ro", password_file = "keys/pg_ro_password" }} }},
            policy = "{policy}" }},"""
         env.start_bastion(targets=env.default_targets() + "\n" + target, extra="approvals = { timeout = 3 }")
         # Files a program run by COPY ... PROGRAM would create (the server's account writes them).
@@ -145,7 +149,8 @@ class PgOpaqueTest(BastionTest):
         s.send(b"SET SESSION AUTHORIZATION postgres;\r")
         s.read_until(b"ERROR:  denied by policy: changing role is not allowed (session_authorization)\r\nshopdb=> ")
         s.send(b"SELECT current_user;\r")
-        s.read_until(b" current_user \r\n--------------\r\n bastion_svc\r\n(1 row)")
+        # Analysts log in as the read-only role (the "readonly" credential), and stay it.
+        s.read_until(b" current_user \r\n--------------\r\n shop_ro\r\n(1 row)")
         s.send(b"\\q\r")
         self.assertEqual(s.wait(), 0)
         self.assert_audited("SET U&\"\\0072ole\" = 'postgres'", "deny", "changing role is not allowed (role)")
@@ -180,8 +185,8 @@ class PgOpaqueTest(BastionTest):
         for text in ("COPY customers TO STDOUT", "COPY (SELECT email FROM customers) TO STDOUT"):
             r = self.env.ssh("shopdb", text, key=self.env.analyst)
             self.assertEqual((r.returncode, r.stdout.decode(), r.stderr.decode()),
-                             (126, "", "ERROR:  denied by policy: column masking cannot apply to COPY output; "
-                                       "use SELECT\n"))
+                             (126, "", "ERROR:  COPY ... TO is refused while column masks apply: its output cannot "
+                                       "be masked by column; use SELECT\n"))
 
 
 if __name__ == "__main__":

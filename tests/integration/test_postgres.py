@@ -65,6 +65,7 @@ class PostgresTest(BastionTest):
         env.lead = env.keys.cert(env.keys.keygen("lee"), env.ca, "lee", "ops,dba-lead")
         # Runs what the classifier cannot see through (DO, pg_sleep, user functions) without review.
         env.admin = env.keys.cert(env.keys.keygen("ada"), env.ca, "ada", "ops,dba-admin")
+        env.admin_pii = env.keys.cert(env.keys.keygen("abe"), env.ca, "abe", "ops,dba-admin,pii-reader")
         dead = f"""  deaddb = {{ type = "postgres", host = "127.0.0.1", port = {free_port()}, dbname = "shop",
            user = "bastion_svc", password_file = "keys/pg_password", allow = {{ "ops" }}, connect_timeout = 3 }},"""
         env.start_bastion(targets=env.default_targets() + "\n" + pg_target(env, extra="row_limit = 2000000") + "\n" +
@@ -251,8 +252,8 @@ class PostgresTest(BastionTest):
         self.assertEqual(rows[0], ("INSERT INTO orders VALUES (50, 2, 7.5, 'new')", "mask", 0, 1, 1))
 
     def test_notices_and_errverbose(self):
-        # dba-admin: DO is opaque below it; no column masks, so its messages are shown.
-        r = self.sql(key=self.env.admin, input=b"DO $$BEGIN RAISE NOTICE 'hello %', 42; END$$;\n"
+        # dba-admin (DO is opaque below it) and pii-reader (no column masks, so its messages are shown).
+        r = self.sql(key=self.env.admin_pii, input=b"DO $$BEGIN RAISE NOTICE 'hello %', 42; END$$;\n"
                                                  b"SELECT 1/0;\n")
         self.assertEqual(r.returncode, 3)
         self.assertEqual(r.stdout.decode(), "DO\n")
