@@ -44,6 +44,9 @@ std::string details_json(const CommandRequest& req) {
   } else if (req.sql) {
     const SqlFacts& q = *req.sql;
     j = {{"statement", q.statement}, {"reads", q.reads}, {"writes", q.writes}, {"functions", q.functions}};
+    // What an auditor searches for: what the classifier could not see, and settings changed.
+    if (q.opaque) j["opaque_reasons"] = q.opaque_reasons;
+    for (const auto& st : q.sets) j["sets"].push_back({{"name", st.name}, {"value", st.value}, {"reset", st.reset}});
   } else {
     return "";
   }

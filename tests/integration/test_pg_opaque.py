@@ -5,6 +5,7 @@ PROGRAM inside DO, user-defined functions) and session settings that undo
 read-only or hide activity (SET ROLE in any spelling) are refused or held,
 the database is unchanged, and the audit database records each decision.
 Each attack is first shown to work when sent to the server directly."""
+import json
 import os
 import shutil
 import unittest
@@ -122,6 +123,11 @@ class PgOpaqueTest(BastionTest):
         self.assertEqual(r.stderr.decode(), "ERROR:  denied by policy: " + HIDDEN +
                          "function wipe is not a known side-effect-free function\n")
         self.assertEqual(self.scalar("SELECT count(*) FROM victim"), "1")
+        # Auditors find what the classifier could not see in the row's details.
+        details = self.env.audit_eventually("SELECT details FROM commands WHERE kind='sql' AND text='SELECT wipe()'",
+                                            [], timeout=0.5)
+        self.assertEqual(json.loads(details[0][0])["opaque_reasons"],
+                         ["function wipe is not a known side-effect-free function"])
 
     def test_copy_to_program_inside_do_is_refused(self):
         sql = "DO $$ BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch %s'''; END $$"
