@@ -3,30 +3,16 @@
 #include <algorithm>
 #include <array>
 
-#include "targets/postgres/function_catalog.h"
+#include "targets/postgres/sql_effects.h"
 #include "targets/postgres/statement_tree.h"
 
 namespace bastion {
 namespace {
 
-// Relations and functions that show column values outside any column:
-// sampled values (statistics), or statement texts (which quote values).
-constexpr std::array kStatistics = std::to_array<std::string_view>({
-    "pg_mcv_list_items", "pg_stat_activity", "pg_stat_get_activity", "pg_stat_get_backend_activity",
-    "pg_stat_statements", "pg_statistic", "pg_statistic_ext", "pg_statistic_ext_data", "pg_stats",
-    "pg_stats_ext", "pg_stats_ext_exprs",
-});
-static_assert(std::is_sorted(kStatistics.begin(), kStatistics.end()));
-
-std::string base_lower(std::string_view name) {
-  const auto dot = name.rfind('.');
-  std::string b(dot == std::string_view::npos ? name : name.substr(dot + 1));
-  std::transform(b.begin(), b.end(), b.begin(), [](unsigned char c) { return std::tolower(c); });
-  return b;
-}
-
+// Sampled column values (statistics) or statement texts (which quote
+// values): the classifier's lists, one source for both.
 bool statistics_name(std::string_view name) {
-  return std::binary_search(kStatistics.begin(), kStatistics.end(), base_lower(name));
+  return is_statistics_relation(name) || function_effect(name).reads_statistics;
 }
 
 void add_unique(std::vector<std::string>& v, std::string x) {
@@ -50,7 +36,7 @@ class Walker {
       if (key == "RangeVar") relation(val);
       if (key == "FuncCall") {
         const std::string name = pt_dotted(val["funcname"]);
-        if (classify_function(name) == FunctionClass::query_string) add_unique(f_.query_string, name);
+        if (function_effect(name).query_string) add_unique(f_.query_string, name);
         if (statistics_name(name)) add_unique(f_.statistics, name);
       }
       if (key == "RangeTableFunc") add_unique(f_.query_string, "xmltable");

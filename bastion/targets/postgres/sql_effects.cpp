@@ -71,7 +71,7 @@ constexpr std::array kStatisticsRelations = std::to_array<std::string_view>({
 
 // Functions behind those views (callable directly).
 constexpr std::array kStatisticsFunctions = std::to_array<std::string_view>({
-    "pg_stat_get_activity", "pg_stat_statements",
+    "pg_mcv_list_items", "pg_stat_get_activity", "pg_stat_get_backend_activity", "pg_stat_statements",
 });
 
 constexpr bool entries_sorted(const auto& a) {
