@@ -11,7 +11,9 @@
 --     Users' own kubectl (through `ssh -N -L 6443:TARGET:443`) meets only
 --     this layer (own_kubectl = true, no invocation).
 --   * developers (principal "dev"): read-only (get, list, watch);
---   * deletes in production namespaces: oncall, or an approved invocation;
+--   * changes in production namespaces (delete, evict, scale, patch, apply...):
+--     oncall, or an approved invocation;
+--   * paths that are not resources (/metrics, /logs, /debug): oncall only;
 --   * exec/attach/port-forward only into non-production namespaces;
 --   * Secrets are readable only masked (values replaced in the API response).
 local commands = import("commands")
@@ -24,8 +26,6 @@ local READ_ONLY = {
   ["auth can-i"] = true, ["auth whoami"] = true, ["rollout status"] = true, ["rollout history"] = true,
   wait = true,
 }
-
-local CHANGES_RUNNING = { delete = true, scale = true, drain = true, cordon = true }
 
 -- Secret values in -o yaml (key: base64) and -o json ("key": "base64").
 local SECRET_DATA = {
@@ -45,6 +45,12 @@ local API_CONNECT = { exec = true, attach = true, portforward = true, proxy = tr
 
 local function on_kube_request(c)
   local r = c.kube
+  -- Paths that are not resources (/metrics, /logs/..., /debug/...; API
+  -- discovery never reaches the policy): node logs and server internals.
+  if r.resource == "" then
+    if commands.has(c.principals, "oncall") then return allow() end
+    return deny("the API server's " .. r.path .. " is for oncall only")
+  end
   -- Cluster-wide requests (no namespace) count as production.
   local prod = r.namespace == "" or PRODUCTION[r.namespace] == true
   local what = r.verb .. " " .. r.resource .. (r.subresource ~= "" and "/" .. r.subresource or "")
@@ -54,9 +60,14 @@ local function on_kube_request(c)
   if API_CONNECT[r.verb] and prod then
     return deny(r.verb .. " is only allowed into non-production namespaces")
   end
-  if prod and (r.verb == "delete" or r.verb == "deletecollection")
+  -- Any change in production (an eviction is a delete by another name;
+  -- scale, patch, apply...) needs oncall, or a kubectl invocation a human
+  -- approved at the first layer. A user's own kubectl has no invocation.
+  if prod and not API_READ[r.verb] and not API_CONNECT[r.verb]
      and not commands.has(c.principals, "oncall") and not r.approved then
-    return deny("deleting in production namespace " .. (r.namespace ~= "" and r.namespace or "(cluster)") ..
+    local change = (r.resource == "pods" and r.subresource == "eviction") and "evicting" or
+                   (r.verb == "delete" or r.verb == "deletecollection") and "deleting" or "changing"
+    return deny(change .. " in production namespace " .. (r.namespace ~= "" and r.namespace or "(cluster)") ..
                 " needs oncall or an approved kubectl invocation")
   end
   if r.resource == "secrets" then return allow{ mask = SECRET_DATA } end
@@ -76,7 +87,9 @@ function on_command(c)
   if verb == "exec" or verb == "attach" or verb == "debug" then
     if prod then return deny(verb .. " is only allowed into non-production namespaces") end
   end
-  if prod and (CHANGES_RUNNING[verb] or verb:find("^rollout ") and not READ_ONLY[verb]) then
+  -- Every change in production waits for oncall (the API layer refuses it
+  -- otherwise, so asking here first gives a reviewable request).
+  if prod and not READ_ONLY[verb] then
     return review{ reason = "kubectl " .. verb .. " in production namespace " .. k.namespace,
                    approvers = { "oncall" } }
   end

@@ -117,7 +117,10 @@ int ChannelPipeline::cb_subsystem(ssh_session, ssh_channel, const char* name, vo
   auto* p = static_cast<ChannelPipeline*>(self);
   return guarded(p->s_.id(), "subsystem", SSH_ERROR, [&] {
     const std::string n = name ? name : "";
-    if (n != "sftp" && n != kKubeconfigSubsystem) {  // the latter only on kubectl targets (start())
+    std::string why;
+    const TargetConfig* t = n == kKubeconfigSubsystem ? p->s_.target_config(why) : nullptr;
+    const bool kubeconfig = t && t->type == "kubectl";  // a kubectl target's own subsystem, nowhere else
+    if (n != "sftp" && !kubeconfig) {
       log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
       return SSH_ERROR;
     }

@@ -66,3 +66,25 @@ TEST_CASE("not JSON fails closed; unchanged bodies keep their bytes", "[kube_mas
   REQUIRE(mask_kube_body(b, false));
   CHECK(b == "{\"kind\": \"Pod\",  \"x\": 1}");
 }
+
+TEST_CASE("kubectl apply's last-applied annotation of a Secret is masked too", "[kube_masking]") {
+  const std::string applied =
+      R"({\"apiVersion\":\"v1\",\"data\":{\"password\":\"aHVudGVy\"},\"kind\":\"Secret\",\"stringData\":{\"k\":\"hunter\"}})";
+  const std::string in = R"({"kind":"Secret","metadata":{"name":"s","annotations":{"a":"b",)"
+                         R"("kubectl.kubernetes.io/last-applied-configuration":")" + applied + R"("}},"data":{"password":"aHVudGVy"}})";
+  const std::string out = masked(in, false);
+  CHECK(out.find("aHVudGVy") == std::string::npos);
+  CHECK(out.find("hunter") == std::string::npos);
+  CHECK(out.find(R"(\"password\":\"KioqKg==\")") != std::string::npos);
+  CHECK(out.find(R"("a":"b")") != std::string::npos);
+  // Not the JSON kubectl writes: replaced whole.
+  CHECK(masked(R"({"kind":"Secret","metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"password=aHVudGVy"}}})",
+               false) == R"({"kind":"Secret","metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"****"}}})");
+  // The metadata-only objects of a Table of secrets.
+  const std::string table = R"({"kind":"Table","rows":[{"object":{"kind":"PartialObjectMetadata","metadata":{"annotations":{)"
+                            R"("kubectl.kubernetes.io/last-applied-configuration":")" + applied + R"("}}}}]})";
+  CHECK(masked(table, true).find("aHVudGVy") == std::string::npos);
+  // Other kinds keep theirs.
+  CHECK(masked(R"({"kind":"ConfigMap","metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"x"}}})",
+               false).find(R"("x")") != std::string::npos);
+}

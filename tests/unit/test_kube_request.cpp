@@ -62,9 +62,16 @@ TEST_CASE("connect subresources are their own verbs", "[kube_request]") {
   CHECK(facts("GET", "/api/v1/namespaces/web/pods?command=x") == "list||v1|pods||web|");
 }
 
-TEST_CASE("non-resource paths are discovery", "[kube_request]") {
-  for (const char* p : {"/api", "/apis", "/apis/apps", "/version", "/openapi/v2", "/openapi/v3/apis/apps/v1", "/healthz"})
+TEST_CASE("API discovery passes; other non-resource paths are decided", "[kube_request]") {
+  for (const char* p : {"/", "/api", "/apis", "/apis/apps", "/version", "/openapi/v2", "/openapi/v3/apis/apps/v1"})
     CHECK(facts("GET", p) == "discovery get||||||");
+  // What the API server also serves with the held credential: node logs,
+  // metrics, profiles, health details. A policy decides them (resource "").
+  for (const char* p : {"/metrics", "/logs/kube-apiserver.log", "/debug/pprof/goroutine", "/healthz", "/livez/etcd",
+                        "/version/x"}) {
+    CHECK(facts("GET", p) == "get||||||");
+    CHECK(kube_request_info("GET", p).facts.path == p);
+  }
   CHECK(facts("GET", "/api/v1") == "discovery get||v1||||");
   CHECK(facts("GET", "/apis/apps/v1") == "discovery get|apps|v1||||");
   CHECK(facts("POST", "/version") == "error: only GET is allowed on /version");

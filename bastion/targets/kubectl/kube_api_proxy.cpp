@@ -502,7 +502,14 @@ void KubeApiProxy::serve_request(Conn& conn, KubeTlsIo& client, bool& keep) {
                              info.discovery || !info.resource ? "Forbidden" : "Bad Request",
                              info.discovery || !info.resource ? "Forbidden" : "BadRequest",
                              "bastion: denied: " + info.error);
-  const bool upgrade = req.get("Upgrade").has_value() && header_has_token(req.get("Connection").value_or(""), "upgrade");
+  // Only the connect verbs (exec, attach, portforward, proxy) may switch
+  // protocols: an upgraded stream is relayed as bytes, which nothing could
+  // mask (a WebSocket watch of Secrets would pass unmasked). Anything else
+  // goes upstream without its Upgrade header and gets a plain response.
+  const std::string& verb = info.facts.verb;
+  const bool connect_verb = verb == "exec" || verb == "attach" || verb == "portforward" || verb == "proxy";
+  const bool upgrade = connect_verb && req.get("Upgrade").has_value() &&
+                       header_has_token(req.get("Connection").value_or(""), "upgrade");
   KubeAnswer answer;
   if (info.discovery) {
     answer.allowed = true;
@@ -514,6 +521,11 @@ void KubeApiProxy::serve_request(Conn& conn, KubeTlsIo& client, bool& keep) {
   }
   if (!answer.allowed)
     return (void)send_status(client, 403, "Forbidden", "Forbidden", "bastion: denied: " + answer.reason);
+  // The bastion's own kubectl has its terminal output masked by the channel;
+  // a user's own kubectl has only this proxy, which cannot mask a stream.
+  if (own_kubectl_ && answer.mask_secrets && upgrade)
+    return (void)send_status(client, 403, "Forbidden", "Forbidden",
+                             "bastion: denied: output masking cannot apply to " + verb + " streams from your own kubectl");
 
   CommandOutcome outcome;
   struct Ender {  // the audit row ends however this request ends

@@ -23,6 +23,31 @@ std::size_t mask_values(nlohmann::json& obj) {
   return n;
 }
 
+// `kubectl apply` keeps the whole applied object, values included, in an
+// annotation: its Secret data is masked too (the annotation is replaced
+// whole when it is not the JSON object kubectl writes).
+constexpr const char* kLastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+
+std::size_t mask_last_applied(nlohmann::json& obj, int depth) {
+  const auto md = obj.find("metadata");
+  if (md == obj.end() || !md->is_object()) return 0;
+  const auto an = md->find("annotations");
+  if (an == md->end() || !an->is_object()) return 0;
+  const auto la = an->find(kLastApplied);
+  if (la == an->end()) return 0;
+  std::string masked = kKubeMaskedString;
+  if (la->is_string() && depth < 4) {
+    nlohmann::json inner = nlohmann::json::parse(la->get_ref<const std::string&>(), nullptr, false);
+    if (!inner.is_discarded() && inner.is_object()) {
+      mask_values(inner);
+      mask_last_applied(inner, depth + 1);
+      masked = inner.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+  }
+  *la = masked;
+  return 1;
+}
+
 bool kind_is(const nlohmann::json& j, const char* kind) {
   const auto it = j.find("kind");
   return it != j.end() && it->is_string() && it->get_ref<const std::string&>() == kind;
@@ -38,11 +63,14 @@ std::size_t walk(nlohmann::json& j, bool secret_resource, bool top, int depth) {
   if (!j.is_object()) return 0;
   const bool secret = kind_is(j, "Secret") || (top && secret_resource && !j.contains("kind"));
   if (secret) n += mask_values(j);
+  // A Secret's annotation, also in the metadata-only objects of a Table.
+  if (secret || (top && secret_resource)) n += mask_last_applied(j, 0);
   if (kind_is(j, "SecretList") || (top && secret_resource)) {
     const auto items = j.find("items");
     if (items != j.end() && items->is_array())
       for (auto& item : *items)
-        if (item.is_object() && (!item.contains("kind") || kind_is(item, "Secret"))) n += mask_values(item);
+        if (item.is_object() && (!item.contains("kind") || kind_is(item, "Secret")))
+          n += mask_values(item) + mask_last_applied(item, 0);
   }
   for (auto& [k, v] : j.items()) {
     if (secret && (k == "data" || k == "stringData")) continue;

@@ -92,10 +92,16 @@ KubeRequestInfo kube_request_info(const std::string& method, const std::string& 
     f.version = parts[2];
     at = 3;
   }
-  if (at == 0 || parts.size() == at) {  // /api, /api/v1, /apis/apps/v1, /version, /openapi/v2, /healthz ...
-    r.discovery = method == "GET" || method == "HEAD";
-    if (!r.discovery) r.error = "only GET is allowed on " + f.path;
-    f.verb = method == "GET" ? "get" : "";
+  if (at == 0 || parts.size() == at) {  // not a resource: /api, /apis/apps/v1, /version, /metrics, /logs ...
+    if (method != "GET" && method != "HEAD") return r.error = "only GET is allowed on " + f.path, r;
+    f.verb = "get";
+    // Only API discovery passes without a decision; any other path the API
+    // server serves (/metrics, /logs/..., /debug/pprof, /healthz?verbose)
+    // is a request like any other: decided (c.kube.resource "") and audited.
+    const bool api_discovery = (parts.size() <= 2 && !parts.empty() && parts[0] == "api") ||
+                               (parts.size() <= 3 && !parts.empty() && parts[0] == "apis");
+    r.discovery = parts.empty() || api_discovery || (parts.size() == 1 && parts[0] == "version") ||
+                  (!parts.empty() && parts[0] == "openapi");  // schemas, not data
     return r;
   }
   r.resource = true;
