@@ -65,10 +65,6 @@ struct KubectlTargetConfig {
   std::string kubectl = "/usr/bin/kubectl";
   bool sandbox = true;                 // run kubectl under bubblewrap (sandbox.h)
   std::string bwrap = "/usr/bin/bwrap";
-  // When bastiond runs as root, kubectl runs as this user (never root,
-  // outside its namespaces too); resolved at load.
-  std::string sandbox_user = "nobody";
-  uint32_t sandbox_uid = 65534, sandbox_gid = 65534;
   int decision_timeout = 30;           // seconds the API proxy waits for a policy answer
 };
 

@@ -1,7 +1,6 @@
 // Evaluates the config file as Lua data in a sandbox, then validates every
 // key. Errors name file, line and key; the line is found by locating the key
 // in the source, since Lua tables do not remember where a field was set.
-#include <pwd.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -347,8 +346,8 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     r.fail(r.line_of("type", tline), q + "type",
            "unsupported target type \"" + t.type + "\" (supported: ssh, postgres, kubectl)");
   if (t.type == "kubectl")
-    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "kubectl_sandbox", "bwrap", "sandbox_user",
-                 "decision_timeout", "allow", "labels", "policy", "approvers", "credentials"},
+    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "kubectl_sandbox", "bwrap", "decision_timeout",
+                 "allow", "labels", "policy", "approvers", "credentials"},
                 tline, q);
   else if (t.type == "ssh")
     r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
@@ -382,19 +381,6 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
     if (auto bw = r.str("bwrap", r.line_of("bwrap", tline), q)) k.bwrap = resolve(cfg.dir, *bw);
     k.decision_timeout = static_cast<int>(
         r.integer("decision_timeout", r.line_of("decision_timeout", tline), q, 1, 600).value_or(30));
-    if (auto su = r.str("sandbox_user", r.line_of("sandbox_user", tline), q)) k.sandbox_user = *su;
-    {
-      // getpwnam_r: config loads run on the reload thread too.
-      passwd pw{}, *found = nullptr;
-      std::vector<char> buf(16384);
-      if (getpwnam_r(k.sandbox_user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
-        r.fail(r.line_of("sandbox_user", tline), q + "sandbox_user", "no such user: " + k.sandbox_user);
-      else if (found->pw_uid == 0 || found->pw_gid == 0)
-        r.fail(r.line_of("sandbox_user", tline), q + "sandbox_user",
-               k.sandbox_user + " is root (uid or gid 0): kubectl must run unprivileged");
-      else
-        k.sandbox_uid = found->pw_uid, k.sandbox_gid = found->pw_gid;
-    }
     load_credentials(r, L, cfg, t, tline, check_files);
     if (check_files) {
       if (access(k.kubectl.c_str(), X_OK) != 0)

@@ -311,7 +311,11 @@ void ChannelPipeline::launch(const Decision& d) {
   if (!conn_) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
   const double t1 = monotonic_seconds();
   ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt};
-  if (target_cfg_->type == "kubectl") er.access = s_.client_access(*target_cfg_);
+  if (target_cfg_->type == "kubectl") {
+    er.access = s_.client_access(*target_cfg_);
+    if (!s_.sandbox_uid(er.sandbox_uid))
+      return refuse("bastion: no sandbox user is free for kubectl; try again later", kExitBastionError, "no sandbox uid");
+  }
   exec_ = conn_->start(er, err);
   if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
   const double t2 = monotonic_seconds();

@@ -11,6 +11,7 @@
 #include "approvals/approval_store.h"
 #include "approvals/webhook.h"
 #include "audit/audit_store.h"
+#include "common/id_pool.h"
 #include "config/config.h"
 #include "auth/address_match.h"
 #include "front/penalty_box.h"
@@ -18,6 +19,11 @@
 #include "recorder/async_file_sink.h"
 
 namespace bastion {
+
+// A range no passwd entry uses: a root bastiond runs each session's kubectl
+// as one uid of it (and the same gid), never shared, never root.
+inline constexpr uint32_t kSandboxUidFirst = 0x70000000;  // 1879048192
+inline constexpr uint32_t kSandboxUidCount = 65536;
 
 class ServerContext {
  public:
@@ -57,6 +63,8 @@ class ServerContext {
     kube_proxy_cert_ = std::move(cert), kube_proxy_key_ = std::move(key), kube_token_key_ = std::move(token_key);
   }
   recorder::Flusher& flusher() { return flusher_; }
+  // The uids a root bastiond runs sandboxed children as, one per session.
+  IdPool& sandbox_uids() { return sandbox_uids_; }
 
   bool stopping() const { return stopping_.load(); }
   void stop() { stopping_ = true; }
@@ -155,6 +163,7 @@ class ServerContext {
   int sessions_ = 0;
   PenaltyBox penalties_;
   std::string mask_key_;
+  IdPool sandbox_uids_{kSandboxUidFirst, kSandboxUidCount};
   std::string kube_proxy_cert_, kube_proxy_key_, kube_token_key_;
 };
 

@@ -88,6 +88,18 @@ ssh_channel Session::open_tunnel(ssh_message msg, std::string& refusal) {
   return ch;
 }
 
+bool Session::sandbox_uid(std::optional<uint32_t>& uid) {
+  uid.reset();
+  if (geteuid() != 0) return true;  // children run as bastiond's own (unprivileged) user
+  if (!sandbox_uid_) {
+    const auto id = ctx_.sandbox_uids().acquire();
+    if (!id) return false;
+    sandbox_uid_.emplace(ctx_.sandbox_uids(), *id);
+  }
+  uid = sandbox_uid_->id();
+  return true;
+}
+
 ClientAccess Session::client_access(const TargetConfig& t) const {
   ClientAccess a;
   if (ctx_.kube_token_key().empty() || !identity_.certificate) return a;

@@ -35,6 +35,10 @@ class Session {
   ssh_channel open_tunnel(ssh_message msg, std::string& refusal);
   // The token and TLS identity users' own kubectl meets on this target.
   ClientAccess client_access(const TargetConfig& t) const;
+  // When bastiond runs as root: this session's own uid for sandboxed
+  // children (taken on first use). Nullopt when not root; false when the
+  // pool is exhausted.
+  bool sandbox_uid(std::optional<uint32_t>& uid);
   // Logs and audits a request the bastion refuses outright (e.g. forwarding).
   void refuse_request(const std::string& kind, const std::string& what, const std::string& reason);
 
@@ -98,6 +102,9 @@ class Session {
   std::string credential_;  // the target credential admit() settled ("default" unless the policy chose)
   SessionOptions options_;
   ssh_event ev_ = nullptr;
+  // Declared before the target: given back only after the target (and every
+  // child it ran as this uid) is gone.
+  std::optional<IdLease> sandbox_uid_;
   // Declared before channels: channels (and their upstream channels) must be
   // released before the upstream session.
   std::shared_ptr<TargetConnection> target_;

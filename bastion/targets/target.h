@@ -38,6 +38,9 @@ struct ExecRequest {
   // through this gate (policy, audit, recording marker) before it runs.
   CommandGate* gate = nullptr;
   std::optional<ClientAccess> access;
+  // Set when bastiond runs as root: the uid (and gid) of this session's own
+  // that a child process the target starts runs as.
+  std::optional<uint32_t> sandbox_uid;
 };
 
 struct ExitInfo {

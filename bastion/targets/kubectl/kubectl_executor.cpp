@@ -43,6 +43,7 @@ KubectlExecutor::KubectlExecutor(const TargetConfig& t, const ExecRequest& req, 
     : target_(t), gate_(gate), home_(std::move(home)), watch_(std::move(watch)), kube_(kube),
       pty_(req.pty.has_value()) {
   if (req.pty) cols_ = req.pty->cols, rows_ = req.pty->rows;
+  run_as_ = req.sandbox_uid;
   if (req.kind == "exec" && !trim(req.text).empty()) {
     mode_ = Mode::command;
     partial_line_ = req.text;  // run at the first pump, when output has somewhere to go
@@ -162,8 +163,14 @@ bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
     return false;
   }
   if (k.sandbox) o.env.clear();  // bwrap --clearenv --setenv carries it
-  o.limit_processes = kubectl_process_limit();
-  if (geteuid() == 0) o.run_as = std::pair{static_cast<uid_t>(k.sandbox_uid), static_cast<gid_t>(k.sandbox_gid)};
+  // As root, kubectl runs as the session's own uid (never root, never shared:
+  // its RLIMIT_NPROC then counts only its own processes).
+  if (geteuid() == 0 && !run_as_) {
+    emit(Stream::err, "bastion: cannot run kubectl: no sandbox user for this session\n");
+    return false;
+  }
+  if (run_as_) o.run_as = std::pair{static_cast<uid_t>(*run_as_), static_cast<gid_t>(*run_as_)};
+  o.limit_processes = run_as_ ? kSandboxProcesses : kubectl_process_limit();
   o.cwd = home_;
   o.pty = pty_;
   o.cols = cols_;

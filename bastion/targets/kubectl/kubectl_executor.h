@@ -68,6 +68,7 @@ class KubectlExecutor : public Executor {
   KubeDecisionQueue* kube_;
   Mode mode_;
   bool pty_;
+  std::optional<uint32_t> run_as_;  // the session's sandbox uid (bastiond as root)
   int cols_ = 80, rows_ = 24;
   LineEditor editor_;
   std::string raw_in_;

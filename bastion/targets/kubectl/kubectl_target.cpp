@@ -67,11 +67,7 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
   const std::string ctx = t.kubectl.context.empty() ? up.context : t.kubectl.context;
   if (!write_private_file(session_kubeconfig(tmpl), conn->proxy_->kubeconfig(ctx, up.namespace_name)))
     return error = "cannot prepare kubectl's configuration", nullptr;
-  // bastiond as root runs kubectl as the sandbox user: its HOME and
-  // kubeconfig are that user's (and, 0700/0600, no one else's).
-  if (geteuid() == 0 && (chown(tmpl.c_str(), t.kubectl.sandbox_uid, t.kubectl.sandbox_gid) != 0 ||
-                         chown(session_kubeconfig(tmpl).c_str(), t.kubectl.sandbox_uid, t.kubectl.sandbox_gid) != 0))
-    return error = "cannot prepare kubectl's home folder", nullptr;
+
   return conn;
 }
 
@@ -93,6 +89,14 @@ std::unique_ptr<Executor> KubectlTargetConnection::start(const ExecRequest& req,
   }
   if (req.kind == "subsystem") return error = "file transfer is not available on kubectl targets", nullptr;
   if (req.kind == "tunnel") return start_tunnel(req, error);
+  // bastiond as root runs kubectl as the session's own uid: its HOME and
+  // kubeconfig become that uid's (0700 and 0600: no one else's).
+  if (req.sandbox_uid && home_uid_ != req.sandbox_uid) {
+    if (chown(home_.c_str(), *req.sandbox_uid, *req.sandbox_uid) != 0 ||
+        chown(session_kubeconfig(home_).c_str(), *req.sandbox_uid, *req.sandbox_uid) != 0)
+      return error = "cannot prepare kubectl's home folder", nullptr;
+    home_uid_ = req.sandbox_uid;
+  }
   return std::make_unique<KubectlExecutor>(target_, req, *req.gate, home_, [this](int fd, bool on) { watch(fd, on); },
                                            proxy_ ? &proxy_->queue() : nullptr);
 }

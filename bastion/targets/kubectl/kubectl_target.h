@@ -7,6 +7,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -43,6 +44,7 @@ class KubectlTargetConnection : public TargetConnection {
 
   TargetConfig target_;
   std::string home_;  // the per-session HOME
+  std::optional<uint32_t> home_uid_;  // its owner, once given to the session's sandbox uid
   KubeUpstream upstream_;
   std::unique_ptr<KubeApiProxy> proxy_;
   std::unique_ptr<KubeApiProxy> tunnel_proxy_;  // users' own kubectl, started on the first tunnel

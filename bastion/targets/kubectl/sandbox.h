@@ -34,6 +34,8 @@ std::vector<std::string> sandboxed_argv(const KubectlSandbox& s, const std::vect
 // own included): the limit that lets kubectl start 256 more than that uid
 // runs now. Read in the parent (it scans /proc).
 unsigned long kubectl_process_limit();
+// The process limit for a child running as a uid of its own.
+inline constexpr unsigned long kSandboxProcesses = 256;
 
 // Resource limits for the child, applied between fork and exec
 // (async-signal-safe): CPU 600 s, address space 4 GiB, `processes`
