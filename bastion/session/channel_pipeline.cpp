@@ -310,7 +310,7 @@ void ChannelPipeline::launch(const Decision& d) {
   conn_ = s_.target(err);
   if (!conn_) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
   const double t1 = monotonic_seconds();
-  ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt};
+  ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt, std::nullopt};
   if (target_cfg_->type == "kubectl") {
     er.access = s_.client_access(*target_cfg_);
     if (!s_.sandbox_uid(er.sandbox_uid))
@@ -456,7 +456,7 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
       return d;
     });
   }
-  ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt};
+  ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt, std::nullopt};
   exec_ = std::make_unique<ApprovalsExecutor>(t.type, er, std::move(commands));
   log_info("reserved target", {{"session", s_.id()}, {"target", t.name}, {"text", text_}});
   state_ = State::running;

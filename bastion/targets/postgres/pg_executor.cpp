@@ -1,4 +1,6 @@
 #include "targets/postgres/pg_executor.h"
+
+#include "targets/postgres/message_redaction.h"
 #include "common/parse_number.h"
 
 #include <algorithm>
@@ -166,8 +168,9 @@ void PgExecutor::on_notice(void* self, const PGresult* res) {
 
 // Under column masks, a server message about a statement that reads masked
 // data may quote the data (a failed cast quotes its input; RAISE prints
-// anything): the client, the recording, the audit row and the log get only
-// its severity and SQLSTATE.
+// anything): the client, the recording and the audit row get only its
+// severity and SQLSTATE; the log also gets the server's own message with
+// every quoted value cut out (nothing of what RAISE wrote).
 void PgExecutor::withhold(const PGresult* res, const char* what) {
   const char* sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
   const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -175,8 +178,10 @@ void PgExecutor::withhold(const PGresult* res, const char* what) {
   const std::string text = (code.empty() ? "" : code + ": ") + "the " + what +
                            " text is withheld because the statement reads masked columns";
   emit(Stream::err, std::string(sev ? sev : "ERROR") + ":  " + text + "\n");
+  const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
   log_info("sql message withheld: the statement reads masked columns",
-           {{"command", std::to_string(running_->gate.command_id)}, {"kind", what}, {"sqlstate", code}});
+           {{"command", std::to_string(running_->gate.command_id)}, {"kind", what}, {"sqlstate", code},
+            {"redacted", redact_server_message(code, primary ? primary : "")}});
   if (std::string_view(what) == "error") running_->error = text, last_error_verbose_ = text + "\n";
 }
 
