@@ -70,7 +70,8 @@ void SqlInputBuffer::end_statement(std::vector<SqlInputItem>& out) {
 
 void SqlInputBuffer::feed_line(std::string_view in, const Variables& vars, std::vector<SqlInputItem>& out) {
   // psql joins the lines of a statement with "\n".
-  if (!query_.empty()) query_ += '\n';
+  std::size_t added_nl = std::string::npos;
+  if (!query_.empty()) query_ += '\n', added_nl = query_.size();
   std::string line(in);
   std::size_t no_interp_below = 0;  // text spliced in from a variable is not expanded again
   std::size_t i = 0;
@@ -187,7 +188,9 @@ void SqlInputBuffer::feed_line(std::string_view in, const Variables& vars, std::
             i += 2;
             break;
           }
-          // A backslash command: the rest of the line.
+          // A backslash command: the rest of the line. A line holding only
+          // that leaves the query buffer as it was (psql takes back its "\n").
+          if (query_.size() == added_nl) query_.pop_back();
           std::string cmd = line.substr(i);
           while (!cmd.empty() && space(static_cast<unsigned char>(cmd.back()))) cmd.pop_back();
           out.push_back({SqlInputItem::Kind::meta, std::move(cmd)});
@@ -370,9 +373,9 @@ std::string with_escape_string_literals(std::string_view sql, bool& national_bac
     } else if (c == '$' && (ident_start(at(i + 1)) || at(i + 1) == '$')) {
       std::size_t j = i + 1;
       while (j < sql.size() && ident_cont(at(j)) && at(j) != '$') ++j;
-      if (at(j) != '$') {
-        out.append(sql.substr(i, j - i));
-        i = j;
+      if (at(j) != '$') {  // not a dollar quote: only the '$' is consumed (what follows may be U&'')
+        out += '$';
+        ++i;
         continue;
       }
       const std::string_view tag = sql.substr(i, j - i + 1);
@@ -381,8 +384,8 @@ std::string with_escape_string_literals(std::string_view sql, bool& national_bac
       out.append(sql.substr(i, e - i));
       i = e;
     } else if (c == '\'') {
-      // After a name (a typed literal, int4 '1'), keep them apart.
-      if (!out.empty() && ident_cont(static_cast<unsigned char>(out.back()))) out += ' ';
+      // A blank keeps the E a token of its own (after int4 in int4 '1', or ':').
+      if (!out.empty() && !space(static_cast<unsigned char>(out.back()))) out += ' ';
       out += "E'";
       ++i;
       copy_until_quote_end(true);

@@ -66,20 +66,73 @@ std::optional<DescribeQuery> describe_query(const std::string& cmd, const std::s
             "d.datctype AS \"Ctype\", pg_catalog.array_to_string(d.datacl, E'\\n') AS \"Access privileges\" "
             "FROM pg_catalog.pg_database d ORDER BY 1";
     q.title = "List of databases";
-  } else if (cmd == "dt" || (cmd == "d" && arg.empty())) {
+  } else if (cmd == "dt" || ((cmd == "d" || cmd == "d+") && arg.empty())) {
     q.sql = relations(cmd == "dt" ? "'r','p'" : "'r','p','v','m','S','f'", arg, error);
     if (q.sql.empty()) return std::nullopt;
     q.title = "List of relations";
     q.empty_message = arg.empty() ? "Did not find any relations." : "Did not find any relation named \"" + arg + "\".";
-  } else if (cmd == "d") {
-    q.sql = "SELECT a.attname AS \"Column\", pg_catalog.format_type(a.atttypid, a.atttypmod) AS \"Type\", "
+  } else if (cmd == "d" || cmd == "d+") {
+    // psql's \d NAME for a table: its title, columns (with \d+ storage,
+    // compression, statistics target, description) and footers (indexes,
+    // check and foreign-key constraints, references, access method).
+    const bool plus = cmd == "d+";
+    const std::string rel = "pg_catalog.to_regclass(" + quote_literal(arg) + ")";
+    const std::string title =
+        "(SELECT CASE c.relkind WHEN 'r' THEN 'Table' WHEN 'v' THEN 'View' WHEN 'm' THEN 'Materialized view' "
+        "WHEN 'i' THEN 'Index' WHEN 'S' THEN 'Sequence' WHEN 'f' THEN 'Foreign table' "
+        "WHEN 'p' THEN 'Partitioned table' WHEN 'I' THEN 'Partitioned index' WHEN 'c' THEN 'Composite type' "
+        "ELSE 'Relation' END || ' \"' || n.nspname || '.' || c.relname || '\"' "
+        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = " + rel + ")";
+    const std::string indexes =
+        "COALESCE((SELECT E'Indexes:\\n' || pg_catalog.string_agg('    \"' || c2.relname || '\"' || "
+        "CASE WHEN con.contype = 'x' THEN ' ' || pg_catalog.pg_get_constraintdef(con.oid, true) ELSE "
+        "CASE WHEN i.indisprimary THEN ' PRIMARY KEY,' WHEN i.indisunique THEN "
+        "CASE WHEN con.oid IS NOT NULL THEN ' UNIQUE CONSTRAINT,' ELSE ' UNIQUE,' END ELSE '' END || ' ' || "
+        "substring(pg_catalog.pg_get_indexdef(i.indexrelid, 0, true) from ' USING (.*)$') END || "
+        "CASE WHEN con.condeferrable THEN ' DEFERRABLE' ELSE '' END || "
+        "CASE WHEN con.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END || "
+        "CASE WHEN i.indisclustered THEN ' CLUSTER' ELSE '' END || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END || "
+        "CASE WHEN i.indisreplident THEN ' REPLICA IDENTITY' ELSE '' END, E'\\n' ORDER BY i.indisprimary DESC, c2.relname) "
+        "|| E'\\n' FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c2 ON c2.oid = i.indexrelid "
+        "LEFT JOIN pg_catalog.pg_constraint con ON con.conrelid = i.indrelid AND con.conindid = i.indexrelid "
+        "AND con.contype IN ('p','u','x') WHERE i.indrelid = " + rel + "), '')";
+    auto constraints = [&](const char* heading, const std::string& where, const std::string& line) {
+      return std::string("COALESCE((SELECT E'") + heading + ":\\n' || pg_catalog.string_agg(" + line +
+             ", E'\\n' ORDER BY r.conname) || E'\\n' FROM pg_catalog.pg_constraint r WHERE " + where + "), '')";
+    };
+    const std::string checks = constraints("Check constraints", "r.conrelid = " + rel + " AND r.contype = 'c'",
+                                           "'    \"' || r.conname || '\" ' || pg_catalog.pg_get_constraintdef(r.oid, true)");
+    const std::string fkeys = constraints("Foreign-key constraints",
+                                          "r.conrelid = " + rel + " AND r.contype = 'f' AND r.conparentid = 0",
+                                          "'    \"' || r.conname || '\" ' || pg_catalog.pg_get_constraintdef(r.oid, true)");
+    const std::string refs = constraints("Referenced by",
+                                         "r.confrelid = " + rel + " AND r.contype = 'f' AND r.conparentid = 0",
+                                         "'    TABLE \"' || r.conrelid::pg_catalog.regclass::pg_catalog.text || '\" CONSTRAINT \"' "
+                                         "|| r.conname || '\" ' || pg_catalog.pg_get_constraintdef(r.oid, true)");
+    const std::string access =
+        plus ? " || COALESCE((SELECT 'Access method: ' || am.amname || E'\\n' FROM pg_catalog.pg_class c "
+               "JOIN pg_catalog.pg_am am ON am.oid = c.relam WHERE c.oid = " + rel + " AND c.relkind IN ('r','m')), '')"
+             : "";
+    q.sql = "SELECT " + title + " AS \"title\", a.attname AS \"Column\", "
+            "pg_catalog.format_type(a.atttypid, a.atttypmod) AS \"Type\", "
+            "COALESCE((SELECT co.collname FROM pg_catalog.pg_collation co, pg_catalog.pg_type t "
+            "WHERE co.oid = a.attcollation AND t.oid = a.atttypid AND a.attcollation <> t.typcollation), '') AS \"Collation\", "
             "CASE WHEN a.attnotnull THEN 'not null' ELSE '' END AS \"Nullable\", "
-            "COALESCE(pg_catalog.pg_get_expr(d.adbin, d.adrelid), '') AS \"Default\" "
+            "CASE WHEN a.attidentity = 'a' THEN 'generated always as identity' "
+            "WHEN a.attidentity = 'd' THEN 'generated by default as identity' "
+            "WHEN a.attgenerated = 's' THEN 'generated always as (' || pg_catalog.pg_get_expr(d.adbin, d.adrelid, true) || ') stored' "
+            "ELSE COALESCE(pg_catalog.pg_get_expr(d.adbin, d.adrelid, true), '') END AS \"Default\", " +
+            std::string(plus ? "CASE a.attstorage WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' "
+                               "WHEN 'x' THEN 'extended' END AS \"Storage\", "
+                               "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' ELSE '' END AS \"Compression\", "
+                               "CASE WHEN a.attstattarget = -1 THEN NULL ELSE a.attstattarget END AS \"Stats target\", "
+                               "pg_catalog.col_description(a.attrelid, a.attnum) AS \"Description\", "
+                             : "") +
+            indexes + " || " + checks + " || " + fkeys + " || " + refs + access + " AS \"footer\" "
             "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
             "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-            "WHERE a.attrelid = pg_catalog.to_regclass(" + quote_literal(arg) + ") "
-            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
-    q.title = "Table \"" + arg + "\"";
+            "WHERE a.attrelid = " + rel + " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+    q.meta_columns = true;
     q.footer = false;
     q.empty_message = "Did not find any relation named \"" + arg + "\".";
   } else if (cmd == "dn") {

@@ -12,6 +12,10 @@ struct DescribeQuery {
   std::string title;          // above the table, as psql prints it
   bool footer = true;         // "(N rows)"
   std::string empty_message;  // instead of an empty table
+  // The first column holds the title and the last the lines printed under
+  // the table (both the same on every row): what psql learns with extra
+  // queries, this learns in the one statement the policy decides.
+  bool meta_columns = false;
 };
 
 // `cmd` without the backslash ("dt"), `arg` the pattern or name (may be

@@ -768,14 +768,24 @@ void PgExecutor::begin_rows(const PGresult* res) {
 void PgExecutor::release_held(bool last) {
   Running& r = *running_;
   std::string out;
+  const bool meta = r.work.describe && r.work.describe->meta_columns;
   if (!r.renderer) {
     PrintOptions po = print_;
     if (r.work.describe) po.title = r.work.describe->title, po.footer = r.work.describe->footer;
+    if (meta && r.cols.size() >= 2) {
+      // The title and the footer lines came as the first and last columns.
+      if (!r.held.empty()) po.title = r.held[0].front().value, po.footer_lines = r.held[0].back().value;
+      r.cols.erase(r.cols.begin());
+      r.cols.pop_back();
+    }
     // A whole result is laid out at once, as psql does; past the cap, in batches.
     r.renderer = make_renderer(po, last ? std::max<std::size_t>(r.held.size(), 1) : kStreamBatchRows);
     r.renderer->begin(r.cols, out);
   }
-  for (auto& row : r.held) r.renderer->row(std::move(row), out);
+  for (auto& row : r.held) {
+    if (meta && row.size() >= 2) row.erase(row.begin()), row.pop_back();
+    r.renderer->row(std::move(row), out);
+  }
   r.held.clear();
   r.held_bytes = 0;
   emit(Stream::out, std::move(out));

@@ -57,6 +57,7 @@ class AlignedRenderer : public BatchRenderer {
   void end(uint64_t rows, std::string& out) override {
     flush(out, true);
     if (opt_.footer) out += footer(rows);
+    out += opt_.footer_lines;
     out += "\n";
   }
 

@@ -20,6 +20,7 @@ struct PrintOptions {
   std::string null_display;  // psql's default: nothing
   bool footer = true;  // "(N rows)"
   std::string title;   // centred above an aligned table (psql's describe commands)
+  std::string footer_lines;  // under an aligned table (psql's "Indexes:" and the like)
 };
 
 struct ResultColumn {
