@@ -178,7 +178,10 @@ void SqlInputBuffer::feed_line(std::string_view in, const Variables& vars, std::
         if (c == ';') {
           query_ += ';';
           ++i;
-          if (paren_depth_ == 0 && begin_depth_ == 0) end_statement(out);
+          if (paren_depth_ == 0 && begin_depth_ == 0) {
+            end_statement(out);
+            added_nl = std::string::npos;  // a new buffer: its "\n" is not this line's
+          }
           break;
         }
         if (c == '\\') {

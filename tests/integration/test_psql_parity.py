@@ -28,6 +28,10 @@ INSERT INTO notes VALUES (1, E'tab\there'), (2, E'esc\x1b[31mred'), (3, E'two\nl
   (5, 'unicode çé日本'), (6, E'bell\x07'), (7, E'a\tb\tlonger\tc');
 CREATE TABLE ruled (x int);
 CREATE RULE ruled_ins AS ON INSERT TO ruled DO INSTEAD SELECT 'from rule'::text AS msg, NEW.x AS x;
+CREATE TABLE orders (id int PRIMARY KEY, item_id int REFERENCES items(id), qty int CHECK (qty > 0),
+  note text COLLATE "C" DEFAULT 'none', code text UNIQUE, n int GENERATED ALWAYS AS IDENTITY);
+COMMENT ON COLUMN orders.qty IS 'how many';
+CREATE VIEW cheap AS SELECT id, name FROM items WHERE price < 10;
 """
 
 # (name, script). Names starting with an issue item ("i1-" ...) are the
@@ -75,6 +79,30 @@ CORPUS = [
     ("describe-schemas", "\\dn\n"),
     ("list-tables", "\\dt\n"),
     ("semicolon-escape", "SELECT 1 AS x \\; SELECT 2 AS y;\n"),
+    ("describe-constraints", "\\d orders\n"),
+    ("describe-constraints-plus", "\\d+ orders\n"),
+    ("describe-referenced", "CREATE INDEX items_name ON items (name);\n\\d items\nDROP INDEX items_name;\n"),
+    ("describe-view", "\\d cheap\n"),
+    ("describe-missing", "\\d nosuch\n"),
+    ("list-tables-pattern", "\\dt i*\n"),
+    ("list-roles", "\\du\n"),
+    ("list-databases", "\\l\n"),
+    ("pset-format-csv", "\\pset format csv\nSELECT id, name FROM items ORDER BY id;\n"),
+    ("echo", "\\echo hello world\n"),
+    ("go", "SELECT 1 AS one \\g\n"),
+    ("expanded-multiline", "\\x\nSELECT 'a\nb' AS m, NULL AS n;\n"),
+    ("union-alignment", "SELECT 1.5::numeric AS a, 'x' AS b UNION ALL SELECT 100, 'yy';\n"),
+    ("booleans", "SELECT true AS t, false AS f;\n"),
+    ("timestamps", "SELECT '2024-01-02 03:04:05'::timestamp AS ts, '1 day'::interval AS iv;\n"),
+    ("long-text", "SELECT repeat('ab', 50) AS r;\n"),
+    ("empty-string", "SELECT '' AS e;\n"),
+    ("wide-characters", "SELECT '日本語' AS j, 'x' AS k;\n"),
+    ("copy-in", "CREATE TEMP TABLE ci (a int, b text);\nCOPY ci FROM STDIN;\n1\tx\n\\.\nSELECT * FROM ci;\n"),
+    ("raise-exception", "DO $$BEGIN RAISE EXCEPTION 'boom'; END$$;\n"),
+    ("error-in-transaction", "BEGIN;\nSELECT nosuch;\nROLLBACK;\n"),
+    ("savepoint", "BEGIN;\nSAVEPOINT s;\nROLLBACK TO s;\nCOMMIT;\n"),
+    ("no-semicolon-at-end", "SELECT 42 AS answer\n"),
+    ("only-comments", "-- nothing\n/* at all */\n"),
     # The issue's items, worst first.
     ("i1-begin-atomic-function", "CREATE FUNCTION add_one(a int) RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n"
                                  "  SELECT a + 1;\nEND;\nSELECT add_one(41);\nDROP FUNCTION add_one;\n"),

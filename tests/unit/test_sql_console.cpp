@@ -97,6 +97,7 @@ TEST_CASE("a backslash command after a comment is a backslash command", "[sqlinp
   CHECK(split({"SELECT '\\x';"}) == V{"S:SELECT '\\x';"});  // in a string it is text
   std::string rest;
   CHECK(split({"SELECT", "\\x", "1;"}, true, {}, &rest) == V{"M:\\x", "S:SELECT\n1;"});
+  CHECK(split({"SELECT 1", "; '' \\x", "2;"}) == V{"S:SELECT 1\n;", "M:\\x", "S:'' \n2;"});
 }
 
 TEST_CASE("standard_conforming_strings off: backslash escapes a quote", "[sqlinput]") {

@@ -58,12 +58,18 @@ std::string relations(const std::string& kinds, const std::string& arg, std::str
 
 }  // namespace
 
-std::optional<DescribeQuery> describe_query(const std::string& cmd, const std::string& arg, std::string& error) {
+std::optional<DescribeQuery> describe_query(const std::string& cmd, const std::string& arg, std::string& error,
+                                            int server_version) {
   DescribeQuery q;
   if (cmd == "l") {
     q.sql = "SELECT d.datname AS \"Name\", pg_catalog.pg_get_userbyid(d.datdba) AS \"Owner\", "
             "pg_catalog.pg_encoding_to_char(d.encoding) AS \"Encoding\", d.datcollate AS \"Collate\", "
-            "d.datctype AS \"Ctype\", pg_catalog.array_to_string(d.datacl, E'\\n') AS \"Access privileges\" "
+            "d.datctype AS \"Ctype\", " +
+            std::string(server_version >= 150000
+                            ? "d.daticulocale AS \"ICU Locale\", CASE d.datlocprovider WHEN 'c' THEN 'libc' "
+                              "WHEN 'i' THEN 'icu' END AS \"Locale Provider\", "
+                            : "") +
+            "pg_catalog.array_to_string(d.datacl, E'\\n') AS \"Access privileges\" "
             "FROM pg_catalog.pg_database d ORDER BY 1";
     q.title = "List of databases";
   } else if (cmd == "dt" || ((cmd == "d" || cmd == "d+") && arg.empty())) {
@@ -135,6 +141,7 @@ std::optional<DescribeQuery> describe_query(const std::string& cmd, const std::s
     q.meta_columns = true;
     q.footer = false;
     q.empty_message = "Did not find any relation named \"" + arg + "\".";
+    q.empty_fails = true;
   } else if (cmd == "dn") {
     q.sql = "SELECT n.nspname AS \"Name\", pg_catalog.pg_get_userbyid(n.nspowner) AS \"Owner\" "
             "FROM pg_catalog.pg_namespace n WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' "
@@ -145,7 +152,9 @@ std::optional<DescribeQuery> describe_query(const std::string& cmd, const std::s
             "CASE WHEN r.rolsuper THEN 'Superuser' END, CASE WHEN r.rolcreaterole THEN 'Create role' END, "
             "CASE WHEN r.rolcreatedb THEN 'Create DB' END, CASE WHEN NOT r.rolcanlogin THEN 'Cannot login' END, "
             "CASE WHEN r.rolreplication THEN 'Replication' END, CASE WHEN r.rolbypassrls THEN 'Bypass RLS' END) "
-            "AS \"Attributes\" FROM pg_catalog.pg_roles r WHERE r.rolname !~ '^pg_' ORDER BY 1";
+            "AS \"Attributes\", ARRAY(SELECT b.rolname FROM pg_catalog.pg_auth_members m "
+            "JOIN pg_catalog.pg_roles b ON m.roleid = b.oid WHERE m.member = r.oid) AS \"Member of\" "
+            "FROM pg_catalog.pg_roles r WHERE r.rolname !~ '^pg_' ORDER BY 1";
     q.title = "List of roles";
     q.footer = false;
   } else {

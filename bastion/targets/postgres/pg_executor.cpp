@@ -19,9 +19,10 @@ const char* kHelp =
     "  \\q                     quit\n"
     "  \\?                     this help\n"
     "  \\errverbose            show the last error in full, with its SQLSTATE\n"
+    "  \\g                     send the query buffer\n"
     "Informational\n"
     "  \\l                     list databases\n"
-    "  \\d [NAME]              describe a table, view or sequence, or list them\n"
+    "  \\d[+] [NAME]           describe a table, view or sequence, or list them\n"
     "  \\dt [PATTERN]          list tables\n"
     "  \\dn                    list schemas\n"
     "  \\du                    list roles\n"
@@ -313,7 +314,7 @@ void PgExecutor::handle_meta(const std::string& line) {
     return emit(Stream::err, "\\pset: unknown option: " + arg + " (format, null)\n");
   }
   std::string err;
-  auto q = describe_query(cmd, arg, err);
+  auto q = describe_query(cmd, arg, err, PQserverVersion(conn_.get()));
   if (!q) {
     emit(Stream::err, err + "\nTry \\? for help.\n");
     if (stop_on_error_) finish(kSqlExitError);
@@ -459,6 +460,10 @@ void PgExecutor::handle_line(const std::string& line) {
   sql_.set_standard_strings(server_standard_strings(conn_.get()));
   std::vector<SqlInputItem> items;
   sql_.feed_line(line, vars_, items);
+  // \g sends the query buffer as it is (a line's last item: it ends the line).
+  if (!items.empty() && items.back().kind == SqlInputItem::Kind::meta && trim(items.back().text) == "\\g" &&
+      !sql_.blank())
+    items.back() = SqlInputItem{SqlInputItem::Kind::statement, sql_.take_all()};
   handle_items(items);
 }
 
@@ -822,7 +827,8 @@ void PgExecutor::on_result(PGresult* res) {
       if (!r.header) begin_rows(res);
       std::string out;
       if (r.set_rows == 0 && r.work.describe && !r.work.describe->empty_message.empty()) {
-        out = r.work.describe->empty_message + "\n";
+        emit(Stream::err, r.work.describe->empty_message + "\n");
+        if (r.work.describe->empty_fails) r.error = "describe: " + r.work.describe->empty_message;
       } else {
         if (!r.streaming) release_held(true);
         r.renderer->end(r.set_shown, out);
