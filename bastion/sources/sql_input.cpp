@@ -221,6 +221,10 @@ void SqlInputBuffer::feed_line(std::string_view in, const Variables& vars, std::
           }
           const auto it = vars.find(line.substr(s, e - s));
           const std::size_t end = close ? e + 1 : e;
+          if (it != vars.end() && query_.size() + line.size() + 2 * it->second.size() + 3 > kMaxText) {
+            too_long_ = true;
+            return;
+          }
           if (test) {
             query_ += it != vars.end() ? "TRUE" : "FALSE";
           } else if (it == vars.end()) {
@@ -304,6 +308,7 @@ void SqlInputBuffer::clear() {
   tag_.clear();
   comment_depth_ = paren_depth_ = begin_depth_ = 0;
   ident_count_ = 0;
+  too_long_ = false;
 }
 
 char SqlInputBuffer::pending() const {

@@ -39,6 +39,10 @@ class SqlInputBuffer {
   // One input line (without its line end). Complete statements and
   // backslash commands are appended to `out` in input order.
   void feed_line(std::string_view line, const Variables& vars, std::vector<SqlInputItem>& out);
+  // Variables can make a short line long: past kMaxText of text the line
+  // stops there and this is true until clear() (the caller refuses it).
+  static constexpr std::size_t kMaxText = 1 << 20;
+  bool too_long() const { return too_long_; }
   // At the end of input: what psql still sends (empty if nothing).
   std::string take_all();
   void clear();
@@ -65,6 +69,7 @@ class SqlInputBuffer {
   char idents_[4] = {0, 0, 0, 0};
   std::size_t ident_count_ = 0;
   int begin_depth_ = 0;
+  bool too_long_ = false;
 };
 
 // psql's quoting of a variable's value: :'name' (PQescapeLiteral) and

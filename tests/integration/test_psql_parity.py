@@ -32,6 +32,7 @@ CREATE TABLE orders (id int PRIMARY KEY, item_id int REFERENCES items(id), qty i
   note text COLLATE "C" DEFAULT 'none', code text UNIQUE, n int GENERATED ALWAYS AS IDENTITY);
 COMMENT ON COLUMN orders.qty IS 'how many';
 CREATE VIEW cheap AS SELECT id, name FROM items WHERE price < 10;
+CREATE TABLE guarded (x int);
 """
 
 # (name, script). Names starting with an issue item ("i1-" ...) are the
@@ -166,7 +167,16 @@ class PsqlParityTest(BastionTest):
             os.chmod(pw, 0o600)
             env.allow_all = os.path.join(env.d, "allow_all.lua")
             with open(env.allow_all, "w") as f:
-                f.write("function on_command(c) return allow() end\n")
+                # Everything, except dropping the table "guarded" (to show each
+                # statement the splitter hands out is decided on its own).
+                f.write("function on_command(c)\n"
+                        "  if c.kind == 'sql' and c.sql.statement == 'drop' then\n"
+                        "    for _, w in ipairs(c.sql.writes) do\n"
+                        "      if w:find('guarded') then return deny('guarded is kept') end\n"
+                        "    end\n"
+                        "  end\n"
+                        "  return allow()\n"
+                        "end\n")
             env.start_bastion(targets=env.default_targets() + "\n" + pg_target(env))
         except BaseException:
             env.close()
@@ -237,6 +247,26 @@ class PsqlParityTest(BastionTest):
     def test_json_stays_valid_when_a_statement_fails(self):
         r = self.env.ssh("paritydb", ["--", "--json SELECT g, 10 / (3 - g) AS q FROM generate_series(1, 5) g"])
         self.assertEqual((r.stdout.decode(), r.stderr.decode(), r.returncode), ("", "ERROR:  division by zero\n", 3))
+
+    def test_variables_are_interpolated_before_the_decision(self):
+        self.compare("i9-variables")
+        rows = self.env.audit_eventually(
+            "SELECT text, decision FROM commands WHERE kind='sql' AND text LIKE 'SELECT 5 AS n%'",
+            [("SELECT 5 AS n, 'items' AS lit, count(*) AS \"items\" FROM items", "allow")])
+        self.assertEqual(rows, [("SELECT 5 AS n, 'items' AS lit, count(*) AS \"items\" FROM items", "allow")])
+
+    def test_split_with_standard_strings_off_is_decided_statement_by_statement(self):
+        # With standard_conforming_strings off, 'a\'' is a whole literal: the
+        # DROP after it is a statement of its own, and the policy sees it.
+        script = "SET standard_conforming_strings = off;\nSELECT 'a\\'' AS a ; DROP TABLE guarded ; SELECT 1 AS b;\n"
+        r = self.env.ssh("paritydb", input=script.encode())
+        self.assertEqual((r.stdout.decode(), r.returncode), ("SET\n a  \n----\n a'\n(1 row)\n\n", 126))
+        self.assertIn("ERROR:  denied by policy: guarded is kept\n", r.stderr.decode())
+        rows = self.env.audit_eventually(
+            "SELECT text, decision FROM commands WHERE kind='sql' AND text LIKE 'DROP TABLE guarded%'",
+            [("DROP TABLE guarded", "deny")])
+        self.assertEqual(rows, [("DROP TABLE guarded", "deny")])
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM guarded", db="parity_b"), "0")
 
     def test_rule_rows_are_shown(self):
         b, _ = self.compare("i6-do-instead-select")

@@ -124,6 +124,14 @@ TEST_CASE("psql variables are interpolated before anything is decided", "[sqlinp
   // A plain :name is lexed as if typed: its ';' ends a statement, as in psql.
   CHECK(split({"SELECT :two;"}, true, vars) == V{"S:SELECT 1;", "S:DROP TABLE x;"});
   CHECK(psql_quote_literal("a\\b'c") == " E'a\\\\b''c'");
+  // Interpolation cannot make a short line huge.
+  SqlInputBuffer b;
+  std::vector<SqlInputItem> items;
+  const SqlInputBuffer::Variables big = {{"big", std::string(SqlInputBuffer::kMaxText / 4, 'x')}};
+  b.feed_line("SELECT :big, :big, :big, :big, :big;", big, items);
+  CHECK(b.too_long());
+  b.clear();
+  CHECK_FALSE(b.too_long());
   CHECK(psql_quote_identifier("a\"b") == "\"a\"\"b\"");
 }
 

@@ -383,6 +383,10 @@ void PgExecutor::handle_set(const std::string& line) {
   }
   if (!vars_.count(name) && vars_.size() >= kMaxVariables)
     return emit(Stream::err, "\\set: too many variables (" + std::to_string(kMaxVariables) + ")\n");
+  std::size_t total = name.size() + value.size();
+  for (const auto& [k, v] : vars_)
+    if (k != name) total += k.size() + v.size();
+  if (total > kMaxInput) return emit(Stream::err, "\\set: variables hold at most 1 MiB in all\n");
   vars_[name] = value;
 }
 
@@ -460,6 +464,12 @@ void PgExecutor::handle_line(const std::string& line) {
   sql_.set_standard_strings(server_standard_strings(conn_.get()));
   std::vector<SqlInputItem> items;
   sql_.feed_line(line, vars_, items);
+  if (sql_.too_long()) {  // the whole line is refused
+    sql_.clear();
+    emit(Stream::err, "ERROR:  statement too long for the bastion (1 MiB) once its variables are interpolated\n");
+    if (stop_on_error_) finish(kSqlExitError);
+    return;
+  }
   // \g sends the query buffer as it is (a line's last item: it ends the line).
   if (!items.empty() && items.back().kind == SqlInputItem::Kind::meta && trim(items.back().text) == "\\g" &&
       !sql_.blank())
