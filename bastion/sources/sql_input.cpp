@@ -225,10 +225,25 @@ void SqlInputBuffer::feed_line(std::string_view in, const Variables& vars, std::
             too_long_ = true;
             return;
           }
+          // Where psql's lexer and the server's disagree, this follows the
+          // server's, so what it hands out as one statement is one to the
+          // server: TRUE/FALSE and an unknown :name are lexed on (psql
+          // would read "$$" in ":name$$" or ":{?n}$$" as a dollar quote,
+          // the server reads a name).
           if (test) {
-            query_ += it != vars.end() ? "TRUE" : "FALSE";
+            const char* value = it != vars.end() ? "TRUE" : "FALSE";
+            line.replace(i, end - i, value);
+            no_interp_below = i + std::char_traits<char>::length(value);
+            break;
           } else if (it == vars.end()) {
-            query_.append(line, i, end - i);  // an unknown variable stays as written
+            if (quoted) {  // stays as written: a whole quoted token
+              query_.append(line, i, end - i);
+              i = end;
+            } else {  // the name is lexed on, as the server does
+              query_ += ':';
+              ++i;
+            }
+            break;
           } else if (quoted) {
             // Quoted: nothing in the value can be syntax.
             query_ += open == '\'' ? psql_quote_literal(it->second) : psql_quote_identifier(it->second);

@@ -123,6 +123,10 @@ TEST_CASE("psql variables are interpolated before anything is decided", "[sqlinp
         V{"S:SELECT 5, 'it''s', \"it's\", TRUE, FALSE, :nope, 'x:n', a::int;"});
   // A plain :name is lexed as if typed: its ';' ends a statement, as in psql.
   CHECK(split({"SELECT :two;"}, true, vars) == V{"S:SELECT 1;", "S:DROP TABLE x;"});
+  // Where psql's lexer and the server's disagree, the split is the server's:
+  // "FALSE$$" and "nope$$" are names, not a name and a dollar quote.
+  CHECK(split({"SELECT :{?nope}$$; SELECT 2; $$;"}, true, vars) == V{"S:SELECT FALSE$$;", "S:SELECT 2;"});
+  CHECK(split({"SELECT :nope$$; SELECT 2; $$;"}, true, vars) == V{"S:SELECT :nope$$;", "S:SELECT 2;"});
   CHECK(psql_quote_literal("a\\b'c") == " E'a\\\\b''c'");
   // Interpolation cannot make a short line huge.
   SqlInputBuffer b;
