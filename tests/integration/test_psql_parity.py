@@ -14,6 +14,7 @@ import unittest
 
 import pg_cluster
 from harness import Env, main, run, BastionTest
+from pty_driver import PtySession
 
 FIXTURE = r"""
 CREATE ROLE bastion_svc LOGIN PASSWORD 'held-secret-pw';
@@ -280,6 +281,26 @@ class PsqlParityTest(BastionTest):
         self.assertEqual(len(json.loads(r.stdout)), 59999)
         self.assertEqual(r.stderr.decode(), "bastion: 59999 rows of this result were shown before it failed "
                                             "(results over 4 MiB are shown as they arrive)\nERROR:  division by zero\n")
+
+    def test_console_begin_atomic_variables_and_pasted_lines(self):
+        argv = self.env.ssh_base(tty=True) + ["paritydb@127.0.0.1"]
+        s = PtySession(argv, 30, 120, env={"TERM": "xterm-256color"})
+        s.read_until(b"paritydb=> ")
+        # The body's ';' does not end the statement: psql's continuation prompt.
+        s.send(b"CREATE FUNCTION twice(a int) RETURNS int LANGUAGE sql\rBEGIN ATOMIC\r")
+        s.read_until(b"BEGIN ATOMIC\r\nparitydb-> ")
+        s.send(b"  SELECT a * 2;\r")
+        s.read_until(b"SELECT a * 2;\r\nparitydb-> ")
+        s.send(b"END;\r")
+        s.read_until(b"CREATE FUNCTION\r\nparitydb=> ")
+        # Lines pasted at once run in order: the \set before the :name using it.
+        s.send(b"-- a comment\r\\set n 21\rSELECT twice(:n) AS answer;\r")
+        out = s.read_until(b"(1 row)\r\n\r\nparitydb=> ")
+        self.assertIn(b" answer \r\n--------\r\n     42\r\n(1 row)\r\n", out)
+        s.send(b"DROP FUNCTION twice;\r")
+        s.read_until(b"DROP FUNCTION\r\nparitydb=> ")
+        s.send(b"\\q\r")
+        self.assertEqual(s.wait(), 0)
 
     def test_rule_rows_are_shown(self):
         b, _ = self.compare("i6-do-instead-select")
