@@ -31,7 +31,10 @@ const char* kRelKind =
     "WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' "
     "WHEN 'p' THEN 'partitioned table' WHEN 'I' THEN 'partitioned index' END";
 
-std::string relations(const std::string& kinds, const std::string& arg, std::string& error) {
+// psql's listTables: \d, \dt, \dv, \dm, \ds, \di (which adds the table),
+// and with '+' persistence, access method, size and description.
+std::string relations(const std::string& kinds, const std::string& arg, std::string& error, bool verbose,
+                      bool indexes) {
   std::string where = "c.relkind IN (" + kinds + ")";
   std::string schema_pat, rel_pat = arg;
   if (const auto dot = arg.find('.'); dot != std::string::npos) {
@@ -50,10 +53,22 @@ std::string relations(const std::string& kinds, const std::string& arg, std::str
     where += " AND n.nspname <> 'pg_catalog' AND n.nspname !~ '^pg_toast' AND n.nspname <> 'information_schema'"
              " AND pg_catalog.pg_table_is_visible(c.oid)";
   }
+  const bool has_am = kinds.find("'r'") != std::string::npos || kinds.find("'m'") != std::string::npos || indexes;
   return std::string("SELECT n.nspname AS \"Schema\", c.relname AS \"Name\", ") + kRelKind +
-         " AS \"Type\", pg_catalog.pg_get_userbyid(c.relowner) AS \"Owner\" "
-         "FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE " +
-         where + " ORDER BY 1, 2";
+         " AS \"Type\", pg_catalog.pg_get_userbyid(c.relowner) AS \"Owner\"" +
+         (indexes ? ", c2.relname AS \"Table\"" : "") +
+         (verbose ? std::string(", CASE c.relpersistence WHEN 'p' THEN 'permanent' WHEN 't' THEN 'temporary' "
+                                "WHEN 'u' THEN 'unlogged' END AS \"Persistence\"") +
+                        (has_am ? ", am.amname AS \"Access method\"" : "") +
+                        ", pg_catalog.pg_size_pretty(pg_catalog.pg_table_size(c.oid)) AS \"Size\", "
+                        "pg_catalog.obj_description(c.oid, 'pg_class') AS \"Description\""
+                  : std::string()) +
+         " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+         "LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam " +
+         (indexes ? "LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
+                    "LEFT JOIN pg_catalog.pg_class c2 ON i.indrelid = c2.oid "
+                  : "") +
+         "WHERE " + where + " ORDER BY 1, 2";
 }
 
 }  // namespace
@@ -72,8 +87,18 @@ std::optional<DescribeQuery> describe_query(const std::string& cmd, const std::s
             "pg_catalog.array_to_string(d.datacl, E'\\n') AS \"Access privileges\" "
             "FROM pg_catalog.pg_database d ORDER BY 1";
     q.title = "List of databases";
-  } else if (cmd == "dt" || ((cmd == "d" || cmd == "d+") && arg.empty())) {
-    q.sql = relations(cmd == "dt" ? "'r','p'" : "'r','p','v','m','S','f'", arg, error);
+  } else if ((cmd == "d" || cmd == "d+") && arg.empty()) {
+    q.sql = relations("'r','p','v','m','S','f'", arg, error, cmd == "d+", false);
+    q.title = "List of relations";
+    q.empty_message = "Did not find any relations.";
+  } else if (const std::string base = !cmd.empty() && cmd.back() == '+' ? cmd.substr(0, cmd.size() - 1) : cmd;
+             base == "dt" || base == "dv" || base == "dm" || base == "ds" || base == "di") {
+    const std::string kinds = base == "dt"   ? "'r','p'"
+                              : base == "dv" ? "'v'"
+                              : base == "dm" ? "'m'"
+                              : base == "ds" ? "'S'"
+                                             : "'i','I'";
+    q.sql = relations(kinds, arg, error, cmd.back() == '+', base == "di");
     if (q.sql.empty()) return std::nullopt;
     q.title = "List of relations";
     q.empty_message = arg.empty() ? "Did not find any relations." : "Did not find any relation named \"" + arg + "\".";
@@ -142,6 +167,21 @@ std::optional<DescribeQuery> describe_query(const std::string& cmd, const std::s
     q.footer = false;
     q.empty_message = "Did not find any relation named \"" + arg + "\".";
     q.empty_fails = true;
+  } else if (cmd == "df") {
+    std::string where = "pg_catalog.pg_function_is_visible(p.oid) AND n.nspname <> 'pg_catalog' "
+                        "AND n.nspname <> 'information_schema'";
+    std::string re;
+    if (!arg.empty()) {
+      if (!name_regex(arg, re)) return error = "invalid pattern \"" + arg + "\"", std::nullopt;
+      where += " AND p.proname OPERATOR(pg_catalog.~) " + quote_literal(re) + " COLLATE pg_catalog.default";
+    }
+    q.sql = "SELECT n.nspname AS \"Schema\", p.proname AS \"Name\", "
+            "pg_catalog.pg_get_function_result(p.oid) AS \"Result data type\", "
+            "pg_catalog.pg_get_function_arguments(p.oid) AS \"Argument data types\", "
+            "CASE p.prokind WHEN 'a' THEN 'agg' WHEN 'w' THEN 'window' WHEN 'p' THEN 'proc' ELSE 'func' END AS \"Type\" "
+            "FROM pg_catalog.pg_proc p LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE " +
+            where + " ORDER BY 1, 2, 4";
+    q.title = "List of functions";
   } else if (cmd == "dn") {
     q.sql = "SELECT n.nspname AS \"Name\", pg_catalog.pg_get_userbyid(n.nspowner) AS \"Owner\" "
             "FROM pg_catalog.pg_namespace n WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' "

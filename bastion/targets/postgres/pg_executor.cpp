@@ -101,6 +101,42 @@ constexpr std::size_t kMaxVariables = 1000;
 const std::string kEofLine(1, '\x04');  // never a line: the editor reads Ctrl-D as the end
 constexpr std::size_t kStreamBatchRows = 1000;
 
+// psql interpolates variables in a backslash command's arguments too:
+// :name, :'name' (a literal), :"name" (an identifier), not inside quotes.
+std::string interpolate_args(const std::string& s, const SqlInputBuffer::Variables& vars) {
+  std::string out;
+  char quote = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+      out += s[i++];
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+      out += s[i++];
+      continue;
+    }
+    if (c == ':') {
+      const char open = i + 1 < s.size() ? s[i + 1] : 0;
+      const bool quoted = open == '\'' || open == '"';
+      std::size_t b = i + 1 + (quoted ? 1 : 0), e = b;
+      while (e < s.size() && (std::isalnum(static_cast<unsigned char>(s[e])) || s[e] == '_' ||
+                              static_cast<unsigned char>(s[e]) >= 0x80))
+        ++e;
+      const auto it = e > b ? vars.find(s.substr(b, e - b)) : vars.end();
+      if (it != vars.end() && (!quoted || (e < s.size() && s[e] == open))) {
+        out += !quoted ? it->second : open == '\'' ? psql_quote_literal(it->second) : psql_quote_identifier(it->second);
+        i = quoted ? e + 1 : e;
+        continue;
+      }
+    }
+    out += s[i++];
+  }
+  return out;
+}
+
 std::string format_ms(double ms) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "Time: %.3f ms\n", ms);
@@ -266,7 +302,7 @@ void PgExecutor::send_signal(const std::string& name) {
 }
 
 void PgExecutor::handle_meta(const std::string& line) {
-  const auto w = words(line.substr(1));
+  const auto w = words(interpolate_args(line.substr(1), vars_));
   const std::string cmd = w.empty() ? "" : w[0];
   const std::string arg = w.size() > 1 ? w[1] : "";
   auto onoff = [&](bool& flag) {
@@ -316,7 +352,7 @@ void PgExecutor::handle_meta(const std::string& line) {
   std::string err;
   auto q = describe_query(cmd, arg, err, PQserverVersion(conn_.get()));
   if (!q) {
-    emit(Stream::err, err + "\nTry \\? for help.\n");
+    emit(Stream::err, err + (mode_ == Mode::console ? "\nTry \\? for help.\n" : "\n"));  // psql's wording
     if (stop_on_error_) finish(kSqlExitError);
     return;
   }
