@@ -10,6 +10,24 @@ bool ident_cont(unsigned char c) { return ident_start(c) || std::isdigit(c) || c
 bool var_char(unsigned char c) { return std::isalnum(c) || c == '_' || c >= 0x80; }
 bool space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
+// The end of the number starting at i: digits, a fraction, an exponent
+// (so "1e5" and "1end" lex as the server's and psql's lexers do).
+std::size_t number_end(std::string_view s, std::size_t i) {
+  const auto at = [&](std::size_t k) -> unsigned char { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0; };
+  std::size_t j = i;
+  while (std::isdigit(at(j))) ++j;
+  if (at(j) == '.' && at(j + 1) != '.') {
+    ++j;
+    while (std::isdigit(at(j))) ++j;
+  }
+  if ((at(j) == 'e' || at(j) == 'E') &&
+      (std::isdigit(at(j + 1)) || ((at(j + 1) == '+' || at(j + 1) == '-') && std::isdigit(at(j + 2))))) {
+    j += 2;
+    while (std::isdigit(at(j))) ++j;
+  }
+  return j;
+}
+
 bool iequals(std::string_view a, const char* b) {
   std::size_t i = 0;
   for (; i < a.size() && b[i]; ++i)
@@ -131,18 +149,7 @@ void SqlInputBuffer::feed_line(std::string_view in, const Variables& vars, std::
           break;
         }
         if (std::isdigit(c) || (c == '.' && std::isdigit(at(i + 1)))) {
-          // A number (so "1e5" and "1end" lex as psql's do).
-          std::size_t j = i;
-          while (std::isdigit(at(j))) ++j;
-          if (at(j) == '.' && at(j + 1) != '.') {
-            ++j;
-            while (std::isdigit(at(j))) ++j;
-          }
-          if ((at(j) == 'e' || at(j) == 'E') &&
-              (std::isdigit(at(j + 1)) || ((at(j + 1) == '+' || at(j + 1) == '-') && std::isdigit(at(j + 2))))) {
-            j += 2;
-            while (std::isdigit(at(j))) ++j;
-          }
+          const std::size_t j = number_end(line, i);
           query_.append(line, i, j - i);
           i = j;
           break;
@@ -430,9 +437,8 @@ std::string with_escape_string_literals(std::string_view sql, bool& national_bac
         out.append(sql.substr(i, j - i));
         i = j;
       }
-    } else if (std::isdigit(c)) {
-      std::size_t j = i;
-      while (j < sql.size() && (std::isdigit(at(j)) || at(j) == '.')) ++j;
+    } else if (std::isdigit(c) || (c == '.' && std::isdigit(at(i + 1)))) {
+      const std::size_t j = number_end(sql, i);
       out.append(sql.substr(i, j - i));
       i = j;
     } else {

@@ -156,7 +156,7 @@ CORPUS = [
 ]
 
 # Entries byte-identical: 48 of 90 (53.3%) before this work; after it 103 of 105
-# (98.1%): \\d of a sequence or an index still prints the table layout.
+# (98.1%): \d of a sequence or an index still prints the table layout.
 PARITY_FLOOR = 98.0
 
 
