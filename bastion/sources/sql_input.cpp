@@ -1,5 +1,6 @@
 #include "sources/sql_input.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace bastion {
@@ -99,10 +100,10 @@ void SqlInputBuffer::feed_line(std::string_view in, const Variables& vars, std::
     switch (state_) {
       case State::normal: {
         if (space(c) || (c == '-' && at(i + 1) == '-')) {
-          // Whitespace, or a "--" comment to the end of the line: dropped
-          // at the start of the query buffer (psql 15 keeps it after that).
+          // Whitespace, or a "--" comment up to a line end (CR ends it too):
+          // dropped at the start of the query buffer (psql 15 keeps it after that).
           std::size_t j = i;
-          if (c == '-') j = line.size();
+          if (c == '-') j = std::min(line.find('\r', i), line.size());
           else
             while (j < line.size() && space(at(j))) ++j;
           if (!query_.empty()) query_.append(line, i, j - i);
@@ -374,7 +375,7 @@ std::string with_escape_string_literals(std::string_view sql, bool& national_bac
   while (i < sql.size()) {
     const unsigned char c = at(i);
     if (c == '-' && at(i + 1) == '-') {
-      const auto nl = sql.find('\n', i);
+      const auto nl = sql.find_first_of("\r\n", i);
       const std::size_t end = nl == std::string_view::npos ? sql.size() : nl;
       out.append(sql.substr(i, end - i));
       i = end;

@@ -67,6 +67,8 @@ TEST_CASE("a statement ends at a top-level semicolon only, with psql's text", "[
   CHECK(split({"  -- leading", "SELECT 1,", "-- inside", "  2;"}) == V{"S:SELECT 1,\n-- inside\n  2;"});
   CHECK(split({"/* lead */ SELECT 1;"}) == V{"S:/* lead */ SELECT 1;"});
   CHECK(split({"SELECT 1 -- c", ";"}) == V{"S:SELECT 1 -- c\n;"});
+  // A CR ends a "--" comment, for psql and the server alike.
+  CHECK(split({"SELECT 1 -- c\rDROP TABLE x; SELECT 2;"}) == V{"S:SELECT 1 -- c\rDROP TABLE x;", "S:SELECT 2;"});
   std::string rest;
   CHECK(split({"SELECT 1; SELECT", "2"}, true, {}, &rest) == V{"S:SELECT 1;"});
   CHECK(rest == "SELECT\n2");
