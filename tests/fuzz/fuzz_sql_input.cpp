@@ -50,7 +50,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       if (item.text.empty() || item.text.back() != ';') __builtin_trap();
       bastion::classify_sql(item.text);
-      if (!plain) continue;
+      // (:{?name} becomes TRUE or FALSE: text that still holds one, made
+      // by nesting, means something else when split again, as in psql.)
+      if (!plain || item.text.find(":{?") != std::string::npos) continue;
       std::string again_rest;
       const auto again = split(item.text, std_strings, none, again_rest);
       if (again.size() != 1 || again[0].text != item.text || !again_rest.empty()) __builtin_trap();
