@@ -401,12 +401,19 @@ std::string with_escape_string_literals(std::string_view sql, bool& national_bac
       const std::size_t e = end == std::string_view::npos ? sql.size() : end + 1;
       out.append(sql.substr(i, e - i));
       i = e;
-    } else if (c == '$' && (ident_start(at(i + 1)) || at(i + 1) == '$')) {
+    } else if (c == '$') {
+      // As the splitter: $tag$ or $$ opens a dollar quote; otherwise only the
+      // '$' and the digits of a parameter ($1) are consumed (what follows
+      // may be U&'' or a name).
       std::size_t j = i + 1;
-      while (j < sql.size() && ident_cont(at(j)) && at(j) != '$') ++j;
-      if (at(j) != '$') {  // not a dollar quote: only the '$' is consumed (what follows may be U&'')
+      if (ident_start(at(j))) {
+        ++j;
+        while (j < sql.size() && ident_cont(at(j)) && at(j) != '$') ++j;
+      }
+      if (at(j) != '$') {
         out += '$';
         ++i;
+        while (std::isdigit(at(i))) out += sql[i++];
         continue;
       }
       const std::string_view tag = sql.substr(i, j - i + 1);

@@ -115,6 +115,7 @@ TEST_CASE("standard_conforming_strings off: backslash escapes a quote", "[sqlinp
         "SELECT E'a\\'', x'1F', E'b', int4 E'1', $$'$$ -- 'c'");
   CHECK(with_escape_string_literals("SELECT :'a\\'',('b')", national) == "SELECT : E'a\\'',( E'b')");
   CHECK(with_escape_string_literals("SELECT 4E0$$'$$, 1.5'x'", national) == "SELECT 4E0$$'$$, 1.5 E'x'");
+  CHECK(with_escape_string_literals("SELECT $7E0$$'x'", national) == "SELECT $7E0$$ E'x'");  // $7, then a name
   CHECK_FALSE(national);
   with_escape_string_literals("SELECT N'a\\b'", national);
   CHECK(national);
