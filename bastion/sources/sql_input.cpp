@@ -160,11 +160,13 @@ void SqlInputBuffer::feed_line(std::string_view in, const Variables& vars, std::
           while (j < line.size() && ident_cont(at(j))) ++j;
           const std::string_view w(line.data() + i, j - i);
           if (w.size() == 1 && at(j) == '\'') {
-            // E'...' always takes backslash escapes; B'', X'' and N'' (N
-            // then '') follow the plain rules.
+            // E'...' always takes backslash escapes; N'' follows the plain
+            // rules; B'' and X'' end at their first quote.
             const char p = static_cast<char>(std::tolower(c));
             if (p == 'e' || p == 'b' || p == 'x' || p == 'n') {
-              state_ = p == 'e' ? State::escaped : (p == 'n' && !std_strings_ ? State::escaped : State::squote);
+              state_ = p == 'e'   ? State::escaped
+                       : p == 'n' ? (std_strings_ ? State::squote : State::escaped)
+                                  : State::bits;
               query_.append(line, i, 2);
               i += 2;
               break;
@@ -286,6 +288,11 @@ void SqlInputBuffer::feed_line(std::string_view in, const Variables& vars, std::
           ++i;
         }
         break;
+      case State::bits:  // B'' and X'': no '' inside ("B'1''0'" is two strings)
+        query_ += static_cast<char>(c);
+        ++i;
+        if (c == '\'') state_ = State::normal;
+        break;
       case State::dquote:
         query_ += static_cast<char>(c);
         ++i;
@@ -337,7 +344,8 @@ void SqlInputBuffer::clear() {
 char SqlInputBuffer::pending() const {
   switch (state_) {
     case State::squote:
-    case State::escaped: return '\'';
+    case State::escaped:
+    case State::bits: return '\'';
     case State::dquote: return '"';
     case State::dollar: return '$';
     case State::block_comment: return '*';
@@ -353,7 +361,7 @@ std::string with_escape_string_literals(std::string_view sql, bool& national_bac
   out.reserve(sql.size() + 16);
   const auto at = [&](std::size_t k) -> unsigned char { return k < sql.size() ? static_cast<unsigned char>(sql[k]) : 0; };
   std::size_t i = 0;
-  auto copy_until_quote_end = [&](bool escapes) {
+  auto copy_until_quote_end = [&](bool escapes, bool doubled = true) {
     // sql[i] is the opening quote (already copied by the caller)
     while (i < sql.size()) {
       const unsigned char c = at(i);
@@ -363,7 +371,7 @@ std::string with_escape_string_literals(std::string_view sql, bool& national_bac
       } else if (c == '\'') {
         out += '\'';
         ++i;
-        if (at(i) != '\'') return;
+        if (!doubled || at(i) != '\'') return;
         out += '\'';
         ++i;
       } else {
@@ -435,7 +443,7 @@ std::string with_escape_string_literals(std::string_view sql, bool& national_bac
         const std::size_t start = out.size();
         out.append(sql.substr(i, 2));
         i += 2;
-        copy_until_quote_end(p == 'e' || p == 'n');
+        copy_until_quote_end(p == 'e' || p == 'n', p == 'e' || p == 'n');
         if (p == 'n' && out.find('\\', start) != std::string::npos) national_backslash = true;
       } else if (j == i + 1 && (p == 'u') && at(j) == '&' && at(j + 1) == '\'') {
         out.append(sql.substr(i, 3));

@@ -54,7 +54,7 @@ class SqlInputBuffer {
   char pending() const;
 
  private:
-  enum class State { normal, squote, escaped, dquote, dollar, block_comment };
+  enum class State { normal, squote, escaped, bits, dquote, dollar, block_comment };
   void end_statement(std::vector<SqlInputItem>& out);
   void identifier(std::string_view word);
 

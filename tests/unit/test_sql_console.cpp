@@ -110,6 +110,8 @@ TEST_CASE("standard_conforming_strings off: backslash escapes a quote", "[sqlinp
   // E'' takes escapes whatever the setting; B'' and U&'' never.
   CHECK(split({"SELECT E'x\\';y';"}, true) == V{"S:SELECT E'x\\';y';"});
   CHECK(split({"SELECT U&'x\\'; SELECT 2;"}, false) == V{"S:SELECT U&'x\\';", "S:SELECT 2;"});
+  // B'' ends at its first quote: the quote after it opens another string.
+  CHECK(split({"SELECT B'1''a\\'; b'; SELECT 2;"}, false) == V{"S:SELECT B'1''a\\'; b';", "S:SELECT 2;"});
   bool national = false;
   CHECK(with_escape_string_literals("SELECT 'a\\'', x'1F', E'b', int4'1', $$'$$ -- 'c'", national) ==
         "SELECT E'a\\'', x'1F', E'b', int4 E'1', $$'$$ -- 'c'");
