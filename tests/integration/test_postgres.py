@@ -83,7 +83,7 @@ class PostgresTest(BastionTest):
     def psql_direct(self, *args, input=None):
         e = self.env.pg.env()
         e.update(PGUSER="bastion_svc", PGDATABASE="shop")
-        return run(["psql", "-X", "-P", "null=(null)", *args], env=e, input=input)
+        return run(["psql", "-X", *args], env=e, input=input)
 
     # --- rendering ---------------------------------------------------------
 
@@ -96,10 +96,10 @@ class PostgresTest(BastionTest):
         self.assertEqual(r.stdout.decode(),
                          " id |  name  | balance |                 note                  \n"
                          "----+--------+---------+---------------------------------------\n"
-                         "  1 | alice  |   12.50 | (null)\n"
+                         "  1 | alice  |   12.50 | \n"
                          "  2 | bob    |    3.00 | two                                  +\n"
                          "    |        |         | lines\n"
-                         "  3 | çé日本 |  (null) | key sk_live_4eC39HqLyjWDarjtT1 inside\n"
+                         "  3 | çé日本 |         | key sk_live_4eC39HqLyjWDarjtT1 inside\n"
                          "(3 rows)\n\n")
 
     def test_expanded_and_csv_like_psql(self):
@@ -128,7 +128,7 @@ class PostgresTest(BastionTest):
         self.assertEqual(r.returncode, 3)
         self.assertIn(" one \n-----\n   1\n(1 row)\n", r.stdout.decode())
         self.assertNotIn("two", r.stdout.decode())
-        self.assertIn('ERROR:  relation "nosuch" does not exist\nLINE 1: SELECT * FROM nosuch\n', r.stderr.decode())
+        self.assertIn('ERROR:  relation "nosuch" does not exist\nLINE 1: SELECT * FROM nosuch;\n', r.stderr.decode())
         row = self.env.audit_eventually("SELECT error FROM commands WHERE text='SELECT * FROM nosuch' AND kind='sql'",
                                         [('42P01: relation "nosuch" does not exist',)])
         self.assertEqual(row, [('42P01: relation "nosuch" does not exist',)])
@@ -194,7 +194,7 @@ class PostgresTest(BastionTest):
         self.assertNotIn("alice@example.com", out)
         self.assertNotIn("ALICE@EXAMPLE.COM", out)
         self.assertNotIn("123-45", out)
-        self.assertIn("  1 | ****   | *******6789 | ****\n", out)
+        self.assertIn("  1 | ****  | *******6789 | ****\n", out)
         r = self.env.ssh("shopdb", "UPDATE orders SET status='x' WHERE id=10", key=self.env.analyst)
         self.assertEqual(r.returncode, 126)
         self.assertEqual(self.env.pg.scalar("SELECT status FROM orders WHERE id=10", db="shop"), "paid")
@@ -267,7 +267,7 @@ class PostgresTest(BastionTest):
         r = self.env.ssh("shopdb", key=self.env.lead, input=script)
         self.assertEqual(r.returncode, 126, r.stderr)  # the DROP waits for a dba-lead and times out here
         self.assertTrue(r.stdout.decode().startswith(
-            "CREATE TABLE\nCOPY 3\n a |     b     \n---+-----------\n 1 | one\n 2 | two words\n 3 | (null)\n(3 rows)\n"),
+            "CREATE TABLE\nCOPY 3\n a |     b     \n---+-----------\n 1 | one\n 2 | two words\n 3 | \n(3 rows)\n"),
             r.stdout)
         self.assertEqual(self.env.audit_eventually(
             "SELECT decision, rows FROM commands WHERE kind='sql' AND text LIKE 'COPY loaded%'", [("mask", 3)]),

@@ -13,15 +13,20 @@ using namespace bastion;
 
 namespace {
 
-std::string complete_after(std::initializer_list<const char*> chunks) {
+// What the splitter hands out for these lines: statements as "S:text",
+// backslash commands as "M:text".
+std::vector<std::string> split(std::initializer_list<const char*> lines, bool std_strings = true,
+                               const SqlInputBuffer::Variables& vars = {}, std::string* rest = nullptr) {
   SqlInputBuffer b;
-  std::string out;
-  for (const char* c : chunks) {
-    b.append(c);
-    out += b.take_complete();
-  }
+  b.set_standard_strings(std_strings);
+  std::vector<SqlInputItem> items;
+  for (const char* l : lines) b.feed_line(l, vars, items);
+  std::vector<std::string> out;
+  for (const auto& i : items) out.push_back((i.kind == SqlInputItem::Kind::meta ? "M:" : "S:") + i.text);
+  if (rest) *rest = b.take_all();
   return out;
 }
+using V = std::vector<std::string>;
 
 std::vector<Cell> row(std::initializer_list<const char*> v) {
   std::vector<Cell> out;
@@ -41,47 +46,128 @@ std::string render(const PrintOptions& o, const std::vector<ResultColumn>& cols,
 
 }  // namespace
 
-TEST_CASE("a statement is complete at a top-level semicolon only", "[sqlinput]") {
-  CHECK(complete_after({"SELECT 1;"}) == "SELECT 1;");
-  CHECK(complete_after({"SELECT 1"}) == "");
-  CHECK(complete_after({"SELECT ';'"}) == "");
-  CHECK(complete_after({"SELECT ';' ;"}) == "SELECT ';' ;");
-  CHECK(complete_after({"SELECT 'it''s;' ;"}) == "SELECT 'it''s;' ;");
-  CHECK(complete_after({"SELECT E'\\';' ;"}) == "SELECT E'\\';' ;");
-  CHECK(complete_after({"SELECT \"a;b\" FROM t;"}) == "SELECT \"a;b\" FROM t;");
-  CHECK(complete_after({"SELECT 1 -- no; really\n"}) == "");
-  CHECK(complete_after({"SELECT /* ; /* nested ; */ ; */ 1;"}) == "SELECT /* ; /* nested ; */ ; */ 1;");
-  CHECK(complete_after({"SELECT $$ ; $$;"}) == "SELECT $$ ; $$;");
-  CHECK(complete_after({"SELECT $fn$ ; $x$ ; $fn$;"}) == "SELECT $fn$ ; $x$ ; $fn$;");
-  CHECK(complete_after({"SELECT $1;"}) == "SELECT $1;");
-  CHECK(complete_after({"SELECT (1;"}) == "");  // psql waits for the parenthesis too
-  CHECK(complete_after({"SELECT 1; SELECT 2"}) == "SELECT 1;");
-  // Split at every awkward point.
-  CHECK(complete_after({"SELECT $", "fn$ ; $f", "n$", ";"}) == "SELECT $fn$ ; $fn$;");
-  CHECK(complete_after({"SELECT 1 -", "- x;\n", ";"}) == "SELECT 1 -- x;\n;");
-  CHECK(complete_after({"SELECT '", "'';'", ";"}) == "SELECT ''';';");
-  CHECK(complete_after({"SELECT 1 /", "* ; *", "/ ;"}) == "SELECT 1 /* ; */ ;");
+TEST_CASE("a statement ends at a top-level semicolon only, with psql's text", "[sqlinput]") {
+  CHECK(split({"SELECT 1;"}) == V{"S:SELECT 1;"});
+  CHECK(split({"SELECT 1"}).empty());
+  CHECK(split({"SELECT ';'"}).empty());
+  CHECK(split({"SELECT ';' ;"}) == V{"S:SELECT ';' ;"});
+  CHECK(split({"SELECT 'it''s;' ;"}) == V{"S:SELECT 'it''s;' ;"});
+  CHECK(split({"SELECT E'\\';' ;"}) == V{"S:SELECT E'\\';' ;"});
+  CHECK(split({"SELECT \"a;b\" FROM t;"}) == V{"S:SELECT \"a;b\" FROM t;"});
+  CHECK(split({"SELECT 1 -- no; really"}).empty());
+  CHECK(split({"SELECT /* ; /* nested ; */ ; */ 1;"}) == V{"S:SELECT /* ; /* nested ; */ ; */ 1;"});
+  CHECK(split({"SELECT $$ ; $$;"}) == V{"S:SELECT $$ ; $$;"});
+  CHECK(split({"SELECT $fn$ ; $x$ ; $fn$;"}) == V{"S:SELECT $fn$ ; $x$ ; $fn$;"});
+  CHECK(split({"SELECT $1, a$b$ ;"}) == V{"S:SELECT $1, a$b$ ;"});  // a parameter; a name with '$'
+  CHECK(split({"SELECT (1;"}).empty());  // psql waits for the parenthesis too
+  CHECK(split({"SELECT 1 AS a; SELECT 2 AS b;"}) == V{"S:SELECT 1 AS a;", "S:SELECT 2 AS b;"});
+  CHECK(split({"SELECT 1 \\; SELECT 2;"}) == V{"S:SELECT 1 ; SELECT 2;"});  // "\;" is psql's way to send both at once
+  // Lines join with "\n"; leading blanks and "--" comments are not sent
+  // (psql 15), later ones are; block comments are.
+  CHECK(split({"  -- leading", "SELECT 1,", "-- inside", "  2;"}) == V{"S:SELECT 1,\n-- inside\n  2;"});
+  CHECK(split({"/* lead */ SELECT 1;"}) == V{"S:/* lead */ SELECT 1;"});
+  CHECK(split({"SELECT 1 -- c", ";"}) == V{"S:SELECT 1 -- c\n;"});
+  // A CR ends a "--" comment, for psql and the server alike.
+  CHECK(split({"SELECT 1 -- c\rDROP TABLE x; SELECT 2;"}) == V{"S:SELECT 1 -- c\rDROP TABLE x;", "S:SELECT 2;"});
+  std::string rest;
+  CHECK(split({"SELECT 1; SELECT", "2"}, true, {}, &rest) == V{"S:SELECT 1;"});
+  CHECK(rest == "SELECT\n2");
+}
+
+TEST_CASE("BEGIN ATOMIC bodies stay in their CREATE FUNCTION/PROCEDURE", "[sqlinput]") {
+  CHECK(split({"CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql", "BEGIN ATOMIC", "  SELECT a + 1;", "END;",
+               "SELECT f(1);"}) ==
+        V{"S:CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT a + 1;\nEND;", "S:SELECT f(1);"});
+  CHECK(split({"create or replace procedure p() language sql begin atomic insert into t values (1); "
+               "delete from t; end; CALL p();"}) ==
+        V{"S:create or replace procedure p() language sql begin atomic insert into t values (1); delete from t; end;",
+          "S:CALL p();"});
+  // CASE ... END inside the body does not close it.
+  CHECK(split({"CREATE FUNCTION s(a int) RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN a < 0 THEN 'n' "
+               "ELSE 'p' END; END; SELECT 1;"}) ==
+        V{"S:CREATE FUNCTION s(a int) RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN a < 0 THEN 'n' "
+          "ELSE 'p' END; END;",
+          "S:SELECT 1;"});
+  // Only in a routine: a transaction block splits as usual.
+  CHECK(split({"BEGIN; SELECT 1; END;"}) == V{"S:BEGIN;", "S:SELECT 1;", "S:END;"});
+  CHECK(split({"SELECT 'begin'; SELECT 1;"}) == V{"S:SELECT 'begin';", "S:SELECT 1;"});
+}
+
+TEST_CASE("a backslash command after a comment is a backslash command", "[sqlinput]") {
+  CHECK(split({"-- list the tables", "\\dt", "SELECT 1;"}) == V{"M:\\dt", "S:SELECT 1;"});
+  CHECK(split({"SELECT 1; \\x"}) == V{"S:SELECT 1;", "M:\\x"});
+  CHECK(split({"SELECT '\\x';"}) == V{"S:SELECT '\\x';"});  // in a string it is text
+  std::string rest;
+  CHECK(split({"SELECT", "\\x", "1;"}, true, {}, &rest) == V{"M:\\x", "S:SELECT\n1;"});
+  CHECK(split({"SELECT 1", "; '' \\x", "2;"}) == V{"S:SELECT 1\n;", "M:\\x", "S:'' \n2;"});
+}
+
+TEST_CASE("standard_conforming_strings off: backslash escapes a quote", "[sqlinput]") {
+  CHECK(split({"SELECT 'it\\'s; here'; SELECT 2;"}, false) == V{"S:SELECT 'it\\'s; here';", "S:SELECT 2;"});
+  // The same text with standard strings is another split: psql's too.
+  CHECK(split({"SELECT 'it\\'s; here'; SELECT 2;"}, true) == V{"S:SELECT 'it\\'s;"});
+  CHECK(split({"SELECT 'a\\'; SELECT 2;"}, true) == V{"S:SELECT 'a\\';", "S:SELECT 2;"});
+  // E'' takes escapes whatever the setting; B'' and U&'' never.
+  CHECK(split({"SELECT E'x\\';y';"}, true) == V{"S:SELECT E'x\\';y';"});
+  CHECK(split({"SELECT U&'x\\'; SELECT 2;"}, false) == V{"S:SELECT U&'x\\';", "S:SELECT 2;"});
+  // B'' ends at its first quote: the quote after it opens another string.
+  CHECK(split({"SELECT B'1''a\\'; b'; SELECT 2;"}, false) == V{"S:SELECT B'1''a\\'; b';", "S:SELECT 2;"});
+  bool national = false;
+  CHECK(with_escape_string_literals("SELECT 'a\\'', x'1F', E'b', int4'1', $$'$$ -- 'c'", national) ==
+        "SELECT E'a\\'', x'1F', E'b', int4 E'1', $$'$$ -- 'c'");
+  CHECK(with_escape_string_literals("SELECT :'a\\'',('b')", national) == "SELECT : E'a\\'',( E'b')");
+  CHECK(with_escape_string_literals("SELECT 4E0$$'$$, 1.5'x'", national) == "SELECT 4E0$$'$$, 1.5 E'x'");
+  CHECK(with_escape_string_literals("SELECT $7E0$$'x'", national) == "SELECT $7E0$$ E'x'");  // $7, then a name
+  CHECK_FALSE(national);
+  with_escape_string_literals("SELECT N'a\\b'", national);
+  CHECK(national);
+}
+
+TEST_CASE("psql variables are interpolated before anything is decided", "[sqlinput]") {
+  const SqlInputBuffer::Variables vars = {{"n", "5"}, {"t", "it's"}, {"two", "1; DROP TABLE x"}};
+  CHECK(split({"SELECT :n, :'t', :\"t\", :{?n}, :{?nope}, :nope, 'x:n', a::int;"}, true, vars) ==
+        V{"S:SELECT 5, 'it''s', \"it's\", TRUE, FALSE, :nope, 'x:n', a::int;"});
+  // A plain :name is lexed as if typed: its ';' ends a statement, as in psql.
+  CHECK(split({"SELECT :two;"}, true, vars) == V{"S:SELECT 1;", "S:DROP TABLE x;"});
+  // Where psql's lexer and the server's disagree, the split is the server's:
+  // "FALSE$$" and "nope$$" are names, not a name and a dollar quote.
+  CHECK(split({"SELECT :{?nope}$$; SELECT 2; $$;"}, true, vars) == V{"S:SELECT FALSE$$;", "S:SELECT 2;"});
+  CHECK(split({"SELECT :nope$$; SELECT 2; $$;"}, true, vars) == V{"S:SELECT :nope$$;", "S:SELECT 2;"});
+  CHECK(psql_quote_literal("a\\b'c") == " E'a\\\\b''c'");
+  // Interpolation cannot make a short line huge.
+  SqlInputBuffer b;
+  std::vector<SqlInputItem> items;
+  const SqlInputBuffer::Variables big = {{"big", std::string(SqlInputBuffer::kMaxText / 4, 'x')}};
+  b.feed_line("SELECT :big, :big, :big, :big, :big;", big, items);
+  CHECK(b.too_long());
+  b.clear();
+  CHECK_FALSE(b.too_long());
+  CHECK(psql_quote_identifier("a\"b") == "\"a\"\"b\"");
 }
 
 TEST_CASE("the continuation prompt says what is open", "[sqlinput]") {
   SqlInputBuffer b;
+  std::vector<SqlInputItem> items;
   CHECK(b.blank());
-  b.append("SELECT 'abc");
+  b.feed_line("SELECT 'abc", {}, items);
   CHECK(b.pending() == '\'');
   b.clear();
-  b.append("SELECT (1");
+  b.feed_line("SELECT (1", {}, items);
   CHECK(b.pending() == '(');
   b.clear();
-  b.append("SELECT $$");
+  b.feed_line("SELECT $$", {}, items);
   CHECK(b.pending() == '$');
   b.clear();
-  b.append("SELECT 1 /* x");
+  b.feed_line("SELECT 1 /* x", {}, items);
   CHECK(b.pending() == '*');
   b.clear();
-  b.append("SELECT 1");
+  b.feed_line("-- only a comment", {}, items);
+  CHECK(b.blank());
+  b.feed_line("SELECT 1", {}, items);
   CHECK(b.pending() == '-');
   CHECK(b.take_all() == "SELECT 1");
   CHECK(b.blank());
+  CHECK(items.empty());
 }
 
 TEST_CASE("line editor: typing, editing keys, history", "[editor]") {
@@ -149,16 +235,36 @@ TEST_CASE("aligned output is psql's", "[render]") {
   const std::vector<ResultColumn> cols = {{"id", ResultColumn::Type::number}, {"name", ResultColumn::Type::text},
                                           {"note", ResultColumn::Type::text}};
   CHECK(render(o, cols, {row({"1", "alice", nullptr}), row({"22", "bob", "two\nlines"})}) ==
-        " id | name  |  note  \n"
-        "----+-------+--------\n"
-        "  1 | alice | (null)\n"
-        " 22 | bob   | two   +\n"
+        " id | name  | note  \n"
+        "----+-------+-------\n"
+        "  1 | alice | \n"
+        " 22 | bob   | two  +\n"
         "    |       | lines\n"
         "(2 rows)\n\n");
   CHECK(render(o, cols, {}) == " id | name | note \n----+------+------\n(0 rows)\n\n");
   o.title = "List of things";
   CHECK(render(o, {{"a", ResultColumn::Type::text}}, {row({"x"})}) ==
         "List of things\n a \n---\n x\n(1 row)\n\n");
+}
+
+TEST_CASE("values show as psql shows them: NULL, control characters, TABs, no columns", "[render]") {
+  CHECK(psql_display_text("esc\x1b[31mred") == "esc\\x1B[31mred");
+  CHECK(psql_display_text("cr\rhere\x7f") == "cr\\rhere\\x7F");
+  CHECK(psql_display_text("a\tb\tlonger\tc") == "a       b       longer  c");
+  CHECK(psql_display_text("x\n\ty") == "x\n        y");  // TAB stops count from the line's start
+  CHECK(psql_display_text("\xc2\x85 \xe6\x97\xa5\t.") == "\\u0085 \xe6\x97\xa5       .");  // widths 6, 1, 2
+  PrintOptions o;
+  CHECK(render(o, {}, {{}}) == "--\n(1 row)\n\n");
+  CHECK(render(o, {}, {{}, {}}) == "--\n(2 rows)\n\n");
+  CHECK(render(o, {{"v", ResultColumn::Type::text}}, {row({"\x1b]0;title\x07"})}) ==
+        "        v         \n------------------\n \\x1B]0;title\\x07\n(1 row)\n\n");
+  o.null_display = "X";
+  CHECK(render(o, {{"n", ResultColumn::Type::number}, {"m", ResultColumn::Type::text}},
+               {row({nullptr, "two\nlines"})}) ==
+        " n |   m   \n---+-------\n X | two  +\n   | lines\n(1 row)\n\n");
+  // The last column pads nothing once its value has no more lines.
+  CHECK(render(PrintOptions{}, {{"m", ResultColumn::Type::text}, {"n", ResultColumn::Type::number}},
+               {row({"a\nb", "2"})}) == " m | n \n---+---\n a+| 2\n b | \n(1 row)\n\n");
 }
 
 TEST_CASE("batches keep the header once and count every row", "[render]") {

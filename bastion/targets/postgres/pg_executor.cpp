@@ -25,9 +25,10 @@ const char* kHelp =
     "  \\q                     quit\n"
     "  \\?                     this help\n"
     "  \\errverbose            show the last error in full, with its SQLSTATE\n"
+    "  \\g                     send the query buffer\n"
     "Informational\n"
     "  \\l                     list databases\n"
-    "  \\d [NAME]              describe a table, view or sequence, or list them\n"
+    "  \\d[+] [NAME]           describe a table, view or sequence, or list them\n"
     "  \\dt [PATTERN]          list tables\n"
     "  \\dn                    list schemas\n"
     "  \\du                    list roles\n"
@@ -35,7 +36,11 @@ const char* kHelp =
     "  \\x [on|off]            expanded output\n"
     "  \\timing [on|off]       show how long each statement took\n"
     "  \\pset format aligned|csv|json\n"
-    "  \\pset null TEXT        how NULL is shown (default \"(null)\")\n"
+    "  \\pset null TEXT        how NULL is shown (default: nothing, as in psql)\n"
+    "Variables\n"
+    "  \\set [NAME [VALUE]]    set a variable (:NAME, :'NAME', :\"NAME\" in SQL), or list them\n"
+    "  \\unset NAME            unset a variable\n"
+    "  \\echo TEXT             print TEXT\n"
     "Every statement is decided by the bastion's policy and recorded.\n";
 
 std::string trim(std::string s) {
@@ -82,6 +87,60 @@ std::string text_array(const std::vector<std::string>& v) {
     out += '"';
   }
   return out + "}";
+}
+
+// What psql's lexer is told (psql's standard_strings()): unknown counts as off.
+bool server_standard_strings(PGconn* c) {
+  const char* v = PQparameterStatus(c, "standard_conforming_strings");
+  return v && std::string_view(v) == "on";
+}
+
+// psql's text may be sent instead of the decided text when it is that text
+// plus only the blanks and ';' that end it (the ';' and line ends change
+// nothing the server runs, but they are part of psql's LINE excerpts).
+bool same_statement(const std::string& psql_text, const std::string& decided) {
+  return !decided.empty() && psql_text.compare(0, decided.size(), decided) == 0 &&
+         psql_text.find_first_not_of(" \t\r\n\f;", decided.size()) == std::string::npos;
+}
+
+constexpr std::size_t kMaxVariables = 1000;
+const std::string kEofLine(1, '\x04');  // never a line: the editor reads Ctrl-D as the end
+constexpr std::size_t kStreamBatchRows = 1000;
+
+// psql interpolates variables in a backslash command's arguments too:
+// :name, :'name' (a literal), :"name" (an identifier), not inside quotes.
+std::string interpolate_args(const std::string& s, const SqlInputBuffer::Variables& vars) {
+  std::string out;
+  char quote = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+      out += s[i++];
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+      out += s[i++];
+      continue;
+    }
+    if (c == ':') {
+      const char open = i + 1 < s.size() ? s[i + 1] : 0;
+      const bool quoted = open == '\'' || open == '"';
+      std::size_t b = i + 1 + (quoted ? 1 : 0), e = b;
+      while (e < s.size() && (std::isalnum(static_cast<unsigned char>(s[e])) || s[e] == '_' ||
+                              static_cast<unsigned char>(s[e]) >= 0x80))
+        ++e;
+      const auto it = e > b ? vars.find(s.substr(b, e - b)) : vars.end();
+      if (it != vars.end() && (!quoted || (e < s.size() && s[e] == open))) {
+        out += !quoted ? it->second : open == '\'' ? psql_quote_literal(it->second) : psql_quote_identifier(it->second);
+        i = quoted ? e + 1 : e;
+        continue;
+      }
+    }
+    out += s[i++];
+  }
+  return out;
 }
 
 std::string format_ms(double ms) {
@@ -137,9 +196,21 @@ PgExecutor::PgExecutor(PgConnection& conn, const TargetConfig& t, const ExecRequ
     }
     if (!trim(o.sql).empty()) {
       mode_ = Mode::command;
-      const std::string sql = trim(o.sql);
-      if (sql[0] == '\\') handle_meta(sql);
-      else enqueue_sql(sql);
+      // Split as psql splits a script (not as psql -c, which sends the
+      // whole string at once): each statement is decided on its own.
+      sql_.set_standard_strings(server_standard_strings(conn_.get()));
+      std::vector<SqlInputItem> items;
+      std::size_t start = 0;
+      while (start <= o.sql.size()) {
+        const auto nl = o.sql.find('\n', start);
+        sql_.feed_line(std::string_view(o.sql).substr(start, nl == std::string::npos ? std::string::npos : nl - start),
+                       vars_, items);
+        if (nl == std::string::npos) break;
+        start = nl + 1;
+      }
+      handle_items(items);
+      const std::string rest = sql_.take_all();
+      if (!trim(rest).empty()) enqueue_sql(rest);
       return;
     }
     mode_ = pty_ ? Mode::console : Mode::script;
@@ -257,7 +328,7 @@ void PgExecutor::send_signal(const std::string& name) {
 }
 
 void PgExecutor::handle_meta(const std::string& line) {
-  const auto w = words(line.substr(1));
+  const auto w = words(interpolate_args(line.substr(1), vars_));
   const std::string cmd = w.empty() ? "" : w[0];
   const std::string arg = w.size() > 1 ? w[1] : "";
   auto onoff = [&](bool& flag) {
@@ -274,6 +345,17 @@ void PgExecutor::handle_meta(const std::string& line) {
   if (cmd == "timing") {
     onoff(timing_);
     return emit(Stream::out, std::string("Timing is ") + (timing_ ? "on.\n" : "off.\n"));
+  }
+  if (cmd == "set") return handle_set(line);
+  if (cmd == "unset") {
+    if (arg.empty()) return emit(Stream::err, "\\unset: missing required argument\n");
+    vars_.erase(arg);
+    return;
+  }
+  if (cmd == "echo") {
+    std::string text;
+    for (std::size_t i = 1; i < w.size(); ++i) text += (i > 1 ? " " : "") + w[i];
+    return emit(Stream::out, text + "\n");
   }
   if (cmd == "errverbose") {
     return emit(Stream::out, last_error_verbose_.empty() ? "There is no previous error.\n" : last_error_verbose_);
@@ -294,46 +376,186 @@ void PgExecutor::handle_meta(const std::string& line) {
     return emit(Stream::err, "\\pset: unknown option: " + arg + " (format, null)\n");
   }
   std::string err;
-  auto q = describe_query(cmd, arg, err);
+  auto q = describe_query(cmd, arg, err, PQserverVersion(conn_.get()));
   if (!q) {
-    emit(Stream::err, err + "\nTry \\? for help.\n");
+    emit(Stream::err, err + (mode_ == Mode::console ? "\nTry \\? for help.\n" : "\n"));  // psql's wording
     if (stop_on_error_) finish(kSqlExitError);
     return;
   }
   auto stmts = classify_sql(q->sql);
   if (stmts.size() != 1) return;
-  Work w1{std::move(stmts[0]), std::move(q)};
-  queue_.push_back(std::move(w1));
+  Work w1;
+  w1.stmt = std::move(stmts[0]);
+  w1.describe = std::move(q);
+  queue_.push_front(std::move(w1));  // before what followed the backslash command
+}
+
+void PgExecutor::handle_set(const std::string& line) {
+  // \set NAME VALUE...: the values are joined; 'quoted' values take '' and
+  // backslash escapes, :NAME is another variable, as in psql.
+  std::size_t i = line.find_first_of(" \t");
+  auto skip = [&] { while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i; };
+  if (i == std::string::npos) i = line.size();
+  skip();
+  std::string name;
+  while (i < line.size() && line[i] != ' ' && line[i] != '\t') name += line[i++];
+  if (name.empty()) {
+    std::string out;
+    for (const auto& [k, v] : vars_) out += k + " = '" + v + "'\n";
+    return emit(Stream::out, out);
+  }
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && c != '_' && c < 0x80) return emit(Stream::err, "\\set: invalid variable name: \"" + name + "\"\n");
+  std::string value;
+  while (true) {
+    skip();
+    if (i >= line.size()) break;
+    if (line[i] == '`') return emit(Stream::err, "\\set: backquoted commands do not run through the bastion\n");
+    if (line[i] == '\'') {
+      ++i;
+      while (i < line.size()) {
+        if (line[i] == '\'') {
+          if (i + 1 < line.size() && line[i + 1] == '\'') value += '\'', i += 2;
+          else { ++i; break; }
+        } else if (line[i] == '\\' && i + 1 < line.size()) {
+          const char e = line[i + 1];
+          value += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'f' ? '\f' : e == 'b' ? '\b' : e;
+          i += 2;
+        } else {
+          value += line[i++];
+        }
+      }
+      continue;
+    }
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\'') {
+      if (line[i] == ':') {
+        std::size_t e = i + 1;
+        while (e < line.size() && (std::isalnum(static_cast<unsigned char>(line[e])) || line[e] == '_' ||
+                                   static_cast<unsigned char>(line[e]) >= 0x80))
+          ++e;
+        const auto it = vars_.find(line.substr(i + 1, e - i - 1));
+        if (e > i + 1 && it != vars_.end()) {
+          value += it->second;
+          i = e;
+          continue;
+        }
+      }
+      value += line[i++];
+    }
+  }
+  if (!vars_.count(name) && vars_.size() >= kMaxVariables)
+    return emit(Stream::err, "\\set: too many variables (" + std::to_string(kMaxVariables) + ")\n");
+  std::size_t total = name.size() + value.size();
+  for (const auto& [k, v] : vars_)
+    if (k != name) total += k.size() + v.size();
+  if (total > kMaxInput) return emit(Stream::err, "\\set: variables hold at most 1 MiB in all\n");
+  vars_[name] = value;
 }
 
 void PgExecutor::enqueue_sql(const std::string& text) {
-  for (auto& s : classify_sql(text)) queue_.push_back(Work{std::move(s), std::nullopt});
+  Work w;
+  w.psql_text = text;
+  queue_.push_back(std::move(w));
+}
+
+void PgExecutor::handle_items(std::vector<SqlInputItem>& items) {
+  // In input order: a backslash command runs in its turn, after the
+  // statements before it.
+  for (auto& it : items) {
+    if (it.kind == SqlInputItem::Kind::meta) {
+      Work w;
+      w.meta = std::move(it.text);
+      queue_.push_back(std::move(w));
+    } else {
+      enqueue_sql(it.text);
+    }
+  }
+  items.clear();
+}
+
+bool PgExecutor::classify_next(Work& w) {
+  // Classified when it is its turn, so that the statements before it have
+  // run: standard_conforming_strings is then what the server will use.
+  const std::string text = std::move(w.psql_text);
+  w.psql_text.clear();
+  const bool std_strings = server_standard_strings(conn_.get());
+  bool national = false;
+  // The parser always reads '...' as standard strings; when the server
+  // does not, it gets the text with E'...' where the server reads escapes.
+  const std::string parsed = std_strings ? text : with_escape_string_literals(text, national);
+  auto stmts = classify_sql(parsed);
+  if (stmts.empty()) return false;
+  if (national)
+    for (auto& s : stmts) {
+      s.kind = "unknown";
+      s.parse_error = "an N'' literal with a backslash cannot be analysed while standard_conforming_strings is off";
+    }
+  if (stmts.size() == 1 && parsed == text) {
+    w.stmt = std::move(stmts[0]);
+    w.single = w.stmt.parse_error.empty();
+    w.send = same_statement(text, w.stmt.text) ? text : w.stmt.text;
+    return true;
+  }
+  if (stmts.size() == 1) {
+    // One statement either way: the server gets it as typed (its warnings
+    // about backslashes are psql's too), by the extended protocol, which
+    // runs one statement at most; the decision is on what the parser saw.
+    w.stmt = std::move(stmts[0]);
+    std::size_t end = text.find_last_not_of(" \t\r\n\f;");
+    w.stmt.text = text.substr(0, end == std::string::npos ? 0 : end + 1);
+    w.send = text;
+    return !w.stmt.text.empty();
+  }
+  // Several statements in one psql text ("\;"): each is decided and sent on its own.
+  for (std::size_t i = stmts.size(); i-- > 1;) {
+    Work x;
+    x.stmt = std::move(stmts[i]);
+    queue_.push_front(std::move(x));
+  }
+  w.stmt = std::move(stmts[0]);
+  return true;
 }
 
 void PgExecutor::handle_line(const std::string& line) {
-  if (sql_.blank()) {
-    const std::string t = trim(line);
-    if (!t.empty() && t[0] == '\\') {
-      sql_.clear();
-      return handle_meta(t);
-    }
-  }
   if (sql_.size() + line.size() > kMaxInput) {
     sql_.clear();
     emit(Stream::err, "ERROR:  statement too long for the bastion (1 MiB)\n");
     if (stop_on_error_) finish(kSqlExitError);
     return;
   }
-  sql_.append(line);
-  sql_.append("\n");
-  const std::string complete = sql_.take_complete();
-  if (!complete.empty()) enqueue_sql(complete);
+  sql_.set_standard_strings(server_standard_strings(conn_.get()));
+  std::vector<SqlInputItem> items;
+  sql_.feed_line(line, vars_, items);
+  if (sql_.too_long()) {  // the whole line is refused
+    sql_.clear();
+    emit(Stream::err, "ERROR:  statement too long for the bastion (1 MiB) once its variables are interpolated\n");
+    if (stop_on_error_) finish(kSqlExitError);
+    return;
+  }
+  // \g sends the query buffer as it is (a line's last item: it ends the line).
+  if (!items.empty() && items.back().kind == SqlInputItem::Kind::meta && trim(items.back().text) == "\\g" &&
+      !sql_.blank())
+    items.back() = SqlInputItem{SqlInputItem::Kind::statement, sql_.take_all()};
+  handle_items(items);
 }
 
 void PgExecutor::take_input() {
   if (finished_ || running_ || !queue_.empty()) return;
   if (mode_ == Mode::console) {
-    while (!raw_in_.empty() && !finished_ && queue_.empty()) {
+    while (!finished_ && queue_.empty()) {
+      // Lines typed ahead are handled one at a time, each after what the
+      // one before queued has run (a \set before the :name that uses it).
+      if (!lines_.empty()) {
+        const std::string line = std::move(lines_.front());
+        lines_.pop_front();
+        if (line == kEofLine) {  // Ctrl-D typed ahead, after the lines before it ran
+          emit(Stream::out, "\\q\n");
+          return finish(0);
+        }
+        handle_line(line);
+        continue;
+      }
+      if (raw_in_.empty()) break;
       prompt();
       std::string out;
       std::vector<LineEditor::Event> events;
@@ -343,17 +565,22 @@ void PgExecutor::take_input() {
       for (const auto& ev : events) {
         prompt_shown_ = false;
         if (ev.kind == LineEditor::Event::Kind::eof) {
-          emit(Stream::out, "\\q\n");
-          return finish(0);
+          if (lines_.empty()) {
+            emit(Stream::out, "\\q\n");
+            return finish(0);
+          }
+          lines_.push_back(kEofLine);
+          continue;
         }
         if (ev.kind == LineEditor::Event::Kind::interrupt) {
           sql_.clear();
+          lines_.clear();
           continue;
         }
         editor_.add_history(ev.text);
-        handle_line(ev.text);
+        lines_.push_back(ev.text);
       }
-      if (used == 0) break;  // an incomplete UTF-8 sequence: wait for the rest
+      if (used == 0 && lines_.empty()) break;  // an incomplete UTF-8 sequence: wait for the rest
     }
     prompt();
     return;
@@ -521,7 +748,10 @@ void PgExecutor::start_next() {
   if (running_ || queue_.empty() || finished_) return;
   Work w = std::move(queue_.front());
   queue_.pop_front();
+  if (!w.meta.empty()) return handle_meta(trim(w.meta));
   if (!conn_.ok()) return fail(kSqlExitConnection, "bastion: the connection to the database was lost\n");
+  if (!w.psql_text.empty() && !classify_next(w)) return;  // only comments: psql shows nothing either
+  if (w.send.empty()) w.send = w.stmt.text;
   flush_output();  // what came before is not this statement's output
   CommandRequest req = gate_.request("sql", w.stmt.text);
   req.sql = sql_facts(w.stmt);
@@ -560,8 +790,15 @@ void PgExecutor::proceed(std::unique_ptr<Running> r) {
   if (d.row_limit && (cfg_cap == 0 || *d.row_limit < cfg_cap)) r->row_cap = *d.row_limit;
   r->started = monotonic_seconds();
   // The extended protocol runs exactly one statement per message: the text
-  // that was decided is all that can run.
-  if (!PQsendQueryParams(conn_.get(), r->work.stmt.text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)) {
+  // that was decided is all that can run. The simple protocol (which also
+  // returns the rows of a DO INSTEAD SELECT rule) runs whatever the text
+  // holds, so it is used only when the parser found exactly one statement
+  // in it and lexes it as the server does (standard_conforming_strings on,
+  // checked now that the statements before it have run).
+  const bool simple = r->work.single && server_standard_strings(conn_.get());
+  const char* text = r->work.send.c_str();
+  if (!(simple ? PQsendQuery(conn_.get(), text)
+               : PQsendQueryParams(conn_.get(), text, 0, nullptr, nullptr, nullptr, nullptr, 0))) {
     CommandOutcome o;
     o.status = 1;
     o.error = conn_.last_error();
@@ -650,12 +887,31 @@ void PgExecutor::begin_rows(const PGresult* res) {
     origins.push_back(o);
   }
   if (r.masker) plan_masks(r, origins, unknown, n);
-  PrintOptions po = print_;
-  if (r.work.describe) po.title = r.work.describe->title, po.footer = r.work.describe->footer;
-  r.renderer = make_renderer(po);
+}
+
+void PgExecutor::release_held(bool last) {
+  Running& r = *running_;
   std::string out;
-  // A describe command with nothing to show prints a sentence instead (on the first row we know better).
-  if (!r.work.describe || r.work.describe->empty_message.empty()) r.renderer->begin(r.cols, out);
+  const bool meta = r.work.describe && r.work.describe->meta_columns;
+  if (!r.renderer) {
+    PrintOptions po = print_;
+    if (r.work.describe) po.title = r.work.describe->title, po.footer = r.work.describe->footer;
+    if (meta && r.cols.size() >= 2) {
+      // The title and the footer lines came as the first and last columns.
+      if (!r.held.empty()) po.title = r.held[0].front().value, po.footer_lines = r.held[0].back().value;
+      r.cols.erase(r.cols.begin());
+      r.cols.pop_back();
+    }
+    // A whole result is laid out at once, as psql does; past the cap, in batches.
+    r.renderer = make_renderer(po, last ? std::max<std::size_t>(r.held.size(), 1) : kStreamBatchRows);
+    r.renderer->begin(r.cols, out);
+  }
+  for (auto& row : r.held) {
+    if (meta && row.size() >= 2) row.erase(row.begin()), row.pop_back();
+    r.renderer->row(std::move(row), out);
+  }
+  r.held.clear();
+  r.held_bytes = 0;
   emit(Stream::out, std::move(out));
 }
 
@@ -665,12 +921,8 @@ void PgExecutor::on_result(PGresult* res) {
   switch (st) {
     case PGRES_SINGLE_TUPLE: {
       if (!r.header) begin_rows(res);
-      if (r.work.describe && !r.work.describe->empty_message.empty() && r.rows == 0) {
-        std::string out;
-        r.renderer->begin(r.cols, out);
-        emit(Stream::out, std::move(out));
-      }
       ++r.rows;
+      ++r.set_rows;
       if (r.row_cap > 0 && r.rows > static_cast<uint64_t>(r.row_cap)) break;  // counted, not shown
       std::vector<Cell> cells(r.cols.size());
       for (int i = 0; i < static_cast<int>(r.cols.size()); ++i) {
@@ -678,24 +930,38 @@ void PgExecutor::on_result(PGresult* res) {
         else cells[static_cast<std::size_t>(i)].value.assign(PQgetvalue(res, 0, i), static_cast<std::size_t>(PQgetlength(res, 0, i)));
       }
       if (r.masker && r.masker->active()) r.masker->apply(cells);
-      std::string out;
-      r.renderer->row(std::move(cells), out);
       ++r.shown;
-      emit(Stream::out, std::move(out));
+      ++r.set_shown;
+      for (const auto& c : cells) r.held_bytes += c.value.size() + kRenderCellOverhead;
+      r.held.push_back(std::move(cells));
+      // Held until the result completes; past the cap it streams (and a
+      // later failure says how much was shown).
+      if (r.streaming || r.held_bytes >= kRenderBatchBytes) {
+        r.streaming = true;
+        release_held(false);
+      }
       break;
     }
     case PGRES_TUPLES_OK: {
       if (!r.header) begin_rows(res);
       std::string out;
-      if (r.rows == 0 && r.work.describe && !r.work.describe->empty_message.empty()) {
-        out = r.work.describe->empty_message + "\n";
+      if (r.set_rows == 0 && r.work.describe && !r.work.describe->empty_message.empty()) {
+        emit(Stream::err, r.work.describe->empty_message + "\n");
+        if (r.work.describe->empty_fails) r.error = "describe: " + r.work.describe->empty_message;
       } else {
-        r.renderer->end(r.shown, out);
+        if (!r.streaming) release_held(true);
+        r.renderer->end(r.set_shown, out);
       }
       emit(Stream::out, std::move(out));
-      if (r.rows > r.shown)
-        emit(Stream::err, "bastion: row limit reached: showed " + std::to_string(r.shown) + " of " +
-                              std::to_string(r.rows) + " rows\n");
+      if (r.set_rows > r.set_shown)
+        emit(Stream::err, "bastion: row limit reached: showed " + std::to_string(r.set_shown) + " of " +
+                              std::to_string(r.set_rows) + " rows\n");
+      // A rule may return another result set: it starts afresh.
+      r.header = false;
+      r.cols.clear();
+      r.renderer.reset();
+      r.streaming = false;
+      r.set_rows = r.set_shown = 0;
       const std::string tag = PQcmdStatus(res);
       if (tag.starts_with("INSERT") || tag.starts_with("UPDATE") || tag.starts_with("DELETE") ||
           tag.starts_with("MERGE"))
@@ -704,7 +970,7 @@ void PgExecutor::on_result(PGresult* res) {
     }
     case PGRES_COMMAND_OK: {
       const std::string tag = PQcmdStatus(res);
-      if (!tag.empty()) emit(Stream::out, tag + "\n");
+      if (!tag.empty() && !r.copied_out) emit(Stream::out, tag + "\n");
       const char* n = PQcmdTuples(res);
       if (n && *n)
         if (const auto v = parse_unsigned(n, 0, INT64_MAX)) r.affected = static_cast<int64_t>(*v);
@@ -727,6 +993,18 @@ void PgExecutor::on_result(PGresult* res) {
     case PGRES_NONFATAL_ERROR:
     case PGRES_FATAL_ERROR:
     default: {
+      // psql prints nothing of a failed result: held rows go unseen.
+      r.held.clear();
+      r.held_bytes = 0;
+      if (r.streaming) {
+        std::string out;
+        if (print_.format == PrintOptions::Format::json) r.renderer->end(r.set_shown, out);  // stays valid JSON
+        emit(Stream::out, std::move(out));
+        emit(Stream::err, "bastion: " + std::to_string(r.set_shown) +
+                              " rows of this result were shown before it failed (results over " +
+                              std::to_string(kRenderBatchBytes >> 20) + " MiB are shown as they arrive)\n");
+        r.streaming = false;
+      }
       // The error that ends a COPY the bastion aborted carries the bastion's own text.
       const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
       const bool ours = r.copy_aborted && state && std::string_view(state) == "57014";
@@ -783,7 +1061,7 @@ void PgExecutor::poll_results(std::size_t budget) {
     }
     PGresult* res = PQgetResult(conn_.get());
     if (!res) return end_statement();
-    if (PQresultStatus(res) == PGRES_COPY_OUT) running_->in_copy = true;
+    if (PQresultStatus(res) == PGRES_COPY_OUT) running_->in_copy = running_->copied_out = true;
     on_result(res);
     PQclear(res);
   }

@@ -64,6 +64,10 @@ class PgExecutor : public Executor {
   struct Work {
     SqlStatement stmt;
     std::optional<DescribeQuery> describe;
+    std::string meta;        // a backslash command, run in its turn
+    std::string psql_text;   // a statement as psql would send it, not yet classified
+    std::string send;        // the text sent (the decided text, or psql's with its ';')
+    bool single = false;     // the only statement of its psql text, and it parses
   };
   struct Running {
     Work work;
@@ -72,8 +76,11 @@ class PgExecutor : public Executor {
     int64_t row_cap = 0;     // 0: none
     uint64_t rows = 0;       // rows returned by the server
     uint64_t shown = 0;
+    uint64_t set_rows = 0;   // of the current result set (a rule may return several)
+    uint64_t set_shown = 0;
     bool header = false;
     bool in_copy = false;    // COPY TO STDOUT data is flowing
+    bool copied_out = false; // it was COPY TO STDOUT: psql prints no tag after the data
     bool waiting = false;    // held for approval (gate.review_id)
     bool copy_in = false;    // COPY FROM STDIN: sending the script's data lines
     bool copy_mid_line = false;  // part of a long data line went out already
@@ -84,6 +91,11 @@ class PgExecutor : public Executor {
     std::map<std::pair<unsigned, int>, ColumnOrigin> origin_of;
     std::vector<std::string> masked_tables;  // named relations holding a masked column
     std::set<unsigned> resolved;              // relation oids looked up for this statement
+    // A result is held until it completes (psql prints nothing of a failed
+    // one); past kHoldBytes it streams in batches like psql's FETCH_COUNT.
+    std::vector<std::vector<Cell>> held;
+    std::size_t held_bytes = 0;
+    bool streaming = false;
     std::string error;         // "SQLSTATE: message"
     std::optional<int64_t> affected;
     std::string masked_columns;
@@ -100,6 +112,10 @@ class PgExecutor : public Executor {
   void handle_line(const std::string& line);
   void handle_meta(const std::string& line);
   void enqueue_sql(const std::string& text);
+  void handle_items(std::vector<SqlInputItem>& items);
+  bool classify_next(Work& w);  // a psql text becomes its statement(s); false: nothing to run
+  void handle_set(const std::string& line);
+  void release_held(bool last);
   void start_next();
   void proceed(std::unique_ptr<Running> r);  // run a decided statement (or report its refusal)
   bool poll_held();                           // true while a held statement still waits
@@ -129,6 +145,8 @@ class PgExecutor : public Executor {
 
   LineEditor editor_;
   SqlInputBuffer sql_;
+  SqlInputBuffer::Variables vars_;  // \set
+  std::deque<std::string> lines_;   // console lines typed ahead, handled one at a time
   std::string raw_in_;   // input not yet handled
   std::string partial_line_;  // script mode: a line without its newline yet
   bool input_eof_ = false;

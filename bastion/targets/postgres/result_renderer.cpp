@@ -1,6 +1,7 @@
 #include "targets/postgres/result_renderer.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
@@ -9,7 +10,6 @@
 namespace bastion {
 namespace {
 
-constexpr std::size_t kBatchBytes = 4 << 20;
 
 std::vector<std::string_view> lines_of(std::string_view s) {
   std::vector<std::string_view> out;
@@ -29,15 +29,18 @@ std::string footer(uint64_t rows) { return "(" + std::to_string(rows) + (rows ==
 class BatchRenderer : public ResultRenderer {
  public:
   BatchRenderer(PrintOptions opt, std::size_t batch) : opt_(std::move(opt)), batch_(batch) {}
-  void begin(const std::vector<ResultColumn>& cols, std::string&) override { cols_ = cols; }
+  void begin(const std::vector<ResultColumn>& cols, std::string&) override {
+    cols_ = cols;
+    for (auto& c : cols_) c.name = psql_display_text(c.name);
+  }
   void row(std::vector<Cell> cells, std::string& out) override {
-    for (const auto& c : cells) bytes_ += c.value.size() + 8;
+    for (const auto& c : cells) bytes_ += c.value.size() + kRenderCellOverhead;
     rows_.push_back(std::move(cells));
-    if (rows_.size() >= batch_ || bytes_ >= kBatchBytes) flush(out, false);
+    if (rows_.size() >= batch_ || bytes_ >= kRenderBatchBytes) flush(out, false);
   }
 
  protected:
-  std::string shown(const Cell& c) const { return c.null ? opt_.null_display : c.value; }
+  std::string shown(const Cell& c) const { return psql_display_text(c.null ? opt_.null_display : c.value); }
   virtual void flush(std::string& out, bool last) = 0;
   PrintOptions opt_;
   std::size_t batch_;
@@ -54,6 +57,7 @@ class AlignedRenderer : public BatchRenderer {
   void end(uint64_t rows, std::string& out) override {
     flush(out, true);
     if (opt_.footer) out += footer(rows);
+    out += opt_.footer_lines;
     out += "\n";
   }
 
@@ -79,7 +83,7 @@ class AlignedRenderer : public BatchRenderer {
         out += opt_.title + "\n";
       }
       for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t nw = display_width(cols_[i].name);
+        const std::size_t nw = display_width(cols_[i].name);  // (no columns: psql prints no header line)
         const std::size_t left = (w[i] - nw) / 2;
         out += i == 0 ? " " : " ";
         pad(out, left);
@@ -87,7 +91,7 @@ class AlignedRenderer : public BatchRenderer {
         pad(out, w[i] - nw - left);
         out += i + 1 < n ? " |" : " ";
       }
-      out += "\n";
+      if (n > 0) out += "\n";
       for (std::size_t i = 0; i < n; ++i) {
         out.append(w[i] + 2, '-');
         if (i + 1 < n) out += "+";
@@ -96,6 +100,7 @@ class AlignedRenderer : public BatchRenderer {
       out += "\n";
     }
     for (const auto& r : rows_) {
+      if (n == 0) continue;  // psql prints no line for a row without columns
       std::vector<std::vector<std::string_view>> cell_lines(n);
       std::vector<std::string> texts(n);
       std::size_t height = 1;
@@ -112,7 +117,9 @@ class AlignedRenderer : public BatchRenderer {
           const std::size_t lw = display_width(l);
           const bool right = cols_[i].type == ResultColumn::Type::number;
           out += " ";
-          if (right) pad(out, w[i] - lw), out += l;
+          if (!has && i + 1 == n) {
+            // psql pads nothing after the last column's last line
+          } else if (right) pad(out, w[i] - lw), out += l;
           else if (i + 1 < n || more) out += l, pad(out, w[i] - lw);
           else out += l;  // psql leaves no trailing blanks on the last column
           if (i + 1 < n) out += more ? "+|" : " |";
@@ -237,6 +244,53 @@ class JsonRenderer : public ResultRenderer {
 };
 
 }  // namespace
+
+std::string psql_display_text(std::string_view v) {
+  std::string out;
+  std::size_t width = 0;  // of the current line so far: TAB stops count from its start
+  char buf[16];
+  for (std::size_t i = 0; i < v.size();) {
+    const unsigned char c = static_cast<unsigned char>(v[i]);
+    if (c == '\n') {
+      out += '\n';
+      width = 0;
+      ++i;
+    } else if (c == '\r') {
+      out += "\\r";
+      width += 2;
+      ++i;
+    } else if (c == '\t') {
+      do {
+        out += ' ';
+        ++width;
+      } while (width % 8 != 0);
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+      width += 4;
+      ++i;
+    } else if (c == 0xc2 && i + 1 < v.size() && static_cast<unsigned char>(v[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(v[i + 1]) <= 0x9f) {
+      // U+0080..U+009F, the C1 controls.
+      std::snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned char>(v[i + 1]));
+      out += buf;
+      width += 6;
+      i += 2;
+    } else {
+      std::size_t len = 1;
+      if (c >= 0xf0) len = 4;
+      else if (c >= 0xe0) len = 3;
+      else if (c >= 0xc0) len = 2;
+      len = std::min(len, v.size() - i);
+      const std::string_view ch = v.substr(i, len);
+      out += ch;
+      width += display_width(ch);
+      i += len;
+    }
+  }
+  return out;
+}
 
 std::unique_ptr<ResultRenderer> make_renderer(const PrintOptions& opt, std::size_t batch_rows) {
   batch_rows = std::max<std::size_t>(batch_rows, 1);
