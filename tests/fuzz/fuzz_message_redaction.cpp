@@ -25,9 +25,10 @@ std::string clean(std::string_view s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
-  const std::string any = bastion::redact_server_message("22P02", in);
+  const std::string any = bastion::redact_server_message("22P02", in, "");
   if (any.size() > 600 || any.find('\n') != std::string::npos) fail();
-  if (!bastion::redact_server_message("P0001", in).empty()) fail();  // RAISE text is never kept
+  if (!bastion::redact_server_message("P0001", in, "").empty() ||
+      !bastion::redact_server_message("22P02", in, "PL/pgSQL function f() line 3 at RAISE").empty()) fail();  // RAISE text is never kept
 
   // prefix "secret" suffix, and prefix (secret) suffix.
   const std::size_t a = size / 3, b = 2 * size / 3;
@@ -36,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   if (secret.size() < 4 || prefix.size() > 200) return 0;
   for (const char* q : {"\"\"", "''", "()"}) {
     const std::string msg = prefix + q[0] + secret + q[1] + suffix;
-    const std::string out = bastion::redact_server_message("23505", msg);
+    const std::string out = bastion::redact_server_message("23505", msg, "");
     if (out.find(secret) != std::string::npos && (prefix + suffix).find(secret) == std::string::npos) fail();
   }
   return 0;

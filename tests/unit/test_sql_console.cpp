@@ -374,17 +374,21 @@ TEST_CASE("describe patterns cannot change the query", "[describe]") {
 #include "targets/postgres/message_redaction.h"
 
 TEST_CASE("server messages for the log lose every quoted value", "[redaction]") {
-  using bastion::redact_server_message;
-  CHECK(redact_server_message("22P02", "invalid input syntax for type integer: \"alice@example.com,bob@x.org\"") ==
+  auto r = [](const char* state, const char* msg, const char* ctx = "") {
+    return bastion::redact_server_message(state, msg, ctx);
+  };
+  CHECK(r("22P02", "invalid input syntax for type integer: \"alice@example.com,bob@x.org\"") ==
         "invalid input syntax for type integer: \"…\"");
-  CHECK(redact_server_message("23505", "Key (email)=(alice@example.com) already exists.") ==
-        "Key (…)=(…) already exists.");
-  CHECK(redact_server_message("22012", "division by zero") == "division by zero");
-  CHECK(redact_server_message("42703", "column \"emial\" does not exist\nHINT: x") == "column \"…\" does not exist");
-  CHECK(redact_server_message("22P02", "value 'abc") == "value '……");  // cut inside a value
-  CHECK(redact_server_message("23505", "a (b (c) d) e") == "a (…) e");
-  // What a statement's own code wrote (RAISE) is not kept at all.
-  CHECK(redact_server_message("P0001", "found alice@example.com").empty());
-  CHECK(redact_server_message("ABCDE", "custom").empty());
-  CHECK(redact_server_message("", "no code").empty());
+  CHECK(r("23505", "Key (email)=(alice@example.com) already exists.") == "Key (…)=(…) already exists.");
+  CHECK(r("22012", "division by zero") == "division by zero");
+  CHECK(r("42703", "column \"emial\" does not exist\nHINT: x") == "column \"…\" does not exist");
+  CHECK(r("22P02", "value 'abc") == "value '……");  // cut inside a value
+  CHECK(r("23505", "a (b (c) d) e") == "a (…) e");
+  // What code in the database may have written is not kept at all: RAISE
+  // (any level, any SQLSTATE it chooses), anything raised inside a function.
+  CHECK(r("P0001", "found alice@example.com").empty());
+  CHECK(r("00000", "found alice@example.com").empty());  // RAISE NOTICE
+  CHECK(r("22P02", "found alice@example.com", "PL/pgSQL function inline_code_block line 1 at RAISE").empty());
+  CHECK(r("ABCDE", "custom").empty());
+  CHECK(r("", "no code").empty());
 }

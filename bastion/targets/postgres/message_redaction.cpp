@@ -5,12 +5,11 @@ namespace {
 
 constexpr std::size_t kMaxLogged = 512;
 
-// SQLSTATE classes PostgreSQL itself raises with fixed message templates.
-// P0 (PL/pgSQL: RAISE, ASSERT) and any class it never uses carry text the
-// statement's code chose.
+// SQLSTATE classes of errors PostgreSQL raises with fixed message templates
+// (00/01/02 are notices, warnings and no-data: RAISE's levels).
 bool server_written(std::string_view s) {
   if (s.size() != 5) return false;
-  static constexpr std::string_view kClasses[] = {"00", "01", "02", "03", "08", "09", "0A", "0B", "0F", "0L", "0P",
+  static constexpr std::string_view kClasses[] = {"03", "08", "09", "0A", "0B", "0F", "0L", "0P",
                                                  "0Z", "20", "21", "22", "23", "24", "25", "26", "27", "28", "2B",
                                                  "2D", "2F", "34", "38", "39", "3B", "3D", "3F", "40", "42", "44",
                                                  "53", "54", "55", "57", "58", "72", "F0", "HV", "XX"};
@@ -21,8 +20,8 @@ bool server_written(std::string_view s) {
 
 }  // namespace
 
-std::string redact_server_message(std::string_view sqlstate, std::string_view message) {
-  if (!server_written(sqlstate)) return {};
+std::string redact_server_message(std::string_view sqlstate, std::string_view message, std::string_view context) {
+  if (!context.empty() || !server_written(sqlstate)) return {};
   std::string out;
   char close = 0;  // the quote or bracket being skipped
   int depth = 0;

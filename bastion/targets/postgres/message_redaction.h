@@ -2,9 +2,10 @@
 // read masked columns: the server quotes the values it complains about
 // ("invalid input syntax for type integer: \"alice@example.com\"", "Key
 // (email)=(alice@example.com) already exists"), so every quoted or
-// parenthesised run is replaced. A message the statement's own code wrote
-// (RAISE, SQLSTATE class P0 and user-defined codes) can hold anything and
-// is not kept at all.
+// parenthesised run is replaced. A message code in the database may have
+// written (anything raised inside a function or DO block: it has a CONTEXT,
+// and RAISE may choose any SQLSTATE), a notice or warning, or a code outside
+// PostgreSQL's own error classes, can hold anything and is not kept at all.
 #pragma once
 #include <string>
 #include <string_view>
@@ -12,6 +13,6 @@
 namespace bastion {
 
 // "" when the message cannot be kept (see above).
-std::string redact_server_message(std::string_view sqlstate, std::string_view message);
+std::string redact_server_message(std::string_view sqlstate, std::string_view message, std::string_view context);
 
 }  // namespace bastion

@@ -250,9 +250,10 @@ void PgExecutor::withhold(const PGresult* res, const char* what) {
                            " text is withheld because the statement reads masked columns";
   emit(Stream::err, std::string(sev ? sev : "ERROR") + ":  " + text + "\n");
   const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  const char* context = PQresultErrorField(res, PG_DIAG_CONTEXT);
   log_info("sql message withheld: the statement reads masked columns",
            {{"command", std::to_string(running_->gate.command_id)}, {"kind", what}, {"sqlstate", code},
-            {"redacted", redact_server_message(code, primary ? primary : "")}});
+            {"redacted", redact_server_message(code, primary ? primary : "", context ? context : "")}});
   if (std::string_view(what) == "error") running_->error = text, last_error_verbose_ = text + "\n";
 }
 
