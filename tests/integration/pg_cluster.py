@@ -121,3 +121,32 @@ GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role};
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def shop_database(env, fixture, schema):
+    """The shop database the PostgreSQL suites share: a cluster in env.d/pg,
+    `fixture` run as the superuser (it creates the held role bastion_svc and
+    the database), `schema` run as bastion_svc in it, the read-only role
+    shop_ro that policies/postgres.lua sends analysts to (made after the
+    tables, so its SELECT grants cover them), and both passwords in keys/
+    (0600), as a target's password_file wants them."""
+    env.pg = PostgresCluster(os.path.join(env.d, "pg"))
+    for sql, db in ((fixture, None), ("SET ROLE bastion_svc;" + schema, "shop")):
+        r = env.pg.psql(None, db=db, input=sql.encode()) if db else env.pg.psql(None, input=sql.encode())
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.decode())
+    env.pg.create_readonly_role("shop_ro", "ro-secret-pw", "shop")
+    for name, secret in (("pg_password", "held-secret-pw"), ("pg_ro_password", "ro-secret-pw")):
+        pw = os.path.join(env.keys.d, name)
+        with open(pw, "w") as f:
+            f.write(secret + "\n")
+        os.chmod(pw, 0o600)
+
+
+def shop_target(env, name, policy, allow='"ops", "analyst"', extra=""):
+    """A postgres target for the shop database: the held role by default,
+    shop_ro as the "readonly" credential."""
+    return f"""  {name} = {{ type = "postgres", host = "127.0.0.1", port = {env.pg.port}, dbname = "shop",
+           user = "bastion_svc", password_file = "keys/pg_password", allow = {{ {allow} }},
+           credentials = {{ readonly = {{ user = "shop_ro", password_file = "keys/pg_ro_password" }} }},
+           policy = "{policy}", {extra} }},"""

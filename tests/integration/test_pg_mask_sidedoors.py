@@ -73,10 +73,7 @@ WITHHELD_NOTICE = "the notice text is withheld because the statement reads maske
 
 
 def pg_target(env, name, policy):
-    return f"""  {name} = {{ type = "postgres", host = "127.0.0.1", port = {env.pg.port}, dbname = "shop",
-           user = "bastion_svc", password_file = "keys/pg_password", allow = {{ "ops", "analyst" }},
-           credentials = {{ readonly = {{ user = "shop_ro", password_file = "keys/pg_ro_password" }} }},
-           policy = "{policy}" }},"""
+    return pg_cluster.shop_target(env, name, policy)
 
 
 @unittest.skipUnless(pg_cluster.available(), "PostgreSQL server binaries not installed")
@@ -84,18 +81,7 @@ class PgMaskSideDoorsTest(BastionTest):
     @classmethod
     def setUpClass(cls):
         cls.env = env = Env()
-        env.pg = pg_cluster.PostgresCluster(os.path.join(env.d, "pg"))
-        r = env.pg.psql(None, input=FIXTURE.encode())
-        assert r.returncode == 0, r.stderr
-        r = env.pg.psql(None, db="shop", input=("SET ROLE bastion_svc;" + SCHEMA).encode())
-        assert r.returncode == 0, r.stderr
-        # Analysts connect as shop_ro (policies/postgres.lua chooses "readonly").
-        env.pg.create_readonly_role("shop_ro", "ro-secret-pw", "shop")
-        for name, secret in (("pg_password", "held-secret-pw"), ("pg_ro_password", "ro-secret-pw")):
-            pw = os.path.join(env.keys.d, name)
-            with open(pw, "w") as f:
-                f.write(secret + "\n")
-            os.chmod(pw, 0o600)
+        pg_cluster.shop_database(env, FIXTURE, SCHEMA)
         shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
         opt_out = os.path.join(env.d, "opt_out.lua")
         with open(opt_out, "w") as f:
