@@ -84,11 +84,13 @@ TEST_CASE("copying a masked value into another column is refused", "[sql][mask]"
   CHECK(refusal("INSERT INTO customers VALUES (1) ON CONFLICT (id) DO UPDATE SET name = customers.email", false) ==
         why);
   CHECK(refusal("UPDATE customers SET name = 'x' WHERE email = 'a@b'", false) == "");
-  CHECK(refusal("UPDATE customers SET email = lower(email)", false) == "");  // stays in a masked column
+  // Even into a masked column: it may be masked only in part (ssn keeps its
+  // last 4, so copies spell a value out), or only in another table of the name.
+  CHECK(refusal("UPDATE customers SET email = lower(email)", false) == why);
   CHECK(refusal("UPDATE customers SET name = email", false, true) == "");
   CHECK(refusal("ALTER TABLE customers ADD COLUMN e2 text GENERATED ALWAYS AS (email) STORED", false) == why);
   CHECK(refusal("ALTER TABLE customers ALTER COLUMN name TYPE text USING email", false) == why);
-  CHECK(refusal("ALTER TABLE customers ALTER COLUMN email TYPE varchar USING email::varchar", false) == "");
+  CHECK(refusal("ALTER TABLE customers ALTER COLUMN email TYPE varchar USING email::varchar", false) == why);
   CHECK(refusal("ALTER TABLE customers ADD COLUMN n int DEFAULT 0", false) == "");
   CHECK(refusal("ALTER TABLE customers ADD CONSTRAINT c CHECK (email LIKE '%@%')", false) == "");
 }

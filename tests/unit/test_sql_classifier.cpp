@@ -345,3 +345,23 @@ TEST_CASE("the facts a policy sees carry every new field", "[sql]") {
   CHECK(g.creates_object_from == V{"pg_stats"});
   CHECK(bastion::sql_facts(one("RESET ALL")).sets == S{{"all", "", true}});
 }
+
+TEST_CASE("CTE names are resolved by scope, as PostgreSQL does", "[sql]") {
+  // A WITH elsewhere in the statement does not hide the real table (attack:
+  // it emptied reads, so masks and withheld errors did not apply).
+  CHECK(one("SELECT upper(email) FROM customers WHERE EXISTS (WITH customers AS (SELECT 1) SELECT 1)").reads ==
+        V{"customers"});
+  CHECK(one("SELECT * FROM (WITH customers AS (SELECT 1) SELECT 1) s, customers").reads == V{"customers"});
+  // Inside a non-recursive CTE's own body, its name is the table.
+  CHECK(one("WITH customers AS (SELECT email FROM customers) SELECT * FROM customers").reads == V{"customers"});
+  // Later CTEs, the statement and its subqueries see it.
+  CHECK(one("WITH a AS (SELECT 1), b AS (SELECT * FROM a) SELECT * FROM b WHERE EXISTS (SELECT * FROM a)").reads ==
+        V{});
+  CHECK(one("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t").reads ==
+        V{});
+  // DML with a WITH list.
+  const auto d = one("WITH x AS (SELECT id FROM orders) DELETE FROM t USING x WHERE t.id = x.id");
+  CHECK(d.reads == V{"orders"});
+  CHECK(d.writes == V{"t"});
+  CHECK(one("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d").writes == V{"t"});
+}

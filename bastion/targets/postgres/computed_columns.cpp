@@ -42,13 +42,15 @@ struct Scope {
   const Scope* parent = nullptr;
   std::set<std::string> ranges;    // names that denote a whole row (aliases, tables, CTEs)
   std::set<std::string> carrying;  // column names derived from masked values
+  std::set<std::string> tables;    // names and aliases of real tables (not CTEs or subqueries)
   bool opaque = false;             // a source whose columns cannot be traced
   std::map<std::string, Rel> ctes;
 };
 
 class Analyser {
  public:
-  explicit Analyser(const MaskedName& masked) : masked_(masked) {}
+  explicit Analyser(const MaskedName& masked, const MaskedName& is_column = nullptr)
+      : masked_(masked), is_column_(is_column) {}
 
   // A SelectStmt body. False when the analysis cannot follow it.
   bool select(PtNode s, const Scope* parent, Rel& out, int depth = 0) {
@@ -70,6 +72,11 @@ class Analyser {
     }
     for (PtNode item : s["fromClause"])
       if (!from_item(item, sc, depth + 1)) return false;
+    // A condition tying a column to a masked value makes that column carry
+    // it: `WHERE ascii(substr(email, n, 1)) = k` spells email out in chr(k).
+    taint(s["whereClause"], sc, depth + 1);
+    taint(s["havingClause"], sc, depth + 1);
+    for (PtNode item : s["fromClause"]) taint_join_quals(item, sc, depth + 1);
     if (s.has("valuesLists")) {
       // VALUES: a column carries a masked value if any row's value there does.
       for (PtNode row : s["valuesLists"]) {
@@ -105,6 +112,47 @@ class Analyser {
         else out.carrying.insert(e.name);
       }
     return true;
+  }
+
+  // Each conjunct of a condition that carries a masked value: every column
+  // it names carries one from then on (in this scope).
+  void taint(PtNode cond, Scope& sc, int depth) {
+    if (!cond.present() || depth > kMaxDepth) return;
+    const PtNode b = cond["BoolExpr"];
+    if (b.present() && b.str("boolop") == "AND_EXPR") {
+      for (PtNode a : b["args"]) taint(a, sc, depth + 1);
+      return;
+    }
+    if (!expr(cond, sc, depth + 1)) return;
+    std::vector<std::string> names;
+    column_names(cond, names, depth + 1);
+    sc.carrying.insert(names.begin(), names.end());
+  }
+
+  void taint_join_quals(PtNode item, Scope& sc, int depth) {
+    const PtNode je = item["JoinExpr"];
+    if (!je.present() || depth > kMaxDepth) return;
+    taint(je["quals"], sc, depth + 1);
+    taint_join_quals(je["larg"], sc, depth + 1);
+    taint_join_quals(je["rarg"], sc, depth + 1);
+  }
+
+  static void column_names(PtNode j, std::vector<std::string>& out, int depth) {
+    if (depth > kMaxDepth) return;
+    if (j.is_array()) {
+      for (PtNode e : j) column_names(e, out, depth + 1);
+      return;
+    }
+    if (!j.is_object()) return;
+    for (PtNode val : j) {
+      if (val.key() == "ColumnRef") {
+        std::string last;
+        for (PtNode f : val["fields"]) last = f["String"].str("sval");
+        if (!last.empty()) out.push_back(last);
+      } else if (val.key() != "SubLink") {  // a subquery's own columns are its own
+        column_names(val, out, depth + 1);
+      }
+    }
   }
 
   // Expression: may its value carry a masked value?
@@ -156,6 +204,9 @@ class Analyser {
       }
       sc.ranges.insert(rel);
       if (alias.present()) sc.ranges.insert(std::string(alias.str("aliasname")));
+      if (!cte) {
+        sc.tables.insert(alias.present() ? std::string(alias.str("aliasname")) : rel);
+      }
       return true;
     }
     if (item.has("RangeSubselect")) {
@@ -200,6 +251,7 @@ class Analyser {
     const PtNode rel = body["relation"];
     sc.ranges.insert(std::string(rel.str("relname")));
     if (rel["alias"].present()) sc.ranges.insert(std::string(rel["alias"].str("aliasname")));
+    sc.tables.insert(rel["alias"].present() ? std::string(rel["alias"].str("aliasname")) : std::string(rel.str("relname")));
     sc.ranges.insert("excluded");
     for (PtNode item : body["fromClause"])
       if (!from_item(item, sc, 1)) return false;
@@ -217,6 +269,11 @@ class Analyser {
     if (names.empty()) return true;
     const std::string& col = names.back();
     if (masked_(col)) return true;
+    // t.f where t is a table and f none of its columns: a function applied
+    // to the whole row t (`c.row_to_json`, `c.text`).
+    if (names.size() >= 2 && is_column_ && !is_column_(col))
+      for (const Scope* s = &sc; s; s = s->parent)
+        if (s->tables.count(names[names.size() - 2])) return true;
     for (const Scope* s = &sc; s; s = s->parent) {
       if (s->opaque || s->carrying.count(col)) return true;
       if (names.size() == 1 && s->ranges.count(col)) return true;  // a whole row by its table's name
@@ -287,20 +344,27 @@ class Analyser {
     }
     if (v.has("TypeCast")) return figure_name(v["TypeCast"]["arg"]);
     if (v.has("CoalesceExpr")) return "coalesce";
-    if (v.has("CaseExpr")) return "case";
+    // As PostgreSQL's FigureColname: a CASE is named after its ELSE result
+    // when that has a name of its own.
+    if (v.has("CaseExpr")) {
+      const std::string n = figure_name(v["CaseExpr"]["defresult"]);
+      return n.empty() ? "case" : n;
+    }
     return "";
   }
 
   const MaskedName& masked_;
+  const MaskedName& is_column_;
 };
 
 }  // namespace
 
-std::vector<bool> computed_may_carry(PtNode stmt, std::size_t ncols, const MaskedName& masked) {
+std::vector<bool> computed_may_carry(PtNode stmt, std::size_t ncols, const MaskedName& masked,
+                                     const MaskedName& is_column) {
   std::vector<bool> out(ncols, true);
   const PtNode s = stmt["SelectStmt"];
   if (!s.present() || s.has("intoClause")) return out;
-  Analyser a(masked);
+  Analyser a(masked, is_column);
   Rel r;
   if (!a.select(s, nullptr, r)) return out;
   // Result columns map to target entries by position; a * expands to an
@@ -326,13 +390,12 @@ bool set_list_may_carry(PtNode body, const MaskedName& masked) {
   Analyser a(masked);
   Scope sc;
   if (!a.dml_scope(body, sc)) return true;
-  // Writing into a masked column keeps the value masked; anything else would show it.
+  // Any column a masked value is written into may show it later: another
+  // table's column of the same name is not masked, and a partial mask (the
+  // last 4 kept) would spell it out piece by piece.
   bool t = false;
   auto check = [&](PtNode list) {
-    for (PtNode item : list) {
-      const PtNode rt = item["ResTarget"];
-      if (!masked(rt.str("name"))) t = a.expr(rt["val"], sc, 1) || t;
-    }
+    for (PtNode item : list) t = a.expr(item["ResTarget"]["val"], sc, 1) || t;
   };
   check(body["targetList"]);
   check(body["onConflictClause"]["targetList"]);
@@ -348,8 +411,7 @@ bool alter_may_carry(PtNode body, const MaskedName& masked) {
     const PtNode cmd = item["AlterTableCmd"];
     const PtNode def = cmd["def"]["ColumnDef"];
     if (!def.present()) continue;  // constraints and options compute no column
-    const std::string_view target = cmd.has("name") ? cmd.str("name") : def.str("colname");
-    if (!masked(target)) t = a.expr(def, sc, 1) || t;
+    t = a.expr(def, sc, 1) || t;
   }
   return t;
 }

@@ -21,7 +21,12 @@ using MaskedName = std::function<bool(std::string_view)>;
 // Per result column (`ncols` of them, in order): true when the column, if
 // computed, may carry a masked value. `stmt` is the statement's node
 // ({"SelectStmt": ...}); anything but a plain SELECT yields all true.
-std::vector<bool> computed_may_carry(PtNode stmt, std::size_t ncols, const MaskedName& masked);
+// `is_column`, when given, says whether a name is a column of a table the
+// statement reads: a qualified reference `c.x` to anything else is
+// PostgreSQL's functional notation (`c.row_to_json` is row_to_json(c), a
+// whole row) and carries; without it, qualified names count as columns.
+std::vector<bool> computed_may_carry(PtNode stmt, std::size_t ncols, const MaskedName& masked,
+                                     const MaskedName& is_column = nullptr);
 
 // For the mask guard: whether a value the SET list of an UPDATE, or of an
 // INSERT ... ON CONFLICT DO UPDATE, writes may carry a masked value (copying

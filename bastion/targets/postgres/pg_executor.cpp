@@ -4,6 +4,7 @@
 #include "common/parse_number.h"
 
 #include <algorithm>
+#include <set>
 #include <cmath>
 #include <cstdio>
 
@@ -93,6 +94,34 @@ std::string text_array(const std::vector<std::string>& v) {
 bool server_standard_strings(PGconn* c) {
   const char* v = PQparameterStatus(c, "standard_conforming_strings");
   return v && std::string_view(v) == "on";
+}
+
+// The bastion reads SQL as UTF-8: in another client encoding (SJIS, BIG5,
+// GBK, ... where a multi-byte character can end in a backslash or a quote
+// byte) the server would split a text where the parser did not, and run a
+// statement nobody decided. So no statement runs while the session's
+// encoding is not UTF-8, and none may set another. "" when it may run.
+std::string encoding_refusal(PGconn* c, const SqlStatement& s) {
+  auto utf8 = [](std::string_view v) {
+    std::string n;
+    for (char ch : v)
+      if (ch != '-' && ch != '_') n += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return n == "utf8" || n == "unicode";
+  };
+  bool sets_utf8 = false;
+  for (const auto& st : s.sets) {
+    if (st.name != "client_encoding" && st.name != "all") continue;
+    if (st.reset || utf8(st.value)) {
+      sets_utf8 = true;
+      continue;
+    }
+    return "client_encoding can only be UTF8 through the bastion (it reads SQL as UTF-8)";
+  }
+  const char* cur = PQparameterStatus(c, "client_encoding");
+  if (!sets_utf8 && (!cur || !utf8(cur)))
+    return std::string("the session's client_encoding is ") + (cur ? cur : "unknown") +
+           "; the bastion reads SQL as UTF-8 only (SET client_encoding = 'UTF8')";
+  return "";
 }
 
 // psql's text may be sent instead of the decided text when it is that text
@@ -726,8 +755,11 @@ void PgExecutor::plan_masks(Running& r, std::vector<ColumnOrigin>& origins, cons
     if (reads_masked) {
       // A computed column is masked only if its expression can carry a masked value.
       const ColumnMasker& m = *r.masker;
-      const auto carry = computed_may_carry(r.tree.stmt(), origins.size(),
-                                            [&m](std::string_view c) { return m.masks_name(c); });
+      std::set<std::string, std::less<>> columns;  // of every table the statement names (from the catalog)
+      for (const auto& [key, o] : r.origin_of) columns.insert(lower(o.column));
+      const auto carry = computed_may_carry(
+          r.tree.stmt(), origins.size(), [&m](std::string_view c) { return m.masks_name(c); },
+          [&columns](std::string_view c) { return columns.count(lower(std::string(c))) > 0; });
       for (std::size_t i = 0; i < origins.size(); ++i) origins[i].may_carry_masked = carry[i];
     }
     r.masker->plan(r.cols, origins, reads_masked);
@@ -757,7 +789,8 @@ void PgExecutor::start_next() {
   CommandRequest req = gate_.request("sql", w.stmt.text);
   req.sql = sql_facts(w.stmt);
   auto r = std::make_unique<Running>();
-  r->gate = gate_.submit(req);
+  const std::string enc = encoding_refusal(conn_.get(), w.stmt);
+  r->gate = enc.empty() ? gate_.submit(req) : gate_.refuse(req, enc);
   r->work = std::move(w);
   if (r->gate.review_id) {  // held for a human decision: nothing is sent meanwhile
     r->waiting = true;
@@ -881,9 +914,12 @@ void PgExecutor::begin_rows(const PGresult* res) {
     const unsigned tbl = PQftable(res, i);
     if (tbl != 0) {
       o.computed = false;
+      // The catalog gave every column of the tables named: anything else
+      // (column 0 is a whole row, `SELECT c FROM customers c`) or a table
+      // not named is masked whole.
       const auto it = r.origin_of.find({tbl, PQftablecol(res, i)});
       if (it != r.origin_of.end()) o = it->second;
-      else if (!r.resolved.count(tbl)) unknown.push_back(static_cast<std::size_t>(i));
+      else unknown.push_back(static_cast<std::size_t>(i));
     }
     origins.push_back(o);
   }

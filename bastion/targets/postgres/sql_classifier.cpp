@@ -84,21 +84,34 @@ class Walker {
     if (!x.empty() && std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
   }
 
-  // CTE names are collected first: JSON key order puts fromClause before withClause.
-  void collect_ctes(PtNode j, int depth = 0) {
-    if (depth > 500) return;
-    if (j.is_array()) {
-      for (PtNode e : j) collect_ctes(e, depth + 1);
-    } else if (j.is_object()) {
-      for (PtNode val : j) {
-        if (val.key() == "CommonTableExpr" && val.is_object()) ctes_.insert(std::string(val.str("ctename")));
-        collect_ctes(val, depth + 1);
-      }
+  // A WITH list's names are in scope for the statement that has it (and
+  // what it contains), for the CTEs after each one, and, WITH RECURSIVE,
+  // for every CTE of the list: as PostgreSQL resolves them. A same-named
+  // table elsewhere (or inside a non-recursive CTE's own body) is the table.
+  template <class Rest>
+  void with_scope(PtNode body, int depth, Rest&& rest) {
+    const PtNode wc = body["withClause"];
+    if (!wc.present()) return rest();
+    const bool recursive = wc.flag("recursive");
+    scopes_.emplace_back();
+    if (recursive)
+      for (PtNode c : wc["ctes"]) scopes_.back().insert(std::string(c["CommonTableExpr"].str("ctename")));
+    for (PtNode c : wc["ctes"]) {
+      visit(c, false, depth + 1);
+      if (!recursive) scopes_.back().insert(std::string(c["CommonTableExpr"].str("ctename")));
     }
+    rest();
+    scopes_.pop_back();
+  }
+
+  bool in_cte_scope(const std::string& name) const {
+    for (const auto& s : scopes_)
+      if (s.count(name)) return true;
+    return false;
   }
 
   void range_var(PtNode rv, bool writing) {
-    const bool is_cte = !rv.has("schemaname") && ctes_.count(std::string(rv.str("relname")));
+    const bool is_cte = !rv.has("schemaname") && in_cte_scope(std::string(rv.str("relname")));
     if (is_cte) return;
     const std::string name = range_var_name(rv);
     add_unique(writing ? s_.writes : s_.reads, name);
@@ -153,11 +166,19 @@ class Walker {
     if (!j.is_object()) return;
     // Fields typed RangeVar (relation, rel, ...) hold the body without the wrapper.
     if (j["relname"].is_string()) return range_var(j, writing);
-    for (PtNode val : j) {
+    with_scope(j, depth, [&] {
+      for (PtNode val : j)
+        if (val.key() != "withClause") member(val, writing, depth);
+    });
+  }
+
+  // One member of an object node.
+  void member(PtNode val, bool writing, int depth) {
+    {
       const std::string_view key = val.key();
       if (key == "RangeVar") {
         range_var(val, writing);
-        continue;
+        return;
       }
       if (key.ends_with("Stmt")) statement_node(key, val);
       if (key == "setstmt") settings_of_variable_set(val, s_.sets);  // ALTER ROLE/DATABASE/SYSTEM ... SET
@@ -169,29 +190,32 @@ class Walker {
       if (key == "InsertStmt" || key == "UpdateStmt" || key == "DeleteStmt" || key == "MergeStmt") {
         s_.writes_data = true;
         if ((key == "UpdateStmt" || key == "DeleteStmt") && !val.has("whereClause")) s_.has_where = false;
-        for (PtNode v : val) visit(v, v.key() == "relation", depth + 1);
-        continue;
+        with_scope(val, depth, [&] {
+          for (PtNode v : val)
+            if (v.key() != "withClause") visit(v, v.key() == "relation", depth + 1);
+        });
+        return;
       }
       // SELECT ... INTO (intoClause), CREATE TABLE AS / MATERIALIZED VIEW (into)
       if (key == "IntoClause" || key == "intoClause" || (key == "into" && val.has("rel"))) {
         s_.writes_data = true;
         stores_ = true;
         visit(val, true, depth + 1);
-        continue;
+        return;
       }
       if (key == "CopyStmt") {
         if (val.flag("is_program")) s_.copy_program = true;
         const bool from = val.flag("is_from");
         if (from) s_.writes_data = true;
         for (PtNode v : val) visit(v, v.key() == "relation" && from, depth + 1);
-        continue;
+        return;
       }
       if (key == "DropStmt") {
         for (PtNode obj : val["objects"]) {
           if (obj.has("List")) add_unique(s_.writes, dotted(obj["List"]["items"]));
           else if (obj.has("String")) add_unique(s_.writes, std::string(obj["String"].str("sval")));
         }
-        continue;
+        return;
       }
       if (key == "TruncateStmt" || key == "CreateStmt" || key == "AlterTableStmt" || key == "IndexStmt" ||
           key == "LockStmt" || key == "VacuumStmt" || key == "ViewStmt" || key == "RuleStmt") {
@@ -200,7 +224,7 @@ class Walker {
           const std::string_view k = v.key();
           visit(v, rel_is_write && (k == "relation" || k == "relations" || k == "rels" || k == "view"), depth + 1);
         }
-        continue;
+        return;
       }
       visit(val, writing, depth + 1);
     }
@@ -208,7 +232,7 @@ class Walker {
 
  private:
   SqlStatement& s_;
-  std::set<std::string> ctes_;
+  std::vector<std::set<std::string>> scopes_;  // WITH names in scope, innermost last
   bool stores_ = false;
   bool too_deep_ = false;
   static constexpr int kMaxDepth = 500;  // bounds the recursion; legitimate SQL stays far below
@@ -227,7 +251,6 @@ void classify_tree(SqlStatement& s, PtNode stmt) {
   const PtNode body = top;
   s.kind = kind_of(node, body);
   Walker w(s);
-  w.collect_ctes(stmt);
   if (node == "ExplainStmt") {
     bool analyze = false;
     for (PtNode opt : body["options"])
@@ -242,7 +265,6 @@ void classify_tree(SqlStatement& s, PtNode stmt) {
       // planner runs immutable functions while folding constants).
       SqlStatement inner;
       Walker iw(inner);
-      iw.collect_ctes(query);
       iw.visit(query, false);
       if (iw.too_deep()) s.parse_error = kTooDeep;
       s.reads = inner.reads;
