@@ -257,6 +257,15 @@ class PgAttacksTest(BastionTest):
         finally:
             self.env.pg.psql("DROP TABLE IF EXISTS victim", db="shop")
 
+    def test_invalid_utf8_is_refused_and_audited_not_dropped(self):
+        text = b"SELECT E'\x95\\' ; SELECT 1; --'"
+        r = self.sql(None, input=text + b";\n")
+        self.assertEqual(r.returncode, 126, r.stderr)
+        self.assertIn("the statement is not valid UTF-8", r.stderr.decode(errors="replace"))
+        rows = self.env.audit_eventually("SELECT decision FROM commands WHERE kind='sql' AND reason LIKE "
+                                         "'%not valid UTF-8%' ORDER BY id DESC LIMIT 1", [("deny",)])
+        self.assertEqual(rows, [("deny",)])
+
     def test_constraint_errors_as_ops(self):
         for q in ("UPDATE customers SET name = NULL WHERE id = 1",
                   "INSERT INTO customers VALUES (1, 'x', 'y', 'z') ON CONFLICT (id) DO UPDATE SET name = NULL",

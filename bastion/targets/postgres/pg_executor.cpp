@@ -1,6 +1,7 @@
 #include "targets/postgres/pg_executor.h"
 
 #include "targets/postgres/message_redaction.h"
+#include "recorder/utf8.h"
 #include "common/parse_number.h"
 
 #include <algorithm>
@@ -508,6 +509,17 @@ bool PgExecutor::classify_next(Work& w) {
   // run: standard_conforming_strings is then what the server will use.
   const std::string text = std::move(w.psql_text);
   w.psql_text.clear();
+  // Not UTF-8: the parser cannot read it as the server would. It is decided
+  // (and audited) as a statement that does not parse, never dropped unseen.
+  if (std::string scratch; recorder::append_json_escaped(scratch, text)) {
+    w.stmt = SqlStatement{};
+    const std::size_t end = text.find_last_not_of(" \t\r\n\f;");
+    w.stmt.text = text.substr(0, end == std::string::npos ? 0 : end + 1);
+    w.stmt.kind = "unknown";
+    w.stmt.parse_error = "the statement is not valid UTF-8";
+    w.send = text;
+    return !w.stmt.text.empty();
+  }
   const bool std_strings = server_standard_strings(conn_.get());
   bool national = false;
   // The parser always reads '...' as standard strings; when the server
