@@ -117,7 +117,12 @@ void Session::refuse_request(const std::string& kind, const std::string& what_ra
   if (++refused_requests_ > kMaxRefusedRequests) {
     if (end_reason_.empty()) {
       log_warn("too many refused requests; ending the session", {{"session", id_}, {"identity", identity_.key_id}});
-      end_all("bastion: too many refused requests; session closed", "too many refused requests");
+      // Called from inside libssh's event poll: ending channels here would
+      // stop their executors, which take their descriptors out of that very
+      // poll while it iterates them. The session loop ends them (nothing new
+      // starts meanwhile: end_reason_ is set).
+      end_reason_ = "too many refused requests";
+      deferred_end_ = "bastion: too many refused requests; session closed";
     }
     return;
   }
@@ -352,6 +357,11 @@ void Session::recheck_access(const Config& cur, int64_t now) {
 }
 
 void Session::check_deadlines() {
+  if (!deferred_end_.empty()) {
+    const std::string message = std::move(deferred_end_);
+    deferred_end_.clear();
+    end_all(message, end_reason_);
+  }
   if (!end_reason_.empty()) return;
   const int64_t now = unix_now();
   if (const auto cur = ctx_.config(); cur != seen_config_) {

@@ -118,6 +118,7 @@ class Session {
   std::shared_ptr<const Config> seen_config_;  // the config last checked against  // monotonic time end_reason_ was set (0: running)
   bool expiry_warned_ = false;
   std::string end_reason_;
+  std::string deferred_end_;  // set inside a libssh callback; the loop ends the channels
   std::string channel_reason_;  // why the last channel was refused, if it was
   std::optional<int> last_exit_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;

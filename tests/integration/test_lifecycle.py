@@ -180,7 +180,10 @@ class RecordingCapTest(BastionTest):
         r = self.env.ssh("web1", "seq 1 200000", timeout=30)
         self.assertEqual(r.returncode, 255)
         self.assertIn(b"bastion: recording size cap reached; session closed\n", r.stderr)
-        self.assertLess(len(r.stdout), 200000)
+        # Cut well before the end (all of it is 1288895 bytes); how much got out
+        # first depends on the machine's load (seen 217088 under ASan with a
+        # busy neighbour), so the margin is generous.
+        self.assertLess(len(r.stdout), 600000)
         path, state = self.env.audit("SELECT recording, recording_state FROM commands WHERE kind = 'exec'")[0]
         self.assertEqual(state, "capped")
         self.assertLessEqual(os.path.getsize(path), 4096)
