@@ -21,30 +21,55 @@ KUBECTL = shutil.which("kubectl")
 TOKEN = "held-kube-token-own-77e1"
 
 
+def own_kubectl_env(token, extra_targets=""):
+    """A bastion whose kubectl target k8s (namespace web, policies/kubernetes.lua)
+    fronts a fake API server holding `token`; env.dev is a read-only developer.
+    More certificates can be made afterwards (the bastion trusts the CA)."""
+    env = Env()
+    try:
+        env.kube = FakeKube(token)
+        kc = os.path.join(env.keys.d, "kubeconfig")
+        env.kube.kubeconfig(kc)
+        os.chmod(kc, 0o600)
+        shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
+        env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
+        policy = os.path.abspath(os.path.join(POLICY_DIR, "kubernetes.lua"))
+        env.start_bastion(targets=env.default_targets() + f"""
+  k8s = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
+          policy = "{policy}", kubectl = "{KUBECTL}" }},""" + extra_targets)
+    except BaseException:
+        env.close()
+        raise
+    return env
+
+
+def open_tunnel(test, key, target="k8s", dest=None):
+    """An `ssh -N -L` tunnel for the test's lifetime; returns (process, local port)."""
+    port = free_port()
+    cmd = test.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{dest or target + ':443'}",
+                                        "-o", "ExitOnForwardFailure=yes"]) + [f"{target}@127.0.0.1"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    test.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10)))
+    wait_port(port)
+    return p, port
+
+
 class OwnKubectlTest(BastionTest):
     @classmethod
     def setUpClass(cls):
-        cls.env = env = Env()
+        policy = os.path.abspath(os.path.join(POLICY_DIR, "kubernetes.lua"))
+        cls.env = env = own_kubectl_env(TOKEN, f"""
+  k8stoo = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
+             policy = "{policy}", kubectl = "{KUBECTL}" }},""")
         try:
-            env.kube = FakeKube(TOKEN)
-            kc = os.path.join(env.keys.d, "kubeconfig")
-            env.kube.kubeconfig(kc)
-            os.chmod(kc, 0o600)
-            shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
-            env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
             env.oncall = env.keys.cert(env.keys.keygen("otto"), env.ca, "otto", "ops,oncall")
             # ssh-keygen's defaults minus permit-port-forwarding.
             env.nofwd = env.keys.cert(env.keys.keygen("nora"), env.ca, "nora", "ops",
                                       options=("clear", "permit-pty"))
             env.forced = env.keys.cert(env.keys.keygen("fred"), env.ca, "fred", "ops",
                                        options=("force-command=get pods",))
-            policy = os.path.abspath(os.path.join(POLICY_DIR, "kubernetes.lua"))
-            env.start_bastion(targets=env.default_targets() + f"""
-  k8s = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
-          policy = "{policy}", kubectl = "{KUBECTL}" }},
-  k8stoo = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
-             policy = "{policy}", kubectl = "{KUBECTL}" }},""")
         except BaseException:
+            env.kube.stop()
             env.close()
             raise
 
@@ -59,14 +84,7 @@ class OwnKubectlTest(BastionTest):
         return json.loads(r.stdout)
 
     def tunnel(self, key, target="k8s", dest=None):
-        """An `ssh -N -L` tunnel; returns (process, local port)."""
-        port = free_port()
-        cmd = self.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{dest or target + ':443'}",
-                                            "-o", "ExitOnForwardFailure=yes"]) + [f"{target}@127.0.0.1"]
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (p.terminate(), p.wait(10)))
-        wait_port(port)
-        return p, port
+        return open_tunnel(self, key, target, dest)
 
     def own(self, key, args, port, kc=None, target="k8s", timeout=30, input=None):
         """Runs the machine's kubectl with the bastion's kubeconfig for `key`."""

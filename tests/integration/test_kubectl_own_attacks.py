@@ -8,7 +8,6 @@ import glob
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -21,10 +20,9 @@ import hashlib
 from urllib.parse import parse_qs, urlparse
 
 from fake_kube_api import FakeKube, deployment, secret
-from harness import BastionTest, Env, free_port, main, run, wait_port
+from harness import BastionTest, main, run
+from test_kubectl_own import open_tunnel, own_kubectl_env
 
-POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
-KUBECTL = shutil.which("kubectl")
 TOKEN = "held-kube-token-attack-91c3"
 PLAIN, B64 = "hunter2-secret", "aHVudGVyMi1zZWNyZXQ="
 
@@ -69,22 +67,8 @@ FakeKube._handler = _handler_with_ws_watch
 class OwnKubectlAttackTest(BastionTest):
     @classmethod
     def setUpClass(cls):
-        cls.env = env = Env()
-        try:
-            env.kube = FakeKube(TOKEN)
-            kc = os.path.join(env.keys.d, "kubeconfig")
-            env.kube.kubeconfig(kc)
-            os.chmod(kc, 0o600)
-            shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
-            env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
-            env.ops = env.keys.cert(env.keys.keygen("olga"), env.ca, "olga", "ops")  # not oncall
-            policy = os.path.abspath(os.path.join(POLICY_DIR, "kubernetes.lua"))
-            env.start_bastion(targets=env.default_targets() + f"""
-  k8s = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", namespace = "web", allow = {{ "ops", "dev" }},
-          policy = "{policy}", kubectl = "{KUBECTL}" }},""")
-        except BaseException:
-            env.close()
-            raise
+        cls.env = env = own_kubectl_env(TOKEN)
+        env.ops = env.keys.cert(env.keys.keygen("olga"), env.ca, "olga", "ops")  # not oncall
 
     @classmethod
     def tearDownClass(cls):
@@ -101,13 +85,7 @@ class OwnKubectlAttackTest(BastionTest):
         return ca, j["users"][0]["user"]["token"]
 
     def tunnel(self, key):
-        port = free_port()
-        cmd = self.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:k8s:443",
-                                            "-o", "ExitOnForwardFailure=yes"]) + ["k8s@127.0.0.1"]
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10)))
-        wait_port(port)
-        return p, port
+        return open_tunnel(self, key)
 
     def conn(self, port, ca, timeout=15):
         ctx = ssl.create_default_context(cadata=ca)

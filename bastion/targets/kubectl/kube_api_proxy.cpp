@@ -24,22 +24,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "common/openssl_handles.h"
 #include "targets/kubectl/kube_http.h"
 #include "targets/kubectl/kube_masking.h"
 #include "targets/kubectl/kube_proxy_identity.h"
 #include "targets/kubectl/kube_request.h"
 
 namespace bastion {
-
-template <class T, void (*F)(T*)>
-struct Free {
-  void operator()(T* p) const { F(p); }
-};
-using SslCtxPtr = std::unique_ptr<SSL_CTX, Free<SSL_CTX, SSL_CTX_free>>;
-using SslPtr = std::unique_ptr<SSL, Free<SSL, SSL_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY, EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Free<X509, X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Free<BIO, BIO_free_all>>;
 
 struct KubeTls {
   SslCtxPtr server, client;
@@ -66,13 +57,6 @@ std::string ssl_error() {
   ERR_error_string_n(e, buf, sizeof buf);
   ERR_clear_error();
   return e ? buf : "unknown TLS error";
-}
-
-std::string to_hex(const unsigned char* p, std::size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += d[p[i] >> 4], s += d[p[i] & 15];
-  return s;
 }
 
 std::string to_hex_size(std::size_t n) {
@@ -244,7 +228,7 @@ int connect_tcp(const std::string& host, const std::string& port, std::string& e
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0) return error = "cannot resolve " + host, -1;
-  std::unique_ptr<addrinfo, Free<addrinfo, freeaddrinfo>> guard(res);
+  std::unique_ptr<addrinfo, OpensslFree<addrinfo, freeaddrinfo>> guard(res);
   for (addrinfo* a = res; a; a = a->ai_next) {
     const int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
     if (fd < 0) continue;
@@ -343,7 +327,7 @@ std::unique_ptr<KubeApiProxy> KubeApiProxy::start(const KubeUpstream& upstream, 
   } else {
     unsigned char raw[32];
     if (RAND_bytes(raw, sizeof raw) != 1) return error = "no randomness for the session token", nullptr;
-    p->token_ = to_hex(raw, sizeof raw);
+    p->token_ = hex_encode(raw, sizeof raw);
     OPENSSL_cleanse(raw, sizeof raw);
   }
   p->own_kubectl_ = opts.own_kubectl;

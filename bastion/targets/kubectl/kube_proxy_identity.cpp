@@ -17,18 +17,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/openssl_handles.h"
 #include "common/secret_file.h"
 
 namespace bastion {
 namespace {
-
-template <class T, void (*F)(T*)>
-struct Free {
-  void operator()(T* p) const { F(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY, EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Free<X509, X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Free<BIO, BIO_free_all>>;
 
 std::string bio_text(BIO* b) {
   char* data = nullptr;
@@ -47,7 +40,7 @@ bool make_kube_proxy_identity(int valid_days, KubeProxyIdentity& out, std::strin
   unsigned char serial[16];
   if (RAND_bytes(serial, sizeof serial) != 1) return error = "no randomness", false;
   serial[0] &= 0x7f;
-  std::unique_ptr<BIGNUM, Free<BIGNUM, BN_free>> bn(BN_bin2bn(serial, sizeof serial, nullptr));
+  std::unique_ptr<BIGNUM, OpensslFree<BIGNUM, BN_free>> bn(BN_bin2bn(serial, sizeof serial, nullptr));
   X509_set_version(x.get(), 2);
   BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()));
   X509_gmtime_adj(X509_getm_notBefore(x.get()), -300);
@@ -64,7 +57,7 @@ bool make_kube_proxy_identity(int valid_days, KubeProxyIdentity& out, std::strin
                                    std::pair{NID_key_usage, "critical,digitalSignature,keyCertSign"},
                                    std::pair{NID_ext_key_usage, "serverAuth"},
                                    std::pair{NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost"}}) {
-    std::unique_ptr<X509_EXTENSION, Free<X509_EXTENSION, X509_EXTENSION_free>> ext(
+    std::unique_ptr<X509_EXTENSION, OpensslFree<X509_EXTENSION, X509_EXTENSION_free>> ext(
         X509V3_EXT_conf_nid(nullptr, &v3, nid, value));
     if (!ext || !X509_add_ext(x.get(), ext.get(), -1)) return error = "cannot make the proxy's certificate", false;
   }
@@ -126,9 +119,7 @@ std::string kube_tunnel_token(const std::string& key, const std::string& target,
   if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()),
             msg.size(), mac, &len))
     return {};
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) out += hex[mac[i] >> 4], out += hex[mac[i] & 15];
+  std::string out = hex_encode(mac, len);
   explicit_bzero(mac, sizeof mac);
   return out;
 }
