@@ -312,7 +312,9 @@ void ChannelPipeline::launch(const Decision& d) {
   const double t1 = monotonic_seconds();
   ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt, std::nullopt};
   if (target_cfg_->type == "kubectl") {
-    er.access = s_.client_access(*target_cfg_);
+    // The token (an HMAC) only for what hands it out or checks it.
+    if (kind_ == "tunnel" || (kind_ == "subsystem" && text_ == kKubeconfigSubsystem))
+      er.access = s_.client_access(*target_cfg_);
     if (!s_.sandbox_uid(er.sandbox_uid))
       return refuse("bastion: no sandbox user is free for kubectl; try again later", kExitBastionError, "no sandbox uid");
   }
