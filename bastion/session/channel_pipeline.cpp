@@ -1,18 +1,12 @@
 #include "session/channel_pipeline.h"
 
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
-
+#include "approvals/approvals_executor.h"
 #include "common/display_escape.h"
-#include "common/guarded.h"
 #include "common/log.h"
 #include "common/time_util.h"
-#include "approvals/approvals_executor.h"
-#include "filters/masking_filter.h"
-#include "recorder/async_file_sink.h"
 #include "session/session.h"
 #include "targets/kubectl/kubectl_target.h"
 
@@ -22,181 +16,26 @@ namespace {
 constexpr std::size_t kIoChunk = 32768;
 constexpr std::size_t kPumpBudget = 256 * 1024;
 constexpr double kHoldRelease = 0.05;  // seconds of quiet before held masked output is shown
-constexpr std::size_t kMaxEnvVars = 32, kMaxEnvName = 64, kMaxEnvValue = 1024;
-
-// What the command source parsed, for the audit row.
-std::string details_json(const CommandRequest& req) {
-  nlohmann::json j;
-  if (req.kube) {
-    const KubeRequestFacts& k = *req.kube;
-    j = {{"verb", k.verb}, {"group", k.group}, {"version", k.version}, {"resource", k.resource},
-         {"subresource", k.subresource}, {"namespace", k.namespace_name}, {"name", k.name}, {"path", k.path},
-         {"method", k.method}};
-    if (!k.command.empty()) j["command"] = k.command;
-    if (!k.invocation.empty()) j["invocation"] = k.invocation;
-    if (k.approved) j["approved"] = true;
-    if (k.own_kubectl) j["own_kubectl"] = true;
-  } else if (req.kubectl) {
-    const KubectlFacts& k = *req.kubectl;
-    j = {{"verb", k.verb}, {"resources", k.resources}, {"names", k.names}, {"namespace", k.namespace_name},
-         {"flags", k.flags}};
-    if (!k.exec_command.empty()) j["exec_command"] = k.exec_command;
-  } else if (req.sql) {
-    const SqlFacts& q = *req.sql;
-    j = {{"statement", q.statement}, {"reads", q.reads}, {"writes", q.writes}, {"functions", q.functions}};
-    // What an auditor searches for: what the classifier could not see, and settings changed.
-    if (q.opaque) j["opaque_reasons"] = q.opaque_reasons;
-    for (const auto& st : q.sets) j["sets"].push_back({{"name", st.name}, {"value", st.value}, {"reset", st.reset}});
-  } else {
-    return "";
-  }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-bool env_allowed(const std::string& k) { return k == "TERM" || k == "LANG" || k.starts_with("LC_"); }
 
 }  // namespace
 
-ChannelPipeline::ChannelPipeline(Session& s, ssh_channel ch, int index)
-    : s_(s), ch_(ch), index_(index) {
-  cb_.userdata = this;
-  cb_.channel_pty_request_function = &ChannelPipeline::cb_pty;
-  cb_.channel_shell_request_function = &ChannelPipeline::cb_shell;
-  cb_.channel_exec_request_function = &ChannelPipeline::cb_exec;
-  cb_.channel_subsystem_request_function = &ChannelPipeline::cb_subsystem;
-  cb_.channel_env_request_function = &ChannelPipeline::cb_env;
-  cb_.channel_pty_window_change_function = &ChannelPipeline::cb_window;
-  cb_.channel_signal_function = &ChannelPipeline::cb_signal;
-  cb_.channel_auth_agent_req_function = &ChannelPipeline::cb_agent;
-  cb_.channel_x11_req_function = &ChannelPipeline::cb_x11;
-  ssh_callbacks_init(&cb_);
-  // No data callback: client input waits in libssh until the target can take it.
-  ssh_set_channel_callbacks(ch_.get(), &cb_);
+ChannelPipeline::ChannelPipeline(Session& s, ssh_channel ch, int index) : s_(s), ch_(ch), index_(index) {
   pipeline_.add_sink(&client_);
-  pipeline_.add_sink(&rec_sink_);
+  pipeline_.add_sink(&recording_.sink());
   pipeline_.add_sink(&out_count_);
 }
 
 ChannelPipeline::~ChannelPipeline() {
   if (state_ != State::done) finish(ExitInfo{}, end_reason_.empty() ? "session ended" : end_reason_);
-  // The client may still send requests (window-change, signal) on a channel
-  // libssh keeps until its CLOSE is acknowledged: they must not reach us.
-  if (ch_) ssh_remove_channel_callbacks(ch_.get(), &cb_);
 }
 
-// libssh calls these from C: an exception must not unwind through it. A
-// request that throws is refused; the session goes on.
-int ChannelPipeline::cb_pty(ssh_session, ssh_channel, const char* term, int w, int h, int, int,
-                            void* self) {
-  auto* p = static_cast<ChannelPipeline*>(self);
-  return guarded(p->s_.id(), "pty-req", SSH_ERROR, [&] {
-    if (p->state_ != State::larval) return SSH_ERROR;
-    // As OpenSSH: a certificate without permit-pty gets no terminal. The
-    // client reports the failure and goes on without one; we say why.
-    if (!p->s_.identity().extensions.contains("permit-pty")) {
-      p->pty_refused_ = true;
-      log_warn("pty refused: the certificate does not permit a pty", {{"session", p->s_.id()}});
-      return SSH_ERROR;
-    }
-    p->pty_ = PtyRequest{term ? term : "xterm", w > 0 ? w : 80, h > 0 ? h : 24};
-    return SSH_OK;
-  });
+void ChannelPipeline::window_changed(int cols, int rows) {
+  if (exec_) exec_->window_change(cols, rows);
+  recording_.resize(cols, rows);
 }
 
-int ChannelPipeline::cb_shell(ssh_session, ssh_channel, void* self) {
-  auto* p = static_cast<ChannelPipeline*>(self);
-  return guarded(p->s_.id(), "shell", SSH_ERROR, [&] { return p->request("shell", ""); });
-}
-
-int ChannelPipeline::cb_exec(ssh_session, ssh_channel, const char* cmd, void* self) {
-  auto* p = static_cast<ChannelPipeline*>(self);
-  return guarded(p->s_.id(), "exec", SSH_ERROR, [&] { return p->request("exec", cmd ? cmd : ""); });
-}
-
-int ChannelPipeline::cb_subsystem(ssh_session, ssh_channel, const char* name, void* self) {
-  auto* p = static_cast<ChannelPipeline*>(self);
-  return guarded(p->s_.id(), "subsystem", SSH_ERROR, [&] {
-    const std::string n = name ? name : "";
-    std::string why;
-    const TargetConfig* t = n == kKubeconfigSubsystem ? p->s_.target_config(why) : nullptr;
-    const bool kubeconfig = t && t->type == "kubectl";  // a kubectl target's own subsystem, nowhere else
-    if (n != "sftp" && !kubeconfig) {
-      log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
-      return SSH_ERROR;
-    }
-    return p->request("subsystem", n);
-  });
-}
-
-int ChannelPipeline::cb_env(ssh_session, ssh_channel, const char* k, const char* v, void* self) {
-  auto* p = static_cast<ChannelPipeline*>(self);
-  return guarded(p->s_.id(), "env", SSH_ERROR, [&] {
-    if (p->state_ != State::larval || !k || !v || !env_allowed(k)) return SSH_ERROR;
-    // Bounded: a client must not grow a channel without limit before it starts.
-    if (std::strlen(k) > kMaxEnvName || std::strlen(v) > kMaxEnvValue ||
-        (p->env_.size() >= kMaxEnvVars && !p->env_.contains(k)))
-      return SSH_ERROR;
-    p->env_[k] = v;
-    return SSH_OK;
-  });
-}
-
-int ChannelPipeline::cb_window(ssh_session, ssh_channel, int w, int h, int, int, void* self) {
-  auto* p = static_cast<ChannelPipeline*>(self);
-  return guarded(p->s_.id(), "window-change", SSH_ERROR, [&] {
-    if (!p->pty_ || w <= 0 || h <= 0) return SSH_ERROR;
-    p->pty_->cols = w;
-    p->pty_->rows = h;
-    if (p->exec_) p->exec_->window_change(w, h);
-    if (p->rec_) p->rec_->resize(w, h);
-    return SSH_OK;
-  });
-}
-
-void ChannelPipeline::cb_signal(ssh_session, ssh_channel, const char* sig, void* self) {
-  auto* p = static_cast<ChannelPipeline*>(self);
-  guarded(p->s_.id(), "signal", 0, [&] {
-    if (p->exec_ && sig) p->exec_->send_signal(sig);
-    return 0;
-  });
-}
-
-void ChannelPipeline::cb_agent(ssh_session, ssh_channel, void* self) {
-  auto* p = static_cast<ChannelPipeline*>(self);
-  guarded(p->s_.id(), "auth-agent-req", 0, [&] {
-    log_warn("agent forwarding refused", {{"session", p->s_.id()}});
-    p->notice("bastion: agent forwarding is not available through the bastion");
-    return 0;
-  });
-}
-
-void ChannelPipeline::cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t,
-                             void* self) {
-  auto* p = static_cast<ChannelPipeline*>(self);
-  guarded(p->s_.id(), "x11-req", 0, [&] {
-    log_warn("X11 forwarding refused", {{"session", p->s_.id()}});
-    p->notice("bastion: X11 forwarding is not available through the bastion");
-    return 0;
-  });
-}
-
-int ChannelPipeline::request(const std::string& kind, const std::string& text) {
-  if (state_ != State::larval) return SSH_ERROR;
-  kind_ = kind;
-  text_ = text;
-  if (const auto& forced = s_.identity().force_command) {
-    // The certificate's force-command replaces whatever the client asked for.
-    kind_ = "exec";
-    text_ = *forced;
-  }
-  state_ = State::start_pending;
-  return SSH_OK;
-}
-
-void ChannelPipeline::open_tunnel(const std::string& destination) {
-  kind_ = "tunnel";
-  text_ = destination;
-  state_ = State::start_pending;
+void ChannelPipeline::signal(const std::string& name) {
+  if (exec_) exec_->send_signal(name);
 }
 
 void ChannelPipeline::notice(const std::string& raw) {
@@ -204,35 +43,27 @@ void ChannelPipeline::notice(const std::string& raw) {
   // Notices quote reasons, names and errors that users, policies and
   // targets control: one escaped line, whatever they hold.
   const std::string text = display_escape(raw);
-  if (pty_) pipeline_.notice(Stream::out, "\r\n" + text + "\r\n");
+  if (pty()) pipeline_.notice(Stream::out, "\r\n" + text + "\r\n");
   else pipeline_.notice(Stream::err, text + "\n");
+}
+
+void ChannelPipeline::status_line(const std::string& line, bool final_line) {
+  // One line, rewritten in place; a newline once decided.
+  if (pty()) pipeline_.notice(Stream::out, "\r\x1b[K" + line + (final_line ? "\r\n" : ""));
+  else pipeline_.notice(Stream::err, "\r" + line + (final_line ? "\n" : ""));
 }
 
 bool ChannelPipeline::open_recording(std::string& error) {
   const Config& cfg = s_.config();
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::path(cfg.recordings_dir()) / utc_date();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return error = dir.string() + ": " + ec.message(), false;
-  rec_path_ = (dir / (s_.id() + "-" + std::to_string(index_) + ".cast")).string();
-  auto sink = recorder::AsyncFileSink::open(rec_path_, &s_.flusher(), error);
-  if (!sink) return false;
-  recorder::AsciicastHeader h;
-  if (pty_) {
-    h.width = pty_->cols;
-    h.height = pty_->rows;
-    h.env["TERM"] = pty_->term;
-  }
-  h.timestamp = unix_now();
-  h.title = display_escape(s_.identity().key_id + " -> " + s_.identity().requested_user);
-  if (kind_ == "exec") h.command = text_;
-  rec_ = std::make_unique<recorder::AsciicastWriter>(
-      std::make_unique<recorder::SharedSinkRef>(sink), h, cfg.limits.recording_max_bytes,
-      &monotonic_seconds);
-  rec_sink_ = RecorderSink(rec_.get());
-  rec_state_ = "complete";
-  if (kind_ == "exec") rec_->marker("exec: " + text_);
+  const ChannelRecording::Place place{.dir = (std::filesystem::path(cfg.recordings_dir()) / utc_date()).string(),
+                                      .session_id = s_.id(),
+                                      .channel = index_};
+  const ChannelRecording::Header header{
+      .pty = pty(),
+      .title = display_escape(s_.identity().key_id + " -> " + s_.identity().requested_user),
+      .command = kind() == "exec" ? text() : ""};
+  if (!recording_.open(place, header, cfg.limits.recording_max_bytes, s_.flusher(), error)) return false;
+  if (kind() == "exec") recording_.marker("exec: " + text());
   return true;
 }
 
@@ -247,26 +78,28 @@ void ChannelPipeline::start() {
     log_error("policy unavailable", {{"session", s_.id()}, {"error", err}});
     return refuse("bastion: the policy is unavailable; nothing was run", kExitBastionError, "policy error");
   }
-  if (!s_.admit(*policy, *t, pty_.has_value(), refusal))
+  if (!s_.admit(*policy, *t, pty().has_value(), refusal))
     return refuse(refusal, kExitAccessRefused, "session denied");
 
   target_cfg_ = t;
-  if (pty_refused_) notice("bastion: no terminal: your certificate does not permit a pty (no-pty)");
+  gate_.set_target(*t, pty().has_value());
+  if (requests_.pty_refused()) notice("bastion: no terminal: your certificate does not permit a pty (no-pty)");
   const bool per_statement = t->type != "ssh";
   // A kubectl target's own subsystem: the kubeconfig for the user's own
   // kubectl (which then reaches the API proxy through a tunnel channel).
-  const bool kubeconfig = t->type == "kubectl" && kind_ == "subsystem" && text_ == kKubeconfigSubsystem;
-  if (per_statement && kind_ == "subsystem" && !kubeconfig)
+  const bool kubeconfig = t->type == "kubectl" && kind() == "subsystem" && text() == kKubeconfigSubsystem;
+  if (per_statement && kind() == "subsystem" && !kubeconfig)
     return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
                   "subsystem refused");
   if (t->type == "approvals" || t->type == "access") return start_builtin(*t);
+  const CommandRequest req = gate_.request(kind(), text());
   // On a database target the channel is a console or a script: each
-  // statement in it is decided on its own (submit()), not the channel.
-  Decision d = per_statement ? Decision::allow(kind_ == "tunnel" ? "each API request through it is decided by the policy"
-                                                                 : "each command in it is decided by the policy")
-                             : policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_, std::nullopt, std::nullopt});
+  // statement in it is decided on its own (the gate's submit()), not the channel.
+  Decision d = per_statement ? Decision::allow(kind() == "tunnel" ? "each API request through it is decided by the policy"
+                                                                  : "each command in it is decided by the policy")
+                             : policy->decide(req);
   if (per_statement) d.hook = "bastion";
-  if (kind_ == "subsystem" && d.verdict == Decision::Verdict::mask) {
+  if (kind() == "subsystem" && d.verdict == Decision::Verdict::mask) {
     // sftp is a binary protocol: rewriting its bytes would corrupt files.
     d.verdict = Decision::Verdict::deny;
     d.reason = "output masking cannot apply to file transfers";
@@ -274,46 +107,43 @@ void ChannelPipeline::start() {
   // Denied commands are recorded too: the recording shows what the user saw.
   // Tunnels carry TLS records (the proxy decides and audits each request
   // inside); file transfers carry binary: neither is a terminal to record.
-  if (kind_ != "subsystem" && kind_ != "tunnel" && !open_recording(err)) {
+  if (kind() != "subsystem" && kind() != "tunnel" && !open_recording(err)) {
     log_error("cannot open recording", {{"session", s_.id()}, {"error", err}});
     if (d.allowed() && cfg.close_on_recording_failure) {
       d = Decision::deny("recording unavailable");
       d.hook = "bastion";
-      s_.audit_decision(index_, kind_, text_, d, "", command_id_);
+      command_id_ = gate_.audit_only(kind(), text(), d);
       return refuse("bastion: this session cannot be recorded; nothing was run", kExitBastionError,
                     "recording failed");
     }
-    rec_state_ = "unrecorded";
   }
-  if (rec_) rec_->marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
-  s_.audit_decision(index_, kind_, text_, d, rec_path_, command_id_);
+  const GateResult g = gate_.pass(req, std::move(d), GateScope::channel);
+  command_id_ = g.command_id;
   if (command_id_ < 0)
     return refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError, "audit failure");
-  log_info("command", {{"session", s_.id()}, {"identity", s_.identity().key_id}, {"target", t->name},
-                       {"kind", kind_}, {"text", text_}, {"decision", d.name()}, {"reason", d.reason},
-                       {"policy_at", d.source}});
-  if (d.verdict == Decision::Verdict::review && kind_ != "subsystem") return begin_review(d);
-  if (!d.allowed()) {
-    std::string why = d.reason;
-    if (d.verdict == Decision::Verdict::review)
-      why = "approval required" + (d.reason.empty() || d.reason == "approval required" ? "" : ": " + d.reason);
-    return refuse("bastion: denied: " + why, kExitPolicyDenied, "policy denied");
+  if (g.review_id > 0) {
+    review_id_ = g.review_id;
+    state_ = State::waiting;
+    return;
   }
-  launch(d);
+  if (!g.decision.allowed()) {
+    const bool unheld = g.decision.verdict == Decision::Verdict::review && kind() != "subsystem";
+    return refuse("bastion: denied: " + g.refusal, kExitPolicyDenied, unheld ? "approval unavailable" : "policy denied");
+  }
+  launch();
 }
 
-void ChannelPipeline::launch(const Decision& d) {
+void ChannelPipeline::launch() {
   std::string err;
-  if (d.verdict == Decision::Verdict::mask) pipeline_.add_filter(std::make_unique<MaskingFilter>(d.mask));
-
   const double t0 = monotonic_seconds();
   conn_ = s_.target(err);
   if (!conn_) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
   const double t1 = monotonic_seconds();
-  ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt, std::nullopt};
+  ExecRequest er{.kind = kind(), .text = text(), .pty = pty(), .env = requests_.env(), .gate = &gate_,
+                 .access = std::nullopt, .sandbox_uid = std::nullopt};
   if (target_cfg_->type == "kubectl") {
     // The token (an HMAC) only for what hands it out or checks it.
-    if (kind_ == "tunnel" || (kind_ == "subsystem" && text_ == kKubeconfigSubsystem))
+    if (kind() == "tunnel" || (kind() == "subsystem" && text() == kKubeconfigSubsystem))
       er.access = s_.client_access(*target_cfg_);
     if (!s_.sandbox_uid(er.sandbox_uid))
       return refuse("bastion: no sandbox user is free for kubectl; try again later", kExitBastionError, "no sandbox uid");
@@ -327,114 +157,11 @@ void ChannelPipeline::launch(const Decision& d) {
   s_.touch();
 }
 
-CommandRequest ChannelPipeline::request(const std::string& kind, const std::string& text) const {
-  return CommandRequest{s_.session_request(*target_cfg_, pty_.has_value()), kind, text, std::nullopt, std::nullopt};
-}
-
-const std::string& ChannelPipeline::mask_key() const { return s_.mask_key(); }
-
-GateResult ChannelPipeline::submit(const CommandRequest& req) {
-  std::string err;
-  Policy* policy = s_.policy(*target_cfg_, err);
-  if (policy) return record_decision(req, policy->decide(req));
-  log_error("policy unavailable", {{"session", s_.id()}, {"error", err}});
-  Decision d = Decision::deny("the policy is unavailable");
-  d.hook = "bastion";
-  return record_decision(req, d);
-}
-
-GateResult ChannelPipeline::refuse(const CommandRequest& req, const std::string& reason) {
-  Decision d = Decision::deny(reason);
-  d.hook = "bastion";
-  return record_decision(req, d);
-}
-
-GateResult ChannelPipeline::submit_request(const CommandRequest& req) {
-  std::string err;
-  Policy* policy = s_.policy(*target_cfg_, err);
-  if (policy) return record_decision(req, policy->decide(req), true);
-  log_error("policy unavailable", {{"session", s_.id()}, {"error", err}});
-  Decision d = Decision::deny("the policy is unavailable");
-  d.hook = "bastion";
-  return record_decision(req, d, true);
-}
-
-void ChannelPipeline::request_ended(int64_t command_id, const CommandOutcome& o) {
-  if (command_id <= 0) return;  // no pipeline_.end_command(): the running command's masks stay
-  CommandEnd e;
-  e.command_id = command_id;
-  e.exit_status = o.status;
-  e.duration_us = o.duration_us;
-  e.error = o.error;
-  e.recording_state = rec_state_;
-  write_command_end(e);
-}
-
-GateResult ChannelPipeline::record_decision(const CommandRequest& req, Decision decision, bool nested) {
-  GateResult g;
-  g.decision = std::move(decision);
-  Decision& d = g.decision;
-  if (rec_ && (!nested || !d.allowed())) {  // API requests: only denials are marked (one per request is noise)
-    rec_->marker(req.kind + ": " + req.text);
-    rec_->marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
-  }
-  s_.audit_decision(index_, req.kind, req.text, d, rec_path_, g.command_id, details_json(req));
-  if (g.command_id < 0 && d.allowed()) {
-    d = Decision::deny("the audit store is unavailable");
-    d.hook = "bastion";
-  }
-  log_info("command", {{"session", s_.id()}, {"identity", s_.identity().key_id}, {"target", target_cfg_->name},
-                       {"kind", req.kind}, {"text", req.text}, {"decision", d.name()}, {"reason", d.reason},
-                       {"policy_at", d.source}});
-  if (d.verdict == Decision::Verdict::review && g.command_id > 0 && !nested) {
-    ApprovalRequest r;
-    std::string refusal;
-    if (create_review(req.kind, req.text, d, r, refusal)) {
-      HeldCommand h{r, d, req, s_.context().approvals_version(), 0, 0};
-      held_.emplace(r.id, std::move(h));
-      g.review_id = r.id;
-      g.refusal = "approval required";
-      return g;
-    }
-    g.refusal = refusal;
-    return g;
-  }
-  if (!d.allowed()) {
-    g.refusal = d.reason.empty() ? "denied" : d.reason;
-    if (d.verdict == Decision::Verdict::review)
-      g.refusal = "approval required" + (d.reason.empty() || d.reason == "approval required" ? "" : ": " + d.reason);
-    return g;
-  }
-  if (!d.mask.empty() && !nested) pipeline_.begin_command(std::make_unique<MaskingFilter>(d.mask));
-  s_.touch();
-  return g;
-}
-
-void ChannelPipeline::command_ended(int64_t command_id, const CommandOutcome& o) {
-  pipeline_.end_command();
-  if (command_id <= 0) return;
-  CommandEnd e;
-  e.command_id = command_id;
-  e.exit_status = o.status;
-  e.rows = o.rows;
-  e.duration_us = o.duration_us;
-  e.error = o.error;
-  e.masked_columns = o.masked_columns;
-  e.recording_state = rec_state_;
-  write_command_end(e);
-}
-
-void ChannelPipeline::write_command_end(CommandEnd& e) {
-  e.ended_at = iso8601_now();
-  std::string err;
-  if (!s_.audit().command_ended(e, err)) log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
-}
-
 void ChannelPipeline::start_builtin(const TargetConfig& t) {
   // Bastion-internal: nothing reaches a target; audited like any channel.
   Decision d = Decision::allow("reserved target");
   d.hook = "bastion";
-  s_.audit_decision(index_, kind_, text_, d, "", command_id_);
+  command_id_ = gate_.audit_only(kind(), text(), d);
   if (command_id_ < 0)
     return refuse("bastion: the audit store is unavailable", kExitBastionError, "audit failure");
   ServerContext& ctx = s_.context();
@@ -450,7 +177,7 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
       std::string err;
       Policy* policy = s_.policy(it->second, err);
       if (!policy) return Decision::deny("the policy is unavailable");
-      CommandRequest req{s_.session_request(it->second, pty_.has_value()), "access",
+      CommandRequest req{s_.session_request(it->second, pty().has_value()), "access",
                          "request " + r.target + " --for " + format_duration(r.grant_ttl) + " --reason " + r.reason,
                          std::nullopt, std::nullopt};
       Decision d = policy->decide(req);
@@ -458,207 +185,44 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
       return d;
     });
   }
-  ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt, std::nullopt};
+  const ExecRequest er{.kind = kind(), .text = text(), .pty = pty(), .env = requests_.env(), .gate = &gate_,
+                 .access = std::nullopt, .sandbox_uid = std::nullopt};
   exec_ = std::make_unique<ApprovalsExecutor>(t.type, er, std::move(commands));
-  log_info("reserved target", {{"session", s_.id()}, {"target", t.name}, {"text", text_}});
+  log_info("reserved target", {{"session", s_.id()}, {"target", t.name}, {"text", text()}});
   state_ = State::running;
 }
 
-bool ChannelPipeline::create_review(const std::string& kind, const std::string& text, const Decision& d,
-                                    ApprovalRequest& r, std::string& refusal) {
-  ServerContext& ctx = s_.context();
-  r = ApprovalRequest{};
-  r.kind = "command";
-  r.session_id = s_.id();
-  r.channel = index_;
-  r.requester = s_.identity().key_id;
-  r.target = target_cfg_->name;
-  r.command_kind = kind;
-  r.command_text = text;
-  r.reason = d.reason.empty() ? "approval required" : d.reason;
-  r.approvers = d.approvers.empty() ? target_cfg_->approvers : d.approvers;
-  r.min_approvals = d.min_approvals;
-  r.created_at = unix_now();
-  r.expires_at = r.created_at + (d.review_timeout > 0 ? d.review_timeout : s_.config().approvals.timeout);
-  std::string err;
-  if (r.approvers.empty()) return refusal = "approval required (" + r.reason + ") but nobody may approve it here", false;
-  if (!ctx.approvals() || !ctx.approvals()->create_request(r, err)) {
-    log_error("cannot create approval request", {{"session", s_.id()}, {"error", err}});
-    return refusal = "approval required, but approvals are unavailable", false;
-  }
-  ctx.approvals_changed();
-  if (auto hook = s_.webhook()) hook(r, "created");
-  if (rec_) rec_->marker("approval requested: #" + std::to_string(r.id));
-  log_info("approval requested", {{"session", s_.id()}, {"request", std::to_string(r.id)}, {"text", text}});
-  return true;
-}
-
-void ChannelPipeline::show_review_status(const ApprovalRequest& r, bool final_line) {
-  const int64_t waited = unix_now() - r.created_at;
-  std::string who;
-  for (const auto& a : r.approvers) who += (who.empty() ? "" : ", ") + a;
-  const std::string line = display_escape("bastion: request #" + std::to_string(r.id) + " waits for approval by " + who + " (" +
-                           r.reason + "), " + format_duration(waited) + " so far; Ctrl-C cancels");
-  // One line, rewritten in place; a newline once decided.
-  if (pty_) pipeline_.notice(Stream::out, "\r\x1b[K" + line + (final_line ? "\r\n" : ""));
-  else pipeline_.notice(Stream::err, "\r" + line + (final_line ? "\n" : ""));
-}
-
-std::string ChannelPipeline::review_outcome(ApprovalRequest& req, uint64_t& seen_version, int64_t& next_poll) {
-  ServerContext& ctx = s_.context();
-  const int64_t now = unix_now();
-  const uint64_t v = ctx.approvals_version();
-  if (v == seen_version && now < next_poll && now < req.expires_at) return "";
-  seen_version = v;
-  next_poll = now + 2;  // another bastion sharing the store: poll
-  std::string err;
-  const auto r = ctx.approvals()->request(req.id, err);
-  if (!r) return "";
-  req = *r;
-  const std::string st = effective_state(*r, now);
-  if (st == "pending") return "";
-  if (st == "approved") {
-    // Bound to this request: this text, this session, once.
-    if (!ctx.approvals()->transition(r->id, "approved", "used", now, r->decided_by, "", 0, err)) return "reused";
-    ctx.approvals_changed();
-  } else if (st == "expired") {
-    ctx.approvals()->transition(r->id, "pending", "expired", now, "", "timed out", 0, err);
-    ctx.approvals_changed();
-    if (auto hook = s_.webhook()) hook(*r, "expired");
-  }
-  if (rec_) rec_->marker("approval " + st + ": #" + std::to_string(r->id));
-  return st;
-}
-
-namespace {
-std::string voters(const ApprovalRequest& r) {
-  std::string by;
-  for (const auto& v : r.votes)
-    if (v.decision == "approve") by += (by.empty() ? "" : ", ") + v.approver;
-  return by;
-}
-std::string refusal_for(const ApprovalRequest& r, const std::string& st) {
-  if (st == "denied") return "denied by " + r.decided_by + (r.deny_reason.empty() ? "" : ": " + r.deny_reason);
-  if (st == "expired") return "timed out waiting for approval";
-  if (st == "reused") return "was already used";
-  return st;
-}
-}  // namespace
-
-void ChannelPipeline::begin_review(const Decision& d) {
-  ApprovalRequest r;
-  std::string refusal;
-  if (!create_review(kind_, text_, d, r, refusal))
-    return refuse("bastion: denied: " + refusal, kExitPolicyDenied, "approval unavailable");
-  review_ = r;
-  review_decision_ = d;
-  review_seen_version_ = s_.context().approvals_version();
-  review_next_poll_ = review_next_status_ = 0;
-  state_ = State::waiting;
-}
-
-void ChannelPipeline::review_status(bool final_line) { show_review_status(*review_, final_line); }
-
-bool ChannelPipeline::wait_for_review() {
-  ServerContext& ctx = s_.context();
-  const int64_t now = unix_now();
+bool ChannelPipeline::wait_for_approval() {
   // Ctrl-C on a pty cancels; without one the client goes away instead.
   bool cancel = ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get());
-  if (!cancel && pty_) {
+  if (!cancel && pty()) {
     char buf[256];
     int n;
     while ((n = ssh_channel_read_nonblocking(ch_.get(), buf, sizeof buf, 0)) > 0)
       if (std::string_view(buf, static_cast<std::size_t>(n)).find('\x03') != std::string_view::npos) cancel = true;
   }
-  std::string err;
+  const std::string request = "bastion: request #" + std::to_string(review_id_);
   if (cancel) {
-    ctx.approvals()->transition(review_->id, "pending", "cancelled", now, s_.identity().key_id,
-                                "cancelled by the requester", 0, err);
-    ctx.approvals_changed();
-    if (auto hook = s_.webhook()) hook(*review_, "cancelled");
-    review_status(true);
-    if (rec_) rec_->marker("approval cancelled: #" + std::to_string(review_->id));
-    refuse("bastion: request #" + std::to_string(review_->id) + " cancelled; nothing was run", kExitPolicyDenied,
-           "approval cancelled");
+    gate_.cancel(review_id_, CancelCause::requester);
+    refuse(request + " cancelled; nothing was run", kExitPolicyDenied, "approval cancelled");
     return true;
   }
-  if (now >= review_next_status_) {
-    review_status(false);
-    review_next_status_ = now + 1;
-  }
-  const std::string st = review_outcome(*review_, review_seen_version_, review_next_poll_);
-  if (st.empty()) return false;
-  review_status(true);
-  const ApprovalRequest& r = *review_;
-  if (st != "approved") {
-    refuse("bastion: request #" + std::to_string(r.id) + " " + refusal_for(r, st) + "; nothing was run",
-           kExitPolicyDenied, "approval " + st);
+  const auto held = gate_.poll_held(review_id_);
+  if (!held) return false;
+  const GateResult& g = held->result;
+  if (held->outcome != ApprovalOutcome::approved) {
+    refuse("bastion: " + g.refusal + "; nothing was run", kExitPolicyDenied,
+           std::string("approval ") + approval_outcome_name(held->outcome));
     return true;
   }
-  Decision d = review_decision_;
-  d.verdict = d.mask.empty() ? Decision::Verdict::allow : Decision::Verdict::mask;
-  d.reason = "approved in request #" + std::to_string(r.id) + " by " + voters(r);
-  d.hook = "approval";
-  if (rec_) rec_->marker("decision: " + std::string(d.name()) + " (" + d.reason + ")");
-  s_.audit_decision(index_, kind_, text_, d, rec_path_, command_id_);
+  command_id_ = g.command_id;
   if (command_id_ < 0) {
     refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError, "audit failure");
     return true;
   }
-  notice("bastion: request #" + std::to_string(r.id) + " approved by " + voters(r));
-  log_info("approval granted", {{"session", s_.id()}, {"request", std::to_string(r.id)}, {"by", voters(r)}});
   state_ = State::start_pending;
-  launch(d);
+  launch();
   return true;
-}
-
-std::optional<GateResult> ChannelPipeline::poll_review(int64_t id) {
-  const auto it = held_.find(id);
-  if (it == held_.end()) {
-    GateResult g;
-    g.decision = Decision::deny("unknown approval request");
-    g.refusal = g.decision.reason;
-    return g;
-  }
-  HeldCommand& h = it->second;
-  const int64_t now = unix_now();
-  if (now >= h.next_status) {
-    show_review_status(h.request, false);
-    h.next_status = now + 1;
-  }
-  const std::string st = review_outcome(h.request, h.seen_version, h.next_poll);
-  if (st.empty()) return std::nullopt;
-  show_review_status(h.request, true);
-  GateResult g;
-  if (st != "approved") {
-    g.decision = Decision::deny("request #" + std::to_string(id) + " " + refusal_for(h.request, st));
-    g.decision.hook = "approval";
-    g.refusal = g.decision.reason;
-    held_.erase(it);
-    return g;
-  }
-  Decision d = h.decision;
-  d.verdict = d.mask.empty() && d.column_masks.empty() ? Decision::Verdict::allow : Decision::Verdict::mask;
-  const std::string by = voters(h.request);
-  d.reason = "approved in request #" + std::to_string(id) + " by " + by;
-  d.hook = "approval";
-  const CommandRequest req = h.command;
-  held_.erase(it);  // h is gone from here on
-  notice("bastion: request #" + std::to_string(id) + " approved by " + by);
-  return record_decision(req, d);
-}
-
-void ChannelPipeline::cancel_review(int64_t id) {
-  const auto it = held_.find(id);
-  if (it == held_.end()) return;
-  ServerContext& ctx = s_.context();
-  std::string err;
-  ctx.approvals()->transition(id, "pending", "cancelled", unix_now(), s_.identity().key_id,
-                              "cancelled by the requester", 0, err);
-  ctx.approvals_changed();
-  if (auto hook = s_.webhook()) hook(it->second.request, "cancelled");
-  if (rec_) rec_->marker("approval cancelled: #" + std::to_string(id));
-  held_.erase(it);
 }
 
 void ChannelPipeline::refuse(const std::string& message, int status, const std::string& reason) {
@@ -696,7 +260,7 @@ bool ChannelPipeline::pump_input() {
     if (n <= 0) break;
     const std::string_view data(buf, static_cast<std::size_t>(n));
     if (!exec_->write_input(data)) break;
-    if (rec_ && s_.record_input()) rec_->input(data);
+    if (s_.record_input()) recording_.input(data);
     bytes_in_ += static_cast<std::size_t>(n);
     cap -= static_cast<std::size_t>(n);
     moved = true;
@@ -729,31 +293,26 @@ bool ChannelPipeline::drain_to_client() {
   return moved;
 }
 
-bool ChannelPipeline::check_recording() {
-  if (!rec_ || rec_state_ != "complete") return true;
-  if (!rec_->failed() && !rec_->capped()) return true;
-  const bool capped = rec_->capped() && !rec_->failed();
-  const std::string what = capped ? "recording size cap reached" : "recording failed: " + rec_->error();
-  log_error(what, {{"session", s_.id()}, {"recording", rec_path_}});
-  rec_state_ = capped ? "capped" : "failed";
-  if (s_.config().close_on_recording_failure) {
-    rec_sink_.detach();
-    terminate("bastion: " + what + "; session closed", capped ? "recording capped" : "recording failed");
-    return false;
-  }
-  rec_sink_.detach();  // continue unrecorded; the audit row says so
-  return true;
+void ChannelPipeline::check_recording() {
+  const auto loss = recording_.check();
+  // Go on unrecorded (the audit row says so), or close.
+  if (loss && s_.config().close_on_recording_failure)
+    terminate("bastion: " + loss->what + "; session closed", loss->capped ? "recording capped" : "recording failed");
 }
 
 bool ChannelPipeline::step() {
   if (state_ == State::done) return false;
   if (state_ == State::larval) {
-    if (ssh_channel_is_closed(ch_.get())) finish(ExitInfo{}, "client closed");
-    return false;
+    if (requests_.start_requested()) {
+      state_ = State::start_pending;
+    } else {
+      if (ssh_channel_is_closed(ch_.get())) finish(ExitInfo{}, "client closed");
+      return false;
+    }
   }
   if (state_ == State::start_pending) start();
   if (state_ == State::waiting) {
-    const bool changed = wait_for_review();
+    const bool changed = wait_for_approval();
     return drain_to_client() || changed;
   }
 
@@ -798,27 +357,20 @@ bool ChannelPipeline::step() {
 void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
   if (state_ == State::done) return;
   state_ = State::done;
-  // Requests still held for this channel die with it.
-  while (!held_.empty()) cancel_review(held_.begin()->first);
-  if (review_ && review_->state == "pending" && s_.context().approvals()) {
-    std::string err;
-    if (s_.context().approvals()->transition(review_->id, "pending", "cancelled", unix_now(), s_.identity().key_id,
-                                             "the requester left", 0, err))
-      s_.context().approvals_changed();
-  }
+  // Requests still held for this channel die with it; the webhook and the
+  // recording hear of each.
+  gate_.cancel_all(CancelCause::left);
   end_reason_ = reason;
   if (exec_) exec_->close();
   // Recording and audit are complete before the client learns the command
   // ended, so whatever the client saw is already on record.
   final_status_ = exit.status;
-  if (rec_) rec_->finish();
+  recording_.finish();
   end_audit(exit);
-  s_.bytes_in_ += bytes_in_;
-  s_.bytes_out_ += out_count_.bytes;
-  if (exit.status) s_.last_exit_ = exit.status;
-  if (reason != "completed" && reason != "client closed") s_.channel_reason_ = reason;
+  s_.channel_finished({.bytes_in = bytes_in_, .bytes_out = out_count_.bytes, .exit_status = exit.status,
+                       .end_reason = reason});
   if (ch_ && ssh_channel_is_open(ch_.get())) {
-    if (kind_ == "tunnel") {
+    if (kind() == "tunnel") {
       // A forwarded connection has no exit status: it just closes.
     } else if (!exit.signal.empty())
       ssh_channel_request_send_exit_signal(ch_.get(), exit.signal.c_str(), exit.core_dumped, "", "");
@@ -827,7 +379,7 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
     ssh_channel_send_eof(ch_.get());
     ssh_channel_close(ch_.get());
   }
-  log_info("channel closed", {{"session", s_.id()}, {"kind", kind_}, {"reason", reason},
+  log_info("channel closed", {{"session", s_.id()}, {"kind", kind()}, {"reason", reason},
                               {"exit_status", exit.status ? std::to_string(*exit.status) : ""},
                               {"exit_signal", exit.signal}, {"bytes_in", std::to_string(bytes_in_)},
                               {"bytes_out", std::to_string(out_count_.bytes)}});
@@ -835,14 +387,18 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
 
 void ChannelPipeline::end_audit(const ExitInfo& exit) {
   if (command_id_ <= 0) return;  // no start row (refused early, or the audit write failed)
-  CommandEnd e;
-  e.command_id = command_id_;
-  e.exit_status = exit.status;
-  e.exit_signal = exit.signal;
-  e.bytes_in = bytes_in_;
-  e.bytes_out = out_count_.bytes;
-  e.recording_state = kind_ == "subsystem" ? "not recorded (file transfer)" : rec_state_;
-  write_command_end(e);
+  const RecordingState rec = kind() == "subsystem" ? RecordingState::file_transfer : recording_.state();
+  gate_.end_row({.command_id = command_id_,
+                 .ended_at = "",
+                 .exit_status = exit.status,
+                 .exit_signal = exit.signal,
+                 .bytes_in = bytes_in_,
+                 .bytes_out = out_count_.bytes,
+                 .recording_state = recording_state_name(rec),
+                 .rows = std::nullopt,
+                 .duration_us = std::nullopt,
+                 .error = "",
+                 .masked_columns = ""});
 }
 
 }  // namespace bastion

@@ -239,14 +239,32 @@ SessionRequest Session::session_request(const TargetConfig& t, bool tty) const {
 
 void Session::audit_decision(int channel, const std::string& kind, const std::string& text, const Decision& d,
                              const std::string& recording, int64_t& id, const std::string& details) {
-  CommandStart c{id_, channel, iso8601_now(), kind, text, d.name(), d.reason, recording,
-                 d.policy_hash, d.hook, d.source, details};
+  const CommandStart c{.session_id = id_,
+                       .channel = channel,
+                       .at = iso8601_now(),
+                       .kind = kind,
+                       .text = text,
+                       .decision = d.name(),
+                       .reason = d.reason,
+                       .recording = recording,
+                       .policy_hash = d.policy_hash,
+                       .policy_hook = d.hook,
+                       .policy_source = d.source,
+                       .details = details};
   std::string err;
   id = 0;
   if (!ctx_.audit().command_started(c, id, err)) {
     log_error("audit write failed", {{"session", id_}, {"error", err}});
     id = -1;
   }
+}
+
+void Session::channel_finished(const ChannelTotals& t) {
+  bytes_in_ += t.bytes_in;
+  bytes_out_ += t.bytes_out;
+  if (t.exit_status) last_exit_ = t.exit_status;
+  // The session's end reason names a channel the bastion refused or ended.
+  if (t.end_reason != "completed" && t.end_reason != "client closed") channel_reason_ = t.end_reason;
 }
 
 bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string& refusal) {

@@ -73,6 +73,8 @@ class Session {
   // caller shares ownership: keep it for as long as an executor uses it.
   std::shared_ptr<TargetConnection> target(std::string& error);
   void touch();
+  // A channel ended: its bytes, exit status and reason go into the session's audit row.
+  void channel_finished(const ChannelTotals& totals);
   // The bastion has ended this session (expiry, grant, limits, shutdown).
   bool ended() const { return !end_reason_.empty(); }
 
@@ -122,7 +124,6 @@ class Session {
   std::string channel_reason_;  // why the last channel was refused, if it was
   std::optional<int> last_exit_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
-  friend class ChannelPipeline;
 };
 
 }  // namespace bastion

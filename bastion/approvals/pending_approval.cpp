@@ -1,0 +1,130 @@
+#include "approvals/pending_approval.h"
+
+#include "common/display_escape.h"
+#include "common/log.h"
+#include "common/time_util.h"
+
+namespace bastion {
+namespace {
+
+constexpr int64_t kStorePollSeconds = 2;
+
+std::string comma_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// A state this side does not know (a newer bastion's) is not an approval.
+ApprovalOutcome outcome_of(const std::string& state) {
+  for (ApprovalOutcome o : {ApprovalOutcome::pending, ApprovalOutcome::approved, ApprovalOutcome::denied,
+                            ApprovalOutcome::expired, ApprovalOutcome::cancelled, ApprovalOutcome::used,
+                            ApprovalOutcome::revoked})
+    if (state == approval_outcome_name(o)) return o;
+  return ApprovalOutcome::denied;
+}
+
+}  // namespace
+
+const char* approval_outcome_name(ApprovalOutcome o) {
+  switch (o) {
+    case ApprovalOutcome::pending: return "pending";
+    case ApprovalOutcome::approved: return "approved";
+    case ApprovalOutcome::reused: return "reused";
+    case ApprovalOutcome::denied: return "denied";
+    case ApprovalOutcome::expired: return "expired";
+    case ApprovalOutcome::cancelled: return "cancelled";
+    case ApprovalOutcome::used: return "used";
+    case ApprovalOutcome::revoked: return "revoked";
+  }
+  return "denied";
+}
+
+PendingApproval::PendingApproval(ApprovalLinks links, ApprovalRequest r)
+    : links_(std::move(links)), request_(std::move(r)) {}
+
+std::unique_ptr<PendingApproval> PendingApproval::create(ApprovalLinks links, ApprovalRequest r,
+                                                         std::string& refusal) {
+  if (r.approvers.empty()) {
+    refusal = "approval required (" + r.reason + ") but nobody may approve it here";
+    return nullptr;
+  }
+  std::string err;
+  if (!links.store || !links.store->create_request(r, err)) {
+    log_error("cannot create approval request", {{"session", r.session_id}, {"error", err}});
+    refusal = "approval required, but approvals are unavailable";
+    return nullptr;
+  }
+  links.changed();
+  if (links.webhook) links.webhook(r, "created");
+  links.marker("approval requested: #" + std::to_string(r.id));
+  log_info("approval requested", {{"session", r.session_id}, {"request", std::to_string(r.id)},
+                                  {"text", r.command_text}});
+  std::unique_ptr<PendingApproval> p(new PendingApproval(std::move(links), std::move(r)));
+  p->seen_version_ = p->links_.version();
+  return p;
+}
+
+ApprovalOutcome PendingApproval::poll(int64_t now) {
+  const uint64_t v = links_.version();
+  if (v == seen_version_ && now < next_poll_ && now < request_.expires_at) return ApprovalOutcome::pending;
+  seen_version_ = v;
+  next_poll_ = now + kStorePollSeconds;
+  std::string err;
+  const auto r = links_.store->request(request_.id, err);
+  if (!r) return ApprovalOutcome::pending;
+  request_ = *r;
+  const ApprovalOutcome o = outcome_of(effective_state(*r, now));
+  if (o == ApprovalOutcome::pending) return o;
+  if (o == ApprovalOutcome::approved) {
+    // Bound to this request: this text, this session, once.
+    if (!links_.store->transition(r->id, "approved", "used", now, r->decided_by, "", 0, err))
+      return ApprovalOutcome::reused;
+    links_.changed();
+  } else if (o == ApprovalOutcome::expired) {
+    links_.store->transition(r->id, "pending", "expired", now, "", "timed out", 0, err);
+    links_.changed();
+    if (links_.webhook) links_.webhook(*r, "expired");
+  }
+  links_.marker(std::string("approval ") + approval_outcome_name(o) + ": #" + std::to_string(r->id));
+  return o;
+}
+
+void PendingApproval::cancel(const std::string& reason, int64_t now) {
+  std::string err;
+  links_.store->transition(request_.id, "pending", "cancelled", now, request_.requester, reason, 0, err);
+  links_.changed();
+  if (links_.webhook) links_.webhook(request_, "cancelled");
+  links_.marker("approval cancelled: #" + std::to_string(request_.id));
+}
+
+bool PendingApproval::status_due(int64_t now) {
+  if (now < next_status_) return false;
+  next_status_ = now + 1;
+  return true;
+}
+
+std::string PendingApproval::status_line(int64_t now) const {
+  const ApprovalRequest& r = request_;
+  return display_escape("bastion: request #" + std::to_string(r.id) + " waits for approval by " +
+                        comma_list(r.approvers) + " (" + r.reason + "), " + format_duration(now - r.created_at) +
+                        " so far; Ctrl-C cancels");
+}
+
+std::string PendingApproval::refusal(ApprovalOutcome o) const {
+  const ApprovalRequest& r = request_;
+  if (o == ApprovalOutcome::denied)
+    return "denied by " + r.decided_by + (r.deny_reason.empty() ? "" : ": " + r.deny_reason);
+  if (o == ApprovalOutcome::expired) return "timed out waiting for approval";
+  if (o == ApprovalOutcome::reused) return "was already used";
+  return approval_outcome_name(o);
+}
+
+std::string PendingApproval::voters() const {
+  std::vector<std::string> by;
+  for (const auto& v : request_.votes)
+    if (v.decision == "approve") by.push_back(v.approver);
+  return comma_list(by);
+}
+
+}  // namespace bastion

@@ -1,0 +1,156 @@
+#include "session/channel_requests.h"
+
+#include <cstring>
+
+#include "common/guarded.h"
+#include "common/log.h"
+#include "session/session.h"
+#include "targets/kubectl/kubectl_target.h"
+
+namespace bastion {
+namespace {
+
+constexpr std::size_t kMaxEnvVars = 32, kMaxEnvName = 64, kMaxEnvValue = 1024;
+
+bool env_allowed(const std::string& k) { return k == "TERM" || k == "LANG" || k.starts_with("LC_"); }
+
+// A kubectl target's own subsystem, nowhere else.
+bool kubeconfig_subsystem(const Session& s, const std::string& name) {
+  std::string why;
+  const TargetConfig* t = name == kKubeconfigSubsystem ? s.target_config(why) : nullptr;
+  return t && t->type == "kubectl";
+}
+
+}  // namespace
+
+ChannelRequests::ChannelRequests(Session& s, ssh_channel ch, Handler& handler)
+    : s_(s), ch_(ch), handler_(handler) {
+  cb_.userdata = this;
+  cb_.channel_pty_request_function = &ChannelRequests::cb_pty;
+  cb_.channel_shell_request_function = &ChannelRequests::cb_shell;
+  cb_.channel_exec_request_function = &ChannelRequests::cb_exec;
+  cb_.channel_subsystem_request_function = &ChannelRequests::cb_subsystem;
+  cb_.channel_env_request_function = &ChannelRequests::cb_env;
+  cb_.channel_pty_window_change_function = &ChannelRequests::cb_window;
+  cb_.channel_signal_function = &ChannelRequests::cb_signal;
+  cb_.channel_auth_agent_req_function = &ChannelRequests::cb_agent;
+  cb_.channel_x11_req_function = &ChannelRequests::cb_x11;
+  ssh_callbacks_init(&cb_);
+  // No data callback: client input waits in libssh until the target can take it.
+  ssh_set_channel_callbacks(ch_, &cb_);
+}
+
+ChannelRequests::~ChannelRequests() {
+  if (ch_) ssh_remove_channel_callbacks(ch_, &cb_);
+}
+
+void ChannelRequests::open_tunnel(const std::string& destination) {
+  kind_ = "tunnel";
+  text_ = destination;
+  started_ = true;
+}
+
+// libssh calls these from C: an exception must not unwind through it. A
+// request that throws is refused; the session goes on.
+int ChannelRequests::cb_pty(ssh_session, ssh_channel, const char* term, int w, int h, int, int, void* self) {
+  auto* p = static_cast<ChannelRequests*>(self);
+  return guarded(p->s_.id(), "pty-req", SSH_ERROR, [&] {
+    if (!p->larval()) return SSH_ERROR;
+    // As OpenSSH: a certificate without permit-pty gets no terminal. The
+    // client reports the failure and goes on without one; we say why.
+    if (!p->s_.identity().extensions.contains("permit-pty")) {
+      p->pty_refused_ = true;
+      log_warn("pty refused: the certificate does not permit a pty", {{"session", p->s_.id()}});
+      return SSH_ERROR;
+    }
+    p->pty_ = PtyRequest{term ? term : "xterm", w > 0 ? w : 80, h > 0 ? h : 24};
+    return SSH_OK;
+  });
+}
+
+int ChannelRequests::cb_shell(ssh_session, ssh_channel, void* self) {
+  auto* p = static_cast<ChannelRequests*>(self);
+  return guarded(p->s_.id(), "shell", SSH_ERROR, [&] { return p->start("shell", ""); });
+}
+
+int ChannelRequests::cb_exec(ssh_session, ssh_channel, const char* cmd, void* self) {
+  auto* p = static_cast<ChannelRequests*>(self);
+  return guarded(p->s_.id(), "exec", SSH_ERROR, [&] { return p->start("exec", cmd ? cmd : ""); });
+}
+
+int ChannelRequests::cb_subsystem(ssh_session, ssh_channel, const char* name, void* self) {
+  auto* p = static_cast<ChannelRequests*>(self);
+  return guarded(p->s_.id(), "subsystem", SSH_ERROR, [&] {
+    const std::string n = name ? name : "";
+    if (n != "sftp" && !kubeconfig_subsystem(p->s_, n)) {
+      log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
+      return SSH_ERROR;
+    }
+    return p->start("subsystem", n);
+  });
+}
+
+int ChannelRequests::cb_env(ssh_session, ssh_channel, const char* k, const char* v, void* self) {
+  auto* p = static_cast<ChannelRequests*>(self);
+  return guarded(p->s_.id(), "env", SSH_ERROR, [&] {
+    if (!p->larval() || !k || !v || !env_allowed(k)) return SSH_ERROR;
+    // Bounded: a client must not grow a channel without limit before it starts.
+    if (std::strlen(k) > kMaxEnvName || std::strlen(v) > kMaxEnvValue ||
+        (p->env_.size() >= kMaxEnvVars && !p->env_.contains(k)))
+      return SSH_ERROR;
+    p->env_[k] = v;
+    return SSH_OK;
+  });
+}
+
+int ChannelRequests::cb_window(ssh_session, ssh_channel, int w, int h, int, int, void* self) {
+  auto* p = static_cast<ChannelRequests*>(self);
+  return guarded(p->s_.id(), "window-change", SSH_ERROR, [&] {
+    if (!p->pty_ || w <= 0 || h <= 0) return SSH_ERROR;
+    p->pty_->cols = w;
+    p->pty_->rows = h;
+    p->handler_.window_changed(w, h);
+    return SSH_OK;
+  });
+}
+
+void ChannelRequests::cb_signal(ssh_session, ssh_channel, const char* sig, void* self) {
+  auto* p = static_cast<ChannelRequests*>(self);
+  guarded(p->s_.id(), "signal", 0, [&] {
+    if (sig) p->handler_.signal(sig);
+    return 0;
+  });
+}
+
+void ChannelRequests::cb_agent(ssh_session, ssh_channel, void* self) {
+  auto* p = static_cast<ChannelRequests*>(self);
+  guarded(p->s_.id(), "auth-agent-req", 0, [&] {
+    log_warn("agent forwarding refused", {{"session", p->s_.id()}});
+    p->handler_.notice("bastion: agent forwarding is not available through the bastion");
+    return 0;
+  });
+}
+
+void ChannelRequests::cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t, void* self) {
+  auto* p = static_cast<ChannelRequests*>(self);
+  guarded(p->s_.id(), "x11-req", 0, [&] {
+    log_warn("X11 forwarding refused", {{"session", p->s_.id()}});
+    p->handler_.notice("bastion: X11 forwarding is not available through the bastion");
+    return 0;
+  });
+}
+
+int ChannelRequests::start(const std::string& kind, const std::string& text) {
+  if (!larval()) return SSH_ERROR;
+  kind_ = kind;
+  text_ = text;
+  if (const auto& forced = s_.identity().force_command) {
+    // The certificate's force-command replaces whatever the client asked for.
+    kind_ = "exec";
+    text_ = *forced;
+  }
+  started_ = true;
+  return SSH_OK;
+}
+
+}  // namespace bastion

@@ -1,0 +1,74 @@
+// What a client asks of a session channel (RFC 4254 section 6), taken from
+// libssh's callbacks: pty, env and the one request that starts the channel
+// (exec, shell, subsystem) while it is larval; window changes and signals
+// afterwards go to the channel. Nothing here adds or removes ssh_event
+// descriptors: the channel starts from the session loop, not from here.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+
+#include <libssh/callbacks.h>
+
+#include "targets/target.h"
+
+namespace bastion {
+
+class Session;
+
+class ChannelRequests {
+ public:
+  // Where the requests that follow the start go.
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    virtual void window_changed(int cols, int rows) = 0;
+    virtual void signal(const std::string& name) = 0;
+    virtual void notice(const std::string& text) = 0;
+    virtual bool larval() const = 0;  // not started, nor ended: it still takes pty, env and a start
+  };
+
+  ChannelRequests(Session& s, ssh_channel ch, Handler& handler);
+  // The client may still send requests (window-change, signal) on a channel
+  // libssh keeps until its CLOSE is acknowledged: they must not reach us.
+  ~ChannelRequests();
+  ChannelRequests(const ChannelRequests&) = delete;
+  ChannelRequests& operator=(const ChannelRequests&) = delete;
+
+  // A direct-tcpip channel: started without channel requests.
+  void open_tunnel(const std::string& destination);
+  // The client asked to start (exec, shell, subsystem) or the tunnel opened.
+  bool start_requested() const { return started_; }
+
+  const std::optional<PtyRequest>& pty() const { return pty_; }
+  bool pty_refused() const { return pty_refused_; }  // the certificate lacks permit-pty
+  const std::map<std::string, std::string>& env() const { return env_; }
+  const std::string& kind() const { return kind_; }  // exec | shell | subsystem | tunnel
+  const std::string& text() const { return text_; }
+
+ private:
+  static int cb_pty(ssh_session, ssh_channel, const char* term, int w, int h, int, int, void* self);
+  static int cb_shell(ssh_session, ssh_channel, void* self);
+  static int cb_exec(ssh_session, ssh_channel, const char* cmd, void* self);
+  static int cb_subsystem(ssh_session, ssh_channel, const char* name, void* self);
+  static int cb_env(ssh_session, ssh_channel, const char* k, const char* v, void* self);
+  static int cb_window(ssh_session, ssh_channel, int w, int h, int, int, void* self);
+  static void cb_signal(ssh_session, ssh_channel, const char* sig, void* self);
+  static void cb_agent(ssh_session, ssh_channel, void* self);
+  static void cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t, void* self);
+
+  int start(const std::string& kind, const std::string& text);
+  bool larval() const { return !started_ && handler_.larval(); }
+
+  Session& s_;
+  ssh_channel ch_;
+  Handler& handler_;
+  ssh_channel_callbacks_struct cb_{};
+  bool started_ = false;
+  std::optional<PtyRequest> pty_;
+  bool pty_refused_ = false;
+  std::map<std::string, std::string> env_;
+  std::string kind_, text_;
+};
+
+}  // namespace bastion
