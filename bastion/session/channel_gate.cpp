@@ -197,33 +197,26 @@ int64_t ChannelGate::audit_only(const std::string& kind, const std::string& text
 
 void ChannelGate::command_ended(int64_t command_id, const CommandOutcome& o) {
   output_.end_command();
-  if (command_id <= 0) return;
-  end_row({.command_id = command_id,
-           .ended_at = "",
-           .exit_status = o.status,
-           .exit_signal = "",
-           .bytes_in = 0,
-           .bytes_out = 0,
-           .recording_state = recording_state_name(recording_.state()),
-           .rows = o.rows,
-           .duration_us = o.duration_us,
-           .error = o.error,
-           .masked_columns = o.masked_columns});
+  if (command_id > 0) end_row(statement_end(command_id, o, true));
 }
 
 void ChannelGate::request_ended(int64_t command_id, const CommandOutcome& o) {
-  if (command_id <= 0) return;  // no end_command(): the running command's masks stay
-  end_row({.command_id = command_id,
-           .ended_at = "",
-           .exit_status = o.status,
-           .exit_signal = "",
-           .bytes_in = 0,
-           .bytes_out = 0,
-           .recording_state = recording_state_name(recording_.state()),
-           .rows = std::nullopt,
-           .duration_us = o.duration_us,
-           .error = o.error,
-           .masked_columns = ""});
+  // No end_command(): the running command's masks stay.
+  if (command_id > 0) end_row(statement_end(command_id, o, false));
+}
+
+CommandEnd ChannelGate::statement_end(int64_t command_id, const CommandOutcome& o, bool results) const {
+  return {.command_id = command_id,
+          .ended_at = "",
+          .exit_status = o.status,
+          .exit_signal = "",
+          .bytes_in = 0,
+          .bytes_out = 0,
+          .recording_state = recording_state_name(recording_.state()),
+          .rows = results ? o.rows : std::nullopt,
+          .duration_us = o.duration_us,
+          .error = o.error,
+          .masked_columns = results ? o.masked_columns : ""};
 }
 
 void ChannelGate::end_row(CommandEnd e) const {

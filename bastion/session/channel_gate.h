@@ -103,6 +103,8 @@ class ChannelGate : public CommandGate {
   void hold(GateResult& g, const CommandRequest& req, GateScope scope);
   GateResult approved(Waiting w);
   void log_decision(const CommandRequest& req, const Decision& d) const;
+  // A statement's (results: its rows and masked columns) or an API request's end row.
+  CommandEnd statement_end(int64_t command_id, const CommandOutcome& o, bool results) const;
 
   Session& s_;
   int channel_;
