@@ -157,6 +157,7 @@ void ChannelGate::cancel(int64_t id, CancelCause cause) {
   const bool channel = w.scope == GateScope::channel;
   // A held channel ends its status line; a source says itself what it cancelled.
   if (channel && cause == CancelCause::requester) messages_.status_line(w.approval->status_line(now), true);
+  // The store's reason: a held command keeps "cancelled by the requester" however it ends (as before).
   w.approval->cancel(channel && cause == CancelCause::left ? "the requester left" : "cancelled by the requester", now);
   waiting_.erase(it);
 }
