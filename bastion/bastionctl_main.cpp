@@ -10,6 +10,7 @@
 #include "common/parse_number.h"
 #include "common/display_escape.h"
 #include "config/config.h"
+#include "targets/target_kind.h"
 #include "ctl/commands.h"
 #include "recorder/asciicast_player.h"
 #include "recorder/asciicast_reader.h"
@@ -168,7 +169,8 @@ int main(int argc, char** argv) {
   a.erase(a.begin());
   if (cmd == "config" && a.size() == 2 && a[0] == "check") {
     std::string err;
-    auto cfg = bastion::load_config(a[1], err);
+    const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
+    auto cfg = bastion::load_config(a[1], err, kinds);
     if (!cfg) {
       std::fprintf(stderr, "%s\n", bastion::display_escape_multiline(err).c_str());
       return 1;

@@ -4,8 +4,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
-
 #include "common/display_escape.h"
 #include "common/guarded.h"
 #include "common/log.h"
@@ -14,7 +12,7 @@
 #include "filters/masking_filter.h"
 #include "recorder/async_file_sink.h"
 #include "session/session.h"
-#include "targets/kubectl/kubectl_target.h"
+#include "targets/target_kind.h"
 
 namespace bastion {
 namespace {
@@ -23,35 +21,6 @@ constexpr std::size_t kIoChunk = 32768;
 constexpr std::size_t kPumpBudget = 256 * 1024;
 constexpr double kHoldRelease = 0.05;  // seconds of quiet before held masked output is shown
 constexpr std::size_t kMaxEnvVars = 32, kMaxEnvName = 64, kMaxEnvValue = 1024;
-
-// What the command source parsed, for the audit row.
-std::string details_json(const CommandRequest& req) {
-  nlohmann::json j;
-  if (req.kube) {
-    const KubeRequestFacts& k = *req.kube;
-    j = {{"verb", k.verb}, {"group", k.group}, {"version", k.version}, {"resource", k.resource},
-         {"subresource", k.subresource}, {"namespace", k.namespace_name}, {"name", k.name}, {"path", k.path},
-         {"method", k.method}};
-    if (!k.command.empty()) j["command"] = k.command;
-    if (!k.invocation.empty()) j["invocation"] = k.invocation;
-    if (k.approved) j["approved"] = true;
-    if (k.own_kubectl) j["own_kubectl"] = true;
-  } else if (req.kubectl) {
-    const KubectlFacts& k = *req.kubectl;
-    j = {{"verb", k.verb}, {"resources", k.resources}, {"names", k.names}, {"namespace", k.namespace_name},
-         {"flags", k.flags}};
-    if (!k.exec_command.empty()) j["exec_command"] = k.exec_command;
-  } else if (req.sql) {
-    const SqlFacts& q = *req.sql;
-    j = {{"statement", q.statement}, {"reads", q.reads}, {"writes", q.writes}, {"functions", q.functions}};
-    // What an auditor searches for: what the classifier could not see, and settings changed.
-    if (q.opaque) j["opaque_reasons"] = q.opaque_reasons;
-    for (const auto& st : q.sets) j["sets"].push_back({{"name", st.name}, {"value", st.value}, {"reset", st.reset}});
-  } else {
-    return "";
-  }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 bool env_allowed(const std::string& k) { return k == "TERM" || k == "LANG" || k.starts_with("LC_"); }
 
@@ -118,9 +87,11 @@ int ChannelPipeline::cb_subsystem(ssh_session, ssh_channel, const char* name, vo
   return guarded(p->s_.id(), "subsystem", SSH_ERROR, [&] {
     const std::string n = name ? name : "";
     std::string why;
-    const TargetConfig* t = n == kKubeconfigSubsystem ? p->s_.target_config(why) : nullptr;
-    const bool kubeconfig = t && t->type == "kubectl";  // a kubectl target's own subsystem, nowhere else
-    if (n != "sftp" && !kubeconfig) {
+    // sftp (refused later, with a reason, where the kind does not serve it),
+    // or a subsystem the target's kind serves.
+    const TargetConfig* t = n == "sftp" ? nullptr : p->s_.target_config(why);
+    const bool served = t && t->schema && kind_of(*t).serves_subsystem(n);
+    if (n != "sftp" && !served) {
       log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
       return SSH_ERROR;
     }
@@ -252,19 +223,19 @@ void ChannelPipeline::start() {
 
   target_cfg_ = t;
   if (pty_refused_) notice("bastion: no terminal: your certificate does not permit a pty (no-pty)");
-  const bool per_statement = t->type != "ssh";
-  // A kubectl target's own subsystem: the kubeconfig for the user's own
-  // kubectl (which then reaches the API proxy through a tunnel channel).
-  const bool kubeconfig = t->type == "kubectl" && kind_ == "subsystem" && text_ == kKubeconfigSubsystem;
-  if (per_statement && kind_ == "subsystem" && !kubeconfig)
+  const TargetKind* kind = t->builtin == BuiltinTarget::none ? &kind_of(*t) : nullptr;
+  const bool per_statement = !kind || kind->commands_per_channel();
+  // A subsystem the kind serves on a channel of many commands runs; other
+  // subsystems there are file transfers.
+  if (per_statement && kind_ == "subsystem" && !(kind && kind->serves_subsystem(text_)))
     return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
                   "subsystem refused");
-  if (t->type == "approvals" || t->type == "access") return start_builtin(*t);
+  if (!kind) return start_builtin(*t);
   // On a database target the channel is a console or a script: each
   // statement in it is decided on its own (submit()), not the channel.
   Decision d = per_statement ? Decision::allow(kind_ == "tunnel" ? "each API request through it is decided by the policy"
                                                                  : "each command in it is decided by the policy")
-                             : policy->decide(CommandRequest{s_.session_request(*t, pty_.has_value()), kind_, text_, std::nullopt, std::nullopt});
+                             : policy->decide(CommandRequest{.session = s_.session_request(*t, pty_.has_value()), .kind = kind_, .text = text_});
   if (per_statement) d.hook = "bastion";
   if (kind_ == "subsystem" && d.verdict == Decision::Verdict::mask) {
     // sftp is a binary protocol: rewriting its bytes would corrupt files.
@@ -311,13 +282,11 @@ void ChannelPipeline::launch(const Decision& d) {
   if (!conn_) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
   const double t1 = monotonic_seconds();
   ExecRequest er{kind_, text_, pty_, env_, this, std::nullopt, std::nullopt};
-  if (target_cfg_->type == "kubectl") {
-    // The token (an HMAC) only for what hands it out or checks it.
-    if (kind_ == "tunnel" || (kind_ == "subsystem" && text_ == kKubeconfigSubsystem))
-      er.access = s_.client_access(*target_cfg_);
-    if (!s_.sandbox_uid(er.sandbox_uid))
-      return refuse("bastion: no sandbox user is free for kubectl; try again later", kExitBastionError, "no sandbox uid");
-  }
+  const TargetKind& kind = kind_of(*target_cfg_);
+  if (kind.hands_out_client_access(kind_, text_)) er.access = s_.client_access(*target_cfg_);
+  if (kind.runs_children() && !s_.sandbox_uid(er.sandbox_uid))
+    return refuse("bastion: no sandbox user is free for " + target_cfg_->type + "; try again later", kExitBastionError,
+                  "no sandbox uid");
   exec_ = conn_->start(er, err);
   if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
   const double t2 = monotonic_seconds();
@@ -328,7 +297,7 @@ void ChannelPipeline::launch(const Decision& d) {
 }
 
 CommandRequest ChannelPipeline::request(const std::string& kind, const std::string& text) const {
-  return CommandRequest{s_.session_request(*target_cfg_, pty_.has_value()), kind, text, std::nullopt, std::nullopt};
+  return CommandRequest{.session = s_.session_request(*target_cfg_, pty_.has_value()), .kind = kind, .text = text};
 }
 
 const std::string& ChannelPipeline::mask_key() const { return s_.mask_key(); }
@@ -378,7 +347,7 @@ GateResult ChannelPipeline::record_decision(const CommandRequest& req, Decision 
     rec_->marker(req.kind + ": " + req.text);
     rec_->marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
   }
-  s_.audit_decision(index_, req.kind, req.text, d, rec_path_, g.command_id, details_json(req));
+  s_.audit_decision(index_, req.kind, req.text, d, rec_path_, g.command_id, req.facts ? req.facts->audit_details() : "");
   if (g.command_id < 0 && d.allowed()) {
     d = Decision::deny("the audit store is unavailable");
     d.hook = "bastion";
@@ -442,7 +411,7 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
   ApprovalActor actor{s_.identity().key_id, s_.identity().principals, false};
   auto commands = std::make_unique<ApprovalCommands>(*ctx.approvals(), s_.config(), actor,
                                                      [&ctx] { ctx.approvals_changed(); }, s_.webhook());
-  if (t.type == "access") {
+  if (t.builtin == BuiltinTarget::access) {
     // The policy sees an access request as c.kind "access" on the target asked for.
     commands->set_refine([this](const ApprovalRequest& r) -> std::optional<Decision> {
       const auto it = s_.config().targets.find(r.target);
@@ -450,9 +419,8 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
       std::string err;
       Policy* policy = s_.policy(it->second, err);
       if (!policy) return Decision::deny("the policy is unavailable");
-      CommandRequest req{s_.session_request(it->second, pty_.has_value()), "access",
-                         "request " + r.target + " --for " + format_duration(r.grant_ttl) + " --reason " + r.reason,
-                         std::nullopt, std::nullopt};
+      CommandRequest req{.session = s_.session_request(it->second, pty_.has_value()), .kind = "access",
+                         .text = "request " + r.target + " --for " + format_duration(r.grant_ttl) + " --reason " + r.reason};
       Decision d = policy->decide(req);
       if (d.hook == "default") return std::nullopt;  // no opinion: the target's approvers decide
       return d;

@@ -13,6 +13,7 @@
 #include <libssh/callbacks.h>
 
 #include "common/ssh_handles.h"
+#include "config/config.h"
 #include "approvals/approval.h"
 #include "audit/audit_store.h"
 #include "filters/output_filter.h"
@@ -41,7 +42,7 @@ class ChannelPipeline : public CommandGate {
   // One pass of the event loop. Returns true when bytes moved, so the loop
   // polls again without sleeping.
   bool step();
-  // A direct-tcpip channel the session accepted (kubectl targets only):
+  // A direct-tcpip channel the session accepted (kinds that take tunnels):
   // started at once, without channel requests.
   void open_tunnel(const std::string& destination);
   bool done() const { return state_ == State::done; }
