@@ -16,7 +16,7 @@ namespace bastion {
 struct TargetConfig;
 
 // A kind's own settings (host, port, ...) and one held credential (user,
-// key, password, kubeconfig, ...): the kind defines both.
+// key, password, ...): the kind defines both.
 struct TargetSettings {
   virtual ~TargetSettings() = default;
 };

@@ -1,5 +1,5 @@
-// What a command source parsed out of one command (a SQL statement's reads
-// and writes, a kubectl invocation's verb, an API request's resource), for
+// What a command source parsed out of one command (a statement's reads and
+// writes, an invocation's verb, an API request's resource), for
 // the policy (`c.<field>`) and the audit row's `details`. The target kind
 // that parses a command owns its facts; the policy only reads them through
 // FactWriter, so policy code knows no target kind.
@@ -12,7 +12,7 @@
 namespace bastion {
 
 // Builds one read-only table for the policy. Records are tables inside a
-// list (c.sql.sets: { {name=, value=, reset=}, ... }).
+// list (c.<field>.sets = { {name=, value=, reset=}, ... }).
 class FactWriter {
  public:
   virtual ~FactWriter() = default;
@@ -29,7 +29,7 @@ class FactWriter {
 class CommandFacts {
  public:
   virtual ~CommandFacts() = default;
-  // The context field policies read them from: c.sql, c.kubectl, c.kube.
+  // The context field policies read them from (c.<field>), one per command kind.
   virtual const char* field() const = 0;
   virtual void describe(FactWriter& out) const = 0;
   // JSON for the audit row's `details` (what an auditor searches for).

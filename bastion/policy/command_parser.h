@@ -1,4 +1,4 @@
-// Turns the text of a command of some kind ("sql", "kubectl", ...) into what
+// Turns the text of a command of some kind (a statement, an invocation) into what
 // a session would decide: the text and facts the policy sees, or the
 // bastion's own refusal. Used where no session runs: `bastionctl policy
 // test` and policy test cases. The target kinds implement it.

@@ -52,7 +52,7 @@ struct MaskRule {
   std::string replacement;  // default "****"
 };
 
-// Replaces a result column's values before they are rendered (SQL).
+// Replaces a result column's values before they are rendered (targets that return rows).
 struct ColumnMaskRule {
   std::string table;   // empty: a column of this name in any table or view
   std::string column;

@@ -55,6 +55,12 @@ class TargetKind : public TargetSchema {
                                      std::string_view /*cert_signed_data*/) const {
     return {};
   }
+  // bastionctl subcommands of its own (`bastionctl NAME ARGS...`).
+  struct CtlCommand {
+    std::string name, usage;
+    int (*run)(const std::vector<std::string>& args);
+  };
+  virtual std::vector<CtlCommand> ctl_commands() const { return {}; }
   // The command kinds it parses (policy tests: `--kind`, a case's `kind`).
   virtual std::vector<std::string> command_kinds() const { return {}; }
   virtual ParsedCommand parse_command(const std::string& /*kind*/, const std::string& text,

@@ -10,6 +10,7 @@
 #include "targets/kubectl/child_process.h"
 #include "targets/kubectl/kube_proxy_identity.h"
 #include "targets/kubectl/kube_request.h"
+#include "targets/kubectl/kubeconfig_cmd.h"
 #include "targets/kubectl/kubectl_flags.h"
 #include "targets/kubectl/kubectl_line.h"
 #include "targets/kubectl/kubectl_settings.h"
@@ -158,6 +159,11 @@ ClientAccess KubectlKind::client_access(const ClientAccessIdentity& id, const st
   a.server_cert_pem = id.cert_pem;
   a.server_key_pem = id.key_pem;
   return a;
+}
+
+std::vector<TargetKind::CtlCommand> KubectlKind::ctl_commands() const {
+  return {{"kubeconfig", "bastionctl kubeconfig TARGET --bastion HOST [--port N] [--local-port N] [-- SSH_OPTION...]",
+           &ctl_kubeconfig}};
 }
 
 ParsedCommand KubectlKind::parse_command(const std::string& kind, const std::string& text,

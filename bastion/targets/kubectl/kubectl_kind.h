@@ -33,6 +33,7 @@ class KubectlKind : public TargetKind {
                                    std::string& error) const override;
   ClientAccess client_access(const ClientAccessIdentity& id, const std::string& target,
                              std::string_view cert_signed_data) const override;
+  std::vector<CtlCommand> ctl_commands() const override;
   std::vector<std::string> command_kinds() const override { return {"kubectl", "kube_request"}; }
   ParsedCommand parse_command(const std::string& kind, const std::string& text,
                               const CommandOptions& options) const override;
