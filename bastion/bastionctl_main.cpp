@@ -10,6 +10,7 @@
 #include "common/parse_number.h"
 #include "common/display_escape.h"
 #include "config/config.h"
+#include "targets/target_kind.h"
 #include "ctl/commands.h"
 #include "recorder/asciicast_player.h"
 #include "recorder/asciicast_reader.h"
@@ -27,8 +28,10 @@ int usage() {
                "       bastionctl audit commands --db FILE [--session ID] [--grep TEXT] [--limit N]\n"
                "       bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] FILE\n"
                "       bastionctl cert issue --ca FILE --identity ID --principals P,... --ttl 8h ... PUBKEY_FILE\n"
-               "       bastionctl approvals (--config FILE | --db FILE) list | show N | approve N | deny N --reason T\n"
-               "       bastionctl kubeconfig TARGET --bastion HOST [--port N] [--local-port N] [-- SSH_OPTION...]\n");
+               "       bastionctl approvals (--config FILE | --db FILE) list | show N | approve N | deny N --reason T\n");
+  const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
+  for (const auto& kind : kinds.all())
+    for (const auto& c : kind->ctl_commands()) std::fprintf(stderr, "       %s\n", c.usage.c_str());
   return 2;
 }
 
@@ -168,7 +171,8 @@ int main(int argc, char** argv) {
   a.erase(a.begin());
   if (cmd == "config" && a.size() == 2 && a[0] == "check") {
     std::string err;
-    auto cfg = bastion::load_config(a[1], err);
+    const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
+    auto cfg = bastion::load_config(a[1], err, kinds);
     if (!cfg) {
       std::fprintf(stderr, "%s\n", bastion::display_escape_multiline(err).c_str());
       return 1;
@@ -182,6 +186,9 @@ int main(int argc, char** argv) {
   if (cmd == "ca") return bastion::ctl_ca(a);
   if (cmd == "cert") return bastion::ctl_cert(a);
   if (cmd == "approvals") return bastion::ctl_approvals(a);
-  if (cmd == "kubeconfig") return bastion::ctl_kubeconfig(a);
+  const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
+  for (const auto& kind : kinds.all())
+    for (const auto& c : kind->ctl_commands())
+      if (cmd == c.name) return c.run(a);
   return usage();
 }

@@ -34,7 +34,7 @@ struct CommandStart {
   std::string session_id;
   int channel = 0;
   std::string at;
-  std::string kind;  // exec | shell | subsystem | sql | session | forward
+  std::string kind;  // exec | shell | subsystem | session | forward, or a command kind a target kind parses
   std::string text;
   std::string decision;  // allow | mask | review | deny
   std::string reason;
@@ -42,7 +42,7 @@ struct CommandStart {
   std::string policy_hash;    // sha256 of the deciding policy file
   std::string policy_hook;    // on_session | on_command | default
   std::string policy_source;  // file:line that returned the decision
-  std::string details;        // JSON: what the command source parsed (kubectl fields, SQL facts)
+  std::string details;        // JSON: what the command source parsed (CommandFacts::audit_details)
 };
 
 struct CommandEnd {

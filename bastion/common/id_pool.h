@@ -1,5 +1,5 @@
 // Distinct numbers from a fixed range for concurrent holders: the uids
-// bastiond (as root) runs each session's kubectl as, so no two sessions,
+// bastiond (as root) runs each session's child processes as, so no two sessions,
 // and no other service, share one. Thread-safe; a lease gives its id back.
 #pragma once
 #include <cstdint>

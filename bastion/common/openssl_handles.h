@@ -1,4 +1,4 @@
-// RAII for the OpenSSL objects the TLS code holds (the Kubernetes API proxy
+// RAII for the OpenSSL objects the TLS code holds (a target kind's API proxy
 // and its lasting identity), and the lower-case hex they print tokens in.
 #pragma once
 #include <cstddef>

@@ -10,8 +10,8 @@ namespace bastion {
 // Reads the secret at `path`, or creates it (32 random bytes, mode 0600).
 bool load_or_create_secret(const std::string& path, std::string& secret, std::string& error);
 
-// Reads a held credential file (private key, certificate, password,
-// kubeconfig). Refused when it is not a regular file or its mode has any
+// Reads a held credential file (private key, certificate, password, or
+// another kind's file). Refused when it is not a regular file or its mode has any
 // group or other bit. `error` names the path and the mode, never the content.
 bool read_secret_file(const std::string& path, std::string& secret, std::string& error);
 

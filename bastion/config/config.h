@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,60 +14,11 @@
 #include "config/max_startups.h"
 #include "config/per_source_penalties.h"
 #include "common/secret_file.h"
+#include "config/target_schema.h"
 #include "policy/policy.h"
 #include "policy/policy_source.h"
 
 namespace bastion {
-
-// One credential a target holds, read at load like every held secret. The
-// policy picks one per session by name (on_session: allow{ credential = "x" });
-// the target's top-level fields are the credential named "default". Which
-// fields are set depends on the target's type.
-struct HeldCredential {
-  std::string user;              // ssh, postgres (postgres: may come from a service)
-  // ssh
-  std::string identity;          // private key file
-  std::string certificate;       // optional: identity's certificate (-cert.pub)
-  HeldSecret identity_key;       // the identity file's content
-  std::string certificate_text;  // the certificate file's content
-  // postgres
-  std::string password_file;     // the password, alone in a file only bastiond can read
-  std::string passfile;          // or a libpq password file (.pgpass format)
-  HeldSecret password;           // password_file's first line
-  HeldSecret passfile_text;      // passfile's content
-  // kubectl
-  std::string kubeconfig;        // readable by bastiond only
-  std::string context;           // optional: a context in it (else its current-context)
-  HeldSecret kubeconfig_text;    // its content
-};
-
-struct SshTargetConfig {
-  std::string host;
-  int port = 22;
-  std::string known_hosts;    // required: strict host key checking
-  int connect_timeout = 10;   // seconds
-};
-
-struct PostgresTargetConfig {
-  std::string host;            // host name, address, or a socket folder
-  int port = 5432;
-  std::string dbname;
-  std::string service;         // or a libpq service (pg_service.conf)
-  std::string sslmode;         // libpq sslmode; default "prefer"
-  std::string sslrootcert;
-  int connect_timeout = 10;    // seconds
-  int64_t row_limit = 100000;  // rows shown per statement; 0 = no cap
-  int statement_timeout = 0;   // seconds; 0 = the server's setting
-};
-
-struct KubectlTargetConfig {
-  std::string context;                 // optional: the default credential's context; the name kubectl is given
-  std::string namespace_name = "default";  // when the user names none
-  std::string kubectl = "/usr/bin/kubectl";
-  bool sandbox = true;                 // run kubectl under bubblewrap (sandbox.h)
-  std::string bwrap = "/usr/bin/bwrap";
-  int decision_timeout = 30;           // seconds the API proxy waits for a policy answer
-};
 
 // Just-in-time access settings.
 struct ApprovalsConfig {
@@ -78,25 +30,39 @@ struct ApprovalsConfig {
   std::string webhook;      // optional URL: JSON POST when a request is created or decided
 };
 
+// Targets the bastion itself serves (approvers' console, access requests):
+// no kind, no connection.
+enum class BuiltinTarget { none, approvals, access };
+
 struct TargetConfig {
   std::string name;
-  std::string type;                       // "ssh" | "postgres" | "kubectl"
+  std::string type;                       // the kind's name (TargetSchema::type())
+  const TargetSchema* schema = nullptr;   // its kind (outlives every config)
+  BuiltinTarget builtin = BuiltinTarget::none;
   std::vector<std::string> allow;         // principals allowed to use the target
   std::vector<std::string> approvers;     // principals who may approve access requests to it
   std::map<std::string, std::string> labels;
   std::shared_ptr<const PolicySource> policy;  // consulted after the global one
-  SshTargetConfig ssh;
-  PostgresTargetConfig postgres;
-  KubectlTargetConfig kubectl;
+  std::shared_ptr<const TargetSettings> settings;  // the kind's own
   // By name; "default" (the top-level fields) only when the target has them.
-  std::map<std::string, HeldCredential> credentials;
+  // The policy picks one per session (on_session: allow{ credential = "x" }).
+  std::map<std::string, std::shared_ptr<const HeldCredential>> credentials;
 
   // Null when the target holds no credential of that name: never a fallback.
   const HeldCredential* credential(const std::string& name) const {
     const auto it = credentials.find(name);
-    return it == credentials.end() ? nullptr : &it->second;
+    return it == credentials.end() ? nullptr : it->second.get();
   }
 };
+
+// A kind's own settings or credential, as the kind made them; throws on a
+// kind mismatch (a bug), which the session reports and refuses.
+template <class T, class Base>
+const T& kind_part(const Base* p) {
+  const T* t = dynamic_cast<const T*>(p);
+  if (!t) throw std::logic_error("target settings of another kind");
+  return *t;
+}
 
 struct Limits {
   int max_sessions = 500;
@@ -147,12 +113,13 @@ struct Config {
   std::string audit_db_path() const { return data_dir + "/audit.db"; }
 };
 
-// Loads and validates. On failure returns null and `error` reads
-// "FILE:LINE: KEY: problem". `check_files` also opens keys, CA files and
-// known_hosts, and reads the held credential files (identity, certificate,
-// password_file, passfile, kubeconfig; top-level and in `credentials`) into the config: bastiond and
-// `bastiond --check` always do; only tools that never connect skip it.
-std::shared_ptr<const Config> load_config(const std::string& path, std::string& error,
+// Loads and validates, with `kinds` the target kinds a target may be. On
+// failure returns null and `error` reads "FILE:LINE: KEY: problem".
+// `check_files` also opens keys and CA files, and has each kind read its
+// targets' held credential files and check the files their settings name:
+// bastiond and `bastiond --check` always do; only tools that never connect
+// skip it.
+std::shared_ptr<const Config> load_config(const std::string& path, std::string& error, const TargetSchemas& kinds,
                                           bool check_files = true);
 
 }  // namespace bastion

@@ -9,8 +9,8 @@
 namespace bastion {
 
 std::vector<std::string> check_config_files(const Config& cfg);
-// Worth saying, not failing: e.g. the installed kubectl is not the version
-// the bastion's kubectl flag table was generated from.
+// Worth saying, not failing: e.g. a program a target kind runs is not the
+// version the bastion's tables for it were generated from.
 std::vector<std::string> check_config_warnings(const Config& cfg);
 
 }  // namespace bastion

@@ -14,6 +14,7 @@
 #include "common/parse_number.h"
 #include "common/secret_file.h"
 #include "config/config.h"
+#include "config/config_reader.h"
 #include "config/lua_state.h"
 #include "front/privileges.h"
 #include "policy/lua_policy.h"
@@ -25,129 +26,8 @@ namespace fs = std::filesystem;
 constexpr std::size_t kConfigMemory = 16 << 20;
 constexpr std::chrono::milliseconds kConfigBudget{1000};
 
-class ConfigError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using Reader = ConfigReader;
 
-class Reader {
- public:
-  Reader(lua_State* L, std::string path, std::string src)
-      : L_(L), path_(std::move(path)), src_(std::move(src)) {}
-
-  // Line of the first `key =` at or after `from` (1-based); `from` if not found.
-  int line_of(const std::string& key, int from = 1) const {
-    std::istringstream in(src_);
-    std::string line;
-    const std::regex re("(^|[^A-Za-z0-9_])(" + std::regex_replace(key, std::regex(R"([.^$|()\[\]{}*+?\\-])"), R"(\$&)") +
-                        R"()\s*=([^=]|$)|\[\s*["'])" + key + R"(["']\s*\]\s*=)");
-    for (int n = 1; std::getline(in, line); ++n)
-      if (n >= from && std::regex_search(line, re)) return n;
-    return from;
-  }
-
-  [[noreturn]] void fail(int line, const std::string& key, const std::string& msg) const {
-    throw ConfigError(path_ + ":" + std::to_string(line) + ": " + key + ": " + msg);
-  }
-
-  // Field accessors for the table on top of the stack.
-  // A string, or an integer given as its decimal text (for keys like
-  // max_startups that take "10:30:100" or 50).
-  std::optional<std::string> str_or_integer(const char* field, int line, const std::string& qual) {
-    lua_getfield(L_, -1, field);
-    std::optional<std::string> v;
-    if (lua_isinteger(L_, -1)) v = std::to_string(lua_tointeger(L_, -1));
-    else if (lua_type(L_, -1) == LUA_TSTRING) v = lua_tostring(L_, -1);
-    else if (!lua_isnil(L_, -1)) fail(line, qual + field, "expected a string or an integer");
-    lua_pop(L_, 1);
-    return v;
-  }
-  std::optional<std::string> str(const char* field, int line, const std::string& qual) {
-    lua_getfield(L_, -1, field);
-    std::optional<std::string> v;
-    if (lua_type(L_, -1) == LUA_TSTRING) v = lua_tostring(L_, -1);
-    else if (!lua_isnil(L_, -1)) fail(line, qual + field, "expected a string");
-    lua_pop(L_, 1);
-    return v;
-  }
-  std::optional<int64_t> integer(const char* field, int line, const std::string& qual, int64_t lo,
-                                 int64_t hi) {
-    lua_getfield(L_, -1, field);
-    std::optional<int64_t> v;
-    if (lua_isinteger(L_, -1)) {
-      v = lua_tointeger(L_, -1);
-      if (*v < lo || *v > hi)
-        fail(line, qual + field, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-    } else if (!lua_isnil(L_, -1)) {
-      fail(line, qual + field, "expected an integer");
-    }
-    lua_pop(L_, 1);
-    return v;
-  }
-  std::optional<bool> boolean(const char* field, int line, const std::string& qual) {
-    lua_getfield(L_, -1, field);
-    std::optional<bool> v;
-    if (lua_isboolean(L_, -1)) v = lua_toboolean(L_, -1);
-    else if (!lua_isnil(L_, -1)) fail(line, qual + field, "expected true or false");
-    lua_pop(L_, 1);
-    return v;
-  }
-  // A string or a list of strings.
-  std::vector<std::string> str_list(const char* field, int line, const std::string& qual) {
-    lua_getfield(L_, -1, field);
-    std::vector<std::string> out;
-    if (lua_type(L_, -1) == LUA_TSTRING) {
-      out.emplace_back(lua_tostring(L_, -1));
-    } else if (lua_istable(L_, -1)) {
-      const lua_Integer n = luaL_len(L_, -1);
-      for (lua_Integer i = 1; i <= n; ++i) {
-        lua_rawgeti(L_, -1, i);
-        if (lua_type(L_, -1) != LUA_TSTRING) fail(line, qual + field, "expected a list of strings");
-        out.emplace_back(lua_tostring(L_, -1));
-        lua_pop(L_, 1);
-      }
-    } else if (!lua_isnil(L_, -1)) {
-      fail(line, qual + field, "expected a string or a list of strings");
-    }
-    lua_pop(L_, 1);
-    return out;
-  }
-  std::map<std::string, std::string> str_map(const char* field, int line, const std::string& qual) {
-    lua_getfield(L_, -1, field);
-    std::map<std::string, std::string> out;
-    if (lua_istable(L_, -1)) {
-      lua_pushnil(L_);
-      while (lua_next(L_, -2)) {
-        if (lua_type(L_, -2) != LUA_TSTRING || lua_type(L_, -1) != LUA_TSTRING)
-          fail(line, qual + field, "expected a table of string = string");
-        out[lua_tostring(L_, -2)] = lua_tostring(L_, -1);
-        lua_pop(L_, 1);
-      }
-    } else if (!lua_isnil(L_, -1)) {
-      fail(line, qual + field, "expected a table");
-    }
-    lua_pop(L_, 1);
-    return out;
-  }
-  // Refuses keys of the table on top that are not in `known` (typos).
-  void only_keys(const std::set<std::string>& known, int line, const std::string& qual) {
-    lua_pushnil(L_);
-    while (lua_next(L_, -2)) {
-      lua_pop(L_, 1);
-      if (lua_type(L_, -1) != LUA_TSTRING) fail(line, qual, "unexpected non-string key");
-      const std::string k = lua_tostring(L_, -1);
-      if (!known.count(k)) fail(line_of(k, line), qual + k, "unknown key");
-    }
-  }
-
- private:
-  lua_State* L_;
-  std::string path_, src_;
-};
-
-std::string resolve(const std::string& dir, const std::string& p) {
-  if (p.empty() || p[0] == '/') return p;
-  return (fs::path(dir) / p).lexically_normal().string();
-}
 
 bool parse_listen(const std::string& s, std::string& host, int& port) {
   std::size_t colon = s.rfind(':');
@@ -163,54 +43,12 @@ bool parse_listen(const std::string& s, std::string& host, int& port) {
   return true;
 }
 
-void check_readable(Reader& r, int line, const std::string& key, const std::string& path) {
-  std::ifstream f(path);
-  if (!f) r.fail(line, key, "cannot read " + path);
-}
-
-// A held credential: read now, once; refused when group/other may read it.
-void read_secret(Reader& r, int line, const std::string& key, const std::string& path, HeldSecret& out) {
-  std::string err;
-  if (!read_secret_file(path, out.bytes, err)) r.fail(line, key, err);
-}
-
 std::shared_ptr<const PolicySource> load_policy(Reader& r, const Config& cfg, int line, const std::string& key,
                                                const std::string& file) {
   std::string err;
-  auto src = load_policy_source(resolve(cfg.dir, file), cfg.policy_limits, err);
+  auto src = load_policy_source(r.resolve(file), cfg.policy_limits, err);
   if (!src) r.fail(line, key, err);
   return src;
-}
-
-// A kubeconfig user entry with `exec:` (credential plugin) or
-// `auth-provider:` makes kubectl run a program: refused at load, whatever
-// the sandbox. A line scan, so YAML and JSON forms are both caught; a false
-// positive fails closed with this message.
-std::string kubeconfig_runs_programs(const std::string& text) {
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const auto nl = text.find('\n', start);
-    std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-    start = nl == std::string::npos ? text.size() : nl + 1;
-    for (const char* key : {"exec", "auth-provider"}) {
-      const std::string k = key;
-      auto b = line.find_first_not_of(" \t-");
-      if (b != std::string::npos && line.compare(b, k.size() + 1, k + ":") == 0)
-        return "its user entry has \"" + k + ":\"";
-      if (line.find("\"" + k + "\"") != std::string::npos && line.find(':', line.find("\"" + k + "\"")) != std::string::npos)
-        return "its user entry has \"" + k + "\"";
-    }
-  }
-  return "";
-}
-
-// The keys a credential of each target type is made of: inside `credentials`
-// exactly these, at the target's top level these are the credential "default".
-const std::set<std::string>& credential_keys(const std::string& type) {
-  static const std::set<std::string> ssh{"user", "identity", "certificate"};
-  static const std::set<std::string> postgres{"user", "password_file", "passfile"};
-  static const std::set<std::string> kubectl{"kubeconfig", "context"};
-  return type == "ssh" ? ssh : type == "postgres" ? postgres : kubectl;
 }
 
 std::string key_list(const std::set<std::string>& keys) {
@@ -224,84 +62,18 @@ bool is_identifier(const std::string& s) {
   return s.size() <= 64 && std::regex_match(s, re);
 }
 
-// Reads one credential from the table on top (a target's top level, or one
-// entry of its `credentials`): the same keys, files and mode checks for both.
-// `q` qualifies keys in errors ("targets.db." or "targets.db.credentials.ro.").
-void load_credential(Reader& r, const Config& cfg, const std::string& type, int line, const std::string& q,
-                     bool user_optional, bool check_files, HeldCredential& c) {
-  auto need = [&](const char* f) {
-    auto v = r.str(f, r.line_of(f, line), q);
-    if (!v || v->empty()) r.fail(r.line_of(f, line), q + f, "required");
-    return *v;
-  };
-  auto path = [&](const char* f) {
-    const auto v = r.str(f, r.line_of(f, line), q);
-    return v ? resolve(cfg.dir, *v) : std::string();
-  };
-  if (type == "kubectl") {
-    c.kubeconfig = resolve(cfg.dir, need("kubeconfig"));
-    c.context = r.str("context", r.line_of("context", line), q).value_or("");
-    if (!check_files) return;
-    read_secret(r, r.line_of("kubeconfig", line), q + "kubeconfig", c.kubeconfig, c.kubeconfig_text);
-    // kubectl would run an exec credential plugin or auth provider on the bastion host.
-    if (const std::string why = kubeconfig_runs_programs(c.kubeconfig_text.bytes); !why.empty())
-      r.fail(r.line_of("kubeconfig", line), q + "kubeconfig",
-             c.kubeconfig + ": " + why + " (credential plugins would run on the bastion host; give the target a "
-             "bearer token or a client certificate)");
-    return;
-  }
-  if (type == "postgres") {
-    c.user = user_optional ? r.str("user", r.line_of("user", line), q).value_or("") : need("user");
-    c.password_file = path("password_file");
-    c.passfile = path("passfile");
-    if (check_files && !c.password_file.empty()) {
-      read_secret(r, r.line_of("password_file", line), q + "password_file", c.password_file, c.password);
-      auto& pw = c.password.bytes;  // the first line is the password
-      const auto eol = pw.find_first_of("\r\n");
-      if (eol != std::string::npos) std::fill(pw.begin() + static_cast<std::ptrdiff_t>(eol), pw.end(), '\0'), pw.resize(eol);
-    }
-    if (check_files && !c.passfile.empty())
-      read_secret(r, r.line_of("passfile", line), q + "passfile", c.passfile, c.passfile_text);
-    return;
-  }
-  c.user = need("user");
-  c.identity = resolve(cfg.dir, need("identity"));
-  c.certificate = path("certificate");
-  if (!check_files) return;
-  read_secret(r, r.line_of("identity", line), q + "identity", c.identity, c.identity_key);
-  // A certificate is public (the target sees it), so any mode will do; it
-  // is still read once, with its key.
-  if (!c.certificate.empty() && !read_file(c.certificate, c.certificate_text))
-    r.fail(r.line_of("certificate", line), q + "certificate", "cannot read " + c.certificate);
-}
-
-// True when the table on top sets any of `keys`.
-bool has_any(lua_State* L, const std::set<std::string>& keys) {
-  for (const auto& k : keys) {
-    lua_getfield(L, -1, k.c_str());
-    const bool set = !lua_isnil(L, -1);
-    lua_pop(L, 1);
-    if (set) return true;
-  }
-  return false;
-}
-
 // The target's held credentials: "default" from its top-level fields (when
 // it has them, or when it has no `credentials` table: then they are
-// required, as before), and each entry of `credentials = { NAME = {...} }`.
-void load_credentials(Reader& r, lua_State* L, const Config& cfg, TargetConfig& t, int tline, bool check_files) {
+// required), and each entry of `credentials = { NAME = {...} }`.
+void load_credentials(Reader& r, lua_State* L, TargetConfig& t, int tline, bool check_files) {
   const std::string q = "targets." + t.name + ".";
-  const auto& keys = credential_keys(t.type);
+  const TargetSchema& kind = *t.schema;
+  const auto keys = kind.credential_keys();
   lua_getfield(L, -1, "credentials");
   const bool has_named = !lua_isnil(L, -1);
   lua_pop(L, 1);
-  // A libpq service may name the user: then the default needs nothing more.
-  const bool service = t.type == "postgres" && !t.postgres.service.empty();
-  // kubectl's top-level `context` is also the name kubectl is given: only a
-  // kubeconfig there makes a default credential.
-  const bool has_default = t.type == "kubectl" ? has_any(L, {"kubeconfig"}) : has_any(L, keys);
-  if (!has_named || service || has_default)
-    load_credential(r, cfg, t.type, tline, q, service, check_files, t.credentials["default"]);
+  if (!has_named || kind.settings_make_default_credential(*t.settings) || r.has_any(kind.default_credential_keys()))
+    t.credentials["default"] = kind.read_credential(TableReader(r, tline, q), *t.settings, true, check_files);
   if (!has_named) return;
   const int cl = r.line_of("credentials", tline);
   lua_getfield(L, -1, "credentials");
@@ -326,14 +98,14 @@ void load_credentials(Reader& r, lua_State* L, const Config& cfg, TargetConfig& 
       if (!keys.count(k))
         r.fail(r.line_of(k, line), cq + "." + k, "unknown key (" + t.type + " credentials take " + key_list(keys) + ")");
     }
-    load_credential(r, cfg, t.type, line, cq + ".", false, check_files, t.credentials[name]);
+    t.credentials[name] = kind.read_credential(TableReader(r, line, cq + "."), *t.settings, false, check_files);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
   if (t.credentials.empty()) r.fail(cl, q + "credentials", "the target holds no credential");
 }
 
-void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, int tline,
+void load_target(Reader& r, lua_State* L, Config& cfg, const TargetSchemas& kinds, const std::string& name, int tline,
                  bool check_files) {
   const std::string q = "targets." + name + ".";
   if (!lua_istable(L, -1)) r.fail(tline, "targets." + name, "expected a table");
@@ -342,83 +114,26 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const std::string& name, 
   if (name.empty() || name.find_first_of("@:/ \t") != std::string::npos)
     r.fail(tline, "targets." + name, "target names may not contain '@', ':', '/' or spaces");
   t.type = r.str("type", r.line_of("type", tline), q).value_or("");
-  if (t.type != "ssh" && t.type != "postgres" && t.type != "kubectl")
+  t.schema = kinds.schema(t.type);
+  if (!t.schema) {
+    std::string supported;
+    for (const auto& k : kinds.types()) supported += (supported.empty() ? "" : ", ") + k;
     r.fail(r.line_of("type", tline), q + "type",
-           "unsupported target type \"" + t.type + "\" (supported: ssh, postgres, kubectl)");
-  if (t.type == "kubectl")
-    r.only_keys({"type", "kubeconfig", "context", "namespace", "kubectl", "kubectl_sandbox", "bwrap", "decision_timeout",
-                 "allow", "labels", "policy", "approvers", "credentials"},
-                tline, q);
-  else if (t.type == "ssh")
-    r.only_keys({"type", "host", "port", "user", "identity", "certificate", "known_hosts", "allow",
-                 "labels", "connect_timeout", "policy", "approvers", "credentials"},
-                tline, q);
-  else
-    r.only_keys({"type", "host", "port", "dbname", "user", "password_file", "service", "passfile", "sslmode",
-                 "sslrootcert", "allow", "labels", "connect_timeout", "row_limit", "statement_timeout", "policy", "approvers",
-                 "credentials"},
-                tline, q);
+           "unsupported target type \"" + t.type + "\" (supported: " + supported + ")");
+  }
+  std::set<std::string> keys = t.schema->keys();
+  keys.insert({"type", "allow", "labels", "policy", "approvers", "credentials"});
+  r.only_keys(keys, tline, q);
   if (auto pf = r.str("policy", r.line_of("policy", tline), q))
     t.policy = load_policy(r, cfg, r.line_of("policy", tline), q + "policy", *pf);
   t.allow = r.str_list("allow", r.line_of("allow", tline), q);
   if (t.allow.empty()) r.fail(r.line_of("allow", tline), q + "allow", "at least one principal is required");
   t.labels = r.str_map("labels", r.line_of("labels", tline), q);
   t.approvers = r.str_list("approvers", r.line_of("approvers", tline), q);
-  auto need = [&](const char* f) {
-    auto v = r.str(f, r.line_of(f, tline), q);
-    if (!v || v->empty()) r.fail(r.line_of(f, tline), q + f, "required");
-    return *v;
-  };
-  auto opt = [&](const char* f) { return r.str(f, r.line_of(f, tline), q).value_or(""); };
-  const int timeout =
-      static_cast<int>(r.integer("connect_timeout", r.line_of("connect_timeout", tline), q, 1, 300).value_or(10));
-  if (t.type == "kubectl") {
-    auto& k = t.kubectl;
-    k.context = opt("context");
-    if (auto ns = r.str("namespace", r.line_of("namespace", tline), q)) k.namespace_name = *ns;
-    if (auto kc = r.str("kubectl", r.line_of("kubectl", tline), q)) k.kubectl = resolve(cfg.dir, *kc);
-    k.sandbox = r.boolean("kubectl_sandbox", r.line_of("kubectl_sandbox", tline), q).value_or(true);
-    if (auto bw = r.str("bwrap", r.line_of("bwrap", tline), q)) k.bwrap = resolve(cfg.dir, *bw);
-    k.decision_timeout = static_cast<int>(
-        r.integer("decision_timeout", r.line_of("decision_timeout", tline), q, 1, 600).value_or(30));
-    load_credentials(r, L, cfg, t, tline, check_files);
-    if (check_files) {
-      if (access(k.kubectl.c_str(), X_OK) != 0)
-        r.fail(r.line_of("kubectl", tline), q + "kubectl", k.kubectl + " is not an executable (install kubectl, "
-               "e.g. Debian's kubernetes-client, or set kubectl = PATH)");
-    }
-    cfg.targets[name] = std::move(t);
-    return;
-  }
-  if (t.type == "postgres") {
-    auto& p = t.postgres;
-    p.service = opt("service");
-    p.host = p.service.empty() ? need("host") : opt("host");
-    if (!p.host.empty() && p.host[0] != '/' && p.host.find_first_of(" \t=") != std::string::npos)
-      r.fail(r.line_of("host", tline), q + "host", "expected a host name, an address or a socket folder");
-    p.port = static_cast<int>(r.integer("port", r.line_of("port", tline), q, 1, 65535).value_or(5432));
-    p.dbname = p.service.empty() ? need("dbname") : opt("dbname");
-    if (auto f = r.str("sslrootcert", r.line_of("sslrootcert", tline), q)) p.sslrootcert = resolve(cfg.dir, *f);
-    p.sslmode = opt("sslmode");
-    if (!p.sslmode.empty() &&
-        !std::set<std::string>{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}.count(p.sslmode))
-      r.fail(r.line_of("sslmode", tline), q + "sslmode",
-             "expected disable, allow, prefer, require, verify-ca or verify-full");
-    p.connect_timeout = timeout;
-    p.row_limit = r.integer("row_limit", r.line_of("row_limit", tline), q, 0, int64_t{1} << 40).value_or(100000);
-    p.statement_timeout = static_cast<int>(
-        r.integer("statement_timeout", r.line_of("statement_timeout", tline), q, 0, 7 * 86400).value_or(0));
-    load_credentials(r, L, cfg, t, tline, check_files);
-    cfg.targets[name] = std::move(t);
-    return;
-  }
-  auto& s = t.ssh;
-  s.host = need("host");
-  s.port = static_cast<int>(r.integer("port", r.line_of("port", tline), q, 1, 65535).value_or(22));
-  s.connect_timeout = timeout;
-  s.known_hosts = resolve(cfg.dir, need("known_hosts"));
-  load_credentials(r, L, cfg, t, tline, check_files);
-  if (check_files) check_readable(r, r.line_of("known_hosts", tline), q + "known_hosts", s.known_hosts);
+  const TableReader tr(r, tline, q);
+  t.settings = t.schema->read_settings(tr);
+  load_credentials(r, L, t, tline, check_files);
+  if (check_files) t.schema->check_setting_files(tr, *t.settings);
   cfg.targets[name] = std::move(t);
 }
 
@@ -500,7 +215,7 @@ std::vector<std::string> Config::policy_files() const {
   return out;
 }
 
-std::shared_ptr<const Config> load_config(const std::string& path, std::string& error,
+std::shared_ptr<const Config> load_config(const std::string& path, std::string& error, const TargetSchemas& kinds,
                                           bool check_files) {
   std::string src;
   if (!read_file(path, src)) {
@@ -531,7 +246,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     return nullptr;
   }
   // Stack: env
-  Reader r(L, path, src);
+  Reader r(L, path, src, cfg->dir);
   try {
     r.only_keys({"user", "listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
                  "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
@@ -548,10 +263,10 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     if (auto l = r.str("listen", ll, ""))
       if (!parse_listen(*l, c.listen_host, c.listen_port)) r.fail(ll, "listen", "expected \"HOST:PORT\"");
     const int hl = r.line_of("host_keys");
-    for (auto& k : r.str_list("host_keys", hl, "")) c.host_keys.push_back(resolve(c.dir, k));
+    for (auto& k : r.str_list("host_keys", hl, "")) c.host_keys.push_back(r.resolve(k));
     if (c.host_keys.empty()) r.fail(hl, "host_keys", "at least one host key is required");
     const int cl = r.line_of("user_ca_keys");
-    for (auto& k : r.str_list("user_ca_keys", cl, "")) c.user_ca_key_files.push_back(resolve(c.dir, k));
+    for (auto& k : r.str_list("user_ca_keys", cl, "")) c.user_ca_key_files.push_back(r.resolve(k));
     if (c.user_ca_key_files.empty()) r.fail(cl, "user_ca_keys", "at least one CA public key file is required");
     for (auto& f : c.user_ca_key_files) {
       std::string e;
@@ -560,14 +275,14 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     if (c.user_cas.empty()) r.fail(cl, "user_ca_keys", "no CA keys found in the listed files");
     const int rl = r.line_of("revoked_keys");
     if (auto rk = r.str("revoked_keys", rl, "")) {
-      c.revoked_keys_file = resolve(c.dir, *rk);
+      c.revoked_keys_file = r.resolve(*rk);
       auto rev = std::make_shared<RevocationList>();
       std::string e;
       if (!rev->load(c.revoked_keys_file, e)) r.fail(rl, "revoked_keys", e);
       c.revoked = rev;
     }
     const int dl = r.line_of("data_dir");
-    c.data_dir = resolve(c.dir, r.str("data_dir", dl, "").value_or("data"));
+    c.data_dir = r.resolve(r.str("data_dir", dl, "").value_or("data"));
     const int fl = r.line_of("log_format");
     c.log_format = r.str("log_format", fl, "").value_or("text");
     if (c.log_format != "text" && c.log_format != "json") r.fail(fl, "log_format", "expected \"text\" or \"json\"");
@@ -632,7 +347,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     while (lua_next(L, -2)) {
       if (lua_type(L, -2) != LUA_TSTRING) r.fail(tl, "targets", "target names must be strings");
       const std::string name = lua_tostring(L, -2);
-      load_target(r, L, c, name, r.line_of(name, tl), check_files);
+      load_target(r, L, c, kinds, name, r.line_of(name, tl), check_files);
       lua_pop(L, 1);
     }
     lua_pop(L, 1);

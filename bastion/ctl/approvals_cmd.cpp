@@ -9,6 +9,7 @@
 #include "audit/sqlite_audit_store.h"
 #include "common/display_escape.h"
 #include "config/config.h"
+#include "targets/target_kind.h"
 #include "ctl/commands.h"
 
 namespace bastion {
@@ -27,9 +28,10 @@ int ctl_approvals(const std::vector<std::string>& a) {
     else rest.push_back(a[i]);
   }
   std::string err;
+  const TargetKinds kinds = builtin_target_kinds();  // outlives cfg, which points into it
   std::shared_ptr<const Config> cfg;
   if (!config_file.empty()) {
-    cfg = load_config(config_file, err, false);
+    cfg = load_config(config_file, err, kinds, false);
     if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
     if (db.empty()) db = cfg->audit_db_path();
   } else {

@@ -20,6 +20,7 @@
 #include "common/file_util.h"
 #include "common/time_util.h"
 #include "config/config.h"
+#include "targets/target_kind.h"
 #include "ctl/commands.h"
 #include "recorder/utf8.h"
 
@@ -112,7 +113,8 @@ int cert_issue(const std::vector<std::string>& a) {
   }
   std::string err;
   if (!config_file.empty()) {
-    auto cfg = load_config(config_file, err, false);
+    const TargetKinds kinds = builtin_target_kinds();
+    auto cfg = load_config(config_file, err, kinds, false);
     if (!cfg) {
       std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str());
       return 1;

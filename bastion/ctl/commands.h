@@ -9,7 +9,6 @@ int ctl_policy(const std::vector<std::string>& args);
 int ctl_ca(const std::vector<std::string>& args);
 int ctl_cert(const std::vector<std::string>& args);
 int ctl_approvals(const std::vector<std::string>& args);
-int ctl_kubeconfig(const std::vector<std::string>& args);
 // Who runs bastionctl (recorded as the issuer or the admin who decided).
 std::string unix_user();
 

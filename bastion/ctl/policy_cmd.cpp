@@ -10,10 +10,8 @@
 #include "filters/masking_filter.h"
 #include "filters/regex_max_length.h"
 #include "policy/policy_cases.h"
+#include "targets/target_kind.h"
 #include "policy/policy_chain.h"
-#include "targets/kubectl/kube_request.h"
-#include "targets/kubectl/kubectl_line.h"
-#include "targets/postgres/sql_classifier.h"
 
 namespace bastion {
 namespace {
@@ -25,12 +23,15 @@ std::string shown(const std::string& s) { return display_escape(s); }
 std::string shown_error(const std::string& s) { return display_escape_multiline(s); }
 
 int usage() {
+  std::string kinds = "exec|shell|subsystem";
+  for (const auto& k : builtin_target_kinds().command_kinds()) kinds += "|" + k;
   std::fprintf(stderr,
                "usage: bastionctl policy check FILE...\n"
                "       bastionctl policy test FILE [--identity ID] [--principals a,b] [--target NAME]\n"
-               "              [--labels k=v,...] [--kind exec|shell|subsystem|sql|kubectl|kube_request] [--source-address IP]\n"
+               "              [--labels k=v,...] [--kind %s] [--source-address IP]\n"
                "              [--tty] [--session] -- COMMAND\n"
-               "       bastionctl policy test FILE --cases CASES.lua\n");
+               "       bastionctl policy test FILE --cases CASES.lua\n",
+               kinds.c_str());
   return 2;
 }
 
@@ -61,12 +62,13 @@ int check(const std::vector<std::string>& files) {
 
 int test(const std::vector<std::string>& a) {
   if (a.empty()) return usage();
+  const TargetKinds kinds = builtin_target_kinds();
   const std::string file = a[0];
   SessionRequest s;
   s.session_id = "policy-test";
   s.identity = "alice";
   s.target = "web1";
-  s.target_type = "ssh";
+  s.target_type = kinds.default_target_type();
   s.source_address = "127.0.0.1";
   std::string kind = "exec", command, cases;
   bool session_hook = false;
@@ -97,7 +99,7 @@ int test(const std::vector<std::string>& a) {
 
   std::string err;
   if (!cases.empty()) {
-    const int failures = run_policy_cases(file, cases, std::cout, err);
+    const int failures = run_policy_cases(file, cases, kinds, std::cout, err);
     if (failures < 0) {
       std::fprintf(stderr, "%s\n", shown_error(err).c_str());
       return 2;
@@ -116,39 +118,23 @@ int test(const std::vector<std::string>& a) {
   }
   PolicyTrace trace;
   chain->set_trace(&trace);
-  CommandRequest req{s, kind, command, std::nullopt, std::nullopt};
-  if (kind == "sql") {
-    const auto stmts = classify_sql(command);
-    if (stmts.size() != 1) {
-      std::fprintf(stderr, "bastionctl: --kind sql takes exactly one statement (got %zu)\n", stmts.size());
+  CommandRequest req{.session = s, .kind = kind, .text = command};
+  if (const auto parsed = kinds.parse(kind, command, {})) {
+    if (!parsed->error.empty()) {
+      std::fprintf(stderr, "bastionctl: %s\n", shown(parsed->error).c_str());
       return 2;
     }
-    req.sql = sql_facts(stmts[0]);
-  }
-  if (kind == "kubectl") {
-    const KubectlLine kl = parse_kubectl_line(command, "default");
-    if (!kl.refusal.empty()) {
+    if (!parsed->refusal.empty()) {
       std::printf("decision: deny\nreason:   %s\nfrom:     bastion (refused whatever the policy says)\n",
-                  shown(kl.refusal).c_str());
+                  shown(parsed->refusal).c_str());
       return 1;
     }
-    req.kubectl = kl.facts;
-  }
-  if (kind == "kube_request") {  // "METHOD /path?query", as the API proxy reads a request
-    const auto sp = command.find(' ');
-    const KubeRequestInfo info =
-        kube_request_info(command.substr(0, sp), sp == std::string::npos ? "" : command.substr(sp + 1));
-    if (!info.error.empty()) {
-      std::printf("decision: deny\nreason:   %s\nfrom:     bastion (refused whatever the policy says)\n",
-                  shown(info.error).c_str());
-      return 1;
-    }
-    if (info.discovery) {
-      std::printf("decision: allow\nreason:   discovery (not a policy question)\nfrom:     bastion\n");
+    if (!parsed->undecided.empty()) {
+      std::printf("decision: allow\nreason:   %s\nfrom:     bastion\n", shown(parsed->undecided).c_str());
       return 0;
     }
-    req.kube = info.facts;
-    req.text = kube_request_text(info.facts);
+    req.text = parsed->text;
+    req.facts = parsed->facts;
   }
   const Decision d = session_hook ? chain->decide_session(s) : chain->decide(req);
   std::printf("decision: %s\n", d.name());

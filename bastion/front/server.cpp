@@ -1,6 +1,5 @@
 #include "front/server.h"
 
-#include "targets/kubectl/kube_proxy_identity.h"
 
 #include <cerrno>
 #include <chrono>
@@ -111,7 +110,7 @@ std::string policy_files_signature(const Config& cfg) {
 void reload(ServerContext& ctx) {
   const auto old = ctx.config();
   std::string err;
-  auto fresh = load_config(old->path, err);
+  auto fresh = load_config(old->path, err, ctx.kinds());
   if (!fresh) {
     log_error("reload refused; keeping the running config", {{"error", err}});
     return;
@@ -126,7 +125,7 @@ void reload(ServerContext& ctx) {
 
 }  // namespace
 
-int run_server(std::shared_ptr<const Config> cfg) {
+int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   // Bind as started (root for a low port), then drop for good: data_dir is
   // the unprivileged user's, so everything in it is opened after the drop.
   std::string err;
@@ -161,18 +160,18 @@ int run_server(std::shared_ptr<const Config> cfg) {
     return 1;
   }
   recorder::Flusher flusher(100);
-  ServerContext ctx(cfg, *audit, flusher);
+  ServerContext ctx(cfg, kinds, *audit, flusher);
   ctx.set_mask_key(std::move(mask_key));
-  {
-    // Users' own kubectl trusts this identity for as long as it lasts; a
+  for (const auto& kind : kinds.all()) {
+    // Users' own clients trust this identity for as long as it lasts; a
     // bastion that cannot load it refuses tunnels and says so here.
-    KubeProxyIdentity id;
-    std::string token_key, why;
-    if (load_or_create_kube_proxy_identity(cfg->data_dir + "/kube-proxy.pem", id, why) &&
-        load_or_create_secret(cfg->data_dir + "/kube-token.key", token_key, why))
-      ctx.set_kube_tunnel_secrets(id.cert_pem, id.key_pem, std::move(token_key));
+    if (!kind->tunnel_port()) continue;
+    ClientAccessIdentity id;
+    std::string why;
+    if (kind->load_client_access_identity(cfg->data_dir, id, why))
+      ctx.set_client_access_identity(kind->type(), std::move(id));
     else
-      log_error("kubectl tunnels unavailable: cannot load the proxy's identity", {{"error", why}});
+      log_error(std::string(kind->type()) + " tunnels unavailable: cannot load the proxy's identity", {{"error", why}});
   }
   ctx.set_approvals(audit.get());
   // The webhook URL is read at start (a reload does not move it).

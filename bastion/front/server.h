@@ -6,10 +6,16 @@
 #include <string>
 
 #include "config/config.h"
+#include "targets/target_kind.h"
 
 namespace bastion {
 
-// Runs until SIGTERM/SIGINT. Returns the process exit status.
-int run_server(std::shared_ptr<const Config> cfg);
+// Runs until SIGTERM/SIGINT. Returns the process exit status. `cfg` was
+// loaded with `kinds`, which reloads use too.
+int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds);
+
+// bastiond's command line (--config, --check, --version) with these target
+// kinds: the daemon's main, and a test daemon's with a kind of its own.
+int bastiond_main(int argc, char** argv, const TargetKinds& kinds);
 
 }  // namespace bastion

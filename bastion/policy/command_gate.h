@@ -1,4 +1,4 @@
-// How a command source inside a channel (a SQL console, a kubectl console)
+// How a command source inside a channel (a database or cluster console)
 // submits each command it found: the gate decides it with the policy, writes
 // the audit row and the recording marker, and applies the decision's output
 // masks to what the command prints until it ends. Implemented by the
@@ -41,8 +41,8 @@ class CommandGate {
   // refused with the approver's reason, a timeout or a cancellation.
   virtual std::optional<GateResult> poll_review(int64_t review_id) = 0;
   virtual void cancel_review(int64_t review_id) = 0;
-  // A request made by a running command (an API request of a kubectl
-  // child): decided, audited and marked like a command, but it installs no
+  // A request made by a running command (an API request its child process
+  // makes): decided, audited and marked like a command, but it installs no
   // output masks and is never held: a review decision is a refusal
   // ("approval required: ..."). Finish it with request_ended().
   virtual GateResult submit_request(const CommandRequest& req) = 0;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/command_facts.h"
+
 namespace bastion {
 
 // Who and where; shared by session and command requests.
@@ -37,72 +39,12 @@ struct SessionRequest {
   std::string credential;
 };
 
-// One session setting a SQL statement changes (SET, RESET, set_config,
-// ALTER ROLE/DATABASE/SYSTEM ... SET, BEGIN/SET TRANSACTION characteristics).
-struct SqlSetting {
-  std::string name;   // as PostgreSQL resolves it: lower-cased; "all" for RESET ALL / DISCARD ALL
-  std::string value;  // the literal value ("" for a reset or a value that is not a literal)
-  bool reset = false;  // RESET, SET ... TO DEFAULT, RESET ALL
-  bool operator==(const SqlSetting&) const = default;
-};
-
-// What the SQL classifier found in one statement (kind "sql").
-struct SqlFacts {
-  std::string statement;  // select, insert, update, delete, drop, ...
-  std::vector<std::string> reads, writes, functions;
-  bool writes_data = false;
-  bool has_where = true;
-  bool copy_program = false;
-  std::string parse_error;
-  // What the text does not show: DO, CALL, EXECUTE, functions outside the
-  // side-effect-free catalog, CREATE FUNCTION/RULE/TRIGGER, ... (one short reason each).
-  bool opaque = false;
-  std::vector<std::string> opaque_reasons;
-  std::vector<SqlSetting> sets;  // session settings changed or reset
-  bool copy_to = false;          // COPY ... TO (a relation or a query, to STDOUT, a file or a program)
-  bool query_string = false;     // calls a function that runs SQL given as text (query_to_xml, ...)
-  bool reads_statistics = false; // reads sampled values or query texts (pg_stats, pg_stat_statements, ...)
-  // Relations read by a statement whose result stays on the server (CREATE
-  // TABLE AS, SELECT INTO, CREATE VIEW, INSERT/UPDATE/MERGE ... reading others,
-  // DECLARE CURSOR, PREPARE, CREATE RULE).
-  std::vector<std::string> creates_object_from;
-};
-
-// What the kubectl parser found in one invocation (kind "kubectl").
-struct KubectlFacts {
-  std::string verb;  // "get", "rollout restart", ...
-  std::vector<std::string> resources, names;
-  std::string namespace_name;  // "*" with all_namespaces
-  bool all_namespaces = false;
-  std::vector<std::string> exec_command;
-  std::map<std::string, std::string> flags;
-  bool stdin_manifest = false;
-};
-
-// One Kubernetes API request as the API server would authorize it
-// (kind "kube_request"), read by the bastion's API proxy.
-struct KubeRequestFacts {
-  std::string verb;  // get list watch create update patch delete deletecollection exec attach portforward proxy
-  std::string group;  // "" for the core group
-  std::string version, resource, subresource, namespace_name, name;
-  std::vector<std::string> command;  // exec: the `command` query parameters
-  std::string path, method;
-  // The kubectl invocation running when the request came (empty: none), and
-  // whether a human approved it (a review at the argv layer).
-  std::string invocation;
-  bool approved = false;
-  // The request came from the user's own kubectl through an `ssh -L` tunnel
-  // (no invocation: the bastion never saw the command line).
-  bool own_kubectl = false;
-};
-
 struct CommandRequest {
   SessionRequest session;
-  std::string kind;  // exec | shell | subsystem | sql | kubectl | kube_request
+  std::string kind;  // exec | shell | subsystem | access, or a kind a target kind parses (a statement, an API request, ...)
   std::string text;  // exactly what will run
-  std::optional<SqlFacts> sql;  // set for kind "sql"
-  std::optional<KubectlFacts> kubectl;  // set for kind "kubectl"
-  std::optional<KubeRequestFacts> kube = std::nullopt;  // set for kind "kube_request"
+  // What the target kind's parser found in it (null: nothing parsed).
+  std::shared_ptr<const CommandFacts> facts = nullptr;
 };
 
 struct MaskRule {
@@ -110,7 +52,7 @@ struct MaskRule {
   std::string replacement;  // default "****"
 };
 
-// Replaces a result column's values before they are rendered (SQL).
+// Replaces a result column's values before they are rendered (targets that return rows).
 struct ColumnMaskRule {
   std::string table;   // empty: a column of this name in any table or view
   std::string column;
@@ -134,7 +76,7 @@ struct Decision {
   int review_timeout = 0;              // review, seconds (0: the configured default)
   int min_approvals = 1;               // review: distinct approvers needed
   std::vector<MaskRule> mask;          // mask: output patterns
-  std::vector<ColumnMaskRule> column_masks;  // mask: result columns (SQL)
+  std::vector<ColumnMaskRule> column_masks;  // mask: result columns (of targets that return rows)
   bool mask_derived = true;  // computed columns of a query reading a masked table are masked too
   // Under column masks the bastion refuses to make objects (tables, views,
   // cursors, prepared statements, rows) from a relation holding masked

@@ -8,9 +8,6 @@
 #include "common/file_util.h"
 #include "config/lua_state.h"
 #include "policy/policy_chain.h"
-#include "targets/kubectl/kube_request.h"
-#include "targets/kubectl/kubectl_line.h"
-#include "targets/postgres/sql_classifier.h"
 
 namespace bastion {
 namespace {
@@ -50,6 +47,20 @@ std::map<std::string, std::string> field_map(lua_State* L, const char* k) {
   return out;
 }
 
+// The case's string and boolean fields, for the command's parser.
+CommandOptions field_options(lua_State* L) {
+  CommandOptions out;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      if (lua_type(L, -1) == LUA_TSTRING) out[lua_tostring(L, -2)] = lua_tostring(L, -1);
+      else if (lua_isboolean(L, -1)) out[lua_tostring(L, -2)] = lua_toboolean(L, -1) ? "true" : "false";
+    }
+    lua_pop(L, 1);
+  }
+  return out;
+}
+
 // "2026-11-30T10:00:00Z" -> unix seconds; 0 when absent or malformed.
 int64_t parse_time(const std::string& s) {
   std::tm tm{};
@@ -59,8 +70,8 @@ int64_t parse_time(const std::string& s) {
 
 }  // namespace
 
-int run_policy_cases(const std::string& policy_file, const std::string& cases_file, std::ostream& out,
-                     std::string& error) {
+int run_policy_cases(const std::string& policy_file, const std::string& cases_file, const CommandParser& parser,
+                     std::ostream& out, std::string& error) {
   auto src = load_policy_source(policy_file, PolicyLimits{}, error);
   if (!src) return -1;
   std::string text;
@@ -88,7 +99,7 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     s.principals = field_list(L, "principals");
     s.source_address = field_str(L, "source_address", "127.0.0.1");
     s.target = field_str(L, "target", "web1");
-    s.target_type = field_str(L, "target_type", "ssh");
+    s.target_type = field_str(L, "target_type", parser.default_target_type());
     s.target_labels = field_map(L, "labels");
     s.now = parse_time(field_str(L, "time"));
     lua_getfield(L, -1, "tty");
@@ -104,13 +115,7 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     if (hook != "on_session") s.credential = case_credential.empty() ? "default" : case_credential;
     const std::string kind = field_str(L, "kind", "exec");
     const std::string command = field_str(L, "command");
-    const std::string kube_ns = field_str(L, "namespace", "default");
-    lua_getfield(L, -1, "approved");
-    const bool approved = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, -1, "own_kubectl");
-    const bool own_kubectl = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    const CommandOptions options = field_options(L);
     lua_getfield(L, -1, "columns");
     const bool check_columns = lua_istable(L, -1);
     lua_pop(L, 1);
@@ -120,25 +125,12 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     std::string err;
     auto chain = PolicyChain::create(src, nullptr, Decision::Verdict::deny, err);
     if (!chain) return error = err, -1;
-    CommandRequest req{s, kind, command, std::nullopt, std::nullopt};
-    if (kind == "sql") {
-      const auto stmts = classify_sql(command);
-      if (!stmts.empty()) req.sql = sql_facts(stmts[0]);
-    }
+    CommandRequest req{.session = s, .kind = kind, .text = command};
     std::string refusal;
-    if (kind == "kubectl") {
-      const KubectlLine kl = parse_kubectl_line(command, kube_ns);
-      req.kubectl = kl.facts;
-      refusal = kl.refusal;
-    }
-    if (kind == "kube_request") {  // command: "METHOD /path?query", as the API proxy reads it
-      const auto sp = command.find(' ');
-      const KubeRequestInfo info = kube_request_info(command.substr(0, sp), sp == std::string::npos ? "" : command.substr(sp + 1));
-      req.kube = info.facts;
-      req.kube->approved = approved;
-      req.kube->own_kubectl = own_kubectl;
-      req.text = kube_request_text(info.facts);
-      if (!info.error.empty()) refusal = info.error;
+    if (const auto parsed = parser.parse(kind, command, options)) {
+      req.text = parsed->text;
+      req.facts = parsed->facts;
+      refusal = parsed->refusal;
     }
     Decision d = hook == "on_session" ? chain->decide_session(s) : chain->decide(req);
     if (!refusal.empty()) d = Decision::deny(refusal);  // the bastion refuses before any policy

@@ -92,19 +92,52 @@ void set_bool(lua_State* L, const char* k, bool v) {
   lua_setfield(L, -2, k);
 }
 
-// c.sql.sets: a read-only list of read-only {name=, value=, reset=} tables.
-void push_sql_settings(lua_State* L, const std::vector<SqlSetting>& sets) {
-  lua_createtable(L, static_cast<int>(sets.size()), 0);
-  for (std::size_t i = 0; i < sets.size(); ++i) {
-    lua_createtable(L, 0, 3);
-    set_str(L, "name", sets[i].name);
-    set_str(L, "value", sets[i].value);
-    set_bool(L, "reset", sets[i].reset);
-    make_readonly(L);
-    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+// c.<field>: what the target kind parsed, as read-only tables (records:
+// a read-only list of read-only tables).
+class LuaFactWriter : public FactWriter {
+ public:
+  explicit LuaFactWriter(lua_State* L) : L_(L) {}
+  void text(const char* key, std::string_view v) override {
+    lua_pushlstring(L_, v.data(), v.size());
+    set(key);
   }
-  make_readonly(L);
-}
+  void flag(const char* key, bool v) override {
+    lua_pushboolean(L_, v);
+    set(key);
+  }
+  void list(const char* key, const std::vector<std::string>& v) override {
+    push_list(L_, v);
+    set(key);
+  }
+  void map(const char* key, const std::map<std::string, std::string>& v) override {
+    push_map(L_, v);
+    set(key);
+  }
+  void begin_records(const char* key) override {
+    records_.push_back({key, 0});
+    lua_createtable(L_, 0, 0);
+  }
+  void begin_record() override { lua_createtable(L_, 0, 3); }
+  void end_record() override {
+    make_readonly(L_);
+    lua_rawseti(L_, -2, ++records_.back().count);
+  }
+  void end_records() override {
+    make_readonly(L_);
+    const std::string key = records_.back().key;
+    records_.pop_back();
+    set(key.c_str());
+  }
+
+ private:
+  void set(const char* key) { lua_setfield(L_, -2, key); }
+  struct Records {
+    std::string key;
+    lua_Integer count;
+  };
+  lua_State* L_;
+  std::vector<Records> records_;
+};
 
 void push_parts(lua_State* L, const ShellParse& p) {
   lua_createtable(L, static_cast<int>(p.parts.size()), 0);
@@ -502,68 +535,12 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
   push_parts(L, p);
   lua_setfield(L, -2, "parts");
   if (!p.error.empty()) set_str(L, "parse_error", p.error);
-  if (req.sql) {
-    const SqlFacts& q = *req.sql;
+  if (req.facts) {
     lua_createtable(L, 0, 16);
-    set_str(L, "statement", q.statement);
-    for (const auto& [key, list] : {std::pair{"reads", &q.reads}, std::pair{"writes", &q.writes},
-                                     std::pair{"functions", &q.functions},
-                                     std::pair{"opaque_reasons", &q.opaque_reasons},
-                                     std::pair{"creates_object_from", &q.creates_object_from}}) {
-      push_list(L, *list);
-      lua_setfield(L, -2, key);
-    }
-    set_bool(L, "writes_data", q.writes_data);
-    set_bool(L, "has_where", q.has_where);
-    set_bool(L, "copy_program", q.copy_program);
-    set_bool(L, "opaque", q.opaque);
-    set_bool(L, "copy_to", q.copy_to);
-    set_bool(L, "query_string", q.query_string);
-    set_bool(L, "reads_statistics", q.reads_statistics);
-    push_sql_settings(L, q.sets);
-    lua_setfield(L, -2, "sets");
-    if (!q.parse_error.empty()) set_str(L, "parse_error", q.parse_error);
+    LuaFactWriter w(L);
+    req.facts->describe(w);
     make_readonly(L);
-    lua_setfield(L, -2, "sql");
-  }
-  if (req.kubectl) {
-    const KubectlFacts& k = *req.kubectl;
-    lua_createtable(L, 0, 9);
-    set_str(L, "verb", k.verb);
-    for (const auto& [key, list] : {std::pair{"resources", &k.resources}, std::pair{"names", &k.names},
-                                     std::pair{"exec_command", &k.exec_command}}) {
-      push_list(L, *list);
-      lua_setfield(L, -2, key);
-    }
-    set_str(L, "namespace", k.namespace_name);
-    set_bool(L, "all_namespaces", k.all_namespaces);
-    set_bool(L, "stdin_manifest", k.stdin_manifest);
-    lua_createtable(L, 0, static_cast<int>(k.flags.size()));
-    for (const auto& [name, value] : k.flags) set_str(L, name.c_str(), value);
-    make_readonly(L);
-    lua_setfield(L, -2, "flags");
-    make_readonly(L);
-    lua_setfield(L, -2, "kubectl");
-  }
-  if (req.kube) {
-    const KubeRequestFacts& k = *req.kube;
-    lua_createtable(L, 0, 10);
-    set_str(L, "verb", k.verb);
-    set_str(L, "group", k.group);
-    set_str(L, "version", k.version);
-    set_str(L, "resource", k.resource);
-    set_str(L, "subresource", k.subresource);
-    set_str(L, "namespace", k.namespace_name);
-    set_str(L, "name", k.name);
-    push_list(L, k.command);
-    lua_setfield(L, -2, "command");
-    set_str(L, "path", k.path);
-    set_str(L, "method", k.method);
-    set_str(L, "invocation", k.invocation);
-    set_bool(L, "approved", k.approved);
-    set_bool(L, "own_kubectl", k.own_kubectl);
-    make_readonly(L);
-    lua_setfield(L, -2, "kube");
+    lua_setfield(L, -2, req.facts->field());
   }
   make_readonly(L);
   lua_remove(L, -2);  // the parse's userdata; the tables hold copies

@@ -3,7 +3,6 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "filters/masking_filter.h"
-#include "session/command_details.h"
 #include "session/session.h"
 
 namespace bastion {
@@ -36,7 +35,7 @@ GateResult ChannelGate::record(const CommandRequest& req, Decision decision, Gat
     recording_.marker(req.kind + ": " + req.text);
   if (scope != GateScope::request || !d.allowed())
     recording_.marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
-  s_.audit_decision(channel_, req.kind, req.text, d, recording_.path(), g.command_id, command_details(req));
+  s_.audit_decision(channel_, req.kind, req.text, d, recording_.path(), g.command_id, req.facts ? req.facts->audit_details() : "");
   if (g.command_id < 0 && d.allowed() && scope != GateScope::channel) d = bastion_deny("the audit store is unavailable");
   return g;
 }
@@ -233,7 +232,7 @@ void ChannelGate::log_decision(const CommandRequest& req, const Decision& d) con
 }
 
 CommandRequest ChannelGate::request(const std::string& kind, const std::string& text) const {
-  return CommandRequest{s_.session_request(*target_, tty_), kind, text, std::nullopt, std::nullopt};
+  return CommandRequest{.session = s_.session_request(*target_, tty_), .kind = kind, .text = text};
 }
 
 const std::string& ChannelGate::mask_key() const { return s_.mask_key(); }

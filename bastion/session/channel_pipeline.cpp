@@ -8,7 +8,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "session/session.h"
-#include "targets/kubectl/kubectl_target.h"
+#include "targets/target_kind.h"
 
 namespace bastion {
 namespace {
@@ -84,14 +84,14 @@ void ChannelPipeline::start() {
   target_cfg_ = t;
   gate_.set_target(*t, pty().has_value());
   if (requests_.pty_refused()) notice("bastion: no terminal: your certificate does not permit a pty (no-pty)");
-  const bool per_statement = t->type != "ssh";
-  // A kubectl target's own subsystem: the kubeconfig for the user's own
-  // kubectl (which then reaches the API proxy through a tunnel channel).
-  const bool kubeconfig = t->type == "kubectl" && kind() == "subsystem" && text() == kKubeconfigSubsystem;
-  if (per_statement && kind() == "subsystem" && !kubeconfig)
+  const TargetKind* target_kind = t->builtin == BuiltinTarget::none ? &kind_of(*t) : nullptr;
+  const bool per_statement = !target_kind || target_kind->commands_per_channel();
+  // A subsystem the kind serves on a channel of many commands runs; other
+  // subsystems there are file transfers.
+  if (per_statement && kind() == "subsystem" && !(target_kind && target_kind->serves_subsystem(text())))
     return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
                   "subsystem refused");
-  if (t->type == "approvals" || t->type == "access") return start_builtin(*t);
+  if (!target_kind) return start_builtin(*t);
   const CommandRequest req = gate_.request(kind(), text());
   // On a database target the channel is a console or a script: each
   // statement in it is decided on its own (the gate's submit()), not the channel.
@@ -141,13 +141,11 @@ void ChannelPipeline::launch() {
   const double t1 = monotonic_seconds();
   ExecRequest er{.kind = kind(), .text = text(), .pty = pty(), .env = requests_.env(), .gate = &gate_,
                  .access = std::nullopt, .sandbox_uid = std::nullopt};
-  if (target_cfg_->type == "kubectl") {
-    // The token (an HMAC) only for what hands it out or checks it.
-    if (kind() == "tunnel" || (kind() == "subsystem" && text() == kKubeconfigSubsystem))
-      er.access = s_.client_access(*target_cfg_);
-    if (!s_.sandbox_uid(er.sandbox_uid))
-      return refuse("bastion: no sandbox user is free for kubectl; try again later", kExitBastionError, "no sandbox uid");
-  }
+  const TargetKind& target_kind = kind_of(*target_cfg_);
+  if (target_kind.hands_out_client_access(kind(), text())) er.access = s_.client_access(*target_cfg_);
+  if (target_kind.runs_children() && !s_.sandbox_uid(er.sandbox_uid))
+    return refuse("bastion: no sandbox user is free for " + target_cfg_->type + "; try again later", kExitBastionError,
+                  "no sandbox uid");
   exec_ = conn_->start(er, err);
   if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
   const double t2 = monotonic_seconds();
@@ -169,7 +167,7 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
   ApprovalActor actor{s_.identity().key_id, s_.identity().principals, false};
   auto commands = std::make_unique<ApprovalCommands>(*ctx.approvals(), s_.config(), actor,
                                                      [&ctx] { ctx.approvals_changed(); }, s_.webhook());
-  if (t.type == "access") {
+  if (t.builtin == BuiltinTarget::access) {
     // The policy sees an access request as c.kind "access" on the target asked for.
     commands->set_refine([this](const ApprovalRequest& r) -> std::optional<Decision> {
       const auto it = s_.config().targets.find(r.target);
@@ -177,9 +175,8 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
       std::string err;
       Policy* policy = s_.policy(it->second, err);
       if (!policy) return Decision::deny("the policy is unavailable");
-      CommandRequest req{s_.session_request(it->second, pty().has_value()), "access",
-                         "request " + r.target + " --for " + format_duration(r.grant_ttl) + " --reason " + r.reason,
-                         std::nullopt, std::nullopt};
+      CommandRequest req{.session = s_.session_request(it->second, pty().has_value()), .kind = "access",
+                         .text = "request " + r.target + " --for " + format_duration(r.grant_ttl) + " --reason " + r.reason};
       Decision d = policy->decide(req);
       if (d.hook == "default") return std::nullopt;  // no opinion: the target's approvers decide
       return d;

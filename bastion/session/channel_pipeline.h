@@ -44,7 +44,7 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   // One pass of the event loop. Returns true when bytes moved, so the loop
   // polls again without sleeping.
   bool step();
-  // A direct-tcpip channel the session accepted (kubectl targets only):
+  // A direct-tcpip channel the session accepted (kinds that take tunnels):
   // started at once, without channel requests.
   void open_tunnel(const std::string& destination) { requests_.open_tunnel(destination); }
   bool done() const { return state_ == State::done; }

@@ -5,7 +5,7 @@
 #include "common/guarded.h"
 #include "common/log.h"
 #include "session/session.h"
-#include "targets/kubectl/kubectl_target.h"
+#include "targets/target_kind.h"
 
 namespace bastion {
 namespace {
@@ -14,11 +14,11 @@ constexpr std::size_t kMaxEnvVars = 32, kMaxEnvName = 64, kMaxEnvValue = 1024;
 
 bool env_allowed(const std::string& k) { return k == "TERM" || k == "LANG" || k.starts_with("LC_"); }
 
-// A kubectl target's own subsystem, nowhere else.
-bool kubeconfig_subsystem(const Session& s, const std::string& name) {
+// A subsystem the target's kind serves, nowhere else.
+bool served_subsystem(const Session& s, const std::string& name) {
   std::string why;
-  const TargetConfig* t = name == kKubeconfigSubsystem ? s.target_config(why) : nullptr;
-  return t && t->type == "kubectl";
+  const TargetConfig* t = name == "sftp" ? nullptr : s.target_config(why);
+  return t && t->schema && kind_of(*t).serves_subsystem(name);
 }
 
 }  // namespace
@@ -82,7 +82,9 @@ int ChannelRequests::cb_subsystem(ssh_session, ssh_channel, const char* name, vo
   auto* p = static_cast<ChannelRequests*>(self);
   return guarded(p->s_.id(), "subsystem", SSH_ERROR, [&] {
     const std::string n = name ? name : "";
-    if (n != "sftp" && !kubeconfig_subsystem(p->s_, n)) {
+    // sftp (refused later, with a reason, where the kind does not serve it),
+    // or a subsystem the target's kind serves.
+    if (n != "sftp" && !served_subsystem(p->s_, n)) {
       log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
       return SSH_ERROR;
     }

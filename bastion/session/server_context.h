@@ -17,18 +17,20 @@
 #include "front/penalty_box.h"
 #include "front/startup_limits.h"
 #include "recorder/async_file_sink.h"
+#include "targets/target_kind.h"
 
 namespace bastion {
 
-// A range no passwd entry uses: a root bastiond runs each session's kubectl
-// as one uid of it (and the same gid), never shared, never root.
+// A range no passwd entry uses: a root bastiond runs each session's child
+// processes (a target kind's program) as one uid of it (and the same gid), never shared, never root.
 inline constexpr uint32_t kSandboxUidFirst = 0x70000000;  // 1879048192
 inline constexpr uint32_t kSandboxUidCount = 65536;
 
 class ServerContext {
  public:
-  ServerContext(std::shared_ptr<const Config> cfg, AuditStore& audit, recorder::Flusher& flusher)
-      : config_(std::move(cfg)), audit_(audit), flusher_(flusher) {}
+  ServerContext(std::shared_ptr<const Config> cfg, const TargetKinds& kinds, AuditStore& audit,
+                recorder::Flusher& flusher)
+      : config_(std::move(cfg)), audit_(audit), flusher_(flusher), kinds_(kinds) {}
 
   std::shared_ptr<const Config> config() const {
     std::lock_guard<std::mutex> g(mu_);
@@ -52,15 +54,16 @@ class ServerContext {
   // Key for keyed hashes in column masks (stable across restarts).
   const std::string& mask_key() const { return mask_key_; }
   void set_mask_key(std::string k) { mask_key_ = std::move(k); }
-  // What users' own kubectl meets through an `ssh -L` tunnel: the API
-  // proxy's lasting TLS identity (PEM key + certificate) and the key its
-  // per-certificate tokens are made with. Empty when they could not be loaded
-  // (tunnels are then refused).
-  const std::string& kube_proxy_cert() const { return kube_proxy_cert_; }
-  const std::string& kube_proxy_key() const { return kube_proxy_key_; }
-  const std::string& kube_token_key() const { return kube_token_key_; }
-  void set_kube_tunnel_secrets(std::string cert, std::string key, std::string token_key) {
-    kube_proxy_cert_ = std::move(cert), kube_proxy_key_ = std::move(key), kube_token_key_ = std::move(token_key);
+  // The target kinds configs are read with (they outlive every config).
+  const TargetKinds& kinds() const { return kinds_; }
+  // What users' own clients meet through tunnels, per target kind: loaded
+  // at start; null when it could not be (tunnels are then refused).
+  const ClientAccessIdentity* client_access_identity(const std::string& type) const {
+    const auto it = client_access_.find(type);
+    return it == client_access_.end() ? nullptr : &it->second;
+  }
+  void set_client_access_identity(const std::string& type, ClientAccessIdentity id) {
+    client_access_[type] = std::move(id);
   }
   recorder::Flusher& flusher() { return flusher_; }
   // The uids a root bastiond runs sandboxed children as, one per session.
@@ -164,7 +167,8 @@ class ServerContext {
   PenaltyBox penalties_;
   std::string mask_key_;
   IdPool sandbox_uids_{kSandboxUidFirst, kSandboxUidCount};
-  std::string kube_proxy_cert_, kube_proxy_key_, kube_token_key_;
+  const TargetKinds& kinds_;
+  std::map<std::string, ClientAccessIdentity> client_access_;
 };
 
 }  // namespace bastion

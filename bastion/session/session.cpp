@@ -10,8 +10,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "auth/ssh_certificate.h"
-#include "targets/kubectl/kube_proxy_identity.h"
-#include "targets/kubectl/kubectl_target.h"
+#include "targets/target_kind.h"
 
 namespace bastion {
 namespace {
@@ -35,8 +34,10 @@ Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_sess
   started_unix_ = unix_now();
   builtin_approvals_.name = cfg_->approvals.target;
   builtin_approvals_.type = "approvals";
+  builtin_approvals_.builtin = BuiltinTarget::approvals;
   builtin_access_.name = cfg_->approvals.access_target;
   builtin_access_.type = "access";
+  builtin_access_.builtin = BuiltinTarget::access;
 }
 
 Session::~Session() {
@@ -69,11 +70,12 @@ ssh_channel Session::open_tunnel(ssh_message msg, std::string& refusal) {
   if (!end_reason_.empty()) return refusal = "the session has ended", nullptr;
   std::string why;
   const TargetConfig* t = target_config(why);
-  if (!t || t->type != "kubectl") return refusal = "port forwarding is not allowed", nullptr;
-  // Only the target's API, by its own name: `ssh -L 6443:TARGET:443`.
-  if (!host || host != t->name || port != kTunnelPort)
-    return refusal = "port forwarding is not allowed (a kubectl target forwards only " + t->name + ":" +
-                     std::to_string(kTunnelPort) + ")", nullptr;
+  const int tunnel_port = t && t->schema ? kind_of(*t).tunnel_port() : 0;
+  if (!tunnel_port) return refusal = "port forwarding is not allowed", nullptr;
+  // Only the target itself, by its own name: `ssh -L LOCAL:TARGET:PORT`.
+  if (!host || host != t->name || port != tunnel_port)
+    return refusal = "port forwarding is not allowed (a " + t->type + " target forwards only " + t->name + ":" +
+                     std::to_string(tunnel_port) + ")", nullptr;
   // As OpenSSH: a certificate without permit-port-forwarding, or one bound
   // to a forced command, forwards nothing.
   if (!identity_.extensions.contains("permit-port-forwarding"))
@@ -102,10 +104,9 @@ bool Session::sandbox_uid(std::optional<uint32_t>& uid) {
 
 ClientAccess Session::client_access(const TargetConfig& t) const {
   ClientAccess a;
-  if (ctx_.kube_token_key().empty() || !identity_.certificate) return a;
-  a.token = kube_tunnel_token(ctx_.kube_token_key(), t.name, identity_.certificate->signed_data);
-  a.server_cert_pem = ctx_.kube_proxy_cert();
-  a.server_key_pem = ctx_.kube_proxy_key();
+  const ClientAccessIdentity* id = ctx_.client_access_identity(t.type);
+  if (!id || !identity_.certificate || !t.schema) return a;
+  a = kind_of(t).client_access(*id, t.name, identity_.certificate->signed_data);
   return a;
 }
 
@@ -175,7 +176,7 @@ std::shared_ptr<TargetConnection> Session::target(std::string& error) {
   // stays in the event until its last user lets go, so they see it end).
   const HeldCredential* cred = t->credential(credential_);  // chosen by admit(), which comes first
   if (!cred) return error = "target '" + t->name + "' holds no credential '" + credential_ + "'", nullptr;
-  std::unique_ptr<TargetConnection> fresh = connect_target(*t, *cred, error);
+  std::unique_ptr<TargetConnection> fresh = kind_of(*t).connect(*t, *cred, error);
   if (!fresh) {
     log_error("target connection failed", {{"session", id_}, {"target", t->name}, {"error", error}});
     return nullptr;

@@ -30,10 +30,11 @@ class Session {
   // Called from libssh's channel-open callback.
   ssh_channel open_channel();
   bool holding_output() const;
-  // A direct-tcpip channel: accepted (and started) only on a kubectl target,
-  // to TARGET:443, for the user's own kubectl. Null + why otherwise.
+  // A direct-tcpip channel: accepted (and started) only on a target whose
+  // kind takes tunnels, to TARGET:PORT (the kind's port), for the user's own
+  // client. Null + why otherwise.
   ssh_channel open_tunnel(ssh_message msg, std::string& refusal);
-  // The token and TLS identity users' own kubectl meets on this target.
+  // The token and TLS identity users' own clients meet on this target.
   ClientAccess client_access(const TargetConfig& t) const;
   // When bastiond runs as root: this session's own uid for sandboxed
   // children (taken on first use). Nullopt when not root; false when the

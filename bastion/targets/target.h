@@ -80,12 +80,4 @@ class TargetConnection {
   virtual bool connected() const = 0;
 };
 
-struct TargetConfig;
-struct HeldCredential;
-// Connects to the target the config describes as `cred`, one of its held
-// credentials, the one the session's policy chose (blocking, bounded by its
-// connect_timeout). Null + a message fit for the user on failure.
-std::unique_ptr<TargetConnection> connect_target(const TargetConfig& t, const HeldCredential& cred,
-                                                 std::string& error);
-
 }  // namespace bastion

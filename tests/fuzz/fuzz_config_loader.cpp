@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "targets/target_kind.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   char path[] = "/tmp/bastion-fuzz-config-XXXXXX";
@@ -19,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   close(fd);
   std::string err;
-  bastion::load_config(path, err, false);
+  static const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
+  bastion::load_config(path, err, kinds, false);
   unlink(path);
   return 0;
 }

@@ -148,7 +148,7 @@ SetEnv HOME={self.home}
 class Bastion:
     """A bastiond with a generated config; restartable with changes."""
 
-    def __init__(self, env, extra="", targets=None, limits="login_grace_time = 5"):
+    def __init__(self, env, extra="", targets=None, limits="login_grace_time = 5", binary=None):
         self.env = env
         self.port = free_port()
         self.conf = os.path.join(env.d, "bastion.conf")
@@ -175,7 +175,7 @@ targets = {{
         self.log = os.path.join(env.d, "bastiond.log")
         self.logf = open(self.log, "ab")
         start_offset = self.logf.tell()
-        self.proc = subprocess.Popen([BASTIOND, "--config", self.conf], stdout=self.logf,
+        self.proc = subprocess.Popen([binary or BASTIOND, "--config", self.conf], stdout=self.logf,
                                      stderr=subprocess.STDOUT)
         wait_port(self.port)
         # The socket listens before the audit store is open (bastiond binds,

@@ -4,11 +4,23 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "targets/kubectl/kubectl_settings.h"
+#include "targets/postgres/postgres_settings.h"
+#include "targets/ssh/ssh_settings.h"
+#include "targets/target_kind.h"
 #include "test_util.h"
 
 using namespace bastion;
 
 namespace {
+
+const TargetKinds kKinds = builtin_target_kinds();
+
+template <class T>
+const T& cred(const TargetConfig& t, const char* name) {
+  REQUIRE(t.credential(name));
+  return kind_part<T>(t.credential(name));
+}
 
 struct ConfigDir {
   testutil::TempDir d;
@@ -39,7 +51,7 @@ targets = {
 
 std::string error_for(ConfigDir& c, const std::string& body) {
   std::string err;
-  auto cfg = load_config(c.write(body), err);
+  auto cfg = load_config(c.write(body), err, kKinds);
   CHECK(cfg == nullptr);
   return err;
 }
@@ -49,7 +61,7 @@ std::string error_for(ConfigDir& c, const std::string& body) {
 TEST_CASE("loads a valid config and resolves paths against its folder", "[config]") {
   ConfigDir c;
   std::string err;
-  auto cfg = load_config(c.write(kGood), err);
+  auto cfg = load_config(c.write(kGood), err, kKinds);
   REQUIRE(cfg);
   CHECK(cfg->listen_host == "127.0.0.1");
   CHECK(cfg->listen_port == 2299);
@@ -62,9 +74,9 @@ TEST_CASE("loads a valid config and resolves paths against its folder", "[config
   CHECK(cfg->limits.max_startups == MaxStartups{30, 30, 100});
   CHECK(cfg->limits.per_source_max_startups == 10);
   const auto& t = cfg->targets.at("web1");
-  CHECK(t.ssh.host == "10.0.0.5");
-  CHECK(t.ssh.port == 2201);
-  CHECK(t.credentials.at("default").identity == c.d / "web1_key");
+  CHECK(kind_part<SshSettings>(t.settings.get()).host == "10.0.0.5");
+  CHECK(kind_part<SshSettings>(t.settings.get()).port == 2201);
+  CHECK(cred<SshCredential>(t, "default").identity == c.d / "web1_key");
   CHECK(t.allow == std::vector<std::string>{"ops", "sre"});
   CHECK(t.labels.at("env") == "prod");
 }
@@ -126,12 +138,12 @@ TEST_CASE("the config sandbox has no host access and bounded cost", "[config][sa
   // Binary chunks are refused at load time.
   testutil::spit(c.d / "bastion.conf", std::string("\x1bLua\x54\x00", 6));
   std::string err;
-  CHECK(load_config(c.d / "bastion.conf", err) == nullptr);
+  CHECK(load_config(c.d / "bastion.conf", err, kKinds) == nullptr);
   CHECK(err.find("attempt to load a binary chunk") != std::string::npos);
   // Safe helpers remain usable.
   std::string body = kGood;
   body.replace(body.find("\"deploy\""), 8, "string.format('%s', 'deploy')");
-  REQUIRE(load_config(c.write(body), err));
+  REQUIRE(load_config(c.write(body), err, kKinds));
 }
 
 TEST_CASE("held credential files are read once at load and refused when others may read them", "[config]") {
@@ -143,14 +155,14 @@ TEST_CASE("held credential files are read once at load and refused when others m
   testutil::spit(c.d / "pw", "s3cret-pw\nignored second line\n");
   chmod((c.d / "pw").c_str(), 0600);
   std::string err;
-  auto cfg = load_config(c.write(pg), err);
+  auto cfg = load_config(c.write(pg), err, kKinds);
   REQUIRE(cfg);
   const std::string key_text = testutil::slurp(c.d / "web1_key");
   unlink((c.d / "web1_key").c_str());
   unlink((c.d / "pw").c_str());
   // Held in the config: what was on disk at load, whatever happens to the files.
-  CHECK(cfg->targets.at("web1").credentials.at("default").identity_key.bytes == key_text);
-  CHECK(cfg->targets.at("db").credentials.at("default").password.bytes == "s3cret-pw");
+  CHECK(cred<SshCredential>(cfg->targets.at("web1"), "default").identity_key.bytes == key_text);
+  CHECK(cred<PostgresCredential>(cfg->targets.at("db"), "default").password.bytes == "s3cret-pw");
 
   testutil::keygen(c.d, "web1_key");
   testutil::spit(c.d / "pw", "s3cret-pw\n");
@@ -177,7 +189,7 @@ TEST_CASE("user names an existing user", "[config]") {
   ConfigDir c;
   const std::string f = c.d / "bastion.conf";
   std::string err;
-  auto cfg = load_config(c.write("user = \"root\"\n" + std::string(kGood)), err);
+  auto cfg = load_config(c.write("user = \"root\"\n" + std::string(kGood)), err, kKinds);
   REQUIRE(cfg);
   CHECK(cfg->user == "root");
   CHECK(error_for(c, "user = \"no-such-user-x\"\n" + std::string(kGood)) ==
@@ -212,24 +224,24 @@ TEST_CASE("a target holds several credentials, each read and mode-checked like t
       "  k8s = { type = \"kubectl\", kubectl = \"kubectl\", kubectl_sandbox = false, allow = \"ops\",\n"
       "          credentials = { view = { kubeconfig = \"view.kubeconfig\", context = \"v\" } } },");
   std::string err;
-  auto cfg = load_config(c.write(body), err);
+  auto cfg = load_config(c.write(body), err, kKinds);
   INFO(err);
   REQUIRE(cfg);
   const auto& web2 = cfg->targets.at("web2");
   REQUIRE(web2.credential("default"));
-  CHECK(web2.credential("default")->user == "app");
+  CHECK(cred<SshCredential>(web2, "default").user == "app");
   REQUIRE(web2.credential("deploy"));
-  CHECK(web2.credential("deploy")->user == "deploy");
-  CHECK(web2.credential("deploy")->identity_key.bytes == testutil::slurp(c.d / "deploy_key"));
+  CHECK(cred<SshCredential>(web2, "deploy").user == "deploy");
+  CHECK(cred<SshCredential>(web2, "deploy").identity_key.bytes == testutil::slurp(c.d / "deploy_key"));
   const auto& db = cfg->targets.at("db");
   CHECK_FALSE(db.credential("default"));  // only named credentials: no default
-  CHECK(db.credential("readonly")->user == "app_ro");
-  CHECK(db.credential("readonly")->password.bytes == "ro-secret");
-  CHECK(db.credential("admin")->password.bytes == "admin-secret");
+  CHECK(cred<PostgresCredential>(db, "readonly").user == "app_ro");
+  CHECK(cred<PostgresCredential>(db, "readonly").password.bytes == "ro-secret");
+  CHECK(cred<PostgresCredential>(db, "admin").password.bytes == "admin-secret");
   const auto& k8s = cfg->targets.at("k8s");
   CHECK(k8s.credentials.size() == 1);
-  CHECK(k8s.credential("view")->context == "v");
-  CHECK(k8s.credential("view")->kubeconfig_text.bytes == "apiVersion: v1\nkind: Config\n");
+  CHECK(cred<KubectlCredential>(k8s, "view").context == "v");
+  CHECK(cred<KubectlCredential>(k8s, "view").kubeconfig_text.bytes == "apiVersion: v1\nkind: Config\n");
 
   // The same mode check as a top-level password_file.
   chmod((c.d / "ro.pw").c_str(), 0640);

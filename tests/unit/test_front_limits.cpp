@@ -136,7 +136,8 @@ struct Context {
   std::string err;
   std::unique_ptr<SqliteAuditStore> audit = SqliteAuditStore::open(d / "audit.db", err);
   recorder::Flusher flusher{100};
-  ServerContext ctx{std::make_shared<Config>(), *audit, flusher};
+  TargetKinds kinds;
+  ServerContext ctx{std::make_shared<Config>(), kinds, *audit, flusher};
 };
 }  // namespace
 

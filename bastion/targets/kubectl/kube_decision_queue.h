@@ -18,6 +18,7 @@
 
 #include "policy/command_gate.h"
 #include "policy/policy.h"
+#include "targets/kubectl/kubectl_facts.h"
 
 namespace bastion {
 

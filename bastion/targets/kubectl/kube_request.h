@@ -6,6 +6,7 @@
 #include <string>
 
 #include "policy/policy.h"
+#include "targets/kubectl/kubectl_facts.h"
 
 namespace bastion {
 

@@ -1,6 +1,7 @@
 #include "targets/kubectl/kube_request_gate.h"
 
 #include "targets/kubectl/kube_request.h"
+#include "targets/kubectl/kubectl_facts.h"
 
 namespace bastion {
 
@@ -8,11 +9,12 @@ void serve_kube_requests(KubeDecisionQueue& queue, CommandGate& gate, const std:
   queue.serve(
       [&](const KubeRequestFacts& f) {
         CommandRequest req = gate.request("kube_request", kube_request_text(f));
-        req.kube = f;
+        KubeRequestFacts facts = f;
         if (!invocation.empty()) {
-          req.kube->invocation = invocation;
-          req.kube->approved = approved;
+          facts.invocation = invocation;
+          facts.approved = approved;
         }
+        req.facts = std::make_shared<KubeRequestCommandFacts>(std::move(facts));
         const GateResult g = gate.submit_request(req);
         KubeAnswer a;
         a.allowed = g.decision.allowed();

@@ -12,6 +12,8 @@
 #include "common/time_util.h"
 #include "targets/kubectl/kube_request.h"
 #include "targets/kubectl/kubectl_line.h"
+#include "targets/kubectl/kubectl_facts.h"
+#include "targets/kubectl/kubectl_settings.h"
 #include "targets/kubectl/sandbox.h"
 #include "sources/terminal_text.h"
 
@@ -73,7 +75,7 @@ void KubectlExecutor::flush() {
 void KubectlExecutor::prompt() {
   if (mode_ != Mode::console || prompt_shown_ || finished_ || child_ || held_) return;
   std::string out;
-  editor_.begin(target_.name + " (" + target_.kubectl.namespace_name + ")> ", out);
+  editor_.begin(target_.name + " (" + kubectl_settings(target_).namespace_name + ")> ", out);
   pending_.emplace_back(Stream::out, std::move(out));
   prompt_shown_ = true;
 }
@@ -91,9 +93,9 @@ void KubectlExecutor::set_output_wanted(bool wanted) {
 }
 
 void KubectlExecutor::run_line(const std::string& line) {
-  const KubectlLine kl = parse_kubectl_line(line, target_.kubectl.namespace_name);
+  const KubectlLine kl = parse_kubectl_line(line, kubectl_settings(target_).namespace_name);
   CommandRequest req = gate_.request("kubectl", line);
-  if (!kl.invocation.verb.empty()) req.kubectl = kl.facts;
+  if (!kl.invocation.verb.empty()) req.facts = std::make_shared<KubectlCommandFacts>(kl.facts);
   GateResult g = kl.refusal.empty() ? gate_.submit(req) : gate_.refuse(req, kl.refusal);
   flush();
   if (g.review_id) {  // held for a human decision: kubectl does not run meanwhile
@@ -146,7 +148,7 @@ void KubectlExecutor::execute(const GateResult& g, const KubectlInvocation& inv,
 }
 
 bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
-  const KubectlTargetConfig& k = target_.kubectl;
+  const KubectlSettings& k = kubectl_settings(target_);
   std::vector<std::string> argv{k.kubectl};
   if (!k.context.empty()) argv.push_back("--context=" + k.context);
   if (!inv.namespace_given && !inv.all_namespaces && !k.namespace_name.empty())

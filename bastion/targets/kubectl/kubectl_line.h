@@ -6,6 +6,7 @@
 #include <string>
 
 #include "policy/policy.h"
+#include "targets/kubectl/kubectl_facts.h"
 #include "targets/kubectl/kubectl_args.h"
 
 namespace bastion {

@@ -40,7 +40,7 @@ bool write_private_file(const std::string& path, const std::string& text) {
 }  // namespace
 
 std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const TargetConfig& t,
-                                                                          const HeldCredential& cred,
+                                                                          const KubectlCredential& cred,
                                                                           std::string& error) {
   std::error_code ec;  // the throwing overload would end the process from a session thread
   const auto tmp = std::filesystem::temp_directory_path(ec);
@@ -55,7 +55,7 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
     return error = "the target's kubeconfig cannot be used: " + why, nullptr;
   }
   KubeApiProxy::Options popts;
-  popts.decision_timeout = std::chrono::seconds(t.kubectl.decision_timeout);
+  popts.decision_timeout = std::chrono::seconds(kubectl_settings(t).decision_timeout);
   conn->proxy_ = KubeApiProxy::start(up, std::filesystem::path(tmpl).filename().string(), why, popts);
   if (!conn->proxy_) {
     log_error("kubectl target: API proxy failed", {{"target", t.name}, {"error", why}});
@@ -64,7 +64,7 @@ std::unique_ptr<KubectlTargetConnection> KubectlTargetConnection::connect(const 
   // kubectl gets the proxy and the session token, never the held credential.
   // The context keeps the configured name (the executor may pass --context),
   // whichever credential's context the proxy's upstream came from.
-  const std::string ctx = t.kubectl.context.empty() ? up.context : t.kubectl.context;
+  const std::string ctx = kubectl_settings(t).context.empty() ? up.context : kubectl_settings(t).context;
   if (!write_private_file(session_kubeconfig(tmpl), conn->proxy_->kubeconfig(ctx, up.namespace_name)))
     return error = "cannot prepare kubectl's configuration", nullptr;
 
@@ -85,7 +85,7 @@ std::unique_ptr<Executor> KubectlTargetConnection::start(const ExecRequest& req,
     if (!req.access || req.access->token.empty()) return error = "this bastion cannot serve your own kubectl", nullptr;
     return std::make_unique<TextExecutor>(proxy_kubeconfig("https://127.0.0.1:" + std::to_string(kOwnKubectlPort),
                                                            req.access->server_cert_pem, req.access->token, target_.name,
-                                                           target_.kubectl.namespace_name));
+                                                           kubectl_settings(target_).namespace_name));
   }
   if (req.kind == "subsystem") return error = "file transfer is not available on kubectl targets", nullptr;
   if (req.kind == "tunnel") return start_tunnel(req, error);
@@ -116,7 +116,7 @@ std::unique_ptr<Executor> KubectlTargetConnection::start_tunnel(const ExecReques
     opts.token = req.access->token;
     opts.listen = false;
     opts.own_kubectl = true;
-    opts.decision_timeout = std::chrono::seconds(target_.kubectl.decision_timeout);
+    opts.decision_timeout = std::chrono::seconds(kubectl_settings(target_).decision_timeout);
     std::string why;
     tunnel_proxy_ = KubeApiProxy::start(upstream_, std::filesystem::path(home_).filename().string() + "-own", why, opts);
     if (!tunnel_proxy_) {

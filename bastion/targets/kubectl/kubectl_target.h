@@ -12,6 +12,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "targets/kubectl/kubectl_settings.h"
 #include "targets/kubectl/kube_api_proxy.h"
 #include "targets/target.h"
 
@@ -26,7 +27,7 @@ inline constexpr int kTunnelPort = 443;
 class KubectlTargetConnection : public TargetConnection {
  public:
   // The API proxy's upstream credential is `cred`, the one the session's policy chose.
-  static std::unique_ptr<KubectlTargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
+  static std::unique_ptr<KubectlTargetConnection> connect(const TargetConfig& t, const KubectlCredential& cred,
                                                           std::string& error);
   ~KubectlTargetConnection() override;
 

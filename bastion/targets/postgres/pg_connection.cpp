@@ -44,9 +44,9 @@ std::string first_line(const char* msg) {
   return s;
 }
 
-std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, const HeldCredential& cred,
+std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, const PostgresCredential& cred,
                                                     std::string& error) {
-  const PostgresTargetConfig& p = t.postgres;
+  const PostgresSettings& p = kind_part<PostgresSettings>(t.settings.get());
   std::vector<std::pair<std::string, std::string>> kv;
   auto add = [&kv](const char* k, const std::string& v) {
     if (!v.empty()) kv.emplace_back(k, v);

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "config/config.h"
+#include "targets/postgres/postgres_settings.h"
 
 namespace bastion {
 
@@ -24,7 +25,7 @@ class PgConnection {
  public:
   // As `cred` (one of t's credentials); blocking, bounded by connect_timeout.
   // Null + a message fit for the user.
-  static std::unique_ptr<PgConnection> connect(const TargetConfig& t, const HeldCredential& cred, std::string& error);
+  static std::unique_ptr<PgConnection> connect(const TargetConfig& t, const PostgresCredential& cred, std::string& error);
 
   PGconn* get() const { return conn_.get(); }
   int socket() const { return PQsocket(conn_.get()); }

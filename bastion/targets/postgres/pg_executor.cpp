@@ -799,7 +799,7 @@ void PgExecutor::start_next() {
   if (w.send.empty()) w.send = w.stmt.text;
   flush_output();  // what came before is not this statement's output
   CommandRequest req = gate_.request("sql", w.stmt.text);
-  req.sql = sql_facts(w.stmt);
+  req.facts = std::make_shared<SqlCommandFacts>(sql_facts(w.stmt));
   auto r = std::make_unique<Running>();
   const std::string enc = encoding_refusal(conn_.get(), w.stmt);
   r->gate = enc.empty() ? gate_.submit(req) : gate_.refuse(req, enc);
@@ -831,7 +831,7 @@ void PgExecutor::proceed(std::unique_ptr<Running> r) {
     if (!resolve_masks(*r)) r->origin_of.clear(), r->masked_tables = {"*"};
     if (refuse_under_masks(*r)) return;
   }
-  const int64_t cfg_cap = target_.postgres.row_limit;
+  const int64_t cfg_cap = postgres_settings(target_).row_limit;
   r->row_cap = cfg_cap;
   if (d.row_limit && (cfg_cap == 0 || *d.row_limit < cfg_cap)) r->row_cap = *d.row_limit;
   r->started = monotonic_seconds();

@@ -23,7 +23,7 @@ class OwnedPgExecutor : public PgExecutor {
 
 }  // namespace
 
-std::unique_ptr<PgTargetConnection> PgTargetConnection::connect(const TargetConfig& t, const HeldCredential& cred,
+std::unique_ptr<PgTargetConnection> PgTargetConnection::connect(const TargetConfig& t, const PostgresCredential& cred,
                                                                 std::string& error) {
   auto c = PgConnection::connect(t, cred, error);
   if (!c) return nullptr;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "targets/postgres/postgres_settings.h"
 #include "targets/postgres/pg_connection.h"
 #include "targets/target.h"
 
@@ -14,7 +15,7 @@ namespace bastion {
 class PgTargetConnection : public TargetConnection {
  public:
   // Connects as `cred`, the credential the session's policy chose.
-  static std::unique_ptr<PgTargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
+  static std::unique_ptr<PgTargetConnection> connect(const TargetConfig& t, const PostgresCredential& cred,
                                                      std::string& error);
   ~PgTargetConnection() override;
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "targets/postgres/sql_facts.h"
 
 namespace bastion {
 

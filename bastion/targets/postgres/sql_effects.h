@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "targets/postgres/sql_facts.h"
 #include "targets/postgres/parse_tree.h"
 
 namespace bastion {

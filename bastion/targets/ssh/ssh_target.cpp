@@ -6,7 +6,7 @@
 
 namespace bastion {
 
-bool import_identity(const HeldCredential& c, SshKey& key, std::string& error) {
+bool import_identity(const SshCredential& c, SshKey& key, std::string& error) {
   ssh_key raw = nullptr;
   if (ssh_pki_import_privkey_base64(c.identity_key.bytes.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK)
     return error = c.identity + ": not a private key libssh can load (or it has a passphrase)", false;
@@ -26,11 +26,11 @@ bool import_identity(const HeldCredential& c, SshKey& key, std::string& error) {
   return true;
 }
 
-std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetConfig& t, const HeldCredential& cred,
+std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetConfig& t, const SshCredential& cred,
                                                                   std::string& error) {
   SshSession s(ssh_new());
   if (!s) return error = "out of memory", nullptr;
-  const auto& c = t.ssh;
+  const auto& c = kind_part<SshSettings>(t.settings.get());
   long timeout = c.connect_timeout;
   int verbosity = SSH_LOG_NOLOG;
   bool no = false;

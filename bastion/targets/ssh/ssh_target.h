@@ -7,6 +7,7 @@
 
 #include "common/ssh_handles.h"
 #include "config/config.h"
+#include "targets/ssh/ssh_settings.h"
 #include "targets/target.h"
 
 namespace bastion {
@@ -15,13 +16,13 @@ namespace bastion {
 // changed or deleted file on disk matters only after a reload): the private
 // key, with the certificate copied in when one is configured. Errors name
 // the files, never their content.
-bool import_identity(const HeldCredential& c, SshKey& key, std::string& error);
+bool import_identity(const SshCredential& c, SshKey& key, std::string& error);
 
 class SshTargetConnection : public TargetConnection {
  public:
   // Connects and authenticates as `cred` (one of t's credentials; blocking,
   // bounded by connect_timeout). Null + a user-presentable error on failure.
-  static std::unique_ptr<SshTargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
+  static std::unique_ptr<SshTargetConnection> connect(const TargetConfig& t, const SshCredential& cred,
                                                       std::string& error);
   ~SshTargetConnection() override;
 

@@ -18,7 +18,7 @@
 
 #include "common/display_escape.h"
 #include "common/parse_number.h"
-#include "ctl/commands.h"
+#include "targets/kubectl/kubeconfig_cmd.h"
 
 namespace bastion {
 namespace {

@@ -1,0 +1,58 @@
+#include "targets/ssh/ssh_kind.h"
+
+#include "common/file_util.h"
+#include "common/ssh_handles.h"
+#include "targets/ssh/ssh_settings.h"
+#include "targets/ssh/ssh_target.h"
+
+namespace bastion {
+
+std::set<std::string> SshKind::keys() const {
+  return {"host", "port", "user", "identity", "certificate", "known_hosts", "connect_timeout"};
+}
+
+std::set<std::string> SshKind::credential_keys() const { return {"user", "identity", "certificate"}; }
+
+std::shared_ptr<const TargetSettings> SshKind::read_settings(const TableReader& r) const {
+  auto s = std::make_shared<SshSettings>();
+  s->connect_timeout = static_cast<int>(r.integer("connect_timeout", 1, 300).value_or(10));
+  s->host = r.need("host");
+  s->port = static_cast<int>(r.integer("port", 1, 65535).value_or(22));
+  s->known_hosts = r.reader().resolve(r.need("known_hosts"));
+  return s;
+}
+
+std::shared_ptr<const HeldCredential> SshKind::read_credential(const TableReader& r, const TargetSettings&, bool,
+                                                               bool check_files) const {
+  auto c = std::make_shared<SshCredential>();
+  c->user = r.need("user");
+  c->identity = r.reader().resolve(r.need("identity"));
+  c->certificate = r.path("certificate");
+  if (!check_files) return c;
+  r.read_secret("identity", c->identity, c->identity_key);
+  // A certificate is public (the target sees it), so any mode will do; it
+  // is still read once, with its key.
+  if (!c->certificate.empty() && !read_file(c->certificate, c->certificate_text))
+    r.fail("certificate", "cannot read " + c->certificate);
+  return c;
+}
+
+void SshKind::check_setting_files(const TableReader& r, const TargetSettings& s) const {
+  r.check_readable("known_hosts", kind_part<SshSettings>(&s).known_hosts);
+}
+
+void SshKind::check_files(const TargetConfig& t, std::vector<std::string>& problems) const {
+  for (const auto& [cname, cred] : t.credentials) {
+    SshKey key;
+    std::string err;
+    if (!import_identity(kind_part<SshCredential>(cred.get()), key, err))
+      problems.push_back("targets." + t.name + (cname == "default" ? "" : ".credentials." + cname) + ": " + err);
+  }
+}
+
+std::unique_ptr<TargetConnection> SshKind::connect(const TargetConfig& t, const HeldCredential& cred,
+                                                   std::string& error) const {
+  return SshTargetConnection::connect(t, kind_part<SshCredential>(&cred), error);
+}
+
+}  // namespace bastion

@@ -1,0 +1,23 @@
+// Remote hosts over SSH: one command (or shell, or sftp) per channel,
+// decided when the channel starts.
+#pragma once
+#include "targets/target_kind.h"
+
+namespace bastion {
+
+class SshKind : public TargetKind {
+ public:
+  const char* type() const override { return "ssh"; }
+  std::set<std::string> keys() const override;
+  std::set<std::string> credential_keys() const override;
+  std::shared_ptr<const TargetSettings> read_settings(const TableReader& r) const override;
+  std::shared_ptr<const HeldCredential> read_credential(const TableReader& r, const TargetSettings& s, bool top_level,
+                                                        bool check_files) const override;
+  void check_setting_files(const TableReader& r, const TargetSettings& s) const override;
+  void check_files(const TargetConfig& t, std::vector<std::string>& problems) const override;
+  std::unique_ptr<TargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
+                                            std::string& error) const override;
+  bool serves_subsystem(std::string_view name) const override { return name == "sftp"; }
+};
+
+}  // namespace bastion
