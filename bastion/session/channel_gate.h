@@ -41,7 +41,7 @@ class ChannelMessages {
 
 // Why a held request ends before it was decided.
 enum class CancelCause {
-  requester,  // Ctrl-C, or the source gave up the command
+  requester,  // Ctrl-C, the client closed the held channel, or the source gave up the command
   left,       // the requester's channel or session went away
 };
 
