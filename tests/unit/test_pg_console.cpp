@@ -1,0 +1,115 @@
+// The SQL console of a PostgreSQL target, driven as the session drives it,
+// over a connection that never connected: what the console itself does
+// (prompt, backslash commands, script lines, Ctrl-C, Ctrl-D, CR LF) needs
+// no server, and no statement may run (or reach the policy) without one.
+#include <catch2/catch.hpp>
+
+#include "capture_output.h"
+#include "fake_command_gate.h"
+#include "targets/postgres/pg_executor.h"
+
+using namespace bastion;
+using bastion::test::CaptureOutput;
+using bastion::test::FakeCommandGate;
+
+namespace {
+
+struct SqlRig {
+  TargetConfig target;
+  FakeCommandGate gate;
+  CaptureOutput out;
+  // An invalid option: libpq gives a handle in CONNECTION_BAD without any network.
+  std::unique_ptr<PgConnection> conn = PgConnection::adopt(PQconnectdb("no_such_option=1"));
+  SqlRig() { target.name = "db"; }
+  std::unique_ptr<PgExecutor> start(const std::string& kind, const std::string& text, bool pty) {
+    ExecRequest r;
+    r.kind = kind;
+    r.text = text;
+    if (pty) r.pty = PtyRequest{.term = "xterm", .cols = 80, .rows = 24};
+    r.gate = &gate;
+    return std::make_unique<PgExecutor>(*conn, target, r, gate, nullptr);
+  }
+  std::string pump(Executor& e, std::string_view input = {}) {
+    if (!input.empty()) e.write_input(input);
+    e.pump_output(out, 1 << 16);
+    return out.take();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sql console: prompt, backslash commands with variables, CR LF", "[console][sql]") {
+  SqlRig s;
+  REQUIRE_FALSE(s.conn->ok());
+  auto e = s.start("shell", "", true);
+  CHECK(s.pump(*e) == "db=> ");
+  CHECK(s.pump(*e, "\\set who world\r") == "\\set who world\r\ndb=> ");
+  CHECK(s.pump(*e, "\\echo hello :who\r") == "\\echo hello :who\r\nhello world\r\ndb=> ");
+  CHECK(s.out.err.empty());  // stderr shares the terminal
+  CHECK(s.gate.calls.empty());
+}
+
+TEST_CASE("sql console: the prompt shows an unfinished statement; Ctrl-C drops it", "[console][sql]") {
+  SqlRig s;
+  auto e = s.start("shell", "", true);
+  s.pump(*e);
+  CHECK(s.pump(*e, "SELECT 1\r") == "SELECT 1\r\ndb-> ");
+  CHECK(s.pump(*e, "\x03") == "^C\r\ndb=> ");
+  CHECK(s.gate.calls.empty());
+}
+
+TEST_CASE("sql console: Ctrl-D quits as psql does", "[console][sql]") {
+  SqlRig s;
+  auto e = s.start("shell", "", true);
+  s.pump(*e);
+  CHECK(s.pump(*e, "\x04") == "\\q\r\n");
+  CHECK_FALSE(e->pump_output(s.out, 1 << 16));
+  CHECK(e->exit_info().status == 0);
+}
+
+TEST_CASE("sql console: an unknown backslash command says how to get help", "[console][sql]") {
+  SqlRig s;
+  auto e = s.start("shell", "", true);
+  s.pump(*e);
+  CHECK(s.pump(*e, "\\nope\r") == "\\nope\r\ninvalid command \\nope\r\nTry \\? for help.\r\ndb=> ");
+}
+
+TEST_CASE("sql script: lines without a pty, the last one at end of input", "[console][sql]") {
+  SqlRig s;
+  auto e = s.start("shell", "", false);
+  e->write_input("\\echo one\n\\echo two");
+  CHECK(e->pump_output(s.out, 1 << 16));
+  CHECK(s.out.out == "one\n");
+  e->send_eof();
+  CHECK_FALSE(e->pump_output(s.out, 1 << 16));
+  CHECK(s.out.out == "one\ntwo\n");
+  CHECK(e->exit_info().status == 0);
+}
+
+TEST_CASE("sql script: a script line over 1 MiB ends the script", "[console][sql]") {
+  SqlRig s;
+  auto e = s.start("shell", "", false);
+  e->write_input(std::string((1 << 20) + 1, 'x'));
+  CHECK_FALSE(e->pump_output(s.out, 1 << 16));
+  CHECK(s.out.err == "ERROR:  line too long for the bastion (1 MiB)\n");
+  CHECK(e->exit_info().status == kSqlExitError);
+}
+
+TEST_CASE("sql: without its database no statement runs or reaches the policy", "[console][sql]") {
+  SqlRig s;
+  auto e = s.start("exec", "SELECT 1; SELECT 2", false);
+  CHECK_FALSE(e->pump_output(s.out, 1 << 16));
+  CHECK(s.out.err == "bastion: the connection to the database was lost\n");
+  CHECK(e->exit_info().status == kSqlExitConnection);
+  CHECK(s.gate.calls.empty());
+}
+
+TEST_CASE("sql exec: an unknown option is named, nothing runs", "[console][sql]") {
+  SqlRig s;
+  auto e = s.start("exec", "--bogus SELECT 1", true);
+  CHECK_FALSE(e->pump_output(s.out, 1 << 16));
+  CHECK(s.out.out.starts_with("bastion: unknown option --bogus (options: "));
+  CHECK(s.out.out.ends_with(")\r\n"));
+  CHECK(e->exit_info().status == kSqlExitError);
+  CHECK(s.gate.calls.empty());
+}
