@@ -12,7 +12,7 @@
 #include "common/time_util.h"
 #include "targets/kubectl/kube_request.h"
 #include "targets/kubectl/kubectl_line.h"
-#include "targets/kubectl/sandbox.h"
+#include "targets/kubectl/kubectl_spawn.h"
 
 namespace bastion {
 namespace {
@@ -120,39 +120,12 @@ void KubectlExecutor::execute(const GateResult& g, const KubectlInvocation& inv,
 }
 
 bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
-  const KubectlTargetConfig& k = target_.kubectl;
-  std::vector<std::string> argv{k.kubectl};
-  if (!k.context.empty()) argv.push_back("--context=" + k.context);
-  if (!inv.namespace_given && !inv.all_namespaces && !k.namespace_name.empty())
-    argv.push_back("--namespace=" + k.namespace_name);
-  for (const auto& a : inv.argv) argv.push_back(a);
-  ChildProcess::Options o;
-  // Nothing of bastiond's environment: the session's kubeconfig, a private
-  // HOME, editors that refuse, no plugin PATH; inside the sandbox.
-  o.env = kubectl_environment(home_, session_kubeconfig(home_), pty_);
-  std::string sandbox_error;
-  o.argv = sandboxed_argv(KubectlSandbox{k.sandbox, k.bwrap}, argv, o.env, home_, pty_, sandbox_error);
-  if (o.argv.empty()) {  // fail closed: no kubectl outside its sandbox
-    emit(Stream::err, "bastion: cannot run kubectl: " + display_escape(sandbox_error) + "\n");
-    return false;
-  }
-  if (k.sandbox) o.env.clear();  // bwrap --clearenv --setenv carries it
-  // As root, kubectl runs as the session's own uid (never root, never shared:
-  // its RLIMIT_NPROC then counts only its own processes).
-  if (geteuid() == 0 && !run_as_) {
-    emit(Stream::err, "bastion: cannot run kubectl: no sandbox user for this session\n");
-    return false;
-  }
-  if (run_as_) o.run_as = std::pair{static_cast<uid_t>(*run_as_), static_cast<gid_t>(*run_as_)};
-  o.limit_processes = run_as_ ? kSandboxProcesses : kubectl_process_limit();
-  o.cwd = home_;
-  o.pty = pty_;
-  o.cols = cols_;
-  o.rows = rows_;
-  std::string err;
-  child_ = ChildProcess::spawn(o, err);
+  std::string error;
+  child_ = spawn_kubectl(target_.kubectl, inv, KubectlRun{.home = home_, .pty = pty_, .cols = cols_, .rows = rows_,
+                                                          .run_as = run_as_},
+                         error);
   if (!child_) {
-    emit(Stream::err, "bastion: cannot run kubectl: " + display_escape(err) + "\n");
+    emit(Stream::err, "bastion: cannot run kubectl: " + error + "\n");
     return false;
   }
   // A console line or a script line has no stdin of its own.

@@ -18,12 +18,10 @@
 #include "targets/kubectl/child_process.h"
 #include "targets/kubectl/kube_decision_queue.h"
 #include "targets/kubectl/kubectl_args.h"
+#include "targets/kubectl/kubectl_spawn.h"
 #include "targets/target.h"
 
 namespace bastion {
-
-// The session's copy of the held kubeconfig (mode 0600, in its private HOME).
-inline std::string session_kubeconfig(const std::string& home) { return home + "/kubeconfig"; }
 
 constexpr int kKubectlExitDenied = 126;
 
