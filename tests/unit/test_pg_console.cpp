@@ -129,6 +129,7 @@ struct ServerRig : SqlRig {
     conn = PgConnection::adopt(PQconnectdb(server.conninfo().c_str()));
     REQUIRE(conn->ok());
   }
+  ~ServerRig() { conn.reset(); }  // the client leaves before its server stops
   // Pumps until the output ends with `tail` (bounded): the server answers in its own time.
   std::string pump_until(Executor& e, const std::string& tail, std::string_view input = {}) {
     if (!input.empty()) e.write_input(input);
