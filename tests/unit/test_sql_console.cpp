@@ -4,7 +4,7 @@
 
 #include "targets/postgres/column_masker.h"
 #include "sources/line_editor.h"
-#include "sources/sql_input.h"
+#include "targets/postgres/sql_input.h"
 #include "targets/postgres/describe_queries.h"
 #include "targets/postgres/pg_executor.h"
 #include "targets/postgres/result_renderer.h"

@@ -21,7 +21,7 @@
 #include "policy/command_gate.h"
 #include "sources/command_console.h"
 #include "sources/held_command.h"
-#include "sources/sql_input.h"
+#include "targets/postgres/sql_input.h"
 #include "targets/postgres/column_masker.h"
 #include "targets/postgres/describe_queries.h"
 #include "targets/postgres/pg_connection.h"
