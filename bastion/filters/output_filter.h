@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "filters/output_writer.h"
 #include "sinks/output_sink.h"
 
 namespace bastion {
@@ -21,13 +22,13 @@ class OutputFilter {
 
 // Runs filters in order, then fans the result out to every sink. Targets and
 // sessions write only through this, so masking and recording cannot be skipped.
-class OutputPipeline {
+class OutputPipeline : public OutputWriter {
  public:
   void add_filter(std::unique_ptr<OutputFilter> f) { filters_.push_back(std::move(f)); }
   void add_sink(OutputSink* s) { sinks_.push_back(s); }
 
   // Target output.
-  void write(Stream s, std::string data) {
+  void write(Stream s, std::string data) override {
     activity_ = true;
     for (auto& f : filters_) f->filter(s, data);
     if (command_filter_) command_filter_->filter(s, data);

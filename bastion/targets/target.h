@@ -10,7 +10,7 @@
 
 #include <libssh/libssh.h>
 
-#include "filters/output_filter.h"
+#include "filters/output_writer.h"
 
 namespace bastion {
 
@@ -63,7 +63,7 @@ class Executor {
   virtual void set_output_wanted(bool) {}
   // Moves up to `budget` bytes of available output into `out`.
   // Returns false when the target has no more output (finished or failed).
-  virtual bool pump_output(OutputPipeline& out, std::size_t budget) = 0;
+  virtual bool pump_output(OutputWriter& out, std::size_t budget) = 0;
   // Set once the target reported how the command ended.
   virtual ExitInfo exit_info() const = 0;
   virtual void close() = 0;

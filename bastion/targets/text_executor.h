@@ -1,6 +1,6 @@
 // An executor whose whole output is a text the bastion made (e.g. the
 // kubeconfig for a user's own kubectl): it still goes through the
-// channel's OutputPipeline like any target output, then exits 0.
+// channel's output filters like any target output, then exits 0.
 #pragma once
 #include <string>
 
@@ -16,7 +16,7 @@ class TextExecutor : public Executor {
   void send_eof() override {}
   void window_change(int, int) override {}
   void send_signal(const std::string&) override {}
-  bool pump_output(OutputPipeline& out, std::size_t budget) override {
+  bool pump_output(OutputWriter& out, std::size_t budget) override {
     const std::size_t n = std::min(budget, text_.size() - sent_);
     if (n > 0) out.write(Stream::out, text_.substr(sent_, n));
     sent_ += n;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "sources/line_editor.h"
-#include "sources/sql_input.h"
+#include "targets/postgres/sql_input.h"
 #include "targets/postgres/pg_executor.h"
 #include "targets/postgres/sql_classifier.h"
 

@@ -2,7 +2,7 @@
 // two policies' options combine, and how the masker applies them.
 #include <catch2/catch.hpp>
 
-#include "filters/column_masker.h"
+#include "targets/postgres/column_masker.h"
 #include "policy/lua_policy.h"
 #include "policy/policy_library.h"
 #include "test_util.h"

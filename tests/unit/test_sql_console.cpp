@@ -2,9 +2,9 @@
 // rendering, column masking and exec-line options.
 #include <catch2/catch.hpp>
 
-#include "filters/column_masker.h"
+#include "targets/postgres/column_masker.h"
 #include "sources/line_editor.h"
-#include "sources/sql_input.h"
+#include "targets/postgres/sql_input.h"
 #include "targets/postgres/describe_queries.h"
 #include "targets/postgres/pg_executor.h"
 #include "targets/postgres/result_renderer.h"

@@ -60,7 +60,7 @@ void KubeTunnelExecutor::set_output_wanted(bool wanted) {
   if (watch_) watch_(fd_, wanted);
 }
 
-bool KubeTunnelExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
+bool KubeTunnelExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   serve_kube_requests(queue_, gate_, "", false);
   flush_input();
   if (fd_ < 0) return false;

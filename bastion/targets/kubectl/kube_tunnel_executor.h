@@ -28,7 +28,7 @@ class KubeTunnelExecutor : public Executor {
   void window_change(int, int) override {}
   void send_signal(const std::string&) override {}
   void set_output_wanted(bool wanted) override;
-  bool pump_output(OutputPipeline& out, std::size_t budget) override;
+  bool pump_output(OutputWriter& out, std::size_t budget) override;
   ExitInfo exit_info() const override { return exit_; }
   void close() override;
 

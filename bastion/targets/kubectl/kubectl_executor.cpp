@@ -14,8 +14,7 @@
 #include "targets/kubectl/kubectl_line.h"
 #include "targets/kubectl/kubectl_facts.h"
 #include "targets/kubectl/kubectl_settings.h"
-#include "targets/kubectl/sandbox.h"
-#include "sources/terminal_text.h"
+#include "targets/kubectl/kubectl_spawn.h"
 
 namespace bastion {
 namespace {
@@ -43,41 +42,24 @@ std::string trim(const std::string& s) {
 KubectlExecutor::KubectlExecutor(const TargetConfig& t, const ExecRequest& req, CommandGate& gate, std::string home,
                                  Watch watch, KubeDecisionQueue* kube)
     : target_(t), gate_(gate), home_(std::move(home)), watch_(std::move(watch)), kube_(kube),
-      pty_(req.pty.has_value()) {
+      mode_(req.kind == "exec" && !trim(req.text).empty() ? Mode::command
+            : req.pty                                      ? Mode::console
+                                                           : Mode::script),
+      pty_(req.pty.has_value()),
+      console_(*this,
+               mode_ == Mode::command   ? CommandConsole::Input::none
+               : mode_ == Mode::console ? CommandConsole::Input::editor
+                                        : CommandConsole::Input::script,
+               pty_) {
   if (req.pty) cols_ = req.pty->cols, rows_ = req.pty->rows;
   run_as_ = req.sandbox_uid;
-  if (req.kind == "exec" && !trim(req.text).empty()) {
-    mode_ = Mode::command;
-    partial_line_ = req.text;  // run at the first pump, when output has somewhere to go
-  } else {
-    mode_ = pty_ ? Mode::console : Mode::script;
-  }
+  if (mode_ == Mode::command) exec_line_ = req.text;  // run at the first pump, when output has somewhere to go
 }
 
 KubectlExecutor::~KubectlExecutor() { close(); }
 
-void KubectlExecutor::emit(Stream s, std::string text) {
-  if (text.empty()) return;
-  if (pty_) {
-    text = crlf(text);  // stderr shares the terminal
-    s = Stream::out;
-  }
-  produced_ += text.size();
-  pending_.emplace_back(s, std::move(text));
-}
-
-void KubectlExecutor::flush() {
-  if (!out_) return;
-  for (auto& [s, t] : pending_) out_->write(s, std::move(t));
-  pending_.clear();
-}
-
-void KubectlExecutor::prompt() {
-  if (mode_ != Mode::console || prompt_shown_ || finished_ || child_ || held_) return;
-  std::string out;
-  editor_.begin(target_.name + " (" + kubectl_settings(target_).namespace_name + ")> ", out);
-  pending_.emplace_back(Stream::out, std::move(out));
-  prompt_shown_ = true;
+std::string KubectlExecutor::prompt() {
+  return target_.name + " (" + kubectl_settings(target_).namespace_name + ")> ";
 }
 
 void KubectlExecutor::watch_all(bool on) {
@@ -97,27 +79,19 @@ void KubectlExecutor::run_line(const std::string& line) {
   CommandRequest req = gate_.request("kubectl", line);
   if (!kl.invocation.verb.empty()) req.facts = std::make_shared<KubectlCommandFacts>(kl.facts);
   GateResult g = kl.refusal.empty() ? gate_.submit(req) : gate_.refuse(req, kl.refusal);
-  flush();
+  console_.flush();
   if (g.review_id) {  // held for a human decision: kubectl does not run meanwhile
-    held_ = Held{g, kl.invocation, line, false};
+    held_ = Held{HeldCommand(gate_, g), kl.invocation, line};
     return;
   }
   execute(g, kl.invocation, line, false);
 }
 
 void KubectlExecutor::poll_held() {
-  std::optional<GateResult> res;
-  if (held_->cancelled) {
-    res = GateResult{};
-    res->decision = Decision::deny("request #" + std::to_string(held_->gate.review_id) + " cancelled");
-    res->refusal = res->decision.reason;
-  } else {
-    res = gate_.poll_review(held_->gate.review_id);
-  }
+  const std::optional<GateResult> res = held_->review.poll();
   if (!res) return;
   Held h = std::move(*held_);
   held_.reset();
-  if (res->command_id == 0) res->command_id = h.gate.command_id;  // refused: finish the held row
   execute(*res, h.invocation, h.line, res->decision.allowed());
 }
 
@@ -148,39 +122,12 @@ void KubectlExecutor::execute(const GateResult& g, const KubectlInvocation& inv,
 }
 
 bool KubectlExecutor::start_child(const KubectlInvocation& inv) {
-  const KubectlSettings& k = kubectl_settings(target_);
-  std::vector<std::string> argv{k.kubectl};
-  if (!k.context.empty()) argv.push_back("--context=" + k.context);
-  if (!inv.namespace_given && !inv.all_namespaces && !k.namespace_name.empty())
-    argv.push_back("--namespace=" + k.namespace_name);
-  for (const auto& a : inv.argv) argv.push_back(a);
-  ChildProcess::Options o;
-  // Nothing of bastiond's environment: the session's kubeconfig, a private
-  // HOME, editors that refuse, no plugin PATH; inside the sandbox.
-  o.env = kubectl_environment(home_, session_kubeconfig(home_), pty_);
-  std::string sandbox_error;
-  o.argv = sandboxed_argv(KubectlSandbox{k.sandbox, k.bwrap}, argv, o.env, home_, pty_, sandbox_error);
-  if (o.argv.empty()) {  // fail closed: no kubectl outside its sandbox
-    emit(Stream::err, "bastion: cannot run kubectl: " + display_escape(sandbox_error) + "\n");
-    return false;
-  }
-  if (k.sandbox) o.env.clear();  // bwrap --clearenv --setenv carries it
-  // As root, kubectl runs as the session's own uid (never root, never shared:
-  // its RLIMIT_NPROC then counts only its own processes).
-  if (geteuid() == 0 && !run_as_) {
-    emit(Stream::err, "bastion: cannot run kubectl: no sandbox user for this session\n");
-    return false;
-  }
-  if (run_as_) o.run_as = std::pair{static_cast<uid_t>(*run_as_), static_cast<gid_t>(*run_as_)};
-  o.limit_processes = run_as_ ? kSandboxProcesses : kubectl_process_limit();
-  o.cwd = home_;
-  o.pty = pty_;
-  o.cols = cols_;
-  o.rows = rows_;
-  std::string err;
-  child_ = ChildProcess::spawn(o, err);
+  std::string error;
+  child_ = spawn_kubectl(kubectl_settings(target_), inv, KubectlRun{.home = home_, .pty = pty_, .cols = cols_, .rows = rows_,
+                                                          .run_as = run_as_},
+                         error);
   if (!child_) {
-    emit(Stream::err, "bastion: cannot run kubectl: " + display_escape(err) + "\n");
+    emit(Stream::err, "bastion: cannot run kubectl: " + error + "\n");
     return false;
   }
   // A console line or a script line has no stdin of its own.
@@ -197,7 +144,7 @@ void KubectlExecutor::child_finished(int st) {
   if (WIFEXITED(st)) o.status = WEXITSTATUS(st);
   else if (WIFSIGNALED(st)) o.status = 128 + WTERMSIG(st);
   o.duration_us = static_cast<int64_t>(std::llround((monotonic_seconds() - started_) * 1e6));
-  flush();
+  console_.flush();
   gate_.command_ended(command_id_, o);
   command_id_ = 0;
   if (mode_ == Mode::command) {
@@ -226,18 +173,19 @@ std::size_t KubectlExecutor::input_capacity() {
   if (finished_) return 0;
   if (to_child()) return pending_stdin_.size() < kInputChunk ? kInputChunk : 0;
   if (child_) return 0;  // a script waits for the running line
-  return raw_in_.size() < kMaxLine ? kInputChunk : 0;
+  return console_.unread() < kMaxLine ? kInputChunk : 0;
 }
 
 bool KubectlExecutor::write_input(std::string_view data) {
   if (finished_) return true;
   if (to_child()) pending_stdin_.append(data);  // held until the child takes it
-  else raw_in_.append(data);
+  else console_.write_input(data);
   return true;
 }
 
 void KubectlExecutor::send_eof() {
   input_eof_ = true;
+  console_.send_eof();
   if (child_ && mode_ == Mode::command && pending_stdin_.empty()) child_->close_stdin();
 }
 
@@ -250,75 +198,41 @@ void KubectlExecutor::send_signal(const std::string& name) {
   if (child_ && signal_number(name)) child_->signal(signal_number(name));
 }
 
-void KubectlExecutor::take_input() {
-  if (finished_ || child_ || held_) return;
-  if (mode_ == Mode::console) {
-    prompt();
-    while (!raw_in_.empty() && !finished_ && !child_) {
-      std::string out;
-      std::vector<LineEditor::Event> events;
-      const std::size_t used = editor_.feed(raw_in_, out, events);
-      raw_in_.erase(0, used);
-      if (!out.empty()) pending_.emplace_back(Stream::out, std::move(out));
-      for (const auto& ev : events) {
-        prompt_shown_ = false;
-        if (ev.kind == LineEditor::Event::Kind::eof) return finish(0);
-        if (ev.kind == LineEditor::Event::Kind::interrupt) continue;
-        const std::string line = trim(ev.text);
-        editor_.add_history(ev.text);
-        if (line == "exit" || line == "quit" || line == "\\q") return finish(0);
-        if (!line.empty()) run_line(line);
-      }
-      if (used == 0) break;
-      prompt();
-    }
-    prompt();
+void KubectlExecutor::on_line(const std::string& text) {
+  const std::string line = trim(text);
+  if (mode_ == Mode::script) {
+    if (!line.empty() && line[0] != '#') run_line(line);
     return;
   }
-  // Script: one invocation per line.
-  partial_line_ += raw_in_;
-  raw_in_.clear();
-  while (!finished_ && !child_) {
-    const auto nl = partial_line_.find('\n');
-    if (nl == std::string::npos) break;
-    const std::string line = trim(partial_line_.substr(0, nl));
-    partial_line_.erase(0, nl + 1);
-    if (!line.empty() && line[0] != '#') run_line(line);
-  }
-  if (input_eof_ && !child_ && !finished_) {
-    const std::string line = trim(partial_line_);
-    partial_line_.clear();
-    if (!line.empty() && line[0] != '#') run_line(line);
-    if (!child_) finish(exit_.status.value_or(0));
-  }
+  if (line == "exit" || line == "quit" || line == "\\q") return finish(0);
+  if (!line.empty()) run_line(line);
 }
 
 void KubectlExecutor::serve_kube() {
   if (kube_) serve_kube_requests(*kube_, gate_, child_ ? running_line_ : std::string(), child_ && running_approved_);
 }
 
-bool KubectlExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
+bool KubectlExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   serve_kube();
-  out_ = &out;
-  produced_ = 0;
+  console_.attach(&out);
+  console_.reset_produced();
   if (held_) {
     // Ctrl-C typed while held withdraws the request (console or pty exec).
-    if (raw_in_.find('\x03') != std::string::npos || pending_stdin_.find('\x03') != std::string::npos) {
-      raw_in_.clear();
+    const bool in_stdin = pending_stdin_.find('\x03') != std::string::npos;
+    if (console_.take_interrupt() || in_stdin) {
       pending_stdin_.clear();
-      if (!held_->cancelled) gate_.cancel_review(held_->gate.review_id);
-      held_->cancelled = true;
+      held_->review.cancel();
     }
     poll_held();
     if (held_) {
-      flush();
-      out_ = nullptr;
+      console_.flush();
+      console_.attach(nullptr);
       return true;
     }
   }
-  if (mode_ == Mode::command && !partial_line_.empty() && !finished_ && !child_ && command_id_ == 0 && !held_) {
-    const std::string line = partial_line_;
-    partial_line_.clear();
+  if (mode_ == Mode::command && !exec_line_.empty() && !finished_ && !child_ && command_id_ == 0 && !held_) {
+    const std::string line = std::move(exec_line_);
+    exec_line_.clear();
     run_line(line);
   }
   if (child_ && !pending_stdin_.empty()) {
@@ -332,11 +246,9 @@ bool KubectlExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
       std::string data;
       // Which stream first: read() forgets the fd once it reaches EOF.
       const Stream s = child_->is_stderr(fd) ? Stream::err : Stream::out;
-      const bool open = child_->read(fd, data, budget > produced_ ? budget - produced_ : 0);
-      if (!data.empty()) {
-        produced_ += data.size();
-        pending_.emplace_back(s, std::move(data));  // raw: a pty already translated newlines
-      }
+      const std::size_t produced = console_.produced();
+      const bool open = child_->read(fd, data, budget > produced ? budget - produced : 0);
+      console_.emit_raw(s, std::move(data));  // a pty already translated newlines
       if (!open && watch_) watch_(fd, false);
     }
     if (!child_->output_open()) {
@@ -344,9 +256,9 @@ bool KubectlExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
       if (child_->reap(st)) child_finished(st);
     }
   }
-  if (!child_) take_input();
-  flush();
-  out_ = nullptr;
+  if (!child_) console_.step();
+  console_.flush();
+  console_.attach(nullptr);
   return !(finished_ && !child_);
 }
 
@@ -354,7 +266,7 @@ void KubectlExecutor::close() {
   if (closed_) return;
   closed_ = true;
   if (held_) {
-    gate_.cancel_review(held_->gate.review_id);
+    held_->review.withdraw();
     held_.reset();
   }
   if (child_) {

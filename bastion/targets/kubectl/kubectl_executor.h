@@ -13,20 +13,19 @@
 
 #include "config/config.h"
 #include "policy/command_gate.h"
-#include "sources/line_editor.h"
+#include "sources/command_console.h"
+#include "sources/held_command.h"
 #include "targets/kubectl/child_process.h"
 #include "targets/kubectl/kube_decision_queue.h"
 #include "targets/kubectl/kubectl_args.h"
+#include "targets/kubectl/kubectl_spawn.h"
 #include "targets/target.h"
 
 namespace bastion {
 
-// The session's copy of the held kubeconfig (mode 0600, in its private HOME).
-inline std::string session_kubeconfig(const std::string& home) { return home + "/kubeconfig"; }
-
 constexpr int kKubectlExitDenied = 126;
 
-class KubectlExecutor : public Executor {
+class KubectlExecutor : public Executor, private ConsoleInterpreter {
  public:
   using Watch = std::function<void(int fd, bool on)>;
   KubectlExecutor(const TargetConfig& t, const ExecRequest& req, CommandGate& gate, std::string home, Watch watch,
@@ -39,21 +38,25 @@ class KubectlExecutor : public Executor {
   void window_change(int cols, int rows) override;
   void send_signal(const std::string& name) override;
   void set_output_wanted(bool wanted) override;
-  bool pump_output(OutputPipeline& out, std::size_t budget) override;
+  bool pump_output(OutputWriter& out, std::size_t budget) override;
   ExitInfo exit_info() const override { return exit_; }
   void close() override;
 
  private:
   enum class Mode { command, console, script };
-  void emit(Stream s, std::string text);
-  void flush();
+  // ConsoleInterpreter: each line of a console or a script is one invocation.
+  void on_line(const std::string& line) override;
+  void on_end_of_input() override { finish(mode_ == Mode::script ? exit_.status.value_or(0) : 0); }
+  std::string prompt() override;
+  bool busy() const override { return child_ || held_; }
+  bool finished() const override { return finished_; }
+
+  void emit(Stream s, std::string text) { console_.emit(s, std::move(text)); }
   void run_line(const std::string& line);
   void execute(const GateResult& g, const KubectlInvocation& inv, const std::string& line, bool approved);  // run a decided invocation (or refuse)
   void poll_held();
   bool start_child(const KubectlInvocation& inv);
   void child_finished(int wait_status);
-  void prompt();
-  void take_input();
   void finish(int status);
   void watch_all(bool on);
   void serve_kube();  // decide the API proxy's queued requests (the second layer)
@@ -70,17 +73,14 @@ class KubectlExecutor : public Executor {
   bool pty_;
   std::optional<uint32_t> run_as_;  // the session's sandbox uid (bastiond as root)
   int cols_ = 80, rows_ = 24;
-  LineEditor editor_;
-  std::string raw_in_;
-  std::string partial_line_;
+  CommandConsole console_;
+  std::string exec_line_;  // an exec line's invocation, run at the first pump
   bool input_eof_ = false;
-  bool prompt_shown_ = false;
   std::unique_ptr<ChildProcess> child_;
   struct Held {  // an invocation waiting for approval
-    GateResult gate;
+    HeldCommand review;
     KubectlInvocation invocation;
     std::string line;
-    bool cancelled = false;
   };
   std::optional<Held> held_;
   int64_t command_id_ = 0;
@@ -89,9 +89,6 @@ class KubectlExecutor : public Executor {
   double started_ = 0;
   bool watching_ = false;
   std::string pending_stdin_;  // input waiting for the child
-  OutputPipeline* out_ = nullptr;
-  std::vector<std::pair<Stream, std::string>> pending_;
-  std::size_t produced_ = 0;
   bool finished_ = false;
   bool closed_ = false;
   ExitInfo exit_;

@@ -26,6 +26,8 @@ class PgConnection {
   // As `cred` (one of t's credentials); blocking, bounded by connect_timeout.
   // Null + a message fit for the user.
   static std::unique_ptr<PgConnection> connect(const TargetConfig& t, const PostgresCredential& cred, std::string& error);
+  // Takes ownership of a libpq handle (tests: one that never connected).
+  static std::unique_ptr<PgConnection> adopt(PGconn* c) { return std::unique_ptr<PgConnection>(new PgConnection(c)); }
 
   PGconn* get() const { return conn_.get(); }
   int socket() const { return PQsocket(conn_.get()); }

@@ -3,7 +3,11 @@
 // split into statements by the PostgreSQL parser; each statement goes
 // through the CommandGate (policy, audit, marker) before it is sent; results
 // stream back in libpq single-row mode, are masked by column, rendered like
-// psql, and written only to the OutputPipeline.
+// psql, and written only through the channel's output filters. Its files:
+// pg_executor.cpp (the Executor), pg_console_input.cpp (the console's
+// interpreter), pg_meta_commands.cpp, pg_statement_queue.cpp,
+// pg_column_origins.cpp, pg_result_stream.cpp; exec-line options in
+// pg_exec_options.h.
 #pragma once
 #include <deque>
 #include <functional>
@@ -14,12 +18,14 @@
 #include <string>
 #include <vector>
 
-#include "filters/column_masker.h"
 #include "policy/command_gate.h"
-#include "sources/line_editor.h"
-#include "sources/sql_input.h"
+#include "sources/command_console.h"
+#include "sources/held_command.h"
+#include "targets/postgres/sql_input.h"
+#include "targets/postgres/column_masker.h"
 #include "targets/postgres/describe_queries.h"
 #include "targets/postgres/pg_connection.h"
+#include "targets/postgres/pg_exec_options.h"
 #include "targets/postgres/result_renderer.h"
 #include "targets/postgres/sql_classifier.h"
 #include "targets/postgres/statement_tree.h"
@@ -32,17 +38,7 @@ constexpr int kSqlExitError = 3;        // a statement failed (psql -v ON_ERROR_
 constexpr int kSqlExitConnection = 2;   // the connection to the database was lost
 constexpr int kSqlExitDenied = 126;     // the policy refused a statement
 
-// Leading options of an exec line: `ssh db@bastion --csv "SELECT ..."`.
-struct SqlExecOptions {
-  PrintOptions print;
-  bool stop_on_error = true;
-  bool timing = false;
-  std::string sql;    // what follows the options (empty: read stdin)
-  std::string error;  // an unknown option
-};
-SqlExecOptions parse_sql_exec_line(const std::string& line);
-
-class PgExecutor : public Executor {
+class PgExecutor : public Executor, private ConsoleInterpreter {
  public:
   // `want_reads(true)` asks the session loop to wake on the database socket.
   PgExecutor(PgConnection& conn, const TargetConfig& t, const ExecRequest& req, CommandGate& gate,
@@ -51,11 +47,11 @@ class PgExecutor : public Executor {
 
   std::size_t input_capacity() override;
   bool write_input(std::string_view data) override;
-  void send_eof() override { input_eof_ = true; }
+  void send_eof() override { console_.send_eof(); }
   void window_change(int, int) override {}
   void set_output_wanted(bool wanted) override;
   void send_signal(const std::string& name) override;
-  bool pump_output(OutputPipeline& out, std::size_t budget) override;
+  bool pump_output(OutputWriter& out, std::size_t budget) override;
   ExitInfo exit_info() const override { return exit_; }
   void close() override;
 
@@ -81,10 +77,9 @@ class PgExecutor : public Executor {
     bool header = false;
     bool in_copy = false;    // COPY TO STDOUT data is flowing
     bool copied_out = false; // it was COPY TO STDOUT: psql prints no tag after the data
-    bool waiting = false;    // held for approval (gate.review_id)
     bool copy_in = false;    // COPY FROM STDIN: sending the script's data lines
     bool copy_mid_line = false;  // part of a long data line went out already
-    bool cancelled = false;  // the user withdrew the held request
+    std::optional<HeldCommand> review;  // held for approval: nothing is sent meanwhile
     std::vector<ResultColumn> cols;
     std::unique_ptr<ResultRenderer> renderer;
     std::unique_ptr<ColumnMasker> masker;
@@ -104,12 +99,19 @@ class PgExecutor : public Executor {
     bool copy_aborted = false;       // the bastion ended a COPY FROM STDIN that had no data
   };
 
+  static Mode initial_mode(const ExecRequest& req);
+  static CommandConsole::Input console_input(Mode m);
+  // ConsoleInterpreter (pg_console_input.cpp): console and script lines.
+  void on_line(const std::string& line) override;
+  void on_end_of_input() override;
+  void on_interrupt() override { sql_.clear(); }
+  void on_line_too_long() override;
+  std::string prompt() override;
+  bool busy() const override { return running_ || !queue_.empty(); }
+  bool finished() const override { return finished_; }
+
   static void on_notice(void* self, const PGresult* res);
-  void emit(Stream s, std::string text);
-  void flush_output();
-  void prompt();
-  void take_input();
-  void handle_line(const std::string& line);
+  void emit(Stream s, std::string text) { console_.emit(s, std::move(text)); }
   void handle_meta(const std::string& line);
   void enqueue_sql(const std::string& text);
   void handle_items(std::vector<SqlInputItem>& items);
@@ -130,7 +132,6 @@ class PgExecutor : public Executor {
   void end_statement();
   void fail(int status, const std::string& message);
   void finish(int status);
-  std::string prompt_text() const;
 
   PgConnection& conn_;
   const TargetConfig& target_;
@@ -143,21 +144,13 @@ class PgExecutor : public Executor {
   PQnoticeReceiver prev_receiver_ = nullptr;
   void* prev_arg_ = nullptr;
 
-  LineEditor editor_;
+  CommandConsole console_;
   SqlInputBuffer sql_;
   SqlInputBuffer::Variables vars_;  // \set
-  std::deque<std::string> lines_;   // console lines typed ahead, handled one at a time
-  std::string raw_in_;   // input not yet handled
-  std::string partial_line_;  // script mode: a line without its newline yet
-  bool input_eof_ = false;
-  bool prompt_shown_ = false;
   std::deque<Work> queue_;
   std::unique_ptr<Running> running_;
   std::string last_error_verbose_;
 
-  OutputPipeline* out_ = nullptr;  // during pump_output
-  std::vector<std::pair<Stream, std::string>> pending_;
-  std::size_t produced_ = 0;
   bool finished_ = false;
   bool closed_ = false;
   ExitInfo exit_;

@@ -52,7 +52,7 @@ void SshExecutor::send_signal(const std::string& name) {
   if (ch_ && ssh_channel_is_open(ch_.get())) ssh_channel_request_send_signal(ch_.get(), name.c_str());
 }
 
-bool SshExecutor::pump_output(OutputPipeline& out, std::size_t budget) {
+bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   if (!ch_) return false;
   char buf[32768];
   bool more = false;

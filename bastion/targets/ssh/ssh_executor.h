@@ -21,7 +21,7 @@ class SshExecutor : public Executor {
   void send_eof() override;
   void window_change(int cols, int rows) override;
   void send_signal(const std::string& name) override;
-  bool pump_output(OutputPipeline& out, std::size_t budget) override;
+  bool pump_output(OutputWriter& out, std::size_t budget) override;
   ExitInfo exit_info() const override { return exit_; }
   void close() override;
 

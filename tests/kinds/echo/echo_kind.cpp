@@ -71,7 +71,7 @@ class EchoExecutor : public Executor {
   void send_eof() override {}
   void window_change(int, int) override {}
   void send_signal(const std::string&) override {}
-  bool pump_output(OutputPipeline& out, std::size_t) override {
+  bool pump_output(OutputWriter& out, std::size_t) override {
     if (!out_.empty()) out.write(Stream::out, std::exchange(out_, {}));
     if (!err_.empty()) out.write(Stream::err, std::exchange(err_, {}));
     if (gate_) gate_->command_ended(command_id_, outcome(0)), gate_ = nullptr;

@@ -1,4 +1,4 @@
-#include "sources/sql_input.h"
+#include "targets/postgres/sql_input.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "filters/column_masker.h"
+#include "targets/postgres/column_masker.h"
 
 #include <algorithm>
 #include <cctype>
