@@ -1,4 +1,5 @@
 #include "audit/sqlite_audit_store.h"
+#include "common/strings.h"
 
 #include <optional>
 #include <variant>
@@ -143,12 +144,6 @@ Param opt_text(const std::string& v) { return v.empty() ? Param(nullptr) : Param
 Param opt_int(const std::optional<int>& v) { return v ? Param(int64_t{*v}) : Param(nullptr); }
 Param u64(uint64_t v) { return static_cast<int64_t>(v); }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& p : v) out += (out.empty() ? "" : ",") + p;
-  return out;
-}
-
 void bind(sqlite3_stmt* st, std::initializer_list<Param> params) {
   int i = 1;
   for (const auto& p : params) {
@@ -278,7 +273,7 @@ bool SqliteAuditStore::session_started(const SessionStart& s, std::string& error
   std::lock_guard<std::mutex> g(mu_);
   return execute("INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, "
                  "source_address, target, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                 {s.id, s.identity, join(s.principals), u64(s.cert_serial), s.key_id, s.ca_fingerprint,
+                 {s.id, s.identity, join(s.principals, ","), u64(s.cert_serial), s.key_id, s.ca_fingerprint,
                   s.source_address, s.target, s.started_at},
                  error);
 }

@@ -1,5 +1,6 @@
 #include "targets/kubectl/kubectl_executor.h"
 
+#include "common/strings.h"
 #include "targets/kubectl/kube_request_gate.h"
 
 #include "common/display_escape.h"
@@ -29,12 +30,6 @@ int signal_number(const std::string& name) {
   if (name == "HUP") return SIGHUP;
   if (name == "QUIT") return SIGQUIT;
   return 0;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
 }  // namespace
