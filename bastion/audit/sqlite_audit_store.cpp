@@ -1,10 +1,12 @@
 #include "audit/sqlite_audit_store.h"
-#include "common/strings.h"
 
 #include <optional>
 #include <variant>
 
 #include <sqlite3.h>
+
+#include "audit/sqlite_handles.h"
+#include "common/strings.h"
 
 namespace bastion {
 namespace {
@@ -132,11 +134,6 @@ CREATE TABLE approval_votes (
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");
 
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
-
 // A bound parameter: NULL, an integer or text.
 using Param = std::variant<std::nullptr_t, int64_t, std::string>;
 
@@ -242,9 +239,10 @@ bool SqliteAuditStore::execute(const char* sql, std::initializer_list<Param> par
 
 int SqliteAuditStore::schema_version() {
   std::lock_guard<std::mutex> g(mu_);
-  Stmt st;
-  if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st.s, nullptr) != SQLITE_OK) return -1;
-  return sqlite3_step(st.s) == SQLITE_ROW ? sqlite3_column_int(st.s, 0) : -1;
+  std::string error;
+  const SqliteStmt st = prepare_sqlite(db_, "PRAGMA user_version", error);
+  if (!st) return -1;
+  return sqlite3_step(st.get()) == SQLITE_ROW ? sqlite3_column_int(st.get(), 0) : -1;
 }
 
 bool SqliteAuditStore::migrate(std::string& error) {

@@ -1,9 +1,9 @@
 #include "targets/kubectl/kubectl_executor.h"
 
-#include "common/strings.h"
 #include "targets/kubectl/kube_request_gate.h"
 
 #include "common/display_escape.h"
+#include "common/strings.h"
 
 #include <signal.h>
 #include <sys/wait.h>
