@@ -8,23 +8,14 @@
 # usage: scripts/check_layers.sh [BASTION_DIR]   (default: bastion/ next to scripts/)
 #
 # KNOWN lists include lines that close a cycle today and are being removed
-# (issue 13: target kinds as plug-ins); each must still exist, so the list
-# shrinks as they go. Never add a line to hide a new cycle.
+# (issue 13); each must still exist, so the list shrinks as they go. Never
+# add a line to hide a new cycle.
 set -eu
 dir=${1:-$(dirname "$0")/../bastion}
 exec /usr/bin/python3 - "$dir" <<'PY'
 import os, re, sys
 
 KNOWN = {
-    # policy test cases parse SQL and kubectl commands: each target kind
-    # will register its own case parser.
-    'policy/policy_cases.cpp: #include "targets/kubectl/kube_request.h"',
-    'policy/policy_cases.cpp: #include "targets/kubectl/kubectl_line.h"',
-    'policy/policy_cases.cpp: #include "targets/postgres/sql_classifier.h"',
-    # --check knows each kind's checks: each kind will register its own.
-    'config/config_check.cpp: #include "targets/kubectl/child_process.h"',
-    'config/config_check.cpp: #include "targets/kubectl/kubectl_flags.h"',
-    'config/config_check.cpp: #include "targets/ssh/ssh_target.h"',
     # column masking belongs with the postgres target.
     'filters/column_masker.h: #include "targets/postgres/result_renderer.h"',
 }

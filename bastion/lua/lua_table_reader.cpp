@@ -131,4 +131,10 @@ void LuaTableReader::only_keys(const std::set<std::string>& known, int line, con
   }
 }
 
+bool LuaTableReader::has_any(const std::set<std::string>& keys) const {
+  for (const auto& k : keys)
+    if (with_field(L_, k.c_str(), [&] { return !lua_isnil(L_, -1); })) return true;
+  return false;
+}
+
 }  // namespace bastion

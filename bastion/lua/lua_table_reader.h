@@ -30,6 +30,8 @@ class LuaTableReader {
   LuaTableReader(lua_State* L, std::string path, std::string src)
       : L_(L), path_(std::move(path)), src_(std::move(src)) {}
 
+  lua_State* lua() const { return L_; }
+
   // Line of the first `key =` (or `["key"] =`) at or after line `from`
   // (1-based); `from` when there is none.
   int line_of(const std::string& key, int from = 1) const;
@@ -50,6 +52,8 @@ class LuaTableReader {
   std::map<std::string, std::string> str_map(const char* field, int line, const std::string& qual);
   // Refuses keys of the table on top that are not in `known` (typos).
   void only_keys(const std::set<std::string>& known, int line, const std::string& qual);
+  // Whether the table on top sets any of `keys`.
+  bool has_any(const std::set<std::string>& keys) const;
 
  private:
   lua_State* L_;
