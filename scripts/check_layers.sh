@@ -16,8 +16,6 @@ exec /usr/bin/python3 - "$dir" <<'PY'
 import os, re, sys
 
 KNOWN = {
-    # column masking belongs with the postgres target.
-    'filters/column_masker.h: #include "targets/postgres/result_renderer.h"',
 }
 
 root = sys.argv[1]
