@@ -13,10 +13,10 @@
 #include "common/file_util.h"
 #include "common/parse_number.h"
 #include "common/secret_file.h"
+#include "common/unix_user.h"
 #include "config/config.h"
 #include "config/config_reader.h"
-#include "config/lua_state.h"
-#include "front/privileges.h"
+#include "lua/sandboxed_lua.h"
 #include "policy/lua_policy.h"
 
 namespace bastion {
