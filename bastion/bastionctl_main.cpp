@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "audit/sqlite_handles.h"
 #include "common/parse_number.h"
 #include "common/display_escape.h"
 #include "config/config.h"
@@ -102,15 +103,15 @@ int cmd_audit(const std::vector<std::string>& a) {
     else return usage();
   }
   if (db.empty()) return usage();
-  sqlite3* h = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    std::fprintf(stderr, "bastionctl: %s: %s\n", bastion::display_escape(db).c_str(),
-                 bastion::display_escape(sqlite3_errmsg(h)).c_str());
-    sqlite3_close(h);
+  auto failed = [&db](const std::string& why) {
+    std::fprintf(stderr, "bastionctl: %s: %s\n", bastion::display_escape(db).c_str(), bastion::display_escape(why).c_str());
     return 1;
-  }
+  };
+  std::string err;
+  const bastion::SqliteDb h = bastion::open_sqlite_readonly(db, err);
+  if (!h) return failed(err);
   // bastiond writes while auditors read: wait out a checkpoint instead of failing.
-  sqlite3_busy_timeout(h, 5000);
+  sqlite3_busy_timeout(h.get(), 5000);
   std::string sql;
   std::vector<std::string> binds;
   if (a[0] == "sessions") {
@@ -125,15 +126,11 @@ int cmd_audit(const std::vector<std::string>& a) {
     if (!grep.empty()) sql += " AND instr(text, ?) > 0", binds.push_back(grep);
     sql += " ORDER BY id DESC LIMIT " + std::to_string(limit);
   } else {
-    sqlite3_close(h);
     return usage();
   }
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-    std::fprintf(stderr, "bastionctl: %s\n", bastion::display_escape(sqlite3_errmsg(h)).c_str());
-    sqlite3_close(h);
-    return 1;
-  }
+  const bastion::SqliteStmt stmt = bastion::prepare_sqlite(h.get(), sql, err);
+  if (!stmt) return std::fprintf(stderr, "bastionctl: %s\n", bastion::display_escape(err).c_str()), 1;
+  sqlite3_stmt* st = stmt.get();
   for (std::size_t i = 0; i < binds.size(); ++i)
     sqlite3_bind_text(st, static_cast<int>(i + 1), binds[i].c_str(), -1, SQLITE_TRANSIENT);
   int rc;
@@ -151,15 +148,7 @@ int cmd_audit(const std::vector<std::string>& a) {
     row += '\n';
     std::fwrite(row.data(), 1, row.size(), stdout);
   }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    std::fprintf(stderr, "bastionctl: %s: %s\n", bastion::display_escape(db).c_str(),
-                 bastion::display_escape(sqlite3_errmsg(h)).c_str());
-    sqlite3_close(h);
-    return 1;
-  }
-  sqlite3_close(h);
-  return 0;
+  return rc == SQLITE_DONE ? 0 : failed(sqlite3_errmsg(h.get()));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "common/display_escape.h"
+#include "common/strings.h"
 #include "common/time_util.h"
 
 namespace bastion {
@@ -39,10 +40,10 @@ bool parse_id(const std::string& s, int64_t& id) {
 }
 
 // Names come from certificates and configuration: shown escaped.
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : ", ") + display_escape(x);
-  return out;
+std::string escaped_list(const std::vector<std::string>& v) {
+  std::vector<std::string> shown;
+  for (const auto& x : v) shown.push_back(display_escape(x));
+  return join(shown, ", ");
 }
 
 std::string ago(int64_t t, int64_t now) { return format_duration(now - t) + " ago"; }
@@ -62,7 +63,7 @@ std::string describe_request(const ApprovalRequest& r, int64_t now) {
                      "  " + what;
   if (!r.reason.empty()) line += "  (" + display_escape(r.reason) + ")";
   line += "  " + ago(r.created_at, now) + "  [" + std::to_string(approvals) + "/" +
-          std::to_string(std::max(1, r.min_approvals)) + " approvals; approvers: " + join(r.approvers) + "]";
+          std::to_string(std::max(1, r.min_approvals)) + " approvals; approvers: " + escaped_list(r.approvers) + "]";
   return line;
 }
 
@@ -107,27 +108,40 @@ int ApprovalCommands::run(const std::string& which, const std::vector<std::strin
       }
       return err += "unexpected argument \"" + display_escape(a[i]) + "\"\n" + kApprovalsHelp, 2;
     }
-    if (cmd == "deny" && text.empty()) return err += "deny needs --reason TEXT (the requester sees it)\n", 2;
-    return vote(id, cmd, text, out, err);
+    const Vote v = cmd == "approve" ? Vote::approve : Vote::deny;
+    if (v == Vote::deny && text.empty()) return err += "deny needs --reason TEXT (the requester sees it)\n", 2;
+    return vote(id, v, text, out, err);
   }
   if (cmd == "revoke" && a.size() == 2 && parse_id(a[1], id)) return revoke(id, out, err);
   (cmd == "help" ? out : err) += kApprovalsHelp;
   return cmd == "help" ? 0 : 2;
 }
 
-int ApprovalCommands::list_pending(std::string& out, std::string& err) {
+int ApprovalCommands::list(const std::string& requester, const RequestLine& line, const char* none, std::string& out,
+                           std::string& err) {
   const int64_t now = unix_now();
   std::string e;
   int n = 0;
-  for (const auto& r : store_.requests("", e)) {
-    if (effective_state(r, now) != "pending") continue;
-    if (!vote_refusal(r, actor_.identity, actor_.principals, actor_.admin, now).empty()) continue;
-    out += describe_request(r, now) + "\n";
+  for (const auto& r : store_.requests(requester, e)) {
+    const std::string text = line(r, now);
+    if (text.empty()) continue;
+    out += text + "\n";
     ++n;
   }
   if (!e.empty()) return err += "the approval store is unavailable: " + display_escape(e) + "\n", 1;
-  if (n == 0) out += "no pending requests you may decide\n";
+  if (n == 0) out += none;
   return 0;
+}
+
+int ApprovalCommands::list_pending(std::string& out, std::string& err) {
+  return list(
+      "",
+      [this](const ApprovalRequest& r, int64_t now) {
+        if (effective_state(r, now) != "pending") return std::string();
+        if (!vote_refusal(r, actor_.identity, actor_.principals, actor_.admin, now).empty()) return std::string();
+        return describe_request(r, now);
+      },
+      "no pending requests you may decide\n", out, err);
 }
 
 int ApprovalCommands::show(int64_t id, std::string& out, std::string& err) {
@@ -161,7 +175,7 @@ int ApprovalCommands::show(int64_t id, std::string& out, std::string& err) {
   return 0;
 }
 
-int ApprovalCommands::vote(int64_t id, const std::string& decision, const std::string& text, std::string& out,
+int ApprovalCommands::vote(int64_t id, Vote decision, const std::string& text, std::string& out,
                            std::string& err) {
   std::string e;
   auto r = store_.request(id, e);
@@ -169,13 +183,14 @@ int ApprovalCommands::vote(int64_t id, const std::string& decision, const std::s
   const int64_t now = unix_now();
   const std::string why = vote_refusal(*r, actor_.identity, actor_.principals, actor_.admin, now);
   if (!why.empty()) return err += display_escape(why) + "\n", 1;
-  ApprovalVote v{actor_.identity, decision == "approve" ? "approve" : "deny", text, now};
+  // The stored and audited words stay "approve" / "deny".
+  ApprovalVote v{actor_.identity, decision == Vote::approve ? "approve" : "deny", text, now};
   if (!store_.add_vote(id, v, e)) return err += "cannot record the vote: " + display_escape(e) + "\n", 1;
   r->votes.push_back(v);
   const std::string result = tally(*r);
   if (result != "pending") {
     const int64_t grant_end = r->kind == "access" && result == "approved" ? now + r->grant_ttl : 0;
-    if (!store_.transition(id, "pending", result, now, actor_.identity, decision == "deny" ? text : "", grant_end, e))
+    if (!store_.transition(id, "pending", result, now, actor_.identity, decision == Vote::deny ? text : "", grant_end, e))
       return err += e.empty() ? "request #" + std::to_string(id) + " changed meanwhile\n" : display_escape(e) + "\n", 1;
     r->state = result;
     r->grant_expires_at = grant_end;
@@ -263,25 +278,21 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
   if (event_) event_(r, "created");
   if (changed_) changed_();
   out += "request #" + std::to_string(r.id) + " created: access to " + shown_target + " for " + format_duration(ttl) +
-         " once approved by one of: " + join(r.approvers) + " (pending for " +
+         " once approved by one of: " + escaped_list(r.approvers) + " (pending for " +
          format_duration(cfg_.approvals.request_ttl) + ")\n";
   return 0;
 }
 
 int ApprovalCommands::list_mine(std::string& out, std::string& err) {
-  const int64_t now = unix_now();
-  std::string e;
-  int n = 0;
-  for (const auto& r : store_.requests(actor_.identity, e)) {
-    out += describe_request(r, now);
-    if (r.kind == "access" && effective_state(r, now) == "approved")
-      out += "  grant ends in " + format_duration(r.grant_expires_at - now);
-    out += "\n";
-    ++n;
-  }
-  if (!e.empty()) return err += "the approval store is unavailable: " + display_escape(e) + "\n", 1;
-  if (n == 0) out += "no requests\n";
-  return 0;
+  return list(
+      actor_.identity,
+      [](const ApprovalRequest& r, int64_t now) {
+        std::string text = describe_request(r, now);
+        if (r.kind == "access" && effective_state(r, now) == "approved")
+          text += "  grant ends in " + format_duration(r.grant_expires_at - now);
+        return text;
+      },
+      "no requests\n", out, err);
 }
 
 int ApprovalCommands::revoke(int64_t id, std::string& out, std::string& err) {

@@ -34,9 +34,14 @@ class ApprovalCommands {
   int run(const std::string& which, const std::vector<std::string>& argv, std::string& out, std::string& err);
 
  private:
+  // A line for a request as of `now`, or "" to leave it out.
+  using RequestLine = std::function<std::string(const ApprovalRequest&, int64_t now)>;
+  // The lines of the requests of `requester` ("" for everyone's), or `none`.
+  int list(const std::string& requester, const RequestLine& line, const char* none, std::string& out, std::string& err);
   int list_pending(std::string& out, std::string& err);
   int show(int64_t id, std::string& out, std::string& err);
-  int vote(int64_t id, const std::string& decision, const std::string& text, std::string& out, std::string& err);
+  enum class Vote { approve, deny };
+  int vote(int64_t id, Vote decision, const std::string& text, std::string& out, std::string& err);
   int request_access(const std::vector<std::string>& argv, std::string& out, std::string& err);
   int list_mine(std::string& out, std::string& err);
   int revoke(int64_t id, std::string& out, std::string& err);

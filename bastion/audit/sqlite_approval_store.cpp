@@ -1,27 +1,13 @@
 // SqliteAuditStore's ApprovalStore half: approval requests and votes.
-#include <sstream>
 
 #include "audit/sqlite_audit_store.h"
 #include "common/parse_number.h"
+#include "common/strings.h"
 
 namespace bastion {
 namespace {
 
 using Param = std::variant<std::nullptr_t, int64_t, std::string>;
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
-  return out;
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string p; std::getline(in, p, ',');)
-    if (!p.empty()) out.push_back(p);
-  return out;
-}
 
 // Columns are read as text. A value that is not an integer (a store shared
 // with, or edited by, something else) reads as 0, which expires a request
@@ -43,7 +29,7 @@ bool SqliteAuditStore::create_request(ApprovalRequest& r, std::string& error) {
                "command_text, reason, approvers, min_approvals, created_at, expires_at, state, grant_ttl) "
                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                {r.kind, r.session_id, int64_t{r.channel}, r.requester, r.target, r.command_kind, r.command_text,
-                r.reason, join(r.approvers), int64_t{r.min_approvals}, r.created_at, r.expires_at, r.state,
+                r.reason, join(r.approvers, ","), int64_t{r.min_approvals}, r.created_at, r.expires_at, r.state,
                 r.grant_ttl},
                error))
     return false;
@@ -67,7 +53,7 @@ std::vector<ApprovalRequest> SqliteAuditStore::load_requests(const char* where, 
     r.command_kind = c[6];
     r.command_text = c[7];
     r.reason = c[8];
-    r.approvers = split(c[9]);
+    r.approvers = split_commas(c[9]);
     r.min_approvals = static_cast<int>(num(c[10]));
     r.created_at = num(c[11]);
     r.expires_at = num(c[12]);

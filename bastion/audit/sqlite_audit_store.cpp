@@ -5,6 +5,9 @@
 
 #include <sqlite3.h>
 
+#include "audit/sqlite_handles.h"
+#include "common/strings.h"
+
 namespace bastion {
 namespace {
 
@@ -131,23 +134,12 @@ CREATE TABLE approval_votes (
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");
 
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
-
 // A bound parameter: NULL, an integer or text.
 using Param = std::variant<std::nullptr_t, int64_t, std::string>;
 
 Param opt_text(const std::string& v) { return v.empty() ? Param(nullptr) : Param(v); }
 Param opt_int(const std::optional<int>& v) { return v ? Param(int64_t{*v}) : Param(nullptr); }
 Param u64(uint64_t v) { return static_cast<int64_t>(v); }
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& p : v) out += (out.empty() ? "" : ",") + p;
-  return out;
-}
 
 void bind(sqlite3_stmt* st, std::initializer_list<Param> params) {
   int i = 1;
@@ -247,9 +239,10 @@ bool SqliteAuditStore::execute(const char* sql, std::initializer_list<Param> par
 
 int SqliteAuditStore::schema_version() {
   std::lock_guard<std::mutex> g(mu_);
-  Stmt st;
-  if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st.s, nullptr) != SQLITE_OK) return -1;
-  return sqlite3_step(st.s) == SQLITE_ROW ? sqlite3_column_int(st.s, 0) : -1;
+  std::string error;
+  const SqliteStmt st = prepare_sqlite(db_, "PRAGMA user_version", error);
+  if (!st) return -1;
+  return sqlite3_step(st.get()) == SQLITE_ROW ? sqlite3_column_int(st.get(), 0) : -1;
 }
 
 bool SqliteAuditStore::migrate(std::string& error) {
@@ -278,7 +271,7 @@ bool SqliteAuditStore::session_started(const SessionStart& s, std::string& error
   std::lock_guard<std::mutex> g(mu_);
   return execute("INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, "
                  "source_address, target, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                 {s.id, s.identity, join(s.principals), u64(s.cert_serial), s.key_id, s.ca_fingerprint,
+                 {s.id, s.identity, join(s.principals, ","), u64(s.cert_serial), s.key_id, s.ca_fingerprint,
                   s.source_address, s.target, s.started_at},
                  error);
 }

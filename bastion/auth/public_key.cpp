@@ -4,8 +4,8 @@
 
 #include <openssl/sha.h>
 
+#include "common/base64.h"
 #include "common/ssh_wire.h"
-#include "recorder/utf8.h"
 
 namespace bastion {
 
@@ -24,7 +24,7 @@ std::optional<PublicKey> parse_public_key_line(std::string_view line, std::strin
     error = "expected \"<type> <base64> [comment]\"";
     return std::nullopt;
   }
-  if (!recorder::base64_decode(b64, key.blob)) {
+  if (!base64_decode(b64, key.blob)) {
     error = "invalid base64 key data";
     return std::nullopt;
   }
@@ -66,7 +66,7 @@ bool load_public_keys(const std::string& path, std::vector<PublicKey>& out, std:
 std::string sha256_fingerprint(std::string_view blob) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(blob.data()), blob.size(), md);
-  std::string b64 = recorder::base64_encode(
+  std::string b64 = base64_encode(
       std::string_view(reinterpret_cast<const char*>(md), sizeof md));
   while (!b64.empty() && b64.back() == '=') b64.pop_back();
   return "SHA256:" + b64;

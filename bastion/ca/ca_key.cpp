@@ -14,8 +14,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "common/base64.h"
 #include "common/ssh_wire.h"
-#include "recorder/utf8.h"
 
 namespace bastion {
 namespace {
@@ -157,7 +157,7 @@ bool CaKey::save(const std::string& path, const std::string& comment, std::strin
   }
   FILE* pub = std::fopen((path + ".pub").c_str(), "w");
   if (!pub) return error = path + ".pub: " + std::strerror(errno), false;
-  std::fprintf(pub, "%s %s %s\n", type_.c_str(), recorder::base64_encode(blob_).c_str(), comment.c_str());
+  std::fprintf(pub, "%s %s %s\n", type_.c_str(), base64_encode(blob_).c_str(), comment.c_str());
   return std::fclose(pub) == 0 || (error = path + ".pub: write failed", false);
 }
 

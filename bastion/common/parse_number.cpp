@@ -1,6 +1,7 @@
 #include "common/parse_number.h"
 
 #include <charconv>
+#include <type_traits>
 
 namespace bastion {
 namespace {
@@ -21,27 +22,27 @@ std::optional<T> in_range(T v, T lo, T hi, std::string* why) {
   return v;
 }
 
-}  // namespace
-
-std::optional<uint64_t> parse_unsigned(std::string_view s, uint64_t lo, uint64_t hi, std::string* why) {
-  if (!all_digits(s)) return fail<uint64_t>(why, "not a number");
-  uint64_t v = 0;
+// Decimal digits, after one leading '-' when T is signed.
+template <typename T>
+std::optional<T> parse_integer(std::string_view s, T lo, T hi, std::string* why) {
+  const bool negative = std::is_signed_v<T> && !s.empty() && s.front() == '-';
+  if (!all_digits(negative ? s.substr(1) : s)) return fail<T>(why, "not a number");
+  T v = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec == std::errc::result_out_of_range)
-    return fail<uint64_t>(why, "out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
-  if (ec != std::errc() || end != s.data() + s.size()) return fail<uint64_t>(why, "not a number");
+    return fail<T>(why, "out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
+  if (ec != std::errc() || end != s.data() + s.size()) return fail<T>(why, "not a number");
   return in_range(v, lo, hi, why);
 }
 
+}  // namespace
+
+std::optional<uint64_t> parse_unsigned(std::string_view s, uint64_t lo, uint64_t hi, std::string* why) {
+  return parse_integer(s, lo, hi, why);
+}
+
 std::optional<int64_t> parse_signed(std::string_view s, int64_t lo, int64_t hi, std::string* why) {
-  const bool negative = !s.empty() && s.front() == '-';
-  if (!all_digits(negative ? s.substr(1) : s)) return fail<int64_t>(why, "not a number");
-  int64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec == std::errc::result_out_of_range)
-    return fail<int64_t>(why, "out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
-  if (ec != std::errc() || end != s.data() + s.size()) return fail<int64_t>(why, "not a number");
-  return in_range(v, lo, hi, why);
+  return parse_integer(s, lo, hi, why);
 }
 
 std::optional<double> parse_decimal(std::string_view s, double lo, double hi, std::string* why) {

@@ -3,6 +3,7 @@
 // in the source, since Lua tables do not remember where a field was set.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -13,10 +14,10 @@
 #include "common/file_util.h"
 #include "common/parse_number.h"
 #include "common/secret_file.h"
+#include "common/unix_user.h"
 #include "config/config.h"
 #include "config/config_reader.h"
-#include "config/lua_state.h"
-#include "front/privileges.h"
+#include "lua/sandboxed_lua.h"
 #include "policy/lua_policy.h"
 
 namespace bastion {
@@ -343,10 +344,19 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     const int tl = r.line_of("targets");
     lua_getfield(L, -1, "targets");
     if (!lua_istable(L, -1)) r.fail(tl, "targets", "expected a table of targets");
+    // In name order, so a config with several problems reports the same one
+    // every time (Lua's own table order changes from run to run).
+    std::vector<std::string> names;
     lua_pushnil(L);
     while (lua_next(L, -2)) {
       if (lua_type(L, -2) != LUA_TSTRING) r.fail(tl, "targets", "target names must be strings");
-      const std::string name = lua_tostring(L, -2);
+      names.emplace_back(lua_tostring(L, -2));
+      lua_pop(L, 1);
+    }
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      lua_pushlstring(L, name.data(), name.size());
+      lua_rawget(L, -2);  // the entry lua_next saw, whatever a metatable says
       load_target(r, L, c, kinds, name, r.line_of(name, tl), check_files);
       lua_pop(L, 1);
     }

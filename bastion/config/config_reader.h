@@ -1,49 +1,24 @@
-// Reads the config file's Lua tables field by field. Errors name file, line
-// and key ("FILE:LINE: KEY: problem"); the line is found by locating the key
-// in the source, since Lua tables do not remember where a field was set.
-// Every accessor reads the table on top of the Lua stack.
+// Reads the config file's Lua tables field by field (lua/lua_table_reader.h):
+// errors name file, line and key ("FILE:LINE: KEY: problem"). Every accessor
+// reads the table on top of the Lua stack.
 #pragma once
 #include <cstdint>
-#include <map>
 #include <optional>
-#include <set>
-#include <stdexcept>
 #include <string>
-#include <vector>
-
-#include <lua.hpp>
 
 #include "common/secret_file.h"
+#include "lua/lua_table_reader.h"
 
 namespace bastion {
 
-class ConfigError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using ConfigError = LuaTableError;
 
-class ConfigReader {
+// The typed field reads of LuaTableReader, plus what reading a config file
+// adds: paths relative to its folder, and held credentials.
+class ConfigReader : public LuaTableReader {
  public:
   ConfigReader(lua_State* L, std::string path, std::string src, std::string dir)
-      : L_(L), path_(std::move(path)), src_(std::move(src)), dir_(std::move(dir)) {}
-
-  lua_State* lua() const { return L_; }
-  // Line of the first `key =` at or after `from` (1-based); `from` if not found.
-  int line_of(const std::string& key, int from = 1) const;
-  [[noreturn]] void fail(int line, const std::string& key, const std::string& msg) const;
-
-  // A string, or an integer given as its decimal text (for keys like
-  // max_startups that take "10:30:100" or 50).
-  std::optional<std::string> str_or_integer(const char* field, int line, const std::string& qual);
-  std::optional<std::string> str(const char* field, int line, const std::string& qual);
-  std::optional<int64_t> integer(const char* field, int line, const std::string& qual, int64_t lo, int64_t hi);
-  std::optional<bool> boolean(const char* field, int line, const std::string& qual);
-  // A string or a list of strings.
-  std::vector<std::string> str_list(const char* field, int line, const std::string& qual);
-  std::map<std::string, std::string> str_map(const char* field, int line, const std::string& qual);
-  // Refuses keys of the table on top that are not in `known` (typos).
-  void only_keys(const std::set<std::string>& known, int line, const std::string& qual);
-  // Whether the table on top sets any of `keys`.
-  bool has_any(const std::set<std::string>& keys) const;
+      : LuaTableReader(L, std::move(path), std::move(src)), dir_(std::move(dir)) {}
 
   // A path relative to the config file's folder made absolute.
   std::string resolve(const std::string& p) const;
@@ -52,8 +27,7 @@ class ConfigReader {
   void check_readable(int line, const std::string& key, const std::string& path) const;
 
  private:
-  lua_State* L_;
-  std::string path_, src_, dir_;
+  std::string dir_;
 };
 
 // Reads the fields of one table (a target, one of its credentials) whose

@@ -8,21 +8,21 @@
 #include <optional>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include <openssl/rand.h>
 
 #include "audit/sqlite_audit_store.h"
 #include "auth/public_key.h"
 #include "ca/ca_key.h"
+#include "common/base64.h"
 #include "common/display_escape.h"
 #include "ca/cert_issuer.h"
 #include "common/file_util.h"
+#include "common/strings.h"
 #include "common/time_util.h"
 #include "config/config.h"
 #include "targets/target_kind.h"
 #include "ctl/commands.h"
-#include "recorder/utf8.h"
 
 namespace bastion {
 namespace {
@@ -43,14 +43,6 @@ std::optional<int64_t> signed_duration(std::string s) {
   const int64_t v = parse_duration(s);
   if (v < 0) return std::nullopt;
   return neg ? -v : v;
-}
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string p; std::getline(in, p, ',');)
-    if (!p.empty()) out.push_back(p);
-  return out;
 }
 
 int ca_init(const std::vector<std::string>& a) {
@@ -176,9 +168,17 @@ int cert_issue(const std::vector<std::string>& a) {
       return 1;
     }
     if (!store) break;
-    IssuedCert rec{req.serial, identity, principals, iso8601(static_cast<int64_t>(req.valid_after)),
-                   iso8601(static_cast<int64_t>(req.valid_before)), iso8601_now(), unix_user(),
-                   sha256_fingerprint(ca->public_blob()), sha256_fingerprint(key->blob), source, force};
+    const IssuedCert rec{.serial = req.serial,
+                         .key_id = identity,
+                         .principals = principals,
+                         .valid_after = iso8601(static_cast<int64_t>(req.valid_after)),
+                         .valid_before = iso8601(static_cast<int64_t>(req.valid_before)),
+                         .issued_at = iso8601_now(),
+                         .issued_by = unix_user(),
+                         .ca_fingerprint = sha256_fingerprint(ca->public_blob()),
+                         .key_fingerprint = sha256_fingerprint(key->blob),
+                         .source_address = source,
+                         .force_command = force};
     if (store->cert_issued(rec, err)) break;
     if (err.find("UNIQUE") == std::string::npos || attempt == 4) {
       std::fprintf(stderr, "bastionctl: cannot record the certificate (not issued): %s\n", display_escape(err).c_str());
@@ -190,7 +190,7 @@ int cert_issue(const std::vector<std::string>& a) {
   out += "-cert.pub";
   std::ofstream f(out, std::ios::trunc);
   // The comment is the key ID, escaped: a newline in it would add a line to the file.
-  f << certificate_type_for(key->type) << " " << recorder::base64_encode(blob) << " " << display_escape(identity)
+  f << certificate_type_for(key->type) << " " << base64_encode(blob) << " " << display_escape(identity)
     << "\n";
   if (!f.flush()) {
     std::fprintf(stderr, "bastionctl: %s: cannot write\n", display_escape(out).c_str());

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/display_escape.h"
+#include "common/strings.h"
 #include "ctl/commands.h"
 #include "filters/masking_filter.h"
 #include "filters/regex_max_length.h"
@@ -33,15 +34,6 @@ int usage() {
                "       bastionctl policy test FILE --cases CASES.lua\n",
                kinds.c_str());
   return 2;
-}
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
 }
 
 int check(const std::vector<std::string>& files) {

@@ -58,23 +58,19 @@ void MaskingFilter::mask(std::string& text) const {
   for (const auto& p : patterns_) RE2::GlobalReplace(&text, *p.re, p.rewrite);
 }
 
-void MaskingFilter::filter(Stream s, std::string& data) {
+void MaskingFilter::through_chain(Stream s, std::string& data,
+                                  void (StreamReplacer::*step)(std::string_view, std::string&)) {
   std::string out;
   for (auto& r : chain_[stream_index(s)]) {
     out.clear();
-    r.write(data, out);
+    (r.*step)(data, out);
     data.swap(out);
   }
 }
 
-void MaskingFilter::flush(Stream s, std::string& data) {
-  std::string out;
-  for (auto& r : chain_[stream_index(s)]) {
-    out.clear();
-    r.finish(data, out);
-    data.swap(out);
-  }
-}
+void MaskingFilter::filter(Stream s, std::string& data) { through_chain(s, data, &StreamReplacer::write); }
+
+void MaskingFilter::flush(Stream s, std::string& data) { through_chain(s, data, &StreamReplacer::finish); }
 
 std::size_t MaskingFilter::held(Stream s) const {
   std::size_t n = 0;

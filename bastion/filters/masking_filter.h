@@ -40,6 +40,10 @@ class MaskingFilter : public OutputFilter {
   void mask(std::string& text) const;
 
  private:
+  // Passes `data` through the stream's rules in order with `step` (write,
+  // or finish at the end of the stream).
+  void through_chain(Stream s, std::string& data, void (StreamReplacer::*step)(std::string_view, std::string&));
+
   std::vector<ReplacePattern> patterns_;
   // Per stream, the rules in order: each one's output is the next's input.
   std::vector<StreamReplacer> chain_[2];

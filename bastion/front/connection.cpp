@@ -1,10 +1,11 @@
 #include "front/connection.h"
 
 #include "auth/cert_verifier.h"
+#include "common/base64.h"
 #include "common/guarded.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "common/time_util.h"
-#include "recorder/utf8.h"
 
 namespace bastion {
 namespace {
@@ -16,7 +17,7 @@ std::string certificate_blob(ssh_key key) {
   if (ssh_pki_export_pubkey_base64(key, &raw) != SSH_OK || !raw) return {};
   const SshCString b64(raw);
   std::string blob;
-  return recorder::base64_decode(b64.get(), blob) ? blob : std::string();
+  return base64_decode(b64.get(), blob) ? blob : std::string();
 }
 
 // The slots one login takes; given back unless the login completes, so no
@@ -71,7 +72,14 @@ Connection::~Connection() {
 
 void Connection::audit_auth(const std::string& user, const std::string& key_id, uint64_t serial,
                             const std::string& ca_fp, bool ok, const std::string& reason) {
-  AuthEvent e{iso8601_now(), peer_, user, key_id, serial, ca_fp, ok, reason};
+  const AuthEvent e{.at = iso8601_now(),
+                    .source_address = peer_,
+                    .user = user,
+                    .key_id = key_id,
+                    .serial = serial,
+                    .ca_fingerprint = ca_fp,
+                    .accepted = ok,
+                    .reason = reason};
   std::string err;
   if (!ctx_.audit().auth_event(e, err)) log_error("audit write failed", {{"error", err}});
 }
@@ -164,18 +172,31 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   if (!slots.take_identity(cert.key_id, cfg_->limits.max_sessions_per_identity))
     return refuse("too many sessions for this identity", cert.key_id, cert.serial, v.ca_fingerprint, false);
 
-  Identity id{cert.key_id, cert.principals, cert.serial, v.ca_fingerprint, cert.valid_before,
-              v.force_command, {cert.extensions.begin(), cert.extensions.end()}, peer_, u,
-              std::make_shared<const SshCertificate>(cert)};
+  Identity id{.key_id = cert.key_id,
+              .principals = cert.principals,
+              .serial = cert.serial,
+              .ca_fingerprint = v.ca_fingerprint,
+              .valid_before = cert.valid_before,
+              .force_command = v.force_command,
+              .extensions = {cert.extensions.begin(), cert.extensions.end()},
+              .source_address = peer_,
+              .requested_user = u,
+              .certificate = std::make_shared<const SshCertificate>(cert)};
   const std::string sid = new_session_id();
   if (sid.empty()) {
     log_error("no random bytes for a session id; refusing login", {{"peer", peer_}});
     return refuse("internal error: no session id", cert.key_id, cert.serial, v.ca_fingerprint, false);
   }
-  std::string principals;
-  for (auto& p : cert.principals) principals += (principals.empty() ? "" : ",") + p;
-  SessionStart ss{sid, cert.key_id, cert.principals, cert.serial, cert.key_id, v.ca_fingerprint,
-                  peer_, u, iso8601_now()};
+  const std::string principals = join(cert.principals, ",");
+  const SessionStart ss{.id = sid,
+                        .identity = cert.key_id,
+                        .principals = cert.principals,
+                        .cert_serial = cert.serial,
+                        .key_id = cert.key_id,
+                        .ca_fingerprint = v.ca_fingerprint,
+                        .source_address = peer_,
+                        .target = u,
+                        .started_at = iso8601_now()};
   if (!ctx_.audit().session_started(ss, err)) {
     // Fail closed: no audit row, no session.
     log_error("audit write failed; refusing login", {{"peer", peer_}, {"error", err}});

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -46,25 +45,6 @@ std::string wrong_starter(const std::string& user) {
 }
 
 }  // namespace
-
-std::optional<UnixUser> find_user(const std::string& name, std::string& error) {
-  std::vector<char> buf(16384);
-  passwd pw{};
-  passwd* found = nullptr;
-  const int rc = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
-  if (rc != 0) return error = "cannot look up user \"" + name + "\": " + std::strerror(rc), std::nullopt;
-  if (!found) return error = "no such user \"" + name + "\" (create it, e.g. useradd --system " + name + ")", std::nullopt;
-  UnixUser u{name, pw.pw_uid, pw.pw_gid, {}};
-  int n = 64;
-  for (int tries = 0; tries < 4; ++tries) {
-    u.groups.resize(static_cast<std::size_t>(n));
-    if (getgrouplist(name.c_str(), u.gid, u.groups.data(), &n) >= 0) {
-      u.groups.resize(static_cast<std::size_t>(n));
-      return u;
-    }
-  }
-  return error = "cannot list the groups of user \"" + name + "\"", std::nullopt;
-}
 
 bool disable_core_dumps(std::string& error) {
   const rlimit none{0, 0};

@@ -10,19 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "common/unix_user.h"
 #include "config/config.h"
 
 namespace bastion {
-
-struct UnixUser {
-  std::string name;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::vector<gid_t> groups;  // supplementary groups, the primary one included
-};
-
-// Looks `name` up in the user database, with its groups.
-std::optional<UnixUser> find_user(const std::string& name, std::string& error);
 
 // RLIMIT_CORE 0 (hard and soft) and PR_SET_DUMPABLE 0. Call before any
 // credential is read.

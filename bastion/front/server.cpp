@@ -22,7 +22,7 @@
 #include "common/secret_file.h"
 #include "common/ssh_handles.h"
 #include "front/connection.h"
-#include "front/startup_limits.h"
+#include "admission/startup_limits.h"
 #include "common/time_util.h"
 #include "front/privileges.h"
 #include "recorder/async_file_sink.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "config/lua_state.h"
+#include "lua/sandboxed_lua.h"
 #include "policy/policy.h"
 #include "policy/policy_source.h"
 

@@ -6,7 +6,7 @@
 
 #include "common/display_escape.h"
 #include "common/file_util.h"
-#include "config/lua_state.h"
+#include "lua/sandboxed_lua.h"
 #include "policy/policy_chain.h"
 
 namespace bastion {

@@ -12,7 +12,7 @@
 #include <re2/re2.h>
 
 #include "common/log.h"
-#include "config/lua_state.h"
+#include "lua/sandboxed_lua.h"
 #include "policy/glob.h"
 #include "policy/lua_policy.h"
 #include "policy/shell_words.h"

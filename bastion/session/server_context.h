@@ -14,8 +14,8 @@
 #include "common/id_pool.h"
 #include "config/config.h"
 #include "auth/address_match.h"
-#include "front/penalty_box.h"
-#include "front/startup_limits.h"
+#include "admission/penalty_box.h"
+#include "admission/startup_limits.h"
 #include "recorder/async_file_sink.h"
 #include "targets/target_kind.h"
 

@@ -53,16 +53,59 @@ TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
   std::string err;
   auto s = SqliteAuditStore::open(d / "audit.db", err);
   REQUIRE(s);
-  REQUIRE(s->session_started({"S1", "alice", {"ops", "dev"}, 42, "alice", "SHA256:x", "10.0.0.1", "web1",
-                              "2026-01-01T00:00:00.000Z"},
+  REQUIRE(s->session_started({.id = "S1",
+                              .identity = "alice",
+                              .principals = {"ops", "dev"},
+                              .cert_serial = 42,
+                              .key_id = "alice",
+                              .ca_fingerprint = "SHA256:x",
+                              .source_address = "10.0.0.1",
+                              .target = "web1",
+                              .started_at = "2026-01-01T00:00:00.000Z"},
                              err));
   int64_t id = 0;
-  REQUIRE(s->command_started({"S1", 0, "2026-01-01T00:00:01.000Z", "exec", "uname -a", "allow", "", "/r/S1-0.cast", "abc123", "on_command", "main.lua:3", "{\"verb\":\"get\"}"},
+  REQUIRE(s->command_started({.session_id = "S1",
+                              .channel = 0,
+                              .at = "2026-01-01T00:00:01.000Z",
+                              .kind = "exec",
+                              .text = "uname -a",
+                              .decision = "allow",
+                              .reason = "",
+                              .recording = "/r/S1-0.cast",
+                              .policy_hash = "abc123",
+                              .policy_hook = "on_command",
+                              .policy_source = "main.lua:3",
+                              .details = "{\"verb\":\"get\"}"},
                              id, err));
   CHECK(id > 0);
-  REQUIRE(s->command_ended({id, "2026-01-01T00:00:02.000Z", 0, "", 5, 120, "complete", 3, 1500, "", "email"}, err));
-  REQUIRE(s->session_ended({"S1", "2026-01-01T00:00:03.000Z", "client disconnected", 0, 5, 120}, err));
-  REQUIRE(s->auth_event({"2026-01-01T00:00:00.000Z", "10.0.0.1", "web1", "alice", 42, "SHA256:x", false, "certificate expired"}, err));
+  REQUIRE(s->command_ended({.command_id = id,
+                            .ended_at = "2026-01-01T00:00:02.000Z",
+                            .exit_status = 0,
+                            .exit_signal = "",
+                            .bytes_in = 5,
+                            .bytes_out = 120,
+                            .recording_state = "complete",
+                            .rows = 3,
+                            .duration_us = 1500,
+                            .error = "",
+                            .masked_columns = "email"},
+                           err));
+  REQUIRE(s->session_ended({.id = "S1",
+                            .ended_at = "2026-01-01T00:00:03.000Z",
+                            .end_reason = "client disconnected",
+                            .exit_status = 0,
+                            .bytes_in = 5,
+                            .bytes_out = 120},
+                           err));
+  REQUIRE(s->auth_event({.at = "2026-01-01T00:00:00.000Z",
+                         .source_address = "10.0.0.1",
+                         .user = "web1",
+                         .key_id = "alice",
+                         .serial = 42,
+                         .ca_fingerprint = "SHA256:x",
+                         .accepted = false,
+                         .reason = "certificate expired"},
+                        err));
   CHECK(query(d / "audit.db", "SELECT id, identity, principals, cert_serial, target, end_reason, exit_status, "
                               "bytes_in, bytes_out, recording_path FROM sessions") ==
         "S1|alice|ops,dev|42|web1|client disconnected|0|5|120|/r/S1-0.cast\n");

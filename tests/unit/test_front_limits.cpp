@@ -7,7 +7,7 @@
 #include "common/parse_number.h"
 #include "common/time_util.h"
 #include "config/max_startups.h"
-#include "front/startup_limits.h"
+#include "admission/startup_limits.h"
 #include "session/server_context.h"
 #include "test_util.h"
 

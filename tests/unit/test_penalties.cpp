@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "config/per_source_penalties.h"
-#include "front/penalty_box.h"
+#include "admission/penalty_box.h"
 
 using namespace bastion;
 

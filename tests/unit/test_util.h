@@ -9,7 +9,7 @@
 
 #include <unistd.h>
 
-#include "recorder/utf8.h"
+#include "common/base64.h"
 
 namespace testutil {
 
@@ -66,7 +66,7 @@ inline std::string sign(const std::string& ca, const std::string& key, const std
   const std::string line = slurp(key + "-cert.pub");
   const auto a = line.find(' '), b = line.find(' ', a + 1);
   std::string blob;
-  if (!recorder::base64_decode(line.substr(a + 1, b - a - 1), blob)) throw std::runtime_error("bad cert");
+  if (!bastion::base64_decode(line.substr(a + 1, b - a - 1), blob)) throw std::runtime_error("bad cert");
   return blob;
 }
 

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
 #include "common/log.h"
 #include "common/openssl_handles.h"
 #include "targets/kubectl/kube_http.h"
@@ -63,14 +64,6 @@ std::string to_hex_size(std::size_t n) {
   char buf[32];
   snprintf(buf, sizeof buf, "%zx", n);
   return buf;
-}
-
-std::string b64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
 }
 
 // The proxy's own identity into its TLS server context.
@@ -387,7 +380,7 @@ std::string proxy_kubeconfig(const std::string& server, const std::string& ca_pe
   nlohmann::json j = {
       {"apiVersion", "v1"},
       {"kind", "Config"},
-      {"clusters", {{{"name", "bastion"}, {"cluster", {{"server", server}, {"certificate-authority-data", b64(ca_pem)}}}}}},
+      {"clusters", {{{"name", "bastion"}, {"cluster", {{"server", server}, {"certificate-authority-data", base64_encode(ca_pem)}}}}}},
       {"users", {{{"name", "bastion"}, {"user", {{"token", token}}}}}},
       {"contexts", {{{"name", context}, {"context", ctx}}}},
       {"current-context", context}};

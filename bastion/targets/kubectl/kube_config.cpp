@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include <openssl/evp.h>
+#include "common/base64.h"
 
 namespace bastion {
 namespace {
@@ -66,16 +66,7 @@ bool b64decode(const std::string& in, std::string& out) {
   std::string clean;
   for (char c : in)
     if (c != '\n' && c != '\r' && c != ' ') clean += c;
-  if (clean.size() % 4 != 0) return false;
-  out.assign(clean.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(clean.data()), static_cast<int>(clean.size()));
-  if (n < 0) return false;
-  std::size_t len = static_cast<std::size_t>(n);
-  if (!clean.empty() && clean.back() == '=') --len;
-  if (clean.size() >= 2 && clean[clean.size() - 2] == '=') --len;
-  out.resize(len);
-  return true;
+  return base64_decode(clean, out);
 }
 
 const Node* named(const Node* list, const std::string& name, const char* inner) {

@@ -3,6 +3,7 @@
 #include "targets/kubectl/kube_request_gate.h"
 
 #include "common/display_escape.h"
+#include "common/strings.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -29,12 +30,6 @@ int signal_number(const std::string& name) {
   if (name == "HUP") return SIGHUP;
   if (name == "QUIT") return SIGQUIT;
   return 0;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
 }  // namespace

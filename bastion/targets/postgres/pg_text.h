@@ -1,5 +1,5 @@
 // Small pieces the SQL executor's files share: its input limits, text
-// trimming and folding, and how the server reads string literals.
+// trimming (common/strings.h) and folding, and how the server reads string literals.
 #pragma once
 #include <cctype>
 #include <cstddef>
@@ -8,17 +8,12 @@
 
 #include <libpq-fe.h>
 
+#include "common/strings.h"
+
 namespace bastion::pg_text {
 
 inline constexpr std::size_t kMaxInput = 1 << 20;  // unfinished statement or line
 inline constexpr std::size_t kInputChunk = 64 * 1024;
-
-inline std::string trim(std::string s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 inline std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -313,7 +313,8 @@ void classify_one(SqlStatement& s) {
   classify_tree(s, stmts.first()["stmt"]);
 }
 
-std::string trim(std::string_view v) {
+// A statement's text without surrounding whitespace or trailing ';'.
+std::string trim_statement(std::string_view v) {
   const auto b = v.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
   const auto e = v.find_last_not_of(" \t\r\n;");
@@ -346,7 +347,7 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
         const auto loc = static_cast<std::size_t>(st.num("stmt_location"));
         const auto len = static_cast<std::size_t>(st.num("stmt_len"));
         SqlStatement s;
-        s.text = trim(std::string_view(text).substr(std::min(loc, text.size()), len ? len : std::string::npos));
+        s.text = trim_statement(std::string_view(text).substr(std::min(loc, text.size()), len ? len : std::string::npos));
         if (s.text.empty()) continue;
         classify_tree(s, st["stmt"]);
         out.push_back(std::move(s));
@@ -360,7 +361,7 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
   PgQuerySplitResult split = pg_query_split_with_scanner(text.c_str());
   if (split.error) {
     SqlStatement s;
-    s.text = trim(text);
+    s.text = trim_statement(text);
     s.kind = "unknown";
     s.parse_error = split.error->message ? split.error->message : "cannot split";
     pg_query_free_split_result(split);
@@ -377,7 +378,7 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
       const std::size_t semi = piece.find(';', start);
       const std::string_view part = piece.substr(start, semi == std::string_view::npos ? std::string_view::npos : semi - start);
       SqlStatement s;
-      s.text = trim(part);
+      s.text = trim_statement(part);
       if (!s.text.empty()) {
         classify_one(s);
         out.push_back(std::move(s));
@@ -392,7 +393,7 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
     const auto len = split.stmts[i]->stmt_len == 0 ? text.size() - loc : static_cast<std::size_t>(split.stmts[i]->stmt_len);
     if (loc > covered) emit(std::string_view(text).substr(covered, loc - covered));
     SqlStatement s;
-    s.text = trim(std::string_view(text).substr(loc, len));
+    s.text = trim_statement(std::string_view(text).substr(loc, len));
     covered = std::max(covered, loc + len);
     if (s.text.empty()) continue;
     classify_one(s);

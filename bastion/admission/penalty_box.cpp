@@ -1,4 +1,4 @@
-#include "front/penalty_box.h"
+#include "admission/penalty_box.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "config/lua_state.h"
+#include "lua/sandboxed_lua.h"
 
 #include <cstdlib>
 

@@ -1,4 +1,4 @@
-#include "front/startup_limits.h"
+#include "admission/startup_limits.h"
 
 #include <arpa/inet.h>
 

@@ -1,0 +1,18 @@
+// Small string helpers shared by the stores, the consoles and bastionctl.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bastion {
+
+// The items with `sep` between them ("" for none).
+std::string join(const std::vector<std::string>& items, std::string_view sep);
+
+// "a,b,,c" -> {"a", "b", "c"}: empty items are dropped, nothing is trimmed.
+std::vector<std::string> split_commas(std::string_view s);
+
+// Without leading and trailing spaces, tabs, CR and LF.
+std::string trim(std::string_view s);
+
+}  // namespace bastion
