@@ -131,7 +131,7 @@ int test(const std::vector<std::string>& a) {
   const Decision d = session_hook ? chain->decide_session(s) : chain->decide(req);
   std::printf("decision: %s\n", d.name());
   if (!d.reason.empty()) std::printf("reason:   %s\n", shown(d.reason).c_str());
-  if (!d.source.empty()) std::printf("from:     %s (%s)\n", shown(d.source).c_str(), shown(d.hook).c_str());
+  if (!d.source.empty()) std::printf("from:     %s (%s)\n", shown(d.source).c_str(), shown(d.hook_name()).c_str());
   if (!d.credential.empty()) std::printf("credential: %s\n", shown(d.credential).c_str());
   for (const auto& m : d.mask) {
     std::printf("mask:     /%s/ -> %s\n", shown(m.pattern).c_str(), shown(m.replacement).c_str());

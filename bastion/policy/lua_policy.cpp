@@ -137,6 +137,12 @@ int LuaPolicy::run_hook(lua_State* L) {
   return 0;
 }
 
+namespace {
+Decision::Hook hook_of(const char* hook) {
+  return std::string_view(hook) == "on_session" ? Decision::Hook::on_session : Decision::Hook::on_command;
+}
+}  // namespace
+
 std::optional<Decision> LuaPolicy::call_hook(const char* hook, PolicyTrace* trace,
                                              const std::function<void(lua_State*)>& push_ctx) {
   lua_State* L = lua_.get();
@@ -164,7 +170,7 @@ std::optional<Decision> LuaPolicy::call_hook(const char* hook, PolicyTrace* trac
     log_error("policy error", {{"ref", ref}, {"policy", src_->path}, {"hook", hook}, {"error", err}});
     if (trace) trace->lines.push_back(file + ": " + hook + " failed: " + err + " (ref " + ref + ")");
     Decision d = Decision::deny("policy error (ref " + ref + ")");
-    d.hook = hook;
+    d.hook = hook_of(hook);
     d.policy_hash = src_->hash;
     d.source = file;
     return d;
@@ -172,7 +178,7 @@ std::optional<Decision> LuaPolicy::call_hook(const char* hook, PolicyTrace* trac
   std::optional<Decision> d;
   if (call.has_result) {
     d = std::move(call.decision);
-    d->hook = hook;
+    d->hook = hook_of(hook);
     d->policy_hash = src_->hash;
   }
   if (trace)

@@ -89,13 +89,28 @@ struct Decision {
   std::string credential;
   // Where it came from, for the audit trail.
   std::string policy_hash;  // sha256 of the deciding policy file
-  std::string hook;         // on_session | on_command | default
+  // Which hook decided: a script's, the configured default, the bastion
+  // itself (refused or allowed whatever the policy says), or an approval.
+  enum class Hook { none, on_session, on_command, default_verdict, bastion, approval };
+  Hook hook = Hook::none;
   std::string source;       // "main.lua:12"
 
   static Decision allow(std::string why = {}) { return make(Verdict::allow, std::move(why)); }
   static Decision deny(std::string why) { return make(Verdict::deny, std::move(why)); }
   bool allowed() const { return verdict == Verdict::allow || verdict == Verdict::mask; }
   bool masks() const { return !mask.empty() || !column_masks.empty(); }
+  // As the audit trail and `bastionctl policy test` spell it.
+  const char* hook_name() const {
+    switch (hook) {
+      case Hook::none: return "";
+      case Hook::on_session: return "on_session";
+      case Hook::on_command: return "on_command";
+      case Hook::default_verdict: return "default";
+      case Hook::bastion: return "bastion";
+      case Hook::approval: return "approval";
+    }
+    return "";
+  }
   const char* name() const {
     switch (verdict) {
       case Verdict::allow: return "allow";

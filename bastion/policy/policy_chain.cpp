@@ -18,7 +18,7 @@ Decision PolicyChain::finish(std::optional<Decision> d, const char* hook) const 
   if (d) return *d;
   Decision out = default_ == Decision::Verdict::allow ? Decision::allow()
                                                       : Decision::deny("no policy allows this");
-  out.hook = "default";
+  out.hook = Decision::Hook::default_verdict;
   if (trace_) trace_->lines.push_back(std::string("no opinion from any ") + hook + ": default " + out.name());
   return out;
 }
@@ -31,7 +31,7 @@ Decision PolicyChain::decide_session(const SessionRequest& req) {
   auto d = combine(g, t);
   if (!d) {
     Decision a = Decision::allow();
-    a.hook = "default";
+    a.hook = Decision::Hook::default_verdict;
     return a;
   }
   return *d;

@@ -10,7 +10,7 @@ namespace {
 
 Decision bastion_deny(const std::string& reason) {
   Decision d = Decision::deny(reason);
-  d.hook = "bastion";
+  d.hook = Decision::Hook::bastion;
   return d;
 }
 
@@ -121,7 +121,7 @@ std::optional<ChannelGate::Held> ChannelGate::poll_held(int64_t id) {
   if (o == ApprovalOutcome::approved) return Held{o, approved(std::move(w))};
   GateResult g;
   g.decision = Decision::deny("request #" + std::to_string(id) + " " + w.approval->refusal(o));
-  g.decision.hook = "approval";
+  g.decision.hook = Decision::Hook::approval;
   g.refusal = g.decision.reason;
   return Held{o, g};
 }
@@ -133,7 +133,7 @@ GateResult ChannelGate::approved(Waiting w) {
   const bool masks = !d.mask.empty() || (w.scope != GateScope::channel && !d.column_masks.empty());
   d.verdict = masks ? Decision::Verdict::mask : Decision::Verdict::allow;
   d.reason = "approved in request #" + id + " by " + by;
-  d.hook = "approval";
+  d.hook = Decision::Hook::approval;
   const std::string notice = "bastion: request #" + id + " approved by " + by;
   if (w.scope != GateScope::channel) {
     messages_.notice(notice);

@@ -98,7 +98,7 @@ void ChannelPipeline::start() {
   Decision d = per_statement ? Decision::allow(kind() == "tunnel" ? "each API request through it is decided by the policy"
                                                                   : "each command in it is decided by the policy")
                              : policy->decide(req);
-  if (per_statement) d.hook = "bastion";
+  if (per_statement) d.hook = Decision::Hook::bastion;
   if (kind() == "subsystem" && d.verdict == Decision::Verdict::mask) {
     // sftp is a binary protocol: rewriting its bytes would corrupt files.
     d.verdict = Decision::Verdict::deny;
@@ -111,7 +111,7 @@ void ChannelPipeline::start() {
     log_error("cannot open recording", {{"session", s_.id()}, {"error", err}});
     if (d.allowed() && cfg.close_on_recording_failure) {
       d = Decision::deny("recording unavailable");
-      d.hook = "bastion";
+      d.hook = Decision::Hook::bastion;
       command_id_ = gate_.audit_only(kind(), text(), d);
       return refuse("bastion: this session cannot be recorded; nothing was run", kExitBastionError,
                     "recording failed");
@@ -158,7 +158,7 @@ void ChannelPipeline::launch() {
 void ChannelPipeline::start_builtin(const TargetConfig& t) {
   // Bastion-internal: nothing reaches a target; audited like any channel.
   Decision d = Decision::allow("reserved target");
-  d.hook = "bastion";
+  d.hook = Decision::Hook::bastion;
   command_id_ = gate_.audit_only(kind(), text(), d);
   if (command_id_ < 0)
     return refuse("bastion: the audit store is unavailable", kExitBastionError, "audit failure");
@@ -178,7 +178,7 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
       CommandRequest req{.session = s_.session_request(it->second, pty().has_value()), .kind = "access",
                          .text = "request " + r.target + " --for " + format_duration(r.grant_ttl) + " --reason " + r.reason};
       Decision d = policy->decide(req);
-      if (d.hook == "default") return std::nullopt;  // no opinion: the target's approvers decide
+      if (d.hook == Decision::Hook::default_verdict) return std::nullopt;  // no opinion: the target's approvers decide
       return d;
     });
   }

@@ -249,7 +249,7 @@ void Session::audit_decision(int channel, const std::string& kind, const std::st
                        .reason = d.reason,
                        .recording = recording,
                        .policy_hash = d.policy_hash,
-                       .policy_hook = d.hook,
+                       .policy_hook = d.hook_name(),
                        .policy_source = d.source,
                        .details = details};
   std::string err;

@@ -63,7 +63,8 @@ end)");
   CHECK(d->verdict == Decision::Verdict::deny);
   CHECK(d->reason == "no way");
   CHECK(d->source == f.d / "p.lua" + ":4");
-  CHECK(d->hook == "on_command");
+  CHECK(d->hook == Decision::Hook::on_command);
+  CHECK(std::string(d->hook_name()) == "on_command");
   CHECK(d->policy_hash == f.src->hash);
   d = f.command("r");
   CHECK(d->verdict == Decision::Verdict::review);
@@ -231,7 +232,8 @@ TEST_CASE("the chain falls back to policy_default", "[policy]") {
   auto deny_chain = PolicyChain::create(f.src, nullptr, Decision::Verdict::deny, err);
   auto allow_chain = PolicyChain::create(f.src, nullptr, Decision::Verdict::allow, err);
   CHECK(deny_chain->decide(CommandRequest{}).verdict == Decision::Verdict::deny);
-  CHECK(deny_chain->decide(CommandRequest{}).hook == "default");
+  CHECK(deny_chain->decide(CommandRequest{}).hook == Decision::Hook::default_verdict);
+  CHECK(std::string(deny_chain->decide(CommandRequest{}).hook_name()) == "default");
   CHECK(allow_chain->decide(CommandRequest{}).verdict == Decision::Verdict::allow);
 }
 
@@ -418,7 +420,7 @@ end)");
     Decision x;
     x.verdict = v;
     x.credential = std::move(cred);
-    x.hook = "on_session";
+    x.hook = Decision::Hook::on_session;
     return x;
   };
   CHECK(combine(with(V::allow, "readonly"), with(V::allow, ""))->credential == "readonly");
