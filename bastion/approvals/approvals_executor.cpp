@@ -7,7 +7,7 @@ namespace bastion {
 namespace {
 
 CommandConsole::Input console_input(const ExecRequest& req) {
-  if (req.kind == "exec" && req.text.find_first_not_of(" \t") != std::string::npos) return CommandConsole::Input::none;
+  if (req.kind == ChannelKind::exec && req.text.find_first_not_of(" \t") != std::string::npos) return CommandConsole::Input::none;
   return req.pty ? CommandConsole::Input::editor : CommandConsole::Input::script;
 }
 

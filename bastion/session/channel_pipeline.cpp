@@ -61,9 +61,9 @@ bool ChannelPipeline::open_recording(std::string& error) {
   const ChannelRecording::Header header{
       .pty = pty(),
       .title = display_escape(s_.identity().key_id + " -> " + s_.identity().requested_user),
-      .command = kind() == "exec" ? text() : ""};
+      .command = kind() == ChannelKind::exec ? text() : ""};
   if (!recording_.open(place, header, cfg.limits.recording_max_bytes, s_.flusher(), error)) return false;
-  if (kind() == "exec") recording_.marker("exec: " + text());
+  if (kind() == ChannelKind::exec) recording_.marker("exec: " + text());
   return true;
 }
 
@@ -88,18 +88,18 @@ void ChannelPipeline::start() {
   const bool per_statement = !target_kind || target_kind->commands_per_channel();
   // A subsystem the kind serves on a channel of many commands runs; other
   // subsystems there are file transfers.
-  if (per_statement && kind() == "subsystem" && !(target_kind && target_kind->serves_subsystem(text())))
+  if (per_statement && kind() == ChannelKind::subsystem && !(target_kind && target_kind->serves_subsystem(text())))
     return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
                   "subsystem refused");
   if (!target_kind) return start_builtin(*t);
-  const CommandRequest req = gate_.request(kind(), text());
+  const CommandRequest req = gate_.request(kind_name(), text());
   // On a database target the channel is a console or a script: each
   // statement in it is decided on its own (the gate's submit()), not the channel.
-  Decision d = per_statement ? Decision::allow(kind() == "tunnel" ? "each API request through it is decided by the policy"
+  Decision d = per_statement ? Decision::allow(kind() == ChannelKind::tunnel ? "each API request through it is decided by the policy"
                                                                   : "each command in it is decided by the policy")
                              : policy->decide(req);
   if (per_statement) d.hook = Decision::Hook::bastion;
-  if (kind() == "subsystem" && d.verdict == Decision::Verdict::mask) {
+  if (kind() == ChannelKind::subsystem && d.verdict == Decision::Verdict::mask) {
     // sftp is a binary protocol: rewriting its bytes would corrupt files.
     d.verdict = Decision::Verdict::deny;
     d.reason = "output masking cannot apply to file transfers";
@@ -107,12 +107,12 @@ void ChannelPipeline::start() {
   // Denied commands are recorded too: the recording shows what the user saw.
   // Tunnels carry TLS records (the proxy decides and audits each request
   // inside); file transfers carry binary: neither is a terminal to record.
-  if (kind() != "subsystem" && kind() != "tunnel" && !open_recording(err)) {
+  if (kind() != ChannelKind::subsystem && kind() != ChannelKind::tunnel && !open_recording(err)) {
     log_error("cannot open recording", {{"session", s_.id()}, {"error", err}});
     if (d.allowed() && cfg.close_on_recording_failure) {
       d = Decision::deny("recording unavailable");
       d.hook = Decision::Hook::bastion;
-      command_id_ = gate_.audit_only(kind(), text(), d);
+      command_id_ = gate_.audit_only(kind_name(), text(), d);
       return refuse("bastion: this session cannot be recorded; nothing was run", kExitBastionError,
                     "recording failed");
     }
@@ -127,7 +127,7 @@ void ChannelPipeline::start() {
     return;
   }
   if (!g.decision.allowed()) {
-    const bool unheld = g.decision.verdict == Decision::Verdict::review && kind() != "subsystem";
+    const bool unheld = g.decision.verdict == Decision::Verdict::review && kind() != ChannelKind::subsystem;
     return refuse("bastion: denied: " + g.refusal, kExitPolicyDenied, unheld ? "approval unavailable" : "policy denied");
   }
   launch();
@@ -159,7 +159,7 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
   // Bastion-internal: nothing reaches a target; audited like any channel.
   Decision d = Decision::allow("reserved target");
   d.hook = Decision::Hook::bastion;
-  command_id_ = gate_.audit_only(kind(), text(), d);
+  command_id_ = gate_.audit_only(kind_name(), text(), d);
   if (command_id_ < 0)
     return refuse("bastion: the audit store is unavailable", kExitBastionError, "audit failure");
   ServerContext& ctx = s_.context();
@@ -367,7 +367,7 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
   s_.channel_finished({.bytes_in = bytes_in_, .bytes_out = out_count_.bytes, .exit_status = exit.status,
                        .end_reason = reason});
   if (ch_ && ssh_channel_is_open(ch_.get())) {
-    if (kind() == "tunnel") {
+    if (kind() == ChannelKind::tunnel) {
       // A forwarded connection has no exit status: it just closes.
     } else if (!exit.signal.empty())
       ssh_channel_request_send_exit_signal(ch_.get(), exit.signal.c_str(), exit.core_dumped, "", "");
@@ -376,7 +376,7 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
     ssh_channel_send_eof(ch_.get());
     ssh_channel_close(ch_.get());
   }
-  log_info("channel closed", {{"session", s_.id()}, {"kind", kind()}, {"reason", reason},
+  log_info("channel closed", {{"session", s_.id()}, {"kind", kind_name()}, {"reason", reason},
                               {"exit_status", exit.status ? std::to_string(*exit.status) : ""},
                               {"exit_signal", exit.signal}, {"bytes_in", std::to_string(bytes_in_)},
                               {"bytes_out", std::to_string(out_count_.bytes)}});
@@ -384,7 +384,7 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
 
 void ChannelPipeline::end_audit(const ExitInfo& exit) {
   if (command_id_ <= 0) return;  // no start row (refused early, or the audit write failed)
-  const RecordingState rec = kind() == "subsystem" ? RecordingState::file_transfer : recording_.state();
+  const RecordingState rec = kind() == ChannelKind::subsystem ? RecordingState::file_transfer : recording_.state();
   gate_.end_row({.command_id = command_id_,
                  .ended_at = "",
                  .exit_status = exit.status,

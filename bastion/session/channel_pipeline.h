@@ -79,7 +79,8 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   void finish(const ExitInfo& exit, const std::string& reason);
   void end_audit(const ExitInfo& exit);
 
-  const std::string& kind() const { return requests_.kind(); }
+  ChannelKind kind() const { return requests_.kind(); }
+  const char* kind_name() const { return requests_.kind_name(); }
   const std::string& text() const { return requests_.text(); }
   const std::optional<PtyRequest>& pty() const { return requests_.pty(); }
 

@@ -45,7 +45,7 @@ ChannelRequests::~ChannelRequests() {
 }
 
 void ChannelRequests::open_tunnel(const std::string& destination) {
-  kind_ = "tunnel";
+  kind_ = ChannelKind::tunnel;
   text_ = destination;
   started_ = true;
 }
@@ -70,12 +70,12 @@ int ChannelRequests::cb_pty(ssh_session, ssh_channel, const char* term, int w, i
 
 int ChannelRequests::cb_shell(ssh_session, ssh_channel, void* self) {
   auto* p = static_cast<ChannelRequests*>(self);
-  return guarded(p->s_.id(), "shell", SSH_ERROR, [&] { return p->start("shell", ""); });
+  return guarded(p->s_.id(), "shell", SSH_ERROR, [&] { return p->start(ChannelKind::shell, ""); });
 }
 
 int ChannelRequests::cb_exec(ssh_session, ssh_channel, const char* cmd, void* self) {
   auto* p = static_cast<ChannelRequests*>(self);
-  return guarded(p->s_.id(), "exec", SSH_ERROR, [&] { return p->start("exec", cmd ? cmd : ""); });
+  return guarded(p->s_.id(), "exec", SSH_ERROR, [&] { return p->start(ChannelKind::exec, cmd ? cmd : ""); });
 }
 
 int ChannelRequests::cb_subsystem(ssh_session, ssh_channel, const char* name, void* self) {
@@ -88,7 +88,7 @@ int ChannelRequests::cb_subsystem(ssh_session, ssh_channel, const char* name, vo
       log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
       return SSH_ERROR;
     }
-    return p->start("subsystem", n);
+    return p->start(ChannelKind::subsystem, n);
   });
 }
 
@@ -142,13 +142,13 @@ void ChannelRequests::cb_x11(ssh_session, ssh_channel, int, const char*, const c
   });
 }
 
-int ChannelRequests::start(const std::string& kind, const std::string& text) {
+int ChannelRequests::start(ChannelKind kind, const std::string& text) {
   if (!larval()) return SSH_ERROR;
   kind_ = kind;
   text_ = text;
   if (const auto& forced = s_.identity().force_command) {
     // The certificate's force-command replaces whatever the client asked for.
-    kind_ = "exec";
+    kind_ = ChannelKind::exec;
     text_ = *forced;
   }
   started_ = true;

@@ -43,7 +43,8 @@ class ChannelRequests {
   const std::optional<PtyRequest>& pty() const { return pty_; }
   bool pty_refused() const { return pty_refused_; }  // the certificate lacks permit-pty
   const std::map<std::string, std::string>& env() const { return env_; }
-  const std::string& kind() const { return kind_; }  // exec | shell | subsystem | tunnel
+  ChannelKind kind() const { return kind_; }
+  const char* kind_name() const { return channel_kind_name(kind_); }
   const std::string& text() const { return text_; }
 
  private:
@@ -57,7 +58,7 @@ class ChannelRequests {
   static void cb_agent(ssh_session, ssh_channel, void* self);
   static void cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t, void* self);
 
-  int start(const std::string& kind, const std::string& text);
+  int start(ChannelKind kind, const std::string& text);
   bool larval() const { return !started_ && handler_.larval(); }
 
   Session& s_;
@@ -68,7 +69,8 @@ class ChannelRequests {
   std::optional<PtyRequest> pty_;
   bool pty_refused_ = false;
   std::map<std::string, std::string> env_;
-  std::string kind_, text_;
+  ChannelKind kind_ = ChannelKind::exec;
+  std::string text_;
 };
 
 }  // namespace bastion

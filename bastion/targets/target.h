@@ -29,8 +29,25 @@ struct ClientAccess {
   std::string server_cert_pem, server_key_pem;
 };
 
+// What a client channel asks for. Policies and the audit trail see its name.
+enum class ChannelKind {
+  exec,       // a command line
+  shell,      // an interactive shell
+  subsystem,  // sftp, or a subsystem the target kind serves
+  tunnel,     // a direct-tcpip channel (`ssh -L`); its text is "host:port"
+};
+inline const char* channel_kind_name(ChannelKind k) {
+  switch (k) {
+    case ChannelKind::exec: return "exec";
+    case ChannelKind::shell: return "shell";
+    case ChannelKind::subsystem: return "subsystem";
+    case ChannelKind::tunnel: return "tunnel";
+  }
+  return "exec";
+}
+
 struct ExecRequest {
-  std::string kind;  // exec | shell | subsystem | tunnel (a direct-tcpip channel; text: "host:port")
+  ChannelKind kind = ChannelKind::exec;
   std::string text;  // command, or subsystem name
   std::optional<PtyRequest> pty;
   std::map<std::string, std::string> env;

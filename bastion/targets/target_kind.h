@@ -41,7 +41,7 @@ class TargetKind : public TargetSchema {
   // session gets a uid of its own for them (ExecRequest::sandbox_uid).
   virtual bool runs_children() const { return false; }
   // Whether a channel (kind, text) gets the session's ClientAccess.
-  virtual bool hands_out_client_access(const std::string& /*channel_kind*/, const std::string& /*text*/) const {
+  virtual bool hands_out_client_access(ChannelKind /*channel_kind*/, const std::string& /*text*/) const {
     return false;
   }
   // At server start: the identity client access uses (false + why: tunnels

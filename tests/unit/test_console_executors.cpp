@@ -39,9 +39,9 @@ std::string pump(Executor& e, CaptureOutput& out, std::string_view input = {}) {
   return out.take();
 }
 
-ExecRequest exec_request(std::string kind, std::string text, bool pty, CommandGate* gate = nullptr) {
+ExecRequest exec_request(ChannelKind kind, std::string text, bool pty, CommandGate* gate = nullptr) {
   ExecRequest r;
-  r.kind = std::move(kind);
+  r.kind = kind;
   r.text = std::move(text);
   if (pty) r.pty = PtyRequest{.term = "xterm", .cols = 80, .rows = 24};
   r.gate = gate;
@@ -61,7 +61,7 @@ struct KubectlRig {
     k->sandbox = false;
     target.settings = k;
   }
-  std::unique_ptr<KubectlExecutor> start(const std::string& kind, const std::string& text, bool pty) {
+  std::unique_ptr<KubectlExecutor> start(ChannelKind kind, const std::string& text, bool pty) {
     ExecRequest r = exec_request(kind, text, pty, &gate);
     if (geteuid() == 0) r.sandbox_uid = 65534;  // as root, kubectl never runs as root
     return std::make_unique<KubectlExecutor>(target, r, gate, "/tmp", nullptr);
@@ -85,7 +85,7 @@ struct ApprovalsRig {
     store.reset();
     std::filesystem::remove_all(dir);
   }
-  std::unique_ptr<ApprovalsExecutor> start(const std::string& kind, const std::string& text, bool pty) {
+  std::unique_ptr<ApprovalsExecutor> start(ChannelKind kind, const std::string& text, bool pty) {
     auto cmds = std::make_unique<ApprovalCommands>(*store, cfg, ApprovalActor{.identity = "alice", .principals = {"alice"}},
                                                    [] {});
     return std::make_unique<ApprovalsExecutor>("approvals", exec_request(kind, text, pty), std::move(cmds));
@@ -96,7 +96,7 @@ struct ApprovalsRig {
 
 TEST_CASE("kubectl exec: an allowed invocation runs once, with the target's namespace", "[console][kubectl]") {
   KubectlRig k;
-  auto e = k.start("exec", "get pods", false);
+  auto e = k.start(ChannelKind::exec, "get pods", false);
   REQUIRE(pump_to_end(*e, k.out));
   CHECK(k.out.out == "--namespace=default get pods\n");
   CHECK(e->exit_info().status == 0);
@@ -105,7 +105,7 @@ TEST_CASE("kubectl exec: an allowed invocation runs once, with the target's name
 
 TEST_CASE("kubectl exec: an argv the bastion always refuses never reaches the policy", "[console][kubectl]") {
   KubectlRig k;
-  auto e = k.start("exec", "config view --raw", false);
+  auto e = k.start(ChannelKind::exec, "config view --raw", false);
   REQUIRE(pump_to_end(*e, k.out));
   REQUIRE(k.gate.calls.size() == 2);
   CHECK(k.gate.calls[0].starts_with("refuse config view --raw: "));
@@ -119,7 +119,7 @@ TEST_CASE("kubectl exec: an argv the bastion always refuses never reaches the po
 TEST_CASE("kubectl script: a refused line is reported and the next still runs", "[console][kubectl]") {
   KubectlRig k;
   k.gate.rules["delete pod x"] = FakeCommandGate::Rule::deny;
-  auto e = k.start("shell", "", false);
+  auto e = k.start(ChannelKind::shell, "", false);
   e->write_input("# a comment\ndelete pod x\n\nget ns\n");
   e->send_eof();
   REQUIRE(pump_to_end(*e, k.out));
@@ -132,7 +132,7 @@ TEST_CASE("kubectl script: a refused line is reported and the next still runs", 
 TEST_CASE("kubectl console: prompt, a refusal with CR LF, exit", "[console][kubectl]") {
   KubectlRig k;
   k.gate.rules["delete pod x"] = FakeCommandGate::Rule::deny;
-  auto e = k.start("shell", "", true);
+  auto e = k.start(ChannelKind::shell, "", true);
   CHECK(pump(*e, k.out) == "k8s (default)> ");
   CHECK(pump(*e, k.out, "delete pod x\r") == "delete pod x\r\nbastion: denied: no delete pod x\r\nk8s (default)> ");
   CHECK(k.out.err.empty());
@@ -144,7 +144,7 @@ TEST_CASE("kubectl console: prompt, a refusal with CR LF, exit", "[console][kube
 TEST_CASE("kubectl console: a held invocation waits; Ctrl-C withdraws it", "[console][kubectl]") {
   KubectlRig k;
   k.gate.rules["delete pod x"] = FakeCommandGate::Rule::hold;
-  auto e = k.start("shell", "", true);
+  auto e = k.start(ChannelKind::shell, "", true);
   pump(*e, k.out);
   CHECK(pump(*e, k.out, "delete pod x\r") == "delete pod x\r\n");  // no prompt while held
   CHECK(pump(*e, k.out, "get ns\r") == "");                       // typed ahead: waits
@@ -155,7 +155,7 @@ TEST_CASE("kubectl console: a held invocation waits; Ctrl-C withdraws it", "[con
 TEST_CASE("kubectl console: a held invocation runs once approved", "[console][kubectl]") {
   KubectlRig k;
   k.gate.rules["get ns"] = FakeCommandGate::Rule::hold;
-  auto e = k.start("exec", "get ns", false);
+  auto e = k.start(ChannelKind::exec, "get ns", false);
   CHECK(pump(*e, k.out) == "");
   CHECK(pump(*e, k.out) == "");
   k.gate.approve(1);
@@ -167,7 +167,7 @@ TEST_CASE("kubectl console: a held invocation runs once approved", "[console][ku
 
 TEST_CASE("approvals exec: one command, its status", "[console][approvals]") {
   ApprovalsRig a;
-  auto e = a.start("exec", "show x", false);
+  auto e = a.start(ChannelKind::exec, "show x", false);
   CHECK_FALSE(e->pump_output(a.out, 1 << 16));
   CHECK(a.out.err.starts_with("\"x\" is not a request number"));
   CHECK(e->exit_info().status == 2);
@@ -175,7 +175,7 @@ TEST_CASE("approvals exec: one command, its status", "[console][approvals]") {
 
 TEST_CASE("approvals script: each line a command; the last one's status", "[console][approvals]") {
   ApprovalsRig a;
-  auto e = a.start("shell", "", false);
+  auto e = a.start(ChannelKind::shell, "", false);
   e->write_input("show x\n  \nshow 'y\n");
   CHECK(e->pump_output(a.out, 1 << 16));
   e->write_input("help");
@@ -189,7 +189,7 @@ TEST_CASE("approvals script: each line a command; the last one's status", "[cons
 
 TEST_CASE("approvals console: prompt, CR LF, exit", "[console][approvals]") {
   ApprovalsRig a;
-  auto e = a.start("shell", "", true);
+  auto e = a.start(ChannelKind::shell, "", true);
   CHECK(pump(*e, a.out) == "approvals> ");
   const std::string shown = pump(*e, a.out, "show x\r");
   CHECK(shown.starts_with("show x\r\n\"x\" is not a request number"));
@@ -204,7 +204,7 @@ TEST_CASE("approvals console: prompt, CR LF, exit", "[console][approvals]") {
 
 TEST_CASE("approvals console: Ctrl-D ends it well", "[console][approvals]") {
   ApprovalsRig a;
-  auto e = a.start("shell", "", true);
+  auto e = a.start(ChannelKind::shell, "", true);
   pump(*e, a.out);
   e->write_input("\x04");
   CHECK_FALSE(e->pump_output(a.out, 1 << 16));

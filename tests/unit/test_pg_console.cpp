@@ -29,7 +29,7 @@ struct SqlRig {
     target.name = "db";
     target.settings = std::make_shared<PostgresSettings>();
   }
-  std::unique_ptr<PgExecutor> start(const std::string& kind, const std::string& text, bool pty) {
+  std::unique_ptr<PgExecutor> start(ChannelKind kind, const std::string& text, bool pty) {
     ExecRequest r;
     r.kind = kind;
     r.text = text;
@@ -49,7 +49,7 @@ struct SqlRig {
 TEST_CASE("sql console: prompt, backslash commands with variables, CR LF", "[console][sql]") {
   SqlRig s;
   REQUIRE_FALSE(s.conn->ok());
-  auto e = s.start("shell", "", true);
+  auto e = s.start(ChannelKind::shell, "", true);
   CHECK(s.pump(*e) == "db=> ");
   CHECK(s.pump(*e, "\\set who world\r") == "\\set who world\r\ndb=> ");
   CHECK(s.pump(*e, "\\echo hello :who\r") == "\\echo hello :who\r\nhello world\r\ndb=> ");
@@ -59,7 +59,7 @@ TEST_CASE("sql console: prompt, backslash commands with variables, CR LF", "[con
 
 TEST_CASE("sql console: the prompt shows an unfinished statement; Ctrl-C drops it", "[console][sql]") {
   SqlRig s;
-  auto e = s.start("shell", "", true);
+  auto e = s.start(ChannelKind::shell, "", true);
   s.pump(*e);
   CHECK(s.pump(*e, "SELECT 1\r") == "SELECT 1\r\ndb-> ");
   CHECK(s.pump(*e, "\x03") == "^C\r\ndb=> ");
@@ -68,7 +68,7 @@ TEST_CASE("sql console: the prompt shows an unfinished statement; Ctrl-C drops i
 
 TEST_CASE("sql console: Ctrl-D quits as psql does", "[console][sql]") {
   SqlRig s;
-  auto e = s.start("shell", "", true);
+  auto e = s.start(ChannelKind::shell, "", true);
   s.pump(*e);
   CHECK(s.pump(*e, "\x04") == "\\q\r\n");
   CHECK_FALSE(e->pump_output(s.out, 1 << 16));
@@ -77,14 +77,14 @@ TEST_CASE("sql console: Ctrl-D quits as psql does", "[console][sql]") {
 
 TEST_CASE("sql console: an unknown backslash command says how to get help", "[console][sql]") {
   SqlRig s;
-  auto e = s.start("shell", "", true);
+  auto e = s.start(ChannelKind::shell, "", true);
   s.pump(*e);
   CHECK(s.pump(*e, "\\nope\r") == "\\nope\r\ninvalid command \\nope\r\nTry \\? for help.\r\ndb=> ");
 }
 
 TEST_CASE("sql script: lines without a pty, the last one at end of input", "[console][sql]") {
   SqlRig s;
-  auto e = s.start("shell", "", false);
+  auto e = s.start(ChannelKind::shell, "", false);
   e->write_input("\\echo one\n\\echo two");
   CHECK(e->pump_output(s.out, 1 << 16));
   CHECK(s.out.out == "one\n");
@@ -96,7 +96,7 @@ TEST_CASE("sql script: lines without a pty, the last one at end of input", "[con
 
 TEST_CASE("sql script: a script line over 1 MiB ends the script", "[console][sql]") {
   SqlRig s;
-  auto e = s.start("shell", "", false);
+  auto e = s.start(ChannelKind::shell, "", false);
   e->write_input(std::string((1 << 20) + 1, 'x'));
   CHECK_FALSE(e->pump_output(s.out, 1 << 16));
   CHECK(s.out.err == "ERROR:  line too long for the bastion (1 MiB)\n");
@@ -105,7 +105,7 @@ TEST_CASE("sql script: a script line over 1 MiB ends the script", "[console][sql
 
 TEST_CASE("sql: without its database no statement runs or reaches the policy", "[console][sql]") {
   SqlRig s;
-  auto e = s.start("exec", "SELECT 1; SELECT 2", false);
+  auto e = s.start(ChannelKind::exec, "SELECT 1; SELECT 2", false);
   CHECK_FALSE(e->pump_output(s.out, 1 << 16));
   CHECK(s.out.err == "bastion: the connection to the database was lost\n");
   CHECK(e->exit_info().status == kSqlExitConnection);
@@ -114,7 +114,7 @@ TEST_CASE("sql: without its database no statement runs or reaches the policy", "
 
 TEST_CASE("sql exec: an unknown option is named, nothing runs", "[console][sql]") {
   SqlRig s;
-  auto e = s.start("exec", "--bogus SELECT 1", true);
+  auto e = s.start(ChannelKind::exec, "--bogus SELECT 1", true);
   CHECK_FALSE(e->pump_output(s.out, 1 << 16));
   CHECK(s.out.out.starts_with("bastion: unknown option --bogus (options: "));
   CHECK(s.out.out.ends_with(")\r\n"));
@@ -154,7 +154,7 @@ using V = std::vector<std::string>;
 TEST_CASE("sql console: statements in order; a refused one is reported and the next runs", "[console][sql]") {
   ServerRig s;
   s.gate.rules["DROP TABLE a"] = FakeCommandGate::Rule::deny;
-  auto e = s.start("shell", "", true);
+  auto e = s.start(ChannelKind::shell, "", true);
   CHECK(s.pump_until(*e, "db=> ") == "db=> ");
   CHECK(s.pump_until(*e, "db=> ", "CREATE TABLE a; DROP TABLE a; CREATE TABLE b;\r") ==
         "CREATE TABLE a; DROP TABLE a; CREATE TABLE b;\r\n"
@@ -170,7 +170,7 @@ TEST_CASE("sql console: statements in order; a refused one is reported and the n
 TEST_CASE("sql console: a held statement waits, then runs once approved", "[console][sql]") {
   ServerRig s;
   s.gate.rules["DROP TABLE a"] = FakeCommandGate::Rule::hold;
-  auto e = s.start("shell", "", true);
+  auto e = s.start(ChannelKind::shell, "", true);
   s.pump_until(*e, "db=> ");
   CHECK(s.pump(*e, "DROP TABLE a; CREATE TABLE b;\r") == "DROP TABLE a; CREATE TABLE b;\r\n");
   CHECK(s.pump(*e) == "");  // still held: nothing sent, no prompt
@@ -185,7 +185,7 @@ TEST_CASE("sql console: a held statement waits, then runs once approved", "[cons
 TEST_CASE("sql console: Ctrl-C withdraws a held statement; it never reaches the server", "[console][sql]") {
   ServerRig s;
   s.gate.rules["DROP TABLE a"] = FakeCommandGate::Rule::hold;
-  auto e = s.start("shell", "", true);
+  auto e = s.start(ChannelKind::shell, "", true);
   s.pump_until(*e, "db=> ");
   s.pump(*e, "DROP TABLE a;\r");
   CHECK(s.pump_until(*e, "db=> ", "\x03") == "ERROR:  denied by policy: request #1 cancelled\r\ndb=> ");
@@ -196,7 +196,7 @@ TEST_CASE("sql console: Ctrl-C withdraws a held statement; it never reaches the 
 TEST_CASE("sql script: without a pty, no CR; the first refusal ends the script", "[console][sql]") {
   ServerRig s;
   s.gate.rules["DROP TABLE a"] = FakeCommandGate::Rule::deny;
-  auto e = s.start("shell", "", false);
+  auto e = s.start(ChannelKind::shell, "", false);
   e->write_input("CREATE TABLE a;\nDROP TABLE a;\nCREATE TABLE b;\n");
   e->send_eof();
   s.pump_until(*e, "\xff");  // to the end
@@ -208,7 +208,7 @@ TEST_CASE("sql script: without a pty, no CR; the first refusal ends the script",
 
 TEST_CASE("sql exec: every statement of the line is decided on its own", "[console][sql]") {
   ServerRig s;
-  auto e = s.start("exec", "CREATE TABLE a; CREATE TABLE b", false);
+  auto e = s.start(ChannelKind::exec, "CREATE TABLE a; CREATE TABLE b", false);
   CHECK(s.pump_until(*e, "\xff") == "CREATE TABLE a;\nCREATE TABLE b\n");
   CHECK(s.gate.calls == V{"submit CREATE TABLE a", "ended 1 status=0", "submit CREATE TABLE b", "ended 2 status=0"});
   CHECK(e->exit_info().status == 0);

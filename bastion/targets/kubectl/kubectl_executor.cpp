@@ -37,7 +37,7 @@ int signal_number(const std::string& name) {
 KubectlExecutor::KubectlExecutor(const TargetConfig& t, const ExecRequest& req, CommandGate& gate, std::string home,
                                  Watch watch, KubeDecisionQueue* kube)
     : target_(t), gate_(gate), home_(std::move(home)), watch_(std::move(watch)), kube_(kube),
-      mode_(req.kind == "exec" && !trim(req.text).empty() ? Mode::command
+      mode_(req.kind == ChannelKind::exec && !trim(req.text).empty() ? Mode::command
             : req.pty                                      ? Mode::console
                                                            : Mode::script),
       pty_(req.pty.has_value()),

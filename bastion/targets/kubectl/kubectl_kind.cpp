@@ -135,8 +135,8 @@ bool KubectlKind::serves_subsystem(std::string_view name) const { return name ==
 int KubectlKind::tunnel_port() const { return kTunnelPort; }
 
 // The token (an HMAC) only for what hands it out or checks it.
-bool KubectlKind::hands_out_client_access(const std::string& channel_kind, const std::string& text) const {
-  return channel_kind == "tunnel" || (channel_kind == "subsystem" && text == kKubeconfigSubsystem);
+bool KubectlKind::hands_out_client_access(ChannelKind channel_kind, const std::string& text) const {
+  return channel_kind == ChannelKind::tunnel || (channel_kind == ChannelKind::subsystem && text == kKubeconfigSubsystem);
 }
 
 // Users' own kubectl trusts this identity for as long as it lasts.

@@ -28,7 +28,7 @@ class KubectlKind : public TargetKind {
   bool serves_subsystem(std::string_view name) const override;
   int tunnel_port() const override;
   bool runs_children() const override { return true; }
-  bool hands_out_client_access(const std::string& channel_kind, const std::string& text) const override;
+  bool hands_out_client_access(ChannelKind channel_kind, const std::string& text) const override;
   bool load_client_access_identity(const std::string& data_dir, ClientAccessIdentity& out,
                                    std::string& error) const override;
   ClientAccess client_access(const ClientAccessIdentity& id, const std::string& target,

@@ -81,14 +81,14 @@ KubectlTargetConnection::~KubectlTargetConnection() {
 
 std::unique_ptr<Executor> KubectlTargetConnection::start(const ExecRequest& req, std::string& error) {
   if (!req.gate) return error = "internal error: no command gate", nullptr;
-  if (req.kind == "subsystem" && req.text == kKubeconfigSubsystem) {
+  if (req.kind == ChannelKind::subsystem && req.text == kKubeconfigSubsystem) {
     if (!req.access || req.access->token.empty()) return error = "this bastion cannot serve your own kubectl", nullptr;
     return std::make_unique<TextExecutor>(proxy_kubeconfig("https://127.0.0.1:" + std::to_string(kOwnKubectlPort),
                                                            req.access->server_cert_pem, req.access->token, target_.name,
                                                            kubectl_settings(target_).namespace_name));
   }
-  if (req.kind == "subsystem") return error = "file transfer is not available on kubectl targets", nullptr;
-  if (req.kind == "tunnel") return start_tunnel(req, error);
+  if (req.kind == ChannelKind::subsystem) return error = "file transfer is not available on kubectl targets", nullptr;
+  if (req.kind == ChannelKind::tunnel) return start_tunnel(req, error);
   // bastiond as root runs kubectl as the session's own uid: its HOME and
   // kubeconfig become that uid's (0700 and 0600: no one else's).
   if (req.sandbox_uid && home_uid_ != req.sandbox_uid) {

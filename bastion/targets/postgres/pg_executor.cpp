@@ -7,7 +7,7 @@ namespace bastion {
 using namespace pg_text;
 
 PgExecutor::Mode PgExecutor::initial_mode(const ExecRequest& req) {
-  if (req.kind == "exec") {
+  if (req.kind == ChannelKind::exec) {
     const SqlExecOptions o = parse_sql_exec_line(req.text);
     if (!o.error.empty() || !trim(o.sql).empty()) return Mode::command;
   }
@@ -26,7 +26,7 @@ PgExecutor::PgExecutor(PgConnection& conn, const TargetConfig& t, const ExecRequ
       console_(*this, console_input(mode_), pty_, kMaxInput), want_reads_(std::move(want_reads)) {
   prev_receiver_ = PQsetNoticeReceiver(conn_.get(), &PgExecutor::on_notice, this);
   prev_arg_ = nullptr;
-  if (req.kind == "exec") {
+  if (req.kind == ChannelKind::exec) {
     SqlExecOptions o = parse_sql_exec_line(req.text);
     print_ = o.print;
     stop_on_error_ = o.stop_on_error;

@@ -33,7 +33,7 @@ std::unique_ptr<PgTargetConnection> PgTargetConnection::connect(const TargetConf
 PgTargetConnection::~PgTargetConnection() { detach(); }
 
 std::unique_ptr<Executor> PgTargetConnection::start(const ExecRequest& req, std::string& error) {
-  if (req.kind == "subsystem") return error = "file transfer is not available on database targets", nullptr;
+  if (req.kind == ChannelKind::subsystem) return error = "file transfer is not available on database targets", nullptr;
   if (!req.gate) return error = "internal error: no command gate", nullptr;
   if (in_use_.use_count() > 1) return error = "one SQL channel at a time per session; close the other first", nullptr;
   if (!conn_->ok()) return error = "the connection to the database was lost", nullptr;

@@ -105,10 +105,10 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
   // The target's sshd decides which variables it accepts; a refusal is not fatal.
   for (const auto& [k, v] : req.env) ssh_channel_request_env(c, k.c_str(), v.c_str());
   int rc;
-  if (req.kind == "exec") rc = ssh_channel_request_exec(c, req.text.c_str());
-  else if (req.kind == "shell") rc = ssh_channel_request_shell(c);
+  if (req.kind == ChannelKind::exec) rc = ssh_channel_request_exec(c, req.text.c_str());
+  else if (req.kind == ChannelKind::shell) rc = ssh_channel_request_shell(c);
   else rc = ssh_channel_request_subsystem(c, req.text.c_str());
-  if (rc != SSH_OK) return fail(req.kind + " request refused");
+  if (rc != SSH_OK) return fail(std::string(channel_kind_name(req.kind)) + " request refused");
   ssh_set_blocking(session_.get(), 0);
   if (ev) attach(ev);
   return exec;

@@ -91,7 +91,7 @@ class EchoConnection : public TargetConnection {
  public:
   explicit EchoConnection(const EchoSettings& s) : settings_(s) {}
   std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override {
-    if (req.kind != "exec") return error = "echo targets take one command: ssh TARGET@bastion WORDS", nullptr;
+    if (req.kind != ChannelKind::exec) return error = "echo targets take one command: ssh TARGET@bastion WORDS", nullptr;
     if (!req.gate) return error = "internal error: no command gate", nullptr;
     return std::make_unique<EchoExecutor>(settings_, req, *req.gate);
   }
