@@ -4,11 +4,19 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/time_util.h"
 
 namespace bastion {
+
+// Where a request stands. The store keeps these names.
+enum class ApprovalState { pending, approved, denied, expired, cancelled, used, revoked };
+const char* approval_state_name(ApprovalState s);
+// A name this bastion does not know (a newer bastion's, sharing the store)
+// is never an approval: it reads as denied.
+ApprovalState approval_state_from(std::string_view name);
 
 struct ApprovalVote {
   std::string approver;  // identity (or "admin:NAME" from bastionctl)
@@ -29,8 +37,7 @@ struct ApprovalRequest {
   std::vector<std::string> approvers;      // principals that may decide
   int min_approvals = 1;
   int64_t created_at = 0, expires_at = 0;  // pending until expires_at (unix seconds)
-  // pending | approved | denied | expired | cancelled | used | revoked
-  std::string state = "pending";
+  ApprovalState state = ApprovalState::pending;
   int64_t decided_at = 0;
   std::string decided_by;
   std::string deny_reason;
@@ -40,7 +47,7 @@ struct ApprovalRequest {
 
 // The state as of `now` (a pending request past its deadline is expired; an
 // access grant past its end is expired too).
-std::string effective_state(const ApprovalRequest& r, int64_t now);
+ApprovalState effective_state(const ApprovalRequest& r, int64_t now);
 
 // Why `identity` (with `principals`) may not vote on `r` now; empty if it may.
 // `admin` votes (bastionctl on the bastion host) skip the principal check but
@@ -48,8 +55,8 @@ std::string effective_state(const ApprovalRequest& r, int64_t now);
 std::string vote_refusal(const ApprovalRequest& r, const std::string& identity,
                          const std::vector<std::string>& principals, bool admin, int64_t now);
 
-// What the votes add up to: "approved" (enough distinct approvals), "denied"
-// (any denial), or "pending".
-std::string tally(const ApprovalRequest& r);
+// What the votes add up to: approved (enough distinct approvals), denied
+// (any denial), or pending.
+ApprovalState tally(const ApprovalRequest& r);
 
 }  // namespace bastion

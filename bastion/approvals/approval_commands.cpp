@@ -59,7 +59,7 @@ std::string describe_request(const ApprovalRequest& r, int64_t now) {
                                display_escape_truncated(r.command_text, kListedCommandChars);
   int approvals = 0;
   for (const auto& v : r.votes) approvals += v.decision == "approve";
-  std::string line = "#" + std::to_string(r.id) + "  " + effective_state(r, now) + "  " + display_escape(r.requester) +
+  std::string line = "#" + std::to_string(r.id) + "  " + approval_state_name(effective_state(r, now)) + "  " + display_escape(r.requester) +
                      "  " + what;
   if (!r.reason.empty()) line += "  (" + display_escape(r.reason) + ")";
   line += "  " + ago(r.created_at, now) + "  [" + std::to_string(approvals) + "/" +
@@ -137,7 +137,7 @@ int ApprovalCommands::list_pending(std::string& out, std::string& err) {
   return list(
       "",
       [this](const ApprovalRequest& r, int64_t now) {
-        if (effective_state(r, now) != "pending") return std::string();
+        if (effective_state(r, now) != ApprovalState::pending) return std::string();
         if (!vote_refusal(r, actor_.identity, actor_.principals, actor_.admin, now).empty()) return std::string();
         return describe_request(r, now);
       },
@@ -166,7 +166,7 @@ int ApprovalCommands::show(int64_t id, std::string& out, std::string& err) {
   }
   out += "  requested " + iso8601(r->created_at) + " by " + display_escape(r->requester) +
          (r->session_id.empty() ? "" : " in session " + display_escape(r->session_id)) + "\n";
-  if (effective_state(*r, now) == "pending") out += "  expires " + iso8601(r->expires_at) + "\n";
+  if (effective_state(*r, now) == ApprovalState::pending) out += "  expires " + iso8601(r->expires_at) + "\n";
   for (const auto& v : r->votes)
     out += "  " + display_escape(v.decision) + " by " + display_escape(v.approver) + " at " + iso8601(v.at) +
            (v.comment.empty() ? "" : ": " + display_escape(v.comment)) + "\n";
@@ -187,18 +187,18 @@ int ApprovalCommands::vote(int64_t id, Vote decision, const std::string& text, s
   ApprovalVote v{actor_.identity, decision == Vote::approve ? "approve" : "deny", text, now};
   if (!store_.add_vote(id, v, e)) return err += "cannot record the vote: " + display_escape(e) + "\n", 1;
   r->votes.push_back(v);
-  const std::string result = tally(*r);
-  if (result != "pending") {
-    const int64_t grant_end = r->kind == "access" && result == "approved" ? now + r->grant_ttl : 0;
-    if (!store_.transition(id, "pending", result, now, actor_.identity, decision == Vote::deny ? text : "", grant_end, e))
+  const ApprovalState result = tally(*r);
+  if (result != ApprovalState::pending) {
+    const int64_t grant_end = r->kind == "access" && result == ApprovalState::approved ? now + r->grant_ttl : 0;
+    if (!store_.transition(id, ApprovalState::pending, result, now, actor_.identity, decision == Vote::deny ? text : "", grant_end, e))
       return err += e.empty() ? "request #" + std::to_string(id) + " changed meanwhile\n" : display_escape(e) + "\n", 1;
     r->state = result;
     r->grant_expires_at = grant_end;
-    if (event_) event_(*r, result);
+    if (event_) event_(*r, approval_state_name(result));
   }
   if (changed_) changed_();
-  if (result == "approved") out += "request #" + std::to_string(id) + " approved\n";
-  else if (result == "denied") out += "request #" + std::to_string(id) + " denied\n";
+  if (result == ApprovalState::approved) out += "request #" + std::to_string(id) + " approved\n";
+  else if (result == ApprovalState::denied) out += "request #" + std::to_string(id) + " denied\n";
   else {
     int approvals = 0;
     for (const auto& x : r->votes) approvals += x.decision == "approve";
@@ -244,7 +244,7 @@ int ApprovalCommands::request_access(const std::vector<std::string>& a, std::str
     int pending = 0;
     const int64_t now = unix_now();
     for (const auto& p : store_.requests(actor_.identity, e)) {
-      if (p.kind != "access" || effective_state(p, now) != "pending") continue;
+      if (p.kind != "access" || effective_state(p, now) != ApprovalState::pending) continue;
       if (p.target == target)
         return err += "request #" + std::to_string(p.id) + " for \"" + shown_target + "\" is already pending\n", 1;
       ++pending;
@@ -288,7 +288,7 @@ int ApprovalCommands::list_mine(std::string& out, std::string& err) {
       actor_.identity,
       [](const ApprovalRequest& r, int64_t now) {
         std::string text = describe_request(r, now);
-        if (r.kind == "access" && effective_state(r, now) == "approved")
+        if (r.kind == "access" && effective_state(r, now) == ApprovalState::approved)
           text += "  grant ends in " + format_duration(r.grant_expires_at - now);
         return text;
       },
@@ -300,8 +300,9 @@ int ApprovalCommands::revoke(int64_t id, std::string& out, std::string& err) {
   const auto r = store_.request(id, e);
   if (!r || r->kind != "access" || !may_see(*r)) return err += "no access grant #" + std::to_string(id) + " you may revoke\n", 1;
   const int64_t now = unix_now();
-  if (effective_state(*r, now) != "approved") return err += "request #" + std::to_string(id) + " is " + effective_state(*r, now) + "\n", 1;
-  if (!store_.transition(id, "approved", "revoked", now, actor_.identity, "revoked by " + actor_.identity, 0, e))
+  if (effective_state(*r, now) != ApprovalState::approved)
+    return err += "request #" + std::to_string(id) + " is " + approval_state_name(effective_state(*r, now)) + "\n", 1;
+  if (!store_.transition(id, ApprovalState::approved, ApprovalState::revoked, now, actor_.identity, "revoked by " + actor_.identity, 0, e))
     return err += "request #" + std::to_string(id) + " changed meanwhile\n", 1;
   if (event_) event_(*r, "revoked");
   if (changed_) changed_();

@@ -19,7 +19,7 @@ class ApprovalStore {
   virtual std::vector<ApprovalRequest> requests(const std::string& requester, std::string& error) = 0;
   virtual bool add_vote(int64_t id, const ApprovalVote& v, std::string& error) = 0;
   // Moves `id` from state `from` to `to`; false (no error) if it was not in `from`.
-  virtual bool transition(int64_t id, const std::string& from, const std::string& to, int64_t at,
+  virtual bool transition(int64_t id, ApprovalState from, ApprovalState to, int64_t at,
                           const std::string& by, const std::string& reason, int64_t grant_expires_at,
                           std::string& error) = 0;
   // The newest approved, unexpired access grant of `identity` to `target`.

@@ -2,6 +2,7 @@
 
 #include "common/display_escape.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "common/time_util.h"
 
 namespace bastion {
@@ -9,18 +10,16 @@ namespace {
 
 constexpr int64_t kStorePollSeconds = 2;
 
-std::string comma_list(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
-
-// A state this side does not know (a newer bastion's) is not an approval.
-ApprovalOutcome outcome_of(const std::string& state) {
-  for (ApprovalOutcome o : {ApprovalOutcome::pending, ApprovalOutcome::approved, ApprovalOutcome::denied,
-                            ApprovalOutcome::expired, ApprovalOutcome::cancelled, ApprovalOutcome::used,
-                            ApprovalOutcome::revoked})
-    if (state == approval_outcome_name(o)) return o;
+ApprovalOutcome outcome_of(ApprovalState state) {
+  switch (state) {
+    case ApprovalState::pending: return ApprovalOutcome::pending;
+    case ApprovalState::approved: return ApprovalOutcome::approved;
+    case ApprovalState::denied: return ApprovalOutcome::denied;
+    case ApprovalState::expired: return ApprovalOutcome::expired;
+    case ApprovalState::cancelled: return ApprovalOutcome::cancelled;
+    case ApprovalState::used: return ApprovalOutcome::used;
+    case ApprovalState::revoked: return ApprovalOutcome::revoked;
+  }
   return ApprovalOutcome::denied;
 }
 
@@ -78,11 +77,11 @@ ApprovalOutcome PendingApproval::poll(int64_t now) {
   if (o == ApprovalOutcome::pending) return o;
   if (o == ApprovalOutcome::approved) {
     // Bound to this request: this text, this session, once.
-    if (!links_.store->transition(r->id, "approved", "used", now, r->decided_by, "", 0, err))
+    if (!links_.store->transition(r->id, ApprovalState::approved, ApprovalState::used, now, r->decided_by, "", 0, err))
       return ApprovalOutcome::reused;
     links_.changed();
   } else if (o == ApprovalOutcome::expired) {
-    links_.store->transition(r->id, "pending", "expired", now, "", "timed out", 0, err);
+    links_.store->transition(r->id, ApprovalState::pending, ApprovalState::expired, now, "", "timed out", 0, err);
     links_.changed();
     if (links_.webhook) links_.webhook(*r, "expired");
   }
@@ -92,7 +91,7 @@ ApprovalOutcome PendingApproval::poll(int64_t now) {
 
 void PendingApproval::cancel(const std::string& reason, int64_t now) {
   std::string err;
-  links_.store->transition(request_.id, "pending", "cancelled", now, request_.requester, reason, 0, err);
+  links_.store->transition(request_.id, ApprovalState::pending, ApprovalState::cancelled, now, request_.requester, reason, 0, err);
   links_.changed();
   if (links_.webhook) links_.webhook(request_, "cancelled");
   links_.marker("approval cancelled: #" + std::to_string(request_.id));
@@ -107,7 +106,7 @@ bool PendingApproval::status_due(int64_t now) {
 std::string PendingApproval::status_line(int64_t now) const {
   const ApprovalRequest& r = request_;
   return display_escape("bastion: request #" + std::to_string(r.id) + " waits for approval by " +
-                        comma_list(r.approvers) + " (" + r.reason + "), " + format_duration(now - r.created_at) +
+                        join(r.approvers, ", ") + " (" + r.reason + "), " + format_duration(now - r.created_at) +
                         " so far; Ctrl-C cancels");
 }
 
@@ -124,7 +123,7 @@ std::string PendingApproval::voters() const {
   std::vector<std::string> by;
   for (const auto& v : request_.votes)
     if (v.decision == "approve") by.push_back(v.approver);
-  return comma_list(by);
+  return join(by, ", ");
 }
 
 }  // namespace bastion

@@ -36,7 +36,7 @@ std::string Webhook::payload(const ApprovalRequest& r, const std::string& event)
                       {"request",
                        {{"id", r.id}, {"kind", r.kind}, {"requester", r.requester}, {"target", r.target},
                         {"command", r.command_text}, {"reason", r.reason}, {"approvers", r.approvers},
-                        {"min_approvals", r.min_approvals}, {"state", r.state}, {"decided_by", r.decided_by},
+                        {"min_approvals", r.min_approvals}, {"state", approval_state_name(r.state)}, {"decided_by", r.decided_by},
                         {"deny_reason", r.deny_reason}, {"expires_at", iso8601(r.expires_at)}}}};
   if (r.kind == "access") {
     j["request"]["grant_seconds"] = r.grant_ttl;

@@ -29,7 +29,7 @@ bool SqliteAuditStore::create_request(ApprovalRequest& r, std::string& error) {
                "command_text, reason, approvers, min_approvals, created_at, expires_at, state, grant_ttl) "
                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                {r.kind, r.session_id, int64_t{r.channel}, r.requester, r.target, r.command_kind, r.command_text,
-                r.reason, join(r.approvers, ","), int64_t{r.min_approvals}, r.created_at, r.expires_at, r.state,
+                r.reason, join(r.approvers, ","), int64_t{r.min_approvals}, r.created_at, r.expires_at, std::string(approval_state_name(r.state)),
                 r.grant_ttl},
                error))
     return false;
@@ -57,7 +57,7 @@ std::vector<ApprovalRequest> SqliteAuditStore::load_requests(const char* where, 
     r.min_approvals = static_cast<int>(num(c[10]));
     r.created_at = num(c[11]);
     r.expires_at = num(c[12]);
-    r.state = c[13];
+    r.state = approval_state_from(c[13]);
     r.decided_at = num(c[14]);
     r.decided_by = c[15];
     r.deny_reason = c[16];
@@ -92,13 +92,14 @@ bool SqliteAuditStore::add_vote(int64_t id, const ApprovalVote& v, std::string& 
                  {id, v.approver, v.decision, v.comment, v.at}, error);
 }
 
-bool SqliteAuditStore::transition(int64_t id, const std::string& from, const std::string& to, int64_t at,
+bool SqliteAuditStore::transition(int64_t id, ApprovalState from, ApprovalState to, int64_t at,
                                   const std::string& by, const std::string& reason, int64_t grant_expires_at,
                                   std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   if (!execute("UPDATE approval_requests SET state=?, decided_at=?, decided_by=?, deny_reason=?, "
                "grant_expires_at=CASE WHEN ? > 0 THEN ? ELSE grant_expires_at END WHERE id=? AND state=?",
-               {to, at, by, reason, grant_expires_at, grant_expires_at, id, from}, error))
+               {std::string(approval_state_name(to)), at, by, reason, grant_expires_at, grant_expires_at, id,
+                std::string(approval_state_name(from))}, error))
     return false;
   return changes() > 0;
 }

@@ -40,7 +40,7 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   std::optional<ApprovalRequest> request(int64_t id, std::string& error) override;
   std::vector<ApprovalRequest> requests(const std::string& requester, std::string& error) override;
   bool add_vote(int64_t id, const ApprovalVote& v, std::string& error) override;
-  bool transition(int64_t id, const std::string& from, const std::string& to, int64_t at, const std::string& by,
+  bool transition(int64_t id, ApprovalState from, ApprovalState to, int64_t at, const std::string& by,
                   const std::string& reason, int64_t grant_expires_at, std::string& error) override;
   std::optional<ApprovalRequest> active_grant(const std::string& identity, const std::string& target, int64_t now,
                                               std::string& error) override;

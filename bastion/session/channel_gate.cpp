@@ -82,7 +82,7 @@ void ChannelGate::hold(GateResult& g, const CommandRequest& req, GateScope scope
                     .min_approvals = d.min_approvals,
                     .created_at = now,
                     .expires_at = now + (d.review_timeout > 0 ? d.review_timeout : s_.config().approvals.timeout),
-                    .state = "pending",
+                    .state = ApprovalState::pending,
                     .decided_at = 0,
                     .decided_by = "",
                     .deny_reason = "",

@@ -410,7 +410,7 @@ void Session::check_deadlines() {
     } else if (ctx_.approvals()) {
       std::string err;
       const auto r = ctx_.approvals()->request(grant_->id, err);
-      if (r && effective_state(*r, now) != "approved") why = effective_state(*r, now);
+      if (r && effective_state(*r, now) != ApprovalState::approved) why = approval_state_name(effective_state(*r, now));
     }
     if (!why.empty()) {
       log_info("access grant ended", {{"session", id_}, {"grant", std::to_string(grant_->id)}, {"why", why}});

@@ -29,36 +29,36 @@ TEST_CASE("who may vote", "[approvals]") {
   r.votes.push_back({"bob", "approve", "", 1100});
   CHECK(vote_refusal(r, "bob", {"oncall"}, false, 1200) == "you already decided request #7");
   CHECK(vote_refusal(r, "carol", {"oncall"}, false, 1600) == "request #7 is expired");
-  r.state = "used";
+  r.state = ApprovalState::used;
   CHECK(vote_refusal(r, "carol", {"oncall"}, false, 1200) == "request #7 is used");
 }
 
 TEST_CASE("what votes add up to", "[approvals]") {
   auto r = req();
-  CHECK(tally(r) == "pending");
+  CHECK(tally(r) == ApprovalState::pending);
   r.votes.push_back({"bob", "approve", "", 1100});
-  CHECK(tally(r) == "approved");
+  CHECK(tally(r) == ApprovalState::approved);
   r.min_approvals = 2;
-  CHECK(tally(r) == "pending");
+  CHECK(tally(r) == ApprovalState::pending);
   r.votes.push_back({"bob", "approve", "", 1101});  // the same approver twice is one approval
-  CHECK(tally(r) == "pending");
+  CHECK(tally(r) == ApprovalState::pending);
   r.votes.push_back({"carol", "approve", "", 1102});
-  CHECK(tally(r) == "approved");
+  CHECK(tally(r) == ApprovalState::approved);
   r.votes.push_back({"dave", "deny", "no", 1103});
-  CHECK(tally(r) == "denied");
+  CHECK(tally(r) == ApprovalState::denied);
 }
 
 TEST_CASE("requests and grants expire", "[approvals]") {
   auto r = req();
-  CHECK(effective_state(r, 1599) == "pending");
-  CHECK(effective_state(r, 1600) == "expired");
+  CHECK(effective_state(r, 1599) == ApprovalState::pending);
+  CHECK(effective_state(r, 1600) == ApprovalState::expired);
   r.kind = "access";
-  r.state = "approved";
+  r.state = ApprovalState::approved;
   r.grant_expires_at = 5000;
-  CHECK(effective_state(r, 4999) == "approved");
-  CHECK(effective_state(r, 5000) == "expired");
-  r.state = "revoked";
-  CHECK(effective_state(r, 100) == "revoked");
+  CHECK(effective_state(r, 4999) == ApprovalState::approved);
+  CHECK(effective_state(r, 5000) == ApprovalState::expired);
+  r.state = ApprovalState::revoked;
+  CHECK(effective_state(r, 100) == ApprovalState::revoked);
 }
 
 TEST_CASE("durations", "[approvals]") {

@@ -50,12 +50,12 @@ struct Fixture {
   }
   std::string state(int64_t id) {
     std::string err;
-    return store->request(id, err)->state;
+    return approval_state_name(store->request(id, err)->state);
   }
   void approve(int64_t id, const std::string& by) {
     std::string err;
     REQUIRE(store->add_vote(id, ApprovalVote{by, "approve", "", kNow + 1}, err));
-    REQUIRE(store->transition(id, "pending", "approved", kNow + 1, by, "", 0, err));
+    REQUIRE(store->transition(id, ApprovalState::pending, ApprovalState::approved, kNow + 1, by, "", 0, err));
     ++version;  // as ServerContext::approvals_changed()
   }
 };
@@ -80,7 +80,7 @@ TEST_CASE("pending approval: created, approved once, then spent", "[approvals]")
   auto q = f.create();
   f.approve(q->id(), "carol");
   std::string err;
-  REQUIRE(f.store->transition(q->id(), "approved", "used", kNow + 1, "carol", "", 0, err));
+  REQUIRE(f.store->transition(q->id(), ApprovalState::approved, ApprovalState::used, kNow + 1, "carol", "", 0, err));
   CHECK(q->poll(kNow + 1) == ApprovalOutcome::used);
   CHECK(q->refusal(ApprovalOutcome::used) == "used");
 }
@@ -93,12 +93,12 @@ class RacingStore : public ApprovalStore {
   bool create_request(ApprovalRequest& r, std::string& e) override { return s_.create_request(r, e); }
   std::optional<ApprovalRequest> request(int64_t id, std::string& e) override {
     auto r = s_.request(id, e);
-    s_.transition(id, "approved", "used", kNow + 1, "other", "", 0, e);
+    s_.transition(id, ApprovalState::approved, ApprovalState::used, kNow + 1, "other", "", 0, e);
     return r;
   }
   std::vector<ApprovalRequest> requests(const std::string& who, std::string& e) override { return s_.requests(who, e); }
   bool add_vote(int64_t id, const ApprovalVote& v, std::string& e) override { return s_.add_vote(id, v, e); }
-  bool transition(int64_t id, const std::string& from, const std::string& to, int64_t at, const std::string& by,
+  bool transition(int64_t id, ApprovalState from, ApprovalState to, int64_t at, const std::string& by,
                   const std::string& reason, int64_t grant_expires_at, std::string& e) override {
     return s_.transition(id, from, to, at, by, reason, grant_expires_at, e);
   }
@@ -120,7 +120,7 @@ TEST_CASE("pending approval: an approval consumed elsewhere first is reused, not
   ApprovalRequest r{.id = 0, .kind = "command", .session_id = "s1", .channel = 0, .requester = "alice",
                     .target = "web1", .command_kind = "exec", .command_text = "echo held", .reason = "held",
                     .approvers = {"oncall"}, .min_approvals = 1, .created_at = kNow, .expires_at = kNow + 30,
-                    .state = "pending", .decided_at = 0, .decided_by = "", .deny_reason = "", .grant_ttl = 0,
+                    .state = ApprovalState::pending, .decided_at = 0, .decided_by = "", .deny_reason = "", .grant_ttl = 0,
                     .grant_expires_at = 0, .votes = {}};
   std::string refusal;
   auto p = PendingApproval::create(links, r, refusal);
@@ -143,7 +143,7 @@ TEST_CASE("pending approval: denied and expired", "[approvals]") {
   Fixture f;
   auto p = f.create();
   std::string err;
-  REQUIRE(f.store->transition(p->id(), "pending", "denied", kNow + 2, "bob", "not now", 0, err));
+  REQUIRE(f.store->transition(p->id(), ApprovalState::pending, ApprovalState::denied, kNow + 2, "bob", "not now", 0, err));
   ++f.version;
   CHECK(p->poll(kNow + 2) == ApprovalOutcome::denied);
   CHECK(p->refusal(ApprovalOutcome::denied) == "denied by bob: not now");
@@ -164,7 +164,7 @@ TEST_CASE("pending approval: every cancel tells the store, the webhook and the r
   p->cancel("the requester left", kNow + 3);
   std::string err;
   const auto r = f.store->request(p->id(), err);
-  CHECK(r->state == "cancelled");
+  CHECK(r->state == ApprovalState::cancelled);
   CHECK(r->deny_reason == "the requester left");
   CHECK(r->decided_by == "alice");
   CHECK(f.hooks.back() == std::make_pair(p->id(), std::string("cancelled")));
