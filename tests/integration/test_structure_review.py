@@ -114,6 +114,28 @@ class StructureReviewTest(BastionTest):
                                  [("forward", f"direct-tcpip to {host}:{port}", "deny",
                                    "port forwarding is not allowed (a kubectl target forwards only k8s:443)")])
 
+    # --- script consoles: one endless line must not fill bastiond's memory --
+
+    def test_kubectl_script_line_is_bounded(self):
+        r = self.env.ssh("k8s", input=b"x" * (256 * 1024), timeout=60)
+        self.assertEqual((r.returncode, r.stdout, r.stderr),
+                         (126, b"", b"bastion: line too long for the bastion (64 KiB)\n"))
+
+    def test_approvals_script_line_is_bounded(self):
+        r = self.env.ssh("approvals", input=b"x" * (256 * 1024), timeout=60)
+        self.assertEqual((r.returncode, r.stdout, r.stderr),
+                         (2, b"", b"bastion: line too long for the bastion (64 KiB)\n"))
+
+    def test_long_kubectl_script_of_short_lines_runs_whole(self):
+        # Many lines wait while kubectl runs: only an unfinished line is bounded.
+        since = self.env.audit("SELECT coalesce(max(id), 0) FROM commands")[0][0]
+        script = b"version --client\n" + b"# a comment line, skipped\n" * 12000 + b"version --client\n"
+        r = self.env.ssh("k8s", input=script, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(b"too long", r.stderr)
+        self.assertEqual(self.env.audit("SELECT kind, text FROM commands WHERE id > ? AND kind='kubectl' ORDER BY id",
+                                        (since,)), [("kubectl", "version --client")] * 2)
+
 
 # The global policy masks secrets in every output; the target's policy holds
 # some commands for review. Both layers apply to what finally runs.
