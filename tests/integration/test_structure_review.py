@@ -137,6 +137,17 @@ class StructureReviewTest(BastionTest):
                                         (since,)), [("kubectl", "version --client")] * 2)
 
 
+def pending_request(test, text):
+    """The id of the pending approval request for `text`, once it exists."""
+    end = time.time() + 10
+    while time.time() < end:
+        rows = test.env.audit("SELECT id FROM approval_requests WHERE command_text=? AND state='pending'", (text,))
+        if rows:
+            return rows[0][0]
+        time.sleep(0.05)
+    test.fail(f"no pending request for {text!r}")
+
+
 # The global policy masks secrets in every output; the target's policy holds
 # some commands for review. Both layers apply to what finally runs.
 GLOBAL_MASK_POLICY = r'''
@@ -179,18 +190,7 @@ class HeldChannelTest(BastionTest):
         p = subprocess.Popen(self.env.ssh_base() + [f"{target}@127.0.0.1", command],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.addCleanup(lambda: p.poll() is None and p.kill())
-        end = time.time() + 10
-        while time.time() < end:
-            rows = self.env.audit("SELECT id FROM approval_requests WHERE command_text=? AND state='pending'",
-                                  (command,))
-            if rows:
-                return p, rows[0][0]
-            time.sleep(0.05)
-        self.fail(f"no pending request for {command!r}")
-
-    def rows(self, command):
-        return self.env.audit("SELECT kind, decision, reason, policy_hook, exit_status, recording_state "
-                              "FROM commands WHERE text=? ORDER BY id", (command,))
+        return p, pending_request(self, command)
 
     def test_layered_mask_applies_without_review(self):
         r = self.env.ssh("web2", "echo masked secret-abc")
@@ -291,15 +291,6 @@ class HeldStatementTest(BastionTest):
         p.stdin = None  # communicate() must not flush it again
         return p
 
-    def pending(self, text):
-        end = time.time() + 10
-        while time.time() < end:
-            rows = self.env.audit("SELECT id FROM approval_requests WHERE command_text=? AND state='pending'", (text,))
-            if rows:
-                return rows[0][0]
-            time.sleep(0.05)
-        self.fail(f"no pending request for {text!r}")
-
     def sql_rows(self, since):
         return self.env.audit("SELECT text, decision, exit_status, rows FROM commands WHERE kind='sql' AND id > ? "
                               "ORDER BY id", (since,))
@@ -311,7 +302,7 @@ class HeldStatementTest(BastionTest):
         since = self.last_id()
         held = "select email from customers /* held-a */"
         p = self.script(f"select 1 as a;\n{held};\nselect 2 as b;\n")
-        rid = self.pending(held)
+        rid = pending_request(self, held)
         time.sleep(0.3)  # time for anything that would (wrongly) run before the decision
         self.assertEqual([r[0] for r in self.sql_rows(since)], ["select 1 as a", held])
         r = self.env.ssh("approvals", ["approve", str(rid)], key=self.env.bob)
@@ -325,7 +316,7 @@ class HeldStatementTest(BastionTest):
         since = self.last_id()
         held = "select email from customers /* held-d */"
         p = self.script(f"{held};\nselect 3 as c;\n")
-        rid = self.pending(held)
+        rid = pending_request(self, held)
         r = self.env.ssh("approvals", ["deny", str(rid), "--reason", "no"], key=self.env.bob)
         self.assertEqual(r.returncode, 0, r.stderr)
         out, err = p.communicate(timeout=30)
