@@ -16,7 +16,7 @@ CommandConsole::Input console_input(const ExecRequest& req) {
 ApprovalsExecutor::ApprovalsExecutor(std::string which, const ExecRequest& req,
                                      std::unique_ptr<ApprovalCommands> commands)
     : which_(std::move(which)), commands_(std::move(commands)),
-      console_(*this, console_input(req), req.pty.has_value()) {
+      console_(*this, console_input(req), req.pty.has_value(), kMaxLine) {
   if (console_.input() == CommandConsole::Input::none) command_ = req.text;
 }
 
@@ -52,6 +52,12 @@ void ApprovalsExecutor::on_line(const std::string& line) {
     return;
   }
   if (b != std::string::npos) run_line(line);
+}
+
+void ApprovalsExecutor::on_line_too_long() {
+  console_.emit(Stream::err, "bastion: line too long for the bastion (64 KiB)\n");
+  finished_ = true;
+  exit_.status = 2;
 }
 
 void ApprovalsExecutor::on_end_of_input() {

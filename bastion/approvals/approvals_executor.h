@@ -13,9 +13,12 @@ namespace bastion {
 
 class ApprovalsExecutor : public Executor, private ConsoleInterpreter {
  public:
+  static constexpr std::size_t kMaxLine = 64 * 1024;
+
   ApprovalsExecutor(std::string which, const ExecRequest& req, std::unique_ptr<ApprovalCommands> commands);
 
-  std::size_t input_capacity() override { return finished_ ? 0 : 64 * 1024; }
+  // Bounded like every console: unread input waits in the client's window.
+  std::size_t input_capacity() override { return finished_ || console_.unread() >= kMaxLine ? 0 : kMaxLine; }
   bool write_input(std::string_view data) override;
   void send_eof() override { console_.send_eof(); }
   void window_change(int, int) override {}
@@ -28,6 +31,7 @@ class ApprovalsExecutor : public Executor, private ConsoleInterpreter {
   // ConsoleInterpreter: each line is one command.
   void on_line(const std::string& line) override;
   void on_end_of_input() override;
+  void on_line_too_long() override;
   std::string prompt() override { return which_ + "> "; }
   bool busy() const override { return false; }
   bool finished() const override { return finished_; }

@@ -23,8 +23,10 @@ std::optional<Decision> combine(std::optional<Decision> a, std::optional<Decisio
   const Decision& other = a->verdict >= b->verdict ? *b : *a;
   Decision out = strict;
   out.credential = credential;
-  // Masking from either side still applies when the result lets output through.
-  if (out.allowed()) {
+  // Masking from either side still applies when the result lets output
+  // through, now or once approved (an approver lets the command run, not
+  // what the other layer hides).
+  if (out.allowed() || out.verdict == Decision::Verdict::review) {
     for (const auto& m : other.mask) out.mask.push_back(m);
     // Derived columns stay visible only if every side that masks columns says so.
     if (out.column_masks.empty()) out.mask_derived = other.mask_derived;

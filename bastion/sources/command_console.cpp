@@ -60,7 +60,11 @@ void CommandConsole::step_script() {
     interpreter_.on_line(line);
   }
   partial_.erase(0, start);
-  if (max_line_ && partial_.size() > max_line_ && !interpreter_.finished()) {
+  // Only the unfinished last line counts: whole lines may wait here while
+  // the interpreter is busy (their number is bounded by input_capacity).
+  const std::size_t last_nl = partial_.rfind('\n');
+  const std::size_t tail = last_nl == std::string::npos ? partial_.size() : partial_.size() - last_nl - 1;
+  if (max_line_ && tail > max_line_ && !interpreter_.finished()) {
     partial_.clear();
     return interpreter_.on_line_too_long();
   }

@@ -46,7 +46,8 @@ class CommandConsole {
     editor,  // a pty: edited lines, with prompt and echo
     script,  // no pty: lines as they come
   };
-  // max_line: how long a script line may grow (0: no limit).
+  // max_line: how long a script line may grow (0: no limit; a console
+  // reading a client's script must set one, or one endless line fills memory).
   CommandConsole(ConsoleInterpreter& interpreter, Input input, bool pty, std::size_t max_line = 0)
       : interpreter_(interpreter), input_(input), pty_(pty), max_line_(max_line) {}
 

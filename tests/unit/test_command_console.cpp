@@ -122,6 +122,20 @@ TEST_CASE("console: a script line longer than the limit is dropped", "[console]"
   CHECK(r.console.buffered() == 0);
 }
 
+TEST_CASE("console: whole lines waiting for a busy interpreter are not a long line", "[console]") {
+  Rig r(CommandConsole::Input::script, false, 8);
+  r.step("busy\nshort1\nshort2\nshort3\n");  // 21 bytes wait, each line short
+  CHECK(r.interp.got == V{"line:busy"});
+  r.step("tail");
+  r.interp.is_busy = false;
+  r.step("\n");
+  CHECK(r.interp.got == V{"line:busy", "line:short1", "line:short2", "line:short3", "line:tail"});
+  // An unfinished line behind waiting ones is still bounded.
+  r.interp.is_busy = true;
+  r.step("a\n123456789");
+  CHECK(r.interp.got.back() == "too long");
+}
+
 TEST_CASE("console: output on a pty gets CR LF and shares one stream", "[console]") {
   Rig pty(CommandConsole::Input::none, true);
   pty.console.emit(Stream::err, "a\nb\n");

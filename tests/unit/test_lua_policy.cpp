@@ -216,6 +216,10 @@ TEST_CASE("combining decisions: the stricter wins, masks accumulate", "[policy]"
   CHECK(combine(make(V::allow, "a"), make(V::deny, "d"))->reason == "d");
   CHECK(combine(make(V::review, "r"), make(V::deny, "d"))->verdict == V::deny);
   CHECK(combine(make(V::review, "r"), make(V::mask, "m", {{"x", "*"}}))->verdict == V::review);
+  // Held, the other layer's masks wait with it: approved, the command runs masked.
+  CHECK(combine(make(V::review, "r"), make(V::mask, "m", {{"x", "*"}}))->mask.size() == 1);
+  CHECK(combine(make(V::mask, "m", {{"x", "*"}}), make(V::review, "r"))->mask.size() == 1);
+  CHECK(combine(make(V::deny, "d"), make(V::mask, "m", {{"x", "*"}}))->mask.empty());
   auto m = combine(make(V::allow, "a"), make(V::mask, "m", {{"x", "*"}}));
   CHECK(m->verdict == V::mask);
   CHECK(m->mask.size() == 1);

@@ -45,7 +45,7 @@ KubectlExecutor::KubectlExecutor(const TargetConfig& t, const ExecRequest& req, 
                mode_ == Mode::command   ? CommandConsole::Input::none
                : mode_ == Mode::console ? CommandConsole::Input::editor
                                         : CommandConsole::Input::script,
-               pty_) {
+               pty_, kMaxLine) {
   if (req.pty) cols_ = req.pty->cols, rows_ = req.pty->rows;
   run_as_ = req.sandbox_uid;
   if (mode_ == Mode::command) exec_line_ = req.text;  // run at the first pump, when output has somewhere to go
@@ -191,6 +191,11 @@ void KubectlExecutor::window_change(int cols, int rows) {
 
 void KubectlExecutor::send_signal(const std::string& name) {
   if (child_ && signal_number(name)) child_->signal(signal_number(name));
+}
+
+void KubectlExecutor::on_line_too_long() {
+  emit(Stream::err, "bastion: line too long for the bastion (64 KiB)\n");
+  finish(kKubectlExitDenied);
 }
 
 void KubectlExecutor::on_line(const std::string& text) {

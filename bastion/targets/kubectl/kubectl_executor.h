@@ -47,6 +47,7 @@ class KubectlExecutor : public Executor, private ConsoleInterpreter {
   // ConsoleInterpreter: each line of a console or a script is one invocation.
   void on_line(const std::string& line) override;
   void on_end_of_input() override { finish(mode_ == Mode::script ? exit_.status.value_or(0) : 0); }
+  void on_line_too_long() override;
   std::string prompt() override;
   bool busy() const override { return child_ || held_; }
   bool finished() const override { return finished_; }
