@@ -47,14 +47,17 @@ std::map<std::string, std::string> field_map(lua_State* L, const char* k) {
   return out;
 }
 
-// The case's string and boolean fields, for the command's parser.
+// The case's fields, for the command's parser: strings as written, false
+// as "false", any other value (true, 1, a table) as "true", as Lua reads it
+// in a condition.
 CommandOptions field_options(lua_State* L) {
   CommandOptions out;
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     if (lua_type(L, -2) == LUA_TSTRING) {
-      if (lua_type(L, -1) == LUA_TSTRING) out[lua_tostring(L, -2)] = lua_tostring(L, -1);
-      else if (lua_isboolean(L, -1)) out[lua_tostring(L, -2)] = lua_toboolean(L, -1) ? "true" : "false";
+      const std::string key = lua_tostring(L, -2);
+      if (lua_type(L, -1) == LUA_TSTRING) out[key] = lua_tostring(L, -1);
+      else out[key] = lua_toboolean(L, -1) ? "true" : "false";
     }
     lua_pop(L, 1);
   }

@@ -352,9 +352,8 @@ class PolicyCaseOptionsTest(unittest.TestCase):
                            .replace('approved = "yes"', "approved = true"))
         self.assertEqual((r.returncode, r.stdout), (0, b"2 passed, 0 failed\n"))
 
-    # FINDING (unfixed): truthy non-boolean `approved` / `own_kubectl` case
-    # fields now read as false (policy tests only; the daemon never reads them).
-    @unittest.expectedFailure
+    # Found in review: truthy non-boolean `approved` / `own_kubectl` case
+    # fields read as false for a while (policy tests only); fixed.
     def test_truthy_case_fields_read_as_before(self):
         r = self.run_cases(APPROVED_CASES)
         self.assertEqual((r.returncode, r.stdout), (0, b"2 passed, 0 failed\n"))

@@ -183,8 +183,9 @@ ParsedCommand KubectlKind::parse_command(const std::string& kind, const std::str
   const auto sp = text.find(' ');
   const KubeRequestInfo info = kube_request_info(text.substr(0, sp), sp == std::string::npos ? "" : text.substr(sp + 1));
   KubeRequestFacts f = info.facts;
-  f.approved = opt("approved", "false") == "true";
-  f.own_kubectl = opt("own_kubectl", "false") == "true";
+  // Set unless absent or false (a test case's `approved = 1` counts, as in Lua).
+  f.approved = opt("approved", "false") != "false";
+  f.own_kubectl = opt("own_kubectl", "false") != "false";
   p.text = kube_request_text(info.facts);
   p.facts = std::make_shared<KubeRequestCommandFacts>(std::move(f));
   p.refusal = info.error;
