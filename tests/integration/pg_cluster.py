@@ -12,6 +12,9 @@ import time
 from harness import free_port, run, wait_port
 
 
+POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../policies")
+
+
 def pg_bin(name):
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return found[-1] if found else shutil.which(name)
@@ -25,6 +28,9 @@ class PostgresCluster:
     SUPERUSER = "postgres"
 
     def __init__(self, d, password="held-secret-pw"):
+        # A missing server is a failure, not a skip: scripts/setup.sh installs it.
+        if not available():
+            raise RuntimeError("PostgreSQL server binaries not found (initdb, postgres): run scripts/setup.sh")
         self.d = d
         self.port = free_port()
         self.password = password
@@ -141,6 +147,22 @@ def shop_database(env, fixture, schema):
         with open(pw, "w") as f:
             f.write(secret + "\n")
         os.chmod(pw, 0o600)
+
+
+# The held role and the database every shop suite starts from.
+SHOP_FIXTURE = r"""
+CREATE ROLE bastion_svc LOGIN PASSWORD 'held-secret-pw';
+CREATE DATABASE shop OWNER bastion_svc;
+"""
+
+
+def shop_env(env, schema, fixture=SHOP_FIXTURE):
+    """shop_database with `schema`, the shipped commands.lua beside the config
+    (postgres.lua imports it), and env.analyst: a certificate for "ann" with
+    the analyst principal."""
+    shop_database(env, fixture, schema)
+    shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
+    env.analyst = env.keys.cert(env.keys.keygen("ann"), env.ca, "ann", "analyst")
 
 
 def shop_target(env, name, policy, allow='"ops", "analyst"', extra=""):

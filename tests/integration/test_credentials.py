@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import time
-import unittest
 
 import pg_cluster
 from fake_kube_api import FakeKube
@@ -58,8 +57,6 @@ def pubkey(path):
         return " ".join(f.read().split()[:2])
 
 
-@unittest.skipUnless(pg_cluster.available(), "PostgreSQL server binaries not installed")
-@unittest.skipUnless(KUBECTL, "kubectl not installed")
 class CredentialsTest(BastionTest):
     @classmethod
     def setUpClass(cls):

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import time
-import unittest
 
 from fake_kube_api import FakeKube
 from harness import BASTIOND, BASTIONCTL, BastionTest, Env, main, run
@@ -74,7 +73,6 @@ STATUS_403 = ('{"apiVersion":"v1","code":403,"kind":"Status","message":"bastion:
               '"metadata":{},"reason":"Forbidden","status":"Failure"}')
 
 
-@unittest.skipUnless(KUBECTL, "kubectl not installed")
 class KubectlTest(BastionTest):
     @classmethod
     def setUpClass(cls):

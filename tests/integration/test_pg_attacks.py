@@ -4,9 +4,6 @@ attack works: the masked value must appear nowhere (client output,
 recording, audit database, bastiond's log), an analyst changes nothing, and
 what needs a review does not run without one."""
 import os
-import shutil
-import subprocess
-import unittest
 
 import pg_cluster
 from harness import BastionTest, Env, main
@@ -15,10 +12,6 @@ POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
 SECRET = "alice.secret@example.com"
 SECRETS = (SECRET, "ALICE.SECRET", "alice.secret", "bob.hidden", "123-45-", "987-65-")
 
-FIXTURE = r"""
-CREATE ROLE bastion_svc LOGIN PASSWORD 'held-secret-pw';
-CREATE DATABASE shop OWNER bastion_svc;
-"""
 SCHEMA = r"""
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, ssn text);
 INSERT INTO customers VALUES (1, 'alice', 'alice.secret@example.com', '123-45-6789'),
@@ -32,14 +25,11 @@ ANALYZE customers;
 SHADOW = " WHERE EXISTS (WITH customers AS (SELECT 1) SELECT 1)"
 
 
-@unittest.skipUnless(pg_cluster.available(), "PostgreSQL server binaries not installed")
 class PgAttacksTest(BastionTest):
     @classmethod
     def setUpClass(cls):
         cls.env = env = Env()
-        pg_cluster.shop_database(env, FIXTURE, SCHEMA)
-        shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
-        env.analyst = env.keys.cert(env.keys.keygen("ann"), env.ca, "ann", "analyst")
+        pg_cluster.shop_env(env, SCHEMA)
         shipped = os.path.abspath(os.path.join(POLICY_DIR, "postgres.lua"))
         env.start_bastion(targets=env.default_targets() + "\n" + pg_cluster.shop_target(env, "shopdb", shipped),
                           extra="approvals = { timeout = 3 }")

@@ -7,8 +7,6 @@ the database is unchanged, and the audit database records each decision.
 Each attack is first shown to work when sent to the server directly."""
 import json
 import os
-import shutil
-import unittest
 
 import pg_cluster
 from harness import BastionTest, Env, main, run
@@ -35,14 +33,11 @@ DO_DROP = "DO $$ BEGIN EXECUTE 'DROP TABLE victim'; END $$"
 HIDDEN = "the bastion cannot see what this statement does: "
 
 
-@unittest.skipUnless(pg_cluster.available(), "PostgreSQL server binaries not installed")
 class PgOpaqueTest(BastionTest):
     @classmethod
     def setUpClass(cls):
         cls.env = env = Env()
-        pg_cluster.shop_database(env, FIXTURE, SCHEMA)
-        shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
-        env.analyst = env.keys.cert(env.keys.keygen("ann"), env.ca, "ann", "analyst")
+        pg_cluster.shop_env(env, SCHEMA, fixture=FIXTURE)
         policy = os.path.abspath(os.path.join(POLICY_DIR, "postgres.lua"))
         target = pg_cluster.shop_target(env, "shopdb", policy)
         env.start_bastion(targets=env.default_targets() + "\n" + target, extra="approvals = { timeout = 3 }")

@@ -6,22 +6,15 @@ import json
 import sys
 import os
 import re
-import shutil
-import signal
 import subprocess
 import time
-import unittest
 
 import pg_cluster
-from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, sanitized
+from harness import BastionTest, Env, free_port, main, run, sanitized
 from pty_driver import PtySession
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
 
-FIXTURE = r"""
-CREATE ROLE bastion_svc LOGIN PASSWORD 'held-secret-pw';
-CREATE DATABASE shop OWNER bastion_svc;
-"""
 SCHEMA = r"""
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, ssn text, balance numeric(10,2), note text);
 INSERT INTO customers VALUES
@@ -40,14 +33,11 @@ def pg_target(env, name="shopdb", extra=""):
     return pg_cluster.shop_target(env, name, os.path.abspath(os.path.join(POLICY_DIR, "postgres.lua")), extra=extra)
 
 
-@unittest.skipUnless(pg_cluster.available(), "PostgreSQL server binaries not installed")
 class PostgresTest(BastionTest):
     @classmethod
     def setUpClass(cls):
         cls.env = env = Env()
-        pg_cluster.shop_database(env, FIXTURE, SCHEMA)
-        shutil.copy(os.path.join(POLICY_DIR, "commands.lua"), os.path.join(env.d, "commands.lua"))
-        env.analyst = env.keys.cert(env.keys.keygen("ann"), env.ca, "ann", "analyst")
+        pg_cluster.shop_env(env, SCHEMA)
         env.reader = env.keys.cert(env.keys.keygen("pam"), env.ca, "pam", "ops,pii-reader")
         env.lead = env.keys.cert(env.keys.keygen("lee"), env.ca, "lee", "ops,dba-lead")
         # Runs what the classifier cannot see through (DO, pg_sleep, user functions) without review.

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import sys
-import unittest
 
 import pg_cluster
 from harness import Env, main, run, BastionTest
@@ -170,7 +169,6 @@ def normalise_psql(err):
     return re.sub(r"(?m)^psql:<stdin>:\d+: ", "", err)
 
 
-@unittest.skipUnless(pg_cluster.available(), "PostgreSQL server binaries not installed")
 class PsqlParityTest(BastionTest):
     @classmethod
     def setUpClass(cls):

@@ -250,17 +250,12 @@ function on_command(c)
 end
 '''
 
-PG_FIXTURE = r"""
-CREATE ROLE bastion_svc LOGIN PASSWORD 'held-secret-pw';
-CREATE DATABASE shop OWNER bastion_svc;
-"""
 PG_SCHEMA = r"""
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text);
 INSERT INTO customers VALUES (1, 'alice', 'alice@example.com');
 """
 
 
-@unittest.skipUnless(pg_cluster.available(), "PostgreSQL server binaries not installed")
 class HeldStatementTest(BastionTest):
     """A statement held inside a SQL script: nothing after it runs before
     the decision, it runs once, and the other layer's column masks apply."""
@@ -268,7 +263,7 @@ class HeldStatementTest(BastionTest):
     @classmethod
     def setUpClass(cls):
         cls.env = env = Env()
-        pg_cluster.shop_database(env, PG_FIXTURE, PG_SCHEMA)
+        pg_cluster.shop_database(env, pg_cluster.SHOP_FIXTURE, PG_SCHEMA)
         for name, text in (("global.lua", PG_GLOBAL_POLICY), ("pg.lua", PG_TARGET_POLICY)):
             with open(os.path.join(env.d, name), "w") as f:
                 f.write(text)
