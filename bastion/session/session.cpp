@@ -103,11 +103,9 @@ bool Session::sandbox_uid(std::optional<uint32_t>& uid) {
 }
 
 ClientAccess Session::client_access(const TargetConfig& t) const {
-  ClientAccess a;
   const ClientAccessIdentity* id = ctx_.client_access_identity(t.type);
-  if (!id || !identity_.certificate || !t.schema) return a;
-  a = kind_of(t).client_access(*id, t.name, identity_.certificate->signed_data);
-  return a;
+  if (!id || !identity_.certificate || !t.schema) return {};
+  return kind_of(t).client_access(*id, t.name, identity_.certificate->signed_data);
 }
 
 void Session::refuse_request(const std::string& kind, const std::string& what_raw,

@@ -22,7 +22,6 @@ void CommandConsole::step() {
 }
 
 void CommandConsole::step_editor() {
-  auto ready = [&] { return !interpreter_.finished() && !interpreter_.busy(); };
   while (ready() && !raw_.empty()) {
     show_prompt();
     std::string echo;
@@ -50,7 +49,6 @@ void CommandConsole::step_editor() {
 void CommandConsole::step_script() {
   partial_ += raw_;
   raw_.clear();
-  auto ready = [&] { return !interpreter_.finished() && !interpreter_.busy(); };
   std::size_t start = 0;
   while (ready()) {
     const auto nl = partial_.find('\n', start);

@@ -87,6 +87,8 @@ class CommandConsole {
  private:
   void step_editor();
   void step_script();
+  // The interpreter takes a line now.
+  bool ready() const { return !interpreter_.finished() && !interpreter_.busy(); }
   void show_prompt();
 
   ConsoleInterpreter& interpreter_;
