@@ -25,6 +25,7 @@ packages=(
   openssh-client openssh-server openssh-sftp-server
   python3 python3-paramiko asciinema sqlite3 util-linux procps hyperfine
   postgresql postgresql-client
+  libvterm-dev zsh busybox
 )
 [ "$with_fuzz" = 1 ] && packages+=(clang-14 libclang-rt-14-dev)
 # kubectl for Kubernetes targets: Debian's kubernetes-client, unless one is installed already.
