@@ -140,7 +140,7 @@ const Grammar kShell{"abcefhiklmnprstuvxBCEHPl", "oO", "", {"login", "norc", "no
                      {"rcfile", "init-file"}, false, true};
 // clang-format on
 
-bool is_shell(std::string_view n) { return in(n, {"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "rbash", "busybox"}); }
+bool is_shell(std::string_view n) { return in(n, {"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "rbash"}); }
 
 bool is_interpreter(std::string_view n) {
   auto starts = [&](std::string_view p) { return n.substr(0, p.size()) == p; };
@@ -171,6 +171,7 @@ class Analyser {
     anywhere();
     unwrap();
     writes();
+    if (!p.opaque.empty()) p.program.clear();  // an opaque part has no trustworthy program
   }
 
  private:
@@ -208,7 +209,7 @@ class Analyser {
     if (f & kWordArith) return "arithmetic expansion in command position";
     if (f & kWordParam) return "parameter expansion in command position";
     if ((f & kWordGlob) && w != "[" && w != "[[") return "glob in command position";
-    if (w.empty()) return "empty command name";
+    if (base_name(w).empty()) return "empty command name";
     return {};
   }
 
@@ -224,10 +225,16 @@ class Analyser {
   // Walks wrappers from the first word to the real program.
   void unwrap() {
     std::size_t i = 0;
-    while (i < argv().size() && (flags(i) & kWordAssign)) ++i;
+    // Reserved words before a command (`! rm`, `then rm`, `{ rm`) are not the program.
+    while (i < argv().size() && (flags(i) & kWordAssign || is_keyword_prefix(i))) ++i;
     while (i < argv().size()) {
       if (std::string why = command_word_problem(i); !why.empty()) return opaque(std::move(why));
       const std::string name = base_name(argv()[i]);
+      if (name == "busybox" && i + 1 < argv().size()) {  // busybox APPLET ...
+        p().wrappers.push_back(name);
+        ++i;
+        continue;
+      }
       const Grammar* g = wrapper_grammar(name);
       if (!g) return program(i, name);
       Options o = parse_options(argv(), i + 1, *g);
@@ -284,6 +291,13 @@ class Analyser {
     }
   }
 
+  // A reserved word the scanner left in front of a command (quoting is not
+  // told apart, so `"if" x` also counts as x: stricter, not looser).
+  bool is_keyword_prefix(std::size_t i) {
+    return i + 1 < argv().size() &&
+           in(argv()[i], {"!", "{", "if", "then", "elif", "else", "while", "until", "do", "coproc"});
+  }
+
   static const Grammar* wrapper_grammar(std::string_view n) {
     if (n == "env") return &kEnv;
     if (n == "nice") return &kNice;
@@ -304,13 +318,6 @@ class Analyser {
   // The real program is argv[i]: record it, then look inside what it runs.
   void program(std::size_t i, const std::string& name) {
     set_program(i);
-    if (name == "busybox" && i + 1 < argv().size()) {
-      const std::string applet = base_name(argv()[i + 1]);
-      if (!command_word_problem(i + 1).empty()) return opaque("busybox applet is not static");
-      p().wrappers.push_back("busybox");
-      if (is_shell(applet) && applet != "busybox") return shell(i + 1, applet);
-      return program(i + 1, applet);
-    }
     if (is_shell(name)) return shell(i, name);
     if (name == "eval") return eval(i);
     if (name == "su" || name == "runuser") return su(i, name);
@@ -387,6 +394,9 @@ class Analyser {
       if (next >= argv().size()) return;
       p().wrappers.push_back(name);
       if (std::string why = command_word_problem(next); !why.empty()) return opaque(std::move(why));
+      // Recursion here is bounded: each level eats `runuser -u U` words,
+      // and the guard stops chains built to exhaust the stack.
+      if (++program_depth_ > kShellMaxDepth) return opaque("nesting too deep");
       return program(next, base_name(argv()[next]));
     }
     p().sudo_user = next < argv().size() ? argv()[next] : "root";
@@ -463,6 +473,7 @@ class Analyser {
   std::vector<SimpleCommand>& extra_;
   SimpleCommand* p_ = nullptr;
   int budget_ = 0;
+  int program_depth_ = 0;
 };
 
 }  // namespace

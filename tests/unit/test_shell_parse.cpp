@@ -58,6 +58,7 @@ TEST_CASE("constructs the shell expands at run time in command position are opaq
   CHECK(opaque("`echo rm` -rf D") == "command substitution in command position");
   CHECK(opaque("$((1)) -rf D") == "arithmetic expansion in command position");
   CHECK(opaque("'' -rf D") == "empty command name");
+  CHECK(opaque("/bin/ -rf D") == "empty command name");
   // After unwrapping too.
   CHECK(opaque("env $X -rf D") == "parameter expansion in command position");
   CHECK(opaque("sudo {rm,x}") == "brace expansion in command position");
@@ -166,6 +167,16 @@ TEST_CASE("wrappers are unwrapped to the real program", "[shell_parse]") {
     CHECK(p.args == r.args);
   }
   // Lookups and wrappers alone are the program themselves.
+  // Reserved words in front of a command are not the program.
+  CHECK(part("! rm D").args == V{"rm", "D"});
+  CHECK(part("if true; then rm D; fi", 1).args == V{"rm", "D"});
+  CHECK(part("while x; do rm D; done", 1).args == V{"rm", "D"});
+  CHECK(part("{ rm D; }").args == V{"rm", "D"});
+  CHECK(part("busybox").program == "busybox");
+  CHECK(part("busybox busybox rm D").wrappers == V{"busybox", "busybox"});
+  std::string chain;
+  for (int i = 0; i < 40; ++i) chain += "runuser -u a -- ";
+  CHECK(opaque(chain + "rm D") == "nesting too deep");
   CHECK(part("command -v rm").program == "command");
   CHECK(part("command -v rm").wrappers.empty());
   CHECK(part("ionice -p 123").program == "ionice");
