@@ -15,7 +15,7 @@
 #include "lua/sandboxed_lua.h"
 #include "policy/glob.h"
 #include "policy/lua_policy.h"
-#include "policy/shell_words.h"
+#include "policy/shell_parse.h"
 #include "policy/time_window.h"
 
 namespace bastion {
@@ -142,16 +142,53 @@ class LuaFactWriter : public FactWriter {
 void push_parts(lua_State* L, const ShellParse& p) {
   lua_createtable(L, static_cast<int>(p.parts.size()), 0);
   for (std::size_t i = 0; i < p.parts.size(); ++i) {
-    lua_createtable(L, 0, 3);
-    push_list(L, p.parts[i].argv);
+    const SimpleCommand& part = p.parts[i];
+    lua_createtable(L, 0, 16);
+    push_list(L, part.argv);
     lua_setfield(L, -2, "argv");
-    push_list(L, p.parts[i].redirects);
+    push_list(L, part.redirects);
     lua_setfield(L, -2, "redirects");
-    set_int(L, "depth", p.parts[i].depth);
+    set_int(L, "depth", part.depth);
+    // Analysis (policy/shell_parse): nil/false fields are simply absent.
+    if (part.opaque.empty() && !part.program.empty()) set_str(L, "program", part.program);
+    if (!part.args.empty()) {
+      push_list(L, part.args);
+      lua_setfield(L, -2, "args");
+    }
+    push_list(L, part.wrappers);
+    lua_setfield(L, -2, "wrappers");
+    if (part.sudo) {
+      lua_createtable(L, 0, 1);
+      set_str(L, "user", part.sudo_user);
+      make_readonly(L);
+      lua_setfield(L, -2, "sudo");
+    }
+    // The first reason only: a Lua table would be truthy even when empty.
+    if (!part.opaque.empty()) set_str(L, "opaque", part.opaque.front());
+    push_list(L, part.writes);
+    lua_setfield(L, -2, "writes");
+    if (!part.via.empty()) set_str(L, "via", part.via);
+    if (part.dynamic_args) set_bool(L, "dynamic_args", true);
+    if (part.globs) set_bool(L, "globs", true);
+    if (part.interpreter) set_bool(L, "interpreter", true);
+    if (part.reads_script) set_bool(L, "reads_script", true);
+    if (part.pipe_into_shell) set_bool(L, "pipe_into_shell", true);
+    if (part.changes_shell) set_bool(L, "changes_shell", true);
     make_readonly(L);
     lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
   }
   make_readonly(L);
+}
+
+// c.programs: each distinct program once, in order; "?" for an opaque part.
+void push_programs(lua_State* L, const ShellParse& p) {
+  std::vector<std::string> programs;
+  for (const auto& part : p.parts) {
+    std::string name = part_is_opaque(part) ? "?" : part.program;
+    if (!name.empty() && std::find(programs.begin(), programs.end(), name) == programs.end())
+      programs.push_back(std::move(name));
+  }
+  push_list(L, programs);
 }
 
 // Fills the table on top with the session fields.
@@ -256,7 +293,7 @@ int shell_parse_gc(lua_State* L) {
 // later allocation raises). Left on the stack.
 const ShellParse& push_shell_parse(lua_State* L, std::string_view text) {
   void* mem = lua_newuserdatauv(L, sizeof(ShellParse), 0);
-  auto* p = new (mem) ShellParse(parse_shell(text));
+  auto* p = new (mem) ShellParse(parse_command(text));
   if (luaL_newmetatable(L, "bastion.shellparse")) {
     lua_pushcfunction(L, shell_parse_gc);
     lua_setfield(L, -2, "__gc");
@@ -535,6 +572,9 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
   push_parts(L, p);
   lua_setfield(L, -2, "parts");
   if (!p.error.empty()) set_str(L, "parse_error", p.error);
+  push_programs(L, p);
+  lua_setfield(L, -2, "programs");
+  set_bool(L, "opaque", !p.error.empty() || std::any_of(p.parts.begin(), p.parts.end(), part_is_opaque));
   if (req.facts) {
     lua_createtable(L, 0, 16);
     LuaFactWriter w(L);

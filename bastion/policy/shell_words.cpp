@@ -6,6 +6,37 @@ namespace bastion {
 namespace {
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_name_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// Unquoted text of a word (quoted characters are \x01): brace expansion
+// needs an unquoted '{' with an unquoted ',' or '..' before its '}'.
+bool has_brace_expansion(const std::string& shadow) {
+  for (std::size_t open = shadow.find('{'); open != std::string::npos; open = shadow.find('{', open + 1)) {
+    int level = 0;
+    for (std::size_t k = open; k < shadow.size(); ++k) {
+      if (shadow[k] == '{') ++level;
+      else if (shadow[k] == '}' && --level == 0) break;
+      else if (level == 1 && (shadow[k] == ',' || shadow.compare(k, 2, "..") == 0)) {
+        if (shadow.find('}', k) != std::string::npos) return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool is_assignment(const std::string& shadow) {
+  if (shadow.empty() || !is_name_start(shadow[0])) return false;
+  std::size_t k = 1;
+  while (k < shadow.size() && is_name_char(shadow[k])) ++k;
+  if (k < shadow.size() && shadow[k] == '[') {  // a[i]=x
+    k = shadow.find(']', k);
+    if (k == std::string::npos) return false;
+    ++k;
+  }
+  if (k < shadow.size() && shadow[k] == '+') ++k;
+  return k < shadow.size() && shadow[k] == '=';
+}
 
 // Recursive-descent scanner over one nesting level. Stops at `close` (')' or
 // '`') when nested; appends finished simple commands to `out.parts`.
@@ -46,14 +77,29 @@ class Scanner {
         if (i_ < s_.size() && (s_[i_] == c || (c == '|' && s_[i_] == '&') || (c == ';' && s_[i_] == ';'))) op += s_[i_++];
         if (op != "\n") out_.words.push_back(op);
         finish();
+        cur.piped_in = op == "|" || op == "|&";
         continue;
       }
       if (c == '(') {  // subshell
+        // Bash reads `@(..)`, `!(..)` etc. as one extglob word, `name()` as a
+        // function definition and `((..))` as arithmetic on variables' values.
+        if (i_ > 0 && std::string_view("@!+*?").find(s_[i_ - 1]) != std::string_view::npos)
+          cur.scan_opaque.push_back("extglob pattern");
+        std::size_t after = i_ + 1;
+        while (after < s_.size() && is_blank(s_[after])) ++after;
+        if (after < s_.size() && s_[after] == ')' && cur.argv.size() == 1) cur.defines_function = true;
+        const bool arith = i_ + 1 < s_.size() && s_[i_ + 1] == '(';
         ++i_;
         out_.words.push_back("(");
         finish();
+        const std::size_t first = out_.parts.size();
         level(depth + 1, ')');
         out_.words.push_back(")");
+        if (arith) {
+          for (std::size_t k = first; k < out_.parts.size(); ++k)
+            out_.parts[k].scan_opaque.push_back("arithmetic command (( ))");
+          if (first == out_.parts.size()) cur.scan_opaque.push_back("arithmetic command (( ))");
+        }
         continue;
       }
       if (c == ')' ) {  // stray: treat as a separator
@@ -78,7 +124,12 @@ class Scanner {
         continue;
       }
       const std::size_t before = i_;
+      flags_ = 0;
+      shadow_.clear();
       std::string w = word(depth);
+      unsigned flags = flags_;
+      if (has_brace_expansion(shadow_)) flags |= kWordBrace;
+      if (is_assignment(shadow_)) flags |= kWordAssign;
       if (!out_.error.empty()) break;
       if (i_ == before) {
         // Nothing consumed: a backquote closing an outer level while an inner
@@ -98,6 +149,7 @@ class Scanner {
         redirect_next = false;
       } else {
         cur.argv.push_back(std::move(w));
+        cur.word_flags.push_back(flags);
       }
     }
     if (close && out_.error.empty()) fail(close == '`' ? "unterminated backquote" : "unterminated parenthesis");
@@ -114,6 +166,9 @@ class Scanner {
   // keep the raw text in the word so argv shows what was written.
   void substitution(std::string& w, int depth, bool backquote) {
     const std::size_t start = i_;
+    const unsigned saved_flags = flags_;
+    const std::string saved_shadow = shadow_;
+    unsigned add = kWordSubst;
     if (backquote) {
       ++i_;
       ++in_backquote_;
@@ -121,10 +176,15 @@ class Scanner {
       --in_backquote_;
     } else if (i_ + 2 < s_.size() && s_[i_ + 2] == '(') {  // $(( arithmetic ))
       i_ += 3;
+      add = kWordArith;
       int open = 2;
       while (i_ < s_.size() && open > 0) {
-        if (s_[i_] == '(') ++open;
-        else if (s_[i_] == ')') --open;
+        const char a = s_[i_];
+        if (a == '(') ++open;
+        else if (a == ')') --open;
+        // Bash evaluates a named variable's value as an expression, which
+        // can hold a[$(cmd)]; so can a substitution here.
+        else if (is_name_start(a) || a == '$' || a == '`') add |= kWordArithCode;
         ++i_;
       }
       if (open > 0) fail("unterminated arithmetic expansion");
@@ -133,6 +193,40 @@ class Scanner {
       level(depth + 1, ')');
     }
     w.append(s_.substr(start, i_ - start));
+    flags_ = saved_flags | add;
+    shadow_ = saved_shadow;
+    shadow_.append(i_ - start, '\x01');
+  }
+
+  // `$` at s_[i_] not followed by '(': note parameter expansion, $IFS, and
+  // the ${x:off} / ${a[i]} forms that evaluate arithmetic.
+  void dollar() {
+    if (i_ + 1 >= s_.size()) return;
+    const char n = s_[i_ + 1];
+    if (n == '{') {
+      flags_ |= kWordParam;
+      const std::size_t end = s_.find('}', i_);
+      const std::string_view body = s_.substr(i_ + 2, end == std::string_view::npos ? std::string_view::npos : end - i_ - 2);
+      std::size_t k = body.find_first_not_of("#!");
+      if (k == std::string_view::npos) k = body.size();
+      if (body.substr(k, 3) == "IFS") flags_ |= kWordIfs;
+      while (k < body.size() && is_name_char(body[k])) ++k;
+      if (k < body.size() && (body[k] == '[' || (body[k] == ':' && (k + 1 >= body.size() || std::string_view("-=?+").find(body[k + 1]) == std::string_view::npos))))
+        flags_ |= kWordArithCode;
+    } else if (is_name_start(n) || std::isdigit(static_cast<unsigned char>(n)) ||
+               std::string_view("@*#?-$!").find(n) != std::string_view::npos) {
+      flags_ |= kWordParam;
+      if (s_.substr(i_ + 1, 3) == "IFS") flags_ |= kWordIfs;
+    }
+  }
+
+  // Bash expands !x anywhere (unquoted or in double quotes) before parsing,
+  // except before a blank, '=', '(' or the end.
+  void bang(bool in_double) {
+    if (i_ + 1 >= s_.size()) return;
+    const char n = s_[i_ + 1];
+    if (is_blank(n) || n == '\n' || n == '=' || n == '(' || (in_double && n == '"')) return;
+    flags_ |= kWordHistory;
   }
 
   std::string word(int depth) {
@@ -151,7 +245,10 @@ class Scanner {
       }
       if (c == '\\') {
         if (i_ + 1 < s_.size()) {
-          if (s_[i_ + 1] != '\n') w += s_[i_ + 1];  // backslash-newline joins lines
+          if (s_[i_ + 1] != '\n') {  // backslash-newline joins lines
+            w += s_[i_ + 1];
+            shadow_ += '\x01';
+          }
           i_ += 2;
         } else {
           ++i_;
@@ -165,11 +262,13 @@ class Scanner {
           break;
         }
         w.append(s_.substr(i_ + 1, end - i_ - 1));
+        shadow_.append(end - i_ + 1, '\x01');
         i_ = end + 1;
         continue;
       }
       if (c == '"') {
         ++i_;
+        shadow_ += '\x01';
         bool closed = false;
         while (i_ < s_.size() && out_.error.empty()) {
           const char d = s_[i_];
@@ -181,8 +280,11 @@ class Scanner {
           if (d == '\\' && i_ + 1 < s_.size() && std::string_view("$`\"\\\n").find(s_[i_ + 1]) != std::string_view::npos) {
             if (s_[i_ + 1] != '\n') w += s_[i_ + 1];
             i_ += 2;
+            shadow_ += '\x01';
             continue;
           }
+          if (d == '$') dollar();
+          if (d == '!') bang(true);
           if (d == '$' && i_ + 1 < s_.size() && s_[i_ + 1] == '(') {
             substitution(w, depth, false);
             continue;
@@ -192,6 +294,7 @@ class Scanner {
             continue;
           }
           w += d;
+          shadow_ += '\x01';
           ++i_;
         }
         if (!closed) fail("unterminated double quote");
@@ -201,7 +304,13 @@ class Scanner {
         substitution(w, depth, false);
         continue;
       }
+      if (c == '$' && i_ + 1 < s_.size() && (s_[i_ + 1] == '\'' || s_[i_ + 1] == '"')) flags_ |= kWordAnsiC;
+      if (c == '$') dollar();
+      if (c == '!') bang(false);
+      if (c == '^' && i_ == 0) flags_ |= kWordHistory;  // ^old^new repeats the last line
+      if ((c == '*' || c == '?' || c == '[') && !(i_ > 0 && s_[i_ - 1] == '$')) flags_ |= kWordGlob;
       w += c;
+      shadow_ += c;
       ++i_;
     }
     return w;
@@ -211,6 +320,8 @@ class Scanner {
   ShellParse& out_;
   std::size_t i_ = 0;
   int in_backquote_ = 0;
+  unsigned flags_ = 0;   // WordFlag bits of the word being read
+  std::string shadow_;   // its unquoted characters, quoted ones as \x01
 };
 
 }  // namespace

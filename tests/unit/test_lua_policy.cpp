@@ -98,6 +98,31 @@ end)");
   CHECK(is_policy_error(f.command("raw")));
 }
 
+TEST_CASE("c.parts carries the fail-closed analysis, read-only", "[policy]") {
+  PolicyFile f(R"(
+local function flag(p, k) return p[k] and k or "" end
+function on_command(c)
+  if c.text == "write" then c.parts[1].program = "ls" end
+  local out = {}
+  for _, p in ipairs(c.parts) do
+    out[#out + 1] = table.concat({ tostring(p.program), table.concat(p.args or {}, " "), table.concat(p.wrappers, "+"),
+      p.sudo and p.sudo.user or "-", tostring(p.opaque), tostring(p.via), table.concat(p.writes, "+"),
+      flag(p, "dynamic_args") .. flag(p, "globs") .. flag(p, "interpreter") .. flag(p, "reads_script") ..
+      flag(p, "pipe_into_shell") .. flag(p, "changes_shell") }, ",")
+  end
+  return deny(table.concat(out, "|") .. "#" .. table.concat(c.programs, "+") .. "#" .. tostring(c.opaque))
+end)");
+  REQUIRE(f.src);
+  CHECK(f.outcome("sudo -u bob nice rm -rf *.log > out") ==
+        "deny:rm,rm -rf *.log,sudo+nice,bob,nil,nil,out,globs#rm#false");
+  CHECK(f.outcome("$'rm' x") == "deny:nil,,,-,ANSI-C quoting in command position,nil,,#?#true");
+  CHECK(f.outcome("echo x | bash") == "deny:echo,echo x,,-,nil,nil,,|bash,bash,,-,nil,nil,,"
+                                      "interpreterreads_scriptpipe_into_shell#echo+bash#false");
+  CHECK(f.outcome("bash -c 'rm D'") == "deny:bash,bash -c rm D,,-,nil,nil,,|rm,rm D,,-,nil,bash -c,,#bash+rm#false");
+  CHECK(f.outcome("echo 'x") == "deny:echo,echo,,-,nil,nil,,#echo#true");  // parse_error: opaque
+  CHECK(is_policy_error(f.command("write")));
+}
+
 TEST_CASE("sandbox escapes fail", "[policy][sandbox]") {
   const char* attempts[] = {
       "io.open('/etc/passwd')",

@@ -1,0 +1,18 @@
+// The fail-closed command analysis policies see as c.parts: parse_shell's
+// parts plus, per part, the real program behind known wrappers (env, nice,
+// sudo, bash -c, ...) and every reason the line cannot be resolved
+// statically (`opaque`). Code run through `bash -c`, `eval`, `su -c` or
+// `find -exec` becomes parts of its own, appended after the line's parts.
+#pragma once
+#include <string_view>
+
+#include "policy/shell_words.h"
+
+namespace bastion {
+
+ShellParse parse_command(std::string_view line);
+
+// True when the part has at least one opaque reason or the parse failed.
+inline bool part_is_opaque(const SimpleCommand& p) { return !p.opaque.empty(); }
+
+}  // namespace bastion

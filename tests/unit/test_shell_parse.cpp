@@ -1,0 +1,295 @@
+#include <catch2/catch.hpp>
+
+#include "policy/shell_parse.h"
+
+using bastion::parse_command;
+using bastion::parse_shell;
+using bastion::ShellParse;
+using bastion::SimpleCommand;
+using V = std::vector<std::string>;
+
+namespace {
+// The first reason of the first opaque part, or "" when none is opaque.
+std::string opaque(const std::string& line) {
+  for (const auto& p : parse_command(line).parts)
+    if (!p.opaque.empty()) return p.opaque.front();
+  return "";
+}
+SimpleCommand part(const std::string& line, std::size_t i = 0) {
+  const ShellParse p = parse_command(line);
+  REQUIRE(p.parts.size() > i);
+  return p.parts[i];
+}
+}  // namespace
+
+TEST_CASE("parse_command keeps every field parse_shell gives", "[shell_parse]") {
+  for (const char* line : {"ls -la /tmp", "echo 'a b' \"c d\" e\\ f", "ls; rm -rf /", "a && b || c | d & e",
+                           "(cd /x && rm y)", "echo $(rm -rf /) `shutdown now`", "cat <(ls) >(wc) 2>&1 > out",
+                           "$'rm' {a,b} /bin/r? rm${IFS}x", "echo 'x", "env -i nice -n5 rm -rf D", "x=1 y=2 env"}) {
+    CAPTURE(line);
+    const ShellParse old = parse_shell(line);
+    const ShellParse now = parse_command(line);
+    CHECK(now.words == old.words);
+    CHECK(now.error == old.error);
+    REQUIRE(now.parts.size() == old.parts.size());
+    for (std::size_t i = 0; i < old.parts.size(); ++i) {
+      CHECK(now.parts[i].argv == old.parts[i].argv);
+      CHECK(now.parts[i].redirects == old.parts[i].redirects);
+      CHECK(now.parts[i].depth == old.parts[i].depth);
+    }
+  }
+}
+
+TEST_CASE("constructs the shell expands at run time in command position are opaque", "[shell_parse]") {
+  CHECK(opaque("$'rm' -rf D") == "ANSI-C quoting in command position");
+  CHECK(opaque("$'\\x72\\x6d' -rf D") == "ANSI-C quoting in command position");
+  CHECK(opaque("$\"rm\" -rf D") == "ANSI-C quoting in command position");
+  CHECK(opaque("{rm,-rf,D}") == "brace expansion in command position");
+  CHECK(opaque("{1..3}") == "brace expansion in command position");
+  CHECK(opaque("/bin/r? -rf D") == "glob in command position");
+  CHECK(opaque("/bin/r[m] -rf D") == "glob in command position");
+  CHECK(opaque("/bin/* -rf D") == "glob in command position");
+  CHECK(opaque("@(rm) -rf D") == "extglob pattern");
+  CHECK(opaque("!(x) -rf D") == "extglob pattern");
+  CHECK(opaque("X=rm; $X -rf D") == "parameter expansion in command position");
+  CHECK(opaque("${X} -rf D") == "parameter expansion in command position");
+  CHECK(opaque("\"$X\" -rf D") == "parameter expansion in command position");
+  CHECK(opaque("$(echo rm) -rf D") == "command substitution in command position");
+  CHECK(opaque("`echo rm` -rf D") == "command substitution in command position");
+  CHECK(opaque("$((1)) -rf D") == "arithmetic expansion in command position");
+  CHECK(opaque("'' -rf D") == "empty command name");
+  CHECK(opaque("/bin/ -rf D") == "empty command name");
+  // After unwrapping too.
+  CHECK(opaque("env $X -rf D") == "parameter expansion in command position");
+  CHECK(opaque("sudo {rm,x}") == "brace expansion in command position");
+}
+
+TEST_CASE("constructs that are opaque anywhere in a part", "[shell_parse]") {
+  CHECK(opaque("rm${IFS}-rf${IFS}D") == "$IFS changes word splitting");
+  CHECK(opaque("echo a$IFS") == "$IFS changes word splitting");
+  CHECK(opaque("echo \"${IFS}\"") == "$IFS changes word splitting");
+  CHECK(opaque("IFS=/ x") == "assignment of IFS");
+  CHECK(opaque("env IFS=/ x") == "assignment of IFS");
+  CHECK(opaque(": $(( $(rm -rf D) ))") == "arithmetic on a variable or substitution");
+  CHECK(opaque("x='a[$(rm -rf D)]'; echo $((x))") == "arithmetic on a variable or substitution");
+  CHECK(opaque("echo ${x:1}") == "arithmetic on a variable or substitution");
+  CHECK(opaque("echo ${a[i]}") == "arithmetic on a variable or substitution");
+  CHECK(opaque("((x++))") == "arithmetic command (( ))");
+  CHECK(opaque("let x=y") == "let evaluates arithmetic on variables");
+  CHECK(opaque("[[ $x -eq 1 ]]") == "[[ ]] compares arithmetic on variables");
+  CHECK(opaque("!!") == "history expansion");
+  CHECK(opaque("echo !$") == "history expansion");
+  CHECK(opaque("echo \"!-2\"") == "history expansion");
+  CHECK(opaque("^rm^ls") == "history expansion");
+  CHECK(opaque("bash -c \"$x\"") == "bash -c with a dynamic string");
+  CHECK(opaque("eval \"$x\"") == "eval with dynamic arguments");
+  CHECK(opaque("eval rm $(echo x)") == "eval with dynamic arguments");
+  CHECK(opaque("env -S 'rm -rf D'") == "env -S splits a string");
+  CHECK(opaque("env --split-string='rm -rf D'") == "env -S splits a string");
+  CHECK(opaque("nice --bogus rm") == "nice: unknown option --bogus");
+  CHECK(opaque("timeout -Z 5 rm") == "timeout: unknown option -Z");
+  CHECK(opaque("sudo -Q rm") == "sudo: unknown option -Q");
+  CHECK(opaque("exec 3<>/dev/tcp/h/1") == "exec with only redirections");
+  CHECK(opaque("bash -c 'echo \"x'") == "bash -c: unterminated double quote");
+  std::string deep = "rm x";
+  for (int i = 0; i < 20; ++i) deep = "eval " + deep;
+  CHECK(opaque(deep) == "nesting too deep");
+  // Unterminated constructs stay a parse error, as before.
+  CHECK(parse_command("echo 'x").error == "unterminated single quote");
+}
+
+TEST_CASE("what the parser resolves statically is not opaque", "[shell_parse]") {
+  for (const char* line : {"rm -rf D", "'r'm -rf D", "\\rm -rf D", "\"rm\" -rf D", "r\"\"m -rf D", "/bin/rm -rf D",
+                           "A=1 rm -rf D", "~/bin/rm -rf D"}) {
+    CAPTURE(line);
+    const SimpleCommand p = part(line);
+    CHECK(p.opaque.empty());
+    CHECK(p.program == "rm");
+    CHECK(p.args.size() == 3);
+  }
+  CHECK(part("echo $'a\\tb'").opaque.empty());
+  CHECK(part("echo $'a\\tb'").dynamic_args);
+  CHECK(part("echo $((1+2))").opaque.empty());
+  CHECK(part("echo ${x:-d} \"$HOME\"").opaque.empty());
+  CHECK(part("[[ 1 -eq 1 ]]").opaque.empty());
+  CHECK(part("[ ! -f x ]").opaque.empty());
+  CHECK(part("test a != b").opaque.empty());
+  CHECK(part("echo 'a!b'").opaque.empty());
+  CHECK(part("echo $? $#").opaque.empty());
+  CHECK_FALSE(part("echo $? $#").globs);
+  CHECK(part("rm *.log").globs);
+  CHECK_FALSE(part("rm '*.log'").globs);
+  CHECK(part("x=1").program.empty());
+  CHECK(part("x=1").opaque.empty());
+}
+
+TEST_CASE("wrappers are unwrapped to the real program", "[shell_parse]") {
+  struct Row {
+    const char* line;
+    V wrappers;
+    V args;
+  };
+  const std::vector<Row> rows = {
+      {"env -i rm -rf D", {"env"}, {"rm", "-rf", "D"}},
+      {"env A=1 rm -rf D", {"env"}, {"rm", "-rf", "D"}},
+      {"env -i -u X -C /tmp -- A=1 B=2 rm D", {"env"}, {"rm", "D"}},
+      {"env - rm D", {"env"}, {"rm", "D"}},
+      {"nice -n5 rm D", {"nice"}, {"rm", "D"}},
+      {"nice -n 5 rm D", {"nice"}, {"rm", "D"}},
+      {"nice -5 rm D", {"nice"}, {"rm", "D"}},
+      {"nice --adjustment=3 rm D", {"nice"}, {"rm", "D"}},
+      {"ionice -c3 rm D", {"ionice"}, {"rm", "D"}},
+      {"ionice -c 2 -n 7 -t rm D", {"ionice"}, {"rm", "D"}},
+      {"timeout 5 rm D", {"timeout"}, {"rm", "D"}},
+      {"timeout -s KILL -k 1 --preserve-status --foreground 5s rm D", {"timeout"}, {"rm", "D"}},
+      {"setsid rm D", {"setsid"}, {"rm", "D"}},
+      {"setsid -c -f -w rm D", {"setsid"}, {"rm", "D"}},
+      {"stdbuf -o0 rm D", {"stdbuf"}, {"rm", "D"}},
+      {"stdbuf -oL -e 0 --input=0 rm D", {"stdbuf"}, {"rm", "D"}},
+      {"nohup rm D", {"nohup"}, {"rm", "D"}},
+      {"time -p rm D", {"time"}, {"rm", "D"}},
+      {"/usr/bin/time -f %e -o out -a -v rm D", {"time"}, {"rm", "D"}},
+      {"command -p rm D", {"command"}, {"rm", "D"}},
+      {"exec rm D", {"exec"}, {"rm", "D"}},
+      {"exec -c -l -a name rm D", {"exec"}, {"rm", "D"}},
+      {"sudo env nice -n1 rm D", {"sudo", "env", "nice"}, {"rm", "D"}},
+      {"sudo -u bob -E -H -- rm D", {"sudo"}, {"rm", "D"}},
+      {"doas -n -u bob rm D", {"doas"}, {"rm", "D"}},
+      {"busybox rm -rf D", {"busybox"}, {"rm", "-rf", "D"}},
+      {"runuser -u bob -- rm D", {"runuser"}, {"rm", "D"}},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.line);
+    const SimpleCommand p = part(r.line);
+    CHECK(p.opaque == V{});
+    CHECK(p.wrappers == r.wrappers);
+    CHECK(p.program == r.args[0]);
+    CHECK(p.args == r.args);
+  }
+  // Lookups and wrappers alone are the program themselves.
+  // Reserved words in front of a command are not the program.
+  CHECK(part("! rm D").args == V{"rm", "D"});
+  CHECK(part("if true; then rm D; fi", 1).args == V{"rm", "D"});
+  CHECK(part("while x; do rm D; done", 1).args == V{"rm", "D"});
+  CHECK(part("{ rm D; }").args == V{"rm", "D"});
+  CHECK(part("busybox").program == "busybox");
+  CHECK(part("busybox busybox rm D").wrappers == V{"busybox", "busybox"});
+  std::string chain;
+  for (int i = 0; i < 40; ++i) chain += "runuser -u a -- ";
+  CHECK(opaque(chain + "rm D") == "nesting too deep");
+  CHECK(part("command -v rm").program == "command");
+  CHECK(part("command -v rm").wrappers.empty());
+  CHECK(part("ionice -p 123").program == "ionice");
+  CHECK(part("env").program == "env");
+  CHECK(part("sudo -l").program == "sudo");
+}
+
+TEST_CASE("sudo, doas, su and runuser say whom the part runs as", "[shell_parse]") {
+  CHECK(part("sudo rm D").sudo);
+  CHECK(part("sudo rm D").sudo_user == "root");
+  CHECK(part("sudo -u bob rm D").sudo_user == "bob");
+  CHECK(part("sudo --user=bob rm D").sudo_user == "bob");
+  CHECK(part("doas -u bob rm D").sudo_user == "bob");
+  CHECK(part("runuser -u bob -- rm D").sudo_user == "bob");
+  CHECK_FALSE(part("rm D").sudo);
+  const SimpleCommand shell = part("sudo -i");
+  CHECK(shell.program == "sudo");
+  CHECK(shell.interpreter);
+  const SimpleCommand edit = part("sudo -e /etc/hosts");
+  CHECK(edit.program == "sudoedit");
+  CHECK(edit.args == V{"sudoedit", "/etc/hosts"});
+  const ShellParse su = parse_command("su -c 'rm D' bob");
+  REQUIRE(su.parts.size() == 2);
+  CHECK(su.parts[0].sudo_user == "bob");
+  CHECK(su.parts[1].program == "rm");
+  CHECK(su.parts[1].via == "su -c");
+  CHECK(part("su - bob").interpreter);
+}
+
+TEST_CASE("bash -c, sh -c, eval and find -exec are parsed recursively", "[shell_parse]") {
+  struct Row {
+    const char* line;
+    const char* via;
+  };
+  for (const Row r : {Row{"bash -c 'rm -rf D'", "bash -c"}, Row{"sh -c \"rm -rf D\"", "sh -c"},
+                      Row{"bash -lc 'rm -rf D'", "bash -c"}, Row{"dash -e -c 'rm -rf D' name", "dash -c"},
+                      Row{"eval 'rm -rf D'", "eval"}, Row{"eval rm -rf D", "eval"},
+                      Row{"busybox sh -c 'rm -rf D'", "sh -c"}, Row{"sudo bash -c 'rm -rf D'", "bash -c"}}) {
+    CAPTURE(r.line);
+    const ShellParse p = parse_command(r.line);
+    REQUIRE(p.parts.size() == 2);
+    CHECK(p.parts[0].opaque == V{});
+    CHECK(p.parts[1].program == "rm");
+    CHECK(p.parts[1].args == V{"rm", "-rf", "D"});
+    CHECK(p.parts[1].via == r.via);
+    CHECK(p.parts[1].depth == 1);
+  }
+  const ShellParse two = parse_command("ls; sh -c 'id; rm D'");
+  REQUIRE(two.parts.size() == 4);
+  CHECK(two.parts[2].program == "id");
+  CHECK(two.parts[3].program == "rm");
+  const ShellParse nested = parse_command("bash -c \"sh -c 'rm D'\"");
+  REQUIRE(nested.parts.size() == 3);
+  CHECK(nested.parts[2].program == "rm");
+  CHECK(nested.parts[2].depth == 2);
+  const ShellParse find = parse_command("find D -exec rm -rf {} +");
+  REQUIRE(find.parts.size() == 2);
+  CHECK(find.parts[0].program == "find");
+  CHECK(find.parts[1].args == V{"rm", "-rf", "{}"});
+  CHECK(find.parts[1].via == "find -exec");
+  CHECK(part("find D -delete").args == V{"find", "D", "-delete"});
+  CHECK(opaque("find . -exec {} \\;") == "find -exec runs a found file");
+}
+
+TEST_CASE("xargs runs its command with arguments from stdin", "[shell_parse]") {
+  const SimpleCommand p = part("echo D | xargs rm -rf", 1);
+  CHECK(p.program == "rm");
+  CHECK(p.wrappers == V{"xargs"});
+  CHECK(p.via == "xargs");
+  CHECK(p.dynamic_args);
+  CHECK(part("xargs -0 -n1 -P 4 -I{} rm {}").program == "rm");
+  CHECK(part("xargs -i{} --null rm {}").program == "rm");
+  CHECK(part("xargs").args == V{"echo"});
+  CHECK(opaque("xargs -Z rm") == "xargs: unknown option -Z");
+}
+
+TEST_CASE("shells and interpreters reading code the parser cannot see", "[shell_parse]") {
+  const SimpleCommand piped = part("echo 'rm -rf D' | sh", 1);
+  CHECK(piped.program == "sh");
+  CHECK(piped.interpreter);
+  CHECK(piped.reads_script);
+  CHECK(piped.pipe_into_shell);
+  CHECK(part("cat x | python3", 1).pipe_into_shell);
+  CHECK(part("cat x | bash -s", 1).pipe_into_shell);
+  const SimpleCommand redirected = part("sh < script");
+  CHECK(redirected.reads_script);
+  CHECK_FALSE(redirected.pipe_into_shell);
+  const SimpleCommand file = part("bash script.sh");
+  CHECK(file.interpreter);
+  CHECK_FALSE(file.reads_script);
+  for (const char* line : {"python3 -c 'import shutil'", "perl -e 'system 1'", "ruby -e x", "node -e x",
+                           "awk 'BEGIN{system(\"rm D\")}'", "source ./x", ". ./x", "php -r x", "lua5.4 -e x"}) {
+    CAPTURE(line);
+    CHECK(part(line).interpreter);
+    CHECK_FALSE(part(line).reads_script);
+  }
+  CHECK_FALSE(part("ls | grep x", 1).interpreter);
+}
+
+TEST_CASE("lines that change what later lines run", "[shell_parse]") {
+  for (const char* line : {"alias ls=rm", "f() { rm D; }", "PATH=/tmp ls", "export PATH=/tmp", "LD_PRELOAD=x ls",
+                           "trap 'rm D' EXIT", "set -o vi", "shopt -s extglob", "export -f f", "env PATH=/tmp ls"}) {
+    CAPTURE(line);
+    CHECK(part(line).changes_shell);
+  }
+  CHECK_FALSE(part("ls -l").changes_shell);
+  CHECK_FALSE(part("export A=1").changes_shell);
+}
+
+TEST_CASE("redirect targets that write files", "[shell_parse]") {
+  CHECK(part("echo x > /etc/passwd 2>&1").writes == V{"/etc/passwd"});
+  CHECK(part("ls >> log 2> err").writes == V{"log", "err"});
+  CHECK(part("ls &> all", 1).writes == V{"all"});  // read as `ls &` then `> all`, as parse_shell does
+  CHECK(part("ls >| f 1<>g").writes == V{"f", "g"});
+  CHECK(part("cat < in >&2").writes == V{});
+}
