@@ -12,6 +12,14 @@ namespace bastion {
 
 ShellParse parse_command(std::string_view line);
 
+// False when a shell given this text would print PS2 and wait for more:
+// an open quote ('', "", $''), a trailing backslash(-newline), a line ending
+// in | && || |&, an open ( { $( ` or if/for/while/until/case/{ compound, or a
+// here-document whose delimiter line has not come yet (<<- strips tabs).
+// True for complete text and for text with a hard syntax error (`fi`
+// alone, a stray `)`), so the caller submits it and parse_error shows.
+bool shell_text_complete(std::string_view text);
+
 // True when the part has at least one opaque reason or the parse failed.
 inline bool part_is_opaque(const SimpleCommand& p) { return !p.opaque.empty(); }
 

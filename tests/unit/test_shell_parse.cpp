@@ -293,3 +293,100 @@ TEST_CASE("redirect targets that write files", "[shell_parse]") {
   CHECK(part("ls >| f 1<>g").writes == V{"f", "g"});
   CHECK(part("cat < in >&2").writes == V{});
 }
+
+TEST_CASE("shell_text_complete: false exactly where a shell prints PS2", "[shell_parse][complete]") {
+  struct Row {
+    const char* text;
+    bool complete;
+  };
+  const Row rows[] = {
+      // Complete.
+      {"", true},
+      {"ls -la", true},
+      {"ls -la\n", true},
+      {"echo 'a b' \"c\" $'d\\'e'", true},
+      {"echo a\\\nb\n", true},
+      {"a && b || c | d |& e; f &", true},
+      {"if true; then echo y; elif false; then :; else echo n; fi", true},
+      {"for i in 1 2; do echo $i; done", true},
+      {"while read x\ndo\n  echo $x\ndone < f", true},
+      {"until false; do break; done", true},
+      {"case $x in a|b) echo ab;; (c) echo c;& *) :;;& esac", true},
+      {"echo $(case x in x) echo y;; esac)", true},
+      {"f() { echo hi; }", true},
+      {"function f { echo hi; }", true},
+      {"(cd /tmp && ls) > out 2>&1", true},
+      {"cat <<EOF\nline $x\nEOF\n", true},
+      {"cat <<'E O'\nbody\nE O", true},
+      {"cat <<-EOF\n\tbody\n\t\tEOF\n", true},
+      {"cat <<A <<B\na\nA\nb\nB\n", true},
+      {"cat <<< 'here string'", true},
+      {"echo $(( (1+2) << 3 )); (( x << 2 ))", true},
+      {"echo ${x:-${y:-z}} `date` $(echo `id`)", true},
+      {"echo if then fi done esac }", true},
+      {"echo a # it's a comment with a quote", true},
+      {"echo \"a\\\"b\" 'c\"'", true},
+      // Waiting for more (PS2).
+      {"echo 'abc", false},
+      {"echo \"abc", false},
+      {"echo $'abc\\'", false},
+      {"echo a \\", false},
+      {"echo a \\\n", false},
+      {"ls |", false},
+      {"ls |\n", false},
+      {"ls &&", false},
+      {"ls ||\n  ", false},
+      {"ls |&", false},
+      {"(cd /tmp", false},
+      {"{ echo a;", false},
+      {"echo $(date", false},
+      {"echo `date", false},
+      {"echo ${x", false},
+      {"echo $((1 + (2)", false},
+      {"if true; then", false},
+      {"if true; then echo y; else", false},
+      {"for i in 1 2; do echo $i;", false},
+      {"for i in 1 2", false},
+      {"while true", false},
+      {"until false; do :\n", false},
+      {"case $x in", false},
+      {"case $x in a) echo a;;", false},
+      {"f() {", false},
+      {"cat <<EOF", false},
+      {"cat <<EOF\nbody\n", false},
+      {"cat <<EOF\nbody\n EOF\n", false},
+      {"cat <<-EOF\nbody\n  EOF\n", false},
+      {"cat <<EOF; echo 'x\ny'\nEOF\n", true},
+      {"echo \"$(echo 'a)\" b", false},
+      // Hard errors are "complete": the caller submits, parse_error shows.
+      {"fi", true},
+      {"done; echo 'open", true},
+      {"echo a )", true},
+      {"; ls", true},
+      {"ls ;; ls", true},
+      {"ls | | wc", true},
+      {"then echo", true},
+      {"esac", true},
+      {"}", true},
+      {"echo >", true},
+      {"cat <<", true},
+      {"echo $(if true)", true},
+      {"echo $(ls |)", true},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.text);
+    CHECK(bastion::shell_text_complete(row.text) == row.complete);
+  }
+}
+
+TEST_CASE("shell_text_complete: hostile input stays bounded", "[shell_parse][complete]") {
+  std::string subshells;
+  for (int k = 0; k < 200; ++k) subshells += "( ";
+  CHECK(bastion::shell_text_complete(subshells) == true);  // too deep: an error
+  std::string nested;
+  for (int k = 0; k < 200; ++k) nested += "$((";
+  CHECK(bastion::shell_text_complete(nested) == true);
+  CHECK(bastion::shell_text_complete(std::string(bastion::kShellMaxInput + 1, '\'')) == true);
+  CHECK(bastion::shell_text_complete(std::string(10, '\'')) == true);
+  CHECK(bastion::shell_text_complete(std::string(11, '\'')) == false);
+}
