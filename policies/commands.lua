@@ -168,6 +168,7 @@ function arg_checks.journalctl(args)
     local w = args[i]
     if w == "--no-pager" then no_pager = true end
     if journal_changes[w] or starts(w, "--vacuum") then return "journalctl " .. w .. " changes the journal" end
+    if starts(w, "--cursor-file") then return "journalctl --cursor-file writes a file" end
   end
   if not no_pager then return "journalctl needs --no-pager (its pager runs shell commands)" end
 end
@@ -262,8 +263,10 @@ function M.judge_prod(c, list)
         for _, w in ipairs(part.wrappers) do
           if not M.harmless_wrappers[w] then return "deny", not_listed("`" .. w .. "` (running " .. prog .. ")") end
         end
-        for _, w in ipairs(wrapper_words(part)) do
-          if w == "-o" or starts(w, "--output") then return "deny", "`time -o` writes a file" end
+        if M.has(part.wrappers, "time") then  -- /usr/bin/time -o FILE writes FILE
+          for _, w in ipairs(wrapper_words(part)) do
+            if w == "-o" or starts(w, "--output") then return "deny", "`time -o` writes a file" end
+          end
         end
         if checks_args[prog] and (part.globs or part.dynamic_args) then
           return "deny", prog .. " with arguments that expand at run time"
