@@ -1,0 +1,298 @@
+#include "sources/shell_script_interpreter.h"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "common/display_escape.h"
+#include "policy/shell_parse.h"
+#include "sources/shell_line_facts.h"
+
+namespace bastion {
+namespace {
+
+// TEMPORARY stand-in for policy/shell_parse.h's shell_text_complete (branch
+// i14-policy); removed when that branch is merged. Whether a shell would run
+// `text` now, or read another line first.
+bool shell_text_complete(std::string_view s) {
+  struct Doc {
+    std::string delim;
+    bool strip_tabs;
+  };
+  std::vector<Doc> docs;
+  int keywords = 0, parens = 0;
+  bool cmd_pos = true, want_more = false;
+  std::string word;
+  bool word_open = false, word_quoted = false;
+  auto end_word = [&] {
+    if (!word_open) return;
+    if (cmd_pos && !word_quoted) {
+      static const std::vector<std::string> open_cmd = {"if", "while", "until", "{"};
+      static const std::vector<std::string> open_name = {"for", "case", "select"};
+      static const std::vector<std::string> close = {"fi", "done", "esac", "}"};
+      static const std::vector<std::string> keep = {"then", "do", "else", "elif", "!", "time"};
+      auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), word) != v.end(); };
+      if (in(open_cmd)) ++keywords;
+      else if (in(open_name)) ++keywords, cmd_pos = false;
+      else if (in(close)) --keywords, cmd_pos = false;
+      else if (!in(keep)) cmd_pos = false;
+    } else {
+      cmd_pos = false;
+    }
+    word.clear();
+    word_open = word_quoted = false;
+    want_more = false;
+  };
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const char c = s[i];
+    if (c == '\\') {
+      if (i + 1 >= n) return false;  // a trailing backslash continues the line
+      word_open = true, word_quoted = true;
+      i += 2;
+      continue;
+    }
+    if (c == '\'' || c == '"' || c == '`') {
+      std::size_t j = i + 1;
+      while (j < n && s[j] != c) j += (c != '\'' && s[j] == '\\') ? 2 : 1;
+      if (j >= n) return false;
+      word_open = true, word_quoted = true;
+      i = j + 1;
+      continue;
+    }
+    if (c == '#' && !word_open) {
+      while (i < n && s[i] != '\n') ++i;
+      continue;
+    }
+    if (c == '<' && i + 1 < n && s[i + 1] == '<' && (i + 2 >= n || s[i + 2] != '<')) {
+      end_word();
+      i += 2;
+      bool strip = false;
+      if (i < n && s[i] == '-') strip = true, ++i;
+      while (i < n && (s[i] == ' ' || s[i] == '\t')) ++i;
+      std::string delim;
+      while (i < n && std::string_view(" \t\n;&|()<>").find(s[i]) == std::string_view::npos) {
+        if (s[i] != '\'' && s[i] != '"' && s[i] != '\\') delim += s[i];
+        ++i;
+      }
+      if (delim.empty()) return false;
+      docs.push_back({delim, strip});
+      continue;
+    }
+    if (c == '\n') {
+      end_word();
+      std::size_t pos = i + 1;
+      for (const Doc& d : docs) {
+        for (;;) {
+          const std::size_t e = s.find('\n', pos);
+          std::string_view line = s.substr(pos, e == std::string_view::npos ? n - pos : e - pos);
+          if (d.strip_tabs) line.remove_prefix(std::min(line.find_first_not_of('\t'), line.size()));
+          if (line == d.delim) {
+            pos = e == std::string_view::npos ? n : e;
+            break;
+          }
+          if (e == std::string_view::npos) return false;  // the body goes on
+          pos = e + 1;
+        }
+      }
+      if (!docs.empty()) {
+        docs.clear();
+        i = pos;
+      } else {
+        ++i;
+      }
+      cmd_pos = true;
+      continue;
+    }
+    if (c == ' ' || c == '\t') {
+      end_word();
+      ++i;
+      continue;
+    }
+    if (c == ';' || c == '&' || c == '|') {
+      end_word();
+      const bool two = i + 1 < n && (s[i + 1] == c || (c == '|' && s[i + 1] == '&'));
+      want_more = c == '|' || (two && c == '&');
+      cmd_pos = true;
+      i += two ? 2 : 1;
+      continue;
+    }
+    if (c == '(') {
+      end_word();
+      ++parens;
+      cmd_pos = true;
+      ++i;
+      continue;
+    }
+    if (c == ')') {
+      end_word();
+      if (parens > 0) --parens;
+      ++i;
+      continue;
+    }
+    if (c == '$' && i + 1 < n && s[i + 1] == '(') {
+      word_open = true, word_quoted = true;
+      ++parens;
+      i += 2;
+      cmd_pos = true;
+      continue;
+    }
+    word_open = true;
+    word += c;
+    ++i;
+  }
+  end_word();
+  return docs.empty() && keywords <= 0 && parens <= 0 && !want_more;
+}
+
+bool blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
+
+}  // namespace
+
+ShellScriptInterpreter::ShellScriptInterpreter(CommandGate& gate, ScriptTarget& target)
+    : gate_(gate), target_(target), console_(*this, CommandConsole::Input::script, false, kScriptMaxLine) {}
+
+ShellScriptInterpreter::~ShellScriptInterpreter() { end(std::nullopt); }
+
+std::size_t ShellScriptInterpreter::input_capacity() const {
+  if (stopped_ || eof_due_) return kScriptMaxLine;  // read and dropped
+  // Room for one whole line past what waits: more waits in the SSH window.
+  const std::size_t cap = 2 * kScriptMaxLine;
+  return console_.buffered() < cap ? cap - console_.buffered() : 0;
+}
+
+void ShellScriptInterpreter::write_input(std::string_view data) {
+  if (stopped_ || eof_due_) return;  // the script was stopped: the rest never runs
+  console_.write_input(data);
+}
+
+void ShellScriptInterpreter::send_eof() { console_.send_eof(); }
+
+void ShellScriptInterpreter::step(OutputWriter& out) {
+  if (ended_) return;
+  console_.attach(&out);
+  if (held_) {
+    const std::optional<GateResult> res = held_->review.poll();
+    if (res) {
+      std::string text = std::move(held_->text);
+      held_.reset();
+      decided(*res, std::move(text));
+    }
+  }
+  forward();
+  console_.step();
+  console_.flush();
+  console_.attach(nullptr);
+}
+
+void ShellScriptInterpreter::on_line(const std::string& line) {
+  if (stopped_) return;
+  // Blank lines between units run nothing: sent on as they are.
+  if (unit_.empty() && blank(line)) {
+    outgoing_ += line + "\n";
+    return forward();
+  }
+  if (unit_lines_ > 0) unit_ += '\n';
+  unit_ += line;
+  ++unit_lines_;
+  if (unit_.size() > kScriptMaxLine)
+    return refuse_rest("bastion: command too long for the bastion (64 KiB); the rest of the input was not run\n");
+  if (shell_text_complete(unit_)) submit_unit();
+}
+
+void ShellScriptInterpreter::on_end_of_input() {
+  if (stopped_) return;
+  // An unfinished unit at the end (an open quote): the shell reads it as it
+  // is, so it is decided as it is (the policy sees the parse error).
+  if (!unit_.empty()) submit_unit();
+  if (stopped_ || busy()) return;
+  eof_due_ = true;
+  forward();
+}
+
+void ShellScriptInterpreter::on_line_too_long() {
+  refuse_rest("bastion: line too long for the bastion (64 KiB); the rest of the input was not run\n");
+}
+
+void ShellScriptInterpreter::submit_unit() {
+  // The previous unit's row ends when the next is decided: the shell gives
+  // no sign of where one command's output stops.
+  end_previous(std::nullopt);
+  std::string text = std::move(unit_);
+  ShellLine facts;
+  facts.source = "script";
+  facts.continued = unit_lines_ > 1;
+  unit_.clear();
+  unit_lines_ = 0;
+  CommandRequest req = gate_.request("shell_line", text);
+  req.facts = std::make_shared<ShellLineFacts>(std::move(facts));
+  const GateResult g = gate_.submit(req);
+  if (g.review_id) {  // held: later lines wait unread until it is decided
+    held_ = Held{HeldCommand(gate_, g), std::move(text)};
+    return;
+  }
+  decided(g, std::move(text));
+}
+
+void ShellScriptInterpreter::decided(const GateResult& g, std::string text) {
+  if (!g.decision.allowed()) {
+    CommandOutcome o;
+    o.status = kScriptExitDenied;
+    o.error = "denied";
+    gate_.command_ended(g.command_id, o);
+    return refuse_rest("bastion: denied: " + display_escape(g.refusal) + "\n");
+  }
+  running_id_ = g.command_id;
+  outgoing_ += text;
+  outgoing_ += '\n';
+  forward();
+}
+
+void ShellScriptInterpreter::refuse_rest(const std::string& message) {
+  // Later lines may depend on this one (a refused `cd`): none of them runs.
+  console_.emit(Stream::err, message);
+  stopped_ = true;
+  unit_.clear();  // what the console still holds is never read: finished()
+  eof_due_ = true;
+  forward();
+}
+
+void ShellScriptInterpreter::end_previous(std::optional<int> status) {
+  if (running_id_ == 0) return;
+  CommandOutcome o;
+  o.status = status;
+  gate_.command_ended(running_id_, o);
+  running_id_ = 0;
+}
+
+void ShellScriptInterpreter::forward() {
+  std::size_t sent = 0;
+  while (sent < outgoing_.size()) {
+    const std::size_t cap = target_.input_capacity();
+    if (cap == 0) break;
+    const std::size_t n = std::min(cap, outgoing_.size() - sent);
+    if (!target_.write_input(std::string_view(outgoing_).substr(sent, n))) {
+      sent = outgoing_.size();  // the channel failed: its end follows
+      break;
+    }
+    sent += n;
+  }
+  outgoing_.erase(0, sent);
+  if (outgoing_.empty() && eof_due_ && !eof_sent_) {
+    target_.send_eof();
+    eof_sent_ = true;
+  }
+}
+
+void ShellScriptInterpreter::end(std::optional<int> status) {
+  if (ended_) return;
+  ended_ = true;
+  if (held_) {
+    held_->review.withdraw();
+    held_.reset();
+  }
+  end_previous(status);
+}
+
+}  // namespace bastion
