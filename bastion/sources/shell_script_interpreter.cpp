@@ -244,6 +244,7 @@ void ShellScriptInterpreter::decided(const GateResult& g, std::string text) {
     return refuse_rest("bastion: denied: " + display_escape(g.refusal) + "\n");
   }
   running_id_ = g.command_id;
+  masks_.insert(masks_.end(), g.decision.mask.begin(), g.decision.mask.end());
   outgoing_ += text;
   outgoing_ += '\n';
   forward();

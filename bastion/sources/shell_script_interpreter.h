@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "filters/output_writer.h"
 #include "policy/command_gate.h"
@@ -52,6 +53,10 @@ class ShellScriptInterpreter : public ConsoleInterpreter {
   // A unit was refused (or input was too long): the channel's exit status is 126.
   bool stopped() const { return stopped_; }
   bool holding() const { return held_.has_value(); }
+  // The mask patterns of every allowed unit so far. The shell gives no sign
+  // of where a unit's output ends (the next unit is decided as soon as the
+  // target took this one), so they apply to the rest of the channel.
+  const std::vector<MaskRule>& masks() const { return masks_; }
   // The channel ends (the shell exited with `status`, or the channel closed):
   // the last allowed unit's audit row ends; a held review is withdrawn.
   void end(std::optional<int> status);
@@ -83,6 +88,7 @@ class ShellScriptInterpreter : public ConsoleInterpreter {
   std::optional<Held> held_;
   std::string outgoing_;    // allowed text the target's window has not taken yet
   int64_t running_id_ = 0;  // the last allowed unit's audit row
+  std::vector<MaskRule> masks_;
   bool stopped_ = false;
   bool eof_due_ = false;    // the script ended: EOF goes out once outgoing_ is sent
   bool eof_sent_ = false;

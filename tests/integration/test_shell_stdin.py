@@ -17,6 +17,7 @@ function on_command(c)
       return deny("a shell reading a script is allowed only when its lines are decided")
     end
   end
+  if c.text:find("show-token", 1, true) then return allow{ mask = { [[token=\S+]] } } end
   return allow()
 end
 '''
@@ -112,6 +113,16 @@ class ShellStdinTest(BastionTest):
         with open(dest, "rb") as f:
             self.assertEqual(hashlib.sha256(f.read()).hexdigest(), hashlib.sha256(data).hexdigest())
         self.assertEqual(self.session_rows(f"cat > {dest}"), [("exec", f"cat > {dest}", "allow", 0)])
+
+    def test_masks_stay_until_the_channel_ends(self):
+        # The next line is decided (and its row ended) as soon as the target
+        # took this one, long before this one's output comes.
+        units = ["sleep 0.5; echo token=abc123 # show-token", "echo after", "echo token=def456"]
+        r = self.env.ssh("web1", None, input=("\n".join(units) + "\n").encode())
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"****\nafter\n****\n", b""))
+        self.assertEqual([row[:3] for row in self.session_rows(units[0])[1:]],
+                         [("shell_line", units[0], "mask"), ("shell_line", units[1], "allow"),
+                          ("shell_line", units[2], "allow")])
 
     def test_audit_search_finds_typed_lines(self):
         r = self.env.ssh("web1", None, input=b"echo grep-me-shell-line\n")

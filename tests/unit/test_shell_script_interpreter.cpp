@@ -37,12 +37,19 @@ struct FakeStdin : ScriptTarget {
   void send_eof() override { eof = true; }
 };
 
-// Also keeps each submitted request's kind and c.shell facts.
+// Also keeps each submitted request's kind and c.shell facts, and masks
+// the texts in `masked` with their pattern.
 struct Gate : FakeCommandGate {
   V facts;
+  std::map<std::string, std::string> masked;
   GateResult submit(const CommandRequest& req) override {
     facts.push_back(req.kind + " " + (req.facts ? std::string(req.facts->field()) + "=" + req.facts->audit_details() : "-"));
-    return FakeCommandGate::submit(req);
+    GateResult g = FakeCommandGate::submit(req);
+    if (masked.count(req.text)) {
+      g.decision.verdict = Decision::Verdict::mask;
+      g.decision.mask = {MaskRule{.pattern = masked[req.text], .replacement = "****"}};
+    }
+    return g;
   }
 };
 
@@ -188,6 +195,22 @@ TEST_CASE("script: the target's window paces the lines; input waits in the clien
   }
   CHECK(r.target.got.size() - before == fed);
   CHECK(r.out.take().empty());
+}
+
+TEST_CASE("script: a masked unit's patterns stay for the rest of the channel", "[shell_script]") {
+  Rig r;
+  r.gate.masked["cat a"] = "k=\\S+";
+  r.gate.masked["cat b"] = "p=\\S+";
+  r.step("echo 1\ncat a\necho 2\n");
+  auto patterns = [&] {
+    V v;
+    for (const MaskRule& m : r.script.masks()) v.push_back(m.pattern);
+    return v;
+  };
+  CHECK(patterns() == V{"k=\\S+"});
+  r.step("cat b\necho 3\n");
+  CHECK(patterns() == V{"k=\\S+", "p=\\S+"});
+  CHECK(r.target.got == "echo 1\ncat a\necho 2\ncat b\necho 3\n");
 }
 
 TEST_CASE("script: a line or a unit above 64 KiB is refused and stops the script", "[shell_script]") {

@@ -3,10 +3,29 @@
 #include <algorithm>
 #include <array>
 
+#include "common/time_util.h"
 #include "policy/shell_parse.h"
 
 namespace bastion {
 namespace {
+
+constexpr double kHoldRelease = 0.05;  // seconds of quiet before a held tail is shown
+
+// Passes output through a filter on its way to the next writer.
+class FilteredWriter : public OutputWriter {
+ public:
+  FilteredWriter(OutputFilter& f, OutputWriter& next) : f_(f), next_(next) {}
+  void write(Stream s, std::string data) override {
+    wrote = true;
+    f_.filter(s, data);
+    if (!data.empty()) next_.write(s, std::move(data));
+  }
+  bool wrote = false;
+
+ private:
+  OutputFilter& f_;
+  OutputWriter& next_;
+};
 
 bool is_shell_name(std::string_view w) {
   for (std::string_view dir : {"/bin/", "/usr/bin/", "/usr/local/bin/"})
@@ -61,10 +80,37 @@ bool SshScriptExecutor::write_input(std::string_view data) {
 
 bool SshScriptExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   script_.step(out);
-  if (inner_->pump_output(out, budget)) return true;
+  if (pump_masked(out, budget)) return true;
   // The shell exited: its status is the last command's, so the last unit's row gets it.
   script_.end(inner_->exit_info().status);
   return false;
+}
+
+bool SshScriptExecutor::pump_masked(OutputWriter& out, std::size_t budget) {
+  // New patterns are in place before any output of the line they came with
+  // is read: that line was sent on in this pump's step().
+  if (script_.masks().size() != mask_rules_) {
+    release_masked(out);
+    masks_ = std::make_unique<MaskingFilter>(script_.masks());
+    mask_rules_ = script_.masks().size();
+  }
+  if (!masks_) return inner_->pump_output(out, budget);
+  FilteredWriter through(*masks_, out);
+  const bool alive = inner_->pump_output(through, budget);
+  const double now = monotonic_seconds();
+  if (through.wrote) last_output_ = now;
+  else if (masks_->holding() && now - last_output_ >= kHoldRelease) release_masked(out);
+  if (!alive) release_masked(out);
+  return alive;
+}
+
+void SshScriptExecutor::release_masked(OutputWriter& out) {
+  if (!masks_) return;
+  for (Stream s : {Stream::out, Stream::err}) {
+    std::string tail;
+    masks_->flush(s, tail);
+    if (!tail.empty()) out.write(s, std::move(tail));
+  }
 }
 
 ExitInfo SshScriptExecutor::exit_info() const {

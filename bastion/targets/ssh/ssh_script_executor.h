@@ -2,10 +2,13 @@
 // ssh host bash`): the channel's input is commands for the target's shell,
 // so each is decided before it is sent on (ShellScriptInterpreter), rather
 // than the bytes being relayed raw. A decorator over the channel's
-// SshExecutor: output is relayed untouched; the exit status is 126 when a
-// refused line stopped the script.
+// SshExecutor: output is relayed untouched but for the masks of masked
+// lines, which apply from that line to the channel's end; the exit status
+// is 126 when a refused line stopped the script.
 #pragma once
 #include <memory>
+
+#include "filters/masking_filter.h"
 
 #include "policy/command_gate.h"
 #include "sources/shell_script_interpreter.h"
@@ -46,9 +49,16 @@ class SshScriptExecutor : public Executor {
     SshExecutor& exec;
   };
 
+  // Output through the masks the script's lines collected (null: none yet).
+  bool pump_masked(OutputWriter& out, std::size_t budget);
+  void release_masked(OutputWriter& out);
+
   std::unique_ptr<SshExecutor> inner_;
   Stdin stdin_;
   ShellScriptInterpreter script_;
+  std::unique_ptr<MaskingFilter> masks_;
+  std::size_t mask_rules_ = 0;
+  double last_output_ = 0;
 };
 
 }  // namespace bastion
