@@ -139,5 +139,46 @@ class ShellStdinTest(BastionTest):
         super().tearDownClass()
 
 
+class ShippedProdPolicyTest(BastionTest):
+    """The issue's case under the shipped default.lua on an env=prod target."""
+
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        policies = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../policies")
+        for name in ("default.lua", "commands.lua"):
+            shutil.copy(os.path.join(policies, name), os.path.join(env.d, name))
+        targets = f"""
+  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
+           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
+           labels = {{ env = "prod" }} }},"""
+        env.start_bastion(targets=targets, extra='policy = "default.lua"')
+        cls.victim = os.path.join(env.d, "D")
+        os.mkdir(cls.victim)
+
+    def rows(self, text):
+        sid = self.env.audit("SELECT session_id FROM commands WHERE text = ? ORDER BY id DESC LIMIT 1", (text,))
+        self.assertTrue(sid, f"no audit row {text!r}")
+        return self.env.audit("SELECT kind, text, decision, reason FROM commands WHERE session_id = ? "
+                              "AND kind != 'session' ORDER BY id", (sid[0][0],))
+
+    def test_rm_piped_into_bash_is_denied_and_the_rest_of_the_script_is_not_run(self):
+        line = f"rm -rf {self.victim}"
+        r = self.env.ssh("web1", "bash", input=f"uptime\n{line}\nuptime\n".encode())
+        self.assertEqual(r.returncode, 126)
+        rows = self.rows(line)
+        self.assertEqual([row[:3] for row in rows],
+                         [("exec", "bash", "allow"), ("shell_line", "uptime", "allow"), ("shell_line", line, "deny")])
+        self.assertEqual(r.stderr, b"bastion: denied: " + rows[2][3].encode() + b"\n")
+        self.assertEqual(r.stdout.count(b"load average"), 1)
+        self.assertTrue(os.path.isdir(self.victim))
+
+    def test_a_pipe_into_a_shell_is_still_denied(self):
+        r = self.env.ssh("web1", "cat | sh", input=f"rm -rf {self.victim}\n".encode())
+        self.assertEqual((r.returncode, r.stdout), (126, b""))
+        self.assertEqual([row[:3] for row in self.rows("cat | sh")], [("exec", "cat | sh", "deny")])
+        self.assertTrue(os.path.isdir(self.victim))
+
+
 if __name__ == "__main__":
     main()
