@@ -81,6 +81,8 @@ class ShellScriptInterpreter : public ConsoleInterpreter {
   CommandConsole console_;
   std::string unit_;        // lines gathered until the shell would run them
   std::size_t unit_lines_ = 0;
+  double scan_time_ = 0;          // seconds shell_text_complete took for this unit
+  std::size_t checked_size_ = 0;  // the unit's size when it was last asked about
   struct Held {
     HeldCommand review;
     std::string text;

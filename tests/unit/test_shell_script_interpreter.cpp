@@ -5,6 +5,7 @@
 // policy's c.lines_decided.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <memory>
 
 #include "capture_output.h"
@@ -211,6 +212,28 @@ TEST_CASE("script: a masked unit's patterns stay for the rest of the channel", "
   r.step("cat b\necho 3\n");
   CHECK(patterns() == V{"k=\\S+", "p=\\S+"});
   CHECK(r.target.got == "echo 1\ncat a\necho 2\ncat b\necho 3\n");
+}
+
+TEST_CASE("script: a unit of very many lines costs bounded time, and nothing in it goes undecided", "[shell_script]") {
+  Rig r;
+  std::string loop = "for i in 1; do";
+  for (int i = 0; i < 25000; ++i) loop += "\nx";
+  loop += "\ndone";
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string input = loop + "\necho after\n";
+  std::size_t at = 0;
+  while (at < input.size()) {
+    const std::size_t n = std::min(r.script.input_capacity(), input.size() - at);
+    r.step(std::string_view(input).substr(at, n));
+    at += n;
+  }
+  r.step({}, true);
+  // Asked after every line, this took over 30 s.
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+  CHECK(r.target.got == input);
+  REQUIRE_FALSE(r.gate.calls.empty());
+  CHECK(r.gate.calls.front().rfind("submit " + loop, 0) == 0);  // whole; what follows may be joined to it
+  CHECK_FALSE(r.script.stopped());
 }
 
 TEST_CASE("script: a line or a unit above 64 KiB is refused and stops the script", "[shell_script]") {
