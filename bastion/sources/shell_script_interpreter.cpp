@@ -23,6 +23,9 @@ bool blank(std::string_view line) { return line.find_first_not_of(" \t") == std:
 // it: they are decided with it, as one text, never sent on undecided.
 constexpr double kCompleteTimeBudget = 0.1;  // seconds per unit
 
+// How much of a unit refused as too long its audit row keeps.
+constexpr std::size_t kRefusedTextShown = 1024;
+
 }  // namespace
 
 ShellScriptInterpreter::ShellScriptInterpreter(CommandGate& gate, ScriptTarget& target)
@@ -63,6 +66,8 @@ void ShellScriptInterpreter::step(OutputWriter& out) {
 
 void ShellScriptInterpreter::on_line(const std::string& line) {
   if (stopped_) return;
+  // The console caps only a line still open; a whole one may come longer.
+  if (line.size() > kScriptMaxLine) return refuse_too_long("line");
   // Blank lines between units run nothing: sent on as they are.
   if (unit_.empty() && blank(line)) {
     outgoing_ += line + "\n";
@@ -72,7 +77,7 @@ void ShellScriptInterpreter::on_line(const std::string& line) {
   unit_ += line;
   ++unit_lines_;
   if (unit_.size() > kScriptMaxLine)
-    return refuse_rest("bastion: command too long for the bastion (64 KiB); the rest of the input was not run\n");
+    return refuse_too_long("command");
   if (scan_time_ >= kCompleteTimeBudget && unit_.size() < checked_size_ + checked_size_ / 8) return;
   const double t0 = monotonic_seconds();
   const bool complete = shell_text_complete(unit_);
@@ -92,7 +97,7 @@ void ShellScriptInterpreter::on_end_of_input() {
 }
 
 void ShellScriptInterpreter::on_line_too_long() {
-  refuse_rest("bastion: line too long for the bastion (64 KiB); the rest of the input was not run\n");
+  refuse_too_long("line");
 }
 
 void ShellScriptInterpreter::submit_unit() {
@@ -130,6 +135,23 @@ void ShellScriptInterpreter::decided(const GateResult& g, std::string text) {
   outgoing_ += text;
   outgoing_ += '\n';
   forward();
+}
+
+void ShellScriptInterpreter::refuse_too_long(const std::string& what) {
+  // On record like a denial; the row shows how the unit began.
+  end_previous(std::nullopt);
+  const std::string reason = what + " too long for the bastion (64 KiB)";
+  ShellLine facts;
+  facts.source = "script";
+  facts.continued = unit_lines_ > 1;
+  CommandRequest req = gate_.request("shell_line", unit_.substr(0, kRefusedTextShown));
+  req.facts = std::make_shared<ShellLineFacts>(std::move(facts));
+  const GateResult g = gate_.refuse(req, reason);
+  CommandOutcome o;
+  o.status = kScriptExitDenied;
+  o.error = "refused";
+  gate_.command_ended(g.command_id, o);
+  refuse_rest("bastion: " + reason + "; the rest of the input was not run\n");
 }
 
 void ShellScriptInterpreter::refuse_rest(const std::string& message) {

@@ -72,6 +72,7 @@ class ShellScriptInterpreter : public ConsoleInterpreter {
 
   void submit_unit();
   void decided(const GateResult& g, std::string text);
+  void refuse_too_long(const std::string& what);  // "line" or "command"
   void refuse_rest(const std::string& message);
   void end_previous(std::optional<int> status);
   void forward();

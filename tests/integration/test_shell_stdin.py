@@ -114,6 +114,14 @@ class ShellStdinTest(BastionTest):
             self.assertEqual(hashlib.sha256(f.read()).hexdigest(), hashlib.sha256(data).hexdigest())
         self.assertEqual(self.session_rows(f"cat > {dest}"), [("exec", f"cat > {dest}", "allow", 0)])
 
+    def test_a_line_over_64_kib_stops_the_script(self):
+        r = self.env.ssh("web1", None, input=b"echo a\n" + b"x" * 70000 + b"\necho b\n")
+        self.assertEqual((r.returncode, r.stdout, r.stderr),
+                         (126, b"a\n", b"bastion: line too long for the bastion (64 KiB); the rest of the input "
+                                        b"was not run\n"))
+        self.assertEqual([row[:3] for row in self.session_rows("echo a")[1:]],
+                         [("shell_line", "echo a", "allow"), ("shell_line", "", "deny")])
+
     def test_masks_stay_until_the_channel_ends(self):
         # The next line is decided (and its row ended) as soon as the target
         # took this one, long before this one's output comes.

@@ -245,7 +245,16 @@ TEST_CASE("script: a line or a unit above 64 KiB is refused and stops the script
     CHECK(r.target.got == "echo a\n");
     CHECK(r.target.eof);
     CHECK(r.script.stopped());
-    CHECK(r.gate.calls == V{"submit echo a"});
+    CHECK(r.gate.calls ==
+          V{"submit echo a", "ended 1 status=-1", "refuse : line too long for the bastion (64 KiB)", "ended 2 status=126"});
+  }
+  SECTION("one whole line, newline included") {
+    Rig r;
+    CHECK(r.step("echo a\n" + std::string(kScriptMaxLine + 1, 'x') + "\necho b\n") ==
+          "bastion: line too long for the bastion (64 KiB); the rest of the input was not run\n");
+    CHECK(r.target.got == "echo a\n");
+    CHECK(r.gate.calls ==
+          V{"submit echo a", "ended 1 status=-1", "refuse : line too long for the bastion (64 KiB)", "ended 2 status=126"});
   }
   SECTION("joined lines") {
     Rig r;
@@ -256,7 +265,8 @@ TEST_CASE("script: a line or a unit above 64 KiB is refused and stops the script
     CHECK(msg == "bastion: command too long for the bastion (64 KiB); the rest of the input was not run\n");
     CHECK(r.target.got.empty());
     CHECK(r.target.eof);
-    CHECK(r.gate.calls.empty());
+    CHECK(r.gate.calls == V{"refuse " + ("echo '\n" + line + "\n" + line).substr(0, 1024) + ": command too long for the bastion (64 KiB)",
+                            "ended 1 status=126"});
   }
 }
 
