@@ -5,6 +5,8 @@ Real OpenSSH ssh -> bastiond -> real sshd; side-effect files show what ran."""
 import hashlib
 import os
 import shutil
+import subprocess
+import time
 
 from harness import BASTIONCTL, BastionTest, Env, main, run
 
@@ -17,6 +19,7 @@ function on_command(c)
       return deny("a shell reading a script is allowed only when its lines are decided")
     end
   end
+  if c.text:find("^echo held") then return review{ reason = "held for a test", approvers = { "oncall" }, timeout = 30 } end
   if c.text:find("show-token", 1, true) then return allow{ mask = { [[token=\S+]] } } end
   return allow()
 end
@@ -113,6 +116,35 @@ class ShellStdinTest(BastionTest):
         with open(dest, "rb") as f:
             self.assertEqual(hashlib.sha256(f.read()).hexdigest(), hashlib.sha256(data).hexdigest())
         self.assertEqual(self.session_rows(f"cat > {dest}"), [("exec", f"cat > {dest}", "allow", 0)])
+
+    def test_a_held_line_keeps_the_rest_waiting_until_approved(self):
+        after = self.path("after")
+        script = self.path("script")
+        with open(script, "w") as f:
+            f.write(f"echo before\necho held-line\ntouch {after}\n")
+        with open(script, "rb") as stdin:
+            p = subprocess.Popen(self.env.ssh_base() + ["web1@127.0.0.1"], stdin=stdin,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        end = time.time() + 10
+        rows = []
+        while not rows and time.time() < end:
+            rows = self.env.audit("SELECT id FROM approval_requests WHERE command_text = 'echo held-line' "
+                                  "AND state = 'pending'")
+            time.sleep(0.05)
+        self.assertTrue(rows, "no pending request")
+        # Held: the line after it is not decided, so it cannot have run.
+        self.assertEqual(self.env.audit(f"SELECT count(*) FROM commands WHERE text = 'touch {after}'"), [(0,)])
+        self.assertFalse(os.path.exists(after))
+        db = os.path.join(self.env.d, "data", "audit.db")
+        r = run([BASTIONCTL, "approvals", "--db", db, "approve", str(rows[0][0])])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, out), (0, b"before\nheld-line\n"), err)
+        self.assertIn(f"bastion: request #{rows[0][0]} waits for approval by oncall (held for a test)".encode(), err)
+        self.assertTrue(os.path.exists(after))
+        self.assertEqual([row[:3] for row in self.session_rows("echo before")[1:]],
+                         [("shell_line", "echo before", "allow"), ("shell_line", "echo held-line", "review"),
+                          ("shell_line", "echo held-line", "allow"), ("shell_line", f"touch {after}", "allow")])
 
     def test_a_line_over_64_kib_stops_the_script(self):
         r = self.env.ssh("web1", None, input=b"echo a\n" + b"x" * 70000 + b"\necho b\n")
