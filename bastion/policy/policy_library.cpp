@@ -576,6 +576,7 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
   lua_setfield(L, -2, "programs");
   set_bool(L, "opaque", !p.error.empty() || std::any_of(p.parts.begin(), p.parts.end(), part_is_opaque));
   set_bool(L, "complete", shell_text_complete(req.text));
+  set_bool(L, "lines_decided", req.lines_decided);
   if (req.facts) {
     lua_createtable(L, 0, 16);
     LuaFactWriter w(L);

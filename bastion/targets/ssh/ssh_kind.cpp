@@ -2,6 +2,7 @@
 
 #include "common/file_util.h"
 #include "common/ssh_handles.h"
+#include "targets/ssh/ssh_script_executor.h"
 #include "targets/ssh/ssh_settings.h"
 #include "targets/ssh/ssh_target.h"
 
@@ -54,5 +55,7 @@ std::unique_ptr<TargetConnection> SshKind::connect(const TargetConfig& t, const 
                                                    std::string& error) const {
   return SshTargetConnection::connect(t, kind_part<SshCredential>(&cred), error);
 }
+
+bool SshKind::decides_lines(const ExecRequest& req) const { return decides_stdin_lines(req); }
 
 }  // namespace bastion

@@ -18,6 +18,7 @@ class SshKind : public TargetKind {
   std::unique_ptr<TargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
                                             std::string& error) const override;
   bool serves_subsystem(std::string_view name) const override { return name == "sftp"; }
+  bool decides_lines(const ExecRequest& req) const override;
 };
 
 }  // namespace bastion
