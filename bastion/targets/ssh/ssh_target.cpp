@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "targets/ssh/sftp_gate.h"
 #include "targets/ssh/ssh_executor.h"
 
 namespace bastion {
@@ -111,6 +112,8 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
   if (rc != SSH_OK) return fail(std::string(channel_kind_name(req.kind)) + " request refused");
   ssh_set_blocking(session_.get(), 0);
   if (ev) attach(ev);
+  // sftp: each file operation is decided on its own.
+  if (req.kind == ChannelKind::subsystem && req.text == "sftp") return std::make_unique<SftpGate>(std::move(exec), req.gate);
   return exec;
 }
 
