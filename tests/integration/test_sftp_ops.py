@@ -138,6 +138,13 @@ class SftpOpsTest(BastionTest):
         self.assertIn(self.notice(f"remove {self.locked}/gone", "remove in locked is not allowed"), r.stderr)
         self.assertEqual(self.rows(), [denied(f"remove {self.locked}/gone", "remove in locked is not allowed"),
                                        allowed(f"remove {self.open}/gone")])
+        # What an auditor finds.
+        db = os.path.join(self.env.d, "data", "audit.db")
+        r = run([BASTIONCTL, "audit", "commands", "--db", db, "--grep", f"remove {self.d}/"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        found = [line.split("\t")[2:] for line in r.stdout.decode().splitlines()]
+        self.assertEqual(found, [["sftp", "allow", "0", "", f"remove {self.open}/gone"],
+                                 ["sftp", "deny", "3", "", f"remove {self.locked}/gone"]])
 
     def test_rename_is_posix_rename_with_openssh(self):
         self.write(f"{self.open}/a", b"a")
