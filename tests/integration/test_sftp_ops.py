@@ -281,6 +281,21 @@ class SftpOpsTest(BastionTest):
         r = run([BASTIONCTL, "policy", "test", policy, "--kind", "sftp", "--", "delete", "/x"])
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"not an sftp operation", r.stderr)
+        cases = os.path.join(self.env.d, "sftp.cases.lua")
+        with open(cases, "w") as f:
+            f.write('''cases = {
+  { name = "get", kind = "sftp", command = "open /srv/a read", expect = "allow" },
+  { name = "put into locked", kind = "sftp", command = "open /srv/locked/a write,create,truncate",
+    expect = "deny", reason = "read-only" },
+  { name = "paths with spaces", kind = "sftp", op = "rename", path = "/srv/a b", to = "/srv/locked/c d",
+    target = "web1", expect = "deny", reason = "rename in locked" },
+  { name = "chmod 777", kind = "sftp", op = "setstat", path = "/srv/x", attrs = "perm=0777", expect = "deny" },
+  { name = "unknown extended", kind = "sftp", command = "extended evil@example.com", expect = "deny",
+    reason = "not supported through the bastion" },
+}
+''')
+        r = run([BASTIONCTL, "policy", "test", policy, "--cases", cases])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
 if __name__ == "__main__":

@@ -444,7 +444,7 @@ TEST_CASE("sftp operations parse for policy tests as the channel writes them") {
   REQUIRE((op.path == "/a" && op.target == "/b"));
   REQUIRE(parse_sftp_op("setstat /a perm=0600,size=0", {}, op, err));
   REQUIRE(sftp_text(op) == "setstat /a perm=0600,size=0");
-  REQUIRE(parse_sftp_op("", {{"op", "symlink"}, {"path", "/a b"}, {"target", "/c d"}}, op, err));
+  REQUIRE(parse_sftp_op("", {{"op", "symlink"}, {"path", "/a b"}, {"to", "/c d"}, {"target", "web1"}}, op, err));
   REQUIRE(sftp_text(op) == "symlink /a b -> /c d");
   REQUIRE_FALSE(parse_sftp_op("delete /a", {}, op, err));
   REQUIRE(err ==

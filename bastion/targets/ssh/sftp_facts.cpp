@@ -81,7 +81,8 @@ bool parse_sftp_op(const std::string& text, const CommandOptions& options, SftpO
   auto opt = [&](const char* k) { return options.find(k); };
   if (auto it = opt("op"); it != options.end()) out.op = it->second;
   if (auto it = opt("path"); it != options.end()) out.path = it->second;
-  if (auto it = opt("target"); it != options.end()) out.target = it->second;
+  // "to", not "target": a case's target is the session's.
+  if (auto it = opt("to"); it != options.end()) out.target = it->second;
   if (auto it = opt("mode"); it != options.end() && !parse_mode(it->second, out.mode, error)) return false;
   if (auto it = opt("attrs"); it != options.end() && !parse_attrs(it->second, out.attrs, error)) return false;
   if (!is_sftp_op(out.op))

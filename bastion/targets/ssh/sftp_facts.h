@@ -32,9 +32,9 @@ std::string sftp_text(const SftpOp& op);
 
 // An operation as `bastionctl policy test --kind sftp` and policy cases
 // give it: the audit text ("open /srv/a write,create", "rename a -> b",
-// "setstat f perm=0600"), with a case's fields op, path, target, mode
-// ("read,write") and attrs ("perm=0600,size=0") on top (for paths with
-// spaces). False + why when it is not an operation.
+// "setstat f perm=0600"), with a case's fields op, path, to (the target
+// path), mode ("read,write") and attrs ("perm=0600,size=0") on top (for
+// paths with spaces). False + why when it is not an operation.
 bool parse_sftp_op(const std::string& text, const CommandOptions& options, SftpOp& out, std::string& error);
 
 class SftpFacts : public CommandFacts {
