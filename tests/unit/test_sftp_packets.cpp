@@ -420,6 +420,22 @@ TEST_CASE("sftp gate: the handle table is bounded") {
   REQUIRE(ended == static_cast<int>(SftpGate::kMaxHandles) + 2);  // every open, and the refusal row
 }
 
+TEST_CASE("sftp gate: requests in flight and the paths they hold are bounded") {
+  Rig r;
+  std::string reqs;
+  for (uint32_t i = 0; i <= SftpGate::kMaxPending; ++i) reqs += path_req(kStat, i, "/");
+  r.sftp->write_input(reqs);
+  REQUIRE_FALSE(r.reply(""));
+  REQUIRE(r.out.err == "bastion: sftp: more than 65536 requests in flight; the channel is closed\n");
+  Rig p;
+  const std::string long_path(kMaxPacket - 64, 'p');
+  std::string dirs;
+  for (uint32_t i = 0; i * long_path.size() <= SftpGate::kMaxHeldPathBytes; ++i) dirs += path_req(kOpendir, i, long_path);
+  p.sftp->write_input(dirs);
+  REQUIRE_FALSE(p.reply(""));
+  REQUIRE(p.out.err == "bastion: sftp: more than 16 MiB of paths in flight; the channel is closed\n");
+}
+
 TEST_CASE("sftp gate: EOF goes on only after the decided bytes") {
   Rig r;
   r.ch->window = 10;

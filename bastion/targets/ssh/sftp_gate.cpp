@@ -11,12 +11,16 @@ namespace {
 
 using namespace sftp;
 
-constexpr int kExitBastionError = 255;
+constexpr int kExitBastionError = 255;  // as bastiond(8) documents for the bastion's own errors
 
 // Captures what the inner executor writes, to frame it before the client sees it.
 struct Capture : OutputWriter {
   std::string out, err;
-  void write(Stream s, std::string data) override { (s == Stream::err ? err : out) += data; }
+  void write(Stream s, std::string data) override {
+    std::string& to = s == Stream::err ? err : out;
+    if (to.empty()) to = std::move(data);
+    else to += data;
+  }
 };
 
 std::vector<std::string> open_mode(uint32_t pflags) {
