@@ -436,6 +436,25 @@ TEST_CASE("sftp gate: requests in flight and the paths they hold are bounded") {
   REQUIRE(p.out.err == "bastion: sftp: more than 16 MiB of paths in flight; the channel is closed\n");
 }
 
+TEST_CASE("sftp gate: a client that does not read the bastion's answers is not read either") {
+  Rig r;
+  r.gate.deny = {"remove /x"};
+  std::string reqs, want;
+  for (uint32_t i = 0; i < 5000; ++i) {
+    reqs += path_req(kRemove, i, "/x");
+    want += status(i, kPermissionDenied, "bastion: denied: no remove /x");
+  }
+  REQUIRE(r.sftp->write_input(reqs));
+  // About 91 bytes of answers each: the gate stopped at 256 KiB of them.
+  REQUIRE(r.sftp->input_capacity() == 0);
+  REQUIRE(r.gate.calls.size() < 2 * 3000);
+  r.reply("");
+  REQUIRE(r.out.out == want);  // every one answered, in order, once the client read
+  REQUIRE(r.gate.calls.size() == 2 * 5000);
+  REQUIRE(r.sftp->input_capacity() > 0);
+  REQUIRE(r.ch->sent.empty());
+}
+
 TEST_CASE("sftp gate: EOF goes on only after the decided bytes") {
   Rig r;
   r.ch->window = 10;

@@ -51,7 +51,7 @@ SftpGate::SftpGate(std::unique_ptr<Executor> inner, CommandGate* gate) : inner_(
 SftpGate::~SftpGate() { close(); }
 
 std::size_t SftpGate::input_capacity() {
-  if (!fatal_.empty() || eof_wanted_) return 0;
+  if (!fatal_.empty() || eof_wanted_ || answers_full()) return 0;
   flush();
   if (!fatal_.empty()) return 0;
   // Decided bytes wait for the target's window, so the window still pushes
@@ -63,18 +63,19 @@ std::size_t SftpGate::input_capacity() {
 bool SftpGate::write_input(std::string_view data) {
   if (!fatal_.empty()) return true;  // the channel is ending; nothing more goes on
   from_client_.feed(data);
-  std::string_view packet;
-  while (fatal_.empty()) {
-    const Framer::Next n = from_client_.next(packet);
-    if (n == Framer::Next::need_more) break;
-    if (n == Framer::Next::error) {
-      fail("the client sent " + from_client_.error());
-      break;
-    }
-    on_request(packet);
-  }
+  process();
   flush();
   return true;
+}
+
+void SftpGate::process() {
+  std::string_view packet;
+  while (fatal_.empty() && !answers_full()) {
+    const Framer::Next n = from_client_.next(packet);
+    if (n == Framer::Next::need_more) break;
+    if (n == Framer::Next::error) return fail("the client sent " + from_client_.error());
+    on_request(packet);
+  }
 }
 
 void SftpGate::send_eof() {
@@ -245,11 +246,15 @@ void SftpGate::end_row(int64_t row, std::optional<int> status, const std::string
 }
 
 bool SftpGate::pump_output(OutputWriter& out, std::size_t budget) {
+  // The bastion's answers go first; then the packets they held up are handled.
+  std::string emit = std::exchange(to_client_, {});
+  std::string notices = std::exchange(notices_, {});
+  process();
+  emit += std::exchange(to_client_, {});
+  notices += std::exchange(notices_, {});
   flush();
   Capture cap;
   const bool alive = fatal_.empty() && inner_->pump_output(cap, budget);
-  std::string emit = std::move(to_client_);
-  to_client_.clear();
   if (!cap.out.empty() && fatal_.empty()) {
     from_target_.feed(cap.out);
     std::string_view packet;
@@ -266,7 +271,7 @@ bool SftpGate::pump_output(OutputWriter& out, std::size_t budget) {
     }
   }
   if (!cap.err.empty()) out.write(Stream::err, std::move(cap.err));
-  if (!notices_.empty()) out.write(Stream::err, std::exchange(notices_, {}));
+  if (!notices.empty()) out.write(Stream::err, std::move(notices));
   if (!emit.empty()) out.write(Stream::out, std::move(emit));
   if (!fatal_.empty()) {
     if (!fatal_told_) out.write(Stream::err, "bastion: sftp: " + display_escape(fatal_) + "; the channel is closed\n");

@@ -30,6 +30,10 @@ class SftpGate : public Executor {
   static constexpr std::size_t kMaxHandles = 4096;
   static constexpr std::size_t kMaxPending = 65536;
   static constexpr std::size_t kMaxHeldPathBytes = 16u << 20;
+  // The bastion's own replies waiting for the client: past this the gate
+  // takes no more input until the client reads them (refused requests
+  // never use the target's window, so that cannot push back).
+  static constexpr std::size_t kMaxAnswerBytes = 256 * 1024;
 
   // `gate` is the channel's; without one every request is refused.
   SftpGate(std::unique_ptr<Executor> inner, CommandGate* gate);
@@ -63,6 +67,9 @@ class SftpGate : public Executor {
     uint64_t length = 0; // WRITE
   };
 
+  // Handles the client's complete packets while there is room for answers.
+  void process();
+  bool answers_full() const { return to_client_.size() + notices_.size() >= kMaxAnswerBytes; }
   void on_request(std::string_view packet);
   void on_extended(std::string_view packet, const sftp::Request& q);
   void on_reply(std::string_view packet);
