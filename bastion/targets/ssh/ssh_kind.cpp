@@ -2,6 +2,7 @@
 
 #include "common/file_util.h"
 #include "common/ssh_handles.h"
+#include "targets/ssh/sftp_facts.h"
 #include "targets/ssh/ssh_script_executor.h"
 #include "targets/ssh/ssh_settings.h"
 #include "targets/ssh/ssh_target.h"
@@ -57,5 +58,18 @@ std::unique_ptr<TargetConnection> SshKind::connect(const TargetConfig& t, const 
 }
 
 bool SshKind::decides_lines(const ExecRequest& req) const { return decides_stdin_lines(req); }
+
+ParsedCommand SshKind::parse_command(const std::string& kind, const std::string& text,
+                                     const CommandOptions& options) const {
+  ParsedCommand p{.text = text};
+  if (kind != "sftp") return p;
+  SftpOp op;
+  if (!parse_sftp_op(text, options, op, p.error)) return p;
+  p.text = sftp_text(op);
+  // As the channel does: an unknown extended request is refused by the bastion.
+  if (op.op == "extended") p.refusal = "the extended request " + op.path + " is not supported through the bastion";
+  p.facts = std::make_shared<SftpFacts>(std::move(op));
+  return p;
+}
 
 }  // namespace bastion

@@ -19,6 +19,10 @@ class SshKind : public TargetKind {
                                             std::string& error) const override;
   bool serves_subsystem(std::string_view name) const override { return name == "sftp"; }
   bool decides_lines(const ExecRequest& req) const override;
+  // "sftp": one file operation of an sftp channel (its audit text).
+  std::vector<std::string> command_kinds() const override { return {"sftp"}; }
+  ParsedCommand parse_command(const std::string& kind, const std::string& text,
+                              const CommandOptions& options) const override;
 };
 
 }  // namespace bastion

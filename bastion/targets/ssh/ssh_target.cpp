@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "targets/ssh/sftp_gate.h"
 #include "targets/ssh/ssh_executor.h"
 #include "targets/ssh/ssh_script_executor.h"
 
@@ -112,6 +113,8 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
   if (rc != SSH_OK) return fail(std::string(channel_kind_name(req.kind)) + " request refused");
   ssh_set_blocking(session_.get(), 0);
   if (ev) attach(ev);
+  // sftp: each file operation is decided on its own.
+  if (req.kind == ChannelKind::subsystem && req.text == "sftp") return std::make_unique<SftpGate>(std::move(exec), req.gate);
   if (!decides_stdin_lines(req)) return exec;
   // A shell reading commands from stdin: each is decided before it is sent on.
   if (!req.gate) return error = "target " + name_ + ": no gate to decide the shell's lines", nullptr;
