@@ -1,0 +1,109 @@
+// Differential harness for VtermFeedCompactor, shared by the unit tests and
+// the fuzz target: one libvterm fed everything, one fed what the compactor
+// passes on, compared cell by cell (characters and width) and by cursor.
+#pragma once
+#include <vterm.h>
+
+#include <cstdint>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sources/vterm_feed_compactor.h"
+
+namespace vterm_diff {
+
+struct VTermFree {
+  void operator()(VTerm* vt) const { vterm_free(vt); }
+};
+
+// A VTerm as the pty screen model sets it up: UTF-8, alternate screen on, reset.
+class Term {
+ public:
+  Term(int rows, int cols) : vt_(vterm_new(rows, cols)) {
+    vterm_set_utf8(vt_.get(), 1);
+    screen_ = vterm_obtain_screen(vt_.get());
+    vterm_screen_enable_altscreen(screen_, 1);
+    vterm_screen_reset(screen_, 1);
+  }
+  void write(std::string_view bytes) { vterm_input_write(vt_.get(), bytes.data(), bytes.size()); }
+  void resize(int rows, int cols) { vterm_set_size(vt_.get(), rows, cols); }
+
+  // Every cell's characters and width, then the cursor, as text for a diff.
+  std::string dump() const {
+    int rows = 0, cols = 0;
+    vterm_get_size(vt_.get(), &rows, &cols);
+    std::ostringstream s;
+    for (int r = 0; r < rows; ++r) {
+      s << r << ':';
+      for (int c = 0; c < cols; ++c) {
+        VTermScreenCell cell{};
+        vterm_screen_get_cell(screen_, VTermPos{r, c}, &cell);
+        s << ' ';
+        for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) s << std::hex << cell.chars[i] << (i + 1 < VTERM_MAX_CHARS_PER_CELL && cell.chars[i + 1] ? "+" : "");
+        s << std::dec << '/' << int(cell.width);
+      }
+      s << '\n';
+    }
+    VTermPos pos{};
+    vterm_state_get_cursorpos(vterm_obtain_state(vt_.get()), &pos);
+    s << "cursor " << pos.row << ',' << pos.col << '\n';
+    return s.str();
+  }
+
+ private:
+  std::unique_ptr<VTerm, VTermFree> vt_;
+  VTermScreen* screen_ = nullptr;
+};
+
+struct Outcome {
+  bool same = true;
+  std::string where;     // the first difference
+  std::uint64_t skipped = 0;
+  std::uint64_t input = 0;
+};
+
+// Feeds `chunks` to a reference VTerm and, through a compactor, to another.
+// Compares after the last chunk, and at each index in `checkpoints` (after a
+// flush). `reference_through_compactor`: the reference goes through a second
+// compactor with a line open (no compaction, same defusing), for streams that
+// would crash libvterm 0.1.4 when fed raw.
+inline Outcome run(int rows, int cols, const std::vector<std::string>& chunks,
+                   const std::vector<std::size_t>& checkpoints = {},
+                   bool reference_through_compactor = false) {
+  Term ref(rows, cols), fast(rows, cols);
+  bastion::VtermFeedCompactor compactor(rows, cols), sanitizer(rows, cols);
+  const bastion::VtermFeedCompactor::Sink to_fast = [&](std::string_view b) { fast.write(b); };
+  const bastion::VtermFeedCompactor::Sink to_ref = [&](std::string_view b) { ref.write(b); };
+  sanitizer.set_line_open(true, to_ref);
+  Outcome o;
+  auto compare = [&](const std::string& when) {
+    compactor.flush(to_fast);
+    const std::string a = ref.dump(), b = fast.dump();
+    if (a != b && o.same) {
+      o.same = false;
+      std::size_t i = 0;
+      while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+      const std::size_t line = a.rfind('\n', i) == std::string::npos ? 0 : a.rfind('\n', i) + 1;
+      o.where = when + "\nreference: " + a.substr(line, a.find('\n', i) - line) +
+                "\ncompacted: " + b.substr(line, b.find('\n', i) - line) + "\n" + a.substr(a.rfind("cursor")) +
+                b.substr(b.rfind("cursor"));
+    }
+  };
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    if (reference_through_compactor) sanitizer.push(chunks[i], to_ref);
+    else ref.write(chunks[i]);
+    compactor.push(chunks[i], to_fast);
+    o.input += chunks[i].size();
+    while (next < checkpoints.size() && checkpoints[next] < i) ++next;
+    if (next < checkpoints.size() && checkpoints[next] == i) compare("after chunk " + std::to_string(i));
+  }
+  compare("at the end");
+  o.skipped = compactor.skipped_bytes();
+  return o;
+}
+
+}  // namespace vterm_diff
