@@ -7,10 +7,11 @@
 // Guarantee: feeding every segment this class hands to its sink, each with its
 // own vterm_input_write(), in order, to a VTerm (UTF-8 mode, freshly reset,
 // the same size) gives the same screen as feeding the input the same way:
-// every cell's characters, the cursor position and the pen after the last
-// byte. Attributes of cells can differ only where one of the two feeds never
-// drew them (rows that scrolled away). What differs: fewer rows are pushed to
-// the scrollback (sb_pushline), and damage/movecursor callbacks fire less.
+// every cell's characters, width, attributes and colours, the cursor
+// position and the pen after the last byte. What differs: fewer rows are
+// pushed to the scrollback (sb_pushline), damage/movecursor/bell callbacks
+// fire less, and OSC titles inside dropped text are never seen (none are:
+// an OSC is not plain).
 //
 // "Plain" is: printable UTF-8 (no C1 controls, no combining mark as the first
 // character after a control or a chunk boundary), CR, LF, TAB, BS, BEL, SGR

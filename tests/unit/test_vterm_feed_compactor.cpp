@@ -208,9 +208,8 @@ TEST_CASE("vterm feed: ls --color output keeps its colours and text", "[vterm_fe
 }
 
 TEST_CASE("vterm feed: the replayed pen draws the kept rows as the full feed does", "[vterm_feed]") {
-  // Attributes are not part of the dump; check them on the last rows here.
-  std::string s;
-  for (int i = 0; i < 4000; ++i) s += "\x1b[1;3" + std::to_string(i % 8) + "mline " + std::to_string(i) + "\r\n";
+  std::string s = "\x1b[4;41m";  // never reset below: must reach the kept rows
+  for (int i = 0; i < 4000; ++i) s += "\x1b[1;3" + std::to_string(i % 8) + "mline " + std::to_string(i) + "\x1b[22m\r\n";
   s += "tail";  // drawn with the pen set by the last SGR, which is in the kept part
   vterm_diff::Term ref(24, 80), fast(24, 80);
   VtermFeedCompactor c(24, 80);
@@ -259,6 +258,44 @@ TEST_CASE("vterm feed: a combining mark split from its base by a chunk boundary"
   chunks.push_back(utf8(0x0308) + "x");
   require_same(run(24, 80, chunks));
   require_same(run(24, 80, chunks, {0, 1, 2, 3, 4, 5, 600, 601, 602}));
+}
+
+TEST_CASE("vterm feed: a mark that starts a write, after a tab, is not plain", "[vterm_feed]") {
+  // After a cut the two feeds reach the bottom row at different times, so
+  // libvterm's last-glyph position differs until a glyph is drawn; a mark
+  // that starts a write attaches to that glyph only if the cursor is right
+  // after it (here: the X at column 7, the cursor at column 8 after TAB).
+  for (int rows : {3, 24}) {
+    std::string s = "\x1b[2J\x1b[H";
+    for (int i = 0; i < 3000; ++i) s += "line " + std::to_string(i) + "\r\n";
+    std::string tail;  // long enough to be cut in the push that holds it
+    for (int i = 0; i < 1000; ++i) tail += "more " + std::to_string(i) + "\r\n";
+    tail += "\r       X" + std::string(static_cast<std::size_t>(rows - 1), '\n') + "\r" +
+                       std::string(static_cast<std::size_t>(rows), '\n') + "\t" + utf8(0x0301) + "Z";
+    std::vector<std::string> chunks = split_fixed(s, 4000);
+    chunks.push_back(tail);
+    INFO("rows " << rows);
+    CHECK(run(rows, 80, chunks).skipped > 0);
+    require_same(run(rows, 80, chunks));
+  }
+}
+
+TEST_CASE("vterm feed: a UTF-8 lead byte left pending across lines", "[vterm_feed]") {
+  // libvterm keeps a decoder per charset slot: the E4 below waits in G0's
+  // until the next text that starts with ASCII, far later. No cut is made
+  // while any decoder waits, so the final "z" shows the same error glyph.
+  std::string s = "\x1b[H" "ab\xe4\r\n";
+  for (int i = 0; i < 4000; ++i) s += utf8(0x4E2D) + utf8(0x6587) + "\r\n";
+  s += "z";
+  require_same(run(24, 80, split_fixed(s, 5000)));
+}
+
+TEST_CASE("vterm feed: lines piling up on one row below a scroll region", "[vterm_feed]") {
+  // Below the region, LF on the last row does not scroll: every line is
+  // drawn over the last one, so a long early line shows through.
+  std::string s = "\x1b[1;10r\x1b[24;1H" + std::string(70, 'L') + "\r\n";
+  for (int i = 0; i < 4000; ++i) s += "s" + std::to_string(i % 10) + "\r\n";
+  require_same(run(24, 80, split_fixed(s, 5000)));
 }
 
 TEST_CASE("vterm feed: tab stops and backspaces", "[vterm_feed]") {

@@ -43,13 +43,37 @@ class Term {
         vterm_screen_get_cell(screen_, VTermPos{r, c}, &cell);
         s << ' ';
         for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) s << std::hex << cell.chars[i] << (i + 1 < VTERM_MAX_CHARS_PER_CELL && cell.chars[i + 1] ? "+" : "");
-        s << std::dec << '/' << int(cell.width);
+        s << std::dec << '/' << int(cell.width) << '/' << attrs(cell);
       }
       s << '\n';
     }
     VTermPos pos{};
     vterm_state_get_cursorpos(vterm_obtain_state(vt_.get()), &pos);
     s << "cursor " << pos.row << ',' << pos.col << '\n';
+    s << "pen";
+    for (int a = VTERM_ATTR_BOLD; a < VTERM_N_ATTRS; ++a) {
+      VTermValue v{};
+      vterm_state_get_penattr(vterm_obtain_state(vt_.get()), static_cast<VTermAttr>(a), &v);
+      if (a == VTERM_ATTR_FOREGROUND || a == VTERM_ATTR_BACKGROUND) s << ' ' << color(v.color);
+      else s << ' ' << v.number;
+    }
+    s << '\n';
+    return s.str();
+  }
+
+  static std::string color(const VTermColor& c) {
+    std::ostringstream s;
+    s << int(c.type) << ':';
+    if (VTERM_COLOR_IS_RGB(&c)) s << int(c.rgb.red) << ',' << int(c.rgb.green) << ',' << int(c.rgb.blue);
+    else if (VTERM_COLOR_IS_INDEXED(&c)) s << int(c.indexed.idx);
+    return s.str();
+  }
+
+  // Everything libvterm keeps per cell besides the characters.
+  static std::string attrs(const VTermScreenCell& c) {
+    std::ostringstream s;
+    s << c.attrs.bold << c.attrs.underline << c.attrs.italic << c.attrs.blink << c.attrs.reverse << c.attrs.strike
+      << c.attrs.font << c.attrs.dwl << c.attrs.dhl << ' ' << color(c.fg) << ' ' << color(c.bg);
     return s.str();
   }
 
