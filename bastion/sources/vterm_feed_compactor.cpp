@@ -88,7 +88,20 @@ void VtermFeedCompactor::push_one(std::string_view chunk) {
     push_start_ = base_ + held_.size();
     marks_.push_back(push_start_);
   }
+  const std::string carried = std::move(carry_);
+  carry_.clear();
+  scan(reinterpret_cast<const unsigned char*>(carried.data()), carried.size());
   scan(reinterpret_cast<const unsigned char*>(chunk.data()), chunk.size());
+  // A character cut by the end of this chunk waits for the rest: libvterm
+  // would decode its second half with another decoder (garbage) and keep the
+  // first half pending. It draws nothing before it is complete.
+  if (Utf8* d = pending_char()) {
+    std::string& dest = in_run_ ? held_ : out_;
+    const auto k = static_cast<std::size_t>(d->total - d->remaining);
+    carry_.assign(dest, dest.size() - k, k);
+    dest.resize(dest.size() - k);
+    d->remaining = 0;
+  }
   in_call_ = false;  // a write boundary ends libvterm's on_text() call
   if (in_run_) {
     try_cut();
@@ -157,6 +170,18 @@ void VtermFeedCompactor::step(unsigned char c) {
     if (accepts) {
       text_byte(c);
       return;
+    }
+    if (Utf8* d = pending_char()) {
+      // A character cut off by a control, an escape or DEL: libvterm keeps it
+      // pending across them and later decodes it into the next text, writing
+      // one code point past its on-stack array when that text starts a write.
+      // It never draws; drop its bytes.
+      std::string& dest = in_run_ ? held_ : out_;
+      const auto k = static_cast<std::size_t>(d->total - d->remaining);
+      dest.resize(dest.size() - k);
+      d->remaining = 0;
+      dropped_ += k;
+      ++defused_;
     }
     in_call_ = false;
   }
@@ -598,6 +623,12 @@ bool VtermFeedCompactor::compactable() const {
   const int right = lrmm_ && right_ > -1 ? right_ : cols_;
   return top_ == 0 && bottom == rows_ && left == 0 && right == cols_ && !insert_ && !dwl_dirty_ &&
          gsingle_ == 0 && (g_[gl_] == 'u' || g_[gl_] == 'B') && cols_ >= 3 && rows_ >= 1;
+}
+
+VtermFeedCompactor::Utf8* VtermFeedCompactor::pending_char() {
+  if (!in_call_ || call_table_) return nullptr;
+  Utf8& d = dec_[call_slot_];
+  return d.remaining > 0 ? &d : nullptr;
 }
 
 bool VtermFeedCompactor::decoders_clean() const {

@@ -8,7 +8,9 @@
 // own vterm_input_write(), in order, to a VTerm (UTF-8 mode, freshly reset,
 // the same size) gives the same screen as feeding the input the same way:
 // every cell's characters, width, attributes and colours, the cursor
-// position and the pen after the last byte. What differs: fewer rows are
+// position and the pen after the last byte; in the second cell of a wide
+// character only its -1 marker (libvterm leaves stale code points after it,
+// from whatever that memory held before). What differs: fewer rows are
 // pushed to the scrollback (sb_pushline), damage/movecursor/bell callbacks
 // fire less, and OSC titles inside dropped text are never seen (none are:
 // an OSC is not plain).
@@ -35,16 +37,25 @@
 //     becomes CAN, so it does nothing.
 //   * U+0080-U+009F encoded in UTF-8: width -1, so the cursor goes to column
 //     -1 and the next glyph is written before the row. Passed as U+00BF.
+//   * a UTF-8 character cut by a chunk end is held back and written with the
+//     next chunk (libvterm would decode its two halves with different
+//     decoders: garbage, and a half left pending). One cut off by a control,
+//     an escape or DEL is dropped: libvterm keeps it pending and later
+//     writes one code point past its on-stack array.
 //   * chunks over kMaxChunk bytes are taken as several chunks, since libvterm
 //     puts a code point array as long as each write on the stack.
 // These are the only changes to what libvterm sees besides the cuts; the
 // screen guarantee below is against the input with these changes made.
+// Not fixable here: libvterm 0.1.4 also writes a wide character past a
+// 1-column row, so the screen model must refuse terminals under 4 columns
+// (a double-width line halves the row).
 //
 // Contract with the caller (the pty screen model):
 //   * every byte of the target's output goes through push(), even while a
 //     line is open; nothing reaches the VTerm any other way;
 //   * push() may hold back the tail of a plain run; call flush() before
-//     reading the screen (cursor, cells);
+//     reading the screen (cursor, cells). An incomplete UTF-8 character
+//     stays held even then (it draws nothing yet);
 //   * set_line_open(true) while a line is being typed, so that nothing is
 //     held or dropped then (the tracker needs every scrolled row);
 //   * resize() before vterm_set_size() (it flushes first, at the old size).
@@ -116,6 +127,7 @@ class VtermFeedCompactor {
 
   bool compactable() const;
   bool decoders_clean() const;
+  Utf8* pending_char();
 
   int rows_;
   int cols_;
@@ -123,7 +135,8 @@ class VtermFeedCompactor {
   std::size_t cap_ = 0;
   bool line_open_ = false;
   const Sink* feed_ = nullptr;
-  std::string out_;  // this push's output, written as one segment
+  std::string out_;    // this push's output, written as one segment
+  std::string carry_;  // a character cut by the end of the last push
 
   // libvterm's parser, mirrored.
   Parse parse_ = Parse::normal;
