@@ -95,13 +95,7 @@ void VtermFeedCompactor::push_one(std::string_view chunk) {
   // A character cut by the end of this chunk waits for the rest: libvterm
   // would decode its second half with another decoder (garbage) and keep the
   // first half pending. It draws nothing before it is complete.
-  if (Utf8* d = pending_char()) {
-    std::string& dest = in_run_ ? held_ : out_;
-    const auto k = static_cast<std::size_t>(d->total - d->remaining);
-    carry_.assign(dest, dest.size() - k, k);
-    dest.resize(dest.size() - k);
-    d->remaining = 0;
-  }
+  if (pending_char()) carry_ = unwind_partial();
   in_call_ = false;  // a write boundary ends libvterm's on_text() call
   if (in_run_) {
     try_cut();
@@ -139,6 +133,7 @@ std::size_t VtermFeedCompactor::fast_ascii(const unsigned char* p, std::size_t n
     if (!in_run_ && may_start_run()) start_run();
     in_call_ = true;
     call_cps_ = 0;
+    since_idle_ = 0;
     call_single_ = false;
     call_slot_ = gl_;
     call_table_ = g != 'u';
@@ -148,6 +143,7 @@ std::size_t VtermFeedCompactor::fast_ascii(const unsigned char* p, std::size_t n
   while (k < n && p[k] >= 0x20 && p[k] < 0x7f) ++k;
   route_span(p, k);
   call_cps_ += k;
+  cps_at_idle_ = call_cps_;
   if (in_run_) {
     have_glyph_ = true;
     last_glyph_ = base_ + held_.size() - 1;
@@ -171,16 +167,12 @@ void VtermFeedCompactor::step(unsigned char c) {
       text_byte(c);
       return;
     }
-    if (Utf8* d = pending_char()) {
+    if (pending_char()) {
       // A character cut off by a control, an escape or DEL: libvterm keeps it
       // pending across them and later decodes it into the next text, writing
       // one code point past its on-stack array when that text starts a write.
-      // It never draws; drop its bytes.
-      std::string& dest = in_run_ ? held_ : out_;
-      const auto k = static_cast<std::size_t>(d->total - d->remaining);
-      dest.resize(dest.size() - k);
-      d->remaining = 0;
-      dropped_ += k;
+      // Drop it, with the error glyphs of the lead bytes before it.
+      dropped_ += unwind_partial().size();
       ++defused_;
     }
     in_call_ = false;
@@ -279,6 +271,8 @@ void VtermFeedCompactor::step(unsigned char c) {
   // A text byte starts an on_text() call; libvterm picks the decoder from it.
   in_call_ = true;
   call_cps_ = 0;
+  since_idle_ = 0;
+  cps_at_idle_ = 0;
   call_single_ = gsingle_ != 0;
   call_slot_ = call_single_ ? gsingle_ : (c & 0x80) ? 4 : gl_;
   call_table_ = call_slot_ != 4 && g_[call_slot_] != 'u';
@@ -443,7 +437,7 @@ void VtermFeedCompactor::plain_control(unsigned char c) {
   }
 }
 
-void VtermFeedCompactor::text_byte(unsigned char c) {
+void VtermFeedCompactor::decode_byte(unsigned char c) {
   if (call_table_) {
     route(c);
     const unsigned char t = c ^ (call_gr_ ? 0x80 : 0);
@@ -502,6 +496,16 @@ void VtermFeedCompactor::text_byte(unsigned char c) {
   d.cp = bits;
   d.total = total;
   d.remaining = total - 1;
+}
+
+void VtermFeedCompactor::text_byte(unsigned char c) {
+  decode_byte(c);
+  if (call_table_ || dec_[call_slot_].remaining == 0) {
+    since_idle_ = 0;
+    cps_at_idle_ = call_cps_;
+  } else {
+    ++since_idle_;
+  }
 }
 
 void VtermFeedCompactor::codepoint(std::uint32_t cp, bool error) {
@@ -625,10 +629,24 @@ bool VtermFeedCompactor::compactable() const {
          gsingle_ == 0 && (g_[gl_] == 'u' || g_[gl_] == 'B') && cols_ >= 3 && rows_ >= 1;
 }
 
-VtermFeedCompactor::Utf8* VtermFeedCompactor::pending_char() {
-  if (!in_call_ || call_table_) return nullptr;
-  Utf8& d = dec_[call_slot_];
-  return d.remaining > 0 ? &d : nullptr;
+bool VtermFeedCompactor::pending_char() const {
+  return in_call_ && !call_table_ && dec_[call_slot_].remaining > 0;
+}
+
+// Takes back the bytes of this call since its decoder was last idle (a
+// partial character, and any lead bytes that only turned into error glyphs
+// on the way): they are the last bytes routed, and libvterm has not seen
+// them. The mirror goes back to the idle decoder.
+std::string VtermFeedCompactor::unwind_partial() {
+  std::string& dest = in_run_ ? held_ : out_;
+  const std::size_t k = std::min(since_idle_, dest.size());
+  std::string bytes = dest.substr(dest.size() - k);
+  dest.resize(dest.size() - k);
+  dec_[call_slot_].remaining = 0;
+  call_cps_ = cps_at_idle_;
+  if (call_single_ && call_cps_ == 0) gsingle_ = call_slot_;  // the shift was not used after all
+  since_idle_ = 0;
+  return bytes;
 }
 
 bool VtermFeedCompactor::decoders_clean() const {

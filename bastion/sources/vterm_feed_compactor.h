@@ -111,6 +111,7 @@ class VtermFeedCompactor {
   void control(unsigned char c);
   void plain_control(unsigned char c);
   void text_byte(unsigned char c);
+  void decode_byte(unsigned char c);
   void codepoint(std::uint32_t cp, bool error);
   void dispatch_escape(unsigned char final);
   void dispatch_csi(unsigned char final);
@@ -127,7 +128,8 @@ class VtermFeedCompactor {
 
   bool compactable() const;
   bool decoders_clean() const;
-  Utf8* pending_char();
+  bool pending_char() const;
+  std::string unwind_partial();
 
   int rows_;
   int cols_;
@@ -161,6 +163,8 @@ class VtermFeedCompactor {
   bool call_gr_ = false;
   bool call_single_ = false;
   std::size_t call_cps_ = 0;
+  std::size_t since_idle_ = 0;  // bytes of this call since its decoder was last idle
+  std::size_t cps_at_idle_ = 0;
 
   // Layout state that decides whether plain text can be compacted.
   int top_ = 0, bottom_ = -1, left_ = 0, right_ = -1;
