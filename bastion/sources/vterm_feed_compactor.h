@@ -6,7 +6,8 @@
 //
 // Guarantee: feeding every segment this class hands to its sink, each with its
 // own vterm_input_write(), in order, to a VTerm (UTF-8 mode, freshly reset,
-// the same size) gives the same screen as feeding the input the same way:
+// the same size) gives the same screen as feeding the input the same way,
+// with the safety changes listed below made:
 // every cell's characters, width, attributes and colours, the cursor
 // position and the pen after the last byte; in the second cell of a wide
 // character only its -1 marker (libvterm leaves stale code points after it,
@@ -27,7 +28,8 @@
 // other than UTF-8/ASCII, a pending single shift), is passed through whole.
 //
 // Safety: the output is what libvterm 0.1.4 can parse without corrupting
-// memory or hanging (every case seen crashing it, found by the fuzz target):
+// memory or hanging (each case below crashed or hung it in the tests or the
+// fuzz target, or moved its cursor off the screen):
 //   * a CSI with 17 or more parameters: libvterm stores them past its
 //     16-entry array, over its callback pointer. The 16th separator becomes
 //     CAN (ending the sequence) and the rest is dropped; its C0 controls
@@ -44,8 +46,7 @@
 //     writes one code point past its on-stack array.
 //   * chunks over kMaxChunk bytes are taken as several chunks, since libvterm
 //     puts a code point array as long as each write on the stack.
-// These are the only changes to what libvterm sees besides the cuts; the
-// screen guarantee below is against the input with these changes made.
+// These are the only changes to what libvterm sees besides the cuts.
 // Not fixable here: libvterm 0.1.4 also writes a wide character past a
 // 1-column row, so the screen model must refuse terminals under 4 columns
 // (a double-width line halves the row).
@@ -56,8 +57,9 @@
 //   * push() may hold back the tail of a plain run; call flush() before
 //     reading the screen (cursor, cells). An incomplete UTF-8 character
 //     stays held even then (it draws nothing yet);
-//   * set_line_open(true) while a line is being typed, so that nothing is
-//     held or dropped then (the tracker needs every scrolled row);
+//   * set_line_open(true) while a line is being typed, so that no plain run
+//     is held or cut then (the tracker needs every scrolled row); the safety
+//     changes still apply;
 //   * resize() before vterm_set_size() (it flushes first, at the old size).
 #pragma once
 #include <array>
