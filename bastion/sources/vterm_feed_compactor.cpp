@@ -31,6 +31,7 @@ constexpr std::uint64_t kArgMissing = 0x7FFFFFFF;  // libvterm's CSI_ARG_MISSING
 constexpr std::uint64_t kArgMask = 0x7FFFFFFF;     // CSI_ARG_MASK
 constexpr std::uint64_t kArgMore = 0x80000000;     // CSI_ARG_FLAG_MORE
 constexpr int kMaxArgs = 16;                       // CSI_ARGS_MAX
+constexpr int kMaxDigits = 18;                     // fits libvterm's long without overflow
 constexpr int kMaxStored = 15;                     // INTERMED_MAX-1, CSI_LEADER_MAX-1
 constexpr std::uint32_t kInvalid = 0xFFFD;
 constexpr std::size_t kMaxSummary = 4096;
@@ -251,6 +252,7 @@ void VtermFeedCompactor::step(unsigned char c) {
         return;
       }
       argi_ = 0;
+      arg_digits_ = 0;
       args_[0] = kArgMissing;
       parse_ = Parse::csi_args;
       csi_args_byte(c);
@@ -319,6 +321,10 @@ void VtermFeedCompactor::esc_byte(unsigned char c) {
 }
 
 void VtermFeedCompactor::csi_args_byte(unsigned char c) {
+  if (is_digit(c) && ++arg_digits_ > kMaxDigits) {
+    defuse();  // libvterm's long would overflow (undefined behaviour)
+    return;
+  }
   if (is_digit(c)) {
     route(c);
     std::uint64_t& a = args_[argi_];
@@ -328,17 +334,10 @@ void VtermFeedCompactor::csi_args_byte(unsigned char c) {
   }
   if (c == ':' || c == ';') {
     if (argi_ + 1 >= kMaxArgs) {
-      // libvterm would store this argument past csi_args[]: end the sequence
-      // here with CAN and drop the rest of it.
-      seq_plain_ = false;
-      not_plain();
-      route(0x18);
-      parse_ = Parse::normal;
-      defusing_ = true;
-      defuse_intermed_ = false;
-      ++defused_;
+      defuse();  // libvterm would store this argument past csi_args[]
       return;
     }
+    arg_digits_ = 0;
     route(c);
     if (c == ':') args_[argi_] |= kArgMore;
     args_[++argi_] = kArgMissing;
@@ -348,6 +347,18 @@ void VtermFeedCompactor::csi_args_byte(unsigned char c) {
   intermed_len_ = 0;
   parse_ = Parse::csi_intermed;
   csi_intermed_byte(c);
+}
+
+// Ends the CSI here with CAN (libvterm runs nothing for it) and drops the
+// rest of it.
+void VtermFeedCompactor::defuse() {
+  seq_plain_ = false;
+  not_plain();
+  route(0x18);
+  parse_ = Parse::normal;
+  defusing_ = true;
+  defuse_intermed_ = false;
+  ++defused_;
 }
 
 void VtermFeedCompactor::csi_intermed_byte(unsigned char c) {

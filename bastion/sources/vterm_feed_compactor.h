@@ -34,6 +34,8 @@
 //     16-entry array, over its callback pointer. The 16th separator becomes
 //     CAN (ending the sequence) and the rest is dropped; its C0 controls
 //     still pass, as libvterm would run them.
+//   * a CSI parameter of more than 18 digits overflows libvterm's long
+//     (undefined behaviour): the sequence is ended with CAN the same way.
 //   * REP (CSI Pn b): writes past the row when the last glyph is wide, and
 //     loops forever when it is a lone combining mark. Its final byte
 //     becomes CAN, so it does nothing.
@@ -109,6 +111,7 @@ class VtermFeedCompactor {
   void esc_byte(unsigned char c);
   void csi_args_byte(unsigned char c);
   void csi_intermed_byte(unsigned char c);
+  void defuse();
   void defuse_step(unsigned char c);
   void control(unsigned char c);
   void plain_control(unsigned char c);
@@ -149,6 +152,7 @@ class VtermFeedCompactor {
   int intermed_len_ = 0;
   unsigned char intermed_ = 0;
   int argi_ = 0;
+  int arg_digits_ = 0;
   std::array<std::uint64_t, 16> args_{};
   bool seq_plain_ = false;  // the sequence being parsed can still be SGR or EL
   bool defusing_ = false;

@@ -507,6 +507,12 @@ TEST_CASE("vterm feed: a CSI with more than 16 parameters never reaches libvterm
   t.write(fed);
   expect.write("ab\rcd\x1b[32mef");
   CHECK(t.dump() == expect.dump());
+  // A parameter of 19 digits would overflow libvterm's long: the same.
+  fed.clear();
+  c.push("\x1b[1111111111111111111mX\x1b[111111111111111111mY", sink);
+  c.flush(sink);
+  CHECK(fed == "\x1b[111111111111111111\x18X\x1b[111111111111111111mY");
+  CHECK(c.defused_sequences() == 3);
   // Exactly 16 parameters are passed unchanged.
   fed.clear();
   c.push("\x1b[" + fifteen + "m", sink);
