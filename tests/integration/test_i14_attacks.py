@@ -1,0 +1,142 @@
+"""Attack review of issue 14 (exec lines and stdin shells on an env=prod
+target under the SHIPPED policies/default.lua + commands.lua). Each test is
+a hole found by the review: a line the allow-list lets through that deletes
+or changes files (or restarts services) on production. Real OpenSSH ssh ->
+bastiond -> real sshd; D/flag shows whether anything was touched.
+
+Every test here FAILED on 497eee1 (the code the review was run against)."""
+import os
+import shutil
+
+from harness import BASTIONCTL, BastionTest, Env, main, run
+
+POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../policies")
+FLAG_TEXT = "still here\n"
+
+
+def policy_test(policy, line):
+    """(decision, reason) from `bastionctl policy test` on an env=prod web1."""
+    r = run([BASTIONCTL, "policy", "test", policy, "--principals", "ops", "--labels", "env=prod", "--", line])
+    fields = dict(l.split(":", 1) for l in r.stdout.decode().splitlines() if ":" in l and not l.startswith(" "))
+    return fields.get("decision", "").strip(), fields.get("reason", "").strip()
+
+
+class ShippedProdAttackTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        try:
+            for name in ("default.lua", "commands.lua"):
+                shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
+            cls.policy = os.path.join(env.d, "default.lua")
+            targets = f"""
+  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
+           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
+           labels = {{ env = "prod" }} }},"""
+            env.start_bastion(targets=targets, extra='policy = "default.lua"')
+        except BaseException:
+            env.close()
+            raise
+
+    def setUp(self):
+        self.dir = os.path.join(self.env.d, "work", self._testMethodName, "D")
+        os.makedirs(self.dir)
+        self.flag = os.path.join(self.dir, "flag")
+        with open(self.flag, "w") as f:
+            f.write(FLAG_TEXT)
+
+    def flag_intact(self):
+        if not os.path.exists(self.flag):
+            return False
+        with open(self.flag, "rb") as f:
+            return f.read() == FLAG_TEXT.encode()
+
+    def exec_decision(self, line):
+        """Runs `ssh web1@bastion LINE`; returns (ssh result, audit decision)."""
+        r = self.env.ssh("web1", line, timeout=30)
+        rows = self.env.audit("SELECT decision FROM commands WHERE kind = 'exec' AND text = ?", (line,))
+        self.assertEqual(len(rows), 1, rows)
+        return r, rows[0][0]
+
+    def assert_exec_refused(self, line):
+        r, decision = self.exec_decision(line)
+        self.assertTrue(self.flag_intact(), f"`{line}` changed D/flag")
+        self.assertEqual(decision, "deny", r.stderr)
+        self.assertEqual(r.returncode, 126, r.stderr)
+        self.assertEqual(policy_test(self.policy, line)[0], "deny")
+
+    # --- xargs -I: the replace string is the program's name -------------
+    # `xargs -I uptime nice uptime -rf D` reads "rm" from stdin and runs
+    # `nice rm -rf D`: the parser takes `ls` (an initial argument xargs
+    # rewrites) for the program. Any wrapper xargs execs works (nice, env,
+    # timeout, setsid, stdbuf); -i, -iSTR and --replace=STR too.
+    def test_xargs_replace_string_turns_a_reader_into_rm_exec(self):
+        self.assert_exec_refused(f"echo rm | xargs -I uptime nice uptime -rf {self.dir}")
+        self.assertTrue(os.path.isdir(self.dir))
+
+    def test_xargs_replace_string_variants_are_denied(self):
+        for line in (f"echo rm | xargs -Iuptime env uptime -rf {self.dir}",
+                     f"echo rm | xargs --replace=uptime timeout 9 uptime -rf {self.dir}",
+                     f"echo rm | xargs -iuptime setsid uptime -rf {self.dir}"):
+            with self.subTest(line=line):
+                self.assertEqual(policy_test(self.policy, line)[0], "deny")
+
+    def test_xargs_replace_string_turns_a_reader_into_rm_stdin_shell(self):
+        line = f"echo rm | xargs -I uptime nice uptime -rf {self.dir}"
+        r = self.env.ssh("web1", "bash", input=f"{line}\n".encode(), timeout=30)
+        self.assertTrue(os.path.isdir(self.dir), "D was deleted through a stdin shell")
+        rows = self.env.audit("SELECT decision FROM commands WHERE kind = 'shell_line' AND text = ?", (line,))
+        self.assertEqual(rows, [("deny",)])
+        self.assertEqual(r.returncode, 126, r.stderr)
+
+    # --- GNU time -o with its value attached (or in a cluster) ----------
+    # commands.lua looks for the word "-o" only; `-oFILE` and `-ao FILE`
+    # make /usr/bin/time truncate FILE and write its report there.
+    def test_time_output_attached_truncates_a_file(self):
+        self.assert_exec_refused(f"/usr/bin/time -o{self.flag} ls")
+
+    def test_time_output_in_a_cluster_is_denied(self):
+        line = f"command time -ao {self.flag} ls"
+        self.assertEqual(policy_test(self.policy, line)[0], "deny")
+
+    # --- getopt_long abbreviations of the options arg_checks refuse -----
+    # `ss --di=FILE` is --diag=FILE: ss truncates FILE and dumps raw
+    # socket data into it.
+    def test_ss_diag_abbreviated_truncates_a_file(self):
+        self.assert_exec_refused(f"ss --di={self.flag}")
+
+    def test_abbreviated_long_options_are_denied(self):
+        for line in ("ss --ki",                                    # --kill: closes sockets
+                     f"journalctl --no-pager --cursor-f={self.dir}/cur",  # --cursor-file writes
+                     "journalctl --no-pager --rot",                # --rotate
+                     "journalctl --no-pager --flu",                # --flush
+                     "date --se=2020-01-01",                       # --set
+                     "hostname --fi=/etc/passwd"):                 # --file
+            with self.subTest(line=line):
+                self.assertEqual(policy_test(self.policy, line)[0], "deny")
+
+    # --- systemctl: an option's value taken for the verb -----------------
+    # first_operand() skips words starting with "-" but not their values:
+    # in `systemctl -p status --no-pager restart nginx` the verb is restart
+    # (-p takes "status"), yet the line passes as `systemctl status`.
+    # With `edit`, systemctl runs $SYSTEMD_EDITOR, i.e. any command.
+    def test_systemctl_option_value_hides_the_verb(self):
+        line = "systemctl -p status --no-pager restart nginx"
+        r, decision = self.exec_decision(line)
+        self.assertNotEqual(decision, "allow", "restart passed as status without review")
+        self.assertNotEqual(policy_test(self.policy, line)[0], "allow")
+
+    def test_systemctl_edit_behind_an_option_value_is_denied(self):
+        for line in ("systemctl -p status --no-pager reboot",
+                     f"SYSTEMD_EDITOR='rm -rf {self.dir};' systemctl --user -p status --no-pager edit --force --full x.service"):
+            with self.subTest(line=line):
+                self.assertEqual(policy_test(self.policy, line)[0], "deny")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(os.path.join(cls.env.d, "work"), ignore_errors=True)
+        super().tearDownClass()
+
+
+if __name__ == "__main__":
+    main()
