@@ -255,6 +255,7 @@ class Analyser {
     while (i < argv().size() && (flags(i) & kWordAssign || is_keyword_prefix(i))) ++i;
     while (i < argv().size()) {
       if (std::string why = command_word_problem(i); !why.empty()) return opaque(std::move(why));
+      if (rewritten_by_xargs(i)) return opaque(kXargsRewrites);
       const std::string name = base_name(argv()[i]);
       if (name == "busybox" && i + 1 < argv().size()) {  // busybox APPLET ...
         p().wrappers.push_back(name);
@@ -340,13 +341,27 @@ class Analyser {
         if (in(name, {"chroot", "nsenter", "unshare"})) p().interpreter = true;
         return;
       }
+      for (std::size_t k = i + 1; k < next; ++k)
+        if (rewritten_by_xargs(k)) return opaque(kXargsRewrites);
       p().wrappers.push_back(name);
       if (name == "xargs") {
         p().via = "xargs";
         p().dynamic_args = true;
+        // -I STR (-i[STR], --replace[=STR]) rewrites the words after its
+        // command, so `xargs -I ls nice ls` may run anything. Every STR
+        // given counts (in xargs the last wins).
+        for (const auto& [opt, value] : o.seen)
+          if (opt == "-I" || opt == "-i" || opt == "--replace")
+            xargs_replace_.push_back(value.empty() && opt != "-I" ? "{}" : value);
       }
       i = next;
     }
+  }
+
+  static constexpr const char* kXargsRewrites = "xargs -I rewrites the words that choose the program";
+  bool rewritten_by_xargs(std::size_t k) {
+    return std::any_of(xargs_replace_.begin(), xargs_replace_.end(),
+                       [&](const std::string& r) { return !r.empty() && argv()[k].find(r) != std::string::npos; });
   }
 
   // A reserved word the scanner left in front of a command (quoting is not
@@ -565,6 +580,7 @@ class Analyser {
   SimpleCommand* p_ = nullptr;
   int budget_ = 0;
   int program_depth_ = 0;
+  std::vector<std::string> xargs_replace_;  // xargs -I's strings once an xargs wrapper took them
 };
 
 }  // namespace

@@ -4,7 +4,8 @@ a hole found by the review: a line the allow-list lets through that deletes
 or changes files (or restarts services) on production. Real OpenSSH ssh ->
 bastiond -> real sshd; D/flag shows whether anything was touched.
 
-Every test here FAILED on 497eee1 (the code the review was run against)."""
+Every test here FAILED on 497eee1 (the code the review was run against);
+the fixes are in shell_parse.cpp (xargs -I) and policies/commands.lua."""
 import os
 import shutil
 

@@ -348,6 +348,19 @@ TEST_CASE("xargs runs its command with arguments from stdin", "[shell_parse]") {
   CHECK(opaque("xargs -Z rm") == "xargs: unknown option -Z");
 }
 
+TEST_CASE("xargs -I may rewrite the words that choose the program", "[shell_parse]") {
+  // `echo rm | xargs -I uptime nice uptime -rf D` runs `nice rm -rf D`.
+  const std::string why = "xargs -I rewrites the words that choose the program";
+  CHECK(opaque("echo rm | xargs -I uptime nice uptime -rf D") == why);
+  CHECK(opaque("xargs -Iuptime env uptime") == why);
+  CHECK(opaque("xargs --replace=uptime timeout 9 uptime") == why);
+  CHECK(opaque("xargs -i nice {} -rf D") == why);           // -i alone is {}
+  CHECK(opaque("xargs -I a -I ls nice ls") == why);         // every -I counts
+  CHECK(opaque("xargs -I X env A=X ls") == why);            // a wrapper's words
+  CHECK(opaque("xargs -I X time -oX ls") == why);
+  CHECK(part("xargs -I{} ls -l {}").program == "ls");       // in the arguments only
+}
+
 TEST_CASE("shells and interpreters reading code the parser cannot see", "[shell_parse]") {
   const SimpleCommand piped = part("echo 'rm -rf D' | sh", 1);
   CHECK(piped.program == "sh");
