@@ -133,6 +133,65 @@ class ShippedProdAttackTest(BastionTest):
             with self.subTest(line=line):
                 self.assertEqual(policy_test(self.policy, line)[0], "deny")
 
+    # --- a brokered shell that does not read `#` as bash does ------------
+    # Each stdin line is judged with bash's grammar, where ` #` starts a
+    # comment. An interactive zsh (interactivecomments is off by default)
+    # and `bash -i +O interactive_comments` take `#` as a word, so
+    # `echo x #; rm -rf D` is `echo x` to the bastion and runs rm there.
+    def brokered_line_kept_d(self, shell):
+        line = f"echo x #; rm -rf {self.dir}"
+        r = self.env.ssh("web1", shell, input=f"{line}\n".encode(), timeout=30)
+        rows = self.env.audit("SELECT kind, decision FROM commands WHERE text IN (?, ?) ORDER BY id DESC LIMIT 2",
+                              (shell, line))
+        return os.path.isdir(self.dir), r, rows
+
+    def test_zsh_interactive_takes_hash_as_a_word(self):
+        kept, r, rows = self.brokered_line_kept_d("zsh -f -i")
+        self.assertTrue(kept, f"D deleted through `zsh -f -i`: {rows} {r.stderr[-300:]!r}")
+
+    def test_bash_without_interactive_comments_takes_hash_as_a_word(self):
+        kept, r, rows = self.brokered_line_kept_d("bash -i +O interactive_comments")
+        self.assertTrue(kept, f"D deleted through `bash -i +O interactive_comments`: {rows} {r.stderr[-300:]!r}")
+
+    # --- ${NAME:=value} assigns, and the parser does not see it ---------
+    # `echo ${PROMPT_COMMAND:='rm -rf D'}` is an allowed `echo` with a
+    # dynamic argument, but it sets PROMPT_COMMAND: `ssh web1 'bash -i'`
+    # (a brokered shell: each line decided) runs it before the next prompt.
+    # ${PS0:='$(rm -rf D)'} does the same through prompt expansion.
+    def test_prompt_command_set_by_a_default_expansion_runs_rm(self):
+        line = f"echo ${{PROMPT_COMMAND:='rm -rf {self.dir}'}}"
+        r = self.env.ssh("web1", "bash -i", input=f"{line}\nuptime\n".encode(), timeout=30)
+        self.assertTrue(os.path.isdir(self.dir), f"D deleted by PROMPT_COMMAND: {r.stderr[-300:]!r}")
+        rows = self.env.audit("SELECT decision FROM commands WHERE kind = 'shell_line' AND text = ?", (line,))
+        self.assertEqual(rows, [("deny",)])
+
+    def test_default_expansions_of_shell_variables_are_denied(self):
+        for line in (f"echo ${{PS0:='$(rm -rf {self.dir})'}}", "echo ${BASH_ENV:=/tmp/x}", "echo ${PS4=x}",
+                     "echo ${LC_ALL:=zh_CN.GBK}"):
+            with self.subTest(line=line):
+                self.assertEqual(policy_test(self.policy, line)[0], "deny")
+
+    # --- a locale whose multibyte characters end in a backslash ---------
+    # In GBK (BIG5, SJIS, GB18030) "\x81\\" is ONE character: bash does
+    # not take that backslash as an escape. The parser does, so
+    # `echo \x81\; rm -rf D` is one `echo` to it and two commands to bash
+    # once LC_ALL names such a locale: set by a line before (bash -c and a
+    # stdin shell read line by line) or sent by the client (SetEnv LC_ALL,
+    # forwarded: LC_* is allowed). Seen with a GBK locale built by
+    # localedef (LOCPATH); this target has none, so the test checks the
+    # decision.
+    def test_a_gbk_locale_set_on_one_line_hides_a_command_on_the_next(self):
+        line = f"LC_ALL=zh_CN.GBK\necho \x81\\; rm -rf {self.dir}"
+        self.assertEqual(policy_test(self.policy, line)[0], "deny")
+        r = self.env.ssh("web1", "bash", input=(line + "\n").encode("latin-1"), timeout=30)
+        rows = self.env.audit("SELECT decision FROM commands WHERE kind = 'shell_line' ORDER BY id DESC LIMIT 2")
+        self.assertIn(("deny",), rows, r.stderr)
+
+    def test_a_gbk_locale_sent_by_the_client_is_not_forwarded(self):
+        cmd = self.env.ssh_base() + ["-o", "SetEnv=LC_ALL=zh_CN.GBK", "web1@127.0.0.1", 'echo "LC=$LC_ALL"']
+        r = run(cmd, timeout=30)
+        self.assertNotEqual(r.stdout, b"LC=zh_CN.GBK\n", "a legacy multibyte locale reaches the target's bash")
+
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(os.path.join(cls.env.d, "work"), ignore_errors=True)
