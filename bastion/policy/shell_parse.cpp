@@ -175,8 +175,13 @@ bool is_interpreter(std::string_view n) {
 
 // Names whose assignment changes what later commands run or how they parse.
 bool is_sensitive_name(std::string_view name) {
-  return in(name, {"PATH", "IFS", "ENV", "BASH_ENV", "PROMPT_COMMAND", "PS0", "PS1", "PS4", "SHELLOPTS", "BASHOPTS",
-                   "CDPATH", "GLOBIGNORE"}) ||
+  // PS2/PS3 and MAILPATH are expanded (command substitution included) by
+  // an interactive shell; LANG/LC_ALL/LC_CTYPE change how bash reads the
+  // next line (a GBK character may end in `\`); EXECIGNORE, BASH_COMPAT and
+  // POSIXLY_CORRECT change which program or grammar later lines get.
+  return in(name, {"PATH", "IFS", "ENV", "BASH_ENV", "PROMPT_COMMAND", "PS0", "PS1", "PS2", "PS3", "PS4", "SHELLOPTS",
+                   "BASHOPTS", "CDPATH", "GLOBIGNORE", "LANG", "LC_ALL", "LC_CTYPE", "MAILPATH", "MAIL", "EXECIGNORE",
+                   "BASH_COMPAT", "POSIXLY_CORRECT"}) ||
          name.substr(0, 3) == "LD_";
 }
 
@@ -215,6 +220,7 @@ class Analyser {
       if (f & kWordIfs) opaque("$IFS changes word splitting");
       if (f & kWordArithCode) opaque("arithmetic on a variable or substitution");
       if (f & kWordHistory) opaque("history expansion");
+      if (f & kWordParamAssign) p().changes_shell = true;  // ${PROMPT_COMMAND:=..}
       if (f & kWordAssign) {
         const std::string name = assigned_name(argv()[i]);
         if (name == "IFS") opaque("assignment of IFS");

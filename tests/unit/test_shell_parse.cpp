@@ -361,6 +361,18 @@ TEST_CASE("xargs -I may rewrite the words that choose the program", "[shell_pars
   CHECK(part("xargs -I{} ls -l {}").program == "ls");       // in the arguments only
 }
 
+TEST_CASE("${x:=v} and locale assignments change later lines", "[shell_parse]") {
+  // bash -i runs PROMPT_COMMAND before its next prompt.
+  CHECK(part("echo ${PROMPT_COMMAND:='rm -rf D'}").changes_shell);
+  CHECK(part("echo \"${PS0=x}\"").changes_shell);
+  CHECK(part("echo ${x:=1}").changes_shell);
+  CHECK_FALSE(part("echo ${x:-1} ${x-1} ${x:+1}").changes_shell);
+  // In GBK "\x81\\" is one character: the next line reads differently.
+  CHECK(part("LC_ALL=zh_CN.GBK").changes_shell);
+  CHECK(part("env LANG=zh_CN.GBK ls").changes_shell);
+  CHECK(part("PS2='$(rm -rf D)'").changes_shell);
+}
+
 TEST_CASE("shells and interpreters reading code the parser cannot see", "[shell_parse]") {
   const SimpleCommand piped = part("echo 'rm -rf D' | sh", 1);
   CHECK(piped.program == "sh");
