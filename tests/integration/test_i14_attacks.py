@@ -192,6 +192,24 @@ class ShippedProdAttackTest(BastionTest):
         r = run(cmd, timeout=30)
         self.assertNotEqual(r.stdout, b"LC=zh_CN.GBK\n", "a legacy multibyte locale reaches the target's bash")
 
+    # --- history expansion with another history character --------------
+    # The parser flags `!` only. `histchars=%` is an allowed assignment;
+    # then `ls %:1:r:e` (allowed: ls with one argument) expands in bash to
+    # the middle of the previous (allowed, quoted) echo argument:
+    # `ls .;rm -rf D;#`. Brokered shells with history expansion: `bash -i`
+    # and `bash -o history -o histexpand`.
+    def history_lines(self):
+        return ["histchars=%", f'echo "x.;rm -rf {self.dir};#.y"', "ls %:1:r:e"]
+
+    def test_history_expansion_with_another_histchar_runs_rm_bash_i(self):
+        r = self.env.ssh("web1", "bash -i", input=("\n".join(self.history_lines()) + "\n").encode(), timeout=30)
+        self.assertTrue(os.path.isdir(self.dir), f"D deleted by history expansion: {r.stderr[-300:]!r}")
+
+    def test_history_expansion_with_another_histchar_runs_rm_histexpand(self):
+        r = self.env.ssh("web1", "bash -o history -o histexpand",
+                         input=("\n".join(self.history_lines()) + "\n").encode(), timeout=30)
+        self.assertTrue(os.path.isdir(self.dir), f"D deleted by history expansion: {r.stderr[-300:]!r}")
+
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(os.path.join(cls.env.d, "work"), ignore_errors=True)
