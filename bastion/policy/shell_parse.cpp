@@ -178,10 +178,11 @@ bool is_sensitive_name(std::string_view name) {
   // PS2/PS3 and MAILPATH are expanded (command substitution included) by
   // an interactive shell; LANG/LC_ALL/LC_CTYPE change how bash reads the
   // next line (a GBK character may end in `\`); EXECIGNORE, BASH_COMPAT and
-  // POSIXLY_CORRECT change which program or grammar later lines get.
+  // POSIXLY_CORRECT change which program or grammar later lines get;
+  // histchars makes `%:1` a history expansion (only `!` is flagged).
   return in(name, {"PATH", "IFS", "ENV", "BASH_ENV", "PROMPT_COMMAND", "PS0", "PS1", "PS2", "PS3", "PS4", "SHELLOPTS",
                    "BASHOPTS", "CDPATH", "GLOBIGNORE", "LANG", "LC_ALL", "LC_CTYPE", "MAILPATH", "MAIL", "EXECIGNORE",
-                   "BASH_COMPAT", "POSIXLY_CORRECT"}) ||
+                   "BASH_COMPAT", "POSIXLY_CORRECT", "histchars"}) ||
          name.substr(0, 3) == "LD_";
 }
 

@@ -371,6 +371,7 @@ TEST_CASE("${x:=v} and locale assignments change later lines", "[shell_parse]") 
   CHECK(part("LC_ALL=zh_CN.GBK").changes_shell);
   CHECK(part("env LANG=zh_CN.GBK ls").changes_shell);
   CHECK(part("PS2='$(rm -rf D)'").changes_shell);
+  CHECK(part("histchars=%").changes_shell);  // then `ls %:1:r:e` is a history expansion
 }
 
 TEST_CASE("shells and interpreters reading code the parser cannot see", "[shell_parse]") {
