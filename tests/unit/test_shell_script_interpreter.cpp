@@ -289,7 +289,7 @@ TEST_CASE("which channels are a shell reading its lines from stdin", "[shell_scr
                          "cat > /tmp/f",
                          // interactive or with history: prompts, histchars and aliases the bastion cannot see
                          "bash -i", "sh -i", "bash -si", "bash -o history -o histexpand", "bash -o histexpand",
-                         "bash -o emacs", "bash +o braceexpand"})
+                         "bash -o emacs", "bash +o braceexpand", "bash -o allexport"})
     CHECK_FALSE(exec(no));
   CHECK_FALSE(exec("bash", true));  // a pty: the terminal's line tracker decides
   ExecRequest shell;

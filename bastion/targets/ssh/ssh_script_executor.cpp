@@ -41,9 +41,9 @@ bool is_shell_name(std::string_view w) {
 // none of which the bastion sees; nor -o history/histexpand, for the same
 // history expansion.
 bool stdin_shell_options(const std::vector<std::string>& argv, std::size_t from) {
-  static constexpr std::array<std::string_view, 11> set_names = {
-      "errexit", "nounset", "xtrace", "verbose", "pipefail", "posix", "noclobber", "noglob", "noexec", "errtrace",
-      "allexport"};
+  // (Not allexport: every allowed assignment would reach the programs' environment.)
+  static constexpr std::array<std::string_view, 10> set_names = {
+      "errexit", "nounset", "xtrace", "verbose", "pipefail", "posix", "noclobber", "noglob", "noexec", "errtrace"};
   for (std::size_t i = from; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (a == "--noprofile" || a == "--norc") continue;
