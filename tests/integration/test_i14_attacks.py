@@ -212,6 +212,16 @@ class ShippedProdAttackTest(BastionTest):
                          input=("\n".join(self.history_lines()) + "\n").encode(), timeout=30)
         self.assertTrue(os.path.isdir(self.dir), f"D deleted by history expansion: {r.stderr[-300:]!r}")
 
+    # --- zsh brokered with bash's grammar --------------------------------
+    # `ssh web1 zsh` is a brokered shell, but its lines are judged with
+    # bash's grammar. In bash "${(e):-\$(rm -rf D)}" is a (bad) expansion
+    # whose text is quoted; zsh's (e) flag evaluates the default word: rm.
+    def test_zsh_e_flag_runs_a_quoted_substitution(self):
+        line = f'echo "${{(e):-\\$(rm -rf {self.dir})}}"'
+        r = self.env.ssh("web1", "zsh", input=f"{line}\n".encode(), timeout=30)
+        self.assertTrue(os.path.isdir(self.dir), f"D deleted through zsh: {r.stderr[-300:]!r}")
+        self.assertEqual(r.returncode, 126, r.stderr)
+
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(os.path.join(cls.env.d, "work"), ignore_errors=True)
