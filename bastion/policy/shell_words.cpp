@@ -211,6 +211,7 @@ class Scanner {
       if (k == std::string_view::npos) k = body.size();
       if (body.substr(k, 3) == "IFS") flags_ |= kWordIfs;
       while (k < body.size() && is_name_char(body[k])) ++k;
+      if (k < body.size() && (body[k] == '=' || body.substr(k, 2) == ":=")) flags_ |= kWordParamAssign;
       if (k < body.size() && (body[k] == '[' || (body[k] == ':' && (k + 1 >= body.size() || std::string_view("-=?+").find(body[k + 1]) == std::string_view::npos))))
         flags_ |= kWordArithCode;
     } else if (is_name_start(n) || std::isdigit(static_cast<unsigned char>(n)) ||

@@ -22,6 +22,7 @@ enum WordFlag : unsigned {
   kWordArithCode = 1u << 8,  // arithmetic that names a variable or runs a substitution
   kWordAssign = 1u << 9,     // NAME=value (NAME unquoted)
   kWordLocale = 1u << 10,    // $".." outside quotes: translated at run time
+  kWordParamAssign = 1u << 11,  // ${x=v} or ${x:=v}: assigns x, a side effect on later lines
 };
 
 struct SimpleCommand {

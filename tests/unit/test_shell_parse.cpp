@@ -348,6 +348,32 @@ TEST_CASE("xargs runs its command with arguments from stdin", "[shell_parse]") {
   CHECK(opaque("xargs -Z rm") == "xargs: unknown option -Z");
 }
 
+TEST_CASE("xargs -I may rewrite the words that choose the program", "[shell_parse]") {
+  // `echo rm | xargs -I uptime nice uptime -rf D` runs `nice rm -rf D`.
+  const std::string why = "xargs -I rewrites the words that choose the program";
+  CHECK(opaque("echo rm | xargs -I uptime nice uptime -rf D") == why);
+  CHECK(opaque("xargs -Iuptime env uptime") == why);
+  CHECK(opaque("xargs --replace=uptime timeout 9 uptime") == why);
+  CHECK(opaque("xargs -i nice {} -rf D") == why);           // -i alone is {}
+  CHECK(opaque("xargs -I a -I ls nice ls") == why);         // every -I counts
+  CHECK(opaque("xargs -I X env A=X ls") == why);            // a wrapper's words
+  CHECK(opaque("xargs -I X time -oX ls") == why);
+  CHECK(part("xargs -I{} ls -l {}").program == "ls");       // in the arguments only
+}
+
+TEST_CASE("${x:=v} and locale assignments change later lines", "[shell_parse]") {
+  // bash -i runs PROMPT_COMMAND before its next prompt.
+  CHECK(part("echo ${PROMPT_COMMAND:='rm -rf D'}").changes_shell);
+  CHECK(part("echo \"${PS0=x}\"").changes_shell);
+  CHECK(part("echo ${x:=1}").changes_shell);
+  CHECK_FALSE(part("echo ${x:-1} ${x-1} ${x:+1}").changes_shell);
+  // In GBK "\x81\\" is one character: the next line reads differently.
+  CHECK(part("LC_ALL=zh_CN.GBK").changes_shell);
+  CHECK(part("env LANG=zh_CN.GBK ls").changes_shell);
+  CHECK(part("PS2='$(rm -rf D)'").changes_shell);
+  CHECK(part("histchars=%").changes_shell);  // then `ls %:1:r:e` is a history expansion
+}
+
 TEST_CASE("shells and interpreters reading code the parser cannot see", "[shell_parse]") {
   const SimpleCommand piped = part("echo 'rm -rf D' | sh", 1);
   CHECK(piped.program == "sh");

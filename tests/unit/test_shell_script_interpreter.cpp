@@ -278,15 +278,20 @@ TEST_CASE("which channels are a shell reading its lines from stdin", "[shell_scr
     if (pty) req.pty = PtyRequest{.term = "xterm", .cols = 80, .rows = 24};
     return decides_stdin_lines(req);
   };
-  for (const char* yes : {"bash", "sh", "dash", "zsh", "ksh", "/bin/bash", "/usr/bin/sh", "busybox sh", "bash -s",
-                          "bash -i", "bash -l", "sh -e", "bash -x", "bash -ex", "bash --noprofile --norc",
+  for (const char* yes : {"bash", "sh", "dash", "/bin/bash", "/usr/bin/sh", "busybox sh", "bash -s",
+                          "bash -l", "sh -e", "bash -x", "bash -ex", "bash --noprofile --norc",
                           "bash -o posix", "bash -o pipefail -s", "  bash  "})
     CHECK(exec(yes));
   for (const char* no : {"bash script.sh", "bash -c 'rm -rf D'", "bash -c \"$(cat)\"", "sh -s arg", "env bash",
                          "sudo bash", "nice bash", "exec bash", "bash < x", "cat x | sh", "bash; rm x", "bash &",
                          "$SHELL", "b'ash' x", "./bash", "python3", "busybox ash", "busybox sh -c x", "bash -o",
                          "bash -o 'a b'", "bash --rcfile x", "bash -O extglob", "", "bash $(x)", "bash\nrm x",
-                         "cat > /tmp/f"})
+                         "cat > /tmp/f",
+                         // interactive or with history: prompts, histchars and aliases the bastion cannot see
+                         "bash -i", "sh -i", "bash -si", "bash -o history -o histexpand", "bash -o histexpand",
+                         "bash -o emacs", "bash +o braceexpand", "bash -o allexport",
+                         // another grammar than the parser's
+                         "zsh", "ksh", "/bin/zsh"})
     CHECK_FALSE(exec(no));
   CHECK_FALSE(exec("bash", true));  // a pty: the terminal's line tracker decides
   ExecRequest shell;

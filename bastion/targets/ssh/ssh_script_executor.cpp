@@ -30,23 +30,32 @@ class FilteredWriter : public OutputWriter {
 bool is_shell_name(std::string_view w) {
   for (std::string_view dir : {"/bin/", "/usr/bin/", "/usr/local/bin/"})
     if (w.starts_with(dir)) w.remove_prefix(dir.size());
-  static constexpr std::array<std::string_view, 5> shells = {"bash", "sh", "dash", "zsh", "ksh"};
+  // Shells whose grammar is bash's or a subset of it (dash). Not zsh or ksh:
+  // their lines are judged with bash's grammar, and zsh's
+  // "${(e):-\$(rm -rf D)}" is a quoted string to it but runs rm in zsh.
+  static constexpr std::array<std::string_view, 3> shells = {"bash", "sh", "dash"};
   return std::find(shells.begin(), shells.end(), w) != shells.end();
 }
 
-// Options that leave a shell reading its commands from stdin: clusters of
-// -s -i -l -e -x, --noprofile, --norc, and -o/+o with an option name.
+// Options that leave a shell reading its commands from stdin the way the
+// parser reads them: clusters of -s -l -e -x, --noprofile, --norc, and
+// -o/+o with a name below. Not -i: an interactive shell expands prompts
+// (PROMPT_COMMAND, PS0), history (histchars) and its rc file's aliases,
+// none of which the bastion sees; nor -o history/histexpand, for the same
+// history expansion.
 bool stdin_shell_options(const std::vector<std::string>& argv, std::size_t from) {
+  // (Not allexport: every allowed assignment would reach the programs' environment.)
+  static constexpr std::array<std::string_view, 10> set_names = {
+      "errexit", "nounset", "xtrace", "verbose", "pipefail", "posix", "noclobber", "noglob", "noexec", "errtrace"};
   for (std::size_t i = from; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (a == "--noprofile" || a == "--norc") continue;
     if (a == "-o" || a == "+o") {
-      if (++i >= argv.size() || argv[i].empty() ||
-          !std::all_of(argv[i].begin(), argv[i].end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }))
+      if (++i >= argv.size() || std::find(set_names.begin(), set_names.end(), argv[i]) == set_names.end())
         return false;
       continue;
     }
-    if (a.size() < 2 || a[0] != '-' || a.find_first_not_of("silex", 1) != std::string::npos) return false;
+    if (a.size() < 2 || a[0] != '-' || a.find_first_not_of("slex", 1) != std::string::npos) return false;
   }
   return true;
 }
