@@ -229,6 +229,12 @@ class Analyser {
       }
     }
     if (p().defines_function) p().changes_shell = true;
+    // A here-document body is data: only what runs code or changes the
+    // shell while it is expanded counts ($(..) in it are parts of their own).
+    const unsigned b = p().heredoc_flags;
+    if (b & kWordArithCode) opaque("arithmetic on a variable or substitution");
+    if (b & kWordHistory) opaque("history expansion");
+    if (b & kWordParamAssign) p().changes_shell = true;
   }
 
   // Why word i cannot be the program name as written, or "".

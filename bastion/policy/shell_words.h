@@ -34,6 +34,7 @@ struct SimpleCommand {
   bool piped_in = false;               // follows | or |&
   bool defines_function = false;       // name() ...
   std::vector<std::string> scan_opaque;  // e.g. "arithmetic command (( ))", "extglob"
+  unsigned heredoc_flags = 0;          // WordFlag bits seen in its unquoted here-document bodies
 
   // Analysis (policy/shell_parse.cpp, filled by parse_command only).
   std::string program;                 // basename of the real program; empty when opaque or none

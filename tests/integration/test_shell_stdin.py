@@ -219,6 +219,28 @@ class ShippedProdPolicyTest(BastionTest):
         self.assertEqual([row[:3] for row in self.rows("cat | sh")], [("exec", "cat | sh", "deny")])
         self.assertTrue(os.path.isdir(self.victim))
 
+    def test_a_quoted_here_document_body_is_data(self):
+        unit = f"cat <<'EOF'\nhello world; rm -rf {self.victim}\nEOF"
+        r = self.env.ssh("web1", None, input=(unit + "\n").encode())
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, f"hello world; rm -rf {self.victim}\n".encode(), b""))
+        self.assertEqual(self.rows(unit), [("shell", "", "allow", ""), ("shell_line", unit, "allow", "")])
+        self.assertTrue(os.path.isdir(self.victim))
+
+    def test_a_substitution_in_a_here_document_is_decided(self):
+        unit = f"cat <<EOF\nhello\n$(rm -rf {self.victim})\nEOF"
+        r = self.env.ssh("web1", None, input=(unit + "\n").encode())
+        reason = ("`rm` is not on the production allow-list; ask for access with "
+                  "`ssh access@bastion request web1 --for 30m --reason ...`")
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (126, b"", f"bastion: denied: {reason}\n".encode()))
+        self.assertEqual(self.rows(unit), [("shell", "", "allow", ""), ("shell_line", unit, "deny", reason)])
+        self.assertTrue(os.path.isdir(self.victim))
+
+    def test_a_nul_byte_in_a_denied_line_is_shown_escaped(self):
+        r = self.env.ssh("web1", None, input=b"ls\x00rm -rf /\necho never\n")
+        self.assertEqual((r.returncode, r.stdout), (126, b""))
+        self.assertEqual(r.stderr, b"bastion: denied: `ls\\x00rm` is not on the production allow-list; ask for access "
+                                   b"with `ssh access@bastion request web1 --for 30m --reason ...`\n")
+
 
 if __name__ == "__main__":
     main()

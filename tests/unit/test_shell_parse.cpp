@@ -415,6 +415,69 @@ TEST_CASE("redirect targets that write files", "[shell_parse]") {
   CHECK(part("cat < in >&2").writes == V{});
 }
 
+namespace {
+// program@depth of every part, and the parse error.
+std::string shape(const std::string& line) {
+  const ShellParse p = parse_command(line);
+  std::string out;
+  for (const auto& part : p.parts) {
+    out += part.argv.empty() ? "-" : part.argv.front();
+    out += "@" + std::to_string(part.depth) + " ";
+  }
+  return out + "|" + p.error;
+}
+}  // namespace
+
+TEST_CASE("here-document bodies are data, not commands", "[shell_parse][heredoc]") {
+  // Quoted delimiter ('EOF', "EOF", E\OF): the body is literal.
+  CHECK(shape("cat <<'EOF'\nhello; rm -rf D\n$(rm -rf D)\nEOF\n") == "cat@0 |");
+  CHECK(shape("cat <<\"EOF\"\n`rm -rf D`\nEOF\nls") == "cat@0 ls@0 |");
+  CHECK(shape("cat <<E\\OF\n$(rm -rf D)\nEOF\n") == "cat@0 |");
+  CHECK(part("cat <<'EOF'\nhello\nEOF\n").redirects == V{"<<", "EOF"});
+  // Unquoted: text is data, substitutions run as parts of their own.
+  CHECK(shape("cat <<EOF\nhello world;rm -rf D\nEOF\n") == "cat@0 |");
+  CHECK(shape("cat <<EOF\nx $(rm -rf D) y\nEOF\n") == "cat@0 rm@1 |");
+  CHECK(shape("cat <<EOF\n`rm -rf D`\nEOF\n") == "cat@0 rm@1 |");
+  CHECK(shape("cat <<EOF\n\\$(rm -rf D) \\`rm\\`\nEOF\n") == "cat@0 |");  // escaped: text
+  CHECK(shape("cat <<EOF\n${x:-$(rm -rf D)}\nEOF\n") == "cat@0 rm@1 |");
+  const SimpleCommand rm = part("cat <<EOF\n$(rm -rf D)\nEOF\n", 1);
+  CHECK(rm.program == "rm");
+  CHECK(rm.args == V{"rm", "-rf", "D"});
+  // $x, ${..}, $((..)), quotes and globs in a body make nothing opaque.
+  const SimpleCommand cat = part("cat <<EOF\n$HOME ${x} $((1+2)) $IFS \"it's\" * {a,b}\nEOF\n");
+  CHECK(cat.program == "cat");
+  CHECK(cat.opaque == V{});
+  CHECK_FALSE(cat.changes_shell);
+  CHECK_FALSE(cat.dynamic_args);
+  // What runs code or changes the shell while the body expands still counts.
+  CHECK(part("cat <<EOF\n${PROMPT_COMMAND:=rm -rf D}\nEOF\n").changes_shell);
+  CHECK(part("cat <<EOF | grep x\n${x=1}\nEOF\n").changes_shell);
+  CHECK_FALSE(part("cat <<EOF | grep x\n${x=1}\nEOF\n", 1).changes_shell);
+  CHECK(opaque("cat <<EOF\n$((a[i]))\nEOF\n") == "arithmetic on a variable or substitution");
+  CHECK(opaque("cat <<'EOF'\n$((a[i])) ${x:=1}\nEOF\n") == "");
+  // <<- strips leading tabs only: a delimiter indented with spaces is body.
+  CHECK(shape("cat <<-EOF\n\thello\n\t\tEOF\nls\n") == "cat@0 ls@0 |");
+  CHECK(part("cat <<-EOF\n\tx\n\tEOF\n").redirects == V{"<<-", "EOF"});
+  CHECK(shape("cat <<-EOF\nhello\n  EOF\nrm -rf D\n") == "cat@0 |unterminated here-document");
+  CHECK(shape("cat <<EOF\nhello\n\tEOF\nrm -rf D\n") == "cat@0 |unterminated here-document");
+  // Two on one line: bodies in order, then the next command.
+  CHECK(shape("cat <<A - <<'B'; echo x\n$(rm a)\nA\n$(rm b)\nB\nls\n") == "cat@0 echo@0 rm@1 ls@0 |");
+  CHECK(part("cat <<A - <<'B'; echo x\n1\nA\n2\nB\n").redirects == V{"<<", "A", "<<", "B"});
+  // Inside a substitution, and a here-string is unchanged.
+  CHECK(shape("echo $(cat <<EOF\nrm -rf D\nEOF\n); ls") == "cat@1 echo@0 ls@0 |");
+  CHECK(shape("cat <<< 'a;b'; rm D") == "cat@0 rm@0 |");
+  // Unterminated or malformed: a parse error (fails closed).
+  CHECK(shape("cat <<EOF\nhello\n") == "cat@0 |unterminated here-document");
+  CHECK(shape("cat <<EOF") == "cat@0 |unterminated here-document");
+  CHECK(shape("cat <<\nEOF\n") == "cat@0 |here-document without a delimiter");
+  CHECK(shape("cat <<EOF\n$(rm\nEOF\n") == "cat@0 rm@1 |unterminated parenthesis");
+  // bash joins backslash-newline before comparing an unquoted body's lines
+  // with the delimiter, dash does not: which lines are commands is unclear.
+  CHECK(shape("cat <<EOF\nE\\\nOF\nrm -rf D\nEOF\n") == "cat@0 |here-document delimiter split by a backslash-newline");
+  CHECK(shape("cat <<EOF\nx\\\\\nEOF\nls\n") == "cat@0 ls@0 |");
+  CHECK(shape("cat <<'EOF'\nE\\\nOF\nEOF\n") == "cat@0 |");
+}
+
 TEST_CASE("shell_text_complete: false exactly where a shell prints PS2", "[shell_parse][complete]") {
   struct Row {
     const char* text;
