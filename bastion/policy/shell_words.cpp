@@ -101,7 +101,9 @@ class Scanner {
         out_.words.push_back("(");
         finish();
         const std::size_t first = out_.parts.size();
+        if (arith) ++in_arith_;  // `((x << 2))`: a shift, not a here-document
         level(depth + 1, ')');
+        if (arith) --in_arith_;
         out_.words.push_back(")");
         if (arith) {
           for (std::size_t k = first; k < out_.parts.size(); ++k)
@@ -130,7 +132,7 @@ class Scanner {
         out_.words.push_back(op);
         cur.redirects.push_back(op);
         redirect_next = true;
-        if (op == "<<" || op == "<<-") {
+        if ((op == "<<" || op == "<<-") && in_arith_ == 0) {
           while (i_ < s_.size() && is_blank(s_[i_])) ++i_;
           if (i_ >= s_.size() || std::string_view("\n;&|()<>").find(s_[i_]) != std::string_view::npos) {
             fail("here-document without a delimiter");
@@ -141,6 +143,8 @@ class Scanner {
         continue;
       }
       const std::size_t before = i_;
+      const int heredoc = heredoc_next_;  // this word is a delimiter (not a word of a $( ) in it)
+      heredoc_next_ = 0;
       flags_ = 0;
       shadow_.clear();
       std::string w = word(depth);
@@ -160,11 +164,18 @@ class Scanner {
         cur.redirects.push_back(w);
         continue;
       }
-      if (heredoc_next_) {
+      if (heredoc) {
+        const std::string_view raw = s_.substr(before, i_ - before);
+        // bash decodes $'..' in a delimiter, dash does not; none expands
+        // $( ) or backquotes there: refuse rather than guess where it ends.
+        if (raw.find("$'") != std::string_view::npos || raw.find("$\"") != std::string_view::npos ||
+            raw.find("$(") != std::string_view::npos || raw.find('`') != std::string_view::npos) {
+          fail("here-document delimiter with $'..', $\"..\", $( ) or backquotes");
+          break;
+        }
         // Any quoting in the delimiter makes the body literal.
-        const bool quoted = s_.substr(before, i_ - before).find_first_of("'\"\\") != std::string_view::npos;
-        heredocs_.push_back({w, heredoc_next_ == 2, quoted, depth, kNoPart});
-        heredoc_next_ = 0;
+        const bool quoted = raw.find_first_of("'\"\\") != std::string_view::npos;
+        heredocs_.push_back({w, heredoc == 2, quoted, depth, kNoPart});
       }
       out_.words.push_back(w);
       if (redirect_next) {
@@ -532,6 +543,7 @@ class Scanner {
   ShellParse& out_;
   std::size_t i_ = 0;
   int in_backquote_ = 0;
+  int in_arith_ = 0;      // inside (( )): << is a shift
   int heredoc_next_ = 0;  // the next word is a here-document delimiter: 1 for <<, 2 for <<-
   std::vector<Heredoc> heredocs_;  // opened on the current line, bodies not read yet
   unsigned flags_ = 0;   // WordFlag bits of the word being read

@@ -476,6 +476,12 @@ TEST_CASE("here-document bodies are data, not commands", "[shell_parse][heredoc]
   CHECK(shape("cat <<EOF\nE\\\nOF\nrm -rf D\nEOF\n") == "cat@0 |here-document delimiter split by a backslash-newline");
   CHECK(shape("cat <<EOF\nx\\\\\nEOF\nls\n") == "cat@0 ls@0 |");
   CHECK(shape("cat <<'EOF'\nE\\\nOF\nEOF\n") == "cat@0 |");
+  // bash decodes $'..' in a delimiter, dash does not.
+  CHECK(shape("cat <<$'\\x41'\nA\nrm -rf D\n") == "cat@0 |here-document delimiter with $'..', $\"..\", $( ) or backquotes");
+  CHECK(shape("cat <<$(x)\nrm -rf D\n$(x)\n").find("|here-document delimiter with") != std::string::npos);
+  // In (( )) << is a shift, as elsewhere in arithmetic.
+  CHECK(shape("(( x << 2 )); echo $(( 1 << 2 ))\nls") == "x@2 echo@0 ls@0 |");
+  CHECK(shape("cat <<$HOME\n$(rm -rf D)\n$HOME\n") == "cat@0 rm@1 |");  // $x is literal there
 }
 
 TEST_CASE("shell_text_complete: false exactly where a shell prints PS2", "[shell_parse][complete]") {
