@@ -2,6 +2,7 @@
 
 #include "common/file_util.h"
 #include "common/ssh_handles.h"
+#include "sources/shell_line_facts.h"
 #include "targets/ssh/ssh_settings.h"
 #include "targets/ssh/ssh_target.h"
 
@@ -53,6 +54,29 @@ void SshKind::check_files(const TargetConfig& t, std::vector<std::string>& probl
 std::unique_ptr<TargetConnection> SshKind::connect(const TargetConfig& t, const HeldCredential& cred,
                                                    std::string& error) const {
   return SshTargetConnection::connect(t, kind_part<SshCredential>(&cred), error);
+}
+
+ParsedCommand SshKind::parse_command(const std::string&, const std::string& text,
+                                     const CommandOptions& options) const {
+  auto opt = [&](const char* k) {
+    const auto it = options.find(k);
+    return it == options.end() ? std::string() : it->second;
+  };
+  auto flag = [&](const char* k) {
+    const std::string v = opt(k);
+    return !v.empty() && v != "false";
+  };
+  ShellLine l;
+  l.nested = flag("nested");
+  l.hidden = flag("hidden");
+  l.fullscreen = flag("fullscreen");
+  l.pasted = flag("pasted");
+  l.continued = flag("continued");
+  l.program = opt("program");
+  ParsedCommand p{.text = l.hidden ? std::string() : text};
+  if (l.hidden) l.hidden_chars = text.size();
+  p.facts = std::make_shared<ShellLineFacts>(std::move(l));
+  return p;
 }
 
 }  // namespace bastion

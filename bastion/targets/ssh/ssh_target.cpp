@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "targets/ssh/ssh_executor.h"
+#include "targets/ssh/ssh_shell_executor.h"
 
 namespace bastion {
 
@@ -85,6 +86,13 @@ void SshTargetConnection::detach() {
 bool SshTargetConnection::connected() const { return ssh_is_connected(session_.get()) != 0; }
 
 std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std::string& error) {
+  // A pty shell's lines are read off a screen model of bounded size.
+  const bool lines = req.pty && req.gate && (req.kind == ChannelKind::shell || req.kind == ChannelKind::exec);
+  if (lines && !ScreenModel::size_ok(req.pty->cols, req.pty->rows))
+    return error = "terminal " + std::to_string(req.pty->cols) + "x" + std::to_string(req.pty->rows) +
+                   " is larger than the bastion reads (" + std::to_string(ScreenModel::kMaxCols) + "x" +
+                   std::to_string(ScreenModel::kMaxRows) + "); use a smaller window",
+           nullptr;
   // Opening a channel is a short blocking exchange; do it outside the shared
   // event so no client callbacks run in the middle of it.
   ssh_event ev = event_;
@@ -111,6 +119,7 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
   if (rc != SSH_OK) return fail(std::string(channel_kind_name(req.kind)) + " request refused");
   ssh_set_blocking(session_.get(), 0);
   if (ev) attach(ev);
+  if (lines) return std::make_unique<SshShellExecutor>(std::move(exec), *req.gate, *req.pty);
   return exec;
 }
 

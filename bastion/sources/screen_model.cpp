@@ -1,0 +1,136 @@
+#include "sources/screen_model.h"
+
+#include <vterm.h>
+
+#include <algorithm>
+
+namespace bastion {
+
+struct ScreenModelCallbacks {
+  static int settermprop(VTermProp prop, VTermValue* val, void* user) {
+    if (prop == VTERM_PROP_ALTSCREEN) static_cast<ScreenModel*>(user)->altscreen_ = val->boolean != 0;
+    return 1;  // accepted: libvterm has already switched buffers
+  }
+  static int sb_pushline(int, const VTermScreenCell*, void* user) {
+    ++static_cast<ScreenModel*>(user)->scrolled_;
+    return 1;
+  }
+};
+
+namespace {
+
+const VTermScreenCallbacks kCallbacks = {
+    .damage = nullptr,
+    .moverect = nullptr,
+    .movecursor = nullptr,
+    .settermprop = &ScreenModelCallbacks::settermprop,
+    .bell = nullptr,
+    .resize = nullptr,
+    .sb_pushline = &ScreenModelCallbacks::sb_pushline,
+    .sb_popline = nullptr,
+};
+
+void append_utf8(std::string& out, uint32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x110000) {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += "\xEF\xBF\xBD";
+  }
+}
+
+}  // namespace
+
+ScreenModel::ScreenModel(int cols, int rows)
+    : cols_(std::clamp(cols, 1, kMaxCols)), rows_(std::clamp(rows, 1, kMaxRows)) {
+  vt_ = vterm_new(rows_, cols_);
+  vterm_set_utf8(vt_, 1);
+  screen_ = vterm_obtain_screen(vt_);
+  state_ = vterm_obtain_state(vt_);
+  vterm_screen_set_callbacks(screen_, &kCallbacks, this);
+  vterm_screen_enable_altscreen(screen_, 1);
+  vterm_screen_reset(screen_, 1);
+}
+
+ScreenModel::~ScreenModel() { vterm_free(vt_); }
+
+void ScreenModel::feed(std::string_view bytes) {
+  if (!bytes.empty()) vterm_input_write(vt_, bytes.data(), bytes.size());
+}
+
+bool ScreenModel::resize(int cols, int rows) {
+  if (!size_ok(cols, rows)) return false;
+  cols_ = cols;
+  rows_ = rows;
+  vterm_set_size(vt_, rows, cols);
+  return true;
+}
+
+ScreenPos ScreenModel::cursor() const {
+  VTermPos p;
+  vterm_state_get_cursorpos(state_, &p);
+  return {std::clamp(p.row, 0, rows_ - 1), std::clamp(p.col, 0, cols_ - 1)};
+}
+
+bool ScreenModel::erased(int row, int col) const {
+  VTermScreenCell c;
+  if (row < 0 || row >= rows_ || col < 0 || col >= cols_) return true;
+  if (!vterm_screen_get_cell(screen_, VTermPos{row, col}, &c)) return true;
+  return c.chars[0] == 0;
+}
+
+bool ScreenModel::wraps(int row) const {
+  if (row < 0 || row + 1 >= rows_) return false;
+  return !erased(row, cols_ - 1) && !erased(row + 1, 0);
+}
+
+int ScreenModel::content_end(int row) const {
+  for (int c = cols_ - 1; c >= 0; --c)
+    if (!erased(row, c)) {
+      // A wide char's tail cell reads as erased in some states: include it.
+      VTermScreenCell cell;
+      vterm_screen_get_cell(screen_, VTermPos{row, c}, &cell);
+      return std::min(cols_, c + std::max(1, static_cast<int>(cell.width)));
+    }
+  return 0;
+}
+
+std::string ScreenModel::text(int row, int from, int to) const {
+  std::string out;
+  if (row < 0 || row >= rows_) return out;
+  from = std::clamp(from, 0, cols_);
+  to = std::clamp(to, from, cols_);
+  for (int c = from; c < to; ++c) {
+    VTermScreenCell cell;
+    if (!vterm_screen_get_cell(screen_, VTermPos{row, c}, &cell)) continue;
+    if (cell.chars[0] == static_cast<uint32_t>(-1)) continue;  // the tail of a wide char
+    if (cell.chars[0] == 0) {
+      out += ' ';
+      continue;
+    }
+    for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) append_utf8(out, cell.chars[i]);
+    if (cell.width > 1) c += cell.width - 1;
+  }
+  return out;
+}
+
+bool ScreenModel::has_replacement(int row, int from, int to) const {
+  for (int c = std::max(0, from); c < std::min(to, cols_); ++c) {
+    VTermScreenCell cell;
+    if (vterm_screen_get_cell(screen_, VTermPos{row, c}, &cell) && cell.chars[0] == 0xFFFD) return true;
+  }
+  return false;
+}
+
+}  // namespace bastion
