@@ -10,4 +10,10 @@ cases = {
   { name = "su inside a pipeline waits too", principals = {"ops"}, command = "echo x | su -c id",
     expect = "review" },
   { name = "plain commands: no opinion", principals = {"ops"}, command = "uptime", expect = "deny" },
+  { name = "sudo typed in a shell waits for oncall", principals = {"ops"}, kind = "shell_line",
+    command = "sudo -u bob id", expect = "review", reason = "sudo needs oncall" },
+  { name = "sudo behind a wrapper waits too", principals = {"ops"}, command = "nice -n5 sudo id",
+    expect = "review", reason = "sudo needs oncall" },
+  { name = "two approvers on prod", principals = {"ops"}, labels = { env = "prod" }, kind = "shell_line",
+    command = "doas id", expect = "review", reason = "doas needs oncall" },
 }

@@ -18,13 +18,13 @@ function on_command(c)
     end
     return nil
   end
-  if c.kind == "exec" or c.kind == "shell" then
+  if c.kind == "exec" or c.kind == "shell" or c.kind == "shell_line" then
     if c.grant and c.kind == "shell" then
       return deny("access grant #" .. c.grant.id .. " allows commands, not shells")
     end
     for _, part in ipairs(c.parts) do
-      local prog = commands.program(part.argv)
-      if prog == "sudo" or prog == "su" or prog == "doas" then
+      local prog = commands.escalation_of(part)
+      if prog then
         local prod = c.target.labels.env == "prod"
         return review{ reason = prog .. " needs oncall", approvers = { "oncall" },
                        min_approvals = prod and 2 or 1, timeout = 600 }

@@ -1,40 +1,26 @@
--- Read-only access for principal "viewer": only an allowlist of commands,
--- no redirections into files, no shells. Everyone else: allowed.
+-- Read-only access for principal "viewer": the allow-list of read-only
+-- programs (commands.readonly, arguments checked), no writes into files, no
+-- interpreters or lines the bastion cannot resolve, no shells; over sftp only
+-- files opened for reading. Everyone else: allowed.
 local commands = import("commands")
-
-local readonly = {
-  ls = true, cat = true, head = true, tail = true, less = true, grep = true, wc = true,
-  df = true, du = true, free = true, uptime = true, ps = true, top = true, id = true,
-  hostname = true, uname = true, date = true, whoami = true, stat = true, find = true,
-  journalctl = true,
-}
 
 function on_command(c)
   if not commands.has(c.principals, "viewer") then return allow() end
-  if c.kind ~= "exec" then
-    return deny("read-only access: interactive shells and file transfer are not available")
+  if c.kind == "sftp" then
+    local ok, why = commands.sftp_read_only(c)
+    if ok then return allow() end
+    return deny("read-only access: " .. why)
   end
-  if c.parse_error then return deny("read-only access: " .. c.parse_error) end
-  for _, part in ipairs(c.parts) do
-    local prog = commands.program(part.argv)
-    if prog == "find" then
-      for _, w in ipairs(part.argv) do
-        if w == "-delete" or w == "-exec" or w == "-execdir" or w == "-ok" then
-          return deny("read-only access: find " .. w .. " is not allowed")
-        end
-      end
-    end
-    if prog == "systemctl" and part.argv[2] == "status" then
-      -- allowed
-    elseif not prog or not readonly[prog] then
-      return deny("read-only access: " .. tostring(prog) .. " is not in the allowlist")
-    end
-    for i = 1, #part.redirects do
-      local r = part.redirects[i]
-      if r:find(">", 1, true) then
-        return deny("read-only access: output redirection is not allowed")
-      end
-    end
+  -- The sftp channel: each operation is then decided above.
+  if c.kind == "subsystem" and c.text == "sftp" then return allow() end
+  if c.kind ~= "exec" and c.kind ~= "shell_line" then
+    return deny("read-only access: interactive shells are not available")
   end
+  if c.kind == "shell_line" then
+    local hidden = commands.hidden_line_problem(c)
+    if hidden then return deny("read-only access: " .. hidden) end
+  end
+  local verdict, why = commands.judge_prod(c, "read-only")
+  if verdict ~= "allow" then return deny("read-only access: " .. why) end
   return allow()
 end

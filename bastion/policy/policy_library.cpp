@@ -575,6 +575,7 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
   push_programs(L, p);
   lua_setfield(L, -2, "programs");
   set_bool(L, "opaque", !p.error.empty() || std::any_of(p.parts.begin(), p.parts.end(), part_is_opaque));
+  set_bool(L, "complete", shell_text_complete(req.text));
   if (req.facts) {
     lua_createtable(L, 0, 16);
     LuaFactWriter w(L);

@@ -5,10 +5,13 @@
 #include <initializer_list>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 namespace bastion {
 namespace {
 
-constexpr unsigned kExpands = kWordAnsiC | kWordParam | kWordSubst | kWordArith;
+// $'..' is decoded statically; $".." is translated at run time.
+constexpr unsigned kExpands = kWordLocale | kWordParam | kWordSubst | kWordArith;
 
 std::string base_name(const std::string& path) {
   const auto slash = path.rfind('/');
@@ -136,6 +139,28 @@ const Grammar kSu{"lmpPf", "cgGsw", "", {"login", "preserve-environment", "pty"}
                   {"command", "session-command", "group", "supp-group", "shell", "whitelist-environment"}};
 const Grammar kRunuser{"lmpPf", "cgGsuw", "", {"login", "preserve-environment", "pty"},
                        {"command", "session-command", "group", "supp-group", "shell", "user", "whitelist-environment"}};
+const Grammar kWatch{"bcCdegptwx", "nq", "", {"beep", "color", "no-color", "differences", "errexit", "chgexit", "precise", "no-title", "no-wrap", "exec"},
+                     {"interval", "equexit"}};
+const Grammar kFlock{"sexnoFu", "wE", "", {"shared", "exclusive", "unlock", "nonblock", "nb", "close", "no-fork", "verbose"},
+                     {"timeout", "wait", "conflict-exit-code"}};
+const Grammar kChroot{"", "", "", {"skip-chdir"}, {"userspec", "groups"}};
+const Grammar kTaskset{"apc", "", "", {"all-tasks", "pid", "cpu-list"}, {}};
+const Grammar kChrt{"bdfioramRpv", "TPD", "", {"batch", "deadline", "fifo", "idle", "other", "rr", "all-tasks", "max", "pid", "reset-on-fork", "verbose"},
+                    {"sched-runtime", "sched-period", "sched-deadline"}};
+const Grammar kNsenter{"aFZ", "tSGW", "muinpCUTrw",
+                       {"all", "mount", "uts", "ipc", "net", "pid", "cgroup", "user", "time", "preserve-credentials", "root", "wd", "no-fork", "follow-context"},
+                       {"target", "setuid", "setgid", "wdns"}};
+const Grammar kUnshare{"frc", "RwSG", "muinpUCT",
+                       {"mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time", "fork", "map-root-user", "map-current-user", "map-auto",
+                        "kill-child", "mount-proc", "keep-caps"},
+                       {"map-user", "map-group", "map-users", "map-groups", "propagation", "setgroups", "root", "wd", "setuid", "setgid",
+                        "monotonic", "boottime"}};
+const Grammar kScript{"aefq", "IOBTmcEo", "t", {"append", "return", "flush", "force", "quiet", "timing"},
+                      {"log-in", "log-out", "log-io", "log-timing", "logging-format", "command", "echo", "output-limit"}};
+const Grammar kSetpriv{"d", "", "", {"dump", "nnp", "no-new-privs", "clear-groups", "keep-groups", "init-groups", "reset-env"},
+                       {"ambient-caps", "inh-caps", "bounding-set", "ruid", "euid", "rgid", "egid", "reuid", "regid", "groups",
+                        "securebits", "pdeathsig", "selinux-label", "apparmor-profile", "landlock-access", "landlock-rule", "seccomp-filter"}};
+const Grammar kRuncon{"c", "turl", "", {"compute"}, {"type", "user", "role", "range"}};
 const Grammar kShell{"abcefhiklmnprstuvxBCEHPl", "oO", "", {"login", "norc", "noprofile", "posix", "restricted", "verbose", "noediting", "debugger"},
                      {"rcfile", "init-file"}, false, true};
 // clang-format on
@@ -204,6 +229,7 @@ class Analyser {
     const unsigned f = flags(i);
     const std::string& w = argv()[i];
     if (f & kWordAnsiC) return "ANSI-C quoting in command position";
+    if (f & kWordLocale) return "locale translation $\"..\" in command position";
     if (f & kWordBrace) return "brace expansion in command position";
     if (f & kWordSubst) return "command substitution in command position";
     if (f & kWordArith) return "arithmetic expansion in command position";
@@ -269,6 +295,35 @@ class Analyser {
         }
       }
       if (name == "timeout") ++next;  // DURATION
+      // Wrappers that act on a process id or only report run nothing.
+      if ((name == "taskset" && (o.has("-p") || o.has("--pid"))) ||
+          (name == "chrt" && (o.has("-p") || o.has("--pid") || o.has("-m") || o.has("--max"))) ||
+          (name == "setpriv" && (o.has("-d") || o.has("--dump"))))
+        return set_program(i);
+      // Positionals eaten before the command: FILE, NEWROOT, MASK, PRIORITY, CONTEXT.
+      if (in(name, {"flock", "chroot", "taskset", "chrt"})) ++next;
+      if (name == "runcon" && !(o.has("-t") || o.has("-u") || o.has("-r") || o.has("-l") || o.has("--type") ||
+                                o.has("--user") || o.has("--role") || o.has("--range")))
+        ++next;
+      if (name == "watch" && !o.has("-x") && !o.has("--exec")) {  // sh -c "the words joined"
+        set_program(i);
+        return joined(o.next, "watch");
+      }
+      if (name == "flock" && next < argv().size() && (argv()[next] == "-c" || argv()[next] == "--command")) {
+        set_program(i);
+        if (next + 2 != argv().size()) return;  // flock refuses: exactly one command string
+        if (flags(next + 1) & (kExpands | kWordBrace | kWordGlob)) return opaque("flock -c with a dynamic string");
+        return nested(argv()[next + 1], "flock -c");
+      }
+      if (name == "setpriv") {
+        for (const char* uid : {"--reuid", "--ruid", "--euid"})
+          if (o.has(uid)) p().sudo = true, p().sudo_user = o.value(uid);
+      }
+      if (name == "chroot" && o.has("--userspec")) {
+        const std::string spec = o.value("--userspec");
+        p().sudo = true;
+        p().sudo_user = spec.substr(0, spec.find(':'));
+      }
       if (name == "exec" && next >= argv().size() && !p().redirects.empty())
         return opaque("exec with only redirections");
       if (next >= argv().size()) {
@@ -280,7 +335,10 @@ class Analyser {
           p().dynamic_args = true;
           return;
         }
-        return set_program(i);  // the wrapper alone: it is the program
+        set_program(i);  // the wrapper alone: it is the program
+        // ... and these start an interactive shell ($SHELL) without a command.
+        if (in(name, {"chroot", "nsenter", "unshare"})) p().interpreter = true;
+        return;
       }
       p().wrappers.push_back(name);
       if (name == "xargs") {
@@ -312,6 +370,15 @@ class Analyser {
     if (n == "xargs") return &kXargs;
     if (n == "sudo") return &kSudo;
     if (n == "doas") return &kDoas;
+    if (n == "watch") return &kWatch;
+    if (n == "flock") return &kFlock;
+    if (n == "chroot") return &kChroot;
+    if (n == "taskset") return &kTaskset;
+    if (n == "chrt") return &kChrt;
+    if (n == "nsenter") return &kNsenter;
+    if (n == "unshare") return &kUnshare;
+    if (n == "setpriv") return &kSetpriv;
+    if (n == "runcon") return &kRuncon;
     return nullptr;
   }
 
@@ -322,6 +389,7 @@ class Analyser {
     if (name == "eval") return eval(i);
     if (name == "su" || name == "runuser") return su(i, name);
     if (name == "find") return find(i);
+    if (name == "script") return script(i);
     if (name == "let") return opaque("let evaluates arithmetic on variables");
     if (name == "[[") return double_bracket(i);
     if (in(name, {"alias", "bind", "trap", "set", "shopt", "enable", "function", "unalias"})) p().changes_shell = true;
@@ -371,14 +439,37 @@ class Analyser {
     nested(argv()[o.next], name + " -c");
   }
 
-  void eval(std::size_t i) {
+  void eval(std::size_t i) { joined(i + 1, "eval"); }
+
+  // eval and watch join their words with spaces and run the result as code.
+  void joined(std::size_t from, const std::string& via) {
     std::string text;
-    for (std::size_t k = i + 1; k < argv().size(); ++k) {
-      if (flags(k) & (kExpands | kWordBrace | kWordGlob)) return opaque("eval with dynamic arguments");
-      if (k > i + 1) text += ' ';
+    for (std::size_t k = from; k < argv().size(); ++k) {
+      if (flags(k) & (kExpands | kWordBrace | kWordGlob)) return opaque(via + " with dynamic arguments");
+      if (k > from) text += ' ';
       text += argv()[k];
     }
-    nested(text, "eval");
+    if (!text.empty()) nested(text, via);
+  }
+
+  // script [-c STR] [FILE]: runs STR with $SHELL -c, or an interactive shell.
+  // Its options may follow the file (getopt permutes).
+  void script(std::size_t i) {
+    std::size_t k = i + 1;
+    Options all;
+    while (k < argv().size()) {
+      Options o = parse_options(argv(), k, kScript);
+      if (!o.error.empty()) return opaque("script: " + o.error);
+      for (auto& seen : o.seen) all.seen.push_back(std::move(seen));
+      k = o.next + (o.next < argv().size() ? 1 : 0);  // skip the log file
+    }
+    if (!all.has("-c") && !all.has("--command")) {
+      p().interpreter = true;
+      return;
+    }
+    for (std::size_t w = i + 1; w < argv().size(); ++w)
+      if (flags(w) & (kExpands | kWordBrace | kWordGlob)) return opaque("script -c with a dynamic string");
+    nested(all.has("-c") ? all.value("-c") : all.value("--command"), "script -c");
   }
 
   void su(std::size_t i, const std::string& name) {
@@ -484,6 +575,20 @@ ShellParse parse_command(std::string_view line) {
   for (auto& part : out.parts) Analyser(extra).run(part, kShellMaxDepth);
   for (auto& e : extra) out.parts.push_back(std::move(e));
   return out;
+}
+
+std::string shell_audit_details(const ShellParse& parse) {
+  nlohmann::json opaque = nlohmann::json::array();
+  for (std::size_t i = 0; i < parse.parts.size(); ++i) {
+    const SimpleCommand& p = parse.parts[i];
+    if (p.opaque.empty()) continue;
+    opaque.push_back({{"part", i + 1}, {"argv", p.argv}, {"reasons", p.opaque}});
+  }
+  if (opaque.empty() && parse.error.empty()) return {};
+  nlohmann::json j = nlohmann::json::object();
+  if (!opaque.empty()) j["opaque"] = std::move(opaque);
+  if (!parse.error.empty()) j["parse_error"] = parse.error;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace bastion

@@ -229,6 +229,102 @@ class Scanner {
     flags_ |= kWordHistory;
   }
 
+  // $'..' at i_: decoded the way bash does, so `rm $'\x2drf'` shows the
+  // argument `-rf`. A NUL ends the string (bash keeps C strings).
+  void ansi_c(std::string& w) {
+    flags_ |= kWordAnsiC;
+    const std::size_t start = i_;
+    i_ += 2;
+    bool cut = false;
+    // Escapes give bytes; \u and \U give a character (UTF-8).
+    auto put = [&](unsigned long v, bool character = false) {
+      if (v == 0) cut = true;
+      if (cut) return;
+      if (character) append_utf8(w, v);
+      else w += static_cast<char>(v & 0xffu);
+    };
+    // \x, \u, \U without a digit stay as written, as in bash.
+    auto hex = [&](char e, int max) {
+      const std::size_t at = i_;
+      const unsigned long v = number(16, max);
+      if (i_ == at) {
+        if (!cut) w += std::string("\\") + e;
+      } else {
+        put(v, e != 'x');
+      }
+    };
+    while (i_ < s_.size() && s_[i_] != '\'') {
+      if (s_[i_] != '\\' || i_ + 1 >= s_.size()) {
+        if (!cut) w += s_[i_];
+        ++i_;
+        continue;
+      }
+      const char e = s_[i_ + 1];
+      i_ += 2;
+      switch (e) {
+        case 'a': put(7); break;
+        case 'b': put(8); break;
+        case 'e': case 'E': put(27); break;
+        case 'f': put(12); break;
+        case 'n': put(10); break;
+        case 'r': put(13); break;
+        case 't': put(9); break;
+        case 'v': put(11); break;
+        case '\\': case '\'': case '"': case '?': put(static_cast<unsigned char>(e)); break;
+        case 'x': hex(e, 2); break;
+        case 'u': hex(e, 4); break;
+        case 'U': hex(e, 8); break;
+        case 'c':
+          if (i_ < s_.size()) put(static_cast<unsigned char>(s_[i_++]) & 0x1fu);
+          break;
+        default:
+          if (e >= '0' && e <= '7') {
+            --i_;
+            put(number(8, 3) & 0xffu);
+          } else if (!cut) {
+            w += '\\';
+            w += e;
+          }
+      }
+    }
+    if (i_ >= s_.size()) return fail("unterminated single quote");
+    ++i_;
+    shadow_.append(i_ - start, '\x01');
+  }
+
+  // Up to `max` digits in `base` at i_.
+  unsigned long number(int base, int max) {
+    unsigned long v = 0;
+    for (int k = 0; k < max && i_ < s_.size(); ++k, ++i_) {
+      const char d = s_[i_];
+      int digit = -1;
+      if (d >= '0' && d <= '9') digit = d - '0';
+      else if (base == 16 && d >= 'a' && d <= 'f') digit = d - 'a' + 10;
+      else if (base == 16 && d >= 'A' && d <= 'F') digit = d - 'A' + 10;
+      if (digit < 0 || digit >= base) break;
+      v = v * static_cast<unsigned long>(base) + static_cast<unsigned long>(digit);
+    }
+    return v;
+  }
+
+  static void append_utf8(std::string& w, unsigned long v) {
+    if (v < 0x80 || v > 0x10ffff) {  // ASCII; an impossible code point as its low byte
+      w += static_cast<char>(v & 0xffu);
+    } else if (v < 0x800) {
+      w += static_cast<char>(0xc0 | (v >> 6));
+      w += static_cast<char>(0x80 | (v & 0x3f));
+    } else if (v < 0x10000) {
+      w += static_cast<char>(0xe0 | (v >> 12));
+      w += static_cast<char>(0x80 | ((v >> 6) & 0x3f));
+      w += static_cast<char>(0x80 | (v & 0x3f));
+    } else {
+      w += static_cast<char>(0xf0 | (v >> 18));
+      w += static_cast<char>(0x80 | ((v >> 12) & 0x3f));
+      w += static_cast<char>(0x80 | ((v >> 6) & 0x3f));
+      w += static_cast<char>(0x80 | (v & 0x3f));
+    }
+  }
+
   std::string word(int depth) {
     std::string w;
     while (i_ < s_.size() && out_.error.empty()) {
@@ -304,7 +400,15 @@ class Scanner {
         substitution(w, depth, false);
         continue;
       }
-      if (c == '$' && i_ + 1 < s_.size() && (s_[i_ + 1] == '\'' || s_[i_ + 1] == '"')) flags_ |= kWordAnsiC;
+      if (c == '$' && i_ + 1 < s_.size() && s_[i_ + 1] == '\'') {
+        ansi_c(w);
+        continue;
+      }
+      if (c == '$' && i_ + 1 < s_.size() && s_[i_ + 1] == '"') {  // then read as "..", flagged
+        flags_ |= kWordLocale;
+        ++i_;
+        continue;
+      }
       if (c == '$') dollar();
       if (c == '!') bang(false);
       if (c == '^' && i_ == 0) flags_ |= kWordHistory;  // ^old^new repeats the last line

@@ -11,7 +11,7 @@ namespace bastion {
 // What the scanner saw in a word before quotes were removed (bit set): the
 // analysis (policy/shell_parse) decides from these what it cannot resolve.
 enum WordFlag : unsigned {
-  kWordAnsiC = 1u << 0,      // $'..' or $".." outside quotes
+  kWordAnsiC = 1u << 0,      // $'..' outside quotes (decoded into the word)
   kWordBrace = 1u << 1,      // unquoted {a,b} or {1..3}
   kWordGlob = 1u << 2,       // unquoted * ? [
   kWordParam = 1u << 3,      // $x, ${..}, $1, $@ ... (quoted or not)
@@ -21,6 +21,7 @@ enum WordFlag : unsigned {
   kWordHistory = 1u << 7,    // ! history expansion, or ^a^b at the line start
   kWordArithCode = 1u << 8,  // arithmetic that names a variable or runs a substitution
   kWordAssign = 1u << 9,     // NAME=value (NAME unquoted)
+  kWordLocale = 1u << 10,    // $".." outside quotes: translated at run time
 };
 
 struct SimpleCommand {

@@ -1,6 +1,8 @@
 // Fuzzes the fail-closed command analysis policies see as c.parts.
 // Properties: it never crashes; it keeps parse_shell's parts unchanged as its
-// prefix; an opaque part has no program and no empty reason; depth is bounded.
+// prefix; an opaque part has no program and no empty reason; depth is bounded;
+// shell_text_complete and the audit details never crash or recurse unbounded.
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 
@@ -23,5 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!part.opaque.empty() && !part.program.empty()) __builtin_trap();
     if (!part.program.empty() && (part.args.empty() || part.program.find('/') != std::string::npos)) __builtin_trap();
   }
+  (void)bastion::shell_text_complete(line);
+  const std::string details = bastion::shell_audit_details(now);
+  const bool any_opaque = !now.error.empty() || std::any_of(now.parts.begin(), now.parts.end(), bastion::part_is_opaque);
+  if (details.empty() == any_opaque) __builtin_trap();
   return 0;
 }

@@ -127,6 +127,10 @@ class ShellLinesTest(BastionTest):
         time.sleep(0.2)
         s.send(b"\r")
         self.prompt(s)
+        # Ctrl-C: readline's history position back at the end, so that
+        # Ctrl-R searches the whole history again.
+        s.send(b"\x03")
+        self.prompt(s)
         s.buf = b""
         s.send(b"\x12")
         time.sleep(0.1)

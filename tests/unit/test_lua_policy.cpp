@@ -123,6 +123,17 @@ end)");
   CHECK(is_policy_error(f.command("write")));
 }
 
+TEST_CASE("c.complete says whether a shell would wait for more (PS2)", "[policy][complete]") {
+  PolicyFile f(R"(
+function on_command(c) return deny(tostring(c.complete)) end)");
+  REQUIRE(f.src);
+  CHECK(f.outcome("ls -la") == "deny:true");
+  CHECK(f.outcome("for i in 1 2; do") == "deny:false");
+  CHECK(f.outcome("cat <<EOF\nbody\n") == "deny:false");
+  CHECK(f.outcome("echo 'open") == "deny:false");
+  CHECK(f.outcome("fi") == "deny:true");  // a hard error: submitted, parse_error shows it
+}
+
 TEST_CASE("sandbox escapes fail", "[policy][sandbox]") {
   const char* attempts[] = {
       "io.open('/etc/passwd')",

@@ -43,7 +43,7 @@ TEST_CASE("parse_command keeps every field parse_shell gives", "[shell_parse]") 
 TEST_CASE("constructs the shell expands at run time in command position are opaque", "[shell_parse]") {
   CHECK(opaque("$'rm' -rf D") == "ANSI-C quoting in command position");
   CHECK(opaque("$'\\x72\\x6d' -rf D") == "ANSI-C quoting in command position");
-  CHECK(opaque("$\"rm\" -rf D") == "ANSI-C quoting in command position");
+  CHECK(opaque("$\"rm\" -rf D") == "locale translation $\"..\" in command position");
   CHECK(opaque("{rm,-rf,D}") == "brace expansion in command position");
   CHECK(opaque("{1..3}") == "brace expansion in command position");
   CHECK(opaque("/bin/r? -rf D") == "glob in command position");
@@ -108,7 +108,8 @@ TEST_CASE("what the parser resolves statically is not opaque", "[shell_parse]") 
     CHECK(p.args.size() == 3);
   }
   CHECK(part("echo $'a\\tb'").opaque.empty());
-  CHECK(part("echo $'a\\tb'").dynamic_args);
+  CHECK_FALSE(part("echo $'a\\tb'").dynamic_args);  // decoded statically
+  CHECK(part("echo $\"a\"").dynamic_args);            // translated at run time
   CHECK(part("echo $((1+2))").opaque.empty());
   CHECK(part("echo ${x:-d} \"$HOME\"").opaque.empty());
   CHECK(part("[[ 1 -eq 1 ]]").opaque.empty());
@@ -157,6 +158,24 @@ TEST_CASE("wrappers are unwrapped to the real program", "[shell_parse]") {
       {"doas -n -u bob rm D", {"doas"}, {"rm", "D"}},
       {"busybox rm -rf D", {"busybox"}, {"rm", "-rf", "D"}},
       {"runuser -u bob -- rm D", {"runuser"}, {"rm", "D"}},
+      {"watch -x rm D", {"watch"}, {"rm", "D"}},
+      {"watch -n 2 -d --exec rm D", {"watch"}, {"rm", "D"}},
+      {"flock /tmp/l rm D", {"flock"}, {"rm", "D"}},
+      {"flock -n -w 3 -E 9 /tmp/l rm D", {"flock"}, {"rm", "D"}},
+      {"chroot / rm D", {"chroot"}, {"rm", "D"}},
+      {"chroot --skip-chdir --groups=a,b / rm D", {"chroot"}, {"rm", "D"}},
+      {"taskset 0x3 rm D", {"taskset"}, {"rm", "D"}},
+      {"taskset -c 0-1 rm D", {"taskset"}, {"rm", "D"}},
+      {"chrt 5 rm D", {"chrt"}, {"rm", "D"}},
+      {"chrt -f -R 10 rm D", {"chrt"}, {"rm", "D"}},
+      {"nsenter -t 1 -m -u -i -n -p rm D", {"nsenter"}, {"rm", "D"}},
+      {"nsenter --target=1 --mount=/proc/1/ns/mnt -r/ rm D", {"nsenter"}, {"rm", "D"}},
+      {"unshare -f -r -m --propagation private rm D", {"unshare"}, {"rm", "D"}},
+      {"unshare -Uf --mount-proc rm D", {"unshare"}, {"rm", "D"}},
+      {"setpriv --nnp --clear-groups rm D", {"setpriv"}, {"rm", "D"}},
+      {"runcon system_u:system_r:unconfined_t:s0 rm D", {"runcon"}, {"rm", "D"}},
+      {"runcon -t unconfined_t -u u rm D", {"runcon"}, {"rm", "D"}},
+      {"nice chroot / timeout 5 rm D", {"nice", "chroot", "timeout"}, {"rm", "D"}},
   };
   for (const auto& r : rows) {
     CAPTURE(r.line);
@@ -182,6 +201,82 @@ TEST_CASE("wrappers are unwrapped to the real program", "[shell_parse]") {
   CHECK(part("ionice -p 123").program == "ionice");
   CHECK(part("env").program == "env");
   CHECK(part("sudo -l").program == "sudo");
+  CHECK(part("taskset -p 0x3 123").program == "taskset");
+  CHECK(part("chrt -p 123").program == "chrt");
+  CHECK(part("chrt -m").program == "chrt");
+  CHECK(part("setpriv -d").program == "setpriv");
+  CHECK(part("flock 9").program == "flock");
+  CHECK(part("flock /tmp/l").args == V{"flock", "/tmp/l"});
+  // Without a command these start an interactive shell.
+  for (const char* line : {"chroot /srv/jail", "nsenter -t 1 -a", "unshare -r", "script", "script -q /dev/null"}) {
+    CAPTURE(line);
+    CHECK(part(line).interpreter);
+  }
+  CHECK(opaque("flock --bogus F rm") == "flock: unknown option --bogus");
+  CHECK(opaque("chroot -x / rm") == "chroot: unknown option -x");
+  CHECK(opaque("taskset -z 1 rm") == "taskset: unknown option -z");
+  CHECK(opaque("nsenter -Q rm") == "nsenter: unknown option -Q");
+  CHECK(opaque("unshare --nope rm") == "unshare: unknown option --nope");
+  CHECK(opaque("watch -Z rm") == "watch: unknown option -Z");
+  CHECK(opaque("script -Z") == "script: unknown option -Z");
+  CHECK(opaque("runcon -Z x rm") == "runcon: unknown option -Z");
+  CHECK(opaque("setpriv --bogus rm") == "setpriv: unknown option --bogus");
+}
+
+TEST_CASE("watch, flock -c and script -c run a string as shell code", "[shell_parse]") {
+  struct Row {
+    const char* line;
+    const char* program;
+    const char* via;
+    V args;
+  };
+  for (const Row& r : {Row{"watch rm -rf D", "watch", "watch", {"rm", "-rf", "D"}},
+                       Row{"watch -n 1 'rm -rf D'", "watch", "watch", {"rm", "-rf", "D"}},
+                       Row{"flock /tmp/l -c 'rm -rf D'", "flock", "flock -c", {"rm", "-rf", "D"}},
+                       Row{"flock -n /tmp/l --command 'rm -rf D'", "flock", "flock -c", {"rm", "-rf", "D"}},
+                       Row{"script -q -c 'rm -rf D' /dev/null", "script", "script -c", {"rm", "-rf", "D"}},
+                       Row{"script /dev/null --command='rm -rf D'", "script", "script -c", {"rm", "-rf", "D"}},
+                       Row{"script -qc 'rm -rf D'", "script", "script -c", {"rm", "-rf", "D"}}}) {
+    CAPTURE(r.line);
+    const ShellParse p = parse_command(r.line);
+    REQUIRE(p.parts.size() == 2);
+    CHECK(p.parts[0].opaque == V{});
+    CHECK(p.parts[0].program == r.program);
+    CHECK(p.parts[1].program == "rm");
+    CHECK(p.parts[1].args == r.args);
+    CHECK(p.parts[1].via == r.via);
+  }
+  // watch joins its words: `watch 'ls;' rm D` runs `ls; rm D`.
+  const ShellParse joined = parse_command("watch 'ls;' rm D");
+  REQUIRE(joined.parts.size() == 3);
+  CHECK(joined.parts[2].args == V{"rm", "D"});
+  CHECK(opaque("watch rm $x") == "watch with dynamic arguments");
+  CHECK(opaque("flock F -c \"$x\"") == "flock -c with a dynamic string");
+  CHECK(opaque("script -c \"$x\"") == "script -c with a dynamic string");
+  CHECK(parse_command("flock F -c a b").parts.size() == 1);  // flock refuses more than one string
+}
+
+TEST_CASE("chroot --userspec and setpriv --reuid run as another user", "[shell_parse]") {
+  CHECK(part("chroot --userspec=bob:bob / rm D").sudo_user == "bob");
+  CHECK(part("setpriv --reuid=bob --regid=bob --init-groups rm D").sudo_user == "bob");
+  CHECK(part("setpriv --reuid bob rm D").sudo);
+  CHECK_FALSE(part("setpriv --nnp rm D").sudo);
+}
+
+TEST_CASE("$'..' is decoded in argument position", "[shell_parse]") {
+  CHECK(part("rm $'\\x2drf' D").args == V{"rm", "-rf", "D"});
+  CHECK(part("echo $'a\\tb\\n'").args == V{"echo", "a\tb\n"});
+  CHECK(part("echo $'\\101\\x42\\u00e9\\U0001F600'").args == V{"echo", "AB\xc3\xa9\xf0\x9f\x98\x80"});
+  CHECK(part("echo $'\\e\\E\\a\\b\\f\\v\\r'").args == V{"echo", "\x1b\x1b\a\b\f\v\r"});
+  CHECK(part("echo $'it\\'s' $'\\\\' $'\\\"' $'\\?'").args == V{"echo", "it's", "\\", "\"", "?"});
+  CHECK(part("echo $'\\cA\\ca' $'\\q' $'\\xZ'").args == V{"echo", "\x01\x01", "\\q", "\\xZ"});
+  CHECK(part("echo x$'a\\0b'y").args == V{"echo", "xay"});  // a NUL ends the $'..' string
+  CHECK(part("echo \"$'a'\"").args == V{"echo", "$'a'"});   // inside double quotes it is plain text
+  CHECK(parse_command("echo $'abc").error == "unterminated single quote");
+  // Decoded code runs through eval / bash -c like any static string.
+  const ShellParse p = parse_command("bash -c $'rm\\x20-rf D'");
+  REQUIRE(p.parts.size() == 2);
+  CHECK(p.parts[1].args == V{"rm", "-rf", "D"});
 }
 
 TEST_CASE("sudo, doas, su and runuser say whom the part runs as", "[shell_parse]") {
@@ -292,4 +387,109 @@ TEST_CASE("redirect targets that write files", "[shell_parse]") {
   CHECK(part("ls &> all", 1).writes == V{"all"});  // read as `ls &` then `> all`, as parse_shell does
   CHECK(part("ls >| f 1<>g").writes == V{"f", "g"});
   CHECK(part("cat < in >&2").writes == V{});
+}
+
+TEST_CASE("shell_text_complete: false exactly where a shell prints PS2", "[shell_parse][complete]") {
+  struct Row {
+    const char* text;
+    bool complete;
+  };
+  const Row rows[] = {
+      // Complete.
+      {"", true},
+      {"ls -la", true},
+      {"ls -la\n", true},
+      {"echo 'a b' \"c\" $'d\\'e'", true},
+      {"echo a\\\nb\n", true},
+      {"a && b || c | d |& e; f &", true},
+      {"if true; then echo y; elif false; then :; else echo n; fi", true},
+      {"for i in 1 2; do echo $i; done", true},
+      {"while read x\ndo\n  echo $x\ndone < f", true},
+      {"until false; do break; done", true},
+      {"case $x in a|b) echo ab;; (c) echo c;& *) :;;& esac", true},
+      {"echo $(case x in x) echo y;; esac)", true},
+      {"f() { echo hi; }", true},
+      {"function f { echo hi; }", true},
+      {"(cd /tmp && ls) > out 2>&1", true},
+      {"cat <<EOF\nline $x\nEOF\n", true},
+      {"cat <<'E O'\nbody\nE O", true},
+      {"cat <<-EOF\n\tbody\n\t\tEOF\n", true},
+      {"cat <<A <<B\na\nA\nb\nB\n", true},
+      {"cat <<< 'here string'", true},
+      {"echo $(( (1+2) << 3 )); (( x << 2 ))", true},
+      {"echo ${x:-${y:-z}} `date` $(echo `id`)", true},
+      {"echo if then fi done esac }", true},
+      {"echo a # it's a comment with a quote", true},
+      {"echo \"a\\\"b\" 'c\"'", true},
+      // Waiting for more (PS2).
+      {"echo 'abc", false},
+      {"echo \"abc", false},
+      {"echo $'abc\\'", false},
+      {"echo a \\", false},
+      {"echo a \\\n", false},
+      {"ls |", false},
+      {"ls |\n", false},
+      {"ls &&", false},
+      {"ls ||\n  ", false},
+      {"ls |&", false},
+      {"(cd /tmp", false},
+      {"{ echo a;", false},
+      {"echo $(date", false},
+      {"echo `date", false},
+      {"echo ${x", false},
+      {"echo $((1 + (2)", false},
+      {"if true; then", false},
+      {"if true; then echo y; else", false},
+      {"for i in 1 2; do echo $i;", false},
+      {"for i in 1 2", false},
+      {"while true", false},
+      {"until false; do :\n", false},
+      {"case $x in", false},
+      {"case $x in a) echo a;;", false},
+      {"f() {", false},
+      {"cat <<EOF", false},
+      {"cat <<EOF\nbody\n", false},
+      {"cat <<EOF\nbody\n EOF\n", false},
+      {"cat <<-EOF\nbody\n  EOF\n", false},
+      {"cat <<EOF; echo 'x\ny'\nEOF\n", true},
+      {"echo \"$(echo 'a)\" b", false},
+      // Hard errors are "complete": the caller submits, parse_error shows.
+      {"fi", true},
+      {"done; echo 'open", true},
+      {"echo a )", true},
+      {"; ls", true},
+      {"ls ;; ls", true},
+      {"ls | | wc", true},
+      {"then echo", true},
+      {"esac", true},
+      {"}", true},
+      {"echo >", true},
+      {"cat <<", true},
+      {"echo $(if true)", true},
+      {"echo $(ls |)", true},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.text);
+    CHECK(bastion::shell_text_complete(row.text) == row.complete);
+  }
+}
+
+TEST_CASE("shell_text_complete: hostile input stays bounded", "[shell_parse][complete]") {
+  std::string subshells;
+  for (int k = 0; k < 200; ++k) subshells += "( ";
+  CHECK(bastion::shell_text_complete(subshells) == true);  // too deep: an error
+  std::string nested;
+  for (int k = 0; k < 200; ++k) nested += "$((";
+  CHECK(bastion::shell_text_complete(nested) == true);
+  CHECK(bastion::shell_text_complete(std::string(bastion::kShellMaxInput + 1, '\'')) == true);
+  CHECK(bastion::shell_text_complete(std::string(10, '\'')) == true);
+  CHECK(bastion::shell_text_complete(std::string(11, '\'')) == false);
+}
+
+TEST_CASE("shell_audit_details lists every opaque reason of every part", "[shell_parse]") {
+  CHECK(bastion::shell_audit_details(parse_command("ls -l; echo $'x'")) == "");
+  CHECK(bastion::shell_audit_details(parse_command("ls; $X${IFS}y; eval \"$z\"")) ==
+        R"({"opaque":[{"argv":["$X${IFS}y"],"part":2,"reasons":["$IFS changes word splitting",)"
+        R"("parameter expansion in command position"]},{"argv":["eval","$z"],"part":3,"reasons":["eval with dynamic arguments"]}]})");
+  CHECK(bastion::shell_audit_details(parse_command("echo 'x")) == R"({"parse_error":"unterminated single quote"})");
 }
