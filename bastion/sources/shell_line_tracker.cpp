@@ -30,12 +30,6 @@ std::string digits_masked(std::string s) {
 
 bool is_submitter(unsigned char c) { return c == '\r' || c == '\n' || c == 0x0f; }
 
-// Whether the shell will run the text as it stands, or asks for more (PS2).
-bool text_complete(const std::string& text) {
-  if (!text.empty() && text.back() == '\\') return false;
-  return parse_shell(text).error.empty();
-}
-
 std::string program_of(const std::string& text) {
   const ShellParse p = parse_command(text);
   for (const auto& part : p.parts) {
@@ -407,7 +401,7 @@ void ShellLineTracker::decide() {
     if (!asks.empty()) f.pasted = true;
   }
   const std::string joined = fragments_ + text;
-  const bool complete = f.hidden || text_complete(joined);
+  const bool complete = f.hidden || shell_text_complete(joined);  // else the shell asks for more (PS2)
   asks.insert(asks.begin(), Ask{text, f});
   if (!f.hidden && !fragments_.empty() && complete) {
     ShellLine jf = f;

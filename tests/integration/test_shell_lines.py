@@ -179,6 +179,29 @@ class ShellLinesTest(BastionTest):
         self.finish(s, [("shell_line", f"touch {self.d}/b1\ntouch {self.d}/deny_me", "deny")])
         self.assertEqual(sorted(os.listdir(self.d)), [])
 
+    def test_for_loop_over_continuation_prompts(self):
+        s = self.open()
+        self.line(s, "for i in 1 2; do", wait=False)
+        s.read_until(b"> ")
+        self.line(s, f"touch {self.d}/loop_$i", wait=False)
+        s.read_until(b"> ")
+        self.line(s, "done")
+        self.line(s, "for i in 1; do", wait=False)
+        s.read_until(b"> ")
+        self.line(s, f"touch {self.d}/deny_me", wait=False)
+        s.read_until(b"bastion: denied:")
+        s.read_until(b">\x1b[K\r\x1b[2C")  # the PS2 prompt repainted
+        s.send(b"\x03")
+        self.prompt(s)
+        loop = f"for i in 1 2; do\ntouch {self.d}/loop_$i\ndone"
+        self.finish(s, [("shell_line", "for i in 1 2; do", "allow"),
+                        ("shell_line", f"touch {self.d}/loop_$i", "allow"),
+                        ("shell_line", "done", "allow"),
+                        ("shell_line", loop, "allow"),
+                        ("shell_line", "for i in 1; do", "allow"),
+                        ("shell_line", f"touch {self.d}/deny_me", "deny")])
+        self.assertEqual(sorted(os.listdir(self.d)), ["loop_1", "loop_2"])
+
     def test_vim_then_a_denied_line(self):
         s = self.open()
         self.line(s, f"vim -u NONE -N {self.d}/v.txt", wait=False)

@@ -443,3 +443,24 @@ TEST_CASE("shell lines: keys typed after a denied line are dropped", "[shell_lin
   CHECK(r.sent == "cd /data\x05\x15");
   CHECK(r.gate.calls == std::vector<std::string>{"submit cd /data", "ended 1 status=-1"});
 }
+
+TEST_CASE("shell lines: a for loop over PS2 is decided per line and joined", "[shell_line_tracker]") {
+  Rig r;
+  r.out("$ ");
+  r.type("for i in 1 2; do");
+  r.key("\r");
+  r.out("\r\n> ");
+  r.t += 0.1;
+  r.type("touch f$i");
+  r.key("\r");
+  r.out("\r\n> ");
+  r.t += 0.1;
+  r.type("done");
+  r.key("\r");
+  CHECK(r.gate.calls == std::vector<std::string>{"submit for i in 1 2; do", "ended 1 status=-1", "submit touch f$i",
+                                                 "ended 2 status=-1", "submit done",
+                                                 "submit for i in 1 2; do\ntouch f$i\ndone", "ended 3 status=-1"});
+  CHECK(r.gate.facts[3].continued);
+  CHECK_FALSE(r.gate.facts[2].nested);
+  CHECK(r.sent == "for i in 1 2; do\rtouch f$i\rdone\r");
+}
