@@ -5,9 +5,12 @@ Enter reaches the shell; a denied line never runs and the shell is left at
 a clean prompt."""
 import os
 import re
+import shutil
 import time
 
 from harness import BastionTest, Env, main
+
+POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "policies")
 from pty_driver import PtySession
 
 # Allows everything but a line with a part whose word is deny_me (or a path
@@ -32,15 +35,9 @@ end
 PROMPT_RE = re.compile(rb"[#$] ?(\x1b\[K\x1b\[\d+C)?$")
 
 
-class ShellLinesTest(BastionTest):
+class ShellLinesBase(BastionTest):
+    """Drives a pty shell through the bastion and reads back its shell_line rows."""
     maxDiff = None
-
-    @classmethod
-    def setUpClass(cls):
-        env = cls.env = Env()
-        with open(os.path.join(env.d, "policy.lua"), "w") as f:
-            f.write(POLICY)
-        env.start_bastion(extra='policy = "policy.lua"')
 
     def setUp(self):
         self.d = os.path.join(self.env.d, "w", self._testMethodName)
@@ -96,7 +93,18 @@ class ShellLinesTest(BastionTest):
     def exists(self, name):
         return os.path.exists(os.path.join(self.d, name))
 
-    # -- cases ----------------------------------------------------------
+
+
+class ShellLinesTest(ShellLinesBase):
+    """The test policy: everything but deny_me."""
+
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        with open(os.path.join(env.d, "policy.lua"), "w") as f:
+            f.write(POLICY)
+        env.start_bastion(extra='policy = "policy.lua"')
+
     def test_typed_allowed_and_denied(self):
         s = self.open()
         self.line(s, f"touch {self.d}/a1")
@@ -268,6 +276,52 @@ class ShellLinesTest(BastionTest):
                         ("shell_line", f"touch {self.d}/d2", "allow"),
                         ("shell_line", f"touch {self.d}/deny_me", "deny")])
         self.assertEqual(sorted(os.listdir(self.d)), ["d1"])
+
+
+class ProdShellLinesTest(ShellLinesBase):
+    """The shipped policies/default.lua on a production target: an allow-list
+    for shell lines as for exec."""
+
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        for name in ("default.lua", "commands.lua"):
+            shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
+        targets = f"""
+  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
+           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
+           labels = {{ env = "prod" }} }},"""
+        env.start_bastion(targets=targets, extra='policy = "default.lua"')
+
+    def test_allow_list_on_a_production_shell(self):
+        open(os.path.join(self.d, "keep"), "w").close()
+        s = self.open()
+        self.line(s, f"ls {self.d}")
+        self.assertIn(b"keep\r\n", s.buf)
+        self.line(s, f"rm -rf {self.d}")
+        self.assertIn(b"bastion: denied: ", s.buf)
+        self.line(s, f"touch {self.d}/new")
+        s.buf = b""
+        s.send(f"ls {self.d}\rrm -rf {self.d}\r".encode())
+        s.read_until(b"bastion: denied:")
+        self.prompt(s)
+        s.buf = b""
+        self.line(s, 'echo ok-pr""od', wait=False)
+        s.read_until(b"ok-prod\r\n")
+        self.prompt(s)
+        self.line(s, "exit")  # not on the allow-list either
+        s.send(b"\x04")  # Ctrl-D on an empty line is no line: the shell ends
+        s.wait()
+        rows = self.rows()
+        self.assertEqual([(k, t, d) for k, t, d in rows],
+                         [("shell_line", f"ls {self.d}", "allow"),
+                          ("shell_line", f"rm -rf {self.d}", "deny"),
+                          ("shell_line", f"touch {self.d}/new", "deny"),
+                          ("shell_line", f"ls {self.d}", "allow"),
+                          ("shell_line", f"rm -rf {self.d}", "deny"),
+                          ("shell_line", 'echo ok-pr""od', "allow"),
+                          ("shell_line", "exit", "deny")])
+        self.assertEqual(os.listdir(self.d), ["keep"])
 
 
 if __name__ == "__main__":
