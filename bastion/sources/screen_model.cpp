@@ -53,7 +53,7 @@ void append_utf8(std::string& out, uint32_t c) {
 }  // namespace
 
 ScreenModel::ScreenModel(int cols, int rows)
-    : cols_(std::clamp(cols, 1, kMaxCols)), rows_(std::clamp(rows, 1, kMaxRows)) {
+    : cols_(std::clamp(cols, kMinCols, kMaxCols)), rows_(std::clamp(rows, 1, kMaxRows)) {
   vt_ = vterm_new(rows_, cols_);
   vterm_set_utf8(vt_, 1);
   screen_ = vterm_obtain_screen(vt_);
@@ -66,7 +66,57 @@ ScreenModel::ScreenModel(int cols, int rows)
 ScreenModel::~ScreenModel() { vterm_free(vt_); }
 
 void ScreenModel::feed(std::string_view bytes) {
-  if (!bytes.empty()) vterm_input_write(vt_, bytes.data(), bytes.size());
+  // libvterm 0.1.4 keeps 16 CSI arguments and writes past them (ESC[ and
+  // 16 ';' or ':' corrupt its heap; found by fuzz_screen_model). A CSI is
+  // tracked here with a superset of the states in which libvterm could be
+  // in one; before its separator kMaxCsiSeparators+1 a CAN goes in, which
+  // ends any sequence in libvterm and is ignored as text.
+  //
+  // It also crashes erasing a row that holds a C1 control sent as UTF-8
+  // (U+0080..U+009F, bytes C2 80..C2 9F, at column 0): those two bytes
+  // are dropped; terminals show nothing for them either.
+  if (held_c2_) {
+    held_c2_ = false;
+    const bool c1 = !bytes.empty() && static_cast<unsigned char>(bytes[0]) >= 0x80 &&
+                    static_cast<unsigned char>(bytes[0]) <= 0x9f;
+    if (c1) bytes.remove_prefix(1);
+    else vterm_input_write(vt_, "\xc2", 1);
+  }
+  std::size_t from = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (c == 0xc2 && i + 1 == bytes.size()) {
+      if (i > from) vterm_input_write(vt_, bytes.data() + from, i - from);
+      held_c2_ = true;  // decided with the next chunk's first byte
+      return;
+    }
+    if (c == 0xc2 && static_cast<unsigned char>(bytes[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(bytes[i + 1]) <= 0x9f) {
+      if (i > from) vterm_input_write(vt_, bytes.data() + from, i - from);
+      from = i + 2;
+      ++i;
+      continue;
+    }
+    if (c == 0x18 || c == 0x1a) {
+      csi_ = CsiState::none;
+    } else if (c == 0x1b) {
+      csi_ = CsiState::esc;
+    } else if (csi_ == CsiState::esc) {
+      // Controls, intermediates and high bytes leave libvterm in its escape.
+      if (c == '[') csi_ = CsiState::params, csi_separators_ = 0;
+      else if (c >= 0x30 && c <= 0x7e) csi_ = CsiState::none;
+    } else if (csi_ == CsiState::params) {
+      if (c >= 0x40 && c <= 0x7e) {
+        csi_ = CsiState::none;
+      } else if ((c == ';' || c == ':') && ++csi_separators_ > kMaxCsiSeparators) {
+        if (i > from) vterm_input_write(vt_, bytes.data() + from, i - from);
+        vterm_input_write(vt_, "\x18", 1);
+        from = i;
+        csi_ = CsiState::none;
+      }
+    }
+  }
+  if (bytes.size() > from) vterm_input_write(vt_, bytes.data() + from, bytes.size() - from);
 }
 
 bool ScreenModel::resize(int cols, int rows) {

@@ -25,7 +25,12 @@ class ScreenModel {
   // wraps differently from the user's terminal would misread lines).
   static constexpr int kMaxCols = 512;
   static constexpr int kMaxRows = 256;
-  static bool size_ok(int cols, int rows) { return cols > 0 && rows > 0 && cols <= kMaxCols && rows <= kMaxRows; }
+  // libvterm 0.1.4 crashes on a wide char in a 1-column screen (found by
+  // fuzz_screen_model): narrower terminals are refused too.
+  static constexpr int kMinCols = 2;
+  static bool size_ok(int cols, int rows) {
+    return cols >= kMinCols && rows > 0 && cols <= kMaxCols && rows <= kMaxRows;
+  }
 
   ScreenModel(int cols, int rows);  // callers check size_ok() first; out-of-range sizes are clamped
   ~ScreenModel();
@@ -60,6 +65,13 @@ class ScreenModel {
 
  private:
   friend struct ScreenModelCallbacks;  // libvterm's callbacks set the two fields below
+
+  // Where feed() is in an escape sequence (see feed()).
+  enum class CsiState { none, esc, params };
+  static constexpr int kMaxCsiSeparators = 12;
+  CsiState csi_ = CsiState::none;
+  int csi_separators_ = 0;
+  bool held_c2_ = false;  // a chunk ended in 0xC2: it may start a UTF-8 C1 control
 
   VTerm* vt_ = nullptr;
   VTermScreen* screen_ = nullptr;

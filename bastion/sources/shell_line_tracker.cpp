@@ -348,8 +348,9 @@ void ShellLineTracker::decide() {
   std::string refusal;
   Region reg;
   if (size_refused_)
-    refusal = "the terminal is larger than " + std::to_string(ScreenModel::kMaxCols) + "x" +
-              std::to_string(ScreenModel::kMaxRows) + "; lines cannot be read: make the window smaller";
+    refusal = "the terminal is outside " + std::to_string(ScreenModel::kMinCols) + "x1 to " +
+              std::to_string(ScreenModel::kMaxCols) + "x" + std::to_string(ScreenModel::kMaxRows) +
+              "; lines cannot be read: resize the window";
   else
     reg = read_region(), refusal = reg.error;
   if (refusal.empty() && fragments_.size() + reg.text.size() > kJoinedMax)

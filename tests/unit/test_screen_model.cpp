@@ -58,10 +58,45 @@ TEST_CASE("screen model: size cap and resize", "[screen_model]") {
   CHECK_FALSE(ScreenModel::size_ok(513, 24));
   CHECK_FALSE(ScreenModel::size_ok(80, 257));
   CHECK_FALSE(ScreenModel::size_ok(0, 24));
+  // libvterm 0.1.4 writes through a null pointer for a wide char in one column.
+  CHECK_FALSE(ScreenModel::size_ok(1, 24));
+  ScreenModel narrow(1, 8);  // clamped to the narrowest it takes
+  CHECK(narrow.cols() == 2);
+  narrow.feed("\xe4\xa4\xb4\xe4\xa4\xb4");
+  CHECK(narrow.cursor().row == 1);
   ScreenModel m(80, 24);
   CHECK_FALSE(m.resize(1000, 24));
   CHECK(m.cols() == 80);
   CHECK(m.resize(100, 30));
   CHECK(m.cols() == 100);
   CHECK(m.rows() == 30);
+}
+
+TEST_CASE("screen model: a CSI with too many arguments cannot corrupt libvterm", "[screen_model]") {
+  // libvterm 0.1.4 has room for 16 arguments and writes past them: this
+  // crashes without the guard in feed().
+  ScreenModel m(80, 24);
+  std::string many = "\x1b[";
+  for (int i = 0; i < 40; ++i) many += "1;";
+  m.feed(many + "31m");
+  std::string split = "\x1b\x95[";  // a high byte keeps libvterm in its escape
+  for (int i = 0; i < 40; ++i) split += "2:";
+  m.feed(split.substr(0, 30));
+  m.feed(split.substr(30) + "m");
+  m.feed("\x1b[1;1HZ");
+  CHECK(m.text(0, 0, 1) == "Z");
+  // Up to 12 arguments pass untouched.
+  ScreenModel n(80, 24);
+  n.feed("\x1b[0;0;0;0;0;0;0;0;0;0;0;0;1mX");
+  CHECK(n.text(0, 0, n.content_end(0)) == "X");
+}
+
+TEST_CASE("screen model: C1 controls sent as UTF-8 are dropped (libvterm 0.1.4 crashes on them)", "[screen_model]") {
+  ScreenModel m(80, 24);
+  m.feed("\xc2\x8c\x1b[K");  // crashes libvterm 0.1.4 unfiltered
+  m.feed("a\xc2");
+  m.feed("\x9f\x1b[Kb\xc2");
+  m.feed("\xa9");  // U+00A9 split across chunks: kept
+  CHECK(m.text(0, 0, m.content_end(0)) == "ab\xc2\xa9");
+  CHECK(m.cursor() == ScreenPos{0, 3});
 }

@@ -45,7 +45,9 @@ void SshShellExecutor::drain_into_model() {
 }
 
 bool SshShellExecutor::write_input(std::string_view data) {
-  if (tracker_.at_line_start()) drain_into_model();
+  // At most one early read waits for the client: a flood of output and
+  // keys cannot grow it.
+  if (tracker_.at_line_start() && early_.empty()) drain_into_model();
   tracker_.client_input(data);
   flush_to_target();
   return true;

@@ -90,8 +90,9 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
   const bool lines = req.pty && req.gate && (req.kind == ChannelKind::shell || req.kind == ChannelKind::exec);
   if (lines && !ScreenModel::size_ok(req.pty->cols, req.pty->rows))
     return error = "terminal " + std::to_string(req.pty->cols) + "x" + std::to_string(req.pty->rows) +
-                   " is larger than the bastion reads (" + std::to_string(ScreenModel::kMaxCols) + "x" +
-                   std::to_string(ScreenModel::kMaxRows) + "); use a smaller window",
+                   " is outside what the bastion reads (" + std::to_string(ScreenModel::kMinCols) + "x1 to " +
+                   std::to_string(ScreenModel::kMaxCols) + "x" + std::to_string(ScreenModel::kMaxRows) +
+                   "); resize the window",
            nullptr;
   // Opening a channel is a short blocking exchange; do it outside the shared
   // event so no client callbacks run in the middle of it.
