@@ -66,57 +66,88 @@ ScreenModel::ScreenModel(int cols, int rows)
 ScreenModel::~ScreenModel() { vterm_free(vt_); }
 
 void ScreenModel::feed(std::string_view bytes) {
-  // libvterm 0.1.4 keeps 16 CSI arguments and writes past them (ESC[ and
-  // 16 ';' or ':' corrupt its heap; found by fuzz_screen_model). A CSI is
-  // tracked here with a superset of the states in which libvterm could be
-  // in one; before its separator kMaxCsiSeparators+1 a CAN goes in, which
-  // ends any sequence in libvterm and is ignored as text.
-  //
-  // It also crashes erasing a row that holds a C1 control sent as UTF-8
-  // (U+0080..U+009F, bytes C2 80..C2 9F, at column 0): those two bytes
-  // are dropped; terminals show nothing for them either.
+  // libvterm 0.1.4 has bugs that target output reaches (each found by
+  // fuzz_screen_model); feed() keeps the bytes that trigger them away:
+  //  - it keeps 16 CSI arguments and writes past them (ESC[ and 16 ';' or
+  //    ':'): before separator kMaxCsiSeparators+1 a CAN goes in, which ends
+  //    the sequence in libvterm;
+  //  - REP (CSI b) with no character before it loops forever: its final
+  //    byte becomes a CAN (the repeat is not modelled);
+  //  - erasing a row that holds a C1 control sent as UTF-8 (C2 80..C2 9F)
+  //    crashes: those two bytes are dropped (terminals show nothing).
+  // The escape states follow libvterm 0.1.4's parser, as observed.
+  //    libvterm's decoder also completes a C2 after controls in between
+  //    (C2 10 80 is U+0080): a C2 that does not start a U+00A0..U+00BF
+  //    right away goes in as U+FFFD, as the invalid byte it is.
   if (held_c2_) {
     held_c2_ = false;
-    const bool c1 = !bytes.empty() && static_cast<unsigned char>(bytes[0]) >= 0x80 &&
-                    static_cast<unsigned char>(bytes[0]) <= 0x9f;
-    if (c1) bytes.remove_prefix(1);
-    else vterm_input_write(vt_, "\xc2", 1);
+    const auto first = bytes.empty() ? 0u : static_cast<unsigned char>(bytes[0]);
+    if (first >= 0x80 && first <= 0x9f) bytes.remove_prefix(1);
+    else if (first >= 0xa0 && first <= 0xbf) vterm_input_write(vt_, "\xc2", 1);
+    else vterm_input_write(vt_, "\xef\xbf\xbd", 3);
   }
   std::size_t from = 0;
+  auto pass = [&](std::size_t upto) {
+    if (upto > from) vterm_input_write(vt_, bytes.data() + from, upto - from);
+  };
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     const auto c = static_cast<unsigned char>(bytes[i]);
     if (c == 0xc2 && i + 1 == bytes.size()) {
-      if (i > from) vterm_input_write(vt_, bytes.data() + from, i - from);
+      pass(i);
       held_c2_ = true;  // decided with the next chunk's first byte
       return;
     }
-    if (c == 0xc2 && static_cast<unsigned char>(bytes[i + 1]) >= 0x80 &&
-        static_cast<unsigned char>(bytes[i + 1]) <= 0x9f) {
-      if (i > from) vterm_input_write(vt_, bytes.data() + from, i - from);
-      from = i + 2;
-      ++i;
+    if (c == 0xc2) {
+      const auto next = static_cast<unsigned char>(bytes[i + 1]);
+      if (next >= 0xa0 && next <= 0xbf) continue;  // U+00A0..U+00BF
+      pass(i);
+      if (next >= 0x80 && next <= 0x9f) {
+        from = i + 2;
+        ++i;
+      } else {
+        vterm_input_write(vt_, "\xef\xbf\xbd", 3);
+        from = i + 1;
+      }
       continue;
     }
+    if (c == 0x00 || c == 0x7f) continue;  // ignored everywhere
     if (c == 0x18 || c == 0x1a) {
       csi_ = CsiState::none;
     } else if (c == 0x1b) {
       csi_ = CsiState::esc;
+    } else if (c < 0x20) {
+      // A C0 control runs without ending an escape or a CSI.
     } else if (csi_ == CsiState::esc) {
-      // Controls, intermediates and high bytes leave libvterm in its escape.
-      if (c == '[') csi_ = CsiState::params, csi_separators_ = 0;
+      // In 0.1.4 intermediates and high bytes leave the escape open, and
+      // '[' after them still starts a CSI (ESC ( [ 1 C moves the cursor).
+      if (c == '[') csi_ = CsiState::params, csi_separators_ = 0, csi_leading_ = true;
       else if (c >= 0x30 && c <= 0x7e) csi_ = CsiState::none;
     } else if (csi_ == CsiState::params) {
-      if (c >= 0x40 && c <= 0x7e) {
-        csi_ = CsiState::none;
-      } else if ((c == ';' || c == ':') && ++csi_separators_ > kMaxCsiSeparators) {
-        if (i > from) vterm_input_write(vt_, bytes.data() + from, i - from);
-        vterm_input_write(vt_, "\x18", 1);
-        from = i;
-        csi_ = CsiState::none;
+      if (c >= 0x3c && c <= 0x3f && csi_leading_) {
+        // a private-mode leader ('?')
+      } else if ((c >= '0' && c <= '9') || c == ';' || c == ':') {
+        csi_leading_ = false;
+        if ((c == ';' || c == ':') && ++csi_separators_ > kMaxCsiSeparators) {
+          pass(i);
+          vterm_input_write(vt_, "\x18", 1);
+          from = i;
+          csi_ = CsiState::none;
+        }
+      } else if (c >= 0x20 && c <= 0x2f) {
+        csi_ = CsiState::csi_intermediate;
+      } else {
+        if (c == 'b') {  // REP
+          pass(i);
+          vterm_input_write(vt_, "\x18", 1);
+          from = i + 1;
+        }
+        csi_ = CsiState::none;  // a final byte, or an invalid CSI
       }
+    } else if (csi_ == CsiState::csi_intermediate) {
+      if (c >= 0x30) csi_ = CsiState::none;
     }
   }
-  if (bytes.size() > from) vterm_input_write(vt_, bytes.data() + from, bytes.size() - from);
+  pass(bytes.size());
 }
 
 bool ScreenModel::resize(int cols, int rows) {

@@ -67,10 +67,11 @@ class ScreenModel {
   friend struct ScreenModelCallbacks;  // libvterm's callbacks set the two fields below
 
   // Where feed() is in an escape sequence (see feed()).
-  enum class CsiState { none, esc, params };
+  enum class CsiState { none, esc, params, csi_intermediate };
   static constexpr int kMaxCsiSeparators = 12;
   CsiState csi_ = CsiState::none;
   int csi_separators_ = 0;
+  bool csi_leading_ = false;  // no argument byte yet: '<' '=' '>' '?' are a leader
   bool held_c2_ = false;  // a chunk ended in 0xC2: it may start a UTF-8 C1 control
 
   VTerm* vt_ = nullptr;

@@ -79,6 +79,7 @@ TEST_CASE("screen model: a CSI with too many arguments cannot corrupt libvterm",
   std::string many = "\x1b[";
   for (int i = 0; i < 40; ++i) many += "1;";
   m.feed(many + "31m");
+  m.feed("\x1b-[::::::::::::::::::::l");  // an intermediate does not stop the CSI in 0.1.4
   std::string split = "\x1b\x95[";  // a high byte keeps libvterm in its escape
   for (int i = 0; i < 40; ++i) split += "2:";
   m.feed(split.substr(0, 30));
@@ -99,4 +100,21 @@ TEST_CASE("screen model: C1 controls sent as UTF-8 are dropped (libvterm 0.1.4 c
   m.feed("\xa9");  // U+00A9 split across chunks: kept
   CHECK(m.text(0, 0, m.content_end(0)) == "ab\xc2\xa9");
   CHECK(m.cursor() == ScreenPos{0, 3});
+  // A control between the two bytes: libvterm still decodes U+0080.
+  ScreenModel n(11, 4);
+  n.feed("\xc2\x10\x80\x1b[K");
+  n.feed("\xc2");
+  n.feed("\x07\x80\x1b[K");
+  CHECK(n.text(0, 0, 2) == "\xef\xbf\xbd\xef\xbf\xbd");
+  CHECK(n.has_replacement(0, 0, 2));
+}
+
+TEST_CASE("screen model: REP with nothing to repeat does not hang libvterm 0.1.4", "[screen_model]") {
+  ScreenModel m(16, 4);
+  m.feed("\x1b[b\x1b[3bok");  // loops forever in libvterm 0.1.4 unfiltered
+  CHECK(m.text(0, 0, m.content_end(0)) == "ok");
+  // Only a CSI's final byte is taken: the letter b in text stays.
+  m.feed("\x1b(b\x1b[1 b");
+  m.feed("b");
+  CHECK(m.text(0, 0, m.content_end(0)) == "okb");
 }
