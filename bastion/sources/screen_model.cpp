@@ -152,6 +152,16 @@ void ScreenModel::feed(std::string_view bytes) {
 
 bool ScreenModel::resize(int cols, int rows) {
   if (!size_ok(cols, rows)) return false;
+  // libvterm 0.1.4 keeps the rows below the cursor when the primary screen
+  // shrinks and pushes rows above it out, past the cursor itself: an erase
+  // then writes through a null pointer (fuzz_screen_model). Rows below the
+  // cursor are cleared first, as a terminal drops them.
+  const ScreenPos cur = cursor();
+  if (!altscreen_ && rows < rows_ && cur.row < rows_ - rows) {
+    const std::string clear = "\x1b[" + std::to_string(cur.row + 2) + ";1H\x1b[J\x1b[" +
+                              std::to_string(cur.row + 1) + ";" + std::to_string(cur.col + 1) + "H";
+    vterm_input_write(vt_, clear.data(), clear.size());
+  }
   cols_ = cols;
   rows_ = rows;
   vterm_set_size(vt_, rows, cols);

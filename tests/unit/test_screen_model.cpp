@@ -118,3 +118,13 @@ TEST_CASE("screen model: REP with nothing to repeat does not hang libvterm 0.1.4
   m.feed("b");
   CHECK(m.text(0, 0, m.content_end(0)) == "okb");
 }
+
+TEST_CASE("screen model: shrinking with the cursor near the top keeps libvterm 0.1.4 sound", "[screen_model]") {
+  ScreenModel m(11, 4);
+  m.feed("A\r\nB\r\nC\r\nD\x1b[H");
+  REQUIRE(m.resize(11, 2));  // unguarded, the erase below crashes
+  m.feed("\x1b[J");
+  CHECK(m.cursor() == ScreenPos{0, 0});
+  m.feed("x");
+  CHECK(m.text(0, 0, m.content_end(0)) == "x");
+}
