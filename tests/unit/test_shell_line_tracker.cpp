@@ -464,3 +464,23 @@ TEST_CASE("shell lines: a for loop over PS2 is decided per line and joined", "[s
   CHECK_FALSE(r.gate.facts[2].nested);
   CHECK(r.sent == "for i in 1 2; do\rtouch f$i\rdone\r");
 }
+
+#include "targets/ssh/ssh_kind.h"
+
+TEST_CASE("shell lines: the ssh kind parses shell_line for policy tests and cases", "[shell_line_tracker]") {
+  const SshKind kind;
+  CHECK(kind.command_kinds() == std::vector<std::string>{"shell_line"});
+  const ParsedCommand p = kind.parse_command(
+      "shell_line", "1+1", {{"nested", "true"}, {"program", "python3"}, {"fullscreen", "false"}});
+  CHECK(p.text == "1+1");
+  const auto* f = dynamic_cast<const ShellLineFacts*>(p.facts.get());
+  REQUIRE(f);
+  CHECK(f->line.nested);
+  CHECK(f->line.program == "python3");
+  CHECK_FALSE(f->line.fullscreen);
+  CHECK_FALSE(f->line.hidden);
+  // A hidden line's text never reaches the policy.
+  const ParsedCommand h = kind.parse_command("shell_line", "s3cret", {{"hidden", "true"}});
+  CHECK(h.text.empty());
+  CHECK(dynamic_cast<const ShellLineFacts*>(h.facts.get())->line.hidden_chars == 6);
+}
