@@ -28,6 +28,18 @@ std::string digits_masked(std::string s) {
   return s;
 }
 
+// Whether two prompts are the same shell's: equal but for digits, or the
+// same prompt character ($ # % >) after the same first characters (the
+// working directory in the prompt changes with cd).
+bool similar_prompt(const std::string& a, const std::string& b) {
+  if (blank(a) || blank(b)) return false;
+  if (digits_masked(a) == digits_masked(b)) return true;
+  const std::string ta = rtrim(a), tb = rtrim(b);
+  if (ta.size() < 2 || tb.size() < 2 || ta.back() != tb.back()) return false;
+  const std::size_t k = std::min<std::size_t>({4, ta.size() - 1, tb.size() - 1});
+  return ta.compare(0, k, tb, 0, k) == 0;
+}
+
 bool is_submitter(unsigned char c) { return c == '\r' || c == '\n' || c == 0x0f; }
 
 std::string program_of(const std::string& text) {
@@ -130,16 +142,12 @@ void ShellLineTracker::start_line() {
   // The echo of the last key sent (an Enter) has not come back: the cursor
   // is not where this line starts. Read it by the prompt instead.
   line_.stale = !output_after_forward_;
-  if (running_ && !line_.stale && !blank(line_.prompt) &&
-      (line_.prompt == running_prompt_ || is_login_prompt(line_.prompt))) {
+  if (running_ && !line_.stale &&
+      (similar_prompt(line_.prompt, running_prompt_) || similar_prompt(line_.prompt, login_prompt_))) {
     running_ = false;
     fullscreen_free_ = false;
   }
   if (login_prompt_.empty() && !running_ && !line_.stale && !blank(line_.prompt)) login_prompt_ = line_.prompt;
-}
-
-bool ShellLineTracker::is_login_prompt(const std::string& p) const {
-  return !login_prompt_.empty() && digits_masked(p) == digits_masked(login_prompt_);
 }
 
 std::string ShellLineTracker::target_output(std::string_view data) {
@@ -232,9 +240,16 @@ void ShellLineTracker::check_altscreen() {
 bool ShellLineTracker::prompt_back() const {
   // The shell's prompt at the cursor row: the full-screen program ended
   // (or never ran: a printf of the switch), so lines are decided again.
-  if (blank(running_prompt_)) return false;
   const int row = model_.cursor().row;
-  return model_.text(row, 0, model_.content_end(row)).rfind(running_prompt_, 0) == 0;
+  const std::string text = model_.text(row, 0, model_.content_end(row));
+  for (const std::string* p : {&running_prompt_, &login_prompt_}) {
+    const std::string t = rtrim(*p);
+    if (t.empty()) continue;
+    const std::size_t k = std::min<std::size_t>(4, t.size());
+    if (text.compare(0, k, t, 0, k) == 0 && text.find(std::string(1, t.back()) + " ") != std::string::npos)
+      return true;
+  }
+  return false;
 }
 
 ShellLine ShellLineTracker::facts_base() const {

@@ -99,7 +99,6 @@ class ShellLineTracker {
   void poll_review();
   void check_altscreen();
   Region read_region() const;
-  bool is_login_prompt(const std::string& p) const;
   bool prompt_back() const;
   ShellLine facts_base() const;
   GateResult submit(const std::string& text, ShellLine facts);

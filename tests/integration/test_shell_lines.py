@@ -225,11 +225,13 @@ class ShellLinesTest(ShellLinesBase):
 
     def test_alternate_screen_printed_at_a_prompt_suspends_nothing(self):
         s = self.open()
+        self.line(s, f"cd {self.d}")  # a prompt with another directory in it
         self.line(s, "printf '\\e[?1049h'")
         self.line(s, f"touch {self.d}/deny_me")
         self.assertIn(b"bastion: denied:", s.buf)
         self.line(s, "printf '\\e[?1049l'")
-        self.finish(s, [("shell_line", "printf '\\e[?1049h'", "allow"),
+        self.finish(s, [("shell_line", f"cd {self.d}", "allow"),
+                        ("shell_line", "printf '\\e[?1049h'", "allow"),
                         ("shell_line", "printf '\\e[?1049h'", "allow"),
                         ("shell_line", f"touch {self.d}/deny_me", "deny"),
                         ("shell_line", "printf '\\e[?1049l'", "allow")])

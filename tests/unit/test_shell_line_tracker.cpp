@@ -328,6 +328,46 @@ TEST_CASE("shell lines: alternate screen of an allowed program suspends; at a pr
   CHECK(p.gate.calls[p.gate.calls.size() - 2] == "submit deny_me");
 }
 
+TEST_CASE("shell lines: a prompt changed by cd still ends the running line", "[shell_line_tracker]") {
+  // Otherwise `cd` would stay "running" and a printf of the alternate
+  // screen would be asked as a full-screen request for it.
+  Rig r;
+  r.gate.rules["deny_me"] = FakeCommandGate::Rule::deny;
+  r.out("root@vm:/root# ");
+  r.type("cd /tmp");
+  r.key("\r");
+  r.out("\r\nroot@vm:/tmp# ");
+  r.t += 0.1;
+  r.type("printf x");
+  r.key("\r");
+  CHECK_FALSE(r.gate.facts[1].nested);
+  r.out("\r\n\x1b[?1049hroot@vm:/tmp# ");
+  r.tick(0.01);
+  CHECK(r.gate.facts[2].fullscreen);
+  CHECK(r.gate.facts[2].program == "printf");
+  r.t += 0.1;
+  r.type("deny_me");
+  r.key("\r");
+  CHECK(r.gate.calls[r.gate.calls.size() - 2] == "submit deny_me");
+  CHECK(r.sent.find("deny_me\r") == std::string::npos);
+  // And a free full-screen program showing the shell's prompt again at Enter.
+  Rig v;
+  v.out("root@vm:/root# ");
+  v.type("vim");
+  v.key("\r");
+  v.out("\r\n\x1b[?1049h\x1b[H~");
+  v.tick(0.01);
+  v.type("x");  // starts a line inside vim
+  v.out("\x1b[Hroot@vm:/srv# ");  // vim gone, the prompt on the alternate screen
+  v.t += 0.1;
+  v.type("deny_me");
+  v.key("\r");
+  // Decided: the prompt of this line was lost, so the whole screen line.
+  CHECK(v.gate.calls.back() == "submit root@vm:/srv# deny_me");
+  CHECK_FALSE(v.gate.facts.back().prompt_known);
+  CHECK(v.sent.back() == '\r');
+}
+
 TEST_CASE("shell lines: a denied full-screen request keeps deciding lines", "[shell_line_tracker]") {
   Rig r;
   r.gate.rules["fullscreen top"] = FakeCommandGate::Rule::deny;
