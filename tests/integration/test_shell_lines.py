@@ -30,9 +30,10 @@ function on_command(c)
 end
 '''
 
-# A prompt at the end of the output; after a denial the bastion repaints
-# the prompt row and puts the cursor back where the shell has it.
-PROMPT_RE = re.compile(rb"[#$] ?(\x1b\[K\x1b\[\d+C)?$")
+# A prompt at the end of the output, once escape sequences are taken out
+# (zsh and a bastion repaint leave some after it).
+PROMPT_RE = re.compile(rb"[#$] ?$")
+CSI_RE = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class ShellLinesBase(BastionTest):
@@ -59,7 +60,11 @@ class ShellLinesBase(BastionTest):
                 s.read_until(b"\x00never", timeout=0.3)
             except AssertionError:
                 pass
-            if PROMPT_RE.search(s.buf.replace(b"\r", b"")):
+            if s.buf.endswith(b"\x1b[6n"):  # busybox asks where the cursor is
+                s.send(b"\x1b[1;5R")
+                s.buf = s.buf[:-4]
+                continue
+            if PROMPT_RE.search(CSI_RE.sub(b"", s.buf.replace(b"\r", b""))):
                 return
         raise AssertionError(f"no prompt; got {s.buf[-300:]!r}")
 
@@ -278,6 +283,21 @@ class ShellLinesTest(ShellLinesBase):
                         ("shell_line", f"touch {self.d}/d2", "allow"),
                         ("shell_line", f"touch {self.d}/deny_me", "deny")])
         self.assertEqual(sorted(os.listdir(self.d)), ["d1"])
+
+    def check_other_shell(self, command):
+        s = self.open(command)
+        self.line(s, f"touch {self.d}/o1")
+        self.line(s, f"touch {self.d}/deny_me")
+        self.assertIn(b"bastion: denied: deny_me is not allowed here", s.buf)
+        self.finish(s, [("shell_line", f"touch {self.d}/o1", "allow"),
+                        ("shell_line", f"touch {self.d}/deny_me", "deny")])
+        self.assertEqual(sorted(os.listdir(self.d)), ["o1"])
+
+    def test_busybox_sh(self):
+        self.check_other_shell("busybox sh")
+
+    def test_zsh(self):
+        self.check_other_shell("zsh -f")
 
 
 class ProdShellLinesTest(ShellLinesBase):
