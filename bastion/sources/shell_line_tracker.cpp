@@ -128,7 +128,6 @@ void ShellLineTracker::forward_key(char b, bool printable) {
 void ShellLineTracker::forward(char b) {
   const double now = clock_();
   to_target_ += b;
-  last_forward_ = now;
   output_after_forward_ = false;
   if (!awaiting_echo_) awaiting_echo_ = true, rtt_start_ = now;
 }
@@ -157,7 +156,6 @@ std::string ShellLineTracker::target_output(std::string_view data) {
   track_paste_mode(data);
   last_output_ = now;
   output_after_forward_ = true;
-  if (line_.started) line_.output = true;
   if (awaiting_echo_) {
     rtt_ = 0.8 * rtt_ + 0.2 * std::min(now - rtt_start_, kSettleMax);
     awaiting_echo_ = false;

@@ -9,8 +9,9 @@
 // Keys it acts on: Enter (CR, LF, Ctrl-O) and Ctrl-D on a non-empty line
 // are held with everything typed after them until the line is decided;
 // Ctrl-C drops a held line and withdraws a review. A denied line is cleared
-// at the target (Ctrl-E Ctrl-U), the reason is shown to the user, and the
-// prompt row is repainted from the model.
+// at the target (Ctrl-E Ctrl-U), the reason is shown to the user, the
+// prompt row is repainted from the model, and keys typed after its Enter
+// are dropped. Several lines pasted at once are all decided first.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -75,7 +76,6 @@ class ShellLineTracker {
     uint64_t scroll = 0;
     std::string prompt;
     std::size_t keys = 0, printable = 0;
-    bool output = false;  // target output arrived since the boundary
     bool stale = false;   // started before the echo of the last Enter came back
   };
   struct Region {
@@ -124,7 +124,7 @@ class ShellLineTracker {
   int out_esc_ = 0;
   std::string out_params_;
   // Settling: echo of every forwarded key reached the model.
-  double last_forward_ = 0, last_output_ = 0, rtt_start_ = 0;
+  double last_output_ = 0, rtt_start_ = 0;
   bool output_after_forward_ = true, awaiting_echo_ = false;
   double rtt_ = 0.005;  // echo round trip (EWMA); the first timeout is the 50 ms floor
   // Continuation (PS2): the fragments sent so far.
