@@ -306,6 +306,16 @@ bool Session::holding_output() const {
   return std::any_of(channels_.begin(), channels_.end(), [](const auto& c) { return c->holding_output(); });
 }
 
+int Session::idle_poll_ms() const {
+  // Masked output held back for a possible straddling match is released
+  // after a short quiet period, and a shell line waits for its echo to
+  // settle: poll more often while either waits.
+  int ms = holding_output() ? kHoldPollMs : kIdlePollMs;
+  for (const auto& c : channels_)
+    if (const auto w = c->wants_wakeup_ms()) ms = std::min(ms, std::max(0, *w));
+  return ms;
+}
+
 // libssh may run the channel-open callback (and so append to channels_)
 // from inside any call that reads packets, e.g. a channel read in step().
 // Walk by index, re-reading the size, so growth cannot invalidate the walk.
@@ -434,9 +444,7 @@ void Session::run(ssh_event ev) {
   bool busy = false;
   double linger_until = 0;
   while (true) {
-    // Masked output held back for a possible straddling match is released
-    // after a short quiet period, so poll more often while it waits.
-    const int rc = ssh_event_dopoll(ev_, busy ? 0 : (holding_output() ? kHoldPollMs : kIdlePollMs));
+    const int rc = ssh_event_dopoll(ev_, busy ? 0 : idle_poll_ms());
     if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
     busy = false;
     for_each_channel([&](ChannelPipeline& c) { busy |= c.step(); });

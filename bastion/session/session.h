@@ -30,6 +30,8 @@ class Session {
   // Called from libssh's channel-open callback.
   ssh_channel open_channel();
   bool holding_output() const;
+  // How long the event loop may sleep when nothing moved.
+  int idle_poll_ms() const;
   // A direct-tcpip channel: accepted (and started) only on a target whose
   // kind takes tunnels, to TARGET:PORT (the kind's port), for the user's own
   // client. Null + why otherwise.

@@ -81,6 +81,9 @@ class Executor {
   // Moves up to `budget` bytes of available output into `out`.
   // Returns false when the target has no more output (finished or failed).
   virtual bool pump_output(OutputWriter& out, std::size_t budget) = 0;
+  // How soon the session loop must step this channel again although nothing
+  // arrived (a decision waiting for the echo to settle); nullopt: no hurry.
+  virtual std::optional<int> wants_wakeup_ms() const { return std::nullopt; }
   // Set once the target reported how the command ended.
   virtual ExitInfo exit_info() const = 0;
   virtual void close() = 0;

@@ -2,6 +2,7 @@
 
 #include "common/file_util.h"
 #include "common/ssh_handles.h"
+#include "sources/shell_line_facts.h"
 #include "targets/ssh/sftp_facts.h"
 #include "targets/ssh/ssh_script_executor.h"
 #include "targets/ssh/ssh_settings.h"
@@ -61,14 +62,34 @@ bool SshKind::decides_lines(const ExecRequest& req) const { return decides_stdin
 
 ParsedCommand SshKind::parse_command(const std::string& kind, const std::string& text,
                                      const CommandOptions& options) const {
-  ParsedCommand p{.text = text};
-  if (kind != "sftp") return p;
-  SftpOp op;
-  if (!parse_sftp_op(text, options, op, p.error)) return p;
-  p.text = sftp_text(op);
-  // As the channel does: an unknown extended request is refused by the bastion.
-  if (op.op == "extended") p.refusal = "the extended request " + op.path + " is not supported through the bastion";
-  p.facts = std::make_shared<SftpFacts>(std::move(op));
+  if (kind == "sftp") {
+    ParsedCommand p{.text = text};
+    SftpOp op;
+    if (!parse_sftp_op(text, options, op, p.error)) return p;
+    p.text = sftp_text(op);
+    // As the channel does: an unknown extended request is refused by the bastion.
+    if (op.op == "extended") p.refusal = "the extended request " + op.path + " is not supported through the bastion";
+    p.facts = std::make_shared<SftpFacts>(std::move(op));
+    return p;
+  }
+  auto opt = [&](const char* k) {
+    const auto it = options.find(k);
+    return it == options.end() ? std::string() : it->second;
+  };
+  auto flag = [&](const char* k) {
+    const std::string v = opt(k);
+    return !v.empty() && v != "false";
+  };
+  ShellLine l;
+  l.nested = flag("nested");
+  l.hidden = flag("hidden");
+  l.fullscreen = flag("fullscreen");
+  l.pasted = flag("pasted");
+  l.continued = flag("continued");
+  l.program = opt("program");
+  ParsedCommand p{.text = l.hidden ? std::string() : text};
+  if (l.hidden) l.hidden_chars = text.size();
+  p.facts = std::make_shared<ShellLineFacts>(std::move(l));
   return p;
 }
 

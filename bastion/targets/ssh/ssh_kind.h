@@ -19,8 +19,9 @@ class SshKind : public TargetKind {
                                             std::string& error) const override;
   bool serves_subsystem(std::string_view name) const override { return name == "sftp"; }
   bool decides_lines(const ExecRequest& req) const override;
+  // "shell_line": a line typed in a pty shell (options nested, hidden, program, fullscreen);
   // "sftp": one file operation of an sftp channel (its audit text).
-  std::vector<std::string> command_kinds() const override { return {"sftp"}; }
+  std::vector<std::string> command_kinds() const override { return {"shell_line", "sftp"}; }
   ParsedCommand parse_command(const std::string& kind, const std::string& text,
                               const CommandOptions& options) const override;
 };

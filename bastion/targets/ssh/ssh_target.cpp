@@ -4,6 +4,7 @@
 
 #include "targets/ssh/sftp_gate.h"
 #include "targets/ssh/ssh_executor.h"
+#include "targets/ssh/ssh_shell_executor.h"
 #include "targets/ssh/ssh_script_executor.h"
 
 namespace bastion {
@@ -87,6 +88,14 @@ void SshTargetConnection::detach() {
 bool SshTargetConnection::connected() const { return ssh_is_connected(session_.get()) != 0; }
 
 std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std::string& error) {
+  // A pty shell's lines are read off a screen model of bounded size.
+  const bool lines = req.pty && req.gate && (req.kind == ChannelKind::shell || req.kind == ChannelKind::exec);
+  if (lines && !ScreenModel::size_ok(req.pty->cols, req.pty->rows))
+    return error = "terminal " + std::to_string(req.pty->cols) + "x" + std::to_string(req.pty->rows) +
+                   " is outside what the bastion reads (" + std::to_string(ScreenModel::kMinCols) + "x1 to " +
+                   std::to_string(ScreenModel::kMaxCols) + "x" + std::to_string(ScreenModel::kMaxRows) +
+                   "); resize the window",
+           nullptr;
   // Opening a channel is a short blocking exchange; do it outside the shared
   // event so no client callbacks run in the middle of it.
   ssh_event ev = event_;
@@ -115,6 +124,8 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
   if (ev) attach(ev);
   // sftp: each file operation is decided on its own.
   if (req.kind == ChannelKind::subsystem && req.text == "sftp") return std::make_unique<SftpGate>(std::move(exec), req.gate);
+  // A pty: each line is read off the screen and decided at its Enter.
+  if (lines) return std::make_unique<SshShellExecutor>(std::move(exec), *req.gate, *req.pty);
   if (!decides_stdin_lines(req)) return exec;
   // A shell reading commands from stdin: each is decided before it is sent on.
   if (!req.gate) return error = "target " + name_ + ": no gate to decide the shell's lines", nullptr;

@@ -1,0 +1,85 @@
+// What the user's terminal shows, as the target drew it: a libvterm screen
+// fed with the target's output on a pty channel. The shell line tracker
+// reads the line a user submits off it (what the shell echoed and edited),
+// never off the keystrokes. libvterm 0.1.4 (Debian 12) has no soft-wrap flag,
+// so wrapped rows are found by a heuristic (wraps()).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+struct VTerm;
+struct VTermScreen;
+struct VTermState;
+
+namespace bastion {
+
+struct ScreenPos {
+  int row = 0, col = 0;
+  bool operator==(const ScreenPos&) const = default;
+};
+
+class ScreenModel {
+ public:
+  // Larger terminals are refused (memory per channel, and a model that
+  // wraps differently from the user's terminal would misread lines).
+  static constexpr int kMaxCols = 512;
+  static constexpr int kMaxRows = 256;
+  // libvterm 0.1.4 crashes on a wide char in a 1-column screen (found by
+  // fuzz_screen_model): narrower terminals are refused too.
+  static constexpr int kMinCols = 2;
+  static bool size_ok(int cols, int rows) {
+    return cols >= kMinCols && rows > 0 && cols <= kMaxCols && rows <= kMaxRows;
+  }
+
+  ScreenModel(int cols, int rows);  // callers check size_ok() first; out-of-range sizes are clamped
+  ~ScreenModel();
+  ScreenModel(const ScreenModel&) = delete;
+  ScreenModel& operator=(const ScreenModel&) = delete;
+
+  // The one place target output enters the model.
+  void feed(std::string_view bytes);
+  // False (and unchanged) when the size is refused.
+  bool resize(int cols, int rows);
+
+  int cols() const { return cols_; }
+  int rows() const { return rows_; }
+  ScreenPos cursor() const;
+  bool in_altscreen() const { return altscreen_; }
+  // Rows pushed off the top of the primary screen since the start: a
+  // position recorded earlier is now `scrolled() - then` rows higher.
+  uint64_t scrolled() const { return scrolled_; }
+
+  // The cell is blank (never written, or erased).
+  bool erased(int row, int col) const;
+  // Whether row r continues on row r+1 (0.1.4 heuristic: its last cell is
+  // written and row r+1 has text in column 0).
+  bool wraps(int row) const;
+  // Text of row r from column `from` up to (not including) `to`, as UTF-8:
+  // wide-char tails skipped, erased cells inside the range read as spaces.
+  std::string text(int row, int from, int to) const;
+  // One past the last written cell of row r (0 when the row is blank).
+  int content_end(int row) const;
+  // Whether any cell holds U+FFFD (bytes that were not UTF-8).
+  bool has_replacement(int row, int from, int to) const;
+
+ private:
+  friend struct ScreenModelCallbacks;  // libvterm's callbacks set the two fields below
+
+  // Where feed() is in an escape sequence (see feed()).
+  enum class CsiState { none, esc, params, csi_intermediate };
+  static constexpr int kMaxCsiSeparators = 12;
+  CsiState csi_ = CsiState::none;
+  int csi_separators_ = 0;
+  bool csi_leading_ = false;  // no argument byte yet: '<' '=' '>' '?' are a leader
+  bool held_c2_ = false;  // a chunk ended in 0xC2: it may start a UTF-8 C1 control
+
+  VTerm* vt_ = nullptr;
+  VTermScreen* screen_ = nullptr;
+  VTermState* state_ = nullptr;
+  int cols_, rows_;
+  bool altscreen_ = false;
+  uint64_t scrolled_ = 0;
+};
+
+}  // namespace bastion
