@@ -53,7 +53,9 @@ void append_utf8(std::string& out, uint32_t c) {
 }  // namespace
 
 ScreenModel::ScreenModel(int cols, int rows)
-    : cols_(std::clamp(cols, kMinCols, kMaxCols)), rows_(std::clamp(rows, 1, kMaxRows)) {
+    : compactor_(std::clamp(rows, 1, kMaxRows), std::clamp(cols, kMinCols, kMaxCols)),
+      cols_(std::clamp(cols, kMinCols, kMaxCols)),
+      rows_(std::clamp(rows, 1, kMaxRows)) {
   vt_ = vterm_new(rows_, cols_);
   vterm_set_utf8(vt_, 1);
   screen_ = vterm_obtain_screen(vt_);
@@ -65,7 +67,20 @@ ScreenModel::ScreenModel(int cols, int rows)
 
 ScreenModel::~ScreenModel() { vterm_free(vt_); }
 
-void ScreenModel::feed(std::string_view bytes) {
+VtermFeedCompactor::Sink ScreenModel::sink() const {
+  return [this](std::string_view b) { write_guarded(b); };
+}
+
+void ScreenModel::feed(std::string_view bytes) { compactor_.push(bytes, sink()); }
+
+void ScreenModel::set_line_open(bool open) { compactor_.set_line_open(open, sink()); }
+
+void ScreenModel::sync() const {
+  if (compactor_.held_bytes() > 0) compactor_.flush(sink());
+}
+
+void ScreenModel::write_guarded(std::string_view bytes) const {
+  // Second line of defence behind VtermFeedCompactor's own defusing.
   // libvterm 0.1.4 has bugs that target output reaches (each found by
   // fuzz_screen_model); feed() keeps the bytes that trigger them away:
   //  - it keeps 16 CSI arguments and writes past them (ESC[ and 16 ';' or
@@ -152,6 +167,7 @@ void ScreenModel::feed(std::string_view bytes) {
 
 bool ScreenModel::resize(int cols, int rows) {
   if (!size_ok(cols, rows)) return false;
+  compactor_.resize(rows, cols, sink());
   // libvterm 0.1.4 keeps the rows below the cursor when the primary screen
   // shrinks and pushes rows above it out, past the cursor itself: an erase
   // then writes through a null pointer (fuzz_screen_model). Rows below the
@@ -169,12 +185,14 @@ bool ScreenModel::resize(int cols, int rows) {
 }
 
 ScreenPos ScreenModel::cursor() const {
+  sync();
   VTermPos p;
   vterm_state_get_cursorpos(state_, &p);
   return {std::clamp(p.row, 0, rows_ - 1), std::clamp(p.col, 0, cols_ - 1)};
 }
 
 bool ScreenModel::erased(int row, int col) const {
+  sync();
   VTermScreenCell c;
   if (row < 0 || row >= rows_ || col < 0 || col >= cols_) return true;
   if (!vterm_screen_get_cell(screen_, VTermPos{row, col}, &c)) return true;
@@ -198,6 +216,7 @@ int ScreenModel::content_end(int row) const {
 }
 
 std::string ScreenModel::text(int row, int from, int to) const {
+  sync();
   std::string out;
   if (row < 0 || row >= rows_) return out;
   from = std::clamp(from, 0, cols_);
@@ -217,6 +236,7 @@ std::string ScreenModel::text(int row, int from, int to) const {
 }
 
 bool ScreenModel::has_replacement(int row, int from, int to) const {
+  sync();
   for (int c = std::max(0, from); c < std::min(to, cols_); ++c) {
     VTermScreenCell cell;
     if (vterm_screen_get_cell(screen_, VTermPos{row, c}, &cell) && cell.chars[0] == 0xFFFD) return true;

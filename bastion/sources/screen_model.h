@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "sources/vterm_feed_compactor.h"
+
 struct VTerm;
 struct VTermScreen;
 struct VTermState;
@@ -26,8 +28,9 @@ class ScreenModel {
   static constexpr int kMaxCols = 512;
   static constexpr int kMaxRows = 256;
   // libvterm 0.1.4 crashes on a wide char in a 1-column screen (found by
-  // fuzz_screen_model): narrower terminals are refused too.
-  static constexpr int kMinCols = 2;
+  // fuzz_screen_model), and a double-width line halves a row: narrower
+  // terminals are refused too.
+  static constexpr int kMinCols = 4;
   static bool size_ok(int cols, int rows) {
     return cols >= kMinCols && rows > 0 && cols <= kMaxCols && rows <= kMaxRows;
   }
@@ -37,18 +40,24 @@ class ScreenModel {
   ScreenModel(const ScreenModel&) = delete;
   ScreenModel& operator=(const ScreenModel&) = delete;
 
-  // The one place target output enters the model.
+  // The one place target output enters the model. Long plain runs are cut
+  // to what can still be seen (VtermFeedCompactor) unless a line is open;
+  // what is held back is applied before any read.
   void feed(std::string_view bytes);
+  // While a line is being typed nothing is cut: every scrolled row counts.
+  void set_line_open(bool open);
+  // Bytes of output libvterm never had to parse (the fast path).
+  uint64_t skipped_bytes() const { return compactor_.skipped_bytes(); }
   // False (and unchanged) when the size is refused.
   bool resize(int cols, int rows);
 
   int cols() const { return cols_; }
   int rows() const { return rows_; }
   ScreenPos cursor() const;
-  bool in_altscreen() const { return altscreen_; }
+  bool in_altscreen() const { return sync(), altscreen_; }
   // Rows pushed off the top of the primary screen since the start: a
   // position recorded earlier is now `scrolled() - then` rows higher.
-  uint64_t scrolled() const { return scrolled_; }
+  uint64_t scrolled() const { return sync(), scrolled_; }
 
   // The cell is blank (never written, or erased).
   bool erased(int row, int col) const;
@@ -66,20 +75,27 @@ class ScreenModel {
  private:
   friend struct ScreenModelCallbacks;  // libvterm's callbacks set the two fields below
 
+  // Output is applied lazily: reads first apply what the compactor holds.
+  // Logically const (the bytes were received already); hence mutable.
+  void sync() const;
+  void write_guarded(std::string_view bytes) const;
+  VtermFeedCompactor::Sink sink() const;
+  mutable VtermFeedCompactor compactor_;
+
   // Where feed() is in an escape sequence (see feed()).
   enum class CsiState { none, esc, params, csi_intermediate };
   static constexpr int kMaxCsiSeparators = 12;
-  CsiState csi_ = CsiState::none;
-  int csi_separators_ = 0;
-  bool csi_leading_ = false;  // no argument byte yet: '<' '=' '>' '?' are a leader
-  bool held_c2_ = false;  // a chunk ended in 0xC2: it may start a UTF-8 C1 control
+  mutable CsiState csi_ = CsiState::none;
+  mutable int csi_separators_ = 0;
+  mutable bool csi_leading_ = false;  // no argument byte yet: '<' '=' '>' '?' are a leader
+  mutable bool held_c2_ = false;  // a chunk ended in 0xC2: it may start a UTF-8 C1 control
 
   VTerm* vt_ = nullptr;
   VTermScreen* screen_ = nullptr;
   VTermState* state_ = nullptr;
   int cols_, rows_;
-  bool altscreen_ = false;
-  uint64_t scrolled_ = 0;
+  mutable bool altscreen_ = false;
+  mutable uint64_t scrolled_ = 0;
 };
 
 }  // namespace bastion

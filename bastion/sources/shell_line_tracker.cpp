@@ -151,7 +151,10 @@ void ShellLineTracker::start_line() {
 
 std::string ShellLineTracker::target_output(std::string_view data) {
   const double now = clock_();
-  // The one place target output enters the model.
+  // The one place target output enters the model. While a line is being
+  // typed nothing is cut from it (every scrolled row counts); between lines
+  // long output is only parsed as far as it can still be seen.
+  model_.set_line_open(line_.started);
   model_.feed(data);
   track_paste_mode(data);
   last_output_ = now;

@@ -60,9 +60,10 @@ TEST_CASE("screen model: size cap and resize", "[screen_model]") {
   CHECK_FALSE(ScreenModel::size_ok(0, 24));
   // libvterm 0.1.4 writes through a null pointer for a wide char in one column.
   CHECK_FALSE(ScreenModel::size_ok(1, 24));
+  CHECK_FALSE(ScreenModel::size_ok(3, 24));  // a double-width line halves the row
   ScreenModel narrow(1, 8);  // clamped to the narrowest it takes
-  CHECK(narrow.cols() == 2);
-  narrow.feed("\xe4\xa4\xb4\xe4\xa4\xb4");
+  CHECK(narrow.cols() == 4);
+  narrow.feed("\xe4\xa4\xb4\xe4\xa4\xb4\xe4\xa4\xb4");
   CHECK(narrow.cursor().row == 1);
   ScreenModel m(80, 24);
   CHECK_FALSE(m.resize(1000, 24));
@@ -92,14 +93,16 @@ TEST_CASE("screen model: a CSI with too many arguments cannot corrupt libvterm",
   CHECK(n.text(0, 0, n.content_end(0)) == "X");
 }
 
-TEST_CASE("screen model: C1 controls sent as UTF-8 are dropped (libvterm 0.1.4 crashes on them)", "[screen_model]") {
+TEST_CASE("screen model: C1 controls sent as UTF-8 are defused (libvterm 0.1.4 crashes on them)", "[screen_model]") {
   ScreenModel m(80, 24);
   m.feed("\xc2\x8c\x1b[K");  // crashes libvterm 0.1.4 unfiltered
   m.feed("a\xc2");
   m.feed("\x9f\x1b[Kb\xc2");
   m.feed("\xa9");  // U+00A9 split across chunks: kept
-  CHECK(m.text(0, 0, m.content_end(0)) == "ab\xc2\xa9");
-  CHECK(m.cursor() == ScreenPos{0, 3});
+  // The compactor turns each C1 control into a visible U+00BF (an auditor
+  // sees that something was there); the erases then act on the line.
+  CHECK(m.text(0, 0, m.content_end(0)) == "\xc2\xbf" "a\xc2\xbf" "b\xc2\xa9");
+  CHECK(m.cursor() == ScreenPos{0, 5});
   // A control between the two bytes: libvterm still decodes U+0080.
   ScreenModel n(11, 4);
   n.feed("\xc2\x10\x80\x1b[K");
@@ -127,4 +130,20 @@ TEST_CASE("screen model: shrinking with the cursor near the top keeps libvterm 0
   CHECK(m.cursor() == ScreenPos{0, 0});
   m.feed("x");
   CHECK(m.text(0, 0, m.content_end(0)) == "x");
+}
+
+TEST_CASE("screen model: bulk output between lines takes the fast path, reads stay exact", "[screen_model]") {
+  ScreenModel fast(80, 24), line_open(80, 24);
+  line_open.set_line_open(true);  // nothing may be cut while a line is typed
+  std::string chunk;
+  for (int i = 0; i < 2000; ++i) chunk += "log line " + std::to_string(i) + " \x1b[32mok\x1b[0m\r\n";
+  fast.feed(chunk);
+  fast.feed("$ ");
+  line_open.feed(chunk);
+  line_open.feed("$ ");
+  CHECK(fast.skipped_bytes() > chunk.size() / 2);
+  CHECK(line_open.skipped_bytes() == 0);
+  for (int r = 0; r < 24; ++r) CHECK(fast.text(r, 0, 80) == line_open.text(r, 0, 80));
+  CHECK(fast.cursor() == line_open.cursor());
+  CHECK(fast.text(22, 0, fast.content_end(22)) == "log line 1999 ok");
 }
