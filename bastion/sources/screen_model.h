@@ -54,7 +54,9 @@ class ScreenModel {
   int cols() const { return cols_; }
   int rows() const { return rows_; }
   ScreenPos cursor() const;
-  bool in_altscreen() const { return sync(), altscreen_; }
+  // Exact without applying held output: a switch is never plain text, so
+  // the compactor hands it (and everything before it) to libvterm at once.
+  bool in_altscreen() const { return altscreen_; }
   // Rows pushed off the top of the primary screen since the start: a
   // position recorded earlier is now `scrolled() - then` rows higher.
   uint64_t scrolled() const { return sync(), scrolled_; }

@@ -149,7 +149,7 @@ void ShellLineTracker::start_line() {
   if (login_prompt_.empty() && !running_ && !line_.stale && !blank(line_.prompt)) login_prompt_ = line_.prompt;
 }
 
-std::string ShellLineTracker::target_output(std::string_view data) {
+bool ShellLineTracker::target_output(std::string_view data) {
   const double now = clock_();
   // The one place target output enters the model. While a line is being
   // typed nothing is cut from it (every scrolled row counts); between lines
@@ -168,8 +168,7 @@ std::string ShellLineTracker::target_output(std::string_view data) {
     alt_entered_ = was_alt_;
     if (!was_alt_) fullscreen_free_ = false;
   }
-  if (phase_ == Phase::clearing) return {};
-  return std::string(data);
+  return phase_ != Phase::clearing;
 }
 
 void ShellLineTracker::track_paste_mode(std::string_view data) {

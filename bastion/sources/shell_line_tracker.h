@@ -42,9 +42,9 @@ class ShellLineTracker {
   // The user's keys.
   void client_input(std::string_view data);
   // Target output, before the output filters (decisions read the real
-  // text). Returns what the client gets now: all of it, except the redraw
+  // text). Returns whether the client gets it now: yes, except the redraw
   // of a denied line being cleared.
-  std::string target_output(std::string_view data);
+  bool target_output(std::string_view data);
   // Whether the next key starts a line: its owner then feeds all output
   // received so far first, so the boundary is where the prompt ends.
   bool at_line_start() const { return phase_ == Phase::idle && !line_.started; }

@@ -19,6 +19,9 @@ from harness import Env  # noqa: E402
 from pty_driver import PtySession  # noqa: E402
 
 KEYS = int(os.environ.get("ECHO_KEYS", "2000"))
+# Bulk output on the same pty after the keystrokes: what the shell line
+# tracker's screen model costs when a command prints a lot (PTY_MIB).
+PTY_MIB = int(os.environ.get("PTY_MIB", "64"))
 WARMUP = 50
 READY = b"rdy42> "
 
@@ -41,6 +44,27 @@ def read_for(s, needle, timeout=5.0):
         got += chunk
         if needle in got:
             return time.perf_counter()
+
+
+def read_until_marker(s, needle, timeout):
+    """Like read_for, for bulk output: keeps only a tail, so the reader
+    itself stays linear in the bytes read."""
+    tail = b""
+    end = time.perf_counter() + timeout
+    while True:
+        now = time.perf_counter()
+        if now > end:
+            raise SystemExit(f"no {needle!r} within {timeout}s")
+        r, _, _ = select.select([s.fd], [], [], end - now)
+        if not r:
+            continue
+        chunk = os.read(s.fd, 1 << 20)
+        if not chunk:
+            raise SystemExit(f"session closed while waiting for {needle!r}")
+        tail = tail[-len(needle):] + chunk
+        if needle in tail:
+            return time.perf_counter()
+        tail = tail[-len(needle):]
 
 
 def drain(s, quiet=0.2):
@@ -105,6 +129,14 @@ def main():
                 if i >= WARMUP:
                     lat[m].append(dt)
         elapsed = time.perf_counter() - started
+        bulk = {}
+        for m, s in sessions.items():
+            # The marker's echo reads "do$((1+1))ne": only the shell's output matches.
+            cmd = (f"head -c {PTY_MIB << 20} /dev/zero | tr '\\0' a | fold -w 120; echo do$((1+1))ne\r").encode()
+            t = time.perf_counter()
+            os.write(s.fd, cmd)
+            bulk[m] = read_until_marker(s, b"do2ne", timeout=600) - t
+            drain(s)
         for s in sessions.values():
             s.send(b"exit\r")
         for s in sessions.values():
@@ -123,6 +155,10 @@ def main():
             print(f"  {m:18s} {a:8.3f} {b:8.3f}   {a / d50:9.2f}x {b / d99:9.2f}x   {a / j50:7.2f}x {b / j99:7.2f}x")
         b50, b99 = p["bastiond"]
         print(f"  bastiond - proxyjump: p50 {b50 - j50:+.3f} ms, p99 {b99 - j99:+.3f} ms")
+        print(f"pty bulk output ({PTY_MIB} MiB of 120-column lines printed by the shell's command)")
+        for m in modes:
+            print(f"  {m:18s} {bulk[m]:7.2f} s  {PTY_MIB / bulk[m]:7.1f} MiB/s   "
+                  f"{bulk[m] / bulk['openssh-direct']:5.2f}x direct  {bulk[m] / bulk['openssh-proxyjump']:5.2f}x jump")
     finally:
         for s in sessions.values():
             try:

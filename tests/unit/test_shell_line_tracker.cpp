@@ -47,7 +47,7 @@ struct Rig {
     shown += tr.take_to_client();
   }
   void out(const std::string& s) {
-    shown += tr.target_output(s);
+    if (tr.target_output(s)) shown += s;
     collect();
   }
   void key(const std::string& s) {

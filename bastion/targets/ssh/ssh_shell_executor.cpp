@@ -14,10 +14,9 @@ class TapWriter : public OutputWriter {
   TapWriter(ShellLineTracker& t, OutputWriter* out, std::vector<std::pair<Stream, std::string>>* early)
       : t_(t), out_(out), early_(early) {}
   void write(Stream s, std::string data) override {
-    std::string shown = t_.target_output(data);
-    if (shown.empty()) return;
-    if (out_) out_->write(s, std::move(shown));
-    else early_->emplace_back(s, std::move(shown));
+    if (!t_.target_output(data)) return;  // withheld: the redraw of a cleared line
+    if (out_) out_->write(s, std::move(data));
+    else early_->emplace_back(s, std::move(data));
   }
 
  private:
