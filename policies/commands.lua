@@ -86,6 +86,14 @@ local function short_has(w, letters)
   return w:match("^%-[^%-]") ~= nil and w:find("[" .. letters .. "]", 2) ~= nil
 end
 
+-- `--NAME` or `--NAME=VALUE` spelling long option `name`, abbreviated or
+-- not: getopt_long takes any unambiguous prefix (`ss --di=F` is --diag=F),
+-- and an ambiguous one is an error, so any prefix counts.
+local function long_opt(w, name)
+  local given = w:match("^%-%-([^=]+)")
+  return given ~= nil and name:sub(1, #given) == given
+end
+
 -- Per-program argument checks for the read-only list: a reason when the
 -- arguments make the program change something (or run something), else nil.
 local arg_checks = {}
@@ -104,7 +112,7 @@ function arg_checks.date(args)
   local i = 2
   while args[i] do
     local w = args[i]
-    if w == "--set" or starts(w, "--set=") or short_has(w, "s") then return "date --set changes the clock" end
+    if long_opt(w, "set") or short_has(w, "s") then return "date --set changes the clock" end
     if w == "-d" or w == "-f" or w == "-r" or w == "--date" or w == "--file" or w == "--reference" then
       i = i + 1  -- its value
     elseif not starts(w, "-") and not starts(w, "+") then
@@ -117,7 +125,7 @@ end
 function arg_checks.hostname(args)
   for i = 2, #args do
     local w = args[i]
-    if not starts(w, "-") or short_has(w, "Fb") or w == "--file" or w == "--boot" or starts(w, "--file=") then
+    if not starts(w, "-") or short_has(w, "Fb") or long_opt(w, "file") or long_opt(w, "boot") then
       return "hostname with a name or a file sets the host name"
     end
   end
@@ -126,7 +134,7 @@ end
 function arg_checks.ss(args)
   for i = 2, #args do
     local w = args[i]
-    if short_has(w, "KD") or w == "--kill" or w == "--diag" or starts(w, "--diag=") then
+    if short_has(w, "KD") or long_opt(w, "kill") or long_opt(w, "diag") then
       return "ss --kill and --diag change sockets or write a file"
     end
   end
@@ -167,8 +175,16 @@ function arg_checks.journalctl(args)
   for i = 2, #args do
     local w = args[i]
     if w == "--no-pager" then no_pager = true end
-    if journal_changes[w] or starts(w, "--vacuum") then return "journalctl " .. w .. " changes the journal" end
-    if starts(w, "--cursor-file") then return "journalctl --cursor-file writes a file" end
+    for name in pairs(journal_changes) do
+      if long_opt(w, name:sub(3)) then return "journalctl " .. w .. " changes the journal" end
+    end
+    if long_opt(w, "vacuum-size") or long_opt(w, "vacuum-files") or long_opt(w, "vacuum-time") then
+      return "journalctl " .. w .. " changes the journal"
+    end
+    -- (--cursor itself only reads: an exact name wins over an abbreviation)
+    if long_opt(w, "cursor-file") and not w:match("^%-%-cursor=") and w ~= "--cursor" then
+      return "journalctl --cursor-file writes a file"
+    end
   end
   if not no_pager then return "journalctl needs --no-pager (its pager runs shell commands)" end
 end
@@ -180,17 +196,33 @@ local function first_operand(args)
   end
 end
 
--- systemctl: status only, without a pager and on this host.
+-- systemctl: status only, without a pager and on this host. Only options
+-- known to take no value (and -n N) are accepted: the value of any other
+-- (`-p status restart`) would be taken for the verb.
+local systemctl_flags = {
+  ["--no-pager"] = true, ["-l"] = true, ["--full"] = true, ["-a"] = true, ["--all"] = true, ["-q"] = true,
+  ["--quiet"] = true, ["--no-legend"] = true, ["--plain"] = true, ["--system"] = true,
+}
 function arg_checks.systemctl(args)
   local no_pager = false
-  for i = 2, #args do
+  local verb
+  local i = 2
+  while args[i] do
     local w = args[i]
-    if w == "--no-pager" then no_pager = true
-    elseif w == "-H" or w == "-M" or starts(w, "--host") or starts(w, "--machine") or short_has(w, "HM") then
+    local lines = w:match("^%-n%d+$") or w:match("^%-%-lines=%d+$")
+    if w == "--no-pager" then no_pager = true end
+    if short_has(w, "HM") or long_opt(w, "host") or long_opt(w, "machine") then
       return "systemctl on another host or machine"
+    elseif w == "-n" or w == "--lines" then
+      if not (args[i + 1] or ""):match("^%d+$") then return "systemctl " .. w .. " needs a number" end
+      i = i + 1
+    elseif starts(w, "-") and not lines and not systemctl_flags[w] then
+      return "systemctl option " .. w .. " is not known to be read-only"
+    elseif not starts(w, "-") and not verb then
+      verb = w
     end
+    i = i + 1
   end
-  local verb = first_operand(args)
   if verb ~= "status" then return "systemctl " .. tostring(verb) .. " is not read-only" end
   if not no_pager then return "systemctl status needs --no-pager (its pager runs shell commands)" end
 end
@@ -265,7 +297,8 @@ function M.judge_prod(c, list)
         end
         if M.has(part.wrappers, "time") then  -- /usr/bin/time -o FILE writes FILE
           for _, w in ipairs(wrapper_words(part)) do
-            if w == "-o" or starts(w, "--output") then return "deny", "`time -o` writes a file" end
+            -- -o FILE, -oFILE, -ao FILE (a cluster of time's flags), --out=FILE
+            if w:match("^%-[pavq]*o") or long_opt(w, "output") then return "deny", "`time -o` writes a file" end
           end
         end
         if checks_args[prog] and (part.globs or part.dynamic_args) then

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Benchmarks, measured not asserted:
 #  1. end to end on loopback: bastiond vs OpenSSH direct vs OpenSSH ProxyJump
-#     (connect+exec latency; 1 GiB of text output with recording on);
+#     (connect+exec latency; 1 GiB of text output with recording on;
+#     sftp put/get of 256 MiB, each file operation decided);
 #     PostgreSQL: bastiond vs psql direct (per connection, per statement, bulk);
 #     Kubernetes: bastiond vs kubectl direct (`get pods` against a fake API server);
 #  2. Google Benchmark programs for in-process pieces (tests/bench/).
-# BENCH_RUNS, BENCH_BULK_RUNS, BENCH_BULK_BYTES tune the end-to-end part.
+# BENCH_RUNS, BENCH_BULK_RUNS, BENCH_BULK_BYTES tune the end-to-end part;
+# ECHO_KEYS the number of keystrokes per path for the echo latency.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
 echo "== end to end"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/e2e_bench.py
+echo
+echo "== sftp: bastiond vs OpenSSH ProxyJump vs direct"
+BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/sftp_bench.py
+echo "== keystroke echo: bastiond vs OpenSSH direct vs OpenSSH ProxyJump"
+BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/echo_latency.py
 echo
 echo "== PostgreSQL: bastiond vs psql direct"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/sql_bench.py

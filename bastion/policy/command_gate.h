@@ -27,6 +27,8 @@ struct CommandOutcome {
   int64_t duration_us = 0;
   std::string error;           // "SQLSTATE: message"
   std::string masked_columns;  // comma-separated
+  uint64_t bytes_in = 0;   // data the command sent to the target (a file written over sftp)
+  uint64_t bytes_out = 0;  // data it got from the target (a file read)
 };
 
 class CommandGate {

@@ -45,6 +45,9 @@ struct CommandRequest {
   std::string text;  // exactly what will run
   // What the target kind's parser found in it (null: nothing parsed).
   std::shared_ptr<const CommandFacts> facts = nullptr;
+  // A channel (exec or shell) whose input lines the bastion decides one by
+  // one before they run (c.lines_decided): a shell reading stdin.
+  bool lines_decided = false;
 };
 
 struct MaskRule {

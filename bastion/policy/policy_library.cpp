@@ -576,6 +576,7 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
   lua_setfield(L, -2, "programs");
   set_bool(L, "opaque", !p.error.empty() || std::any_of(p.parts.begin(), p.parts.end(), part_is_opaque));
   set_bool(L, "complete", shell_text_complete(req.text));
+  set_bool(L, "lines_decided", req.lines_decided);
   if (req.facts) {
     lua_createtable(L, 0, 16);
     LuaFactWriter w(L);
@@ -623,6 +624,14 @@ bool credential_field(lua_State* L, int args, Decision& d, std::string& error) {
     return error = "credential must be the name of one of the target's credentials (an identifier)", false;
   }
   return true;
+}
+
+// The whole Lua string: a reason quoting input may hold a NUL, where the
+// char* of lua_tostring would end it early.
+std::string whole_string(lua_State* L, int idx) {
+  std::size_t n = 0;
+  const char* s = lua_tolstring(L, idx, &n);
+  return s ? std::string(s, n) : std::string();
 }
 
 bool string_list(lua_State* L, int t, std::vector<std::string>& out) {
@@ -761,7 +770,7 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
   bool ok = true;
   if (verdict == "deny") {
     d.verdict = Decision::Verdict::deny;
-    d.reason = lua_tostring(L, args);
+    d.reason = whole_string(L, args);
   } else if (verdict == "allow") {
     d.verdict = Decision::Verdict::allow;
     if (lua_istable(L, args)) {
@@ -769,7 +778,7 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
       if (!lua_isnil(L, -1)) ok = parse_mask(L, lua_gettop(L), d, error);
       lua_pop(L, 1);
       raw_field(L, args, "reason");
-      if (lua_type(L, -1) == LUA_TSTRING) d.reason = lua_tostring(L, -1);
+      if (lua_type(L, -1) == LUA_TSTRING) d.reason = whole_string(L, -1);
       lua_pop(L, 1);
       raw_field(L, args, "record_input");
       if (lua_isboolean(L, -1)) d.options.record_input = lua_toboolean(L, -1);
@@ -785,7 +794,7 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
   } else {
     d.verdict = Decision::Verdict::review;
     raw_field(L, args, "reason");
-    d.reason = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "approval required";
+    d.reason = lua_type(L, -1) == LUA_TSTRING ? whole_string(L, -1) : "approval required";
     lua_pop(L, 1);
     raw_field(L, args, "approvers");
     if (!lua_isnil(L, -1) && !string_list(L, lua_gettop(L), d.approvers))

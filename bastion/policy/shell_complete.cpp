@@ -73,6 +73,9 @@ class Completeness {
     bool need_cmd = true;     // a separator here is a syntax error
     bool continues = false;   // the last operator (| && || |&) needs a command after it
     bool func_name = false;   // `function NAME`: the word after NAME is in command position
+    bool after_for = false;   // `for ((i=0; i<n; i++))`: arithmetic, not two subshells
+    bool cmd_word = false;    // the last token was a command's first word (a function's name?)
+    bool need_body = false;   // after `name()`: the function body must follow
     auto top = [&]() { return frames.empty() ? Frame::kIf : frames.back(); };
     auto in_pattern = [&]() { return !frames.empty() && frames.back() == Frame::kCasePattern; };
     while (!at_end() && ok()) {
@@ -92,6 +95,9 @@ class Completeness {
         ++i_;
         continue;
       }
+      const bool for_arith = after_for;
+      const bool after_name = cmd_word;
+      after_for = cmd_word = false;
       if (c == '\\' && peek(1) == '\n') {  // line continuation between words
         i_ += 2;
         if (at_end()) return more();
@@ -144,7 +150,8 @@ class Completeness {
           continue;
         }
         redirect(c);
-        need_cmd = continues = false;
+        // `>f fi`: a reserved word only counts as a command's first word.
+        keyword_pos = need_cmd = continues = false;
         continue;
       }
       if (c == '(') {
@@ -152,14 +159,17 @@ class Completeness {
           ++i_;
           continue;
         }
-        if (keyword_pos && peek(1) == '(') {  // (( arithmetic ))
+        need_body = false;
+        if ((keyword_pos || for_arith) && peek(1) == '(') {  // (( arithmetic ))
           i_ += 2;
           arithmetic(2);
         } else {
-          ++i_;
+          const std::size_t open = ++i_;
           list(')');
+          // `name()`: a function definition; its body follows, `{` in command position.
+          if (after_name && s_.substr(open, i_ - open).find_first_not_of(" \t)") == std::string_view::npos)
+            need_body = true;
         }
-        // After `name()` the body follows: `{` is in command position.
         keyword_pos = true;
         need_cmd = continues = false;
         continue;
@@ -167,9 +177,11 @@ class Completeness {
       if (c == ')') return error();  // a stray closer
       // A word.
       bool plain = true;
+      const bool was_keyword_pos = keyword_pos;
       const std::string w = word(close, plain);
       if (!ok()) return;
-      continues = false;
+      continues = need_body = false;
+      cmd_word = was_keyword_pos && !(plain && (w == "!" || w == "time"));
       if (!frames.empty() && frames.back() == Frame::kCaseWord) {
         frames.back() = Frame::kCaseIn;
         continue;
@@ -202,6 +214,7 @@ class Completeness {
       } else if (w == "for" || w == "select") {
         frames.push_back(Frame::kLoop);
         keyword_pos = need_cmd = false;
+        after_for = w == "for";
       } else if (w == "case") {
         frames.push_back(Frame::kCaseWord);
       } else if (w == "then" || w == "elif" || w == "else") {
@@ -224,7 +237,18 @@ class Completeness {
       }
     }
     if (!ok()) return;
-    if (close || !frames.empty() || continues || func_name) more();
+    if (close || !frames.empty() || continues || func_name || need_body) more();
+  }
+
+  // After an opening backquote. Bash first reads up to the next unescaped
+  // backquote, then parses what is between: without one it waits for more,
+  // whatever the text in between.
+  void backquote() {
+    for (std::size_t k = i_; k < s_.size(); ++k) {
+      if (s_[k] == '\\') ++k;
+      else if (s_[k] == '`') return list('`');
+    }
+    more();
   }
 
   // A word (quotes and expansions included) at i_; `plain` stays true only
@@ -238,7 +262,7 @@ class Completeness {
         if (close == '`') break;  // closes this level
         ++i_;
         plain = false;
-        list('`');
+        backquote();
         continue;
       }
       if (c == '\\') {
@@ -301,7 +325,7 @@ class Completeness {
       }
       if (d == '`') {
         ++i_;
-        list('`');
+        backquote();
         continue;
       }
       if (d == '$' && peek(1) != '\'' && peek(1) != '"' && dollar()) continue;
@@ -372,7 +396,7 @@ class Completeness {
       } else if (c == '$' && dollar()) {
       } else if (c == '`') {
         ++i_;
-        list('`');
+        backquote();
       } else {
         if (c == '{') ++open;
         if (c == '}' && --open == 0) {
@@ -400,7 +424,7 @@ class Completeness {
       } else if (c == '$' && dollar()) {
       } else if (c == '`') {
         ++i_;
-        list('`');
+        backquote();
       } else if (c == '\'' || c == '"') {
         bool plain = true;
         word(0, plain);

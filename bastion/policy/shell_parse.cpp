@@ -175,8 +175,14 @@ bool is_interpreter(std::string_view n) {
 
 // Names whose assignment changes what later commands run or how they parse.
 bool is_sensitive_name(std::string_view name) {
-  return in(name, {"PATH", "IFS", "ENV", "BASH_ENV", "PROMPT_COMMAND", "PS0", "PS1", "PS4", "SHELLOPTS", "BASHOPTS",
-                   "CDPATH", "GLOBIGNORE"}) ||
+  // PS2/PS3 and MAILPATH are expanded (command substitution included) by
+  // an interactive shell; LANG/LC_ALL/LC_CTYPE change how bash reads the
+  // next line (a GBK character may end in `\`); EXECIGNORE, BASH_COMPAT and
+  // POSIXLY_CORRECT change which program or grammar later lines get;
+  // histchars makes `%:1` a history expansion (only `!` is flagged).
+  return in(name, {"PATH", "IFS", "ENV", "BASH_ENV", "PROMPT_COMMAND", "PS0", "PS1", "PS2", "PS3", "PS4", "SHELLOPTS",
+                   "BASHOPTS", "CDPATH", "GLOBIGNORE", "LANG", "LC_ALL", "LC_CTYPE", "MAILPATH", "MAIL", "EXECIGNORE",
+                   "BASH_COMPAT", "POSIXLY_CORRECT", "histchars"}) ||
          name.substr(0, 3) == "LD_";
 }
 
@@ -215,6 +221,7 @@ class Analyser {
       if (f & kWordIfs) opaque("$IFS changes word splitting");
       if (f & kWordArithCode) opaque("arithmetic on a variable or substitution");
       if (f & kWordHistory) opaque("history expansion");
+      if (f & kWordParamAssign) p().changes_shell = true;  // ${PROMPT_COMMAND:=..}
       if (f & kWordAssign) {
         const std::string name = assigned_name(argv()[i]);
         if (name == "IFS") opaque("assignment of IFS");
@@ -222,6 +229,12 @@ class Analyser {
       }
     }
     if (p().defines_function) p().changes_shell = true;
+    // A here-document body is data: only what runs code or changes the
+    // shell while it is expanded counts ($(..) in it are parts of their own).
+    const unsigned b = p().heredoc_flags;
+    if (b & kWordArithCode) opaque("arithmetic on a variable or substitution");
+    if (b & kWordHistory) opaque("history expansion");
+    if (b & kWordParamAssign) p().changes_shell = true;
   }
 
   // Why word i cannot be the program name as written, or "".
@@ -255,6 +268,7 @@ class Analyser {
     while (i < argv().size() && (flags(i) & kWordAssign || is_keyword_prefix(i))) ++i;
     while (i < argv().size()) {
       if (std::string why = command_word_problem(i); !why.empty()) return opaque(std::move(why));
+      if (rewritten_by_xargs(i)) return opaque(kXargsRewrites);
       const std::string name = base_name(argv()[i]);
       if (name == "busybox" && i + 1 < argv().size()) {  // busybox APPLET ...
         p().wrappers.push_back(name);
@@ -340,13 +354,27 @@ class Analyser {
         if (in(name, {"chroot", "nsenter", "unshare"})) p().interpreter = true;
         return;
       }
+      for (std::size_t k = i + 1; k < next; ++k)
+        if (rewritten_by_xargs(k)) return opaque(kXargsRewrites);
       p().wrappers.push_back(name);
       if (name == "xargs") {
         p().via = "xargs";
         p().dynamic_args = true;
+        // -I STR (-i[STR], --replace[=STR]) rewrites the words after its
+        // command, so `xargs -I ls nice ls` may run anything. Every STR
+        // given counts (in xargs the last wins).
+        for (const auto& [opt, value] : o.seen)
+          if (opt == "-I" || opt == "-i" || opt == "--replace")
+            xargs_replace_.push_back(value.empty() && opt != "-I" ? "{}" : value);
       }
       i = next;
     }
+  }
+
+  static constexpr const char* kXargsRewrites = "xargs -I rewrites the words that choose the program";
+  bool rewritten_by_xargs(std::size_t k) {
+    return std::any_of(xargs_replace_.begin(), xargs_replace_.end(),
+                       [&](const std::string& r) { return !r.empty() && argv()[k].find(r) != std::string::npos; });
   }
 
   // A reserved word the scanner left in front of a command (quoting is not
@@ -565,6 +593,7 @@ class Analyser {
   SimpleCommand* p_ = nullptr;
   int budget_ = 0;
   int program_depth_ = 0;
+  std::vector<std::string> xargs_replace_;  // xargs -I's strings once an xargs wrapper took them
 };
 
 }  // namespace

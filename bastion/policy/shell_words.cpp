@@ -1,6 +1,9 @@
 #include "policy/shell_words.h"
 
+#include <algorithm>
 #include <cctype>
+#include <utility>
+#include <vector>
 
 namespace bastion {
 namespace {
@@ -51,7 +54,11 @@ class Scanner {
     cur.depth = depth;
     bool redirect_next = false;
     auto finish = [&]() {
-      if (!cur.argv.empty() || !cur.redirects.empty()) out_.parts.push_back(cur);
+      if (!cur.argv.empty() || !cur.redirects.empty()) {
+        for (Heredoc& h : heredocs_)  // here-documents this command opened
+          if (h.part == kNoPart && h.depth == depth) h.part = out_.parts.size();
+        out_.parts.push_back(cur);
+      }
       cur = SimpleCommand{};
       cur.depth = depth;
       redirect_next = false;
@@ -78,6 +85,7 @@ class Scanner {
         if (op != "\n") out_.words.push_back(op);
         finish();
         cur.piped_in = op == "|" || op == "|&";
+        if (op == "\n" && !heredocs_.empty()) read_heredocs();
         continue;
       }
       if (c == '(') {  // subshell
@@ -93,7 +101,9 @@ class Scanner {
         out_.words.push_back("(");
         finish();
         const std::size_t first = out_.parts.size();
+        if (arith) ++in_arith_;  // `((x << 2))`: a shift, not a here-document
         level(depth + 1, ')');
+        if (arith) --in_arith_;
         out_.words.push_back(")");
         if (arith) {
           for (std::size_t k = first; k < out_.parts.size(); ++k)
@@ -118,12 +128,23 @@ class Scanner {
         std::string op(1, c);
         ++i_;
         while (i_ < s_.size() && (s_[i_] == '>' || s_[i_] == '&' || s_[i_] == '<' || s_[i_] == '|')) op += s_[i_++];
+        if (op == "<<" && i_ < s_.size() && s_[i_] == '-') op += s_[i_++];
         out_.words.push_back(op);
         cur.redirects.push_back(op);
         redirect_next = true;
+        if ((op == "<<" || op == "<<-") && in_arith_ == 0) {
+          while (i_ < s_.size() && is_blank(s_[i_])) ++i_;
+          if (i_ >= s_.size() || std::string_view("\n;&|()<>").find(s_[i_]) != std::string_view::npos) {
+            fail("here-document without a delimiter");
+            break;
+          }
+          heredoc_next_ = op == "<<-" ? 2 : 1;
+        }
         continue;
       }
       const std::size_t before = i_;
+      const int heredoc = heredoc_next_;  // this word is a delimiter (not a word of a $( ) in it)
+      heredoc_next_ = 0;
       flags_ = 0;
       shadow_.clear();
       std::string w = word(depth);
@@ -143,6 +164,19 @@ class Scanner {
         cur.redirects.push_back(w);
         continue;
       }
+      if (heredoc) {
+        const std::string_view raw = s_.substr(before, i_ - before);
+        // bash decodes $'..' in a delimiter, dash does not; none expands
+        // $( ) or backquotes there: refuse rather than guess where it ends.
+        if (raw.find("$'") != std::string_view::npos || raw.find("$\"") != std::string_view::npos ||
+            raw.find("$(") != std::string_view::npos || raw.find('`') != std::string_view::npos) {
+          fail("here-document delimiter with $'..', $\"..\", $( ) or backquotes");
+          break;
+        }
+        // Any quoting in the delimiter makes the body literal.
+        const bool quoted = raw.find_first_of("'\"\\") != std::string_view::npos;
+        heredocs_.push_back({w, heredoc == 2, quoted, depth, kNoPart});
+      }
       out_.words.push_back(w);
       if (redirect_next) {
         cur.redirects.push_back(w);
@@ -156,7 +190,91 @@ class Scanner {
     finish();
   }
 
+ public:
+  bool heredoc_pending() const { return !heredocs_.empty(); }
+
+  // An unquoted here-document body (the whole of s_): expanded like a
+  // double-quoted string, but quotes are plain characters. Returns the
+  // WordFlag bits seen; substitutions become parts at depth + 1.
+  unsigned heredoc_body(int depth) {
+    flags_ = 0;
+    std::string sink;
+    while (i_ < s_.size() && out_.error.empty()) {
+      const char c = s_[i_];
+      if (c == '\\' && i_ + 1 < s_.size() && std::string_view("$`\\\n").find(s_[i_ + 1]) != std::string_view::npos) {
+        i_ += 2;
+        continue;
+      }
+      if (c == '`' || (c == '$' && i_ + 1 < s_.size() && s_[i_ + 1] == '(')) {
+        substitution(sink, depth, c == '`');
+        continue;
+      }
+      if (c == '$') dollar();
+      if (c == '!') bang(true);  // an interactive bash expands history in body lines too
+      ++i_;
+    }
+    if (heredoc_pending()) fail("unterminated here-document");
+    return flags_;
+  }
+
  private:
+  static constexpr std::size_t kNoPart = static_cast<std::size_t>(-1);
+  struct Heredoc {
+    std::string delimiter;  // quotes removed
+    bool strip_tabs;        // <<-
+    bool quoted;            // the body is literal
+    int depth;              // of the command that opened it
+    std::size_t part;       // its index in out_.parts once finished
+  };
+
+  // The end of the body that starts at `from` (the start of its delimiter
+  // line, and the position after that line), or npos. `join`: a line ending
+  // in an odd number of backslashes continues on the next one, as bash reads
+  // an unquoted body; dash and busybox compare each physical line.
+  std::pair<std::size_t, std::size_t> body_end(std::size_t from, const Heredoc& h, bool join) const {
+    std::size_t k = from;
+    while (k < s_.size()) {
+      const std::size_t start = k;
+      std::string line;
+      while (true) {
+        const std::size_t eol = s_.find('\n', k);
+        const std::string_view piece = s_.substr(k, eol == std::string_view::npos ? std::string_view::npos : eol - k);
+        k = eol == std::string_view::npos ? s_.size() : eol + 1;
+        const std::size_t slashes = piece.size() - std::min(piece.size(), piece.find_last_not_of('\\') + 1);
+        if (join && slashes % 2 == 1 && eol != std::string_view::npos) {
+          line.append(piece.substr(0, piece.size() - 1));
+          continue;
+        }
+        line.append(piece);
+        break;
+      }
+      if (h.strip_tabs) line.erase(0, std::min(line.find_first_not_of('\t'), line.size()));
+      if (line == h.delimiter) return {start, k};
+    }
+    return {std::string_view::npos, std::string_view::npos};
+  }
+
+  // After a newline token: the bodies of the here-documents opened on that
+  // line, in order. Quoted ones are skipped; unquoted ones are scanned for
+  // the substitutions they run.
+  void read_heredocs() {
+    std::vector<Heredoc> docs;
+    docs.swap(heredocs_);
+    for (const Heredoc& h : docs) {
+      const auto end = body_end(i_, h, !h.quoted);
+      if (end.first == std::string_view::npos) return fail("unterminated here-document");
+      // The shells differ on a delimiter split by backslash-newline: refuse
+      // rather than guess which lines are commands.
+      if (!h.quoted && body_end(i_, h, false) != end) return fail("here-document delimiter split by a backslash-newline");
+      const std::string_view body = s_.substr(i_, end.first - i_);
+      i_ = end.second;
+      if (h.quoted) continue;
+      Scanner sub(body, out_);
+      const unsigned flags = sub.heredoc_body(h.depth);
+      if (h.part < out_.parts.size()) out_.parts[h.part].heredoc_flags |= flags;
+    }
+  }
+
   void fail(const char* why) {
     if (out_.error.empty()) out_.error = why;
   }
@@ -211,6 +329,7 @@ class Scanner {
       if (k == std::string_view::npos) k = body.size();
       if (body.substr(k, 3) == "IFS") flags_ |= kWordIfs;
       while (k < body.size() && is_name_char(body[k])) ++k;
+      if (k < body.size() && (body[k] == '=' || body.substr(k, 2) == ":=")) flags_ |= kWordParamAssign;
       if (k < body.size() && (body[k] == '[' || (body[k] == ':' && (k + 1 >= body.size() || std::string_view("-=?+").find(body[k + 1]) == std::string_view::npos))))
         flags_ |= kWordArithCode;
     } else if (is_name_start(n) || std::isdigit(static_cast<unsigned char>(n)) ||
@@ -424,6 +543,9 @@ class Scanner {
   ShellParse& out_;
   std::size_t i_ = 0;
   int in_backquote_ = 0;
+  int in_arith_ = 0;      // inside (( )): << is a shift
+  int heredoc_next_ = 0;  // the next word is a here-document delimiter: 1 for <<, 2 for <<-
+  std::vector<Heredoc> heredocs_;  // opened on the current line, bodies not read yet
   unsigned flags_ = 0;   // WordFlag bits of the word being read
   std::string shadow_;   // its unquoted characters, quoted ones as \x01
 };
@@ -436,7 +558,11 @@ ShellParse parse_shell(std::string_view line) {
     out.error = "command too long to analyse";
     return out;
   }
-  Scanner(line, out).level(0, 0);
+  Scanner scanner(line, out);
+  scanner.level(0, 0);
+  if (scanner.heredoc_pending()) {
+    if (out.error.empty()) out.error = "unterminated here-document";
+  }
   return out;
 }
 

@@ -22,6 +22,7 @@ enum WordFlag : unsigned {
   kWordArithCode = 1u << 8,  // arithmetic that names a variable or runs a substitution
   kWordAssign = 1u << 9,     // NAME=value (NAME unquoted)
   kWordLocale = 1u << 10,    // $".." outside quotes: translated at run time
+  kWordParamAssign = 1u << 11,  // ${x=v} or ${x:=v}: assigns x, a side effect on later lines
 };
 
 struct SimpleCommand {
@@ -33,6 +34,7 @@ struct SimpleCommand {
   bool piped_in = false;               // follows | or |&
   bool defines_function = false;       // name() ...
   std::vector<std::string> scan_opaque;  // e.g. "arithmetic command (( ))", "extglob"
+  unsigned heredoc_flags = 0;          // WordFlag bits seen in its unquoted here-document bodies
 
   // Analysis (policy/shell_parse.cpp, filled by parse_command only).
   std::string program;                 // basename of the real program; empty when opaque or none

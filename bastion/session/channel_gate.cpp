@@ -2,7 +2,10 @@
 
 #include "common/log.h"
 #include "common/time_util.h"
+#include <nlohmann/json.hpp>
+
 #include "filters/masking_filter.h"
+#include "policy/shell_parse.h"
 #include "session/session.h"
 
 namespace bastion {
@@ -12,6 +15,21 @@ Decision bastion_deny(const std::string& reason) {
   Decision d = Decision::deny(reason);
   d.hook = Decision::Hook::bastion;
   return d;
+}
+
+// The audit row's details: the kind's facts, and for shell command lines
+// every reason the parser could not resolve a part (what an auditor looks
+// for when a line was denied as opaque).
+std::string audit_details(const CommandRequest& req) {
+  std::string facts = req.facts ? req.facts->audit_details() : "";
+  if (req.kind != "exec" && req.kind != "shell_line") return facts;
+  std::string shell = shell_audit_details(parse_command(req.text));
+  if (shell.empty()) return facts;
+  if (facts.empty()) return shell;
+  nlohmann::json j = nlohmann::json::parse(facts, nullptr, false);
+  if (!j.is_object()) return facts;
+  j.update(nlohmann::json::parse(shell));
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -35,7 +53,7 @@ GateResult ChannelGate::record(const CommandRequest& req, Decision decision, Gat
     recording_.marker(req.kind + ": " + req.text);
   if (scope != GateScope::request || !d.allowed())
     recording_.marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
-  s_.audit_decision(channel_, req.kind, req.text, d, recording_.path(), g.command_id, req.facts ? req.facts->audit_details() : "");
+  s_.audit_decision(channel_, req.kind, req.text, d, recording_.path(), g.command_id, audit_details(req));
   if (g.command_id < 0 && d.allowed() && scope != GateScope::channel) d = bastion_deny("the audit store is unavailable");
   return g;
 }
@@ -210,8 +228,8 @@ CommandEnd ChannelGate::statement_end(int64_t command_id, const CommandOutcome& 
           .ended_at = "",
           .exit_status = o.status,
           .exit_signal = "",
-          .bytes_in = 0,
-          .bytes_out = 0,
+          .bytes_in = o.bytes_in,
+          .bytes_out = o.bytes_out,
           .recording_state = recording_state_name(recording_.state()),
           .rows = results ? o.rows : std::nullopt,
           .duration_us = o.duration_us,

@@ -92,7 +92,10 @@ void ChannelPipeline::start() {
     return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
                   "subsystem refused");
   if (!target_kind) return start_builtin(*t);
-  const CommandRequest req = gate_.request(kind_name(), text());
+  CommandRequest req = gate_.request(kind_name(), text());
+  ExecRequest as_started;  // what launch() will ask the target for
+  as_started.kind = kind(), as_started.text = text(), as_started.pty = pty();
+  req.lines_decided = target_kind->decides_lines(as_started);
   // On a database target the channel is a console or a script: each
   // statement in it is decided on its own (the gate's submit()), not the channel.
   Decision d = per_statement ? Decision::allow(kind() == ChannelKind::tunnel ? "each API request through it is decided by the policy"

@@ -1,6 +1,8 @@
 #include "session/channel_requests.h"
 
+#include <cctype>
 #include <cstring>
+#include <string_view>
 
 #include "common/guarded.h"
 #include "common/log.h"
@@ -12,7 +14,25 @@ namespace {
 
 constexpr std::size_t kMaxEnvVars = 32, kMaxEnvName = 64, kMaxEnvValue = 1024;
 
-bool env_allowed(const std::string& k) { return k == "TERM" || k == "LANG" || k.starts_with("LC_"); }
+// A locale whose charset is not UTF-8 (GBK, BIG5, SJIS, GB18030) has
+// characters ending in the byte `\`, which bash then does not read as an
+// escape: the bastion's parser (bytes as ASCII) would see another line than
+// bash. Only C, POSIX and UTF-8 locales reach the target.
+bool locale_safe(std::string_view v) {
+  if (v.empty() || v == "C" || v == "POSIX") return true;
+  const std::size_t at = v.find('@');
+  const std::string_view name = v.substr(0, at);
+  const std::size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  std::string cs;
+  for (char c : name.substr(dot + 1)) cs += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return cs == "utf-8" || cs == "utf8";
+}
+
+bool env_allowed(const std::string& k, std::string_view v) {
+  if (k == "TERM") return true;
+  return (k == "LANG" || k.starts_with("LC_")) && locale_safe(v);
+}
 
 // A subsystem the target's kind serves, nowhere else.
 bool served_subsystem(const Session& s, const std::string& name) {
@@ -95,7 +115,7 @@ int ChannelRequests::cb_subsystem(ssh_session, ssh_channel, const char* name, vo
 int ChannelRequests::cb_env(ssh_session, ssh_channel, const char* k, const char* v, void* self) {
   auto* p = static_cast<ChannelRequests*>(self);
   return guarded(p->s_.id(), "env", SSH_ERROR, [&] {
-    if (!p->larval() || !k || !v || !env_allowed(k)) return SSH_ERROR;
+    if (!p->larval() || !k || !v || !env_allowed(k, v)) return SSH_ERROR;
     // Bounded: a client must not grow a channel without limit before it starts.
     if (std::strlen(k) > kMaxEnvName || std::strlen(v) > kMaxEnvValue ||
         (p->env_.size() >= kMaxEnvVars && !p->env_.contains(k)))

@@ -33,6 +33,10 @@ class TargetKind : public TargetSchema {
   // through the channel's CommandGate (a console, a script), rather than one
   // decided when the channel starts.
   virtual bool commands_per_channel() const { return false; }
+  // True when the channel's input is command lines the kind's executor
+  // decides one by one through the gate (a shell reading stdin): the
+  // channel's own request says so (c.lines_decided).
+  virtual bool decides_lines(const ExecRequest&) const { return false; }
   // Subsystems its channels serve (ssh: sftp).
   virtual bool serves_subsystem(std::string_view) const { return false; }
   // `ssh -L LOCAL:TARGET:PORT`: the one port a tunnel may name (0: none).

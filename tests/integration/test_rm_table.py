@@ -8,6 +8,7 @@ table.
 The wrapper table: each wrapper (with and without options) in front of
 `rm -rf D`, through `bastionctl policy test` with a probe policy that shows
 every part's unwrapped program, args, sudo user and via."""
+import json
 import os
 import shutil
 import subprocess
@@ -163,6 +164,18 @@ class RmTableTest(BastionTest):
             state = self.env.audit_eventually("SELECT state FROM approval_requests WHERE command_text = ?",
                                               [("cancelled",)], (line,))
             self.assertEqual(state, [("cancelled",)])
+
+    def test_opaque_reasons_are_in_the_audit_details(self):
+        # An auditor sees why a line could not be resolved, part by part.
+        line = self.line("$'rm' -rf %D/other")
+        self.env.ssh("web1", line, timeout=30)
+        rows = self.env.audit("SELECT details FROM commands WHERE text = ?", (line,))
+        self.assertEqual(len(rows), 1, rows)
+        details = json.loads(rows[0][0])
+        self.assertEqual(details["opaque"][0]["part"], 1)
+        self.assertEqual(details["opaque"][0]["argv"], ["rm", "-rf", self.dir + "/other"])
+        self.assertTrue(any("ANSI-C" in r or "$'" in r for r in details["opaque"][0]["reasons"]),
+                        details)
 
     def test_allowed_reader_still_runs(self):
         # The allow-list is not a wall: a read-only line runs and shows the flag.

@@ -50,7 +50,7 @@ TEST_CASE("the session thread answers; the wake-up fd says when to", "[kube_queu
   CHECK(got.command_id == 42);
   CHECK_FALSE(readable(q.wake_fd()));
   // Ended rows are finished on the session thread too.
-  q.ended(42, CommandOutcome{0, std::nullopt, 0, "", ""});
+  q.ended(42, CommandOutcome{0, std::nullopt, 0, "", "", 0, 0});
   CHECK(readable(q.wake_fd()));
   std::vector<int64_t> ended;
   q.serve([](const KubeRequestFacts&) { return KubeAnswer{}; },

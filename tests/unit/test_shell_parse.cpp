@@ -348,6 +348,32 @@ TEST_CASE("xargs runs its command with arguments from stdin", "[shell_parse]") {
   CHECK(opaque("xargs -Z rm") == "xargs: unknown option -Z");
 }
 
+TEST_CASE("xargs -I may rewrite the words that choose the program", "[shell_parse]") {
+  // `echo rm | xargs -I uptime nice uptime -rf D` runs `nice rm -rf D`.
+  const std::string why = "xargs -I rewrites the words that choose the program";
+  CHECK(opaque("echo rm | xargs -I uptime nice uptime -rf D") == why);
+  CHECK(opaque("xargs -Iuptime env uptime") == why);
+  CHECK(opaque("xargs --replace=uptime timeout 9 uptime") == why);
+  CHECK(opaque("xargs -i nice {} -rf D") == why);           // -i alone is {}
+  CHECK(opaque("xargs -I a -I ls nice ls") == why);         // every -I counts
+  CHECK(opaque("xargs -I X env A=X ls") == why);            // a wrapper's words
+  CHECK(opaque("xargs -I X time -oX ls") == why);
+  CHECK(part("xargs -I{} ls -l {}").program == "ls");       // in the arguments only
+}
+
+TEST_CASE("${x:=v} and locale assignments change later lines", "[shell_parse]") {
+  // bash -i runs PROMPT_COMMAND before its next prompt.
+  CHECK(part("echo ${PROMPT_COMMAND:='rm -rf D'}").changes_shell);
+  CHECK(part("echo \"${PS0=x}\"").changes_shell);
+  CHECK(part("echo ${x:=1}").changes_shell);
+  CHECK_FALSE(part("echo ${x:-1} ${x-1} ${x:+1}").changes_shell);
+  // In GBK "\x81\\" is one character: the next line reads differently.
+  CHECK(part("LC_ALL=zh_CN.GBK").changes_shell);
+  CHECK(part("env LANG=zh_CN.GBK ls").changes_shell);
+  CHECK(part("PS2='$(rm -rf D)'").changes_shell);
+  CHECK(part("histchars=%").changes_shell);  // then `ls %:1:r:e` is a history expansion
+}
+
 TEST_CASE("shells and interpreters reading code the parser cannot see", "[shell_parse]") {
   const SimpleCommand piped = part("echo 'rm -rf D' | sh", 1);
   CHECK(piped.program == "sh");
@@ -389,6 +415,75 @@ TEST_CASE("redirect targets that write files", "[shell_parse]") {
   CHECK(part("cat < in >&2").writes == V{});
 }
 
+namespace {
+// program@depth of every part, and the parse error.
+std::string shape(const std::string& line) {
+  const ShellParse p = parse_command(line);
+  std::string out;
+  for (const auto& part : p.parts) {
+    out += part.argv.empty() ? "-" : part.argv.front();
+    out += "@" + std::to_string(part.depth) + " ";
+  }
+  return out + "|" + p.error;
+}
+}  // namespace
+
+TEST_CASE("here-document bodies are data, not commands", "[shell_parse][heredoc]") {
+  // Quoted delimiter ('EOF', "EOF", E\OF): the body is literal.
+  CHECK(shape("cat <<'EOF'\nhello; rm -rf D\n$(rm -rf D)\nEOF\n") == "cat@0 |");
+  CHECK(shape("cat <<\"EOF\"\n`rm -rf D`\nEOF\nls") == "cat@0 ls@0 |");
+  CHECK(shape("cat <<E\\OF\n$(rm -rf D)\nEOF\n") == "cat@0 |");
+  CHECK(part("cat <<'EOF'\nhello\nEOF\n").redirects == V{"<<", "EOF"});
+  // Unquoted: text is data, substitutions run as parts of their own.
+  CHECK(shape("cat <<EOF\nhello world;rm -rf D\nEOF\n") == "cat@0 |");
+  CHECK(shape("cat <<EOF\nx $(rm -rf D) y\nEOF\n") == "cat@0 rm@1 |");
+  CHECK(shape("cat <<EOF\n`rm -rf D`\nEOF\n") == "cat@0 rm@1 |");
+  CHECK(shape("cat <<EOF\n\\$(rm -rf D) \\`rm\\`\nEOF\n") == "cat@0 |");  // escaped: text
+  CHECK(shape("cat <<EOF\n${x:-$(rm -rf D)}\nEOF\n") == "cat@0 rm@1 |");
+  const SimpleCommand rm = part("cat <<EOF\n$(rm -rf D)\nEOF\n", 1);
+  CHECK(rm.program == "rm");
+  CHECK(rm.args == V{"rm", "-rf", "D"});
+  // $x, ${..}, $((..)), quotes and globs in a body make nothing opaque.
+  const SimpleCommand cat = part("cat <<EOF\n$HOME ${x} $((1+2)) $IFS \"it's\" * {a,b}\nEOF\n");
+  CHECK(cat.program == "cat");
+  CHECK(cat.opaque == V{});
+  CHECK_FALSE(cat.changes_shell);
+  CHECK_FALSE(cat.dynamic_args);
+  // What runs code or changes the shell while the body expands still counts.
+  CHECK(part("cat <<EOF\n${PROMPT_COMMAND:=rm -rf D}\nEOF\n").changes_shell);
+  CHECK(part("cat <<EOF | grep x\n${x=1}\nEOF\n").changes_shell);
+  CHECK_FALSE(part("cat <<EOF | grep x\n${x=1}\nEOF\n", 1).changes_shell);
+  CHECK(opaque("cat <<EOF\n$((a[i]))\nEOF\n") == "arithmetic on a variable or substitution");
+  CHECK(opaque("cat <<'EOF'\n$((a[i])) ${x:=1}\nEOF\n") == "");
+  // <<- strips leading tabs only: a delimiter indented with spaces is body.
+  CHECK(shape("cat <<-EOF\n\thello\n\t\tEOF\nls\n") == "cat@0 ls@0 |");
+  CHECK(part("cat <<-EOF\n\tx\n\tEOF\n").redirects == V{"<<-", "EOF"});
+  CHECK(shape("cat <<-EOF\nhello\n  EOF\nrm -rf D\n") == "cat@0 |unterminated here-document");
+  CHECK(shape("cat <<EOF\nhello\n\tEOF\nrm -rf D\n") == "cat@0 |unterminated here-document");
+  // Two on one line: bodies in order, then the next command.
+  CHECK(shape("cat <<A - <<'B'; echo x\n$(rm a)\nA\n$(rm b)\nB\nls\n") == "cat@0 echo@0 rm@1 ls@0 |");
+  CHECK(part("cat <<A - <<'B'; echo x\n1\nA\n2\nB\n").redirects == V{"<<", "A", "<<", "B"});
+  // Inside a substitution, and a here-string is unchanged.
+  CHECK(shape("echo $(cat <<EOF\nrm -rf D\nEOF\n); ls") == "cat@1 echo@0 ls@0 |");
+  CHECK(shape("cat <<< 'a;b'; rm D") == "cat@0 rm@0 |");
+  // Unterminated or malformed: a parse error (fails closed).
+  CHECK(shape("cat <<EOF\nhello\n") == "cat@0 |unterminated here-document");
+  CHECK(shape("cat <<EOF") == "cat@0 |unterminated here-document");
+  CHECK(shape("cat <<\nEOF\n") == "cat@0 |here-document without a delimiter");
+  CHECK(shape("cat <<EOF\n$(rm\nEOF\n") == "cat@0 rm@1 |unterminated parenthesis");
+  // bash joins backslash-newline before comparing an unquoted body's lines
+  // with the delimiter, dash does not: which lines are commands is unclear.
+  CHECK(shape("cat <<EOF\nE\\\nOF\nrm -rf D\nEOF\n") == "cat@0 |here-document delimiter split by a backslash-newline");
+  CHECK(shape("cat <<EOF\nx\\\\\nEOF\nls\n") == "cat@0 ls@0 |");
+  CHECK(shape("cat <<'EOF'\nE\\\nOF\nEOF\n") == "cat@0 |");
+  // bash decodes $'..' in a delimiter, dash does not.
+  CHECK(shape("cat <<$'\\x41'\nA\nrm -rf D\n") == "cat@0 |here-document delimiter with $'..', $\"..\", $( ) or backquotes");
+  CHECK(shape("cat <<$(x)\nrm -rf D\n$(x)\n").find("|here-document delimiter with") != std::string::npos);
+  // In (( )) << is a shift, as elsewhere in arithmetic.
+  CHECK(shape("(( x << 2 )); echo $(( 1 << 2 ))\nls") == "x@2 echo@0 ls@0 |");
+  CHECK(shape("cat <<$HOME\n$(rm -rf D)\n$HOME\n") == "cat@0 rm@1 |");  // $x is literal there
+}
+
 TEST_CASE("shell_text_complete: false exactly where a shell prints PS2", "[shell_parse][complete]") {
   struct Row {
     const char* text;
@@ -406,6 +501,8 @@ TEST_CASE("shell_text_complete: false exactly where a shell prints PS2", "[shell
       {"for i in 1 2; do echo $i; done", true},
       {"while read x\ndo\n  echo $x\ndone < f", true},
       {"until false; do break; done", true},
+      {"for ((i = 0; i << 2; i++)); do echo $i; done", true},
+      {"for ((i = 0; i < 2; i++)); do", false},
       {"case $x in a|b) echo ab;; (c) echo c;& *) :;;& esac", true},
       {"echo $(case x in x) echo y;; esac)", true},
       {"f() { echo hi; }", true},
@@ -447,6 +544,11 @@ TEST_CASE("shell_text_complete: false exactly where a shell prints PS2", "[shell
       {"case $x in", false},
       {"case $x in a) echo a;;", false},
       {"f() {", false},
+      {"f()", false},
+      {"f ()\n", false},
+      {"f() ( echo )", true},
+      {"f()\n{ echo; }", true},
+      {"cat <<E fi", false},  // after a redirection `fi` is a plain word; the here-doc is pending
       {"cat <<EOF", false},
       {"cat <<EOF\nbody\n", false},
       {"cat <<EOF\nbody\n EOF\n", false},

@@ -71,7 +71,7 @@ TEST_CASE("a kind's facts reach the policy and the audit details", "[kinds]") {
   CHECK(std::string(parsed->facts->field()) == "echo");
   CHECK(parsed->facts->audit_details() == R"({"words":["rm","-rf","/"]})");
   CHECK_FALSE(kinds.parse("exec", "ls", {}));  // no kind parses exec lines
-  CHECK(kinds.command_kinds() == std::vector<std::string>{"shell_line", "sql", "kubectl", "kube_request", "echo"});
+  CHECK(kinds.command_kinds() == std::vector<std::string>{"shell_line", "sftp", "sql", "kubectl", "kube_request", "echo"});
 
   testutil::TempDir d;
   testutil::spit(d / "p.lua", "function on_command(c)\n"

@@ -3,6 +3,8 @@
 #include "common/file_util.h"
 #include "common/ssh_handles.h"
 #include "sources/shell_line_facts.h"
+#include "targets/ssh/sftp_facts.h"
+#include "targets/ssh/ssh_script_executor.h"
 #include "targets/ssh/ssh_settings.h"
 #include "targets/ssh/ssh_target.h"
 
@@ -56,8 +58,20 @@ std::unique_ptr<TargetConnection> SshKind::connect(const TargetConfig& t, const 
   return SshTargetConnection::connect(t, kind_part<SshCredential>(&cred), error);
 }
 
-ParsedCommand SshKind::parse_command(const std::string&, const std::string& text,
+bool SshKind::decides_lines(const ExecRequest& req) const { return decides_stdin_lines(req); }
+
+ParsedCommand SshKind::parse_command(const std::string& kind, const std::string& text,
                                      const CommandOptions& options) const {
+  if (kind == "sftp") {
+    ParsedCommand p{.text = text};
+    SftpOp op;
+    if (!parse_sftp_op(text, options, op, p.error)) return p;
+    p.text = sftp_text(op);
+    // As the channel does: an unknown extended request is refused by the bastion.
+    if (op.op == "extended") p.refusal = "the extended request " + op.path + " is not supported through the bastion";
+    p.facts = std::make_shared<SftpFacts>(std::move(op));
+    return p;
+  }
   auto opt = [&](const char* k) {
     const auto it = options.find(k);
     return it == options.end() ? std::string() : it->second;

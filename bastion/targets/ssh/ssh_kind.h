@@ -18,8 +18,10 @@ class SshKind : public TargetKind {
   std::unique_ptr<TargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
                                             std::string& error) const override;
   bool serves_subsystem(std::string_view name) const override { return name == "sftp"; }
-  // "shell_line": a line typed in a pty shell (options nested, hidden, program, fullscreen).
-  std::vector<std::string> command_kinds() const override { return {"shell_line"}; }
+  bool decides_lines(const ExecRequest& req) const override;
+  // "shell_line": a line typed in a pty shell (options nested, hidden, program, fullscreen);
+  // "sftp": one file operation of an sftp channel (its audit text).
+  std::vector<std::string> command_kinds() const override { return {"shell_line", "sftp"}; }
   ParsedCommand parse_command(const std::string& kind, const std::string& text,
                               const CommandOptions& options) const override;
 };

@@ -2,8 +2,10 @@
 
 #include <sstream>
 
+#include "targets/ssh/sftp_gate.h"
 #include "targets/ssh/ssh_executor.h"
 #include "targets/ssh/ssh_shell_executor.h"
+#include "targets/ssh/ssh_script_executor.h"
 
 namespace bastion {
 
@@ -120,8 +122,14 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
   if (rc != SSH_OK) return fail(std::string(channel_kind_name(req.kind)) + " request refused");
   ssh_set_blocking(session_.get(), 0);
   if (ev) attach(ev);
+  // sftp: each file operation is decided on its own.
+  if (req.kind == ChannelKind::subsystem && req.text == "sftp") return std::make_unique<SftpGate>(std::move(exec), req.gate);
+  // A pty: each line is read off the screen and decided at its Enter.
   if (lines) return std::make_unique<SshShellExecutor>(std::move(exec), *req.gate, *req.pty);
-  return exec;
+  if (!decides_stdin_lines(req)) return exec;
+  // A shell reading commands from stdin: each is decided before it is sent on.
+  if (!req.gate) return error = "target " + name_ + ": no gate to decide the shell's lines", nullptr;
+  return std::make_unique<SshScriptExecutor>(std::move(exec), *req.gate);
 }
 
 }  // namespace bastion
