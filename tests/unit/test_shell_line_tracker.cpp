@@ -509,7 +509,7 @@ TEST_CASE("shell lines: a for loop over PS2 is decided per line and joined", "[s
 
 TEST_CASE("shell lines: the ssh kind parses shell_line for policy tests and cases", "[shell_line_tracker]") {
   const SshKind kind;
-  CHECK(kind.command_kinds() == std::vector<std::string>{"shell_line"});
+  CHECK(kind.command_kinds() == std::vector<std::string>({"shell_line", "sftp"}));
   const ParsedCommand p = kind.parse_command(
       "shell_line", "1+1", {{"nested", "true"}, {"program", "python3"}, {"fullscreen", "false"}});
   CHECK(p.text == "1+1");
