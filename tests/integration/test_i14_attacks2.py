@@ -39,5 +39,34 @@ class HostileOutputTest(ShellLinesBase):
         self.assertEqual(r.stdout, b"still-up\n")
 
 
+
+class FakeLineTest(ShellLinesBase):
+    """The line the bastion reads off its screen model is not the line bash runs."""
+
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        with open(os.path.join(env.d, "policy.lua"), "w") as f:
+            f.write(POLICY)
+        env.start_bastion(extra='policy = "policy.lua"')
+
+    def test_background_job_repaints_the_typed_line(self):
+        # A job started earlier redraws the prompt row with an innocent line
+        # while the user types: the bastion decides what the screen shows
+        # ("echo hi"), bash runs what it holds (touch .../deny_me).
+        s = self.open()
+        self.line(s, "PS1='$ '")
+        self.line(s, r"(sleep 1.5; printf '\r\e[K$ echo hi') &")
+        s.buf = b""
+        for ch in f"touch {self.d}/deny_me":
+            s.send(ch.encode())
+            time.sleep(0.01)
+        s.read_until(b"$ echo hi", timeout=10)
+        time.sleep(0.3)
+        s.send(b"\r")
+        self.prompt(s)
+        self.assertFalse(self.exists("deny_me"), "bash ran a line the bastion never decided")
+
+
 if __name__ == "__main__":
     main()
