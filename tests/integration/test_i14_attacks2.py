@@ -2,10 +2,11 @@
 bastion, line tracker over a libvterm screen model) and the sftp gate.
 Each test is a hole found by the review and FAILED on d45b6fd^ (6d997b5)."""
 import os
+import shutil
 import time
 
 from harness import Env, main
-from test_shell_lines import POLICY, ShellLinesBase
+from test_shell_lines import POLICY, POLICY_DIR, ShellLinesBase
 
 
 class HostileOutputTest(ShellLinesBase):
@@ -66,6 +67,38 @@ class FakeLineTest(ShellLinesBase):
         s.send(b"\r")
         self.prompt(s)
         self.assertFalse(self.exists("deny_me"), "bash ran a line the bastion never decided")
+
+
+class ShippedStagingTest(ShellLinesBase):
+    """The shipped default.lua on a non-production target: escalation (sudo,
+    su, ...) needs a review."""
+
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        try:
+            for name in ("default.lua", "commands.lua"):
+                shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
+            targets = f"""
+  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
+           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
+           labels = {{ env = "staging" }} }},"""
+            env.start_bastion(targets=targets, extra='policy = "default.lua"')
+        except BaseException:
+            env.close()
+            raise
+
+    def test_dec_graphics_charset_hides_the_typed_line(self):
+        # ESC ( 0 maps a-z to line-drawing glyphs on the screen (the model's
+        # and the user's); bash still gets the keys. `su ...` reads as
+        # "⎽┤ -␌ ...": no escalation, allowed without a review.
+        s = self.open()
+        self.line(s, r"printf '\e(0'")
+        self.line(s, f"su -c 'touch {self.d}/su_ran' root")
+        s.send(b"printf '\\e(B'\r")
+        self.prompt(s)
+        decisions = [(r[1], r[2]) for r in self.rows()]
+        self.assertFalse(self.exists("su_ran"), f"su ran without a review; decisions {decisions}")
 
 
 if __name__ == "__main__":
