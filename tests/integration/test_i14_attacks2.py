@@ -6,7 +6,7 @@ import shutil
 import time
 
 from harness import Env, main
-from test_shell_lines import POLICY, POLICY_DIR, ShellLinesBase
+from test_shell_lines import CSI_RE, POLICY, POLICY_DIR, ShellLinesBase
 
 
 class HostileOutputTest(ShellLinesBase):
@@ -100,6 +100,50 @@ class ShippedStagingTest(ShellLinesBase):
         decisions = [(r[1], r[2]) for r in self.rows()]
         self.assertFalse(self.exists("su_ran"), f"su ran without a review; decisions {decisions}")
 
+
+class ShippedProdPtyTest(ShellLinesBase):
+    """The shipped default.lua + commands.lua on an env=prod target, typed
+    through a pty: the allow-list decides what the screen model shows."""
+
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        try:
+            for name in ("default.lua", "commands.lua"):
+                shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
+            targets = f"""
+  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
+           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
+           labels = {{ env = "prod" }} }},"""
+            env.start_bastion(targets=targets, extra='policy = "default.lua"')
+        except BaseException:
+            env.close()
+            raise
+
+    def setUp(self):
+        super().setUp()
+        self.dir = os.path.join(self.d, "D")
+        os.makedirs(self.dir)
+        with open(os.path.join(self.dir, "flag"), "w") as f:
+            f.write("still here\n")
+
+    def test_autowrap_off_lets_the_end_of_the_line_cover_its_start(self):
+        # DECAWM off (allowed: echo -e). At the margin readline prints " \r"
+        # to wrap; without autowrap that is a CR on the same row, so the
+        # rest of the line is drawn over the prompt and the line's start.
+        # The screen reads `cat /etc/hostname`, bash runs `rm -rf D; ...`.
+        s = self.open(cols=200)
+        prompt_len = len(CSI_RE.sub(b"", s.buf).replace(b"\r", b"").split(b"\n")[-1])
+        self.line(s, r"echo -e '\e[?7l'")
+        head = f"rm -rf {self.dir};"
+        head += " " * (200 - prompt_len - len(head))
+        tail = "cat /etc/hostname"
+        tail += " " * (prompt_len + len(head.rstrip()) + 1 - len(tail))
+        self.line(s, head + tail)
+        s.send(b"echo -e '\\e[?7h'\r")
+        self.prompt(s)
+        rows = [(r[1].strip(), r[2]) for r in self.rows()]
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "flag")), f"rm -rf D ran on prod; rows {rows}")
 
 if __name__ == "__main__":
     main()
