@@ -39,6 +39,22 @@ class HostileOutputTest(ShellLinesBase):
         r = self.env.ssh("web1", "echo still-up")
         self.assertEqual(r.stdout, b"still-up\n")
 
+    def test_scroll_region_after_shrink_does_not_kill_bastiond(self):
+        # A scroll region (apt's progress bar, tmux) low on the screen, the
+        # user shrinks the window, a line feed: libvterm scrolls a region of
+        # negative height and bastiond aborts.
+        s = self.open()
+        self.line(s, r"printf '\e[20;30r\e[30;1H'")
+        s.resize(5, 100)
+        time.sleep(0.3)
+        self.line(s, "echo a; echo b; echo done-$((6*7))", wait=False)
+        s.read_until(b"done-42", timeout=10)
+        self.assertIsNone(self.env.bastion.proc.poll(), "bastiond died")
+        s.send(b"printf '\\e[r'; exit\r")
+        s.wait()
+        r = self.env.ssh("web1", "echo still-up")
+        self.assertEqual(r.stdout, b"still-up\n")
+
 
 
 class FakeLineTest(ShellLinesBase):

@@ -55,3 +55,17 @@ TEST_CASE("hostile output: a double-width line at a restored off-screen cursor d
   CHECK(m.cursor().row == 0);
   CHECK(m.text(0, 0, 2) == "ok");
 }
+
+TEST_CASE("hostile output: a scroll region below a shrunk screen does not crash libvterm",
+          "[screen_model][attack]") {
+  // DECSTBM 20..24, the window shrinks to 5 rows: libvterm 0.1.4 clamps the
+  // region's bottom but not its top, and the next LF scrolls a region of
+  // negative height: memmove with a negative size (SIGABRT/SIGSEGV in the
+  // stock build; apt's progress bar and tmux set scroll regions).
+  ScreenModel m(80, 24);
+  m.feed("\x1b[20;24r\x1b[24;1H");
+  REQUIRE(m.resize(80, 5));
+  m.feed("\n\n\nabc\n");
+  CHECK(m.cursor().row == 4);
+  CHECK(m.text(3, 0, 3) == "abc");
+}
