@@ -110,11 +110,34 @@ class ShippedStagingTest(ShellLinesBase):
         # "⎽┤ -␌ ...": no escalation, allowed without a review.
         s = self.open()
         self.line(s, r"printf '\e(0'")
-        self.line(s, f"su -c 'touch {self.d}/su_ran' root")
+        self.line(s, f"su -c 'touch {self.d}/su_ran' root", wait=False)
+        try:
+            s.read_until(b"su needs approval", timeout=5)
+        finally:
+            s.send(b"\x03")
+            self.prompt(s)
         s.send(b"printf '\\e(B'\r")
         self.prompt(s)
         decisions = [(r[1], r[2]) for r in self.rows()]
         self.assertFalse(self.exists("su_ran"), f"su ran without a review; decisions {decisions}")
+
+    def test_key_bound_to_accept_line_submits_undecided(self):
+        # `bind` is allowed off production. A key bound to accept-line ends
+        # the line in bash, but the tracker holds only CR, LF, Ctrl-O and
+        # Ctrl-D: Ctrl-T goes on at once and su runs with no decision.
+        s = self.open()
+        self.line(s, r"bind '\"\C-t\": accept-line'")
+        s.buf = b""
+        for ch in f"su -c 'touch {self.d}/su_bound' root":
+            s.send(ch.encode())
+            time.sleep(0.01)
+        time.sleep(0.1)
+        s.send(b"\x14")
+        self.prompt(s)
+        s.send(b"\x03")
+        self.prompt(s)
+        decisions = [(r[1], r[2]) for r in self.rows()]
+        self.assertFalse(self.exists("su_bound"), f"su ran without a decision; rows {decisions}")
 
 
 class ShippedProdPtyTest(ShellLinesBase):
