@@ -72,7 +72,12 @@ class ScreenModel {
   CsiState csi_ = CsiState::none;
   int csi_separators_ = 0;
   bool csi_leading_ = false;  // no argument byte yet: '<' '=' '>' '?' are a leader
-  bool held_c2_ = false;  // a chunk ended in 0xC2: it may start a UTF-8 C1 control
+  bool scs_ = false;          // ESC ( ) * +: the next final byte names a character set
+  // A UTF-8 character not yet given to libvterm, and how many bytes it lacks.
+  std::string utf8_;
+  int utf8_need_ = 0;
+
+  void clamp_restored_cursor();
 
   VTerm* vt_ = nullptr;
   VTermScreen* screen_ = nullptr;
