@@ -183,6 +183,23 @@ class ShippedProdPtyTest(ShellLinesBase):
         self.prompt(s)
         rows = [(r[1].strip(), r[2]) for r in self.rows()]
         self.assertTrue(os.path.exists(os.path.join(self.dir, "flag")), f"rm -rf D ran on prod; rows {rows}")
+    def test_scroll_region_above_the_prompt_lets_the_end_cover_the_start(self):
+        # The same with autowrap on: a scroll region at the top (allowed:
+        # echo -e) and the cursor on the last row, below it. A line feed
+        # there does not scroll, so readline's wrap lands on the same row.
+        s = self.open(cols=200)
+        prompt_len = len(CSI_RE.sub(b"", s.buf).replace(b"\r", b"").split(b"\n")[-1])
+        self.line(s, r"echo -e '\e[1;2r\e[999;1H'")
+        head = f"rm -rf {self.dir};"
+        head += " " * (200 - prompt_len - len(head))
+        tail = "cat /etc/hostname"
+        tail += " " * (prompt_len + len(head.rstrip()) + 1 - len(tail))
+        self.line(s, head + tail)
+        s.send(b"echo -e '\\e[r'\r")
+        self.prompt(s)
+        rows = [(r[1].strip(), r[2]) for r in self.rows()]
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "flag")), f"rm -rf D ran on prod; rows {rows}")
+
 
 if __name__ == "__main__":
     main()
