@@ -165,6 +165,21 @@ void ScreenModel::feed(std::string_view bytes) {
           from = i + 1;
         }
         csi_ = CsiState::none;  // a final byte, or an invalid CSI
+        if ((c == 'r' || c == 's') && !altscreen_) {
+          // A scroll region or side margins on the primary screen: a line
+          // feed on the last row below the region does not scroll, and
+          // readline's wrap lands on the same row (the end of a line covers
+          // its start). The shell's line editor assumes the whole screen
+          // scrolls: the model keeps it so (the cursor stays where DECSTBM
+          // put it).
+          pass(i + 1);
+          from = i + 1;
+          VTermPos p;
+          vterm_state_get_cursorpos(state_, &p);
+          const std::string reset = "\x1b[r\x1b[?69l\x1b[" + std::to_string(std::clamp(p.row, 0, rows_ - 1) + 1) +
+                                    ";" + std::to_string(std::clamp(p.col, 0, cols_ - 1) + 1) + "H";
+          vterm_input_write(vt_, reset.data(), reset.size());
+        }
         if (c == 'l' || c == 'h') {
           pass(i + 1);
           from = i + 1;

@@ -62,10 +62,31 @@ TEST_CASE("hostile output: a scroll region below a shrunk screen does not crash 
   // region's bottom but not its top, and the next LF scrolls a region of
   // negative height: memmove with a negative size (SIGABRT/SIGSEGV in the
   // stock build; apt's progress bar and tmux set scroll regions).
-  ScreenModel m(80, 24);
-  m.feed("\x1b[20;24r\x1b[24;1H");
-  REQUIRE(m.resize(80, 5));
-  m.feed("\n\n\nabc\n");
-  CHECK(m.cursor().row == 4);
+  for (const std::string screen : {"", "\x1b[?1049h"}) {  // the primary and the alternate screen
+    ScreenModel m(80, 24);
+    m.feed(screen + "\x1b[20;24r\x1b[24;1H");
+    REQUIRE(m.resize(80, 5));
+    m.feed("\n\n\nabc\n");
+    CHECK(m.cursor().row == 4);
+    CHECK(m.text(3, 0, 3) == "abc");
+  }
+}
+
+TEST_CASE("hostile output: on the primary screen the model scrolls as the line editor assumes",
+          "[screen_model][attack]") {
+  // A region at the top, the cursor on the last row below it: a terminal
+  // does not scroll there, so readline's wrap (" \r") lands on the same
+  // row and the end of a typed line is drawn over its start. The model
+  // keeps no scroll region, margins, autowrap off or insert mode on the
+  // primary screen, and no character set but ASCII/UTF-8.
+  ScreenModel m(10, 4);
+  m.feed("\x1b[1;2r\x1b[4;1H$ 12345678 \rabc");
+  CHECK(m.text(2, 0, 10) == "$ 12345678");
   CHECK(m.text(3, 0, 3) == "abc");
+  ScreenModel n(10, 4);
+  n.feed("\x1b[?7l$ 12345678 \rabc");
+  CHECK(n.text(0, 0, 10) == "$ 12345678");
+  ScreenModel k(10, 4);
+  k.feed("\x1b(0\x1b)0\x0e$ su\x0f su\x1b[4hxy\x1b[1Dz");
+  CHECK(k.text(0, 0, k.content_end(0)) == "$ su suxz");
 }
