@@ -89,40 +89,49 @@ void ScreenModel::write_guarded(std::string_view bytes) const {
   //  - REP (CSI b) with no character before it loops forever: its final
   //    byte becomes a CAN (the repeat is not modelled);
   //  - erasing a row that holds a C1 control sent as UTF-8 (C2 80..C2 9F)
-  //    crashes: those two bytes are dropped (terminals show nothing).
+  //    crashes: those two bytes are dropped (terminals show nothing);
+  //  - its UTF-8 decoder keeps a partial character across controls and
+  //    writes: the next write that starts with a high byte then decodes more
+  //    code points than it has bytes, one past its on-stack array. A
+  //    character is given to libvterm only whole; one cut by any other byte
+  //    goes in as U+FFFD (what a terminal shows), and one cut by the end of
+  //    a chunk waits for the next chunk.
   // The escape states follow libvterm 0.1.4's parser, as observed.
-  //    libvterm's decoder also completes a C2 after controls in between
-  //    (C2 10 80 is U+0080): a C2 that does not start a U+00A0..U+00BF
-  //    right away goes in as U+FFFD, as the invalid byte it is.
-  if (held_c2_) {
-    held_c2_ = false;
-    const auto first = bytes.empty() ? 0u : static_cast<unsigned char>(bytes[0]);
-    if (first >= 0x80 && first <= 0x9f) bytes.remove_prefix(1);
-    else if (first >= 0xa0 && first <= 0xbf) vterm_input_write(vt_, "\xc2", 1);
-    else vterm_input_write(vt_, "\xef\xbf\xbd", 3);
-  }
   std::size_t from = 0;
   auto pass = [&](std::size_t upto) {
     if (upto > from) vterm_input_write(vt_, bytes.data() + from, upto - from);
   };
+  auto high_byte = [&] {  // what a character does to the escape state
+    if (csi_ == CsiState::params || csi_ == CsiState::csi_intermediate) csi_ = CsiState::none;
+  };
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c == 0xc2 && i + 1 == bytes.size()) {
-      pass(i);
-      held_c2_ = true;  // decided with the next chunk's first byte
-      return;
-    }
-    if (c == 0xc2) {
-      const auto next = static_cast<unsigned char>(bytes[i + 1]);
-      if (next >= 0xa0 && next <= 0xbf) continue;  // U+00A0..U+00BF
-      pass(i);
-      if (next >= 0x80 && next <= 0x9f) {
-        from = i + 2;
-        ++i;
-      } else {
-        vterm_input_write(vt_, "\xef\xbf\xbd", 3);
+    if (utf8_need_ > 0) {
+      if (c >= 0x80 && c <= 0xbf) {
+        utf8_ += static_cast<char>(c);
         from = i + 1;
+        if (--utf8_need_ > 0) continue;
+        const auto second = static_cast<unsigned char>(utf8_[1]);
+        if (!(utf8_.size() == 2 && static_cast<unsigned char>(utf8_[0]) == 0xc2 && second <= 0x9f))
+          vterm_input_write(vt_, utf8_.data(), utf8_.size());
+        utf8_.clear();
+        high_byte();
+        continue;
       }
+      vterm_input_write(vt_, "\xef\xbf\xbd", 3);
+      utf8_.clear();
+      utf8_need_ = 0;
+      high_byte();
+    }
+    if (c >= 0xc0 && c <= 0xfd) {
+      pass(i);
+      utf8_ = static_cast<char>(c);
+      utf8_need_ = c < 0xe0 ? 1 : c < 0xf0 ? 2 : c < 0xf8 ? 3 : c < 0xfc ? 4 : 5;
+      from = i + 1;
+      continue;
+    }
+    if (c >= 0x80) {  // a stray continuation byte, FE, FF: U+FFFD, decoder left idle
+      high_byte();
       continue;
     }
     if (c == 0x00 || c == 0x7f) continue;  // ignored everywhere
@@ -130,13 +139,27 @@ void ScreenModel::write_guarded(std::string_view bytes) const {
       csi_ = CsiState::none;
     } else if (c == 0x1b) {
       csi_ = CsiState::esc;
+      scs_ = false;
     } else if (c < 0x20) {
       // A C0 control runs without ending an escape or a CSI.
     } else if (csi_ == CsiState::esc) {
-      // In 0.1.4 intermediates and high bytes leave the escape open, and
-      // '[' after them still starts a CSI (ESC ( [ 1 C moves the cursor).
+      // In 0.1.4 intermediates leave the escape open, and '[' after them
+      // still starts a CSI (ESC ( [ 1 C moves the cursor).
       if (c == '[') csi_ = CsiState::params, csi_separators_ = 0, csi_leading_ = true;
       else if (c >= 0x30 && c <= 0x7e) csi_ = CsiState::none;
+      if (c >= 0x28 && c <= 0x2b) {
+        scs_ = true;
+      } else if (scs_ && csi_ == CsiState::none) {
+        // A character set (ESC ( 0: a-z drawn as line-drawing glyphs) would
+        // make the screen show other text than the shell holds: the model
+        // keeps ASCII.
+        pass(i);
+        vterm_input_write(vt_, "B", 1);
+        from = i + 1;
+      } else if (c == '8') {
+        pass(i + 1), from = i + 1, clamp_restored_cursor();  // DECRC
+      }
+      if (csi_ != CsiState::esc) scs_ = false;
     } else if (csi_ == CsiState::params) {
       if (c >= 0x3c && c <= 0x3f && csi_leading_) {
         // a private-mode leader ('?')
@@ -157,12 +180,48 @@ void ScreenModel::write_guarded(std::string_view bytes) const {
           from = i + 1;
         }
         csi_ = CsiState::none;  // a final byte, or an invalid CSI
+        if ((c == 'r' || c == 's') && !altscreen_) {
+          // A scroll region or side margins on the primary screen: a line
+          // feed on the last row below the region does not scroll, and
+          // readline's wrap lands on the same row (the end of a line covers
+          // its start). The shell's line editor assumes the whole screen
+          // scrolls: the model keeps it so (the cursor stays where DECSTBM
+          // put it).
+          pass(i + 1);
+          from = i + 1;
+          VTermPos p;
+          vterm_state_get_cursorpos(state_, &p);
+          const std::string reset = "\x1b[r\x1b[?69l\x1b[" + std::to_string(std::clamp(p.row, 0, rows_ - 1) + 1) +
+                                    ";" + std::to_string(std::clamp(p.col, 0, cols_ - 1) + 1) + "H";
+          vterm_input_write(vt_, reset.data(), reset.size());
+        }
+        if (c == 'l' || c == 'h') {
+          pass(i + 1);
+          from = i + 1;
+          // The screen the shell's line editor assumes: autowrap on, insert
+          // mode off (without autowrap readline's wrap is a CR on the same
+          // row, and the end of a line covers its start).
+          vterm_input_write(vt_, "\x1b[?7h\x1b[4l", 9);
+          if (c == 'l') clamp_restored_cursor();  // ?1048l, ?1049l
+        }
       }
     } else if (csi_ == CsiState::csi_intermediate) {
       if (c >= 0x30) csi_ = CsiState::none;
     }
   }
   pass(bytes.size());
+}
+
+void ScreenModel::clamp_restored_cursor() const {
+  // libvterm 0.1.4 restores a cursor saved before the screen shrank as it
+  // was: the next glyph is then written past its row arrays. A terminal
+  // clamps it to the screen; so does the model.
+  VTermPos p;
+  vterm_state_get_cursorpos(state_, &p);
+  if (p.row >= 0 && p.row < rows_ && p.col >= 0 && p.col < cols_) return;
+  const std::string cup = "\x1b[" + std::to_string(std::clamp(p.row, 0, rows_ - 1) + 1) + ";" +
+                          std::to_string(std::clamp(p.col, 0, cols_ - 1) + 1) + "H";
+  vterm_input_write(vt_, cup.data(), cup.size());
 }
 
 bool ScreenModel::resize(int cols, int rows) {
@@ -178,9 +237,21 @@ bool ScreenModel::resize(int cols, int rows) {
                               std::to_string(cur.row + 1) + ";" + std::to_string(cur.col + 1) + "H";
     vterm_input_write(vt_, clear.data(), clear.size());
   }
+  const bool fewer_rows = rows < rows_;
   cols_ = cols;
   rows_ = rows;
   vterm_set_size(vt_, rows, cols);
+  if (fewer_rows) {
+    // It also clamps a scroll region's bottom but not its top: the next
+    // line feed would scroll a region of negative height (memmove with a
+    // negative size). The region is reset, as xterm does on a resize;
+    // DECSTBM homes the cursor, so it is put back.
+    VTermPos p;
+    vterm_state_get_cursorpos(state_, &p);
+    const std::string reset = "\x1b[r\x1b[" + std::to_string(std::clamp(p.row, 0, rows_ - 1) + 1) + ";" +
+                              std::to_string(std::clamp(p.col, 0, cols_ - 1) + 1) + "H";
+    vterm_input_write(vt_, reset.data(), reset.size());
+  }
   return true;
 }
 

@@ -90,7 +90,12 @@ class ScreenModel {
   mutable CsiState csi_ = CsiState::none;
   mutable int csi_separators_ = 0;
   mutable bool csi_leading_ = false;  // no argument byte yet: '<' '=' '>' '?' are a leader
-  mutable bool held_c2_ = false;  // a chunk ended in 0xC2: it may start a UTF-8 C1 control
+  mutable bool scs_ = false;          // ESC ( ) * +: the next final byte names a character set
+  // A UTF-8 character not yet given to libvterm, and how many bytes it lacks.
+  mutable std::string utf8_;
+  mutable int utf8_need_ = 0;
+
+  void clamp_restored_cursor() const;
 
   VTerm* vt_ = nullptr;
   VTermScreen* screen_ = nullptr;
