@@ -12,7 +12,8 @@
 --    bastion-policy(5).
 --  * SFTP on production: files may be read, nothing else (c.kind "sftp").
 --  * Elsewhere: privilege escalation (sudo, su, ...) needs a review, unanalysable
---    lines are denied, the rest is allowed.
+--    lines are denied, and so are shell lines that change what later lines
+--    run (bind, alias, PROMPT_COMMAND=...); the rest is allowed.
 --  * Typed without echo (c.shell.hidden, a password): only at a known password
 --    prompt. Lines typed while another program runs (c.shell.nested) are
 --    judged like any other line: that flag can be faked.
@@ -34,6 +35,14 @@ local function guard_rail(c, prod)
   for _, part in ipairs(c.parts) do
     local prog = commands.part_program(part)
     local who = commands.escalation_of(part)
+    -- In a brokered shell a line that rebinds keys, defines aliases or
+    -- functions, or sets PROMPT_COMMAND/PATH changes what later lines run
+    -- (a key bound to accept-line submits with no Enter for the bastion to
+    -- hold): not on any target.
+    if c.kind == "shell_line" and part.changes_shell then
+      return deny("`" .. (prog or part.argv[1] or "?") .. "` changes what later lines run, which the bastion "
+        .. "cannot follow in a brokered shell")
+    end
     if who then
       return review{ reason = who .. " needs approval", approvers = { "oncall" }, timeout = 600 }
     end

@@ -79,10 +79,12 @@ void ShellLineTracker::consume(std::string_view data) {
       esc_ = c == '[' ? 2 : 0;
       csi_.clear();
       forward_key(static_cast<char>(c), false);
+      line_.shadow_ok = false;
       continue;
     }
     if (esc_ == 2) {
       forward_key(static_cast<char>(c), false);
+      line_.shadow_ok = false;
       if (c >= 0x40 && c <= 0x7e) {
         // Bracketed paste only fills the shell's buffer: its newlines run nothing.
         // Honoured only while the shell asked for it (mode 2004): elsewhere
@@ -98,6 +100,7 @@ void ShellLineTracker::consume(std::string_view data) {
     if (c == 0x1b) {
       esc_ = 1;
       forward_key(static_cast<char>(c), false);
+      line_.shadow_ok = false;
       continue;
     }
     if (!in_paste_ && (is_submitter(c) || (c == 0x04 && line_.keys > 0))) {
@@ -115,6 +118,28 @@ void ShellLineTracker::consume(std::string_view data) {
       continue;
     }
     forward_key(static_cast<char>(c), c >= 0x20 && c != 0x7f);
+    shadow_key(c);
+  }
+}
+
+void ShellLineTracker::shadow_key(unsigned char c) {
+  Line& l = line_;
+  if (!l.shadow_ok) return;
+  if (in_paste_) {
+    l.shadow_ok = false;
+  } else if (c >= 0x20 && c != 0x7f) {
+    if (l.shadow.size() < kLineMax) l.shadow += static_cast<char>(c);
+    else l.shadow_ok = false;
+  } else if (c == 0x08 || c == 0x7f) {  // erase one character (all its UTF-8 bytes)
+    while (!l.shadow.empty() && (static_cast<unsigned char>(l.shadow.back()) & 0xc0) == 0x80) l.shadow.pop_back();
+    if (!l.shadow.empty()) l.shadow.pop_back();
+  } else if (c == 0x15) {  // Ctrl-U: the whole line (the cursor is at its end)
+    l.shadow.clear();
+  } else if (c == 0x17) {  // Ctrl-W: the word before the cursor
+    while (!l.shadow.empty() && l.shadow.back() == ' ') l.shadow.pop_back();
+    while (!l.shadow.empty() && l.shadow.back() != ' ') l.shadow.pop_back();
+  } else {
+    l.shadow_ok = false;  // Tab, Ctrl-R, Ctrl-A...: only the screen knows the line now
   }
 }
 
@@ -386,6 +411,33 @@ void ShellLineTracker::decide() {
     f.hidden = true;
     f.hidden_chars = line_.printable;
     f.prompt_known = true;
+  }
+  // Typed with plain keys only: the shell holds exactly what they make.
+  // When the screen shows more in front of it (keys typed before the first
+  // prompt were echoed early, then redrawn after it), that is decided. When
+  // it shows something else, another program drew it (a background job
+  // repainting the prompt row); which of the two the shell holds cannot be
+  // told from the screen: refuse, and say so. Nested lines too (a prompt can
+  // be faked); a password prompt echoing '*' (sudo's pwfeedback) is refused
+  // the same way: fail closed.
+  if (!f.hidden && line_.keys > 0 && line_.shadow_ok) {
+    const std::string want = rtrim(line_.shadow), got = rtrim(text);
+    if (got != want) {
+      if (!want.empty() && got.size() > want.size() && got.compare(got.size() - want.size(), want.size(), want) == 0) {
+        text = want;
+        f.prompt_known = false;
+      } else {
+        end_open_row();
+        CommandRequest req = gate_.request("shell_line", text);
+        req.facts = std::make_shared<ShellLineFacts>(f);
+        const std::string why =
+            "the line on the screen is not the line that was typed (another program wrote over it): "
+            "press Ctrl-C and type it again";
+        const GateResult g = gate_.refuse(req, why);
+        end_refused(g.command_id);
+        return deny("bastion: denied: " + why);
+      }
+    }
   }
   struct Ask {
     std::string text;

@@ -77,6 +77,12 @@ class ShellLineTracker {
     std::string prompt;
     std::size_t keys = 0, printable = 0;
     bool stale = false;   // started before the echo of the last Enter came back
+    // The line as the keys alone make it, while they are only printable
+    // characters, BS/DEL, Ctrl-U and Ctrl-W (cooked-mode and readline
+    // editing agree on those): a screen that shows something else was
+    // drawn by someone else (a background job repainting the line).
+    std::string shadow;
+    bool shadow_ok = true;
   };
   struct Region {
     std::string text;
@@ -86,6 +92,7 @@ class ShellLineTracker {
 
   void consume(std::string_view data);
   void forward_key(char b, bool printable);
+  void shadow_key(unsigned char c);
   void forward(char b);
   void start_line();
   void track_paste_mode(std::string_view data);

@@ -125,22 +125,27 @@ class ShippedStagingTest(ShellLinesBase):
         self.assertFalse(self.exists("su_ran"), f"su ran without a review; decisions {decisions}")
 
     def test_key_bound_to_accept_line_submits_undecided(self):
-        # `bind` is allowed off production. A key bound to accept-line ends
+        # `bind` was allowed off production. A key bound to accept-line ends
         # the line in bash, but the tracker holds only CR, LF, Ctrl-O and
-        # Ctrl-D: Ctrl-T goes on at once and su runs with no decision.
+        # Ctrl-D: Ctrl-T would go on at once and su would run with no
+        # decision. The shipped policy now refuses lines that change what
+        # later lines run, in every brokered shell.
         s = self.open()
-        self.line(s, r"bind '\"\C-t\": accept-line'")
+        bind = r"bind '\"\C-t\": accept-line'"
+        self.line(s, bind)
+        self.assertIn(("shell_line", bind, "deny"), self.rows())
         s.buf = b""
         for ch in f"su -c 'touch {self.d}/su_bound' root":
             s.send(ch.encode())
             time.sleep(0.01)
         time.sleep(0.1)
-        s.send(b"\x14")
-        self.prompt(s)
+        s.send(b"\x14")  # transpose-chars again: nothing is submitted
+        time.sleep(0.5)
         s.send(b"\x03")
         self.prompt(s)
         decisions = [(r[1], r[2]) for r in self.rows()]
         self.assertFalse(self.exists("su_bound"), f"su ran without a decision; rows {decisions}")
+        self.assert_clean_prompt(s)
 
 
 class ShippedProdPtyTest(ShellLinesBase):

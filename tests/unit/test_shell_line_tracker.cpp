@@ -362,10 +362,34 @@ TEST_CASE("shell lines: a prompt changed by cd still ends the running line", "[s
   v.t += 0.1;
   v.type("deny_me");
   v.key("\r");
-  // Decided: the prompt of this line was lost, so the whole screen line.
-  CHECK(v.gate.calls.back() == "submit root@vm:/srv# deny_me");
-  CHECK_FALSE(v.gate.facts.back().prompt_known);
-  CHECK(v.sent.back() == '\r');
+  // The 'x' went to vim, not to the shell: the keys make "xdeny_me", the
+  // screen shows another line. Which one the shell holds cannot be told:
+  // refused (fail closed), never let through undecided.
+  CHECK(v.gate.calls[v.gate.calls.size() - 2].rfind("refuse root@vm:/srv# deny_me: the line on the screen is not", 0) == 0);
+  CHECK(v.sent.find("deny_me\r") == std::string::npos);
+}
+
+TEST_CASE("shell lines: a line repainted by another program is refused", "[shell_line_tracker]") {
+  // A background job redraws the prompt row with an innocent line while
+  // the user types plain keys: the shell holds the keys, not the screen.
+  Rig r;
+  r.out("$ ");
+  r.type("touch deny_me");
+  r.out("\r\x1b[K$ echo hi");
+  r.t += 0.1;
+  r.key("\r");
+  CHECK(r.gate.calls[r.gate.calls.size() - 2].rfind("refuse echo hi: the line on the screen is not", 0) == 0);
+  CHECK(r.sent.find('\r') == std::string::npos);
+  // Keys typed before the prompt appeared, echoed early and redrawn after
+  // it: the screen ends with what was typed, and that is what is decided.
+  Rig t;
+  t.type("echo ok");
+  t.out("echo ok\r\n$ echo ok");
+  t.t += 0.1;
+  t.key("\r");
+  CHECK(t.gate.calls.back() == "submit echo ok");
+  CHECK_FALSE(t.gate.facts.back().prompt_known);
+  CHECK(t.sent.back() == '\r');
 }
 
 TEST_CASE("shell lines: a denied full-screen request keeps deciding lines", "[shell_line_tracker]") {
