@@ -31,7 +31,10 @@ bool locale_safe(std::string_view v) {
 
 bool env_allowed(const std::string& k, std::string_view v) {
   if (k == "TERM") return true;
-  return (k == "LANG" || k.starts_with("LC_")) && locale_safe(v);
+  // Only these choose how bytes decode into characters (LC_ALL over
+  // LC_CTYPE over LANG); other LC_* (LC_TIME, LC_TERMINAL) pass as before.
+  if (k == "LANG" || k == "LC_ALL" || k == "LC_CTYPE") return locale_safe(v);
+  return k.starts_with("LC_");
 }
 
 // A subsystem the target's kind serves, nowhere else.
