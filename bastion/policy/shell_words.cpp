@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace bastion {
 namespace {
 
@@ -427,22 +429,11 @@ class Scanner {
   }
 
   static void append_utf8(std::string& w, unsigned long v) {
-    if (v < 0x80 || v > 0x10ffff) {  // ASCII; an impossible code point as its low byte
-      w += static_cast<char>(v & 0xffu);
-    } else if (v < 0x800) {
-      w += static_cast<char>(0xc0 | (v >> 6));
-      w += static_cast<char>(0x80 | (v & 0x3f));
-    } else if (v < 0x10000) {
-      w += static_cast<char>(0xe0 | (v >> 12));
-      w += static_cast<char>(0x80 | ((v >> 6) & 0x3f));
-      w += static_cast<char>(0x80 | (v & 0x3f));
-    } else {
-      w += static_cast<char>(0xf0 | (v >> 18));
-      w += static_cast<char>(0x80 | ((v >> 12) & 0x3f));
-      w += static_cast<char>(0x80 | ((v >> 6) & 0x3f));
-      w += static_cast<char>(0x80 | (v & 0x3f));
-    }
+    // An impossible code point becomes its low byte (as bash's $'\U...').
+    if (v > 0x10ffff) w += static_cast<char>(v & 0xffu);
+    else bastion::append_utf8(w, static_cast<uint32_t>(v));
   }
+
 
   std::string word(int depth) {
     std::string w;

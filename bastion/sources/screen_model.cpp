@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
+
 namespace bastion {
 
 struct ScreenModelCallbacks {
@@ -30,24 +32,9 @@ const VTermScreenCallbacks kCallbacks = {
     .sb_popline = nullptr,
 };
 
-void append_utf8(std::string& out, uint32_t c) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x110000) {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += "\xEF\xBF\xBD";
-  }
+void append_cell_char(std::string& out, uint32_t c) {
+  if (c < 0x110000) append_utf8(out, c);
+  else out += "\xEF\xBF\xBD";  // not a code point: U+FFFD
 }
 
 }  // namespace
@@ -300,7 +287,7 @@ std::string ScreenModel::text(int row, int from, int to) const {
       out += ' ';
       continue;
     }
-    for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) append_utf8(out, cell.chars[i]);
+    for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) append_cell_char(out, cell.chars[i]);
     if (cell.width > 1) c += cell.width - 1;
   }
   return out;

@@ -244,6 +244,21 @@ class Env:
         self.bastion = Bastion(self, **kw)
         return self.bastion
 
+    def start_shipped_policy(self, env_label):
+        """A bastion whose only target web1 (principal ops) is labelled
+        env=`env_label` and judged by the shipped policies/default.lua with
+        commands.lua, copied as scripts/demo.sh uses them. Returns the
+        policy file's path (for `bastionctl policy test`)."""
+        shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "policies")
+        for name in ("default.lua", "commands.lua"):
+            shutil.copy(os.path.join(shipped, name), os.path.join(self.d, name))
+        targets = f"""
+  web1 = {{ type = "ssh", host = "127.0.0.1", port = {self.target.port}, user = "{self.user}",
+           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
+           labels = {{ env = "{env_label}" }} }},"""
+        self.start_bastion(targets=targets, extra='policy = "default.lua"')
+        return os.path.join(self.d, "default.lua")
+
     def ssh_base(self, key=None, tty=False, extra=()):
         b = self.bastion
         cmd = ["ssh", "-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null",

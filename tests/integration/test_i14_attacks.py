@@ -27,14 +27,7 @@ class ShippedProdAttackTest(BastionTest):
     def setUpClass(cls):
         env = cls.env = Env()
         try:
-            for name in ("default.lua", "commands.lua"):
-                shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
-            cls.policy = os.path.join(env.d, "default.lua")
-            targets = f"""
-  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
-           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
-           labels = {{ env = "prod" }} }},"""
-            env.start_bastion(targets=targets, extra='policy = "default.lua"')
+            cls.policy = env.start_shipped_policy("prod")
         except BaseException:
             env.close()
             raise

@@ -5,11 +5,10 @@ model): the libvterm crashes, ESC ( 0, DECAWM off, a scroll region above
 the prompt. Still open (the tracker's owner): a background job repainting
 the typed line, a key bound to accept-line."""
 import os
-import shutil
 import time
 
 from harness import Env, main
-from test_shell_lines import CSI_RE, POLICY, POLICY_DIR, ShellLinesBase
+from test_shell_lines import CSI_RE, POLICY, ShellLinesBase
 
 
 class HostileOutputTest(ShellLinesBase):
@@ -96,13 +95,7 @@ class ShippedStagingTest(ShellLinesBase):
     def setUpClass(cls):
         env = cls.env = Env()
         try:
-            for name in ("default.lua", "commands.lua"):
-                shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
-            targets = f"""
-  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
-           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
-           labels = {{ env = "staging" }} }},"""
-            env.start_bastion(targets=targets, extra='policy = "default.lua"')
+            cls.policy = env.start_shipped_policy("staging")
         except BaseException:
             env.close()
             raise
@@ -156,13 +149,7 @@ class ShippedProdPtyTest(ShellLinesBase):
     def setUpClass(cls):
         env = cls.env = Env()
         try:
-            for name in ("default.lua", "commands.lua"):
-                shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
-            targets = f"""
-  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
-           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
-           labels = {{ env = "prod" }} }},"""
-            env.start_bastion(targets=targets, extra='policy = "default.lua"')
+            cls.policy = env.start_shipped_policy("prod")
         except BaseException:
             env.close()
             raise

@@ -5,7 +5,6 @@ Enter reaches the shell; a denied line never runs and the shell is left at
 a clean prompt."""
 import os
 import re
-import shutil
 import time
 
 from harness import BastionTest, Env, main
@@ -307,13 +306,7 @@ class ProdShellLinesTest(ShellLinesBase):
     @classmethod
     def setUpClass(cls):
         env = cls.env = Env()
-        for name in ("default.lua", "commands.lua"):
-            shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
-        targets = f"""
-  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
-           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
-           labels = {{ env = "prod" }} }},"""
-        env.start_bastion(targets=targets, extra='policy = "default.lua"')
+        cls.policy = env.start_shipped_policy("prod")
 
     def test_allow_list_on_a_production_shell(self):
         open(os.path.join(self.d, "keep"), "w").close()

@@ -185,14 +185,7 @@ class ShippedProdPolicyTest(BastionTest):
     @classmethod
     def setUpClass(cls):
         env = cls.env = Env()
-        policies = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../policies")
-        for name in ("default.lua", "commands.lua"):
-            shutil.copy(os.path.join(policies, name), os.path.join(env.d, name))
-        targets = f"""
-  web1 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
-           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
-           labels = {{ env = "prod" }} }},"""
-        env.start_bastion(targets=targets, extra='policy = "default.lua"')
+        cls.policy = env.start_shipped_policy("prod")
         cls.victim = os.path.join(env.d, "D")
         os.mkdir(cls.victim)
 
