@@ -76,6 +76,9 @@ void VtermFeedCompactor::resize(int rows, int cols, const Sink& feed) {
 }
 
 void VtermFeedCompactor::set_line_open(bool open, const Sink& feed) {
+  // Callers say it before every chunk: only a change flushes (else every
+  // chunk would be fed whole and the fast path never taken).
+  if (open == line_open_) return;
   flush(feed);
   line_open_ = open;
 }

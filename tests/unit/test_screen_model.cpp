@@ -146,4 +146,14 @@ TEST_CASE("screen model: bulk output between lines takes the fast path, reads st
   for (int r = 0; r < 24; ++r) CHECK(fast.text(r, 0, 80) == line_open.text(r, 0, 80));
   CHECK(fast.cursor() == line_open.cursor());
   CHECK(fast.text(22, 0, fast.content_end(22)) == "log line 1999 ok");
+  // As the tracker feeds it: the line state said before every chunk, in
+  // chunks smaller than the screen. Saying "no line" again must not flush.
+  ScreenModel chunked(80, 24);
+  for (std::size_t at = 0; at < chunk.size(); at += 4096) {
+    chunked.set_line_open(false);
+    chunked.feed(std::string_view(chunk).substr(at, 4096));
+  }
+  chunked.feed("$ ");
+  CHECK(chunked.skipped_bytes() > chunk.size() / 2);
+  for (int r = 0; r < 24; ++r) CHECK(chunked.text(r, 0, 80) == line_open.text(r, 0, 80));
 }
