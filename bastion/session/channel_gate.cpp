@@ -1,9 +1,9 @@
 #include "session/channel_gate.h"
 
-#include "common/log.h"
-#include "common/time_util.h"
 #include <nlohmann/json.hpp>
 
+#include "common/log.h"
+#include "common/time_util.h"
 #include "filters/masking_filter.h"
 #include "policy/shell_parse.h"
 #include "session/session.h"
