@@ -211,6 +211,14 @@ targets = {{
         self.logf.close()
 
 
+def policy_decision(policy, line, labels="env=prod"):
+    """(decision, reason) that `bastionctl policy test` gives `line` for
+    principal ops on a target with `labels`."""
+    r = run([BASTIONCTL, "policy", "test", policy, "--principals", "ops", "--labels", labels, "--", line])
+    fields = dict(l.split(":", 1) for l in r.stdout.decode().splitlines() if ":" in l and not l.startswith(" "))
+    return fields.get("decision", "").strip(), fields.get("reason", "").strip()
+
+
 class Env:
     """Everything one test class needs."""
 

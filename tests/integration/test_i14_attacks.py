@@ -9,17 +9,10 @@ the fixes are in shell_parse.cpp (xargs -I) and policies/commands.lua."""
 import os
 import shutil
 
-from harness import BASTIONCTL, BastionTest, Env, main, run
+from harness import BastionTest, Env, main, policy_decision, run
 
 POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../policies")
 FLAG_TEXT = "still here\n"
-
-
-def policy_test(policy, line):
-    """(decision, reason) from `bastionctl policy test` on an env=prod web1."""
-    r = run([BASTIONCTL, "policy", "test", policy, "--principals", "ops", "--labels", "env=prod", "--", line])
-    fields = dict(l.split(":", 1) for l in r.stdout.decode().splitlines() if ":" in l and not l.startswith(" "))
-    return fields.get("decision", "").strip(), fields.get("reason", "").strip()
 
 
 class ShippedProdAttackTest(BastionTest):
@@ -57,7 +50,7 @@ class ShippedProdAttackTest(BastionTest):
         self.assertTrue(self.flag_intact(), f"`{line}` changed D/flag")
         self.assertEqual(decision, "deny", r.stderr)
         self.assertEqual(r.returncode, 126, r.stderr)
-        self.assertEqual(policy_test(self.policy, line)[0], "deny")
+        self.assertEqual(policy_decision(self.policy, line)[0], "deny")
 
     # --- xargs -I: the replace string is the program's name -------------
     # `xargs -I uptime nice uptime -rf D` reads "rm" from stdin and runs
@@ -73,7 +66,7 @@ class ShippedProdAttackTest(BastionTest):
                      f"echo rm | xargs --replace=uptime timeout 9 uptime -rf {self.dir}",
                      f"echo rm | xargs -iuptime setsid uptime -rf {self.dir}"):
             with self.subTest(line=line):
-                self.assertEqual(policy_test(self.policy, line)[0], "deny")
+                self.assertEqual(policy_decision(self.policy, line)[0], "deny")
 
     def test_xargs_replace_string_turns_a_reader_into_rm_stdin_shell(self):
         line = f"echo rm | xargs -I uptime nice uptime -rf {self.dir}"
@@ -91,7 +84,7 @@ class ShippedProdAttackTest(BastionTest):
 
     def test_time_output_in_a_cluster_is_denied(self):
         line = f"command time -ao {self.flag} ls"
-        self.assertEqual(policy_test(self.policy, line)[0], "deny")
+        self.assertEqual(policy_decision(self.policy, line)[0], "deny")
 
     # --- getopt_long abbreviations of the options arg_checks refuse -----
     # `ss --di=FILE` is --diag=FILE: ss truncates FILE and dumps raw
@@ -107,7 +100,7 @@ class ShippedProdAttackTest(BastionTest):
                      "date --se=2020-01-01",                       # --set
                      "hostname --fi=/etc/passwd"):                 # --file
             with self.subTest(line=line):
-                self.assertEqual(policy_test(self.policy, line)[0], "deny")
+                self.assertEqual(policy_decision(self.policy, line)[0], "deny")
 
     # --- systemctl: an option's value taken for the verb -----------------
     # first_operand() skips words starting with "-" but not their values:
@@ -118,13 +111,13 @@ class ShippedProdAttackTest(BastionTest):
         line = "systemctl -p status --no-pager restart nginx"
         r, decision = self.exec_decision(line)
         self.assertNotEqual(decision, "allow", "restart passed as status without review")
-        self.assertNotEqual(policy_test(self.policy, line)[0], "allow")
+        self.assertNotEqual(policy_decision(self.policy, line)[0], "allow")
 
     def test_systemctl_edit_behind_an_option_value_is_denied(self):
         for line in ("systemctl -p status --no-pager reboot",
                      f"SYSTEMD_EDITOR='rm -rf {self.dir};' systemctl --user -p status --no-pager edit --force --full x.service"):
             with self.subTest(line=line):
-                self.assertEqual(policy_test(self.policy, line)[0], "deny")
+                self.assertEqual(policy_decision(self.policy, line)[0], "deny")
 
     # --- a brokered shell that does not read `#` as bash does ------------
     # Each stdin line is judged with bash's grammar, where ` #` starts a
@@ -164,7 +157,7 @@ class ShippedProdAttackTest(BastionTest):
         for line in (f"echo ${{PS0:='$(rm -rf {self.dir})'}}", "echo ${BASH_ENV:=/tmp/x}", "echo ${PS4=x}",
                      "echo ${LC_ALL:=zh_CN.GBK}"):
             with self.subTest(line=line):
-                self.assertEqual(policy_test(self.policy, line)[0], "deny")
+                self.assertEqual(policy_decision(self.policy, line)[0], "deny")
 
     # --- a locale whose multibyte characters end in a backslash ---------
     # In GBK (BIG5, SJIS, GB18030) "\x81\\" is ONE character: bash does
@@ -177,7 +170,7 @@ class ShippedProdAttackTest(BastionTest):
     # decision.
     def test_a_gbk_locale_set_on_one_line_hides_a_command_on_the_next(self):
         line = f"LC_ALL=zh_CN.GBK\necho \x81\\; rm -rf {self.dir}"
-        self.assertEqual(policy_test(self.policy, line)[0], "deny")
+        self.assertEqual(policy_decision(self.policy, line)[0], "deny")
         r = self.env.ssh("web1", "bash", input=(line + "\n").encode("latin-1"), timeout=30)
         rows = self.env.audit("SELECT decision FROM commands WHERE kind = 'shell_line' ORDER BY id DESC LIMIT 2")
         self.assertIn(("deny",), rows, r.stderr)

@@ -161,39 +161,34 @@ class ShippedProdPtyTest(ShellLinesBase):
         with open(os.path.join(self.dir, "flag"), "w") as f:
             f.write("still here\n")
 
+    def end_covers_start(self, setup, restore):
+        """Draws `setup` (allowed on prod: echo -e), then types a line whose
+        end lands on its own start if readline's wrap does not move down:
+        the screen would read `cat /etc/hostname`, bash would run `rm -rf D; ...`."""
+        s = self.open(cols=200)
+        prompt_len = len(CSI_RE.sub(b"", s.buf).replace(b"\r", b"").split(b"\n")[-1])
+        self.line(s, setup)
+        head = f"rm -rf {self.dir};"
+        head += " " * (200 - prompt_len - len(head))
+        tail = "cat /etc/hostname"
+        tail += " " * (prompt_len + len(head.rstrip()) + 1 - len(tail))
+        self.line(s, head + tail)
+        s.send(restore)
+        self.prompt(s)
+        rows = [(r[1].strip(), r[2]) for r in self.rows()]
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "flag")), f"rm -rf D ran on prod; rows {rows}")
+
     def test_autowrap_off_lets_the_end_of_the_line_cover_its_start(self):
-        # DECAWM off (allowed: echo -e). At the margin readline prints " \r"
-        # to wrap; without autowrap that is a CR on the same row, so the
-        # rest of the line is drawn over the prompt and the line's start.
-        # The screen reads `cat /etc/hostname`, bash runs `rm -rf D; ...`.
-        s = self.open(cols=200)
-        prompt_len = len(CSI_RE.sub(b"", s.buf).replace(b"\r", b"").split(b"\n")[-1])
-        self.line(s, r"echo -e '\e[?7l'")
-        head = f"rm -rf {self.dir};"
-        head += " " * (200 - prompt_len - len(head))
-        tail = "cat /etc/hostname"
-        tail += " " * (prompt_len + len(head.rstrip()) + 1 - len(tail))
-        self.line(s, head + tail)
-        s.send(b"echo -e '\\e[?7h'\r")
-        self.prompt(s)
-        rows = [(r[1].strip(), r[2]) for r in self.rows()]
-        self.assertTrue(os.path.exists(os.path.join(self.dir, "flag")), f"rm -rf D ran on prod; rows {rows}")
+        # DECAWM off. At the margin readline prints " \r" to wrap; without
+        # autowrap that is a CR on the same row, so the rest of the line is
+        # drawn over the prompt and the line's start.
+        self.end_covers_start(r"echo -e '\e[?7l'", b"echo -e '\\e[?7h'\r")
+
     def test_scroll_region_above_the_prompt_lets_the_end_cover_the_start(self):
-        # The same with autowrap on: a scroll region at the top (allowed:
-        # echo -e) and the cursor on the last row, below it. A line feed
-        # there does not scroll, so readline's wrap lands on the same row.
-        s = self.open(cols=200)
-        prompt_len = len(CSI_RE.sub(b"", s.buf).replace(b"\r", b"").split(b"\n")[-1])
-        self.line(s, r"echo -e '\e[1;2r\e[999;1H'")
-        head = f"rm -rf {self.dir};"
-        head += " " * (200 - prompt_len - len(head))
-        tail = "cat /etc/hostname"
-        tail += " " * (prompt_len + len(head.rstrip()) + 1 - len(tail))
-        self.line(s, head + tail)
-        s.send(b"echo -e '\\e[r'\r")
-        self.prompt(s)
-        rows = [(r[1].strip(), r[2]) for r in self.rows()]
-        self.assertTrue(os.path.exists(os.path.join(self.dir, "flag")), f"rm -rf D ran on prod; rows {rows}")
+        # The same with autowrap on: a scroll region at the top and the
+        # cursor on the last row, below it. A line feed there does not
+        # scroll, so readline's wrap lands on the same row.
+        self.end_covers_start(r"echo -e '\e[1;2r\e[999;1H'", b"echo -e '\\e[r'\r")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
-from harness import BASTIONCTL, BastionTest, Env, main, run
+from harness import BastionTest, Env, main, policy_decision
 
 POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../policies")
 VERBOSE = "-v" in sys.argv or "--verbose" in sys.argv
@@ -82,13 +81,6 @@ RM_ROWS = [
 SUDO_ROWS = ["sudo rm -rf %D"]
 
 
-def policy_test(policy, line):
-    """(decision, reason) from `bastionctl policy test` on an env=prod web1."""
-    r = run([BASTIONCTL, "policy", "test", policy, "--principals", "ops", "--labels", "env=prod", "--", line])
-    fields = dict(l.split(":", 1) for l in r.stdout.decode().splitlines() if ":" in l and not l.startswith(" "))
-    return fields.get("decision", "").strip(), fields.get("reason", "").strip()
-
-
 class RmTableTest(BastionTest):
     @classmethod
     def setUpClass(cls):
@@ -136,7 +128,7 @@ class RmTableTest(BastionTest):
                 self.assertEqual(r.stderr.decode(), f"bastion: denied: {reason}\n")
                 self.assertEqual(r.stdout, b"")
                 # The same decision as a policy test of the same line.
-                self.assertEqual(policy_test(self.policy, line), (decision, reason))
+                self.assertEqual(policy_decision(self.policy, line), (decision, reason))
 
     def test_sudo_row_is_held_for_review_and_runs_nothing(self):
         for row in SUDO_ROWS:
@@ -148,7 +140,7 @@ class RmTableTest(BastionTest):
                                                  [("review", "rm as root needs approval")], (line,))
                 self.assertEqual(rows, [("review", "rm as root needs approval")])
                 self.table.append((row, rows[0][0], rows[0][1]))
-                self.assertEqual(policy_test(self.policy, line), ("review", "rm as root needs approval"))
+                self.assertEqual(policy_decision(self.policy, line), ("review", "rm as root needs approval"))
             finally:
                 client.terminate()  # the held command is cancelled: nothing ran
                 client.communicate(timeout=30)
@@ -261,7 +253,7 @@ class WrapperTableTest(unittest.TestCase):
         for line, parts in WRAPPER_ROWS:
             wrappers_seen.add(line.split()[0])
             with self.subTest(line=line):
-                self.assertEqual(policy_test(self.policy, line), ("deny", " | ".join(parts)))
+                self.assertEqual(policy_decision(self.policy, line), ("deny", " | ".join(parts)))
         self.assertEqual(wrappers_seen, {"env", "nice", "ionice", "timeout", "setsid", "stdbuf", "nohup", "time",
                                          "command", "exec", "xargs", "sudo", "doas", "bash", "sh", "eval",
                                          "watch", "flock", "chroot"})
