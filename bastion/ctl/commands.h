@@ -9,6 +9,10 @@ int ctl_policy(const std::vector<std::string>& args);
 int ctl_ca(const std::vector<std::string>& args);
 int ctl_cert(const std::vector<std::string>& args);
 int ctl_approvals(const std::vector<std::string>& args);
+int ctl_recording(const std::vector<std::string>& args);
+int ctl_audit(const std::vector<std::string>& args);
+// Prints the usage summary to stderr; returns 2.
+int ctl_usage();
 // Who runs bastionctl (recorded as the issuer or the admin who decided).
 std::string unix_user();
 
