@@ -51,7 +51,8 @@ std::optional<RecordingArgs> parse_args(const std::vector<std::string>& a) {
     const bool has_value = i + 1 < a.size();
     if (play && (o == "--speed" || o == "--idle-limit") && has_value) {
       std::string why;
-      const auto v = o == "--speed" ? parse_decimal(a[i + 1], 0.01, 1000, &why) : parse_decimal(a[i + 1], 0, 86400, &why);
+      const auto v = o == "--speed" ? parse_decimal(a[i + 1], 0.01, 1000, &why)
+                                    : parse_decimal(a[i + 1], 0, 86400, &why);
       if (!v) {
         std::fprintf(stderr, "bastionctl: %s %s: %s\n", o.c_str(), display_escape(a[i + 1]).c_str(), why.c_str());
         return std::nullopt;

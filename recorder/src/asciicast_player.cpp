@@ -44,7 +44,9 @@ class Player {
     bool paused = false;
     double remaining = gap(0);  // seconds left before event pos_
     while (pos_ < ev_.size()) {
-      const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(remaining));
+      if (keys_ < 0) paused = false;  // no keys left to resume with
+      const auto deadline =
+          Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(remaining));
       const double left = paused ? -1 : std::max(0.0, seconds_until(deadline));
       if (left != 0 || keys_ >= 0 || signals_) {  // with controls, keys are looked at between any two events
         const Woken w = wait(left);

@@ -115,7 +115,8 @@ std::optional<std::string> asciicast_raw_output(const Asciicast& cast, std::stri
   undo.finish(out);
   if (!undo.ok()) {
     error = "output byte " + std::to_string(undo.bare_lf_at()) + ": a bare LF in a recording whose header says " +
-            kNewlinesHeaderKey + " " + kNewlinesCrlf + " (not written by the bastion): the raw bytes are not recoverable";
+            kNewlinesHeaderKey + " " + kNewlinesCrlf +
+            " (not written by the bastion): the raw bytes are not recoverable";
     return std::nullopt;
   }
   return out;
