@@ -1,5 +1,6 @@
 #include "audit/audit_query.h"
 
+#include <algorithm>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -291,6 +292,14 @@ std::optional<SessionDetail> AuditQuery::session_detail(const std::string& id, s
       if (!error.empty()) return std::nullopt;
     }
     if (c.recording.empty()) continue;
+    // A held command and its run after approval share one recording: listed
+    // once, as its last row left it.
+    const auto same = std::find_if(d.recordings.begin(), d.recordings.end(),
+                                   [&c](const RecordingRow& r) { return r.path == c.recording; });
+    if (same != d.recordings.end()) {
+      if (!c.recording_state.empty()) same->state = c.recording_state, same->command_id = c.id;
+      continue;
+    }
     RecordingRow rec{c.recording, c.recording_state, c.id, {}};
     if (has_recordings_) {
       // Another part of the store (recording integrity) owns this table: read

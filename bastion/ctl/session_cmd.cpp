@@ -56,7 +56,7 @@ void print_detail(const SessionDetail& d) {
   line("commands: " + std::to_string(d.commands.size()));
   for (const auto& c : d.commands) {
     line("command #" + std::to_string(c.id) + ": " + e(c.at) + " channel " + std::to_string(c.channel) + " " +
-         e(c.kind) + ": " + e(c.text));
+         e(c.kind) + (c.text.empty() ? "" : ": " + e(c.text)));
     std::string decided = "  decision: " + e(c.decision);
     if (!c.reason.empty()) decided += ": " + e(c.reason);
     if (!c.policy_hook.empty() || !c.policy_source.empty())

@@ -4,8 +4,11 @@ session show, and an auth row for every login attempt (plain key, expired
 certificate)."""
 import json
 import os
+import socket
 import subprocess
 import time
+
+import paramiko
 
 from harness import BASTIONCTL, BastionTest, Env, main, run
 
@@ -34,6 +37,8 @@ class AuditCliTest(BastionTest):
         except BaseException:
             env.close()
             raise
+
+    other_methods = []
 
     @classmethod
     def build(cls, env):
@@ -119,6 +124,27 @@ class AuditCliTest(BastionTest):
         expired = k.cert(k.keygen("eve"), env.ca, "eve-expired", "ops", validity="-2h:-1h")
         r = env.ssh("web1", "true", key=expired)
         assert r.returncode == 255
+        # Methods the bastion does not offer, from a client that tries anyway.
+        for method in ("password", "keyboard-interactive", "none"):
+            sock = socket.create_connection(("127.0.0.1", env.bastion.port), timeout=10)
+            t = paramiko.Transport(sock)
+            try:
+                t.start_client(timeout=10)
+                if method == "password":
+                    t.auth_password("web1", "hunter2")
+                elif method == "keyboard-interactive":
+                    t.auth_interactive("web1", lambda title, instructions, prompts: ["hunter2"] * len(prompts))
+                else:
+                    t.auth_none("web1")
+            except paramiko.BadAuthenticationType as e:
+                assert e.allowed_types == ["publickey"], e.allowed_types
+            else:
+                raise AssertionError(f"{method} was not refused")
+            finally:
+                t.close()
+            n = env.audit_eventually("SELECT count(*) FROM auth_events WHERE accepted=0", [(len(cls.other_methods) + 3,)])
+            assert n == [(len(cls.other_methods) + 3,)], (method, n)
+            cls.other_methods.append(method)
         # Every session row is final before the listings are compared.
         env.audit_eventually("SELECT count(*) FROM sessions WHERE ended_at IS NULL", [(0,)])
 
@@ -272,7 +298,12 @@ class AuditCliTest(BastionTest):
         rows = self.table("auth", "--decision", "refused")
         self.assertEqual(rows[0], ["TIME", "SOURCE", "USER", "KEY_ID", "SERIAL", "RESULT", "REASON"])
         got = [r[1:] for r in rows[1:]]
-        self.assertEqual(got, [["127.0.0.1", "web1", "eve-expired", "0", "refused", "certificate expired"],
+        self.assertEqual(got, [["127.0.0.1", "web1", "", "0", "refused", "no certificate offered"],
+                               ["127.0.0.1", "web1", "", "0", "refused", "keyboard-interactive authentication is not "
+                                                                         "accepted; a user certificate is required"],
+                               ["127.0.0.1", "web1", "", "0", "refused", "password authentication is not accepted; "
+                                                                         "a user certificate is required"],
+                               ["127.0.0.1", "web1", "eve-expired", "0", "refused", "certificate expired"],
                                ["127.0.0.1", "web1", "", "0", "refused", self.plain_reason]])
         doc = json.loads(self.ctl("audit", "auth", "--db", self.db, "--identity", "eve-expired", "--json").stdout)
         self.assertEqual([(a["user"], a["key_id"], a["accepted"], a["reason"]) for a in doc["auth"]],
@@ -281,7 +312,7 @@ class AuditCliTest(BastionTest):
         self.assertEqual([r[1:] for r in accepted[1:]], [["127.0.0.1", "db1", "dave", "0", "accepted", "accepted"]])
         # A normal login (plain key offered before the certificate) leaves only its accepted row.
         n = len(self.table("auth", "--limit", "1000")) - 1
-        self.assertEqual(n, self.env.audit("SELECT count(*) FROM sessions")[0][0] + 2)  # every login is a session
+        self.assertEqual(n, self.env.audit("SELECT count(*) FROM sessions")[0][0] + 5)  # every login is a session
 
     # -- session show ----------------------------------------------------------
     def test_session_show(self):
@@ -305,7 +336,7 @@ class AuditCliTest(BastionTest):
         vote = f"    vote: bob approve at {iso(vote_at)}: looks fine"
         recs = []
         for (cid, at, ch, kind, text, dec, reason, hook, src, ended, exit_status, bi, bo, rec, rstate) in cmds:
-            want.append(f"command #{cid}: {at} channel {ch} {kind}: {text}")
+            want.append(f"command #{cid}: {at} channel {ch} {kind}" + (f": {text}" if text else ""))
             want.append(f"  decision: {dec}" + (f": {reason}" if reason else "") +
                         (f" ({hook}" + (f" {src}" if src else "") + ")" if hook or src else ""))
             if kind == "exec":
@@ -315,9 +346,11 @@ class AuditCliTest(BastionTest):
                             f", {bi} bytes in, {bo} out")
             if rec:
                 want.append(f"  recording: {rec}")
-                recs.append(f"recording: {rec} ({rstate or 'open'}, command #{cid})")
-        want.append(f"recordings: {len(recs)}")
-        want += recs
+                recs.append(rec)
+        # The held row and the approved run share one recording, listed once.
+        self.assertEqual(len(set(recs)), 1)
+        last = cmds[-1]
+        want += ["recordings: 1", f"recording: {last[13]} ({last[14]}, command #{last[0]})"]
         self.assertEqual(out.split("\n"), want + [""])
         self.assertEqual([c[5] for c in cmds], ["allow", "review", "allow"])  # session, held, then run
         doc = json.loads(self.ctl("session", "show", sid, "--db", self.db, "--json").stdout)

@@ -352,8 +352,11 @@ TEST_CASE("audit query: one session in detail, with the integrity table if there
     CHECK(d->session.identity == "alice");
     CHECK(d->commands.size() == 5);
     CHECK(d->commands[0].text == "uname -a");
-    REQUIRE(d->recordings.size() == 4);
+    // The held command's row and its approved run share /rec/S1-2.cast: once.
+    REQUIRE(d->recordings.size() == 3);
     CHECK(d->recordings[0].path == "/rec/S1-0.cast");
+    CHECK(d->recordings[1].path == "/rec/S1-2.cast");
+    CHECK(d->recordings[1].command_id == d->commands[2].id);
     CHECK(d->recordings[0].integrity.empty());
     CHECK_FALSE(q->session_detail("nope", err));
     CHECK(err.empty());
