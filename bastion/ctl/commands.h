@@ -11,6 +11,8 @@ int ctl_cert(const std::vector<std::string>& args);
 int ctl_approvals(const std::vector<std::string>& args);
 int ctl_recording(const std::vector<std::string>& args);
 int ctl_audit(const std::vector<std::string>& args);
+int ctl_verify(const std::vector<std::string>& args);
+int ctl_recordings(const std::vector<std::string>& args);
 // Prints the usage summary to stderr; returns 2.
 int ctl_usage();
 // Who runs bastionctl (recorded as the issuer or the admin who decided).
