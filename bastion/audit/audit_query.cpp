@@ -241,8 +241,9 @@ std::optional<std::vector<CommandRow>> AuditQuery::commands(const AuditFilter& f
   }
   for (auto& c : out) {
     if (c.decision != "review" && c.policy_hook != "approval") continue;
-    c.approval = approval_for(c, error);
-    if (!error.empty()) return std::nullopt;
+    std::string why;
+    c.approval = approval_for(c, why);
+    if (!why.empty()) return error = why, std::nullopt;
   }
   return out;
 }
@@ -288,8 +289,9 @@ std::optional<SessionDetail> AuditQuery::session_detail(const std::string& id, s
   }
   for (auto& c : d.commands) {
     if (c.decision == "review" || c.policy_hook == "approval") {
-      c.approval = approval_for(c, error);
-      if (!error.empty()) return std::nullopt;
+      std::string why;
+      c.approval = approval_for(c, why);
+      if (!why.empty()) return error = why, std::nullopt;
     }
     if (c.recording.empty()) continue;
     // A held command and its run after approval share one recording: listed
@@ -303,12 +305,12 @@ std::optional<SessionDetail> AuditQuery::session_detail(const std::string& id, s
     RecordingRow rec{c.recording, c.recording_state, c.id, {}};
     if (has_recordings_) {
       // Another part of the store (recording integrity) owns this table: read
-      // whatever columns it has for this path.
-      Rows r(db_.get(), "SELECT * FROM recordings WHERE path = ?", {c.recording}, error);
+      // whatever columns it has for this path (its newest row). A table
+      // without a path column is not one this reader understands: skipped.
+      std::string ignored;
+      Rows r(db_.get(), "SELECT * FROM recordings WHERE path = ? ORDER BY rowid DESC LIMIT 1", {c.recording}, ignored);
       if (r.next())
         for (int i = 0; i < r.columns(); ++i) rec.integrity[r.name(i)] = r.text(i);
-      // A table without a path column is not one this reader understands.
-      error.clear();
     }
     d.recordings.push_back(std::move(rec));
   }
