@@ -297,12 +297,12 @@ std::optional<SessionDetail> AuditQuery::session_detail(const std::string& id, s
     // A held command and its run after approval share one recording: listed
     // once, as its last row left it.
     const auto same = std::find_if(d.recordings.begin(), d.recordings.end(),
-                                   [&c](const RecordingRow& r) { return r.path == c.recording; });
+                                   [&c](const SessionRecording& r) { return r.path == c.recording; });
     if (same != d.recordings.end()) {
       if (!c.recording_state.empty()) same->state = c.recording_state, same->command_id = c.id;
       continue;
     }
-    RecordingRow rec{c.recording, c.recording_state, c.id, {}};
+    SessionRecording rec{c.recording, c.recording_state, c.id, {}};
     if (has_recordings_) {
       // Another part of the store (recording integrity) owns this table: read
       // whatever columns it has for this path (its newest row). A table
@@ -398,7 +398,7 @@ void to_json(nlohmann::json& j, const AuthRow& r) {
        {"reason", r.reason}};
 }
 
-void to_json(nlohmann::json& j, const RecordingRow& r) {
+void to_json(nlohmann::json& j, const SessionRecording& r) {
   j = {{"path", r.path}, {"state", r.state}, {"command_id", r.command_id}, {"integrity", r.integrity}};
 }
 

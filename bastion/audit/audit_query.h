@@ -80,7 +80,7 @@ struct AuthRow {
 
 // A recording of the session: from commands.recording; if the store has a
 // `recordings` table (integrity data), its columns for that path too.
-struct RecordingRow {
+struct SessionRecording {
   std::string path, state;
   int64_t command_id = 0;
   std::map<std::string, std::string> integrity;  // column -> value (text), empty without the table
@@ -89,7 +89,7 @@ struct RecordingRow {
 struct SessionDetail {
   SessionRow session;
   std::vector<CommandRow> commands;  // in order
-  std::vector<RecordingRow> recordings;
+  std::vector<SessionRecording> recordings;
 };
 
 class AuditQuery {
@@ -121,7 +121,7 @@ void to_json(nlohmann::json& j, const VoteRow& r);
 void to_json(nlohmann::json& j, const ApprovalRow& r);
 void to_json(nlohmann::json& j, const CommandRow& r);
 void to_json(nlohmann::json& j, const AuthRow& r);
-void to_json(nlohmann::json& j, const RecordingRow& r);
+void to_json(nlohmann::json& j, const SessionRecording& r);
 void to_json(nlohmann::json& j, const SessionDetail& r);
 
 }  // namespace bastion

@@ -79,10 +79,13 @@ void print_detail(const SessionDetail& d) {
   for (const auto& r : d.recordings) {
     line("recording: " + e(r.path) + " (" + (r.state.empty() ? std::string("open") : e(r.state)) + ", command #" +
          std::to_string(r.command_id) + ")");
-    if (r.integrity.empty()) continue;
+    // The integrity fields an auditor reads (every column is in --json).
     std::string kv;
-    for (const auto& [k, v] : r.integrity) kv += (kv.empty() ? "" : " ") + e(k) + "=" + e(v);
-    line("  integrity: " + kv);
+    for (const char* k : {"state", "events", "bytes", "digest", "closed_at", "pruned_at"}) {
+      const auto it = r.integrity.find(k);
+      if (it != r.integrity.end() && !it->second.empty()) kv += (kv.empty() ? "" : " ") + std::string(k) + "=" + e(it->second);
+    }
+    if (!kv.empty()) line("  integrity: " + kv);
   }
 }
 
