@@ -296,7 +296,7 @@ class AuditCliTest(BastionTest):
 
     # -- auth ----------------------------------------------------------------
     def test_auth_rows_for_every_attempt(self):
-        rows = self.table("auth", "--decision", "refused")
+        rows = self.table("auth", "--decision", "refused", "--target", "web1")
         self.assertEqual(rows[0], ["TIME", "SOURCE", "USER", "KEY_ID", "SERIAL", "RESULT", "REASON"])
         got = [r[1:] for r in rows[1:]]
         self.assertEqual(got, [["127.0.0.1", "web1", "", "0", "refused", "no certificate offered"],
@@ -313,7 +313,30 @@ class AuditCliTest(BastionTest):
         self.assertEqual([r[1:] for r in accepted[1:]], [["127.0.0.1", "db1", "dave", "0", "accepted", "accepted"]])
         # A normal login (plain key offered before the certificate) leaves only its accepted row.
         n = len(self.table("auth", "--limit", "1000")) - 1
-        self.assertEqual(n, self.env.audit("SELECT count(*) FROM sessions")[0][0] + 5)  # every login is a session
+        flood = self.env.audit("SELECT count(*) FROM auth_events WHERE user='flood'")[0][0]
+        self.assertEqual(n, self.env.audit("SELECT count(*) FROM sessions")[0][0] + 5 + flood)  # a login is a session
+
+    def test_password_guessing_is_bounded(self):
+        # One row per attempt, and the connection is cut after 6 refusals.
+        sock = socket.create_connection(("127.0.0.1", self.env.bastion.port), timeout=10)
+        t = paramiko.Transport(sock)
+        tries = 0
+        try:
+            t.start_client(timeout=10)
+            for _ in range(20):
+                try:
+                    t.auth_password("flood", "guess")
+                except paramiko.BadAuthenticationType:
+                    tries += 1
+                except (paramiko.SSHException, EOFError, OSError):
+                    break
+        finally:
+            t.close()
+        self.assertEqual(tries, 5)  # the 6th is answered by the disconnect
+        rows = self.env.audit_eventually("SELECT reason FROM auth_events WHERE user='flood'",
+                                         [("password authentication is not accepted; a user certificate is "
+                                           "required",)] * 6)
+        self.assertEqual(len(rows), 6)
 
     # -- session show ----------------------------------------------------------
     def test_session_show(self):
@@ -352,6 +375,12 @@ class AuditCliTest(BastionTest):
         self.assertEqual(len(set(recs)), 1)
         last = cmds[-1]
         want += ["recordings: 1", f"recording: {last[13]} ({last[14]}, command #{last[0]})"]
+        # The recording's integrity data (the recordings table).
+        fields = ("state", "events", "bytes", "digest", "closed_at", "pruned_at")
+        integ = self.env.audit(f"SELECT {', '.join(fields)} FROM recordings WHERE path=?", (last[13],))
+        self.assertEqual(len(integ), 1)
+        self.assertEqual(integ[0][0], "closed")
+        want.append("  integrity: " + " ".join(f"{k}={v}" for k, v in zip(fields, integ[0]) if v not in (None, "")))
         self.assertEqual(out.split("\n"), want + [""])
         self.assertEqual([c[5] for c in cmds], ["allow", "review", "allow"])  # session, held, then run
         doc = json.loads(self.ctl("session", "show", sid, "--db", self.db, "--json").stdout)
