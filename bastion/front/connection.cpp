@@ -16,7 +16,8 @@ constexpr std::size_t kMaxPlainKeysNamed = 3;
 
 // "ssh-ed25519 SHA256:..." for an offered key.
 std::string key_description(ssh_key key) {
-  std::string out = ssh_key_type_to_char(ssh_key_type(key)) ? ssh_key_type_to_char(ssh_key_type(key)) : "unknown";
+  const char* type = ssh_key_type_to_char(ssh_key_type(key));
+  std::string out = type ? type : "unknown";
   unsigned char* hash = nullptr;
   size_t len = 0;
   if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &len) != 0 || !hash) return out;
@@ -70,7 +71,8 @@ Connection::Connection(ServerContext& ctx, SshSession s, std::string peer, std::
 
 Connection::~Connection() {
   s_.reset();  // the session ends (audit row) before the transport goes
-  if (unauthenticated_) audit_unfinished_login();
+  if (unauthenticated_)  // a destructor must not throw
+    guarded(peer_, "login audit", 0, [this] { return audit_unfinished_login(), 0; });
   if (!identity_slot_.empty()) ctx_.release_identity(identity_slot_);
   if (session_slot_) ctx_.release_session();
   if (unauthenticated_) {
