@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "audit/audit_seal.h"
+
 namespace bastion {
 
 struct SessionStart {
@@ -83,6 +85,24 @@ struct IssuedCert {
   std::string source_address, force_command;
 };
 
+// One recording file (one channel's asciicast) and what it should hold.
+struct RecordingOpened {
+  std::string session_id;
+  int channel = 0;
+  std::string path;
+  std::string opened_at;
+  RecordingSeal start;  // the header line's chain state (unsigned)
+};
+
+// A recording row as stored (for retention and bastionctl).
+struct RecordingRow {
+  int64_t id = 0;
+  std::string session_id;
+  int channel = 0;
+  std::string path;
+  std::string state;  // open | closed | interrupted | pruned
+};
+
 class AuditStore {
  public:
   virtual ~AuditStore() = default;
@@ -94,6 +114,23 @@ class AuditStore {
   virtual bool auth_event(const AuthEvent& e, std::string& error) = 0;
   // False (with the error) also when the serial was issued before.
   virtual bool cert_issued(const IssuedCert& c, std::string& error) = 0;
+
+  // Recordings (tamper evidence). The row is written when the file opens
+  // (state open), its last checkpoint replaced while it is written, and
+  // closed with the signed final digest; pruning keeps the row.
+  virtual bool recording_opened(const RecordingOpened& r, int64_t& id, std::string& error) = 0;
+  virtual bool recording_checkpoint(int64_t id, const RecordingSeal& checkpoint, std::string& error) = 0;
+  virtual bool recording_closed(int64_t id, int64_t command_id, const RecordingSeal& final_seal,
+                                std::string& error) = 0;
+  virtual bool recording_pruned(int64_t id, const std::string& at, const std::string& by, std::string& error) = 0;
+  // Rows a previous process left open (and their sessions) become
+  // interrupted; returns how many recordings, or -1.
+  virtual int mark_interrupted(const std::string& at, std::string& error) = 0;
+  // Closed or interrupted recordings of sessions that ended before `cutoff` (ISO 8601).
+  virtual std::vector<RecordingRow> recordings_ended_before(const std::string& cutoff, std::string& error) = 0;
+  // Signs the audit chain's head when entries were appended since the last
+  // anchor and `force` or a second has passed since it.
+  virtual bool anchor_chain(bool force, std::string& error) = 0;
 };
 
 }  // namespace bastion

@@ -25,7 +25,8 @@ constexpr const char* kColumns =
 
 bool SqliteAuditStore::create_request(ApprovalRequest& r, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  if (!execute("INSERT INTO approval_requests (kind, session_id, channel, requester, target, command_kind, "
+  Txn txn(*this, error);
+  if (!txn || !execute("INSERT INTO approval_requests (kind, session_id, channel, requester, target, command_kind, "
                "command_text, reason, approvers, min_approvals, created_at, expires_at, state, grant_ttl) "
                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                {r.kind, r.session_id, int64_t{r.channel}, r.requester, r.target, r.command_kind, r.command_text,
@@ -33,8 +34,10 @@ bool SqliteAuditStore::create_request(ApprovalRequest& r, std::string& error) {
                 r.grant_ttl},
                error))
     return false;
-  r.id = last_insert_id();
-  return true;
+  const int64_t id = last_insert_id();
+  if (!chain_row("approval_requests", std::to_string(id), error) || !txn.commit(error)) return false;
+  r.id = id;
+  return anchor_soon();
 }
 
 std::vector<ApprovalRequest> SqliteAuditStore::load_requests(const char* where, std::initializer_list<Param> params,
@@ -88,20 +91,26 @@ std::vector<ApprovalRequest> SqliteAuditStore::requests(const std::string& reque
 
 bool SqliteAuditStore::add_vote(int64_t id, const ApprovalVote& v, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  return execute("INSERT INTO approval_votes (request_id, approver, decision, comment, at) VALUES (?,?,?,?,?)",
-                 {id, v.approver, v.decision, v.comment, v.at}, error);
+  Txn txn(*this, error);
+  return txn &&
+         execute("INSERT INTO approval_votes (request_id, approver, decision, comment, at) VALUES (?,?,?,?,?)",
+                 {id, v.approver, v.decision, v.comment, v.at}, error) &&
+         chain_row("approval_votes", std::to_string(id) + "/" + v.approver, error) && txn.commit(error) &&
+         anchor_soon();
 }
 
 bool SqliteAuditStore::transition(int64_t id, ApprovalState from, ApprovalState to, int64_t at,
                                   const std::string& by, const std::string& reason, int64_t grant_expires_at,
                                   std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  if (!execute("UPDATE approval_requests SET state=?, decided_at=?, decided_by=?, deny_reason=?, "
+  Txn txn(*this, error);
+  if (!txn || !execute("UPDATE approval_requests SET state=?, decided_at=?, decided_by=?, deny_reason=?, "
                "grant_expires_at=CASE WHEN ? > 0 THEN ? ELSE grant_expires_at END WHERE id=? AND state=?",
                {std::string(approval_state_name(to)), at, by, reason, grant_expires_at, grant_expires_at, id,
                 std::string(approval_state_name(from))}, error))
     return false;
-  return changes() > 0;
+  if (changes() == 0) return false;  // not in `from` any more: nothing written
+  return chain_row("approval_requests", std::to_string(id), error) && txn.commit(error) && anchor_soon();
 }
 
 std::optional<ApprovalRequest> SqliteAuditStore::active_grant(const std::string& identity, const std::string& target,

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "audit/sqlite_handles.h"
+#include "common/log.h"
 #include "common/strings.h"
 
 namespace bastion {
@@ -130,6 +131,73 @@ CREATE TABLE approval_votes (
   UNIQUE(request_id, approver)
 );
 )sql",
+    // 7: recordings: one row per file, its signed final digest and last signed checkpoint
+    R"sql(
+CREATE TABLE recordings (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL,
+  channel INTEGER NOT NULL,
+  command_id INTEGER,
+  path TEXT NOT NULL,
+  state TEXT NOT NULL,
+  events INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  digest TEXT,
+  tail_digest TEXT,
+  signature TEXT,
+  opened_at TEXT NOT NULL,
+  closed_at TEXT,
+  cp_events INTEGER,
+  cp_bytes INTEGER,
+  cp_digest TEXT,
+  cp_signature TEXT,
+  cp_at TEXT,
+  pruned_at TEXT,
+  pruned_by TEXT
+);
+CREATE INDEX recordings_session ON recordings(session_id, channel);
+CREATE INDEX recordings_state ON recordings(state);
+)sql",
+    // 8: the audit chain (every row as written, hash-chained) and its signed anchors
+    R"sql(
+CREATE TABLE audit_chain (
+  seq INTEGER PRIMARY KEY,
+  tbl TEXT NOT NULL,
+  row_key TEXT NOT NULL,
+  row_json TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_chain_row ON audit_chain(tbl, row_key, seq);
+CREATE TABLE audit_anchors (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  at TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  signature TEXT NOT NULL
+);
+)sql",
+    // 9: full-text search over command text.
+    // External content (the text is stored once, in commands), kept by
+    // triggers; the trigram tokenizer matches any substring of 3+ characters,
+    // case-insensitively. Commands' text never changes after insert, so the
+    // update trigger fires only if someone rewrites it.
+    R"sql(
+CREATE VIRTUAL TABLE IF NOT EXISTS commands_fts USING fts5(text, content='commands', content_rowid='id',
+  tokenize='trigram case_sensitive 0');
+CREATE TRIGGER IF NOT EXISTS commands_fts_insert AFTER INSERT ON commands BEGIN
+  INSERT INTO commands_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS commands_fts_delete AFTER DELETE ON commands BEGIN
+  INSERT INTO commands_fts(commands_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS commands_fts_update AFTER UPDATE OF text ON commands BEGIN
+  INSERT INTO commands_fts(commands_fts, rowid, text) VALUES ('delete', old.id, old.text);
+  INSERT INTO commands_fts(rowid, text) VALUES (new.id, new.text);
+END;
+INSERT INTO commands_fts(commands_fts) VALUES ('rebuild');
+)sql",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");
@@ -177,6 +245,11 @@ std::unique_ptr<SqliteAuditStore> SqliteAuditStore::open(const std::string& path
 }
 
 SqliteAuditStore::~SqliteAuditStore() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    std::string error;
+    if (!anchor_locked(true, error)) log_error("cannot anchor the audit chain at close", {{"error", error}});
+  }
   for (auto& [sql, st] : cache_) sqlite3_finalize(st);
   sqlite3_close(db_);
 }
@@ -264,71 +337,85 @@ bool SqliteAuditStore::migrate(std::string& error) {
       return false;
     }
   }
+  if (have < 8 && !chain_existing_rows(error)) return error = "chaining existing rows: " + error, false;
   return true;
 }
 
 bool SqliteAuditStore::session_started(const SessionStart& s, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  return execute("INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, "
+  Txn txn(*this, error);
+  return txn && execute("INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, "
                  "source_address, target, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
                  {s.id, s.identity, join(s.principals, ","), u64(s.cert_serial), s.key_id, s.ca_fingerprint,
                   s.source_address, s.target, s.started_at},
-                 error);
+                 error) &&
+         chain_row("sessions", s.id, error) && txn.commit(error) && anchor_soon();
 }
 
 bool SqliteAuditStore::session_ended(const SessionEnd& s, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  if (!execute("UPDATE sessions SET ended_at=?1, end_reason=?2, exit_status=?3, bytes_in=?4, bytes_out=?5, "
+  Txn txn(*this, error);
+  if (!txn || !execute("UPDATE sessions SET ended_at=?1, end_reason=?2, exit_status=?3, bytes_in=?4, bytes_out=?5, "
                "recording_path=(SELECT group_concat(recording, ',') FROM commands "
                "WHERE session_id=?6 AND recording IS NOT NULL) WHERE id=?6",
                {s.ended_at, s.end_reason, opt_int(s.exit_status), u64(s.bytes_in), u64(s.bytes_out), s.id},
                error))
     return false;
   if (sqlite3_changes(db_) != 1) return error = "no session row " + s.id, false;
-  return true;
+  return chain_row("sessions", s.id, error) && txn.commit(error) && anchor_soon();
 }
 
 bool SqliteAuditStore::command_started(const CommandStart& c, int64_t& id, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  if (!execute("INSERT INTO commands (session_id, channel, at, kind, text, decision, reason, recording, "
+  Txn txn(*this, error);
+  if (!txn || !execute("INSERT INTO commands (session_id, channel, at, kind, text, decision, reason, recording, "
                "policy_hash, policy_hook, policy_source, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                {c.session_id, int64_t{c.channel}, c.at, c.kind, c.text, c.decision, c.reason, opt_text(c.recording),
                 opt_text(c.policy_hash), opt_text(c.policy_hook), opt_text(c.policy_source), opt_text(c.details)},
                error))
     return false;
-  id = sqlite3_last_insert_rowid(db_);
-  return true;
+  const int64_t row = sqlite3_last_insert_rowid(db_);
+  if (!chain_row("commands", std::to_string(row), error) || !txn.commit(error)) return false;
+  id = row;
+  return anchor_soon();
 }
 
 bool SqliteAuditStore::command_ended(const CommandEnd& c, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  return execute("UPDATE commands SET ended_at=?, exit_status=?, exit_signal=?, bytes_in=?, bytes_out=?, "
+  Txn txn(*this, error);
+  return txn && execute("UPDATE commands SET ended_at=?, exit_status=?, exit_signal=?, bytes_in=?, bytes_out=?, "
                  "recording_state=?, rows=?, duration_us=?, error=?, masked_columns=? WHERE id=?",
                  {c.ended_at, opt_int(c.exit_status), opt_text(c.exit_signal), u64(c.bytes_in), u64(c.bytes_out),
                   opt_text(c.recording_state), c.rows ? Param{*c.rows} : Param{nullptr},
                   c.duration_us ? Param{*c.duration_us} : Param{nullptr}, opt_text(c.error),
                   opt_text(c.masked_columns), c.command_id},
-                 error);
+                 error) &&
+         (changes() == 0 || chain_row("commands", std::to_string(c.command_id), error)) && txn.commit(error) &&
+         anchor_soon();
 }
 
 bool SqliteAuditStore::cert_issued(const IssuedCert& c, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  return execute("INSERT INTO issued_certs (serial, key_id, principals, valid_after, valid_before, issued_at, "
+  Txn txn(*this, error);
+  return txn && execute("INSERT INTO issued_certs (serial, key_id, principals, valid_after, valid_before, issued_at, "
                  "issued_by, ca_fingerprint, key_fingerprint, source_address, force_command) "
                  "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                  {std::to_string(c.serial), c.key_id, c.principals, c.valid_after, c.valid_before, c.issued_at,
                   c.issued_by, c.ca_fingerprint, c.key_fingerprint, opt_text(c.source_address),
                   opt_text(c.force_command)},
-                 error);
+                 error) &&
+         chain_row("issued_certs", std::to_string(c.serial), error) && txn.commit(error) && anchor_soon();
 }
 
 bool SqliteAuditStore::auth_event(const AuthEvent& e, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  return execute("INSERT INTO auth_events (at, source_address, user, key_id, serial, ca_fingerprint, "
+  Txn txn(*this, error);
+  return txn && execute("INSERT INTO auth_events (at, source_address, user, key_id, serial, ca_fingerprint, "
                  "accepted, reason) VALUES (?,?,?,?,?,?,?,?)",
                  {e.at, e.source_address, e.user, e.key_id, u64(e.serial), e.ca_fingerprint,
                   int64_t{e.accepted ? 1 : 0}, e.reason},
-                 error);
+                 error) &&
+         chain_row("auth_events", std::to_string(last_insert_id()), error) && txn.commit(error) && anchor_soon();
 }
 
 }  // namespace bastion

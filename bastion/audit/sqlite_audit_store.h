@@ -1,6 +1,8 @@
 // SQLite audit store: WAL mode, versioned schema applied by migrations,
 // one connection serialised by a mutex (writes are small and rare compared
-// to session traffic).
+// to session traffic). Every write appends the rows it wrote to the audit
+// chain in the same transaction (audit_chain.h); with a signer, the chain's
+// head is signed at most once a second and when the store closes.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -20,13 +22,18 @@ struct sqlite3_stmt;
 
 namespace bastion {
 
+class AuditSigner;
+
 class SqliteAuditStore : public AuditStore, public ApprovalStore {
  public:
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 9;
 
   // Opens or creates the database and migrates it. Null + error on failure.
   static std::unique_ptr<SqliteAuditStore> open(const std::string& path, std::string& error);
   ~SqliteAuditStore() override;
+  // The key anchors are signed with (bastiond's); none: the chain grows
+  // unsigned until a process with the key anchors it.
+  void set_signer(const AuditSigner* signer);
 
   bool session_started(const SessionStart& s, std::string& error) override;
   bool session_ended(const SessionEnd& s, std::string& error) override;
@@ -34,6 +41,15 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   bool command_ended(const CommandEnd& c, std::string& error) override;
   bool auth_event(const AuthEvent& e, std::string& error) override;
   bool cert_issued(const IssuedCert& c, std::string& error) override;
+
+  // Recordings (sqlite_recordings.cpp)
+  bool recording_opened(const RecordingOpened& r, int64_t& id, std::string& error) override;
+  bool recording_checkpoint(int64_t id, const RecordingSeal& checkpoint, std::string& error) override;
+  bool recording_closed(int64_t id, int64_t command_id, const RecordingSeal& final_seal, std::string& error) override;
+  bool recording_pruned(int64_t id, const std::string& at, const std::string& by, std::string& error) override;
+  int mark_interrupted(const std::string& at, std::string& error) override;
+  std::vector<RecordingRow> recordings_ended_before(const std::string& cutoff, std::string& error) override;
+  bool anchor_chain(bool force, std::string& error) override;
 
   // ApprovalStore (sqlite_approval_store.cpp)
   bool create_request(ApprovalRequest& r, std::string& error) override;
@@ -62,6 +78,28 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   std::vector<ApprovalRequest> load_requests(const char* where, std::initializer_list<std::variant<std::nullptr_t, int64_t, std::string>> params,
                                              std::string& error);
 
+  // A write and its chain entries commit together or not at all
+  // (sqlite_audit_chain.cpp). BEGIN IMMEDIATE: other processes writing the
+  // same store (bastionctl) wait, so the chain has one order.
+  class Txn {
+   public:
+    Txn(SqliteAuditStore& s, std::string& error);
+    ~Txn();
+    explicit operator bool() const { return begun_; }
+    bool commit(std::string& error);
+
+   private:
+    SqliteAuditStore& s_;
+    bool begun_ = false, done_ = false;
+  };
+  // Appends the current state of TABLE's row KEY to the chain.
+  bool chain_row(const char* table, const std::string& key, std::string& error);
+  bool chain_existing_rows(std::string& error);  // once, when migration 8 adds the chain
+  bool anchor_locked(bool force, std::string& error);
+  // After a committed write: anchors when a second has passed. Never fails
+  // the write (it is chained already); a failure is logged.
+  bool anchor_soon();
+
   sqlite3_stmt* prepared(const char* sql, std::string& error);  // cached per connection
   int64_t last_insert_id() const;
   int changes() const;
@@ -69,6 +107,8 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   sqlite3* db_;
   std::mutex mu_;
   std::map<std::string, sqlite3_stmt*> cache_;
+  const AuditSigner* signer_ = nullptr;
+  double last_anchor_ = 0;  // monotonic seconds
 };
 
 }  // namespace bastion

@@ -99,6 +99,8 @@ struct Config {
   int64_t cert_max_ttl = 86400;  // longest certificate `bastionctl cert issue --config` mints (seconds)
   bool record_input = false;
   bool close_on_recording_failure = true;  // false: continue unrecorded, audited as such
+  std::string audit_signing_key;  // Ed25519 PEM private key; default DATA_DIR/audit_signing_key
+  int64_t retention = 0;          // seconds recordings are kept after their session ends; 0: forever
   Limits limits;
   std::shared_ptr<const PolicySource> policy;       // null: no global policy
   Decision::Verdict policy_default = Decision::Verdict::deny;  // when no script has an opinion

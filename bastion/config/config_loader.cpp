@@ -14,6 +14,7 @@
 #include "common/file_util.h"
 #include "common/parse_number.h"
 #include "common/secret_file.h"
+#include "common/time_util.h"
 #include "common/unix_user.h"
 #include "config/config.h"
 #include "config/config_reader.h"
@@ -251,7 +252,8 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
   try {
     r.only_keys({"user", "listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
                  "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
-                 "targets", "policy", "policy_default", "policy_limits", "approvals"},
+                 "targets", "policy", "policy_default", "policy_limits", "approvals", "audit_signing_key",
+                 "retention"},
                 1, "");
     auto& c = *cfg;
     const int ul = r.line_of("user");
@@ -298,6 +300,13 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     const std::string orf = r.str("on_recording_failure", ol, "").value_or("close");
     if (orf != "close" && orf != "continue") r.fail(ol, "on_recording_failure", "expected \"close\" or \"continue\"");
     c.close_on_recording_failure = orf == "close";
+    const int akl = r.line_of("audit_signing_key");
+    c.audit_signing_key = r.resolve(r.str("audit_signing_key", akl, "").value_or(c.data_dir + "/audit_signing_key"));
+    const int retl = r.line_of("retention");
+    if (auto ret = r.str("retention", retl, "")) {
+      c.retention = parse_duration(*ret);
+      if (c.retention <= 0) r.fail(retl, "retention", "expected a duration such as \"90d\" (s, m, h, d, w)");
+    }
 
     lua_getfield(L, -1, "policy_limits");
     if (lua_istable(L, -1)) {

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/audit_signer.h"
+#include "audit/recording_retention.h"
 #include "audit/sqlite_audit_store.h"
 #include "common/log.h"
 #include "common/secret_file.h"
@@ -107,6 +109,15 @@ std::string policy_files_signature(const Config& cfg) {
   return sig;
 }
 
+void apply_retention(AuditStore& audit, const Config& cfg) {
+  if (cfg.retention <= 0) return;
+  const PruneReport r = prune_recordings(audit, cfg.retention, unix_now(), "bastiond (retention " +
+                                                                               format_duration(cfg.retention) + ")",
+                                         false);
+  for (const auto& e : r.errors) log_error("retention: cannot prune", {{"error", e}});
+  if (!r.pruned.empty()) log_info("retention: recordings pruned", {{"count", std::to_string(r.pruned.size())}});
+}
+
 void reload(ServerContext& ctx) {
   const auto old = ctx.config();
   std::string err;
@@ -141,11 +152,29 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     log_error("cannot create data directory", {{"path", cfg->recordings_dir()}, {"error", ec.message()}});
     return 1;
   }
+  // Declared before the store: the store signs its last anchor when it closes.
+  const auto signer = AuditSigner::load_or_create(cfg->audit_signing_key, err);
+  if (!signer) {
+    log_error("cannot load the audit signing key", {{"error", err}});
+    return 1;
+  }
+  log_info("audit signing key", {{"path", cfg->audit_signing_key},
+                                 {"public_key", audit_public_key_path(cfg->audit_signing_key)},
+                                 {"fingerprint", signer->fingerprint()}});
   auto audit = SqliteAuditStore::open(cfg->audit_db_path(), err);
   if (!audit) {
     log_error("cannot open audit store", {{"error", err}});
     return 1;
   }
+  audit->set_signer(signer.get());
+  // What a previous process left open (kill -9, power loss) ended with it.
+  const int interrupted = audit->mark_interrupted(iso8601_now(), err);
+  if (interrupted < 0) {
+    log_error("cannot mark interrupted recordings", {{"error", err}});
+    return 1;
+  }
+  if (interrupted > 0)
+    log_warn("recordings left open by a previous bastiond marked interrupted", {{"count", std::to_string(interrupted)}});
   // Signals go to the signalfd only; every thread inherits this mask.
   sigset_t mask;
   sigemptyset(&mask);
@@ -162,6 +191,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   recorder::Flusher flusher(100);
   ServerContext ctx(cfg, kinds, *audit, flusher);
   ctx.set_mask_key(std::move(mask_key));
+  ctx.set_audit_signer(signer.get());
   for (const auto& kind : kinds.all()) {
     // Users' own clients trust this identity for as long as it lasts; a
     // bastion that cannot load it refuses tunnels and says so here.
@@ -191,7 +221,14 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   RefusalSummary refusals;
   std::string policy_sig = policy_files_signature(*cfg);
   auto next_policy_check = std::chrono::steady_clock::now();
+  auto next_prune = std::chrono::steady_clock::now();  // at start, then daily
   while (!ctx.stopping()) {
+    if (std::chrono::steady_clock::now() >= next_prune) {
+      next_prune = std::chrono::steady_clock::now() + std::chrono::hours(24);
+      apply_retention(*audit, *ctx.config());
+    }
+    // The chain's head is signed within about a second of a write.
+    if (!audit->anchor_chain(false, err)) log_error("cannot anchor the audit chain", {{"error", err}});
     // Policy files are watched (about once a second) and reloaded on change,
     // through the same path as SIGHUP: a broken file is refused.
     if (std::chrono::steady_clock::now() >= next_policy_check) {

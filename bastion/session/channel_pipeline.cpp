@@ -62,7 +62,8 @@ bool ChannelPipeline::open_recording(std::string& error) {
       .pty = pty(),
       .title = display_escape(s_.identity().key_id + " -> " + s_.identity().requested_user),
       .command = kind() == ChannelKind::exec ? text() : ""};
-  if (!recording_.open(place, header, cfg.limits.recording_max_bytes, s_.flusher(), error)) return false;
+  const ChannelRecording::Ledger ledger{.store = &s_.audit(), .signer = s_.context().audit_signer()};
+  if (!recording_.open(place, header, cfg.limits.recording_max_bytes, s_.flusher(), ledger, error)) return false;
   if (kind() == ChannelKind::exec) recording_.marker("exec: " + text());
   return true;
 }
@@ -294,6 +295,7 @@ bool ChannelPipeline::drain_to_client() {
 }
 
 void ChannelPipeline::check_recording() {
+  recording_.checkpoint_if_due(monotonic_seconds());
   const auto loss = recording_.check();
   // Go on unrecorded (the audit row says so), or close.
   if (loss && s_.config().close_on_recording_failure)
@@ -365,7 +367,7 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
   // Recording and audit are complete before the client learns the command
   // ended, so whatever the client saw is already on record.
   final_status_ = exit.status;
-  recording_.finish();
+  recording_.finish(command_id_);
   end_audit(exit);
   s_.channel_finished({.bytes_in = bytes_in_, .bytes_out = out_count_.bytes, .exit_status = exit.status,
                        .end_reason = reason});

@@ -2,6 +2,10 @@
 
 #include <filesystem>
 
+#include <unistd.h>
+
+#include "audit/audit_signer.h"
+
 #include "common/log.h"
 #include "common/time_util.h"
 
@@ -19,9 +23,11 @@ const char* recording_state_name(RecordingState s) {
 }
 
 bool ChannelRecording::open(const Place& place, const Header& header, uint64_t max_bytes,
-                            recorder::Flusher& flusher, std::string& error) {
+                            recorder::Flusher& flusher, const Ledger& ledger, std::string& error) {
   namespace fs = std::filesystem;
   session_id_ = place.session_id;
+  channel_ = place.channel;
+  ledger_ = ledger;
   const fs::path dir(place.dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -40,15 +46,64 @@ bool ChannelRecording::open(const Place& place, const Header& header, uint64_t m
   h.timestamp = unix_now();
   h.title = header.title;
   if (!header.command.empty()) h.command = header.command;
-  writer_ = std::make_unique<recorder::AsciicastWriter>(std::make_unique<recorder::SharedSinkRef>(file), h,
-                                                        max_bytes, &monotonic_seconds);
+  auto writer = std::make_unique<recorder::AsciicastWriter>(std::make_unique<recorder::SharedSinkRef>(file), h,
+                                                           max_bytes, &monotonic_seconds);
+  if (ledger_.store) {
+    // No row, no recording: a file nothing vouches for could be swapped unseen.
+    const recorder::ChainState start = writer->chain_state();
+    RecordingOpened row{.session_id = session_id_, .channel = channel_, .path = path_, .opened_at = iso8601_now(),
+                        .start = {.events = start.events, .bytes = start.bytes, .digest = start.digest,
+                                  .tail = "", .signature = "", .at = ""}};
+    std::string why;
+    if (!ledger_.store->recording_opened(row, row_id_, why)) {
+      writer.reset();
+      ::unlink(path_.c_str());
+      return error = "recording row: " + why, false;
+    }
+  }
+  file_ = std::move(file);
+  writer_ = std::move(writer);
+  last_checkpoint_ = monotonic_seconds();
   sink_ = RecorderSink(writer_.get(), h.newlines);
   state_ = RecordingState::complete;
   return true;
 }
 
 void ChannelRecording::marker(const std::string& text) {
-  if (writer_) writer_->marker(text);
+  if (!writer_) return;
+  writer_->marker(text);
+  checkpoint();  // each command marker: what led up to a command is sealed
+}
+
+RecordingSeal ChannelRecording::seal(SealKind kind) const {
+  const recorder::ChainState st = writer_->chain_state();
+  RecordingSeal s{.events = st.events, .bytes = st.bytes, .digest = st.digest,
+                  .tail = kind == SealKind::final ? writer_->last_line_digest() : "", .signature = "",
+                  .at = iso8601_now()};
+  if (ledger_.signer) s.signature = ledger_.signer->sign(recording_seal_text(kind, path_, session_id_, channel_, s));
+  return s;
+}
+
+void ChannelRecording::checkpoint_if_due(double now) {
+  if (writer_ && now - last_checkpoint_ >= 1.0) checkpoint();
+}
+
+void ChannelRecording::checkpoint() {
+  if (!ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty()) return;
+  last_checkpoint_ = monotonic_seconds();
+  if (writer_->chain_state().events == checkpointed_events_) return;
+  // What the checkpoint vouches for is in the file before it is stored, so
+  // a kill -9 leaves a file that verifies up to it.
+  file_->flush();
+  const RecordingSeal cp = seal(SealKind::checkpoint);
+  std::string why;
+  if (ledger_.signer && cp.signature.empty()) why = "cannot sign a checkpoint";
+  else if (!ledger_.store->recording_checkpoint(row_id_, cp, why)) why = "checkpoint: " + why;
+  else {
+    checkpointed_events_ = cp.events;
+    return;
+  }
+  ledger_error_ = why;
 }
 
 void ChannelRecording::input(std::string_view data) {
@@ -59,16 +114,31 @@ void ChannelRecording::resize(int cols, int rows) {
   if (writer_) writer_->resize(cols, rows);
 }
 
-void ChannelRecording::finish() {
-  if (writer_) writer_->finish();
+void ChannelRecording::finish(int64_t command_id) {
+  if (!writer_) return;
+  writer_->finish();
+  if (!ledger_.store || !row_id_) return;
+  const RecordingSeal f = seal(SealKind::final);
+  std::string why;
+  if (ledger_.signer && f.signature.empty()) why = "cannot sign the final digest";
+  else if (ledger_.store->recording_closed(row_id_, command_id, f, why)) {
+    row_id_ = 0;
+    return;
+  }
+  // The row stays open and is marked interrupted at the next start: verify
+  // then checks the file up to its last checkpoint.
+  log_error("cannot close the recording's row", {{"session", session_id_}, {"recording", path_}, {"error", why}});
+  row_id_ = 0;
 }
 
 std::optional<ChannelRecording::Loss> ChannelRecording::check() {
   if (!writer_ || state_ != RecordingState::complete) return std::nullopt;
-  if (!writer_->failed() && !writer_->capped()) return std::nullopt;
+  const bool failed = writer_->failed() || !ledger_error_.empty();
+  if (!failed && !writer_->capped()) return std::nullopt;
   Loss loss;
-  loss.capped = writer_->capped() && !writer_->failed();
-  loss.what = loss.capped ? "recording size cap reached" : "recording failed: " + writer_->error();
+  loss.capped = writer_->capped() && !failed;
+  loss.what = loss.capped ? "recording size cap reached"
+                          : "recording failed: " + (writer_->failed() ? writer_->error() : ledger_error_);
   log_error(loss.what, {{"session", session_id_}, {"recording", path_}});
   state_ = loss.capped ? RecordingState::capped : RecordingState::failed;
   sink_.detach();  // go on unrecorded, or close: the channel decides; the audit row says so

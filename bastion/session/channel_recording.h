@@ -7,12 +7,15 @@
 #include <string>
 #include <string_view>
 
+#include "audit/audit_store.h"
 #include "recorder/asciicast_writer.h"
 #include "recorder/async_file_sink.h"
 #include "sinks/recorder_sink.h"
 #include "targets/target.h"
 
 namespace bastion {
+
+class AuditSigner;
 
 enum class RecordingState { unrecorded, complete, capped, failed, file_transfer };
 // The audit row's spelling.
@@ -31,10 +34,18 @@ class ChannelRecording {
     std::string command;  // an exec channel's command ("" otherwise)
   };
 
-  // Opens PLACE.dir/SESSION-CHANNEL.cast. The path is kept even when the
-  // file cannot be opened (the audit row names where it should have been).
+  // Where the recording's row goes, and the key that signs its digests.
+  struct Ledger {
+    AuditStore* store = nullptr;
+    const AuditSigner* signer = nullptr;
+  };
+
+  // Opens PLACE.dir/SESSION-CHANNEL.cast and writes its recordings row
+  // (state open); a row that cannot be written fails the open like the file
+  // would. The path is kept even when the file cannot be opened (the audit
+  // row names where it should have been).
   bool open(const Place& place, const Header& header, uint64_t max_bytes, recorder::Flusher& flusher,
-            std::string& error);
+            const Ledger& ledger, std::string& error);
   bool active() const { return writer_ != nullptr; }
   const std::string& path() const { return path_; }
   RecordingState state() const { return state_; }
@@ -43,7 +54,12 @@ class ChannelRecording {
   void marker(const std::string& text);
   void input(std::string_view data);
   void resize(int cols, int rows);
-  void finish();
+  // Signs and stores a checkpoint when events were written since the last
+  // one and a second has passed (the channel calls this each pass).
+  void checkpoint_if_due(double now);
+  // Closes the file, then the row with the signed final digest; the row
+  // names the channel's audit row.
+  void finish(int64_t command_id);
 
   // The size cap or a write failure, reported once (and logged): what to
   // tell the user, and whether it was the cap. Recording stops either way.
@@ -54,8 +70,18 @@ class ChannelRecording {
   std::optional<Loss> check();
 
  private:
+  void checkpoint();
+  RecordingSeal seal(SealKind kind) const;
+
   std::string session_id_;
+  int channel_ = 0;
   std::string path_;
+  Ledger ledger_;
+  int64_t row_id_ = 0;
+  uint64_t checkpointed_events_ = 0;
+  double last_checkpoint_ = 0;
+  std::string ledger_error_;  // a checkpoint that could not be stored: the recording has failed
+  std::shared_ptr<recorder::AsyncFileSink> file_;
   std::unique_ptr<recorder::AsciicastWriter> writer_;
   RecorderSink sink_{nullptr};
   RecordingState state_ = RecordingState::unrecorded;

@@ -21,6 +21,8 @@
 
 namespace bastion {
 
+class AuditSigner;
+
 // A range no passwd entry uses: a root bastiond runs each session's child
 // processes (a target kind's program) as one uid of it (and the same gid), never shared, never root.
 inline constexpr uint32_t kSandboxUidFirst = 0x70000000;  // 1879048192
@@ -66,6 +68,9 @@ class ServerContext {
     client_access_[type] = std::move(id);
   }
   recorder::Flusher& flusher() { return flusher_; }
+  // The audit key that signs recording digests (loaded at start).
+  const AuditSigner* audit_signer() const { return audit_signer_; }
+  void set_audit_signer(const AuditSigner* s) { audit_signer_ = s; }
   // The uids a root bastiond runs sandboxed children as, one per session.
   IdPool& sandbox_uids() { return sandbox_uids_; }
 
@@ -158,6 +163,7 @@ class ServerContext {
   std::atomic<bool> stopping_{false};
   ApprovalStore* approvals_ = nullptr;
   Webhook* webhook_ = nullptr;
+  const AuditSigner* audit_signer_ = nullptr;
   std::atomic<uint64_t> approvals_version_{0};
   std::atomic<int> active_{0};
   std::map<std::string, int> per_identity_;

@@ -40,13 +40,17 @@ WriteResult AsciicastWriter::emit(std::string line) {
     capped_ = true;
     std::string m = event_prefix('m');
     m += "recording size cap reached\"]\n";
-    bytes_ += m.size();
-    sink_->write_line(std::move(m));
+    hand_over(std::move(m));
     return WriteResult::capped;
   }
-  bytes_ += line.size();
-  sink_->write_line(std::move(line));
+  hand_over(std::move(line));
   return sink_->failed() ? WriteResult::failed : WriteResult::ok;
+}
+
+void AsciicastWriter::hand_over(std::string line) {
+  bytes_ += line.size();
+  chain_.add(line);
+  sink_->write_line(std::move(line));
 }
 
 WriteResult AsciicastWriter::stream(char code, std::string& carry, std::string_view bytes,

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "recorder/line_chain.h"
 #include "recorder/line_sink.h"
 #include "recorder/newline_translator.h"
 
@@ -47,6 +48,9 @@ class AsciicastWriter {
   void finish();
 
   uint64_t bytes_written() const { return bytes_; }
+  // The hash chain over every line handed to the sink (header included).
+  ChainState chain_state() const { return chain_.state(); }
+  std::string last_line_digest() const { return chain_.last_line_digest(); }
   bool capped() const { return capped_; }
   bool failed() const { return sink_->failed(); }
   std::string error() const { return sink_->error(); }
@@ -57,6 +61,7 @@ class AsciicastWriter {
  private:
   WriteResult stream(char code, std::string& carry, std::string_view bytes, bool final);
   WriteResult emit(std::string line);
+  void hand_over(std::string line);  // to the sink, through the chain
   std::string event_prefix(char code) const;
 
   std::unique_ptr<LineSink> sink_;
@@ -67,6 +72,7 @@ class AsciicastWriter {
   bool capped_ = false;
   bool finished_ = false;
   std::string carry_out_, carry_in_;
+  LineChain chain_;
 };
 
 }  // namespace recorder

@@ -1,0 +1,42 @@
+#include "audit/audit_chain.h"
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include "recorder/line_chain.h"
+
+namespace bastion {
+
+const ChainedTable* chained_table(const std::string& name) {
+  for (const auto& t : kChainedTables)
+    if (name == t.name) return &t;
+  return nullptr;
+}
+
+std::string row_json(sqlite3_stmt* st, int first) {
+  nlohmann::json j = nlohmann::json::object();
+  for (int c = first; c < sqlite3_column_count(st); ++c) {
+    const char* name = sqlite3_column_name(st, c);
+    if (std::strncmp(name, "cp_", 3) == 0) continue;
+    switch (sqlite3_column_type(st, c)) {
+      case SQLITE_NULL: j[name] = nullptr; break;
+      case SQLITE_INTEGER: j[name] = static_cast<int64_t>(sqlite3_column_int64(st, c)); break;
+      case SQLITE_FLOAT: j[name] = sqlite3_column_double(st, c); break;
+      default: {
+        const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
+        j[name] = std::string(t ? t : "", static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
+      }
+    }
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string chain_hash(const std::string& prev, int64_t seq, const std::string& table, const std::string& key,
+                       const std::string& json) {
+  const nlohmann::json entry = nlohmann::json::array({seq, table, key, json});
+  return recorder::sha256_hex(prev + "\n" + entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+}  // namespace bastion

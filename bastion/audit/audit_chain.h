@@ -1,0 +1,47 @@
+// The audit chain: every row the audit store writes is appended, in the same
+// transaction, to audit_chain as (seq, table, key, canonical JSON of the row
+// as written, prev hash, hash), with hash = SHA-256 over prev hash and the
+// entry. Anchors sign the head. Shared by the store (writing) and
+// bastionctl verify (recomputing), so both build the same bytes.
+#pragma once
+#include <cstdint>
+#include <string>
+
+struct sqlite3_stmt;
+
+namespace bastion {
+
+struct ChainedTable {
+  const char* name;
+  const char* select_one;  // the row with this key: SELECT * ... WHERE key=?
+  const char* select_all;  // key, then every column, of every row
+};
+
+// Every table the store writes. approval_votes has no id: its key is
+// "REQUEST_ID/APPROVER".
+inline constexpr ChainedTable kChainedTables[] = {
+    {"sessions", "SELECT * FROM sessions WHERE id=?", "SELECT id, * FROM sessions"},
+    {"commands", "SELECT * FROM commands WHERE id=?", "SELECT CAST(id AS TEXT), * FROM commands"},
+    {"auth_events", "SELECT * FROM auth_events WHERE id=?", "SELECT CAST(id AS TEXT), * FROM auth_events"},
+    {"issued_certs", "SELECT * FROM issued_certs WHERE serial=?", "SELECT serial, * FROM issued_certs"},
+    {"approval_requests", "SELECT * FROM approval_requests WHERE id=?",
+     "SELECT CAST(id AS TEXT), * FROM approval_requests"},
+    {"approval_votes", "SELECT * FROM approval_votes WHERE CAST(request_id AS TEXT)||'/'||approver=?",
+     "SELECT CAST(request_id AS TEXT)||'/'||approver, * FROM approval_votes"},
+    {"recordings", "SELECT * FROM recordings WHERE id=?", "SELECT CAST(id AS TEXT), * FROM recordings"},
+};
+
+const ChainedTable* chained_table(const std::string& name);
+
+// Canonical JSON of the current row of `st` from column `first` on (keys
+// sorted; integers as numbers, text as strings, NULL as null). A recording's
+// checkpoint columns (cp_*) are left out: a checkpoint is signed on its own
+// and replaced about once a second, so it is not chained.
+std::string row_json(sqlite3_stmt* st, int first);
+
+inline constexpr const char* kChainGenesis = "0000000000000000000000000000000000000000000000000000000000000000";
+
+std::string chain_hash(const std::string& prev, int64_t seq, const std::string& table, const std::string& key,
+                       const std::string& json);
+
+}  // namespace bastion

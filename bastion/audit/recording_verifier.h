@@ -1,0 +1,35 @@
+// Checks one recording file against its row: the signed final digest (or,
+// for a recording left open by a process that died, its last signed
+// checkpoint), and says what and where when they differ.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "audit/audit_seal.h"
+
+namespace bastion {
+
+class AuditVerifier;
+
+struct RecordingRecord {
+  int64_t id = 0;
+  std::string session_id;
+  int channel = 0;
+  std::string path;
+  std::string state;  // open | closed | interrupted | pruned
+  RecordingSeal final_seal;  // closed: events, bytes, digest, tail, signature
+  std::optional<RecordingSeal> checkpoint;
+  std::string pruned_at, pruned_by;
+};
+
+struct RecordingVerdict {
+  bool ok = false;
+  std::string what;  // "OK (...)" or the problem, with where
+};
+
+// `file` is the file's bytes, or nullopt when it does not exist.
+RecordingVerdict verify_recording(const RecordingRecord& r, const std::optional<std::string>& file,
+                                  const AuditVerifier& key);
+
+}  // namespace bastion

@@ -1,0 +1,106 @@
+// SqliteAuditStore's audit chain: transactions, chain entries, anchors.
+
+#include <sqlite3.h>
+
+#include "audit/audit_chain.h"
+#include "audit/audit_signer.h"
+#include "audit/sqlite_audit_store.h"
+#include "common/log.h"
+#include "common/time_util.h"
+
+namespace bastion {
+
+SqliteAuditStore::Txn::Txn(SqliteAuditStore& s, std::string& error) : s_(s) {
+  begun_ = s_.execute("BEGIN IMMEDIATE", {}, error);
+}
+
+SqliteAuditStore::Txn::~Txn() {
+  if (begun_ && !done_) {
+    std::string ignored;
+    s_.execute("ROLLBACK", {}, ignored);
+  }
+}
+
+bool SqliteAuditStore::Txn::commit(std::string& error) {
+  done_ = true;
+  if (s_.execute("COMMIT", {}, error)) return true;
+  std::string ignored;
+  s_.execute("ROLLBACK", {}, ignored);
+  return false;
+}
+
+void SqliteAuditStore::set_signer(const AuditSigner* signer) {
+  std::lock_guard<std::mutex> g(mu_);
+  signer_ = signer;
+}
+
+bool SqliteAuditStore::chain_row(const char* table, const std::string& key, std::string& error) {
+  const ChainedTable* t = chained_table(table);
+  if (!t) return error = std::string("not a chained table: ") + table, false;
+  sqlite3_stmt* row = prepared(t->select_one, error);
+  if (!row) return false;
+  sqlite3_bind_text(row, 1, key.c_str(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+  const int rc = sqlite3_step(row);
+  const std::string json = rc == SQLITE_ROW ? row_json(row, 0) : std::string();
+  sqlite3_reset(row);
+  sqlite3_clear_bindings(row);
+  if (rc != SQLITE_ROW) return error = std::string("chain: no ") + table + " row " + key, false;
+  std::vector<std::vector<std::string>> head;
+  if (!query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", {}, head, error)) return false;
+  const int64_t seq = head.empty() ? 1 : std::stoll(head[0][0]) + 1;
+  const std::string prev = head.empty() ? kChainGenesis : head[0][1];
+  return execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash) VALUES (?,?,?,?,?,?)",
+                 {seq, std::string(table), key, json, prev, chain_hash(prev, seq, table, key, json)}, error);
+}
+
+bool SqliteAuditStore::chain_existing_rows(std::string& error) {
+  // Rows written before the chain existed are chained once, as found.
+  Txn txn(*this, error);
+  if (!txn) return false;
+  std::vector<std::vector<std::string>> n;
+  if (!query("SELECT COUNT(*) FROM audit_chain", {}, n, error)) return false;
+  if (n.empty() || n[0][0] != "0") return txn.commit(error);
+  for (const auto& t : kChainedTables) {
+    std::vector<std::vector<std::string>> keys;
+    const std::string sql = std::string(t.select_all);
+    if (!query(sql.c_str(), {}, keys, error)) return false;
+    for (const auto& k : keys)
+      if (!chain_row(t.name, k[0], error)) return false;
+  }
+  return txn.commit(error);
+}
+
+bool SqliteAuditStore::anchor_chain(bool force, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  return anchor_locked(force, error);
+}
+
+bool SqliteAuditStore::anchor_soon() {
+  std::string error;
+  if (!anchor_locked(false, error)) log_error("cannot anchor the audit chain", {{"error", error}});
+  return true;
+}
+
+bool SqliteAuditStore::anchor_locked(bool force, std::string& error) {
+  if (!signer_) return true;
+  const double now = monotonic_seconds();
+  if (!force && now - last_anchor_ < 1.0) return true;
+  Txn txn(*this, error);
+  if (!txn) return false;
+  std::vector<std::vector<std::string>> head, anchored;
+  if (!query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", {}, head, error) ||
+      !query("SELECT IFNULL(MAX(seq), 0) FROM audit_anchors", {}, anchored, error))
+    return false;
+  last_anchor_ = now;
+  if (head.empty() || (!anchored.empty() && anchored[0][0] == head[0][0])) return txn.commit(error);
+  const int64_t seq = std::stoll(head[0][0]);
+  const std::string at = iso8601_now();
+  const std::string sig = signer_->sign(anchor_text(seq, head[0][1], at));
+  if (sig.empty()) return error = "cannot sign the audit chain", false;
+  if (!execute("INSERT INTO audit_anchors (seq, hash, at, key_fingerprint, signature) VALUES (?,?,?,?,?)",
+               {seq, head[0][1], at, signer_->fingerprint(), sig}, error))
+    return false;
+  return txn.commit(error);
+}
+
+}  // namespace bastion

@@ -1,0 +1,105 @@
+// SqliteAuditStore's recordings: one row per recording file, chained on
+// open, close, interruption and pruning; checkpoints are signed on their own
+// and not chained (audit_chain.h).
+
+#include <sqlite3.h>
+
+#include "audit/sqlite_audit_store.h"
+#include "common/parse_number.h"
+
+namespace bastion {
+namespace {
+
+using Param = std::variant<std::nullptr_t, int64_t, std::string>;
+Param u64(uint64_t v) { return static_cast<int64_t>(v); }
+
+}  // namespace
+
+bool SqliteAuditStore::recording_opened(const RecordingOpened& r, int64_t& id, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  Txn txn(*this, error);
+  if (!txn || !execute("INSERT INTO recordings (session_id, channel, path, state, events, bytes, digest, opened_at) "
+                       "VALUES (?,?,?,'open',?,?,?,?)",
+                       {r.session_id, int64_t{r.channel}, r.path, u64(r.start.events), u64(r.start.bytes),
+                        r.start.digest, r.opened_at},
+                       error))
+    return false;
+  const int64_t row = last_insert_id();
+  if (!chain_row("recordings", std::to_string(row), error) || !txn.commit(error)) return false;
+  id = row;
+  return anchor_soon();
+}
+
+bool SqliteAuditStore::recording_checkpoint(int64_t id, const RecordingSeal& cp, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!execute("UPDATE recordings SET cp_events=?, cp_bytes=?, cp_digest=?, cp_signature=?, cp_at=? "
+               "WHERE id=? AND state='open'",
+               {u64(cp.events), u64(cp.bytes), cp.digest, cp.signature, cp.at, id}, error))
+    return false;
+  if (changes() != 1) return error = "no open recording row " + std::to_string(id), false;
+  return true;
+}
+
+bool SqliteAuditStore::recording_closed(int64_t id, int64_t command_id, const RecordingSeal& f, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  Txn txn(*this, error);
+  if (!txn || !execute("UPDATE recordings SET state='closed', command_id=?, events=?, bytes=?, digest=?, "
+                       "tail_digest=?, signature=?, closed_at=? WHERE id=? AND state='open'",
+                       {command_id > 0 ? Param{command_id} : Param{nullptr}, u64(f.events), u64(f.bytes), f.digest,
+                        f.tail, f.signature, f.at, id},
+                       error))
+    return false;
+  if (changes() != 1) return error = "no open recording row " + std::to_string(id), false;
+  return chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
+}
+
+bool SqliteAuditStore::recording_pruned(int64_t id, const std::string& at, const std::string& by, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  Txn txn(*this, error);
+  if (!txn || !execute("UPDATE recordings SET state='pruned', pruned_at=?, pruned_by=? "
+                       "WHERE id=? AND state IN ('closed','interrupted')",
+                       {at, by, id}, error))
+    return false;
+  if (changes() != 1) return error = "recording " + std::to_string(id) + " is not closed", false;
+  return chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
+}
+
+int SqliteAuditStore::mark_interrupted(const std::string& at, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  Txn txn(*this, error);
+  std::vector<std::vector<std::string>> recs, sessions;
+  if (!txn || !query("SELECT id FROM recordings WHERE state='open'", {}, recs, error) ||
+      !query("SELECT id FROM sessions WHERE ended_at IS NULL", {}, sessions, error))
+    return -1;
+  for (const auto& r : recs)
+    if (!execute("UPDATE recordings SET state='interrupted', closed_at=? WHERE id=?",
+                 {at, parse_signed(r[0], 0, INT64_MAX).value_or(0)}, error) ||
+        !chain_row("recordings", r[0], error))
+      return -1;
+  for (const auto& s : sessions)
+    if (!execute("UPDATE sessions SET ended_at=?, end_reason='interrupted (bastiond stopped without closing it)' "
+                 "WHERE id=?",
+                 {at, s[0]}, error) ||
+        !chain_row("sessions", s[0], error))
+      return -1;
+  if (!txn.commit(error)) return -1;
+  anchor_soon();
+  return static_cast<int>(recs.size());
+}
+
+std::vector<RecordingRow> SqliteAuditStore::recordings_ended_before(const std::string& cutoff, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<std::vector<std::string>> rows;
+  std::vector<RecordingRow> out;
+  if (!query("SELECT r.id, r.session_id, r.channel, r.path, r.state FROM recordings r JOIN sessions s "
+             "ON s.id = r.session_id WHERE r.state IN ('closed','interrupted') AND s.ended_at IS NOT NULL "
+             "AND s.ended_at < ? ORDER BY r.id",
+             {cutoff}, rows, error))
+    return out;
+  for (const auto& r : rows)
+    out.push_back({parse_signed(r[0], 0, INT64_MAX).value_or(0), r[1],
+                   static_cast<int>(parse_signed(r[2], 0, INT32_MAX).value_or(0)), r[3], r[4]});
+  return out;
+}
+
+}  // namespace bastion

@@ -1,0 +1,143 @@
+// bastionctl verify: are the recordings and the audit rows what the bastion
+// wrote? Recomputes each recording's hash chain against its signed digest
+// (or last signed checkpoint) and the audit chain against its signed
+// anchors and the current rows. Exit 0 only when everything verifies.
+#include <unistd.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include "audit/audit_signer.h"
+#include "audit/chain_verifier.h"
+#include "audit/recording_verifier.h"
+#include "audit/sqlite_handles.h"
+#include "common/display_escape.h"
+#include "common/file_util.h"
+#include "config/config.h"
+#include "ctl/commands.h"
+#include "targets/target_kind.h"
+
+namespace bastion {
+namespace {
+
+std::string col(sqlite3_stmt* st, int c) {
+  const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
+  return t ? std::string(t, static_cast<std::size_t>(sqlite3_column_bytes(st, c))) : std::string();
+}
+uint64_t ucol(sqlite3_stmt* st, int c) { return static_cast<uint64_t>(sqlite3_column_int64(st, c)); }
+
+constexpr const char* kRecordingColumns =
+    "SELECT id, session_id, channel, path, state, events, bytes, IFNULL(digest,''), IFNULL(tail_digest,''), "
+    "IFNULL(signature,''), cp_events, IFNULL(cp_bytes,0), IFNULL(cp_digest,''), IFNULL(cp_signature,''), "
+    "IFNULL(pruned_at,''), IFNULL(pruned_by,'') FROM recordings";
+
+RecordingRecord read_record(sqlite3_stmt* st) {
+  RecordingRecord r;
+  r.id = sqlite3_column_int64(st, 0);
+  r.session_id = col(st, 1);
+  r.channel = sqlite3_column_int(st, 2);
+  r.path = col(st, 3);
+  r.state = col(st, 4);
+  r.final_seal = {.events = ucol(st, 5), .bytes = ucol(st, 6), .digest = col(st, 7), .tail = col(st, 8),
+                  .signature = col(st, 9), .at = ""};
+  if (sqlite3_column_type(st, 10) != SQLITE_NULL)
+    r.checkpoint = RecordingSeal{.events = ucol(st, 10), .bytes = ucol(st, 11), .digest = col(st, 12), .tail = "",
+                                 .signature = col(st, 13), .at = ""};
+  r.pruned_at = col(st, 14);
+  r.pruned_by = col(st, 15);
+  return r;
+}
+
+std::optional<std::string> read_recording(const std::string& path, std::string& error) {
+  if (::access(path.c_str(), F_OK) != 0) return std::nullopt;
+  std::string bytes;
+  if (!read_file(path, bytes)) error = "cannot read " + path;
+  return bytes;
+}
+
+int usage() {
+  std::fprintf(stderr, "usage: bastionctl verify (--config FILE | --db FILE) [--key PUBFILE] [SESSION_ID | --all] [--json]\n");
+  return 2;
+}
+
+}  // namespace
+
+int ctl_verify(const std::vector<std::string>& a) {
+  std::string config_file, db, key_file, session;
+  bool all = false, json = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if ((a[i] == "--config" || a[i] == "--db" || a[i] == "--key") && i + 1 < a.size()) {
+      (a[i] == "--config" ? config_file : a[i] == "--db" ? db : key_file) = a[i + 1];
+      ++i;
+    } else if (a[i] == "--all") all = true;
+    else if (a[i] == "--json") json = true;
+    else if (!a[i].starts_with("-") && session.empty()) session = a[i];
+    else return usage();
+  }
+  if (config_file.empty() == db.empty() || (all && !session.empty())) return usage();
+  std::string err;
+  if (!config_file.empty()) {
+    const TargetKinds kinds = builtin_target_kinds();
+    const auto cfg = load_config(config_file, err, kinds, false);
+    if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
+    db = cfg->audit_db_path();
+    if (key_file.empty()) key_file = audit_public_key_path(cfg->audit_signing_key);
+  }
+  if (key_file.empty())
+    return std::fprintf(stderr, "bastionctl verify: no public key: give --key PUBFILE (or --config)\n"), 2;
+  // The key comes from the auditor's side, never from the store being checked.
+  const auto key = AuditVerifier::from_pem_file(key_file, err);
+  if (!key) return std::fprintf(stderr, "bastionctl verify: %s\n", display_escape(err).c_str()), 1;
+  const SqliteDb h = open_sqlite_readonly(db, err);
+  if (!h) return std::fprintf(stderr, "bastionctl verify: %s: %s\n", display_escape(db).c_str(), display_escape(err).c_str()), 1;
+  sqlite3_busy_timeout(h.get(), 5000);
+
+  bool ok = true;
+  nlohmann::json out = {{"recordings", nlohmann::json::array()}};
+  std::vector<std::string> lines;
+  const std::string sql = std::string(kRecordingColumns) + (session.empty() ? "" : " WHERE session_id=?") + " ORDER BY id";
+  const SqliteStmt st = prepare_sqlite(h.get(), sql, err);
+  if (!st) return std::fprintf(stderr, "bastionctl verify: %s\n", display_escape(err).c_str()), 1;
+  if (!session.empty()) sqlite3_bind_text(st.get(), 1, session.c_str(), static_cast<int>(session.size()), SQLITE_TRANSIENT);
+  int count = 0;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    ++count;
+    const RecordingRecord r = read_record(st.get());
+    std::string read_error;
+    const auto file = r.state == "pruned" ? std::nullopt : read_recording(r.path, read_error);
+    const RecordingVerdict v = read_error.empty() ? verify_recording(r, file, *key) : RecordingVerdict{false, read_error};
+    ok = ok && v.ok;
+    out["recordings"].push_back({{"id", r.id}, {"session", r.session_id}, {"channel", r.channel}, {"path", r.path},
+                                 {"state", r.state}, {"ok", v.ok}, {"result", v.what}});
+    lines.push_back("recording " + r.session_id + " channel " + std::to_string(r.channel) + " (" + r.path + "): " + v.what);
+  }
+  if (!session.empty() && count == 0) {
+    ok = false;
+    lines.push_back("session " + session + ": no recordings in the store");
+    out["recordings"].push_back({{"session", session}, {"ok", false}, {"result", "no recordings in the store"}});
+  }
+  // The audit chain is always checked whole: a row of any session may have been touched.
+  const ChainReport chain = verify_audit_chain(h.get(), *key);
+  ok = ok && chain.problems.empty();
+  out["audit"] = {{"entries", chain.entries}, {"signed_upto", chain.signed_upto}, {"ok", chain.problems.empty()},
+                  {"problems", chain.problems}};
+  out["ok"] = ok;
+  if (chain.problems.empty())
+    lines.push_back("audit chain: OK (" + std::to_string(chain.entries) + " entries, signed up to entry " +
+                    std::to_string(chain.signed_upto) + ")");
+  for (const auto& p : chain.problems) lines.push_back("audit: " + p);
+  if (json) {
+    std::printf("%s\n", out.dump(2, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    for (const auto& l : lines) std::printf("%s\n", display_escape(l).c_str());
+    std::printf("%s\n", ok ? "verify: OK" : "verify: FAILED");
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace bastion

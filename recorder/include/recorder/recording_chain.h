@@ -1,0 +1,28 @@
+// Recomputes a recording's line chain (line_chain.h) from the file's bytes
+// and compares it with digests the writer reported (signed checkpoints, the
+// final digest). Works on any bytes: a tampered file is what it is for.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "recorder/line_chain.h"
+
+namespace recorder {
+
+struct ChainScan {
+  ChainState file;                  // over the file's complete lines
+  std::string last_line_digest;     // SHA-256 of its last complete line
+  uint64_t partial_bytes = 0;       // bytes after the last '\n' (a cut mid-line, or junk)
+  // For each point asked about: the file's chain at that event count equals it
+  // (same events, bytes and digest). False also when the file is shorter.
+  std::vector<bool> matches;
+  // The first line (1 = header) whose time is earlier than the line before it.
+  std::optional<uint64_t> out_of_order_line;
+};
+
+ChainScan scan_recording_chain(std::string_view content, const std::vector<ChainState>& points);
+
+}  // namespace recorder
