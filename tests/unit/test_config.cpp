@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/config_check.h"
 #include "targets/kubectl/kubectl_settings.h"
 #include "targets/postgres/postgres_settings.h"
 #include "targets/ssh/ssh_settings.h"
@@ -316,6 +317,12 @@ web_session_ttl = "30m"
   CHECK(cfg->web.auditor_principals == std::vector<std::string>{"audit-team", "sec"});
   CHECK(cfg->web.session_ttl == 1800);
   CHECK(cfg->web.cert_file.empty());
+  CHECK(check_config_warnings(*cfg) ==
+        std::vector<std::string>{"web_assets_dir: " + (c.d / "page") + "/index.html is missing: the page will answer 404"});
+  auto wide = load_config(c.write(std::string(kGood) + "web_listen = \"0.0.0.0:8443\"\n"), err, kKinds);
+  REQUIRE(wide);
+  CHECK(check_config_warnings(*wide) ==
+        std::vector<std::string>{"web_listen: 0.0.0.0 is not a loopback address: the auditors' page is reachable from the network"});
   CHECK(error_for(c, std::string(kGood) + "web_listen = \"8443\"\n").ends_with("web_listen: expected \"HOST:PORT\""));
   CHECK(error_for(c, std::string(kGood) + "web_cert = \"c.pem\"\n")
             .ends_with("web_cert: web_cert and web_key go together (neither: a self-signed certificate in data_dir)"));
