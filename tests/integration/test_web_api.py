@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import time
 
+import sshproto
 from harness import BastionTest, free_port, main
 
 WEB_PORT = free_port()
@@ -118,6 +119,17 @@ web_session_ttl = "2h"
         r = self.login_url(dave)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout.decode(), rf"^https://127\.0\.0\.1:{WEB_PORT}/login\?token=[0-9a-f]{{64}}\n$")
+
+    def test_file_transfer_to_audit_is_refused(self):
+        t = sshproto.connect(self.env.bastion.port, "audit", self.carol)
+        try:
+            c = t.open_session(timeout=10)
+            c.settimeout(10)
+            c.invoke_subsystem("sftp")
+            self.assertEqual(sshproto.finish(c),
+                             (1, b"", b"bastion: file transfer is not available on audit targets\n"))
+        finally:
+            t.close()
 
     def test_non_auditor_gets_no_url(self):
         r = self.login_url(self.env.alice)
