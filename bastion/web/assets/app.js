@@ -165,18 +165,26 @@
     return `/api/sessions/${encodeURIComponent(sessionId)}/recordings/${index}`;
   }
 
-  // asciicast v2: a JSON header line, then [time, code, data] lines. Players
-  // skip codes they do not know (the bastion's "b" exact-bytes events).
+  // One event line, or null for anything else (a line cut short by a killed
+  // session, a trailer): the player skips those too.
+  function parseEvent(line) {
+    if (line[0] !== "[") return null;
+    try {
+      const e = JSON.parse(line);
+      return Array.isArray(e) && typeof e[0] === "number" && typeof e[1] === "string" ? e : null;
+    } catch (_e) {
+      return null;
+    }
+  }
+
+  // asciicast v2: a JSON header line, then [time, code, data] lines. The
+  // player gets the parsed events, so one damaged line does not hide the rest.
   function parseCast(castText) {
     const lines = castText.split("\n");
     const header = JSON.parse(lines[0]);
-    const markers = [];
-    for (const line of lines.slice(1)) {
-      if (line[0] !== "[") continue;
-      const e = JSON.parse(line);
-      if (e[1] === "m") markers.push([e[0], text(e[2])]);
-    }
-    return { header, markers };
+    const events = lines.slice(1).map(parseEvent).filter((e) => e !== null);
+    const markers = events.filter((e) => e[1] === "m").map((e) => [e[0], text(e[2])]);
+    return { header, events, markers };
   }
 
   function chapterList(onJump) {
@@ -199,7 +207,7 @@
     if (r.status === 401) throw new LoginRequired();
     if (!r.ok) throw new Error(`recording ${rec.index}: HTTP ${r.status}`);
     const castText = await r.text();
-    const { markers } = parseCast(castText);
+    const { header, events, markers } = parseCast(castText);
     const playerBox = el("div", { className: "player" });
     let player;
     const chapters = chapterList((i) => player.seek({ marker: i }));
@@ -207,7 +215,7 @@
     const toEnd = el("button", { type: "button", className: "to-end" }, "Final screen");
     toEnd.addEventListener("click", () => player.seek("100%"));
     box.append(el("div", { className: "controls" }, toEnd), chapters.node, playerBox);
-    player = AsciinemaPlayer.create({ data: castText }, playerBox, { fit: "width", idleTimeLimit: 2, preload: true });
+    player = AsciinemaPlayer.create({ data: [header, ...events] }, playerBox, { fit: "width", idleTimeLimit: 2, preload: true });
     players.push(player);
   }
 
@@ -232,8 +240,9 @@
           dispatch("playing");
           return;
         }
-        if (line[0] !== "[") return;
-        const [t, code, data] = JSON.parse(line);
+        const e = parseEvent(line);
+        if (!e) return;
+        const [t, code, data] = e;
         lastTime = t;
         if (code === "o") dispatch("output", data);
         else if (code === "r") {
