@@ -25,7 +25,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from harness import BUILD, BastionTest, Env, free_port, main, run
+from harness import BASTIONCTL, BUILD, BastionTest, Env, free_port, main, run
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ASSETS = os.path.join(REPO, "bastion", "web", "assets")
@@ -37,6 +37,9 @@ WAIT = 10  # seconds for anything the page loads
 POLICY = r'''
 function on_command(c)
   if c.text:find("forbidden", 1, true) then return deny("forbidden word in command") end
+  if c.text:find("^echo held") then
+    return review{ reason = "held for a test", approvers = { "oncall" }, timeout = 30 }
+  end
   return allow()
 end
 '''
@@ -100,6 +103,14 @@ class WebPageTest(BastionTest):
              "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True)
         with open(os.path.join(env.d, "policy.lua"), "w") as f:
             f.write(POLICY)
+        # Approvers hold certificates from the bastion's own CA (as in test_approvals).
+        bca = os.path.join(env.keys.d, "bastion_ca")
+        run([BASTIONCTL, "ca", "init", bca], check=True)
+        with open(os.path.join(env.keys.d, "user_ca.pub"), "a") as f, open(bca + ".pub") as p:
+            f.write(p.read())
+        cls.approver = env.keys.keygen("dora")
+        run([BASTIONCTL, "cert", "issue", "--ca", bca, "--identity", "dora", "--principals", "ops,oncall",
+             "--ttl", "1h", "--db", os.path.join(env.d, "issued.db"), cls.approver + ".pub"], check=True)
         cls.web_port = free_port()
         env.start_bastion(extra=f'''policy = "policy.lua"
 web_listen = "127.0.0.1:{cls.web_port}"
@@ -121,6 +132,16 @@ auditor_principals = {{ "auditor" }}''')
             r = env.ssh("web1", command, key=key)
             assert r.returncode == (1 if name == "denied" else 0), (name, r)
             cls.sid[name] = cls.wait_new_session(before)
+        # A held command that dora approves.
+        before = {r[0] for r in env.audit("SELECT id FROM sessions")}
+        held = subprocess.Popen(env.ssh_base() + ["web1@127.0.0.1", "echo held-ok"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        rid = cls.wait_pending("echo held-ok")
+        r = env.ssh("approvals", ["approve", str(rid), "--comment", "looks fine"], key=cls.approver)
+        assert r.returncode == 0, r
+        out, err = held.communicate(timeout=30)
+        assert (held.returncode, out) == (0, b"held-ok\n"), (held.returncode, out, err)
+        cls.sid["held"] = cls.wait_new_session(before)
         cls.driver = None
         cls.browser_dir = tempfile.mkdtemp(prefix="bastion-chromium-")
         opts = webdriver.ChromeOptions()
@@ -147,6 +168,16 @@ auditor_principals = {{ "auditor" }}''')
                 return new[0]
             time.sleep(0.05)
         raise AssertionError(f"no single new finished session (before: {before})")
+
+    @classmethod
+    def wait_pending(cls, text):
+        end = time.time() + WAIT
+        while time.time() < end:
+            rows = cls.env.audit("SELECT id FROM approval_requests WHERE command_text=? AND state='pending'", (text,))
+            if rows:
+                return rows[0][0]
+            time.sleep(0.05)
+        raise AssertionError(f"no pending request for {text!r}")
 
     @classmethod
     def tearDownClass(cls):
@@ -189,11 +220,11 @@ auditor_principals = {{ "auditor" }}''')
                    and self.driver.find_elements(By.CSS_SELECTOR, "#session-commands tbody tr"))
 
     def command_rows(self):
-        """(command, decision, reason) of each command row of the open session."""
+        """(command, decision, reason, approval) of each command row of the open session."""
         out = []
         for tr in self.driver.find_elements(By.CSS_SELECTOR, "#session-commands tbody tr"):
             cell = lambda cls: tr.find_element(By.CSS_SELECTOR, "td." + cls).get_attribute("textContent")
-            out.append((cell("command"), cell("decision"), cell("reason")))
+            out.append((cell("command"), cell("decision"), cell("reason"), cell("approval")))
         return out
 
     def final_screen(self, box):
@@ -222,13 +253,13 @@ auditor_principals = {{ "auditor" }}''')
     def test_1_refused_without_login(self):
         self.driver.delete_all_cookies()
         self.driver.get(self.base + "/")
-        self.until("the login notice", lambda: self.shown("login-needed"))
-        self.assertIn("ssh audit@", self.driver.find_element(By.ID, "login-needed").text)
-        self.assertFalse(self.shown("list-view"))
-        self.assertFalse(self.shown("session-view"))
-        self.assertEqual(self.listed_sessions(), [])
+        body = self.driver.find_element(By.TAG_NAME, "body").text
+        self.assertIn("Login required", body)
+        self.assertIn("ssh audit@bastion login", body)
+        for sid in self.sid.values():
+            self.assertNotIn(sid, self.driver.page_source)
         for path in ("/api/me", "/api/sessions", f"/api/sessions/{self.sid['lines']}",
-                     f"/api/sessions/{self.sid['lines']}/recordings/0"):
+                     f"/api/sessions/{self.sid['lines']}/recordings/0", "/assets/app.js"):
             self.assertEqual(self.driver.execute_async_script(FETCH_STATUS_JS, path), 401, path)
 
     def test_2_non_auditor_gets_no_url(self):
@@ -266,8 +297,8 @@ auditor_principals = {{ "auditor" }}''')
     def test_4_session_view_and_player_rows(self):
         self.login()
         self.open_session(self.sid["lines"])
-        self.assertEqual(self.command_rows(), [("", "allow", ""),  # the session's own decision
-                                               ('printf "first line\\nsecond line\\nthird line\\n"', "allow", "")])
+        self.assertEqual(self.command_rows(), [("", "allow", "", ""),  # the session's own decision
+                                               ('printf "first line\\nsecond line\\nthird line\\n"', "allow", "", "")])
         box = self.driver.find_element(By.CSS_SELECTOR, ".recording-box")
         self.assertEqual([b.text for b in box.find_elements(By.CSS_SELECTOR, "button.chapter")],
                          ['exec: printf "first line\\nsecond line\\nthird line\\n"', "decision: allow"])
@@ -278,13 +309,20 @@ auditor_principals = {{ "auditor" }}''')
         self.screenshot("session-lines")
 
         self.open_session(self.sid["denied"])
-        self.assertEqual(self.command_rows(), [("", "allow", ""),
-                                               ("echo forbidden", "deny", "forbidden word in command")])
+        self.assertEqual(self.command_rows(), [("", "allow", "", ""),
+                                               ("echo forbidden", "deny", "forbidden word in command", "")])
+
+        self.open_session(self.sid["held"])
+        self.assertEqual(self.command_rows(), [("", "allow", "", ""),
+                                               ("echo held-ok", "review", "held for a test", "approved by dora (used)"),
+                                               ("echo held-ok", "allow", "", "approved by dora (used)")])
+        self.assertEqual(self.driver.find_element(By.CSS_SELECTOR, "#session-commands tbody tr:nth-child(2) td.approval")
+                         .get_attribute("title"), "dora approve: looks fine")
 
     def test_5_command_text_stays_text(self):
         self.login()
         self.open_session(self.sid["xss"])
-        self.assertEqual(self.command_rows()[-1], (f"echo '{XSS}'", "allow", ""))
+        self.assertEqual(self.command_rows()[-1], (f"echo '{XSS}'", "allow", "", ""))
         box = self.driver.find_element(By.CSS_SELECTOR, ".recording-box")
         self.assertEqual(box.find_elements(By.CSS_SELECTOR, "button.chapter")[0].text, f"exec: echo '{XSS}'")
         screen = self.final_screen(box)
@@ -333,6 +371,15 @@ auditor_principals = {{ "auditor" }}''')
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+    def test_7_logout_clears_the_page(self):
+        self.login()
+        self.until("the sessions", lambda: self.sid["lines"] in self.listed_sessions())
+        self.driver.find_element(By.ID, "logout").click()
+        self.until("the login notice", lambda: self.shown("login-needed"))
+        self.assertFalse(self.shown("list-view"))
+        self.assertEqual(self.listed_sessions(), [])
+        self.assertEqual(self.driver.execute_async_script(FETCH_STATUS_JS, "/api/sessions"), 401)
 
 
 if __name__ == "__main__":

@@ -76,13 +76,19 @@
 
   // --- rendering of rows -------------------------------------------------------
 
+  // How the review of a held command ended, and by whom.
   function approvalText(a) {
     if (!a) return "";
-    const by = a.approved_by || a.decided_by || "";
-    let s = text(a.outcome);
-    if (by) s += " by " + by;
-    if (a.deny_reason) s += " (" + a.deny_reason + ")";
-    return s;
+    const o = text(a.outcome);
+    if (o === "approved" || o === "used") {
+      return `approved by ${text(a.approved_by || a.decided_by)}` + (o === "used" ? " (used)" : "");
+    }
+    if (o === "denied") return `denied by ${text(a.decided_by)}` + (a.deny_reason ? `: ${a.deny_reason}` : "");
+    return o;  // pending, expired, cancelled, revoked
+  }
+
+  function votesText(a) {
+    return ((a && a.votes) || []).map((v) => `${text(v.approver)} ${text(v.decision)}${v.comment ? ": " + v.comment : ""}`).join("\n");
   }
 
   function exitText(row) {
@@ -99,7 +105,7 @@
       el("td", { className: "command" }, el("code", {}, text(c.text))),
       decisionCell(c.decision),
       el("td", { className: "reason" }, text(c.reason)),
-      el("td", { className: "approval" }, approvalText(c.approval)),
+      el("td", { className: "approval", title: votesText(c.approval) }, approvalText(c.approval)),
       el("td", { className: "exit" }, exitText(c)),
     ];
   }
@@ -153,6 +159,7 @@
   // --- players ---------------------------------------------------------------------
 
   let players = [];
+  let generation = 0;  // bumped on each navigation: late loads of a left view are dropped
 
   function stopPlayers() {
     for (const p of players) {
@@ -202,11 +209,12 @@
 
   // A finished recording: fetched once, markers listed as chapters and given
   // to the player's timeline (its own "m" events).
-  async function mountRecording(sessionId, rec, box) {
+  async function mountRecording(sessionId, rec, box, gen) {
     const r = await fetch(recordingUrl(sessionId, rec.index), { credentials: "same-origin" });
     if (r.status === 401) throw new LoginRequired();
     if (!r.ok) throw new Error(`recording ${rec.index}: HTTP ${r.status}`);
     const castText = await r.text();
+    if (gen !== generation) return;
     const { header, events, markers } = parseCast(castText);
     const playerBox = el("div", { className: "player" });
     let player;
@@ -235,7 +243,12 @@
 
       function feedLine(line) {
         if (header === null) {
-          header = JSON.parse(line);
+          try {
+            header = JSON.parse(line);
+          } catch (_e) {
+            stopped = true;
+            throw new Error("not an asciicast recording");
+          }
           dispatch("reset", { size: { cols: header.width || 80, rows: header.height || 24 } });
           dispatch("playing");
           return;
@@ -254,6 +267,7 @@
       async function poll() {
         if (stopped) return;
         let live = true;
+        let failed = false;
         try {
           const r = await fetch(`${url}?offset=${offset}`, { credentials: "same-origin" });
           if (r.status === 401) { stopped = true; loginRequired(); return; }
@@ -263,13 +277,15 @@
           live = r.headers.get("X-Recording-Live") === "1";
           const lines = (partial + decoder.decode(bytes, { stream: live })).split("\n");
           partial = lines.pop();
+          if (!live && partial !== "") lines.push(partial);  // the last line of a finished file
           for (const line of lines) if (line !== "") feedLine(line);
         } catch (e) {
+          failed = true;  // shown, and tried again on the next tick unless the file is not a recording
           onState("error: " + e.message);
         }
         if (stopped) return;
         if (live) {
-          onState("live");
+          if (!failed) onState("live");
           timer = setTimeout(poll, LIVE_POLL_MS);
         } else {
           onState("ended");
@@ -305,9 +321,10 @@
     ["bytes_in", "Bytes in"], ["bytes_out", "Bytes out"],
   ];
 
-  async function loadSession(id) {
+  async function loadSession(id, gen) {
     setStatus("Loading session…");
     const detail = await api("/api/sessions/" + encodeURIComponent(id));
+    if (gen !== generation) return;
     const s = detail.session || {};
     $("session-id").textContent = text(s.id || id);
     const live = (detail.recordings || []).some((r) => r.live) || s.live === true;
@@ -327,9 +344,10 @@
     for (const rec of detail.recordings || []) {
       const box = el("section", { className: "recording-box", dataset: { index: text(rec.index) } },
         el("h3", {}, `#${rec.index} channel ${text(rec.channel)} `, el("code", {}, text(rec.name)), rec.state ? ` (${rec.state})` : ""));
+      if (gen !== generation) return;
       recs.append(box);
       if (rec.live) mountLiveRecording(id, rec, box);
-      else await mountRecording(id, rec, box).catch((e) => {
+      else await mountRecording(id, rec, box, gen).catch((e) => {
         if (e instanceof LoginRequired) throw e;
         box.append(el("p", { className: "error" }, e.message));
       });
@@ -340,13 +358,14 @@
   // --- routing ---------------------------------------------------------------------
 
   async function route() {
+    const gen = ++generation;
     stopPlayers();
     const params = new URLSearchParams(location.hash.slice(1));
     const id = params.get("session");
     show("list-view", !id);
     show("session-view", !!id);
     try {
-      if (id) await loadSession(id);
+      if (id) await loadSession(id, gen);
       else await loadSessions();
     } catch (e) {
       fail(e);
