@@ -130,13 +130,13 @@ auditor_principals = {{ "auditor" }}''')
                                    ("bob", "echo from-bob", cls.bob)):
             before = {r[0] for r in env.audit("SELECT id FROM sessions")}
             r = env.ssh("web1", command, key=key)
-            assert r.returncode == (1 if name == "denied" else 0), (name, r)
+            assert r.returncode == (126 if name == "denied" else 0), (name, r)
             cls.sid[name] = cls.wait_new_session(before)
         # A held command that dora approves.
         before = {r[0] for r in env.audit("SELECT id FROM sessions")}
         held = subprocess.Popen(env.ssh_base() + ["web1@127.0.0.1", "echo held-ok"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        rid = cls.wait_pending("echo held-ok")
+        rid = cls.held_request = cls.wait_pending("echo held-ok")
         r = env.ssh("approvals", ["approve", str(rid), "--comment", "looks fine"], key=cls.approver)
         assert r.returncode == 0, r
         out, err = held.communicate(timeout=30)
@@ -159,10 +159,11 @@ auditor_principals = {{ "auditor" }}''')
 
     @classmethod
     def wait_new_session(cls, before):
-        """The id of the one session that ended since `before` was read."""
+        """The id of the one session on web1 that ended since `before` was
+        read (approvals@ and audit@ logins are sessions too)."""
         end = time.time() + WAIT
         while time.time() < end:
-            new = [r[0] for r in cls.env.audit("SELECT id FROM sessions WHERE ended_at IS NOT NULL")
+            new = [r[0] for r in cls.env.audit("SELECT id FROM sessions WHERE ended_at IS NOT NULL AND target='web1'")
                    if r[0] not in before]
             if len(new) == 1:
                 return new[0]
@@ -315,7 +316,8 @@ auditor_principals = {{ "auditor" }}''')
         self.open_session(self.sid["held"])
         self.assertEqual(self.command_rows(), [("", "allow", "", ""),
                                                ("echo held-ok", "review", "held for a test", "approved by dora (used)"),
-                                               ("echo held-ok", "allow", "", "approved by dora (used)")])
+                                               ("echo held-ok", "allow", f"approved in request #{self.held_request} by dora",
+                                                "approved by dora (used)")])
         self.assertEqual(self.driver.find_element(By.CSS_SELECTOR, "#session-commands tbody tr:nth-child(2) td.approval")
                          .get_attribute("title"), "dora approve: looks fine")
 
@@ -343,10 +345,11 @@ auditor_principals = {{ "auditor" }}''')
                 self.until("the sessions list", lambda: self.shown("list-view"))
                 live[:] = [tr.get_attribute("data-session") for tr in
                            self.driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
-                           if tr.find_elements(By.CSS_SELECTOR, "span.live")]
+                           if tr.find_elements(By.CSS_SELECTOR, "span.live")
+                           and tr.find_element(By.CSS_SELECTOR, "td.target").text == "web1"]
                 return live
             self.until("the live session in the list", listed_live)
-            open_ids = [r[0] for r in self.env.audit("SELECT id FROM sessions WHERE ended_at IS NULL")]
+            open_ids = [r[0] for r in self.env.audit("SELECT id FROM sessions WHERE ended_at IS NULL AND target='web1'")]
             self.assertEqual(live, open_ids)
             self.driver.get(f"{self.base}/#session={live[0]}")
             box = self.until("the live player", lambda: self.driver.find_elements(By.CSS_SELECTOR, ".live-player"))[0]
