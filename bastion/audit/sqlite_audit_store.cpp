@@ -130,6 +130,27 @@ CREATE TABLE approval_votes (
   UNIQUE(request_id, approver)
 );
 )sql",
+    // 9 (owned by the auditor CLI; renumbered after the integrity helper's 7
+    // and 8 at merge, hence idempotent): full-text search over command text.
+    // External content (the text is stored once, in commands), kept by
+    // triggers; the trigram tokenizer matches any substring of 3+ characters,
+    // case-insensitively. Commands' text never changes after insert, so the
+    // update trigger fires only if someone rewrites it.
+    R"sql(
+CREATE VIRTUAL TABLE IF NOT EXISTS commands_fts USING fts5(text, content='commands', content_rowid='id',
+  tokenize='trigram case_sensitive 0');
+CREATE TRIGGER IF NOT EXISTS commands_fts_insert AFTER INSERT ON commands BEGIN
+  INSERT INTO commands_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS commands_fts_delete AFTER DELETE ON commands BEGIN
+  INSERT INTO commands_fts(commands_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS commands_fts_update AFTER UPDATE OF text ON commands BEGIN
+  INSERT INTO commands_fts(commands_fts, rowid, text) VALUES ('delete', old.id, old.text);
+  INSERT INTO commands_fts(rowid, text) VALUES (new.id, new.text);
+END;
+INSERT INTO commands_fts(commands_fts) VALUES ('rebuild');
+)sql",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");

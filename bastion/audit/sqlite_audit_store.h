@@ -22,7 +22,7 @@ namespace bastion {
 
 class SqliteAuditStore : public AuditStore, public ApprovalStore {
  public:
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // Opens or creates the database and migrates it. Null + error on failure.
   static std::unique_ptr<SqliteAuditStore> open(const std::string& path, std::string& error);

@@ -63,4 +63,9 @@ int address_in_cidr_list(std::string_view peer, std::string_view list) {
   return match ? 1 : 0;
 }
 
+bool is_loopback_address(std::string_view host) {
+  if (host == "localhost") return true;
+  return address_in_cidr_list(host, "127.0.0.0/8,::1/128") == 1;
+}
+
 }  // namespace bastion

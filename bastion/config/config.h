@@ -30,9 +30,23 @@ struct ApprovalsConfig {
   std::string webhook;      // optional URL: JSON POST when a request is created or decided
 };
 
-// Targets the bastion itself serves (approvers' console, access requests):
-// no kind, no connection.
-enum class BuiltinTarget { none, approvals, access };
+// The auditors' read-only web page (bastion-web(7)). No listener unless
+// web_listen is set.
+struct WebConfig {
+  static constexpr const char* kLoginTarget = "audit";  // reserved: `ssh audit@bastion login`
+  std::string listen_host;
+  int listen_port = 0;    // 0: no web listener
+  std::string cert_file;  // PEM; with key_file, or both empty: self-signed in data_dir
+  std::string key_file;
+  std::string assets_dir;  // empty: the share dir beside the binary
+  std::vector<std::string> auditor_principals{"auditor"};
+  int64_t session_ttl = 8 * 3600;  // seconds; never past the login certificate's expiry
+  bool enabled() const { return listen_port != 0; }
+};
+
+// Targets the bastion itself serves (approvers' console, access requests,
+// auditors' web login): no kind, no connection.
+enum class BuiltinTarget { none, approvals, access, audit };
 
 struct TargetConfig {
   std::string name;
@@ -105,6 +119,7 @@ struct Config {
   PolicyLimits policy_limits;
   std::map<std::string, TargetConfig> targets;
   ApprovalsConfig approvals;
+  WebConfig web;
 
   // Every policy and module file, for change detection.
   std::vector<std::string> policy_files() const;

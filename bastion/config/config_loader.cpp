@@ -14,6 +14,7 @@
 #include "common/file_util.h"
 #include "common/parse_number.h"
 #include "common/secret_file.h"
+#include "common/time_util.h"
 #include "common/unix_user.h"
 #include "config/config.h"
 #include "config/config_reader.h"
@@ -42,6 +43,35 @@ bool parse_listen(const std::string& s, std::string& host, int& port) {
   if (!n) return false;
   port = static_cast<int>(*n);
   return true;
+}
+
+// The auditors' web listener (bastion-web(7)).
+void load_web(Reader& r, WebConfig& w) {
+  const int ll = r.line_of("web_listen");
+  if (auto l = r.str("web_listen", ll, ""))
+    if (!parse_listen(*l, w.listen_host, w.listen_port)) r.fail(ll, "web_listen", "expected \"HOST:PORT\"");
+  const int cl = r.line_of("web_cert"), kl = r.line_of("web_key");
+  if (auto f = r.str("web_cert", cl, "")) w.cert_file = r.resolve(*f);
+  if (auto f = r.str("web_key", kl, "")) w.key_file = r.resolve(*f);
+  if (w.cert_file.empty() != w.key_file.empty())
+    r.fail(w.cert_file.empty() ? kl : cl, w.cert_file.empty() ? "web_key" : "web_cert",
+           "web_cert and web_key go together (neither: a self-signed certificate in data_dir)");
+  if (auto d = r.str("web_assets_dir", r.line_of("web_assets_dir"), "")) w.assets_dir = r.resolve(*d);
+  const int pl = r.line_of("auditor_principals");
+  lua_getfield(r.lua(), -1, "auditor_principals");
+  const bool set = !lua_isnil(r.lua(), -1);
+  lua_pop(r.lua(), 1);
+  if (set) {
+    w.auditor_principals = r.str_list("auditor_principals", pl, "");
+    for (const auto& p : w.auditor_principals)
+      if (p.empty()) r.fail(pl, "auditor_principals", "expected principal names");
+  }
+  const int tl = r.line_of("web_session_ttl");
+  if (auto t = r.str_or_integer("web_session_ttl", tl, "")) {
+    const int64_t s = parse_duration(*t);
+    if (s < 60 || s > 7 * 86400) r.fail(tl, "web_session_ttl", "expected a duration from 1m to 7d (e.g. \"8h\")");
+    w.session_ttl = s;
+  }
 }
 
 std::shared_ptr<const PolicySource> load_policy(Reader& r, const Config& cfg, int line, const std::string& key,
@@ -251,7 +281,8 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
   try {
     r.only_keys({"user", "listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
                  "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
-                 "targets", "policy", "policy_default", "policy_limits", "approvals"},
+                 "targets", "policy", "policy_default", "policy_limits", "approvals", "web_listen", "web_cert",
+                 "web_key", "web_assets_dir", "auditor_principals", "web_session_ttl"},
                 1, "");
     auto& c = *cfg;
     const int ul = r.line_of("user");
@@ -336,6 +367,8 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     }
     lua_pop(L, 1);
 
+    load_web(r, c.web);
+
     lua_getfield(L, -1, "limits");
     if (lua_istable(L, -1)) load_limits(r, c);
     else if (!lua_isnil(L, -1)) r.fail(r.line_of("limits"), "limits", "expected a table");
@@ -365,6 +398,12 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     for (const auto& reserved : {c.approvals.target, c.approvals.access_target})
       if (c.targets.count(reserved))
         r.fail(r.line_of(reserved, tl), "targets." + reserved, "this name is reserved (see approvals.target / approvals.access_target)");
+    if (c.targets.count(WebConfig::kLoginTarget))
+      r.fail(r.line_of(WebConfig::kLoginTarget, tl), std::string("targets.") + WebConfig::kLoginTarget,
+             "this name is reserved (auditors' web login)");
+    for (const auto& reserved : {c.approvals.target, c.approvals.access_target})
+      if (reserved == WebConfig::kLoginTarget)
+        r.fail(r.line_of("approvals"), "approvals", "\"audit\" is reserved (auditors' web login)");
     if (check_files)
       for (auto& k : c.host_keys) {
         // The host key is the bastion's identity: held like any credential.

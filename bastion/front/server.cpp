@@ -26,6 +26,8 @@
 #include "common/time_util.h"
 #include "front/privileges.h"
 #include "recorder/async_file_sink.h"
+#include "web/web_server.h"
+#include "auth/address_match.h"
 
 namespace bastion {
 namespace {
@@ -116,8 +118,11 @@ void reload(ServerContext& ctx) {
     return;
   }
   if (fresh->listen_host != old->listen_host || fresh->listen_port != old->listen_port ||
-      fresh->host_keys != old->host_keys || fresh->data_dir != old->data_dir || fresh->user != old->user)
-    log_warn("listen, host_keys, data_dir and user changes take effect only after a restart");
+      fresh->host_keys != old->host_keys || fresh->data_dir != old->data_dir || fresh->user != old->user ||
+      fresh->web.listen_host != old->web.listen_host || fresh->web.listen_port != old->web.listen_port ||
+      fresh->web.cert_file != old->web.cert_file || fresh->web.key_file != old->web.key_file ||
+      fresh->web.assets_dir != old->web.assets_dir || fresh->web.session_ttl != old->web.session_ttl)
+    log_warn("listen, host_keys, data_dir, user and web_* changes take effect only after a restart");
   log_setup(fresh->log_format, fresh->log_level);
   ctx.set_config(std::move(fresh));
   log_info("config reloaded", {{"config", old->path}});
@@ -179,6 +184,23 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   if (!cfg->approvals.webhook.empty()) {
     webhook = std::make_unique<Webhook>(cfg->approvals.webhook);
     ctx.set_webhook(webhook.get());
+  }
+  // The auditors' page: started after the drop (its identity lives in
+  // data_dir), stopped before the context it reads goes.
+  std::unique_ptr<WebAuth> web_auth;
+  std::unique_ptr<WebServer> web;
+  if (cfg->web.enabled()) {
+    web_auth = std::make_unique<WebAuth>(cfg->web.session_ttl);
+    web = WebServer::start(*cfg, *web_auth, err);
+    if (!web) {
+      log_error("cannot start the web listener", {{"error", err}});
+      return 1;
+    }
+    ctx.set_web_auth(web_auth.get());
+    if (!is_loopback_address(cfg->web.listen_host))
+      log_warn("the auditors' web page listens beyond this host", {{"web_listen", cfg->web.listen_host}});
+    log_info("web listening", {{"address", cfg->web.listen_host + ":" + std::to_string(cfg->web.listen_port)},
+                               {"certificate", web->cert_path()}});
   }
   log_info("bastiond listening", {{"address", cfg->listen_host + ":" + std::to_string(cfg->listen_port)},
                                   {"targets", std::to_string(cfg->targets.size())},
@@ -260,6 +282,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   // Stop accepting; sessions see ctx.stopping(), tell their users and close
   // their recordings. Wait for them, but not forever.
   bind.reset();
+  if (web) web->stop();
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(kShutdownGraceSeconds);
   while (ctx.active() > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -9,6 +9,7 @@
 #include "common/time_util.h"
 #include "session/session.h"
 #include "targets/target_kind.h"
+#include "web/audit_login.h"
 
 namespace bastion {
 namespace {
@@ -158,7 +159,28 @@ void ChannelPipeline::launch() {
   s_.touch();
 }
 
+void ChannelPipeline::start_audit_login() {
+  // Only the exec line matters; the answer is audited either way, and a
+  // refusal leaves no token behind.
+  const Identity& id = s_.identity();
+  const AuditLoginOutcome o = audit_login(s_.config().web, s_.context().web_auth(), id.key_id, id.principals,
+                                          static_cast<int64_t>(id.valid_before),
+                                          kind() == ChannelKind::exec ? text() : "", unix_now());
+  Decision d = o.allowed ? Decision::allow(o.reason) : Decision::deny(o.reason);
+  d.hook = Decision::Hook::bastion;
+  command_id_ = gate_.audit_only(kind_name(), text(), d);
+  if (command_id_ < 0) {
+    // The token (if any) dies unused within a minute; nothing was shown.
+    return refuse("bastion: the audit store is unavailable", kExitBastionError, "audit failure");
+  }
+  log_info(o.allowed ? "auditor web login issued" : "auditor web login refused",
+           {{"session", s_.id()}, {"identity", id.key_id}, {"reason", o.reason}});
+  exec_ = fixed_output_executor(o.out, o.err, o.status);
+  state_ = State::running;
+}
+
 void ChannelPipeline::start_builtin(const TargetConfig& t) {
+  if (t.builtin == BuiltinTarget::audit) return start_audit_login();
   // Bastion-internal: nothing reaches a target; audited like any channel.
   Decision d = Decision::allow("reserved target");
   d.hook = Decision::Hook::bastion;

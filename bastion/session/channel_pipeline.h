@@ -71,7 +71,8 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
 
   void start();
   void launch();                              // connect and run an allowed command
-  void start_builtin(const TargetConfig& t);  // approvals@ / access@
+  void start_builtin(const TargetConfig& t);  // approvals@ / access@ / audit@
+  void start_audit_login();                   // audit@: the auditors' web login
   bool wait_for_approval();                   // true once decided (or cancelled)
   bool open_recording(std::string& error);
   void refuse(const std::string& message, int status, const std::string& reason);

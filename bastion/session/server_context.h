@@ -18,6 +18,7 @@
 #include "admission/startup_limits.h"
 #include "recorder/async_file_sink.h"
 #include "targets/target_kind.h"
+#include "web/web_auth.h"
 
 namespace bastion {
 
@@ -51,6 +52,10 @@ class ServerContext {
   // Optional: tells the outside world about approval events (never blocks).
   void set_webhook(Webhook* w) { webhook_ = w; }
   Webhook* webhook() { return webhook_; }
+  // Login tokens and browser sessions of the auditors' web page; null when
+  // there is no web listener.
+  void set_web_auth(WebAuth* a) { web_auth_ = a; }
+  WebAuth* web_auth() { return web_auth_; }
   // Key for keyed hashes in column masks (stable across restarts).
   const std::string& mask_key() const { return mask_key_; }
   void set_mask_key(std::string k) { mask_key_ = std::move(k); }
@@ -158,6 +163,7 @@ class ServerContext {
   std::atomic<bool> stopping_{false};
   ApprovalStore* approvals_ = nullptr;
   Webhook* webhook_ = nullptr;
+  WebAuth* web_auth_ = nullptr;
   std::atomic<uint64_t> approvals_version_{0};
   std::atomic<int> active_{0};
   std::map<std::string, int> per_identity_;

@@ -38,6 +38,9 @@ Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_sess
   builtin_access_.name = cfg_->approvals.access_target;
   builtin_access_.type = "access";
   builtin_access_.builtin = BuiltinTarget::access;
+  builtin_audit_.name = WebConfig::kLoginTarget;
+  builtin_audit_.type = "audit";
+  builtin_audit_.builtin = BuiltinTarget::audit;
 }
 
 Session::~Session() {
@@ -139,6 +142,7 @@ const TargetConfig* Session::target_config(std::string& refusal) const {
   // may do there is decided per request (approvers, four eyes).
   if (identity_.requested_user == cfg_->approvals.target) return &builtin_approvals_;
   if (identity_.requested_user == cfg_->approvals.access_target) return &builtin_access_;
+  if (identity_.requested_user == WebConfig::kLoginTarget) return &builtin_audit_;
   const auto it = cfg_->targets.find(identity_.requested_user);
   if (it == cfg_->targets.end()) {
     refusal = "unknown target \"" + identity_.requested_user + "\"";
@@ -192,7 +196,7 @@ Policy* Session::policy(const TargetConfig& t, std::string& error) {
   // describes this session's target (same name, same kind); otherwise the
   // session keeps the policy it started with. Never a fallback to allow-all.
   const auto cur = ctx_.config();
-  const bool reserved = t.type == "approvals" || t.type == "access";
+  const bool reserved = t.builtin != BuiltinTarget::none;
   const auto it = cur->targets.find(t.name);
   const bool live = reserved || (it != cur->targets.end() && it->second.type == t.type);
   const Config& from = live ? *cur : *cfg_;
@@ -273,7 +277,7 @@ bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string
   // The credential the session connects with: the one on_session named, or
   // "default". One the target does not hold refuses the session: never a
   // fallback to another (the policy meant less privilege, or more care).
-  const bool reserved = t.type == "approvals" || t.type == "access";
+  const bool reserved = t.builtin != BuiltinTarget::none;
   const std::string credential = d.credential.empty() ? "default" : d.credential;
   std::string message;
   if (d.allowed() && !reserved && !t.credential(credential)) {

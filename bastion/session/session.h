@@ -95,7 +95,7 @@ class Session {
   ssh_session client_;  // owned by the Connection; outlives the session
   Identity identity_;
   std::string id_;
-  TargetConfig builtin_approvals_, builtin_access_;  // the reserved targets
+  TargetConfig builtin_approvals_, builtin_access_, builtin_audit_;  // the reserved targets
   mutable std::optional<SessionRequest::Grant> grant_;  // the access grant this session relies on
   int64_t next_grant_check_ = 0;
   std::unique_ptr<Policy> allow_all_;

@@ -1,0 +1,33 @@
+// The reserved target `audit`: `ssh audit@bastion login` gives an auditor
+// (a certificate principal listed in auditor_principals) a one-time URL for
+// the web page; anyone else gets "not an auditor" and no token exists.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "targets/target.h"
+#include "web/web_auth.h"
+
+namespace bastion {
+
+struct AuditLoginOutcome {
+  bool allowed = false;  // the audit row's decision
+  std::string reason;    // the audit row's reason
+  std::string out, err;  // what the user sees
+  int status = 1;
+};
+
+// `command`: the channel's exec line. `auth` is null when the listener is
+// not running. The URL names web_listen's host (the machine's name when it
+// is a wildcard address).
+AuditLoginOutcome audit_login(const WebConfig& web, WebAuth* auth, const std::string& key_id,
+                              const std::vector<std::string>& principals, int64_t cert_valid_before,
+                              const std::string& command, int64_t now);
+
+// A channel that shows fixed text and exits: the reserved target's answer.
+std::unique_ptr<Executor> fixed_output_executor(std::string out, std::string err, int status);
+
+}  // namespace bastion

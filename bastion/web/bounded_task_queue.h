@@ -1,0 +1,54 @@
+// cpp-httplib's connection queue, bounded: a fixed pool of worker threads
+// and at most `max_connections` accepted connections at once (running or
+// waiting). At the bound the accept thread waits for a slot, so further
+// connections wait in the kernel's listen backlog instead of holding
+// descriptors bastiond's SSH side needs.
+#pragma once
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+namespace bastion {
+
+class BoundedTaskQueue;
+
+// Where the server finds the queue httplib made (and deletes) on its
+// listening thread, to release it at stop; cleared by the queue's destructor.
+struct TaskQueueSlot {
+  std::mutex mu;
+  BoundedTaskQueue* queue = nullptr;
+  void release();
+};
+
+class BoundedTaskQueue : public httplib::TaskQueue {
+ public:
+  BoundedTaskQueue(std::size_t threads, std::size_t max_connections, TaskQueueSlot& slot);
+  ~BoundedTaskQueue() override;
+  BoundedTaskQueue(const BoundedTaskQueue&) = delete;
+  BoundedTaskQueue& operator=(const BoundedTaskQueue&) = delete;
+
+  void enqueue(std::function<void()> fn) override;
+  void shutdown() override;
+  // Called before the server stops: enqueue no longer waits for a slot.
+  void release();
+
+ private:
+  void work();
+
+  const std::size_t max_;
+  TaskQueueSlot& slot_of_;
+  std::mutex mu_;
+  std::condition_variable ready_, slot_;
+  std::deque<std::function<void()>> jobs_;
+  std::size_t in_flight_ = 0;  // queued + running
+  bool stopping_ = false, released_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace bastion

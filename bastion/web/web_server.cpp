@@ -1,0 +1,190 @@
+#include "web/web_server.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include <httplib.h>
+
+#include "common/log.h"
+#include "common/time_util.h"
+#include "web/api_routes.h"
+#include "web/bounded_task_queue.h"
+#include "web/static_assets.h"
+#include "web/web_cookie.h"
+#include "web/web_tls.h"
+
+namespace bastion {
+namespace {
+
+constexpr const char* kLoginRequired = "login required: ssh audit@bastion login";
+
+// Plain pages for the browser (no script, inline style only).
+std::string page(const std::string& title, const std::string& text) {
+  return "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + title +
+         "</title></head><body style=\"font-family:sans-serif;margin:3em\"><h1>" + title + "</h1><p>" + text +
+         "</p></body></html>\n";
+}
+
+void refuse_login(const httplib::Request& req, httplib::Response& res) {
+  if (req.path.starts_with("/api/") || req.path == "/api") return json_error(res, 401, kLoginRequired);
+  res.status = 401;
+  res.set_content(page("Login required", "Run <code>ssh audit@bastion login</code> and open the link it prints."),
+                  "text/html; charset=utf-8");
+}
+
+std::optional<WebSession> session_of(WebAuth& auth, const httplib::Request& req) {
+  const auto cookie = cookie_value(req.get_header_value("Cookie"), kWebCookieName);
+  if (!cookie) return std::nullopt;
+  return auth.session(*cookie, unix_now());
+}
+
+void login(WebAuth& auth, const httplib::Request& req, httplib::Response& res) {
+  const std::string token = req.params.size() == 1 ? req.get_param_value("token") : std::string();
+  const auto l = token.empty() ? std::nullopt : auth.redeem(token, unix_now());
+  if (!l) {
+    log_warn("web: login refused (unknown, used or expired link)", {{"peer", req.remote_addr}});
+    res.status = 401;
+    res.set_content(page("Login link not valid",
+                         "This login link was already used or has expired. Run <code>ssh audit@bastion login</code> "
+                         "again and open the new link within a minute."),
+                    "text/html; charset=utf-8");
+    return;
+  }
+  log_info("web: auditor logged in", {{"identity", l->session.identity}, {"peer", req.remote_addr},
+                                      {"expires", iso8601(l->session.expires_at)}});
+  res.status = 303;
+  res.set_header("Location", "/");
+  res.set_header("Set-Cookie", std::string(kWebCookieName) + "=" + l->cookie + "; HttpOnly; Secure; SameSite=Strict; Path=/");
+}
+
+void logout(WebAuth& auth, const httplib::Request& req, httplib::Response& res) {
+  const auto cookie = cookie_value(req.get_header_value("Cookie"), kWebCookieName);
+  // A form posted from another origin: refused even with the cookie
+  // (SameSite=Strict already keeps it from being sent).
+  const std::string origin = req.get_header_value("Origin");
+  if (!origin.empty() && origin != "https://" + req.get_header_value("Host"))
+    return json_error(res, 403, "cross-origin request refused");
+  if (!cookie || !auth.logout(*cookie)) return refuse_login(req, res);
+  res.status = 204;
+  res.set_header("Set-Cookie", std::string(kWebCookieName) + "=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0");
+}
+
+void serve_asset(const std::string& dir, std::string_view name, httplib::Response& res) {
+  auto body = read_asset(dir, name);
+  if (!body) {
+    res.status = 404;
+    res.set_content(page("Not found", "No such file."), "text/html; charset=utf-8");
+    return;
+  }
+  res.set_content(std::move(*body), asset_content_type(name));
+}
+
+}  // namespace
+
+std::string default_web_assets_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "/usr/share/bastion/web";
+  return (exe.parent_path().parent_path() / "share" / "bastion" / "web").string();
+}
+
+std::unique_ptr<WebServer> WebServer::start(const Config& cfg, WebAuth& auth, std::string& error) {
+  WebTlsIdentity id;
+  if (!load_web_tls_identity(cfg.web.cert_file, cfg.web.key_file, cfg.data_dir, id, error)) return nullptr;
+  std::unique_ptr<WebServer> w(new WebServer());
+  w->cert_path_ = id.cert_path;
+  w->http_ = std::make_unique<httplib::SSLServer>([&id](SSL_CTX& ctx) { return configure_web_ssl_ctx(ctx, id); });
+  httplib::SSLServer& s = *w->http_;
+  if (!s.is_valid()) return error = "web: cannot set up TLS with " + id.cert_path, nullptr;
+
+  WebServer* self = w.get();
+  w->queue_ = std::make_unique<TaskQueueSlot>();
+  s.new_task_queue = [self] { return new BoundedTaskQueue(kThreads, kMaxConnections, *self->queue_); };
+  s.set_payload_max_length(kMaxPayload);
+  s.set_read_timeout(kReadTimeout, 0);
+  s.set_write_timeout(kWriteTimeout, 0);
+  s.set_keep_alive_timeout(kKeepAlive);
+  s.set_keep_alive_max_count(kKeepAliveRequests);
+  s.set_default_headers({
+      {"Content-Security-Policy",
+       "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "frame-ancestors 'none'"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+      {"Cache-Control", "no-store"},
+      {"X-Frame-Options", "DENY"},
+  });
+
+  // Nothing but /login answers without a live session.
+  s.set_pre_routing_handler([&auth](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/login") return httplib::Server::HandlerResponse::Unhandled;
+    if (session_of(auth, req)) return httplib::Server::HandlerResponse::Unhandled;
+    refuse_login(req, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const std::string what = res.status == 404 ? "not found" : res.status == 405 ? "method not allowed" : "bad request";
+    if (req.path.starts_with("/api/")) json_error(res, res.status, what);
+    else res.set_content(page(what, what), "text/html; charset=utf-8");
+  });
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log_error("web: internal error", {{"path", req.path}, {"error", what}});
+    json_error(res, 500, "internal error");
+  });
+  s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    log_info("web request", {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)},
+                             {"peer", req.remote_addr}});
+  });
+
+  const RouteGuard require = [&auth](RouteBody body) {
+    return [&auth, body = std::move(body)](const httplib::Request& req, httplib::Response& res) {
+      const auto ws = session_of(auth, req);
+      if (!ws) return refuse_login(req, res);
+      body(req, res, *ws);
+    };
+  };
+  const std::string assets = cfg.web.assets_dir.empty() ? default_web_assets_dir() : cfg.web.assets_dir;
+  s.Get("/login", [&auth](const httplib::Request& req, httplib::Response& res) { login(auth, req, res); });
+  s.Post("/logout", [&auth](const httplib::Request& req, httplib::Response& res) { logout(auth, req, res); });
+  s.Get("/", require([assets](const httplib::Request&, httplib::Response& res, const WebSession&) {
+    serve_asset(assets, "index.html", res);
+  }));
+  s.Get(R"(/assets/([^/]+))", require([assets](const httplib::Request& req, httplib::Response& res, const WebSession&) {
+    serve_asset(assets + "/assets", req.matches[1].str(), res);
+  }));
+  install_api_routes(s, WebPaths{cfg.audit_db_path(), cfg.recordings_dir()}, require);
+
+  if (!s.bind_to_port(cfg.web.listen_host, cfg.web.listen_port))
+    return error = "web: cannot listen on " + cfg.web.listen_host + ":" + std::to_string(cfg.web.listen_port), nullptr;
+  w->thread_ = std::thread([self] {
+    if (!self->http_->listen_after_bind()) log_error("web: the listener stopped");
+    self->finished_ = true;
+  });
+  return w;
+}
+
+void WebServer::stop() {
+  if (!http_) return;
+  queue_->release();
+  // httplib's stop() does nothing until its thread is listening: say it
+  // again until that thread has returned.
+  while (!finished_) {
+    http_->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+WebServer::~WebServer() { stop(); }
+
+}  // namespace bastion
