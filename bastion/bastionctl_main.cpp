@@ -12,8 +12,8 @@ int bastion::ctl_usage() {
   std::fprintf(stderr,
                "usage: bastionctl config check FILE\n"
                "       bastionctl policy check FILE... | policy test FILE ... (see bastionctl(1))\n"
-               "       bastionctl recording cat FILE         print what the user saw\n"
-               "       bastionctl recording play [--speed X] [--markers] FILE\n"
+               "       bastionctl recording cat [--raw] FILE print what the user saw (--raw: the exact bytes sent)\n"
+               "       bastionctl recording play [--speed X] [--idle-limit S] [--markers] FILE\n"
                "       bastionctl recording verify FILE      check a recording is well formed\n"
                "       bastionctl audit sessions --db FILE [--identity ID] [--target T] [--limit N]\n"
                "       bastionctl audit commands --db FILE [--session ID] [--grep TEXT] [--limit N]\n"

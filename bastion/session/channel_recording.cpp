@@ -34,13 +34,15 @@ bool ChannelRecording::open(const Place& place, const Header& header, uint64_t m
     h.width = header.pty->cols;
     h.height = header.pty->rows;
     h.env["TERM"] = header.pty->term;
+  } else {
+    h.newlines = recorder::OutputNewlines::crlf;  // as the user's terminal showed it (ONLCR)
   }
   h.timestamp = unix_now();
   h.title = header.title;
   if (!header.command.empty()) h.command = header.command;
   writer_ = std::make_unique<recorder::AsciicastWriter>(std::make_unique<recorder::SharedSinkRef>(file), h,
                                                         max_bytes, &monotonic_seconds);
-  sink_ = RecorderSink(writer_.get());
+  sink_ = RecorderSink(writer_.get(), h.newlines);
   state_ = RecordingState::complete;
   return true;
 }

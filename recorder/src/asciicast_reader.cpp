@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "recorder/newline_translator.h"
 #include "recorder/utf8.h"
 
 namespace recorder {
@@ -61,6 +62,15 @@ std::optional<Asciicast> read_asciicast(std::istream& in, std::string& error) {
       if (j.contains("env") && j["env"].is_object())
         for (auto& [k, v] : j["env"].items())
           if (v.is_string()) cast.header.env[k] = v.get<std::string>();
+      if (const auto nl = j.find(kNewlinesHeaderKey); nl != j.end()) {
+        // Unknown: the raw bytes could not be told from what was shown.
+        const auto how = nl->is_string() ? newlines_from_header(nl->get<std::string>()) : std::nullopt;
+        if (!how) {
+          error = std::string("line 1: unknown \"") + kNewlinesHeaderKey + "\" value";
+          return std::nullopt;
+        }
+        cast.header.newlines = *how;
+      }
       have_header = true;
       continue;
     }
@@ -93,6 +103,21 @@ std::string asciicast_output(const Asciicast& cast) {
   std::string out;
   for (const auto& e : cast.events)
     if (e.code == 'o') out += e.data;
+  return out;
+}
+
+std::optional<std::string> asciicast_raw_output(const Asciicast& cast, std::string& error) {
+  if (cast.header.newlines == OutputNewlines::raw) return asciicast_output(cast);
+  CrlfUndo undo;
+  std::string out;
+  for (const auto& e : cast.events)
+    if (e.code == 'o') undo.feed(e.data, out);
+  undo.finish(out);
+  if (!undo.ok()) {
+    error = "output byte " + std::to_string(undo.bare_lf_at()) + ": a bare LF in a recording whose header says " +
+            kNewlinesHeaderKey + " " + kNewlinesCrlf + " (not written by the bastion): the raw bytes are not recoverable";
+    return std::nullopt;
+  }
   return out;
 }
 

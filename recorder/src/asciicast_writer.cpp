@@ -20,6 +20,7 @@ AsciicastWriter::AsciicastWriter(std::unique_ptr<LineSink> sink, const Asciicast
   if (!h.title.empty()) j["title"] = h.title;
   if (!h.command.empty()) j["command"] = h.command;
   if (!h.env.empty()) j["env"] = h.env;
+  if (h.newlines == OutputNewlines::crlf) j[kNewlinesHeaderKey] = kNewlinesCrlf;
   // Strings we did not produce may hold invalid UTF-8: replace, never throw.
   emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }

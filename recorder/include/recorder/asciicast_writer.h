@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "recorder/line_sink.h"
+#include "recorder/newline_translator.h"
 
 namespace recorder {
 
@@ -22,6 +23,7 @@ struct AsciicastHeader {
   std::string title;
   std::string command;  // empty: omitted
   std::map<std::string, std::string> env;  // e.g. TERM
+  OutputNewlines newlines = OutputNewlines::raw;  // crlf: the header says so
 };
 
 enum class WriteResult { ok, capped, failed };
