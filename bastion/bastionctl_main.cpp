@@ -15,8 +15,8 @@ int bastion::ctl_usage() {
                "       bastionctl recording cat [--raw] FILE print what the user saw (--raw: the exact bytes sent)\n"
                "       bastionctl recording play [--speed X] [--idle-limit S] [--markers] FILE\n"
                "       bastionctl recording verify FILE      check a recording is well formed\n"
-               "       bastionctl audit sessions --db FILE [--identity ID] [--target T] [--limit N]\n"
-               "       bastionctl audit commands --db FILE [--session ID] [--grep TEXT] [--limit N]\n"
+               "       bastionctl audit sessions|commands|auth (--config FILE | --db FILE) [--since T] [--until T] ... [--json]\n"
+               "       bastionctl session show ID (--config FILE | --db FILE) [--json]\n"
                "       bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] FILE\n"
                "       bastionctl cert issue --ca FILE --identity ID --principals P,... --ttl 8h ... PUBKEY_FILE\n"
                "       bastionctl approvals (--config FILE | --db FILE) list | show N | approve N | deny N --reason T\n");
@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   if (cmd == "recording") return bastion::ctl_recording(a);
   if (cmd == "policy") return bastion::ctl_policy(a);
   if (cmd == "audit") return bastion::ctl_audit(a);
+  if (cmd == "session") return bastion::ctl_session(a);
   if (cmd == "ca") return bastion::ctl_ca(a);
   if (cmd == "cert") return bastion::ctl_cert(a);
   if (cmd == "approvals") return bastion::ctl_approvals(a);

@@ -204,11 +204,12 @@ std::optional<ApprovalRow> AuditQuery::approval_for(const CommandRow& c, std::st
          {c.session_id, c.channel, c.text, *at + 1}, error);
   if (!r.next()) return r.done(error), std::nullopt;
   ApprovalRow a;
-  a.id = r.integer(0), a.outcome = r.text(1), a.reason = r.text(2), a.approvers = r.text(3);
+  a.id = r.integer(0), a.state = r.text(1), a.reason = r.text(2), a.approvers = r.text(3);
   a.deny_reason = r.text(4), a.decided_by = r.text(5), a.min_approvals = static_cast<int>(r.integer(6));
   a.created_at = r.integer(7), a.expires_at = r.integer(8), a.decided_at = r.integer(9);
-  // Nobody moves an unanswered request on: it is expired once past its deadline.
-  if (a.outcome == "pending" && unix_now() >= a.expires_at) a.outcome = "expired";
+  a.outcome = a.state == "used" ? "approved" : a.state;
+  // A request nobody moved on (its bastion stopped) is expired once past its deadline.
+  if (a.state == "pending" && unix_now() >= a.expires_at) a.outcome = "expired";
   Rows v(db_.get(), "SELECT approver, decision, IFNULL(comment,''), at FROM approval_votes WHERE request_id=? ORDER BY at, rowid",
          {a.id}, error);
   while (v.next()) a.votes.push_back({v.text(0), v.text(1), v.text(2), v.integer(3)});
@@ -330,6 +331,7 @@ void to_json(nlohmann::json& j, const VoteRow& r) {
 
 void to_json(nlohmann::json& j, const ApprovalRow& r) {
   j = {{"id", r.id},
+       {"state", r.state},
        {"outcome", r.outcome},
        {"reason", r.reason},
        {"approvers", r.approvers},

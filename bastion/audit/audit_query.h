@@ -48,7 +48,9 @@ struct VoteRow {
 // The review a command was held for.
 struct ApprovalRow {
   int64_t id = 0;
-  std::string outcome;  // pending|approved|denied|expired|cancelled|used|revoked (expiry applied as of now)
+  std::string state;    // as stored: pending|approved|denied|expired|cancelled|used|revoked
+  std::string outcome;  // how the review ended: as state, but "used" (approved, then run) reads approved,
+                        // and a pending request past its deadline reads expired
   std::string reason, approvers, deny_reason, decided_by;
   int min_approvals = 1;
   int64_t created_at = 0, expires_at = 0, decided_at = 0;

@@ -1,82 +1,173 @@
-// bastionctl audit: sessions and commands from the audit store, for auditors.
+// bastionctl audit sessions|commands|auth: the audit store for auditors, as
+// a table with a header row or as one JSON document.
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
-#include <sqlite3.h>
+#include <nlohmann/json.hpp>
 
-#include "audit/sqlite_handles.h"
+#include "audit/audit_query.h"
+#include "audit/time_bound.h"
 #include "common/display_escape.h"
 #include "common/parse_number.h"
+#include "common/time_util.h"
+#include "config/config.h"
 #include "ctl/commands.h"
+#include "targets/target_kind.h"
 
 namespace bastion {
+namespace {
+
+int audit_usage() {
+  std::fprintf(stderr,
+               "usage: bastionctl audit sessions|commands|auth (--config FILE | --db FILE) [--since T] [--until T]\n"
+               "         [--identity ID] [--target T] [--decision D] [--kind K] [--grep TEXT] [--session ID]\n"
+               "         [--limit N] [--json]\n"
+               "       T: a duration back from now (10m, 2h, 7d) or a UTC time (2026-11-30, 2026-11-30T10:00:00Z)\n");
+  return 2;
+}
+
+int bad(const std::string& what) {
+  std::fprintf(stderr, "bastionctl: %s\n", display_escape(what).c_str());
+  return 2;
+}
+
+void print_row(const std::vector<std::string>& cells) {
+  // Key IDs, target names, addresses, reasons and command text are
+  // user-controlled: escaped, so a value can neither add a row (newline),
+  // shift a column (tab) nor drive the auditor's terminal.
+  std::string row;
+  for (std::size_t i = 0; i < cells.size(); ++i) row += (i ? "\t" : "") + display_escape(cells[i]);
+  row += '\n';
+  std::fwrite(row.data(), 1, row.size(), stdout);
+}
+
+void print_header(const std::vector<std::string>& names) {
+  std::string row;
+  for (std::size_t i = 0; i < names.size(); ++i) row += (i ? "\t" : "") + names[i];
+  std::printf("%s\n", row.c_str());
+}
+
+std::string opt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : ""; }
+
+std::string exit_text(const CommandRow& c) {
+  if (c.exit_status) return std::to_string(*c.exit_status);
+  return c.exit_signal.empty() ? "" : "signal " + c.exit_signal;
+}
+
+// The approver column: who approved, or who decided otherwise.
+std::string approver(const ApprovalRow& a) {
+  const std::string by = a.approved_by();
+  return by.empty() ? a.decided_by : by;
+}
+
+void print_json(const char* key, const nlohmann::json& rows) {
+  // Invalid UTF-8 in stored text (a command is bytes) shows as U+FFFD rather
+  // than failing the whole document.
+  const nlohmann::json doc = {{key, rows}};
+  std::printf("%s\n", doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
+}  // namespace
+
+std::string audit_store_path(const std::string& config_file, const std::string& db, std::string& error) {
+  if (!config_file.empty() && !db.empty()) return error = "give --config or --db, not both", "";
+  if (!db.empty()) return db;
+  if (config_file.empty()) return error = "the audit store: --config FILE or --db FILE", "";
+  // The store bastiond writes: data_dir of the same configuration file.
+  const TargetKinds kinds = builtin_target_kinds();
+  const auto cfg = load_config(config_file, error, kinds, false);
+  return cfg ? cfg->audit_db_path() : "";
+}
 
 int ctl_audit(const std::vector<std::string>& a) {
-  if (a.empty()) return ctl_usage();
-  std::string db, identity, target, session, grep;
-  int limit = 50;
-  for (std::size_t i = 1; i + 1 < a.size(); i += 2) {
-    if (a[i] == "--db") db = a[i + 1];
-    else if (a[i] == "--identity") identity = a[i + 1];
-    else if (a[i] == "--target") target = a[i + 1];
-    else if (a[i] == "--session") session = a[i + 1];
-    else if (a[i] == "--grep") grep = a[i + 1];
-    else if (a[i] == "--limit") {
-      std::string why;
-      const auto v = parse_unsigned(a[i + 1], 1, 1000000, &why);
-      if (!v) return std::fprintf(stderr, "bastionctl: --limit %s: %s\n", a[i + 1].c_str(), why.c_str()), 2;
-      limit = static_cast<int>(*v);
+  if (a.empty()) return audit_usage();
+  const std::string what = a[0];
+  if (what != "sessions" && what != "commands" && what != "auth")
+    return bad("audit: unknown listing \"" + what + "\" (sessions, commands or auth)"), audit_usage();
+  std::map<std::string, std::string> opts;
+  bool json = false;
+  static const char* const kValued[] = {"--config", "--db",   "--since", "--until",   "--identity", "--target",
+                                        "--decision", "--kind", "--grep", "--session", "--limit"};
+  for (std::size_t i = 1; i < a.size(); ++i) {
+    if (a[i] == "--json") {
+      json = true;
+      continue;
     }
-    else return ctl_usage();
+    bool known = false;
+    for (const char* k : kValued) known = known || a[i] == k;
+    if (!known) return bad("audit " + what + ": unknown option \"" + a[i] + "\""), audit_usage();
+    if (i + 1 >= a.size()) return bad("audit " + what + ": " + a[i] + " needs a value");
+    if (!opts.emplace(a[i], a[i + 1]).second) return bad("audit " + what + ": " + a[i] + " given twice");
+    ++i;
   }
-  if (db.empty()) return ctl_usage();
+  auto get = [&opts](const char* k) { return opts.count(k) ? opts.at(k) : std::string(); };
+  AuditFilter f;
+  const int64_t now = unix_now();
+  for (const char* k : {"--since", "--until"}) {
+    if (!opts.count(k)) continue;
+    std::string why;
+    const auto t = parse_time_bound(opts.at(k), now, &why);
+    if (!t) return bad(std::string(k) + " " + opts.at(k) + ": " + why);
+    (std::string(k) == "--since" ? f.since : f.until) = *t;
+  }
+  if (f.since && f.until && *f.since > *f.until) return bad("--since is after --until");
+  f.identity = get("--identity"), f.target = get("--target"), f.decision = get("--decision");
+  f.kind = get("--kind"), f.grep = get("--grep"), f.session = get("--session");
+  if (opts.count("--limit")) {
+    std::string why;
+    const auto v = parse_unsigned(opts.at("--limit"), 1, 1000000, &why);
+    if (!v) return bad("--limit " + opts.at("--limit") + ": " + why);
+    f.limit = static_cast<int>(*v);
+  }
+  if (what == "auth") {
+    if (!f.decision.empty() && f.decision != "accepted" && f.decision != "refused")
+      return bad("--decision " + f.decision + ": auth rows are accepted or refused");
+    if (!f.kind.empty() || !f.session.empty()) return bad("audit auth: --kind and --session do not apply");
+  } else if (!f.decision.empty() && f.decision != "allow" && f.decision != "mask" && f.decision != "review" &&
+             f.decision != "deny") {
+    return bad("--decision " + f.decision + ": one of allow, mask, review, deny");
+  }
+
+  std::string err;
+  const std::string db = audit_store_path(get("--config"), get("--db"), err);
+  if (db.empty()) return std::fprintf(stderr, "bastionctl: %s\n", display_escape_multiline(err).c_str()), 2;
+  const auto q = AuditQuery::open(db, err);
   auto failed = [&db](const std::string& why) {
     std::fprintf(stderr, "bastionctl: %s: %s\n", display_escape(db).c_str(), display_escape(why).c_str());
     return 1;
   };
-  std::string err;
-  const SqliteDb h = open_sqlite_readonly(db, err);
-  if (!h) return failed(err);
-  // bastiond writes while auditors read: wait out a checkpoint instead of failing.
-  sqlite3_busy_timeout(h.get(), 5000);
-  std::string sql;
-  std::vector<std::string> binds;
-  if (a[0] == "sessions") {
-    sql = "SELECT id, identity, target, source_address, started_at, IFNULL(ended_at,''), "
-          "IFNULL(end_reason,''), IFNULL(exit_status,'') FROM sessions WHERE 1=1";
-    if (!identity.empty()) sql += " AND identity=?", binds.push_back(identity);
-    if (!target.empty()) sql += " AND target=?", binds.push_back(target);
-    sql += " ORDER BY started_at DESC LIMIT " + std::to_string(limit);
-  } else if (a[0] == "commands") {
-    sql = "SELECT session_id, at, kind, decision, IFNULL(exit_status,''), IFNULL(rows,''), text FROM commands WHERE 1=1";
-    if (!session.empty()) sql += " AND session_id=?", binds.push_back(session);
-    if (!grep.empty()) sql += " AND instr(text, ?) > 0", binds.push_back(grep);
-    sql += " ORDER BY id DESC LIMIT " + std::to_string(limit);
+  if (!q) return failed(err);
+
+  if (what == "sessions") {
+    const auto rows = q->sessions(f, err);
+    if (!rows) return failed(err);
+    if (json) return print_json("sessions", *rows), 0;
+    print_header({"STARTED", "ENDED", "SESSION", "IDENTITY", "TARGET", "SOURCE", "END_REASON", "EXIT", "COMMANDS"});
+    for (const auto& s : *rows)
+      print_row({s.started_at, s.ended_at, s.id, s.identity, s.target, s.source_address, s.end_reason,
+                 opt(s.exit_status), std::to_string(s.commands)});
+  } else if (what == "commands") {
+    const auto rows = q->commands(f, err);
+    if (!rows) return failed(err);
+    if (json) return print_json("commands", *rows), 0;
+    print_header({"TIME", "SESSION", "IDENTITY", "TARGET", "KIND", "DECISION", "REASON", "APPROVAL", "APPROVER",
+                  "EXIT", "RECORDING", "TEXT"});
+    for (const auto& c : *rows)
+      print_row({c.at, c.session_id, c.identity, c.target, c.kind, c.decision, c.reason,
+                 c.approval ? "#" + std::to_string(c.approval->id) + " " + c.approval->outcome : "",
+                 c.approval ? approver(*c.approval) : "", exit_text(c), c.recording, c.text});
   } else {
-    return ctl_usage();
+    const auto rows = q->auth(f, err);
+    if (!rows) return failed(err);
+    if (json) return print_json("auth", *rows), 0;
+    print_header({"TIME", "SOURCE", "USER", "KEY_ID", "SERIAL", "RESULT", "REASON"});
+    for (const auto& r : *rows)
+      print_row({r.at, r.source_address, r.user, r.key_id, std::to_string(r.serial),
+                 r.accepted ? "accepted" : "refused", r.reason});
   }
-  const SqliteStmt stmt = prepare_sqlite(h.get(), sql, err);
-  if (!stmt) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
-  sqlite3_stmt* st = stmt.get();
-  for (std::size_t i = 0; i < binds.size(); ++i)
-    sqlite3_bind_text(st, static_cast<int>(i + 1), binds[i].c_str(), -1, SQLITE_TRANSIENT);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    // Key IDs, target names, addresses and command text are user-controlled:
-    // escaped, so a value can neither add a row (newline), shift a column
-    // (tab) nor drive the auditor's terminal.
-    const int n = sqlite3_column_count(st);
-    std::string row;
-    for (int c = 0; c < n; ++c) {
-      const auto* v = static_cast<const char*>(sqlite3_column_blob(st, c));
-      if (c) row += '\t';
-      if (v) row += display_escape(std::string_view(v, static_cast<std::size_t>(sqlite3_column_bytes(st, c))));
-    }
-    row += '\n';
-    std::fwrite(row.data(), 1, row.size(), stdout);
-  }
-  return rc == SQLITE_DONE ? 0 : failed(sqlite3_errmsg(h.get()));
+  return 0;
 }
 
 }  // namespace bastion

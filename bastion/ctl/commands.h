@@ -11,6 +11,10 @@ int ctl_cert(const std::vector<std::string>& args);
 int ctl_approvals(const std::vector<std::string>& args);
 int ctl_recording(const std::vector<std::string>& args);
 int ctl_audit(const std::vector<std::string>& args);
+int ctl_session(const std::vector<std::string>& args);
+// The audit store named by --config FILE (its data_dir) or --db FILE; empty
+// with `error` if neither, both, or the configuration does not load.
+std::string audit_store_path(const std::string& config_file, const std::string& db, std::string& error);
 // Prints the usage summary to stderr; returns 2.
 int ctl_usage();
 // Who runs bastionctl (recorded as the issuer or the admin who decided).

@@ -10,6 +10,22 @@
 namespace bastion {
 namespace {
 constexpr int kMaxAuthFailures = 6;
+// Plain keys named in the one row a declined-key login leaves: a client may
+// offer any number of keys, the row stays small.
+constexpr std::size_t kMaxPlainKeysNamed = 3;
+
+// "ssh-ed25519 SHA256:..." for an offered key.
+std::string key_description(ssh_key key) {
+  std::string out = ssh_key_type_to_char(ssh_key_type(key)) ? ssh_key_type_to_char(ssh_key_type(key)) : "unknown";
+  unsigned char* hash = nullptr;
+  size_t len = 0;
+  if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &len) != 0 || !hash) return out;
+  char* fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, len);
+  ssh_clean_pubkey_hash(&hash);
+  if (fp) out += std::string(" ") + fp;
+  ssh_string_free_char(fp);
+  return out;
+}
 
 // The certificate blob libssh holds for a *-cert-v01 key, or empty.
 std::string certificate_blob(ssh_key key) {
@@ -54,6 +70,7 @@ Connection::Connection(ServerContext& ctx, SshSession s, std::string peer, std::
 
 Connection::~Connection() {
   s_.reset();  // the session ends (audit row) before the transport goes
+  if (unauthenticated_) audit_unfinished_login();
   if (!identity_slot_.empty()) ctx_.release_identity(identity_slot_);
   if (session_slot_) ctx_.release_session();
   if (unauthenticated_) {
@@ -81,7 +98,57 @@ void Connection::audit_auth(const std::string& user, const std::string& key_id, 
                     .accepted = ok,
                     .reason = reason};
   std::string err;
+  login_audited_ = true;
   if (!ctx_.audit().auth_event(e, err)) log_error("audit write failed", {{"error", err}});
+}
+
+void Connection::audit_unfinished_login() {
+  if (!login_asked_ || login_audited_) return;
+  std::string why;
+  if (plain_keys_.empty()) {
+    why = "no certificate offered";
+  } else {
+    why = "not a certificate: plain key" + std::string(plain_keys_.size() > 1 ? "s " : " ") + join(plain_keys_, ", ");
+    if (more_plain_keys_) why += " and more";
+    why += " offered; a user certificate is required";
+  }
+  log_warn("authentication refused", {{"peer", peer_}, {"user", login_user_}, {"reason", why}});
+  audit_auth(login_user_, "", 0, "", false, why);
+}
+
+int Connection::refuse_login(const std::string& user, const std::string& why, const std::string& key_id,
+                             uint64_t serial, const std::string& ca, bool client_fault) {
+  ++failures_;
+  if (client_fault) ++credential_failures_;
+  else refused_by_us_ = true;
+  log_warn("authentication refused", {{"peer", peer_}, {"user", user}, {"key_id", key_id},
+                                      {"serial", std::to_string(serial)}, {"ca", ca}, {"reason", why}});
+  audit_auth(user, key_id, serial, ca, false, why);
+  if (failures_ >= kMaxAuthFailures) ssh_disconnect(session_.get());
+  return SSH_AUTH_DENIED;
+}
+
+void Connection::auth_other(ssh_message msg) {
+  if (s_) return;
+  const char* user = ssh_message_auth_user(msg);
+  login_asked_ = true;
+  login_user_ = user ? user : "";
+  switch (ssh_message_subtype(msg)) {
+    // OpenSSH clients ask with "none" first on every login to learn the
+    // methods: not an attempt by itself (the connection's end says if
+    // nothing else came).
+    case SSH_AUTH_METHOD_NONE: return;
+    case SSH_AUTH_METHOD_PASSWORD:
+      refuse_login(login_user_, "password authentication is not accepted; a user certificate is required", "", 0, "");
+      return;
+    case SSH_AUTH_METHOD_INTERACTIVE:
+      refuse_login(login_user_, "keyboard-interactive authentication is not accepted; a user certificate is required",
+                   "", 0, "");
+      return;
+    default:
+      refuse_login(login_user_, "authentication method not accepted; a user certificate is required", "", 0, "");
+      return;
+  }
 }
 
 // The trampolines below are called from inside libssh: each one refuses
@@ -104,6 +171,10 @@ int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
   auto* c = static_cast<Connection*>(self);
   return guarded(c->peer_, "request refusal", 1, [&] {
     const int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
+    if (type == SSH_REQUEST_AUTH) {
+      c->auth_other(msg);
+      return 1;  // libssh's default reply: failure, publickey is the method
+    }
     std::string what;
     std::string reason = "port forwarding is not allowed";
     if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
@@ -127,29 +198,26 @@ int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
 int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   if (s_) return SSH_AUTH_DENIED;  // already authenticated
   const std::string u = user;
-  auto refuse = [&](const std::string& why, const std::string& key_id, uint64_t serial,
-                    const std::string& ca, bool client_fault = true) {
-    ++failures_;
-    if (client_fault) ++credential_failures_;
-    else refused_by_us_ = true;
-    log_warn("authentication refused", {{"peer", peer_}, {"user", u}, {"key_id", key_id},
-                                        {"serial", std::to_string(serial)}, {"ca", ca}, {"reason", why}});
-    audit_auth(u, key_id, serial, ca, false, why);
-    if (failures_ >= kMaxAuthFailures) ssh_disconnect(session_.get());
-    return SSH_AUTH_DENIED;
-  };
+  login_asked_ = true;
+  login_user_ = u;
+  auto refuse = [&](const std::string& why, const std::string& key_id, uint64_t serial, const std::string& ca,
+                    bool client_fault = true) { return refuse_login(u, why, key_id, serial, ca, client_fault); };
   const int type = ssh_key_type(key);
   const bool is_cert = type == SSH_KEYTYPE_ED25519_CERT01 || type == SSH_KEYTYPE_RSA_CERT01 ||
                        type == SSH_KEYTYPE_ECDSA_P256_CERT01 || type == SSH_KEYTYPE_ECDSA_P384_CERT01 ||
                        type == SSH_KEYTYPE_ECDSA_P521_CERT01;
   if (!is_cert) {
     // OpenSSH clients offer the bare key before its certificate on every
-    // login; a query for it is routine, so it is logged but not audited.
+    // login; a query for it is routine, so it is noted, and audited only if
+    // the login ends without another answer (audit_unfinished_login).
     if (state == SSH_PUBLICKEY_STATE_NONE) {
       log_debug("plain key offered", {{"peer", peer_}, {"user", u}});
+      if (plain_keys_.size() < kMaxPlainKeysNamed) plain_keys_.push_back(key_description(key));
+      else more_plain_keys_ = true;
       return SSH_AUTH_DENIED;
     }
-    return refuse("plain public keys are not accepted; a user certificate is required", "", 0, "");
+    return refuse("not a certificate: plain key " + key_description(key) + "; a user certificate is required", "", 0,
+                  "");
   }
 
   SshCertificate cert;

@@ -5,6 +5,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <libssh/callbacks.h>
 
@@ -26,6 +27,15 @@ class Connection {
   static ssh_channel cb_channel_open(ssh_session, void* self);
   static int cb_message(ssh_session, ssh_message msg, void* self);
   int auth_pubkey(const char* user, ssh_key key, char state);
+  // Password, keyboard-interactive, none and unknown methods: refused, and
+  // audited (none only at the end, see audit_unfinished_login).
+  void auth_other(ssh_message msg);
+  // Counts, logs and audits one refused attempt; disconnects after too many.
+  int refuse_login(const std::string& user, const std::string& why, const std::string& key_id, uint64_t serial,
+                   const std::string& ca, bool client_fault = true);
+  // A connection that asked to log in and ended with no audited answer
+  // (plain keys offered and declined, or no credential at all) leaves one row.
+  void audit_unfinished_login();
   void serve();
   void audit_auth(const std::string& user, const std::string& key_id, uint64_t serial,
                   const std::string& ca_fp, bool ok, const std::string& reason);
@@ -44,6 +54,12 @@ class Connection {
   bool grace_exceeded_ = false;
   bool refused_by_us_ = false;   // limits, audit store: not the client's doing
   std::string identity_slot_;  // key id holding a per-identity slot
+  // For audit_unfinished_login: what the client asked for and offered.
+  bool login_asked_ = false;
+  bool login_audited_ = false;
+  std::string login_user_;
+  std::vector<std::string> plain_keys_;  // "ssh-ed25519 SHA256:...", at most kMaxPlainKeysNamed
+  bool more_plain_keys_ = false;
   std::unique_ptr<Session> s_;
 };
 

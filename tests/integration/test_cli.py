@@ -58,10 +58,13 @@ class CliTest(BastionTest):
         db = os.path.join(self.env.d, "data", "audit.db")
         r = run([BASTIONCTL, "audit", "commands", "--db", db, "--grep", "for-the-auditor"])
         self.assertEqual(r.returncode, 0, r.stderr)
-        fields = r.stdout.decode().rstrip("\n").split("\t")
-        self.assertEqual(fields[2:], ["exec", "allow", "0", "", "echo for-the-auditor"])
+        header, row = r.stdout.decode().splitlines()
+        self.assertTrue(header.startswith("TIME\tSESSION\tIDENTITY\t"), header)
+        fields = row.split("\t")
+        self.assertEqual([fields[i] for i in (2, 3, 4, 5, 9, 11)],
+                         ["alice", "web1", "exec", "allow", "0", "echo for-the-auditor"])
         r = run([BASTIONCTL, "audit", "sessions", "--db", db, "--identity", "alice", "--limit", "1"])
-        self.assertEqual(r.stdout.decode().split("\t")[1:3], ["alice", "web1"])
+        self.assertEqual(r.stdout.decode().splitlines()[1].split("\t")[3:5], ["alice", "web1"])
 
 
 if __name__ == "__main__":

@@ -131,15 +131,15 @@ class DisplayTest(BastionTest):
         r = run([BASTIONCTL, "audit", "sessions", "--db", self.db])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(controls(r.stdout), [])
-        rows = [l.split("\t") for l in r.stdout.decode().splitlines()]
+        rows = [l.split("\t") for l in r.stdout.decode().splitlines()[1:]]  # after the header
         self.assertEqual(len(rows), nsessions)  # no forged row
-        self.assertEqual([row[1] for row in rows if row[0] == sid], [KEY_ID_SHOWN])
+        self.assertEqual([row[3] for row in rows if row[2] == sid], [KEY_ID_SHOWN])
 
         r = run([BASTIONCTL, "audit", "commands", "--db", self.db, "--session", sid])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(controls(r.stdout), [])
-        rows = [l.split("\t") for l in r.stdout.decode().splitlines()]
-        self.assertEqual([(row[0], row[2], row[3], row[6]) for row in rows],
+        rows = [l.split("\t") for l in r.stdout.decode().splitlines()[1:]]  # after the header
+        self.assertEqual([(row[1], row[4], row[5], row[11]) for row in rows],
                          [(sid, "exec", "allow", "echo hi\\x1b[2K"), (sid, "session", "allow", "")])
 
     def test_recording_markers_are_shown_escaped(self):

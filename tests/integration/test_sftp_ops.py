@@ -142,9 +142,9 @@ class SftpOpsTest(BastionTest):
         db = os.path.join(self.env.d, "data", "audit.db")
         r = run([BASTIONCTL, "audit", "commands", "--db", db, "--grep", f"remove {self.d}/"])
         self.assertEqual(r.returncode, 0, r.stderr)
-        found = [line.split("\t")[2:] for line in r.stdout.decode().splitlines()]
-        self.assertEqual(found, [["sftp", "allow", "0", "", f"remove {self.open}/gone"],
-                                 ["sftp", "deny", "3", "", f"remove {self.locked}/gone"]])
+        found = [[f[i] for i in (4, 5, 9, 11)] for f in (line.split("\t") for line in r.stdout.decode().splitlines()[1:])]
+        self.assertEqual(found, [["sftp", "allow", "0", f"remove {self.open}/gone"],
+                                 ["sftp", "deny", "3", f"remove {self.locked}/gone"]])
 
     def test_rename_is_posix_rename_with_openssh(self):
         self.write(f"{self.open}/a", b"a")

@@ -115,6 +115,8 @@ struct Fixture {
     REQUIRE(s->add_vote(approved_request, {"carol", "approve", "ok", k10 + 10}, err));
     REQUIRE(s->transition(approved_request, ApprovalState::pending, ApprovalState::approved, k10 + 10, "carol", "", 0,
                           err));
+    REQUIRE(s->transition(approved_request, ApprovalState::approved, ApprovalState::used, k10 + 10, "carol", "", 0,
+                          err));
     command(*s, "S1", 2, "2026-11-30T10:00:10.000Z", "exec", "systemctl restart nginx", "allow",
             "approved in request #1 by carol", "approval");
     command(*s, "S1", 3, "2026-11-30T10:00:20.000Z", "exec", "reboot", "review", "needs review");
@@ -213,6 +215,7 @@ TEST_CASE("audit query: commands with who, where, and how a review ended", "[aud
     REQUIRE(rows[i].approval);
     CHECK(rows[i].approval->id == f.approved_request);
     CHECK(rows[i].approval->outcome == "approved");
+    CHECK(rows[i].approval->state == "used");  // approved, then run
     CHECK(rows[i].approval->approved_by() == "carol");
   }
   CHECK(rows[1].decision == "allow");
@@ -234,6 +237,7 @@ TEST_CASE("audit query: commands with who, where, and how a review ended", "[aud
   REQUIRE(e[0].approval);
   CHECK(e[0].approval->id == f.expired_request);
   CHECK(e[0].approval->outcome == "expired");  // pending in the store, past its deadline
+  CHECK(e[0].approval->state == "pending");
   CHECK(err.empty());
 }
 
