@@ -190,11 +190,13 @@ auditor_principals = {{ "auditor" }}''')
 
     # --- helpers ------------------------------------------------------------------
 
-    def until(self, what, fn, timeout=WAIT):
+    def until(self, what, fn, timeout=WAIT, last=None):
+        """fn() once truthy, polled; on timeout the failure names what it
+        waited for and what `last()` (if given) shows then."""
         try:
             return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(lambda _d: fn())
         except TimeoutException:
-            self.fail(f"timed out after {timeout} s waiting for {what}")
+            self.fail(f"timed out after {timeout} s waiting for {what}" + (f"; have {last()!r}" if last else ""))
 
     def shown(self, element_id):
         return self.driver.find_element(By.ID, element_id).is_displayed()
@@ -210,9 +212,14 @@ auditor_principals = {{ "auditor" }}''')
         self.until("the sessions list", lambda: self.shown("list-view"))
         self.assertEqual(self.driver.current_url, self.base + "/")
 
+    # Read in one script: the page replaces table rows while a test polls them.
     def listed_sessions(self):
-        return [tr.get_attribute("data-session")
-                for tr in self.driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")]
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#sessions tbody tr')].map((tr) => tr.dataset.session)")
+
+    def found_commands(self):
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#commands tbody tr td.command')].map((td) => td.textContent)")
 
     def open_session(self, sid):
         self.driver.get(f"{self.base}/#session={sid}")
@@ -280,20 +287,22 @@ auditor_principals = {{ "auditor" }}''')
         form = self.driver.find_element(By.ID, "filters")
         form.find_element(By.NAME, "identity").send_keys("bob")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        self.until("bob's session only", lambda: self.listed_sessions() == [self.sid["bob"]])
+        self.until("bob's session only", lambda: self.listed_sessions() == [self.sid["bob"]],
+                   last=self.listed_sessions)
         form.find_element(By.NAME, "identity").clear()
+        # The non-auditor's refused audit@ login is a denied session too: only web1's here.
+        form.find_element(By.NAME, "target").send_keys("web1")
         Select(form.find_element(By.NAME, "decision")).select_by_value("deny")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        self.until("the denied session only", lambda: self.listed_sessions() == [self.sid["denied"]])
+        self.until("the denied session only", lambda: self.listed_sessions() == [self.sid["denied"]],
+                   last=lambda: (self.listed_sessions(), self.sid))
 
         search = self.driver.find_element(By.ID, "command-search")
         Select(form.find_element(By.NAME, "decision")).select_by_value("")
         search.find_element(By.NAME, "grep").send_keys("FIRST LINE")
         search.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        self.until("the command search", lambda: [
-            tr.find_element(By.CSS_SELECTOR, "td.command").get_attribute("textContent")
-            for tr in self.driver.find_elements(By.CSS_SELECTOR, "#commands tbody tr")]
-            == ['printf "first line\\nsecond line\\nthird line\\n"'])
+        self.until("the command search", lambda: self.found_commands()
+                   == ['printf "first line\\nsecond line\\nthird line\\n"'], last=self.found_commands)
 
     def test_4_session_view_and_player_rows(self):
         self.login()
@@ -315,9 +324,9 @@ auditor_principals = {{ "auditor" }}''')
 
         self.open_session(self.sid["held"])
         self.assertEqual(self.command_rows(), [("", "allow", "", ""),
-                                               ("echo held-ok", "review", "held for a test", "approved by dora (used)"),
+                                               ("echo held-ok", "review", "held for a test", "approved by dora"),
                                                ("echo held-ok", "allow", f"approved in request #{self.held_request} by dora",
-                                                "approved by dora (used)")])
+                                                "approved by dora")])
         self.assertEqual(self.driver.find_element(By.CSS_SELECTOR, "#session-commands tbody tr:nth-child(2) td.approval")
                          .get_attribute("title"), "dora approve: looks fine")
 
@@ -343,10 +352,10 @@ auditor_principals = {{ "auditor" }}''')
             def listed_live():
                 self.driver.get(self.base + "/")
                 self.until("the sessions list", lambda: self.shown("list-view"))
-                live[:] = [tr.get_attribute("data-session") for tr in
-                           self.driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
-                           if tr.find_elements(By.CSS_SELECTOR, "span.live")
-                           and tr.find_element(By.CSS_SELECTOR, "td.target").text == "web1"]
+                live[:] = self.driver.execute_script(
+                    "return [...document.querySelectorAll('#sessions tbody tr')]"
+                    ".filter((tr) => tr.querySelector('span.live') && tr.querySelector('td.target').textContent === 'web1')"
+                    ".map((tr) => tr.dataset.session)")
                 return live
             self.until("the live session in the list", listed_live)
             open_ids = [r[0] for r in self.env.audit("SELECT id FROM sessions WHERE ended_at IS NULL AND target='web1'")]
@@ -374,6 +383,8 @@ auditor_principals = {{ "auditor" }}''')
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            proc.stdin.close()
+            proc.stdout.close()
 
     def test_7_logout_clears_the_page(self):
         self.login()
