@@ -1,9 +1,11 @@
 #include "config/config_check.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <set>
 
+#include "auth/address_match.h"
 #include "common/ssh_handles.h"
 
 namespace bastion {
@@ -28,6 +30,10 @@ std::vector<std::string> check_config_warnings(const Config& cfg) {
   std::set<std::string> seen;
   for (const auto& [name, t] : cfg.targets)
     if (t.schema) t.schema->check_warnings(t, seen, out);
+  if (cfg.web.enabled() && !is_loopback_address(cfg.web.listen_host))
+    out.push_back("web_listen: " + cfg.web.listen_host + " is not a loopback address: the auditors' page is reachable from the network");
+  if (cfg.web.enabled() && !cfg.web.assets_dir.empty() && access((cfg.web.assets_dir + "/index.html").c_str(), R_OK) != 0)
+    out.push_back("web_assets_dir: " + cfg.web.assets_dir + "/index.html is missing: the page will answer 404");
   return out;
 }
 
@@ -38,6 +44,13 @@ std::vector<std::string> check_config_files(const Config& cfg) {
   // each kind checks what was read, as its target connections will use it.
   for (const auto& [name, t] : cfg.targets)
     if (t.schema) t.schema->check_files(t, out);
+  struct stat st{};
+  if (!cfg.web.key_file.empty()) {
+    if (stat(cfg.web.key_file.c_str(), &st) != 0) out.push_back(cfg.web.key_file + ": web_key: missing");
+    else if (st.st_mode & 077) out.push_back(cfg.web.key_file + ": web_key: readable by group or others (chmod 600)");
+  }
+  if (!cfg.web.cert_file.empty() && access(cfg.web.cert_file.c_str(), R_OK) != 0)
+    out.push_back(cfg.web.cert_file + ": web_cert: not readable");
   return out;
 }
 

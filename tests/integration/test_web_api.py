@@ -10,6 +10,8 @@ import json
 import os
 import re
 import ssl
+import subprocess
+import time
 
 from harness import BastionTest, free_port, main
 
@@ -137,8 +139,9 @@ web_session_ttl = "2h"
     def test_sessions_commands_and_detail(self):
         _, cookie = self.login()
         sessions = self.get_json("/api/sessions?target=web1&limit=10", cookie)["sessions"]
-        self.assertEqual([s["id"] for s in sessions], [self.second, self.first])
-        self.assertTrue(all(s["live"] is False and s["identity"] == "alice" for s in sessions))
+        ours = [s for s in sessions if s["id"] in (self.first, self.second)]
+        self.assertEqual([s["id"] for s in ours], [self.second, self.first])
+        self.assertTrue(all(s["live"] is False and s["identity"] == "alice" for s in ours))
         cmds = self.get_json("/api/commands?grep=HELLO-WEB&identity=alice", cookie)["commands"]
         self.assertEqual([(c["session_id"], c["text"], c["decision"]) for c in cmds],
                          [(self.first, "echo hello-web", "allow")])
@@ -236,6 +239,49 @@ web_session_ttl = "2h"
             con.close()
         resp, body = self.request("GET", f"/api/sessions/{self.second}/recordings/0", cookie)
         self.assertEqual((resp.status, body), (200, second_data))
+
+    def test_live_session_and_tail(self):
+        _, cookie = self.login()
+        env = self.env
+        proc = subprocess.Popen(env.ssh_base() + ["web1@127.0.0.1", "echo start-live; read x; echo end-live"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(proc.stdout.readline(), b"start-live\n")
+            sid, path = None, None
+            end = time.time() + 10
+            while time.time() < end and not sid:
+                rows = env.audit("SELECT c.session_id, c.recording FROM commands c WHERE c.text LIKE '%start-live%' "
+                                 "AND c.ended_at IS NULL")
+                if rows and os.path.exists(rows[0][1]):
+                    with open(rows[0][1], "rb") as f:
+                        if b"start-live" in f.read():
+                            sid, path = rows[0]
+                time.sleep(0.05)
+            self.assertTrue(sid)
+            listed = [s for s in self.get_json("/api/sessions?target=web1", cookie)["sessions"] if s["id"] == sid]
+            self.assertEqual([s["live"] for s in listed], [True])
+            detail = self.get_json(f"/api/sessions/{sid}", cookie)
+            self.assertEqual([r["live"] for r in detail["recordings"]], [True])
+            resp, head = self.request("GET", f"/api/sessions/{sid}/recordings/0", cookie)
+            self.assertEqual(resp.getheader("X-Recording-Live"), "1")
+            self.assertIn(b"start-live", head)
+            size = int(resp.getheader("X-Recording-Size"))
+            self.assertEqual(len(head), size)
+            proc.stdin.write(b"go\n")
+            proc.stdin.close()
+            self.assertEqual(proc.stdout.read(), b"end-live\n")
+            self.assertEqual(proc.wait(timeout=20), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        env.audit_eventually("SELECT count(*) FROM sessions WHERE id=? AND ended_at IS NOT NULL", [(1,)], (sid,))
+        with open(path, "rb") as f:
+            whole = f.read()
+        resp, tail = self.request("GET", f"/api/sessions/{sid}/recordings/0?offset={size}", cookie)
+        self.assertEqual(resp.getheader("X-Recording-Live"), "0")
+        self.assertEqual(head + tail, whole)
+        self.assertIn(b"end-live", tail)
 
     def test_logout_ends_the_session(self):
         _, cookie = self.login()

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/config_check.h"
 #include "targets/kubectl/kubectl_settings.h"
 #include "targets/postgres/postgres_settings.h"
 #include "targets/ssh/ssh_settings.h"
@@ -292,4 +293,46 @@ TEST_CASE("malformed credentials are load errors that say what is wrong", "[conf
   // Without a credentials table the top-level credential stays required, as before.
   CHECK(error_for(c, with_target("  db = { type = \"postgres\", host = \"h\", dbname = \"app\", allow = \"ops\" },")) ==
         f + ":11: targets.db.user: required");
+}
+
+TEST_CASE("config: the auditors' web listener") {
+  ConfigDir c;
+  std::string err;
+  auto none = load_config(c.write(kGood), err, kKinds);
+  REQUIRE(none);
+  CHECK_FALSE(none->web.enabled());
+  CHECK(none->web.auditor_principals == std::vector<std::string>{"auditor"});
+  CHECK(none->web.session_ttl == 8 * 3600);
+  auto cfg = load_config(c.write(std::string(kGood) + R"(
+web_listen = "127.0.0.1:8443"
+web_assets_dir = "page"
+auditor_principals = { "audit-team", "sec" }
+web_session_ttl = "30m"
+)"), err, kKinds);
+  REQUIRE(cfg);
+  CHECK(cfg->web.enabled());
+  CHECK(cfg->web.listen_host == "127.0.0.1");
+  CHECK(cfg->web.listen_port == 8443);
+  CHECK(cfg->web.assets_dir == c.d / "page");
+  CHECK(cfg->web.auditor_principals == std::vector<std::string>{"audit-team", "sec"});
+  CHECK(cfg->web.session_ttl == 1800);
+  CHECK(cfg->web.cert_file.empty());
+  CHECK(check_config_warnings(*cfg) ==
+        std::vector<std::string>{"web_assets_dir: " + (c.d / "page") + "/index.html is missing: the page will answer 404"});
+  auto wide = load_config(c.write(std::string(kGood) + "web_listen = \"0.0.0.0:8443\"\n"), err, kKinds);
+  REQUIRE(wide);
+  CHECK(check_config_warnings(*wide) ==
+        std::vector<std::string>{"web_listen: 0.0.0.0 is not a loopback address: the auditors' page is reachable from the network"});
+  CHECK(error_for(c, std::string(kGood) + "web_listen = \"8443\"\n").ends_with("web_listen: expected \"HOST:PORT\""));
+  CHECK(error_for(c, std::string(kGood) + "web_cert = \"c.pem\"\n")
+            .ends_with("web_cert: web_cert and web_key go together (neither: a self-signed certificate in data_dir)"));
+  CHECK(error_for(c, std::string(kGood) + "web_session_ttl = \"30s\"\n")
+            .ends_with("web_session_ttl: expected a duration from 1m to 7d (e.g. \"8h\")"));
+  CHECK(error_for(c, std::string(kGood) + "web_session_ttl = \"8 hours\"\n")
+            .ends_with("web_session_ttl: expected a duration from 1m to 7d (e.g. \"8h\")"));
+  std::string reserved = kGood;
+  reserved.replace(reserved.find("  web1 = {"), 10, "  audit = {");
+  const std::string rerr = error_for(c, reserved);
+  INFO(rerr);
+  CHECK(rerr.ends_with("targets.audit: this name is reserved (auditors' web login)"));
 }
