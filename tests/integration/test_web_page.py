@@ -373,6 +373,10 @@ auditor_principals = {{ "auditor" }}''')
                        lambda: any(r == "live-42-out" for r in self.driver.execute_script(SCREEN_JS, box)),
                        timeout=5)
             print(f"\nlive output shown after {time.time() - t0:.2f} s")
+            chapters = lambda: self.driver.execute_script(
+                "return [...arguments[0].querySelectorAll('button.chapter')].map((b) => b.textContent)", box.find_element(By.XPATH, ".."))
+            self.until("the command's markers as chapters", lambda: chapters()
+                       == ["decision: allow", "shell_line: echo live-$((6*7))-out", "decision: allow"], last=chapters)
             self.screenshot("session-live")
 
             proc.stdin.write(b"exit\n")
