@@ -60,6 +60,11 @@ return [...box.querySelectorAll('.ap-term-text .ap-line')].map((row) => {
 });
 '''
 
+COMMAND_ROWS_JS = r'''
+return [...document.querySelectorAll('#session-commands tbody tr')].map((tr) =>
+  ['command', 'decision', 'reason', 'approval'].map((c) => tr.querySelector('td.' + c).textContent));
+'''
+
 FETCH_STATUS_JS = r'''
 const done = arguments[arguments.length - 1];
 fetch(arguments[0], { credentials: 'same-origin' }).then((r) => done(r.status), (e) => done(String(e)));
@@ -229,11 +234,7 @@ auditor_principals = {{ "auditor" }}''')
 
     def command_rows(self):
         """(command, decision, reason, approval) of each command row of the open session."""
-        out = []
-        for tr in self.driver.find_elements(By.CSS_SELECTOR, "#session-commands tbody tr"):
-            cell = lambda cls: tr.find_element(By.CSS_SELECTOR, "td." + cls).get_attribute("textContent")
-            out.append((cell("command"), cell("decision"), cell("reason"), cell("approval")))
-        return out
+        return [tuple(r) for r in self.driver.execute_script(COMMAND_ROWS_JS)]
 
     def final_screen(self, box):
         box.find_element(By.CSS_SELECTOR, "button.to-end").click()
@@ -285,6 +286,23 @@ auditor_principals = {{ "auditor" }}''')
         self.assertTrue(me.startswith("carol-auditor "), me)
 
         form = self.driver.find_element(By.ID, "filters")
+        submit = form.find_element(By.CSS_SELECTOR, "button[type=submit]")
+        status = lambda: self.driver.find_element(By.ID, "status").text
+        form.find_element(By.NAME, "until").send_keys("2000-01-01")
+        submit.click()
+        self.until("no sessions before 2000", lambda: status() == "No sessions match.", last=status)
+        self.assertEqual(self.listed_sessions(), [])
+        form.find_element(By.NAME, "until").clear()
+        form.find_element(By.NAME, "since").send_keys("1h")
+        submit.click()
+        self.until("the last hour's sessions", lambda: set(self.sid.values()) <= set(self.listed_sessions()))
+        form.find_element(By.NAME, "since").clear()
+        form.find_element(By.NAME, "since").send_keys("banana")
+        submit.click()
+        self.until("the API's reason for a bad time", lambda: status().startswith("Error: since: "), last=status)
+        self.assertEqual(self.listed_sessions(), [])
+        form.find_element(By.NAME, "since").clear()
+
         form.find_element(By.NAME, "identity").send_keys("bob")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         self.until("bob's session only", lambda: self.listed_sessions() == [self.sid["bob"]],
@@ -377,6 +395,8 @@ auditor_principals = {{ "auditor" }}''')
                 "return [...arguments[0].querySelectorAll('button.chapter')].map((b) => b.textContent)", box.find_element(By.XPATH, ".."))
             self.until("the command's markers as chapters", lambda: chapters()
                        == ["decision: allow", "shell_line: echo live-$((6*7))-out", "decision: allow"], last=chapters)
+            self.until("the command in the table", lambda: ("echo live-$((6*7))-out", "allow", "", "")
+                       in self.command_rows(), last=self.command_rows)
             self.screenshot("session-live")
 
             proc.stdin.write(b"exit\n")

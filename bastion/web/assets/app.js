@@ -6,7 +6,8 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const LIVE_POLL_MS = 1000;
+  const LIVE_POLL_MS = 1000;  // a live recording's new bytes
+  const LIVE_FACTS_MS = 2000;  // a live session's commands and decisions
 
   // --- DOM helpers -----------------------------------------------------------
 
@@ -119,10 +120,13 @@
     return out;
   }
 
+  // Tables are emptied first: after a refused filter, old rows must not look
+  // like its answer.
   async function loadSessions() {
+    const body = $("sessions").tBodies[0];
+    body.replaceChildren();
     setStatus("Loading sessions…");
     const { sessions } = await api("/api/sessions" + query(filterValues()));
-    const body = $("sessions").tBodies[0];
     body.replaceChildren(...sessions.map((s) => el("tr", { dataset: { session: text(s.id) } },
       el("td", {}, text(s.started_at)),
       el("td", {}, s.live ? el("span", { className: "live" }, "live") : text(s.ended_at)),
@@ -142,9 +146,11 @@
     const params = filterValues();
     params.grep = text(f.get("grep")).trim();
     params.kind = text(f.get("kind")).trim();
+    const body = $("commands").tBodies[0];
+    body.replaceChildren();
     setStatus("Searching commands…");
     const { commands } = await api("/api/commands" + query(params));
-    $("commands").tBodies[0].replaceChildren(...commands.map((c) => el("tr", {},
+    body.replaceChildren(...commands.map((c) => el("tr", {},
       el("td", {}, text(c.at)),
       el("td", { className: "identity" }, text(c.identity)),
       el("td", { className: "target" }, text(c.target)),
@@ -321,14 +327,13 @@
     ["bytes_in", "Bytes in"], ["bytes_out", "Bytes out"],
   ];
 
-  async function loadSession(id, gen) {
-    setStatus("Loading session…");
-    const detail = await api("/api/sessions/" + encodeURIComponent(id));
-    if (gen !== generation) return;
+  const isLive = (detail) => (detail.recordings || []).some((r) => r.live) || (detail.session || {}).live === true;
+
+  // Metadata and commands; called again while the session is live.
+  function showSessionFacts(detail, id) {
     const s = detail.session || {};
     $("session-id").textContent = text(s.id || id);
-    const live = (detail.recordings || []).some((r) => r.live) || s.live === true;
-    show("session-live", live);
+    show("session-live", isLive(detail));
     $("session-meta").replaceChildren(...META_FIELDS.filter(([k]) => s[k] !== undefined && s[k] !== null && s[k] !== "")
       .flatMap(([k, label]) => [el("dt", {}, label), el("dd", { dataset: { field: k } }, text(s[k]))]));
     $("session-commands").tBodies[0].replaceChildren(...(detail.commands || []).map((c) => el("tr", {},
@@ -338,6 +343,30 @@
       ...commandCells(c),
       el("td", { className: "recording" }, text(c.recording).split("/").pop()),
     )));
+  }
+
+  // While live, new commands and their decisions appear in the table too;
+  // one last refresh after the end shows how it ended.
+  function refreshWhileLive(id, gen) {
+    setTimeout(async () => {
+      if (gen !== generation) return;
+      try {
+        const detail = await api("/api/sessions/" + encodeURIComponent(id));
+        if (gen !== generation) return;
+        showSessionFacts(detail, id);
+        if (isLive(detail)) refreshWhileLive(id, gen);
+      } catch (e) {
+        fail(e);
+      }
+    }, LIVE_FACTS_MS);
+  }
+
+  async function loadSession(id, gen) {
+    setStatus("Loading session…");
+    const detail = await api("/api/sessions/" + encodeURIComponent(id));
+    if (gen !== generation) return;
+    showSessionFacts(detail, id);
+    if (isLive(detail)) refreshWhileLive(id, gen);
     const recs = $("recordings");
     recs.replaceChildren();
     setStatus("");
