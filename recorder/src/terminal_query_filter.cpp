@@ -24,6 +24,10 @@ unsigned first_number(std::string_view s) {
 void TerminalQueryFilter::feed(std::string_view bytes, std::string& out) {
   for (const char ch : bytes) {
     const auto b = static_cast<unsigned char>(ch);
+    // Answerback, anywhere (a terminal executes C0 inside sequences). Dropped
+    // before decoding, as if never sent: what follows must decode as the
+    // terminal will see it, e.g. joined to a UTF-8 lead byte before it.
+    if (b == kEnq) continue;
     const char one[1] = {ch};
     if (pending_c2_) {
       pending_c2_ = false;
@@ -68,7 +72,6 @@ void TerminalQueryFilter::finish(std::string& out) {
 void TerminalQueryFilter::token(Kind kind, unsigned char c, std::string_view raw, std::string& out) {
   const bool in_string = state_ == State::osc || state_ == State::dcs_body || state_ == State::str;
   if (kind == Kind::ascii) {
-    if (c == kEnq) return;  // answerback, anywhere (a terminal executes C0 inside sequences)
     if (c == kCan || c == kSub) {
       if (in_string || state_ == State::string_esc) end_string({}, out);
       else if (state_ != State::ground) abort_sequence();
@@ -291,7 +294,10 @@ void TerminalQueryFilter::end_string(std::string_view terminator, std::string& o
   // A held string still undecided (a DCS "t" or an APC too short to tell) is
   // dropped; a held OSC is judged whole.
   const bool query = mode_ == Mode::hold && (str_ != StrKind::osc || osc_is_query());
-  end_sequence(query, terminator, out);
+  // Cut short (by ESC, a C1, CAN, SUB): a string already written must be
+  // closed with ST here, or a terminal would read what follows (once a
+  // dropped query is gone) as more of it: "ESC]1" "ESC[>q" "1;?BEL".
+  end_sequence(query, terminator.empty() ? std::string_view("\x1b\\") : terminator, out);
 }
 
 void TerminalQueryFilter::abort_sequence() {

@@ -49,7 +49,7 @@ class CliTest(BastionTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(b"\x1b[7m[marker] exec: echo played\x1b[0m", r.stdout)
         self.assertIn(b"\x1b[7m[marker] decision: allow\x1b[0m", r.stdout)
-        self.assertIn(b"played\n", r.stdout)
+        self.assertIn(b"played\r\n", r.stdout)
         plain = run([BASTIONCTL, "recording", "play", "--speed", "1000", path])
         self.assertNotIn(b"[marker]", plain.stdout)
 

@@ -106,13 +106,15 @@ class ExecTest(BastionTest):
         self.assertEqual(events[0][1], "m")
         self.assertTrue(events[0][2].startswith("exec: printf"))
         out = "".join(e[2] for e in events if e[1] == "o")
-        self.assertIn("recé-line\n", out)
-        self.assertIn("second\n", out)
+        # No pty: recorded as the user's terminal showed it (header bastion_newlines).
+        self.assertEqual(header["bastion_newlines"], "crlf")
+        self.assertIn("recé-line\r\n", out)
+        self.assertIn("second\r\n", out)
         played = replay_with_asciinema(path)
         self.assertIn("recé-line".encode(), played)
         ctl = run([BASTIONCTL, "recording", "cat", path])
         self.assertEqual(ctl.returncode, 0)
-        self.assertIn("recé-line\n".encode(), ctl.stdout)
+        self.assertIn("recé-line\r\n".encode(), ctl.stdout)
 
     def test_invalid_utf8_is_recorded_exactly(self):
         r = self.env.ssh("web1", "printf 'a\\xffb\\n'")
@@ -120,6 +122,8 @@ class ExecTest(BastionTest):
         path = self.env.audit("SELECT recording FROM commands WHERE text = ?",
                               ("printf 'a\\xffb\\n'",))[0][0]
         ctl = run([BASTIONCTL, "recording", "cat", path])
+        self.assertEqual(ctl.stdout, b"a\xffb\r\n")
+        ctl = run([BASTIONCTL, "recording", "cat", "--raw", path])
         self.assertEqual(ctl.stdout, b"a\xffb\n")
 
     def test_subsystem_other_than_sftp_refused(self):

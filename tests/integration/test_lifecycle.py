@@ -93,7 +93,7 @@ class ReloadShutdownTest(BastionTest):
             self.assertEqual(env.bastion.proc.wait(timeout=20), 0)
             path = env.audit("SELECT recording FROM commands WHERE text LIKE 'echo started%'")[0][0]
             events = recording_events(path)
-            self.assertIn("started\n", [e[2] for e in events[1:] if e[1] == "o"])
+            self.assertIn("started\r\n", [e[2] for e in events[1:] if e[1] == "o"])
             self.assertEqual(env.audit("SELECT end_reason FROM sessions"), [("server shutdown",)])
         finally:
             env.close()
@@ -130,7 +130,7 @@ class ReloadShutdownTest(BastionTest):
                 json.loads(line)  # every line is whole
             r = run([BASTIONCTL, "recording", "verify", path])
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertIn(b"line1\n", run([BASTIONCTL, "recording", "cat", path]).stdout)
+            self.assertIn(b"line1\n", run([BASTIONCTL, "recording", "cat", "--raw", path]).stdout)
         finally:
             env.close()
 

@@ -63,7 +63,8 @@ class MaskingTest(BastionTest):
         path = self.env.audit("SELECT recording FROM commands WHERE text = ?", (command,))[0][0]
         with open(path) as f:
             lines = f.read().splitlines()
-        return "".join(e[2] for e in map(json.loads, lines[1:]) if e[1] == "o")
+        # No pty: each LF was recorded as CR LF (the target sent no CR here).
+        return "".join(e[2] for e in map(json.loads, lines[1:]) if e[1] == "o").replace("\r\n", "\n")
 
     def assert_no_secret_anywhere(self, text, where):
         self.assertIsNone(re.search(r"AKIA[0-9A-Z]{16}", text), where)

@@ -88,7 +88,7 @@ class PolicyTest(BastionTest):
         with open(recording) as f:
             events = [json.loads(l) for l in f][1:]
         self.assertIn(["m", "decision: deny (rm is not allowed on production)"], [[e[1], e[2]] for e in events])
-        self.assertIn("bastion: denied: rm is not allowed on production\n",
+        self.assertIn("bastion: denied: rm is not allowed on production\r\n",
                       "".join(e[2] for e in events if e[1] == "o"))
 
     def test_target_without_prod_label_allows_rm(self):
@@ -117,7 +117,7 @@ class PolicyTest(BastionTest):
         with open(path) as f:
             text = f.read()
         output = "".join(json.loads(l)[2] for l in text.splitlines()[1:] if json.loads(l)[1] == "o")
-        self.assertEqual(output, "secret [MASKED] [MASKED]\n[MASKED] tail\n")
+        self.assertEqual(output, "secret [MASKED] [MASKED]\r\n[MASKED] tail\r\n")
         # The header's command field keeps what was typed; output never shows the secret.
         self.assertNotIn("hunter2", output)
         self.assertEqual(self.env.audit("SELECT decision FROM commands WHERE text = ?", (secret_line,)), [("mask",)])

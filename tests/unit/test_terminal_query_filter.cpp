@@ -111,3 +111,15 @@ TEST_CASE("a cut-off sequence is never written in part", "[query_filter]") {
   CHECK(filter("a\x1b]11;?\x1b[1m") == "a\x1b[1m");  // an OSC ended by another ESC is still judged
   CHECK(filter("a\xc2") == "a\xc2");
 }
+
+TEST_CASE("a string cut short is closed, so a dropped query cannot join its pieces", "[query_filter]") {
+  // Found by the fuzzer: without the ST the terminal read "ESC]1" + "1;?BEL".
+  CHECK(filter_all_ways("a\x1b[6nb\x1b]1\x1b[>q1;?\x07" "c") == "ab\x1b]1\x1b\\1;?\x07" "c");
+  CHECK(filter_all_ways("\x1b]2;t\xc2\x9b" "6n1;?\x07") == "\x1b]2;t\x1b\\1;?\x07");
+  CHECK(filter_all_ways("\x1bPq#0\x1b[6n") == "\x1bPq#0\x1b\\");
+  CHECK(filter_all_ways("\x1b]2;t\x1b[1m") == "\x1b]2;t\x1b\\\x1b[1m");
+  // Found by the fuzzer: with ENQ gone, EF 97 9C is one character to the
+  // terminal, not a character cut short and an 8-bit ST; the OSC goes on and
+  // is judged whole (OSC 11 with a second field "?" asks for colour 12).
+  CHECK(filter_all_ways("a\x1b]11;\xef\x97\x05\x9c;?\x07" "b") == "ab");
+}

@@ -19,7 +19,8 @@
 // query is that long). A sequence known harmless early (OSC titles, DCS
 // other than the above, SOS/PM/APC other than G) streams through. A held
 // sequence that is cut off (CAN, SUB, ESC, a C1, the end of the recording)
-// is dropped, so a partial query is never written.
+// is dropped, so a partial query is never written; a string already written
+// and cut short that way is closed with ST, so nothing after it can complete it.
 #pragma once
 #include <cstddef>
 #include <cstdint>
