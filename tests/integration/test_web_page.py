@@ -236,6 +236,13 @@ auditor_principals = {{ "auditor" }}''')
         """(command, decision, reason, approval) of each command row of the open session."""
         return [tuple(r) for r in self.driver.execute_script(COMMAND_ROWS_JS)]
 
+    def recording_box(self):
+        """The first recording of the open session, once fetched (its
+        chapters and player are added together)."""
+        players = self.until("the recording", lambda: self.driver.find_elements(
+            By.CSS_SELECTOR, ".recording-box:first-child .player"))
+        return players[0].find_element(By.XPATH, "..")
+
     def final_screen(self, box):
         box.find_element(By.CSS_SELECTOR, "button.to-end").click()
         rows = []
@@ -327,7 +334,7 @@ auditor_principals = {{ "auditor" }}''')
         self.open_session(self.sid["lines"])
         self.assertEqual(self.command_rows(), [("", "allow", "", ""),  # the session's own decision
                                                ('printf "first line\\nsecond line\\nthird line\\n"', "allow", "", "")])
-        box = self.driver.find_element(By.CSS_SELECTOR, ".recording-box")
+        box = self.recording_box()
         self.assertEqual([b.text for b in box.find_elements(By.CSS_SELECTOR, "button.chapter")],
                          ['exec: printf "first line\\nsecond line\\nthird line\\n"', "decision: allow"])
         screen = self.final_screen(box)
@@ -352,7 +359,7 @@ auditor_principals = {{ "auditor" }}''')
         self.login()
         self.open_session(self.sid["xss"])
         self.assertEqual(self.command_rows()[-1], (f"echo '{XSS}'", "allow", "", ""))
-        box = self.driver.find_element(By.CSS_SELECTOR, ".recording-box")
+        box = self.recording_box()
         self.assertEqual(box.find_elements(By.CSS_SELECTOR, "button.chapter")[0].text, f"exec: echo '{XSS}'")
         screen = self.final_screen(box)
         self.assertEqual(screen[0], XSS)
