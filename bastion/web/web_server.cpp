@@ -111,8 +111,8 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, WebAuth& auth, st
       // 'wasm-unsafe-eval': asciinema-player's terminal emulator is WebAssembly,
       // which Chromium will not compile without it; it allows no JS eval.
       {"Content-Security-Policy",
-       "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "frame-ancestors 'none'"},
+       "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; frame-ancestors 'none'"},
       {"X-Content-Type-Options", "nosniff"},
       {"Referrer-Policy", "no-referrer"},
       {"Cache-Control", "no-store"},
