@@ -26,6 +26,7 @@
 #include "common/time_util.h"
 #include "front/privileges.h"
 #include "recorder/async_file_sink.h"
+#include "web/audit_login.h"
 #include "web/web_server.h"
 #include "auth/address_match.h"
 
@@ -190,7 +191,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   std::unique_ptr<WebAuth> web_auth;
   std::unique_ptr<WebServer> web;
   if (cfg->web.enabled()) {
-    web_auth = std::make_unique<WebAuth>(cfg->web.session_ttl);
+    web_auth = std::make_unique<WebAuth>(cfg->web.session_ttl, web_base_url(cfg->web));
     web = WebServer::start(*cfg, *web_auth, err);
     if (!web) {
       log_error("cannot start the web listener", {{"error", err}});

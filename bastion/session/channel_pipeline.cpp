@@ -1,6 +1,7 @@
 #include "session/channel_pipeline.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 
 #include "approvals/approvals_executor.h"
@@ -164,7 +165,8 @@ void ChannelPipeline::start_audit_login() {
   // refusal leaves no token behind.
   const Identity& id = s_.identity();
   const AuditLoginOutcome o = audit_login(s_.config().web, s_.context().web_auth(), id.key_id, id.principals,
-                                          static_cast<int64_t>(id.valid_before),
+                                          // "forever" certificates: UINT64_MAX, clamped, not wrapped
+                                          static_cast<int64_t>(std::min<uint64_t>(id.valid_before, INT64_MAX)),
                                           kind() == ChannelKind::exec ? text() : "", unix_now());
   Decision d = o.allowed ? Decision::allow(o.reason) : Decision::deny(o.reason);
   d.hook = Decision::Hook::bastion;

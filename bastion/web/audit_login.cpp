@@ -71,7 +71,7 @@ AuditLoginOutcome audit_login(const WebConfig& web, WebAuth* auth, const std::st
     o.status = 2;
     return o;
   }
-  if (!web.enabled() || !auth) {
+  if (!auth) {
     o.reason = "the web page is not enabled";
     o.err = "bastion: audit: the web page is not enabled on this bastion (web_listen)\n";
     return o;
@@ -84,11 +84,14 @@ AuditLoginOutcome audit_login(const WebConfig& web, WebAuth* auth, const std::st
   }
   o.allowed = true;
   o.reason = "auditor web login";
-  o.out = "https://" + url_host(web.listen_host) + ":" + std::to_string(web.listen_port) + "/login?token=" + token +
-          "\n";
+  o.out = auth->base_url() + "/login?token=" + token + "\n";
   o.err = "bastion: this link works once, within " + std::to_string(WebAuth::kTokenTtl) + " seconds\n";
   o.status = 0;
   return o;
+}
+
+std::string web_base_url(const WebConfig& web) {
+  return "https://" + url_host(web.listen_host) + ":" + std::to_string(web.listen_port);
 }
 
 std::unique_ptr<Executor> fixed_output_executor(std::string out, std::string err, int status) {

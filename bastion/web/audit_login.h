@@ -21,11 +21,14 @@ struct AuditLoginOutcome {
 };
 
 // `command`: the channel's exec line. `auth` is null when the listener is
-// not running. The URL names web_listen's host (the machine's name when it
-// is a wildcard address).
+// not running; the link names where it runs (auth->base_url()).
 AuditLoginOutcome audit_login(const WebConfig& web, WebAuth* auth, const std::string& key_id,
                               const std::vector<std::string>& principals, int64_t cert_valid_before,
                               const std::string& command, int64_t now);
+
+// "https://HOST:PORT" for a listener on web_listen's address (the machine's
+// name when that is a wildcard address).
+std::string web_base_url(const WebConfig& web);
 
 // A channel that shows fixed text and exits: the reserved target's answer.
 std::unique_ptr<Executor> fixed_output_executor(std::string out, std::string err, int status);

@@ -24,8 +24,11 @@ class WebAuth {
   static constexpr std::size_t kMaxTokens = 64;     // unused login URLs held at once
   static constexpr std::size_t kMaxSessions = 256;  // browser sessions held at once
 
-  // `session_ttl`: web_session_ttl (seconds).
-  explicit WebAuth(int64_t session_ttl) : session_ttl_(session_ttl) {}
+  // `session_ttl`: web_session_ttl (seconds). `base_url`: where the running
+  // listener is ("https://HOST:PORT"), which login links name.
+  WebAuth(int64_t session_ttl, std::string base_url) : session_ttl_(session_ttl), base_url_(std::move(base_url)) {}
+
+  const std::string& base_url() const { return base_url_; }
 
   // A single-use token for `identity`, whose certificate is valid until
   // `cert_expires_at`: 256 random bits as 64 hex digits. Empty when the
@@ -61,6 +64,7 @@ class WebAuth {
   void sweep(int64_t now);  // under mu_
 
   const int64_t session_ttl_;
+  const std::string base_url_;
   mutable std::mutex mu_;
   std::map<std::string, Pending> tokens_;       // SHA-256(token) -> pending login
   std::map<std::string, WebSession> sessions_;  // SHA-256(cookie) -> session

@@ -111,6 +111,14 @@ web_session_ttl = "2h"
                               "AND c.kind = 'exec'")
         self.assertIn(("exec", "login", "allow", "auditor web login"), rows)
 
+    def test_certificate_without_expiry_gets_a_url(self):
+        # valid_before = 2^64-1 must not wrap to a past time.
+        dave = self.env.keys.cert(self.env.keys.keygen("dave"), self.env.ca, "dave", "auditor",
+                                  validity="always:forever")
+        r = self.login_url(dave)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), rf"^https://127\.0\.0\.1:{WEB_PORT}/login\?token=[0-9a-f]{{64}}\n$")
+
     def test_non_auditor_gets_no_url(self):
         r = self.login_url(self.env.alice)
         self.assertEqual(r.returncode, 1)
@@ -275,6 +283,8 @@ web_session_ttl = "2h"
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
         env.audit_eventually("SELECT count(*) FROM sessions WHERE id=? AND ended_at IS NOT NULL", [(1,)], (sid,))
         with open(path, "rb") as f:
             whole = f.read()
