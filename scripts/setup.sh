@@ -35,6 +35,9 @@ command -v npm >/dev/null 2>&1 || packages+=(npm)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 # kubectl runs inside bubblewrap (bastion/targets/kubectl/sandbox.cpp).
 packages+=(bubblewrap)
+# The auditor page: npm for its player, a real browser for its test.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+packages+=(chromium chromium-driver python3-selenium)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -53,6 +56,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # Do not start services (sshd) just because their package was installed.
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1
 fi
+
+# The auditor page's player (npm asciinema-player, pinned by web/package-lock.json)
+# goes beside the page in bastion/web/assets/; it is never committed (.gitignore).
+# npm runs only when the installed version is not the locked one, so a second
+# run needs no network; --ignore-scripts: no install hooks from the registry.
+player_version() { node -p "try { require('$1').$2 } catch (e) { '' }"; }
+want=$(player_version ./web/package-lock.json 'packages["node_modules/asciinema-player"].version')
+have=$(player_version ./web/node_modules/asciinema-player/package.json version)
+if [ -z "$want" ] || [ "$want" != "$have" ]; then
+  (cd web && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+for f in asciinema-player.min.js asciinema-player.css; do
+  install -m 0644 "web/node_modules/asciinema-player/dist/bundle/$f" "bastion/web/assets/$f"
+done
 
 if [ "$build" = 1 ]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_BENCH=ON -DBASTION_SANITIZE=OFF -DBASTION_FUZZ=OFF >/dev/null

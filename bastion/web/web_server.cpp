@@ -108,9 +108,11 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, WebAuth& auth, st
   s.set_keep_alive_timeout(kKeepAlive);
   s.set_keep_alive_max_count(kKeepAliveRequests);
   s.set_default_headers({
+      // 'wasm-unsafe-eval': asciinema-player's terminal emulator is WebAssembly,
+      // which Chromium will not compile without it; it allows no JS eval.
       {"Content-Security-Policy",
-       "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "frame-ancestors 'none'"},
+       "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; frame-ancestors 'none'"},
       {"X-Content-Type-Options", "nosniff"},
       {"Referrer-Policy", "no-referrer"},
       {"Cache-Control", "no-store"},

@@ -17,7 +17,7 @@ import sshproto
 from harness import BastionTest, free_port, main
 
 WEB_PORT = free_port()
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "frame-ancestors 'none'")
 LOGIN_REQUIRED = {"error": "login required: ssh audit@bastion login"}
 API_ROUTES = ["/api/me", "/api/sessions", "/api/commands", "/api/sessions/20260101T000000-0123456789abcdef",
