@@ -26,10 +26,7 @@ packages=(
   python3 python3-paramiko asciinema sqlite3 util-linux procps hyperfine
   postgresql postgresql-client
   libvterm-dev zsh busybox
-  libcpp-httplib-dev chromium chromium-driver python3-selenium
 )
-# npm fetches the auditor page's player (asciinema-player); Debian's, unless one is installed.
-command -v npm >/dev/null 2>&1 || packages+=(npm)
 [ "$with_fuzz" = 1 ] && packages+=(clang-14 libclang-rt-14-dev)
 # kubectl for Kubernetes targets: Debian's kubernetes-client, unless one is installed already.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
