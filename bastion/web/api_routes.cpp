@@ -57,7 +57,7 @@ const CommandRow* command_of(const SessionDetail& d, int64_t id) {
   return nullptr;
 }
 
-bool recording_live(const SessionDetail& d, const RecordingRow& r) {
+bool recording_live(const SessionDetail& d, const SessionRecording& r) {
   if (!d.session.ended_at.empty()) return false;
   const CommandRow* c = command_of(d, r.command_id);
   return !c || c->ended_at.empty();
@@ -68,7 +68,7 @@ nlohmann::json detail_json(const SessionDetail& d) {
   j["session"]["live"] = d.session.ended_at.empty();
   nlohmann::json recs = nlohmann::json::array();
   for (std::size_t i = 0; i < d.recordings.size(); ++i) {
-    const RecordingRow& r = d.recordings[i];
+    const SessionRecording& r = d.recordings[i];
     nlohmann::json e = r;
     e.erase("path");  // the server's own path: the name and index say which
     const CommandRow* c = command_of(d, r.command_id);
@@ -130,7 +130,7 @@ void get_recording(const WebPaths& p, const httplib::Request& req, httplib::Resp
   const auto d = detail_of(*q, id, res);
   if (!d) return;
   if (*index >= d->recordings.size()) return json_error(res, 404, "no such recording");
-  const RecordingRow& r = d->recordings[*index];
+  const SessionRecording& r = d->recordings[*index];
   auto file = open_session_recording(p.recordings_dir, id, r.path, why);
   if (!file) {
     log_warn("web: recording refused", {{"session", id}, {"index", std::to_string(*index)}, {"reason", why}});
