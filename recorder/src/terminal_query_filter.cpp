@@ -339,7 +339,10 @@ bool TerminalQueryFilter::osc_is_query() const {
   // Colour, palette, clipboard and most vendor queries put "?" as (or at the
   // end of) a field: 4;1;? 10;? 11;? 52;c;? 21;foreground=?
   std::string_view p = payload_;
-  if (p.substr(0, 5) == "1337;" && p.substr(5, 6) == "Report") return true;  // iTerm2
+  // Not queries, but a replay must not act outside the screen either: the
+  // clipboard (52, kitty's 5522) and iTerm2's files and variables (1337).
+  const std::string_view command = p.substr(0, p.find(';'));
+  if (command == "52" || command == "5522" || command == "1337") return true;
   bool first = true;
   while (true) {
     const auto semi = p.find(';');

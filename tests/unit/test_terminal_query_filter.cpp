@@ -69,7 +69,7 @@ TEST_CASE("everything else passes byte for byte", "[query_filter]") {
       "\x1b[5;10r", "\x1b[?2004h", "\x1b[>4;1m", "\x1b[>1u", "\x1b[1 q", "\x1b[22;0t", "\x1b[8;24;80t",
       "\x1b[>0;0t", "\x1b[3g", "\x1b[10X", "\x1b" "7\x1b" "8", "\x1b(B\x1b)0", "\x1b#8", "\x1b" "c", "\x1b=\x1b>",
       "\x1b]0;title? yes\x07", "\x1b]2;what?\x1b\\", "\x1b]8;;https://x/?q=1?\x1b\\link\x1b]8;;\x1b\\",
-      "\x1b]11;rgb:00/00/00\x07", "\x1b]4;1;rgb:ff/00/00\x07", "\x1b]52;c;aGk=\x07", "\x1b]7;file://h/d\x07",
+      "\x1b]11;rgb:00/00/00\x07", "\x1b]4;1;rgb:ff/00/00\x07", "\x1b]7;file://h/d\x07",
       "\x1bPq#0;2;0;0;0#0~~\x1b\\",            // sixel
       "\x1bP1$r0m\x1b\\", "\x1b_notkitty\x1b\\", "\x1b^pm\x1b\\", "\x1bXsos\x1b\\",
       "\xc3\xa9t\xc3\xa9 \xe2\x9b\x84 \xf0\x9f\x98\x80",  // UTF-8 with continuation bytes in 0x80-0x9f
@@ -78,6 +78,17 @@ TEST_CASE("everything else passes byte for byte", "[query_filter]") {
   for (const char* k : kept) {
     INFO("kept " << std::string(k));
     CHECK(filter_all_ways(k) == k);
+  }
+}
+
+TEST_CASE("a replay never acts outside the screen: clipboard and file transfers are dropped", "[query_filter]") {
+  // OSC 52 sets the auditor's clipboard, kitty's 5522 too; iTerm2's 1337
+  // writes files and sets variables.
+  const char* acting[] = {"\x1b]52;c;aGk=\x07", "\x1b]52;p;cm0gLXJmIH4K\x1b\\", "\x1b]5522;type=write\x07",
+                          "\x1b]1337;File=name=eA==;inline=0:aGk=\x07", "\x1b]1337;SetUserVar=a=Yg==\x07"};
+  for (const char* a : acting) {
+    INFO("acting " << std::string(a));
+    CHECK(filter_all_ways(std::string("a") + a + "b") == "ab");
   }
 }
 

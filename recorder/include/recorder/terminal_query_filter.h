@@ -10,7 +10,8 @@
 // (`?u`), DECRQTSR/DECRQUPSS (`$u`, `&u`), DECRQPSR (`$w`), DECRQCRA (`*y`),
 // DECRQLP (`'|`), DECRQDE (`"v`); DCS DECRQSS (`$q`), XTGETTCAP (`+q`), tmux
 // passthrough (`tmux;`); OSC with a field that is or ends in `?` (colour and
-// clipboard queries: 4, 5, 10-19, 52, kitty 21...) or iTerm2 `1337;Report...`;
+// clipboard queries: 4, 5, 10-19, kitty 21...); every OSC 52, 5522 and 1337
+// (clipboard writes, iTerm2 files: a replay must not act outside the screen);
 // APC `G` (kitty graphics, answered). Introducers are recognised as 7-bit
 // (ESC [), as UTF-8 encoded C1 (C2 9B) and as stray 8-bit C1 bytes.
 //
