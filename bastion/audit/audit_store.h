@@ -114,6 +114,9 @@ class AuditStore {
   virtual bool auth_event(const AuthEvent& e, std::string& error) = 0;
   // False (with the error) also when the serial was issued before.
   virtual bool cert_issued(const IssuedCert& c, std::string& error) = 0;
+  // Brings the command search index up to date, a bounded batch per call
+  // (bastiond calls it about once a second). A store without one: nothing.
+  virtual bool index_pending(std::string& /*error*/) { return true; }
 
   // Recordings (tamper evidence). The row is written when the file opens
   // (state open), its last checkpoint replaced while it is written, and

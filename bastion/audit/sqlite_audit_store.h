@@ -41,6 +41,8 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   bool command_ended(const CommandEnd& c, std::string& error) override;
   bool auth_event(const AuthEvent& e, std::string& error) override;
   bool cert_issued(const IssuedCert& c, std::string& error) override;
+  bool index_pending(std::string& error) override;
+  static constexpr int kIndexBatch = 2000;  // rows per index_pending call
 
   // Recordings (sqlite_recordings.cpp)
   bool recording_opened(const RecordingOpened& r, int64_t& id, std::string& error) override;

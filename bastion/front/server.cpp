@@ -256,6 +256,9 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     // through the same path as SIGHUP: a broken file is refused.
     if (std::chrono::steady_clock::now() >= next_policy_check) {
       next_policy_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      // Commands become searchable (bastionctl audit --grep) within about a
+      // second; until then readers match them with LIKE.
+      if (!audit->index_pending(err)) log_error("cannot index commands for search", {{"error", err}});
       const std::string sig = policy_files_signature(*ctx.config());
       if (sig != policy_sig) {
         log_info("policy file changed; reloading");

@@ -299,7 +299,7 @@ TEST_CASE("audit query: --grep is a case-insensitive substring, never query synt
 TEST_CASE("audit query: rows written before the index existed are found", "[audit_query]") {
   Fixture f;
   // As a store from before the migration: no index, older schema version.
-  sql(f.db, "DROP TABLE commands_fts; DROP TRIGGER commands_fts_insert; DROP TRIGGER commands_fts_delete; "
+  sql(f.db, "DROP TABLE commands_fts; DROP TABLE commands_fts_progress; DROP TRIGGER commands_fts_delete; "
             "DROP TRIGGER commands_fts_update; PRAGMA user_version=" +
                 std::to_string(SqliteAuditStore::kSchemaVersion - 1));
   {
@@ -312,12 +312,58 @@ TEST_CASE("audit query: rows written before the index existed are found", "[audi
     CHECK(texts(*q->commands(a, err)) == std::vector<std::string>{"cat /etc/passwd"});
   }
   std::string err;
-  REQUIRE(SqliteAuditStore::open(f.db, err));
+  auto store = SqliteAuditStore::open(f.db, err);
+  REQUIRE(store);
   auto q = f.query();
   CHECK(q->full_text("passwd"));
   AuditFilter a;
   a.grep = "PassWD";
+  // Not indexed yet: found past indexed_upto by LIKE.
   CHECK(texts(*q->commands(a, err)) == std::vector<std::string>{"cat /etc/passwd"});
+  // Indexed (bastiond does this about once a second): found by the index
+  // alone; the LIKE tail is empty. Proven by an index hit LIKE cannot see.
+  REQUIRE(store->index_pending(err));
+  sql(f.db, "UPDATE commands_fts_progress SET indexed_upto = indexed_upto");
+  CHECK(texts(*q->commands(a, err)) == std::vector<std::string>{"cat /etc/passwd"});
+  sql(f.db, "INSERT INTO commands_fts(rowid, text) VALUES (-5, 'ghost passwd')");
+  CHECK(texts(*q->commands(a, err)) == std::vector<std::string>{"cat /etc/passwd"});  // no row -5 in commands
+  // A command written after indexing is found at once, by LIKE.
+  command(*store, "S1", 0, "2026-11-30T10:00:09Z", "exec", "less /etc/PASSWD.bak", "allow", "");
+  CHECK(texts(*q->commands(a, err)) == std::vector<std::string>{"less /etc/PASSWD.bak", "cat /etc/passwd"});
+  REQUIRE(store->index_pending(err));
+  CHECK(texts(*q->commands(a, err)) == std::vector<std::string>{"less /etc/PASSWD.bak", "cat /etc/passwd"});
+}
+
+TEST_CASE("audit query: the index is brought up to date in bounded batches", "[audit_query]") {
+  Fixture f;
+  std::string err;
+  auto store = SqliteAuditStore::open(f.db, err);
+  REQUIRE(store);
+  for (int i = 0; i < SqliteAuditStore::kIndexBatch + 10; ++i)
+    command(*store, "S1", 0, "2026-11-30T10:00:09Z", "exec", "echo needle" + std::to_string(i), "allow", "");
+  auto progress = [&] {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(f.db.c_str(), &h) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h, "SELECT indexed_upto, (SELECT max(id) FROM commands) FROM commands_fts_progress",
+                               -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const auto r = std::make_pair(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return r;
+  };
+  REQUIRE(store->index_pending(err));
+  auto [upto, max] = progress();
+  CHECK(upto == SqliteAuditStore::kIndexBatch);  // ids 1..N: the first batch stops at the 2000th
+  CHECK(max > upto);
+  REQUIRE(store->index_pending(err));
+  std::tie(upto, max) = progress();
+  CHECK(upto == max);
+  auto q = f.query();
+  AuditFilter a;
+  a.grep = "NEEDLE2009";
+  CHECK(texts(*q->commands(a, err)) == std::vector<std::string>{"echo needle2009"});
 }
 
 TEST_CASE("audit query: auth rows", "[audit_query]") {
