@@ -45,7 +45,7 @@ TEST_CASE("a database from a newer bastiond is refused", "[audit]") {
   query(d / "audit.db", "PRAGMA user_version=99");
   std::string err;
   CHECK(SqliteAuditStore::open(d / "audit.db", err) == nullptr);
-  CHECK(err == (d / "audit.db") + ": database schema version 99 is newer than this bastiond (6)");
+  CHECK(err == (d / "audit.db") + ": database schema version 99 is newer than this bastiond (8)");
 }
 
 TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
