@@ -29,9 +29,9 @@ bool SqliteAuditStore::Txn::commit(std::string& error) {
   return false;
 }
 
-void SqliteAuditStore::set_signer(const AuditSigner* signer) {
+void SqliteAuditStore::set_signer(std::shared_ptr<const AuditSigner> signer) {
   std::lock_guard<std::mutex> g(mu_);
-  signer_ = signer;
+  signer_ = std::move(signer);
 }
 
 bool SqliteAuditStore::chain_row(const char* table, const std::string& key, std::string& error) {

@@ -246,6 +246,28 @@ class VerifyTest(BastionTest):
         self.assertIn(f"audit: recordings {rid}: edited outside the bastion: events: chained 5, now 4\n", out)
 
 
+class RecordingRowFailureTest(BastionTest):
+    """No recordings row, no recording: the channel fails closed as when the
+    file cannot be created."""
+
+    def test_row_that_cannot_be_written_refuses_the_command(self):
+        db = sqlite3.connect(os.path.join(self.env.bastion.data, "audit.db"))
+        db.execute("CREATE TRIGGER no_rows BEFORE INSERT ON recordings BEGIN SELECT RAISE(ABORT, 'store full'); END")
+        db.commit()
+        db.close()
+        marker = os.path.join(self.env.target.home, "ran")
+        r = self.env.ssh("web1", f"touch {marker}")
+        self.assertEqual(r.returncode, 255)
+        self.assertEqual(r.stderr.decode(), "bastion: this session cannot be recorded; nothing was run\n")
+        self.assertFalse(os.path.exists(marker))
+        rows = self.env.audit_eventually("SELECT decision, reason FROM commands WHERE kind='exec'",
+                                         [("deny", "recording unavailable")])
+        self.assertEqual(rows, [("deny", "recording unavailable")])
+        logs = [l for l in self.env.bastion.log_lines() if l.get("msg") == "cannot open recording"]
+        self.assertEqual(len(logs), 1)
+        self.assertEqual(logs[0]["error"], "recording row: store full")
+
+
 class InterruptedTest(BastionTest):
     """kill -9 of bastiond while a session writes: verify says how far the
     recording verifies; the next start marks it interrupted."""

@@ -87,12 +87,12 @@ TEST_CASE("the audit key is made 0600 with its public half, and signs what verif
 TEST_CASE("every store write is chained, anchors sign the head, direct SQL is caught", "[integrity]") {
   testutil::TempDir d;
   std::string err;
-  auto signer = AuditSigner::load_or_create(d / "k", err);
+  std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
   REQUIRE(signer);
   const std::string db = d / "audit.db";
   auto s = SqliteAuditStore::open(db, err);
   REQUIRE(s);
-  s->set_signer(signer.get());
+  s->set_signer(signer);
   REQUIRE(s->session_started(session("S1"), err));
   int64_t allowed = 0, denied = 0;
   REQUIRE(s->command_started(command("S1", "allow"), allowed, err));
@@ -133,7 +133,7 @@ TEST_CASE("every store write is chained, anchors sign the head, direct SQL is ca
     s->set_signer(nullptr);
     REQUIRE(s->session_started(session("S2"), err));
     CHECK(verify_db(db, key) == std::vector<std::string>{"audit chain: entries 6..6 are chained but unsigned (after the last signed anchor)"});
-    s->set_signer(signer.get());
+    s->set_signer(signer);
     REQUIRE(s->anchor_chain(true, err));
     CHECK(verify_db(db, key).empty());
   }
@@ -158,10 +158,10 @@ TEST_CASE("rows written before the chain existed are chained when the store migr
   sql(db, "DROP TABLE audit_chain; DROP TABLE audit_anchors; DROP TABLE recordings; PRAGMA user_version=6;"
           "INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, source_address, target, "
           "started_at) VALUES ('OLD','a','ops',1,'a','f','127.0.0.1','web1','2025-01-01T00:00:00Z')");
-  auto signer = AuditSigner::load_or_create(d / "k", err);
+  std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
   auto s = SqliteAuditStore::open(db, err);
   REQUIRE(s);
-  s->set_signer(signer.get());
+  s->set_signer(signer);
   REQUIRE(s->anchor_chain(true, err));
   CHECK(verify_db(db, signer->verifier()).empty());
 }
@@ -169,10 +169,10 @@ TEST_CASE("rows written before the chain existed are chained when the store migr
 TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says", "[integrity]") {
   testutil::TempDir d;
   std::string err;
-  auto signer = AuditSigner::load_or_create(d / "k", err);
+  std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
   auto s = SqliteAuditStore::open(d / "audit.db", err);
   REQUIRE(s);
-  s->set_signer(signer.get());
+  s->set_signer(signer);
   REQUIRE(s->session_started(session("S1"), err));
   const std::string path = d / "S1-0.cast";
   const std::vector<std::string> lines = {"{\"version\": 2}\n", "[0.1, \"m\", \"exec: ls\"]\n", "[0.2, \"o\", \"a\\n\"]\n",
