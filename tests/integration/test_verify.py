@@ -162,10 +162,14 @@ class VerifyTest(BastionTest):
     def test_public_key_from_config_not_store(self):
         # Another key (an attacker's) does not verify what the bastion signed.
         s = self.session()
-        other = os.path.join(self.env.d, "other_key")
-        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", other], check=True)
-        subprocess.run(["openssl", "pkey", "-in", other, "-pubout", "-out", other + ".pub"], check=True)
-        r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf, "--key", other + ".pub", s.id])
+        # python3-cryptography comes with python3-paramiko.
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        other = os.path.join(self.env.d, "other_key.pub")
+        with open(other, "wb") as f:
+            f.write(ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf, "--key", other, s.id])
         out = r.stdout.decode()
         self.assertEqual(r.returncode, 1)
         self.assertIn(self.recording_line(s, "bad signature on the final digest (events 5)") + "\n", out)
