@@ -109,7 +109,9 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   std::mutex mu_;
   std::map<std::string, sqlite3_stmt*> cache_;
   std::shared_ptr<const AuditSigner> signer_;
-  double last_anchor_ = 0;  // monotonic seconds
+  double last_anchor_ = 0;      // monotonic seconds
+  int64_t own_unanchored_ = 0;  // chain entries this process committed since its last anchor
+  int64_t own_pending_ = 0;     // ... appended in the open transaction
 };
 
 }  // namespace bastion

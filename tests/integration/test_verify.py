@@ -2,6 +2,7 @@
 (edit, truncation, deleted, inserted and swapped lines, a removed file),
 on audit rows changed with sqlite3 directly, after a kill -9 of bastiond,
 and across retention pruning."""
+import hashlib
 import json
 import os
 import re
@@ -270,6 +271,40 @@ class RecordingRowFailureTest(BastionTest):
         logs = [l for l in self.env.bastion.log_lines() if l.get("msg") == "cannot open recording"]
         self.assertEqual(len(logs), 1)
         self.assertEqual(logs[0]["error"], "recording row: store full")
+
+
+class ForeignEntriesTest(BastionTest):
+    """The chain's hashes are not keyed: an entry appended by another writer
+    of audit.db is covered by bastiond's next anchor, and bastiond says so."""
+
+    def test_anchor_over_entries_bastiond_did_not_write_is_logged(self):
+        env = self.env
+        db = sqlite3.connect(os.path.join(env.bastion.data, "audit.db"))
+        db.row_factory = sqlite3.Row
+        cur = db.execute("INSERT INTO auth_events (at, source_address, user, key_id, serial, ca_fingerprint, "
+                         "accepted, reason) VALUES ('t', '10.0.0.1', 'web1', 'mallory', 1, 'f', 1, 'forged')")
+        key = str(cur.lastrowid)
+        row = dict(db.execute("SELECT * FROM auth_events WHERE id=?", (cur.lastrowid,)).fetchone())
+        row_json = json.dumps(row, sort_keys=True, separators=(",", ":"))
+        anchored = db.execute("SELECT IFNULL(MAX(seq), 0) FROM audit_anchors").fetchone()[0]
+        head = db.execute("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (head[0] + 1, head[1]) if head else (1, "0" * 64)
+        entry = json.dumps([seq, "auth_events", key, row_json], separators=(",", ":"))
+        digest = hashlib.sha256((prev + "\n" + entry).encode()).hexdigest()
+        db.execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash) VALUES (?,?,?,?,?,?)",
+                   (seq, "auth_events", key, row_json, prev, digest))
+        db.commit()
+        db.close()
+        # Any write makes bastiond anchor within a second.
+        env.ssh("web1", "true")
+        end = time.time() + 10
+        warned = []
+        while time.time() < end and not warned:
+            warned = [l for l in env.bastion.log_lines()
+                      if l.get("msg") == "audit chain: signing entries another process appended"]
+            time.sleep(0.1)
+        self.assertEqual(len(warned), 1, env.bastion.log_lines()[-5:])
+        self.assertEqual((warned[0]["from_seq"], warned[0]["appended_by_others"]), (str(anchored + 1), "1"))
 
 
 class InterruptedTest(BastionTest):
