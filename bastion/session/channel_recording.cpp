@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "audit/audit_signer.h"
-
 #include "common/log.h"
 #include "common/time_util.h"
 

@@ -273,6 +273,30 @@ class RecordingRowFailureTest(BastionTest):
         self.assertEqual(logs[0]["error"], "recording row: store full")
 
 
+class CheckpointFailureTest(BastionTest):
+    def test_checkpoint_that_cannot_be_stored_ends_the_channel(self):
+        env = self.env
+        cmd = env.ssh_base() + ["web1@127.0.0.1", "echo start; sleep 5; echo never"]
+        client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(client.stdout.readline(), b"start\n")
+            db = sqlite3.connect(os.path.join(env.bastion.data, "audit.db"))
+            db.execute("CREATE TRIGGER no_checkpoints BEFORE UPDATE OF cp_events ON recordings "
+                       "BEGIN SELECT RAISE(ABORT, 'store full'); END")
+            db.commit()
+            db.close()
+            out, err = client.communicate(timeout=20)
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.communicate()
+        self.assertEqual(out, b"")  # the checkpoint over "start", a second in, fails
+        self.assertEqual(err, b"bastion: recording failed: checkpoint: store full; session closed\n")
+        self.assertEqual(client.returncode, 255)
+        self.assertEqual(env.audit_eventually("SELECT recording_state FROM commands WHERE kind='exec'",
+                                              [("failed",)]), [("failed",)])
+
+
 class ForeignEntriesTest(BastionTest):
     """The chain's hashes are not keyed: an entry appended by another writer
     of audit.db is covered by bastiond's next anchor, and bastiond says so."""
