@@ -110,6 +110,17 @@ TEST_CASE("every store write is chained, anchors sign the head, direct SQL is ca
     CHECK(verify_db(db, key) == std::vector<std::string>{"commands " + std::to_string(denied) +
                                                          ": edited outside the bastion: decision: chained \"deny\", now \"allow\""});
   }
+  SECTION("one invalid UTF-8 byte edited into another") {
+    int64_t raw = 0;
+    CommandStart c = command("S1", "allow");
+    c.text = "rm \xff";
+    REQUIRE(s->command_started(c, raw, err));
+    REQUIRE(s->anchor_chain(true, err));
+    CHECK(verify_db(db, key).empty());
+    sql(db, "UPDATE commands SET text=CAST(X'726d20fe' AS TEXT) WHERE id=" + std::to_string(raw));
+    CHECK(verify_db(db, key) == std::vector<std::string>{"commands " + std::to_string(raw) +
+                                                         ": edited outside the bastion: text: chained {\"base64\":\"cm0g/w==\"}, now {\"base64\":\"cm0g/g==\"}"});
+  }
   SECTION("a deleted row") {
     sql(db, "DELETE FROM auth_events");
     CHECK(verify_db(db, key) ==
