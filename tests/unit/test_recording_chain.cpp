@@ -103,6 +103,20 @@ TEST_CASE("the reader finds where the chain stops matching", "[recording_chain]"
     CHECK(s.partial_bytes > 0);
     CHECK(s.matches == std::vector<bool>{false});
   }
+  SECTION("fed a byte at a time, the scan is the same") {
+    std::string t = text;
+    t[t.rfind("line 2")] = 'L';
+    t += "[9, \"o\"";  // a partial last line
+    ChainScanner sc({cp, fin});
+    for (char ch : t) sc.feed(std::string_view(&ch, 1));
+    const ChainScan a = sc.finish(), b = scan_recording_chain(t, {cp, fin});
+    CHECK(a.file.digest == b.file.digest);
+    CHECK(a.file.events == b.file.events);
+    CHECK(a.matches == b.matches);
+    CHECK(a.partial_bytes == b.partial_bytes);
+    CHECK(a.partial_bytes == 7);
+    CHECK(a.last_line_digest == b.last_line_digest);
+  }
   SECTION("anything at all scans without throwing") {
     CHECK(scan_recording_chain("", {fin}).file.events == 0);
     CHECK(scan_recording_chain("\n\n\n", {fin}).file.events == 2);
