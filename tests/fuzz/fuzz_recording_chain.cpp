@@ -32,6 +32,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string file(reinterpret_cast<const char*>(data), size);
   const recorder::ChainScan whole = recorder::scan_recording_chain(file, {});
   if (whole.file.bytes + whole.partial_bytes != size) std::abort();
+  // Read in two chunks (split where the first byte says), the scan is the same.
+  recorder::ChainScanner chunked({});
+  const std::size_t cut = size ? data[0] % (size + 1) : 0;
+  chunked.feed(std::string_view(file).substr(0, cut));
+  chunked.feed(std::string_view(file).substr(cut));
+  const recorder::ChainScan c = chunked.finish();
+  if (c.file.digest != whole.file.digest || c.partial_bytes != whole.partial_bytes ||
+      c.out_of_order_line != whole.out_of_order_line)
+    std::abort();
   // The file's own chain state matches it; a checkpoint at its last event too.
   const recorder::ChainScan again = recorder::scan_recording_chain(file, {whole.file});
   if (whole.file.bytes > 0 && !again.matches.at(0)) std::abort();
