@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "recorder/line_chain.h"
+#include "recorder/utf8.h"
 
 namespace bastion {
 
@@ -25,8 +26,18 @@ std::string row_json(sqlite3_stmt* st, int first) {
       case SQLITE_INTEGER: j[name] = static_cast<int64_t>(sqlite3_column_int64(st, c)); break;
       case SQLITE_FLOAT: j[name] = sqlite3_column_double(st, c); break;
       default: {
-        const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
-        j[name] = std::string(t ? t : "", static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
+        const auto* t = reinterpret_cast<const char*>(sqlite3_column_type(st, c) == SQLITE_BLOB
+                                                          ? sqlite3_column_blob(st, c)
+                                                          : sqlite3_column_text(st, c));
+        const std::string v(t ? t : "", t ? static_cast<std::size_t>(sqlite3_column_bytes(st, c)) : 0);
+        // Lossless: text that is not UTF-8 (a command's bytes) would come out
+        // of JSON as U+FFFD, and an edit of one invalid byte into another
+        // would go unseen. Such text, and blobs, are kept as base64.
+        std::string scratch;
+        if (sqlite3_column_type(st, c) == SQLITE_BLOB || recorder::append_json_escaped(scratch, v))
+          j[name] = {{"base64", recorder::base64_encode(v)}};
+        else
+          j[name] = v;
       }
     }
   }

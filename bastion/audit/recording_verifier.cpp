@@ -43,12 +43,26 @@ std::string mismatch(const recorder::ChainScan& scan, const RecordingSeal& want,
 
 }  // namespace
 
+std::vector<recorder::ChainState> recording_points(const RecordingRecord& r) {
+  std::vector<recorder::ChainState> points;
+  if (r.checkpoint) points.push_back(chain_point(*r.checkpoint));
+  if (r.state == "closed") points.push_back(chain_point(r.final_seal));
+  return points;
+}
+
 RecordingVerdict verify_recording(const RecordingRecord& r, const std::optional<std::string>& file,
+                                  const AuditVerifier& key) {
+  if (!file) return verify_recording(r, static_cast<const recorder::ChainScan*>(nullptr), key);
+  const recorder::ChainScan scan = recorder::scan_recording_chain(*file, recording_points(r));
+  return verify_recording(r, &scan, key);
+}
+
+RecordingVerdict verify_recording(const RecordingRecord& r, const recorder::ChainScan* file_scan,
                                   const AuditVerifier& key) {
   if (r.state == "pruned") return {true, "pruned at " + r.pruned_at + " by " + r.pruned_by};
   if (r.state != "closed" && r.state != "open" && r.state != "interrupted")
     return {false, "unknown state \"" + r.state + "\""};
-  if (!file) return {false, "missing file: " + r.path};
+  if (!file_scan) return {false, "missing file: " + r.path};
   const bool closed = r.state == "closed";
   if (closed &&
       !key.verify(recording_seal_text(SealKind::final, r.path, r.session_id, r.channel, r.final_seal), r.final_seal.signature))
@@ -57,10 +71,8 @@ RecordingVerdict verify_recording(const RecordingRecord& r, const std::optional<
                                   r.checkpoint->signature))
     return {false, "bad signature on the checkpoint at event " + n(r.checkpoint->events)};
 
-  std::vector<recorder::ChainState> points;
-  if (r.checkpoint) points.push_back(chain_point(*r.checkpoint));
-  if (closed) points.push_back(chain_point(r.final_seal));
-  const recorder::ChainScan scan = recorder::scan_recording_chain(*file, points);
+  const recorder::ChainScan& scan = *file_scan;
+  if (scan.matches.size() != recording_points(r).size()) return {false, "internal error: scanned with other points"};
   const uint64_t cp_ok = r.checkpoint && scan.matches[0] ? r.checkpoint->events : 0;
 
   if (closed) {

@@ -6,7 +6,10 @@
 #include <optional>
 #include <string>
 
+#include <vector>
+
 #include "audit/audit_seal.h"
+#include "recorder/recording_chain.h"
 
 namespace bastion {
 
@@ -28,7 +31,15 @@ struct RecordingVerdict {
   std::string what;  // "OK (...)" or the problem, with where
 };
 
-// `file` is the file's bytes, or nullopt when it does not exist.
+// The chain states a file is compared with: the checkpoint, then the final
+// digest (closed recordings). Scan the file with these (recorder::ChainScanner).
+std::vector<recorder::ChainState> recording_points(const RecordingRecord& r);
+
+// `scan` is the file scanned with recording_points(r), or null when the
+// file does not exist.
+RecordingVerdict verify_recording(const RecordingRecord& r, const recorder::ChainScan* scan, const AuditVerifier& key);
+
+// The same over the file's bytes (nullopt: no file).
 RecordingVerdict verify_recording(const RecordingRecord& r, const std::optional<std::string>& file,
                                   const AuditVerifier& key);
 

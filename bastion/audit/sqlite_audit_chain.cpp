@@ -11,6 +11,7 @@
 namespace bastion {
 
 SqliteAuditStore::Txn::Txn(SqliteAuditStore& s, std::string& error) : s_(s) {
+  s_.own_pending_ = 0;
   begun_ = s_.execute("BEGIN IMMEDIATE", {}, error);
 }
 
@@ -23,15 +24,19 @@ SqliteAuditStore::Txn::~Txn() {
 
 bool SqliteAuditStore::Txn::commit(std::string& error) {
   done_ = true;
-  if (s_.execute("COMMIT", {}, error)) return true;
+  if (s_.execute("COMMIT", {}, error)) {
+    s_.own_unanchored_ += s_.own_pending_;
+    s_.own_pending_ = 0;
+    return true;
+  }
   std::string ignored;
   s_.execute("ROLLBACK", {}, ignored);
   return false;
 }
 
-void SqliteAuditStore::set_signer(const AuditSigner* signer) {
+void SqliteAuditStore::set_signer(std::shared_ptr<const AuditSigner> signer) {
   std::lock_guard<std::mutex> g(mu_);
-  signer_ = signer;
+  signer_ = std::move(signer);
 }
 
 bool SqliteAuditStore::chain_row(const char* table, const std::string& key, std::string& error) {
@@ -49,8 +54,11 @@ bool SqliteAuditStore::chain_row(const char* table, const std::string& key, std:
   if (!query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", {}, head, error)) return false;
   const int64_t seq = head.empty() ? 1 : std::stoll(head[0][0]) + 1;
   const std::string prev = head.empty() ? kChainGenesis : head[0][1];
-  return execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash) VALUES (?,?,?,?,?,?)",
-                 {seq, std::string(table), key, json, prev, chain_hash(prev, seq, table, key, json)}, error);
+  if (!execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash) VALUES (?,?,?,?,?,?)",
+               {seq, std::string(table), key, json, prev, chain_hash(prev, seq, table, key, json)}, error))
+    return false;
+  ++own_pending_;  // counted as this process's once the transaction commits
+  return true;
 }
 
 bool SqliteAuditStore::chain_existing_rows(std::string& error) {
@@ -94,6 +102,15 @@ bool SqliteAuditStore::anchor_locked(bool force, std::string& error) {
   last_anchor_ = now;
   if (head.empty() || (!anchored.empty() && anchored[0][0] == head[0][0])) return txn.commit(error);
   const int64_t seq = std::stoll(head[0][0]);
+  // The chain's hashes are not keyed: whoever can write the store can append
+  // well-formed entries, and this anchor would vouch for them. Entries this
+  // process did not append are named in the log (bastionctl's are expected).
+  const int64_t from = anchored.empty() ? 1 : std::stoll(anchored[0][0]) + 1;
+  if (seq - from + 1 > own_unanchored_)
+    log_warn("audit chain: signing entries another process appended",
+             {{"from_seq", std::to_string(from)}, {"to_seq", std::to_string(seq)},
+              {"appended_by_others", std::to_string(seq - from + 1 - own_unanchored_)}});
+  own_unanchored_ = 0;
   const std::string at = iso8601_now();
   const std::string sig = signer_->sign(anchor_text(seq, head[0][1], at));
   if (sig.empty()) return error = "cannot sign the audit chain", false;

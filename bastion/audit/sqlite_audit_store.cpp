@@ -168,7 +168,6 @@ CREATE TABLE audit_chain (
   prev_hash TEXT NOT NULL,
   hash TEXT NOT NULL
 );
-CREATE INDEX audit_chain_row ON audit_chain(tbl, row_key, seq);
 CREATE TABLE audit_anchors (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   seq INTEGER NOT NULL,

@@ -32,8 +32,9 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   static std::unique_ptr<SqliteAuditStore> open(const std::string& path, std::string& error);
   ~SqliteAuditStore() override;
   // The key anchors are signed with (bastiond's); none: the chain grows
-  // unsigned until a process with the key anchors it.
-  void set_signer(const AuditSigner* signer);
+  // unsigned until a process with the key anchors it. Shared: the store
+  // signs its last anchor when it closes.
+  void set_signer(std::shared_ptr<const AuditSigner> signer);
 
   bool session_started(const SessionStart& s, std::string& error) override;
   bool session_ended(const SessionEnd& s, std::string& error) override;
@@ -109,8 +110,10 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   sqlite3* db_;
   std::mutex mu_;
   std::map<std::string, sqlite3_stmt*> cache_;
-  const AuditSigner* signer_ = nullptr;
-  double last_anchor_ = 0;  // monotonic seconds
+  std::shared_ptr<const AuditSigner> signer_;
+  double last_anchor_ = 0;      // monotonic seconds
+  int64_t own_unanchored_ = 0;  // chain entries this process committed since its last anchor
+  int64_t own_pending_ = 0;     // ... appended in the open transaction
 };
 
 }  // namespace bastion

@@ -60,16 +60,16 @@ int ctl_recordings(const std::vector<std::string>& a) {
     return std::fprintf(stderr, "bastionctl: no retention configured: recordings are kept forever\n"), 1;
   // The signing key, when this user can read it, signs the chain's head at
   // close; without it the entries stay unsigned until bastiond anchors them.
-  std::unique_ptr<AuditSigner> signer;
+  std::shared_ptr<const AuditSigner> signer;
   if (!key_path.empty() && ::access(key_path.c_str(), R_OK) == 0) {
     signer = AuditSigner::load_or_create(key_path, err);
     if (!signer) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
   }
   auto store = SqliteAuditStore::open(db, err);
   if (!store) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
-  store->set_signer(signer.get());
+  store->set_signer(signer);
   const PruneReport r = prune_recordings(*store, retention, unix_now(), "bastionctl (" + unix_user() + ")", dry_run);
-  store.reset();  // anchors while the signer is alive
+  store.reset();  // closing anchors the chain's head
   for (const auto& p : r.pruned) std::printf("%s%s\n", dry_run ? "would prune " : "pruned ", display_escape(p).c_str());
   for (const auto& e : r.errors) std::fprintf(stderr, "bastionctl: cannot prune %s\n", display_escape(e).c_str());
   std::printf("%zu recording(s) %s\n", r.pruned.size(), dry_run ? "past retention" : "pruned");

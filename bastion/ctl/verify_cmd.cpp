@@ -2,9 +2,12 @@
 // wrote? Recomputes each recording's hash chain against its signed digest
 // (or last signed checkpoint) and the audit chain against its signed
 // anchors and the current rows. Exit 0 only when everything verifies.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,11 +56,22 @@ RecordingRecord read_record(sqlite3_stmt* st) {
   return r;
 }
 
-std::optional<std::string> read_recording(const std::string& path, std::string& error) {
-  if (::access(path.c_str(), F_OK) != 0) return std::nullopt;
-  std::string bytes;
-  if (!read_file(path, bytes)) error = "cannot read " + path;
-  return bytes;
+// Scans the file a chunk at a time (recordings run to hundreds of MiB);
+// nullopt when it does not exist, `error` when it cannot be read.
+std::optional<recorder::ChainScan> scan_recording(const RecordingRecord& r, std::string& error) {
+  if (::access(r.path.c_str(), F_OK) != 0) return std::nullopt;
+  struct stat st{};
+  std::string why;
+  const int fd = open_regular_file(r.path, st, why);
+  if (fd < 0) return error = "cannot read " + r.path + ": " + why, std::nullopt;
+  recorder::ChainScanner scanner(recording_points(r));
+  std::string buf(1 << 20, '\0');
+  ssize_t n;
+  while ((n = ::read(fd, buf.data(), buf.size())) > 0) scanner.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+  const int read_errno = errno;
+  ::close(fd);
+  if (n < 0) return error = "cannot read " + r.path + ": " + std::strerror(read_errno), std::nullopt;
+  return scanner.finish();
 }
 
 int usage() {
@@ -109,8 +123,9 @@ int ctl_verify(const std::vector<std::string>& a) {
     ++count;
     const RecordingRecord r = read_record(st.get());
     std::string read_error;
-    const auto file = r.state == "pruned" ? std::nullopt : read_recording(r.path, read_error);
-    const RecordingVerdict v = read_error.empty() ? verify_recording(r, file, *key) : RecordingVerdict{false, read_error};
+    const auto scan = r.state == "pruned" ? std::nullopt : scan_recording(r, read_error);
+    const RecordingVerdict v =
+        read_error.empty() ? verify_recording(r, scan ? &*scan : nullptr, *key) : RecordingVerdict{false, read_error};
     ok = ok && v.ok;
     out["recordings"].push_back({{"id", r.id}, {"session", r.session_id}, {"channel", r.channel}, {"path", r.path},
                                  {"state", r.state}, {"ok", v.ok}, {"result", v.what}});

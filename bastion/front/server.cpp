@@ -158,8 +158,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     log_error("cannot create data directory", {{"path", cfg->recordings_dir()}, {"error", ec.message()}});
     return 1;
   }
-  // Declared before the store: the store signs its last anchor when it closes.
-  const auto signer = AuditSigner::load_or_create(cfg->audit_signing_key, err);
+  const std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(cfg->audit_signing_key, err);
   if (!signer) {
     log_error("cannot load the audit signing key", {{"error", err}});
     return 1;
@@ -172,7 +171,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     log_error("cannot open audit store", {{"error", err}});
     return 1;
   }
-  audit->set_signer(signer.get());
+  audit->set_signer(signer);
   // What a previous process left open (kill -9, power loss) ended with it.
   const int interrupted = audit->mark_interrupted(iso8601_now(), err);
   if (interrupted < 0) {

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "audit/audit_signer.h"
-
 #include "common/log.h"
 #include "common/time_util.h"
 
@@ -72,7 +71,9 @@ bool ChannelRecording::open(const Place& place, const Header& header, uint64_t m
 void ChannelRecording::marker(const std::string& text) {
   if (!writer_) return;
   writer_->marker(text);
-  checkpoint();  // each command marker: what led up to a command is sealed
+  // Each command marker is sealed, at the channel's next pass: a command's
+  // markers (its text, then its decision) share one checkpoint.
+  checkpoint_due_ = true;
 }
 
 RecordingSeal ChannelRecording::seal(SealKind kind) const {
@@ -85,12 +86,13 @@ RecordingSeal ChannelRecording::seal(SealKind kind) const {
 }
 
 void ChannelRecording::checkpoint_if_due(double now) {
-  if (writer_ && now - last_checkpoint_ >= 1.0) checkpoint();
+  if (writer_ && (checkpoint_due_ || now - last_checkpoint_ >= 1.0)) checkpoint();
 }
 
 void ChannelRecording::checkpoint() {
   if (!ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty()) return;
   last_checkpoint_ = monotonic_seconds();
+  checkpoint_due_ = false;
   if (writer_->chain_state().events == checkpointed_events_) return;
   // What the checkpoint vouches for is in the file before it is stored, so
   // a kill -9 leaves a file that verifies up to it.

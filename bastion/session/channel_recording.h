@@ -55,7 +55,8 @@ class ChannelRecording {
   void input(std::string_view data);
   void resize(int cols, int rows);
   // Signs and stores a checkpoint when events were written since the last
-  // one and a second has passed (the channel calls this each pass).
+  // one and a marker was written or a second has passed (the channel calls
+  // this each pass).
   void checkpoint_if_due(double now);
   // Closes the file, then the row with the signed final digest; the row
   // names the channel's audit row.
@@ -80,6 +81,7 @@ class ChannelRecording {
   int64_t row_id_ = 0;
   uint64_t checkpointed_events_ = 0;
   double last_checkpoint_ = 0;
+  bool checkpoint_due_ = false;  // a marker was written since the last checkpoint
   std::string ledger_error_;  // a checkpoint that could not be stored: the recording has failed
   std::shared_ptr<recorder::AsyncFileSink> file_;
   std::unique_ptr<recorder::AsciicastWriter> writer_;

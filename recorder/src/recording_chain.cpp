@@ -20,38 +20,52 @@ std::optional<double> event_time(std::string_view line) {
 
 }  // namespace
 
-ChainScan scan_recording_chain(std::string_view content, const std::vector<ChainState>& points) {
-  ChainScan scan;
-  scan.matches.assign(points.size(), false);
-  LineChain chain;
-  std::optional<double> last_time;
-  std::size_t pos = 0;
-  auto check_points = [&] {
-    const ChainState now = chain.state();
-    for (std::size_t i = 0; i < points.size(); ++i)
-      if (points[i].events == now.events && chain.lines() > 0 && points[i].bytes == now.bytes &&
-          points[i].digest == now.digest)
-        scan.matches[i] = true;
-  };
-  while (pos < content.size()) {
-    const std::size_t nl = content.find('\n', pos);
-    if (nl == std::string_view::npos) {
-      scan.partial_bytes = content.size() - pos;
-      break;
-    }
-    const std::string_view line = content.substr(pos, nl + 1 - pos);
-    pos = nl + 1;
-    chain.add(line);
-    if (chain.lines() > 1) {
-      const auto t = event_time(line);
-      if (t && last_time && *t < *last_time && !scan.out_of_order_line) scan.out_of_order_line = chain.lines();
-      if (t) last_time = t;
-    }
-    check_points();
+ChainScanner::ChainScanner(std::vector<ChainState> points) : points_(std::move(points)) {
+  scan_.matches.assign(points_.size(), false);
+}
+
+void ChainScanner::line(std::string_view l) {
+  chain_.add(l);
+  if (chain_.lines() > 1) {
+    const auto t = event_time(l);
+    if (t && last_time_ && *t < *last_time_ && !scan_.out_of_order_line) scan_.out_of_order_line = chain_.lines();
+    if (t) last_time_ = t;
   }
-  scan.file = chain.state();
-  scan.last_line_digest = chain.last_line_digest();
-  return scan;
+  const ChainState now = chain_.state();
+  for (std::size_t i = 0; i < points_.size(); ++i)
+    if (points_[i].events == now.events && points_[i].bytes == now.bytes && points_[i].digest == now.digest)
+      scan_.matches[i] = true;
+}
+
+void ChainScanner::feed(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const std::size_t nl = bytes.find('\n');
+    if (nl == std::string_view::npos) {
+      partial_.append(bytes);
+      return;
+    }
+    if (partial_.empty()) {
+      line(bytes.substr(0, nl + 1));
+    } else {
+      partial_.append(bytes.substr(0, nl + 1));
+      line(partial_);
+      partial_.clear();
+    }
+    bytes.remove_prefix(nl + 1);
+  }
+}
+
+ChainScan ChainScanner::finish() {
+  scan_.partial_bytes = partial_.size();
+  scan_.file = chain_.state();
+  scan_.last_line_digest = chain_.last_line_digest();
+  return scan_;
+}
+
+ChainScan scan_recording_chain(std::string_view content, const std::vector<ChainState>& points) {
+  ChainScanner s(points);
+  s.feed(content);
+  return s.finish();
 }
 
 }  // namespace recorder

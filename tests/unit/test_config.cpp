@@ -336,3 +336,22 @@ web_session_ttl = "30m"
   INFO(rerr);
   CHECK(rerr.ends_with("targets.audit: this name is reserved (auditors' web login)"));
 }
+
+TEST_CASE("the audit signing key and retention", "[config][integrity]") {
+  ConfigDir c;
+  const std::string f = c.d / "bastion.conf";
+  std::string err;
+  auto cfg = load_config(c.write(kGood), err, kKinds);
+  REQUIRE(cfg);
+  CHECK(cfg->audit_signing_key == c.d / "var/audit_signing_key");
+  CHECK(cfg->retention == 0);  // kept forever
+  cfg = load_config(c.write(std::string(kGood) + "audit_signing_key = \"keys/audit\"\nretention = \"90d\"\n"), err, kKinds);
+  REQUIRE(cfg);
+  CHECK(cfg->audit_signing_key == c.d / "keys/audit");
+  CHECK(cfg->retention == 90 * 86400);
+  CHECK(error_for(c, std::string(kGood) + "retention = \"soon\"\n") ==
+        f + ":12: retention: expected a duration such as \"90d\" (s, m, h, d, w)");
+  CHECK(error_for(c, std::string(kGood) + "retention = \"0d\"\n") ==
+        f + ":12: retention: expected a duration such as \"90d\" (s, m, h, d, w)");
+  CHECK(error_for(c, std::string(kGood) + "retention = 90\n") == f + ":12: retention: expected a string");
+}

@@ -23,6 +23,22 @@ struct ChainScan {
   std::optional<uint64_t> out_of_order_line;
 };
 
+// Scans a file as it is read, a chunk at a time (memory: one line).
+class ChainScanner {
+ public:
+  explicit ChainScanner(std::vector<ChainState> points);
+  void feed(std::string_view bytes);
+  ChainScan finish();
+
+ private:
+  void line(std::string_view line);
+  std::vector<ChainState> points_;
+  ChainScan scan_;
+  LineChain chain_;
+  std::optional<double> last_time_;
+  std::string partial_;  // a line not yet ended
+};
+
 ChainScan scan_recording_chain(std::string_view content, const std::vector<ChainState>& points);
 
 }  // namespace recorder

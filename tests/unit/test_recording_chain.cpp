@@ -1,0 +1,125 @@
+#include <catch2/catch.hpp>
+
+#include "recorder/asciicast_writer.h"
+#include "recorder/line_chain.h"
+#include "recorder/recording_chain.h"
+
+using namespace recorder;
+
+namespace {
+
+class MemorySink : public LineSink {
+ public:
+  explicit MemorySink(std::string& out) : out_(out) {}
+  void write_line(std::string line) override { out_ += line; }
+  bool failed() const override { return false; }
+  std::string error() const override { return {}; }
+  void close() override {}
+
+ private:
+  std::string& out_;
+};
+
+// h_i = SHA-256(h_{i-1} || line_i), h_0 = 32 zero bytes: computed here the long way.
+std::string chain_of(const std::vector<std::string>& lines) {
+  std::string h(32, '\0');
+  for (const auto& l : lines) {
+    const std::string hex = sha256_hex(h + l);
+    h.clear();
+    for (std::size_t i = 0; i < hex.size(); i += 2) h += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  return to_hex(reinterpret_cast<const unsigned char*>(h.data()), h.size());
+}
+
+}  // namespace
+
+TEST_CASE("the line chain is SHA-256 over the previous head and each line", "[recording_chain]") {
+  LineChain c;
+  CHECK(c.state().events == 0);
+  c.add("{\"version\":2}\n");
+  c.add("[0.1, \"o\", \"a\"]\n");
+  const ChainState s = c.state();
+  CHECK(s.events == 1);
+  CHECK(s.bytes == 30);
+  CHECK(s.digest == chain_of({"{\"version\":2}\n", "[0.1, \"o\", \"a\"]\n"}));
+  CHECK(c.last_line_digest() == sha256_hex("[0.1, \"o\", \"a\"]\n"));
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST_CASE("the writer's chain covers exactly the lines it handed over, header included", "[recording_chain]") {
+  std::string text;
+  double now = 0;
+  AsciicastWriter w(std::make_unique<MemorySink>(text), {}, 0, [&now] { return now; });
+  w.marker("exec: ls");
+  now = 0.5;
+  w.output("hello\r\n");
+  w.output("\xff");  // invalid byte: an "o" event and its "b" event, two lines
+  w.finish();
+  const ChainState s = w.chain_state();
+  const ChainScan scan = scan_recording_chain(text, {s});
+  CHECK(s.bytes == text.size());
+  CHECK(s.events == 4);
+  CHECK(scan.file.digest == s.digest);
+  CHECK(scan.matches == std::vector<bool>{true});
+  CHECK(scan.partial_bytes == 0);
+  CHECK_FALSE(scan.out_of_order_line);
+  CHECK(scan.last_line_digest == w.last_line_digest());
+}
+
+TEST_CASE("the reader finds where the chain stops matching", "[recording_chain]") {
+  std::string text;
+  double now = 0;
+  AsciicastWriter w(std::make_unique<MemorySink>(text), {}, 0, [&now] { return now; });
+  w.marker("one");
+  const ChainState cp = w.chain_state();
+  for (int i = 0; i < 4; ++i) now += 0.25, w.output("line " + std::to_string(i) + "\n");
+  const ChainState fin = w.chain_state();
+
+  SECTION("intact") { CHECK(scan_recording_chain(text, {cp, fin}).matches == std::vector<bool>{true, true}); }
+  SECTION("an edit after the checkpoint keeps the checkpoint") {
+    std::string t = text;
+    t[t.rfind("line 2")] = 'L';
+    const auto s = scan_recording_chain(t, {cp, fin});
+    CHECK(s.matches == std::vector<bool>{true, false});
+    CHECK(s.file.events == fin.events);
+    CHECK(s.file.bytes == fin.bytes);
+  }
+  SECTION("an edit of the header breaks both") {
+    std::string t = text;
+    t[t.find("80")] = '9';
+    CHECK(scan_recording_chain(t, {cp, fin}).matches == std::vector<bool>{false, false});
+  }
+  SECTION("swapped lines are out of order") {
+    const auto a = text.find("[0.5"), b = text.find("[0.75"), e = text.find("[1.0");
+    const std::string t = text.substr(0, a) + text.substr(b, e - b) + text.substr(a, b - a) + text.substr(e);
+    const auto s = scan_recording_chain(t, {fin});
+    REQUIRE(s.out_of_order_line);
+    CHECK(*s.out_of_order_line == 5);
+    CHECK(s.matches == std::vector<bool>{false});
+  }
+  SECTION("a cut mid-line leaves partial bytes") {
+    const auto s = scan_recording_chain(text.substr(0, text.size() - 3), {fin});
+    CHECK(s.file.events == fin.events - 1);
+    CHECK(s.partial_bytes > 0);
+    CHECK(s.matches == std::vector<bool>{false});
+  }
+  SECTION("fed a byte at a time, the scan is the same") {
+    std::string t = text;
+    t[t.rfind("line 2")] = 'L';
+    t += "[9, \"o\"";  // a partial last line
+    ChainScanner sc({cp, fin});
+    for (char ch : t) sc.feed(std::string_view(&ch, 1));
+    const ChainScan a = sc.finish(), b = scan_recording_chain(t, {cp, fin});
+    CHECK(a.file.digest == b.file.digest);
+    CHECK(a.file.events == b.file.events);
+    CHECK(a.matches == b.matches);
+    CHECK(a.partial_bytes == b.partial_bytes);
+    CHECK(a.partial_bytes == 7);
+    CHECK(a.last_line_digest == b.last_line_digest);
+  }
+  SECTION("anything at all scans without throwing") {
+    CHECK(scan_recording_chain("", {fin}).file.events == 0);
+    CHECK(scan_recording_chain("\n\n\n", {fin}).file.events == 2);
+    CHECK(scan_recording_chain(std::string("[1e999,\0\n[nan,x\n", 16), {}).file.events == 1);
+  }
+}
