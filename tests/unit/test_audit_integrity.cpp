@@ -166,11 +166,14 @@ TEST_CASE("rows written before the chain existed are chained when the store migr
     REQUIRE(s);
   }
   // Roll back to a version-6 store holding one session, as an older bastiond left it.
-  sql(db, "DROP TABLE audit_chain; DROP TABLE audit_anchors; DROP TABLE recordings; PRAGMA user_version=6;"
+  sql(db, "DROP TABLE audit_chain; DROP TABLE audit_anchors; DROP TABLE recordings; DROP TABLE commands_fts; "
+          "DROP TABLE commands_fts_progress; DROP TRIGGER commands_fts_delete; DROP TRIGGER commands_fts_update; "
+          "PRAGMA user_version=6;"
           "INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, source_address, target, "
           "started_at) VALUES ('OLD','a','ops',1,'a','f','127.0.0.1','web1','2025-01-01T00:00:00Z')");
   std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
   auto s = SqliteAuditStore::open(db, err);
+  INFO(err);
   REQUIRE(s);
   s->set_signer(signer);
   REQUIRE(s->anchor_chain(true, err));
