@@ -18,6 +18,7 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 BASTION_PORT="${BASTION_PORT:-$(free_port)}"
 TARGET_PORT="${TARGET_PORT:-$(free_port)}"
 PG_PORT="${PG_PORT:-$(free_port)}"
+WEB_PORT="${WEB_PORT:-$(free_port)}"
 USER_NAME="$(id -un)"
 
 ssh-keygen -q -t ed25519 -N '' -C "demo user CA" -f "$K/user_ca"
@@ -29,6 +30,9 @@ ssh-keygen -q -s "$K/user_ca" -I alice -n ops -V -1m:+15m "$K/alice.pub"
 # carol is an analyst: on demo-db she connects as the read-only role app_ro.
 ssh-keygen -q -t ed25519 -N '' -C "carol" -f "$K/carol"
 ssh-keygen -q -s "$K/user_ca" -I carol -n analyst -V -1m:+15m "$K/carol.pub"
+# erin is an auditor: she reads sessions and recordings on the web page.
+ssh-keygen -q -t ed25519 -N '' -C "erin" -f "$K/erin"
+ssh-keygen -q -s "$K/user_ca" -I erin -n auditor -V -1m:+15m "$K/erin.pub"
 # bob approves; his certificate comes from the bastion's own CA.
 "$ROOT/build/bastion/bastionctl" ca init "$K/bastion_ca" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -C "bob" -f "$K/bob"
@@ -89,6 +93,10 @@ host_keys    = { "keys/bastion_host_key" }
 user_ca_keys = { "keys/user_ca.pub", "keys/bastion_ca.pub" }
 approvals    = { timeout = 300 }
 data_dir     = "data"
+retention    = "90d"
+-- The auditors' page (self-signed certificate in data/ at first start).
+web_listen         = "127.0.0.1:$WEB_PORT"
+auditor_principals = { "auditor" }
 targets = {
   ["demo-host"] = { type = "ssh", host = "127.0.0.1", port = $TARGET_PORT, user = "$USER_NAME",
                     identity = "keys/target_key", known_hosts = "keys/known_hosts",
@@ -155,6 +163,7 @@ done
 S="ssh -i $K/alice -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
 B="ssh -i $K/bob -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
 C="ssh -i $K/carol -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
+E="ssh -i $K/erin -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
 cat <<MSG
 
 bastiond is listening on 127.0.0.1:$BASTION_PORT in front of target "demo-host"
@@ -178,9 +187,13 @@ is valid for 15 minutes.
   Held for review:    $S demo-db@127.0.0.1 'DROP TABLE orders'   (bob may approve it too)
   As an analyst:      $C demo-db@127.0.0.1 'SELECT current_user'   (app_ro: the database refuses writes)
 
-Recordings:   ls $DEMO/data/recordings/*/
-Replay one:   $ROOT/build/bastion/bastionctl recording play FILE   (or: asciinema play FILE)
-Audit:        $ROOT/build/bastion/bastionctl audit commands --db $DEMO/data/audit.db
+Auditors (erin):
+  Web page:     $E audit@127.0.0.1 login      (prints a one-time https URL; the certificate is self-signed)
+  Sessions:     $ROOT/build/bastion/bastionctl audit sessions --config $DEMO/bastion.conf --since 1h
+  Commands:     $ROOT/build/bastion/bastionctl audit commands --config $DEMO/bastion.conf --grep rm
+  One session:  $ROOT/build/bastion/bastionctl session show ID --config $DEMO/bastion.conf
+  Replay:       $ROOT/build/bastion/bastionctl recording play FILE   (space pauses, n/p markers, q quits)
+  Verify:       $ROOT/build/bastion/bastionctl verify --config $DEMO/bastion.conf --all
 Policy:       $DEMO/default.lua, $DEMO/postgres.lua (edit them: bastiond reloads within a second)
 Bastion log:  $DEMO/bastiond.log
 
