@@ -1,0 +1,162 @@
+"""Issue 15 attack review (auditors' web page, audit CLI): holes found by an
+outside reviewer with real clients. Each test fails on the code it was
+written against and says what it breaks."""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+from harness import BastionTest, free_port, main
+
+WEB_PORT = free_port()
+
+
+class WebAuthAttackTest(BastionTest):
+    bastion_options = {"extra": f'''
+web_listen = "127.0.0.1:{WEB_PORT}"
+auditor_principals = {{ "auditor" }}
+web_assets_dir = "web"
+web_session_ttl = "2h"
+'''}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        env = cls.env
+        os.makedirs(os.path.join(env.d, "web", "assets"))
+        with open(os.path.join(env.d, "web", "index.html"), "w") as f:
+            f.write("<!doctype html><title>audit</title>\n")
+
+    def request(self, method, path, cookie=None, timeout=10):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.env.d, "data", "web-cert.pem"))
+        c = http.client.HTTPSConnection("127.0.0.1", WEB_PORT, context=ctx, timeout=timeout)
+        c.request(method, path, headers={"Cookie": f"bastion_audit={cookie}"} if cookie else {})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r, body
+
+    def login(self, name):
+        key = self.env.keys.cert(self.env.keys.keygen(name), self.env.ca, name, "auditor")
+        r = self.env.ssh("audit", "login", key=key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.fullmatch(rf"https://127\.0\.0\.1:{WEB_PORT}(/login\?token=[0-9a-f]{{64}})", r.stdout.decode().strip())
+        self.assertTrue(m, r.stdout)
+        resp, _ = self.request("GET", m.group(1))
+        self.assertEqual(resp.status, 303)
+        cookie = re.match(r"bastion_audit=([0-9a-f]{64});", resp.getheader("Set-Cookie")).group(1)
+        resp, body = self.request("GET", "/api/me", cookie)
+        self.assertEqual((resp.status, json.loads(body)["identity"]), (200, name))
+        return key, cookie
+
+    def reload(self, text):
+        b = self.env.bastion
+        before = sum(1 for l in b.log_lines() if l.get("msg") == "config reloaded")
+        with open(b.conf, "w") as f:
+            f.write(text)
+        b.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 10
+        while time.time() < end:
+            if sum(1 for l in b.log_lines() if l.get("msg") == "config reloaded") > before:
+                return
+            time.sleep(0.05)
+        self.fail("no reload")
+
+    def test_web_session_ends_when_the_auditor_principal_is_removed(self):
+        # Claim (1): only holders of an auditor principal read anything. The
+        # admin takes "auditor" out of auditor_principals and reloads; the
+        # browser session minted before keeps reading for web_session_ttl.
+        _, cookie = self.login("ivan")
+        with open(self.env.bastion.conf) as f:
+            conf = f.read()
+        try:
+            self.reload(conf.replace('auditor_principals = { "auditor" }', 'auditor_principals = { "nobody" }'))
+            resp, body = self.request("GET", "/api/sessions", cookie)
+            self.assertEqual(resp.status, 401, body)
+        finally:
+            self.reload(conf)
+
+    def test_web_session_ends_when_the_certificate_is_revoked(self):
+        # The auditor's certificate is revoked (KRL, reload): SSH refuses it
+        # at once, the web session it minted keeps reading.
+        key, cookie = self.login("judy")
+        krl = os.path.join(self.env.d, "i15-revoked.krl")
+        subprocess.run(["ssh-keygen", "-q", "-k", "-f", krl, key + "-cert.pub"], check=True)
+        with open(self.env.bastion.conf) as f:
+            conf = f.read()
+        try:
+            self.reload(conf + f'\nrevoked_keys = "{krl}"\n')
+            self.assertEqual(self.env.ssh("audit", "login", key=key).returncode, 255)  # SSH: refused
+            resp, body = self.request("GET", "/api/sessions", cookie)
+            self.assertEqual(resp.status, 401, body)
+        finally:
+            self.reload(conf)
+
+    def test_four_silent_connections_do_not_lock_auditors_out(self):
+        # Unauthenticated: 4 TCP connections that trickle one byte every 2 s
+        # (each worker thread waits up to 10 s per read, without a total
+        # deadline) hold all 4 worker threads; the auditor's request waits.
+        _, cookie = self.login("kim")
+        stop = threading.Event()
+        socks = [socket.create_connection(("127.0.0.1", WEB_PORT)) for _ in range(4)]
+
+        def trickle():
+            hello = b"\x16\x03\x01\x02\x00" + b"\x01" * 600
+            i = 0
+            while not stop.wait(2) and i < len(hello):
+                for s in socks:
+                    try:
+                        s.send(hello[i:i + 1])
+                    except OSError:
+                        pass
+                i += 1
+
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        try:
+            time.sleep(0.5)
+            started = time.time()
+            try:
+                resp, _ = self.request("GET", "/api/me", cookie, timeout=8)
+                status = resp.status
+            except (socket.timeout, TimeoutError, OSError) as e:
+                status = f"no answer after {time.time() - started:.1f}s: {e!r}"
+            self.assertEqual(status, 200)
+        finally:
+            stop.set()
+            t.join(5)
+            for s in socks:
+                s.close()
+
+
+class AuthRowAttackTest(BastionTest):
+    def test_a_certificate_probed_without_its_key_is_audited_with_its_key_id(self):
+        # Claim (3): every login attempt is an auth row, exactly. A stolen
+        # certificate without its private key is offered (OpenSSH asks "would
+        # you accept this key?", the bastion says yes, the client cannot
+        # sign): the row says "no certificate offered" with no key ID, so
+        # `audit auth --identity mallet` does not show the probe.
+        env = self.env
+        key = env.keys.cert(env.keys.keygen("mallet"), env.ca, "mallet", "ops")
+        stolen = os.path.join(env.d, "stolen")
+        os.makedirs(stolen)
+        shutil.copy(key + ".pub", os.path.join(stolen, "id.pub"))
+        shutil.copy(key + "-cert.pub", os.path.join(stolen, "id-cert.pub"))
+        r = env.ssh("web1", "true", key=os.path.join(stolen, "id"))
+        self.assertEqual(r.returncode, 255, r)
+        rows = env.audit_eventually("SELECT user, key_id, accepted FROM auth_events WHERE user='web1' AND accepted=0",
+                                    [("web1", "mallet", 0)])
+        self.assertEqual(rows, [("web1", "mallet", 0)])
+        reason = env.audit("SELECT reason FROM auth_events WHERE user='web1' AND accepted=0")[0][0]
+        self.assertNotEqual(reason, "no certificate offered")
+
+
+if __name__ == "__main__":
+    main()
