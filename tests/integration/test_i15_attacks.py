@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from harness import BastionTest, free_port, main
+from harness import BASTIONCTL, BastionTest, free_port, main, run
 
 WEB_PORT = free_port()
 
@@ -136,7 +136,25 @@ web_session_ttl = "2h"
                 s.close()
 
 
-class AuthRowAttackTest(BastionTest):
+class AuditCliAttackTest(BastionTest):
+    def grep(self, text):
+        db = os.path.join(self.env.d, "data", "audit.db")
+        r = run([BASTIONCTL, "audit", "commands", "--db", db, "--grep", text, "--kind", "exec"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return [line.split("\t")[-1] for line in r.stdout.decode().split("\n")[1:-1]]
+
+    def test_grep_ignores_case_the_same_whatever_its_length(self):
+        # Claim (3) and bastionctl(1): --grep matches "ignoring case". Three
+        # characters or more go through the trigram index, which folds all
+        # of Unicode; shorter text is a LIKE scan, which folds ASCII only:
+        # "été" finds the command "echo ÉTÉ", "ét" and "é" hide it.
+        r = self.env.ssh("web1", "echo ÉTÉ")
+        self.assertEqual(r.returncode, 0, r)
+        self.env.audit_eventually("SELECT count(*) FROM commands WHERE text = 'echo ÉTÉ'", [(1,)])
+        self.assertEqual(self.grep("été"), ["echo ÉTÉ"])
+        self.assertEqual(self.grep("ét"), ["echo ÉTÉ"])
+        self.assertEqual(self.grep("é"), ["echo ÉTÉ"])
+
     def test_a_certificate_probed_without_its_key_is_audited_with_its_key_id(self):
         # Claim (3): every login attempt is an auth row, exactly. A stolen
         # certificate without its private key is offered (OpenSSH asks "would
