@@ -127,7 +127,7 @@ void TerminalQueryFilter::token(Kind kind, unsigned char c, std::string_view raw
         state_ = State::dcs_body;
         str_ = StrKind::dcs;
         if (mode_ != Mode::hold) return;
-        if ((inter_ == "$" || inter_ == "+") && c == 'q') {  // DECRQSS, XTGETTCAP
+        if (((inter_ == "$" || inter_ == "+") && c == 'q') || (inter_ == "+" && c == 'Q')) {  // DECRQSS, XTGETTCAP, XTGETXRES
           mode_ = Mode::discard;
           held_.clear();
         } else if (!(c == 't' && params_.empty() && inter_.empty())) {  // not maybe "tmux;"
@@ -332,6 +332,7 @@ bool TerminalQueryFilter::csi_is_query(unsigned char final) const {
   if (inter_ == "*") return final == 'y';                                  // DECRQCRA
   if (inter_ == "'") return final == '|';                                  // DECRQLP
   if (inter_ == "\"") return final == 'v';                                 // DECRQDE
+  if (inter_ == "#") return final == 'R';                                  // XTREPORTCOLORS
   return false;
 }
 
@@ -340,6 +341,12 @@ bool TerminalQueryFilter::osc_is_query() const {
   // end of) a field: 4;1;? 10;? 11;? 52;c;? 21;foreground=?
   std::string_view p = payload_;
   if (p.substr(0, 5) == "1337;" && p.substr(5, 6) == "Report") return true;  // iTerm2
+  // XTQALLOWED, XTQDISALLOWED: answered with no "?" at all.
+  const std::string_view ps = p.substr(0, p.find(';'));
+  if (!ps.empty() && ps.find_first_not_of("0123456789") == std::string_view::npos) {
+    const unsigned n = first_number(ps);
+    if (n == 60 || n == 61) return true;
+  }
   bool first = true;
   while (true) {
     const auto semi = p.find(';');
