@@ -155,6 +155,28 @@ class AuditCliAttackTest(BastionTest):
         self.assertEqual(self.grep("ét"), ["echo ÉTÉ"])
         self.assertEqual(self.grep("é"), ["echo ÉTÉ"])
 
+    def test_json_output_never_carries_terminal_controls(self):
+        # Claim (2): typed command text cannot drive the auditor's terminal
+        # through `bastionctl audit ... --json` or `session show --json`. The
+        # JSON escapes C0 but prints C1 controls (U+009B is CSI to a terminal
+        # that honours UTF-8 C1, as recording cat's filter assumes) and bidi
+        # overrides raw: "\u009b6n" asks the terminal for the cursor position.
+        text = "echo i15json \u009b6n \u202eevil"
+        r = self.env.ssh("web1", text)
+        self.assertEqual(r.returncode, 0, r)
+        self.env.audit_eventually("SELECT count(*) FROM commands WHERE text = ?", [(1,)], args=(text,))
+        db = os.path.join(self.env.d, "data", "audit.db")
+        r = run([BASTIONCTL, "audit", "commands", "--db", db, "--grep", "i15json", "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([c["text"] for c in json.loads(r.stdout)["commands"]], [text])
+        for bad in ("\u009b", "\u202e"):
+            self.assertNotIn(bad.encode(), r.stdout)
+        (sid,), = self.env.audit("SELECT session_id FROM commands WHERE text = ?", (text,))
+        r = run([BASTIONCTL, "session", "show", sid, "--db", db, "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for bad in ("\u009b", "\u202e"):
+            self.assertNotIn(bad.encode(), r.stdout)
+
     def test_a_certificate_probed_without_its_key_is_audited_with_its_key_id(self):
         # Claim (3): every login attempt is an auth row, exactly. A stolen
         # certificate without its private key is offered (OpenSSH asks "would
