@@ -332,7 +332,7 @@ bool TerminalQueryFilter::csi_is_query(unsigned char final) const {
   if (inter_ == "*") return final == 'y';                                  // DECRQCRA
   if (inter_ == "'") return final == '|';                                  // DECRQLP
   if (inter_ == "\"") return final == 'v';                                 // DECRQDE
-  if (inter_ == "#") return final == 'R';                                  // XTREPORTCOLORS
+  if (inter_ == "#") return final == 'R' || final == '|';                  // XTREPORTCOLORS, XTREPORTSGR
   return false;
 }
 

@@ -158,9 +158,11 @@ class AuditCliAttackTest(BastionTest):
     def test_json_output_never_carries_terminal_controls(self):
         # Claim (2): typed command text cannot drive the auditor's terminal
         # through `bastionctl audit ... --json` or `session show --json`. The
-        # JSON escapes C0 but prints C1 controls (U+009B is CSI to a terminal
-        # that honours UTF-8 C1, as recording cat's filter assumes) and bidi
-        # overrides raw: "\u009b6n" asks the terminal for the cursor position.
+        # JSON escapes C0 but printed C1 controls and bidi overrides raw. A
+        # terminal that acts on decoded U+0080..U+009F (recording cat's filter
+        # assumes some do; st answers U+009A, DECID) reads "\u009b6n" as a
+        # cursor position query; U+202E reverses what the auditor reads. The
+        # table output escapes both (display_escape); --json did not.
         text = "echo i15json \u009b6n \u202eevil"
         r = self.env.ssh("web1", text)
         self.assertEqual(r.returncode, 0, r)

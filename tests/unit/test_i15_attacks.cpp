@@ -40,9 +40,10 @@ TEST_CASE("i15 attack: XTQALLOWED / XTQDISALLOWED (OSC 60, OSC 61) are queries",
   CHECK(filter_whole("a\x1b]61\x1b\\b") == "ab");
 }
 
-TEST_CASE("i15 attack: XTREPORTCOLORS (CSI # R) is a query", "[query_filter][i15_attack]") {
-  // xterm answers CSI Pm # Q.
+TEST_CASE("i15 attack: XTREPORTCOLORS (CSI # R) and XTREPORTSGR (CSI # |) are queries", "[query_filter][i15_attack]") {
+  // xterm answers CSI Pm # Q, and an SGR report.
   CHECK(filter_whole("a\x1b[#R" "b") == "ab");
+  CHECK(filter_whole("a\x1b[1;1;1;10#|" "b") == "ab");
 }
 
 TEST_CASE("i15 attack: look-alikes of the new queries still pass", "[query_filter][i15_attack]") {
