@@ -34,9 +34,10 @@ web_session_ttl = "2h"
         with open(os.path.join(env.d, "web", "index.html"), "w") as f:
             f.write("<!doctype html><title>audit</title>\n")
 
-    def request(self, method, path, cookie=None, timeout=10):
+    def request(self, method, path, cookie=None, timeout=10, source="127.0.0.1"):
         ctx = ssl.create_default_context(cafile=os.path.join(self.env.d, "data", "web-cert.pem"))
-        c = http.client.HTTPSConnection("127.0.0.1", WEB_PORT, context=ctx, timeout=timeout)
+        c = http.client.HTTPSConnection("127.0.0.1", WEB_PORT, context=ctx, timeout=timeout,
+                                        source_address=(source, 0))
         c.request(method, path, headers={"Cookie": f"bastion_audit={cookie}"} if cookie else {})
         r = c.getresponse()
         body = r.read()
@@ -98,6 +99,21 @@ web_session_ttl = "2h"
             self.assertEqual(resp.status, 401, body)
         finally:
             self.reload(conf)
+
+    def test_certificate_source_address_binds_the_web_login(self):
+        # The auditor's certificate may only be used from 127.0.0.1
+        # (source-address). The login URL it mints is a bearer secret that
+        # works from anywhere (here 127.0.0.2), and so does the cookie: the
+        # restriction the CA put on the certificate is gone on the web.
+        key = self.env.keys.cert(self.env.keys.keygen("leo"), self.env.ca, "leo", "auditor",
+                                 options=("source-address=127.0.0.1",))
+        r = self.env.ssh("audit", "login", key=key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = re.fullmatch(rf"https://127\.0\.0\.1:{WEB_PORT}(/login\?token=[0-9a-f]{{64}})",
+                            r.stdout.decode().strip()).group(1)
+        resp, _ = self.request("GET", path, source="127.0.0.2")
+        self.assertEqual(resp.status, 401)
+        self.assertIsNone(resp.getheader("Set-Cookie"))
 
     def test_four_silent_connections_do_not_lock_auditors_out(self):
         # Unauthenticated: 4 TCP connections that trickle one byte every 2 s
