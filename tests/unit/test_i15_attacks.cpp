@@ -52,3 +52,54 @@ TEST_CASE("i15 attack: look-alikes of the new queries still pass", "[query_filte
     CHECK(filter_whole(k) == k);
   }
 }
+
+// --- recording cat --raw at the size cap ----------------------------------
+
+#include <sstream>
+
+#include "recorder/asciicast_reader.h"
+#include "recorder/asciicast_writer.h"
+
+namespace {
+
+class MemorySink : public recorder::LineSink {
+ public:
+  explicit MemorySink(std::string& out) : out_(out) {}
+  void write_line(std::string line) override { out_ += line; }
+  bool failed() const override { return false; }
+  std::string error() const override { return {}; }
+  void close() override {}
+
+ private:
+  std::string& out_;
+};
+
+}  // namespace
+
+TEST_CASE("i15 attack: --raw never shows replacement characters the target did not send", "[asciicast][i15_attack]") {
+  // Output that is not UTF-8 is written as an "o" event with U+FFFD and a
+  // "b" event with the exact bytes. When the size cap falls between the two
+  // lines, the "o" line stays alone: `recording cat --raw` then prints
+  // EF BF BD where the target sent FF, silently (claim 4: exact bytes).
+  const std::string sent(200, '\xff');
+  int bad_caps = 0, first_bad = 0;
+  for (uint64_t cap = 400; cap < 2000; cap += 7) {
+    std::string text;
+    recorder::AsciicastWriter w(std::make_unique<MemorySink>(text), recorder::AsciicastHeader{}, cap,
+                                [] { return 0.0; });
+    w.output(sent);
+    w.finish();
+    std::istringstream in(text);
+    std::string err;
+    const auto cast = recorder::read_asciicast(in, err);
+    INFO("cap " << cap << ": " << err << "\n" << text);
+    REQUIRE(cast);
+    const auto raw = recorder::asciicast_raw_output(*cast, err);
+    // Exact bytes (a prefix, the cap cut the rest), or an error: never others.
+    if (raw && sent.compare(0, raw->size(), *raw) != 0) {
+      if (!bad_caps++) first_bad = static_cast<int>(cap);
+    }
+  }
+  INFO("first cap with altered bytes: " << first_bad);
+  CHECK(bad_caps == 0);
+}
