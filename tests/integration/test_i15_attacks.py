@@ -13,6 +13,8 @@ import subprocess
 import threading
 import time
 
+import paramiko
+
 from harness import BASTIONCTL, BastionTest, free_port, main, run
 
 WEB_PORT = free_port()
@@ -222,6 +224,24 @@ class AuditCliAttackTest(BastionTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         for bad in ("\u009b", "\u202e"):
             self.assertNotIn(bad.encode(), r.stdout)
+
+    def test_a_huge_user_name_does_not_become_a_huge_auth_row(self):
+        # Unauthenticated disk filling: every password attempt is an auth
+        # row holding the user name as sent (and a log line). One paramiko
+        # client sending 200 KB names on loopback grew audit.db by 140 MB and
+        # the log by 70 MB in 10 seconds. The row must exist, but bounded.
+        t = paramiko.Transport(socket.create_connection(("127.0.0.1", self.env.bastion.port), timeout=10))
+        try:
+            t.start_client(timeout=10)
+            with self.assertRaises(paramiko.BadAuthenticationType):
+                t.auth_password("big" + "u" * 200000, "x")
+        finally:
+            t.close()
+        rows = self.env.audit_eventually(
+            "SELECT count(*) FROM auth_events WHERE user LIKE 'bigu%' AND reason LIKE 'password%'", [(1,)])
+        self.assertEqual(rows, [(1,)])
+        (longest,), = self.env.audit("SELECT max(length(user)) FROM auth_events WHERE user LIKE 'bigu%'")
+        self.assertLessEqual(longest, 1024)
 
     def test_a_certificate_probed_without_its_key_is_audited_with_its_key_id(self):
         # Claim (3): every login attempt is an auth row, exactly. A stolen
