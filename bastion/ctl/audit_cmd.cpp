@@ -64,9 +64,10 @@ std::string approver(const ApprovalRow& a) {
 
 void print_json(const char* key, const nlohmann::json& rows) {
   // Invalid UTF-8 in stored text (a command is bytes) shows as U+FFFD rather
-  // than failing the whole document.
+  // than failing the whole document. ensure_ascii: a C1 control or a bidi
+  // override in stored text reaches the terminal as \uXXXX, never raw.
   const nlohmann::json doc = {{key, rows}};
-  std::printf("%s\n", doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  std::printf("%s\n", doc.dump(2, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
 }
 
 }  // namespace

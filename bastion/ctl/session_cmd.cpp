@@ -117,7 +117,8 @@ int ctl_session(const std::vector<std::string>& a) {
   }
   if (json) {
     const nlohmann::json j = *d;
-    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    // ensure_ascii: no C1 control or bidi override reaches the terminal raw.
+    std::printf("%s\n", j.dump(2, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   print_detail(*d);

@@ -34,6 +34,12 @@ void refuse_login(const httplib::Request& req, httplib::Response& res) {
                   "text/html; charset=utf-8");
 }
 
+bool has_body(const httplib::Request& req) {
+  if (req.has_header("Transfer-Encoding")) return true;
+  if (!req.has_header("Content-Length")) return false;
+  return req.get_header_value_count("Content-Length") != 1 || req.get_header_value("Content-Length") != "0";
+}
+
 std::optional<WebSession> session_of(WebAuth& auth, const httplib::Request& req) {
   const auto cookie = cookie_value(req.get_header_value("Cookie"), kWebCookieName);
   if (!cookie) return std::nullopt;
@@ -121,6 +127,15 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, WebAuth& auth, st
 
   // Nothing but /login answers without a live session.
   s.set_pre_routing_handler([&auth](const httplib::Request& req, httplib::Response& res) {
+    // No route takes a body. Refused before httplib reads one: it reads a
+    // chunked body whole, past payload_max_length (CVE-2025-46728).
+    if (has_body(req)) {
+      res.status = 413;
+      res.set_header("Connection", "close");
+      if (req.path.starts_with("/api/")) json_error(res, 413, "request bodies are not accepted");
+      else res.set_content(page("Request body refused", "No page here takes a request body."), "text/html; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.path == "/login") return httplib::Server::HandlerResponse::Unhandled;
     if (session_of(auth, req)) return httplib::Server::HandlerResponse::Unhandled;
     refuse_login(req, res);

@@ -36,15 +36,17 @@ std::string AsciicastWriter::event_prefix(char code) const {
 WriteResult AsciicastWriter::emit(std::string line) {
   if (sink_->failed()) return WriteResult::failed;
   if (capped_) return WriteResult::capped;
-  if (max_bytes_ && bytes_ + line.size() + kCapReserve > max_bytes_) {
-    capped_ = true;
-    std::string m = event_prefix('m');
-    m += "recording size cap reached\"]\n";
-    hand_over(std::move(m));
-    return WriteResult::capped;
-  }
+  if (max_bytes_ && bytes_ + line.size() + kCapReserve > max_bytes_) return cap();
   hand_over(std::move(line));
   return sink_->failed() ? WriteResult::failed : WriteResult::ok;
+}
+
+WriteResult AsciicastWriter::cap() {
+  capped_ = true;
+  std::string m = event_prefix('m');
+  m += "recording size cap reached\"]\n";
+  hand_over(std::move(m));
+  return WriteResult::capped;
 }
 
 void AsciicastWriter::hand_over(std::string line) {
@@ -73,10 +75,15 @@ WriteResult AsciicastWriter::stream(char code, std::string& carry, std::string_v
   line += "\"]\n";
   if (!replaced) return emit(std::move(line));
   const std::string time_part = line.substr(1, line.find(',') - 1);
+  // Exact bytes for auditors; players skip the unknown "b" code.
+  std::string exact = "[" + time_part + ", \"b\", \"" + base64_encode(chunk) + "\"]\n";
+  // Both lines or neither: an "o" line alone would give `recording cat
+  // --raw` replacement characters the target never sent.
+  if (!sink_->failed() && !capped_ && max_bytes_ && bytes_ + line.size() + exact.size() + kCapReserve > max_bytes_)
+    return cap();
   WriteResult r = emit(std::move(line));
   if (r != WriteResult::ok) return r;
-  // Exact bytes for auditors; players skip the unknown "b" code.
-  return emit("[" + time_part + ", \"b\", \"" + base64_encode(chunk) + "\"]\n");
+  return emit(std::move(exact));
 }
 
 WriteResult AsciicastWriter::output(std::string_view bytes) {

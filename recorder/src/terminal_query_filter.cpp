@@ -127,7 +127,7 @@ void TerminalQueryFilter::token(Kind kind, unsigned char c, std::string_view raw
         state_ = State::dcs_body;
         str_ = StrKind::dcs;
         if (mode_ != Mode::hold) return;
-        if ((inter_ == "$" || inter_ == "+") && c == 'q') {  // DECRQSS, XTGETTCAP
+        if (((inter_ == "$" || inter_ == "+") && c == 'q') || (inter_ == "+" && c == 'Q')) {  // DECRQSS, XTGETTCAP, XTGETXRES
           mode_ = Mode::discard;
           held_.clear();
         } else if (!(c == 't' && params_.empty() && inter_.empty())) {  // not maybe "tmux;"
@@ -332,6 +332,7 @@ bool TerminalQueryFilter::csi_is_query(unsigned char final) const {
   if (inter_ == "*") return final == 'y';                                  // DECRQCRA
   if (inter_ == "'") return final == '|';                                  // DECRQLP
   if (inter_ == "\"") return final == 'v';                                 // DECRQDE
+  if (inter_ == "#") return final == 'R' || final == '|';                  // XTREPORTCOLORS, XTREPORTSGR
   return false;
 }
 
@@ -341,8 +342,9 @@ bool TerminalQueryFilter::osc_is_query() const {
   std::string_view p = payload_;
   // Not queries, but a replay must not act outside the screen either: the
   // clipboard (52, kitty's 5522) and iTerm2's files and variables (1337).
+  // XTQALLOWED, XTQDISALLOWED (60, 61) are answered with no "?" at all.
   const std::string_view command = p.substr(0, p.find(';'));
-  if (command == "52" || command == "5522" || command == "1337") return true;
+  if (command == "52" || command == "5522" || command == "1337" || command == "60" || command == "61") return true;
   bool first = true;
   while (true) {
     const auto semi = p.find(';');

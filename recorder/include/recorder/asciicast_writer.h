@@ -61,6 +61,8 @@ class AsciicastWriter {
  private:
   WriteResult stream(char code, std::string& carry, std::string_view bytes, bool final);
   WriteResult emit(std::string line);
+  // Past the cap: the marker line, then nothing more.
+  WriteResult cap();
   void hand_over(std::string line);  // to the sink, through the chain
   std::string event_prefix(char code) const;
 
