@@ -343,8 +343,12 @@ bool TerminalQueryFilter::osc_is_query() const {
   // Not queries, but a replay must not act outside the screen either: the
   // clipboard (52, kitty's 5522) and iTerm2's files and variables (1337).
   // XTQALLOWED, XTQDISALLOWED (60, 61) are answered with no "?" at all.
+  // Numbered as a terminal reads them: "052" is 52.
   const std::string_view command = p.substr(0, p.find(';'));
-  if (command == "52" || command == "5522" || command == "1337" || command == "60" || command == "61") return true;
+  if (!command.empty() && command.find_first_not_of("0123456789") == std::string_view::npos) {
+    const unsigned n = first_number(command);
+    if (n == 52 || n == 5522 || n == 1337 || n == 60 || n == 61) return true;
+  }
   bool first = true;
   while (true) {
     const auto semi = p.find(';');

@@ -85,7 +85,8 @@ TEST_CASE("a replay never acts outside the screen: clipboard and file transfers 
   // OSC 52 sets the auditor's clipboard, kitty's 5522 too; iTerm2's 1337
   // writes files and sets variables.
   const char* acting[] = {"\x1b]52;c;aGk=\x07", "\x1b]52;p;cm0gLXJmIH4K\x1b\\", "\x1b]5522;type=write\x07",
-                          "\x1b]1337;File=name=eA==;inline=0:aGk=\x07", "\x1b]1337;SetUserVar=a=Yg==\x07"};
+                          "\x1b]1337;File=name=eA==;inline=0:aGk=\x07", "\x1b]1337;SetUserVar=a=Yg==\x07",
+                          "\x1b]052;c;aGk=\x07", "\x1b]00052;c;aGk=\x07"};
   for (const char* a : acting) {
     INFO("acting " << std::string(a));
     CHECK(filter_all_ways(std::string("a") + a + "b") == "ab");
