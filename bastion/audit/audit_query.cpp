@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
+#include "audit/case_fold.h"
 #include "audit/time_bound.h"
 #include "common/time_util.h"
 
@@ -81,16 +82,6 @@ std::string fts_phrase(const std::string& s) {
   return out + "\"";
 }
 
-// A LIKE pattern matching `s` anywhere, with its own wildcards escaped.
-std::string like_anywhere(const std::string& s) {
-  std::string out = "%";
-  for (const char c : s) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "%";
-}
-
 std::string limit_clause(int limit) { return " LIMIT " + std::to_string(limit > 0 ? limit : 50); }
 
 void add(std::string& sql, std::vector<Param>& params, const char* clause, Param p) {
@@ -136,17 +127,17 @@ void put_optional(nlohmann::json& j, const char* key, const std::optional<T>& v)
   j[key] = v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
-// --grep: full text when `indexed` (3+ characters and an index), else LIKE.
+// --grep: full text when `indexed` (3+ characters and an index), else a
+// case-folding scan (contains_ci, case_fold.h).
 void grep_clause(std::string& sql, std::vector<Param>& p, const std::string& grep, bool indexed) {
   if (!indexed) {
-    add(sql, p, " AND c.text LIKE ? ESCAPE '\\'", like_anywhere(grep));
+    add(sql, p, " AND contains_ci(c.text, ?)", grep);
     return;
   }
   // bastiond indexes commands in batches (a trigger per insert cost each
-  // audited statement ~70 us); rows past the index are matched by LIKE.
+  // audited statement ~70 us); rows past the index are scanned.
   add(sql, p, " AND (c.id IN (SELECT rowid FROM commands_fts WHERE commands_fts MATCH ?)", fts_phrase(grep));
-  add(sql, p, " OR (c.id > (SELECT indexed_upto FROM commands_fts_progress) AND c.text LIKE ? ESCAPE '\\'))",
-      like_anywhere(grep));
+  add(sql, p, " OR (c.id > (SELECT indexed_upto FROM commands_fts_progress) AND contains_ci(c.text, ?)))", grep);
 }
 
 }  // namespace
@@ -168,6 +159,7 @@ std::unique_ptr<AuditQuery> AuditQuery::open(const std::string& path, std::strin
   if (!db) return nullptr;
   // bastiond writes while auditors read: wait out a checkpoint instead of failing.
   sqlite3_busy_timeout(db.get(), 5000);
+  if (!register_contains_ci(db.get())) return error = path + ": cannot register contains_ci", nullptr;
   // A file that is not an audit store fails here, not halfway through a listing.
   Rows probe(db.get(), "SELECT 1 FROM sessions LIMIT 0", {}, error);
   probe.next();
@@ -268,7 +260,7 @@ std::optional<std::vector<AuthRow>> AuditQuery::auth(const AuditFilter& f, std::
   if (f.decision == "accepted") sql += " AND accepted = 1";
   else if (f.decision == "refused") sql += " AND accepted = 0";
   else if (!f.decision.empty()) return error = "auth decisions are accepted or refused", std::nullopt;
-  if (!f.grep.empty()) add(sql, p, " AND reason LIKE ? ESCAPE '\\'", like_anywhere(f.grep));
+  if (!f.grep.empty()) add(sql, p, " AND contains_ci(reason, ?)", f.grep);
   sql += " ORDER BY id DESC" + limit_clause(f.limit);
   Rows r(db_.get(), sql, p, error);
   std::vector<AuthRow> out;

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "audit/audit_query.h"
+#include "audit/case_fold.h"
 #include "audit/sqlite_audit_store.h"
 #include "common/time_util.h"
 #include "test_util.h"
@@ -445,4 +446,10 @@ TEST_CASE("audit query: a file that is not an audit store is refused at open", "
   err.clear();
   CHECK_FALSE(AuditQuery::open(d / "other.db", err));
   CHECK(err == "no such table: sessions");
+}
+
+TEST_CASE("case folding for --grep: Unicode, the same as the index", "[audit_query]") {
+  CHECK(fold_case("ÉTÉ Straße ΣΑΣ") == "été straße σασ");
+  CHECK(fold_case("ABC\xff\xc3(") == "abc\xff\xc3(");  // bytes that are not UTF-8 stay
+  CHECK(fold_case("\xc0\x80") == "\xc0\x80");          // an overlong NUL is not a character
 }
