@@ -47,4 +47,14 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
+std::string clip_untrusted(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  // Back up over continuation bytes (10xxxxxx) so no character is split; a
+  // UTF-8 sequence has at most 3 of them, and bytes that are not UTF-8 at
+  // all are cut where they stand (the log and the CLI escape them).
+  std::size_t cut = max_bytes;
+  for (int i = 0; i < 3 && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80; ++i) --cut;
+  return std::string(s.substr(0, cut)) + "\u2026(" + std::to_string(s.size()) + " bytes)";
+}
+
 }  // namespace bastion

@@ -13,6 +13,11 @@ constexpr int kMaxAuthFailures = 6;
 // Plain keys named in the one row a declined-key login leaves: a client may
 // offer any number of keys, the row stays small.
 constexpr std::size_t kMaxPlainKeysNamed = 3;
+// Certificates accepted in a query and never signed for, one row each.
+constexpr std::size_t kMaxProbesNamed = 3;
+// A refusal reason is ours, but may quote what the client sent (a parser's
+// complaint, a plain key's description): bounded like the rest.
+constexpr std::size_t kMaxReasonBytes = 4 * kMaxUntrustedBytes;
 
 // "ssh-ed25519 SHA256:..." for an offered key.
 std::string key_description(ssh_key key) {
@@ -104,8 +109,33 @@ void Connection::audit_auth(const std::string& user, const std::string& key_id, 
   if (!ctx_.audit().auth_event(e, err)) log_error("audit write failed", {{"error", err}});
 }
 
+void Connection::note_probe(const std::string& key_id, uint64_t serial, const std::string& ca) {
+  for (const auto& p : probes_)
+    if (p.key_id == key_id && p.serial == serial && p.ca == ca) return;
+  if (probes_.size() < kMaxProbesNamed) probes_.push_back({login_user_, key_id, ca, serial});
+  else ++more_probes_;
+}
+
+void Connection::forget_probe(const std::string& key_id, uint64_t serial, const std::string& ca) {
+  std::erase_if(probes_, [&](const Probe& p) { return p.key_id == key_id && p.serial == serial && p.ca == ca; });
+}
+
 void Connection::audit_unfinished_login() {
-  if (!login_asked_ || login_audited_) return;
+  if (!login_asked_) return;
+  const bool answered = login_audited_;
+  for (std::size_t i = 0; i < probes_.size(); ++i) {
+    const Probe& p = probes_[i];
+    const std::string key_id = clip_untrusted(p.key_id);
+    std::string why = "certificate offered but not signed for (no private key)";
+    if (i + 1 == probes_.size() && more_probes_ > 0)
+      why += "; and " + std::to_string(more_probes_) + " more certificate" + (more_probes_ > 1 ? "s" : "");
+    log_warn("authentication refused", {{"peer", peer_}, {"user", p.user}, {"key_id", key_id},
+                                        {"serial", std::to_string(p.serial)}, {"ca", p.ca}, {"reason", why}});
+    audit_auth(p.user, key_id, p.serial, p.ca, false, why);
+  }
+  // The plain keys OpenSSH offers before a certificate leave no row of
+  // their own, as before an accepted certificate.
+  if (answered || !probes_.empty()) return;
   std::string why;
   if (plain_keys_.empty()) {
     why = "no certificate offered";
@@ -118,8 +148,12 @@ void Connection::audit_unfinished_login() {
   audit_auth(login_user_, "", 0, "", false, why);
 }
 
-int Connection::refuse_login(const std::string& user, const std::string& why, const std::string& key_id,
+int Connection::refuse_login(const std::string& user, const std::string& reason, const std::string& key_id_sent,
                              uint64_t serial, const std::string& ca, bool client_fault) {
+  // The key ID may be from a certificate no CA vouched for (user is
+  // login_user_, already clipped; ca is a fingerprint we computed).
+  const std::string key_id = clip_untrusted(key_id_sent);
+  const std::string why = clip_untrusted(reason, kMaxReasonBytes);
   ++failures_;
   if (client_fault) ++credential_failures_;
   else refused_by_us_ = true;
@@ -134,7 +168,7 @@ void Connection::auth_other(ssh_message msg) {
   if (s_) return;
   const char* user = ssh_message_auth_user(msg);
   login_asked_ = true;
-  login_user_ = user ? user : "";
+  login_user_ = clip_untrusted(user ? user : "");
   switch (ssh_message_subtype(msg)) {
     // OpenSSH clients ask with "none" first on every login to learn the
     // methods: not an attempt by itself (the connection's end says if
@@ -199,11 +233,13 @@ int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
 
 int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   if (s_) return SSH_AUTH_DENIED;  // already authenticated
-  const std::string u = user;
+  const std::string u = user;  // exact: the target of an accepted login
   login_asked_ = true;
-  login_user_ = u;
+  login_user_ = clip_untrusted(u);
   auto refuse = [&](const std::string& why, const std::string& key_id, uint64_t serial, const std::string& ca,
-                    bool client_fault = true) { return refuse_login(u, why, key_id, serial, ca, client_fault); };
+                    bool client_fault = true) {
+    return refuse_login(login_user_, why, key_id, serial, ca, client_fault);
+  };
   const int type = ssh_key_type(key);
   const bool is_cert = type == SSH_KEYTYPE_ED25519_CERT01 || type == SSH_KEYTYPE_RSA_CERT01 ||
                        type == SSH_KEYTYPE_ECDSA_P256_CERT01 || type == SSH_KEYTYPE_ECDSA_P384_CERT01 ||
@@ -213,9 +249,14 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
     // login; a query for it is routine, so it is noted, and audited only if
     // the login ends without another answer (audit_unfinished_login).
     if (state == SSH_PUBLICKEY_STATE_NONE) {
-      log_debug("plain key offered", {{"peer", peer_}, {"user", u}});
-      if (plain_keys_.size() < kMaxPlainKeysNamed) plain_keys_.push_back(key_description(key));
-      else more_plain_keys_ = true;
+      // Queries are not counted as refusals: the debug line is kept to the
+      // keys named, so a client repeating queries cannot grow the log.
+      if (plain_keys_.size() < kMaxPlainKeysNamed) {
+        log_debug("plain key offered", {{"peer", peer_}, {"user", login_user_}});
+        plain_keys_.push_back(key_description(key));
+      } else {
+        more_plain_keys_ = true;
+      }
       return SSH_AUTH_DENIED;
     }
     return refuse("not a certificate: plain key " + key_description(key) + "; a user certificate is required", "", 0,
@@ -224,7 +265,9 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
 
   SshCertificate cert;
   std::string err;
-  if (!parse_ssh_certificate(certificate_blob(key), cert, err)) return refuse("malformed certificate: " + err, "", 0, "");
+  // The parser's complaint may quote the blob (an option's name).
+  if (!parse_ssh_certificate(certificate_blob(key), cert, err))
+    return refuse("malformed certificate: " + clip_untrusted(err), "", 0, "");
   TrustAnchors anchors{cfg_->user_cas, cfg_->revoked.get(), cfg_->cert_clock_skew};
   const CertVerdict v = verify_user_certificate(cert, anchors, unix_now(), peer_);
   if (!v.accepted) return refuse(v.reason, cert.key_id, cert.serial, v.ca_fingerprint);
@@ -232,7 +275,13 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   // A query ("would you accept this key?") is answered without side effects;
   // the real attempt comes with a signature libssh has already verified
   // against the certified key.
-  if (state == SSH_PUBLICKEY_STATE_NONE) return SSH_AUTH_SUCCESS;
+  // Remembered until signed for: a client that cannot sign (a stolen
+  // certificate without its key) still leaves a row with the key ID.
+  if (state == SSH_PUBLICKEY_STATE_NONE) {
+    note_probe(cert.key_id, cert.serial, v.ca_fingerprint);
+    return SSH_AUTH_SUCCESS;
+  }
+  forget_probe(cert.key_id, cert.serial, v.ca_fingerprint);  // this attempt gets its own answer
   if (state != SSH_PUBLICKEY_STATE_VALID) return refuse("bad signature", cert.key_id, cert.serial, v.ca_fingerprint);
 
   // Only an authenticated connection counts against max_sessions.
@@ -272,7 +321,7 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
     log_error("audit write failed; refusing login", {{"peer", peer_}, {"error", err}});
     return refuse("audit store unavailable", cert.key_id, cert.serial, v.ca_fingerprint, false);
   }
-  audit_auth(u, cert.key_id, cert.serial, v.ca_fingerprint, true, "accepted");
+  audit_auth(login_user_, cert.key_id, cert.serial, v.ca_fingerprint, true, "accepted");
   log_info("session opened", {{"session", sid}, {"peer", peer_}, {"identity", cert.key_id},
                               {"principals", principals}, {"serial", std::to_string(cert.serial)},
                               {"ca", v.ca_fingerprint}, {"target", u},

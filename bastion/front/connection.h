@@ -30,12 +30,18 @@ class Connection {
   // Password, keyboard-interactive, none and unknown methods: refused, and
   // audited (none only at the end, see audit_unfinished_login).
   void auth_other(ssh_message msg);
-  // Counts, logs and audits one refused attempt; disconnects after too many.
+  // Counts, logs and audits one refused attempt (key ID and reason bounded
+  // with clip_untrusted; user is login_user_); disconnects after too many.
   int refuse_login(const std::string& user, const std::string& why, const std::string& key_id, uint64_t serial,
                    const std::string& ca, bool client_fault = true);
   // A connection that asked to log in and ended with no audited answer
-  // (plain keys offered and declined, or no credential at all) leaves one row.
+  // (plain keys offered and declined, or no credential at all) leaves one row;
+  // each certificate accepted in a query but never signed for leaves one too.
   void audit_unfinished_login();
+  // A certificate the client asked about ("would you accept it?", answered
+  // yes) but has not yet signed for: a stolen certificate without its key.
+  void note_probe(const std::string& key_id, uint64_t serial, const std::string& ca);
+  void forget_probe(const std::string& key_id, uint64_t serial, const std::string& ca);
   void serve();
   void audit_auth(const std::string& user, const std::string& key_id, uint64_t serial,
                   const std::string& ca_fp, bool ok, const std::string& reason);
@@ -57,9 +63,15 @@ class Connection {
   // For audit_unfinished_login: what the client asked for and offered.
   bool login_asked_ = false;
   bool login_audited_ = false;
-  std::string login_user_;
+  std::string login_user_;  // as sent, clipped (clip_untrusted): goes into rows and logs
   std::vector<std::string> plain_keys_;  // "ssh-ed25519 SHA256:...", at most kMaxPlainKeysNamed
   bool more_plain_keys_ = false;
+  struct Probe {
+    std::string user, key_id, ca;
+    uint64_t serial = 0;
+  };
+  std::vector<Probe> probes_;  // at most kMaxProbesNamed
+  int more_probes_ = 0;
   std::unique_ptr<Session> s_;
 };
 

@@ -252,6 +252,26 @@ class AuditCliAttackTest(BastionTest):
         self.assertEqual(rows, [(1,)])
         (longest,), = self.env.audit("SELECT max(length(user)) FROM auth_events WHERE user LIKE 'bigu%'")
         self.assertLessEqual(longest, 1024)
+        # Cut at 256 bytes, with the length as sent; the log line likewise.
+        self.assertEqual(self.env.audit("SELECT user FROM auth_events WHERE user LIKE 'bigu%'"),
+                         [("big" + "u" * 253 + "\u2026(200003 bytes)",)])
+        with open(self.env.bastion.log, encoding="utf-8") as f:
+            lines = [line for line in f if "bigu" in line]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertLess(len(lines[0]), 2048)
+        self.assertIn("(200003 bytes)", lines[0])
+
+    def test_a_huge_key_id_from_an_untrusted_ca_does_not_become_a_huge_auth_row(self):
+        # The key ID of a certificate no trusted CA signed is the client's to
+        # choose; it is refused, and the row names it, bounded.
+        env = self.env
+        rogue_ca = env.keys.keygen("rogue-ca")
+        key = env.keys.cert(env.keys.keygen("rogue-user"), rogue_ca, "rogue" + "k" * 100000, "ops")
+        r = env.ssh("web2", "true", key=key)
+        self.assertEqual(r.returncode, 255, r)
+        rows = env.audit_eventually("SELECT key_id, substr(reason, 1, 35) FROM auth_events WHERE user='web2'",
+                                    [("rogue" + "k" * 251 + "\u2026(100005 bytes)", "certificate signed by untrusted CA ")])
+        self.assertEqual(rows, [("rogue" + "k" * 251 + "\u2026(100005 bytes)", "certificate signed by untrusted CA ")])
 
     def test_a_certificate_probed_without_its_key_is_audited_with_its_key_id(self):
         # Claim (3): every login attempt is an auth row, exactly. A stolen
@@ -265,6 +285,11 @@ class AuditCliAttackTest(BastionTest):
         os.makedirs(stolen)
         shutil.copy(key + ".pub", os.path.join(stolen, "id.pub"))
         shutil.copy(key + "-cert.pub", os.path.join(stolen, "id-cert.pub"))
+        # ssh ignores an -i file that does not exist (and then offers no
+        # certificate at all): "id" holds the public key, not the private one,
+        # so the certificate is offered, accepted in the query, and not signed.
+        shutil.copy(key + ".pub", os.path.join(stolen, "id"))
+        os.chmod(os.path.join(stolen, "id"), 0o600)
         r = env.ssh("web1", "true", key=os.path.join(stolen, "id"))
         self.assertEqual(r.returncode, 255, r)
         rows = env.audit_eventually("SELECT user, key_id, accepted FROM auth_events WHERE user='web1' AND accepted=0",
