@@ -221,7 +221,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   std::unique_ptr<WebServer> web;
   if (cfg->web.enabled()) {
     web_auth = std::make_unique<WebAuth>(cfg->web.session_ttl, web_base_url(cfg->web));
-    web = WebServer::start(*cfg, *web_auth, err);
+    web = WebServer::start(*cfg, [&ctx] { return ctx.config(); }, *web_auth, err);
     if (!web) {
       log_error("cannot start the web listener", {{"error", err}});
       return 1;

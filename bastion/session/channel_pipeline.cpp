@@ -165,10 +165,10 @@ void ChannelPipeline::start_audit_login() {
   // Only the exec line matters; the answer is audited either way, and a
   // refusal leaves no token behind.
   const Identity& id = s_.identity();
-  const AuditLoginOutcome o = audit_login(s_.config().web, s_.context().web_auth(), id.key_id, id.principals,
-                                          // "forever" certificates: UINT64_MAX, clamped, not wrapped
-                                          static_cast<int64_t>(std::min<uint64_t>(id.valid_before, INT64_MAX)),
-                                          kind() == ChannelKind::exec ? text() : "", unix_now());
+  // The token carries the certificate and the SSH peer (Identity's
+  // source_address): the web side checks them again on every request.
+  const AuditLoginOutcome o = audit_login(s_.config().web, s_.context().web_auth(), id.certificate,
+                                          id.source_address, kind() == ChannelKind::exec ? text() : "", unix_now());
   Decision d = o.allowed ? Decision::allow(o.reason) : Decision::deny(o.reason);
   d.hook = Decision::Hook::bastion;
   command_id_ = gate_.audit_only(kind_name(), text(), d);

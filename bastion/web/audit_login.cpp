@@ -52,15 +52,17 @@ std::string url_host(const std::string& host) {
 
 }  // namespace
 
-AuditLoginOutcome audit_login(const WebConfig& web, WebAuth* auth, const std::string& key_id,
-                              const std::vector<std::string>& principals, int64_t cert_valid_before,
-                              const std::string& command, int64_t now) {
-  AuditLoginOutcome o;
-  const bool auditor = std::any_of(principals.begin(), principals.end(), [&](const std::string& p) {
+bool is_auditor(const WebConfig& web, const std::vector<std::string>& principals) {
+  return std::any_of(principals.begin(), principals.end(), [&](const std::string& p) {
     return std::find(web.auditor_principals.begin(), web.auditor_principals.end(), p) !=
            web.auditor_principals.end();
   });
-  if (!auditor) {
+}
+
+AuditLoginOutcome audit_login(const WebConfig& web, WebAuth* auth, std::shared_ptr<const SshCertificate> cert,
+                              const std::string& ssh_peer, const std::string& command, int64_t now) {
+  AuditLoginOutcome o;
+  if (!cert || !is_auditor(web, cert->principals)) {
     o.reason = "not an auditor";
     o.err = "bastion: audit: not an auditor\n";
     return o;
@@ -76,9 +78,9 @@ AuditLoginOutcome audit_login(const WebConfig& web, WebAuth* auth, const std::st
     o.err = "bastion: audit: the web page is not enabled on this bastion (web_listen)\n";
     return o;
   }
-  const std::string token = auth->issue_token(key_id, static_cast<int64_t>(cert_valid_before), now);
+  const std::string token = auth->issue_token(std::move(cert), ssh_peer, now);
   if (token.empty()) {
-    o.reason = "no token (certificate expires within a minute, or no randomness)";
+    o.reason = "no token (certificate expires within a minute, too many pending links, or no randomness)";
     o.err = "bastion: audit: cannot issue a login link (does your certificate expire within a minute?)\n";
     return o;
   }

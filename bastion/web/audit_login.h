@@ -20,11 +20,15 @@ struct AuditLoginOutcome {
   int status = 1;
 };
 
-// `command`: the channel's exec line. `auth` is null when the listener is
-// not running; the link names where it runs (auth->base_url()).
-AuditLoginOutcome audit_login(const WebConfig& web, WebAuth* auth, const std::string& key_id,
-                              const std::vector<std::string>& principals, int64_t cert_valid_before,
-                              const std::string& command, int64_t now);
+// True when one of `principals` is in auditor_principals.
+bool is_auditor(const WebConfig& web, const std::vector<std::string>& principals);
+
+// `cert`: the certificate the SSH login presented (the token carries it, to
+// be checked again on every web request); `ssh_peer`: where that login came
+// from. `command`: the channel's exec line. `auth` is null when the listener
+// is not running; the link names where it runs (auth->base_url()).
+AuditLoginOutcome audit_login(const WebConfig& web, WebAuth* auth, std::shared_ptr<const SshCertificate> cert,
+                              const std::string& ssh_peer, const std::string& command, int64_t now);
 
 // "https://HOST:PORT" for a listener on web_listen's address (the machine's
 // name when that is a wildcard address).

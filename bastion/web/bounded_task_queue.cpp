@@ -7,8 +7,9 @@ void TaskQueueSlot::release() {
   if (queue) queue->release();
 }
 
-BoundedTaskQueue::BoundedTaskQueue(std::size_t threads, std::size_t max_connections, TaskQueueSlot& slot)
-    : max_(max_connections), slot_of_(slot) {
+BoundedTaskQueue::BoundedTaskQueue(std::size_t threads, std::size_t max_connections, TaskQueueSlot& slot,
+                                   ConnectionGuard* guard)
+    : max_(max_connections), slot_of_(slot), guard_(guard) {
   for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
   std::lock_guard<std::mutex> g(slot_of_.mu);
   slot_of_.queue = this;
@@ -59,7 +60,9 @@ void BoundedTaskQueue::work() {
       fn = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    fn();  // serves and closes one connection (bounded by the server's timeouts)
+    if (guard_) guard_->enter();
+    fn();  // serves and closes one connection (bounded by the server's timeouts and the guard)
+    if (guard_) guard_->leave();
     std::lock_guard<std::mutex> g(mu_);
     --in_flight_;
     slot_.notify_one();

@@ -14,6 +14,8 @@
 
 #include <httplib.h>
 
+#include "web/connection_guard.h"
+
 namespace bastion {
 
 class BoundedTaskQueue;
@@ -28,7 +30,9 @@ struct TaskQueueSlot {
 
 class BoundedTaskQueue : public httplib::TaskQueue {
  public:
-  BoundedTaskQueue(std::size_t threads, std::size_t max_connections, TaskQueueSlot& slot);
+  // `guard`: told when a worker starts and ends a connection (may be null).
+  BoundedTaskQueue(std::size_t threads, std::size_t max_connections, TaskQueueSlot& slot,
+                   ConnectionGuard* guard = nullptr);
   ~BoundedTaskQueue() override;
   BoundedTaskQueue(const BoundedTaskQueue&) = delete;
   BoundedTaskQueue& operator=(const BoundedTaskQueue&) = delete;
@@ -43,6 +47,7 @@ class BoundedTaskQueue : public httplib::TaskQueue {
 
   const std::size_t max_;
   TaskQueueSlot& slot_of_;
+  ConnectionGuard* const guard_;
   std::mutex mu_;
   std::condition_variable ready_, slot_;
   std::deque<std::function<void()>> jobs_;

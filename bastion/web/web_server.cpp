@@ -12,6 +12,7 @@
 #include "web/api_routes.h"
 #include "web/bounded_task_queue.h"
 #include "web/static_assets.h"
+#include "web/web_access.h"
 #include "web/web_cookie.h"
 #include "web/web_tls.h"
 
@@ -27,6 +28,21 @@ std::string page(const std::string& title, const std::string& text) {
          "</p></body></html>\n";
 }
 
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 void refuse_login(const httplib::Request& req, httplib::Response& res) {
   if (req.path.starts_with("/api/") || req.path == "/api") return json_error(res, 401, kLoginRequired);
   res.status = 401;
@@ -40,25 +56,56 @@ bool has_body(const httplib::Request& req) {
   return req.get_header_value_count("Content-Length") != 1 || req.get_header_value("Content-Length") != "0";
 }
 
-std::optional<WebSession> session_of(WebAuth& auth, const httplib::Request& req) {
-  const auto cookie = cookie_value(req.get_header_value("Cookie"), kWebCookieName);
-  if (!cookie) return std::nullopt;
-  return auth.session(*cookie, unix_now());
+// Every request meets the checks an SSH login of the session's certificate
+// would meet now: the config and revocations as the last reload left them.
+WebAuth::Check checker(const WebServer::ConfigSource& current, const httplib::Request& req) {
+  return [&current, &req](const WebSession& s) {
+    const auto cfg = current();
+    if (!cfg) return std::string("no configuration");
+    return web_access_refusal(s, *cfg, unix_now(), req.remote_addr);
+  };
 }
 
-void login(WebAuth& auth, const httplib::Request& req, httplib::Response& res) {
+// The live session of the request's cookie. A session the checks refuse is
+// ended and the request answered 401 with the reason (`ended`).
+std::optional<WebSession> session_of(WebAuth& auth, const WebServer::ConfigSource& current,
+                                     const httplib::Request& req, std::string& ended) {
+  ended.clear();
+  const auto cookie = cookie_value(req.get_header_value("Cookie"), kWebCookieName);
+  if (!cookie) return std::nullopt;
+  auto s = auth.session(*cookie, unix_now(), req.remote_addr, checker(current, req), ended);
+  if (!s && !ended.empty()) log_warn("web: session ended", {{"peer", req.remote_addr}, {"reason", ended}});
+  return s;
+}
+
+void refuse_session(const std::string& ended, const httplib::Request& req, httplib::Response& res) {
+  if (ended.empty()) return refuse_login(req, res);
+  const std::string why = "session ended: " + ended + "; " + kLoginRequired;
+  if (req.path.starts_with("/api/") || req.path == "/api") return json_error(res, 401, why);
+  res.status = 401;
+  res.set_content(page("Session ended", "Your web session ended: " + html_escape(ended) +
+                                            ". Run <code>ssh audit@bastion login</code> and open the link it prints."),
+                  "text/html; charset=utf-8");
+}
+
+void login(WebAuth& auth, const WebServer::ConfigSource& current, const httplib::Request& req,
+           httplib::Response& res) {
   const std::string token = req.params.size() == 1 ? req.get_param_value("token") : std::string();
-  const auto l = token.empty() ? std::nullopt : auth.redeem(token, unix_now());
+  std::string why = "unknown, used or expired link";
+  const auto l = token.empty() ? std::nullopt : auth.redeem(token, unix_now(), req.remote_addr, checker(current, req), why);
   if (!l) {
-    log_warn("web: login refused (unknown, used or expired link)", {{"peer", req.remote_addr}});
+    log_warn("web: login refused", {{"peer", req.remote_addr}, {"reason", why}});
     res.status = 401;
     res.set_content(page("Login link not valid",
-                         "This login link was already used or has expired. Run <code>ssh audit@bastion login</code> "
-                         "again and open the new link within a minute."),
+                         "This login link was already used, has expired, or may not be used from here (" +
+                             html_escape(why) + "). Run <code>ssh audit@bastion login</code> "
+                             "again and open the new link within a minute."),
                     "text/html; charset=utf-8");
     return;
   }
   log_info("web: auditor logged in", {{"identity", l->session.identity}, {"peer", req.remote_addr},
+                                      {"ssh_peer", l->session.ssh_peer},
+                                      {"bound_to", l->session.bound_address},
                                       {"expires", iso8601(l->session.expires_at)}});
   res.status = 303;
   res.set_header("Location", "/");
@@ -96,18 +143,29 @@ std::string default_web_assets_dir() {
   return (exe.parent_path().parent_path() / "share" / "bastion" / "web").string();
 }
 
-std::unique_ptr<WebServer> WebServer::start(const Config& cfg, WebAuth& auth, std::string& error) {
+std::unique_ptr<WebServer> WebServer::start(const Config& cfg, ConfigSource current, WebAuth& auth,
+                                            std::string& error) {
   WebTlsIdentity id;
   if (!load_web_tls_identity(cfg.web.cert_file, cfg.web.key_file, cfg.data_dir, id, error)) return nullptr;
   std::unique_ptr<WebServer> w(new WebServer());
   w->cert_path_ = id.cert_path;
-  w->http_ = std::make_unique<httplib::SSLServer>([&id](SSL_CTX& ctx) { return configure_web_ssl_ctx(ctx, id); });
+  w->current_ = std::move(current);
+  w->guard_ = std::make_unique<ConnectionGuard>(kMaxPerAddress, std::chrono::seconds(kHeaderDeadline),
+                                                std::chrono::seconds(kKeepAlive));
+  ConnectionGuard& guard = *w->guard_;
+  w->http_ = std::make_unique<httplib::SSLServer>([&id, &guard](SSL_CTX& ctx) {
+    if (!configure_web_ssl_ctx(ctx, id)) return false;
+    guard.install(ctx);
+    return true;
+  });
   httplib::SSLServer& s = *w->http_;
   if (!s.is_valid()) return error = "web: cannot set up TLS with " + id.cert_path, nullptr;
 
   WebServer* self = w.get();
   w->queue_ = std::make_unique<TaskQueueSlot>();
-  s.new_task_queue = [self] { return new BoundedTaskQueue(kThreads, kMaxConnections, *self->queue_); };
+  s.new_task_queue = [self] {
+    return new BoundedTaskQueue(kThreads, kMaxConnections, *self->queue_, self->guard_.get());
+  };
   s.set_payload_max_length(kMaxPayload);
   s.set_read_timeout(kReadTimeout, 0);
   s.set_write_timeout(kWriteTimeout, 0);
@@ -126,7 +184,9 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, WebAuth& auth, st
   });
 
   // Nothing but /login answers without a live session.
-  s.set_pre_routing_handler([&auth](const httplib::Request& req, httplib::Response& res) {
+  const ConfigSource& now_cfg = self->current_;
+  s.set_pre_routing_handler([&auth, &now_cfg, &guard](const httplib::Request& req, httplib::Response& res) {
+    guard.headers_read();
     // No route takes a body. Refused before httplib reads one: it reads a
     // chunked body whole, past payload_max_length (CVE-2025-46728).
     if (has_body(req)) {
@@ -137,8 +197,9 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, WebAuth& auth, st
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.path == "/login") return httplib::Server::HandlerResponse::Unhandled;
-    if (session_of(auth, req)) return httplib::Server::HandlerResponse::Unhandled;
-    refuse_login(req, res);
+    std::string ended;
+    if (session_of(auth, now_cfg, req, ended)) return httplib::Server::HandlerResponse::Unhandled;
+    refuse_session(ended, req, res);
     return httplib::Server::HandlerResponse::Handled;
   });
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -158,20 +219,24 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, WebAuth& auth, st
     log_error("web: internal error", {{"path", req.path}, {"error", what}});
     json_error(res, 500, "internal error");
   });
-  s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+  s.set_logger([&guard](const httplib::Request& req, const httplib::Response& res) {
+    guard.response_sent();
     log_info("web request", {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)},
                              {"peer", req.remote_addr}});
   });
 
-  const RouteGuard require = [&auth](RouteBody body) {
-    return [&auth, body = std::move(body)](const httplib::Request& req, httplib::Response& res) {
-      const auto ws = session_of(auth, req);
-      if (!ws) return refuse_login(req, res);
+  const RouteGuard require = [&auth, &now_cfg](RouteBody body) {
+    return [&auth, &now_cfg, body = std::move(body)](const httplib::Request& req, httplib::Response& res) {
+      std::string ended;
+      const auto ws = session_of(auth, now_cfg, req, ended);
+      if (!ws) return refuse_session(ended, req, res);
       body(req, res, *ws);
     };
   };
   const std::string assets = cfg.web.assets_dir.empty() ? default_web_assets_dir() : cfg.web.assets_dir;
-  s.Get("/login", [&auth](const httplib::Request& req, httplib::Response& res) { login(auth, req, res); });
+  s.Get("/login", [&auth, &now_cfg](const httplib::Request& req, httplib::Response& res) {
+    login(auth, now_cfg, req, res);
+  });
   s.Post("/logout", [&auth](const httplib::Request& req, httplib::Response& res) { logout(auth, req, res); });
   s.Get("/", require([assets](const httplib::Request&, httplib::Response& res, const WebSession&) {
     serve_asset(assets, "index.html", res);

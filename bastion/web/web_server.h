@@ -4,11 +4,13 @@
 // cookie a one-time login URL sets.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "config/config.h"
+#include "web/connection_guard.h"
 #include "web/web_auth.h"
 
 namespace httplib {
@@ -22,18 +24,28 @@ struct TaskQueueSlot;
 class WebServer {
  public:
   // Bounds: kThreads workers, at most kMaxConnections connections accepted at
-  // once, requests without a body (kMaxPayload), per-read/write timeouts.
-  static constexpr std::size_t kThreads = 4;
+  // once and kMaxPerAddress from one client address (fewer than the workers,
+  // so one address cannot hold them all), a total kHeaderDeadline for the
+  // TLS handshake and each request's headers, requests without a body
+  // (kMaxPayload), per-read/write timeouts.
+  static constexpr std::size_t kThreads = 8;
   static constexpr std::size_t kMaxConnections = 32;
+  static constexpr std::size_t kMaxPerAddress = 4;
+  static constexpr int kHeaderDeadline = 10;  // seconds
   static constexpr std::size_t kMaxPayload = 4096;
   static constexpr int kReadTimeout = 10;   // seconds per read
   static constexpr int kWriteTimeout = 10;  // seconds per write
   static constexpr int kKeepAlive = 5;      // seconds an idle connection stays
   static constexpr int kKeepAliveRequests = 100;
 
+  // The running config, as a reload leaves it: every request is checked
+  // against it (auditor_principals, CAs, revocations).
+  using ConfigSource = std::function<std::shared_ptr<const Config>()>;
+
   // Loads the TLS identity, binds web_listen and starts serving. Null with
   // `error` when any of it fails.
-  static std::unique_ptr<WebServer> start(const Config& cfg, WebAuth& auth, std::string& error);
+  static std::unique_ptr<WebServer> start(const Config& cfg, ConfigSource current, WebAuth& auth,
+                                          std::string& error);
   ~WebServer();  // stops and joins
   WebServer(const WebServer&) = delete;
   WebServer& operator=(const WebServer&) = delete;
@@ -44,6 +56,9 @@ class WebServer {
  private:
   WebServer() = default;
 
+  // Declared first: destroyed last, after the server and its workers.
+  std::unique_ptr<ConnectionGuard> guard_;
+  ConfigSource current_;
   std::unique_ptr<httplib::SSLServer> http_;
   std::unique_ptr<TaskQueueSlot> queue_;
   std::thread thread_;

@@ -83,6 +83,7 @@ web_session_ttl = "2h"
             self.reload(conf.replace('auditor_principals = { "auditor" }', 'auditor_principals = { "nobody" }'))
             resp, body = self.request("GET", "/api/sessions", cookie)
             self.assertEqual(resp.status, 401, body)
+            self.assertEqual(json.loads(body), {"error": "session ended: not an auditor; login required: ssh audit@bastion login"})
         finally:
             self.reload(conf)
 
@@ -116,6 +117,28 @@ web_session_ttl = "2h"
         resp, _ = self.request("GET", path, source="127.0.0.2")
         self.assertEqual(resp.status, 401)
         self.assertIsNone(resp.getheader("Set-Cookie"))
+
+    def test_a_source_address_session_answers_only_the_address_that_redeemed_it(self):
+        # The fix for the above: redeemed from an allowed address, the session
+        # is bound to it; the cookie from another address ends it, with the
+        # reason, and it stays ended for the first address too.
+        key = self.env.keys.cert(self.env.keys.keygen("mia"), self.env.ca, "mia", "auditor",
+                                 options=("source-address=127.0.0.0/8",))
+        r = self.env.ssh("audit", "login", key=key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = re.fullmatch(rf"https://127\.0\.0\.1:{WEB_PORT}(/login\?token=[0-9a-f]{{64}})",
+                            r.stdout.decode().strip()).group(1)
+        resp, _ = self.request("GET", path, source="127.0.0.1")
+        self.assertEqual(resp.status, 303)
+        cookie = re.match(r"bastion_audit=([0-9a-f]{64});", resp.getheader("Set-Cookie")).group(1)
+        resp, body = self.request("GET", "/api/me", cookie, source="127.0.0.1")
+        self.assertEqual((resp.status, json.loads(body)["identity"]), (200, "mia"))
+        resp, body = self.request("GET", "/api/me", cookie, source="127.0.0.2")
+        self.assertEqual((resp.status, json.loads(body)), (401, {"error": (
+            "session ended: the certificate has source-address: this session answers only 127.0.0.1; "
+            "login required: ssh audit@bastion login")}))
+        resp, body = self.request("GET", "/api/me", cookie, source="127.0.0.1")
+        self.assertEqual((resp.status, json.loads(body)), (401, {"error": "login required: ssh audit@bastion login"}))
 
     def rss_kib(self):
         with open(f"/proc/{self.env.bastion.proc.pid}/status") as f:
