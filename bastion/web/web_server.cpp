@@ -8,6 +8,7 @@
 #include <httplib.h>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "common/time_util.h"
 #include "web/api_routes.h"
 #include "web/bounded_task_queue.h"
@@ -216,12 +217,15 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, ConfigSource curr
       what = e.what();
     } catch (...) {
     }
-    log_error("web: internal error", {{"path", req.path}, {"error", what}});
+    log_error("web: internal error", {{"path", clip_untrusted(req.path)}, {"error", clip_untrusted(what)}});
     json_error(res, 500, "internal error");
   });
   s.set_logger([&guard](const httplib::Request& req, const httplib::Response& res) {
     guard.response_sent();
-    log_info("web request", {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)},
+    // Method and path come from anyone who can connect: clipped like
+    // pre-authentication strings on the SSH side.
+    log_info("web request", {{"method", clip_untrusted(req.method)}, {"path", clip_untrusted(req.path)},
+                             {"status", std::to_string(res.status)},
                              {"peer", req.remote_addr}});
   });
 
