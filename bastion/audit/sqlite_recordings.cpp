@@ -67,7 +67,9 @@ bool SqliteAuditStore::recording_pruned(int64_t id, const std::string& at, const
                        {at, by, id}, error))
     return false;
   if (changes() != 1) return error = "recording " + std::to_string(id) + " is not closed", false;
-  return chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
+  // The file is gone: its checkpoints (not chained) go with it.
+  return execute("DELETE FROM recording_checkpoints WHERE recording_id=?", {id}, error) &&
+         chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
 }
 
 int SqliteAuditStore::mark_interrupted(const std::string& at, std::string& error) {

@@ -253,6 +253,7 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   chain.add(lines[1]);
   const RecordingSeal cp = seal(SealKind::checkpoint);
   REQUIRE(s->recording_checkpoint(id, cp, err));
+  CHECK(one(d / "audit.db", "SELECT COUNT(*) FROM recording_checkpoints") == "1");
   chain.add(lines[2]);
   chain.add(lines[3]);
   std::string file;
@@ -294,6 +295,7 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   CHECK(r.pruned == std::vector<std::string>{path});
   CHECK(r.errors.empty());
   CHECK(access(path.c_str(), F_OK) != 0);
+  CHECK(one(d / "audit.db", "SELECT COUNT(*) FROM recording_checkpoints") == "0");
   rec.state = "pruned", rec.pruned_at = "2026-01-10T00:00:00Z", rec.pruned_by = "test";
   CHECK(verify_recording(rec, std::nullopt, key).what == "pruned at 2026-01-10T00:00:00Z by test");
   REQUIRE(s->anchor_chain(true, err));
