@@ -45,8 +45,8 @@ std::string row_json(sqlite3_stmt* st, int first) {
 }
 
 std::string chain_hash(const std::string& prev, int64_t seq, const std::string& table, const std::string& key,
-                       const std::string& json) {
-  const nlohmann::json entry = nlohmann::json::array({seq, table, key, json});
+                       const std::string& json, const std::string& writer, const std::string& at) {
+  const nlohmann::json entry = nlohmann::json::array({seq, table, key, json, writer, at});
   return recorder::sha256_hex(prev + "\n" + entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

@@ -1,7 +1,10 @@
 // The audit chain: every row the audit store writes is appended, in the same
 // transaction, to audit_chain as (seq, table, key, canonical JSON of the row
-// as written, prev hash, hash), with hash = SHA-256 over prev hash and the
-// entry. Anchors sign the head. Shared by the store (writing) and
+// as written, the writer it claims, when, prev hash, hash), with hash =
+// SHA-256 over prev hash and the entry. The hashes are not keyed: anyone who
+// can write the store can append a well-formed entry. bastiond's anchors sign
+// the head and name the entries bastiond did not append itself (foreign), so
+// verify can tell them apart whatever writer they claim. Shared by the store (writing) and
 // bastionctl verify (recomputing), so both build the same bytes.
 #pragma once
 #include <cstdint>
@@ -41,7 +44,11 @@ std::string row_json(sqlite3_stmt* st, int first);
 
 inline constexpr const char* kChainGenesis = "0000000000000000000000000000000000000000000000000000000000000000";
 
+// SHA-256 hex of prev + "\n" + [seq,table,key,json,writer,at] as compact JSON.
 std::string chain_hash(const std::string& prev, int64_t seq, const std::string& table, const std::string& key,
-                       const std::string& json);
+                       const std::string& json, const std::string& writer, const std::string& at);
+
+// The writer bastiond's entries carry (any other process names itself).
+inline constexpr const char* kBastiondWriter = "bastiond";
 
 }  // namespace bastion

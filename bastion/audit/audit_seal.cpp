@@ -18,8 +18,10 @@ std::string recording_seal_text(SealKind kind, const std::string& path, const st
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string anchor_text(int64_t seq, const std::string& hash, const std::string& at) {
-  const nlohmann::json j = {{"type", "bastion-audit-anchor"}, {"seq", seq}, {"hash", hash}, {"at", at}};
+std::string anchor_text(int64_t seq, const std::string& hash, const std::string& at, const std::string& foreign,
+                        int64_t opened_head) {
+  const nlohmann::json j = {{"type", "bastion-audit-anchor"}, {"seq", seq}, {"hash", hash}, {"at", at},
+                            {"foreign", foreign}, {"opened_head", opened_head}};
   return j.dump();
 }
 

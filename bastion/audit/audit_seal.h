@@ -22,7 +22,10 @@ enum class SealKind { checkpoint, final };
 std::string recording_seal_text(SealKind kind, const std::string& path, const std::string& session_id, int channel,
                                 const RecordingSeal& seal);
 
-// An anchor signs the audit chain's head.
-std::string anchor_text(int64_t seq, const std::string& hash, const std::string& at);
+// An anchor signs the audit chain's head, the seqs since the previous anchor
+// that the signing bastiond did not append ("[[from,to],...]"), and the head
+// when that bastiond opened the store (entries up to it predate it).
+std::string anchor_text(int64_t seq, const std::string& hash, const std::string& at, const std::string& foreign,
+                        int64_t opened_head);
 
 }  // namespace bastion

@@ -1,6 +1,7 @@
 #include "audit/chain_verifier.h"
 
 #include <map>
+#include <optional>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -35,23 +36,90 @@ std::string column_changes(const std::string& chained, const std::string& now) {
   return out;
 }
 
+// An entry read from audit_chain. `at_unix`/`age`: nullopt when `at` is not
+// a time SQLite can read.
+struct Entry {
+  int64_t seq = 0;
+  std::string tbl, key, json, writer, at;
+  std::optional<double> at_unix, age;
+};
+
+std::optional<double> opt_double(sqlite3_stmt* st, int c) {
+  if (sqlite3_column_type(st, c) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_double(st, c);
+}
+
+// Foreign seqs [from, to] named by one valid anchor.
+struct ForeignRange {
+  int64_t to = 0;
+  int64_t opened_head = 0;             // the signing bastiond's head at its start
+  std::optional<double> prev_anchor;   // unix time of the anchor before it
+};
+
+// "[[5,7],[9,9]]" as written by the store; false when it is anything else.
+bool parse_ranges(const std::string& text, int64_t upto, std::vector<std::pair<int64_t, int64_t>>& out) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return false;
+  for (const auto& r : j) {
+    if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer()) return false;
+    const int64_t a = r[0].get<int64_t>(), b = r[1].get<int64_t>();
+    if (a < 1 || b < a || b > upto) return false;
+    out.emplace_back(a, b);
+  }
+  return true;
+}
+
+// Whether a bastionctl command writes this kind of entry: approval votes
+// and transitions, issued certificates, a recording marked pruned.
+bool admin_writes(const Entry& e) {
+  if (e.tbl == "approval_requests" || e.tbl == "approval_votes" || e.tbl == "issued_certs") return true;
+  if (e.tbl != "recordings") return false;
+  const auto j = nlohmann::json::parse(e.json, nullptr, false);
+  return j.is_object() && j.contains("state") && j["state"] == "pruned";
+}
+
+ForeignEntry judge_foreign(const Entry& e, const ForeignRange& r) {
+  ForeignEntry f{.seq = e.seq, .table = e.tbl, .key = e.key, .writer = e.writer, .ok = false, .what = ""};
+  const std::string which = "entry " + std::to_string(e.seq) + " (" + e.tbl + " " + e.key + ")";
+  if (e.seq <= r.opened_head && e.writer == kBastiondWriter && e.at_unix && r.prev_anchor &&
+      *e.at_unix >= *r.prev_anchor - 1.0 && *e.at_unix <= *r.prev_anchor + kLeftoverSeconds) {
+    f.ok = true;
+    f.what = which + ": written by a bastiond that stopped before signing it (at " + e.at +
+             ", within 2 s of its last anchor): check it";
+  } else if (admin_writes(e)) {
+    f.ok = true;
+    f.what = which + ": written outside bastiond by " + e.writer + ": check it";
+  } else {
+    f.what = which + ": not written by bastiond (it claims \"" + e.writer + "\"), and no bastionctl command writes " +
+             (e.tbl == "recordings" ? "a recording other than a prune" : e.tbl);
+  }
+  return f;
+}
+
 }  // namespace
 
 ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key) {
   ChainReport rep;
   std::string err;
   auto fail = [&rep](std::string s) { rep.problems.push_back(std::move(s)); };
+  std::vector<Entry> entries;
   std::map<int64_t, std::string> hashes;
   std::map<std::pair<std::string, std::string>, std::string> latest;  // (table, key) -> json
   {
-    const SqliteStmt st = prepare_sqlite(db, "SELECT seq, tbl, row_key, row_json, prev_hash, hash FROM audit_chain ORDER BY seq", err);
+    const SqliteStmt st = prepare_sqlite(
+        db,
+        "SELECT seq, tbl, row_key, row_json, prev_hash, hash, writer, at, (julianday(at) - 2440587.5) * 86400.0, "
+        "(julianday('now') - julianday(at)) * 86400.0 FROM audit_chain ORDER BY seq",
+        err);
     if (!st) return fail("audit chain: cannot read: " + err), rep;
     std::string prev = kChainGenesis;
     int64_t expect = 1;
     bool broken = false;
     while (sqlite3_step(st.get()) == SQLITE_ROW) {
-      const int64_t seq = sqlite3_column_int64(st.get(), 0);
-      const std::string tbl = text(st.get(), 1), k = text(st.get(), 2), json = text(st.get(), 3);
+      Entry e{.seq = sqlite3_column_int64(st.get(), 0), .tbl = text(st.get(), 1), .key = text(st.get(), 2),
+              .json = text(st.get(), 3), .writer = text(st.get(), 6), .at = text(st.get(), 7),
+              .at_unix = opt_double(st.get(), 8), .age = opt_double(st.get(), 9)};
+      const int64_t seq = e.seq;
       const std::string prev_hash = text(st.get(), 4), hash = text(st.get(), 5);
       ++rep.entries;
       if (!broken && seq != expect) {
@@ -62,34 +130,64 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key) {
         fail("audit chain: entry " + std::to_string(seq) + " does not follow entry " + std::to_string(seq - 1));
         broken = true;
       }
-      if (chain_hash(prev_hash, seq, tbl, k, json) != hash) fail("audit chain: entry " + std::to_string(seq) + " (" + tbl + " " + k + ") was altered");
+      if (chain_hash(prev_hash, seq, e.tbl, e.key, e.json, e.writer, e.at) != hash)
+        fail("audit chain: entry " + std::to_string(seq) + " (" + e.tbl + " " + e.key + ") was altered");
       hashes[seq] = hash;
-      latest[{tbl, k}] = json;
+      latest[{e.tbl, e.key}] = e.json;
       prev = hash;
       expect = seq + 1;
+      entries.push_back(std::move(e));
     }
   }
   const int64_t last = hashes.empty() ? 0 : hashes.rbegin()->first;
+  std::map<int64_t, ForeignRange> foreign;  // from -> range
   {
-    const SqliteStmt st = prepare_sqlite(db, "SELECT id, seq, hash, at, signature FROM audit_anchors ORDER BY id", err);
+    const SqliteStmt st = prepare_sqlite(db,
+                                         "SELECT id, seq, hash, at, signature, foreign_seqs, opened_head, "
+                                         "(julianday(at) - 2440587.5) * 86400.0 FROM audit_anchors ORDER BY id",
+                                         err);
     if (!st) return fail("audit anchors: cannot read: " + err), rep;
+    std::optional<double> prev_at;
     while (sqlite3_step(st.get()) == SQLITE_ROW) {
       const int64_t id = sqlite3_column_int64(st.get(), 0), seq = sqlite3_column_int64(st.get(), 1);
       const std::string hash = text(st.get(), 2), at = text(st.get(), 3), sig = text(st.get(), 4);
+      const std::string foreign_text = text(st.get(), 5);
+      const int64_t opened_head = sqlite3_column_int64(st.get(), 6);
       const std::string which = "audit anchor " + std::to_string(id) + " (seq " + std::to_string(seq) + ")";
-      if (!key.verify(anchor_text(seq, hash, at), sig)) {
+      if (!key.verify(anchor_text(seq, hash, at, foreign_text, opened_head), sig)) {
         fail(which + ": bad signature");
         continue;
       }
+      std::vector<std::pair<int64_t, int64_t>> ranges;
+      if (!parse_ranges(foreign_text, seq, ranges)) fail(which + ": malformed list of foreign entries");
+      for (const auto& [a, b] : ranges) foreign[a] = {b, opened_head, prev_at};
+      prev_at = opt_double(st.get(), 7);
       const auto h = hashes.find(seq);
       if (h == hashes.end()) fail(which + ": the chain has no entry " + std::to_string(seq) + " (entries deleted)");
       else if (h->second != hash) fail(which + ": chain entry " + std::to_string(seq) + " differs from what was signed");
       else if (seq > rep.signed_upto) rep.signed_upto = seq;
     }
   }
-  if (last > rep.signed_upto)
-    fail("audit chain: entries " + std::to_string(rep.signed_upto + 1) + ".." + std::to_string(last) +
-         " are chained but unsigned (after the last signed anchor)");
+  for (const auto& e : entries) {
+    auto r = foreign.upper_bound(e.seq);
+    if (r == foreign.begin() || (--r)->second.to < e.seq) continue;
+    ForeignEntry f = judge_foreign(e, r->second);
+    (f.ok ? rep.notes : rep.problems).push_back("audit chain: " + f.what);
+    rep.foreign.push_back(std::move(f));
+  }
+  if (last > rep.signed_upto) {
+    // bastiond signs about once a second: a young unsigned tail is expected.
+    bool young = true;
+    for (const auto& e : entries)
+      if (e.seq > rep.signed_upto && !(e.age && *e.age < kUnsignedGraceSeconds && *e.age > -kLeftoverSeconds))
+        young = false;
+    const std::string range = std::to_string(rep.signed_upto + 1) + ".." + std::to_string(last);
+    if (young)
+      rep.notes.push_back("audit chain: entries " + range +
+                          " not yet signed (written in the last seconds; bastiond signs within a second)");
+    else
+      fail("audit chain: entries " + range + " are chained but unsigned (after the last signed anchor)");
+  }
 
   for (const auto& t : kChainedTables) {
     const SqliteStmt st = prepare_sqlite(db, t.select_all, err);

@@ -1,7 +1,9 @@
 // Recomputes the audit chain of a SQLite audit store, checks its anchors'
 // signatures, and compares every current row of the chained tables with its
 // latest chained snapshot: a row edited, deleted or inserted with SQL
-// directly is reported with its table and key.
+// directly is reported with its table and key. Entries the signing bastiond
+// did not append (its anchors name them) are listed: a problem on a table
+// only bastiond writes, a note on one an admin command writes.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -13,11 +15,29 @@ namespace bastion {
 
 class AuditVerifier;
 
+// An entry a signed anchor says bastiond did not append.
+struct ForeignEntry {
+  int64_t seq = 0;
+  std::string table, key, writer;  // writer: what the entry claims
+  bool ok = false;                 // a note (an admin command's write), not a problem
+  std::string what;                // the line verify prints
+};
+
 struct ChainReport {
   int64_t entries = 0;
   int64_t signed_upto = 0;  // highest seq a valid anchor vouches for
   std::vector<std::string> problems;
+  std::vector<std::string> notes;  // worth a look, not a failure
+  std::vector<ForeignEntry> foreign;
 };
+
+// Unsigned entries younger than this (by their `at`) are expected on a
+// running bastiond, which anchors about once a second.
+inline constexpr double kUnsignedGraceSeconds = 10.0;
+// A bastiond killed before its next anchor leaves entries it wrote unsigned;
+// the next bastiond names them foreign. Those that claim bastiond and are
+// dated at most this long after the previous anchor are such leftovers.
+inline constexpr double kLeftoverSeconds = 2.0;
 
 ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key);
 

@@ -1,5 +1,6 @@
 #include "audit/recording_verifier.h"
 
+#include <cstdio>
 #include <vector>
 
 #include "audit/audit_signer.h"
@@ -10,42 +11,107 @@ namespace {
 
 std::string n(uint64_t v) { return std::to_string(v); }
 
+std::string secs(std::optional<double> t) {
+  if (!t) return "?";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", *t);
+  return b;
+}
+
 recorder::ChainState chain_point(const RecordingSeal& s) { return {s.events, s.bytes, s.digest}; }
 
-// Where the file stops matching `want` (the final digest, or the checkpoint
-// of an interrupted recording), in words. `matched_upto`: the last event a
-// signed checkpoint vouches for that still matches (0: none).
-std::string mismatch(const recorder::ChainScan& scan, const RecordingSeal& want, bool have_tail,
-                     uint64_t matched_upto, const char* says) {
+// Where the file stops matching what was signed: the last checkpoint that
+// still matches (event `upto`, 0: none) and the first one that does not
+// (`first_bad`, or the final digest: `bad_is_final`). Checkpoints are chain
+// heads, so once one fails every later one does.
+struct Place {
+  uint64_t upto = 0;
+  std::optional<double> upto_t = 0.0;
+  std::optional<uint64_t> first_bad;  // events of the first checkpoint that no longer matches
+  std::optional<double> first_bad_t;
+  bool have_checkpoints = false;
+};
+
+Place locate(const RecordingRecord& r, const recorder::ChainScan& scan) {
+  Place p;
+  p.have_checkpoints = !r.checkpoints.empty();
+  for (std::size_t i = 0; i < r.checkpoints.size(); ++i) {
+    if (!scan.matches[i]) {
+      p.first_bad = r.checkpoints[i].events;
+      p.first_bad_t = scan.point_times[i];
+      break;
+    }
+    p.upto = r.checkpoints[i].events;
+    p.upto_t = scan.point_times[i];
+  }
+  return p;
+}
+
+// " (...)": the checkpoints around the change.
+std::string where(const Place& p) {
+  if (!p.have_checkpoints) return "";
+  if (!p.first_bad)
+    return " (after the last signed checkpoint, at event " + n(p.upto) + ", t=" + secs(p.upto_t) + " s)";
+  return " (the first signed checkpoint that no longer matches is at event " + n(*p.first_bad) +
+         (p.first_bad_t ? ", t=" + secs(p.first_bad_t) + " s" : "") + "; the chain matches up to event " + n(p.upto) +
+         ", t=" + secs(p.upto_t) + " s)";
+}
+
+// What differs from `want` (the final digest, or an interrupted recording's
+// last checkpoint), in words, with where.
+std::string mismatch(const recorder::ChainScan& scan, const RecordingSeal& want, bool have_tail, const Place& p,
+                     std::optional<double> want_t, const char* says) {
   const uint64_t have = scan.file.events, want_events = want.events;
   const std::string store = std::string(", ") + says + " " + n(want_events);
-  const std::string upto = " (the chain matches a signed checkpoint up to event " + n(matched_upto) + ")";
   if (scan.out_of_order_line)
     return "lines reordered: line " + n(*scan.out_of_order_line) + " is earlier than line " +
-           n(*scan.out_of_order_line - 1);
+           n(*scan.out_of_order_line - 1) + where(p);
   if (scan.partial_bytes && have < want_events)
-    return "truncated: file ends in the middle of event " + n(have + 1) + store;
+    return "truncated: file ends in the middle of event " + n(have + 1) + store + where(p);
   const bool same_tail = have_tail && scan.last_line_digest == want.tail;
   if (have < want_events) {
-    if (same_tail) return "lines deleted: file has " + n(have) + " events" + store + (matched_upto ? upto : "");
-    return "truncated: file ends at event " + n(have) + store;
+    if (same_tail) return "lines deleted: file has " + n(have) + " events" + store + where(p);
+    return "truncated: file ends at event " + n(have) + store + where(p);
   }
   if (have > want_events) {
-    if (!have_tail || same_tail)
-      return "lines inserted: file has " + n(have) + " events" + store + (matched_upto ? upto : "");
-    return "lines appended: file has " + n(have) + " events" + store;
+    if (!have_tail || same_tail) return "lines inserted: file has " + n(have) + " events" + store + where(p);
+    return "lines appended: file has " + n(have) + " events" + store + where(p);
   }
-  return "edited: a line between event " + n(matched_upto) + " and event " + n(want_events) +
-         " differs from what was signed (same number of events" +
+  const uint64_t b = p.first_bad.value_or(want_events);
+  const std::optional<double> bt = p.first_bad ? p.first_bad_t : want_t;
+  return "edited: a line between event " + n(p.upto) + " and event " + n(b) + " (t=" + secs(p.upto_t) + ".." +
+         secs(bt) + " s) differs from what was signed (same number of events" +
          (scan.file.bytes == want.bytes ? ", same size" : ", " + n(scan.file.bytes) + " bytes, signed " + n(want.bytes)) +
          ")";
+}
+
+// After the last signed checkpoint (event k at time kt) of an interrupted
+// recording: accepted when every later line is a timed event, in order, and
+// they span at most kInterruptedTailSeconds.
+RecordingVerdict interrupted_tail(const recorder::ChainScan& scan, uint64_t k, std::optional<double> kt) {
+  const uint64_t later = scan.file.events - k;
+  const std::string head = "interrupted: verified up to event " + n(k) + " (t=" + secs(kt) + " s); ";
+  const std::string partial = scan.partial_bytes ? " (nor a partial last line)" : "";
+  if (later == 0)
+    return {true, head + "no later events" + (scan.partial_bytes ? ", only a partial last line" : "")};
+  if (scan.out_of_order_line)
+    return {false, head + n(later) + " later events unverifiable (line " + n(*scan.out_of_order_line) +
+                       " is earlier than the line before it)"};
+  if (scan.last_untimed_event > k)
+    return {false, head + n(later) + " later events unverifiable (event " + n(scan.last_untimed_event) +
+                       " is not a timed event)"};
+  const double span = kt && scan.last_time ? *scan.last_time - *kt : 1e9;
+  if (!(span <= kInterruptedTailSeconds))  // NaN ("[nan, ...]" lines) fails too
+    return {false, head + n(later) + " later events unverifiable (they span " + secs(span) +
+                       " s of recording time, more than 2 s)"};
+  return {true, head + n(later) + " later events written in the last 2 s before the stop cannot be verified" + partial};
 }
 
 }  // namespace
 
 std::vector<recorder::ChainState> recording_points(const RecordingRecord& r) {
   std::vector<recorder::ChainState> points;
-  if (r.checkpoint) points.push_back(chain_point(*r.checkpoint));
+  for (const auto& cp : r.checkpoints) points.push_back(chain_point(cp));
   if (r.state == "closed") points.push_back(chain_point(r.final_seal));
   return points;
 }
@@ -67,13 +133,14 @@ RecordingVerdict verify_recording(const RecordingRecord& r, const recorder::Chai
   if (closed &&
       !key.verify(recording_seal_text(SealKind::final, r.path, r.session_id, r.channel, r.final_seal), r.final_seal.signature))
     return {false, "bad signature on the final digest (events " + n(r.final_seal.events) + ")"};
-  if (r.checkpoint && !key.verify(recording_seal_text(SealKind::checkpoint, r.path, r.session_id, r.channel, *r.checkpoint),
-                                  r.checkpoint->signature))
-    return {false, "bad signature on the checkpoint at event " + n(r.checkpoint->events)};
+  for (const auto& cp : r.checkpoints)
+    if (!key.verify(recording_seal_text(SealKind::checkpoint, r.path, r.session_id, r.channel, cp), cp.signature))
+      return {false, "bad signature on the checkpoint at event " + n(cp.events)};
 
   const recorder::ChainScan& scan = *file_scan;
-  if (scan.matches.size() != recording_points(r).size()) return {false, "internal error: scanned with other points"};
-  const uint64_t cp_ok = r.checkpoint && scan.matches[0] ? r.checkpoint->events : 0;
+  if (scan.matches.size() != recording_points(r).size() || scan.point_times.size() != scan.matches.size())
+    return {false, "internal error: scanned with other points"};
+  const Place place = locate(r, scan);
 
   if (closed) {
     if (scan.matches.back()) {
@@ -82,22 +149,23 @@ RecordingVerdict verify_recording(const RecordingRecord& r, const recorder::Chai
                            n(r.final_seal.events) + ")"};
       return {true, "OK (" + n(scan.file.events) + " events, " + n(scan.file.bytes) + " bytes)"};
     }
-    return {false, mismatch(scan, r.final_seal, true, cp_ok, "store says")};
+    return {false, mismatch(scan, r.final_seal, true, place, scan.point_times.back(), "store says")};
   }
   // Open or interrupted: the process died (or is still writing); what the
-  // last signed checkpoint vouches for is all that can be checked.
-  if (!r.checkpoint)
+  // signed checkpoints vouch for is all that can be checked.
+  if (r.checkpoints.empty())
     return {false, "interrupted: no signed checkpoint; " + n(scan.file.events) + " events unverifiable"};
-  if (!scan.matches[0]) {
-    if (scan.out_of_order_line || scan.file.events < r.checkpoint->events)
-      return {false, "interrupted, and " + mismatch(scan, *r.checkpoint, false, 0, "the last checkpoint says")};
+  const RecordingSeal& last = r.checkpoints.back();
+  if (!scan.matches.back()) {
+    if (scan.out_of_order_line || scan.file.events < last.events)
+      return {false, "interrupted, and " + mismatch(scan, last, false, place, scan.point_times.back(),
+                                                    "the last checkpoint says")};
     return {false, "interrupted, and edited: the file does not match the signed checkpoint at event " +
-                       n(r.checkpoint->events) + " (a line up to it was edited, inserted or deleted)"};
+                       n(*place.first_bad) + " (t=" + secs(place.first_bad_t) + " s); it matches up to event " +
+                       n(place.upto) + " (t=" + secs(place.upto_t) +
+                       " s): a line between them was edited, inserted or deleted"};
   }
-  const uint64_t later = scan.file.events - r.checkpoint->events;
-  return {later == 0 && scan.partial_bytes == 0,
-          "interrupted: verified up to event " + n(r.checkpoint->events) + "; " + n(later) +
-              " later events unverifiable" + (scan.partial_bytes ? " (and a partial last line)" : "")};
+  return interrupted_tail(scan, last.events, scan.point_times.back());
 }
 
 }  // namespace bastion

@@ -1,6 +1,7 @@
 // Checks one recording file against its row: the signed final digest (or,
 // for a recording left open by a process that died, its last signed
-// checkpoint), and says what and where when they differ.
+// checkpoint), and says what and where when they differ: every signed
+// checkpoint is kept, so an edit is placed between two of them.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -22,7 +23,7 @@ struct RecordingRecord {
   std::string path;
   std::string state;  // open | closed | interrupted | pruned
   RecordingSeal final_seal;  // closed: events, bytes, digest, tail, signature
-  std::optional<RecordingSeal> checkpoint;
+  std::vector<RecordingSeal> checkpoints;  // every signed checkpoint, by events ascending
   std::string pruned_at, pruned_by;
 };
 
@@ -31,7 +32,11 @@ struct RecordingVerdict {
   std::string what;  // "OK (...)" or the problem, with where
 };
 
-// The chain states a file is compared with: the checkpoint, then the final
+// An interrupted recording's unverifiable tail is accepted when it spans at
+// most this much recording time (a checkpoint interval of 1 s, and slack).
+inline constexpr double kInterruptedTailSeconds = 2.0;
+
+// The chain states a file is compared with: the checkpoints, then the final
 // digest (closed recordings). Scan the file with these (recorder::ChainScanner).
 std::vector<recorder::ChainState> recording_points(const RecordingRecord& r);
 

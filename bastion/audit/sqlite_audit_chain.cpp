@@ -1,5 +1,8 @@
 // SqliteAuditStore's audit chain: transactions, chain entries, anchors.
 
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include "audit/audit_chain.h"
@@ -11,7 +14,7 @@
 namespace bastion {
 
 SqliteAuditStore::Txn::Txn(SqliteAuditStore& s, std::string& error) : s_(s) {
-  s_.own_pending_ = 0;
+  s_.own_pending_.clear();
   begun_ = s_.execute("BEGIN IMMEDIATE", {}, error);
 }
 
@@ -25,8 +28,8 @@ SqliteAuditStore::Txn::~Txn() {
 bool SqliteAuditStore::Txn::commit(std::string& error) {
   done_ = true;
   if (s_.execute("COMMIT", {}, error)) {
-    s_.own_unanchored_ += s_.own_pending_;
-    s_.own_pending_ = 0;
+    s_.own_unanchored_.insert(s_.own_unanchored_.end(), s_.own_pending_.begin(), s_.own_pending_.end());
+    s_.own_pending_.clear();
     return true;
   }
   std::string ignored;
@@ -54,12 +57,44 @@ bool SqliteAuditStore::chain_row(const char* table, const std::string& key, std:
   if (!query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", {}, head, error)) return false;
   const int64_t seq = head.empty() ? 1 : std::stoll(head[0][0]) + 1;
   const std::string prev = head.empty() ? kChainGenesis : head[0][1];
-  if (!execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash) VALUES (?,?,?,?,?,?)",
-               {seq, std::string(table), key, json, prev, chain_hash(prev, seq, table, key, json)}, error))
+  const std::string at = iso8601_now();
+  if (!execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash, writer, at) "
+               "VALUES (?,?,?,?,?,?,?,?)",
+               {seq, std::string(table), key, json, prev, chain_hash(prev, seq, table, key, json, writer_, at),
+                writer_, at},
+               error))
     return false;
-  ++own_pending_;  // counted as this process's once the transaction commits
+  own_pending_.push_back(seq);  // this process's once the transaction commits
   return true;
 }
+
+bool SqliteAuditStore::note_opened_head(std::string& error) {
+  std::vector<std::vector<std::string>> head;
+  if (!query("SELECT IFNULL(MAX(seq), 0) FROM audit_chain", {}, head, error)) return false;
+  opened_head_ = head.empty() ? 0 : std::stoll(head[0][0]);
+  return true;
+}
+
+namespace {
+
+// The seqs in [from, to] that are not in `own` (ascending), as [[a,b],...].
+std::string foreign_ranges(int64_t from, int64_t to, const std::vector<int64_t>& own) {
+  nlohmann::json ranges = nlohmann::json::array();
+  auto it = std::lower_bound(own.begin(), own.end(), from);
+  for (int64_t s = from; s <= to;) {
+    while (it != own.end() && *it < s) ++it;
+    if (it != own.end() && *it == s) {
+      ++s;
+      continue;
+    }
+    const int64_t end = std::min(to, it == own.end() ? to : *it - 1);
+    ranges.push_back({s, end});
+    s = end + 1;
+  }
+  return ranges.dump();
+}
+
+}  // namespace
 
 bool SqliteAuditStore::chain_existing_rows(std::string& error) {
   // Rows written before the chain existed are chained once, as found.
@@ -103,21 +138,25 @@ bool SqliteAuditStore::anchor_locked(bool force, std::string& error) {
   if (head.empty() || (!anchored.empty() && anchored[0][0] == head[0][0])) return txn.commit(error);
   const int64_t seq = std::stoll(head[0][0]);
   // The chain's hashes are not keyed: whoever can write the store can append
-  // well-formed entries, and this anchor would vouch for them. Entries this
-  // process did not append are named in the log (bastionctl's are expected).
+  // well-formed entries. The anchor vouches for the chain's order and names
+  // every entry this process did not append (foreign): verify judges those
+  // by their table, whatever writer they claim.
   const int64_t from = anchored.empty() ? 1 : std::stoll(anchored[0][0]) + 1;
-  if (seq - from + 1 > own_unanchored_)
+  std::sort(own_unanchored_.begin(), own_unanchored_.end());
+  const std::string foreign = foreign_ranges(from, seq, own_unanchored_);
+  if (foreign != "[]")
     log_warn("audit chain: signing entries another process appended",
-             {{"from_seq", std::to_string(from)}, {"to_seq", std::to_string(seq)},
-              {"appended_by_others", std::to_string(seq - from + 1 - own_unanchored_)}});
-  own_unanchored_ = 0;
+             {{"from_seq", std::to_string(from)}, {"to_seq", std::to_string(seq)}, {"foreign", foreign}});
   const std::string at = iso8601_now();
-  const std::string sig = signer_->sign(anchor_text(seq, head[0][1], at));
+  const std::string sig = signer_->sign(anchor_text(seq, head[0][1], at, foreign, opened_head_));
   if (sig.empty()) return error = "cannot sign the audit chain", false;
-  if (!execute("INSERT INTO audit_anchors (seq, hash, at, key_fingerprint, signature) VALUES (?,?,?,?,?)",
-               {seq, head[0][1], at, signer_->fingerprint(), sig}, error))
+  if (!execute("INSERT INTO audit_anchors (seq, hash, at, foreign_seqs, opened_head, key_fingerprint, signature) "
+               "VALUES (?,?,?,?,?,?,?)",
+               {seq, head[0][1], at, foreign, opened_head_, signer_->fingerprint(), sig}, error))
     return false;
-  return txn.commit(error);
+  if (!txn.commit(error)) return false;
+  std::erase_if(own_unanchored_, [seq](int64_t s) { return s <= seq; });
+  return true;
 }
 
 }  // namespace bastion

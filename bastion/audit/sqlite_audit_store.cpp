@@ -131,7 +131,8 @@ CREATE TABLE approval_votes (
   UNIQUE(request_id, approver)
 );
 )sql",
-    // 7: recordings: one row per file, its signed final digest and last signed checkpoint
+    // 7: recordings: one row per file, its signed final digest and last signed
+    // checkpoint; every signed checkpoint is kept too, to locate an edit
     R"sql(
 CREATE TABLE recordings (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -157,8 +158,19 @@ CREATE TABLE recordings (
 );
 CREATE INDEX recordings_session ON recordings(session_id, channel);
 CREATE INDEX recordings_state ON recordings(state);
+CREATE TABLE recording_checkpoints (
+  recording_id INTEGER NOT NULL,
+  events INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX recording_checkpoints_recording ON recording_checkpoints(recording_id, events);
 )sql",
-    // 8: the audit chain (every row as written, hash-chained) and its signed anchors
+    // 8: the audit chain (every row as written, hash-chained, with the writer
+    // it claims and when) and its signed anchors (the head, and the entries
+    // the signing bastiond did not append itself)
     R"sql(
 CREATE TABLE audit_chain (
   seq INTEGER PRIMARY KEY,
@@ -166,13 +178,17 @@ CREATE TABLE audit_chain (
   row_key TEXT NOT NULL,
   row_json TEXT NOT NULL,
   prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
+  hash TEXT NOT NULL,
+  writer TEXT NOT NULL,
+  at TEXT NOT NULL
 );
 CREATE TABLE audit_anchors (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   seq INTEGER NOT NULL,
   hash TEXT NOT NULL,
   at TEXT NOT NULL,
+  foreign_seqs TEXT NOT NULL,
+  opened_head INTEGER NOT NULL,
   key_fingerprint TEXT NOT NULL,
   signature TEXT NOT NULL
 );
@@ -226,8 +242,8 @@ void bind(sqlite3_stmt* st, std::initializer_list<Param> params) {
 
 }  // namespace
 
-std::unique_ptr<SqliteAuditStore> SqliteAuditStore::open(const std::string& path,
-                                                         std::string& error) {
+std::unique_ptr<SqliteAuditStore> SqliteAuditStore::open(const std::string& path, std::string& error,
+                                                         std::string writer) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -236,10 +252,10 @@ std::unique_ptr<SqliteAuditStore> SqliteAuditStore::open(const std::string& path
     sqlite3_close(db);
     return nullptr;
   }
-  std::unique_ptr<SqliteAuditStore> store(new SqliteAuditStore(db));
+  std::unique_ptr<SqliteAuditStore> store(new SqliteAuditStore(db, std::move(writer)));
   sqlite3_busy_timeout(db, 5000);
   if (!store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", error) ||
-      !store->migrate(error)) {
+      !store->migrate(error) || !store->note_opened_head(error)) {
     error = path + ": " + error;
     return nullptr;
   }

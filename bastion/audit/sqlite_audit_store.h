@@ -29,7 +29,11 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   static constexpr int kSchemaVersion = 9;
 
   // Opens or creates the database and migrates it. Null + error on failure.
-  static std::unique_ptr<SqliteAuditStore> open(const std::string& path, std::string& error);
+  // `writer` goes into every chain entry this process appends (kBastiondWriter
+  // for bastiond; "bastionctl approvals (alice)" for an admin command): a
+  // claim only, which verify shows beside what the anchors say.
+  static std::unique_ptr<SqliteAuditStore> open(const std::string& path, std::string& error,
+                                                std::string writer = "unnamed writer");
   ~SqliteAuditStore() override;
   // The key anchors are signed with (bastiond's); none: the chain grows
   // unsigned until a process with the key anchors it. Shared: the store
@@ -67,7 +71,7 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   int schema_version();
 
  private:
-  explicit SqliteAuditStore(sqlite3* db) : db_(db) {}
+  SqliteAuditStore(sqlite3* db, std::string writer) : db_(db), writer_(std::move(writer)) {}
   bool migrate(std::string& error);
   bool exec(const char* sql, std::string& error);
   // Prepares, binds (NULL, integer or text) and steps one statement.
@@ -98,6 +102,7 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   // Appends the current state of TABLE's row KEY to the chain.
   bool chain_row(const char* table, const std::string& key, std::string& error);
   bool chain_existing_rows(std::string& error);  // once, when migration 8 adds the chain
+  bool note_opened_head(std::string& error);
   bool anchor_locked(bool force, std::string& error);
   // After a committed write: anchors when a second has passed. Never fails
   // the write (it is chained already); a failure is logged.
@@ -111,9 +116,13 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   std::mutex mu_;
   std::map<std::string, sqlite3_stmt*> cache_;
   std::shared_ptr<const AuditSigner> signer_;
-  double last_anchor_ = 0;      // monotonic seconds
-  int64_t own_unanchored_ = 0;  // chain entries this process committed since its last anchor
-  int64_t own_pending_ = 0;     // ... appended in the open transaction
+  std::string writer_;
+  double last_anchor_ = 0;  // monotonic seconds
+  // The chain seqs this process committed since its last anchor (ascending),
+  // and those appended in the open transaction: an anchor names every other
+  // seq it covers as foreign.
+  std::vector<int64_t> own_unanchored_, own_pending_;
+  int64_t opened_head_ = 0;  // the chain's head when this process opened the store
 };
 
 }  // namespace bastion

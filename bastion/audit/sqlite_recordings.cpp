@@ -1,6 +1,8 @@
 // SqliteAuditStore's recordings: one row per recording file, chained on
 // open, close, interruption and pruning; checkpoints are signed on their own
-// and not chained (audit_chain.h).
+// and not chained (audit_chain.h). Every checkpoint is kept in
+// recording_checkpoints (verify places an edit between two of them); the row
+// holds the latest too.
 
 #include <sqlite3.h>
 
@@ -32,12 +34,16 @@ bool SqliteAuditStore::recording_opened(const RecordingOpened& r, int64_t& id, s
 
 bool SqliteAuditStore::recording_checkpoint(int64_t id, const RecordingSeal& cp, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  if (!execute("UPDATE recordings SET cp_events=?, cp_bytes=?, cp_digest=?, cp_signature=?, cp_at=? "
-               "WHERE id=? AND state='open'",
-               {u64(cp.events), u64(cp.bytes), cp.digest, cp.signature, cp.at, id}, error))
+  Txn txn(*this, error);
+  if (!txn || !execute("UPDATE recordings SET cp_events=?, cp_bytes=?, cp_digest=?, cp_signature=?, cp_at=? "
+                       "WHERE id=? AND state='open'",
+                       {u64(cp.events), u64(cp.bytes), cp.digest, cp.signature, cp.at, id}, error))
     return false;
   if (changes() != 1) return error = "no open recording row " + std::to_string(id), false;
-  return true;
+  return execute("INSERT INTO recording_checkpoints (recording_id, events, bytes, digest, signature, at) "
+                 "VALUES (?,?,?,?,?,?)",
+                 {id, u64(cp.events), u64(cp.bytes), cp.digest, cp.signature, cp.at}, error) &&
+         txn.commit(error);
 }
 
 bool SqliteAuditStore::recording_closed(int64_t id, int64_t command_id, const RecordingSeal& f, std::string& error) {
@@ -61,7 +67,9 @@ bool SqliteAuditStore::recording_pruned(int64_t id, const std::string& at, const
                        {at, by, id}, error))
     return false;
   if (changes() != 1) return error = "recording " + std::to_string(id) + " is not closed", false;
-  return chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
+  // The file is gone: its checkpoints (not chained) go with it.
+  return execute("DELETE FROM recording_checkpoints WHERE recording_id=?", {id}, error) &&
+         chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
 }
 
 int SqliteAuditStore::mark_interrupted(const std::string& at, std::string& error) {

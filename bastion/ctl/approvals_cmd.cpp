@@ -43,7 +43,7 @@ int ctl_approvals(const std::vector<std::string>& a) {
                  "                          | deny N --reason TEXT | revoke N\n");
     return 2;
   }
-  auto store = SqliteAuditStore::open(db, err);
+  auto store = SqliteAuditStore::open(db, err, "bastionctl approvals (" + unix_user() + ")");
   if (!store) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
   ApprovalCommands cmds(*store, *cfg, ApprovalActor{"admin:" + unix_user(), {}, true}, nullptr);
   std::string out;

@@ -147,7 +147,7 @@ int cert_issue(const std::vector<std::string>& a) {
 
   std::unique_ptr<SqliteAuditStore> store;
   if (!db.empty()) {
-    store = SqliteAuditStore::open(db, err);
+    store = SqliteAuditStore::open(db, err, "bastionctl cert issue (" + unix_user() + ")");
     if (!store) {
       std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());
       return 1;

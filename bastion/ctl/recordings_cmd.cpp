@@ -39,7 +39,7 @@ int ctl_recordings(const std::vector<std::string>& a) {
     else return usage();
   }
   if (config_file.empty() == db.empty()) return usage();
-  std::string err, key_path;
+  std::string err;
   int64_t retention = 0;
   if (!config_file.empty()) {
     const TargetKinds kinds = builtin_target_kinds();
@@ -47,7 +47,6 @@ int ctl_recordings(const std::vector<std::string>& a) {
     if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
     db = cfg->audit_db_path();
     retention = cfg->retention;
-    key_path = cfg->audit_signing_key;
   }
   if (!retention_text.empty()) {
     retention = parse_duration(retention_text);
@@ -58,18 +57,13 @@ int ctl_recordings(const std::vector<std::string>& a) {
   }
   if (retention <= 0)
     return std::fprintf(stderr, "bastionctl: no retention configured: recordings are kept forever\n"), 1;
-  // The signing key, when this user can read it, signs the chain's head at
-  // close; without it the entries stay unsigned until bastiond anchors them.
-  std::shared_ptr<const AuditSigner> signer;
-  if (!key_path.empty() && ::access(key_path.c_str(), R_OK) == 0) {
-    signer = AuditSigner::load_or_create(key_path, err);
-    if (!signer) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
-  }
-  auto store = SqliteAuditStore::open(db, err);
+  // Only bastiond signs the chain: its anchors name what it did not write
+  // (this prune among them), which verify shows as a note. bastionctl
+  // signing too would make bastiond's own entries foreign to its anchor.
+  auto store = SqliteAuditStore::open(db, err, "bastionctl recordings prune (" + unix_user() + ")");
   if (!store) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
-  store->set_signer(signer);
   const PruneReport r = prune_recordings(*store, retention, unix_now(), "bastionctl (" + unix_user() + ")", dry_run);
-  store.reset();  // closing anchors the chain's head
+  store.reset();
   for (const auto& p : r.pruned) std::printf("%s%s\n", dry_run ? "would prune " : "pruned ", display_escape(p).c_str());
   for (const auto& e : r.errors) std::fprintf(stderr, "bastionctl: cannot prune %s\n", display_escape(e).c_str());
   std::printf("%zu recording(s) %s\n", r.pruned.size(), dry_run ? "past retention" : "pruned");

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -49,11 +50,34 @@ RecordingRecord read_record(sqlite3_stmt* st) {
   r.final_seal = {.events = ucol(st, 5), .bytes = ucol(st, 6), .digest = col(st, 7), .tail = col(st, 8),
                   .signature = col(st, 9), .at = ""};
   if (sqlite3_column_type(st, 10) != SQLITE_NULL)
-    r.checkpoint = RecordingSeal{.events = ucol(st, 10), .bytes = ucol(st, 11), .digest = col(st, 12), .tail = "",
-                                 .signature = col(st, 13), .at = ""};
+    r.checkpoints.push_back(RecordingSeal{.events = ucol(st, 10), .bytes = ucol(st, 11), .digest = col(st, 12),
+                                          .tail = "", .signature = col(st, 13), .at = ""});
   r.pruned_at = col(st, 14);
   r.pruned_by = col(st, 15);
   return r;
+}
+
+// Every kept checkpoint of the recording, by events; the row's own (the
+// latest) is one of them unless its kept copy was removed.
+bool read_checkpoints(sqlite3* db, RecordingRecord& r, std::string& error) {
+  const SqliteStmt st = prepare_sqlite(db,
+                                       "SELECT events, bytes, digest, signature FROM recording_checkpoints "
+                                       "WHERE recording_id=? ORDER BY events, rowid",
+                                       error);
+  if (!st) return false;
+  sqlite3_bind_int64(st.get(), 1, r.id);
+  std::vector<RecordingSeal> kept;
+  while (sqlite3_step(st.get()) == SQLITE_ROW)
+    kept.push_back({.events = ucol(st.get(), 0), .bytes = ucol(st.get(), 1), .digest = col(st.get(), 2), .tail = "",
+                    .signature = col(st.get(), 3), .at = ""});
+  for (const auto& latest : r.checkpoints) {
+    bool found = false;
+    for (const auto& k : kept) found = found || (k.events == latest.events && k.digest == latest.digest);
+    if (!found) kept.push_back(latest);
+  }
+  std::stable_sort(kept.begin(), kept.end(), [](const RecordingSeal& a, const RecordingSeal& b) { return a.events < b.events; });
+  r.checkpoints = std::move(kept);
+  return true;
 }
 
 // Scans the file a chunk at a time (recordings run to hundreds of MiB);
@@ -121,9 +145,10 @@ int ctl_verify(const std::vector<std::string>& a) {
   int count = 0;
   while (sqlite3_step(st.get()) == SQLITE_ROW) {
     ++count;
-    const RecordingRecord r = read_record(st.get());
+    RecordingRecord r = read_record(st.get());
     std::string read_error;
-    const auto scan = r.state == "pruned" ? std::nullopt : scan_recording(r, read_error);
+    if (!read_checkpoints(h.get(), r, read_error)) read_error = "cannot read checkpoints: " + read_error;
+    const auto scan = r.state == "pruned" || !read_error.empty() ? std::nullopt : scan_recording(r, read_error);
     const RecordingVerdict v =
         read_error.empty() ? verify_recording(r, scan ? &*scan : nullptr, *key) : RecordingVerdict{false, read_error};
     ok = ok && v.ok;
@@ -139,13 +164,17 @@ int ctl_verify(const std::vector<std::string>& a) {
   // The audit chain is always checked whole: a row of any session may have been touched.
   const ChainReport chain = verify_audit_chain(h.get(), *key);
   ok = ok && chain.problems.empty();
+  nlohmann::json foreign = nlohmann::json::array();
+  for (const auto& f : chain.foreign)
+    foreign.push_back({{"seq", f.seq}, {"table", f.table}, {"key", f.key}, {"writer", f.writer}, {"ok", f.ok}});
   out["audit"] = {{"entries", chain.entries}, {"signed_upto", chain.signed_upto}, {"ok", chain.problems.empty()},
-                  {"problems", chain.problems}};
+                  {"problems", chain.problems}, {"notes", chain.notes}, {"foreign", foreign}};
   out["ok"] = ok;
   if (chain.problems.empty())
     lines.push_back("audit chain: OK (" + std::to_string(chain.entries) + " entries, signed up to entry " +
                     std::to_string(chain.signed_upto) + ")");
   for (const auto& p : chain.problems) lines.push_back("audit: " + p);
+  for (const auto& note : chain.notes) lines.push_back("audit: NOTE: " + note);
   if (json) {
     std::printf("%s\n", out.dump(2, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
   } else {

@@ -19,6 +19,7 @@
 
 #include "audit/audit_signer.h"
 #include "audit/recording_retention.h"
+#include "audit/audit_chain.h"
 #include "audit/sqlite_audit_store.h"
 #include "common/log.h"
 #include "common/secret_file.h"
@@ -166,7 +167,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   log_info("audit signing key", {{"path", cfg->audit_signing_key},
                                  {"public_key", audit_public_key_path(cfg->audit_signing_key)},
                                  {"fingerprint", signer->fingerprint()}});
-  auto audit = SqliteAuditStore::open(cfg->audit_db_path(), err);
+  auto audit = SqliteAuditStore::open(cfg->audit_db_path(), err, kBastiondWriter);
   if (!audit) {
     log_error("cannot open audit store", {{"error", err}});
     return 1;

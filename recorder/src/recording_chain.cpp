@@ -22,19 +22,24 @@ std::optional<double> event_time(std::string_view line) {
 
 ChainScanner::ChainScanner(std::vector<ChainState> points) : points_(std::move(points)) {
   scan_.matches.assign(points_.size(), false);
+  scan_.point_times.assign(points_.size(), std::nullopt);
 }
 
 void ChainScanner::line(std::string_view l) {
   chain_.add(l);
+  std::optional<double> t = 0.0;  // the header is at 0
   if (chain_.lines() > 1) {
-    const auto t = event_time(l);
+    t = event_time(l);
     if (t && last_time_ && *t < *last_time_ && !scan_.out_of_order_line) scan_.out_of_order_line = chain_.lines();
-    if (t) last_time_ = t;
+    if (t) last_time_ = scan_.last_time = t;
+    else scan_.last_untimed_event = chain_.lines() - 1;
   }
   const ChainState now = chain_.state();
-  for (std::size_t i = 0; i < points_.size(); ++i)
-    if (points_[i].events == now.events && points_[i].bytes == now.bytes && points_[i].digest == now.digest)
-      scan_.matches[i] = true;
+  for (std::size_t i = 0; i < points_.size(); ++i) {
+    if (points_[i].events != now.events) continue;
+    scan_.point_times[i] = t;
+    if (points_[i].bytes == now.bytes && points_[i].digest == now.digest) scan_.matches[i] = true;
+  }
 }
 
 void ChainScanner::feed(std::string_view bytes) {

@@ -39,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   chunked.feed(std::string_view(file).substr(cut));
   const recorder::ChainScan c = chunked.finish();
   if (c.file.digest != whole.file.digest || c.partial_bytes != whole.partial_bytes ||
-      c.out_of_order_line != whole.out_of_order_line)
+      c.out_of_order_line != whole.out_of_order_line || c.last_time.has_value() != whole.last_time.has_value() ||
+      c.last_untimed_event != whole.last_untimed_event)
     std::abort();
   // The file's own chain state matches it; a checkpoint at its last event too.
   const recorder::ChainScan again = recorder::scan_recording_chain(file, {whole.file});

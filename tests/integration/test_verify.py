@@ -1,7 +1,9 @@
 """Tamper evidence through real sessions: bastionctl verify on recordings
-(edit, truncation, deleted, inserted and swapped lines, a removed file),
-on audit rows changed with sqlite3 directly, after a kill -9 of bastiond,
-and across retention pruning."""
+(edit, truncation, deleted, inserted and swapped lines, a removed file; an
+edit placed between two checkpoints), on audit rows changed with sqlite3
+directly, on chain entries bastiond did not write (an attacker's, an admin
+command's), on entries not yet signed, after a kill -9 of bastiond, and
+across retention pruning."""
 import hashlib
 import json
 import os
@@ -17,12 +19,38 @@ from harness import BASTIONCTL, BastionTest, Env, main, run
 POLICY = r'''
 function on_command(c)
   if c.text == "forbidden" then return deny("not this one") end
+  if c.text == "echo held" then return review{ reason = "held", approvers = { "oncall" }, timeout = 30 } end
   return allow()
 end
 '''
 
 # Three output events, apart in time so each is its own event.
 CMD = "echo alpha; sleep 0.05; echo beta; sleep 0.05; echo gamma"
+
+
+def iso(t):
+    """The chain's `at`: ISO 8601 UTC with milliseconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
+
+
+def forge_entry(db, table, key, writer, at):
+    """Appends a well-formed chain entry for TABLE's row KEY, as anyone who can
+    write audit.db can: the same canonical JSON and hash formula as bastiond."""
+    db.row_factory = sqlite3.Row
+    row = dict(db.execute(f"SELECT * FROM {table} WHERE CAST(id AS TEXT)=?", (key,)).fetchone())
+    row_json = json.dumps(row, sort_keys=True, separators=(",", ":"))
+    head = db.execute("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, "0" * 64)
+    entry = json.dumps([seq, table, key, row_json, writer, at], separators=(",", ":"))
+    digest = hashlib.sha256((prev + "\n" + entry).encode()).hexdigest()
+    db.execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash, writer, at) "
+               "VALUES (?,?,?,?,?,?,?,?)", (seq, table, key, row_json, prev, digest, writer, at))
+    return seq
+
+
+def event_time(line):
+    """An asciicast event line's time, as verify prints it."""
+    return "%.2f" % float(line.split(b",")[0][1:])
 
 
 def write_policy(env):
@@ -103,6 +131,11 @@ class VerifyTest(BastionTest):
         self.assertEqual(rc, 1, out)
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
 
+    def after_cp(self, s):
+        """Where a change after the last checkpoint (event 2, the decision marker) is."""
+        self.assertEqual(self.env.audit("SELECT cp_events FROM recordings WHERE session_id=?", (s.id,)), [(2,)])
+        return f" (after the last signed checkpoint, at event 2, t={event_time(s.lines[2])} s)"
+
     # Events: 1 "exec:" marker, 2 "decision:" marker (checkpoint), 3-5 alpha, beta, gamma.
     def test_clean_session_verifies(self):
         s = self.session()
@@ -118,37 +151,36 @@ class VerifyTest(BastionTest):
     def test_sed_edit_of_one_event(self):
         s = self.session()
         subprocess.run(["sed", "-i", "5s/beta/BETA/", s.path], check=True)  # the output event, not the header
-        self.check_recording(s, "edited: a line between event 2 and event 5 differs from what was signed "
+        self.check_recording(s, f"edited: a line between event 2 and event 5 (t={event_time(s.lines[2])}.."
+                                f"{event_time(s.lines[5])} s) differs from what was signed "
                                 "(same number of events, same size)")
 
     def test_truncation(self):
         s = self.session()
         s.write(b"".join(s.lines[:-1]))
-        self.check_recording(s, "truncated: file ends at event 4, store says 5")
+        self.check_recording(s, "truncated: file ends at event 4, store says 5" + self.after_cp(s))
 
     def test_truncation_mid_line(self):
         s = self.session()
         s.write(b"".join(s.lines[:-1]) + s.lines[-1][:10])
-        self.check_recording(s, "truncated: file ends in the middle of event 5, store says 5")
+        self.check_recording(s, "truncated: file ends in the middle of event 5, store says 5" + self.after_cp(s))
 
     def test_deleted_line(self):
         s = self.session()
         s.write(b"".join(s.lines[:4] + s.lines[5:]))
-        self.check_recording(s, "lines deleted: file has 4 events, store says 5 "
-                                "(the chain matches a signed checkpoint up to event 2)")
+        self.check_recording(s, "lines deleted: file has 4 events, store says 5" + self.after_cp(s))
 
     def test_inserted_line(self):
         s = self.session()
         t = s.lines[4].split(b",")[0][1:].decode()
         forged = f'[{t}, "o", "rm -rf /\\r\\n"]\n'.encode()
         s.write(b"".join(s.lines[:5] + [forged] + s.lines[5:]))
-        self.check_recording(s, "lines inserted: file has 6 events, store says 5 "
-                                "(the chain matches a signed checkpoint up to event 2)")
+        self.check_recording(s, "lines inserted: file has 6 events, store says 5" + self.after_cp(s))
 
     def test_swapped_lines(self):
         s = self.session()
         s.write(b"".join(s.lines[:3] + [s.lines[4], s.lines[3]] + s.lines[5:]))
-        self.check_recording(s, "lines reordered: line 5 is earlier than line 4")
+        self.check_recording(s, "lines reordered: line 5 is earlier than line 4" + self.after_cp(s))
 
     def test_recording_removed(self):
         s = self.session()
@@ -250,6 +282,78 @@ class VerifyTest(BastionTest):
         self.assertIn(self.recording_line(s, "bad signature on the final digest (events 4)") + "\n", out)
         self.assertIn(f"audit: recordings {rid}: edited outside the bastion: events: chained 5, now 4\n", out)
 
+    def test_edit_located_between_checkpoints(self):
+        # Output a second apart: a checkpoint is signed about every second,
+        # and every one is kept; the edit of "b" is placed between two.
+        s = Session(self.env, "echo a; sleep 1.2; echo b; sleep 1.2; echo c; sleep 1.2; echo d")
+        self.addCleanup(s.restore)
+        self.assertEqual(self.verified(s.id)[0], 0)
+        rid = self.env.audit("SELECT id FROM recordings WHERE session_id=?", (s.id,))[0][0]
+        cps = [r[0] for r in self.env.audit("SELECT events FROM recording_checkpoints WHERE recording_id=? "
+                                            "ORDER BY events", (rid,))]
+        self.assertGreaterEqual(len(cps), 3, cps)
+        b = next(i for i, l in enumerate(s.lines) if b'"b\\r\\n"' in l)
+        before = max([c for c in cps if c < b])
+        after = min([c for c in cps if c >= b] + [len(s.lines) - 1])
+        self.assertLessEqual(after - before, 2, cps)  # within one checkpoint interval
+        s.write(s.original.replace(b'"b\\r\\n"', b'"B\\r\\n"'))
+        self.check_recording(s, f"edited: a line between event {before} and event {after} "
+                                f"(t={event_time(s.lines[before])}..{event_time(s.lines[after])} s) differs from "
+                                "what was signed (same number of events, same size)")
+
+    def unsigned_entry(self, age):
+        """A copy of the store with one more auth row and its chain entry,
+        dated AGE seconds ago, that no anchor covers."""
+        db = self.tampered_store()
+        con = sqlite3.connect(db)
+        cur = con.execute("INSERT INTO auth_events (at, source_address, user, key_id, serial, ca_fingerprint, "
+                          "accepted, reason) VALUES ('t', '10.0.0.1', 'web1', 'k', 1, 'f', 1, 'x')")
+        seq = forge_entry(con, "auth_events", str(cur.lastrowid), "bastiond", iso(time.time() - age))
+        con.commit()
+        con.close()
+        signed = sqlite3.connect(db).execute("SELECT MAX(seq) FROM audit_anchors").fetchone()[0]
+        return db, f"{signed + 1}..{seq}"
+
+    def test_entries_not_yet_signed_are_a_note(self):
+        db, span = self.unsigned_entry(1)
+        rc, out, _ = self.verify("--all", db=db)
+        self.assertIn(f"audit: NOTE: audit chain: entries {span} not yet signed (written in the last seconds; "
+                      "bastiond signs within a second)\n", out)
+        self.assertEqual(rc, 0, out)
+
+    def test_entries_unsigned_for_long_fail(self):
+        db, span = self.unsigned_entry(60)
+        rc, out, _ = self.verify("--all", db=db)
+        self.assertIn(f"audit: audit chain: entries {span} are chained but unsigned (after the last signed anchor)\n",
+                      out)
+        self.assertEqual(rc, 1, out)
+
+    def test_bastionctl_approve_is_a_note(self):
+        env = self.env
+        client = subprocess.Popen(env.ssh_base() + ["web1@127.0.0.1", "echo held"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        try:
+            rows = env.audit_eventually("SELECT id FROM approval_requests WHERE state='pending'", [(1,)])
+            rid = rows[0][0]
+            db = os.path.join(env.bastion.data, "audit.db")
+            r = run([BASTIONCTL, "approvals", "--db", db, "approve", str(rid)])
+            self.assertEqual(r.returncode, 0, r)
+            out, _ = client.communicate(timeout=20)
+            self.assertEqual(out, b"held\n")
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.communicate()
+        import pwd
+        user = pwd.getpwuid(os.getuid()).pw_name
+        seq, key = env.audit("SELECT seq, row_key FROM audit_chain WHERE tbl='approval_votes'")[0]
+        self.assertEqual(key, f"{rid}/admin:{user}")
+        rc, out, _ = self.verified("--all")
+        self.assertEqual(rc, 0, out)
+        self.assertIn(f"audit: NOTE: audit chain: entry {seq} (approval_votes {key}): written outside bastiond by "
+                      f"bastionctl approvals ({user}): check it\n", out)
+        self.assertTrue(out.endswith("verify: OK\n"), out)
+
 
 class RecordingRowFailureTest(BastionTest):
     """No recordings row, no recording: the channel fails closed as when the
@@ -300,37 +404,38 @@ class CheckpointFailureTest(BastionTest):
 
 
 class ForeignEntriesTest(BastionTest):
-    """The chain's hashes are not keyed: an entry appended by another writer
-    of audit.db is covered by bastiond's next anchor, and bastiond says so."""
+    """The chain's hashes are not keyed: a commands row and its chain entry,
+    computed as bastiond would and claiming bastiond, appended by another
+    writer of audit.db while bastiond runs. bastiond's next anchor names it
+    foreign, and verify fails on it."""
 
-    def test_anchor_over_entries_bastiond_did_not_write_is_logged(self):
+    def test_attacker_entry_is_named_and_fails(self):
         env = self.env
+        Session(env, "true")
         db = sqlite3.connect(os.path.join(env.bastion.data, "audit.db"))
-        db.row_factory = sqlite3.Row
-        cur = db.execute("INSERT INTO auth_events (at, source_address, user, key_id, serial, ca_fingerprint, "
-                         "accepted, reason) VALUES ('t', '10.0.0.1', 'web1', 'mallory', 1, 'f', 1, 'forged')")
-        key = str(cur.lastrowid)
-        row = dict(db.execute("SELECT * FROM auth_events WHERE id=?", (cur.lastrowid,)).fetchone())
-        row_json = json.dumps(row, sort_keys=True, separators=(",", ":"))
-        anchored = db.execute("SELECT IFNULL(MAX(seq), 0) FROM audit_anchors").fetchone()[0]
-        head = db.execute("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (head[0] + 1, head[1]) if head else (1, "0" * 64)
-        entry = json.dumps([seq, "auth_events", key, row_json], separators=(",", ":"))
-        digest = hashlib.sha256((prev + "\n" + entry).encode()).hexdigest()
-        db.execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash) VALUES (?,?,?,?,?,?)",
-                   (seq, "auth_events", key, row_json, prev, digest))
+        sid = db.execute("SELECT id FROM sessions ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+        cur = db.execute("INSERT INTO commands (session_id, channel, at, kind, text, decision) "
+                         "VALUES (?, 0, '2026-01-01T00:00:00Z', 'exec', 'cover story', 'allow')", (sid,))
+        cid = cur.lastrowid
+        seq = forge_entry(db, "commands", str(cid), "bastiond", iso(time.time()))
         db.commit()
         db.close()
-        # Any write makes bastiond anchor within a second.
-        env.ssh("web1", "true")
+        # bastiond anchors within about a second, naming the entry foreign.
         end = time.time() + 10
-        warned = []
-        while time.time() < end and not warned:
-            warned = [l for l in env.bastion.log_lines()
-                      if l.get("msg") == "audit chain: signing entries another process appended"]
-            time.sleep(0.1)
-        self.assertEqual(len(warned), 1, env.bastion.log_lines()[-5:])
-        self.assertEqual((warned[0]["from_seq"], warned[0]["appended_by_others"]), (str(anchored + 1), "1"))
+        while time.time() < end and not env.audit("SELECT 1 FROM audit_anchors WHERE seq >= ?", (seq,)):
+            time.sleep(0.05)
+        foreign = env.audit("SELECT foreign_seqs FROM audit_anchors WHERE seq >= ?", (seq,))
+        self.assertEqual(foreign, [(f"[[{seq},{seq}]]",)])
+        warned = [l for l in env.bastion.log_lines() if l.get("msg") == "audit chain: signing entries another process appended"]
+        self.assertEqual([w["foreign"] for w in warned], [f"[[{seq},{seq}]]"])
+        r = run([BASTIONCTL, "verify", "--config", env.bastion.conf, "--all"])
+        out = r.stdout.decode()
+        self.assertIn(f'audit: audit chain: entry {seq} (commands {cid}): not written by bastiond (it claims "bastiond"), '
+                      "and no bastionctl command writes commands\n", out)
+        self.assertEqual(r.returncode, 1, out)
+        j = json.loads(run([BASTIONCTL, "verify", "--config", env.bastion.conf, "--all", "--json"]).stdout)
+        self.assertEqual(j["audit"]["foreign"], [{"seq": seq, "table": "commands", "key": str(cid),
+                                                  "writer": "bastiond", "ok": False}])
 
 
 class InterruptedTest(BastionTest):
@@ -367,11 +472,18 @@ class InterruptedTest(BastionTest):
         with open(path, "rb") as f:
             events = len(f.read().splitlines()) - 1
         pub = os.path.join(env.bastion.data, "audit_signing_key.pub")
+        with open(path, "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        t_cp = event_time(lines[cp])
+        # The tail after the last checkpoint was written within the last
+        # second before the kill: reported, not a failure.
+        expected = (f"interrupted: verified up to event {cp} (t={t_cp} s); {events - cp} later events written in "
+                    "the last 2 s before the stop cannot be verified")
         r = run([BASTIONCTL, "verify", "--config", env.bastion.conf, sid, "--json"])
         rec = json.loads(r.stdout)["recordings"][0]
-        self.assertEqual(rec["result"], f"interrupted: verified up to event {cp}; {events - cp} later events unverifiable")
+        self.assertEqual(rec["result"], expected)
         self.assertGreater(events, cp)
-        self.assertEqual((rec["ok"], r.returncode), (False, 1))
+        self.assertEqual((rec["ok"], r.returncode), (True, 0), r.stdout)
         # The next bastiond marks the row (and its session) interrupted and signs that.
         env.bastion.logf.close()
         env.start_bastion()
@@ -380,9 +492,20 @@ class InterruptedTest(BastionTest):
                          [("interrupted (bastiond stopped without closing it)",)])
         r = run([BASTIONCTL, "verify", "--db", os.path.join(env.bastion.data, "audit.db"), "--key", pub, sid])
         out = r.stdout.decode()
-        self.assertIn(f"recording {sid} channel 0 ({path}): interrupted: verified up to event {cp}; "
-                      f"{events - cp} later events unverifiable\n", out)
+        self.assertIn(f"recording {sid} channel 0 ({path}): {expected}\n", out)
         self.assertRegex(out, r"audit chain: OK \(\d+ entries, signed up to entry \d+\)\n")
+        self.assertEqual(r.returncode, 0, out)
+        # A tail spanning more than 2 s of recording time is not what a kill leaves.
+        last = float(lines[-1].split(b",")[0][1:])
+        with open(path, "ab") as f:
+            f.write(f'[{last + 2.5:.6f}, "o", "later\\r\\n"]\n'.encode())
+        span = "%.2f" % (float(f"{last + 2.5:.6f}") - float(lines[cp].split(b",")[0][1:]))
+        r = run([BASTIONCTL, "verify", "--db", os.path.join(env.bastion.data, "audit.db"), "--key", pub, sid])
+        out = r.stdout.decode()
+        self.assertIn(f"recording {sid} channel 0 ({path}): interrupted: verified up to event {cp} (t={t_cp} s); "
+                      f"{events + 1 - cp} later events unverifiable (they span {span} s of recording time, "
+                      "more than 2 s)\n", out)
+        self.assertEqual(r.returncode, 1, out)
 
 
 class RetentionTest(BastionTest):

@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include "audit/audit_chain.h"
 #include "audit/audit_seal.h"
 #include "audit/audit_signer.h"
 #include "audit/chain_verifier.h"
@@ -31,11 +32,37 @@ void sql(const std::string& db, const std::string& q) {
   REQUIRE(rc == SQLITE_OK);
 }
 
-std::vector<std::string> verify_db(const std::string& db, const AuditVerifier& key) {
+ChainReport report(const std::string& db, const AuditVerifier& key) {
   std::string err;
   const SqliteDb h = open_sqlite_readonly(db, err);
   REQUIRE(h);
-  return verify_audit_chain(h.get(), key).problems;
+  return verify_audit_chain(h.get(), key);
+}
+
+std::vector<std::string> verify_db(const std::string& db, const AuditVerifier& key) { return report(db, key).problems; }
+
+// One query's first column, as text.
+std::string one(const std::string& db, const std::string& q) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, q.c_str(), -1, &st, nullptr) == SQLITE_OK);
+  std::string out;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+// Re-dates the chain's last entry and recomputes its hash, as a writer of
+// the store can.
+void redate_last_entry(const std::string& db, const std::string& at) {
+  const std::string seq = one(db, "SELECT MAX(seq) FROM audit_chain"), w = " FROM audit_chain WHERE seq=" + seq;
+  const std::string h = chain_hash(one(db, "SELECT prev_hash" + w), std::stoll(seq), one(db, "SELECT tbl" + w),
+                                   one(db, "SELECT row_key" + w), one(db, "SELECT row_json" + w),
+                                   one(db, "SELECT writer" + w), at);
+  sql(db, "UPDATE audit_chain SET at='" + at + "', hash='" + h + "' WHERE seq=" + seq);
 }
 
 SessionStart session(const std::string& id) {
@@ -140,20 +167,40 @@ TEST_CASE("every store write is chained, anchors sign the head, direct SQL is ca
     sql(db, "DELETE FROM audit_chain WHERE seq = 2");
     CHECK(verify_db(db, key).at(0) == "audit chain: entries 2 deleted (seq jumps from 1 to 3)");
   }
-  SECTION("entries after the last anchor are reported unsigned") {
+  SECTION("entries after the last anchor: not yet signed while young, a problem once older than 10 s") {
     s->set_signer(nullptr);
     REQUIRE(s->session_started(session("S2"), err));
-    CHECK(verify_db(db, key) == std::vector<std::string>{"audit chain: entries 6..6 are chained but unsigned (after the last signed anchor)"});
-    s->set_signer(signer);
-    REQUIRE(s->anchor_chain(true, err));
     CHECK(verify_db(db, key).empty());
+    CHECK(report(db, key).notes == std::vector<std::string>{
+                                       "audit chain: entries 6..6 not yet signed (written in the last seconds; "
+                                       "bastiond signs within a second)"});
+    SECTION("signed") {
+      s->set_signer(signer);
+      REQUIRE(s->anchor_chain(true, err));
+      CHECK(verify_db(db, key).empty());
+      CHECK(report(db, key).notes.empty());
+    }
+    SECTION("older than 10 s (dated back, hash recomputed)") {
+      redate_last_entry(db, "2026-01-01T00:00:00.000Z");
+      CHECK(verify_db(db, key) == std::vector<std::string>{"audit chain: entries 6..6 are chained but unsigned (after the last signed anchor)"});
+    }
+    SECTION("dated in the future") {
+      redate_last_entry(db, "2999-01-01T00:00:00.000Z");
+      CHECK(verify_db(db, key) == std::vector<std::string>{"audit chain: entries 6..6 are chained but unsigned (after the last signed anchor)"});
+    }
   }
   SECTION("a forged anchor") {
     // The first write anchored seq 1 at once; the forced anchor signed seq 5.
     sql(db, "UPDATE audit_anchors SET signature='" + signer->sign("something else") + "' WHERE seq=5");
     const auto p = verify_db(db, key);
-    CHECK(p == std::vector<std::string>{"audit anchor 2 (seq 5): bad signature",
-                                        "audit chain: entries 2..5 are chained but unsigned (after the last signed anchor)"});
+    CHECK(p == std::vector<std::string>{"audit anchor 2 (seq 5): bad signature"});
+    CHECK(report(db, key).notes ==
+          std::vector<std::string>{"audit chain: entries 2..5 not yet signed (written in the last seconds; bastiond "
+                                   "signs within a second)"});
+  }
+  SECTION("an anchor's list of foreign entries changed") {
+    sql(db, "UPDATE audit_anchors SET foreign_seqs='[[2,3]]' WHERE seq=5");
+    CHECK(verify_db(db, key).at(0) == "audit anchor 2 (seq 5): bad signature");
   }
 }
 
@@ -166,7 +213,7 @@ TEST_CASE("rows written before the chain existed are chained when the store migr
     REQUIRE(s);
   }
   // Roll back to a version-6 store holding one session, as an older bastiond left it.
-  sql(db, "DROP TABLE audit_chain; DROP TABLE audit_anchors; DROP TABLE recordings; DROP TABLE commands_fts; "
+  sql(db, "DROP TABLE audit_chain; DROP TABLE audit_anchors; DROP TABLE recordings; DROP TABLE recording_checkpoints; DROP TABLE commands_fts; "
           "DROP TABLE commands_fts_progress; DROP TRIGGER commands_fts_delete; DROP TRIGGER commands_fts_update; "
           "PRAGMA user_version=6;"
           "INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, source_address, target, "
@@ -206,14 +253,18 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   chain.add(lines[1]);
   const RecordingSeal cp = seal(SealKind::checkpoint);
   REQUIRE(s->recording_checkpoint(id, cp, err));
+  CHECK(one(d / "audit.db", "SELECT COUNT(*) FROM recording_checkpoints") == "1");
   chain.add(lines[2]);
   chain.add(lines[3]);
   std::string file;
   for (const auto& l : lines) file += l;
   RecordingRecord rec{.id = id, .session_id = "S1", .channel = 0, .path = path, .state = "open", .final_seal = {},
-                      .checkpoint = cp, .pruned_at = "", .pruned_by = ""};
+                      .checkpoints = {cp}, .pruned_at = "", .pruned_by = ""};
   const auto& key = signer->verifier();
-  CHECK(verify_recording(rec, file, key).what == "interrupted: verified up to event 1; 2 later events unverifiable");
+  const auto interrupted = verify_recording(rec, file, key);
+  CHECK(interrupted.what == "interrupted: verified up to event 1 (t=0.10 s); 2 later events written in the last 2 s "
+                            "before the stop cannot be verified");
+  CHECK(interrupted.ok);
 
   const RecordingSeal fin = seal(SealKind::final);
   REQUIRE(s->recording_closed(id, 7, fin, err));
@@ -225,9 +276,9 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   CHECK(v.what == "OK (3 events, " + std::to_string(file.size()) + " bytes)");
   CHECK(verify_recording(rec, std::nullopt, key).what == "missing file: " + path);
   CHECK(verify_recording(rec, file.substr(0, file.size() - lines[3].size()), key).what ==
-        "truncated: file ends at event 2, store says 3");
+        "truncated: file ends at event 2, store says 3 (after the last signed checkpoint, at event 1, t=0.10 s)");
   CHECK(verify_recording(rec, lines[0] + lines[1] + lines[3], key).what ==
-        "lines deleted: file has 2 events, store says 3 (the chain matches a signed checkpoint up to event 1)");
+        "lines deleted: file has 2 events, store says 3 (after the last signed checkpoint, at event 1, t=0.10 s)");
   rec.final_seal.events = 4;
   CHECK(verify_recording(rec, file, key).what == "bad signature on the final digest (events 4)");
   rec.final_seal.events = 3;
@@ -244,6 +295,7 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   CHECK(r.pruned == std::vector<std::string>{path});
   CHECK(r.errors.empty());
   CHECK(access(path.c_str(), F_OK) != 0);
+  CHECK(one(d / "audit.db", "SELECT COUNT(*) FROM recording_checkpoints") == "0");
   rec.state = "pruned", rec.pruned_at = "2026-01-10T00:00:00Z", rec.pruned_by = "test";
   CHECK(verify_recording(rec, std::nullopt, key).what == "pruned at 2026-01-10T00:00:00Z by test");
   REQUIRE(s->anchor_chain(true, err));
@@ -272,4 +324,131 @@ TEST_CASE("a store restarted after a crash marks open recordings and sessions in
         "interrupted (bastiond stopped without closing it)");
   sqlite3_finalize(st);
   sqlite3_close(h);
+}
+
+TEST_CASE("entries bastiond did not append are named by its anchor and judged by their table", "[integrity]") {
+  testutil::TempDir d;
+  std::string err;
+  std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
+  const std::string db = d / "audit.db";
+  auto bastiond = SqliteAuditStore::open(db, err, kBastiondWriter);
+  REQUIRE(bastiond);
+  bastiond->set_signer(signer);
+  REQUIRE(bastiond->session_started(session("S1"), err));  // seq 1, anchored at once
+  auto ctl = SqliteAuditStore::open(db, err, "bastionctl cert issue (alice)");
+  REQUIRE(ctl);
+  REQUIRE(ctl->cert_issued({.serial = 42, .key_id = "bob", .principals = "ops", .valid_after = "1", .valid_before = "2",
+                            .issued_at = "t", .issued_by = "alice", .ca_fingerprint = "f", .key_fingerprint = "k",
+                            .source_address = "", .force_command = ""},
+                           err));  // seq 2: foreign, an admin command's
+  int64_t cid = 0;
+  REQUIRE(bastiond->command_started(command("S1", "allow"), cid, err));  // seq 3: bastiond's
+  REQUIRE(ctl->command_started(command("S1", "allow"), cid, err));       // seq 4: foreign, and never an admin's
+  REQUIRE(bastiond->anchor_chain(true, err));
+  CHECK(one(db, "SELECT foreign_seqs FROM audit_anchors ORDER BY id DESC LIMIT 1") == "[[2,2],[4,4]]");
+  const ChainReport r = report(db, signer->verifier());
+  CHECK(r.problems == std::vector<std::string>{"audit chain: entry 4 (commands " + std::to_string(cid) +
+                                               "): not written by bastiond (it claims \"bastionctl cert issue (alice)\"), "
+                                               "and no bastionctl command writes commands"});
+  CHECK(r.notes == std::vector<std::string>{
+                       "audit chain: entry 2 (issued_certs 42): written outside bastiond by bastionctl cert issue "
+                       "(alice): check it"});
+  REQUIRE(r.foreign.size() == 2);
+  CHECK((r.foreign[1].seq == 4 && r.foreign[1].table == "commands" && !r.foreign[1].ok));
+
+  SECTION("an entry claiming bastiond, appended while bastiond runs, is still foreign") {
+    auto liar = SqliteAuditStore::open(db, err, kBastiondWriter);
+    REQUIRE(liar->auth_event({.at = "t", .source_address = "a", .user = "web1", .key_id = "m", .serial = 1,
+                              .ca_fingerprint = "f", .accepted = true, .reason = "forged"},
+                             err));  // seq 5
+    REQUIRE(bastiond->anchor_chain(true, err));
+    CHECK(report(db, signer->verifier()).problems.back() ==
+          "audit chain: entry 5 (auth_events 1): not written by bastiond (it claims \"bastiond\"), and no bastionctl "
+          "command writes auth_events");
+  }
+  SECTION("what a killed bastiond left unsigned is a note for the next one") {
+    bastiond->set_signer(nullptr);  // dies before its next anchor
+    REQUIRE(bastiond->session_started(session("S2"), err));  // seq 5
+    bastiond.reset();
+    auto next = SqliteAuditStore::open(db, err, kBastiondWriter);
+    next->set_signer(signer);
+    REQUIRE(next->anchor_chain(true, err));
+    const ChainReport r2 = report(db, signer->verifier());
+    CHECK(r2.problems.size() == 1);  // entry 4, as before
+    REQUIRE(r2.notes.size() == 2);
+    CHECK(r2.notes[1].starts_with("audit chain: entry 5 (sessions S2): written by a bastiond that stopped before "
+                                  "signing it (at "));
+    CHECK(r2.notes[1].ends_with(", within 2 s of its last anchor): check it"));
+  }
+}
+
+TEST_CASE("every checkpoint is kept: an edit is placed between two, an interrupted tail is judged by its span",
+          "[integrity]") {
+  testutil::TempDir d;
+  std::string err;
+  std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
+  const std::string db = d / "audit.db";
+  auto s = SqliteAuditStore::open(db, err);
+  REQUIRE(s);
+  const std::string path = d / "S1-0.cast";
+  std::vector<std::string> lines = {"{\"version\": 2}\n"};
+  for (int i = 1; i <= 6; ++i) lines.push_back("[" + std::to_string(i) + ".5, \"o\", \"line " + std::to_string(i) + "\\r\\n\"]\n");
+  recorder::LineChain chain;
+  chain.add(lines[0]);
+  int64_t id = 0;
+  REQUIRE(s->recording_opened({.session_id = "S1", .channel = 0, .path = path, .opened_at = "t", .start = {}}, id, err));
+  RecordingRecord rec{.id = id, .session_id = "S1", .channel = 0, .path = path, .state = "open", .final_seal = {},
+                      .checkpoints = {}, .pruned_at = "", .pruned_by = ""};
+  for (int i = 1; i <= 6; ++i) {
+    chain.add(lines[static_cast<std::size_t>(i)]);
+    if (i % 2) continue;  // checkpoints at events 2, 4, 6
+    const auto st = chain.state();
+    RecordingSeal cp{.events = st.events, .bytes = st.bytes, .digest = st.digest, .tail = "", .signature = "", .at = "t"};
+    cp.signature = signer->sign(recording_seal_text(SealKind::checkpoint, path, "S1", 0, cp));
+    REQUIRE(s->recording_checkpoint(id, cp, err));
+    rec.checkpoints.push_back(cp);
+  }
+  CHECK(one(db, "SELECT COUNT(*) FROM recording_checkpoints WHERE recording_id=" + std::to_string(id)) == "3");
+  CHECK(one(db, "SELECT cp_events FROM recordings") == "6");
+  std::string file;
+  for (const auto& l : lines) file += l;
+  const auto& key = signer->verifier();
+  rec.state = "interrupted";
+  CHECK(verify_recording(rec, file, key).what == "interrupted: verified up to event 6 (t=6.50 s); no later events");
+
+  auto with = [&](std::size_t i, const std::string& l) {
+    std::string f;
+    for (std::size_t k = 0; k < lines.size(); ++k) f += k == i ? l : lines[k];
+    return f;
+  };
+  SECTION("an edit of event 3 is between the checkpoints at events 2 and 4") {
+    const auto v = verify_recording(rec, with(3, "[3.5, \"o\", \"LINE 3\\r\\n\"]\n"), key);
+    CHECK_FALSE(v.ok);
+    CHECK(v.what == "interrupted, and edited: the file does not match the signed checkpoint at event 4 (t=4.50 s); it "
+                    "matches up to event 2 (t=2.50 s): a line between them was edited, inserted or deleted");
+    rec.state = "closed";
+    const auto st = chain.state();
+    rec.final_seal = {.events = st.events, .bytes = st.bytes, .digest = st.digest, .tail = chain.last_line_digest(),
+                      .signature = "", .at = "t"};
+    rec.final_seal.signature = signer->sign(recording_seal_text(SealKind::final, path, "S1", 0, rec.final_seal));
+    CHECK(verify_recording(rec, file, key).ok);
+    CHECK(verify_recording(rec, with(3, "[3.5, \"o\", \"LINE 3\\r\\n\"]\n"), key).what ==
+          "edited: a line between event 2 and event 4 (t=2.50..4.50 s) differs from what was signed (same number of "
+          "events, same size)");
+    CHECK(verify_recording(rec, with(3, ""), key).what ==
+          "lines deleted: file has 5 events, store says 6 (the first signed checkpoint that no longer matches is at "
+          "event 4, t=5.50 s; the chain matches up to event 2, t=2.50 s)");
+  }
+  SECTION("an interrupted tail over 2 s of recording time is not accepted") {
+    rec.checkpoints.pop_back();  // the last one at event 4 (t=4.5): events 5, 6 span 2 s
+    CHECK(verify_recording(rec, file, key).what == "interrupted: verified up to event 4 (t=4.50 s); 2 later events "
+                                                   "written in the last 2 s before the stop cannot be verified");
+    CHECK(verify_recording(rec, file + "[6.6, \"o\", \"x\"]\n", key).what ==
+          "interrupted: verified up to event 4 (t=4.50 s); 3 later events unverifiable (they span 2.10 s of recording "
+          "time, more than 2 s)");
+    CHECK_FALSE(verify_recording(rec, file + "[6.6, \"o\", \"x\"]\n", key).ok);
+    CHECK_FALSE(verify_recording(rec, file + "[nan, \"o\", \"x\"]\n", key).ok);
+    CHECK(verify_recording(rec, file + "junk\n", key).what ==
+          "interrupted: verified up to event 4 (t=4.50 s); 3 later events unverifiable (event 7 is not a timed event)");
+  }
 }

@@ -21,6 +21,12 @@ struct ChainScan {
   std::vector<bool> matches;
   // The first line (1 = header) whose time is earlier than the line before it.
   std::optional<uint64_t> out_of_order_line;
+  // For each point: the recording time (s) of the file's event number
+  // points[i].events (0 for the header), nullopt when the file has fewer
+  // events or that line has no time. Says where an edit is.
+  std::vector<std::optional<double>> point_times;
+  std::optional<double> last_time;  // of the last event line with a time
+  uint64_t last_untimed_event = 0;  // the last event line without a time (0: none)
 };
 
 // Scans a file as it is read, a chunk at a time (memory: one line).
