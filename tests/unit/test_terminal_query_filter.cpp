@@ -53,9 +53,9 @@ TEST_CASE("each kind of terminal query is dropped, the text around it kept", "[q
       "\x1b]4;1;?\x07", "\x1b]4;1;rgb:00/00/00;2;?\x07", "\x1b]5;0;?\x07", "\x1b]52;c;?\x07",
       "\x1b]21;foreground=?\x1b\\", "\x1b]1337;ReportCellSize\x07",  // OSC queries
       "\x1b_Gi=1,a=q;AAAA\x1b\\",              // kitty graphics
-      "\xc2\x9b" "6n", "\x9b" "6n", "\xc2\x9d" "11;?\xc2\x9c", "\xc2\x9a", "\xc2\x90$qm\xc2\x9c",  // C1 forms
+      "\xc2\x9b\x36n", "\x9b\x36n", "\xc2\x9d\x31\x31;?\xc2\x9c", "\xc2\x9a", "\xc2\x90$qm\xc2\x9c",  // C1 forms
       "\x1b[6\nn",                             // a C0 inside is executed in place; still a query
-      "\x1b[\x05" "6n",                        // ENQ inside a query
+      "\x1b[\x05\x36n",                        // ENQ inside a query
   };
   for (const char* q : queries) {
     INFO("query " << std::string(q));
@@ -67,7 +67,7 @@ TEST_CASE("everything else passes byte for byte", "[query_filter]") {
   const char* kept[] = {
       "plain text\r\n", "\x1b[0m\x1b[1;31mred\x1b[0m", "\x1b[H\x1b[2J\x1b[?1049h\x1b[?25l", "\x1b[6;1H",
       "\x1b[5;10r", "\x1b[?2004h", "\x1b[>4;1m", "\x1b[>1u", "\x1b[1 q", "\x1b[22;0t", "\x1b[8;24;80t",
-      "\x1b[>0;0t", "\x1b[3g", "\x1b[10X", "\x1b" "7\x1b" "8", "\x1b(B\x1b)0", "\x1b#8", "\x1b" "c", "\x1b=\x1b>",
+      "\x1b[>0;0t", "\x1b[3g", "\x1b[10X", "\x1b\x37\x1b\x38", "\x1b(B\x1b)0", "\x1b#8", "\x1b\x63", "\x1b=\x1b>",
       "\x1b]0;title? yes\x07", "\x1b]2;what?\x1b\\", "\x1b]8;;https://x/?q=1?\x1b\\link\x1b]8;;\x1b\\",
       "\x1b]11;rgb:00/00/00\x07", "\x1b]4;1;rgb:ff/00/00\x07", "\x1b]7;file://h/d\x07",
       "\x1bPq#0;2;0;0;0#0~~\x1b\\",            // sixel
