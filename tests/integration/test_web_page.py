@@ -382,7 +382,8 @@ auditor_principals = {{ "auditor" }}''')
                     ".filter((tr) => tr.querySelector('span.live') && tr.querySelector('td.target').textContent === 'web1')"
                     ".map((tr) => tr.dataset.session)")
                 return live
-            self.until("the live session in the list", listed_live)
+            # The session opens through the target first (slow under ASan).
+            self.until("the live session in the list", listed_live, timeout=30)
             open_ids = [r[0] for r in self.env.audit("SELECT id FROM sessions WHERE ended_at IS NULL AND target='web1'")]
             self.assertEqual(live, open_ids)
             self.driver.get(f"{self.base}/#session={live[0]}")
@@ -396,7 +397,7 @@ auditor_principals = {{ "auditor" }}''')
             t0 = time.time()
             self.until("the new output in the player",
                        lambda: any(r == "live-42-out" for r in self.driver.execute_script(SCREEN_JS, box)),
-                       timeout=5)
+                       timeout=10)
             print(f"\nlive output shown after {time.time() - t0:.2f} s")
             chapters = lambda: self.driver.execute_script(
                 "return [...arguments[0].querySelectorAll('button.chapter')].map((b) => b.textContent)", box.find_element(By.XPATH, ".."))
