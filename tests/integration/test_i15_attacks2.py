@@ -23,8 +23,8 @@ def forge_entry(db, table, key, writer, at):
     db.row_factory = None
     row = {k: v for k, v in row.items() if not k.startswith("cp_")}
     row_json = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    seq, prev = db.execute("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1").fetchone()
-    seq += 1
+    head = db.execute("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, "0" * 64)
     entry = json.dumps([seq, table, key, row_json, writer, at], separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256((prev + "\n" + entry).encode()).hexdigest()
     db.execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash, writer, at) "
@@ -99,6 +99,108 @@ class KillLeniency(AttackBase):
         db.close()
         env.start_bastion(extra=write_policy(env))
         self.wait_anchor_over(seq)
+        rc, out = self.verify_all()
+        self.assertEqual(rc, 1, out)
+        self.assertTrue(out.endswith("verify: FAILED\n"), out)
+
+
+class ForgedAccessGrant(AttackBase):
+    def test_forged_jit_grant_claiming_bastionctl(self):
+        # bastionctl approves or denies requests bastiond created; it never
+        # creates one. The attacker inserts an approved access request (a
+        # just-in-time grant for alice on web1, for a day) and an entry
+        # claiming `bastionctl approvals`.
+        now = int(time.time())
+        db = self.db()
+        cur = db.execute("INSERT INTO approval_requests (kind, requester, target, reason, approvers, min_approvals, "
+                         "created_at, expires_at, state, decided_at, decided_by, grant_ttl, grant_expires_at) "
+                         "VALUES ('access', 'alice', 'web1', 'maintenance', '[\"oncall\"]', 1, ?, ?, 'approved', ?, "
+                         "'admin:root', 86400, ?)", (now, now + 3600, now, now + 86400))
+        seq = forge_entry(db, "approval_requests", str(cur.lastrowid), "bastionctl approvals (root)", iso(time.time()))
+        db.commit()
+        db.close()
+        self.wait_anchor_over(seq)
+        rc, out = self.verify_all()
+        self.assertEqual(rc, 1, out)
+        self.assertTrue(out.endswith("verify: FAILED\n"), out)
+
+
+class EditLaunderedByBastiond(AttackBase):
+    def test_command_text_edited_while_it_runs(self):
+        # bastiond chains the whole row when the command ends: an edit made
+        # while it runs is chained as bastiond's own, and verify compares the
+        # table only with the latest entry.
+        env = self.env
+        client = subprocess.Popen(env.ssh_base() + ["web1@127.0.0.1", "echo started; sleep 2; echo rm-everything"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            self.assertEqual(client.stdout.readline(), b"started\n")
+            cid = env.audit("SELECT id FROM commands WHERE kind='exec' AND ended_at IS NULL")[0][0]
+            db = self.db()
+            db.execute("UPDATE commands SET text='uptime' WHERE id=?", (cid,))
+            db.commit()
+            db.close()
+            out, _ = client.communicate(timeout=20)
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.communicate()
+            client.stdout.close()
+        env.audit_eventually("SELECT text, ended_at IS NOT NULL FROM commands WHERE id=?", [("uptime", 1)],
+                             (cid,))
+        head = env.audit("SELECT MAX(seq) FROM audit_chain")[0][0]
+        self.wait_anchor_over(head)
+        rc, out = self.verify_all()
+        self.assertEqual(rc, 1, out)
+        self.assertTrue(out.endswith("verify: FAILED\n"), out)
+
+
+class ChainSuffixCut(AttackBase):
+    def test_everything_after_an_anchor_removed(self):
+        # Two sessions; while bastiond is stopped the attacker removes the
+        # second one whole: its rows, its chain entries and the anchors over
+        # them (anchors are not chained), and its recording. What is left is
+        # a signed prefix.
+        env = self.env
+        Session(env)
+        head = env.audit("SELECT MAX(seq) FROM audit_chain")[0][0]
+        self.wait_anchor_over(head)
+        cut = env.audit("SELECT MIN(seq) FROM audit_anchors WHERE seq >= ?", (head,))[0][0]
+        second = Session(env)
+        env.bastion.stop()
+        keys = {"approval_votes": "CAST(request_id AS TEXT)||'/'||approver", "issued_certs": "serial",
+                "sessions": "id"}
+        db = self.db()
+        for tbl, key in db.execute("SELECT DISTINCT tbl, row_key FROM audit_chain WHERE seq > ?", (cut,)).fetchall():
+            db.execute(f"DELETE FROM {tbl} WHERE {keys.get(tbl, 'CAST(id AS TEXT)')}=?", (key,))
+        db.execute("DELETE FROM recording_checkpoints WHERE recording_id NOT IN (SELECT id FROM recordings)")
+        db.execute("DELETE FROM audit_chain WHERE seq > ?", (cut,))
+        db.execute("DELETE FROM audit_anchors WHERE seq > ?", (cut,))
+        db.commit()
+        db.close()
+        os.remove(second.path)
+        self.assertEqual(env.audit("SELECT COUNT(*) FROM sessions WHERE id=?", (second.id,)), [(0,)])
+        rc, out = self.verify_all()
+        self.assertEqual(rc, 1, out)
+        self.assertTrue(out.endswith("verify: FAILED\n"), out)
+
+
+class SearchIndexUnchained(AttackBase):
+    def test_command_removed_from_the_search_index(self):
+        # commands_fts is what `bastionctl audit commands --grep` (and the
+        # web search) read for indexed rows; it is not chained.
+        env = self.env
+        Session(env, "echo exfiltrate-payroll")
+        cid = env.audit("SELECT id FROM commands WHERE text='echo exfiltrate-payroll'")[0][0]
+        end = time.time() + 10
+        while time.time() < end and env.audit("SELECT indexed_upto FROM commands_fts_progress")[0][0] < cid:
+            time.sleep(0.05)
+        found = run([BASTIONCTL, "audit", "commands", "--config", env.bastion.conf, "--grep", "exfiltrate"])
+        self.assertIn(b"exfiltrate-payroll", found.stdout)
+        db = self.db()
+        db.execute("DELETE FROM commands_fts WHERE rowid=?", (cid,))
+        db.commit()
+        db.close()
         rc, out = self.verify_all()
         self.assertEqual(rc, 1, out)
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
