@@ -206,6 +206,29 @@ class SearchIndexUnchained(AttackBase):
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
 
 
+class PrunePathRedirect(AttackBase):
+    def test_prune_deletes_only_recordings(self):
+        # Retention unlinks the path the recordings row names. The attacker
+        # points an old row at another file (here a decoy beside the data
+        # dir; as well the signing key or a fresh recording) before the prune.
+        env = self.env
+        env.start_bastion(extra=write_policy(env) + '\nretention = "2s"')
+        s = Session(env)
+        end = time.time() + 10
+        while time.time() < end and time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3)) <= \
+                env.audit("SELECT ended_at FROM sessions WHERE id=?", (s.id,))[0][0]:
+            time.sleep(0.1)
+        decoy = os.path.join(env.d, "decoy")
+        with open(decoy, "w") as f:
+            f.write("not a recording\n")
+        db = self.db()
+        db.execute("UPDATE recordings SET path=? WHERE session_id=?", (decoy, s.id))
+        db.commit()
+        db.close()
+        run([BASTIONCTL, "recordings", "prune", "--config", env.bastion.conf])
+        self.assertTrue(os.path.exists(decoy))
+
+
 class InterruptedTruncation(AttackBase):
     def test_interrupted_recording_cut_back_to_an_earlier_checkpoint(self):
         # A recording cut by kill -9 after several signed checkpoints. Its
