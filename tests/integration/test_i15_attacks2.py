@@ -259,6 +259,35 @@ class KillAfterIdle(AttackBase):
         self.assertTrue(out.endswith("verify: OK\n"), out)
 
 
+class ForeignAnchorDeleted(AttackBase):
+    def test_anchor_naming_a_foreign_entry_removed(self):
+        # Anchors are not chained and each names only the foreign entries
+        # since the one before. The attacker appends a commands row claiming
+        # bastiond; bastiond's next anchor names it foreign; after one more
+        # anchor (any later write), the attacker deletes the first one.
+        env = self.env
+        Session(env, "true")
+        db = self.db()
+        sid = db.execute("SELECT id FROM sessions ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+        cur = db.execute("INSERT INTO commands (session_id, channel, at, kind, text, decision) "
+                         "VALUES (?, 0, '2026-01-01T00:00:00Z', 'exec', 'cover story', 'allow')", (sid,))
+        seq = forge_entry(db, "commands", str(cur.lastrowid), "bastiond", iso(time.time()))
+        db.commit()
+        db.close()
+        self.wait_anchor_over(seq)
+        naming = env.audit("SELECT id, foreign_seqs FROM audit_anchors WHERE seq >= ?", (seq,))
+        self.assertEqual(naming[0][1], f"[[{seq},{seq}]]")
+        Session(env, "true")
+        self.wait_anchor_over(env.audit("SELECT MAX(seq) FROM audit_chain")[0][0])
+        db = self.db()
+        db.execute("DELETE FROM audit_anchors WHERE id=?", (naming[0][0],))
+        db.commit()
+        db.close()
+        rc, out = self.verify_all()
+        self.assertEqual(rc, 1, out)
+        self.assertTrue(out.endswith("verify: FAILED\n"), out)
+
+
 class InterruptedTruncation(AttackBase):
     def test_interrupted_recording_cut_back_to_an_earlier_checkpoint(self):
         # A recording cut by kill -9 after several signed checkpoints. Its
