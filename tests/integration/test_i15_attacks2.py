@@ -7,7 +7,7 @@ a forged prune, a forged just-in-time grant, an edit that bastiond's next
 chain entry for the row adopts, a signed prefix left after the rest is cut,
 the anchor that names a foreign entry removed, the kill -9 leniency used
 after a clean stop, an interrupted recording cut back to an earlier signed
-checkpoint, the search index edited, retention unlinking a path of the
+checkpoint, the search index edited, a held command approved with SQL, retention unlinking a path of the
 attacker's choosing; and one false alarm (kill -9 of a bastiond that had
 been idle)."""
 import hashlib
@@ -290,6 +290,35 @@ class ForeignAnchorDeleted(AttackBase):
         db.execute("DELETE FROM audit_anchors WHERE id=?", (naming[0][0],))
         db.commit()
         db.close()
+        rc, out = self.verify_all()
+        self.assertEqual(rc, 1, out)
+        self.assertTrue(out.endswith("verify: FAILED\n"), out)
+
+
+class HeldCommandApprovedBySql(AttackBase):
+    def test_approval_by_sql_adopted_by_bastiond(self):
+        # bastiond polls the request's state and, once approved, marks it
+        # used, chaining the whole row as its own: the approval the attacker
+        # wrote with SQL (no vote, no bastionctl) becomes bastiond's entry.
+        env = self.env
+        client = subprocess.Popen(env.ssh_base() + ["web1@127.0.0.1", "echo held"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        try:
+            rid = env.audit_eventually("SELECT id FROM approval_requests WHERE state='pending'", [(1,)])[0][0]
+            db = self.db()
+            db.execute("UPDATE approval_requests SET state='approved', decided_at=?, decided_by='oncall-bob' "
+                       "WHERE id=?", (int(time.time()), rid))
+            db.commit()
+            db.close()
+            out, _ = client.communicate(timeout=20)
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.communicate()
+        self.assertEqual(out, b"held\n")
+        env.audit_eventually("SELECT state FROM approval_requests WHERE id=?", [("used",)], (rid,))
+        self.assertEqual(env.audit("SELECT COUNT(*) FROM approval_votes"), [(0,)])
+        self.wait_anchor_over(env.audit("SELECT MAX(seq) FROM audit_chain")[0][0])
         rc, out = self.verify_all()
         self.assertEqual(rc, 1, out)
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
