@@ -7,7 +7,7 @@ a forged prune, a forged just-in-time grant, an edit that bastiond's next
 chain entry for the row adopts, a signed prefix left after the rest is cut,
 the anchor that names a foreign entry removed, the kill -9 leniency used
 after a clean stop, an interrupted recording cut back to an earlier signed
-checkpoint, the search index edited, a held command approved with SQL, retention unlinking a path of the
+checkpoint, the search index edited, a held command approved with SQL, the public key replaced in DATA_DIR, retention unlinking a path of the
 attacker's choosing; and one false alarm (kill -9 of a bastiond that had
 been idle)."""
 import hashlib
@@ -320,6 +320,74 @@ class HeldCommandApprovedBySql(AttackBase):
         self.assertEqual(env.audit("SELECT COUNT(*) FROM approval_votes"), [(0,)])
         self.wait_anchor_over(env.audit("SELECT MAX(seq) FROM audit_chain")[0][0])
         rc, out = self.verify_all()
+        self.assertEqual(rc, 1, out)
+        self.assertTrue(out.endswith("verify: FAILED\n"), out)
+
+
+class PublicKeyInDataDir(AttackBase):
+    def test_public_key_replaced_in_data_dir(self):
+        # `verify --config` reads DATA_DIR/audit_signing_key.pub, a file the
+        # attacker can replace (bastiond rewrites it only at its next start).
+        # With bastiond stopped, the attacker installs their own key, signs
+        # every anchor and recording seal again with it, turns a deny into an
+        # allow and signs a new head.
+        import base64
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        env = self.env
+        r = env.ssh("web1", "forbidden")
+        self.assertNotEqual(r.returncode, 0)
+        env.audit_eventually("SELECT COUNT(*) FROM commands WHERE text='forbidden' AND ended_at IS NOT NULL", [(1,)])
+        self.wait_anchor_over(env.audit("SELECT MAX(seq) FROM audit_chain")[0][0])
+        env.bastion.stop()
+        key = ed25519.Ed25519PrivateKey.generate()
+        with open(os.path.join(env.bastion.data, "audit_signing_key.pub"), "wb") as f:
+            f.write(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+
+        def sign(obj):
+            text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            return base64.b64encode(key.sign(text.encode())).decode()
+
+        def anchor(seq, h, at, foreign, opened):
+            return sign({"type": "bastion-audit-anchor", "seq": seq, "hash": h, "at": at, "foreign": foreign,
+                         "opened_head": opened})
+
+        def seal(kind, path, sid, channel, events, nbytes, digest, tail=None):
+            o = {"type": f"bastion-recording-{kind}", "path": path, "session": sid, "channel": channel,
+                 "events": events, "bytes": nbytes, "digest": digest}
+            if tail is not None:
+                o["tail"] = tail
+            return sign(o)
+
+        db = self.db()
+        for aid, seq, h, at, foreign, opened in db.execute(
+                "SELECT id, seq, hash, at, foreign_seqs, opened_head FROM audit_anchors").fetchall():
+            db.execute("UPDATE audit_anchors SET signature=? WHERE id=?", (anchor(seq, h, at, foreign, opened), aid))
+        recs = db.execute("SELECT id, path, session_id, channel, events, bytes, digest, tail_digest, cp_events, "
+                          "cp_bytes, cp_digest FROM recordings").fetchall()
+        for rid, path, sid, ch, ev, nb, dg, tail, cpe, cpb, cpd in recs:
+            db.execute("UPDATE recordings SET signature=?, cp_signature=? WHERE id=?",
+                       (seal("final", path, sid, ch, ev, nb, dg, tail), seal("checkpoint", path, sid, ch, cpe, cpb, cpd),
+                        rid))
+            for e, b, d in db.execute("SELECT events, bytes, digest FROM recording_checkpoints WHERE recording_id=?",
+                                      (rid,)).fetchall():
+                db.execute("UPDATE recording_checkpoints SET signature=? WHERE recording_id=? AND events=?",
+                           (seal("checkpoint", path, sid, ch, e, b, d), rid, e))
+        for rec in recs:  # the final signature is a chained column
+            forge_entry(db, "recordings", str(rec[0]), "bastiond", iso(time.time()))
+        cid = db.execute("SELECT id FROM commands WHERE text='forbidden'").fetchone()[0]
+        db.execute("UPDATE commands SET decision='allow', reason='' WHERE id=?", (cid,))
+        seq = forge_entry(db, "commands", str(cid), "bastiond", iso(time.time()))
+        h = db.execute("SELECT hash FROM audit_chain WHERE seq=?", (seq,)).fetchone()[0]
+        at = iso(time.time())
+        db.execute("INSERT INTO audit_anchors (seq, hash, at, foreign_seqs, opened_head, key_fingerprint, signature) "
+                   "VALUES (?,?,?,?,?,?,?)", (seq, h, at, "[]", 1, "attacker", anchor(seq, h, at, "[]", 1)))
+        db.commit()
+        db.close()
+        rc, out = self.verify_all()
+        self.assertEqual(rc, 1, out)
+        self.assertTrue(out.endswith("verify: FAILED\n"), out)
         self.assertEqual(rc, 1, out)
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
 
