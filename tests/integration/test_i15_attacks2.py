@@ -2,12 +2,13 @@
 DATA_DIR (recordings, audit.db) but cannot read the audit signing key hides
 or changes what an auditor relies on, and `bastionctl verify` must fail.
 
-Each test is a recipe an attacker can run with sqlite3 and a text editor:
-a forged prune, a forged just-in-time grant, an edit that bastiond's next
+Each test is a recipe an attacker can run with sqlite3 and a text editor: a
+forged prune, a forged just-in-time grant, an edit that bastiond's next
 chain entry for the row adopts, a signed prefix left after the rest is cut,
 the anchor that names a foreign entry removed, the kill -9 leniency used
 after a clean stop, an interrupted recording cut back to an earlier signed
-checkpoint, the search index edited, a held command approved with SQL, the public key replaced in DATA_DIR, retention unlinking a path of the
+checkpoint, the search index edited, a held command approved with SQL, the
+public key replaced in DATA_DIR, retention unlinking a path of the
 attacker's choosing; and one false alarm (kill -9 of a bastiond that had
 been idle)."""
 import hashlib
