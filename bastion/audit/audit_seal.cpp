@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "recorder/line_chain.h"
+
 namespace bastion {
 
 std::string recording_seal_text(SealKind kind, const std::string& path, const std::string& session_id, int channel,
@@ -18,11 +20,17 @@ std::string recording_seal_text(SealKind kind, const std::string& path, const st
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string anchor_text(int64_t seq, const std::string& hash, const std::string& at, const std::string& foreign,
-                        int64_t opened_head) {
-  const nlohmann::json j = {{"type", "bastion-audit-anchor"}, {"seq", seq}, {"hash", hash}, {"at", at},
-                            {"foreign", foreign}, {"opened_head", opened_head}};
-  return j.dump();
+std::string anchor_text(int64_t seq, const std::string& hash, const std::string& at, const AnchorLinks& links) {
+  const nlohmann::json j = {{"type", "bastion-audit-anchor"}, {"seq", seq},
+                            {"hash", hash}, {"at", at},
+                            {"foreign", links.foreign}, {"opened_head", links.opened_head},
+                            {"prev_seq", links.prev_seq}, {"prev_sig", links.prev_sig_hash},
+                            {"clean_close", links.clean_close}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string anchor_sig_hash(const std::string& signature) {
+  return signature.empty() ? std::string() : recorder::sha256_hex(signature);
 }
 
 }  // namespace bastion

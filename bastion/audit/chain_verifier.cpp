@@ -54,6 +54,7 @@ struct ForeignRange {
   int64_t to = 0;
   int64_t opened_head = 0;             // the signing bastiond's head at its start
   std::optional<double> prev_anchor;   // unix time of the anchor before it
+  bool prev_clean_close = false;       // the anchor before it closed its bastiond normally
 };
 
 // "[[5,7],[9,9]]" as written by the store; false when it is anything else.
@@ -78,14 +79,20 @@ bool admin_writes(const Entry& e) {
   return j.is_object() && j.contains("state") && j["state"] == "pruned";
 }
 
-ForeignEntry judge_foreign(const Entry& e, const ForeignRange& r) {
+// first: the first entry for its table and key (the row's creation).
+ForeignEntry judge_foreign(const Entry& e, const ForeignRange& r, bool first) {
   ForeignEntry f{.seq = e.seq, .table = e.tbl, .key = e.key, .writer = e.writer, .ok = false, .what = ""};
   const std::string which = "entry " + std::to_string(e.seq) + " (" + e.tbl + " " + e.key + ")";
-  if (e.seq <= r.opened_head && e.writer == kBastiondWriter && e.at_unix && r.prev_anchor &&
+  // After a clean close nothing of that bastiond's is left unsigned: no leniency.
+  if (!r.prev_clean_close && e.seq <= r.opened_head && e.writer == kBastiondWriter && e.at_unix && r.prev_anchor &&
       *e.at_unix >= *r.prev_anchor - 1.0 && *e.at_unix <= *r.prev_anchor + kLeftoverSeconds) {
     f.ok = true;
     f.what = which + ": written by a bastiond that stopped before signing it (at " + e.at +
              ", within 2 s of its last anchor): check it";
+  } else if (e.tbl == "approval_requests" && first) {
+    // bastionctl decides requests bastiond created; it never creates one.
+    f.what = which + ": an approval request created outside bastiond (it claims \"" + e.writer +
+             "\"); bastionctl never creates one";
   } else if (admin_writes(e)) {
     f.ok = true;
     f.what = which + ": written outside bastiond by " + e.writer + ": check it";
@@ -98,13 +105,29 @@ ForeignEntry judge_foreign(const Entry& e, const ForeignRange& r) {
 
 }  // namespace
 
-ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key) {
+std::optional<ChainHead> parse_chain_head(const std::string& text) {
+  const auto colon = text.find(':');
+  if (colon == std::string::npos || colon == 0 || colon > 18) return std::nullopt;
+  ChainHead h;
+  for (std::size_t i = 0; i < colon; ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    h.seq = h.seq * 10 + (text[i] - '0');
+  }
+  h.hash = text.substr(colon + 1);
+  if (h.seq < 1 || h.hash.size() != 64) return std::nullopt;
+  for (const char c : h.hash)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  return h;
+}
+
+ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std::optional<ChainHead>& expect) {
   ChainReport rep;
   std::string err;
   auto fail = [&rep](std::string s) { rep.problems.push_back(std::move(s)); };
   std::vector<Entry> entries;
   std::map<int64_t, std::string> hashes;
   std::map<std::pair<std::string, std::string>, std::string> latest;  // (table, key) -> json
+  std::map<std::pair<std::string, std::string>, int64_t> first_seq;  // (table, key) -> its first entry
   {
     const SqliteStmt st = prepare_sqlite(
         db,
@@ -134,6 +157,7 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key) {
         fail("audit chain: entry " + std::to_string(seq) + " (" + e.tbl + " " + e.key + ") was altered");
       hashes[seq] = hash;
       latest[{e.tbl, e.key}] = e.json;
+      first_seq.emplace(std::make_pair(e.tbl, e.key), seq);
       prev = hash;
       expect = seq + 1;
       entries.push_back(std::move(e));
@@ -144,34 +168,56 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key) {
   {
     const SqliteStmt st = prepare_sqlite(db,
                                          "SELECT id, seq, hash, at, signature, foreign_seqs, opened_head, "
-                                         "(julianday(at) - 2440587.5) * 86400.0 FROM audit_anchors ORDER BY id",
+                                         "(julianday(at) - 2440587.5) * 86400.0, clean_close FROM audit_anchors "
+                                         "ORDER BY id",
                                          err);
     if (!st) return fail("audit anchors: cannot read: " + err), rep;
     std::optional<double> prev_at;
+    bool prev_clean = false;
+    // Each anchor signs the one before it (as found here): a deleted,
+    // reordered or replayed anchor breaks the next one's signature.
+    int64_t prev_seq = 0;
+    std::string prev_sig;
     while (sqlite3_step(st.get()) == SQLITE_ROW) {
       const int64_t id = sqlite3_column_int64(st.get(), 0), seq = sqlite3_column_int64(st.get(), 1);
       const std::string hash = text(st.get(), 2), at = text(st.get(), 3), sig = text(st.get(), 4);
-      const std::string foreign_text = text(st.get(), 5);
-      const int64_t opened_head = sqlite3_column_int64(st.get(), 6);
+      AnchorLinks links;
+      links.foreign = text(st.get(), 5);
+      links.opened_head = sqlite3_column_int64(st.get(), 6);
+      links.prev_seq = prev_seq;
+      links.prev_sig_hash = anchor_sig_hash(prev_sig);
+      links.clean_close = sqlite3_column_int64(st.get(), 8) != 0;
+      prev_seq = seq;
+      prev_sig = sig;
       const std::string which = "audit anchor " + std::to_string(id) + " (seq " + std::to_string(seq) + ")";
-      if (!key.verify(anchor_text(seq, hash, at, foreign_text, opened_head), sig)) {
-        fail(which + ": bad signature");
+      if (!key.verify(anchor_text(seq, hash, at, links), sig)) {
+        fail(which + ": bad signature (or the anchor before it was removed, changed or reordered)");
         continue;
       }
       std::vector<std::pair<int64_t, int64_t>> ranges;
-      if (!parse_ranges(foreign_text, seq, ranges)) fail(which + ": malformed list of foreign entries");
-      for (const auto& [a, b] : ranges) foreign[a] = {b, opened_head, prev_at};
+      if (!parse_ranges(links.foreign, seq, ranges)) fail(which + ": malformed list of foreign entries");
+      for (const auto& [a, b] : ranges) foreign[a] = {b, links.opened_head, prev_at, prev_clean};
       prev_at = opt_double(st.get(), 7);
+      prev_clean = links.clean_close;
       const auto h = hashes.find(seq);
       if (h == hashes.end()) fail(which + ": the chain has no entry " + std::to_string(seq) + " (entries deleted)");
       else if (h->second != hash) fail(which + ": chain entry " + std::to_string(seq) + " differs from what was signed");
-      else if (seq > rep.signed_upto) rep.signed_upto = seq;
+      else if (seq >= rep.signed_upto) rep.signed_upto = seq, rep.signed_hash = hash, rep.signed_at = at;
     }
+  }
+  if (expect) {
+    const auto h = hashes.find(expect->seq);
+    if (h == hashes.end())
+      fail("audit chain: no entry " + std::to_string(expect->seq) + " (--expect-head): entries after entry " +
+           std::to_string(last) + " were removed");
+    else if (h->second != expect->hash)
+      fail("audit chain: entry " + std::to_string(expect->seq) + " has hash " + h->second + ", not " + expect->hash +
+           " (--expect-head)");
   }
   for (const auto& e : entries) {
     auto r = foreign.upper_bound(e.seq);
     if (r == foreign.begin() || (--r)->second.to < e.seq) continue;
-    ForeignEntry f = judge_foreign(e, r->second);
+    ForeignEntry f = judge_foreign(e, r->second, first_seq[{e.tbl, e.key}] == e.seq);
     (f.ok ? rep.notes : rep.problems).push_back("audit chain: " + f.what);
     rep.foreign.push_back(std::move(f));
   }
@@ -211,7 +257,42 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key) {
   }
   for (const auto& [tk, json] : latest)
     fail(tk.first + " " + tk.second + ": deleted outside the bastion (chained, no longer in the table)");
+  for (auto& p : verify_search_index(db)) fail(std::move(p));
   return rep;
+}
+
+std::vector<std::string> verify_search_index(sqlite3* db) {
+  std::vector<std::string> out;
+  std::string err;
+  std::vector<int64_t> upto;
+  {
+    const SqliteStmt st = prepare_sqlite(
+        db, "SELECT indexed_upto, (SELECT IFNULL(MAX(id), 0) FROM commands) FROM commands_fts_progress", err);
+    if (!st) return {"search index: cannot read: " + err};
+    while (sqlite3_step(st.get()) == SQLITE_ROW)
+      upto.push_back(sqlite3_column_int64(st.get(), 0)), upto.push_back(sqlite3_column_int64(st.get(), 1));
+  }
+  if (upto.size() != 2) return {"search index: commands_fts_progress must have exactly one row"};
+  if (upto[0] > upto[1] || upto[0] < 0)
+    return {"search index: indexed up to command " + std::to_string(upto[0]) + ", past the last command (" +
+            std::to_string(upto[1]) + ")"};
+  // The index's own list of the rows it holds (fts5vocab 'instance', in the
+  // connection's temp schema: the store itself is not written). The trigram
+  // tokenizer indexes every text of 3 or more characters.
+  if (sqlite3_exec(db, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.bastion_fts_rows USING fts5vocab(main, commands_fts, "
+                       "instance)",
+                   nullptr, nullptr, nullptr) != SQLITE_OK)
+    return {std::string("search index: cannot read: ") + sqlite3_errmsg(db)};
+  const SqliteStmt st = prepare_sqlite(db,
+                                       "SELECT id FROM commands WHERE id <= ? AND length(text) >= 3 AND id NOT IN "
+                                       "(SELECT DISTINCT doc FROM temp.bastion_fts_rows) ORDER BY id",
+                                       err);
+  if (!st) return {"search index: cannot read: " + err};
+  sqlite3_bind_int64(st.get(), 1, upto[0]);
+  while (sqlite3_step(st.get()) == SQLITE_ROW)
+    out.push_back("search index: command " + std::to_string(sqlite3_column_int64(st.get(), 0)) +
+                  " missing from the index (bastionctl audit --grep would not find it)");
+  return out;
 }
 
 }  // namespace bastion

@@ -6,6 +6,7 @@
 // only bastiond writes, a note on one an admin command writes.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,20 @@ struct ForeignEntry {
   std::string what;                // the line verify prints
 };
 
+// A chain entry as bastiond's log ("audit chain head") or an earlier verify
+// showed it: the witness a cut of the chain's tail cannot remove.
+struct ChainHead {
+  int64_t seq = 0;
+  std::string hash;
+};
+
+// "SEQ:HASH" (a 64-digit hex hash); nullopt when it is anything else.
+std::optional<ChainHead> parse_chain_head(const std::string& text);
+
 struct ChainReport {
   int64_t entries = 0;
   int64_t signed_upto = 0;  // highest seq a valid anchor vouches for
+  std::string signed_hash, signed_at;  // that entry's hash, and when the anchor was signed
   std::vector<std::string> problems;
   std::vector<std::string> notes;  // worth a look, not a failure
   std::vector<ForeignEntry> foreign;
@@ -39,6 +51,11 @@ inline constexpr double kUnsignedGraceSeconds = 10.0;
 // dated at most this long after the previous anchor are such leftovers.
 inline constexpr double kLeftoverSeconds = 2.0;
 
-ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key);
+// expect: an entry the chain must hold with that hash (verify --expect-head).
+ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std::optional<ChainHead>& expect = std::nullopt);
+
+// commands_fts (the search index) against commands: the indexed range within
+// the table, and every indexed command in the index. Problems, if any.
+std::vector<std::string> verify_search_index(sqlite3* db);
 
 }  // namespace bastion

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "audit/audit_chain.h"
+#include "audit/audit_seal.h"
 #include "audit/audit_signer.h"
 #include "audit/sqlite_audit_store.h"
 #include "common/log.h"
@@ -115,27 +116,32 @@ bool SqliteAuditStore::chain_existing_rows(std::string& error) {
 
 bool SqliteAuditStore::anchor_chain(bool force, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  return anchor_locked(force, error);
+  return anchor_locked(force ? AnchorWhen::force : AnchorWhen::throttled, error);
 }
 
 bool SqliteAuditStore::anchor_soon() {
   std::string error;
-  if (!anchor_locked(false, error)) log_error("cannot anchor the audit chain", {{"error", error}});
+  if (!anchor_locked(AnchorWhen::throttled, error)) log_error("cannot anchor the audit chain", {{"error", error}});
   return true;
 }
 
-bool SqliteAuditStore::anchor_locked(bool force, std::string& error) {
+bool SqliteAuditStore::anchor_locked(AnchorWhen when, std::string& error) {
   if (!signer_) return true;
   const double now = monotonic_seconds();
-  if (!force && now - last_anchor_ < 1.0) return true;
+  // Own unsigned entries: sign a second after the last anchor (at once after
+  // idle time). None: look for foreign ones about once a second.
+  const double since = own_unanchored_.empty() ? last_check_ : last_signed_;
+  if (when == AnchorWhen::throttled && now - since < 1.0) return true;
+  last_check_ = now;
   Txn txn(*this, error);
   if (!txn) return false;
   std::vector<std::vector<std::string>> head, anchored;
   if (!query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", {}, head, error) ||
-      !query("SELECT IFNULL(MAX(seq), 0) FROM audit_anchors", {}, anchored, error))
+      !query("SELECT seq, signature FROM audit_anchors ORDER BY id DESC LIMIT 1", {}, anchored, error))
     return false;
-  last_anchor_ = now;
-  if (head.empty() || (!anchored.empty() && anchored[0][0] == head[0][0])) return txn.commit(error);
+  if (head.empty()) return txn.commit(error);
+  const bool signed_already = !anchored.empty() && anchored[0][0] == head[0][0];
+  if (signed_already && when != AnchorWhen::closing) return txn.commit(error);
   const int64_t seq = std::stoll(head[0][0]);
   // The chain's hashes are not keyed: whoever can write the store can append
   // well-formed entries. The anchor vouches for the chain's order and names
@@ -143,19 +149,33 @@ bool SqliteAuditStore::anchor_locked(bool force, std::string& error) {
   // by their table, whatever writer they claim.
   const int64_t from = anchored.empty() ? 1 : std::stoll(anchored[0][0]) + 1;
   std::sort(own_unanchored_.begin(), own_unanchored_.end());
-  const std::string foreign = foreign_ranges(from, seq, own_unanchored_);
-  if (foreign != "[]")
+  AnchorLinks links;
+  links.foreign = foreign_ranges(from, seq, own_unanchored_);
+  links.opened_head = opened_head_;
+  links.prev_seq = anchored.empty() ? 0 : std::stoll(anchored[0][0]);
+  links.prev_sig_hash = anchored.empty() ? std::string() : anchor_sig_hash(anchored[0][1]);
+  links.clean_close = when == AnchorWhen::closing;
+  if (links.foreign != "[]")
     log_warn("audit chain: signing entries another process appended",
-             {{"from_seq", std::to_string(from)}, {"to_seq", std::to_string(seq)}, {"foreign", foreign}});
+             {{"from_seq", std::to_string(from)}, {"to_seq", std::to_string(seq)}, {"foreign", links.foreign}});
   const std::string at = iso8601_now();
-  const std::string sig = signer_->sign(anchor_text(seq, head[0][1], at, foreign, opened_head_));
+  const std::string sig = signer_->sign(anchor_text(seq, head[0][1], at, links));
   if (sig.empty()) return error = "cannot sign the audit chain", false;
-  if (!execute("INSERT INTO audit_anchors (seq, hash, at, foreign_seqs, opened_head, key_fingerprint, signature) "
-               "VALUES (?,?,?,?,?,?,?)",
-               {seq, head[0][1], at, foreign, opened_head_, signer_->fingerprint(), sig}, error))
+  if (!execute("INSERT INTO audit_anchors (seq, hash, at, foreign_seqs, opened_head, prev_seq, clean_close, "
+               "key_fingerprint, signature) VALUES (?,?,?,?,?,?,?,?,?)",
+               {seq, head[0][1], at, links.foreign, opened_head_, links.prev_seq,
+                static_cast<int64_t>(links.clean_close ? 1 : 0), signer_->fingerprint(), sig},
+               error))
     return false;
   if (!txn.commit(error)) return false;
+  last_signed_ = now;
   std::erase_if(own_unanchored_, [seq](int64_t s) { return s <= seq; });
+  // The witness outside the store: a log line an auditor can check with
+  // verify --expect-head SEQ:HASH (a suffix cut leaves a verifying prefix).
+  // At most once a minute while the chain grows, and at close.
+  if (!links.clean_close && now - last_head_logged_ < 60.0 && last_head_logged_ != 0) return true;
+  last_head_logged_ = now;
+  log_info("audit chain head", {{"seq", std::to_string(seq)}, {"hash", head[0][1]}, {"at", at}});
   return true;
 }
 

@@ -189,6 +189,8 @@ CREATE TABLE audit_anchors (
   at TEXT NOT NULL,
   foreign_seqs TEXT NOT NULL,
   opened_head INTEGER NOT NULL,
+  prev_seq INTEGER NOT NULL DEFAULT 0,
+  clean_close INTEGER NOT NULL DEFAULT 0,
   key_fingerprint TEXT NOT NULL,
   signature TEXT NOT NULL
 );
@@ -266,7 +268,7 @@ SqliteAuditStore::~SqliteAuditStore() {
   {
     std::lock_guard<std::mutex> g(mu_);
     std::string error;
-    if (!anchor_locked(true, error)) log_error("cannot anchor the audit chain at close", {{"error", error}});
+    if (!anchor_locked(AnchorWhen::closing, error)) log_error("cannot anchor the audit chain at close", {{"error", error}});
   }
   for (auto& [sql, st] : cache_) sqlite3_finalize(st);
   sqlite3_close(db_);

@@ -103,7 +103,10 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   bool chain_row(const char* table, const std::string& key, std::string& error);
   bool chain_existing_rows(std::string& error);  // once, when migration 8 adds the chain
   bool note_opened_head(std::string& error);
-  bool anchor_locked(bool force, std::string& error);
+  // force: now, even within a second of the last anchor; closing: also when
+  // the head is signed already, marked as a clean close.
+  enum class AnchorWhen { throttled, force, closing };
+  bool anchor_locked(AnchorWhen when, std::string& error);
   // After a committed write: anchors when a second has passed. Never fails
   // the write (it is chained already); a failure is logged.
   bool anchor_soon();
@@ -117,7 +120,11 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   std::map<std::string, sqlite3_stmt*> cache_;
   std::shared_ptr<const AuditSigner> signer_;
   std::string writer_;
-  double last_anchor_ = 0;  // monotonic seconds
+  // Monotonic seconds of the last anchor written, and of the last check for
+  // foreign entries. The first own write after an idle second is signed at
+  // once (measured from last_signed_), so a kill -9 leaves at most about a
+  // second of own entries unsigned.
+  double last_signed_ = 0, last_check_ = 0, last_head_logged_ = 0;
   // The chain seqs this process committed since its last anchor (ascending),
   // and those appended in the open transaction: an anchor names every other
   // seq it covers as foreign.

@@ -99,7 +99,8 @@ std::optional<recorder::ChainScan> scan_recording(const RecordingRecord& r, std:
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: bastionctl verify (--config FILE | --db FILE) [--key PUBFILE] [SESSION_ID | --all] [--json]\n");
+  std::fprintf(stderr, "usage: bastionctl verify (--config FILE | --db FILE) [--key PUBFILE] [SESSION_ID | --all] [--json]\n"
+               "       [--expect-head SEQ:HASH]\n");
   return 2;
 }
 
@@ -108,7 +109,17 @@ int usage() {
 int ctl_verify(const std::vector<std::string>& a) {
   std::string config_file, db, key_file, session;
   bool all = false, json = false;
+  std::optional<ChainHead> expect_head;
   for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == "--expect-head" && i + 1 < a.size()) {
+      // The head bastiond logged (or an earlier verify printed): a tail cut off the chain.
+      expect_head = parse_chain_head(a[++i]);
+      if (!expect_head)
+        return std::fprintf(stderr, "bastionctl verify: --expect-head: expected SEQ:HASH (64 hex digits), got %s\n",
+                            display_escape(a[i]).c_str()),
+               2;
+      continue;
+    }
     if ((a[i] == "--config" || a[i] == "--db" || a[i] == "--key") && i + 1 < a.size()) {
       (a[i] == "--config" ? config_file : a[i] == "--db" ? db : key_file) = a[i + 1];
       ++i;
@@ -162,17 +173,19 @@ int ctl_verify(const std::vector<std::string>& a) {
     out["recordings"].push_back({{"session", session}, {"ok", false}, {"result", "no recordings in the store"}});
   }
   // The audit chain is always checked whole: a row of any session may have been touched.
-  const ChainReport chain = verify_audit_chain(h.get(), *key);
+  const ChainReport chain = verify_audit_chain(h.get(), *key, expect_head);
   ok = ok && chain.problems.empty();
   nlohmann::json foreign = nlohmann::json::array();
   for (const auto& f : chain.foreign)
     foreign.push_back({{"seq", f.seq}, {"table", f.table}, {"key", f.key}, {"writer", f.writer}, {"ok", f.ok}});
-  out["audit"] = {{"entries", chain.entries}, {"signed_upto", chain.signed_upto}, {"ok", chain.problems.empty()},
+  out["audit"] = {{"entries", chain.entries}, {"signed_upto", chain.signed_upto}, {"signed_hash", chain.signed_hash},
+                  {"signed_at", chain.signed_at}, {"ok", chain.problems.empty()},
                   {"problems", chain.problems}, {"notes", chain.notes}, {"foreign", foreign}};
   out["ok"] = ok;
   if (chain.problems.empty())
     lines.push_back("audit chain: OK (" + std::to_string(chain.entries) + " entries, signed up to entry " +
-                    std::to_string(chain.signed_upto) + ")");
+                    std::to_string(chain.signed_upto) +
+                    (chain.signed_at.empty() ? "" : " at " + chain.signed_at + ", head " + chain.signed_hash) + ")");
   for (const auto& p : chain.problems) lines.push_back("audit: " + p);
   for (const auto& note : chain.notes) lines.push_back("audit: NOTE: " + note);
   if (json) {
