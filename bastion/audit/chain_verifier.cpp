@@ -191,7 +191,7 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std:
       prev_sig = sig;
       const std::string which = "audit anchor " + std::to_string(id) + " (seq " + std::to_string(seq) + ")";
       if (!key.verify(anchor_text(seq, hash, at, links), sig)) {
-        fail(which + ": bad signature (or the anchor before it was removed, changed or reordered)");
+        fail(which + ": bad signature");
         continue;
       }
       std::vector<std::pair<int64_t, int64_t>> ranges;

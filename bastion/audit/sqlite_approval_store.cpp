@@ -71,6 +71,16 @@ std::vector<ApprovalRequest> SqliteAuditStore::load_requests(const char* where, 
                {r.id}, votes, error))
       return {};
     for (const auto& v : votes) r.votes.push_back({v[0], v[1], v[2], num(v[3])});
+    // A request or vote not as bastiond or bastionctl chained it (an
+    // approval written with SQL) is never acted on: it reads as denied.
+    std::string changed;
+    bool same = unchanged_since_chained("approval_requests", std::to_string(r.id), changed);
+    for (const auto& v : votes)
+      same = same && unchanged_since_chained("approval_votes", std::to_string(r.id) + "/" + v[0], changed);
+    if (!same) {
+      r.state = ApprovalState::denied;
+      r.deny_reason = changed;
+    }
     out.push_back(std::move(r));
   }
   return out;
@@ -104,7 +114,8 @@ bool SqliteAuditStore::transition(int64_t id, ApprovalState from, ApprovalState 
                                   std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
-  if (!txn || !execute("UPDATE approval_requests SET state=?, decided_at=?, decided_by=?, deny_reason=?, "
+  if (!txn || !unchanged_since_chained("approval_requests", std::to_string(id), error) ||
+      !execute("UPDATE approval_requests SET state=?, decided_at=?, decided_by=?, deny_reason=?, "
                "grant_expires_at=CASE WHEN ? > 0 THEN ? ELSE grant_expires_at END WHERE id=? AND state=?",
                {std::string(approval_state_name(to)), at, by, reason, grant_expires_at, grant_expires_at, id,
                 std::string(approval_state_name(from))}, error))
@@ -119,7 +130,7 @@ std::optional<ApprovalRequest> SqliteAuditStore::active_grant(const std::string&
   auto v = load_requests("WHERE kind='access' AND requester=? AND target=? AND state='approved' AND "
                          "grant_expires_at > ? ORDER BY grant_expires_at DESC LIMIT 1",
                          {identity, target, now}, error);
-  if (v.empty()) return std::nullopt;
+  if (v.empty() || v[0].state != ApprovalState::approved) return std::nullopt;  // changed outside bastiond
   return v[0];
 }
 

@@ -69,6 +69,38 @@ bool SqliteAuditStore::chain_row(const char* table, const std::string& key, std:
   return true;
 }
 
+bool SqliteAuditStore::unchanged_since_chained(const char* table, const std::string& key, std::string& error) {
+  const ChainedTable* t = chained_table(table);
+  if (!t) return error = std::string("not a chained table: ") + table, false;
+  sqlite3_stmt* row = prepared(t->select_one, error);
+  if (!row) return false;
+  sqlite3_bind_text(row, 1, key.c_str(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+  int rc = sqlite3_step(row);
+  const bool have_row = rc == SQLITE_ROW;
+  const std::string now = have_row ? row_json(row, 0) : std::string();
+  sqlite3_reset(row);
+  sqlite3_clear_bindings(row);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error = std::string("cannot read ") + table + " " + key, false;
+  // One lookup on the audit_chain_row index.
+  sqlite3_stmt* snap = prepared("SELECT row_json FROM audit_chain WHERE tbl=? AND row_key=? ORDER BY seq DESC LIMIT 1",
+                                error);
+  if (!snap) return false;
+  sqlite3_bind_text(snap, 1, table, -1, SQLITE_STATIC);
+  sqlite3_bind_text(snap, 2, key.c_str(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+  rc = sqlite3_step(snap);
+  const bool have_snap = rc == SQLITE_ROW;
+  const std::string chained = have_snap ? std::string(reinterpret_cast<const char*>(sqlite3_column_text(snap, 0)),
+                                                      static_cast<std::size_t>(sqlite3_column_bytes(snap, 0)))
+                                        : std::string();
+  sqlite3_reset(snap);
+  sqlite3_clear_bindings(snap);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error = "cannot read the audit chain", false;
+  if (have_row == have_snap && now == chained) return true;
+  error = std::string("audit row changed outside bastiond: ") + table + " " + key;
+  log_error(error);
+  return false;
+}
+
 bool SqliteAuditStore::note_opened_head(std::string& error) {
   std::vector<std::vector<std::string>> head;
   if (!query("SELECT IFNULL(MAX(seq), 0) FROM audit_chain", {}, head, error)) return false;

@@ -182,6 +182,8 @@ CREATE TABLE audit_chain (
   writer TEXT NOT NULL,
   at TEXT NOT NULL
 );
+-- A row's latest entry, read before bastiond updates or acts on the row.
+CREATE INDEX audit_chain_row ON audit_chain (tbl, row_key, seq);
 CREATE TABLE audit_anchors (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   seq INTEGER NOT NULL,
@@ -375,7 +377,7 @@ bool SqliteAuditStore::session_started(const SessionStart& s, std::string& error
 bool SqliteAuditStore::session_ended(const SessionEnd& s, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
-  if (!txn || !execute("UPDATE sessions SET ended_at=?1, end_reason=?2, exit_status=?3, bytes_in=?4, bytes_out=?5, "
+  if (!txn || !unchanged_since_chained("sessions", s.id, error) || !execute("UPDATE sessions SET ended_at=?1, end_reason=?2, exit_status=?3, bytes_in=?4, bytes_out=?5, "
                "recording_path=(SELECT group_concat(recording, ',') FROM commands "
                "WHERE session_id=?6 AND recording IS NOT NULL) WHERE id=?6",
                {s.ended_at, s.end_reason, opt_int(s.exit_status), u64(s.bytes_in), u64(s.bytes_out), s.id},
@@ -403,7 +405,8 @@ bool SqliteAuditStore::command_started(const CommandStart& c, int64_t& id, std::
 bool SqliteAuditStore::command_ended(const CommandEnd& c, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
-  return txn && execute("UPDATE commands SET ended_at=?, exit_status=?, exit_signal=?, bytes_in=?, bytes_out=?, "
+  return txn && unchanged_since_chained("commands", std::to_string(c.command_id), error) &&
+         execute("UPDATE commands SET ended_at=?, exit_status=?, exit_signal=?, bytes_in=?, bytes_out=?, "
                  "recording_state=?, rows=?, duration_us=?, error=?, masked_columns=? WHERE id=?",
                  {c.ended_at, opt_int(c.exit_status), opt_text(c.exit_signal), u64(c.bytes_in), u64(c.bytes_out),
                   opt_text(c.recording_state), c.rows ? Param{*c.rows} : Param{nullptr},

@@ -101,6 +101,12 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   };
   // Appends the current state of TABLE's row KEY to the chain.
   bool chain_row(const char* table, const std::string& key, std::string& error);
+  // Whether TABLE's row KEY is as its latest chain entry has it (or neither
+  // exists). Before bastiond updates a chained row, and when it reads an
+  // approval: an edit made with SQL must not be adopted by bastiond's next
+  // entry, nor acted on. A difference is logged ("audit row changed outside
+  // bastiond") and set in error.
+  bool unchanged_since_chained(const char* table, const std::string& key, std::string& error);
   bool chain_existing_rows(std::string& error);  // once, when migration 8 adds the chain
   bool note_opened_head(std::string& error);
   // force: now, even within a second of the last anchor; closing: also when

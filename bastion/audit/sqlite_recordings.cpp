@@ -49,7 +49,8 @@ bool SqliteAuditStore::recording_checkpoint(int64_t id, const RecordingSeal& cp,
 bool SqliteAuditStore::recording_closed(int64_t id, int64_t command_id, const RecordingSeal& f, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
-  if (!txn || !execute("UPDATE recordings SET state='closed', command_id=?, events=?, bytes=?, digest=?, "
+  if (!txn || !unchanged_since_chained("recordings", std::to_string(id), error) ||
+      !execute("UPDATE recordings SET state='closed', command_id=?, events=?, bytes=?, digest=?, "
                        "tail_digest=?, signature=?, closed_at=? WHERE id=? AND state='open'",
                        {command_id > 0 ? Param{command_id} : Param{nullptr}, u64(f.events), u64(f.bytes), f.digest,
                         f.tail, f.signature, f.at, id},

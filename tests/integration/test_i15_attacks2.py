@@ -154,8 +154,11 @@ class EditLaunderedByBastiond(AttackBase):
                 client.kill()
                 client.communicate()
             client.stdout.close()
-        env.audit_eventually("SELECT text, ended_at IS NOT NULL FROM commands WHERE id=?", [("uptime", 1)],
-                             (cid,))
+        # bastiond refuses to chain the edited row (fail closed): the end is
+        # not written, the edit is logged, and verify sees the edit.
+        self.assertEqual(env.audit("SELECT text, ended_at FROM commands WHERE id=?", (cid,)), [("uptime", None)])
+        self.assertIn(f"audit row changed outside bastiond: commands {cid}",
+                      [l.get("msg") for l in env.bastion.log_lines()])
         head = env.audit("SELECT MAX(seq) FROM audit_chain")[0][0]
         self.wait_anchor_over(head)
         rc, out = self.verify_all()
@@ -176,6 +179,12 @@ class ChainSuffixCut(AttackBase):
         cut = env.audit("SELECT MIN(seq) FROM audit_anchors WHERE seq >= ?", (head,))[0][0]
         second = Session(env)
         env.bastion.stop()
+        # What an auditor keeps: the head bastiond logged at close (the
+        # witness outside the store the attacker cannot reach back into).
+        heads = [l for l in env.bastion.log_lines() if l.get("msg") == "audit chain head"]
+        self.assertTrue(heads)
+        expect = f"{heads[-1]['seq']}:{heads[-1]['hash']}"
+        self.assertEqual(env.audit("SELECT seq||':'||hash FROM audit_chain ORDER BY seq DESC LIMIT 1"), [(expect,)])
         keys = {"approval_votes": "CAST(request_id AS TEXT)||'/'||approver", "issued_certs": "serial",
                 "sessions": "id"}
         db = self.db()
@@ -188,7 +197,9 @@ class ChainSuffixCut(AttackBase):
         db.close()
         os.remove(second.path)
         self.assertEqual(env.audit("SELECT COUNT(*) FROM sessions WHERE id=?", (second.id,)), [(0,)])
-        rc, out = self.verify_all()
+        r = run([BASTIONCTL, "verify", "--config", env.bastion.conf, "--all", "--expect-head", expect], timeout=60)
+        rc, out = r.returncode, r.stdout.decode()
+        self.assertIn(f"audit: audit chain: no entry {heads[-1]['seq']} (--expect-head)", out)
         self.assertEqual(rc, 1, out)
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
 
@@ -316,8 +327,11 @@ class HeldCommandApprovedBySql(AttackBase):
             if client.poll() is None:
                 client.kill()
                 client.communicate()
-        self.assertEqual(out, b"held\n")
-        env.audit_eventually("SELECT state FROM approval_requests WHERE id=?", [("used",)], (rid,))
+        # bastiond reads the request as changed outside it: denied, never run.
+        self.assertEqual(out, b"")
+        self.assertEqual(env.audit("SELECT state FROM approval_requests WHERE id=?", (rid,)), [("approved",)])
+        self.assertIn(f"audit row changed outside bastiond: approval_requests {rid}",
+                      [l.get("msg") for l in env.bastion.log_lines()])
         self.assertEqual(env.audit("SELECT COUNT(*) FROM approval_votes"), [(0,)])
         self.wait_anchor_over(env.audit("SELECT MAX(seq) FROM audit_chain")[0][0])
         rc, out = self.verify_all()

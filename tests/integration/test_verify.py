@@ -143,7 +143,7 @@ class VerifyTest(BastionTest):
         rc, out, _ = self.verify(s.id)
         self.assertEqual(rc, 0, out)
         self.assertIn(self.recording_line(s, f"OK (5 events, {len(s.original)} bytes)") + "\n", out)
-        self.assertRegex(out, r"audit chain: OK \(\d+ entries, signed up to entry \d+\)\n")
+        self.assertRegex(out, r"audit chain: OK \(\d+ entries, signed up to entry \d+ at \S+Z, head [0-9a-f]{64}\)\n")
         self.assertTrue(out.endswith("verify: OK\n"))
         j = json.loads(run([BASTIONCTL, "verify", "--config", self.env.bastion.conf, s.id, "--json"]).stdout)
         self.assertEqual((j["ok"], j["recordings"][0]["ok"], j["recordings"][0]["state"]), (True, True, "closed"))
@@ -493,7 +493,7 @@ class InterruptedTest(BastionTest):
         r = run([BASTIONCTL, "verify", "--db", os.path.join(env.bastion.data, "audit.db"), "--key", pub, sid])
         out = r.stdout.decode()
         self.assertIn(f"recording {sid} channel 0 ({path}): {expected}\n", out)
-        self.assertRegex(out, r"audit chain: OK \(\d+ entries, signed up to entry \d+\)\n")
+        self.assertRegex(out, r"audit chain: OK \(\d+ entries, signed up to entry \d+ at \S+Z, head [0-9a-f]{64}\)\n")
         self.assertEqual(r.returncode, 0, out)
         # A tail spanning more than 2 s of recording time is not what a kill leaves.
         last = float(lines[-1].split(b",")[0][1:])
