@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <sqlite3.h>
@@ -450,5 +451,117 @@ TEST_CASE("every checkpoint is kept: an edit is placed between two, an interrupt
     CHECK_FALSE(verify_recording(rec, file + "[nan, \"o\", \"x\"]\n", key).ok);
     CHECK(verify_recording(rec, file + "junk\n", key).what ==
           "interrupted: verified up to event 4 (t=4.50 s); 3 later events unverifiable (event 7 is not a timed event)");
+  }
+}
+
+TEST_CASE("anchors are chained, a clean close ends the leniency, a head can be expected", "[integrity]") {
+  testutil::TempDir d;
+  std::string err;
+  std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
+  const std::string db = d / "audit.db";
+  auto bastiond = SqliteAuditStore::open(db, err, kBastiondWriter);
+  REQUIRE(bastiond);
+  bastiond->set_signer(signer);
+  REQUIRE(bastiond->session_started(session("S1"), err));  // seq 1, anchor 1
+  int64_t cid = 0;
+  REQUIRE(bastiond->command_started(command("S1", "deny"), cid, err));  // seq 2
+  REQUIRE(bastiond->anchor_chain(true, err));                           // anchor 2
+  REQUIRE(bastiond->session_started(session("S2"), err));               // seq 3
+  REQUIRE(bastiond->anchor_chain(true, err));                           // anchor 3
+  const auto& key = signer->verifier();
+  REQUIRE(verify_db(db, key).empty());
+
+  SECTION("an anchor removed from the middle breaks the next one's signature") {
+    sql(db, "DELETE FROM audit_anchors WHERE id=2");
+    CHECK(verify_db(db, key) == std::vector<std::string>{"audit anchor 3 (seq 3): bad signature"});
+  }
+  SECTION("the head: printed, and expected") {
+    const ChainReport r = report(db, key);
+    const std::string hash3 = one(db, "SELECT hash FROM audit_chain WHERE seq=3");
+    CHECK((r.signed_upto == 3 && r.signed_hash == hash3 && !r.signed_at.empty()));
+    CHECK(!parse_chain_head("3:abc"));
+    CHECK(!parse_chain_head(":" + hash3));
+    CHECK(!parse_chain_head("x3:" + hash3));
+    REQUIRE(parse_chain_head("3:" + hash3));
+    const SqliteDb h = open_sqlite_readonly(db, err);
+    CHECK(verify_audit_chain(h.get(), key, parse_chain_head("3:" + hash3)).problems.empty());
+    CHECK(verify_audit_chain(h.get(), key, ChainHead{4, hash3}).problems ==
+          std::vector<std::string>{"audit chain: no entry 4 (--expect-head): entries after entry 3 were removed"});
+    CHECK(verify_audit_chain(h.get(), key, ChainHead{2, hash3}).problems ==
+          std::vector<std::string>{"audit chain: entry 2 has hash " + one(db, "SELECT hash FROM audit_chain WHERE seq=2") +
+                                   ", not " + hash3 + " (--expect-head)"});
+  }
+  SECTION("after a clean close, an entry claiming bastiond dated just after the last anchor is a problem") {
+    bastiond.reset();  // the close anchor, marked clean
+    CHECK(one(db, "SELECT clean_close FROM audit_anchors ORDER BY id DESC LIMIT 1") == "1");
+    sql(db, "UPDATE commands SET decision='allow' WHERE id=" + std::to_string(cid));
+    auto liar = SqliteAuditStore::open(db, err, kBastiondWriter);
+    REQUIRE(liar->auth_event({.at = "t", .source_address = "a", .user = "web1", .key_id = "m", .serial = 1,
+                              .ca_fingerprint = "f", .accepted = true, .reason = "forged"},
+                             err));  // seq 4, dated now: within 2 s of the close anchor
+    liar.reset();
+    auto next = SqliteAuditStore::open(db, err, kBastiondWriter);
+    next->set_signer(signer);
+    REQUIRE(next->anchor_chain(true, err));
+    const ChainReport r = report(db, key);
+    CHECK(std::find(r.problems.begin(), r.problems.end(),
+                    "audit chain: entry 4 (auth_events 1): not written by bastiond (it claims \"bastiond\"), and no "
+                    "bastionctl command writes auth_events") != r.problems.end());
+  }
+  SECTION("a row edited with SQL is neither adopted nor acted on") {
+    sql(db, "UPDATE commands SET text='uptime' WHERE id=" + std::to_string(cid));
+    CommandEnd end;
+    end.command_id = cid;
+    end.ended_at = "2026-01-01T00:00:02Z";
+    CHECK(!bastiond->command_ended(end, err));
+    CHECK(err == "audit row changed outside bastiond: commands " + std::to_string(cid));
+    CHECK(one(db, "SELECT ended_at IS NULL FROM commands WHERE id=" + std::to_string(cid)) == "1");
+    ApprovalRequest req;
+    req.kind = "command";
+    req.session_id = "S1";
+    req.requester = "alice";
+    req.target = "web1";
+    req.approvers = {"oncall"};
+    req.expires_at = 4102444800;
+    REQUIRE(bastiond->create_request(req, err));
+    REQUIRE(bastiond->request(req.id, err)->state == ApprovalState::pending);
+    sql(db, "UPDATE approval_requests SET state='approved' WHERE id=" + std::to_string(req.id));
+    const auto got = bastiond->request(req.id, err);
+    REQUIRE(got);
+    CHECK(got->state == ApprovalState::denied);
+    CHECK(got->deny_reason == "audit row changed outside bastiond: approval_requests " + std::to_string(req.id));
+    CHECK(!bastiond->transition(req.id, ApprovalState::approved, ApprovalState::used, 1, "bastiond", "", 0, err));
+    CHECK(one(db, "SELECT state FROM approval_requests WHERE id=" + std::to_string(req.id)) == "approved");
+  }
+  SECTION("an approval request created outside bastiond fails, whatever writer it claims") {
+    auto ctl = SqliteAuditStore::open(db, err, "bastionctl approvals (root)");
+    ApprovalRequest req;
+    req.kind = "access";
+    req.requester = "alice";
+    req.target = "web1";
+    req.approvers = {"oncall"};
+    REQUIRE(ctl->create_request(req, err));  // seq 4
+    REQUIRE(bastiond->anchor_chain(true, err));
+    CHECK(verify_db(db, key) ==
+          std::vector<std::string>{"audit chain: entry 4 (approval_requests " + std::to_string(req.id) +
+                                   "): an approval request created outside bastiond (it claims \"bastionctl "
+                                   "approvals (root)\"); bastionctl never creates one"});
+  }
+  SECTION("the search index: past the last command, or a command missing from it") {
+    CommandStart c = command("S1", "allow");
+    c.text = "uptime";  // the trigram index holds texts of 3 or more characters
+    int64_t up = 0;
+    REQUIRE(bastiond->command_started(c, up, err));
+    REQUIRE(bastiond->anchor_chain(true, err));
+    REQUIRE(bastiond->index_pending(err));
+    REQUIRE(one(db, "SELECT indexed_upto FROM commands_fts_progress") == std::to_string(up));
+    CHECK(verify_db(db, key).empty());
+    sql(db, "DELETE FROM commands_fts WHERE rowid=" + std::to_string(up));
+    CHECK(verify_db(db, key) == std::vector<std::string>{"search index: command " + std::to_string(up) +
+                                                         " missing from the index (bastionctl audit --grep would not "
+                                                         "find it)"});
+    sql(db, "UPDATE commands_fts_progress SET indexed_upto=99");
+    CHECK(verify_db(db, key) == std::vector<std::string>{"search index: indexed up to command 99, past the last "
+                                                         "command (" + std::to_string(up) + ")"});
   }
 }
