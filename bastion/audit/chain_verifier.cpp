@@ -107,7 +107,8 @@ ForeignEntry judge_foreign(const Entry& e, const ForeignRange& r, bool first) {
 
 std::optional<ChainHead> parse_chain_head(const std::string& text) {
   const auto colon = text.find(':');
-  if (colon == std::string::npos || colon == 0 || colon > 18) return std::nullopt;
+  // 1 to 18 digits (no overflow), no leading zero: one spelling per head.
+  if (colon == std::string::npos || colon == 0 || colon > 18 || text[0] == '0') return std::nullopt;
   ChainHead h;
   for (std::size_t i = 0; i < colon; ++i) {
     if (text[i] < '0' || text[i] > '9') return std::nullopt;

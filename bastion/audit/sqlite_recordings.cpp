@@ -80,6 +80,11 @@ int SqliteAuditStore::mark_interrupted(const std::string& at, std::string& error
   if (!txn || !query("SELECT id FROM recordings WHERE state='open'", {}, recs, error) ||
       !query("SELECT id FROM sessions WHERE ended_at IS NULL", {}, sessions, error))
     return -1;
+  // A row changed with SQL while bastiond was down is left as it is (and
+  // logged): chaining it now would adopt the edit as bastiond's.
+  std::string changed;
+  std::erase_if(recs, [&](const auto& r) { return !unchanged_since_chained("recordings", r[0], changed); });
+  std::erase_if(sessions, [&](const auto& s) { return !unchanged_since_chained("sessions", s[0], changed); });
   for (const auto& r : recs)
     if (!execute("UPDATE recordings SET state='interrupted', closed_at=? WHERE id=?",
                  {at, parse_signed(r[0], 0, INT64_MAX).value_or(0)}, error) ||

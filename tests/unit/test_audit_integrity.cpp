@@ -482,6 +482,7 @@ TEST_CASE("anchors are chained, a clean close ends the leniency, a head can be e
     CHECK(!parse_chain_head("3:abc"));
     CHECK(!parse_chain_head(":" + hash3));
     CHECK(!parse_chain_head("x3:" + hash3));
+    CHECK(!parse_chain_head("03:" + hash3));
     REQUIRE(parse_chain_head("3:" + hash3));
     const SqliteDb h = open_sqlite_readonly(db, err);
     CHECK(verify_audit_chain(h.get(), key, parse_chain_head("3:" + hash3)).problems.empty());
