@@ -1,9 +1,11 @@
 #include "audit/recording_verifier.h"
 
+#include <ctime>
 #include <cstdio>
 #include <vector>
 
 #include "audit/audit_signer.h"
+#include "common/time_util.h"
 #include "recorder/recording_chain.h"
 
 namespace bastion {
@@ -166,6 +168,41 @@ RecordingVerdict verify_recording(const RecordingRecord& r, const recorder::Chai
                        " s): a line between them was edited, inserted or deleted"};
   }
   return interrupted_tail(scan, last.events, scan.point_times.back());
+}
+
+namespace {
+
+// "YYYY-MM-DDTHH:MM:SSZ" (iso8601()) to Unix seconds; nullopt otherwise.
+std::optional<int64_t> parse_iso8601(const std::string& s) {
+  std::tm tm{};
+  char z = 0;
+  if (s.size() != 20 || std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) != 7 || z != 'Z')
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const time_t t = timegm(&tm);
+  if (iso8601(static_cast<int64_t>(t)) != s) return std::nullopt;  // 2026-02-31 and the like
+  return static_cast<int64_t>(t);
+}
+
+}  // namespace
+
+RecordingVerdict judge_prune(const RecordingRecord& r, const std::string& session_ended_at,
+                             std::optional<int64_t> retention) {
+  const std::string said = "pruned at " + r.pruned_at + " by " + r.pruned_by;
+  const auto pruned = parse_iso8601(r.pruned_at);
+  const auto ended = parse_iso8601(session_ended_at);
+  if (!pruned) return {false, said + ": not a prune time"};
+  if (!ended) return {false, said + ", but its session has not ended"};
+  if (!retention)
+    return {true, said + " (NOTE: " + format_duration(*pruned - *ended) +
+                      " after its session ended; retention not checked without --config)"};
+  if (*retention <= 0) return {false, said + ": pruned before its retention ended (no retention is configured)"};
+  if (*pruned < *ended + *retention)
+    return {false, said + ": pruned before its retention ended (session ended " + session_ended_at + ", retention " +
+                       format_duration(*retention) + ")"};
+  return {true, said};
 }
 
 }  // namespace bastion
