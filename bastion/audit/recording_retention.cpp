@@ -53,7 +53,12 @@ PruneReport prune_recordings(AuditStore& store, const std::string& recordings_di
   PruneReport report;
   if (retention_seconds <= 0) return report;
   std::string error;
-  const auto rows = store.recordings_ended_before(iso8601(now - retention_seconds), error);
+  // ended_at carries milliseconds ("...SS.mmmZ"): so must the cutoff, or a
+  // session that ended within the cutoff's second would be pruned early
+  // ('.' sorts before 'Z'), and verify would call the prune premature.
+  std::string cutoff = iso8601(now - retention_seconds);
+  cutoff.insert(cutoff.size() - 1, ".000");
+  const auto rows = store.recordings_ended_before(cutoff, error);
   if (!error.empty()) {
     report.errors.push_back("audit store: " + error);
     return report;

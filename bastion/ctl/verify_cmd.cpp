@@ -154,7 +154,12 @@ int ctl_verify(const std::vector<std::string>& a) {
   const auto key = key_from_config ? load_pinned_public_key(key_file, pinned, unpinned, err)
                                    : AuditVerifier::from_pem_file(key_file, err);
   if (!key) {
-    std::printf("key: %s\nverify: FAILED\n", display_escape(err).c_str());
+    if (json)
+      std::printf("%s\n", nlohmann::json{{"ok", false}, {"key", {{"error", err}}}}
+                              .dump(2, ' ', true, nlohmann::json::error_handler_t::replace)
+                              .c_str());
+    else
+      std::printf("key: %s\nverify: FAILED\n", display_escape(err).c_str());
     return 1;
   }
   const SqliteDb h = open_sqlite_readonly(db, err);

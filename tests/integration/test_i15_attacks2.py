@@ -188,7 +188,8 @@ class ChainSuffixCut(AttackBase):
         second = Session(env)
         env.bastion.stop()
         keys = {"approval_votes": "CAST(request_id AS TEXT)||'/'||approver", "issued_certs": "serial",
-                "sessions": "id"}
+                "sessions": "id",
+                "recording_checkpoints": "CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT)"}
         db = self.db()
         for tbl, key in db.execute("SELECT DISTINCT tbl, row_key FROM audit_chain WHERE seq > ?", (cut,)).fetchall():
             db.execute(f"DELETE FROM {tbl} WHERE {keys.get(tbl, 'CAST(id AS TEXT)')}=?", (key,))

@@ -313,6 +313,9 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 0).what ==
         "pruned at 2026-01-10T00:00:00Z by test: pruned before its retention ended (no retention is configured)");
   CHECK_FALSE(judge_prune(rec, "", 86400).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00.250Z", 9 * 86400 - 60).what.find("before its retention") !=
+        std::string::npos);  // 250 ms short
+  CHECK(judge_prune(rec, "2026-01-01T00:00:59.750Z", 9 * 86400 - 60).ok);
   CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", std::nullopt).ok);
   CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", std::nullopt).what.find("(NOTE: ") != std::string::npos);
   REQUIRE(s->anchor_chain(true, err));
