@@ -197,12 +197,13 @@ std::optional<int64_t> parse_iso8601_ms(const std::string& s) {
 }  // namespace
 
 RecordingVerdict judge_prune(const RecordingRecord& r, const std::string& session_ended_at,
-                             std::optional<int64_t> retention) {
+                             std::optional<int64_t> retention, int64_t now) {
   const std::string said = "pruned at " + r.pruned_at + " by " + r.pruned_by;
   const auto pruned = parse_iso8601_ms(r.pruned_at);
   const auto ended = parse_iso8601_ms(session_ended_at);
   if (!pruned) return {false, said + ": not a prune time"};
   if (!ended) return {false, said + ", but its session has not ended"};
+  if (*pruned > (now + 60) * 1000) return {false, said + ": a prune dated in the future"};
   if (!retention)
     return {true, said + " (NOTE: " + format_duration((*pruned - *ended) / 1000) +
                       " after its session ended; retention not checked without --config)"};

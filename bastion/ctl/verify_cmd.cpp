@@ -22,6 +22,7 @@
 #include "audit/sqlite_handles.h"
 #include "common/display_escape.h"
 #include "common/file_util.h"
+#include "common/time_util.h"
 #include "config/config.h"
 #include "ctl/commands.h"
 #include "targets/target_kind.h"
@@ -188,7 +189,8 @@ int ctl_verify(const std::vector<std::string>& a) {
         read_error.empty() ? verify_recording(r, scan ? &*scan : nullptr, *key) : RecordingVerdict{false, read_error};
     // A pruned row is only as good as its prune: a row marked pruned before
     // the retention ended hides a recording that should still be there.
-    if (read_error.empty() && r.state == "pruned") v = judge_prune(r, session_ended_at(h.get(), r.session_id), retention);
+    if (read_error.empty() && r.state == "pruned")
+      v = judge_prune(r, session_ended_at(h.get(), r.session_id), retention, unix_now());
     ok = ok && v.ok;
     out["recordings"].push_back({{"id", r.id}, {"session", r.session_id}, {"channel", r.channel}, {"path", r.path},
                                  {"state", r.state}, {"ok", v.ok}, {"result", v.what}});
@@ -216,6 +218,7 @@ int ctl_verify(const std::vector<std::string>& a) {
   const std::string key_note = "the audit key is not pinned (audit_key_fingerprint): this check trusts DATA_DIR";
   if (unpinned) lines.push_back("NOTE: " + key_note);
   out["key"] = {{"fingerprint", key->fingerprint()}, {"pinned", !unpinned}};
+  if (unpinned) out["key"]["note"] = key_note;
   if (json) {
     std::printf("%s\n", out.dump(2, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
   } else {

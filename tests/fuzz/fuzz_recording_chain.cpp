@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // retention, and OK under a retention only if OK under any shorter one.
   r.state = "pruned", r.pruned_at = file.substr(0, size / 2), r.pruned_by = "x";
   const std::string ended = file.substr(size / 2);
-  if (bastion::judge_prune(r, ended, 0).ok) std::abort();
-  if (bastion::judge_prune(r, ended, 3600).ok && !bastion::judge_prune(r, ended, 60).ok) std::abort();
+  if (bastion::judge_prune(r, ended, 0, 2000000000).ok) std::abort();
+  if (bastion::judge_prune(r, ended, 3600, 2000000000).ok && !bastion::judge_prune(r, ended, 60, 2000000000).ok) std::abort();
   return 0;
 }

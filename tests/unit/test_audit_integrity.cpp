@@ -304,20 +304,23 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   rec.state = "pruned", rec.pruned_at = "2026-01-10T00:00:00Z", rec.pruned_by = "test";
   CHECK(verify_recording(rec, std::nullopt, key).what == "pruned at 2026-01-10T00:00:00Z by test");
   // The prune is judged against the retention: the session ended 2026-01-01T00:01:00Z.
-  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 86400).ok);
-  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 9 * 86400 - 60).ok);
-  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 9 * 86400 - 59).what ==
+  const int64_t now = jan_10 + 3600;
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 86400, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 9 * 86400 - 60, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 9 * 86400 - 59, now).what ==
         "pruned at 2026-01-10T00:00:00Z by test: pruned before its retention ended (session ended "
         "2026-01-01T00:01:00Z, retention " + format_duration(9 * 86400 - 59) + ")");
-  CHECK_FALSE(judge_prune(rec, "2026-01-01T00:01:00Z", 9 * 86400 - 59).ok);
-  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 0).what ==
+  CHECK_FALSE(judge_prune(rec, "2026-01-01T00:01:00Z", 9 * 86400 - 59, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 0, now).what ==
         "pruned at 2026-01-10T00:00:00Z by test: pruned before its retention ended (no retention is configured)");
-  CHECK_FALSE(judge_prune(rec, "", 86400).ok);
-  CHECK(judge_prune(rec, "2026-01-01T00:01:00.250Z", 9 * 86400 - 60).what.find("before its retention") !=
+  CHECK_FALSE(judge_prune(rec, "", 86400, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00.250Z", 9 * 86400 - 60, now).what.find("before its retention") !=
         std::string::npos);  // 250 ms short
-  CHECK(judge_prune(rec, "2026-01-01T00:00:59.750Z", 9 * 86400 - 60).ok);
-  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", std::nullopt).ok);
-  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", std::nullopt).what.find("(NOTE: ") != std::string::npos);
+  CHECK(judge_prune(rec, "2026-01-01T00:00:59.750Z", 9 * 86400 - 60, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", std::nullopt, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 86400, jan_10 - 61).what ==
+        "pruned at 2026-01-10T00:00:00Z by test: a prune dated in the future");
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", std::nullopt, now).what.find("(NOTE: ") != std::string::npos);
   REQUIRE(s->anchor_chain(true, err));
   std::string e2;
   const SqliteDb h = open_sqlite_readonly(d / "audit.db", e2);
