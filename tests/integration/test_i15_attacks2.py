@@ -416,6 +416,40 @@ class PublicKeyInDataDir(AttackBase):
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
 
 
+class PinnedKeyReplaced(AttackBase):
+    def test_bastiond_refuses_a_key_other_than_the_pinned_one(self):
+        # The attacker replaces the private key too (bastiond then makes a
+        # fresh one, and what it signs from now on verifies with a .pub the
+        # attacker chose): with the key pinned bastiond refuses to start.
+        from harness import BASTIOND
+        env = self.env
+        chk = run([BASTIOND, "--config", env.bastion.conf, "--check"], timeout=30)
+        pins = [ln.split("pin the audit key: ", 1)[1] for ln in chk.stderr.decode().splitlines()
+                if "pin the audit key: audit_key_fingerprint = \"SHA256:" in ln]
+        self.assertEqual(len(pins), 1, chk.stderr)
+        pinned = pins[0].split('"')[1]
+        conf, data = env.bastion.conf, env.bastion.data
+        env.bastion.stop()
+        env.bastion = None
+        with open(conf, "a") as f:
+            f.write(pins[0] + "\n")
+        os.remove(os.path.join(data, "audit_signing_key"))
+        os.remove(os.path.join(data, "audit_signing_key.pub"))
+        r = run([BASTIOND, "--config", conf], timeout=30)
+        self.assertEqual(r.returncode, 1)
+        logged = [json.loads(x) for x in (r.stdout + r.stderr).splitlines() if x.startswith(b"{")]
+        refused = [x for x in logged if x.get("msg") == "cannot start: the audit signing key is not the pinned one"]
+        self.assertEqual(len(refused), 1, logged)
+        self.assertEqual(refused[0]["audit_key_fingerprint"], pinned)
+        self.assertNotEqual(refused[0]["fingerprint"], pinned)
+        # A malformed pin is a configuration error.
+        with open(conf, "a") as f:
+            f.write('audit_key_fingerprint = "SHA256:short"\n')
+        chk = run([BASTIOND, "--config", conf, "--check"], timeout=30)
+        self.assertNotEqual(chk.returncode, 0)
+        self.assertIn(b"audit_key_fingerprint: expected \"SHA256:\" and 43 base64 characters", chk.stderr)
+
+
 class InterruptedTruncation(AttackBase):
     def test_interrupted_recording_cut_back_to_an_earlier_checkpoint(self):
         # A recording cut by kill -9 after several signed checkpoints. Its
