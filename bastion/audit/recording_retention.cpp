@@ -36,6 +36,8 @@ bool unlink_beneath(int dir, const std::string& rel, std::string& why) {
   const Fd d{static_cast<int>(::syscall(SYS_openat2, dir, day.c_str(), &how, sizeof how))};
   if (d.fd < 0) {
     if (errno == ENOENT) return true;
+    if (errno == ENOTDIR || errno == ELOOP || errno == EXDEV)
+      return why = "day directory: a symbolic link or not a directory; left alone", false;
     return why = std::string("day directory: ") + std::strerror(errno), false;
   }
   struct stat st{};
