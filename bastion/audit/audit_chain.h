@@ -32,6 +32,9 @@ inline constexpr ChainedTable kChainedTables[] = {
     {"approval_votes", "SELECT * FROM approval_votes WHERE CAST(request_id AS TEXT)||'/'||approver=?",
      "SELECT CAST(request_id AS TEXT)||'/'||approver, * FROM approval_votes"},
     {"recordings", "SELECT * FROM recordings WHERE id=?", "SELECT CAST(id AS TEXT), * FROM recordings"},
+    {"recording_checkpoints",
+     "SELECT * FROM recording_checkpoints WHERE CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT)=?",
+     "SELECT CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT), * FROM recording_checkpoints"},
 };
 
 const ChainedTable* chained_table(const std::string& name);

@@ -86,6 +86,36 @@ std::string AuditVerifier::public_pem() const {
   return bio_text(b.get());
 }
 
+bool is_audit_key_fingerprint(std::string_view s) {
+  if (!s.starts_with("SHA256:") || s.size() != 7 + 43) return false;
+  return s.substr(7).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") ==
+         std::string_view::npos;
+}
+
+std::optional<std::string> audit_private_key_fingerprint(const std::string& path, std::string& error) {
+  if (::access(path.c_str(), F_OK) != 0) return error = path + ": " + std::strerror(errno), std::nullopt;
+  HeldSecret pem;
+  if (!read_secret_file(path, pem.bytes, error)) return std::nullopt;
+  BioPtr b(BIO_new_mem_buf(pem.bytes.data(), static_cast<int>(pem.bytes.size())));
+  PkeyPtr key(b ? PEM_read_bio_PrivateKey(b.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key) return error = path + ": not a PEM private key", std::nullopt;
+  const auto v = AuditVerifier::from_key(std::move(key), error);
+  if (!v) return error = path + ": " + error, std::nullopt;
+  return v->fingerprint();
+}
+
+std::unique_ptr<AuditVerifier> load_pinned_public_key(const std::string& pub_path, const std::string& pinned,
+                                                      bool& unpinned, std::string& error) {
+  unpinned = pinned.empty();
+  auto v = AuditVerifier::from_pem_file(pub_path, error);
+  if (!v) return nullptr;
+  if (!unpinned && v->fingerprint() != pinned)
+    return error = "the audit key in DATA_DIR is not the pinned one (" + pub_path + " is " + v->fingerprint() +
+                   ", audit_key_fingerprint is " + pinned + ")",
+           nullptr;
+  return v;
+}
+
 std::unique_ptr<AuditSigner> AuditSigner::load_or_create(const std::string& path, std::string& error) {
   PkeyPtr key;
   if (::access(path.c_str(), F_OK) == 0) {

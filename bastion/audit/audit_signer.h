@@ -5,6 +5,7 @@
 // key of their own there.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,6 +46,21 @@ class AuditSigner {
   PkeyPtr key_;
   std::unique_ptr<AuditVerifier> verifier_;
 };
+
+// "SHA256:" followed by 43 characters of unpadded base64: the form of
+// AuditVerifier::fingerprint(), and of the config's audit_key_fingerprint.
+bool is_audit_key_fingerprint(std::string_view s);
+
+// The fingerprint of the private key at PATH, without creating one; nullopt
+// with `error` when it is missing or cannot be read.
+std::optional<std::string> audit_private_key_fingerprint(const std::string& path, std::string& error);
+
+// The public key verify trusts: PUB_PATH (beside the key, under DATA_DIR)
+// only when its fingerprint is the pinned one, since whoever can write
+// DATA_DIR can replace it. With no pin it is loaded as is and `unpinned`
+// says so. nullptr with `error` otherwise.
+std::unique_ptr<AuditVerifier> load_pinned_public_key(const std::string& pub_path, const std::string& pinned,
+                                                      bool& unpinned, std::string& error);
 
 // Where the public half of KEY lives.
 inline std::string audit_public_key_path(const std::string& key_path) { return key_path + ".pub"; }

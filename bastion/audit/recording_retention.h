@@ -1,6 +1,9 @@
 // Retention: recordings of sessions that ended more than `retention` ago are
 // deleted and their rows marked pruned (who, when), which the audit chain
 // records, so `bastionctl verify` reports them as pruned and still passes.
+// Only a file under recordings_dir in the session's own name pattern is
+// deleted, beneath a handle of that directory with no symlink followed: the
+// row's path is data whoever can write the store chooses.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -15,7 +18,7 @@ struct PruneReport {
   std::vector<std::string> errors;  // "PATH: why"; those rows stay as they were
 };
 
-PruneReport prune_recordings(AuditStore& store, int64_t retention_seconds, int64_t now, const std::string& by,
-                             bool dry_run);
+PruneReport prune_recordings(AuditStore& store, const std::string& recordings_dir, int64_t retention_seconds,
+                             int64_t now, const std::string& by, bool dry_run);
 
 }  // namespace bastion

@@ -1,9 +1,11 @@
 #include "audit/recording_verifier.h"
 
+#include <ctime>
 #include <cstdio>
 #include <vector>
 
 #include "audit/audit_signer.h"
+#include "common/time_util.h"
 #include "recorder/recording_chain.h"
 
 namespace bastion {
@@ -166,6 +168,50 @@ RecordingVerdict verify_recording(const RecordingRecord& r, const recorder::Chai
                        " s): a line between them was edited, inserted or deleted"};
   }
   return interrupted_tail(scan, last.events, scan.point_times.back());
+}
+
+namespace {
+
+// "YYYY-MM-DDTHH:MM:SSZ" (iso8601()) or "...SS.mmmZ" (iso8601_now()) to
+// Unix milliseconds; nullopt otherwise.
+std::optional<int64_t> parse_iso8601_ms(const std::string& s) {
+  if (s.size() != 20 && s.size() != 24) return std::nullopt;
+  int ms = 0;
+  if (s.size() == 24) {
+    if (s[19] != '.' || s.find_first_not_of("0123456789", 20) != 23) return std::nullopt;
+    ms = std::stoi(s.substr(20, 3));
+  }
+  if (s.back() != 'Z') return std::nullopt;
+  const std::string whole = s.substr(0, 19) + "Z";
+  std::tm tm{};
+  if (std::sscanf(whole.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec) != 6)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const time_t t = timegm(&tm);
+  if (iso8601(static_cast<int64_t>(t)) != whole) return std::nullopt;  // 2026-02-31 and the like
+  return static_cast<int64_t>(t) * 1000 + ms;
+}
+
+}  // namespace
+
+RecordingVerdict judge_prune(const RecordingRecord& r, const std::string& session_ended_at,
+                             std::optional<int64_t> retention, int64_t now) {
+  const std::string said = "pruned at " + r.pruned_at + " by " + r.pruned_by;
+  const auto pruned = parse_iso8601_ms(r.pruned_at);
+  const auto ended = parse_iso8601_ms(session_ended_at);
+  if (!pruned) return {false, said + ": not a prune time"};
+  if (!ended) return {false, said + ", but its session has not ended"};
+  if (*pruned > (now + 60) * 1000) return {false, said + ": a prune dated in the future"};
+  if (!retention)
+    return {true, said + " (NOTE: " + format_duration((*pruned - *ended) / 1000) +
+                      " after its session ended; retention not checked without --config)"};
+  if (*retention <= 0) return {false, said + ": pruned before its retention ended (no retention is configured)"};
+  if (*pruned < *ended + *retention * 1000)
+    return {false, said + ": pruned before its retention ended (session ended " + session_ended_at + ", retention " +
+                       format_duration(*retention) + ")"};
+  return {true, said};
 }
 
 }  // namespace bastion

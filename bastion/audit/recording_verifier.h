@@ -44,6 +44,15 @@ std::vector<recorder::ChainState> recording_points(const RecordingRecord& r);
 // file does not exist.
 RecordingVerdict verify_recording(const RecordingRecord& r, const recorder::ChainScan* scan, const AuditVerifier& key);
 
+// A pruned recording's prune against the retention: pruned_at must be at
+// least the session's ended_at plus `retention` (seconds; 0: none
+// configured, so no prune is legitimate). nullopt retention (verify --db,
+// no config): the prune's age after the session's end, as a note. A prune
+// dated after `now` (Unix seconds; a minute of clock slack) fails: a
+// future date would satisfy any retention.
+RecordingVerdict judge_prune(const RecordingRecord& r, const std::string& session_ended_at,
+                             std::optional<int64_t> retention, int64_t now);
+
 // The same over the file's bytes (nullopt: no file).
 RecordingVerdict verify_recording(const RecordingRecord& r, const std::optional<std::string>& file,
                                   const AuditVerifier& key);

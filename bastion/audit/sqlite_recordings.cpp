@@ -1,8 +1,10 @@
 // SqliteAuditStore's recordings: one row per recording file, chained on
-// open, close, interruption and pruning; checkpoints are signed on their own
-// and not chained (audit_chain.h). Every checkpoint is kept in
-// recording_checkpoints (verify places an edit between two of them); the row
-// holds the latest too.
+// open, close, interruption and pruning. Every checkpoint is kept in
+// recording_checkpoints, each a chained row keyed "RECORDING_ID/EVENTS"
+// (verify places an edit between two of them, and an interrupted recording
+// is checked against its latest chained one: dropping later checkpoints
+// breaks the chain). The row's cp_* columns repeat the latest, unchained.
+// Pruning keeps the checkpoint rows: the chain has no deletions.
 
 #include <sqlite3.h>
 
@@ -43,7 +45,8 @@ bool SqliteAuditStore::recording_checkpoint(int64_t id, const RecordingSeal& cp,
   return execute("INSERT INTO recording_checkpoints (recording_id, events, bytes, digest, signature, at) "
                  "VALUES (?,?,?,?,?,?)",
                  {id, u64(cp.events), u64(cp.bytes), cp.digest, cp.signature, cp.at}, error) &&
-         txn.commit(error);
+         chain_row("recording_checkpoints", std::to_string(id) + "/" + std::to_string(cp.events), error) &&
+         txn.commit(error) && anchor_soon();
 }
 
 bool SqliteAuditStore::recording_closed(int64_t id, int64_t command_id, const RecordingSeal& f, std::string& error) {
@@ -68,9 +71,9 @@ bool SqliteAuditStore::recording_pruned(int64_t id, const std::string& at, const
                        {at, by, id}, error))
     return false;
   if (changes() != 1) return error = "recording " + std::to_string(id) + " is not closed", false;
-  // The file is gone: its checkpoints (not chained) go with it.
-  return execute("DELETE FROM recording_checkpoints WHERE recording_id=?", {id}, error) &&
-         chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
+  // The checkpoint rows stay: they are chained, and a chained row that
+  // disappears is what verify reports as a deletion.
+  return chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
 }
 
 int SqliteAuditStore::mark_interrupted(const std::string& at, std::string& error) {

@@ -114,6 +114,9 @@ struct Config {
   bool record_input = false;
   bool close_on_recording_failure = true;  // false: continue unrecorded, audited as such
   std::string audit_signing_key;  // Ed25519 PEM private key; default DATA_DIR/audit_signing_key
+  // "SHA256:..." of the audit key's public half, pinned by the admin: bastiond
+  // refuses another key, verify trusts DATA_DIR's .pub only when it matches.
+  std::string audit_key_fingerprint;
   int64_t retention = 0;          // seconds recordings are kept after their session ends; 0: forever
   Limits limits;
   std::shared_ptr<const PolicySource> policy;       // null: no global policy

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "audit/audit_signer.h"
 #include "auth/address_match.h"
 #include "common/file_util.h"
 #include "common/parse_number.h"
@@ -282,7 +283,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     r.only_keys({"user", "listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
                  "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
                  "targets", "policy", "policy_default", "policy_limits", "approvals", "audit_signing_key",
-                 "retention", "web_listen", "web_cert", "web_key", "web_assets_dir", "auditor_principals",
+                 "audit_key_fingerprint", "retention", "web_listen", "web_cert", "web_key", "web_assets_dir", "auditor_principals",
                  "web_session_ttl"},
                 1, "");
     auto& c = *cfg;
@@ -332,6 +333,11 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     c.close_on_recording_failure = orf == "close";
     const int akl = r.line_of("audit_signing_key");
     c.audit_signing_key = r.resolve(r.str("audit_signing_key", akl, "").value_or(c.data_dir + "/audit_signing_key"));
+    const int akf = r.line_of("audit_key_fingerprint");
+    c.audit_key_fingerprint = r.str("audit_key_fingerprint", akf, "").value_or("");
+    if (!c.audit_key_fingerprint.empty() && !is_audit_key_fingerprint(c.audit_key_fingerprint))
+      r.fail(akf, "audit_key_fingerprint",
+             "expected \"SHA256:\" and 43 base64 characters, as bastiond logs at start and `bastiond --check` prints");
     const int retl = r.line_of("retention");
     if (auto ret = r.str("retention", retl, "")) {
       c.retention = parse_duration(*ret);

@@ -39,7 +39,7 @@ int ctl_recordings(const std::vector<std::string>& a) {
     else return usage();
   }
   if (config_file.empty() == db.empty()) return usage();
-  std::string err;
+  std::string err, recordings_dir;
   int64_t retention = 0;
   if (!config_file.empty()) {
     const TargetKinds kinds = builtin_target_kinds();
@@ -47,6 +47,11 @@ int ctl_recordings(const std::vector<std::string>& a) {
     if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
     db = cfg->audit_db_path();
     retention = cfg->retention;
+    recordings_dir = cfg->recordings_dir();
+  } else {
+    // DATA_DIR holds audit.db and recordings/ side by side.
+    const auto slash = db.rfind('/');
+    recordings_dir = (slash == std::string::npos ? std::string(".") : db.substr(0, slash)) + "/recordings";
   }
   if (!retention_text.empty()) {
     retention = parse_duration(retention_text);
@@ -62,7 +67,7 @@ int ctl_recordings(const std::vector<std::string>& a) {
   // signing too would make bastiond's own entries foreign to its anchor.
   auto store = SqliteAuditStore::open(db, err, "bastionctl recordings prune (" + unix_user() + ")");
   if (!store) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
-  const PruneReport r = prune_recordings(*store, retention, unix_now(), "bastionctl (" + unix_user() + ")", dry_run);
+  const PruneReport r = prune_recordings(*store, recordings_dir, retention, unix_now(), "bastionctl (" + unix_user() + ")", dry_run);
   store.reset();
   for (const auto& p : r.pruned) std::printf("%s%s\n", dry_run ? "would prune " : "pruned ", display_escape(p).c_str());
   for (const auto& e : r.errors) std::fprintf(stderr, "bastionctl: cannot prune %s\n", display_escape(e).c_str());

@@ -22,6 +22,7 @@
 #include "audit/sqlite_handles.h"
 #include "common/display_escape.h"
 #include "common/file_util.h"
+#include "common/time_util.h"
 #include "config/config.h"
 #include "ctl/commands.h"
 #include "targets/target_kind.h"
@@ -57,8 +58,10 @@ RecordingRecord read_record(sqlite3_stmt* st) {
   return r;
 }
 
-// Every kept checkpoint of the recording, by events; the row's own (the
-// latest) is one of them unless its kept copy was removed.
+// Every kept checkpoint of the recording (chained rows), by events. The
+// row's cp_* columns (not chained) must repeat the latest of them: an
+// earlier checkpoint copied there, or later ones deleted, would let an
+// interrupted recording be cut back (the deletion the chain reports).
 bool read_checkpoints(sqlite3* db, RecordingRecord& r, std::string& error) {
   const SqliteStmt st = prepare_sqlite(db,
                                        "SELECT events, bytes, digest, signature FROM recording_checkpoints "
@@ -70,12 +73,16 @@ bool read_checkpoints(sqlite3* db, RecordingRecord& r, std::string& error) {
   while (sqlite3_step(st.get()) == SQLITE_ROW)
     kept.push_back({.events = ucol(st.get(), 0), .bytes = ucol(st.get(), 1), .digest = col(st.get(), 2), .tail = "",
                     .signature = col(st.get(), 3), .at = ""});
-  for (const auto& latest : r.checkpoints) {
-    bool found = false;
-    for (const auto& k : kept) found = found || (k.events == latest.events && k.digest == latest.digest);
-    if (!found) kept.push_back(latest);
-  }
   std::stable_sort(kept.begin(), kept.end(), [](const RecordingSeal& a, const RecordingSeal& b) { return a.events < b.events; });
+  if (!r.checkpoints.empty()) {
+    const RecordingSeal& row = r.checkpoints.front();
+    if (kept.empty() || kept.back().events != row.events || kept.back().digest != row.digest ||
+        kept.back().signature != row.signature)
+      return error = "its row's checkpoint (event " + std::to_string(row.events) +
+                     ") is not its latest chained checkpoint (" +
+                     (kept.empty() ? std::string("none kept") : "event " + std::to_string(kept.back().events)) + ")",
+             false;
+  }
   r.checkpoints = std::move(kept);
   return true;
 }
@@ -96,6 +103,15 @@ std::optional<recorder::ChainScan> scan_recording(const RecordingRecord& r, std:
   ::close(fd);
   if (n < 0) return error = "cannot read " + r.path + ": " + std::strerror(read_errno), std::nullopt;
   return scanner.finish();
+}
+
+// The session's ended_at ("" when it has none or cannot be read).
+std::string session_ended_at(sqlite3* db, const std::string& session) {
+  std::string error;
+  const SqliteStmt st = prepare_sqlite(db, "SELECT IFNULL(ended_at,'') FROM sessions WHERE id=?", error);
+  if (!st) return "";
+  sqlite3_bind_text(st.get(), 1, session.c_str(), static_cast<int>(session.size()), SQLITE_TRANSIENT);
+  return sqlite3_step(st.get()) == SQLITE_ROW ? col(st.get(), 0) : "";
 }
 
 int usage() {
@@ -129,22 +145,42 @@ int ctl_verify(const std::vector<std::string>& a) {
     else return usage();
   }
   if (config_file.empty() == db.empty() || (all && !session.empty())) return usage();
-  std::string err;
+  std::string err, pinned;
+  bool key_from_config = false;
+  std::optional<int64_t> retention;  // known only from the config
   if (!config_file.empty()) {
     const TargetKinds kinds = builtin_target_kinds();
     const auto cfg = load_config(config_file, err, kinds, false);
     if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
     db = cfg->audit_db_path();
-    if (key_file.empty()) key_file = audit_public_key_path(cfg->audit_signing_key);
+    if (key_file.empty()) key_file = audit_public_key_path(cfg->audit_signing_key), key_from_config = true;
+    pinned = cfg->audit_key_fingerprint;
+    retention = cfg->retention;
   }
   if (key_file.empty())
     return std::fprintf(stderr, "bastionctl verify: no public key: give --key PUBFILE (or --config)\n"), 2;
-  // The key comes from the auditor's side, never from the store being checked.
-  const auto key = AuditVerifier::from_pem_file(key_file, err);
-  if (!key) return std::fprintf(stderr, "bastionctl verify: %s\n", display_escape(err).c_str()), 1;
+  // The key comes from the auditor's side, never from the store being
+  // checked; the .pub beside the configured key sits in DATA_DIR, so it
+  // counts only when it is the one the config pins.
+  bool unpinned = false;
+  const auto key = key_from_config ? load_pinned_public_key(key_file, pinned, unpinned, err)
+                                   : AuditVerifier::from_pem_file(key_file, err);
+  if (!key) {
+    if (json)
+      std::printf("%s\n", nlohmann::json{{"ok", false}, {"key", {{"error", err}}}}
+                              .dump(2, ' ', true, nlohmann::json::error_handler_t::replace)
+                              .c_str());
+    else
+      std::printf("key: %s\nverify: FAILED\n", display_escape(err).c_str());
+    return 1;
+  }
   const SqliteDb h = open_sqlite_readonly(db, err);
   if (!h) return std::fprintf(stderr, "bastionctl verify: %s: %s\n", display_escape(db).c_str(), display_escape(err).c_str()), 1;
   sqlite3_busy_timeout(h.get(), 5000);
+  // One snapshot for the whole check: bastiond may write while it runs, and
+  // a row and its checkpoints must be read as of the same moment.
+  if (sqlite3_exec(h.get(), "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return std::fprintf(stderr, "bastionctl verify: %s: cannot begin a read\n", display_escape(db).c_str()), 1;
 
   bool ok = true;
   nlohmann::json out = {{"recordings", nlohmann::json::array()}};
@@ -158,10 +194,14 @@ int ctl_verify(const std::vector<std::string>& a) {
     ++count;
     RecordingRecord r = read_record(st.get());
     std::string read_error;
-    if (!read_checkpoints(h.get(), r, read_error)) read_error = "cannot read checkpoints: " + read_error;
+    if (r.state != "pruned" && !read_checkpoints(h.get(), r, read_error)) read_error = "checkpoints: " + read_error;
     const auto scan = r.state == "pruned" || !read_error.empty() ? std::nullopt : scan_recording(r, read_error);
-    const RecordingVerdict v =
+    RecordingVerdict v =
         read_error.empty() ? verify_recording(r, scan ? &*scan : nullptr, *key) : RecordingVerdict{false, read_error};
+    // A pruned row is only as good as its prune: a row marked pruned before
+    // the retention ended hides a recording that should still be there.
+    if (read_error.empty() && r.state == "pruned")
+      v = judge_prune(r, session_ended_at(h.get(), r.session_id), retention, unix_now());
     ok = ok && v.ok;
     out["recordings"].push_back({{"id", r.id}, {"session", r.session_id}, {"channel", r.channel}, {"path", r.path},
                                  {"state", r.state}, {"ok", v.ok}, {"result", v.what}});
@@ -188,6 +228,10 @@ int ctl_verify(const std::vector<std::string>& a) {
                     (chain.signed_at.empty() ? "" : " at " + chain.signed_at + ", head " + chain.signed_hash) + ")");
   for (const auto& p : chain.problems) lines.push_back("audit: " + p);
   for (const auto& note : chain.notes) lines.push_back("audit: NOTE: " + note);
+  const std::string key_note = "the audit key is not pinned (audit_key_fingerprint): this check trusts DATA_DIR";
+  if (unpinned) lines.push_back("NOTE: " + key_note);
+  out["key"] = {{"fingerprint", key->fingerprint()}, {"pinned", !unpinned}};
+  if (unpinned) out["key"]["note"] = key_note;
   if (json) {
     std::printf("%s\n", out.dump(2, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
   } else {

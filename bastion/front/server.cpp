@@ -115,7 +115,7 @@ std::string policy_files_signature(const Config& cfg) {
 
 void apply_retention(AuditStore& audit, const Config& cfg) {
   if (cfg.retention <= 0) return;
-  const PruneReport r = prune_recordings(audit, cfg.retention, unix_now(), "bastiond (retention " +
+  const PruneReport r = prune_recordings(audit, cfg.recordings_dir(), cfg.retention, unix_now(), "bastiond (retention " +
                                                                                format_duration(cfg.retention) + ")",
                                          false);
   for (const auto& e : r.errors) log_error("retention: cannot prune", {{"error", e}});
@@ -167,6 +167,14 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   log_info("audit signing key", {{"path", cfg->audit_signing_key},
                                  {"public_key", audit_public_key_path(cfg->audit_signing_key)},
                                  {"fingerprint", signer->fingerprint()}});
+  if (!cfg->audit_key_fingerprint.empty() && signer->fingerprint() != cfg->audit_key_fingerprint) {
+    // Someone replaced the key (or the config pins another): signing with it
+    // would make every seal and anchor from now on unverifiable.
+    log_error("cannot start: the audit signing key is not the pinned one",
+              {{"path", cfg->audit_signing_key}, {"fingerprint", signer->fingerprint()},
+               {"audit_key_fingerprint", cfg->audit_key_fingerprint}});
+    return 1;
+  }
   auto audit = SqliteAuditStore::open(cfg->audit_db_path(), err, kBastiondWriter);
   if (!audit) {
     log_error("cannot open audit store", {{"error", err}});

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "audit/recording_path.h"
+
 namespace bastion {
 
 // An open file descriptor, closed on destruction.
@@ -30,11 +32,6 @@ struct OpenRecording {
   OwnedFd fd;
   uint64_t size = 0;  // at open; a live recording grows
 };
-
-// The part of `stored_path` under `recordings_dir` if it is
-// "YYYY-MM-DD/<session_id>-<channel>.cast"; nullopt otherwise.
-std::optional<std::string> recording_relative_path(std::string_view recordings_dir, std::string_view session_id,
-                                                   std::string_view stored_path);
 
 // Opens it read-only beneath recordings_dir (openat2 RESOLVE_BENEATH |
 // RESOLVE_NO_SYMLINKS, then the real path checked again); a regular file

@@ -1,6 +1,9 @@
 #include "recorder/recording_chain.h"
 
 #include <cstdlib>
+#include <stdexcept>
+
+#include <openssl/evp.h>
 
 namespace recorder {
 namespace {
@@ -20,50 +23,89 @@ std::optional<double> event_time(std::string_view line) {
 
 }  // namespace
 
-ChainScanner::ChainScanner(std::vector<ChainState> points) : points_(std::move(points)) {
+// Two running SHA-256 contexts: the chain (seeded with the previous head)
+// and the line alone.
+struct ChainScanner::Hash {
+  struct MdFree {
+    void operator()(EVP_MD* m) const { EVP_MD_free(m); }
+  };
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD, MdFree> md{EVP_MD_fetch(nullptr, "SHA256", nullptr)};
+  std::unique_ptr<EVP_MD_CTX, CtxFree> chain{EVP_MD_CTX_new()}, line{EVP_MD_CTX_new()};
+  Hash() {
+    if (!md || !chain || !line) throw std::runtime_error("SHA-256 unavailable");
+  }
+  static void check(bool ok) {
+    if (!ok) throw std::runtime_error("SHA-256 failed");
+  }
+  static void final32(EVP_MD_CTX* c, unsigned char out[32]) {
+    unsigned int n = 0;
+    check(EVP_DigestFinal_ex(c, out, &n) == 1 && n == 32);
+  }
+};
+
+ChainScanner::ChainScanner(std::vector<ChainState> points)
+    : points_(std::move(points)), hash_(std::make_unique<Hash>()) {
   scan_.matches.assign(points_.size(), false);
   scan_.point_times.assign(points_.size(), std::nullopt);
 }
 
-void ChainScanner::line(std::string_view l) {
-  chain_.add(l);
+ChainScanner::~ChainScanner() = default;
+
+void ChainScanner::begin_line() {
+  Hash::check(EVP_DigestInit_ex2(hash_->chain.get(), hash_->md.get(), nullptr) == 1 &&
+              EVP_DigestUpdate(hash_->chain.get(), head_, sizeof head_) == 1 &&
+              EVP_DigestInit_ex2(hash_->line.get(), hash_->md.get(), nullptr) == 1);
+  in_line_ = true;
+  line_bytes_ = 0;
+  prefix_.clear();
+}
+
+void ChainScanner::end_line() {
+  Hash::final32(hash_->chain.get(), head_);
+  unsigned char last[32];
+  Hash::final32(hash_->line.get(), last);
+  scan_.last_line_digest = to_hex(last, sizeof last);
+  in_line_ = false;
+  ++lines_;
+  bytes_ += line_bytes_;
   std::optional<double> t = 0.0;  // the header is at 0
-  if (chain_.lines() > 1) {
-    t = event_time(l);
-    if (t && last_time_ && *t < *last_time_ && !scan_.out_of_order_line) scan_.out_of_order_line = chain_.lines();
+  if (lines_ > 1) {
+    t = event_time(prefix_);
+    if (t && last_time_ && *t < *last_time_ && !scan_.out_of_order_line) scan_.out_of_order_line = lines_;
     if (t) last_time_ = scan_.last_time = t;
-    else scan_.last_untimed_event = chain_.lines() - 1;
+    else scan_.last_untimed_event = lines_ - 1;
   }
-  const ChainState now = chain_.state();
+  const uint64_t events = lines_ - 1;
+  std::string digest;  // hex only when a point asks for this event count
   for (std::size_t i = 0; i < points_.size(); ++i) {
-    if (points_[i].events != now.events) continue;
+    if (points_[i].events != events) continue;
     scan_.point_times[i] = t;
-    if (points_[i].bytes == now.bytes && points_[i].digest == now.digest) scan_.matches[i] = true;
+    if (digest.empty()) digest = to_hex(head_, sizeof head_);
+    if (points_[i].bytes == bytes_ && points_[i].digest == digest) scan_.matches[i] = true;
   }
 }
 
 void ChainScanner::feed(std::string_view bytes) {
   while (!bytes.empty()) {
+    if (!in_line_) begin_line();
     const std::size_t nl = bytes.find('\n');
-    if (nl == std::string_view::npos) {
-      partial_.append(bytes);
-      return;
-    }
-    if (partial_.empty()) {
-      line(bytes.substr(0, nl + 1));
-    } else {
-      partial_.append(bytes.substr(0, nl + 1));
-      line(partial_);
-      partial_.clear();
-    }
-    bytes.remove_prefix(nl + 1);
+    const std::string_view part = bytes.substr(0, nl == std::string_view::npos ? bytes.size() : nl + 1);
+    Hash::check(EVP_DigestUpdate(hash_->chain.get(), part.data(), part.size()) == 1 &&
+                EVP_DigestUpdate(hash_->line.get(), part.data(), part.size()) == 1);
+    if (prefix_.size() < kPrefixBytes) prefix_.append(part.substr(0, kPrefixBytes - prefix_.size()));
+    line_bytes_ += part.size();
+    bytes.remove_prefix(part.size());
+    if (nl != std::string_view::npos) end_line();
   }
 }
 
 ChainScan ChainScanner::finish() {
-  scan_.partial_bytes = partial_.size();
-  scan_.file = chain_.state();
-  scan_.last_line_digest = chain_.last_line_digest();
+  scan_.partial_bytes = in_line_ ? line_bytes_ : 0;
+  scan_.file = {lines_ ? lines_ - 1 : 0, bytes_, to_hex(head_, sizeof head_)};
+  if (!lines_) scan_.last_line_digest.clear();
   return scan_;
 }
 

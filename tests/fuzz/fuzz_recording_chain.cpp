@@ -10,6 +10,7 @@
 
 #include "audit/audit_signer.h"
 #include "audit/recording_verifier.h"
+#include "recorder/line_chain.h"
 #include "recorder/recording_chain.h"
 
 namespace {
@@ -42,6 +43,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       c.out_of_order_line != whole.out_of_order_line || c.last_time.has_value() != whole.last_time.has_value() ||
       c.last_untimed_event != whole.last_untimed_event)
     std::abort();
+  // The streaming hash is the line chain's, line by line.
+  recorder::LineChain reference;
+  std::size_t from = 0;
+  for (std::size_t nl; (nl = file.find('\n', from)) != std::string::npos; from = nl + 1)
+    reference.add(std::string_view(file).substr(from, nl + 1 - from));
+  if (reference.state().digest != whole.file.digest || reference.state().events != whole.file.events ||
+      reference.last_line_digest() != whole.last_line_digest)
+    std::abort();
   // The file's own chain state matches it; a checkpoint at its last event too.
   const recorder::ChainScan again = recorder::scan_recording_chain(file, {whole.file});
   if (whole.file.bytes > 0 && !again.matches.at(0)) std::abort();
@@ -60,5 +69,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.final_seal.signature =
       signer().sign(bastion::recording_seal_text(bastion::SealKind::final, r.path, r.session_id, r.channel, r.final_seal));
   if (bastion::verify_recording(r, file, signer().verifier()).ok) std::abort();
+
+  // A prune judged on whatever times the store holds: never OK without a
+  // retention, and OK under a retention only if OK under any shorter one.
+  r.state = "pruned", r.pruned_at = file.substr(0, size / 2), r.pruned_by = "x";
+  const std::string ended = file.substr(size / 2);
+  if (bastion::judge_prune(r, ended, 0, 2000000000).ok) std::abort();
+  if (bastion::judge_prune(r, ended, 3600, 2000000000).ok && !bastion::judge_prune(r, ended, 60, 2000000000).ok) std::abort();
   return 0;
 }

@@ -92,6 +92,17 @@ class KillLeniency(AttackBase):
         # anchor, as if a kill -9 had cut it off before signing; the next
         # start names it foreign.
         env = self.env
+        # The admin pins the key the way the docs say: `bastiond --check`
+        # names the line to add, then bastiond is restarted with it.
+        from harness import BASTIOND
+        chk = run([BASTIOND, "--config", env.bastion.conf, "--check"], timeout=30)
+        pins = [ln.split("pin the audit key: ", 1)[1] for ln in chk.stderr.decode().splitlines()
+                if "pin the audit key: audit_key_fingerprint = \"SHA256:" in ln]
+        self.assertEqual(len(pins), 1, chk.stderr)
+        env.start_bastion(extra=write_policy(env) + "\n" + pins[0])
+        r = run([BASTIONCTL, "verify", "--config", env.bastion.conf, "--all"], timeout=60)
+        self.assertNotIn(b"not pinned", r.stdout)
+        self.assertEqual(r.returncode, 0, r.stdout)
         r = env.ssh("web1", "forbidden")
         self.assertNotEqual(r.returncode, 0)
         env.audit_eventually("SELECT COUNT(*) FROM commands WHERE text='forbidden' AND decision='deny' "
@@ -186,7 +197,8 @@ class ChainSuffixCut(AttackBase):
         expect = f"{heads[-1]['seq']}:{heads[-1]['hash']}"
         self.assertEqual(env.audit("SELECT seq||':'||hash FROM audit_chain ORDER BY seq DESC LIMIT 1"), [(expect,)])
         keys = {"approval_votes": "CAST(request_id AS TEXT)||'/'||approver", "issued_certs": "serial",
-                "sessions": "id"}
+                "sessions": "id",
+                "recording_checkpoints": "CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT)"}
         db = self.db()
         for tbl, key in db.execute("SELECT DISTINCT tbl, row_key FROM audit_chain WHERE seq > ?", (cut,)).fetchall():
             db.execute(f"DELETE FROM {tbl} WHERE {keys.get(tbl, 'CAST(id AS TEXT)')}=?", (key,))
@@ -350,6 +362,17 @@ class PublicKeyInDataDir(AttackBase):
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519
         env = self.env
+        # The admin pins the key the way the docs say: `bastiond --check`
+        # names the line to add, then bastiond is restarted with it.
+        from harness import BASTIOND
+        chk = run([BASTIOND, "--config", env.bastion.conf, "--check"], timeout=30)
+        pins = [ln.split("pin the audit key: ", 1)[1] for ln in chk.stderr.decode().splitlines()
+                if "pin the audit key: audit_key_fingerprint = \"SHA256:" in ln]
+        self.assertEqual(len(pins), 1, chk.stderr)
+        env.start_bastion(extra=write_policy(env) + "\n" + pins[0])
+        r = run([BASTIONCTL, "verify", "--config", env.bastion.conf, "--all"], timeout=60)
+        self.assertNotIn(b"not pinned", r.stdout)
+        self.assertEqual(r.returncode, 0, r.stdout)
         r = env.ssh("web1", "forbidden")
         self.assertNotEqual(r.returncode, 0)
         env.audit_eventually("SELECT COUNT(*) FROM commands WHERE text='forbidden' AND ended_at IS NOT NULL", [(1,)])
@@ -405,6 +428,40 @@ class PublicKeyInDataDir(AttackBase):
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
         self.assertEqual(rc, 1, out)
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
+
+
+class PinnedKeyReplaced(AttackBase):
+    def test_bastiond_refuses_a_key_other_than_the_pinned_one(self):
+        # The attacker replaces the private key too (bastiond then makes a
+        # fresh one, and what it signs from now on verifies with a .pub the
+        # attacker chose): with the key pinned bastiond refuses to start.
+        from harness import BASTIOND
+        env = self.env
+        chk = run([BASTIOND, "--config", env.bastion.conf, "--check"], timeout=30)
+        pins = [ln.split("pin the audit key: ", 1)[1] for ln in chk.stderr.decode().splitlines()
+                if "pin the audit key: audit_key_fingerprint = \"SHA256:" in ln]
+        self.assertEqual(len(pins), 1, chk.stderr)
+        pinned = pins[0].split('"')[1]
+        conf, data = env.bastion.conf, env.bastion.data
+        env.bastion.stop()
+        env.bastion = None
+        with open(conf, "a") as f:
+            f.write(pins[0] + "\n")
+        os.remove(os.path.join(data, "audit_signing_key"))
+        os.remove(os.path.join(data, "audit_signing_key.pub"))
+        r = run([BASTIOND, "--config", conf], timeout=30)
+        self.assertEqual(r.returncode, 1)
+        logged = [json.loads(x) for x in (r.stdout + r.stderr).splitlines() if x.startswith(b"{")]
+        refused = [x for x in logged if x.get("msg") == "cannot start: the audit signing key is not the pinned one"]
+        self.assertEqual(len(refused), 1, logged)
+        self.assertEqual(refused[0]["audit_key_fingerprint"], pinned)
+        self.assertNotEqual(refused[0]["fingerprint"], pinned)
+        # A malformed pin is a configuration error.
+        with open(conf, "a") as f:
+            f.write('audit_key_fingerprint = "SHA256:short"\n')
+        chk = run([BASTIOND, "--config", conf, "--check"], timeout=30)
+        self.assertNotEqual(chk.returncode, 0)
+        self.assertIn(b"audit_key_fingerprint: expected \"SHA256:\" and 43 base64 characters", chk.stderr)
 
 
 class InterruptedTruncation(AttackBase):

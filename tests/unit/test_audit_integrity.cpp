@@ -15,6 +15,7 @@
 #include "audit/recording_verifier.h"
 #include "audit/sqlite_audit_store.h"
 #include "audit/sqlite_handles.h"
+#include "common/time_util.h"
 #include "recorder/line_chain.h"
 #include "test_util.h"
 
@@ -236,7 +237,11 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   REQUIRE(s);
   s->set_signer(signer);
   REQUIRE(s->session_started(session("S1"), err));
-  const std::string path = d / "S1-0.cast";
+  // Retention deletes only files in bastiond's own layout under recordings/.
+  const std::string rec_dir = d / "recordings";
+  ::mkdir(rec_dir.c_str(), 0700);
+  ::mkdir((rec_dir + "/2026-01-01").c_str(), 0700);
+  const std::string path = rec_dir + "/2026-01-01/S1-0.cast";
   const std::vector<std::string> lines = {"{\"version\": 2}\n", "[0.1, \"m\", \"exec: ls\"]\n", "[0.2, \"o\", \"a\\n\"]\n",
                                           "[0.3, \"o\", \"b\\n\"]\n"};
   recorder::LineChain chain;
@@ -291,14 +296,32 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   REQUIRE(s->session_ended({.id = "S1", .ended_at = "2026-01-01T00:01:00Z", .end_reason = "completed",
                             .exit_status = 0, .bytes_in = 0, .bytes_out = 0}, err));
   const int64_t jan_10 = 1767225600 + 9 * 86400;
-  CHECK(prune_recordings(*s, 10 * 86400, jan_10, "test", false).pruned.empty());  // not yet past retention
-  const PruneReport r = prune_recordings(*s, 86400, jan_10, "test", false);
+  CHECK(prune_recordings(*s, rec_dir, 10 * 86400, jan_10, "test", false).pruned.empty());  // not yet past retention
+  const PruneReport r = prune_recordings(*s, rec_dir, 86400, jan_10, "test", false);
   CHECK(r.pruned == std::vector<std::string>{path});
   CHECK(r.errors.empty());
   CHECK(access(path.c_str(), F_OK) != 0);
-  CHECK(one(d / "audit.db", "SELECT COUNT(*) FROM recording_checkpoints") == "0");
+  CHECK(one(d / "audit.db", "SELECT COUNT(*) FROM recording_checkpoints") == "1");  // chained rows stay
   rec.state = "pruned", rec.pruned_at = "2026-01-10T00:00:00Z", rec.pruned_by = "test";
   CHECK(verify_recording(rec, std::nullopt, key).what == "pruned at 2026-01-10T00:00:00Z by test");
+  // The prune is judged against the retention: the session ended 2026-01-01T00:01:00Z.
+  const int64_t now = jan_10 + 3600;
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 86400, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 9 * 86400 - 60, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 9 * 86400 - 59, now).what ==
+        "pruned at 2026-01-10T00:00:00Z by test: pruned before its retention ended (session ended "
+        "2026-01-01T00:01:00Z, retention " + format_duration(9 * 86400 - 59) + ")");
+  CHECK_FALSE(judge_prune(rec, "2026-01-01T00:01:00Z", 9 * 86400 - 59, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 0, now).what ==
+        "pruned at 2026-01-10T00:00:00Z by test: pruned before its retention ended (no retention is configured)");
+  CHECK_FALSE(judge_prune(rec, "", 86400, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00.250Z", 9 * 86400 - 60, now).what.find("before its retention") !=
+        std::string::npos);  // 250 ms short
+  CHECK(judge_prune(rec, "2026-01-01T00:00:59.750Z", 9 * 86400 - 60, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", std::nullopt, now).ok);
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", 86400, jan_10 - 61).what ==
+        "pruned at 2026-01-10T00:00:00Z by test: a prune dated in the future");
+  CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", std::nullopt, now).what.find("(NOTE: ") != std::string::npos);
   REQUIRE(s->anchor_chain(true, err));
   std::string e2;
   const SqliteDb h = open_sqlite_readonly(d / "audit.db", e2);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/audit_signer.h"
 #include "config/config.h"
 #include "config/config_check.h"
 #include "targets/kubectl/kubectl_settings.h"
@@ -295,6 +296,44 @@ TEST_CASE("malformed credentials are load errors that say what is wrong", "[conf
         f + ":11: targets.db.user: required");
 }
 
+TEST_CASE("config: the audit key's pinned fingerprint") {
+  ConfigDir c;
+  std::string err;
+  auto cfg = load_config(c.write(kGood), err, kKinds);
+  REQUIRE(cfg);
+  CHECK(cfg->audit_key_fingerprint.empty());
+  // Unset: --check says to pin it, with the key's fingerprint once it exists.
+  CHECK(check_config_warnings(*cfg) ==
+        std::vector<std::string>{"pin the audit key: audit_key_fingerprint = \"SHA256:...\" (as bastiond logs at its "
+                                 "first start; " + cfg->audit_signing_key + ": No such file or directory)"});
+  ::mkdir((c.d / "var").c_str(), 0700);
+  const auto signer = AuditSigner::load_or_create(cfg->audit_signing_key, err);
+  REQUIRE(signer);
+  CHECK(check_config_warnings(*cfg) ==
+        std::vector<std::string>{"pin the audit key: audit_key_fingerprint = \"" + signer->fingerprint() + "\""});
+  auto pinned = load_config(c.write(std::string(kGood) + "audit_key_fingerprint = \"" + signer->fingerprint() + "\"\n"),
+                            err, kKinds);
+  REQUIRE(pinned);
+  CHECK(pinned->audit_key_fingerprint == signer->fingerprint());
+  CHECK(check_config_warnings(*pinned).empty());
+  // verify's key: the .pub in DATA_DIR counts only when it is the pinned one.
+  bool unpinned = true;
+  const std::string pub = audit_public_key_path(cfg->audit_signing_key);
+  CHECK(load_pinned_public_key(pub, signer->fingerprint(), unpinned, err));
+  CHECK_FALSE(unpinned);
+  const std::string other = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  CHECK_FALSE(load_pinned_public_key(pub, other, unpinned, err));
+  CHECK(err == "the audit key in DATA_DIR is not the pinned one (" + pub + " is " + signer->fingerprint() +
+                   ", audit_key_fingerprint is " + other + ")");
+  CHECK(load_pinned_public_key(pub, "", unpinned, err));
+  CHECK(unpinned);
+  for (const char* bad : {"SHA256:short", "MD5:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                          "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})
+    CHECK(error_for(c, std::string(kGood) + "audit_key_fingerprint = \"" + bad + "\"\n")
+              .ends_with("audit_key_fingerprint: expected \"SHA256:\" and 43 base64 characters, as bastiond logs at "
+                         "start and `bastiond --check` prints"));
+}
+
 TEST_CASE("config: the auditors' web listener") {
   ConfigDir c;
   std::string err;
@@ -308,6 +347,7 @@ web_listen = "127.0.0.1:8443"
 web_assets_dir = "page"
 auditor_principals = { "audit-team", "sec" }
 web_session_ttl = "30m"
+audit_key_fingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 )"), err, kKinds);
   REQUIRE(cfg);
   CHECK(cfg->web.enabled());
@@ -319,7 +359,9 @@ web_session_ttl = "30m"
   CHECK(cfg->web.cert_file.empty());
   CHECK(check_config_warnings(*cfg) ==
         std::vector<std::string>{"web_assets_dir: " + (c.d / "page") + "/index.html is missing: the page will answer 404"});
-  auto wide = load_config(c.write(std::string(kGood) + "web_listen = \"0.0.0.0:8443\"\n"), err, kKinds);
+  auto wide = load_config(c.write(std::string(kGood) + "web_listen = \"0.0.0.0:8443\"\n" +
+                                  "audit_key_fingerprint = \"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n"),
+                          err, kKinds);
   REQUIRE(wide);
   CHECK(check_config_warnings(*wide) ==
         std::vector<std::string>{"web_listen: 0.0.0.0 is not a loopback address: the auditors' page is reachable from the network"});

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "recorder/asciicast_writer.h"
 #include "recorder/line_chain.h"
 #include "recorder/recording_chain.h"
@@ -122,4 +124,36 @@ TEST_CASE("the reader finds where the chain stops matching", "[recording_chain]"
     CHECK(scan_recording_chain("\n\n\n", {fin}).file.events == 2);
     CHECK(scan_recording_chain(std::string("[1e999,\0\n[nan,x\n", 16), {}).file.events == 1);
   }
+}
+
+TEST_CASE("a giant line is hashed as it streams: the reader holds a few bytes of it, not the line",
+          "[recording_chain]") {
+  // 8 MiB of output in one event line, fed 64 KiB at a time (as verify reads).
+  const std::string header = "{\"version\": 2}\n";
+  const std::string giant = "[1.5, \"o\", \"" + std::string(8 << 20, 'x') + "\"]\n";
+  const std::string after = "[2.5, \"o\", \"y\"]\n";
+  const std::string file = header + giant + after + "[3.0, \"o\"";  // ends mid-line
+  LineChain whole;
+  whole.add(header);
+  whole.add(giant);
+  const ChainState at_giant = whole.state();
+  whole.add(after);
+  ChainScanner s({at_giant, whole.state()});
+  std::size_t most = 0;
+  for (std::size_t off = 0; off < file.size(); off += 64 << 10) {
+    s.feed(std::string_view(file).substr(off, 64 << 10));
+    most = std::max(most, s.buffered());
+  }
+  CHECK(most <= ChainScanner::kPrefixBytes);
+  const ChainScan r = s.finish();
+  CHECK(r.file.events == 2);
+  CHECK(r.file.bytes == header.size() + giant.size() + after.size());
+  CHECK(r.file.digest == whole.state().digest);
+  CHECK(r.file.digest == chain_of({header, giant, after}));
+  CHECK(r.last_line_digest == sha256_hex(after));
+  CHECK(r.partial_bytes == 9);
+  CHECK(r.matches == std::vector<bool>{true, true});
+  CHECK(r.point_times[0] == 1.5);
+  CHECK(r.last_time == 2.5);
+  CHECK_FALSE(r.out_of_order_line);
 }

@@ -3,6 +3,7 @@
 // final digest). Works on any bytes: a tampered file is what it is for.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,20 +30,36 @@ struct ChainScan {
   uint64_t last_untimed_event = 0;  // the last event line without a time (0: none)
 };
 
-// Scans a file as it is read, a chunk at a time (memory: one line).
+// Scans a file as it is read, a chunk at a time. Each line is hashed as it
+// streams in (into the chain and on its own, for the last line's digest);
+// only its length and first bytes (its time) are kept, so a line of a GiB
+// costs what a short one does.
 class ChainScanner {
  public:
   explicit ChainScanner(std::vector<ChainState> points);
+  ~ChainScanner();
+  ChainScanner(const ChainScanner&) = delete;
+  ChainScanner& operator=(const ChainScanner&) = delete;
   void feed(std::string_view bytes);
   ChainScan finish();
+  // Bytes of the current line held in memory (at most kPrefixBytes).
+  std::size_t buffered() const { return prefix_.size(); }
+  // Enough for "[SECONDS," (an event time is at most 32 characters).
+  static constexpr std::size_t kPrefixBytes = 40;
 
  private:
-  void line(std::string_view line);
+  struct Hash;
+  void begin_line();
+  void end_line();
   std::vector<ChainState> points_;
   ChainScan scan_;
-  LineChain chain_;
+  std::unique_ptr<Hash> hash_;
+  unsigned char head_[32] = {};
+  uint64_t lines_ = 0, bytes_ = 0;
+  bool in_line_ = false;
+  uint64_t line_bytes_ = 0;  // of the line not yet ended
+  std::string prefix_;       // its first kPrefixBytes
   std::optional<double> last_time_;
-  std::string partial_;  // a line not yet ended
 };
 
 ChainScan scan_recording_chain(std::string_view content, const std::vector<ChainState>& points);
