@@ -86,11 +86,7 @@ std::string AuditVerifier::public_pem() const {
   return bio_text(b.get());
 }
 
-bool is_audit_key_fingerprint(std::string_view s) {
-  if (!s.starts_with("SHA256:") || s.size() != 7 + 43) return false;
-  return s.substr(7).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") ==
-         std::string_view::npos;
-}
+bool is_audit_key_fingerprint(std::string_view s) { return is_sha256_fingerprint(s); }
 
 std::optional<std::string> audit_private_key_fingerprint(const std::string& path, std::string& error) {
   if (::access(path.c_str(), F_OK) != 0) return error = path + ": " + std::strerror(errno), std::nullopt;
@@ -102,6 +98,16 @@ std::optional<std::string> audit_private_key_fingerprint(const std::string& path
   const auto v = AuditVerifier::from_key(std::move(key), error);
   if (!v) return error = path + ": " + error, std::nullopt;
   return v->fingerprint();
+}
+
+std::optional<std::string> audit_key_pin_warning(const std::string& key_path, const std::string& pinned) {
+  if (!pinned.empty()) return std::nullopt;
+  // Unpinned, `verify --config` trusts the public key file in DATA_DIR.
+  std::string why;
+  const auto fp = audit_private_key_fingerprint(key_path, why);
+  return fp ? "pin the audit key: audit_key_fingerprint = \"" + *fp + "\""
+            : "pin the audit key: audit_key_fingerprint = \"SHA256:...\" (as bastiond logs at its first start; " + why +
+                  ")";
 }
 
 std::unique_ptr<AuditVerifier> load_pinned_public_key(const std::string& pub_path, const std::string& pinned,

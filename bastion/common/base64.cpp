@@ -38,4 +38,10 @@ bool base64_decode(std::string_view text, std::string& out) {
   return true;
 }
 
+bool is_sha256_fingerprint(std::string_view s) {
+  if (!s.starts_with("SHA256:") || s.size() != 7 + 43) return false;
+  return s.substr(7).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") ==
+         std::string_view::npos;
+}
+
 }  // namespace bastion

@@ -13,4 +13,8 @@ std::string base64_encode(std::string_view bytes);
 // one or two. False (and `out` unspecified) otherwise; no whitespace allowed.
 bool base64_decode(std::string_view text, std::string& out);
 
+// "SHA256:" and 43 characters of unpadded base64: an OpenSSH-style SHA-256
+// fingerprint (the audit key's, as bastiond logs it and the config pins it).
+bool is_sha256_fingerprint(std::string_view s);
+
 }  // namespace bastion

@@ -5,7 +5,6 @@
 
 #include <set>
 
-#include "audit/audit_signer.h"
 #include "auth/address_match.h"
 #include "common/ssh_handles.h"
 
@@ -35,14 +34,6 @@ std::vector<std::string> check_config_warnings(const Config& cfg) {
     out.push_back("web_listen: " + cfg.web.listen_host + " is not a loopback address: the auditors' page is reachable from the network");
   if (cfg.web.enabled() && !cfg.web.assets_dir.empty() && access((cfg.web.assets_dir + "/index.html").c_str(), R_OK) != 0)
     out.push_back("web_assets_dir: " + cfg.web.assets_dir + "/index.html is missing: the page will answer 404");
-  if (cfg.audit_key_fingerprint.empty()) {
-    // Unpinned, `verify --config` trusts the public key file in DATA_DIR.
-    std::string why;
-    const auto fp = audit_private_key_fingerprint(cfg.audit_signing_key, why);
-    out.push_back(fp ? "pin the audit key: audit_key_fingerprint = \"" + *fp + "\""
-                     : "pin the audit key: audit_key_fingerprint = \"SHA256:...\" (as bastiond logs at its first start; " +
-                           why + ")");
-  }
   return out;
 }
 

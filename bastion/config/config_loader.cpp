@@ -10,8 +10,8 @@
 #include <set>
 #include <sstream>
 
-#include "audit/audit_signer.h"
 #include "auth/address_match.h"
+#include "common/base64.h"
 #include "common/file_util.h"
 #include "common/parse_number.h"
 #include "common/secret_file.h"
@@ -335,7 +335,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     c.audit_signing_key = r.resolve(r.str("audit_signing_key", akl, "").value_or(c.data_dir + "/audit_signing_key"));
     const int akf = r.line_of("audit_key_fingerprint");
     c.audit_key_fingerprint = r.str("audit_key_fingerprint", akf, "").value_or("");
-    if (!c.audit_key_fingerprint.empty() && !is_audit_key_fingerprint(c.audit_key_fingerprint))
+    if (!c.audit_key_fingerprint.empty() && !is_sha256_fingerprint(c.audit_key_fingerprint))
       r.fail(akf, "audit_key_fingerprint",
              "expected \"SHA256:\" and 43 base64 characters, as bastiond logs at start and `bastiond --check` prints");
     const int retl = r.line_of("retention");

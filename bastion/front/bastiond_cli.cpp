@@ -5,6 +5,7 @@
 
 #include <libssh/libssh.h>
 
+#include "audit/audit_signer.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "config/config_check.h"
@@ -58,6 +59,8 @@ int bastiond_main(int argc, char** argv, const TargetKinds& kinds) {
     auto problems = bastion::check_config_files(*cfg);
     for (auto& p : bastion::run_as_problems(*cfg)) problems.push_back(std::move(p));
     for (const auto& w : bastion::check_config_warnings(*cfg)) std::fprintf(stderr, "bastiond: warning: %s\n", w.c_str());
+    if (const auto pin = bastion::audit_key_pin_warning(cfg->audit_signing_key, cfg->audit_key_fingerprint))
+      std::fprintf(stderr, "bastiond: warning: %s\n", pin->c_str());
     for (const auto& p : problems) std::fprintf(stderr, "bastiond: %s\n", p.c_str());
     if (!problems.empty()) return 1;
     std::printf("%s: OK (%zu targets, %zu CA keys)\n", config.c_str(), cfg->targets.size(),

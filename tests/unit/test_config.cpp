@@ -303,19 +303,19 @@ TEST_CASE("config: the audit key's pinned fingerprint") {
   REQUIRE(cfg);
   CHECK(cfg->audit_key_fingerprint.empty());
   // Unset: --check says to pin it, with the key's fingerprint once it exists.
-  CHECK(check_config_warnings(*cfg) ==
-        std::vector<std::string>{"pin the audit key: audit_key_fingerprint = \"SHA256:...\" (as bastiond logs at its "
-                                 "first start; " + cfg->audit_signing_key + ": No such file or directory)"});
+  CHECK(audit_key_pin_warning(cfg->audit_signing_key, cfg->audit_key_fingerprint) ==
+        "pin the audit key: audit_key_fingerprint = \"SHA256:...\" (as bastiond logs at its "
+        "first start; " + cfg->audit_signing_key + ": No such file or directory)");
   ::mkdir((c.d / "var").c_str(), 0700);
   const auto signer = AuditSigner::load_or_create(cfg->audit_signing_key, err);
   REQUIRE(signer);
-  CHECK(check_config_warnings(*cfg) ==
-        std::vector<std::string>{"pin the audit key: audit_key_fingerprint = \"" + signer->fingerprint() + "\""});
+  CHECK(audit_key_pin_warning(cfg->audit_signing_key, cfg->audit_key_fingerprint) ==
+        "pin the audit key: audit_key_fingerprint = \"" + signer->fingerprint() + "\"");
   auto pinned = load_config(c.write(std::string(kGood) + "audit_key_fingerprint = \"" + signer->fingerprint() + "\"\n"),
                             err, kKinds);
   REQUIRE(pinned);
   CHECK(pinned->audit_key_fingerprint == signer->fingerprint());
-  CHECK(check_config_warnings(*pinned).empty());
+  CHECK_FALSE(audit_key_pin_warning(pinned->audit_signing_key, pinned->audit_key_fingerprint));
   // verify's key: the .pub in DATA_DIR counts only when it is the pinned one.
   bool unpinned = true;
   const std::string pub = audit_public_key_path(cfg->audit_signing_key);
