@@ -101,13 +101,13 @@ std::optional<std::string> audit_private_key_fingerprint(const std::string& path
 }
 
 std::optional<std::string> audit_key_pin_warning(const std::string& key_path, const std::string& pinned) {
-  if (!pinned.empty()) return std::nullopt;
+  // Before the first start there is no key yet, nothing to pin.
+  if (!pinned.empty() || ::access(key_path.c_str(), F_OK) != 0) return std::nullopt;
   // Unpinned, `verify --config` trusts the public key file in DATA_DIR.
   std::string why;
   const auto fp = audit_private_key_fingerprint(key_path, why);
   return fp ? "pin the audit key: audit_key_fingerprint = \"" + *fp + "\""
-            : "pin the audit key: audit_key_fingerprint = \"SHA256:...\" (as bastiond logs at its first start; " + why +
-                  ")";
+            : "pin the audit key: audit_key_fingerprint = \"SHA256:...\" (as bastiond logs at start; " + why + ")";
 }
 
 std::unique_ptr<AuditVerifier> load_pinned_public_key(const std::string& pub_path, const std::string& pinned,

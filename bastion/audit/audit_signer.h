@@ -55,8 +55,8 @@ bool is_audit_key_fingerprint(std::string_view s);
 // with `error` when it is missing or cannot be read.
 std::optional<std::string> audit_private_key_fingerprint(const std::string& path, std::string& error);
 
-// bastiond --check: while PINNED is empty, the line that pins the key at
-// KEY_PATH (its fingerprint once it exists); nothing once pinned.
+// bastiond --check: while PINNED is empty and the key at KEY_PATH exists
+// (bastiond made it at its first start), the line that pins it.
 std::optional<std::string> audit_key_pin_warning(const std::string& key_path, const std::string& pinned);
 
 // The public key verify trusts: PUB_PATH (beside the key, under DATA_DIR)

@@ -402,11 +402,14 @@ class KubectlTest(BastionTest):
 
     def check(self, targets):
         conf = os.path.join(self.env.d, "check.conf")
+        # A data dir of its own: the running bastion's holds an unpinned audit
+        # key, which --check would (rightly) ask to pin.
+        os.makedirs(os.path.join(self.env.d, "check-data"), mode=0o700, exist_ok=True)
         with open(conf, "w") as f:
             f.write(f"""listen = "127.0.0.1:1"
 host_keys = {{ "keys/bastion_host_key" }}
 user_ca_keys = {{ "keys/user_ca.pub" }}
-data_dir = "data"
+data_dir = "check-data"
 targets = {{
 {targets}
 }}
