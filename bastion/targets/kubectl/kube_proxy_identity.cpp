@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/loopback_cert.h"
 #include "common/openssl_handles.h"
 #include "common/secret_file.h"
 
@@ -34,40 +35,10 @@ std::string bio_text(BIO* b) {
 KubeProxyIdentity::~KubeProxyIdentity() { explicit_bzero(key_pem.data(), key_pem.size()); }
 
 bool make_kube_proxy_identity(int valid_days, KubeProxyIdentity& out, std::string& error) {
-  PkeyPtr key(EVP_EC_gen("P-256"));
-  X509Ptr x(X509_new());
-  if (!key || !x) return ERR_clear_error(), error = "cannot make the proxy's key", false;
-  unsigned char serial[16];
-  if (RAND_bytes(serial, sizeof serial) != 1) return error = "no randomness", false;
-  serial[0] &= 0x7f;
-  std::unique_ptr<BIGNUM, OpensslFree<BIGNUM, BN_free>> bn(BN_bin2bn(serial, sizeof serial, nullptr));
-  X509_set_version(x.get(), 2);
-  BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()));
-  X509_gmtime_adj(X509_getm_notBefore(x.get()), -300);
-  X509_gmtime_adj(X509_getm_notAfter(x.get()), static_cast<long>(valid_days) * 86400);
-  X509_set_pubkey(x.get(), key.get());
-  X509_NAME* name = X509_get_subject_name(x.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("bastion kube proxy"),
-                             -1, -1, 0);
-  X509_set_issuer_name(x.get(), name);
-  X509V3_CTX v3;
-  X509V3_set_ctx_nodb(&v3);
-  X509V3_set_ctx(&v3, x.get(), x.get(), nullptr, nullptr, 0);
-  for (const auto& [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
-                                   std::pair{NID_key_usage, "critical,digitalSignature,keyCertSign"},
-                                   std::pair{NID_ext_key_usage, "serverAuth"},
-                                   std::pair{NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost"}}) {
-    std::unique_ptr<X509_EXTENSION, OpensslFree<X509_EXTENSION, X509_EXTENSION_free>> ext(
-        X509V3_EXT_conf_nid(nullptr, &v3, nid, value));
-    if (!ext || !X509_add_ext(x.get(), ext.get(), -1)) return error = "cannot make the proxy's certificate", false;
-  }
-  if (!X509_sign(x.get(), key.get(), EVP_sha256())) return error = "cannot sign the proxy's certificate", false;
-  BioPtr cert(BIO_new(BIO_s_mem())), priv(BIO_new(BIO_s_mem()));
-  if (!cert || !priv || PEM_write_bio_X509(cert.get(), x.get()) != 1 ||
-      PEM_write_bio_PrivateKey(priv.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
-    return ERR_clear_error(), error = "cannot write the proxy's identity", false;
-  out.cert_pem = bio_text(cert.get());
-  out.key_pem = bio_text(priv.get());
+  LoopbackCertificate c;
+  if (!make_loopback_certificate("bastion kube proxy", valid_days, c, error)) return error = "proxy identity: " + error, false;
+  out.cert_pem = c.cert_pem;
+  out.key_pem = c.key_pem;
   return true;
 }
 
