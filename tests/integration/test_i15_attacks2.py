@@ -61,6 +61,20 @@ class AttackBase(BastionTest):
             time.sleep(0.05)
         self.assertTrue(self.env.audit("SELECT 1 FROM audit_anchors WHERE seq >= ?", (seq,)))
 
+    def pin_audit_key(self):
+        # The admin pins the key the way the docs say: `bastiond --check`
+        # names the line to add, then bastiond is restarted with it.
+        from harness import BASTIOND
+        env = self.env
+        chk = run([BASTIOND, "--config", env.bastion.conf, "--check"], timeout=30)
+        pins = [ln.split("pin the audit key: ", 1)[1] for ln in chk.stderr.decode().splitlines()
+                if "pin the audit key: audit_key_fingerprint = \"SHA256:" in ln]
+        self.assertEqual(len(pins), 1, chk.stderr)
+        env.start_bastion(extra=write_policy(env) + "\n" + pins[0])
+        r = run([BASTIONCTL, "verify", "--config", env.bastion.conf, "--all"], timeout=60)
+        self.assertNotIn(b"not pinned", r.stdout)
+        self.assertEqual(r.returncode, 0, r.stdout)
+
 
 class ForgedPrune(AttackBase):
     def test_forged_prune_hides_a_fresh_recording(self):
@@ -92,17 +106,7 @@ class KillLeniency(AttackBase):
         # anchor, as if a kill -9 had cut it off before signing; the next
         # start names it foreign.
         env = self.env
-        # The admin pins the key the way the docs say: `bastiond --check`
-        # names the line to add, then bastiond is restarted with it.
-        from harness import BASTIOND
-        chk = run([BASTIOND, "--config", env.bastion.conf, "--check"], timeout=30)
-        pins = [ln.split("pin the audit key: ", 1)[1] for ln in chk.stderr.decode().splitlines()
-                if "pin the audit key: audit_key_fingerprint = \"SHA256:" in ln]
-        self.assertEqual(len(pins), 1, chk.stderr)
-        env.start_bastion(extra=write_policy(env) + "\n" + pins[0])
-        r = run([BASTIONCTL, "verify", "--config", env.bastion.conf, "--all"], timeout=60)
-        self.assertNotIn(b"not pinned", r.stdout)
-        self.assertEqual(r.returncode, 0, r.stdout)
+        self.pin_audit_key()
         r = env.ssh("web1", "forbidden")
         self.assertNotEqual(r.returncode, 0)
         env.audit_eventually("SELECT COUNT(*) FROM commands WHERE text='forbidden' AND decision='deny' "
@@ -362,17 +366,7 @@ class PublicKeyInDataDir(AttackBase):
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519
         env = self.env
-        # The admin pins the key the way the docs say: `bastiond --check`
-        # names the line to add, then bastiond is restarted with it.
-        from harness import BASTIOND
-        chk = run([BASTIOND, "--config", env.bastion.conf, "--check"], timeout=30)
-        pins = [ln.split("pin the audit key: ", 1)[1] for ln in chk.stderr.decode().splitlines()
-                if "pin the audit key: audit_key_fingerprint = \"SHA256:" in ln]
-        self.assertEqual(len(pins), 1, chk.stderr)
-        env.start_bastion(extra=write_policy(env) + "\n" + pins[0])
-        r = run([BASTIONCTL, "verify", "--config", env.bastion.conf, "--all"], timeout=60)
-        self.assertNotIn(b"not pinned", r.stdout)
-        self.assertEqual(r.returncode, 0, r.stdout)
+        self.pin_audit_key()
         r = env.ssh("web1", "forbidden")
         self.assertNotEqual(r.returncode, 0)
         env.audit_eventually("SELECT COUNT(*) FROM commands WHERE text='forbidden' AND ended_at IS NOT NULL", [(1,)])
