@@ -78,14 +78,22 @@ void SshShellExecutor::window_change(int cols, int rows) {
 bool SshShellExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   for (auto& [s, data] : early_) out.write(s, std::move(data));
   early_.clear();
+  // The bastion's own words go the way target output goes (filters,
+  // recording). What it said in answer to the user's last keys ("approval
+  // request cancelled") goes before what the target answered to the same keys
+  // (the new prompt after the Ctrl-C it was sent).
+  write_own_words(out);
   TapWriter tap(tracker_, &out, nullptr);
   const bool alive = inner_->pump_output(tap, budget);
   tracker_.step();
-  // The bastion's own words go the way target output goes (filters, recording).
-  std::string msg = tracker_.take_to_client();
-  if (!msg.empty()) out.write(Stream::out, std::move(msg));
+  write_own_words(out);
   flush_to_target();
   return alive;
+}
+
+void SshShellExecutor::write_own_words(OutputWriter& out) {
+  std::string msg = tracker_.take_to_client();
+  if (!msg.empty()) out.write(Stream::out, std::move(msg));
 }
 
 std::optional<int> SshShellExecutor::wants_wakeup_ms() const { return tracker_.wants_wakeup_ms(); }

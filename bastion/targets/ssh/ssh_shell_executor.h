@@ -31,6 +31,7 @@ class SshShellExecutor : public Executor {
 
  private:
   void flush_to_target();
+  void write_own_words(OutputWriter& out);  // the tracker's messages to the user
   void drain_into_model();
 
   std::unique_ptr<Executor> inner_;
