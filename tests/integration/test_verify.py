@@ -131,10 +131,26 @@ class VerifyTest(BastionTest):
         self.assertEqual(rc, 1, out)
         self.assertTrue(out.endswith("verify: FAILED\n"), out)
 
-    def after_cp(self, s):
-        """Where a change after the last checkpoint (event 2, the decision marker) is."""
-        self.assertEqual(self.env.audit("SELECT cp_events FROM recordings WHERE session_id=?", (s.id,)), [(2,)])
-        return f" (after the last signed checkpoint, at event 2, t={event_time(s.lines[2])} s)"
+    def last_cp(self, s):
+        """The last signed checkpoint's event: 2 (the decision marker), or later
+        when the output came more than a second after it (a timed checkpoint;
+        slow builds)."""
+        [(cp,)] = self.env.audit("SELECT cp_events FROM recordings WHERE session_id=?", (s.id,))
+        self.assertGreaterEqual(cp, 2)
+        return cp
+
+    def check_after_cp(self, s, what, changed):
+        """WHAT, located after the last checkpoint when that came before event
+        CHANGED (the first one the change touches); else located among the
+        checkpoints (the exact words depend on where the timed one fell)."""
+        cp = self.last_cp(s)
+        if cp < changed:
+            return self.check_recording(
+                s, what + f" (after the last signed checkpoint, at event {cp}, t={event_time(s.lines[cp])} s)")
+        rc, out, _ = self.verify(s.id)
+        self.assertRegex(out, re.escape(self.recording_line(s, what)) + r" \(.*checkpoint.*\)\n")
+        self.assertEqual(rc, 1, out)
+        self.assertTrue(out.endswith("verify: FAILED\n"), out)
 
     # Events: 1 "exec:" marker, 2 "decision:" marker (checkpoint), 3-5 alpha, beta, gamma.
     def test_clean_session_verifies(self):
@@ -150,37 +166,44 @@ class VerifyTest(BastionTest):
 
     def test_sed_edit_of_one_event(self):
         s = self.session()
-        subprocess.run(["sed", "-i", "5s/beta/BETA/", s.path], check=True)  # the output event, not the header
-        self.check_recording(s, f"edited: a line between event 2 and event 5 (t={event_time(s.lines[2])}.."
-                                f"{event_time(s.lines[5])} s) differs from what was signed "
-                                "(same number of events, same size)")
+        subprocess.run(["sed", "-i", "5s/beta/BETA/", s.path], check=True)  # event 4, an output event
+        cp = self.last_cp(s)
+        if cp < 4:
+            self.check_recording(s, f"edited: a line between event {cp} and event 5 (t={event_time(s.lines[cp])}.."
+                                    f"{event_time(s.lines[5])} s) differs from what was signed "
+                                    "(same number of events, same size)")
+        else:  # timed checkpoints around the edited line: located between two of them
+            rc, out, _ = self.verify(s.id)
+            self.assertRegex(out, re.escape(self.recording_line(s, "")) + r"edited: a line between event [1-3] and "
+                             r"event [4-5] \(t=\S+ s\) differs from what was signed \(same number of events, same size\)\n")
+            self.assertEqual(rc, 1, out)
 
     def test_truncation(self):
         s = self.session()
         s.write(b"".join(s.lines[:-1]))
-        self.check_recording(s, "truncated: file ends at event 4, store says 5" + self.after_cp(s))
+        self.check_after_cp(s, "truncated: file ends at event 4, store says 5", 5)
 
     def test_truncation_mid_line(self):
         s = self.session()
         s.write(b"".join(s.lines[:-1]) + s.lines[-1][:10])
-        self.check_recording(s, "truncated: file ends in the middle of event 5, store says 5" + self.after_cp(s))
+        self.check_after_cp(s, "truncated: file ends in the middle of event 5, store says 5", 5)
 
     def test_deleted_line(self):
         s = self.session()
         s.write(b"".join(s.lines[:4] + s.lines[5:]))
-        self.check_recording(s, "lines deleted: file has 4 events, store says 5" + self.after_cp(s))
+        self.check_after_cp(s, "lines deleted: file has 4 events, store says 5", 4)
 
     def test_inserted_line(self):
         s = self.session()
         t = s.lines[4].split(b",")[0][1:].decode()
         forged = f'[{t}, "o", "rm -rf /\\r\\n"]\n'.encode()
         s.write(b"".join(s.lines[:5] + [forged] + s.lines[5:]))
-        self.check_recording(s, "lines inserted: file has 6 events, store says 5" + self.after_cp(s))
+        self.check_after_cp(s, "lines inserted: file has 6 events, store says 5", 5)
 
     def test_swapped_lines(self):
         s = self.session()
         s.write(b"".join(s.lines[:3] + [s.lines[4], s.lines[3]] + s.lines[5:]))
-        self.check_recording(s, "lines reordered: line 5 is earlier than line 4" + self.after_cp(s))
+        self.check_after_cp(s, "lines reordered: line 5 is earlier than line 4", 3)
 
     def test_recording_removed(self):
         s = self.session()
