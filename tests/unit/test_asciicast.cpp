@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "memory_line_sink.h"
 #include "recorder/async_file_sink.h"
 #include "recorder/asciicast_reader.h"
 #include "recorder/asciicast_writer.h"
@@ -15,17 +16,7 @@ using namespace recorder;
 
 namespace {
 
-class MemorySink : public LineSink {
- public:
-  explicit MemorySink(std::string& out) : out_(out) {}
-  void write_line(std::string line) override { out_ += line; }
-  bool failed() const override { return false; }
-  std::string error() const override { return {}; }
-  void close() override {}
-
- private:
-  std::string& out_;
-};
+using testutil::MemorySink;
 
 struct Cast {
   std::string text;

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "memory_line_sink.h"
 #include "recorder/asciicast_reader.h"
 #include "recorder/asciicast_writer.h"
 #include "recorder/newline_translator.h"
@@ -11,17 +12,7 @@ using namespace recorder;
 
 namespace {
 
-class MemorySink : public LineSink {
- public:
-  explicit MemorySink(std::string& out) : out_(out) {}
-  void write_line(std::string line) override { out_ += line; }
-  bool failed() const override { return false; }
-  std::string error() const override { return {}; }
-  void close() override {}
-
- private:
-  std::string& out_;
-};
+using testutil::MemorySink;
 
 std::string undo_in_pieces(std::string_view recorded, std::size_t piece, bool* ok = nullptr) {
   CrlfUndo undo;

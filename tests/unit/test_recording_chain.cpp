@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "memory_line_sink.h"
 #include "recorder/asciicast_writer.h"
 #include "recorder/line_chain.h"
 #include "recorder/recording_chain.h"
@@ -10,17 +11,7 @@ using namespace recorder;
 
 namespace {
 
-class MemorySink : public LineSink {
- public:
-  explicit MemorySink(std::string& out) : out_(out) {}
-  void write_line(std::string line) override { out_ += line; }
-  bool failed() const override { return false; }
-  std::string error() const override { return {}; }
-  void close() override {}
-
- private:
-  std::string& out_;
-};
+using testutil::MemorySink;
 
 // h_i = SHA-256(h_{i-1} || line_i), h_0 = 32 zero bytes: computed here the long way.
 std::string chain_of(const std::vector<std::string>& lines) {
