@@ -200,6 +200,20 @@ targets = {{
                     pass
         return out
 
+    def rewrite_config_and_reload(self, text, timeout=10):
+        """Writes TEXT as the config, sends SIGHUP, and waits for the "config
+        reloaded" log line. False when it does not come (a refused reload)."""
+        before = sum(1 for l in self.log_lines() if l.get("msg") == "config reloaded")
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.proc.send_signal(signal.SIGHUP)
+        end = time.time() + timeout
+        while time.time() < end:
+            if sum(1 for l in self.log_lines() if l.get("msg") == "config reloaded") > before:
+                return True
+            time.sleep(0.05)
+        return False
+
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
