@@ -1,18 +1,48 @@
 #!/usr/bin/env bash
-# The whole product on loopback: a throwaway user CA, a user key with a
-# 15-minute certificate, a real OpenSSH sshd as target "demo-host" that
+# The whole product on loopback: a throwaway user CA, a user key with an
+# 8-hour certificate, a real OpenSSH sshd as target "demo-host" that
 # trusts only the key the bastion holds, a throwaway PostgreSQL cluster as
 # target "demo-db" (password only the bastion knows, a customers table whose
 # email column is masked), and bastiond in front of them.
-# Prints the ssh lines to type. Ctrl-C stops everything it started.
+# Prints the ssh lines to type (short ones: demo/ssh_config names the bastion).
+# Ctrl-C stops everything it started. A previous run's data (recordings, audit
+# store, logs) is moved to demo/previous/, never deleted.
+#   BASTION_DEMO_DIR=DIR      where the demo lives (default: demo/ in the checkout)
+#   BASTION_DEMO_SKIP_SETUP=1 do not run scripts/setup.sh (the build exists)
+#   BASTION_BUILD=DIR         the build to run (default: build/)
 set -euo pipefail
+ORIG_PWD="$PWD"
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-./scripts/setup.sh >/dev/null
+say() { printf 'demo: %s\n' "$*" >&2 2>/dev/null || true; }
+# Paths as the user should type them: relative to where the demo was started.
+rel() {
+  local r
+  r="$(realpath -m -s --relative-to="$ORIG_PWD" "$1")"
+  case "$r" in ..*) realpath -m -s "$1" ;; *) echo "$r" ;; esac
+}
 
-DEMO="$ROOT/demo"
-rm -rf "$DEMO"
+if [ "${BASTION_DEMO_SKIP_SETUP:-0}" != 1 ]; then
+  say "[1/4] packages and build (scripts/setup.sh; the first run takes several minutes)"
+  ./scripts/setup.sh >/dev/null
+fi
+
+DEMO="$(realpath -m "${BASTION_DEMO_DIR:-$ROOT/demo}")"
+if [ -f "$DEMO/demo.pid" ] && kill -0 "$(cat "$DEMO/demo.pid")" 2>/dev/null; then
+  say "another demo is running from $(rel "$DEMO") (pid $(cat "$DEMO/demo.pid")); stop it first (Ctrl-C there)"
+  exit 1
+fi
+if [ -d "$DEMO" ] && [ -n "$(ls -A "$DEMO" | grep -vx previous || true)" ]; then
+  kept="$DEMO/previous/$(date -u +%Y-%m-%dT%H-%M-%SZ)"
+  mkdir -p "$kept"
+  for f in "$DEMO"/* "$DEMO"/.[!.]*; do
+    [ -e "$f" ] && [ "$f" != "$DEMO/previous" ] && mv "$f" "$kept/"
+  done
+  rm -f "$kept/demo.pid"
+  say "the previous run (recordings, audit store, logs) is kept in $(rel "$kept")"
+fi
 mkdir -p "$DEMO/keys" "$DEMO/target"
+echo $$ > "$DEMO/demo.pid"
 K="$DEMO/keys"
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 BASTION_PORT="${BASTION_PORT:-$(free_port)}"
@@ -20,25 +50,30 @@ TARGET_PORT="${TARGET_PORT:-$(free_port)}"
 PG_PORT="${PG_PORT:-$(free_port)}"
 WEB_PORT="${WEB_PORT:-$(free_port)}"
 USER_NAME="$(id -un)"
+BUILD="$(realpath -m "${BASTION_BUILD:-$ROOT/build}")"
+CTL="$BUILD/bastion/bastionctl"
+VALID=8h
 
+say "[2/4] keys and certificates"
 ssh-keygen -q -t ed25519 -N '' -C "demo user CA" -f "$K/user_ca"
 ssh-keygen -q -t ed25519 -N '' -C "bastion host key" -f "$K/bastion_host_key"
 ssh-keygen -q -t ed25519 -N '' -C "held by the bastion" -f "$K/target_key"
 ssh-keygen -q -t ed25519 -N '' -C "demo target host key" -f "$DEMO/target/host_key"
 ssh-keygen -q -t ed25519 -N '' -C "alice" -f "$K/alice"
-ssh-keygen -q -s "$K/user_ca" -I alice -n ops -V -1m:+15m "$K/alice.pub"
+ssh-keygen -q -s "$K/user_ca" -I alice -n ops -V -1m:+$VALID "$K/alice.pub"
 # carol is an analyst: on demo-db she connects as the read-only role app_ro.
 ssh-keygen -q -t ed25519 -N '' -C "carol" -f "$K/carol"
-ssh-keygen -q -s "$K/user_ca" -I carol -n analyst -V -1m:+15m "$K/carol.pub"
+ssh-keygen -q -s "$K/user_ca" -I carol -n analyst -V -1m:+$VALID "$K/carol.pub"
 # erin is an auditor: she reads sessions and recordings on the web page.
 ssh-keygen -q -t ed25519 -N '' -C "erin" -f "$K/erin"
-ssh-keygen -q -s "$K/user_ca" -I erin -n auditor -V -1m:+15m "$K/erin.pub"
+ssh-keygen -q -s "$K/user_ca" -I erin -n auditor -V -1m:+$VALID "$K/erin.pub"
 # bob approves; his certificate comes from the bastion's own CA.
-"$ROOT/build/bastion/bastionctl" ca init "$K/bastion_ca" >/dev/null
+"$CTL" ca init "$K/bastion_ca" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -C "bob" -f "$K/bob"
-"$ROOT/build/bastion/bastionctl" cert issue --ca "$K/bastion_ca" --identity bob --principals ops,oncall,dba-lead \
-  --ttl 15m "$K/bob.pub" >/dev/null
+"$CTL" cert issue --ca "$K/bastion_ca" --identity bob --principals ops,oncall,dba-lead \
+  --ttl $VALID "$K/bob.pub" >/dev/null
 
+say "[3/4] target sshd and PostgreSQL"
 # The target: a real sshd on loopback that trusts only the bastion's key.
 cp "$K/target_key.pub" "$DEMO/target/authorized_keys"
 chmod 600 "$DEMO/target/authorized_keys"
@@ -110,14 +145,19 @@ targets = {
 CONF
 
 pids=()
+# Stops what the demo started even when nobody reads its output any more
+# (stdout closed, a terminal gone): kill first, then say so if anyone listens.
 cleanup() {
-  trap - INT TERM EXIT
-  echo
-  echo "demo: stopping"
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  local rc=$?
+  trap - INT TERM HUP PIPE EXIT
+  set +e
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -f "$DEMO/demo.pid"
+  printf '\ndemo: stopped; everything is kept in %s\n' "$(rel "$DEMO")" >&2 2>/dev/null
+  exit "$rc"
 }
-trap cleanup INT TERM EXIT
+trap cleanup INT TERM HUP PIPE EXIT
 
 [ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
 /usr/sbin/sshd -D -f "$DEMO/target/sshd_config" -E "$DEMO/target/sshd.log" &
@@ -154,11 +194,12 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_ro;
 SQL
 # Warnings (the audit key is pinned below, once bastiond has made it) only
 # matter when the check fails.
-check_out=$("$ROOT/build/bastion/bastiond" --check --config "$DEMO/bastion.conf" 2>&1 >/dev/null) || {
+check_out=$("$BUILD/bastion/bastiond" --check --config "$DEMO/bastion.conf" 2>&1 >/dev/null) || {
   echo "$check_out" >&2
   exit 1
 }
-"$ROOT/build/bastion/bastiond" --config "$DEMO/bastion.conf" 2> "$DEMO/bastiond.log" &
+say "[4/4] bastiond"
+"$BUILD/bastion/bastiond" --config "$DEMO/bastion.conf" > /dev/null 2> "$DEMO/bastiond.log" &
 pids+=($!)
 for _ in $(seq 50); do
   (exec 3<>"/dev/tcp/127.0.0.1/$BASTION_PORT") 2>/dev/null && break
@@ -168,46 +209,62 @@ done
 # from now on bastiond refuses any other key, and `bastionctl verify` trusts
 # the public key in data/ only while it is this one.
 for _ in $(seq 50); do [ -s "$DEMO/data/audit_signing_key.pub" ] && break; sleep 0.1; done
-"$ROOT/build/bastion/bastiond" --check --config "$DEMO/bastion.conf" 2>&1 >/dev/null |
+"$BUILD/bastion/bastiond" --check --config "$DEMO/bastion.conf" 2>&1 >/dev/null |
   sed -n 's/^bastiond: warning: pin the audit key: //p' >> "$DEMO/bastion.conf"
 
-S="ssh -i $K/alice -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
-B="ssh -i $K/bob -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
-C="ssh -i $K/carol -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
-E="ssh -i $K/erin -o UserKnownHostsFile=$DEMO/bastion_known_hosts -p $BASTION_PORT"
+# Short lines to type: one Host per person, all on this bastion.
+cat > "$DEMO/ssh_config" <<CONF
+# Generated by scripts/demo.sh: ssh -F $(rel "$DEMO/ssh_config") TARGET@bastion [command]
+Host bastion
+  IdentityFile $K/alice
+Host bastion-bob
+  IdentityFile $K/bob
+Host bastion-carol
+  IdentityFile $K/carol
+Host bastion-erin
+  IdentityFile $K/erin
+Host bastion bastion-*
+  HostName 127.0.0.1
+  Port $BASTION_PORT
+  UserKnownHostsFile $DEMO/bastion_known_hosts
+  IdentitiesOnly yes
+CONF
+F="$(rel "$DEMO/ssh_config")"
+D="$(rel "$DEMO")"
+ln -sf "$CTL" "$DEMO/bastionctl"
+C="$(rel "$DEMO/bastionctl")"
 cat <<MSG
 
-bastiond is listening on 127.0.0.1:$BASTION_PORT in front of target "demo-host"
-(a real sshd on 127.0.0.1:$TARGET_PORT) and target "demo-db" (PostgreSQL on
-127.0.0.1:$PG_PORT; only the bastion knows its password). alice's certificate
-is valid for 15 minutes.
+bastiond listens on 127.0.0.1:$BASTION_PORT in front of "demo-host" (a real sshd)
+and "demo-db" (PostgreSQL; only the bastion knows its password). alice (ops),
+bob (approver), carol (analyst) and erin (auditor) have 8-hour certificates.
+Renew alice's:
+  ssh-keygen -s $D/keys/user_ca -I alice -n ops -V -1m:+8h $D/keys/alice.pub
 
-  Run a command:      $S demo-host@127.0.0.1 uname -a
-  Interactive shell:  $S -t demo-host@127.0.0.1
-  File transfer:      sftp -i $K/alice -o UserKnownHostsFile=$DEMO/bastion_known_hosts -P $BASTION_PORT demo-host@127.0.0.1
-  Refused (no such target):  $S nowhere@127.0.0.1 true
-  Denied by policy:   $S demo-host@127.0.0.1 'ls /tmp; rm -rf /tmp/x'
-  Held for review:    $S demo-host@127.0.0.1 sudo id     (it waits; from another terminal:)
-    as bob:           $B approvals@127.0.0.1 list
-                      $B approvals@127.0.0.1 approve N   (or: deny N --reason why)
+A command, a shell, a file transfer, the targets alice may use:
+  ssh -F $F demo-host@bastion uname -a
+  ssh -F $F -t demo-host@bastion
+  sftp -F $F demo-host@bastion
+  ssh -F $F bastion
+Denied by policy; held for review (bob decides: approve N, deny N):
+  ssh -F $F demo-host@bastion 'rm -rf /tmp/x'
+  ssh -F $F demo-host@bastion sudo id
+  ssh -F $F approvals@bastion-bob list
+SQL console (\\dt, \\x); a masked column; CSV; held for review; read-only:
+  ssh -F $F demo-db@bastion
+  ssh -F $F demo-db@bastion 'SELECT name, email FROM customers'
+  ssh -F $F demo-db@bastion -- --csv 'SELECT * FROM orders'
+  ssh -F $F demo-db@bastion 'DROP TABLE orders'
+  ssh -F $F demo-db@bastion-carol 'SELECT current_user'
+Auditors (erin): the web page (a one-time https URL), search, replay, verify:
+  ssh -F $F audit@bastion-erin login
+  $C audit sessions --config $D/bastion.conf --since 1h
+  $C audit commands --config $D/bastion.conf --grep rm
+  $C session show ID --config $D/bastion.conf
+  $C recording play FILE      (space pauses, n/p markers, q quits)
+  $C verify --config $D/bastion.conf --all
 
-  SQL console:        $S demo-db@127.0.0.1            (try \\dt, \\x, SELECT * FROM customers;)
-  Masked columns:     $S demo-db@127.0.0.1 'SELECT name, email FROM customers'
-  As CSV:             $S demo-db@127.0.0.1 -- --csv 'SELECT * FROM orders'
-  Denied statement:   $S demo-db@127.0.0.1 'DELETE FROM orders'
-  Held for review:    $S demo-db@127.0.0.1 'DROP TABLE orders'   (bob may approve it too)
-  As an analyst:      $C demo-db@127.0.0.1 'SELECT current_user'   (app_ro: the database refuses writes)
-
-Auditors (erin):
-  Web page:     $E audit@127.0.0.1 login      (prints a one-time https URL; the certificate is self-signed)
-  Sessions:     $ROOT/build/bastion/bastionctl audit sessions --config $DEMO/bastion.conf --since 1h
-  Commands:     $ROOT/build/bastion/bastionctl audit commands --config $DEMO/bastion.conf --grep rm
-  One session:  $ROOT/build/bastion/bastionctl session show ID --config $DEMO/bastion.conf
-  Replay:       $ROOT/build/bastion/bastionctl recording play FILE   (space pauses, n/p markers, q quits)
-  Verify:       $ROOT/build/bastion/bastionctl verify --config $DEMO/bastion.conf --all
-Policy:       $DEMO/default.lua, $DEMO/postgres.lua (edit them: bastiond reloads within a second)
-Bastion log:  $DEMO/bastiond.log
-
-Ctrl-C stops everything.
+Policies: $D/default.lua, $D/postgres.lua (reloaded within a second)
+Log: $D/bastiond.log. Ctrl-C stops everything; $D/ is kept.
 MSG
 wait
