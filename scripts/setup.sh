@@ -48,10 +48,19 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  echo "setup: installing ${missing[*]}"
+  # Progress on stderr: the demo hides setup's stdout, not what it is waiting for.
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
   $SUDO apt-get update -qq
   # Do not start services (sshd) just because their package was installed.
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1
+  log=$(mktemp)
+  if ! DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >"$log" 2>&1; then
+    tail -20 "$log" >&2
+    echo "setup: apt-get install failed (above)" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
 fi
 
 # The auditor page's player (npm asciinema-player, pinned by web/package-lock.json)
@@ -69,6 +78,7 @@ for f in asciinema-player.min.js asciinema-player.css; do
 done
 
 if [ "$build" = 1 ]; then
+  echo "setup: building into build/ ($(nproc) cores; the first build takes several minutes)" >&2
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_BENCH=ON -DBASTION_SANITIZE=OFF -DBASTION_FUZZ=OFF >/dev/null
   cmake --build build -j"$(nproc)"
   echo "setup: built into build/"
