@@ -1,6 +1,8 @@
 #include "policy/policy_cases.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 
 #include <ctime>
 
@@ -47,15 +49,28 @@ std::map<std::string, std::string> field_map(lua_State* L, const char* k) {
   return out;
 }
 
-// The case's fields, for the command's parser: strings as written, false
-// as "false", any other value (true, 1, a table) as "true", as Lua reads it
-// in a condition.
-CommandOptions field_options(lua_State* L) {
+// The fields every case may have; a command's parser reads more (its options).
+constexpr const char* kCaseFields[] = {"name",  "identity", "principals", "source_address", "target",
+                                       "target_type", "labels", "time", "tty", "hook", "expect", "reason",
+                                       "credential", "kind", "command", "columns"};
+
+bool common_field(const std::string& k) {
+  return std::any_of(std::begin(kCaseFields), std::end(kCaseFields), [&](const char* f) { return k == f; });
+}
+
+// The case's other fields, for the command's parser: strings as written,
+// false as "false", any other value (true, 1, a table) as "true", as Lua
+// reads it in a condition. A field neither common nor one of `known` is a
+// misspelling (a case that silently tests something else): named in `bad`.
+CommandOptions field_options(lua_State* L, const std::set<std::string>& known, std::string& bad) {
   CommandOptions out;
   lua_pushnil(L);
   while (lua_next(L, -2)) {
-    if (lua_type(L, -2) == LUA_TSTRING) {
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      if (bad.empty()) bad = "a value without a field name";
+    } else {
       const std::string key = lua_tostring(L, -2);
+      if (!common_field(key) && !known.count(key) && bad.empty()) bad = "unknown field \"" + key + "\"";
       if (lua_type(L, -1) == LUA_TSTRING) out[key] = lua_tostring(L, -1);
       else out[key] = lua_toboolean(L, -1) ? "true" : "false";
     }
@@ -64,11 +79,35 @@ CommandOptions field_options(lua_State* L) {
   return out;
 }
 
+// "did you mean ...?" for a misspelt field: the known one sharing the most
+// leading characters, when it shares at least three.
+std::string nearest_field(const std::string& bad, const std::set<std::string>& known) {
+  const auto q = bad.find('"');
+  if (q == std::string::npos) return "";
+  const std::string key = bad.substr(q + 1, bad.size() - q - 2);
+  std::vector<std::string> all(std::begin(kCaseFields), std::end(kCaseFields));
+  all.insert(all.end(), known.begin(), known.end());
+  std::string best;
+  std::size_t best_n = 2;
+  for (const auto& f : all) {
+    std::size_t n = 0;
+    while (n < f.size() && n < key.size() && f[n] == key[n]) ++n;
+    if (n > best_n) best_n = n, best = f;
+  }
+  return best.empty() ? "" : "; did you mean " + best + "?";
+}
+
 // "2026-11-30T10:00:00Z" -> unix seconds; 0 when absent or malformed.
 int64_t parse_time(const std::string& s) {
   std::tm tm{};
   if (s.empty() || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
   return static_cast<int64_t>(timegm(&tm));
+}
+
+std::string join_names(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
 }
 
 }  // namespace
@@ -118,7 +157,13 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     if (hook != "on_session") s.credential = case_credential.empty() ? "default" : case_credential;
     const std::string kind = field_str(L, "kind", "exec");
     const std::string command = field_str(L, "command");
-    const CommandOptions options = field_options(L);
+    std::string bad;
+    const std::set<std::string> known = parser.option_names(kind);
+    const CommandOptions options = field_options(L, known, bad);
+    if (!bad.empty())
+      return error = cases_file + ": case " + std::to_string(i) + " (" + name + "): " + bad + nearest_field(bad, known) +
+                     (known.empty() ? "" : " (kind " + kind + " also takes: " + join_names(known) + ")"),
+             -1;
     lua_getfield(L, -1, "columns");
     const bool check_columns = lua_istable(L, -1);
     lua_pop(L, 1);
