@@ -55,12 +55,12 @@ const std::vector<CtlUsage> kTable = {
      "--config= --db= --key= --expect-head= --all --json"},
     {"recordings", "prune", "bastionctl recordings prune (--config FILE | --db FILE --retention D) [--dry-run] [--json]",
      "--config= --db= --retention= --dry-run --json"},
-    {"approvals", "list", "bastionctl approvals (--config FILE | --db FILE) list [--json]", kApprovalsOptions},
-    {"approvals", "show", "bastionctl approvals (--config FILE | --db FILE) show N", kApprovalsOptions},
-    {"approvals", "approve", "bastionctl approvals (--config FILE | --db FILE) approve N [--comment TEXT]",
+    {"approvals", "list", "bastionctl approvals list (--config FILE | --db FILE) [--json]", kApprovalsOptions},
+    {"approvals", "show", "bastionctl approvals show N (--config FILE | --db FILE)", kApprovalsOptions},
+    {"approvals", "approve", "bastionctl approvals approve N (--config FILE | --db FILE) [--comment TEXT]",
      kApprovalsOptions},
-    {"approvals", "deny", "bastionctl approvals (--config FILE | --db FILE) deny N --reason TEXT", kApprovalsOptions},
-    {"approvals", "revoke", "bastionctl approvals (--config FILE | --db FILE) revoke N", kApprovalsOptions},
+    {"approvals", "deny", "bastionctl approvals deny N (--config FILE | --db FILE) --reason TEXT", kApprovalsOptions},
+    {"approvals", "revoke", "bastionctl approvals revoke N (--config FILE | --db FILE)", kApprovalsOptions},
     // ca and cert (ctl/ca_cmd.cpp) check their own options.
     {"ca", "init", "bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] [--comment TEXT] FILE", nullptr},
     {"cert", "issue",
@@ -127,6 +127,9 @@ std::optional<int> ctl_precheck(const std::string& command, const std::vector<st
   // The subcommand: the first word that is neither an option nor one's value.
   // Options are looked up in every entry of the command until it is known.
   const CtlUsage* entry = nullptr;
+  // A command without subcommands is its one entry from the start.
+  for (const auto& u : kTable)
+    if (command == u.command && !*u.subcommand) entry = &u;
   bool help = false;
   std::vector<std::string> unknown;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -147,12 +150,7 @@ std::optional<int> ctl_precheck(const std::string& command, const std::vector<st
     }
     if (entry) continue;
     for (const auto& u : kTable)
-      if (command == u.command && (w == u.subcommand || !*u.subcommand)) entry = &u;
-    if (!entry) {
-      // Not a subcommand (a FILE, or a subcommand-less command's first word).
-      for (const auto& u : kTable)
-        if (command == u.command && !*u.subcommand) entry = &u;
-    }
+      if (command == u.command && w == u.subcommand) entry = &u;
   }
   if (help) {
     bool first = true;

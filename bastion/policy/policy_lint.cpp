@@ -4,7 +4,6 @@
 #include <cctype>
 #include <filesystem>
 #include <optional>
-#include <string_view>
 
 #include "policy/policy.h"
 #include "policy/policy_library.h"
@@ -14,20 +13,6 @@ namespace {
 
 constexpr const char* kHooks[] = {"on_session", "on_command"};
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                        std::tolower(static_cast<unsigned char>(b[j - 1]));
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (same ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 // One token of Lua text: comments dropped, strings decoded only as far as
 // a mask method needs (escapes kept as written: a method never has one).
@@ -131,6 +116,21 @@ bool is(const Token& t, Token::Kind k, std::string_view text) { return t.kind ==
 std::string base(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
 }  // namespace
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (same ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
 
 std::vector<std::string> hook_problems(const std::vector<std::string>& functions) {
   std::vector<std::string> out;

@@ -4,11 +4,15 @@
 // review with no approvers of its own).
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/policy_source.h"
 
 namespace bastion {
+
+// Levenshtein distance, letters compared without case ("did you mean ...?").
+std::size_t edit_distance(std::string_view a, std::string_view b);
 
 // Hook problems among the script's own global functions: none of the
 // hooks defined, or a name that is not a hook but close to one
