@@ -1,6 +1,5 @@
 #include "ctl/ctl_usage.h"
 
-#include <cstring>
 #include <string_view>
 
 #include "common/display_escape.h"

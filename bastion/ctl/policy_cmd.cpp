@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "common/display_escape.h"
 #include "common/strings.h"
@@ -223,6 +224,16 @@ int test(const std::vector<std::string>& a) {
       return exit_for(sd);
     }
     s.credential = sd.credential.empty() ? "default" : sd.credential;
+    const auto& held = subject.credentials;
+    if (std::find(held.begin(), held.end(), s.credential) == held.end()) {
+      std::string names;
+      for (const auto& h : held) names += (names.empty() ? "" : ", ") + h;
+      std::printf("session:  %s (the command is never decided)\n", "deny");
+      return bastion_verdict("deny",
+                             "target '" + s.target + "' holds no credential '" + s.credential + "'" +
+                                 (sd.credential.empty() ? " (the policy must choose one of: " + names + ")" : ""),
+                             "bastion (credential)");
+    }
   }
 
   // The command kind: --kind, or what the target's exec channel decides.

@@ -19,6 +19,7 @@ struct PolicySubject {
   // default command kind. Null in the single-file form (any kind parses).
   const TargetKind* target_kind = nullptr;
   std::vector<std::string> approvers;  // the target's (--config)
+  std::vector<std::string> credentials;  // the names of the target's held credentials (--config)
   // The bastion refuses before any policy (the principals the target does not allow).
   std::string access_refusal;
   std::string access_note;  // printed as "access:" (what was or was not checked)

@@ -31,6 +31,7 @@ std::optional<PolicySubject> policy_subject_from_config(const std::string& confi
   out.session = std::move(session);
   out.target_kind = &kind_of(t);
   out.approvers = t.approvers;
+  for (const auto& [name, cred] : t.credentials) out.credentials.push_back(name);
   if (!principals_given) {
     out.access_note = "not checked (give --principals to check the target's allow list)";
   } else if (std::any_of(out.session.principals.begin(), out.session.principals.end(), [&](const std::string& p) {

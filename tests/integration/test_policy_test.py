@@ -31,7 +31,10 @@ class PolicyTestConfigTest(BastionTest):
   prod = {{ type = "ssh", {common}, allow = {{ "ops" }}, labels = {{ env = "prod" }} }},
   dev = {{ type = "ssh", {common}, allow = {{ "ops" }}, labels = {{ env = "dev" }} }},
   db = {{ type = "postgres", host = "127.0.0.1", port = 1, dbname = "postgres", user = "postgres",
-         password_file = "keys/db.password", sslmode = "disable", allow = {{ "analyst" }}, policy = "postgres.lua" }},"""
+         password_file = "keys/db.password", sslmode = "disable", allow = {{ "analyst" }}, policy = "postgres.lua",
+         credentials = {{ readonly = {{ user = "app_ro", password_file = "keys/db.password" }} }} }},
+  db2 = {{ type = "postgres", host = "127.0.0.1", port = 1, dbname = "postgres", user = "postgres",
+          password_file = "keys/db.password", sslmode = "disable", allow = {{ "analyst" }}, policy = "postgres.lua" }},"""
         try:
             env.start_bastion(targets=targets, extra='policy = "default.lua"')
         except BaseException:
@@ -94,6 +97,17 @@ class PolicyTestConfigTest(BastionTest):
         self.assertEqual(r.stderr, b"bastionctl: policy test: --kind kubectl is not a command of postgres targets "
                                    b"(exec, shell, subsystem, sql)\n")
 
+    def test_a_credential_the_target_does_not_hold_denies_as_in_a_session(self):
+        # postgres.lua gives analysts the credential "readonly"; db2 holds none of that name.
+        r = run([BASTIONCTL, "policy", "test", "--config", self.conf, "--target", "db2", "--principals", "analyst",
+                 "--", "SELECT 1"])
+        self.assertEqual((r.returncode, r.stdout.decode()), (1,
+                         "access:   allowed (a principal is in the target's allow list)\n"
+                         "session:  deny (the command is never decided)\n"
+                         "decision: deny\n"
+                         "reason:   target 'db2' holds no credential 'readonly'\n"
+                         "from:     bastion (credential)\n"))
+
     def test_principals_the_target_does_not_allow_are_refused_first(self):
         r = run([BASTIONCTL, "policy", "test", "--config", self.conf, "--target", "prod", "--principals", "dba",
                  "--", "ls"])
@@ -106,7 +120,7 @@ class PolicyTestConfigTest(BastionTest):
     def test_config_mistakes_are_usage_errors(self):
         r = run([BASTIONCTL, "policy", "test", "--config", self.conf, "--target", "nope", "--", "ls"])
         self.assertEqual((r.returncode, r.stderr.decode()),
-                         (2, f"{self.conf}: no target \"nope\" (targets: db, dev, prod)\n"))
+                         (2, f"{self.conf}: no target \"nope\" (targets: db, db2, dev, prod)\n"))
         r = run([BASTIONCTL, "policy", "test", "--config", self.conf, "--", "ls"])
         self.assertEqual((r.returncode, r.stderr), (2, b"bastionctl: policy test --config needs --target NAME\n"))
         r = run([BASTIONCTL, "policy", "test", "--config", self.conf, "--target", "prod", "--labels", "env=dev",
@@ -158,7 +172,8 @@ class PolicyTestConfigTest(BastionTest):
         self.assertEqual(r.returncode, 1)
         tail = (" can return review without approvers, and the target has none: nobody can approve it "
                 "(name approvers in the review, or give the target approvers = { ... })\n")
-        self.assertEqual(r.stderr.decode(), f"{conf}: targets.db: ask.lua:2{tail}{conf}: targets.prod: ask.lua:2{tail}")
+        self.assertEqual(r.stderr.decode(), f"{conf}: targets.db: ask.lua:2{tail}{conf}: targets.db2: ask.lua:2{tail}"
+                                            f"{conf}: targets.prod: ask.lua:2{tail}")
         # policy test says the same of the command.
         r = run([BASTIONCTL, "policy", "test", "--config", conf, "--target", "prod", "--principals", "ops",
                  "--", "reboot"])
