@@ -30,9 +30,9 @@ std::string scalar(lua_State* L, int idx) {
     case LUA_TSTRING: {
       std::size_t n = 0;
       const char* s = lua_tolstring(L, idx, &n);
-      std::string out = "\"";
-      for (char ch : std::string_view(s, n)) out += (ch == '"' || ch == '\\') ? std::string("\\") + ch : std::string(1, ch);
-      return out + "\"";
+      // As is: the caller escapes the whole line for the terminal
+      // (display_escape), which would double any escaping done here.
+      return "\"" + std::string(s, n) + "\"";
     }
     case LUA_TBOOLEAN: return lua_toboolean(L, idx) ? "true" : "false";
     case LUA_TNUMBER: {

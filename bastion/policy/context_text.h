@@ -9,8 +9,8 @@
 
 namespace bastion {
 
-// One line per field, sorted by path; strings quoted as Lua would
-// ("%q"-like; the caller escapes for the terminal). Empty on failure.
+// One line per field, sorted by path; strings between double quotes, as
+// they are (the caller escapes each line for the terminal). Empty on failure.
 std::vector<std::string> command_context_lines(const CommandRequest& req);
 
 }  // namespace bastion

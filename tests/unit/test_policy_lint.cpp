@@ -113,3 +113,13 @@ TEST_CASE("policy cases: a misspelt field is refused with its case", "[policy][c
   CHECK(err == d / "badopt.cases.lua" +
                    ": case 1 (k): unknown field \"namspace\"; did you mean namespace? (kind kubectl also takes: namespace)");
 }
+
+TEST_CASE("policy test --config: each kind names what its exec channel decides", "[policy][context]") {
+  const TargetKinds kinds = builtin_target_kinds();
+  CHECK(kinds.find("ssh")->exec_command_kind() == "exec");
+  CHECK(kinds.find("postgres")->exec_command_kind() == "sql");
+  CHECK(kinds.find("kubectl")->exec_command_kind() == "kubectl");
+  CHECK(kinds.option_names("sftp") == std::set<std::string>{"attrs", "mode", "op", "path", "to"});
+  CHECK(kinds.option_names("kubectl") == std::set<std::string>{"namespace"});
+  CHECK(kinds.option_names("exec").empty());
+}
