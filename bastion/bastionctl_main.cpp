@@ -6,25 +6,37 @@
 #include "common/display_escape.h"
 #include "config/config.h"
 #include "ctl/commands.h"
+#include "ctl/ctl_usage.h"
 #include "targets/target_kind.h"
 
-int bastion::ctl_usage() {
-  std::fprintf(stderr,
-               "usage: bastionctl config check FILE\n"
-               "       bastionctl policy check FILE... | policy test FILE ... (see bastionctl(1))\n"
-               "       bastionctl recording cat [--raw] FILE print what the user saw (--raw: the exact bytes sent)\n"
-               "       bastionctl recording play [--speed X] [--idle-limit S] [--markers] FILE\n"
-               "       bastionctl recording verify FILE      check a recording is well formed\n"
-               "       bastionctl audit sessions|commands|auth (--config FILE | --db FILE) [--since T] [--until T] ... [--json]\n"
-               "       bastionctl session show ID (--config FILE | --db FILE) [--json]\n"
-               "       bastionctl verify (--config FILE | --db FILE) [--key PUBFILE] [SESSION_ID | --all] [--json]\n"
-               "       bastionctl recordings prune (--config FILE | --db FILE --retention D) [--dry-run]\n"
-               "       bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] FILE\n"
-               "       bastionctl cert issue --ca FILE --identity ID --principals P,... --ttl 8h ... PUBKEY_FILE\n"
-               "       bastionctl approvals (--config FILE | --db FILE) list | show N | approve N | deny N --reason T\n");
+namespace {
+
+// The target kinds' own subcommands' usage lines, after the table's.
+std::vector<bastion::ExtraUsage> kind_usage() {
+  std::vector<bastion::ExtraUsage> out;
   const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
   for (const auto& kind : kinds.all())
-    for (const auto& c : kind->ctl_commands()) std::fprintf(stderr, "       %s\n", c.usage.c_str());
+    for (const auto& c : kind->ctl_commands()) out.push_back({c.name, c.usage});
+  return out;
+}
+
+int config_check(const std::vector<std::string>& a) {
+  if (a.size() != 2 || a[0] != "check") return bastion::ctl_usage();
+  std::string err;
+  const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
+  auto cfg = bastion::load_config(a[1], err, kinds);
+  if (!cfg) {
+    std::fprintf(stderr, "%s\n", bastion::display_escape_multiline(err).c_str());
+    return 1;
+  }
+  std::printf("%s: OK\n", bastion::display_escape(a[1]).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int bastion::ctl_usage() {
+  print_all_usage(stderr, kind_usage());
   return 2;
 }
 
@@ -33,17 +45,13 @@ int main(int argc, char** argv) {
   if (a.empty()) return bastion::ctl_usage();
   const std::string cmd = a[0];
   a.erase(a.begin());
-  if (cmd == "config" && a.size() == 2 && a[0] == "check") {
-    std::string err;
-    const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
-    auto cfg = bastion::load_config(a[1], err, kinds);
-    if (!cfg) {
-      std::fprintf(stderr, "%s\n", bastion::display_escape_multiline(err).c_str());
-      return 1;
-    }
-    std::printf("%s: OK\n", a[1].c_str());
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    bastion::print_all_usage(stdout, kind_usage());
     return 0;
   }
+  // --help / -h and unknown options, for every command in the usage table.
+  if (const auto rc = bastion::ctl_precheck(cmd, a)) return *rc;
+  if (cmd == "config") return config_check(a);
   if (cmd == "recording") return bastion::ctl_recording(a);
   if (cmd == "policy") return bastion::ctl_policy(a);
   if (cmd == "audit") return bastion::ctl_audit(a);
@@ -53,9 +61,16 @@ int main(int argc, char** argv) {
   if (cmd == "ca") return bastion::ctl_ca(a);
   if (cmd == "cert") return bastion::ctl_cert(a);
   if (cmd == "approvals") return bastion::ctl_approvals(a);
+  // Further subcommands: one dispatch line each here, one usage entry in ctl/ctl_usage.cpp.
   const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
   for (const auto& kind : kinds.all())
     for (const auto& c : kind->ctl_commands())
-      if (cmd == c.name) return c.run(a);
+      if (cmd == c.name) {
+        // A kind's subcommand has one usage line; it checks its own options.
+        if (!a.empty() && (a[0] == "--help" || a[0] == "-h"))
+          return std::printf("usage: %s\n", c.usage.c_str()), 0;
+        return c.run(a);
+      }
+  std::fprintf(stderr, "bastionctl: unknown command %s\n", bastion::display_escape(cmd).c_str());
   return bastion::ctl_usage();
 }

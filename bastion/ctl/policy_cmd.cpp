@@ -1,21 +1,27 @@
-// bastionctl policy check FILE...
-// bastionctl policy test FILE [request options] -- COMMAND
+// bastionctl policy check FILE... | policy check --config FILE
+// bastionctl policy test --config FILE --target NAME [request options] -- COMMAND...
+// bastionctl policy test FILE [request options] -- COMMAND...
 // bastionctl policy test FILE --cases CASES.lua
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
-#include <sstream>
+#include <optional>
 
 #include "common/display_escape.h"
 #include "common/strings.h"
 #include "ctl/commands.h"
+#include "ctl/policy_ctl.h"
 #include "filters/masking_filter.h"
 #include "filters/regex_max_length.h"
+#include "policy/context_text.h"
 #include "policy/policy_cases.h"
-#include "targets/target_kind.h"
-#include "policy/policy_chain.h"
+#include "targets/target.h"
 
 namespace bastion {
 namespace {
+
+// Exit statuses of `policy test` (bastionctl(1)).
+constexpr int kExitAllow = 0, kExitDeny = 1, kExitUsage = 2, kExitReview = 3;
 
 // Reasons, patterns, names and trace lines come from the policy and the
 // command under test: shown escaped, like everywhere else (display_escape.h).
@@ -24,111 +30,48 @@ std::string shown(const std::string& s) { return display_escape(s); }
 std::string shown_error(const std::string& s) { return display_escape_multiline(s); }
 
 int usage() {
-  std::string kinds = "exec|shell|subsystem";
-  for (const auto& k : builtin_target_kinds().command_kinds()) kinds += "|" + k;
-  std::fprintf(stderr,
-               "usage: bastionctl policy check FILE...\n"
-               "       bastionctl policy test FILE [--identity ID] [--principals a,b] [--target NAME]\n"
-               "              [--labels k=v,...] [--kind %s] [--source-address IP]\n"
-               "              [--tty] [--session] -- COMMAND\n"
-               "       bastionctl policy test FILE --cases CASES.lua\n",
-               kinds.c_str());
-  return 2;
+  std::fprintf(stderr, "usage: bastionctl policy check [--config FILE] [FILE...]\n"
+                       "       bastionctl policy test --config FILE --target NAME ... -- COMMAND...\n"
+                       "       bastionctl policy test FILE ... -- COMMAND... | --cases CASES.lua\n"
+                       "       (bastionctl policy test --help for the options)\n");
+  return kExitUsage;
 }
 
-int check(const std::vector<std::string>& files) {
-  int bad = 0;
+int fail(const std::string& err) {
+  std::fprintf(stderr, "%s\n", shown_error(err).c_str());
+  return kExitUsage;
+}
+
+int check(const std::vector<std::string>& a) {
+  std::string config_file;
+  std::vector<std::string> files;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == "--config" && i + 1 < a.size()) config_file = a[++i];
+    else files.push_back(a[i]);
+  }
+  if (config_file.empty() && files.empty()) return usage();
+  std::vector<std::string> problems, ok;
   for (const auto& f : files) {
-    std::string err;
-    auto src = load_policy_source(f, PolicyLimits{}, err);
-    if (!src) {
-      std::fprintf(stderr, "%s\n", shown_error(err).c_str());
-      ++bad;
-      continue;
-    }
-    std::printf("%s: OK (sha256 %s, %zu modules)\n", shown(f).c_str(), src->hash.substr(0, 16).c_str(),
-                src->modules.size());
+    std::string line;
+    auto p = check_policy_file(f, line);
+    if (p.empty()) ok.push_back(line);
+    problems.insert(problems.end(), p.begin(), p.end());
   }
-  return bad ? 1 : 0;
+  if (!config_file.empty()) {
+    auto p = check_configured_policies(config_file, builtin_target_kinds(), ok);
+    problems.insert(problems.end(), p.begin(), p.end());
+  }
+  for (const auto& l : ok) std::printf("%s\n", shown(l).c_str());
+  for (const auto& p : problems) std::fprintf(stderr, "%s\n", shown_error(p).c_str());
+  return problems.empty() ? 0 : 1;
 }
 
-int test(const std::vector<std::string>& a) {
-  if (a.empty()) return usage();
-  const TargetKinds kinds = builtin_target_kinds();
-  const std::string file = a[0];
-  SessionRequest s;
-  s.session_id = "policy-test";
-  s.identity = "alice";
-  s.target = "web1";
-  s.target_type = kinds.default_target_type();
-  s.source_address = "127.0.0.1";
-  std::string kind = "exec", command, cases;
-  bool session_hook = false;
-  std::size_t i = 1;
-  for (; i < a.size(); ++i) {
-    const std::string& o = a[i];
-    auto val = [&]() -> std::string { return i + 1 < a.size() ? a[++i] : ""; };
-    if (o == "--") {
-      ++i;
-      break;
-    }
-    if (o == "--identity") s.identity = val();
-    else if (o == "--principals") s.principals = split_commas(val());
-    else if (o == "--target") s.target = val();
-    else if (o == "--labels")
-      for (const auto& kv : split_commas(val())) {
-        const auto eq = kv.find('=');
-        if (eq != std::string::npos) s.target_labels[kv.substr(0, eq)] = kv.substr(eq + 1);
-      }
-    else if (o == "--kind") kind = val();
-    else if (o == "--source-address") s.source_address = val();
-    else if (o == "--tty") s.tty = true;
-    else if (o == "--session") session_hook = true;
-    else if (o == "--cases") cases = val();
-    else return usage();
-  }
-  for (; i < a.size(); ++i) command += (command.empty() ? "" : " ") + a[i];
+int exit_for(const Decision& d) {
+  if (d.allowed()) return kExitAllow;
+  return d.verdict == Decision::Verdict::review ? kExitReview : kExitDeny;
+}
 
-  std::string err;
-  if (!cases.empty()) {
-    const int failures = run_policy_cases(file, cases, kinds, std::cout, err);
-    if (failures < 0) {
-      std::fprintf(stderr, "%s\n", shown_error(err).c_str());
-      return 2;
-    }
-    return failures == 0 ? 0 : 1;
-  }
-  auto src = load_policy_source(file, PolicyLimits{}, err);
-  if (!src) {
-    std::fprintf(stderr, "%s\n", shown_error(err).c_str());
-    return 2;
-  }
-  auto chain = PolicyChain::create(src, nullptr, Decision::Verdict::deny, err);
-  if (!chain) {
-    std::fprintf(stderr, "%s\n", shown_error(err).c_str());
-    return 2;
-  }
-  PolicyTrace trace;
-  chain->set_trace(&trace);
-  CommandRequest req{.session = s, .kind = kind, .text = command};
-  if (const auto parsed = kinds.parse(kind, command, {})) {
-    if (!parsed->error.empty()) {
-      std::fprintf(stderr, "bastionctl: %s\n", shown(parsed->error).c_str());
-      return 2;
-    }
-    if (!parsed->refusal.empty()) {
-      std::printf("decision: deny\nreason:   %s\nfrom:     bastion (refused whatever the policy says)\n",
-                  shown(parsed->refusal).c_str());
-      return 1;
-    }
-    if (!parsed->undecided.empty()) {
-      std::printf("decision: allow\nreason:   %s\nfrom:     bastion\n", shown(parsed->undecided).c_str());
-      return 0;
-    }
-    req.text = parsed->text;
-    req.facts = parsed->facts;
-  }
-  const Decision d = session_hook ? chain->decide_session(s) : chain->decide(req);
+void print_decision(const Decision& d) {
   std::printf("decision: %s\n", d.name());
   if (!d.reason.empty()) std::printf("reason:   %s\n", shown(d.reason).c_str());
   if (!d.source.empty()) std::printf("from:     %s (%s)\n", shown(d.source).c_str(), shown(d.hook_name()).c_str());
@@ -155,16 +98,200 @@ int test(const std::vector<std::string>& a) {
     for (const auto& p : d.approvers) ap += (ap.empty() ? "" : ",") + shown(p);
     std::printf("approvers: %s\n", ap.c_str());
   }
+}
+
+void print_trace(const PolicyTrace& trace) {
   std::printf("trace:\n");
   for (const auto& l : trace.lines) std::printf("  %s\n", shown(l).c_str());
-  return d.allowed() ? 0 : 1;
+}
+
+// The bastion decided before any policy: printed as such (no trace).
+int bastion_verdict(const char* verdict, const std::string& reason, const char* from) {
+  std::printf("decision: %s\nreason:   %s\nfrom:     %s\n", verdict, shown(reason).c_str(), from);
+  return std::string_view(verdict) == "allow" ? kExitAllow : kExitDeny;
+}
+
+struct TestArgs {
+  std::string file, config, cases, kind, command;
+  bool principals_given = false, session_hook = false, labels_given = false, target_given = false;
+  SessionRequest s;
+};
+
+std::optional<TestArgs> parse_test_args(const std::vector<std::string>& a) {
+  TestArgs t;
+  t.s.session_id = "policy-test";
+  t.s.identity = "alice";
+  t.s.target = "web1";
+  t.s.source_address = "127.0.0.1";
+  std::size_t i = 0;
+  for (; i < a.size(); ++i) {
+    const std::string& o = a[i];
+    if (o == "--") {
+      ++i;
+      break;
+    }
+    if (!o.starts_with("--")) {
+      if (!t.file.empty()) break;  // the command, without "--"
+      t.file = o;
+      continue;
+    }
+    if (o == "--tty") t.s.tty = true;
+    else if (o == "--session") t.session_hook = true;
+    else if (i + 1 >= a.size()) return std::fprintf(stderr, "bastionctl: policy test: %s needs a value\n", o.c_str()), std::nullopt;
+    else {
+      const std::string v = a[++i];
+      if (o == "--identity") t.s.identity = v;
+      else if (o == "--principals") t.s.principals = split_commas(v), t.principals_given = true;
+      else if (o == "--target") t.s.target = v, t.target_given = true;
+      else if (o == "--labels") {
+        t.labels_given = true;
+        for (const auto& kv : split_commas(v)) {
+          const auto eq = kv.find('=');
+          if (eq != std::string::npos) t.s.target_labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+      } else if (o == "--kind") t.kind = v;
+      else if (o == "--source-address") t.s.source_address = v;
+      else if (o == "--cases") t.cases = v;
+      else if (o == "--config") t.config = v;
+      else return std::fprintf(stderr, "bastionctl: policy test: unknown option %s\n", shown(o).c_str()), std::nullopt;
+    }
+  }
+  for (; i < a.size(); ++i) t.command += (t.command.empty() ? "" : " ") + a[i];
+  return t;
+}
+
+int run_cases(const TestArgs& t, const TargetKinds& kinds) {
+  std::string err;
+  const int failures = run_policy_cases(t.file, t.cases, kinds, std::cout, err);
+  if (failures < 0) return fail(err);
+  return failures == 0 ? 0 : 1;
+}
+
+int test(const std::vector<std::string>& a) {
+  auto parsed_args = parse_test_args(a);
+  if (!parsed_args) return kExitUsage;
+  TestArgs& t = *parsed_args;
+  const TargetKinds kinds = builtin_target_kinds();
+  if (!t.config.empty()) {
+    // Everything about the target comes from the configuration: a file or
+    // labels given too would test something other than what runs.
+    if (!t.file.empty() || t.labels_given || !t.cases.empty())
+      return fail("bastionctl: policy test --config takes the policies and labels from the configuration "
+                  "(no FILE, --labels or --cases; the command to test goes after --)");
+    if (!t.target_given) return fail("bastionctl: policy test --config needs --target NAME");
+  } else if (t.file.empty()) {
+    return usage();
+  } else if (!t.cases.empty()) {
+    return run_cases(t, kinds);
+  }
+
+  PolicySubject subject;
+  std::string err;
+  if (!t.config.empty()) {
+    auto from_config = policy_subject_from_config(t.config, t.s.target, t.principals_given, t.s, kinds, err);
+    if (!from_config) return fail(err);
+    subject = std::move(*from_config);
+  } else {
+    auto src = load_policy_source(t.file, PolicyLimits{}, err);
+    if (!src) return fail(err);
+    subject.chain = PolicyChain::create(src, nullptr, Decision::Verdict::deny, err);
+    if (!subject.chain) return fail(err);
+    t.s.target_type = kinds.default_target_type();
+    subject.session = t.s;
+  }
+  SessionRequest& s = subject.session;
+  if (!subject.access_note.empty()) std::printf("access:   %s\n", shown(subject.access_note).c_str());
+  if (!subject.access_refusal.empty()) return bastion_verdict("deny", subject.access_refusal, "bastion (access)");
+  if (!subject.chain) return bastion_verdict("allow", "no policy configured: every command is allowed (and recorded)",
+                                             "bastion (no policy)");
+  PolicyTrace trace;
+  subject.chain->set_trace(&trace);
+
+  if (t.session_hook) {
+    const Decision d = subject.chain->decide_session(s);
+    print_decision(d);
+    print_trace(trace);
+    return exit_for(d);
+  }
+  if (!t.config.empty()) {
+    // As Session::admit: the session is decided before its first command,
+    // and the credential it names must be one the target holds.
+    const Decision sd = subject.chain->decide_session(s);
+    if (!sd.allowed()) {
+      std::printf("session:  %s (the command is never decided)\n", sd.name());
+      print_decision(sd);
+      print_trace(trace);
+      return exit_for(sd);
+    }
+    s.credential = sd.credential.empty() ? "default" : sd.credential;
+    const auto& held = subject.credentials;
+    if (std::find(held.begin(), held.end(), s.credential) == held.end()) {
+      std::string names;
+      for (const auto& h : held) names += (names.empty() ? "" : ", ") + h;
+      std::printf("session:  %s (the command is never decided)\n", "deny");
+      return bastion_verdict("deny",
+                             "target '" + s.target + "' holds no credential '" + s.credential + "'" +
+                                 (sd.credential.empty() ? " (the policy must choose one of: " + names + ")" : ""),
+                             "bastion (credential)");
+    }
+  }
+
+  // The command kind: --kind, or what the target's exec channel decides.
+  std::string kind = t.kind;
+  if (kind.empty()) kind = subject.target_kind ? subject.target_kind->exec_command_kind() : "exec";
+  CommandRequest req{.session = s, .kind = kind, .text = t.command};
+  std::optional<ParsedCommand> parsed;
+  if (subject.target_kind) {
+    const auto own = subject.target_kind->command_kinds();
+    if (std::find(own.begin(), own.end(), kind) != own.end()) {
+      parsed = subject.target_kind->parse_command(kind, t.command, {});
+    } else if (kind != "exec" && kind != "shell" && kind != "subsystem") {
+      std::string names = "exec, shell, subsystem";
+      for (const auto& k : own) names += ", " + k;
+      return fail("bastionctl: policy test: --kind " + kind + " is not a command of " + s.target_type +
+                  " targets (" + names + ")");
+    }
+    // An exec channel whose shell reads its input lines: decided one by one (c.lines_decided).
+    if (kind == "exec" && !s.tty) {
+      ExecRequest er;
+      er.kind = ChannelKind::exec;
+      er.text = t.command;
+      req.lines_decided = subject.target_kind->decides_lines(er);
+    }
+  } else {
+    parsed = kinds.parse(kind, t.command, {});
+  }
+  if (parsed) {
+    if (!parsed->error.empty()) return fail("bastionctl: " + parsed->error);
+    if (!parsed->refusal.empty())
+      return bastion_verdict("deny", parsed->refusal, "bastion (refused whatever the policy says)");
+    if (!parsed->undecided.empty()) return bastion_verdict("allow", parsed->undecided, "bastion");
+    req.text = parsed->text;
+    req.facts = parsed->facts;
+  }
+  Decision d = subject.chain->decide(req);
+  // As ChannelGate::hold: a review goes to its own approvers or the target's.
+  print_decision(d);
+  if (d.verdict == Decision::Verdict::review && d.approvers.empty() && !t.config.empty()) {
+    if (subject.approvers.empty())
+      std::printf("approvers: none (the target has none either: the bastion refuses it, nobody may approve it)\n");
+    else {
+      std::string ap;
+      for (const auto& p : subject.approvers) ap += (ap.empty() ? "" : ",") + shown(p);
+      std::printf("approvers: %s (the target's)\n", ap.c_str());
+    }
+  }
+  std::printf("context:\n");
+  for (const auto& l : command_context_lines(req)) std::printf("  %s\n", shown(l).c_str());
+  print_trace(trace);
+  return exit_for(d);
 }
 
 }  // namespace
 
 int ctl_policy(const std::vector<std::string>& a) {
   if (a.empty()) return usage();
-  if (a[0] == "check" && a.size() > 1) return check({a.begin() + 1, a.end()});
+  if (a[0] == "check") return check({a.begin() + 1, a.end()});
   if (a[0] == "test") return test({a.begin() + 1, a.end()});
   return usage();
 }

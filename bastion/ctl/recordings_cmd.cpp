@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "audit/audit_signer.h"
 #include "audit/recording_retention.h"
 #include "audit/sqlite_audit_store.h"
@@ -21,7 +23,7 @@ namespace {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: bastionctl recordings prune (--config FILE | --db FILE --retention DURATION) [--dry-run]\n");
+               "usage: bastionctl recordings prune (--config FILE | --db FILE --retention DURATION) [--dry-run] [--json]\n");
   return 2;
 }
 
@@ -30,12 +32,13 @@ int usage() {
 int ctl_recordings(const std::vector<std::string>& a) {
   if (a.empty() || a[0] != "prune") return usage();
   std::string config_file, db, retention_text;
-  bool dry_run = false;
+  bool dry_run = false, json = false;
   for (std::size_t i = 1; i < a.size(); ++i) {
     if ((a[i] == "--config" || a[i] == "--db" || a[i] == "--retention") && i + 1 < a.size()) {
       (a[i] == "--config" ? config_file : a[i] == "--db" ? db : retention_text) = a[i + 1];
       ++i;
     } else if (a[i] == "--dry-run") dry_run = true;
+    else if (a[i] == "--json") json = true;
     else return usage();
   }
   if (config_file.empty() == db.empty()) return usage();
@@ -69,6 +72,11 @@ int ctl_recordings(const std::vector<std::string>& a) {
   if (!store) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
   const PruneReport r = prune_recordings(*store, recordings_dir, retention, unix_now(), "bastionctl (" + unix_user() + ")", dry_run);
   store.reset();
+  if (json) {
+    const nlohmann::json out{{"dry_run", dry_run}, {"pruned", r.pruned}, {"errors", r.errors}};
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return r.errors.empty() ? 0 : 1;
+  }
   for (const auto& p : r.pruned) std::printf("%s%s\n", dry_run ? "would prune " : "pruned ", display_escape(p).c_str());
   for (const auto& e : r.errors) std::fprintf(stderr, "bastionctl: cannot prune %s\n", display_escape(e).c_str());
   std::printf("%zu recording(s) %s\n", r.pruned.size(), dry_run ? "past retention" : "pruned");

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "policy/command_facts.h"
@@ -31,6 +32,9 @@ class CommandParser {
   // nullopt when no target kind parses commands of `kind` (exec, shell, ...).
   virtual std::optional<ParsedCommand> parse(const std::string& kind, const std::string& text,
                                              const CommandOptions& options) const = 0;
+  // The option names (case fields) the parser of `kind` reads; a case
+  // naming any other field is refused as a misspelling.
+  virtual std::set<std::string> option_names(const std::string& kind) const = 0;
   // The target type a request names when its test says none.
   virtual std::string default_target_type() const = 0;
 };

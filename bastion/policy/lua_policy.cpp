@@ -1,5 +1,6 @@
 #include "policy/lua_policy.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <regex>
@@ -187,6 +188,22 @@ std::optional<Decision> LuaPolicy::call_hook(const char* hook, PolicyTrace* trac
                                     " at " + d->source
                               : std::string("nil (no opinion)")));
   return d;
+}
+
+std::vector<std::string> LuaPolicy::script_functions() {
+  std::vector<std::string> out;
+  lua_State* L = lua_.get();
+  lua_pushglobaltable(L);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    // lua_type before lua_tostring: converting a number key would break lua_next.
+    if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TFUNCTION && !lua_iscfunction(L, -1))
+      out.emplace_back(lua_tostring(L, -2));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::optional<Decision> LuaPolicy::on_session(const SessionRequest& req, PolicyTrace* trace) {

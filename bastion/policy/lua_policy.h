@@ -34,6 +34,10 @@ class LuaPolicy {
 
   const PolicySource& source() const { return *src_; }
 
+  // The global functions the script itself defined (not the sandbox's C
+  // helpers), sorted; `policy check` looks for misspelled hooks among them.
+  std::vector<std::string> script_functions();
+
   // Used by import(): pushes the module's value, or returns false with
   // `error` set (the caller raises it once no C++ object is alive: Lua errors
   // longjmp past destructors).

@@ -1,6 +1,8 @@
 #include "policy/policy_cases.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 
 #include <ctime>
 
@@ -8,6 +10,7 @@
 #include "common/file_util.h"
 #include "lua/sandboxed_lua.h"
 #include "policy/policy_chain.h"
+#include "policy/policy_lint.h"
 
 namespace bastion {
 namespace {
@@ -47,15 +50,41 @@ std::map<std::string, std::string> field_map(lua_State* L, const char* k) {
   return out;
 }
 
-// The case's fields, for the command's parser: strings as written, false
-// as "false", any other value (true, 1, a table) as "true", as Lua reads it
-// in a condition.
-CommandOptions field_options(lua_State* L) {
+// The fields every case may have; a command's parser reads more (its options).
+constexpr const char* kCaseFields[] = {"name",  "identity", "principals", "source_address", "target",
+                                       "target_type", "labels", "time", "tty", "hook", "expect", "reason",
+                                       "credential", "kind", "command", "columns"};
+
+bool common_field(const std::string& k) {
+  return std::any_of(std::begin(kCaseFields), std::end(kCaseFields), [&](const char* f) { return k == f; });
+}
+
+// "; did you mean F?" for a misspelt field: the known field closest to it,
+// within two edits.
+std::string nearest_field(const std::string& key, const std::set<std::string>& known) {
+  std::vector<std::string> all(std::begin(kCaseFields), std::end(kCaseFields));
+  all.insert(all.end(), known.begin(), known.end());
+  std::string best;
+  std::size_t best_d = 3;
+  for (const auto& f : all)
+    if (const std::size_t d = edit_distance(key, f); d < best_d) best_d = d, best = f;
+  return best.empty() ? "" : "; did you mean " + best + "?";
+}
+
+// The case's other fields, for the command's parser: strings as written,
+// false as "false", any other value (true, 1, a table) as "true", as Lua
+// reads it in a condition. A field neither common nor one of `known` is a
+// misspelling (a case that silently tests something else): named in `bad`.
+CommandOptions field_options(lua_State* L, const std::set<std::string>& known, std::string& bad) {
   CommandOptions out;
   lua_pushnil(L);
   while (lua_next(L, -2)) {
-    if (lua_type(L, -2) == LUA_TSTRING) {
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      if (bad.empty()) bad = "a value without a field name";
+    } else {
       const std::string key = lua_tostring(L, -2);
+      if (!common_field(key) && !known.count(key) && bad.empty())
+        bad = "unknown field \"" + key + "\"" + nearest_field(key, known);
       if (lua_type(L, -1) == LUA_TSTRING) out[key] = lua_tostring(L, -1);
       else out[key] = lua_toboolean(L, -1) ? "true" : "false";
     }
@@ -69,6 +98,12 @@ int64_t parse_time(const std::string& s) {
   std::tm tm{};
   if (s.empty() || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
   return static_cast<int64_t>(timegm(&tm));
+}
+
+std::string join_names(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
 }
 
 }  // namespace
@@ -89,11 +124,26 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
   lua_getglobal(L, "cases");
   if (!lua_istable(L, -1)) return error = cases_file + ": expected a global table `cases`", -1;
 
-  int failures = 0, total = 0;
   const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, -1));
+  // Every case's fields first: a misspelt one refuses the file before any
+  // case runs (no half-run with results that look meaningful).
   for (lua_Integer i = 1; i <= n; ++i) {
     lua_rawgeti(L, -1, i);
     if (!lua_istable(L, -1)) return error = cases_file + ": case " + std::to_string(i) + " is not a table", -1;
+    const std::string name = field_str(L, "name", "case " + std::to_string(i));
+    const std::string kind = field_str(L, "kind", "exec");
+    std::string bad;
+    const std::set<std::string> known = parser.option_names(kind);
+    field_options(L, known, bad);
+    lua_pop(L, 1);
+    if (!bad.empty())
+      return error = cases_file + ": case " + std::to_string(i) + " (" + name + "): " + bad +
+                     (known.empty() ? "" : " (kind " + kind + " also takes: " + join_names(known) + ")"),
+             -1;
+  }
+  int failures = 0, total = 0;
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_rawgeti(L, -1, i);
     ++total;
     const std::string name = field_str(L, "name", "case " + std::to_string(i));
     SessionRequest s;
@@ -118,7 +168,8 @@ int run_policy_cases(const std::string& policy_file, const std::string& cases_fi
     if (hook != "on_session") s.credential = case_credential.empty() ? "default" : case_credential;
     const std::string kind = field_str(L, "kind", "exec");
     const std::string command = field_str(L, "command");
-    const CommandOptions options = field_options(L);
+    std::string unused;  // checked above
+    const CommandOptions options = field_options(L, parser.option_names(kind), unused);
     lua_getfield(L, -1, "columns");
     const bool check_columns = lua_istable(L, -1);
     lua_pop(L, 1);

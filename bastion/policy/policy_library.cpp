@@ -653,18 +653,6 @@ bool string_list(lua_State* L, int t, std::vector<std::string>& out) {
 // mask = "re" | { "re", ... } | { patterns = {...}, replacement = "...",
 //         columns = { "email", ["users.ssn"] = "last:4", card = "hash" }, derived = "mask"|"keep",
 //         allow_derived_objects = true|false }
-bool parse_column_method(const std::string& m, ColumnMaskRule& r) {
-  if (m == "full") return r.method = ColumnMaskRule::Method::full, true;
-  if (m == "hash") return r.method = ColumnMaskRule::Method::hash, true;
-  if (m.starts_with("last:")) {
-    const auto n = parse_unsigned(std::string_view(m).substr(5), 0, 999);
-    if (!n) return false;
-    r.method = ColumnMaskRule::Method::keep_last;
-    r.keep = static_cast<int>(*n);
-    return true;
-  }
-  return false;
-}
 
 bool parse_column_masks(lua_State* L, int t, Decision& d, std::string& error) {
   if (!lua_istable(L, t)) return error = "mask.columns must be a table", false;
@@ -689,7 +677,7 @@ bool parse_column_masks(lua_State* L, int t, Decision& d, std::string& error) {
       lua_pop(L, 1);
       return error = "mask.columns: bad column name \"" + name + "\"", false;
     }
-    if (!parse_column_method(method, r)) {
+    if (!parse_column_mask_method(method, r)) {
       lua_pop(L, 1);
       return error = "mask.columns: unknown method \"" + method + "\" (full, hash, last:N)", false;
     }
@@ -809,6 +797,19 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
   }
   lua_settop(L, fields - 1);
   return ok;
+}
+
+bool parse_column_mask_method(const std::string& m, ColumnMaskRule& r) {
+  if (m == "full") return r.method = ColumnMaskRule::Method::full, true;
+  if (m == "hash") return r.method = ColumnMaskRule::Method::hash, true;
+  if (m.starts_with("last:")) {
+    const auto n = parse_unsigned(std::string_view(m).substr(5), 0, 999);
+    if (!n) return false;
+    r.method = ColumnMaskRule::Method::keep_last;
+    r.keep = static_cast<int>(*n);
+    return true;
+  }
+  return false;
 }
 
 }  // namespace bastion

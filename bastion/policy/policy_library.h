@@ -29,4 +29,8 @@ constexpr double kMaxPatternCost = 5e7;
 
 std::string sha256_hex(std::string_view data);
 
+// A column mask method as mask.columns spells it: "full", "hash", "last:N"
+// (N 0..999); false when it is none of them. Shared with `policy check`.
+bool parse_column_mask_method(const std::string& m, ColumnMaskRule& r);
+
 }  // namespace bastion

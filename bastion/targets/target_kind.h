@@ -71,6 +71,15 @@ class TargetKind : public TargetSchema {
                                       const CommandOptions&) const {
     return ParsedCommand{.text = text};
   }
+  // The options parse_command reads for `kind` (a case's extra fields).
+  virtual std::set<std::string> command_options(const std::string& /*kind*/) const { return {}; }
+  // The command kind an exec channel's command is decided as, for
+  // `bastionctl policy test --config --target` without --kind: its first
+  // parsed kind (a statement, an invocation), or "exec" when it has none.
+  virtual std::string exec_command_kind() const {
+    const auto k = command_kinds();
+    return k.empty() ? "exec" : k.front();
+  }
 };
 
 // The kind a loaded target is (its schema came from a TargetKinds).
@@ -89,6 +98,7 @@ class TargetKinds : public TargetSchemas, public CommandParser {
   std::vector<std::string> types() const override;
   std::optional<ParsedCommand> parse(const std::string& kind, const std::string& text,
                                      const CommandOptions& options) const override;
+  std::set<std::string> option_names(const std::string& kind) const override;
   // The first kind registered.
   std::string default_target_type() const override { return kinds_.empty() ? "" : kinds_.front()->type(); }
   // Every command kind some target kind parses, for usage lines.

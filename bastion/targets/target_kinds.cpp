@@ -30,6 +30,13 @@ std::optional<ParsedCommand> TargetKinds::parse(const std::string& kind, const s
   return std::nullopt;
 }
 
+std::set<std::string> TargetKinds::option_names(const std::string& kind) const {
+  for (const auto& k : kinds_)
+    for (const auto& c : k->command_kinds())
+      if (c == kind) return k->command_options(kind);
+  return {};
+}
+
 std::vector<std::string> TargetKinds::command_kinds() const {
   std::vector<std::string> out;
   for (const auto& k : kinds_)

@@ -1,5 +1,7 @@
 """Admin and auditor command lines: bastiond --check, bastionctl."""
+import json
 import os
+import re
 import shutil
 
 from harness import BASTIOND, BASTIONCTL, BastionTest, main, run
@@ -41,6 +43,70 @@ class CliTest(BastionTest):
         # The key is every ssh target's: whichever the loader reads first is named.
         self.assertRegex(r.stderr.decode(), rf"^bastiond: {conf}:\d+: targets\.(web1|db1|dead)\.identity: {key}: "
                                             r"mode 0644 is readable by group or others \(chmod 600\)\n$")
+
+    # Every command and subcommand of bastionctl(1), as its SYNOPSIS lists them.
+    COMMANDS = [("config", "check"), ("policy", "check"), ("policy", "test"), ("recording", "cat"),
+                ("recording", "play"), ("recording", "verify"), ("audit", "sessions"), ("audit", "commands"),
+                ("audit", "auth"), ("session", "show"), ("verify",), ("recordings", "prune"), ("approvals", "list"),
+                ("approvals", "show"), ("approvals", "approve"), ("approvals", "deny"), ("approvals", "revoke"),
+                ("ca", "init"), ("cert", "issue"), ("kubeconfig",)]
+
+    def test_help_for_every_command_on_stdout_exit_0(self):
+        for flag in ("--help", "-h"):
+            r = run([BASTIONCTL, flag])
+            self.assertEqual((r.returncode, r.stderr), (0, b""))
+            self.assertTrue(r.stdout.startswith(b"usage: bastionctl config check FILE\n"), r.stdout)
+            for words in self.COMMANDS:
+                self.assertIn(("bastionctl " + " ".join(words)).encode(), r.stdout)
+        for words in self.COMMANDS:
+            for flag in ("--help", "-h"):
+                with self.subTest(command=words, flag=flag):
+                    r = run([BASTIONCTL, *words, flag])
+                    self.assertEqual((r.returncode, r.stderr), (0, b""))
+                    self.assertTrue(r.stdout.startswith(b"usage: bastionctl " + " ".join(words).encode()), r.stdout)
+        # A command alone: every subcommand's usage.
+        r = run([BASTIONCTL, "audit", "--help"])
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(re.findall(r"bastionctl audit (\w+)", r.stdout.decode()), ["sessions", "commands", "auth"])
+        # Without a command it is a usage error, on stderr.
+        r = run([BASTIONCTL])
+        self.assertEqual((r.returncode, r.stdout), (2, b""))
+        self.assertTrue(r.stderr.startswith(b"usage: bastionctl "))
+        r = run([BASTIONCTL, "frobnicate"])
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(r.stderr.startswith(b"bastionctl: unknown command frobnicate\nusage: "), r.stderr)
+
+    def test_an_unknown_option_is_named(self):
+        db = os.path.join(self.env.d, "data", "audit.db")
+        for words, shown in [(["audit", "commands", "--db", db, "--foo"], "audit commands"),
+                             (["audit", "sessions", "--json", "-x"], "audit sessions"),
+                             (["policy", "test", "p.lua", "--lables", "env=prod", "--", "ls"], "policy test"),
+                             (["policy", "check", "--bogus", "p.lua"], "policy check"),
+                             (["verify", "--db", db, "--everything"], "verify"),
+                             (["recordings", "prune", "--db", db, "--force"], "recordings prune"),
+                             (["approvals", "--db", db, "list", "--all"], "approvals list"),
+                             (["session", "show", "x", "--db", db, "--full"], "session show"),
+                             (["config", "check", "--strict", "x.conf"], "config check")]:
+            with self.subTest(words=words):
+                r = run([BASTIONCTL, *words])
+                bad = next(w for w in words if w.startswith("-") and w not in ("--db", "--json", "--"))
+                self.assertEqual((r.returncode, r.stdout, r.stderr.decode()),
+                                 (2, b"", f"bastionctl: {shown}: unknown option {bad}\n"))
+        # What follows -- is the command under test, never an option.
+        r = run([BASTIONCTL, "policy", "test", os.path.join(self.env.d, "nope.lua"), "--", "ls", "--frob"])
+        self.assertEqual(r.returncode, 2)
+        self.assertNotIn(b"unknown option", r.stderr)
+
+    def test_listings_offer_json(self):
+        db = os.path.join(self.env.d, "data", "audit.db")
+        r = run([BASTIONCTL, "approvals", "--db", db, "list", "--json"])
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.assertEqual(json.loads(r.stdout), [])
+        r = run([BASTIONCTL, "recordings", "prune", "--db", db, "--retention", "3650d", "--dry-run", "--json"])
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.assertEqual(json.loads(r.stdout), {"dry_run": True, "pruned": [], "errors": []})
+        r = run([BASTIONCTL, "approvals", "--db", db, "show", "1", "--json"])
+        self.assertEqual((r.returncode, r.stderr), (2, b"bastionctl: approvals: --json goes with list\n"))
 
     def test_recording_play_with_markers(self):
         self.env.ssh("web1", "echo played")

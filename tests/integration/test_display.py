@@ -2,6 +2,7 @@
 command text, key IDs, names) reaches approvers, auditors and the text log
 escaped (common/display_escape.h), never as raw control, bidi or invisible
 characters."""
+import json
 import os
 import subprocess
 import time
@@ -86,6 +87,13 @@ class DisplayTest(BastionTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(controls(r.stdout), [])
         self.assertIn(listed, r.stdout.decode())
+        # As JSON: the exact text, its control bytes as JSON escapes.
+        r = run([BASTIONCTL, "approvals", "--db", self.db, "list", "--json"])
+        self.assertEqual((r.returncode, controls(r.stdout)), (0, []), r.stderr)
+        entry = next(e for e in json.loads(r.stdout) if e["id"] == rid)
+        self.assertEqual((entry["kind"], entry["requester"], entry["target"], entry["command_kind"], entry["command"],
+                          entry["reason"], entry["approvers"], entry["votes"]),
+                         ("command", "alice", "web1", "exec", FORGED.decode(), "held", ["oncall"], []))
         # What was shown is what runs: the exact bytes.
         r = self.approvals("approve", str(rid))
         self.assertEqual(r.returncode, 0, r.stderr)

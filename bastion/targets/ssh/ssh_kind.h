@@ -24,6 +24,12 @@ class SshKind : public TargetKind {
   std::vector<std::string> command_kinds() const override { return {"shell_line", "sftp"}; }
   ParsedCommand parse_command(const std::string& kind, const std::string& text,
                               const CommandOptions& options) const override;
+  std::set<std::string> command_options(const std::string& kind) const override {
+    if (kind == "sftp") return {"op", "path", "to", "mode", "attrs"};
+    return {"nested", "hidden", "fullscreen", "pasted", "continued", "program"};
+  }
+  // An exec channel's command is a shell line the target's shell runs (c.parts).
+  std::string exec_command_kind() const override { return "exec"; }
 };
 
 }  // namespace bastion

@@ -24,6 +24,7 @@ class EchoKind : public TargetKind {
   std::vector<std::string> command_kinds() const override { return {"echo"}; }
   ParsedCommand parse_command(const std::string& kind, const std::string& text,
                               const CommandOptions& options) const override;
+  std::set<std::string> command_options(const std::string&) const override { return {"loud"}; }
 };
 
 // The built-in kinds and this one.

@@ -1,0 +1,44 @@
+// Shared by `bastionctl policy test` and `policy check` (ctl/policy_*.cpp).
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/policy.h"
+#include "policy/policy_chain.h"
+#include "targets/target_kind.h"
+
+namespace bastion {
+
+// What one `policy test` command is decided against.
+struct PolicySubject {
+  std::unique_ptr<PolicyChain> chain;  // null: no policy configured (every command allowed)
+  SessionRequest session;
+  // The target's kind (--config): it parses the commands and names the
+  // default command kind. Null in the single-file form (any kind parses).
+  const TargetKind* target_kind = nullptr;
+  std::vector<std::string> approvers;  // the target's (--config)
+  std::vector<std::string> credentials;  // the names of the target's held credentials (--config)
+  // The bastion refuses before any policy (the principals the target does not allow).
+  std::string access_refusal;
+  std::string access_note;  // printed as "access:" (what was or was not checked)
+};
+
+// From `--config FILE --target NAME`: the policies, labels and kind
+// bastiond would use for that target; `session` holds the identity,
+// principals, source address and tty from the command line.
+// nullopt + `error` for a configuration that does not load or a target it lacks.
+std::optional<PolicySubject> policy_subject_from_config(const std::string& config_file, const std::string& target,
+                                                        bool principals_given, SessionRequest session,
+                                                        const TargetKinds& kinds, std::string& error);
+
+// `policy check --config FILE`: every configured policy, and reviews that
+// would reach a target without approvers. Problems as printable lines.
+std::vector<std::string> check_configured_policies(const std::string& config_file, const TargetKinds& kinds,
+                                                   std::vector<std::string>& ok_lines);
+
+// One policy file's own problems (load errors, hooks, mask methods).
+std::vector<std::string> check_policy_file(const std::string& file, std::string& ok_line);
+
+}  // namespace bastion

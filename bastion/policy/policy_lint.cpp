@@ -1,0 +1,234 @@
+#include "policy/policy_lint.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <optional>
+
+#include "policy/policy.h"
+#include "policy/policy_library.h"
+
+namespace bastion {
+namespace {
+
+constexpr const char* kHooks[] = {"on_session", "on_command"};
+
+
+// One token of Lua text: comments dropped, strings decoded only as far as
+// a mask method needs (escapes kept as written: a method never has one).
+struct Token {
+  enum class Kind { name, string, other, end } kind = Kind::end;
+  std::string text;
+  int line = 1;
+};
+
+class LuaTokens {
+ public:
+  explicit LuaTokens(std::string_view s) : s_(s) {}
+
+  Token next() {
+    skip_space_and_comments();
+    Token t;
+    t.line = line_;
+    if (i_ >= s_.size()) return t;
+    const char c = s_[i_];
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      const std::size_t b = i_;
+      while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_')) ++i_;
+      t.kind = Token::Kind::name;
+      t.text = s_.substr(b, i_ - b);
+      return t;
+    }
+    if (c == '"' || c == '\'') {
+      ++i_;
+      t.kind = Token::Kind::string;
+      while (i_ < s_.size() && s_[i_] != c && s_[i_] != '\n') {
+        if (s_[i_] == '\\' && i_ + 1 < s_.size()) {
+          if (s_[i_ + 1] == '\n') ++line_;
+          t.text += s_.substr(i_, 2);
+          i_ += 2;
+          continue;
+        }
+        t.text += s_[i_++];
+      }
+      if (i_ < s_.size() && s_[i_] == c) ++i_;
+      return t;
+    }
+    if (c == '[') {
+      if (const auto level = long_bracket_level()) {
+        t.kind = Token::Kind::string;
+        t.text = long_bracket(*level);
+        return t;
+      }
+    }
+    t.kind = Token::Kind::other;
+    t.text = std::string(1, c);
+    ++i_;
+    return t;
+  }
+
+ private:
+  // At "[" "="* "[": the number of '='.
+  std::optional<std::size_t> long_bracket_level() const {
+    std::size_t j = i_ + 1, level = 0;
+    while (j < s_.size() && s_[j] == '=') ++j, ++level;
+    if (j < s_.size() && s_[j] == '[') return level;
+    return std::nullopt;
+  }
+  std::string long_bracket(std::size_t level) {
+    i_ += level + 2;
+    const std::string close = "]" + std::string(level, '=') + "]";
+    const auto e = s_.find(close, i_);
+    const std::size_t stop = e == std::string_view::npos ? s_.size() : e;
+    std::string out(s_.substr(i_, stop - i_));
+    line_ += static_cast<int>(std::count(out.begin(), out.end(), '\n'));
+    i_ = e == std::string_view::npos ? s_.size() : e + close.size();
+    return out;
+  }
+  void skip_space_and_comments() {
+    while (i_ < s_.size()) {
+      if (s_[i_] == '\n') {
+        ++line_, ++i_;
+      } else if (std::isspace(static_cast<unsigned char>(s_[i_]))) {
+        ++i_;
+      } else if (s_.substr(i_, 2) == "--") {
+        i_ += 2;
+        if (i_ < s_.size() && s_[i_] == '[') {
+          if (const auto level = long_bracket_level()) {
+            long_bracket(*level);
+            continue;
+          }
+        }
+        while (i_ < s_.size() && s_[i_] != '\n') ++i_;
+      } else {
+        return;
+      }
+    }
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+  int line_ = 1;
+};
+
+bool is(const Token& t, Token::Kind k, std::string_view text) { return t.kind == k && t.text == text; }
+
+std::string base(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+}  // namespace
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (same ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::vector<std::string> hook_problems(const std::vector<std::string>& functions) {
+  std::vector<std::string> out;
+  bool any_hook = false;
+  for (const auto& f : functions) {
+    if (f == kHooks[0] || f == kHooks[1]) {
+      any_hook = true;
+      continue;
+    }
+    const char* nearest = kHooks[0];
+    std::size_t best = edit_distance(f, kHooks[0]);
+    if (const std::size_t d = edit_distance(f, kHooks[1]); d < best) best = d, nearest = kHooks[1];
+    // A function named on_* is meant as a hook; so is one a typo away from one.
+    if (f.starts_with("on_") || best <= 2)
+      out.push_back("unknown hook " + f + (best <= 3 ? std::string("; did you mean ") + nearest + "?" : std::string()) +
+                    " (hooks: on_session, on_command)");
+  }
+  if (!any_hook) out.push_back("defines no hook (on_session or on_command): it never decides anything");
+  return out;
+}
+
+LuaTextScan scan_policy_text(const std::string& text, const std::string& file) {
+  LuaTextScan scan;
+  std::vector<Token> toks;
+  LuaTokens lex(text);
+  for (Token t = lex.next(); t.kind != Token::Kind::end; t = lex.next()) toks.push_back(std::move(t));
+  // The index one past the bracket that closes the one at `open`.
+  auto closing = [&](std::size_t open) {
+    const std::string o = toks[open].text, c = o == "{" ? "}" : ")";
+    int depth = 0;
+    for (std::size_t j = open; j < toks.size(); ++j) {
+      if (toks[j].kind != Token::Kind::other) continue;
+      if (toks[j].text == "{" || toks[j].text == "(") ++depth;
+      if (toks[j].text == "}" || toks[j].text == ")") --depth;
+      if (depth == 0) return j + 1;
+    }
+    return toks.size();
+  };
+  for (std::size_t i = 0; i < toks.size(); ++i) {
+    const Token& t = toks[i];
+    const bool defined_here = i > 0 && (is(toks[i - 1], Token::Kind::name, "function") ||
+                                        is(toks[i - 1], Token::Kind::other, ".") ||
+                                        is(toks[i - 1], Token::Kind::other, ":"));
+    if (is(t, Token::Kind::name, "review") && !defined_here && i + 1 < toks.size()) {
+      const Token& n = toks[i + 1];
+      if (n.kind == Token::Kind::string) {
+        scan.reviews.push_back({t.line, false});
+      } else if (is(n, Token::Kind::other, "{") || is(n, Token::Kind::other, "(")) {
+        const std::size_t end = closing(i + 1);
+        bool approvers = false;
+        for (std::size_t j = i + 2; j < end; ++j) approvers = approvers || is(toks[j], Token::Kind::name, "approvers");
+        scan.reviews.push_back({t.line, approvers});
+      }
+    }
+    // columns = { "email", card = "hash", ["users.ssn"] = "last:4" }: each
+    // string given as a value is a method.
+    if (is(t, Token::Kind::name, "columns") && i + 2 < toks.size() && is(toks[i + 1], Token::Kind::other, "=") &&
+        is(toks[i + 2], Token::Kind::other, "{")) {
+      const std::size_t end = closing(i + 2);
+      int depth = 0;
+      for (std::size_t j = i + 2; j < end; ++j) {
+        if (is(toks[j], Token::Kind::other, "{")) ++depth;
+        if (is(toks[j], Token::Kind::other, "}")) --depth;
+        if (depth != 1 || !is(toks[j], Token::Kind::other, "=") || j + 1 >= end) continue;
+        const Token& v = toks[j + 1];
+        // "a == b" inside a table constructor is an expression, not a key.
+        if (j + 1 < end && is(v, Token::Kind::other, "=")) continue;
+        ColumnMaskRule r;
+        if (v.kind == Token::Kind::string && !parse_column_mask_method(v.text, r))
+          scan.mask_problems.push_back(file + ":" + std::to_string(v.line) + ": mask column method \"" + v.text +
+                                       "\" is not full, hash or last:N (N 0-999)");
+      }
+    }
+  }
+  return scan;
+}
+
+std::vector<std::string> lint_policy(const PolicySource& src, const std::vector<std::string>& functions) {
+  std::vector<std::string> out;
+  for (const auto& p : hook_problems(functions)) out.push_back(src.path + ": " + p);
+  auto scan_one = [&](const std::string& text, const std::string& file) {
+    for (auto& p : scan_policy_text(text, file).mask_problems) out.push_back(std::move(p));
+  };
+  scan_one(src.text, src.path);
+  for (const auto& [name, text] : src.modules)
+    scan_one(text, (std::filesystem::path(src.dir) / (name + ".lua")).string());
+  return out;
+}
+
+std::vector<std::string> reviews_without_approvers(const PolicySource& src) {
+  std::vector<std::string> out;
+  auto scan_one = [&](const std::string& text, const std::string& file) {
+    for (const auto& r : scan_policy_text(text, file).reviews)
+      if (!r.names_approvers) out.push_back(base(file) + ":" + std::to_string(r.line));
+  };
+  scan_one(src.text, src.path);
+  for (const auto& [name, text] : src.modules) scan_one(text, name + ".lua");
+  return out;
+}
+
+}  // namespace bastion
