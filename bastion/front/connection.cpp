@@ -1,5 +1,6 @@
 #include "front/connection.h"
 
+#include "auth/cert_problem_text.h"
 #include "auth/cert_verifier.h"
 #include "common/base64.h"
 #include "common/guarded.h"
@@ -18,6 +19,9 @@ constexpr std::size_t kMaxProbesNamed = 3;
 // A refusal reason is ours, but may quote what the client sent (a parser's
 // complaint, a plain key's description): bounded like the rest.
 constexpr std::size_t kMaxReasonBytes = 4 * kMaxUntrustedBytes;
+
+struct SshBinaryStringFree { void operator()(ssh_string s) const { ssh_string_free(s); } };
+using SshString = std::unique_ptr<std::remove_pointer_t<ssh_string>, SshBinaryStringFree>;
 
 // "ssh-ed25519 SHA256:..." for an offered key.
 std::string key_description(ssh_key key) {
@@ -270,7 +274,22 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
     return refuse("malformed certificate: " + clip_untrusted(err), "", 0, "");
   TrustAnchors anchors{cfg_->user_cas, cfg_->revoked.get(), cfg_->cert_clock_skew};
   const CertVerdict v = verify_user_certificate(cert, anchors, unix_now(), peer_);
-  if (!v.accepted) return refuse(v.reason, cert.key_id, cert.serial, v.ca_fingerprint);
+  if (!v.accepted) {
+    // A problem the holder can fix is told only to the holder: the query
+    // (anyone with the public certificate can send one) is answered "yes"
+    // so that the client signs, and the reason goes out only with the
+    // refusal of a verified signature. Everything else stays silent.
+    const bool tell = cfg_->auth_failure_detail && !v.problems.empty();
+    if (tell && state == SSH_PUBLICKEY_STATE_NONE) {
+      note_probe(cert.key_id, cert.serial, v.ca_fingerprint);
+      return SSH_AUTH_SUCCESS;
+    }
+    if (tell && state == SSH_PUBLICKEY_STATE_VALID) {
+      forget_probe(cert.key_id, cert.serial, v.ca_fingerprint);
+      send_banner(cert_problem_lines(v.problems, cfg_->renew_hint.empty() ? kDefaultRenewHint : cfg_->renew_hint));
+    }
+    return refuse(v.reason, cert.key_id, cert.serial, v.ca_fingerprint);
+  }
 
   // A query ("would you accept this key?") is answered without side effects;
   // the real attempt comes with a signature libssh has already verified
@@ -335,6 +354,12 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   ctx_.end_startup(source_);
   unauthenticated_ = false;
   return SSH_AUTH_SUCCESS;
+}
+
+void Connection::send_banner(const std::string& text) {
+  const SshString banner(ssh_string_from_char(text.c_str()));
+  if (!banner || ssh_send_issue_banner(session_.get(), banner.get()) != SSH_OK)
+    log_info("cannot send the refusal banner", {{"peer", peer_}, {"error", ssh_get_error(session_.get())}});
 }
 
 void Connection::run() {

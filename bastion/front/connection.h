@@ -42,6 +42,8 @@ class Connection {
   // yes) but has not yet signed for: a stolen certificate without its key.
   void note_probe(const std::string& key_id, uint64_t serial, const std::string& ca);
   void forget_probe(const std::string& key_id, uint64_t serial, const std::string& ca);
+  // SSH_MSG_USERAUTH_BANNER: shown by OpenSSH on stderr (unless LogLevel=quiet).
+  void send_banner(const std::string& text);
   void serve();
   void audit_auth(const std::string& user, const std::string& key_id, uint64_t serial,
                   const std::string& ca_fp, bool ok, const std::string& reason);
