@@ -225,10 +225,18 @@ int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
       what = "direct-tcpip to " + std::string(host ? host : "?") + ":" +
              std::to_string(ssh_message_channel_request_open_destination_port(msg));
     } else if (type == SSH_REQUEST_CHANNEL_OPEN) {
-      what = "channel type " + std::to_string(sub);
+      // Named as OpenSSH names the channel type, so the user's line says what.
+      what = sub == SSH_CHANNEL_X11                ? "x11 channel"
+             : sub == SSH_CHANNEL_AUTH_AGENT       ? "auth-agent channel"
+             : sub == SSH_CHANNEL_FORWARDED_TCPIP  ? "forwarded-tcpip channel"
+                                                   : "channel type " + std::to_string(sub);
+      reason = sub == SSH_CHANNEL_X11          ? "X11 forwarding is not available through the bastion"
+               : sub == SSH_CHANNEL_AUTH_AGENT ? "agent forwarding is not available through the bastion"
+                                               : "only session channels are served";
     } else if (type == SSH_REQUEST_GLOBAL && (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ||
                                               sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)) {
       what = "remote port forwarding";
+      reason = "remote port forwarding is not allowed (a tunnel would bypass recording)";
     }
     if (!what.empty() && c->s_) c->s_->refuse_request("forward", what, reason);
     return 1;  // not handled here: libssh sends the default refusal
