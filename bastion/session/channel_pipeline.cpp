@@ -152,7 +152,7 @@ void ChannelPipeline::unknown_target() {
     state_ = State::running;
     return;
   }
-  refuse("bastion: unknown target \"" + s_.identity().requested_user + "\"", kExitAccessRefused, "unknown target");
+  refuse("bastion: unknown target \"" + s_.identity().requested_user + "\"", kExitAccessRefused, "access refused");
   notice("bastion: usage: ssh TARGET@bastion [command]");
   std::string list;
   for (const auto& n : usable) list += (list.empty() ? "" : ", ") + n;
