@@ -192,7 +192,9 @@ bool Session::unknown_target() const {
 std::vector<std::string> Session::usable_targets(bool tty) {
   std::vector<std::string> out;
   const int64_t now = unix_now();
-  for (const auto& [name, t] : cfg_->targets) {
+  for (const auto& entry : cfg_->targets) {
+    const std::string& name = entry.first;
+    const TargetConfig& t = entry.second;  // named, not bound: lambdas capture it (clang 14)
     bool allowed = std::any_of(identity_.principals.begin(), identity_.principals.end(), [&](const std::string& p) {
       return std::find(t.allow.begin(), t.allow.end(), p) != t.allow.end();
     });
