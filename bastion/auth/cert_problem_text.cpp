@@ -5,6 +5,9 @@
 #include "common/display_escape.h"
 
 namespace bastion {
+namespace {
+constexpr std::size_t kMaxListChars = 200;
+}  // namespace
 
 std::string utc_minute(uint64_t unix_seconds) {
   // year 9999's last minute: anything later (0xFFFF... = "forever") clamps.
@@ -33,7 +36,9 @@ std::string cert_problem_lines(const std::vector<CertProblem>& problems, const s
         line += "names no principals; " + hint;
         break;
       case CertProblem::Kind::source_address:
-        line += "may be used only from " + display_escape(p.allowed_from) + ", not from " + display_escape(p.peer) +
+        // The list is the CA's (signed), the address the peer's own: both bounded.
+        line += "may be used only from " + display_escape_truncated(p.allowed_from, kMaxListChars) + ", not from " +
+                display_escape_truncated(p.peer, kMaxListChars) +
                 "; log in from an allowed address, or " + hint;
         break;
     }

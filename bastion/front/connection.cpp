@@ -113,10 +113,11 @@ void Connection::audit_auth(const std::string& user, const std::string& key_id, 
   if (!ctx_.audit().auth_event(e, err)) log_error("audit write failed", {{"error", err}});
 }
 
-void Connection::note_probe(const std::string& key_id, uint64_t serial, const std::string& ca) {
+void Connection::note_probe(const std::string& key_id, uint64_t serial, const std::string& ca,
+                            const std::string& refused) {
   for (const auto& p : probes_)
     if (p.key_id == key_id && p.serial == serial && p.ca == ca) return;
-  if (probes_.size() < kMaxProbesNamed) probes_.push_back({login_user_, key_id, ca, serial});
+  if (probes_.size() < kMaxProbesNamed) probes_.push_back({login_user_, key_id, ca, serial, refused});
   else ++more_probes_;
 }
 
@@ -131,6 +132,7 @@ void Connection::audit_unfinished_login() {
     const Probe& p = probes_[i];
     const std::string key_id = clip_untrusted(p.key_id);
     std::string why = "certificate offered but not signed for (no private key)";
+    if (!p.refused.empty()) why += "; it would be refused: " + p.refused;
     if (i + 1 == probes_.size() && more_probes_ > 0)
       why += "; and " + std::to_string(more_probes_) + " more certificate" + (more_probes_ > 1 ? "s" : "");
     log_warn("authentication refused", {{"peer", peer_}, {"user", p.user}, {"key_id", key_id},
@@ -289,7 +291,7 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
     // refusal of a verified signature. Everything else stays silent.
     const bool tell = cfg_->auth_failure_detail && !v.problems.empty();
     if (tell && state == SSH_PUBLICKEY_STATE_NONE) {
-      note_probe(cert.key_id, cert.serial, v.ca_fingerprint);
+      note_probe(cert.key_id, cert.serial, v.ca_fingerprint, v.reason);
       return SSH_AUTH_SUCCESS;
     }
     if (tell && state == SSH_PUBLICKEY_STATE_VALID) {
