@@ -185,7 +185,9 @@ void ChannelPipeline::launch() {
   std::string err;
   const double t0 = monotonic_seconds();
   conn_ = s_.target(err);
-  if (!conn_) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
+  if (!conn_)
+    return refuse("bastion: " + (err.empty() ? "cannot connect to the target" : err), kExitBastionError,
+                  "target unreachable");
   const double t1 = monotonic_seconds();
   ExecRequest er{.kind = kind(), .text = text(), .pty = pty(), .env = requests_.env(), .gate = &gate_,
                  .access = std::nullopt, .sandbox_uid = std::nullopt};
@@ -195,7 +197,9 @@ void ChannelPipeline::launch() {
     return refuse("bastion: no sandbox user is free for " + target_cfg_->type + "; try again later", kExitBastionError,
                   "no sandbox uid");
   exec_ = conn_->start(er, err);
-  if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
+  if (!exec_)
+    return refuse("bastion: " + (err.empty() ? "the target did not start the command" : err), kExitBastionError,
+                  "target refused");
   const double t2 = monotonic_seconds();
   log_info("command running", {{"session", s_.id()}, {"connect_ms", std::to_string(static_cast<int>((t1 - t0) * 1000))},
                                {"start_ms", std::to_string(static_cast<int>((t2 - t1) * 1000))}});
