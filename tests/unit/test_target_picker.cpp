@@ -28,7 +28,7 @@ TEST_CASE("picker: sorted list, arrows move, Enter chooses", "[picker]") {
   CHECK(*p.chosen() == "web1");
 }
 
-TEST_CASE("picker: typing filters, case-insensitively; backspace and Ctrl-U", "[picker]") {
+TEST_CASE("picker: typing filters case-insensitively, backspace and Ctrl-U edit", "[picker]") {
   TargetPicker p({"web1", "db1", "web2"});
   p.feed("WEB");
   CHECK(p.matches() == std::vector<std::string>{"web1", "web2"});
@@ -49,7 +49,7 @@ TEST_CASE("picker: typing filters, case-insensitively; backspace and Ctrl-U", "[
   CHECK(*t.chosen() == "aqua");
 }
 
-TEST_CASE("picker: Ctrl-C, Ctrl-D and a lone Esc quit", "[picker]") {
+TEST_CASE("picker: Ctrl-C or Ctrl-D or a lone Esc quits", "[picker]") {
   for (const std::string k : {"\x03", "\x04", "\x1b", "\x1bx"}) {
     TargetPicker p({"web1"});
     p.feed(k);
