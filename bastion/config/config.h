@@ -110,6 +110,11 @@ struct Config {
   std::string log_format = "text";  // "text" | "json"
   std::string log_level = "info";
   int64_t cert_clock_skew = 60;
+  // Tell a user why their own certificate was refused (expired, not yet
+  // valid, no principals, source address), after they signed with its key;
+  // false ("none"): OpenSSH's silence.
+  bool auth_failure_detail = true;
+  std::string renew_hint;  // empty: kDefaultRenewHint (auth/cert_problem_text.h)
   int64_t cert_max_ttl = 86400;  // longest certificate `bastionctl cert issue --config` mints (seconds)
   bool record_input = false;
   bool close_on_recording_failure = true;  // false: continue unrecorded, audited as such

@@ -284,7 +284,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
                  "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
                  "targets", "policy", "policy_default", "policy_limits", "approvals", "audit_signing_key",
                  "audit_key_fingerprint", "retention", "web_listen", "web_cert", "web_key", "web_assets_dir", "auditor_principals",
-                 "web_session_ttl"},
+                 "web_session_ttl", "auth_failure_detail", "renew_hint"},
                 1, "");
     auto& c = *cfg;
     const int ul = r.line_of("user");
@@ -327,6 +327,14 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     c.cert_clock_skew = r.integer("cert_clock_skew", r.line_of("cert_clock_skew"), "", 0, 3600).value_or(60);
     c.cert_max_ttl = r.integer("cert_max_ttl", r.line_of("cert_max_ttl"), "", 60, 365 * 86400).value_or(86400);
     c.record_input = r.boolean("record_input", r.line_of("record_input"), "").value_or(false);
+    const int afl = r.line_of("auth_failure_detail");
+    const std::string afd = r.str("auth_failure_detail", afl, "").value_or("reason");
+    if (afd != "reason" && afd != "none") r.fail(afl, "auth_failure_detail", "expected \"reason\" or \"none\"");
+    c.auth_failure_detail = afd == "reason";
+    const int rhl = r.line_of("renew_hint");
+    c.renew_hint = r.str("renew_hint", rhl, "").value_or("");
+    if (c.renew_hint.size() > 200 || c.renew_hint.find_first_of("\r\n") != std::string::npos)
+      r.fail(rhl, "renew_hint", "expected one line of at most 200 characters");
     const int ol = r.line_of("on_recording_failure");
     const std::string orf = r.str("on_recording_failure", ol, "").value_or("close");
     if (orf != "close" && orf != "continue") r.fail(ol, "on_recording_failure", "expected \"close\" or \"continue\"");

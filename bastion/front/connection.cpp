@@ -1,5 +1,6 @@
 #include "front/connection.h"
 
+#include "auth/cert_problem_text.h"
 #include "auth/cert_verifier.h"
 #include "common/base64.h"
 #include "common/guarded.h"
@@ -18,6 +19,9 @@ constexpr std::size_t kMaxProbesNamed = 3;
 // A refusal reason is ours, but may quote what the client sent (a parser's
 // complaint, a plain key's description): bounded like the rest.
 constexpr std::size_t kMaxReasonBytes = 4 * kMaxUntrustedBytes;
+
+struct SshBinaryStringFree { void operator()(ssh_string s) const { ssh_string_free(s); } };
+using SshString = std::unique_ptr<std::remove_pointer_t<ssh_string>, SshBinaryStringFree>;
 
 // "ssh-ed25519 SHA256:..." for an offered key.
 std::string key_description(ssh_key key) {
@@ -109,10 +113,11 @@ void Connection::audit_auth(const std::string& user, const std::string& key_id, 
   if (!ctx_.audit().auth_event(e, err)) log_error("audit write failed", {{"error", err}});
 }
 
-void Connection::note_probe(const std::string& key_id, uint64_t serial, const std::string& ca) {
+void Connection::note_probe(const std::string& key_id, uint64_t serial, const std::string& ca,
+                            const std::string& refused) {
   for (const auto& p : probes_)
     if (p.key_id == key_id && p.serial == serial && p.ca == ca) return;
-  if (probes_.size() < kMaxProbesNamed) probes_.push_back({login_user_, key_id, ca, serial});
+  if (probes_.size() < kMaxProbesNamed) probes_.push_back({login_user_, key_id, ca, serial, refused});
   else ++more_probes_;
 }
 
@@ -127,6 +132,7 @@ void Connection::audit_unfinished_login() {
     const Probe& p = probes_[i];
     const std::string key_id = clip_untrusted(p.key_id);
     std::string why = "certificate offered but not signed for (no private key)";
+    if (!p.refused.empty()) why += "; it would be refused: " + p.refused;
     if (i + 1 == probes_.size() && more_probes_ > 0)
       why += "; and " + std::to_string(more_probes_) + " more certificate" + (more_probes_ > 1 ? "s" : "");
     log_warn("authentication refused", {{"peer", peer_}, {"user", p.user}, {"key_id", key_id},
@@ -221,10 +227,18 @@ int Connection::cb_message(ssh_session, ssh_message msg, void* self) {
       what = "direct-tcpip to " + std::string(host ? host : "?") + ":" +
              std::to_string(ssh_message_channel_request_open_destination_port(msg));
     } else if (type == SSH_REQUEST_CHANNEL_OPEN) {
-      what = "channel type " + std::to_string(sub);
+      // Named as OpenSSH names the channel type, so the user's line says what.
+      what = sub == SSH_CHANNEL_X11                ? "x11 channel"
+             : sub == SSH_CHANNEL_AUTH_AGENT       ? "auth-agent channel"
+             : sub == SSH_CHANNEL_FORWARDED_TCPIP  ? "forwarded-tcpip channel"
+                                                   : "channel type " + std::to_string(sub);
+      reason = sub == SSH_CHANNEL_X11          ? "X11 forwarding is not available through the bastion"
+               : sub == SSH_CHANNEL_AUTH_AGENT ? "agent forwarding is not available through the bastion"
+                                               : "only session channels are served";
     } else if (type == SSH_REQUEST_GLOBAL && (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ||
                                               sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)) {
       what = "remote port forwarding";
+      reason = "remote port forwarding is not allowed (a tunnel would bypass recording)";
     }
     if (!what.empty() && c->s_) c->s_->refuse_request("forward", what, reason);
     return 1;  // not handled here: libssh sends the default refusal
@@ -270,7 +284,22 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
     return refuse("malformed certificate: " + clip_untrusted(err), "", 0, "");
   TrustAnchors anchors{cfg_->user_cas, cfg_->revoked.get(), cfg_->cert_clock_skew};
   const CertVerdict v = verify_user_certificate(cert, anchors, unix_now(), peer_);
-  if (!v.accepted) return refuse(v.reason, cert.key_id, cert.serial, v.ca_fingerprint);
+  if (!v.accepted) {
+    // A problem the holder can fix is told only to the holder: the query
+    // (anyone with the public certificate can send one) is answered "yes"
+    // so that the client signs, and the reason goes out only with the
+    // refusal of a verified signature. Everything else stays silent.
+    const bool tell = cfg_->auth_failure_detail && !v.problems.empty();
+    if (tell && state == SSH_PUBLICKEY_STATE_NONE) {
+      note_probe(cert.key_id, cert.serial, v.ca_fingerprint, v.reason);
+      return SSH_AUTH_SUCCESS;
+    }
+    if (tell && state == SSH_PUBLICKEY_STATE_VALID) {
+      forget_probe(cert.key_id, cert.serial, v.ca_fingerprint);
+      send_banner(cert_problem_lines(v.problems, cfg_->renew_hint.empty() ? kDefaultRenewHint : cfg_->renew_hint));
+    }
+    return refuse(v.reason, cert.key_id, cert.serial, v.ca_fingerprint);
+  }
 
   // A query ("would you accept this key?") is answered without side effects;
   // the real attempt comes with a signature libssh has already verified
@@ -335,6 +364,12 @@ int Connection::auth_pubkey(const char* user, ssh_key key, char state) {
   ctx_.end_startup(source_);
   unauthenticated_ = false;
   return SSH_AUTH_SUCCESS;
+}
+
+void Connection::send_banner(const std::string& text) {
+  const SshString banner(ssh_string_from_char(text.c_str()));
+  if (!banner || ssh_send_issue_banner(session_.get(), banner.get()) != SSH_OK)
+    log_info("cannot send the refusal banner", {{"peer", peer_}, {"error", ssh_get_error(session_.get())}});
 }
 
 void Connection::run() {

@@ -40,8 +40,13 @@ class Connection {
   void audit_unfinished_login();
   // A certificate the client asked about ("would you accept it?", answered
   // yes) but has not yet signed for: a stolen certificate without its key.
-  void note_probe(const std::string& key_id, uint64_t serial, const std::string& ca);
+  // `refused`: the reason a signed attempt would get (a problem the holder
+  // could fix: the query was answered yes only so that it is told then).
+  void note_probe(const std::string& key_id, uint64_t serial, const std::string& ca,
+                  const std::string& refused = "");
   void forget_probe(const std::string& key_id, uint64_t serial, const std::string& ca);
+  // SSH_MSG_USERAUTH_BANNER: shown by OpenSSH on stderr (unless LogLevel=quiet).
+  void send_banner(const std::string& text);
   void serve();
   void audit_auth(const std::string& user, const std::string& key_id, uint64_t serial,
                   const std::string& ca_fp, bool ok, const std::string& reason);
@@ -69,6 +74,7 @@ class Connection {
   struct Probe {
     std::string user, key_id, ca;
     uint64_t serial = 0;
+    std::string refused;
   };
   std::vector<Probe> probes_;  // at most kMaxProbesNamed
   int more_probes_ = 0;

@@ -73,7 +73,8 @@ void ChannelGate::apply(GateResult& g, const CommandRequest& req, GateScope scop
   if (d.verdict == Decision::Verdict::review && holdable && g.command_id > 0) return hold(g, req, scope);
   if (!d.allowed()) {
     g.refusal = refusal_reason(d);
-    if (scope != GateScope::channel && g.refusal.empty()) g.refusal = "denied";
+    // Every refusal line says why, even for deny("") in a policy.
+    if (g.refusal.empty()) g.refusal = "the policy gave no reason";
     return;
   }
   if (scope == GateScope::channel) {

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "session/session.h"
+#include "session/target_picker_executor.h"
 #include "targets/target_kind.h"
 #include "web/audit_login.h"
 
@@ -75,6 +76,7 @@ void ChannelPipeline::start() {
   std::string refusal, err;
   if (s_.ended()) return refuse("bastion: this session has ended; nothing was run", kExitBastionError, "session ended");
   const TargetConfig* t = s_.target_config(refusal);
+  if (!t && s_.unknown_target()) return unknown_target();
   if (!t) return refuse("bastion: " + refusal, kExitAccessRefused, "access refused");
   Policy* policy = s_.policy(*t, err);
   if (!policy) {
@@ -139,11 +141,53 @@ void ChannelPipeline::start() {
   launch();
 }
 
+void ChannelPipeline::unknown_target() {
+  const bool tty = pty().has_value();
+  const std::vector<std::string> usable = s_.usable_targets(tty);
+  // `ssh -t bastion`: an interactive shell with nothing to run picks a target.
+  if (tty && kind() == ChannelKind::shell && !usable.empty()) {
+    auto p = std::make_unique<TargetPickerExecutor>(usable, pty()->rows);
+    picker_ = p.get();
+    exec_ = std::move(p);
+    state_ = State::running;
+    return;
+  }
+  refuse("bastion: unknown target \"" + s_.identity().requested_user + "\"", kExitAccessRefused, "access refused");
+  notice("bastion: usage: ssh TARGET@bastion [command]");
+  std::string list;
+  for (const auto& n : usable) list += (list.empty() ? "" : ", ") + n;
+  notice(list.empty() ? "bastion: no target is open to you now" : "bastion: targets you may use: " + list);
+}
+
+void ChannelPipeline::check_picker() {
+  const TargetPicker& p = picker_->picker();
+  if (!p.done()) return;
+  const std::optional<std::string> chosen = p.chosen();
+  picker_ = nullptr;
+  exec_.reset();
+  if (!chosen) return refuse("bastion: no target chosen", kExitAccessRefused, "no target chosen");
+  // Checked again: a reload or an expired grant may have closed it meanwhile.
+  if (!s_.choose_target(*chosen, pty().has_value()))
+    return refuse("bastion: target \"" + *chosen + "\" is not open to you now", kExitAccessRefused, "pick refused");
+  Decision d = Decision::allow("chosen in the target picker");
+  d.hook = Decision::Hook::bastion;
+  int64_t row = 0;
+  s_.audit_decision(index_, "pick", *chosen, d, "", row);
+  if (row < 0)
+    return refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError, "audit failure");
+  notice("bastion: connecting to " + *chosen);
+  // From here exactly as `ssh TARGET@bastion` with no command.
+  state_ = State::start_pending;
+  start();
+}
+
 void ChannelPipeline::launch() {
   std::string err;
   const double t0 = monotonic_seconds();
   conn_ = s_.target(err);
-  if (!conn_) return refuse("bastion: " + err, kExitBastionError, "target unreachable");
+  if (!conn_)
+    return refuse("bastion: " + (err.empty() ? "cannot connect to the target" : err), kExitBastionError,
+                  "target unreachable");
   const double t1 = monotonic_seconds();
   ExecRequest er{.kind = kind(), .text = text(), .pty = pty(), .env = requests_.env(), .gate = &gate_,
                  .access = std::nullopt, .sandbox_uid = std::nullopt};
@@ -153,7 +197,9 @@ void ChannelPipeline::launch() {
     return refuse("bastion: no sandbox user is free for " + target_cfg_->type + "; try again later", kExitBastionError,
                   "no sandbox uid");
   exec_ = conn_->start(er, err);
-  if (!exec_) return refuse("bastion: " + err, kExitBastionError, "target refused");
+  if (!exec_)
+    return refuse("bastion: " + (err.empty() ? "the target did not start the command" : err), kExitBastionError,
+                  "target refused");
   const double t2 = monotonic_seconds();
   log_info("command running", {{"session", s_.id()}, {"connect_ms", std::to_string(static_cast<int>((t1 - t0) * 1000))},
                                {"start_ms", std::to_string(static_cast<int>((t2 - t1) * 1000))}});
@@ -374,6 +420,7 @@ bool ChannelPipeline::step() {
       }
     }
     check_recording();
+    if (picker_ && !closing_) check_picker();
   }
   moved |= drain_to_client();
   if (closing_ && client_.pending_bytes() == 0) finish(closing_exit_, end_reason_);

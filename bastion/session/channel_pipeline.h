@@ -20,6 +20,7 @@
 namespace bastion {
 
 class Session;
+class TargetPickerExecutor;
 
 // Exit statuses the bastion itself reports (documented in bastiond(8)).
 constexpr int kExitAccessRefused = 1;
@@ -73,6 +74,8 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   void launch();                              // connect and run an allowed command
   void start_builtin(const TargetConfig& t);  // approvals@ / access@ / audit@
   void start_audit_login();                   // audit@: the auditors' web login
+  void unknown_target();  // usage and the usable targets, or the picker (a pty, no command)
+  void check_picker();    // the picker is done: start its target, or refuse
   bool wait_for_approval();                   // true once decided (or cancelled)
   bool open_recording(std::string& error);
   void refuse(const std::string& message, int status, const std::string& reason);
@@ -102,6 +105,7 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   // Declared before exec_: the executor may point into the connection.
   std::shared_ptr<TargetConnection> conn_;
   std::unique_ptr<Executor> exec_;
+  TargetPickerExecutor* picker_ = nullptr;  // exec_, while the user picks a target
 
   double last_output_ = 0;
   uint64_t bytes_in_ = 0;

@@ -23,6 +23,7 @@ constexpr double kLingerSeconds = 2.0;  // wait for the client to leave after th
 constexpr double kEndGraceSeconds = 5.0;
 constexpr int kMaxRefusedRequests = 16;        // forwarding and the like, per session
 constexpr std::size_t kMaxRequestText = 256;  // of a refused request, in the log and audit row
+constexpr std::size_t kMaxPendingNotices = 4;  // refusals told before any channel runs
 }  // namespace
 
 Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_session client,
@@ -131,6 +132,18 @@ void Session::refuse_request(const std::string& kind, const std::string& what_ra
   const std::string what = what_raw.size() > kMaxRequestText ? what_raw.substr(0, kMaxRequestText) + "..." : what_raw;
   log_warn("request refused", {{"session", id_}, {"identity", identity_.key_id}, {"kind", kind},
                                {"request", what}, {"reason", reason}});
+  // The SSH refusal itself carries no text (libssh 0.10 sends an empty
+  // description: OpenSSH shows "administratively prohibited: "), so the
+  // reason reaches the user on the session's channel: now, or on the first
+  // one that runs.
+  const std::string line = "bastion: refused " + what + ": " + reason;
+  if (std::none_of(channels_.begin(), channels_.end(), [](auto& c) { return c->running(); })) {
+    if (pending_notices_.size() < kMaxPendingNotices) pending_notices_.push_back(line);
+  } else {
+    for_each_channel([&](ChannelPipeline& ch) {
+      if (ch.running()) ch.notice(line);
+    });
+  }
   CommandStart c{id_, -1, iso8601_now(), kind, what, "deny", reason, "", "", "bastion", "", ""};
   int64_t row;
   std::string err;
@@ -162,10 +175,62 @@ const TargetConfig* Session::target_config(std::string& refusal) const {
     }
   }
   if (grant_) return &it->second;
+  // What next: a target with approvers takes access requests (the syntax of
+  // ApprovalCommands' `request`).
   refusal = "access to target \"" + it->first + "\" is not allowed for " + identity_.key_id +
-            (it->second.approvers.empty() ? "" : " (ask for it: ssh " + cfg_->approvals.access_target +
-             "@bastion request " + it->first + " --for 1h --reason ...)");
+            (it->second.approvers.empty() ? "" : "; request access with: ssh " + cfg_->approvals.access_target +
+             "@bastion request " + it->first + " --for 1h --reason \"...\"");
   return nullptr;
+}
+
+bool Session::unknown_target() const {
+  const std::string& u = identity_.requested_user;
+  return u != cfg_->approvals.target && u != cfg_->approvals.access_target && u != WebConfig::kLoginTarget &&
+         !cfg_->targets.contains(u);
+}
+
+std::vector<std::string> Session::usable_targets(bool tty) {
+  std::vector<std::string> out;
+  const int64_t now = unix_now();
+  for (const auto& entry : cfg_->targets) {
+    const std::string& name = entry.first;
+    const TargetConfig& t = entry.second;  // named, not bound: lambdas capture it (clang 14)
+    bool allowed = std::any_of(identity_.principals.begin(), identity_.principals.end(), [&](const std::string& p) {
+      return std::find(t.allow.begin(), t.allow.end(), p) != t.allow.end();
+    });
+    std::optional<SessionRequest::Grant> grant;
+    if (!allowed && ctx_.approvals()) {
+      std::string err;
+      if (const auto g = ctx_.approvals()->active_grant(identity_.key_id, name, now, err)) {
+        grant = SessionRequest::Grant{g->id, g->decided_by, g->reason, g->grant_expires_at};
+        allowed = true;
+      }
+    }
+    if (!allowed) continue;
+    // The session decision, as admit() would ask it (fail closed: a policy
+    // that cannot be built lists nothing).
+    Decision d = Decision::allow();
+    if (cfg_->policy || t.policy) {
+      std::string err;
+      const auto chain = PolicyChain::create(cfg_->policy, t.policy, cfg_->policy_default, err);
+      if (!chain) continue;
+      SessionRequest r = session_request(t, tty);
+      r.grant = grant;
+      d = chain->decide_session(r);
+    }
+    if (d.allowed() && t.credential(d.credential.empty() ? "default" : d.credential)) out.push_back(name);
+  }
+  return out;
+}
+
+bool Session::choose_target(const std::string& name, bool tty) {
+  if (!unknown_target()) return false;
+  const auto usable = usable_targets(tty);
+  if (std::find(usable.begin(), usable.end(), name) == usable.end()) return false;
+  log_info("target picked", {{"session", id_}, {"identity", identity_.key_id}, {"login_name", identity_.requested_user},
+                             {"target", name}});
+  identity_.requested_user = name;
+  return true;
 }
 
 std::shared_ptr<TargetConnection> Session::target(std::string& error) {
@@ -387,6 +452,17 @@ void Session::recheck_access(const Config& cur, int64_t now) {
   end_all("bastion: your access to \"" + identity_.requested_user + "\" was withdrawn; session closed", "access withdrawn");
 }
 
+void Session::deliver_notices() {
+  if (pending_notices_.empty()) return;
+  bool told = false;
+  for_each_channel([&](ChannelPipeline& c) {
+    if (!c.running()) return;
+    for (const auto& n : pending_notices_) c.notice(n);
+    told = true;
+  });
+  if (told) pending_notices_.clear();
+}
+
 void Session::check_deadlines() {
   if (!deferred_end_.empty()) {
     const std::string message = std::move(deferred_end_);
@@ -452,6 +528,7 @@ void Session::run(ssh_event ev) {
     if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
     busy = false;
     for_each_channel([&](ChannelPipeline& c) { busy |= c.step(); });
+    deliver_notices();
     check_deadlines();
     release_channels([](const ChannelPipeline& c) { return c.done(); });
     if (!ssh_is_connected(client_)) break;

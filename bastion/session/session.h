@@ -72,6 +72,18 @@ class Session {
                       const std::string& recording, int64_t& id, const std::string& details = "");
   // The target named by the SSH user, or null with a user-facing reason.
   const TargetConfig* target_config(std::string& refusal) const;
+  // The login name is no target (`ssh bastion` sends the local user name):
+  // neither reserved nor configured, and no target was picked yet.
+  bool unknown_target() const;
+  // The targets this identity may use now, sorted: those whose allow names
+  // one of its principals or that it holds an access grant for, and whose
+  // session decision (global then target policy, on_session) lets it in
+  // with a credential the target holds, as admit() would. Nothing here is
+  // audited; reserved names are not targets.
+  std::vector<std::string> usable_targets(bool tty);
+  // The picker's choice: the session goes on as `ssh NAME@bastion` would.
+  // Refused unless the login named no target and NAME is usable now.
+  bool choose_target(const std::string& name, bool tty);
   // Connects on first use (and again after the connection was lost). The
   // caller shares ownership: keep it for as long as an executor uses it.
   std::shared_ptr<TargetConnection> target(std::string& error);
@@ -83,6 +95,7 @@ class Session {
 
  private:
   void check_deadlines();
+  void deliver_notices();  // refusals queued before any channel ran
   void recheck_access(const Config& cur, int64_t now);
   void end_all(const std::string& message, const std::string& reason);
   template <typename F>
@@ -123,6 +136,7 @@ class Session {
   std::shared_ptr<const Config> seen_config_;  // the config last checked against  // monotonic time end_reason_ was set (0: running)
   bool expiry_warned_ = false;
   std::string end_reason_;
+  std::vector<std::string> pending_notices_;  // at most kMaxPendingNotices
   std::string deferred_end_;  // set inside a libssh callback; the loop ends the channels
   std::string channel_reason_;  // why the last channel was refused, if it was
   std::optional<int> last_exit_;

@@ -50,7 +50,9 @@ class ExecTest(BastionTest):
     def test_unknown_target(self):
         r = self.env.ssh("nosuch", "true")
         self.assertEqual(r.returncode, 1)
-        self.assertEqual(r.stderr, b'bastion: unknown target "nosuch"\n')
+        self.assertEqual(r.stderr, b'bastion: unknown target "nosuch"\n'
+                                   b'bastion: usage: ssh TARGET@bastion [command]\n'
+                                   b'bastion: targets you may use: dead, web1\n')
         self.assertEqual(self.env.audit_eventually(
             "SELECT end_reason FROM sessions WHERE target='nosuch' ORDER BY started_at DESC LIMIT 1",
             [("access refused",)]), [("access refused",)])
