@@ -186,9 +186,10 @@ EVP_PKEY* from_openssh(std::string_view text, const std::string& name, const CaK
     if (source) pass = source();
     if (!pass) return error = name + ": the key is encrypted and no passphrase was given", nullptr;
   }
-  const std::string armoured(text);
+  std::string armoured(text);  // libssh wants it NUL-terminated
   ssh_key raw = nullptr;
   const int rc = ssh_pki_import_privkey_base64(armoured.c_str(), pass ? pass->c_str() : nullptr, nullptr, nullptr, &raw);
+  explicit_bzero(armoured.data(), armoured.size());
   if (pass) explicit_bzero(pass->data(), pass->size());
   if (rc != SSH_OK)
     return error = name + (parsed.cipher != "none" ? ": wrong passphrase, or a key libssh cannot load"

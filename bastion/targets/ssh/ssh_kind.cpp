@@ -60,7 +60,7 @@ void read_minting(const TableReader& r, SshCredential& c, bool check_files) {
   const std::string pass_file = r.path("ca_passphrase_file");
   if (!pass_file.empty()) {
     r.read_secret("ca_passphrase_file", pass_file, pass);
-    pass.bytes.resize(std::min(pass.bytes.find('\n'), pass.bytes.size()));
+    pass.bytes.resize(std::min(pass.bytes.find_first_of("\r\n"), pass.bytes.size()));
   }
   std::string err;
   c.ca_key = CaKey::from_text(ca_text.bytes, c.ca,
@@ -108,7 +108,9 @@ void SshKind::check_files(const TargetConfig& t, std::vector<std::string>& probl
     SshKey key;
     std::string err;
     // A minted credential's CA was loaded (or refused) with the config.
-    if (c.mints() ? !c.ca_key && (err = c.ca + ": the CA key is not loaded", true) : !import_identity(c, key, err))
+    const bool ok = c.mints() ? c.ca_key != nullptr : import_identity(c, key, err);
+    if (!ok && c.mints()) err = c.ca + ": the CA key is not loaded";
+    if (!ok)
       problems.push_back("targets." + t.name + (cname == "default" ? "" : ".credentials." + cname) + ": " + err);
   }
 }
