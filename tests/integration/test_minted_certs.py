@@ -293,6 +293,17 @@ class MintedCertTest(BastionTest):
         self.assertEqual((r.returncode, r.stderr.decode()),
                          (1, f"bastionctl: {enc}: the key is encrypted and no passphrase was given\n"))
 
+    # Last (it stops bastiond): the minted certificates' rows are in the
+    # signed audit chain like every other row bastiond writes.
+    def test_zz_audit_chain_holds_the_minted_rows(self):
+        r = self.env.ssh("web1", "true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.env.bastion.stop()
+        v = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf, "--all"])
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertIn(b"\naudit chain: OK (", v.stdout)
+        self.assertTrue(v.stdout.endswith(b"verify: OK\n"), v.stdout)
+
 
 if __name__ == "__main__":
     main()
