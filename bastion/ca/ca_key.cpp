@@ -226,7 +226,7 @@ std::unique_ptr<CaKey> CaKey::from_text(std::string_view text, const std::string
     if (!k) return nullptr;
   } else {
     std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-    PassphraseCall call{&passphrase};
+    PassphraseCall call{&passphrase, false};
     if (bio) k = PEM_read_bio_PrivateKey(bio.get(), nullptr, pem_passphrase, &call);
     if (!k)
       return error = name + (call.asked ? ": encrypted, and the passphrase was missing or wrong"
