@@ -1,8 +1,12 @@
 // The bastion's user CA key: generated, stored (PKCS#8 PEM, mode 0600, with
-// the OpenSSH public key next to it as FILE.pub), loaded, and used to make
-// OpenSSH signatures (Ed25519; ECDSA P-256/384/521; RSA with rsa-sha2-512).
+// the OpenSSH public key next to it as FILE.pub), loaded (that, or an
+// OpenSSH private key as ssh-keygen writes it, either one possibly
+// encrypted), and used to make OpenSSH signatures (Ed25519; ECDSA
+// P-256/384/521; RSA with rsa-sha2-512).
 #pragma once
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,7 +22,16 @@ class CaKey {
  public:
   // type: "ed25519" (default), "ecdsa" (bits 256/384/521) or "rsa" (bits >= 2048, default 3072).
   static std::unique_ptr<CaKey> generate(const std::string& type, int bits, std::string& error);
-  static std::unique_ptr<CaKey> load(const std::string& path, std::string& error);
+  // Asked for the passphrase only when the key is encrypted; nullopt (or no
+  // source at all): there is none, and an encrypted key is refused.
+  using PassphraseSource = std::function<std::optional<std::string>()>;
+  // The file must be private (read_secret_file: no group or other bits).
+  static std::unique_ptr<CaKey> load(const std::string& path, const PassphraseSource& passphrase,
+                                     std::string& error);
+  static std::unique_ptr<CaKey> load(const std::string& path, std::string& error) { return load(path, {}, error); }
+  // The key file's content; `name` (its path) is what errors say.
+  static std::unique_ptr<CaKey> from_text(std::string_view text, const std::string& name,
+                                          const PassphraseSource& passphrase, std::string& error);
   // Writes `path` (private, 0600, never over an existing file) and `path`.pub.
   bool save(const std::string& path, const std::string& comment, std::string& error) const;
 

@@ -14,6 +14,14 @@ std::string certificate_type_for(const std::string& key_type) {
   return "";
 }
 
+uint64_t random_serial() {
+  unsigned char r[8];
+  if (RAND_bytes(r, sizeof r) != 1) return 0;
+  uint64_t serial = 0;
+  for (unsigned char b : r) serial = serial << 8 | b;
+  return (serial >> 1) | 1;
+}
+
 std::string issue_user_certificate(const CertRequest& req, const CaKey& ca, std::string& error) {
   const std::string cert_type = certificate_type_for(req.subject.type);
   if (cert_type.empty()) return error = "cannot certify a " + req.subject.type + " key", "";
@@ -51,9 +59,7 @@ std::string issue_user_certificate(const CertRequest& req, const CaKey& ca, std:
   if (req.source_address) put_opt(crit, "source-address", *req.source_address);
   wire_put_string(c, crit);
   std::string ext;
-  for (const char* e : {"permit-X11-forwarding", "permit-agent-forwarding", "permit-port-forwarding", "permit-pty",
-                        "permit-user-rc"})
-    put_opt(ext, e, std::nullopt);
+  for (const auto& e : req.extensions) put_opt(ext, e, std::nullopt);
   wire_put_string(c, ext);
   wire_put_string(c, "");  // reserved
   wire_put_string(c, ca.public_blob());

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,19 @@ struct CertRequest {
   uint64_t valid_after = 0, valid_before = 0;
   std::optional<std::string> force_command;
   std::optional<std::string> source_address;  // "CIDR,CIDR"
+  // Extensions (all without a value); std::set keeps the lexical order the
+  // format requires. By default what ssh-keygen grants.
+  std::set<std::string> extensions{"permit-X11-forwarding", "permit-agent-forwarding", "permit-port-forwarding",
+                                   "permit-pty", "permit-user-rc"};
 };
 
 // The certificate blob, or empty + error.
 std::string issue_user_certificate(const CertRequest& req, const CaKey& ca, std::string& error);
+
+// A random serial (63 bits, never 0): unique without coordination between
+// issuers; the audit store's primary key catches the improbable repeat.
+// 0 when no randomness is available.
+uint64_t random_serial();
 
 // "ssh-ed25519" -> "ssh-ed25519-cert-v01@openssh.com"; empty if unsupported.
 std::string certificate_type_for(const std::string& key_type);

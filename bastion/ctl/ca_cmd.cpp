@@ -1,15 +1,18 @@
 // bastionctl ca init | cert issue: the bastion's own user CA, so certificates
 // are minted for minutes or hours, and every one is recorded (who issued
 // what, when, for whom) for revocation by serial.
+#include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cstdio>
 #include <optional>
 #include <fstream>
 #include <set>
-
-#include <openssl/rand.h>
 
 #include "audit/sqlite_audit_store.h"
 #include "auth/public_key.h"
@@ -18,6 +21,7 @@
 #include "common/display_escape.h"
 #include "ca/cert_issuer.h"
 #include "common/file_util.h"
+#include "common/secret_file.h"
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "config/config.h"
@@ -27,13 +31,65 @@
 namespace bastion {
 namespace {
 
+constexpr const char* kUsage =
+    "usage: bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] [--comment TEXT] FILE\n"
+    "       bastionctl cert issue --ca CA_KEY_FILE [--passphrase-file FILE] --identity ID --principals P1,P2\n"
+    "                             --ttl DURATION [--source-address CIDR,...] [--force-command CMD]\n"
+    "                             [--valid-from -5m] [--config FILE | --db AUDIT_DB [--max-ttl DURATION]]\n"
+    "                             PUBKEY_FILE\n";
+
 int ca_usage() {
-  std::fprintf(stderr,
-               "usage: bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] [--comment TEXT] FILE\n"
-               "       bastionctl cert issue --ca CA_KEY_FILE --identity ID --principals P1,P2 --ttl DURATION\n"
-               "                             [--source-address CIDR,...] [--force-command CMD] [--valid-from -5m]\n"
-               "                             [--config FILE | --db AUDIT_DB [--max-ttl DURATION]] PUBKEY_FILE\n");
+  std::fputs(kUsage, stderr);
   return 2;
+}
+
+// Names what was wrong before the usage (exit 2).
+int bad_arg(const std::string& arg, bool missing_value) {
+  std::fprintf(stderr, "bastionctl: %s %s\n", missing_value ? "missing value for" : "unknown option or argument",
+               display_escape(arg).c_str());
+  return ca_usage();
+}
+
+// The passphrase of an encrypted CA key: the first line of --passphrase-file,
+// or typed on the terminal (not echoed); never from stdin or the environment.
+std::optional<std::string> read_passphrase(const std::string& file, const std::string& key_name) {
+  std::string p;
+  if (!file.empty()) {
+    std::string err;
+    if (!read_secret_file(file, p, err)) {
+      std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());
+      return std::nullopt;
+    }
+    p.resize(std::min(p.find('\n'), p.size()));
+    if (!p.empty() && p.back() == '\r') p.pop_back();
+    return p;
+  }
+  const int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (tty < 0) return std::nullopt;
+  const std::string prompt = "Enter passphrase for " + display_escape(key_name) + ": ";
+  termios saved{}, quiet{};
+  const bool term = ::tcgetattr(tty, &saved) == 0;
+  quiet = saved;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  if (term) ::tcsetattr(tty, TCSAFLUSH, &quiet);
+  bool ok = ::write(tty, prompt.data(), prompt.size()) == static_cast<ssize_t>(prompt.size());
+  char c;
+  while (ok && p.size() < 1024) {
+    const ssize_t n = ::read(tty, &c, 1);
+    if (n != 1 || c == '\n' || c == '\r') {
+      ok = n == 1;
+      break;
+    }
+    p += c;
+  }
+  if (term) ::tcsetattr(tty, TCSAFLUSH, &saved);
+  ok = ::write(tty, "\n", 1) == 1 && ok;
+  ::close(tty);
+  if (!ok) {
+    explicit_bzero(p.data(), p.size());
+    return std::nullopt;
+  }
+  return p;
 }
 
 // A duration with an optional sign ("--valid-from -5m"); nullopt if malformed.
@@ -52,10 +108,11 @@ int ca_init(const std::vector<std::string>& a) {
     if (a[i] == "--type" && i + 1 < a.size()) type = a[++i];
     else if (a[i] == "--bits" && i + 1 < a.size()) bits = std::atoi(a[++i].c_str());
     else if (a[i] == "--comment" && i + 1 < a.size()) comment = a[++i];
+    else if (a[i] == "--type" || a[i] == "--bits" || a[i] == "--comment") return bad_arg(a[i], true);
     else if (!a[i].starts_with("-") && file.empty()) file = a[i];
-    else return ca_usage();
+    else return bad_arg(a[i], false);
   }
-  if (file.empty()) return ca_usage();
+  if (file.empty()) return std::fputs("bastionctl: ca init needs a FILE to write the key to\n", stderr), ca_usage();
   std::string err;
   auto ca = CaKey::generate(type, bits, err);
   if (!ca || !ca->save(file, comment, err)) {
@@ -66,11 +123,22 @@ int ca_init(const std::vector<std::string>& a) {
   std::printf("CA key:        %s (mode 0600; keep it off the bastion host if you can)\n", shown.c_str());
   std::printf("CA public key: %s.pub (list it in user_ca_keys, or sshd's TrustedUserCAKeys)\n", shown.c_str());
   std::printf("fingerprint:   %s\n", sha256_fingerprint(ca->public_blob()).c_str());
+  // What a target's sshd needs to trust certificates minted with this key
+  // (targets' `ca = ...`), so it holds no standing key of the bastion.
+  std::string pub;
+  read_file(file + ".pub", pub);
+  std::printf("\npublic key:\n%s", display_escape_multiline(pub).c_str());
+  std::printf("\nOn each target that trusts it: copy %s.pub to /etc/ssh/bastion_ca.pub and add to sshd_config:\n"
+              "  TrustedUserCAKeys /etc/ssh/bastion_ca.pub\n"
+              "  AuthorizedPrincipalsFile /etc/ssh/auth_principals/%%u\n"
+              "then list the principals the bastion may log in as (the target's `principals`, default its `user`)\n"
+              "in /etc/ssh/auth_principals/USER, one per line, and reload sshd.\n",
+              shown.c_str());
   return 0;
 }
 
 int cert_issue(const std::vector<std::string>& a) {
-  std::string ca_file, identity, principals, ttl_s, source, force, config_file, db, max_ttl_s = "24h",
+  std::string ca_file, pass_file, identity, principals, ttl_s, source, force, config_file, db, max_ttl_s = "24h",
       from_s = "-1m", pub_file;
   bool have_force = false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -81,6 +149,7 @@ int cert_issue(const std::vector<std::string>& a) {
     };
     bool ok = true;
     if (a[i] == "--ca") ok = val(ca_file);
+    else if (a[i] == "--passphrase-file") ok = val(pass_file);
     else if (a[i] == "--identity") ok = val(identity);
     else if (a[i] == "--principals") ok = val(principals);
     else if (a[i] == "--ttl") ok = val(ttl_s);
@@ -91,8 +160,8 @@ int cert_issue(const std::vector<std::string>& a) {
     else if (a[i] == "--max-ttl") ok = val(max_ttl_s);
     else if (a[i] == "--valid-from") ok = val(from_s);
     else if (!a[i].starts_with("-") && pub_file.empty()) pub_file = a[i];
-    else ok = false;
-    if (!ok) return ca_usage();
+    else return bad_arg(a[i], false);
+    if (!ok) return bad_arg(a[i], true);
   }
   if (ca_file.empty() || identity.empty() || principals.empty() || ttl_s.empty() || pub_file.empty())
     return ca_usage();
@@ -120,7 +189,7 @@ int cert_issue(const std::vector<std::string>& a) {
                  static_cast<long long>(max_ttl));
     return 1;
   }
-  auto ca = CaKey::load(ca_file, err);
+  auto ca = CaKey::load(ca_file, [&] { return read_passphrase(pass_file, ca_file); }, err);
   if (!ca) {
     std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());
     return 1;
@@ -157,11 +226,8 @@ int cert_issue(const std::vector<std::string>& a) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     // Random 63-bit serials: unique without coordination between admins;
     // the store's primary key catches the (improbable) repeat.
-    unsigned char r[8];
-    if (RAND_bytes(r, sizeof r) != 1) return std::fprintf(stderr, "bastionctl: no randomness\n"), 1;
-    uint64_t serial = 0;
-    for (unsigned char b : r) serial = serial << 8 | b;
-    req.serial = (serial >> 1) | 1;
+    req.serial = random_serial();
+    if (req.serial == 0) return std::fprintf(stderr, "bastionctl: no randomness\n"), 1;
     blob = issue_user_certificate(req, *ca, err);
     if (blob.empty()) {
       std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());

@@ -243,7 +243,7 @@ std::shared_ptr<TargetConnection> Session::target(std::string& error) {
   // stays in the event until its last user lets go, so they see it end).
   const HeldCredential* cred = t->credential(credential_);  // chosen by admit(), which comes first
   if (!cred) return error = "target '" + t->name + "' holds no credential '" + credential_ + "'", nullptr;
-  std::unique_ptr<TargetConnection> fresh = kind_of(*t).connect(*t, *cred, error);
+  std::unique_ptr<TargetConnection> fresh = kind_of(*t).connect_for(*t, *cred, ConnectContext{id_, identity_.key_id, &ctx_.audit()}, error);
   if (!fresh) {
     log_error("target connection failed", {{"session", id_}, {"target", t->name}, {"error", error}});
     return nullptr;

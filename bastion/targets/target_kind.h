@@ -22,6 +22,16 @@ struct ClientAccessIdentity {
   std::string cert_pem, key_pem, token_key;
 };
 
+class AuditStore;
+
+// Who an onward connection is for: what a kind that mints per-connection
+// credentials (ssh `ca = ...`) names in them and records.
+struct ConnectContext {
+  std::string session_id;
+  std::string identity;         // the user's certificate key ID
+  AuditStore* audit = nullptr;  // where minted credentials are recorded
+};
+
 class TargetKind : public TargetSchema {
  public:
   // Connects as `cred`, one of t's credentials (the one the session's policy
@@ -29,6 +39,11 @@ class TargetKind : public TargetSchema {
   // message fit for the user on failure.
   virtual std::unique_ptr<TargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
                                                     std::string& error) const = 0;
+  // The same for a user's session (what bastiond calls); by default connect().
+  virtual std::unique_ptr<TargetConnection> connect_for(const TargetConfig& t, const HeldCredential& cred,
+                                                        const ConnectContext& /*ctx*/, std::string& error) const {
+    return connect(t, cred, error);
+  }
   // True when a channel carries many commands, each decided on its own
   // through the channel's CommandGate (a console, a script), rather than one
   // decided when the channel starts.

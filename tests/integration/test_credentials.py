@@ -305,7 +305,7 @@ class CredentialsTest(BastionTest):
         r = run([BASTIOND, "--check", "--config", bad])
         self.assertEqual((r.returncode, r.stderr.decode()),
                          (1, f"bastiond: {bad}:{n}: targets.web.credentials.deploy.password_file: unknown key "
-                             "(ssh credentials take certificate, identity, user)\n"))
+                             "(ssh credentials take ca, ca_passphrase_file, certificate, identity, principals, ttl, user)\n"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 #include "targets/ssh/ssh_kind.h"
 
+#include <algorithm>
+
 #include "common/file_util.h"
+#include "common/time_util.h"
 #include "common/ssh_handles.h"
 #include "sources/shell_line_facts.h"
 #include "targets/ssh/sftp_facts.h"
@@ -11,10 +14,13 @@
 namespace bastion {
 
 std::set<std::string> SshKind::keys() const {
-  return {"host", "port", "user", "identity", "certificate", "known_hosts", "connect_timeout"};
+  return {"host", "port", "user", "identity", "certificate", "known_hosts", "connect_timeout",
+          "ca", "ttl", "principals", "ca_passphrase_file"};
 }
 
-std::set<std::string> SshKind::credential_keys() const { return {"user", "identity", "certificate"}; }
+std::set<std::string> SshKind::credential_keys() const {
+  return {"user", "identity", "certificate", "ca", "ttl", "principals", "ca_passphrase_file"};
+}
 
 std::shared_ptr<const TargetSettings> SshKind::read_settings(const TableReader& r) const {
   auto s = std::make_shared<SshSettings>();
@@ -25,10 +31,62 @@ std::shared_ptr<const TargetSettings> SshKind::read_settings(const TableReader& 
   return s;
 }
 
+namespace {
+
+// `ca = FILE, ttl = "5m", principals = {...}, ca_passphrase_file = FILE`:
+// the credential mints a certificate per connection. The CA is loaded here,
+// once, so an unreadable or undecryptable CA fails the load (and --check).
+void read_minting(const TableReader& r, SshCredential& c, bool check_files) {
+  c.ca = r.path("ca");
+  if (r.str("certificate")) r.fail("certificate", "a minted credential (ca) has no certificate file; remove it");
+  if (auto t = r.reader().str_or_integer("ttl", r.line_of("ttl"), r.qual())) {
+    const bool negative = !t->empty() && (*t)[0] == '-';
+    const int64_t s = negative ? -1 : parse_duration(*t);
+    if (s < kMinMintTtl || s > kMaxMintTtl)
+      r.fail("ttl", (negative ? "a negative duration (a certificate that expired before it was made); "
+                              : std::string()) +
+                        "expected a duration from " + format_duration(kMinMintTtl) + " to " +
+                        format_duration(kMaxMintTtl) + " (e.g. \"5m\"): minted certificates live for minutes");
+    c.ttl = s;
+  }
+  c.principals = r.reader().str_list("principals", r.line_of("principals"), r.qual());
+  for (const auto& p : c.principals)
+    if (p.empty() || p.find_first_of(",\n\r") != std::string::npos)
+      r.fail("principals", "expected principal names (no commas or line breaks)");
+  if (c.principals.empty()) c.principals = {c.user};
+  if (!check_files) return;
+  HeldSecret ca_text, pass;
+  r.read_secret("ca", c.ca, ca_text);
+  const std::string pass_file = r.path("ca_passphrase_file");
+  if (!pass_file.empty()) {
+    r.read_secret("ca_passphrase_file", pass_file, pass);
+    pass.bytes.resize(std::min(pass.bytes.find_first_of("\r\n"), pass.bytes.size()));
+  }
+  std::string err;
+  c.ca_key = CaKey::from_text(ca_text.bytes, c.ca,
+                              [&]() -> std::optional<std::string> {
+                                if (pass_file.empty()) return std::nullopt;
+                                return pass.bytes;
+                              },
+                              err);
+  if (!c.ca_key) r.fail("ca", err + (pass_file.empty() && err.find("encrypted") != std::string::npos
+                                         ? " (set ca_passphrase_file)" : ""));
+}
+
+}  // namespace
+
 std::shared_ptr<const HeldCredential> SshKind::read_credential(const TableReader& r, const TargetSettings&, bool,
                                                                bool check_files) const {
   auto c = std::make_shared<SshCredential>();
   c->user = r.need("user");
+  const bool has_ca = r.str("ca").has_value();
+  if (has_ca && r.reader().has_any({"identity"})) r.fail("ca", "give either identity (a standing key) or ca (minted certificates), not both");
+  if (has_ca) {
+    read_minting(r, *c, check_files);
+    return c;
+  }
+  for (const char* k : {"ttl", "principals", "ca_passphrase_file"})
+    if (r.reader().has_any({k})) r.fail(k, "only with ca (minted certificates)");
   c->identity = r.reader().resolve(r.need("identity"));
   c->certificate = r.path("certificate");
   if (!check_files) return c;
@@ -46,16 +104,25 @@ void SshKind::check_setting_files(const TableReader& r, const TargetSettings& s)
 
 void SshKind::check_files(const TargetConfig& t, std::vector<std::string>& problems) const {
   for (const auto& [cname, cred] : t.credentials) {
+    const auto& c = kind_part<SshCredential>(cred.get());
     SshKey key;
     std::string err;
-    if (!import_identity(kind_part<SshCredential>(cred.get()), key, err))
+    // A minted credential's CA was loaded (or refused) with the config.
+    const bool ok = c.mints() ? c.ca_key != nullptr : import_identity(c, key, err);
+    if (!ok && c.mints()) err = c.ca + ": the CA key is not loaded";
+    if (!ok)
       problems.push_back("targets." + t.name + (cname == "default" ? "" : ".credentials." + cname) + ": " + err);
   }
 }
 
 std::unique_ptr<TargetConnection> SshKind::connect(const TargetConfig& t, const HeldCredential& cred,
                                                    std::string& error) const {
-  return SshTargetConnection::connect(t, kind_part<SshCredential>(&cred), error);
+  return SshTargetConnection::connect(t, kind_part<SshCredential>(&cred), ConnectContext{}, error);
+}
+
+std::unique_ptr<TargetConnection> SshKind::connect_for(const TargetConfig& t, const HeldCredential& cred,
+                                                       const ConnectContext& ctx, std::string& error) const {
+  return SshTargetConnection::connect(t, kind_part<SshCredential>(&cred), ctx, error);
 }
 
 bool SshKind::decides_lines(const ExecRequest& req) const { return decides_stdin_lines(req); }

@@ -17,6 +17,8 @@ class SshKind : public TargetKind {
   void check_files(const TargetConfig& t, std::vector<std::string>& problems) const override;
   std::unique_ptr<TargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
                                             std::string& error) const override;
+  std::unique_ptr<TargetConnection> connect_for(const TargetConfig& t, const HeldCredential& cred,
+                                                const ConnectContext& ctx, std::string& error) const override;
   bool serves_subsystem(std::string_view name) const override { return name == "sftp"; }
   bool decides_lines(const ExecRequest& req) const override;
   // "shell_line": a line typed in a pty shell (options nested, hidden, program, fullscreen);

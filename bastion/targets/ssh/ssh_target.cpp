@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "targets/ssh/minted_identity.h"
 #include "targets/ssh/sftp_gate.h"
 #include "targets/ssh/ssh_executor.h"
 #include "targets/ssh/ssh_shell_executor.h"
@@ -30,7 +31,7 @@ bool import_identity(const SshCredential& c, SshKey& key, std::string& error) {
 }
 
 std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetConfig& t, const SshCredential& cred,
-                                                                  std::string& error) {
+                                                                  const ConnectContext& ctx, std::string& error) {
   SshSession s(ssh_new());
   if (!s) return error = "out of memory", nullptr;
   const auto& c = kind_part<SshSettings>(t.settings.get());
@@ -66,9 +67,20 @@ std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetCo
 
   SshKey key;
   std::string why;
-  if (!import_identity(cred, key, why)) return error = where + ": cannot load the bastion's credential", nullptr;
-  if (ssh_userauth_publickey(s.get(), nullptr, key.get()) != SSH_AUTH_SUCCESS)
-    return error = where + ": the target refused the bastion's credential", nullptr;
+  if (cred.mints()) {
+    // Minted only once the host key is verified: no certificate for an impostor.
+    MintedCertInfo minted;
+    if (!mint_identity(t, cred, ctx, key, minted, why)) return error = where + ": " + why, nullptr;
+    if (ssh_userauth_publickey(s.get(), nullptr, key.get()) != SSH_AUTH_SUCCESS)
+      return error = where + ": the target refused the bastion's certificate (serial " + std::to_string(minted.serial) +
+                     ", principals " + minted.principals + "): does its sshd trust the bastion's CA " +
+                     "(TrustedUserCAKeys) and allow that principal for user " + cred.user + "?",
+             nullptr;
+  } else {
+    if (!import_identity(cred, key, why)) return error = where + ": cannot load the bastion's credential", nullptr;
+    if (ssh_userauth_publickey(s.get(), nullptr, key.get()) != SSH_AUTH_SUCCESS)
+      return error = where + ": the target refused the bastion's credential", nullptr;
+  }
   return std::unique_ptr<SshTargetConnection>(new SshTargetConnection(std::move(s), t.name));
 }
 

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "targets/ssh/ssh_settings.h"
 #include "targets/target.h"
+#include "targets/target_kind.h"
 
 namespace bastion {
 
@@ -21,9 +22,10 @@ bool import_identity(const SshCredential& c, SshKey& key, std::string& error);
 class SshTargetConnection : public TargetConnection {
  public:
   // Connects and authenticates as `cred` (one of t's credentials; blocking,
-  // bounded by connect_timeout). Null + a user-presentable error on failure.
+  // bounded by connect_timeout): with its key, or with a certificate minted
+  // for `ctx` when it has a CA. Null + a user-presentable error on failure.
   static std::unique_ptr<SshTargetConnection> connect(const TargetConfig& t, const SshCredential& cred,
-                                                      std::string& error);
+                                                      const ConnectContext& ctx, std::string& error);
   ~SshTargetConnection() override;
 
   std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override;

@@ -1,0 +1,33 @@
+// The certificate bastiond mints for one onward connection to an SSH target
+// that trusts the bastion's CA instead of a standing key: a fresh key,
+// valid for minutes, naming who it acts for (user, session, target), with
+// only what a shell needs (permit-pty; no agent, port or X11 forwarding:
+// the bastion never asks the target for them).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ca/cert_issuer.h"
+
+namespace bastion {
+
+struct MintParams {
+  std::string identity;    // the user's certificate key ID
+  std::string session_id;
+  std::string target;
+  std::vector<std::string> principals;
+  int64_t now = 0;         // unix seconds
+  int64_t ttl = 300;       // seconds
+  uint64_t serial = 0;
+};
+
+// Valid from a minute back: the target's clock may run behind ours.
+constexpr int64_t kMintClockSkew = 60;
+
+// "bastion:alice:session=20261130T...:target=web1"
+std::string minted_key_id(const std::string& identity, const std::string& session_id, const std::string& target);
+
+CertRequest minted_cert_request(const PublicKey& subject, const MintParams& p);
+
+}  // namespace bastion
