@@ -21,7 +21,8 @@ int bastion::ctl_usage() {
                "       bastionctl recordings prune (--config FILE | --db FILE --retention D) [--dry-run]\n"
                "       bastionctl ca init [--type ed25519|ecdsa|rsa] [--bits N] FILE\n"
                "       bastionctl cert issue --ca FILE --identity ID --principals P,... --ttl 8h ... PUBKEY_FILE\n"
-               "       bastionctl approvals (--config FILE | --db FILE) list | show N | approve N | deny N --reason T\n");
+               "       bastionctl approvals (--config FILE | --db FILE) list | show N | approve N | deny N --reason T\n"
+               "       bastionctl status|reload [--config FILE | --socket PATH] [--json]  ask the running bastiond\n");
   const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
   for (const auto& kind : kinds.all())
     for (const auto& c : kind->ctl_commands()) std::fprintf(stderr, "       %s\n", c.usage.c_str());
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
   if (cmd == "ca") return bastion::ctl_ca(a);
   if (cmd == "cert") return bastion::ctl_cert(a);
   if (cmd == "approvals") return bastion::ctl_approvals(a);
+  if (cmd == "status") return bastion::ctl_status(a);
+  if (cmd == "reload") return bastion::ctl_reload(a);
   const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
   for (const auto& kind : kinds.all())
     for (const auto& c : kind->ctl_commands())
