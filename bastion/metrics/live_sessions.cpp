@@ -29,8 +29,9 @@ std::vector<std::pair<std::string, uint64_t>> LiveSessions::count_by_kind(const 
   for (const auto& k : kinds) out.emplace_back(k, 0);
   out.emplace_back("other", 0);
   std::lock_guard<std::mutex> g(mu_);
-  for (const auto& [id, s] : by_id_) {
-    auto it = std::find_if(out.begin(), out.end() - 1, [&](const auto& p) { return p.first == s.kind; });
+  for (const auto& entry : by_id_) {
+    const std::string& kind = entry.second.kind;
+    auto it = std::find_if(out.begin(), out.end() - 1, [&kind](const auto& p) { return p.first == kind; });
     ++it->second;  // out.end() - 1 is "other"
   }
   return out;
