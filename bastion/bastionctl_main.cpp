@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   if (cmd == "ca") return bastion::ctl_ca(a);
   if (cmd == "cert") return bastion::ctl_cert(a);
   if (cmd == "approvals") return bastion::ctl_approvals(a);
+  if (cmd == "status") return bastion::ctl_status(a);
+  if (cmd == "reload") return bastion::ctl_reload(a);
   // Further subcommands: one dispatch line each here, one usage entry in ctl/ctl_usage.cpp.
   const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
   for (const auto& kind : kinds.all())

@@ -20,7 +20,7 @@ done
 packages=(
   build-essential cmake pkg-config
   libssh-dev libssl-dev libsqlite3-dev liblua5.4-dev libspdlog-dev nlohmann-json3-dev libyaml-dev
-  libre2-dev libcctz-dev tzdata libpg-query-dev libpq-dev libcurl4-openssl-dev libcpp-httplib-dev
+  libre2-dev libcctz-dev tzdata libpg-query-dev libpq-dev libcurl4-openssl-dev libcpp-httplib-dev libsystemd-dev
   catch2 libbenchmark-dev
   openssh-client openssh-server openssh-sftp-server
   python3 python3-paramiko asciinema sqlite3 util-linux procps hyperfine

@@ -99,6 +99,15 @@ std::vector<ApprovalRequest> SqliteAuditStore::requests(const std::string& reque
   return load_requests("WHERE requester=? ORDER BY id DESC LIMIT 200", {requester}, error);
 }
 
+int64_t SqliteAuditStore::pending_request_count(int64_t now, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<std::vector<std::string>> rows;
+  if (!query("SELECT COUNT(*) FROM approval_requests WHERE state='pending' AND expires_at>?", {now}, rows, error) ||
+      rows.empty())
+    return -1;
+  return num(rows[0][0]);
+}
+
 bool SqliteAuditStore::add_vote(int64_t id, const ApprovalVote& v, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);

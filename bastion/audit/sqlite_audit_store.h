@@ -62,6 +62,8 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   bool create_request(ApprovalRequest& r, std::string& error) override;
   std::optional<ApprovalRequest> request(int64_t id, std::string& error) override;
   std::vector<ApprovalRequest> requests(const std::string& requester, std::string& error) override;
+  // Requests still pending and not yet expired at `now` (the metrics gauge); -1 on error.
+  int64_t pending_request_count(int64_t now, std::string& error);
   bool add_vote(int64_t id, const ApprovalVote& v, std::string& error) override;
   bool transition(int64_t id, ApprovalState from, ApprovalState to, int64_t at, const std::string& by,
                   const std::string& reason, int64_t grant_expires_at, std::string& error) override;

@@ -44,6 +44,18 @@ struct WebConfig {
   bool enabled() const { return listen_port != 0; }
 };
 
+// What operators watch bastiond through (bastiond(8)): the Prometheus
+// listener (off unless metrics_listen is set; loopback only unless
+// metrics_allow_remote), the control socket `bastionctl status|reload`
+// talk to, and the pid file. Read at start; a reload does not move them.
+struct OperatorsConfig {
+  std::string metrics_host;
+  int metrics_port = 0;  // 0: no metrics listener
+  bool metrics_allow_remote = false;
+  std::string control_socket;  // default DATA_DIR/bastiond.sock; "" in the file: none
+  std::string pid_file;        // empty: none
+};
+
 // Targets the bastion itself serves (approvers' console, access requests,
 // auditors' web login): no kind, no connection.
 enum class BuiltinTarget { none, approvals, access, audit };
@@ -130,6 +142,7 @@ struct Config {
   std::map<std::string, TargetConfig> targets;
   ApprovalsConfig approvals;
   WebConfig web;
+  OperatorsConfig operators;
 
   // Every policy and module file, for change detection.
   std::vector<std::string> policy_files() const;

@@ -46,6 +46,32 @@ bool parse_listen(const std::string& s, std::string& host, int& port) {
   return true;
 }
 
+// Metrics listener, control socket, pid file (bastiond(8)). A metrics
+// listener beyond loopback is refused unless asked for: it needs no login.
+void load_operators(Reader& r, Config& c) {
+  OperatorsConfig& o = c.operators;
+  const int ml = r.line_of("metrics_listen");
+  o.metrics_allow_remote = r.boolean("metrics_allow_remote", r.line_of("metrics_allow_remote"), "").value_or(false);
+  if (auto l = r.str("metrics_listen", ml, "")) {
+    if (!parse_listen(*l, o.metrics_host, o.metrics_port)) r.fail(ml, "metrics_listen", "expected \"HOST:PORT\"");
+    else if (!o.metrics_allow_remote && !is_loopback_address(o.metrics_host))
+      r.fail(ml, "metrics_listen",
+             "\"" + o.metrics_host + "\" is not a loopback address; metrics need no login, so listening beyond "
+             "this host needs metrics_allow_remote = true");
+  }
+  const int cl = r.line_of("control_socket");
+  if (auto s = r.str("control_socket", cl, "")) o.control_socket = s->empty() ? "" : r.resolve(*s);
+  else o.control_socket = c.data_dir + "/bastiond.sock";
+  // sun_path holds 107 bytes and a NUL.
+  if (o.control_socket.size() > 107)
+    r.fail(cl, "control_socket", "path too long for a Unix socket (at most 107 bytes): " + o.control_socket);
+  const int pl = r.line_of("pid_file");
+  if (auto p = r.str("pid_file", pl, "")) {
+    if (p->empty()) r.fail(pl, "pid_file", "expected a path (leave the key out for no pid file)");
+    o.pid_file = r.resolve(*p);
+  }
+}
+
 // The auditors' web listener (bastion-web(7)).
 void load_web(Reader& r, WebConfig& w) {
   const int ll = r.line_of("web_listen");
@@ -284,7 +310,8 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
                  "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
                  "targets", "policy", "policy_default", "policy_limits", "approvals", "audit_signing_key",
                  "audit_key_fingerprint", "retention", "web_listen", "web_cert", "web_key", "web_assets_dir", "auditor_principals",
-                 "web_session_ttl", "auth_failure_detail", "renew_hint"},
+                 "web_session_ttl", "auth_failure_detail", "renew_hint", "metrics_listen", "metrics_allow_remote",
+                 "control_socket", "pid_file"},
                 1, "");
     auto& c = *cfg;
     const int ul = r.line_of("user");
@@ -390,6 +417,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     lua_pop(L, 1);
 
     load_web(r, c.web);
+    load_operators(r, c);
 
     lua_getfield(L, -1, "limits");
     if (lua_istable(L, -1)) load_limits(r, c);

@@ -17,6 +17,9 @@ int ctl_session(const std::vector<std::string>& args);
 std::string audit_store_path(const std::string& config_file, const std::string& db, std::string& error);
 int ctl_verify(const std::vector<std::string>& args);
 int ctl_recordings(const std::vector<std::string>& args);
+// status | reload through the control socket (status_cmd.cpp).
+int ctl_status(const std::vector<std::string>& args);
+int ctl_reload(const std::vector<std::string>& args);
 // Prints the usage summary to stderr; returns 2.
 int ctl_usage();
 // Who runs bastionctl (recorded as the issuer or the admin who decided).

@@ -65,9 +65,18 @@ const std::vector<CtlUsage> kTable = {
     {"cert", "issue",
      "bastionctl cert issue --ca CA_KEY_FILE --identity ID --principals P1,P2 --ttl DURATION\n"
      "              [--source-address CIDR,...] [--force-command CMD] [--valid-from -5m]\n"
-     "              [--config FILE | --db AUDIT_DB [--max-ttl DURATION]] PUBKEY_FILE",
+     "              [--passphrase-file FILE] [--config FILE | --db AUDIT_DB [--max-ttl DURATION]] PUBKEY_FILE",
      nullptr},
-    // Further subcommands (status, reload, ...): add their entries here.
+    // status and reload (ctl/status_cmd.cpp) check their own options.
+    {"status", "",
+     "bastionctl status [--config FILE | --socket PATH] [--json]\n"
+     "  ask the running bastiond (its control socket): sessions, config and policy versions, last reload",
+     nullptr},
+    {"reload", "",
+     "bastionctl reload [--config FILE | --socket PATH] [--json]\n"
+     "  ask the running bastiond to reload; exit 1 with the reason when it refuses the new config",
+     nullptr},
+    // Further subcommands: add their entries here.
 };
 
 bool has_command(std::string_view command) {

@@ -138,6 +138,7 @@ void Connection::audit_unfinished_login() {
     log_warn("authentication refused", {{"peer", peer_}, {"user", p.user}, {"key_id", key_id},
                                         {"serial", std::to_string(p.serial)}, {"ca", p.ca}, {"reason", why}});
     audit_auth(p.user, key_id, p.serial, p.ca, false, why);
+    ctx_.metrics().auth_failure(classify_auth_failure(why));
   }
   // The plain keys OpenSSH offers before a certificate leave no row of
   // their own, as before an accepted certificate.
@@ -152,6 +153,7 @@ void Connection::audit_unfinished_login() {
   }
   log_warn("authentication refused", {{"peer", peer_}, {"user", login_user_}, {"reason", why}});
   audit_auth(login_user_, "", 0, "", false, why);
+  ctx_.metrics().auth_failure(classify_auth_failure(why));
 }
 
 int Connection::refuse_login(const std::string& user, const std::string& reason, const std::string& key_id_sent,
@@ -163,6 +165,7 @@ int Connection::refuse_login(const std::string& user, const std::string& reason,
   ++failures_;
   if (client_fault) ++credential_failures_;
   else refused_by_us_ = true;
+  ctx_.metrics().auth_failure(classify_auth_failure(why));
   log_warn("authentication refused", {{"peer", peer_}, {"user", user}, {"key_id", key_id},
                                       {"serial", std::to_string(serial)}, {"ca", ca}, {"reason", why}});
   audit_auth(user, key_id, serial, ca, false, why);

@@ -25,6 +25,11 @@
 #include "common/secret_file.h"
 #include "common/ssh_handles.h"
 #include "front/connection.h"
+#include "front/control_socket.h"
+#include "front/daemon_status.h"
+#include "front/pid_file.h"
+#include "front/systemd_notify.h"
+#include "metrics/metrics_server.h"
 #include "admission/startup_limits.h"
 #include "common/time_util.h"
 #include "front/privileges.h"
@@ -122,23 +127,48 @@ void apply_retention(AuditStore& audit, const Config& cfg) {
   if (!r.pruned.empty()) log_info("retention: recordings pruned", {{"count", std::to_string(r.pruned.size())}});
 }
 
-void reload(ServerContext& ctx) {
+// The one reload path (SIGHUP, `bastionctl reload`, a policy file changed):
+// a config that does not load is refused and the running one stays.
+// `version` becomes the running config's on success.
+ReloadResult reload(ServerContext& ctx, const std::string& trigger, ConfigVersion& version) {
+  notify_reloading();
   const auto old = ctx.config();
-  std::string err;
-  auto fresh = load_config(old->path, err, ctx.kinds());
+  ReloadResult r{.at = unix_now(), .ok = false, .error = "", .trigger = trigger};
+  auto fresh = load_config(old->path, r.error, ctx.kinds());
+  ctx.metrics().config_reload(fresh != nullptr);
   if (!fresh) {
-    log_error("reload refused; keeping the running config", {{"error", err}});
-    return;
+    log_error("reload refused; keeping the running config", {{"error", r.error}, {"trigger", trigger}});
+    notify_reloaded("reload refused, running generation " + std::to_string(version.generation) + ": " + r.error);
+    return r;
   }
+  const auto& o = fresh->operators;
   if (fresh->listen_host != old->listen_host || fresh->listen_port != old->listen_port ||
       fresh->host_keys != old->host_keys || fresh->data_dir != old->data_dir || fresh->user != old->user ||
       fresh->web.listen_host != old->web.listen_host || fresh->web.listen_port != old->web.listen_port ||
       fresh->web.cert_file != old->web.cert_file || fresh->web.key_file != old->web.key_file ||
-      fresh->web.assets_dir != old->web.assets_dir || fresh->web.session_ttl != old->web.session_ttl)
-    log_warn("listen, host_keys, data_dir, user and web_* changes take effect only after a restart");
+      fresh->web.assets_dir != old->web.assets_dir || fresh->web.session_ttl != old->web.session_ttl ||
+      o.metrics_host != old->operators.metrics_host || o.metrics_port != old->operators.metrics_port ||
+      o.control_socket != old->operators.control_socket || o.pid_file != old->operators.pid_file)
+    log_warn("listen, host_keys, data_dir, user, web_*, metrics_listen, control_socket and pid_file changes take "
+             "effect only after a restart");
   log_setup(fresh->log_format, fresh->log_level);
+  version = config_version(*fresh, version.generation + 1);
   ctx.set_config(std::move(fresh));
-  log_info("config reloaded", {{"config", old->path}});
+  r.ok = true;
+  log_info("config reloaded", {{"config", old->path}, {"trigger", trigger},
+                               {"generation", std::to_string(version.generation)}});
+  notify_reloaded("config reloaded, generation " + std::to_string(version.generation));
+  return r;
+}
+
+// What the metrics listener serves: the counters, and the gauges read now.
+std::string render_metrics(ServerContext& ctx, SqliteAuditStore& audit) {
+  MetricsGauges g;
+  g.sessions_by_kind = ctx.live_sessions().count_by_kind(ctx.metrics().kinds());
+  std::string err;
+  g.approvals_pending = audit.pending_request_count(unix_now(), err);
+  if (g.approvals_pending < 0) log_error("metrics: cannot count pending approvals", {{"error", err}});
+  return ctx.metrics().render(g);
 }
 
 }  // namespace
@@ -157,6 +187,13 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   std::filesystem::create_directories(cfg->recordings_dir(), ec);
   if (ec) {
     log_error("cannot create data directory", {{"path", cfg->recordings_dir()}, {"error", ec.message()}});
+    return 1;
+  }
+  // Opened as the unprivileged user, so the socket is that user's (mode
+  // 0600); a second bastiond on the same data_dir stops here.
+  std::unique_ptr<ControlSocket> control;
+  if (!cfg->operators.control_socket.empty() && !(control = ControlSocket::open(cfg->operators.control_socket, err))) {
+    log_error("cannot start", {{"error", err}});
     return 1;
   }
   const std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(cfg->audit_signing_key, err);
@@ -241,9 +278,32 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     log_info("web listening", {{"address", cfg->web.listen_host + ":" + std::to_string(cfg->web.listen_port)},
                                {"certificate", web->cert_path()}});
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (cfg->operators.metrics_port != 0) {
+    metrics = MetricsServer::start(cfg->operators.metrics_host, cfg->operators.metrics_port,
+                                   [&ctx, &audit] { return render_metrics(ctx, *audit); }, err);
+    if (!metrics) {
+      log_error("cannot start the metrics listener", {{"error", err}});
+      return 1;
+    }
+    if (!is_loopback_address(cfg->operators.metrics_host))
+      log_warn("metrics listen beyond this host (metrics_allow_remote)", {{"metrics_listen", cfg->operators.metrics_host}});
+    log_info("metrics listening", {{"address", cfg->operators.metrics_host + ":" + std::to_string(cfg->operators.metrics_port)}});
+  }
+  std::unique_ptr<PidFile> pid_file;
+  if (!cfg->operators.pid_file.empty() && !(pid_file = PidFile::create(cfg->operators.pid_file, err))) {
+    log_error("cannot start", {{"error", err}});
+    return 1;
+  }
   log_info("bastiond listening", {{"address", cfg->listen_host + ":" + std::to_string(cfg->listen_port)},
                                   {"targets", std::to_string(cfg->targets.size())},
                                   {"data_dir", cfg->data_dir}});
+  notify_ready("listening on " + cfg->listen_host + ":" + std::to_string(cfg->listen_port) + ", " +
+               std::to_string(cfg->targets.size()) + " targets");
+
+  // The running config's version and the last reload, for `bastionctl status`.
+  DaemonStatus status{.pid = getpid(), .started_at = unix_now(), .now = 0, .version = BASTION_VERSION,
+                      .config_path = cfg->path, .config = config_version(*cfg, 1), .last_reload = {}};
 
   // Draws for MaxStartups' random early drop: unpredictable to a client,
   // so it cannot time its connections around the drops.
@@ -270,12 +330,12 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       const std::string sig = policy_files_signature(*ctx.config());
       if (sig != policy_sig) {
         log_info("policy file changed; reloading");
-        reload(ctx);
+        status.last_reload = reload(ctx, "policy file changed", status.config);
         policy_sig = policy_files_signature(*ctx.config());
       }
     }
-    pollfd fds[2] = {{ssh_bind_get_fd(bind.get()), POLLIN, 0}, {sfd, POLLIN, 0}};
-    if (poll(fds, 2, 1000) < 0) {
+    pollfd fds[3] = {{ssh_bind_get_fd(bind.get()), POLLIN, 0}, {sfd, POLLIN, 0}, {control ? control->fd() : -1, POLLIN, 0}};
+    if (poll(fds, 3, 1000) < 0) {
       if (errno == EINTR) continue;
       log_error("poll failed", {{"error", std::strerror(errno)}});
       break;
@@ -284,15 +344,29 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       signalfd_siginfo si{};
       if (read(sfd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGHUP) {
-          reload(ctx);
+          status.last_reload = reload(ctx, "SIGHUP", status.config);
           policy_sig = policy_files_signature(*ctx.config());
         }
         else {
           log_info("shutting down", {{"signal", strsignal(static_cast<int>(si.ssi_signo))}});
+          notify_stopping();
           ctx.stop();
         }
       }
     }
+    if (control && (fds[2].revents & POLLIN))
+      control->serve_one([&](const std::string& request) -> std::string {
+        if (request == "status") {
+          status.now = unix_now();
+          return status_json(status, ctx.live_sessions().list());
+        }
+        if (request == "reload") {
+          status.last_reload = reload(ctx, "control socket", status.config);
+          policy_sig = policy_files_signature(*ctx.config());
+          return reload_json(status.last_reload, status.config);
+        }
+        return R"j({"error":"unknown request (expected status or reload)"})j";
+      });
     refusals.flush_if_due();
     if (!(fds[0].revents & POLLIN)) continue;
     SshSession s(ssh_new());
@@ -331,12 +405,15 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   // Stop accepting; sessions see ctx.stopping(), tell their users and close
   // their recordings. Wait for them, but not forever.
   bind.reset();
+  control.reset();
   if (web) web->stop();
+  if (metrics) metrics->stop();
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(kShutdownGraceSeconds);
   while (ctx.active() > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (ctx.active() > 0) log_warn("sessions still open at exit", {{"count", std::to_string(ctx.active())}});
   close(sfd);
+  pid_file.reset();  // before a possible _exit below, which runs no destructor
   log_info("bastiond stopped");
   // Threads still running hold references into ctx; exit without unwinding them.
   if (ctx.active() > 0) _exit(0);

@@ -187,7 +187,7 @@ void ChannelGate::cancel_all(CancelCause cause) {
 GateResult ChannelGate::decide(const CommandRequest& req, GateScope scope) {
   std::string err;
   Policy* policy = s_.policy(*target_, err);
-  if (policy) return pass(req, policy->decide(req), scope);
+  if (policy) return pass(req, timed(s_.context().metrics().policy_decision(), [&] { return policy->decide(req); }), scope);
   log_error("policy unavailable", {{"session", s_.id()}, {"error", err}});
   return pass(req, bastion_deny("the policy is unavailable"), scope);
 }

@@ -66,7 +66,8 @@ bool ChannelPipeline::open_recording(std::string& error) {
       .title = display_escape(s_.identity().key_id + " -> " + s_.identity().requested_user),
       .command = kind() == ChannelKind::exec ? text() : ""};
   const ChannelRecording::Ledger ledger{.store = &s_.audit(), .signer = s_.context().audit_signer()};
-  if (!recording_.open(place, header, cfg.limits.recording_max_bytes, s_.flusher(), ledger, error)) return false;
+  if (!recording_.open(place, header, cfg.limits.recording_max_bytes, s_.flusher(), ledger, error))
+    return s_.context().metrics().recording_failure(), false;
   if (kind() == ChannelKind::exec) recording_.marker("exec: " + text());
   return true;
 }
@@ -105,7 +106,7 @@ void ChannelPipeline::start() {
   // statement in it is decided on its own (the gate's submit()), not the channel.
   Decision d = per_statement ? Decision::allow(kind() == ChannelKind::tunnel ? "each API request through it is decided by the policy"
                                                                   : "each command in it is decided by the policy")
-                             : policy->decide(req);
+                             : timed(s_.context().metrics().policy_decision(), [&] { return policy->decide(req); });
   if (per_statement) d.hook = Decision::Hook::bastion;
   if (kind() == ChannelKind::subsystem && d.verdict == Decision::Verdict::mask) {
     // sftp is a binary protocol: rewriting its bytes would corrupt files.
@@ -367,6 +368,8 @@ bool ChannelPipeline::drain_to_client() {
 void ChannelPipeline::check_recording() {
   recording_.checkpoint_if_due(monotonic_seconds());
   const auto loss = recording_.check();
+  s_.context().metrics().recording_bytes(recording_.take_new_bytes());
+  if (loss && !loss->capped) s_.context().metrics().recording_failure();
   // Go on unrecorded (the audit row says so), or close.
   if (loss && s_.config().close_on_recording_failure)
     terminate("bastion: " + loss->what + "; session closed", loss->capped ? "recording capped" : "recording failed");
@@ -439,6 +442,7 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
   // ended, so whatever the client saw is already on record.
   final_status_ = exit.status;
   recording_.finish(command_id_);
+  s_.context().metrics().recording_bytes(recording_.take_new_bytes());
   end_audit(exit);
   s_.channel_finished({.bytes_in = bytes_in_, .bytes_out = out_count_.bytes, .exit_status = exit.status,
                        .end_reason = reason});

@@ -133,6 +133,14 @@ void ChannelRecording::finish(int64_t command_id) {
   row_id_ = 0;
 }
 
+uint64_t ChannelRecording::take_new_bytes() {
+  if (!writer_) return 0;
+  const uint64_t now = writer_->chain_state().bytes;
+  const uint64_t n = now - reported_bytes_;
+  reported_bytes_ = now;
+  return n;
+}
+
 std::optional<ChannelRecording::Loss> ChannelRecording::check() {
   if (!writer_ || state_ != RecordingState::complete) return std::nullopt;
   const bool failed = writer_->failed() || !ledger_error_.empty();

@@ -69,8 +69,11 @@ class ChannelRecording {
     bool capped = false;
   };
   std::optional<Loss> check();
+  // Bytes written to the file since the last call (for the metrics).
+  uint64_t take_new_bytes();
 
  private:
+  uint64_t reported_bytes_ = 0;
   void checkpoint();
   RecordingSeal seal(SealKind kind) const;
 

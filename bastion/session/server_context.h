@@ -13,6 +13,8 @@
 #include "audit/audit_store.h"
 #include "common/id_pool.h"
 #include "config/config.h"
+#include "metrics/live_sessions.h"
+#include "metrics/metrics_registry.h"
 #include "auth/address_match.h"
 #include "admission/penalty_box.h"
 #include "admission/startup_limits.h"
@@ -33,7 +35,12 @@ class ServerContext {
  public:
   ServerContext(std::shared_ptr<const Config> cfg, const TargetKinds& kinds, AuditStore& audit,
                 recorder::Flusher& flusher)
-      : config_(std::move(cfg)), audit_(audit), flusher_(flusher), kinds_(kinds) {}
+      : config_(std::move(cfg)), audit_(audit), flusher_(flusher), kinds_(kinds),
+        metrics_(session_kinds(kinds), BASTION_VERSION) {}
+
+  // Prometheus counters (metrics/), and the sessions open now.
+  MetricsRegistry& metrics() { return metrics_; }
+  LiveSessions& live_sessions() { return live_sessions_; }
 
   std::shared_ptr<const Config> config() const {
     std::lock_guard<std::mutex> g(mu_);
@@ -161,6 +168,13 @@ class ServerContext {
   }
 
  private:
+  // What a session's kind can be: a target kind, or one of the bastion's own targets.
+  static std::vector<std::string> session_kinds(const TargetKinds& kinds) {
+    std::vector<std::string> out{"approvals", "access", "audit"};
+    for (const auto& k : kinds.all()) out.emplace_back(k->type());
+    return out;
+  }
+
   mutable std::mutex mu_;
   std::shared_ptr<const Config> config_;
   AuditStore& audit_;
@@ -181,6 +195,8 @@ class ServerContext {
   IdPool sandbox_uids_{kSandboxUidFirst, kSandboxUidCount};
   const TargetKinds& kinds_;
   std::map<std::string, ClientAccessIdentity> client_access_;
+  MetricsRegistry metrics_;
+  LiveSessions live_sessions_;
 };
 
 }  // namespace bastion

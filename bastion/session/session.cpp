@@ -24,12 +24,23 @@ constexpr double kEndGraceSeconds = 5.0;
 constexpr int kMaxRefusedRequests = 16;        // forwarding and the like, per session
 constexpr std::size_t kMaxRequestText = 256;  // of a refused request, in the log and audit row
 constexpr std::size_t kMaxPendingNotices = 4;  // refusals told before any channel runs
+
+// The kind a session is counted under: its target's, or the bastion's own target's.
+std::string session_kind(const Config& c, const std::string& target) {
+  if (const auto it = c.targets.find(target); it != c.targets.end()) return it->second.type;
+  if (target == c.approvals.target) return "approvals";
+  if (target == c.approvals.access_target) return "access";
+  if (target == WebConfig::kLoginTarget) return "audit";
+  return "unknown";
+}
 }  // namespace
 
 Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_session client,
                  Identity identity, std::string id)
     : ctx_(ctx), cfg_(std::move(cfg)), client_(client), identity_(std::move(identity)),
-      id_(std::move(id)) {
+      id_(std::move(id)),
+      live_(ctx.live_sessions(), {id_, identity_.key_id, identity_.requested_user,
+                                  session_kind(*cfg_, identity_.requested_user), identity_.source_address, unix_now()}) {
   started_ = last_activity_ = monotonic_seconds();
   seen_config_ = cfg_;
   started_unix_ = unix_now();
@@ -243,7 +254,9 @@ std::shared_ptr<TargetConnection> Session::target(std::string& error) {
   // stays in the event until its last user lets go, so they see it end).
   const HeldCredential* cred = t->credential(credential_);  // chosen by admit(), which comes first
   if (!cred) return error = "target '" + t->name + "' holds no credential '" + credential_ + "'", nullptr;
-  std::unique_ptr<TargetConnection> fresh = kind_of(*t).connect_for(*t, *cred, ConnectContext{id_, identity_.key_id, &ctx_.audit()}, error);
+  std::unique_ptr<TargetConnection> fresh = timed(ctx_.metrics().upstream_connect(t->type), [&] {
+    return kind_of(*t).connect_for(*t, *cred, ConnectContext{id_, identity_.key_id, &ctx_.audit()}, error);
+  });
   if (!fresh) {
     log_error("target connection failed", {{"session", id_}, {"target", t->name}, {"error", error}});
     return nullptr;
@@ -321,6 +334,7 @@ void Session::audit_decision(int channel, const std::string& kind, const std::st
                        .details = details};
   std::string err;
   id = 0;
+  ctx_.metrics().decision(d.name());
   if (!ctx_.audit().command_started(c, id, err)) {
     log_error("audit write failed", {{"session", id_}, {"error", err}});
     id = -1;
@@ -338,7 +352,7 @@ void Session::channel_finished(const ChannelTotals& t) {
 bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string& refusal) {
   if (admitted_) return true;
   if (!session_denial_.empty()) return refusal = session_denial_, false;
-  Decision d = policy.decide_session(session_request(t, tty));
+  Decision d = timed(ctx_.metrics().policy_decision(), [&] { return policy.decide_session(session_request(t, tty)); });
   // The credential the session connects with: the one on_session named, or
   // "default". One the target does not hold refuses the session: never a
   // fallback to another (the policy meant less privilege, or more care).

@@ -141,6 +141,7 @@ class Session {
   std::string channel_reason_;  // why the last channel was refused, if it was
   std::optional<int> last_exit_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  LiveSessions::Registration live_;  // listed for `bastionctl status` and the metrics while it exists
 };
 
 }  // namespace bastion

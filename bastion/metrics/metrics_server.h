@@ -1,0 +1,35 @@
+// The Prometheus listener (`metrics_listen`): plain HTTP, GET or HEAD
+// /metrics only (404 elsewhere), two worker threads, a few connections,
+// short timeouts. It exports counts, never identities or target names.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace httplib {
+class Server;
+}
+
+namespace bastion {
+
+struct TaskQueueSlot;
+
+class MetricsServer {
+ public:
+  using Render = std::function<std::string()>;
+  static std::unique_ptr<MetricsServer> start(const std::string& host, int port, Render render, std::string& error);
+  ~MetricsServer();
+  void stop();
+
+ private:
+  MetricsServer() = default;
+  Render render_;
+  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<TaskQueueSlot> queue_;
+  std::thread thread_;
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace bastion
