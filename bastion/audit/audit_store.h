@@ -30,6 +30,9 @@ struct SessionEnd {
   std::optional<int> exit_status;
   uint64_t bytes_in = 0;   // client -> target
   uint64_t bytes_out = 0;  // target -> client
+  // The target the session ended on, when it was chosen after login (the
+  // `ssh -t bastion` picker); empty keeps the login name's target.
+  std::string target;
 };
 
 struct CommandStart {

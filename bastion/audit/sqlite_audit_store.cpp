@@ -379,8 +379,9 @@ bool SqliteAuditStore::session_ended(const SessionEnd& s, std::string& error) {
   Txn txn(*this, error);
   if (!txn || !unchanged_since_chained("sessions", s.id, error) || !execute("UPDATE sessions SET ended_at=?1, end_reason=?2, exit_status=?3, bytes_in=?4, bytes_out=?5, "
                "recording_path=(SELECT group_concat(recording, ',') FROM commands "
-               "WHERE session_id=?6 AND recording IS NOT NULL) WHERE id=?6",
-               {s.ended_at, s.end_reason, opt_int(s.exit_status), u64(s.bytes_in), u64(s.bytes_out), s.id},
+               "WHERE session_id=?6 AND recording IS NOT NULL), target=coalesce(?7, target) WHERE id=?6",
+               {s.ended_at, s.end_reason, opt_int(s.exit_status), u64(s.bytes_in), u64(s.bytes_out), s.id,
+                opt_text(s.target)},
                error))
     return false;
   if (sqlite3_changes(db_) != 1) return error = "no session row " + s.id, false;

@@ -58,8 +58,7 @@ Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_sess
 Session::~Session() {
   release_channels([](const ChannelPipeline&) { return true; });  // before target_
   target_.reset();
-  SessionEnd e{id_, iso8601_now(), end_reason_,
-               last_exit_, bytes_in_, bytes_out_};
+  SessionEnd e{id_, iso8601_now(), end_reason_, last_exit_, bytes_in_, bytes_out_, picked_ ? identity_.requested_user : ""};
   std::string err;
   if (!ctx_.audit().session_ended(e, err)) log_error("audit write failed", {{"session", id_}, {"error", err}});
   log_info("session closed", {{"session", id_}, {"identity", identity_.key_id}, {"reason", e.end_reason},
@@ -241,6 +240,7 @@ bool Session::choose_target(const std::string& name, bool tty) {
   log_info("target picked", {{"session", id_}, {"identity", identity_.key_id}, {"login_name", identity_.requested_user},
                              {"target", name}});
   identity_.requested_user = name;
+  picked_ = true;
   return true;
 }
 

@@ -118,6 +118,7 @@ class Session {
   bool kept_policy_logged_ = false;
   std::string session_denial_;
   std::string credential_;  // the target credential admit() settled ("default" unless the policy chose)
+  bool picked_ = false;      // the target came from the picker, not the login name
   SessionOptions options_;
   ssh_event ev_ = nullptr;
   // Declared before the target: given back only after the target (and every

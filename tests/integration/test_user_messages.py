@@ -276,6 +276,11 @@ class TargetsTest(BastionTest):
         sid = self.env.audit("SELECT session_id FROM commands WHERE kind='pick' ORDER BY id DESC LIMIT 1")[0][0]
         kinds = [k for (k,) in self.env.audit("SELECT kind FROM commands WHERE session_id=? ORDER BY id", (sid,))]
         self.assertEqual(kinds[:3], ["pick", "session", "shell"])
+        # The sessions row names the target the session ran on, once it has ended.
+        deadline = time.time() + 10
+        while time.time() < deadline and not self.env.audit("SELECT ended_at FROM sessions WHERE id=?", (sid,))[0][0]:
+            time.sleep(0.05)
+        self.assertEqual(self.env.audit("SELECT target FROM sessions WHERE id=?", (sid,)), [("web1",)])
 
     def test_picker_filter_and_esc_quits(self):
         s = self.picker()
