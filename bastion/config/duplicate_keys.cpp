@@ -1,9 +1,9 @@
 #include "config/duplicate_keys.h"
 
 #include <cctype>
+#include <algorithm>
 #include <cstddef>
 #include <map>
-#include <set>
 
 namespace bastion {
 namespace {
@@ -104,8 +104,9 @@ class Lexer {
   void skip_long_bracket(std::size_t level) {
     i_ += level + 2;
     const std::string close = "]" + std::string(level, '=') + "]";
-    while (i_ < s_.size() && s_.substr(i_, close.size()) != close) advance();
-    i_ = std::min(s_.size(), i_ + close.size());
+    const std::size_t end = s_.find(close, std::min(i_, s_.size()));
+    const std::size_t stop = end == npos ? s_.size() : end + close.size();
+    for (; i_ < stop; ++i_) line_ += s_[i_] == '\n';
   }
 
   Token& quoted(Token& t, char q) {

@@ -84,29 +84,28 @@ class ConfigCheckTest(BastionTest):
                                                    "No such file or directory\n"))
 
     def test_an_unreadable_file_gives_the_system_reason(self):
-        # A config another user may read, whose target key only root may: checked as that user
-        # (root reads any file; as another user, the key is made unreadable instead).
+        # A config another user may read, naming a CA file only root may read: checked as that
+        # user (root reads any file; as another user, the file is made unreadable instead).
         d = tempfile.mkdtemp(prefix="bastion-perm-")
         try:
             os.chmod(d, 0o755)
             shutil.copytree(self.env.keys.d, os.path.join(d, "keys"))
             os.chmod(os.path.join(d, "keys"), 0o755)
-            os.chmod(os.path.join(d, "keys", "user_ca.pub"), 0o644)
+            ca = os.path.join(d, "keys", "user_ca.pub")
             conf = os.path.join(d, "bastion.conf")
             shutil.copy(self.env.bastion.conf, conf)
             os.chmod(conf, 0o644)
-            key = os.path.join(d, "keys", "target_key")
             if os.geteuid() == 0:
+                os.chmod(ca, 0o600)
                 cmd = ["runuser", "-u", "nobody", "--", BASTIOND, "--check", "--config", conf]
             else:
-                os.chmod(key, 0)
+                os.chmod(ca, 0)
                 cmd = [BASTIOND, "--check", "--config", conf]
             r = run(cmd)
             with open(conf) as f:
-                n = line_of(f.read(), "db1 = {")  # targets load in name order: db1 first
+                n = line_of(f.read(), "user_ca_keys")
             self.assertEqual((r.returncode, r.stdout.decode(), r.stderr.decode()),
-                             (1, "", f"bastiond: {conf}:{n + 1}: targets.db1.identity: {key}: cannot read: "
-                                     "Permission denied\n"))
+                             (1, "", f"bastiond: {conf}:{n}: user_ca_keys: {ca}: Permission denied\n"))
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
