@@ -143,7 +143,11 @@ bool opens_block(const std::string& w) { return w == "function" || w == "do" || 
 // "elseif" closes the "then" before it; its own "then" opens again.
 bool closes_block(const std::string& w) { return w == "end" || w == "until" || w == "elseif"; }
 
-std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+// `["" ] = ...` is a key too: shown as "" rather than as nothing.
+std::string join(const std::string& path, const std::string& key) {
+  const std::string k = key.empty() ? "\"\"" : key;
+  return path.empty() ? k : path + "." + k;
+}
 
 }  // namespace
 

@@ -87,6 +87,7 @@ TEST_CASE("a key set twice in one table or at the top level is found with both l
   CHECK(dups("if c then x = 1 elseif d then x = 2 end\nlisten = 1\nlisten = 2") == Dups{{"listen", 2, 3}});
   // A constructor inside a function body is a table of its own.
   CHECK(dups("t = { f = function() return { a = 1,\n a = 2 } end }") == Dups{{"a", 1, 2}});
+  CHECK(dups("t = { [\"\"] = 1, [''] = 2 }") == Dups{{"t.\"\"", 1, 1}});
   // Broken input finds what it can and never fails.
   CHECK(dups("t = { a = 1, a = ").size() == 1);
   CHECK(dups("}}}]]) end end until \"unterminated\n[[ long").empty());
