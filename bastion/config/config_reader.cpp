@@ -36,6 +36,11 @@ std::string duration_bound_text(int64_t s) {
   return std::to_string(s) + "s";
 }
 
+std::string duration_error(int64_t lo, int64_t hi) {
+  return "expected a duration from " + duration_bound_text(lo) + " to " + duration_bound_text(hi) +
+         " (seconds, or a number with s, m, h, d or w: \"90s\", \"5m\", \"8h\", \"2d\")";
+}
+
 std::optional<int64_t> ConfigReader::duration(const char* field, int line, const std::string& qual, int64_t lo,
                                               int64_t hi) {
   const auto text = [&]() -> std::optional<std::string> {
@@ -47,10 +52,7 @@ std::optional<int64_t> ConfigReader::duration(const char* field, int line, const
   }();
   if (!text) return std::nullopt;
   const int64_t s = parse_duration(*text);
-  if (s < lo || s > hi)
-    fail(line, qual + field,
-         "expected a duration from " + duration_bound_text(lo) + " to " + duration_bound_text(hi) +
-             " (seconds, or a number with s, m, h, d or w: \"90s\", \"5m\", \"8h\", \"2d\")");
+  if (s < lo || s > hi) fail(line, qual + field, duration_error(lo, hi));
   return s;
 }
 

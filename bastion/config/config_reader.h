@@ -36,6 +36,8 @@ class ConfigReader : public LuaTableReader {
 
 // "7d", "5m", "90s": a bound of a duration in the largest unit that divides it.
 std::string duration_bound_text(int64_t seconds);
+// The one error text of a time out of [lo, hi] or not a duration.
+std::string duration_error(int64_t lo, int64_t hi);
 
 // Reads the fields of one table (a target, one of its credentials) whose
 // keys are qualified as `qual` ("targets.db.") and found from `line` on.
