@@ -178,12 +178,12 @@ void load_limits(Reader& r, Config& cfg) {
   };
   get("max_sessions", 1, 100000, lim.max_sessions);
   get("max_sessions_per_identity", 1, 100000, lim.max_sessions_per_identity);
-  auto time = [&](const char* f, int64_t lo, int64_t hi, auto& dst) {
+  auto seconds = [&](const char* f, int64_t lo, int64_t hi, auto& dst) {
     if (auto v = r.duration(f, r.line_of(f, l), q, lo, hi)) dst = static_cast<std::remove_reference_t<decltype(dst)>>(*v);
   };
-  time("login_grace_time", 1, 600, lim.login_grace_time);
-  time("idle_timeout", 0, 7 * 86400, lim.idle_timeout);
-  time("max_session_length", 0, 30 * 86400, lim.max_session_length);
+  seconds("login_grace_time", 1, 600, lim.login_grace_time);
+  seconds("idle_timeout", 0, 7 * 86400, lim.idle_timeout);
+  seconds("max_session_length", 0, 30 * 86400, lim.max_session_length);
   get("recording_max_bytes", 0, int64_t{1} << 50, lim.recording_max_bytes);
   get("max_channels_per_session", 1, 1000, lim.max_channels_per_session);
   get("per_source_max_startups", 1, 100000, lim.per_source_max_startups);
