@@ -26,6 +26,7 @@ packages=(
   python3 python3-paramiko asciinema sqlite3 util-linux procps hyperfine
   postgresql postgresql-client
   libvterm-dev zsh busybox
+  man-db groff-base
 )
 [ "$with_fuzz" = 1 ] && packages+=(clang-14 libclang-rt-14-dev)
 # kubectl for Kubernetes targets: Debian's kubernetes-client, unless one is installed already.

@@ -61,8 +61,8 @@ std::unique_ptr<AuditVerifier> AuditVerifier::from_key(PkeyPtr key, std::string&
 }
 
 std::unique_ptr<AuditVerifier> AuditVerifier::from_pem_file(const std::string& path, std::string& error) {
-  std::string pem;
-  if (!read_file(path, pem)) return error = path + ": cannot read", nullptr;
+  std::string pem, why;
+  if (!read_file(path, pem, why)) return error = path + ": " + why, nullptr;
   BioPtr b(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   PkeyPtr key(b ? PEM_read_bio_PUBKEY(b.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!key) return error = path + ": not a PEM public key", nullptr;

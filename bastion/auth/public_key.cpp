@@ -1,10 +1,11 @@
 #include "auth/public_key.h"
 
-#include <fstream>
+#include <sstream>
 
 #include <openssl/sha.h>
 
 #include "common/base64.h"
+#include "common/file_util.h"
 #include "common/ssh_wire.h"
 
 namespace bastion {
@@ -40,11 +41,12 @@ std::optional<PublicKey> parse_public_key_line(std::string_view line, std::strin
 }
 
 bool load_public_keys(const std::string& path, std::vector<PublicKey>& out, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = path + ": cannot open";
+  std::string text, why;
+  if (!read_file(path, text, why)) {
+    error = path + ": " + why;
     return false;
   }
+  std::istringstream in(text);
   std::string line;
   int lineno = 0;
   while (std::getline(in, line)) {

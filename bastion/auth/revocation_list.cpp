@@ -41,8 +41,8 @@ bool read_string_list(std::string_view data, std::set<std::string>& out) {
 }  // namespace
 
 bool RevocationList::load(const std::string& path, std::string& error) {
-  std::string data;
-  if (!read_file(path, data)) return error = path + ": cannot open", false;
+  std::string data, why;
+  if (!read_file(path, data, why)) return error = path + ": " + why, false;
   if (data.starts_with(kKrlMagic)) {
     std::string err;
     if (!parse_krl(data, err)) return error = path + ": invalid KRL: " + err, false;

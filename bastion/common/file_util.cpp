@@ -38,12 +38,17 @@ bool read_all(int fd, std::string& out) {
 }
 
 bool read_file(const std::string& path, std::string& out) {
+  std::string why;
+  return read_file(path, out, why);
+}
+
+bool read_file(const std::string& path, std::string& out, std::string& why) {
   out.clear();
   struct stat st{};
-  std::string why;
   const int fd = open_regular_file(path, st, why);
   if (fd < 0) return false;
   const bool ok = read_all(fd, out);
+  if (!ok) why = std::strerror(errno);
   ::close(fd);
   if (!ok) out.clear();
   return ok;

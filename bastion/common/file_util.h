@@ -18,5 +18,8 @@ bool read_all(int fd, std::string& out);
 // False when the file cannot be opened or is not a regular file (a FIFO or
 // a device would block the reader, or never end); `out` then stays empty.
 bool read_file(const std::string& path, std::string& out);
+// The same, with the reason when it fails: the OS's ("No such file or
+// directory", "Permission denied") or "not a regular file".
+bool read_file(const std::string& path, std::string& out, std::string& why);
 
 }  // namespace bastion

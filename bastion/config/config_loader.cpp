@@ -12,6 +12,7 @@
 
 #include "auth/address_match.h"
 #include "common/base64.h"
+#include "common/closest_name.h"
 #include "common/file_util.h"
 #include "common/parse_number.h"
 #include "common/secret_file.h"
@@ -19,6 +20,8 @@
 #include "common/unix_user.h"
 #include "config/config.h"
 #include "config/config_reader.h"
+#include "config/duplicate_keys.h"
+#include "config/known_keys.h"
 #include "lua/sandboxed_lua.h"
 #include "policy/lua_policy.h"
 
@@ -93,12 +96,7 @@ void load_web(Reader& r, WebConfig& w) {
     for (const auto& p : w.auditor_principals)
       if (p.empty()) r.fail(pl, "auditor_principals", "expected principal names");
   }
-  const int tl = r.line_of("web_session_ttl");
-  if (auto t = r.str_or_integer("web_session_ttl", tl, "")) {
-    const int64_t s = parse_duration(*t);
-    if (s < 60 || s > 7 * 86400) r.fail(tl, "web_session_ttl", "expected a duration from 1m to 7d (e.g. \"8h\")");
-    w.session_ttl = s;
-  }
+  if (auto s = r.duration("web_session_ttl", r.line_of("web_session_ttl"), "", 60, 7 * 86400)) w.session_ttl = *s;
 }
 
 std::shared_ptr<const PolicySource> load_policy(Reader& r, const Config& cfg, int line, const std::string& key,
@@ -154,7 +152,8 @@ void load_credentials(Reader& r, lua_State* L, TargetConfig& t, int tline, bool 
       lua_pop(L, 1);
       const std::string k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
       if (!keys.count(k))
-        r.fail(r.line_of(k, line), cq + "." + k, "unknown key (" + t.type + " credentials take " + key_list(keys) + ")");
+        r.fail(r.line_of(k, line), cq + "." + k,
+               "unknown key" + did_you_mean(k, keys) + " (" + t.type + " credentials take " + key_list(keys) + ")");
     }
     t.credentials[name] = kind.read_credential(TableReader(r, line, cq + "."), *t.settings, false, check_files);
     lua_pop(L, 1);
@@ -180,7 +179,7 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const TargetSchemas& kind
            "unsupported target type \"" + t.type + "\" (supported: " + supported + ")");
   }
   std::set<std::string> keys = t.schema->keys();
-  keys.insert({"type", "allow", "labels", "policy", "approvers", "credentials"});
+  keys.insert(known_keys::target_common().begin(), known_keys::target_common().end());
   r.only_keys(keys, tline, q);
   if (auto pf = r.str("policy", r.line_of("policy", tline), q))
     t.policy = load_policy(r, cfg, r.line_of("policy", tline), q + "policy", *pf);
@@ -198,19 +197,19 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const TargetSchemas& kind
 void load_limits(Reader& r, Config& cfg) {
   const int l = r.line_of("limits");
   const std::string q = "limits.";
-  r.only_keys({"max_sessions", "max_sessions_per_identity", "login_grace_time", "idle_timeout",
-               "max_session_length", "recording_max_bytes", "max_channels_per_session", "max_startups",
-               "per_source_max_startups", "per_source_penalties", "per_source_penalty_exempt"},
-              l, q);
+  r.only_keys(known_keys::limits(), l, q);
   auto& lim = cfg.limits;
   auto get = [&](const char* f, int64_t lo, int64_t hi, auto& dst) {
     if (auto v = r.integer(f, r.line_of(f, l), q, lo, hi)) dst = static_cast<std::remove_reference_t<decltype(dst)>>(*v);
   };
   get("max_sessions", 1, 100000, lim.max_sessions);
   get("max_sessions_per_identity", 1, 100000, lim.max_sessions_per_identity);
-  get("login_grace_time", 1, 600, lim.login_grace_time);
-  get("idle_timeout", 0, 7 * 86400, lim.idle_timeout);
-  get("max_session_length", 0, 30 * 86400, lim.max_session_length);
+  auto seconds = [&](const char* f, int64_t lo, int64_t hi, auto& dst) {
+    if (auto v = r.duration(f, r.line_of(f, l), q, lo, hi)) dst = static_cast<std::remove_reference_t<decltype(dst)>>(*v);
+  };
+  seconds("login_grace_time", 1, 600, lim.login_grace_time);
+  seconds("idle_timeout", 0, 7 * 86400, lim.idle_timeout);
+  seconds("max_session_length", 0, 30 * 86400, lim.max_session_length);
   get("recording_max_bytes", 0, int64_t{1} << 50, lim.recording_max_bytes);
   get("max_channels_per_session", 1, 1000, lim.max_channels_per_session);
   get("per_source_max_startups", 1, 100000, lim.per_source_max_startups);
@@ -275,9 +274,9 @@ std::vector<std::string> Config::policy_files() const {
 
 std::shared_ptr<const Config> load_config(const std::string& path, std::string& error, const TargetSchemas& kinds,
                                           bool check_files) {
-  std::string src;
-  if (!read_file(path, src)) {
-    error = path + ": cannot open config file";
+  std::string src, why;
+  if (!read_file(path, src, why)) {
+    error = path + ": cannot read the config file: " + why;
     return nullptr;
   }
   auto cfg = std::make_shared<Config>();
@@ -295,6 +294,14 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     error = err;
     return nullptr;
   }
+  // Compiled, so the text is Lua: a key set twice would silently lose its
+  // first value (a second target of the same name replaces the first).
+  if (const auto dups = find_duplicate_keys(src); !dups.empty()) {
+    const auto& d = dups.front();
+    error = path + ":" + std::to_string(d.line) + ": " + d.key + ": defined twice (lines " +
+            std::to_string(d.first_line) + " and " + std::to_string(d.line) + "); Lua would keep only the last";
+    return nullptr;
+  }
   push_sandbox_env(L);
   lua_pushvalue(L, -1);
   lua_insert(L, -3);                 // env, chunk, env
@@ -306,13 +313,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
   // Stack: env
   Reader r(L, path, src, cfg->dir);
   try {
-    r.only_keys({"user", "listen", "host_keys", "user_ca_keys", "revoked_keys", "data_dir", "log_format",
-                 "log_level", "cert_clock_skew", "cert_max_ttl", "record_input", "on_recording_failure", "limits",
-                 "targets", "policy", "policy_default", "policy_limits", "approvals", "audit_signing_key",
-                 "audit_key_fingerprint", "retention", "web_listen", "web_cert", "web_key", "web_assets_dir", "auditor_principals",
-                 "web_session_ttl", "auth_failure_detail", "renew_hint", "metrics_listen", "metrics_allow_remote",
-                 "control_socket", "pid_file"},
-                1, "");
+    r.only_keys(known_keys::top_level(), 1, "");
     auto& c = *cfg;
     const int ul = r.line_of("user");
     if (auto u = r.str("user", ul, "")) {
@@ -351,8 +352,8 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     c.log_level = r.str("log_level", lvl, "").value_or("info");
     if (!std::set<std::string>{"trace", "debug", "info", "warn", "error"}.count(c.log_level))
       r.fail(lvl, "log_level", "expected trace, debug, info, warn or error");
-    c.cert_clock_skew = r.integer("cert_clock_skew", r.line_of("cert_clock_skew"), "", 0, 3600).value_or(60);
-    c.cert_max_ttl = r.integer("cert_max_ttl", r.line_of("cert_max_ttl"), "", 60, 365 * 86400).value_or(86400);
+    c.cert_clock_skew = r.duration("cert_clock_skew", r.line_of("cert_clock_skew"), "", 0, 3600).value_or(60);
+    c.cert_max_ttl = r.duration("cert_max_ttl", r.line_of("cert_max_ttl"), "", 60, 365 * 86400).value_or(86400);
     c.record_input = r.boolean("record_input", r.line_of("record_input"), "").value_or(false);
     const int afl = r.line_of("auth_failure_detail");
     const std::string afd = r.str("auth_failure_detail", afl, "").value_or("reason");
@@ -373,16 +374,12 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     if (!c.audit_key_fingerprint.empty() && !is_sha256_fingerprint(c.audit_key_fingerprint))
       r.fail(akf, "audit_key_fingerprint",
              "expected \"SHA256:\" and 43 base64 characters, as bastiond logs at start and `bastiond --check` prints");
-    const int retl = r.line_of("retention");
-    if (auto ret = r.str("retention", retl, "")) {
-      c.retention = parse_duration(*ret);
-      if (c.retention <= 0) r.fail(retl, "retention", "expected a duration such as \"90d\" (s, m, h, d, w)");
-    }
+    if (auto ret = r.duration("retention", r.line_of("retention"), "", 1, int64_t{36500} * 86400)) c.retention = *ret;
 
     lua_getfield(L, -1, "policy_limits");
     if (lua_istable(L, -1)) {
       const int pl = r.line_of("policy_limits");
-      r.only_keys({"memory_mb", "time_ms"}, pl, "policy_limits.");
+      r.only_keys(known_keys::policy_limits(), pl, "policy_limits.");
       c.policy_limits.memory = static_cast<std::size_t>(
           r.integer("memory_mb", r.line_of("memory_mb", pl), "policy_limits.", 1, 1024).value_or(16)) << 20;
       c.policy_limits.time = std::chrono::milliseconds(
@@ -402,13 +399,13 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     if (lua_istable(L, -1)) {
       const int al = r.line_of("approvals");
       const std::string q = "approvals.";
-      r.only_keys({"target", "access_target", "timeout", "request_ttl", "max_grant", "webhook"}, al, q);
+      r.only_keys(known_keys::approvals(), al, q);
       auto& a = c.approvals;
       a.target = r.str("target", r.line_of("target", al), q).value_or(a.target);
       a.access_target = r.str("access_target", r.line_of("access_target", al), q).value_or(a.access_target);
-      a.timeout = static_cast<int>(r.integer("timeout", r.line_of("timeout", al), q, 1, 7 * 86400).value_or(a.timeout));
-      a.request_ttl = static_cast<int>(r.integer("request_ttl", r.line_of("request_ttl", al), q, 1, 30 * 86400).value_or(a.request_ttl));
-      a.max_grant = static_cast<int>(r.integer("max_grant", r.line_of("max_grant", al), q, 60, 30 * 86400).value_or(a.max_grant));
+      a.timeout = static_cast<int>(r.duration("timeout", r.line_of("timeout", al), q, 1, 7 * 86400).value_or(a.timeout));
+      a.request_ttl = static_cast<int>(r.duration("request_ttl", r.line_of("request_ttl", al), q, 1, 30 * 86400).value_or(a.request_ttl));
+      a.max_grant = static_cast<int>(r.duration("max_grant", r.line_of("max_grant", al), q, 60, 30 * 86400).value_or(a.max_grant));
       a.webhook = r.str("webhook", r.line_of("webhook", al), q).value_or("");
       if (a.target == a.access_target) r.fail(al, q + "access_target", "must differ from approvals.target");
     } else if (!lua_isnil(L, -1)) {

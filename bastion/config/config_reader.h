@@ -25,10 +25,19 @@ class ConfigReader : public LuaTableReader {
   // A held credential: read now, once; refused when group/other may read it.
   void read_secret(int line, const std::string& key, const std::string& path, HeldSecret& out) const;
   void check_readable(int line, const std::string& key, const std::string& path) const;
+  // A time in seconds: an integer (seconds) or a duration string ("90s",
+  // "5m", "8h", "2d", "1w"), in [lo, hi]. Every time-valued key reads
+  // through this, so all take both forms and fail with the same text.
+  std::optional<int64_t> duration(const char* field, int line, const std::string& qual, int64_t lo, int64_t hi);
 
  private:
   std::string dir_;
 };
+
+// "7d", "5m", "90s": a bound of a duration in the largest unit that divides it.
+std::string duration_bound_text(int64_t seconds);
+// The one error text of a time out of [lo, hi] or not a duration.
+std::string duration_error(int64_t lo, int64_t hi);
 
 // Reads the fields of one table (a target, one of its credentials) whose
 // keys are qualified as `qual` ("targets.db.") and found from `line` on.
@@ -48,6 +57,7 @@ class TableReader {
   // A path, resolved against the config's folder ("" when absent).
   std::string path(const char* f) const;
   std::optional<int64_t> integer(const char* f, int64_t lo, int64_t hi) const { return r_.integer(f, line_of(f), q_, lo, hi); }
+  std::optional<int64_t> duration(const char* f, int64_t lo, int64_t hi) const { return r_.duration(f, line_of(f), q_, lo, hi); }
   std::optional<bool> boolean(const char* f) const { return r_.boolean(f, line_of(f), q_); }
   void read_secret(const char* f, const std::string& path, HeldSecret& out) const { r_.read_secret(line_of(f), q_ + f, path, out); }
   void check_readable(const char* f, const std::string& path) const { r_.check_readable(line_of(f), q_ + f, path); }

@@ -1,6 +1,7 @@
 #include "config/per_source_penalties.h"
 
-#include "common/parse_number.h"
+#include "common/time_util.h"
+#include "config/config_reader.h"
 
 namespace bastion {
 
@@ -26,10 +27,10 @@ bool parse_per_source_penalties(std::string_view s, PerSourcePenalties& out, std
     if (colon == std::string_view::npos)
       return why = "\"" + std::string(item) + "\": expected KEY:SECONDS (e.g. \"authfail:5\")", false;
     const std::string_view key = item.substr(0, colon);
-    std::string e;
-    const auto v = parse_unsigned(item.substr(colon + 1), 0, 86400, &e);
-    if (!v) return why = std::string(key) + ": " + e, false;
-    const int n = static_cast<int>(*v);
+    // As OpenSSH's PerSourcePenalties: seconds, or a duration ("max:10m").
+    const int64_t v = parse_duration(std::string(item.substr(colon + 1)));
+    if (v < 0 || v > 86400) return why = std::string(key) + ": " + duration_error(0, 86400), false;
+    const int n = static_cast<int>(v);
     if (key == "authfail") p.authfail = n;
     else if (key == "noauth") p.noauth = n;
     else if (key == "grace-exceeded") p.grace_exceeded = n;

@@ -1,4 +1,4 @@
-// bastiond's command line: --config, --check, --version.
+// bastiond's command line: --config, --check, --version, --help.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -13,10 +13,20 @@
 #include "front/server.h"
 
 namespace {
-void usage() {
-  std::fprintf(stderr,
-               "usage: bastiond --config FILE [--check]\n"
-               "       bastiond --version\n");
+constexpr const char* kUsage =
+    "usage: bastiond --config FILE [--check]\n"
+    "       bastiond --version\n"
+    "       bastiond --help\n"
+    "\n"
+    "  -f, --config FILE  the configuration (bastion.conf(5))\n"
+    "  -t, --check        load and check FILE (keys, policies, targets), print OK or each problem, exit\n"
+    "      --version      print the version and exit\n"
+    "  -h, --help         print this help and exit\n";
+
+// Asked for: stdout, exit 0. A mistake: stderr, with what was wrong, exit 2.
+int usage_error(const std::string& why) {
+  std::fprintf(stderr, "bastiond: %s\n%s", why.c_str(), kUsage);
+  return 2;
 }
 }  // namespace
 
@@ -27,23 +37,22 @@ int bastiond_main(int argc, char** argv, const TargetKinds& kinds) {
   bool check = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if ((a == "--config" || a == "-f") && i + 1 < argc) config = argv[++i];
-    else if (a == "--check" || a == "-t") check = true;
-    else if (a == "--version") {
+    if (a == "--config" || a == "-f") {
+      if (i + 1 >= argc) return usage_error(a + " needs a FILE");
+      config = argv[++i];
+    } else if (a == "--check" || a == "-t") {
+      check = true;
+    } else if (a == "--version") {
       std::printf("bastiond %s (libssh %s)\n", BASTION_VERSION, ssh_version(0));
       return 0;
     } else if (a == "--help" || a == "-h") {
-      usage();
+      std::fputs(kUsage, stdout);
       return 0;
     } else {
-      usage();
-      return 2;
+      return usage_error("unknown option " + a);
     }
   }
-  if (config.empty()) {
-    usage();
-    return 2;
-  }
+  if (config.empty()) return usage_error("--config FILE is required");
   std::string err;
   // Before any credential is read: no core file, no ptrace by the same user.
   if (!bastion::disable_core_dumps(err)) {

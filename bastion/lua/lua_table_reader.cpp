@@ -3,6 +3,8 @@
 #include <regex>
 #include <sstream>
 
+#include "common/closest_name.h"
+
 namespace bastion {
 
 int LuaTableReader::line_of(const std::string& key, int from) const {
@@ -127,7 +129,7 @@ void LuaTableReader::only_keys(const std::set<std::string>& known, int line, con
     lua_pop(L_, 1);
     if (lua_type(L_, -1) != LUA_TSTRING) fail(line, qual, "unexpected non-string key");
     const std::string k = lua_tostring(L_, -1);
-    if (!known.count(k)) fail(line_of(k, line), qual + k, "unknown key");
+    if (!known.count(k)) fail(line_of(k, line), qual + k, "unknown key" + did_you_mean(k, known));
   }
 }
 

@@ -82,7 +82,8 @@ bool LuaPolicy::import_module(lua_State* L, const std::string& name, std::string
   const std::string path = (std::filesystem::path(src_->dir) / (name + ".lua")).string();
   if (loading_) {
     if (loading_->modules.size() >= kMaxModules) return lua_pop(L, 1), error = "too many modules", false;
-    if (!read_file(path, text)) return lua_pop(L, 1), error = "import: cannot read module " + path, false;
+    std::string why;
+    if (!read_file(path, text, why)) return lua_pop(L, 1), error = "import: cannot read module " + path + ": " + why, false;
     loading_->modules[name] = text;
   } else {
     const auto it = src_->modules.find(name);
@@ -220,7 +221,8 @@ std::shared_ptr<const PolicySource> load_policy_source(const std::string& path, 
   src->path = path;
   src->dir = std::filesystem::absolute(path).parent_path().string();
   src->limits = limits;
-  if (!read_file(path, src->text)) return error = path + ": cannot read policy", nullptr;
+  std::string why;
+  if (!read_file(path, src->text, why)) return error = path + ": cannot read policy: " + why, nullptr;
   src->hash = sha256_hex(src->text);
   // Compile and run once, collecting imports into the snapshot.
   PolicySource collecting = *src;

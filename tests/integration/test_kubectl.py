@@ -451,7 +451,7 @@ targets = {{
                          f"bastiond: warning: targets.k: {newer} is kubectl v1.99.0 but the bastion\'s flag table was "
                          "generated from kubectl v1.32.4 (flags new in v1.99.0 are refused; regenerate with "
                          "scripts/gen_kubectl_flags.py)\n"
-                         "bastiond: targets.n: /nonexistent/bwrap is not an executable: kubectl runs only inside "
+                         "bastiond: targets.n: /nonexistent/bwrap: No such file or directory: kubectl runs only inside "
                          "bubblewrap (install Debian\'s bubblewrap, set bwrap = PATH, or kubectl_sandbox = false)\n")
         r = self.check(f'  k = {{ type = "kubectl", kubeconfig = "keys/kubeconfig", allow = {{ "ops" }}, kubectl = "{KUBECTL}" }},')
         self.assertEqual((r.returncode, r.stderr.decode()), (0, ""))

@@ -407,7 +407,7 @@ TEST_CASE("a policy or module that is not a regular file is refused at once", "[
   std::string error;
   const auto t0 = std::chrono::steady_clock::now();
   CHECK_FALSE(load_policy_source(fifo, PolicyLimits{}, error));
-  CHECK(error == fifo + ": cannot read policy");
+  CHECK(error == fifo + ": cannot read policy: not a regular file");
   testutil::spit(d / "q.lua", "import(\"m\")\nfunction on_command(c) return allow() end\n");
   REQUIRE(mkfifo((d / "m.lua").c_str(), 0600) == 0);
   CHECK_FALSE(load_policy_source(d / "q.lua", PolicyLimits{}, error));

@@ -24,6 +24,11 @@ TEST_CASE("per_source_penalties parses OpenSSH-style KEY:SECONDS lists", "[limit
   CHECK_FALSE(parse_per_source_penalties("max:10 min:20", p, why));
   CHECK(why == "min (20) must not exceed max (10)");
   CHECK_FALSE(parse_per_source_penalties("authfail:999999", p, why));
+  CHECK(why == "authfail: expected a duration from 0s to 1d (seconds, or a number with s, m, h, d or w: "
+               "\"90s\", \"5m\", \"8h\", \"2d\")");
+  CHECK(parse_per_source_penalties("max:10m min:30s authfail:5", p, why));
+  CHECK(p.max == 600);
+  CHECK(p.min == 30);
   CHECK_FALSE(parse_per_source_penalties("", p, why));
   CHECK(why == "expected \"no\", \"yes\" or KEY:SECONDS items");
 }

@@ -3,7 +3,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <regex>
 
 #include "common/secret_file.h"
@@ -78,7 +80,7 @@ std::shared_ptr<const TargetSettings> KubectlKind::read_settings(const TableRead
   if (auto kc = r.str("kubectl")) k->kubectl = r.reader().resolve(*kc);
   k->sandbox = r.boolean("kubectl_sandbox").value_or(true);
   if (auto bw = r.str("bwrap")) k->bwrap = r.reader().resolve(*bw);
-  k->decision_timeout = static_cast<int>(r.integer("decision_timeout", 1, 600).value_or(30));
+  k->decision_timeout = static_cast<int>(r.duration("decision_timeout", 1, 600).value_or(30));
   return k;
 }
 
@@ -100,14 +102,14 @@ std::shared_ptr<const HeldCredential> KubectlKind::read_credential(const TableRe
 void KubectlKind::check_setting_files(const TableReader& r, const TargetSettings& s) const {
   const auto& k = kind_part<KubectlSettings>(&s);
   if (access(k.kubectl.c_str(), X_OK) != 0)
-    r.fail("kubectl", k.kubectl + " is not an executable (install kubectl, "
+    r.fail("kubectl", k.kubectl + ": " + std::strerror(errno) + " (install kubectl, "
                       "e.g. Debian's kubernetes-client, or set kubectl = PATH)");
 }
 
 void KubectlKind::check_files(const TargetConfig& t, std::vector<std::string>& problems) const {
   const auto& k = kubectl_settings(t);
   if (k.sandbox && access(k.bwrap.c_str(), X_OK) != 0)
-    problems.push_back("targets." + t.name + ": " + k.bwrap + " is not an executable: kubectl runs only inside "
+    problems.push_back("targets." + t.name + ": " + k.bwrap + ": " + std::strerror(errno) + ": kubectl runs only inside "
                        "bubblewrap (install Debian's bubblewrap, set bwrap = PATH, or kubectl_sandbox = false)");
 }
 

@@ -18,7 +18,7 @@ std::set<std::string> PostgresKind::credential_keys() const { return {"user", "p
 
 std::shared_ptr<const TargetSettings> PostgresKind::read_settings(const TableReader& r) const {
   auto p = std::make_shared<PostgresSettings>();
-  p->connect_timeout = static_cast<int>(r.integer("connect_timeout", 1, 300).value_or(10));
+  p->connect_timeout = static_cast<int>(r.duration("connect_timeout", 1, 300).value_or(10));
   p->service = r.str_or("service", "");
   p->host = p->service.empty() ? r.need("host") : r.str_or("host", "");
   if (!p->host.empty() && p->host[0] != '/' && p->host.find_first_of(" \t=") != std::string::npos)
@@ -31,8 +31,14 @@ std::shared_ptr<const TargetSettings> PostgresKind::read_settings(const TableRea
       !std::set<std::string>{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}.count(p->sslmode))
     r.fail("sslmode", "expected disable, allow, prefer, require, verify-ca or verify-full");
   p->row_limit = r.integer("row_limit", 0, int64_t{1} << 40).value_or(100000);
-  p->statement_timeout = static_cast<int>(r.integer("statement_timeout", 0, 7 * 86400).value_or(0));
+  p->statement_timeout = static_cast<int>(r.duration("statement_timeout", 0, 7 * 86400).value_or(0));
   return p;
+}
+
+// libpq reads it at each connect; a missing one is said at load, with the reason.
+void PostgresKind::check_setting_files(const TableReader& r, const TargetSettings& s) const {
+  const auto& p = kind_part<PostgresSettings>(&s);
+  if (!p.sslrootcert.empty()) r.check_readable("sslrootcert", p.sslrootcert);
 }
 
 // A libpq service may name the user: then the default needs nothing more.

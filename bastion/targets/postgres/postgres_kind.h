@@ -11,6 +11,7 @@ class PostgresKind : public TargetKind {
   std::set<std::string> keys() const override;
   std::set<std::string> credential_keys() const override;
   std::shared_ptr<const TargetSettings> read_settings(const TableReader& r) const override;
+  void check_setting_files(const TableReader& r, const TargetSettings& s) const override;
   bool settings_make_default_credential(const TargetSettings& s) const override;
   std::shared_ptr<const HeldCredential> read_credential(const TableReader& r, const TargetSettings& s, bool top_level,
                                                         bool check_files) const override;

@@ -24,7 +24,7 @@ std::set<std::string> SshKind::credential_keys() const {
 
 std::shared_ptr<const TargetSettings> SshKind::read_settings(const TableReader& r) const {
   auto s = std::make_shared<SshSettings>();
-  s->connect_timeout = static_cast<int>(r.integer("connect_timeout", 1, 300).value_or(10));
+  s->connect_timeout = static_cast<int>(r.duration("connect_timeout", 1, 300).value_or(10));
   s->host = r.need("host");
   s->port = static_cast<int>(r.integer("port", 1, 65535).value_or(22));
   s->known_hosts = r.reader().resolve(r.need("known_hosts"));
@@ -93,8 +93,9 @@ std::shared_ptr<const HeldCredential> SshKind::read_credential(const TableReader
   r.read_secret("identity", c->identity, c->identity_key);
   // A certificate is public (the target sees it), so any mode will do; it
   // is still read once, with its key.
-  if (!c->certificate.empty() && !read_file(c->certificate, c->certificate_text))
-    r.fail("certificate", "cannot read " + c->certificate);
+  std::string why;
+  if (!c->certificate.empty() && !read_file(c->certificate, c->certificate_text, why))
+    r.fail("certificate", c->certificate + ": " + why);
   return c;
 }
 
