@@ -129,7 +129,7 @@ TEST_CASE("every store write is chained, anchors sign the head, direct SQL is ca
   REQUIRE(s->auth_event({.at = "t", .source_address = "a", .user = "web1", .key_id = "alice", .serial = 1,
                          .ca_fingerprint = "f", .accepted = true, .reason = "ok"}, err));
   REQUIRE(s->session_ended({.id = "S1", .ended_at = "2026-01-01T00:01:00Z", .end_reason = "completed",
-                            .exit_status = 0, .bytes_in = 1, .bytes_out = 2}, err));
+                            .exit_status = 0, .bytes_in = 1, .bytes_out = 2, .target = ""}, err));
   REQUIRE(s->anchor_chain(true, err));
   const auto& key = signer->verifier();
   CHECK(verify_db(db, key).empty());
@@ -294,7 +294,7 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
     std::ofstream(path) << file;
   }
   REQUIRE(s->session_ended({.id = "S1", .ended_at = "2026-01-01T00:01:00Z", .end_reason = "completed",
-                            .exit_status = 0, .bytes_in = 0, .bytes_out = 0}, err));
+                            .exit_status = 0, .bytes_in = 0, .bytes_out = 0, .target = ""}, err));
   const int64_t jan_10 = 1767225600 + 9 * 86400;
   CHECK(prune_recordings(*s, rec_dir, 10 * 86400, jan_10, "test", false).pruned.empty());  // not yet past retention
   const PruneReport r = prune_recordings(*s, rec_dir, 86400, jan_10, "test", false);

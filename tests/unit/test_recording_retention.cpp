@@ -32,7 +32,7 @@ int64_t ended_session_recording(SqliteAuditStore& s, const std::string& sid, con
   REQUIRE(s.recording_closed(id, 0, {.events = 0, .bytes = 0, .digest = "", .tail = "", .signature = "", .at = "t"},
                              err));
   REQUIRE(s.session_ended({.id = sid, .ended_at = "2026-01-01T00:01:00.500Z", .end_reason = "completed",
-                           .exit_status = 0, .bytes_in = 0, .bytes_out = 0},
+                           .exit_status = 0, .bytes_in = 0, .bytes_out = 0, .target = ""},
                           err));
   return id;
 }
