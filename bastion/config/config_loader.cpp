@@ -12,6 +12,7 @@
 
 #include "auth/address_match.h"
 #include "common/base64.h"
+#include "common/brace_template.h"
 #include "common/file_util.h"
 #include "common/parse_number.h"
 #include "common/secret_file.h"
@@ -367,7 +368,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     if (lua_istable(L, -1)) {
       const int al = r.line_of("approvals");
       const std::string q = "approvals.";
-      r.only_keys({"target", "access_target", "timeout", "request_ttl", "max_grant", "webhook"}, al, q);
+      r.only_keys({"target", "access_target", "timeout", "request_ttl", "max_grant", "webhook", "webhook_text"}, al, q);
       auto& a = c.approvals;
       a.target = r.str("target", r.line_of("target", al), q).value_or(a.target);
       a.access_target = r.str("access_target", r.line_of("access_target", al), q).value_or(a.access_target);
@@ -375,6 +376,11 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
       a.request_ttl = static_cast<int>(r.integer("request_ttl", r.line_of("request_ttl", al), q, 1, 30 * 86400).value_or(a.request_ttl));
       a.max_grant = static_cast<int>(r.integer("max_grant", r.line_of("max_grant", al), q, 60, 30 * 86400).value_or(a.max_grant));
       a.webhook = r.str("webhook", r.line_of("webhook", al), q).value_or("");
+      const int wtl = r.line_of("webhook_text", al);
+      a.webhook_text = r.str("webhook_text", wtl, q).value_or("");
+      const std::vector<std::string_view> names(std::begin(kWebhookTextNames), std::end(kWebhookTextNames));
+      if (const std::string e = brace_template_error(a.webhook_text, names); !e.empty()) r.fail(wtl, q + "webhook_text", e);
+      if (!a.webhook_text.empty() && a.webhook.empty()) r.fail(wtl, q + "webhook_text", "needs approvals.webhook (the URL)");
       if (a.target == a.access_target) r.fail(al, q + "access_target", "must differ from approvals.target");
     } else if (!lua_isnil(L, -1)) {
       r.fail(r.line_of("approvals"), "approvals", "expected a table");
