@@ -196,6 +196,12 @@ class ReviewLoopTest(BastionTest):
         self.assertEqual(self.env.audit_eventually("SELECT state FROM approval_requests WHERE id=?",
                                                    [("cancelled",)], (rid,)), [("cancelled",)])
 
+    def test_recipe_is_the_man_pages(self):
+        man = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../man/bastion.conf.5")
+        with open(man) as f:
+            lines = [l for l in f if l.strip().startswith("webhook_text = ")]
+        self.assertEqual(lines, [f"  webhook_text = {lua_string(RECIPE)},\n"])
+
     def test_chat_recipe_posts_the_documented_body(self):
         text = 'echo held-chat "<!here> & more"'
         p = self.start(text)
