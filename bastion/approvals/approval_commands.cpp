@@ -144,6 +144,24 @@ int ApprovalCommands::list_pending(std::string& out, std::string& err) {
       "no pending requests you may decide\n", out, err);
 }
 
+std::vector<std::string> ApprovalCommands::arrivals(int64_t& after, int64_t now) {
+  std::string err;
+  const std::vector<ApprovalRequest> rs = store_.requests("", err);  // newest first
+  std::vector<std::string> lines;
+  int64_t newest = after;
+  for (auto it = rs.rbegin(); it != rs.rend(); ++it) {
+    const ApprovalRequest& r = *it;
+    newest = std::max(newest, r.id);
+    if (r.id <= after || effective_state(r, now) != ApprovalState::pending) continue;
+    if (!vote_refusal(r, actor_.identity, actor_.principals, actor_.admin, now).empty()) continue;
+    const std::string id = std::to_string(r.id);
+    lines.push_back("bastion: new request " + describe_request(r, now) + "; approve " + id + " or deny " + id +
+                    " --reason ...");
+  }
+  after = newest;
+  return lines;
+}
+
 int ApprovalCommands::show(int64_t id, std::string& out, std::string& err) {
   std::string e;
   const auto r = store_.request(id, e);

@@ -33,6 +33,12 @@ class ApprovalCommands {
   // `which`: "approvals" or "access". Exit status 0 ok, 1 refused/failed, 2 usage.
   int run(const std::string& which, const std::vector<std::string>& argv, std::string& out, std::string& err);
 
+  // Requests newer than `after` that this actor may decide now, oldest
+  // first, one line each ("bastion: new request #12  pending ... ; approve 12
+  // or deny 12 --reason ..."); `after` becomes the newest request id seen, so
+  // a request that is not theirs is never announced later either.
+  std::vector<std::string> arrivals(int64_t& after, int64_t now);
+
  private:
   // A line for a request as of `now`, or "" to leave it out.
   using RequestLine = std::function<std::string(const ApprovalRequest&, int64_t now)>;

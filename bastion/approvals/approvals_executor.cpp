@@ -1,6 +1,7 @@
 #include "approvals/approvals_executor.h"
 
 #include "common/display_escape.h"
+#include "common/time_util.h"
 #include "policy/shell_words.h"
 
 namespace bastion {
@@ -18,6 +19,19 @@ ApprovalsExecutor::ApprovalsExecutor(std::string which, const ExecRequest& req,
     : which_(std::move(which)), commands_(std::move(commands)),
       console_(*this, console_input(req), req.pty.has_value(), kMaxLine) {
   if (console_.input() == CommandConsole::Input::none) command_ = req.text;
+  // An approver at the console hears of requests that arrive while it is
+  // open (those already pending are what `list` shows).
+  if (which_ == "approvals" && console_.input() == CommandConsole::Input::editor) {
+    announce_ = true;
+    commands_->arrivals(announced_after_, unix_now());
+    next_arrival_poll_ = monotonic_seconds() + kArrivalPollSeconds;
+  }
+}
+
+void ApprovalsExecutor::announce_arrivals() {
+  if (!announce_ || monotonic_seconds() < next_arrival_poll_) return;
+  next_arrival_poll_ = monotonic_seconds() + kArrivalPollSeconds;
+  for (const auto& line : commands_->arrivals(announced_after_, unix_now())) console_.notify(line);
 }
 
 bool ApprovalsExecutor::write_input(std::string_view data) {
@@ -74,6 +88,7 @@ bool ApprovalsExecutor::pump_output(OutputWriter& out, std::size_t) {
     finished_ = true;
   } else {
     console_.step();
+    announce_arrivals();
   }
   console_.flush();
   console_.attach(nullptr);

@@ -37,11 +37,17 @@ class ApprovalsExecutor : public Executor, private ConsoleInterpreter {
   bool finished() const override { return finished_; }
 
   void run_line(const std::string& line);
+  void announce_arrivals();  // an approver's console: new requests they may decide
+
+  static constexpr double kArrivalPollSeconds = 1.0;
 
   std::string which_;
   std::unique_ptr<ApprovalCommands> commands_;
   CommandConsole console_;
   std::string command_;  // exec line, run at the first pump
+  bool announce_ = false;          // approvals console on a pty
+  int64_t announced_after_ = 0;    // the newest request id already seen
+  double next_arrival_poll_ = 0;   // monotonic seconds
   bool finished_ = false;
   ExitInfo exit_;
 };

@@ -23,6 +23,14 @@ ApprovalOutcome outcome_of(ApprovalState state) {
   return ApprovalOutcome::denied;
 }
 
+// When a request times out, in UTC: "14:05:30Z" today, with the date on
+// another day ("2026-12-01 14:05:30Z").
+std::string deadline_text(int64_t at, int64_t now) {
+  const std::string a = iso8601(at), n = iso8601(now);  // "2026-11-28T23:59:01Z"
+  const std::string time = a.substr(11);
+  return a.compare(0, 10, n, 0, 10) == 0 ? time : a.substr(0, 10) + " " + time;
+}
+
 }  // namespace
 
 const char* approval_outcome_name(ApprovalOutcome o) {
@@ -105,9 +113,10 @@ bool PendingApproval::status_due(int64_t now) {
 
 std::string PendingApproval::status_line(int64_t now) const {
   const ApprovalRequest& r = request_;
-  return display_escape("bastion: request #" + std::to_string(r.id) + " waits for approval by " +
+  const std::string needed = r.min_approvals > 1 ? std::to_string(r.min_approvals) + " approvals" : "approval";
+  return display_escape("bastion: request #" + std::to_string(r.id) + " waits for " + needed + " by " +
                         join(r.approvers, ", ") + " (" + r.reason + "), " + format_duration(now - r.created_at) +
-                        " so far; Ctrl-C cancels");
+                        " so far, times out at " + deadline_text(r.expires_at, now) + "; Ctrl-C cancels");
 }
 
 std::string PendingApproval::refusal(ApprovalOutcome o) const {

@@ -46,7 +46,9 @@ class PendingApproval {
 
   // True once a second while it waits: time to show the status line again.
   bool status_due(int64_t now);
-  // "bastion: request #N waits for approval by ... ; Ctrl-C cancels", escaped.
+  // "bastion: request #N waits for approval by oncall (why), 5s so far,
+  // times out at 14:05:30Z; Ctrl-C cancels", escaped ("waits for 2
+  // approvals" when more are needed; the date too when not today, UTC).
   std::string status_line(int64_t now) const;
   // Why it will not run, after "request #N " (denied by, timed out, ...).
   std::string refusal(ApprovalOutcome o) const;

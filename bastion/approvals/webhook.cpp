@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "approvals/webhook_template.h"
 #include "common/log.h"
 #include "common/time_util.h"
 
@@ -14,8 +15,8 @@ constexpr std::size_t kMaxQueue = 1000;
 size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
 }  // namespace
 
-Webhook::Webhook(std::string url, int attempts, int first_backoff_ms)
-    : url_(std::move(url)), attempts_(attempts), backoff_ms_(first_backoff_ms) {
+Webhook::Webhook(std::string url, std::string text, int attempts, int first_backoff_ms)
+    : url_(std::move(url)), text_(std::move(text)), attempts_(attempts), backoff_ms_(first_backoff_ms) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   thread_ = std::thread([this] { run(); });
 }
@@ -45,13 +46,18 @@ std::string Webhook::payload(const ApprovalRequest& r, const std::string& event)
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string Webhook::chat_payload(const std::string& text, const ApprovalRequest& r, const std::string& event) {
+  const nlohmann::json j = {{"text", webhook_text(text, r, event)}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void Webhook::post(const ApprovalRequest& r, const std::string& event) {
   std::lock_guard<std::mutex> g(mu_);
   if (queue_.size() >= kMaxQueue) {
     queue_.pop_front();
     log_warn("webhook queue full: oldest event dropped", {{"url", url_}});
   }
-  queue_.push_back(payload(r, event));
+  queue_.push_back(text_.empty() ? payload(r, event) : chat_payload(text_, r, event));
   cv_.notify_one();
 }
 

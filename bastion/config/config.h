@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "auth/public_key.h"
@@ -20,6 +21,11 @@
 
 namespace bastion {
 
+// The placeholders of approvals.webhook_text (expanded by approvals/webhook_template.cpp).
+inline constexpr std::string_view kWebhookTextNames[] = {"event",      "id",        "kind",          "requester",
+                                                         "target",     "command",   "reason",        "approvers",
+                                                         "min_approvals", "expires_at", "decided_by", "deny_reason"};
+
 // Just-in-time access settings.
 struct ApprovalsConfig {
   std::string target = "approvals";      // reserved target name approvers use
@@ -28,6 +34,7 @@ struct ApprovalsConfig {
   int request_ttl = 3600;   // seconds an access request stays pending
   int max_grant = 8 * 3600; // longest access a request may ask for
   std::string webhook;      // optional URL: JSON POST when a request is created or decided
+  std::string webhook_text; // optional chat line template: the POST is {"text": ...} (webhook_template.h)
 };
 
 // The auditors' read-only web page (bastion-web(7)). No listener unless

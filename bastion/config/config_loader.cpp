@@ -12,6 +12,7 @@
 
 #include "auth/address_match.h"
 #include "common/base64.h"
+#include "common/brace_template.h"
 #include "common/closest_name.h"
 #include "common/file_util.h"
 #include "common/parse_number.h"
@@ -407,6 +408,11 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
       a.request_ttl = static_cast<int>(r.duration("request_ttl", r.line_of("request_ttl", al), q, 1, 30 * 86400).value_or(a.request_ttl));
       a.max_grant = static_cast<int>(r.duration("max_grant", r.line_of("max_grant", al), q, 60, 30 * 86400).value_or(a.max_grant));
       a.webhook = r.str("webhook", r.line_of("webhook", al), q).value_or("");
+      const int wtl = r.line_of("webhook_text", al);
+      a.webhook_text = r.str("webhook_text", wtl, q).value_or("");
+      const std::vector<std::string_view> names(std::begin(kWebhookTextNames), std::end(kWebhookTextNames));
+      if (const std::string e = brace_template_error(a.webhook_text, names); !e.empty()) r.fail(wtl, q + "webhook_text", e);
+      if (!a.webhook_text.empty() && a.webhook.empty()) r.fail(wtl, q + "webhook_text", "needs approvals.webhook (the URL)");
       if (a.target == a.access_target) r.fail(al, q + "access_target", "must differ from approvals.target");
     } else if (!lua_isnil(L, -1)) {
       r.fail(r.line_of("approvals"), "approvals", "expected a table");

@@ -23,7 +23,8 @@ const std::set<std::string>& limits() {
 }
 
 const std::set<std::string>& approvals() {
-  static const std::set<std::string> keys{"target", "access_target", "timeout", "request_ttl", "max_grant", "webhook"};
+  static const std::set<std::string> keys{"target", "access_target", "timeout", "request_ttl", "max_grant", "webhook",
+                                          "webhook_text"};
   return keys;
 }
 

@@ -258,7 +258,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   // The webhook URL is read at start (a reload does not move it).
   std::unique_ptr<Webhook> webhook;
   if (!cfg->approvals.webhook.empty()) {
-    webhook = std::make_unique<Webhook>(cfg->approvals.webhook);
+    webhook = std::make_unique<Webhook>(cfg->approvals.webhook, cfg->approvals.webhook_text);
     ctx.set_webhook(webhook.get());
   }
   // The auditors' page: started after the drop (its identity lives in

@@ -38,6 +38,12 @@ void ChannelPipeline::window_changed(int cols, int rows) {
 }
 
 void ChannelPipeline::signal(const std::string& name) {
+  // Held for review, without a pty a signal is how a client says Ctrl-C:
+  // the next wait step cancels and says so on stderr before the exit status.
+  if (state_ == State::waiting && review_id_ && (name == "INT" || name == "TERM" || name == "QUIT" || name == "HUP")) {
+    cancel_requested_ = true;
+    return;
+  }
   if (exec_) exec_->send_signal(name);
 }
 
@@ -265,8 +271,8 @@ void ChannelPipeline::start_builtin(const TargetConfig& t) {
 }
 
 bool ChannelPipeline::wait_for_approval() {
-  // Ctrl-C on a pty cancels; without one the client goes away instead.
-  bool cancel = ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get());
+  // Ctrl-C on a pty cancels; without one a signal request does (or the client goes away).
+  bool cancel = cancel_requested_ || ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get());
   if (!cancel && pty()) {
     char buf[256];
     int n;

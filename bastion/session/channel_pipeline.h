@@ -102,6 +102,7 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   OutputPipeline pipeline_;
   ChannelGate gate_{s_, index_, recording_, pipeline_, *this};
   int64_t review_id_ = 0;  // the approval request this channel waits on
+  bool cancel_requested_ = false;  // a signal arrived while held (no pty: the client's Ctrl-C)
   // Declared before exec_: the executor may point into the connection.
   std::shared_ptr<TargetConnection> conn_;
   std::unique_ptr<Executor> exec_;

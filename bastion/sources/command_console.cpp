@@ -94,6 +94,15 @@ void CommandConsole::emit(Stream s, std::string text) {
   else pending_.emplace_back(s, std::move(text));
 }
 
+void CommandConsole::notify(const std::string& text) {
+  if (text.empty()) return;
+  if (input_ != Input::editor || !prompt_shown_) return emit(Stream::err, text + "\n");
+  std::string out;
+  editor_.print_above(text, out);
+  produced_ += out.size();
+  pending_.emplace_back(Stream::out, std::move(out));
+}
+
 void CommandConsole::emit_raw(Stream s, std::string data) {
   if (data.empty()) return;
   produced_ += data.size();

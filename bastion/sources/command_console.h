@@ -74,6 +74,10 @@ class CommandConsole {
   // Text the bastion writes (messages, results): on a pty, newlines become
   // CR LF and stderr shares the terminal. Held until flush().
   void emit(Stream s, std::string text);
+  // News for the user that is not the answer to a line (a console's
+  // asynchronous notice): on a pty it is printed above the line being
+  // edited, which is redrawn as it was; without a pty it goes to stderr.
+  void notify(const std::string& text);
   // Output that is already what the terminal should get (a child on a pty).
   void emit_raw(Stream s, std::string data);
   // What emit and emit_raw produced since reset_produced().

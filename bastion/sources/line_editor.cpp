@@ -69,6 +69,16 @@ void LineEditor::redraw(std::string& out) {
   if (back > 0) out += "\x1b[" + std::to_string(back) + "D";
 }
 
+void LineEditor::print_above(std::string_view text, std::string& out) {
+  out += "\r\x1b[K";
+  for (char c : text) {
+    if (c == '\n') out += '\r';
+    out += c;
+  }
+  out += "\r\n";
+  redraw(out);
+}
+
 void LineEditor::insert(std::string_view s, std::string& out) {
   if (buf_.size() + s.size() > max_line_) {
     out += "\a";

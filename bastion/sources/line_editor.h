@@ -29,6 +29,10 @@ class LineEditor {
   // `out`. Stops after the first event, so the caller can change the prompt
   // before the rest is edited; returns how many bytes were consumed.
   std::size_t feed(std::string_view in, std::string& out, std::vector<Event>& events);
+  // A line printed while the user edits (news that arrived meanwhile): the
+  // edited line is cleared, `text` printed on its own line(s), then the
+  // prompt and what was typed are redrawn with the cursor where it was.
+  void print_above(std::string_view text, std::string& out);
   void add_history(const std::string& line);
   const std::deque<std::string>& history() const { return history_; }
   const std::string& line() const { return buf_; }

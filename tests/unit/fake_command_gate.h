@@ -17,6 +17,7 @@ class FakeCommandGate : public CommandGate {
   enum class Rule { allow, deny, hold };
   std::map<std::string, Rule> rules;  // by CommandRequest::text; absent: allow
   std::vector<std::string> calls;     // "submit TEXT", "refuse TEXT: WHY", "ended ID status=N", ...
+  std::vector<std::string> refused_kinds;  // CommandRequest::kind of each refuse()
 
   // A held command's review ends: allowed (a new audit row) or refused.
   void approve(int64_t review_id) {
@@ -52,6 +53,7 @@ class FakeCommandGate : public CommandGate {
   }
   GateResult refuse(const CommandRequest& req, const std::string& reason) override {
     calls.push_back("refuse " + req.text + ": " + reason);
+    refused_kinds.push_back(req.kind);
     GateResult g;
     g.command_id = ++last_id_;
     g.decision = Decision::deny(reason);

@@ -60,7 +60,7 @@ void session(SqliteAuditStore& s, const std::string& id, const std::string& iden
                             err));
   if (!end.empty())
     REQUIRE(s.session_ended({.id = id, .ended_at = end, .end_reason = "client closed", .exit_status = 0,
-                             .bytes_in = 3, .bytes_out = 9},
+                             .bytes_in = 3, .bytes_out = 9, .target = ""},
                             err));
 }
 
@@ -126,7 +126,7 @@ struct Fixture {
     REQUIRE(s->transition(denied_request, ApprovalState::pending, ApprovalState::denied, k10 + 25, "dave", "not now", 0,
                           err));
     REQUIRE(s->session_ended({.id = "S1", .ended_at = "2026-11-30T10:05:00.000Z", .end_reason = "client closed",
-                              .exit_status = 0, .bytes_in = 3, .bytes_out = 9},
+                              .exit_status = 0, .bytes_in = 3, .bytes_out = 9, .target = ""},
                              err));
     session(*s, "S2", "carol", "web2", "2026-11-30T11:00:00.000Z", "");
     command(*s, "S2", 0, "2026-11-30T11:00:01.000Z", "shell", "", "allow", "");

@@ -96,7 +96,8 @@ TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
                             .end_reason = "client disconnected",
                             .exit_status = 0,
                             .bytes_in = 5,
-                            .bytes_out = 120},
+                            .bytes_out = 120,
+                            .target = ""},
                            err));
   REQUIRE(s->auth_event({.at = "2026-01-01T00:00:00.000Z",
                          .source_address = "10.0.0.1",

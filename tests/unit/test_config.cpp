@@ -398,3 +398,18 @@ TEST_CASE("the audit signing key and retention", "[config][integrity]") {
   REQUIRE(cfg);
   CHECK(cfg->retention == 90);
 }
+
+TEST_CASE("approvals.webhook_text: checked at load", "[config][webhook]") {
+  ConfigDir c;
+  const std::string base = std::string(kGood) + "approvals = { webhook = \"http://127.0.0.1:9/hook\", webhook_text = ";
+  std::string err;
+  auto cfg = load_config(c.write(base + "\"#{id} {requester}: {command} {{x}}\" }\n"), err, kKinds);
+  REQUIRE(cfg);
+  CHECK(cfg->approvals.webhook_text == "#{id} {requester}: {command} {{x}}");
+  CHECK(error_for(c, base + "\"{comand}\" }\n").find(
+            "approvals.webhook_text: unknown placeholder {comand} (known: {event} {id} {kind}") != std::string::npos);
+  CHECK(error_for(c, base + "\"a {id\" }\n").find("approvals.webhook_text: an unclosed { at character 3") !=
+        std::string::npos);
+  CHECK(error_for(c, std::string(kGood) + "approvals = { webhook_text = \"{id}\" }\n")
+            .find("approvals.webhook_text: needs approvals.webhook (the URL)") != std::string::npos);
+}

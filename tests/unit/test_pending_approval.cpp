@@ -32,6 +32,13 @@ struct Fixture {
             .marker = [this](const std::string& m) { markers.push_back(m); }};
   }
   std::unique_ptr<PendingApproval> create(std::vector<std::string> approvers = {"oncall", "ops"}) {
+    ApprovalRequest r = request(std::move(approvers));
+    std::string refusal;
+    auto p = PendingApproval::create(links(), r, refusal);
+    if (!p) markers.push_back("refused: " + refusal);
+    return p;
+  }
+  static ApprovalRequest request(std::vector<std::string> approvers = {"oncall", "ops"}) {
     ApprovalRequest r;
     r.kind = "command";
     r.session_id = "s1";
@@ -43,10 +50,7 @@ struct Fixture {
     r.approvers = std::move(approvers);
     r.created_at = kNow;
     r.expires_at = kNow + 30;
-    std::string refusal;
-    auto p = PendingApproval::create(links(), r, refusal);
-    if (!p) markers.push_back("refused: " + refusal);
-    return p;
+    return r;
   }
   std::string state(int64_t id) {
     std::string err;
@@ -179,5 +183,19 @@ TEST_CASE("pending approval: the status line, once a second, escaped", "[approva
   CHECK_FALSE(p->status_due(kNow));
   CHECK(p->status_due(kNow + 1));
   CHECK(p->status_line(kNow + 65) == "bastion: request #" + std::to_string(p->id()) +
-                                         " waits for approval by oncall, ops (held\\x1b[2K), 1m5s so far; Ctrl-C cancels");
+                                         " waits for approval by oncall, ops (held\\x1b[2K), 1m5s so far, "
+                                         "times out at 08:00:30Z; Ctrl-C cancels");
+}
+
+TEST_CASE("pending approval: the status line says how many approvals and when it times out", "[approvals]") {
+  Fixture f;
+  ApprovalRequest r = f.request();
+  r.min_approvals = 2;
+  r.expires_at = kNow + 86400;  // tomorrow: the date too
+  std::string refusal;
+  auto p = PendingApproval::create(f.links(), r, refusal);
+  REQUIRE(p);
+  CHECK(p->status_line(kNow + 5) == "bastion: request #" + std::to_string(p->id()) +
+                                        " waits for 2 approvals by oncall, ops (held\\x1b[2K), 5s so far, "
+                                        "times out at 2027-01-16 08:00:00Z; Ctrl-C cancels");
 }

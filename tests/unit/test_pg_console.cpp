@@ -156,15 +156,15 @@ TEST_CASE("sql console: statements in order; a refused one is reported and the n
   s.gate.rules["DROP TABLE a"] = FakeCommandGate::Rule::deny;
   auto e = s.start(ChannelKind::shell, "", true);
   CHECK(s.pump_until(*e, "db=> ") == "db=> ");
-  CHECK(s.pump_until(*e, "db=> ", "CREATE TABLE a; DROP TABLE a; CREATE TABLE b;\r") ==
-        "CREATE TABLE a; DROP TABLE a; CREATE TABLE b;\r\n"
-        "CREATE TABLE a;\r\n"
+  CHECK(s.pump_until(*e, "db=> ", "CREATE TABLE a (); DROP TABLE a; CREATE TABLE b ();\r") ==
+        "CREATE TABLE a (); DROP TABLE a; CREATE TABLE b ();\r\n"
+        "CREATE TABLE a ();\r\n"
         "ERROR:  denied by policy: no DROP TABLE a\r\n"
-        "CREATE TABLE b;\r\n"
+        "CREATE TABLE b ();\r\n"
         "db=> ");
-  CHECK(s.gate.calls == V{"submit CREATE TABLE a", "ended 1 status=0", "submit DROP TABLE a", "ended 2 status=1",
-                          "submit CREATE TABLE b", "ended 3 status=0"});
-  CHECK(s.server.queries() == V{"CREATE TABLE a;", "CREATE TABLE b;"});
+  CHECK(s.gate.calls == V{"submit CREATE TABLE a ()", "ended 1 status=0", "submit DROP TABLE a", "ended 2 status=1",
+                          "submit CREATE TABLE b ()", "ended 3 status=0"});
+  CHECK(s.server.queries() == V{"CREATE TABLE a ();", "CREATE TABLE b ();"});
 }
 
 TEST_CASE("sql console: a held statement waits, then runs once approved", "[console][sql]") {
@@ -172,14 +172,14 @@ TEST_CASE("sql console: a held statement waits, then runs once approved", "[cons
   s.gate.rules["DROP TABLE a"] = FakeCommandGate::Rule::hold;
   auto e = s.start(ChannelKind::shell, "", true);
   s.pump_until(*e, "db=> ");
-  CHECK(s.pump(*e, "DROP TABLE a; CREATE TABLE b;\r") == "DROP TABLE a; CREATE TABLE b;\r\n");
+  CHECK(s.pump(*e, "DROP TABLE a; CREATE TABLE b ();\r") == "DROP TABLE a; CREATE TABLE b ();\r\n");
   CHECK(s.pump(*e) == "");  // still held: nothing sent, no prompt
   CHECK(s.server.queries().empty());
   s.gate.approve(1);
-  CHECK(s.pump_until(*e, "db=> ") == "DROP TABLE a;\r\nCREATE TABLE b;\r\ndb=> ");
-  CHECK(s.gate.calls == V{"submit DROP TABLE a", "decided #1", "ended 2 status=0", "submit CREATE TABLE b",
+  CHECK(s.pump_until(*e, "db=> ") == "DROP TABLE a;\r\nCREATE TABLE b ();\r\ndb=> ");
+  CHECK(s.gate.calls == V{"submit DROP TABLE a", "decided #1", "ended 2 status=0", "submit CREATE TABLE b ()",
                           "ended 3 status=0"});
-  CHECK(s.server.queries() == V{"DROP TABLE a;", "CREATE TABLE b;"});
+  CHECK(s.server.queries() == V{"DROP TABLE a;", "CREATE TABLE b ();"});
 }
 
 TEST_CASE("sql console: Ctrl-C withdraws a held statement; it never reaches the server", "[console][sql]") {
@@ -197,19 +197,19 @@ TEST_CASE("sql script: without a pty, no CR; the first refusal ends the script",
   ServerRig s;
   s.gate.rules["DROP TABLE a"] = FakeCommandGate::Rule::deny;
   auto e = s.start(ChannelKind::shell, "", false);
-  e->write_input("CREATE TABLE a;\nDROP TABLE a;\nCREATE TABLE b;\n");
+  e->write_input("CREATE TABLE a ();\nDROP TABLE a;\nCREATE TABLE b ();\n");
   e->send_eof();
   s.pump_until(*e, "\xff");  // to the end
   CHECK(s.out.out.empty());
-  CHECK(s.gate.calls == V{"submit CREATE TABLE a", "ended 1 status=0", "submit DROP TABLE a", "ended 2 status=1"});
-  CHECK(s.server.queries() == V{"CREATE TABLE a;"});
+  CHECK(s.gate.calls == V{"submit CREATE TABLE a ()", "ended 1 status=0", "submit DROP TABLE a", "ended 2 status=1"});
+  CHECK(s.server.queries() == V{"CREATE TABLE a ();"});
   CHECK(e->exit_info().status == kSqlExitDenied);
 }
 
 TEST_CASE("sql exec: every statement of the line is decided on its own", "[console][sql]") {
   ServerRig s;
-  auto e = s.start(ChannelKind::exec, "CREATE TABLE a; CREATE TABLE b", false);
-  CHECK(s.pump_until(*e, "\xff") == "CREATE TABLE a;\nCREATE TABLE b\n");
-  CHECK(s.gate.calls == V{"submit CREATE TABLE a", "ended 1 status=0", "submit CREATE TABLE b", "ended 2 status=0"});
+  auto e = s.start(ChannelKind::exec, "CREATE TABLE a (); CREATE TABLE b ()", false);
+  CHECK(s.pump_until(*e, "\xff") == "CREATE TABLE a ();\nCREATE TABLE b ()\n");
+  CHECK(s.gate.calls == V{"submit CREATE TABLE a ()", "ended 1 status=0", "submit CREATE TABLE b ()", "ended 2 status=0"});
   CHECK(e->exit_info().status == 0);
 }

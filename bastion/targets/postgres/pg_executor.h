@@ -119,6 +119,7 @@ class PgExecutor : public Executor, private ConsoleInterpreter {
   void handle_set(const std::string& line);
   void release_held(bool last);
   void start_next();
+  void refuse_invalid(const Work& w);          // a syntax error: audited as invalid, never sent
   void proceed(std::unique_ptr<Running> r);  // run a decided statement (or report its refusal)
   bool poll_held();                           // true while a held statement still waits
   bool feed_copy();                           // true while COPY FROM STDIN waits for more data

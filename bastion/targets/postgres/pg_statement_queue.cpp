@@ -4,8 +4,11 @@
 // data follows from the script.
 #include "targets/postgres/pg_executor.h"
 
+#include <algorithm>
+
 #include "common/time_util.h"
 #include "recorder/utf8.h"
+#include "targets/postgres/error_position.h"
 #include "targets/postgres/pg_text.h"
 
 namespace bastion {
@@ -78,6 +81,7 @@ bool PgExecutor::classify_next(Work& w) {
   if (national)
     for (auto& s : stmts) {
       s.kind = "unknown";
+      s.syntax_error = false;  // the bastion's limit, not the user's error
       s.parse_error = "an N'' literal with a backslash cannot be analysed while standard_conforming_strings is off";
     }
   if (stmts.size() == 1 && parsed == text) {
@@ -95,6 +99,22 @@ bool PgExecutor::classify_next(Work& w) {
     w.stmt.text = text.substr(0, end == std::string::npos ? 0 : end + 1);
     w.send = text;
     return !w.stmt.text.empty();
+  }
+  // A psql text the server's parser would reject whole ("SELECT 1 \; selec 2")
+  // runs nothing there: here too, it is one invalid text with the server's error.
+  if (parsed == text && std::any_of(stmts.begin(), stmts.end(), [](const SqlStatement& s) { return s.syntax_error; })) {
+    SqlStatement whole;
+    if (sql_syntax_error(text, whole.parse_error, whole.error_position)) {
+      const std::size_t b = text.find_first_not_of(" \t\r\n\f"), end = text.find_last_not_of(" \t\r\n\f;");
+      if (b == std::string::npos) return false;
+      whole.text = text.substr(b, end - b + 1);
+      whole.error_position = std::max(1, whole.error_position - static_cast<int>(b));  // blanks are 1 byte
+      whole.kind = "unknown";
+      whole.syntax_error = true;
+      w.stmt = std::move(whole);
+      w.send = text;
+      return true;
+    }
   }
   // Several statements in one psql text ("\;"): each is decided and sent on its own.
   for (std::size_t i = stmts.size(); i-- > 1;) {
@@ -115,6 +135,7 @@ void PgExecutor::start_next() {
   if (!w.psql_text.empty() && !classify_next(w)) return;  // only comments: psql shows nothing either
   if (w.send.empty()) w.send = w.stmt.text;
   console_.flush();  // what came before is not this statement's output
+  if (w.stmt.syntax_error) return refuse_invalid(w);
   CommandRequest req = gate_.request("sql", w.stmt.text);
   req.facts = std::make_shared<SqlCommandFacts>(sql_facts(w.stmt));
   auto r = std::make_unique<Running>();
@@ -127,6 +148,36 @@ void PgExecutor::start_next() {
     return;
   }
   proceed(std::move(r));
+}
+
+void PgExecutor::refuse_invalid(const Work& w) {
+  // The server would refuse it too, so no policy is asked: it is audited
+  // as kind "invalid" (a bastion refusal, not a policy denial), nothing is
+  // sent, and the user reads the error as psql prints the server's.
+  CommandRequest req = gate_.request("invalid", w.stmt.text);
+  req.facts = std::make_shared<SqlCommandFacts>(sql_facts(w.stmt));
+  const GateResult g = gate_.refuse(req, w.stmt.parse_error);
+  CommandOutcome o;
+  o.status = 1;
+  o.error = "42601: " + w.stmt.parse_error;
+  gate_.command_ended(g.command_id, o);
+  // The server would have parsed psql's text (with its ';'): its error and
+  // position then (at or near ";", not "at end of input").
+  std::string message = w.stmt.parse_error, shown = w.stmt.text;
+  int position = w.stmt.error_position;
+  if (same_statement(w.send, w.stmt.text)) {
+    std::string m;
+    int p = 0;
+    if (sql_syntax_error(w.send, m, p)) message = std::move(m), position = p, shown = w.send;
+  }
+  emit(Stream::err, "ERROR:  " + message + "\n" + pg_error_position(shown, position));
+  last_error_verbose_ = "ERROR:  42601: " + message + "\n";
+  if (stop_on_error_) {
+    queue_.clear();
+    finish(kSqlExitError);
+  } else if (mode_ != Mode::console) {
+    exit_.status = kSqlExitError;  // as a failed statement
+  }
 }
 
 void PgExecutor::proceed(std::unique_ptr<Running> r) {

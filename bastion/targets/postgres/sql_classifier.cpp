@@ -299,6 +299,10 @@ void classify_one(SqlStatement& s) {
   if (r.error) {
     s.kind = "unknown";
     s.parse_error = r.error->message ? r.error->message : "syntax error";
+    // A position means the grammar or the scanner rejected the text; an
+    // error without one (stack depth) is a limit here, not the user's typo.
+    s.error_position = r.error->cursorpos > 0 ? r.error->cursorpos : 0;
+    s.syntax_error = s.error_position > 0;
     pg_query_free_parse_result(r);
     return;
   }
@@ -364,6 +368,12 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
     s.text = trim_statement(text);
     s.kind = "unknown";
     s.parse_error = split.error->message ? split.error->message : "cannot split";
+    // The position counts characters of the whole input; `text` lost its leading blanks.
+    const auto lead = static_cast<int>(text.find_first_not_of(" \t\r\n") == std::string::npos ? 0 : text.find_first_not_of(" \t\r\n"));
+    if (split.error->cursorpos > lead) {
+      s.error_position = split.error->cursorpos - lead;
+      s.syntax_error = true;
+    }
     pg_query_free_split_result(split);
     out.push_back(std::move(s));
     return out;
@@ -402,6 +412,18 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
   if (covered < text.size()) emit(std::string_view(text).substr(covered));
   pg_query_free_split_result(split);
   return out;
+}
+
+bool sql_syntax_error(const std::string& text, std::string& message, int& position) {
+  if (text.size() > kSqlMaxInput) return false;
+  const PgQueryParseResult r = pg_query_parse(text.c_str());
+  const bool found = r.error && r.error->cursorpos > 0;
+  if (found) {
+    message = r.error->message ? r.error->message : "syntax error";
+    position = r.error->cursorpos;
+  }
+  pg_query_free_parse_result(r);
+  return found;
 }
 
 SqlFacts sql_facts(const SqlStatement& s) {

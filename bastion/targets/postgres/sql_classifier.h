@@ -26,6 +26,11 @@ struct SqlStatement {
   bool has_where = true;      // false for an UPDATE/DELETE without WHERE
   bool copy_program = false;  // COPY ... TO/FROM PROGRAM (runs a program on the server)
   std::string parse_error;    // set when the statement does not parse
+  // The parser rejected the text at a position, as the server would (a
+  // syntax error, not a limit of the bastion's analysis): it is refused as
+  // invalid, never sent, and reported with that position.
+  bool syntax_error = false;
+  int error_position = 0;     // 1-based character offset into `text` (0: none)
   // What the text does not show (see SqlFacts and bastion-policy(5)).
   bool opaque = false;
   std::vector<std::string> opaque_reasons;  // one short reason each, in order found
@@ -43,6 +48,12 @@ constexpr std::size_t kSqlMaxStatements = 10000;
 // Never fails: unparseable input yields statements with parse_error set
 // (or one statement holding the whole input when it cannot even be split).
 std::vector<SqlStatement> classify_sql(std::string_view input);
+
+// The error the server's parser gives `text` sent as one query string:
+// true with its message and 1-based character position when the text does
+// not parse at a position (a syntax error); false when it parses, or fails
+// only on a limit (no position).
+bool sql_syntax_error(const std::string& text, std::string& message, int& position);
 
 // The facts a policy sees as c.sql.
 SqlFacts sql_facts(const SqlStatement& s);
