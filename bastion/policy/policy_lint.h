@@ -7,12 +7,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/closest_name.h"  // edit_distance, for the hook and case-field suggestions
 #include "policy/policy_source.h"
 
 namespace bastion {
-
-// Levenshtein distance, letters compared without case ("did you mean ...?").
-std::size_t edit_distance(std::string_view a, std::string_view b);
 
 // Hook problems among the script's own global functions: none of the
 // hooks defined, or a name that is not a hook but close to one

@@ -116,7 +116,7 @@ TEST_CASE("sessions, commands and auth events round-trip", "[audit]") {
   CHECK(query(d / "audit.db", "SELECT policy_hash, policy_hook, policy_source FROM commands") ==
         "abc123|on_command|main.lua:3\n");
   CHECK(query(d / "audit.db", "SELECT user, accepted, reason FROM auth_events") == "web1|0|certificate expired\n");
-  CHECK_FALSE(s->session_ended({"nope", "t", "r", std::nullopt, 0, 0}, err));
+  CHECK_FALSE(s->session_ended({"nope", "t", "r", std::nullopt, 0, 0, ""}, err));
   CHECK(err == "no session row nope");
 }
 
