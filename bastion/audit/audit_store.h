@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audit/audit_seal.h"
+#include "ca/issued_cert.h"
 
 namespace bastion {
 
@@ -77,17 +78,6 @@ struct AuthEvent {
   std::string reason;
 };
 
-// A certificate the bastion CA issued (bastionctl cert issue).
-struct IssuedCert {
-  uint64_t serial = 0;
-  std::string key_id;
-  std::string principals;  // comma-separated
-  std::string valid_after, valid_before, issued_at;  // ISO 8601
-  std::string issued_by;   // who ran bastionctl
-  std::string ca_fingerprint, key_fingerprint;
-  std::string source_address, force_command;
-};
-
 // One recording file (one channel's asciicast) and what it should hold.
 struct RecordingOpened {
   std::string session_id;
@@ -106,7 +96,7 @@ struct RecordingRow {
   std::string state;  // open | closed | interrupted | pruned
 };
 
-class AuditStore {
+class AuditStore : public IssuedCertLedger {
  public:
   virtual ~AuditStore() = default;
   virtual bool session_started(const SessionStart& s, std::string& error) = 0;
@@ -115,8 +105,7 @@ class AuditStore {
   virtual bool command_started(const CommandStart& c, int64_t& id, std::string& error) = 0;
   virtual bool command_ended(const CommandEnd& c, std::string& error) = 0;
   virtual bool auth_event(const AuthEvent& e, std::string& error) = 0;
-  // False (with the error) also when the serial was issued before.
-  virtual bool cert_issued(const IssuedCert& c, std::string& error) = 0;
+  // cert_issued: from IssuedCertLedger.
   // Brings the command search index up to date, a bounded batch per call
   // (bastiond calls it about once a second). A store without one: nothing.
   virtual bool index_pending(std::string& /*error*/) { return true; }

@@ -22,14 +22,14 @@ struct ClientAccessIdentity {
   std::string cert_pem, key_pem, token_key;
 };
 
-class AuditStore;
+class IssuedCertLedger;
 
 // Who an onward connection is for: what a kind that mints per-connection
 // credentials (ssh `ca = ...`) names in them and records.
 struct ConnectContext {
   std::string session_id;
   std::string identity;         // the user's certificate key ID
-  AuditStore* audit = nullptr;  // where minted credentials are recorded
+  IssuedCertLedger* certs = nullptr;  // where minted credentials are recorded
 };
 
 class TargetKind : public TargetSchema {

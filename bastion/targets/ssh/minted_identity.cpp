@@ -1,6 +1,6 @@
 #include "targets/ssh/minted_identity.h"
 
-#include "audit/audit_store.h"
+#include "ca/issued_cert.h"
 #include "auth/public_key.h"
 #include "ca/target_cert_minter.h"
 #include "common/base64.h"
@@ -13,7 +13,7 @@ namespace bastion {
 bool mint_identity(const TargetConfig& t, const SshCredential& c, const ConnectContext& ctx, SshKey& key,
                    MintedCertInfo& info, std::string& error) {
   if (!c.ca_key) return error = "the bastion's CA key for this target is not loaded", false;
-  if (!ctx.audit || ctx.session_id.empty())
+  if (!ctx.certs || ctx.session_id.empty())
     return error = "a minted certificate needs a session and an audit store", false;
   ssh_key raw = nullptr;
   if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &raw) != SSH_OK) return error = "cannot generate a key", false;
@@ -58,7 +58,7 @@ bool mint_identity(const TargetConfig& t, const SshCredential& c, const ConnectC
                          .key_fingerprint = sha256_fingerprint(subject.blob),
                          .source_address = "",
                          .force_command = ""};
-    if (ctx.audit->cert_issued(rec, err)) break;
+    if (ctx.certs->cert_issued(rec, err)) break;
     // A repeated serial (the primary key): draw again; anything else is fatal.
     if (err.find("UNIQUE") == std::string::npos || attempt == 4) {
       log_error("cannot record a minted target certificate",
