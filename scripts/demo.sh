@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole product on loopback: a throwaway user CA, a user key with an
 # 8-hour certificate, a real OpenSSH sshd as target "demo-host" that
-# trusts only the key the bastion holds, a throwaway PostgreSQL cluster as
+# trusts only the bastion's target CA (no standing key: bastiond mints a
+# 5-minute certificate per connection), a throwaway PostgreSQL cluster as
 # target "demo-db" (password only the bastion knows, a customers table whose
 # email column is masked), and bastiond in front of them.
 # Prints the ssh lines to type (short ones: demo/ssh_config names the bastion).
@@ -57,7 +58,9 @@ VALID=8h
 say "[2/4] keys and certificates"
 ssh-keygen -q -t ed25519 -N '' -C "demo user CA" -f "$K/user_ca"
 ssh-keygen -q -t ed25519 -N '' -C "bastion host key" -f "$K/bastion_host_key"
-ssh-keygen -q -t ed25519 -N '' -C "held by the bastion" -f "$K/target_key"
+# No standing key on the target: it trusts the bastion's target CA, and
+# bastiond mints a key and a 5-minute certificate for each onward connection.
+"$CTL" ca init "$K/target_ca" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -C "demo target host key" -f "$DEMO/target/host_key"
 ssh-keygen -q -t ed25519 -N '' -C "alice" -f "$K/alice"
 ssh-keygen -q -s "$K/user_ca" -I alice -n ops -V -1m:+$VALID "$K/alice.pub"
@@ -74,14 +77,13 @@ ssh-keygen -q -t ed25519 -N '' -C "bob" -f "$K/bob"
   --ttl $VALID "$K/bob.pub" >/dev/null
 
 say "[3/4] target sshd and PostgreSQL"
-# The target: a real sshd on loopback that trusts only the bastion's key.
-cp "$K/target_key.pub" "$DEMO/target/authorized_keys"
-chmod 600 "$DEMO/target/authorized_keys"
+# The target: a real sshd on loopback that trusts only the bastion's target CA.
 cat > "$DEMO/target/sshd_config" <<CONF
 Port $TARGET_PORT
 ListenAddress 127.0.0.1
 HostKey $DEMO/target/host_key
-AuthorizedKeysFile $DEMO/target/authorized_keys
+AuthorizedKeysFile none
+TrustedUserCAKeys $K/target_ca.pub
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -126,7 +128,8 @@ policy       = "default.lua"
 listen       = "127.0.0.1:$BASTION_PORT"
 host_keys    = { "keys/bastion_host_key" }
 user_ca_keys = { "keys/user_ca.pub", "keys/bastion_ca.pub" }
-approvals    = { timeout = 300 }
+approvals    = { timeout = "5m" }
+renew_hint   = "scripts/demo.sh printed the ssh-keygen line that renews it"
 data_dir     = "data"
 retention    = "90d"
 -- The auditors' page (self-signed certificate in data/ at first start).
@@ -134,7 +137,7 @@ web_listen         = "127.0.0.1:$WEB_PORT"
 auditor_principals = { "auditor" }
 targets = {
   ["demo-host"] = { type = "ssh", host = "127.0.0.1", port = $TARGET_PORT, user = "$USER_NAME",
-                    identity = "keys/target_key", known_hosts = "keys/known_hosts",
+                    ca = "keys/target_ca", ttl = "5m", known_hosts = "keys/known_hosts",
                     allow = { "ops" }, labels = { env = "prod" } },
   ["demo-db"] = { type = "postgres", host = "127.0.0.1", port = $PG_PORT, dbname = "postgres",
                   user = "postgres", password_file = "keys/demo-db.password", sslmode = "disable",
