@@ -1,5 +1,6 @@
 #include "policy/policy_library.h"
 #include "common/parse_number.h"
+#include "common/time_util.h"
 
 #include <algorithm>
 #include <cctype>
@@ -607,6 +608,22 @@ bool opt_int_field(lua_State* L, int t, const char* k, std::optional<int>& out, 
   return true;
 }
 
+// A time in a decision: integer seconds, or a duration string as the config
+// takes them ("90s", "5m", "8h"), so one spelling works everywhere.
+bool opt_seconds_field(lua_State* L, int t, const char* k, std::optional<int>& out, std::string& error) {
+  raw_field(L, t, k);
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    const int64_t s = parse_duration(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (s < 0 || s >= (1 << 30))
+      return error = std::string(k) + " must be seconds or a duration such as \"90s\", \"5m\", \"8h\"", false;
+    out = static_cast<int>(s);
+    return true;
+  }
+  lua_pop(L, 1);
+  return opt_int_field(L, t, k, out, error);
+}
+
 // allow{ credential = "readonly" }: a credential name as the config spells
 // them (an identifier); anything else is a malformed decision.
 bool credential_field(lua_State* L, int args, Decision& d, std::string& error) {
@@ -773,8 +790,8 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
       lua_pop(L, 1);
       ok = ok && credential_field(L, args, d, error);
       std::optional<int> row_limit;
-      ok = ok && opt_int_field(L, args, "idle_timeout", d.options.idle_timeout, error) &&
-           opt_int_field(L, args, "max_session_length", d.options.max_session_length, error) &&
+      ok = ok && opt_seconds_field(L, args, "idle_timeout", d.options.idle_timeout, error) &&
+           opt_seconds_field(L, args, "max_session_length", d.options.max_session_length, error) &&
            opt_int_field(L, args, "row_limit", row_limit, error);
       if (row_limit) d.row_limit = *row_limit;
       if (d.masks()) d.verdict = Decision::Verdict::mask;
@@ -789,7 +806,7 @@ bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
       ok = false, error = "review approvers must be principals (strings)";
     lua_pop(L, 1);
     std::optional<int> timeout;
-    ok = ok && opt_int_field(L, args, "timeout", timeout, error);
+    ok = ok && opt_seconds_field(L, args, "timeout", timeout, error);
     d.review_timeout = timeout.value_or(0);
     std::optional<int> min_approvals;
     ok = ok && opt_int_field(L, args, "min_approvals", min_approvals, error);

@@ -55,6 +55,9 @@ function on_command(c)
   if c.text == "d" then return deny("no way") end
   if c.text == "r" then return review{ reason = "check", approvers = { "lead" }, timeout = 60 } end
   if c.text == "m" then return allow{ mask = { "secret\\d+" } } end
+  if c.text == "r5m" then return review{ approvers = { "lead" }, timeout = "5m" } end
+  if c.text == "rbad" then return review{ approvers = { "lead" }, timeout = "5 minutes" } end
+  if c.text == "idle" then return allow{ idle_timeout = "2h", max_session_length = 90 } end
   return nil
 end)");
   REQUIRE(f.src);
@@ -70,6 +73,16 @@ end)");
   CHECK(d->verdict == Decision::Verdict::review);
   CHECK(d->approvers == std::vector<std::string>{"lead"});
   CHECK(d->review_timeout == 60);
+  // Times in decisions take the config's duration strings too.
+  d = f.command("r5m");
+  CHECK(d->review_timeout == 300);
+  d = f.command("rbad");
+  REQUIRE(d);
+  CHECK(d->verdict == Decision::Verdict::deny);
+  CHECK(d->reason.find("policy error") != std::string::npos);
+  d = f.command("idle");
+  CHECK(d->options.idle_timeout == 7200);
+  CHECK(d->options.max_session_length == 90);
   d = f.command("m");
   CHECK(d->verdict == Decision::Verdict::mask);
   REQUIRE(d->mask.size() == 1);
