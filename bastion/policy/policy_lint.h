@@ -7,12 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/closest_name.h"
 #include "policy/policy_source.h"
 
 namespace bastion {
 
-// Levenshtein distance, letters compared without case ("did you mean ...?").
-std::size_t edit_distance(std::string_view a, std::string_view b);
+// edit_distance: common/closest_name.h (one definition for the binary).
 
 // Hook problems among the script's own global functions: none of the
 // hooks defined, or a name that is not a hook but close to one
