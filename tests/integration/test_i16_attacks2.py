@@ -98,13 +98,10 @@ class DuplicateTargetSpellingsTest(BastionTest):
         r = run([BASTIOND, "--check", "--config", conf])
         return r.returncode, r.stderr.decode()
 
-    # HOLE: `targets.web1 = {...}` after the targets table (a natural way to add or override a
-    # target at the end of a file) silently replaces web1: here its allow list becomes dba.
-    # The scan skips every `a.b =` statement. Suggested fix: at the top level, record
-    # `NAME . NAME =` / `NAME [ "str" ] =` statements under the path NAME.NAME, or detect
-    # overwrites at run time (config tables built through a __newindex that refuses a key
-    # already set).
-    @unittest.expectedFailure
+    # Was a hole (fixed here): `targets.web1 = {...}` after the targets table (a natural way
+    # to add or override a target at the end of a file) silently replaced web1 (here its
+    # allow list becomes dba): the scan skipped every `a.b =` statement. Now a top-level
+    # `NAME.KEY... =` / `NAME["KEY"]... =` over a key a constructor set is a duplicate.
     def test_a_dotted_assignment_after_the_table(self):
         conf = self.variant("dot.conf", lambda t: t + "targets." + self.web1(t).replace(
             'allow = { "ops" }', 'allow = { "dba" }') + "\n")
@@ -112,18 +109,16 @@ class DuplicateTargetSpellingsTest(BastionTest):
         self.assertEqual(rc, 1, err)
         self.assertIn("targets.web1: defined twice", err)
 
-    # HOLE: same, `targets["web1"] = {...}` at the top level.
-    @unittest.expectedFailure
+    # Was a hole (fixed here): same, `targets["web1"] = {...}` at the top level.
     def test_a_bracketed_assignment_after_the_table(self):
         conf = self.variant("brk.conf", lambda t: t + 'targets["web1"]' + self.web1(t)[len("web1"):] + "\n")
         rc, err = self.check(conf)
         self.assertEqual(rc, 1, err)
         self.assertIn("targets.web1: defined twice", err)
 
-    # HOLE: a key written with an escape ("web\49" is "web1") or as a long string ([[web1]])
-    # is never recorded (plain = false), so the second definition wins unseen. Suggested fix:
-    # decode Lua's escapes (\ddd, \xXX, \z, \u{...}, \n ...) and long strings in the lexer.
-    @unittest.expectedFailure
+    # Was a hole (fixed here): a key written with an escape ("web\49" is "web1") or as a long
+    # string ([[web1]]) was never recorded (plain = false), so the second definition won
+    # unseen. The lexer now decodes Lua's escapes and keeps long strings' contents.
     def test_escaped_and_long_string_keys(self):
         for name, key in (("esc.conf", '["web\\49"]'), ("long.conf", "[ [[web1]] ]")):
             conf = self.variant(name, lambda t: t.replace("  db1 = {", f"  {key} = {{", 1))
