@@ -248,7 +248,7 @@ int test(const std::vector<std::string>& a) {
   if (subject.target_kind) {
     const auto own = subject.target_kind->command_kinds();
     if (std::find(own.begin(), own.end(), kind) != own.end()) {
-      parsed = subject.target_kind->parse_command(kind, t.command, {});
+      parsed = subject.target_kind->parse_command(kind, t.command, subject.command_options);
     } else if (kind != "exec" && kind != "shell" && kind != "subsystem") {
       std::string names = "exec, shell, subsystem";
       for (const auto& k : own) names += ", " + k;

@@ -79,6 +79,41 @@ class PolicyTestParityTest(BastionTest):
         self.assertEqual(fields(r.stdout).get("decision"), "deny", r.stdout + r.stderr)
 
 
+NO_DELETE_IN_PROD = r'''
+function on_command(c)
+  if c.kind == "kubectl" and c.kubectl.namespace == "prod" and c.kubectl.verb == "delete" then
+    return deny("no deletes in prod")
+  end
+  return allow()
+end
+'''
+
+
+class PolicyTestKubectlNamespaceTest(BastionTest):
+    # Was a hole (fixed here): for a kubectl target, policy test parsed the invocation with
+    # namespace "default" whatever the target's `namespace` said, while the live executor
+    # (kubectl_executor: parse_kubectl_line(line, settings.namespace_name)) uses the target's.
+    # `kubectl delete pod x` on a target with namespace = "prod": "allow" in the test, "deny"
+    # live. The target kind now gives policy test the options it parses with.
+    def test_the_targets_namespace_is_the_one_decided(self):
+        with open(os.path.join(self.env.d, "k8s.lua"), "w") as f:
+            f.write(NO_DELETE_IN_PROD)
+        with open(self.env.bastion.conf) as f:
+            text = f.read()
+        conf = os.path.join(self.env.d, "k8s.conf")
+        with open(conf, "w") as f:
+            f.write(text.replace("targets = {\n", 'targets = {\n  k8s = { type = "kubectl", kubeconfig = '
+                                 '"keys/kubeconfig", namespace = "prod", allow = { "ops" }, policy = "k8s.lua" },\n', 1))
+        r = run([BASTIONCTL, "policy", "test", "--config", conf, "--target", "k8s", "--principals", "ops",
+                 "--", "delete pod web-0"])
+        self.assertIn(b'c.kubectl.namespace = "prod"', r.stdout, r.stdout + r.stderr)
+        self.assertEqual(fields(r.stdout).get("decision"), "deny", r.stdout + r.stderr)
+        # -n still wins, as live.
+        r = run([BASTIONCTL, "policy", "test", "--config", conf, "--target", "k8s", "--principals", "ops",
+                 "--", "delete pod web-0 -n dev"])
+        self.assertEqual(fields(r.stdout).get("decision"), "allow", r.stdout + r.stderr)
+
+
 class DuplicateTargetSpellingsTest(BastionTest):
     """`bastiond --check` (and every load) refuses a target defined twice:
     spellings its lexical scan does not see."""
