@@ -114,6 +114,32 @@ class PolicyTestKubectlNamespaceTest(BastionTest):
         self.assertEqual(fields(r.stdout).get("decision"), "allow", r.stdout + r.stderr)
 
 
+class PolicyCheckMaskPatternTest(unittest.TestCase):
+    # Was a hole (fixed here): `policy check` said OK for a mask pattern RE2 cannot compile
+    # (`allow{ mask = { patterns = { "([a-z" } } }`); at decision time parse_mask refuses it,
+    # so every command that reaches it is a "policy error" (denied): an invalid mask that
+    # passes the check meant to catch invalid masks. The lint now compiles literal patterns.
+    def test_a_pattern_that_does_not_compile_is_named(self):
+        import tempfile
+        d = tempfile.mkdtemp(prefix="bastion-lint-")
+        path = os.path.join(d, "m.lua")
+        with open(path, "w") as f:
+            f.write('function on_command(c)\n'
+                    '  if c.text == "a" then return allow{ mask = { patterns = { "([a-z", "ok" } } } end\n'
+                    '  if c.text == "b" then return allow{ mask = "(x" } end\n'
+                    '  return allow{ mask = { patterns = { "token=[^ ]+", "\\\\d{4}" } } }\n'
+                    'end\n')
+        r = run([BASTIONCTL, "policy", "check", path])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        out = (r.stdout + r.stderr).decode()
+        self.assertIn(f'{path}:2: mask pattern "([a-z" does not compile: missing ]: [a-z', out)
+        self.assertIn(f'{path}:3: mask pattern "(x" does not compile: missing ): (x', out)
+        self.assertNotIn(":4:", out)
+        # The live verdict it stands for: a policy error.
+        r = run([BASTIONCTL, "policy", "test", path, "--", "a"])
+        self.assertIn(b"policy error", r.stdout)
+
+
 class DuplicateTargetSpellingsTest(BastionTest):
     """`bastiond --check` (and every load) refuses a target defined twice:
     spellings its lexical scan does not see."""
