@@ -168,7 +168,16 @@ LuaTextScan scan_policy_text(const std::string& text, const std::string& file) {
       } else if (is(n, Token::Kind::other, "{") || is(n, Token::Kind::other, "(")) {
         const std::size_t end = closing(i + 1);
         bool approvers = false;
-        for (std::size_t j = i + 2; j < end; ++j) approvers = approvers || is(toks[j], Token::Kind::name, "approvers");
+        // `approvers = {}` is no approvers (the target's are asked, as with
+        // none), and `approvers = ""` names a principal nobody has.
+        for (std::size_t j = i + 2; j < end; ++j) {
+          if (!is(toks[j], Token::Kind::name, "approvers")) continue;
+          const bool empty_list = j + 3 < end && is(toks[j + 1], Token::Kind::other, "=") &&
+                                  is(toks[j + 2], Token::Kind::other, "{") && is(toks[j + 3], Token::Kind::other, "}");
+          const bool empty_name = j + 2 < end && is(toks[j + 1], Token::Kind::other, "=") &&
+                                  toks[j + 2].kind == Token::Kind::string && toks[j + 2].text.empty();
+          approvers = approvers || !(empty_list || empty_name);
+        }
         scan.reviews.push_back({t.line, approvers});
       }
     }

@@ -140,6 +140,35 @@ class PolicyCheckMaskPatternTest(unittest.TestCase):
         self.assertIn(b"policy error", r.stdout)
 
 
+class PolicyCheckEmptyApproversTest(BastionTest):
+    # Was a hole (fixed here): `policy check --config` counted any `approvers` word in a review
+    # as approvers, so `review{ approvers = {} }` (an empty list: the target's approvers are
+    # asked, and it has none) and `review{ approvers = "" }` (a principal nobody has) were
+    # "policies OK" while policy test and the live bastion say nobody can approve them.
+    def test_empty_approvers_are_no_approvers(self):
+        with open(self.env.bastion.conf) as f:
+            text = f.read()
+        for name, review in (("empty", "review{ reason = 'x', approvers = {} }"),
+                             ("blank", "review{ reason = 'x', approvers = '' }")):
+            with open(os.path.join(self.env.d, name + ".lua"), "w") as f:
+                f.write(f"function on_command(c)\n  if c.text == 'reboot' then return {review} end\n"
+                        "  return allow()\nend\n")
+            conf = os.path.join(self.env.d, name + ".conf")
+            with open(conf, "w") as f:
+                f.write(text + f'policy = "{name}.lua"\n')
+            r = run([BASTIONCTL, "policy", "check", "--config", conf])
+            self.assertEqual(r.returncode, 1, (name, r.stdout + r.stderr))
+            self.assertIn(f"{conf}: targets.web1: {name}.lua:2 can return review without approvers, and the target "
+                          "has none: nobody can approve it", r.stderr.decode())
+        # A list with a name still counts.
+        with open(os.path.join(self.env.d, "named.lua"), "w") as f:
+            f.write("function on_command(c) return review{ reason = 'x', approvers = { 'oncall' } } end\n")
+        conf = os.path.join(self.env.d, "named.conf")
+        with open(conf, "w") as f:
+            f.write(text + 'policy = "named.lua"\n')
+        self.assertEqual(run([BASTIONCTL, "policy", "check", "--config", conf]).returncode, 0)
+
+
 class DuplicateTargetSpellingsTest(BastionTest):
     """`bastiond --check` (and every load) refuses a target defined twice:
     spellings its lexical scan does not see."""
