@@ -4,6 +4,7 @@
 // bastionctl policy test FILE --cases CASES.lua
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <optional>
 
@@ -123,6 +124,9 @@ std::optional<TestArgs> parse_test_args(const std::vector<std::string>& a) {
   t.s.identity = "alice";
   t.s.target = "web1";
   t.s.source_address = "127.0.0.1";
+  // As a live session that starts now (c.session.started_at 0 would read as a
+  // session open since 1970 to a policy that limits session age).
+  t.s.started_at = static_cast<int64_t>(std::time(nullptr));
   std::size_t i = 0;
   for (; i < a.size(); ++i) {
     const std::string& o = a[i];
@@ -244,7 +248,7 @@ int test(const std::vector<std::string>& a) {
   if (subject.target_kind) {
     const auto own = subject.target_kind->command_kinds();
     if (std::find(own.begin(), own.end(), kind) != own.end()) {
-      parsed = subject.target_kind->parse_command(kind, t.command, {});
+      parsed = subject.target_kind->parse_command(kind, t.command, subject.command_options);
     } else if (kind != "exec" && kind != "shell" && kind != "subsystem") {
       std::string names = "exec, shell, subsystem";
       for (const auto& k : own) names += ", " + k;

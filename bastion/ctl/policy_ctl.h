@@ -18,6 +18,7 @@ struct PolicySubject {
   // The target's kind (--config): it parses the commands and names the
   // default command kind. Null in the single-file form (any kind parses).
   const TargetKind* target_kind = nullptr;
+  CommandOptions command_options;  // what a live session parses with (--config: a kubectl target's namespace)
   std::vector<std::string> approvers;  // the target's (--config)
   std::vector<std::string> credentials;  // the names of the target's held credentials (--config)
   // The bastion refuses before any policy (the principals the target does not allow).

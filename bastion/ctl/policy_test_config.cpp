@@ -30,6 +30,7 @@ std::optional<PolicySubject> policy_subject_from_config(const std::string& confi
   session.target_labels = t.labels;
   out.session = std::move(session);
   out.target_kind = &kind_of(t);
+  out.command_options = out.target_kind->target_command_options(t);
   out.approvers = t.approvers;
   for (const auto& [name, cred] : t.credentials) out.credentials.push_back(name);
   if (!principals_given) {

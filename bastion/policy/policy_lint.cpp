@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <optional>
 
+#include <re2/re2.h>
+
 #include "policy/policy.h"
 #include "policy/policy_library.h"
 
@@ -166,7 +168,16 @@ LuaTextScan scan_policy_text(const std::string& text, const std::string& file) {
       } else if (is(n, Token::Kind::other, "{") || is(n, Token::Kind::other, "(")) {
         const std::size_t end = closing(i + 1);
         bool approvers = false;
-        for (std::size_t j = i + 2; j < end; ++j) approvers = approvers || is(toks[j], Token::Kind::name, "approvers");
+        // `approvers = {}` is no approvers (the target's are asked, as with
+        // none), and `approvers = ""` names a principal nobody has.
+        for (std::size_t j = i + 2; j < end; ++j) {
+          if (!is(toks[j], Token::Kind::name, "approvers")) continue;
+          const bool empty_list = j + 3 < end && is(toks[j + 1], Token::Kind::other, "=") &&
+                                  is(toks[j + 2], Token::Kind::other, "{") && is(toks[j + 3], Token::Kind::other, "}");
+          const bool empty_name = j + 2 < end && is(toks[j + 1], Token::Kind::other, "=") &&
+                                  toks[j + 2].kind == Token::Kind::string && toks[j + 2].text.empty();
+          approvers = approvers || !(empty_list || empty_name);
+        }
         scan.reviews.push_back({t.line, approvers});
       }
     }
@@ -187,6 +198,40 @@ LuaTextScan scan_policy_text(const std::string& text, const std::string& file) {
         if (v.kind == Token::Kind::string && !parse_column_mask_method(v.text, r))
           scan.mask_problems.push_back(file + ":" + std::to_string(v.line) + ": mask column method \"" + v.text +
                                        "\" is not full, hash or last:N (N 0-999)");
+      }
+    }
+    // patterns = { "re", ... }, mask = "re", mask = { "re", ... }: each
+    // string in the list is a pattern RE2 must compile, as parse_mask does
+    // at decision time (a bad one makes every such decision a policy error).
+    // Strings with a backslash are left out: their escapes are kept as
+    // written here, so what RE2 would get is not known.
+    if ((is(t, Token::Kind::name, "patterns") || is(t, Token::Kind::name, "mask")) && i + 2 < toks.size() &&
+        is(toks[i + 1], Token::Kind::other, "=")) {
+      auto check = [&](const Token& v) {
+        if (v.kind != Token::Kind::string || v.text.find('\\') != std::string::npos) return;
+        RE2 re(v.text, RE2::Quiet);
+        if (!re.ok())
+          scan.mask_problems.push_back(file + ":" + std::to_string(v.line) + ": mask pattern \"" + v.text +
+                                       "\" does not compile: " + re.error());
+      };
+      if (is(toks[i + 2], Token::Kind::other, "{")) {
+        const std::size_t end = closing(i + 2);
+        int depth = 0;
+        for (std::size_t j = i + 2; j < end; ++j) {
+          if (is(toks[j], Token::Kind::other, "{")) ++depth;
+          if (is(toks[j], Token::Kind::other, "}")) --depth;
+          // List entries only: a string right after "{" or "," (not a key's value, not "k = ").
+          if (depth != 1 || toks[j].kind != Token::Kind::string || j + 1 >= end) continue;
+          const bool entry = is(toks[j - 1], Token::Kind::other, "{") || is(toks[j - 1], Token::Kind::other, ",") ||
+                             is(toks[j - 1], Token::Kind::other, ";");
+          const bool ends = is(toks[j + 1], Token::Kind::other, ",") || is(toks[j + 1], Token::Kind::other, ";") ||
+                            is(toks[j + 1], Token::Kind::other, "}");
+          if (entry && ends) check(toks[j]);
+        }
+      } else if (is(t, Token::Kind::name, "mask") && i + 3 < toks.size() &&
+                 (is(toks[i + 3], Token::Kind::other, ",") || is(toks[i + 3], Token::Kind::other, "}") ||
+                  is(toks[i + 3], Token::Kind::other, ";"))) {
+        check(toks[i + 2]);
       }
     }
   }

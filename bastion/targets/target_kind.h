@@ -88,6 +88,9 @@ class TargetKind : public TargetSchema {
   }
   // The options parse_command reads for `kind` (a case's extra fields).
   virtual std::set<std::string> command_options(const std::string& /*kind*/) const { return {}; }
+  // The options a live session on `t` parses its commands with (a kubectl
+  // target's namespace), for `bastionctl policy test --config --target`.
+  virtual CommandOptions target_command_options(const TargetConfig& /*t*/) const { return {}; }
   // The command kind an exec channel's command is decided as, for
   // `bastionctl policy test --config --target` without --kind: its first
   // parsed kind (a statement, an invocation), or "exec" when it has none.

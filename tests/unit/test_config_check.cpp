@@ -88,6 +88,17 @@ TEST_CASE("a key set twice in one table or at the top level is found with both l
   // A constructor inside a function body is a table of its own.
   CHECK(dups("t = { f = function() return { a = 1,\n a = 2 } end }") == Dups{{"a", 1, 2}});
   CHECK(dups("t = { [\"\"] = 1, [''] = 2 }") == Dups{{"t.\"\"", 1, 1}});
+  // Spellings of the same key (i16 attack 2): escapes, long strings, and a
+  // top-level field assignment over a key a constructor set.
+  CHECK(dups("targets = { web1 = 1,\n [\"web\\49\"] = 2 }") == Dups{{"targets.web1", 1, 2}});
+  CHECK(dups("targets = { web1 = 1,\n [\"w\\x65b\\u{31}\"] = 2 }") == Dups{{"targets.web1", 1, 2}});
+  CHECK(dups("targets = { web1 = 1,\n [ [[web1]] ] = 2, [ [==[\nweb2]==] ] = 3, web2 = 4 }") ==
+        Dups{{"targets.web1", 1, 2}, {"targets.web2", 2, 3}});
+  CHECK(dups("targets = { web1 = { port = 1 } }\ntargets.web1 = {}\ntargets[\"web1\"].port = 2") ==
+        Dups{{"targets.web1", 1, 2}, {"targets.web1.port", 1, 3}});
+  CHECK(dups("targets = { web1 = { port = 1 } }\ntargets['web1'].port = 2\nx = targets.web1") ==
+        Dups{{"targets.web1.port", 1, 2}});
+  CHECK(dups("t = { x = { y = 1 } }\nt.x.z = 1\nf{ a = { b = 1 } }\na.b = 2\nif c then t.x = 2 end").empty());
   // Broken input finds what it can and never fails.
   CHECK(dups("t = { a = 1, a = ").size() == 1);
   CHECK(dups("}}}]]) end end until \"unterminated\n[[ long").empty());

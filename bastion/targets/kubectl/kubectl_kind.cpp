@@ -168,6 +168,10 @@ std::vector<TargetKind::CtlCommand> KubectlKind::ctl_commands() const {
            &ctl_kubeconfig}};
 }
 
+CommandOptions KubectlKind::target_command_options(const TargetConfig& t) const {
+  return {{"namespace", kubectl_settings(t).namespace_name}};
+}
+
 ParsedCommand KubectlKind::parse_command(const std::string& kind, const std::string& text,
                                          const CommandOptions& options) const {
   auto opt = [&](const char* k, const char* dflt) {

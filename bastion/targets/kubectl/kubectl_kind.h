@@ -37,6 +37,8 @@ class KubectlKind : public TargetKind {
   std::vector<std::string> command_kinds() const override { return {"kubectl", "kube_request"}; }
   ParsedCommand parse_command(const std::string& kind, const std::string& text,
                               const CommandOptions& options) const override;
+  // As the executor parses a kubectl line: the target's namespace.
+  CommandOptions target_command_options(const TargetConfig& t) const override;
   std::set<std::string> command_options(const std::string& kind) const override {
     if (kind == "kubectl") return {"namespace"};
     return {"approved", "own_kubectl"};
