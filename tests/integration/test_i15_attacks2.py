@@ -451,8 +451,10 @@ class PinnedKeyReplaced(AttackBase):
         self.assertEqual(refused[0]["audit_key_fingerprint"], pinned)
         self.assertNotEqual(refused[0]["fingerprint"], pinned)
         # A malformed pin is a configuration error.
-        with open(conf, "a") as f:
-            f.write('audit_key_fingerprint = "SHA256:short"\n')
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace(pins[0], 'audit_key_fingerprint = "SHA256:short"'))
         chk = run([BASTIOND, "--config", conf, "--check"], timeout=30)
         self.assertNotEqual(chk.returncode, 0)
         self.assertIn(b"audit_key_fingerprint: expected \"SHA256:\" and 43 base64 characters", chk.stderr)

@@ -343,7 +343,12 @@ class StartupRefusalTest(BastionTest):
             text = f.read()
         path = os.path.join(self.env.d, "second.conf")
         with open(path, "w") as f:
-            f.write(text.replace('listen = "127.0.0.1:', f'listen = "127.0.0.1:{free_port()}" --', 1) + extra + "\n")
+            text = text.replace('listen = "127.0.0.1:', f'listen = "127.0.0.1:{free_port()}" --', 1)
+            # The keys `extra` sets replace the running config's (a key set twice is an error).
+            for line in extra.splitlines():
+                key = line.split("=")[0].strip()
+                text = re.sub(rf"^{re.escape(key)}\s*=.*$", "", text, flags=re.M)
+            f.write(text + extra + "\n")
         return path
 
     def start_second(self, conf):
