@@ -1,8 +1,10 @@
 """Issue 16 attack review: the target picker, unknown-target listing, and
 the review loop's chat webhook, tried as a hostile user would."""
+import json
+import os
 import unittest
 
-from harness import BastionTest, Env, main
+from harness import BASTIONCTL, BastionTest, Env, main, run
 from pty_driver import PtySession
 
 
@@ -57,6 +59,33 @@ class PickerReloadTest(BastionTest):
             kinds = [k for (k,) in self.env.audit("SELECT kind FROM commands WHERE session_id=? ORDER BY id",
                                                   (sid[0][0],))]
             self.assertNotIn("shell", kinds)
+
+
+class PickerOperatorViewTest(BastionTest):
+    """After a pick, operators see the session where it runs: `bastionctl
+    status` and the sessions gauge kept the login name ("root", kind
+    "unknown") the Session registered at its start, so a live shell on web1
+    was invisible as such until it ended."""
+
+    def test_status_names_the_picked_target(self):
+        argv = self.env.ssh_base(tty=True) + ["root@127.0.0.1"]
+        s = PtySession(argv, env={"TERM": "xterm"})
+        try:
+            s.read_until(b"> dead\r\n  web1\r\n")
+            s.send(b"web1\r")
+            s.read_until(b"bastion: connecting to web1")
+            s.send(b"echo picked-$((6*7))\r")
+            s.read_until(b"picked-42")
+            sock = os.path.join(self.env.d, "data", "bastiond.sock")
+            r = run([BASTIONCTL, "status", "--socket", sock, "--json"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            j = json.loads(r.stdout)
+            [live] = j["sessions"]
+            self.assertEqual((live["target"], live["kind"]), ("web1", "ssh"))
+            self.assertEqual(j["sessions_by_kind"], {"ssh": 1})
+        finally:
+            s.send(b"exit\r")
+            s.wait()
 
 
 if __name__ == "__main__":
