@@ -254,6 +254,7 @@ bool Session::choose_target(const std::string& name, bool tty) {
                              {"target", name}});
   identity_.requested_user = name;
   picked_ = true;
+  live_.retarget(name, session_kind(*cfg_, name));  // operators see where it runs
   return true;
 }
 
