@@ -63,3 +63,20 @@ TEST_CASE("i16 attack: Markdown links and @channel in the command reach a Matter
   CHECK(text.find("](https://") == std::string::npos);
   CHECK(text.find("@channel") == std::string::npos);
 }
+
+#include "targets/postgres/pg_exec_options.h"
+
+TEST_CASE("i16 attack: psql's bundled -xc is refused with a reason that contradicts itself", "[i16][sql]") {
+  // psql (getopt) reads "-xc SQL" as -x -c SQL. The bastion said "psql
+  // option -x is not available through the bastion (options: ..., -x, ...)".
+  SqlExecOptions o = parse_sql_exec_line("-xc select 1");
+  CHECK(o.error.empty());
+  CHECK(o.print.expanded);
+  CHECK(o.sql == "select 1");
+  o = parse_sql_exec_line("-xcselect 2");
+  CHECK(o.error.empty());
+  CHECK(o.sql == "select 2");
+  // A bundle with an option the bastion does not take names that one.
+  o = parse_sql_exec_line("-xA select 1");
+  CHECK(o.error.find("option -A is not available") != std::string::npos);
+}
