@@ -1,6 +1,7 @@
 #include "approvals/webhook_template.h"
 
 #include "common/brace_template.h"
+#include "common/display_escape.h"
 #include "common/strings.h"
 #include "common/time_util.h"
 
@@ -23,8 +24,11 @@ std::string value(std::string_view name, const ApprovalRequest& r, const std::st
   return "";
 }
 
-// Slack: "&", "<" and ">" are the control characters of its text field.
-std::string escaped(const std::string& v) {
+// One line of what the requester typed (display_escape: no newline can
+// forge a line of ours, no bidi or invisible character can hide text), then
+// Slack's text-field controls "&", "<" and ">".
+std::string escaped(const std::string& raw) {
+  const std::string v = display_escape(raw);
   std::string out;
   for (char c : v) {
     if (c == '&') out += "&amp;";

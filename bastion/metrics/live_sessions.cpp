@@ -14,6 +14,14 @@ LiveSessions::Registration::~Registration() {
   all_.by_id_.erase(id_);
 }
 
+void LiveSessions::Registration::retarget(std::string target, std::string kind) {
+  std::lock_guard<std::mutex> g(all_.mu_);
+  if (const auto it = all_.by_id_.find(id_); it != all_.by_id_.end()) {
+    it->second.target = std::move(target);
+    it->second.kind = std::move(kind);
+  }
+}
+
 std::vector<LiveSession> LiveSessions::list() const {
   std::vector<LiveSession> out;
   {

@@ -25,6 +25,8 @@ class LiveSessions {
    public:
     Registration(LiveSessions& all, LiveSession s);
     ~Registration();
+    // The session now runs on another target (the picker's choice).
+    void retarget(std::string target, std::string kind);
     Registration(const Registration&) = delete;
     Registration& operator=(const Registration&) = delete;
 

@@ -200,9 +200,22 @@ bool Session::unknown_target() const {
 }
 
 std::vector<std::string> Session::usable_targets(bool tty) {
+  // Usable both in the configuration this session started with (which
+  // target_config() and target() read) and in the live one: a reload that
+  // withdrew a target (or the identity's access to it) closes the picker's
+  // way in too, as recheck_access() closes a running session's.
+  std::vector<std::string> out = usable_targets_in(*cfg_, tty);
+  if (const auto cur = ctx_.config(); cur && cur != cfg_) {
+    const std::vector<std::string> live = usable_targets_in(*cur, tty);
+    std::erase_if(out, [&](const std::string& n) { return std::find(live.begin(), live.end(), n) == live.end(); });
+  }
+  return out;
+}
+
+std::vector<std::string> Session::usable_targets_in(const Config& cfg, bool tty) {
   std::vector<std::string> out;
   const int64_t now = unix_now();
-  for (const auto& entry : cfg_->targets) {
+  for (const auto& entry : cfg.targets) {
     const std::string& name = entry.first;
     const TargetConfig& t = entry.second;  // named, not bound: lambdas capture it (clang 14)
     bool allowed = std::any_of(identity_.principals.begin(), identity_.principals.end(), [&](const std::string& p) {
@@ -220,9 +233,9 @@ std::vector<std::string> Session::usable_targets(bool tty) {
     // The session decision, as admit() would ask it (fail closed: a policy
     // that cannot be built lists nothing).
     Decision d = Decision::allow();
-    if (cfg_->policy || t.policy) {
+    if (cfg.policy || t.policy) {
       std::string err;
-      const auto chain = PolicyChain::create(cfg_->policy, t.policy, cfg_->policy_default, err);
+      const auto chain = PolicyChain::create(cfg.policy, t.policy, cfg.policy_default, err);
       if (!chain) continue;
       SessionRequest r = session_request(t, tty);
       r.grant = grant;
@@ -241,6 +254,7 @@ bool Session::choose_target(const std::string& name, bool tty) {
                              {"target", name}});
   identity_.requested_user = name;
   picked_ = true;
+  live_.retarget(name, session_kind(*cfg_, name));  // operators see where it runs
   return true;
 }
 

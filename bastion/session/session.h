@@ -94,6 +94,8 @@ class Session {
   bool ended() const { return !end_reason_.empty(); }
 
  private:
+  // usable_targets() against one configuration.
+  std::vector<std::string> usable_targets_in(const Config& cfg, bool tty);
   void check_deadlines();
   void deliver_notices();  // refusals queued before any channel ran
   void recheck_access(const Config& cur, int64_t now);

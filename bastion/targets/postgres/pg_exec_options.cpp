@@ -69,6 +69,12 @@ SqlExecOptions parse_sql_exec_line(const std::string& line) {
     } else if (opt.starts_with("-c") && opt.size() > 2 && opt[2] != '-') {
       command = line.substr(i + 2);
       has_command = true;
+    } else if (const std::size_t k = opt.find_first_not_of('x', 1);
+               opt.size() > 2 && k > 1 && k != std::string::npos && opt[k] == 'c') {
+      // getopt's bundle, as psql reads it: "-xc SQL", "-xcSQL".
+      o.print.expanded = true;
+      command = k + 1 == opt.size() ? line.substr(std::min(next, line.size())) : line.substr(i + k + 1);
+      has_command = true;
     }
     if (has_command) {
       command = command_text(command);
@@ -95,7 +101,9 @@ SqlExecOptions parse_sql_exec_line(const std::string& line) {
     } else if (opt.size() >= 2 && std::isalnum(static_cast<unsigned char>(opt[1]))) {
       // "-f", "-X", "-1", "-At": psql's short options. No SQL statement
       // starts with '-' and a letter or digit, so this is never SQL.
-      o.error = unsupported(opt.substr(0, 2));
+      // In a bundle ("-xA"), the first letter the bastion does not take.
+      const std::size_t k = opt.find_first_not_of('x', 1);
+      o.error = unsupported("-" + opt.substr(k == std::string::npos ? 1 : k, 1));
       return o;
     } else {
       break;  // "-- a comment": SQL
