@@ -148,7 +148,7 @@ TEST_CASE("an unknown key gets the nearest known key when it is close", "[config
   CHECK(c.error(kHead + "targets = {\n  web1 = { type = \"ssh\", host = \"h\", known_hosts = \"known_hosts\", allow = \"ops\",\n"
                         "    credentials = { ro = { user = \"u\", identiy = \"web1_key\" } } },\n}\n") ==
         f + ":7: targets.web1.credentials.ro.identiy: unknown key (did you mean \"identity\"?) "
-            "(ssh credentials take certificate, identity, user)");
+            "(ssh credentials take ca, ca_passphrase_file, certificate, identity, principals, ttl, user)");
   // Far from every key: no guess.
   CHECK(c.error(kHead + "colour = 1\ntargets = {\n" + kWeb1 + "}\n") == f + ":5: colour: unknown key");
   // The known keys are one list each.
