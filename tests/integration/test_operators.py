@@ -109,8 +109,19 @@ class MetricsTest(BastionTest):
         for method, path in (("GET", "/"), ("GET", "/metrics/x"), ("POST", "/metrics")):
             self.assertEqual(self.m.request(method, path)[0], 404, (method, path))
 
+    def quiet_scrape(self):
+        """A scrape once no session is live: a previous test's session that is
+        still ending (a killed client, a cancelled review) counts nothing after it."""
+        end = time.time() + 15
+        while True:
+            m = self.m.scrape()
+            if sum(v for (name, _), v in m.items() if name == "bastion_sessions_active") == 0:
+                return m
+            self.assertLess(time.time(), end, "a previous test's session never ended")
+            time.sleep(0.05)
+
     def test_values_follow_a_session(self):
-        before = self.m.scrape()
+        before = self.quiet_scrape()
         p = subprocess.Popen(self.env.ssh_base() + ["web1@127.0.0.1", "echo started; sleep 3; echo done"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.assertEqual(p.stdout.readline(), b"started\n")
@@ -138,7 +149,7 @@ class MetricsTest(BastionTest):
         self.assertEqual(d("bastion_recording_failures_total"), 0)
 
     def test_deny_counts(self):
-        before = self.m.scrape()
+        before = self.quiet_scrape()
         r = self.env.ssh("web1", "rm -rf /tmp/nothing-here")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"rm is not allowed here", r.stderr)
