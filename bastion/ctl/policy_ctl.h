@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "auth/public_key.h"
+#include "auth/revocation_list.h"
 #include "policy/policy.h"
 #include "policy/policy_chain.h"
 #include "targets/target_kind.h"
@@ -24,6 +26,12 @@ struct PolicySubject {
   // The bastion refuses before any policy (the principals the target does not allow).
   std::string access_refusal;
   std::string access_note;  // printed as "access:" (what was or was not checked)
+  // The configuration's trust in user certificates (--config), for checking
+  // a --cert as the live bastion would at login.
+  bool trust_known = false;
+  std::vector<PublicKey> user_cas;
+  std::shared_ptr<const RevocationList> revoked;  // null: none configured
+  int64_t cert_clock_skew = 60;
 };
 
 // From `--config FILE --target NAME`: the policies, labels and kind
