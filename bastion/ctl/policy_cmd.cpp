@@ -53,20 +53,21 @@ int check(const std::vector<std::string>& a) {
     else files.push_back(a[i]);
   }
   if (config_file.empty() && files.empty()) return usage();
-  std::vector<std::string> problems, ok;
+  std::vector<std::string> problems, ok, warnings;
   for (const auto& f : files) {
     std::string line;
-    auto p = check_policy_file(f, line);
+    auto p = check_policy_file(f, line, warnings);
     if (p.empty()) ok.push_back(line);
     problems.insert(problems.end(), p.begin(), p.end());
   }
   if (!config_file.empty()) {
-    auto p = check_configured_policies(config_file, builtin_target_kinds(), ok);
+    auto p = check_configured_policies(config_file, builtin_target_kinds(), ok, warnings);
     problems.insert(problems.end(), p.begin(), p.end());
   }
   for (const auto& l : ok) std::printf("%s\n", shown(l).c_str());
+  for (const auto& w : warnings) std::fprintf(stderr, "bastionctl: warning: %s\n", shown(w).c_str());
   for (const auto& p : problems) std::fprintf(stderr, "%s\n", shown_error(p).c_str());
-  return problems.empty() ? 0 : 1;
+  return problems.empty() ? 0 : 1;  // warnings alone do not fail the check
 }
 
 int exit_for(const Decision& d) {

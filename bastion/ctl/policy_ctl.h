@@ -43,11 +43,14 @@ std::optional<PolicySubject> policy_subject_from_config(const std::string& confi
                                                         const TargetKinds& kinds, std::string& error);
 
 // `policy check --config FILE`: every configured policy, and reviews that
-// would reach a target without approvers. Problems as printable lines.
+// would reach a target without approvers. Problems as printable lines;
+// `warnings` gets what may be right but cannot be checked (no exit status).
 std::vector<std::string> check_configured_policies(const std::string& config_file, const TargetKinds& kinds,
-                                                   std::vector<std::string>& ok_lines);
+                                                   std::vector<std::string>& ok_lines,
+                                                   std::vector<std::string>& warnings);
 
 // One policy file's own problems (load errors, hooks, mask methods).
-std::vector<std::string> check_policy_file(const std::string& file, std::string& ok_line);
+std::vector<std::string> check_policy_file(const std::string& file, std::string& ok_line,
+                                           std::vector<std::string>& warnings);
 
 }  // namespace bastion

@@ -114,6 +114,28 @@ class PolicyTestParityTest(BastionTest):
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"not an OpenSSH certificate", r.stderr)
 
+    # Was a hole (fixed here): `policy check --config` passed review{approvers = NAME} for a
+    # NAME nothing sets (nil at run time: a review with no approvers) as if it named some.
+    def test_policy_check_warns_about_approvers_it_cannot_see(self):
+        with open(os.path.join(self.env.d, "var.lua"), "w") as f:
+            f.write('local dbas = { "dba" }\n'
+                    'function on_command(c)\n'
+                    '  if c.text == "a" then return review{ approvers = dbas } end\n'
+                    '  return review{ reason = "r", approvers = some_undefined_variable }\n'
+                    'end\n')
+        with open(self.env.bastion.conf) as f:
+            text = f.read()
+        conf = os.path.join(self.env.d, "var.conf")
+        with open(conf, "w") as f:
+            f.write(text.replace("targets = {\n", 'targets = {\n  var = { type = "ssh", host = "127.0.0.1", '
+                                 f'port = {self.env.target.port}, user = "{self.env.user}", '
+                                 'identity = "keys/target_key", known_hosts = "keys/known_hosts", '
+                                 'allow = { "ops" }, policy = "var.lua" },\n', 1))
+        r = run([BASTIONCTL, "policy", "check", "--config", conf])
+        self.assertEqual((r.returncode, r.stderr.decode()),
+                         (0, "bastionctl: warning: var.lua:4: approvers is a variable the checker cannot see "
+                             "(some_undefined_variable); make sure it names principals\n"), r.stdout)
+
 
 NO_DELETE_IN_PROD = r'''
 function on_command(c)
