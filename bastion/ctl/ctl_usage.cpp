@@ -23,13 +23,16 @@ const std::vector<CtlUsage> kTable = {
      "  with --config, the configured policies and reviews nobody can approve",
      "--config="},
     {"policy", "test",
-     "bastionctl policy test --config FILE --target NAME [--identity ID] [--principals a,b] [--kind KIND]\n"
-     "              [--source-address IP] [--tty] [--session] -- COMMAND...\n"
-     "       bastionctl policy test FILE [--identity ID] [--principals a,b] [--target NAME] [--labels k=v,...]\n"
+     "bastionctl policy test --config FILE --target NAME [--cert FILE-cert.pub] [--identity ID] [--principals a,b]\n"
      "              [--kind KIND] [--source-address IP] [--tty] [--session] -- COMMAND...\n"
+     "       bastionctl policy test FILE [--cert FILE-cert.pub] [--identity ID] [--principals a,b] [--target NAME]\n"
+     "              [--labels k=v,...] [--kind KIND] [--source-address IP] [--tty] [--session] -- COMMAND...\n"
      "       bastionctl policy test FILE --cases CASES.lua\n"
+     "  --cert: the user's certificate (c.certificate.*, and the identity and principals unless given);\n"
+     "  without it c.certificate's fields are zero\n"
      "  exit status: 0 allow or mask, 1 deny, 3 review, 2 usage or a broken file",
-     "--config= --target= --identity= --principals= --labels= --kind= --source-address= --tty --session --cases="},
+     "--config= --target= --cert= --identity= --principals= --labels= --kind= --source-address= --tty --session "
+     "--cases="},
     {"recording", "cat", "bastionctl recording cat [--raw] FILE\n  print what the user saw (--raw: the exact bytes sent)",
      "--raw"},
     {"recording", "play", "bastionctl recording play [--speed X] [--idle-limit S] [--markers] FILE",

@@ -26,17 +26,20 @@ std::string ok_line(const PolicySource& src) {
 
 }  // namespace
 
-std::vector<std::string> check_policy_file(const std::string& file, std::string& ok) {
+std::vector<std::string> check_policy_file(const std::string& file, std::string& ok,
+                                           std::vector<std::string>& warnings) {
   std::string err;
   const auto src = load_policy_source(file, PolicyLimits{}, err);
   if (!src) return {err};
+  for (auto& w : review_approver_warnings(*src)) warnings.push_back(std::move(w));
   auto problems = lint_source(src);
   if (problems.empty()) ok = ok_line(*src);
   return problems;
 }
 
 std::vector<std::string> check_configured_policies(const std::string& config_file, const TargetKinds& kinds,
-                                                   std::vector<std::string>& ok_lines) {
+                                                   std::vector<std::string>& ok_lines,
+                                                   std::vector<std::string>& warnings) {
   std::string err;
   const auto cfg = load_config(config_file, err, kinds, false);
   if (!cfg) return {err};
@@ -44,6 +47,7 @@ std::vector<std::string> check_configured_policies(const std::string& config_fil
   std::set<const PolicySource*> seen;
   auto check = [&](const std::shared_ptr<const PolicySource>& src) {
     if (!src || !seen.insert(src.get()).second) return;
+    for (auto& w : review_approver_warnings(*src)) warnings.push_back(std::move(w));
     auto p = lint_source(src);
     if (p.empty()) ok_lines.push_back(ok_line(*src));
     problems.insert(problems.end(), p.begin(), p.end());

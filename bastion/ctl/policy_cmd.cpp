@@ -9,9 +9,11 @@
 #include <optional>
 
 #include "common/display_escape.h"
+#include "common/time_util.h"
 #include "common/strings.h"
 #include "ctl/commands.h"
 #include "ctl/policy_ctl.h"
+#include "ctl/policy_test_cert.h"
 #include "filters/masking_filter.h"
 #include "filters/regex_max_length.h"
 #include "policy/context_text.h"
@@ -51,20 +53,21 @@ int check(const std::vector<std::string>& a) {
     else files.push_back(a[i]);
   }
   if (config_file.empty() && files.empty()) return usage();
-  std::vector<std::string> problems, ok;
+  std::vector<std::string> problems, ok, warnings;
   for (const auto& f : files) {
     std::string line;
-    auto p = check_policy_file(f, line);
+    auto p = check_policy_file(f, line, warnings);
     if (p.empty()) ok.push_back(line);
     problems.insert(problems.end(), p.begin(), p.end());
   }
   if (!config_file.empty()) {
-    auto p = check_configured_policies(config_file, builtin_target_kinds(), ok);
+    auto p = check_configured_policies(config_file, builtin_target_kinds(), ok, warnings);
     problems.insert(problems.end(), p.begin(), p.end());
   }
   for (const auto& l : ok) std::printf("%s\n", shown(l).c_str());
+  for (const auto& w : warnings) std::fprintf(stderr, "bastionctl: warning: %s\n", shown(w).c_str());
   for (const auto& p : problems) std::fprintf(stderr, "%s\n", shown_error(p).c_str());
-  return problems.empty() ? 0 : 1;
+  return problems.empty() ? 0 : 1;  // warnings alone do not fail the check
 }
 
 int exit_for(const Decision& d) {
@@ -113,8 +116,8 @@ int bastion_verdict(const char* verdict, const std::string& reason, const char* 
 }
 
 struct TestArgs {
-  std::string file, config, cases, kind, command;
-  bool principals_given = false, session_hook = false, labels_given = false, target_given = false;
+  std::string file, config, cases, kind, command, cert;
+  bool identity_given = false, principals_given = false, session_hook = false, labels_given = false, target_given = false;
   SessionRequest s;
 };
 
@@ -144,7 +147,7 @@ std::optional<TestArgs> parse_test_args(const std::vector<std::string>& a) {
     else if (i + 1 >= a.size()) return std::fprintf(stderr, "bastionctl: policy test: %s needs a value\n", o.c_str()), std::nullopt;
     else {
       const std::string v = a[++i];
-      if (o == "--identity") t.s.identity = v;
+      if (o == "--identity") t.s.identity = v, t.identity_given = true;
       else if (o == "--principals") t.s.principals = split_commas(v), t.principals_given = true;
       else if (o == "--target") t.s.target = v, t.target_given = true;
       else if (o == "--labels") {
@@ -157,6 +160,7 @@ std::optional<TestArgs> parse_test_args(const std::vector<std::string>& a) {
       else if (o == "--source-address") t.s.source_address = v;
       else if (o == "--cases") t.cases = v;
       else if (o == "--config") t.config = v;
+      else if (o == "--cert") t.cert = v;
       else return std::fprintf(stderr, "bastionctl: policy test: unknown option %s\n", shown(o).c_str()), std::nullopt;
     }
   }
@@ -186,11 +190,19 @@ int test(const std::vector<std::string>& a) {
   } else if (t.file.empty()) {
     return usage();
   } else if (!t.cases.empty()) {
+    if (!t.cert.empty()) return fail("bastionctl: policy test --cases takes each case's certificate fields from its file (no --cert)");
     return run_cases(t, kinds);
   }
 
   PolicySubject subject;
   std::string err;
+  std::optional<SshCertificate> cert;
+  if (!t.cert.empty()) {
+    cert = read_certificate_file(t.cert, err);
+    if (!cert) return fail("bastionctl: policy test --cert " + err);
+    apply_certificate(*cert, t.s, t.identity_given, t.principals_given);
+    t.principals_given = true;  // the certificate's: the allow list is checked as live
+  }
   if (!t.config.empty()) {
     auto from_config = policy_subject_from_config(t.config, t.s.target, t.principals_given, t.s, kinds, err);
     if (!from_config) return fail(err);
@@ -204,6 +216,26 @@ int test(const std::vector<std::string>& a) {
     subject.session = t.s;
   }
   SessionRequest& s = subject.session;
+  if (!cert) {
+    std::printf("certificate: not given (c.certificate fields are zero)\n");
+  } else {
+    std::printf("certificate: %s\n", shown(certificate_summary(*cert)).c_str());
+    if (!subject.trust_known) {
+      std::printf("trust:    not checked (give --config for the configured CAs and revocations)\n");
+    } else {
+      // What the login itself would meet (front/connection.cpp): the policy's
+      // verdict below is still what it would say to such a certificate.
+      const TrustAnchors anchors{subject.user_cas, subject.revoked.get(), subject.cert_clock_skew};
+      const CertVerdict v = verify_user_certificate(*cert, anchors, unix_now(), s.source_address);
+      if (v.accepted)
+        std::printf("trust:    accepted (CA %s)\n", v.ca_fingerprint.c_str());
+      else {
+        std::printf("trust:    refused: %s\n", shown(v.reason).c_str());
+        std::fprintf(stderr, "bastionctl: warning: the live bastion would refuse this login: %s\n",
+                     shown(v.reason).c_str());
+      }
+    }
+  }
   if (!subject.access_note.empty()) std::printf("access:   %s\n", shown(subject.access_note).c_str());
   if (!subject.access_refusal.empty()) return bastion_verdict("deny", subject.access_refusal, "bastion (access)");
   if (!subject.chain) return bastion_verdict("allow", "no policy configured: every command is allowed (and recorded)",

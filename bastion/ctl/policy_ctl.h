@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "auth/public_key.h"
+#include "auth/revocation_list.h"
 #include "policy/policy.h"
 #include "policy/policy_chain.h"
 #include "targets/target_kind.h"
@@ -24,6 +26,12 @@ struct PolicySubject {
   // The bastion refuses before any policy (the principals the target does not allow).
   std::string access_refusal;
   std::string access_note;  // printed as "access:" (what was or was not checked)
+  // The configuration's trust in user certificates (--config), for checking
+  // a --cert as the live bastion would at login.
+  bool trust_known = false;
+  std::vector<PublicKey> user_cas;
+  std::shared_ptr<const RevocationList> revoked;  // null: none configured
+  int64_t cert_clock_skew = 60;
 };
 
 // From `--config FILE --target NAME`: the policies, labels and kind
@@ -35,11 +43,14 @@ std::optional<PolicySubject> policy_subject_from_config(const std::string& confi
                                                         const TargetKinds& kinds, std::string& error);
 
 // `policy check --config FILE`: every configured policy, and reviews that
-// would reach a target without approvers. Problems as printable lines.
+// would reach a target without approvers. Problems as printable lines;
+// `warnings` gets what may be right but cannot be checked (no exit status).
 std::vector<std::string> check_configured_policies(const std::string& config_file, const TargetKinds& kinds,
-                                                   std::vector<std::string>& ok_lines);
+                                                   std::vector<std::string>& ok_lines,
+                                                   std::vector<std::string>& warnings);
 
 // One policy file's own problems (load errors, hooks, mask methods).
-std::vector<std::string> check_policy_file(const std::string& file, std::string& ok_line);
+std::vector<std::string> check_policy_file(const std::string& file, std::string& ok_line,
+                                           std::vector<std::string>& warnings);
 
 }  // namespace bastion

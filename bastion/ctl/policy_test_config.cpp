@@ -33,6 +33,10 @@ std::optional<PolicySubject> policy_subject_from_config(const std::string& confi
   out.command_options = out.target_kind->target_command_options(t);
   out.approvers = t.approvers;
   for (const auto& [name, cred] : t.credentials) out.credentials.push_back(name);
+  out.trust_known = true;
+  out.user_cas = cfg->user_cas;
+  out.revoked = cfg->revoked;
+  out.cert_clock_skew = cfg->cert_clock_skew;
   if (!principals_given) {
     out.access_note = "not checked (give --principals to check the target's allow list)";
   } else if (std::any_of(out.session.principals.begin(), out.session.principals.end(), [&](const std::string& p) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include <re2/re2.h>
 
@@ -115,6 +116,35 @@ class LuaTokens {
 
 bool is(const Token& t, Token::Kind k, std::string_view text) { return t.kind == k && t.text == text; }
 
+// Names a text declares or assigns: locals (`local a, b`, `local function
+// f`), parameters, loop variables and anything assigned `NAME = ...`
+// (globals, and table keys too: a superset, so no false warning from them).
+std::set<std::string> seen_names(const std::vector<Token>& toks) {
+  std::set<std::string> out;
+  auto name_list = [&](std::size_t j, std::string_view stop) {
+    for (; j < toks.size(); ++j) {
+      if (toks[j].kind == Token::Kind::name && toks[j].text != stop) out.insert(toks[j].text);
+      else if (!is(toks[j], Token::Kind::other, ",")) break;
+    }
+  };
+  for (std::size_t i = 0; i < toks.size(); ++i) {
+    const Token& t = toks[i];
+    if (is(t, Token::Kind::name, "local") || is(t, Token::Kind::name, "for")) {
+      name_list(i + 1 + (i + 1 < toks.size() && is(toks[i + 1], Token::Kind::name, "function")), "in");
+    } else if (is(t, Token::Kind::name, "function")) {
+      std::size_t j = i + 1;
+      while (j < toks.size() && !is(toks[j], Token::Kind::other, "(")) ++j;
+      name_list(j + 1, "");
+    } else if (t.kind == Token::Kind::name && i + 1 < toks.size() && is(toks[i + 1], Token::Kind::other, "=") &&
+               !(i + 2 < toks.size() && is(toks[i + 2], Token::Kind::other, "="))) {
+      out.insert(t.text);
+    }
+  }
+  return out;
+}
+
+bool is_keyword_value(const std::string& s) { return s == "nil" || s == "true" || s == "false"; }
+
 std::string base(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
 }  // namespace
@@ -144,6 +174,7 @@ LuaTextScan scan_policy_text(const std::string& text, const std::string& file) {
   std::vector<Token> toks;
   LuaTokens lex(text);
   for (Token t = lex.next(); t.kind != Token::Kind::end; t = lex.next()) toks.push_back(std::move(t));
+  const std::set<std::string> names = seen_names(toks);
   // The index one past the bracket that closes the one at `open`.
   auto closing = [&](std::size_t open) {
     const std::string o = toks[open].text, c = o == "{" ? "}" : ")";
@@ -164,21 +195,30 @@ LuaTextScan scan_policy_text(const std::string& text, const std::string& file) {
     if (is(t, Token::Kind::name, "review") && !defined_here && i + 1 < toks.size()) {
       const Token& n = toks[i + 1];
       if (n.kind == Token::Kind::string) {
-        scan.reviews.push_back({t.line, false});
+        scan.reviews.push_back({t.line, false, ""});
       } else if (is(n, Token::Kind::other, "{") || is(n, Token::Kind::other, "(")) {
         const std::size_t end = closing(i + 1);
         bool approvers = false;
+        std::string unseen;
         // `approvers = {}` is no approvers (the target's are asked, as with
-        // none), and `approvers = ""` names a principal nobody has.
+        // none), nor is `approvers = nil`; `approvers = ""` names a
+        // principal nobody has.
         for (std::size_t j = i + 2; j < end; ++j) {
           if (!is(toks[j], Token::Kind::name, "approvers")) continue;
-          const bool empty_list = j + 3 < end && is(toks[j + 1], Token::Kind::other, "=") &&
-                                  is(toks[j + 2], Token::Kind::other, "{") && is(toks[j + 3], Token::Kind::other, "}");
-          const bool empty_name = j + 2 < end && is(toks[j + 1], Token::Kind::other, "=") &&
-                                  toks[j + 2].kind == Token::Kind::string && toks[j + 2].text.empty();
-          approvers = approvers || !(empty_list || empty_name);
+          const bool assigned = j + 2 < end && is(toks[j + 1], Token::Kind::other, "=");
+          const bool empty_list = j + 3 < end && assigned && is(toks[j + 2], Token::Kind::other, "{") &&
+                                  is(toks[j + 3], Token::Kind::other, "}");
+          const bool empty_name = assigned && toks[j + 2].kind == Token::Kind::string && toks[j + 2].text.empty();
+          const bool nil = assigned && is(toks[j + 2], Token::Kind::name, "nil");
+          approvers = approvers || !(empty_list || empty_name || nil);
+          // A bare name as the whole value (not a call, field or expression).
+          if (assigned && j + 3 < toks.size() && toks[j + 2].kind == Token::Kind::name &&
+              !is_keyword_value(toks[j + 2].text) && !names.contains(toks[j + 2].text) &&
+              (is(toks[j + 3], Token::Kind::other, ",") || is(toks[j + 3], Token::Kind::other, ";") ||
+               is(toks[j + 3], Token::Kind::other, "}")))
+            unseen = toks[j + 2].text;
         }
-        scan.reviews.push_back({t.line, approvers});
+        scan.reviews.push_back({t.line, approvers, unseen});
       }
     }
     // columns = { "email", card = "hash", ["users.ssn"] = "last:4" }: each
@@ -247,6 +287,19 @@ std::vector<std::string> lint_policy(const PolicySource& src, const std::vector<
   scan_one(src.text, src.path);
   for (const auto& [name, text] : src.modules)
     scan_one(text, (std::filesystem::path(src.dir) / (name + ".lua")).string());
+  return out;
+}
+
+std::vector<std::string> review_approver_warnings(const PolicySource& src) {
+  std::vector<std::string> out;
+  auto scan_one = [&](const std::string& text, const std::string& file) {
+    for (const auto& r : scan_policy_text(text, file).reviews)
+      if (!r.unseen_approvers_variable.empty())
+        out.push_back(base(file) + ":" + std::to_string(r.line) + ": approvers is a variable the checker cannot see (" +
+                      r.unseen_approvers_variable + "); make sure it names principals");
+  };
+  scan_one(src.text, src.path);
+  for (const auto& [name, text] : src.modules) scan_one(text, name + ".lua");
   return out;
 }
 

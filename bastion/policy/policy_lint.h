@@ -22,6 +22,10 @@ std::vector<std::string> hook_problems(const std::vector<std::string>& script_fu
 struct ReviewCall {
   int line = 0;
   bool names_approvers = false;
+  // `approvers = NAME` with NAME neither a local nor a global this text
+  // assigns: most likely nil at run time (a review with no approvers), but
+  // a static read cannot tell. Empty otherwise.
+  std::string unseen_approvers_variable;
 };
 
 // What a static read of one Lua text finds: its review calls, and mask
@@ -40,5 +44,9 @@ std::vector<std::string> lint_policy(const PolicySource& src, const std::vector<
 // The review calls of a policy and its modules, as "FILE:LINE", that name
 // no approvers (so the target's approvers decide).
 std::vector<std::string> reviews_without_approvers(const PolicySource& src);
+
+// Warnings, not errors: "FILE:LINE: approvers is a variable the checker
+// cannot see (NAME); make sure it names principals".
+std::vector<std::string> review_approver_warnings(const PolicySource& src);
 
 }  // namespace bastion

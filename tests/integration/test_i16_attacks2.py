@@ -65,18 +65,76 @@ class PolicyTestParityTest(BastionTest):
         self.assertEqual(fields(r.stdout).get("decision"), "allow", r.stdout + r.stderr)
         self.assertEqual(r.returncode, 0)
 
-    # HOLE: policy test invents the user's certificate (c.certificate.serial 0, valid_before 0,
-    # no extensions) and offers no way to give it: a policy on the certificate's lifetime or
-    # extensions is "allow" in the test and "deny" live. Suggested fix: `--cert FILE.pub` (read
-    # serial, validity, extensions, principals, key ID from it), and say "c.certificate: not
-    # given" in the output when it is absent.
-    @unittest.expectedFailure
+    # Was a hole (fixed here): policy test invented the user's certificate (c.certificate.serial
+    # 0, valid_before 0, no extensions) and offered no way to give it: a policy on the
+    # certificate's lifetime or extensions was "allow" in the test and "deny" live. `--cert
+    # FILE-cert.pub` now reads it with bastiond's parser; without it the output says so.
     def test_the_users_certificate_can_be_given_and_is_used(self):
         r = self.env.ssh("long", "echo live", key=self.month)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"certificate valid for more than a week", r.stderr)
         r = self.ctl_test("long", "echo live", "--cert", self.month + "-cert.pub")
         self.assertEqual(fields(r.stdout).get("decision"), "deny", r.stdout + r.stderr)
+        self.assertEqual(fields(r.stdout).get("reason"), "certificate valid for more than a week")
+        self.assertTrue(r.stdout.startswith(b"certificate: serial 0, key ID alice, valid "), r.stdout)
+        self.assertIn(b"\ntrust:    accepted (CA SHA256:", r.stdout)
+        self.assertEqual(r.stderr, b"")
+        # The certificate's own serial, identity and principals (no --identity/--principals).
+        key = self.env.keys.cert(self.env.keys.keygen("bob_cert"), self.env.ca, "bob", "ops", serial=4242)
+        r = run([BASTIONCTL, "policy", "test", "--config", self.env.bastion.conf, "--target", "long",
+                 "--cert", key + "-cert.pub", "--", "echo live"])
+        f = fields(r.stdout)
+        self.assertEqual((f.get("decision"), f.get("access")), ("allow", "allowed (a principal is in the "
+                                                               "target's allow list)"), r.stdout + r.stderr)
+        self.assertTrue(f.get("certificate", "").startswith("serial 4242, key ID bob, valid "), r.stdout)
+        self.assertIn(b'c.identity = "bob"', r.stdout)
+
+    def test_without_a_certificate_the_output_says_its_fields_are_zero(self):
+        r = self.ctl_test("long", "echo live")
+        self.assertEqual(fields(r.stdout).get("certificate"), "not given (c.certificate fields are zero)",
+                         r.stdout + r.stderr)
+
+    def test_a_certificate_the_live_bastion_refuses_is_decided_and_warned_about(self):
+        keys = self.env.keys
+        expired = keys.cert(keys.keygen("alice_expired"), self.env.ca, "alice", "ops",
+                            validity="20200101:20200201")
+        foreign = keys.cert(keys.keygen("alice_foreign"), keys.keygen("other_ca"), "alice", "ops")
+        for key, why in ((expired, b"expired"), (foreign, b"CA")):
+            r = self.ctl_test("long", "echo live", "--cert", key + "-cert.pub")
+            self.assertEqual(fields(r.stdout).get("decision"), "allow", r.stdout + r.stderr)
+            self.assertTrue(fields(r.stdout).get("trust", "").startswith("refused: "), r.stdout)
+            self.assertTrue(r.stderr.startswith(b"bastionctl: warning: the live bastion would refuse this "
+                                                b"login: "), r.stderr)
+            self.assertIn(why, r.stderr)
+            live = self.env.ssh("long", "echo live", key=key)
+            self.assertNotEqual(live.returncode, 0)
+
+    def test_a_file_that_is_not_a_certificate_is_a_usage_error(self):
+        r = self.ctl_test("long", "echo live", "--cert", self.month + ".pub")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"not an OpenSSH certificate", r.stderr)
+
+    # Was a hole (fixed here): `policy check --config` passed review{approvers = NAME} for a
+    # NAME nothing sets (nil at run time: a review with no approvers) as if it named some.
+    def test_policy_check_warns_about_approvers_it_cannot_see(self):
+        with open(os.path.join(self.env.d, "var.lua"), "w") as f:
+            f.write('local dbas = { "dba" }\n'
+                    'function on_command(c)\n'
+                    '  if c.text == "a" then return review{ approvers = dbas } end\n'
+                    '  return review{ reason = "r", approvers = some_undefined_variable }\n'
+                    'end\n')
+        with open(self.env.bastion.conf) as f:
+            text = f.read()
+        conf = os.path.join(self.env.d, "var.conf")
+        with open(conf, "w") as f:
+            f.write(text.replace("targets = {\n", 'targets = {\n  var = { type = "ssh", host = "127.0.0.1", '
+                                 f'port = {self.env.target.port}, user = "{self.env.user}", '
+                                 'identity = "keys/target_key", known_hosts = "keys/known_hosts", '
+                                 'allow = { "ops" }, policy = "var.lua" },\n', 1))
+        r = run([BASTIONCTL, "policy", "check", "--config", conf])
+        self.assertEqual((r.returncode, r.stderr.decode()),
+                         (0, "bastionctl: warning: var.lua:4: approvers is a variable the checker cannot see "
+                             "(some_undefined_variable); make sure it names principals\n"), r.stdout)
 
 
 NO_DELETE_IN_PROD = r'''

@@ -561,10 +561,12 @@ targets = {{
                             "--", "DELETE /api/v1/namespaces/web/pods/x"], capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertTrue(r.stdout.decode().startswith(
+            "certificate: not given (c.certificate fields are zero)\n"
             "decision: deny\nreason:   developers have read-only access: delete pods is not allowed\n"), r.stdout)
         r = subprocess.run([BASTIONCTL, "policy", "test", policy, "--kind", "kube_request", "--",
                             "GET /api/v1/namespaces/web/../kube-system/secrets"], capture_output=True, timeout=30)
-        self.assertEqual((r.returncode, r.stdout.decode()), (1, "decision: deny\nreason:   a malformed request path\n"
+        self.assertEqual((r.returncode, r.stdout.decode()), (1, "certificate: not given (c.certificate fields are "
+                                                                "zero)\ndecision: deny\nreason:   a malformed request path\n"
                                                                 "from:     bastion (refused whatever the policy says)\n"))
 
     def test_argv_tricks_meet_the_api_layer(self):

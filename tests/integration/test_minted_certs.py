@@ -9,6 +9,8 @@ import pty
 import re
 import select
 import shutil
+import socket
+import threading
 import time
 
 from harness import BASTIOND, BASTIONCTL, BastionTest, Env, Target, main, run
@@ -23,6 +25,50 @@ def ctl(*args):
     return run([BASTIONCTL, *args])
 
 
+class SourceChangingRelay:
+    """A TCP relay on 127.0.0.1 that reaches the target from 127.0.0.2: what
+    a certificate copied off the bastion and used from another host looks
+    like to the target's sshd (the bastion's end is 127.0.0.1, the target
+    sees 127.0.0.2)."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket()
+            upstream.settimeout(10)
+            upstream.bind(("127.0.0.2", 0))
+            upstream.connect(("127.0.0.1", self.target_port))
+            upstream.settimeout(None)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pipe(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.listener.close()
+
+
 class MintedCertTest(BastionTest):
     @classmethod
     def setUpClass(cls):
@@ -35,14 +81,18 @@ class MintedCertTest(BastionTest):
                 cls.init_out = cls.init_out if name == "other_ca" else r.stdout.decode()
             # An sshd that trusts the target CA and nothing else.
             cls.mt = Target(os.path.join(env.d, "mtarget"), trusted_ca_pub=os.path.join(k, "target_ca.pub"))
+            cls.relay = SourceChangingRelay(cls.mt.port)
             with open(os.path.join(k, "known_hosts"), "a") as f:
                 f.write(cls.mt.known_hosts_line)
+                f.write(cls.mt.known_hosts_line.replace(f"]:{cls.mt.port} ", f"]:{cls.relay.port} "))
             with open(os.path.join(env.d, "pick.lua"), "w") as f:
                 f.write(PICK)
             cls.targets = cls.targets_text()
             env.start_bastion(targets=cls.targets)
         except BaseException:
             env.close()
+            if hasattr(cls, "relay"):
+                cls.relay.close()
             if hasattr(cls, "mt"):
                 cls.mt.stop()
             raise
@@ -56,10 +106,13 @@ class MintedCertTest(BastionTest):
   web2 = {{ {common}, allow = {{ "ops" }}, policy = "pick.lua",
            credentials = {{ deploy = {{ user = "{env.user}", ca = "keys/target_ca", ttl = {deploy_ttl},
                                         principals = {{ "{env.user}" }} }} }} }},
-  rogue = {{ {common}, user = "{env.user}", ca = "keys/other_ca", allow = {{ "ops" }} }},"""
+  rogue = {{ {common}, user = "{env.user}", ca = "keys/other_ca", allow = {{ "ops" }} }},
+  relayed = {{ type = "ssh", host = "127.0.0.1", port = {cls.relay.port}, known_hosts = "keys/known_hosts",
+              user = "{env.user}", ca = "keys/target_ca", allow = {{ "ops" }} }},"""
 
     @classmethod
     def tearDownClass(cls):
+        cls.relay.close()
         cls.mt.stop()
         super().tearDownClass()
 
@@ -98,7 +151,36 @@ class MintedCertTest(BastionTest):
                                                                 re.escape(self.ca_fingerprint("target_ca"))))
         logged = [l for l in self.env.bastion.log_lines() if l.get("msg") == "minted target certificate"
                   and l.get("session") == sid]
-        self.assertEqual([(l["serial"], l["key_id"], l["target"]) for l in logged], [(serial, key_id, "web1")])
+        self.assertEqual([(l["serial"], l["key_id"], l["target"], l["source_address"]) for l in logged],
+                         [(serial, key_id, "web1", "127.0.0.1")])
+        # Usable only from the bastion's end of that connection (source-address).
+        self.assertEqual(self.env.audit("SELECT source_address FROM issued_certs WHERE serial=?", (int(serial),)),
+                         [("127.0.0.1",)])
+
+    def test_a_minted_certificate_is_refused_from_another_address(self):
+        # The same CA, user and principals as web1, but the target's sshd sees the
+        # connection come from 127.0.0.2 while the certificate names 127.0.0.1.
+        r = self.env.ssh("relayed", "echo never")
+        self.assertEqual((r.returncode, r.stdout), (255, b""), r.stderr)
+        self.assertIn(b"the target refused the bastion's certificate", r.stderr)
+        sid = self.session_ids("relayed")[-1]
+        rows = self.env.audit("SELECT key_id, source_address FROM issued_certs WHERE key_id LIKE ?",
+                              (f"bastion:alice:session={sid}:target=relayed",))
+        self.assertEqual(rows, [(f"bastion:alice:session={sid}:target=relayed", "127.0.0.1")])
+        with open(self.mt.log) as f:
+            log = f.read()
+        self.assertIn("Authentication tried for %s with valid certificate but not from a permitted source "
+                      "address (127.0.0.2)." % self.env.user, log)
+
+    def test_a_key_id_field_is_escaped_in_the_certificate_the_target_sees(self):
+        key = self.env.keys.cert(self.env.keys.keygen("eve_forge"), self.env.ca, "eve:target=db1 x", "ops")
+        r = self.env.ssh("web1", "echo escaped", key=key)
+        self.assertEqual((r.returncode, r.stdout), (0, b"escaped\n"), r.stderr)
+        sid = self.session_ids("web1")[-1]
+        key_id = f"bastion:eve%3Atarget%3Ddb1%20x:session={sid}:target=web1"
+        self.assertEqual([row[1] for row in self.minted_rows(key_id)], [key_id])
+        with open(self.mt.log) as f:
+            self.assertIn(f" ID {key_id} (serial ", f.read())
 
     def test_each_connection_gets_its_own_key_and_serial(self):
         for _ in range(2):
@@ -143,7 +225,7 @@ class MintedCertTest(BastionTest):
 
     def test_check_accepts_the_minting_config(self):
         r = run([BASTIOND, "--check", "--config", self.env.bastion.conf])
-        self.assertEqual((r.returncode, r.stdout), (0, f"{self.env.bastion.conf}: OK (3 targets, 1 CA keys)\n".encode()))
+        self.assertEqual((r.returncode, r.stdout), (0, f"{self.env.bastion.conf}: OK (4 targets, 1 CA keys)\n".encode()))
 
     def test_check_rejects_a_ttl_in_the_past_or_too_long(self):
         for ttl, prefix in (('"-5m"', "a negative duration (a certificate that expired before it was made); "),
@@ -194,7 +276,7 @@ class MintedCertTest(BastionTest):
         os.chmod(pf, 0o600)
         conf, text, r = self.check_with(targets.replace('ca = "keys/enc_target_ca"',
                                                         'ca = "keys/enc_target_ca", ca_passphrase_file = "keys/enc_pass"'))
-        self.assertEqual((r.returncode, r.stdout), (0, f"{conf}: OK (3 targets, 1 CA keys)\n".encode()))
+        self.assertEqual((r.returncode, r.stdout), (0, f"{conf}: OK (4 targets, 1 CA keys)\n".encode()))
 
     def test_ca_init_prints_what_a_target_needs(self):
         path = os.path.join(self.env.keys.d, "target_ca")

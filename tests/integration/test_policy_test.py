@@ -102,6 +102,7 @@ class PolicyTestConfigTest(BastionTest):
         r = run([BASTIONCTL, "policy", "test", "--config", self.conf, "--target", "db2", "--principals", "analyst",
                  "--", "SELECT 1"])
         self.assertEqual((r.returncode, r.stdout.decode()), (1,
+                         "certificate: not given (c.certificate fields are zero)\n"
                          "access:   allowed (a principal is in the target's allow list)\n"
                          "session:  deny (the command is never decided)\n"
                          "decision: deny\n"
@@ -112,6 +113,7 @@ class PolicyTestConfigTest(BastionTest):
         r = run([BASTIONCTL, "policy", "test", "--config", self.conf, "--target", "prod", "--principals", "dba",
                  "--", "ls"])
         self.assertEqual((r.returncode, r.stdout.decode()), (1,
+                         "certificate: not given (c.certificate fields are zero)\n"
                          "access:   refused: no principal in the target's allow list\n"
                          "decision: deny\n"
                          "reason:   access to target \"prod\" is not allowed for alice\n"

@@ -70,6 +70,39 @@ TEST_CASE("policy check: review calls and whether they name approvers", "[policy
   CHECK((s.reviews[3].line == 6 && !s.reviews[3].names_approvers));
 }
 
+TEST_CASE("policy check: approvers given as a variable the checker cannot see", "[policy][lint]") {
+  // A global nobody sets is nil at run time: a review without approvers
+  // that used to pass as one with them. Locals, parameters, loop variables
+  // and assigned globals are seen; nil is no approvers at all.
+  const auto s = scan_policy_text(
+      "ONCALL = { \"oncall\" }\n"
+      "local dbas, sres = { \"dba\" }, { \"sre\" }\n"
+      "function on_command(c, extra)\n"
+      "  if c.a then return review{ approvers = some_undefined_variable } end\n"
+      "  if c.b then return review{ approvers = ONCALL } end\n"
+      "  if c.c then return review{ approvers = dbas, reason = \"x\" } end\n"
+      "  if c.d then return review{ approvers = sres } end\n"
+      "  if c.e then return review{ approvers = extra } end\n"
+      "  for _, who in ipairs(c.x) do return review{ approvers = who } end\n"
+      "  if c.f then return review{ approvers = nil } end\n"
+      "  if c.g then return review{ approvers = c.session.approvers } end\n"
+      "  if c.h then return review{ approvers = pick(c) } end\n"
+      "  return review{ approvers = Undefined; reason = \"y\" }\n"
+      "end\n",
+      "p.lua");
+  REQUIRE(s.reviews.size() == 10);
+  CHECK((s.reviews[0].names_approvers && s.reviews[0].unseen_approvers_variable == "some_undefined_variable"));
+  for (int i : {1, 2, 3, 4, 5, 7, 8}) CHECK(s.reviews[i].unseen_approvers_variable.empty());
+  CHECK((!s.reviews[6].names_approvers && s.reviews[6].unseen_approvers_variable.empty()));  // nil
+  CHECK(s.reviews[9].unseen_approvers_variable == "Undefined");
+  PolicySource src;
+  src.path = "/etc/bastion/p.lua";
+  src.text = "function on_command(c) return review{ approvers = oncal } end\n";
+  CHECK(review_approver_warnings(src) ==
+        std::vector<std::string>{"p.lua:1: approvers is a variable the checker cannot see (oncal); make sure it "
+                                 "names principals"});
+}
+
 TEST_CASE("policy test: the context shows what the policy reads", "[policy][context]") {
   CommandRequest req;
   req.kind = "exec";

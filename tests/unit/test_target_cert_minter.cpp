@@ -48,13 +48,14 @@ TEST_CASE("a minted certificate: key ID, principals, validity, only permit-pty",
                      .principals = {"deploy", "ops"},
                      .now = 1'800'000'000,
                      .ttl = 300,
-                     .serial = 77};
+                     .serial = 77,
+                     .source_address = "10.0.0.1"};
   const CertRequest req = minted_cert_request(subject_key(d), p);
   CHECK(req.key_id == "bastion:alice:session=20261130T120000-00112233aabbccdd:target=web1");
   CHECK(req.valid_after == 1'800'000'000 - 60);
   CHECK(req.valid_before == 1'800'000'300);
   CHECK_FALSE(req.force_command);
-  CHECK_FALSE(req.source_address);
+  CHECK(req.source_address == "10.0.0.1");
   const std::string blob = issue_user_certificate(req, *ca, err);
   REQUIRE_FALSE(blob.empty());
   SshCertificate cert;
@@ -64,12 +65,33 @@ TEST_CASE("a minted certificate: key ID, principals, validity, only permit-pty",
   CHECK(cert.principals == std::vector<std::string>{"deploy", "ops"});
   CHECK(cert.valid_after == 1'800'000'000 - 60);
   CHECK(cert.valid_before == 1'800'000'300);
-  CHECK(cert.critical_options.empty());
+  // Only from the bastion's end of the connection it was minted for.
+  CHECK(cert.critical_options == std::vector<std::pair<std::string, std::string>>{{"source-address", "10.0.0.1"}});
   CHECK(cert.extensions == std::vector<std::pair<std::string, std::string>>{{"permit-pty", ""}});
   TrustAnchors anchors;
   anchors.user_cas.push_back(PublicKey{ca->ssh_type(), ca->public_blob(), ""});
   CHECK(verify_user_certificate(cert, anchors, 1'800'000'000, "10.0.0.1").accepted);
   CHECK_FALSE(verify_user_certificate(cert, anchors, 1'800'000'300, "10.0.0.1").accepted);
+  CHECK_FALSE(verify_user_certificate(cert, anchors, 1'800'000'000, "10.0.0.2").accepted);
+}
+
+TEST_CASE("a minted key ID escapes what would make it misread", "[ca][mint]") {
+  // An identity that forges fields (":target=db1"), breaks a log line or
+  // is not ASCII stays one field: percent-encoded, and '%' itself too.
+  CHECK(key_id_field("alice") == "alice");
+  CHECK(key_id_field("alice@example.com/x-y_z.1") == "alice@example.com/x-y_z.1");
+  CHECK(key_id_field("x:target=db1") == "x%3Atarget%3Ddb1");
+  CHECK(key_id_field("50%") == "50%25");
+  CHECK(key_id_field("a b\tc\nd\x7f") == "a%20b%09c%0Ad%7F");
+  CHECK(key_id_field("j\xc3\xbcrg") == "j%C3%BCrg");
+  CHECK(key_id_field(std::string("a\0b", 3)) == "a%00b");
+  CHECK(minted_key_id("eve:session=1:target=db1", "20261130T120000-00112233aabbccdd", "web1") ==
+        "bastion:eve%3Asession%3D1%3Atarget%3Ddb1:session=20261130T120000-00112233aabbccdd:target=web1");
+  MintParams p;
+  p.identity = "eve\r\nbastion:root";
+  p.session_id = "s";
+  p.target = "web1";
+  CHECK(minted_cert_request(PublicKey{}, p).key_id == "bastion:eve%0D%0Abastion%3Aroot:session=s:target=web1");
 }
 
 TEST_CASE("cert issue keeps ssh-keygen's default extensions", "[ca]") {

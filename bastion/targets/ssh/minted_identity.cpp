@@ -7,14 +7,18 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/time_util.h"
+#include "targets/ssh/local_address.h"
 
 namespace bastion {
 
-bool mint_identity(const TargetConfig& t, const SshCredential& c, const ConnectContext& ctx, SshKey& key,
-                   MintedCertInfo& info, std::string& error) {
+bool mint_identity(const TargetConfig& t, const SshCredential& c, const ConnectContext& ctx, ssh_session onward,
+                   SshKey& key, MintedCertInfo& info, std::string& error) {
   if (!c.ca_key) return error = "the bastion's CA key for this target is not loaded", false;
   if (!ctx.certs || ctx.session_id.empty())
     return error = "a minted certificate needs a session and an audit store", false;
+  // Bound to this connection's source: no certificate valid from everywhere.
+  const std::string source = socket_local_address(ssh_get_fd(onward));
+  if (source.empty()) return error = "cannot read the local address of the connection to the target", false;
   ssh_key raw = nullptr;
   if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &raw) != SSH_OK) return error = "cannot generate a key", false;
   key.reset(raw);
@@ -33,7 +37,8 @@ bool mint_identity(const TargetConfig& t, const SshCredential& c, const ConnectC
                .principals = c.principals,
                .now = unix_now(),
                .ttl = c.ttl,
-               .serial = 0};
+               .serial = 0,
+               .source_address = source};
   const std::string ca_fp = sha256_fingerprint(c.ca_key->public_blob());
   std::string cert, err;
   CertRequest req;
@@ -56,7 +61,7 @@ bool mint_identity(const TargetConfig& t, const SshCredential& c, const ConnectC
                          .issued_by = "bastiond session=" + ctx.session_id + " target=" + t.name,
                          .ca_fingerprint = ca_fp,
                          .key_fingerprint = sha256_fingerprint(subject.blob),
-                         .source_address = "",
+                         .source_address = source,
                          .force_command = ""};
     if (ctx.certs->cert_issued(rec, err)) break;
     // A repeated serial (the primary key): draw again; anything else is fatal.
@@ -75,9 +80,11 @@ bool mint_identity(const TargetConfig& t, const SshCredential& c, const ConnectC
   info.serial = p.serial;
   info.key_id = req.key_id;
   info.principals = join(req.principals, ",");
+  info.source_address = source;
   log_info("minted target certificate",
            {{"session", ctx.session_id}, {"target", t.name}, {"serial", std::to_string(p.serial)},
             {"key_id", req.key_id}, {"principals", info.principals},
+            {"source_address", source},
             {"valid_after", iso8601(static_cast<int64_t>(req.valid_after))},
             {"valid_before", iso8601(static_cast<int64_t>(req.valid_before))}, {"ca", ca_fp}});
   return true;

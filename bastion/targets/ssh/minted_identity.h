@@ -16,11 +16,14 @@ struct MintedCertInfo {
   uint64_t serial = 0;
   std::string key_id;
   std::string principals;  // comma-separated
+  std::string source_address;  // the certificate's source-address: the bastion's end of `onward`
 };
 
+// `onward` is the connected (host key verified) session the certificate is
+// for: its local address becomes the certificate's source-address.
 // `key` gets the private key with the certificate copied in. `error` is fit
 // for the user (no paths, no key material).
-bool mint_identity(const TargetConfig& t, const SshCredential& c, const ConnectContext& ctx, SshKey& key,
-                   MintedCertInfo& info, std::string& error);
+bool mint_identity(const TargetConfig& t, const SshCredential& c, const ConnectContext& ctx, ssh_session onward,
+                   SshKey& key, MintedCertInfo& info, std::string& error);
 
 }  // namespace bastion

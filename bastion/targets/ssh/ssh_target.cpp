@@ -70,7 +70,7 @@ std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetCo
   if (cred.mints()) {
     // Minted only once the host key is verified: no certificate for an impostor.
     MintedCertInfo minted;
-    if (!mint_identity(t, cred, ctx, key, minted, why)) return error = where + ": " + why, nullptr;
+    if (!mint_identity(t, cred, ctx, s.get(), key, minted, why)) return error = where + ": " + why, nullptr;
     if (ssh_userauth_publickey(s.get(), nullptr, key.get()) != SSH_AUTH_SUCCESS)
       return error = where + ": the target refused the bastion's certificate (serial " + std::to_string(minted.serial) +
                      ", principals " + minted.principals + "): does its sshd trust the bastion's CA " +
