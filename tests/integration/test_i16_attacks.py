@@ -87,13 +87,11 @@ class PickerOperatorViewTest(BastionTest):
             s.send(b"exit\r")
             s.wait()
 
-    # HOLE: the sessions row keeps the login name ("root") as its target
-    # until the session ends (SessionEnd.target); while it runs, and for good
-    # when bastiond dies (kill -9, OOM, power) before the end is written,
-    # the audit trail's sessions row names no target the shell ran on (only
-    # the 'pick' command row does). Fix: record the pick on the sessions row
-    # when it is made (an AuditStore call from Session::choose_target).
-    @unittest.expectedFailure
+    # Fixed: the sessions row kept the login name ("root") as its target
+    # until the session ended (SessionEnd.target), so while it ran, and for
+    # good when bastiond died before the end was written, it named no
+    # target the shell ran on. The pick now updates the row at once
+    # (AuditStore::session_retargeted, chained; a failed write refuses it).
     def test_sessions_row_names_the_picked_target_while_it_runs(self):
         argv = self.env.ssh_base(tty=True) + ["root@127.0.0.1"]
         s = PtySession(argv, env={"TERM": "xterm"})
