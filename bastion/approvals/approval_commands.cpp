@@ -146,7 +146,8 @@ int ApprovalCommands::list_pending(std::string& out, std::string& err) {
 
 bool ApprovalCommands::may_approve_something() const {
   if (actor_.admin || cfg_.policy) return true;  // a policy's review may name anyone: unknown
-  for (const auto& [name, t] : cfg_.targets) {
+  for (const auto& entry : cfg_.targets) {
+    const TargetConfig& t = entry.second;
     if (t.policy) return true;
     for (const auto& p : actor_.principals)
       if (std::find(t.approvers.begin(), t.approvers.end(), p) != t.approvers.end()) return true;
