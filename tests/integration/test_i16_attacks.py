@@ -2,6 +2,7 @@
 the review loop's chat webhook, tried as a hostile user would."""
 import json
 import os
+import sqlite3
 import unittest
 
 from harness import BASTIONCTL, BastionTest, Env, main, run
@@ -107,6 +108,32 @@ class PickerOperatorViewTest(BastionTest):
             s.send(b"exit\r")
             s.wait()
 
+
+
+class PickerAuditFailureTest(BastionTest):
+    """The pick is written on the sessions row when it is made; when that
+    write fails, the pick is refused (fail closed)."""
+
+    def test_pick_refused_when_the_sessions_row_cannot_be_written(self):
+        # Fail closed: a sessions row edited outside the bastion (the chain
+        # check refuses to write over it) refuses the pick; nothing runs.
+        argv = self.env.ssh_base(tty=True) + ["root@127.0.0.1"]
+        s = PtySession(argv, env={"TERM": "xterm"})
+        s.read_until(b"> dead\r\n  web1\r\n")
+        db = sqlite3.connect(os.path.join(self.env.d, "data", "audit.db"))
+        try:
+            db.execute("UPDATE sessions SET source_address='10.9.9.9' WHERE ended_at IS NULL")
+            db.commit()
+        finally:
+            db.close()
+        s.send(b"web1\r")
+        s.read_until(b"bastion: the audit store is unavailable; nothing was run")
+        self.assertEqual(s.wait(timeout=10), 255)
+        self.assertNotIn(b"connecting to web1", s.buf)
+        kinds = self.env.audit("SELECT kind FROM commands WHERE session_id=(SELECT id FROM sessions "
+                               "WHERE source_address='10.9.9.9')")
+        self.assertNotIn(("shell",), kinds)
+        self.assertNotIn(("pick",), kinds)
 
 if __name__ == "__main__":
     main()
