@@ -144,21 +144,28 @@ int ApprovalCommands::list_pending(std::string& out, std::string& err) {
       "no pending requests you may decide\n", out, err);
 }
 
+bool ApprovalCommands::may_approve_something() const {
+  if (actor_.admin || cfg_.policy) return true;  // a policy's review may name anyone: unknown
+  for (const auto& entry : cfg_.targets) {
+    const TargetConfig& t = entry.second;
+    if (t.policy) return true;
+    for (const auto& p : actor_.principals)
+      if (std::find(t.approvers.begin(), t.approvers.end(), p) != t.approvers.end()) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> ApprovalCommands::arrivals(int64_t& after, int64_t now) {
   std::string err;
-  const std::vector<ApprovalRequest> rs = store_.requests("", err);  // newest first
+  const std::vector<ApprovalRequest> rs = store_.pending_after(after, err);  // oldest first
   std::vector<std::string> lines;
-  int64_t newest = after;
-  for (auto it = rs.rbegin(); it != rs.rend(); ++it) {
-    const ApprovalRequest& r = *it;
-    newest = std::max(newest, r.id);
-    if (r.id <= after || effective_state(r, now) != ApprovalState::pending) continue;
+  for (const ApprovalRequest& r : rs) {
+    if (effective_state(r, now) != ApprovalState::pending) continue;
     if (!vote_refusal(r, actor_.identity, actor_.principals, actor_.admin, now).empty()) continue;
     const std::string id = std::to_string(r.id);
     lines.push_back("bastion: new request " + describe_request(r, now) + "; approve " + id + " or deny " + id +
                     " --reason ...");
   }
-  after = newest;
   return lines;
 }
 

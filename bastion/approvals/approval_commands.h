@@ -37,7 +37,12 @@ class ApprovalCommands {
   // first, one line each ("bastion: new request #12  pending ... ; approve 12
   // or deny 12 --reason ..."); `after` becomes the newest request id seen, so
   // a request that is not theirs is never announced later either.
+  // Reads only requests above `after` (ApprovalStore::pending_after).
   std::vector<std::string> arrivals(int64_t& after, int64_t now);
+  // False when nothing could come to this actor to decide: no target names
+  // one of its principals an approver and no policy could (a review may
+  // name anyone), so its console need not poll for arrivals.
+  bool may_approve_something() const;
 
  private:
   // A line for a request as of `now`, or "" to leave it out.

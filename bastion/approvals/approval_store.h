@@ -17,6 +17,20 @@ class ApprovalStore {
   virtual std::optional<ApprovalRequest> request(int64_t id, std::string& error) = 0;
   // Newest first (at most 200); `requester` empty: everyone's.
   virtual std::vector<ApprovalRequest> requests(const std::string& requester, std::string& error) = 0;
+  // Pending requests with an id above `after`, oldest first (at most 200),
+  // with their votes; `after` becomes the newest id looked at, so what was
+  // not pending is not looked at again. The approvers' consoles poll this
+  // once a second: a store should make it cheap when nothing arrived. This
+  // default reads requests().
+  virtual std::vector<ApprovalRequest> pending_after(int64_t& after, std::string& error) {
+    std::vector<ApprovalRequest> all = requests("", error), out;
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      if (it->id <= after) continue;
+      after = it->id;
+      if (it->state == ApprovalState::pending) out.push_back(std::move(*it));
+    }
+    return out;
+  }
   virtual bool add_vote(int64_t id, const ApprovalVote& v, std::string& error) = 0;
   // Moves `id` from state `from` to `to`; false (no error) if it was not in `from`.
   virtual bool transition(int64_t id, ApprovalState from, ApprovalState to, int64_t at,

@@ -21,7 +21,7 @@ ApprovalsExecutor::ApprovalsExecutor(std::string which, const ExecRequest& req,
   if (console_.input() == CommandConsole::Input::none) command_ = req.text;
   // An approver at the console hears of requests that arrive while it is
   // open (those already pending are what `list` shows).
-  if (which_ == "approvals" && console_.input() == CommandConsole::Input::editor) {
+  if (which_ == "approvals" && console_.input() == CommandConsole::Input::editor && commands_->may_approve_something()) {
     announce_ = true;
     commands_->arrivals(announced_after_, unix_now());
     next_arrival_poll_ = monotonic_seconds() + kArrivalPollSeconds;

@@ -97,12 +97,29 @@ ApprovalOutcome PendingApproval::poll(int64_t now) {
   return o;
 }
 
-void PendingApproval::cancel(const std::string& reason, int64_t now) {
+ApprovalOutcome PendingApproval::cancel(const std::string& reason, int64_t now) {
   std::string err;
-  links_.store->transition(request_.id, ApprovalState::pending, ApprovalState::cancelled, now, request_.requester, reason, 0, err);
+  const std::string id = std::to_string(request_.id);
+  if (!links_.store->transition(request_.id, ApprovalState::pending, ApprovalState::cancelled, now, request_.requester,
+                                reason, 0, err)) {
+    // Decided (or failed) before the cancel reached the store: say what it
+    // holds, never "cancelled" (the command does not run either way).
+    std::string read_err;
+    const auto r = links_.store->request(request_.id, read_err);
+    if (r) request_ = *r;
+    const std::string held = r ? approval_state_name(r->state) : "unreadable";
+    log_warn("approval not cancelled: the store no longer holds it pending",
+             {{"session", request_.session_id}, {"request", id}, {"state", held}, {"error", err}});
+    links_.marker("approval not cancelled: #" + id + " is " + held);
+    return r ? outcome_of(r->state) : ApprovalOutcome::denied;
+  }
+  request_.state = ApprovalState::cancelled;
+  request_.decided_by = request_.requester;
+  request_.deny_reason = reason;
   links_.changed();
   if (links_.webhook) links_.webhook(request_, "cancelled");
-  links_.marker("approval cancelled: #" + std::to_string(request_.id));
+  links_.marker("approval cancelled: #" + id);
+  return ApprovalOutcome::cancelled;
 }
 
 bool PendingApproval::status_due(int64_t now) {

@@ -40,9 +40,12 @@ class PendingApproval {
   // store). An approval is consumed here, once (approved -> used); when
   // someone consumed it first the outcome is `reused`.
   ApprovalOutcome poll(int64_t now);
-  // The requester cancelled, or left: the request is cancelled in the store,
-  // the webhook gets "cancelled", the recording a marker.
-  void cancel(const std::string& reason, int64_t now);
+  // The requester cancelled, or left: a pending request is cancelled in the
+  // store, the webhook gets "cancelled", the recording a marker. When the
+  // store no longer holds it pending (an approver decided first, it timed
+  // out), nothing changes there and nobody hears "cancelled": the result is
+  // what the store holds (`cancelled` only when this call cancelled it).
+  ApprovalOutcome cancel(const std::string& reason, int64_t now);
 
   // True once a second while it waits: time to show the status line again.
   bool status_due(int64_t now);

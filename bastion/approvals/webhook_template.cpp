@@ -24,17 +24,38 @@ std::string value(std::string_view name, const ApprovalRequest& r, const std::st
   return "";
 }
 
+bool ascii_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
 // One line of what the requester typed (display_escape: no newline can
 // forge a line of ours, no bidi or invisible character can hide text), then
-// Slack's text-field controls "&", "<" and ">".
+// each chat tool's markup shown literally in both Slack and Mattermost:
+// Slack's "&", "<", ">" as entities (Mattermost's Markdown shows entities as
+// the character); Markdown's code, emphasis, strike and link characters as
+// their fullwidth forms (Slack shows a backslash escape as a backslash, and
+// inside a `code span` Mattermost does too, so escaping them would not read
+// literally); an "@" that could start a mention (not after a letter or
+// digit, so user@host stays) as a fullwidth "@". bastion.conf(5) lists them.
 std::string escaped(const std::string& raw) {
   const std::string v = display_escape(raw);
   std::string out;
-  for (char c : v) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else out += c;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '`': out += "\xEF\xBD\x80"; break;  // U+FF40
+      case '*': out += "\xEF\xBC\x8A"; break;  // U+FF0A
+      case '_': out += "\xEF\xBC\xBF"; break;  // U+FF3F
+      case '~': out += "\xEF\xBD\x9E"; break;  // U+FF5E
+      case '[': out += "\xEF\xBC\xBB"; break;  // U+FF3B
+      case ']': out += "\xEF\xBC\xBD"; break;  // U+FF3D
+      case '@':
+        if (i > 0 && ascii_alnum(v[i - 1])) out += c;
+        else out += "\xEF\xBC\xA0";  // U+FF20
+        break;
+      default: out += c;
+    }
   }
   return out;
 }

@@ -2,9 +2,10 @@
 // {placeholders} (common/brace_template.h; the names are
 // kWebhookTextNames in config/config.h), and the POST body becomes
 // {"text": "<line>"}, which Slack's and Mattermost's incoming webhooks (and
-// others that copy them) post as a message. Values are escaped as Slack's
-// text field requires (& < > as &amp; &lt; &gt;), so a command text cannot
-// mention @channel or make a link.
+// others that copy them) post as a message. Values are escaped so that both
+// render them literally (& < > as entities; ` * _ ~ [ ] and a mention's @ as
+// fullwidth forms), so a command text cannot mention @channel, make a link
+// or close the template's code span.
 #pragma once
 #include <string>
 

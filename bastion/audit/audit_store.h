@@ -101,6 +101,10 @@ class AuditStore : public IssuedCertLedger {
   virtual ~AuditStore() = default;
   virtual bool session_started(const SessionStart& s, std::string& error) = 0;
   virtual bool session_ended(const SessionEnd& s, std::string& error) = 0;
+  // The target picker chose `target` for a session that named none: its
+  // row names where it runs from now on (not only once it ends). False when
+  // it was not written (no such running session, or the store failed).
+  virtual bool session_retargeted(const std::string& id, const std::string& target, std::string& error) = 0;
   // Sets `id` to the new row's id.
   virtual bool command_started(const CommandStart& c, int64_t& id, std::string& error) = 0;
   virtual bool command_ended(const CommandEnd& c, std::string& error) = 0;

@@ -99,6 +99,30 @@ std::vector<ApprovalRequest> SqliteAuditStore::requests(const std::string& reque
   return load_requests("WHERE requester=? ORDER BY id DESC LIMIT 200", {requester}, error);
 }
 
+std::vector<ApprovalRequest> SqliteAuditStore::pending_after(int64_t& after, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  // The newest id first (the rowid's end: no scan), then only the rows
+  // between: an idle poll is one index lookup, and nothing is loaded, voted
+  // or chain-checked unless a pending request arrived. Bounded at 200.
+  std::vector<std::vector<std::string>> rows;
+  if (!query("SELECT IFNULL(MAX(id), 0) FROM approval_requests", {}, rows, error) || rows.empty()) return {};
+  const int64_t newest = num(rows[0][0]);
+  if (newest <= after) return {};
+  rows.clear();
+  if (!query("SELECT id FROM approval_requests WHERE id>? AND id<=? AND state='pending' ORDER BY id LIMIT 200",
+             {after, newest}, rows, error))
+    return {};
+  std::vector<ApprovalRequest> out;
+  if (!rows.empty()) {
+    out = load_requests("WHERE id>=? AND id<=? AND state='pending' ORDER BY id LIMIT 200",
+                        {num(rows.front()[0]), num(rows.back()[0])}, error);
+    if (!error.empty()) return {};
+  }
+  // Past a full batch, the rest waits for the next poll.
+  after = rows.size() == 200 ? num(rows.back()[0]) : newest;
+  return out;
+}
+
 int64_t SqliteAuditStore::pending_request_count(int64_t now, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   std::vector<std::vector<std::string>> rows;

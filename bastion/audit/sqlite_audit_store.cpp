@@ -388,6 +388,16 @@ bool SqliteAuditStore::session_ended(const SessionEnd& s, std::string& error) {
   return chain_row("sessions", s.id, error) && txn.commit(error) && anchor_soon();
 }
 
+bool SqliteAuditStore::session_retargeted(const std::string& id, const std::string& target, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  Txn txn(*this, error);
+  if (!txn || !unchanged_since_chained("sessions", id, error) ||
+      !execute("UPDATE sessions SET target=?1 WHERE id=?2 AND ended_at IS NULL", {target, id}, error))
+    return false;
+  if (sqlite3_changes(db_) != 1) return error = "no running session row " + id, false;
+  return chain_row("sessions", id, error) && txn.commit(error) && anchor_soon();
+}
+
 bool SqliteAuditStore::command_started(const CommandStart& c, int64_t& id, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);

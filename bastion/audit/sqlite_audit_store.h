@@ -42,6 +42,7 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
 
   bool session_started(const SessionStart& s, std::string& error) override;
   bool session_ended(const SessionEnd& s, std::string& error) override;
+  bool session_retargeted(const std::string& id, const std::string& target, std::string& error) override;
   bool command_started(const CommandStart& c, int64_t& id, std::string& error) override;
   bool command_ended(const CommandEnd& c, std::string& error) override;
   bool auth_event(const AuthEvent& e, std::string& error) override;
@@ -62,6 +63,7 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   bool create_request(ApprovalRequest& r, std::string& error) override;
   std::optional<ApprovalRequest> request(int64_t id, std::string& error) override;
   std::vector<ApprovalRequest> requests(const std::string& requester, std::string& error) override;
+  std::vector<ApprovalRequest> pending_after(int64_t& after, std::string& error) override;
   // Requests still pending and not yet expired at `now` (the metrics gauge); -1 on error.
   int64_t pending_request_count(int64_t now, std::string& error);
   bool add_vote(int64_t id, const ApprovalVote& v, std::string& error) override;

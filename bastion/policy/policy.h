@@ -37,6 +37,10 @@ struct SessionRequest {
   // The held credential the session's on_session decision chose ("default"
   // when it named none); empty while on_session itself runs.
   std::string credential;
+  // True when on_session runs only to list the targets open to the
+  // identity (the target picker, an unknown target's refusal): nothing is
+  // admitted or audited by this call.
+  bool listing = false;
 };
 
 struct CommandRequest {

@@ -216,6 +216,7 @@ void fill_session(lua_State* L, const SessionRequest& r) {
   set_str(L, "id", r.session_id);
   set_int(L, "started_at", r.started_at);
   set_bool(L, "tty", r.tty);
+  set_bool(L, "listing", r.listing);  // s.session.listing: only listing targets
   if (!r.credential.empty()) set_str(L, "credential", r.credential);  // c.session.credential
   make_readonly(L);
   lua_setfield(L, -2, "session");

@@ -174,7 +174,10 @@ void ChannelPipeline::check_picker() {
   exec_.reset();
   if (!chosen) return refuse("bastion: no target chosen", kExitAccessRefused, "no target chosen");
   // Checked again: a reload or an expired grant may have closed it meanwhile.
-  if (!s_.choose_target(*chosen, pty().has_value()))
+  const Session::Pick pick = s_.choose_target(*chosen, pty().has_value());
+  if (pick == Session::Pick::audit_failed)
+    return refuse("bastion: the audit store is unavailable; nothing was run", kExitBastionError, "audit failure");
+  if (pick != Session::Pick::picked)
     return refuse("bastion: target \"" + *chosen + "\" is not open to you now", kExitAccessRefused, "pick refused");
   Decision d = Decision::allow("chosen in the target picker");
   d.hook = Decision::Hook::bastion;

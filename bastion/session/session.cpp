@@ -239,6 +239,7 @@ std::vector<std::string> Session::usable_targets_in(const Config& cfg, bool tty)
       if (!chain) continue;
       SessionRequest r = session_request(t, tty);
       r.grant = grant;
+      r.listing = true;  // s.session.listing: the policy can tell this from a session
       d = chain->decide_session(r);
     }
     if (d.allowed() && t.credential(d.credential.empty() ? "default" : d.credential)) out.push_back(name);
@@ -246,16 +247,23 @@ std::vector<std::string> Session::usable_targets_in(const Config& cfg, bool tty)
   return out;
 }
 
-bool Session::choose_target(const std::string& name, bool tty) {
-  if (!unknown_target()) return false;
+Session::Pick Session::choose_target(const std::string& name, bool tty) {
+  if (!unknown_target()) return Pick::refused;
   const auto usable = usable_targets(tty);
-  if (std::find(usable.begin(), usable.end(), name) == usable.end()) return false;
+  if (std::find(usable.begin(), usable.end(), name) == usable.end()) return Pick::refused;
+  // The sessions row names the target while it runs (and if bastiond dies
+  // before the end is written), not the login name.
+  std::string err;
+  if (!ctx_.audit().session_retargeted(id_, name, err)) {
+    log_error("audit write failed", {{"session", id_}, {"error", err}});
+    return Pick::audit_failed;
+  }
   log_info("target picked", {{"session", id_}, {"identity", identity_.key_id}, {"login_name", identity_.requested_user},
                              {"target", name}});
   identity_.requested_user = name;
   picked_ = true;
   live_.retarget(name, session_kind(*cfg_, name));  // operators see where it runs
-  return true;
+  return Pick::picked;
 }
 
 std::shared_ptr<TargetConnection> Session::target(std::string& error) {

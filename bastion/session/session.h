@@ -82,8 +82,11 @@ class Session {
   // audited; reserved names are not targets.
   std::vector<std::string> usable_targets(bool tty);
   // The picker's choice: the session goes on as `ssh NAME@bastion` would.
-  // Refused unless the login named no target and NAME is usable now.
-  bool choose_target(const std::string& name, bool tty);
+  // Refused unless the login named no target and NAME is usable now; the
+  // sessions row names NAME at once, and when that audit write fails the
+  // pick is refused (fail closed).
+  enum class Pick { picked, refused, audit_failed };
+  Pick choose_target(const std::string& name, bool tty);
   // Connects on first use (and again after the connection was lost). The
   // caller shares ownership: keep it for as long as an executor uses it.
   std::shared_ptr<TargetConnection> target(std::string& error);

@@ -2,6 +2,7 @@
 the review loop's chat webhook, tried as a hostile user would."""
 import json
 import os
+import sqlite3
 import unittest
 
 from harness import BASTIONCTL, BastionTest, Env, main, run
@@ -87,13 +88,11 @@ class PickerOperatorViewTest(BastionTest):
             s.send(b"exit\r")
             s.wait()
 
-    # HOLE: the sessions row keeps the login name ("root") as its target
-    # until the session ends (SessionEnd.target); while it runs, and for good
-    # when bastiond dies (kill -9, OOM, power) before the end is written,
-    # the audit trail's sessions row names no target the shell ran on (only
-    # the 'pick' command row does). Fix: record the pick on the sessions row
-    # when it is made (an AuditStore call from Session::choose_target).
-    @unittest.expectedFailure
+    # Fixed: the sessions row kept the login name ("root") as its target
+    # until the session ended (SessionEnd.target), so while it ran, and for
+    # good when bastiond died before the end was written, it named no
+    # target the shell ran on. The pick now updates the row at once
+    # (AuditStore::session_retargeted, chained; a failed write refuses it).
     def test_sessions_row_names_the_picked_target_while_it_runs(self):
         argv = self.env.ssh_base(tty=True) + ["root@127.0.0.1"]
         s = PtySession(argv, env={"TERM": "xterm"})
@@ -109,6 +108,32 @@ class PickerOperatorViewTest(BastionTest):
             s.send(b"exit\r")
             s.wait()
 
+
+
+class PickerAuditFailureTest(BastionTest):
+    """The pick is written on the sessions row when it is made; when that
+    write fails, the pick is refused (fail closed)."""
+
+    def test_pick_refused_when_the_sessions_row_cannot_be_written(self):
+        # Fail closed: a sessions row edited outside the bastion (the chain
+        # check refuses to write over it) refuses the pick; nothing runs.
+        argv = self.env.ssh_base(tty=True) + ["root@127.0.0.1"]
+        s = PtySession(argv, env={"TERM": "xterm"})
+        s.read_until(b"> dead\r\n  web1\r\n")
+        db = sqlite3.connect(os.path.join(self.env.d, "data", "audit.db"))
+        try:
+            db.execute("UPDATE sessions SET source_address='10.9.9.9' WHERE ended_at IS NULL")
+            db.commit()
+        finally:
+            db.close()
+        s.send(b"web1\r")
+        s.read_until(b"bastion: the audit store is unavailable; nothing was run")
+        self.assertEqual(s.wait(timeout=10), 255)
+        self.assertNotIn(b"connecting to web1", s.buf)
+        kinds = self.env.audit("SELECT kind FROM commands WHERE session_id=(SELECT id FROM sessions "
+                               "WHERE source_address='10.9.9.9')")
+        self.assertNotIn(("shell",), kinds)
+        self.assertNotIn(("pick",), kinds)
 
 if __name__ == "__main__":
     main()

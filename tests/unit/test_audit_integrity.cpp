@@ -206,6 +206,33 @@ TEST_CASE("every store write is chained, anchors sign the head, direct SQL is ca
   }
 }
 
+TEST_CASE("a picked target is written on the running session's row, chained", "[integrity][i16]") {
+  testutil::TempDir d;
+  std::string err;
+  std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
+  REQUIRE(signer);
+  const std::string db = d / "audit.db";
+  auto s = SqliteAuditStore::open(db, err);
+  REQUIRE(s);
+  s->set_signer(signer);
+  SessionStart st = session("S1");
+  st.target = "root";  // the login name, before the picker
+  REQUIRE(s->session_started(st, err));
+  REQUIRE(s->session_retargeted("S1", "web1", err));
+  CHECK(one(db, "SELECT target FROM sessions WHERE id='S1'") == "web1");
+  REQUIRE(s->anchor_chain(true, err));
+  CHECK(verify_db(db, signer->verifier()).empty());
+  // No such running session: refused, nothing written.
+  CHECK_FALSE(s->session_retargeted("S2", "web1", err));
+  CHECK(err == "no running session row S2");
+  // A row edited outside the bastion is not re-chained over.
+  sql(db, "UPDATE sessions SET target='db1' WHERE id='S1'");
+  err.clear();
+  CHECK_FALSE(s->session_retargeted("S1", "web2", err));
+  CHECK_FALSE(err.empty());
+  CHECK(one(db, "SELECT target FROM sessions WHERE id='S1'") == "db1");
+}
+
 TEST_CASE("rows written before the chain existed are chained when the store migrates", "[integrity]") {
   testutil::TempDir d;
   const std::string db = d / "audit.db";

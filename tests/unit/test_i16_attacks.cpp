@@ -51,17 +51,27 @@ TEST_CASE("i16 attack: bidi and invisible characters reach the chat unescaped", 
   CHECK(text.find("\xE2\x80\xAE") == std::string::npos);
 }
 
-// HOLE: bastion.conf(5) names Mattermost and promises "a command cannot
-// mention @channel or make a link", but only Slack's & < > are escaped:
-// Mattermost (Markdown) renders [text](url) as a link and notifies the
-// channel on a plain @channel / @all. Fix: escape per chat flavour
-// (Markdown link/mention syntax), or name only Slack in the man page.
+// Fixed: bastion.conf(5) names Mattermost and promises "a command cannot
+// mention @channel or make a link"; only Slack's & < > were escaped, so
+// Mattermost (Markdown) rendered [text](url) as a link and notified the
+// channel on a plain @channel / @all. Markdown's characters and a mention's
+// @ are now fullwidth forms, which both tools show literally.
 TEST_CASE("i16 attack: Markdown links and @channel in the command reach a Mattermost channel",
-          "[i16][webhook][!shouldfail]") {
+          "[i16][webhook]") {
   const ApprovalRequest r = request("true` [approve here](https://evil.example/) @channel `", "held");
   const std::string text = chat_text(kRecipe, r);
   CHECK(text.find("](https://") == std::string::npos);
   CHECK(text.find("@channel") == std::string::npos);
+  // Exactly: the code span cannot be closed early, nothing links or mentions.
+  CHECK(text == "[created] #12 mallory on web1: `true\xEF\xBD\x80 \xEF\xBC\xBB" "approve here\xEF\xBC\xBD"
+                "(https://evil.example/) \xEF\xBC\xA0" "channel \xEF\xBD\x80` (held); decide: ssh approvals@bastion show 12");
+}
+
+TEST_CASE("i16: chat escaping keeps user@host, breaks @here/@all, Slack's <!channel> and emphasis", "[i16][webhook]") {
+  const ApprovalRequest r = request("ssh deploy@web2 <!channel> *b* _i_ ~s~", "(@here) @all");
+  const std::string text = chat_text("{command} | {reason}", r);
+  CHECK(text == "ssh deploy@web2 &lt;!channel&gt; \xEF\xBC\x8A" "b\xEF\xBC\x8A \xEF\xBC\xBF" "i\xEF\xBC\xBF"
+                " \xEF\xBD\x9E" "s\xEF\xBD\x9E | (\xEF\xBC\xA0" "here) \xEF\xBC\xA0" "all");
 }
 
 #include "targets/postgres/pg_exec_options.h"

@@ -506,3 +506,20 @@ TEST_CASE("a policy chain denies a session whose layers name different credentia
   CHECK(da.verdict == Decision::Verdict::allow);
   CHECK(da.credential == "readonly");
 }
+
+TEST_CASE("on_session tells a target listing from a session (s.session.listing)", "[policy][i16]") {
+  // The picker and an unknown target's refusal run on_session per target to
+  // list them, with no audit row: a policy can tell (bastion-policy(5)).
+  testutil::TempDir d;
+  testutil::spit(d / "p.lua",
+                 "function on_session(s) return deny(type(s.session.listing) .. ':' .. tostring(s.session.listing)) end\n");
+  std::string err;
+  auto src = load_policy_source(d / "p.lua", {}, err);
+  REQUIRE(src);
+  auto chain = PolicyChain::create(src, nullptr, Decision::Verdict::deny, err);
+  REQUIRE(chain);
+  SessionRequest r;
+  CHECK(chain->decide_session(r).reason == "boolean:false");
+  r.listing = true;
+  CHECK(chain->decide_session(r).reason == "boolean:true");
+}

@@ -176,6 +176,25 @@ TEST_CASE("pending approval: every cancel tells the store, the webhook and the r
   CHECK(f.version == 2);  // created, cancelled
 }
 
+TEST_CASE("pending approval: a cancel after the approval says approved, not cancelled", "[approvals]") {
+  // Ctrl-C after an approver approved: the command does not run, the store
+  // keeps "approved", so the webhook must not announce "cancelled".
+  Fixture f;
+  auto p = f.create();
+  std::string err;
+  REQUIRE(f.store->transition(p->id(), ApprovalState::pending, ApprovalState::approved, kNow + 1, "bob", "", 0, err));
+  const size_t hooks = f.hooks.size();
+  CHECK(p->cancel("cancelled by the requester", kNow + 2) == ApprovalOutcome::approved);
+  CHECK(f.state(p->id()) == "approved");
+  CHECK(f.hooks.size() == hooks);
+  CHECK(f.markers.back() == "approval not cancelled: #" + std::to_string(p->id()) + " is approved");
+  CHECK(p->request().state == ApprovalState::approved);
+  // A pending one is cancelled, and says so.
+  auto q = f.create();
+  CHECK(q->cancel("cancelled by the requester", kNow + 2) == ApprovalOutcome::cancelled);
+  CHECK(f.hooks.back() == std::make_pair(q->id(), std::string("cancelled")));
+}
+
 TEST_CASE("pending approval: the status line, once a second, escaped", "[approvals]") {
   Fixture f;
   auto p = f.create();

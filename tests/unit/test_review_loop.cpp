@@ -106,6 +106,71 @@ TEST_CASE("arrivals: only new requests the approver may decide, each once", "[re
   CHECK(bob.arrivals(after, kNow + 6).empty());  // told once
 }
 
+TEST_CASE("arrivals: a request behind 250 decided ones is still announced, once", "[review][approvals][i16]") {
+  // The console used to read the newest 200 requests every second: one
+  // arriving with more than 200 others in the same poll was never told.
+  testutil::TempDir d;
+  std::string err;
+  auto store = SqliteAuditStore::open(d / "audit.db", err);
+  REQUIRE(store);
+  Config cfg;
+  ApprovalCommands bob(*store, cfg, ApprovalActor{"bob", {"oncall"}, false}, [] {});
+  int64_t after = 0;
+  CHECK(bob.arrivals(after, kNow).empty());
+  ApprovalRequest first = held("alice", "echo first", {"oncall"});
+  REQUIRE(store->create_request(first, err));
+  for (int i = 0; i < 250; ++i) {
+    ApprovalRequest r = held("alice", "echo " + std::to_string(i), {"oncall"});
+    REQUIRE(store->create_request(r, err));
+    REQUIRE(store->transition(r.id, ApprovalState::pending, ApprovalState::denied, kNow, "carol", "no", 0, err));
+  }
+  const V lines = bob.arrivals(after, kNow + 1);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].rfind("bastion: new request #" + std::to_string(first.id) + "  pending  alice  web1 exec: echo first", 0) == 0);
+  CHECK(after == first.id + 250);
+  CHECK(bob.arrivals(after, kNow + 2).empty());
+}
+
+TEST_CASE("arrivals: an idle poll reads only past the last id; consoles that can approve nothing do not poll",
+          "[review][approvals][i16]") {
+  testutil::TempDir d;
+  std::string err;
+  auto store = SqliteAuditStore::open(d / "audit.db", err);
+  REQUIRE(store);
+  // 250 decided requests and one pending: the pending one, past the old
+  // "newest 200" window, is still found, and each is read once.
+  ApprovalRequest first = held("alice", "echo first", {"oncall"});
+  REQUIRE(store->create_request(first, err));
+  for (int i = 0; i < 250; ++i) {
+    ApprovalRequest r = held("alice", "echo " + std::to_string(i), {"oncall"});
+    REQUIRE(store->create_request(r, err));
+    REQUIRE(store->transition(r.id, ApprovalState::pending, ApprovalState::denied, kNow, "bob", "no", 0, err));
+  }
+  int64_t after = 0;
+  std::vector<ApprovalRequest> got = store->pending_after(after, err);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].id == first.id);
+  CHECK(after == first.id + 250);
+  CHECK(store->pending_after(after, err).empty());  // idle: nothing loaded
+  CHECK(after == first.id + 250);
+  ApprovalRequest next = held("alice", "echo next", {"oncall"});
+  REQUIRE(store->create_request(next, err));
+  got = store->pending_after(after, err);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].id == next.id);
+  CHECK(after == next.id);
+  CHECK(err.empty());
+
+  // Whose console polls: an approver of some target, an admin, or anyone
+  // when a policy (whose review may name anyone) is configured.
+  Config cfg;
+  cfg.targets["web1"].name = "web1";
+  cfg.targets["web1"].approvers = {"oncall"};
+  CHECK(ApprovalCommands(*store, cfg, ApprovalActor{"bob", {"oncall"}, false}, [] {}).may_approve_something());
+  CHECK_FALSE(ApprovalCommands(*store, cfg, ApprovalActor{"eve", {"dev"}, false}, [] {}).may_approve_something());
+  CHECK(ApprovalCommands(*store, cfg, ApprovalActor{"admin:root", {}, true}, [] {}).may_approve_something());
+}
+
 TEST_CASE("webhook text: a chat message from a template, escaped for Slack", "[review][webhook]") {
   ApprovalRequest r = held("alice", "rm -rf /tmp/x && echo <!channel>", {"oncall", "ops"});
   r.id = 12;
