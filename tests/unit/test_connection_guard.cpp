@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "web/connection_guard.h"
+#include "common/connection_guard.h"
 
 using namespace bastion;
 using namespace std::chrono_literals;
