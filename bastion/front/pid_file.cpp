@@ -1,6 +1,7 @@
 #include "front/pid_file.h"
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <optional>
 
@@ -36,6 +37,25 @@ bool still_at(int fd, const std::string& path) {
   return fstat(fd, &a) == 0 && lstat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+bool alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }  // EPERM: alive, not ours
+
+// Writes our pid to a new file beside `path`, locked, and renames it over
+// `path`: whatever lock someone holds on the old file stays with the old file.
+int replace_locked(const std::string& path, std::string& error) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return error = "cannot write pid file " + tmp + ": " + std::strerror(errno), -1;
+  const std::string text = std::to_string(getpid()) + "\n";
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0 || write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      fchmod(fd, 0644) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
+    error = "cannot write pid file " + path + ": " + std::strerror(errno);
+    unlink(tmp.c_str());
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 std::unique_ptr<PidFile> PidFile::create(const std::string& path, std::string& error) {
@@ -53,10 +73,17 @@ std::unique_ptr<PidFile> PidFile::create(const std::string& path, std::string& e
       const int e = errno;
       const auto holder = read_pid(fd);
       close(fd);
-      if (e == EWOULDBLOCK)
+      if (e != EWOULDBLOCK) return error = "cannot lock pid file " + path + ": " + std::strerror(e), nullptr;
+      // A bastiond writes its pid while it holds the lock: a lock whose file
+      // names no live process is someone else's (any reader may lock the
+      // file), and must not keep bastiond down.
+      if (holder && alive(*holder))
         return error = "pid file " + path + " is locked by a running bastiond" + named(holder) +
                        ": stop it first, or give this one another pid_file", nullptr;
-      return error = "cannot lock pid file " + path + ": " + std::strerror(e), nullptr;
+      log_warn("pid file: replacing a stale one locked by a process it does not name", {{"path", path}});
+      const int mine = replace_locked(path, error);
+      if (mine < 0) return nullptr;
+      return std::unique_ptr<PidFile>(new PidFile(path, mine));
     }
     if (!still_at(fd, path)) {
       close(fd);

@@ -2,6 +2,7 @@
 the live bastiond, `bastiond --check`'s duplicate targets, the pid file, the
 metrics listener under a slow client, and `bastionctl reload` vs SIGHUP.
 Tests marked expectedFailure are open holes (# HOLE: ...)."""
+import fcntl
 import http.client
 import os
 import socket
@@ -236,6 +237,24 @@ class PidFileStaleTest(BastionTest):
         finally:
             other.kill()
             other.wait()
+
+
+    def test_a_lock_held_by_a_reader_after_a_crash_does_not_block_the_start(self):
+        # Any user who may read the pid file may flock it, e.g. once the bastiond holding it
+        # crashed: the file then names a dead pid, so the lock is not a bastiond's.
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        path = os.path.join(self.env.d, "held.pid")
+        with open(path, "w") as f:
+            f.write(f"{dead.pid}\n")
+        with open(path) as reader:
+            fcntl.flock(reader, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.env.start_bastion(extra='pid_file = "held.pid"')
+            with open(path) as f:
+                self.assertEqual(f.read(), f"{self.env.bastion.proc.pid}\n")
+            with open(path) as f:  # the new file is bastiond's own, locked
+                with self.assertRaises(BlockingIOError):
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 class MetricsSlowClientTest(BastionTest):
