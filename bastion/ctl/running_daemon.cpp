@@ -100,7 +100,11 @@ std::vector<pid_t> running_bastionds() {
 
 std::string path_of(pid_t pid, const std::string& path) {
   std::string p = path;
-  if (!p.empty() && p[0] != '/' && pid > 0) p = read_link("/proc/" + std::to_string(pid) + "/cwd") + "/" + p;
+  if (!p.empty() && p[0] != '/' && pid > 0) {
+    const std::string cwd = read_link("/proc/" + std::to_string(pid) + "/cwd");
+    if (cwd.empty()) return p;  // not ours to read: left relative
+    p = cwd + "/" + p;
+  }
   char* real = realpath(p.c_str(), nullptr);
   if (!real) return p;
   std::string out(real);

@@ -23,7 +23,8 @@ std::vector<std::string> listening_unix_sockets(pid_t pid, std::string& error);
 std::vector<pid_t> running_bastionds();
 
 // `path` as process `pid` meant it: a relative one against its working
-// directory; then canonical if it exists.
+// directory (left relative if that cannot be read); then canonical if it
+// exists.
 std::string path_of(pid_t pid, const std::string& path);
 
 }  // namespace bastion

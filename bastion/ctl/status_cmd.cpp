@@ -98,7 +98,14 @@ pid_t pid_in(const nlohmann::json& status) { return static_cast<pid_t>(status["p
 
 bool runs_config(const nlohmann::json& status, const std::string& config) {
   const auto& c = status["config"];
-  return c.is_object() && path_of(pid_in(status), str(c, "path")) == path_of(0, config);
+  if (!c.is_object()) return false;
+  const std::string theirs = path_of(pid_in(status), str(c, "path")), mine = path_of(0, config);
+  if (theirs == mine) return true;
+  // Relative, from a working directory we may not read: the same name at least.
+  std::string rel = theirs;
+  while (rel.rfind("./", 0) == 0) rel.erase(0, 2);
+  return !rel.empty() && rel[0] != '/' && mine.size() > rel.size() &&
+         mine.compare(mine.size() - rel.size() - 1, rel.size() + 1, "/" + rel) == 0;
 }
 
 // The control socket on which bastiond `pid` itself answers.
