@@ -96,8 +96,11 @@ nlohmann::json ask_status(const std::string& socket, std::string& error) {
 
 pid_t pid_in(const nlohmann::json& status) { return static_cast<pid_t>(status["pid"].get<long long>()); }
 
+// The reply's config object (a copy: a const json's [] must not miss).
+nlohmann::json config_in(const nlohmann::json& status) { return status.value("config", nlohmann::json::object()); }
+
 bool runs_config(const nlohmann::json& status, const std::string& config) {
-  const auto& c = status["config"];
+  const nlohmann::json c = config_in(status);
   if (!c.is_object()) return false;
   const std::string theirs = path_of(pid_in(status), str(c, "path")), mine = path_of(0, config);
   if (theirs == mine) return true;
@@ -131,7 +134,7 @@ std::string socket_for_config(const std::string& cmd, const std::string& config,
     if (!j.is_null() && runs_config(j, config)) return socket;
     why = "names control socket " + socket + ", where " +
           (j.is_null() ? err : "bastiond pid " + std::to_string(pid_in(j)) + " runs another config (" +
-                                   str(j["config"], "path") + ")");
+                                   str(config_in(j), "path") + ")");
   }
   std::vector<std::pair<pid_t, std::string>> found;
   for (const pid_t pid : running_bastionds()) {
