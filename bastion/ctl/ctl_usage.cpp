@@ -72,11 +72,11 @@ const std::vector<CtlUsage> kTable = {
      nullptr},
     // status and reload (ctl/status_cmd.cpp) check their own options.
     {"status", "",
-     "bastionctl status [--config FILE | --socket PATH] [--json]\n"
+     "bastionctl status [--config FILE | --socket PATH | --pid PID] [--json]\n"
      "  ask the running bastiond (its control socket): sessions, config and policy versions, last reload",
      nullptr},
     {"reload", "",
-     "bastionctl reload [--config FILE | --socket PATH] [--json]\n"
+     "bastionctl reload [--config FILE | --socket PATH | --pid PID] [--json]\n"
      "  ask the running bastiond to reload; exit 1 with the reason when it refuses the new config",
      nullptr},
     // Further subcommands: add their entries here.

@@ -60,6 +60,30 @@ bool write_all(int fd, const std::string& data, std::chrono::steady_clock::time_
   return true;
 }
 
+// One request line (without its newline), at most kMaxRequest bytes, by
+// `until`; EOF ends it too. False if too long or not finished in time.
+bool read_request_line(int c, std::chrono::steady_clock::time_point until, std::string& line) {
+  char buf[kMaxRequest];
+  bool complete = false;
+  while (!complete && line.size() <= kMaxRequest) {
+    const ssize_t n = recv(c, buf, sizeof buf, 0);
+    if (n > 0) {
+      line.append(buf, static_cast<std::size_t>(n));
+      complete = line.find('\n') != std::string::npos;
+    } else if (n == 0) {
+      complete = true;
+    } else if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(c, POLLIN, until))) {
+      continue;
+    } else {
+      break;
+    }
+  }
+  if (!complete || line.size() > kMaxRequest) return false;
+  line = line.substr(0, line.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return true;
+}
+
 // Someone answers on `path` (another bastiond)?
 bool someone_listens(const sockaddr_un& sa) {
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -105,37 +129,21 @@ void ControlSocket::serve_one(const Handler& handler) {
   const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (c < 0) return;
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kIoMs);
+  // The request is read before any answer, a refusal too: closing with the
+  // peer's line unread resets the connection, and the refused peer would see
+  // "connection reset" instead of why.
+  std::string line;
+  const bool complete = read_request_line(c, until, line);
   ucred cred{};
   socklen_t len = sizeof cred;
+  std::string reply;
   if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || (cred.uid != 0 && cred.uid != geteuid())) {
     log_warn("control socket: refused a peer that is neither root nor bastiond's user",
              {{"uid", std::to_string(cred.uid)}, {"pid", std::to_string(cred.pid)}});
-    write_all(c, "{\"error\":\"permission denied\"}\n", until);
-    close(c);
-    return;
-  }
-  std::string line;
-  char buf[kMaxRequest];
-  bool complete = false;
-  while (!complete && line.size() <= kMaxRequest) {
-    const ssize_t n = recv(c, buf, sizeof buf, 0);
-    if (n > 0) {
-      line.append(buf, static_cast<std::size_t>(n));
-      complete = line.find('\n') != std::string::npos;
-    } else if (n == 0) {
-      complete = true;  // EOF ends the request too
-    } else if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(c, POLLIN, until))) {
-      continue;
-    } else {
-      break;
-    }
-  }
-  std::string reply;
-  if (!complete || line.size() > kMaxRequest) {
+    reply = "{\"error\":\"permission denied\"}\n";
+  } else if (!complete) {
     reply = "{\"error\":\"request too long or not finished in time\"}\n";
   } else {
-    line = line.substr(0, line.find('\n'));
-    if (!line.empty() && line.back() == '\r') line.pop_back();
     reply = handler(line) + "\n";
   }
   // The reply gets its own two seconds.

@@ -1,6 +1,8 @@
-// `pid_file`: written once bastiond listens, removed when it exits. A file
-// that names a live process refuses the start (another bastiond, most
-// likely); one naming a dead process is replaced.
+// `pid_file`: written once bastiond listens, removed when it exits, and held
+// under an exclusive flock for bastiond's whole life. The lock, not the pid
+// written in it, says whether a bastiond runs: a pid can be reused by any
+// program after a crash, a lock dies with its process. A file locked by
+// another process refuses the start; an unlocked one is stale and replaced.
 #pragma once
 #include <memory>
 #include <string>
@@ -10,13 +12,14 @@ namespace bastion {
 class PidFile {
  public:
   static std::unique_ptr<PidFile> create(const std::string& path, std::string& error);
-  ~PidFile();  // removes the file if it still holds this process's pid
+  ~PidFile();  // removes the file if it is still ours, then drops the lock
   PidFile(const PidFile&) = delete;
   PidFile& operator=(const PidFile&) = delete;
 
  private:
-  explicit PidFile(std::string path) : path_(std::move(path)) {}
+  PidFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   std::string path_;
+  int fd_;  // open (and locked) for our life
 };
 
 }  // namespace bastion

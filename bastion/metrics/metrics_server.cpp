@@ -4,14 +4,20 @@
 
 #include <httplib.h>
 
+#include "common/bounded_task_queue.h"
+#include "common/guarded_http_server.h"
 #include "common/log.h"
 #include "metrics/prometheus_text.h"
-#include "web/bounded_task_queue.h"
 
 namespace bastion {
 namespace {
-constexpr std::size_t kThreads = 2;
+// A thread per slot: no connection waits behind a slow one. A full house
+// evicts the connection that has waited longest for its request, and every
+// request must arrive whole within kRequestDeadline of a worker taking it,
+// so clients trickling their headers cannot keep the scraper out.
 constexpr std::size_t kMaxConnections = 8;
+constexpr std::size_t kThreads = kMaxConnections;
+constexpr auto kRequestDeadline = std::chrono::seconds(2);
 constexpr time_t kTimeoutSeconds = 5;
 constexpr std::size_t kMaxPayload = 1024;  // no route takes a body
 }  // namespace
@@ -20,16 +26,23 @@ std::unique_ptr<MetricsServer> MetricsServer::start(const std::string& host, int
                                                     std::string& error) {
   std::unique_ptr<MetricsServer> m(new MetricsServer());
   m->render_ = std::move(render);
-  m->http_ = std::make_unique<httplib::Server>();
+  // No per-address cap: the scraper and local clients share loopback's address.
+  m->guard_ = std::make_unique<ConnectionGuard>(kMaxConnections, kRequestDeadline, std::chrono::seconds(0), "metrics");
+  ConnectionGuard& guard = *m->guard_;
+  m->http_ = std::make_unique<GuardedHttpServer>(guard);
   m->queue_ = std::make_unique<TaskQueueSlot>();
   httplib::Server& s = *m->http_;
   MetricsServer* self = m.get();
-  s.new_task_queue = [self] { return new BoundedTaskQueue(kThreads, kMaxConnections, *self->queue_); };
+  s.new_task_queue = [self] {
+    return new BoundedTaskQueue(kThreads, kMaxConnections, *self->queue_, self->guard_.get(), /*evict_when_full=*/true);
+  };
   s.set_payload_max_length(kMaxPayload);
   s.set_read_timeout(kTimeoutSeconds, 0);
   s.set_write_timeout(kTimeoutSeconds, 0);
-  s.set_keep_alive_timeout(kTimeoutSeconds);
-  s.set_keep_alive_max_count(16);
+  s.set_pre_routing_handler([&guard](const httplib::Request&, httplib::Response&) {
+    guard.headers_read();  // the request is in: served without a deadline
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   s.set_default_headers({{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}});
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     res.status = 500;

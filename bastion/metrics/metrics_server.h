@@ -1,6 +1,7 @@
 // The Prometheus listener (`metrics_listen`): plain HTTP, GET or HEAD
-// /metrics only (404 elsewhere), two worker threads, a few connections,
-// short timeouts. It exports counts, never identities or target names.
+// /metrics only (404 elsewhere), one request per connection, a few
+// connections, each of which must send its request within 2 s; when all are
+// taken the one that has waited longest for its request is closed. It exports counts, never identities or target names.
 #pragma once
 #include <atomic>
 #include <functional>
@@ -15,6 +16,7 @@ class Server;
 namespace bastion {
 
 struct TaskQueueSlot;
+class ConnectionGuard;
 
 class MetricsServer {
  public:
@@ -26,6 +28,7 @@ class MetricsServer {
  private:
   MetricsServer() = default;
   Render render_;
+  std::unique_ptr<ConnectionGuard> guard_;  // outlives the server that reports to it
   std::unique_ptr<httplib::Server> http_;
   std::unique_ptr<TaskQueueSlot> queue_;
   std::thread thread_;

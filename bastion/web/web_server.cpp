@@ -11,7 +11,7 @@
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "web/api_routes.h"
-#include "web/bounded_task_queue.h"
+#include "common/bounded_task_queue.h"
 #include "web/static_assets.h"
 #include "web/web_access.h"
 #include "web/web_cookie.h"

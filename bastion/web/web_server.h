@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "config/config.h"
-#include "web/connection_guard.h"
+#include "common/connection_guard.h"
 #include "web/web_auth.h"
 
 namespace httplib {

@@ -1,6 +1,7 @@
 """Operators see inside: Prometheus metrics scraped over HTTP and parsed,
 `bastionctl status` and `bastionctl reload` through the control socket, the
 pid file, and systemd's notify protocol on a socket the test binds."""
+import fcntl
 import hashlib
 import http.client
 import json
@@ -320,7 +321,10 @@ class ControlTest(BastionTest):
         # The mode keeps them out; with it opened up, the peer check still does.
         os.chmod(self.sock, 0o666)
         try:
-            code = ("import socket;s=socket.socket(socket.AF_UNIX);s.connect(%r);"
+            # It sends its request the way bastionctl does, once bastiond could have answered
+            # (up to half a second): the refusal is still read, not a connection reset.
+            code = ("import select,socket;s=socket.socket(socket.AF_UNIX);s.connect(%r);"
+                    "select.select([s],[],[],0.5);s.sendall(b'status\\n');"
                     "print(s.recv(4096).decode(),end='')" % self.sock)
             r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", code])
             self.assertEqual(r.stdout, b'{"error":"permission denied"}\n', r.stderr)
@@ -332,7 +336,7 @@ class ControlTest(BastionTest):
         self.assertEqual((r.returncode, r.stderr.splitlines()[0]), (2, b"bastionctl status: unknown option: --sockett"))
         r = bastionctl("status", "--help")
         self.assertEqual(r.returncode, 0)
-        self.assertTrue(r.stdout.startswith(b"usage: bastionctl status [--config FILE | --socket PATH] [--json]\n"))
+        self.assertTrue(r.stdout.startswith(b"usage: bastionctl status [--config FILE | --socket PATH | --pid PID] [--json]\n"))
 
     def test_4_stop_notifies_and_cleans_up(self):
         b = self.env.bastion
@@ -365,15 +369,18 @@ class StartupRefusalTest(BastionTest):
     def start_second(self, conf):
         return subprocess.run([BASTIOND, "--config", conf], capture_output=True, timeout=30)
 
-    def test_pid_file_naming_a_live_process(self):
+    def test_pid_file_locked_by_a_live_process(self):
+        # What a running bastiond looks like: its pid in the file, and the file locked.
         pid_path = os.path.join(self.env.d, "other.pid")
         with open(pid_path, "w") as f:
             f.write(f"{os.getpid()}\n")
-        conf = self.config_with(f'pid_file = "other.pid"\ndata_dir = "data2"\ncontrol_socket = ""')
-        r = self.start_second(conf)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn(f"pid file {pid_path} names a running process ({os.getpid()}): is another bastiond running? "
-                      "Remove the file if not.", r.stdout.decode() + r.stderr.decode())
+            f.flush()
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            conf = self.config_with(f'pid_file = "other.pid"\ndata_dir = "data2"\ncontrol_socket = ""')
+            r = self.start_second(conf)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"pid file {pid_path} is locked by a running bastiond (pid {os.getpid()}): stop it "
+                          "first, or give this one another pid_file", r.stdout.decode() + r.stderr.decode())
         with open(pid_path) as f:
             self.assertEqual(f.read(), f"{os.getpid()}\n")
 

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "web/connection_guard.h"
+#include "common/connection_guard.h"
 
 using namespace bastion;
 using namespace std::chrono_literals;
@@ -126,4 +126,36 @@ TEST_CASE("web connections: a handshake or headers not done by the deadline are 
   guard.response_sent();
   CHECK(client_read(served, 3000ms) == 0);
   guard.leave();
+}
+
+TEST_CASE("connections: a full listener evicts the one that has waited longest for its request") {
+  ConnectionGuard guard(8, 60s, 0s, "metrics");
+  Listener l;
+  Pair older, newer, served;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::vector<std::thread> workers;
+  for (Pair* p : {&older, &served, &newer}) {
+    l.connect(*p);
+    std::promise<void> started;
+    workers.emplace_back([&, p] {
+      guard.enter();
+      guard.socket_started(p->server);
+      if (p == &served) guard.headers_read();  // its request is in: never evicted
+      started.set_value();
+      released.wait();
+      guard.leave();
+    });
+    started.get_future().wait();
+    std::this_thread::sleep_for(1ms);  // strictly later deadlines, in this order
+  }
+  CHECK(guard.evict_oldest_waiting());
+  CHECK(client_read(older, 2000ms) == 0);
+  CHECK(client_read(newer, 100ms) == -1);
+  CHECK(guard.evict_oldest_waiting());
+  CHECK(client_read(newer, 2000ms) == 0);
+  CHECK_FALSE(guard.evict_oldest_waiting());  // only the one being served is left
+  CHECK(client_read(served, 100ms) == -1);
+  release.set_value();
+  for (auto& w : workers) w.join();
 }

@@ -1,4 +1,4 @@
-#include "web/connection_guard.h"
+#include "common/connection_guard.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -34,8 +34,9 @@ void info_callback(const SSL* ssl, int where, int) {
 
 }  // namespace
 
-ConnectionGuard::ConnectionGuard(std::size_t per_address, Clock::duration deadline, Clock::duration keep_alive)
-    : per_address_(per_address), deadline_(deadline), keep_alive_(keep_alive) {
+ConnectionGuard::ConnectionGuard(std::size_t per_address, Clock::duration deadline, Clock::duration keep_alive,
+                                 std::string name)
+    : per_address_(per_address), deadline_(deadline), keep_alive_(keep_alive), name_(std::move(name)) {
   watchdog_ = std::thread([this] { watch(); });
 }
 
@@ -74,7 +75,7 @@ void ConnectionGuard::leave() {
   if (fd >= 0) ::close(fd);
 }
 
-void ConnectionGuard::handshake_started(int fd) {
+void ConnectionGuard::socket_started(int fd) {
   if (fd < 0) return;
   std::unique_lock<std::mutex> g(mu_);
   const auto it = conns_.find(std::this_thread::get_id());
@@ -86,7 +87,7 @@ void ConnectionGuard::handshake_started(int fd) {
     g.unlock();
     // Closed at once: the handshake's next read fails and the worker is free.
     ::shutdown(fd, SHUT_RDWR);
-    log_warn("web: connection refused (too many from one address)",
+    log_warn(name_ + ": connection refused (too many from one address)",
              {{"peer", address}, {"limit", std::to_string(per_address_)}});
     return;
   }
@@ -95,7 +96,7 @@ void ConnectionGuard::handshake_started(int fd) {
     if (n == 0) per_address_count_.erase(address);
     g.unlock();
     ::shutdown(fd, SHUT_RDWR);  // no deadline could be kept: fail closed
-    log_warn("web: connection refused (no descriptor for its deadline)", {{"peer", address}});
+    log_warn(name_ + ": connection refused (no descriptor for its deadline)", {{"peer", address}});
     return;
   }
   ++n;
@@ -118,6 +119,20 @@ void ConnectionGuard::response_sent() {
   wake_.notify_all();
 }
 
+bool ConnectionGuard::evict_oldest_waiting() {
+  std::lock_guard<std::mutex> g(mu_);
+  Conn* oldest = nullptr;
+  for (auto& [thread, c] : conns_)
+    if (c.armed && c.fd >= 0 && (!oldest || c.deadline < oldest->deadline)) oldest = &c;
+  if (!oldest) return false;
+  // As at its deadline: the worker's read fails, it closes and frees the slot.
+  ::shutdown(oldest->fd, SHUT_RDWR);
+  oldest->armed = false;
+  log_warn(name_ + ": connection closed (every slot taken; it waited longest for its request)",
+           {{"peer", oldest->address}});
+  return true;
+}
+
 std::size_t ConnectionGuard::connections_from(const std::string& address) const {
   std::lock_guard<std::mutex> g(mu_);
   const auto it = per_address_count_.find(address);
@@ -135,7 +150,7 @@ void ConnectionGuard::watch() {
         // The worker's read fails at once; it closes the connection and leaves.
         ::shutdown(c.fd, SHUT_RDWR);
         c.armed = false;
-        log_warn("web: connection closed (handshake or request headers not done in time)", {{"peer", c.address}});
+        log_warn(name_ + ": connection closed (handshake or request headers not done in time)", {{"peer", c.address}});
       } else {
         next = std::min(next, c.deadline);
       }

@@ -2,7 +2,9 @@
 // and at most `max_connections` accepted connections at once (running or
 // waiting). At the bound the accept thread waits for a slot, so further
 // connections wait in the kernel's listen backlog instead of holding
-// descriptors bastiond's SSH side needs.
+// descriptors bastiond's SSH side needs. With `evict_when_full` the guard
+// first closes the connection that has waited longest for its request, so
+// clients that never finish a request cannot hold every slot.
 #pragma once
 #include <condition_variable>
 #include <cstddef>
@@ -14,7 +16,7 @@
 
 #include <httplib.h>
 
-#include "web/connection_guard.h"
+#include "common/connection_guard.h"
 
 namespace bastion {
 
@@ -32,7 +34,7 @@ class BoundedTaskQueue : public httplib::TaskQueue {
  public:
   // `guard`: told when a worker starts and ends a connection (may be null).
   BoundedTaskQueue(std::size_t threads, std::size_t max_connections, TaskQueueSlot& slot,
-                   ConnectionGuard* guard = nullptr);
+                   ConnectionGuard* guard = nullptr, bool evict_when_full = false);
   ~BoundedTaskQueue() override;
   BoundedTaskQueue(const BoundedTaskQueue&) = delete;
   BoundedTaskQueue& operator=(const BoundedTaskQueue&) = delete;
@@ -48,6 +50,7 @@ class BoundedTaskQueue : public httplib::TaskQueue {
   const std::size_t max_;
   TaskQueueSlot& slot_of_;
   ConnectionGuard* const guard_;
+  const bool evict_when_full_;
   std::mutex mu_;
   std::condition_variable ready_, slot_;
   std::deque<std::function<void()>> jobs_;

@@ -1,4 +1,4 @@
-#include "web/bounded_task_queue.h"
+#include "common/bounded_task_queue.h"
 
 namespace bastion {
 
@@ -8,8 +8,8 @@ void TaskQueueSlot::release() {
 }
 
 BoundedTaskQueue::BoundedTaskQueue(std::size_t threads, std::size_t max_connections, TaskQueueSlot& slot,
-                                   ConnectionGuard* guard)
-    : max_(max_connections), slot_of_(slot), guard_(guard) {
+                                   ConnectionGuard* guard, bool evict_when_full)
+    : max_(max_connections), slot_of_(slot), guard_(guard), evict_when_full_(evict_when_full && guard) {
   for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
   std::lock_guard<std::mutex> g(slot_of_.mu);
   slot_of_.queue = this;
@@ -25,6 +25,8 @@ BoundedTaskQueue::~BoundedTaskQueue() {
 
 void BoundedTaskQueue::enqueue(std::function<void()> fn) {
   std::unique_lock<std::mutex> g(mu_);
+  // Lock order: this queue's, then the guard's (the guard never calls back).
+  if (in_flight_ >= max_ && evict_when_full_) guard_->evict_oldest_waiting();
   slot_.wait(g, [this] { return in_flight_ < max_ || released_ || stopping_; });
   ++in_flight_;
   jobs_.push_back(std::move(fn));
