@@ -8,6 +8,7 @@
 
 #include <re2/re2.h>
 
+#include "lua/lua_lexer.h"
 #include "policy/policy.h"
 #include "policy/policy_library.h"
 
@@ -17,102 +18,7 @@ namespace {
 constexpr const char* kHooks[] = {"on_session", "on_command"};
 
 
-// One token of Lua text: comments dropped, strings decoded only as far as
-// a mask method needs (escapes kept as written: a method never has one).
-struct Token {
-  enum class Kind { name, string, other, end } kind = Kind::end;
-  std::string text;
-  int line = 1;
-};
-
-class LuaTokens {
- public:
-  explicit LuaTokens(std::string_view s) : s_(s) {}
-
-  Token next() {
-    skip_space_and_comments();
-    Token t;
-    t.line = line_;
-    if (i_ >= s_.size()) return t;
-    const char c = s_[i_];
-    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-      const std::size_t b = i_;
-      while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_')) ++i_;
-      t.kind = Token::Kind::name;
-      t.text = s_.substr(b, i_ - b);
-      return t;
-    }
-    if (c == '"' || c == '\'') {
-      ++i_;
-      t.kind = Token::Kind::string;
-      while (i_ < s_.size() && s_[i_] != c && s_[i_] != '\n') {
-        if (s_[i_] == '\\' && i_ + 1 < s_.size()) {
-          if (s_[i_ + 1] == '\n') ++line_;
-          t.text += s_.substr(i_, 2);
-          i_ += 2;
-          continue;
-        }
-        t.text += s_[i_++];
-      }
-      if (i_ < s_.size() && s_[i_] == c) ++i_;
-      return t;
-    }
-    if (c == '[') {
-      if (const auto level = long_bracket_level()) {
-        t.kind = Token::Kind::string;
-        t.text = long_bracket(*level);
-        return t;
-      }
-    }
-    t.kind = Token::Kind::other;
-    t.text = std::string(1, c);
-    ++i_;
-    return t;
-  }
-
- private:
-  // At "[" "="* "[": the number of '='.
-  std::optional<std::size_t> long_bracket_level() const {
-    std::size_t j = i_ + 1, level = 0;
-    while (j < s_.size() && s_[j] == '=') ++j, ++level;
-    if (j < s_.size() && s_[j] == '[') return level;
-    return std::nullopt;
-  }
-  std::string long_bracket(std::size_t level) {
-    i_ += level + 2;
-    const std::string close = "]" + std::string(level, '=') + "]";
-    const auto e = s_.find(close, i_);
-    const std::size_t stop = e == std::string_view::npos ? s_.size() : e;
-    std::string out(s_.substr(i_, stop - i_));
-    line_ += static_cast<int>(std::count(out.begin(), out.end(), '\n'));
-    i_ = e == std::string_view::npos ? s_.size() : e + close.size();
-    return out;
-  }
-  void skip_space_and_comments() {
-    while (i_ < s_.size()) {
-      if (s_[i_] == '\n') {
-        ++line_, ++i_;
-      } else if (std::isspace(static_cast<unsigned char>(s_[i_]))) {
-        ++i_;
-      } else if (s_.substr(i_, 2) == "--") {
-        i_ += 2;
-        if (i_ < s_.size() && s_[i_] == '[') {
-          if (const auto level = long_bracket_level()) {
-            long_bracket(*level);
-            continue;
-          }
-        }
-        while (i_ < s_.size() && s_[i_] != '\n') ++i_;
-      } else {
-        return;
-      }
-    }
-  }
-
-  std::string_view s_;
-  std::size_t i_ = 0;
-  int line_ = 1;
-};
+using Token = LuaToken;
 
 bool is(const Token& t, Token::Kind k, std::string_view text) { return t.kind == k && t.text == text; }
 
@@ -172,7 +78,7 @@ std::vector<std::string> hook_problems(const std::vector<std::string>& functions
 LuaTextScan scan_policy_text(const std::string& text, const std::string& file) {
   LuaTextScan scan;
   std::vector<Token> toks;
-  LuaTokens lex(text);
+  LuaLexer lex(text);
   for (Token t = lex.next(); t.kind != Token::Kind::end; t = lex.next()) toks.push_back(std::move(t));
   const std::set<std::string> names = seen_names(toks);
   // The index one past the bracket that closes the one at `open`.
@@ -243,12 +149,12 @@ LuaTextScan scan_policy_text(const std::string& text, const std::string& file) {
     // patterns = { "re", ... }, mask = "re", mask = { "re", ... }: each
     // string in the list is a pattern RE2 must compile, as parse_mask does
     // at decision time (a bad one makes every such decision a policy error).
-    // Strings with a backslash are left out: their escapes are kept as
-    // written here, so what RE2 would get is not known.
+    // Strings are decoded as Lua reads them, so the text is what RE2 gets
+    // (one with an escape Lua refuses is left to Lua's own error).
     if ((is(t, Token::Kind::name, "patterns") || is(t, Token::Kind::name, "mask")) && i + 2 < toks.size() &&
         is(toks[i + 1], Token::Kind::other, "=")) {
       auto check = [&](const Token& v) {
-        if (v.kind != Token::Kind::string || v.text.find('\\') != std::string::npos) return;
+        if (v.kind != Token::Kind::string || !v.plain) return;
         RE2 re(v.text, RE2::Quiet);
         if (!re.ok())
           scan.mask_problems.push_back(file + ":" + std::to_string(v.line) + ": mask pattern \"" + v.text +
