@@ -57,23 +57,14 @@ std::unique_ptr<MetricsServer> MetricsServer::start(const std::string& host, int
   });
   if (!s.bind_to_port(host, port))
     return error = "metrics: cannot listen on " + host + ":" + std::to_string(port), nullptr;
-  m->thread_ = std::thread([self] {
-    if (!self->http_->listen_after_bind()) log_error("metrics: the listener stopped");
-    self->finished_ = true;
-  });
+  m->listener_.start(*m->http_, "metrics");
   return m;
 }
 
 void MetricsServer::stop() {
   if (!http_) return;
   queue_->release();
-  // httplib's stop() does nothing until its thread is listening: repeat it
-  // until that thread has returned.
-  while (!finished_) {
-    http_->stop();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (thread_.joinable()) thread_.join();
+  listener_.stop();
 }
 
 MetricsServer::~MetricsServer() { stop(); }

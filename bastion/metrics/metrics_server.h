@@ -3,11 +3,11 @@
 // connections, each of which must send its request within 2 s; when all are
 // taken the one that has waited longest for its request is closed. It exports counts, never identities or target names.
 #pragma once
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
+
+#include "common/listener_thread.h"
 
 namespace httplib {
 class Server;
@@ -31,8 +31,7 @@ class MetricsServer {
   std::unique_ptr<ConnectionGuard> guard_;  // outlives the server that reports to it
   std::unique_ptr<httplib::Server> http_;
   std::unique_ptr<TaskQueueSlot> queue_;
-  std::thread thread_;
-  std::atomic<bool> finished_{false};
+  ListenerThread listener_;  // stopped before the server above goes
 };
 
 }  // namespace bastion

@@ -252,23 +252,14 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, ConfigSource curr
 
   if (!s.bind_to_port(cfg.web.listen_host, cfg.web.listen_port))
     return error = "web: cannot listen on " + cfg.web.listen_host + ":" + std::to_string(cfg.web.listen_port), nullptr;
-  w->thread_ = std::thread([self] {
-    if (!self->http_->listen_after_bind()) log_error("web: the listener stopped");
-    self->finished_ = true;
-  });
+  w->listener_.start(*w->http_, "web");
   return w;
 }
 
 void WebServer::stop() {
   if (!http_) return;
   queue_->release();
-  // httplib's stop() does nothing until its thread is listening: say it
-  // again until that thread has returned.
-  while (!finished_) {
-    http_->stop();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (thread_.joinable()) thread_.join();
+  listener_.stop();
 }
 
 WebServer::~WebServer() { stop(); }

@@ -3,14 +3,13 @@
 // with the server. Read-only: every route but /login needs the session
 // cookie a one-time login URL sets.
 #pragma once
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "config/config.h"
 #include "common/connection_guard.h"
+#include "common/listener_thread.h"
 #include "web/web_auth.h"
 
 namespace httplib {
@@ -61,8 +60,7 @@ class WebServer {
   ConfigSource current_;
   std::unique_ptr<httplib::SSLServer> http_;
   std::unique_ptr<TaskQueueSlot> queue_;
-  std::thread thread_;
-  std::atomic<bool> finished_{false};  // the listening thread returned
+  ListenerThread listener_;  // stopped before the server above goes
   std::string cert_path_;
 };
 

@@ -393,6 +393,23 @@ class StartupRefusalTest(BastionTest):
                       r.stdout.decode() + r.stderr.decode())
         self.assertEqual(bastionctl("status", "--socket", sock).returncode, 0)
 
+    def test_a_listener_port_in_use_refuses_the_start_promptly(self):
+        # Was a hang: a listener whose bind failed waited forever for a
+        # listening thread that never started.
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        try:
+            for key in ("metrics_listen", "web_listen"):
+                conf = self.config_with(f'{key} = "127.0.0.1:{port}"\ndata_dir = "data-{key}"\ncontrol_socket = ""')
+                r = self.start_second(conf)
+                out = r.stdout.decode() + r.stderr.decode()
+                self.assertEqual(r.returncode, 1, out)
+                self.assertIn(f"{key.split('_')[0]}: cannot listen on 127.0.0.1:{port}", out)
+        finally:
+            busy.close()
+
     def test_metrics_beyond_loopback_needs_consent(self):
         conf = self.config_with('metrics_listen = "0.0.0.0:9100"')
         r = run([BASTIOND, "--check", "--config", conf])
