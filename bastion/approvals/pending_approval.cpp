@@ -133,7 +133,7 @@ std::string PendingApproval::status_line(int64_t now) const {
   const std::string needed = r.min_approvals > 1 ? std::to_string(r.min_approvals) + " approvals" : "approval";
   return display_escape("bastion: request #" + std::to_string(r.id) + " waits for " + needed + " by " +
                         join(r.approvers, ", ") + " (" + r.reason + "), " + format_duration(now - r.created_at) +
-                        " so far, times out at " + deadline_text(r.expires_at, now) + "; Ctrl-C cancels");
+                        " so far, times out at " + deadline_text(r.expires_at, now) + "; Ctrl-C cancels it, nothing runs");
 }
 
 std::string PendingApproval::refusal(ApprovalOutcome o) const {

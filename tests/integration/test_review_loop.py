@@ -134,7 +134,7 @@ class ReviewLoopTest(BastionTest):
         _, err = p.communicate(timeout=30)
         self.assertRegex(err.decode(), re.escape(f"\rbastion: request #{rid} waits for approval by oncall "
                                                  f"(held for a test), ") + r"\d+s so far, " +
-                         re.escape(f"times out at {self.utc(expires)}; Ctrl-C cancels"))
+                         re.escape(f"times out at {self.utc(expires)}; Ctrl-C cancels it, nothing runs"))
 
     def test_status_line_says_how_many_approvals(self):
         p = self.start("echo twice-status")

@@ -203,7 +203,7 @@ TEST_CASE("pending approval: the status line, once a second, escaped", "[approva
   CHECK(p->status_due(kNow + 1));
   CHECK(p->status_line(kNow + 65) == "bastion: request #" + std::to_string(p->id()) +
                                          " waits for approval by oncall, ops (held\\x1b[2K), 1m5s so far, "
-                                         "times out at 08:00:30Z; Ctrl-C cancels");
+                                         "times out at 08:00:30Z; Ctrl-C cancels it, nothing runs");
 }
 
 TEST_CASE("pending approval: the status line says how many approvals and when it times out", "[approvals]") {
@@ -216,5 +216,5 @@ TEST_CASE("pending approval: the status line says how many approvals and when it
   REQUIRE(p);
   CHECK(p->status_line(kNow + 5) == "bastion: request #" + std::to_string(p->id()) +
                                         " waits for 2 approvals by oncall, ops (held\\x1b[2K), 5s so far, "
-                                        "times out at 2027-01-16 08:00:00Z; Ctrl-C cancels");
+                                        "times out at 2027-01-16 08:00:00Z; Ctrl-C cancels it, nothing runs");
 }
