@@ -3,11 +3,14 @@
 // hook-name check. Checks, for any input:
 //   * every review call and mask problem is on a line the text has;
 //   * review calls come in text order;
-//   * a mask problem names the file and quotes a method the mask spec refuses;
+//   * a mask problem names the file and quotes a method the mask spec refuses
+//     or a pattern RE2 refuses;
 //   * a hook name is never reported, another name at most once, by its name.
 #include <algorithm>
 #include <cstdint>
 #include <string>
+
+#include <re2/re2.h>
 
 #include "policy/policy.h"
 #include "policy/policy_library.h"
@@ -30,11 +33,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!p.starts_with("f.lua:")) fail();
     const int line = std::atoi(p.c_str() + 6);
     if (line < 1 || line > lines) fail();
-    const auto open = p.find("method \"");
-    const auto close = p.rfind("\" is not full");
-    if (open == std::string::npos || close == std::string::npos || close < open + 8) fail();
-    bastion::ColumnMaskRule rule;
-    if (bastion::parse_column_mask_method(p.substr(open + 8, close - open - 8), rule)) fail();
+    // A column method the mask spec refuses, or an output pattern RE2 refuses.
+    const auto method = p.find(": mask column method \""), pattern = p.find(": mask pattern \"");
+    if (method != std::string::npos) {
+      const auto open = method + 22, close = p.rfind("\" is not full");
+      if (close == std::string::npos || close < open) fail();
+      bastion::ColumnMaskRule rule;
+      if (bastion::parse_column_mask_method(p.substr(open, close - open), rule)) fail();
+    } else if (pattern != std::string::npos) {
+      const auto open = pattern + 16, close = p.rfind("\" does not compile: ");
+      if (close == std::string::npos || close < open) fail();
+      if (RE2(p.substr(open, close - open), RE2::Quiet).ok()) fail();
+    } else {
+      fail();
+    }
   }
   // The hook check on the input's words, each beside a real hook: a hook
   // itself is never a problem, any other name at most one, naming it.
