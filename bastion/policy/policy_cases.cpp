@@ -59,16 +59,13 @@ bool common_field(const std::string& k) {
   return std::any_of(std::begin(kCaseFields), std::end(kCaseFields), [&](const char* f) { return k == f; });
 }
 
-// "; did you mean F?" for a misspelt field: the known field closest to it,
-// within two edits.
+// "; did you mean F?" for a misspelt field, by the same rule as config keys
+// (common/closest_name).
 std::string nearest_field(const std::string& key, const std::set<std::string>& known) {
-  std::vector<std::string> all(std::begin(kCaseFields), std::end(kCaseFields));
-  all.insert(all.end(), known.begin(), known.end());
-  std::string best;
-  std::size_t best_d = 3;
-  for (const auto& f : all)
-    if (const std::size_t d = edit_distance(key, f); d < best_d) best_d = d, best = f;
-  return best.empty() ? "" : "; did you mean " + best + "?";
+  std::set<std::string> all(std::begin(kCaseFields), std::end(kCaseFields));
+  all.insert(known.begin(), known.end());
+  const auto best = closest_name(key, all);
+  return best ? "; did you mean " + *best + "?" : "";
 }
 
 // The case's other fields, for the command's parser: strings as written,

@@ -59,20 +59,11 @@ TEST_CASE("i15 attack: look-alikes of the new queries still pass", "[query_filte
 
 #include "recorder/asciicast_reader.h"
 #include "recorder/asciicast_writer.h"
+#include "memory_line_sink.h"
 
 namespace {
 
-class MemorySink : public recorder::LineSink {
- public:
-  explicit MemorySink(std::string& out) : out_(out) {}
-  void write_line(std::string line) override { out_ += line; }
-  bool failed() const override { return false; }
-  std::string error() const override { return {}; }
-  void close() override {}
-
- private:
-  std::string& out_;
-};
+using testutil::MemorySink;
 
 }  // namespace
 
