@@ -11,6 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
+# Each end-to-end script records its headline figures here; report.py makes
+# the table at the end and writes docs/benchmarks.md.
+export BENCH_RESULTS="${BENCH_RESULTS:-$(mktemp /tmp/bastion-bench.XXXXXX.jsonl)}"
+: > "$BENCH_RESULTS"
 echo "== end to end"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/e2e_bench.py
 echo
@@ -29,3 +33,6 @@ echo "== in-process (Google Benchmark)"
 for b in build/tests/bench/bench_*; do
   "$b" --benchmark_min_time=0.2
 done
+echo
+echo "== summary (also written to docs/benchmarks.md)"
+/usr/bin/python3 tests/bench/report.py "$BENCH_RESULTS" --markdown docs/benchmarks.md

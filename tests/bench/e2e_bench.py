@@ -11,7 +11,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+sys.path.insert(0, os.path.dirname(__file__))
 from harness import Env  # noqa: E402
+from bench_results import record  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", "3"))
@@ -77,6 +79,14 @@ def main():
         for m in modes:
             med = statistics.median(bulk[m])
             print(f"  {m:18s} {med:8.2f} s  {mib / med:8.1f} MiB/s   ratio vs direct {med / base_bulk:5.2f}x")
+        jump_lat = statistics.median(lat["openssh-proxyjump"])
+        record("connect_exec", "connect + `exec true`", "ms", "OpenSSH ProxyJump", jump_lat * 1000,
+               statistics.median(lat["bastiond"]) * 1000, goal=("<=", 0.6),
+               detail=f"OpenSSH direct {base_lat * 1000:.0f} ms; {RUNS} runs each")
+        jump_bulk = statistics.median(bulk["openssh-proxyjump"])
+        record("bulk_output", f"{mib:.0f} MiB of text output, recording on", "MiB/s", "OpenSSH ProxyJump",
+               mib / jump_bulk, mib / statistics.median(bulk["bastiond"]), goal=(">=", 1.0), higher_is_better=True,
+               detail=f"OpenSSH direct {mib / base_bulk:.0f} MiB/s; {BULK_RUNS} runs each")
     finally:
         env.close()
 

@@ -17,6 +17,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from harness import Env  # noqa: E402
 from pty_driver import PtySession  # noqa: E402
+from bench_results import record  # noqa: E402
 
 KEYS = int(os.environ.get("ECHO_KEYS", "2000"))
 # Bulk output on the same pty after the keystrokes: what the shell line
@@ -155,6 +156,10 @@ def main():
             print(f"  {m:18s} {a:8.3f} {b:8.3f}   {a / d50:9.2f}x {b / d99:9.2f}x   {a / j50:7.2f}x {b / j99:7.2f}x")
         b50, b99 = p["bastiond"]
         print(f"  bastiond - proxyjump: p50 {b50 - j50:+.3f} ms, p99 {b99 - j99:+.3f} ms")
+        record("echo_p50", "keystroke echo, pty, p50", "ms", "OpenSSH ProxyJump", j50, b50)
+        # "On par": within a millisecond or 1.25x of ProxyJump's p99, whichever is looser.
+        record("echo_p99", "keystroke echo, pty, p99", "ms", "OpenSSH ProxyJump", j99, b99,
+               goal=("<=", max(1.25, (j99 + 1.0) / j99)))
         print(f"pty bulk output ({PTY_MIB} MiB of 120-column lines printed by the shell's command)")
         for m in modes:
             print(f"  {m:18s} {bulk[m]:7.2f} s  {PTY_MIB / bulk[m]:7.1f} MiB/s   "

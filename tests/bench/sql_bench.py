@@ -17,6 +17,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import pg_cluster  # noqa: E402
 from harness import Env  # noqa: E402
+from bench_results import record  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 STATEMENTS = int(os.environ.get("BENCH_SQL_STATEMENTS", "2000"))
@@ -68,18 +69,23 @@ def main():
             bulk["psql-direct"].append(timed(psql + ["--csv", "-c", big], env=pgenv)[0])
             bulk["bastiond"].append(timed(ssh + ["--", "--csv " + big])[0])
 
-        def report(title, data, unit, scale, per_item=1):
+        def report(title, data, unit, scale, per_item=1, key=None, figure=None, goal=None):
             base = statistics.median(data["psql-direct"]) / per_item
             print(title)
             for m, v in data.items():
                 med = statistics.median(v) / per_item
                 print(f"  {m:12s} {med * scale:9.3f} {unit}   ratio vs psql {med / base:5.2f}x")
+            if key:
+                record(key, figure, unit, "psql direct", base * scale,
+                       statistics.median(data["bastiond"]) / per_item * scale, goal=goal)
 
         report(f"one statement per connection (`ssh db@bastion \"{q}\"` vs `psql -c`, {RUNS} runs, median)",
-               one, "ms", 1000)
+               one, "ms", 1000, key="sql_connection", figure="SQL, one statement per connection")
         report(f"per statement in one session ({STATEMENTS} small SELECTs from stdin, 5 runs, median / N)",
-               per, "ms", 1000, STATEMENTS)
-        report(f"bulk ({ROWS} rows as CSV, 3 runs, median)", bulk, "s", 1)
+               per, "ms", 1000, STATEMENTS, key="sql_statement",
+               figure=f"SQL, per statement in one session ({STATEMENTS} small SELECTs)", goal=("<=", 2.0))
+        report(f"bulk ({ROWS} rows as CSV, 3 runs, median)", bulk, "s", 1, key="sql_bulk",
+               figure=f"SQL, {ROWS:,} rows as CSV", goal=("<=", 1.1))
     finally:
         env.close()
         env.pg.stop()
