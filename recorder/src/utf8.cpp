@@ -2,6 +2,11 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace recorder {
 namespace {
@@ -48,6 +53,32 @@ std::size_t utf8_complete_prefix(std::string_view bytes) {
   return n;
 }
 
+namespace {
+
+// How many bytes from `p` (at most n) are plain printable ASCII for JSON
+// (0x20-0x7e, not '"' or '\\'): 16 at a time with SSE2 where there is one.
+std::size_t plain_ascii_prefix(const unsigned char* p, std::size_t n) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f), quote = _mm_set1_epi8('"'),
+                backslash = _mm_set1_epi8('\\');
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // Signed compare: bytes 0x80 and above are negative, so below 0x20 too.
+    const __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    if (const int mask = _mm_movemask_epi8(bad)) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  for (; i < n; ++i) {
+    const unsigned char c = p[i];
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
+  }
+  return i;
+}
+
+}  // namespace
+
 bool append_json_escaped(std::string& out, std::string_view bytes) {
   static constexpr char hex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -60,6 +91,9 @@ bool append_json_escaped(std::string& out, std::string_view bytes) {
     // (printable ASCII and valid multi-byte UTF-8), the bulk of terminal output.
     std::size_t run = i;
     while (run < n) {
+      // Plain ASCII in bulk first: most of what terminals show.
+      run += plain_ascii_prefix(p + run, n - run);
+      if (run >= n) break;
       const unsigned char c = p[run];
       if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
         ++run;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "recorder/asciicast_writer.h"
+#include "recorder/newline_translator.h"
 
 namespace {
 
@@ -32,6 +33,16 @@ void BM_WriterOutput(benchmark::State& st, bool utf8) {
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * chunk.size()));
 }
 
+// The bulk case of the end-to-end benchmark: `yes '...'` through a channel
+// without a pty (LF translated to CRLF, then escaped).
+void BM_WriterPlainText(benchmark::State& st) {
+  std::string chunk;
+  while (chunk.size() < 32768) chunk += "the quick brown fox jumps over the lazy dog 0123456789\n";
+  recorder::AsciicastWriter w(std::make_unique<NullSink>(), {}, 0, [] { return 1.0; });
+  for (auto _ : st) w.output(recorder::lf_to_crlf(chunk));
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * chunk.size()));
+}
+
 void BM_NlohmannDump(benchmark::State& st, bool utf8) {
   const std::string chunk = sample(utf8);
   for (auto _ : st) {
@@ -44,6 +55,7 @@ void BM_NlohmannDump(benchmark::State& st, bool utf8) {
 
 }  // namespace
 
+BENCHMARK(BM_WriterPlainText);
 BENCHMARK_CAPTURE(BM_WriterOutput, ascii, false);
 BENCHMARK_CAPTURE(BM_NlohmannDump, ascii, false);
 BENCHMARK_CAPTURE(BM_WriterOutput, utf8, true);
