@@ -29,11 +29,18 @@ inline constexpr ChainedTable kChainedTables[] = {
     {"issued_certs", "SELECT * FROM issued_certs WHERE serial=?", "SELECT serial, * FROM issued_certs"},
     {"approval_requests", "SELECT * FROM approval_requests WHERE id=?",
      "SELECT CAST(id AS TEXT), * FROM approval_requests"},
-    {"approval_votes", "SELECT * FROM approval_votes WHERE CAST(request_id AS TEXT)||'/'||approver=?",
+    // The composite keys are split so that the lookup uses the table's index
+    // (a scan per chained write grew with every vote and checkpoint ever
+    // stored); the whole key is compared as well, so the same row matches.
+    {"approval_votes",
+     "SELECT * FROM approval_votes WHERE request_id=CAST(substr(?1,1,instr(?1,'/')-1) AS INTEGER) "
+     "AND approver=substr(?1,instr(?1,'/')+1) AND CAST(request_id AS TEXT)||'/'||approver=?1",
      "SELECT CAST(request_id AS TEXT)||'/'||approver, * FROM approval_votes"},
     {"recordings", "SELECT * FROM recordings WHERE id=?", "SELECT CAST(id AS TEXT), * FROM recordings"},
     {"recording_checkpoints",
-     "SELECT * FROM recording_checkpoints WHERE CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT)=?",
+     "SELECT * FROM recording_checkpoints WHERE recording_id=CAST(substr(?1,1,instr(?1,'/')-1) AS INTEGER) "
+     "AND events=CAST(substr(?1,instr(?1,'/')+1) AS INTEGER) "
+     "AND CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT)=?1",
      "SELECT CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT), * FROM recording_checkpoints"},
 };
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "audit/audit_signer.h"
@@ -69,6 +70,30 @@ void BM_SignedCheckpoint(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_SignedCheckpoint);
+
+// The same checkpoint in a store that already holds many: its chained-row
+// lookup must not grow with them (it scanned the table before issue 17).
+void BM_SignedCheckpointInLargeStore(benchmark::State& st) {
+  Store s;
+  std::string err;
+  int64_t rid = 0;
+  s.store->recording_opened({.session_id = "S", .channel = 1, .path = "/p", .opened_at = "t", .start = {}}, rid, err);
+  sqlite3* db = nullptr;
+  if (sqlite3_open((s.dir + "/audit.db").c_str(), &db) != SQLITE_OK) std::abort();
+  const std::string fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < " +
+                           std::to_string(st.range(0)) +
+                           ") INSERT INTO recording_checkpoints SELECT 1000000, i, 1, 'd', 's', 't' FROM n";
+  if (sqlite3_exec(db, fill.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) std::abort();
+  sqlite3_close(db);
+  uint64_t events = 0;
+  for (auto _ : st) {
+    bastion::RecordingSeal cp{.events = ++events, .bytes = 100, .digest = std::string(64, 'a'), .tail = "",
+                              .signature = "", .at = "t"};
+    cp.signature = s.signer->sign(bastion::recording_seal_text(bastion::SealKind::checkpoint, "/p", "S", 1, cp));
+    if (!s.store->recording_checkpoint(rid, cp, err)) st.SkipWithError(err.c_str());
+  }
+}
+BENCHMARK(BM_SignedCheckpointInLargeStore)->Arg(100000);
 
 }  // namespace
 

@@ -616,3 +616,53 @@ TEST_CASE("anchors are chained, a clean close ends the leniency, a head can be e
                                                          "command (" + std::to_string(up) + ")"});
   }
 }
+
+TEST_CASE("a chained write looks its row up by an index, never by a scan of the table", "[integrity][i17]") {
+  // Each statement's recording checkpoint is chained: a scan made every
+  // checkpoint cost grow with all the checkpoints the store ever held.
+  testutil::TempDir d;
+  std::string err;
+  REQUIRE(SqliteAuditStore::open(d / "audit.db", err));
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open((d / "audit.db").c_str(), &h) == SQLITE_OK);
+  for (const auto& t : kChainedTables) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h, (std::string("EXPLAIN QUERY PLAN ") + t.select_one).c_str(), -1, &st, nullptr) ==
+            SQLITE_OK);
+    std::string plan;
+    while (sqlite3_step(st) == SQLITE_ROW) plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3)) + std::string("\n");
+    sqlite3_finalize(st);
+    INFO(t.name << ": " << plan);
+    CHECK(plan.starts_with("SEARCH "));
+    CHECK(plan.find("SCAN") == std::string::npos);
+  }
+  sqlite3_close(h);
+  // The split keys find exactly the row whose whole key matches, a '/' in an approver too.
+  sql(d / "audit.db",
+      "INSERT INTO recording_checkpoints VALUES (12,345,1,'d','s','a'),(12,34,1,'d','s','a'),(1,2345,1,'d','s','a');"
+      "INSERT INTO approval_votes VALUES (3,'bob/x','approve',NULL,1),(3,'bob','approve',NULL,1);");
+  auto rows = [&](const ChainedTable& t, const std::string& key) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((d / "audit.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, t.select_one, -1, &st, nullptr) == SQLITE_OK);
+    sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+    std::string out;
+    while (sqlite3_step(st) == SQLITE_ROW)
+      out += std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) + "|" +
+             reinterpret_cast<const char*>(sqlite3_column_text(st, 1)) + ";";
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  };
+  const ChainedTable& cps = *chained_table("recording_checkpoints");
+  const ChainedTable& votes = *chained_table("approval_votes");
+  CHECK(rows(cps, "12/345") == "12|345;");
+  CHECK(rows(cps, "12/34") == "12|34;");
+  CHECK(rows(cps, "1/2345") == "1|2345;");
+  CHECK(rows(cps, "012/345").empty());
+  CHECK(rows(cps, "12/345/").empty());
+  CHECK(rows(votes, "3/bob/x") == "3|bob/x;");
+  CHECK(rows(votes, "3/bob") == "3|bob;");
+  CHECK(rows(votes, "03/bob").empty());
+}
