@@ -293,6 +293,18 @@ TEST_CASE("expanded, csv and json", "[render]") {
   CHECK(render(o, jc, {}) == "[]\n");
 }
 
+TEST_CASE("csv quotes a field exactly when psql does", "[render][i17]") {
+  PrintOptions o;
+  o.format = PrintOptions::Format::csv;
+  const std::vector<ResultColumn> cols = {{"v", ResultColumn::Type::text}};
+  // Quoted: a comma, a quote, a line feed, a carriage return, or exactly "\.".
+  CHECK(render(o, cols, {row({"a,"}), row({"\"x"}), row({"a\nb"}), row({"a\rb"}), row({"\\."})}) ==
+        "v\n\"a,\"\n\"\"\"x\"\n\"a\nb\"\n\"a\rb\"\n\"\\.\"\n");
+  // Not quoted: tabs, blanks, other control bytes, UTF-8, "\." with more.
+  CHECK(render(o, cols, {row({"a\tb c"}), row({"\x01\x7f"}), row({"\xc3\xa9"}), row({"\\.x"}), row({"."})}) ==
+        "v\na\tb c\n\x01\x7f\n\xc3\xa9\n\\.x\n.\n");
+}
+
 TEST_CASE("column masks follow where a column comes from", "[mask]") {
   std::vector<ColumnMaskRule> rules = {
       {"", "email", ColumnMaskRule::Method::full, 0},

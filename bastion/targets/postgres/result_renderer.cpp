@@ -194,8 +194,15 @@ class CsvRenderer : public ResultRenderer {
   void end(uint64_t, std::string&) override {}
 
  private:
+  // One pass over the bytes: find_first_of with a set searched the set
+  // for every byte of every field (a memchr call each).
+  static bool needs_quotes(const std::string& v) {
+    for (const char c : v)
+      if (c == ',' || c == '"' || c == '\n' || c == '\r') return true;
+    return v == "\\.";
+  }
   static void field(const std::string& v, std::string& out) {
-    if (v.find_first_of(",\"\n\r") == std::string::npos && v != "\\.") {
+    if (!needs_quotes(v)) {
       out += v;
       return;
     }
