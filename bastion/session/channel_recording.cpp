@@ -17,6 +17,7 @@ const char* recording_state_name(RecordingState s) {
     case RecordingState::capped: return "capped";
     case RecordingState::failed: return "failed";
     case RecordingState::file_transfer: return "not recorded (file transfer)";
+    case RecordingState::off_by_config: return kRecordingOffByConfig;
   }
   return "unrecorded";
 }

@@ -40,13 +40,16 @@ void AsyncFileSink::set_error(const std::string& e) {
 
 void AsyncFileSink::write_line(std::string line) {
   if (failed_ || closed_) return;
-  bool flush_now;
+  bool flush_now, kick;
   {
     std::lock_guard<std::mutex> g(mu_);
+    const std::size_t before = buf_.size();
     buf_ += line;
     flush_now = buf_.size() >= kHighWater || flusher_ == nullptr;
+    kick = !flush_now && before < kKickAt && buf_.size() >= kKickAt;  // once per crossing
   }
   if (flush_now) flush();
+  else if (kick) flusher_->kick(weak_from_this());
 }
 
 void AsyncFileSink::flush() {
@@ -101,19 +104,39 @@ void Flusher::add(const std::shared_ptr<AsyncFileSink>& sink) {
   sinks_.push_back(sink);
 }
 
+void Flusher::kick(std::weak_ptr<AsyncFileSink> sink) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    kicked_.push_back(std::move(sink));
+  }
+  cv_.notify_one();
+}
+
 void Flusher::run() {
   std::unique_lock<std::mutex> lk(mu_);
+  const auto interval = std::chrono::milliseconds(interval_ms_);
+  auto due = std::chrono::steady_clock::now() + interval;
   while (!stop_) {
-    cv_.wait_for(lk, std::chrono::milliseconds(interval_ms_));
+    cv_.wait_until(lk, due, [this] { return stop_ || !kicked_.empty(); });
+    if (stop_) break;
     std::vector<std::shared_ptr<AsyncFileSink>> live;
-    for (auto it = sinks_.begin(); it != sinks_.end();) {
-      if (auto s = it->lock()) {
-        live.push_back(std::move(s));
-        ++it;
-      } else {
-        it = sinks_.erase(it);
+    const auto now = std::chrono::steady_clock::now();
+    if (now < due) {
+      // Woken early: only the sinks that asked; the periodic pass stays due.
+      for (auto& w : kicked_)
+        if (auto s = w.lock()) live.push_back(std::move(s));
+    } else {
+      due = now + interval;
+      for (auto it = sinks_.begin(); it != sinks_.end();) {
+        if (auto s = it->lock()) {
+          live.push_back(std::move(s));
+          ++it;
+        } else {
+          it = sinks_.erase(it);
+        }
       }
     }
+    kicked_.clear();
     lk.unlock();
     for (auto& s : live) s->flush();
     live.clear();
