@@ -2,8 +2,10 @@
 import json
 import os
 import shutil
+import signal
+import time
 
-from harness import BastionTest, Env, Target, main, run
+from harness import BastionTest, Env, Target, main, run, wait_port
 
 
 class TargetTest(BastionTest):
@@ -72,6 +74,50 @@ class TargetTest(BastionTest):
         with open(path) as f:
             events = [json.loads(l) for l in f][1:]
         self.assertIn(["i", "typed-input\n"], [[e[1], e[2]] for e in events])
+
+
+class UpstreamCipherTest(BastionTest):
+    """The bastion is the client on the onward leg, so its cipher order wins:
+    AES-GCM first (AES-NI), the other ciphers still accepted when a target
+    does not offer it. bastiond logs what each onward connection took."""
+
+    def ciphers_logged(self):
+        return [(l.get("cipher_in"), l.get("cipher_out")) for l in self.env.bastion.log_lines()
+                if l.get("msg") == "target connected" and "cipher_in" in l]
+
+    def restrict_target(self, line):
+        t = self.env.target
+        with open(t.config) as f:
+            text = "".join(l for l in f if not l.startswith("Ciphers "))
+        with open(t.config, "w") as f:
+            f.write(text + line)
+        def restarts():
+            with open(t.log) as f:
+                return f.read().count("Server listening on")
+        n = restarts()
+        t.proc.send_signal(signal.SIGHUP)  # sshd re-executes itself with the new config
+        end = time.time() + 10
+        while restarts() == n and time.time() < end:
+            time.sleep(0.02)
+        self.assertGreater(restarts(), n, "sshd did not restart")
+        wait_port(t.port)
+
+    def test_aes_gcm_first(self):
+        before = len(self.ciphers_logged())
+        r = self.env.ssh("web1", "echo hi")
+        self.assertEqual((r.returncode, r.stdout), (0, b"hi\n"))
+        self.assertEqual(self.ciphers_logged()[before:], [("aes128-gcm@openssh.com", "aes128-gcm@openssh.com")])
+
+    def test_fallbacks_when_the_target_offers_no_gcm(self):
+        try:
+            for only in ("chacha20-poly1305@openssh.com", "aes256-ctr"):
+                self.restrict_target(f"Ciphers {only}\n")
+                before = len(self.ciphers_logged())
+                r = self.env.ssh("web1", "echo hi")
+                self.assertEqual((r.returncode, r.stdout), (0, b"hi\n"), r.stderr)
+                self.assertEqual(self.ciphers_logged()[before:], [(only, only)])
+        finally:
+            self.restrict_target("")
 
 
 if __name__ == "__main__":
