@@ -1,8 +1,11 @@
 """Onward connections: key+certificate credentials, strict host keys, input recording."""
+import ctypes
 import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
 import time
 
 from harness import BastionTest, Env, Target, main, run, wait_port
@@ -118,6 +121,57 @@ class UpstreamCipherTest(BastionTest):
                 self.assertEqual(self.ciphers_logged()[before:], [(only, only)])
         finally:
             self.restrict_target("")
+
+
+class NoDelayTest(BastionTest):
+    """Both legs' sockets have Nagle's algorithm off: a request waiting for its
+    reply (channel open, exec) otherwise waits out the peer's delayed ACK
+    (about 40 ms each on Linux), which was half of connect + exec. Read off
+    bastiond's own descriptors (pidfd_getfd) while a command runs."""
+
+    def bastion_sockets(self):
+        pid = self.env.bastion.proc.pid
+        pidfd = os.pidfd_open(pid)
+        libc = ctypes.CDLL(None, use_errno=True)
+        found = {}
+        try:
+            for name in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                        continue
+                except OSError:
+                    continue
+                fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+                if fd < 0:
+                    continue
+                sock = socket.socket(fileno=fd)
+                try:
+                    if sock.family != socket.AF_INET or sock.type != socket.SOCK_STREAM:
+                        continue
+                    try:
+                        here, there = sock.getsockname()[1], sock.getpeername()[1]
+                    except OSError:
+                        continue  # the listener
+                    nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+                    if here == self.env.bastion.port:
+                        found.setdefault("client", []).append(nodelay)
+                    elif there == self.env.target.port:
+                        found.setdefault("target", []).append(nodelay)
+                finally:
+                    sock.close()
+        finally:
+            os.close(pidfd)
+        return found
+
+    def test_both_legs_have_nagle_off(self):
+        p = subprocess.Popen(self.env.ssh_base() + ["web1@127.0.0.1", "echo started; exec sleep 30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(p.stdout.readline(), b"started\n")
+            self.assertEqual(self.bastion_sockets(), {"client": [True], "target": [True]})
+        finally:
+            p.kill()
+            p.wait()
 
 
 if __name__ == "__main__":

@@ -61,6 +61,10 @@ std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetCo
   // target's own first choice), the rest as fallbacks for targets without it.
   ssh_options_set(s.get(), SSH_OPTIONS_CIPHERS_C_S, kUpstreamCiphers);
   ssh_options_set(s.get(), SSH_OPTIONS_CIPHERS_S_C, kUpstreamCiphers);
+  // Each request (channel open, exec) is one small packet waiting for its
+  // reply: with Nagle's algorithm it can wait out the peer's delayed ACK.
+  int nodelay = 1;
+  ssh_options_set(s.get(), SSH_OPTIONS_NODELAY, &nodelay);
   const std::string where = "target " + t.name + " (" + c.host + ":" + std::to_string(c.port) + ")";
 
   if (ssh_connect(s.get()) != SSH_OK) return error = where + " unreachable: " + ssh_get_error(s.get()), nullptr;
