@@ -78,7 +78,7 @@ class ChannelRecording {
  private:
   uint64_t reported_bytes_ = 0;
   void checkpoint();
-  RecordingSeal seal(SealKind kind) const;
+  RecordingSeal seal(SealKind kind, const recorder::ChainState& st) const;
 
   std::string session_id_;
   int channel_ = 0;

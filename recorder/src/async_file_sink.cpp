@@ -63,7 +63,16 @@ void AsyncFileSink::flush() {
     std::lock_guard<std::mutex> g(mu_);
     out.swap(buf_);
   }
-  if (out.empty() || fd_ < 0 || failed_) return;
+  if (out.empty()) return;
+  // Every line handed over extends the chain, written or not (as the
+  // writer's own chain did): one '\n' ends each line the writer makes.
+  for (std::size_t at = 0; at < out.size();) {
+    const std::size_t nl = out.find('\n', at);
+    const std::size_t end = nl == std::string::npos ? out.size() : nl + 1;
+    chain_.add(std::string_view(out).substr(at, end - at));
+    at = end;
+  }
+  if (fd_ < 0 || failed_) return;
   std::size_t off = 0;
   while (off < out.size()) {
     const ssize_t n = ::write(fd_, out.data() + off, out.size() - off);
@@ -74,6 +83,13 @@ void AsyncFileSink::flush() {
     }
     off += static_cast<std::size_t>(n);
   }
+}
+
+void AsyncFileSink::chain(ChainState& state, std::string& last_line_digest) {
+  flush();
+  std::lock_guard<std::mutex> wg(write_mu_);
+  state = chain_.state();
+  last_line_digest = chain_.last_line_digest();
 }
 
 void AsyncFileSink::close() {

@@ -40,6 +40,10 @@ class AsyncFileSink : public LineSink, public std::enable_shared_from_this<Async
   bool failed() const override { return failed_.load(); }
   std::string error() const override;
   void close() override;
+  // The chain is extended in flush(), as the lines are written: SHA-256 of
+  // every byte on the flusher's thread rather than the session's.
+  bool chains_lines() const override { return true; }
+  void chain(ChainState& state, std::string& last_line_digest) override;
 
   // Writes out what is buffered; called by the Flusher and by close().
   void flush();
@@ -54,6 +58,7 @@ class AsyncFileSink : public LineSink, public std::enable_shared_from_this<Async
   std::mutex write_mu_;  // serialises writes to fd_
   std::string buf_;
   std::string spare_;  // guarded by write_mu_; swapped with buf_ so both keep their capacity
+  LineChain chain_;    // guarded by write_mu_: every line handed over, in order
   std::atomic<bool> failed_{false};
   std::atomic<bool> closed_{false};
   mutable std::mutex err_mu_;
@@ -91,6 +96,8 @@ class SharedSinkRef : public LineSink {
   bool failed() const override { return s_->failed(); }
   std::string error() const override { return s_->error(); }
   void close() override { s_->close(); }
+  bool chains_lines() const override { return s_->chains_lines(); }
+  void chain(ChainState& state, std::string& last) override { s_->chain(state, last); }
 
  private:
   std::shared_ptr<AsyncFileSink> s_;
