@@ -12,6 +12,10 @@
 
 namespace bastion {
 
+// commands.recording_state of a channel on a target with `recording = "off"`
+// (its recording column stays empty: there is no file to name).
+inline constexpr const char* kRecordingOffByConfig = "off (by configuration)";
+
 struct SessionStart {
   std::string id;
   std::string identity;  // certificate key ID
@@ -58,7 +62,7 @@ struct CommandEnd {
   std::string exit_signal;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  std::string recording_state;  // complete | capped | failed | unrecorded
+  std::string recording_state;  // complete | capped | failed | unrecorded | kRecordingOffByConfig | ...
   // Statements (SQL): rows returned or affected, time taken, the error
   // ("SQLSTATE: message") and the result columns that were masked.
   std::optional<int64_t> rows;

@@ -19,6 +19,9 @@ struct TargetConfig;
 // key, password, ...): the kind defines both.
 struct TargetSettings {
   virtual ~TargetSettings() = default;
+  // An admin's `recording = "off"` (kinds that offer it): channels run and
+  // are decided and audited, but no asciicast is written.
+  virtual bool recording_off() const { return false; }
 };
 struct HeldCredential {
   virtual ~HeldCredential() = default;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_query.h"
+#include "audit/audit_store.h"
 #include "common/display_escape.h"
 #include "common/time_util.h"
 #include "ctl/commands.h"
@@ -74,6 +75,7 @@ void print_detail(const SessionDetail& d) {
     if (!c.error.empty()) line("  error: " + e(c.error));
     if (!c.masked_columns.empty()) line("  masked: " + e(c.masked_columns));
     if (!c.recording.empty()) line("  recording: " + e(c.recording));
+    else if (c.recording_state == kRecordingOffByConfig) line(std::string("  recording: ") + kRecordingOffByConfig);
   }
   line("recordings: " + std::to_string(d.recordings.size()));
   for (const auto& r : d.recordings) {

@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <sys/signalfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -374,6 +376,10 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       log_warn("accept failed", {{"error", ssh_get_error(bind.get())}});
       continue;
     }
+    // Small packets (key exchange, replies, keystroke echo) go out at once
+    // rather than waiting for the client's delayed ACK, as OpenSSH does.
+    const int one = 1;
+    setsockopt(ssh_get_fd(s.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     const std::string peer = peer_address(ssh_get_fd(s.get()));
     const std::string source = source_group(peer);
     const auto current = ctx.config();

@@ -122,7 +122,11 @@ void ChannelPipeline::start() {
   // Denied commands are recorded too: the recording shows what the user saw.
   // Tunnels carry TLS records (the proxy decides and audits each request
   // inside); file transfers carry binary: neither is a terminal to record.
-  if (kind() != ChannelKind::subsystem && kind() != ChannelKind::tunnel && !open_recording(err)) {
+  const bool recorded = kind() != ChannelKind::subsystem && kind() != ChannelKind::tunnel;
+  if (recorded && t->settings && t->settings->recording_off()) {
+    recording_.turn_off();
+    log_info("recording off by configuration", {{"session", s_.id()}, {"target", t->name}});
+  } else if (recorded && !open_recording(err)) {
     log_error("cannot open recording", {{"session", s_.id()}, {"error", err}});
     if (d.allowed() && cfg.close_on_recording_failure) {
       d = Decision::deny("recording unavailable");

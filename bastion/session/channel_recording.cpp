@@ -17,6 +17,7 @@ const char* recording_state_name(RecordingState s) {
     case RecordingState::capped: return "capped";
     case RecordingState::failed: return "failed";
     case RecordingState::file_transfer: return "not recorded (file transfer)";
+    case RecordingState::off_by_config: return kRecordingOffByConfig;
   }
   return "unrecorded";
 }
@@ -76,8 +77,7 @@ void ChannelRecording::marker(const std::string& text) {
   checkpoint_due_ = true;
 }
 
-RecordingSeal ChannelRecording::seal(SealKind kind) const {
-  const recorder::ChainState st = writer_->chain_state();
+RecordingSeal ChannelRecording::seal(SealKind kind, const recorder::ChainState& st) const {
   RecordingSeal s{.events = st.events, .bytes = st.bytes, .digest = st.digest,
                   .tail = kind == SealKind::final ? writer_->last_line_digest() : "", .signature = "",
                   .at = iso8601_now()};
@@ -93,11 +93,13 @@ void ChannelRecording::checkpoint() {
   if (!ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty()) return;
   last_checkpoint_ = monotonic_seconds();
   checkpoint_due_ = false;
-  if (writer_->chain_state().events == checkpointed_events_) return;
   // What the checkpoint vouches for is in the file before it is stored, so
-  // a kill -9 leaves a file that verifies up to it.
+  // a kill -9 leaves a file that verifies up to it (chain_state() flushes
+  // the file sink, which extends the chain as it writes).
   file_->flush();
-  const RecordingSeal cp = seal(SealKind::checkpoint);
+  const recorder::ChainState st = writer_->chain_state();
+  if (st.events == checkpointed_events_) return;
+  const RecordingSeal cp = seal(SealKind::checkpoint, st);
   std::string why;
   if (ledger_.signer && cp.signature.empty()) why = "cannot sign a checkpoint";
   else if (!ledger_.store->recording_checkpoint(row_id_, cp, why)) why = "checkpoint: " + why;
@@ -120,7 +122,7 @@ void ChannelRecording::finish(int64_t command_id) {
   if (!writer_) return;
   writer_->finish();
   if (!ledger_.store || !row_id_) return;
-  const RecordingSeal f = seal(SealKind::final);
+  const RecordingSeal f = seal(SealKind::final, writer_->chain_state());
   std::string why;
   if (ledger_.signer && f.signature.empty()) why = "cannot sign the final digest";
   else if (ledger_.store->recording_closed(row_id_, command_id, f, why)) {
@@ -135,7 +137,7 @@ void ChannelRecording::finish(int64_t command_id) {
 
 uint64_t ChannelRecording::take_new_bytes() {
   if (!writer_) return 0;
-  const uint64_t now = writer_->chain_state().bytes;
+  const uint64_t now = writer_->bytes_written();  // not chain_state(): that flushes
   const uint64_t n = now - reported_bytes_;
   reported_bytes_ = now;
   return n;

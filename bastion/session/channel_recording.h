@@ -17,7 +17,7 @@ namespace bastion {
 
 class AuditSigner;
 
-enum class RecordingState { unrecorded, complete, capped, failed, file_transfer };
+enum class RecordingState { unrecorded, complete, capped, failed, file_transfer, off_by_config };
 // The audit row's spelling.
 const char* recording_state_name(RecordingState s);
 
@@ -47,6 +47,9 @@ class ChannelRecording {
   bool open(const Place& place, const Header& header, uint64_t max_bytes, recorder::Flusher& flusher,
             const Ledger& ledger, std::string& error);
   bool active() const { return writer_ != nullptr; }
+  // The target's `recording = "off"`: nothing is opened, and the audit rows
+  // say why there is no recording.
+  void turn_off() { state_ = RecordingState::off_by_config; }
   const std::string& path() const { return path_; }
   RecordingState state() const { return state_; }
   RecorderSink& sink() { return sink_; }
@@ -75,7 +78,7 @@ class ChannelRecording {
  private:
   uint64_t reported_bytes_ = 0;
   void checkpoint();
-  RecordingSeal seal(SealKind kind) const;
+  RecordingSeal seal(SealKind kind, const recorder::ChainState& st) const;
 
   std::string session_id_;
   int channel_ = 0;

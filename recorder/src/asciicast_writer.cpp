@@ -10,7 +10,7 @@ namespace recorder {
 
 AsciicastWriter::AsciicastWriter(std::unique_ptr<LineSink> sink, const AsciicastHeader& h,
                                  uint64_t max_bytes, Clock clock)
-    : sink_(std::move(sink)), max_bytes_(max_bytes), clock_(std::move(clock)) {
+    : sink_(std::move(sink)), sink_chains_(sink_->chains_lines()), max_bytes_(max_bytes), clock_(std::move(clock)) {
   start_ = clock_();
   nlohmann::ordered_json j;
   j["version"] = 2;
@@ -49,9 +49,25 @@ WriteResult AsciicastWriter::cap() {
   return WriteResult::capped;
 }
 
+ChainState AsciicastWriter::chain_state() const {
+  if (!sink_chains_) return chain_.state();
+  ChainState st;
+  std::string last;
+  sink_->chain(st, last);
+  return st;
+}
+
+std::string AsciicastWriter::last_line_digest() const {
+  if (!sink_chains_) return chain_.last_line_digest();
+  ChainState st;
+  std::string last;
+  sink_->chain(st, last);
+  return last;
+}
+
 void AsciicastWriter::hand_over(std::string line) {
   bytes_ += line.size();
-  chain_.add(line);
+  if (!sink_chains_) chain_.add(line);
   sink_->write_line(std::move(line));
 }
 

@@ -40,13 +40,16 @@ void AsyncFileSink::set_error(const std::string& e) {
 
 void AsyncFileSink::write_line(std::string line) {
   if (failed_ || closed_) return;
-  bool flush_now;
+  bool flush_now, kick;
   {
     std::lock_guard<std::mutex> g(mu_);
+    const std::size_t before = buf_.size();
     buf_ += line;
     flush_now = buf_.size() >= kHighWater || flusher_ == nullptr;
+    kick = !flush_now && before < kKickAt && buf_.size() >= kKickAt;  // once per crossing
   }
   if (flush_now) flush();
+  else if (kick) flusher_->kick(weak_from_this());
 }
 
 void AsyncFileSink::flush() {
@@ -60,7 +63,16 @@ void AsyncFileSink::flush() {
     std::lock_guard<std::mutex> g(mu_);
     out.swap(buf_);
   }
-  if (out.empty() || fd_ < 0 || failed_) return;
+  if (out.empty()) return;
+  // Every line handed over extends the chain, written or not (as the
+  // writer's own chain did): one '\n' ends each line the writer makes.
+  for (std::size_t at = 0; at < out.size();) {
+    const std::size_t nl = out.find('\n', at);
+    const std::size_t end = nl == std::string::npos ? out.size() : nl + 1;
+    chain_.add(std::string_view(out).substr(at, end - at));
+    at = end;
+  }
+  if (fd_ < 0 || failed_) return;
   std::size_t off = 0;
   while (off < out.size()) {
     const ssize_t n = ::write(fd_, out.data() + off, out.size() - off);
@@ -71,6 +83,13 @@ void AsyncFileSink::flush() {
     }
     off += static_cast<std::size_t>(n);
   }
+}
+
+void AsyncFileSink::chain(ChainState& state, std::string& last_line_digest) {
+  flush();
+  std::lock_guard<std::mutex> wg(write_mu_);
+  state = chain_.state();
+  last_line_digest = chain_.last_line_digest();
 }
 
 void AsyncFileSink::close() {
@@ -101,19 +120,39 @@ void Flusher::add(const std::shared_ptr<AsyncFileSink>& sink) {
   sinks_.push_back(sink);
 }
 
+void Flusher::kick(std::weak_ptr<AsyncFileSink> sink) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    kicked_.push_back(std::move(sink));
+  }
+  cv_.notify_one();
+}
+
 void Flusher::run() {
   std::unique_lock<std::mutex> lk(mu_);
+  const auto interval = std::chrono::milliseconds(interval_ms_);
+  auto due = std::chrono::steady_clock::now() + interval;
   while (!stop_) {
-    cv_.wait_for(lk, std::chrono::milliseconds(interval_ms_));
+    cv_.wait_until(lk, due, [this] { return stop_ || !kicked_.empty(); });
+    if (stop_) break;
     std::vector<std::shared_ptr<AsyncFileSink>> live;
-    for (auto it = sinks_.begin(); it != sinks_.end();) {
-      if (auto s = it->lock()) {
-        live.push_back(std::move(s));
-        ++it;
-      } else {
-        it = sinks_.erase(it);
+    const auto now = std::chrono::steady_clock::now();
+    if (now < due) {
+      // Woken early: only the sinks that asked; the periodic pass stays due.
+      for (auto& w : kicked_)
+        if (auto s = w.lock()) live.push_back(std::move(s));
+    } else {
+      due = now + interval;
+      for (auto it = sinks_.begin(); it != sinks_.end();) {
+        if (auto s = it->lock()) {
+          live.push_back(std::move(s));
+          ++it;
+        } else {
+          it = sinks_.erase(it);
+        }
       }
     }
+    kicked_.clear();
     lk.unlock();
     for (auto& s : live) s->flush();
     live.clear();

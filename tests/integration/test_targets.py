@@ -1,9 +1,14 @@
 """Onward connections: key+certificate credentials, strict host keys, input recording."""
+import ctypes
 import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import time
 
-from harness import BastionTest, Env, Target, main, run
+from harness import BastionTest, Env, Target, main, run, wait_port
 
 
 class TargetTest(BastionTest):
@@ -72,6 +77,101 @@ class TargetTest(BastionTest):
         with open(path) as f:
             events = [json.loads(l) for l in f][1:]
         self.assertIn(["i", "typed-input\n"], [[e[1], e[2]] for e in events])
+
+
+class UpstreamCipherTest(BastionTest):
+    """The bastion is the client on the onward leg, so its cipher order wins:
+    AES-GCM first (AES-NI), the other ciphers still accepted when a target
+    does not offer it. bastiond logs what each onward connection took."""
+
+    def ciphers_logged(self):
+        return [(l.get("cipher_in"), l.get("cipher_out")) for l in self.env.bastion.log_lines()
+                if l.get("msg") == "target connected" and "cipher_in" in l]
+
+    def restrict_target(self, line):
+        t = self.env.target
+        with open(t.config) as f:
+            text = "".join(l for l in f if not l.startswith("Ciphers "))
+        with open(t.config, "w") as f:
+            f.write(text + line)
+        def restarts():
+            with open(t.log) as f:
+                return f.read().count("Server listening on")
+        n = restarts()
+        t.proc.send_signal(signal.SIGHUP)  # sshd re-executes itself with the new config
+        end = time.time() + 10
+        while restarts() == n and time.time() < end:
+            time.sleep(0.02)
+        self.assertGreater(restarts(), n, "sshd did not restart")
+        wait_port(t.port)
+
+    def test_aes_gcm_first(self):
+        before = len(self.ciphers_logged())
+        r = self.env.ssh("web1", "echo hi")
+        self.assertEqual((r.returncode, r.stdout), (0, b"hi\n"))
+        self.assertEqual(self.ciphers_logged()[before:], [("aes128-gcm@openssh.com", "aes128-gcm@openssh.com")])
+
+    def test_fallbacks_when_the_target_offers_no_gcm(self):
+        try:
+            for only in ("chacha20-poly1305@openssh.com", "aes256-ctr"):
+                self.restrict_target(f"Ciphers {only}\n")
+                before = len(self.ciphers_logged())
+                r = self.env.ssh("web1", "echo hi")
+                self.assertEqual((r.returncode, r.stdout), (0, b"hi\n"), r.stderr)
+                self.assertEqual(self.ciphers_logged()[before:], [(only, only)])
+        finally:
+            self.restrict_target("")
+
+
+class NoDelayTest(BastionTest):
+    """Both legs' sockets have Nagle's algorithm off: a request waiting for its
+    reply (channel open, exec) otherwise waits out the peer's delayed ACK
+    (about 40 ms each on Linux), which was half of connect + exec. Read off
+    bastiond's own descriptors (pidfd_getfd) while a command runs."""
+
+    def bastion_sockets(self):
+        pid = self.env.bastion.proc.pid
+        pidfd = os.pidfd_open(pid)
+        libc = ctypes.CDLL(None, use_errno=True)
+        found = {}
+        try:
+            for name in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                        continue
+                except OSError:
+                    continue
+                fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+                if fd < 0:
+                    continue
+                sock = socket.socket(fileno=fd)
+                try:
+                    if sock.family != socket.AF_INET or sock.type != socket.SOCK_STREAM:
+                        continue
+                    try:
+                        here, there = sock.getsockname()[1], sock.getpeername()[1]
+                    except OSError:
+                        continue  # the listener
+                    nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+                    if here == self.env.bastion.port:
+                        found.setdefault("client", []).append(nodelay)
+                    elif there == self.env.target.port:
+                        found.setdefault("target", []).append(nodelay)
+                finally:
+                    sock.close()
+        finally:
+            os.close(pidfd)
+        return found
+
+    def test_both_legs_have_nagle_off(self):
+        p = subprocess.Popen(self.env.ssh_base() + ["web1@127.0.0.1", "echo started; exec sleep 30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(p.stdout.readline(), b"started\n")
+            self.assertEqual(self.bastion_sockets(), {"client": [True], "target": [True]})
+        finally:
+            p.kill()
+            p.wait()
 
 
 if __name__ == "__main__":

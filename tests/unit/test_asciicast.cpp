@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -156,4 +158,26 @@ TEST_CASE("hostile header numbers are range-checked (found by fuzzing)", "[ascii
   CHECK(cast->header.width == 0);
   CHECK(cast->header.height == 0);
   CHECK(cast->header.timestamp == 0);
+}
+
+TEST_CASE("a sink past its kick size is written by the flusher's thread, not the producer's", "[asciicast][sink]") {
+  testutil::TempDir d;
+  Flusher flusher(60 * 1000);  // no periodic pass within the test: only a kick writes
+  std::string err;
+  auto sink = AsyncFileSink::open(d / "k.cast", &flusher, err);
+  REQUIRE(sink);
+  const std::string line(1023, 'x');
+  std::size_t written = 0;
+  // Below the kick size nothing is written: the producer only buffers.
+  while (written + 1024 < AsyncFileSink::kKickAt) sink->write_line(line + "\n"), written += 1024;
+  CHECK(testutil::slurp(d / "k.cast").empty());
+  sink->write_line(line + "\n"), written += 1024;  // crosses kKickAt: the flusher is woken
+  REQUIRE(written < AsyncFileSink::kHighWater);    // far from the inline (back-pressure) flush
+  std::size_t size = 0;
+  for (int i = 0; i < 500 && size < written; ++i) {
+    size = testutil::slurp(d / "k.cast").size();
+    if (size < written) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(size == written);
+  sink->close();
 }

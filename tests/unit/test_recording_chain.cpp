@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
+#include <tuple>
+
 #include "memory_line_sink.h"
+#include "recorder/async_file_sink.h"
+#include "test_util.h"
 #include "recorder/asciicast_writer.h"
 #include "recorder/line_chain.h"
 #include "recorder/recording_chain.h"
@@ -147,4 +151,37 @@ TEST_CASE("a giant line is hashed as it streams: the reader holds a few bytes of
   CHECK(r.point_times[0] == 1.5);
   CHECK(r.last_time == 2.5);
   CHECK_FALSE(r.out_of_order_line);
+}
+
+TEST_CASE("a file sink extends the chain itself, as it writes, and matches the writer's own", "[recording_chain][sink]") {
+  testutil::TempDir d;
+  Flusher flusher(5);
+  std::string err;
+  auto file = AsyncFileSink::open(d / "c.cast", &flusher, err);
+  REQUIRE(file);
+  SharedSinkRef ref(file);
+  CHECK(ref.chains_lines());  // the session thread does no hashing for it
+  std::string text;  // the same lines through a sink that does not chain
+  double now = 0;
+  AsciicastWriter w(std::make_unique<SharedSinkRef>(file), {}, 0, [&now] { return now; });
+  AsciicastWriter mem(std::make_unique<MemorySink>(text), {}, 0, [&now] { return now; });
+  // Enough output to cross the kick size several times (flusher writes), with
+  // checkpoints read in between (the producer flushes).
+  const std::string chunk = std::string(3000, 'x') + "\r\n\xff" + std::string(1000, 'y');
+  for (int i = 0; i < 400; ++i) {
+    now += 0.001;
+    w.output(chunk), mem.output(chunk);
+    if (i % 97 == 0) {
+      const ChainState a = w.chain_state(), b = mem.chain_state();
+      CHECK(std::tie(a.events, a.bytes, a.digest) == std::tie(b.events, b.bytes, b.digest));
+      CHECK(testutil::slurp(d / "c.cast").size() == a.bytes);  // flushed: the file holds what it vouches for
+    }
+  }
+  w.finish(), mem.finish();
+  const ChainState a = w.chain_state(), b = mem.chain_state();
+  CHECK(std::tie(a.events, a.bytes, a.digest) == std::tie(b.events, b.bytes, b.digest));
+  CHECK(w.last_line_digest() == mem.last_line_digest());
+  const std::string on_disk = testutil::slurp(d / "c.cast");
+  CHECK(on_disk == text);
+  CHECK(scan_recording_chain(on_disk, {a}).matches == std::vector<bool>{true});
 }

@@ -15,7 +15,7 @@ namespace bastion {
 
 std::set<std::string> SshKind::keys() const {
   return {"host", "port", "user", "identity", "certificate", "known_hosts", "connect_timeout",
-          "ca", "ttl", "principals", "ca_passphrase_file"};
+          "ca", "ttl", "principals", "ca_passphrase_file", "recording"};
 }
 
 std::set<std::string> SshKind::credential_keys() const {
@@ -28,6 +28,9 @@ std::shared_ptr<const TargetSettings> SshKind::read_settings(const TableReader& 
   s->host = r.need("host");
   s->port = static_cast<int>(r.integer("port", 1, 65535).value_or(22));
   s->known_hosts = r.reader().resolve(r.need("known_hosts"));
+  const std::string rec = r.str("recording").value_or("on");
+  if (rec != "on" && rec != "off") r.fail("recording", "expected \"on\" or \"off\"");
+  s->record = rec == "on";
   return s;
 }
 
@@ -101,6 +104,12 @@ std::shared_ptr<const HeldCredential> SshKind::read_credential(const TableReader
 
 void SshKind::check_setting_files(const TableReader& r, const TargetSettings& s) const {
   r.check_readable("known_hosts", kind_part<SshSettings>(&s).known_hosts);
+}
+
+void SshKind::check_warnings(const TargetConfig& t, std::set<std::string>&, std::vector<std::string>& out) const {
+  if (kind_part<SshSettings>(t.settings.get()).recording_off())
+    out.push_back("targets." + t.name + ": recording = \"off\": its sessions are decided and audited but not recorded; "
+                  "auditors cannot replay them");
 }
 
 void SshKind::check_files(const TargetConfig& t, std::vector<std::string>& problems) const {

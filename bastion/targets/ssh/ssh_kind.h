@@ -15,6 +15,7 @@ class SshKind : public TargetKind {
                                                         bool check_files) const override;
   void check_setting_files(const TableReader& r, const TargetSettings& s) const override;
   void check_files(const TargetConfig& t, std::vector<std::string>& problems) const override;
+  void check_warnings(const TargetConfig& t, std::set<std::string>& seen, std::vector<std::string>& out) const override;
   std::unique_ptr<TargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
                                             std::string& error) const override;
   std::unique_ptr<TargetConnection> connect_for(const TargetConfig& t, const HeldCredential& cred,

@@ -16,6 +16,8 @@ struct SshSettings : TargetSettings {
   int port = 22;
   std::string known_hosts;    // required: strict host key checking
   int connect_timeout = 10;   // seconds
+  bool record = true;         // recording = "on" | "off"
+  bool recording_off() const override { return !record; }
 };
 
 // Either a standing key (identity, optionally with its certificate), or a

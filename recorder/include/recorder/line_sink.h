@@ -3,6 +3,8 @@
 #pragma once
 #include <string>
 
+#include "recorder/line_chain.h"
+
 namespace recorder {
 
 class LineSink {
@@ -15,6 +17,11 @@ class LineSink {
   virtual std::string error() const = 0;
   // Flushes everything and closes; idempotent.
   virtual void close() = 0;
+  // A sink may extend the lines' hash chain itself, where it stores them
+  // (AsyncFileSink: on the flusher's thread, off the producer's path). Then
+  // chain() flushes and gives the chain over every line handed over so far.
+  virtual bool chains_lines() const { return false; }
+  virtual void chain(ChainState& /*state*/, std::string& /*last_line_digest*/) {}
 };
 
 }  // namespace recorder
