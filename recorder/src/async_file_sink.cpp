@@ -40,13 +40,17 @@ void AsyncFileSink::set_error(const std::string& e) {
 
 void AsyncFileSink::write_line(std::string line) {
   if (failed_ || closed_) return;
-  bool flush_now;
+  bool flush_now, first;
   {
     std::lock_guard<std::mutex> g(mu_);
+    first = buf_.empty();
     buf_ += line;
     flush_now = buf_.size() >= kHighWater || flusher_ == nullptr;
   }
   if (flush_now) flush();
+  // The flusher sleeps while no sink holds anything: the first line since
+  // a flush tells it there is work (at most once per flush, per sink).
+  else if (first) flusher_->wake();
 }
 
 void AsyncFileSink::flush() {
@@ -101,10 +105,26 @@ void Flusher::add(const std::shared_ptr<AsyncFileSink>& sink) {
   sinks_.push_back(sink);
 }
 
+void Flusher::wake() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (pending_) return;
+    pending_ = true;
+  }
+  cv_.notify_all();
+}
+
 void Flusher::run() {
   std::unique_lock<std::mutex> lk(mu_);
   while (!stop_) {
-    cv_.wait_for(lk, std::chrono::milliseconds(interval_ms_));
+    // Asleep until a sink has lines (no periodic wakeups while nothing is
+    // recorded), then an interval more so lines gather into one write.
+    cv_.wait(lk, [this] { return stop_ || pending_; });
+    if (stop_) break;
+    cv_.wait_for(lk, std::chrono::milliseconds(interval_ms_), [this] { return stop_; });
+    // Lines written from here on wake the next round; those before are
+    // flushed in this one.
+    pending_ = false;
     std::vector<std::shared_ptr<AsyncFileSink>> live;
     for (auto it = sinks_.begin(); it != sinks_.end();) {
       if (auto s = it->lock()) {

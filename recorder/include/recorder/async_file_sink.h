@@ -56,7 +56,8 @@ class AsyncFileSink : public LineSink {
   std::string error_;
 };
 
-// One background thread flushing every registered sink each interval.
+// One background thread flushing every registered sink an interval after
+// one of them got lines; asleep while none has any.
 class Flusher {
  public:
   explicit Flusher(int interval_ms = 100);
@@ -65,6 +66,8 @@ class Flusher {
   Flusher& operator=(const Flusher&) = delete;
 
   void add(const std::shared_ptr<AsyncFileSink>& sink);
+  // A sink has lines to write (called by AsyncFileSink::write_line).
+  void wake();
 
  private:
   void run();
@@ -72,6 +75,7 @@ class Flusher {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool pending_ = false;  // a sink got lines since the last round began
   std::vector<std::weak_ptr<AsyncFileSink>> sinks_;
   std::thread thread_;
 };
