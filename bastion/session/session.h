@@ -141,6 +141,7 @@ class Session {
   double started_ = 0;
   int64_t started_unix_ = 0;
   double last_activity_ = 0;
+  double last_moved_ = 0;  // monotonic: a step last moved bytes (idle_poll_ms settles after it)
   double ended_at_ = 0;
   int refused_requests_ = 0;
   std::shared_ptr<const Config> seen_config_;  // the config last checked against  // monotonic time end_reason_ was set (0: running)

@@ -54,6 +54,28 @@ def memory(pid):
             kib_field(f"/proc/{pid}/status", "Threads"))
 
 
+def rss_breakdown(pid):
+    """RSS KiB by kind of mapping: thread stacks (glibc's 8 MiB stacks less
+    their guard page), the main heap, other anonymous memory (malloc's
+    per-thread arenas, libssh/libvterm/OpenSSL allocations land there or in
+    the heap), and files (code, the audit store's maps)."""
+    out = {"stacks": 0, "heap": 0, "anon": 0, "files": 0}
+    kind, size = None, 0
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's first line
+                name = head[5] if len(head) > 5 else ""
+                lo, hi = (int(x, 16) for x in head[0].split("-"))
+                size = (hi - lo) // 1024
+                kind = ("heap" if name == "[heap]" else "files" if name.startswith("/") else
+                        "stacks" if name == "" and size in (8188, 8192) and head[1].startswith("rw") else
+                        "anon" if name in ("", "[stack]") else "files")
+            elif head[0] == "Rss:":
+                out[kind] += int(head[1])
+    return out
+
+
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -255,6 +277,7 @@ def main():
         warm[0].wait()
         time.sleep(1.0)
         base_rss, base_pss, base_threads = memory(pid)
+        base_parts = rss_breakdown(pid)
         ticks0, wake0, secs0 = idle_window(pid, IDLE_SECONDS)
         print(f"baseline (after one warm-up session): RSS {base_rss / 1024:.1f} MiB, PSS {base_pss / 1024:.1f} MiB, "
               f"{base_threads} threads; idle {ticks0} ticks, {wake0:.1f} wakeups/s over {secs0:.1f} s")
@@ -264,6 +287,7 @@ def main():
             opened = time.time() - t
             settle(reader, 1.0)
             rss, pss, threads = memory(pid)
+            parts = rss_breakdown(pid)
             ticks, wake, secs = idle_window(pid, IDLE_SECONDS)
             # Anything printed while idle would mean a session was not idle.
             reader.pump(0)
@@ -281,6 +305,8 @@ def main():
                   f"{threads} threads; idle {IDLE_SECONDS:.0f} s: {ticks} ticks "
                   f"({row['cpu_ms_per_s']:.1f} ms CPU/s), {wake:.1f} wakeups/s; echo p50 {row['p50']:.2f} ms "
                   f"p99 {row['p99']:.2f} ms; all {n} answered a command within {alive:.1f} s", flush=True)
+            print("       RSS per session by kind: " + ", ".join(
+                f"{k} {(parts[k] - base_parts[k]) / n:.0f} KiB" for k in parts), flush=True)
         for s in sessions:
             s.send(b"exit\r")
         for s in sessions:

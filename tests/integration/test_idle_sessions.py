@@ -71,9 +71,10 @@ def wait_all(sessions, needle, timeout):
 
 
 class IdleSessionsTest(BastionTest):
-    bastion_options = {"limits": "login_grace_time = 30, max_sessions_per_identity = 100, per_source_max_startups = 50"}
+    bastion_options = {"limits": "login_grace_time = 30, max_sessions_per_identity = 100, per_source_max_startups = 100, "
+                                 "max_startups = 200"}
 
-    def open_idle(self, n):
+    def open_idle(self, n, quiet=2.0):
         argv = self.env.ssh_base(tty=True) + ["web1@127.0.0.1"]
         sessions = []
         for _ in range(n):
@@ -84,8 +85,9 @@ class IdleSessionsTest(BastionTest):
             s.buf = b""
             s.send(b"PS1='idl$((6*7))> '\r")
         wait_all(sessions, PROMPT, 30)
-        # Quiet: the recordings' last checkpoints are written, the echo settled.
-        time.sleep(1.5)
+        # Quiet: the recordings' last checkpoints are written, the sessions'
+        # polled passes after the last bytes (1 s) are over.
+        time.sleep(quiet)
         pump(sessions, 0)
         for s in sessions:
             s.buf = b""
@@ -151,13 +153,14 @@ class IdleSessionsTest(BastionTest):
         b = self.env.bastion
         with open(b.conf) as f:
             text = f.read()
-        self.assertTrue(b.rewrite_config_and_reload(text.replace("login_grace_time = 30", "login_grace_time = 30, idle_timeout = 2")))
+        self.assertTrue(b.rewrite_config_and_reload(text.replace("login_grace_time = 30", "login_grace_time = 30, idle_timeout = 3")))
         try:
-            s = self.open_idle(1)[0]
-            t = time.time()
+            s = self.open_idle(1, quiet=0)[0]
+            t = time.time()  # the prompt's last byte was just read
             s.read_until(b"idle timeout", timeout=10)
-            # 2 s after the last byte (open_idle waited 1.5 s of them already).
-            self.assertLess(time.time() - t, 2.0)
+            # Slept to the deadline: 3 s after the last byte, not a poll later.
+            self.assertGreater(time.time() - t, 2.5)
+            self.assertLess(time.time() - t, 3.6)
             self.assertEqual(s.wait(timeout=15), 255)
         finally:
             self.assertTrue(b.rewrite_config_and_reload(text))
