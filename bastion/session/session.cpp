@@ -19,10 +19,7 @@
 
 namespace bastion {
 namespace {
-constexpr int kIdlePollMs = 200;
 constexpr int kHoldPollMs = 50;
-// Polled passes after the last bytes moved, before an idle session sleeps to its deadlines.
-constexpr double kSettleSeconds = 1.0;
 constexpr int64_t kExpiryWarning = 60;  // seconds before certificate expiry
 constexpr double kLingerSeconds = 2.0;  // wait for the client to leave after the last channel
 // Once ended, a session is cut off after this long even if a channel still
@@ -427,18 +424,10 @@ int Session::idle_poll_ms() const {
   if (holding_output()) channels_ms = kHoldPollMs;
   for (const auto& c : channels_)
     if (const auto w = c->wants_wakeup_ms()) channels_ms = std::min(channels_ms.value_or(*w), *w);
-  // Once ended, the grace and linger timers run: poll as before. So too for
-  // a moment after bytes last moved: libssh takes in packets inside any call
-  // (a window adjust read while pumping the other way), which no descriptor
-  // then reports; polled passes pick such work up, and only a session that
-  // stayed still through several of them sleeps to its deadlines.
-  const double mono = monotonic_seconds();
-  if (!end_reason_.empty() || !deferred_end_.empty() || mono - last_moved_ < kSettleSeconds)
-    channels_ms = std::min(channels_ms.value_or(kIdlePollMs), kIdlePollMs);
   const double unix_frac =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   SessionDeadlines d;
-  d.mono_now = mono;
+  d.mono_now = monotonic_seconds();
   d.unix_now = unix_frac;
   d.cert_expiry = static_cast<int64_t>(std::min<uint64_t>(identity_.valid_before, INT64_MAX));
   d.expiry_warning = kExpiryWarning;
@@ -451,6 +440,8 @@ int Session::idle_poll_ms() const {
   d.idle_timeout = options_.idle_timeout.value_or(cfg_->limits.idle_timeout);
   d.channels_ms = channels_ms;
   d.woken_by_others = waker_ && waker_->fd() >= 0;
+  d.ended = !end_reason_.empty() || !deferred_end_.empty();
+  d.last_moved = last_moved_;
   return session_sleep_ms(d);
 }
 

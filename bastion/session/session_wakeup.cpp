@@ -16,6 +16,7 @@ int ms_until(double seconds) {
 
 int session_sleep_ms(const SessionDeadlines& d) {
   int ms = d.woken_by_others ? kMaxSleepMs : kUnwokenSleepMs;
+  if (d.ended || d.mono_now - d.last_moved < kSettleSeconds) ms = std::min(ms, kPolledMs);
   if (d.channels_ms) ms = std::min(ms, std::max(0, *d.channels_ms));
   ms = std::min(ms, ms_until(static_cast<double>(d.cert_expiry) - d.unix_now));
   // The warning is due once, and only to running channels: a session with

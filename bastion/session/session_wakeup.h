@@ -22,14 +22,22 @@ struct SessionDeadlines {
   int idle_timeout = 0;       // seconds; 0 = none
   std::optional<int> channels_ms;  // the soonest any channel must be stepped again
   bool woken_by_others = true;     // false: no Waker (no eventfd), so reloads and shutdown are polled
+  bool ended = false;              // the bastion ended the session: its grace and linger timers run
+  double last_moved = -1e18;       // monotonic: something arrived or moved in the loop's last pass
 };
 
 // Sleeps are capped: the certificate deadlines are wall-clock times, and a
 // clock that jumps forward is noticed within this long.
 inline constexpr int kMaxSleepMs = 60'000;
 // Without a Waker, a reload or shutdown is noticed within this long (as
-// before deadlines were computed).
+// before deadlines were computed); also the poll of an ended session, and of
+// one whose bytes moved less than kSettleSeconds ago: libssh takes in
+// packets inside any call (a window adjust read while pumping the other
+// way), which no descriptor then reports, so a few polled passes pick such
+// work up before the session sleeps to its deadlines.
 inline constexpr int kUnwokenSleepMs = 200;
+inline constexpr int kPolledMs = 200;
+inline constexpr double kSettleSeconds = 1.0;
 
 // Milliseconds until the nearest deadline (rounded up, so the loop does
 // not wake just before one and spin), within [0, kMaxSleepMs].

@@ -35,6 +35,9 @@ IDLE_SECONDS = float(os.environ.get("IDLE_SECONDS", "10"))
 SAMPLE = int(os.environ.get("IDLE_SAMPLE", "20"))
 OPEN_PARALLEL = int(os.environ.get("IDLE_OPEN_PARALLEL", "16"))
 JUMP = os.environ.get("IDLE_JUMP", "0") == "1"
+# After the steps: this many KiB printed by each of the first 100 sessions,
+# then idle again: what a session keeps holding once a burst has passed.
+BURST_KIB = int(os.environ.get("IDLE_BURST_KIB", "1024"))
 TICK = os.sysconf("SC_CLK_TCK")
 GOAL_MIB = 2.0
 IDLE_CPU_ANCHOR_MS = 10.0  # per second of idleness: 1% of one core
@@ -307,6 +310,21 @@ def main():
                   f"p99 {row['p99']:.2f} ms; all {n} answered a command within {alive:.1f} s", flush=True)
             print("       RSS per session by kind: " + ", ".join(
                 f"{k} {(parts[k] - base_parts[k]) / n:.0f} KiB" for k in parts), flush=True)
+        burst = None
+        if BURST_KIB:
+            some = sessions[:100]
+            rss0 = memory(pid)[0]
+            for s in some:
+                s.buf = b""
+                s.send(f"head -c {BURST_KIB << 10} /dev/zero | tr '\\0' a | fold -w 100; echo bu$((1+1))rst\r".encode())
+            reader.wait_all(some, b"bu2rst", 300)
+            reader.wait_all(some, b"idl42> ", 30)
+            settle(reader, 2.0)
+            rss1 = memory(pid)[0]
+            ticks, wake, secs = idle_window(pid, IDLE_SECONDS)
+            burst = (rss1 - rss0) / len(some) / 1024
+            print(f"after {BURST_KIB} KiB of output in each of {len(some)} sessions, idle again: "
+                  f"+{burst:.2f} MiB RSS per such session; idle {ticks} ticks, {wake:.1f} wakeups/s", flush=True)
         for s in sessions:
             s.send(b"exit\r")
         for s in sessions:

@@ -93,3 +93,20 @@ TEST_CASE("a certificate valid for ever does not overflow the sleep", "[session]
   d.any_running = true;
   CHECK(session_sleep_ms(d) == kMaxSleepMs);
 }
+
+TEST_CASE("a session polls for a second after bytes last moved, then sleeps to its deadlines", "[session][wakeup]") {
+  auto d = idle();
+  d.last_moved = 999.5;  // half a second ago
+  CHECK(session_sleep_ms(d) == kPolledMs);
+  d.channels_ms = 3;  // sooner still
+  CHECK(session_sleep_ms(d) == 3);
+  d.channels_ms.reset();
+  d.last_moved = 998.9;  // 1.1 s ago: settled
+  CHECK(session_sleep_ms(d) == kMaxSleepMs);
+}
+
+TEST_CASE("an ended session polls its grace and linger timers", "[session][wakeup]") {
+  auto d = idle();
+  d.ended = true;
+  CHECK(session_sleep_ms(d) == kPolledMs);
+}
