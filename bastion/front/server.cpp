@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -364,6 +365,9 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       next_prune = std::chrono::steady_clock::now() + std::chrono::hours(24);
       apply_retention(*audit, *ctx.config());
     }
+    // Buffers quiet sessions gave back go back to the system (malloc keeps
+    // freed memory otherwise: about 0.6 MiB per session after a burst).
+    if (ctx.take_memory_trim()) malloc_trim(0);
     // The chain's head is signed within about a second of a write.
     if (!audit->anchor_chain(false, err)) log_error("cannot anchor the audit chain", {{"error", err}});
     // Policy files are watched (about once a second) and reloaded on change,

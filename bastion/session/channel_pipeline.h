@@ -61,6 +61,11 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   // waits for the client, the recording owes a checkpoint); nullopt: only
   // when something arrives.
   std::optional<int> wants_wakeup_ms() const;
+  // The session goes to sleep: buffers a burst grew are given back.
+  void trim() {
+    client_.trim();
+    recording_.trim();
+  }
   const std::string& end_reason() const { return end_reason_; }
 
  private:

@@ -98,6 +98,11 @@ class ServerContext {
   // Sessions sleep until their own next deadline; what concerns them all
   // (a reload, shutdown) wakes each through this list.
   WakeList& wakers() { return wakers_; }
+  // A session went quiet and gave back its buffers; the allocator returns
+  // free memory to the system from the main loop, at most once a second,
+  // since that walks every arena (sessions cannot make it run more often).
+  void want_memory_trim() { trim_wanted_ = true; }
+  bool take_memory_trim() { return trim_wanted_.exchange(false); }
 
   // Connection threads alive (pre- and post-auth): what shutdown waits for.
   int active() const { return active_.load(); }
@@ -190,6 +195,7 @@ class ServerContext {
   AuditStore& audit_;
   recorder::Flusher& flusher_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> trim_wanted_{false};
   ApprovalStore* approvals_ = nullptr;
   Webhook* webhook_ = nullptr;
   const AuditSigner* audit_signer_ = nullptr;

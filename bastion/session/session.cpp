@@ -588,13 +588,25 @@ void Session::run(ssh_event ev) {
     waker_.reset();
   bool busy = false;
   double linger_until = 0;
+  bool trimmed = true;
   while (true) {
-    const int rc = ssh_event_dopoll(ev_, busy ? 0 : idle_poll_ms());
+    const int sleep_ms = busy ? 0 : idle_poll_ms();
+    // About to sleep past the polled passes: what a burst of output grew is
+    // given back, once per quiet spell, so an idle session holds little.
+    if (sleep_ms > kPolledMs && !trimmed) {
+      for_each_channel([](ChannelPipeline& c) { c.trim(); });
+      ctx_.want_memory_trim();
+      trimmed = true;
+    }
+    const int rc = ssh_event_dopoll(ev_, sleep_ms);
     if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
     busy = false;
     for_each_channel([&](ChannelPipeline& c) { busy |= c.step(); });
     // Something arrived (rc SSH_OK; SSH_AGAIN is a timeout) or moved.
-    if (busy || rc == SSH_OK) last_moved_ = monotonic_seconds();
+    if (busy || rc == SSH_OK) {
+      last_moved_ = monotonic_seconds();
+      trimmed = false;
+    }
     deliver_notices();
     check_deadlines();
     release_channels([](const ChannelPipeline& c) { return c.done(); });

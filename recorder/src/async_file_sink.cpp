@@ -77,6 +77,13 @@ void AsyncFileSink::flush() {
   }
 }
 
+void AsyncFileSink::trim() {
+  std::lock_guard<std::mutex> wg(write_mu_);
+  std::string().swap(spare_);  // only flush() uses it, under write_mu_
+  std::lock_guard<std::mutex> g(mu_);
+  if (buf_.empty()) std::string().swap(buf_);
+}
+
 void AsyncFileSink::close() {
   if (closed_.exchange(true)) return;
   flush();

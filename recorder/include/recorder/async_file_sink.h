@@ -39,6 +39,9 @@ class AsyncFileSink : public LineSink {
 
   // Writes out what is buffered; called by the Flusher and by close().
   void flush();
+  // Gives back the buffers' capacity where they are empty (the writer went
+  // quiet): a burst grows them to kHighWater each, reused while it lasts.
+  void trim();
 
  private:
   AsyncFileSink(int fd, Flusher* flusher) : fd_(fd), flusher_(flusher) {}
