@@ -342,7 +342,8 @@ def main():
             record(f"idle_rss_{r['n']}", f"bastiond RSS per idle interactive session, {r['n']} sessions", "MiB",
                    "goal (2 MiB per session)", GOAL_MIB, r["rss_per"], goal=("<=", 1.0),
                    detail=f"PSS {r['pss_per']:.2f} MiB/session; {r['threads']} threads; echo p50 {r['p50']:.2f} ms "
-                          f"p99 {r['p99']:.2f} ms" + (f"; sshd jump host {jump:.2f} MiB/session" if jump else ""))
+                          f"p99 {r['p99']:.2f} ms" + (f"; sshd jump host {jump:.2f} MiB/session" if jump else "")
+                          + (f"; +{burst:.2f} MiB kept after {BURST_KIB} KiB of output" if burst is not None else ""))
         last = rows[-1]
         record("idle_cpu", f"bastiond CPU while {last['n']} sessions idle", "ms/s",
                "about zero (1% of a core)", IDLE_CPU_ANCHOR_MS, last["cpu_ms_per_s"], goal=("<=", 1.0),
