@@ -5,9 +5,11 @@
 #     sftp put/get of 256 MiB, each file operation decided);
 #     PostgreSQL: bastiond vs psql direct (per connection, per statement, bulk);
 #     Kubernetes: bastiond vs kubectl direct (`get pods` against a fake API server);
+#     idle interactive sessions: memory per session, CPU and wakeups while idle;
 #  2. Google Benchmark programs for in-process pieces (tests/bench/).
 # BENCH_RUNS, BENCH_BULK_RUNS, BENCH_BULK_BYTES tune the end-to-end part;
-# ECHO_KEYS the number of keystrokes per path for the echo latency.
+# ECHO_KEYS the number of keystrokes per path for the echo latency;
+# IDLE_STEPS (100,200,500) and IDLE_SECONDS (10) the idle-sessions bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
@@ -22,6 +24,9 @@ echo "== sftp: bastiond vs OpenSSH ProxyJump vs direct"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/sftp_bench.py
 echo "== keystroke echo: bastiond vs OpenSSH direct vs OpenSSH ProxyJump"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/echo_latency.py
+echo
+echo "== idle interactive sessions: bastiond memory, CPU and wakeups at 100/200/500 (IDLE_STEPS)"
+BASTION_BUILD="$PWD/build" IDLE_JUMP="${IDLE_JUMP:-1}" /usr/bin/python3 tests/bench/idle_sessions.py
 echo
 echo "== PostgreSQL: bastiond vs psql direct"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/sql_bench.py

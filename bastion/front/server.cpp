@@ -11,6 +11,8 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <netinet/in.h>
@@ -29,6 +31,7 @@
 #include "front/connection.h"
 #include "front/control_socket.h"
 #include "front/daemon_status.h"
+#include "front/fd_limit.h"
 #include "front/pid_file.h"
 #include "front/systemd_notify.h"
 #include "metrics/metrics_server.h"
@@ -49,7 +52,7 @@ constexpr int kShutdownGraceSeconds = 10;
 // second, so a flood does not flood the log.
 class RefusalSummary {
  public:
-  enum Reason { max_sessions, per_source, max_startups, penalty, kReasons };
+  enum Reason { max_sessions, per_source, max_startups, penalty, out_of_fds, kReasons };
   void add(Reason r, const std::string& peer) {
     ++counts_[r];
     last_peer_ = peer;
@@ -57,14 +60,15 @@ class RefusalSummary {
   }
   void flush_if_due() {
     const auto now = std::chrono::steady_clock::now();
-    if (counts_[0] + counts_[1] + counts_[2] + counts_[3] == 0 || now < next_) return;
+    if (counts_[0] + counts_[1] + counts_[2] + counts_[3] + counts_[4] == 0 || now < next_) return;
     log_warn("connections refused before authentication",
              {{"max_sessions", std::to_string(counts_[max_sessions])},
               {"per_source_max_startups", std::to_string(counts_[per_source])},
               {"max_startups", std::to_string(counts_[max_startups])},
               {"per_source_penalties", std::to_string(counts_[penalty])},
+              {"out_of_descriptors", std::to_string(counts_[out_of_fds])},
               {"last_peer", last_peer_}});
-    counts_[0] = counts_[1] = counts_[2] = counts_[3] = 0;
+    for (auto& c : counts_) c = 0;
     next_ = now + std::chrono::seconds(1);
   }
 
@@ -72,6 +76,32 @@ class RefusalSummary {
   uint64_t counts_[kReasons] = {};
   std::string last_peer_;
   std::chrono::steady_clock::time_point next_{};
+};
+
+// One descriptor held back for the moment every other one is taken: accept()
+// then fails with EMFILE and the pending connection would keep the listener
+// readable, so the accept loop would spin. The spare is let go, the
+// connection accepted and closed at once, and the spare taken again.
+class SpareFd {
+ public:
+  SpareFd() : fd_(open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+  ~SpareFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  SpareFd(const SpareFd&) = delete;
+  SpareFd& operator=(const SpareFd&) = delete;
+  // True when a pending connection was shed.
+  bool shed(int listen_fd) {
+    if (fd_ < 0) return false;
+    close(fd_);
+    const int c = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (c >= 0) close(c);
+    fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return c >= 0;
+  }
+
+ private:
+  int fd_;
 };
 
 std::string peer_address(int fd) {
@@ -103,6 +133,10 @@ SshBind make_bind(const Config& cfg, std::string& error) {
   // libssh listens with a backlog of 10; a burst of logins would then wait
   // for SYN retransmits. Linux lets a second listen() raise it.
   listen(ssh_bind_get_fd(b.get()), SOMAXCONN);
+  // accept() runs after poll said readable; a connection reset in between
+  // must not block the main loop.
+  const int lfd = ssh_bind_get_fd(b.get());
+  fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
   return b;
 }
 
@@ -178,6 +212,17 @@ std::string render_metrics(ServerContext& ctx, SqliteAuditStore& audit) {
 int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   // Bind as started (root for a low port), then drop for good: data_dir is
   // the unprivileged user's, so everything in it is opened after the drop.
+  // Several descriptors per session: the soft limit goes up to the hard
+  // one (systemd's default soft limit of 1024 would cap bastiond near 240
+  // sessions). Connections past the limit are refused at accept.
+  const FdLimit fds = raise_fd_limit();
+  log_info("file descriptor limit", {{"soft_limit", std::to_string(fds.now)}, {"was", std::to_string(fds.before)},
+                                     {"hard_limit", std::to_string(fds.hard)},
+                                     {"sessions_allowed", std::to_string(sessions_allowed(fds.now))}});
+  if (static_cast<uint64_t>(cfg->limits.max_sessions) > sessions_allowed(fds.now))
+    log_warn("limits.max_sessions is more than the file descriptor limit allows; connections past it are refused",
+             {{"max_sessions", std::to_string(cfg->limits.max_sessions)},
+              {"sessions_allowed", std::to_string(sessions_allowed(fds.now))}});
   std::string err;
   std::optional<UnixUser> run_as;
   SshBind bind;
@@ -312,6 +357,8 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<unsigned> percent(0, 99);
   RefusalSummary refusals;
+  SpareFd spare;
+  auto accept_paused_until = std::chrono::steady_clock::now();  // out of descriptors and no spare
   std::string policy_sig = policy_files_signature(*cfg);
   auto next_policy_check = std::chrono::steady_clock::now();
   auto next_prune = std::chrono::steady_clock::now();  // at start, then daily
@@ -320,6 +367,9 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       next_prune = std::chrono::steady_clock::now() + std::chrono::hours(24);
       apply_retention(*audit, *ctx.config());
     }
+    // Buffers quiet sessions gave back go back to the system (malloc keeps
+    // freed memory otherwise: about 0.6 MiB per session after a burst).
+    if (ctx.take_memory_trim()) malloc_trim(0);
     // The chain's head is signed within about a second of a write.
     if (!audit->anchor_chain(false, err)) log_error("cannot anchor the audit chain", {{"error", err}});
     // Policy files are watched (about once a second) and reloaded on change,
@@ -336,7 +386,9 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
         policy_sig = policy_files_signature(*ctx.config());
       }
     }
-    pollfd fds[3] = {{ssh_bind_get_fd(bind.get()), POLLIN, 0}, {sfd, POLLIN, 0}, {control ? control->fd() : -1, POLLIN, 0}};
+    const bool accepting = std::chrono::steady_clock::now() >= accept_paused_until;
+    pollfd fds[3] = {{accepting ? ssh_bind_get_fd(bind.get()) : -1, POLLIN, 0}, {sfd, POLLIN, 0},
+                     {control ? control->fd() : -1, POLLIN, 0}};
     if (poll(fds, 3, 1000) < 0) {
       if (errno == EINTR) continue;
       log_error("poll failed", {{"error", std::strerror(errno)}});
@@ -371,8 +423,28 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       });
     refusals.flush_if_due();
     if (!(fds[0].revents & POLLIN)) continue;
+    // accept() here rather than in libssh, to know why it failed: out of
+    // descriptors, the connection is refused at once (and counted), and
+    // the loop neither spins nor floods the log.
+    const int listen_fd = ssh_bind_get_fd(bind.get());
+    const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        if (!spare.shed(listen_fd)) accept_paused_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        refusals.add(RefusalSummary::out_of_fds, "");
+      } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+        log_warn("accept failed", {{"error", std::strerror(errno)}});
+      }
+      continue;
+    }
     SshSession s(ssh_new());
-    if (!s || ssh_bind_accept(bind.get(), s.get()) != SSH_OK) {
+    if (!s) {
+      close(fd);
+      continue;
+    }
+    if (ssh_bind_accept_fd(bind.get(), s.get(), fd) != SSH_OK) {
+      // The session owns the socket once libssh attached it; before that, we do.
+      if (ssh_get_fd(s.get()) != fd) close(fd);
       log_warn("accept failed", {{"error", ssh_get_error(bind.get())}});
       continue;
     }

@@ -1,6 +1,7 @@
 #include "session/channel_pipeline.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 
@@ -19,6 +20,7 @@ namespace {
 constexpr std::size_t kIoChunk = 32768;
 constexpr std::size_t kPumpBudget = 256 * 1024;
 constexpr double kHoldRelease = 0.05;  // seconds of quiet before held masked output is shown
+constexpr int kPollMs = 200;  // what waits on a timer rather than a packet is stepped this often
 
 }  // namespace
 
@@ -386,6 +388,19 @@ void ChannelPipeline::check_recording() {
   // Go on unrecorded (the audit row says so), or close.
   if (loss && s_.config().close_on_recording_failure)
     terminate("bastion: " + loss->what + "; session closed", loss->capped ? "recording capped" : "recording failed");
+}
+
+std::optional<int> ChannelPipeline::wants_wakeup_ms() const {
+  if (state_ == State::done || state_ == State::larval) return std::nullopt;  // only packets move these
+  // Approvals are polled; output the client's window holds back, or a
+  // closing channel's last words, are retried (as before deadlines were computed).
+  if (state_ != State::running || closing_ || client_.pending_bytes() > 0) return kPollMs;
+  std::optional<int> ms = exec_ ? exec_->wants_wakeup_ms() : std::nullopt;
+  if (const auto due = recording_.checkpoint_due_in(monotonic_seconds())) {
+    const int r = static_cast<int>(std::ceil(*due * 1000.0));
+    ms = std::min(ms.value_or(r), r);
+  }
+  return ms;
 }
 
 bool ChannelPipeline::step() {

@@ -56,8 +56,16 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   void terminate(const std::string& text, const std::string& reason);
   std::optional<int> exit_status() const { return final_status_; }
   bool holding_output() const { return pipeline_.holding(); }
-  // The executor waits for something (a settling echo) and must be stepped soon.
-  std::optional<int> wants_wakeup_ms() const { return exec_ ? exec_->wants_wakeup_ms() : std::nullopt; }
+  // How soon this channel must be stepped again although nothing arrived
+  // (its executor waits for a settling echo, an approval is polled, output
+  // waits for the client, the recording owes a checkpoint); nullopt: only
+  // when something arrives.
+  std::optional<int> wants_wakeup_ms() const;
+  // The session goes to sleep: buffers a burst grew are given back.
+  void trim() {
+    client_.trim();
+    recording_.trim();
+  }
   const std::string& end_reason() const { return end_reason_; }
 
  private:

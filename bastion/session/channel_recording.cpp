@@ -1,5 +1,7 @@
 #include "session/channel_recording.h"
 
+#include <algorithm>
+
 #include <filesystem>
 
 #include <unistd.h>
@@ -87,6 +89,15 @@ RecordingSeal ChannelRecording::seal(SealKind kind, const recorder::ChainState& 
 
 void ChannelRecording::checkpoint_if_due(double now) {
   if (writer_ && (checkpoint_due_ || now - last_checkpoint_ >= 1.0)) checkpoint();
+}
+
+std::optional<double> ChannelRecording::checkpoint_due_in(double now) const {
+  // What checkpoint() would do something with: the same conditions.
+  if (!writer_ || !ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty())
+    return std::nullopt;
+  if (checkpoint_due_) return 0.0;
+  if (writer_->chain_state().events == checkpointed_events_) return std::nullopt;
+  return std::max(0.0, last_checkpoint_ + 1.0 - now);
 }
 
 void ChannelRecording::checkpoint() {

@@ -61,6 +61,13 @@ class ChannelRecording {
   // one and a marker was written or a second has passed (the channel calls
   // this each pass).
   void checkpoint_if_due(double now);
+  // Seconds until checkpoint_if_due() has something to do (0: now); nullopt
+  // while everything written is checkpointed, so an idle channel sleeps.
+  std::optional<double> checkpoint_due_in(double now) const;
+  // The channel went quiet: the file's buffers give back their memory.
+  void trim() {
+    if (file_) file_->trim();
+  }
   // Closes the file, then the row with the signed final digest; the row
   // names the channel's audit row.
   void finish(int64_t command_id);

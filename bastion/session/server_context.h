@@ -12,6 +12,7 @@
 #include "approvals/webhook.h"
 #include "audit/audit_store.h"
 #include "common/id_pool.h"
+#include "common/wake_list.h"
 #include "config/config.h"
 #include "metrics/live_sessions.h"
 #include "metrics/metrics_registry.h"
@@ -47,8 +48,11 @@ class ServerContext {
     return config_;
   }
   void set_config(std::shared_ptr<const Config> c) {
-    std::lock_guard<std::mutex> g(mu_);
-    config_ = std::move(c);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      config_ = std::move(c);
+    }
+    wakers_.wake_all();  // sessions sleeping until a deadline recheck their access now
   }
   AuditStore& audit() { return audit_; }
   // Approval requests live in the audit store; a change made in this process
@@ -87,7 +91,18 @@ class ServerContext {
   IdPool& sandbox_uids() { return sandbox_uids_; }
 
   bool stopping() const { return stopping_.load(); }
-  void stop() { stopping_ = true; }
+  void stop() {
+    stopping_ = true;
+    wakers_.wake_all();
+  }
+  // Sessions sleep until their own next deadline; what concerns them all
+  // (a reload, shutdown) wakes each through this list.
+  WakeList& wakers() { return wakers_; }
+  // A session went quiet and gave back its buffers; the allocator returns
+  // free memory to the system from the main loop, at most once a second,
+  // since that walks every arena (sessions cannot make it run more often).
+  void want_memory_trim() { trim_wanted_ = true; }
+  bool take_memory_trim() { return trim_wanted_.exchange(false); }
 
   // Connection threads alive (pre- and post-auth): what shutdown waits for.
   int active() const { return active_.load(); }
@@ -180,6 +195,7 @@ class ServerContext {
   AuditStore& audit_;
   recorder::Flusher& flusher_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> trim_wanted_{false};
   ApprovalStore* approvals_ = nullptr;
   Webhook* webhook_ = nullptr;
   const AuditSigner* audit_signer_ = nullptr;
@@ -197,6 +213,7 @@ class ServerContext {
   std::map<std::string, ClientAccessIdentity> client_access_;
   MetricsRegistry metrics_;
   LiveSessions live_sessions_;
+  WakeList wakers_;
 };
 
 }  // namespace bastion

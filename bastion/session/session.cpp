@@ -1,7 +1,11 @@
 #include "session/session.h"
 
 #include <algorithm>
+#include <chrono>
+#include <climits>
 #include <utility>
+
+#include <poll.h>
 
 #include <nlohmann/json.hpp>
 
@@ -9,12 +13,12 @@
 #include "auth/cert_verifier.h"
 #include "common/log.h"
 #include "common/time_util.h"
+#include "session/session_wakeup.h"
 #include "auth/ssh_certificate.h"
 #include "targets/target_kind.h"
 
 namespace bastion {
 namespace {
-constexpr int kIdlePollMs = 200;
 constexpr int kHoldPollMs = 50;
 constexpr int64_t kExpiryWarning = 60;  // seconds before certificate expiry
 constexpr double kLingerSeconds = 2.0;  // wait for the client to leave after the last channel
@@ -413,12 +417,32 @@ bool Session::holding_output() const {
 
 int Session::idle_poll_ms() const {
   // Masked output held back for a possible straddling match is released
-  // after a short quiet period, and a shell line waits for its echo to
-  // settle: poll more often while either waits.
-  int ms = holding_output() ? kHoldPollMs : kIdlePollMs;
+  // after a short quiet period; a channel may wait for something (a shell
+  // line's echo to settle, an approval, a recording checkpoint). Besides
+  // those, the session sleeps until its own nearest deadline.
+  std::optional<int> channels_ms;
+  if (holding_output()) channels_ms = kHoldPollMs;
   for (const auto& c : channels_)
-    if (const auto w = c->wants_wakeup_ms()) ms = std::min(ms, std::max(0, *w));
-  return ms;
+    if (const auto w = c->wants_wakeup_ms()) channels_ms = std::min(channels_ms.value_or(*w), *w);
+  const double unix_frac =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  SessionDeadlines d;
+  d.mono_now = monotonic_seconds();
+  d.unix_now = unix_frac;
+  d.cert_expiry = static_cast<int64_t>(std::min<uint64_t>(identity_.valid_before, INT64_MAX));
+  d.expiry_warning = kExpiryWarning;
+  d.expiry_warned = expiry_warned_;
+  d.any_running = std::any_of(channels_.begin(), channels_.end(), [](auto& c) { return c->running(); });
+  if (grant_) d.next_grant_check = next_grant_check_;
+  d.started = started_;
+  d.max_session_length = options_.max_session_length.value_or(cfg_->limits.max_session_length);
+  d.last_activity = last_activity_;
+  d.idle_timeout = options_.idle_timeout.value_or(cfg_->limits.idle_timeout);
+  d.channels_ms = channels_ms;
+  d.woken_by_others = waker_ && waker_->fd() >= 0;
+  d.ended = !end_reason_.empty() || !deferred_end_.empty();
+  d.last_moved = last_moved_;
+  return session_sleep_ms(d);
 }
 
 // libssh may run the channel-open callback (and so append to channels_)
@@ -557,13 +581,32 @@ void Session::check_deadlines() {
 void Session::run(ssh_event ev) {
   ev_ = ev;
   ssh_set_blocking(client_, 0);
+  // A reload or shutdown wakes the loop, which otherwise sleeps until its
+  // next deadline. Added before the loop, never from a callback.
+  waker_ = std::make_unique<WakeList::Waker>(ctx_.wakers());
+  if (waker_->fd() >= 0 && ssh_event_add_fd(ev_, waker_->fd(), POLLIN, &Session::on_wake, waker_.get()) != SSH_OK)
+    waker_.reset();
   bool busy = false;
   double linger_until = 0;
+  bool trimmed = true;
   while (true) {
-    const int rc = ssh_event_dopoll(ev_, busy ? 0 : idle_poll_ms());
+    const int sleep_ms = busy ? 0 : idle_poll_ms();
+    // About to sleep past the polled passes: what a burst of output grew is
+    // given back, once per quiet spell, so an idle session holds little.
+    if (sleep_ms > kPolledMs && !trimmed) {
+      for_each_channel([](ChannelPipeline& c) { c.trim(); });
+      ctx_.want_memory_trim();
+      trimmed = true;
+    }
+    const int rc = ssh_event_dopoll(ev_, sleep_ms);
     if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
     busy = false;
     for_each_channel([&](ChannelPipeline& c) { busy |= c.step(); });
+    // Something arrived (rc SSH_OK; SSH_AGAIN is a timeout) or moved.
+    if (busy || rc == SSH_OK) {
+      last_moved_ = monotonic_seconds();
+      trimmed = false;
+    }
     deliver_notices();
     check_deadlines();
     release_channels([](const ChannelPipeline& c) { return c.done(); });
@@ -589,6 +632,13 @@ void Session::run(ssh_event ev) {
   release_channels([](const ChannelPipeline&) { return true; });
   if (end_reason_.empty()) end_reason_ = channel_reason_.empty() ? "client disconnected" : channel_reason_;
   if (target_) target_->detach();
+  if (waker_) ssh_event_remove_fd(ev_, waker_->fd());
+  waker_.reset();
+}
+
+int Session::on_wake(socket_t, int, void* userdata) {
+  static_cast<const WakeList::Waker*>(userdata)->drain();
+  return 0;
 }
 
 }  // namespace bastion

@@ -9,6 +9,7 @@
 
 #include "audit/audit_store.h"
 #include "common/ssh_handles.h"
+#include "common/wake_list.h"
 #include "config/config.h"
 #include "policy/policy.h"
 #include "policy/policy_chain.h"
@@ -30,7 +31,8 @@ class Session {
   // Called from libssh's channel-open callback.
   ssh_channel open_channel();
   bool holding_output() const;
-  // How long the event loop may sleep when nothing moved.
+  // How long the event loop may sleep when nothing moved: until the nearest
+  // deadline (session_wakeup.h), so an idle session costs no CPU.
   int idle_poll_ms() const;
   // A direct-tcpip channel: accepted (and started) only on a target whose
   // kind takes tunnels, to TARGET:PORT (the kind's port), for the user's own
@@ -100,6 +102,7 @@ class Session {
   // usable_targets() against one configuration.
   std::vector<std::string> usable_targets_in(const Config& cfg, bool tty);
   void check_deadlines();
+  static int on_wake(socket_t fd, int revents, void* userdata);
   void deliver_notices();  // refusals queued before any channel ran
   void recheck_access(const Config& cur, int64_t now);
   void end_all(const std::string& message, const std::string& reason);
@@ -126,6 +129,7 @@ class Session {
   bool picked_ = false;      // the target came from the picker, not the login name
   SessionOptions options_;
   ssh_event ev_ = nullptr;
+  std::unique_ptr<WakeList::Waker> waker_;  // in ev_ while run() runs
   // Declared before the target: given back only after the target (and every
   // child it ran as this uid) is gone.
   std::optional<IdLease> sandbox_uid_;
@@ -137,6 +141,7 @@ class Session {
   double started_ = 0;
   int64_t started_unix_ = 0;
   double last_activity_ = 0;
+  double last_moved_ = 0;  // monotonic: a step last moved bytes (idle_poll_ms settles after it)
   double ended_at_ = 0;
   int refused_requests_ = 0;
   std::shared_ptr<const Config> seen_config_;  // the config last checked against  // monotonic time end_reason_ was set (0: running)

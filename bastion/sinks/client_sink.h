@@ -18,6 +18,12 @@ class ClientSink : public OutputSink {
   std::string& pending(Stream s) { return s == Stream::out ? out_ : err_; }
   std::size_t pending_bytes() const { return out_.size() + err_.size(); }
   bool full() const { return pending_bytes() >= kHighWater; }
+  // Gives back the queues' memory once drained: a burst of output grows them
+  // to kHighWater and more, which an idle session need not keep holding.
+  void trim() {
+    for (std::string* q : {&out_, &err_})
+      if (q->empty()) std::string().swap(*q);
+  }
 
  private:
   std::string out_, err_;

@@ -82,8 +82,12 @@ class Executor {
   // Returns false when the target has no more output (finished or failed).
   virtual bool pump_output(OutputWriter& out, std::size_t budget) = 0;
   // How soon the session loop must step this channel again although nothing
-  // arrived (a decision waiting for the echo to settle); nullopt: no hurry.
-  virtual std::optional<int> wants_wakeup_ms() const { return std::nullopt; }
+  // arrived (a decision waiting for the echo to settle, a held command
+  // polled); nullopt: only when one of its descriptors or the client's
+  // packets wake the loop. An executor that does not say is stepped every
+  // kExecutorPollMs, so only those that need no timer let a session sleep.
+  static constexpr int kExecutorPollMs = 200;
+  virtual std::optional<int> wants_wakeup_ms() const { return kExecutorPollMs; }
   // Set once the target reported how the command ended.
   virtual ExitInfo exit_info() const = 0;
   virtual void close() = 0;

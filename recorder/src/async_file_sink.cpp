@@ -40,16 +40,20 @@ void AsyncFileSink::set_error(const std::string& e) {
 
 void AsyncFileSink::write_line(std::string line) {
   if (failed_ || closed_) return;
-  bool flush_now, kick;
+  bool flush_now, kick, first;
   {
     std::lock_guard<std::mutex> g(mu_);
     const std::size_t before = buf_.size();
+    first = before == 0;
     buf_ += line;
     flush_now = buf_.size() >= kHighWater || flusher_ == nullptr;
     kick = !flush_now && before < kKickAt && buf_.size() >= kKickAt;  // once per crossing
   }
   if (flush_now) flush();
   else if (kick) flusher_->kick(weak_from_this());
+  // The flusher sleeps while no sink holds anything: the first line since
+  // a flush tells it there is work (at most once per flush, per sink).
+  else if (first) flusher_->wake();
 }
 
 void AsyncFileSink::flush() {
@@ -92,6 +96,13 @@ void AsyncFileSink::chain(ChainState& state, std::string& last_line_digest) {
   last_line_digest = chain_.last_line_digest();
 }
 
+void AsyncFileSink::trim() {
+  std::lock_guard<std::mutex> wg(write_mu_);
+  std::string().swap(spare_);  // only flush() uses it, under write_mu_
+  std::lock_guard<std::mutex> g(mu_);
+  if (buf_.empty()) std::string().swap(buf_);
+}
+
 void AsyncFileSink::close() {
   if (closed_.exchange(true)) return;
   flush();
@@ -125,24 +136,44 @@ void Flusher::kick(std::weak_ptr<AsyncFileSink> sink) {
     std::lock_guard<std::mutex> g(mu_);
     kicked_.push_back(std::move(sink));
   }
-  cv_.notify_one();
+  cv_.notify_all();
+}
+
+void Flusher::wake() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (pending_) return;
+    pending_ = true;
+  }
+  cv_.notify_all();
 }
 
 void Flusher::run() {
   std::unique_lock<std::mutex> lk(mu_);
   const auto interval = std::chrono::milliseconds(interval_ms_);
-  auto due = std::chrono::steady_clock::now() + interval;
+  // When the periodic round is due; none while no sink holds lines, so an
+  // idle bastiond's flusher sleeps (no wakeups while nothing is recorded).
+  bool due_set = false;
+  std::chrono::steady_clock::time_point due{};
   while (!stop_) {
-    cv_.wait_until(lk, due, [this] { return stop_ || !kicked_.empty(); });
+    if (due_set)
+      cv_.wait_until(lk, due, [this] { return stop_ || !kicked_.empty(); });
+    else
+      cv_.wait(lk, [this] { return stop_ || pending_ || !kicked_.empty(); });
     if (stop_) break;
+    if (!due_set && pending_) {
+      // A sink got its first lines: an interval more, so lines gather into
+      // one write (a kick, a sink past kKickAt, cuts in).
+      due = std::chrono::steady_clock::now() + interval;
+      due_set = true;
+      if (kicked_.empty()) continue;
+    }
     std::vector<std::shared_ptr<AsyncFileSink>> live;
-    const auto now = std::chrono::steady_clock::now();
-    if (now < due) {
-      // Woken early: only the sinks that asked; the periodic pass stays due.
-      for (auto& w : kicked_)
-        if (auto s = w.lock()) live.push_back(std::move(s));
-    } else {
-      due = now + interval;
+    if (due_set && std::chrono::steady_clock::now() >= due) {
+      // Lines written from here on wake the next round; those before are
+      // flushed in this one.
+      pending_ = false;
+      due_set = false;
       for (auto it = sinks_.begin(); it != sinks_.end();) {
         if (auto s = it->lock()) {
           live.push_back(std::move(s));
@@ -151,6 +182,10 @@ void Flusher::run() {
           it = sinks_.erase(it);
         }
       }
+    } else {
+      // Woken early: only the sinks that asked; the periodic round stays due.
+      for (auto& w : kicked_)
+        if (auto s = w.lock()) live.push_back(std::move(s));
     }
     kicked_.clear();
     lk.unlock();

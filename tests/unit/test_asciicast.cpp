@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <string>
 #include <thread>
 
 #include <fcntl.h>
@@ -122,6 +125,47 @@ TEST_CASE("a truncated last line is tolerated; garbage elsewhere is not", "[asci
   std::istringstream v3("{\"version\":3,\"term\":{\"cols\":1,\"rows\":1}}\n");
   CHECK_FALSE(read_asciicast(v3, err));
   CHECK(err == "line 1: not an asciicast v2 header");
+}
+
+namespace {
+
+// Context switches of every thread of this process but the caller's: what
+// background threads (the flusher) did meanwhile.
+uint64_t other_threads_switches() {
+  uint64_t total = 0;
+  const std::string self = std::to_string(gettid());
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (e.path().filename() == self) continue;
+    std::ifstream f(e.path() / "status");
+    std::string line;
+    while (std::getline(f, line))
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+        total += std::stoull(line.substr(line.find(':') + 1));
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("the flusher sleeps while no sink has lines, and flushes soon after one gets some", "[asciicast][sink]") {
+  testutil::TempDir d;
+  Flusher flusher(10);
+  std::string err;
+  auto sink = AsyncFileSink::open(d / "idle.cast", &flusher, err);
+  REQUIRE(sink);
+  sink->write_line("first\n");
+  const auto flushed = [&](const std::string& text) {
+    for (int i = 0; i < 200 && testutil::slurp(d / "idle.cast") != text; ++i) usleep(10'000);
+    return testutil::slurp(d / "idle.cast") == text;
+  };
+  REQUIRE(flushed("first\n"));
+  usleep(50'000);  // the round that wrote it is over
+  // Idle: a 10 ms interval would be about 30 wakeups here.
+  const uint64_t before = other_threads_switches();
+  usleep(300'000);
+  CHECK(other_threads_switches() - before <= 2);
+  sink->write_line("second\n");
+  CHECK(flushed("first\nsecond\n"));
 }
 
 TEST_CASE("async file sink writes whole lines and reports write errors", "[asciicast][sink]") {

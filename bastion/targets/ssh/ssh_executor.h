@@ -22,6 +22,9 @@ class SshExecutor : public Executor {
   void window_change(int cols, int rows) override;
   void send_signal(const std::string& name) override;
   bool pump_output(OutputWriter& out, std::size_t budget) override;
+  // Everything here moves on packets (data, window adjusts, exit, close),
+  // which wake the session's poll: no timer.
+  std::optional<int> wants_wakeup_ms() const override { return std::nullopt; }
   ExitInfo exit_info() const override { return exit_; }
   void close() override;
 

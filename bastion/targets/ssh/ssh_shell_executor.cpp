@@ -96,7 +96,13 @@ void SshShellExecutor::write_own_words(OutputWriter& out) {
   if (!msg.empty()) out.write(Stream::out, std::move(msg));
 }
 
-std::optional<int> SshShellExecutor::wants_wakeup_ms() const { return tracker_.wants_wakeup_ms(); }
+std::optional<int> SshShellExecutor::wants_wakeup_ms() const {
+  // Input or an EOF held for the target's window, or output read early:
+  // retried on a timer, as before. Otherwise only the tracker's own waits
+  // (a line's echo settling, a review) need one; an idle shell sleeps.
+  if (tracker_.has_pending_target() || eof_pending_ || !early_.empty()) return kExecutorPollMs;
+  return tracker_.wants_wakeup_ms();
+}
 
 void SshShellExecutor::close() {
   if (closed_) return;

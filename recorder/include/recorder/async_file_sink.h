@@ -47,6 +47,9 @@ class AsyncFileSink : public LineSink, public std::enable_shared_from_this<Async
 
   // Writes out what is buffered; called by the Flusher and by close().
   void flush();
+  // Gives back the buffers' capacity where they are empty (the writer went
+  // quiet): a burst grows them to kHighWater each, reused while it lasts.
+  void trim();
 
  private:
   AsyncFileSink(int fd, Flusher* flusher) : fd_(fd), flusher_(flusher) {}
@@ -65,7 +68,8 @@ class AsyncFileSink : public LineSink, public std::enable_shared_from_this<Async
   std::string error_;
 };
 
-// One background thread flushing every registered sink each interval.
+// One background thread flushing every registered sink an interval after
+// one of them got lines; asleep while none has any.
 class Flusher {
  public:
   explicit Flusher(int interval_ms = 100);
@@ -76,6 +80,8 @@ class Flusher {
   void add(const std::shared_ptr<AsyncFileSink>& sink);
   // Asks for `sink` to be flushed now, on the flusher's thread.
   void kick(std::weak_ptr<AsyncFileSink> sink);
+  // A sink has lines to write (called by AsyncFileSink::write_line).
+  void wake();
 
  private:
   void run();
@@ -83,6 +89,7 @@ class Flusher {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool pending_ = false;  // a sink got lines since the last round began
   std::vector<std::weak_ptr<AsyncFileSink>> sinks_;
   std::vector<std::weak_ptr<AsyncFileSink>> kicked_;  // each sink at most once per kKickAt bytes
   std::thread thread_;
