@@ -6,7 +6,7 @@ import signal
 import sys
 import time
 
-from harness import BastionTest, Env, main, run
+from harness import BASTIONCTL, BastionTest, Env, main, run
 from pty_driver import PtySession
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -60,6 +60,18 @@ class RecordingOffReloadTest(BastionTest):
         finally:
             t.close()
             self.reload("off")
+
+    def test_verify_of_an_unrecorded_session_says_recording_was_off(self):
+        self.assertEqual(self.env.ssh("quiet", "echo verify-me").returncode, 0)
+        self.assertEqual(self.state_of("echo verify-me"), "off (by configuration)")
+        sid = self.env.audit("SELECT session_id FROM commands WHERE text='echo verify-me'")[0][0]
+        self.env.audit_eventually("SELECT count(*) FROM sessions WHERE id=? AND ended_at IS NOT NULL", [(1,)], (sid,))
+        r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf, sid])
+        out = r.stdout.decode()
+        # Not "no recordings in the store" (which is what a deleted recording looks like).
+        self.assertNotIn("no recordings in the store", out)
+        self.assertIn("off (by configuration)", out)
+        self.assertEqual(r.returncode, 0, out)
 
 
 class SleepingSessionDeadlinesTest(BastionTest):
