@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "audit/audit_signer.h"
+#include "audit/audit_store.h"
 #include "audit/chain_verifier.h"
 #include "audit/recording_verifier.h"
 #include "audit/sqlite_handles.h"
@@ -114,6 +115,25 @@ std::string session_ended_at(sqlite3* db, const std::string& session) {
   return sqlite3_step(st.get()) == SQLITE_ROW ? col(st.get(), 0) : "";
 }
 
+// No recording at all, and rightly: the session's channels ran on a target
+// with recording = "off", which its commands rows (chained: the audit chain
+// check below covers them) say. A row naming a recording, or one recorded
+// in any way, means a recording belongs in the store.
+bool unrecorded_by_config(sqlite3* db, const std::string& session) {
+  std::string error;
+  const SqliteStmt st = prepare_sqlite(
+      db,
+      "SELECT IFNULL(sum(recording_state=?1),0), "
+      "IFNULL(sum(IFNULL(recording,'')<>'' OR IFNULL(recording_state,'') IN ('complete','capped','failed')),0) "
+      "FROM commands WHERE session_id=?2",
+      error);
+  if (!st) return false;
+  sqlite3_bind_text(st.get(), 1, kRecordingOffByConfig, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st.get(), 2, session.c_str(), static_cast<int>(session.size()), SQLITE_TRANSIENT);
+  if (sqlite3_step(st.get()) != SQLITE_ROW) return false;
+  return sqlite3_column_int64(st.get(), 0) > 0 && sqlite3_column_int64(st.get(), 1) == 0;
+}
+
 int usage() {
   std::fprintf(stderr, "usage: bastionctl verify (--config FILE | --db FILE) [--key PUBFILE] [SESSION_ID | --all] [--json]\n"
                "       [--expect-head SEQ:HASH]\n");
@@ -207,7 +227,11 @@ int ctl_verify(const std::vector<std::string>& a) {
                                  {"state", r.state}, {"ok", v.ok}, {"result", v.what}});
     lines.push_back("recording " + r.session_id + " channel " + std::to_string(r.channel) + " (" + r.path + "): " + v.what);
   }
-  if (!session.empty() && count == 0) {
+  if (!session.empty() && count == 0 && unrecorded_by_config(h.get(), session)) {
+    lines.push_back(std::string("session ") + session + ": not recorded: recording " + kRecordingOffByConfig);
+    out["recordings"].push_back({{"session", session}, {"ok", true},
+                                 {"result", std::string("not recorded: recording ") + kRecordingOffByConfig}});
+  } else if (!session.empty() && count == 0) {
     ok = false;
     lines.push_back("session " + session + ": no recordings in the store");
     out["recordings"].push_back({{"session", session}, {"ok", false}, {"result", "no recordings in the store"}});

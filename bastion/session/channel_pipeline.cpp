@@ -125,7 +125,16 @@ void ChannelPipeline::start() {
   // Tunnels carry TLS records (the proxy decides and audits each request
   // inside); file transfers carry binary: neither is a terminal to record.
   const bool recorded = kind() != ChannelKind::subsystem && kind() != ChannelKind::tunnel;
-  if (recorded && t->settings && t->settings->recording_off()) {
+  // Off only while the live configuration says so too: a connection that
+  // authenticated while it was off (ControlMaster) keeps its config, and a
+  // reload that turned recording back on must reach its new channels.
+  const bool live_off = [&] {
+    const auto live = s_.context().config();
+    if (!live) return false;
+    const auto it = live->targets.find(t->name);
+    return it != live->targets.end() && it->second.settings && it->second.settings->recording_off();
+  }();
+  if (recorded && t->settings && t->settings->recording_off() && live_off) {
     recording_.turn_off();
     log_info("recording off by configuration", {{"session", s_.id()}, {"target", t->name}});
   } else if (recorded && !open_recording(err)) {

@@ -3,6 +3,7 @@
 // passed by reference; no globals.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -102,7 +103,14 @@ class ServerContext {
   // free memory to the system from the main loop, at most once a second,
   // since that walks every arena (sessions cannot make it run more often).
   void want_memory_trim() { trim_wanted_ = true; }
-  bool take_memory_trim() { return trim_wanted_.exchange(false); }
+  // Called by the main loop only, which runs on every accepted connection:
+  // a wish made within a second of the last trim waits (stays set) for it.
+  bool take_memory_trim() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_trim_ || !trim_wanted_.exchange(false)) return false;
+    next_trim_ = now + std::chrono::seconds(1);
+    return true;
+  }
 
   // Connection threads alive (pre- and post-auth): what shutdown waits for.
   int active() const { return active_.load(); }
@@ -196,6 +204,7 @@ class ServerContext {
   recorder::Flusher& flusher_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> trim_wanted_{false};
+  std::chrono::steady_clock::time_point next_trim_{};  // main loop only
   ApprovalStore* approvals_ = nullptr;
   Webhook* webhook_ = nullptr;
   const AuditSigner* audit_signer_ = nullptr;
