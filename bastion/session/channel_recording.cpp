@@ -96,7 +96,7 @@ std::optional<double> ChannelRecording::checkpoint_due_in(double now) const {
   if (!writer_ || !ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty())
     return std::nullopt;
   if (checkpoint_due_) return 0.0;
-  if (writer_->chain_state().events == checkpointed_events_) return std::nullopt;
+  if (writer_->events_handed() == checkpointed_events_) return std::nullopt;
   return std::max(0.0, last_checkpoint_ + 1.0 - now);
 }
 

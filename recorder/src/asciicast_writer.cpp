@@ -67,6 +67,7 @@ std::string AsciicastWriter::last_line_digest() const {
 
 void AsciicastWriter::hand_over(std::string line) {
   bytes_ += line.size();
+  ++lines_;
   if (!sink_chains_) chain_.add(line);
   sink_->write_line(std::move(line));
 }

@@ -225,3 +225,20 @@ TEST_CASE("a sink past its kick size is written by the flusher's thread, not the
   CHECK(size == written);
   sink->close();
 }
+
+TEST_CASE("the writer counts the events it hands over without making a chaining sink flush", "[asciicast][sink]") {
+  testutil::TempDir d;
+  Flusher flusher(60 * 1000);  // no periodic pass: only an asked-for flush writes
+  std::string err;
+  auto sink = AsyncFileSink::open(d / "e.cast", &flusher, err);
+  REQUIRE(sink);
+  AsciicastWriter w(std::make_unique<SharedSinkRef>(sink), {}, 0, [] { return 0.0; });
+  for (int i = 0; i < 5; ++i) w.output("line\r\n");
+  w.marker("m");
+  CHECK(w.events_handed() == 6);
+  // Counting did not write: the session asks this before every sleep.
+  CHECK(testutil::slurp(d / "e.cast").empty());
+  CHECK(w.chain_state().events == 6);  // the chain agrees (and this one flushes)
+  CHECK(!testutil::slurp(d / "e.cast").empty());
+  w.finish();
+}

@@ -48,6 +48,10 @@ class AsciicastWriter {
   void finish();
 
   uint64_t bytes_written() const { return bytes_; }
+  // Event lines handed to the sink (header not counted): chain_state().events
+  // without asking a chaining sink to flush (a session asks this before
+  // every sleep; the flush belongs on the flusher's thread).
+  uint64_t events_handed() const { return lines_ ? lines_ - 1 : 0; }
   // The hash chain over every line handed to the sink (header included).
   // A sink that chains lines itself is flushed to answer.
   ChainState chain_state() const;
@@ -73,6 +77,7 @@ class AsciicastWriter {
   Clock clock_;
   double start_;
   uint64_t bytes_ = 0;
+  uint64_t lines_ = 0;  // header included
   bool capped_ = false;
   bool finished_ = false;
   std::string carry_out_, carry_in_;
