@@ -98,6 +98,9 @@ void ChannelRecording::checkpoint() {
   // the file sink, which extends the chain as it writes).
   file_->flush();
   const recorder::ChainState st = writer_->chain_state();
+  // A failed write leaves the file short of the chain: vouching for it would
+  // sign lines that are not there (check() reports the failure).
+  if (writer_->failed()) return;
   if (st.events == checkpointed_events_) return;
   const RecordingSeal cp = seal(SealKind::checkpoint, st);
   std::string why;
