@@ -64,7 +64,7 @@ bool ChannelRecording::open(const Place& place, const Header& header, uint64_t m
   file_ = std::move(file);
   writer_ = std::move(writer);
   last_checkpoint_ = monotonic_seconds();
-  sink_ = RecorderSink(writer_.get(), h.newlines);
+  sink_ = RecorderSink(writer_.get());
   state_ = RecordingState::complete;
   return true;
 }
