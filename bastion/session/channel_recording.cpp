@@ -66,7 +66,7 @@ bool ChannelRecording::open(const Place& place, const Header& header, uint64_t m
   file_ = std::move(file);
   writer_ = std::move(writer);
   last_checkpoint_ = monotonic_seconds();
-  sink_ = RecorderSink(writer_.get(), h.newlines);
+  sink_ = RecorderSink(writer_.get());
   state_ = RecordingState::complete;
   return true;
 }
@@ -109,6 +109,9 @@ void ChannelRecording::checkpoint() {
   // the file sink, which extends the chain as it writes).
   file_->flush();
   const recorder::ChainState st = writer_->chain_state();
+  // A failed write leaves the file short of the chain: vouching for it would
+  // sign lines that are not there (check() reports the failure).
+  if (writer_->failed()) return;
   if (st.events == checkpointed_events_) return;
   const RecordingSeal cp = seal(SealKind::checkpoint, st);
   std::string why;

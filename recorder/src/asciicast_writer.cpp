@@ -10,7 +10,11 @@ namespace recorder {
 
 AsciicastWriter::AsciicastWriter(std::unique_ptr<LineSink> sink, const AsciicastHeader& h,
                                  uint64_t max_bytes, Clock clock)
-    : sink_(std::move(sink)), sink_chains_(sink_->chains_lines()), max_bytes_(max_bytes), clock_(std::move(clock)) {
+    : sink_(std::move(sink)),
+      sink_chains_(sink_->chains_lines()),
+      output_crlf_(h.newlines == OutputNewlines::crlf),
+      max_bytes_(max_bytes),
+      clock_(std::move(clock)) {
   start_ = clock_();
   nlohmann::ordered_json j;
   j["version"] = 2;
@@ -73,7 +77,7 @@ void AsciicastWriter::hand_over(std::string line) {
 }
 
 WriteResult AsciicastWriter::stream(char code, std::string& carry, std::string_view bytes,
-                                    bool final) {
+                                    bool final, bool lf_as_crlf) {
   std::string data;
   std::string_view chunk = bytes;
   if (!carry.empty()) {
@@ -88,12 +92,16 @@ WriteResult AsciicastWriter::stream(char code, std::string& carry, std::string_v
   if (chunk.empty()) return capped_ ? WriteResult::capped : WriteResult::ok;
 
   std::string line = event_prefix(code);
-  const bool replaced = append_json_escaped(line, chunk);
+  // The UTF-8 carry is the same with or without the translation: a '\n'
+  // ends any sequence before it, so it never sits in an unfinished tail.
+  const bool replaced = append_json_escaped(line, chunk, lf_as_crlf);
   line += "\"]\n";
   if (!replaced) return emit(std::move(line));
   const std::string time_part = line.substr(1, line.find(',') - 1);
   // Exact bytes for auditors; players skip the unknown "b" code.
-  std::string exact = "[" + time_part + ", \"b\", \"" + base64_encode(chunk) + "\"]\n";
+  // (as recorded: translated too; this path is rare, so the copy is here).
+  const std::string recorded = lf_as_crlf ? lf_to_crlf(chunk) : std::string(chunk);
+  std::string exact = "[" + time_part + ", \"b\", \"" + base64_encode(recorded) + "\"]\n";
   // Both lines or neither: an "o" line alone would give `recording cat
   // --raw` replacement characters the target never sent.
   if (!sink_->failed() && !capped_ && max_bytes_ && bytes_ + line.size() + exact.size() + kCapReserve > max_bytes_)
@@ -104,11 +112,11 @@ WriteResult AsciicastWriter::stream(char code, std::string& carry, std::string_v
 }
 
 WriteResult AsciicastWriter::output(std::string_view bytes) {
-  return stream('o', carry_out_, bytes, false);
+  return stream('o', carry_out_, bytes, false, output_crlf_);
 }
 
 WriteResult AsciicastWriter::input(std::string_view bytes) {
-  return stream('i', carry_in_, bytes, false);
+  return stream('i', carry_in_, bytes, false, false);
 }
 
 WriteResult AsciicastWriter::resize(int cols, int rows) {
@@ -127,8 +135,8 @@ WriteResult AsciicastWriter::marker(std::string_view label) {
 void AsciicastWriter::finish() {
   if (finished_) return;
   finished_ = true;
-  if (!carry_out_.empty()) stream('o', carry_out_, {}, true);
-  if (!carry_in_.empty()) stream('i', carry_in_, {}, true);
+  if (!carry_out_.empty()) stream('o', carry_out_, {}, true, output_crlf_);
+  if (!carry_in_.empty()) stream('i', carry_in_, {}, true, false);
   sink_->close();
 }
 

@@ -79,7 +79,7 @@ std::size_t plain_ascii_prefix(const unsigned char* p, std::size_t n) {
 
 }  // namespace
 
-bool append_json_escaped(std::string& out, std::string_view bytes) {
+bool append_json_escaped(std::string& out, std::string_view bytes, bool lf_as_crlf) {
   static constexpr char hex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const std::size_t n = bytes.size();
@@ -114,7 +114,7 @@ bool append_json_escaped(std::string& out, std::string_view bytes) {
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
+      case '\n': out += lf_as_crlf ? "\\r\\n" : "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       case '\b': out += "\\b"; break;

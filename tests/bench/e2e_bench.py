@@ -10,6 +10,7 @@ ProxyJump, in one run, against the same real sshd. Prints medians and ratios.
   printed, clearly labelled, not recorded as headline figures.
 """
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -117,6 +118,9 @@ def main():
                detail=f"recording on {mib / rec:.0f} MiB/s, off {mib / norec_t:.0f} MiB/s")
     finally:
         env.close()
+        # Each run leaves GiBs of recordings: a shared disk filled up with them.
+        if os.environ.get("BASTION_KEEP_TMP") is None:
+            shutil.rmtree(env.d, ignore_errors=True)
 
 
 if __name__ == "__main__":

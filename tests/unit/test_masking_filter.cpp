@@ -292,3 +292,38 @@ TEST_CASE("the work per byte stays bounded when a large window meets small reads
   CHECK(out + tail == masked_whole({{"(?i)((?:password|token)\\s*[=:]\\s*)\\S+", "****"}, {"AKIA[0-9A-Z]{16}", "****"}}, line));
   CHECK(f.searched() <= 6 * 2 * line.size());  // two rules, each searching every byte at most ~5 times
 }
+
+TEST_CASE("output written from a read buffer is masked like any other, and passes as read without a mask", "[mask]") {
+  // SshExecutor hands the pipeline a view of its read buffer; the pipeline
+  // skips the copy only when no filter at all applies.
+  const std::string line = "key AKIAABCDEFGHIJKLMNOP here\n";
+  for (std::size_t at = 1; at < line.size(); ++at) {
+    INFO("cut at " << at);
+    OutputPipeline p;
+    Capture c;
+    p.add_filter(std::make_unique<MaskingFilter>(kAws));
+    p.add_sink(&c);
+    p.write_view(Stream::out, std::string_view(line).substr(0, at));
+    p.write_view(Stream::out, std::string_view(line).substr(at));
+    p.end_of_stream();
+    CHECK(c.text == "key [MASKED] here\n");
+  }
+  {  // a command's masks alone (a SQL statement's)
+    OutputPipeline p;
+    Capture c;
+    p.add_sink(&c);
+    p.begin_command(std::make_unique<MaskingFilter>(kAws));
+    p.write_view(Stream::out, line);
+    p.end_command();
+    p.write_view(Stream::err, line);  // after the command: its masks no longer apply
+    CHECK(c.text == "key [MASKED] here\n" + line);
+  }
+  {
+    OutputPipeline p;
+    Capture c;
+    p.add_sink(&c);
+    p.write_view(Stream::out, line);
+    CHECK(c.pieces == std::vector<std::string>{line});
+    CHECK(p.take_activity());
+  }
+}

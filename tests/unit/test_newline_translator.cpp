@@ -30,7 +30,7 @@ std::string record(const std::vector<std::string>& chunks, OutputNewlines newlin
   h.newlines = newlines;
   {
     AsciicastWriter w(std::make_unique<MemorySink>(text), h, 0, [] { return 0.0; });
-    bastion::RecorderSink sink(&w, newlines);
+    bastion::RecorderSink sink(&w);
     for (const auto& c : chunks) sink.write(bastion::Stream::out, c);
   }
   return text;

@@ -62,7 +62,7 @@ bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
       const auto want = static_cast<uint32_t>(std::min(sizeof buf, budget - moved));
       const int n = ssh_channel_read_nonblocking(ch_.get(), buf, want, is_stderr);
       if (n <= 0) break;
-      out.write(is_stderr ? Stream::err : Stream::out, std::string(buf, static_cast<std::size_t>(n)));
+      out.write_view(is_stderr ? Stream::err : Stream::out, std::string_view(buf, static_cast<std::size_t>(n)));
       moved += static_cast<std::size_t>(n);
     }
     if (moved >= budget) more = true;

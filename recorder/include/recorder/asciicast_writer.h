@@ -40,6 +40,8 @@ class AsciicastWriter {
   AsciicastWriter(const AsciicastWriter&) = delete;
   AsciicastWriter& operator=(const AsciicastWriter&) = delete;
 
+  // Output as the target sent it; a crlf header records each '\n' as "\r\n"
+  // (newline_translator.h), translated as it is escaped.
   WriteResult output(std::string_view bytes);
   WriteResult input(std::string_view bytes);
   WriteResult resize(int cols, int rows);
@@ -64,7 +66,7 @@ class AsciicastWriter {
   static constexpr uint64_t kCapReserve = 256;
 
  private:
-  WriteResult stream(char code, std::string& carry, std::string_view bytes, bool final);
+  WriteResult stream(char code, std::string& carry, std::string_view bytes, bool final, bool lf_as_crlf);
   WriteResult emit(std::string line);
   // Past the cap: the marker line, then nothing more.
   WriteResult cap();
@@ -73,6 +75,7 @@ class AsciicastWriter {
 
   std::unique_ptr<LineSink> sink_;
   bool sink_chains_;  // the sink extends the chain (chain_ unused)
+  bool output_crlf_;  // the header says crlf: output() records '\n' as "\r\n"
   uint64_t max_bytes_;
   Clock clock_;
   double start_;

@@ -14,8 +14,10 @@ std::size_t utf8_complete_prefix(std::string_view bytes);
 
 // Appends `bytes` to `out` as the body of a JSON string (no quotes).
 // Invalid UTF-8 bytes become U+FFFD (what a terminal shows for them).
-// Returns true when any byte had to be replaced.
-bool append_json_escaped(std::string& out, std::string_view bytes);
+// Returns true when any byte had to be replaced. With lf_as_crlf, every '\n'
+// is escaped as the pair "\r\n" (lf_to_crlf fused into the escape: one pass
+// and no translated copy on the output path of a channel without a pty).
+bool append_json_escaped(std::string& out, std::string_view bytes, bool lf_as_crlf = false);
 
 std::string base64_encode(std::string_view bytes);
 // Returns false on malformed input.

@@ -1,0 +1,76 @@
+// ChannelRecording's ledger: what it signs and stores about its file.
+#include <catch2/catch.hpp>
+
+#include <climits>
+#include <filesystem>
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "audit/sqlite_audit_store.h"
+#include "common/time_util.h"
+#include "session/channel_recording.h"
+#include "test_util.h"
+
+using namespace bastion;
+
+namespace {
+
+int64_t count(const std::string& db, const char* sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  const int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return n;
+}
+
+// The descriptor this process holds on `path`.
+int fd_of(const std::string& path) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec) == path) return std::stoi(e.path().filename().string());
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a recording whose file cannot be written gets no checkpoint", "[channel_recording]") {
+  // A checkpoint vouches that the file holds the lines up to it; after a
+  // failed write the file does not, so none may be signed or stored.
+  testutil::TempDir d;
+  std::string err;
+  auto store = SqliteAuditStore::open(d / "audit.db", err);
+  REQUIRE(store);
+  recorder::Flusher flusher(3600 * 1000);  // flushes only when asked
+  ChannelRecording rec;
+  REQUIRE(rec.open({.dir = d / "rec", .session_id = "s1", .channel = 0}, {.pty = std::nullopt, .title = "t", .command = "yes"},
+                   0, flusher, {.store = store.get(), .signer = nullptr}, err));
+  rec.sink().write(Stream::out, "first\n");
+  rec.checkpoint_if_due(monotonic_seconds() + 2);
+  REQUIRE(count(d / "audit.db", "SELECT count(*) FROM recording_checkpoints") == 1);
+  CHECK(count(d / "audit.db", "SELECT events FROM recording_checkpoints") == 1);  // "first"
+
+  // The file now answers every write with ENOSPC.
+  const int fd = fd_of(rec.path());
+  REQUIRE(fd >= 0);
+  const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  REQUIRE(full >= 0);
+  REQUIRE(::dup2(full, fd) == fd);
+  ::close(full);
+  rec.sink().write(Stream::out, "second\n");
+  rec.checkpoint_if_due(monotonic_seconds() + 4);
+
+  CHECK(count(d / "audit.db", "SELECT count(*) FROM recording_checkpoints") == 1);
+  CHECK(count(d / "audit.db", "SELECT cp_events FROM recordings") == 1);
+  const auto loss = rec.check();
+  REQUIRE(loss);
+  CHECK_FALSE(loss->capped);
+  CHECK(loss->what == "recording failed: recording write failed: No space left on device");
+  CHECK(rec.state() == RecordingState::failed);
+}
