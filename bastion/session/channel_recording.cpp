@@ -85,28 +85,31 @@ RecordingSeal ChannelRecording::seal(SealKind kind) const {
   return s;
 }
 
-void ChannelRecording::checkpoint_if_due(double now) {
-  if (writer_ && (checkpoint_due_ || now - last_checkpoint_ >= 1.0)) checkpoint();
-}
-
-void ChannelRecording::checkpoint() {
-  if (!ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty()) return;
-  last_checkpoint_ = monotonic_seconds();
-  checkpoint_due_ = false;
-  if (writer_->chain_state().events == checkpointed_events_) return;
+std::optional<RecordingCheckpoint> ChannelRecording::new_checkpoint() {
+  if (!writer_ || !ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty())
+    return std::nullopt;
+  if (writer_->chain_state().events == checkpointed_events_) return std::nullopt;
   // What the checkpoint vouches for is in the file before it is stored, so
   // a kill -9 leaves a file that verifies up to it.
   file_->flush();
-  const RecordingSeal cp = seal(SealKind::checkpoint);
-  std::string why;
-  if (ledger_.signer && cp.signature.empty()) why = "cannot sign a checkpoint";
-  else if (!ledger_.store->recording_checkpoint(row_id_, cp, why)) why = "checkpoint: " + why;
-  else {
-    checkpointed_events_ = cp.events;
-    return;
+  RecordingCheckpoint cp{.recording_id = row_id_, .seal = seal(SealKind::checkpoint)};
+  if (ledger_.signer && cp.seal.signature.empty()) {
+    ledger_error_ = "cannot sign a checkpoint";
+    return std::nullopt;
   }
-  ledger_error_ = why;
+  return cp;
 }
+
+std::optional<RecordingCheckpoint> ChannelRecording::due_checkpoint(double now) {
+  if (!writer_ || !(checkpoint_due_ || now - last_checkpoint_ >= 1.0)) return std::nullopt;
+  last_checkpoint_ = now;
+  checkpoint_due_ = false;
+  return new_checkpoint();
+}
+
+void ChannelRecording::checkpoint_stored(const RecordingCheckpoint& cp) { checkpointed_events_ = cp.seal.events; }
+
+void ChannelRecording::checkpoint_failed(const std::string& why) { ledger_error_ = "checkpoint: " + why; }
 
 void ChannelRecording::input(std::string_view data) {
   if (writer_) writer_->input(data);

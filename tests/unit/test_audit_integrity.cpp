@@ -666,3 +666,56 @@ TEST_CASE("a chained write looks its row up by an index, never by a scan of the 
   CHECK(rows(votes, "3/bob") == "3|bob;");
   CHECK(rows(votes, "03/bob").empty());
 }
+
+TEST_CASE("a channel's end rows and its recording checkpoint commit together, or none of them", "[integrity][i17]") {
+  // One transaction per channel pass instead of one per end row and one per
+  // checkpoint. A checkpoint that cannot be stored fails the end rows too.
+  testutil::TempDir d;
+  std::string err;
+  std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
+  auto s = SqliteAuditStore::open(d / "audit.db", err);
+  REQUIRE(s);
+  s->set_signer(signer);
+  REQUIRE(s->session_started(session("S1"), err));
+  int64_t rec = 0;
+  REQUIRE(s->recording_opened({.session_id = "S1", .channel = 0, .path = "/r/S1-0.cast", .opened_at = "t",
+                               .start = {.events = 1, .bytes = 10, .digest = "d0", .tail = "", .signature = "", .at = ""}},
+                              rec, err));
+  int64_t a = 0, b = 0, c = 0;
+  REQUIRE(s->command_started(command("S1", "allow"), a, err));
+  REQUIRE(s->command_started(command("S1", "allow"), b, err));
+  REQUIRE(s->command_started(command("S1", "allow"), c, err));
+  auto end = [](int64_t id, int64_t rows) {
+    return CommandEnd{.command_id = id, .ended_at = "2026-01-01T00:00:02Z", .exit_status = 0, .exit_signal = "",
+                      .bytes_in = 1, .bytes_out = 2, .recording_state = "complete", .rows = rows, .duration_us = 5,
+                      .error = "", .masked_columns = ""};
+  };
+  const RecordingCheckpoint cp{.recording_id = rec,
+                               .seal = {.events = 3, .bytes = 40, .digest = "d3", .tail = "", .signature = "sig", .at = "t"}};
+  REQUIRE(s->commands_ended({end(a, 1), end(b, 2)}, &cp, err));
+  CHECK(one(d / "audit.db", "SELECT group_concat(id || ':' || rows, ',') FROM commands WHERE ended_at IS NOT NULL") ==
+        std::to_string(a) + ":1," + std::to_string(b) + ":2");
+  CHECK(one(d / "audit.db", "SELECT recording_id || '/' || events || '/' || digest FROM recording_checkpoints") ==
+        std::to_string(rec) + "/3/d3");
+  CHECK(one(d / "audit.db", "SELECT cp_events FROM recordings") == "3");
+  // All chained, the checkpoint first.
+  CHECK(one(d / "audit.db", "SELECT group_concat(tbl, ',') FROM (SELECT tbl FROM audit_chain ORDER BY seq DESC LIMIT 3)") ==
+        "commands,commands,recording_checkpoints");
+
+  // The recording's row is closed: its checkpoint cannot be stored, and the
+  // end row that came with it is not written either.
+  REQUIRE(s->recording_closed(rec, c, {.events = 4, .bytes = 50, .digest = "d4", .tail = "t4", .signature = "sig", .at = "t"},
+                              err));
+  const RecordingCheckpoint late{.recording_id = rec,
+                                 .seal = {.events = 4, .bytes = 50, .digest = "d4", .tail = "", .signature = "sig", .at = "t"}};
+  CHECK_FALSE(s->commands_ended({end(c, 3)}, &late, err));
+  CHECK(err == "no open recording row " + std::to_string(rec));
+  CHECK(one(d / "audit.db", "SELECT ended_at IS NULL FROM commands WHERE id=" + std::to_string(c)) == "1");
+  CHECK(one(d / "audit.db", "SELECT COUNT(*) FROM recording_checkpoints") == "1");
+  REQUIRE(s->command_ended(end(c, 3), err));
+  CHECK(one(d / "audit.db", "SELECT rows FROM commands WHERE id=" + std::to_string(c)) == "3");
+  REQUIRE(s->anchor_chain(true, err));
+  std::string e2;
+  const SqliteDb h = open_sqlite_readonly(d / "audit.db", e2);
+  CHECK(verify_audit_chain(h.get(), signer->verifier()).problems.empty());
+}
