@@ -1,6 +1,9 @@
 #include "audit/audit_chain.h"
 
 #include <cstring>
+#include <map>
+#include <optional>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -16,7 +19,74 @@ const ChainedTable* chained_table(const std::string& name) {
   return nullptr;
 }
 
+namespace {
+
+// The JSON nlohmann's dump gives (sorted keys, no spaces) for a row whose
+// values are integers, NULLs and text of bytes below 0x7f only (ids, times,
+// SQL, paths: nearly every row), built without a json tree; nullopt for any
+// other row, which takes the general path. Both spell the same row the
+// same bytes: verify recomputes the chain with this function.
+std::optional<std::string> plain_row_json(sqlite3_stmt* st, int first) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::map<std::string_view, std::string> fields;  // sorted like nlohmann's object; a repeated name: the last
+  for (int c = first; c < sqlite3_column_count(st); ++c) {
+    const char* name = sqlite3_column_name(st, c);
+    if (std::strncmp(name, "cp_", 3) == 0) continue;
+    for (const char* n = name; *n; ++n)
+      if (static_cast<unsigned char>(*n) < 0x20 || static_cast<unsigned char>(*n) >= 0x7f || *n == '"' || *n == '\\')
+        return std::nullopt;
+    std::string v;
+    switch (sqlite3_column_type(st, c)) {
+      case SQLITE_NULL: v = "null"; break;
+      case SQLITE_INTEGER: v = std::to_string(sqlite3_column_int64(st, c)); break;
+      case SQLITE_TEXT: {
+        const auto* t = sqlite3_column_text(st, c);
+        const auto len = static_cast<std::size_t>(sqlite3_column_bytes(st, c));
+        v.reserve(len + 2);
+        v += '"';
+        for (std::size_t i = 0; i < len; ++i) {
+          const unsigned char ch = t[i];
+          switch (ch) {
+            case '"': v += "\\\""; break;
+            case '\\': v += "\\\\"; break;
+            case '\b': v += "\\b"; break;
+            case '\f': v += "\\f"; break;
+            case '\n': v += "\\n"; break;
+            case '\r': v += "\\r"; break;
+            case '\t': v += "\\t"; break;
+            default:
+              if (ch >= 0x7f) return std::nullopt;
+              if (ch < 0x20) {
+                v += "\\u00";
+                v += hex[ch >> 4];
+                v += hex[ch & 15];
+              } else {
+                v += static_cast<char>(ch);
+              }
+          }
+        }
+        v += '"';
+        break;
+      }
+      default: return std::nullopt;  // float, blob
+    }
+    fields[name] = std::move(v);
+  }
+  std::string out = "{";
+  for (const auto& [k, v] : fields) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    out += k;
+    out += "\":";
+    out += v;
+  }
+  return out += '}';
+}
+
+}  // namespace
+
 std::string row_json(sqlite3_stmt* st, int first) {
+  if (auto plain = plain_row_json(st, first)) return std::move(*plain);
   nlohmann::json j = nlohmann::json::object();
   for (int c = first; c < sqlite3_column_count(st); ++c) {
     const char* name = sqlite3_column_name(st, c);

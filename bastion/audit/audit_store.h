@@ -55,6 +55,13 @@ struct CommandStart {
   std::string details;        // JSON: what the command source parsed (CommandFacts::audit_details)
 };
 
+// A recording checkpoint stored with a channel's batched end rows: one
+// transaction instead of two.
+struct RecordingCheckpoint {
+  int64_t recording_id = 0;
+  RecordingSeal seal;
+};
+
 struct CommandEnd {
   int64_t command_id = 0;
   std::string ended_at;
@@ -111,7 +118,11 @@ class AuditStore : public IssuedCertLedger {
   virtual bool session_retargeted(const std::string& id, const std::string& target, std::string& error) = 0;
   // Sets `id` to the new row's id.
   virtual bool command_started(const CommandStart& c, int64_t& id, std::string& error) = 0;
-  virtual bool command_ended(const CommandEnd& c, std::string& error) = 0;
+  // Every end row and, with `checkpoint`, that recording checkpoint in one
+  // transaction: all or nothing.
+  virtual bool commands_ended(const std::vector<CommandEnd>& ends, const RecordingCheckpoint* checkpoint,
+                              std::string& error) = 0;
+  bool command_ended(const CommandEnd& c, std::string& error) { return commands_ended({c}, nullptr, error); }
   virtual bool auth_event(const AuthEvent& e, std::string& error) = 0;
   // cert_issued: from IssuedCertLedger.
   // Brings the command search index up to date, a bounded batch per call

@@ -413,10 +413,18 @@ bool SqliteAuditStore::command_started(const CommandStart& c, int64_t& id, std::
   return anchor_soon();
 }
 
-bool SqliteAuditStore::command_ended(const CommandEnd& c, std::string& error) {
+bool SqliteAuditStore::commands_ended(const std::vector<CommandEnd>& ends, const RecordingCheckpoint* checkpoint,
+                                      std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
-  return txn && unchanged_since_chained("commands", std::to_string(c.command_id), error) &&
+  if (!txn || (checkpoint && !store_checkpoint(checkpoint->recording_id, checkpoint->seal, error))) return false;
+  for (const CommandEnd& c : ends)
+    if (!store_end(c, error)) return false;
+  return txn.commit(error) && anchor_soon();
+}
+
+bool SqliteAuditStore::store_end(const CommandEnd& c, std::string& error) {
+  return unchanged_since_chained("commands", std::to_string(c.command_id), error) &&
          execute("UPDATE commands SET ended_at=?, exit_status=?, exit_signal=?, bytes_in=?, bytes_out=?, "
                  "recording_state=?, rows=?, duration_us=?, error=?, masked_columns=? WHERE id=?",
                  {c.ended_at, opt_int(c.exit_status), opt_text(c.exit_signal), u64(c.bytes_in), u64(c.bytes_out),
@@ -424,8 +432,7 @@ bool SqliteAuditStore::command_ended(const CommandEnd& c, std::string& error) {
                   c.duration_us ? Param{*c.duration_us} : Param{nullptr}, opt_text(c.error),
                   opt_text(c.masked_columns), c.command_id},
                  error) &&
-         (changes() == 0 || chain_row("commands", std::to_string(c.command_id), error)) && txn.commit(error) &&
-         anchor_soon();
+         (changes() == 0 || chain_row("commands", std::to_string(c.command_id), error));
 }
 
 bool SqliteAuditStore::cert_issued(const IssuedCert& c, std::string& error) {

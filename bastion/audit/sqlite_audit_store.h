@@ -44,7 +44,9 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   bool session_ended(const SessionEnd& s, std::string& error) override;
   bool session_retargeted(const std::string& id, const std::string& target, std::string& error) override;
   bool command_started(const CommandStart& c, int64_t& id, std::string& error) override;
-  bool command_ended(const CommandEnd& c, std::string& error) override;
+  using AuditStore::command_ended;
+  bool commands_ended(const std::vector<CommandEnd>& ends, const RecordingCheckpoint* checkpoint,
+                      std::string& error) override;
   bool auth_event(const AuthEvent& e, std::string& error) override;
   bool cert_issued(const IssuedCert& c, std::string& error) override;
   bool index_pending(std::string& error) override;
@@ -75,6 +77,10 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   int schema_version();
 
  private:
+  // recording_checkpoint's writes, inside the caller's transaction.
+  bool store_checkpoint(int64_t id, const RecordingSeal& checkpoint, std::string& error);
+  // One end row's update and chain entry, inside the caller's transaction.
+  bool store_end(const CommandEnd& c, std::string& error);
   SqliteAuditStore(sqlite3* db, std::string writer) : db_(db), writer_(std::move(writer)) {}
   bool migrate(std::string& error);
   bool exec(const char* sql, std::string& error);

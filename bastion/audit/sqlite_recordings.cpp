@@ -37,7 +37,11 @@ bool SqliteAuditStore::recording_opened(const RecordingOpened& r, int64_t& id, s
 bool SqliteAuditStore::recording_checkpoint(int64_t id, const RecordingSeal& cp, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
-  if (!txn || !execute("UPDATE recordings SET cp_events=?, cp_bytes=?, cp_digest=?, cp_signature=?, cp_at=? "
+  return txn && store_checkpoint(id, cp, error) && txn.commit(error) && anchor_soon();
+}
+
+bool SqliteAuditStore::store_checkpoint(int64_t id, const RecordingSeal& cp, std::string& error) {
+  if (!execute("UPDATE recordings SET cp_events=?, cp_bytes=?, cp_digest=?, cp_signature=?, cp_at=? "
                        "WHERE id=? AND state='open'",
                        {u64(cp.events), u64(cp.bytes), cp.digest, cp.signature, cp.at, id}, error))
     return false;
@@ -45,8 +49,7 @@ bool SqliteAuditStore::recording_checkpoint(int64_t id, const RecordingSeal& cp,
   return execute("INSERT INTO recording_checkpoints (recording_id, events, bytes, digest, signature, at) "
                  "VALUES (?,?,?,?,?,?)",
                  {id, u64(cp.events), u64(cp.bytes), cp.digest, cp.signature, cp.at}, error) &&
-         chain_row("recording_checkpoints", std::to_string(id) + "/" + std::to_string(cp.events), error) &&
-         txn.commit(error) && anchor_soon();
+         chain_row("recording_checkpoints", std::to_string(id) + "/" + std::to_string(cp.events), error);
 }
 
 bool SqliteAuditStore::recording_closed(int64_t id, int64_t command_id, const RecordingSeal& f, std::string& error) {

@@ -43,6 +43,11 @@ ChannelGate::ChannelGate(Session& s, int channel, ChannelRecording& recording, O
                          ChannelMessages& messages)
     : s_(s), channel_(channel), recording_(recording), output_(output), messages_(messages) {}
 
+ChannelGate::~ChannelGate() {
+  std::string ignored;  // logged by flush_ends
+  flush_ends(nullptr, ignored);
+}
+
 GateResult ChannelGate::record(const CommandRequest& req, Decision decision, GateScope scope) {
   GateResult g;
   g.decision = std::move(decision);
@@ -238,10 +243,18 @@ CommandEnd ChannelGate::statement_end(int64_t command_id, const CommandOutcome& 
           .masked_columns = results ? o.masked_columns : ""};
 }
 
-void ChannelGate::end_row(CommandEnd e) const {
+void ChannelGate::end_row(CommandEnd e) {
   e.ended_at = iso8601_now();
-  std::string err;
-  if (!s_.audit().command_ended(e, err)) log_error("audit write failed", {{"session", s_.id()}, {"error", err}});
+  pending_ends_.push_back(std::move(e));
+}
+
+bool ChannelGate::flush_ends(const RecordingCheckpoint* checkpoint, std::string& error) {
+  if (pending_ends_.empty() && !checkpoint) return true;
+  const std::vector<CommandEnd> ends = std::move(pending_ends_);
+  pending_ends_.clear();
+  if (s_.audit().commands_ended(ends, checkpoint, error)) return true;
+  log_error("audit write failed", {{"session", s_.id()}, {"error", error}});
+  return false;
 }
 
 void ChannelGate::log_decision(const CommandRequest& req, const Decision& d) const {

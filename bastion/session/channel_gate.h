@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "approvals/pending_approval.h"
 #include "audit/audit_store.h"
@@ -49,6 +50,7 @@ class ChannelGate : public CommandGate {
  public:
   ChannelGate(Session& s, int channel, ChannelRecording& recording, OutputPipeline& output,
               ChannelMessages& messages);
+  ~ChannelGate() override;
   ChannelGate(const ChannelGate&) = delete;
   ChannelGate& operator=(const ChannelGate&) = delete;
 
@@ -64,8 +66,15 @@ class ChannelGate : public CommandGate {
   // An audit row alone, for what the bastion refuses or runs itself before
   // any policy decision (recording unavailable, reserved targets).
   int64_t audit_only(const std::string& kind, const std::string& text, const Decision& d);
-  // Finishes an audit row (stamps ended_at; a failed write is logged).
-  void end_row(CommandEnd e) const;
+  // Finishes an audit row: stamps ended_at and queues it for flush_ends
+  // (the channel flushes once per pass, before output reaches the client,
+  // and when it closes; the destructor flushes what is left).
+  void end_row(CommandEnd e);
+  bool ends_pending() const { return !pending_ends_.empty(); }
+  // The queued end rows and `checkpoint` (may be null) in one transaction;
+  // a failure is logged and in `error` (the rows stay unended, as if the
+  // bastion had stopped: the store shows them interrupted).
+  bool flush_ends(const RecordingCheckpoint* checkpoint, std::string& error);
 
   struct Held {
     ApprovalOutcome outcome;
@@ -114,6 +123,7 @@ class ChannelGate : public CommandGate {
   const TargetConfig* target_ = nullptr;  // the session's config snapshot owns it
   bool tty_ = false;
   std::map<int64_t, Waiting> waiting_;
+  std::vector<CommandEnd> pending_ends_;
 };
 
 // The user-facing reason a decision refuses: the policy's reason, or for a

@@ -389,8 +389,17 @@ bool ChannelPipeline::drain_to_client() {
   return moved;
 }
 
+void ChannelPipeline::flush_audit(bool with_checkpoint) {
+  const auto cp = with_checkpoint ? recording_.due_checkpoint(monotonic_seconds()) : std::nullopt;
+  if (!cp && !gate_.ends_pending()) return;
+  std::string why;
+  const bool ok = gate_.flush_ends(cp ? &*cp : nullptr, why);
+  if (cp && ok) recording_.checkpoint_stored(*cp);
+  else if (cp) recording_.checkpoint_failed(why);
+}
+
 void ChannelPipeline::check_recording() {
-  recording_.checkpoint_if_due(monotonic_seconds());
+  flush_audit(true);
   const auto loss = recording_.check();
   s_.context().metrics().recording_bytes(recording_.take_new_bytes());
   if (loss && !loss->capped) s_.context().metrics().recording_failure();
@@ -425,6 +434,7 @@ bool ChannelPipeline::step() {
   if (state_ == State::start_pending) start();
   if (state_ == State::waiting) {
     const bool changed = wait_for_approval();
+    flush_audit(false);  // a refused held command's end row, before the client reads the refusal
     return drain_to_client() || changed;
   }
 
@@ -478,9 +488,11 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
   // Recording and audit are complete before the client learns the command
   // ended, so whatever the client saw is already on record.
   final_status_ = exit.status;
+  flush_audit(false);  // the statements' end rows
   recording_.finish(command_id_);
   s_.context().metrics().recording_bytes(recording_.take_new_bytes());
   end_audit(exit);
+  flush_audit(false);
   s_.channel_finished({.bytes_in = bytes_in_, .bytes_out = out_count_.bytes, .exit_status = exit.status,
                        .end_reason = reason});
   if (ch_ && ssh_channel_is_open(ch_.get())) {

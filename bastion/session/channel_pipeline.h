@@ -90,6 +90,9 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   bool pump_input();
   bool drain_to_client();
   void check_recording();
+  // Stores the gate's queued end rows and, with_checkpoint, the recording's
+  // due checkpoint, in one transaction.
+  void flush_audit(bool with_checkpoint);
   void finish(const ExitInfo& exit, const std::string& reason);
   void end_audit(const ExitInfo& exit);
 

@@ -87,12 +87,8 @@ RecordingSeal ChannelRecording::seal(SealKind kind, const recorder::ChainState& 
   return s;
 }
 
-void ChannelRecording::checkpoint_if_due(double now) {
-  if (writer_ && (checkpoint_due_ || now - last_checkpoint_ >= 1.0)) checkpoint();
-}
-
 std::optional<double> ChannelRecording::checkpoint_due_in(double now) const {
-  // What checkpoint() would do something with: the same conditions.
+  // What due_checkpoint() would do something with: the same conditions.
   if (!writer_ || !ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty())
     return std::nullopt;
   if (checkpoint_due_) return 0.0;
@@ -100,10 +96,11 @@ std::optional<double> ChannelRecording::checkpoint_due_in(double now) const {
   return std::max(0.0, last_checkpoint_ + 1.0 - now);
 }
 
-void ChannelRecording::checkpoint() {
-  if (!ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty()) return;
-  last_checkpoint_ = monotonic_seconds();
-  checkpoint_due_ = false;
+std::optional<RecordingCheckpoint> ChannelRecording::new_checkpoint() {
+  if (!writer_ || !ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty())
+    return std::nullopt;
+  // Counted without a flush: most passes have nothing new to vouch for.
+  if (writer_->events_handed() == checkpointed_events_) return std::nullopt;
   // What the checkpoint vouches for is in the file before it is stored, so
   // a kill -9 leaves a file that verifies up to it (chain_state() flushes
   // the file sink, which extends the chain as it writes).
@@ -111,18 +108,26 @@ void ChannelRecording::checkpoint() {
   const recorder::ChainState st = writer_->chain_state();
   // A failed write leaves the file short of the chain: vouching for it would
   // sign lines that are not there (check() reports the failure).
-  if (writer_->failed()) return;
-  if (st.events == checkpointed_events_) return;
-  const RecordingSeal cp = seal(SealKind::checkpoint, st);
-  std::string why;
-  if (ledger_.signer && cp.signature.empty()) why = "cannot sign a checkpoint";
-  else if (!ledger_.store->recording_checkpoint(row_id_, cp, why)) why = "checkpoint: " + why;
-  else {
-    checkpointed_events_ = cp.events;
-    return;
+  if (writer_->failed()) return std::nullopt;
+  if (st.events == checkpointed_events_) return std::nullopt;
+  RecordingCheckpoint cp{.recording_id = row_id_, .seal = seal(SealKind::checkpoint, st)};
+  if (ledger_.signer && cp.seal.signature.empty()) {
+    ledger_error_ = "cannot sign a checkpoint";
+    return std::nullopt;
   }
-  ledger_error_ = why;
+  return cp;
 }
+
+std::optional<RecordingCheckpoint> ChannelRecording::due_checkpoint(double now) {
+  if (!writer_ || !(checkpoint_due_ || now - last_checkpoint_ >= 1.0)) return std::nullopt;
+  last_checkpoint_ = now;
+  checkpoint_due_ = false;
+  return new_checkpoint();
+}
+
+void ChannelRecording::checkpoint_stored(const RecordingCheckpoint& cp) { checkpointed_events_ = cp.seal.events; }
+
+void ChannelRecording::checkpoint_failed(const std::string& why) { ledger_error_ = "checkpoint: " + why; }
 
 void ChannelRecording::input(std::string_view data) {
   if (writer_) writer_->input(data);

@@ -57,11 +57,14 @@ class ChannelRecording {
   void marker(const std::string& text);
   void input(std::string_view data);
   void resize(int cols, int rows);
-  // Signs and stores a checkpoint when events were written since the last
-  // one and a marker was written or a second has passed (the channel calls
-  // this each pass).
-  void checkpoint_if_due(double now);
-  // Seconds until checkpoint_if_due() has something to do (0: now); nullopt
+  // A signed checkpoint to store, when events were written since the last
+  // one and a marker was written or a second has passed (the channel asks
+  // each pass and stores it with the pass's end rows, in one transaction);
+  // then checkpoint_stored, or checkpoint_failed: the recording has failed.
+  std::optional<RecordingCheckpoint> due_checkpoint(double now);
+  void checkpoint_stored(const RecordingCheckpoint& cp);
+  void checkpoint_failed(const std::string& why);
+  // Seconds until due_checkpoint() has something to do (0: now); nullopt
   // while everything written is checkpointed, so an idle channel sleeps.
   std::optional<double> checkpoint_due_in(double now) const;
   // The channel went quiet: the file's buffers give back their memory.
@@ -84,7 +87,9 @@ class ChannelRecording {
 
  private:
   uint64_t reported_bytes_ = 0;
-  void checkpoint();
+  // Flushes the file and seals its chain state, when events were written
+  // since the last stored checkpoint; a signing failure fails the recording.
+  std::optional<RecordingCheckpoint> new_checkpoint();
   RecordingSeal seal(SealKind kind, const recorder::ChainState& st) const;
 
   std::string session_id_;

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <vector>
 
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include "audit/audit_chain.h"
@@ -17,6 +19,7 @@
 #include "audit/sqlite_handles.h"
 #include "common/time_util.h"
 #include "recorder/line_chain.h"
+#include "recorder/utf8.h"
 #include "test_util.h"
 
 using namespace bastion;
@@ -665,4 +668,112 @@ TEST_CASE("a chained write looks its row up by an index, never by a scan of the 
   CHECK(rows(votes, "3/bob/x") == "3|bob/x;");
   CHECK(rows(votes, "3/bob") == "3|bob;");
   CHECK(rows(votes, "03/bob").empty());
+}
+
+TEST_CASE("a channel's end rows and its recording checkpoint commit together, or none of them", "[integrity][i17]") {
+  // One transaction per channel pass instead of one per end row and one per
+  // checkpoint. A checkpoint that cannot be stored fails the end rows too.
+  testutil::TempDir d;
+  std::string err;
+  std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
+  auto s = SqliteAuditStore::open(d / "audit.db", err);
+  REQUIRE(s);
+  s->set_signer(signer);
+  REQUIRE(s->session_started(session("S1"), err));
+  int64_t rec = 0;
+  REQUIRE(s->recording_opened({.session_id = "S1", .channel = 0, .path = "/r/S1-0.cast", .opened_at = "t",
+                               .start = {.events = 1, .bytes = 10, .digest = "d0", .tail = "", .signature = "", .at = ""}},
+                              rec, err));
+  int64_t a = 0, b = 0, c = 0;
+  REQUIRE(s->command_started(command("S1", "allow"), a, err));
+  REQUIRE(s->command_started(command("S1", "allow"), b, err));
+  REQUIRE(s->command_started(command("S1", "allow"), c, err));
+  auto end = [](int64_t id, int64_t rows) {
+    return CommandEnd{.command_id = id, .ended_at = "2026-01-01T00:00:02Z", .exit_status = 0, .exit_signal = "",
+                      .bytes_in = 1, .bytes_out = 2, .recording_state = "complete", .rows = rows, .duration_us = 5,
+                      .error = "", .masked_columns = ""};
+  };
+  const RecordingCheckpoint cp{.recording_id = rec,
+                               .seal = {.events = 3, .bytes = 40, .digest = "d3", .tail = "", .signature = "sig", .at = "t"}};
+  REQUIRE(s->commands_ended({end(a, 1), end(b, 2)}, &cp, err));
+  CHECK(one(d / "audit.db", "SELECT group_concat(id || ':' || rows, ',') FROM commands WHERE ended_at IS NOT NULL") ==
+        std::to_string(a) + ":1," + std::to_string(b) + ":2");
+  CHECK(one(d / "audit.db", "SELECT recording_id || '/' || events || '/' || digest FROM recording_checkpoints") ==
+        std::to_string(rec) + "/3/d3");
+  CHECK(one(d / "audit.db", "SELECT cp_events FROM recordings") == "3");
+  // All chained, the checkpoint first.
+  CHECK(one(d / "audit.db", "SELECT group_concat(tbl, ',') FROM (SELECT tbl FROM audit_chain ORDER BY seq DESC LIMIT 3)") ==
+        "commands,commands,recording_checkpoints");
+
+  // The recording's row is closed: its checkpoint cannot be stored, and the
+  // end row that came with it is not written either.
+  REQUIRE(s->recording_closed(rec, c, {.events = 4, .bytes = 50, .digest = "d4", .tail = "t4", .signature = "sig", .at = "t"},
+                              err));
+  const RecordingCheckpoint late{.recording_id = rec,
+                                 .seal = {.events = 4, .bytes = 50, .digest = "d4", .tail = "", .signature = "sig", .at = "t"}};
+  CHECK_FALSE(s->commands_ended({end(c, 3)}, &late, err));
+  CHECK(err == "no open recording row " + std::to_string(rec));
+  CHECK(one(d / "audit.db", "SELECT ended_at IS NULL FROM commands WHERE id=" + std::to_string(c)) == "1");
+  CHECK(one(d / "audit.db", "SELECT COUNT(*) FROM recording_checkpoints") == "1");
+  REQUIRE(s->command_ended(end(c, 3), err));
+  CHECK(one(d / "audit.db", "SELECT rows FROM commands WHERE id=" + std::to_string(c)) == "3");
+  REQUIRE(s->anchor_chain(true, err));
+  std::string e2;
+  const SqliteDb h = open_sqlite_readonly(d / "audit.db", e2);
+  CHECK(verify_audit_chain(h.get(), signer->verifier()).problems.empty());
+}
+
+TEST_CASE("row_json spells a row exactly as nlohmann's dump does, on its fast path and off it", "[integrity][i17]") {
+  // Stored chains were hashed over nlohmann's bytes: the row JSON built
+  // without a json tree must be byte-identical, or verify breaks.
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(":memory:", &h) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(h, "CREATE TABLE t (b TEXT, a INTEGER, cp_x TEXT, \"z y\" TEXT, n TEXT, f REAL)", nullptr,
+                       nullptr, nullptr) == SQLITE_OK);
+  const std::vector<std::string> texts = {"", "plain", "q\"uo\\te", std::string("c\x01\x1f\b\f\n\r\t\0!", 10),
+                                          "del\x7f", "caf\xc3\xa9", "bad\xff", "~ }{"};
+  sqlite3_stmt* ins = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, "INSERT INTO t VALUES (?,?,?,?,?,?)", -1, &ins, nullptr) == SQLITE_OK);
+  int64_t k = -3;
+  for (const auto& s : texts) {
+    sqlite3_bind_text(ins, 1, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(ins, 2, k * 4611686018427387903LL / 3);
+    sqlite3_bind_text(ins, 3, "skipped", -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 4, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_null(ins, 5);
+    if (k == 4) sqlite3_bind_double(ins, 6, 0.1);  // a float row takes the general path
+    else sqlite3_bind_null(ins, 6);
+    REQUIRE(sqlite3_step(ins) == SQLITE_DONE);
+    sqlite3_reset(ins);
+    ++k;
+  }
+  sqlite3_finalize(ins);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, "SELECT * FROM t", -1, &st, nullptr) == SQLITE_OK);
+  int rows = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    ++rows;
+    // What nlohmann makes of the same values (the general path's rules).
+    nlohmann::json j = nlohmann::json::object();
+    for (int c = 0; c < sqlite3_column_count(st); ++c) {
+      const std::string name = sqlite3_column_name(st, c);
+      if (name.starts_with("cp_")) continue;
+      if (sqlite3_column_type(st, c) == SQLITE_NULL) j[name] = nullptr;
+      else if (sqlite3_column_type(st, c) == SQLITE_INTEGER) j[name] = sqlite3_column_int64(st, c);
+      else if (sqlite3_column_type(st, c) == SQLITE_FLOAT) j[name] = sqlite3_column_double(st, c);
+      else {
+        const std::string v(reinterpret_cast<const char*>(sqlite3_column_text(st, c)),
+                            static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
+        std::string scratch;
+        if (recorder::append_json_escaped(scratch, v)) j[name] = {{"base64", recorder::base64_encode(v)}};
+        else j[name] = v;
+      }
+    }
+    const std::string want = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    INFO(want);
+    CHECK(row_json(st, 0) == want);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  CHECK(rows == static_cast<int>(texts.size()));
 }

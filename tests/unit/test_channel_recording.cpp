@@ -38,6 +38,15 @@ int fd_of(const std::string& path) {
   return -1;
 }
 
+// What a channel pass does with a due checkpoint (ChannelPipeline::flush_audit, no end rows).
+void store_due_checkpoint(ChannelRecording& rec, AuditStore& store, double now) {
+  const auto cp = rec.due_checkpoint(now);
+  if (!cp) return;
+  std::string why;
+  if (store.commands_ended({}, &*cp, why)) rec.checkpoint_stored(*cp);
+  else rec.checkpoint_failed(why);
+}
+
 }  // namespace
 
 TEST_CASE("a recording whose file cannot be written gets no checkpoint", "[channel_recording]") {
@@ -52,7 +61,7 @@ TEST_CASE("a recording whose file cannot be written gets no checkpoint", "[chann
   REQUIRE(rec.open({.dir = d / "rec", .session_id = "s1", .channel = 0}, {.pty = std::nullopt, .title = "t", .command = "yes"},
                    0, flusher, {.store = store.get(), .signer = nullptr}, err));
   rec.sink().write(Stream::out, "first\n");
-  rec.checkpoint_if_due(monotonic_seconds() + 2);
+  store_due_checkpoint(rec, *store, monotonic_seconds() + 2);
   REQUIRE(count(d / "audit.db", "SELECT count(*) FROM recording_checkpoints") == 1);
   CHECK(count(d / "audit.db", "SELECT events FROM recording_checkpoints") == 1);  // "first"
 
@@ -64,7 +73,7 @@ TEST_CASE("a recording whose file cannot be written gets no checkpoint", "[chann
   REQUIRE(::dup2(full, fd) == fd);
   ::close(full);
   rec.sink().write(Stream::out, "second\n");
-  rec.checkpoint_if_due(monotonic_seconds() + 4);
+  store_due_checkpoint(rec, *store, monotonic_seconds() + 4);
 
   CHECK(count(d / "audit.db", "SELECT count(*) FROM recording_checkpoints") == 1);
   CHECK(count(d / "audit.db", "SELECT cp_events FROM recordings") == 1);
