@@ -15,6 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from fake_kube_api import FakeKube  # noqa: E402
 from harness import BASTIONCTL, Env, free_port, wait_port  # noqa: E402
+from bench_results import record  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "policies")
@@ -66,6 +67,9 @@ def main():
         for name, v in (("kubectl-direct", direct), ("bastiond", bastion), ("own-kubectl", own)):
             med = statistics.median(v)
             print(f"  {name:15s} {med * 1000:8.1f} ms   ratio vs direct {med / base:5.2f}x")
+        record("kubectl_get_pods", "kubectl `get pods` (fake API server)", "ms", "kubectl direct", base * 1000,
+               statistics.median(bastion) * 1000,
+               detail=f"the user's own kubectl through the bastion's tunnel: {statistics.median(own) * 1000:.0f} ms")
     finally:
         tunnel.terminate()
         tunnel.wait(10)

@@ -97,7 +97,9 @@ def main():
         details = [f"- {r['figure']}: {r['detail']}" for r in rows if r.get("detail")]
         text = ["# Benchmarks", "",
                 f"Measured by `scripts/bench.sh` on {now}, every path in the same run on the same machine "
-                "(loopback; medians). The ratio is bastiond's figure over the anchor's; the goals are issue 17's.", "",
+                "(loopback; medians). The ratio is bastiond's figure over the anchor's; the goals are issue 17's. "
+                "Where the time goes, and what stands in the way of a goal not met: ARCHITECTURE.md, "
+                "\"Performance: where the time goes\".", "",
                 "Machine:", ""] + [f"- {m}" for m in machine()] + ["", t, ""]
         if details:
             text += ["Notes:", ""] + details + [""]

@@ -15,6 +15,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from harness import Env  # noqa: E402
+from bench_results import record  # noqa: E402
 
 SIZE = int(os.environ.get("BENCH_SFTP_BYTES", str(256 << 20)))
 RUNS = int(os.environ.get("BENCH_SFTP_RUNS", "3"))
@@ -83,6 +84,9 @@ def main():
                 med = statistics.median(res[m])
                 print(f"  {m:18s} {med:7.2f} s {mib / med:8.1f} MiB/s   vs direct {med / direct:5.2f}x"
                       f"   vs proxyjump {med / jumped:5.2f}x")
+            record(f"sftp_{name}", f"sftp {name} of {mib:.0f} MiB (each file operation decided)", "MiB/s",
+                   "OpenSSH ProxyJump", mib / jumped, mib / statistics.median(res["bastiond"]), higher_is_better=True,
+                   detail=f"OpenSSH direct {mib / direct:.0f} MiB/s; {RUNS} runs each")
     finally:
         for p in (src, remote, back):
             if os.path.exists(p):
