@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
+#include <iterator>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -734,10 +736,14 @@ TEST_CASE("row_json spells a row exactly as nlohmann's dump does, on its fast pa
                                           "del\x7f", "caf\xc3\xa9", "bad\xff", "~ }{"};
   sqlite3_stmt* ins = nullptr;
   REQUIRE(sqlite3_prepare_v2(h, "INSERT INTO t VALUES (?,?,?,?,?,?)", -1, &ins, nullptr) == SQLITE_OK);
+  // The extremes and the doubles' exact-integer limit, one per text.
+  const int64_t kInts[] = {INT64_MIN, -9007199254740993LL, -1, 0, 1, 42, 9007199254740993LL, INT64_MAX};
+  static_assert(std::size(kInts) == 8);
+  REQUIRE(texts.size() == std::size(kInts));
   int64_t k = -3;
   for (const auto& s : texts) {
     sqlite3_bind_text(ins, 1, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_int64(ins, 2, k * 4611686018427387903LL / 3);
+    sqlite3_bind_int64(ins, 2, kInts[static_cast<std::size_t>(k + 3)]);
     sqlite3_bind_text(ins, 3, "skipped", -1, SQLITE_STATIC);
     sqlite3_bind_text(ins, 4, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
     sqlite3_bind_null(ins, 5);
