@@ -36,6 +36,8 @@ packages+=(bubblewrap)
 # The auditor page: npm for its player, a real browser for its test.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 packages+=(chromium chromium-driver python3-selenium)
+# HTTP targets: the request parser, and a real registry + client for their tests.
+packages+=(libhttp-parser-dev docker-registry skopeo python3-bcrypt)
 
 missing=()
 for p in "${packages[@]}"; do
