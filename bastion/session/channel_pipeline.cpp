@@ -87,7 +87,11 @@ void ChannelPipeline::start() {
   std::string refusal, err;
   if (s_.ended()) return refuse("bastion: this session has ended; nothing was run", kExitBastionError, "session ended");
   const TargetConfig* t = nullptr;
-  if (requests_.kind() == ChannelKind::subsystem && !routed_) {
+  // `sftp -s TARGET/sftp` sends the name as an exec command (a name with a
+  // slash is a server path to sftp), so that one exec form routes as well.
+  const bool sftp_exec = requests_.kind() == ChannelKind::exec && s_.unknown_target() &&
+                         requests_.text().ends_with("/sftp") && requests_.text().find(' ') == std::string::npos;
+  if ((requests_.kind() == ChannelKind::subsystem || sftp_exec) && !routed_) {
     const Route r = route_subsystem(t);
     if (r == Route::handled) return;
   }
