@@ -583,7 +583,9 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
 
 void ChannelPipeline::end_audit(const ExitInfo& exit) {
   if (command_id_ <= 0) return;  // no start row (refused early, or the audit write failed)
-  const RecordingState rec = kind() == ChannelKind::subsystem ? RecordingState::file_transfer : recording_.state();
+  // A subsystem that went to a target is a file transfer; `targets` is the bastion's own answer.
+  const RecordingState rec =
+      kind() == ChannelKind::subsystem && target_cfg_ ? RecordingState::file_transfer : recording_.state();
   gate_.end_row({.command_id = command_id_,
                  .ended_at = "",
                  .exit_status = exit.status,
