@@ -236,8 +236,9 @@ void ChannelPipeline::list_targets(bool json) {
 void ChannelPipeline::unknown_target() {
   const bool tty = pty().has_value();
   const std::vector<std::string> usable = s_.usable_targets(tty);
-  // `ssh -t bastion`: an interactive shell with nothing to run picks a target.
-  if (tty && kind() == ChannelKind::shell && !usable.empty()) {
+  // `ssh -t bastion`: an interactive shell with nothing to run picks a target
+  // (not on a shared connection whose channels chose targets of their own).
+  if (tty && kind() == ChannelKind::shell && !usable.empty() && !s_.has_channel_targets()) {
     auto p = std::make_unique<TargetPickerExecutor>(usable, pty()->rows);
     picker_ = p.get();
     exec_ = std::move(p);

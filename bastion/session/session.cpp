@@ -252,6 +252,11 @@ const TargetConfig* Session::channel_target(const std::string& name, std::string
   return t;
 }
 
+bool Session::has_channel_targets() const {
+  return unknown_target() &&
+         std::any_of(upstreams_.begin(), upstreams_.end(), [](const auto& e) { return e.second.admitted; });
+}
+
 bool Session::names_target(const std::string& name) const {
   return name == cfg_->approvals.target || name == cfg_->approvals.access_target || name == WebConfig::kLoginTarget ||
          cfg_->targets.contains(name);
@@ -312,7 +317,7 @@ std::vector<std::string> Session::usable_targets_in(const Config& cfg, bool tty)
 }
 
 Session::Pick Session::choose_target(const std::string& name, bool tty) {
-  if (!unknown_target()) return Pick::refused;
+  if (!unknown_target() || has_channel_targets()) return Pick::refused;
   const auto usable = usable_targets(tty);
   if (std::find(usable.begin(), usable.end(), name) == usable.end()) return Pick::refused;
   // The sessions row names the target while it runs (and if bastiond dies

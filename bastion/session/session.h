@@ -91,6 +91,8 @@ class Session {
   const TargetConfig* channel_target(const std::string& name, std::string& refusal);
   // NAME is a reserved or configured target name.
   bool names_target(const std::string& name) const;
+  // A channel on this connection went to a target it chose (admitted).
+  bool has_channel_targets() const;
   // The login name is no target (`ssh bastion` sends the local user name):
   // neither reserved nor configured, and no target was picked yet.
   bool unknown_target() const;
@@ -104,6 +106,8 @@ class Session {
   // Refused unless the login named no target and NAME is usable now; the
   // sessions row names NAME at once, and when that audit write fails the
   // pick is refused (fail closed).
+  // Also refused once a channel chose its own target on this connection:
+  // the pick retargets the whole session, so it would move those channels.
   enum class Pick { picked, refused, audit_failed };
   Pick choose_target(const std::string& name, bool tty);
   // Connects to t on first use (and again after the connection was lost). The

@@ -15,6 +15,7 @@ import time
 import pg_cluster
 from fake_kube_api import FakeKube
 from harness import BastionTest, Env, main, run
+from pty_driver import PtySession
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
 KUBECTL = shutil.which("kubectl")
@@ -263,6 +264,19 @@ class SubsystemTest(BastionTest):
         self.assertEqual(r.stdout.splitlines()[0], b"log line 1 from api-7d9")
         web.communicate(b"", timeout=30)
         self.assertEqual(web.returncode, 0)
+
+    def test_no_picker_on_a_connection_whose_channels_chose_targets(self):
+        # The picker retargets the whole session; here it would move the
+        # open web1 channel's session, so a pty shell gets the usage instead.
+        mux = self.master()
+        web = self.held("web1", mux, b"echo picker-web1\n", "echo picker-web1")
+        s = PtySession(self.env.ssh_base(tty=True, extra=mux) + [LOGIN], env={"TERM": "xterm"})
+        s.read_until(b'bastion: unknown target "bastion"\r\n')
+        s.read_until(b"bastion: targets you may use: dead, k8s, shopdb, web1")
+        self.assertEqual(s.wait(), 1)
+        self.assertNotIn(b"pick a target", s.buf)
+        out, _ = web.communicate(b"echo after\n", timeout=30)
+        self.assertEqual((web.returncode, out), (0, b"picker-web1\nafter\n"))
 
     def test_reload_withdrawing_one_target_ends_only_its_channels(self):
         mux = self.master()
