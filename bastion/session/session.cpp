@@ -45,15 +45,19 @@ std::optional<int> stricter(std::optional<int> a, std::optional<int> b) {
   return std::min(*a, *b);
 }
 
-// A commands row's details with the channel's target added (insertion order kept).
+// A commands row's details with the channel's target added first (the
+// facts' own keys and order kept; facts that already use the key, or are no
+// object, go whole under "facts" rather than lose anything).
 std::string details_with_target(const std::string& details, const std::string& target) {
+  constexpr const char* kKey = "channel_target";
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  j["target"] = target;
+  j[kKey] = target;
   if (!details.empty()) {
     const auto facts = nlohmann::ordered_json::parse(details, nullptr, false);
-    if (facts.is_object())
-      for (const auto& [k, v] : facts.items())
-        if (k != "target") j[k] = v;
+    if (facts.is_object() && !facts.contains(kKey))
+      for (const auto& [k, v] : facts.items()) j[k] = v;
+    else
+      j["facts"] = facts.is_discarded() ? nlohmann::ordered_json(details) : facts;
   }
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

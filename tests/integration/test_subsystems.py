@@ -14,7 +14,7 @@ import time
 
 import pg_cluster
 from fake_kube_api import FakeKube
-from harness import BastionTest, Env, main, run
+from harness import BASTIONCTL, BastionTest, Env, main, run
 from pty_driver import PtySession
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
@@ -81,7 +81,7 @@ class SubsystemTest(BastionTest):
         return p
 
     def session_rows(self, sid):
-        return self.env.audit("SELECT channel, kind, text, decision, json_extract(details, '$.target') "
+        return self.env.audit("SELECT channel, kind, text, decision, json_extract(details, '$.channel_target') "
                               "FROM commands WHERE session_id = ? ORDER BY id", (sid,))
 
     def last_session(self):
@@ -149,7 +149,7 @@ class SubsystemTest(BastionTest):
                     (0, "sftp", f"open {dst} write,create,truncate", "allow", "web1", "unrecorded"),
                     (0, "sftp", f"open {dst} read", "allow", "web1", "unrecorded")]
         self.assertEqual(self.env.audit_eventually(
-            "SELECT channel, kind, text, decision, json_extract(details, '$.target'), recording_state "
+            "SELECT channel, kind, text, decision, json_extract(details, '$.channel_target'), recording_state "
             "FROM commands WHERE session_id = ? AND channel >= 0 ORDER BY id", expected, (sid,)), expected)
         # ssh -s sends it as a subsystem: the same channel.
         r = self.sub("web1/sftp", b"")
@@ -209,7 +209,7 @@ class SubsystemTest(BastionTest):
         # `ssh TARGET@bastion` keeps working as it did.
         r = self.env.ssh("web1", "echo same")
         self.assertEqual((r.returncode, r.stdout), (0, b"same\n"))
-        self.assertEqual(self.env.audit("SELECT target, json_extract(details, '$.target') FROM sessions s JOIN commands c "
+        self.assertEqual(self.env.audit("SELECT target, json_extract(details, '$.channel_target') FROM sessions s JOIN commands c "
                                         "ON c.session_id = s.id WHERE s.id = ? AND c.kind = 'exec'",
                                         (self.last_session(),)), [("web1", None)])
 
@@ -240,6 +240,18 @@ class SubsystemTest(BastionTest):
             with open(path) as f:
                 titles[channel] = json.loads(f.readline())["title"]
         self.assertEqual(titles, {0: "alice -> web1", 1: "alice -> shopdb"})
+        # bastionctl shows each command's own target, and finds the session by either.
+        db = os.path.join(self.env.d, "data", "audit.db")
+        r = run([BASTIONCTL, "audit", "commands", "--db", db, "--session", sid, "--target", "shopdb", "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([(c["target"], c["kind"], c["text"]) for c in json.loads(r.stdout)["commands"]],
+                         [("shopdb", "sql", "SELECT name FROM customers WHERE id = 2"), ("shopdb", "shell", ""),
+                          ("shopdb", "session", "")])
+        for target in ("web1", "shopdb", "bastion"):
+            r = run([BASTIONCTL, "audit", "sessions", "--db", db, "--target", target, "--json"])
+            self.assertIn(sid, [x["id"] for x in json.loads(r.stdout)["sessions"]], target)
+        r = run([BASTIONCTL, "audit", "sessions", "--db", db, "--target", "k8s", "--json"])
+        self.assertNotIn(sid, [x["id"] for x in json.loads(r.stdout)["sessions"]])
 
     def test_targets_per_connection_limit_and_close_with_last_channel(self):
         mux = self.master()
