@@ -114,6 +114,23 @@ class SubsystemTest(BastionTest):
             ("sql", "SELECT id, name FROM customers ORDER BY id", "shopdb"), ("sql", "SELECT 1 AS one", "shopdb"),
         ])
 
+    def test_postgres_console_with_a_pty(self):
+        s = PtySession(self.env.ssh_base(tty=True) + ["-s", LOGIN, "shopdb"], 30, 120, env={"TERM": "xterm"})
+        s.read_until(b"shopdb=> ")
+        s.send(b"SELECT count(*) AS n FROM customers;\r")
+        s.read_until(b" n \r\n---\r\n 2\r\n(1 row)\r\n\r\nshopdb=> ")
+        s.send(b"\\q\r")
+        self.assertEqual(s.wait(), 0)
+        sid = self.last_session()
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT kind, text, json_extract(details, '$.channel_target') FROM commands WHERE session_id = ? "
+            "AND channel = 0 AND kind = 'sql'", [("sql", "SELECT count(*) AS n FROM customers", "shopdb")], (sid,)),
+            [("sql", "SELECT count(*) AS n FROM customers", "shopdb")])
+        # Recorded as the console it was, titled with its target.
+        path = self.env.audit("SELECT path FROM recordings WHERE session_id = ? AND channel = 0", (sid,))[0][0]
+        with open(path) as f:
+            self.assertEqual(json.loads(f.readline())["title"], "alice -> shopdb")
+
     def test_kubectl_console_from_stdin(self):
         r = self.sub("k8s", b"logs api-7d9\n")
         self.assertEqual((r.returncode, r.stderr), (0, b""))
