@@ -200,6 +200,10 @@ ChannelPipeline::Route ChannelPipeline::route_subsystem(const TargetConfig*& t) 
     list_targets(name != "targets");
     return Route::handled;
   }
+  if (name == "sftp") {  // `sftp bastion`: no target named
+    refuse("bastion: no target named; use sftp -s TARGET/sftp bastion", kExitAccessRefused, "access refused");
+    return Route::handled;
+  }
   std::string refusal;
   t = s_.channel_target(target, refusal);
   if (!t) {

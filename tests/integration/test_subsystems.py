@@ -208,6 +208,7 @@ class SubsystemTest(BastionTest):
             ("nosuch", LOGIN, 'bastion: unknown target "nosuch"\n', "access refused"),
             ("db1", LOGIN, 'bastion: access to target "db1" is not allowed for alice\n', "access refused"),
             ("audit", LOGIN, 'bastion: unknown target "audit"\n', "access refused"),
+            ("sftp", LOGIN, "bastion: no target named; use sftp -s TARGET/sftp bastion\n", "access refused"),
             ("shopdb", "web1@127.0.0.1", "bastion: this connection is for web1; use ssh -s bastion shopdb\n",
              "subsystem refused"),
             ("k8s/sftp", "web1@127.0.0.1", "bastion: this connection is for web1; use ssh -s bastion k8s/sftp\n",
