@@ -89,8 +89,12 @@ void add(std::string& sql, std::vector<Param>& params, const char* clause, Param
   params.push_back(std::move(p));
 }
 
+// A command's target: its channel's own on a connection shared between
+// targets (details.channel_target, issue 21), else its session's.
+#define BASTION_COMMAND_TARGET                                                                          \
+  "COALESCE(CASE WHEN json_valid(c.details) THEN json_extract(c.details, '$.channel_target') END, s.target, '')"
 const char* const kCommandColumns =
-    "c.id, c.session_id, c.channel, c.at, IFNULL(s.identity,''), IFNULL(s.target,''), IFNULL(s.source_address,''), "
+    "c.id, c.session_id, c.channel, c.at, IFNULL(s.identity,''), " BASTION_COMMAND_TARGET ", IFNULL(s.source_address,''), "
     "c.kind, c.text, c.decision, c.reason, c.policy_hash, c.policy_hook, c.policy_source, c.recording, "
     "c.recording_state, c.ended_at, c.exit_signal, c.error, c.masked_columns, c.details, c.exit_status, c.rows, "
     "c.duration_us, c.bytes_in, c.bytes_out FROM commands c LEFT JOIN sessions s ON s.id = c.session_id";
@@ -177,7 +181,13 @@ std::optional<std::vector<SessionRow>> AuditQuery::sessions(const AuditFilter& f
   if (f.since) add(sql, p, " AND (s.ended_at IS NULL OR s.ended_at >= ?)", iso8601_bound(*f.since));
   if (f.until) add(sql, p, " AND s.started_at < ?", iso8601_bound(*f.until + 1));
   if (!f.identity.empty()) add(sql, p, " AND s.identity = ?", f.identity);
-  if (!f.target.empty()) add(sql, p, " AND s.target = ?", f.target);
+  if (!f.target.empty()) {
+    // The sessions row names the login's target; a shared connection's
+    // targets are in its session decision rows.
+    add(sql, p, " AND (s.target = ? OR EXISTS (SELECT 1 FROM commands c WHERE c.session_id = s.id AND c.channel = -1", f.target);
+    add(sql, p, " AND c.kind = 'session' AND json_valid(c.details) AND json_extract(c.details, '$.channel_target') = ?))",
+        f.target);
+  }
   if (!f.session.empty()) add(sql, p, " AND s.id = ?", f.session);
   if (!f.decision.empty() || !f.kind.empty() || !f.grep.empty()) {
     sql += " AND EXISTS (SELECT 1 FROM commands c WHERE c.session_id = s.id";
@@ -227,7 +237,7 @@ std::optional<std::vector<CommandRow>> AuditQuery::commands(const AuditFilter& f
   if (f.since) add(sql, p, " AND c.at >= ?", iso8601_bound(*f.since));
   if (f.until) add(sql, p, " AND c.at < ?", iso8601_bound(*f.until + 1));
   if (!f.identity.empty()) add(sql, p, " AND s.identity = ?", f.identity);
-  if (!f.target.empty()) add(sql, p, " AND s.target = ?", f.target);
+  if (!f.target.empty()) add(sql, p, " AND " BASTION_COMMAND_TARGET " = ?", f.target);
   if (!f.session.empty()) add(sql, p, " AND c.session_id = ?", f.session);
   if (!f.decision.empty()) add(sql, p, " AND c.decision = ?", f.decision);
   if (!f.kind.empty()) add(sql, p, " AND c.kind = ?", f.kind);

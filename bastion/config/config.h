@@ -105,6 +105,9 @@ struct Limits {
   int max_session_length = 12 * 3600;  // seconds; 0 = none (certificate expiry still applies)
   uint64_t recording_max_bytes = 256ull << 20;
   int max_channels_per_session = 10;
+  // Targets one connection may hold upstreams to at once (`ssh -s bastion
+  // TARGET` channels sharing a connection).
+  int max_targets_per_session = 8;
   // Unauthenticated connections: random early drop past start, all refused
   // at full; and at most this many from one address (IPv6: one /64).
   MaxStartups max_startups;

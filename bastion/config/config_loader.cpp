@@ -213,6 +213,7 @@ void load_limits(Reader& r, Config& cfg) {
   seconds("max_session_length", 0, 30 * 86400, lim.max_session_length);
   get("recording_max_bytes", 0, int64_t{1} << 50, lim.recording_max_bytes);
   get("max_channels_per_session", 1, 1000, lim.max_channels_per_session);
+  get("max_targets_per_session", 1, 100, lim.max_targets_per_session);
   get("per_source_max_startups", 1, 100000, lim.per_source_max_startups);
   if (auto v = r.str_or_integer("max_startups", r.line_of("max_startups", l), q)) {
     std::string why;

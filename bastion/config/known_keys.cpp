@@ -16,7 +16,7 @@ const std::set<std::string>& top_level() {
 const std::set<std::string>& limits() {
   static const std::set<std::string> keys{
       "max_sessions", "max_sessions_per_identity", "login_grace_time", "idle_timeout", "max_session_length",
-      "recording_max_bytes", "max_channels_per_session", "max_startups", "per_source_max_startups",
+      "recording_max_bytes", "max_channels_per_session", "max_targets_per_session", "max_startups", "per_source_max_startups",
       "per_source_penalties", "per_source_penalty_exempt",
   };
   return keys;

@@ -58,7 +58,7 @@ GateResult ChannelGate::record(const CommandRequest& req, Decision decision, Gat
     recording_.marker(req.kind + ": " + req.text);
   if (scope != GateScope::request || !d.allowed())
     recording_.marker(std::string("decision: ") + d.name() + (d.reason.empty() ? "" : " (" + d.reason + ")"));
-  s_.audit_decision(channel_, req.kind, req.text, d, recording_.path(), g.command_id, audit_details(req));
+  s_.audit_decision(channel_, req.kind, req.text, d, recording_.path(), g.command_id, audit_details(req), target_);
   if (g.command_id < 0 && d.allowed() && scope != GateScope::channel) d = bastion_deny("the audit store is unavailable");
   return g;
 }
@@ -215,7 +215,7 @@ void ChannelGate::cancel_review(int64_t id) { cancel(id, CancelCause::requester)
 
 int64_t ChannelGate::audit_only(const std::string& kind, const std::string& text, const Decision& d) {
   int64_t id = 0;
-  s_.audit_decision(channel_, kind, text, d, "", id);
+  s_.audit_decision(channel_, kind, text, d, "", id, "", target_);
   return id;
 }
 

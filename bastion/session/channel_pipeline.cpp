@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "approvals/approvals_executor.h"
 #include "common/display_escape.h"
 #include "common/log.h"
@@ -71,7 +73,7 @@ bool ChannelPipeline::open_recording(std::string& error) {
                                       .channel = index_};
   const ChannelRecording::Header header{
       .pty = pty(),
-      .title = display_escape(s_.identity().key_id + " -> " + s_.identity().requested_user),
+      .title = display_escape(s_.identity().key_id + " -> " + target_name()),
       .command = kind() == ChannelKind::exec ? text() : ""};
   const ChannelRecording::Ledger ledger{.store = &s_.audit(), .signer = s_.context().audit_signer()};
   if (!recording_.open(place, header, cfg.limits.recording_max_bytes, s_.flusher(), ledger, error))
@@ -84,7 +86,16 @@ void ChannelPipeline::start() {
   const Config& cfg = s_.config();
   std::string refusal, err;
   if (s_.ended()) return refuse("bastion: this session has ended; nothing was run", kExitBastionError, "session ended");
-  const TargetConfig* t = s_.target_config(refusal);
+  const TargetConfig* t = nullptr;
+  // `sftp -s TARGET/sftp` sends the name as an exec command (a name with a
+  // slash is a server path to sftp), so that one exec form routes as well.
+  const bool sftp_exec = requests_.kind() == ChannelKind::exec && s_.unknown_target() &&
+                         requests_.text().ends_with("/sftp") && requests_.text().find(' ') == std::string::npos;
+  if ((requests_.kind() == ChannelKind::subsystem || sftp_exec) && !routed_) {
+    const Route r = route_subsystem(t);
+    if (r == Route::handled) return;
+  }
+  if (!t) t = s_.target_config(refusal);
   if (!t && s_.unknown_target()) return unknown_target();
   if (!t) return refuse("bastion: " + refusal, kExitAccessRefused, "access refused");
   Policy* policy = s_.policy(*t, err);
@@ -163,11 +174,75 @@ void ChannelPipeline::start() {
   launch();
 }
 
+const std::string& ChannelPipeline::target_name() const {
+  static const std::string none;
+  return target_cfg_ ? target_cfg_->name : none;
+}
+
+ChannelPipeline::Route ChannelPipeline::route_subsystem(const TargetConfig*& t) {
+  const std::string& name = requests_.text();
+  // `TARGET/sftp`: that host's sftp; otherwise the name is the target.
+  const std::string sftp_suffix = "/sftp";
+  const bool sftp = name.size() > sftp_suffix.size() && name.ends_with(sftp_suffix);
+  const std::string target = sftp ? name.substr(0, name.size() - sftp_suffix.size()) : name;
+  if (!s_.unknown_target()) {
+    // One target per connection when the user name chose it.
+    const std::string& mine = s_.identity().requested_user;
+    if (target != mine && s_.names_target(target)) {
+      refuse("bastion: this connection is for " + mine + "; use ssh -s bastion " + name, kExitAccessRefused,
+             "subsystem refused");
+      return Route::handled;
+    }
+    return Route::as_requested;
+  }
+  // OpenSSH sends the whole -s argument as the name: `ssh -s bastion 'targets --json'`.
+  if (name == "targets" || name == "targets --json") {
+    list_targets(name != "targets");
+    return Route::handled;
+  }
+  if (name == "sftp") {  // `sftp bastion`: no target named
+    refuse("bastion: no target named; use sftp -s TARGET/sftp bastion", kExitAccessRefused, "access refused");
+    return Route::handled;
+  }
+  std::string refusal;
+  t = s_.channel_target(target, refusal);
+  if (!t) {
+    refuse(refusal, kExitAccessRefused, "access refused");
+    return Route::handled;
+  }
+  routed_ = sftp ? Routed{ChannelKind::subsystem, "sftp"} : Routed{ChannelKind::shell, ""};
+  log_info("channel target", {{"session", s_.id()}, {"subsystem", name}, {"target", t->name}});
+  return Route::routed;
+}
+
+void ChannelPipeline::list_targets(bool json) {
+  const std::vector<std::string> usable = s_.usable_targets(pty().has_value());
+  std::string out;
+  if (json) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& n : usable) {
+      const auto it = s_.config().targets.find(n);
+      a.push_back({{"name", n}, {"type", it != s_.config().targets.end() ? it->second.type : ""}});
+    }
+    out = a.dump() + "\n";
+  } else {
+    for (const auto& n : usable) out += n + "\n";
+  }
+  // Bastion-internal, like the reserved targets: audited, nothing reaches a target.
+  Decision d = Decision::allow("target list");
+  d.hook = Decision::Hook::bastion;
+  command_id_ = gate_.audit_only(kind_name(), text(), d);
+  if (command_id_ < 0) return refuse("bastion: the audit store is unavailable", kExitBastionError, "audit failure");
+  exec_ = fixed_output_executor(out, "", 0);
+  state_ = State::running;
+}
+
 void ChannelPipeline::unknown_target() {
   const bool tty = pty().has_value();
   const std::vector<std::string> usable = s_.usable_targets(tty);
-  // `ssh -t bastion`: an interactive shell with nothing to run picks a target.
-  if (tty && kind() == ChannelKind::shell && !usable.empty()) {
+  // `ssh -t bastion`: an interactive shell with nothing to run picks a target
+  // (not on a shared connection whose channels chose targets of their own).
+  if (tty && kind() == ChannelKind::shell && !usable.empty() && !s_.has_channel_targets()) {
     auto p = std::make_unique<TargetPickerExecutor>(usable, pty()->rows);
     picker_ = p.get();
     exec_ = std::move(p);
@@ -209,7 +284,7 @@ void ChannelPipeline::check_picker() {
 void ChannelPipeline::launch() {
   std::string err;
   const double t0 = monotonic_seconds();
-  conn_ = s_.target(err);
+  conn_ = s_.target(*target_cfg_, err);
   if (!conn_)
     return refuse("bastion: " + (err.empty() ? "cannot connect to the target" : err), kExitBastionError,
                   "target unreachable");
@@ -356,7 +431,7 @@ bool ChannelPipeline::pump_input() {
     if (n <= 0) break;
     const std::string_view data(buf, static_cast<std::size_t>(n));
     if (!exec_->write_input(data)) break;
-    if (s_.record_input()) recording_.input(data);
+    if (s_.record_input(target_name())) recording_.input(data);
     bytes_in_ += static_cast<std::size_t>(n);
     cap -= static_cast<std::size_t>(n);
     moved = true;
@@ -513,7 +588,9 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
 
 void ChannelPipeline::end_audit(const ExitInfo& exit) {
   if (command_id_ <= 0) return;  // no start row (refused early, or the audit write failed)
-  const RecordingState rec = kind() == ChannelKind::subsystem ? RecordingState::file_transfer : recording_.state();
+  // A subsystem that went to a target is a file transfer; `targets` is the bastion's own answer.
+  const RecordingState rec =
+      kind() == ChannelKind::subsystem && target_cfg_ ? RecordingState::file_transfer : recording_.state();
   gate_.end_row({.command_id = command_id_,
                  .ended_at = "",
                  .exit_status = exit.status,

@@ -67,6 +67,8 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
     recording_.trim();
   }
   const std::string& end_reason() const { return end_reason_; }
+  // The target this channel's commands go to, once known ("" before).
+  const std::string& target_name() const;
 
  private:
   enum class State { larval, start_pending, waiting, running, done };
@@ -83,6 +85,12 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   void start_builtin(const TargetConfig& t);  // approvals@ / access@ / audit@
   void start_audit_login();                   // audit@: the auditors' web login
   void unknown_target();  // usage and the usable targets, or the picker (a pty, no command)
+  // A subsystem request: on a connection whose login named no target its
+  // name picks the channel's target (or lists them); on one whose login
+  // named a target, one naming another is refused.
+  enum class Route { as_requested, routed, handled };
+  Route route_subsystem(const TargetConfig*& t);
+  void list_targets(bool json);  // subsystem `targets` / `targets --json`
   void check_picker();    // the picker is done: start its target, or refuse
   bool wait_for_approval();                   // true once decided (or cancelled)
   bool open_recording(std::string& error);
@@ -96,9 +104,11 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   void finish(const ExitInfo& exit, const std::string& reason);
   void end_audit(const ExitInfo& exit);
 
-  ChannelKind kind() const { return requests_.kind(); }
-  const char* kind_name() const { return requests_.kind_name(); }
-  const std::string& text() const { return requests_.text(); }
+  // What the channel runs: as requested, or, for a subsystem that chose the
+  // target, what `ssh TARGET@bastion` with no command (or `-s sftp`) asks.
+  ChannelKind kind() const { return routed_ ? routed_->kind : requests_.kind(); }
+  const char* kind_name() const { return channel_kind_name(kind()); }
+  const std::string& text() const { return routed_ ? routed_->text : requests_.text(); }
   const std::optional<PtyRequest>& pty() const { return requests_.pty(); }
 
   Session& s_;
@@ -107,6 +117,11 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   State state_ = State::larval;
 
   const TargetConfig* target_cfg_ = nullptr;  // the session's config snapshot owns it
+  struct Routed {
+    ChannelKind kind;
+    std::string text;
+  };
+  std::optional<Routed> routed_;
   ChannelRecording recording_;
   ClientSink client_;
   ByteCounterSink out_count_;

@@ -29,6 +29,9 @@ bool locale_safe(std::string_view v) {
   return cs == "utf-8" || cs == "utf8";
 }
 
+// A subsystem name that chooses a target: a target name, `/sftp`, or `targets --json`.
+constexpr std::size_t kMaxSubsystemName = 256;
+
 bool env_allowed(const std::string& k, std::string_view v) {
   if (k == "TERM") return true;
   // Only these choose how bytes decode into characters (LC_ALL over
@@ -38,7 +41,7 @@ bool env_allowed(const std::string& k, std::string_view v) {
 }
 
 // A subsystem the target's kind serves, nowhere else.
-bool served_subsystem(const Session& s, const std::string& name) {
+bool served_subsystem(Session& s, const std::string& name) {
   std::string why;
   const TargetConfig* t = name == "sftp" ? nullptr : s.target_config(why);
   return t && t->schema && kind_of(*t).serves_subsystem(name);
@@ -106,8 +109,13 @@ int ChannelRequests::cb_subsystem(ssh_session, ssh_channel, const char* name, vo
   return guarded(p->s_.id(), "subsystem", SSH_ERROR, [&] {
     const std::string n = name ? name : "";
     // sftp (refused later, with a reason, where the kind does not serve it),
-    // or a subsystem the target's kind serves.
-    if (n != "sftp" && !served_subsystem(p->s_, n)) {
+    // or a subsystem the target's kind serves. A login that named no target
+    // chooses one per channel by the subsystem name, and one that named a
+    // target is told why another is refused (ChannelPipeline::route_subsystem).
+    const std::string named = n.ends_with("/sftp") ? n.substr(0, n.size() - 5) : n;
+    const bool routed = n.size() <= kMaxSubsystemName && (p->s_.unknown_target() ||
+                                                         (p->s_.names_target(named) && named != p->s_.identity().requested_user));
+    if (n != "sftp" && !routed && !served_subsystem(p->s_, n)) {
       log_warn("subsystem refused", {{"session", p->s_.id()}, {"subsystem", n}});
       return SSH_ERROR;
     }

@@ -37,6 +37,30 @@ std::string session_kind(const Config& c, const std::string& target) {
   if (target == WebConfig::kLoginTarget) return "audit";
   return "unknown";
 }
+
+// The stricter of two session options (0 or less: no limit).
+std::optional<int> stricter(std::optional<int> a, std::optional<int> b) {
+  if (!a || *a <= 0) return b ? b : a;
+  if (!b || *b <= 0) return a;
+  return std::min(*a, *b);
+}
+
+// A commands row's details with the channel's target added first (the
+// facts' own keys and order kept; facts that already use the key, or are no
+// object, go whole under "facts" rather than lose anything).
+std::string details_with_target(const std::string& details, const std::string& target) {
+  constexpr const char* kKey = "channel_target";
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  j[kKey] = target;
+  if (!details.empty()) {
+    const auto facts = nlohmann::ordered_json::parse(details, nullptr, false);
+    if (facts.is_object() && !facts.contains(kKey))
+      for (const auto& [k, v] : facts.items()) j[k] = v;
+    else
+      j["facts"] = facts.is_discarded() ? nlohmann::ordered_json(details) : facts;
+  }
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
 }  // namespace
 
 Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_session client,
@@ -60,8 +84,8 @@ Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_sess
 }
 
 Session::~Session() {
-  release_channels([](const ChannelPipeline&) { return true; });  // before target_
-  target_.reset();
+  release_channels([](const ChannelPipeline&) { return true; });  // before the upstreams
+  upstreams_.clear();
   SessionEnd e{id_, iso8601_now(), end_reason_, last_exit_, bytes_in_, bytes_out_, picked_ ? identity_.requested_user : ""};
   std::string err;
   if (!ctx_.audit().session_ended(e, err)) log_error("audit write failed", {{"session", id_}, {"error", err}});
@@ -164,37 +188,82 @@ void Session::refuse_request(const std::string& kind, const std::string& what_ra
   if (!ctx_.audit().command_started(c, row, err)) log_error("audit write failed", {{"session", id_}, {"error", err}});
 }
 
-const TargetConfig* Session::target_config(std::string& refusal) const {
+const TargetConfig* Session::target_config(std::string& refusal) {
+  return target_config(identity_.requested_user, refusal);
+}
+
+const TargetConfig* Session::target_config(const std::string& name, std::string& refusal) {
   // The reserved targets: every authenticated user may use them; what each
   // may do there is decided per request (approvers, four eyes).
-  if (identity_.requested_user == cfg_->approvals.target) return &builtin_approvals_;
-  if (identity_.requested_user == cfg_->approvals.access_target) return &builtin_access_;
-  if (identity_.requested_user == WebConfig::kLoginTarget) return &builtin_audit_;
-  const auto it = cfg_->targets.find(identity_.requested_user);
+  if (name == cfg_->approvals.target) return &builtin_approvals_;
+  if (name == cfg_->approvals.access_target) return &builtin_access_;
+  if (name == WebConfig::kLoginTarget) return &builtin_audit_;
+  const auto it = cfg_->targets.find(name);
   if (it == cfg_->targets.end()) {
-    refusal = "unknown target \"" + identity_.requested_user + "\"";
+    refusal = "unknown target \"" + name + "\"";
     return nullptr;
   }
   for (const auto& p : identity_.principals)
     if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end())
       return &it->second;
   // No standing access: a just-in-time grant may let the user in until it ends.
-  if (!grant_ && ctx_.approvals()) {
+  const auto known = upstreams_.find(name);
+  if ((known == upstreams_.end() || !known->second.grant) && ctx_.approvals()) {
     std::string err;
     const auto g = ctx_.approvals()->active_grant(identity_.key_id, it->first, unix_now(), err);
     if (g) {
-      grant_ = SessionRequest::Grant{g->id, g->decided_by, g->reason, g->grant_expires_at};
-      log_info("session uses an access grant", {{"session", id_}, {"grant", std::to_string(g->id)},
+      upstreams_[name].grant = SessionRequest::Grant{g->id, g->decided_by, g->reason, g->grant_expires_at};
+      log_info("session uses an access grant", {{"session", id_}, {"target", name}, {"grant", std::to_string(g->id)},
                                                  {"expires", iso8601(g->grant_expires_at)}});
     }
   }
-  if (grant_) return &it->second;
+  if (const auto u = upstreams_.find(name); u != upstreams_.end() && u->second.grant) return &it->second;
   // What next: a target with approvers takes access requests (the syntax of
   // ApprovalCommands' `request`).
   refusal = "access to target \"" + it->first + "\" is not allowed for " + identity_.key_id +
             (it->second.approvers.empty() ? "" : "; request access with: ssh " + cfg_->approvals.access_target +
              "@bastion request " + it->first + " --for 1h --reason \"...\"");
   return nullptr;
+}
+
+const TargetConfig* Session::channel_target(const std::string& name, std::string& refusal) {
+  if (name == cfg_->approvals.target) return &builtin_approvals_;
+  if (name == cfg_->approvals.access_target) return &builtin_access_;
+  if (!cfg_->targets.contains(name)) return refusal = "bastion: unknown target \"" + name + "\"", nullptr;
+  if (const auto u = upstreams_.find(name); u != upstreams_.end() && !u->second.withdrawn.empty())
+    return refusal = u->second.withdrawn, nullptr;
+  // Upstreams held now (admitted, not withdrawn), this one aside: a client
+  // must not make the bastion hold connections to every target at once.
+  const auto held = std::count_if(upstreams_.begin(), upstreams_.end(), [&](const auto& e) {
+    return e.first != name && e.second.admitted && e.second.withdrawn.empty() && cfg_->targets.contains(e.first);
+  });
+  if (held >= cfg_->limits.max_targets_per_session)
+    return refusal = "bastion: too many targets on one connection (limits.max_targets_per_session = " +
+                     std::to_string(cfg_->limits.max_targets_per_session) + ")",
+           nullptr;
+  std::string why;
+  const TargetConfig* t = target_config(name, why);
+  if (!t) return refusal = "bastion: " + why, nullptr;
+  // The live configuration must allow it too: a reload that removed the
+  // target or the identity's access closes the way to new channels as it
+  // ends running ones (recheck_access).
+  if (const auto cur = ctx_.config(); cur && cur != cfg_) {
+    if (const auto [line, reason] = access_withdrawn(*cur, name, upstreams_[name]); !line.empty()) {
+      (void)reason;
+      return refusal = "bastion: access to target \"" + name + "\" is not allowed for " + identity_.key_id, nullptr;
+    }
+  }
+  return t;
+}
+
+bool Session::has_channel_targets() const {
+  return unknown_target() &&
+         std::any_of(upstreams_.begin(), upstreams_.end(), [](const auto& e) { return e.second.admitted; });
+}
+
+bool Session::names_target(const std::string& name) const {
+  return name == cfg_->approvals.target || name == cfg_->approvals.access_target || name == WebConfig::kLoginTarget ||
+         cfg_->targets.contains(name);
 }
 
 bool Session::unknown_target() const {
@@ -252,7 +321,7 @@ std::vector<std::string> Session::usable_targets_in(const Config& cfg, bool tty)
 }
 
 Session::Pick Session::choose_target(const std::string& name, bool tty) {
-  if (!unknown_target()) return Pick::refused;
+  if (!unknown_target() || has_channel_targets()) return Pick::refused;
   const auto usable = usable_targets(tty);
   if (std::find(usable.begin(), usable.end(), name) == usable.end()) return Pick::refused;
   // The sessions row names the target while it runs (and if bastiond dies
@@ -270,27 +339,26 @@ Session::Pick Session::choose_target(const std::string& name, bool tty) {
   return Pick::picked;
 }
 
-std::shared_ptr<TargetConnection> Session::target(std::string& error) {
-  if (target_ && target_->connected()) return target_;
-  std::string refusal;
-  const TargetConfig* t = target_config(refusal);
-  if (!t) return error = refusal, nullptr;
+std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::string& error) {
+  SessionUpstream& up = upstreams_[t.name];
+  if (up.conn && up.conn->connected()) return up.conn;
+  if (!up.withdrawn.empty()) return error = up.withdrawn.substr(up.withdrawn.find(' ') + 1), nullptr;
   // A lost connection may still be used by other channels' executors: they
   // share its ownership, so replacing it here frees nothing under them (it
   // stays in the event until its last user lets go, so they see it end).
-  const HeldCredential* cred = t->credential(credential_);  // chosen by admit(), which comes first
-  if (!cred) return error = "target '" + t->name + "' holds no credential '" + credential_ + "'", nullptr;
-  std::unique_ptr<TargetConnection> fresh = timed(ctx_.metrics().upstream_connect(t->type), [&] {
-    return kind_of(*t).connect_for(*t, *cred, ConnectContext{id_, identity_.key_id, &ctx_.audit()}, error);
+  const HeldCredential* cred = up.admitted ? t.credential(up.credential) : nullptr;  // chosen by admit(), which comes first
+  if (!cred) return error = "target '" + t.name + "' holds no credential '" + up.credential + "'", nullptr;
+  std::unique_ptr<TargetConnection> fresh = timed(ctx_.metrics().upstream_connect(t.type), [&] {
+    return kind_of(t).connect_for(t, *cred, ConnectContext{id_, identity_.key_id, &ctx_.audit()}, error);
   });
   if (!fresh) {
-    log_error("target connection failed", {{"session", id_}, {"target", t->name}, {"error", error}});
+    log_error("target connection failed", {{"session", id_}, {"target", t.name}, {"error", error}});
     return nullptr;
   }
-  target_ = std::move(fresh);
-  target_->attach(ev_);
-  log_info("target connected", {{"session", id_}, {"target", t->name}, {"credential", credential_}});
-  return target_;
+  up.conn = std::move(fresh);
+  up.conn->attach(ev_);
+  log_info("target connected", {{"session", id_}, {"target", t.name}, {"credential", up.credential}});
+  return up.conn;
 }
 
 void Session::touch() { last_activity_ = monotonic_seconds(); }
@@ -306,8 +374,9 @@ Policy* Session::policy(const TargetConfig& t, std::string& error) {
   const Config& from = live ? *cur : *cfg_;
   auto global = from.policy;
   auto target = reserved ? nullptr : (live ? it->second.policy : t.policy);
-  if (!live && !kept_policy_logged_) {
-    kept_policy_logged_ = true;
+  SessionUpstream& up = upstreams_[t.name];
+  if (!live && !up.kept_policy_logged) {
+    up.kept_policy_logged = true;
     log_warn("target gone from the reloaded config; session keeps its starting policy",
              {{"session", id_}, {"target", t.name}});
   }
@@ -315,14 +384,15 @@ Policy* Session::policy(const TargetConfig& t, std::string& error) {
     if (!allow_all_) allow_all_ = std::make_unique<AllowAllPolicy>();
     return allow_all_.get();
   }
-  if (!chain_ || !chain_->built_from(global.get(), target.get())) {
-    chain_ = PolicyChain::create(global, target, from.policy_default, error);
-    chain_global_ = global;
-    chain_target_ = target;
-    if (chain_) log_info("policy loaded", {{"session", id_}, {"global", global ? global->hash.substr(0, 12) : ""},
-                                           {"target", target ? target->hash.substr(0, 12) : ""}});
+  if (!up.chain || !up.chain->built_from(global.get(), target.get())) {
+    up.chain = PolicyChain::create(global, target, from.policy_default, error);
+    up.chain_global = global;
+    up.chain_target = target;
+    if (up.chain) log_info("policy loaded", {{"session", id_}, {"for", t.name},
+                                             {"global", global ? global->hash.substr(0, 12) : ""},
+                                             {"target", target ? target->hash.substr(0, 12) : ""}});
   }
-  return chain_.get();
+  return up.chain.get();
 }
 
 SessionRequest Session::session_request(const TargetConfig& t, bool tty) const {
@@ -339,13 +409,22 @@ SessionRequest Session::session_request(const TargetConfig& t, bool tty) const {
   r.target_labels = t.labels;
   r.started_at = started_unix_;
   r.tty = tty;
-  r.grant = grant_;
-  r.credential = credential_;
+  if (const auto u = upstreams_.find(t.name); u != upstreams_.end()) {
+    r.grant = u->second.grant;
+    r.credential = u->second.credential;
+  }
   return r;
 }
 
+bool Session::record_input(const std::string& target) const {
+  const auto u = upstreams_.find(target);
+  const std::optional<bool> opt = u != upstreams_.end() ? u->second.options.record_input : std::nullopt;
+  return opt.value_or(cfg_->record_input);
+}
+
 void Session::audit_decision(int channel, const std::string& kind, const std::string& text, const Decision& d,
-                             const std::string& recording, int64_t& id, const std::string& details) {
+                             const std::string& recording, int64_t& id, const std::string& details,
+                             const TargetConfig* target) {
   const CommandStart c{.session_id = id_,
                        .channel = channel,
                        .at = iso8601_now(),
@@ -357,7 +436,7 @@ void Session::audit_decision(int channel, const std::string& kind, const std::st
                        .policy_hash = d.policy_hash,
                        .policy_hook = d.hook_name(),
                        .policy_source = d.source,
-                       .details = details};
+                       .details = target && unknown_target() ? details_with_target(details, target->name) : details};
   std::string err;
   id = 0;
   ctx_.metrics().decision(d.name());
@@ -376,8 +455,9 @@ void Session::channel_finished(const ChannelTotals& t) {
 }
 
 bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string& refusal) {
-  if (admitted_) return true;
-  if (!session_denial_.empty()) return refusal = session_denial_, false;
+  SessionUpstream& up = upstreams_[t.name];
+  if (up.admitted) return true;
+  if (!up.denial.empty()) return refusal = up.denial, false;
   Decision d = timed(ctx_.metrics().policy_decision(), [&] { return policy.decide_session(session_request(t, tty)); });
   // The credential the session connects with: the one on_session named, or
   // "default". One the target does not hold refuses the session: never a
@@ -396,18 +476,21 @@ bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string
   std::string details;
   if (!reserved) details = nlohmann::json{{"credential", credential}}.dump();
   int64_t row;
-  audit_decision(-1, "session", "", d, "", row, details);
+  audit_decision(-1, "session", "", d, "", row, details, &t);
   log_info("session decision", {{"session", id_}, {"decision", d.name()}, {"reason", d.reason}, {"at", d.source},
                                 {"credential", reserved ? "" : credential}});
-  if (row < 0) return refusal = session_denial_ = "bastion: session denied: the audit store is unavailable", false;
+  if (row < 0) return refusal = up.denial = "bastion: session denied: the audit store is unavailable", false;
   if (!d.allowed()) {
-    session_denial_ = !message.empty() ? message
-                                       : "bastion: session denied: " + (d.reason.empty() ? "denied by policy" : d.reason);
-    return refusal = session_denial_, false;
+    up.denial = !message.empty() ? message
+                                 : "bastion: session denied: " + (d.reason.empty() ? "denied by policy" : d.reason);
+    return refusal = up.denial, false;
   }
-  if (!reserved) credential_ = credential;
-  options_ = d.options;
-  admitted_ = true;
+  if (!reserved) up.credential = credential;
+  up.options = d.options;
+  // The session's own deadlines: the strictest any of its targets set.
+  options_.idle_timeout = stricter(options_.idle_timeout, d.options.idle_timeout);
+  options_.max_session_length = stricter(options_.max_session_length, d.options.max_session_length);
+  up.admitted = true;
   return true;
 }
 
@@ -433,7 +516,9 @@ int Session::idle_poll_ms() const {
   d.expiry_warning = kExpiryWarning;
   d.expiry_warned = expiry_warned_;
   d.any_running = std::any_of(channels_.begin(), channels_.end(), [](auto& c) { return c->running(); });
-  if (grant_) d.next_grant_check = next_grant_check_;
+  for (const auto& [name, up] : upstreams_)
+    if (up.grant && up.withdrawn.empty())
+      d.next_grant_check = std::min(d.next_grant_check.value_or(up.next_grant_check), up.next_grant_check);
   d.started = started_;
   d.max_session_length = options_.max_session_length.value_or(cfg_->limits.max_session_length);
   d.last_activity = last_activity_;
@@ -487,29 +572,93 @@ void Session::recheck_access(const Config& cur, int64_t now) {
                      "certificate no longer accepted");
     }
   }
-  const auto was = cfg_->targets.find(identity_.requested_user);
-  if (was == cfg_->targets.end()) return;  // a reserved target, or none (its channels are refused anyway)
-  const auto it = cur.targets.find(identity_.requested_user);
-  if (it == cur.targets.end() || it->second.type != was->second.type) {
-    log_info("access withdrawn by reload", {{"session", id_}, {"target", identity_.requested_user}});
-    return end_all("bastion: target \"" + identity_.requested_user + "\" was removed from the configuration; session closed",
-                   "target removed");
+  // Each target the session uses, checked on its own: on a connection of
+  // many targets, one withdrawn ends only its channels.
+  std::vector<std::string> names;
+  if (!unknown_target()) names.push_back(identity_.requested_user);
+  else
+    for (const auto& [name, up] : upstreams_)
+      if (up.admitted && up.withdrawn.empty()) names.push_back(name);
+  for (const auto& name : names) {
+    const auto [line, reason] = access_withdrawn(cur, name, upstreams_[name]);
+    if (line.empty()) continue;
+    log_info("access withdrawn by reload", {{"session", id_}, {"target", name}, {"why", reason}});
+    end_target(name, line, reason);
+    if (!end_reason_.empty()) return;
   }
+}
+
+std::pair<std::string, std::string> Session::access_withdrawn(const Config& cur, const std::string& name,
+                                                              const SessionUpstream& up) const {
+  const auto was = cfg_->targets.find(name);
+  if (was == cfg_->targets.end()) return {};  // a reserved target, or none (its channels are refused anyway)
+  const auto it = cur.targets.find(name);
+  if (it == cur.targets.end() || it->second.type != was->second.type)
+    return {"bastion: target \"" + name + "\" was removed from the configuration", "target removed"};
   // The credential the session connected with was withdrawn: as with a
-  // removed target, the session ends rather than keep a role the
+  // removed target, the channels end rather than keep a role the
   // configuration no longer grants.
-  if (!credential_.empty() && !it->second.credential(credential_)) {
-    log_info("access withdrawn by reload", {{"session", id_}, {"target", identity_.requested_user},
-                                            {"credential", credential_}});
-    return end_all("bastion: target '" + identity_.requested_user + "' no longer holds credential '" + credential_ +
-                       "'; session closed",
-                   "credential removed");
-  }
-  if (grant_) return;  // a just-in-time grant is checked on its own
+  if (!up.credential.empty() && !it->second.credential(up.credential))
+    return {"bastion: target '" + name + "' no longer holds credential '" + up.credential + "'", "credential removed"};
+  if (up.grant) return {};  // a just-in-time grant is checked on its own
   for (const auto& p : identity_.principals)
-    if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end()) return;
-  log_info("access withdrawn by reload", {{"session", id_}, {"target", identity_.requested_user}});
-  end_all("bastion: your access to \"" + identity_.requested_user + "\" was withdrawn; session closed", "access withdrawn");
+    if (std::find(it->second.allow.begin(), it->second.allow.end(), p) != it->second.allow.end()) return {};
+  return {"bastion: your access to \"" + name + "\" was withdrawn", "access withdrawn"};
+}
+
+void Session::end_target(const std::string& name, const std::string& message, const std::string& reason) {
+  // One target per connection (the login named it): the session ends, as before.
+  if (!unknown_target()) return end_all(message + "; session closed", reason);
+  auto& up = upstreams_[name];
+  up.withdrawn = message + "; its channels were closed";
+  for_each_channel([&](ChannelPipeline& c) {
+    if (c.target_name() == name) c.terminate(up.withdrawn, reason);
+  });
+}
+
+void Session::check_grants(int64_t now) {
+  for (auto& [name, up] : upstreams_) {
+    if (!up.grant || !up.withdrawn.empty() || now < up.next_grant_check) continue;
+    // Expiry is known; a revocation (here or by another bastion) is polled.
+    up.next_grant_check = now + 2;
+    std::string why;
+    if (now >= up.grant->expires_at) {
+      why = "expired";
+    } else if (ctx_.approvals()) {
+      std::string err;
+      const auto r = ctx_.approvals()->request(up.grant->id, err);
+      if (r && effective_state(*r, now) != ApprovalState::approved) why = approval_state_name(effective_state(*r, now));
+    }
+    if (why.empty()) continue;
+    log_info("access grant ended", {{"session", id_}, {"target", name}, {"grant", std::to_string(up.grant->id)},
+                                    {"why", why}});
+    const std::string target = name;  // end_target may not outlive the binding's use
+    end_target(target, "bastion: your access grant #" + std::to_string(up.grant->id) + " has " +
+                           (why == "expired" ? "expired" : "been " + why),
+               "grant " + why);
+    if (!end_reason_.empty()) return;
+  }
+}
+
+void Session::prune_upstreams() {
+  for (auto it = upstreams_.begin(); it != upstreams_.end();) {
+    const std::string& name = it->first;
+    SessionUpstream& up = it->second;
+    const bool used = std::any_of(channels_.begin(), channels_.end(),
+                                  [&](const auto& c) { return c && c->target_name() == name; });
+    if (!unknown_target()) {
+      // The login's own target: its decision stays for the session; a lost
+      // connection is let go once no channel uses it.
+      if (up.conn && !up.conn->connected() && channels_.empty()) up.conn.reset();
+      ++it;
+    } else if (!used && up.withdrawn.empty()) {
+      // Closed with its last channel; a later channel asks on_session again.
+      if (up.conn) log_info("target closed", {{"session", id_}, {"target", name}});
+      it = upstreams_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Session::deliver_notices() {
@@ -549,24 +698,8 @@ void Session::check_deadlines() {
                                 " seconds; the session will end then");
     });
   }
-  if (grant_ && now >= next_grant_check_) {
-    // Expiry is known; a revocation (here or by another bastion) is polled.
-    next_grant_check_ = now + 2;
-    std::string why;
-    if (now >= grant_->expires_at) {
-      why = "expired";
-    } else if (ctx_.approvals()) {
-      std::string err;
-      const auto r = ctx_.approvals()->request(grant_->id, err);
-      if (r && effective_state(*r, now) != ApprovalState::approved) why = approval_state_name(effective_state(*r, now));
-    }
-    if (!why.empty()) {
-      log_info("access grant ended", {{"session", id_}, {"grant", std::to_string(grant_->id)}, {"why", why}});
-      return end_all("bastion: your access grant #" + std::to_string(grant_->id) + " has " +
-                         (why == "expired" ? "expired" : "been " + why) + "; session closed",
-                     "grant " + why);
-    }
-  }
+  check_grants(now);
+  if (!end_reason_.empty()) return;
   const double mono = monotonic_seconds();
   const auto& lim = cfg_->limits;
   const int max_len = options_.max_session_length.value_or(lim.max_session_length);
@@ -627,11 +760,12 @@ void Session::run(ssh_event ev) {
         else if (now >= linger_until) break;
       }
     }
-    if (target_ && !target_->connected() && channels_.empty()) target_.reset();
+    prune_upstreams();
   }
   release_channels([](const ChannelPipeline&) { return true; });
   if (end_reason_.empty()) end_reason_ = channel_reason_.empty() ? "client disconnected" : channel_reason_;
-  if (target_) target_->detach();
+  for (auto& [name, up] : upstreams_)
+    if (up.conn) up.conn->detach();
   if (waker_) ssh_event_remove_fd(ev_, waker_->fd());
   waker_.reset();
 }

@@ -1,8 +1,11 @@
 // A bastion session: one authenticated client connection, its channels, and
-// at most one onward connection to its target. Runs on its own thread with
-// one libssh event polling both the client and the target.
+// one onward connection per target its channels use (one target when the
+// login named it; any usable target per channel, chosen by a subsystem
+// request, when it named none). Runs on its own thread with one libssh event
+// polling the client and every target.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +19,7 @@
 #include "session/channel_pipeline.h"
 #include "session/identity.h"
 #include "session/server_context.h"
+#include "session/session_upstream.h"
 #include "targets/target.h"
 
 namespace bastion {
@@ -61,19 +65,34 @@ class Session {
   }
   recorder::Flusher& flusher() { return ctx_.flusher(); }
   const std::string& mask_key() const { return ctx_.mask_key(); }
-  // The policy for this session's target, rebuilt when the config's policy
+  // The policy for target t (each target its own chain), rebuilt when the config's policy
   // files changed (so a reload applies from the next command). Null + error
   // when a policy cannot be built.
   Policy* policy(const TargetConfig& t, std::string& error);
-  // Runs on_session once per session and settles the credential it chose;
-  // false + the line for the user when it denies or the credential is not held.
+  // Runs on_session once per target (while the session has channels to it)
+  // and settles the credential it chose; false + the line for the user when
+  // it denies or the credential is not held.
   bool admit(Policy& policy, const TargetConfig& t, bool tty, std::string& refusal);
   SessionRequest session_request(const TargetConfig& t, bool tty) const;
-  bool record_input() const { return options_.record_input.value_or(cfg_->record_input); }
+  // Whether input is recorded on a channel to `target` (its on_session options).
+  bool record_input(const std::string& target) const;
+  // On a connection whose channels choose their targets, the row's details
+  // name `target` (a sessions row names one target; its commands rows each
+  // name their own).
   void audit_decision(int channel, const std::string& kind, const std::string& text, const Decision& d,
-                      const std::string& recording, int64_t& id, const std::string& details = "");
+                      const std::string& recording, int64_t& id, const std::string& details = "",
+                      const TargetConfig* target = nullptr);
   // The target named by the SSH user, or null with a user-facing reason.
-  const TargetConfig* target_config(std::string& refusal) const;
+  const TargetConfig* target_config(std::string& refusal);
+  // A target a channel chose by its subsystem name, on a connection whose
+  // login named none: approvals/access, or a configured target the identity
+  // may use in both this session's configuration and the live one, within
+  // limits.max_targets_per_session. Null + the user's line otherwise.
+  const TargetConfig* channel_target(const std::string& name, std::string& refusal);
+  // NAME is a reserved or configured target name.
+  bool names_target(const std::string& name) const;
+  // A channel on this connection went to a target it chose (admitted).
+  bool has_channel_targets() const;
   // The login name is no target (`ssh bastion` sends the local user name):
   // neither reserved nor configured, and no target was picked yet.
   bool unknown_target() const;
@@ -87,11 +106,13 @@ class Session {
   // Refused unless the login named no target and NAME is usable now; the
   // sessions row names NAME at once, and when that audit write fails the
   // pick is refused (fail closed).
+  // Also refused once a channel chose its own target on this connection:
+  // the pick retargets the whole session, so it would move those channels.
   enum class Pick { picked, refused, audit_failed };
   Pick choose_target(const std::string& name, bool tty);
-  // Connects on first use (and again after the connection was lost). The
+  // Connects to t on first use (and again after the connection was lost). The
   // caller shares ownership: keep it for as long as an executor uses it.
-  std::shared_ptr<TargetConnection> target(std::string& error);
+  std::shared_ptr<TargetConnection> target(const TargetConfig& t, std::string& error);
   void touch();
   // A channel ended: its bytes, exit status and reason go into the session's audit row.
   void channel_finished(const ChannelTotals& totals);
@@ -99,6 +120,16 @@ class Session {
   bool ended() const { return !end_reason_.empty(); }
 
  private:
+  const TargetConfig* target_config(const std::string& name, std::string& refusal);
+  // Why access to `name` (an upstream) ended under `cur`: {line, reason}, or empty.
+  std::pair<std::string, std::string> access_withdrawn(const Config& cur, const std::string& name,
+                                                       const SessionUpstream& up) const;
+  // Access to one target ended: on a connection of many targets only its
+  // channels end; otherwise the session does.
+  void end_target(const std::string& name, const std::string& message, const std::string& reason);
+  void check_grants(int64_t now);
+  // Upstreams no channel uses any more are closed (on a connection of many targets).
+  void prune_upstreams();
   // usable_targets() against one configuration.
   std::vector<std::string> usable_targets_in(const Config& cfg, bool tty);
   void check_deadlines();
@@ -117,16 +148,9 @@ class Session {
   Identity identity_;
   std::string id_;
   TargetConfig builtin_approvals_, builtin_access_, builtin_audit_;  // the reserved targets
-  mutable std::optional<SessionRequest::Grant> grant_;  // the access grant this session relies on
-  int64_t next_grant_check_ = 0;
   std::unique_ptr<Policy> allow_all_;
-  std::unique_ptr<PolicyChain> chain_;
-  std::shared_ptr<const PolicySource> chain_global_, chain_target_;  // keep built_from() pointers valid
-  bool admitted_ = false;
-  bool kept_policy_logged_ = false;
-  std::string session_denial_;
-  std::string credential_;  // the target credential admit() settled ("default" unless the policy chose)
   bool picked_ = false;      // the target came from the picker, not the login name
+  // The deadlines' options: the strictest any admitted target's on_session set.
   SessionOptions options_;
   ssh_event ev_ = nullptr;
   std::unique_ptr<WakeList::Waker> waker_;  // in ev_ while run() runs
@@ -134,8 +158,8 @@ class Session {
   // child it ran as this uid) is gone.
   std::optional<IdLease> sandbox_uid_;
   // Declared before channels: channels (and their upstream channels) must be
-  // released before the upstream session.
-  std::shared_ptr<TargetConnection> target_;
+  // released before the upstream sessions. By target name.
+  std::map<std::string, SessionUpstream> upstreams_;
   std::vector<std::unique_ptr<ChannelPipeline>> channels_;
   int next_index_ = 0;
   double started_ = 0;

@@ -75,6 +75,7 @@ TEST_CASE("loads a valid config and resolves paths against its folder", "[config
   CHECK(cfg->limits.login_grace_time == 30);  // default kept
   CHECK(cfg->limits.max_startups == MaxStartups{30, 30, 100});
   CHECK(cfg->limits.per_source_max_startups == 10);
+  CHECK(cfg->limits.max_targets_per_session == 8);  // default
   const auto& t = cfg->targets.at("web1");
   CHECK(kind_part<SshSettings>(t.settings.get()).host == "10.0.0.5");
   CHECK(kind_part<SshSettings>(t.settings.get()).port == 2201);
@@ -116,6 +117,14 @@ TEST_CASE("errors name file, line and key", "[config]") {
         f + ":6: limits.max_startups: expected a string or an integer");
   CHECK(error_for(c, replace("idle_timeout = 60", "per_source_max_startups = 0")) ==
         f + ":6: limits.per_source_max_startups: must be between 1 and 100000");
+  CHECK(error_for(c, replace("idle_timeout = 60", "max_targets_per_session = 0")) ==
+        f + ":6: limits.max_targets_per_session: must be between 1 and 100");
+  {
+    std::string e;
+    const auto two = load_config(c.write(replace("idle_timeout = 60", "max_targets_per_session = 2")), e, kKinds);
+    REQUIRE(two);
+    CHECK(two->limits.max_targets_per_session == 2);
+  }
   CHECK(error_for(c, replace("targets = {", "targets = {{")).find(f + ":") == 0);  // Lua syntax error
   CHECK(error_for(c, "listen = ") .find(f + ":1:") == 0);
 }
