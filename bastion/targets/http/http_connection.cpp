@@ -251,7 +251,7 @@ long HttpConnection::read_body(char* buf, std::size_t n) {
         body_failed_ = true;
         return -1;
       default:
-        body_failed_ = true;
+        body_failed_ = body_malformed_ = true;
         return -1;
     }
   }
@@ -284,7 +284,7 @@ bool HttpConnection::serve_one() {
   const HttpRequestHead h = stream_.head();
   body_.clear();
   body_off_ = 0;
-  body_done_ = body_failed_ = false;
+  body_done_ = body_failed_ = body_malformed_ = false;
   body_bytes_ = 0;
 
   HttpFacts f;
@@ -339,7 +339,12 @@ bool HttpConnection::serve_one() {
                       opts_.body_only, answer->masks, secret_rules(*c_));
   ForwardResult r = upstream_->forward(fr, [this](char* b, std::size_t n) { return read_body(b, n); }, resp);
   bool ok = r.ok && resp.finish();
-  if (!r.ok && !r.head_sent) {
+  if (!r.ok && !r.head_sent && body_malformed_) {
+    // The body turned out malformed as it streamed: the upstream's request
+    // was cut, the client hears why.
+    refuse_400(stream_.error());
+    r.status = 400;
+  } else if (!r.ok && !r.head_sent) {
     log_info("http target: upstream request failed", {{"target", opts_.target_name}, {"error", r.error}});
     const std::string body = http_refusal_body(s_->registry, s_->registry ? "UNAVAILABLE" : "bad_gateway",
                                                "bastion: upstream: " + r.error);

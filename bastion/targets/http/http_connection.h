@@ -54,7 +54,7 @@ class HttpConnection {
   std::string in_;            // client bytes not parsed yet (at most one read's worth)
   std::string body_;          // body bytes parsed, not yet sent upstream
   std::size_t body_off_ = 0;
-  bool body_done_ = false, body_failed_ = false;
+  bool body_done_ = false, body_failed_ = false, body_malformed_ = false;
   uint64_t body_bytes_ = 0;
   std::unique_ptr<HttpUpstream> upstream_;
   std::thread thread_;

@@ -116,7 +116,9 @@ int HttpRequestStream::on_headers_complete(http_parser* p) {
   auto& s = self(p);
   if (s.check_head() != 0) return -1;
   s.head_ready_ = true;
-  http_parser_pause(p, 1);  // decided before any of its body is read
+  // Decided before any of its body is read. Without a body the request
+  // ends on this same byte: on_message_complete pauses instead.
+  if (s.head_.has_body) http_parser_pause(p, 1);
   return 0;
 }
 
