@@ -13,7 +13,7 @@
 namespace bastion {
 namespace {
 
-int on_readable(socket_t, int, void*) { return 0; }  // wakes the session loop
+int on_readable(socket_t, int, void*) { return 0; }  // wakes the session loop (readable or writable)
 
 int on_wake(socket_t fd, int, void*) {  // clears the eventfd so poll does not spin; the executor serves the link
   uint64_t v;
@@ -76,30 +76,31 @@ std::unique_ptr<Executor> HttpTargetConnection::start(const ExecRequest& req, st
   auto conn = std::make_unique<HttpConnection>(sv[1], link, settings_, cred_, tokens_,
                                                HttpConnectionOptions{.target_name = name_, .body_only = exec_request.has_value()});
   return std::make_unique<HttpTunnelExecutor>(sv[0], std::move(conn), link, *req.gate,
-                                              [this](int fd, bool on, bool wake) { watch(fd, on, wake); },
+                                              [this](int fd, short events, bool wake) { watch(fd, events, wake); },
                                               std::move(exec_request));
 }
 
-void HttpTargetConnection::watch(int fd, bool on, bool wake) {
+void HttpTargetConnection::watch(int fd, short events, bool wake) {
   if (fd < 0) return;
-  if (on && !watched_.count(fd)) {
-    watched_[fd] = wake;
-    if (event_) ssh_event_add_fd(event_, fd, POLLIN, wake ? &on_wake : &on_readable, this);
-  } else if (!on && watched_.count(fd)) {
+  const auto it = watched_.find(fd);
+  if (it != watched_.end()) {
     if (event_) ssh_event_remove_fd(event_, fd);
-    watched_.erase(fd);
+    watched_.erase(it);
   }
+  if (!events) return;
+  watched_[fd] = Watched{events, wake};
+  if (event_) ssh_event_add_fd(event_, fd, events, wake ? &on_wake : &on_readable, this);
 }
 
 void HttpTargetConnection::attach(ssh_event ev) {
   detach();
   event_ = ev;
-  for (const auto& [fd, wake] : watched_) ssh_event_add_fd(event_, fd, POLLIN, wake ? &on_wake : &on_readable, this);
+  for (const auto& [fd, w] : watched_) ssh_event_add_fd(event_, fd, w.events, w.wake ? &on_wake : &on_readable, this);
 }
 
 void HttpTargetConnection::detach() {
   if (event_)
-    for (const auto& [fd, wake] : watched_) ssh_event_remove_fd(event_, fd);
+    for (const auto& [fd, w] : watched_) ssh_event_remove_fd(event_, fd);
   event_ = nullptr;
 }
 

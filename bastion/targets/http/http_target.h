@@ -27,14 +27,18 @@ class HttpTargetConnection : public TargetConnection {
 
  private:
   HttpTargetConnection() = default;
-  void watch(int fd, bool on, bool wake);
+  void watch(int fd, short events, bool wake);
 
   std::string name_;
   std::shared_ptr<const HttpSettings> settings_;
   std::shared_ptr<const HttpCredential> cred_;
   std::shared_ptr<HttpTokenCache> tokens_ = std::make_shared<HttpTokenCache>();
   ssh_event event_ = nullptr;
-  std::map<int, bool> watched_;  // fd -> is an eventfd
+  struct Watched {
+    short events;
+    bool wake;  // an eventfd
+  };
+  std::map<int, Watched> watched_;
 };
 
 // The exec form's request: "METHOD /path?query" (no body); nullopt + why

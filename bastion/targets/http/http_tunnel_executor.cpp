@@ -1,5 +1,6 @@
 #include "targets/http/http_tunnel_executor.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,7 +18,7 @@ HttpTunnelExecutor::HttpTunnelExecutor(int fd, std::unique_ptr<HttpConnection> c
                                        std::optional<std::string> exec_request)
     : fd_(fd), link_(std::move(link)), conn_(std::move(conn)), gate_(gate), watch_(std::move(watch)),
       exec_(exec_request.has_value()) {
-  if (watch_ && link_->wake_fd() >= 0) watch_(link_->wake_fd(), true, true);
+  if (watch_ && link_->wake_fd() >= 0) watch_(link_->wake_fd(), POLLIN, true);
   if (exec_) {
     pending_ = std::move(*exec_request);
     eof_in_ = true;  // the request is all there is
@@ -50,10 +51,11 @@ void HttpTunnelExecutor::flush_input() {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return update_watch();
     pending_.clear();  // the worker closed its end: nothing more goes in
-    return;
+    return update_watch();
   }
+  update_watch();
   if (fd_ >= 0 && eof_in_ && pending_.empty() && !eof_sent_) {
     ::shutdown(fd_, SHUT_WR);
     eof_sent_ = true;
@@ -67,9 +69,15 @@ void HttpTunnelExecutor::send_eof() {
 }
 
 void HttpTunnelExecutor::set_output_wanted(bool wanted) {
-  if (fd_ < 0 || wanted == watching_) return;
-  watching_ = wanted;
-  if (watch_) watch_(fd_, wanted, false);
+  output_wanted_ = wanted;
+  update_watch();
+}
+
+void HttpTunnelExecutor::update_watch() {
+  const short want = fd_ < 0 ? 0 : static_cast<short>((output_wanted_ ? POLLIN : 0) | (pending_.empty() ? 0 : POLLOUT));
+  if (want == watched_) return;
+  watched_ = want;
+  if (watch_ && fd_ >= 0) watch_(fd_, want, false);
 }
 
 void HttpTunnelExecutor::answer(const GateResult& g, const HttpFacts& f, OutputWriter& out) {
@@ -153,10 +161,12 @@ void HttpTunnelExecutor::close() {
     held_->review.withdraw();
     held_.reset();
   }
-  if (watch_ && link_ && link_->wake_fd() >= 0 && conn_) watch_(link_->wake_fd(), false, true);
+  if (watch_ && link_ && link_->wake_fd() >= 0 && conn_) watch_(link_->wake_fd(), 0, true);
   conn_.reset();  // stops and joins the worker
   if (fd_ < 0) return;
-  set_output_wanted(false);
+  output_wanted_ = false;
+  pending_.clear();
+  update_watch();
   ::close(fd_);
   fd_ = -1;
 }

@@ -24,8 +24,9 @@ namespace bastion {
 
 class HttpTunnelExecutor : public Executor {
  public:
-  // `wake`: an eventfd the session loop clears when it fires.
-  using Watch = std::function<void(int fd, bool on, bool wake)>;
+  // Which poll events on `fd` wake the session loop (0: none). `wake`: an
+  // eventfd the loop clears when it fires.
+  using Watch = std::function<void(int fd, short events, bool wake)>;
   // `fd`: this end of the socketpair (owned from now on). `exec_request`:
   // the exec form's request bytes (the client's input is then ignored).
   HttpTunnelExecutor(int fd, std::unique_ptr<HttpConnection> conn, std::shared_ptr<HttpChannelLink> link,
@@ -47,6 +48,8 @@ class HttpTunnelExecutor : public Executor {
 
  private:
   void flush_input();
+  // POLLIN while the client takes output, POLLOUT while input waits for room.
+  void update_watch();
   void serve_decisions(OutputWriter& out);
   void answer(const GateResult& g, const HttpFacts& f, OutputWriter& out);
   void finish_rows(OutputWriter& out);
@@ -58,7 +61,8 @@ class HttpTunnelExecutor : public Executor {
   Watch watch_;
   const bool exec_;
   std::string pending_;
-  bool eof_in_ = false, eof_sent_ = false, watching_ = false;
+  bool eof_in_ = false, eof_sent_ = false, output_wanted_ = false;
+  short watched_ = 0;
   struct Held {
     HeldCommand review;
     HttpFacts facts;
