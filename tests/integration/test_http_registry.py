@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, wait_port
+from harness import BASTIOND, BASTIONCTL, BastionTest, Env, free_port, main, run, wait_port
 from registry_fixture import Registry, make_image, skopeo
 
 POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../policies")
@@ -182,6 +182,44 @@ class HttpRegistryTest(BastionTest):
         r = self.env.ssh("registry", ["PUT", "/v2/x"], key=self.env.oncall)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("usage: METHOD /path", r.stderr.decode())
+
+    def check_config(self, target):
+        with open(self.env.bastion.conf) as f:
+            text = f.read()
+        conf = os.path.join(self.env.d, "check.conf")
+        with open(conf, "w") as f:
+            f.write(text.replace("targets = {", "targets = {\n  " + target + ",", 1))
+        r = run([BASTIOND, "--check", "--config", conf])
+        return r.returncode, (r.stdout + r.stderr).decode()
+
+    def test_check_refuses_clear_text_and_misshapen_credentials(self):
+        basic = 'basic = { user = "u", password_file = "keys/registry.pass" }, allow = { "ops" }'
+        rc, out = self.check_config(f'r2 = {{ type = "http", url = "http://registry.example:5000", {basic} }}')
+        self.assertEqual(rc, 1, out)
+        self.assertIn("targets.r2.url: http:// only to a loopback host", out)
+        rc, out = self.check_config(f'r2 = {{ type = "http", url = "http://127.0.0.1:5000", {basic} }}')
+        self.assertEqual(rc, 0, out)
+        self.assertIn("targets.r2: url is http:// (loopback only): the upstream is not authenticated by TLS", out)
+        rc, out = self.check_config('r2 = { type = "http", url = "https://u:p@x", allow = { "ops" },'
+                                    ' bearer_file = "keys/registry.pass" }')
+        self.assertEqual(rc, 1, out)
+        self.assertIn("must not hold a user or password", out)
+        rc, out = self.check_config('r2 = { type = "http", url = "https://x", allow = { "ops" },'
+                                    ' basic = { user = "u", pasword_file = "keys/registry.pass" } }')
+        self.assertEqual(rc, 1, out)
+        self.assertIn('targets.r2.basic: unknown key "pasword_file" (expected user and password_file)', out)
+        rc, out = self.check_config('r2 = { type = "http", url = "https://x", allow = { "ops" } }')
+        self.assertEqual(rc, 1, out)
+        self.assertIn("no credential", out)
+
+    def test_policy_test_reads_the_targets_registry_facts(self):
+        r = run([BASTIONCTL, "policy", "test", "--config", self.env.bastion.conf, "--target", "registry",
+                 "--principals", "dev", "--", "DELETE /v2/app/manifests/1.2"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("deleting from the registry is not allowed: app", r.stdout.decode())
+        r = run([BASTIONCTL, "policy", "test", "--config", self.env.bastion.conf, "--target", "registry",
+                 "--principals", "dev", "--", "PUT /v2/app/manifests/1.2"])
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
 
     def test_delete_denied_and_the_connection_stays_usable(self):
         _, port = open_tunnel(self, self.env.ci)
