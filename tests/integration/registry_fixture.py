@@ -113,13 +113,13 @@ def _blob(layout, data):
     return {"digest": "sha256:" + digest, "size": len(data)}
 
 
-def _big_blob(layout, size):
+def _big_blob(layout, size, seed=b"seed"):
     """A layer of `size` incompressible-ish bytes written in pieces (never whole in memory)."""
     d = os.path.join(layout, "blobs", "sha256")
     os.makedirs(d, exist_ok=True)
     tmp = os.path.join(d, "tmp")
     h = hashlib.sha256()
-    chunk = hashlib.sha256(b"seed").digest() * (1 << 15)  # 1 MiB
+    chunk = hashlib.sha256(seed).digest() * (1 << 15)  # 1 MiB
     with open(tmp, "wb") as f:
         left = size
         i = 0
@@ -134,12 +134,12 @@ def _big_blob(layout, size):
     return {"digest": "sha256:" + digest, "size": size}
 
 
-def make_image(layout, tag, text="hello from the bastion test\n", layer_bytes=0):
+def make_image(layout, tag, text="hello from the bastion test\n", layer_bytes=0, seed=b"seed"):
     """An OCI image layout at `layout` with one tag: a config blob, one layer
     (a gzip tarball holding one file, or `layer_bytes` raw bytes), a manifest."""
     os.makedirs(layout, exist_ok=True)
     if layer_bytes:
-        layer = _big_blob(layout, layer_bytes)
+        layer = _big_blob(layout, layer_bytes, seed)
         diff_id = layer["digest"]
         media = "application/vnd.oci.image.layer.v1.tar"
     else:
