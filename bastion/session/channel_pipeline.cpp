@@ -363,6 +363,10 @@ bool ChannelPipeline::pump_input() {
   if (!exec_) return false;
   bool moved = false;
   std::size_t cap = exec_->input_capacity();
+  if (exec_->reads_input_whole()) {
+    const int buffered = ssh_channel_poll(ch_.get(), 0);
+    if (buffered > 0 && static_cast<std::size_t>(buffered) > cap) cap = 0;  // later, all at once
+  }
   char buf[kIoChunk];
   while (cap > 0) {
     const int n = ssh_channel_read_nonblocking(ch_.get(), buf,

@@ -72,6 +72,13 @@ class Executor {
   virtual ~Executor() = default;
   // How many input bytes the target can take now (its flow-control window).
   virtual std::size_t input_capacity() = 0;
+  // True: the session reads the client's input only when input_capacity()
+  // can take all that libssh has buffered. libssh 0.10 reopens a channel's
+  // receive window on every read whatever it still buffers, so a client
+  // faster than the target grows that buffer without bound while partial
+  // reads go on; reading only whole buffers keeps it under one window
+  // (1.28 MB). The executor must then accept at least 2 MiB when idle.
+  virtual bool reads_input_whole() const { return false; }
   virtual bool write_input(std::string_view data) = 0;
   virtual void send_eof() = 0;
   virtual void window_change(int cols, int rows) = 0;

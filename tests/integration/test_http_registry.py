@@ -350,7 +350,10 @@ class HttpRegistryTest(BastionTest):
         after = hwm()
         sys_msg = f"{BIG} MiB blob: VmHWM {before} -> {after} MiB in {took:.1f} s"
         print(sys_msg)
-        self.assertLess(after - before, 64, sys_msg)
+        # libssh reopens a channel's window on every read: reading only whole
+        # buffers keeps bastiond's share of a 1 GiB upload to a few MiB (it was
+        # +33 MiB at 256 MiB, +257 MiB at 1 GiB, reading partially).
+        self.assertLess(after - before, 16, sys_msg)
         self.assertEqual(self.env.reg.request("HEAD", f"/v2/ci/big/blobs/{layer}")[0], 200)
 
     def test_ci_example_as_printed(self):

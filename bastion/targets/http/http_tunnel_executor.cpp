@@ -10,7 +10,9 @@
 
 namespace bastion {
 namespace {
-constexpr std::size_t kMaxPending = 256 * 1024;  // what the client may have in flight towards the worker
+// What the client may have in flight towards the worker: more than one
+// libssh receive window (reads_input_whole()).
+constexpr std::size_t kMaxPending = 2 * 1024 * 1024;
 }
 
 HttpTunnelExecutor::HttpTunnelExecutor(int fd, std::unique_ptr<HttpConnection> conn,
