@@ -172,10 +172,12 @@ bool HttpRequestStream::scan_head_bytes(std::string_view data, std::string& why)
 
 HttpRequestStream::Event HttpRequestStream::feed(std::string_view data, std::size_t& used) {
   used = 0;
-  if (failed_) return Event::error;
+  // Events found before a fault are told first: body bytes that came ahead
+  // of a malformed chunk are the same whatever the reads' sizes.
   if (head_ready_) return head_ready_ = false, Event::head;
   if (!body_.empty()) return Event::body;
   if (ended_) return ended_ = false, Event::end;
+  if (failed_) return Event::error;
   if (data.empty()) return Event::need_more;
   if (HTTP_PARSER_ERRNO(&parser_) == HPE_PAUSED) http_parser_pause(&parser_, 0);
   // The head bytes are checked before the parser takes them (it tolerates
@@ -191,12 +193,11 @@ HttpRequestStream::Event HttpRequestStream::feed(std::string_view data, std::siz
   }
   used = http_parser_execute(&parser_, &settings_, data.data(), data.size());
   const http_errno e = HTTP_PARSER_ERRNO(&parser_);
-  if (failed_) return Event::error;
-  if (e != HPE_OK && e != HPE_PAUSED) return fail(http_errno_description(e)), Event::error;
+  if (e != HPE_OK && e != HPE_PAUSED) fail(http_errno_description(e));
   if (head_ready_) return head_ready_ = false, Event::head;
   if (!body_.empty()) return Event::body;
   if (ended_) return ended_ = false, Event::end;
-  return Event::need_more;
+  return failed_ ? Event::error : Event::need_more;
 }
 
 }  // namespace bastion
