@@ -377,5 +377,141 @@ skopeo --insecure-policy copy --dest-tls-verify=false oci:{image}:1.2 docker://1
         self.assertEqual(self.env.reg.request("GET", "/v2/app/manifests/1.2-ci")[0], 200)
 
 
+class FakeTokenRegistry:
+    """A registry-shaped HTTPS server that wants bearer tokens (the token
+    flow Docker Hub, GHCR, Harbor and GitLab use): 401 with a Bearer
+    challenge, a /token endpoint that checks the Basic credential, and
+    requests with the token served. Records what it saw."""
+
+    def __init__(self, d, cert, key, user, password, realm_host="127.0.0.1"):
+        import http.server
+        import ssl
+        outer = self
+        self.token = "tok-" + base64.b16encode(os.urandom(8)).decode().lower()
+        self.seen = []
+        basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, code, body=b"", headers=()):
+                self.send_response(code)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def handle_any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                auth = self.headers.get("Authorization", "")
+                outer.seen.append((self.command, self.path, auth, len(body)))
+                if self.path.startswith("/token"):
+                    if auth != basic:
+                        return self.reply(401)
+                    return self.reply(200, json.dumps({"token": outer.token, "expires_in": 300}).encode(),
+                                      [("Content-Type", "application/json")])
+                if auth != "Bearer " + outer.token:
+                    realm = f"https://{realm_host}:{outer.port}/token"
+                    return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', [
+                        ("Content-Type", "application/json"),
+                        ("WWW-Authenticate", f'Bearer realm="{realm}",service="fake",scope="repository:app:pull,push"')])
+                if self.command == "POST":
+                    return self.reply(202, b"", [("Location", f"https://127.0.0.1:{outer.port}/v2/app/blobs/uploads/u1")])
+                return self.reply(200, b'{"ok":true}', [("Content-Type", "application/json")])
+
+            do_GET = do_POST = do_PUT = do_HEAD = handle_any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TokenFlowTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = env = Env()
+        try:
+            reg_dir = os.path.join(env.d, "registry")
+            cls.reg = Registry(env.d)  # for its certificate
+            cls.reg.stop()
+            key = os.path.join(reg_dir, "key.pem")
+            cls.fake = FakeTokenRegistry(env.d, cls.reg.cert, key, "pusher", cls.reg.password)
+            cls.elsewhere = FakeTokenRegistry(env.d, cls.reg.cert, key, "pusher", cls.reg.password,
+                                              realm_host="localhost")
+            pw = os.path.join(env.keys.d, "registry.pass")
+            with open(pw, "w") as f:
+                f.write(cls.reg.password + "\n")
+            os.chmod(pw, 0o600)
+            for name in ("commands.lua", "registry.lua"):
+                shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
+            env.ci = env.keys.cert(env.keys.keygen("cibot"), env.ca, "cibot", "ci-push")
+            common = (f'ca_file = "{cls.reg.cert}", registry = true, allow = {{ "ci-push" }}, policy = "registry.lua", '
+                      f'basic = {{ user = "pusher", password_file = "keys/registry.pass" }}')
+            env.start_bastion(targets=f"""
+  tok = {{ type = "http", url = "https://127.0.0.1:{cls.fake.port}", {common} }},
+  other = {{ type = "http", url = "https://127.0.0.1:{cls.elsewhere.port}", {common} }},""")
+        except BaseException:
+            env.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fake.stop()
+        cls.elsewhere.stop()
+        super().tearDownClass()
+
+    def test_the_bastion_answers_the_token_flow_and_caches_the_token(self):
+        _, port = open_tunnel(self, self.env.ci, target="tok")
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(b"GET /v2/app/manifests/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = read_response(s)
+            self.assertEqual((status, body), (200, b'{"ok":true}'))
+            s.sendall(b"POST /v2/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            status, headers, body = read_response(s)
+            self.assertEqual((status, headers["location"]), (202, "/v2/app/blobs/uploads/u1"))
+            # A request with a body goes out with the token its repository earned.
+            s.sendall(b"PUT /v2/app/blobs/uploads/u1?digest=sha256:00 HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 5\r\n\r\nhello")
+            status, headers, body = read_response(s)
+            self.assertEqual(status, 200)
+        finally:
+            s.close()
+        f = self.fake
+        bearer = "Bearer " + f.token
+        self.assertEqual([(m, p.split("?")[0], a == bearer) for m, p, a, _ in f.seen if not p.startswith("/token")],
+                         [("GET", "/v2/app/manifests/1", False), ("GET", "/v2/app/manifests/1", True),
+                          ("POST", "/v2/app/blobs/uploads/", True), ("PUT", "/v2/app/blobs/uploads/u1", True)])
+        self.assertEqual(len([x for x in f.seen if x[1].startswith("/token")]), 1)  # fetched once, cached
+        rows = self.env.audit("SELECT * FROM commands")
+        self.assertNotIn(f.token, repr(rows))
+        with open(self.env.bastion.log) as lf:
+            self.assertNotIn(f.token, lf.read())
+
+    def test_a_realm_elsewhere_never_gets_the_credential(self):
+        _, port = open_tunnel(self, self.env.ci, target="other")
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(b"GET /v2/app/manifests/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = read_response(s)
+        finally:
+            s.close()
+        self.assertEqual(status, 502)
+        self.assertIn(b"the token realm is not in token_realms", body)
+        self.assertEqual([x for x in self.elsewhere.seen if x[1].startswith("/token")], [])
+
+
 if __name__ == "__main__":
     main()

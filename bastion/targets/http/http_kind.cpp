@@ -31,7 +31,8 @@ struct CurlUrl {
 }  // namespace
 
 std::set<std::string> HttpKind::keys() const {
-  return {"url", "ca_file", "registry", "decision_timeout", "basic", "bearer_file", "client_cert", "client_key"};
+  return {"url",   "ca_file",     "registry",    "token_realms", "decision_timeout",
+          "basic", "bearer_file", "client_cert", "client_key"};
 }
 
 std::shared_ptr<const TargetSettings> HttpKind::read_settings(const TableReader& r) const {
@@ -57,6 +58,11 @@ std::shared_ptr<const TargetSettings> HttpKind::read_settings(const TableReader&
   while (!s->base_path.empty() && s->base_path.back() == '/') s->base_path.pop_back();
   if (auto ca = r.str("ca_file")) s->ca_file = r.reader().resolve(*ca);
   s->registry = r.boolean("registry").value_or(false);
+  s->token_realms = r.reader().str_list("token_realms", r.line_of("token_realms"), r.qual());
+  for (const auto& realm : s->token_realms)
+    if (realm.rfind("https://", 0) != 0 || realm.find('/', 8) == std::string::npos)
+      r.fail("token_realms", "\"" + realm + "\": expected https://HOST/... (the held credential goes only there)");
+  if (s->token_realms.empty()) s->token_realms.push_back(s->origin + "/");
   s->decision_timeout = static_cast<int>(r.duration("decision_timeout", 1, 600).value_or(30));
   return s;
 }

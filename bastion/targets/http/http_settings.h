@@ -1,6 +1,7 @@
 // An HTTP target's settings and held credential, as its config reads them.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "common/secret_file.h"
 #include "config/config.h"
@@ -14,6 +15,9 @@ struct HttpSettings : TargetSettings {
   bool loopback_http = false;  // http:// (allowed only to a loopback host)
   std::string ca_file;   // "" : the system store
   bool registry = false; // OCI/Docker registry: the token flow, c.http.registry
+  // URL prefixes a registry's token realm must start with for the held
+  // credential to be sent there (default: the url's origin + "/").
+  std::vector<std::string> token_realms;
   int decision_timeout = 30;  // seconds a request waits for a policy answer (not a review)
 };
 

@@ -223,9 +223,11 @@ bool HttpUpstream::fetch_token(const std::string& challenge, const std::string& 
   const auto params = parse_bearer_challenge(challenge);
   if (!params || !params->count("realm")) return error = "challenge without a realm", false;
   const std::string realm = params->at("realm");
-  // The held credential goes only to https (or the loopback http the target itself uses).
-  if (realm.rfind("https://", 0) != 0 && !(s_.loopback_http && realm.rfind(s_.origin + "/", 0) == 0))
-    return error = "the token realm is not https", false;
+  // The held credential goes only where the config says (by default the
+  // upstream's own origin): a registry cannot send it elsewhere.
+  bool trusted = false;
+  for (const auto& prefix : s_.token_realms) trusted = trusted || realm.rfind(prefix, 0) == 0;
+  if (!trusted) return error = "the token realm is not in token_realms", false;
   CURL* h = curl_easy_init();
   if (!h) return error = "cannot start an HTTP client", false;
   std::unique_ptr<CURL, void (*)(CURL*)> guard(h, &curl_easy_cleanup);
