@@ -457,11 +457,14 @@ class TokenFlowTest(BastionTest):
             for name in ("commands.lua", "registry.lua"):
                 shutil.copy(os.path.join(POLICY_DIR, name), os.path.join(env.d, name))
             env.ci = env.keys.cert(env.keys.keygen("cibot"), env.ca, "cibot", "ci-push")
+            with open(os.path.join(env.d, "masking.lua"), "w") as f:
+                f.write('function on_command(c) return allow{ mask = { patterns = { [["ok"]], "Token" } } } end\n')
             common = (f'ca_file = "{cls.reg.cert}", registry = true, allow = {{ "ci-push" }}, policy = "registry.lua", '
                       f'basic = {{ user = "pusher", password_file = "keys/registry.pass" }}')
             env.start_bastion(targets=f"""
   tok = {{ type = "http", url = "https://127.0.0.1:{cls.fake.port}", {common} }},
-  other = {{ type = "http", url = "https://127.0.0.1:{cls.elsewhere.port}", {common} }},""")
+  other = {{ type = "http", url = "https://127.0.0.1:{cls.elsewhere.port}", {common} }},
+  masked = {{ type = "http", url = "https://127.0.0.1:{cls.fake.port}", {common.replace("registry.lua", "masking.lua")} }},""")
         except BaseException:
             env.close()
             raise
@@ -474,6 +477,7 @@ class TokenFlowTest(BastionTest):
 
     def test_the_bastion_answers_the_token_flow_and_caches_the_token(self):
         _, port = open_tunnel(self, self.env.ci, target="tok")
+        first = len(self.fake.seen)
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         try:
             s.sendall(b"GET /v2/app/manifests/1 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -490,15 +494,33 @@ class TokenFlowTest(BastionTest):
         finally:
             s.close()
         f = self.fake
+        seen = f.seen[first:]
         bearer = "Bearer " + f.token
-        self.assertEqual([(m, p.split("?")[0], a == bearer) for m, p, a, _ in f.seen if not p.startswith("/token")],
+        self.assertEqual([(m, p.split("?")[0], a == bearer) for m, p, a, _ in seen if not p.startswith("/token")],
                          [("GET", "/v2/app/manifests/1", False), ("GET", "/v2/app/manifests/1", True),
                           ("POST", "/v2/app/blobs/uploads/", True), ("PUT", "/v2/app/blobs/uploads/u1", True)])
-        self.assertEqual(len([x for x in f.seen if x[1].startswith("/token")]), 1)  # fetched once, cached
+        self.assertEqual(len([x for x in seen if x[1].startswith("/token")]), 1)  # fetched once, cached
         rows = self.env.audit("SELECT * FROM commands")
         self.assertNotIn(f.token, repr(rows))
         with open(self.env.bastion.log) as lf:
             self.assertNotIn(f.token, lf.read())
+
+    def test_decision_masks_apply_to_text_responses_and_headers(self):
+        _, port = open_tunnel(self, self.env.ci, target="masked")
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(b"GET /v2/app/manifests/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = read_response(s)
+            s.sendall(b"POST /v2/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            status2, headers2, _ = read_response(s)
+        finally:
+            s.close()
+        self.assertEqual((status, body, headers["transfer-encoding"]), (200, b'{****:true}', "chunked"))
+        self.assertNotIn("content-length", headers)
+        self.assertEqual(status2, 202)
+        # The exec form's output passes the channel's own masks.
+        r = self.env.ssh("masked", ["GET", "/v2/app/manifests/1"], key=self.env.ci)
+        self.assertEqual((r.returncode, r.stdout), (0, b'{****:true}'), r.stderr)
 
     def test_a_realm_elsewhere_never_gets_the_credential(self):
         _, port = open_tunnel(self, self.env.ci, target="other")
