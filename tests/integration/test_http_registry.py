@@ -505,7 +505,7 @@ class TokenFlowTest(BastionTest):
         with open(self.env.bastion.log) as lf:
             self.assertNotIn(f.token, lf.read())
 
-    def test_decision_masks_apply_to_text_responses_and_headers(self):
+    def test_decision_masks_apply_to_text_responses_and_the_exec_form(self):
         _, port = open_tunnel(self, self.env.ci, target="masked")
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         try:
