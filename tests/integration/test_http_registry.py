@@ -246,6 +246,32 @@ class HttpRegistryTest(BastionTest):
             [("deny", 403)], (f"DELETE /v2/ci/keep/manifests/{digest}",))
         self.assertEqual(rows, [("deny", 403)])
 
+    def test_expect_100_continue_only_once_allowed(self):
+        _, port = open_tunnel(self, self.env.ci)
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(b"POST /v2/ci/expect/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                      b"Content-Length: 0\r\n\r\n")
+            status, headers, _ = read_response(s)  # no body: no 100 (RFC 9110 10.1.1)
+            self.assertEqual(status, 202)
+            upload = headers["location"]
+            self.assertTrue(upload.startswith("/v2/ci/expect/blobs/uploads/"), upload)
+            s.sendall(f"PATCH {upload} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                      f"Content-Length: 5\r\n\r\n".encode())
+            self.assertEqual(s.recv(25), b"HTTP/1.1 100 Continue\r\n\r\n")
+            s.sendall(b"hello")
+            status, headers, _ = read_response(s)
+            self.assertEqual((status, headers.get("range")), (202, "0-4"))
+        finally:
+            s.close()
+        # Refused: 403, and the client that held its body back is cut off.
+        out, closed = raw_exchange(port, b"DELETE /v2/ci/expect/manifests/x HTTP/1.1\r\nHost: x\r\n"
+                                         b"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 403 Forbidden\r\n"), out)
+        self.assertIn(b"Connection: close\r\n", out)
+        self.assertNotIn(b"100 Continue", out)
+        self.assertTrue(closed)
+
     def test_push_waits_for_approval(self):
         _, port = open_tunnel(self, self.env.dev)
         layout = os.path.join(self.env.d, "img-held")
