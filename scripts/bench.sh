@@ -5,6 +5,7 @@
 #     sftp put/get of 256 MiB, each file operation decided);
 #     PostgreSQL: bastiond vs psql direct (per connection, per statement, bulk);
 #     Kubernetes: bastiond vs kubectl direct (`get pods` against a fake API server);
+#     OCI registry: skopeo push/pull of a 256 MiB image through the HTTP target vs direct;
 #     idle interactive sessions: memory per session, CPU and wakeups while idle;
 #  2. Google Benchmark programs for in-process pieces (tests/bench/).
 # BENCH_RUNS, BENCH_BULK_RUNS, BENCH_BULK_BYTES tune the end-to-end part;
@@ -36,6 +37,9 @@ BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/pg_wire_bench.py
 echo
 echo "== Kubernetes: bastiond vs kubectl direct (fake API server)"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/kubectl_bench.py
+echo
+echo "== OCI registry: skopeo push/pull through the bastion's HTTP target vs skopeo direct"
+BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/registry_bench.py
 echo
 echo "== in-process (Google Benchmark)"
 for b in build/tests/bench/bench_*; do

@@ -50,6 +50,8 @@ BASTION_PORT="${BASTION_PORT:-$(free_port)}"
 TARGET_PORT="${TARGET_PORT:-$(free_port)}"
 PG_PORT="${PG_PORT:-$(free_port)}"
 WEB_PORT="${WEB_PORT:-$(free_port)}"
+REGISTRY_PORT="${REGISTRY_PORT:-$(free_port)}"
+FORWARD_PORT="${FORWARD_PORT:-$(free_port)}"
 USER_NAME="$(id -un)"
 BUILD="$(realpath -m "${BASTION_BUILD:-$ROOT/build}")"
 CTL="$BUILD/bastion/bastionctl"
@@ -71,6 +73,7 @@ ssh-keygen -q -s "$K/user_ca" -I carol -n analyst -V -1m:+$VALID "$K/carol.pub"
 ssh-keygen -q -t ed25519 -N '' -C "erin" -f "$K/erin"
 ssh-keygen -q -s "$K/user_ca" -I erin -n auditor -V -1m:+$VALID "$K/erin.pub"
 # bob approves; his certificate comes from the bastion's own CA.
+ssh-keygen -q -t ed25519 -N '' -C "ci job" -f "$K/ci"
 "$CTL" ca init "$K/bastion_ca" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -C "bob" -f "$K/bob"
 "$CTL" cert issue --ca "$K/bastion_ca" --identity bob --principals ops,oncall,dba-lead \
@@ -121,7 +124,30 @@ printf '%s\n' "$PG_PASSWORD" > "$PGDIR/pwfile"
   -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
 rm -f "$PGDIR/pwfile"
 
-cp "$ROOT/policies/default.lua" "$ROOT/policies/commands.lua" "$ROOT/policies/postgres.lua" "$DEMO/"
+# An OCI registry (docker-registry: TLS, htpasswd) whose password only the
+# bastion holds, and a small image for the CI example to push.
+REG="$DEMO/registry"
+mkdir -p "$REG/storage"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$REG/key.pem" -out "$REG/cert.pem" \
+  -days 30 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+REG_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+printf '%s\n' "$REG_PASSWORD" > "$K/registry.password"
+chmod 600 "$K/registry.password"
+REG_PASSWORD="$REG_PASSWORD" /usr/bin/python3 -c 'import bcrypt, os
+print("ci:" + bcrypt.hashpw(os.environ["REG_PASSWORD"].encode(), bcrypt.gensalt()).decode())' > "$REG/htpasswd"
+cat > "$REG/config.yml" <<CONF
+version: 0.1
+log: { level: info, accesslog: { disabled: false } }
+storage: { filesystem: { rootdirectory: $REG/storage }, delete: { enabled: true } }
+http: { addr: "127.0.0.1:$REGISTRY_PORT", secret: "$(head -c 18 /dev/urandom | base64)",
+        tls: { certificate: $REG/cert.pem, key: $REG/key.pem } }
+auth: { htpasswd: { realm: demo-registry, path: $REG/htpasswd } }
+CONF
+PYTHONPATH="$ROOT/tests/integration" /usr/bin/python3 -c 'import sys, registry_fixture as r
+r.make_image(sys.argv[1], "1.2", text="built by the demo CI job\n")' "$DEMO/image"
+
+cp "$ROOT/policies/default.lua" "$ROOT/policies/commands.lua" "$ROOT/policies/postgres.lua" \
+  "$ROOT/policies/registry.lua" "$DEMO/"
 cat > "$DEMO/bastion.conf" <<CONF
 -- Demo configuration; see bastion.conf(5) and bastion-policy(5).
 policy       = "default.lua"
@@ -144,6 +170,10 @@ targets = {
                   -- postgres.lua gives analysts this one: PostgreSQL refuses their writes.
                   credentials = { readonly = { user = "app_ro", password_file = "keys/demo-db-ro.password" } },
                   allow = { "ops", "analyst" }, policy = "postgres.lua" },
+  -- An OCI registry: each request decided by registry.lua, pushed with the held password.
+  registry = { type = "http", url = "https://127.0.0.1:$REGISTRY_PORT", ca_file = "registry/cert.pem",
+               registry = true, basic = { user = "ci", password_file = "keys/registry.password" },
+               allow = { "ops", "ci-push" }, approvers = { "oncall" }, policy = "registry.lua" },
 }
 CONF
 
@@ -167,6 +197,8 @@ trap cleanup INT TERM HUP PIPE EXIT
 pids+=($!)
 "${as_pg[@]}" "$PGBIN/postgres" -D "$PGDIR/data" -p "$PG_PORT" -k "$PGDIR/sock" \
   -c listen_addresses=127.0.0.1 > "$PGDIR/postgres.log" 2>&1 &
+pids+=($!)
+docker-registry serve "$REG/config.yml" > "$REG/registry.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
   PGPASSWORD="$PG_PASSWORD" psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 'SELECT 1' postgres >/dev/null 2>&1 && break
@@ -226,6 +258,9 @@ Host bastion-carol
   IdentityFile $K/carol
 Host bastion-erin
   IdentityFile $K/erin
+Host bastion-ci
+  IdentityFile $K/ci
+  ExitOnForwardFailure yes
 Host bastion bastion-*
   HostName 127.0.0.1
   Port $BASTION_PORT
@@ -239,7 +274,8 @@ C="$(rel "$DEMO/bastionctl")"
 cat <<MSG
 
 bastiond listens on 127.0.0.1:$BASTION_PORT in front of "demo-host" (a real sshd)
-and "demo-db" (PostgreSQL; only the bastion knows its password). alice (ops),
+"demo-db" (PostgreSQL) and "registry" (an OCI registry); only the bastion knows
+their passwords. alice (ops),
 bob (approver), carol (analyst) and erin (auditor) have 8-hour certificates.
 Renew alice's:
   ssh-keygen -s $D/keys/user_ca -I alice -n ops -V -1m:+8h $D/keys/alice.pub
@@ -259,6 +295,13 @@ SQL console (\\dt, \\x); a masked column; CSV; held for review; read-only:
   ssh -F $F demo-db@bastion -- --csv 'SELECT * FROM orders'
   ssh -F $F demo-db@bastion 'DROP TABLE orders'
   ssh -F $F demo-db@bastion-carol 'SELECT current_user'
+A CI job pushes an image to the registry (only the bastion holds its
+password): a 10-minute certificate, a tunnel, skopeo; pulls and a one-off call:
+  ssh-keygen -s $D/keys/user_ca -I ci-job -n ci-push -V +10m $D/keys/ci.pub
+  ssh -F $F -fN -L $FORWARD_PORT:registry:443 registry@bastion-ci
+  skopeo copy --dest-tls-verify=false oci:$D/image:1.2 \\
+    docker://127.0.0.1:$FORWARD_PORT/app:1.2
+  ssh -F $F registry@bastion GET /v2/_catalog
 Auditors (erin): the web page (a one-time https URL), search, replay, verify:
   ssh -F $F audit@bastion-erin login
   $C audit sessions --config $D/bastion.conf --since 1h
@@ -267,7 +310,8 @@ Auditors (erin): the web page (a one-time https URL), search, replay, verify:
   $C recording play FILE      (space pauses, n/p markers, q quits)
   $C verify --config $D/bastion.conf --all
 
-Policies: $D/default.lua, $D/postgres.lua (reloaded within a second)
+Policies: $D/default.lua, $D/postgres.lua, $D/registry.lua
+(reloaded within a second)
 Log: $D/bastiond.log. Ctrl-C stops everything; $D/ is kept.
 MSG
 wait

@@ -72,6 +72,13 @@ class Executor {
   virtual ~Executor() = default;
   // How many input bytes the target can take now (its flow-control window).
   virtual std::size_t input_capacity() = 0;
+  // True: the session reads the client's input only when input_capacity()
+  // can take all that libssh has buffered. libssh 0.10 reopens a channel's
+  // receive window on every read whatever it still buffers, so a client
+  // faster than the target grows that buffer without bound while partial
+  // reads go on; reading only whole buffers keeps it under one window
+  // (1.28 MB). The executor must then accept at least 2 MiB when idle.
+  virtual bool reads_input_whole() const { return false; }
   virtual bool write_input(std::string_view data) = 0;
   virtual void send_eof() = 0;
   virtual void window_change(int cols, int rows) = 0;
@@ -88,6 +95,10 @@ class Executor {
   // kExecutorPollMs, so only those that need no timer let a session sleep.
   static constexpr int kExecutorPollMs = 200;
   virtual std::optional<int> wants_wakeup_ms() const { return kExecutorPollMs; }
+  // A bastion notice (a held statement's status) told in the channel's own
+  // protocol: a tunnel carries no terminal text. False: the executor has no
+  // way to show it (then only the recording gets it).
+  virtual bool show_notice(const std::string& /*text*/) { return false; }
   // Set once the target reported how the command ended.
   virtual ExitInfo exit_info() const = 0;
   virtual void close() = 0;

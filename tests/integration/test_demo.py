@@ -121,6 +121,17 @@ class DemoTest(unittest.TestCase):
         r = d.run(d.line(r"demo-db@bastion-carol 'SELECT current_user'$"))
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         self.assertEqual(r.stdout.decode().split(), ["current_user", "--------------", "app_ro", "(1", "row)"])
+        # The CI example: a 10-minute certificate, a tunnel, a push with skopeo
+        # (the registry's password only the bastion holds), a one-off call.
+        self.assertEqual(d.run(d.line(r"-I ci-job -n ci-push -V \+10m ")).returncode, 0)
+        r = d.run(d.line(r"-fN -L \d+:registry:443 registry@bastion-ci$"))
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        lines = d.out.splitlines()
+        i = next(n for n, l in enumerate(lines) if l.strip().startswith("skopeo copy"))
+        r = d.run(lines[i].strip() + "\n" + lines[i + 1].strip())
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        r = d.run(d.line(r"registry@bastion GET /v2/_catalog$"))
+        self.assertEqual((r.returncode, r.stdout), (0, b'{"repositories":["app"]}\n'), r.stderr.decode())
         # The renew line renews: alice's certificate is replaced and still works.
         renew = d.line(r"^\s*ssh-keygen -s demo/keys/user_ca -I alice ")
         r = d.run(renew)

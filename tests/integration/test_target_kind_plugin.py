@@ -81,7 +81,7 @@ class EchoKindTest(harness.BastionTest):
         self.assertEqual(r.returncode, 1)
         # Targets are read in name order: the first one's error, every time.
         self.assertRegex(r.stderr, rb'^bastiond: .*bastion\.conf:\d+: targets\.echo1\.type: '
-                                   rb'unsupported target type "echo" \(supported: ssh, postgres, kubectl\)\n$')
+                                   rb'unsupported target type "echo" \(supported: ssh, postgres, kubectl, http\)\n$')
 
 
 if __name__ == "__main__":

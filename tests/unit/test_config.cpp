@@ -98,7 +98,7 @@ TEST_CASE("errors name file, line and key", "[config]") {
   CHECK(error_for(c, replace("port = 2201", "port = \"22\"")) == f + ":8: targets.web1.port: expected an integer");
   CHECK(error_for(c, replace("data_dir = \"var\"", "data_dri = \"var\"")) == f + ":5: data_dri: unknown key (did you mean \"data_dir\"?)");
   CHECK(error_for(c, replace("type = \"ssh\"", "type = \"telnet\"")) ==
-        f + ":8: targets.web1.type: unsupported target type \"telnet\" (supported: ssh, postgres, kubectl)");
+        f + ":8: targets.web1.type: unsupported target type \"telnet\" (supported: ssh, postgres, kubectl, http)");
   CHECK(error_for(c, replace("identity = \"web1_key\"", "identity = \"nope\"")) ==
         f + ":9: targets.web1.identity: " + (c.d / "nope") + ": cannot read: No such file or directory");
   CHECK(error_for(c, replace("allow = { \"ops\", \"sre\" }", "allow = {}")) ==

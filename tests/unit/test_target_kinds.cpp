@@ -60,7 +60,7 @@ TEST_CASE("a kind registered by a test is a config type like any other", "[kinds
   const TargetKinds builtin = builtin_target_kinds();
   CHECK_FALSE(load_config(c.write("  e1 = { type = \"echo\", greeting = \"hi\", token = \"t\", allow = \"ops\" },"), err,
                           builtin));
-  CHECK(err == f + ":5: targets.e1.type: unsupported target type \"echo\" (supported: ssh, postgres, kubectl)");
+  CHECK(err == f + ":5: targets.e1.type: unsupported target type \"echo\" (supported: ssh, postgres, kubectl, http)");
 }
 
 TEST_CASE("a kind's facts reach the policy and the audit details", "[kinds]") {
@@ -71,7 +71,7 @@ TEST_CASE("a kind's facts reach the policy and the audit details", "[kinds]") {
   CHECK(std::string(parsed->facts->field()) == "echo");
   CHECK(parsed->facts->audit_details() == R"({"words":["rm","-rf","/"]})");
   CHECK_FALSE(kinds.parse("exec", "ls", {}));  // no kind parses exec lines
-  CHECK(kinds.command_kinds() == std::vector<std::string>{"shell_line", "sftp", "sql", "kubectl", "kube_request", "echo"});
+  CHECK(kinds.command_kinds() == std::vector<std::string>{"shell_line", "sftp", "sql", "kubectl", "kube_request", "http", "echo"});
 
   testutil::TempDir d;
   testutil::spit(d / "p.lua", "function on_command(c)\n"

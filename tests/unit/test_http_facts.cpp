@@ -1,0 +1,86 @@
+// What the policy reads from an HTTP request: registry facts from method +
+// path shape, and the paths the bastion refuses before any policy.
+#include <catch2/catch.hpp>
+
+#include "targets/http/http_connection.h"
+#include "targets/http/http_facts.h"
+#include "targets/http/http_token_cache.h"
+
+using namespace bastion;
+
+namespace {
+std::string reg(const std::string& method, const std::string& path) {
+  const HttpRegistryFacts r = registry_facts(method, path);
+  return r.action + " " + r.repository + " " + r.reference;
+}
+}  // namespace
+
+TEST_CASE("registry actions from method and path shape", "[http_facts]") {
+  CHECK(reg("GET", "/v2/") == "ping  ");
+  CHECK(reg("HEAD", "/v2") == "ping  ");
+  CHECK(reg("GET", "/v2/_catalog") == "catalog  ");
+  CHECK(reg("GET", "/v2/app/manifests/1.2") == "pull app 1.2");
+  CHECK(reg("HEAD", "/v2/team/tools/blobs/sha256:ab") == "pull team/tools sha256:ab");
+  CHECK(reg("GET", "/v2/app/tags/list") == "pull app ");
+  CHECK(reg("POST", "/v2/app/blobs/uploads/") == "push app ");
+  CHECK(reg("PATCH", "/v2/a/b/c/blobs/uploads/5f1c") == "push a/b/c ");
+  CHECK(reg("PUT", "/v2/app/blobs/uploads/5f1c") == "push app ");
+  CHECK(reg("PUT", "/v2/app/manifests/1.2") == "push app 1.2");
+  CHECK(reg("DELETE", "/v2/app/manifests/sha256:ab") == "delete app sha256:ab");
+  CHECK(reg("DELETE", "/v2/app/blobs/uploads/5f1c") == "delete app ");
+  // A repository may be named like a path word: the shape is read from the end.
+  CHECK(reg("GET", "/v2/blobs/manifests/x") == "pull blobs x");
+  CHECK(reg("GET", "/v2/manifests/manifests/x") == "pull manifests x");
+  // Not registry calls.
+  CHECK(reg("PUT", "/v2/app/blobs/sha256:ab") == " app sha256:ab");  // blobs are written through uploads only
+  CHECK(reg("POST", "/v2/_catalog") == "  ");
+  CHECK(reg("GET", "/v2/manifests/x") == "  ");  // no repository
+  CHECK(reg("GET", "/debug/vars") == "  ");
+  CHECK(reg("GET", "/v22/app/manifests/1") == "  ");
+}
+
+TEST_CASE("paths the bastion refuses before the policy", "[http_facts]") {
+  CHECK(http_path_problem("/v2/app/manifests/1") == "");
+  CHECK(http_path_problem("/v2/app/../_catalog") == "the path holds a dot segment");
+  CHECK(http_path_problem("/v2/./x") == "the path holds a dot segment");
+  CHECK(http_path_problem("/v2/app/..") == "the path holds a dot segment");
+  CHECK(http_path_problem("/v2//app") == "the path holds an empty segment");
+  CHECK(http_path_problem("/v2/app%2F..%2Fx") == "the path holds an encoded %2f");
+  CHECK(http_path_problem("/v2/%2e%2e/x") == "the path holds an encoded %2e");
+  CHECK(http_path_problem("/v2/a%252e") == "the path holds an encoded %25");
+  CHECK(http_path_problem("/v2/a\\b") == "the path holds a backslash");
+  CHECK(http_path_problem("/v2/") == "");  // a trailing slash is not an empty segment
+}
+
+TEST_CASE("credentials never reach the policy's headers", "[http_facts]") {
+  CHECK(http_header_is_credential("authorization"));
+  CHECK(http_header_is_credential("proxy-authorization"));
+  CHECK(http_header_is_credential("cookie"));
+  CHECK_FALSE(http_header_is_credential("accept"));
+}
+
+TEST_CASE("refusal bodies and summaries", "[http_facts]") {
+  CHECK(http_refusal_body(true, "DENIED", "bastion: denied: \"x\"") ==
+        "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"bastion: denied: \\\"x\\\"\"}]}\n");
+  CHECK(http_refusal_body(false, "denied", "no") == "{\"error\":\"denied\",\"message\":\"no\"}\n");
+  CHECK(human_bytes(0) == "0 B");
+  CHECK(human_bytes(1229) == "1.2 KiB");
+  CHECK(human_bytes(3u << 20) == "3.0 MiB");
+}
+
+TEST_CASE("registry challenges and the token cache", "[http_facts]") {
+  const auto c = parse_bearer_challenge(
+      "Bearer realm=\"https://auth.example/token\",service=\"registry.example\",scope=\"repository:app:pull,push\"");
+  REQUIRE(c);
+  CHECK(c->at("realm") == "https://auth.example/token");
+  CHECK(c->at("service") == "registry.example");
+  CHECK(c->at("scope") == "repository:app:pull,push");
+  CHECK_FALSE(parse_bearer_challenge("Basic realm=\"x\""));
+  HttpTokenCache cache;
+  CHECK_FALSE(cache.token_for_repository("app"));
+  cache.put("app", "repository:app:pull,push", "tok-1", std::chrono::seconds(300));
+  CHECK(cache.token_for_repository("app") == "tok-1");
+  CHECK_FALSE(cache.token_for_repository("other"));
+  cache.put("other", "repository:other:pull", "tok-2", std::chrono::seconds(0));  // expired at once
+  CHECK_FALSE(cache.token_for_repository("other"));
+}
