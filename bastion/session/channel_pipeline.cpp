@@ -207,6 +207,11 @@ ChannelPipeline::Route ChannelPipeline::route_subsystem(const TargetConfig*& t) 
   std::string refusal;
   t = s_.channel_target(target, refusal);
   if (!t) {
+    // On a shared connection no sessions row names what this channel tried:
+    // its own deny row does (as a refused command's would).
+    Decision d = Decision::deny(refusal.starts_with("bastion: ") ? refusal.substr(9) : refusal);
+    d.hook = Decision::Hook::bastion;
+    command_id_ = gate_.audit_only(kind_name(), text(), d);
     refuse(refusal, kExitAccessRefused, "access refused");
     return Route::handled;
   }

@@ -406,7 +406,12 @@ SessionRequest Session::session_request(const TargetConfig& t, bool tty) const {
   r.cert_extensions = identity_.extensions;
   r.target = t.name;
   r.target_type = t.type;
+  // The labels the live policy (policy()) judges by: the live target's,
+  // while it is the same target (a reload that relabelled it applies).
   r.target_labels = t.labels;
+  if (const auto cur = ctx_.config(); cur && t.builtin == BuiltinTarget::none)
+    if (const auto it = cur->targets.find(t.name); it != cur->targets.end() && it->second.type == t.type)
+      r.target_labels = it->second.labels;
   r.started_at = started_unix_;
   r.tty = tty;
   if (const auto u = upstreams_.find(t.name); u != upstreams_.end()) {
@@ -465,7 +470,15 @@ bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string
   const bool reserved = t.builtin != BuiltinTarget::none;
   const std::string credential = d.credential.empty() ? "default" : d.credential;
   std::string message;
-  if (d.allowed() && !reserved && !t.credential(credential)) {
+  // A reload may have withdrawn the credential (or the target) since this
+  // connection logged in: the live configuration must hold it too, as a
+  // running session on it would be ended (recheck_access).
+  bool live_holds = true;
+  if (const auto live = ctx_.config(); live && !reserved) {
+    const auto it = live->targets.find(t.name);
+    live_holds = it != live->targets.end() && it->second.type == t.type && it->second.credential(credential);
+  }
+  if (d.allowed() && !reserved && (!t.credential(credential) || !live_holds)) {
     std::string held;
     for (const auto& [name, c] : t.credentials) held += (held.empty() ? "" : ", ") + name;
     d.verdict = Decision::Verdict::deny;

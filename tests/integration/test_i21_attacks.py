@@ -1,0 +1,209 @@
+"""Outside review of issue 21 (targets as SSH subsystems, several targets on
+one connection): attacks on the per-channel target choice, on revocation
+between decisions, on the audit trail of refused channels, and on the
+limits. Each test asserts what a fail-closed bastion must do; tests of holes
+not yet fixed are marked expectedFailure with a `# HOLE:` comment."""
+import os
+import socket
+import time
+import unittest
+
+import paramiko
+
+import sshproto
+from harness import BastionTest, Env, main
+
+LOGIN = "bastion"  # the reserved login name: no target
+
+# web2's policy: ops connect with the "deploy" credential; a target labelled
+# env=prod is closed to them.
+WEB2_POLICY = r"""
+function on_session(s)
+  if s.target.labels.env == "prod" then return deny("prod is closed") end
+  return allow{ credential = "deploy" }
+end
+function on_command(c)
+  return allow{ reason = "as " .. tostring(c.session.credential) }
+end
+"""
+
+
+class I21AttackTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = env = Env()
+        try:
+            with open(os.path.join(env.d, "web2.lua"), "w") as f:
+                f.write(WEB2_POLICY)
+            web2 = f"""
+  web2 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
+           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
+           labels = {{ env = "staging" }},
+           credentials = {{ deploy = {{ user = "{env.user}", identity = "keys/target_key" }} }},
+           policy = "web2.lua" }},"""
+            env.start_bastion(targets=env.default_targets() + web2,
+                              limits="login_grace_time = 5, max_targets_per_session = 2, max_channels_per_session = 4")
+        except BaseException:
+            env.close()
+            raise
+
+    # --- helpers ---------------------------------------------------------------
+
+    def transport(self, login=LOGIN, key=None):
+        t = sshproto.connect(self.env.bastion.port, login, key or self.env.alice)
+        self.addCleanup(t.close)
+        return t
+
+    def subsystem(self, t, name, stdin=b"", timeout=20):
+        """(status, stdout, stderr) of a subsystem channel NAME fed STDIN then EOF."""
+        ch = t.open_session(timeout=timeout)
+        ch.settimeout(timeout)
+        ch.invoke_subsystem(name)
+        try:
+            if stdin:
+                ch.sendall(stdin)
+            ch.shutdown_write()
+        except OSError:
+            pass  # refused at once: the channel closed before its input
+        return sshproto.finish(ch)
+
+    def session_id(self, t):
+        """The sessions row of the connection `t` (the newest one)."""
+        del t
+        return self.env.audit("SELECT id FROM sessions ORDER BY rowid DESC LIMIT 1")[0][0]
+
+    def reload(self, text):
+        self.assertTrue(self.env.bastion.rewrite_config_and_reload(text), "no reload")
+
+    def config(self):
+        with open(self.env.bastion.conf) as f:
+            return f.read()
+
+    # --- 1. reload between decisions on a shared connection ---------------------
+
+    def test_reload_removing_the_credential_closes_new_channels_on_a_shared_connection(self):
+        # The connection authenticated before the reload; web2's first channel
+        # comes after it. on_session (the live policy) still names "deploy",
+        # which the live configuration no longer holds: the channel must be
+        # refused, not connected with the credential the reload removed.
+        t = self.transport()
+        self.assertEqual(self.subsystem(t, "web1", b"echo warm\n")[:2], (0, b"warm\n"))
+        good = self.config()
+        self.addCleanup(self.reload, good)
+        self.reload(good.replace("deploy = { user", "deployed = { user", 1))
+        status, out, err = self.subsystem(t, "web2", b"echo ran-with-removed-credential\n")
+        self.assertEqual((status, out, err), (1, b"", b"bastion: target 'web2' holds no credential 'deploy'\n"))
+        sid = self.session_id(t)
+        self.assertEqual(self.env.audit("SELECT decision, json_extract(details, '$.channel_target') FROM commands "
+                                        "WHERE session_id = ? AND kind = 'session' ORDER BY id", (sid,)),
+                         [("allow", "web1"), ("deny", "web2")])
+
+    def test_reload_relabelling_a_target_reaches_a_shared_connection(self):
+        t = self.transport()
+        self.assertEqual(self.subsystem(t, "web1", b"echo warm\n")[:2], (0, b"warm\n"))
+        good = self.config()
+        self.addCleanup(self.reload, good)
+        self.reload(good.replace('labels = { env = "staging" }', 'labels = { env = "prod" }', 1))
+        status, out, err = self.subsystem(t, "web2", b"echo ran-in-prod\n")
+        self.assertEqual((status, out, err), (1, b"", b"bastion: session denied: prod is closed\n"))
+
+    # --- 3. the audit trail: every channel has its decision row ------------------
+
+    def test_a_refused_subsystem_target_leaves_a_deny_row(self):
+        # alice (ops) may not use db1 (dba only): on a login-named connection
+        # the sessions row names db1; on a shared one only a row of the
+        # channel can say what was tried.
+        t = self.transport()
+        for name, reason in (("db1", 'bastion: access to target "db1" is not allowed for alice'),
+                             ("nosuch", 'bastion: unknown target "nosuch"')):
+            with self.subTest(name=name):
+                self.assertEqual(self.subsystem(t, name), (1, b"", (reason + "\n").encode()))
+        sid = self.session_id(t)
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT channel, kind, text, decision, reason FROM commands WHERE session_id = ? ORDER BY id",
+            [(0, "subsystem", "db1", "deny", reason) for reason in
+             ['access to target "db1" is not allowed for alice']] +
+            [(1, "subsystem", "nosuch", "deny", 'unknown target "nosuch"')], (sid,)),
+            [(0, "subsystem", "db1", "deny", 'access to target "db1" is not allowed for alice'),
+             (1, "subsystem", "nosuch", "deny", 'unknown target "nosuch"')])
+
+    # --- what held -------------------------------------------------------------
+
+    def test_names_that_are_no_target_are_refused(self):
+        t = self.transport()
+        cases = {
+            "WEB1": b'bastion: unknown target "WEB1"\n',
+            "web1 ": b'bastion: unknown target "web1 "\n',
+            " web1": b'bastion: unknown target " web1"\n',
+            "web1/sftp/x": b'bastion: unknown target "web1/sftp/x"\n',
+            "web1/../db1": b'bastion: unknown target "web1/../db1"\n',
+            "db1/sftp": b'bastion: access to target "db1" is not allowed for alice\n',
+            "approvals/sftp": b"bastion: file transfer is not available on approvals targets\n",
+            "targets/sftp": b'bastion: unknown target "targets"\n',
+        }
+        for name, err in cases.items():
+            with self.subTest(name=name[:20]):
+                self.assertEqual(self.subsystem(t, name), (1, b"", err))
+        # A very long name is refused at the request (the channel closes).
+        with self.assertRaises(paramiko.SSHException):
+            self.subsystem(t, "x" * 5000)
+        t = self.transport()
+        # A NUL ends the name where libssh reads it: "db1\0..." is db1, refused.
+        self.assertEqual(self.subsystem(t, "db1\0web1"),
+                         (1, b"", b'bastion: access to target "db1" is not allowed for alice\n'))
+
+    def test_exec_target_slash_sftp_on_a_login_named_connection_is_a_command(self):
+        # `sftp -s db1/sftp web1@bastion` is no way to db1: the exec runs on
+        # web1 as a command (and so fails there), not routed.
+        t = self.transport(login="web1")
+        status, out, err = sshproto.run(t, "db1/sftp")
+        self.assertEqual(status, 127)
+        self.assertEqual(self.env.audit("SELECT kind, text, json_extract(details, '$.channel_target') FROM commands "
+                                        "WHERE session_id = ? AND kind = 'exec'", (self.session_id(t),)),
+                         [("exec", "db1/sftp", None)])
+
+    def test_target_limit_and_channel_limit_hold_under_churn(self):
+        # Channels opened and closed in a loop on two targets (upstreams
+        # opened and closed each time) and a third refused each time: the
+        # limits hold and bastiond keeps serving.
+        t = self.transport()
+        for i in range(4):
+            self.assertEqual(self.subsystem(t, "web1", b"echo %d\n" % i)[:2], (0, b"%d\n" % i))
+        chans = []
+        for name in ("web1", "web2"):
+            ch = t.open_session(timeout=10)
+            ch.invoke_subsystem(name)
+            chans.append(ch)
+        self.assertEqual(self.subsystem(t, "dead")[0:3:2],
+                         (1, b"bastion: too many targets on one connection (limits.max_targets_per_session = 2)\n"))
+        # Four channels at most: two held, a third and fourth open, a fifth refused.
+        more = [t.open_session(timeout=10) for _ in range(2)]
+        with self.assertRaises(paramiko.ChannelException):
+            t.open_session(timeout=10)
+        for ch in chans + more:
+            ch.close()
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                self.assertEqual(self.subsystem(t, "web1", b"echo after\n")[:2], (0, b"after\n"))
+                break
+            except paramiko.ChannelException:
+                time.sleep(0.1)  # the closed channels are released on the next pass
+        else:
+            self.fail("channels never released")
+
+    def test_targets_listing_names_only_usable_targets_and_is_audited(self):
+        bob = self.env.keys.cert(self.env.keys.keygen("bob"), self.env.ca, "bob", "dev")
+        t = self.transport(key=bob)
+        self.assertEqual(self.subsystem(t, "targets"), (0, b"", b""))
+        self.assertEqual(self.subsystem(t, "web1"),
+                         (1, b"", b'bastion: access to target "web1" is not allowed for bob\n'))
+        t = self.transport()
+        self.assertEqual(self.subsystem(t, "targets"), (0, b"dead\nweb1\nweb2\n", b""))
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT kind, text, decision FROM commands WHERE session_id = ?",
+            [("subsystem", "targets", "allow")], (self.session_id(t),)), [("subsystem", "targets", "allow")])
+
+
+if __name__ == "__main__":
+    main()
