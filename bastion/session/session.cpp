@@ -627,6 +627,10 @@ void Session::end_target(const std::string& name, const std::string& message, co
   for_each_channel([&](ChannelPipeline& c) {
     if (c.target_name() == name) c.terminate(up.withdrawn, reason);
   });
+  // Nothing starts on it again: the onward connection (authenticated with
+  // what was withdrawn) goes now, not at the session's end. Executors still
+  // holding it let go when their channels are released.
+  up.conn.reset();
 }
 
 void Session::check_grants(int64_t now) {

@@ -107,6 +107,35 @@ class I21AttackTest(BastionTest):
         status, out, err = self.subsystem(t, "web2", b"echo ran-in-prod\n")
         self.assertEqual((status, out, err), (1, b"", b"bastion: session denied: prod is closed\n"))
 
+    def test_a_withdrawn_target_s_onward_connection_is_closed(self):
+        # After a reload withdrew web1, the shared connection stays open (for
+        # other targets) but must not keep web1's authenticated onward
+        # connection: every connection the target's sshd accepted ends.
+        t = self.transport()
+        ch = t.open_session(timeout=10)
+        ch.settimeout(20)
+        ch.invoke_subsystem("web1")
+        ch.sendall(b"echo held\n")
+        self.assertEqual(ch.recv(100), b"held\n")
+        good = self.config()
+        self.addCleanup(self.reload, good)
+        web1_allow = 'allow = { "ops" },\n           labels = { env = "test" }'
+        self.assertIn(web1_allow, good)
+        self.reload(good.replace(web1_allow, 'allow = { "dba" },\n           labels = { env = "test" }'))
+        self.assertEqual(sshproto.finish(ch)[0:3:2],
+                         (255, b'bastion: your access to "web1" was withdrawn; its channels were closed\n'))
+        self.assertTrue(t.is_active())
+        end = time.time() + 10
+        while time.time() < end:
+            with open(self.env.target.log) as f:
+                log = f.read()
+            opened, closed = log.count("Accepted publickey"), log.count("Disconnected from user")
+            if opened == closed:
+                break
+            time.sleep(0.05)
+        self.assertEqual(closed, opened, "the target still holds an onward connection")
+        self.assertTrue(t.is_active())
+
     # --- 3. the audit trail: every channel has its decision row ------------------
 
     def test_a_refused_subsystem_target_leaves_a_deny_row(self):
@@ -151,6 +180,36 @@ class I21AttackTest(BastionTest):
         # A NUL ends the name where libssh reads it: "db1\0..." is db1, refused.
         self.assertEqual(self.subsystem(t, "db1\0web1"),
                          (1, b"", b'bastion: access to target "db1" is not allowed for alice\n'))
+
+    def test_force_command_certificate_cannot_choose_a_target(self):
+        # The forced command replaces the subsystem request: no target is named.
+        key = self.env.keys.cert(self.env.keys.keygen("forced"), self.env.ca, "fay", "ops",
+                                 options=("force-command=echo forced",))
+        t = self.transport(key=key)
+        for name in ("web1", "web1/sftp", "targets"):
+            with self.subTest(name=name):
+                self.assertEqual(self.subsystem(t, name), (1, b"", b'bastion: unknown target "bastion"\n'
+                                                                   b"bastion: usage: ssh TARGET@bastion [command]\n"
+                                                                   b"bastion: targets you may use: dead, web1, web2\n"))
+
+    def test_abrupt_channel_churn_leaves_bastiond_serving(self):
+        # Channels to two targets opened and dropped mid-start, many times on
+        # one connection: nothing leaks past the limits, bastiond keeps serving.
+        t = self.transport()
+        for i in range(30):
+            ch = t.open_session(timeout=10)
+            ch.invoke_subsystem(("web1", "web2", "targets", "db1")[i % 4])
+            ch.close()
+        end = time.time() + 15
+        while True:
+            try:
+                self.assertEqual(self.subsystem(t, "web2", b"echo alive\n")[:2], (0, b"alive\n"))
+                break
+            except paramiko.ChannelException:
+                if time.time() > end:
+                    raise
+                time.sleep(0.1)
+        self.assertEqual(self.env.bastion.proc.poll(), None)
 
     def test_exec_target_slash_sftp_on_a_login_named_connection_is_a_command(self):
         # `sftp -s db1/sftp web1@bastion` is no way to db1: the exec runs on
