@@ -113,9 +113,13 @@ void ChannelPipeline::start() {
   const bool per_statement = !target_kind || target_kind->commands_per_channel();
   // A subsystem the kind serves on a channel of many commands runs; other
   // subsystems there are file transfers.
-  if (per_statement && kind() == ChannelKind::subsystem && !(target_kind && target_kind->serves_subsystem(text())))
-    return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
-                  "subsystem refused");
+  if (per_statement && kind() == ChannelKind::subsystem && !(target_kind && target_kind->serves_subsystem(text()))) {
+    // The session decision row says the target was let in; this channel's row says what it was refused.
+    Decision d = Decision::deny("file transfer is not available on " + t->type + " targets");
+    d.hook = Decision::Hook::bastion;
+    command_id_ = gate_.audit_only(kind_name(), text(), d);
+    return refuse("bastion: " + d.reason, kExitAccessRefused, "subsystem refused");
+  }
   if (!target_kind) return start_builtin(*t);
   CommandRequest req = gate_.request(kind_name(), text());
   ExecRequest as_started;  // what launch() will ask the target for

@@ -156,6 +156,21 @@ class I21AttackTest(BastionTest):
             [(0, "subsystem", "db1", "deny", 'access to target "db1" is not allowed for alice'),
              (1, "subsystem", "nosuch", "deny", 'unknown target "nosuch"')])
 
+    def test_a_refused_file_transfer_leaves_a_deny_row(self):
+        # approvals/sftp: the reserved target is let in (its session row),
+        # the sftp channel on it is refused; its own row must say so.
+        t = self.transport()
+        self.assertEqual(self.subsystem(t, "approvals/sftp"),
+                         (1, b"", b"bastion: file transfer is not available on approvals targets\n"))
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT channel, kind, text, decision, reason, json_extract(details, '$.channel_target') FROM commands "
+            "WHERE session_id = ? ORDER BY id",
+            [(-1, "session", "", "allow", "", "approvals"),
+             (0, "subsystem", "sftp", "deny", "file transfer is not available on approvals targets", "approvals")],
+            (self.session_id(t),)),
+            [(-1, "session", "", "allow", "", "approvals"),
+             (0, "subsystem", "sftp", "deny", "file transfer is not available on approvals targets", "approvals")])
+
     # --- what held -------------------------------------------------------------
 
     def test_names_that_are_no_target_are_refused(self):
@@ -210,6 +225,39 @@ class I21AttackTest(BastionTest):
                     raise
                 time.sleep(0.1)
         self.assertEqual(self.env.bastion.proc.poll(), None)
+
+    def test_picker_shown_before_a_subsystem_channel_cannot_retarget_it(self):
+        # The picker is on screen; then a channel chooses web1; then the pick:
+        # refused (it would move web1's channel to another session target).
+        t = self.transport()
+        picker = t.open_session(timeout=10)
+        picker.settimeout(20)
+        picker.get_pty(term="xterm", width=100, height=30)
+        picker.invoke_shell()
+        buf = b""
+        while b"Esc quits" not in buf:
+            buf += picker.recv(4096)
+        web = t.open_session(timeout=10)
+        web.settimeout(20)
+        web.invoke_subsystem("web1")
+        web.sendall(b"echo on-web1\n")
+        self.assertEqual(web.recv(100), b"on-web1\n")
+        picker.sendall(b"web2\r")
+        out = b""
+        while True:
+            d = picker.recv(4096)
+            if not d:
+                break
+            out += d
+        self.assertIn(b'bastion: target "web2" is not open to you now', out)
+        self.assertEqual(picker.recv_exit_status(), 1)
+        web.sendall(b"echo still\n")
+        web.shutdown_write()
+        self.assertEqual(sshproto.finish(web)[:2], (0, b"still\n"))
+        sid = self.session_id(t)
+        self.assertEqual(self.env.audit("SELECT target FROM sessions WHERE id = ?", (sid,)), [("bastion",)])
+        self.assertEqual(self.env.audit("SELECT count(*) FROM commands WHERE session_id = ? AND kind = 'pick'", (sid,)),
+                         [(0,)])
 
     def test_exec_target_slash_sftp_on_a_login_named_connection_is_a_command(self):
         # `sftp -s db1/sftp web1@bastion` is no way to db1: the exec runs on
