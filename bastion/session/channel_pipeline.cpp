@@ -313,7 +313,7 @@ void ChannelPipeline::launch() {
   log_info("command running", {{"session", s_.id()}, {"connect_ms", std::to_string(static_cast<int>((t1 - t0) * 1000))},
                                {"start_ms", std::to_string(static_cast<int>((t2 - t1) * 1000))}});
   state_ = State::running;
-  s_.touch();
+  s_.touch(target_name());
 }
 
 void ChannelPipeline::start_audit_login() {
@@ -445,7 +445,7 @@ bool ChannelPipeline::pump_input() {
     cap -= static_cast<std::size_t>(n);
     moved = true;
   }
-  if (moved) s_.touch();
+  if (moved) s_.touch(target_name());
   if (!eof_forwarded_ && ssh_channel_is_eof(ch_.get()) && ssh_channel_poll(ch_.get(), 0) <= 0) {
     exec_->send_eof();
     eof_forwarded_ = true;
@@ -536,7 +536,7 @@ bool ChannelPipeline::step() {
       const bool alive = exec_->pump_output(pipeline_, kPumpBudget);
       if (pipeline_.take_activity()) {  // includes output a filter is holding
         moved = true;
-        s_.touch();
+        s_.touch(target_name());
         last_output_ = monotonic_seconds();
       } else if (pipeline_.holding() && monotonic_seconds() - last_output_ >= kHoldRelease) {
         pipeline_.end_of_stream();  // quiet: show the held partial line (a prompt)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <utility>
 
 #include <poll.h>
@@ -361,7 +362,11 @@ std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::st
   return up.conn;
 }
 
-void Session::touch() { last_activity_ = monotonic_seconds(); }
+void Session::touch(const std::string& target) {
+  last_activity_ = monotonic_seconds();
+  if (const auto u = upstreams_.find(target); !target.empty() && u != upstreams_.end())
+    u->second.last_activity = last_activity_;
+}
 
 Policy* Session::policy(const TargetConfig& t, std::string& error) {
   // A reload applies to sessions in flight only where the new config still
@@ -500,6 +505,7 @@ bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string
   }
   if (!reserved) up.credential = credential;
   up.options = d.options;
+  up.last_activity = monotonic_seconds();
   // The session's own deadlines: the strictest any of its targets set.
   options_.idle_timeout = stricter(options_.idle_timeout, d.options.idle_timeout);
   options_.max_session_length = stricter(options_.max_session_length, d.options.max_session_length);
@@ -520,10 +526,18 @@ int Session::idle_poll_ms() const {
   if (holding_output()) channels_ms = kHoldPollMs;
   for (const auto& c : channels_)
     if (const auto w = c->wants_wakeup_ms()) channels_ms = std::min(channels_ms.value_or(*w), *w);
+  const double mono = monotonic_seconds();
+  if (unknown_target())
+    for (const auto& [name, up] : upstreams_) {
+      const int idle = up.options.idle_timeout.value_or(0);
+      if (!up.admitted || !up.withdrawn.empty() || idle <= 0) continue;
+      const int w = std::max(0, static_cast<int>(std::ceil((up.last_activity + idle - mono) * 1000.0)));
+      channels_ms = std::min(channels_ms.value_or(w), w);
+    }
   const double unix_frac =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   SessionDeadlines d;
-  d.mono_now = monotonic_seconds();
+  d.mono_now = mono;
   d.unix_now = unix_frac;
   d.cert_expiry = static_cast<int64_t>(std::min<uint64_t>(identity_.valid_before, INT64_MAX));
   d.expiry_warning = kExpiryWarning;
@@ -678,6 +692,21 @@ void Session::prune_upstreams() {
   }
 }
 
+void Session::check_target_idle(double mono) {
+  if (!unknown_target()) return;  // one target: the session's own idle timeout is its
+  for (auto& [name, up] : upstreams_) {
+    const int idle = up.options.idle_timeout.value_or(0);
+    if (!up.admitted || !up.withdrawn.empty() || idle <= 0 || mono - up.last_activity < idle) continue;
+    up.last_activity = mono;  // told once; its upstream closes with its last channel
+    const std::string target = name;
+    log_info("target idle", {{"session", id_}, {"target", target}});
+    for_each_channel([&](ChannelPipeline& c) {
+      if (c.target_name() == target)
+        c.terminate("bastion: idle timeout on \"" + target + "\"; its channels were closed", "idle timeout");
+    });
+  }
+}
+
 void Session::deliver_notices() {
   if (pending_notices_.empty()) return;
   bool told = false;
@@ -718,6 +747,7 @@ void Session::check_deadlines() {
   check_grants(now);
   if (!end_reason_.empty()) return;
   const double mono = monotonic_seconds();
+  check_target_idle(mono);
   const auto& lim = cfg_->limits;
   const int max_len = options_.max_session_length.value_or(lim.max_session_length);
   const int idle = options_.idle_timeout.value_or(lim.idle_timeout);

@@ -27,6 +27,12 @@ function on_command(c)
 end
 """
 
+# web3's policy: an idle web3 channel closes after 3 seconds.
+WEB3_POLICY = r"""
+function on_session(s) return allow{ idle_timeout = 3 } end
+function on_command(c) return allow() end
+"""
+
 
 class I21AttackTest(BastionTest):
     @classmethod
@@ -41,7 +47,13 @@ class I21AttackTest(BastionTest):
            labels = {{ env = "staging" }},
            credentials = {{ deploy = {{ user = "{env.user}", identity = "keys/target_key" }} }},
            policy = "web2.lua" }},"""
-            env.start_bastion(targets=env.default_targets() + web2,
+            with open(os.path.join(env.d, "web3.lua"), "w") as f:
+                f.write(WEB3_POLICY)
+            web3 = f"""
+  web3 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
+           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
+           policy = "web3.lua" }},"""
+            env.start_bastion(targets=env.default_targets() + web2 + web3,
                               limits="login_grace_time = 5, max_targets_per_session = 2, max_channels_per_session = 4")
         except BaseException:
             env.close()
@@ -136,6 +148,30 @@ class I21AttackTest(BastionTest):
         self.assertEqual(closed, opened, "the target still holds an onward connection")
         self.assertTrue(t.is_active())
 
+    # --- timeouts of one target's on_session --------------------------------------
+
+    def test_one_target_s_idle_timeout_holds_while_another_target_is_busy(self):
+        # web3's on_session closes idle channels after 3 s. A web3 shell left
+        # idle on a connection whose web1 channel stays busy must still close.
+        t = self.transport()
+        idle = t.open_session(timeout=10)
+        idle.settimeout(20)
+        idle.invoke_subsystem("web3")
+        idle.sendall(b"echo idle-start\n")
+        self.assertEqual(idle.recv(100), b"idle-start\n")
+        busy = t.open_session(timeout=10)
+        busy.settimeout(20)
+        busy.invoke_subsystem("web1")
+        end = time.time() + 6  # twice web3's idle timeout, web1 busy all along
+        while time.time() < end and not idle.exit_status_ready():
+            busy.sendall(b"echo tick\n")
+            self.assertEqual(busy.recv(100), b"tick\n")
+            time.sleep(0.3)  # activity on web1 only
+        self.assertEqual(sshproto.finish(idle), (255, b"", b'bastion: idle timeout on "web3"; its channels were closed\n'))
+        busy.sendall(b"echo web1-alive\n")
+        busy.shutdown_write()
+        self.assertEqual(sshproto.finish(busy)[:2], (0, b"web1-alive\n"))
+
     # --- 3. the audit trail: every channel has its decision row ------------------
 
     def test_a_refused_subsystem_target_leaves_a_deny_row(self):
@@ -205,7 +241,7 @@ class I21AttackTest(BastionTest):
             with self.subTest(name=name):
                 self.assertEqual(self.subsystem(t, name), (1, b"", b'bastion: unknown target "bastion"\n'
                                                                    b"bastion: usage: ssh TARGET@bastion [command]\n"
-                                                                   b"bastion: targets you may use: dead, web1, web2\n"))
+                                                                   b"bastion: targets you may use: dead, web1, web2, web3\n"))
 
     def test_abrupt_channel_churn_leaves_bastiond_serving(self):
         # Channels to two targets opened and dropped mid-start, many times on
@@ -306,7 +342,7 @@ class I21AttackTest(BastionTest):
         self.assertEqual(self.subsystem(t, "web1"),
                          (1, b"", b'bastion: access to target "web1" is not allowed for bob\n'))
         t = self.transport()
-        self.assertEqual(self.subsystem(t, "targets"), (0, b"dead\nweb1\nweb2\n", b""))
+        self.assertEqual(self.subsystem(t, "targets"), (0, b"dead\nweb1\nweb2\nweb3\n", b""))
         self.assertEqual(self.env.audit_eventually(
             "SELECT kind, text, decision FROM commands WHERE session_id = ?",
             [("subsystem", "targets", "allow")], (self.session_id(t),)), [("subsystem", "targets", "allow")])
