@@ -218,7 +218,10 @@ const TargetConfig* Session::target_config(const std::string& name, std::string&
                                                  {"expires", iso8601(g->grant_expires_at)}});
     }
   }
-  if (const auto u = upstreams_.find(name); u != upstreams_.end() && u->second.grant) return &it->second;
+  // A grant held from earlier counts until its known end, not until the next poll.
+  if (const auto u = upstreams_.find(name);
+      u != upstreams_.end() && u->second.grant && unix_now() < u->second.grant->expires_at)
+    return &it->second;
   // What next: a target with approvers takes access requests (the syntax of
   // ApprovalCommands' `request`).
   refusal = "access to target \"" + it->first + "\" is not allowed for " + identity_.key_id +
@@ -544,8 +547,10 @@ int Session::idle_poll_ms() const {
   d.expiry_warned = expiry_warned_;
   d.any_running = std::any_of(channels_.begin(), channels_.end(), [](auto& c) { return c->running(); });
   for (const auto& [name, up] : upstreams_)
-    if (up.grant && up.withdrawn.empty())
-      d.next_grant_check = std::min(d.next_grant_check.value_or(up.next_grant_check), up.next_grant_check);
+    if (up.grant && up.withdrawn.empty()) {
+      const int64_t due = std::min(up.next_grant_check, up.grant->expires_at);
+      d.next_grant_check = std::min(d.next_grant_check.value_or(due), due);
+    }
   d.started = started_;
   d.max_session_length = options_.max_session_length.value_or(cfg_->limits.max_session_length);
   d.last_activity = last_activity_;
@@ -649,8 +654,9 @@ void Session::end_target(const std::string& name, const std::string& message, co
 
 void Session::check_grants(int64_t now) {
   for (auto& [name, up] : upstreams_) {
-    if (!up.grant || !up.withdrawn.empty() || now < up.next_grant_check) continue;
-    // Expiry is known; a revocation (here or by another bastion) is polled.
+    // Expiry is known (checked every pass); a revocation is polled.
+    if (!up.grant || !up.withdrawn.empty() || (now < up.next_grant_check && now < up.grant->expires_at)) continue;
+    // A revocation (here or by another bastion) is polled.
     up.next_grant_check = now + 2;
     std::string why;
     if (now >= up.grant->expires_at) {

@@ -53,7 +53,11 @@ class I21AttackTest(BastionTest):
   web3 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
            identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
            policy = "web3.lua" }},"""
-            env.start_bastion(targets=env.default_targets() + web2 + web3,
+            db2 = f"""
+  db2 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
+          identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "dba" }},
+          approvers = {{ "oncall" }} }},"""
+            env.start_bastion(targets=env.default_targets() + web2 + web3 + db2,
                               limits="login_grace_time = 5, max_targets_per_session = 2, max_channels_per_session = 4")
         except BaseException:
             env.close()
@@ -147,6 +151,36 @@ class I21AttackTest(BastionTest):
             time.sleep(0.05)
         self.assertEqual(closed, opened, "the target still holds an onward connection")
         self.assertTrue(t.is_active())
+
+    def test_an_expired_grant_opens_no_new_channel(self):
+        # alice (ops) reaches db2 (dba only) through a just-in-time grant of a
+        # few seconds. While a channel on it is open, a new one right after
+        # the expiry must be refused: the expiry is known, not polled.
+        t = self.transport(login="access")
+        self.assertEqual(sshproto.run(t, "request db2 --for 6s --reason i21")[0], 0)
+        rid = self.env.audit("SELECT max(id) FROM approval_requests")[0][0]
+        carol = self.env.keys.cert(self.env.keys.keygen("carol"), self.env.ca, "carol", "oncall")
+        a = self.transport(login="approvals", key=carol)
+        self.assertEqual(sshproto.run(a, "approve %d" % rid)[0], 0)
+        expires = self.env.audit("SELECT grant_expires_at FROM approval_requests WHERE id = ?", (rid,))[0][0]
+        # A revocation is polled every 2 s from the grant's first check: start
+        # on a second of the other parity than the expiry's, so no poll falls
+        # on it and only a known expiry can refuse the next channel in time.
+        while (expires - int(time.time())) % 2 == 0 or time.time() % 1 > 0.5:
+            time.sleep(0.02)
+        t = self.transport()
+        held = t.open_session(timeout=10)
+        held.settimeout(20)
+        held.invoke_subsystem("db2")
+        held.sendall(b"echo granted\n")
+        self.assertEqual(held.recv(100), b"granted\n")
+        while time.time() < expires + 0.05:
+            time.sleep(0.01)  # just past the grant's end
+        status, out, err = self.subsystem(t, "db2", b"echo after-expiry\n")
+        self.assertEqual((status, out), (1, b""), err)
+        self.assertIn(err, (b'bastion: access to target "db2" is not allowed for alice; request access with: '
+                            b'ssh access@bastion request db2 --for 1h --reason "..."\n',
+                            b"bastion: your access grant #%d has expired; its channels were closed\n" % rid))
 
     # --- timeouts of one target's on_session --------------------------------------
 
