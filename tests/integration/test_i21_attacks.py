@@ -329,6 +329,15 @@ class I21AttackTest(BastionTest):
         self.assertEqual(self.env.audit("SELECT count(*) FROM commands WHERE session_id = ? AND kind = 'pick'", (sid,)),
                          [(0,)])
 
+    def test_reserved_logins_keep_their_one_target(self):
+        # approvals@ / access@ / audit@ logins name a target: a subsystem
+        # naming another is refused, whatever the reserved name.
+        for login in ("approvals", "access", "audit"):
+            with self.subTest(login=login):
+                t = self.transport(login=login)
+                self.assertEqual(self.subsystem(t, "web1"), (1, b"", b"bastion: this connection is for %s; "
+                                                                    b"use ssh -s bastion web1\n" % login.encode()))
+
     def test_exec_target_slash_sftp_on_a_login_named_connection_is_a_command(self):
         # `sftp -s db1/sftp web1@bastion` is no way to db1: the exec runs on
         # web1 as a command (and so fails there), not routed.
