@@ -87,7 +87,7 @@ void ChannelGate::apply(GateResult& g, const CommandRequest& req, GateScope scop
     return;
   }
   if (scope == GateScope::command && !d.mask.empty()) output_.begin_command(std::make_unique<MaskingFilter>(d.mask));
-  s_.touch();
+  s_.touch(target_ ? target_->name : std::string());
 }
 
 void ChannelGate::hold(GateResult& g, const CommandRequest& req, GateScope scope) {

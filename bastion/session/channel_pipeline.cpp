@@ -124,9 +124,13 @@ void ChannelPipeline::start() {
   const bool per_statement = !target_kind || target_kind->commands_per_channel();
   // A subsystem the kind serves on a channel of many commands runs; other
   // subsystems there are file transfers.
-  if (per_statement && kind() == ChannelKind::subsystem && !(target_kind && target_kind->serves_subsystem(text())))
-    return refuse("bastion: file transfer is not available on " + t->type + " targets", kExitAccessRefused,
-                  "subsystem refused");
+  if (per_statement && kind() == ChannelKind::subsystem && !(target_kind && target_kind->serves_subsystem(text()))) {
+    // The session decision row says the target was let in; this channel's row says what it was refused.
+    Decision d = Decision::deny("file transfer is not available on " + t->type + " targets");
+    d.hook = Decision::Hook::bastion;
+    command_id_ = gate_.audit_only(kind_name(), text(), d);
+    return refuse("bastion: " + d.reason, kExitAccessRefused, "subsystem refused");
+  }
   if (!target_kind) return start_builtin(*t);
   CommandRequest req = gate_.request(kind_name(), text());
   ExecRequest as_started;  // what launch() will ask the target for
@@ -221,6 +225,11 @@ ChannelPipeline::Route ChannelPipeline::route_subsystem(const TargetConfig*& t) 
   std::string refusal;
   t = s_.channel_target(target, refusal);
   if (!t) {
+    // On a shared connection no sessions row names what this channel tried:
+    // its own deny row does (as a refused command's would).
+    Decision d = Decision::deny(refusal.starts_with("bastion: ") ? refusal.substr(9) : refusal);
+    d.hook = Decision::Hook::bastion;
+    command_id_ = gate_.audit_only(kind_name(), text(), d);
     refuse(refusal, kExitAccessRefused, "access refused");
     return Route::handled;
   }
@@ -318,7 +327,7 @@ void ChannelPipeline::launch() {
   log_info("command running", {{"session", s_.id()}, {"connect_ms", std::to_string(static_cast<int>((t1 - t0) * 1000))},
                                {"start_ms", std::to_string(static_cast<int>((t2 - t1) * 1000))}});
   state_ = State::running;
-  s_.touch();
+  s_.touch(target_name());
 }
 
 void ChannelPipeline::start_audit_login() {
@@ -454,7 +463,7 @@ bool ChannelPipeline::pump_input() {
     cap -= static_cast<std::size_t>(n);
     moved = true;
   }
-  if (moved) s_.touch();
+  if (moved) s_.touch(target_name());
   if (!eof_forwarded_ && ssh_channel_is_eof(ch_.get()) && ssh_channel_poll(ch_.get(), 0) <= 0) {
     exec_->send_eof();
     eof_forwarded_ = true;
@@ -545,7 +554,7 @@ bool ChannelPipeline::step() {
       const bool alive = exec_->pump_output(pipeline_, kPumpBudget);
       if (pipeline_.take_activity()) {  // includes output a filter is holding
         moved = true;
-        s_.touch();
+        s_.touch(target_name());
         last_output_ = monotonic_seconds();
       } else if (pipeline_.holding() && monotonic_seconds() - last_output_ >= kHoldRelease) {
         pipeline_.end_of_stream();  // quiet: show the held partial line (a prompt)

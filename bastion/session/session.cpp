@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <utility>
 
 #include <poll.h>
@@ -217,7 +218,10 @@ const TargetConfig* Session::target_config(const std::string& name, std::string&
                                                  {"expires", iso8601(g->grant_expires_at)}});
     }
   }
-  if (const auto u = upstreams_.find(name); u != upstreams_.end() && u->second.grant) return &it->second;
+  // A grant held from earlier counts until its known end, not until the next poll.
+  if (const auto u = upstreams_.find(name);
+      u != upstreams_.end() && u->second.grant && unix_now() < u->second.grant->expires_at)
+    return &it->second;
   // What next: a target with approvers takes access requests (the syntax of
   // ApprovalCommands' `request`).
   refusal = "access to target \"" + it->first + "\" is not allowed for " + identity_.key_id +
@@ -361,7 +365,11 @@ std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::st
   return up.conn;
 }
 
-void Session::touch() { last_activity_ = monotonic_seconds(); }
+void Session::touch(const std::string& target) {
+  last_activity_ = monotonic_seconds();
+  if (const auto u = upstreams_.find(target); !target.empty() && u != upstreams_.end())
+    u->second.last_activity = last_activity_;
+}
 
 Policy* Session::policy(const TargetConfig& t, std::string& error) {
   // A reload applies to sessions in flight only where the new config still
@@ -406,7 +414,12 @@ SessionRequest Session::session_request(const TargetConfig& t, bool tty) const {
   r.cert_extensions = identity_.extensions;
   r.target = t.name;
   r.target_type = t.type;
+  // The labels the live policy (policy()) judges by: the live target's,
+  // while it is the same target (a reload that relabelled it applies).
   r.target_labels = t.labels;
+  if (const auto cur = ctx_.config(); cur && t.builtin == BuiltinTarget::none)
+    if (const auto it = cur->targets.find(t.name); it != cur->targets.end() && it->second.type == t.type)
+      r.target_labels = it->second.labels;
   r.started_at = started_unix_;
   r.tty = tty;
   if (const auto u = upstreams_.find(t.name); u != upstreams_.end()) {
@@ -465,7 +478,15 @@ bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string
   const bool reserved = t.builtin != BuiltinTarget::none;
   const std::string credential = d.credential.empty() ? "default" : d.credential;
   std::string message;
-  if (d.allowed() && !reserved && !t.credential(credential)) {
+  // A reload may have withdrawn the credential (or the target) since this
+  // connection logged in: the live configuration must hold it too, as a
+  // running session on it would be ended (recheck_access).
+  bool live_holds = true;
+  if (const auto live = ctx_.config(); live && !reserved) {
+    const auto it = live->targets.find(t.name);
+    live_holds = it != live->targets.end() && it->second.type == t.type && it->second.credential(credential);
+  }
+  if (d.allowed() && !reserved && (!t.credential(credential) || !live_holds)) {
     std::string held;
     for (const auto& [name, c] : t.credentials) held += (held.empty() ? "" : ", ") + name;
     d.verdict = Decision::Verdict::deny;
@@ -487,6 +508,7 @@ bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string
   }
   if (!reserved) up.credential = credential;
   up.options = d.options;
+  up.last_activity = monotonic_seconds();
   // The session's own deadlines: the strictest any of its targets set.
   options_.idle_timeout = stricter(options_.idle_timeout, d.options.idle_timeout);
   options_.max_session_length = stricter(options_.max_session_length, d.options.max_session_length);
@@ -507,18 +529,28 @@ int Session::idle_poll_ms() const {
   if (holding_output()) channels_ms = kHoldPollMs;
   for (const auto& c : channels_)
     if (const auto w = c->wants_wakeup_ms()) channels_ms = std::min(channels_ms.value_or(*w), *w);
+  const double mono = monotonic_seconds();
+  if (unknown_target())
+    for (const auto& [name, up] : upstreams_) {
+      const int idle = up.options.idle_timeout.value_or(0);
+      if (!up.admitted || !up.withdrawn.empty() || idle <= 0) continue;
+      const int w = std::max(0, static_cast<int>(std::ceil((up.last_activity + idle - mono) * 1000.0)));
+      channels_ms = std::min(channels_ms.value_or(w), w);
+    }
   const double unix_frac =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   SessionDeadlines d;
-  d.mono_now = monotonic_seconds();
+  d.mono_now = mono;
   d.unix_now = unix_frac;
   d.cert_expiry = static_cast<int64_t>(std::min<uint64_t>(identity_.valid_before, INT64_MAX));
   d.expiry_warning = kExpiryWarning;
   d.expiry_warned = expiry_warned_;
   d.any_running = std::any_of(channels_.begin(), channels_.end(), [](auto& c) { return c->running(); });
   for (const auto& [name, up] : upstreams_)
-    if (up.grant && up.withdrawn.empty())
-      d.next_grant_check = std::min(d.next_grant_check.value_or(up.next_grant_check), up.next_grant_check);
+    if (up.grant && up.withdrawn.empty()) {
+      const int64_t due = std::min(up.next_grant_check, up.grant->expires_at);
+      d.next_grant_check = std::min(d.next_grant_check.value_or(due), due);
+    }
   d.started = started_;
   d.max_session_length = options_.max_session_length.value_or(cfg_->limits.max_session_length);
   d.last_activity = last_activity_;
@@ -614,12 +646,17 @@ void Session::end_target(const std::string& name, const std::string& message, co
   for_each_channel([&](ChannelPipeline& c) {
     if (c.target_name() == name) c.terminate(up.withdrawn, reason);
   });
+  // Nothing starts on it again: the onward connection (authenticated with
+  // what was withdrawn) goes now, not at the session's end. Executors still
+  // holding it let go when their channels are released.
+  up.conn.reset();
 }
 
 void Session::check_grants(int64_t now) {
   for (auto& [name, up] : upstreams_) {
-    if (!up.grant || !up.withdrawn.empty() || now < up.next_grant_check) continue;
-    // Expiry is known; a revocation (here or by another bastion) is polled.
+    // Expiry is known (checked every pass); a revocation is polled.
+    if (!up.grant || !up.withdrawn.empty() || (now < up.next_grant_check && now < up.grant->expires_at)) continue;
+    // A revocation (here or by another bastion) is polled.
     up.next_grant_check = now + 2;
     std::string why;
     if (now >= up.grant->expires_at) {
@@ -658,6 +695,21 @@ void Session::prune_upstreams() {
     } else {
       ++it;
     }
+  }
+}
+
+void Session::check_target_idle(double mono) {
+  if (!unknown_target()) return;  // one target: the session's own idle timeout is its
+  for (auto& [name, up] : upstreams_) {
+    const int idle = up.options.idle_timeout.value_or(0);
+    if (!up.admitted || !up.withdrawn.empty() || idle <= 0 || mono - up.last_activity < idle) continue;
+    up.last_activity = mono;  // told once; its upstream closes with its last channel
+    const std::string target = name;
+    log_info("target idle", {{"session", id_}, {"target", target}});
+    for_each_channel([&](ChannelPipeline& c) {
+      if (c.target_name() == target)
+        c.terminate("bastion: idle timeout on \"" + target + "\"; its channels were closed", "idle timeout");
+    });
   }
 }
 
@@ -701,6 +753,7 @@ void Session::check_deadlines() {
   check_grants(now);
   if (!end_reason_.empty()) return;
   const double mono = monotonic_seconds();
+  check_target_idle(mono);
   const auto& lim = cfg_->limits;
   const int max_len = options_.max_session_length.value_or(lim.max_session_length);
   const int idle = options_.idle_timeout.value_or(lim.idle_timeout);

@@ -113,7 +113,8 @@ class Session {
   // Connects to t on first use (and again after the connection was lost). The
   // caller shares ownership: keep it for as long as an executor uses it.
   std::shared_ptr<TargetConnection> target(const TargetConfig& t, std::string& error);
-  void touch();
+  // Activity on a channel (to `target`, when it has one).
+  void touch(const std::string& target = {});
   // A channel ended: its bytes, exit status and reason go into the session's audit row.
   void channel_finished(const ChannelTotals& totals);
   // The bastion has ended this session (expiry, grant, limits, shutdown).
@@ -133,6 +134,9 @@ class Session {
   // usable_targets() against one configuration.
   std::vector<std::string> usable_targets_in(const Config& cfg, bool tty);
   void check_deadlines();
+  // On a connection shared between targets: a target whose on_session set an
+  // idle timeout has its channels ended when they alone stay idle that long.
+  void check_target_idle(double mono);
   static int on_wake(socket_t fd, int revents, void* userdata);
   void deliver_notices();  // refusals queued before any channel ran
   void recheck_access(const Config& cur, int64_t now);

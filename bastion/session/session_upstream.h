@@ -29,6 +29,9 @@ struct SessionUpstream {
   // channels were ended and new ones get this line.
   std::string withdrawn;
   std::shared_ptr<TargetConnection> conn;  // connected on first use
+  // Monotonic: a channel to this target last moved (its own idle_timeout,
+  // on a connection shared between targets).
+  double last_activity = 0;
 };
 
 }  // namespace bastion
