@@ -31,6 +31,7 @@ class OutputPipeline : public OutputWriter {
   // Target output.
   void write(Stream s, std::string data) override {
     activity_ = true;
+    if (!is_terminal_stream(s)) return deliver(s, data);  // text filters would corrupt protocol bytes
     for (auto& f : filters_) f->filter(s, data);
     if (command_filter_) command_filter_->filter(s, data);
     deliver(s, data);
@@ -38,7 +39,7 @@ class OutputPipeline : public OutputWriter {
   // Without any filter (no mask applies) the bytes go to the sinks as read:
   // no copy per chunk. With one, they are copied for it to rewrite in place.
   void write_view(Stream s, std::string_view data) override {
-    if (!filters_.empty() || command_filter_) return write(s, std::string(data));
+    if (is_terminal_stream(s) && (!filters_.empty() || command_filter_)) return write(s, std::string(data));
     activity_ = true;
     deliver(s, data);
   }

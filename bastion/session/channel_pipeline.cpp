@@ -54,12 +54,23 @@ void ChannelPipeline::notice(const std::string& raw) {
   // Notices quote reasons, names and errors that users, policies and
   // targets control: one escaped line, whatever they hold.
   const std::string text = display_escape(raw);
+  // A tunnel carries a protocol, not a terminal: its executor says it in
+  // its own protocol (or not at all); the recording gets it either way.
+  if (kind() == ChannelKind::tunnel) {
+    if (exec_) exec_->show_notice(text);
+    return pipeline_.notice(Stream::record, text + "\n");
+  }
   if (pty()) pipeline_.notice(Stream::out, "\r\n" + text + "\r\n");
   else pipeline_.notice(Stream::err, text + "\n");
 }
 
 void ChannelPipeline::status_line(const std::string& line, bool final_line) {
   // One line, rewritten in place; a newline once decided.
+  if (kind() == ChannelKind::tunnel) {
+    if (exec_) exec_->show_notice(display_escape(line));
+    if (final_line) pipeline_.notice(Stream::record, display_escape(line) + "\n");
+    return;
+  }
   if (pty()) pipeline_.notice(Stream::out, "\r\x1b[K" + line + (final_line ? "\r\n" : ""));
   else pipeline_.notice(Stream::err, "\r" + line + (final_line ? "\n" : ""));
 }
@@ -124,7 +135,10 @@ void ChannelPipeline::start() {
   // Denied commands are recorded too: the recording shows what the user saw.
   // Tunnels carry TLS records (the proxy decides and audits each request
   // inside); file transfers carry binary: neither is a terminal to record.
-  const bool recorded = kind() != ChannelKind::subsystem && kind() != ChannelKind::tunnel;
+  // A kind whose tunnel is a protocol proxy (postgres) records it: one
+  // event per statement.
+  const bool recorded = kind() != ChannelKind::subsystem &&
+                        (kind() != ChannelKind::tunnel || target_kind->records_tunnels());
   // Off only while the live configuration says so too: a connection that
   // authenticated while it was off (ControlMaster) keeps its config, and a
   // reload that turned recording back on must reach its new channels.

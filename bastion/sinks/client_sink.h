@@ -13,7 +13,8 @@ class ClientSink : public OutputSink {
   static constexpr std::size_t kHighWater = 256 * 1024;
 
   void write(Stream s, std::string_view data) override {
-    (s == Stream::out ? out_ : err_).append(data);
+    if (s == Stream::record) return;  // for the recording only
+    (s == Stream::err ? err_ : out_).append(data);
   }
   std::string& pending(Stream s) { return s == Stream::out ? out_ : err_; }
   std::size_t pending_bytes() const { return out_.size() + err_.size(); }

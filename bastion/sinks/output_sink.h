@@ -4,7 +4,13 @@
 
 namespace bastion {
 
-enum class Stream { out, err };
+// out/err: terminal output. wire: protocol bytes a proxy relays (the
+// client gets them as stdout; no text filter or recording touches them:
+// the proxy masked values per column already). record: what only the
+// recording gets (a proxy's per-statement summary).
+enum class Stream { out, err, wire, record };
+// Whether text filters (output masks) and the recording see this stream.
+inline bool is_terminal_stream(Stream s) { return s == Stream::out || s == Stream::err; }
 
 class OutputSink {
  public:

@@ -11,7 +11,8 @@ namespace bastion {
 class RecorderSink : public OutputSink {
  public:
   explicit RecorderSink(recorder::AsciicastWriter* w) : w_(w) {}
-  void write(Stream, std::string_view data) override {
+  void write(Stream s, std::string_view data) override {
+    if (s == Stream::wire) return;  // protocol bytes: their proxy records a summary (Stream::record)
     if (w_) last_ = w_->output(data);
   }
   void detach() { w_ = nullptr; }  // continue unrecorded (on_recording_failure = "continue")
@@ -25,7 +26,9 @@ class RecorderSink : public OutputSink {
 // Counts bytes for the audit record.
 class ByteCounterSink : public OutputSink {
  public:
-  void write(Stream, std::string_view data) override { bytes += data.size(); }
+  void write(Stream s, std::string_view data) override {
+    if (s != Stream::record) bytes += data.size();
+  }
   uint64_t bytes = 0;
 };
 

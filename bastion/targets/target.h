@@ -88,6 +88,10 @@ class Executor {
   // kExecutorPollMs, so only those that need no timer let a session sleep.
   static constexpr int kExecutorPollMs = 200;
   virtual std::optional<int> wants_wakeup_ms() const { return kExecutorPollMs; }
+  // A bastion notice (a held statement's status) told in the channel's own
+  // protocol: a tunnel carries no terminal text. False: the executor has no
+  // way to show it (then only the recording gets it).
+  virtual bool show_notice(const std::string& /*text*/) { return false; }
   // Set once the target reported how the command ended.
   virtual ExitInfo exit_info() const = 0;
   virtual void close() = 0;

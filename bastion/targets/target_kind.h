@@ -56,6 +56,10 @@ class TargetKind : public TargetSchema {
   virtual bool serves_subsystem(std::string_view) const { return false; }
   // `ssh -L LOCAL:TARGET:PORT`: the one port a tunnel may name (0: none).
   virtual int tunnel_port() const { return 0; }
+  // Its tunnel channels are recorded (a protocol proxy that writes one event
+  // per statement through Stream::record; opening the recording is then
+  // required as for a console). Kinds whose tunnels carry TLS records are not.
+  virtual bool records_tunnels() const { return false; }
   // Its channels start child processes: when bastiond runs as root, each
   // session gets a uid of its own for them (ExecRequest::sandbox_uid).
   virtual bool runs_children() const { return false; }
