@@ -42,7 +42,7 @@ std::string encoding_refusal(const SqlStatement& s) {
   return "";
 }
 
-std::string field(const Fields& f, char k) {
+std::string field_text(const Fields& f, char k) {
   for (const auto& [key, v] : f)
     if (key == k) return v;
   return "";
@@ -556,14 +556,14 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
       Fields f;
       if (!decode_fields(m.body, f, err)) return false;
       const StmtPtr s = current();
-      const std::string code = field(f, 'C');
+      const std::string code = field_text(f, 'C');
       if (s && s->withhold_messages) {
         log_info("sql message withheld: the statement reads masked columns",
                  {{"command", std::to_string(s->gate.command_id)}, {"kind", "error"}, {"sqlstate", code}});
         f = redacted(f, "error");
         framed = encode_error(f);
       }
-      if (s) end_statement(*s, "", code + ": " + field(f, 'M'));
+      if (s) end_statement(*s, "", code + ": " + field_text(f, 'M'));
       error_in_batch_ = true;
       if (!expect_.empty() && expect_.front().type != 'Q') {
         // Extended protocol: the server skips to Sync; what it skips is answered by nothing.

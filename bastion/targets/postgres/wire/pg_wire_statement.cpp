@@ -60,7 +60,7 @@ std::string plan_result(WireStatement& s, const std::vector<FieldDescription>& f
     }
     OriginMap origin_of;
     const bool resolved = catalog && lookup_origins(*catalog, oids, origin_of);
-    if (!resolved || !s.tree.stmt()) {
+    if (!resolved || !s.tree.stmt().present()) {
       s.masker->plan_all(fields.size());
     } else {
       std::vector<ColumnOrigin> origins;
