@@ -170,7 +170,7 @@ class PgWireTest(BastionTest):
         self.assertEqual(self.env.pg.scalar("SELECT string_agg(x::text, ',') FROM scratch WHERE x > 40", db="shop"), "41")
         self.env.pg.psql("DELETE FROM scratch", db="shop")
         self.assertEqual([r[:3] for r in self.wire_rows("%INTO scratch VALUES (4%")],
-                         [("sql", "allow", "INSERT INTO scratch VALUES (41)")])
+                         [("sql", "mask", "INSERT INTO scratch VALUES (41)")])
 
     def test_syntax_error_answered_like_the_server(self):
         port = self.tunnel()
@@ -186,22 +186,29 @@ class PgWireTest(BastionTest):
         port = self.tunnel(self.env.admin_pii)
         with self.connect(port, autocommit=True) as c:
             for i in (1, 2):
-                self.assertEqual(c.execute("SELECT name FROM customers WHERE id = %s", (i,), prepare=True).fetchone(),
+                self.assertEqual(c.execute("SELECT name FROM customers WHERE id = %t", (str(i),), prepare=True).fetchone(),
                                  ("alice",) if i == 1 else ("bob",))
-            self.assertEqual(c.execute("SELECT %s::text AS a, %s::text AS b", ("x", None)).fetchone(), ("x", None))
+            self.assertEqual(c.execute("SELECT %t::text AS a, %t::text AS b", ("x", None)).fetchone(), ("x", None))
+            self.assertEqual(c.execute("SELECT %b::int AS n", (5,)).fetchone(), (5,))
         rows = self.wire_rows("SELECT name FROM customers WHERE id = $1")
         self.assertEqual([(k, d) for k, d, _, _ in rows], [("sql", "allow"), ("sql", "allow")])
         self.assertEqual([json.loads(r[3])["params"] for r in rows], [["1"], ["2"]])
         rows = self.wire_rows("SELECT $1::text AS a, $2::text AS b")
         self.assertEqual(json.loads(rows[0][3])["params"], ["x", None])
+        rows = self.wire_rows("SELECT $1::int AS n")
+        self.assertEqual(json.loads(rows[0][3])["params"], [{"binary": True}])
 
     def test_denied_bind_skips_to_sync_and_connection_stays_usable(self):
         port = self.tunnel()
         with self.connect(port, autocommit=True) as c:
             with self.assertRaises(psycopg.errors.InsufficientPrivilege):
-                c.execute("DELETE FROM orders WHERE %s", (True,), prepare=False)
+                c.execute("UPDATE orders SET status = %t", ("x",))  # no WHERE: denied at Bind
             self.assertEqual(c.execute("SELECT %s::int + 1", (1,)).fetchone(), (2,))
-        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM orders", db="shop"), "2")
+        self.assertEqual(self.env.pg.scalar("SELECT string_agg(status, ',' ORDER BY id) FROM orders", db="shop"),
+                         "paid,open")
+        rows = self.wire_rows("UPDATE orders SET status = $1")
+        self.assertEqual([(k, d) for k, d, _, _ in rows], [("sql", "deny")])
+        self.assertEqual(json.loads(rows[0][3])["params"], ["x"])
 
     # --- masks and recording -------------------------------------------------
 
@@ -308,20 +315,31 @@ class PgWireTest(BastionTest):
         self.assertEqual(r.stdout.decode(), "bastion_svc\n", r.stderr)  # the held credential, whatever user= said
 
     def test_forward_elsewhere_and_without_permission_refused(self):
-        for key, dest in ((None, "shopdb:5433"), (None, "127.0.0.1:5432"), (self.env.nofwd, "shopdb:5432")):
+        cases = ((None, "shopdb:5433", "port forwarding is not allowed (a postgres target forwards only shopdb:5432)"),
+                 (None, "127.0.0.1:5432", "port forwarding is not allowed (a postgres target forwards only shopdb:5432)"),
+                 (self.env.nofwd, "shopdb:5432", "your certificate does not permit port forwarding"))
+        for key, dest, reason in cases:
             port = free_port()
+            errpath = os.path.join(self.env.d, f"fwd-{port}.err")
             cmd = self.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{dest}"]) + ["shopdb@127.0.0.1"]
-            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            with open(errpath, "wb") as err:
+                p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
             try:
                 wait_port(port)
                 s = socket.create_connection(("127.0.0.1", port), timeout=10)
-                s.sendall(startup([("user", "x"), ("database", "shop")]))
-                self.assertEqual(s.recv(100), b"", dest)  # closed: nothing was relayed
+                try:
+                    s.sendall(startup([("user", "x"), ("database", "shop")]))
+                    got = s.recv(100)
+                except ConnectionResetError:
+                    got = b""
+                self.assertEqual(got, b"", dest)  # closed: nothing was relayed
                 s.close()
             finally:
-                p.terminate()
-                err = p.communicate(timeout=10)[1].decode()
-            self.assertIn("open failed", err)
+                p.kill()
+                p.wait(10)
+            rows = self.env.audit_eventually("SELECT DISTINCT kind, decision, reason FROM commands WHERE text = ?",
+                                             [("forward", "deny", reason)], ("direct-tcpip to " + dest,))
+            self.assertEqual(rows, [("forward", "deny", reason)])
 
     def test_function_call_and_malformed_messages(self):
         port = self.tunnel()

@@ -43,7 +43,13 @@ std::string prepare_masks(WireStatement& s, const std::string& mask_key) {
   const MaskGuardFacts f = mask_guard_facts(s.tree.stmt(), [&m](std::string_view c) { return m.masks_name(c); });
   // COPY ... TO STDOUT sends CopyData, which no column plan covers.
   if (f.copy_to) return "COPY ... TO cannot be masked; column masks apply to this statement";
-  return mask_guard_refusal(f, true, d.allow_derived_objects);
+  // Whether it may read masked data: the catalog connection cannot resolve
+  // names as the client's session would (search_path, its own uncommitted
+  // tables), so any relation read counts, and so does what the text hides.
+  const std::string& k = s.stmt.kind;
+  const bool reads = !s.stmt.reads.empty() || s.stmt.opaque || k == "do" || k == "call" || k == "execute" ||
+                     k == "fetch" || !s.stmt.parse_error.empty();
+  return mask_guard_refusal(f, reads, d.allow_derived_objects);
 }
 
 std::string plan_result(WireStatement& s, const std::vector<FieldDescription>& fields, PgConnection* catalog) {

@@ -49,9 +49,9 @@ struct WireStatement {
 };
 
 // After the decision: installs masks and returns why the bastion refuses
-// the statement under them ("" to run it). Column masks on the wire count
-// every statement as reading masked data (the catalog connection cannot see
-// the client's search_path or uncommitted tables).
+// the statement under them ("" to run it). Under column masks a statement
+// that reads any relation counts as reading masked data (the catalog
+// connection cannot see the client's search_path or uncommitted tables).
 std::string prepare_masks(WireStatement& s, const std::string& mask_key);
 
 // A RowDescription of this statement's result: plans its masks. "" or why
