@@ -213,8 +213,15 @@ bool PgWireExecutor::on_client_message(const Message& m) {
       ExecuteMsg e;
       std::string err;
       if (!decode_execute(m.body, e, err)) return protocol_error(err), false;
+      const auto it = portals_.find(e.portal);
+      if (it == portals_.end()) {
+        // A portal SQL made (DECLARE CURSOR): its statement was decided, but
+        // its rows would come back with no statement to mask them for.
+        refuse_extended(denied_error("portal \"" + e.portal + "\" was not bound through this connection's Bind messages"));
+        return true;
+      }
       Expect x = expect('E');
-      if (const auto it = portals_.find(e.portal); it != portals_.end()) x.stmts.push_back(it->second);
+      if (it->second) x.stmts.push_back(it->second);  // null: an empty query
       forward('E', m.body, std::move(x));
       return true;
     }
@@ -443,6 +450,7 @@ bool PgWireExecutor::on_bind(const std::string& body) {
     return true;
   }
   if (it->second.text.empty()) {  // an empty query: nothing to decide
+    portals_[b.portal] = nullptr;
     forward('B', body, expect('B'));
     return true;
   }

@@ -106,8 +106,16 @@ bool mask_data_row(WireStatement& s, std::string_view body, std::string& framed_
   std::vector<std::optional<std::string>> cols;
   std::string err;
   if (!decode_data_row(body, cols, err)) return false;
+  if (!s.planned) {
+    // An Execute nobody described: the formats are Bind's (none: text), and
+    // with no origins every column is masked (fail closed).
+    const auto& rf = s.bind_result_formats;
+    s.formats.assign(cols.size(), rf.size() == 1 ? rf[0] : int16_t{0});
+    for (std::size_t i = 0; rf.size() > 1 && i < cols.size(); ++i) s.formats[i] = i < rf.size() ? rf[i] : int16_t{1};
+    s.planned = true;
+    if (s.masker) s.masker->plan_all(cols.size());
+  }
   if (s.masker) {
-    if (!s.planned) s.masker->plan_all(cols.size());  // an Execute nobody described: fail closed
     std::vector<Cell> cells(cols.size());
     for (std::size_t i = 0; i < cols.size(); ++i) {
       if (!cols[i]) cells[i].null = true;
