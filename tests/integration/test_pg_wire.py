@@ -157,6 +157,13 @@ class PgWireTest(BastionTest):
             self.assertEqual(e.exception.diag.message_primary,
                              "bastion: denied: DELETE without WHERE would change every row")
             self.assertEqual(c.execute("SELECT count(*) FROM orders").fetchone(), (2,))
+            # The server would then lex 'a\'' differently from the bastion's parser.
+            with self.assertRaises(psycopg.errors.InsufficientPrivilege) as e:
+                c.execute("SET standard_conforming_strings = off")
+            self.assertEqual(e.exception.diag.message_primary,
+                             "bastion: denied: standard_conforming_strings can only be on through the bastion "
+                             "(it reads SQL as the server does with it on)")
+            self.assertEqual(c.execute("SHOW standard_conforming_strings").fetchone(), ("on",))
         self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM orders", db="shop"), "2")
         rows = self.env.audit_eventually("SELECT kind, decision, reason FROM commands WHERE text = 'DELETE FROM orders'",
                                          [("sql", "deny", "DELETE without WHERE would change every row")])

@@ -34,11 +34,24 @@ bool utf8_encoding(std::string_view v) {
   return n == "utf8" || n == "unicode";
 }
 
-// As the console: the bastion reads SQL as UTF-8, so no statement may switch the encoding.
-std::string encoding_refusal(const SqlStatement& s) {
-  for (const auto& st : s.sets)
+// The bastion splits and reads SQL as UTF-8 with standard_conforming_strings
+// on, as the client's text reaches the server unchanged: a session where the
+// server would lex it otherwise runs nothing, and no statement may switch
+// either setting.
+std::string lexing_refusal(const SqlStatement& s, bool standard_strings) {
+  if (!standard_strings)
+    return "standard_conforming_strings is off in this session; the bastion reads SQL only as the server does with it on";
+  for (const auto& st : s.sets) {
     if ((st.name == "client_encoding" || st.name == "all") && !st.reset && !utf8_encoding(st.value))
       return "client_encoding can only be UTF8 through the bastion (it reads SQL as UTF-8)";
+    const std::string v = [&] {
+      std::string l;
+      for (char c : st.value) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return l;
+    }();
+    if (st.name == "standard_conforming_strings" && !st.reset && v != "on" && v != "true" && v != "1" && v != "yes")
+      return "standard_conforming_strings can only be on through the bastion (it reads SQL as the server does with it on)";
+  }
   return "";
 }
 
@@ -183,7 +196,10 @@ void PgWireExecutor::connect_upstream(const StartupPacket& p) {
   log_info("wire client connected", {{"target", target_.name}, {"client_user", v.user},
                                      {"application_name", v.application_name}});
   std::string hello = encode_auth_ok();
-  for (const auto& [k, val] : up_->parameters()) hello += encode_parameter_status(k, k == "client_encoding" ? "UTF8" : val);
+  for (const auto& [k, val] : up_->parameters()) {
+    hello += encode_parameter_status(k, k == "client_encoding" ? "UTF8" : val);
+    if (k == "standard_conforming_strings") standard_strings_ = val == "on";
+  }
   hello += encode_backend_key_data(key_->first, key_->second);
   hello += encode_ready_for_query('I');
   to_client(std::move(hello));
@@ -315,7 +331,7 @@ PgWireExecutor::StmtPtr PgWireExecutor::decide(SqlStatement stmt, std::vector<Sq
   f.source = "wire";
   f.params = s->params;
   req.facts = std::make_shared<SqlCommandFacts>(std::move(f));
-  const std::string enc = encoding_refusal(s->stmt);
+  const std::string enc = lexing_refusal(s->stmt, standard_strings_);
   s->gate = enc.empty() ? gate_.submit(req) : gate_.refuse(req, enc);
   if (s->gate.review_id) s->review.emplace(gate_, s->gate);
   return s;
@@ -654,6 +670,12 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
       to_client(std::move(framed));
       flush_due();
       return true;
+    }
+    case 'S': {
+      std::string name, value;
+      if (!decode_parameter_status(m.body, name, value, err)) return false;
+      if (name == "standard_conforming_strings") standard_strings_ = value == "on";
+      break;
     }
     case 's': pop_front_if('E'); break;
     case '1': pop_front_if('P'); break;

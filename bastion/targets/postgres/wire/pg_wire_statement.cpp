@@ -38,6 +38,7 @@ std::string prepare_masks(WireStatement& s, const std::string& mask_key) {
   if (d.column_masks.empty()) return "";
   s.masker = std::make_unique<ColumnMasker>(d.column_masks, d.mask_derived, mask_key);
   s.withhold_messages = true;
+  s.may_read_masked = true;  // until the analysis below says otherwise
   if (!s.tree.parse(s.stmt.text)) return "the bastion could not analyse this statement, and column masks apply";
   const ColumnMasker& m = *s.masker;
   const MaskGuardFacts f = mask_guard_facts(s.tree.stmt(), [&m](std::string_view c) { return m.masks_name(c); });
@@ -47,9 +48,9 @@ std::string prepare_masks(WireStatement& s, const std::string& mask_key) {
   // names as the client's session would (search_path, its own uncommitted
   // tables), so any relation read counts, and so does what the text hides.
   const std::string& k = s.stmt.kind;
-  const bool reads = !s.stmt.reads.empty() || s.stmt.opaque || k == "do" || k == "call" || k == "execute" ||
-                     k == "fetch" || !s.stmt.parse_error.empty();
-  return mask_guard_refusal(f, reads, d.allow_derived_objects);
+  s.may_read_masked = !s.stmt.reads.empty() || s.stmt.opaque || k == "do" || k == "call" || k == "execute" ||
+                      k == "fetch" || !s.stmt.parse_error.empty();
+  return mask_guard_refusal(f, s.may_read_masked, d.allow_derived_objects);
 }
 
 std::string plan_result(WireStatement& s, const std::vector<FieldDescription>& fields, PgConnection* catalog) {
@@ -87,7 +88,7 @@ std::string plan_result(WireStatement& s, const std::vector<FieldDescription>& f
         }
         origins.push_back(o);
       }
-      s.masker->plan(cols, origins, true);
+      s.masker->plan(cols, origins, s.may_read_masked);
       for (auto i : unknown) s.masker->mask_whole(i);
     }
     const auto names = s.masker->masked_names(cols);

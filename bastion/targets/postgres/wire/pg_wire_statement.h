@@ -40,6 +40,9 @@ struct WireStatement {
   std::unique_ptr<MaskingFilter> text_masks;  // the decision's output patterns, per value
   StatementTree tree;
   bool withhold_messages = false;
+  // It reads a relation, or what its text hides (a user function, DO,
+  // EXECUTE, FETCH): its computed columns may carry masked values.
+  bool may_read_masked = false;
   bool planned = false;          // a RowDescription gave the current plan
   std::vector<int16_t> formats;  // of the planned columns
   std::vector<int16_t> bind_result_formats;  // Bind's (extended protocol)
