@@ -212,10 +212,13 @@ void ResponseSequencer::skip_to_sync() {
 
 bool ResponseSequencer::answer(Entry& h, char type, std::string_view framed, std::string& out, bool& done) {
   done = false;
+  // Starting a COPY erases entries behind the head: `h` may move then.
+  const Delivery delivery = h.delivery;
+  const char client_type = h.type;
   const std::string_view body = framed.size() >= 5 ? framed.substr(5) : std::string_view();
   std::string err;
   auto bad = [&]() {
-    return violation("server message " + type_name(type) + " does not answer client message " + type_name(h.type));
+    return violation("server message " + type_name(type) + " does not answer client message " + type_name(client_type));
   };
   auto copy_start = [&](Stage s) {
     CopyResponse cr;
@@ -294,7 +297,7 @@ bool ResponseSequencer::answer(Entry& h, char type, std::string_view framed, std
     if (!decode_ready_for_query(body, status, err)) return violation("server ReadyForQuery: " + err);
     status_ = status;
   }
-  deliver(out, type, framed, h.delivery);
+  deliver(out, type, framed, delivery);
   return true;
 }
 
