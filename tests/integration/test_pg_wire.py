@@ -369,6 +369,23 @@ class PgWireTest(BastionTest):
         self.assertIsNone(c.read_msg())  # closed
         self.assertNotIn(PASSWORD.encode(), c.seen)
         c.close()
+        # Portals and statements SQL made were never seen by the bastion at Parse/Bind.
+        c = Raw(port)
+        c.login()
+        c.send(msg(b"Q", b"BEGIN; DECLARE cur CURSOR FOR SELECT 1; PREPARE p1 AS SELECT 2\0"))
+        out, z = c.until(b"Z")
+        self.assertEqual(z, (b"Z", b"T"))
+        for body, text in ((b"cur\0\0\0\0\0", 'portal "cur" was not bound through this connection\'s Bind messages'),):
+            c.send(msg(b"E", body) + msg(b"S"))
+            out, z = c.until(b"Z")
+            self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+            self.assertEqual(fields(out[0][1])["M"], "bastion: denied: " + text)
+        c.send(msg(b"B", b"\0p1\0\0\0\0\0\0\0") + msg(b"E", b"\0\0\0\0\0") + msg(b"S"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+        self.assertEqual(fields(out[0][1])["M"], 'bastion: denied: prepared statement "p1" was not prepared through '
+                                                 "this connection's Parse messages")
+        c.close()
         c = Raw(port)
         c.login()
         c.send(msg(b"?", b"junk"))
