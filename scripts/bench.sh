@@ -31,6 +31,9 @@ echo
 echo "== PostgreSQL: bastiond vs psql direct"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/sql_bench.py
 echo
+echo "== PostgreSQL wire proxy: pgbench -S through ssh -L to bastiond vs OpenSSH ssh -L"
+BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/pg_wire_bench.py
+echo
 echo "== Kubernetes: bastiond vs kubectl direct (fake API server)"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/kubectl_bench.py
 echo
