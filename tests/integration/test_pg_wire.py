@@ -385,6 +385,17 @@ class PgWireTest(BastionTest):
         self.assertEqual([m[0] for m in out], [b"E", b"Z"])
         self.assertEqual(fields(out[0][1])["M"], 'bastion: denied: prepared statement "p1" was not prepared through '
                                                  "this connection's Parse messages")
+        # A name the bastion saw at Parse, then swapped by SQL behind it.
+        c.send(msg(b"P", b"p2\0SELECT 2\0\0\0") + msg(b"S"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"1", b"Z"])
+        c.send(msg(b"Q", b"DEALLOCATE p2; PREPARE p2 AS SELECT 3\0"))
+        c.until(b"Z")
+        c.send(msg(b"B", b"\0p2\0\0\0\0\0\0\0") + msg(b"E", b"\0\0\0\0\0") + msg(b"S"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+        self.assertEqual(fields(out[0][1])["M"], 'bastion: denied: prepared statement "p2" was not prepared through '
+                                                 "this connection's Parse messages")
         c.close()
         c = Raw(port)
         c.login()

@@ -408,6 +408,7 @@ bool PgWireExecutor::decide_query(Held& h) {
       for (std::size_t i = 0; i < h.next; ++i) {
         text += (i ? ";\n" : "") + h.stmts[i]->stmt.text;
         x.stmts.push_back(h.stmts[i]);
+        forget_prepared_if_changed(h.stmts[i]->stmt);
       }
       text.push_back('\0');
       x.synthetic = refusal;  // sent before the server's ReadyForQuery for them
@@ -416,7 +417,7 @@ bool PgWireExecutor::decide_query(Held& h) {
     return true;
   }
   Expect x = expect('Q');
-  for (auto& s : h.stmts) x.stmts.push_back(s);
+  for (auto& s : h.stmts) x.stmts.push_back(s), forget_prepared_if_changed(s->stmt);
   forward('Q', h.body, std::move(x));  // every statement allowed: exactly what the client sent
   return true;
 }
@@ -445,12 +446,12 @@ void PgWireExecutor::on_parse(const std::string& body) {
     sql_syntax_error(p.query, message, position);
     return invalid("42601", message, position);
   }
-  if (!p.name.empty() && prepared_.count(p.name))
-    return refuse_extended(encode_error(make_fields("ERROR", "42P05", "prepared statement \"" + p.name + "\" already exists")));
   SqlStatement s = stmts.empty() ? SqlStatement{} : std::move(stmts[0]);
   prepared_[p.name] = std::move(s);
   Expect x = expect('P');
-  x.synthetic = p.name;  // forgotten again if the server refuses it
+  // Forgotten if the server refuses it (a name SQL PREPARE took, say): the
+  // server may still hold another statement under it, which is never bound.
+  x.synthetic = p.name;
   forward('P', body, std::move(x));
 }
 
@@ -513,10 +514,22 @@ bool PgWireExecutor::decide_bind(Held& h) {
     decode_bind(h.body, b, err);
     portals_[b.portal] = s;
     forward('B', h.body, expect('B'));
+    forget_prepared_if_changed(s->stmt);
     return true;
   }
   refuse_extended(denied_error(s->gate.refusal));
   return true;
+}
+
+void PgWireExecutor::forget_prepared_if_changed(const SqlStatement& s) {
+  // SQL PREPARE, DEALLOCATE and DISCARD (or code the text hides) change what
+  // a statement name holds on the server behind the Parse messages the
+  // bastion saw: every name is forgotten, and Binds to them are refused
+  // until the client prepares them again.
+  const std::string& k = s.kind;
+  if (k == "prepare" || k == "deallocate" || k == "discard" || k == "do" || k == "call" || k == "execute" ||
+      s.opaque || !s.parse_error.empty())
+    prepared_.clear();
 }
 
 bool PgWireExecutor::poll_held() {

@@ -92,6 +92,7 @@ class PgWireExecutor : public Executor {
   bool finish_decision(WireStatement& s);  // true: allowed and runs
   void end_statement(WireStatement& s, const std::string& tag, const std::string& error);
   bool poll_held();  // true while still held
+  void forget_prepared_if_changed(const SqlStatement& s);
   // Relay phase: server messages.
   bool read_upstream(std::size_t budget);
   bool on_server_message(const Message& m, std::string framed);
