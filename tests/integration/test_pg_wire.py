@@ -407,6 +407,31 @@ class PgWireTest(BastionTest):
         r = self.psql(port, "-A", "-t", "-c", "SELECT 3")
         self.assertEqual(r.stdout.decode(), "3\n")
 
+    def test_session_that_would_lex_differently_runs_nothing(self):
+        port = self.tunnel(self.env.admin_pii)  # dba-admin: code the text hides runs unreviewed
+        c = Raw(port)
+        c.login()
+        # A setting changed where the classifier cannot see it: the server says so (ParameterStatus).
+        c.send(msg(b"Q", b"SELECT set_config(lower('CLIENT_ENCODING'), 'LATIN1', false)\0"))
+        out, z = c.until(b"Z")
+        self.assertIn((b"S", b"client_encoding\0LATIN1\0"), out)
+        c.send(msg(b"Q", b"SELECT 1\0"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+        self.assertEqual(fields(out[0][1])["M"], "bastion: denied: the session's client_encoding is not UTF8; "
+                                                 "the bastion reads SQL as UTF-8 only")
+        c.close()
+        c = Raw(port)
+        c.login()
+        big = b"SELECT 1 /*" + b"x" * (1 << 20) + b"*/; DELETE FROM orders\0"
+        c.send(msg(b"Q", big))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+        self.assertTrue(fields(out[0][1])["M"].startswith("bastion: denied: the bastion cannot analyse this statement: "),
+                        fields(out[0][1])["M"])
+        c.close()
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM orders", db="shop"), "2")
+
     def test_ssl_request_answered_n(self):
         port = self.tunnel()
         r = self.psql(port, "-A", "-t", "-c", "SELECT 4", extra="sslmode=prefer")

@@ -38,9 +38,13 @@ bool utf8_encoding(std::string_view v) {
 // on, as the client's text reaches the server unchanged: a session where the
 // server would lex it otherwise runs nothing, and no statement may switch
 // either setting.
-std::string lexing_refusal(const SqlStatement& s, bool standard_strings) {
+std::string lexing_refusal(const SqlStatement& s, bool standard_strings, bool utf8) {
   if (!standard_strings)
     return "standard_conforming_strings is off in this session; the bastion reads SQL only as the server does with it on";
+  if (!utf8) return "the session's client_encoding is not UTF8; the bastion reads SQL as UTF-8 only";
+  // The simple protocol runs the whole text: what the bastion could not
+  // split and read must not reach the server as one "statement".
+  if (!s.parse_error.empty() && !s.syntax_error) return "the bastion cannot analyse this statement: " + s.parse_error;
   for (const auto& st : s.sets) {
     if ((st.name == "client_encoding" || st.name == "all") && !st.reset && !utf8_encoding(st.value))
       return "client_encoding can only be UTF8 through the bastion (it reads SQL as UTF-8)";
@@ -94,7 +98,9 @@ std::size_t PgWireExecutor::input_capacity() {
   if (up_ && !to_server_.empty()) up_->write(to_server_);
   if (closing_ || terminated_) return 0;
   const std::size_t used = std::max(to_server_.size(), from_client_.buffered());
-  return used >= kMaxPending ? 0 : kMaxPending - used;
+  // A message longer than the pending bound is still read whole: the
+  // framer accepted its length (at most the message limit) already.
+  return std::max(used >= kMaxPending ? 0 : kMaxPending - used, from_client_.missing());
 }
 
 bool PgWireExecutor::write_input(std::string_view data) {
@@ -331,7 +337,7 @@ PgWireExecutor::StmtPtr PgWireExecutor::decide(SqlStatement stmt, std::vector<Sq
   f.source = "wire";
   f.params = s->params;
   req.facts = std::make_shared<SqlCommandFacts>(std::move(f));
-  const std::string enc = lexing_refusal(s->stmt, standard_strings_);
+  const std::string enc = lexing_refusal(s->stmt, standard_strings_, utf8_);
   s->gate = enc.empty() ? gate_.submit(req) : gate_.refuse(req, enc);
   if (s->gate.review_id) s->review.emplace(gate_, s->gate);
   return s;
@@ -688,6 +694,7 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
       std::string name, value;
       if (!decode_parameter_status(m.body, name, value, err)) return false;
       if (name == "standard_conforming_strings") standard_strings_ = value == "on";
+      if (name == "client_encoding") utf8_ = utf8_encoding(value);
       break;
     }
     case 's': pop_front_if('E'); break;

@@ -121,6 +121,7 @@ class PgWireExecutor : public Executor {
   bool error_in_batch_ = false;  // the server reported an error since the last ReadyForQuery
   char tx_status_ = 'I';
   bool standard_strings_ = false;  // as the server reports it (ParameterStatus); off: nothing runs
+  bool utf8_ = true;               // client_encoding, as the server reports it; not UTF8: nothing runs
   bool closing_ = false;    // finish writing client_out_, then end
   bool terminated_ = false; // the client said Terminate
   bool watching_ = false, output_wanted_ = true;
