@@ -141,6 +141,17 @@ TEST_CASE("pg framer: a partial message holds no more than its header and body",
   CHECK(m.body == std::string("select 1", 8));
   CHECK(f.buffered() == 1);
   CHECK(f.next(m) == Framer::Status::more);
+
+  // A header next() will refuse asks for no bytes.
+  FramerLimits lim;
+  lim.max_message = 100;
+  Framer big(false, lim);
+  big.feed(std::string("Q\x7f\xff\xff\xff", 5));
+  CHECK(big.missing() == 0);
+  CHECK(big.next(m) == Framer::Status::error);
+  Framer small(true, lim);
+  small.feed(std::string("\x00\x00\x00\x05", 4));
+  CHECK(small.missing() == 0);
 }
 
 TEST_CASE("pg framer: frame() writes type, length, body", "[pgwire]") {

@@ -352,6 +352,26 @@ TEST_CASE("pg sequencer: COPY TO STDOUT inside a Query and inside an Execute", "
   CHECK(v.err == "server message 'd' does not answer client message 'Q'");
 }
 
+TEST_CASE("pg sequencer: the statement of a Query each answer belongs to", "[pgwire]") {
+  // "SELECT a FROM t; COPY t FROM STDIN; INSERT ...; SELECT 1/0; SELECT 2"
+  Rig r;
+  r.fwd('Q');
+  std::vector<uint32_t> parts;
+  auto step = [&](const std::string& m) {
+    parts.push_back(r.seq.answering_part());
+    REQUIRE(r.server(m));
+  };
+  step(kRowDesc), step(kRow), step(S('C', "SELECT 1\0"s));
+  step(kGText);
+  r.fwd('d'), r.fwd('c');
+  step(S('C', "COPY 1\0"s)), step(S('C', "INSERT 0 1\0"s));
+  step(encode_error(make_fields("ERROR", "22012", "division by zero")));
+  step(kZI);
+  CHECK(parts == std::vector<uint32_t>{0, 0, 0, 1, 1, 2, 3, 3});
+  CHECK(r.seq.answering_part() == 0);
+  CHECK(types(r.client) == "TDCGCCEZ");
+}
+
 TEST_CASE("pg sequencer: asynchronous messages pass anywhere, idle included", "[pgwire]") {
   Rig r;
   const std::string notice = encode_notice(make_fields("NOTICE", "00000", "hello"));

@@ -61,7 +61,8 @@ std::size_t Framer::missing() const {
   const std::string_view rest = std::string_view(buf_).substr(off_);
   if (!error_.empty() || rest.size() < header) return 0;
   const int32_t len = be32(rest, header - 4);
-  if (len < 4) return 0;
+  // A length next() refuses asks for nothing.
+  if (len < (startup_ ? 8 : 4) || static_cast<std::size_t>(len) - 4 > limit_for(startup_ ? 0 : rest[0])) return 0;
   const std::size_t whole = header - 4 + static_cast<std::size_t>(len);
   return whole > rest.size() ? whole - rest.size() : 0;
 }

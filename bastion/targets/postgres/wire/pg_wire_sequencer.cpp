@@ -160,6 +160,12 @@ uint64_t ResponseSequencer::answering() const {
   return 0;
 }
 
+uint32_t ResponseSequencer::answering_part() const {
+  for (const Entry& e : q_)
+    if (e.kind == Kind::message) return e.part;
+  return 0;
+}
+
 // The server started COPY FROM STDIN for the head: what the client sent
 // after it, up to its CopyDone/CopyFail, is read by the COPY.
 bool ResponseSequencer::start_copy_in() {
@@ -297,6 +303,7 @@ bool ResponseSequencer::answer(Entry& h, char type, std::string_view framed, std
     if (!decode_ready_for_query(body, status, err)) return violation("server ReadyForQuery: " + err);
     status_ = status;
   }
+  if (client_type == 'Q' && (type == 'C' || type == 'I')) ++q_.front().part;  // the head: never erased
   deliver(out, type, framed, delivery);
   return true;
 }

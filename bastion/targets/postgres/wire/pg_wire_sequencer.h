@@ -80,6 +80,10 @@ class ResponseSequencer {
   // The ticket of the message the server's next non-asynchronous message
   // answers (0 when none): call before on_server_message.
   uint64_t answering() const;
+  // Which statement of a Query the next answer belongs to (0-based: the
+  // CommandComplete / EmptyQueryResponse answered for it so far), so the
+  // proxy attaches rows to the statement it decided. 0 for other messages.
+  uint32_t answering_part() const;
   // Entries waiting (forwarded messages, synthetic answers).
   std::size_t outstanding() const { return q_.size(); }
   // The status of the server's last ReadyForQuery ('I' before any).
@@ -100,6 +104,7 @@ class ResponseSequencer {
     Stage stage = Stage::start;
     bool run_data = false, run_end = false;  // copy_run: CopyData seen / CopyDone or CopyFail seen
     bool with_ready = false;                 // synthetic
+    uint32_t part = 0;  // message 'Q': statements answered so far
     uint64_t ticket = 0;
     std::string bytes;  // synthetic
   };
