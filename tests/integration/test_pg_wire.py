@@ -245,6 +245,15 @@ class PgWireTest(BastionTest):
         self.assertRegex(rec, r"SELECT id, email, ssn, note FROM customers ORDER BY id\\r\\n\(2 rows, [0-9.]+ ms\)")
         r = run([BASTIONCTL, "recording", "verify", path])
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(PASSWORD, rec)
+        sid = self.env.audit("SELECT session_id FROM commands WHERE text = 'SELECT id, email, ssn, note FROM customers "
+                             "ORDER BY id'")[0][0]
+        r = run([BASTIONCTL, "session", "show", sid, "--config", os.path.join(self.env.d, "bastion.conf")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertRegex(out, r"command #\d+: \S+ channel \d+ tunnel: shopdb:5432\n")
+        self.assertRegex(out, r"command #\d+: \S+ channel \d+ sql: SELECT id, email, ssn, note FROM customers ORDER BY id\n")
+        self.assertNotIn("alice@example.com", out)
 
     def test_copy_in_and_out(self):
         port = self.tunnel(self.env.admin_pii)
@@ -320,6 +329,9 @@ class PgWireTest(BastionTest):
         self.assertIn("FATAL:  bastion: startup options are not allowed through the bastion", r.stderr.decode())
         r = self.psql(port, "-A", "-t", "-c", "SELECT current_user")
         self.assertEqual(r.stdout.decode(), "bastion_svc\n", r.stderr)  # the held credential, whatever user= said
+        r = self.psql(port, "-A", "-t", "-c", r"\conninfo", "-c", "SHOW ALL")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(PASSWORD.encode(), r.stdout + r.stderr)
 
     def test_forward_elsewhere_and_without_permission_refused(self):
         cases = ((None, "shopdb:5433", "port forwarding is not allowed (a postgres target forwards only shopdb:5432)"),
