@@ -171,13 +171,14 @@ class PgWireTest(BastionTest):
 
     def test_multi_statement_query_with_a_denied_middle(self):
         port = self.tunnel()
-        r = self.psql(port, "-c", "INSERT INTO scratch VALUES (41); DELETE FROM scratch; INSERT INTO scratch VALUES (42)")
+        r = self.psql(port, "-c", "INSERT INTO scratch VALUES (40) -- one\n; INSERT INTO scratch VALUES (41); "
+                                  "DELETE FROM scratch; INSERT INTO scratch VALUES (42)")
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr.decode(), "ERROR:  bastion: denied: DELETE without WHERE would change every row\n")
-        self.assertEqual(self.env.pg.scalar("SELECT string_agg(x::text, ',') FROM scratch WHERE x > 40", db="shop"), "41")
+        self.assertEqual(self.env.pg.scalar("SELECT string_agg(x::text, ',' ORDER BY x) FROM scratch WHERE x >= 40",
+                                            db="shop"), "40,41")
         self.env.pg.psql("DELETE FROM scratch", db="shop")
-        self.assertEqual([r[:3] for r in self.wire_rows("%INTO scratch VALUES (4%")],
-                         [("sql", "mask", "INSERT INTO scratch VALUES (41)")])
+        self.assertEqual([r[:2] for r in self.wire_rows("%INTO scratch VALUES (4%")], [("sql", "mask")] * 2)
 
     def test_syntax_error_answered_like_the_server(self):
         port = self.tunnel()

@@ -412,7 +412,8 @@ bool PgWireExecutor::decide_query(Held& h) {
       std::string text;
       Expect x = expect('Q');
       for (std::size_t i = 0; i < h.next; ++i) {
-        text += (i ? ";\n" : "") + h.stmts[i]->stmt.text;
+        // A newline before the ';': a statement may end in a -- comment.
+        text += (i ? "\n;\n" : "") + h.stmts[i]->stmt.text;
         x.stmts.push_back(h.stmts[i]);
         forget_prepared_if_changed(h.stmts[i]->stmt);
       }
