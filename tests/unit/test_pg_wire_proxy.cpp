@@ -47,6 +47,7 @@ TEST_CASE("wire startup: replication, options and other parameters are refused")
   CHECK(v.sqlstate == "42501");
   CHECK(v.message.rfind("bastion: startup options are not allowed", 0) == 0);
   CHECK(check_startup(packet({{"user", "x"}, {"options", ""}}), "shop").ok);  // psql sends none; empty is nothing
+  CHECK(check_startup(packet({{"user", "x"}, {"replication", "false"}}), "shop").ok);  // drivers may say so
   for (const char* side_door : {"role", "session_authorization", "search_path", "default_transaction_read_only"}) {
     v = check_startup(packet({{"user", "x"}, {side_door, "y"}}), "shop");
     CHECK_FALSE(v.ok);

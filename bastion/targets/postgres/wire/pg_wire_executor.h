@@ -6,9 +6,14 @@
 // through the channel's CommandGate like a console statement (kind "sql",
 // source "wire"); results are masked per column before they reach the
 // client; the bastion answers in the server's place where it refuses.
-// Files: pg_wire_startup (what a StartupMessage may ask), pg_wire_upstream
-// (the raw upstream leg), pg_wire_cancel_keys (CancelRequest), and
-// pg_wire_statement (one statement's masks, audit and summary).
+// Files: pg_wire_executor.cpp (startup, pumping, plumbing),
+// pg_wire_client_messages.cpp (decisions), pg_wire_server_messages.cpp
+// (answers matched, masked, audited), pg_wire_startup (what a
+// StartupMessage may ask), pg_wire_upstream (the raw upstream leg),
+// pg_wire_cancel_keys (CancelRequest), pg_wire_statement (one statement's
+// masks and summary). It matches answers itself (Expect, below) rather
+// than with ResponseSequencer: it also needs the statement each answer
+// belongs to, and replaces a partial Query's ReadyForQuery.
 #pragma once
 #include <deque>
 #include <functional>

@@ -12,13 +12,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool utf8_name(const std::string& v) {
-  std::string n;
-  for (char c : v)
-    if (c != '-' && c != '_') n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return n == "utf8" || n == "unicode";
-}
-
 StartupVerdict fatal(std::string sqlstate, std::string message) {
   StartupVerdict v;
   v.sqlstate = std::move(sqlstate);
@@ -27,6 +20,13 @@ StartupVerdict fatal(std::string sqlstate, std::string message) {
 }
 
 }  // namespace
+
+bool is_utf8_name(std::string_view v) {
+  std::string n;
+  for (char c : v)
+    if (c != '-' && c != '_') n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n == "utf8" || n == "unicode";
+}
 
 StartupVerdict check_startup(const StartupPacket& p, const std::string& target_db) {
   // Settings that change nothing a policy decides or a mask relies on.
@@ -40,7 +40,9 @@ StartupVerdict check_startup(const StartupPacket& p, const std::string& target_d
     } else if (name == "database") {
       database = value;
     } else if (name == "replication") {
-      return fatal("28000", "bastion: replication connections are not allowed through the bastion");
+      const std::string r = lower(value);
+      if (r != "false" && r != "off" && r != "no" && r != "0")
+        return fatal("28000", "bastion: replication connections are not allowed through the bastion");
     } else if (name == "options") {
       // `-c role=...`, `-c session_authorization=...` and the like are side doors.
       if (!value.empty())
@@ -51,7 +53,6 @@ StartupVerdict check_startup(const StartupPacket& p, const std::string& target_d
     } else if (name == "client_encoding") {
       // The bastion reads SQL and masks text as UTF-8: the connection is
       // UTF8 whatever was asked (the client learns it by ParameterStatus).
-      (void)utf8_name(value);
     } else if (std::find(kPassed.begin(), kPassed.end(), name) != kPassed.end()) {
       v.settings.emplace_back(name, value);
     } else if (name.rfind("_pq_.", 0) == 0) {

@@ -5,6 +5,7 @@
 // replication) are refused, and only harmless ones reach the server.
 #pragma once
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct StartupVerdict {
   std::string application_name;
   std::vector<std::pair<std::string, std::string>> settings;  // DateStyle, TimeZone, ... for upstream
 };
+
+// Whether an encoding name is UTF8 as PostgreSQL spells it ("UTF8", "utf-8", "Unicode").
+bool is_utf8_name(std::string_view name);
 
 // `target_db`: the database the target serves ("" when its libpq service names it).
 StartupVerdict check_startup(const StartupPacket& p, const std::string& target_db);
