@@ -46,6 +46,8 @@ class ColumnMasker {
   bool masks_name(std::string_view column) const;
   void apply(std::vector<Cell>& row) const;
   bool active() const { return !plan_.empty(); }
+  // Whether the current plan masks result column `col`.
+  bool masks(std::size_t col) const { return col < plan_.size() && plan_[col] != nullptr; }
   // Column names whose values are masked in the current result (for the audit log).
   std::vector<std::string> masked_names(const std::vector<ResultColumn>& cols) const;
   // Of those, the ones masked because they are computed from masked data.

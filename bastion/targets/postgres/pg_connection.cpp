@@ -1,6 +1,8 @@
 #include "targets/postgres/pg_connection.h"
 
 #include <fcntl.h>
+
+#include <cctype>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -44,8 +46,22 @@ std::string first_line(const char* msg) {
   return s;
 }
 
+namespace {
+
+// A value in libpq's `options` (backslash escapes blanks and backslashes).
+std::string options_escaped(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '\\') out += '\\';  // the server splits on isspace()
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, const PostgresCredential& cred,
-                                                    std::string& error) {
+                                                    std::string& error, const PgConnectOptions& options) {
   const PostgresSettings& p = kind_part<PostgresSettings>(t.settings.get());
   std::vector<std::pair<std::string, std::string>> kv;
   auto add = [&kv](const char* k, const std::string& v) {
@@ -59,9 +75,14 @@ std::unique_ptr<PgConnection> PgConnection::connect(const TargetConfig& t, const
   add("sslmode", p.sslmode);
   add("sslrootcert", p.sslrootcert);
   add("connect_timeout", std::to_string(p.connect_timeout));
-  add("application_name", "bastion");
+  add("application_name", options.application_name);
   add("client_encoding", "UTF8");
-  if (p.statement_timeout > 0) add("options", "-c statement_timeout=" + std::to_string(p.statement_timeout) + "s");
+  std::string opts;
+  for (const auto& [k, v] : options.settings) opts += (opts.empty() ? "-c " : " -c ") + k + "=" + options_escaped(v);
+  // The target's own limit last: a client's setting cannot override it.
+  if (p.statement_timeout > 0)
+    opts += (opts.empty() ? "-c " : " -c ") + std::string("statement_timeout=") + std::to_string(p.statement_timeout) + "s";
+  add("options", opts);
   // The held copies, read at load: libpq gets the password itself, and the
   // passfile's content through an anonymous 0600 file only this connect sees.
   if (!cred.password_file.empty()) add("password", cred.password.bytes);

@@ -21,11 +21,20 @@ struct PgResultDeleter {
 };
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
+// What a connection asks the server for at startup beyond the target's
+// settings: a wire client's application_name and harmless session
+// settings (see wire/pg_wire_startup.h), passed as `-c NAME=VALUE`.
+struct PgConnectOptions {
+  std::string application_name = "bastion";
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
 class PgConnection {
  public:
   // As `cred` (one of t's credentials); blocking, bounded by connect_timeout.
   // Null + a message fit for the user.
-  static std::unique_ptr<PgConnection> connect(const TargetConfig& t, const PostgresCredential& cred, std::string& error);
+  static std::unique_ptr<PgConnection> connect(const TargetConfig& t, const PostgresCredential& cred, std::string& error,
+                                               const PgConnectOptions& options = {});
   // Takes ownership of a libpq handle (tests: one that never connected).
   static std::unique_ptr<PgConnection> adopt(PGconn* c) { return std::unique_ptr<PgConnection>(new PgConnection(c)); }
 

@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include "targets/postgres/pg_executor.h"
+#include "targets/postgres/wire/pg_wire_executor.h"
 
 namespace bastion {
 namespace {
@@ -27,7 +28,7 @@ std::unique_ptr<PgTargetConnection> PgTargetConnection::connect(const TargetConf
                                                                 std::string& error) {
   auto c = PgConnection::connect(t, cred, error);
   if (!c) return nullptr;
-  return std::unique_ptr<PgTargetConnection>(new PgTargetConnection(std::move(c), t));
+  return std::unique_ptr<PgTargetConnection>(new PgTargetConnection(std::move(c), t, cred));
 }
 
 PgTargetConnection::~PgTargetConnection() { detach(); }
@@ -35,6 +36,11 @@ PgTargetConnection::~PgTargetConnection() { detach(); }
 std::unique_ptr<Executor> PgTargetConnection::start(const ExecRequest& req, std::string& error) {
   if (req.kind == ChannelKind::subsystem) return error = "file transfer is not available on database targets", nullptr;
   if (!req.gate) return error = "internal error: no command gate", nullptr;
+  // A client's own connection (`ssh -L`): a connection of its own upstream,
+  // so it does not take the console's.
+  if (req.kind == ChannelKind::tunnel)
+    return std::make_unique<pgwire::PgWireExecutor>(target_, *cred_, *req.gate, cancel_keys_,
+                                                    [this](int fd, bool on) { watch_wire(fd, on); });
   if (in_use_.use_count() > 1) return error = "one SQL channel at a time per session; close the other first", nullptr;
   if (!conn_->ok()) return error = "the connection to the database was lost", nullptr;
   return std::make_unique<OwnedPgExecutor>(in_use_, *conn_, target_, req, *req.gate,
@@ -52,13 +58,26 @@ void PgTargetConnection::want_reads(bool on) {
   }
 }
 
+void PgTargetConnection::watch_wire(int fd, bool on) {
+  if (on && !wire_fds_.count(fd)) {
+    wire_fds_[fd] = true;
+    if (event_) ssh_event_add_fd(event_, fd, POLLIN, &on_readable, this);
+  } else if (!on && wire_fds_.count(fd)) {
+    wire_fds_.erase(fd);
+    if (event_) ssh_event_remove_fd(event_, fd);
+  }
+}
+
 void PgTargetConnection::attach(ssh_event ev) {
   detach();
   event_ = ev;
+  for (const auto& [fd, on] : wire_fds_) ssh_event_add_fd(event_, fd, POLLIN, &on_readable, this);
 }
 
 void PgTargetConnection::detach() {
   want_reads(false);
+  if (event_)
+    for (const auto& [fd, on] : wire_fds_) ssh_event_remove_fd(event_, fd);
   event_ = nullptr;
 }
 

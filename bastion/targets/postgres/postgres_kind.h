@@ -18,6 +18,10 @@ class PostgresKind : public TargetKind {
   std::unique_ptr<TargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
                                             std::string& error) const override;
   bool commands_per_channel() const override { return true; }
+  // `ssh -L LOCAL:TARGET:5432`: a PostgreSQL client's own connection, proxied
+  // statement by statement (wire/pg_wire_executor.h) and recorded.
+  int tunnel_port() const override { return 5432; }
+  bool records_tunnels() const override { return true; }
   std::vector<std::string> command_kinds() const override { return {"sql"}; }
   ParsedCommand parse_command(const std::string& kind, const std::string& text,
                               const CommandOptions& options) const override;

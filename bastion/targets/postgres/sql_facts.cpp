@@ -6,6 +6,7 @@ namespace bastion {
 
 void SqlCommandFacts::describe(FactWriter& out) const {
   const SqlFacts& q = facts;
+  out.text("source", q.source);
   out.text("statement", q.statement);
   out.list("reads", q.reads);
   out.list("writes", q.writes);
@@ -29,6 +30,15 @@ void SqlCommandFacts::describe(FactWriter& out) const {
   }
   out.end_records();
   if (!q.parse_error.empty()) out.text("parse_error", q.parse_error);
+  out.begin_records("params");
+  for (const auto& p : q.params) {
+    out.begin_record();
+    if (p.value) out.text("value", *p.value);  // absent (nil): NULL or binary
+    out.flag("null", !p.value && !p.binary);
+    out.flag("binary", p.binary);
+    out.end_record();
+  }
+  out.end_records();
 }
 
 std::string SqlCommandFacts::audit_details() const {
@@ -37,6 +47,18 @@ std::string SqlCommandFacts::audit_details() const {
   // What an auditor searches for: what the classifier could not see, and settings changed.
   if (q.opaque) j["opaque_reasons"] = q.opaque_reasons;
   for (const auto& st : q.sets) j["sets"].push_back({{"name", st.name}, {"value", st.value}, {"reset", st.reset}});
+  // The console's rows keep their details as they were; a wire client's say so.
+  if (q.source != "console") j["source"] = q.source;
+  if (!q.params.empty()) {
+    constexpr std::size_t kAuditParamBytes = 1024;  // a bound value can be a whole file
+    auto& params = j["params"] = nlohmann::json::array();
+    for (const auto& p : q.params) {
+      if (p.binary) params.push_back({{"binary", true}});
+      else if (!p.value) params.push_back(nullptr);
+      else if (p.value->size() <= kAuditParamBytes) params.push_back(*p.value);
+      else params.push_back(p.value->substr(0, kAuditParamBytes) + "... (" + std::to_string(p.value->size()) + " bytes)");
+    }
+  }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -1,6 +1,7 @@
 // What the SQL classifier found in one statement (command kind "sql"), as
 // policies read it (c.sql) and the audit row's details record it.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,20 @@ struct SqlSetting {
   bool operator==(const SqlSetting&) const = default;
 };
 
+// A bound parameter value of a wire client's prepared statement (Bind).
+struct SqlParam {
+  std::optional<std::string> value;  // nullopt: NULL, or sent in binary
+  bool binary = false;
+  bool operator==(const SqlParam&) const = default;
+};
+
 // What the SQL classifier found in one statement (kind "sql").
 struct SqlFacts {
+  // Where the statement came from: "console" (the bastion's SQL console,
+  // script or exec line) or "wire" (a client's own connection through `ssh -L`).
+  std::string source = "console";
+  // Wire clients' extended protocol: the values bound to $1, $2, ... (empty otherwise).
+  std::vector<SqlParam> params;
   std::string statement;  // select, insert, update, delete, drop, ...
   std::vector<std::string> reads, writes, functions;
   bool writes_data = false;
