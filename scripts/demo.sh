@@ -52,6 +52,7 @@ PG_PORT="${PG_PORT:-$(free_port)}"
 WEB_PORT="${WEB_PORT:-$(free_port)}"
 REGISTRY_PORT="${REGISTRY_PORT:-$(free_port)}"
 FORWARD_PORT="${FORWARD_PORT:-$(free_port)}"
+PG_FORWARD_PORT="${PG_FORWARD_PORT:-$(free_port)}"
 USER_NAME="$(id -un)"
 BUILD="$(realpath -m "${BASTION_BUILD:-$ROOT/build}")"
 CTL="$BUILD/bastion/bastionctl"
@@ -295,6 +296,10 @@ SQL console (\\dt, \\x); a masked column; CSV; held for review; read-only:
   ssh -F $F demo-db@bastion -- --csv 'SELECT * FROM orders'
   ssh -F $F demo-db@bastion 'DROP TABLE orders'
   ssh -F $F demo-db@bastion-carol 'SELECT current_user'
+Any PostgreSQL client (psql, DBeaver, an ORM) through a forward, no password:
+  ssh -F $F -fN -L $PG_FORWARD_PORT:demo-db:5432 demo-db@bastion
+  psql "host=127.0.0.1 port=$PG_FORWARD_PORT dbname=postgres user=alice" \\
+    -c 'SELECT name, email FROM customers'
 A CI job pushes an image to the registry (only the bastion holds its
 password): a 10-minute certificate, a tunnel, skopeo; pulls and a one-off call:
   ssh-keygen -s $D/keys/user_ca -I ci-job -n ci-push -V +10m $D/keys/ci.pub

@@ -121,6 +121,17 @@ class DemoTest(unittest.TestCase):
         r = d.run(d.line(r"demo-db@bastion-carol 'SELECT current_user'$"))
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         self.assertEqual(r.stdout.decode().split(), ["current_user", "--------------", "app_ro", "(1", "row)"])
+        # Any PostgreSQL client through a forward: psql, no password, the
+        # email column masked as in the console.
+        r = d.run(d.line(r"-fN -L \d+:demo-db:5432 demo-db@bastion$"))
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        lines = d.out.splitlines()
+        i = next(n for n, l in enumerate(lines) if l.strip().startswith("psql \"host=127.0.0.1"))
+        r = d.run(lines[i].strip().rstrip("\\").strip() + " " + lines[i + 1].strip() + " -X -A -t")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        rows = r.stdout.decode().splitlines()
+        self.assertEqual([row.split("|")[0] for row in rows], ["Ada Lovelace", "Alan Turing", "Grace Hopper"])
+        self.assertNotIn(b"@example", r.stdout)
         # The CI example: a 10-minute certificate, a tunnel, a push with skopeo
         # (the registry's password only the bastion holds), a one-off call.
         self.assertEqual(d.run(d.line(r"-I ci-job -n ci-push -V \+10m ")).returncode, 0)
