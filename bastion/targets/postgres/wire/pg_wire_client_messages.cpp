@@ -37,6 +37,14 @@ std::string lexing_refusal(const SqlStatement& s, bool standard_strings, bool ut
   return "";
 }
 
+// SQL EXECUTE (also inside EXPLAIN or CREATE TABLE AS) runs a prepared
+// statement by name, and Parse names share that namespace; the classifier
+// reports it as this opaque reason.
+bool executes_prepared(const SqlStatement& s) {
+  const auto& r = s.opaque_reasons;
+  return std::find(r.begin(), r.end(), "EXECUTE of a prepared statement") != r.end();
+}
+
 CommandOutcome failed(std::string error) {
   CommandOutcome o;
   o.status = 1;
@@ -138,7 +146,10 @@ PgWireExecutor::StmtPtr PgWireExecutor::decide(SqlStatement stmt, std::vector<Sq
   f.source = "wire";
   f.params = s->params;
   req.facts = std::make_shared<SqlCommandFacts>(std::move(f));
-  const std::string enc = lexing_refusal(s->stmt, standard_strings_, utf8_);
+  std::string enc = lexing_refusal(s->stmt, standard_strings_, utf8_);
+  if (enc.empty() && !parsed_names_.empty() && executes_prepared(s->stmt))
+    enc = "EXECUTE is refused on a connection whose Parse messages named statements: those are decided at Bind, "
+          "and EXECUTE would run them undecided";
   s->gate = enc.empty() ? gate_.submit(req) : gate_.refuse(req, enc);
   if (s->gate.review_id) s->review.emplace(gate_, s->gate);
   return s;
@@ -149,6 +160,7 @@ bool PgWireExecutor::finish_decision(WireStatement& s) {
     const std::string why = prepare_masks(s, gate_.mask_key());
     if (why.empty()) {
       s.started = monotonic_seconds();
+      if (s.masks_anything()) under_masks_ = true;
       return true;
     }
     s.gate.refusal = why;
@@ -255,6 +267,7 @@ void PgWireExecutor::on_parse(const std::string& body) {
     return invalid("42601", message, position);
   }
   SqlStatement s = stmts.empty() ? SqlStatement{} : std::move(stmts[0]);
+  if (!p.name.empty()) parsed_names_.insert(p.name);  // kept even if the server refuses it: fail closed
   prepared_[p.name] = std::move(s);
   Expect x = expect('P');
   // Forgotten if the server refuses it (a name SQL PREPARE took, say): the

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,10 @@ class PgWireExecutor : public Executor {
   std::deque<Expect> expect_;
   std::map<std::string, SqlStatement> prepared_;  // Parse: statement name -> what it is
   std::map<std::string, StmtPtr> portals_;         // Bind: portal -> its decided statement
+  // Names Parse gave statements the server holds undecided (decided only at
+  // Bind): SQL EXECUTE of one of them would run it past the policy.
+  std::set<std::string> parsed_names_;
+  bool under_masks_ = false;  // a statement here ran under masks: notification payloads withheld
   std::optional<Held> held_;
   bool skip_to_sync_ = false;
   bool error_in_batch_ = false;  // the server reported an error since the last ReadyForQuery

@@ -181,6 +181,16 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
       if (name == "client_encoding") utf8_ = is_utf8_name(value);
       break;
     }
+    case 'A': {
+      // NotificationResponse: pg_notify's payload can be any value a
+      // statement read (pg_notify('c', email)), past every column plan.
+      if (!under_masks_) break;
+      const auto channel_end = m.body.find('\0', 4);
+      if (m.body.size() < 4 || channel_end == std::string::npos) return false;
+      framed = frame('A', m.body.substr(0, channel_end + 1) +
+                              std::string("bastion: the payload is withheld because masks apply in this session") + '\0');
+      break;
+    }
     case 's': pop_front_if('E'); break;
     case '1': pop_front_if('P'); break;
     case '2': pop_front_if('B'); break;

@@ -1,0 +1,133 @@
+"""Outside review of issue 18 (the PostgreSQL wire proxy over `ssh -L`):
+each test is one attack through the forward, with a raw protocol client
+(Raw, from test_pg_wire) against a real server and a real bastiond."""
+import os
+import struct
+
+import pg_cluster
+from harness import BastionTest, Env, main
+from test_pg_wire import PASSWORD, POLICY_DIR, SCHEMA, Raw, fields, msg, startup  # noqa: F401
+
+import subprocess
+from harness import free_port, wait_port
+
+
+def cstr(s):
+    return s.encode() + b"\0"
+
+
+def parse(name, sql):
+    return msg(b"P", cstr(name) + cstr(sql) + b"\0\0")
+
+
+def bind(portal, stmt, result_formats=()):
+    return msg(b"B", cstr(portal) + cstr(stmt) + b"\0\0" + b"\0\0" +
+               struct.pack("!h", len(result_formats)) + b"".join(struct.pack("!h", f) for f in result_formats))
+
+
+def describe_portal(name):
+    return msg(b"D", b"P" + cstr(name))
+
+
+def execute(portal, max_rows=0):
+    return msg(b"E", cstr(portal) + struct.pack("!i", max_rows))
+
+
+SYNC = msg(b"S")
+
+
+def data_rows(out):
+    """Each DataRow's first column, as text."""
+    rows = []
+    for t, body in out:
+        if t == b"D":
+            n = struct.unpack("!i", body[2:6])[0]
+            rows.append(None if n < 0 else body[6:6 + n].decode())
+    return rows
+
+
+class I18AttackTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = env = Env()
+        pg_cluster.shop_env(env, SCHEMA)
+        env.lead = env.keys.cert(env.keys.keygen("lee"), env.ca, "lee", "ops,dba-lead")
+        # An admin without pii-reader: code the text hides runs unreviewed, personal data stays masked.
+        env.admin = env.keys.cert(env.keys.keygen("ada"), env.ca, "ada", "ops,dba-admin")
+        policy = os.path.abspath(os.path.join(POLICY_DIR, "postgres.lua"))
+        env.start_bastion(targets=env.default_targets() + "\n" + pg_cluster.shop_target(env, "shopdb", policy),
+                          extra="approvals = { timeout = 20 }")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.pg.stop()
+        super().tearDownClass()
+
+    def tunnel(self, key=None, dest="shopdb:5432"):
+        port = free_port()
+        cmd = self.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{dest}", "-o", "ExitOnForwardFailure=yes"])
+        p = subprocess.Popen(cmd + ["shopdb@127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10)))
+        wait_port(port)
+        return port
+
+    def raw(self, key=None):
+        c = Raw(self.tunnel(key))
+        self.addCleanup(c.close)
+        _, z = c.login()
+        self.assertEqual(z, (b"Z", b"I"))
+        return c
+
+    # --- masks: what held ---
+
+    def test_suspended_portal_continued_stays_masked(self):
+        c = self.raw()
+        c.send(msg(b"Q", b"BEGIN\0"))
+        c.until(b"Z")
+        c.send(parse("", "SELECT email FROM customers ORDER BY id") + bind("q", "") + execute("q", 1) + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"1", b"2", b"D", b"s", b"Z"])
+        c.send(execute("q", 1) + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["****"])
+        self.assertNotIn(b"@example", c.seen)
+
+    # --- masks: a notification carries what the statement read ---
+
+    def test_notify_payload_of_a_masked_column(self):
+        c = self.raw(self.env.admin)
+        c.send(msg(b"Q", b"LISTEN leak\0"))
+        out, _ = c.until(b"Z")
+        c.send(msg(b"Q", b"SELECT pg_notify('leak', email) FROM customers ORDER BY id\0"))
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["****", "****"])
+        payloads = [body[4:].split(b"\0")[:2] for t, body in out if t == b"A"]
+        self.assertEqual(payloads, [[b"leak", b"bastion: the payload is withheld because masks apply in this session"]] * 2)
+        self.assertNotIn(b"@example", c.seen)
+
+    # --- a statement the policy denies, named by Parse (undecided) and run by SQL EXECUTE ---
+
+    def test_parse_then_sql_execute_runs_an_undecided_statement(self):
+        c = self.raw(self.env.admin)  # an admin: EXECUTE runs unreviewed, DELETE without WHERE stays denied
+        c.send(msg(b"Q", b"DELETE FROM scratch\0"))
+        out, _ = c.until(b"Z")
+        self.assertEqual(fields(out[0][1])["M"], "bastion: denied: DELETE without WHERE would change every row")
+        self.env.pg.psql("INSERT INTO scratch VALUES (77)", db="shop")
+        self.addCleanup(lambda: self.env.pg.psql("DELETE FROM scratch WHERE x = 77", db="shop"))
+        c.send(parse("wipe", "DELETE FROM scratch") + SYNC)
+        out, _ = c.until(b"Z")
+        refusal = ("bastion: denied: EXECUTE is refused on a connection whose Parse messages named statements: "
+                   "those are decided at Bind, and EXECUTE would run them undecided")
+        for sql in (b"EXECUTE wipe", b"EXPLAIN ANALYZE EXECUTE wipe", b"CREATE TABLE t_wipe AS EXECUTE wipe"):
+            c.send(msg(b"Q", sql + b"\0"))
+            out, _ = c.until(b"Z")
+            self.assertEqual([m[0] for m in out], [b"E", b"Z"], sql)
+            self.assertEqual(fields(out[0][1])["M"], refusal, sql)
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x = 77", db="shop"), "1")
+        rows = self.env.audit_eventually("SELECT decision, reason FROM commands WHERE text = 'EXECUTE wipe'",
+                                         [("deny", refusal[len("bastion: denied: "):])])
+        self.assertEqual(rows, [("deny", refusal[len("bastion: denied: "):])])
+
+
+if __name__ == "__main__":
+    main()
