@@ -128,6 +128,16 @@ class I18AttackTest(BastionTest):
                                          [("deny", refusal[len("bastion: denied: "):])])
         self.assertEqual(rows, [("deny", refusal[len("bastion: denied: "):])])
 
+    # --- masks: a reported setting carries what the statement read ---
+
+    def test_parameter_status_of_a_masked_column(self):
+        c = self.raw(self.env.admin)
+        c.send(msg(b"Q", b"SELECT set_config('application_name', email, false) FROM customers WHERE id = 1\0"))
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["****"])
+        self.assertIn((b"S", b"application_name\0bastion: withheld because masks apply in this session\0"), out)
+        self.assertNotIn(b"@example", c.seen)
+
 
 if __name__ == "__main__":
     main()

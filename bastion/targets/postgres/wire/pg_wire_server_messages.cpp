@@ -5,6 +5,7 @@
 #include "targets/postgres/wire/pg_wire_executor.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/log.h"
 #include "common/parse_number.h"
@@ -27,6 +28,16 @@ std::optional<int64_t> tag_rows(const std::string& tag) {
   const auto n = parse_unsigned(tag.substr(sp + 1), 0, INT64_MAX);
   if (!n) return std::nullopt;
   return static_cast<int64_t>(*n);
+}
+
+// Reported settings whose values the server accepts only from a fixed set
+// or syntax (so they cannot carry a value a statement read).
+bool validated_setting(const std::string& name) {
+  static const std::set<std::string, std::less<>> kValidated = {
+      "client_encoding", "DateStyle", "default_transaction_read_only", "in_hot_standby", "integer_datetimes",
+      "IntervalStyle", "is_superuser", "server_encoding", "server_version", "session_authorization",
+      "standard_conforming_strings", "TimeZone"};
+  return kValidated.count(name) > 0;
 }
 
 }  // namespace
@@ -179,6 +190,10 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
       if (!decode_parameter_status(m.body, name, value, err)) return false;
       if (name == "standard_conforming_strings") standard_strings_ = value == "on";
       if (name == "client_encoding") utf8_ = is_utf8_name(value);
+      // set_config('application_name', email, false) reports a value any
+      // statement read: under masks only settings the server validates pass.
+      if (under_masks_ && !validated_setting(name))
+        framed = encode_parameter_status(name, "bastion: withheld because masks apply in this session");
       break;
     }
     case 'A': {
