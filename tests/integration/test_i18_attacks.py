@@ -3,6 +3,7 @@ each test is one attack through the forward, with a raw protocol client
 (Raw, from test_pg_wire) against a real server and a real bastiond."""
 import os
 import struct
+import unittest
 
 import pg_cluster
 from harness import BastionTest, Env, main
@@ -136,6 +137,30 @@ class I18AttackTest(BastionTest):
         out, _ = c.until(b"Z")
         self.assertEqual(data_rows(out), ["****"])
         self.assertIn((b"S", b"application_name\0bastion: withheld because masks apply in this session\0"), out)
+        self.assertNotIn(b"@example", c.seen)
+
+
+    def test_error_quoting_a_masked_value_is_withheld(self):
+        c = self.raw()
+        c.send(msg(b"Q", b"SELECT email::int FROM customers\0"))
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"T", b"E", b"Z"])
+        self.assertEqual(fields(out[1][1]), {"S": "ERROR", "V": "ERROR", "C": "22P02",
+                                             "M": "the error text is withheld because the statement reads masked columns"})
+        self.assertNotIn(b"@example", c.seen)
+
+    # HOLE: a column's name is relayed as the server made it; dynamic SQL
+    # (DO ... OPEN c FOR EXECUTE, then FETCH) names a column after a masked
+    # value. Its value is masked, its name is not. Fix: under column masks,
+    # a statement whose result names its text does not show (opaque, fetch,
+    # execute, do, call) gets each masked column renamed in RowDescription.
+    @unittest.expectedFailure
+    def test_column_name_made_from_a_masked_value(self):
+        c = self.raw(self.env.admin)
+        c.send(msg(b"Q", b"BEGIN; DO $$ DECLARE c refcursor := 'leaky'; BEGIN OPEN c FOR EXECUTE 'SELECT 1 AS ' || "
+                         b"quote_ident((SELECT email FROM customers WHERE id = 1)); END $$; FETCH ALL FROM leaky\0"))
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["****"])
         self.assertNotIn(b"@example", c.seen)
 
 
