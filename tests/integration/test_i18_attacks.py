@@ -164,5 +164,34 @@ class I18AttackTest(BastionTest):
         self.assertNotIn(b"@example", c.seen)
 
 
+    # --- a Parse the server refused, a Bind pipelined after Sync ---
+
+    def test_parse_refused_by_the_server_then_bind_after_sync(self):
+        c = self.raw()  # DELETE without WHERE: denied, also at Bind
+        self.env.pg.psql("INSERT INTO scratch VALUES (78)", db="shop")
+        self.addCleanup(lambda: self.env.pg.psql("DELETE FROM scratch WHERE x = 78", db="shop"))
+        c.send(parse("swap", "DELETE FROM scratch") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"1", b"Z"])
+        # The server refuses this Parse (the name exists) and keeps the DELETE; the Bind after Sync binds it.
+        c.send(parse("swap", "SELECT 1") + SYNC + bind("", "swap") + execute("") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+        self.assertEqual(fields(out[0][1])["C"], "42P05")  # the server's: prepared statement "swap" already exists
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+        self.assertEqual(fields(out[0][1])["M"], 'bastion: denied: prepared statement "swap" is bound after a Sync '
+                         "before the server answered its Parse (a refused Parse leaves another statement under the "
+                         "name); wait for ParseComplete")
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x = 78", db="shop"), "1")
+        # Once the server answered, the client binds what the server holds, decided as usual.
+        c.send(parse("swap2", "SELECT 2") + SYNC)
+        c.until(b"Z")
+        c.send(bind("", "swap2") + describe_portal("") + execute("") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["2"])
+        self.assertEqual(self.env.audit("SELECT count(*) FROM commands WHERE text = 'SELECT 1'"), [(0,)])
+
+
 if __name__ == "__main__":
     main()

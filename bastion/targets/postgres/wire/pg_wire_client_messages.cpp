@@ -103,6 +103,7 @@ bool PgWireExecutor::on_client_message(const Message& m) {
     }
     case 'S':
       skip_to_sync_ = false;
+      ++syncs_;
       forward('S', m.body, expect('S'));
       return true;
     case 'H':  // Flush: no answer of its own
@@ -269,6 +270,9 @@ void PgWireExecutor::on_parse(const std::string& body) {
   SqlStatement s = stmts.empty() ? SqlStatement{} : std::move(stmts[0]);
   if (!p.name.empty()) parsed_names_.insert(p.name);  // kept even if the server refuses it: fail closed
   prepared_[p.name] = std::move(s);
+  auto& pending = parse_pending_[p.name];
+  ++pending.first;
+  pending.second = syncs_;
   Expect x = expect('P');
   // Forgotten if the server refuses it (a name SQL PREPARE took, say): the
   // server may still hold another statement under it, which is never bound.
@@ -285,6 +289,12 @@ bool PgWireExecutor::on_bind(const std::string& body) {
     // Also what SQL PREPARE made: the bastion never saw what it holds.
     refuse_extended(denied_error("prepared statement \"" + b.statement +
                                  "\" was not prepared through this connection's Parse messages"));
+    return true;
+  }
+  if (const auto pp = parse_pending_.find(b.statement); pp != parse_pending_.end() && pp->second.second < syncs_) {
+    refuse_extended(denied_error("prepared statement \"" + b.statement +
+                                 "\" is bound after a Sync before the server answered its Parse (a refused Parse "
+                                 "leaves another statement under the name); wait for ParseComplete"));
     return true;
   }
   if (it->second.text.empty()) {  // an empty query: nothing to decide
@@ -351,6 +361,11 @@ void PgWireExecutor::forget_prepared_if_changed(const SqlStatement& s) {
   if (k == "prepare" || k == "deallocate" || k == "discard" || k == "do" || k == "call" || k == "execute" ||
       s.opaque || !s.parse_error.empty())
     prepared_.clear();
+}
+
+void PgWireExecutor::parse_answered(const std::string& name) {
+  const auto it = parse_pending_.find(name);
+  if (it != parse_pending_.end() && --it->second.first <= 0) parse_pending_.erase(it);
 }
 
 bool PgWireExecutor::poll_held() {

@@ -125,6 +125,12 @@ class PgWireExecutor : public Executor {
   // Names Parse gave statements the server holds undecided (decided only at
   // Bind): SQL EXECUTE of one of them would run it past the policy.
   std::set<std::string> parsed_names_;
+  // Parses the server has not answered yet: name -> (how many, the Sync
+  // count at the last). A Bind after a Sync may find the server refused
+  // the Parse (the name existed) and still holds another statement.
+  std::map<std::string, std::pair<int, uint64_t>> parse_pending_;
+  uint64_t syncs_ = 0;  // Sync messages forwarded
+  void parse_answered(const std::string& name);
   bool under_masks_ = false;  // a statement here ran under masks: notification payloads withheld
   std::optional<Held> held_;
   bool skip_to_sync_ = false;

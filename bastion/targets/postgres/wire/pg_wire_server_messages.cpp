@@ -80,6 +80,7 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
         Expect e = std::move(expect_.front());
         expect_.pop_front();
         for (auto& s : e.stmts) end_statement(*s, "", "not run: an earlier statement failed");
+        if (e.type == 'P') prepared_.erase(e.synthetic), parse_answered(e.synthetic);  // never answered
         if (e.type == 'Q' || e.type == 'S') {
           if (!error_in_batch_) before = std::move(e.synthetic);
           break;
@@ -110,6 +111,7 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
           if (e.type == 'P') {
             const auto it = prepared_.find(e.synthetic);
             if (it != prepared_.end()) prepared_.erase(it);
+            parse_answered(e.synthetic);
           }
           for (auto& st : e.stmts) end_statement(*st, "", "not run: an earlier message failed");
           expect_.pop_front();
@@ -207,7 +209,10 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
       break;
     }
     case 's': pop_front_if('E'); break;
-    case '1': pop_front_if('P'); break;
+    case '1':
+      if (!expect_.empty() && expect_.front().type == 'P') parse_answered(expect_.front().synthetic);
+      pop_front_if('P');
+      break;
     case '2': pop_front_if('B'); break;
     case '3': pop_front_if('C'); break;
     case 'n': pop_front_if('D'); break;
