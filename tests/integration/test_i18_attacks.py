@@ -3,14 +3,12 @@ each test is one attack through the forward, with a raw protocol client
 (Raw, from test_pg_wire) against a real server and a real bastiond."""
 import os
 import struct
+import subprocess
 import unittest
 
 import pg_cluster
-from harness import BastionTest, Env, main
-from test_pg_wire import PASSWORD, POLICY_DIR, SCHEMA, Raw, fields, msg, startup  # noqa: F401
-
-import subprocess
-from harness import free_port, wait_port
+from harness import BastionTest, Env, free_port, main, wait_port
+from test_pg_wire import POLICY_DIR, SCHEMA, Raw, fields, msg
 
 
 def cstr(s):
@@ -191,6 +189,21 @@ class I18AttackTest(BastionTest):
         out, _ = c.until(b"Z")
         self.assertEqual(data_rows(out), ["2"])
         self.assertEqual(self.env.audit("SELECT count(*) FROM commands WHERE text = 'SELECT 1'"), [(0,)])
+
+
+    # --- a DataRow larger than the relay takes (held) ---
+
+    def test_oversized_data_row_from_the_server(self):
+        c = self.raw(self.env.admin)
+        c.send(msg(b"Q", b"SELECT repeat('x', 70000000)\0"))
+        out, z = c.until(b"Z")
+        self.assertIsNone(z)  # closed
+        self.assertEqual([m[0] for m in out], [b"T", b"E"])
+        self.assertEqual(fields(out[1][1])["M"], "bastion: the server sent a message the bastion cannot relay")
+        r = self.raw(self.env.admin)
+        r.send(msg(b"Q", b"SELECT 5\0"))
+        out, _ = r.until(b"Z")
+        self.assertEqual(data_rows(out), ["5"])
 
 
 if __name__ == "__main__":
