@@ -54,7 +54,13 @@ class I18AttackTest(BastionTest):
         # An admin without pii-reader: code the text hides runs unreviewed, personal data stays masked.
         env.admin = env.keys.cert(env.keys.keygen("ada"), env.ca, "ada", "ops,dba-admin")
         policy = os.path.abspath(os.path.join(POLICY_DIR, "postgres.lua"))
-        env.start_bastion(targets=env.default_targets() + "\n" + pg_cluster.shop_target(env, "shopdb", policy),
+        # A target whose policy lets derived objects (cursors) be made from masked relations.
+        derived = os.path.join(env.d, "derived.lua")
+        with open(derived, "w") as f:
+            f.write('function on_command(c)\n  if c.kind ~= "sql" then return nil end\n'
+                    '  return allow{ mask = { columns = { "email" }, allow_derived_objects = true } }\nend\n')
+        env.start_bastion(targets=env.default_targets() + "\n" + pg_cluster.shop_target(env, "shopdb", policy) +
+                          "\n" + pg_cluster.shop_target(env, "derived", derived),
                           extra="approvals = { timeout = 20 }")
 
     @classmethod
@@ -62,20 +68,63 @@ class I18AttackTest(BastionTest):
         cls.env.pg.stop()
         super().tearDownClass()
 
-    def tunnel(self, key=None, dest="shopdb:5432"):
+    def tunnel(self, key=None, target="shopdb"):
         port = free_port()
-        cmd = self.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{dest}", "-o", "ExitOnForwardFailure=yes"])
-        p = subprocess.Popen(cmd + ["shopdb@127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = self.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{target}:5432", "-o",
+                                            "ExitOnForwardFailure=yes"])
+        p = subprocess.Popen(cmd + [f"{target}@127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10)))
         wait_port(port)
         return port
 
-    def raw(self, key=None):
-        c = Raw(self.tunnel(key))
+    def raw(self, key=None, target="shopdb"):
+        c = Raw(self.tunnel(key, target))
         self.addCleanup(c.close)
         _, z = c.login()
         self.assertEqual(z, (b"Z", b"I"))
         return c
+
+    # --- masks: a portal name the bastion bound, reused by SQL behind it ---
+
+    def test_stale_portal_reused_by_declare(self):
+        c = self.raw(target="derived")
+        c.send(parse("", "SELECT 'x'::text AS a") + bind("p", "") + describe_portal("p") + execute("p") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["x"])
+        # The implicit transaction ended at Sync: the server dropped portal p; SQL makes another p.
+        c.send(msg(b"Q", b"BEGIN; DECLARE p CURSOR FOR SELECT email FROM customers ORDER BY id\0"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"C", b"C", b"Z"])
+        c.send(execute("p") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+        self.assertEqual(fields(out[0][1])["M"], 'bastion: denied: portal "p" was not bound through this '
+                                                 "connection's Bind messages")
+        # In one transaction: SQL CLOSE drops the bound portal, DECLARE makes another under its name.
+        c.send(parse("", "SELECT 'y'::text AS a") + bind("q", "") + describe_portal("q") + execute("q", 1) + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["y"])
+        c.send(msg(b"Q", b"CLOSE q; DECLARE q CURSOR FOR SELECT email FROM customers ORDER BY id\0"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"C", b"C", b"Z"])
+        c.send(execute("q") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+        self.assertEqual(fields(out[0][1])["M"], 'bastion: denied: portal "q" was not bound through this '
+                                                 "connection's Bind messages")
+        self.assertNotIn(b"@example", c.seen)
+        # A portal bound in a transaction is still executed in parts.
+        c.send(msg(b"Q", b"ROLLBACK; BEGIN\0"))
+        c.until(b"Z")
+        c.send(parse("", "SELECT 'z'::text AS a FROM generate_series(1, 2)") + bind("r", "") + describe_portal("r") +
+               execute("r", 1) + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["z"])
+        c.send(msg(b"Q", b"SELECT 1\0"))
+        c.until(b"Z")
+        c.send(execute("r", 1) + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["z"])
 
     # --- masks: what held ---
 

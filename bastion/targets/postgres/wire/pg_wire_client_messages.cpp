@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "common/time_util.h"
 #include "targets/postgres/wire/pg_wire_startup.h"
@@ -343,9 +344,9 @@ bool PgWireExecutor::decide_bind(Held& h) {
     BindMsg b;
     std::string err;
     decode_bind(h.body, b, err);
+    forget_prepared_if_changed(s->stmt);  // before this Bind's own portal is known
     portals_[b.portal] = s;
     forward('B', h.body, expect('B'));
-    forget_prepared_if_changed(s->stmt);
     return true;
   }
   refuse_extended(denied_error(s->gate.refusal));
@@ -361,6 +362,14 @@ void PgWireExecutor::forget_prepared_if_changed(const SqlStatement& s) {
   if (k == "prepare" || k == "deallocate" || k == "discard" || k == "do" || k == "call" || k == "execute" ||
       s.opaque || !s.parse_error.empty())
     prepared_.clear();
+  // Portals likewise: the end of a transaction, ROLLBACK TO, CLOSE or code
+  // the text hides drop them, and DECLARE makes one under a name the
+  // bastion still maps to another statement (whose plan would mask its
+  // rows). Only kinds that cannot drop or make a portal keep the map.
+  static const std::set<std::string, std::less<>> kKeepPortals = {"select", "insert", "update", "delete", "merge",
+                                                                    "show", "set", "begin", "savepoint", "fetch",
+                                                                    "move"};
+  if (!kKeepPortals.count(k) || s.opaque || !s.parse_error.empty()) portals_.clear();
 }
 
 void PgWireExecutor::parse_answered(const std::string& name) {
