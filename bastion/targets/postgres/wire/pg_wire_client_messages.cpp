@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "common/time_util.h"
 #include "targets/postgres/wire/pg_wire_startup.h"
@@ -35,6 +36,14 @@ std::string lexing_refusal(const SqlStatement& s, bool standard_strings, bool ut
       return "standard_conforming_strings can only be on through the bastion (it reads SQL as the server does with it on)";
   }
   return "";
+}
+
+// SQL EXECUTE (also inside EXPLAIN or CREATE TABLE AS) runs a prepared
+// statement by name, and Parse names share that namespace; the classifier
+// reports it as this opaque reason.
+bool executes_prepared(const SqlStatement& s) {
+  const auto& r = s.opaque_reasons;
+  return std::find(r.begin(), r.end(), "EXECUTE of a prepared statement") != r.end();
 }
 
 CommandOutcome failed(std::string error) {
@@ -95,6 +104,7 @@ bool PgWireExecutor::on_client_message(const Message& m) {
     }
     case 'S':
       skip_to_sync_ = false;
+      ++syncs_;
       forward('S', m.body, expect('S'));
       return true;
     case 'H':  // Flush: no answer of its own
@@ -138,7 +148,10 @@ PgWireExecutor::StmtPtr PgWireExecutor::decide(SqlStatement stmt, std::vector<Sq
   f.source = "wire";
   f.params = s->params;
   req.facts = std::make_shared<SqlCommandFacts>(std::move(f));
-  const std::string enc = lexing_refusal(s->stmt, standard_strings_, utf8_);
+  std::string enc = lexing_refusal(s->stmt, standard_strings_, utf8_);
+  if (enc.empty() && !parsed_names_.empty() && executes_prepared(s->stmt))
+    enc = "EXECUTE is refused on a connection whose Parse messages named statements: those are decided at Bind, "
+          "and EXECUTE would run them undecided";
   s->gate = enc.empty() ? gate_.submit(req) : gate_.refuse(req, enc);
   if (s->gate.review_id) s->review.emplace(gate_, s->gate);
   return s;
@@ -149,6 +162,7 @@ bool PgWireExecutor::finish_decision(WireStatement& s) {
     const std::string why = prepare_masks(s, gate_.mask_key());
     if (why.empty()) {
       s.started = monotonic_seconds();
+      if (s.masks_anything()) under_masks_ = true;
       return true;
     }
     s.gate.refusal = why;
@@ -255,7 +269,11 @@ void PgWireExecutor::on_parse(const std::string& body) {
     return invalid("42601", message, position);
   }
   SqlStatement s = stmts.empty() ? SqlStatement{} : std::move(stmts[0]);
+  if (!p.name.empty()) parsed_names_.insert(p.name);  // kept even if the server refuses it: fail closed
   prepared_[p.name] = std::move(s);
+  auto& pending = parse_pending_[p.name];
+  ++pending.first;
+  pending.second = syncs_;
   Expect x = expect('P');
   // Forgotten if the server refuses it (a name SQL PREPARE took, say): the
   // server may still hold another statement under it, which is never bound.
@@ -272,6 +290,12 @@ bool PgWireExecutor::on_bind(const std::string& body) {
     // Also what SQL PREPARE made: the bastion never saw what it holds.
     refuse_extended(denied_error("prepared statement \"" + b.statement +
                                  "\" was not prepared through this connection's Parse messages"));
+    return true;
+  }
+  if (const auto pp = parse_pending_.find(b.statement); pp != parse_pending_.end() && pp->second.second < syncs_) {
+    refuse_extended(denied_error("prepared statement \"" + b.statement +
+                                 "\" is bound after a Sync before the server answered its Parse (a refused Parse "
+                                 "leaves another statement under the name); wait for ParseComplete"));
     return true;
   }
   if (it->second.text.empty()) {  // an empty query: nothing to decide
@@ -320,9 +344,9 @@ bool PgWireExecutor::decide_bind(Held& h) {
     BindMsg b;
     std::string err;
     decode_bind(h.body, b, err);
+    forget_prepared_if_changed(s->stmt);  // before this Bind's own portal is known
     portals_[b.portal] = s;
     forward('B', h.body, expect('B'));
-    forget_prepared_if_changed(s->stmt);
     return true;
   }
   refuse_extended(denied_error(s->gate.refusal));
@@ -338,6 +362,19 @@ void PgWireExecutor::forget_prepared_if_changed(const SqlStatement& s) {
   if (k == "prepare" || k == "deallocate" || k == "discard" || k == "do" || k == "call" || k == "execute" ||
       s.opaque || !s.parse_error.empty())
     prepared_.clear();
+  // Portals likewise: the end of a transaction, ROLLBACK TO, CLOSE or code
+  // the text hides drop them, and DECLARE makes one under a name the
+  // bastion still maps to another statement (whose plan would mask its
+  // rows). Only kinds that cannot drop or make a portal keep the map.
+  static const std::set<std::string, std::less<>> kKeepPortals = {"select", "insert", "update", "delete", "merge",
+                                                                    "show", "set", "begin", "savepoint", "fetch",
+                                                                    "move"};
+  if (!kKeepPortals.count(k) || s.opaque || !s.parse_error.empty()) portals_.clear();
+}
+
+void PgWireExecutor::parse_answered(const std::string& name) {
+  const auto it = parse_pending_.find(name);
+  if (it != parse_pending_.end() && --it->second.first <= 0) parse_pending_.erase(it);
 }
 
 bool PgWireExecutor::poll_held() {

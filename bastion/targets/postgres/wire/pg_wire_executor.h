@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,16 @@ class PgWireExecutor : public Executor {
   std::deque<Expect> expect_;
   std::map<std::string, SqlStatement> prepared_;  // Parse: statement name -> what it is
   std::map<std::string, StmtPtr> portals_;         // Bind: portal -> its decided statement
+  // Names Parse gave statements the server holds undecided (decided only at
+  // Bind): SQL EXECUTE of one of them would run it past the policy.
+  std::set<std::string> parsed_names_;
+  // Parses the server has not answered yet: name -> (how many, the Sync
+  // count at the last). A Bind after a Sync may find the server refused
+  // the Parse (the name existed) and still holds another statement.
+  std::map<std::string, std::pair<int, uint64_t>> parse_pending_;
+  uint64_t syncs_ = 0;  // Sync messages forwarded
+  void parse_answered(const std::string& name);
+  bool under_masks_ = false;  // a statement here ran under masks: notification payloads withheld
   std::optional<Held> held_;
   bool skip_to_sync_ = false;
   bool error_in_batch_ = false;  // the server reported an error since the last ReadyForQuery

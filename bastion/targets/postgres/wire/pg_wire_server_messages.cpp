@@ -5,6 +5,7 @@
 #include "targets/postgres/wire/pg_wire_executor.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/log.h"
 #include "common/parse_number.h"
@@ -27,6 +28,16 @@ std::optional<int64_t> tag_rows(const std::string& tag) {
   const auto n = parse_unsigned(tag.substr(sp + 1), 0, INT64_MAX);
   if (!n) return std::nullopt;
   return static_cast<int64_t>(*n);
+}
+
+// Reported settings whose values the server accepts only from a fixed set
+// or syntax (so they cannot carry a value a statement read).
+bool validated_setting(const std::string& name) {
+  static const std::set<std::string, std::less<>> kValidated = {
+      "client_encoding", "DateStyle", "default_transaction_read_only", "in_hot_standby", "integer_datetimes",
+      "IntervalStyle", "is_superuser", "server_encoding", "server_version", "session_authorization",
+      "standard_conforming_strings", "TimeZone"};
+  return kValidated.count(name) > 0;
 }
 
 }  // namespace
@@ -69,6 +80,7 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
         Expect e = std::move(expect_.front());
         expect_.pop_front();
         for (auto& s : e.stmts) end_statement(*s, "", "not run: an earlier statement failed");
+        if (e.type == 'P') prepared_.erase(e.synthetic), parse_answered(e.synthetic);  // never answered
         if (e.type == 'Q' || e.type == 'S') {
           if (!error_in_batch_) before = std::move(e.synthetic);
           break;
@@ -99,6 +111,7 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
           if (e.type == 'P') {
             const auto it = prepared_.find(e.synthetic);
             if (it != prepared_.end()) prepared_.erase(it);
+            parse_answered(e.synthetic);
           }
           for (auto& st : e.stmts) end_statement(*st, "", "not run: an earlier message failed");
           expect_.pop_front();
@@ -179,10 +192,27 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
       if (!decode_parameter_status(m.body, name, value, err)) return false;
       if (name == "standard_conforming_strings") standard_strings_ = value == "on";
       if (name == "client_encoding") utf8_ = is_utf8_name(value);
+      // set_config('application_name', email, false) reports a value any
+      // statement read: under masks only settings the server validates pass.
+      if (under_masks_ && !validated_setting(name))
+        framed = encode_parameter_status(name, "bastion: withheld because masks apply in this session");
+      break;
+    }
+    case 'A': {
+      // NotificationResponse: pg_notify's payload can be any value a
+      // statement read (pg_notify('c', email)), past every column plan.
+      if (!under_masks_) break;
+      const auto channel_end = m.body.find('\0', 4);
+      if (m.body.size() < 4 || channel_end == std::string::npos) return false;
+      framed = frame('A', m.body.substr(0, channel_end + 1) +
+                              std::string("bastion: the payload is withheld because masks apply in this session") + '\0');
       break;
     }
     case 's': pop_front_if('E'); break;
-    case '1': pop_front_if('P'); break;
+    case '1':
+      if (!expect_.empty() && expect_.front().type == 'P') parse_answered(expect_.front().synthetic);
+      pop_front_if('P');
+      break;
     case '2': pop_front_if('B'); break;
     case '3': pop_front_if('C'); break;
     case 'n': pop_front_if('D'); break;
