@@ -49,6 +49,12 @@ TEST_CASE("paths the bastion refuses before the policy", "[http_facts]") {
   CHECK(http_path_problem("/v2/%2e%2e/x") == "the path holds an encoded %2e");
   CHECK(http_path_problem("/v2/a%252e") == "the path holds an encoded %25");
   CHECK(http_path_problem("/v2/a\\b") == "the path holds a backslash");
+  CHECK(http_path_problem("/v2/secret/%61pp/manifests/1") ==
+        "the path holds an encoded unreserved character (%61): send it unencoded");
+  CHECK(http_path_problem("/%7Eadmin") == "the path holds an encoded unreserved character (%7E): send it unencoded");
+  CHECK(http_path_problem("/v2/a%zz") == "the path holds a '%' that is not a percent-encoding");
+  CHECK(http_path_problem("/v2/a%4") == "the path holds a '%' that is not a percent-encoding");
+  CHECK(http_path_problem("/files/a%20b") == "");  // a reserved or unsafe byte stays encoded
   CHECK(http_path_problem("/v2/") == "");  // a trailing slash is not an empty segment
 }
 

@@ -1,5 +1,6 @@
 #include "targets/http/http_facts.h"
 
+#include <cctype>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +50,17 @@ std::string http_path_problem(const std::string& path) {
   const std::string l = lower(path);
   for (const char* enc : {"%2f", "%2e", "%5c", "%25", "%00"})
     if (l.find(enc) != std::string::npos) return std::string("the path holds an encoded ") + enc;
+  // An encoded unreserved character ("%61" for "a") is the same path to an
+  // upstream that decodes (RFC 3986 6.2.2.2; Go's net/http routes on the
+  // decoded path) but not to a policy comparing text.
+  for (std::size_t i = l.find('%'); i != std::string::npos; i = l.find('%', i + 1)) {
+    if (i + 2 >= l.size() || !std::isxdigit(static_cast<unsigned char>(l[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(l[i + 2])))
+      return "the path holds a '%' that is not a percent-encoding";
+    const char c = static_cast<char>(std::stoi(l.substr(i + 1, 2), nullptr, 16));
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '~')
+      return "the path holds an encoded unreserved character (" + path.substr(i, 3) + "): send it unencoded";
+  }
   if (path.find('\\') != std::string::npos) return "the path holds a backslash";
   const auto segs = split_path(path.substr(1));
   for (std::size_t i = 0; i < segs.size(); ++i) {
