@@ -8,6 +8,7 @@ import gzip
 import os
 import socket
 import threading
+import time
 import unittest
 import urllib.parse
 
@@ -17,6 +18,7 @@ from test_http_registry import open_tunnel, raw_exchange, read_response
 PASSWORD = "held-pw-7d1c0ffee"
 USER = "svc"
 BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode())
+SESSION = b"sess-5e55a7e0c0ffee"
 
 
 class FakeUpstream:
@@ -75,9 +77,11 @@ class FakeUpstream:
                         body = gzip.compress(body)
                 else:
                     body, ctype, enc = b'{"path":"' + path.encode() + b'"}', b"application/json", None
+                # A session made from the request's Basic credential (Harbor, Grafana, Jenkins do this).
+                cookie = b"Set-Cookie: sid=" + SESSION + b"; Path=/; HttpOnly\r\n" if path == "/login" else b""
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nContent-Length: " +
                           str(len(body)).encode() + b"\r\n" + (b"Content-Encoding: " + enc + b"\r\n" if enc else b"") +
-                          b"\r\n" + body)
+                          cookie + b"\r\n" + body)
         except OSError:
             return
         finally:
@@ -103,6 +107,28 @@ function on_command(c)
 end
 '''
 
+REG_POLICY = r'''
+-- Pushes to "app" pass, other pushes wait for "oncall"; nothing of "secret" is
+-- read, not even by a cross-repository mount (r.from: the mount's source).
+local function under(repo, prefix)
+  return repo == prefix or repo:sub(1, #prefix + 1) == prefix .. "/"
+end
+function on_command(c)
+  if c.kind ~= "http" then return nil end
+  local r = c.http.registry
+  if not r then return deny("not a registry target") end
+  if under(r.repository, "secret") or (r.from and under(r.from, "secret")) then
+    return deny("secret is off limits")
+  end
+  if r.action == "ping" or r.action == "pull" then return allow() end
+  if r.action == "push" then
+    if under(r.repository, "app") then return allow() end
+    return review{ reason = "push to " .. r.repository, approvers = { "oncall" } }
+  end
+  return deny("not allowed")
+end
+'''
+
 
 class HttpAttacksTest(BastionTest):
     @classmethod
@@ -116,9 +142,14 @@ class HttpAttacksTest(BastionTest):
             os.chmod(pw, 0o600)
             with open(os.path.join(env.d, "api.lua"), "w") as f:
                 f.write(POLICY)
+            with open(os.path.join(env.d, "reg.lua"), "w") as f:
+                f.write(REG_POLICY)
             env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
             env.start_bastion(targets=env.default_targets() + f"""
   api = {{ type = "http", url = "http://127.0.0.1:{cls.up.port}", allow = {{ "dev" }}, policy = "api.lua",
+          basic = {{ user = "{USER}", password_file = "keys/api.pass" }} }},
+  reg = {{ type = "http", url = "http://127.0.0.1:{cls.up.port}", allow = {{ "dev" }}, policy = "reg.lua",
+          registry = true, approvers = {{ "oncall" }},
           basic = {{ user = "{USER}", password_file = "keys/api.pass" }} }},""")
         except BaseException:
             env.close()
@@ -218,8 +249,83 @@ class HttpAttacksTest(BastionTest):
         self.assertNotIn(b"\x1f\x8b", out)
         self.assertTrue(closed)
         self.assertEqual(self.env.audit_eventually(
-            "SELECT decision, exit_status FROM commands WHERE kind='http' AND text=?", [("allow", 502)],
-            args=("GET /always-gzip",)), [("allow", 502)])
+            "SELECT decision, exit_status FROM commands WHERE kind='http' AND text=?", [("mask", 502)],
+            args=("GET /always-gzip",)), [("mask", 502)])
+
+
+    # HOLE (fixed): a session cookie the upstream made from the held Basic
+    # credential came back to the client: a bearer credential for the held
+    # account, usable without the bastion for as long as the session lives.
+    # And the client's own Cookie went upstream although the policy is never
+    # shown it (c.http.headers leaves cookies out as credentials).
+    def test_upstream_sessions_stay_with_the_bastion(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\nCookie: sid=someone-elses\r\n\r\n")
+            status, headers, body = read_response(s)
+        finally:
+            s.close()
+        self.assertEqual((status, body), (200, b'{"path":"/login"}'))
+        self.assertNotIn("set-cookie", headers)
+        self.assertNotIn(b"someone-elses", self.seen()[0])
+
+    # HOLE (fixed): Forwarded / X-Forwarded-* / X-Real-IP went upstream as the
+    # client wrote them: an upstream that trusts its proxy's forwarding
+    # headers (IP allow-lists, URL building) took the client's word for them.
+    def test_forwarding_headers_are_not_the_clients_to_set(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            s.sendall(b"GET /public HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.0.1\r\n"
+                      b"X-Forwarded-Host: internal\r\nForwarded: for=10.0.0.1\r\nX-Real-IP: 10.0.0.1\r\n\r\n")
+            status, _, _ = read_response(s)
+        finally:
+            s.close()
+        self.assertEqual(status, 200)
+        self.assertNotIn(b"10.0.0.1", self.seen()[0])
+        self.assertNotIn(b"internal", self.seen()[0])
+
+
+    # HOLE: a cross-repository blob mount (POST .../blobs/uploads/?mount=D&from=R)
+    # reads R's blob into the pushed repository with the held credential, yet
+    # c.http.registry names only the destination: a policy cannot refuse a
+    # mount from a repository its user may not pull (the blob is then pulled
+    # from the destination). Fix: registry facts gain `from` (the query's
+    # from= on a blob upload POST), bastion-policy(5) and policies/registry.lua
+    # treat a mount as a pull of `from`.
+    @unittest.expectedFailure
+    def test_a_mount_from_a_repository_the_policy_refuses_is_refused(self):
+        _, port = open_tunnel(self, self.env.dev, target="reg")
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(b"GET /v2/secret/x/blobs/sha256:aa HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(read_response(s)[0], 403)
+            s.sendall(b"POST /v2/app/blobs/uploads/?mount=sha256:aa&from=secret/x HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 0\r\n\r\n")
+            status = read_response(s)[0]
+        finally:
+            s.close()
+        self.assertEqual([h for h in self.seen() if b"secret" in h], [])
+        self.assertEqual(status, 403)
+
+    # HOLE: the approver is shown "METHOD /path" (approval_requests.command_text,
+    # the audit text) without the query, so a held request's query (a mount's
+    # from=, a generic API's ?all=true) is approved unseen. Fix:
+    # http_request_text shows the query too (it is already in the details).
+    @unittest.expectedFailure
+    def test_the_approver_sees_the_query_of_a_held_request(self):
+        _, port = open_tunnel(self, self.env.dev, target="reg")
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(b"POST /v2/team/blobs/uploads/?mount=sha256:aa&from=other/x HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 0\r\n\r\n")
+            rows, end = [], time.time() + 10
+            while not rows and time.time() < end:
+                rows = self.env.audit("SELECT command_text FROM approval_requests WHERE state='pending' "
+                                      "AND target='reg'")
+                time.sleep(0.05)
+        finally:
+            s.close()
+        self.assertEqual(rows, [("POST /v2/team/blobs/uploads/?mount=sha256:aa&from=other/x",)])
 
 
 if __name__ == "__main__":

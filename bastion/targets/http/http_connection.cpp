@@ -37,18 +37,24 @@ bool in_list(std::string_view name, std::initializer_list<const char*> names) {
   return false;
 }
 
-// Hop-by-hop headers (RFC 9110 7.6.1) and what the bastion sets itself.
+// Hop-by-hop headers (RFC 9110 7.6.1), what the bastion sets itself, the
+// client's own credentials (Cookie too: the policy is never shown it), and
+// forwarding headers an upstream would take as its proxy's word.
 bool request_header_dropped(std::string_view n) {
+  if (n.size() > 12 && same(n.substr(0, 12), "X-Forwarded-")) return true;
   return in_list(n, {"Host", "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-                     "Upgrade", "Expect", "Content-Length", "Authorization", "Proxy-Authorization",
+                     "Upgrade", "Expect", "Content-Length", "Authorization", "Proxy-Authorization", "Cookie",
+                     "Forwarded", "X-Real-IP",
                      "Accept-Encoding"});  // masks read text as sent: the bastion asks for identity itself
 }
 
 // Challenges are dropped so a client never tries (or learns of) the
-// upstream's own authentication.
+// upstream's own authentication; cookies because a session the upstream
+// opens for the held credential is that credential.
 bool response_header_dropped(std::string_view n) {
   return in_list(n, {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-                     "WWW-Authenticate", "Proxy-Authenticate", "Authentication-Info", "Content-Length"});
+                     "WWW-Authenticate", "Proxy-Authenticate", "Authentication-Info", "Content-Length", "Set-Cookie",
+                     "Set-Cookie2"});
 }
 
 bool is_text(const std::string& content_type) {
