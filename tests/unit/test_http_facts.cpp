@@ -90,3 +90,28 @@ TEST_CASE("registry challenges and the token cache", "[http_facts]") {
   cache.put("other", "repository:other:pull", "tok-2", std::chrono::seconds(0));  // expired at once
   CHECK_FALSE(cache.token_for_repository("other"));
 }
+
+TEST_CASE("a cross-repository mount names its source as the registry reads it", "[http_facts]") {
+  auto mount = [](const std::string& query, const std::string& content_type = "") {
+    HttpFacts f;
+    f.method = "POST";
+    f.path = "/v2/app/blobs/uploads/";
+    f.query = query;
+    if (!content_type.empty()) f.headers["content-type"] = content_type;
+    f.registry = registry_facts(f.method, f.path);
+    registry_mount_facts(f);
+    return f.registry->action + " " + f.registry->repository + " from=" + f.registry->from;
+  };
+  CHECK(mount("") == "push app from=");
+  CHECK(mount("mount=sha256:aa&from=secret/x") == "push app from=secret/x");
+  CHECK(mount("mount=sha256:aa&from=secret%2Fx") == "push app from=secret/x");
+  CHECK(mount("mount=sha256:aa&fr%6Fm=secret/x") == "push app from=secret/x");
+  // What the policy could read otherwise than the registry: refused (action "").
+  CHECK(mount("from=a&from=secret/x") == " app from=a");
+  CHECK(mount("from=secret%zz") == " app from=");
+  CHECK(mount("mount=sha256:aa;from=secret/x") == " app from=");
+  CHECK(mount("from=a+b") == " app from=");
+  CHECK(mount("", "application/x-www-form-urlencoded") == " app from=");
+  CHECK(mount("", "Multipart/Form-Data; boundary=x") == " app from=");
+  CHECK(mount("", "application/octet-stream") == "push app from=");
+}

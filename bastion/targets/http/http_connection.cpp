@@ -318,6 +318,7 @@ bool HttpConnection::serve_one() {
     slot = slot.empty() ? v : slot + ", " + v;
   }
   if (s_->registry) f.registry = registry_facts(f.method, f.path);
+  registry_mount_facts(f);
   if (const std::string why = http_path_problem(f.path); !why.empty()) {
     refuse_400(why);
     return false;
