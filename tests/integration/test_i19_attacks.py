@@ -77,6 +77,10 @@ class FakeUpstream:
                         body = gzip.compress(body)
                 else:
                     body, ctype, enc = b'{"path":"' + path.encode() + b'"}', b"application/json", None
+                if path == "/cl-te":  # both framings (a confused proxy in front of the upstream)
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 9\r\n"
+                              b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+                    continue
                 # A session made from the request's Basic credential (Harbor, Grafana, Jenkins do this).
                 cookie = b"Set-Cookie: sid=" + SESSION + b"; Path=/; HttpOnly\r\n" if path == "/login" else b""
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nContent-Length: " +
@@ -334,6 +338,31 @@ class HttpAttacksTest(BastionTest):
         finally:
             s.close()
         self.assertEqual(rows, [("POST /v2/team/blobs/uploads/?mount=sha256:aa&from=other/x",)])
+
+
+    # HOLE (fixed): an upstream response with both Content-Length and
+    # Transfer-Encoding (curl de-chunks it: RFC 9112 6.3) was relayed with the
+    # upstream's Content-Length and the de-chunked body: the client read the
+    # next response's first bytes as this body (response desync).
+    def test_an_upstream_response_framed_twice_is_relayed_framed_once(self):
+        expected = (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"3\r\nabc\r\n0\r\n\r\n"
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b'12\r\n{"path":"/public"}\r\n0\r\n\r\n')
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        out = b""
+        try:
+            s.sendall(b"GET /cl-te HTTP/1.1\r\nHost: x\r\n\r\nGET /public HTTP/1.1\r\nHost: x\r\n\r\n")
+            while len(out) < len(expected):
+                b = s.recv(65536)
+                if not b:
+                    break
+                out += b
+        except socket.timeout:
+            pass
+        finally:
+            s.close()
+        self.assertEqual(out, expected)
 
 
 if __name__ == "__main__":

@@ -81,11 +81,16 @@ class ClientResponse : public ResponseSink {
     no_body_ = method_ == "HEAD" || status == 204 || status == 304 || status < 200;
     std::optional<std::string> length;
     std::string type, encoding;
+    bool chunked_upstream = false;
     for (const auto& [k, v] : headers) {
       if (same(k, "Content-Length")) length = v;
       if (same(k, "Content-Type")) type = v;
       if (same(k, "Content-Encoding")) encoding = v;
+      if (same(k, "Transfer-Encoding")) chunked_upstream = true;
     }
+    // curl reads a chunked body whatever Content-Length says (RFC 9112 6.3):
+    // that length is not the body's, the client gets it re-chunked.
+    if (chunked_upstream && !no_body_) length.reset();
     // A compressed text body passes no mask (curl does not decode): refused,
     // whatever the upstream made of "Accept-Encoding: identity".
     if (!no_body_ && is_text(type) && !encoding.empty() && !same(encoding, "identity")) {
