@@ -70,6 +70,8 @@ class FakeUpstream:
                 path = urllib.parse.unquote(target.decode().split("?")[0])
                 if method == b"TRACE" or path == "/echo":
                     body, ctype, enc = head + b"\r\n\r\n", b"message/http" if method == b"TRACE" else b"text/plain", None
+                elif path == "/report.yaml":  # what content negotiation gives "Accept: application/yaml"
+                    body, ctype, enc = b"report: SECRET-4242\nby: " + BASIC + b"\n", b"application/yaml", None
                 elif path in ("/report", "/always-gzip"):
                     body, ctype = b'{"report":"SECRET-4242","by":"' + head.replace(b"\r\n", b" ") + b'"}', b"application/json"
                     enc = b"gzip" if b"gzip" in head.lower() or path == "/always-gzip" else None
@@ -363,6 +365,27 @@ class HttpAttacksTest(BastionTest):
         finally:
             s.close()
         self.assertEqual(out, expected)
+
+
+    # HOLE: masks (the decision's and the held secrets') run only on text/*,
+    # *json* and *xml* content types: the same document as application/yaml
+    # (Kubernetes-style APIs answer "Accept: application/yaml"),
+    # application/javascript, application/x-www-form-urlencoded or with no
+    # Content-Type at all passes unmasked, held credential included when the
+    # upstream echoes it. Fix: mask every response body except known binary
+    # types (application/octet-stream, image/*, audio/*, video/*, OCI/Docker
+    # layer and blob types, archives), or let the decision name the types.
+    @unittest.expectedFailure
+    def test_masks_hold_for_a_yaml_response(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            s.sendall(b"GET /report.yaml HTTP/1.1\r\nHost: x\r\nAccept: application/yaml\r\n\r\n")
+            status, _, body = read_response(s)
+        finally:
+            s.close()
+        self.assertEqual(status, 200)
+        self.assertNotIn(BASIC, body)
+        self.assertEqual(body, b"report: ****\nby: ****\n")
 
 
 if __name__ == "__main__":
