@@ -28,4 +28,11 @@ cases = {
     expect = "deny", reason = "not a registry API call" },
   { name = "a dot segment is refused by the bastion", principals = {"ops"}, kind = "http", registry = true,
     command = "GET /v2/app/../_catalog", expect = "deny", reason = "dot segment" },
+  { name = "an encoded letter is refused by the bastion", principals = {"ops"}, kind = "http", registry = true,
+    command = "GET /v2/%61pp/manifests/1", expect = "deny", reason = "encoded unreserved character" },
+  { name = "a mount from another repository is a push (and a pull of c.http.registry.from)",
+    principals = {"ci-push"}, kind = "http", registry = true,
+    command = "POST /v2/app/blobs/uploads/?mount=sha256:aa&from=team%2Fx", expect = "allow" },
+  { name = "a mount's source given twice is refused", principals = {"ci-push"}, kind = "http", registry = true,
+    command = "POST /v2/app/blobs/uploads/?from=a&from=b", expect = "deny", reason = "not a registry API call" },
 }

@@ -8,6 +8,8 @@
 --    without waiting; anyone else's push waits for "oncall";
 --  * the catalog is for "ops";
 --  * deletes are refused (garbage collection is an operator's job);
+--  * a cross-repository mount (r.from ~= "") reads r.from: a pull, which
+--    everyone here may do (check r.from where pulls are limited);
 --  * anything that is not a registry API call is refused.
 local commands = import("commands")
 

@@ -49,6 +49,12 @@ TEST_CASE("paths the bastion refuses before the policy", "[http_facts]") {
   CHECK(http_path_problem("/v2/%2e%2e/x") == "the path holds an encoded %2e");
   CHECK(http_path_problem("/v2/a%252e") == "the path holds an encoded %25");
   CHECK(http_path_problem("/v2/a\\b") == "the path holds a backslash");
+  CHECK(http_path_problem("/v2/secret/%61pp/manifests/1") ==
+        "the path holds an encoded unreserved character (%61): send it unencoded");
+  CHECK(http_path_problem("/%7Eadmin") == "the path holds an encoded unreserved character (%7E): send it unencoded");
+  CHECK(http_path_problem("/v2/a%zz") == "the path holds a '%' that is not a percent-encoding");
+  CHECK(http_path_problem("/v2/a%4") == "the path holds a '%' that is not a percent-encoding");
+  CHECK(http_path_problem("/files/a%20b") == "");  // a reserved or unsafe byte stays encoded
   CHECK(http_path_problem("/v2/") == "");  // a trailing slash is not an empty segment
 }
 
@@ -83,4 +89,29 @@ TEST_CASE("registry challenges and the token cache", "[http_facts]") {
   CHECK_FALSE(cache.token_for_repository("other"));
   cache.put("other", "repository:other:pull", "tok-2", std::chrono::seconds(0));  // expired at once
   CHECK_FALSE(cache.token_for_repository("other"));
+}
+
+TEST_CASE("a cross-repository mount names its source as the registry reads it", "[http_facts]") {
+  auto mount = [](const std::string& query, const std::string& content_type = "") {
+    HttpFacts f;
+    f.method = "POST";
+    f.path = "/v2/app/blobs/uploads/";
+    f.query = query;
+    if (!content_type.empty()) f.headers["content-type"] = content_type;
+    f.registry = registry_facts(f.method, f.path);
+    registry_mount_facts(f);
+    return f.registry->action + " " + f.registry->repository + " from=" + f.registry->from;
+  };
+  CHECK(mount("") == "push app from=");
+  CHECK(mount("mount=sha256:aa&from=secret/x") == "push app from=secret/x");
+  CHECK(mount("mount=sha256:aa&from=secret%2Fx") == "push app from=secret/x");
+  CHECK(mount("mount=sha256:aa&fr%6Fm=secret/x") == "push app from=secret/x");
+  // What the policy could read otherwise than the registry: refused (action "").
+  CHECK(mount("from=a&from=secret/x") == " app from=a");
+  CHECK(mount("from=secret%zz") == " app from=");
+  CHECK(mount("mount=sha256:aa;from=secret/x") == " app from=");
+  CHECK(mount("from=a+b") == " app from=");
+  CHECK(mount("", "application/x-www-form-urlencoded") == " app from=");
+  CHECK(mount("", "Multipart/Form-Data; boundary=x") == " app from=");
+  CHECK(mount("", "application/octet-stream") == "push app from=");
 }

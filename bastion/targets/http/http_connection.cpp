@@ -37,17 +37,24 @@ bool in_list(std::string_view name, std::initializer_list<const char*> names) {
   return false;
 }
 
-// Hop-by-hop headers (RFC 9110 7.6.1) and what the bastion sets itself.
+// Hop-by-hop headers (RFC 9110 7.6.1), what the bastion sets itself, the
+// client's own credentials (Cookie too: the policy is never shown it), and
+// forwarding headers an upstream would take as its proxy's word.
 bool request_header_dropped(std::string_view n) {
+  if (n.size() > 12 && same(n.substr(0, 12), "X-Forwarded-")) return true;
   return in_list(n, {"Host", "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-                     "Upgrade", "Expect", "Content-Length", "Authorization", "Proxy-Authorization"});
+                     "Upgrade", "Expect", "Content-Length", "Authorization", "Proxy-Authorization", "Cookie",
+                     "Forwarded", "X-Real-IP",
+                     "Accept-Encoding"});  // masks read text as sent: the bastion asks for identity itself
 }
 
 // Challenges are dropped so a client never tries (or learns of) the
-// upstream's own authentication.
+// upstream's own authentication; cookies because a session the upstream
+// opens for the held credential is that credential.
 bool response_header_dropped(std::string_view n) {
   return in_list(n, {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-                     "WWW-Authenticate", "Proxy-Authenticate", "Authentication-Info", "Content-Length"});
+                     "WWW-Authenticate", "Proxy-Authenticate", "Authentication-Info", "Content-Length", "Set-Cookie",
+                     "Set-Cookie2"});
 }
 
 bool is_text(const std::string& content_type) {
@@ -73,10 +80,27 @@ class ClientResponse : public ResponseSink {
     status_ = status;
     no_body_ = method_ == "HEAD" || status == 204 || status == 304 || status < 200;
     std::optional<std::string> length;
-    std::string type;
+    std::string type, encoding;
+    bool chunked_upstream = false;
     for (const auto& [k, v] : headers) {
       if (same(k, "Content-Length")) length = v;
       if (same(k, "Content-Type")) type = v;
+      if (same(k, "Content-Encoding")) encoding = v;
+      if (same(k, "Transfer-Encoding")) chunked_upstream = true;
+    }
+    // curl reads a chunked body whatever Content-Length says (RFC 9112 6.3):
+    // that length is not the body's, the client gets it re-chunked.
+    if (chunked_upstream && !no_body_) length.reset();
+    // A compressed text body passes no mask (curl does not decode): refused,
+    // whatever the upstream made of "Accept-Encoding: identity".
+    if (!no_body_ && is_text(type) && !encoding.empty() && !same(encoding, "identity")) {
+      encoded_text_ = true;
+      if (body_only_) return false;
+      const std::string body = http_refusal_body(s_.registry, s_.registry ? "UNAVAILABLE" : "bad_gateway",
+                                                 "bastion: upstream: a compressed text response cannot be masked");
+      send_(status_line(502) + "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\nConnection: close\r\n\r\n" + body);
+      return false;
     }
     if (!masks_.empty() && is_text(type)) text_filter_ = std::make_unique<MaskingFilter>(masks_);
     if (is_text(type)) secret_filter_ = std::make_unique<MaskingFilter>(secrets_);
@@ -113,6 +137,8 @@ class ClientResponse : public ResponseSink {
     return emit(d);
   }
 
+  bool encoded_text() const { return encoded_text_; }
+
   bool finish() {
     if (no_body_) return true;
     std::string tail;
@@ -144,7 +170,7 @@ class ClientResponse : public ResponseSink {
   std::vector<MaskRule> masks_, secrets_;
   std::unique_ptr<MaskingFilter> text_filter_, secret_filter_;
   long status_ = 0;
-  bool no_body_ = false, chunked_ = false;
+  bool no_body_ = false, chunked_ = false, encoded_text_ = false;
 };
 
 // Literal patterns for the held secrets: should an upstream echo the
@@ -297,6 +323,7 @@ bool HttpConnection::serve_one() {
     slot = slot.empty() ? v : slot + ", " + v;
   }
   if (s_->registry) f.registry = registry_facts(f.method, f.path);
+  registry_mount_facts(f);
   if (const std::string why = http_path_problem(f.path); !why.empty()) {
     refuse_400(why);
     return false;
@@ -339,6 +366,10 @@ bool HttpConnection::serve_one() {
                       opts_.body_only, answer->masks, secret_rules(*c_));
   ForwardResult r = upstream_->forward(fr, [this](char* b, std::size_t n) { return read_body(b, n); }, resp);
   bool ok = r.ok && resp.finish();
+  if (resp.encoded_text()) {
+    r.status = 502;
+    r.error = "a compressed text response cannot be masked";
+  }
   if (!r.ok && !r.head_sent && body_malformed_) {
     // The body turned out malformed as it streamed: the upstream's request
     // was cut, the client hears why.

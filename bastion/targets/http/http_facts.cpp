@@ -1,5 +1,7 @@
 #include "targets/http/http_facts.h"
 
+#include <cctype>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +51,17 @@ std::string http_path_problem(const std::string& path) {
   const std::string l = lower(path);
   for (const char* enc : {"%2f", "%2e", "%5c", "%25", "%00"})
     if (l.find(enc) != std::string::npos) return std::string("the path holds an encoded ") + enc;
+  // An encoded unreserved character ("%61" for "a") is the same path to an
+  // upstream that decodes (RFC 3986 6.2.2.2; Go's net/http routes on the
+  // decoded path) but not to a policy comparing text.
+  for (std::size_t i = l.find('%'); i != std::string::npos; i = l.find('%', i + 1)) {
+    if (i + 2 >= l.size() || !std::isxdigit(static_cast<unsigned char>(l[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(l[i + 2])))
+      return "the path holds a '%' that is not a percent-encoding";
+    const char c = static_cast<char>(std::stoi(l.substr(i + 1, 2), nullptr, 16));
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '~')
+      return "the path holds an encoded unreserved character (" + path.substr(i, 3) + "): send it unencoded";
+  }
   if (path.find('\\') != std::string::npos) return "the path holds a backslash";
   const auto segs = split_path(path.substr(1));
   for (std::size_t i = 0; i < segs.size(); ++i) {
@@ -93,6 +106,58 @@ HttpRegistryFacts registry_facts(const std::string& method, const std::string& p
   return r;
 }
 
+namespace {
+
+// RFC 3986 percent-decoding; nullopt for a broken escape.
+std::optional<std::string> percent_decoded(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
+      return std::nullopt;
+    out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+void registry_mount_facts(HttpFacts& f) {
+  if (!f.registry || f.registry->action != "push" || f.method != "POST") return;
+  const std::string& p = f.path;
+  if (p.size() < 15 || p.compare(p.size() - 15, 15, "/blobs/uploads/") != 0) return;
+  auto refuse = [&] { f.registry->action.clear(); };
+  // Go's FormValue reads a form body before the query: the policy never sees it.
+  const auto ct = f.headers.find("content-type");
+  if (ct != f.headers.end()) {
+    const std::string t = lower(ct->second);
+    if (t.rfind("application/x-www-form-urlencoded", 0) == 0 || t.rfind("multipart/form-data", 0) == 0)
+      return refuse();
+  }
+  if (f.query.find_first_of("+;") != std::string::npos) return refuse();
+  int froms = 0;
+  std::size_t b = 0;
+  while (b <= f.query.size() && !f.query.empty()) {
+    const auto e = f.query.find('&', b);
+    const std::string pair = f.query.substr(b, e == std::string::npos ? std::string::npos : e - b);
+    const auto eq = pair.find('=');
+    const auto key = percent_decoded(pair.substr(0, eq));
+    const auto val = percent_decoded(eq == std::string::npos ? "" : pair.substr(eq + 1));
+    if (!key || !val) return refuse();
+    if (*key == "from") {
+      if (++froms > 1) return refuse();
+      f.registry->from = *val;
+    }
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+}
+
 void HttpCommandFacts::describe(FactWriter& out) const {
   out.text("method", facts.method);
   out.text("path", facts.path);
@@ -102,7 +167,8 @@ void HttpCommandFacts::describe(FactWriter& out) const {
   // A table of strings: c.http.registry.action.
   out.map("registry", {{"repository", facts.registry->repository},
                        {"reference", facts.registry->reference},
-                       {"action", facts.registry->action}});
+                       {"action", facts.registry->action},
+                       {"from", facts.registry->from}});
 }
 
 std::string HttpCommandFacts::audit_details() const {
@@ -111,6 +177,7 @@ std::string HttpCommandFacts::audit_details() const {
   if (facts.registry)
     j["registry"] = {{"repository", facts.registry->repository}, {"reference", facts.registry->reference},
                      {"action", facts.registry->action}};
+  if (facts.registry && !facts.registry->from.empty()) j["registry"]["from"] = facts.registry->from;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

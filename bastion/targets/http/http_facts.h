@@ -21,6 +21,9 @@ namespace bastion {
 // Anything else has action "" (policies should refuse it).
 struct HttpRegistryFacts {
   std::string repository, reference, action;
+  // A cross-repository blob mount (POST .../blobs/uploads/?mount=D&from=R):
+  // R, decoded, whose blob the registry reads into `repository`; else "".
+  std::string from;
 };
 
 struct HttpFacts {
@@ -35,6 +38,12 @@ std::string http_request_text(const HttpFacts& f);
 // The registry facts of a request, or an error when the path cannot be a
 // registry API path the policy could reason about.
 HttpRegistryFacts registry_facts(const std::string& method, const std::string& path);
+
+// Fills f.registry->from for a blob upload start, from the query as the
+// registry reads it (decoded; its form values the same). Fail closed: a
+// query or body the policy could read otherwise than the registry (a form
+// body, an undecodable or repeated parameter, '+' or ';') leaves action "".
+void registry_mount_facts(HttpFacts& f);
 
 // A path the policy reads as the upstream would: refused when it holds dot
 // segments, empty segments, or percent-encoded '/', '.', '\\' or '%'

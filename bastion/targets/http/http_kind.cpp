@@ -141,6 +141,7 @@ ParsedCommand HttpKind::parse_command(const std::string&, const std::string& tex
   split_target(target, f.path, f.query);
   const auto reg = options.find("registry");
   if (reg != options.end() && reg->second != "false") f.registry = registry_facts(f.method, f.path);
+  registry_mount_facts(f);
   p.refusal = http_path_problem(f.path);
   p.text = http_request_text(f);
   p.facts = std::make_shared<HttpCommandFacts>(std::move(f));

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace bastion {
 namespace {
@@ -11,6 +12,18 @@ HttpRequestStream& self(http_parser* p) { return *static_cast<HttpRequestStream*
 
 bool same(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// RFC 9110 5.6.2: a field name is a token. Debian's http-parser is built
+// lenient and lets a space through ("Transfer-Encoding : chunked"), which
+// the bastion would neither frame nor drop while a lenient upstream reads it.
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos)
+      return false;
+  return true;
 }
 
 std::string trim(std::string_view v) {
@@ -84,10 +97,16 @@ int HttpRequestStream::check_head() {
   h.method = http_method_str(static_cast<http_method>(parser_.method));
   if (parser_.http_major != 1) return fail("only HTTP/1.x is served");
   if (parser_.method == HTTP_CONNECT) return fail("CONNECT is not served");
+  // TRACE reflects the request upstream receives, held credential included.
+  if (parser_.method == HTTP_TRACE) return fail("TRACE is not served");
   if (parser_.upgrade || h.header("Upgrade")) return fail("protocol upgrades (h2c, websockets) are not served");
   if (h.target.empty() || h.target[0] != '/') return fail("only origin-form request targets (\"/path\") are served");
+  // A fragment is never part of a request target (RFC 9112 3.2); curl would
+  // strip it, so the upstream would get a shorter path than the one decided.
+  if (h.target.find('#') != std::string::npos) return fail("a fragment (#) in the request target");
   int cl = 0, te = 0, host = 0;
   for (auto& [k, v] : h.headers) {
+    if (!is_token(k)) return fail("a header name that is not a token (whitespace or a separator in it)");
     v = trim(v);
     if (same(k, "Content-Length")) ++cl;
     if (same(k, "Transfer-Encoding")) {

@@ -159,6 +159,7 @@ ForwardResult HttpUpstream::perform(const ForwardRequest& req, const BodySource&
     if (!add(hdrs, k + ": " + v)) return ForwardResult{.error = "out of memory"};
   }
   add(hdrs, "Expect:");  // the bastion answered the client's Expect itself
+  add(hdrs, "Accept-Encoding: identity");  // curl does not decode: masks must read the text itself
   if (!accept) add(hdrs, "Accept:");
   // The held credential: a registry token when one was earned, else basic or bearer.
   std::optional<std::string> token;
