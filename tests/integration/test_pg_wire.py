@@ -170,15 +170,33 @@ class PgWireTest(BastionTest):
         self.assertEqual(rows, [("sql", "deny", "DELETE without WHERE would change every row")])
 
     def test_multi_statement_query_with_a_denied_middle(self):
+        # One Query is one implicit transaction on the server: a refusal at
+        # statement 3 sends none of it, so 1 and 2 are not committed either.
         port = self.tunnel()
         r = self.psql(port, "-c", "INSERT INTO scratch VALUES (40) -- one\n; INSERT INTO scratch VALUES (41); "
                                   "DELETE FROM scratch; INSERT INTO scratch VALUES (42)")
         self.assertEqual(r.returncode, 1)
-        self.assertEqual(r.stderr.decode(), "ERROR:  bastion: denied: DELETE without WHERE would change every row\n")
-        self.assertEqual(self.env.pg.scalar("SELECT string_agg(x::text, ',' ORDER BY x) FROM scratch WHERE x >= 40",
-                                            db="shop"), "40,41")
-        self.env.pg.psql("DELETE FROM scratch", db="shop")
-        self.assertEqual([r[:2] for r in self.wire_rows("%INTO scratch VALUES (4%")], [("sql", "mask")] * 2)
+        self.assertEqual(r.stderr.decode(), "ERROR:  bastion: denied: statement 3 of 4: "
+                                            "DELETE without WHERE would change every row\n")
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x >= 40", db="shop"), "0")
+        unrun = "not run: statement 3 of the same message was refused"
+        rows = self.env.audit_eventually(
+            "SELECT text, decision, error FROM commands WHERE text LIKE '%INTO scratch VALUES (4%' ORDER BY id",
+            [("INSERT INTO scratch VALUES (40) -- one", "mask", unrun), ("INSERT INTO scratch VALUES (41)", "mask", unrun)])
+        self.assertEqual(rows, [("INSERT INTO scratch VALUES (40) -- one", "mask", unrun),
+                                ("INSERT INTO scratch VALUES (41)", "mask", unrun)])
+        # Inside the client's transaction block: the refusal leaves the block
+        # as the server has it ('T'), and the client's ROLLBACK undoes it.
+        with self.connect(port) as c:
+            c.execute("INSERT INTO scratch VALUES (43)")
+            with self.assertRaises(psycopg.errors.InsufficientPrivilege) as e:
+                c.execute("INSERT INTO scratch VALUES (44); DELETE FROM scratch")
+            self.assertEqual(e.exception.diag.message_primary,
+                             "bastion: denied: statement 2 of 2: DELETE without WHERE would change every row")
+            self.assertEqual(c.info.transaction_status, psycopg.pq.TransactionStatus.INTRANS)
+            self.assertEqual(c.execute("SELECT string_agg(x::text, ',') FROM scratch WHERE x >= 40").fetchone(), ("43",))
+            c.rollback()
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x >= 40", db="shop"), "0")
 
     def test_syntax_error_answered_like_the_server(self):
         port = self.tunnel()

@@ -203,25 +203,22 @@ bool PgWireExecutor::decide_query(Held& h) {
       s->gate = *res;
     }
     if (finish_decision(*s)) continue;
-    // Statement k is refused: 1..k-1 run as one Query (PostgreSQL's implicit
-    // transaction over them), then the client reads the refusal in the
-    // place of k's answer; nothing after k is sent or decided.
-    const std::string refusal = denied_error(s->gate.refusal);
-    if (h.next == 0) {
-      answer(refusal, true);
-    } else {
-      std::string text;
-      Expect x = expect('Q');
-      for (std::size_t i = 0; i < h.next; ++i) {
-        // A newline before the ';': a statement may end in a -- comment.
-        text += (i ? "\n;\n" : "") + h.stmts[i]->stmt.text;
-        x.stmts.push_back(h.stmts[i]);
-        forget_prepared_if_changed(h.stmts[i]->stmt);
-      }
-      text.push_back('\0');
-      x.synthetic = refusal;  // sent before the server's ReadyForQuery for them
-      forward('Q', text, std::move(x));
+    // Statement k is refused. The server runs one Query as one implicit
+    // transaction (or inside the client's block): an error at k would undo
+    // 1..k-1, so none of the message is sent. 1..k-1 were decided and end
+    // unrun; nothing after k is decided. The client reads the refusal and a
+    // ReadyForQuery with the server's own status ('T' stays 'T': the block
+    // is intact on the server, and the client's ROLLBACK or COMMIT works).
+    const std::size_t n = h.stmts.size();
+    const std::string which = n > 1 ? "statement " + std::to_string(h.next + 1) + " of " + std::to_string(n) + ": " : "";
+    const std::string unrun = "not run: statement " + std::to_string(h.next + 1) + " of the same message was refused";
+    for (std::size_t i = 0; i < h.next; ++i) {
+      WireStatement& r = *h.stmts[i];
+      r.ended = true;
+      gate_.command_ended(r.gate.command_id, failed(unrun));
+      records_.push_back(r.stmt.text + "\n" + unrun + "\n");
     }
+    answer(denied_error(which + s->gate.refusal), true);
     return true;
   }
   Expect x = expect('Q');
