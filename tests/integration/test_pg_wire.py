@@ -438,6 +438,44 @@ class PgWireTest(BastionTest):
         r = self.psql(port, "-A", "-t", "-c", "SELECT 3")
         self.assertEqual(r.stdout.decode(), "3\n")
 
+    def test_suspended_portals_and_copy_pipelining_matched(self):
+        # Execute with a row limit: PortalSuspended, the portal goes on at the
+        # next Execute; one left suspended ends in the audit when the
+        # connection closes. Answers are matched by the one sequencer.
+        port = self.tunnel()
+        c = Raw(port)
+        c.login()
+        c.send(msg(b"P", b"\0SELECT id FROM orders ORDER BY id\0\0\0") + msg(b"B", b"p1\0\0\0\0\0\0\0\0") +
+               msg(b"E", b"p1\0\0\0\0\1") + msg(b"E", b"p1\0\0\0\0\0") + msg(b"S"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"1", b"2", b"D", b"s", b"D", b"C", b"Z"])
+        c.send(msg(b"Q", b"BEGIN\0"))  # the next portal outlives its Sync
+        c.until(b"Z")
+        c.send(msg(b"P", b"\0SELECT name FROM customers ORDER BY id\0\0\0") + msg(b"B", b"p2\0\0\0\0\0\0\0\0") +
+               msg(b"E", b"p2\0\0\0\0\1") + msg(b"S"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"1", b"2", b"D", b"s", b"Z"])
+        # A Query pipelined into the COPY FROM STDIN of another: its answers
+        # could not be matched, so the connection closes, nothing of it run.
+        c.send(msg(b"Q", b"COPY scratch FROM STDIN\0"))
+        out, _ = c.until(b"G")
+        self.assertEqual(out[-1][0], b"G")
+        c.send(msg(b"Q", b"INSERT INTO scratch VALUES (77)\0"))
+        out, _ = c.until(b"Z")
+        self.assertEqual([(m[0], fields(m[1])["C"]) for m in out if m[0] == b"E"], [(b"E", "08P01")])
+        self.assertIsNone(c.read_msg())
+        c.close()
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x = 77", db="shop"), "0")
+        closed = "the connection closed before the statement ended"
+        expected = [("SELECT id FROM orders ORDER BY id", 2, None),
+                    ("SELECT name FROM customers ORDER BY id", 1, closed),
+                    ("COPY scratch FROM STDIN", None, closed),
+                    ("INSERT INTO scratch VALUES (77)", None, "not run: client message 'Q' during COPY FROM STDIN")]
+        rows = self.env.audit_eventually(
+            "SELECT text, rows, error FROM commands WHERE text IN (?, ?, ?, ?) ORDER BY id", expected,
+            args=tuple(e[0] for e in expected))
+        self.assertEqual(rows, expected)
+
     def test_session_that_would_lex_differently_runs_nothing(self):
         port = self.tunnel(self.env.admin_pii)  # dba-admin: code the text hides runs unreviewed
         c = Raw(port)

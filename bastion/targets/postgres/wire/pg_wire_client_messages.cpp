@@ -69,7 +69,7 @@ bool PgWireExecutor::on_client_message(const Message& m) {
         refuse_extended(denied_error("portal \"" + e.portal + "\" was not bound through this connection's Bind messages"));
         return true;
       }
-      Expect x = expect('E');
+      Sent x = sent('E');
       if (it->second) x.stmts.push_back(it->second);  // null: an empty query
       forward('E', m.body, std::move(x));
       return true;
@@ -78,7 +78,7 @@ bool PgWireExecutor::on_client_message(const Message& m) {
       TargetRef r;
       std::string err;
       if (!decode_describe_or_close(m.body, r, err)) return protocol_error(err), false;
-      Expect x = expect('D');
+      Sent x = sent('D');
       if (r.kind == 'P')
         if (const auto it = portals_.find(r.name); it != portals_.end()) x.stmts.push_back(it->second);
       forward('D', m.body, std::move(x));
@@ -90,21 +90,21 @@ bool PgWireExecutor::on_client_message(const Message& m) {
       if (!decode_describe_or_close(m.body, r, err)) return protocol_error(err), false;
       if (r.kind == 'S') prepared_.erase(r.name);
       else portals_.erase(r.name);
-      forward('C', m.body, expect('C'));
+      forward('C', m.body);
       return true;
     }
     case 'S':
       skip_to_sync_ = false;
-      forward('S', m.body, expect('S'));
+      forward('S', m.body);
       return true;
     case 'H':  // Flush: no answer of its own
     case 'd':  // CopyData, CopyDone, CopyFail: part of a COPY FROM STDIN the server started
     case 'c':
     case 'f':
-      forward(m.type, m.body, expect(0));
+      forward(m.type, m.body);
       return true;
     case 'X':
-      forward('X', m.body, expect(0));
+      forward('X', m.body);
       terminated_ = true;
       return false;
     case 'F': {
@@ -163,7 +163,7 @@ void PgWireExecutor::on_query(const std::string& body) {
   std::string sql, err;
   if (!decode_query(body, sql, err)) return protocol_error(err);
   auto stmts = classify_sql(sql);
-  if (stmts.empty()) return forward('Q', body, expect('Q'));  // only comments: EmptyQueryResponse
+  if (stmts.empty()) return forward('Q', body);  // only comments: EmptyQueryResponse
   if (std::any_of(stmts.begin(), stmts.end(), [](const SqlStatement& s) { return s.syntax_error; })) {
     // The server would refuse the whole text without running any of it:
     // refused here, audited as invalid (as the console does), never sent.
@@ -221,7 +221,7 @@ bool PgWireExecutor::decide_query(Held& h) {
     answer(denied_error(which + s->gate.refusal), true);
     return true;
   }
-  Expect x = expect('Q');
+  Sent x = sent('Q');
   for (auto& s : h.stmts) x.stmts.push_back(s), forget_prepared_if_changed(s->stmt);
   forward('Q', h.body, std::move(x));  // every statement allowed: exactly what the client sent
   return true;
@@ -253,10 +253,10 @@ void PgWireExecutor::on_parse(const std::string& body) {
   }
   SqlStatement s = stmts.empty() ? SqlStatement{} : std::move(stmts[0]);
   prepared_[p.name] = std::move(s);
-  Expect x = expect('P');
+  Sent x = sent('P');
   // Forgotten if the server refuses it (a name SQL PREPARE took, say): the
   // server may still hold another statement under it, which is never bound.
-  x.synthetic = p.name;
+  x.prepared = p.name;
   forward('P', body, std::move(x));
 }
 
@@ -273,7 +273,7 @@ bool PgWireExecutor::on_bind(const std::string& body) {
   }
   if (it->second.text.empty()) {  // an empty query: nothing to decide
     portals_[b.portal] = nullptr;
-    forward('B', body, expect('B'));
+    forward('B', body);
     return true;
   }
   std::vector<SqlParam> params;
@@ -318,7 +318,7 @@ bool PgWireExecutor::decide_bind(Held& h) {
     std::string err;
     decode_bind(h.body, b, err);
     portals_[b.portal] = s;
-    forward('B', h.body, expect('B'));
+    forward('B', h.body);
     forget_prepared_if_changed(s->stmt);
     return true;
   }
