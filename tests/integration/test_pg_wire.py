@@ -6,6 +6,7 @@ masked per column, audited and recorded; refusals come back as the server's
 own ErrorResponse and leave the connection usable."""
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -475,6 +476,23 @@ class PgWireTest(BastionTest):
             "SELECT text, rows, error FROM commands WHERE text IN (?, ?, ?, ?) ORDER BY id", expected,
             args=tuple(e[0] for e in expected))
         self.assertEqual(rows, expected)
+
+    def test_notification_payloads_withheld_under_masks(self):
+        # A NOTIFY payload is text no column plan covers: here a trigger
+        # sends a masked column's value to whoever LISTENs.
+        self.env.pg.psql("CREATE FUNCTION leak() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                         "PERFORM pg_notify('jobs', (SELECT ssn FROM customers WHERE id = 1)); RETURN NEW; END $$; "
+                         "CREATE TRIGGER leak AFTER INSERT ON scratch FOR EACH ROW EXECUTE FUNCTION leak()", db="shop")
+        self.addCleanup(lambda: self.env.pg.psql("DROP TRIGGER leak ON scratch; DROP FUNCTION leak(); "
+                                                 "DELETE FROM scratch", db="shop"))
+        notified = 'Asynchronous notification "jobs" {}received from server process with PID N.\n'
+        for key, payload in ((None, ""), (self.env.admin_pii, 'with payload "123-45-6789" ')):
+            port = self.tunnel(key)
+            r = self.psql(port, input=b"LISTEN jobs;\nINSERT INTO scratch VALUES (90);\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(re.sub(r"PID [0-9]+", "PID N", r.stdout.decode()),
+                             "LISTEN\nINSERT 0 1\n" + notified.format(payload))
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x = 90", db="shop"), "2")
 
     def test_session_that_would_lex_differently_runs_nothing(self):
         port = self.tunnel(self.env.admin_pii)  # dba-admin: code the text hides runs unreviewed

@@ -131,6 +131,7 @@ class PgWireExecutor : public Executor {
   bool skip_to_sync_ = false;
   bool standard_strings_ = false;  // as the server reports it (ParameterStatus); off: nothing runs
   bool utf8_ = true;               // client_encoding, as the server reports it; not UTF8: nothing runs
+  bool masks_seen_ = false;        // a decision here carried masks: notification payloads are withheld
   bool closing_ = false;    // finish writing client_out_, then end
   bool terminated_ = false; // the client said Terminate
   bool watching_ = false, output_wanted_ = true;

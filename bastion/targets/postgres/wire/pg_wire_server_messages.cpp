@@ -141,6 +141,20 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed, std
       if (s) end_statement(*s, tag, "");
       break;
     }
+    case 'A': {
+      // A NOTIFY payload is any text (pg_notify('c', ssn), a trigger's, or
+      // another session's) that no column plan covers: withheld once masks
+      // apply in this connection. The channel (the client LISTENed to it by
+      // name) and the sender's pid pass, so the client still wakes up.
+      int32_t pid = 0;
+      std::string channel, payload;
+      if (!decode_notification(m.body, pid, channel, payload, why)) return false;
+      if (masks_seen_ && !payload.empty()) {
+        log_info("notification payload withheld: masks apply in this connection", {{"target", target_.name}});
+        framed = encode_notification(pid, channel, "");
+      }
+      break;
+    }
     case 's':  // PortalSuspended: the portal's statement goes on at its next Execute
       if (Sent* x = answering(); x && x->type == 'E') x->stmts.clear();
       break;
