@@ -294,6 +294,47 @@ class PgWireTest(BastionTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("ERROR:  bastion: denied: COPY ... TO cannot be masked", r.stderr.decode())
 
+    def test_big_copy_in_with_a_slow_server_bounded_memory(self):
+        # The client pushes 256 MiB of COPY data faster than the server takes
+        # it (a trigger sleeps per row): bastiond must not buffer the
+        # difference (libssh reopens a channel's window on every read).
+        self.env.pg.psql("CREATE TABLE bigcopy (t text); GRANT ALL ON bigcopy TO PUBLIC; "
+                         "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
+                         "$$ BEGIN PERFORM pg_sleep(0.002); RETURN NULL; END $$; "
+                         "CREATE TRIGGER slow BEFORE INSERT ON bigcopy FOR EACH ROW EXECUTE FUNCTION slow()", db="shop")
+        self.addCleanup(lambda: self.env.pg.psql("DROP TABLE bigcopy; DROP FUNCTION slow()", db="shop"))
+        port = self.tunnel(self.env.admin_pii)
+        pid = self.env.bastion.proc.pid
+
+        def hwm():
+            with open(f"/proc/{pid}/status") as f:
+                return next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmHWM:"))
+
+        def copy(mib):
+            env = dict(os.environ)
+            env.pop("PGPASSWORD", None)
+            p = subprocess.Popen(["psql", "-X", f"host=127.0.0.1 port={port} dbname=shop user=anything",
+                                  "-c", r"\copy bigcopy FROM STDIN"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            row = b"a" * 65535 + b"\n"
+            chunk = row * 16
+            try:
+                for _ in range(mib):
+                    p.stdin.write(chunk)
+                out, err = p.communicate(timeout=120)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+            self.assertEqual((p.returncode, out, err), (0, b"COPY 0\n", b""))  # the trigger keeps no row
+
+        copy(4)  # warms the session's buffers
+        before = hwm()
+        t0 = time.time()
+        copy(256)
+        msg = f"256 MiB COPY FROM STDIN: VmHWM {before} -> {hwm()} MiB in {time.time() - t0:.1f} s"
+        print(msg)
+        self.assertLess(hwm() - before, 16, msg)
+
     # --- review, cancel -------------------------------------------------------
 
     def test_review_held_then_approved_with_a_notice(self):

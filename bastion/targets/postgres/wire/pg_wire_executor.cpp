@@ -8,7 +8,9 @@
 namespace bastion::pgwire {
 namespace {
 
-constexpr std::size_t kMaxPending = 256 * 1024;  // client bytes waiting for the server, per connection
+// Client bytes waiting for the server, per connection: at least 2 MiB, as
+// the client's input is read only whole (reads_input_whole()).
+constexpr std::size_t kMaxPending = 2 << 20;
 // Client messages awaiting answers: the sequencer closes the connection past
 // kMaxOutstanding; the client is not read past half of it (a client that
 // pipelines without reading its answers waits instead).

@@ -44,6 +44,9 @@ class PgWireExecutor : public Executor {
   ~PgWireExecutor() override;
 
   std::size_t input_capacity() override;
+  // A COPY FROM STDIN faster than the server would otherwise grow libssh's
+  // channel buffer without bound (see Executor::reads_input_whole).
+  bool reads_input_whole() const override { return true; }
   bool write_input(std::string_view data) override;
   void send_eof() override;
   void window_change(int, int) override {}
