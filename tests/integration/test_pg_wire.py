@@ -7,6 +7,7 @@ own ErrorResponse and leave the connection usable."""
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -376,6 +377,64 @@ class PgWireTest(BastionTest):
                 c.execute("SELECT pg_sleep(30)")
             self.assertLess(time.time() - t0, 10)
             self.assertEqual(c.execute("SELECT 2").fetchone(), (2,))
+
+    def wait_running(self, query):
+        """The backend runs `query` (bounded poll of pg_stat_activity)."""
+        end = time.time() + 15
+        while time.time() < end:
+            pid = self.env.pg.scalar(f"SELECT pid FROM pg_stat_activity WHERE query = '{query}' AND state = 'active'",
+                                     db="shop")
+            if pid:
+                return pid
+            time.sleep(0.05)
+        self.fail(f"{query} never ran")
+
+    def test_psql_ctrl_c_cancels_through_the_forward(self):
+        port = self.tunnel(self.env.admin_pii)
+        env = dict(os.environ)
+        env.pop("PGPASSWORD", None)
+        p = subprocess.Popen(["psql", "-X", f"host=127.0.0.1 port={port} dbname=shop user=anything",
+                              "-c", "SELECT pg_sleep(30)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        self.wait_running("SELECT pg_sleep(30)")
+        t0 = time.time()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual((p.returncode, out, err),
+                         (1, b"", b"Cancel request sent\nERROR:  canceling statement due to user request\n"))
+
+    def test_cancel_key_from_another_session_does_nothing(self):
+        # Keys are per SSH session: another user's forward naming this
+        # connection's exact key cancels nothing.
+        port = self.tunnel(self.env.admin_pii)
+        a = Raw(port)
+        msgs, _ = a.login()
+        pid, key = struct.unpack("!ii", next(b for t, b in msgs if t == b"K"))
+        a.send(msg(b"Q", b"SELECT pg_sleep(2)\0"))
+        self.wait_running("SELECT pg_sleep(2)")
+        def cancels(matched):
+            return sum(1 for l in self.env.bastion.log_lines()
+                       if l.get("msg") == "wire cancel request" and l.get("matched") == matched)
+        no, yes = cancels("no"), cancels("yes")
+        other = Raw(self.tunnel(self.env.lead))
+        other.send(struct.pack("!iiii", 16, 80877102, pid, key))
+        self.assertIsNone(other.read_msg())  # answered by closing, as the server does
+        other.close()
+        self.assertEqual((cancels("no"), cancels("yes")), (no + 1, yes))  # read there, no such key in that session
+        out, z = a.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"T", b"D", b"C", b"Z"])
+        # The same key through the connection's own forward does cancel.
+        a.send(msg(b"Q", b"SELECT pg_sleep(30)\0"))
+        self.wait_running("SELECT pg_sleep(30)")
+        own = Raw(port)
+        own.send(struct.pack("!iiii", 16, 80877102, pid, key))
+        self.assertIsNone(own.read_msg())
+        own.close()
+        out, z = a.until(b"Z")
+        self.assertEqual([(m[0], fields(m[1]).get("C")) for m in out if m[0] in (b"E", b"C")], [(b"E", "57014")])
+        a.close()
+        self.assertEqual((cancels("no"), cancels("yes")), (no + 1, yes + 1))
 
     # --- startup and protocol ------------------------------------------------
 
