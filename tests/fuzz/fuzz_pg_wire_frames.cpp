@@ -232,7 +232,7 @@ std::string server_message(char type, uint8_t sel) {
 void events(std::string_view in) {
   ResponseSequencer seq(32);
   std::size_t asked = 0, readies = 0;  // ReadyForQuery the client may get / got
-  uint64_t last_ticket = 0;
+  uint64_t last_ticket = 0, last_settled = 0;
   static const char kTypes[] = "QPBEDCSHFdcfX1234ZTDCIsnGHWdcEtVNAS";
   for (std::size_t i = 0; i + 1 < in.size(); i += 2) {
     const auto op = static_cast<uint8_t>(in[i]);
@@ -270,6 +270,12 @@ void events(std::string_view in) {
     check_whole(out);
     readies += count_ready(out);
     if (readies > asked) fail();
+    // What the proxy retires (statements ended as not run) only grows, and
+    // never covers a message still to be answered.
+    const uint64_t settled = seq.settled();
+    if (settled < last_settled || settled > last_ticket) fail();
+    if (seq.answering() != 0 && settled >= seq.answering()) fail();
+    last_settled = settled;
   }
 }
 

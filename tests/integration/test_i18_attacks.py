@@ -150,7 +150,7 @@ class I18AttackTest(BastionTest):
         out, _ = c.until(b"Z")
         self.assertEqual(data_rows(out), ["****", "****"])
         payloads = [body[4:].split(b"\0")[:2] for t, body in out if t == b"A"]
-        self.assertEqual(payloads, [[b"leak", b"bastion: the payload is withheld because masks apply in this session"]] * 2)
+        self.assertEqual(payloads, [[b"leak", b""]] * 2)  # the channel passes, the payload is emptied
         self.assertNotIn(b"@example", c.seen)
 
     # --- a statement the policy denies, named by Parse (undecided) and run by SQL EXECUTE ---

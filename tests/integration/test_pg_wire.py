@@ -6,6 +6,8 @@ masked per column, audited and recorded; refusals come back as the server's
 own ErrorResponse and leave the connection usable."""
 import json
 import os
+import re
+import signal
 import socket
 import struct
 import subprocess
@@ -170,15 +172,33 @@ class PgWireTest(BastionTest):
         self.assertEqual(rows, [("sql", "deny", "DELETE without WHERE would change every row")])
 
     def test_multi_statement_query_with_a_denied_middle(self):
+        # One Query is one implicit transaction on the server: a refusal at
+        # statement 3 sends none of it, so 1 and 2 are not committed either.
         port = self.tunnel()
         r = self.psql(port, "-c", "INSERT INTO scratch VALUES (40) -- one\n; INSERT INTO scratch VALUES (41); "
                                   "DELETE FROM scratch; INSERT INTO scratch VALUES (42)")
         self.assertEqual(r.returncode, 1)
-        self.assertEqual(r.stderr.decode(), "ERROR:  bastion: denied: DELETE without WHERE would change every row\n")
-        self.assertEqual(self.env.pg.scalar("SELECT string_agg(x::text, ',' ORDER BY x) FROM scratch WHERE x >= 40",
-                                            db="shop"), "40,41")
-        self.env.pg.psql("DELETE FROM scratch", db="shop")
-        self.assertEqual([r[:2] for r in self.wire_rows("%INTO scratch VALUES (4%")], [("sql", "mask")] * 2)
+        self.assertEqual(r.stderr.decode(), "ERROR:  bastion: denied: statement 3 of 4: "
+                                            "DELETE without WHERE would change every row\n")
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x >= 40", db="shop"), "0")
+        unrun = "not run: statement 3 of the same message was refused"
+        rows = self.env.audit_eventually(
+            "SELECT text, decision, error FROM commands WHERE text LIKE '%INTO scratch VALUES (4%' ORDER BY id",
+            [("INSERT INTO scratch VALUES (40) -- one", "mask", unrun), ("INSERT INTO scratch VALUES (41)", "mask", unrun)])
+        self.assertEqual(rows, [("INSERT INTO scratch VALUES (40) -- one", "mask", unrun),
+                                ("INSERT INTO scratch VALUES (41)", "mask", unrun)])
+        # Inside the client's transaction block: the refusal leaves the block
+        # as the server has it ('T'), and the client's ROLLBACK undoes it.
+        with self.connect(port) as c:
+            c.execute("INSERT INTO scratch VALUES (43)")
+            with self.assertRaises(psycopg.errors.InsufficientPrivilege) as e:
+                c.execute("INSERT INTO scratch VALUES (44); DELETE FROM scratch")
+            self.assertEqual(e.exception.diag.message_primary,
+                             "bastion: denied: statement 2 of 2: DELETE without WHERE would change every row")
+            self.assertEqual(c.info.transaction_status, psycopg.pq.TransactionStatus.INTRANS)
+            self.assertEqual(c.execute("SELECT string_agg(x::text, ',') FROM scratch WHERE x >= 40").fetchone(), ("43",))
+            c.rollback()
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x >= 40", db="shop"), "0")
 
     def test_syntax_error_answered_like_the_server(self):
         port = self.tunnel()
@@ -275,6 +295,47 @@ class PgWireTest(BastionTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("ERROR:  bastion: denied: COPY ... TO cannot be masked", r.stderr.decode())
 
+    def test_big_copy_in_with_a_slow_server_bounded_memory(self):
+        # The client pushes 256 MiB of COPY data faster than the server takes
+        # it (a trigger sleeps per row): bastiond must not buffer the
+        # difference (libssh reopens a channel's window on every read).
+        self.env.pg.psql("CREATE TABLE bigcopy (t text); GRANT ALL ON bigcopy TO PUBLIC; "
+                         "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
+                         "$$ BEGIN PERFORM pg_sleep(0.002); RETURN NULL; END $$; "
+                         "CREATE TRIGGER slow BEFORE INSERT ON bigcopy FOR EACH ROW EXECUTE FUNCTION slow()", db="shop")
+        self.addCleanup(lambda: self.env.pg.psql("DROP TABLE bigcopy; DROP FUNCTION slow()", db="shop"))
+        port = self.tunnel(self.env.admin_pii)
+        pid = self.env.bastion.proc.pid
+
+        def hwm():
+            with open(f"/proc/{pid}/status") as f:
+                return next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmHWM:"))
+
+        def copy(mib):
+            env = dict(os.environ)
+            env.pop("PGPASSWORD", None)
+            p = subprocess.Popen(["psql", "-X", f"host=127.0.0.1 port={port} dbname=shop user=anything",
+                                  "-c", r"\copy bigcopy FROM STDIN"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            row = b"a" * 65535 + b"\n"
+            chunk = row * 16
+            try:
+                for _ in range(mib):
+                    p.stdin.write(chunk)
+                out, err = p.communicate(timeout=120)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+            self.assertEqual((p.returncode, out, err), (0, b"COPY 0\n", b""))  # the trigger keeps no row
+
+        copy(4)  # warms the session's buffers
+        before = hwm()
+        t0 = time.time()
+        copy(256)
+        msg = f"256 MiB COPY FROM STDIN: VmHWM {before} -> {hwm()} MiB in {time.time() - t0:.1f} s"
+        print(msg)
+        self.assertLess(hwm() - before, 16, msg)
+
     # --- review, cancel -------------------------------------------------------
 
     def test_review_held_then_approved_with_a_notice(self):
@@ -316,6 +377,64 @@ class PgWireTest(BastionTest):
                 c.execute("SELECT pg_sleep(30)")
             self.assertLess(time.time() - t0, 10)
             self.assertEqual(c.execute("SELECT 2").fetchone(), (2,))
+
+    def wait_running(self, query):
+        """The backend runs `query` (bounded poll of pg_stat_activity)."""
+        end = time.time() + 15
+        while time.time() < end:
+            pid = self.env.pg.scalar(f"SELECT pid FROM pg_stat_activity WHERE query = '{query}' AND state = 'active'",
+                                     db="shop")
+            if pid:
+                return pid
+            time.sleep(0.05)
+        self.fail(f"{query} never ran")
+
+    def test_psql_ctrl_c_cancels_through_the_forward(self):
+        port = self.tunnel(self.env.admin_pii)
+        env = dict(os.environ)
+        env.pop("PGPASSWORD", None)
+        p = subprocess.Popen(["psql", "-X", f"host=127.0.0.1 port={port} dbname=shop user=anything",
+                              "-c", "SELECT pg_sleep(30)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        self.wait_running("SELECT pg_sleep(30)")
+        t0 = time.time()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual((p.returncode, out, err),
+                         (1, b"", b"Cancel request sent\nERROR:  canceling statement due to user request\n"))
+
+    def test_cancel_key_from_another_session_does_nothing(self):
+        # Keys are per SSH session: another user's forward naming this
+        # connection's exact key cancels nothing.
+        port = self.tunnel(self.env.admin_pii)
+        a = Raw(port)
+        msgs, _ = a.login()
+        pid, key = struct.unpack("!ii", next(b for t, b in msgs if t == b"K"))
+        a.send(msg(b"Q", b"SELECT pg_sleep(2)\0"))
+        self.wait_running("SELECT pg_sleep(2)")
+        def cancels(matched):
+            return sum(1 for l in self.env.bastion.log_lines()
+                       if l.get("msg") == "wire cancel request" and l.get("matched") == matched)
+        no, yes = cancels("no"), cancels("yes")
+        other = Raw(self.tunnel(self.env.lead))
+        other.send(struct.pack("!iiii", 16, 80877102, pid, key))
+        self.assertIsNone(other.read_msg())  # answered by closing, as the server does
+        other.close()
+        self.assertEqual((cancels("no"), cancels("yes")), (no + 1, yes))  # read there, no such key in that session
+        out, z = a.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"T", b"D", b"C", b"Z"])
+        # The same key through the connection's own forward does cancel.
+        a.send(msg(b"Q", b"SELECT pg_sleep(30)\0"))
+        self.wait_running("SELECT pg_sleep(30)")
+        own = Raw(port)
+        own.send(struct.pack("!iiii", 16, 80877102, pid, key))
+        self.assertIsNone(own.read_msg())
+        own.close()
+        out, z = a.until(b"Z")
+        self.assertEqual([(m[0], fields(m[1]).get("C")) for m in out if m[0] in (b"E", b"C")], [(b"E", "57014")])
+        a.close()
+        self.assertEqual((cancels("no"), cancels("yes")), (no + 1, yes + 1))
 
     # --- startup and protocol ------------------------------------------------
 
@@ -419,6 +538,61 @@ class PgWireTest(BastionTest):
         # The bastion is still serving.
         r = self.psql(port, "-A", "-t", "-c", "SELECT 3")
         self.assertEqual(r.stdout.decode(), "3\n")
+
+    def test_suspended_portals_and_copy_pipelining_matched(self):
+        # Execute with a row limit: PortalSuspended, the portal goes on at the
+        # next Execute; one left suspended ends in the audit when the
+        # connection closes. Answers are matched by the one sequencer.
+        port = self.tunnel()
+        c = Raw(port)
+        c.login()
+        c.send(msg(b"P", b"\0SELECT id FROM orders ORDER BY id\0\0\0") + msg(b"B", b"p1\0\0\0\0\0\0\0\0") +
+               msg(b"E", b"p1\0\0\0\0\1") + msg(b"E", b"p1\0\0\0\0\0") + msg(b"S"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"1", b"2", b"D", b"s", b"D", b"C", b"Z"])
+        c.send(msg(b"Q", b"BEGIN\0"))  # the next portal outlives its Sync
+        c.until(b"Z")
+        c.send(msg(b"P", b"\0SELECT name FROM customers ORDER BY id\0\0\0") + msg(b"B", b"p2\0\0\0\0\0\0\0\0") +
+               msg(b"E", b"p2\0\0\0\0\1") + msg(b"S"))
+        out, z = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"1", b"2", b"D", b"s", b"Z"])
+        # A Query pipelined into the COPY FROM STDIN of another: its answers
+        # could not be matched, so the connection closes, nothing of it run.
+        c.send(msg(b"Q", b"COPY scratch FROM STDIN\0"))
+        out, _ = c.until(b"G")
+        self.assertEqual(out[-1][0], b"G")
+        c.send(msg(b"Q", b"INSERT INTO scratch VALUES (77)\0"))
+        out, _ = c.until(b"Z")
+        self.assertEqual([(m[0], fields(m[1])["C"]) for m in out if m[0] == b"E"], [(b"E", "08P01")])
+        self.assertIsNone(c.read_msg())
+        c.close()
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x = 77", db="shop"), "0")
+        closed = "the connection closed before the statement ended"
+        expected = [("SELECT id FROM orders ORDER BY id", 2, None),
+                    ("SELECT name FROM customers ORDER BY id", 1, closed),
+                    ("COPY scratch FROM STDIN", None, closed),
+                    ("INSERT INTO scratch VALUES (77)", None, "not run: client message 'Q' during COPY FROM STDIN")]
+        rows = self.env.audit_eventually(
+            "SELECT text, rows, error FROM commands WHERE text IN (?, ?, ?, ?) ORDER BY id", expected,
+            args=tuple(e[0] for e in expected))
+        self.assertEqual(rows, expected)
+
+    def test_notification_payloads_withheld_under_masks(self):
+        # A NOTIFY payload is text no column plan covers: here a trigger
+        # sends a masked column's value to whoever LISTENs.
+        self.env.pg.psql("CREATE FUNCTION leak() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                         "PERFORM pg_notify('jobs', (SELECT ssn FROM customers WHERE id = 1)); RETURN NEW; END $$; "
+                         "CREATE TRIGGER leak AFTER INSERT ON scratch FOR EACH ROW EXECUTE FUNCTION leak()", db="shop")
+        self.addCleanup(lambda: self.env.pg.psql("DROP TRIGGER leak ON scratch; DROP FUNCTION leak(); "
+                                                 "DELETE FROM scratch", db="shop"))
+        notified = 'Asynchronous notification "jobs" {}received from server process with PID N.\n'
+        for key, payload in ((None, ""), (self.env.admin_pii, 'with payload "123-45-6789" ')):
+            port = self.tunnel(key)
+            r = self.psql(port, input=b"LISTEN jobs;\nINSERT INTO scratch VALUES (90);\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(re.sub(r"PID [0-9]+", "PID N", r.stdout.decode()),
+                             "LISTEN\nINSERT 0 1\n" + notified.format(payload))
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x = 90", db="shop"), "2")
 
     def test_session_that_would_lex_differently_runs_nothing(self):
         port = self.tunnel(self.env.admin_pii)  # dba-admin: code the text hides runs unreviewed

@@ -288,6 +288,18 @@ TEST_CASE("pg messages: CommandComplete, ReadyForQuery, ParameterStatus, Backend
   CHECK(value == "psql");
   CHECK(encode_parameter_status(name, value) == frame('S', ss[0].body));
   CHECK_FALSE(decode_parameter_status("a\0b"s, name, value, err));
+  {
+    // NotificationResponse: what LISTEN delivers (pid, channel, payload).
+    int32_t pid = 0;
+    std::string channel, payload;
+    const std::string n = encode_notification(4242, "jobs", "123-45-6789");
+    CHECK(n == "A\0\0\0\x19\0\0\x10\x92jobs\0" "123-45-6789\0"s);
+    REQUIRE(decode_notification(n.substr(5), pid, channel, payload, err));
+    CHECK((pid == 4242 && channel == "jobs" && payload == "123-45-6789"));
+    CHECK_FALSE(decode_notification("\0\0\0\1jobs\0"s, pid, channel, payload, err));
+    CHECK(err == "NotificationResponse without a process id, channel and payload");
+    CHECK_FALSE(decode_notification("\0\0\0\1a\0b\0c"s, pid, channel, payload, err));
+  }
 
   int32_t pid = 0, key = 0;
   const auto ks = of_type(kSimpleServer, false, 'K');

@@ -230,6 +230,29 @@ TEST_CASE("pg sequencer: a refusal the server would have skipped after its own e
   CHECK(r.seq.idle());
 }
 
+TEST_CASE("pg sequencer: settled() names what is done, skipped messages included", "[pgwire]") {
+  Rig r;
+  CHECK(r.seq.settled() == 0);
+  const uint64_t p1 = r.fwd('P');
+  const uint64_t b1 = r.fwd('B');
+  r.fwd('E');
+  const uint64_t b2 = r.fwd('B');  // skipped by the server after E1 fails
+  const uint64_t e2 = r.fwd('E');
+  const uint64_t s1 = r.fwd('S');
+  CHECK(r.seq.settled() == p1 - 1);
+  r.all({S('1')});
+  CHECK(r.seq.settled() == p1);
+  r.all({S('2')});
+  CHECK(r.seq.settled() == b1);
+  r.all({encode_error(make_fields("ERROR", "22012", "division by zero"))});
+  CHECK(r.seq.settled() == e2);  // B2 and E2 will never be answered
+  CHECK(b2 < e2);
+  r.all({kZI});
+  CHECK(r.seq.settled() == s1);
+  const uint64_t h = r.fwd('H');  // never answered
+  CHECK(r.seq.settled() == h);
+}
+
 TEST_CASE("pg sequencer: a Query split by the proxy ends with its refusal and the server's status", "[pgwire]") {
   Rig r;
   // "BEGIN; INSERT ...; DROP TABLE t" with DROP refused: the proxy forwards

@@ -19,7 +19,7 @@ constexpr std::array kPure = std::to_array<std::string_view>({
     "ceil", "ceiling", "char_length", "character_length", "chr", "clock_timestamp", "coalesce",
     "col_description", "concat",
     "concat_ws", "corr", "count", "covar_pop", "covar_samp", "current_database", "current_date",
-    "current_schema", "current_time",
+    "current_schema", "current_schemas", "current_time",
     "current_timestamp", "date_bin", "date_part", "date_trunc", "decode", "degrees", "dense_rank", "div",
     "encode", "every", "exp", "extract", "first_value", "floor", "format", "format_type", "gcd",
     "gen_random_uuid", "generate_series",

@@ -78,7 +78,7 @@ bool PgWireExecutor::on_client_message(const Message& m) {
         refuse_extended(denied_error("portal \"" + e.portal + "\" was not bound through this connection's Bind messages"));
         return true;
       }
-      Expect x = expect('E');
+      Sent x = sent('E');
       if (it->second) x.stmts.push_back(it->second);  // null: an empty query
       forward('E', m.body, std::move(x));
       return true;
@@ -87,7 +87,7 @@ bool PgWireExecutor::on_client_message(const Message& m) {
       TargetRef r;
       std::string err;
       if (!decode_describe_or_close(m.body, r, err)) return protocol_error(err), false;
-      Expect x = expect('D');
+      Sent x = sent('D');
       if (r.kind == 'P')
         if (const auto it = portals_.find(r.name); it != portals_.end()) x.stmts.push_back(it->second);
       forward('D', m.body, std::move(x));
@@ -99,22 +99,22 @@ bool PgWireExecutor::on_client_message(const Message& m) {
       if (!decode_describe_or_close(m.body, r, err)) return protocol_error(err), false;
       if (r.kind == 'S') prepared_.erase(r.name);
       else portals_.erase(r.name);
-      forward('C', m.body, expect('C'));
+      forward('C', m.body);
       return true;
     }
     case 'S':
       skip_to_sync_ = false;
       ++syncs_;
-      forward('S', m.body, expect('S'));
+      forward('S', m.body);
       return true;
     case 'H':  // Flush: no answer of its own
     case 'd':  // CopyData, CopyDone, CopyFail: part of a COPY FROM STDIN the server started
     case 'c':
     case 'f':
-      forward(m.type, m.body, expect(0));
+      forward(m.type, m.body);
       return true;
     case 'X':
-      forward('X', m.body, expect(0));
+      forward('X', m.body);
       terminated_ = true;
       return false;
     case 'F': {
@@ -158,6 +158,7 @@ PgWireExecutor::StmtPtr PgWireExecutor::decide(SqlStatement stmt, std::vector<Sq
 }
 
 bool PgWireExecutor::finish_decision(WireStatement& s) {
+  if (s.gate.decision.masks()) masks_seen_ = true;
   if (s.gate.decision.allowed()) {
     const std::string why = prepare_masks(s, gate_.mask_key());
     if (why.empty()) {
@@ -177,7 +178,7 @@ void PgWireExecutor::on_query(const std::string& body) {
   std::string sql, err;
   if (!decode_query(body, sql, err)) return protocol_error(err);
   auto stmts = classify_sql(sql);
-  if (stmts.empty()) return forward('Q', body, expect('Q'));  // only comments: EmptyQueryResponse
+  if (stmts.empty()) return forward('Q', body);  // only comments: EmptyQueryResponse
   if (std::any_of(stmts.begin(), stmts.end(), [](const SqlStatement& s) { return s.syntax_error; })) {
     // The server would refuse the whole text without running any of it:
     // refused here, audited as invalid (as the console does), never sent.
@@ -217,28 +218,25 @@ bool PgWireExecutor::decide_query(Held& h) {
       s->gate = *res;
     }
     if (finish_decision(*s)) continue;
-    // Statement k is refused: 1..k-1 run as one Query (PostgreSQL's implicit
-    // transaction over them), then the client reads the refusal in the
-    // place of k's answer; nothing after k is sent or decided.
-    const std::string refusal = denied_error(s->gate.refusal);
-    if (h.next == 0) {
-      answer(refusal, true);
-    } else {
-      std::string text;
-      Expect x = expect('Q');
-      for (std::size_t i = 0; i < h.next; ++i) {
-        // A newline before the ';': a statement may end in a -- comment.
-        text += (i ? "\n;\n" : "") + h.stmts[i]->stmt.text;
-        x.stmts.push_back(h.stmts[i]);
-        forget_prepared_if_changed(h.stmts[i]->stmt);
-      }
-      text.push_back('\0');
-      x.synthetic = refusal;  // sent before the server's ReadyForQuery for them
-      forward('Q', text, std::move(x));
+    // Statement k is refused. The server runs one Query as one implicit
+    // transaction (or inside the client's block): an error at k would undo
+    // 1..k-1, so none of the message is sent. 1..k-1 were decided and end
+    // unrun; nothing after k is decided. The client reads the refusal and a
+    // ReadyForQuery with the server's own status ('T' stays 'T': the block
+    // is intact on the server, and the client's ROLLBACK or COMMIT works).
+    const std::size_t n = h.stmts.size();
+    const std::string which = n > 1 ? "statement " + std::to_string(h.next + 1) + " of " + std::to_string(n) + ": " : "";
+    const std::string unrun = "not run: statement " + std::to_string(h.next + 1) + " of the same message was refused";
+    for (std::size_t i = 0; i < h.next; ++i) {
+      WireStatement& r = *h.stmts[i];
+      r.ended = true;
+      gate_.command_ended(r.gate.command_id, failed(unrun));
+      records_.push_back(r.stmt.text + "\n" + unrun + "\n");
     }
+    answer(denied_error(which + s->gate.refusal), true);
     return true;
   }
-  Expect x = expect('Q');
+  Sent x = sent('Q');
   for (auto& s : h.stmts) x.stmts.push_back(s), forget_prepared_if_changed(s->stmt);
   forward('Q', h.body, std::move(x));  // every statement allowed: exactly what the client sent
   return true;
@@ -274,10 +272,10 @@ void PgWireExecutor::on_parse(const std::string& body) {
   auto& pending = parse_pending_[p.name];
   ++pending.first;
   pending.second = syncs_;
-  Expect x = expect('P');
+  Sent x = sent('P');
   // Forgotten if the server refuses it (a name SQL PREPARE took, say): the
   // server may still hold another statement under it, which is never bound.
-  x.synthetic = p.name;
+  x.prepared = p.name;
   forward('P', body, std::move(x));
 }
 
@@ -300,7 +298,7 @@ bool PgWireExecutor::on_bind(const std::string& body) {
   }
   if (it->second.text.empty()) {  // an empty query: nothing to decide
     portals_[b.portal] = nullptr;
-    forward('B', body, expect('B'));
+    forward('B', body);
     return true;
   }
   std::vector<SqlParam> params;
@@ -346,7 +344,7 @@ bool PgWireExecutor::decide_bind(Held& h) {
     decode_bind(h.body, b, err);
     forget_prepared_if_changed(s->stmt);  // before this Bind's own portal is known
     portals_[b.portal] = s;
-    forward('B', h.body, expect('B'));
+    forward('B', h.body);
     return true;
   }
   refuse_extended(denied_error(s->gate.refusal));

@@ -8,7 +8,13 @@
 namespace bastion::pgwire {
 namespace {
 
-constexpr std::size_t kMaxPending = 256 * 1024;  // client bytes waiting for the server, per connection
+// Client bytes waiting for the server, per connection: at least 2 MiB, as
+// the client's input is read only whole (reads_input_whole()).
+constexpr std::size_t kMaxPending = 2 << 20;
+// Client messages awaiting answers: the sequencer closes the connection past
+// kMaxOutstanding; the client is not read past half of it (a client that
+// pipelines without reading its answers waits instead).
+constexpr std::size_t kMaxOutstanding = 1 << 16;
 
 FramerLimits client_limits() {
   FramerLimits l;
@@ -29,13 +35,14 @@ FramerLimits server_limits() {
 PgWireExecutor::PgWireExecutor(const TargetConfig& t, const PostgresCredential& cred, CommandGate& gate,
                                CancelKeys& keys, Watch watch)
     : target_(t), cred_(cred), gate_(gate), keys_(keys), watch_(std::move(watch)),
-      from_client_(true, client_limits()), from_server_(false, server_limits()) {}
+      from_client_(true, client_limits()), from_server_(false, server_limits()), seq_(kMaxOutstanding) {}
 
 PgWireExecutor::~PgWireExecutor() { close(); }
 
 std::size_t PgWireExecutor::input_capacity() {
   if (up_ && !to_server_.empty()) up_->write(to_server_);
   if (closing_ || terminated_) return 0;
+  if (seq_.outstanding() >= kMaxOutstanding / 2) return 0;
   const std::size_t used = std::max(to_server_.size(), from_client_.buffered());
   // A message longer than the pending bound is still read whole: the
   // framer accepted its length (at most the message limit) already.
@@ -162,30 +169,26 @@ void PgWireExecutor::protocol_error(const std::string& message) {
   fatal("08P01", "bastion: invalid frontend message: " + message);
 }
 
-void PgWireExecutor::forward(char type, std::string_view body, Expect e) {
+void PgWireExecutor::forward(char type, std::string_view body, Sent x) {
+  const uint64_t ticket = seq_.forwarded(type);
+  if (!ticket) {
+    // Answers to it could not be matched for certain: nothing is sent.
+    for (auto& s : x.stmts) end_statement(*s, "", "not run: " + seq_.error());
+    return protocol_error(seq_.error());
+  }
   to_server_ += frame(type, body);
-  if (e.type) expect_.push_back(std::move(e));
+  if (x.type) sent_.emplace(ticket, std::move(x));
 }
 
 void PgWireExecutor::answer(std::string framed, bool ready) {
-  Expect e = expect('!');
-  e.synthetic = std::move(framed);
-  e.ready = ready;
-  expect_.push_back(std::move(e));
+  if (!seq_.synthetic(std::move(framed), ready))
+    return protocol_error(seq_.error().empty() ? "the bastion's answer is not whole messages" : seq_.error());
   flush_due();
 }
 
 void PgWireExecutor::refuse_extended(const std::string& framed_error) {
   answer(framed_error, false);
   skip_to_sync_ = true;  // the client's next messages up to Sync are dropped, as the server would
-}
-
-void PgWireExecutor::flush_due() {
-  while (!expect_.empty() && expect_.front().type == '!') {
-    Expect& e = expect_.front();
-    to_client(std::move(e.synthetic) + (e.ready ? encode_ready_for_query(tx_status_) : ""));
-    expect_.pop_front();
-  }
 }
 
 bool PgWireExecutor::pump_output(OutputWriter& out, std::size_t budget) {
@@ -219,9 +222,13 @@ void PgWireExecutor::close() {
       if (s->review) s->review->withdraw();
     held_.reset();
   }
-  for (auto& e : expect_)
-    for (auto& s : e.stmts) end_statement(*s, "", "the connection closed before the statement ended");
-  expect_.clear();
+  const std::string closed = "the connection closed before the statement ended";
+  for (auto& [ticket, x] : sent_)
+    if (x.type != 'D')
+      for (auto& s : x.stmts) end_statement(*s, "", closed);
+  sent_.clear();
+  for (auto& [name, s] : portals_)  // bound, or suspended, and never finished
+    if (s && s->started > 0) end_statement(*s, "", closed);
   if (up_ && watching_ && watch_) watch_(up_->socket(), false);
   watching_ = false;
   up_.reset();

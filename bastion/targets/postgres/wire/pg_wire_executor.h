@@ -11,11 +11,11 @@
 // (answers matched, masked, audited), pg_wire_startup (what a
 // StartupMessage may ask), pg_wire_upstream (the raw upstream leg),
 // pg_wire_cancel_keys (CancelRequest), pg_wire_statement (one statement's
-// masks and summary). It matches answers itself (Expect, below) rather
-// than with ResponseSequencer: it also needs the statement each answer
-// belongs to, and replaces a partial Query's ReadyForQuery.
+// masks and summary). Answers are matched to the client messages they
+// answer by ResponseSequencer (pg_wire_sequencer: the one matching logic,
+// unit-tested and fuzzed); the executor keeps, per forwarded ticket, the
+// statements those answers belong to.
 #pragma once
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +29,7 @@
 #include "targets/postgres/postgres_settings.h"
 #include "targets/postgres/wire/pg_wire_cancel_keys.h"
 #include "targets/postgres/wire/pg_wire_framer.h"
+#include "targets/postgres/wire/pg_wire_sequencer.h"
 #include "targets/postgres/wire/pg_wire_statement.h"
 #include "targets/postgres/wire/pg_wire_upstream.h"
 #include "targets/target.h"
@@ -44,6 +45,9 @@ class PgWireExecutor : public Executor {
   ~PgWireExecutor() override;
 
   std::size_t input_capacity() override;
+  // A COPY FROM STDIN faster than the server would otherwise grow libssh's
+  // channel buffer without bound (see Executor::reads_input_whole).
+  bool reads_input_whole() const override { return true; }
   bool write_input(std::string_view data) override;
   void send_eof() override;
   void window_change(int, int) override {}
@@ -57,17 +61,18 @@ class PgWireExecutor : public Executor {
 
  private:
   using StmtPtr = std::shared_ptr<WireStatement>;
-  // One answer the server (or the bastion in its place) owes the client, in order.
-  struct Expect {
-    char type = 0;  // the client message: 'Q','P','B','E','D','C','S'; '!' a synthetic answer
-    std::deque<StmtPtr> stmts;  // Q: the statements forwarded; E/D: the portal's statement
-    std::string synthetic;      // '!': framed messages the bastion sends in the server's place
-    bool ready = false;         // '!': followed by ReadyForQuery (simple protocol)
+  // What the executor tracks about a forwarded message until the sequencer
+  // says it is settled (answered in full, or skipped by the server).
+  struct Sent {
+    char type = 0;               // 'Q', 'P', 'E' or 'D'
+    std::vector<StmtPtr> stmts;  // Q: the statements; E/D: the portal's statement
+    std::string prepared;        // P: the name, forgotten unless ParseComplete comes
+    bool parse_ok = false;
   };
-  static Expect expect(char type) {
-    Expect e;
-    e.type = type;
-    return e;
+  static Sent sent(char type) {
+    Sent x;
+    x.type = type;
+    return x;
   }
   // A message the client sent that waits for a held statement's decision.
   struct Held {
@@ -89,7 +94,8 @@ class PgWireExecutor : public Executor {
   void on_parse(const std::string& body);
   bool on_bind(const std::string& body);
   bool decide_bind(Held& h);
-  void forward(char type, std::string_view body, Expect e);
+  void forward(char type, std::string_view body, Sent x);
+  void forward(char type, std::string_view body) { forward(type, body, Sent()); }
   void answer(std::string framed, bool ready);  // in the server's place, in order
   void refuse_extended(const std::string& framed_error);  // then skip to Sync
   void protocol_error(const std::string& message);        // 08P01, then close
@@ -101,9 +107,11 @@ class PgWireExecutor : public Executor {
   void forget_prepared_if_changed(const SqlStatement& s);
   // Relay phase: server messages.
   bool read_upstream(std::size_t budget);
-  bool on_server_message(const Message& m, std::string framed);
-  StmtPtr current() const;
-  void flush_due();
+  bool on_server_message(const Message& m, std::string framed, std::string& why);
+  Sent* answering();
+  StmtPtr current();
+  void retire();  // ends what the sequencer settled: statements that did not run, failed Parses
+  void flush_due() { to_client(seq_.take_due()); }
   void to_client(std::string bytes) { client_out_ += bytes; }
 
   const TargetConfig& target_;
@@ -119,7 +127,8 @@ class PgWireExecutor : public Executor {
   std::optional<std::pair<int32_t, int32_t>> key_;
   std::string client_out_;  // for the client, written at the next pump
   std::string to_server_;   // for the server, written as its socket takes it
-  std::deque<Expect> expect_;
+  ResponseSequencer seq_;
+  std::map<uint64_t, Sent> sent_;  // ticket -> statements its answers belong to
   std::map<std::string, SqlStatement> prepared_;  // Parse: statement name -> what it is
   std::map<std::string, StmtPtr> portals_;         // Bind: portal -> its decided statement
   // Names Parse gave statements the server holds undecided (decided only at
@@ -134,10 +143,9 @@ class PgWireExecutor : public Executor {
   bool under_masks_ = false;  // a statement here ran under masks: notification payloads withheld
   std::optional<Held> held_;
   bool skip_to_sync_ = false;
-  bool error_in_batch_ = false;  // the server reported an error since the last ReadyForQuery
-  char tx_status_ = 'I';
   bool standard_strings_ = false;  // as the server reports it (ParameterStatus); off: nothing runs
   bool utf8_ = true;               // client_encoding, as the server reports it; not UTF8: nothing runs
+  bool masks_seen_ = false;        // a decision here carried masks: notification payloads are withheld
   bool closing_ = false;    // finish writing client_out_, then end
   bool terminated_ = false; // the client said Terminate
   bool watching_ = false, output_wanted_ = true;

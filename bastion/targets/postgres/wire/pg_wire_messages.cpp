@@ -426,6 +426,21 @@ bool decode_parameter_status(std::string_view body, std::string& name, std::stri
   return finish(r, "ParameterStatus", err);
 }
 
+std::string encode_notification(int32_t pid, std::string_view channel, std::string_view payload) {
+  std::string body;
+  put32(body, static_cast<uint32_t>(pid));
+  put_cstr(body, channel);
+  put_cstr(body, payload);
+  return frame('A', body);
+}
+bool decode_notification(std::string_view body, int32_t& pid, std::string& channel, std::string& payload,
+                         std::string& err) {
+  Reader r(body);
+  if (!r.i32(pid) || !r.cstr(channel) || !r.cstr(payload))
+    return fail(err, "NotificationResponse without a process id, channel and payload");
+  return finish(r, "NotificationResponse", err);
+}
+
 std::string encode_backend_key_data(int32_t pid, int32_t key) {
   std::string body;
   put32(body, static_cast<uint32_t>(pid));

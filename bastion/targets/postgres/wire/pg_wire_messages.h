@@ -114,6 +114,9 @@ std::string encode_ready_for_query(char status);
 std::string encode_auth_ok();  // 'R' 0
 std::string encode_parameter_status(std::string_view name, std::string_view value);  // 'S'
 bool decode_parameter_status(std::string_view body, std::string& name, std::string& value, std::string& err);
+std::string encode_notification(int32_t pid, std::string_view channel, std::string_view payload);  // 'A'
+bool decode_notification(std::string_view body, int32_t& pid, std::string& channel, std::string& payload,
+                         std::string& err);
 std::string encode_backend_key_data(int32_t pid, int32_t key);  // 'K'
 bool decode_backend_key_data(std::string_view body, int32_t& pid, int32_t& key, std::string& err);
 std::string encode_ssl_refused();  // the single byte 'N' (also the answer to a GSSENCRequest)

@@ -160,6 +160,11 @@ uint64_t ResponseSequencer::answering() const {
   return 0;
 }
 
+uint64_t ResponseSequencer::settled() const {
+  const uint64_t head = answering();
+  return head ? head - 1 : next_ticket_ - 1;
+}
+
 uint32_t ResponseSequencer::answering_part() const {
   for (const Entry& e : q_)
     if (e.kind == Kind::message) return e.part;

@@ -80,6 +80,10 @@ class ResponseSequencer {
   // The ticket of the message the server's next non-asynchronous message
   // answers (0 when none): call before on_server_message.
   uint64_t answering() const;
+  // Every ticket up to this one is done: answered in full, or never to be
+  // (the server skipped it after an error; a message with no answer). The
+  // proxy ends what it tracked for those (statements that did not run).
+  uint64_t settled() const;
   // Which statement of a Query the next answer belongs to (0-based: the
   // CommandComplete / EmptyQueryResponse answered for it so far), so the
   // proxy attaches rows to the statement it decided. 0 for other messages.

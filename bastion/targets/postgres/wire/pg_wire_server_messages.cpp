@@ -44,11 +44,36 @@ bool validated_setting(const std::string& name) {
 
 // ---- server messages ----
 
-PgWireExecutor::StmtPtr PgWireExecutor::current() const {
-  if (expect_.empty()) return nullptr;
-  const Expect& e = expect_.front();
-  if ((e.type == 'Q' || e.type == 'E' || e.type == 'D') && !e.stmts.empty()) return e.stmts.front();
-  return nullptr;
+PgWireExecutor::Sent* PgWireExecutor::answering() {
+  const auto it = sent_.find(seq_.answering());
+  return it == sent_.end() ? nullptr : &it->second;
+}
+
+// The statement the server's next answer belongs to.
+PgWireExecutor::StmtPtr PgWireExecutor::current() {
+  const Sent* x = answering();
+  if (!x || x->stmts.empty()) return nullptr;
+  if (x->type == 'Q') {
+    const std::size_t part = seq_.answering_part();
+    return part < x->stmts.size() ? x->stmts[part] : nullptr;
+  }
+  return x->type == 'E' || x->type == 'D' ? x->stmts.front() : nullptr;
+}
+
+void PgWireExecutor::retire() {
+  const uint64_t done = seq_.settled();
+  while (!sent_.empty() && sent_.begin()->first <= done) {
+    Sent& x = sent_.begin()->second;
+    if (x.type == 'P') {
+      if (!x.parse_ok) prepared_.erase(x.prepared);
+      parse_answered(x.prepared);  // answered or skipped: a later Bind may use the name
+    }
+    // A Describe's statement runs (or not) with its Execute.
+    if (x.type != 'D')
+      for (auto& s : x.stmts)
+        end_statement(*s, "", x.type == 'Q' ? "not run: an earlier statement failed" : "not run: an earlier message failed");
+    sent_.erase(sent_.begin());
+  }
 }
 
 void PgWireExecutor::end_statement(WireStatement& s, const std::string& tag, const std::string& error) {
@@ -65,36 +90,12 @@ void PgWireExecutor::end_statement(WireStatement& s, const std::string& tag, con
   records_.push_back(s.stmt.text + "\n" + summary(s, tag, error, ms) + "\n");
 }
 
-bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
-  std::string err;
-  auto pop_front_if = [&](char type) {
-    if (expect_.empty() || expect_.front().type != type) return false;
-    expect_.pop_front();
-    return true;
-  };
+bool PgWireExecutor::on_server_message(const Message& m, std::string framed, std::string& why) {
+  const StmtPtr s = current();
   switch (m.type) {
-    case 'Z': {
-      if (!decode_ready_for_query(m.body, tx_status_, err)) return false;
-      std::string before;
-      while (!expect_.empty()) {
-        Expect e = std::move(expect_.front());
-        expect_.pop_front();
-        for (auto& s : e.stmts) end_statement(*s, "", "not run: an earlier statement failed");
-        if (e.type == 'P') prepared_.erase(e.synthetic), parse_answered(e.synthetic);  // never answered
-        if (e.type == 'Q' || e.type == 'S') {
-          if (!error_in_batch_) before = std::move(e.synthetic);
-          break;
-        }
-      }
-      error_in_batch_ = false;
-      to_client(before + framed);
-      flush_due();
-      return true;
-    }
     case 'E': {
       Fields f;
-      if (!decode_fields(m.body, f, err)) return false;
-      const StmtPtr s = current();
+      if (!decode_fields(m.body, f, why)) return false;
       const std::string code = field_text(f, 'C');
       if (s && s->withhold_messages) {
         log_info("sql message withheld: the statement reads masked columns",
@@ -103,43 +104,20 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
         framed = encode_error(f);
       }
       if (s) end_statement(*s, "", code + ": " + field_text(f, 'M'));
-      error_in_batch_ = true;
-      if (!expect_.empty() && expect_.front().type != 'Q') {
-        // Extended protocol: the server skips to Sync; what it skips is answered by nothing.
-        while (!expect_.empty() && expect_.front().type != 'S' && expect_.front().type != 'Q') {
-          Expect& e = expect_.front();
-          if (e.type == 'P') {
-            const auto it = prepared_.find(e.synthetic);
-            if (it != prepared_.end()) prepared_.erase(it);
-            parse_answered(e.synthetic);
-          }
-          for (auto& st : e.stmts) end_statement(*st, "", "not run: an earlier message failed");
-          expect_.pop_front();
-        }
-      } else if (!expect_.empty()) {
-        // Simple protocol: the rest of the message is not run.
-        auto& q = expect_.front().stmts;
-        for (auto& st : q) end_statement(*st, "", "not run: an earlier statement failed");
-        q.clear();
-      }
-      to_client(std::move(framed));
-      return true;
+      break;
     }
     case 'N': {
-      const StmtPtr s = current();
       if (s && s->withhold_messages) {
         Fields f;
-        if (!decode_fields(m.body, f, err)) return false;
+        if (!decode_fields(m.body, f, why)) return false;
         framed = encode_notice(redacted(f, "notice"));
       }
-      to_client(std::move(framed));
-      return true;
+      break;
     }
     case 'T': {
-      const StmtPtr s = current();
       if (s && s->masks_anything()) {
         std::vector<FieldDescription> fields;
-        if (!decode_row_description(m.body, fields, err)) return false;
+        if (!decode_row_description(m.body, fields, why)) return false;
         if (!catalog_ && !catalog_failed_ && s->masker) {
           std::string cerr;
           PgConnectOptions o;
@@ -148,19 +126,16 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
           catalog_failed_ = !catalog_;
           if (!catalog_) log_warn("catalog connection failed: every column is masked", {{"error", cerr}});
         }
-        const std::string why = plan_result(*s, fields, catalog_.get());
-        if (!why.empty()) {
-          end_statement(*s, "", why);
-          fatal("42501", "bastion: denied: " + why);
+        const std::string refusal = plan_result(*s, fields, catalog_.get());
+        if (!refusal.empty()) {
+          end_statement(*s, "", refusal);
+          fatal("42501", "bastion: denied: " + refusal);
           return true;
         }
       }
-      if (!expect_.empty() && expect_.front().type == 'D') expect_.pop_front();
-      to_client(std::move(framed));
-      return true;
+      break;
     }
     case 'D': {
-      const StmtPtr s = current();
       if (s) ++s->rows;
       if (s && s->masks_anything()) {
         std::string masked;
@@ -171,55 +146,52 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed) {
         }
         framed = std::move(masked);
       }
-      to_client(std::move(framed));
-      return true;
+      break;
     }
     case 'C':
     case 'I': {
       std::string tag;
-      if (m.type == 'C' && !decode_command_complete(m.body, tag, err)) return false;
-      if (const StmtPtr s = current()) end_statement(*s, tag, "");
-      if (!expect_.empty() && expect_.front().type == 'Q' && !expect_.front().stmts.empty())
-        expect_.front().stmts.pop_front();
-      else if (!expect_.empty() && expect_.front().type == 'E')
-        expect_.pop_front();
-      to_client(std::move(framed));
-      flush_due();
-      return true;
+      if (m.type == 'C' && !decode_command_complete(m.body, tag, why)) return false;
+      if (s) end_statement(*s, tag, "");
+      break;
     }
+    case 'A': {
+      // A NOTIFY payload is any text (pg_notify('c', ssn), a trigger's, or
+      // another session's) that no column plan covers: withheld once masks
+      // apply in this connection. The channel (the client LISTENed to it by
+      // name) and the sender's pid pass, so the client still wakes up.
+      int32_t pid = 0;
+      std::string channel, payload;
+      if (!decode_notification(m.body, pid, channel, payload, why)) return false;
+      if ((masks_seen_ || under_masks_) && !payload.empty()) {
+        log_info("notification payload withheld: masks apply in this connection", {{"target", target_.name}});
+        framed = encode_notification(pid, channel, "");
+      }
+      break;
+    }
+    case 's':  // PortalSuspended: the portal's statement goes on at its next Execute
+      if (Sent* x = answering(); x && x->type == 'E') x->stmts.clear();
+      break;
+    case '1':
+      if (Sent* x = answering(); x && x->type == 'P') x->parse_ok = true;
+      break;
     case 'S': {
       std::string name, value;
-      if (!decode_parameter_status(m.body, name, value, err)) return false;
+      if (!decode_parameter_status(m.body, name, value, why)) return false;
       if (name == "standard_conforming_strings") standard_strings_ = value == "on";
       if (name == "client_encoding") utf8_ = is_utf8_name(value);
       // set_config('application_name', email, false) reports a value any
       // statement read: under masks only settings the server validates pass.
-      if (under_masks_ && !validated_setting(name))
+      if ((masks_seen_ || under_masks_) && !validated_setting(name))
         framed = encode_parameter_status(name, "bastion: withheld because masks apply in this session");
       break;
     }
-    case 'A': {
-      // NotificationResponse: pg_notify's payload can be any value a
-      // statement read (pg_notify('c', email)), past every column plan.
-      if (!under_masks_) break;
-      const auto channel_end = m.body.find('\0', 4);
-      if (m.body.size() < 4 || channel_end == std::string::npos) return false;
-      framed = frame('A', m.body.substr(0, channel_end + 1) +
-                              std::string("bastion: the payload is withheld because masks apply in this session") + '\0');
-      break;
-    }
-    case 's': pop_front_if('E'); break;
-    case '1':
-      if (!expect_.empty() && expect_.front().type == 'P') parse_answered(expect_.front().synthetic);
-      pop_front_if('P');
-      break;
-    case '2': pop_front_if('B'); break;
-    case '3': pop_front_if('C'); break;
-    case 'n': pop_front_if('D'); break;
-    default: break;  // ParameterDescription, COPY, notifications, parameter status: as they are
+    default: break;  // the sequencer checks the rest
   }
-  to_client(std::move(framed));
-  flush_due();
+  std::string out;
+  if (!seq_.on_server_message(m.type, framed, out, why)) return false;
+  to_client(std::move(out));
+  retire();
   return true;
 }
 
@@ -242,8 +214,9 @@ bool PgWireExecutor::read_upstream(std::size_t budget) {
     const Framer::Status st = from_server_.next(m);
     if (st == Framer::Status::more) break;
     std::string framed = st == Framer::Status::message ? frame(m.type, m.body) : "";
-    if (st == Framer::Status::error || !on_server_message(m, std::move(framed))) {
-      log_warn("wire: the server's message was not understood", {{"target", target_.name}, {"error", from_server_.error()}});
+    std::string why = from_server_.error();
+    if (st == Framer::Status::error || !on_server_message(m, std::move(framed), why)) {
+      log_warn("wire: the server's message was not understood", {{"target", target_.name}, {"error", why}});
       fatal("08P01", "bastion: the server sent a message the bastion cannot relay");
       break;
     }
