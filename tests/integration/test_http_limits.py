@@ -142,6 +142,25 @@ class HttpLimitsTest(BastionTest):
         self.assertEqual(self.env.audit_eventually(
             "SELECT exit_status, error FROM commands WHERE text='PUT /upload'", expected), expected)
 
+    # A client that stops reading its response holds the worker (and the
+    # upstream's connection) for idle_timeout, not until curl's low-speed
+    # limit (120 s) or forever.
+    def test_a_response_the_client_does_not_read_is_cut_after_idle_timeout(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            end = time.time() + 15
+            while time.time() < end and not any(b"/big" in h for h in self.up.heads):
+                time.sleep(0.05)
+            asked = time.time()
+            while time.time() < end and not self.up.aborted:
+                time.sleep(0.05)
+        finally:
+            s.close()
+        self.assertEqual(len(self.up.aborted), 1)
+        self.assertLess(self.up.aborted[0] - asked, 3 + 6)
+
     # The session thread joins a closed tunnel's workers: one waiting on a
     # token realm that never answers used to hold it (and the session's end)
     # for curl's 30 s token timeout.

@@ -31,6 +31,7 @@ class FakeUpstream:
 
     def __init__(self):
         self.heads = []
+        self.aborted = []  # when a /big response was cut by its reader
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -80,6 +81,16 @@ class FakeUpstream:
                     c.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nWWW-Authenticate: Bearer realm="
                               b"\"http://127.0.0.1:" + str(self.port).encode() + b"/token-hang\",service=\"x\","
                               b"scope=\"repository:hang:pull\"\r\n\r\n")
+                    continue
+                elif path == "/big":  # 64 MiB, for a client that does not read it
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+                              str(64 << 20).encode() + b"\r\n\r\n")
+                    try:
+                        for _ in range(64):
+                            c.sendall(b"\0" * (1 << 20))
+                    except OSError:
+                        self.aborted.append(time.time())
+                        return
                     continue
                 elif path == "/token-hang":
                     c.settimeout(None)

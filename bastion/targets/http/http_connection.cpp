@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -182,6 +183,11 @@ HttpConnection::HttpConnection(int fd, std::shared_ptr<HttpChannelLink> link,
     : fd_(fd), link_(std::move(link)), s_(std::move(settings)), c_(std::move(cred)), tokens_(std::move(tokens)),
       opts_(std::move(opts)), opened_(std::chrono::steady_clock::now()) {
   upstream_ = std::make_unique<HttpUpstream>(*s_, *c_, *tokens_, stop_);
+  // A client that stops reading its response holds this thread in send()
+  // no longer than idle_timeout without progress (SO_SNDTIMEO: a send that
+  // moves nothing for that long fails with EAGAIN).
+  const timeval idle{.tv_sec = s_->idle_timeout, .tv_usec = 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof idle);
   thread_ = std::thread([this] { run(); });
 }
 
