@@ -6,6 +6,7 @@ clients are raw sockets through `ssh -N -L PORT:api:443 api@bastion`."""
 import base64
 import gzip
 import os
+import re
 import socket
 import threading
 import time
@@ -381,9 +382,13 @@ class HttpAttacksTest(BastionTest):
             "SELECT details, exit_status FROM commands WHERE kind='http' AND text='GET /public?all=true'", expected),
             expected)
         (path,), = self.env.audit("SELECT recording FROM commands WHERE text='GET /public?all=true'")
-        c = run([BASTIONCTL, "recording", "cat", path])
-        self.assertEqual(c.returncode, 0, c.stderr)
-        self.assertRegex(c.stdout.decode(), r"GET /public\?all=true -> 200 \(0 B in, 18 B out, \d+ ms\)")
+        summary, text, end = r"GET /public\?all=true -> 200 \(0 B in, 18 B out, \d+ ms\)", "", time.time() + 10
+        while time.time() < end and not re.search(summary, text):  # the recording is written as the session goes
+            c = run([BASTIONCTL, "recording", "cat", path])
+            self.assertEqual(c.returncode, 0, c.stderr)
+            text = c.stdout.decode()
+            time.sleep(0.05)
+        self.assertRegex(text, summary)
 
 
     # HOLE (fixed): an upstream response with both Content-Length and
