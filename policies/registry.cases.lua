@@ -35,4 +35,7 @@ cases = {
     command = "POST /v2/app/blobs/uploads/?mount=sha256:aa&from=team%2Fx", expect = "allow" },
   { name = "a mount's source given twice is refused", principals = {"ci-push"}, kind = "http", registry = true,
     command = "POST /v2/app/blobs/uploads/?from=a&from=b", expect = "deny", reason = "not a registry API call" },
+  { name = "an encoded letter in the query is refused by the bastion", principals = {"ci-push"}, kind = "http",
+    registry = true, command = "POST /v2/app/blobs/uploads/?mount=sha256:aa&fr%6fm=secret", expect = "deny",
+    reason = "the query holds an encoded unreserved character" },
 }

@@ -6,6 +6,7 @@ clients are raw sockets through `ssh -N -L PORT:api:443 api@bastion`."""
 import base64
 import gzip
 import os
+import re
 import socket
 import threading
 import time
@@ -13,7 +14,7 @@ import unittest
 import urllib.parse
 
 from harness import BastionTest, Env, main
-from test_http_registry import open_tunnel, raw_exchange, read_response
+from test_http_registry import BASTIONCTL, open_tunnel, raw_exchange, read_response, run
 
 PASSWORD = "held-pw-7d1c0ffee"
 USER = "svc"
@@ -31,6 +32,7 @@ class FakeUpstream:
 
     def __init__(self):
         self.heads = []
+        self.aborted = []  # when a /big response was cut by its reader
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -72,6 +74,29 @@ class FakeUpstream:
                     body, ctype, enc = head + b"\r\n\r\n", b"message/http" if method == b"TRACE" else b"text/plain", None
                 elif path == "/report.yaml":  # what content negotiation gives "Accept: application/yaml"
                     body, ctype, enc = b"report: SECRET-4242\nby: " + BASIC + b"\n", b"application/yaml", None
+                elif path == "/report.untyped":  # no Content-Type at all
+                    body, ctype, enc = b"report: SECRET-4242\nby: " + BASIC + b"\n", None, None
+                elif path == "/blob":  # a layer: bytes that look like a secret are its content
+                    body, ctype, enc = b"SECRET-4242" + BASIC, b"application/vnd.oci.image.layer.v1.tar+gzip", None
+                elif path.startswith("/v2/hang/"):  # a registry that wants a token from a realm that never answers
+                    c.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nWWW-Authenticate: Bearer realm="
+                              b"\"http://127.0.0.1:" + str(self.port).encode() + b"/token-hang\",service=\"x\","
+                              b"scope=\"repository:hang:pull\"\r\n\r\n")
+                    continue
+                elif path == "/big":  # 64 MiB, for a client that does not read it
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+                              str(64 << 20).encode() + b"\r\n\r\n")
+                    try:
+                        for _ in range(64):
+                            c.sendall(b"\0" * (1 << 20))
+                    except OSError:
+                        self.aborted.append(time.time())
+                        return
+                    continue
+                elif path == "/token-hang":
+                    c.settimeout(None)
+                    c.recv(1)  # until the bastion gives up
+                    return
                 elif path in ("/report", "/always-gzip"):
                     body, ctype = b'{"report":"SECRET-4242","by":"' + head.replace(b"\r\n", b" ") + b'"}', b"application/json"
                     enc = b"gzip" if b"gzip" in head.lower() or path == "/always-gzip" else None
@@ -85,7 +110,8 @@ class FakeUpstream:
                     continue
                 # A session made from the request's Basic credential (Harbor, Grafana, Jenkins do this).
                 cookie = b"Set-Cookie: sid=" + SESSION + b"; Path=/; HttpOnly\r\n" if path == "/login" else b""
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nContent-Length: " +
+                c.sendall(b"HTTP/1.1 200 OK\r\n" + (b"Content-Type: " + ctype + b"\r\n" if ctype else b"") +
+                          b"Content-Length: " +
                           str(len(body)).encode() + b"\r\n" + (b"Content-Encoding: " + enc + b"\r\n" if enc else b"") +
                           cookie + b"\r\n" + body)
         except OSError:
@@ -321,11 +347,10 @@ class HttpAttacksTest(BastionTest):
         self.assertEqual((status, status2, status3), (403, 403, 403))
         self.assertIn(b"bastion: denied: not allowed", body3)
 
-    # HOLE: the approver is shown "METHOD /path" (approval_requests.command_text,
-    # the audit text) without the query, so a held request's query (a mount's
-    # from=, a generic API's ?all=true) is approved unseen. Fix:
-    # http_request_text shows the query too (it is already in the details).
-    @unittest.expectedFailure
+    # HOLE (fixed): the approver was shown "METHOD /path"
+    # (approval_requests.command_text, the audit text) without the query, so a
+    # held request's query (a mount's from=, a generic API's ?all=true) was
+    # approved unseen. Now "METHOD /path?query" everywhere a request is named.
     def test_the_approver_sees_the_query_of_a_held_request(self):
         _, port = open_tunnel(self, self.env.dev, target="reg")
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -340,6 +365,30 @@ class HttpAttacksTest(BastionTest):
         finally:
             s.close()
         self.assertEqual(rows, [("POST /v2/team/blobs/uploads/?mount=sha256:aa&from=other/x",)])
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT text FROM commands WHERE kind='http' AND text LIKE 'POST /v2/team/%'",
+            [("POST /v2/team/blobs/uploads/?mount=sha256:aa&from=other/x",)]),
+            [("POST /v2/team/blobs/uploads/?mount=sha256:aa&from=other/x",)])
+
+    def test_the_audit_and_recording_name_the_query(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            s.sendall(b"GET /public?all=true HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(read_response(s)[0], 200)
+        finally:
+            s.close()
+        expected = [('{"method":"GET","path":"/public","query":"all=true"}', 200)]
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT details, exit_status FROM commands WHERE kind='http' AND text='GET /public?all=true'", expected),
+            expected)
+        (path,), = self.env.audit("SELECT recording FROM commands WHERE text='GET /public?all=true'")
+        summary, text, end = r"GET /public\?all=true -> 200 \(0 B in, 18 B out, \d+ ms\)", "", time.time() + 10
+        while time.time() < end and not re.search(summary, text):  # the recording is written as the session goes
+            c = run([BASTIONCTL, "recording", "cat", path])
+            self.assertEqual(c.returncode, 0, c.stderr)
+            text = c.stdout.decode()
+            time.sleep(0.05)
+        self.assertRegex(text, summary)
 
 
     # HOLE (fixed): an upstream response with both Content-Length and
@@ -367,7 +416,7 @@ class HttpAttacksTest(BastionTest):
         self.assertEqual(out, expected)
 
 
-    # HOLE: masks (the decision's and the held secrets') run only on text/*,
+    # HOLE (fixed): masks (the decision's and the held secrets') ran only on text/*,
     # *json* and *xml* content types: the same document as application/yaml
     # (Kubernetes-style APIs answer "Accept: application/yaml"),
     # application/javascript, application/x-www-form-urlencoded or with no
@@ -375,7 +424,7 @@ class HttpAttacksTest(BastionTest):
     # upstream echoes it. Fix: mask every response body except known binary
     # types (application/octet-stream, image/*, audio/*, video/*, OCI/Docker
     # layer and blob types, archives), or let the decision name the types.
-    @unittest.expectedFailure
+    # Now: every body but the known binary types is masked.
     def test_masks_hold_for_a_yaml_response(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         try:
@@ -386,6 +435,61 @@ class HttpAttacksTest(BastionTest):
         self.assertEqual(status, 200)
         self.assertNotIn(BASIC, body)
         self.assertEqual(body, b"report: ****\nby: ****\n")
+
+    def test_masks_hold_for_a_response_without_a_content_type(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            s.sendall(b"GET /report.untyped HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = read_response(s)
+        finally:
+            s.close()
+        self.assertEqual((status, body), (200, b"report: ****\nby: ****\n"))
+        self.assertNotIn("content-type", headers)
+
+    def test_a_layer_passes_as_the_upstream_sent_it(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            s.sendall(b"GET /blob HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = read_response(s)
+        finally:
+            s.close()
+        self.assertEqual((status, body), (200, b"SECRET-4242" + BASIC))
+        self.assertEqual(headers.get("content-length"), str(len(body)))
+
+    # Identity headers an auth proxy sets (oauth2-proxy's X-Auth-Request-*,
+    # Grafana's X-WEBAUTH-USER, Kubernetes' X-Remote-User...): an upstream that
+    # trusts its proxy would take the client as whoever it names.
+    def test_identity_headers_are_not_the_clients_to_set(self):
+        names = [b"X-Forwarded-User", b"X-Remote-User", b"X-Remote-Group", b"X-Auth-Request-User",
+                 b"X-Auth-Request-Email", b"Remote-User", b"X-WEBAUTH-USER", b"x-webauth-user"]
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            s.sendall(b"GET /public HTTP/1.1\r\nHost: x\r\n" + b"".join(n + b": admin\r\n" for n in names) +
+                      b"X-Request-Id: kept\r\n\r\n")
+            status, _, _ = read_response(s)
+        finally:
+            s.close()
+        self.assertEqual(status, 200)
+        head = self.seen()[0]
+        self.assertNotIn(b"admin", head)
+        self.assertIn(b"X-Request-Id: kept", head)
+
+    # A query is decided as sent, and an upstream that decodes reads
+    # "f%6frce=true" as "force=true": refused like the path's encoded
+    # unreserved characters (reserved ones, "%2F", stay: they mean data).
+    def test_percent_encoded_unreserved_characters_in_the_query_are_refused(self):
+        out, closed = raw_exchange(self.port, b"GET /public?f%6frce=true HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400 "), out)
+        self.assertIn(b"the query holds an encoded unreserved character (%6f): send it unencoded", out)
+        self.assertTrue(closed)
+        self.assertEqual(self.seen(), [])
+        self.assert_refused_400(b"GET /public?a=%zz HTTP/1.1\r\nHost: x\r\n\r\n")
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            s.sendall(b"GET /public?from=a%2Fb HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(read_response(s)[0], 200)
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 #include "targets/http/http_connection.h"
 #include "targets/http/http_facts.h"
+#include "targets/http/http_relay_rules.h"
 #include "targets/http/http_token_cache.h"
 
 using namespace bastion;
@@ -114,4 +115,49 @@ TEST_CASE("a cross-repository mount names its source as the registry reads it", 
   CHECK(mount("", "application/x-www-form-urlencoded") == " app from=");
   CHECK(mount("", "Multipart/Form-Data; boundary=x") == " app from=");
   CHECK(mount("", "application/octet-stream") == "push app from=");
+}
+
+TEST_CASE("the request text names the query the approver decides", "[http_facts]") {
+  HttpFacts f;
+  f.method = "POST";
+  f.path = "/v2/app/blobs/uploads/";
+  CHECK(http_request_text(f) == "POST /v2/app/blobs/uploads/");
+  f.query = "mount=sha256:aa&from=other/x";
+  CHECK(http_request_text(f) == "POST /v2/app/blobs/uploads/?mount=sha256:aa&from=other/x");
+}
+
+TEST_CASE("queries the bastion refuses before the policy", "[http_facts]") {
+  CHECK(http_query_problem("") == "");
+  CHECK(http_query_problem("force=true&n=1") == "");
+  CHECK(http_query_problem("from=secret%2Fx&q=a%20b&e=%3D") == "");  // reserved bytes are data
+  CHECK(http_query_problem("f%6frce=true") == "the query holds an encoded unreserved character (%6f): send it unencoded");
+  CHECK(http_query_problem("force=%74rue") == "the query holds an encoded unreserved character (%74): send it unencoded");
+  CHECK(http_query_problem("a=%2E%2E") == "the query holds an encoded unreserved character (%2E): send it unencoded");
+  CHECK(http_query_problem("a=%zz") == "the query holds a '%' that is not a percent-encoding");
+  CHECK(http_query_problem("a=%4") == "the query holds a '%' that is not a percent-encoding");
+}
+
+TEST_CASE("headers dropped on the way through", "[http_facts]") {
+  for (const char* n : {"Authorization", "cookie", "Host", "Transfer-Encoding", "Forwarded", "X-Forwarded-For",
+                        "X-Forwarded-User", "x-forwarded-user", "X-Real-IP", "X-Remote-User", "X-Remote-Group",
+                        "X-Remote-Extra-Scopes", "Remote-User", "X-WEBAUTH-USER", "X-Auth-Request-User",
+                        "X-Auth-Request-Email", "X-Auth-Request-Access-Token", "Accept-Encoding"})
+    CHECK(http_request_header_dropped(n));
+  for (const char* n : {"Accept", "Content-Type", "X-Request-Id", "User-Agent", "X-Forwarded-", "X-Auth-Request-"})
+    CHECK_FALSE(http_request_header_dropped(n));
+  CHECK(http_response_header_dropped("WWW-Authenticate"));
+  CHECK(http_response_header_dropped("set-cookie"));
+  CHECK_FALSE(http_response_header_dropped("Location"));
+}
+
+TEST_CASE("every response body but known binary types is masked", "[http_facts]") {
+  for (const char* t : {"", "text/plain", "application/json", "application/yaml", "application/x-yaml",
+                        "application/javascript", "message/http", "application/x-www-form-urlencoded",
+                        "application/vnd.oci.image.manifest.v1+json", "application/octet-streamx", "nonsense"})
+    CHECK(http_body_masked(t));
+  for (const char* t : {"application/octet-stream", "Application/Octet-Stream; charset=x", " image/png",
+                        "video/mp4", "audio/ogg", "font/woff2", "application/zip", "application/gzip",
+                        "application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.oci.image.layer.v1.tar+zstd",
+                        "application/vnd.docker.image.rootfs.diff.tar.gzip"})
+    CHECK_FALSE(http_body_masked(t));
 }

@@ -1,7 +1,9 @@
 #include "targets/http/http_connection.h"
 
+#include <poll.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +18,7 @@
 #include "common/base64.h"
 #include "common/log.h"
 #include "filters/masking_filter.h"
+#include "targets/http/http_relay_rules.h"
 
 namespace bastion {
 namespace {
@@ -29,37 +32,6 @@ bool same(std::string_view a, std::string_view b) {
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-bool in_list(std::string_view name, std::initializer_list<const char*> names) {
-  for (const char* n : names)
-    if (same(name, n)) return true;
-  return false;
-}
-
-// Hop-by-hop headers (RFC 9110 7.6.1), what the bastion sets itself, the
-// client's own credentials (Cookie too: the policy is never shown it), and
-// forwarding headers an upstream would take as its proxy's word.
-bool request_header_dropped(std::string_view n) {
-  if (n.size() > 12 && same(n.substr(0, 12), "X-Forwarded-")) return true;
-  return in_list(n, {"Host", "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-                     "Upgrade", "Expect", "Content-Length", "Authorization", "Proxy-Authorization", "Cookie",
-                     "Forwarded", "X-Real-IP",
-                     "Accept-Encoding"});  // masks read text as sent: the bastion asks for identity itself
-}
-
-// Challenges are dropped so a client never tries (or learns of) the
-// upstream's own authentication; cookies because a session the upstream
-// opens for the held credential is that credential.
-bool response_header_dropped(std::string_view n) {
-  return in_list(n, {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-                     "WWW-Authenticate", "Proxy-Authenticate", "Authentication-Info", "Content-Length", "Set-Cookie",
-                     "Set-Cookie2"});
-}
-
-bool is_text(const std::string& content_type) {
-  const std::string t = lower(content_type);
-  return t.rfind("text/", 0) == 0 || t.find("json") != std::string::npos || t.find("xml") != std::string::npos;
 }
 
 std::string status_line(long status) {
@@ -91,9 +63,10 @@ class ClientResponse : public ResponseSink {
     // curl reads a chunked body whatever Content-Length says (RFC 9112 6.3):
     // that length is not the body's, the client gets it re-chunked.
     if (chunked_upstream && !no_body_) length.reset();
-    // A compressed text body passes no mask (curl does not decode): refused,
+    // A compressed body passes no mask (curl does not decode): refused,
     // whatever the upstream made of "Accept-Encoding: identity".
-    if (!no_body_ && is_text(type) && !encoding.empty() && !same(encoding, "identity")) {
+    const bool masked = http_body_masked(type);
+    if (!no_body_ && masked && !encoding.empty() && !same(encoding, "identity")) {
       encoded_text_ = true;
       if (body_only_) return false;
       const std::string body = http_refusal_body(s_.registry, s_.registry ? "UNAVAILABLE" : "bad_gateway",
@@ -102,14 +75,14 @@ class ClientResponse : public ResponseSink {
             "\r\nConnection: close\r\n\r\n" + body);
       return false;
     }
-    if (!masks_.empty() && is_text(type)) text_filter_ = std::make_unique<MaskingFilter>(masks_);
-    if (is_text(type)) secret_filter_ = std::make_unique<MaskingFilter>(secrets_);
+    if (!masks_.empty() && masked) text_filter_ = std::make_unique<MaskingFilter>(masks_);
+    if (masked) secret_filter_ = std::make_unique<MaskingFilter>(secrets_);
     chunked_ = !no_body_ && (text_filter_ || secret_filter_ || !length);
     if (body_only_) return true;
     std::string h = status_line(status);
     MaskingFilter header_masks(masks_), header_secrets(secrets_);
     for (const auto& [k, v0] : headers) {
-      if (response_header_dropped(k)) continue;
+      if (http_response_header_dropped(k)) continue;
       std::string v = v0;
       if (same(k, "Location")) {  // back through the tunnel, not to the upstream directly
         const std::string base = s_.origin + s_.base_path;
@@ -208,8 +181,13 @@ HttpConnection::HttpConnection(int fd, std::shared_ptr<HttpChannelLink> link,
                                std::shared_ptr<const HttpSettings> settings, std::shared_ptr<const HttpCredential> cred,
                                std::shared_ptr<HttpTokenCache> tokens, HttpConnectionOptions opts)
     : fd_(fd), link_(std::move(link)), s_(std::move(settings)), c_(std::move(cred)), tokens_(std::move(tokens)),
-      opts_(std::move(opts)) {
+      opts_(std::move(opts)), opened_(std::chrono::steady_clock::now()) {
   upstream_ = std::make_unique<HttpUpstream>(*s_, *c_, *tokens_, stop_);
+  // A client that stops reading its response holds this thread in send()
+  // no longer than idle_timeout without progress (SO_SNDTIMEO: a send that
+  // moves nothing for that long fails with EAGAIN).
+  const timeval idle{.tv_sec = s_->idle_timeout, .tv_usec = 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof idle);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -227,13 +205,20 @@ void HttpConnection::run() {
   ::shutdown(fd_, SHUT_RDWR);  // the executor sees the end
 }
 
-bool HttpConnection::fill() {
+HttpConnection::Fill HttpConnection::fill(std::chrono::steady_clock::time_point deadline) {
   char buf[kReadChunk];
   for (;;) {
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n > 0) return in_.append(buf, static_cast<std::size_t>(n)), true;
-    if (n < 0 && errno == EINTR) continue;
-    return false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Fill::timeout;
+    pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), 60000)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Fill::closed;
+    if (r == 0) continue;  // the loop's top decides whether the deadline passed
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) return in_.append(buf, static_cast<std::size_t>(n)), Fill::data;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    return Fill::closed;
   }
 }
 
@@ -273,7 +258,12 @@ long HttpConnection::read_body(char* buf, std::size_t n) {
         body_done_ = true;
         return 0;
       case HttpRequestStream::Event::need_more:
-        if (fill()) continue;
+        // A body that stalls holds the worker no longer than idle_timeout.
+        switch (fill(std::chrono::steady_clock::now() + std::chrono::seconds(s_->idle_timeout))) {
+          case Fill::data: continue;
+          case Fill::timeout: body_stalled_ = true; break;
+          case Fill::closed: break;
+        }
         body_failed_ = true;
         return -1;
       default:
@@ -284,21 +274,44 @@ long HttpConnection::read_body(char* buf, std::size_t n) {
 }
 
 void HttpConnection::refuse_400(const std::string& why) {
+  refuse(400, s_->registry ? "UNSUPPORTED" : "bad_request", "bastion: bad request: " + why);
+}
+
+void HttpConnection::refuse(long status, const std::string& code, const std::string& message) {
   if (opts_.body_only) return;
-  const std::string body = http_refusal_body(s_->registry, s_->registry ? "UNSUPPORTED" : "bad_request",
-                                             "bastion: bad request: " + why);
-  send_all(status_line(400) + "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+  const std::string body = http_refusal_body(s_->registry, code, message);
+  send_all(status_line(status) + "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
            "\r\nConnection: close\r\n\r\n" + body);
 }
 
 bool HttpConnection::serve_one() {
+  using Clock = std::chrono::steady_clock;
+  // The head must be whole request_head_timeout after the connection opened
+  // (the first request) or after its first byte; a kept-alive connection
+  // waits idle_timeout for that byte. Then it closes: a slow or silent
+  // client cannot hold this thread.
+  std::optional<Clock::time_point> head_deadline;
+  if (first_request_) head_deadline = opened_ + std::chrono::seconds(s_->request_head_timeout);
+  first_request_ = false;
+  const auto idle_deadline = Clock::now() + std::chrono::seconds(s_->idle_timeout);
   HttpRequestStream::Event e;
   for (;;) {
+    const bool started = !in_.empty() || !stream_.at_request_boundary();
+    if (started && !head_deadline) head_deadline = Clock::now() + std::chrono::seconds(s_->request_head_timeout);
     std::size_t used = 0;
     e = stream_.feed(in_, used);
     in_.erase(0, used);
     if (e != HttpRequestStream::Event::need_more) break;
-    if (!fill()) {
+    const Fill got = fill(head_deadline ? *head_deadline : idle_deadline);
+    if (got == Fill::timeout) {
+      if (!in_.empty() || !stream_.at_request_boundary()) {
+        log_info("http target: request head timed out", {{"target", opts_.target_name}});
+        refuse(408, s_->registry ? "UNSUPPORTED" : "request_timeout", "bastion: request timeout: the request head was not whole within " +
+                                           std::to_string(s_->request_head_timeout) + " s (request_head_timeout)");
+      }
+      return false;
+    }
+    if (got == Fill::closed) {
       if (!stream_.at_request_boundary()) log_info("http target: client closed inside a request", {{"target", opts_.target_name}});
       return false;
     }
@@ -310,7 +323,7 @@ bool HttpConnection::serve_one() {
   const HttpRequestHead h = stream_.head();
   body_.clear();
   body_off_ = 0;
-  body_done_ = body_failed_ = body_malformed_ = false;
+  body_done_ = body_failed_ = body_malformed_ = body_stalled_ = false;
   body_bytes_ = 0;
 
   HttpFacts f;
@@ -324,7 +337,7 @@ bool HttpConnection::serve_one() {
   }
   if (s_->registry) f.registry = registry_facts(f.method, f.path);
   registry_mount_facts(f);
-  if (const std::string why = http_path_problem(f.path); !why.empty()) {
+  if (std::string why = http_path_problem(f.path); !why.empty() || !(why = http_query_problem(f.query)).empty()) {
     refuse_400(why);
     return false;
   }
@@ -359,7 +372,7 @@ bool HttpConnection::serve_one() {
   fr.content_length = h.content_length;
   if (f.registry) fr.repository = f.registry->repository;
   for (const auto& [k, v] : h.headers)
-    if (!request_header_dropped(k)) fr.headers.emplace_back(k, v);
+    if (!http_request_header_dropped(k)) fr.headers.emplace_back(k, v);
 
   const auto started = std::chrono::steady_clock::now();
   ClientResponse resp([this](std::string_view d) { return send_all(d); }, h.method, *s_, keep,
@@ -375,6 +388,11 @@ bool HttpConnection::serve_one() {
     // was cut, the client hears why.
     refuse_400(stream_.error());
     r.status = 400;
+  } else if (!r.ok && !r.head_sent && body_stalled_) {
+    refuse(408, s_->registry ? "UNSUPPORTED" : "request_timeout",
+           "bastion: request timeout: no body byte for " + std::to_string(s_->idle_timeout) + " s (idle_timeout)");
+    r.status = 408;
+    r.error = "the request body stalled";
   } else if (!r.ok && !r.head_sent) {
     log_info("http target: upstream request failed", {{"target", opts_.target_name}, {"error", r.error}});
     const std::string body = http_refusal_body(s_->registry, s_->registry ? "UNAVAILABLE" : "bad_gateway",

@@ -7,6 +7,7 @@
 // headers, credentials and challenges removed and masks applied to text.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,10 +39,12 @@ class HttpConnection {
  private:
   void run();
   bool serve_one();  // false: close the connection
-  bool fill();       // more client bytes into in_; false at EOF or error
+  enum class Fill { data, closed, timeout };
+  Fill fill(std::chrono::steady_clock::time_point deadline);  // more client bytes into in_
   long read_body(char* buf, std::size_t n);
   bool send_all(std::string_view data);
   void refuse_400(const std::string& why);
+  void refuse(long status, const std::string& code, const std::string& message);  // and close
 
   int fd_;
   std::shared_ptr<HttpChannelLink> link_;
@@ -49,12 +52,14 @@ class HttpConnection {
   std::shared_ptr<const HttpCredential> c_;
   std::shared_ptr<HttpTokenCache> tokens_;
   HttpConnectionOptions opts_;
+  std::chrono::steady_clock::time_point opened_;
+  bool first_request_ = true;
   std::atomic<bool> stop_{false};
   HttpRequestStream stream_;
   std::string in_;            // client bytes not parsed yet (at most one read's worth)
   std::string body_;          // body bytes parsed, not yet sent upstream
   std::size_t body_off_ = 0;
-  bool body_done_ = false, body_failed_ = false, body_malformed_ = false;
+  bool body_done_ = false, body_failed_ = false, body_malformed_ = false, body_stalled_ = false;
   uint64_t body_bytes_ = 0;
   std::unique_ptr<HttpUpstream> upstream_;
   std::thread thread_;

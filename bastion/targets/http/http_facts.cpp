@@ -32,15 +32,38 @@ std::string lower(std::string s) {
   return s;
 }
 
+// An encoded unreserved character ("%61" for "a") is the same text to an
+// upstream that decodes (RFC 3986 6.2.2.2; Go's net/http routes on the
+// decoded path and reads decoded query values) but not to a policy
+// comparing text: refused, like a '%' that is not an encoding.
+std::string encoding_problem(const std::string& s, const char* what) {
+  for (std::size_t i = s.find('%'); i != std::string::npos; i = s.find('%', i + 1)) {
+    if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
+      return std::string("the ") + what + " holds a '%' that is not a percent-encoding";
+    const char c = static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '~' || c == '.')
+      return std::string("the ") + what + " holds an encoded unreserved character (" + s.substr(i, 3) +
+             "): send it unencoded";
+  }
+  return "";
+}
+
 }  // namespace
 
-std::string http_request_text(const HttpFacts& f) { return f.method + " " + f.path; }
+// The query is part of what is decided (a mount's from=, an API's
+// ?force=true): the approver and the audit see it.
+std::string http_request_text(const HttpFacts& f) {
+  return f.method + " " + f.path + (f.query.empty() ? "" : "?" + f.query);
+}
 
 void split_target(const std::string& target, std::string& path, std::string& query) {
   const auto q = target.find('?');
   path = target.substr(0, q);
   query = q == std::string::npos ? "" : target.substr(q + 1);
 }
+
+std::string http_query_problem(const std::string& query) { return encoding_problem(query, "query"); }
 
 bool http_header_is_credential(const std::string& n) {
   return n == "authorization" || n == "proxy-authorization" || n == "cookie";
@@ -51,17 +74,7 @@ std::string http_path_problem(const std::string& path) {
   const std::string l = lower(path);
   for (const char* enc : {"%2f", "%2e", "%5c", "%25", "%00"})
     if (l.find(enc) != std::string::npos) return std::string("the path holds an encoded ") + enc;
-  // An encoded unreserved character ("%61" for "a") is the same path to an
-  // upstream that decodes (RFC 3986 6.2.2.2; Go's net/http routes on the
-  // decoded path) but not to a policy comparing text.
-  for (std::size_t i = l.find('%'); i != std::string::npos; i = l.find('%', i + 1)) {
-    if (i + 2 >= l.size() || !std::isxdigit(static_cast<unsigned char>(l[i + 1])) ||
-        !std::isxdigit(static_cast<unsigned char>(l[i + 2])))
-      return "the path holds a '%' that is not a percent-encoding";
-    const char c = static_cast<char>(std::stoi(l.substr(i + 1, 2), nullptr, 16));
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '~')
-      return "the path holds an encoded unreserved character (" + path.substr(i, 3) + "): send it unencoded";
-  }
+  if (const std::string why = encoding_problem(path, "path"); !why.empty()) return why;
   if (path.find('\\') != std::string::npos) return "the path holds a backslash";
   const auto segs = split_path(path.substr(1));
   for (std::size_t i = 0; i < segs.size(); ++i) {

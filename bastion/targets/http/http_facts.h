@@ -32,7 +32,8 @@ struct HttpFacts {
   std::optional<HttpRegistryFacts> registry;
 };
 
-// "METHOD /path": the audit row's text and what an approver sees.
+// "METHOD /path" or "METHOD /path?query": the audit row's text, the
+// recording's summary and what an approver sees.
 std::string http_request_text(const HttpFacts& f);
 
 // The registry facts of a request, or an error when the path cannot be a
@@ -50,6 +51,12 @@ void registry_mount_facts(HttpFacts& f);
 // (an upstream that normalises would serve another path than the one
 // decided). Empty when fine, else why.
 std::string http_path_problem(const std::string& path);
+
+// A query the policy reads as the upstream would: refused when it holds a
+// percent-encoded unreserved character ("f%6frce=true" is "force=true" to
+// an upstream that decodes) or a '%' that is not an encoding. Empty when
+// fine, else why.
+std::string http_query_problem(const std::string& query);
 
 // Splits a request target into path and query.
 void split_target(const std::string& target, std::string& path, std::string& query);

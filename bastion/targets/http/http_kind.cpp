@@ -31,8 +31,8 @@ struct CurlUrl {
 }  // namespace
 
 std::set<std::string> HttpKind::keys() const {
-  return {"url",   "ca_file",     "registry",    "token_realms", "decision_timeout",
-          "basic", "bearer_file", "client_cert", "client_key"};
+  return {"url",   "ca_file",     "registry",    "token_realms", "decision_timeout", "request_head_timeout",
+          "idle_timeout", "basic", "bearer_file", "client_cert", "client_key"};
 }
 
 std::shared_ptr<const TargetSettings> HttpKind::read_settings(const TableReader& r) const {
@@ -64,6 +64,8 @@ std::shared_ptr<const TargetSettings> HttpKind::read_settings(const TableReader&
       r.fail("token_realms", "\"" + realm + "\": expected https://HOST/... (the held credential goes only there)");
   if (s->token_realms.empty()) s->token_realms.push_back(s->origin + "/");
   s->decision_timeout = static_cast<int>(r.duration("decision_timeout", 1, 600).value_or(30));
+  s->request_head_timeout = static_cast<int>(r.duration("request_head_timeout", 1, 3600).value_or(30));
+  s->idle_timeout = static_cast<int>(r.duration("idle_timeout", 1, 86400).value_or(60));
   return s;
 }
 
@@ -143,6 +145,7 @@ ParsedCommand HttpKind::parse_command(const std::string&, const std::string& tex
   if (reg != options.end() && reg->second != "false") f.registry = registry_facts(f.method, f.path);
   registry_mount_facts(f);
   p.refusal = http_path_problem(f.path);
+  if (p.refusal.empty()) p.refusal = http_query_problem(f.query);
   p.text = http_request_text(f);
   p.facts = std::make_shared<HttpCommandFacts>(std::move(f));
   return p;

@@ -19,6 +19,12 @@ struct HttpSettings : TargetSettings {
   // credential to be sent there (default: the url's origin + "/").
   std::vector<std::string> token_realms;
   int decision_timeout = 30;  // seconds a request waits for a policy answer (not a review)
+  // Slow or silent clients cannot hold a worker thread: a request head
+  // must be whole this many seconds after its first byte (a new
+  // connection: after it opened), and a connection with no client byte
+  // this long (between requests, or inside a body) is closed.
+  int request_head_timeout = 30;
+  int idle_timeout = 60;
 };
 
 struct HttpCredential : HeldCredential {

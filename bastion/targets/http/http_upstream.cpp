@@ -96,6 +96,12 @@ int on_progress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<Transfer*>(p)->stop->load() ? 1 : 0;
 }
 
+// The token fetch stops with its channel too (the session thread joins
+// this worker when the channel closes).
+int on_stop_flag(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(p)->load() ? 1 : 0;
+}
+
 size_t to_string(char* data, size_t size, size_t n, void* p) {
   auto& s = *static_cast<std::string*>(p);
   if (s.size() + size * n > 64 * 1024) return 0;  // a token response is small
@@ -258,7 +264,11 @@ bool HttpUpstream::fetch_token(const std::string& challenge, const std::string& 
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &to_string);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.bytes);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-  if (curl_easy_perform(h) != CURLE_OK) return error = "the token request failed", false;
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &on_stop_flag);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(&stop_));
+  if (curl_easy_perform(h) != CURLE_OK)
+    return error = stop_.load() ? "the channel closed" : "the token request failed", false;
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (status != 200) return error = "the token endpoint answered " + std::to_string(status), false;
