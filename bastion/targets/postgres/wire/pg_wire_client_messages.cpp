@@ -98,7 +98,10 @@ bool PgWireExecutor::on_client_message(const Message& m) {
       std::string err;
       if (!decode_describe_or_close(m.body, r, err)) return protocol_error(err), false;
       if (r.kind == 'S') prepared_.erase(r.name);
-      else portals_.erase(r.name);
+      else if (const auto it = portals_.find(r.name); it != portals_.end()) {
+        orphan(it->second);
+        portals_.erase(it);
+      }
       forward('C', m.body);
       return true;
     }
@@ -367,7 +370,21 @@ void PgWireExecutor::forget_prepared_if_changed(const SqlStatement& s) {
   static const std::set<std::string, std::less<>> kKeepPortals = {"select", "insert", "update", "delete", "merge",
                                                                     "show", "set", "begin", "savepoint", "fetch",
                                                                     "move"};
-  if (!kKeepPortals.count(k) || s.opaque || !s.parse_error.empty()) portals_.clear();
+  if (!kKeepPortals.count(k) || s.opaque || !s.parse_error.empty()) {
+    for (auto& [name, st] : portals_) orphan(st);
+    portals_.clear();
+  }
+}
+
+void PgWireExecutor::orphan(const StmtPtr& s) {
+  // No longer executable here, but a suspended one never finished: its
+  // audit row still ends when the connection does.
+  if (!s || s->started <= 0 || s->ended) return;
+  if (orphans_.size() >= kMaxOrphans) {  // bounded: the oldest ends now
+    end_statement(*orphans_.front(), "", "its portal was dropped before the statement ended");
+    orphans_.erase(orphans_.begin());
+  }
+  orphans_.push_back(s);
 }
 
 void PgWireExecutor::parse_answered(const std::string& name) {

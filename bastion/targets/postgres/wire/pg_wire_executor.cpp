@@ -229,6 +229,8 @@ void PgWireExecutor::close() {
   sent_.clear();
   for (auto& [name, s] : portals_)  // bound, or suspended, and never finished
     if (s && s->started > 0) end_statement(*s, "", closed);
+  for (auto& s : orphans_) end_statement(*s, "", closed);
+  orphans_.clear();
   if (up_ && watching_ && watch_) watch_(up_->socket(), false);
   watching_ = false;
   up_.reset();

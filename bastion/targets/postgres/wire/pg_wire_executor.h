@@ -131,6 +131,9 @@ class PgWireExecutor : public Executor {
   std::map<uint64_t, Sent> sent_;  // ticket -> statements its answers belong to
   std::map<std::string, SqlStatement> prepared_;  // Parse: statement name -> what it is
   std::map<std::string, StmtPtr> portals_;         // Bind: portal -> its decided statement
+  std::vector<StmtPtr> orphans_;                   // forgotten portals' statements, unfinished
+  void orphan(const StmtPtr& s);
+  static constexpr std::size_t kMaxOrphans = 1024;
   // Names Parse gave statements the server holds undecided (decided only at
   // Bind): SQL EXECUTE of one of them would run it past the policy.
   std::set<std::string> parsed_names_;
