@@ -129,6 +129,11 @@ struct Config {
   std::string revoked_keys_file;
   std::shared_ptr<RevocationList> revoked;  // null when not configured
   std::string data_dir;
+  // Shared state for several instances: "postgresql://user@host:port/db"
+  // (empty: SQLite in data_dir) and the file holding its password (empty:
+  // libpq's own service file or passfile).
+  std::string store;
+  std::string store_password_file;
   std::string log_format = "text";  // "text" | "json"
   std::string log_level = "info";
   int64_t cert_clock_skew = 60;
@@ -159,6 +164,8 @@ struct Config {
 
   std::string recordings_dir() const { return data_dir + "/recordings"; }
   std::string audit_db_path() const { return data_dir + "/audit.db"; }
+  // Where the audit store is: the PostgreSQL URI, or the SQLite file.
+  std::string audit_store() const { return store.empty() ? audit_db_path() : store; }
 };
 
 // Loads and validates, with `kinds` the target kinds a target may be. On

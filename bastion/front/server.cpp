@@ -24,7 +24,9 @@
 #include "audit/audit_signer.h"
 #include "audit/recording_retention.h"
 #include "audit/audit_chain.h"
-#include "audit/sqlite_audit_store.h"
+#include "audit/audit_store_open.h"
+#include "audit/pg_audit_store.h"
+#include "audit/pg_listener.h"
 #include "common/log.h"
 #include "common/secret_file.h"
 #include "common/ssh_handles.h"
@@ -198,7 +200,7 @@ ReloadResult reload(ServerContext& ctx, const std::string& trigger, ConfigVersio
 }
 
 // What the metrics listener serves: the counters, and the gauges read now.
-std::string render_metrics(ServerContext& ctx, SqliteAuditStore& audit) {
+std::string render_metrics(ServerContext& ctx, SqlAuditStore& audit) {
   MetricsGauges g;
   g.sessions_by_kind = ctx.live_sessions().count_by_kind(ctx.metrics().kinds());
   std::string err;
@@ -259,14 +261,15 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
                {"audit_key_fingerprint", cfg->audit_key_fingerprint}});
     return 1;
   }
-  auto audit = SqliteAuditStore::open(cfg->audit_db_path(), err, kBastiondWriter);
+  auto audit = open_audit_store(cfg->audit_store(), cfg->store_password_file, kBastiondWriter, err);
   if (!audit) {
     log_error("cannot open audit store", {{"error", err}});
     return 1;
   }
   audit->set_signer(signer);
   // What a previous process left open (kill -9, power loss) ended with it.
-  const int interrupted = audit->mark_interrupted(iso8601_now(), err);
+  // Not on a shared store: the other instances' sessions are live there.
+  const int interrupted = cfg->store.empty() ? audit->mark_interrupted(iso8601_now(), err) : 0;
   if (interrupted < 0) {
     log_error("cannot mark interrupted recordings", {{"error", err}});
     return 1;
@@ -302,6 +305,15 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       log_error(std::string(kind->type()) + " tunnels unavailable: cannot load the proxy's identity", {{"error", why}});
   }
   ctx.set_approvals(audit.get());
+  // A shared store: other instances' approval changes wake this one's
+  // waiting sessions at once (their 2 s poll stays the fallback).
+  std::unique_ptr<PgListener> approvals_listener;
+  if (!cfg->store.empty())
+    approvals_listener = std::make_unique<PgListener>(PgTarget{cfg->store, cfg->store_password_file},
+                                                      kApprovalsChannel, [&ctx] {
+                                                        ctx.approvals_changed();
+                                                        ctx.wakers().wake_all();
+                                                      });
   // The webhook URL is read at start (a reload does not move it).
   std::unique_ptr<Webhook> webhook;
   if (!cfg->approvals.webhook.empty()) {
