@@ -371,8 +371,15 @@ bool SqliteAuditStore::migrate(std::string& error) {
     return false;
   }
   for (int v = have; v < want; ++v) {
-    const std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[v] +
-                            "PRAGMA user_version=" + std::to_string(v + 1) + "; COMMIT;";
+    // The version is read again under the write lock: another process
+    // opening the same new store at once may have applied this one already.
+    if (!exec("BEGIN IMMEDIATE", error)) return error = "migration " + std::to_string(v + 1) + ": " + error, false;
+    const int now = schema_version();
+    if (now > v) {
+      if (!exec("COMMIT", error)) return false;
+      continue;
+    }
+    const std::string sql = std::string(kMigrations[v]) + "PRAGMA user_version=" + std::to_string(v + 1) + "; COMMIT;";
     if (!exec(sql.c_str(), error)) {
       std::string ignored;
       exec("ROLLBACK", ignored);
