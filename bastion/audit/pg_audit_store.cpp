@@ -15,33 +15,6 @@ constexpr int kChainLock = 2;
 
 constexpr unsigned kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23;
 
-// `?` and `?N` (SQLite's placeholders, outside quotes) become `$N`.
-std::string renumber(const std::string& sql) {
-  std::string out;
-  out.reserve(sql.size() + 8);
-  int next = 1;
-  char quote = 0;
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    const char c = sql[i];
-    if (quote) {
-      out += c;
-      if (c == quote) quote = 0;
-      continue;
-    }
-    if (c == '\'' || c == '"') quote = c;
-    if (c != '?') {
-      out += c;
-      continue;
-    }
-    std::size_t j = i + 1;
-    while (j < sql.size() && sql[j] >= '0' && sql[j] <= '9') ++j;
-    out += '$';
-    out += j > i + 1 ? sql.substr(i + 1, j - i - 1) : std::to_string(next++);
-    i = j - 1;
-  }
-  return out;
-}
-
 // A result row as the chain's canonical JSON reads it: integer columns
 // (bigint, integer, smallint) as numbers, everything else as text.
 class PgCells final : public RowCells {
@@ -124,7 +97,7 @@ PgResult PgAuditStore::run(const std::string& sql, std::initializer_list<SqlPara
   }
   std::size_t i = 0;
   for (const auto& p : params) values.push_back(std::holds_alternative<std::nullptr_t>(p) ? nullptr : text[i].c_str()), ++i;
-  const std::string pg_sql = renumber(sql);
+  const std::string pg_sql = pg_placeholders(sql);
   PgResult r(PQexecParams(conn_.get(), pg_sql.c_str(), static_cast<int>(values.size()), types.data(), values.data(),
                           nullptr, nullptr, 0));
   const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;

@@ -12,6 +12,32 @@ bool is_pg_dsn(const std::string& where) {
   return where.rfind("postgresql://", 0) == 0 || where.rfind("postgres://", 0) == 0;
 }
 
+std::string pg_placeholders(const std::string& sql) {
+  std::string out;
+  out.reserve(sql.size() + 8);
+  int next = 1;
+  char quote = 0;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (quote) {
+      out += c;
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') quote = c;
+    if (c != '?') {
+      out += c;
+      continue;
+    }
+    std::size_t j = i + 1;
+    while (j < sql.size() && sql[j] >= '0' && sql[j] <= '9') ++j;
+    out += '$';
+    out += j > i + 1 ? sql.substr(i + 1, j - i - 1) : std::to_string(next++);
+    i = j - 1;
+  }
+  return out;
+}
+
 std::string pg_error(PGconn* c) {
   std::string e = c ? PQerrorMessage(c) : "out of memory";
   for (char& ch : e)

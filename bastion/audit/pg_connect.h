@@ -20,6 +20,9 @@ bool is_pg_dsn(const std::string& where);
 // Connected, in UTC, or null + error.
 PgConn pg_connect(const PgTarget& t, std::string& error);
 
+// SQL written with SQLite's `?` / `?N` placeholders (outside quotes), as $N.
+std::string pg_placeholders(const std::string& sql);
+
 // libpq's last error on `c`, on one line.
 std::string pg_error(PGconn* c);
 

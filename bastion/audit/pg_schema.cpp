@@ -174,6 +174,26 @@ CREATE TABLE audit_anchors (
   key_fingerprint TEXT NOT NULL,
   signature TEXT NOT NULL
 );
+-- The auditors' readers (audit_query.cpp) speak SQLite's functions; these
+-- are the same on this store. contains_ci folds case as lower() does in the
+-- database's locale (C.UTF-8 matches bastionctl's folding).
+CREATE FUNCTION contains_ci(hay TEXT, needle TEXT) RETURNS BOOLEAN LANGUAGE sql IMMUTABLE AS
+  'SELECT hay IS NOT NULL AND strpos(lower(hay), lower(needle)) > 0';
+CREATE FUNCTION json_valid(doc TEXT) RETURNS BOOLEAN LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  PERFORM doc::jsonb;
+  RETURN doc IS NOT NULL;
+EXCEPTION WHEN others THEN
+  RETURN FALSE;
+END $$;
+-- json_extract(doc, '$.key'): one top-level key, as text.
+CREATE FUNCTION json_extract(doc TEXT, path TEXT) RETURNS TEXT LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF left(path, 2) <> '$.' THEN RETURN NULL; END IF;
+  RETURN doc::jsonb ->> substr(path, 3);
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END $$;
 )sql",
 };
 static_assert(sizeof kPgMigrations / sizeof kPgMigrations[0] == kPgSchemaVersion,

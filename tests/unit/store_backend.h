@@ -32,6 +32,9 @@ class StoreBackend {
   // Makes the stored schema version `v` (a newer bastiond's store).
   virtual void set_schema_version(int v) = 0;
   virtual int current_schema_version() const = 0;
+  // What AuditQuery::open and bastionctl's --db take, and its password file.
+  virtual std::string where() const = 0;
+  virtual std::string password() const { return ""; }
 };
 
 class SqliteBackend final : public StoreBackend {
@@ -65,6 +68,7 @@ class SqliteBackend final : public StoreBackend {
   }
   void set_schema_version(int v) override { sql("PRAGMA user_version=" + std::to_string(v)); }
   int current_schema_version() const override { return bastion::SqliteAuditStore::kSchemaVersion; }
+  std::string where() const override { return dir_ / "audit.db"; }
 
  private:
   TempDir dir_;
@@ -119,6 +123,8 @@ class PgBackend final : public StoreBackend {
   }
   void set_schema_version(int v) override { sql("UPDATE bastion_schema SET version=" + std::to_string(v)); }
   int current_schema_version() const override { return bastion::kPgSchemaVersion; }
+  std::string where() const override { return dsn(); }
+  std::string password() const override { return password_file_; }
 
  private:
   void admin(const std::string& statement) {

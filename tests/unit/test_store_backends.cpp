@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "audit/audit_chain.h"
+#include "audit/audit_query.h"
 #include "store_backend.h"
 
 using namespace bastion;
@@ -243,5 +244,65 @@ void migrations(StoreBackend& b) {
                  ")") != std::string::npos);
 }
 STORE_BACKEND_TEST("migrations run once when instances start together; a newer schema is refused", migrations)
+
+// The auditors' reader (bastionctl audit, session show, the web API) gives
+// the same rows from either store, --grep folding case alike.
+void auditors_read(StoreBackend& b) {
+  std::string err;
+  auto s = b.open(err);
+  REQUIRE(s);
+  REQUIRE(s->session_started(session("S1"), err));
+  SessionStart s2 = session("S2");
+  s2.identity = "bob", s2.started_at = "2026-01-01T00:00:05.000Z";
+  REQUIRE(s->session_started(s2, err));
+  int64_t id = 0;
+  REQUIRE(s->command_started({.session_id = "S1", .channel = 0, .at = "2026-01-01T00:00:01.000Z", .kind = "exec",
+                              .text = "Uname -A", .decision = "allow", .reason = "", .recording = "",
+                              .policy_hash = "", .policy_hook = "", .policy_source = "",
+                              .details = "{\"channel_target\":\"db9\"}"},
+                             id, err));
+  REQUIRE(s->command_started({.session_id = "S2", .channel = 0, .at = "2026-01-01T00:00:06.000Z", .kind = "exec",
+                              .text = "ls", .decision = "deny", .reason = "no", .recording = "",
+                              .policy_hash = "", .policy_hook = "", .policy_source = "", .details = "not json"},
+                             id, err));
+  REQUIRE(s->auth_event({.at = "2026-01-01T00:00:00.000Z", .source_address = "10.0.0.1", .user = "web1",
+                         .key_id = "alice", .serial = 42, .ca_fingerprint = "SHA256:x", .accepted = true,
+                         .reason = "Certificate OK"},
+                        err));
+  const auto q = AuditQuery::open(b.where(), err, b.password());
+  INFO(err);
+  REQUIRE(q);
+  const auto sessions = q->sessions(AuditFilter{}, err);
+  REQUIRE(sessions);
+  REQUIRE(sessions->size() == 2);
+  CHECK((*sessions)[0].id == "S2");
+  CHECK((*sessions)[1].id == "S1");
+  CHECK((*sessions)[1].commands == 1);
+  AuditFilter grep;
+  grep.grep = "uname -a";
+  const auto found = q->commands(grep, err);
+  REQUIRE(found);
+  REQUIRE(found->size() == 1);
+  CHECK((*found)[0].text == "Uname -A");
+  CHECK((*found)[0].target == "db9");  // details.channel_target
+  AuditFilter by_target;
+  by_target.target = "web1";
+  const auto web1 = q->commands(by_target, err);
+  REQUIRE(web1);
+  REQUIRE(web1->size() == 1);  // S2's: its details are not JSON, its session's target counts
+  CHECK((*web1)[0].session_id == "S2");
+  AuditFilter auth;
+  auth.grep = "certificate ok";
+  auth.target = "web1";
+  const auto a = q->auth(auth, err);
+  REQUIRE(a);
+  REQUIRE(a->size() == 1);
+  CHECK((*a)[0].accepted);
+  const auto d = q->session_detail("S1", err);
+  REQUIRE(d);
+  CHECK(d->session.identity == "alice");
+  CHECK_FALSE(q->session_detail("nope", err));
+}
+STORE_BACKEND_TEST("the auditors' reader lists, filters and greps alike", auditors_read)
 
 }  // namespace
