@@ -1,10 +1,13 @@
 // The audit store's behaviour, written once and run against both backends
 // (store_backend.h): the same rows, the same chain bytes, the same refusals.
+#include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
 #include "audit/audit_chain.h"
 #include "audit/audit_query.h"
+#include "audit/pg_listener.h"
 #include "store_backend.h"
 
 using namespace bastion;
@@ -306,3 +309,33 @@ void auditors_read(StoreBackend& b) {
 STORE_BACKEND_TEST("the auditors' reader lists, filters and greps alike", auditors_read)
 
 }  // namespace
+
+// LISTEN/NOTIFY (pg_listener.h): a change announced by one instance wakes
+// the others; when the listening connection is cut it reconnects and
+// reports once (what changed meanwhile), and notifications flow again.
+TEST_CASE("postgresql store: approval notifications reach a listener, also after its connection is cut",
+          "[.][pg-store]") {
+  testutil::PgBackend b;
+  std::string err;
+  auto s = b.open(err, "test");
+  REQUIRE(s);
+  std::atomic<int> calls{0};
+  PgListener listener({b.dsn(), b.password_file()}, kApprovalsChannel, [&calls] { ++calls; });
+  auto wait_for = [&](auto pred) {
+    for (int i = 0; i < 1000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pred();
+  };
+  REQUIRE(wait_for([&] { return listener.connected() && calls.load() == 1; }));  // the connect-time call
+  ApprovalRequest r = access_request("alice");
+  REQUIRE(s->create_request(r, err));
+  CHECK(wait_for([&] { return calls.load() == 2; }));
+  // A write that is not about approvals announces nothing.
+  REQUIRE(s->session_started(session("S1"), err));
+  REQUIRE(s->add_vote(r.id, {"bob", "approve", "", 1100}, err));
+  CHECK(wait_for([&] { return calls.load() == 3; }));
+  b.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'");
+  CHECK(wait_for([&] { return calls.load() == 4 && listener.connected(); }));  // reconnected: one call
+  REQUIRE(s->transition(r.id, ApprovalState::pending, ApprovalState::approved, 1100, "bob", "", 1700, err));
+  CHECK(wait_for([&] { return calls.load() == 5; }));
+  CHECK(calls.load() == 5);
+}
