@@ -40,6 +40,14 @@ class PgAuditStore : public SqlAuditStore {
   bool begin(std::string& error) override;
   const char* session_end_sql() const override;
   bool announce_approvals(std::string& error) override;
+  bool note_session_instance(const std::string& session_id, std::string& error) override;
+
+ public:
+  bool register_instance(const std::string& host, int64_t interval, std::string& error) override;
+  bool heartbeat(std::string& error) override;
+  int interrupt_silent_instances(const std::string& at, int missed, std::string& error) override;
+  bool instance_stopped(const std::string& at, std::string& error) override;
+  const std::string& instance_id() const { return instance_id_; }
 
  private:
   explicit PgAuditStore(PgConn c, std::string writer) : SqlAuditStore(std::move(writer)), conn_(std::move(c)) {}
@@ -47,6 +55,7 @@ class PgAuditStore : public SqlAuditStore {
   PgResult run(const std::string& sql, std::initializer_list<SqlParam> params, std::string& error);
 
   PgConn conn_;
+  std::string instance_id_;  // empty until register_instance
   int changes_ = 0;
   bool in_txn_ = false;
 };
@@ -54,6 +63,6 @@ class PgAuditStore : public SqlAuditStore {
 // pg_schema.cpp: brings the schema to the current version under a session
 // advisory lock (several instances starting at once migrate once).
 bool pg_migrate(PGconn* c, int& version, std::string& error);
-inline constexpr int kPgSchemaVersion = 1;
+inline constexpr int kPgSchemaVersion = 2;
 
 }  // namespace bastion

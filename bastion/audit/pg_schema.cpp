@@ -195,6 +195,23 @@ EXCEPTION WHEN others THEN
   RETURN NULL;
 END $$;
 )sql",
+    // 2: instances sharing the store, and which one runs each session
+    // (operational state, not audit rows: not chained)
+    R"sql(
+CREATE TABLE instances (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  started TEXT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  heartbeat_interval BIGINT NOT NULL,
+  stopped TEXT
+);
+CREATE TABLE session_instances (
+  session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+  instance_id TEXT NOT NULL REFERENCES instances(id)
+);
+CREATE INDEX session_instances_instance ON session_instances(instance_id);
+)sql",
 };
 static_assert(sizeof kPgMigrations / sizeof kPgMigrations[0] == kPgSchemaVersion,
               "kPgSchemaVersion is the number of migrations");

@@ -23,7 +23,8 @@ bool SqlAuditStore::session_started(const SessionStart& s, std::string& error) {
                  {s.id, s.identity, join(s.principals, ","), u64(s.cert_serial), s.key_id, s.ca_fingerprint,
                   s.source_address, s.target, s.started_at},
                  error) &&
-         chain_row("sessions", s.id, error) && txn.commit(error) && anchor_soon();
+         chain_row("sessions", s.id, error) && note_session_instance(s.id, error) && txn.commit(error) &&
+         anchor_soon();
 }
 
 bool SqlAuditStore::session_ended(const SessionEnd& s, std::string& error) {

@@ -54,6 +54,24 @@ class SqlAuditStore : public AuditStore, public ApprovalStore {
   std::vector<RecordingRow> recordings_ended_before(const std::string& cutoff, std::string& error) override;
   bool anchor_chain(bool force, std::string& error) override;
 
+  // Several instances on one store (PostgreSQL): each registers, beats
+  // every `interval` seconds, and ends the sessions of instances that went
+  // silent, so the audit never shows a dead instance's session as live.
+  // A single-host store has nothing to do (bastiond's start-up
+  // mark_interrupted covers it).
+  virtual bool register_instance(const std::string& /*host*/, int64_t /*interval*/, std::string& /*error*/) {
+    return true;
+  }
+  virtual bool heartbeat(std::string& /*error*/) { return true; }
+  // Instances silent for `missed` of their intervals: their live sessions
+  // and open recordings become interrupted and the instance stopped.
+  // Returns how many instances, or -1.
+  virtual int interrupt_silent_instances(const std::string& /*at*/, int /*missed*/, std::string& /*error*/) {
+    return 0;
+  }
+  // A clean stop: this instance's row says so.
+  virtual bool instance_stopped(const std::string& /*at*/, std::string& /*error*/) { return true; }
+
   // ApprovalStore (sql_approval_store.cpp)
   bool create_request(ApprovalRequest& r, std::string& error) override;
   std::optional<ApprovalRequest> request(int64_t id, std::string& error) override;
@@ -91,6 +109,15 @@ class SqlAuditStore : public AuditStore, public ApprovalStore {
   // tells other instances sharing the store (PostgreSQL NOTIFY, sent at
   // commit). A store only one process writes has nobody to tell.
   virtual bool announce_approvals(std::string& /*error*/) { return true; }
+  // Inside session_started's transaction: which instance runs the session.
+  virtual bool note_session_instance(const std::string& /*session_id*/, std::string& /*error*/) { return true; }
+
+  // Inside a write transaction: the open recordings and live sessions the
+  // two queries select (each with `param` as its one parameter, unless
+  // empty) become interrupted, chained; returns how many recordings, or -1.
+  int interrupt_locked(const std::string& at, const char* recordings_sql, const char* sessions_sql,
+                       const std::string& param, const std::string& reason, std::string& error);
+  static constexpr const char* kInterruptedReason = "interrupted (bastiond stopped without closing it)";
 
   // Called by the backend once connected (the head when this process opened the store).
   bool note_opened_head(std::string& error);
@@ -132,9 +159,13 @@ class SqlAuditStore : public AuditStore, public ApprovalStore {
   // the head is signed already, marked as a clean close.
   enum class AnchorWhen { throttled, force, closing };
   bool anchor_locked(AnchorWhen when, std::string& error);
+
+ protected:
   // After a committed write: anchors when a second has passed. Never fails
   // the write (it is chained already); a failure is logged.
   bool anchor_soon();
+
+ private:
 
   std::shared_ptr<const AuditSigner> signer_;
   std::string writer_;

@@ -80,9 +80,20 @@ bool SqlAuditStore::recording_pruned(int64_t id, const std::string& at, const st
 int SqlAuditStore::mark_interrupted(const std::string& at, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
+  if (!txn) return -1;
+  const int n = interrupt_locked(at, "SELECT id FROM recordings WHERE state='open'",
+                                 "SELECT id FROM sessions WHERE ended_at IS NULL", "", kInterruptedReason, error);
+  if (n < 0 || !txn.commit(error)) return -1;
+  anchor_soon();
+  return n;
+}
+
+int SqlAuditStore::interrupt_locked(const std::string& at, const char* recordings_sql, const char* sessions_sql,
+                                    const std::string& param, const std::string& reason, std::string& error) {
   std::vector<std::vector<std::string>> recs, sessions;
-  if (!txn || !query("SELECT id FROM recordings WHERE state='open'", {}, recs, error) ||
-      !query("SELECT id FROM sessions WHERE ended_at IS NULL", {}, sessions, error))
+  const bool with_param = !param.empty();
+  if (!(with_param ? query(recordings_sql, {param}, recs, error) : query(recordings_sql, {}, recs, error)) ||
+      !(with_param ? query(sessions_sql, {param}, sessions, error) : query(sessions_sql, {}, sessions, error)))
     return -1;
   // A row changed with SQL while bastiond was down is left as it is (and
   // logged): chaining it now would adopt the edit as bastiond's.
@@ -95,13 +106,9 @@ int SqlAuditStore::mark_interrupted(const std::string& at, std::string& error) {
         !chain_row("recordings", r[0], error))
       return -1;
   for (const auto& s : sessions)
-    if (!execute("UPDATE sessions SET ended_at=?, end_reason='interrupted (bastiond stopped without closing it)' "
-                 "WHERE id=?",
-                 {at, s[0]}, error) ||
+    if (!execute("UPDATE sessions SET ended_at=?, end_reason=? WHERE id=?", {at, reason, s[0]}, error) ||
         !chain_row("sessions", s[0], error))
       return -1;
-  if (!txn.commit(error)) return -1;
-  anchor_soon();
   return static_cast<int>(recs.size());
 }
 

@@ -134,6 +134,10 @@ struct Config {
   // libpq's own service file or passfile).
   std::string store;
   std::string store_password_file;
+  // Seconds between an instance's heartbeats on a shared store; silent for
+  // kMissedHeartbeats of them, its sessions are marked interrupted.
+  int64_t heartbeat_interval = 5;
+  static constexpr int kMissedHeartbeats = 3;
   std::string log_format = "text";  // "text" | "json"
   std::string log_level = "info";
   int64_t cert_clock_skew = 60;

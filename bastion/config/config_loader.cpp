@@ -359,6 +359,10 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
       c.store_password_file = r.resolve(*pf);
       if (c.store.empty()) r.fail(spl, "store_password_file", "goes with store = \"postgresql://...\"");
     }
+    if (auto hb = r.duration("heartbeat_interval", r.line_of("heartbeat_interval"), "", 1, 300)) {
+      c.heartbeat_interval = *hb;
+      if (c.store.empty()) r.fail(r.line_of("heartbeat_interval"), "heartbeat_interval", "goes with store = \"postgresql://...\"");
+    }
     const int fl = r.line_of("log_format");
     c.log_format = r.str("log_format", fl, "").value_or("text");
     if (c.log_format != "text" && c.log_format != "json") r.fail(fl, "log_format", "expected \"text\" or \"json\"");

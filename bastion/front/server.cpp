@@ -199,6 +199,13 @@ ReloadResult reload(ServerContext& ctx, const std::string& trigger, ConfigVersio
   return r;
 }
 
+// This host's name, as instances are listed in a shared store.
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
 // What the metrics listener serves: the counters, and the gauges read now.
 std::string render_metrics(ServerContext& ctx, SqlAuditStore& audit) {
   MetricsGauges g;
@@ -307,6 +314,13 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   ctx.set_approvals(audit.get());
   // A shared store: other instances' approval changes wake this one's
   // waiting sessions at once (their 2 s poll stays the fallback).
+  // Instances on a shared store beat; one that stops beating has its
+  // sessions marked interrupted by the others.
+  if (!audit->register_instance(host_name(), cfg->heartbeat_interval, err)) {
+    log_error("cannot register this instance in the store", {{"error", err}});
+    return 1;
+  }
+  auto next_heartbeat = std::chrono::steady_clock::now();
   std::unique_ptr<PgListener> approvals_listener;
   if (!cfg->store.empty())
     approvals_listener = std::make_unique<PgListener>(PgTarget{cfg->store, cfg->store_password_file},
@@ -382,6 +396,12 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     // Buffers quiet sessions gave back go back to the system (malloc keeps
     // freed memory otherwise: about 0.6 MiB per session after a burst).
     if (ctx.take_memory_trim()) malloc_trim(0);
+    if (!cfg->store.empty() && std::chrono::steady_clock::now() >= next_heartbeat) {
+      next_heartbeat = std::chrono::steady_clock::now() + std::chrono::seconds(cfg->heartbeat_interval);
+      if (!audit->heartbeat(err)) log_error("store heartbeat failed", {{"error", err}});
+      if (audit->interrupt_silent_instances(iso8601_now(), Config::kMissedHeartbeats, err) < 0)
+        log_error("cannot mark the sessions of silent instances interrupted", {{"error", err}});
+    }
     // The chain's head is signed within about a second of a write.
     if (!audit->anchor_chain(false, err)) log_error("cannot anchor the audit chain", {{"error", err}});
     // Policy files are watched (about once a second) and reloaded on change,
@@ -502,6 +522,10 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   while (ctx.active() > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (ctx.active() > 0) log_warn("sessions still open at exit", {{"count", std::to_string(ctx.active())}});
+  // Every session closed itself: nothing for the other instances to end.
+  // Otherwise they end what is left once this instance's beats stop.
+  else if (!audit->instance_stopped(iso8601_now(), err))
+    log_error("cannot mark this instance stopped in the store", {{"error", err}});
   close(sfd);
   pid_file.reset();  // before a possible _exit below, which runs no destructor
   log_info("bastiond stopped");

@@ -7,6 +7,8 @@ grant made through one admits a session on the other."""
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import threading
 import time
@@ -70,7 +72,7 @@ class ScaleOutTest(unittest.TestCase):
                 # Same host key (harness default), same audit key, one store;
                 # each its own data_dir (recordings, control files).
                 extra = (f'data_dir = "data_{name}"\nstore = "{cls.dsn}"\nstore_password_file = "store.pw"\n'
-                         f'audit_signing_key = "keys/audit_signing_key"\npolicy = "policy.lua"')
+                         f'audit_signing_key = "keys/audit_signing_key"\npolicy = "policy.lua"\nheartbeat_interval = 1')
                 cls.instances.append(Bastion(env, extra=extra, targets=targets, name=f"bastion_{name}"))
             env.bastion = cls.instances[0]  # for env.dump_logs
             cls.port = free_port()
@@ -234,6 +236,31 @@ class ScaleOutTest(unittest.TestCase):
         self.assertEqual(self.instance_of(self.last_session_of("alice", before)), 1 - approved_on)
         self.assertEqual(self.sql("SELECT reason FROM commands WHERE text='echo grant-in' AND kind='exec'"),
                          f"grant {rid} by bob")
+
+    def test_zz_kill_9_mid_session_is_marked_interrupted_by_the_other(self):
+        # Last (zz): it leaves one instance dead.
+        before = self.sessions_of("alice")
+        p = subprocess.Popen(self.ssh_cmd(self.env.alice, "web1", ["echo started; sleep 60"]), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline(), b"started\n")
+        sid = self.last_session_of("alice", before)
+        victim = self.instance_of(sid)
+        self.assertEqual(self.sql(f"SELECT ended_at IS NULL FROM sessions WHERE id='{sid}'"), "t")
+        self.instances[victim].proc.send_signal(signal.SIGKILL)
+        self.instances[victim].proc.wait()
+        killed = time.monotonic()
+        p.wait(timeout=10)
+        reason = ""
+        while time.monotonic() - killed < 15 and not reason:
+            reason = self.sql(f"SELECT end_reason FROM sessions WHERE id='{sid}' AND ended_at IS NOT NULL")
+            time.sleep(0.1)
+        host = socket.gethostname()
+        self.assertEqual(reason, f"interrupted (bastiond instance on {host} stopped heartbeating)")
+        # About three intervals of 1 s, on the survivor's next beat.
+        self.assertLess(time.monotonic() - killed, 6.0)
+        survivor = self.instances[1 - victim]
+        self.assertTrue(any(l.get("msg", "").startswith("a bastiond instance stopped heartbeating") for l in survivor.log_lines()))
+        self.assertEqual(self.sql("SELECT count(*) FROM instances WHERE stopped IS NOT NULL"), "1")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,12 @@ TEST_CASE("store: a PostgreSQL URI names the shared store; none keeps SQLite in 
   CHECK(err == f + ":4: store: expected \"postgresql://user@host:port/database\"");
   CHECK_FALSE(load(d, "store = \"postgresql://bastion@db\"", err));
   CHECK(err == f + ":4: store: name the database: postgresql://user@host:port/database");
+  CHECK(c->heartbeat_interval == 5);
+  c = load(d, "store = \"postgresql://db/bastion\"\nheartbeat_interval = \"2s\"", err);
+  REQUIRE(c);
+  CHECK(c->heartbeat_interval == 2);
+  CHECK_FALSE(load(d, "heartbeat_interval = 2", err));
+  CHECK(err == f + ":4: heartbeat_interval: goes with store = \"postgresql://...\"");
   CHECK_FALSE(load(d, "store_password_file = \"pg.pw\"", err));
   CHECK(err == f + ":4: store_password_file: goes with store = \"postgresql://...\"");
 }

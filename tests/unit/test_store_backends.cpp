@@ -339,3 +339,37 @@ TEST_CASE("postgresql store: approval notifications reach a listener, also after
   CHECK(wait_for([&] { return calls.load() == 5; }));
   CHECK(calls.load() == 5);
 }
+
+// Instances on one store: one that stops beating has its live sessions and
+// open recordings interrupted by another, once; the survivor's are left.
+TEST_CASE("postgresql store: a silent instance's sessions are marked interrupted by another", "[.][pg-store]") {
+  testutil::PgBackend b;
+  std::string err;
+  auto a = b.open(err, "a"), c = b.open(err, "c");
+  REQUIRE(a);
+  REQUIRE(c);
+  auto* pa = dynamic_cast<PgAuditStore*>(a.get());
+  REQUIRE(pa);
+  REQUIRE(a->register_instance("host-a", 1, err));
+  REQUIRE(c->register_instance("host-c", 1, err));
+  REQUIRE(a->session_started(session("SA"), err));
+  REQUIRE(c->session_started(session("SC"), err));
+  int64_t rec = 0;
+  REQUIRE(a->recording_opened({"SA", 0, "/r/a.cast", "2026-01-01T00:00:00Z", {0, 0, "d0", "", "", ""}}, rec, err));
+  REQUIRE(a->heartbeat(err));
+  REQUIRE(c->heartbeat(err));
+  CHECK(c->interrupt_silent_instances("2026-01-01T00:01:00Z", 3, err) == 0);  // both beating
+  // A went silent 4 of its intervals ago.
+  b.sql("UPDATE instances SET last_seen = last_seen - 4 WHERE id = '" + pa->instance_id() + "'");
+  CHECK(c->interrupt_silent_instances("2026-01-01T00:01:00Z", 3, err) == 1);
+  CHECK(b.sql("SELECT id, ended_at, end_reason FROM sessions ORDER BY id") ==
+        "SA|2026-01-01T00:01:00Z|interrupted (bastiond instance on host-a stopped heartbeating)\nSC|NULL|NULL\n");
+  CHECK(b.sql("SELECT state, closed_at FROM recordings") == "interrupted|2026-01-01T00:01:00Z\n");
+  CHECK(b.sql("SELECT host, stopped FROM instances ORDER BY host") == "host-a|2026-01-01T00:01:00Z\nhost-c|NULL\n");
+  // Chained like any other write.
+  CHECK(b.sql("SELECT tbl, row_key, writer FROM audit_chain WHERE seq > 3 ORDER BY seq") ==
+        "recordings|1|c\nsessions|SA|c\n");
+  CHECK(c->interrupt_silent_instances("2026-01-01T00:02:00Z", 3, err) == 0);  // once
+  CHECK_FALSE(a->heartbeat(err));
+  CHECK(err == "this instance was declared stopped by another (missed heartbeats)");
+}
