@@ -237,6 +237,15 @@ class ScaleOutTest(unittest.TestCase):
         self.assertEqual(self.sql("SELECT reason FROM commands WHERE text='echo grant-in' AND kind='exec'"),
                          f"grant {rid} by bob")
 
+    def test_verify_refuses_the_shared_store_rather_than_checking_another(self):
+        # Not yet ported to PostgreSQL: it must say so, never report OK
+        # from data_dir's (absent or stale) SQLite file.
+        for args in (["--config", self.instances[0].conf], ["--db", self.dsn, "--key", "/dev/null"]):
+            r = run([BASTIONCTL, "verify", *args])
+            self.assertEqual((r.returncode, r.stdout.decode(), r.stderr.decode()),
+                             (1, "", "bastionctl verify: a PostgreSQL store cannot be verified by this bastionctl "
+                                     "yet (verify reads SQLite stores)\n"))
+
     def test_zz_kill_9_mid_session_is_marked_interrupted_by_the_other(self):
         # Last (zz): it leaves one instance dead.
         before = self.sessions_of("alice")
