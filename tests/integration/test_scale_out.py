@@ -156,7 +156,10 @@ class ScaleOutTest(unittest.TestCase):
             self.assertEqual(self.ssh(self.env.bob, "approvals", "list").returncode, 0)
             self.assertNotEqual(self.instance_of(self.last_session_of("bob", before)), instance)
 
-    def held_then_approved_across(self, text):
+    def held_then_approved_across(self, text, same=False):
+        """Holds TEXT on one instance, approves it through the other (SAME:
+        through the same one); returns seconds from the approval's answer
+        to the command's output."""
         p = subprocess.Popen(self.ssh_cmd(self.env.alice, "web1", [text]), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         arrived = {}
@@ -174,7 +177,7 @@ class ScaleOutTest(unittest.TestCase):
             time.sleep(0.05)
         self.assertTrue(rid, "no pending request")
         held_on = self.instance_of(self.sql(f"SELECT session_id FROM approval_requests WHERE id={rid}"))
-        other = 1 - held_on
+        other = held_on if same else 1 - held_on
         self.steer_next_to(other)
         before = self.sessions_of("bob")
         r = self.ssh(self.env.bob, "approvals", "approve", rid)
@@ -191,6 +194,7 @@ class ScaleOutTest(unittest.TestCase):
         # LISTEN/NOTIFY: at once, not at the held session's next 2 s poll.
         self.assertLess(arrived[word] - approved, 1.0)
         self.assertEqual(self.sql(f"SELECT state, decided_by FROM approval_requests WHERE id={rid}"), "used|bob")
+        return arrived[word] - approved
 
     def test_held_command_approved_on_the_other_instance_runs_within_a_second(self):
         # Both ways round: held on A approved on B, and held on B approved on A
