@@ -5,7 +5,7 @@
 #pragma once
 #include <string>
 
-#include "audit/pg_handles.h"
+#include "common/pg_handles.h"
 
 namespace bastion {
 

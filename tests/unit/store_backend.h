@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "audit/pg_audit_store.h"
-#include "audit/pg_handles.h"
+#include "common/pg_handles.h"
 #include "audit/sqlite_audit_store.h"
 #include "test_util.h"
 

@@ -8,18 +8,12 @@
 
 #include <libpq-fe.h>
 
+#include "common/pg_handles.h"
 #include "config/config.h"
 #include "targets/postgres/postgres_settings.h"
 
 namespace bastion {
 
-struct PgConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct PgResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
 class PgConnection {
  public:
@@ -43,7 +37,7 @@ class PgConnection {
 
  private:
   explicit PgConnection(PGconn* c) : conn_(c) {}
-  std::unique_ptr<PGconn, PgConnDeleter> conn_;
+  PgConn conn_;
 };
 
 // The first line of a libpq message, without the trailing newline.

@@ -1,4 +1,5 @@
-// Owners of libpq handles, so every path out of a function frees them.
+// Owners of libpq handles, so every path out of a function frees them
+// (the PostgreSQL store and the PostgreSQL target kind alike).
 #pragma once
 #include <memory>
 
