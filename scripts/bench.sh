@@ -35,6 +35,9 @@ echo
 echo "== PostgreSQL clients through a forward: pgbench via the bastion's wire proxy vs via OpenSSH ssh -L"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/pg_wire_bench.py
 echo
+echo "== scale out: approvals across instances, session setup on PostgreSQL vs SQLite"
+BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/scale_out_bench.py
+echo
 echo "== Kubernetes: bastiond vs kubectl direct (fake API server)"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/kubectl_bench.py
 echo

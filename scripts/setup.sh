@@ -24,7 +24,7 @@ packages=(
   catch2 libbenchmark-dev
   openssh-client openssh-server openssh-sftp-server
   python3 python3-paramiko asciinema sqlite3 util-linux procps hyperfine
-  postgresql postgresql-client python3-psycopg
+  postgresql postgresql-client python3-psycopg haproxy
   libvterm-dev zsh busybox
   man-db groff-base
 )

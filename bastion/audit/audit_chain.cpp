@@ -26,22 +26,22 @@ namespace {
 // SQL, paths: nearly every row), built without a json tree; nullopt for any
 // other row, which takes the general path. Both spell the same row the
 // same bytes: verify recomputes the chain with this function.
-std::optional<std::string> plain_row_json(sqlite3_stmt* st, int first) {
+std::optional<std::string> plain_row_json(const RowCells& st, int first) {
   static constexpr char hex[] = "0123456789abcdef";
   std::map<std::string_view, std::string> fields;  // sorted like nlohmann's object; a repeated name: the last
-  for (int c = first; c < sqlite3_column_count(st); ++c) {
-    const char* name = sqlite3_column_name(st, c);
+  for (int c = first; c < st.count(); ++c) {
+    const char* name = st.name(c);
     if (std::strncmp(name, "cp_", 3) == 0) continue;
     for (const char* n = name; *n; ++n)
       if (static_cast<unsigned char>(*n) < 0x20 || static_cast<unsigned char>(*n) >= 0x7f || *n == '"' || *n == '\\')
         return std::nullopt;
     std::string v;
-    switch (sqlite3_column_type(st, c)) {
-      case SQLITE_NULL: v = "null"; break;
-      case SQLITE_INTEGER: v = std::to_string(sqlite3_column_int64(st, c)); break;
-      case SQLITE_TEXT: {
-        const auto* t = sqlite3_column_text(st, c);
-        const auto len = static_cast<std::size_t>(sqlite3_column_bytes(st, c));
+    switch (st.type(c)) {
+      case RowCells::Type::null: v = "null"; break;
+      case RowCells::Type::integer: v = std::to_string(st.integer(c)); break;
+      case RowCells::Type::text: {
+        const std::string_view t = st.bytes(c);
+        const auto len = t.size();
         v.reserve(len + 2);
         v += '"';
         for (std::size_t i = 0; i < len; ++i) {
@@ -85,26 +85,23 @@ std::optional<std::string> plain_row_json(sqlite3_stmt* st, int first) {
 
 }  // namespace
 
-std::string row_json(sqlite3_stmt* st, int first) {
+std::string row_json(const RowCells& st, int first) {
   if (auto plain = plain_row_json(st, first)) return std::move(*plain);
   nlohmann::json j = nlohmann::json::object();
-  for (int c = first; c < sqlite3_column_count(st); ++c) {
-    const char* name = sqlite3_column_name(st, c);
+  for (int c = first; c < st.count(); ++c) {
+    const char* name = st.name(c);
     if (std::strncmp(name, "cp_", 3) == 0) continue;
-    switch (sqlite3_column_type(st, c)) {
-      case SQLITE_NULL: j[name] = nullptr; break;
-      case SQLITE_INTEGER: j[name] = static_cast<int64_t>(sqlite3_column_int64(st, c)); break;
-      case SQLITE_FLOAT: j[name] = sqlite3_column_double(st, c); break;
+    switch (st.type(c)) {
+      case RowCells::Type::null: j[name] = nullptr; break;
+      case RowCells::Type::integer: j[name] = st.integer(c); break;
+      case RowCells::Type::real: j[name] = st.real(c); break;
       default: {
-        const auto* t = reinterpret_cast<const char*>(sqlite3_column_type(st, c) == SQLITE_BLOB
-                                                          ? sqlite3_column_blob(st, c)
-                                                          : sqlite3_column_text(st, c));
-        const std::string v(t ? t : "", t ? static_cast<std::size_t>(sqlite3_column_bytes(st, c)) : 0);
+        const std::string v(st.bytes(c));
         // Lossless: text that is not UTF-8 (a command's bytes) would come out
         // of JSON as U+FFFD, and an edit of one invalid byte into another
         // would go unseen. Such text, and blobs, are kept as base64.
         std::string scratch;
-        if (sqlite3_column_type(st, c) == SQLITE_BLOB || recorder::append_json_escaped(scratch, v))
+        if (st.type(c) == RowCells::Type::blob || recorder::append_json_escaped(scratch, v))
           j[name] = {{"base64", recorder::base64_encode(v)}};
         else
           j[name] = v;
@@ -113,6 +110,39 @@ std::string row_json(sqlite3_stmt* st, int first) {
   }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+
+namespace {
+
+class SqliteCells final : public RowCells {
+ public:
+  explicit SqliteCells(sqlite3_stmt* st) : st_(st) {}
+  int count() const override { return sqlite3_column_count(st_); }
+  const char* name(int c) const override { return sqlite3_column_name(st_, c); }
+  Type type(int c) const override {
+    switch (sqlite3_column_type(st_, c)) {
+      case SQLITE_NULL: return Type::null;
+      case SQLITE_INTEGER: return Type::integer;
+      case SQLITE_FLOAT: return Type::real;
+      case SQLITE_BLOB: return Type::blob;
+      default: return Type::text;
+    }
+  }
+  int64_t integer(int c) const override { return sqlite3_column_int64(st_, c); }
+  double real(int c) const override { return sqlite3_column_double(st_, c); }
+  std::string_view bytes(int c) const override {
+    const auto* t = static_cast<const char*>(sqlite3_column_type(st_, c) == SQLITE_BLOB
+                                                 ? sqlite3_column_blob(st_, c)
+                                                 : static_cast<const void*>(sqlite3_column_text(st_, c)));
+    return t ? std::string_view(t, static_cast<std::size_t>(sqlite3_column_bytes(st_, c))) : std::string_view();
+  }
+
+ private:
+  sqlite3_stmt* st_;
+};
+
+}  // namespace
+
+std::string row_json(sqlite3_stmt* st, int first) { return row_json(SqliteCells(st), first); }
 
 std::string chain_hash(const std::string& prev, int64_t seq, const std::string& table, const std::string& key,
                        const std::string& json, const std::string& writer, const std::string& at) {

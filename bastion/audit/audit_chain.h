@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 struct sqlite3_stmt;
 
@@ -46,10 +47,27 @@ inline constexpr ChainedTable kChainedTables[] = {
 
 const ChainedTable* chained_table(const std::string& name);
 
-// Canonical JSON of the current row of `st` from column `first` on (keys
-// sorted; integers as numbers, text as strings, NULL as null). A recording's
-// checkpoint columns (cp_*) are left out: a checkpoint is signed on its own
-// and replaced about once a second, so it is not chained.
+// One row as a backend hands it over (SQLite statement, PostgreSQL result),
+// so that every backend spells a row in the same bytes: `bastionctl audit
+// verify` recomputes the chain with the same function whatever store wrote it.
+class RowCells {
+ public:
+  enum class Type { null, integer, real, text, blob };
+  virtual ~RowCells() = default;
+  virtual int count() const = 0;
+  virtual const char* name(int c) const = 0;
+  virtual Type type(int c) const = 0;
+  virtual int64_t integer(int c) const = 0;
+  virtual double real(int c) const = 0;
+  virtual std::string_view bytes(int c) const = 0;  // text or blob
+};
+
+// Canonical JSON of `row` from column `first` on (keys sorted; integers as
+// numbers, text as strings, NULL as null). A recording's checkpoint columns
+// (cp_*) are left out: a checkpoint is signed on its own and replaced about
+// once a second, so it is not chained.
+std::string row_json(const RowCells& row, int first);
+// The current row of a SQLite statement.
 std::string row_json(sqlite3_stmt* st, int first);
 
 inline constexpr const char* kChainGenesis = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -7,18 +7,20 @@
 #include <sqlite3.h>
 
 #include "audit/case_fold.h"
+#include "audit/sqlite_handles.h"
+#include "audit/pg_connect.h"
 #include "audit/time_bound.h"
 #include "common/time_util.h"
 
 namespace bastion {
 namespace {
 
-using Param = std::variant<int64_t, std::string>;
+using Param = AuditParam;
 
-// One prepared statement with its parameters bound; rows read by column.
-class Rows {
+// One SQLite statement with its parameters bound; rows read by column.
+class SqliteRows final : public AuditRows {
  public:
-  Rows(sqlite3* db, const std::string& sql, const std::vector<Param>& params, std::string& error)
+  SqliteRows(sqlite3* db, const std::string& sql, const std::vector<Param>& params, std::string& error)
       : db_(db), st_(prepare_sqlite(db, sql, error)) {
     if (!st_) return;
     int i = 1;
@@ -30,28 +32,27 @@ class Rows {
       }
     }
   }
-  // True while there is a row; false at the end or on error (see done()).
-  bool next() {
+  bool next() override {
     if (!st_) return false;
     rc_ = sqlite3_step(st_.get());
     return rc_ == SQLITE_ROW;
   }
-  bool done(std::string& error) const {
+  bool done(std::string& error) const override {
     if (!st_) return false;
     if (rc_ != SQLITE_DONE) return error = sqlite3_errmsg(db_), false;
     return true;
   }
-  std::string text(int c) const {
+  std::string text(int c) const override {
     const auto* v = static_cast<const char*>(sqlite3_column_blob(st_.get(), c));
     return v ? std::string(v, static_cast<std::size_t>(sqlite3_column_bytes(st_.get(), c))) : std::string();
   }
-  int64_t integer(int c) const { return sqlite3_column_int64(st_.get(), c); }
-  std::optional<int64_t> maybe(int c) const {
+  int64_t integer(int c) const override { return sqlite3_column_int64(st_.get(), c); }
+  std::optional<int64_t> maybe(int c) const override {
     if (sqlite3_column_type(st_.get(), c) == SQLITE_NULL) return std::nullopt;
     return integer(c);
   }
-  int columns() const { return sqlite3_column_count(st_.get()); }
-  std::string name(int c) const { return sqlite3_column_name(st_.get(), c); }
+  int columns() const override { return sqlite3_column_count(st_.get()); }
+  std::string name(int c) const override { return sqlite3_column_name(st_.get(), c); }
 
  private:
   sqlite3* db_;
@@ -59,11 +60,23 @@ class Rows {
   int rc_ = SQLITE_DONE;
 };
 
-bool table_exists(sqlite3* db, const char* name) {
-  std::string ignored;
-  Rows r(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", {std::string(name)}, ignored);
-  return r.next();
-}
+class SqliteSource final : public AuditSource {
+ public:
+  explicit SqliteSource(SqliteDb db) : db_(std::move(db)) {}
+  std::unique_ptr<AuditRows> rows(const std::string& sql, const std::vector<Param>& params,
+                                  std::string& error) override {
+    return std::make_unique<SqliteRows>(db_.get(), sql, params, error);
+  }
+  bool table_exists(const char* name) override {
+    std::string ignored;
+    SqliteRows r(db_.get(), "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", {std::string(name)}, ignored);
+    return r.next();
+  }
+  const char* insertion_order() const override { return "rowid"; }
+
+ private:
+  SqliteDb db_;
+};
 
 // The trigram tokenizer indexes sequences of three characters: a shorter
 // pattern cannot use the index.
@@ -94,12 +107,12 @@ void add(std::string& sql, std::vector<Param>& params, const char* clause, Param
 #define BASTION_COMMAND_TARGET                                                                          \
   "COALESCE(CASE WHEN json_valid(c.details) THEN json_extract(c.details, '$.channel_target') END, s.target, '')"
 const char* const kCommandColumns =
-    "c.id, c.session_id, c.channel, c.at, IFNULL(s.identity,''), " BASTION_COMMAND_TARGET ", IFNULL(s.source_address,''), "
+    "c.id, c.session_id, c.channel, c.at, COALESCE(s.identity,''), " BASTION_COMMAND_TARGET ", COALESCE(s.source_address,''), "
     "c.kind, c.text, c.decision, c.reason, c.policy_hash, c.policy_hook, c.policy_source, c.recording, "
     "c.recording_state, c.ended_at, c.exit_signal, c.error, c.masked_columns, c.details, c.exit_status, c.rows, "
     "c.duration_us, c.bytes_in, c.bytes_out FROM commands c LEFT JOIN sessions s ON s.id = c.session_id";
 
-CommandRow command_row(const Rows& r) {
+CommandRow command_row(const AuditRows& r) {
   CommandRow c;
   c.id = r.integer(0), c.session_id = r.text(1), c.channel = r.integer(2), c.at = r.text(3);
   c.identity = r.text(4), c.target = r.text(5), c.source_address = r.text(6), c.kind = r.text(7);
@@ -116,7 +129,7 @@ const char* const kSessionColumns =
     "s.started_at, s.ended_at, s.end_reason, s.exit_status, s.bytes_in, s.bytes_out, s.recording_path, "
     "(SELECT count(*) FROM commands c WHERE c.session_id = s.id) FROM sessions s";
 
-SessionRow session_row(const Rows& r) {
+SessionRow session_row(const AuditRows& r) {
   SessionRow s;
   s.id = r.text(0), s.identity = r.text(1), s.principals = r.text(2);
   s.cert_serial = static_cast<uint64_t>(r.integer(3));
@@ -153,22 +166,28 @@ std::string ApprovalRow::approved_by() const {
   return out;
 }
 
-AuditQuery::AuditQuery(SqliteDb db) : db_(std::move(db)) {
-  has_fts_ = table_exists(db_.get(), "commands_fts") && table_exists(db_.get(), "commands_fts_progress");
-  has_recordings_ = table_exists(db_.get(), "recordings");
+AuditQuery::AuditQuery(std::unique_ptr<AuditSource> src) : src_(std::move(src)) {
+  has_fts_ = src_->table_exists("commands_fts") && src_->table_exists("commands_fts_progress");
+  has_recordings_ = src_->table_exists("recordings");
 }
 
-std::unique_ptr<AuditQuery> AuditQuery::open(const std::string& path, std::string& error) {
+std::unique_ptr<AuditQuery> AuditQuery::open(const std::string& path, std::string& error,
+                                             const std::string& password_file) {
+  if (is_pg_dsn(path)) {
+    auto src = open_pg_audit_source(path, password_file, error);
+    if (!src) return nullptr;
+    return std::unique_ptr<AuditQuery>(new AuditQuery(std::move(src)));
+  }
   SqliteDb db = open_sqlite_readonly(path, error);
   if (!db) return nullptr;
   // bastiond writes while auditors read: wait out a checkpoint instead of failing.
   sqlite3_busy_timeout(db.get(), 5000);
   if (!register_contains_ci(db.get())) return error = path + ": cannot register contains_ci", nullptr;
   // A file that is not an audit store fails here, not halfway through a listing.
-  Rows probe(db.get(), "SELECT 1 FROM sessions LIMIT 0", {}, error);
+  SqliteRows probe(db.get(), "SELECT 1 FROM sessions LIMIT 0", {}, error);
   probe.next();
   if (!probe.done(error)) return nullptr;
-  return std::unique_ptr<AuditQuery>(new AuditQuery(std::move(db)));
+  return std::unique_ptr<AuditQuery>(new AuditQuery(std::make_unique<SqliteSource>(std::move(db))));
 }
 
 bool AuditQuery::full_text(const std::string& grep) const { return has_fts_ && code_points(grep) >= kTrigram; }
@@ -197,7 +216,8 @@ std::optional<std::vector<SessionRow>> AuditQuery::sessions(const AuditFilter& f
     sql += ")";
   }
   sql += " ORDER BY s.started_at DESC, s.id DESC" + limit_clause(f.limit);
-  Rows r(db_.get(), sql, p, error);
+  const auto r_rows = src_->rows(sql, p, error);
+  AuditRows& r = *r_rows;
   std::vector<SessionRow> out;
   while (r.next()) out.push_back(session_row(r));
   if (!r.done(error)) return std::nullopt;
@@ -210,12 +230,13 @@ std::optional<ApprovalRow> AuditQuery::approval_for(const CommandRow& c, std::st
   // the newest such request created by the row's time (+1 s: same second).
   const auto at = parse_timestamp(c.at);
   if (!at) return std::nullopt;
-  Rows r(db_.get(),
-         "SELECT id, state, IFNULL(reason,''), approvers, IFNULL(deny_reason,''), IFNULL(decided_by,''), "
-         "min_approvals, created_at, expires_at, IFNULL(decided_at,0) FROM approval_requests "
+  const auto r_rows = src_->rows(
+         "SELECT id, state, COALESCE(reason,''), approvers, COALESCE(deny_reason,''), COALESCE(decided_by,''), "
+         "min_approvals, created_at, expires_at, COALESCE(decided_at,0) FROM approval_requests "
          "WHERE kind='command' AND session_id=? AND channel=? AND command_text=? AND created_at <= ? "
          "ORDER BY id DESC LIMIT 1",
          {c.session_id, c.channel, c.text, *at + 1}, error);
+  AuditRows& r = *r_rows;
   if (!r.next()) return r.done(error), std::nullopt;
   ApprovalRow a;
   a.id = r.integer(0), a.state = r.text(1), a.reason = r.text(2), a.approvers = r.text(3);
@@ -224,8 +245,9 @@ std::optional<ApprovalRow> AuditQuery::approval_for(const CommandRow& c, std::st
   a.outcome = a.state == "used" ? "approved" : a.state;
   // A request nobody moved on (its bastion stopped) is expired once past its deadline.
   if (a.state == "pending" && unix_now() >= a.expires_at) a.outcome = "expired";
-  Rows v(db_.get(), "SELECT approver, decision, IFNULL(comment,''), at FROM approval_votes WHERE request_id=? ORDER BY at, rowid",
+  const auto v_rows = src_->rows("SELECT approver, decision, COALESCE(comment,''), at FROM approval_votes WHERE request_id=? ORDER BY at, " + std::string(src_->insertion_order()),
          {a.id}, error);
+  AuditRows& v = *v_rows;
   while (v.next()) a.votes.push_back({v.text(0), v.text(1), v.text(2), v.integer(3)});
   if (!v.done(error)) return std::nullopt;
   return a;
@@ -245,7 +267,8 @@ std::optional<std::vector<CommandRow>> AuditQuery::commands(const AuditFilter& f
   sql += " ORDER BY c.id DESC" + limit_clause(f.limit);
   std::vector<CommandRow> out;
   {
-    Rows r(db_.get(), sql, p, error);
+    const auto r_rows = src_->rows(sql, p, error);
+    AuditRows& r = *r_rows;
     while (r.next()) out.push_back(command_row(r));
     if (!r.done(error)) return std::nullopt;
   }
@@ -261,18 +284,19 @@ std::optional<std::vector<CommandRow>> AuditQuery::commands(const AuditFilter& f
 std::optional<std::vector<AuthRow>> AuditQuery::auth(const AuditFilter& f, std::string& error) {
   if (!f.kind.empty() || !f.session.empty()) return error = "--kind and --session do not apply to auth rows", std::nullopt;
   std::string sql =
-      "SELECT id, at, source_address, user, key_id, serial, ca_fingerprint, accepted, reason FROM auth_events WHERE 1=1";
+      "SELECT id, at, source_address, \"user\", key_id, serial, ca_fingerprint, accepted, reason FROM auth_events WHERE 1=1";
   std::vector<Param> p;
   if (f.since) add(sql, p, " AND at >= ?", iso8601_bound(*f.since));
   if (f.until) add(sql, p, " AND at < ?", iso8601_bound(*f.until + 1));
   if (!f.identity.empty()) add(sql, p, " AND key_id = ?", f.identity);
-  if (!f.target.empty()) add(sql, p, " AND user = ?", f.target);
+  if (!f.target.empty()) add(sql, p, " AND \"user\" = ?", f.target);
   if (f.decision == "accepted") sql += " AND accepted = 1";
   else if (f.decision == "refused") sql += " AND accepted = 0";
   else if (!f.decision.empty()) return error = "auth decisions are accepted or refused", std::nullopt;
   if (!f.grep.empty()) add(sql, p, " AND contains_ci(reason, ?)", f.grep);
   sql += " ORDER BY id DESC" + limit_clause(f.limit);
-  Rows r(db_.get(), sql, p, error);
+  const auto r_rows = src_->rows(sql, p, error);
+  AuditRows& r = *r_rows;
   std::vector<AuthRow> out;
   while (r.next()) {
     AuthRow a;
@@ -288,12 +312,14 @@ std::optional<std::vector<AuthRow>> AuditQuery::auth(const AuditFilter& f, std::
 std::optional<SessionDetail> AuditQuery::session_detail(const std::string& id, std::string& error) {
   SessionDetail d;
   {
-    Rows r(db_.get(), std::string("SELECT ") + kSessionColumns + " WHERE s.id = ?", {id}, error);
+    const auto r_rows = src_->rows(std::string("SELECT ") + kSessionColumns + " WHERE s.id = ?", {id}, error);
+    AuditRows& r = *r_rows;
     if (!r.next()) return r.done(error), std::nullopt;
     d.session = session_row(r);
   }
   {
-    Rows r(db_.get(), std::string("SELECT ") + kCommandColumns + " WHERE c.session_id = ? ORDER BY c.id", {id}, error);
+    const auto r_rows = src_->rows(std::string("SELECT ") + kCommandColumns + " WHERE c.session_id = ? ORDER BY c.id", {id}, error);
+    AuditRows& r = *r_rows;
     while (r.next()) d.commands.push_back(command_row(r));
     if (!r.done(error)) return std::nullopt;
   }
@@ -318,7 +344,8 @@ std::optional<SessionDetail> AuditQuery::session_detail(const std::string& id, s
       // whatever columns it has for this path (its newest row). A table
       // without a path column is not one this reader understands: skipped.
       std::string ignored;
-      Rows r(db_.get(), "SELECT * FROM recordings WHERE path = ? ORDER BY rowid DESC LIMIT 1", {c.recording}, ignored);
+      const auto r_rows = src_->rows("SELECT * FROM recordings WHERE path = ? ORDER BY id DESC LIMIT 1", {c.recording}, ignored);
+      AuditRows& r = *r_rows;
       if (r.next())
         for (int i = 0; i < r.columns(); ++i) rec.integrity[r.name(i)] = r.text(i);
     }

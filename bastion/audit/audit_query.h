@@ -12,7 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "audit/sqlite_handles.h"
+#include "audit/audit_source.h"
 
 namespace bastion {
 
@@ -94,8 +94,10 @@ struct SessionDetail {
 
 class AuditQuery {
  public:
-  // Opens `path` read-only (never creates or migrates it).
-  static std::unique_ptr<AuditQuery> open(const std::string& path, std::string& error);
+  // Opens `path` (a SQLite file, or a postgresql:// store with its password
+  // file) read-only: never creates or migrates it.
+  static std::unique_ptr<AuditQuery> open(const std::string& path, std::string& error,
+                                          const std::string& password_file = "");
 
   // Newest first, at most filter.limit. nullopt + error on failure.
   std::optional<std::vector<SessionRow>> sessions(const AuditFilter& f, std::string& error);
@@ -109,9 +111,9 @@ class AuditQuery {
   bool full_text(const std::string& grep) const;
 
  private:
-  explicit AuditQuery(SqliteDb db);
+  explicit AuditQuery(std::unique_ptr<AuditSource> src);
   std::optional<ApprovalRow> approval_for(const CommandRow& c, std::string& error);
-  SqliteDb db_;
+  std::unique_ptr<AuditSource> src_;
   bool has_fts_ = false;
   bool has_recordings_ = false;
 };

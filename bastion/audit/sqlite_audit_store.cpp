@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include "audit/audit_chain.h"
 #include "audit/sqlite_handles.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -224,12 +225,7 @@ END;
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");
 
-// A bound parameter: NULL, an integer or text.
-using Param = std::variant<std::nullptr_t, int64_t, std::string>;
-
-Param opt_text(const std::string& v) { return v.empty() ? Param(nullptr) : Param(v); }
-Param opt_int(const std::optional<int>& v) { return v ? Param(int64_t{*v}) : Param(nullptr); }
-Param u64(uint64_t v) { return static_cast<int64_t>(v); }
+using Param = SqlParam;
 
 void bind(sqlite3_stmt* st, std::initializer_list<Param> params) {
   int i = 1;
@@ -267,11 +263,7 @@ std::unique_ptr<SqliteAuditStore> SqliteAuditStore::open(const std::string& path
 }
 
 SqliteAuditStore::~SqliteAuditStore() {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    std::string error;
-    if (!anchor_locked(AnchorWhen::closing, error)) log_error("cannot anchor the audit chain at close", {{"error", error}});
-  }
+  anchor_at_close();
   for (auto& [sql, st] : cache_) sqlite3_finalize(st);
   sqlite3_close(db_);
 }
@@ -286,8 +278,21 @@ bool SqliteAuditStore::exec(const char* sql, std::string& error) {
   return true;
 }
 
-int64_t SqliteAuditStore::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
 int SqliteAuditStore::changes() const { return sqlite3_changes(db_); }
+
+bool SqliteAuditStore::insert(const char* sql, std::initializer_list<Param> params, int64_t& id, std::string& error) {
+  if (!execute(sql, params, error)) return false;
+  id = sqlite3_last_insert_rowid(db_);
+  return true;
+}
+
+bool SqliteAuditStore::begin(std::string& error) { return execute("BEGIN IMMEDIATE", {}, error); }
+
+const char* SqliteAuditStore::session_end_sql() const {
+  return "UPDATE sessions SET ended_at=?1, end_reason=?2, exit_status=?3, bytes_in=?4, bytes_out=?5, "
+         "recording_path=(SELECT group_concat(recording, ',') FROM commands "
+         "WHERE session_id=?6 AND recording IS NOT NULL), target=coalesce(?7, target) WHERE id=?6";
+}
 
 sqlite3_stmt* SqliteAuditStore::prepared(const char* sql, std::string& error) {
   // Statements are prepared once per connection: parsing SQL was a
@@ -332,6 +337,22 @@ bool SqliteAuditStore::execute(const char* sql, std::initializer_list<Param> par
   return ok;
 }
 
+bool SqliteAuditStore::read_row_json(const char* table, const std::string& key, bool& found, std::string& json,
+                                     std::string& error) {
+  const ChainedTable* t = chained_table(table);
+  if (!t) return error = std::string("not a chained table: ") + table, false;
+  sqlite3_stmt* row = prepared(t->select_one, error);
+  if (!row) return false;
+  sqlite3_bind_text(row, 1, key.c_str(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+  const int rc = sqlite3_step(row);
+  found = rc == SQLITE_ROW;
+  json = found ? row_json(row, 0) : std::string();
+  sqlite3_reset(row);
+  sqlite3_clear_bindings(row);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error = std::string("cannot read ") + table + " " + key, false;
+  return true;
+}
+
 int SqliteAuditStore::schema_version() {
   std::lock_guard<std::mutex> g(mu_);
   std::string error;
@@ -350,8 +371,15 @@ bool SqliteAuditStore::migrate(std::string& error) {
     return false;
   }
   for (int v = have; v < want; ++v) {
-    const std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[v] +
-                            "PRAGMA user_version=" + std::to_string(v + 1) + "; COMMIT;";
+    // The version is read again under the write lock: another process
+    // opening the same new store at once may have applied this one already.
+    if (!exec("BEGIN IMMEDIATE", error)) return error = "migration " + std::to_string(v + 1) + ": " + error, false;
+    const int now = schema_version();
+    if (now > v) {
+      if (!exec("COMMIT", error)) return false;
+      continue;
+    }
+    const std::string sql = std::string(kMigrations[v]) + "PRAGMA user_version=" + std::to_string(v + 1) + "; COMMIT;";
     if (!exec(sql.c_str(), error)) {
       std::string ignored;
       exec("ROLLBACK", ignored);
@@ -363,105 +391,26 @@ bool SqliteAuditStore::migrate(std::string& error) {
   return true;
 }
 
-bool SqliteAuditStore::session_started(const SessionStart& s, std::string& error) {
-  std::lock_guard<std::mutex> g(mu_);
+bool SqliteAuditStore::chain_existing_rows(std::string& error) {
+  // Rows written before the chain existed are chained once, as found.
   Txn txn(*this, error);
-  return txn && execute("INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, "
-                 "source_address, target, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                 {s.id, s.identity, join(s.principals, ","), u64(s.cert_serial), s.key_id, s.ca_fingerprint,
-                  s.source_address, s.target, s.started_at},
-                 error) &&
-         chain_row("sessions", s.id, error) && txn.commit(error) && anchor_soon();
-}
-
-bool SqliteAuditStore::session_ended(const SessionEnd& s, std::string& error) {
-  std::lock_guard<std::mutex> g(mu_);
-  Txn txn(*this, error);
-  if (!txn || !unchanged_since_chained("sessions", s.id, error) || !execute("UPDATE sessions SET ended_at=?1, end_reason=?2, exit_status=?3, bytes_in=?4, bytes_out=?5, "
-               "recording_path=(SELECT group_concat(recording, ',') FROM commands "
-               "WHERE session_id=?6 AND recording IS NOT NULL), target=coalesce(?7, target) WHERE id=?6",
-               {s.ended_at, s.end_reason, opt_int(s.exit_status), u64(s.bytes_in), u64(s.bytes_out), s.id,
-                opt_text(s.target)},
-               error))
-    return false;
-  if (sqlite3_changes(db_) != 1) return error = "no session row " + s.id, false;
-  return chain_row("sessions", s.id, error) && txn.commit(error) && anchor_soon();
-}
-
-bool SqliteAuditStore::session_retargeted(const std::string& id, const std::string& target, std::string& error) {
-  std::lock_guard<std::mutex> g(mu_);
-  Txn txn(*this, error);
-  if (!txn || !unchanged_since_chained("sessions", id, error) ||
-      !execute("UPDATE sessions SET target=?1 WHERE id=?2 AND ended_at IS NULL", {target, id}, error))
-    return false;
-  if (sqlite3_changes(db_) != 1) return error = "no running session row " + id, false;
-  return chain_row("sessions", id, error) && txn.commit(error) && anchor_soon();
-}
-
-bool SqliteAuditStore::command_started(const CommandStart& c, int64_t& id, std::string& error) {
-  std::lock_guard<std::mutex> g(mu_);
-  Txn txn(*this, error);
-  if (!txn || !execute("INSERT INTO commands (session_id, channel, at, kind, text, decision, reason, recording, "
-               "policy_hash, policy_hook, policy_source, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-               {c.session_id, int64_t{c.channel}, c.at, c.kind, c.text, c.decision, c.reason, opt_text(c.recording),
-                opt_text(c.policy_hash), opt_text(c.policy_hook), opt_text(c.policy_source), opt_text(c.details)},
-               error))
-    return false;
-  const int64_t row = sqlite3_last_insert_rowid(db_);
-  if (!chain_row("commands", std::to_string(row), error) || !txn.commit(error)) return false;
-  id = row;
-  return anchor_soon();
-}
-
-bool SqliteAuditStore::commands_ended(const std::vector<CommandEnd>& ends, const RecordingCheckpoint* checkpoint,
-                                      std::string& error) {
-  std::lock_guard<std::mutex> g(mu_);
-  Txn txn(*this, error);
-  if (!txn || (checkpoint && !store_checkpoint(checkpoint->recording_id, checkpoint->seal, error))) return false;
-  for (const CommandEnd& c : ends)
-    if (!store_end(c, error)) return false;
-  return txn.commit(error) && anchor_soon();
-}
-
-bool SqliteAuditStore::store_end(const CommandEnd& c, std::string& error) {
-  return unchanged_since_chained("commands", std::to_string(c.command_id), error) &&
-         execute("UPDATE commands SET ended_at=?, exit_status=?, exit_signal=?, bytes_in=?, bytes_out=?, "
-                 "recording_state=?, rows=?, duration_us=?, error=?, masked_columns=? WHERE id=?",
-                 {c.ended_at, opt_int(c.exit_status), opt_text(c.exit_signal), u64(c.bytes_in), u64(c.bytes_out),
-                  opt_text(c.recording_state), c.rows ? Param{*c.rows} : Param{nullptr},
-                  c.duration_us ? Param{*c.duration_us} : Param{nullptr}, opt_text(c.error),
-                  opt_text(c.masked_columns), c.command_id},
-                 error) &&
-         (changes() == 0 || chain_row("commands", std::to_string(c.command_id), error));
-}
-
-bool SqliteAuditStore::cert_issued(const IssuedCert& c, std::string& error) {
-  std::lock_guard<std::mutex> g(mu_);
-  Txn txn(*this, error);
-  return txn && execute("INSERT INTO issued_certs (serial, key_id, principals, valid_after, valid_before, issued_at, "
-                 "issued_by, ca_fingerprint, key_fingerprint, source_address, force_command) "
-                 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                 {std::to_string(c.serial), c.key_id, c.principals, c.valid_after, c.valid_before, c.issued_at,
-                  c.issued_by, c.ca_fingerprint, c.key_fingerprint, opt_text(c.source_address),
-                  opt_text(c.force_command)},
-                 error) &&
-         chain_row("issued_certs", std::to_string(c.serial), error) && txn.commit(error) && anchor_soon();
-}
-
-bool SqliteAuditStore::auth_event(const AuthEvent& e, std::string& error) {
-  std::lock_guard<std::mutex> g(mu_);
-  Txn txn(*this, error);
-  return txn && execute("INSERT INTO auth_events (at, source_address, user, key_id, serial, ca_fingerprint, "
-                 "accepted, reason) VALUES (?,?,?,?,?,?,?,?)",
-                 {e.at, e.source_address, e.user, e.key_id, u64(e.serial), e.ca_fingerprint,
-                  int64_t{e.accepted ? 1 : 0}, e.reason},
-                 error) &&
-         chain_row("auth_events", std::to_string(last_insert_id()), error) && txn.commit(error) && anchor_soon();
+  if (!txn) return false;
+  std::vector<std::vector<std::string>> n;
+  if (!query("SELECT COUNT(*) FROM audit_chain", {}, n, error)) return false;
+  if (n.empty() || n[0][0] != "0") return txn.commit(error);
+  for (const auto& t : kChainedTables) {
+    std::vector<std::vector<std::string>> keys;
+    const std::string sql = std::string(t.select_all);
+    if (!query(sql.c_str(), {}, keys, error)) return false;
+    for (const auto& k : keys)
+      if (!chain_row(t.name, k[0], error)) return false;
+  }
+  return txn.commit(error);
 }
 
 bool SqliteAuditStore::index_pending(std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  std::vector<std::vector<std::string>> rows;
+  SqlRows rows;
   if (!query("SELECT indexed_upto, (SELECT max(id) FROM (SELECT id FROM commands WHERE id > indexed_upto "
              "ORDER BY id LIMIT ?)) FROM commands_fts_progress",
              {int64_t{kIndexBatch}}, rows, error))

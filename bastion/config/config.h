@@ -129,6 +129,15 @@ struct Config {
   std::string revoked_keys_file;
   std::shared_ptr<RevocationList> revoked;  // null when not configured
   std::string data_dir;
+  // Shared state for several instances: "postgresql://user@host:port/db"
+  // (empty: SQLite in data_dir) and the file holding its password (empty:
+  // libpq's own service file or passfile).
+  std::string store;
+  std::string store_password_file;
+  // Seconds between an instance's heartbeats on a shared store; silent for
+  // kMissedHeartbeats of them, its sessions are marked interrupted.
+  int64_t heartbeat_interval = 5;
+  static constexpr int kMissedHeartbeats = 3;
   std::string log_format = "text";  // "text" | "json"
   std::string log_level = "info";
   int64_t cert_clock_skew = 60;
@@ -159,6 +168,8 @@ struct Config {
 
   std::string recordings_dir() const { return data_dir + "/recordings"; }
   std::string audit_db_path() const { return data_dir + "/audit.db"; }
+  // Where the audit store is: the PostgreSQL URI, or the SQLite file.
+  std::string audit_store() const { return store.empty() ? audit_db_path() : store; }
 };
 
 // Loads and validates, with `kinds` the target kinds a target may be. On

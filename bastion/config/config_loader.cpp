@@ -23,6 +23,7 @@
 #include "config/config_reader.h"
 #include "config/duplicate_keys.h"
 #include "config/known_keys.h"
+#include "config/store_uri.h"
 #include "lua/sandboxed_lua.h"
 #include "policy/lua_policy.h"
 
@@ -347,6 +348,21 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     }
     const int dl = r.line_of("data_dir");
     c.data_dir = r.resolve(r.str("data_dir", dl, "").value_or("data"));
+    const int stl = r.line_of("store");
+    c.store = r.str("store", stl, "").value_or("");
+    if (!c.store.empty()) {
+      std::string why;
+      if (!valid_store_uri(c.store, why)) r.fail(stl, "store", why);
+    }
+    const int spl = r.line_of("store_password_file");
+    if (auto pf = r.str("store_password_file", spl, "")) {
+      c.store_password_file = r.resolve(*pf);
+      if (c.store.empty()) r.fail(spl, "store_password_file", "goes with store = \"postgresql://...\"");
+    }
+    if (auto hb = r.duration("heartbeat_interval", r.line_of("heartbeat_interval"), "", 1, 300)) {
+      c.heartbeat_interval = *hb;
+      if (c.store.empty()) r.fail(r.line_of("heartbeat_interval"), "heartbeat_interval", "goes with store = \"postgresql://...\"");
+    }
     const int fl = r.line_of("log_format");
     c.log_format = r.str("log_format", fl, "").value_or("text");
     if (c.log_format != "text" && c.log_format != "json") r.fail(fl, "log_format", "expected \"text\" or \"json\"");

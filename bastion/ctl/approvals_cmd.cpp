@@ -9,7 +9,7 @@
 
 #include "approvals/approval.h"
 #include "approvals/approval_commands.h"
-#include "audit/sqlite_audit_store.h"
+#include "audit/audit_store_open.h"
 #include "common/display_escape.h"
 #include "config/config.h"
 #include "targets/target_kind.h"
@@ -60,7 +60,7 @@ std::string unix_user() {
 }
 
 int ctl_approvals(const std::vector<std::string>& a) {
-  std::string config_file, db;
+  std::string config_file, db, password_file;
   std::vector<std::string> rest;
   bool json = false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -75,7 +75,7 @@ int ctl_approvals(const std::vector<std::string>& a) {
   if (!config_file.empty()) {
     cfg = load_config(config_file, err, kinds, false);
     if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
-    if (db.empty()) db = cfg->audit_db_path();
+    if (db.empty()) db = cfg->audit_store(), password_file = cfg->store_password_file;
   } else {
     cfg = std::make_shared<Config>();
   }
@@ -85,7 +85,7 @@ int ctl_approvals(const std::vector<std::string>& a) {
                  "                          | deny N --reason TEXT | revoke N\n");
     return 2;
   }
-  auto store = SqliteAuditStore::open(db, err, "bastionctl approvals (" + unix_user() + ")");
+  auto store = open_audit_store(db, password_file, "bastionctl approvals (" + unix_user() + ")", err);
   if (!store) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
   if (json) {
     if (rest.size() != 1 || rest[0] != "list")

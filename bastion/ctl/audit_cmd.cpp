@@ -72,14 +72,16 @@ void print_json(const char* key, const nlohmann::json& rows) {
 
 }  // namespace
 
-std::string audit_store_path(const std::string& config_file, const std::string& db, std::string& error) {
+std::string audit_store_path(const std::string& config_file, const std::string& db, std::string& error,
+                             std::string* password_file) {
   if (!config_file.empty() && !db.empty()) return error = "give --config or --db, not both", "";
   if (!db.empty()) return db;
   if (config_file.empty()) return error = "the audit store: --config FILE or --db FILE", "";
   // The store bastiond writes: data_dir of the same configuration file.
   const TargetKinds kinds = builtin_target_kinds();
   const auto cfg = load_config(config_file, error, kinds, false);
-  return cfg ? cfg->audit_db_path() : "";
+  if (cfg && password_file) *password_file = cfg->store_password_file;
+  return cfg ? cfg->audit_store() : "";
 }
 
 int ctl_audit(const std::vector<std::string>& a) {
@@ -132,9 +134,10 @@ int ctl_audit(const std::vector<std::string>& a) {
   }
 
   std::string err;
-  const std::string db = audit_store_path(get("--config"), get("--db"), err);
+  std::string password_file;
+  const std::string db = audit_store_path(get("--config"), get("--db"), err, &password_file);
   if (db.empty()) return std::fprintf(stderr, "bastionctl: %s\n", display_escape_multiline(err).c_str()), 2;
-  const auto q = AuditQuery::open(db, err);
+  const auto q = AuditQuery::open(db, err, password_file);
   auto failed = [&db](const std::string& why) {
     std::fprintf(stderr, "bastionctl: %s: %s\n", display_escape(db).c_str(), display_escape(why).c_str());
     return 1;

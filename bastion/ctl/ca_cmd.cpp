@@ -14,7 +14,7 @@
 #include <fstream>
 #include <set>
 
-#include "audit/sqlite_audit_store.h"
+#include "audit/audit_store_open.h"
 #include "auth/public_key.h"
 #include "ca/ca_key.h"
 #include "common/base64.h"
@@ -138,7 +138,7 @@ int ca_init(const std::vector<std::string>& a) {
 }
 
 int cert_issue(const std::vector<std::string>& a) {
-  std::string ca_file, pass_file, identity, principals, ttl_s, source, force, config_file, db, max_ttl_s = "24h",
+  std::string ca_file, pass_file, identity, principals, ttl_s, source, force, config_file, db, password_file, max_ttl_s = "24h",
       from_s = "-1m", pub_file;
   bool have_force = false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -181,7 +181,7 @@ int cert_issue(const std::vector<std::string>& a) {
       return 1;
     }
     max_ttl = cfg->cert_max_ttl;
-    if (db.empty()) db = cfg->audit_db_path();
+    if (db.empty()) db = cfg->audit_store(), password_file = cfg->store_password_file;
   }
   if (ttl > max_ttl) {
     std::fprintf(stderr, "bastionctl: --ttl %s is longer than the maximum (%lld seconds)\n",
@@ -214,9 +214,9 @@ int cert_issue(const std::vector<std::string>& a) {
   if (!source.empty()) req.source_address = source;
   if (have_force) req.force_command = force;
 
-  std::unique_ptr<SqliteAuditStore> store;
+  std::unique_ptr<SqlAuditStore> store;
   if (!db.empty()) {
-    store = SqliteAuditStore::open(db, err, "bastionctl cert issue (" + unix_user() + ")");
+    store = open_audit_store(db, password_file, "bastionctl cert issue (" + unix_user() + ")", err);
     if (!store) {
       std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str());
       return 1;

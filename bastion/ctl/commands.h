@@ -14,7 +14,12 @@ int ctl_audit(const std::vector<std::string>& args);
 int ctl_session(const std::vector<std::string>& args);
 // The audit store named by --config FILE (its data_dir) or --db FILE; empty
 // with `error` if neither, both, or the configuration does not load.
-std::string audit_store_path(const std::string& config_file, const std::string& db, std::string& error);
+// The audit store a command reads: --db (a SQLite file or a postgresql://
+// URI, its password from libpq's passfile) or the configuration's (store,
+// store_password_file, else DATA_DIR/audit.db). `password_file` gets the
+// configuration's store_password_file.
+std::string audit_store_path(const std::string& config_file, const std::string& db, std::string& error,
+                             std::string* password_file = nullptr);
 int ctl_verify(const std::vector<std::string>& args);
 int ctl_recordings(const std::vector<std::string>& args);
 // status | reload through the control socket (status_cmd.cpp).

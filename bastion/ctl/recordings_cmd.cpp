@@ -11,7 +11,7 @@
 
 #include "audit/audit_signer.h"
 #include "audit/recording_retention.h"
-#include "audit/sqlite_audit_store.h"
+#include "audit/audit_store_open.h"
 #include "common/display_escape.h"
 #include "common/time_util.h"
 #include "config/config.h"
@@ -42,13 +42,14 @@ int ctl_recordings(const std::vector<std::string>& a) {
     else return usage();
   }
   if (config_file.empty() == db.empty()) return usage();
-  std::string err, recordings_dir;
+  std::string err, recordings_dir, password_file;
   int64_t retention = 0;
   if (!config_file.empty()) {
     const TargetKinds kinds = builtin_target_kinds();
     const auto cfg = load_config(config_file, err, kinds, false);
     if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
-    db = cfg->audit_db_path();
+    db = cfg->audit_store();
+    password_file = cfg->store_password_file;
     retention = cfg->retention;
     recordings_dir = cfg->recordings_dir();
   } else {
@@ -68,7 +69,7 @@ int ctl_recordings(const std::vector<std::string>& a) {
   // Only bastiond signs the chain: its anchors name what it did not write
   // (this prune among them), which verify shows as a note. bastionctl
   // signing too would make bastiond's own entries foreign to its anchor.
-  auto store = SqliteAuditStore::open(db, err, "bastionctl recordings prune (" + unix_user() + ")");
+  auto store = open_audit_store(db, password_file, "bastionctl recordings prune (" + unix_user() + ")", err);
   if (!store) return std::fprintf(stderr, "bastionctl: %s\n", display_escape(err).c_str()), 1;
   const PruneReport r = prune_recordings(*store, recordings_dir, retention, unix_now(), "bastionctl (" + unix_user() + ")", dry_run);
   store.reset();

@@ -108,9 +108,10 @@ int ctl_session(const std::vector<std::string>& a) {
   }
   if (id.empty()) return session_usage();
   std::string err;
-  const std::string path = audit_store_path(config_file, db, err);
+  std::string password_file;
+  const std::string path = audit_store_path(config_file, db, err, &password_file);
   if (path.empty()) return std::fprintf(stderr, "bastionctl: %s\n", display_escape_multiline(err).c_str()), 2;
-  const auto q = AuditQuery::open(path, err);
+  const auto q = AuditQuery::open(path, err, password_file);
   if (!q) return std::fprintf(stderr, "bastionctl: %s: %s\n", e(path).c_str(), e(err).c_str()), 1;
   const auto d = q->session_detail(id, err);
   if (!d) {

@@ -19,6 +19,7 @@
 #include "audit/audit_signer.h"
 #include "audit/audit_store.h"
 #include "audit/chain_verifier.h"
+#include "audit/pg_connect.h"
 #include "audit/recording_verifier.h"
 #include "audit/sqlite_handles.h"
 #include "common/display_escape.h"
@@ -172,11 +173,17 @@ int ctl_verify(const std::vector<std::string>& a) {
     const TargetKinds kinds = builtin_target_kinds();
     const auto cfg = load_config(config_file, err, kinds, false);
     if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
-    db = cfg->audit_db_path();
+    db = cfg->audit_store();
     if (key_file.empty()) key_file = audit_public_key_path(cfg->audit_signing_key), key_from_config = true;
     pinned = cfg->audit_key_fingerprint;
     retention = cfg->retention;
   }
+  // Fail closed: a shared store is never "verified" by reading some other
+  // (empty or stale) SQLite file in its place.
+  if (is_pg_dsn(db))
+    return std::fprintf(stderr, "bastionctl verify: a PostgreSQL store cannot be verified by this bastionctl yet "
+                                "(verify reads SQLite stores)\n"),
+           1;
   if (key_file.empty())
     return std::fprintf(stderr, "bastionctl verify: no public key: give --key PUBFILE (or --config)\n"), 2;
   // The key comes from the auditor's side, never from the store being

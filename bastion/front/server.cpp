@@ -24,7 +24,9 @@
 #include "audit/audit_signer.h"
 #include "audit/recording_retention.h"
 #include "audit/audit_chain.h"
-#include "audit/sqlite_audit_store.h"
+#include "audit/audit_store_open.h"
+#include "audit/pg_audit_store.h"
+#include "audit/pg_listener.h"
 #include "common/log.h"
 #include "common/secret_file.h"
 #include "common/ssh_handles.h"
@@ -197,8 +199,15 @@ ReloadResult reload(ServerContext& ctx, const std::string& trigger, ConfigVersio
   return r;
 }
 
+// This host's name, as instances are listed in a shared store.
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
 // What the metrics listener serves: the counters, and the gauges read now.
-std::string render_metrics(ServerContext& ctx, SqliteAuditStore& audit) {
+std::string render_metrics(ServerContext& ctx, SqlAuditStore& audit) {
   MetricsGauges g;
   g.sessions_by_kind = ctx.live_sessions().count_by_kind(ctx.metrics().kinds());
   std::string err;
@@ -259,14 +268,15 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
                {"audit_key_fingerprint", cfg->audit_key_fingerprint}});
     return 1;
   }
-  auto audit = SqliteAuditStore::open(cfg->audit_db_path(), err, kBastiondWriter);
+  auto audit = open_audit_store(cfg->audit_store(), cfg->store_password_file, kBastiondWriter, err);
   if (!audit) {
     log_error("cannot open audit store", {{"error", err}});
     return 1;
   }
   audit->set_signer(signer);
   // What a previous process left open (kill -9, power loss) ended with it.
-  const int interrupted = audit->mark_interrupted(iso8601_now(), err);
+  // Not on a shared store: the other instances' sessions are live there.
+  const int interrupted = cfg->store.empty() ? audit->mark_interrupted(iso8601_now(), err) : 0;
   if (interrupted < 0) {
     log_error("cannot mark interrupted recordings", {{"error", err}});
     return 1;
@@ -302,6 +312,22 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       log_error(std::string(kind->type()) + " tunnels unavailable: cannot load the proxy's identity", {{"error", why}});
   }
   ctx.set_approvals(audit.get());
+  // A shared store: other instances' approval changes wake this one's
+  // waiting sessions at once (their 2 s poll stays the fallback).
+  // Instances on a shared store beat; one that stops beating has its
+  // sessions marked interrupted by the others.
+  if (!audit->register_instance(host_name(), cfg->heartbeat_interval, err)) {
+    log_error("cannot register this instance in the store", {{"error", err}});
+    return 1;
+  }
+  auto next_heartbeat = std::chrono::steady_clock::now();
+  std::unique_ptr<PgListener> approvals_listener;
+  if (!cfg->store.empty())
+    approvals_listener = std::make_unique<PgListener>(PgTarget{cfg->store, cfg->store_password_file},
+                                                      kApprovalsChannel, [&ctx] {
+                                                        ctx.approvals_changed();
+                                                        ctx.wakers().wake_all();
+                                                      });
   // The webhook URL is read at start (a reload does not move it).
   std::unique_ptr<Webhook> webhook;
   if (!cfg->approvals.webhook.empty()) {
@@ -370,6 +396,12 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     // Buffers quiet sessions gave back go back to the system (malloc keeps
     // freed memory otherwise: about 0.6 MiB per session after a burst).
     if (ctx.take_memory_trim()) malloc_trim(0);
+    if (!cfg->store.empty() && std::chrono::steady_clock::now() >= next_heartbeat) {
+      next_heartbeat = std::chrono::steady_clock::now() + std::chrono::seconds(cfg->heartbeat_interval);
+      if (!audit->heartbeat(err)) log_error("store heartbeat failed", {{"error", err}});
+      if (audit->interrupt_silent_instances(iso8601_now(), Config::kMissedHeartbeats, err) < 0)
+        log_error("cannot mark the sessions of silent instances interrupted", {{"error", err}});
+    }
     // The chain's head is signed within about a second of a write.
     if (!audit->anchor_chain(false, err)) log_error("cannot anchor the audit chain", {{"error", err}});
     // Policy files are watched (about once a second) and reloaded on change,
@@ -490,6 +522,10 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   while (ctx.active() > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (ctx.active() > 0) log_warn("sessions still open at exit", {{"count", std::to_string(ctx.active())}});
+  // Every session closed itself: nothing for the other instances to end.
+  // Otherwise they end what is left once this instance's beats stop.
+  else if (!audit->instance_stopped(iso8601_now(), err))
+    log_error("cannot mark this instance stopped in the store", {{"error", err}});
   close(sfd);
   pid_file.reset();  // before a possible _exit below, which runs no destructor
   log_info("bastiond stopped");

@@ -31,7 +31,7 @@ void json_ok(httplib::Response& res, const nlohmann::json& body) {
 
 std::unique_ptr<AuditQuery> open_store(const WebPaths& p, httplib::Response& res) {
   std::string err;
-  auto q = AuditQuery::open(p.audit_db, err);
+  auto q = AuditQuery::open(p.audit_db, err, p.store_password_file);
   if (!q) {
     log_error("web: cannot open the audit store", {{"error", err}});
     json_error(res, 503, "the audit store is unavailable");

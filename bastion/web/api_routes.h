@@ -12,7 +12,8 @@
 namespace bastion {
 
 struct WebPaths {
-  std::string audit_db;        // opened read-only per request
+  std::string audit_db;        // opened read-only per request (a SQLite file or a postgresql:// store)
+  std::string store_password_file;
   std::string recordings_dir;  // recordings are opened only beneath it
 };
 

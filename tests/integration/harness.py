@@ -149,10 +149,11 @@ SetEnv HOME={self.home}
 class Bastion:
     """A bastiond with a generated config; restartable with changes."""
 
-    def __init__(self, env, extra="", targets=None, limits="login_grace_time = 5", binary=None):
+    def __init__(self, env, extra="", targets=None, limits="login_grace_time = 5", binary=None, name="bastion"):
         self.env = env
         self.port = free_port()
-        self.conf = os.path.join(env.d, "bastion.conf")
+        # `name`: several instances in one environment (test_scale_out).
+        self.conf = os.path.join(env.d, f"{name}.conf")
         self.data = os.path.join(env.d, "data")
         tgt = targets if targets is not None else env.default_targets()
         # Tests log in from 127.0.0.1 and many are refused on purpose: keep
@@ -174,7 +175,7 @@ targets = {{
 {tgt}
 }}
 """)
-        self.log = os.path.join(env.d, "bastiond.log")
+        self.log = os.path.join(env.d, f"{name}d.log")
         self.logf = open(self.log, "ab")
         start_offset = self.logf.tell()
         self.proc = subprocess.Popen([binary or BASTIOND, "--config", self.conf], stdout=self.logf,

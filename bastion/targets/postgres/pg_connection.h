@@ -8,18 +8,12 @@
 
 #include <libpq-fe.h>
 
+#include "common/pg_handles.h"
 #include "config/config.h"
 #include "targets/postgres/postgres_settings.h"
 
 namespace bastion {
 
-struct PgConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct PgResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
 // What a connection asks the server for at startup beyond the target's
 // settings: a wire client's application_name and harmless session
@@ -52,7 +46,7 @@ class PgConnection {
 
  private:
   explicit PgConnection(PGconn* c) : conn_(c) {}
-  std::unique_ptr<PGconn, PgConnDeleter> conn_;
+  PgConn conn_;
 };
 
 // The first line of a libpq message, without the trailing newline.

@@ -1,4 +1,4 @@
-// SqliteAuditStore's recordings: one row per recording file, chained on
+// SqlAuditStore's recordings: one row per recording file, chained on
 // open, close, interruption and pruning. Every checkpoint is kept in
 // recording_checkpoints, each a chained row keyed "RECORDING_ID/EVENTS"
 // (verify places an edit between two of them, and an interrupted recording
@@ -6,41 +6,39 @@
 // breaks the chain). The row's cp_* columns repeat the latest, unchained.
 // Pruning keeps the checkpoint rows: the chain has no deletions.
 
-#include <sqlite3.h>
-
-#include "audit/sqlite_audit_store.h"
+#include "audit/sql_audit_store.h"
 #include "common/parse_number.h"
 
 namespace bastion {
 namespace {
 
-using Param = std::variant<std::nullptr_t, int64_t, std::string>;
+using Param = SqlParam;
 Param u64(uint64_t v) { return static_cast<int64_t>(v); }
 
 }  // namespace
 
-bool SqliteAuditStore::recording_opened(const RecordingOpened& r, int64_t& id, std::string& error) {
+bool SqlAuditStore::recording_opened(const RecordingOpened& r, int64_t& id, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
-  if (!txn || !execute("INSERT INTO recordings (session_id, channel, path, state, events, bytes, digest, opened_at) "
+  int64_t row = 0;
+  if (!txn || !insert("INSERT INTO recordings (session_id, channel, path, state, events, bytes, digest, opened_at) "
                        "VALUES (?,?,?,'open',?,?,?,?)",
                        {r.session_id, int64_t{r.channel}, r.path, u64(r.start.events), u64(r.start.bytes),
                         r.start.digest, r.opened_at},
-                       error))
+                       row, error))
     return false;
-  const int64_t row = last_insert_id();
   if (!chain_row("recordings", std::to_string(row), error) || !txn.commit(error)) return false;
   id = row;
   return anchor_soon();
 }
 
-bool SqliteAuditStore::recording_checkpoint(int64_t id, const RecordingSeal& cp, std::string& error) {
+bool SqlAuditStore::recording_checkpoint(int64_t id, const RecordingSeal& cp, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
   return txn && store_checkpoint(id, cp, error) && txn.commit(error) && anchor_soon();
 }
 
-bool SqliteAuditStore::store_checkpoint(int64_t id, const RecordingSeal& cp, std::string& error) {
+bool SqlAuditStore::store_checkpoint(int64_t id, const RecordingSeal& cp, std::string& error) {
   if (!execute("UPDATE recordings SET cp_events=?, cp_bytes=?, cp_digest=?, cp_signature=?, cp_at=? "
                        "WHERE id=? AND state='open'",
                        {u64(cp.events), u64(cp.bytes), cp.digest, cp.signature, cp.at, id}, error))
@@ -52,7 +50,7 @@ bool SqliteAuditStore::store_checkpoint(int64_t id, const RecordingSeal& cp, std
          chain_row("recording_checkpoints", std::to_string(id) + "/" + std::to_string(cp.events), error);
 }
 
-bool SqliteAuditStore::recording_closed(int64_t id, int64_t command_id, const RecordingSeal& f, std::string& error) {
+bool SqlAuditStore::recording_closed(int64_t id, int64_t command_id, const RecordingSeal& f, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
   if (!txn || !unchanged_since_chained("recordings", std::to_string(id), error) ||
@@ -66,7 +64,7 @@ bool SqliteAuditStore::recording_closed(int64_t id, int64_t command_id, const Re
   return chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
 }
 
-bool SqliteAuditStore::recording_pruned(int64_t id, const std::string& at, const std::string& by, std::string& error) {
+bool SqlAuditStore::recording_pruned(int64_t id, const std::string& at, const std::string& by, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
   if (!txn || !execute("UPDATE recordings SET state='pruned', pruned_at=?, pruned_by=? "
@@ -79,12 +77,23 @@ bool SqliteAuditStore::recording_pruned(int64_t id, const std::string& at, const
   return chain_row("recordings", std::to_string(id), error) && txn.commit(error) && anchor_soon();
 }
 
-int SqliteAuditStore::mark_interrupted(const std::string& at, std::string& error) {
+int SqlAuditStore::mark_interrupted(const std::string& at, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
+  if (!txn) return -1;
+  const int n = interrupt_locked(at, "SELECT id FROM recordings WHERE state='open'",
+                                 "SELECT id FROM sessions WHERE ended_at IS NULL", "", kInterruptedReason, error);
+  if (n < 0 || !txn.commit(error)) return -1;
+  anchor_soon();
+  return n;
+}
+
+int SqlAuditStore::interrupt_locked(const std::string& at, const char* recordings_sql, const char* sessions_sql,
+                                    const std::string& param, const std::string& reason, std::string& error) {
   std::vector<std::vector<std::string>> recs, sessions;
-  if (!txn || !query("SELECT id FROM recordings WHERE state='open'", {}, recs, error) ||
-      !query("SELECT id FROM sessions WHERE ended_at IS NULL", {}, sessions, error))
+  const bool with_param = !param.empty();
+  if (!(with_param ? query(recordings_sql, {param}, recs, error) : query(recordings_sql, {}, recs, error)) ||
+      !(with_param ? query(sessions_sql, {param}, sessions, error) : query(sessions_sql, {}, sessions, error)))
     return -1;
   // A row changed with SQL while bastiond was down is left as it is (and
   // logged): chaining it now would adopt the edit as bastiond's.
@@ -97,17 +106,13 @@ int SqliteAuditStore::mark_interrupted(const std::string& at, std::string& error
         !chain_row("recordings", r[0], error))
       return -1;
   for (const auto& s : sessions)
-    if (!execute("UPDATE sessions SET ended_at=?, end_reason='interrupted (bastiond stopped without closing it)' "
-                 "WHERE id=?",
-                 {at, s[0]}, error) ||
+    if (!execute("UPDATE sessions SET ended_at=?, end_reason=? WHERE id=?", {at, reason, s[0]}, error) ||
         !chain_row("sessions", s[0], error))
       return -1;
-  if (!txn.commit(error)) return -1;
-  anchor_soon();
   return static_cast<int>(recs.size());
 }
 
-std::vector<RecordingRow> SqliteAuditStore::recordings_ended_before(const std::string& cutoff, std::string& error) {
+std::vector<RecordingRow> SqlAuditStore::recordings_ended_before(const std::string& cutoff, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   std::vector<std::vector<std::string>> rows;
   std::vector<RecordingRow> out;

@@ -1,32 +1,31 @@
-// SqliteAuditStore's audit chain: transactions, chain entries, anchors.
+// The audit chain (any backend): transactions, chain entries, anchors.
 
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include "audit/audit_chain.h"
 #include "audit/audit_seal.h"
 #include "audit/audit_signer.h"
-#include "audit/sqlite_audit_store.h"
+#include "audit/sql_audit_store.h"
 #include "common/log.h"
 #include "common/time_util.h"
 
 namespace bastion {
 
-SqliteAuditStore::Txn::Txn(SqliteAuditStore& s, std::string& error) : s_(s) {
+SqlAuditStore::Txn::Txn(SqlAuditStore& s, std::string& error) : s_(s) {
   s_.own_pending_.clear();
-  begun_ = s_.execute("BEGIN IMMEDIATE", {}, error);
+  begun_ = s_.begin(error);
 }
 
-SqliteAuditStore::Txn::~Txn() {
+SqlAuditStore::Txn::~Txn() {
   if (begun_ && !done_) {
     std::string ignored;
     s_.execute("ROLLBACK", {}, ignored);
   }
 }
 
-bool SqliteAuditStore::Txn::commit(std::string& error) {
+bool SqlAuditStore::Txn::commit(std::string& error) {
   done_ = true;
   if (s_.execute("COMMIT", {}, error)) {
     s_.own_unanchored_.insert(s_.own_unanchored_.end(), s_.own_pending_.begin(), s_.own_pending_.end());
@@ -38,23 +37,17 @@ bool SqliteAuditStore::Txn::commit(std::string& error) {
   return false;
 }
 
-void SqliteAuditStore::set_signer(std::shared_ptr<const AuditSigner> signer) {
+void SqlAuditStore::set_signer(std::shared_ptr<const AuditSigner> signer) {
   std::lock_guard<std::mutex> g(mu_);
   signer_ = std::move(signer);
 }
 
-bool SqliteAuditStore::chain_row(const char* table, const std::string& key, std::string& error) {
-  const ChainedTable* t = chained_table(table);
-  if (!t) return error = std::string("not a chained table: ") + table, false;
-  sqlite3_stmt* row = prepared(t->select_one, error);
-  if (!row) return false;
-  sqlite3_bind_text(row, 1, key.c_str(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
-  const int rc = sqlite3_step(row);
-  const std::string json = rc == SQLITE_ROW ? row_json(row, 0) : std::string();
-  sqlite3_reset(row);
-  sqlite3_clear_bindings(row);
-  if (rc != SQLITE_ROW) return error = std::string("chain: no ") + table + " row " + key, false;
-  std::vector<std::vector<std::string>> head;
+bool SqlAuditStore::chain_row(const char* table, const std::string& key, std::string& error) {
+  bool found = false;
+  std::string json;
+  if (!read_row_json(table, key, found, json, error)) return false;
+  if (!found) return error = std::string("chain: no ") + table + " row " + key, false;
+  SqlRows head;
   if (!query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", {}, head, error)) return false;
   const int64_t seq = head.empty() ? 1 : std::stoll(head[0][0]) + 1;
   const std::string prev = head.empty() ? kChainGenesis : head[0][1];
@@ -69,41 +62,25 @@ bool SqliteAuditStore::chain_row(const char* table, const std::string& key, std:
   return true;
 }
 
-bool SqliteAuditStore::unchanged_since_chained(const char* table, const std::string& key, std::string& error) {
-  const ChainedTable* t = chained_table(table);
-  if (!t) return error = std::string("not a chained table: ") + table, false;
-  sqlite3_stmt* row = prepared(t->select_one, error);
-  if (!row) return false;
-  sqlite3_bind_text(row, 1, key.c_str(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
-  int rc = sqlite3_step(row);
-  const bool have_row = rc == SQLITE_ROW;
-  const std::string now = have_row ? row_json(row, 0) : std::string();
-  sqlite3_reset(row);
-  sqlite3_clear_bindings(row);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error = std::string("cannot read ") + table + " " + key, false;
+bool SqlAuditStore::unchanged_since_chained(const char* table, const std::string& key, std::string& error) {
+  bool have_row = false;
+  std::string now;
+  if (!read_row_json(table, key, have_row, now, error)) return false;
   // One lookup on the audit_chain_row index.
-  sqlite3_stmt* snap = prepared("SELECT row_json FROM audit_chain WHERE tbl=? AND row_key=? ORDER BY seq DESC LIMIT 1",
-                                error);
-  if (!snap) return false;
-  sqlite3_bind_text(snap, 1, table, -1, SQLITE_STATIC);
-  sqlite3_bind_text(snap, 2, key.c_str(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
-  rc = sqlite3_step(snap);
-  const bool have_snap = rc == SQLITE_ROW;
-  const std::string chained = have_snap ? std::string(reinterpret_cast<const char*>(sqlite3_column_text(snap, 0)),
-                                                      static_cast<std::size_t>(sqlite3_column_bytes(snap, 0)))
-                                        : std::string();
-  sqlite3_reset(snap);
-  sqlite3_clear_bindings(snap);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error = "cannot read the audit chain", false;
-  if (have_row == have_snap && now == chained) return true;
+  SqlRows snap;
+  if (!query("SELECT row_json FROM audit_chain WHERE tbl=? AND row_key=? ORDER BY seq DESC LIMIT 1",
+             {std::string(table), key}, snap, error))
+    return error = "cannot read the audit chain: " + error, false;
+  const bool have_snap = !snap.empty();
+  if (have_row == have_snap && now == (have_snap ? snap[0][0] : std::string())) return true;
   error = std::string("audit row changed outside bastiond: ") + table + " " + key;
   log_error(error);
   return false;
 }
 
-bool SqliteAuditStore::note_opened_head(std::string& error) {
-  std::vector<std::vector<std::string>> head;
-  if (!query("SELECT IFNULL(MAX(seq), 0) FROM audit_chain", {}, head, error)) return false;
+bool SqlAuditStore::note_opened_head(std::string& error) {
+  SqlRows head;
+  if (!query("SELECT COALESCE(MAX(seq), 0) FROM audit_chain", {}, head, error)) return false;
   opened_head_ = head.empty() ? 0 : std::stoll(head[0][0]);
   return true;
 }
@@ -129,35 +106,24 @@ std::string foreign_ranges(int64_t from, int64_t to, const std::vector<int64_t>&
 
 }  // namespace
 
-bool SqliteAuditStore::chain_existing_rows(std::string& error) {
-  // Rows written before the chain existed are chained once, as found.
-  Txn txn(*this, error);
-  if (!txn) return false;
-  std::vector<std::vector<std::string>> n;
-  if (!query("SELECT COUNT(*) FROM audit_chain", {}, n, error)) return false;
-  if (n.empty() || n[0][0] != "0") return txn.commit(error);
-  for (const auto& t : kChainedTables) {
-    std::vector<std::vector<std::string>> keys;
-    const std::string sql = std::string(t.select_all);
-    if (!query(sql.c_str(), {}, keys, error)) return false;
-    for (const auto& k : keys)
-      if (!chain_row(t.name, k[0], error)) return false;
-  }
-  return txn.commit(error);
+void SqlAuditStore::anchor_at_close() {
+  std::lock_guard<std::mutex> g(mu_);
+  std::string error;
+  if (!anchor_locked(AnchorWhen::closing, error)) log_error("cannot anchor the audit chain at close", {{"error", error}});
 }
 
-bool SqliteAuditStore::anchor_chain(bool force, std::string& error) {
+bool SqlAuditStore::anchor_chain(bool force, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   return anchor_locked(force ? AnchorWhen::force : AnchorWhen::throttled, error);
 }
 
-bool SqliteAuditStore::anchor_soon() {
+bool SqlAuditStore::anchor_soon() {
   std::string error;
   if (!anchor_locked(AnchorWhen::throttled, error)) log_error("cannot anchor the audit chain", {{"error", error}});
   return true;
 }
 
-bool SqliteAuditStore::anchor_locked(AnchorWhen when, std::string& error) {
+bool SqlAuditStore::anchor_locked(AnchorWhen when, std::string& error) {
   if (!signer_) return true;
   const double now = monotonic_seconds();
   // Own unsigned entries: sign a second after the last anchor (at once after
@@ -167,7 +133,7 @@ bool SqliteAuditStore::anchor_locked(AnchorWhen when, std::string& error) {
   last_check_ = now;
   Txn txn(*this, error);
   if (!txn) return false;
-  std::vector<std::vector<std::string>> head, anchored;
+  SqlRows head, anchored;
   if (!query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", {}, head, error) ||
       !query("SELECT seq, signature FROM audit_anchors ORDER BY id DESC LIMIT 1", {}, anchored, error))
     return false;

@@ -1,13 +1,13 @@
-// SqliteAuditStore's ApprovalStore half: approval requests and votes.
+// SqlAuditStore's ApprovalStore half: approval requests and votes.
 
-#include "audit/sqlite_audit_store.h"
+#include "audit/sql_audit_store.h"
 #include "common/parse_number.h"
 #include "common/strings.h"
 
 namespace bastion {
 namespace {
 
-using Param = std::variant<std::nullptr_t, int64_t, std::string>;
+using Param = SqlParam;
 
 // Columns are read as text. A value that is not an integer (a store shared
 // with, or edited by, something else) reads as 0, which expires a request
@@ -16,31 +16,32 @@ using Param = std::variant<std::nullptr_t, int64_t, std::string>;
 int64_t num(const std::string& s) { return parse_signed(s, INT64_MIN, INT64_MAX).value_or(0); }
 
 constexpr const char* kColumns =
-    "SELECT id, kind, IFNULL(session_id,''), IFNULL(channel,0), requester, target, IFNULL(command_kind,''), "
-    "IFNULL(command_text,''), IFNULL(reason,''), approvers, min_approvals, created_at, expires_at, state, "
-    "IFNULL(decided_at,0), IFNULL(decided_by,''), IFNULL(deny_reason,''), IFNULL(grant_ttl,0), "
-    "IFNULL(grant_expires_at,0) FROM approval_requests ";
+    "SELECT id, kind, COALESCE(session_id,''), COALESCE(channel,0), requester, target, COALESCE(command_kind,''), "
+    "COALESCE(command_text,''), COALESCE(reason,''), approvers, min_approvals, created_at, expires_at, state, "
+    "COALESCE(decided_at,0), COALESCE(decided_by,''), COALESCE(deny_reason,''), COALESCE(grant_ttl,0), "
+    "COALESCE(grant_expires_at,0) FROM approval_requests ";
 
 }  // namespace
 
-bool SqliteAuditStore::create_request(ApprovalRequest& r, std::string& error) {
+bool SqlAuditStore::create_request(ApprovalRequest& r, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
-  if (!txn || !execute("INSERT INTO approval_requests (kind, session_id, channel, requester, target, command_kind, "
+  int64_t id = 0;
+  if (!txn || !insert("INSERT INTO approval_requests (kind, session_id, channel, requester, target, command_kind, "
                "command_text, reason, approvers, min_approvals, created_at, expires_at, state, grant_ttl) "
                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                {r.kind, r.session_id, int64_t{r.channel}, r.requester, r.target, r.command_kind, r.command_text,
                 r.reason, join(r.approvers, ","), int64_t{r.min_approvals}, r.created_at, r.expires_at, std::string(approval_state_name(r.state)),
                 r.grant_ttl},
-               error))
+               id, error))
     return false;
-  const int64_t id = last_insert_id();
-  if (!chain_row("approval_requests", std::to_string(id), error) || !txn.commit(error)) return false;
+  if (!chain_row("approval_requests", std::to_string(id), error) || !announce_approvals(error) || !txn.commit(error))
+    return false;
   r.id = id;
   return anchor_soon();
 }
 
-std::vector<ApprovalRequest> SqliteAuditStore::load_requests(const char* where, std::initializer_list<Param> params,
+std::vector<ApprovalRequest> SqlAuditStore::load_requests(const char* where, std::initializer_list<Param> params,
                                                              std::string& error) {
   std::vector<std::vector<std::string>> rows;
   std::vector<ApprovalRequest> out;
@@ -67,7 +68,7 @@ std::vector<ApprovalRequest> SqliteAuditStore::load_requests(const char* where, 
     r.grant_ttl = num(c[17]);
     r.grant_expires_at = num(c[18]);
     std::vector<std::vector<std::string>> votes;
-    if (!query("SELECT approver, decision, IFNULL(comment,''), at FROM approval_votes WHERE request_id=? ORDER BY at",
+    if (!query("SELECT approver, decision, COALESCE(comment,''), at FROM approval_votes WHERE request_id=? ORDER BY at",
                {r.id}, votes, error))
       return {};
     for (const auto& v : votes) r.votes.push_back({v[0], v[1], v[2], num(v[3])});
@@ -86,26 +87,26 @@ std::vector<ApprovalRequest> SqliteAuditStore::load_requests(const char* where, 
   return out;
 }
 
-std::optional<ApprovalRequest> SqliteAuditStore::request(int64_t id, std::string& error) {
+std::optional<ApprovalRequest> SqlAuditStore::request(int64_t id, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   auto v = load_requests("WHERE id=?", {id}, error);
   if (v.empty()) return std::nullopt;
   return v[0];
 }
 
-std::vector<ApprovalRequest> SqliteAuditStore::requests(const std::string& requester, std::string& error) {
+std::vector<ApprovalRequest> SqlAuditStore::requests(const std::string& requester, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   if (requester.empty()) return load_requests("ORDER BY id DESC LIMIT 200", {}, error);
   return load_requests("WHERE requester=? ORDER BY id DESC LIMIT 200", {requester}, error);
 }
 
-std::vector<ApprovalRequest> SqliteAuditStore::pending_after(int64_t& after, std::string& error) {
+std::vector<ApprovalRequest> SqlAuditStore::pending_after(int64_t& after, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   // The newest id first (the rowid's end: no scan), then only the rows
   // between: an idle poll is one index lookup, and nothing is loaded, voted
   // or chain-checked unless a pending request arrived. Bounded at 200.
   std::vector<std::vector<std::string>> rows;
-  if (!query("SELECT IFNULL(MAX(id), 0) FROM approval_requests", {}, rows, error) || rows.empty()) return {};
+  if (!query("SELECT COALESCE(MAX(id), 0) FROM approval_requests", {}, rows, error) || rows.empty()) return {};
   const int64_t newest = num(rows[0][0]);
   if (newest <= after) return {};
   rows.clear();
@@ -123,7 +124,7 @@ std::vector<ApprovalRequest> SqliteAuditStore::pending_after(int64_t& after, std
   return out;
 }
 
-int64_t SqliteAuditStore::pending_request_count(int64_t now, std::string& error) {
+int64_t SqlAuditStore::pending_request_count(int64_t now, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   std::vector<std::vector<std::string>> rows;
   if (!query("SELECT COUNT(*) FROM approval_requests WHERE state='pending' AND expires_at>?", {now}, rows, error) ||
@@ -132,17 +133,18 @@ int64_t SqliteAuditStore::pending_request_count(int64_t now, std::string& error)
   return num(rows[0][0]);
 }
 
-bool SqliteAuditStore::add_vote(int64_t id, const ApprovalVote& v, std::string& error) {
+bool SqlAuditStore::add_vote(int64_t id, const ApprovalVote& v, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
   return txn &&
          execute("INSERT INTO approval_votes (request_id, approver, decision, comment, at) VALUES (?,?,?,?,?)",
                  {id, v.approver, v.decision, v.comment, v.at}, error) &&
-         chain_row("approval_votes", std::to_string(id) + "/" + v.approver, error) && txn.commit(error) &&
+         chain_row("approval_votes", std::to_string(id) + "/" + v.approver, error) && announce_approvals(error) &&
+         txn.commit(error) &&
          anchor_soon();
 }
 
-bool SqliteAuditStore::transition(int64_t id, ApprovalState from, ApprovalState to, int64_t at,
+bool SqlAuditStore::transition(int64_t id, ApprovalState from, ApprovalState to, int64_t at,
                                   const std::string& by, const std::string& reason, int64_t grant_expires_at,
                                   std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
@@ -154,10 +156,11 @@ bool SqliteAuditStore::transition(int64_t id, ApprovalState from, ApprovalState 
                 std::string(approval_state_name(from))}, error))
     return false;
   if (changes() == 0) return false;  // not in `from` any more: nothing written
-  return chain_row("approval_requests", std::to_string(id), error) && txn.commit(error) && anchor_soon();
+  return chain_row("approval_requests", std::to_string(id), error) && announce_approvals(error) && txn.commit(error) &&
+         anchor_soon();
 }
 
-std::optional<ApprovalRequest> SqliteAuditStore::active_grant(const std::string& identity, const std::string& target,
+std::optional<ApprovalRequest> SqlAuditStore::active_grant(const std::string& identity, const std::string& target,
                                                               int64_t now, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   auto v = load_requests("WHERE kind='access' AND requester=? AND target=? AND state='approved' AND "

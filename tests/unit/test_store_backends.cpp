@@ -1,0 +1,375 @@
+// The audit store's behaviour, written once and run against both backends
+// (store_backend.h): the same rows, the same chain bytes, the same refusals.
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "audit/audit_chain.h"
+#include "audit/audit_query.h"
+#include "audit/pg_listener.h"
+#include "store_backend.h"
+
+using namespace bastion;
+using testutil::StoreBackend;
+
+namespace {
+
+SessionStart session(const std::string& id) {
+  return {.id = id,
+          .identity = "alice",
+          .principals = {"ops", "dev"},
+          .cert_serial = 42,
+          .key_id = "alice",
+          .ca_fingerprint = "SHA256:x",
+          .source_address = "10.0.0.1",
+          .target = "web1",
+          .started_at = "2026-01-01T00:00:00.000Z"};
+}
+
+ApprovalRequest access_request(const std::string& requester) {
+  ApprovalRequest r;
+  r.kind = "access";
+  r.requester = requester;
+  r.target = "db1";
+  r.reason = "incident 7";
+  r.approvers = {"bob", "carol"};
+  r.min_approvals = 1;
+  r.created_at = 1000;
+  r.expires_at = 2000;
+  r.grant_ttl = 600;
+  return r;
+}
+
+void round_trip(StoreBackend& b) {
+  std::string err;
+  auto s = b.open(err);
+  INFO(err);
+  REQUIRE(s);
+  REQUIRE(s->session_started(session("S1"), err));
+  int64_t id = 0;
+  REQUIRE(s->command_started({.session_id = "S1", .channel = 0, .at = "2026-01-01T00:00:01.000Z", .kind = "exec",
+                              .text = "uname -a", .decision = "allow", .reason = "", .recording = "/r/S1-0.cast",
+                              .policy_hash = "abc123", .policy_hook = "on_command", .policy_source = "main.lua:3",
+                              .details = "{\"verb\":\"get\"}"},
+                             id, err));
+  CHECK(id == 1);
+  REQUIRE(s->command_ended({.command_id = id, .ended_at = "2026-01-01T00:00:02.000Z", .exit_status = 0,
+                            .exit_signal = "", .bytes_in = 5, .bytes_out = 120, .recording_state = "complete",
+                            .rows = 3, .duration_us = 1500, .error = "", .masked_columns = "email"},
+                           err));
+  REQUIRE(s->session_ended({.id = "S1", .ended_at = "2026-01-01T00:00:03.000Z", .end_reason = "client disconnected",
+                            .exit_status = 0, .bytes_in = 5, .bytes_out = 120, .target = ""},
+                           err));
+  REQUIRE(s->auth_event({.at = "2026-01-01T00:00:00.000Z", .source_address = "10.0.0.1", .user = "web1",
+                         .key_id = "alice", .serial = 42, .ca_fingerprint = "SHA256:x", .accepted = false,
+                         .reason = "certificate expired"},
+                        err));
+  CHECK(b.sql("SELECT id, identity, principals, cert_serial, target, end_reason, exit_status, bytes_in, bytes_out, "
+              "recording_path FROM sessions") ==
+        "S1|alice|ops,dev|42|web1|client disconnected|0|5|120|/r/S1-0.cast\n");
+  CHECK(b.sql("SELECT session_id, kind, text, decision, exit_status, bytes_out, recording_state, rows, duration_us, "
+              "masked_columns FROM commands") == "S1|exec|uname -a|allow|0|120|complete|3|1500|email\n");
+  CHECK(b.sql("SELECT \"user\", accepted, reason FROM auth_events") == "web1|0|certificate expired\n");
+  CHECK_FALSE(s->session_ended({"nope", "t", "r", std::nullopt, 0, 0, ""}, err));
+  CHECK(err == "no session row nope");
+}
+STORE_BACKEND_TEST("sessions, commands and auth events round-trip", round_trip)
+
+// verify recomputes the chain from row_json: both backends must spell the
+// same row in the same bytes, and hash the same entries alike.
+void chain_bytes(StoreBackend& b) {
+  std::string err;
+  auto s = b.open(err, "bastiond");
+  REQUIRE(s);
+  REQUIRE(s->session_started(session("S1"), err));
+  const std::string want =
+      "{\"bytes_in\":0,\"bytes_out\":0,\"ca_fingerprint\":\"SHA256:x\",\"cert_serial\":42,\"end_reason\":null,"
+      "\"ended_at\":null,\"exit_status\":null,\"id\":\"S1\",\"identity\":\"alice\",\"key_id\":\"alice\","
+      "\"principals\":\"ops,dev\",\"recording_path\":null,\"source_address\":\"10.0.0.1\",\"started_at\":"
+      "\"2026-01-01T00:00:00.000Z\",\"target\":\"web1\"}";
+  CHECK(b.sql("SELECT seq, tbl, row_key, row_json, prev_hash, writer FROM audit_chain") ==
+        "1|sessions|S1|" + want + "|" + kChainGenesis + "|bastiond\n");
+  const std::string at = b.sql("SELECT at FROM audit_chain");
+  CHECK(b.sql("SELECT hash FROM audit_chain") ==
+        chain_hash(kChainGenesis, 1, "sessions", "S1", want, "bastiond", at.substr(0, at.size() - 1)) + "\n");
+  // Text that is not UTF-8 goes the general path (base64), alike too.
+  ApprovalRequest r = access_request("alice");
+  r.reason = "caf\xc3\xa9";
+  REQUIRE(s->create_request(r, err));
+  CHECK(b.sql("SELECT row_json FROM audit_chain WHERE tbl='approval_requests'") ==
+        "{\"approvers\":\"bob,carol\",\"channel\":0,\"command_kind\":\"\",\"command_text\":\"\",\"created_at\":1000,"
+        "\"decided_at\":null,\"decided_by\":null,\"deny_reason\":null,\"expires_at\":2000,\"grant_expires_at\":null,"
+        "\"grant_ttl\":600,\"id\":1,\"kind\":\"access\",\"min_approvals\":1,\"reason\":\"caf\xc3\xa9\","
+        "\"requester\":\"alice\",\"session_id\":\"\",\"state\":\"pending\",\"target\":\"db1\"}\n");
+}
+STORE_BACKEND_TEST("chain entries are the same bytes on every backend", chain_bytes)
+
+void tamper_refused(StoreBackend& b) {
+  std::string err;
+  auto s = b.open(err);
+  REQUIRE(s);
+  REQUIRE(s->session_started(session("S1"), err));
+  b.sql("UPDATE sessions SET target='other' WHERE id='S1'");
+  CHECK_FALSE(s->session_ended({"S1", "2026-01-01T00:00:03.000Z", "done", 0, 0, 0, ""}, err));
+  CHECK(err == "audit row changed outside bastiond: sessions S1");
+  // An approval written with SQL is never acted on: it reads as denied.
+  ApprovalRequest r = access_request("alice");
+  REQUIRE(s->create_request(r, err));
+  b.sql("UPDATE approval_requests SET state='approved', grant_expires_at=5000 WHERE id=" + std::to_string(r.id));
+  const auto got = s->request(r.id, err);
+  REQUIRE(got);
+  CHECK(got->state == ApprovalState::denied);
+  CHECK(got->deny_reason == "audit row changed outside bastiond: approval_requests " + std::to_string(r.id));
+  CHECK_FALSE(s->active_grant("alice", "db1", 1500, err));
+}
+STORE_BACKEND_TEST("a row changed with SQL is refused, an approval forged with SQL is not honoured", tamper_refused)
+
+void approvals(StoreBackend& b) {
+  std::string err;
+  auto s = b.open(err);
+  REQUIRE(s);
+  ApprovalRequest r = access_request("alice");
+  REQUIRE(s->create_request(r, err));
+  CHECK(r.id == 1);
+  int64_t after = 0;
+  auto pending = s->pending_after(after, err);
+  REQUIRE(pending.size() == 1);
+  CHECK(after == 1);
+  CHECK(s->pending_request_count(1500, err) == 1);
+  REQUIRE(s->add_vote(r.id, {"bob", "approve", "ok", 1100}, err));
+  CHECK_FALSE(s->add_vote(r.id, {"bob", "approve", "again", 1101}, err));  // one vote per approver
+  REQUIRE(s->transition(r.id, ApprovalState::pending, ApprovalState::approved, 1100, "bob", "", 1700, err));
+  CHECK_FALSE(s->transition(r.id, ApprovalState::pending, ApprovalState::denied, 1101, "carol", "no", 0, err));
+  const auto g = s->active_grant("alice", "db1", 1500, err);
+  REQUIRE(g);
+  CHECK(g->id == r.id);
+  CHECK(g->grant_expires_at == 1700);
+  REQUIRE(g->votes.size() == 1);
+  CHECK(g->votes[0].approver == "bob");
+  CHECK_FALSE(s->active_grant("alice", "db1", 1700, err));  // expired at its end
+  CHECK_FALSE(s->active_grant("mallory", "db1", 1500, err));
+  CHECK(s->pending_request_count(1500, err) == 0);
+  CHECK(s->requests("alice", err).size() == 1);
+  CHECK(s->requests("bob", err).empty());
+}
+STORE_BACKEND_TEST("approval requests, votes, transitions and grants", approvals)
+
+void recordings(StoreBackend& b) {
+  std::string err;
+  auto s = b.open(err);
+  REQUIRE(s);
+  REQUIRE(s->session_started(session("S1"), err));
+  int64_t rec = 0, rec2 = 0;
+  REQUIRE(s->recording_opened({"S1", 0, "/r/a.cast", "2026-01-01T00:00:00Z", {0, 0, "d0", "", "", ""}}, rec, err));
+  REQUIRE(s->recording_opened({"S1", 1, "/r/b.cast", "2026-01-01T00:00:00Z", {0, 0, "d0", "", "", ""}}, rec2, err));
+  REQUIRE(s->recording_checkpoint(rec, {3, 30, "d3", "", "sig3", "2026-01-01T00:00:01Z"}, err));
+  REQUIRE(s->recording_closed(rec, 0, {5, 50, "d5", "t5", "sig5", "2026-01-01T00:00:02Z"}, err));
+  CHECK(s->mark_interrupted("2026-01-01T00:00:09Z", err) == 1);
+  CHECK(b.sql("SELECT id, state, events, digest, cp_events FROM recordings ORDER BY id") ==
+        "1|closed|5|d5|3\n2|interrupted|0|d0|NULL\n");
+  CHECK(b.sql("SELECT ended_at, end_reason FROM sessions") ==
+        "2026-01-01T00:00:09Z|interrupted (bastiond stopped without closing it)\n");
+  CHECK(b.sql("SELECT row_key FROM audit_chain WHERE tbl='recording_checkpoints'") == "1/3\n");
+  CHECK(s->recordings_ended_before("2027-01-01T00:00:00Z", err).size() == 2);
+  REQUIRE(s->recording_pruned(rec, "2026-02-01T00:00:00Z", "retention", err));
+  CHECK_FALSE(s->recording_pruned(rec, "2026-02-01T00:00:00Z", "retention", err));
+  CHECK(err == "recording 1 is not closed");
+}
+STORE_BACKEND_TEST("recordings: open, checkpoint, close, interrupt, prune", recordings)
+
+// Two writers (two processes, or two bastiond instances on one PostgreSQL)
+// appending at once must still form one chain: every entry's prev_hash is
+// the previous entry's hash, seqs without a gap.
+void two_writers(StoreBackend& b) {
+  std::string err;
+  auto a = b.open(err, "writer-a");
+  REQUIRE(a);
+  auto c = b.open(err, "writer-b");
+  REQUIRE(c);
+  constexpr int kEach = 40;
+  auto write = [](SqlAuditStore* s, const std::string& prefix, bool& ok) {
+    std::string e;
+    ok = true;
+    for (int i = 0; i < kEach && ok; ++i) ok = s->session_started(session(prefix + std::to_string(i)), e);
+  };
+  bool ok_a = false, ok_c = false;
+  std::thread ta(write, a.get(), "A", std::ref(ok_a)), tc(write, c.get(), "C", std::ref(ok_c));
+  ta.join();
+  tc.join();
+  CHECK(ok_a);
+  CHECK(ok_c);
+  const std::string rows = b.sql("SELECT seq, tbl, row_key, row_json, prev_hash, hash, writer, at FROM audit_chain ORDER BY seq");
+  std::vector<std::vector<std::string>> entries;
+  std::size_t pos = 0;
+  while (pos < rows.size()) {
+    const std::size_t nl = rows.find('\n', pos);
+    std::vector<std::string> f;
+    std::string line = rows.substr(pos, nl - pos), cur;
+    // row_json holds no '|' here: split on it.
+    for (char ch : line) {
+      if (ch == '|') f.push_back(cur), cur.clear();
+      else cur += ch;
+    }
+    f.push_back(cur);
+    entries.push_back(f);
+    pos = nl + 1;
+  }
+  REQUIRE(entries.size() == 2 * kEach);
+  std::string prev = kChainGenesis;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    INFO("entry " << i);
+    CHECK(e[0] == std::to_string(i + 1));
+    CHECK(e[4] == prev);
+    CHECK(e[5] == chain_hash(prev, static_cast<int64_t>(i + 1), e[1], e[2], e[3], e[6], e[7]));
+    prev = e[5];
+  }
+}
+STORE_BACKEND_TEST("two writers appending at once keep one chain", two_writers)
+
+void migrations(StoreBackend& b) {
+  // Instances starting together: each opens (and would migrate) at once.
+  std::unique_ptr<SqlAuditStore> s1, s2;
+  std::string e1, e2;
+  std::thread t1([&] { s1 = b.open(e1); }), t2([&] { s2 = b.open(e2); });
+  t1.join();
+  t2.join();
+  INFO(e1 << " / " << e2);
+  CHECK(s1);
+  CHECK(s2);
+  s1.reset();
+  s2.reset();
+  b.set_schema_version(99);
+  std::string err;
+  CHECK_FALSE(b.open(err));
+  CHECK(err.find("schema version 99 is newer than this bastiond (" + std::to_string(b.current_schema_version()) +
+                 ")") != std::string::npos);
+}
+STORE_BACKEND_TEST("migrations run once when instances start together; a newer schema is refused", migrations)
+
+// The auditors' reader (bastionctl audit, session show, the web API) gives
+// the same rows from either store, --grep folding case alike.
+void auditors_read(StoreBackend& b) {
+  std::string err;
+  auto s = b.open(err);
+  REQUIRE(s);
+  REQUIRE(s->session_started(session("S1"), err));
+  SessionStart s2 = session("S2");
+  s2.identity = "bob", s2.started_at = "2026-01-01T00:00:05.000Z";
+  REQUIRE(s->session_started(s2, err));
+  int64_t id = 0;
+  REQUIRE(s->command_started({.session_id = "S1", .channel = 0, .at = "2026-01-01T00:00:01.000Z", .kind = "exec",
+                              .text = "Uname -A", .decision = "allow", .reason = "", .recording = "",
+                              .policy_hash = "", .policy_hook = "", .policy_source = "",
+                              .details = "{\"channel_target\":\"db9\"}"},
+                             id, err));
+  REQUIRE(s->command_started({.session_id = "S2", .channel = 0, .at = "2026-01-01T00:00:06.000Z", .kind = "exec",
+                              .text = "ls", .decision = "deny", .reason = "no", .recording = "",
+                              .policy_hash = "", .policy_hook = "", .policy_source = "", .details = "not json"},
+                             id, err));
+  REQUIRE(s->auth_event({.at = "2026-01-01T00:00:00.000Z", .source_address = "10.0.0.1", .user = "web1",
+                         .key_id = "alice", .serial = 42, .ca_fingerprint = "SHA256:x", .accepted = true,
+                         .reason = "Certificate OK"},
+                        err));
+  const auto q = AuditQuery::open(b.where(), err, b.password());
+  INFO(err);
+  REQUIRE(q);
+  const auto sessions = q->sessions(AuditFilter{}, err);
+  REQUIRE(sessions);
+  REQUIRE(sessions->size() == 2);
+  CHECK((*sessions)[0].id == "S2");
+  CHECK((*sessions)[1].id == "S1");
+  CHECK((*sessions)[1].commands == 1);
+  AuditFilter grep;
+  grep.grep = "uname -a";
+  const auto found = q->commands(grep, err);
+  REQUIRE(found);
+  REQUIRE(found->size() == 1);
+  CHECK((*found)[0].text == "Uname -A");
+  CHECK((*found)[0].target == "db9");  // details.channel_target
+  AuditFilter by_target;
+  by_target.target = "web1";
+  const auto web1 = q->commands(by_target, err);
+  REQUIRE(web1);
+  REQUIRE(web1->size() == 1);  // S2's: its details are not JSON, its session's target counts
+  CHECK((*web1)[0].session_id == "S2");
+  AuditFilter auth;
+  auth.grep = "certificate ok";
+  auth.target = "web1";
+  const auto a = q->auth(auth, err);
+  REQUIRE(a);
+  REQUIRE(a->size() == 1);
+  CHECK((*a)[0].accepted);
+  const auto d = q->session_detail("S1", err);
+  REQUIRE(d);
+  CHECK(d->session.identity == "alice");
+  CHECK_FALSE(q->session_detail("nope", err));
+}
+STORE_BACKEND_TEST("the auditors' reader lists, filters and greps alike", auditors_read)
+
+}  // namespace
+
+// LISTEN/NOTIFY (pg_listener.h): a change announced by one instance wakes
+// the others; when the listening connection is cut it reconnects and
+// reports once (what changed meanwhile), and notifications flow again.
+TEST_CASE("postgresql store: approval notifications reach a listener, also after its connection is cut",
+          "[.][pg-store]") {
+  testutil::PgBackend b;
+  std::string err;
+  auto s = b.open(err, "test");
+  REQUIRE(s);
+  std::atomic<int> calls{0};
+  PgListener listener({b.dsn(), b.password_file()}, kApprovalsChannel, [&calls] { ++calls; });
+  auto wait_for = [&](auto pred) {
+    for (int i = 0; i < 1000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pred();
+  };
+  REQUIRE(wait_for([&] { return listener.connected() && calls.load() == 1; }));  // the connect-time call
+  ApprovalRequest r = access_request("alice");
+  REQUIRE(s->create_request(r, err));
+  CHECK(wait_for([&] { return calls.load() == 2; }));
+  // A write that is not about approvals announces nothing.
+  REQUIRE(s->session_started(session("S1"), err));
+  REQUIRE(s->add_vote(r.id, {"bob", "approve", "", 1100}, err));
+  CHECK(wait_for([&] { return calls.load() == 3; }));
+  b.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'");
+  CHECK(wait_for([&] { return calls.load() == 4 && listener.connected(); }));  // reconnected: one call
+  REQUIRE(s->transition(r.id, ApprovalState::pending, ApprovalState::approved, 1100, "bob", "", 1700, err));
+  CHECK(wait_for([&] { return calls.load() == 5; }));
+  CHECK(calls.load() == 5);
+}
+
+// Instances on one store: one that stops beating has its live sessions and
+// open recordings interrupted by another, once; the survivor's are left.
+TEST_CASE("postgresql store: a silent instance's sessions are marked interrupted by another", "[.][pg-store]") {
+  testutil::PgBackend b;
+  std::string err;
+  auto a = b.open(err, "a"), c = b.open(err, "c");
+  REQUIRE(a);
+  REQUIRE(c);
+  auto* pa = dynamic_cast<PgAuditStore*>(a.get());
+  REQUIRE(pa);
+  REQUIRE(a->register_instance("host-a", 1, err));
+  REQUIRE(c->register_instance("host-c", 1, err));
+  REQUIRE(a->session_started(session("SA"), err));
+  REQUIRE(c->session_started(session("SC"), err));
+  int64_t rec = 0;
+  REQUIRE(a->recording_opened({"SA", 0, "/r/a.cast", "2026-01-01T00:00:00Z", {0, 0, "d0", "", "", ""}}, rec, err));
+  REQUIRE(a->heartbeat(err));
+  REQUIRE(c->heartbeat(err));
+  CHECK(c->interrupt_silent_instances("2026-01-01T00:01:00Z", 3, err) == 0);  // both beating
+  // A went silent 4 of its intervals ago.
+  b.sql("UPDATE instances SET last_seen = last_seen - 4 WHERE id = '" + pa->instance_id() + "'");
+  CHECK(c->interrupt_silent_instances("2026-01-01T00:01:00Z", 3, err) == 1);
+  CHECK(b.sql("SELECT id, ended_at, end_reason FROM sessions ORDER BY id") ==
+        "SA|2026-01-01T00:01:00Z|interrupted (bastiond instance on host-a stopped heartbeating)\nSC|NULL|NULL\n");
+  CHECK(b.sql("SELECT state, closed_at FROM recordings") == "interrupted|2026-01-01T00:01:00Z\n");
+  CHECK(b.sql("SELECT host, stopped FROM instances ORDER BY host") == "host-a|2026-01-01T00:01:00Z\nhost-c|NULL\n");
+  // Chained like any other write.
+  CHECK(b.sql("SELECT tbl, row_key, writer FROM audit_chain WHERE seq > 3 ORDER BY seq") ==
+        "recordings|1|c\nsessions|SA|c\n");
+  CHECK(c->interrupt_silent_instances("2026-01-01T00:02:00Z", 3, err) == 0);  // once
+  CHECK_FALSE(a->heartbeat(err));
+  CHECK(err == "this instance was declared stopped by another (missed heartbeats)");
+}
