@@ -99,12 +99,22 @@ class StructureReviewTest(BastionTest):
             t.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 40000), timeout=10)
 
     def test_tunnels_to_kinds_without_one_are_refused(self):
-        for target, port in (("web1", 22), ("deaddb", 5432), ("deaddb", 443), ("approvals", 443), ("access", 443)):
+        for target, port in (("web1", 22), ("approvals", 443), ("access", 443)):
             with self.subTest(target=target, port=port):
                 self.tunnel(target, target, port)
                 self.assertEqual(self.last_forward_row(),
                                  [("forward", f"direct-tcpip to {target}:{port}", "deny",
                                    "port forwarding is not allowed")])
+
+    def test_postgres_tunnel_names_only_its_own_port(self):
+        # A postgres target takes tunnels since the wire proxy (issue 18):
+        # only to itself, on 5432.
+        for host, port in (("deaddb", 443), ("deaddb", 5433), ("127.0.0.1", 5432), ("k8s", 5432)):
+            with self.subTest(host=host, port=port):
+                self.tunnel("deaddb", host, port)
+                self.assertEqual(self.last_forward_row(),
+                                 [("forward", f"direct-tcpip to {host}:{port}", "deny",
+                                   "port forwarding is not allowed (a postgres target forwards only deaddb:5432)")])
 
     def test_kubectl_tunnel_names_only_its_own_api(self):
         for host, port in (("k8s", 6443), ("web1", 443), ("127.0.0.1", 443), ("k8s", 22)):
