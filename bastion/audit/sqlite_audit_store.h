@@ -26,7 +26,7 @@ class AuditSigner;
 
 class SqliteAuditStore : public AuditStore, public ApprovalStore {
  public:
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
 
   // Opens or creates the database and migrates it. Null + error on failure.
   // `writer` goes into every chain entry this process appends (kBastiondWriter
@@ -58,6 +58,10 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
   bool recording_closed(int64_t id, int64_t command_id, const RecordingSeal& final_seal, std::string& error) override;
   bool recording_pruned(int64_t id, const std::string& at, const std::string& by, std::string& error) override;
   int mark_interrupted(const std::string& at, std::string& error) override;
+  bool recording_location(int64_t id, const std::string& location, const std::string& object_key,
+                          std::string& error) override;
+  std::vector<RecordingShipment> recordings_to_ship(int64_t after, int limit, int64_t& upto,
+                                                    std::string& error) override;
   std::vector<RecordingRow> recordings_ended_before(const std::string& cutoff, std::string& error) override;
   bool anchor_chain(bool force, std::string& error) override;
 

@@ -35,6 +35,7 @@
 #include "front/pid_file.h"
 #include "front/systemd_notify.h"
 #include "metrics/metrics_server.h"
+#include "recordings/recording_shipper.h"
 #include "admission/startup_limits.h"
 #include "common/time_util.h"
 #include "front/privileges.h"
@@ -198,12 +199,16 @@ ReloadResult reload(ServerContext& ctx, const std::string& trigger, ConfigVersio
 }
 
 // What the metrics listener serves: the counters, and the gauges read now.
-std::string render_metrics(ServerContext& ctx, SqliteAuditStore& audit) {
+std::string render_metrics(ServerContext& ctx, SqliteAuditStore& audit, const RecordingShipper* shipper) {
   MetricsGauges g;
   g.sessions_by_kind = ctx.live_sessions().count_by_kind(ctx.metrics().kinds());
   std::string err;
   g.approvals_pending = audit.pending_request_count(unix_now(), err);
   if (g.approvals_pending < 0) log_error("metrics: cannot count pending approvals", {{"error", err}});
+  if (shipper) {
+    g.recordings_unshipped = static_cast<int64_t>(shipper->unshipped());
+    g.recording_upload_failures = static_cast<int64_t>(shipper->failures());
+  }
   return ctx.metrics().render(g);
 }
 
@@ -325,10 +330,19 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     log_info("web listening", {{"address", cfg->web.listen_host + ":" + std::to_string(cfg->web.listen_port)},
                                {"certificate", web->cert_path()}});
   }
+  // Recordings off the host: closed and interrupted ones (a previous
+  // process's included, marked above) are shipped from here on. Read at
+  // start; a reload does not change the store.
+  std::unique_ptr<RecordingShipper> shipper;
+  if (cfg->recordings_store.enabled()) {
+    shipper = std::make_unique<RecordingShipper>(*audit, cfg->recordings_store, cfg->recordings_dir());
+    log_info("recordings store", {{"type", cfg->recordings_store.type}, {"endpoint", cfg->recordings_store.endpoint},
+                                  {"bucket", cfg->recordings_store.bucket}});
+  }
   std::unique_ptr<MetricsServer> metrics;
   if (cfg->operators.metrics_port != 0) {
     metrics = MetricsServer::start(cfg->operators.metrics_host, cfg->operators.metrics_port,
-                                   [&ctx, &audit] { return render_metrics(ctx, *audit); }, err);
+                                   [&ctx, &audit, &shipper] { return render_metrics(ctx, *audit, shipper.get()); }, err);
     if (!metrics) {
       log_error("cannot start the metrics listener", {{"error", err}});
       return 1;

@@ -1,0 +1,127 @@
+#include "recordings/recording_shipper.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "common/log.h"
+#include "common/time_util.h"
+#include "recordings/object_key.h"
+#include "recordings/upload_backoff.h"
+
+namespace bastion {
+
+RecordingShipper::RecordingShipper(AuditStore& store, const RecordingsStoreConfig& cfg, std::string recordings_dir)
+    : store_(store), s3_(cfg), prefix_(cfg.prefix), recordings_dir_(std::move(recordings_dir)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+RecordingShipper::~RecordingShipper() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void RecordingShipper::wake() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void RecordingShipper::run() {
+  std::unique_lock<std::mutex> lk(mu_);
+  while (!stop_) {
+    woken_ = false;
+    lk.unlock();
+    pass();
+    lk.lock();
+    // About once a second, sooner when woken: closing a recording is rare
+    // enough that the poll costs one indexed query.
+    cv_.wait_for(lk, std::chrono::seconds(1), [this] { return stop_ || woken_; });
+  }
+}
+
+void RecordingShipper::pass() {
+  std::string error;
+  int64_t upto = floor_;
+  const auto rows = store_.recordings_to_ship(floor_, kBatch, upto, error);
+  if (!error.empty()) {
+    log_error("recordings store: cannot list recordings to ship", {{"error", error}});
+    return;
+  }
+  unshipped_.store(rows.size(), std::memory_order_relaxed);
+  // Nothing pending at or below `upto` (no open recording either): the
+  // next pass starts past it; otherwise just before the first pending one.
+  floor_ = rows.empty() ? std::max(floor_, upto) : std::max(floor_, std::min(upto, rows.front().id - 1));
+  std::set<int64_t> seen;
+  for (const auto& r : rows) {
+    seen.insert(r.id);
+    Retry& retry = retries_[r.id];
+    const double now = monotonic_seconds();
+    if (retry.next > now) continue;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (stop_) return;
+    }
+    std::string why;
+    if (ship(r, why)) {
+      retries_.erase(r.id);
+      unshipped_.fetch_sub(1, std::memory_order_relaxed);
+      log_info("recording shipped", {{"session", r.session_id}, {"recording", r.path}, {"object", s3_.url(*recording_object_key(prefix_, recordings_dir_, r.session_id, r.path))}});
+      continue;
+    }
+    ++retry.failures;
+    retry.next = monotonic_seconds() + static_cast<double>(upload_retry_delay(retry.failures));
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    // It stays on disk, never deleted; said at the first failure and then
+    // every tenth, so an outage does not flood the log.
+    if (retry.failures == 1 || retry.failures % 10 == 0)
+      log_warn("recording not shipped: kept on local disk, will retry",
+               {{"session", r.session_id}, {"recording", r.path}, {"attempts", std::to_string(retry.failures)},
+                {"error", why}});
+  }
+  std::erase_if(retries_, [&](const auto& kv) { return !seen.count(kv.first); });
+}
+
+bool RecordingShipper::ship(const RecordingShipment& r, std::string& error) {
+  const auto key = recording_object_key(prefix_, recordings_dir_, r.session_id, r.path);
+  // A path bastiond does not write (an edited row): never read nor removed.
+  if (!key) return error = "the store names a path outside recordings_dir's pattern: " + r.path, false;
+  const bool local = ::access(r.path.c_str(), F_OK) == 0;
+  if (!local) {
+    // Stored but the row not yet updated (a stop between the two): the
+    // object is there with the recording's size; verify checks its digest.
+    std::optional<uint64_t> size;
+    std::string etag;
+    if (r.location == "uploading" && s3_.head(*key, size, etag, error) && size)
+      return store_.recording_location(r.id, "stored", *key, error);
+    return error = error.empty() ? "local file missing and not in the bucket: " + r.path : error, false;
+  }
+  if (r.location != "uploading" && !store_.recording_location(r.id, "uploading", *key, error)) return false;
+  S3Client::Put put;
+  if (!s3_.put_file(*key, r.path, put, error)) return false;
+  // The store acknowledged these very bytes: a single-part ETag is their MD5.
+  if (put.etag != put.md5_hex) return error = "the store's ETag " + put.etag + " is not the MD5 sent", false;
+  std::optional<uint64_t> size;
+  std::string etag;
+  if (!s3_.head(*key, size, etag, error)) return false;
+  if (!size || *size != put.size)
+    return error = "the object's size reads back as " + (size ? std::to_string(*size) : std::string("absent")) +
+                   ", not " + std::to_string(put.size),
+           false;
+  if (!store_.recording_location(r.id, "stored", *key, error)) return false;
+  if (::unlink(r.path.c_str()) != 0 && errno != ENOENT)
+    log_warn("recording shipped but the local copy cannot be removed",
+             {{"recording", r.path}, {"error", std::strerror(errno)}});
+  return true;
+}
+
+}  // namespace bastion

@@ -1,0 +1,266 @@
+#include "recordings/s3_client.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "common/base64.h"
+#include "common/openssl_handles.h"
+#include "config/config.h"
+
+namespace bastion {
+namespace {
+
+struct CurlFree {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlFree>;
+struct SlistFree {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpensslFree<EVP_MD_CTX, EVP_MD_CTX_free>>;
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// An S3 error body is kept only this far (the <Code> is near its start).
+constexpr std::size_t kErrorBodyMax = 4096;
+constexpr long kConnectTimeoutMs = 5000;
+// libcurl 7.88 signs S3 requests without x-amz-content-sha256, which S3
+// requires: a bodiless request sends the SHA-256 of nothing.
+constexpr const char* kEmptyPayloadHeader =
+    "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+// A transfer slower than 1 KiB/s for 30 s is abandoned (and retried later).
+constexpr long kLowSpeedBytes = 1024, kLowSpeedSeconds = 30;
+
+struct Response {
+  std::string error_body;
+  std::string etag;
+  std::optional<uint64_t> length;
+  const std::function<void(std::string_view)>* sink = nullptr;
+  uint64_t max_bytes = 0, received = 0;
+  bool too_big = false;
+};
+
+size_t on_body(char* p, size_t, size_t n, void* ud) {
+  auto* r = static_cast<Response*>(ud);
+  if (r->sink) {
+    if (r->received + n > r->max_bytes) {
+      r->too_big = true;
+      return 0;  // aborts the transfer
+    }
+    r->received += n;
+    (*r->sink)(std::string_view(p, n));
+  } else if (r->error_body.size() < kErrorBodyMax) {
+    r->error_body.append(p, std::min(n, kErrorBodyMax - r->error_body.size()));
+  }
+  return n;
+}
+
+size_t on_header(char* p, size_t, size_t n, void* ud) {
+  auto* r = static_cast<Response*>(ud);
+  std::string_view h(p, n);
+  const auto colon = h.find(':');
+  if (colon == std::string_view::npos) return n;
+  std::string name(h.substr(0, colon));
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view v = h.substr(colon + 1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+  if (name == "etag") {
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    r->etag = std::string(v.substr(0, 128));
+  } else if (name == "content-length") {
+    uint64_t x = 0;
+    bool ok = !v.empty() && v.size() <= 19;
+    for (char c : v) ok = ok && c >= '0' && c <= '9', x = x * 10 + static_cast<uint64_t>(c - '0');
+    if (ok) r->length = x;
+  }
+  return n;
+}
+
+size_t on_read(char* p, size_t size, size_t n, void* ud) {
+  const ssize_t got = ::read(*static_cast<int*>(ud), p, size * n);
+  return got < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(got);
+}
+
+// MD5 and SHA-256 of the file's bytes, in one pass.
+bool digest_file(int fd, std::string& md5_raw, std::string& sha256_hex, uint64_t& size, std::string& error) {
+  MdCtxPtr md5(EVP_MD_CTX_new()), sha(EVP_MD_CTX_new());
+  if (!md5 || !sha || EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr) != 1 ||
+      EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1)
+    return error = "cannot hash", false;
+  std::string buf(1 << 20, '\0');
+  ssize_t n;
+  size = 0;
+  while ((n = ::read(fd, buf.data(), buf.size())) > 0) {
+    EVP_DigestUpdate(md5.get(), buf.data(), static_cast<size_t>(n));
+    EVP_DigestUpdate(sha.get(), buf.data(), static_cast<size_t>(n));
+    size += static_cast<uint64_t>(n);
+  }
+  if (n < 0) return error = std::string("read: ") + std::strerror(errno), false;
+  unsigned char m[EVP_MAX_MD_SIZE], s[EVP_MAX_MD_SIZE];
+  unsigned ml = 0, sl = 0;
+  EVP_DigestFinal_ex(md5.get(), m, &ml);
+  EVP_DigestFinal_ex(sha.get(), s, &sl);
+  md5_raw.assign(reinterpret_cast<const char*>(m), ml);
+  sha256_hex = hex_encode(s, sl);
+  return true;
+}
+
+}  // namespace
+
+std::string s3_error_code(std::string_view body) {
+  const auto open = body.find("<Code>");
+  if (open == std::string_view::npos) return "";
+  const std::string_view rest = body.substr(open + 6);
+  const auto close = rest.find("</Code>");
+  if (close == std::string_view::npos || close > 64) return "";
+  const std::string_view code = rest.substr(0, close);
+  for (char c : code)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.')) return "";
+  return std::string(code);
+}
+
+S3Client::S3Client(const RecordingsStoreConfig& cfg)
+    : endpoint_(cfg.endpoint), bucket_(cfg.bucket), region_(cfg.region) {
+  userpwd_.bytes = cfg.access_key.bytes + ":" + cfg.secret_key.bytes;
+}
+
+std::string S3Client::url(const std::string& key) const { return endpoint_ + "/" + bucket_ + "/" + key; }
+
+namespace {
+
+// The options every request shares; `resp` receives headers and body.
+CurlPtr new_request(const std::string& url, const std::string& region, const HeldSecret& userpwd, Response& resp,
+                    std::string& error) {
+  CurlPtr c(curl_easy_init());
+  if (!c) return error = "curl_easy_init failed", nullptr;
+  CURL* h = c.get();
+  const std::string sigv4 = "aws:amz:" + region + ":s3";
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());  // copied by libcurl
+  curl_easy_setopt(h, CURLOPT_USERPWD, userpwd.bytes.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);  // a redirect would re-send signed requests elsewhere
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, kLowSpeedBytes);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, kLowSpeedSeconds);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
+  return c;
+}
+
+bool perform(CURL* h, const Response& resp, long& status, std::string& error) {
+  const CURLcode rc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  if (resp.too_big) return error = "object larger than the read cap", false;
+  if (rc != CURLE_OK) return error = curl_easy_strerror(rc), false;
+  return true;
+}
+
+std::string http_error(long status, const Response& resp) {
+  const std::string code = s3_error_code(resp.error_body);
+  return "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code);
+}
+
+}  // namespace
+
+bool S3Client::put_file(const std::string& key, const std::string& path, Put& out, std::string& error) const {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) return error = path + ": " + std::strerror(errno), false;
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return error = path + ": not a regular file", false;
+  std::string md5_raw, sha_hex;
+  if (!digest_file(fd.get(), md5_raw, sha_hex, out.size, error)) return error = path + ": " + error, false;
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) return error = path + ": cannot rewind", false;
+  out.md5_hex = hex_encode(reinterpret_cast<const unsigned char*>(md5_raw.data()), md5_raw.size());
+  Response resp;
+  CurlPtr c = new_request(url(key), region_, userpwd_, resp, error);
+  if (!c) return false;
+  SlistPtr headers(curl_slist_append(nullptr, ("Content-MD5: " + base64_encode(md5_raw)).c_str()));
+  curl_slist_append(headers.get(), ("x-amz-content-sha256: " + sha_hex).c_str());
+  curl_slist_append(headers.get(), "Content-Type: application/x-asciicast");
+  curl_slist_append(headers.get(), "Expect:");
+  int raw_fd = fd.get();
+  curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &on_read);
+  curl_easy_setopt(c.get(), CURLOPT_READDATA, &raw_fd);
+  curl_easy_setopt(c.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(out.size));
+  long status = 0;
+  if (!perform(c.get(), resp, status, error)) return false;
+  if (status != 200) return error = http_error(status, resp), false;
+  out.etag = resp.etag;
+  return true;
+}
+
+bool S3Client::head(const std::string& key, std::optional<uint64_t>& size, std::string& etag,
+                    std::string& error) const {
+  Response resp;
+  CurlPtr c = new_request(url(key), region_, userpwd_, resp, error);
+  if (!c) return false;
+  SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
+  curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c.get(), CURLOPT_NOBODY, 1L);
+  long status = 0;
+  if (!perform(c.get(), resp, status, error)) return false;
+  size.reset();
+  if (status == 404) return true;
+  if (status != 200 || !resp.length) return error = http_error(status, resp), false;
+  size = resp.length;
+  etag = resp.etag;
+  return true;
+}
+
+bool S3Client::get(const std::string& key, uint64_t max_bytes, const std::function<void(std::string_view)>& sink,
+                   std::string& error) const {
+  // The body goes to `sink` only once the status says it is the object.
+  std::string held;
+  Response resp;
+  CurlPtr c = new_request(url(key), region_, userpwd_, resp, error);
+  if (!c) return false;
+  SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
+  curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+  std::function<void(std::string_view)> gate = [&](std::string_view d) {
+    long status = 0;
+    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
+    if (status == 200) sink(d);
+    else if (held.size() < kErrorBodyMax) held.append(d.substr(0, kErrorBodyMax - held.size()));
+  };
+  resp.sink = &gate;
+  resp.max_bytes = max_bytes;
+  long status = 0;
+  if (!perform(c.get(), resp, status, error)) return false;
+  if (status != 200) {
+    resp.error_body = held;
+    return error = (status == 404 ? std::string("no such object in the bucket: ") + key : http_error(status, resp)),
+           false;
+  }
+  return true;
+}
+
+}  // namespace bastion

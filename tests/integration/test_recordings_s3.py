@@ -1,0 +1,265 @@
+"""Recordings off the host: closed recordings are shipped to an S3-compatible
+bucket (s3rver, from tests/s3, installed by scripts/setup.sh) through
+libcurl's AWS SigV4, checked (ETag = MD5, size read back), recorded as
+stored, and only then removed locally. bastionctl reads and verifies them
+from the bucket; a tampered object fails verify; the store down for a while
+loses nothing; a restart (and a kill -9 mid-session) resumes the uploads."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, wait_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+S3RVER = os.path.join(HERE, "..", "s3", "node_modules", "s3rver", "bin", "s3rver.js")
+BUCKET = "recordings"
+PREFIX = "site-a/"
+# s3rver's one account.
+ACCESS, SECRET = "S3RVER", "S3RVER"
+
+
+class S3Server:
+    """s3rver on a fixed loopback port and folder: stop() and start() again
+    keep the bucket's objects."""
+
+    def __init__(self, d):
+        self.dir = os.path.join(d, "s3")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.proc = None
+        self.log = open(os.path.join(d, "s3rver.log"), "ab")
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["node", S3RVER, "-d", self.dir, "-a", "127.0.0.1", "-p", str(self.port),
+                                      "--configure-bucket", BUCKET], stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.port, timeout=20)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def close(self):
+        self.stop()
+        self.log.close()
+
+    def url(self, key):
+        return f"http://127.0.0.1:{self.port}/{BUCKET}/{key}"
+
+    def curl(self, *args):
+        return run(["curl", "-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{ACCESS}:{SECRET}",
+                    *args])
+
+    def get(self, key):
+        r = self.curl("-H", "x-amz-content-sha256: " + hashlib.sha256(b"").hexdigest(), self.url(key))
+        if r.returncode != 0:
+            raise AssertionError(f"GET {key}: {r.stderr.decode()}")
+        return r.stdout
+
+    def put(self, key, data):
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            r = self.curl("-T", f.name, "-H", "x-amz-content-sha256: " + hashlib.sha256(data).hexdigest(),
+                          self.url(key))
+        if r.returncode != 0:
+            raise AssertionError(f"PUT {key}: {r.stderr.decode()}")
+
+
+def store_config(env, s3):
+    for name, value in (("s3_access", ACCESS), ("s3_secret", SECRET)):
+        path = os.path.join(env.d, name)
+        with open(path, "w") as f:
+            f.write(value + "\n")
+        os.chmod(path, 0o600)
+    return (f'recordings_store = {{ type = "s3", endpoint = "http://127.0.0.1:{s3.port}", bucket = "{BUCKET}", '
+            f'region = "us-east-1", prefix = "{PREFIX}", access_key_file = "s3_access", '
+            f'secret_key_file = "s3_secret" }}')
+
+
+class RecordingsS3Test(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(S3RVER):
+            raise unittest.SkipTest  # never: setup.sh installs it; fail loudly instead
+        env = cls.env = Env()
+        cls.s3 = S3Server(env.d)
+        cls.extra = store_config(env, cls.s3)
+        try:
+            env.start_bastion(extra=cls.extra)
+        except BaseException:
+            cls.s3.close()
+            env.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s3.close()
+        super().tearDownClass()
+
+    def setUp(self):
+        if self.s3.proc is None:
+            self.s3.start()
+        if self.env.bastion.proc.poll() is not None:
+            self.env.start_bastion(extra=self.extra)
+
+    # -- helpers
+
+    def session_recording(self, marker):
+        """(session id, recording id, path) of the exec channel that ran `marker`."""
+        rows, end = [], time.time() + 10
+        while not rows and time.time() < end:
+            rows = self.env.audit("SELECT c.session_id, r.id, r.path FROM commands c JOIN recordings r "
+                                  "ON r.path = c.recording WHERE c.text LIKE ? AND r.state <> 'open'",
+                                  (f"%{marker}%",))
+            time.sleep(0 if rows else 0.05)
+        self.assertEqual(len(rows), 1, rows)
+        return rows[0]
+
+    def location(self, rec_id):
+        rows = self.env.audit("SELECT state, object_key FROM recording_locations WHERE recording_id=?", (rec_id,))
+        return rows[0] if rows else ("local", None)
+
+    def wait_stored(self, rec_id, timeout=40):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.location(rec_id)[0] == "stored":
+                return self.location(rec_id)[1]
+            time.sleep(0.1)
+        self.fail(f"recording {rec_id} not stored: {self.location(rec_id)}")
+
+    def key_of(self, path):
+        rel = os.path.relpath(path, os.path.join(self.env.bastion.data, "recordings"))
+        return PREFIX + rel
+
+    def verify(self, sid):
+        r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf, sid, "--json"])
+        return r.returncode, json.loads(r.stdout)
+
+    # -- tests
+
+    def test_shipped_read_and_verified_from_the_bucket(self):
+        env = self.env
+        r = env.ssh("web1", "echo shipped-one")
+        self.assertEqual((r.returncode, r.stdout), (0, b"shipped-one\n"))
+        sid, rid, path = self.session_recording("shipped-one")
+        key = self.wait_stored(rid)
+        self.assertEqual(key, self.key_of(path))
+        # Removed locally only once stored.
+        self.assertFalse(os.path.exists(path))
+        body = self.s3.get(key)
+        # What the row vouches for: its size and the chain the signed digest covers.
+        size, = env.audit("SELECT bytes FROM recordings WHERE id=?", (rid,))[0]
+        self.assertEqual(len(body), size)
+        self.assertIn(b'"shipped-one\\r\\n"', body)
+        code, out = self.verify(sid)
+        self.assertEqual((code, [x["ok"] for x in out["recordings"]]), (0, [True]), out)
+        self.assertTrue(out["recordings"][0]["result"].startswith("OK"), out)
+        # cat from the bucket; without --config it is not found locally.
+        r = run([BASTIONCTL, "recording", "cat", "--config", env.bastion.conf, path])
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"shipped-one\r\n", b""))
+        r = run([BASTIONCTL, "recording", "cat", path])
+        self.assertEqual((r.returncode, r.stderr.decode()), (1, f"bastionctl: {path}: cannot open\n"))
+        r = run([BASTIONCTL, "recording", "verify", "--config", env.bastion.conf, path])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), r": asciicast v2, \d+x\d+, \d+ events\n$")
+
+    def test_tampered_object_fails_verify(self):
+        env = self.env
+        r = env.ssh("web1", "echo tamper-me")
+        self.assertEqual(r.returncode, 0)
+        sid, rid, path = self.session_recording("tamper-me")
+        key = self.wait_stored(rid)
+        body = self.s3.get(key)
+        self.assertIn(b"tamper-me\\r\\n", body)
+        self.s3.put(key, body.replace(b"tamper-me\\r\\n", b"tamper-ME\\r\\n"))
+        code, out = self.verify(sid)
+        self.assertEqual(code, 1, out)
+        self.assertFalse(out["recordings"][0]["ok"])
+        self.assertIn("edited", out["recordings"][0]["result"])
+        # The original bytes put back: verified again.
+        self.s3.put(key, body)
+        self.assertEqual(self.verify(sid)[0], 0)
+
+    def test_store_down_sessions_go_on_nothing_lost(self):
+        env = self.env
+        self.s3.stop()
+        copies = {}
+        for i in range(3):
+            r = env.ssh("web1", f"echo outage-{i}")
+            self.assertEqual((r.returncode, r.stdout), (0, f"outage-{i}\n".encode()))
+            sid, rid, path = self.session_recording(f"outage-{i}")
+            # The shipper tried and failed: still local, never deleted.
+            end = time.time() + 10
+            while time.time() < end and self.location(rid)[0] != "uploading":
+                time.sleep(0.05)
+            self.assertEqual(self.location(rid), ("uploading", self.key_of(path)))
+            with open(path, "rb") as f:
+                copies[rid] = (path, f.read())
+        logs = [l for l in env.bastion.log_lines() if l.get("msg") == "recording not shipped: kept on local disk, will retry"]
+        self.assertTrue(logs)
+        for rid, (path, data) in copies.items():
+            self.assertTrue(os.path.exists(path))
+        self.s3.start()
+        for rid, (path, data) in copies.items():
+            key = self.wait_stored(rid)
+            self.assertEqual(self.s3.get(key), data)  # byte-identical
+            self.assertFalse(os.path.exists(path))
+
+    def test_restart_with_pending_uploads_resumes(self):
+        env = self.env
+        self.s3.stop()
+        r = env.ssh("web1", "echo pending-restart")
+        self.assertEqual(r.returncode, 0)
+        sid, rid, path = self.session_recording("pending-restart")
+        with open(path, "rb") as f:
+            data = f.read()
+        env.bastion.stop()
+        self.s3.start()
+        env.start_bastion(extra=self.extra)
+        key = self.wait_stored(rid)
+        self.assertEqual(self.s3.get(key), data)
+        self.assertFalse(os.path.exists(path))
+        self.assertEqual(self.verify(sid)[0], 0)
+
+    def test_kill_9_mid_session_shipped_at_next_start(self):
+        env = self.env
+        cmd = env.ssh_base() + ["web1@127.0.0.1", "for i in $(seq 1 2000); do echo k9line$i; sleep 0.01; done"]
+        client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(150):
+                client.stdout.readline()
+            end = time.time() + 10
+            while time.time() < end and not env.audit(
+                    "SELECT 1 FROM recordings r JOIN commands c ON c.recording = r.path "
+                    "WHERE r.state='open' AND r.cp_events > 2 AND c.text LIKE '%k9line%'"):
+                time.sleep(0.05)
+            env.bastion.proc.send_signal(signal.SIGKILL)
+            env.bastion.proc.wait()
+        finally:
+            client.kill()
+            client.wait()
+            client.stdout.close()
+        sid, rid, path = env.audit("SELECT c.session_id, r.id, r.path FROM commands c JOIN recordings r "
+                                   "ON r.path = c.recording WHERE c.text LIKE '%k9line%'")[0]
+        self.assertEqual(self.location(rid)[0], "local")  # open: never shipped while written
+        env.bastion.logf.close()
+        env.start_bastion(extra=self.extra)
+        key = self.wait_stored(rid)
+        self.assertEqual(env.audit("SELECT state FROM recordings WHERE id=?", (rid,)), [("interrupted",)])
+        self.assertFalse(os.path.exists(path))
+        self.assertIn(b"k9line1\\r\\n", self.s3.get(key))
+        code, out = self.verify(sid)
+        self.assertEqual(code, 0, out)
+        self.assertTrue(out["recordings"][0]["result"].startswith("interrupted: verified up to event"), out)
+
+
+if __name__ == "__main__":
+    main()
