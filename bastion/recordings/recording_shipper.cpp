@@ -108,8 +108,11 @@ bool RecordingShipper::ship(const RecordingShipment& r, std::string& error) {
   if (r.location != "uploading" && !store_.recording_location(r.id, "uploading", *key, error)) return false;
   S3Client::Put put;
   if (!s3_.put_file(*key, r.path, put, error)) return false;
-  // The store acknowledged these very bytes: a single-part ETag is their MD5.
-  if (put.etag != put.md5_hex) return error = "the store's ETag " + put.etag + " is not the MD5 sent", false;
+  // The store acknowledged these very bytes: a single-part ETag is their
+  // MD5; a multipart one S3's MD5 of the parts' MD5s (some compatible
+  // servers give the whole object's MD5 instead: also derived from them).
+  if (put.etag != put.md5_hex && put.etag != put.whole_md5_hex)
+    return error = "the store's ETag " + put.etag + " is not the MD5 sent", false;
   std::optional<uint64_t> size;
   std::string etag;
   if (!s3_.head(*key, size, etag, error)) return false;

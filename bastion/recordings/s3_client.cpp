@@ -104,6 +104,57 @@ size_t on_read(char* p, size_t size, size_t n, void* ud) {
   return got < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(got);
 }
 
+// MD5 and SHA-256 of `len` bytes of `fd` from `off` (pread), in one pass.
+// `also`, when given, is fed the same bytes (the whole object's MD5).
+bool digest_range(int fd, uint64_t off, uint64_t len, std::string& md5_raw, std::string& sha256_hex, EVP_MD_CTX* also,
+                  std::string& error) {
+  MdCtxPtr md5(EVP_MD_CTX_new()), sha(EVP_MD_CTX_new());
+  if (!md5 || !sha || EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr) != 1 ||
+      EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1)
+    return error = "cannot hash", false;
+  std::string buf(1 << 20, '\0');
+  while (len > 0) {
+    const ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(len, buf.size()), static_cast<off_t>(off));
+    if (n <= 0) return error = n < 0 ? std::string("read: ") + std::strerror(errno) : "file shrank", false;
+    EVP_DigestUpdate(md5.get(), buf.data(), static_cast<size_t>(n));
+    EVP_DigestUpdate(sha.get(), buf.data(), static_cast<size_t>(n));
+    if (also) EVP_DigestUpdate(also, buf.data(), static_cast<size_t>(n));
+    off += static_cast<uint64_t>(n);
+    len -= static_cast<uint64_t>(n);
+  }
+  unsigned char m[EVP_MAX_MD_SIZE], s[EVP_MAX_MD_SIZE];
+  unsigned ml = 0, sl = 0;
+  EVP_DigestFinal_ex(md5.get(), m, &ml);
+  EVP_DigestFinal_ex(sha.get(), s, &sl);
+  md5_raw.assign(reinterpret_cast<const char*>(m), ml);
+  sha256_hex = hex_encode(s, sl);
+  return true;
+}
+
+// A window of a file sent as a request body.
+struct Range {
+  int fd = -1;
+  uint64_t off = 0, left = 0;
+};
+
+size_t on_read_range(char* p, size_t size, size_t n, void* ud) {
+  auto* r = static_cast<Range*>(ud);
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(size * n, r->left));
+  if (want == 0) return 0;
+  const ssize_t got = ::pread(r->fd, p, want, static_cast<off_t>(r->off));
+  if (got <= 0) return CURL_READFUNC_ABORT;
+  r->off += static_cast<uint64_t>(got);
+  r->left -= static_cast<uint64_t>(got);
+  return static_cast<size_t>(got);
+}
+
+std::string sha256_hex_of(std::string_view data) {
+  unsigned char s[EVP_MAX_MD_SIZE];
+  unsigned sl = 0;
+  EVP_Digest(data.data(), data.size(), s, &sl, EVP_sha256(), nullptr);
+  return hex_encode(s, sl);
+}
+
 // MD5 and SHA-256 of the file's bytes, in one pass.
 bool digest_file(int fd, std::string& md5_raw, std::string& sha256_hex, uint64_t& size, std::string& error) {
   MdCtxPtr md5(EVP_MD_CTX_new()), sha(EVP_MD_CTX_new());
@@ -140,6 +191,29 @@ std::string s3_error_code(std::string_view body) {
   for (char c : code)
     if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.')) return "";
   return std::string(code);
+}
+
+std::optional<std::string> s3_xml_text(std::string_view body, std::string_view tag) {
+  const std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
+  const auto a = body.find(open);
+  if (a == std::string_view::npos) return std::nullopt;
+  const std::string_view rest = body.substr(a + open.size());
+  const auto b = rest.find(close);
+  if (b == std::string_view::npos || b > 1024) return std::nullopt;
+  const std::string_view text = rest.substr(0, b);
+  for (char c : text)
+    if (c == '<' || c == '&' || static_cast<unsigned char>(c) < 0x20) return std::nullopt;
+  return std::string(text);
+}
+
+std::string s3_multipart_etag(const std::vector<std::string>& part_md5_raw) {
+  MdCtxPtr md5(EVP_MD_CTX_new());
+  unsigned char m[EVP_MAX_MD_SIZE];
+  unsigned ml = 0;
+  if (!md5 || EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr) != 1) return "";
+  for (const auto& p : part_md5_raw) EVP_DigestUpdate(md5.get(), p.data(), p.size());
+  EVP_DigestFinal_ex(md5.get(), m, &ml);
+  return hex_encode(m, ml) + "-" + std::to_string(part_md5_raw.size());
 }
 
 S3Client::S3Client(const RecordingsStoreConfig& cfg)
@@ -195,9 +269,11 @@ bool S3Client::put_file(const std::string& key, const std::string& path, Put& ou
   struct stat st{};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return error = path + ": not a regular file", false;
   std::string md5_raw, sha_hex;
+  if (static_cast<uint64_t>(st.st_size) > kS3PartSize) return put_multipart(key, fd.get(), out, error);
   if (!digest_file(fd.get(), md5_raw, sha_hex, out.size, error)) return error = path + ": " + error, false;
   if (::lseek(fd.get(), 0, SEEK_SET) != 0) return error = path + ": cannot rewind", false;
   out.md5_hex = hex_encode(reinterpret_cast<const unsigned char*>(md5_raw.data()), md5_raw.size());
+  out.whole_md5_hex = out.md5_hex;
   Response resp;
   CurlPtr c = new_request(url(key), region_, userpwd_, resp, error);
   if (!c) return false;
@@ -215,6 +291,117 @@ bool S3Client::put_file(const std::string& key, const std::string& path, Put& ou
   if (!perform(c.get(), resp, status, error)) return false;
   if (status != 200) return error = http_error(status, resp), false;
   out.etag = resp.etag;
+  return true;
+}
+
+void S3Client::abort_multipart(const std::string& key, const std::string& upload_id) const {
+  // Best effort: parts left behind cost storage only (a lifecycle rule on
+  // incomplete uploads removes them); the next attempt starts afresh.
+  Response resp;
+  std::string ignored;
+  char* id = curl_easy_escape(nullptr, upload_id.c_str(), static_cast<int>(upload_id.size()));
+  if (!id) return;
+  const std::string u = url(key) + "?uploadId=" + id;
+  curl_free(id);
+  CurlPtr c = new_request(u, region_, userpwd_, resp, ignored);
+  if (!c) return;
+  SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
+  curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c.get(), CURLOPT_CUSTOMREQUEST, "DELETE");
+  long status = 0;
+  perform(c.get(), resp, status, ignored);
+}
+
+bool S3Client::put_multipart(const std::string& key, int fd, Put& out, std::string& error) const {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return error = std::string("stat: ") + std::strerror(errno), false;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  std::string upload_id;
+  {
+    // The query is written in canonical form (sorted, "name=value"), so
+    // what libcurl signs is what S3 recomputes.
+    Response resp;
+    CurlPtr c = new_request(url(key) + "?uploads=", region_, userpwd_, resp, error);
+    if (!c) return false;
+    SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
+    curl_slist_append(headers.get(), "Content-Type: application/x-asciicast");
+    curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(c.get(), CURLOPT_POST, 1L);
+    curl_easy_setopt(c.get(), CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE, 0L);
+    long status = 0;
+    if (!perform(c.get(), resp, status, error)) return false;
+    if (status != 200) return error = "initiate multipart upload: " + http_error(status, resp), false;
+    const auto id = s3_xml_text(resp.error_body, "UploadId");
+    if (!id || id->empty()) return error = "initiate multipart upload: no UploadId in the answer", false;
+    upload_id = *id;
+  }
+  char* esc = curl_easy_escape(nullptr, upload_id.c_str(), static_cast<int>(upload_id.size()));
+  if (!esc) return error = "cannot escape the upload id", false;
+  const std::string id_q = esc;
+  curl_free(esc);
+  std::vector<std::string> md5s;
+  std::string parts_xml;
+  MdCtxPtr whole(EVP_MD_CTX_new());
+  if (!whole || EVP_DigestInit_ex(whole.get(), EVP_md5(), nullptr) != 1) return error = "cannot hash", false;
+  for (uint64_t off = 0; off < size; off += kS3PartSize) {
+    const uint64_t len = std::min(kS3PartSize, size - off);
+    const int number = static_cast<int>(md5s.size()) + 1;
+    std::string md5_raw, sha_hex;
+    if (!digest_range(fd, off, len, md5_raw, sha_hex, whole.get(), error)) return abort_multipart(key, upload_id), false;
+    Response resp;
+    CurlPtr c = new_request(url(key) + "?partNumber=" + std::to_string(number) + "&uploadId=" + id_q, region_,
+                            userpwd_, resp, error);
+    if (!c) return abort_multipart(key, upload_id), false;
+    SlistPtr headers(curl_slist_append(nullptr, ("Content-MD5: " + base64_encode(md5_raw)).c_str()));
+    curl_slist_append(headers.get(), ("x-amz-content-sha256: " + sha_hex).c_str());
+    curl_slist_append(headers.get(), "Expect:");
+    Range range{fd, off, len};
+    curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &on_read_range);
+    curl_easy_setopt(c.get(), CURLOPT_READDATA, &range);
+    curl_easy_setopt(c.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
+    long status = 0;
+    const std::string md5_hex = hex_encode(reinterpret_cast<const unsigned char*>(md5_raw.data()), md5_raw.size());
+    if (!perform(c.get(), resp, status, error) || status != 200 || resp.etag != md5_hex) {
+      if (error.empty())
+        error = "part " + std::to_string(number) + ": " +
+                (status != 200 ? http_error(status, resp) : "the store's ETag is not the part's MD5");
+      return abort_multipart(key, upload_id), false;
+    }
+    md5s.push_back(md5_raw);
+    parts_xml += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>\"" + md5_hex + "\"</ETag></Part>";
+  }
+  const std::string body = "<CompleteMultipartUpload>" + parts_xml + "</CompleteMultipartUpload>";
+  Response resp;
+  CurlPtr c = new_request(url(key) + "?uploadId=" + id_q, region_, userpwd_, resp, error);
+  if (!c) return abort_multipart(key, upload_id), false;
+  SlistPtr headers(curl_slist_append(nullptr, ("x-amz-content-sha256: " + sha256_hex_of(body)).c_str()));
+  curl_slist_append(headers.get(), "Content-Type: application/xml");
+  curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c.get(), CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  long status = 0;
+  if (!perform(c.get(), resp, status, error)) return abort_multipart(key, upload_id), false;
+  // S3 may answer 200 and still fail the completion, with an <Error> body.
+  if (status != 200 || !s3_error_code(resp.error_body).empty()) {
+    error = "complete multipart upload: " + http_error(status, resp);
+    return abort_multipart(key, upload_id), false;
+  }
+  std::string result = resp.error_body;
+  for (std::size_t q; (q = result.find("&quot;")) != std::string::npos;) result.replace(q, 6, "\"");
+  const auto etag = s3_xml_text(result, "ETag");
+  out.size = size;
+  out.md5_hex = s3_multipart_etag(md5s);
+  unsigned char m[EVP_MAX_MD_SIZE];
+  unsigned ml = 0;
+  EVP_DigestFinal_ex(whole.get(), m, &ml);
+  out.whole_md5_hex = hex_encode(m, ml);
+  // The result's ETag is quoted, as XML text ("&quot;" or a plain quote).
+  std::string e = etag.value_or(resp.etag);
+  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+  out.etag = e;
   return true;
 }
 

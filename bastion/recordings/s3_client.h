@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/secret_file.h"
 
@@ -19,6 +20,17 @@ struct RecordingsStoreConfig;
 // [A-Za-z0-9.]), or "" when the body has none.
 std::string s3_error_code(std::string_view body);
 
+// The text of the first <tag>...</tag> in an S3 XML response (at most 1024
+// characters, no markup or entity in it), or nullopt.
+std::optional<std::string> s3_xml_text(std::string_view body, std::string_view tag);
+
+// Files larger than this are uploaded in parts of this size (S3 multipart:
+// no single request carries more, and a failed part is all that is re-sent).
+inline constexpr uint64_t kS3PartSize = 8ull << 20;
+
+// The ETag S3 gives a multipart object: MD5 over the parts' raw MD5s, "-N".
+std::string s3_multipart_etag(const std::vector<std::string>& part_md5_raw);
+
 class S3Client {
  public:
   // Copies what it needs (the keys too): it outlives config reloads.
@@ -26,11 +38,14 @@ class S3Client {
 
   struct Put {
     std::string etag;     // as the store returned it, quotes removed
-    std::string md5_hex;  // of the bytes sent
+    std::string md5_hex;  // of the bytes sent (multipart: the ETag S3 computes from the parts' MD5s)
+    std::string whole_md5_hex;  // of the whole object (what some S3-compatible servers give as a multipart ETag)
     uint64_t size = 0;
   };
   // Uploads the file at `path` as `key` with Content-MD5 and its SHA-256 as
   // x-amz-content-sha256, so the store refuses a body that changed on the way.
+  // Past kS3PartSize: a multipart upload, each part's ETag checked against
+  // its MD5, aborted on any failure; Put::md5_hex is then the multipart ETag.
   bool put_file(const std::string& key, const std::string& path, Put& out, std::string& error) const;
   // The object's size and ETag (nullopt size: no such object).
   bool head(const std::string& key, std::optional<uint64_t>& size, std::string& etag, std::string& error) const;
@@ -42,6 +57,9 @@ class S3Client {
   std::string url(const std::string& key) const;
 
  private:
+  bool put_multipart(const std::string& key, int fd, Put& out, std::string& error) const;
+  void abort_multipart(const std::string& key, const std::string& upload_id) const;
+
   std::string endpoint_, bucket_, region_;
   HeldSecret userpwd_;  // "ACCESS:SECRET" for CURLOPT_USERPWD
 };

@@ -229,6 +229,30 @@ class RecordingsS3Test(BastionTest):
         self.assertFalse(os.path.exists(path))
         self.assertEqual(self.verify(sid)[0], 0)
 
+    def test_big_recording_in_parts(self):
+        env = self.env
+        # About 20 MiB of recording: three 8 MiB parts.
+        r = env.ssh("web1", "echo big-start; head -c 15000000 /dev/zero | base64 -w 200; echo big-end", timeout=120)
+        self.assertEqual(r.returncode, 0)
+        sid, rid, path = self.session_recording("big-start")
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertGreater(len(data), 16 << 20)
+        key = self.wait_stored(rid, timeout=60)
+        self.assertFalse(os.path.exists(path))
+        head = self.s3.curl("-I", "-H", "x-amz-content-sha256: " + hashlib.sha256(b"").hexdigest(), self.url_of(key))
+        etag = [l for l in head.stdout.decode().splitlines() if l.lower().startswith("etag:")]
+        # s3rver gives a multipart object the whole object's MD5 (S3: MD5 of the parts' MD5s, "-3").
+        self.assertEqual(etag, [f'ETag: "{hashlib.md5(data).hexdigest()}"'])
+        with open(os.path.join(env.d, "s3rver.log"), errors="replace") as f:
+            log = f.read()
+        self.assertEqual([n for n in range(1, 6) if f"partNumber={n}&uploadId=" in log], [1, 2, 3])
+        self.assertEqual(self.s3.get(key), data)
+        self.assertEqual(self.verify(sid)[0], 0)
+
+    def url_of(self, key):
+        return self.s3.url(key)
+
     def test_kill_9_mid_session_shipped_at_next_start(self):
         env = self.env
         cmd = env.ssh_base() + ["web1@127.0.0.1", "for i in $(seq 1 2000); do echo k9line$i; sleep 0.01; done"]

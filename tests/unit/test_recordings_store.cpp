@@ -90,6 +90,33 @@ TEST_CASE("an S3 error body gives its Code, bounded and plain", "[recordings_sto
   CHECK(s3_error_code("").empty());
 }
 
+TEST_CASE("S3 XML answers: an element's plain text, bounded", "[recordings_store]") {
+  const std::string init = "<?xml version=\"1.0\"?><InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
+                           "<UploadId>VXBsb2FkIElE-1.x_y</UploadId></InitiateMultipartUploadResult>";
+  CHECK(s3_xml_text(init, "UploadId") == "VXBsb2FkIElE-1.x_y");
+  CHECK(s3_xml_text(init, "Bucket") == "b");
+  CHECK_FALSE(s3_xml_text(init, "ETag"));
+  CHECK_FALSE(s3_xml_text("<UploadId>a<b>c</b></UploadId>", "UploadId"));  // markup inside: refused
+  CHECK_FALSE(s3_xml_text("<UploadId>a&amp;b</UploadId>", "UploadId"));
+  CHECK_FALSE(s3_xml_text("<UploadId>" + std::string(1025, 'a') + "</UploadId>", "UploadId"));
+  CHECK(s3_xml_text("<UploadId></UploadId>", "UploadId") == "");
+  CHECK_FALSE(s3_xml_text("<UploadId>open", "UploadId"));
+}
+
+TEST_CASE("a multipart object's ETag: MD5 of the parts' MD5s, and their count", "[recordings_store]") {
+  // MD5("a") and MD5("b") raw, as S3 combines them.
+  const auto raw = [](const char* hex) {
+    std::string out;
+    for (int i = 0; i < 32; i += 2) out += static_cast<char>(std::stoi(std::string(hex + i, 2), nullptr, 16));
+    return out;
+  };
+  const std::string a = raw("0cc175b9c0f1b6a831c399e269772661"), b = raw("92eb5ffee6ae2fec3ad71c777531578f");
+  // hashlib.md5(md5(b"a").digest() + md5(b"b").digest())
+  CHECK(s3_multipart_etag({a, b}) == "96e024ba2074fe77e8e965ba43a704be-2");
+  CHECK(s3_multipart_etag({a}).ends_with("-1"));
+  CHECK(s3_multipart_etag({a, b}) != s3_multipart_etag({b, a}));
+}
+
 TEST_CASE("recordings_store in the config: checked whole, keys held, never echoed", "[recordings_store][config]") {
   testutil::TempDir d;
   testutil::keygen(d, "host_key");
