@@ -5,9 +5,11 @@ stored, and only then removed locally. bastionctl reads and verifies them
 from the bucket; a tampered object fails verify; the store down for a while
 loses nothing; a restart (and a kill -9 mid-session) resumes the uploads."""
 import hashlib
+import http.client
 import json
 import os
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -283,6 +285,68 @@ class RecordingsS3Test(BastionTest):
         code, out = self.verify(sid)
         self.assertEqual(code, 0, out)
         self.assertTrue(out["recordings"][0]["result"].startswith("interrupted: verified up to event"), out)
+
+
+class WebPageFromBucketTest(BastionTest):
+    """The auditor page's recording route serves a recording from the bucket."""
+
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = Env()
+        cls.s3 = S3Server(env.d)
+        cls.web_port = free_port()
+        try:
+            env.start_bastion(extra=store_config(env, cls.s3) + f"""
+web_listen = "127.0.0.1:{cls.web_port}"
+auditor_principals = {{ "auditor" }}
+""")
+        except BaseException:
+            cls.s3.close()
+            env.close()
+            raise
+        cls.carol = env.keys.cert(env.keys.keygen("carol"), env.ca, "carol", "auditor")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s3.close()
+        super().tearDownClass()
+
+    def request(self, path, cookie=None):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.env.d, "data", "web-cert.pem"))
+        c = http.client.HTTPSConnection("127.0.0.1", self.web_port, context=ctx, timeout=20)
+        c.request("GET", path, headers={"Cookie": f"bastion_audit={cookie}"} if cookie else {})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r, body
+
+    def test_recording_route_reads_the_bucket(self):
+        env = self.env
+        r = env.ssh("web1", "echo from-the-bucket")
+        self.assertEqual(r.returncode, 0)
+        rows, end = [], time.time() + 20
+        while time.time() < end:
+            rows = env.audit("SELECT r.session_id, r.path, l.object_key FROM recordings r JOIN recording_locations l "
+                             "ON l.recording_id = r.id WHERE l.state = 'stored'")
+            if rows:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(rows), 1)
+        sid, path, key = rows[0]
+        self.assertFalse(os.path.exists(path))
+        url = env.ssh("audit", "login", key=self.carol).stdout.decode().strip()
+        resp, _ = self.request(url.split(str(self.web_port), 1)[1])
+        self.assertEqual(resp.status, 303)
+        cookie = resp.getheader("Set-Cookie").split(";")[0].split("=", 1)[1]
+        resp, body = self.request(f"/api/sessions/{sid}/recordings/0", cookie)
+        self.assertEqual(resp.status, 200, body)
+        self.assertEqual(body, self.s3.get(key))
+        self.assertIn(b"from-the-bucket\\r\\n", body)
+        self.assertEqual(resp.getheader("X-Recording-Size"), str(len(body)))
+        # With the object gone: unavailable, never another file.
+        self.s3.curl("-X", "DELETE", "-H", "x-amz-content-sha256: " + hashlib.sha256(b"").hexdigest(), self.s3.url(key))
+        resp, body = self.request(f"/api/sessions/{sid}/recordings/0", cookie)
+        self.assertEqual((resp.status, json.loads(body)), (404, {"error": "recording unavailable"}))
 
 
 if __name__ == "__main__":
