@@ -156,6 +156,7 @@ std::string ApprovalRow::approved_by() const {
 AuditQuery::AuditQuery(SqliteDb db) : db_(std::move(db)) {
   has_fts_ = table_exists(db_.get(), "commands_fts") && table_exists(db_.get(), "commands_fts_progress");
   has_recordings_ = table_exists(db_.get(), "recordings");
+  has_locations_ = has_recordings_ && table_exists(db_.get(), "recording_locations");
 }
 
 std::unique_ptr<AuditQuery> AuditQuery::open(const std::string& path, std::string& error) {
@@ -318,9 +319,20 @@ std::optional<SessionDetail> AuditQuery::session_detail(const std::string& id, s
       // whatever columns it has for this path (its newest row). A table
       // without a path column is not one this reader understands: skipped.
       std::string ignored;
-      Rows r(db_.get(), "SELECT * FROM recordings WHERE path = ? ORDER BY rowid DESC LIMIT 1", {c.recording}, ignored);
+      // Where it lives once shipped off the host (recording_locations):
+      // "location" and "object_key", only when it has such a row.
+      Rows r(db_.get(),
+             has_locations_ ? "SELECT r.*, l.state AS location, l.object_key AS object_key FROM recordings r LEFT JOIN "
+                              "recording_locations l ON l.recording_id = r.id WHERE r.path = ? ORDER BY r.rowid DESC "
+                              "LIMIT 1"
+                            : "SELECT * FROM recordings WHERE path = ? ORDER BY rowid DESC LIMIT 1",
+             {c.recording}, ignored);
       if (r.next())
-        for (int i = 0; i < r.columns(); ++i) rec.integrity[r.name(i)] = r.text(i);
+        for (int i = 0; i < r.columns(); ++i) {
+          const std::string name = r.name(i), value = r.text(i);
+          if ((name == "location" || name == "object_key") && value.empty()) continue;
+          rec.integrity[name] = value;
+        }
     }
     d.recordings.push_back(std::move(rec));
   }

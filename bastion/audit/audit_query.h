@@ -114,6 +114,7 @@ class AuditQuery {
   SqliteDb db_;
   bool has_fts_ = false;
   bool has_recordings_ = false;
+  bool has_locations_ = false;
 };
 
 void to_json(nlohmann::json& j, const SessionRow& r);

@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -169,6 +170,10 @@ class RecordingsS3Test(BastionTest):
         self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"shipped-one\r\n", b""))
         r = run([BASTIONCTL, "recording", "cat", path])
         self.assertEqual((r.returncode, r.stderr.decode()), (1, f"bastionctl: {path}: cannot open\n"))
+        # session show says where it lives.
+        r = run([BASTIONCTL, "session", "show", sid, "--config", env.bastion.conf])
+        self.assertRegex(r.stdout.decode(), r"\n  integrity: state=closed events=\d+ bytes=\d+ digest=[0-9a-f]{64} "
+                         r"closed_at=\S+ location=stored object_key=" + re.escape(key) + "\n")
         r = run([BASTIONCTL, "recording", "verify", "--config", env.bastion.conf, path])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout.decode(), r": asciicast v2, \d+x\d+, \d+ events\n$")
