@@ -15,7 +15,7 @@
 namespace bastion {
 
 RecordingShipper::RecordingShipper(AuditStore& store, const RecordingsStoreConfig& cfg, std::string recordings_dir)
-    : store_(store), s3_(cfg), prefix_(cfg.prefix), recordings_dir_(std::move(recordings_dir)) {
+    : store_(store), s3_(cfg, &cancel_), prefix_(cfg.prefix), recordings_dir_(std::move(recordings_dir)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -24,6 +24,7 @@ RecordingShipper::~RecordingShipper() {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
   }
+  cancel_.store(true);
   cv_.notify_all();
   thread_.join();
 }

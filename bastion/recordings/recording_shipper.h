@@ -45,6 +45,7 @@ class RecordingShipper {
   bool ship(const RecordingShipment& r, std::string& error);
 
   AuditStore& store_;
+  std::atomic<bool> cancel_{false};  // set when stopping: a transfer under way is abandoned
   S3Client s3_;
   std::string prefix_;
   std::string recordings_dir_;

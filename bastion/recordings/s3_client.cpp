@@ -89,7 +89,9 @@ size_t on_header(char* p, size_t, size_t n, void* ud) {
   while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
   if (name == "etag") {
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    r->etag = std::string(v.substr(0, 128));
+    // Compared with what was sent and quoted in logs: hex, "-" and digits only.
+    const bool plain = v.size() <= 64 && v.find_first_not_of("0123456789abcdefABCDEF-") == std::string_view::npos;
+    r->etag = plain ? std::string(v) : std::string("(not an MD5)");
   } else if (name == "content-length") {
     uint64_t x = 0;
     bool ok = !v.empty() && v.size() <= 19;
@@ -216,8 +218,8 @@ std::string s3_multipart_etag(const std::vector<std::string>& part_md5_raw) {
   return hex_encode(m, ml) + "-" + std::to_string(part_md5_raw.size());
 }
 
-S3Client::S3Client(const RecordingsStoreConfig& cfg)
-    : endpoint_(cfg.endpoint), bucket_(cfg.bucket), region_(cfg.region) {
+S3Client::S3Client(const RecordingsStoreConfig& cfg, const std::atomic<bool>* cancel)
+    : endpoint_(cfg.endpoint), bucket_(cfg.bucket), region_(cfg.region), cancel_(cancel) {
   userpwd_.bytes = cfg.access_key.bytes + ":" + cfg.secret_key.bytes;
 }
 
@@ -225,9 +227,14 @@ std::string S3Client::url(const std::string& key) const { return endpoint_ + "/"
 
 namespace {
 
+int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancel = static_cast<const std::atomic<bool>*>(ud);
+  return cancel && cancel->load(std::memory_order_relaxed) ? 1 : 0;  // non-zero aborts the transfer
+}
+
 // The options every request shares; `resp` receives headers and body.
 CurlPtr new_request(const std::string& url, const std::string& region, const HeldSecret& userpwd, Response& resp,
-                    std::string& error) {
+                    std::string& error, const std::atomic<bool>* cancel = nullptr) {
   CurlPtr c(curl_easy_init());
   if (!c) return error = "curl_easy_init failed", nullptr;
   CURL* h = c.get();
@@ -245,6 +252,11 @@ CurlPtr new_request(const std::string& url, const std::string& region, const Hel
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
+  if (cancel) {
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel));
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  }
   return c;
 }
 
@@ -275,7 +287,7 @@ bool S3Client::put_file(const std::string& key, const std::string& path, Put& ou
   out.md5_hex = hex_encode(reinterpret_cast<const unsigned char*>(md5_raw.data()), md5_raw.size());
   out.whole_md5_hex = out.md5_hex;
   Response resp;
-  CurlPtr c = new_request(url(key), region_, userpwd_, resp, error);
+  CurlPtr c = new_request(url(key), region_, userpwd_, resp, error, cancel_);
   if (!c) return false;
   SlistPtr headers(curl_slist_append(nullptr, ("Content-MD5: " + base64_encode(md5_raw)).c_str()));
   curl_slist_append(headers.get(), ("x-amz-content-sha256: " + sha_hex).c_str());
@@ -308,6 +320,7 @@ void S3Client::abort_multipart(const std::string& key, const std::string& upload
   SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(c.get(), CURLOPT_CUSTOMREQUEST, "DELETE");
+  curl_easy_setopt(c.get(), CURLOPT_TIMEOUT_MS, 5000L);  // also when stopping: never holds up the exit long
   long status = 0;
   perform(c.get(), resp, status, ignored);
 }
@@ -321,7 +334,7 @@ bool S3Client::put_multipart(const std::string& key, int fd, Put& out, std::stri
     // The query is written in canonical form (sorted, "name=value"), so
     // what libcurl signs is what S3 recomputes.
     Response resp;
-    CurlPtr c = new_request(url(key) + "?uploads=", region_, userpwd_, resp, error);
+    CurlPtr c = new_request(url(key) + "?uploads=", region_, userpwd_, resp, error, cancel_);
     if (!c) return false;
     SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
     curl_slist_append(headers.get(), "Content-Type: application/x-asciicast");
@@ -351,7 +364,7 @@ bool S3Client::put_multipart(const std::string& key, int fd, Put& out, std::stri
     if (!digest_range(fd, off, len, md5_raw, sha_hex, whole.get(), error)) return abort_multipart(key, upload_id), false;
     Response resp;
     CurlPtr c = new_request(url(key) + "?partNumber=" + std::to_string(number) + "&uploadId=" + id_q, region_,
-                            userpwd_, resp, error);
+                            userpwd_, resp, error, cancel_);
     if (!c) return abort_multipart(key, upload_id), false;
     SlistPtr headers(curl_slist_append(nullptr, ("Content-MD5: " + base64_encode(md5_raw)).c_str()));
     curl_slist_append(headers.get(), ("x-amz-content-sha256: " + sha_hex).c_str());
@@ -375,7 +388,7 @@ bool S3Client::put_multipart(const std::string& key, int fd, Put& out, std::stri
   }
   const std::string body = "<CompleteMultipartUpload>" + parts_xml + "</CompleteMultipartUpload>";
   Response resp;
-  CurlPtr c = new_request(url(key) + "?uploadId=" + id_q, region_, userpwd_, resp, error);
+  CurlPtr c = new_request(url(key) + "?uploadId=" + id_q, region_, userpwd_, resp, error, cancel_);
   if (!c) return abort_multipart(key, upload_id), false;
   SlistPtr headers(curl_slist_append(nullptr, ("x-amz-content-sha256: " + sha256_hex_of(body)).c_str()));
   curl_slist_append(headers.get(), "Content-Type: application/xml");
@@ -408,7 +421,7 @@ bool S3Client::put_multipart(const std::string& key, int fd, Put& out, std::stri
 bool S3Client::head(const std::string& key, std::optional<uint64_t>& size, std::string& etag,
                     std::string& error) const {
   Response resp;
-  CurlPtr c = new_request(url(key), region_, userpwd_, resp, error);
+  CurlPtr c = new_request(url(key), region_, userpwd_, resp, error, cancel_);
   if (!c) return false;
   SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
@@ -428,7 +441,7 @@ bool S3Client::get(const std::string& key, uint64_t max_bytes, const std::functi
   // The body goes to `sink` only once the status says it is the object.
   std::string held;
   Response resp;
-  CurlPtr c = new_request(url(key), region_, userpwd_, resp, error);
+  CurlPtr c = new_request(url(key), region_, userpwd_, resp, error, cancel_);
   if (!c) return false;
   SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());

@@ -3,6 +3,7 @@
 // libcurl's own AWS Signature V4 (CURLOPT_AWS_SIGV4): no signing code here.
 // Every request is bounded in time; the keys never reach a log or an error.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -34,7 +35,8 @@ std::string s3_multipart_etag(const std::vector<std::string>& part_md5_raw);
 class S3Client {
  public:
   // Copies what it needs (the keys too): it outlives config reloads.
-  explicit S3Client(const RecordingsStoreConfig& cfg);
+  // `cancel`, when given and set, aborts a transfer under way (stopping).
+  explicit S3Client(const RecordingsStoreConfig& cfg, const std::atomic<bool>* cancel = nullptr);
 
   struct Put {
     std::string etag;     // as the store returned it, quotes removed
@@ -62,6 +64,7 @@ class S3Client {
 
   std::string endpoint_, bucket_, region_;
   HeldSecret userpwd_;  // "ACCESS:SECRET" for CURLOPT_USERPWD
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 }  // namespace bastion
