@@ -171,6 +171,12 @@ class AuditStore : public IssuedCertLedger {
     error = "this audit store does not keep recording locations";
     return {};
   }
+  // Recordings still being written (state open), by id, at most `limit`:
+  // a long one is shipped in parts while it grows.
+  virtual std::vector<RecordingShipment> recordings_open(int /*limit*/, std::string& error) {
+    error = "this audit store does not keep recording locations";
+    return {};
+  }
   // Signs the audit chain's head when entries were appended since the last
   // anchor and `force` or a second has passed since it.
   virtual bool anchor_chain(bool force, std::string& error) = 0;

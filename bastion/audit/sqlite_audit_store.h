@@ -62,6 +62,7 @@ class SqliteAuditStore : public AuditStore, public ApprovalStore {
                           std::string& error) override;
   std::vector<RecordingShipment> recordings_to_ship(int64_t after, int limit, int64_t& upto,
                                                     std::string& error) override;
+  std::vector<RecordingShipment> recordings_open(int limit, std::string& error) override;
   std::vector<RecordingRow> recordings_ended_before(const std::string& cutoff, std::string& error) override;
   bool anchor_chain(bool force, std::string& error) override;
 

@@ -163,4 +163,19 @@ std::vector<RecordingShipment> SqliteAuditStore::recordings_to_ship(int64_t afte
   return out;
 }
 
+std::vector<RecordingShipment> SqliteAuditStore::recordings_open(int limit, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<std::vector<std::string>> rows;
+  std::vector<RecordingShipment> out;
+  if (!query("SELECT r.id, r.session_id, r.channel, r.path, IFNULL(l.state,'local'), IFNULL(l.object_key,'') "
+             "FROM recordings r LEFT JOIN recording_locations l ON l.recording_id = r.id WHERE r.state='open' "
+             "ORDER BY r.id LIMIT ?",
+             {int64_t{limit}}, rows, error))
+    return out;
+  for (const auto& r : rows)
+    out.push_back({parse_signed(r[0], 0, INT64_MAX).value_or(0), r[1],
+                   static_cast<int>(parse_signed(r[2], 0, INT32_MAX).value_or(0)), r[3], "open", r[4], r[5]});
+  return out;
+}
+
 }  // namespace bastion

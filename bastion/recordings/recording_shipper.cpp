@@ -1,6 +1,10 @@
 #include "recordings/recording_shipper.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <chrono>
@@ -50,8 +54,77 @@ void RecordingShipper::run() {
   }
 }
 
+bool RecordingShipper::stopping() {
+  std::lock_guard<std::mutex> g(mu_);
+  return stop_;
+}
+
+void RecordingShipper::grow(const RecordingShipment& r) {
+  const auto key = recording_object_key(prefix_, recordings_dir_, r.session_id, r.path);
+  if (!key) return;  // shipped (or refused) at close
+  const int fd = ::open(r.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  struct stat st{};
+  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const uint64_t size = ok ? static_cast<uint64_t>(st.st_size) : 0;
+  auto it = live_.find(r.id);
+  std::string error;
+  if (it == live_.end() && size >= kS3PartSize && static_cast<int>(live_.size()) < kMaxLive) {
+    MultipartUpload mp;
+    if (store_.recording_location(r.id, "uploading", *key, error) && s3_.begin_multipart(*key, mp, error))
+      it = live_.emplace(r.id, std::move(mp)).first;
+  }
+  // Only whole parts while it grows: the last (any size) goes at close.
+  while (it != live_.end() && error.empty() && size - it->second.uploaded >= kS3PartSize && !stopping())
+    s3_.upload_part(it->second, fd, kS3PartSize, error);
+  ::close(fd);
+  if (!error.empty()) {
+    // Given up for this recording: shipped whole once it closes.
+    if (it != live_.end()) s3_.abort_multipart(it->second), live_.erase(it);
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    log_warn("recording part not shipped: the recording goes whole at close",
+             {{"session", r.session_id}, {"recording", r.path}, {"error", error}});
+  }
+}
+
+bool RecordingShipper::finish_live(const RecordingShipment& r, const std::string& key, std::string& error) {
+  MultipartUpload mp = std::move(live_.at(r.id));
+  live_.erase(r.id);  // whatever happens: a retry ships it whole
+  const int fd = ::open(r.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return s3_.abort_multipart(mp), error = r.path + ": " + std::strerror(errno), false;
+  struct stat st{};
+  bool ok = ::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) >= mp.uploaded;
+  if (!ok) error = r.path + ": shorter than the parts already shipped";
+  const uint64_t size = ok ? static_cast<uint64_t>(st.st_size) : 0;
+  while (ok && mp.uploaded < size) ok = s3_.upload_part(mp, fd, std::min(kS3PartSize, size - mp.uploaded), error);
+  ::close(fd);
+  S3Client::Put put;
+  if (!ok || !s3_.complete_multipart(mp, put, error)) return s3_.abort_multipart(mp), false;
+  if (put.etag != put.md5_hex && put.etag != put.whole_md5_hex)
+    return error = "the store's ETag " + put.etag + " is not the MD5 sent", false;
+  std::optional<uint64_t> got;
+  std::string etag;
+  if (!s3_.head(key, got, etag, error)) return false;
+  if (!got || *got != put.size) return error = "the object's size does not read back as " + std::to_string(put.size), false;
+  if (!store_.recording_location(r.id, "stored", key, error)) return false;
+  if (::unlink(r.path.c_str()) != 0 && errno != ENOENT)
+    log_warn("recording shipped but the local copy cannot be removed",
+             {{"recording", r.path}, {"error", std::strerror(errno)}});
+  return true;
+}
+
 void RecordingShipper::pass() {
   std::string error;
+  // Long recordings go up in parts while they are written.
+  const auto open = store_.recordings_open(kBatch, error);
+  if (!error.empty()) {
+    log_error("recordings store: cannot list open recordings", {{"error", error}});
+    error.clear();
+  }
+  for (const auto& r : open) {
+    if (stopping()) return;
+    grow(r);
+  }
   int64_t upto = floor_;
   const auto rows = store_.recordings_to_ship(floor_, kBatch, upto, error);
   if (!error.empty()) {
@@ -90,6 +163,12 @@ void RecordingShipper::pass() {
                 {"error", why}});
   }
   std::erase_if(retries_, [&](const auto& kv) { return !seen.count(kv.first); });
+  // Parts of a recording neither open nor waiting any more (pruned, or past
+  // this batch): given up, so nothing is held for it.
+  for (const auto& r : open) seen.insert(r.id);
+  for (auto it = live_.begin(); it != live_.end();)
+    if (!seen.count(it->first)) s3_.abort_multipart(it->second), it = live_.erase(it);
+    else ++it;
 }
 
 bool RecordingShipper::ship(const RecordingShipment& r, std::string& error) {
@@ -106,6 +185,7 @@ bool RecordingShipper::ship(const RecordingShipment& r, std::string& error) {
       return store_.recording_location(r.id, "stored", *key, error);
     return error = error.empty() ? "local file missing and not in the bucket: " + r.path : error, false;
   }
+  if (live_.count(r.id)) return finish_live(r, *key, error);
   if (r.location != "uploading" && !store_.recording_location(r.id, "uploading", *key, error)) return false;
   S3Client::Put put;
   if (!s3_.put_file(*key, r.path, put, error)) return false;

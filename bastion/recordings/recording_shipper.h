@@ -40,9 +40,17 @@ class RecordingShipper {
     double next = 0;  // monotonic seconds
   };
   static constexpr int kBatch = 256;  // recordings looked at per pass
+  // Open recordings shipped in parts while they grow, at most this many at
+  // once (each holds its parts' MD5s); others are shipped whole at close.
+  static constexpr int kMaxLive = 16;
   void run();
   void pass();
   bool ship(const RecordingShipment& r, std::string& error);
+  // Uploads the full kS3PartSize parts an open recording has grown by.
+  void grow(const RecordingShipment& r);
+  // Ships a closed recording whose parts went up while it grew.
+  bool finish_live(const RecordingShipment& r, const std::string& key, std::string& error);
+  bool stopping();
 
   AuditStore& store_;
   std::atomic<bool> cancel_{false};  // set when stopping: a transfer under way is abandoned
@@ -51,6 +59,7 @@ class RecordingShipper {
   std::string recordings_dir_;
   int64_t floor_ = 0;  // every recording up to this id is stored, pruned or never shippable again
   std::map<int64_t, Retry> retries_;  // only recordings of the current batch
+  std::map<int64_t, MultipartUpload> live_;  // open recordings with parts in the store
   std::atomic<uint64_t> unshipped_{0}, failures_{0};
   std::mutex mu_;
   std::condition_variable cv_;

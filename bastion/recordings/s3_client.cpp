@@ -183,6 +183,8 @@ bool digest_file(int fd, std::string& md5_raw, std::string& sha256_hex, uint64_t
 
 }  // namespace
 
+void MultipartUpload::MdFree::operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+
 std::string s3_error_code(std::string_view body) {
   const auto open = body.find("<Code>");
   if (open == std::string_view::npos) return "";
@@ -306,15 +308,13 @@ bool S3Client::put_file(const std::string& key, const std::string& path, Put& ou
   return true;
 }
 
-void S3Client::abort_multipart(const std::string& key, const std::string& upload_id) const {
+void S3Client::abort_multipart(const MultipartUpload& mp) const {
   // Best effort: parts left behind cost storage only (a lifecycle rule on
   // incomplete uploads removes them); the next attempt starts afresh.
   Response resp;
   std::string ignored;
-  char* id = curl_easy_escape(nullptr, upload_id.c_str(), static_cast<int>(upload_id.size()));
-  if (!id) return;
-  const std::string u = url(key) + "?uploadId=" + id;
-  curl_free(id);
+  if (mp.id_query.empty()) return;
+  const std::string u = url(mp.key) + "?uploadId=" + mp.id_query;
   CurlPtr c = new_request(u, region_, userpwd_, resp, ignored);
   if (!c) return;
   SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
@@ -325,96 +325,113 @@ void S3Client::abort_multipart(const std::string& key, const std::string& upload
   perform(c.get(), resp, status, ignored);
 }
 
-bool S3Client::put_multipart(const std::string& key, int fd, Put& out, std::string& error) const {
-  struct stat st{};
-  if (::fstat(fd, &st) != 0) return error = std::string("stat: ") + std::strerror(errno), false;
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
-  std::string upload_id;
-  {
-    // The query is written in canonical form (sorted, "name=value"), so
-    // what libcurl signs is what S3 recomputes.
-    Response resp;
-    CurlPtr c = new_request(url(key) + "?uploads=", region_, userpwd_, resp, error, cancel_);
-    if (!c) return false;
-    SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
-    curl_slist_append(headers.get(), "Content-Type: application/x-asciicast");
-    curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(c.get(), CURLOPT_POST, 1L);
-    curl_easy_setopt(c.get(), CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE, 0L);
-    long status = 0;
-    if (!perform(c.get(), resp, status, error)) return false;
-    if (status != 200) return error = "initiate multipart upload: " + http_error(status, resp), false;
-    const auto id = s3_xml_text(resp.error_body, "UploadId");
-    if (!id || id->empty()) return error = "initiate multipart upload: no UploadId in the answer", false;
-    upload_id = *id;
-  }
-  char* esc = curl_easy_escape(nullptr, upload_id.c_str(), static_cast<int>(upload_id.size()));
+bool S3Client::begin_multipart(const std::string& key, MultipartUpload& mp, std::string& error) const {
+  // The query is written in canonical form (sorted, "name=value"), so what
+  // libcurl signs is what S3 recomputes.
+  Response resp;
+  CurlPtr c = new_request(url(key) + "?uploads=", region_, userpwd_, resp, error, cancel_);
+  if (!c) return false;
+  SlistPtr headers(curl_slist_append(nullptr, kEmptyPayloadHeader));
+  curl_slist_append(headers.get(), "Content-Type: application/x-asciicast");
+  curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c.get(), CURLOPT_POST, 1L);
+  curl_easy_setopt(c.get(), CURLOPT_POSTFIELDS, "");
+  curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE, 0L);
+  long status = 0;
+  if (!perform(c.get(), resp, status, error)) return false;
+  if (status != 200) return error = "initiate multipart upload: " + http_error(status, resp), false;
+  const auto id = s3_xml_text(resp.error_body, "UploadId");
+  if (!id || id->empty()) return error = "initiate multipart upload: no UploadId in the answer", false;
+  char* esc = curl_easy_escape(nullptr, id->c_str(), static_cast<int>(id->size()));
   if (!esc) return error = "cannot escape the upload id", false;
-  const std::string id_q = esc;
+  mp = MultipartUpload{};
+  mp.key = key;
+  mp.upload_id = *id;
+  mp.id_query = esc;
   curl_free(esc);
-  std::vector<std::string> md5s;
-  std::string parts_xml;
-  MdCtxPtr whole(EVP_MD_CTX_new());
-  if (!whole || EVP_DigestInit_ex(whole.get(), EVP_md5(), nullptr) != 1) return error = "cannot hash", false;
-  for (uint64_t off = 0; off < size; off += kS3PartSize) {
-    const uint64_t len = std::min(kS3PartSize, size - off);
-    const int number = static_cast<int>(md5s.size()) + 1;
-    std::string md5_raw, sha_hex;
-    if (!digest_range(fd, off, len, md5_raw, sha_hex, whole.get(), error)) return abort_multipart(key, upload_id), false;
-    Response resp;
-    CurlPtr c = new_request(url(key) + "?partNumber=" + std::to_string(number) + "&uploadId=" + id_q, region_,
-                            userpwd_, resp, error, cancel_);
-    if (!c) return abort_multipart(key, upload_id), false;
-    SlistPtr headers(curl_slist_append(nullptr, ("Content-MD5: " + base64_encode(md5_raw)).c_str()));
-    curl_slist_append(headers.get(), ("x-amz-content-sha256: " + sha_hex).c_str());
-    curl_slist_append(headers.get(), "Expect:");
-    Range range{fd, off, len};
-    curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &on_read_range);
-    curl_easy_setopt(c.get(), CURLOPT_READDATA, &range);
-    curl_easy_setopt(c.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
-    long status = 0;
-    const std::string md5_hex = hex_encode(reinterpret_cast<const unsigned char*>(md5_raw.data()), md5_raw.size());
-    if (!perform(c.get(), resp, status, error) || status != 200 || resp.etag != md5_hex) {
-      if (error.empty())
-        error = "part " + std::to_string(number) + ": " +
-                (status != 200 ? http_error(status, resp) : "the store's ETag is not the part's MD5");
-      return abort_multipart(key, upload_id), false;
-    }
-    md5s.push_back(md5_raw);
-    parts_xml += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>\"" + md5_hex + "\"</ETag></Part>";
+  mp.whole.reset(EVP_MD_CTX_new());
+  if (!mp.whole || EVP_DigestInit_ex(mp.whole.get(), EVP_md5(), nullptr) != 1) {
+    abort_multipart(mp);
+    return error = "cannot hash", false;
   }
+  return true;
+}
+
+bool S3Client::upload_part(MultipartUpload& mp, int fd, uint64_t len, std::string& error) const {
+  const int number = static_cast<int>(mp.part_md5s.size()) + 1;
+  std::string md5_raw, sha_hex;
+  // Hashed into a copy of the whole-object MD5: a failed part leaves it as it was.
+  std::unique_ptr<EVP_MD_CTX, MultipartUpload::MdFree> whole(EVP_MD_CTX_new());
+  if (!whole || EVP_MD_CTX_copy_ex(whole.get(), mp.whole.get()) != 1) return error = "cannot hash", false;
+  if (!digest_range(fd, mp.uploaded, len, md5_raw, sha_hex, whole.get(), error)) return false;
+  Response resp;
+  CurlPtr c = new_request(url(mp.key) + "?partNumber=" + std::to_string(number) + "&uploadId=" + mp.id_query, region_,
+                          userpwd_, resp, error, cancel_);
+  if (!c) return false;
+  SlistPtr headers(curl_slist_append(nullptr, ("Content-MD5: " + base64_encode(md5_raw)).c_str()));
+  curl_slist_append(headers.get(), ("x-amz-content-sha256: " + sha_hex).c_str());
+  curl_slist_append(headers.get(), "Expect:");
+  Range range{fd, mp.uploaded, len};
+  curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &on_read_range);
+  curl_easy_setopt(c.get(), CURLOPT_READDATA, &range);
+  curl_easy_setopt(c.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
+  long status = 0;
+  const std::string md5_hex = hex_encode(reinterpret_cast<const unsigned char*>(md5_raw.data()), md5_raw.size());
+  if (!perform(c.get(), resp, status, error)) return false;
+  if (status != 200) return error = "part " + std::to_string(number) + ": " + http_error(status, resp), false;
+  if (resp.etag != md5_hex) return error = "part " + std::to_string(number) + ": the store's ETag is not its MD5", false;
+  mp.part_md5s.push_back(md5_raw);
+  mp.uploaded += len;
+  mp.whole = std::move(whole);
+  return true;
+}
+
+bool S3Client::complete_multipart(MultipartUpload& mp, Put& out, std::string& error) const {
+  std::string parts_xml;
+  for (std::size_t i = 0; i < mp.part_md5s.size(); ++i)
+    parts_xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>\"" +
+                 hex_encode(reinterpret_cast<const unsigned char*>(mp.part_md5s[i].data()), mp.part_md5s[i].size()) +
+                 "\"</ETag></Part>";
   const std::string body = "<CompleteMultipartUpload>" + parts_xml + "</CompleteMultipartUpload>";
   Response resp;
-  CurlPtr c = new_request(url(key) + "?uploadId=" + id_q, region_, userpwd_, resp, error, cancel_);
-  if (!c) return abort_multipart(key, upload_id), false;
+  CurlPtr c = new_request(url(mp.key) + "?uploadId=" + mp.id_query, region_, userpwd_, resp, error, cancel_);
+  if (!c) return false;
   SlistPtr headers(curl_slist_append(nullptr, ("x-amz-content-sha256: " + sha256_hex_of(body)).c_str()));
   curl_slist_append(headers.get(), "Content-Type: application/xml");
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(c.get(), CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   long status = 0;
-  if (!perform(c.get(), resp, status, error)) return abort_multipart(key, upload_id), false;
+  if (!perform(c.get(), resp, status, error)) return false;
   // S3 may answer 200 and still fail the completion, with an <Error> body.
-  if (status != 200 || !s3_error_code(resp.error_body).empty()) {
-    error = "complete multipart upload: " + http_error(status, resp);
-    return abort_multipart(key, upload_id), false;
-  }
+  if (status != 200 || !s3_error_code(resp.error_body).empty())
+    return error = "complete multipart upload: " + http_error(status, resp), false;
   std::string result = resp.error_body;
   for (std::size_t q; (q = result.find("&quot;")) != std::string::npos;) result.replace(q, 6, "\"");
-  const auto etag = s3_xml_text(result, "ETag");
-  out.size = size;
-  out.md5_hex = s3_multipart_etag(md5s);
-  unsigned char m[EVP_MAX_MD_SIZE];
-  unsigned ml = 0;
-  EVP_DigestFinal_ex(whole.get(), m, &ml);
-  out.whole_md5_hex = hex_encode(m, ml);
   // The result's ETag is quoted, as XML text ("&quot;" or a plain quote).
-  std::string e = etag.value_or(resp.etag);
+  std::string e = s3_xml_text(result, "ETag").value_or(resp.etag);
   if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
   out.etag = e;
+  out.size = mp.uploaded;
+  out.md5_hex = s3_multipart_etag(mp.part_md5s);
+  unsigned char m[EVP_MAX_MD_SIZE];
+  unsigned ml = 0;
+  EVP_DigestFinal_ex(mp.whole.get(), m, &ml);
+  out.whole_md5_hex = hex_encode(m, ml);
+  return true;
+}
+
+bool S3Client::put_multipart(const std::string& key, int fd, Put& out, std::string& error) const {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return error = std::string("stat: ") + std::strerror(errno), false;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  MultipartUpload mp;
+  if (!begin_multipart(key, mp, error)) return false;
+  while (mp.uploaded < size)
+    if (!upload_part(mp, fd, std::min(kS3PartSize, size - mp.uploaded), error)) return abort_multipart(mp), false;
+  if (!complete_multipart(mp, out, error)) return abort_multipart(mp), false;
   return true;
 }
 

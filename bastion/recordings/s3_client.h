@@ -6,12 +6,15 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/secret_file.h"
+
+typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 namespace bastion {
 
@@ -32,6 +35,17 @@ inline constexpr uint64_t kS3PartSize = 8ull << 20;
 // The ETag S3 gives a multipart object: MD5 over the parts' raw MD5s, "-N".
 std::string s3_multipart_etag(const std::vector<std::string>& part_md5_raw);
 
+// One multipart upload under way: its parts so far (uploaded in order).
+struct MultipartUpload {
+  struct MdFree {
+    void operator()(EVP_MD_CTX* c) const;
+  };
+  std::string key, upload_id, id_query;  // id_query: URL-escaped
+  std::vector<std::string> part_md5s;    // raw MD5 of each part
+  uint64_t uploaded = 0;                 // bytes in the parts
+  std::unique_ptr<EVP_MD_CTX, MdFree> whole;  // MD5 of those bytes, running
+};
+
 class S3Client {
  public:
   // Copies what it needs (the keys too): it outlives config reloads.
@@ -49,6 +63,15 @@ class S3Client {
   // Past kS3PartSize: a multipart upload, each part's ETag checked against
   // its MD5, aborted on any failure; Put::md5_hex is then the multipart ETag.
   bool put_file(const std::string& key, const std::string& path, Put& out, std::string& error) const;
+  // Multipart by hand (a recording shipped while it grows): begin, parts
+  // of the file in order (each but the last at least 5 MiB, S3's rule),
+  // complete; abort on giving up. Each part's ETag is checked as it goes.
+  bool begin_multipart(const std::string& key, MultipartUpload& mp, std::string& error) const;
+  // The next `len` bytes of `fd`, from mp.uploaded.
+  bool upload_part(MultipartUpload& mp, int fd, uint64_t len, std::string& error) const;
+  bool complete_multipart(MultipartUpload& mp, Put& out, std::string& error) const;
+  void abort_multipart(const MultipartUpload& mp) const;
+
   // The object's size and ETag (nullopt size: no such object).
   bool head(const std::string& key, std::optional<uint64_t>& size, std::string& etag, std::string& error) const;
   // The object's bytes, in chunks, to `sink`; more than `max_bytes` fails.
@@ -60,7 +83,6 @@ class S3Client {
 
  private:
   bool put_multipart(const std::string& key, int fd, Put& out, std::string& error) const;
-  void abort_multipart(const std::string& key, const std::string& upload_id) const;
 
   std::string endpoint_, bucket_, region_;
   HeldSecret userpwd_;  // "ACCESS:SECRET" for CURLOPT_USERPWD

@@ -257,6 +257,44 @@ class RecordingsS3Test(BastionTest):
         self.assertEqual(self.s3.get(key), data)
         self.assertEqual(self.verify(sid)[0], 0)
 
+    def test_long_recording_shipped_in_parts_while_it_grows(self):
+        env = self.env
+        cmd = env.ssh_base() + ["web1@127.0.0.1", "echo grow-start; head -c 13000000 /dev/zero | base64 -w 200; "
+                                "echo grown; sleep 6; echo grow-end"]
+        client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            while b"grown" not in client.stdout.readline():
+                pass
+            rid, path = env.audit("SELECT r.id, r.path FROM recordings r JOIN commands c ON c.recording = r.path "
+                                  "WHERE c.text LIKE '%grow-start%'")[0]
+            name = os.path.basename(path)
+            # Two whole 8 MiB parts go up while the session still writes it.
+            end, parts = time.time() + 5, []
+            while time.time() < end:
+                with open(os.path.join(env.d, "s3rver.log"), errors="replace") as f:
+                    parts = [l for l in f if name in l and "partNumber=" in l]
+                if len(parts) >= 2:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(env.audit("SELECT state FROM recordings WHERE id=?", (rid,)), [("open",)])
+            self.assertEqual(self.location(rid), ("uploading", self.key_of(path)))
+            self.assertEqual(len(parts), 2, parts)
+            self.assertEqual(client.wait(timeout=30), 0)
+        finally:
+            client.kill()
+            client.wait()
+            client.stdout.close()
+        sid, _, _ = self.session_recording("grow-start")
+        key = self.wait_stored(rid)
+        self.assertFalse(os.path.exists(path))
+        body = self.s3.get(key)
+        self.assertEqual(len(body), env.audit("SELECT bytes FROM recordings WHERE id=?", (rid,))[0][0])
+        self.assertTrue(body.endswith(b'"grow-end\\r\\n"]\n'), body[-100:])
+        with open(os.path.join(env.d, "s3rver.log"), errors="replace") as f:
+            self.assertEqual(len([l for l in f if name in l and "partNumber=" in l]), 3)  # the last one at close
+        code, out = self.verify(sid)
+        self.assertEqual(code, 0, out)
+
     def url_of(self, key):
         return self.s3.url(key)
 
