@@ -188,6 +188,11 @@ ReloadResult reload(ServerContext& ctx, const std::string& trigger, ConfigVersio
       o.control_socket != old->operators.control_socket || o.pid_file != old->operators.pid_file)
     log_warn("listen, host_keys, data_dir, user, web_*, metrics_listen, control_socket and pid_file changes take "
              "effect only after a restart");
+  const auto& ns = fresh->recordings_store;
+  const auto& os = old->recordings_store;
+  if (ns.type != os.type || ns.endpoint != os.endpoint || ns.bucket != os.bucket || ns.region != os.region ||
+      ns.prefix != os.prefix || ns.access_key.bytes != os.access_key.bytes || ns.secret_key.bytes != os.secret_key.bytes)
+    log_warn("recordings_store changes take effect only after a restart (recordings are shipped as before)");
   log_setup(fresh->log_format, fresh->log_level);
   version = config_version(*fresh, version.generation + 1);
   ctx.set_config(std::move(fresh));
