@@ -17,6 +17,7 @@ import time
 import unittest
 
 from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, wait_port
+from sigv4_proxy import SigV4Proxy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 S3RVER = os.path.join(HERE, "..", "s3", "node_modules", "s3rver", "bin", "s3rver.js")
@@ -37,6 +38,8 @@ class S3Server:
         self.proc = None
         self.log = open(os.path.join(d, "s3rver.log"), "ab")
         self.start()
+        # bastiond talks to s3rver through an independent SigV4 check.
+        self.proxy = SigV4Proxy(self.port, SECRET)
 
     def start(self):
         self.proc = subprocess.Popen(["node", S3RVER, "-d", self.dir, "-a", "127.0.0.1", "-p", str(self.port),
@@ -50,6 +53,7 @@ class S3Server:
         self.proc = None
 
     def close(self):
+        self.proxy.close()
         self.stop()
         self.log.close()
 
@@ -82,7 +86,7 @@ def store_config(env, s3):
         with open(path, "w") as f:
             f.write(value + "\n")
         os.chmod(path, 0o600)
-    return (f'recordings_store = {{ type = "s3", endpoint = "http://127.0.0.1:{s3.port}", bucket = "{BUCKET}", '
+    return (f'recordings_store = {{ type = "s3", endpoint = "http://127.0.0.1:{s3.proxy.port}", bucket = "{BUCKET}", '
             f'region = "us-east-1", prefix = "{PREFIX}", access_key_file = "s3_access", '
             f'secret_key_file = "s3_secret" }}')
 
@@ -106,6 +110,11 @@ class RecordingsS3Test(BastionTest):
     def tearDownClass(cls):
         cls.s3.close()
         super().tearDownClass()
+
+    def tearDown(self):
+        # Every request bastiond sent carried a right SigV4 signature and body hash.
+        self.assertEqual(self.s3.proxy.refused, [])
+        self.assertGreater(self.s3.proxy.verified, 0)
 
     def setUp(self):
         if self.s3.proc is None:
