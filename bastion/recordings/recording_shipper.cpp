@@ -11,10 +11,12 @@
 #include <cstring>
 #include <set>
 
+#include "audit/recording_retention.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "recordings/object_key.h"
 #include "recordings/upload_backoff.h"
+#include "web/recording_file.h"
 
 namespace bastion {
 
@@ -62,13 +64,13 @@ bool RecordingShipper::stopping() {
 void RecordingShipper::grow(const RecordingShipment& r) {
   const auto key = recording_object_key(prefix_, recordings_dir_, r.session_id, r.path);
   if (!key) return;  // shipped (or refused) at close
-  const int fd = ::open(r.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return;
-  struct stat st{};
-  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  const uint64_t size = ok ? static_cast<uint64_t>(st.st_size) : 0;
-  auto it = live_.find(r.id);
   std::string error;
+  auto file = open_session_recording(recordings_dir_, r.session_id, r.path, error);
+  if (!file) return;  // not there yet, or refused: it is looked at again at close
+  error.clear();
+  const int fd = file->fd.get();
+  const uint64_t size = file->size;
+  auto it = live_.find(r.id);
   if (it == live_.end() && size >= kS3PartSize && static_cast<int>(live_.size()) < kMaxLive) {
     MultipartUpload mp;
     if (store_.recording_location(r.id, "uploading", *key, error) && s3_.begin_multipart(*key, mp, error))
@@ -77,7 +79,6 @@ void RecordingShipper::grow(const RecordingShipment& r) {
   // Only whole parts while it grows: the last (any size) goes at close.
   while (it != live_.end() && error.empty() && size - it->second.uploaded >= kS3PartSize && !stopping())
     s3_.upload_part(it->second, fd, kS3PartSize, error);
-  ::close(fd);
   if (!error.empty()) {
     // Given up for this recording: shipped whole once it closes.
     if (it != live_.end()) s3_.abort_multipart(it->second), live_.erase(it);
@@ -90,14 +91,13 @@ void RecordingShipper::grow(const RecordingShipment& r) {
 bool RecordingShipper::finish_live(const RecordingShipment& r, const std::string& key, std::string& error) {
   MultipartUpload mp = std::move(live_.at(r.id));
   live_.erase(r.id);  // whatever happens: a retry ships it whole
-  const int fd = ::open(r.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return s3_.abort_multipart(mp), error = r.path + ": " + std::strerror(errno), false;
-  struct stat st{};
-  bool ok = ::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) >= mp.uploaded;
+  auto file = open_session_recording(recordings_dir_, r.session_id, r.path, error);
+  if (!file) return s3_.abort_multipart(mp), false;
+  bool ok = file->size >= mp.uploaded;
   if (!ok) error = r.path + ": shorter than the parts already shipped";
-  const uint64_t size = ok ? static_cast<uint64_t>(st.st_size) : 0;
-  while (ok && mp.uploaded < size) ok = s3_.upload_part(mp, fd, std::min(kS3PartSize, size - mp.uploaded), error);
-  ::close(fd);
+  const uint64_t size = file->size;
+  while (ok && mp.uploaded < size)
+    ok = s3_.upload_part(mp, file->fd.get(), std::min(kS3PartSize, size - mp.uploaded), error);
   S3Client::Put put;
   if (!ok || !s3_.complete_multipart(mp, put, error)) return s3_.abort_multipart(mp), false;
   if (put.etag != put.md5_hex && put.etag != put.whole_md5_hex)
@@ -107,10 +107,14 @@ bool RecordingShipper::finish_live(const RecordingShipment& r, const std::string
   if (!s3_.head(key, got, etag, error)) return false;
   if (!got || *got != put.size) return error = "the object's size does not read back as " + std::to_string(put.size), false;
   if (!store_.recording_location(r.id, "stored", key, error)) return false;
-  if (::unlink(r.path.c_str()) != 0 && errno != ENOENT)
-    log_warn("recording shipped but the local copy cannot be removed",
-             {{"recording", r.path}, {"error", std::strerror(errno)}});
+  remove_local(r);
   return true;
+}
+
+void RecordingShipper::remove_local(const RecordingShipment& r) {
+  std::string why;
+  if (!remove_recording_file(recordings_dir_, r.session_id, r.path, why))
+    log_warn("recording shipped but the local copy cannot be removed", {{"recording", r.path}, {"error", why}});
 }
 
 void RecordingShipper::pass() {
@@ -155,9 +159,11 @@ void RecordingShipper::pass() {
     ++retry.failures;
     retry.next = monotonic_seconds() + static_cast<double>(upload_retry_delay(retry.failures));
     failures_.fetch_add(1, std::memory_order_relaxed);
-    // It stays on disk, never deleted; said at the first failure and then
-    // every tenth, so an outage does not flood the log.
-    if (retry.failures == 1 || retry.failures % 10 == 0)
+    // It stays on disk, never deleted; said at the first failure, when the
+    // reason changes and every tenth, so an outage does not flood the log.
+    const bool news = why != retry.last_error;
+    retry.last_error = why;
+    if (retry.failures == 1 || news || retry.failures % 10 == 0)
       log_warn("recording not shipped: kept on local disk, will retry",
                {{"session", r.session_id}, {"recording", r.path}, {"attempts", std::to_string(retry.failures)},
                 {"error", why}});
@@ -187,8 +193,12 @@ bool RecordingShipper::ship(const RecordingShipment& r, std::string& error) {
   }
   if (live_.count(r.id)) return finish_live(r, *key, error);
   if (r.location != "uploading" && !store_.recording_location(r.id, "uploading", *key, error)) return false;
+  // Opened beneath recordings_dir with no symlink on the way, as the web
+  // page opens it: the row's path is data whoever can write the store chose.
+  auto file = open_session_recording(recordings_dir_, r.session_id, r.path, error);
+  if (!file) return false;
   S3Client::Put put;
-  if (!s3_.put_file(*key, r.path, put, error)) return false;
+  if (!s3_.put_fd(*key, file->fd.get(), put, error)) return false;
   // The store acknowledged these very bytes: a single-part ETag is their
   // MD5; a multipart one S3's MD5 of the parts' MD5s (some compatible
   // servers give the whole object's MD5 instead: also derived from them).
@@ -202,9 +212,7 @@ bool RecordingShipper::ship(const RecordingShipment& r, std::string& error) {
                    ", not " + std::to_string(put.size),
            false;
   if (!store_.recording_location(r.id, "stored", *key, error)) return false;
-  if (::unlink(r.path.c_str()) != 0 && errno != ENOENT)
-    log_warn("recording shipped but the local copy cannot be removed",
-             {{"recording", r.path}, {"error", std::strerror(errno)}});
+  remove_local(r);
   return true;
 }
 

@@ -38,6 +38,7 @@ class RecordingShipper {
   struct Retry {
     int failures = 0;
     double next = 0;  // monotonic seconds
+    std::string last_error;
   };
   static constexpr int kBatch = 256;  // recordings looked at per pass
   // Open recordings shipped in parts while they grow, at most this many at
@@ -51,6 +52,8 @@ class RecordingShipper {
   // Ships a closed recording whose parts went up while it grew.
   bool finish_live(const RecordingShipment& r, const std::string& key, std::string& error);
   bool stopping();
+  // Removes the local copy beneath recordings_dir (never through a symlink).
+  void remove_local(const RecordingShipment& r);
 
   AuditStore& store_;
   std::atomic<bool> cancel_{false};  // set when stopping: a transfer under way is abandoned

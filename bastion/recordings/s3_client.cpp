@@ -29,19 +29,6 @@ struct SlistFree {
 using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpensslFree<EVP_MD_CTX, EVP_MD_CTX_free>>;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // An S3 error body is kept only this far (the <Code> is near its start).
 constexpr std::size_t kErrorBodyMax = 4096;
@@ -101,11 +88,6 @@ size_t on_header(char* p, size_t, size_t n, void* ud) {
   return n;
 }
 
-size_t on_read(char* p, size_t size, size_t n, void* ud) {
-  const ssize_t got = ::read(*static_cast<int*>(ud), p, size * n);
-  return got < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(got);
-}
-
 // MD5 and SHA-256 of `len` bytes of `fd` from `off` (pread), in one pass.
 // `also`, when given, is fed the same bytes (the whole object's MD5).
 bool digest_range(int fd, uint64_t off, uint64_t len, std::string& md5_raw, std::string& sha256_hex, EVP_MD_CTX* also,
@@ -155,30 +137,6 @@ std::string sha256_hex_of(std::string_view data) {
   unsigned sl = 0;
   EVP_Digest(data.data(), data.size(), s, &sl, EVP_sha256(), nullptr);
   return hex_encode(s, sl);
-}
-
-// MD5 and SHA-256 of the file's bytes, in one pass.
-bool digest_file(int fd, std::string& md5_raw, std::string& sha256_hex, uint64_t& size, std::string& error) {
-  MdCtxPtr md5(EVP_MD_CTX_new()), sha(EVP_MD_CTX_new());
-  if (!md5 || !sha || EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr) != 1 ||
-      EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1)
-    return error = "cannot hash", false;
-  std::string buf(1 << 20, '\0');
-  ssize_t n;
-  size = 0;
-  while ((n = ::read(fd, buf.data(), buf.size())) > 0) {
-    EVP_DigestUpdate(md5.get(), buf.data(), static_cast<size_t>(n));
-    EVP_DigestUpdate(sha.get(), buf.data(), static_cast<size_t>(n));
-    size += static_cast<uint64_t>(n);
-  }
-  if (n < 0) return error = std::string("read: ") + std::strerror(errno), false;
-  unsigned char m[EVP_MAX_MD_SIZE], s[EVP_MAX_MD_SIZE];
-  unsigned ml = 0, sl = 0;
-  EVP_DigestFinal_ex(md5.get(), m, &ml);
-  EVP_DigestFinal_ex(sha.get(), s, &sl);
-  md5_raw.assign(reinterpret_cast<const char*>(m), ml);
-  sha256_hex = hex_encode(s, sl);
-  return true;
 }
 
 }  // namespace
@@ -277,15 +235,13 @@ std::string http_error(long status, const Response& resp) {
 
 }  // namespace
 
-bool S3Client::put_file(const std::string& key, const std::string& path, Put& out, std::string& error) const {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.get() < 0) return error = path + ": " + std::strerror(errno), false;
+bool S3Client::put_fd(const std::string& key, int fd, Put& out, std::string& error) const {
   struct stat st{};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return error = path + ": not a regular file", false;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return error = "not a regular file", false;
+  if (static_cast<uint64_t>(st.st_size) > kS3PartSize) return put_multipart(key, fd, out, error);
   std::string md5_raw, sha_hex;
-  if (static_cast<uint64_t>(st.st_size) > kS3PartSize) return put_multipart(key, fd.get(), out, error);
-  if (!digest_file(fd.get(), md5_raw, sha_hex, out.size, error)) return error = path + ": " + error, false;
-  if (::lseek(fd.get(), 0, SEEK_SET) != 0) return error = path + ": cannot rewind", false;
+  if (!digest_range(fd, 0, static_cast<uint64_t>(st.st_size), md5_raw, sha_hex, nullptr, error)) return false;
+  out.size = static_cast<uint64_t>(st.st_size);
   out.md5_hex = hex_encode(reinterpret_cast<const unsigned char*>(md5_raw.data()), md5_raw.size());
   out.whole_md5_hex = out.md5_hex;
   Response resp;
@@ -295,11 +251,11 @@ bool S3Client::put_file(const std::string& key, const std::string& path, Put& ou
   curl_slist_append(headers.get(), ("x-amz-content-sha256: " + sha_hex).c_str());
   curl_slist_append(headers.get(), "Content-Type: application/x-asciicast");
   curl_slist_append(headers.get(), "Expect:");
-  int raw_fd = fd.get();
+  Range range{fd, 0, out.size};
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &on_read);
-  curl_easy_setopt(c.get(), CURLOPT_READDATA, &raw_fd);
+  curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, &on_read_range);
+  curl_easy_setopt(c.get(), CURLOPT_READDATA, &range);
   curl_easy_setopt(c.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(out.size));
   long status = 0;
   if (!perform(c.get(), resp, status, error)) return false;

@@ -58,11 +58,12 @@ class S3Client {
     std::string whole_md5_hex;  // of the whole object (what some S3-compatible servers give as a multipart ETag)
     uint64_t size = 0;
   };
-  // Uploads the file at `path` as `key` with Content-MD5 and its SHA-256 as
-  // x-amz-content-sha256, so the store refuses a body that changed on the way.
-  // Past kS3PartSize: a multipart upload, each part's ETag checked against
-  // its MD5, aborted on any failure; Put::md5_hex is then the multipart ETag.
-  bool put_file(const std::string& key, const std::string& path, Put& out, std::string& error) const;
+  // Uploads the open regular file `fd` (read with pread from its start) as
+  // `key` with Content-MD5 and its SHA-256 as x-amz-content-sha256, so the
+  // store refuses a body that changed on the way. Past kS3PartSize: a
+  // multipart upload, each part's ETag checked against its MD5, aborted on
+  // any failure; Put::md5_hex is then the multipart ETag.
+  bool put_fd(const std::string& key, int fd, Put& out, std::string& error) const;
   // Multipart by hand (a recording shipped while it grows): begin, parts
   // of the file in order (each but the last at least 5 MiB, S3's rule),
   // complete; abort on giving up. Each part's ETag is checked as it goes.

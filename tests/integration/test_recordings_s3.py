@@ -229,6 +229,37 @@ class RecordingsS3Test(BastionTest):
             self.assertEqual(self.s3.get(key), data)  # byte-identical
             self.assertFalse(os.path.exists(path))
 
+    def test_symlinked_day_directory_is_neither_read_nor_removed(self):
+        env = self.env
+        self.s3.stop()
+        r = env.ssh("web1", "echo through-a-link")
+        self.assertEqual(r.returncode, 0)
+        sid, rid, path = self.session_recording("through-a-link")
+        day = os.path.dirname(path)
+        # Someone with write access to recordings_dir swaps the day folder
+        # for a link to another place holding a file of the same name.
+        elsewhere = os.path.join(env.d, "elsewhere")
+        os.rename(day, elsewhere)
+        os.symlink(elsewhere, day)
+        try:
+            self.s3.start()
+            end = time.time() + 8
+            while time.time() < end:
+                logs = [l for l in env.bastion.log_lines() if l.get("msg", "").startswith("recording not shipped")
+                        and l.get("recording") == path and "symbolic links" in l.get("error", "")]
+                if logs:
+                    break
+                time.sleep(0.1)
+            self.assertTrue(logs)
+            self.assertEqual(logs[0]["error"], "cannot open the recording: Too many levels of symbolic links")
+            self.assertEqual(self.location(rid)[0], "uploading")
+            self.assertTrue(os.path.exists(os.path.join(elsewhere, os.path.basename(path))))
+        finally:
+            os.unlink(day)
+            os.rename(elsewhere, day)
+        self.wait_stored(rid)
+        self.assertFalse(os.path.exists(path))
+
     def test_restart_with_pending_uploads_resumes(self):
         env = self.env
         self.s3.stop()
