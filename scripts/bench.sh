@@ -7,6 +7,7 @@
 #     Kubernetes: bastiond vs kubectl direct (`get pods` against a fake API server);
 #     OCI registry: skopeo push/pull of a 256 MiB image through the HTTP target vs direct;
 #     idle interactive sessions: memory per session, CPU and wakeups while idle;
+#     recordings off the host: a 256 MiB recording shipped to S3 vs curl -T;
 #  2. Google Benchmark programs for in-process pieces (tests/bench/).
 # BENCH_RUNS, BENCH_BULK_RUNS, BENCH_BULK_BYTES tune the end-to-end part;
 # ECHO_KEYS the number of keystrokes per path for the echo latency;
@@ -43,6 +44,9 @@ BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/kubectl_bench.py
 echo
 echo "== OCI registry: skopeo push/pull through the bastion's HTTP target vs skopeo direct"
 BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/registry_bench.py
+echo
+echo "== recordings off the host: bastiond's shipper vs curl --aws-sigv4 -T (s3rver on loopback)"
+BASTION_BUILD="$PWD/build" /usr/bin/python3 tests/bench/s3_upload_bench.py
 echo
 echo "== in-process (Google Benchmark)"
 for b in build/tests/bench/bench_*; do

@@ -80,6 +80,15 @@ for f in asciinema-player.min.js asciinema-player.css; do
   install -m 0644 "web/node_modules/asciinema-player/dist/bundle/$f" "bastion/web/assets/$f"
 done
 
+# The recordings-store tests' S3-compatible server (npm s3rver, pinned by
+# tests/s3/package-lock.json), installed the same way, only when missing or
+# not the locked version; never committed.
+want=$(player_version ./tests/s3/package-lock.json 'packages["node_modules/s3rver"].version')
+have=$(player_version ./tests/s3/node_modules/s3rver/package.json version)
+if [ -z "$want" ] || [ "$want" != "$have" ]; then
+  (cd tests/s3 && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+
 if [ "$build" = 1 ]; then
   echo "setup: building into build/ ($(nproc) cores; the first build takes several minutes)" >&2
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_BENCH=ON -DBASTION_SANITIZE=OFF -DBASTION_FUZZ=OFF >/dev/null

@@ -43,6 +43,8 @@ inline constexpr ChainedTable kChainedTables[] = {
      "AND events=CAST(substr(?1,instr(?1,'/')+1) AS INTEGER) "
      "AND CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT)=?1",
      "SELECT CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT), * FROM recording_checkpoints"},
+    {"recording_locations", "SELECT * FROM recording_locations WHERE recording_id=?",
+     "SELECT CAST(recording_id AS TEXT), * FROM recording_locations"},
 };
 
 const ChainedTable* chained_table(const std::string& name);

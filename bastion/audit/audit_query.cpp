@@ -169,15 +169,19 @@ std::string ApprovalRow::approved_by() const {
 AuditQuery::AuditQuery(std::unique_ptr<AuditSource> src) : src_(std::move(src)) {
   has_fts_ = src_->table_exists("commands_fts") && src_->table_exists("commands_fts_progress");
   has_recordings_ = src_->table_exists("recordings");
+  has_locations_ = has_recordings_ && src_->table_exists("recording_locations");
 }
 
 std::unique_ptr<AuditQuery> AuditQuery::open(const std::string& path, std::string& error,
                                              const std::string& password_file) {
-  if (is_pg_dsn(path)) {
-    auto src = open_pg_audit_source(path, password_file, error);
-    if (!src) return nullptr;
-    return std::unique_ptr<AuditQuery>(new AuditQuery(std::move(src)));
-  }
+  auto src = open_audit_source(path, password_file, error);
+  if (!src) return nullptr;
+  return std::unique_ptr<AuditQuery>(new AuditQuery(std::move(src)));
+}
+
+std::unique_ptr<AuditSource> open_audit_source(const std::string& path, const std::string& password_file,
+                                               std::string& error) {
+  if (is_pg_dsn(path)) return open_pg_audit_source(path, password_file, error);
   SqliteDb db = open_sqlite_readonly(path, error);
   if (!db) return nullptr;
   // bastiond writes while auditors read: wait out a checkpoint instead of failing.
@@ -187,7 +191,7 @@ std::unique_ptr<AuditQuery> AuditQuery::open(const std::string& path, std::strin
   SqliteRows probe(db.get(), "SELECT 1 FROM sessions LIMIT 0", {}, error);
   probe.next();
   if (!probe.done(error)) return nullptr;
-  return std::unique_ptr<AuditQuery>(new AuditQuery(std::make_unique<SqliteSource>(std::move(db))));
+  return std::make_unique<SqliteSource>(std::move(db));
 }
 
 bool AuditQuery::full_text(const std::string& grep) const { return has_fts_ && code_points(grep) >= kTrigram; }
@@ -344,10 +348,20 @@ std::optional<SessionDetail> AuditQuery::session_detail(const std::string& id, s
       // whatever columns it has for this path (its newest row). A table
       // without a path column is not one this reader understands: skipped.
       std::string ignored;
-      const auto r_rows = src_->rows("SELECT * FROM recordings WHERE path = ? ORDER BY id DESC LIMIT 1", {c.recording}, ignored);
+      // Where it lives once shipped off the host (recording_locations):
+      // "location" and "object_key", only when it has such a row.
+      const auto r_rows = src_->rows(
+          has_locations_ ? "SELECT r.*, l.state AS location, l.object_key AS object_key FROM recordings r LEFT JOIN "
+                           "recording_locations l ON l.recording_id = r.id WHERE r.path = ? ORDER BY r.id DESC LIMIT 1"
+                         : "SELECT * FROM recordings WHERE path = ? ORDER BY id DESC LIMIT 1",
+          {c.recording}, ignored);
       AuditRows& r = *r_rows;
       if (r.next())
-        for (int i = 0; i < r.columns(); ++i) rec.integrity[r.name(i)] = r.text(i);
+        for (int i = 0; i < r.columns(); ++i) {
+          const std::string name = r.name(i), value = r.text(i);
+          if ((name == "location" || name == "object_key") && value.empty()) continue;
+          rec.integrity[name] = value;
+        }
     }
     d.recordings.push_back(std::move(rec));
   }

@@ -116,6 +116,7 @@ class AuditQuery {
   std::unique_ptr<AuditSource> src_;
   bool has_fts_ = false;
   bool has_recordings_ = false;
+  bool has_locations_ = false;
 };
 
 void to_json(nlohmann::json& j, const SessionRow& r);

@@ -38,6 +38,11 @@ class AuditSource {
   virtual const char* insertion_order() const = 0;
 };
 
+// The audit store at `where` (a SQLite file or a postgresql:// store),
+// read-only. Null + error on failure.
+std::unique_ptr<AuditSource> open_audit_source(const std::string& where, const std::string& password_file,
+                                               std::string& error);
+
 // The PostgreSQL store, read-only. Null + error on failure.
 std::unique_ptr<AuditSource> open_pg_audit_source(const std::string& dsn, const std::string& password_file,
                                                   std::string& error);

@@ -107,6 +107,20 @@ struct RecordingRow {
   std::string state;  // open | closed | interrupted | pruned
 };
 
+// Where a recording lives once it is no longer written (recording_locations):
+// "local" (recordings_dir only), "uploading" (an upload was started; the
+// local file is still there), "stored" (the bucket acknowledged it, the local
+// file is removed). No row reads as "local".
+struct RecordingShipment {
+  int64_t id = 0;
+  std::string session_id;
+  int channel = 0;
+  std::string path;
+  std::string state;     // the recording's: open | closed | interrupted
+  std::string location;  // local | uploading | stored
+  std::string object_key;
+};
+
 class AuditStore : public IssuedCertLedger {
  public:
   virtual ~AuditStore() = default;
@@ -142,6 +156,27 @@ class AuditStore : public IssuedCertLedger {
   virtual int mark_interrupted(const std::string& at, std::string& error) = 0;
   // Closed or interrupted recordings of sessions that ended before `cutoff` (ISO 8601).
   virtual std::vector<RecordingRow> recordings_ended_before(const std::string& cutoff, std::string& error) = 0;
+  // Shipping recordings off the host (recordings_store). A store that does
+  // not keep locations refuses, and recordings stay local.
+  // Records where recording `id` lives (chained like every row).
+  virtual bool recording_location(int64_t /*id*/, const std::string& /*location*/, const std::string& /*object_key*/,
+                                  std::string& error) {
+    return error = "this audit store does not keep recording locations", false;
+  }
+  // Closed and interrupted recordings with id > `after` not stored yet, by
+  // id, at most `limit`; `upto`: the highest id below which no recording
+  // is open (still written) at the time of the read.
+  virtual std::vector<RecordingShipment> recordings_to_ship(int64_t /*after*/, int /*limit*/, int64_t& /*upto*/,
+                                                            std::string& error) {
+    error = "this audit store does not keep recording locations";
+    return {};
+  }
+  // Recordings still being written (state open), by id, at most `limit`:
+  // a long one is shipped in parts while it grows.
+  virtual std::vector<RecordingShipment> recordings_open(int /*limit*/, std::string& error) {
+    error = "this audit store does not keep recording locations";
+    return {};
+  }
   // Signs the audit chain's head when entries were appended since the last
   // anchor and `force` or a second has passed since it.
   virtual bool anchor_chain(bool force, std::string& error) = 0;

@@ -51,6 +51,8 @@ const char* pg_select_one(const std::string& table) {
   if (table == "auth_events") return "SELECT * FROM auth_events WHERE id=CAST($1 AS BIGINT)";
   if (table == "approval_requests") return "SELECT * FROM approval_requests WHERE id=CAST($1 AS BIGINT)";
   if (table == "recordings") return "SELECT * FROM recordings WHERE id=CAST($1 AS BIGINT)";
+  if (table == "recording_locations")
+    return "SELECT * FROM recording_locations WHERE recording_id=CAST($1 AS BIGINT)";
   return nullptr;
 }
 

@@ -212,6 +212,17 @@ CREATE TABLE session_instances (
 );
 CREATE INDEX session_instances_instance ON session_instances(instance_id);
 )sql",
+    // 3 (issue 20, recordings off the host): SQLite's migration 10, the same
+    // columns and types, so its chained rows read as the same JSON.
+    R"sql(
+CREATE TABLE recording_locations (
+  recording_id BIGINT PRIMARY KEY,
+  state TEXT NOT NULL,
+  object_key TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX recording_locations_state ON recording_locations(state);
+)sql",
 };
 static_assert(sizeof kPgMigrations / sizeof kPgMigrations[0] == kPgSchemaVersion,
               "kPgSchemaVersion is the number of migrations");

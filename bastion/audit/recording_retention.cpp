@@ -50,6 +50,15 @@ bool unlink_beneath(int dir, const std::string& rel, std::string& why) {
 
 }  // namespace
 
+bool remove_recording_file(const std::string& recordings_dir, const std::string& session_id,
+                           const std::string& stored_path, std::string& why) {
+  const auto rel = recording_relative_path(recordings_dir, session_id, stored_path);
+  if (!rel) return why = "not a recording of session " + session_id + " under " + recordings_dir, false;
+  const Fd dir{::open(recordings_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)};
+  if (dir.fd < 0) return why = recordings_dir + ": " + std::strerror(errno), false;
+  return unlink_beneath(dir.fd, *rel, why);
+}
+
 PruneReport prune_recordings(AuditStore& store, const std::string& recordings_dir, int64_t retention_seconds,
                              int64_t now, const std::string& by, bool dry_run) {
   PruneReport report;

@@ -18,6 +18,12 @@ struct PruneReport {
   std::vector<std::string> errors;  // "PATH: why"; those rows stay as they were
 };
 
+// Deletes the recording at `stored_path` of `session_id` the same way (its
+// name pattern, beneath recordings_dir, no symlink): the shipper removes the
+// local copy of a recording the recordings_store acknowledged.
+bool remove_recording_file(const std::string& recordings_dir, const std::string& session_id,
+                           const std::string& stored_path, std::string& why);
+
 PruneReport prune_recordings(AuditStore& store, const std::string& recordings_dir, int64_t retention_seconds,
                              int64_t now, const std::string& by, bool dry_run);
 

@@ -52,6 +52,11 @@ class SqlAuditStore : public AuditStore, public ApprovalStore {
   bool recording_pruned(int64_t id, const std::string& at, const std::string& by, std::string& error) override;
   int mark_interrupted(const std::string& at, std::string& error) override;
   std::vector<RecordingRow> recordings_ended_before(const std::string& cutoff, std::string& error) override;
+  bool recording_location(int64_t id, const std::string& location, const std::string& object_key,
+                          std::string& error) override;
+  std::vector<RecordingShipment> recordings_to_ship(int64_t after, int limit, int64_t& upto,
+                                                    std::string& error) override;
+  std::vector<RecordingShipment> recordings_open(int limit, std::string& error) override;
   bool anchor_chain(bool force, std::string& error) override;
 
   // Several instances on one store (PostgreSQL): each registers, beats

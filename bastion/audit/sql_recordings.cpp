@@ -8,6 +8,7 @@
 
 #include "audit/sql_audit_store.h"
 #include "common/parse_number.h"
+#include "common/time_util.h"
 
 namespace bastion {
 namespace {
@@ -124,6 +125,61 @@ std::vector<RecordingRow> SqlAuditStore::recordings_ended_before(const std::stri
   for (const auto& r : rows)
     out.push_back({parse_signed(r[0], 0, INT64_MAX).value_or(0), r[1],
                    static_cast<int>(parse_signed(r[2], 0, INT32_MAX).value_or(0)), r[3], r[4]});
+  return out;
+}
+
+bool SqlAuditStore::recording_location(int64_t id, const std::string& location, const std::string& object_key,
+                                       std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  Txn txn(*this, error);
+  const std::string key = std::to_string(id);
+  // A row edited with SQL is never adopted (nor is a location row that
+  // appeared outside bastiond).
+  if (!txn || !unchanged_since_chained("recordings", key, error) ||
+      !unchanged_since_chained("recording_locations", key, error) ||
+      !execute("INSERT INTO recording_locations (recording_id, state, object_key, at) VALUES (?,?,?,?) "
+               "ON CONFLICT(recording_id) DO UPDATE SET state=excluded.state, object_key=excluded.object_key, "
+               "at=excluded.at",
+               {id, location, object_key, iso8601_now()}, error))
+    return false;
+  return chain_row("recording_locations", key, error) && txn.commit(error) && anchor_soon();
+}
+
+std::vector<RecordingShipment> SqlAuditStore::recordings_to_ship(int64_t after, int limit, int64_t& upto,
+                                                                 std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<std::vector<std::string>> rows, top;
+  std::vector<RecordingShipment> out;
+  // Under mu_: no row of this process is inserted between the two reads.
+  // An open recording is still being written: the scan must not pass it.
+  if (!query("SELECT COALESCE((SELECT MIN(id) FROM recordings WHERE state='open') - 1, "
+             "(SELECT COALESCE(MAX(id),0) FROM recordings))",
+             {}, top, error) ||
+      !query("SELECT r.id, r.session_id, r.channel, r.path, r.state, COALESCE(l.state,'local'), "
+             "COALESCE(l.object_key,'') FROM recordings r LEFT JOIN recording_locations l ON l.recording_id = r.id "
+             "WHERE r.id > ? AND r.state IN ('closed','interrupted') AND COALESCE(l.state,'local') <> 'stored' "
+             "ORDER BY r.id LIMIT ?",
+             {after, int64_t{limit}}, rows, error))
+    return out;
+  upto = top.empty() ? after : parse_signed(top[0][0], 0, INT64_MAX).value_or(after);
+  for (const auto& r : rows)
+    out.push_back({parse_signed(r[0], 0, INT64_MAX).value_or(0), r[1],
+                   static_cast<int>(parse_signed(r[2], 0, INT32_MAX).value_or(0)), r[3], r[4], r[5], r[6]});
+  return out;
+}
+
+std::vector<RecordingShipment> SqlAuditStore::recordings_open(int limit, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<std::vector<std::string>> rows;
+  std::vector<RecordingShipment> out;
+  if (!query("SELECT r.id, r.session_id, r.channel, r.path, COALESCE(l.state,'local'), COALESCE(l.object_key,'') "
+             "FROM recordings r LEFT JOIN recording_locations l ON l.recording_id = r.id WHERE r.state='open' "
+             "ORDER BY r.id LIMIT ?",
+             {int64_t{limit}}, rows, error))
+    return out;
+  for (const auto& r : rows)
+    out.push_back({parse_signed(r[0], 0, INT64_MAX).value_or(0), r[1],
+                   static_cast<int>(parse_signed(r[2], 0, INT32_MAX).value_or(0)), r[3], "open", r[4], r[5]});
   return out;
 }
 

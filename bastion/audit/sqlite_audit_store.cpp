@@ -221,6 +221,18 @@ CREATE TRIGGER commands_fts_update AFTER UPDATE OF text ON commands
   INSERT INTO commands_fts(rowid, text) VALUES (new.id, new.text);
 END;
 )sql",
+    // 10 (issue 20): where a recording lives once closed (local, uploading to the
+    // recordings_store, stored there under object_key). A table of its own:
+    // a new recordings column would change every chained recordings row.
+    R"sql(
+CREATE TABLE recording_locations (
+  recording_id INTEGER PRIMARY KEY,
+  state TEXT NOT NULL,
+  object_key TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX recording_locations_state ON recording_locations(state);
+)sql",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");

@@ -63,6 +63,20 @@ struct OperatorsConfig {
   std::string pid_file;        // empty: none
 };
 
+// Where closed recordings are shipped (recordings_store; bastion.conf(5)).
+// Not set: they stay in recordings_dir. The keys are held like any other
+// credential: read once at load (bastiond, --check), never logged.
+struct RecordingsStoreConfig {
+  std::string type;  // "" (local only) | "s3"
+  std::string endpoint;  // "http(s)://HOST[:PORT]", path-style requests
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::string prefix;  // "" or ending in "/"
+  std::string access_key_file, secret_key_file;
+  HeldSecret access_key, secret_key;  // empty when the config was loaded without files
+  bool enabled() const { return type == "s3"; }
+};
+
 // Targets the bastion itself serves (approvers' console, access requests,
 // auditors' web login): no kind, no connection.
 enum class BuiltinTarget { none, approvals, access, audit };
@@ -162,6 +176,7 @@ struct Config {
   ApprovalsConfig approvals;
   WebConfig web;
   OperatorsConfig operators;
+  RecordingsStoreConfig recordings_store;
 
   // Every policy and module file, for change detection.
   std::vector<std::string> policy_files() const;

@@ -24,6 +24,7 @@
 #include "config/duplicate_keys.h"
 #include "config/known_keys.h"
 #include "config/store_uri.h"
+#include "config/s3_store_names.h"
 #include "lua/sandboxed_lua.h"
 #include "policy/lua_policy.h"
 
@@ -99,6 +100,46 @@ void load_web(Reader& r, WebConfig& w) {
       if (p.empty()) r.fail(pl, "auditor_principals", "expected principal names");
   }
   if (auto s = r.duration("web_session_ttl", r.line_of("web_session_ttl"), "", 60, 7 * 86400)) w.session_ttl = *s;
+}
+
+// recordings_store = { type = "s3", ... } (bastion.conf(5)): checked whole
+// at load, so a typo never leaves recordings silently local.
+void load_recordings_store(Reader& r, RecordingsStoreConfig& s, bool check_files) {
+  lua_getfield(r.lua(), -1, "recordings_store");
+  if (lua_isnil(r.lua(), -1)) return lua_pop(r.lua(), 1);
+  const int sl = r.line_of("recordings_store");
+  if (!lua_istable(r.lua(), -1)) r.fail(sl, "recordings_store", "expected a table");
+  const std::string q = "recordings_store.";
+  r.only_keys(known_keys::recordings_store(), sl, q);
+  const TableReader t(r, sl, q);
+  s.type = t.need("type");
+  if (s.type != "s3") t.fail("type", "expected \"s3\"");
+  s.endpoint = t.need("endpoint");
+  if (auto why = s3_endpoint_problem(s.endpoint)) t.fail("endpoint", *why);
+  while (s.endpoint.ends_with('/')) s.endpoint.pop_back();
+  s.bucket = t.need("bucket");
+  if (auto why = s3_bucket_problem(s.bucket)) t.fail("bucket", *why);
+  s.region = t.str_or("region", s.region);
+  if (s.region.empty() || s.region.size() > 64 || s.region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+    t.fail("region", "expected a region name such as \"us-east-1\"");
+  s.prefix = t.str_or("prefix", "");
+  if (auto why = s3_prefix_problem(s.prefix)) t.fail("prefix", *why);
+  s.access_key_file = t.path("access_key_file");
+  if (s.access_key_file.empty()) t.fail("access_key_file", "required");
+  s.secret_key_file = t.path("secret_key_file");
+  if (s.secret_key_file.empty()) t.fail("secret_key_file", "required");
+  if (check_files) {
+    t.read_secret("access_key_file", s.access_key_file, s.access_key);
+    t.read_secret("secret_key_file", s.secret_key_file, s.secret_key);
+    // One line of text each: a trailing newline is the editor's, not the key's.
+    for (HeldSecret* k : {&s.access_key, &s.secret_key})
+      while (!k->bytes.empty() && (k->bytes.back() == '\n' || k->bytes.back() == '\r')) k->bytes.pop_back();
+    if (s.access_key.empty()) t.fail("access_key_file", "the file is empty");
+    if (s.secret_key.empty()) t.fail("secret_key_file", "the file is empty");
+    if (s.access_key.bytes.find_first_of(":\r\n") != std::string::npos)
+      t.fail("access_key_file", "an access key is one line without \":\"");
+  }
+  lua_pop(r.lua(), 1);
 }
 
 std::shared_ptr<const PolicySource> load_policy(Reader& r, const Config& cfg, int line, const std::string& key,
@@ -437,6 +478,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     lua_pop(L, 1);
 
     load_web(r, c.web);
+    load_recordings_store(r, c.recordings_store, check_files);
     load_operators(r, c);
 
     lua_getfield(L, -1, "limits");

@@ -10,6 +10,7 @@ const std::set<std::string>& top_level() {
       "web_listen", "web_cert", "web_key", "web_assets_dir", "auditor_principals", "web_session_ttl",
       "auth_failure_detail", "renew_hint", "metrics_listen", "metrics_allow_remote", "control_socket", "pid_file",
       "store", "store_password_file", "heartbeat_interval",
+      "recordings_store",
   };
   return keys;
 }
@@ -26,6 +27,12 @@ const std::set<std::string>& limits() {
 const std::set<std::string>& approvals() {
   static const std::set<std::string> keys{"target", "access_target", "timeout", "request_ttl", "max_grant", "webhook",
                                           "webhook_text"};
+  return keys;
+}
+
+const std::set<std::string>& recordings_store() {
+  static const std::set<std::string> keys{"type", "endpoint", "bucket", "region", "prefix", "access_key_file",
+                                          "secret_key_file"};
   return keys;
 }
 

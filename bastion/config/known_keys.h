@@ -12,6 +12,7 @@ const std::set<std::string>& top_level();
 const std::set<std::string>& limits();
 const std::set<std::string>& approvals();
 const std::set<std::string>& policy_limits();
+const std::set<std::string>& recordings_store();
 // What every target takes, whatever its kind.
 const std::set<std::string>& target_common();
 

@@ -33,11 +33,14 @@ const std::vector<CtlUsage> kTable = {
      "  exit status: 0 allow or mask, 1 deny, 3 review, 2 usage or a broken file",
      "--config= --target= --cert= --identity= --principals= --labels= --kind= --source-address= --tty --session "
      "--cases="},
-    {"recording", "cat", "bastionctl recording cat [--raw] FILE\n  print what the user saw (--raw: the exact bytes sent)",
-     "--raw"},
-    {"recording", "play", "bastionctl recording play [--speed X] [--idle-limit S] [--markers] FILE",
-     "--speed= --idle-limit= --markers"},
-    {"recording", "verify", "bastionctl recording verify FILE\n  check a recording is well formed", ""},
+    {"recording", "cat",
+     "bastionctl recording cat [--raw] [--config FILE] PATH\n  print what the user saw (--raw: the exact bytes sent);\n"
+     "  --config: a recording shipped to the recordings_store is read from there",
+     "--raw --config="},
+    {"recording", "play", "bastionctl recording play [--speed X] [--idle-limit S] [--markers] [--config FILE] PATH",
+     "--speed= --idle-limit= --markers --config="},
+    {"recording", "verify", "bastionctl recording verify [--config FILE] PATH\n  check a recording is well formed",
+     "--config="},
     {"audit", "sessions",
      "bastionctl audit sessions (--config FILE | --db FILE) [--since T] [--until T] [--identity ID] [--target T]\n"
      "              [--limit N] [--json]",

@@ -1,13 +1,18 @@
 // bastionctl recording: print, replay and check asciicast recordings.
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
 
+#include "audit/audit_source.h"
 #include "common/display_escape.h"
+#include "config/config.h"
+#include "recordings/stored_recording.h"
+#include "targets/target_kind.h"
 #include "common/parse_number.h"
 #include "ctl/commands.h"
 #include "recorder/asciicast_player.h"
@@ -18,14 +23,47 @@
 namespace bastion {
 namespace {
 
-std::optional<recorder::Asciicast> read_cast(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+// A recording no longer on local disk, from the recordings_store its
+// location row names (--config): read whole into memory, capped at the
+// recording size cap plus slack for the writer's last lines.
+std::optional<std::string> read_stored(const std::string& path, const std::string& config_file, std::string& err) {
+  const TargetKinds kinds = builtin_target_kinds();
+  const auto cfg = load_config(config_file, err, kinds, false);
+  if (!cfg) return std::nullopt;
+  const auto src = open_audit_source(cfg->audit_store(), cfg->store_password_file, err);
+  if (!src) return std::nullopt;
+  const auto where = stored_recording(*src, cfg->recordings_store, cfg->recordings_dir(), path, err);
+  if (!where) {
+    if (err.empty()) err = "cannot open (not on local disk, and not in the recordings store)";
+    return std::nullopt;
+  }
+  std::string bytes;
+  if (!fetch_stored_recording(cfg->recordings_store, *where, cfg->limits.recording_max_bytes + (1u << 20),
+                              [&](std::string_view d) { bytes.append(d); }, err)) {
+    err = where->url + ": " + err;
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+std::optional<recorder::Asciicast> read_cast(const std::string& path, const std::string& config_file) {
+  std::string err;
+  std::ifstream file(path, std::ios::binary);
+  std::istringstream stored;
+  std::istream* in = &file;
+  if (!file && !config_file.empty()) {
+    auto bytes = read_stored(path, config_file, err);
+    if (!bytes) {
+      std::fprintf(stderr, "bastionctl: %s: %s\n", display_escape(path).c_str(), display_escape_multiline(err).c_str());
+      return std::nullopt;
+    }
+    stored.str(std::move(*bytes));
+    in = &stored;
+  } else if (!file) {
     std::fprintf(stderr, "bastionctl: %s: cannot open\n", display_escape(path).c_str());
     return std::nullopt;
   }
-  std::string err;
-  auto cast = recorder::read_asciicast(in, err);
+  auto cast = recorder::read_asciicast(*in, err);
   if (!cast)
     std::fprintf(stderr, "bastionctl: %s: %s\n", display_escape(path).c_str(),
                  display_escape(err).c_str());
@@ -38,6 +76,7 @@ struct RecordingArgs {
   recorder::PlayOptions play;
   bool raw = false;
   std::string file;
+  std::string config;  // where to find a recording no longer on local disk
 };
 
 // Options by subcommand: cat takes --raw, play --speed, --idle-limit and
@@ -63,6 +102,8 @@ std::optional<RecordingArgs> parse_args(const std::vector<std::string>& a) {
       r.play.show_markers = true;
     } else if (cat && o == "--raw") {
       r.raw = true;
+    } else if (o == "--config" && has_value) {
+      r.config = a[++i];
     } else if (o.size() > 1 && o[0] == '-') {
       std::fprintf(stderr, "bastionctl: recording %s: unknown option %s\n", a[0].c_str(), display_escape(o).c_str());
       return std::nullopt;
@@ -134,7 +175,7 @@ int ctl_recording(const std::vector<std::string>& a) {
   if (a.size() < 2 || (a[0] != "cat" && a[0] != "play" && a[0] != "verify")) return ctl_usage();
   const auto args = parse_args(a);
   if (!args) return 2;
-  auto cast = read_cast(args->file);
+  auto cast = read_cast(args->file, args->config);
   if (!cast) return 1;
   // cat and play reproduce the terminal on purpose (that is what the user
   // saw), less terminal queries; nothing else here writes recorded bytes unescaped.

@@ -83,7 +83,7 @@ void print_detail(const SessionDetail& d) {
          std::to_string(r.command_id) + ")");
     // The integrity fields an auditor reads (every column is in --json).
     std::string kv;
-    for (const char* k : {"state", "events", "bytes", "digest", "closed_at", "pruned_at"}) {
+    for (const char* k : {"state", "events", "bytes", "digest", "closed_at", "pruned_at", "location", "object_key"}) {
       const auto it = r.integrity.find(k);
       if (it != r.integrity.end() && !it->second.empty()) kv += (kv.empty() ? "" : " ") + std::string(k) + "=" + e(it->second);
     }

@@ -27,6 +27,7 @@
 #include "common/time_util.h"
 #include "config/config.h"
 #include "ctl/commands.h"
+#include "recordings/stored_recording.h"
 #include "targets/target_kind.h"
 
 namespace bastion {
@@ -91,8 +92,36 @@ bool read_checkpoints(sqlite3* db, RecordingRecord& r, std::string& error) {
 
 // Scans the file a chunk at a time (recordings run to hundreds of MiB);
 // nullopt when it does not exist, `error` when it cannot be read.
-std::optional<recorder::ChainScan> scan_recording(const RecordingRecord& r, std::string& error) {
-  if (::access(r.path.c_str(), F_OK) != 0) return std::nullopt;
+// Where recordings shipped off the host are read from (verify --config).
+struct RemoteRecordings {
+  sqlite3* db = nullptr;
+  const Config* cfg = nullptr;
+};
+
+// A recording no longer on local disk, streamed from the recordings_store
+// through the same scanner: nothing is trusted for having made the trip.
+std::optional<recorder::ChainScan> scan_stored(const RecordingRecord& r, const RemoteRecordings& remote,
+                                               std::string& error) {
+  if (!remote.cfg || !remote.db) return std::nullopt;
+  const auto where = stored_recording(remote.db, remote.cfg->recordings_store, remote.cfg->recordings_dir(), r.path, error);
+  if (!where) {
+    if (!error.empty()) error = "recording location: " + error;
+    return std::nullopt;
+  }
+  recorder::ChainScanner scanner(recording_points(r));
+  // The cap: what the writer could have written, and a little more (a
+  // bigger object is not this recording).
+  if (!fetch_stored_recording(remote.cfg->recordings_store, *where, remote.cfg->limits.recording_max_bytes + (1u << 20),
+                              [&](std::string_view d) { scanner.feed(d); }, error)) {
+    error = "cannot read " + where->url + ": " + error;
+    return std::nullopt;
+  }
+  return scanner.finish();
+}
+
+std::optional<recorder::ChainScan> scan_recording(const RecordingRecord& r, const RemoteRecordings& remote,
+                                                  std::string& error) {
+  if (::access(r.path.c_str(), F_OK) != 0) return scan_stored(r, remote, error);
   struct stat st{};
   std::string why;
   const int fd = open_regular_file(r.path, st, why);
@@ -169,9 +198,10 @@ int ctl_verify(const std::vector<std::string>& a) {
   std::string err, pinned;
   bool key_from_config = false;
   std::optional<int64_t> retention;  // known only from the config
+  std::shared_ptr<const Config> cfg;
   if (!config_file.empty()) {
     const TargetKinds kinds = builtin_target_kinds();
-    const auto cfg = load_config(config_file, err, kinds, false);
+    cfg = load_config(config_file, err, kinds, false);
     if (!cfg) return std::fprintf(stderr, "%s\n", display_escape_multiline(err).c_str()), 1;
     db = cfg->audit_store();
     if (key_file.empty()) key_file = audit_public_key_path(cfg->audit_signing_key), key_from_config = true;
@@ -222,7 +252,7 @@ int ctl_verify(const std::vector<std::string>& a) {
     RecordingRecord r = read_record(st.get());
     std::string read_error;
     if (r.state != "pruned" && !read_checkpoints(h.get(), r, read_error)) read_error = "checkpoints: " + read_error;
-    const auto scan = r.state == "pruned" || !read_error.empty() ? std::nullopt : scan_recording(r, read_error);
+    const auto scan = r.state == "pruned" || !read_error.empty() ? std::nullopt : scan_recording(r, {h.get(), cfg.get()}, read_error);
     RecordingVerdict v =
         read_error.empty() ? verify_recording(r, scan ? &*scan : nullptr, *key) : RecordingVerdict{false, read_error};
     // A pruned row is only as good as its prune: a row marked pruned before

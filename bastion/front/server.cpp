@@ -37,6 +37,7 @@
 #include "front/pid_file.h"
 #include "front/systemd_notify.h"
 #include "metrics/metrics_server.h"
+#include "recordings/recording_shipper.h"
 #include "admission/startup_limits.h"
 #include "common/time_util.h"
 #include "front/privileges.h"
@@ -189,6 +190,11 @@ ReloadResult reload(ServerContext& ctx, const std::string& trigger, ConfigVersio
       o.control_socket != old->operators.control_socket || o.pid_file != old->operators.pid_file)
     log_warn("listen, host_keys, data_dir, user, web_*, metrics_listen, control_socket and pid_file changes take "
              "effect only after a restart");
+  const auto& ns = fresh->recordings_store;
+  const auto& os = old->recordings_store;
+  if (ns.type != os.type || ns.endpoint != os.endpoint || ns.bucket != os.bucket || ns.region != os.region ||
+      ns.prefix != os.prefix || ns.access_key.bytes != os.access_key.bytes || ns.secret_key.bytes != os.secret_key.bytes)
+    log_warn("recordings_store changes take effect only after a restart (recordings are shipped as before)");
   log_setup(fresh->log_format, fresh->log_level);
   version = config_version(*fresh, version.generation + 1);
   ctx.set_config(std::move(fresh));
@@ -207,12 +213,16 @@ std::string host_name() {
 }
 
 // What the metrics listener serves: the counters, and the gauges read now.
-std::string render_metrics(ServerContext& ctx, SqlAuditStore& audit) {
+std::string render_metrics(ServerContext& ctx, SqlAuditStore& audit, const RecordingShipper* shipper) {
   MetricsGauges g;
   g.sessions_by_kind = ctx.live_sessions().count_by_kind(ctx.metrics().kinds());
   std::string err;
   g.approvals_pending = audit.pending_request_count(unix_now(), err);
   if (g.approvals_pending < 0) log_error("metrics: cannot count pending approvals", {{"error", err}});
+  if (shipper) {
+    g.recordings_unshipped = static_cast<int64_t>(shipper->unshipped());
+    g.recording_upload_failures = static_cast<int64_t>(shipper->failures());
+  }
   return ctx.metrics().render(g);
 }
 
@@ -351,10 +361,19 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     log_info("web listening", {{"address", cfg->web.listen_host + ":" + std::to_string(cfg->web.listen_port)},
                                {"certificate", web->cert_path()}});
   }
+  // Recordings off the host: closed and interrupted ones (a previous
+  // process's included, marked above) are shipped from here on. Read at
+  // start; a reload does not change the store.
+  std::unique_ptr<RecordingShipper> shipper;
+  if (cfg->recordings_store.enabled()) {
+    shipper = std::make_unique<RecordingShipper>(*audit, cfg->recordings_store, cfg->recordings_dir());
+    log_info("recordings store", {{"type", cfg->recordings_store.type}, {"endpoint", cfg->recordings_store.endpoint},
+                                  {"bucket", cfg->recordings_store.bucket}});
+  }
   std::unique_ptr<MetricsServer> metrics;
   if (cfg->operators.metrics_port != 0) {
     metrics = MetricsServer::start(cfg->operators.metrics_host, cfg->operators.metrics_port,
-                                   [&ctx, &audit] { return render_metrics(ctx, *audit); }, err);
+                                   [&ctx, &audit, &shipper] { return render_metrics(ctx, *audit, shipper.get()); }, err);
     if (!metrics) {
       log_error("cannot start the metrics listener", {{"error", err}});
       return 1;

@@ -76,6 +76,13 @@ std::string MetricsRegistry::render(const MetricsGauges& g) const {
     t.sample("bastion_approvals_pending", {}, static_cast<uint64_t>(g.approvals_pending));
   }
 
+  if (g.recordings_unshipped >= 0) {
+    t.family("bastion_recordings_unshipped", "gauge", "Closed recordings still on local disk, not yet in the recordings_store");
+    t.sample("bastion_recordings_unshipped", {}, static_cast<uint64_t>(g.recordings_unshipped));
+    t.family("bastion_recording_upload_failures_total", "counter", "Failed attempts to ship a recording to the recordings_store");
+    t.sample("bastion_recording_upload_failures_total", {}, static_cast<uint64_t>(g.recording_upload_failures));
+  }
+
   t.family("bastion_auth_failures_total", "counter", "Refused login attempts, by reason");
   for (std::size_t i = 0; i < kAuthFailureCount; ++i)
     t.sample("bastion_auth_failures_total", {{"reason", std::string(kAuthFailureNames[i])}}, auth_failures_[i].value());

@@ -54,6 +54,10 @@ auto timed(Histogram& h, F&& f) {
 struct MetricsGauges {
   std::vector<std::pair<std::string, uint64_t>> sessions_by_kind;  // every kind, 0 included
   int64_t approvals_pending = -1;                                  // -1: unknown (not exported)
+  // recordings_store: closed recordings not in the bucket yet, and failed
+  // upload attempts so far (-1: no store configured, not exported).
+  int64_t recordings_unshipped = -1;
+  int64_t recording_upload_failures = -1;
 };
 
 class MetricsRegistry {

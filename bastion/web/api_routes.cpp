@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <filesystem>
 
 #include <httplib.h>
@@ -11,7 +13,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "web/api_params.h"
-#include "web/recording_file.h"
+#include "audit/recording_file.h"
 
 namespace bastion {
 namespace {
@@ -132,6 +134,13 @@ void get_recording(const WebPaths& p, const httplib::Request& req, httplib::Resp
   if (*index >= d->recordings.size()) return json_error(res, 404, "no such recording");
   const SessionRecording& r = d->recordings[*index];
   auto file = open_session_recording(p.recordings_dir, id, r.path, why);
+  if (!file && p.stored && ::access(r.path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    // Not on local disk: shipped to the recordings_store, perhaps.
+    std::string stored_why;
+    file = open_stored_session_recording(*p.stored, p.audit_db, p.store_password_file, p.recordings_dir, id, r.path,
+                                         stored_why);
+    if (!stored_why.empty()) why += "; " + stored_why;
+  }
   if (!file) {
     log_warn("web: recording refused", {{"session", id}, {"index", std::to_string(*index)}, {"reason", why}});
     return json_error(res, 404, "recording unavailable");

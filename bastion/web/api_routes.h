@@ -2,6 +2,9 @@
 // store through AuditQuery, and recordings by index. Every route needs a
 // live web session; the caller (web_server.cpp) checks it first.
 #pragma once
+#include <memory>
+
+#include "web/stored_recording_file.h"
 #include <functional>
 #include <string>
 
@@ -15,6 +18,8 @@ struct WebPaths {
   std::string audit_db;        // opened read-only per request (a SQLite file or a postgresql:// store)
   std::string store_password_file;
   std::string recordings_dir;  // recordings are opened only beneath it
+  // Recordings shipped off the host (recordings_store), when one is set.
+  std::shared_ptr<const StoredRecordingSource> stored;
 };
 
 // `require`: a wrapper that answers 401 unless the request carries a live

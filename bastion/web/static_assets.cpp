@@ -8,7 +8,7 @@
 #include <array>
 #include <utility>
 
-#include "web/recording_file.h"
+#include "audit/recording_file.h"
 
 namespace bastion {
 namespace {

@@ -248,7 +248,11 @@ std::unique_ptr<WebServer> WebServer::start(const Config& cfg, ConfigSource curr
   s.Get(R"(/assets/([^/]+))", require([assets](const httplib::Request& req, httplib::Response& res, const WebSession&) {
     serve_asset(assets + "/assets", req.matches[1].str(), res);
   }));
-  install_api_routes(s, WebPaths{cfg.audit_store(), cfg.store_password_file, cfg.recordings_dir()}, require);
+  std::shared_ptr<const StoredRecordingSource> stored;
+  if (cfg.recordings_store.enabled())
+    stored = std::make_shared<const StoredRecordingSource>(
+        StoredRecordingSource{cfg.recordings_store, cfg.limits.recording_max_bytes + (1u << 20)});
+  install_api_routes(s, WebPaths{cfg.audit_store(), cfg.store_password_file, cfg.recordings_dir(), stored}, require);
 
   if (!s.bind_to_port(cfg.web.listen_host, cfg.web.listen_port))
     return error = "web: cannot listen on " + cfg.web.listen_host + ":" + std::to_string(cfg.web.listen_port), nullptr;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "web/api_params.h"
-#include "web/recording_file.h"
+#include "audit/recording_file.h"
 #include "web/static_assets.h"
 #include "web/web_cookie.h"
 

@@ -247,7 +247,8 @@ TEST_CASE("rows written before the chain existed are chained when the store migr
     REQUIRE(s);
   }
   // Roll back to a version-6 store holding one session, as an older bastiond left it.
-  sql(db, "DROP TABLE audit_chain; DROP TABLE audit_anchors; DROP TABLE recordings; DROP TABLE recording_checkpoints; DROP TABLE commands_fts; "
+  sql(db, "DROP TABLE recording_locations; "
+          "DROP TABLE audit_chain; DROP TABLE audit_anchors; DROP TABLE recordings; DROP TABLE recording_checkpoints; DROP TABLE commands_fts; "
           "DROP TABLE commands_fts_progress; DROP TRIGGER commands_fts_delete; DROP TRIGGER commands_fts_update; "
           "PRAGMA user_version=6;"
           "INSERT INTO sessions (id, identity, principals, cert_serial, key_id, ca_fingerprint, source_address, target, "

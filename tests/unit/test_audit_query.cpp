@@ -299,10 +299,11 @@ TEST_CASE("audit query: --grep is a case-insensitive substring, never query synt
 
 TEST_CASE("audit query: rows written before the index existed are found", "[audit_query]") {
   Fixture f;
-  // As a store from before the migration: no index, older schema version.
-  sql(f.db, "DROP TABLE commands_fts; DROP TABLE commands_fts_progress; DROP TRIGGER commands_fts_delete; "
-            "DROP TRIGGER commands_fts_update; PRAGMA user_version=" +
-                std::to_string(SqliteAuditStore::kSchemaVersion - 1));
+  // As a store from before the migration (9): no index, nor what later
+  // migrations add, older schema version.
+  sql(f.db, "DROP TABLE recording_locations; "
+            "DROP TABLE commands_fts; DROP TABLE commands_fts_progress; DROP TRIGGER commands_fts_delete; "
+            "DROP TRIGGER commands_fts_update; PRAGMA user_version=8");
   {
     // Without the index (an unmigrated store read by a newer bastionctl): LIKE.
     auto q = f.query();

@@ -7,7 +7,9 @@
 
 #include "audit/audit_chain.h"
 #include "audit/audit_query.h"
+#include "audit/audit_source.h"
 #include "audit/pg_listener.h"
+#include "recordings/stored_recording.h"
 #include "store_backend.h"
 
 using namespace bastion;
@@ -104,6 +106,71 @@ void chain_bytes(StoreBackend& b) {
         "\"requester\":\"alice\",\"session_id\":\"\",\"state\":\"pending\",\"target\":\"db1\"}\n");
 }
 STORE_BACKEND_TEST("chain entries are the same bytes on every backend", chain_bytes)
+
+// Recordings off the host (issue 20): where each recording lives is a
+// chained row of its own on both backends, spelt alike; the shipper's list
+// and the readers' lookup work the same on either.
+void recording_locations(StoreBackend& b) {
+  std::string err;
+  auto s = b.open(err, "bastiond");
+  INFO(err);
+  REQUIRE(s);
+  const std::string dir = "/var/lib/bastion/recordings";
+  const auto open_rec = [&](const std::string& sid) {
+    int64_t id = 0;
+    REQUIRE(s->recording_opened(
+        {.session_id = sid, .channel = 0, .path = dir + "/2026-11-30/" + sid + "-0.cast", .opened_at = "t",
+         .start = {}},
+        id, err));
+    return id;
+  };
+  const auto close_rec = [&](int64_t id) {
+    REQUIRE(s->recording_closed(id, 0, {.events = 1, .bytes = 2, .digest = "d", .tail = "", .signature = "", .at = "t"},
+                                err));
+  };
+  const int64_t a = open_rec("20261130T101010-aaaa"), c = open_rec("20261130T101010-cccc");
+  int64_t upto = -1;
+  CHECK(s->recordings_to_ship(0, 10, upto, err).empty());
+  CHECK(err.empty());
+  CHECK(upto == a - 1);
+  auto open = s->recordings_open(10, err);
+  REQUIRE(open.size() == 2);
+  CHECK((open[0].id == a && open[0].location == "local" && open[0].state == "open"));
+  close_rec(a);
+  auto list = s->recordings_to_ship(0, 10, upto, err);
+  REQUIRE(list.size() == 1);
+  CHECK((list[0].id == a && list[0].location == "local" && list[0].object_key.empty() && list[0].state == "closed"));
+  CHECK(upto == c - 1);
+  const std::string key = "2026-11-30/20261130T101010-aaaa-0.cast";
+  REQUIRE(s->recording_location(a, "uploading", key, err));
+  list = s->recordings_to_ship(0, 10, upto, err);
+  REQUIRE(list.size() == 1);
+  CHECK((list[0].location == "uploading" && list[0].object_key == key));
+  REQUIRE(s->recording_location(a, "stored", key, err));
+  CHECK(s->recordings_to_ship(0, 10, upto, err).empty());
+  // The chained row: the same JSON on both backends (verify recomputes it).
+  const std::string at = b.sql("SELECT at FROM recording_locations");
+  CHECK(b.sql("SELECT row_json FROM audit_chain WHERE tbl='recording_locations' ORDER BY seq DESC LIMIT 1") ==
+        "{\"at\":\"" + at.substr(0, at.size() - 1) + "\",\"object_key\":\"" + key + "\",\"recording_id\":" +
+            std::to_string(a) + ",\"state\":\"stored\"}\n");
+  // Readers find the object through either backend.
+  const auto src = open_audit_source(b.where(), b.password(), err);
+  REQUIRE(src);
+  RecordingsStoreConfig store;
+  store.type = "s3", store.endpoint = "http://s3.test", store.bucket = "rec";
+  const auto where = stored_recording(*src, store, dir, dir + "/2026-11-30/20261130T101010-aaaa-0.cast", err);
+  REQUIRE(where);
+  CHECK(where->url == "http://s3.test/rec/" + key);
+  CHECK_FALSE(stored_recording(*src, store, dir, dir + "/2026-11-30/20261130T101010-cccc-0.cast", err));
+  CHECK(err.empty());
+  // A location edited with SQL is neither adopted by the store nor followed by a reader.
+  b.sql("UPDATE recording_locations SET object_key='elsewhere' WHERE recording_id=" + std::to_string(a));
+  CHECK_FALSE(s->recording_location(a, "stored", key, err));
+  CHECK(err == "audit row changed outside bastiond: recording_locations " + std::to_string(a));
+  CHECK_FALSE(stored_recording(*src, store, dir, dir + "/2026-11-30/20261130T101010-aaaa-0.cast", err));
+  CHECK(err == "its location row names object elsewhere, not the one bastiond writes for it");
+}
+STORE_BACKEND_TEST("recording locations: the shipper's list, chained rows, readers", recording_locations)
 
 void tamper_refused(StoreBackend& b) {
   std::string err;

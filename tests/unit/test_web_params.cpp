@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "web/api_params.h"
-#include "web/recording_file.h"
+#include "audit/recording_file.h"
 #include "web/static_assets.h"
 
 using namespace bastion;

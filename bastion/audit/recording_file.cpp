@@ -1,4 +1,4 @@
-#include "web/recording_file.h"
+#include "audit/recording_file.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
