@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from harness import BASTIOND, BASTIONCTL, BastionTest, Env, free_port, main, run, wait_port
+from harness import BASTIOND, BASTIONCTL, BastionTest, Env, free_port, main, run, sanitized, wait_port
 from registry_fixture import Registry, make_image, skopeo
 
 POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../policies")
@@ -383,7 +383,8 @@ class HttpRegistryTest(BastionTest):
         # libssh reopens a channel's window on every read: reading only whole
         # buffers keeps bastiond's share of a 1 GiB upload to a few MiB (it was
         # +33 MiB at 256 MiB, +257 MiB at 1 GiB, reading partially).
-        self.assertLess(after - before, 16, sys_msg)
+        if not sanitized():  # ASan's quarantine keeps freed memory: no bound to measure there
+            self.assertLess(after - before, 16, sys_msg)
         self.assertEqual(self.env.reg.request("HEAD", f"/v2/ci/big/blobs/{layer}")[0], 200)
 
     def test_ci_example_as_printed(self):

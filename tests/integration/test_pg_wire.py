@@ -17,7 +17,7 @@ import time
 import psycopg
 
 import pg_cluster
-from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, wait_port
+from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, sanitized, wait_port
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
 
@@ -334,7 +334,8 @@ class PgWireTest(BastionTest):
         copy(256)
         msg = f"256 MiB COPY FROM STDIN: VmHWM {before} -> {hwm()} MiB in {time.time() - t0:.1f} s"
         print(msg)
-        self.assertLess(hwm() - before, 16, msg)
+        if not sanitized():  # ASan's quarantine keeps freed memory: no bound to measure there
+            self.assertLess(hwm() - before, 16, msg)
 
     # --- review, cancel -------------------------------------------------------
 
