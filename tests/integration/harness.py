@@ -25,11 +25,12 @@ SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
 def sanitized():
-    """True when bastiond is an ASan build: its allocator keeps freed memory
-    in quarantine, so memory bounds are not measurable there."""
+    """True when bastiond is a sanitizer build: ASan's allocator keeps freed
+    memory in quarantine and TSan's allocations carry shadow memory, so
+    memory bounds are not measurable there."""
     with open(BASTIOND, "rb") as f:
         data = f.read()
-    return b"AddressSanitizer" in data or b"__asan_init" in data
+    return any(m in data for m in (b"AddressSanitizer", b"__asan_init", b"ThreadSanitizer", b"__tsan_init"))
 
 
 def free_port():

@@ -383,7 +383,7 @@ class HttpRegistryTest(BastionTest):
         # libssh reopens a channel's window on every read: reading only whole
         # buffers keeps bastiond's share of a 1 GiB upload to a few MiB (it was
         # +33 MiB at 256 MiB, +257 MiB at 1 GiB, reading partially).
-        if not sanitized():  # ASan's quarantine keeps freed memory: no bound to measure there
+        if not sanitized():  # a sanitizer's allocator: no bound to measure there
             self.assertLess(after - before, 16, sys_msg)
         self.assertEqual(self.env.reg.request("HEAD", f"/v2/ci/big/blobs/{layer}")[0], 200)
 

@@ -334,7 +334,7 @@ class PgWireTest(BastionTest):
         copy(256)
         msg = f"256 MiB COPY FROM STDIN: VmHWM {before} -> {hwm()} MiB in {time.time() - t0:.1f} s"
         print(msg)
-        if not sanitized():  # ASan's quarantine keeps freed memory: no bound to measure there
+        if not sanitized():  # a sanitizer's allocator: no bound to measure there
             self.assertLess(hwm() - before, 16, msg)
 
     # --- review, cancel -------------------------------------------------------
