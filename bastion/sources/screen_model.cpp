@@ -99,10 +99,13 @@ void ScreenModel::write_guarded(std::string_view bytes) const {
         from = i + 1;
         if (--utf8_need_ > 0) continue;
         const auto second = static_cast<unsigned char>(utf8_[1]);
-        if (!(utf8_.size() == 2 && static_cast<unsigned char>(utf8_[0]) == 0xc2 && second <= 0x9f))
+        // A dropped C1 pair never reaches libvterm, so it cannot end the
+        // CSI libvterm is still in: the separator count must go on.
+        if (!(utf8_.size() == 2 && static_cast<unsigned char>(utf8_[0]) == 0xc2 && second <= 0x9f)) {
           vterm_input_write(vt_, utf8_.data(), utf8_.size());
+          high_byte();
+        }
         utf8_.clear();
-        high_byte();
         continue;
       }
       vterm_input_write(vt_, "\xef\xbf\xbd", 3);
