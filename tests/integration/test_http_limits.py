@@ -2,13 +2,12 @@
 thread or the session thread. request_head_timeout and idle_timeout (short
 here) bound a request head and a quiet connection; closing a tunnel while
 the bastion waits on a registry's token realm returns promptly."""
-import os
 import socket
 import time
 
-from harness import BastionTest, Env, main
+from harness import BastionTest, main
 from test_http_registry import open_tunnel, read_response
-from test_i19_attacks import FakeUpstream, PASSWORD, USER, REG_POLICY
+from test_i19_attacks import start_fake_api
 
 POLICY = r'''
 function on_command(c)
@@ -36,28 +35,7 @@ def read_until_closed(s, limit):
 class HttpLimitsTest(BastionTest):
     @classmethod
     def setUpClass(cls):
-        cls.env = env = Env()
-        try:
-            cls.up = FakeUpstream()
-            pw = os.path.join(env.keys.d, "api.pass")
-            with open(pw, "w") as f:
-                f.write(PASSWORD + "\n")
-            os.chmod(pw, 0o600)
-            with open(os.path.join(env.d, "api.lua"), "w") as f:
-                f.write(POLICY)
-            with open(os.path.join(env.d, "reg.lua"), "w") as f:
-                f.write(REG_POLICY)
-            env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
-            env.start_bastion(targets=env.default_targets() + f"""
-  api = {{ type = "http", url = "http://127.0.0.1:{cls.up.port}", allow = {{ "dev" }}, policy = "api.lua",
-          request_head_timeout = 2, idle_timeout = 3,
-          basic = {{ user = "{USER}", password_file = "keys/api.pass" }} }},
-  reg = {{ type = "http", url = "http://127.0.0.1:{cls.up.port}", allow = {{ "dev" }}, policy = "reg.lua",
-          registry = true, approvers = {{ "oncall" }},
-          basic = {{ user = "{USER}", password_file = "keys/api.pass" }} }},""")
-        except BaseException:
-            env.close()
-            raise
+        start_fake_api(cls, POLICY, "\n          request_head_timeout = 2, idle_timeout = 3,")
 
     @classmethod
     def tearDownClass(cls):

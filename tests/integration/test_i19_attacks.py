@@ -162,30 +162,37 @@ end
 '''
 
 
-class HttpAttacksTest(BastionTest):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = env = Env()
-        try:
-            cls.up = FakeUpstream()
-            pw = os.path.join(env.keys.d, "api.pass")
-            with open(pw, "w") as f:
-                f.write(PASSWORD + "\n")
-            os.chmod(pw, 0o600)
-            with open(os.path.join(env.d, "api.lua"), "w") as f:
-                f.write(POLICY)
-            with open(os.path.join(env.d, "reg.lua"), "w") as f:
-                f.write(REG_POLICY)
-            env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
-            env.start_bastion(targets=env.default_targets() + f"""
-  api = {{ type = "http", url = "http://127.0.0.1:{cls.up.port}", allow = {{ "dev" }}, policy = "api.lua",
+def start_fake_api(cls, policy=POLICY, api_extra=""):
+    """An Env whose bastiond serves targets api and reg (plain http to a
+    FakeUpstream on loopback, the held Basic credential) for principal dev
+    (cert env.dev); the suite's class gets env and up."""
+    cls.env = env = Env()
+    try:
+        cls.up = FakeUpstream()
+        pw = os.path.join(env.keys.d, "api.pass")
+        with open(pw, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(pw, 0o600)
+        with open(os.path.join(env.d, "api.lua"), "w") as f:
+            f.write(policy)
+        with open(os.path.join(env.d, "reg.lua"), "w") as f:
+            f.write(REG_POLICY)
+        env.dev = env.keys.cert(env.keys.keygen("dana"), env.ca, "dana", "dev")
+        env.start_bastion(targets=env.default_targets() + f"""
+  api = {{ type = "http", url = "http://127.0.0.1:{cls.up.port}", allow = {{ "dev" }}, policy = "api.lua",{api_extra}
           basic = {{ user = "{USER}", password_file = "keys/api.pass" }} }},
   reg = {{ type = "http", url = "http://127.0.0.1:{cls.up.port}", allow = {{ "dev" }}, policy = "reg.lua",
           registry = true, approvers = {{ "oncall" }},
           basic = {{ user = "{USER}", password_file = "keys/api.pass" }} }},""")
-        except BaseException:
-            env.close()
-            raise
+    except BaseException:
+        env.close()
+        raise
+
+
+class HttpAttacksTest(BastionTest):
+    @classmethod
+    def setUpClass(cls):
+        start_fake_api(cls)
 
     @classmethod
     def tearDownClass(cls):
