@@ -196,20 +196,45 @@ class I18AttackTest(BastionTest):
                                              "M": "the error text is withheld because the statement reads masked columns"})
         self.assertNotIn(b"@example", c.seen)
 
-    # HOLE: a column's name is relayed as the server made it; dynamic SQL
-    # (DO ... OPEN c FOR EXECUTE, then FETCH) names a column after a masked
-    # value. Its value is masked, its name is not. Fix: under column masks,
-    # a statement whose result names its text does not show (opaque, fetch,
-    # execute, do, call) gets each masked column renamed in RowDescription.
-    @unittest.expectedFailure
+    # A column's name made by dynamic SQL (DO ... OPEN c FOR EXECUTE, then
+    # FETCH) from a masked value: under column masks, a result name the
+    # statement's text does not show, and that is not its table column's
+    # own name, is replaced by "?column?" in RowDescription.
     def test_column_name_made_from_a_masked_value(self):
         c = self.raw(self.env.admin)
         c.send(msg(b"Q", b"BEGIN; DO $$ DECLARE c refcursor := 'leaky'; BEGIN OPEN c FOR EXECUTE 'SELECT 1 AS ' || "
                          b"quote_ident((SELECT email FROM customers WHERE id = 1)); END $$; FETCH ALL FROM leaky\0"))
         out, _ = c.until(b"Z")
         self.assertEqual(data_rows(out), ["****"])
+        t = [body for kind, body in out if kind == b"T"]
+        self.assertEqual(len(t), 1)
+        self.assertEqual(t[0][2:t[0].index(b"\0", 2)], b"?column?")
         self.assertNotIn(b"@example", c.seen)
 
+
+    # --- per-connection maps are bounded: prepared statement names ---
+
+    def test_prepared_statement_names_are_bounded(self):
+        c = self.raw()
+        c.send(b"".join(parse(f"s{i}", "SELECT 1") for i in range(10000)) + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"1"] * 10000 + [b"Z"])
+        c.send(parse("one_more", "SELECT 1") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"E", b"Z"])
+        self.assertEqual(fields(out[0][1])["C"], "53400")
+        self.assertEqual(fields(out[0][1])["M"], "the bastion keeps at most 10000 prepared statement names per "
+                                                 "connection; close some first")
+        # The unnamed statement still works, and a closed name can be prepared again.
+        c.send(parse("", "SELECT 6") + bind("", "") + describe_portal("") + execute("") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["6"])
+        c.send(msg(b"C", b"Ss7\0") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual([m[0] for m in out], [b"3", b"Z"])
+        c.send(parse("s7", "SELECT 7") + bind("", "s7") + describe_portal("") + execute("") + SYNC)
+        out, _ = c.until(b"Z")
+        self.assertEqual(data_rows(out), ["7"], out)
 
     # --- a Parse the server refused, a Bind pipelined after Sync ---
 

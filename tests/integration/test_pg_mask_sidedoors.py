@@ -287,6 +287,16 @@ class PgMaskSideDoorsTest(BastionTest):
             self.assertEqual(r.stderr.decode(), 'bastion: column "u" is masked: it is computed and may carry a masked value\n')
             self.assert_nowhere(r, "--csv " + q)
 
+    def test_result_names_made_from_masked_values_are_withheld(self):
+        # A cursor opened by dynamic SQL names its column after a masked
+        # value; FETCH's text shows no names, so it is "?column?" (its
+        # value, a constant, carries nothing masked).
+        q = ("BEGIN; DO $$ DECLARE c refcursor := 'leaky'; BEGIN OPEN c FOR EXECUTE 'SELECT 1 AS ' || "
+             "quote_ident((SELECT email FROM customers WHERE id = 1)); END $$; FETCH ALL FROM leaky; COMMIT")
+        r = self.sql(["--", "--csv " + q], target="maskdb")
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, "BEGIN\nDO\n?column?\n1\nCOMMIT\n"), r.stderr)
+        self.assert_nowhere(r, q)
+
     def test_derived_keep_still_shows_computed_columns(self):
         r = self.sql(["--", "--csv SELECT length(email) AS l, email FROM customers WHERE id = 1"], target="keepdb")
         self.assertEqual((r.stdout.decode(), r.stderr.decode()), ("l,email\n24,****\n", ""))

@@ -98,6 +98,51 @@ TEST_CASE("wire statement: DataRows masked per column, fail closed without a pla
         "column \"note\" is masked and requested in binary format, which cannot be masked");
 }
 
+TEST_CASE("wire statement: under column masks, names a FETCH's text does not show are withheld") {
+  WireStatement s;
+  s.stmt.text = "FETCH ALL FROM leaky";
+  s.stmt.kind = "fetch";
+  s.gate.decision = Decision::allow("");
+  s.gate.decision.column_masks = {ColumnMaskRule{"", "email", ColumnMaskRule::Method::full, 0}};
+  REQUIRE(prepare_masks(s, "k") == "");
+  std::vector<FieldDescription> fields(4);
+  fields[0].name = "alice@example.com";  // SELECT 1 AS <a masked value>, through EXECUTE
+  fields[1].name = "email", fields[1].table_oid = 16384, fields[1].column = 2;  // the table column's own name
+  fields[2].name = "LEAKY", fields[2].table_oid = 16384, fields[2].column = 1;  // shown by the text
+  fields[3].name = "bob@example.com", fields[3].table_oid = 16384, fields[3].column = 2;  // an alias from elsewhere
+  const OriginResolver catalog = [](const std::vector<ColumnKey>&, OriginMap& out) {
+    out[{16384, 1}] = ColumnOrigin{false, "customers", "id"};
+    out[{16384, 2}] = ColumnOrigin{false, "customers", "email"};
+    return true;
+  };
+  REQUIRE(plan_result(s, fields, catalog) == "");
+  CHECK(s.names_withheld);
+  CHECK(fields[0].name == "?column?");
+  CHECK(fields[1].name == "email");
+  CHECK(fields[2].name == "LEAKY");
+  CHECK(fields[3].name == "?column?");
+  // No catalog: only what the text shows survives.
+  WireStatement t;
+  t.stmt = s.stmt;
+  t.gate.decision = s.gate.decision;
+  REQUIRE(prepare_masks(t, "k") == "");
+  std::vector<FieldDescription> f2(1);
+  f2[0].name = "email", f2[0].table_oid = 16384, f2[0].column = 2;
+  REQUIRE(plan_result(t, f2, nullptr) == "");
+  CHECK(f2[0].name == "?column?");
+  // A plain SELECT names its columns itself: untouched.
+  WireStatement u;
+  u.stmt.text = "SELECT 1 AS x";
+  u.stmt.kind = "select";
+  u.gate.decision = s.gate.decision;
+  REQUIRE(prepare_masks(u, "k") == "");
+  std::vector<FieldDescription> f3(1);
+  f3[0].name = "whatever";
+  REQUIRE(plan_result(u, f3, nullptr) == "");
+  CHECK_FALSE(u.names_withheld);
+  CHECK(f3[0].name == "whatever");
+}
+
 TEST_CASE("wire statement: output patterns apply to each text value") {
   WireStatement s;
   s.stmt.text = "SELECT note FROM t";

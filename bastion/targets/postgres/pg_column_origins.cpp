@@ -11,6 +11,7 @@
 #include "targets/postgres/computed_columns.h"
 #include "targets/postgres/mask_guard.h"
 #include "targets/postgres/pg_text.h"
+#include "targets/postgres/result_names.h"
 
 namespace bastion {
 
@@ -157,6 +158,12 @@ void PgExecutor::plan_masks(Running& r, std::vector<ColumnOrigin>& origins, cons
     r.masker->plan(r.cols, origins, reads_masked);
     for (auto i : unknown) r.masker->mask_whole(i);  // provenance unknown: fail closed
   }
+  // After planning (a computed column may be masked by its name): a name
+  // the text does not show may be made from data (result_names.h).
+  if (result_names_hidden(r.work.stmt))
+    for (std::size_t i = 0; i < r.cols.size() && i < origins.size(); ++i)
+      if (!result_name_shown(r.work.stmt, r.cols[i].name, origins[i].computed ? "" : origins[i].column))
+        r.cols[i].name = kUnnamedColumn;
   const auto names = r.masker->masked_names(r.cols);
   for (std::size_t i = 0; i < names.size(); ++i) r.masked_columns += (i ? "," : "") + names[i];
   // Say why a computed value shows as masked (users took it for a bug).

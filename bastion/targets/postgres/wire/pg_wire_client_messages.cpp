@@ -165,6 +165,7 @@ bool PgWireExecutor::finish_decision(WireStatement& s) {
   if (s.gate.decision.allowed()) {
     const std::string why = prepare_masks(s, gate_.mask_key());
     if (why.empty()) {
+      forget_origins_if_changed(s.stmt);
       s.started = monotonic_seconds();
       if (s.masks_anything()) under_masks_ = true;
       return true;
@@ -269,6 +270,13 @@ void PgWireExecutor::on_parse(const std::string& body) {
     sql_syntax_error(p.query, message, position);
     return invalid("42601", message, position);
   }
+  // Bounded per connection, as every map the bastion keeps for a client.
+  // The unnamed statement is always there to replace.
+  if (!p.name.empty() && ((!prepared_.count(p.name) && prepared_.size() - prepared_.count("") >= kMaxPrepared) ||
+                          (!parsed_names_.count(p.name) && parsed_names_.size() >= kMaxPrepared)))
+    return invalid("53400", "the bastion keeps at most " + std::to_string(kMaxPrepared) +
+                                " prepared statement names per connection; close some first",
+                   0);
   SqlStatement s = stmts.empty() ? SqlStatement{} : std::move(stmts[0]);
   if (!p.name.empty()) parsed_names_.insert(p.name);  // kept even if the server refuses it: fail closed
   prepared_[p.name] = std::move(s);
@@ -297,6 +305,12 @@ bool PgWireExecutor::on_bind(const std::string& body) {
     refuse_extended(denied_error("prepared statement \"" + b.statement +
                                  "\" is bound after a Sync before the server answered its Parse (a refused Parse "
                                  "leaves another statement under the name); wait for ParseComplete"));
+    return true;
+  }
+  if (!portals_.count(b.portal) && portals_.size() >= kMaxPrepared) {
+    refuse_extended(encode_error(make_fields("ERROR", "53400", "the bastion keeps at most " +
+                                                                   std::to_string(kMaxPrepared) +
+                                                                   " portals per connection; close some first")));
     return true;
   }
   if (it->second.text.empty()) {  // an empty query: nothing to decide
@@ -374,6 +388,16 @@ void PgWireExecutor::forget_prepared_if_changed(const SqlStatement& s) {
     for (auto& [name, st] : portals_) orphan(st);
     portals_.clear();
   }
+}
+
+void PgWireExecutor::forget_origins_if_changed(const SqlStatement& s) {
+  // Cached column origins name columns as this connection first saw them
+  // (pg_wire_origin_cache.h); a statement that may rename or re-create
+  // relations drops them, so its next result is planned from the catalog.
+  static const std::set<std::string, std::less<>> kKeepOrigins = {
+      "select", "insert", "update", "delete", "merge", "show", "set", "begin", "commit", "rollback",
+      "savepoint", "release", "fetch", "move", "explain"};
+  if (!kKeepOrigins.count(s.kind) || s.opaque || !s.parse_error.empty()) origins_.clear();
 }
 
 void PgWireExecutor::orphan(const StmtPtr& s) {

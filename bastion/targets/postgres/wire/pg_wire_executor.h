@@ -16,6 +16,7 @@
 // unit-tested and fuzzed); the executor keeps, per forwarded ticket, the
 // statements those answers belong to.
 #pragma once
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +30,7 @@
 #include "targets/postgres/postgres_settings.h"
 #include "targets/postgres/wire/pg_wire_cancel_keys.h"
 #include "targets/postgres/wire/pg_wire_framer.h"
+#include "targets/postgres/wire/pg_wire_origin_cache.h"
 #include "targets/postgres/wire/pg_wire_sequencer.h"
 #include "targets/postgres/wire/pg_wire_statement.h"
 #include "targets/postgres/wire/pg_wire_upstream.h"
@@ -105,6 +107,7 @@ class PgWireExecutor : public Executor {
   void end_statement(WireStatement& s, const std::string& tag, const std::string& error);
   bool poll_held();  // true while still held
   void forget_prepared_if_changed(const SqlStatement& s);
+  void forget_origins_if_changed(const SqlStatement& s);
   // Relay phase: server messages.
   bool read_upstream(std::size_t budget);
   bool on_server_message(const Message& m, std::string framed, std::string& why);
@@ -124,6 +127,9 @@ class PgWireExecutor : public Executor {
   std::unique_ptr<Upstream> up_;
   std::unique_ptr<PgConnection> catalog_;  // column origins, opened when a mask first needs them
   bool catalog_failed_ = false;
+  bool open_catalog();  // false: unavailable (every column masked)
+  static constexpr std::chrono::seconds kOriginTtl{5};
+  OriginCache origins_{kOriginTtl};
   std::optional<std::pair<int32_t, int32_t>> key_;
   std::string client_out_;  // for the client, written at the next pump
   std::string to_server_;   // for the server, written as its socket takes it
@@ -134,6 +140,8 @@ class PgWireExecutor : public Executor {
   std::vector<StmtPtr> orphans_;                   // forgotten portals' statements, unfinished
   void orphan(const StmtPtr& s);
   static constexpr std::size_t kMaxOrphans = 1024;
+  // Prepared statement names, and portals, per connection.
+  static constexpr std::size_t kMaxPrepared = 10000;
   // Names Parse gave statements the server holds undecided (decided only at
   // Bind): SQL EXECUTE of one of them would run it past the policy.
   std::set<std::string> parsed_names_;

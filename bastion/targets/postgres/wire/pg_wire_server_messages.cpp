@@ -118,15 +118,12 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed, std
       if (s && s->masks_anything()) {
         std::vector<FieldDescription> fields;
         if (!decode_row_description(m.body, fields, why)) return false;
-        if (!catalog_ && !catalog_failed_ && s->masker) {
-          std::string cerr;
-          PgConnectOptions o;
-          o.application_name = "bastion catalog";
-          catalog_ = PgConnection::connect(target_, cred_, cerr, o);
-          catalog_failed_ = !catalog_;
-          if (!catalog_) log_warn("catalog connection failed: every column is masked", {{"error", cerr}});
-        }
-        const std::string refusal = plan_result(*s, fields, catalog_.get());
+        const std::string refusal = plan_result(*s, fields, [this](const std::vector<ColumnKey>& wanted, OriginMap& out) {
+          return origins_.resolve(wanted, [this](const std::vector<uint32_t>& oids, OriginMap& o) {
+            return open_catalog() && lookup_origins(*catalog_, oids, o);
+          }, out);
+        });
+        if (s->names_withheld) framed = encode_row_description(fields);
         if (!refusal.empty()) {
           end_statement(*s, "", refusal);
           fatal("42501", "bastion: denied: " + refusal);
@@ -193,6 +190,18 @@ bool PgWireExecutor::on_server_message(const Message& m, std::string framed, std
   to_client(std::move(out));
   retire();
   return true;
+}
+
+bool PgWireExecutor::open_catalog() {
+  if (catalog_) return catalog_->ok();
+  if (catalog_failed_) return false;
+  std::string cerr;
+  PgConnectOptions o;
+  o.application_name = "bastion catalog";
+  catalog_ = PgConnection::connect(target_, cred_, cerr, o);
+  catalog_failed_ = !catalog_;
+  if (!catalog_) log_warn("catalog connection failed: every column is masked", {{"error", cerr}});
+  return catalog_ != nullptr;
 }
 
 bool PgWireExecutor::read_upstream(std::size_t budget) {

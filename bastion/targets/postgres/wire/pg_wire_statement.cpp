@@ -6,6 +6,7 @@
 #include "common/parse_number.h"
 #include "targets/postgres/computed_columns.h"
 #include "targets/postgres/mask_guard.h"
+#include "targets/postgres/result_names.h"
 #include "targets/postgres/result_renderer.h"
 
 namespace bastion::pgwire {
@@ -53,20 +54,41 @@ std::string prepare_masks(WireStatement& s, const std::string& mask_key) {
   return mask_guard_refusal(f, s.may_read_masked, d.allow_derived_objects);
 }
 
-std::string plan_result(WireStatement& s, const std::vector<FieldDescription>& fields, PgConnection* catalog) {
+namespace {
+
+// Under column masks, a result name the text does not show may be made
+// from data (result_names.h): withheld unless it is its column's own name.
+// After planning: the plan may mask a computed column by its name.
+void withhold_unseen_names(WireStatement& s, std::vector<FieldDescription>& fields, std::vector<ResultColumn>& cols,
+                           const OriginMap* origin_of) {
+  if (!result_names_hidden(s.stmt)) return;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    FieldDescription& f = fields[i];
+    std::string column;
+    if (origin_of && f.table_oid)
+      if (const auto it = origin_of->find({f.table_oid, f.column}); it != origin_of->end()) column = it->second.column;
+    if (result_name_shown(s.stmt, f.name, column)) continue;
+    f.name = cols[i].name = kUnnamedColumn;
+    s.names_withheld = true;
+  }
+}
+
+}  // namespace
+
+std::string plan_result(WireStatement& s, std::vector<FieldDescription>& fields, const OriginResolver& resolve) {
   s.planned = true;
   s.formats.clear();
   s.masked_columns.clear();
   for (const auto& f : fields) s.formats.push_back(f.format);
   if (s.masker) {
     std::vector<ResultColumn> cols;
-    std::vector<uint32_t> oids;
+    std::vector<ColumnKey> wanted;
     for (const auto& f : fields) {
       cols.push_back({f.name, column_type(f.type_oid)});
-      if (f.table_oid) oids.push_back(f.table_oid);
+      if (f.table_oid) wanted.emplace_back(f.table_oid, f.column);
     }
     OriginMap origin_of;
-    const bool resolved = catalog && lookup_origins(*catalog, oids, origin_of);
+    const bool resolved = resolve && resolve(wanted, origin_of);
     if (!resolved || !s.tree.stmt().present()) {
       s.masker->plan_all(fields.size());
     } else {
@@ -91,6 +113,7 @@ std::string plan_result(WireStatement& s, const std::vector<FieldDescription>& f
       s.masker->plan(cols, origins, s.may_read_masked);
       for (auto i : unknown) s.masker->mask_whole(i);
     }
+    withhold_unseen_names(s, fields, cols, resolved ? &origin_of : nullptr);
     const auto names = s.masker->masked_names(cols);
     for (std::size_t i = 0; i < names.size(); ++i) s.masked_columns += (i ? "," : "") + names[i];
     for (std::size_t i = 0; i < fields.size(); ++i)

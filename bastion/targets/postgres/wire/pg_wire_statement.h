@@ -4,6 +4,7 @@
 // under column masks, and the line the recording gets when it ends.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,14 +19,18 @@
 #include "targets/postgres/sql_classifier.h"
 #include "targets/postgres/statement_tree.h"
 #include "targets/postgres/wire/pg_wire_messages.h"
+#include "targets/postgres/wire/pg_wire_origin_cache.h"
 
 namespace bastion::pgwire {
 
-// Where result columns come from: (table oid, column number) -> origin,
-// looked up in the catalog. False when the lookup failed (then every
-// column is masked: fail closed).
-using OriginMap = std::map<std::pair<uint32_t, int16_t>, ColumnOrigin>;
+// Where result columns come from: every column of `table_oids`, looked up
+// in the catalog. False when the lookup failed (then every column is
+// masked: fail closed).
 bool lookup_origins(PgConnection& catalog, const std::vector<uint32_t>& table_oids, OriginMap& out);
+
+// The origins of the wanted (table oid, column) pairs (and of the rest of
+// their relations); empty or false: unavailable, every column masked.
+using OriginResolver = std::function<bool(const std::vector<ColumnKey>& wanted, OriginMap& out)>;
 
 struct WireStatement {
   SqlStatement stmt;
@@ -47,6 +52,7 @@ struct WireStatement {
   std::vector<int16_t> formats;  // of the planned columns
   std::vector<int16_t> bind_result_formats;  // Bind's (extended protocol)
   std::string masked_columns;
+  bool names_withheld = false;  // RowDescription names replaced (plan_result)
 
   bool masks_anything() const { return masker || text_masks; }
 };
@@ -59,8 +65,10 @@ std::string prepare_masks(WireStatement& s, const std::string& mask_key);
 
 // A RowDescription of this statement's result: plans its masks. "" or why
 // the result cannot be masked (a masked column in binary format).
-// `catalog` may be null (unavailable: every column masked).
-std::string plan_result(WireStatement& s, const std::vector<FieldDescription>& fields, PgConnection* catalog);
+// `resolve` may be empty (unavailable: every column masked).
+// Under column masks, names a result got from somewhere its text does not
+// show are replaced in `fields` (names_withheld is then set).
+std::string plan_result(WireStatement& s, std::vector<FieldDescription>& fields, const OriginResolver& resolve);
 
 // A DataRow, masked per the plan (a row without a plan: every column
 // masked). False when it does not decode or a masked value is binary.
