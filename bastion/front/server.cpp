@@ -305,9 +305,9 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     log_error("cannot open audit store", {{"error", err}});
     return 1;
   }
-  audit->set_signer(signer);
   // `policy = "store:NAME"`: read from the store just opened, as this
-  // (unprivileged) user; without it bastiond does not start (fail closed).
+  // (unprivileged) user; without it bastiond does not start (fail closed),
+  // before it signs anything in the store.
   if (cfg->store_policies_unread) {
     cfg = load_config(cfg->path, err, kinds, true, audit.get());
     if (!cfg) {
@@ -317,6 +317,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     for (const auto& [name, version] : cfg->store_policies)
       log_info("stored policy loaded", {{"policy", stored_policy_label(name, version)}});
   }
+  audit->set_signer(signer);
   // What a previous process left open (kill -9, power loss) ended with it.
   // Not on a shared store: the other instances' sessions are live there.
   const int interrupted = cfg->store.empty() ? audit->mark_interrupted(iso8601_now(), err) : 0;
