@@ -5,6 +5,7 @@
 // user as the writer and as pushed_by / changed_by.
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "audit/audit_store_open.h"
 #include "audit/pg_connect.h"
@@ -13,7 +14,9 @@
 #include "ctl/commands.h"
 #include "ctl/policy_ctl.h"
 #include "policy/lua_policy.h"
+#include "policy/policy_cases.h"
 #include "policy/policy_store.h"
+#include "targets/target_kind.h"
 
 namespace bastion {
 namespace {
@@ -96,6 +99,23 @@ int push(const StoreArgs& s) {
     for (const auto& p : problems) std::fprintf(stderr, "%s\n", display_escape_multiline(p).c_str());
     return failed("push: " + name + ": " + file + " was not pushed (nothing changed)");
   }
+  // The policies/ convention: NAME.cases.lua beside NAME.lua holds its
+  // table tests (`policy test --cases`); when there, every case must pass.
+  std::string cases_note;
+  if (file.ends_with(".lua")) {
+    const std::string cases = file.substr(0, file.size() - 4) + ".cases.lua";
+    std::error_code ec;
+    if (std::filesystem::exists(cases, ec)) {
+      std::ostringstream report;
+      const int failures = run_policy_cases(file, cases, builtin_target_kinds(), report, err);
+      if (failures != 0) {
+        std::fputs(display_escape_multiline(report.str()).c_str(), stderr);
+        return failed("push: " + name + ": " + (failures < 0 ? err : cases + ": " + std::to_string(failures) + " failed") +
+                      "; " + file + " was not pushed (nothing changed)");
+      }
+      cases_note = ", " + std::filesystem::path(cases).filename().string() + " passed";
+    }
+  }
   const auto src = load_policy_source(file, PolicyLimits{}, err);
   if (!src) return failed("push: " + err);  // changed on disk since the check
   std::size_t bytes = src->text.size();
@@ -114,8 +134,9 @@ int push(const StoreArgs& s) {
     std::printf("policy %s: unchanged (version %lld is active and holds the same text and modules)\n", name.c_str(),
                 static_cast<long long>(version));
   else
-    std::printf("policy %s: version %lld pushed and active (sha256 %s, %zu modules)\n", name.c_str(),
-                static_cast<long long>(version), src->hash.substr(0, 16).c_str(), src->modules.size());
+    std::printf("policy %s: version %lld pushed and active (sha256 %s, %zu modules%s)\n", name.c_str(),
+                static_cast<long long>(version), src->hash.substr(0, 16).c_str(), src->modules.size(),
+                display_escape(cases_note).c_str());
   return 0;
 }
 

@@ -112,7 +112,8 @@ class PolicyStoreTest(BastionTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.decode().splitlines()
         self.assertEqual(lines[0], "NAME\tVERSION\tACTIVE\tSHA256\tPUSHED_BY\tPUSHED_AT\tNOTE")
-        rows = [l.split("\t") for l in lines[1:]]
+        # Every name (another test may have pushed its own): guard's rows.
+        rows = [l.split("\t") for l in lines[1:] if l.startswith("guard\t")]
         self.assertEqual([(x[0], x[1], x[2], x[4], x[6]) for x in rows],
                          [("guard", "1", "", self.env.user, "first"), ("guard", "2", "active", self.env.user, "")])
         self.assertEqual(len(rows[0][3]), 12)
@@ -151,11 +152,43 @@ class PolicyStoreTest(BastionTest):
         self.assertEqual(hist, [["guard", "1", "push", self.env.user], ["guard", "2", "push", self.env.user],
                                 ["guard", "1", "rollback", self.env.user]])
 
+        # policy test / check --config judge by the stored version that runs.
+        r = run([BASTIONCTL, "policy", "test", "--config", conf, "--target", "web1", "--principals", "ops", "--",
+                 "echo", "forbidden-one"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("decision: deny\nreason:   v1 forbids one\nfrom:     store:guard@1:2 (on_command)\n",
+                      r.stdout.decode())
+        r = run([BASTIONCTL, "policy", "check", "--config", conf])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), r"^store:guard@1: OK \(sha256 [0-9a-f]{16}, 0 modules\)\n")
+
         # What runs, as status shows it; the chain holds the admin's writes as notes.
         r = run([BASTIONCTL, "status", "--config", conf])
         self.assertIn("stored policies: store:guard@1\n", r.stdout.decode())
         r = run([BASTIONCTL, "verify", "--config", conf])
         self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+
+    def test_a_cases_file_beside_the_policy_must_pass(self):
+        # policies/ convention: NAME.cases.lua beside NAME.lua.
+        d = os.path.join(self.env.d, "cased")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "cased.lua"), "w") as f:
+            f.write(V1)
+        cases = os.path.join(d, "cased.cases.lua")
+        with open(cases, "w") as f:
+            f.write('cases = { { name = "one", principals = { "ops" }, command = "echo forbidden-one", expect = "allow" } }\n')
+        r = self.ctl("push", "cased", os.path.join(d, "cased.lua"), "--db", self.db)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.decode().splitlines()[-1],
+                         f"bastionctl: policy push: cased: {cases}: 1 failed; {d}/cased.lua was not pushed (nothing changed)")
+        self.assertIn("FAIL one: expected allow", r.stderr.decode())
+        self.assertEqual(self.env.audit("SELECT count(*) FROM policy_versions WHERE name='cased'"), [(0,)])
+        with open(cases, "w") as f:
+            f.write('cases = { { name = "one", principals = { "ops" }, command = "echo forbidden-one", expect = "deny" } }\n')
+        r = self.ctl("push", "cased", os.path.join(d, "cased.lua"), "--db", self.db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(),
+                         r"^policy cased: version 1 pushed and active \(sha256 [0-9a-f]{16}, 0 modules, cased.cases.lua passed\)\n$")
 
     def test_names_and_usage(self):
         r = self.ctl("push", "../x", os.path.join(self.env.d, "v1.lua"), "--db", self.db)
