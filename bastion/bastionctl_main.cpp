@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/config_policy_store.h"
 #include "common/display_escape.h"
 #include "config/config.h"
 #include "ctl/commands.h"
@@ -24,7 +25,8 @@ int config_check(const std::vector<std::string>& a) {
   if (a.size() != 2 || a[0] != "check") return bastion::ctl_usage();
   std::string err;
   const bastion::TargetKinds kinds = bastion::builtin_target_kinds();
-  auto cfg = bastion::load_config(a[1], err, kinds);
+  // As bastiond --check: a `store:NAME` policy is read from the store.
+  auto cfg = bastion::load_config_reading_policy_store(a[1], err, kinds, true);
   if (!cfg) {
     std::fprintf(stderr, "%s\n", bastion::display_escape_multiline(err).c_str());
     return 1;

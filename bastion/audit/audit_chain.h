@@ -45,6 +45,10 @@ inline constexpr ChainedTable kChainedTables[] = {
      "SELECT CAST(recording_id AS TEXT)||'/'||CAST(events AS TEXT), * FROM recording_checkpoints"},
     {"recording_locations", "SELECT * FROM recording_locations WHERE recording_id=?",
      "SELECT CAST(recording_id AS TEXT), * FROM recording_locations"},
+    // The policy store (bastionctl policy push / rollback writes them).
+    {"policy_versions", "SELECT * FROM policy_versions WHERE id=?", "SELECT CAST(id AS TEXT), * FROM policy_versions"},
+    {"policy_activations", "SELECT * FROM policy_activations WHERE id=?",
+     "SELECT CAST(id AS TEXT), * FROM policy_activations"},
 };
 
 const ChainedTable* chained_table(const std::string& name);

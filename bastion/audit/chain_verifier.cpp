@@ -71,9 +71,12 @@ bool parse_ranges(const std::string& text, int64_t upto, std::vector<std::pair<i
 }
 
 // Whether a bastionctl command writes this kind of entry: approval votes
-// and transitions, issued certificates, a recording marked pruned.
+// and transitions, issued certificates, stored policies and their
+// activations (policy push / rollback), a recording marked pruned.
 bool admin_writes(const Entry& e) {
-  if (e.tbl == "approval_requests" || e.tbl == "approval_votes" || e.tbl == "issued_certs") return true;
+  if (e.tbl == "approval_requests" || e.tbl == "approval_votes" || e.tbl == "issued_certs" ||
+      e.tbl == "policy_versions" || e.tbl == "policy_activations")
+    return true;
   if (e.tbl != "recordings") return false;
   const auto j = nlohmann::json::parse(e.json, nullptr, false);
   return j.is_object() && j.contains("state") && j["state"] == "pruned";

@@ -51,6 +51,8 @@ const char* pg_select_one(const std::string& table) {
   if (table == "auth_events") return "SELECT * FROM auth_events WHERE id=CAST($1 AS BIGINT)";
   if (table == "approval_requests") return "SELECT * FROM approval_requests WHERE id=CAST($1 AS BIGINT)";
   if (table == "recordings") return "SELECT * FROM recordings WHERE id=CAST($1 AS BIGINT)";
+  if (table == "policy_versions") return "SELECT * FROM policy_versions WHERE id=CAST($1 AS BIGINT)";
+  if (table == "policy_activations") return "SELECT * FROM policy_activations WHERE id=CAST($1 AS BIGINT)";
   if (table == "recording_locations")
     return "SELECT * FROM recording_locations WHERE recording_id=CAST($1 AS BIGINT)";
   return nullptr;
@@ -175,6 +177,10 @@ const char* PgAuditStore::session_end_sql() const {
 
 bool PgAuditStore::announce_approvals(std::string& error) {
   return execute("SELECT pg_notify(?, '')", {std::string(kApprovalsChannel)}, error);
+}
+
+bool PgAuditStore::announce_policy(const std::string& name, std::string& error) {
+  return execute("SELECT pg_notify(?, ?)", {std::string(kPolicyChannel), name}, error);
 }
 
 }  // namespace bastion

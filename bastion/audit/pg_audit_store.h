@@ -22,6 +22,9 @@ inline constexpr int kPgLockSpace = 0x62617374;  // "bast"
 
 // The NOTIFY channel approvals and grants are announced on.
 inline constexpr const char* kApprovalsChannel = "bastion_approvals";
+// The NOTIFY channel a change of a stored policy's active version is
+// announced on (the payload: its name); instances reload.
+inline constexpr const char* kPolicyChannel = "bastion_policy";
 
 class PgAuditStore : public SqlAuditStore {
  public:
@@ -40,6 +43,7 @@ class PgAuditStore : public SqlAuditStore {
   bool begin(std::string& error) override;
   const char* session_end_sql() const override;
   bool announce_approvals(std::string& error) override;
+  bool announce_policy(const std::string& name, std::string& error) override;
   bool note_session_instance(const std::string& session_id, std::string& error) override;
 
  public:
@@ -63,6 +67,6 @@ class PgAuditStore : public SqlAuditStore {
 // pg_schema.cpp: brings the schema to the current version under a session
 // advisory lock (several instances starting at once migrate once).
 bool pg_migrate(PGconn* c, int& version, std::string& error);
-inline constexpr int kPgSchemaVersion = 3;
+inline constexpr int kPgSchemaVersion = 4;
 
 }  // namespace bastion

@@ -63,16 +63,23 @@ bool SqlAuditStore::chain_row(const char* table, const std::string& key, std::st
 }
 
 bool SqlAuditStore::unchanged_since_chained(const char* table, const std::string& key, std::string& error) {
-  bool have_row = false;
-  std::string now;
-  if (!read_row_json(table, key, have_row, now, error)) return false;
-  // One lookup on the audit_chain_row index.
-  SqlRows snap;
-  if (!query("SELECT row_json FROM audit_chain WHERE tbl=? AND row_key=? ORDER BY seq DESC LIMIT 1",
-             {std::string(table), key}, snap, error))
-    return error = "cannot read the audit chain: " + error, false;
-  const bool have_snap = !snap.empty();
-  if (have_row == have_snap && now == (have_snap ? snap[0][0] : std::string())) return true;
+  // Outside a write transaction the row and its chain entry are two reads:
+  // another instance's transaction (row and entry together) may commit
+  // between them, so one read shows the row before and the other the entry
+  // after. A difference is read again; an edit made with SQL stays.
+  for (int attempt = 0;; ++attempt) {
+    bool have_row = false;
+    std::string now;
+    if (!read_row_json(table, key, have_row, now, error)) return false;
+    // One lookup on the audit_chain_row index.
+    SqlRows snap;
+    if (!query("SELECT row_json FROM audit_chain WHERE tbl=? AND row_key=? ORDER BY seq DESC LIMIT 1",
+               {std::string(table), key}, snap, error))
+      return error = "cannot read the audit chain: " + error, false;
+    const bool have_snap = !snap.empty();
+    if (have_row == have_snap && now == (have_snap ? snap[0][0] : std::string())) return true;
+    if (attempt == 2) break;
+  }
   error = std::string("audit row changed outside bastiond: ") + table + " " + key;
   log_error(error);
   return false;

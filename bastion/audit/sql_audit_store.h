@@ -18,6 +18,7 @@
 
 #include "approvals/approval_store.h"
 #include "audit/audit_store.h"
+#include "policy/policy_store.h"
 
 namespace bastion {
 
@@ -27,7 +28,7 @@ class AuditSigner;
 using SqlParam = std::variant<std::nullptr_t, int64_t, std::string>;
 using SqlRows = std::vector<std::vector<std::string>>;
 
-class SqlAuditStore : public AuditStore, public ApprovalStore {
+class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStoreReader {
  public:
   ~SqlAuditStore() override = default;
   // The key anchors are signed with (bastiond's); none: the chain grows
@@ -77,6 +78,28 @@ class SqlAuditStore : public AuditStore, public ApprovalStore {
   // A clean stop: this instance's row says so.
   virtual bool instance_stopped(const std::string& /*at*/, std::string& /*error*/) { return true; }
 
+  // The policy store (sql_policy_store.cpp, policy/policy_store.h): every
+  // version and activation is a chained row, and a change is announced to
+  // the other instances (announce_policy).
+  bool active_policy(const std::string& name, StoredPolicy& out, std::string& error) override;
+  bool active_versions(const std::vector<std::string>& names, std::vector<int64_t>& out, std::string& error) override;
+  // Stores p's text, modules and note as the next version of p.name, pushed
+  // by `by`, and makes it active. When the active version already holds the
+  // same text and modules nothing is written: `unchanged`, and `version` is
+  // the active one.
+  bool push_policy(const StoredPolicy& p, const std::string& by, int64_t& version, bool& unchanged,
+                   std::string& error);
+  // Makes stored version `version` of `name` the active one again (a new
+  // activation, by `by`); `unchanged` when it already is.
+  bool activate_policy(const std::string& name, int64_t version, const std::string& by, bool& unchanged,
+                       std::string& error);
+  // Every version of `name` (every name when empty), by name and version.
+  bool policy_versions(const std::string& name, std::vector<StoredPolicyVersion>& out, std::string& error);
+  // Every change of the active version of `name`, oldest first.
+  bool policy_activations(const std::string& name, std::vector<PolicyActivation>& out, std::string& error);
+  // Version `version` of `name` with its text (0: the active one); found=false when there is none.
+  bool read_policy(const std::string& name, int64_t version, StoredPolicy& out, bool& found, std::string& error);
+
   // ApprovalStore (sql_approval_store.cpp)
   bool create_request(ApprovalRequest& r, std::string& error) override;
   std::optional<ApprovalRequest> request(int64_t id, std::string& error) override;
@@ -114,6 +137,10 @@ class SqlAuditStore : public AuditStore, public ApprovalStore {
   // tells other instances sharing the store (PostgreSQL NOTIFY, sent at
   // commit). A store only one process writes has nobody to tell.
   virtual bool announce_approvals(std::string& /*error*/) { return true; }
+  // Inside a write transaction that changed the active version of a stored
+  // policy: tells the other instances (PostgreSQL NOTIFY at commit), which
+  // reload. One process alone finds the change by polling.
+  virtual bool announce_policy(const std::string& /*name*/, std::string& /*error*/) { return true; }
   // Inside session_started's transaction: which instance runs the session.
   virtual bool note_session_instance(const std::string& /*session_id*/, std::string& /*error*/) { return true; }
 
@@ -158,6 +185,13 @@ class SqlAuditStore : public AuditStore, public ApprovalStore {
   bool store_checkpoint(int64_t id, const RecordingSeal& checkpoint, std::string& error);
   // One end row's update and chain entry, inside the caller's transaction.
   bool store_end(const CommandEnd& c, std::string& error);
+  // The active version of `name` (0: none), inside the caller's lock.
+  bool active_version_locked(const std::string& name, int64_t& version, std::string& error);
+  bool read_policy_locked(const std::string& name, int64_t version, StoredPolicy& out, bool& found,
+                          std::string& error);
+  // Appends an activation row (chained) and announces it.
+  bool activate_locked(const std::string& name, int64_t version, const char* action, const std::string& by,
+                       std::string& error);
   std::vector<ApprovalRequest> load_requests(const char* where, std::initializer_list<SqlParam> params,
                                              std::string& error);
   // force: now, even within a second of the last anchor; closing: also when

@@ -233,6 +233,32 @@ CREATE TABLE recording_locations (
 );
 CREATE INDEX recording_locations_state ON recording_locations(state);
 )sql",
+    // 11 (issue 20, the shared policy store): named policies as numbered
+    // versions, and the history of which version is active (the last row per
+    // name). Append-only, chained like every row.
+    R"sql(
+CREATE TABLE policy_versions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  modules_json TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  pushed_by TEXT NOT NULL,
+  pushed_at TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '',
+  UNIQUE(name, version)
+);
+CREATE TABLE policy_activations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  changed_by TEXT NOT NULL,
+  changed_at TEXT NOT NULL
+);
+CREATE INDEX policy_activations_name ON policy_activations(name, id);
+)sql",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");

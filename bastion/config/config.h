@@ -18,6 +18,7 @@
 #include "config/target_schema.h"
 #include "policy/policy.h"
 #include "policy/policy_source.h"
+#include "policy/policy_store.h"
 
 namespace bastion {
 
@@ -178,7 +179,15 @@ struct Config {
   OperatorsConfig operators;
   RecordingsStoreConfig recordings_store;
 
-  // Every policy and module file, for change detection.
+  // The stored policies `policy = "store:NAME"` names (global and targets'),
+  // with the version loaded (0 when not read): bastiond compares them with
+  // the store's active versions to reload.
+  std::map<std::string, int64_t> store_policies;
+  // Loaded without a policy store reader by a tool that never decides (the
+  // audit readers): those policies are null here and must not be run.
+  bool store_policies_unread = false;
+
+  // Every policy and module file, for change detection (stored policies have none).
   std::vector<std::string> policy_files() const;
 
   std::string recordings_dir() const { return data_dir + "/recordings"; }
@@ -193,7 +202,12 @@ struct Config {
 // targets' held credential files and check the files their settings name:
 // bastiond and `bastiond --check` always do; only tools that never connect
 // skip it.
+// `policy_store` resolves `policy = "store:NAME"` (the active version; a
+// missing name or an unreachable store is an error). Without one, such a
+// policy is an error when `check_files` (the configuration is about to
+// run: fail closed); otherwise it is left null and store_policies_unread
+// set, for tools that only need the configuration's store and paths.
 std::shared_ptr<const Config> load_config(const std::string& path, std::string& error, const TargetSchemas& kinds,
-                                          bool check_files = true);
+                                          bool check_files = true, PolicyStoreReader* policy_store = nullptr);
 
 }  // namespace bastion

@@ -27,6 +27,7 @@
 #include "config/s3_store_names.h"
 #include "lua/sandboxed_lua.h"
 #include "policy/lua_policy.h"
+#include "policy/policy_store.h"
 
 namespace bastion {
 namespace {
@@ -142,8 +143,40 @@ void load_recordings_store(Reader& r, RecordingsStoreConfig& s, bool check_files
   lua_pop(r.lua(), 1);
 }
 
-std::shared_ptr<const PolicySource> load_policy(Reader& r, const Config& cfg, int line, const std::string& key,
-                                               const std::string& file) {
+// `policy = "store:NAME"` as this load resolves it: from the reader, once
+// per name (the global and a target's policy naming one version share it).
+struct StorePolicies {
+  PolicyStoreReader* reader = nullptr;
+  bool required = false;  // check_files: the configuration is about to run
+  std::map<std::string, std::shared_ptr<const PolicySource>> loaded;
+};
+
+std::shared_ptr<const PolicySource> load_stored_policy(Reader& r, Config& cfg, int line, const std::string& key,
+                                                      const std::string& name, StorePolicies& store) {
+  if (auto why = policy_name_problem(name)) r.fail(line, key, "store:" + name + ": " + *why);
+  cfg.store_policies.emplace(name, 0);
+  if (const auto it = store.loaded.find(name); it != store.loaded.end()) return it->second;
+  if (!store.reader) {
+    // Fail closed: a configuration about to run never goes without the
+    // policy it names. Tools that only read the audit are told it was not read.
+    if (store.required) r.fail(line, key, "store:" + name + ": the policy store was not read");
+    cfg.store_policies_unread = true;
+    return nullptr;
+  }
+  StoredPolicy p;
+  std::string err;
+  if (!store.reader->active_policy(name, p, err)) r.fail(line, key, "store:" + name + ": " + err);
+  auto src = policy_source_from_store(p, cfg.policy_limits, err);
+  if (!src) r.fail(line, key, err);
+  store.loaded[name] = src;
+  cfg.store_policies[name] = p.version;
+  return src;
+}
+
+std::shared_ptr<const PolicySource> load_policy(Reader& r, Config& cfg, int line, const std::string& key,
+                                               const std::string& file, StorePolicies& store) {
+  if (file.starts_with(kStorePolicyPrefix))
+    return load_stored_policy(r, cfg, line, key, file.substr(kStorePolicyPrefix.size()), store);
   std::string err;
   auto src = load_policy_source(r.resolve(file), cfg.policy_limits, err);
   if (!src) r.fail(line, key, err);
@@ -206,7 +239,7 @@ void load_credentials(Reader& r, lua_State* L, TargetConfig& t, int tline, bool 
 }
 
 void load_target(Reader& r, lua_State* L, Config& cfg, const TargetSchemas& kinds, const std::string& name, int tline,
-                 bool check_files) {
+                 bool check_files, StorePolicies& store) {
   const std::string q = "targets." + name + ".";
   if (!lua_istable(L, -1)) r.fail(tline, "targets." + name, "expected a table");
   TargetConfig t;
@@ -225,7 +258,7 @@ void load_target(Reader& r, lua_State* L, Config& cfg, const TargetSchemas& kind
   keys.insert(known_keys::target_common().begin(), known_keys::target_common().end());
   r.only_keys(keys, tline, q);
   if (auto pf = r.str("policy", r.line_of("policy", tline), q))
-    t.policy = load_policy(r, cfg, r.line_of("policy", tline), q + "policy", *pf);
+    t.policy = load_policy(r, cfg, r.line_of("policy", tline), q + "policy", *pf, store);
   t.allow = r.str_list("allow", r.line_of("allow", tline), q);
   if (t.allow.empty()) r.fail(r.line_of("allow", tline), q + "allow", "at least one principal is required");
   t.labels = r.str_map("labels", r.line_of("labels", tline), q);
@@ -307,7 +340,7 @@ void push_sandbox_env(lua_State* L) {
 std::vector<std::string> Config::policy_files() const {
   std::vector<std::string> out;
   auto add = [&out](const std::shared_ptr<const PolicySource>& p) {
-    if (!p) return;
+    if (!p || !p->version.empty()) return;  // a stored version: no file (its store is watched instead)
     out.push_back(p->path);
     for (const auto& [name, text] : p->modules) out.push_back(p->dir + "/" + name + ".lua");
   };
@@ -317,7 +350,7 @@ std::vector<std::string> Config::policy_files() const {
 }
 
 std::shared_ptr<const Config> load_config(const std::string& path, std::string& error, const TargetSchemas& kinds,
-                                          bool check_files) {
+                                          bool check_files, PolicyStoreReader* policy_store) {
   std::string src, why;
   if (!read_file(path, src, why)) {
     error = path + ": cannot read the config file: " + why;
@@ -356,6 +389,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
   }
   // Stack: env
   Reader r(L, path, src, cfg->dir);
+  StorePolicies store{.reader = policy_store, .required = check_files, .loaded = {}};
   try {
     r.only_keys(known_keys::top_level(), 1, "");
     auto& c = *cfg;
@@ -452,7 +486,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     if (pd != "deny" && pd != "allow") r.fail(pdl, "policy_default", "expected \"deny\" or \"allow\"");
     c.policy_default = pd == "allow" ? Decision::Verdict::allow : Decision::Verdict::deny;
     const int pol = r.line_of("policy");
-    if (auto pf = r.str("policy", pol, "")) c.policy = load_policy(r, c, pol, "policy", *pf);
+    if (auto pf = r.str("policy", pol, "")) c.policy = load_policy(r, c, pol, "policy", *pf, store);
 
     lua_getfield(L, -1, "approvals");
     if (lua_istable(L, -1)) {
@@ -502,7 +536,7 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     for (const auto& name : names) {
       lua_pushlstring(L, name.data(), name.size());
       lua_rawget(L, -2);  // the entry lua_next saw, whatever a metatable says
-      load_target(r, L, c, kinds, name, r.line_of(name, tl), check_files);
+      load_target(r, L, c, kinds, name, r.line_of(name, tl), check_files, store);
       lua_pop(L, 1);
     }
     lua_pop(L, 1);

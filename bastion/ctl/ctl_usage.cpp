@@ -33,6 +33,21 @@ const std::vector<CtlUsage> kTable = {
      "  exit status: 0 allow or mask, 1 deny, 3 review, 2 usage or a broken file",
      "--config= --target= --cert= --identity= --principals= --labels= --kind= --source-address= --tty --session "
      "--cases="},
+    {"policy", "push",
+     "bastionctl policy push NAME FILE [--note TEXT] (--config FILE | --db STORE)\n"
+     "  check FILE as policy check does and store it, with its modules, as the next version of NAME in the\n"
+     "  shared policy store, active at once (`policy = \"store:NAME\"` in bastion.conf); the same text again: unchanged",
+     "--config= --db= --note="},
+    {"policy", "list",
+     "bastionctl policy list [NAME] [--history] (--config FILE | --db STORE)\n"
+     "  the stored versions (the active one marked); --history: when each version of NAME became active, and who",
+     "--config= --db= --history"},
+    {"policy", "show", "bastionctl policy show NAME [VERSION] [--module MODULE] (--config FILE | --db STORE)\n"
+     "  print a stored version's text (default: the active one), or a module it imports",
+     "--config= --db= --module="},
+    {"policy", "rollback", "bastionctl policy rollback NAME VERSION (--config FILE | --db STORE)\n"
+     "  make stored version VERSION of NAME the active one again",
+     "--config= --db="},
     {"recording", "cat",
      "bastionctl recording cat [--raw] [--config FILE] PATH\n  print what the user saw (--raw: the exact bytes sent);\n"
      "  --config: a recording shipped to the recordings_store is read from there",

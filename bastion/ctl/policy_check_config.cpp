@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "audit/config_policy_store.h"
 #include "config/config.h"
 #include "ctl/policy_ctl.h"
 #include "policy/lua_policy.h"
@@ -41,7 +42,7 @@ std::vector<std::string> check_configured_policies(const std::string& config_fil
                                                    std::vector<std::string>& ok_lines,
                                                    std::vector<std::string>& warnings) {
   std::string err;
-  const auto cfg = load_config(config_file, err, kinds, false);
+  const auto cfg = load_config_reading_policy_store(config_file, err, kinds, false);
   if (!cfg) return {err};
   std::vector<std::string> problems;
   std::set<const PolicySource*> seen;

@@ -36,6 +36,7 @@ int usage() {
   std::fprintf(stderr, "usage: bastionctl policy check [--config FILE] [FILE...]\n"
                        "       bastionctl policy test --config FILE --target NAME ... -- COMMAND...\n"
                        "       bastionctl policy test FILE ... -- COMMAND... | --cases CASES.lua\n"
+                       "       bastionctl policy push | list | show | rollback ... (the shared policy store)\n"
                        "       (bastionctl policy test --help for the options)\n");
   return kExitUsage;
 }
@@ -329,6 +330,8 @@ int ctl_policy(const std::vector<std::string>& a) {
   if (a.empty()) return usage();
   if (a[0] == "check") return check({a.begin() + 1, a.end()});
   if (a[0] == "test") return test({a.begin() + 1, a.end()});
+  if (a[0] == "push" || a[0] == "list" || a[0] == "show" || a[0] == "rollback")
+    return ctl_policy_store(a[0], {a.begin() + 1, a.end()});
   return usage();
 }
 

@@ -49,6 +49,10 @@ std::vector<std::string> check_configured_policies(const std::string& config_fil
                                                    std::vector<std::string>& ok_lines,
                                                    std::vector<std::string>& warnings);
 
+// `policy push | list | show | rollback` (policy_store_cmd.cpp): `sub` and
+// the words after it.
+int ctl_policy_store(const std::string& sub, const std::vector<std::string>& args);
+
 // One policy file's own problems (load errors, hooks, mask methods).
 std::vector<std::string> check_policy_file(const std::string& file, std::string& ok_line,
                                            std::vector<std::string>& warnings);

@@ -4,6 +4,7 @@
 // about labels, policies or the default verdict.
 #include <algorithm>
 
+#include "audit/config_policy_store.h"
 #include "config/config.h"
 #include "ctl/policy_ctl.h"
 
@@ -14,7 +15,7 @@ std::optional<PolicySubject> policy_subject_from_config(const std::string& confi
                                                         const TargetKinds& kinds, std::string& error) {
   // Secrets are not read: deciding needs none (and an admin's test run
   // should not need the bastion's keys).
-  const auto cfg = load_config(config_file, error, kinds, false);
+  const auto cfg = load_config_reading_policy_store(config_file, error, kinds, false);
   if (!cfg) return std::nullopt;
   const auto it = cfg->targets.find(target);
   if (it == cfg->targets.end()) {

@@ -64,6 +64,8 @@ void print_status(const nlohmann::json& j) {
               static_cast<unsigned long long>(c.value("generation", 0ULL)), e(str(c, "sha256")).c_str());
   const std::string pol = str(c, "policy_sha256");
   std::printf("policy: %s\n", pol.empty() ? "none" : ("sha256 " + e(pol)).c_str());
+  if (const std::string stored = str(c, "stored_policies"); !stored.empty())
+    std::printf("stored policies: %s\n", e(stored).c_str());
   const auto& r = j["last_reload"];
   if (r.is_object()) {
     std::printf("last reload: %s %s (%s)%s\n", e(str(r, "at")).c_str(), e(str(r, "result")).c_str(),

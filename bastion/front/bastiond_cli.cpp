@@ -6,6 +6,7 @@
 #include <libssh/libssh.h>
 
 #include "audit/audit_signer.h"
+#include "audit/config_policy_store.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "config/config_check.h"
@@ -59,7 +60,16 @@ int bastiond_main(int argc, char** argv, const TargetKinds& kinds) {
     std::fprintf(stderr, "bastiond: %s\n", err.c_str());
     return 1;
   }
-  auto cfg = bastion::load_config(config, err, kinds);
+  // A configuration naming the shared policy store (`policy = "store:NAME"`):
+  // --check reads the store now; the daemon reads it once it has opened its
+  // store, after dropping privileges (run_server), failing to start without it.
+  std::shared_ptr<const bastion::Config> cfg;
+  if (check) {
+    cfg = bastion::load_config_reading_policy_store(config, err, kinds, true);
+  } else {
+    cfg = bastion::load_config(config, err, kinds, false);
+    if (cfg && cfg->store_policies.empty()) cfg = bastion::load_config(config, err, kinds);
+  }
   if (!cfg) {
     std::fprintf(stderr, "bastiond: %s\n", err.c_str());
     return 1;

@@ -70,6 +70,8 @@ ConfigVersion config_version(const Config& cfg, uint64_t generation) {
     for (const auto& f : files) h.add_file(f);
     v.policy_sha256 = h.hex_digest();
   }
+  for (const auto& [name, version] : cfg.store_policies)
+    v.stored_policies += (v.stored_policies.empty() ? "" : " ") + stored_policy_label(name, version);
   return v;
 }
 
@@ -83,6 +85,7 @@ std::string status_json(const DaemonStatus& s, const std::vector<LiveSession>& s
   j["config"] = {{"path", s.config_path},
                  {"sha256", s.config.config_sha256},
                  {"policy_sha256", s.config.policy_sha256},
+                 {"stored_policies", s.config.stored_policies},
                  {"generation", s.config.generation}};
   if (s.last_reload.at > 0)
     j["last_reload"] = {{"at", when(s.last_reload.at)},

@@ -16,6 +16,7 @@ namespace bastion {
 struct ConfigVersion {
   std::string config_sha256;  // of the config file's bytes as loaded
   std::string policy_sha256;  // of every policy and module file, in order, with their paths; "" if none
+  std::string stored_policies;  // "store:NAME@VERSION ..." of `policy = "store:NAME"`; "" if none
   uint64_t generation = 1;    // 1 at start, +1 per reload that took
 };
 
@@ -27,7 +28,7 @@ struct ReloadResult {
   int64_t at = 0;       // unix seconds; 0: no reload yet
   bool ok = false;
   std::string error;    // "FILE:LINE: KEY: problem" when refused
-  std::string trigger;  // "SIGHUP", "control socket", "policy file changed"
+  std::string trigger;  // "SIGHUP", "control socket", "policy file changed", "policy store"
 };
 
 struct DaemonStatus {

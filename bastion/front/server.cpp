@@ -29,6 +29,7 @@
 #include "audit/pg_listener.h"
 #include "common/log.h"
 #include "common/secret_file.h"
+#include "common/wake_list.h"
 #include "common/ssh_handles.h"
 #include "front/connection.h"
 #include "front/control_socket.h"
@@ -143,6 +144,26 @@ SshBind make_bind(const Config& cfg, std::string& error) {
   return b;
 }
 
+// The active version of each stored policy the config names, as
+// "NAME@VERSION;" (cheap: one indexed read per name); nullopt when the
+// store cannot be read (the running config stays).
+std::optional<std::string> store_policies_signature(const Config& cfg, PolicyStoreReader& store, std::string& error) {
+  std::vector<std::string> names;
+  for (const auto& [name, version] : cfg.store_policies) names.push_back(name);
+  std::vector<int64_t> versions;
+  if (!store.active_versions(names, versions, error)) return std::nullopt;
+  std::string sig;
+  for (std::size_t i = 0; i < names.size(); ++i) sig += names[i] + "@" + std::to_string(versions[i]) + ";";
+  return sig;
+}
+
+// The same for the versions the config was loaded with.
+std::string loaded_store_policies(const Config& cfg) {
+  std::string sig;
+  for (const auto& [name, version] : cfg.store_policies) sig += name + "@" + std::to_string(version) + ";";
+  return sig;
+}
+
 // Size and mtime of every policy file: a cheap "did anything change" key.
 std::string policy_files_signature(const Config& cfg) {
   std::string sig;
@@ -166,14 +187,15 @@ void apply_retention(AuditStore& audit, const Config& cfg) {
   if (!r.pruned.empty()) log_info("retention: recordings pruned", {{"count", std::to_string(r.pruned.size())}});
 }
 
-// The one reload path (SIGHUP, `bastionctl reload`, a policy file changed):
-// a config that does not load is refused and the running one stays.
-// `version` becomes the running config's on success.
-ReloadResult reload(ServerContext& ctx, const std::string& trigger, ConfigVersion& version) {
+// The one reload path (SIGHUP, `bastionctl reload`, a policy file changed,
+// the policy store's active version changed): a config that does not load
+// (a stored policy missing, the store unreachable) is refused and the
+// running one stays. `version` becomes the running config's on success.
+ReloadResult reload(ServerContext& ctx, const std::string& trigger, ConfigVersion& version, PolicyStoreReader& store) {
   notify_reloading();
   const auto old = ctx.config();
   ReloadResult r{.at = unix_now(), .ok = false, .error = "", .trigger = trigger};
-  auto fresh = load_config(old->path, r.error, ctx.kinds());
+  auto fresh = load_config(old->path, r.error, ctx.kinds(), true, &store);
   ctx.metrics().config_reload(fresh != nullptr);
   if (!fresh) {
     log_error("reload refused; keeping the running config", {{"error", r.error}, {"trigger", trigger}});
@@ -283,6 +305,18 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     log_error("cannot open audit store", {{"error", err}});
     return 1;
   }
+  // `policy = "store:NAME"`: read from the store just opened, as this
+  // (unprivileged) user; without it bastiond does not start (fail closed),
+  // before it signs anything in the store.
+  if (cfg->store_policies_unread) {
+    cfg = load_config(cfg->path, err, kinds, true, audit.get());
+    if (!cfg) {
+      log_error("cannot start", {{"error", err}});
+      return 1;
+    }
+    for (const auto& [name, version] : cfg->store_policies)
+      log_info("stored policy loaded", {{"policy", stored_policy_label(name, version)}});
+  }
   audit->set_signer(signer);
   // What a previous process left open (kill -9, power loss) ended with it.
   // Not on a shared store: the other instances' sessions are live there.
@@ -338,6 +372,15 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
                                                         ctx.approvals_changed();
                                                         ctx.wakers().wake_all();
                                                       });
+  // A stored policy's new active version: pushed or rolled back through any
+  // instance, announced on the store; the main loop below compares versions
+  // at once (and, NOTIFY or not, about once a second).
+  WakeList policy_wakes;
+  const WakeList::Waker policy_waker(policy_wakes);
+  std::unique_ptr<PgListener> policy_listener;
+  if (!cfg->store.empty())
+    policy_listener = std::make_unique<PgListener>(PgTarget{cfg->store, cfg->store_password_file}, kPolicyChannel,
+                                                   [&policy_wakes] { policy_wakes.wake_all(); });
   // The webhook URL is read at start (a reload does not move it).
   std::unique_ptr<Webhook> webhook;
   if (!cfg->approvals.webhook.empty()) {
@@ -405,6 +448,13 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   SpareFd spare;
   auto accept_paused_until = std::chrono::steady_clock::now();  // out of descriptors and no spare
   std::string policy_sig = policy_files_signature(*cfg);
+  // A stored version that failed to load is not tried again every second
+  // (its refusal is logged once); the next change is.
+  std::string store_refused, store_error;
+  auto reload_now = [&](const std::string& trigger) {
+    status.last_reload = reload(ctx, trigger, status.config, *audit);
+    policy_sig = policy_files_signature(*ctx.config());
+  };
   auto next_policy_check = std::chrono::steady_clock::now();
   auto next_prune = std::chrono::steady_clock::now();  // at start, then daily
   while (!ctx.stopping()) {
@@ -433,24 +483,39 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       const std::string sig = policy_files_signature(*ctx.config());
       if (sig != policy_sig) {
         log_info("policy file changed; reloading");
-        status.last_reload = reload(ctx, "policy file changed", status.config);
-        policy_sig = policy_files_signature(*ctx.config());
+        reload_now("policy file changed");
+      }
+      // Stored policies: the store's active versions against those running.
+      if (const auto running = ctx.config(); !running->store_policies.empty()) {
+        std::string why;
+        const auto now_sig = store_policies_signature(*running, *audit, why);
+        if (!now_sig && why != store_error) log_error("cannot read the policy store; keeping the running policies", {{"error", why}});
+        store_error = now_sig ? "" : why;
+        if (now_sig && *now_sig != loaded_store_policies(*running) && *now_sig != store_refused) {
+          log_info("stored policy changed; reloading", {{"active", *now_sig}});
+          reload_now("policy store");
+          store_refused = status.last_reload.ok ? "" : *now_sig;
+        }
       }
     }
     const bool accepting = std::chrono::steady_clock::now() >= accept_paused_until;
-    pollfd fds[3] = {{accepting ? ssh_bind_get_fd(bind.get()) : -1, POLLIN, 0}, {sfd, POLLIN, 0},
-                     {control ? control->fd() : -1, POLLIN, 0}};
-    if (poll(fds, 3, 1000) < 0) {
+    pollfd fds[4] = {{accepting ? ssh_bind_get_fd(bind.get()) : -1, POLLIN, 0}, {sfd, POLLIN, 0},
+                     {control ? control->fd() : -1, POLLIN, 0}, {policy_waker.fd(), POLLIN, 0}};
+    if (poll(fds, 4, 1000) < 0) {
       if (errno == EINTR) continue;
       log_error("poll failed", {{"error", std::strerror(errno)}});
       break;
+    }
+    if (fds[3].revents & POLLIN) {
+      // Another instance announced a policy change: compare now.
+      policy_waker.drain();
+      next_policy_check = std::chrono::steady_clock::now();
     }
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo si{};
       if (read(sfd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGHUP) {
-          status.last_reload = reload(ctx, "SIGHUP", status.config);
-          policy_sig = policy_files_signature(*ctx.config());
+          reload_now("SIGHUP");
         }
         else {
           log_info("shutting down", {{"signal", strsignal(static_cast<int>(si.ssi_signo))}});
@@ -466,8 +531,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
           return status_json(status, ctx.live_sessions().list());
         }
         if (request == "reload") {
-          status.last_reload = reload(ctx, "control socket", status.config);
-          policy_sig = policy_files_signature(*ctx.config());
+          reload_now("control socket");
           return reload_json(status.last_reload, status.config);
         }
         return R"j({"error":"unknown request (expected status or reload)"})j";

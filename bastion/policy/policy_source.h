@@ -16,8 +16,11 @@ struct PolicyLimits {
 };
 
 struct PolicySource {
-  std::string path;   // main file
-  std::string dir;    // modules come from here only
+  std::string path;   // main file (a stored policy: its version label)
+  std::string dir;    // modules come from here only (a stored policy: none, its snapshot)
+  // Empty for a file; "store:NAME@3" for a version from the policy store
+  // (policy/policy_store.h), which is also its path: decisions name it.
+  std::string version;
   std::string text;
   std::string hash;   // sha256 hex of the main file
   std::map<std::string, std::string> modules;  // name -> text

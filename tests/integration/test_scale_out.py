@@ -3,7 +3,9 @@ behind HAProxy in TCP mode (config generated here, on free ports): a
 command held on one instance is approved by a user who landed on the other
 and runs within a second (LISTEN/NOTIFY, not the 2 s poll); `bastionctl
 audit sessions` against the shared store lists the sessions of both; a
-grant made through one admits a session on the other."""
+grant made through one admits a session on the other; a policy pushed once
+to the shared policy store (`policy = "store:scale"`) applies on both
+within seconds, and a rollback restores the old one on both."""
 import json
 import os
 import re
@@ -29,6 +31,24 @@ function on_command(c)
   return allow()
 end
 '''
+
+# The shared policy store: web1's `policy = "store:scale"`. Version 1 has no
+# opinion (the file policy above decides); version 2 denies one command.
+SCALE_V1 = """function on_command(c)
+  return nil
+end
+"""
+SCALE_V2 = """function on_command(c)
+  if c.text == "echo scale-forbidden" then
+    return deny("the shared policy v2 forbids this")
+  end
+  return nil
+end
+"""
+SCALE_BROKEN = """function on_command(c)
+  return deny("unclosed"
+end
+"""
 
 HAPROXY = """global
   maxconn 200
@@ -64,10 +84,21 @@ class ScaleOutTest(unittest.TestCase):
             os.chmod(pw, 0o600)
             with open(os.path.join(env.d, "policy.lua"), "w") as f:
                 f.write(POLICY)
+            for name, text in (("scale_v1.lua", SCALE_V1), ("scale_v2.lua", SCALE_V2),
+                               ("scale_broken.lua", SCALE_BROKEN)):
+                with open(os.path.join(env.d, name), "w") as f:
+                    f.write(text)
+            # Version 1 is in the store before the instances start (they
+            # refuse to start without it); libpq takes the password from
+            # PGPASSWORD here, bastiond from store_password_file.
+            r = run([BASTIONCTL, "policy", "push", "scale", os.path.join(env.d, "scale_v1.lua"), "--db", cls.dsn],
+                    env={**os.environ, "PGPASSWORD": cls.pg.password})
+            assert r.returncode == 0, r.stderr
             k = env.keys
             env.bob = k.cert(k.keygen("bob"), env.ca, "bob", "ops,oncall")
             targets = env.default_targets().replace('allow = { "dba" } }',
                                                     'allow = { "dba" }, approvers = { "oncall" } }')
+            targets = targets.replace('labels = { env = "test" } }', 'labels = { env = "test" }, policy = "store:scale" }')
             for name in ("a", "b"):
                 # Same host key (harness default), same audit key, one store;
                 # each its own data_dir (recordings, control files).
@@ -240,6 +271,69 @@ class ScaleOutTest(unittest.TestCase):
         self.assertEqual(self.instance_of(self.last_session_of("alice", before)), 1 - approved_on)
         self.assertEqual(self.sql("SELECT reason FROM commands WHERE text='echo grant-in' AND kind='exec'"),
                          f"grant {rid} by bob")
+
+    def store_reloads(self):
+        return [sum(1 for l in b.log_lines() if l.get("msg") == "config reloaded" and l.get("trigger") == "policy store")
+                for b in self.instances]
+
+    def wait_store_reload(self, before, timeout=10.0):
+        """Seconds until both instances reloaded for the policy store."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            now = self.store_reloads()
+            if all(n > b for n, b in zip(now, before)):
+                return time.monotonic() - start
+            time.sleep(0.05)
+        self.fail(f"policy store reloads {self.store_reloads()}, before {before}")
+
+    def scale_command_on(self, instance):
+        """Runs the command the shared policy judges on INSTANCE (through the balancer)."""
+        self.steer_next_to(instance)
+        before = self.sessions_of("alice")
+        r = self.ssh(self.env.alice, "web1", "echo scale-forbidden")
+        self.assertEqual(self.instance_of(self.last_session_of("alice", before)), instance)
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+    def test_policy_pushed_once_applies_on_both_and_rolls_back_on_both(self):
+        conf = self.instances[0].conf
+        for i in (0, 1):
+            self.assertEqual(self.scale_command_on(i), (0, "scale-forbidden\n", ""))
+        before = self.store_reloads()
+        r = run([BASTIONCTL, "policy", "push", "scale", os.path.join(self.env.d, "scale_v2.lua"), "--note", "deny it",
+                 "--config", conf])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), r"^policy scale: version 2 pushed and active \(sha256 [0-9a-f]{16}, 0 modules\)\n$")
+        # Announced (NOTIFY): both instances reload at once, well within the poll's second.
+        self.assertLess(self.wait_store_reload(before), 3.0)
+        for i in (0, 1):
+            self.assertEqual(self.scale_command_on(i), (126, "", "bastion: denied: the shared policy v2 forbids this\n"))
+        # Each decision names the stored version it came from, on both instances.
+        rows = self.sql("SELECT DISTINCT policy_source || ' ' || policy_hash FROM commands "
+                        "WHERE text='echo scale-forbidden' AND decision='deny'")
+        self.assertEqual(rows, "store:scale@2:3 " + self.sql("SELECT hash FROM policy_versions WHERE name='scale' AND version=2"))
+        # A policy that does not compile: refused with the Lua error, nothing changes.
+        broken = os.path.join(self.env.d, "scale_broken.lua")
+        r = run([BASTIONCTL, "policy", "push", "scale", broken, "--config", conf])
+        self.assertEqual((r.returncode, r.stdout.decode(), r.stderr.decode()),
+                         (1, "", f"{broken}:3: ')' expected (to close '(' at line 2) near 'end'\n"
+                                 f"bastionctl: policy push: scale: {broken} was not pushed (nothing changed)\n"))
+        self.assertEqual(self.sql("SELECT max(version) FROM policy_versions WHERE name='scale'"), "2")
+        # The listing, from the other instance's configuration.
+        r = run([BASTIONCTL, "policy", "list", "scale", "--config", self.instances[1].conf])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [l.split("\t") for l in r.stdout.decode().splitlines()[1:]]
+        self.assertEqual([(x[1], x[2], x[6]) for x in rows], [("1", "", ""), ("2", "active", "deny it")])
+        # Rollback: version 1 on both, again within seconds.
+        before = self.store_reloads()
+        r = run([BASTIONCTL, "policy", "rollback", "scale", "1", "--config", conf])
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, "policy scale: version 1 is active again\n"), r.stderr)
+        self.assertLess(self.wait_store_reload(before), 3.0)
+        for i in (0, 1):
+            self.assertEqual(self.scale_command_on(i), (0, "scale-forbidden\n", ""))
+        self.assertEqual(self.sql("SELECT version || ' ' || action FROM policy_activations WHERE name='scale' ORDER BY id"),
+                         "1 push\n2 push\n1 rollback")
+        # The password never shows in what bastionctl prints.
+        self.assertNotIn(self.pg.password, r.stdout.decode() + r.stderr.decode())
 
     def test_verify_refuses_the_shared_store_rather_than_checking_another(self):
         # Not yet ported to PostgreSQL: it must say so, never report OK

@@ -9,6 +9,7 @@
 #include "audit/audit_query.h"
 #include "audit/audit_source.h"
 #include "audit/pg_listener.h"
+#include "policy/policy_library.h"
 #include "recordings/stored_recording.h"
 #include "store_backend.h"
 
@@ -375,6 +376,100 @@ void auditors_read(StoreBackend& b) {
 }
 STORE_BACKEND_TEST("the auditors' reader lists, filters and greps alike", auditors_read)
 
+// The policy store (issue 20): numbered versions per name, the active one
+// and its history, "unchanged" for the same text, rollback to a stored
+// version; every row chained; a row edited with SQL is not run.
+void policy_store(StoreBackend& b) {
+  std::string err;
+  auto s = b.open(err, "bastionctl policy (root)");
+  INFO(err);
+  REQUIRE(s);
+  const std::string v1 = "function on_command(c) return deny(\"one\") end\n";
+  const std::string v2 = "local m = import(\"m\")\nfunction on_command(c) return deny(\"two\") end\n";
+  const auto pol = [](const std::string& text, std::map<std::string, std::string> modules, const std::string& note) {
+    return StoredPolicy{.name = "guard", .version = 0, .text = text, .modules = std::move(modules),
+                        .hash = sha256_hex(text), .pushed_by = "", .pushed_at = "", .note = note};
+  };
+  int64_t version = 0;
+  bool unchanged = true;
+  StoredPolicy got;
+  CHECK_FALSE(s->active_policy("guard", got, err));
+  CHECK(err == "policy store: no policy named \"guard\" (push it with bastionctl policy push)");
+  REQUIRE(s->push_policy(pol(v1, {}, "first"), "root", version, unchanged, err));
+  CHECK((version == 1 && !unchanged));
+  REQUIRE(s->push_policy(pol(v1, {}, "again"), "alice", version, unchanged, err));
+  CHECK((version == 1 && unchanged));
+  REQUIRE(s->push_policy(pol(v2, {{"m", "return {}\n"}}, ""), "alice", version, unchanged, err));
+  CHECK((version == 2 && !unchanged));
+  // The same text with other modules is another version.
+  REQUIRE(s->push_policy(pol(v2, {{"m", "return { x = 1 }\n"}}, ""), "alice", version, unchanged, err));
+  CHECK((version == 3 && !unchanged));
+  REQUIRE(s->active_policy("guard", got, err));
+  CHECK(got.version == 3);
+  CHECK(got.text == v2);
+  CHECK(got.modules == std::map<std::string, std::string>{{"m", "return { x = 1 }\n"}});
+  CHECK(got.hash == sha256_hex(v2));
+  CHECK(got.pushed_by == "alice");
+  std::vector<int64_t> active;
+  REQUIRE(s->active_versions({"guard", "other"}, active, err));
+  CHECK(active == std::vector<int64_t>{3, 0});
+
+  REQUIRE(s->activate_policy("guard", 1, "bob", unchanged, err));
+  CHECK_FALSE(unchanged);
+  REQUIRE(s->activate_policy("guard", 1, "bob", unchanged, err));
+  CHECK(unchanged);
+  CHECK_FALSE(s->activate_policy("guard", 9, "bob", unchanged, err));
+  CHECK(err == "policy guard has no version 9");
+  CHECK_FALSE(s->activate_policy("other", 1, "bob", unchanged, err));
+  CHECK(err == "policy other has no version 1");
+  REQUIRE(s->active_policy("guard", got, err));
+  CHECK((got.version == 1 && got.text == v1 && got.modules.empty() && got.note == "first"));
+  // Pushing what is active again is unchanged; pushing an older text anew is a new version.
+  REQUIRE(s->push_policy(pol(v1, {}, ""), "alice", version, unchanged, err));
+  CHECK((version == 1 && unchanged));
+
+  std::vector<StoredPolicyVersion> versions;
+  REQUIRE(s->policy_versions("guard", versions, err));
+  REQUIRE(versions.size() == 3);
+  CHECK((versions[0].version == 1 && versions[0].active && versions[0].pushed_by == "root" && versions[0].note == "first"));
+  CHECK((versions[1].version == 2 && !versions[1].active));
+  CHECK((versions[2].version == 3 && !versions[2].active && versions[2].hash == sha256_hex(v2)));
+  std::vector<PolicyActivation> history;
+  REQUIRE(s->policy_activations("guard", history, err));
+  REQUIRE(history.size() == 4);
+  CHECK((history[0].version == 1 && history[0].action == "push" && history[0].changed_by == "root"));
+  CHECK((history[2].version == 3 && history[2].action == "push" && history[2].changed_by == "alice"));
+  CHECK((history[3].version == 1 && history[3].action == "rollback" && history[3].changed_by == "bob"));
+  bool found = false;
+  REQUIRE(s->read_policy("guard", 2, got, found, err));
+  CHECK((found && got.version == 2 && got.modules.at("m") == "return {}\n"));
+  REQUIRE(s->read_policy("guard", 7, got, found, err));
+  CHECK_FALSE(found);
+
+  // Every version and activation is chained, as the writer that made it.
+  CHECK(b.sql("SELECT tbl, row_key, writer FROM audit_chain ORDER BY seq") ==
+        "policy_versions|1|bastionctl policy (root)\npolicy_activations|1|bastionctl policy (root)\n"
+        "policy_versions|2|bastionctl policy (root)\npolicy_activations|2|bastionctl policy (root)\n"
+        "policy_versions|3|bastionctl policy (root)\npolicy_activations|3|bastionctl policy (root)\n"
+        "policy_activations|4|bastionctl policy (root)\n");
+  CHECK(b.sql("SELECT name, version, action, changed_by FROM policy_activations ORDER BY id") ==
+        "guard|1|push|root\nguard|2|push|alice\nguard|3|push|alice\nguard|1|rollback|bob\n");
+  CHECK_FALSE(s->push_policy(StoredPolicy{.name = "a/b", .version = 0, .text = "", .modules = {}, .hash = "",
+                                          .pushed_by = "", .pushed_at = "", .note = ""},
+                             "root", version, unchanged, err));
+  CHECK(err == "a policy name is 1 to 32 letters, digits, '_', '.' or '-', starting with a letter or digit");
+
+  // An edit with SQL (of the text, or of which version is active) is refused when loading.
+  b.sql("UPDATE policy_versions SET text='function on_command(c) return allow() end' WHERE version=1");
+  CHECK_FALSE(s->active_policy("guard", got, err));
+  CHECK(err == "audit row changed outside bastiond: policy_versions 1");
+  b.sql("INSERT INTO policy_activations (name, version, action, changed_by, changed_at) "
+        "VALUES ('guard', 2, 'rollback', 'mallory', 'now')");
+  CHECK_FALSE(s->active_policy("guard", got, err));
+  CHECK(err == "audit row changed outside bastiond: policy_activations 5");
+}
+STORE_BACKEND_TEST("the policy store keeps versions, the active one and its history", policy_store)
+
 }  // namespace
 
 // LISTEN/NOTIFY (pg_listener.h): a change announced by one instance wakes
@@ -405,6 +500,39 @@ TEST_CASE("postgresql store: approval notifications reach a listener, also after
   REQUIRE(s->transition(r.id, ApprovalState::pending, ApprovalState::approved, 1100, "bob", "", 1700, err));
   CHECK(wait_for([&] { return calls.load() == 5; }));
   CHECK(calls.load() == 5);
+}
+
+// A stored policy's change is announced on its own channel (the payload:
+// its name), so instances reload at once; approvals do not wake it.
+TEST_CASE("postgresql store: a policy push and rollback are announced on bastion_policy", "[.][pg-store]") {
+  testutil::PgBackend b;
+  std::string err;
+  auto s = b.open(err, "test");
+  REQUIRE(s);
+  std::atomic<int> calls{0};
+  PgListener listener({b.dsn(), b.password_file()}, kPolicyChannel, [&calls] { ++calls; });
+  auto wait_for = [&](auto pred) {
+    for (int i = 0; i < 1000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pred();
+  };
+  REQUIRE(wait_for([&] { return listener.connected() && calls.load() == 1; }));  // the connect-time call
+  const auto pol = [](const std::string& text) {
+    return StoredPolicy{.name = "guard", .version = 0, .text = text, .modules = {}, .hash = sha256_hex(text),
+                        .pushed_by = "", .pushed_at = "", .note = ""};
+  };
+  int64_t version = 0;
+  bool unchanged = false;
+  REQUIRE(s->push_policy(pol("-- one\n"), "root", version, unchanged, err));
+  CHECK(wait_for([&] { return calls.load() == 2; }));
+  REQUIRE(s->push_policy(pol("-- one\n"), "root", version, unchanged, err));  // unchanged: nothing to announce
+  ApprovalRequest r = access_request("alice");
+  REQUIRE(s->create_request(r, err));  // another channel
+  REQUIRE(s->push_policy(pol("-- two\n"), "root", version, unchanged, err));
+  CHECK(wait_for([&] { return calls.load() == 3; }));
+  REQUIRE(s->activate_policy("guard", 1, "root", unchanged, err));
+  CHECK(wait_for([&] { return calls.load() == 4; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(calls.load() == 4);
 }
 
 // Instances on one store: one that stops beating has its live sessions and

@@ -1,0 +1,165 @@
+// SqlAuditStore's policy store half (policy/policy_store.h): named policies
+// as numbered versions (policy_versions) and the history of which version
+// is active (policy_activations, append-only: the last row per name is the
+// active one). Both are chained like every audit row: who changed the
+// policy, and when, is audit.
+
+#include "audit/sql_audit_store.h"
+#include "common/parse_number.h"
+#include "common/time_util.h"
+
+namespace bastion {
+namespace {
+
+int64_t num(const std::string& s) { return parse_signed(s, INT64_MIN, INT64_MAX).value_or(0); }
+
+constexpr const char* kVersionColumns =
+    "SELECT name, version, text, modules_json, hash, pushed_by, pushed_at, note FROM policy_versions ";
+
+}  // namespace
+
+bool SqlAuditStore::active_version_locked(const std::string& name, int64_t& version, std::string& error) {
+  SqlRows rows;
+  if (!query("SELECT version FROM policy_activations WHERE name=? ORDER BY id DESC LIMIT 1", {name}, rows, error))
+    return false;
+  version = rows.empty() ? 0 : num(rows[0][0]);
+  return true;
+}
+
+bool SqlAuditStore::read_policy_locked(const std::string& name, int64_t version, StoredPolicy& out, bool& found,
+                                       std::string& error) {
+  found = false;
+  if (version == 0 && !active_version_locked(name, version, error)) return false;
+  if (version == 0) return true;
+  SqlRows rows;
+  if (!query((std::string(kVersionColumns) + "WHERE name=? AND version=?").c_str(), {name, version}, rows, error))
+    return false;
+  if (rows.empty()) return true;
+  const auto& r = rows[0];
+  StoredPolicy p{.name = r[0], .version = num(r[1]), .text = r[2], .modules = {}, .hash = r[4],
+                 .pushed_by = r[5], .pushed_at = r[6], .note = r[7]};
+  if (!modules_from_json(r[3], p.modules, error)) return error = stored_policy_label(name, version) + ": " + error, false;
+  out = std::move(p);
+  found = true;
+  return true;
+}
+
+bool SqlAuditStore::active_policy(const std::string& name, StoredPolicy& out, std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  bool found = false;
+  if (!read_policy_locked(name, 0, out, found, error)) return error = "policy store: " + error, false;
+  if (!found) return error = "policy store: no policy named \"" + name + "\" (push it with bastionctl policy push)", false;
+  // A version or activation written or edited with SQL is not run: the
+  // chain says what was pushed and made active, and by whom.
+  SqlRows v, a;
+  if (!query("SELECT CAST(id AS TEXT) FROM policy_versions WHERE name=? AND version=?", {name, out.version}, v, error) ||
+      !query("SELECT CAST(id AS TEXT) FROM policy_activations WHERE name=? ORDER BY id DESC LIMIT 1", {name}, a, error))
+    return error = "policy store: " + error, false;
+  if (v.empty() || a.empty()) return error = "policy store: " + name + " changed while it was read", false;
+  return unchanged_since_chained("policy_versions", v[0][0], error) &&
+         unchanged_since_chained("policy_activations", a[0][0], error);
+}
+
+bool SqlAuditStore::active_versions(const std::vector<std::string>& names, std::vector<int64_t>& out,
+                                    std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  out.clear();
+  for (const auto& n : names) {
+    int64_t v = 0;
+    if (!active_version_locked(n, v, error)) return false;
+    out.push_back(v);
+  }
+  return true;
+}
+
+bool SqlAuditStore::activate_locked(const std::string& name, int64_t version, const char* action,
+                                    const std::string& by, std::string& error) {
+  int64_t id = 0;
+  return insert("INSERT INTO policy_activations (name, version, action, changed_by, changed_at) VALUES (?,?,?,?,?)",
+                {name, version, std::string(action), by, iso8601_now()}, id, error) &&
+         chain_row("policy_activations", std::to_string(id), error) && announce_policy(name, error);
+}
+
+bool SqlAuditStore::push_policy(const StoredPolicy& p, const std::string& by, int64_t& version, bool& unchanged,
+                                std::string& error) {
+  if (auto why = policy_name_problem(p.name)) return error = *why, false;
+  const auto modules = modules_to_json(p.modules);
+  if (!modules) return error = "a module is not UTF-8 text", false;
+  std::lock_guard<std::mutex> g(mu_);
+  Txn txn(*this, error);
+  if (!txn) return false;
+  StoredPolicy active;
+  bool found = false;
+  if (!read_policy_locked(p.name, 0, active, found, error)) return false;
+  unchanged = found && active.text == p.text && active.modules == p.modules;
+  if (unchanged) return version = active.version, true;  // nothing written (the transaction rolls back)
+  SqlRows last;
+  if (!query("SELECT COALESCE(MAX(version), 0) FROM policy_versions WHERE name=?", {p.name}, last, error))
+    return false;
+  const int64_t next = (last.empty() ? 0 : num(last[0][0])) + 1;
+  int64_t id = 0;
+  if (!insert("INSERT INTO policy_versions (name, version, text, modules_json, hash, pushed_by, pushed_at, note) "
+              "VALUES (?,?,?,?,?,?,?,?)",
+              {p.name, next, p.text, *modules, p.hash, by, iso8601_now(), p.note}, id, error) ||
+      !chain_row("policy_versions", std::to_string(id), error) || !activate_locked(p.name, next, "push", by, error) ||
+      !txn.commit(error))
+    return false;
+  version = next;
+  return anchor_soon();
+}
+
+bool SqlAuditStore::activate_policy(const std::string& name, int64_t version, const std::string& by, bool& unchanged,
+                                    std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  Txn txn(*this, error);
+  if (!txn) return false;
+  SqlRows exists;
+  if (!query("SELECT version FROM policy_versions WHERE name=? AND version=?", {name, version}, exists, error))
+    return false;
+  if (exists.empty()) return error = "policy " + name + " has no version " + std::to_string(version), false;
+  int64_t active = 0;
+  if (!active_version_locked(name, active, error)) return false;
+  unchanged = active == version;
+  if (unchanged) return true;
+  return activate_locked(name, version, "rollback", by, error) && txn.commit(error) && anchor_soon();
+}
+
+bool SqlAuditStore::policy_versions(const std::string& name, std::vector<StoredPolicyVersion>& out,
+                                    std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  SqlRows rows;
+  const char* sql =
+      "SELECT v.name, v.version, v.hash, v.pushed_by, v.pushed_at, v.note, "
+      "CASE WHEN v.version = (SELECT a.version FROM policy_activations a WHERE a.name = v.name "
+      "ORDER BY a.id DESC LIMIT 1) THEN 1 ELSE 0 END FROM policy_versions v ";
+  const bool ok = name.empty() ? query((std::string(sql) + "ORDER BY v.name, v.version").c_str(), {}, rows, error)
+                               : query((std::string(sql) + "WHERE v.name=? ORDER BY v.version").c_str(), {name},
+                                       rows, error);
+  if (!ok) return false;
+  out.clear();
+  for (const auto& r : rows)
+    out.push_back({.name = r[0], .version = num(r[1]), .hash = r[2], .pushed_by = r[3], .pushed_at = r[4],
+                   .note = r[5], .active = r[6] == "1"});
+  return true;
+}
+
+bool SqlAuditStore::policy_activations(const std::string& name, std::vector<PolicyActivation>& out,
+                                       std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  SqlRows rows;
+  if (!query("SELECT name, version, action, changed_by, changed_at FROM policy_activations WHERE name=? ORDER BY id",
+             {name}, rows, error))
+    return false;
+  out.clear();
+  for (const auto& r : rows)
+    out.push_back({.name = r[0], .version = num(r[1]), .action = r[2], .changed_by = r[3], .changed_at = r[4]});
+  return true;
+}
+
+bool SqlAuditStore::read_policy(const std::string& name, int64_t version, StoredPolicy& out, bool& found,
+                                std::string& error) {
+  std::lock_guard<std::mutex> g(mu_);
+  return read_policy_locked(name, version, out, found, error);
+}
+
+}  // namespace bastion
