@@ -400,6 +400,10 @@ class ScaleOutTest(unittest.TestCase):
         self.assertTrue(path.startswith(self.recordings_dir(victim) + "/"), path)
         r = run([BASTIONCTL, "recording", "cat", path, "--config", survivor.conf])
         self.assertEqual((r.returncode, r.stdout), (0, b"started\r\n"), r.stderr)
+        r = run([BASTIONCTL, "recording", "play", path, "--config", survivor.conf, "--speed", "100"],
+                stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"started\r\n", r.stdout)
         r = run([BASTIONCTL, "recording", "verify", path, "--config", survivor.conf])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout.decode(), rf"^{re.escape(path)}: asciicast v2, \d+x\d+, \d+ events")

@@ -453,7 +453,7 @@ TEST_CASE("postgresql store: instances sign their own writes and ship their own 
   testutil::PgBackend b;
   testutil::TempDir d;
   std::string err;
-  const auto signer = AuditSigner::load_or_create(d / "k", err);
+  const std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
   REQUIRE(signer);
   auto a = b.open(err, kBastiondWriter), c = b.open(err, kBastiondWriter);
   REQUIRE(a);
