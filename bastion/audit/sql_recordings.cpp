@@ -117,11 +117,15 @@ std::vector<RecordingRow> SqlAuditStore::recordings_ended_before(const std::stri
   std::lock_guard<std::mutex> g(mu_);
   std::vector<std::vector<std::string>> rows;
   std::vector<RecordingRow> out;
-  if (!query("SELECT r.id, r.session_id, r.channel, r.path, r.state FROM recordings r JOIN sessions s "
-             "ON s.id = r.session_id WHERE r.state IN ('closed','interrupted') AND s.ended_at IS NOT NULL "
-             "AND s.ended_at < ? ORDER BY r.id",
-             {cutoff}, rows, error))
-    return out;
+  // On a shared store, this instance's own (own_recordings_condition): the
+  // files of another's are on its disk, and their rows must not be marked
+  // pruned here while the files stay there.
+  const std::string own = own_recordings_condition();
+  const std::string sql =
+      "SELECT r.id, r.session_id, r.channel, r.path, r.state FROM recordings r JOIN sessions s "
+      "ON s.id = r.session_id WHERE r.state IN ('closed','interrupted') AND s.ended_at IS NOT NULL "
+      "AND s.ended_at < ?" + (own.empty() ? std::string() : " AND " + own) + " ORDER BY r.id";
+  if (!query(sql.c_str(), {cutoff}, rows, error)) return out;
   for (const auto& r : rows)
     out.push_back({parse_signed(r[0], 0, INT64_MAX).value_or(0), r[1],
                    static_cast<int>(parse_signed(r[2], 0, INT32_MAX).value_or(0)), r[3], r[4]});

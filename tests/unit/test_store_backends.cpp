@@ -487,6 +487,15 @@ TEST_CASE("postgresql store: instances sign their own writes and ship their own 
   CHECK(upto == open_a - 1);  // its own open one does
   REQUIRE(a->recordings_open(10, err).size() == 1);
   CHECK(a->recordings_open(10, err)[0].id == open_a);
+  // Retention too: each prunes only its own.
+  REQUIRE(a->session_ended({"SA", "2026-01-01T00:00:03.000Z", "done", 0, 0, 0, ""}, err));
+  REQUIRE(c->session_ended({"SC", "2026-01-01T00:00:03.000Z", "done", 0, 0, 0, ""}, err));
+  const auto old_c = c->recordings_ended_before("2027-01-01T00:00:00Z", err);
+  REQUIRE(old_c.size() == 1);
+  CHECK(old_c[0].id == done_c);
+  const auto old_a = a->recordings_ended_before("2027-01-01T00:00:00Z", err);
+  REQUIRE(old_a.size() == 1);
+  CHECK(old_a[0].id == done_a);
   // Every anchor names nothing foreign; the chain verifies whole.
   CHECK(b.sql("SELECT count(*) FROM audit_anchors WHERE foreign_seqs <> '[]'") == "0\n");
   {
