@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
+#include "audit/audit_chain.h"
 #include "audit/case_fold.h"
 #include "audit/sqlite_handles.h"
 #include "audit/pg_connect.h"
@@ -53,6 +54,7 @@ class SqliteRows final : public AuditRows {
   }
   int columns() const override { return sqlite3_column_count(st_.get()); }
   std::string name(int c) const override { return sqlite3_column_name(st_.get(), c); }
+  std::string row_json(int first) const override { return bastion::row_json(st_.get(), first); }
 
  private:
   sqlite3* db_;
@@ -73,6 +75,12 @@ class SqliteSource final : public AuditSource {
     return r.next();
   }
   const char* insertion_order() const override { return "rowid"; }
+  // A deferred transaction: its snapshot is taken at the first read.
+  bool has_search_index() const override { return true; }
+  bool begin_snapshot(std::string& error) override {
+    if (sqlite3_exec(db_.get(), "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) return true;
+    return error = std::string("cannot begin a read: ") + sqlite3_errmsg(db_.get()), false;
+  }
 
  private:
   SqliteDb db_;

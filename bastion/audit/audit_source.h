@@ -25,6 +25,9 @@ class AuditRows {
   virtual std::optional<int64_t> maybe(int c) const = 0;
   virtual int columns() const = 0;
   virtual std::string name(int c) const = 0;
+  // The row's canonical JSON from column `first` on (audit_chain.h): the
+  // same bytes on either backend, so verify recomputes the chain alike.
+  virtual std::string row_json(int first) const = 0;
 };
 
 class AuditSource {
@@ -36,6 +39,13 @@ class AuditSource {
   virtual bool table_exists(const char* name) = 0;
   // A column that orders a table's rows as they were inserted (votes).
   virtual const char* insertion_order() const = 0;
+  // Every later read sees one snapshot of the store (verify: bastiond writes
+  // while it runs, and a row and its checkpoints must be read as of the same
+  // moment). Read-only either way.
+  virtual bool begin_snapshot(std::string& error) = 0;
+  // Whether the store keeps a full-text index of commands (SQLite's
+  // commands_fts) that verify must check against the table.
+  virtual bool has_search_index() const = 0;
 };
 
 // The audit store at `where` (a SQLite file or a postgresql:// store),

@@ -5,20 +5,15 @@
 #include <utility>
 
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include "audit/audit_chain.h"
 #include "audit/audit_seal.h"
 #include "audit/audit_signer.h"
-#include "audit/sqlite_handles.h"
+#include "audit/audit_source.h"
+#include "common/utc_time.h"
 
 namespace bastion {
 namespace {
-
-std::string text(sqlite3_stmt* st, int c) {
-  const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
-  return t ? std::string(t, static_cast<std::size_t>(sqlite3_column_bytes(st, c))) : std::string();
-}
 
 // "decision: chained \"deny\", now \"allow\"" for each column that differs.
 std::string column_changes(const std::string& chained, const std::string& now) {
@@ -37,17 +32,12 @@ std::string column_changes(const std::string& chained, const std::string& now) {
 }
 
 // An entry read from audit_chain. `at_unix`/`age`: nullopt when `at` is not
-// a time SQLite can read.
+// a time (parse_utc_time: the same on every backend).
 struct Entry {
   int64_t seq = 0;
   std::string tbl, key, json, writer, at;
   std::optional<double> at_unix, age;
 };
-
-std::optional<double> opt_double(sqlite3_stmt* st, int c) {
-  if (sqlite3_column_type(st, c) == SQLITE_NULL) return std::nullopt;
-  return sqlite3_column_double(st, c);
-}
 
 // Foreign seqs [from, to] named by one valid anchor.
 struct ForeignRange {
@@ -124,7 +114,7 @@ std::optional<ChainHead> parse_chain_head(const std::string& text) {
   return h;
 }
 
-ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std::optional<ChainHead>& expect) {
+ChainReport verify_audit_chain(AuditSource& db, const AuditVerifier& key, const std::optional<ChainHead>& expect) {
   ChainReport rep;
   std::string err;
   auto fail = [&rep](std::string s) { rep.problems.push_back(std::move(s)); };
@@ -132,22 +122,19 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std:
   std::map<int64_t, std::string> hashes;
   std::map<std::pair<std::string, std::string>, std::string> latest;  // (table, key) -> json
   std::map<std::pair<std::string, std::string>, int64_t> first_seq;  // (table, key) -> its first entry
+  const double now = unix_now_precise();
   {
-    const SqliteStmt st = prepare_sqlite(
-        db,
-        "SELECT seq, tbl, row_key, row_json, prev_hash, hash, writer, at, (julianday(at) - 2440587.5) * 86400.0, "
-        "(julianday('now') - julianday(at)) * 86400.0 FROM audit_chain ORDER BY seq",
-        err);
-    if (!st) return fail("audit chain: cannot read: " + err), rep;
+    const auto st = db.rows("SELECT seq, tbl, row_key, row_json, prev_hash, hash, writer, at FROM audit_chain ORDER BY seq",
+                            {}, err);
     std::string prev = kChainGenesis;
     int64_t expect = 1;
     bool broken = false;
-    while (sqlite3_step(st.get()) == SQLITE_ROW) {
-      Entry e{.seq = sqlite3_column_int64(st.get(), 0), .tbl = text(st.get(), 1), .key = text(st.get(), 2),
-              .json = text(st.get(), 3), .writer = text(st.get(), 6), .at = text(st.get(), 7),
-              .at_unix = opt_double(st.get(), 8), .age = opt_double(st.get(), 9)};
+    while (st->next()) {
+      Entry e{.seq = st->integer(0), .tbl = st->text(1), .key = st->text(2), .json = st->text(3),
+              .writer = st->text(6), .at = st->text(7), .at_unix = parse_utc_time(st->text(7)), .age = std::nullopt};
+      if (e.at_unix) e.age = now - *e.at_unix;
       const int64_t seq = e.seq;
-      const std::string prev_hash = text(st.get(), 4), hash = text(st.get(), 5);
+      const std::string prev_hash = st->text(4), hash = st->text(5);
       ++rep.entries;
       if (!broken && seq != expect) {
         fail("audit chain: entries " + std::to_string(expect) + (seq - 1 > expect ? ".." + std::to_string(seq - 1) : "") +
@@ -166,31 +153,29 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std:
       expect = seq + 1;
       entries.push_back(std::move(e));
     }
+    if (!st->done(err)) return fail("audit chain: cannot read: " + err), rep;
   }
   const int64_t last = hashes.empty() ? 0 : hashes.rbegin()->first;
   std::map<int64_t, ForeignRange> foreign;  // from -> range
   {
-    const SqliteStmt st = prepare_sqlite(db,
-                                         "SELECT id, seq, hash, at, signature, foreign_seqs, opened_head, "
-                                         "(julianday(at) - 2440587.5) * 86400.0, clean_close FROM audit_anchors "
-                                         "ORDER BY id",
-                                         err);
-    if (!st) return fail("audit anchors: cannot read: " + err), rep;
+    const auto st = db.rows("SELECT id, seq, hash, at, signature, foreign_seqs, opened_head, clean_close "
+                            "FROM audit_anchors ORDER BY id",
+                            {}, err);
     std::optional<double> prev_at;
     bool prev_clean = false;
     // Each anchor signs the one before it (as found here): a deleted,
     // reordered or replayed anchor breaks the next one's signature.
     int64_t prev_seq = 0;
     std::string prev_sig;
-    while (sqlite3_step(st.get()) == SQLITE_ROW) {
-      const int64_t id = sqlite3_column_int64(st.get(), 0), seq = sqlite3_column_int64(st.get(), 1);
-      const std::string hash = text(st.get(), 2), at = text(st.get(), 3), sig = text(st.get(), 4);
+    while (st->next()) {
+      const int64_t id = st->integer(0), seq = st->integer(1);
+      const std::string hash = st->text(2), at = st->text(3), sig = st->text(4);
       AnchorLinks links;
-      links.foreign = text(st.get(), 5);
-      links.opened_head = sqlite3_column_int64(st.get(), 6);
+      links.foreign = st->text(5);
+      links.opened_head = st->integer(6);
       links.prev_seq = prev_seq;
       links.prev_sig_hash = anchor_sig_hash(prev_sig);
-      links.clean_close = sqlite3_column_int64(st.get(), 8) != 0;
+      links.clean_close = st->integer(7) != 0;
       prev_seq = seq;
       prev_sig = sig;
       const std::string which = "audit anchor " + std::to_string(id) + " (seq " + std::to_string(seq) + ")";
@@ -201,13 +186,14 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std:
       std::vector<std::pair<int64_t, int64_t>> ranges;
       if (!parse_ranges(links.foreign, seq, ranges)) fail(which + ": malformed list of foreign entries");
       for (const auto& [a, b] : ranges) foreign[a] = {b, links.opened_head, prev_at, prev_clean};
-      prev_at = opt_double(st.get(), 7);
+      prev_at = parse_utc_time(at);
       prev_clean = links.clean_close;
       const auto h = hashes.find(seq);
       if (h == hashes.end()) fail(which + ": the chain has no entry " + std::to_string(seq) + " (entries deleted)");
       else if (h->second != hash) fail(which + ": chain entry " + std::to_string(seq) + " differs from what was signed");
       else if (seq >= rep.signed_upto) rep.signed_upto = seq, rep.signed_hash = hash, rep.signed_at = at;
     }
+    if (!st->done(err)) return fail("audit anchors: cannot read: " + err), rep;
   }
   if (expect) {
     const auto h = hashes.find(expect->seq);
@@ -240,13 +226,11 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std:
   }
 
   for (const auto& t : kChainedTables) {
-    const SqliteStmt st = prepare_sqlite(db, t.select_all, err);
-    if (!st) {
-      fail(std::string(t.name) + ": cannot read: " + err);
-      continue;
-    }
-    while (sqlite3_step(st.get()) == SQLITE_ROW) {
-      const std::string k = text(st.get(), 0), json = row_json(st.get(), 1);
+    // A store that predates a table (recording_locations) has no rows of it.
+    if (!db.table_exists(t.name)) continue;
+    const auto st = db.rows(t.select_all, {}, err);
+    while (st->next()) {
+      const std::string k = st->text(0), json = st->row_json(1);
       const auto it = latest.find({t.name, k});
       if (it == latest.end()) {
         fail(std::string(t.name) + " " + k + ": not in the audit chain (inserted outside the bastion)");
@@ -258,6 +242,7 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std:
       }
       latest.erase(it);
     }
+    if (!st->done(err)) fail(std::string(t.name) + ": cannot read: " + err);
   }
   for (const auto& [tk, json] : latest)
     fail(tk.first + " " + tk.second + ": deleted outside the bastion (chained, no longer in the table)");
@@ -265,16 +250,17 @@ ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std:
   return rep;
 }
 
-std::vector<std::string> verify_search_index(sqlite3* db) {
+std::vector<std::string> verify_search_index(AuditSource& db) {
+  // A store without one (PostgreSQL: --grep scans) has nothing to check.
+  if (!db.has_search_index()) return {};
   std::vector<std::string> out;
   std::string err;
   std::vector<int64_t> upto;
   {
-    const SqliteStmt st = prepare_sqlite(
-        db, "SELECT indexed_upto, (SELECT IFNULL(MAX(id), 0) FROM commands) FROM commands_fts_progress", err);
-    if (!st) return {"search index: cannot read: " + err};
-    while (sqlite3_step(st.get()) == SQLITE_ROW)
-      upto.push_back(sqlite3_column_int64(st.get(), 0)), upto.push_back(sqlite3_column_int64(st.get(), 1));
+    const auto st =
+        db.rows("SELECT indexed_upto, (SELECT IFNULL(MAX(id), 0) FROM commands) FROM commands_fts_progress", {}, err);
+    while (st->next()) upto.push_back(st->integer(0)), upto.push_back(st->integer(1));
+    if (!st->done(err)) return {"search index: cannot read: " + err};
   }
   if (upto.size() != 2) return {"search index: commands_fts_progress must have exactly one row"};
   if (upto[0] > upto[1] || upto[0] < 0)
@@ -283,19 +269,20 @@ std::vector<std::string> verify_search_index(sqlite3* db) {
   // The index's own list of the rows it holds (fts5vocab 'instance', in the
   // connection's temp schema: the store itself is not written). The trigram
   // tokenizer indexes every text of 3 or more characters.
-  if (sqlite3_exec(db, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.bastion_fts_rows USING fts5vocab(main, commands_fts, "
-                       "instance)",
-                   nullptr, nullptr, nullptr) != SQLITE_OK)
-    return {std::string("search index: cannot read: ") + sqlite3_errmsg(db)};
-  const SqliteStmt st = prepare_sqlite(db,
-                                       "SELECT id FROM commands WHERE id <= ? AND length(text) >= 3 AND id NOT IN "
-                                       "(SELECT DISTINCT doc FROM temp.bastion_fts_rows) ORDER BY id",
-                                       err);
-  if (!st) return {"search index: cannot read: " + err};
-  sqlite3_bind_int64(st.get(), 1, upto[0]);
-  while (sqlite3_step(st.get()) == SQLITE_ROW)
-    out.push_back("search index: command " + std::to_string(sqlite3_column_int64(st.get(), 0)) +
+  {
+    const auto st = db.rows(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.bastion_fts_rows USING fts5vocab(main, commands_fts, instance)", {},
+        err);
+    st->next();
+    if (!st->done(err)) return {"search index: cannot read: " + err};
+  }
+  const auto st = db.rows("SELECT id FROM commands WHERE id <= ? AND length(text) >= 3 AND id NOT IN "
+                          "(SELECT DISTINCT doc FROM temp.bastion_fts_rows) ORDER BY id",
+                          {upto[0]}, err);
+  while (st->next())
+    out.push_back("search index: command " + std::to_string(st->integer(0)) +
                   " missing from the index (bastionctl audit --grep would not find it)");
+  if (!st->done(err)) return {"search index: cannot read: " + err};
   return out;
 }
 

@@ -1,4 +1,5 @@
-// Recomputes the audit chain of a SQLite audit store, checks its anchors'
+// Recomputes the audit chain of an audit store (SQLite or PostgreSQL, read
+// through AuditSource: one code path), checks its anchors'
 // signatures, and compares every current row of the chained tables with its
 // latest chained snapshot: a row edited, deleted or inserted with SQL
 // directly is reported with its table and key. Entries the signing bastiond
@@ -10,10 +11,10 @@
 #include <string>
 #include <vector>
 
-struct sqlite3;
 
 namespace bastion {
 
+class AuditSource;
 class AuditVerifier;
 
 // An entry a signed anchor says bastiond did not append.
@@ -52,10 +53,11 @@ inline constexpr double kUnsignedGraceSeconds = 10.0;
 inline constexpr double kLeftoverSeconds = 2.0;
 
 // expect: an entry the chain must hold with that hash (verify --expect-head).
-ChainReport verify_audit_chain(sqlite3* db, const AuditVerifier& key, const std::optional<ChainHead>& expect = std::nullopt);
+ChainReport verify_audit_chain(AuditSource& db, const AuditVerifier& key, const std::optional<ChainHead>& expect = std::nullopt);
 
 // commands_fts (the search index) against commands: the indexed range within
-// the table, and every indexed command in the index. Problems, if any.
-std::vector<std::string> verify_search_index(sqlite3* db);
+// the table, and every indexed command in the index. Problems, if any; none
+// on a store without a search index (PostgreSQL).
+std::vector<std::string> verify_search_index(AuditSource& db);
 
 }  // namespace bastion

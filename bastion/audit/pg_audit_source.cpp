@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "audit/audit_source.h"
+#include "audit/pg_cells.h"
 #include "audit/pg_connect.h"
 
 namespace bastion {
@@ -26,6 +27,7 @@ class PgRows final : public AuditRows {
   }
   int columns() const override { return PQnfields(r_.get()); }
   std::string name(int c) const override { return PQfname(r_.get(), c); }
+  std::string row_json(int first) const override { return bastion::row_json(PgCells(r_.get(), row_), first); }
 
  private:
   PgResult r_;
@@ -64,6 +66,14 @@ class PgSource final : public AuditSource {
   // Votes are never updated or deleted: their physical order is their
   // insertion order.
   const char* insertion_order() const override { return "ctid"; }
+  // REPEATABLE READ: every statement of the transaction reads the snapshot
+  // its first one took, whatever the instances commit meanwhile.
+  bool has_search_index() const override { return false; }
+  bool begin_snapshot(std::string& error) override {
+    PgResult r(PQexec(c_.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return error = pg_error(c_.get()), false;
+    return true;
+  }
 
  private:
   PgConn c_;

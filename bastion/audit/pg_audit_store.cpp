@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "audit/audit_chain.h"
+#include "audit/pg_cells.h"
 #include "common/parse_number.h"
 
 namespace bastion {
@@ -12,31 +13,6 @@ namespace {
 // The chain lock is held by every write transaction of every instance
 // from its first statement to its end.
 constexpr int kChainLock = 2;
-
-constexpr unsigned kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23;
-
-// A result row as the chain's canonical JSON reads it: integer columns
-// (bigint, integer, smallint) as numbers, everything else as text.
-class PgCells final : public RowCells {
- public:
-  PgCells(const PGresult* r, int row) : r_(r), row_(row) {}
-  int count() const override { return PQnfields(r_); }
-  const char* name(int c) const override { return PQfname(r_, c); }
-  Type type(int c) const override {
-    if (PQgetisnull(r_, row_, c)) return Type::null;
-    const unsigned t = PQftype(r_, c);
-    return t == kInt8Oid || t == kInt4Oid || t == kInt2Oid ? Type::integer : Type::text;
-  }
-  int64_t integer(int c) const override { return std::strtoll(PQgetvalue(r_, row_, c), nullptr, 10); }
-  double real(int) const override { return 0; }
-  std::string_view bytes(int c) const override {
-    return {PQgetvalue(r_, row_, c), static_cast<std::size_t>(PQgetlength(r_, row_, c))};
-  }
-
- private:
-  const PGresult* r_;
-  int row_;
-};
 
 // Each chained table's row by its chain key. The composite keys are matched
 // whole, on an expression index (pg_schema.cpp).
@@ -93,7 +69,7 @@ PgResult PgAuditStore::run(const std::string& sql, std::initializer_list<SqlPara
       types.push_back(0);
     } else if (const auto* n = std::get_if<int64_t>(&p)) {
       text.push_back(std::to_string(*n));
-      types.push_back(kInt8Oid);
+      types.push_back(kPgInt8Oid);
     } else {
       text.push_back(std::get<std::string>(p));
       types.push_back(0);  // inferred from where it is used

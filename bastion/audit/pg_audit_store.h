@@ -45,12 +45,15 @@ class PgAuditStore : public SqlAuditStore {
   bool announce_approvals(std::string& error) override;
   bool announce_policy(const std::string& name, std::string& error) override;
   bool note_session_instance(const std::string& session_id, std::string& error) override;
+  bool signs_every_write() const override { return true; }
+  std::string own_recordings_condition() const override;
 
  public:
   bool register_instance(const std::string& host, int64_t interval, std::string& error) override;
   bool heartbeat(std::string& error) override;
   int interrupt_silent_instances(const std::string& at, int missed, std::string& error) override;
   bool instance_stopped(const std::string& at, std::string& error) override;
+  void ships_from(const std::string& recordings_dir) override;
   const std::string& instance_id() const { return instance_id_; }
 
  private:
@@ -60,6 +63,8 @@ class PgAuditStore : public SqlAuditStore {
 
   PgConn conn_;
   std::string instance_id_;  // empty until register_instance
+  std::string host_;         // as registered
+  std::string recordings_dir_;  // ships_from; empty: none
   int changes_ = 0;
   bool in_txn_ = false;
 };

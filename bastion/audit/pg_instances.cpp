@@ -32,6 +32,7 @@ bool PgAuditStore::register_instance(const std::string& host, int64_t interval, 
                           kDbNow + ", ?)";
   if (!execute(sql.c_str(), {id, host, interval}, error)) return false;
   instance_id_ = id;
+  host_ = host;
   return true;
 }
 
@@ -82,6 +83,37 @@ bool PgAuditStore::note_session_instance(const std::string& session_id, std::str
   if (instance_id_.empty()) return true;
   return execute("INSERT INTO session_instances (session_id, instance_id) VALUES (?, ?)", {session_id, instance_id_},
                  error);
+}
+
+void PgAuditStore::ships_from(const std::string& recordings_dir) {
+  std::lock_guard<std::mutex> g(mu_);
+  recordings_dir_ = recordings_dir;
+  while (recordings_dir_.size() > 1 && recordings_dir_.back() == '/') recordings_dir_.pop_back();
+}
+
+std::string PgAuditStore::own_recordings_condition() const {
+  // Not registered (no heartbeat: a store opened by a tool or a test, never
+  // by bastiond beside other instances): the only writer, as on SQLite.
+  if (instance_id_.empty()) return "";
+  // The sessions this instance ran; and those of a stopped instance (its
+  // recordings closed or marked interrupted) on this host whose files are in
+  // this instance's recordings_dir: the same bastiond before a restart
+  // (each start registers anew). Another host's files, or another folder's
+  // on this host, are never listed: they could not be read, and an open one
+  // would hold this instance's watermark. Inlined as SQL literals (quotes
+  // doubled; standard_conforming_strings: a backslash is itself).
+  const auto lit = [](const std::string& v) {
+    std::string out = "'";
+    for (const char c : v) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+  };
+  std::string left_over = "FALSE";
+  if (!recordings_dir_.empty()) {
+    const std::string dir = recordings_dir_ + "/";
+    left_over = "(i.stopped IS NOT NULL AND i.host = " + lit(host_) + " AND starts_with(r.path, " + lit(dir) + "))";
+  }
+  return "EXISTS (SELECT 1 FROM session_instances si JOIN instances i ON i.id = si.instance_id "
+         "WHERE si.session_id = r.session_id AND (si.instance_id = " + lit(instance_id_) + " OR " + left_over + "))";
 }
 
 }  // namespace bastion

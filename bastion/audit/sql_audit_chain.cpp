@@ -27,9 +27,15 @@ SqlAuditStore::Txn::~Txn() {
 
 bool SqlAuditStore::Txn::commit(std::string& error) {
   done_ = true;
-  if (s_.execute("COMMIT", {}, error)) {
+  std::optional<SignedHead> signed_head;
+  // A shared store: this transaction's entries are signed before the chain
+  // lock is released (signs_every_write). A failure fails the write: left
+  // unsigned, they would read as appended outside bastiond.
+  const bool sign_now = s_.signs_every_write() && s_.signer_ && !s_.own_pending_.empty();
+  if ((!sign_now || s_.write_anchor(false, signed_head, error)) && s_.execute("COMMIT", {}, error)) {
     s_.own_unanchored_.insert(s_.own_unanchored_.end(), s_.own_pending_.begin(), s_.own_pending_.end());
     s_.own_pending_.clear();
+    if (signed_head) s_.anchored(*signed_head);
     return true;
   }
   std::string ignored;
@@ -140,26 +146,36 @@ bool SqlAuditStore::anchor_locked(AnchorWhen when, std::string& error) {
   last_check_ = now;
   Txn txn(*this, error);
   if (!txn) return false;
-  SqlRows head, anchored;
+  std::optional<SignedHead> signed_head;
+  if (!write_anchor(when == AnchorWhen::closing, signed_head, error) || !txn.commit(error)) return false;
+  if (signed_head) anchored(*signed_head);
+  return true;
+}
+
+bool SqlAuditStore::write_anchor(bool closing, std::optional<SignedHead>& signed_head, std::string& error) {
+  SqlRows head, anchored_rows;
   if (!query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", {}, head, error) ||
-      !query("SELECT seq, signature FROM audit_anchors ORDER BY id DESC LIMIT 1", {}, anchored, error))
+      !query("SELECT seq, signature FROM audit_anchors ORDER BY id DESC LIMIT 1", {}, anchored_rows, error))
     return false;
-  if (head.empty()) return txn.commit(error);
-  const bool signed_already = !anchored.empty() && anchored[0][0] == head[0][0];
-  if (signed_already && when != AnchorWhen::closing) return txn.commit(error);
+  if (head.empty()) return true;
+  const bool signed_already = !anchored_rows.empty() && anchored_rows[0][0] == head[0][0];
+  if (signed_already && !closing) return true;
   const int64_t seq = std::stoll(head[0][0]);
   // The chain's hashes are not keyed: whoever can write the store can append
   // well-formed entries. The anchor vouches for the chain's order and names
   // every entry this process did not append (foreign): verify judges those
-  // by their table, whatever writer they claim.
-  const int64_t from = anchored.empty() ? 1 : std::stoll(anchored[0][0]) + 1;
-  std::sort(own_unanchored_.begin(), own_unanchored_.end());
+  // by their table, whatever writer they claim. Own: committed since the
+  // last anchor, and those of the transaction this anchor commits with.
+  const int64_t from = anchored_rows.empty() ? 1 : std::stoll(anchored_rows[0][0]) + 1;
+  std::vector<int64_t> own = own_unanchored_;
+  own.insert(own.end(), own_pending_.begin(), own_pending_.end());
+  std::sort(own.begin(), own.end());
   AnchorLinks links;
-  links.foreign = foreign_ranges(from, seq, own_unanchored_);
+  links.foreign = foreign_ranges(from, seq, own);
   links.opened_head = opened_head_;
-  links.prev_seq = anchored.empty() ? 0 : std::stoll(anchored[0][0]);
-  links.prev_sig_hash = anchored.empty() ? std::string() : anchor_sig_hash(anchored[0][1]);
-  links.clean_close = when == AnchorWhen::closing;
+  links.prev_seq = anchored_rows.empty() ? 0 : std::stoll(anchored_rows[0][0]);
+  links.prev_sig_hash = anchored_rows.empty() ? std::string() : anchor_sig_hash(anchored_rows[0][1]);
+  links.clean_close = closing;
   if (links.foreign != "[]")
     log_warn("audit chain: signing entries another process appended",
              {{"from_seq", std::to_string(from)}, {"to_seq", std::to_string(seq)}, {"foreign", links.foreign}});
@@ -172,16 +188,20 @@ bool SqlAuditStore::anchor_locked(AnchorWhen when, std::string& error) {
                 static_cast<int64_t>(links.clean_close ? 1 : 0), signer_->fingerprint(), sig},
                error))
     return false;
-  if (!txn.commit(error)) return false;
+  signed_head = SignedHead{seq, head[0][1], at, links.clean_close};
+  return true;
+}
+
+void SqlAuditStore::anchored(const SignedHead& h) {
+  const double now = monotonic_seconds();
   last_signed_ = now;
-  std::erase_if(own_unanchored_, [seq](int64_t s) { return s <= seq; });
+  std::erase_if(own_unanchored_, [&h](int64_t s) { return s <= h.seq; });
   // The witness outside the store: a log line an auditor can check with
   // verify --expect-head SEQ:HASH (a suffix cut leaves a verifying prefix).
   // At most once a minute while the chain grows, and at close.
-  if (!links.clean_close && now - last_head_logged_ < 60.0 && last_head_logged_ != 0) return true;
+  if (!h.clean_close && now - last_head_logged_ < 60.0 && last_head_logged_ != 0) return;
   last_head_logged_ = now;
-  log_info("audit chain head", {{"seq", std::to_string(seq)}, {"hash", head[0][1]}, {"at", at}});
-  return true;
+  log_info("audit chain head", {{"seq", std::to_string(h.seq)}, {"hash", h.hash}, {"at", h.at}});
 }
 
 }  // namespace bastion

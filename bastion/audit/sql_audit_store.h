@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -77,6 +78,9 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
   }
   // A clean stop: this instance's row says so.
   virtual bool instance_stopped(const std::string& /*at*/, std::string& /*error*/) { return true; }
+  // Where this instance's recordings are (its recordings_dir): on a shared
+  // store it also ships those a stopped instance of this host left there.
+  virtual void ships_from(const std::string& /*recordings_dir*/) {}
 
   // The policy store (sql_policy_store.cpp, policy/policy_store.h): every
   // version and activation is a chained row, and a change is announced to
@@ -143,6 +147,17 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
   virtual bool announce_policy(const std::string& /*name*/, std::string& /*error*/) { return true; }
   // Inside session_started's transaction: which instance runs the session.
   virtual bool note_session_instance(const std::string& /*session_id*/, std::string& /*error*/) { return true; }
+  // Several bastiond write the store at once (PostgreSQL): each write
+  // transaction signs its own entries before it commits, while it holds the
+  // chain lock. Otherwise another instance's anchor, taken in between, would
+  // name them foreign (not its own), and verify could not tell them from an
+  // entry appended with SQL; a kill -9 leaves nothing of it unsigned either.
+  // One process writing (SQLite) signs about once a second.
+  virtual bool signs_every_write() const { return false; }
+  // This instance's recordings (the shipper's lists) on a store several
+  // instances share: a condition on `r` (recordings) to AND. Empty: every
+  // recording is this process's.
+  virtual std::string own_recordings_condition() const { return ""; }
 
   // Inside a write transaction: the open recordings and live sessions the
   // two queries select (each with `param` as its one parameter, unless
@@ -198,6 +213,17 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
   // the head is signed already, marked as a clean close.
   enum class AnchorWhen { throttled, force, closing };
   bool anchor_locked(AnchorWhen when, std::string& error);
+  // What an anchor signed: the head, when, and whether at a clean close.
+  struct SignedHead {
+    int64_t seq = 0;
+    std::string hash, at;
+    bool clean_close = false;
+  };
+  // Inside an open transaction: signs the head unless it is signed already
+  // (closing: signs again, as a clean close). `signed_head` is set when an
+  // anchor was written; anchored() takes it once the transaction commits.
+  bool write_anchor(bool closing, std::optional<SignedHead>& signed_head, std::string& error);
+  void anchored(const SignedHead& h);
 
  protected:
   // After a committed write: anchors when a second has passed. Never fails

@@ -117,11 +117,15 @@ std::vector<RecordingRow> SqlAuditStore::recordings_ended_before(const std::stri
   std::lock_guard<std::mutex> g(mu_);
   std::vector<std::vector<std::string>> rows;
   std::vector<RecordingRow> out;
-  if (!query("SELECT r.id, r.session_id, r.channel, r.path, r.state FROM recordings r JOIN sessions s "
-             "ON s.id = r.session_id WHERE r.state IN ('closed','interrupted') AND s.ended_at IS NOT NULL "
-             "AND s.ended_at < ? ORDER BY r.id",
-             {cutoff}, rows, error))
-    return out;
+  // On a shared store, this instance's own (own_recordings_condition): the
+  // files of another's are on its disk, and their rows must not be marked
+  // pruned here while the files stay there.
+  const std::string own = own_recordings_condition();
+  const std::string sql =
+      "SELECT r.id, r.session_id, r.channel, r.path, r.state FROM recordings r JOIN sessions s "
+      "ON s.id = r.session_id WHERE r.state IN ('closed','interrupted') AND s.ended_at IS NOT NULL "
+      "AND s.ended_at < ?" + (own.empty() ? std::string() : " AND " + own) + " ORDER BY r.id";
+  if (!query(sql.c_str(), {cutoff}, rows, error)) return out;
   for (const auto& r : rows)
     out.push_back({parse_signed(r[0], 0, INT64_MAX).value_or(0), r[1],
                    static_cast<int>(parse_signed(r[2], 0, INT32_MAX).value_or(0)), r[3], r[4]});
@@ -145,21 +149,26 @@ bool SqlAuditStore::recording_location(int64_t id, const std::string& location, 
   return chain_row("recording_locations", key, error) && txn.commit(error) && anchor_soon();
 }
 
+// On a shared store each instance lists only its own recordings: the
+// others' files are on their hosts' disks (a dead instance's too: marked
+// interrupted by the survivors, they stay where it left them), and their
+// open recordings must not hold this instance's watermark.
 std::vector<RecordingShipment> SqlAuditStore::recordings_to_ship(int64_t after, int limit, int64_t& upto,
                                                                  std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   std::vector<std::vector<std::string>> rows, top;
   std::vector<RecordingShipment> out;
+  const std::string own = own_recordings_condition(), and_own = own.empty() ? "" : " AND " + own;
   // Under mu_: no row of this process is inserted between the two reads.
   // An open recording is still being written: the scan must not pass it.
-  if (!query("SELECT COALESCE((SELECT MIN(id) FROM recordings WHERE state='open') - 1, "
-             "(SELECT COALESCE(MAX(id),0) FROM recordings))",
-             {}, top, error) ||
-      !query("SELECT r.id, r.session_id, r.channel, r.path, r.state, COALESCE(l.state,'local'), "
-             "COALESCE(l.object_key,'') FROM recordings r LEFT JOIN recording_locations l ON l.recording_id = r.id "
-             "WHERE r.id > ? AND r.state IN ('closed','interrupted') AND COALESCE(l.state,'local') <> 'stored' "
-             "ORDER BY r.id LIMIT ?",
-             {after, int64_t{limit}}, rows, error))
+  const std::string top_sql = "SELECT COALESCE((SELECT MIN(id) FROM recordings r WHERE state='open'" + and_own +
+                              ") - 1, (SELECT COALESCE(MAX(id),0) FROM recordings))";
+  const std::string rows_sql =
+      "SELECT r.id, r.session_id, r.channel, r.path, r.state, COALESCE(l.state,'local'), "
+      "COALESCE(l.object_key,'') FROM recordings r LEFT JOIN recording_locations l ON l.recording_id = r.id "
+      "WHERE r.id > ? AND r.state IN ('closed','interrupted') AND COALESCE(l.state,'local') <> 'stored'" +
+      and_own + " ORDER BY r.id LIMIT ?";
+  if (!query(top_sql.c_str(), {}, top, error) || !query(rows_sql.c_str(), {after, int64_t{limit}}, rows, error))
     return out;
   upto = top.empty() ? after : parse_signed(top[0][0], 0, INT64_MAX).value_or(after);
   for (const auto& r : rows)
@@ -172,11 +181,12 @@ std::vector<RecordingShipment> SqlAuditStore::recordings_open(int limit, std::st
   std::lock_guard<std::mutex> g(mu_);
   std::vector<std::vector<std::string>> rows;
   std::vector<RecordingShipment> out;
-  if (!query("SELECT r.id, r.session_id, r.channel, r.path, COALESCE(l.state,'local'), COALESCE(l.object_key,'') "
-             "FROM recordings r LEFT JOIN recording_locations l ON l.recording_id = r.id WHERE r.state='open' "
-             "ORDER BY r.id LIMIT ?",
-             {int64_t{limit}}, rows, error))
-    return out;
+  const std::string own = own_recordings_condition();
+  const std::string sql =
+      "SELECT r.id, r.session_id, r.channel, r.path, COALESCE(l.state,'local'), COALESCE(l.object_key,'') "
+      "FROM recordings r LEFT JOIN recording_locations l ON l.recording_id = r.id WHERE r.state='open'" +
+      (own.empty() ? std::string() : " AND " + own) + " ORDER BY r.id LIMIT ?";
+  if (!query(sql.c_str(), {int64_t{limit}}, rows, error)) return out;
   for (const auto& r : rows)
     out.push_back({parse_signed(r[0], 0, INT64_MAX).value_or(0), r[1],
                    static_cast<int>(parse_signed(r[2], 0, INT32_MAX).value_or(0)), r[3], "open", r[4], r[5]});

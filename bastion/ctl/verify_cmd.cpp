@@ -14,14 +14,12 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include "audit/audit_signer.h"
+#include "audit/audit_source.h"
 #include "audit/audit_store.h"
 #include "audit/chain_verifier.h"
-#include "audit/pg_connect.h"
 #include "audit/recording_verifier.h"
-#include "audit/sqlite_handles.h"
 #include "common/display_escape.h"
 #include "common/file_util.h"
 #include "common/time_util.h"
@@ -33,31 +31,27 @@
 namespace bastion {
 namespace {
 
-std::string col(sqlite3_stmt* st, int c) {
-  const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
-  return t ? std::string(t, static_cast<std::size_t>(sqlite3_column_bytes(st, c))) : std::string();
-}
-uint64_t ucol(sqlite3_stmt* st, int c) { return static_cast<uint64_t>(sqlite3_column_int64(st, c)); }
-
 constexpr const char* kRecordingColumns =
-    "SELECT id, session_id, channel, path, state, events, bytes, IFNULL(digest,''), IFNULL(tail_digest,''), "
-    "IFNULL(signature,''), cp_events, IFNULL(cp_bytes,0), IFNULL(cp_digest,''), IFNULL(cp_signature,''), "
-    "IFNULL(pruned_at,''), IFNULL(pruned_by,'') FROM recordings";
+    "SELECT id, session_id, channel, path, state, events, bytes, COALESCE(digest,''), COALESCE(tail_digest,''), "
+    "COALESCE(signature,''), cp_events, COALESCE(cp_bytes,0), COALESCE(cp_digest,''), COALESCE(cp_signature,''), "
+    "COALESCE(pruned_at,''), COALESCE(pruned_by,'') FROM recordings";
 
-RecordingRecord read_record(sqlite3_stmt* st) {
+uint64_t ucol(const AuditRows& st, int c) { return static_cast<uint64_t>(st.integer(c)); }
+
+RecordingRecord read_record(const AuditRows& st) {
   RecordingRecord r;
-  r.id = sqlite3_column_int64(st, 0);
-  r.session_id = col(st, 1);
-  r.channel = sqlite3_column_int(st, 2);
-  r.path = col(st, 3);
-  r.state = col(st, 4);
-  r.final_seal = {.events = ucol(st, 5), .bytes = ucol(st, 6), .digest = col(st, 7), .tail = col(st, 8),
-                  .signature = col(st, 9), .at = ""};
-  if (sqlite3_column_type(st, 10) != SQLITE_NULL)
-    r.checkpoints.push_back(RecordingSeal{.events = ucol(st, 10), .bytes = ucol(st, 11), .digest = col(st, 12),
-                                          .tail = "", .signature = col(st, 13), .at = ""});
-  r.pruned_at = col(st, 14);
-  r.pruned_by = col(st, 15);
+  r.id = st.integer(0);
+  r.session_id = st.text(1);
+  r.channel = static_cast<int>(st.integer(2));
+  r.path = st.text(3);
+  r.state = st.text(4);
+  r.final_seal = {.events = ucol(st, 5), .bytes = ucol(st, 6), .digest = st.text(7), .tail = st.text(8),
+                  .signature = st.text(9), .at = ""};
+  if (st.maybe(10))
+    r.checkpoints.push_back(RecordingSeal{.events = ucol(st, 10), .bytes = ucol(st, 11), .digest = st.text(12),
+                                          .tail = "", .signature = st.text(13), .at = ""});
+  r.pruned_at = st.text(14);
+  r.pruned_by = st.text(15);
   return r;
 }
 
@@ -65,17 +59,16 @@ RecordingRecord read_record(sqlite3_stmt* st) {
 // row's cp_* columns (not chained) must repeat the latest of them: an
 // earlier checkpoint copied there, or later ones deleted, would let an
 // interrupted recording be cut back (the deletion the chain reports).
-bool read_checkpoints(sqlite3* db, RecordingRecord& r, std::string& error) {
-  const SqliteStmt st = prepare_sqlite(db,
-                                       "SELECT events, bytes, digest, signature FROM recording_checkpoints "
-                                       "WHERE recording_id=? ORDER BY events, rowid",
-                                       error);
-  if (!st) return false;
-  sqlite3_bind_int64(st.get(), 1, r.id);
+// Rows of one events count keep their insertion order (the stable sort).
+bool read_checkpoints(AuditSource& db, RecordingRecord& r, std::string& error) {
+  const auto st = db.rows(std::string("SELECT events, bytes, digest, signature FROM recording_checkpoints "
+                                      "WHERE recording_id=? ORDER BY events, ") + db.insertion_order(),
+                          {r.id}, error);
   std::vector<RecordingSeal> kept;
-  while (sqlite3_step(st.get()) == SQLITE_ROW)
-    kept.push_back({.events = ucol(st.get(), 0), .bytes = ucol(st.get(), 1), .digest = col(st.get(), 2), .tail = "",
-                    .signature = col(st.get(), 3), .at = ""});
+  while (st->next())
+    kept.push_back({.events = ucol(*st, 0), .bytes = ucol(*st, 1), .digest = st->text(2), .tail = "",
+                    .signature = st->text(3), .at = ""});
+  if (!st->done(error)) return false;
   std::stable_sort(kept.begin(), kept.end(), [](const RecordingSeal& a, const RecordingSeal& b) { return a.events < b.events; });
   if (!r.checkpoints.empty()) {
     const RecordingSeal& row = r.checkpoints.front();
@@ -94,7 +87,7 @@ bool read_checkpoints(sqlite3* db, RecordingRecord& r, std::string& error) {
 // nullopt when it does not exist, `error` when it cannot be read.
 // Where recordings shipped off the host are read from (verify --config).
 struct RemoteRecordings {
-  sqlite3* db = nullptr;
+  AuditSource* db = nullptr;
   const Config* cfg = nullptr;
 };
 
@@ -103,7 +96,7 @@ struct RemoteRecordings {
 std::optional<recorder::ChainScan> scan_stored(const RecordingRecord& r, const RemoteRecordings& remote,
                                                std::string& error) {
   if (!remote.cfg || !remote.db) return std::nullopt;
-  const auto where = stored_recording(remote.db, remote.cfg->recordings_store, remote.cfg->recordings_dir(), r.path, error);
+  const auto where = stored_recording(*remote.db, remote.cfg->recordings_store, remote.cfg->recordings_dir(), r.path, error);
   if (!where) {
     if (!error.empty()) error = "recording location: " + error;
     return std::nullopt;
@@ -137,31 +130,25 @@ std::optional<recorder::ChainScan> scan_recording(const RecordingRecord& r, cons
 }
 
 // The session's ended_at ("" when it has none or cannot be read).
-std::string session_ended_at(sqlite3* db, const std::string& session) {
+std::string session_ended_at(AuditSource& db, const std::string& session) {
   std::string error;
-  const SqliteStmt st = prepare_sqlite(db, "SELECT IFNULL(ended_at,'') FROM sessions WHERE id=?", error);
-  if (!st) return "";
-  sqlite3_bind_text(st.get(), 1, session.c_str(), static_cast<int>(session.size()), SQLITE_TRANSIENT);
-  return sqlite3_step(st.get()) == SQLITE_ROW ? col(st.get(), 0) : "";
+  const auto st = db.rows("SELECT COALESCE(ended_at,'') FROM sessions WHERE id=?", {session}, error);
+  return st->next() ? st->text(0) : "";
 }
 
 // No recording at all, and rightly: the session's channels ran on a target
 // with recording = "off", which its commands rows (chained: the audit chain
 // check below covers them) say. A row naming a recording, or one recorded
 // in any way, means a recording belongs in the store.
-bool unrecorded_by_config(sqlite3* db, const std::string& session) {
+bool unrecorded_by_config(AuditSource& db, const std::string& session) {
   std::string error;
-  const SqliteStmt st = prepare_sqlite(
-      db,
-      "SELECT IFNULL(sum(recording_state=?1),0), "
-      "IFNULL(sum(IFNULL(recording,'')<>'' OR IFNULL(recording_state,'') IN ('complete','capped','failed')),0) "
-      "FROM commands WHERE session_id=?2",
-      error);
-  if (!st) return false;
-  sqlite3_bind_text(st.get(), 1, kRecordingOffByConfig, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st.get(), 2, session.c_str(), static_cast<int>(session.size()), SQLITE_TRANSIENT);
-  if (sqlite3_step(st.get()) != SQLITE_ROW) return false;
-  return sqlite3_column_int64(st.get(), 0) > 0 && sqlite3_column_int64(st.get(), 1) == 0;
+  const auto st = db.rows(
+      "SELECT COUNT(CASE WHEN recording_state=? THEN 1 END), "
+      "COUNT(CASE WHEN COALESCE(recording,'')<>'' OR COALESCE(recording_state,'') IN ('complete','capped','failed') "
+      "THEN 1 END) FROM commands WHERE session_id=?",
+      {std::string(kRecordingOffByConfig), session}, error);
+  if (!st->next()) return false;
+  return st->integer(0) > 0 && st->integer(1) == 0;
 }
 
 int usage() {
@@ -208,12 +195,6 @@ int ctl_verify(const std::vector<std::string>& a) {
     pinned = cfg->audit_key_fingerprint;
     retention = cfg->retention;
   }
-  // Fail closed: a shared store is never "verified" by reading some other
-  // (empty or stale) SQLite file in its place.
-  if (is_pg_dsn(db))
-    return std::fprintf(stderr, "bastionctl verify: a PostgreSQL store cannot be verified by this bastionctl yet "
-                                "(verify reads SQLite stores)\n"),
-           1;
   if (key_file.empty())
     return std::fprintf(stderr, "bastionctl verify: no public key: give --key PUBFILE (or --config)\n"), 2;
   // The key comes from the auditor's side, never from the store being
@@ -231,40 +212,42 @@ int ctl_verify(const std::vector<std::string>& a) {
       std::printf("key: %s\nverify: FAILED\n", display_escape(err).c_str());
     return 1;
   }
-  const SqliteDb h = open_sqlite_readonly(db, err);
+  // The store the config names (SQLite or the shared PostgreSQL store),
+  // read-only, through the same readers either way.
+  const auto h = open_audit_source(db, cfg ? cfg->store_password_file : std::string(), err);
   if (!h) return std::fprintf(stderr, "bastionctl verify: %s: %s\n", display_escape(db).c_str(), display_escape(err).c_str()), 1;
-  sqlite3_busy_timeout(h.get(), 5000);
   // One snapshot for the whole check: bastiond may write while it runs, and
   // a row and its checkpoints must be read as of the same moment.
-  if (sqlite3_exec(h.get(), "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK)
-    return std::fprintf(stderr, "bastionctl verify: %s: cannot begin a read\n", display_escape(db).c_str()), 1;
+  if (!h->begin_snapshot(err))
+    return std::fprintf(stderr, "bastionctl verify: %s: %s\n", display_escape(db).c_str(), display_escape(err).c_str()), 1;
 
   bool ok = true;
   nlohmann::json out = {{"recordings", nlohmann::json::array()}};
   std::vector<std::string> lines;
   const std::string sql = std::string(kRecordingColumns) + (session.empty() ? "" : " WHERE session_id=?") + " ORDER BY id";
-  const SqliteStmt st = prepare_sqlite(h.get(), sql, err);
-  if (!st) return std::fprintf(stderr, "bastionctl verify: %s\n", display_escape(err).c_str()), 1;
-  if (!session.empty()) sqlite3_bind_text(st.get(), 1, session.c_str(), static_cast<int>(session.size()), SQLITE_TRANSIENT);
+  std::vector<AuditParam> params;
+  if (!session.empty()) params.emplace_back(session);
+  const auto st = h->rows(sql, params, err);
   int count = 0;
-  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+  while (st->next()) {
     ++count;
-    RecordingRecord r = read_record(st.get());
+    RecordingRecord r = read_record(*st);
     std::string read_error;
-    if (r.state != "pruned" && !read_checkpoints(h.get(), r, read_error)) read_error = "checkpoints: " + read_error;
+    if (r.state != "pruned" && !read_checkpoints(*h, r, read_error)) read_error = "checkpoints: " + read_error;
     const auto scan = r.state == "pruned" || !read_error.empty() ? std::nullopt : scan_recording(r, {h.get(), cfg.get()}, read_error);
     RecordingVerdict v =
         read_error.empty() ? verify_recording(r, scan ? &*scan : nullptr, *key) : RecordingVerdict{false, read_error};
     // A pruned row is only as good as its prune: a row marked pruned before
     // the retention ended hides a recording that should still be there.
     if (read_error.empty() && r.state == "pruned")
-      v = judge_prune(r, session_ended_at(h.get(), r.session_id), retention, unix_now());
+      v = judge_prune(r, session_ended_at(*h, r.session_id), retention, unix_now());
     ok = ok && v.ok;
     out["recordings"].push_back({{"id", r.id}, {"session", r.session_id}, {"channel", r.channel}, {"path", r.path},
                                  {"state", r.state}, {"ok", v.ok}, {"result", v.what}});
     lines.push_back("recording " + r.session_id + " channel " + std::to_string(r.channel) + " (" + r.path + "): " + v.what);
   }
-  if (!session.empty() && count == 0 && unrecorded_by_config(h.get(), session)) {
+  if (!st->done(err)) return std::fprintf(stderr, "bastionctl verify: %s\n", display_escape(err).c_str()), 1;
+  if (!session.empty() && count == 0 && unrecorded_by_config(*h, session)) {
     lines.push_back(std::string("session ") + session + ": not recorded: recording " + kRecordingOffByConfig);
     out["recordings"].push_back({{"session", session}, {"ok", true},
                                  {"result", std::string("not recorded: recording ") + kRecordingOffByConfig}});
@@ -274,7 +257,7 @@ int ctl_verify(const std::vector<std::string>& a) {
     out["recordings"].push_back({{"session", session}, {"ok", false}, {"result", "no recordings in the store"}});
   }
   // The audit chain is always checked whole: a row of any session may have been touched.
-  const ChainReport chain = verify_audit_chain(h.get(), *key, expect_head);
+  const ChainReport chain = verify_audit_chain(*h, *key, expect_head);
   ok = ok && chain.problems.empty();
   nlohmann::json foreign = nlohmann::json::array();
   for (const auto& f : chain.foreign)

@@ -409,6 +409,7 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   // start; a reload does not change the store.
   std::unique_ptr<RecordingShipper> shipper;
   if (cfg->recordings_store.enabled()) {
+    audit->ships_from(cfg->recordings_dir());
     shipper = std::make_unique<RecordingShipper>(*audit, cfg->recordings_store, cfg->recordings_dir());
     log_info("recordings store", {{"type", cfg->recordings_store.type}, {"endpoint", cfg->recordings_store.endpoint},
                                   {"bucket", cfg->recordings_store.bucket}});

@@ -1,18 +1,12 @@
 #include "recordings/stored_recording.h"
 
 #include "audit/audit_source.h"
-#include "audit/sqlite_handles.h"
 #include "common/secret_file.h"
 #include "recordings/object_key.h"
 #include "recordings/s3_client.h"
 
 namespace bastion {
 namespace {
-
-std::string col(sqlite3_stmt* st, int c) {
-  const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
-  return t ? std::string(t, static_cast<std::size_t>(sqlite3_column_bytes(st, c))) : std::string();
-}
 
 constexpr const char* kLocationSql =
     "SELECT r.session_id, l.state, l.object_key FROM recordings r JOIN "
@@ -25,7 +19,15 @@ std::optional<StoredRecording> checked(const RecordingsStoreConfig& store, const
                                        const std::string& path, const std::string& session, const std::string& state,
                                        const std::string& key, std::string& error) {
   if (state != "stored") return std::nullopt;
-  const auto expect = recording_object_key(store.prefix, recordings_dir, session, path);
+  // The key is the prefix plus "YYYY-MM-DD/SESSION-N.cast": the path's
+  // folder above that is the recordings_dir of the instance that wrote it,
+  // which on a shared store need not be this one's.
+  auto expect = recording_object_key(store.prefix, recordings_dir, session, path);
+  if (!expect) {
+    const auto file = path.rfind('/');
+    const auto day = file == std::string::npos || file == 0 ? std::string::npos : path.rfind('/', file - 1);
+    if (day != std::string::npos) expect = recording_object_key(store.prefix, path.substr(0, day), session, path);
+  }
   if (!expect || *expect != key) {
     error = "its location row names object " + key + ", not the one bastiond writes for it";
     return std::nullopt;
@@ -51,21 +53,6 @@ std::optional<StoredRecording> stored_recording(AuditSource& src, const Recordin
     return std::nullopt;
   }
   return checked(store, recordings_dir, path, r->text(0), r->text(1), r->text(2), error);
-}
-
-std::optional<StoredRecording> stored_recording(sqlite3* db, const RecordingsStoreConfig& store,
-                                                const std::string& recordings_dir, const std::string& path,
-                                                std::string& error) {
-  error.clear();
-  // A store that predates recording_locations has nothing stored.
-  const SqliteStmt has = prepare_sqlite(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='recording_locations'", error);
-  if (!has) return std::nullopt;
-  if (sqlite3_step(has.get()) != SQLITE_ROW) return std::nullopt;
-  const SqliteStmt st = prepare_sqlite(db, kLocationSql, error);
-  if (!st) return std::nullopt;
-  sqlite3_bind_text(st.get(), 1, path.c_str(), static_cast<int>(path.size()), SQLITE_TRANSIENT);
-  if (sqlite3_step(st.get()) != SQLITE_ROW) return std::nullopt;
-  return checked(store, recordings_dir, path, col(st.get(), 0), col(st.get(), 1), col(st.get(), 2), error);
 }
 
 bool load_store_keys(RecordingsStoreConfig& store, std::string& error) {

@@ -10,8 +10,6 @@
 #include <string>
 #include <string_view>
 
-#include <sqlite3.h>
-
 #include "config/config.h"
 
 namespace bastion {
@@ -25,11 +23,8 @@ struct StoredRecording {
 
 // The object of the recording at `path` when its location is "stored";
 // nullopt with `error` "" when it is not stored, with `error` when the row is
-// inconsistent or the db cannot be read.
-std::optional<StoredRecording> stored_recording(sqlite3* db, const RecordingsStoreConfig& store,
-                                                const std::string& recordings_dir, const std::string& path,
-                                                std::string& error);
-// The same over either backend (a SQLite file or the PostgreSQL store).
+// inconsistent or the store cannot be read. Either backend (a SQLite file or
+// the PostgreSQL store).
 std::optional<StoredRecording> stored_recording(AuditSource& src, const RecordingsStoreConfig& store,
                                                 const std::string& recordings_dir, const std::string& path,
                                                 std::string& error);

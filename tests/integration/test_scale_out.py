@@ -5,7 +5,11 @@ and runs within a second (LISTEN/NOTIFY, not the 2 s poll); `bastionctl
 audit sessions` against the shared store lists the sessions of both; a
 grant made through one admits a session on the other; a policy pushed once
 to the shared policy store (`policy = "store:scale"`) applies on both
-within seconds, and a rollback restores the old one on both."""
+within seconds, and a rollback restores the old one on both; `bastionctl
+verify` checks the shared store as it checks SQLite (and fails on the same
+tampering with the same words); each instance ships only its own
+recordings to the one bucket; after a kill -9 of one, the other's tools
+read and verify the recording it left."""
 import json
 import os
 import re
@@ -18,6 +22,7 @@ import unittest
 
 from harness import BASTIONCTL, Bastion, Env, free_port, run, wait_port
 from pg_cluster import PostgresCluster
+from test_recordings_s3 import PREFIX, S3RVER, S3Server, store_config
 
 POLICY = r'''
 function on_command(c)
@@ -73,8 +78,13 @@ class ScaleOutTest(unittest.TestCase):
         cls.env = env = Env()
         cls.pg = None
         cls.haproxy = None
+        cls.s3 = None
         cls.instances = []
         try:
+            assert os.path.exists(S3RVER), S3RVER  # setup.sh installs it
+            # One bucket for both instances, the same prefix.
+            cls.s3 = S3Server(env.d)
+            store = store_config(env, cls.s3)
             cls.pg = PostgresCluster(os.path.join(env.d, "pg"))
             cls.pg.psql("CREATE DATABASE bastion")
             cls.dsn = f"postgresql://postgres@127.0.0.1:{cls.pg.port}/bastion"
@@ -103,7 +113,8 @@ class ScaleOutTest(unittest.TestCase):
                 # Same host key (harness default), same audit key, one store;
                 # each its own data_dir (recordings, control files).
                 extra = (f'data_dir = "data_{name}"\nstore = "{cls.dsn}"\nstore_password_file = "store.pw"\n'
-                         f'audit_signing_key = "keys/audit_signing_key"\npolicy = "policy.lua"\nheartbeat_interval = 1')
+                         f'audit_signing_key = "keys/audit_signing_key"\npolicy = "policy.lua"\nheartbeat_interval = 1\n'
+                         f'{store}')
                 cls.instances.append(Bastion(env, extra=extra, targets=targets, name=f"bastion_{name}"))
             env.bastion = cls.instances[0]  # for env.dump_logs
             cls.port = free_port()
@@ -127,6 +138,8 @@ class ScaleOutTest(unittest.TestCase):
         for b in cls.instances:
             b.stop()
         cls.env.bastion = None
+        if cls.s3:
+            cls.s3.close()
         cls.env.close()
         if cls.pg:
             cls.pg.stop()
@@ -335,14 +348,120 @@ class ScaleOutTest(unittest.TestCase):
         # The password never shows in what bastionctl prints.
         self.assertNotIn(self.pg.password, r.stdout.decode() + r.stderr.decode())
 
-    def test_verify_refuses_the_shared_store_rather_than_checking_another(self):
-        # Not yet ported to PostgreSQL: it must say so, never report OK
-        # from data_dir's (absent or stale) SQLite file.
-        for args in (["--config", self.instances[0].conf], ["--db", self.dsn, "--key", "/dev/null"]):
-            r = run([BASTIONCTL, "verify", *args])
-            self.assertEqual((r.returncode, r.stdout.decode(), r.stderr.decode()),
-                             (1, "", "bastionctl verify: a PostgreSQL store cannot be verified by this bastionctl "
-                                     "yet (verify reads SQLite stores)\n"))
+    def recordings_dir(self, i):
+        return os.path.join(self.env.d, f"data_{'ab'[i]}", "recordings")
+
+    def recording_of(self, text):
+        """(session id, recording id, path) of the exec channel that ran TEXT."""
+        end = time.time() + 10
+        while time.time() < end:
+            row = self.sql("SELECT c.session_id || '|' || r.id || '|' || r.path FROM commands c JOIN recordings r "
+                           f"ON r.path = c.recording WHERE c.text = '{text}'")
+            if row:
+                sid, rid, path = row.split("|")
+                return sid, int(rid), path
+            time.sleep(0.05)
+        self.fail(f"no recording of {text}")
+
+    def wait_stored(self, rid, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            key = self.sql(f"SELECT object_key FROM recording_locations WHERE recording_id={rid} AND state='stored'")
+            if key:
+                return key
+            time.sleep(0.1)
+        self.fail(f"recording {rid} not stored")
+
+    def test_recordings_each_instance_ships_only_its_own(self):
+        # A long session open on A: its recording stays open throughout.
+        self.steer_next_to(0)
+        before = self.sessions_of("alice")
+        long = subprocess.Popen(self.ssh_cmd(self.env.alice, "web1", ["echo long-open; sleep 30"]),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: long.poll() is None and (long.kill(), long.wait()))
+        self.assertEqual(long.stdout.readline(), b"long-open\n")
+        self.assertEqual(self.instance_of(self.last_session_of("alice", before)), 0)
+        _, long_rid, _ = self.recording_of("echo long-open; sleep 30")
+        shipped = {}
+        for i, text in ((1, "echo shipped-by-b"), (0, "echo shipped-by-a")):
+            self.steer_next_to(i)
+            before = self.sessions_of("alice")
+            r = self.ssh(self.env.alice, "web1", text)
+            self.assertEqual((r.returncode, r.stdout.decode()), (0, text[5:] + "\n"), r.stderr)
+            sid = self.last_session_of("alice", before)
+            self.assertEqual(self.instance_of(sid), i)
+            shipped[i] = self.recording_of(text)
+        # B ships while A's recording is open (it neither waits for it nor
+        # touches it), under the key the path has below B's recordings_dir.
+        for i, (sid, rid, path) in shipped.items():
+            key = self.wait_stored(rid)
+            self.assertEqual(key, PREFIX + os.path.relpath(path, self.recordings_dir(i)))
+            self.assertTrue(path.startswith(self.recordings_dir(i) + "/"), path)
+            self.assertEqual(json.loads(self.s3.get(key).split(b"\n")[0])["version"], 2)
+            self.assertFalse(os.path.exists(path))  # removed locally once stored
+        self.assertIsNone(long.poll())
+        self.assertEqual(self.sql(f"SELECT state FROM recordings WHERE id={long_rid}"), "open")
+        self.assertEqual(self.sql(f"SELECT count(*) FROM recording_locations WHERE recording_id={long_rid} "
+                                  "AND state='stored'"), "0")
+        # Every recording either instance shipped, or tried to, in this whole
+        # class is its own (on its disk): never the other's.
+        for i, b in enumerate(self.instances):
+            tried = [l["recording"] for l in b.log_lines() if l.get("msg", "").startswith("recording ")
+                     and "ship" in l.get("msg", "") and "recording" in l]
+            self.assertIn(shipped[i][2], tried)
+            self.assertEqual([p for p in tried if not p.startswith(self.recordings_dir(i) + "/")], [])
+        # A's long recording ships once it closes: A's own list was not stuck either.
+        long.kill()
+        long.wait()
+        self.wait_stored(long_rid)
+
+    def verify(self, conf):
+        r = run([BASTIONCTL, "verify", "--config", conf, "--all"], timeout=60)
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+    def problems(self, out):
+        return [l for l in out.splitlines() if l.startswith("audit: ") and not l.startswith("audit: NOTE")]
+
+    def test_verify_checks_the_shared_store_as_it_checks_sqlite(self):
+        r = self.ssh(self.env.alice, "web1", "echo verify-me")
+        self.assertEqual((r.returncode, r.stdout), (0, b"verify-me\n"), r.stderr)
+        cid = self.sql("SELECT id FROM commands WHERE text='echo verify-me' AND kind='exec'")
+        # Through either instance's config: the whole store, both instances'
+        # rows and recordings (shipped ones from the bucket).
+        for b in self.instances:
+            end = time.time() + 10  # a recording read as its shipper removes it: read again
+            rc, out, err = self.verify(b.conf)
+            while rc != 0 and time.time() < end:
+                time.sleep(0.2)
+                rc, out, err = self.verify(b.conf)
+            self.assertEqual((rc, err, self.problems(out)), (0, "", []), out)
+            self.assertTrue(out.endswith("verify: OK\n"), out)
+            self.assertRegex(out, r"audit chain: OK \(\d+ entries, signed up to entry \d+ at ")
+            self.assertNotIn("missing file", out)
+        # A commands row edited in PostgreSQL directly: the words and exit
+        # code verify gives on SQLite (test_verify).
+        self.assertEqual(self.sql(f"SELECT decision FROM commands WHERE id={cid}"), "allow")
+        self.sql(f"UPDATE commands SET decision='deny' WHERE id={cid}")
+        try:
+            rc, out, _ = self.verify(self.instances[1].conf)
+            self.assertEqual((rc, self.problems(out)),
+                             (1, [f'audit: commands {cid}: edited outside the bastion: decision: chained "allow", '
+                                  f'now "deny"']), out)
+            self.assertTrue(out.endswith("verify: FAILED\n"), out)
+        finally:
+            self.sql(f"UPDATE commands SET decision='allow' WHERE id={cid}")
+        # A chain entry edited: that entry no longer hashes to itself.
+        seq = self.sql(f"SELECT max(seq) FROM audit_chain WHERE tbl='commands' AND row_key='{cid}'")
+        self.sql(f"UPDATE audit_chain SET writer='bastionctl' WHERE seq={seq}")
+        try:
+            rc, out, _ = self.verify(self.instances[0].conf)
+            self.assertEqual((rc, self.problems(out)),
+                             (1, [f"audit: audit chain: entry {seq} (commands {cid}) was altered"]), out)
+            self.assertTrue(out.endswith("verify: FAILED\n"), out)
+        finally:
+            self.sql(f"UPDATE audit_chain SET writer='bastiond' WHERE seq={seq}")
+        rc, out, _ = self.verify(self.instances[0].conf)
+        self.assertEqual((rc, self.problems(out)), (0, []), out)
 
     def test_zz_kill_9_mid_session_is_marked_interrupted_by_the_other(self):
         # Last (zz): it leaves one instance dead.
@@ -368,6 +487,31 @@ class ScaleOutTest(unittest.TestCase):
         survivor = self.instances[1 - victim]
         self.assertTrue(any(l.get("msg", "").startswith("a bastiond instance stopped heartbeating") for l in survivor.log_lines()))
         self.assertEqual(self.sql("SELECT count(*) FROM instances WHERE stopped IS NOT NULL"), "1")
+        # The survivor's tools read and verify the recording the dead one
+        # left (interrupted, on the dead instance's disk: nobody ships it).
+        path, state = self.sql(f"SELECT path || '|' || state FROM recordings WHERE session_id='{sid}'").split("|")
+        self.assertEqual(state, "interrupted")
+        self.assertTrue(path.startswith(self.recordings_dir(victim) + "/"), path)
+        r = run([BASTIONCTL, "recording", "cat", path, "--config", survivor.conf])
+        self.assertEqual((r.returncode, r.stdout), (0, b"started\r\n"), r.stderr)
+        r = run([BASTIONCTL, "recording", "play", path, "--config", survivor.conf, "--speed", "100"],
+                stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"started\r\n", r.stdout)
+        r = run([BASTIONCTL, "recording", "verify", path, "--config", survivor.conf])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), rf"^{re.escape(path)}: asciicast v2, \d+x\d+, \d+ events")
+        r = run([BASTIONCTL, "verify", "--config", survivor.conf, sid])
+        out = r.stdout.decode()
+        self.assertEqual(r.returncode, 0, out)
+        self.assertRegex(out, rf"recording {sid} channel \d+ \({re.escape(path)}\): interrupted: verified up to event \d+")
+        # And the whole shared store still verifies: the dead instance's last
+        # entries were signed in their own transactions.
+        rc, out, err = self.verify(survivor.conf)
+        self.assertEqual((rc, err, self.problems(out)), (0, "", []), out)
+        self.assertTrue(out.endswith("verify: OK\n"), out)
+        self.assertEqual(self.sql(f"SELECT count(*) FROM recording_locations WHERE recording_id IN "
+                                  f"(SELECT id FROM recordings WHERE session_id='{sid}')"), "0")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,14 @@
 #include "audit/audit_chain.h"
 #include "audit/audit_seal.h"
 #include "audit/audit_signer.h"
+#include "audit/audit_source.h"
 #include "audit/chain_verifier.h"
 #include "audit/recording_retention.h"
 #include "audit/recording_verifier.h"
 #include "audit/sqlite_audit_store.h"
 #include "audit/sqlite_handles.h"
 #include "common/time_util.h"
+#include "common/utc_time.h"
 #include "recorder/line_chain.h"
 #include "recorder/utf8.h"
 #include "test_util.h"
@@ -41,9 +43,9 @@ void sql(const std::string& db, const std::string& q) {
 
 ChainReport report(const std::string& db, const AuditVerifier& key) {
   std::string err;
-  const SqliteDb h = open_sqlite_readonly(db, err);
+  const auto h = open_audit_source(db, "", err);
   REQUIRE(h);
-  return verify_audit_chain(h.get(), key);
+  return verify_audit_chain(*h, key);
 }
 
 std::vector<std::string> verify_db(const std::string& db, const AuditVerifier& key) { return report(db, key).problems; }
@@ -357,8 +359,9 @@ TEST_CASE("a recording row: open, checkpoint, close, prune, and what verify says
   CHECK(judge_prune(rec, "2026-01-01T00:01:00Z", std::nullopt, now).what.find("(NOTE: ") != std::string::npos);
   REQUIRE(s->anchor_chain(true, err));
   std::string e2;
-  const SqliteDb h = open_sqlite_readonly(d / "audit.db", e2);
-  CHECK(verify_audit_chain(h.get(), key).problems.empty());
+  const auto h = open_audit_source(d / "audit.db", "", e2);
+  REQUIRE(h);
+  CHECK(verify_audit_chain(*h, key).problems.empty());
 }
 
 TEST_CASE("a store restarted after a crash marks open recordings and sessions interrupted", "[integrity]") {
@@ -540,11 +543,12 @@ TEST_CASE("anchors are chained, a clean close ends the leniency, a head can be e
     CHECK(!parse_chain_head("x3:" + hash3));
     CHECK(!parse_chain_head("03:" + hash3));
     REQUIRE(parse_chain_head("3:" + hash3));
-    const SqliteDb h = open_sqlite_readonly(db, err);
-    CHECK(verify_audit_chain(h.get(), key, parse_chain_head("3:" + hash3)).problems.empty());
-    CHECK(verify_audit_chain(h.get(), key, ChainHead{4, hash3}).problems ==
+    const auto h = open_audit_source(db, "", err);
+    REQUIRE(h);
+    CHECK(verify_audit_chain(*h, key, parse_chain_head("3:" + hash3)).problems.empty());
+    CHECK(verify_audit_chain(*h, key, ChainHead{4, hash3}).problems ==
           std::vector<std::string>{"audit chain: no entry 4 (--expect-head): entries after entry 3 were removed"});
-    CHECK(verify_audit_chain(h.get(), key, ChainHead{2, hash3}).problems ==
+    CHECK(verify_audit_chain(*h, key, ChainHead{2, hash3}).problems ==
           std::vector<std::string>{"audit chain: entry 2 has hash " + one(db, "SELECT hash FROM audit_chain WHERE seq=2") +
                                    ", not " + hash3 + " (--expect-head)"});
   }
@@ -722,8 +726,9 @@ TEST_CASE("a channel's end rows and its recording checkpoint commit together, or
   CHECK(one(d / "audit.db", "SELECT rows FROM commands WHERE id=" + std::to_string(c)) == "3");
   REQUIRE(s->anchor_chain(true, err));
   std::string e2;
-  const SqliteDb h = open_sqlite_readonly(d / "audit.db", e2);
-  CHECK(verify_audit_chain(h.get(), signer->verifier()).problems.empty());
+  const auto h = open_audit_source(d / "audit.db", "", e2);
+  REQUIRE(h);
+  CHECK(verify_audit_chain(*h, signer->verifier()).problems.empty());
 }
 
 TEST_CASE("row_json spells a row exactly as nlohmann's dump does, on its fast path and off it", "[integrity][i17]") {
@@ -783,4 +788,19 @@ TEST_CASE("row_json spells a row exactly as nlohmann's dump does, on its fast pa
   sqlite3_finalize(st);
   sqlite3_close(h);
   CHECK(rows == static_cast<int>(texts.size()));
+}
+
+// verify's time arithmetic, the same on every backend: the store's own
+// spellings, and those SQLite's julianday() read before.
+TEST_CASE("stored times read as Unix seconds without SQL") {
+  CHECK(parse_utc_time("2026-11-28T23:59:01.123Z").value() == Approx(1795910341.123));
+  CHECK(parse_utc_time("2026-11-28T23:59:01Z").value() == 1795910341.0);
+  CHECK(parse_utc_time("2026-11-28 23:59:01").value() == 1795910341.0);
+  CHECK(parse_utc_time("2026-11-28T23:59").value() == 1795910340.0);
+  CHECK(parse_utc_time("2026-11-29T01:59:01+02:00").value() == 1795910341.0);
+  CHECK(parse_utc_time("2026-11-28").value() == 1795824000.0);
+  CHECK(parse_utc_time(iso8601(1795910341)).value() == 1795910341.0);
+  for (const char* bad : {"", "2026-11-28T", "2026-13-01", "2026-11-28T23:59:01.Z", "2026-11-28T23:59:01Zx",
+                          "yesterday", "2026-11-28T23:59:01+0200"})
+    CHECK_FALSE(parse_utc_time(bad));
 }

@@ -7,7 +7,9 @@
 
 #include "audit/audit_chain.h"
 #include "audit/audit_query.h"
+#include "audit/audit_signer.h"
 #include "audit/audit_source.h"
+#include "audit/chain_verifier.h"
 #include "audit/pg_listener.h"
 #include "policy/policy_library.h"
 #include "recordings/stored_recording.h"
@@ -567,4 +569,87 @@ TEST_CASE("postgresql store: a silent instance's sessions are marked interrupted
   CHECK(c->interrupt_silent_instances("2026-01-01T00:02:00Z", 3, err) == 0);  // once
   CHECK_FALSE(a->heartbeat(err));
   CHECK(err == "this instance was declared stopped by another (missed heartbeats)");
+}
+
+// Two instances on one store, each with the audit key: every write signs its
+// own entries before it commits, so neither's anchor names the other's
+// entries foreign and the whole chain verifies (through the same reader
+// bastionctl verify uses). Each lists only its own recordings to ship: the
+// other's open one neither appears nor holds its watermark; a stopped
+// instance's are listed by the next one on its host with its folder.
+TEST_CASE("postgresql store: instances sign their own writes and ship their own recordings", "[.][pg-store]") {
+  testutil::PgBackend b;
+  testutil::TempDir d;
+  std::string err;
+  const std::shared_ptr<const AuditSigner> signer = AuditSigner::load_or_create(d / "k", err);
+  REQUIRE(signer);
+  auto a = b.open(err, kBastiondWriter), c = b.open(err, kBastiondWriter);
+  REQUIRE(a);
+  REQUIRE(c);
+  a->set_signer(signer);
+  c->set_signer(signer);
+  REQUIRE(a->register_instance("host-a", 1, err));
+  REQUIRE(c->register_instance("host-c", 1, err));
+  a->ships_from("/r/a/");
+  c->ships_from("/r/c");
+  REQUIRE(a->session_started(session("SA"), err));
+  REQUIRE(c->session_started(session("SC"), err));
+  int64_t open_a = 0, done_c = 0, done_a = 0;
+  REQUIRE(a->recording_opened({"SA", 0, "/r/a/2026-01-01/SA-0.cast", "2026-01-01T00:00:00Z", {0, 0, "d0", "", "", ""}},
+                              open_a, err));
+  REQUIRE(c->recording_opened({"SC", 0, "/r/c/2026-01-01/SC-0.cast", "2026-01-01T00:00:00Z", {0, 0, "d0", "", "", ""}},
+                              done_c, err));
+  REQUIRE(a->recording_opened({"SA", 1, "/r/a/2026-01-01/SA-1.cast", "2026-01-01T00:00:00Z", {0, 0, "d0", "", "", ""}},
+                              done_a, err));
+  REQUIRE(c->recording_closed(done_c, 0, {5, 50, "d5", "t5", "sig5", "2026-01-01T00:00:02Z"}, err));
+  REQUIRE(a->recording_closed(done_a, 0, {5, 50, "d5", "t5", "sig5", "2026-01-01T00:00:02Z"}, err));
+  int64_t upto = 0;
+  auto list = c->recordings_to_ship(0, 10, upto, err);
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].id == done_c);
+  CHECK(upto == done_a);  // A's open recording does not hold C back
+  CHECK(c->recordings_open(10, err).empty());
+  list = a->recordings_to_ship(0, 10, upto, err);
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].id == done_a);
+  CHECK(upto == open_a - 1);  // its own open one does
+  REQUIRE(a->recordings_open(10, err).size() == 1);
+  CHECK(a->recordings_open(10, err)[0].id == open_a);
+  // Retention too: each prunes only its own.
+  REQUIRE(a->session_ended({"SA", "2026-01-01T00:00:03.000Z", "done", 0, 0, 0, ""}, err));
+  REQUIRE(c->session_ended({"SC", "2026-01-01T00:00:03.000Z", "done", 0, 0, 0, ""}, err));
+  const auto old_c = c->recordings_ended_before("2027-01-01T00:00:00Z", err);
+  REQUIRE(old_c.size() == 1);
+  CHECK(old_c[0].id == done_c);
+  const auto old_a = a->recordings_ended_before("2027-01-01T00:00:00Z", err);
+  REQUIRE(old_a.size() == 1);
+  CHECK(old_a[0].id == done_a);
+  // Every anchor names nothing foreign; the chain verifies whole.
+  CHECK(b.sql("SELECT count(*) FROM audit_anchors WHERE foreign_seqs <> '[]'") == "0\n");
+  {
+    const auto src = open_audit_source(b.where(), b.password(), err);
+    REQUIRE(src);
+    REQUIRE(src->begin_snapshot(err));
+    const ChainReport rep = verify_audit_chain(*src, signer->verifier());
+    CHECK(rep.problems.empty());
+    CHECK(rep.foreign.empty());
+    CHECK(rep.entries == rep.signed_upto);
+  }
+  // A stops; the next bastiond on its host, with its folder, ships what it
+  // left (closed, and the open one marked interrupted); one on another host,
+  // or another folder on that host, does not.
+  REQUIRE(a->instance_stopped("2026-01-01T00:01:00Z", err));
+  b.sql("UPDATE recordings SET state='interrupted' WHERE id=" + std::to_string(open_a));
+  auto again = b.open(err, kBastiondWriter), other_dir = b.open(err, kBastiondWriter);
+  REQUIRE(again);
+  REQUIRE(other_dir);
+  REQUIRE(again->register_instance("host-a", 1, err));
+  REQUIRE(other_dir->register_instance("host-a", 1, err));
+  again->ships_from("/r/a");
+  other_dir->ships_from("/r/a2");
+  list = again->recordings_to_ship(0, 10, upto, err);
+  REQUIRE(list.size() == 2);
+  CHECK((list[0].id == open_a && list[1].id == done_a));
+  CHECK(other_dir->recordings_to_ship(0, 10, upto, err).empty());
+  CHECK(c->recordings_to_ship(0, 10, upto, err).size() == 1);
 }
