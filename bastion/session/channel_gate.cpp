@@ -245,6 +245,7 @@ CommandEnd ChannelGate::statement_end(int64_t command_id, const CommandOutcome& 
 
 void ChannelGate::end_row(CommandEnd e) {
   e.ended_at = iso8601_now();
+  if (pending_ends_.empty()) oldest_end_at_ = monotonic_seconds();
   pending_ends_.push_back(std::move(e));
 }
 

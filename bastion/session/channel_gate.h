@@ -71,6 +71,9 @@ class ChannelGate : public CommandGate {
   // and when it closes; the destructor flushes what is left).
   void end_row(CommandEnd e);
   bool ends_pending() const { return !pending_ends_.empty(); }
+  std::size_t ends_pending_count() const { return pending_ends_.size(); }
+  // When the oldest queued end row was queued (monotonic seconds).
+  double oldest_end_at() const { return oldest_end_at_; }
   // The queued end rows and `checkpoint` (may be null) in one transaction;
   // a failure is logged and in `error` (the rows stay unended, as if the
   // bastion had stopped: the store shows them interrupted).
@@ -124,6 +127,7 @@ class ChannelGate : public CommandGate {
   bool tty_ = false;
   std::map<int64_t, Waiting> waiting_;
   std::vector<CommandEnd> pending_ends_;
+  double oldest_end_at_ = 0;
 };
 
 // The user-facing reason a decision refuses: the policy's reason, or for a

@@ -491,9 +491,18 @@ bool ChannelPipeline::drain_to_client() {
   return moved;
 }
 
-void ChannelPipeline::flush_audit(bool with_checkpoint) {
-  const auto cp = with_checkpoint ? recording_.due_checkpoint(monotonic_seconds()) : std::nullopt;
+std::optional<double> ChannelPipeline::ends_due_at() const {
+  if (!gate_.ends_pending()) return std::nullopt;
+  const double delay = exec_ ? exec_->end_rows_delay() : 0;
+  if (delay <= 0 || gate_.ends_pending_count() >= kMaxWaitingEnds) return gate_.oldest_end_at();
+  return gate_.oldest_end_at() + delay;
+}
+
+void ChannelPipeline::flush_audit(bool with_checkpoint, bool may_wait) {
+  const double now = monotonic_seconds();
+  const auto cp = with_checkpoint ? recording_.due_checkpoint(now) : std::nullopt;
   if (!cp && !gate_.ends_pending()) return;
+  if (!cp && may_wait && *ends_due_at() > now) return;
   std::string why;
   const bool ok = gate_.flush_ends(cp ? &*cp : nullptr, why);
   if (cp && ok) recording_.checkpoint_stored(*cp);
@@ -501,7 +510,7 @@ void ChannelPipeline::flush_audit(bool with_checkpoint) {
 }
 
 void ChannelPipeline::check_recording() {
-  flush_audit(true);
+  flush_audit(true, true);
   const auto loss = recording_.check();
   s_.context().metrics().recording_bytes(recording_.take_new_bytes());
   if (loss && !loss->capped) s_.context().metrics().recording_failure();
@@ -516,8 +525,13 @@ std::optional<int> ChannelPipeline::wants_wakeup_ms() const {
   // closing channel's last words, are retried (as before deadlines were computed).
   if (state_ != State::running || closing_ || client_.pending_bytes() > 0) return kPollMs;
   std::optional<int> ms = exec_ ? exec_->wants_wakeup_ms() : std::nullopt;
-  if (const auto due = recording_.checkpoint_due_in(monotonic_seconds())) {
+  const double now = monotonic_seconds();
+  if (const auto due = recording_.checkpoint_due_in(now)) {
     const int r = static_cast<int>(std::ceil(*due * 1000.0));
+    ms = std::min(ms.value_or(r), r);
+  }
+  if (const auto due = ends_due_at()) {
+    const int r = static_cast<int>(std::ceil(std::max(0.0, *due - now) * 1000.0));
     ms = std::min(ms.value_or(r), r);
   }
   return ms;

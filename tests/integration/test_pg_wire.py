@@ -640,6 +640,25 @@ class PgWireTest(BastionTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("number of failed transactions: 0 (0.000%)", r.stdout.decode())
 
+        # Every statement pgbench ran has its end row once the forward closed.
+        self.assertEqual(self.env.audit_eventually(
+            "SELECT count(*) FROM commands WHERE text LIKE 'SELECT abalance FROM pgbench_accounts%' "
+            "AND (ended_at IS NULL OR rows IS NOT 1)", [(0,)]), [(0,)])
+
+    def test_end_rows_wait_a_moment_while_the_connection_stays_open(self):
+        # End rows of wire statements are written in batches, within a
+        # quarter second, not only when the connection closes.
+        c = Raw(self.tunnel())
+        self.addCleanup(c.close)
+        c.login()
+        c.send(msg(b"Q", b"SELECT 'end-row-batched'\0"))
+        c.until(b"Z")
+        q = "SELECT rows, error IS NULL, ended_at IS NOT NULL FROM commands WHERE text = ?"
+        start = time.monotonic()
+        self.assertEqual(self.env.audit_eventually(q, [(1, 1, 1)], ("SELECT 'end-row-batched'",), timeout=5),
+                         [(1, 1, 1)])
+        self.assertLess(time.monotonic() - start, 2.0)
+
 
 if __name__ == "__main__":
     main()
