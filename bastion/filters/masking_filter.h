@@ -8,10 +8,12 @@
 // after a quarter of it is new, holds up to 1.25 times that); a longer match
 // split across reads is not guaranteed to be caught.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "filters/output_filter.h"
+#include "filters/mask_patterns.h"
 #include "filters/stream_replacer.h"
 #include "policy/policy.h"
 
@@ -22,6 +24,8 @@ class MaskingFilter : public OutputFilter {
   static constexpr std::size_t kLookaheadCap = 64 * 1024;
 
   explicit MaskingFilter(const std::vector<MaskRule>& rules);
+  // Patterns compiled once and shared (mask_patterns.h).
+  explicit MaskingFilter(std::shared_ptr<const CompiledMasks> compiled);
   MaskingFilter(const MaskingFilter&) = delete;  // the replacers point into patterns_
   MaskingFilter& operator=(const MaskingFilter&) = delete;
 
@@ -44,7 +48,7 @@ class MaskingFilter : public OutputFilter {
   // or finish at the end of the stream).
   void through_chain(Stream s, std::string& data, void (StreamReplacer::*step)(std::string_view, std::string&));
 
-  std::vector<ReplacePattern> patterns_;
+  std::shared_ptr<const CompiledMasks> patterns_;
   // Per stream, the rules in order: each one's output is the next's input.
   std::vector<StreamReplacer> chain_[2];
 };

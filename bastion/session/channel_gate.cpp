@@ -83,10 +83,10 @@ void ChannelGate::apply(GateResult& g, const CommandRequest& req, GateScope scop
     return;
   }
   if (scope == GateScope::channel) {
-    if (d.verdict == Decision::Verdict::mask) output_.add_filter(std::make_unique<MaskingFilter>(d.mask));
+    if (d.verdict == Decision::Verdict::mask) output_.add_filter(std::make_unique<MaskingFilter>(mask_patterns_.get(d.mask)));
     return;
   }
-  if (scope == GateScope::command && !d.mask.empty()) output_.begin_command(std::make_unique<MaskingFilter>(d.mask));
+  if (scope == GateScope::command && !d.mask.empty()) output_.begin_command(std::make_unique<MaskingFilter>(mask_patterns_.get(d.mask)));
   s_.touch(target_ ? target_->name : std::string());
 }
 

@@ -15,6 +15,7 @@
 #include "approvals/pending_approval.h"
 #include "audit/audit_store.h"
 #include "config/config.h"
+#include "filters/mask_patterns.h"
 #include "filters/output_filter.h"
 #include "policy/command_gate.h"
 #include "session/channel_recording.h"
@@ -127,6 +128,7 @@ class ChannelGate : public CommandGate {
   bool tty_ = false;
   std::map<int64_t, Waiting> waiting_;
   std::vector<CommandEnd> pending_ends_;
+  MaskPatternCache mask_patterns_;  // a policy masks most commands alike
   double oldest_end_at_ = 0;
 };
 

@@ -327,3 +327,31 @@ TEST_CASE("output written from a read buffer is masked like any other, and passe
     CHECK(p.take_activity());
   }
 }
+
+TEST_CASE("mask pattern cache: one compilation per rule set, shared by filters that keep their own stream state") {
+  MaskPatternCache cache;
+  const std::vector<MaskRule> rules = {{"sk_live_[0-9a-z]+", "[key]"}};
+  const auto a = cache.get(rules);
+  CHECK(cache.get(rules) == a);
+  CHECK(cache.get({{"sk_live_[0-9a-z]+", "[other]"}}) != a);  // the replacement is part of the key
+  CHECK(cache.get({{"sk_live_[0-9a-z]+[key]", ""}}) != a);     // and where pattern ends and replacement begins
+  MaskingFilter f1(a), f2(a);
+  std::string x = "one sk_live_ab", y = "two sk_live_cd tail";
+  f1.filter(Stream::out, x);  // f1 holds back a possible continuation
+  f2.filter(Stream::out, y);
+  std::string rest1 = "cd end", rest2;
+  f1.filter(Stream::out, rest1);
+  f1.flush(Stream::out, rest2);
+  CHECK(x + rest1 + rest2 == "one [key] end");
+  std::string tail2;
+  f2.flush(Stream::out, tail2);
+  CHECK(y + tail2 == "two [key] tail");
+  // Bounded: the least recently used set is compiled again.
+  for (int i = 0; i < static_cast<int>(MaskPatternCache::kEntries); ++i) cache.get({{"p" + std::to_string(i), ""}});
+  CHECK(cache.get(rules) != a);
+  // A pattern that does not compile masks everything rather than nothing.
+  MaskingFilter bad(cache.get({{"(", ""}}));
+  std::string s = "secret";
+  bad.mask(s);
+  CHECK(s == "");
+}

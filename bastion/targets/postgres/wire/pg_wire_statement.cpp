@@ -33,9 +33,10 @@ bool lookup_origins(PgConnection& catalog, const std::vector<uint32_t>& table_oi
   return true;
 }
 
-std::string prepare_masks(WireStatement& s, const std::string& mask_key) {
+std::string prepare_masks(WireStatement& s, const std::string& mask_key, MaskPatternCache* patterns) {
   const Decision& d = s.gate.decision;
-  if (!d.mask.empty()) s.text_masks = std::make_unique<MaskingFilter>(d.mask);
+  if (!d.mask.empty())
+    s.text_masks = patterns ? std::make_unique<MaskingFilter>(patterns->get(d.mask)) : std::make_unique<MaskingFilter>(d.mask);
   if (d.column_masks.empty()) return "";
   s.masker = std::make_unique<ColumnMasker>(d.column_masks, d.mask_derived, mask_key);
   s.withhold_messages = true;

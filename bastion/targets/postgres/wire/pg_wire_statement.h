@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "filters/mask_patterns.h"
 #include "filters/masking_filter.h"
 #include "policy/command_gate.h"
 #include "sources/held_command.h"
@@ -61,7 +62,8 @@ struct WireStatement {
 // the statement under them ("" to run it). Under column masks a statement
 // that reads any relation counts as reading masked data (the catalog
 // connection cannot see the client's search_path or uncommitted tables).
-std::string prepare_masks(WireStatement& s, const std::string& mask_key);
+// `patterns`: compiled output masks shared across statements (may be null).
+std::string prepare_masks(WireStatement& s, const std::string& mask_key, MaskPatternCache* patterns = nullptr);
 
 // A RowDescription of this statement's result: plans its masks. "" or why
 // the result cannot be masked (a masked column in binary format).
