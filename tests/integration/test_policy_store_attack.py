@@ -149,8 +149,10 @@ class PolicyStoreAttackTest(BastionTest):
     # are not signed (admin writes are "foreign" entries verify accepts as
     # "written outside bastiond by X: check it"), so whoever can write the
     # store's tables can append a version, its activation and well-formed
-    # chain entries claiming any pusher: the instance runs it and verify
-    # says OK. The fix: policy versions and activations signed by a policy
+    # chain entries claiming any pusher: the instance runs it, and verify
+    # says "verify: OK" with the same "written outside bastiond by
+    # bastionctl policy (root): check it" notes a real push gets (measured
+    # against main at 2c33278). The fix: policy versions and activations signed by a policy
     # admin key whose public half each instance trusts (bastion.conf), the
     # signature checked before a version is run (and by verify).
     @unittest.expectedFailure
