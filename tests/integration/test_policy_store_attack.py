@@ -5,18 +5,22 @@ same for SQLite and PostgreSQL (SqlAuditStore); SQLite keeps the suite light.
 - An edit of a stored version's text, without a chain entry: refused, the
   running version stays (holds).
 - The newest activation row deleted: the instance must not fall back to the
-  older version (a rollback nobody pushed).
+  older version (a rollback nobody pushed), whether its chain entry goes
+  with it or not.
 - A version and its activation forged together with well-formed chain
   entries (the chain's hashes are not keyed): the instance must not run it
   (HOLE, see the test)."""
 import hashlib
 import json
 import os
+import re
 import sqlite3
+import subprocess
 import time
 import unittest
 
-from harness import BASTIONCTL, BastionTest, Env, run
+from harness import BASTIONCTL, Bastion, BastionTest, Env, run
+from pg_cluster import PostgresCluster
 
 V1 = '''function on_command(c)
   if c.text == "echo forbidden-one" then return deny("v1 forbids one") end
@@ -120,19 +124,11 @@ class PolicyStoreAttackTest(BastionTest):
         r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf])
         self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())
 
-    # HOLE: active_policy checks only the newest remaining activation row
-    # against its own chain entry; a deleted newer activation (its chain
-    # entry left, or the chain's tail cut with it) is not noticed, so the
-    # DBA rolls the fleet back to an older version nobody activated, and
-    # decisions record it as store:guard@1. verify reports the missing row
-    # afterwards, but the instance has already run the old version. The
-    # fix: active_policy fails when a chained policy_activations row for the
-    # name is missing (SELECT row_key FROM audit_chain WHERE
-    # tbl='policy_activations' AND row_key NOT IN the table's ids, names
-    # matched through row_json), and bastiond refuses to move to an
-    # activation older than the one it runs (ids only grow); the chain's
-    # tail cut needs the signed anchor checked on load.
-    @unittest.expectedFailure
+    # Was a HOLE (main at 2c33278): active_policy checked only the newest
+    # remaining activation row against its own chain entry, so a deleted
+    # newer activation rolled the instance back to version 1 (decisions
+    # recorded store:guard@1). Now a chained activation whose row is gone
+    # fails the read and the running version stays.
     def test_deleted_newest_activation_does_not_roll_back(self):
         self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
         # The DBA deletes the activation of version 2 (its chain entry stays):
@@ -142,8 +138,59 @@ class PolicyStoreAttackTest(BastionTest):
             "DELETE FROM policy_activations WHERE id=(SELECT max(id) FROM policy_activations WHERE name='guard')"))
         # The version check must not take this as a rollback.
         self.runs_v2_for(4)
+        self.assertIn("audit row changed outside bastiond: policy_activations 2 was deleted",
+                      [l.get("msg") for l in self.env.bastion.log_lines()])
         r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf])
         self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())
+
+    # Was a HOLE (main at 2c33278): the activation deleted with its chain
+    # entry (hashes are not checked when a version is loaded) rolled the
+    # instance back to version 1. Now bastiond keeps the newest activation
+    # id it has run per name (activations only grow) and refuses an older
+    # one. Still open: a bastiond started after the cut has nothing to
+    # compare with and runs version 1 (the fix: check the chain links from
+    # the activation's entry to a signed anchor before running a version);
+    # verify reports the broken link.
+    def test_deleted_activation_and_chain_entry_do_not_roll_back(self):
+        self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+
+        def cut(db):
+            aid = db.execute("SELECT max(id) FROM policy_activations WHERE name='guard'").fetchone()[0]
+            db.execute("DELETE FROM policy_activations WHERE id=?", (aid,))
+            db.execute("DELETE FROM audit_chain WHERE tbl='policy_activations' AND row_key=?", (str(aid),))
+        self.dba(cut)
+        self.runs_v2_for(4)
+        self.assertIn("audit row changed outside bastiond: policy_activations 2 (guard) is gone, 1 is newest again",
+                      [l.get("msg") for l in self.env.bastion.log_lines()])
+        r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf])
+        self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())
+
+    def test_concurrent_pushes_get_distinct_versions(self):
+        # Eight admins push at once: each gets its own version number, the
+        # last one's is active, and the chain verifies.
+        paths = []
+        for i in range(8):
+            path = os.path.join(self.env.d, f"c{i}.lua")
+            with open(path, "w") as f:
+                f.write(V2.replace("v2 forbids two", f"c{i} forbids two"))
+            paths.append(path)
+        procs = [subprocess.Popen([BASTIONCTL, "policy", "push", "guard", p, "--db", self.db],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for p in paths]
+        outs = []
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            outs.append((p.returncode, out.decode(), err.decode()))
+        self.assertEqual([o[0] for o in outs], [0] * 8, outs)
+        got = sorted(int(re.match(r"^policy guard: version (\d+) pushed and active", o[1]).group(1)) for o in outs)
+        self.assertEqual(got, list(range(3, 11)))
+        self.assertEqual(self.env.audit("SELECT count(*), count(DISTINCT version) FROM policy_versions "
+                                        "WHERE name='guard'"), [(10, 10)])
+        last = self.env.audit("SELECT version FROM policy_activations WHERE name='guard' ORDER BY id DESC LIMIT 1")
+        self.assertEqual(last, [(10,)])
+        i = [int(re.match(r"^policy guard: version (\d+)", o[1]).group(1)) for o in outs].index(10)
+        self.wait_for("echo forbidden-two", (126, f"bastion: denied: c{i} forbids two\n"))
+        r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf])
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
 
     # HOLE: the chain's hashes are not keyed and bastionctl's policy writes
     # are not signed (admin writes are "foreign" entries verify accepts as
@@ -199,6 +246,86 @@ class PolicyStoreAttackTest(BastionTest):
         # Whatever verify says, the forged version must not run.
         self.assertEqual(self.ssh_status("echo forbidden-evil")[0], 0)
         self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+
+
+class PgPolicyStoreAttackTest(unittest.TestCase):
+    """The same store on PostgreSQL, where anyone who can connect may
+    NOTIFY bastion_policy and a DBA edits the tables."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = env = Env()
+        cls.pg = None
+        cls.bastion = None
+        try:
+            cls.pg = PostgresCluster(os.path.join(env.d, "pg"))
+            cls.pg.psql("CREATE DATABASE bastion")
+            cls.dsn = f"postgresql://postgres@127.0.0.1:{cls.pg.port}/bastion"
+            cls.pgenv = {**os.environ, "PGPASSWORD": cls.pg.password}
+            pw = os.path.join(env.d, "store.pw")
+            with open(pw, "w") as f:
+                f.write(cls.pg.password + "\n")
+            os.chmod(pw, 0o600)
+            for name, text in (("v1.lua", V1), ("v2.lua", V2)):
+                with open(os.path.join(env.d, name), "w") as f:
+                    f.write(text)
+                r = run([BASTIONCTL, "policy", "push", "guard", os.path.join(env.d, name), "--db", cls.dsn],
+                        env=cls.pgenv)
+                assert r.returncode == 0, r.stderr
+            targets = env.default_targets().replace('labels = { env = "test" } }',
+                                                    'labels = { env = "test" }, policy = "store:guard" }')
+            extra = (f'store = "{cls.dsn}"\nstore_password_file = "store.pw"\n'
+                     'audit_signing_key = "keys/audit_signing_key"\npolicy_default = "allow"\n')
+            cls.bastion = env.bastion = Bastion(env, extra=extra, targets=targets)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.bastion:
+            cls.bastion.stop()
+        cls.env.bastion = None
+        if cls.pg:
+            cls.pg.stop()
+        cls.env.close()
+
+    def ssh_status(self, command):
+        r = self.env.ssh("web1", command)
+        return r.returncode, r.stderr.decode()
+
+    def test_1_notify_storm_and_spoofed_notify_do_not_reload(self):
+        self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+        before = len(self.bastion.log_lines())
+        # Anyone who can connect may NOTIFY the channel, with any payload:
+        # 5000 notifications, some naming the policy, some junk.
+        r = self.pg.psql("SELECT pg_notify('bastion_policy', CASE WHEN g % 2 = 0 THEN 'guard' "
+                         "ELSE repeat('x', 7000) END) FROM generate_series(1, 5000) g", db="bastion")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(2)
+        # The version check found nothing new: no reload, version 2 runs,
+        # sessions are served.
+        for _ in range(3):
+            self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+            self.assertEqual(self.ssh_status("echo forbidden-one")[0], 0)
+        msgs = [l.get("msg") for l in self.bastion.log_lines()[before:]]
+        self.assertNotIn("config reloaded", msgs)
+        self.assertNotIn("stored policy changed; reloading", msgs)
+
+    def test_2_deleted_activation_does_not_roll_back(self):
+        self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+        r = self.pg.psql("DELETE FROM policy_activations WHERE id=(SELECT max(id) FROM policy_activations "
+                         "WHERE name='guard'); SELECT pg_notify('bastion_policy', 'guard')", db="bastion")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+            self.assertEqual(self.ssh_status("echo forbidden-one")[0], 0)
+            time.sleep(0.5)
+        self.assertIn("audit row changed outside bastiond: policy_activations 2 was deleted",
+                      [l.get("msg") for l in self.bastion.log_lines()])
+        r = run([BASTIONCTL, "verify", "--config", self.bastion.conf])
+        self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())
 
 
 if __name__ == "__main__":
