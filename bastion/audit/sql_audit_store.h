@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -234,6 +235,10 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
 
   std::shared_ptr<const AuditSigner> signer_;
   std::string writer_;
+  // Per policy name, the newest activation id active_policy returned.
+  // Activations only grow (a rollback is a new row): an older one newest
+  // again means rows were deleted, with their chain entries or without.
+  std::map<std::string, int64_t> newest_activation_;
   // Monotonic seconds of the last anchor written, and of the last check for
   // foreign entries. The first own write after an idle second is signed at
   // once (measured from last_signed_), so a kill -9 leaves at most about a

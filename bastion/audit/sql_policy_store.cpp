@@ -5,6 +5,7 @@
 // policy, and when, is audit.
 
 #include "audit/sql_audit_store.h"
+#include "common/log.h"
 #include "common/parse_number.h"
 #include "common/time_util.h"
 
@@ -56,8 +57,33 @@ bool SqlAuditStore::active_policy(const std::string& name, StoredPolicy& out, st
       !query("SELECT CAST(id AS TEXT) FROM policy_activations WHERE name=? ORDER BY id DESC LIMIT 1", {name}, a, error))
     return error = "policy store: " + error, false;
   if (v.empty() || a.empty()) return error = "policy store: " + name + " changed while it was read", false;
-  return unchanged_since_chained("policy_versions", v[0][0], error) &&
-         unchanged_since_chained("policy_activations", a[0][0], error);
+  // A deleted activation leaves the one before it newest: a rollback nobody
+  // made, whose own rows are chained and unchanged. Activations are
+  // append-only, so every chained one must still be there (any name: the
+  // table was edited).
+  SqlRows gone;
+  if (!query("SELECT c.row_key FROM audit_chain c WHERE c.tbl='policy_activations' AND NOT EXISTS "
+             "(SELECT 1 FROM policy_activations p WHERE CAST(p.id AS TEXT) = c.row_key) LIMIT 1",
+             {}, gone, error))
+    return error = "policy store: " + error, false;
+  if (!gone.empty()) {
+    error = "audit row changed outside bastiond: policy_activations " + gone[0][0] + " was deleted";
+    log_error(error);
+    return error = "policy store: " + error, false;
+  }
+  if (!unchanged_since_chained("policy_versions", v[0][0], error) ||
+      !unchanged_since_chained("policy_activations", a[0][0], error))
+    return false;
+  const int64_t activation = num(a[0][0]);
+  auto [seen, first] = newest_activation_.try_emplace(name, activation);
+  if (!first && activation < seen->second) {
+    error = "audit row changed outside bastiond: policy_activations " + std::to_string(seen->second) +
+            " (" + name + ") is gone, " + a[0][0] + " is newest again";
+    log_error(error);
+    return error = "policy store: " + error, false;
+  }
+  seen->second = activation;
+  return true;
 }
 
 bool SqlAuditStore::active_versions(const std::vector<std::string>& names, std::vector<int64_t>& out,

@@ -452,6 +452,13 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   // A stored version that failed to load is not tried again every second
   // (its refusal is logged once); the next change is.
   std::string store_refused, store_error;
+  // The activations running now are the newest each name may fall back to:
+  // an older one newest again later (rows deleted) is refused on reload.
+  for (const auto& [name, version] : ctx.config()->store_policies) {
+    StoredPolicy running;
+    std::string why;
+    if (!audit->active_policy(name, running, why)) log_warn("cannot read the policy store", {{"error", why}});
+  }
   auto reload_now = [&](const std::string& trigger) {
     status.last_reload = reload(ctx, trigger, status.config, *audit);
     policy_sig = policy_files_signature(*ctx.config());
