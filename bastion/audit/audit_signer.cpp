@@ -63,12 +63,16 @@ std::unique_ptr<AuditVerifier> AuditVerifier::from_key(PkeyPtr key, std::string&
 std::unique_ptr<AuditVerifier> AuditVerifier::from_pem_file(const std::string& path, std::string& error) {
   std::string pem, why;
   if (!read_file(path, pem, why)) return error = path + ": " + why, nullptr;
-  BioPtr b(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  PkeyPtr key(b ? PEM_read_bio_PUBKEY(b.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!key) return error = path + ": not a PEM public key", nullptr;
-  auto v = from_key(std::move(key), error);
+  auto v = from_pem(pem, error);
   if (!v) error = path + ": " + error;
   return v;
+}
+
+std::unique_ptr<AuditVerifier> AuditVerifier::from_pem(const std::string& pem, std::string& error) {
+  BioPtr b(pem.size() < 4096 ? BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())) : nullptr);
+  PkeyPtr key(b ? PEM_read_bio_PUBKEY(b.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key) return error = "not a PEM public key", nullptr;
+  return from_key(std::move(key), error);
 }
 
 bool AuditVerifier::verify(std::string_view text, std::string_view signature) const {

@@ -17,6 +17,7 @@ class AuditVerifier {
  public:
   // Reads a PEM public key (SubjectPublicKeyInfo); refuses any key but Ed25519.
   static std::unique_ptr<AuditVerifier> from_pem_file(const std::string& path, std::string& error);
+  static std::unique_ptr<AuditVerifier> from_pem(const std::string& pem, std::string& error);
   static std::unique_ptr<AuditVerifier> from_key(PkeyPtr key, std::string& error);
   // `signature` is base64 (as sign() gives it); false for anything malformed.
   bool verify(std::string_view text, std::string_view signature) const;

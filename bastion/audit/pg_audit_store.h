@@ -72,6 +72,6 @@ class PgAuditStore : public SqlAuditStore {
 // pg_schema.cpp: brings the schema to the current version under a session
 // advisory lock (several instances starting at once migrate once).
 bool pg_migrate(PGconn* c, int& version, std::string& error);
-inline constexpr int kPgSchemaVersion = 4;
+inline constexpr int kPgSchemaVersion = 5;
 
 }  // namespace bastion

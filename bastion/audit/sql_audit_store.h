@@ -20,6 +20,7 @@
 
 #include "approvals/approval_store.h"
 #include "audit/audit_store.h"
+#include "audit/policy_signature.h"
 #include "policy/policy_store.h"
 
 namespace bastion {
@@ -86,22 +87,28 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
   // The policy store (sql_policy_store.cpp, policy/policy_store.h): every
   // version and activation is a chained row, and a change is announced to
   // the other instances (announce_policy).
-  bool active_policy(const std::string& name, StoredPolicy& out, std::string& error) override;
+  bool active_policy(const std::string& name, const std::vector<std::string>& signers, StoredPolicy& out,
+                     std::string& error) override;
   bool active_versions(const std::vector<std::string>& names, std::vector<int64_t>& out, std::string& error) override;
   // Stores p's text, modules and note as the next version of p.name, pushed
-  // by `by`, and makes it active. When the active version already holds the
-  // same text and modules nothing is written: `unchanged`, and `version` is
-  // the active one.
-  bool push_policy(const StoredPolicy& p, const std::string& by, int64_t& version, bool& unchanged,
-                   std::string& error);
+  // by `by`, and makes it active; `key` signs both rows (policy_signature.h).
+  // When the active version already holds the same text and modules nothing
+  // is written: `unchanged`, and `version` is the active one.
+  bool push_policy(const StoredPolicy& p, const std::string& by, const AuditSigner& key, int64_t& version,
+                   bool& unchanged, std::string& error);
   // Makes stored version `version` of `name` the active one again (a new
-  // activation, by `by`); `unchanged` when it already is.
-  bool activate_policy(const std::string& name, int64_t version, const std::string& by, bool& unchanged,
-                       std::string& error);
+  // activation, by `by`, signed by `key`); `unchanged` when it already is.
+  bool activate_policy(const std::string& name, int64_t version, const std::string& by, const AuditSigner& key,
+                       bool& unchanged, std::string& error);
   // Every version of `name` (every name when empty), by name and version.
   bool policy_versions(const std::string& name, std::vector<StoredPolicyVersion>& out, std::string& error);
   // Every change of the active version of `name`, oldest first.
   bool policy_activations(const std::string& name, std::vector<PolicyActivation>& out, std::string& error);
+  // The newest activation id active_policy has returned per name, and a
+  // floor for it from before this process (activation_watermark.h): an
+  // older activation newest again is refused.
+  std::map<std::string, int64_t> activations_seen();
+  void prime_activations(const std::map<std::string, int64_t>& seen);
   // Version `version` of `name` with its text (0: the active one); found=false when there is none.
   bool read_policy(const std::string& name, int64_t version, StoredPolicy& out, bool& found, std::string& error);
 
@@ -205,9 +212,17 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
   bool active_version_locked(const std::string& name, int64_t& version, std::string& error);
   bool read_policy_locked(const std::string& name, int64_t version, StoredPolicy& out, bool& found,
                           std::string& error);
-  // Appends an activation row (chained) and announces it.
+  // Appends an activation row (chained), signed by `key`, and announces it.
   bool activate_locked(const std::string& name, int64_t version, const char* action, const std::string& by,
+                       const AuditSigner& key, std::string& error);
+  // A policy row's signature: stored (policy_signatures), and read back
+  // (nullopt when the row has none).
+  bool sign_policy_row(const char* table, int64_t id, const std::string& text, const AuditSigner& key,
                        std::string& error);
+  bool policy_row_signature(const char* table, const std::string& id, std::optional<PolicySignature>& out,
+                            std::string& error);
+  // Every activation row with its signature, by id.
+  bool read_activations_locked(std::vector<ActivationRow>& out, std::string& error);
   std::vector<ApprovalRequest> load_requests(const char* where, std::initializer_list<SqlParam> params,
                                              std::string& error);
   // force: now, even within a second of the last anchor; closing: also when

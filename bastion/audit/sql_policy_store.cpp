@@ -2,8 +2,13 @@
 // as numbered versions (policy_versions) and the history of which version
 // is active (policy_activations, append-only: the last row per name is the
 // active one). Both are chained like every audit row: who changed the
-// policy, and when, is audit.
+// policy, and when, is audit. Both are signed by the admin's policy key
+// (policy_signatures, audit/policy_signature.h): an instance runs only what
+// a key its configuration trusts signed.
 
+#include <algorithm>
+
+#include "audit/audit_signer.h"
 #include "audit/sql_audit_store.h"
 #include "common/log.h"
 #include "common/parse_number.h"
@@ -45,7 +50,52 @@ bool SqlAuditStore::read_policy_locked(const std::string& name, int64_t version,
   return true;
 }
 
-bool SqlAuditStore::active_policy(const std::string& name, StoredPolicy& out, std::string& error) {
+bool SqlAuditStore::sign_policy_row(const char* table, int64_t id, const std::string& text, const AuditSigner& key,
+                                    std::string& error) {
+  const std::string signature = key.sign(text);
+  if (signature.empty()) return error = "cannot sign the policy row", false;
+  return execute("INSERT INTO policy_signatures (tbl, row_id, signer, signature) VALUES (?,?,?,?)",
+                 {std::string(table), id, key.verifier().public_pem(), signature}, error);
+}
+
+bool SqlAuditStore::policy_row_signature(const char* table, const std::string& id,
+                                         std::optional<PolicySignature>& out, std::string& error) {
+  SqlRows rows;
+  if (!query("SELECT signer, signature FROM policy_signatures WHERE tbl=? AND row_id=?", {std::string(table), num(id)},
+             rows, error))
+    return false;
+  out.reset();
+  if (!rows.empty()) out = PolicySignature{.signer = rows[0][0], .signature = rows[0][1]};
+  return true;
+}
+
+bool SqlAuditStore::read_activations_locked(std::vector<ActivationRow>& out, std::string& error) {
+  // Every row, whatever its name: names are compared here, as bytes, never
+  // by the store (a BLOB or a renamed row must not drop out of a chain).
+  SqlRows rows;
+  if (!query("SELECT a.id, a.name, a.version, a.action, a.changed_by, a.changed_at, "
+             "CASE WHEN s.id IS NULL THEN 0 ELSE 1 END, s.signer, s.signature FROM policy_activations a "
+             "LEFT JOIN policy_signatures s ON s.tbl='policy_activations' AND s.row_id=a.id",
+             {}, rows, error))
+    return false;
+  out.clear();
+  for (const auto& r : rows) {
+    ActivationRow a{.id = num(r[0]), .name = r[1], .version = num(r[2]), .action = r[3], .changed_by = r[4],
+                    .changed_at = r[5], .sig = std::nullopt};
+    if (r[6] == "1") a.sig = PolicySignature{.signer = r[7], .signature = r[8]};
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+  return true;
+}
+
+bool SqlAuditStore::active_policy(const std::string& name, const std::vector<std::string>& signers,
+                                  StoredPolicy& out, std::string& error) {
+  // Fail closed: with no key trusted, no stored version can be run.
+  if (signers.empty())
+    return error = "policy store: policy_signers names no key, so no stored policy can be trusted "
+                   "(bastionctl policy keygen makes one)",
+           false;
   std::lock_guard<std::mutex> g(mu_);
   bool found = false;
   if (!read_policy_locked(name, 0, out, found, error)) return error = "policy store: " + error, false;
@@ -74,16 +124,55 @@ bool SqlAuditStore::active_policy(const std::string& name, StoredPolicy& out, st
   if (!unchanged_since_chained("policy_versions", v[0][0], error) ||
       !unchanged_since_chained("policy_activations", a[0][0], error))
     return false;
+  // Signed by keys this configuration trusts: the version, and every
+  // activation, each linked to the one of its name before it (a chain this
+  // process walks itself: nothing the store counts or filters is trusted).
+  std::vector<ActivationRow> acts;
+  if (!read_activations_locked(acts, error)) return error = "policy store: " + error, false;
+  const ActivationRow* newest = nullptr;
+  for (const auto& r : acts)
+    if (r.name == name) newest = &r;
+  const auto modules = modules_to_json(out.modules);
+  std::optional<PolicySignature> vsig;
+  if (!modules || !policy_row_signature("policy_versions", v[0][0], vsig, error))
+    return error = "policy store: " + (modules ? error : "a module is not UTF-8 text"), false;
+  const std::string label = stored_policy_label(name, out.version);
+  auto problem = policy_signature_problem(label, policy_version_signed_text(num(v[0][0]), out, *modules), vsig,
+                                          &signers);
+  if (!problem) problem = activation_refusal(check_activation_chains(acts, &signers), name);
+  // The newest activation as the store's index found it must be the one
+  // every row says is newest (a view or policy hiding rows from one query).
+  if (!problem && (!newest || newest->id != num(a[0][0]) || newest->version != out.version))
+    problem = "the activations of " + name + " read differently from one query to the next";
+  if (problem) {
+    error = "refused: " + *problem;
+    log_error("policy store: " + error);
+    return error = "policy store: " + error, false;
+  }
   const int64_t activation = num(a[0][0]);
   auto [seen, first] = newest_activation_.try_emplace(name, activation);
   if (!first && activation < seen->second) {
     error = "audit row changed outside bastiond: policy_activations " + std::to_string(seen->second) +
-            " (" + name + ") is gone, " + a[0][0] + " is newest again";
+            " (" + name + ") is gone, " + a[0][0] + " is newest again (after restoring the store from a backup, "
+            "remove policy_activations_seen in each data_dir)";
     log_error(error);
     return error = "policy store: " + error, false;
   }
   seen->second = activation;
   return true;
+}
+
+std::map<std::string, int64_t> SqlAuditStore::activations_seen() {
+  std::lock_guard<std::mutex> g(mu_);
+  return newest_activation_;
+}
+
+void SqlAuditStore::prime_activations(const std::map<std::string, int64_t>& seen) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (const auto& [name, id] : seen) {
+    auto [it, first] = newest_activation_.try_emplace(name, id);
+    if (!first) it->second = std::max(it->second, id);
+  }
 }
 
 bool SqlAuditStore::active_versions(const std::vector<std::string>& names, std::vector<int64_t>& out,
@@ -99,15 +188,28 @@ bool SqlAuditStore::active_versions(const std::vector<std::string>& names, std::
 }
 
 bool SqlAuditStore::activate_locked(const std::string& name, int64_t version, const char* action,
-                                    const std::string& by, std::string& error) {
+                                    const std::string& by, const AuditSigner& key, std::string& error) {
   int64_t id = 0;
-  return insert("INSERT INTO policy_activations (name, version, action, changed_by, changed_at) VALUES (?,?,?,?,?)",
-                {name, version, std::string(action), by, iso8601_now()}, id, error) &&
+  ActivationRow row{.id = 0, .name = name, .version = version, .action = action, .changed_by = by,
+                    .changed_at = iso8601_now(), .sig = std::nullopt};
+  std::vector<ActivationRow> acts;
+  if (!insert("INSERT INTO policy_activations (name, version, action, changed_by, changed_at) VALUES (?,?,?,?,?)",
+              {name, version, row.action, by, row.changed_at}, id, error) ||
+      !read_activations_locked(acts, error))
+    return false;
+  row.id = id;
+  // Linked to the newest activation of the name before it (this transaction
+  // holds the store's write lock: no other push comes between).
+  const ActivationRow* prev = nullptr;
+  for (const auto& r : acts)
+    if (r.name == name && r.id < id) prev = &r;
+  return sign_policy_row("policy_activations", id, policy_activation_signed_text(row, activation_link_after(prev)), key,
+                         error) &&
          chain_row("policy_activations", std::to_string(id), error) && announce_policy(name, error);
 }
 
-bool SqlAuditStore::push_policy(const StoredPolicy& p, const std::string& by, int64_t& version, bool& unchanged,
-                                std::string& error) {
+bool SqlAuditStore::push_policy(const StoredPolicy& p, const std::string& by, const AuditSigner& key,
+                                int64_t& version, bool& unchanged, std::string& error) {
   if (auto why = policy_name_problem(p.name)) return error = *why, false;
   const auto modules = modules_to_json(p.modules);
   if (!modules) return error = "a module is not UTF-8 text", false;
@@ -124,18 +226,23 @@ bool SqlAuditStore::push_policy(const StoredPolicy& p, const std::string& by, in
     return false;
   const int64_t next = (last.empty() ? 0 : num(last[0][0])) + 1;
   int64_t id = 0;
+  StoredPolicy row = p;
+  row.version = next;
+  row.pushed_by = by;
+  row.pushed_at = iso8601_now();
   if (!insert("INSERT INTO policy_versions (name, version, text, modules_json, hash, pushed_by, pushed_at, note) "
               "VALUES (?,?,?,?,?,?,?,?)",
-              {p.name, next, p.text, *modules, p.hash, by, iso8601_now(), p.note}, id, error) ||
-      !chain_row("policy_versions", std::to_string(id), error) || !activate_locked(p.name, next, "push", by, error) ||
-      !txn.commit(error))
+              {row.name, next, row.text, *modules, row.hash, by, row.pushed_at, row.note}, id, error) ||
+      !sign_policy_row("policy_versions", id, policy_version_signed_text(id, row, *modules), key, error) ||
+      !chain_row("policy_versions", std::to_string(id), error) ||
+      !activate_locked(p.name, next, "push", by, key, error) || !txn.commit(error))
     return false;
   version = next;
   return anchor_soon();
 }
 
-bool SqlAuditStore::activate_policy(const std::string& name, int64_t version, const std::string& by, bool& unchanged,
-                                    std::string& error) {
+bool SqlAuditStore::activate_policy(const std::string& name, int64_t version, const std::string& by,
+                                    const AuditSigner& key, bool& unchanged, std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   Txn txn(*this, error);
   if (!txn) return false;
@@ -147,7 +254,7 @@ bool SqlAuditStore::activate_policy(const std::string& name, int64_t version, co
   if (!active_version_locked(name, active, error)) return false;
   unchanged = active == version;
   if (unchanged) return true;
-  return activate_locked(name, version, "rollback", by, error) && txn.commit(error) && anchor_soon();
+  return activate_locked(name, version, "rollback", by, key, error) && txn.commit(error) && anchor_soon();
 }
 
 bool SqlAuditStore::policy_versions(const std::string& name, std::vector<StoredPolicyVersion>& out,

@@ -259,6 +259,19 @@ CREATE TABLE policy_activations (
 );
 CREATE INDEX policy_activations_name ON policy_activations(name, id);
 )sql",
+    // 12 (issue 20): each policy version and activation's signature by the
+    // admin's policy key (audit/policy_signature.h). A table of its own: a
+    // new column would change the chained snapshots of rows already there.
+    R"sql(
+CREATE TABLE policy_signatures (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tbl TEXT NOT NULL,
+  row_id INTEGER NOT NULL,
+  signer TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  UNIQUE(tbl, row_id)
+);
+)sql",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteAuditStore::kSchemaVersion,
               "kSchemaVersion is the number of migrations");

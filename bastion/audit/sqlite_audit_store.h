@@ -16,7 +16,7 @@ namespace bastion {
 
 class SqliteAuditStore : public SqlAuditStore {
  public:
-  static constexpr int kSchemaVersion = 11;
+  static constexpr int kSchemaVersion = 12;
 
   // Opens or creates the database and migrates it. Null + error on failure.
   // `writer` goes into every chain entry this process appends (kBastiondWriter

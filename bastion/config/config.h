@@ -183,6 +183,9 @@ struct Config {
   // with the version loaded (0 when not read): bastiond compares them with
   // the store's active versions to reload.
   std::map<std::string, int64_t> store_policies;
+  // Fingerprints ("SHA256:...") of the Ed25519 keys whose signatures a
+  // stored policy must carry (bastionctl policy keygen / push --key).
+  std::vector<std::string> policy_signers;
   // Loaded without a policy store reader by a tool that never decides (the
   // audit readers): those policies are null here and must not be run.
   bool store_policies_unread = false;

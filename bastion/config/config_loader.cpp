@@ -154,6 +154,12 @@ struct StorePolicies {
 std::shared_ptr<const PolicySource> load_stored_policy(Reader& r, Config& cfg, int line, const std::string& key,
                                                       const std::string& name, StorePolicies& store) {
   if (auto why = policy_name_problem(name)) r.fail(line, key, "store:" + name + ": " + *why);
+  // Whoever can write the store's tables is not trusted to say what runs:
+  // only versions signed by a key named here do (audit/policy_signature.h).
+  if (cfg.policy_signers.empty())
+    r.fail(line, key,
+           "store:" + name + ": a stored policy needs policy_signers, the fingerprints of the keys that may sign "
+           "pushes (bastionctl policy keygen prints the line)");
   cfg.store_policies.emplace(name, 0);
   if (const auto it = store.loaded.find(name); it != store.loaded.end()) return it->second;
   if (!store.reader) {
@@ -165,7 +171,7 @@ std::shared_ptr<const PolicySource> load_stored_policy(Reader& r, Config& cfg, i
   }
   StoredPolicy p;
   std::string err;
-  if (!store.reader->active_policy(name, p, err)) r.fail(line, key, "store:" + name + ": " + err);
+  if (!store.reader->active_policy(name, cfg.policy_signers, p, err)) r.fail(line, key, "store:" + name + ": " + err);
   auto src = policy_source_from_store(p, cfg.policy_limits, err);
   if (!src) r.fail(line, key, err);
   store.loaded[name] = src;
@@ -485,6 +491,13 @@ std::shared_ptr<const Config> load_config(const std::string& path, std::string& 
     const std::string pd = r.str("policy_default", pdl, "").value_or("deny");
     if (pd != "deny" && pd != "allow") r.fail(pdl, "policy_default", "expected \"deny\" or \"allow\"");
     c.policy_default = pd == "allow" ? Decision::Verdict::allow : Decision::Verdict::deny;
+    const int psl = r.line_of("policy_signers");
+    for (auto& fp : r.str_list("policy_signers", psl, "")) {
+      if (!is_sha256_fingerprint(fp))
+        r.fail(psl, "policy_signers",
+               "expected fingerprints: \"SHA256:\" and 43 base64 characters each, as bastionctl policy keygen prints");
+      c.policy_signers.push_back(std::move(fp));
+    }
     const int pol = r.line_of("policy");
     if (auto pf = r.str("policy", pol, "")) c.policy = load_policy(r, c, pol, "policy", *pf, store);
 

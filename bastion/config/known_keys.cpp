@@ -10,7 +10,7 @@ const std::set<std::string>& top_level() {
       "web_listen", "web_cert", "web_key", "web_assets_dir", "auditor_principals", "web_session_ttl",
       "auth_failure_detail", "renew_hint", "metrics_listen", "metrics_allow_remote", "control_socket", "pid_file",
       "store", "store_password_file", "heartbeat_interval",
-      "recordings_store",
+      "recordings_store", "policy_signers",
   };
   return keys;
 }

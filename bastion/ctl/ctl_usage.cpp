@@ -33,11 +33,17 @@ const std::vector<CtlUsage> kTable = {
      "  exit status: 0 allow or mask, 1 deny, 3 review, 2 usage or a broken file",
      "--config= --target= --cert= --identity= --principals= --labels= --kind= --source-address= --tty --session "
      "--cases="},
+    {"policy", "keygen",
+     "bastionctl policy keygen FILE\n"
+     "  make an Ed25519 policy signing key (FILE, 0600, and FILE.pub) and print the policy_signers line\n"
+     "  that lets instances run what it signs",
+     ""},
     {"policy", "push",
-     "bastionctl policy push NAME FILE [--note TEXT] (--config FILE | --db STORE)\n"
+     "bastionctl policy push NAME FILE --key KEY [--note TEXT] (--config FILE | --db STORE)\n"
      "  check FILE as policy check does and store it, with its modules, as the next version of NAME in the\n"
-     "  shared policy store, active at once (`policy = \"store:NAME\"` in bastion.conf); the same text again: unchanged",
-     "--config= --db= --note="},
+     "  shared policy store, signed by KEY and active at once (`policy = \"store:NAME\"` in bastion.conf);\n"
+     "  the same text again: unchanged",
+     "--config= --db= --note= --key="},
     {"policy", "list",
      "bastionctl policy list [NAME] [--history] (--config FILE | --db STORE)\n"
      "  the stored versions (the active one marked); --history: when each version of NAME became active, and who",
@@ -45,9 +51,9 @@ const std::vector<CtlUsage> kTable = {
     {"policy", "show", "bastionctl policy show NAME [VERSION] [--module MODULE] (--config FILE | --db STORE)\n"
      "  print a stored version's text (default: the active one), or a module it imports",
      "--config= --db= --module="},
-    {"policy", "rollback", "bastionctl policy rollback NAME VERSION (--config FILE | --db STORE)\n"
-     "  make stored version VERSION of NAME the active one again",
-     "--config= --db="},
+    {"policy", "rollback", "bastionctl policy rollback NAME VERSION --key KEY (--config FILE | --db STORE)\n"
+     "  make stored version VERSION of NAME the active one again (signed by KEY)",
+     "--config= --db= --key="},
     {"recording", "cat",
      "bastionctl recording cat [--raw] [--config FILE] PATH\n  print what the user saw (--raw: the exact bytes sent);\n"
      "  --config: a recording shipped to the recordings_store is read from there",

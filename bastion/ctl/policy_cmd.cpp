@@ -330,7 +330,7 @@ int ctl_policy(const std::vector<std::string>& a) {
   if (a.empty()) return usage();
   if (a[0] == "check") return check({a.begin() + 1, a.end()});
   if (a[0] == "test") return test({a.begin() + 1, a.end()});
-  if (a[0] == "push" || a[0] == "list" || a[0] == "show" || a[0] == "rollback")
+  if (a[0] == "push" || a[0] == "list" || a[0] == "show" || a[0] == "rollback" || a[0] == "keygen")
     return ctl_policy_store(a[0], {a.begin() + 1, a.end()});
   return usage();
 }

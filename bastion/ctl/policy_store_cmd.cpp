@@ -2,15 +2,22 @@
 // (policy/policy_store.h) in the configuration's audit store. Writes need
 // the store's credentials (the SQLite file, or store_password_file): the
 // bastion's service user or root. Every write is chained, with this Unix
-// user as the writer and as pushed_by / changed_by.
+// user as the writer and as pushed_by / changed_by, and signed with the
+// admin's policy key (--key): instances run only what a key their
+// configuration names in policy_signers signed (audit/policy_signature.h).
+#include <unistd.h>
+
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
+#include "audit/audit_signer.h"
 #include "audit/audit_store_open.h"
 #include "audit/pg_connect.h"
 #include "common/display_escape.h"
 #include "common/parse_number.h"
+#include "config/config.h"
 #include "ctl/commands.h"
 #include "ctl/policy_ctl.h"
 #include "policy/lua_policy.h"
@@ -25,10 +32,11 @@ constexpr int kExitFailed = 1, kExitUsage = 2;
 
 int usage() {
   std::fprintf(stderr,
-               "usage: bastionctl policy push NAME FILE [--note TEXT] (--config FILE | --db STORE)\n"
+               "usage: bastionctl policy keygen FILE\n"
+               "       bastionctl policy push NAME FILE --key KEY [--note TEXT] (--config FILE | --db STORE)\n"
                "       bastionctl policy list [NAME] [--history] (--config FILE | --db STORE)\n"
                "       bastionctl policy show NAME [VERSION] [--module MODULE] (--config FILE | --db STORE)\n"
-               "       bastionctl policy rollback NAME VERSION (--config FILE | --db STORE)\n");
+               "       bastionctl policy rollback NAME VERSION --key KEY (--config FILE | --db STORE)\n");
   return kExitUsage;
 }
 
@@ -39,7 +47,7 @@ int failed(const std::string& what) {
 }
 
 struct StoreArgs {
-  std::string config, db, note, module;
+  std::string config, db, note, module, key;
   bool history = false;
   std::vector<std::string> words;  // after the subcommand
 };
@@ -52,9 +60,9 @@ std::optional<StoreArgs> parse(const std::string& sub, const std::vector<std::st
       s.history = true;
       continue;
     }
-    if (o == "--config" || o == "--db" || o == "--note" || o == "--module") {
+    if (o == "--config" || o == "--db" || o == "--note" || o == "--module" || o == "--key") {
       if (i + 1 >= a.size()) return std::fprintf(stderr, "bastionctl: policy %s: %s needs a value\n", sub.c_str(), o.c_str()), std::nullopt;
-      (o == "--config" ? s.config : o == "--db" ? s.db : o == "--note" ? s.note : s.module) = a[++i];
+      (o == "--config" ? s.config : o == "--db" ? s.db : o == "--note" ? s.note : o == "--key" ? s.key : s.module) = a[++i];
       continue;
     }
     if (o.size() > 1 && o[0] == '-')
@@ -74,6 +82,44 @@ std::unique_ptr<SqlAuditStore> open_store(const StoreArgs& s, bool write, std::s
   if (!write && !is_pg_dsn(where) && !std::filesystem::exists(where, ec))
     return error = where + ": no policy store (nothing was pushed to it)", nullptr;
   return open_audit_store(where, password_file, "bastionctl policy (" + unix_user() + ")", error);
+}
+
+// The admin's policy key (--key), checked before anything is written: a
+// key the configuration does not trust would store versions no instance
+// runs. --db names no configuration: the instances' own check is the one.
+std::unique_ptr<AuditSigner> signing_key(const StoreArgs& s, const std::string& sub, std::string& error) {
+  if (s.key.empty())
+    return error = sub + ": --key KEY is needed: stored policies are signed (bastionctl policy keygen makes a key)",
+           nullptr;
+  // load_or_create would make a key where none is: a mistyped path must fail.
+  if (::access(s.key.c_str(), F_OK) != 0)
+    return error = sub + ": " + s.key + ": no such key (bastionctl policy keygen " + s.key + " makes one)", nullptr;
+  auto key = AuditSigner::load_or_create(s.key, error);
+  if (!key) return error = sub + ": " + error, nullptr;
+  if (!s.config.empty()) {
+    const auto cfg = load_config(s.config, error, builtin_target_kinds(), false);
+    if (!cfg) return error = sub + ": " + error, nullptr;
+    const auto& trusted = cfg->policy_signers;
+    if (std::find(trusted.begin(), trusted.end(), key->fingerprint()) == trusted.end())
+      return error = sub + ": " + s.key + " (" + key->fingerprint() + ") is not in " + s.config +
+                     "'s policy_signers: instances would refuse what it signs",
+             nullptr;
+  }
+  return key;
+}
+
+int keygen(const StoreArgs& s) {
+  if (s.words.size() != 1 || !s.config.empty() || !s.db.empty() || !s.key.empty()) return usage();
+  const std::string& path = s.words[0];
+  if (::access(path.c_str(), F_OK) == 0) return failed("keygen: " + path + " exists (a key is never overwritten)");
+  std::string err;
+  const auto key = AuditSigner::load_or_create(path, err);
+  if (!key) return failed("keygen: " + err);
+  std::printf("policy signing key %s (public half %s)\n"
+              "let instances run what it signs, in each bastion.conf:\n"
+              "  policy_signers = { \"%s\" }\n",
+              path.c_str(), audit_public_key_path(path).c_str(), key->fingerprint().c_str());
+  return 0;
 }
 
 std::optional<int64_t> version_arg(const std::string& v) {
@@ -123,20 +169,22 @@ int push(const StoreArgs& s) {
   if (bytes > kStoredPolicyMaxBytes)
     return failed("push: " + file + ": the policy and its modules hold " + std::to_string(bytes) +
                   " bytes; the store keeps at most " + std::to_string(kStoredPolicyMaxBytes));
+  const auto key = signing_key(s, "push", err);
+  if (!key) return failed(err);
   auto store = open_store(s, true, err);
   if (!store) return failed("push: " + err);
   StoredPolicy p{.name = name, .version = 0, .text = src->text, .modules = src->modules, .hash = src->hash,
                  .pushed_by = "", .pushed_at = "", .note = s.note};
   int64_t version = 0;
   bool unchanged = false;
-  if (!store->push_policy(p, unix_user(), version, unchanged, err)) return failed("push: " + name + ": " + err);
+  if (!store->push_policy(p, unix_user(), *key, version, unchanged, err)) return failed("push: " + name + ": " + err);
   if (unchanged)
     std::printf("policy %s: unchanged (version %lld is active and holds the same text and modules)\n", name.c_str(),
                 static_cast<long long>(version));
   else
-    std::printf("policy %s: version %lld pushed and active (sha256 %s, %zu modules%s)\n", name.c_str(),
+    std::printf("policy %s: version %lld pushed and active (sha256 %s, %zu modules%s, signed by %s)\n", name.c_str(),
                 static_cast<long long>(version), src->hash.substr(0, 16).c_str(), src->modules.size(),
-                display_escape(cases_note).c_str());
+                display_escape(cases_note).c_str(), key->fingerprint().c_str());
   return 0;
 }
 
@@ -210,10 +258,12 @@ int rollback(const StoreArgs& s) {
   const auto version = version_arg(s.words[1]);
   if (!version) return failed("rollback: expected a version number, not " + s.words[1]);
   std::string err;
+  const auto key = signing_key(s, "rollback", err);
+  if (!key) return failed(err);
   auto store = open_store(s, false, err);
   if (!store) return failed("rollback: " + err);
   bool unchanged = false;
-  if (!store->activate_policy(name, *version, unix_user(), unchanged, err)) return failed("rollback: " + err);
+  if (!store->activate_policy(name, *version, unix_user(), *key, unchanged, err)) return failed("rollback: " + err);
   std::printf("policy %s: version %lld %s\n", name.c_str(), static_cast<long long>(*version),
               unchanged ? "is already active" : "is active again");
   return 0;
@@ -228,6 +278,7 @@ int ctl_policy_store(const std::string& sub, const std::vector<std::string>& a) 
   if (sub == "list") return list(*s);
   if (sub == "show") return show(*s);
   if (sub == "rollback") return rollback(*s);
+  if (sub == "keygen") return keygen(*s);
   return usage();
 }
 

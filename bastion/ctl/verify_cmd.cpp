@@ -19,6 +19,7 @@
 #include "audit/audit_source.h"
 #include "audit/audit_store.h"
 #include "audit/chain_verifier.h"
+#include "audit/policy_signature.h"
 #include "audit/recording_verifier.h"
 #include "common/display_escape.h"
 #include "common/file_util.h"
@@ -272,6 +273,22 @@ int ctl_verify(const std::vector<std::string>& a) {
                     (chain.signed_at.empty() ? "" : " at " + chain.signed_at + ", head " + chain.signed_hash) + ")");
   for (const auto& p : chain.problems) lines.push_back("audit: " + p);
   for (const auto& note : chain.notes) lines.push_back("audit: NOTE: " + note);
+  // Stored policies: each version and activation signed (by a key the
+  // configuration trusts, when it names any), whoever wrote the row.
+  const bool by_config = cfg && !cfg->policy_signers.empty();
+  const PolicySignatureReport pol = verify_policy_signatures(*h, by_config ? &cfg->policy_signers : nullptr);
+  ok = ok && pol.problems.empty();
+  out["policies"] = {{"rows", pol.rows}, {"ok", pol.problems.empty()}, {"problems", pol.problems},
+                     {"signers", pol.signers}, {"signers_checked", by_config}};
+  for (const auto& p : pol.problems) lines.push_back("audit: policy store: " + p);
+  if (pol.rows > 0 && pol.problems.empty()) {
+    std::string who;
+    for (const auto& f : pol.signers) who += (who.empty() ? "" : ", ") + f;
+    lines.push_back("policy store: OK (" + std::to_string(pol.rows) + " versions and activations, signed by " + who +
+                    (by_config ? ", each named in policy_signers)" : ")"));
+    if (!by_config)
+      lines.push_back("policy store: NOTE: the signers were not checked against policy_signers (give --config)");
+  }
   const std::string key_note = "the audit key is not pinned (audit_key_fingerprint): this check trusts DATA_DIR";
   if (unpinned) lines.push_back("NOTE: " + key_note);
   out["key"] = {{"fingerprint", key->fingerprint()}, {"pinned", !unpinned}};

@@ -24,6 +24,7 @@
 #include "audit/audit_signer.h"
 #include "audit/recording_retention.h"
 #include "audit/audit_chain.h"
+#include "audit/activation_watermark.h"
 #include "audit/audit_store_open.h"
 #include "audit/pg_audit_store.h"
 #include "audit/pg_listener.h"
@@ -305,6 +306,15 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     log_error("cannot open audit store", {{"error", err}});
     return 1;
   }
+  // The activations this host ran before it restarted: none older runs now
+  // (a cut of the store's newest activation, chain entry and all).
+  const std::string watermark = activation_watermark_path(cfg->data_dir);
+  std::map<std::string, int64_t> activations_seen;
+  if (!read_activation_watermark(watermark, activations_seen, err)) {
+    log_error("cannot start", {{"error", err + " (remove it to take the store's policy history as it is)"}});
+    return 1;
+  }
+  audit->prime_activations(activations_seen);
   // `policy = "store:NAME"`: read from the store just opened, as this
   // (unprivileged) user; without it bastiond does not start (fail closed),
   // before it signs anything in the store.
@@ -457,11 +467,24 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
   for (const auto& [name, version] : ctx.config()->store_policies) {
     StoredPolicy running;
     std::string why;
-    if (!audit->active_policy(name, running, why)) log_warn("cannot read the policy store", {{"error", why}});
+    if (!audit->active_policy(name, ctx.config()->policy_signers, running, why))
+      log_warn("cannot read the policy store", {{"error", why}});
   }
+  // What ran is kept for the next start (activation_watermark.h).
+  auto keep_activations_seen = [&] {
+    auto now = audit->activations_seen();
+    if (now == activations_seen) return;
+    std::string why;
+    if (!write_activation_watermark(watermark, now, why))
+      log_error("cannot record the policy activations run", {{"error", why}});
+    else
+      activations_seen = std::move(now);
+  };
+  keep_activations_seen();
   auto reload_now = [&](const std::string& trigger) {
     status.last_reload = reload(ctx, trigger, status.config, *audit);
     policy_sig = policy_files_signature(*ctx.config());
+    keep_activations_seen();
   };
   auto next_policy_check = std::chrono::steady_clock::now();
   auto next_prune = std::chrono::steady_clock::now();  // at start, then daily

@@ -57,8 +57,11 @@ class PolicyStoreReader {
  public:
   virtual ~PolicyStoreReader() = default;
   // The active version of `name`; false + error when the store has no such
-  // policy or cannot be read.
-  virtual bool active_policy(const std::string& name, StoredPolicy& out, std::string& error) = 0;
+  // policy, cannot be read, or when the version or the activation that made
+  // it active is not signed by a key whose fingerprint is in `signers`
+  // (the configuration's policy_signers).
+  virtual bool active_policy(const std::string& name, const std::vector<std::string>& signers, StoredPolicy& out,
+                             std::string& error) = 0;
   // The active version of each of `names` (0: none), one cheap read each:
   // bastiond compares them about once a second to reload on a change.
   virtual bool active_versions(const std::vector<std::string>& names, std::vector<int64_t>& out,

@@ -50,6 +50,18 @@ def wait_port(port, timeout=10.0):
     raise RuntimeError(f"nothing listening on port {port}")
 
 
+def stop_process(p, timeout=10):
+    """Ends a helper process (an ssh -N tunnel, a kubectl): SIGTERM, then
+    SIGKILL if it has not exited within `timeout` seconds."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def run(cmd, **kw):
     kw.setdefault("capture_output", True)
     kw.setdefault("timeout", 60)
@@ -152,6 +164,8 @@ class Bastion:
 
     def __init__(self, env, extra="", targets=None, limits="login_grace_time = 5", binary=None, name="bastion"):
         self.env = env
+        # What it was started with: env.start_bastion(**b.kw) starts it again.
+        self.kw = dict(extra=extra, targets=targets, limits=limits, binary=binary, name=name)
         self.port = free_port()
         # `name`: several instances in one environment (test_scale_out).
         self.conf = os.path.join(env.d, f"{name}.conf")
@@ -263,6 +277,18 @@ class Env:
   dead = {{ type = "ssh", host = "127.0.0.1", port = {free_port()}, user = "{self.user}",
            identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
            connect_timeout = 3 }},"""
+
+    def policy_key(self, name="policy_key"):
+        """An admin's policy signing key (`bastionctl policy keygen`), made on
+        first use: its path and the line that makes instances trust it."""
+        path = os.path.join(self.keys.d, name)
+        if not os.path.exists(path):
+            r = run([BASTIONCTL, "policy", "keygen", path])
+            assert r.returncode == 0, r.stderr
+            with open(path + ".line", "w") as f:
+                f.write(r.stdout.decode().splitlines()[-1].strip() + "\n")
+        with open(path + ".line") as f:
+            return path, f.read()
 
     def start_bastion(self, **kw):
         if self.bastion:

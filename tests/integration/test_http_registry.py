@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from harness import BASTIOND, BASTIONCTL, BastionTest, Env, free_port, main, run, sanitized, wait_port
+from harness import BASTIOND, BASTIONCTL, BastionTest, Env, free_port, main, run, sanitized, wait_port, stop_process
 from registry_fixture import Registry, make_image, skopeo
 
 POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../policies")
@@ -53,7 +53,7 @@ def open_tunnel(test, key, target="registry"):
     cmd = test.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{target}:443",
                                         "-o", "ExitOnForwardFailure=yes"]) + [f"{target}@127.0.0.1"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    test.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10)))
+    test.addCleanup(lambda: stop_process(p))
     wait_port(port)
     return p, port
 

@@ -7,7 +7,7 @@ import subprocess
 import unittest
 
 import pg_cluster
-from harness import BastionTest, Env, free_port, main, wait_port
+from harness import BastionTest, Env, free_port, main, wait_port, stop_process
 from test_pg_wire import POLICY_DIR, SCHEMA, Raw, fields, msg
 
 
@@ -73,7 +73,7 @@ class I18AttackTest(BastionTest):
         cmd = self.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{target}:5432", "-o",
                                             "ExitOnForwardFailure=yes"])
         p = subprocess.Popen(cmd + [f"{target}@127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10)))
+        self.addCleanup(lambda: stop_process(p))
         wait_port(port)
         return port
 

@@ -14,7 +14,7 @@ import time
 import unittest
 
 from fake_kube_api import FakeKube, pod
-from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, wait_port
+from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, wait_port, stop_process
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
 KUBECTL = shutil.which("kubectl")
@@ -49,7 +49,7 @@ def open_tunnel(test, key, target="k8s", dest=None):
     cmd = test.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{dest or target + ':443'}",
                                         "-o", "ExitOnForwardFailure=yes"]) + [f"{target}@127.0.0.1"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    test.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10)))
+    test.addCleanup(lambda: stop_process(p))
     wait_port(port)
     return p, port
 

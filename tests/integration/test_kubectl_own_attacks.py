@@ -20,7 +20,7 @@ import hashlib
 from urllib.parse import parse_qs, urlparse
 
 from fake_kube_api import FakeKube, deployment, secret
-from harness import BastionTest, main, run
+from harness import BastionTest, main, run, stop_process
 from test_kubectl_own import open_tunnel, own_kubectl_env
 
 TOKEN = "held-kube-token-attack-91c3"
@@ -360,7 +360,7 @@ class OwnKubectlAttackTest(BastionTest):
         before = set(glob.glob("/tmp/bastion-kubectl-*"))
         p = subprocess.Popen(self.env.ssh_base(self.env.dev) + ["k8s@127.0.0.1", "--", "logs -f api-7d9"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10)))
+        self.addCleanup(lambda: stop_process(p))
         homes, end = [], time.time() + 10
         while not homes and time.time() < end:
             homes = [h for h in set(glob.glob("/tmp/bastion-kubectl-*")) - before

@@ -17,7 +17,7 @@ import time
 import psycopg
 
 import pg_cluster
-from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, sanitized, wait_port
+from harness import BASTIONCTL, BastionTest, Env, free_port, main, run, sanitized, wait_port, stop_process
 
 POLICY_DIR = os.path.join(os.path.dirname(__file__), "../../policies")
 
@@ -113,7 +113,7 @@ class PgWireTest(BastionTest):
         port = free_port()
         cmd = self.env.ssh_base(key, extra=["-N", "-L", f"127.0.0.1:{port}:{dest}", "-o", "ExitOnForwardFailure=yes"])
         p = subprocess.Popen(cmd + ["shopdb@127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait(10)))
+        self.addCleanup(lambda: stop_process(p))
         wait_port(port)
         return port
 

@@ -55,13 +55,16 @@ class PolicyStoreTest(BastionTest):
             assert r.returncode == 0, r.stderr
             targets = env.default_targets().replace('labels = { env = "test" } }',
                                                     'labels = { env = "test" }, policy = "store:guard" }')
-            env.start_bastion(targets=targets, extra='policy_default = "allow"')
+            env.start_bastion(targets=targets, extra='policy_default = "allow"\n' + env.policy_key()[1])
         except BaseException:
             env.close()
             raise
 
-    @staticmethod
-    def ctl(*args):
+    @classmethod
+    def ctl(cls, *args):
+        # Pushes and rollbacks are signed with the admin's key.
+        if args[0] in ("push", "rollback"):
+            args += ("--key", cls.env.policy_key()[0])
         return run([BASTIONCTL, "policy", *args])
 
     def ssh_status(self, command):
@@ -93,7 +96,7 @@ class PolicyStoreTest(BastionTest):
         # Version 2 (with its module), through --config as an admin would.
         r = self.ctl("push", "guard", os.path.join(self.env.d, "v2.lua"), "--config", conf)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout.decode(), r"^policy guard: version 2 pushed and active \(sha256 [0-9a-f]{16}, 1 modules\)\n$")
+        self.assertRegex(r.stdout.decode(), r"^policy guard: version 2 pushed and active \(sha256 [0-9a-f]{16}, 1 modules, signed by SHA256:[A-Za-z0-9+/]{43}\)\n$")
         # No NOTIFY on SQLite: the once-a-second version check reloads.
         self.assertLess(self.wait_for("echo forbidden-two", (126, "bastion: denied: v2 forbids echo forbidden-two\n")), 5)
         self.assertEqual(self.ssh_status("echo forbidden-one")[0], 0)
@@ -188,7 +191,8 @@ class PolicyStoreTest(BastionTest):
         r = self.ctl("push", "cased", os.path.join(d, "cased.lua"), "--db", self.db)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout.decode(),
-                         r"^policy cased: version 1 pushed and active \(sha256 [0-9a-f]{16}, 0 modules, cased.cases.lua passed\)\n$")
+                         r"^policy cased: version 1 pushed and active \(sha256 [0-9a-f]{16}, 0 modules, cased.cases.lua passed, "
+                         r"signed by SHA256:[A-Za-z0-9+/]{43}\)\n$")
 
     def test_names_and_usage(self):
         r = self.ctl("push", "../x", os.path.join(self.env.d, "v1.lua"), "--db", self.db)
@@ -202,6 +206,46 @@ class PolicyStoreTest(BastionTest):
         r = self.ctl("list", "--db", os.path.join(self.env.d, "nowhere.db"))
         self.assertEqual(r.returncode, 1)
         self.assertFalse(os.path.exists(os.path.join(self.env.d, "nowhere.db")))  # reading creates nothing
+
+    def test_pushes_are_signed_by_a_key_the_configuration_trusts(self):
+        conf = self.env.bastion.conf
+        v1 = os.path.join(self.env.d, "v1.lua")
+        key, line = self.env.policy_key()
+        fp = re.search(r'"(SHA256:[^"]+)"', line).group(1)
+        r = run([BASTIONCTL, "policy", "push", "guard", v1, "--db", self.db])
+        self.assertEqual((r.returncode, r.stderr.decode()),
+                         (1, "bastionctl: policy push: --key KEY is needed: stored policies are signed "
+                             "(bastionctl policy keygen makes a key)\n"))
+        nowhere = os.path.join(self.env.d, "no_such_key")
+        r = run([BASTIONCTL, "policy", "rollback", "guard", "1", "--key", nowhere, "--db", self.db])
+        self.assertEqual((r.returncode, r.stderr.decode()),
+                         (1, f"bastionctl: policy rollback: {nowhere}: no such key (bastionctl policy keygen {nowhere} "
+                             "makes one)\n"))
+        self.assertFalse(os.path.exists(nowhere))  # never made on the fly
+        r = run([BASTIONCTL, "policy", "keygen", key])
+        self.assertEqual((r.returncode, r.stderr.decode()),
+                         (1, f"bastionctl: policy keygen: {key} exists (a key is never overwritten)\n"))
+        # A key the configuration does not trust: refused before anything is written.
+        other, other_line = self.env.policy_key("other_policy_key")
+        self.assertEqual(oct(os.stat(other).st_mode & 0o777), "0o600")
+        other_fp = re.search(r'"(SHA256:[^"]+)"', other_line).group(1)
+        before = self.env.audit("SELECT count(*) FROM policy_activations")
+        r = run([BASTIONCTL, "policy", "push", "guard", os.path.join(self.env.d, "v2.lua"), "--key", other,
+                 "--config", conf])
+        self.assertEqual((r.returncode, r.stderr.decode()),
+                         (1, f"bastionctl: policy push: {other} ({other_fp}) is not in {conf}'s policy_signers: "
+                             "instances would refuse what it signs\n"))
+        self.assertEqual(self.env.audit("SELECT count(*) FROM policy_activations"), before)
+        # verify vouches for every stored row and names the signer.
+        r = run([BASTIONCTL, "verify", "--config", conf])
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+        self.assertRegex(r.stdout.decode(), r"\npolicy store: OK \(\d+ versions and activations, signed by "
+                         + re.escape(fp) + r", each named in policy_signers\)\n")
+        r = run([BASTIONCTL, "verify", "--db", self.db, "--key",
+                 os.path.join(self.env.d, "data", "audit_signing_key.pub"), "--json"])
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+        pol = json.loads(r.stdout)["policies"]
+        self.assertEqual((pol["ok"], pol["signers"], pol["signers_checked"]), (True, [fp], False))
 
     def test_a_missing_stored_policy_is_refused_at_start_and_by_check(self):
         # The same data_dir (the same store), its own port and no control

@@ -8,8 +8,11 @@ same for SQLite and PostgreSQL (SqlAuditStore); SQLite keeps the suite light.
   older version (a rollback nobody pushed), whether its chain entry goes
   with it or not.
 - A version and its activation forged together with well-formed chain
-  entries (the chain's hashes are not keyed): the instance must not run it
-  (HOLE, see the test)."""
+  entries (the chain's hashes are not keyed): not run, since it carries no
+  signature by a key the configuration trusts (policy_signers); nor is one
+  pushed with bastionctl and the attacker's own key, nor an old signed
+  activation copied in again (its ordinal is another place)."""
+import base64
 import hashlib
 import json
 import os
@@ -19,7 +22,7 @@ import subprocess
 import time
 import unittest
 
-from harness import BASTIONCTL, Bastion, BastionTest, Env, run
+from harness import BASTIOND, BASTIONCTL, Bastion, BastionTest, Env, run
 from pg_cluster import PostgresCluster
 
 V1 = '''function on_command(c)
@@ -49,6 +52,35 @@ def chain_hash(prev, seq, tbl, key, row_json, writer, at):
     return hashlib.sha256((prev + "\n" + entry).encode()).hexdigest()
 
 
+def append_chain(db, tbl, key):
+    """A well-formed chain entry for row KEY of TBL as it is now (the
+    chain's hashes are not keyed), claiming the writer of TBL's last entry."""
+    writer = db.execute("SELECT writer FROM audit_chain WHERE tbl=? ORDER BY seq DESC LIMIT 1", (tbl,)).fetchone()[0]
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    seq, prev = db.execute("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    cur = db.execute(f"SELECT * FROM {tbl} WHERE id=?", (key,))
+    names = [d[0] for d in cur.description]
+    cells = {n: ({"base64": base64.b64encode(v).decode()} if isinstance(v, bytes) else v)
+             for n, v in zip(names, cur.fetchone())}
+    rj = json.dumps(cells, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    db.execute("INSERT INTO audit_chain (seq, tbl, row_key, row_json, prev_hash, hash, writer, at) "
+               "VALUES (?,?,?,?,?,?,?,?)",
+               (seq + 1, tbl, str(key), rj, prev, chain_hash(prev, seq + 1, tbl, str(key), rj, writer, at), writer, at))
+
+
+def replay_first_activation(db):
+    """Version 1's first activation copied in as the newest, with its
+    signature and a well-formed chain entry."""
+    aid = db.execute("SELECT min(id) FROM policy_activations WHERE version=1").fetchone()[0]
+    new = db.execute("INSERT INTO policy_activations (name, version, action, changed_by, changed_at) "
+                     "SELECT 'guard', version, action, changed_by, changed_at FROM policy_activations WHERE id=?",
+                     (aid,)).lastrowid
+    db.execute("INSERT INTO policy_signatures (tbl, row_id, signer, signature) SELECT tbl, ?, signer, signature "
+               "FROM policy_signatures WHERE tbl='policy_activations' AND row_id=?", (new, aid))
+    append_chain(db, "policy_activations", new)
+    return new
+
+
 class PolicyStoreAttackTest(BastionTest):
     def setUp(self):
         self.env = env = Env()
@@ -59,12 +91,14 @@ class PolicyStoreAttackTest(BastionTest):
             for name, text in (("v1.lua", V1), ("v2.lua", V2)):
                 with open(os.path.join(env.d, name), "w") as f:
                     f.write(text)
+            self.key, signers = env.policy_key()
             for v in ("v1.lua", "v2.lua"):
-                r = run([BASTIONCTL, "policy", "push", "guard", os.path.join(env.d, v), "--db", self.db])
+                r = run([BASTIONCTL, "policy", "push", "guard", os.path.join(env.d, v), "--key", self.key,
+                         "--db", self.db])
                 assert r.returncode == 0, r.stderr
             targets = env.default_targets().replace('labels = { env = "test" } }',
                                                     'labels = { env = "test" }, policy = "store:guard" }')
-            env.start_bastion(targets=targets, extra='policy_default = "allow"')
+            env.start_bastion(targets=targets, extra='policy_default = "allow"\n' + signers)
         except BaseException:
             env.close()
             raise
@@ -106,14 +140,14 @@ class PolicyStoreAttackTest(BastionTest):
     def test_edited_text_without_chain_entry_is_not_run(self):
         # Version 1 runs (an admin's rollback); the DBA edits version 2's
         # text (and its hash column, so that the text matches it).
-        r = run([BASTIONCTL, "policy", "rollback", "guard", "1", "--db", self.db])
+        r = run([BASTIONCTL, "policy", "rollback", "guard", "1", "--key", self.key, "--db", self.db])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.wait_for("echo forbidden-one", (126, "bastion: denied: v1 forbids one\n"))
         self.dba(lambda db: db.execute("UPDATE policy_versions SET text=?, hash=? WHERE name='guard' AND version=2",
                                        (EVIL, hashlib.sha256(EVIL.encode()).hexdigest())))
         # An admin makes version 2 active again: the edited text is refused
         # and version 1 keeps running (fail closed on reload).
-        r = run([BASTIONCTL, "policy", "rollback", "guard", "2", "--db", self.db])
+        r = run([BASTIONCTL, "policy", "rollback", "guard", "2", "--key", self.key, "--db", self.db])
         self.assertEqual(r.returncode, 0, r.stderr)
         time.sleep(3)
         self.assertEqual(self.ssh_status("echo forbidden-evil")[0], 0)
@@ -147,10 +181,9 @@ class PolicyStoreAttackTest(BastionTest):
     # entry (hashes are not checked when a version is loaded) rolled the
     # instance back to version 1. Now bastiond keeps the newest activation
     # id it has run per name (activations only grow) and refuses an older
-    # one. Still open: a bastiond started after the cut has nothing to
-    # compare with and runs version 1 (the fix: check the chain links from
-    # the activation's entry to a signed anchor before running a version);
-    # verify reports the broken link.
+    # one, and keeps it in DATA_DIR across restarts. Still open: a new host
+    # (or a lost data_dir) has nothing to compare with and takes the
+    # history as it finds it; verify reports the broken link.
     def test_deleted_activation_and_chain_entry_do_not_roll_back(self):
         self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
 
@@ -160,10 +193,22 @@ class PolicyStoreAttackTest(BastionTest):
             db.execute("DELETE FROM audit_chain WHERE tbl='policy_activations' AND row_key=?", (str(aid),))
         self.dba(cut)
         self.runs_v2_for(4)
-        self.assertIn("audit row changed outside bastiond: policy_activations 2 (guard) is gone, 1 is newest again",
-                      [l.get("msg") for l in self.env.bastion.log_lines()])
+        gone = ("audit row changed outside bastiond: policy_activations 2 (guard) is gone, 1 is newest again (after "
+                "restoring the store from a backup, remove policy_activations_seen in each data_dir)")
+        self.assertIn(gone, [l.get("msg") for l in self.env.bastion.log_lines()])
         r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf])
         self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())
+        # Restarted, it remembers what it ran (DATA_DIR/policy_activations_seen)
+        # and does not start on the shorter history.
+        seen = os.path.join(self.env.d, "data", "policy_activations_seen")
+        with open(seen) as f:
+            self.assertEqual(json.load(f), {"guard": 2})
+        self.restart_is_refused(gone)
+        # An admin who restored the store on purpose removes the file: the
+        # history is then taken as it is.
+        os.unlink(seen)
+        self.env.start_bastion(**self.env.bastion.kw)
+        self.assertEqual(self.ssh_status("echo forbidden-one"), (126, "bastion: denied: v1 forbids one\n"))
 
     def test_concurrent_pushes_get_distinct_versions(self):
         # Eight admins push at once: each gets its own version number, the
@@ -174,7 +219,7 @@ class PolicyStoreAttackTest(BastionTest):
             with open(path, "w") as f:
                 f.write(V2.replace("v2 forbids two", f"c{i} forbids two"))
             paths.append(path)
-        procs = [subprocess.Popen([BASTIONCTL, "policy", "push", "guard", p, "--db", self.db],
+        procs = [subprocess.Popen([BASTIONCTL, "policy", "push", "guard", p, "--key", self.key, "--db", self.db],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for p in paths]
         outs = []
         for p in procs:
@@ -192,17 +237,12 @@ class PolicyStoreAttackTest(BastionTest):
         r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf])
         self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
 
-    # HOLE: the chain's hashes are not keyed and bastionctl's policy writes
-    # are not signed (admin writes are "foreign" entries verify accepts as
-    # "written outside bastiond by X: check it"), so whoever can write the
-    # store's tables can append a version, its activation and well-formed
-    # chain entries claiming any pusher: the instance runs it, and verify
-    # says "verify: OK" with the same "written outside bastiond by
-    # bastionctl policy (root): check it" notes a real push gets (measured
-    # against main at 2c33278). The fix: policy versions and activations signed by a policy
-    # admin key whose public half each instance trusts (bastion.conf), the
-    # signature checked before a version is run (and by verify).
-    @unittest.expectedFailure
+    # Was a HOLE (main at 2c33278): the chain's hashes are not keyed and
+    # bastionctl's policy writes were not signed, so whoever could write the
+    # store's tables could append a version, its activation and well-formed
+    # chain entries claiming any pusher; the instance ran it and verify said
+    # OK. Now an instance runs only versions and activations signed by a key
+    # its configuration names (policy_signers), and verify checks each row.
     def test_forged_version_with_chain_entries_is_not_run(self):
         self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
 
@@ -242,11 +282,102 @@ class PolicyStoreAttackTest(BastionTest):
             append("policy_activations", str(new_aid), dump(agot), awriter, at)
 
         self.dba(forge)
-        time.sleep(3)
-        # Whatever verify says, the forged version must not run.
+        self.runs_v2_for(3)
         self.assertEqual(self.ssh_status("echo forbidden-evil")[0], 0)
-        self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+        self.assertIn("policy store: refused: store:guard@3 is not signed (it was not written by bastionctl policy "
+                      "push or rollback)", self.refused())
+        r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf])
+        self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())
+        self.assertIn("audit: policy store: policy_versions 3 (store:guard@3) is not signed", r.stdout.decode())
 
+    def test_a_push_signed_by_a_key_not_trusted_is_not_run(self):
+        # The DBA has bastionctl too, and a key of their own: the rows are
+        # well formed, chained and signed, by a key no instance trusts.
+        mallory, _ = self.env.policy_key("mallory_key")
+        evil = os.path.join(self.env.d, "evil.lua")
+        with open(evil, "w") as f:
+            f.write(EVIL)
+        r = run([BASTIONCTL, "policy", "push", "guard", evil, "--key", mallory, "--db", self.db])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.runs_v2_for(3)
+        self.assertEqual(self.ssh_status("echo forbidden-evil")[0], 0)
+        fp = run([BASTIONCTL, "policy", "keygen", mallory]).stderr.decode()  # exists: refused, nothing changes
+        self.assertIn("exists", fp)
+        refused = [l.get("msg") for l in self.env.bastion.log_lines() if "policy store: refused" in l.get("msg", "")]
+        self.assertTrue(refused)
+        self.assertRegex(refused[-1], r"^policy store: refused: store:guard@3 is signed by SHA256:[A-Za-z0-9+/]{43}, "
+                                      r"which policy_signers does not name$")
+        r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf])
+        self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())
+
+    def refused(self):
+        return [l.get("msg") for l in self.env.bastion.log_lines() if "policy store: refused" in l.get("msg", "")]
+
+    def restart_is_refused(self, why):
+        """bastiond stopped and started again on the changed store: it does
+        not start, and says why."""
+        self.env.bastion.stop()
+        p = subprocess.run([BASTIOND, "--config", self.env.bastion.conf], capture_output=True, timeout=30)
+        out = (p.stdout + p.stderr).decode()
+        self.assertEqual(p.returncode, 1, out)
+        errors = [json.loads(l).get("error", "") for l in out.splitlines() if l.startswith("{")]
+        self.assertTrue(any(why in e for e in errors), out)
+
+    def test_an_old_signed_activation_copied_in_again_is_not_run(self):
+        # Version 1's activation, signature and all, copied as the newest
+        # activation (with a well-formed chain entry): its signed id is 1.
+        new = self.dba(replay_first_activation)
+        self.runs_v2_for(3)
+        self.assertEqual(self.refused()[-1], f"policy store: refused: policy_activations {new} (store:guard@1, push): "
+                                             "its signature does not match the row (edited, moved or copied after it "
+                                             "was signed)")
+        self.restart_is_refused(f"policy_activations {new} (store:guard@1, push): its signature does not match")
+
+    # Was a HOLE (outside review of the signed store, SQLite): the signed
+    # activation carried an ordinal the store counted (WHERE name='guard'),
+    # and a BLOB 'guard' never equals the text 'guard' while it reads as
+    # "guard"; so the older activations, cast to BLOB and re-chained,
+    # dropped out of the count, a copy of version 1's activation took their
+    # ordinal, and running and restarted instances ran version 1 while
+    # verify said OK. Now each signed text holds its row id and the link to
+    # the activation before it, and every chain is walked in C++ by bytes.
+    def test_activations_hidden_as_blobs_and_a_replay_are_not_run(self):
+        def attack(db):
+            ids = [r[0] for r in db.execute("SELECT id FROM policy_activations WHERE name='guard' ORDER BY id")]
+            db.execute("UPDATE policy_activations SET name=CAST(name AS BLOB) WHERE name='guard'")
+            for i in ids:
+                append_chain(db, "policy_activations", i)
+            return replay_first_activation(db)
+        new = self.dba(attack)
+        self.runs_v2_for(3)
+        self.assertTrue(self.refused()[-1].startswith(f"policy store: refused: policy_activations {new} (store:guard@1, "
+                                                      "push): its signature does not match the row"), self.refused())
+        r = run([BASTIONCTL, "verify", "--config", self.env.bastion.conf])
+        self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())
+        self.assertIn(f"audit: policy store: policy_activations {new} (store:guard@1, push): its signature does not "
+                      "match the row", r.stdout.decode())
+        self.restart_is_refused("its signature does not match the row")
+
+    # Was a HOLE (outside review): the same with the older activations
+    # renamed (plain SQL on any backend); bastiond checked only the newest.
+    def test_activations_renamed_and_a_replay_are_not_run(self):
+        def attack(db):
+            db.execute("UPDATE policy_activations SET name='guard-old' WHERE name='guard'")
+            return replay_first_activation(db)
+        self.dba(attack)
+        self.runs_v2_for(3)
+        self.assertIn("policy_activations 1 (store:guard-old@1, push): its signature does not match the row",
+                      self.refused()[-1])
+        self.restart_is_refused("(store:guard-old@1, push): its signature does not match the row")
+
+    # Was a HOLE (outside review): the newest activation hidden without
+    # being deleted (its name a BLOB: no chain entry goes missing); the
+    # running bastiond held, a restarted one ran version 1.
+    def test_the_newest_activation_hidden_as_a_blob_is_not_a_rollback_after_restart(self):
+        self.dba(lambda db: db.execute("UPDATE policy_activations SET name=CAST(name AS BLOB) WHERE id=(SELECT max(id) "
+                                       "FROM policy_activations WHERE name='guard')"))
+        self.runs_v2_for(3)
+        self.restart_is_refused("the activations of guard read differently from one query to the next")
 
 class PgPolicyStoreAttackTest(unittest.TestCase):
     """The same store on PostgreSQL, where anyone who can connect may
@@ -266,16 +397,17 @@ class PgPolicyStoreAttackTest(unittest.TestCase):
             with open(pw, "w") as f:
                 f.write(cls.pg.password + "\n")
             os.chmod(pw, 0o600)
+            cls.key, signers = env.policy_key()
             for name, text in (("v1.lua", V1), ("v2.lua", V2)):
                 with open(os.path.join(env.d, name), "w") as f:
                     f.write(text)
-                r = run([BASTIONCTL, "policy", "push", "guard", os.path.join(env.d, name), "--db", cls.dsn],
-                        env=cls.pgenv)
+                r = run([BASTIONCTL, "policy", "push", "guard", os.path.join(env.d, name), "--key", cls.key,
+                         "--db", cls.dsn], env=cls.pgenv)
                 assert r.returncode == 0, r.stderr
             targets = env.default_targets().replace('labels = { env = "test" } }',
                                                     'labels = { env = "test" }, policy = "store:guard" }')
             extra = (f'store = "{cls.dsn}"\nstore_password_file = "store.pw"\n'
-                     'audit_signing_key = "keys/audit_signing_key"\npolicy_default = "allow"\n')
+                     'audit_signing_key = "keys/audit_signing_key"\npolicy_default = "allow"\n' + signers)
             cls.bastion = env.bastion = Bastion(env, extra=extra, targets=targets)
         except BaseException:
             cls.tearDownClass()
@@ -312,17 +444,50 @@ class PgPolicyStoreAttackTest(unittest.TestCase):
         self.assertNotIn("config reloaded", msgs)
         self.assertNotIn("stored policy changed; reloading", msgs)
 
-    def test_2_deleted_activation_does_not_roll_back(self):
+    def test_2_a_push_signed_by_a_key_not_trusted_is_not_run(self):
+        # A DBA's own bastionctl and key, then a NOTIFY: the instance reads
+        # the new version at once and refuses it.
+        mallory, _ = self.env.policy_key("mallory_key")
+        evil = os.path.join(self.env.d, "evil.lua")
+        with open(evil, "w") as f:
+            f.write(EVIL)
+        r = run([BASTIONCTL, "policy", "push", "guard", evil, "--key", mallory, "--db", self.dsn], env=self.pgenv)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            self.assertEqual(self.ssh_status("echo forbidden-evil")[0], 0)
+            self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+            time.sleep(0.5)
+        refused = [l.get("msg") for l in self.bastion.log_lines() if "policy store: refused" in l.get("msg", "")]
+        self.assertTrue(refused)
+        self.assertRegex(refused[-1], r"^policy store: refused: store:guard@3 is signed by SHA256:[A-Za-z0-9+/]{43}, "
+                                      r"which policy_signers does not name$")
+        # The admin pushes version 2's text again with the trusted key: a
+        # new signed version, which the instance loads.
+        reloads = sum(1 for l in self.bastion.log_lines() if l.get("msg") == "config reloaded")
+        r = run([BASTIONCTL, "policy", "push", "guard", os.path.join(self.env.d, "v2.lua"), "--key", self.key,
+                 "--db", self.dsn], env=self.pgenv)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.decode().startswith("policy guard: version 4 pushed and active"), r.stdout)
+        end = time.monotonic() + 5
+        while time.monotonic() < end and \
+                sum(1 for l in self.bastion.log_lines() if l.get("msg") == "config reloaded") == reloads:
+            time.sleep(0.1)
+        self.assertEqual(sum(1 for l in self.bastion.log_lines() if l.get("msg") == "config reloaded"), reloads + 1)
         self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
-        r = self.pg.psql("DELETE FROM policy_activations WHERE id=(SELECT max(id) FROM policy_activations "
-                         "WHERE name='guard'); SELECT pg_notify('bastion_policy', 'guard')", db="bastion")
+
+    def test_3_deleted_activation_does_not_roll_back(self):
+        self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+        newest = self.pg.scalar("SELECT max(id) FROM policy_activations WHERE name='guard'", db="bastion")
+        r = self.pg.psql(f"DELETE FROM policy_activations WHERE id={newest}; "
+                         "SELECT pg_notify('bastion_policy', 'guard')", db="bastion")
         self.assertEqual(r.returncode, 0, r.stderr)
         end = time.monotonic() + 4
         while time.monotonic() < end:
             self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
             self.assertEqual(self.ssh_status("echo forbidden-one")[0], 0)
             time.sleep(0.5)
-        self.assertIn("audit row changed outside bastiond: policy_activations 2 was deleted",
+        self.assertIn(f"audit row changed outside bastiond: policy_activations {newest} was deleted",
                       [l.get("msg") for l in self.bastion.log_lines()])
         r = run([BASTIONCTL, "verify", "--config", self.bastion.conf])
         self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())

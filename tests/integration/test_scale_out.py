@@ -101,8 +101,9 @@ class ScaleOutTest(unittest.TestCase):
             # Version 1 is in the store before the instances start (they
             # refuse to start without it); libpq takes the password from
             # PGPASSWORD here, bastiond from store_password_file.
-            r = run([BASTIONCTL, "policy", "push", "scale", os.path.join(env.d, "scale_v1.lua"), "--db", cls.dsn],
-                    env={**os.environ, "PGPASSWORD": cls.pg.password})
+            cls.policy_key, signers = env.policy_key()
+            r = run([BASTIONCTL, "policy", "push", "scale", os.path.join(env.d, "scale_v1.lua"), "--key", cls.policy_key,
+                     "--db", cls.dsn], env={**os.environ, "PGPASSWORD": cls.pg.password})
             assert r.returncode == 0, r.stderr
             k = env.keys
             env.bob = k.cert(k.keygen("bob"), env.ca, "bob", "ops,oncall")
@@ -114,7 +115,7 @@ class ScaleOutTest(unittest.TestCase):
                 # each its own data_dir (recordings, control files).
                 extra = (f'data_dir = "data_{name}"\nstore = "{cls.dsn}"\nstore_password_file = "store.pw"\n'
                          f'audit_signing_key = "keys/audit_signing_key"\npolicy = "policy.lua"\nheartbeat_interval = 1\n'
-                         f'{store}')
+                         f'{store}{signers}')
                 cls.instances.append(Bastion(env, extra=extra, targets=targets, name=f"bastion_{name}"))
             env.bastion = cls.instances[0]  # for env.dump_logs
             cls.port = free_port()
@@ -313,9 +314,10 @@ class ScaleOutTest(unittest.TestCase):
             self.assertEqual(self.scale_command_on(i), (0, "scale-forbidden\n", ""))
         before = self.store_reloads()
         r = run([BASTIONCTL, "policy", "push", "scale", os.path.join(self.env.d, "scale_v2.lua"), "--note", "deny it",
-                 "--config", conf])
+                 "--key", self.policy_key, "--config", conf])
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout.decode(), r"^policy scale: version 2 pushed and active \(sha256 [0-9a-f]{16}, 0 modules\)\n$")
+        self.assertRegex(r.stdout.decode(), r"^policy scale: version 2 pushed and active \(sha256 [0-9a-f]{16}, 0 modules, signed by SHA256:"
+                                               r"[A-Za-z0-9+/]{43}\)\n$")
         # Announced (NOTIFY): both instances reload at once, well within the poll's second.
         self.assertLess(self.wait_store_reload(before), 3.0)
         for i in (0, 1):
@@ -326,7 +328,7 @@ class ScaleOutTest(unittest.TestCase):
         self.assertEqual(rows, "store:scale@2:3 " + self.sql("SELECT hash FROM policy_versions WHERE name='scale' AND version=2"))
         # A policy that does not compile: refused with the Lua error, nothing changes.
         broken = os.path.join(self.env.d, "scale_broken.lua")
-        r = run([BASTIONCTL, "policy", "push", "scale", broken, "--config", conf])
+        r = run([BASTIONCTL, "policy", "push", "scale", broken, "--key", self.policy_key, "--config", conf])
         self.assertEqual((r.returncode, r.stdout.decode(), r.stderr.decode()),
                          (1, "", f"{broken}:3: ')' expected (to close '(' at line 2) near 'end'\n"
                                  f"bastionctl: policy push: scale: {broken} was not pushed (nothing changed)\n"))
@@ -338,7 +340,7 @@ class ScaleOutTest(unittest.TestCase):
         self.assertEqual([(x[1], x[2], x[6]) for x in rows], [("1", "", ""), ("2", "active", "deny it")])
         # Rollback: version 1 on both, again within seconds.
         before = self.store_reloads()
-        r = run([BASTIONCTL, "policy", "rollback", "scale", "1", "--config", conf])
+        r = run([BASTIONCTL, "policy", "rollback", "scale", "1", "--key", self.policy_key, "--config", conf])
         self.assertEqual((r.returncode, r.stdout.decode()), (0, "policy scale: version 1 is active again\n"), r.stderr)
         self.assertLess(self.wait_store_reload(before), 3.0)
         for i in (0, 1):

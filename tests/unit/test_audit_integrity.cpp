@@ -249,7 +249,7 @@ TEST_CASE("rows written before the chain existed are chained when the store migr
     REQUIRE(s);
   }
   // Roll back to a version-6 store holding one session, as an older bastiond left it.
-  sql(db, "DROP TABLE recording_locations; DROP TABLE policy_versions; DROP TABLE policy_activations; "
+  sql(db, "DROP TABLE recording_locations; DROP TABLE policy_versions; DROP TABLE policy_activations; DROP TABLE policy_signatures; "
           "DROP TABLE audit_chain; DROP TABLE audit_anchors; DROP TABLE recordings; DROP TABLE recording_checkpoints; DROP TABLE commands_fts; "
           "DROP TABLE commands_fts_progress; DROP TRIGGER commands_fts_delete; DROP TRIGGER commands_fts_update; "
           "PRAGMA user_version=6;"

@@ -301,7 +301,7 @@ TEST_CASE("audit query: rows written before the index existed are found", "[audi
   Fixture f;
   // As a store from before the migration (9): no index, nor what later
   // migrations add, older schema version.
-  sql(f.db, "DROP TABLE recording_locations; DROP TABLE policy_versions; DROP TABLE policy_activations; "
+  sql(f.db, "DROP TABLE recording_locations; DROP TABLE policy_versions; DROP TABLE policy_activations; DROP TABLE policy_signatures; "
             "DROP TABLE commands_fts; DROP TABLE commands_fts_progress; DROP TRIGGER commands_fts_delete; "
             "DROP TRIGGER commands_fts_update; PRAGMA user_version=8");
   {

@@ -25,8 +25,11 @@ class FakeStore final : public PolicyStoreReader {
  public:
   std::map<std::string, StoredPolicy> active;
   int reads = 0;
-  bool active_policy(const std::string& name, StoredPolicy& out, std::string& error) override {
+  std::vector<std::string> signers;  // what the loader passed last
+  bool active_policy(const std::string& name, const std::vector<std::string>& trusted, StoredPolicy& out,
+                     std::string& error) override {
     ++reads;
+    signers = trusted;
     const auto it = active.find(name);
     if (it == active.end()) return error = "policy store: no policy named \"" + name + "\"", false;
     out = it->second;
@@ -45,8 +48,11 @@ StoredPolicy stored(const std::string& name, int64_t version, const std::string&
           .pushed_by = "root", .pushed_at = "2026-12-01T00:00:00Z", .note = ""};
 }
 
+constexpr const char* kSigner = "SHA256:7z4RqOqKa39vkCmJo0FUc7ahvnGuTNeQtd0Du45V7lY";
+
 std::shared_ptr<const Config> load(testutil::TempDir& d, const std::string& global, const std::string& target_policy,
-                                   std::string& err, PolicyStoreReader* store, bool check_files = true) {
+                                   std::string& err, PolicyStoreReader* store, bool check_files = true,
+                                   const std::string& signers = std::string("\"") + kSigner + "\"") {
   if (!std::filesystem::exists(d / "host_key"))
     for (const char* k : {"host_key", "ca", "web1_key"}) testutil::keygen(d, k);
   testutil::spit(d / "known_hosts", "[127.0.0.1]:2201 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBVQ9mTFm2rMXDYLgXUD7xU6U5bMTi9LWRJ0Cq7CVVmr\n");
@@ -55,7 +61,8 @@ std::shared_ptr<const Config> load(testutil::TempDir& d, const std::string& glob
                      (global.empty() ? "" : "policy = \"" + global + "\"\n") +
                      "targets = { web1 = { type = \"ssh\", host = \"10.0.0.5\", user = \"u\", "
                      "identity = \"web1_key\", known_hosts = \"known_hosts\", allow = { \"ops\" }" +
-                     (target_policy.empty() ? "" : ", policy = \"" + target_policy + "\"") + " } }\n");
+                     (target_policy.empty() ? "" : ", policy = \"" + target_policy + "\"") + " } }\n" +
+                     (signers.empty() ? "" : "policy_signers = { " + signers + " }\n"));
   static const TargetKinds kinds = builtin_target_kinds();
   return load_config(d / "bastion.conf", err, kinds, check_files, store);
 }
@@ -140,6 +147,31 @@ TEST_CASE("store:NAME that cannot be read is a configuration error where it woul
   CHECK_FALSE(c->policy);
   CHECK(c->store_policies_unread);
   CHECK(c->store_policies == std::map<std::string, int64_t>{{"guard", 0}});
+}
+
+TEST_CASE("store:NAME needs policy_signers, which the loader hands the store", "[config][policy-store]") {
+  testutil::TempDir d;
+  const std::string f = d / "bastion.conf";
+  FakeStore store;
+  store.active["guard"] = stored("guard", 1, "function on_command(c) return allow() end\n");
+  std::string err;
+  // Without trusted keys nothing stored may run: refused before the store is read.
+  CHECK_FALSE(load(d, "store:guard", "", err, &store, true, ""));
+  CHECK(err == f + ":4: policy: store:guard: a stored policy needs policy_signers, the fingerprints of the keys "
+                   "that may sign pushes (bastionctl policy keygen prints the line)");
+  CHECK_FALSE(load(d, "store:guard", "", err, nullptr, false, ""));  // the audit readers too
+  CHECK(store.reads == 0);
+  CHECK_FALSE(load(d, "store:guard", "", err, &store, true, "\"SHA256:short\""));
+  CHECK(err == f + ":6: policy_signers: expected fingerprints: \"SHA256:\" and 43 base64 characters each, as "
+                   "bastionctl policy keygen prints");
+  const std::string other = "SHA256:ciRjx/V+3gNLJMYS1NoFt59d1svLqwlHGeorKy3P2qg";
+  const auto c = load(d, "store:guard", "", err, &store, true, std::string("\"") + kSigner + "\", \"" + other + "\"");
+  INFO(err);
+  REQUIRE(c);
+  CHECK(c->policy_signers == std::vector<std::string>{kSigner, other});
+  CHECK(store.signers == c->policy_signers);
+  // A configuration without stored policies needs none.
+  CHECK(load(d, "", "", err, &store, true, ""));
 }
 
 TEST_CASE("policy store names", "[policy-store]") {

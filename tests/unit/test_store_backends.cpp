@@ -11,6 +11,7 @@
 #include "audit/audit_source.h"
 #include "audit/chain_verifier.h"
 #include "audit/pg_listener.h"
+#include "audit/policy_signature.h"
 #include "policy/policy_library.h"
 #include "recordings/stored_recording.h"
 #include "store_backend.h"
@@ -386,6 +387,11 @@ void policy_store(StoreBackend& b) {
   auto s = b.open(err, "bastionctl policy (root)");
   INFO(err);
   REQUIRE(s);
+  testutil::TempDir keys;
+  const auto key = AuditSigner::load_or_create(keys / "policy_key", err);
+  const auto other = AuditSigner::load_or_create(keys / "other_key", err);
+  REQUIRE((key && other));
+  const std::vector<std::string> trusted{key->fingerprint()};
   const std::string v1 = "function on_command(c) return deny(\"one\") end\n";
   const std::string v2 = "local m = import(\"m\")\nfunction on_command(c) return deny(\"two\") end\n";
   const auto pol = [](const std::string& text, std::map<std::string, std::string> modules, const std::string& note) {
@@ -395,18 +401,18 @@ void policy_store(StoreBackend& b) {
   int64_t version = 0;
   bool unchanged = true;
   StoredPolicy got;
-  CHECK_FALSE(s->active_policy("guard", got, err));
+  CHECK_FALSE(s->active_policy("guard", trusted, got, err));
   CHECK(err == "policy store: no policy named \"guard\" (push it with bastionctl policy push)");
-  REQUIRE(s->push_policy(pol(v1, {}, "first"), "root", version, unchanged, err));
+  REQUIRE(s->push_policy(pol(v1, {}, "first"), "root", *key, version, unchanged, err));
   CHECK((version == 1 && !unchanged));
-  REQUIRE(s->push_policy(pol(v1, {}, "again"), "alice", version, unchanged, err));
+  REQUIRE(s->push_policy(pol(v1, {}, "again"), "alice", *key, version, unchanged, err));
   CHECK((version == 1 && unchanged));
-  REQUIRE(s->push_policy(pol(v2, {{"m", "return {}\n"}}, ""), "alice", version, unchanged, err));
+  REQUIRE(s->push_policy(pol(v2, {{"m", "return {}\n"}}, ""), "alice", *key, version, unchanged, err));
   CHECK((version == 2 && !unchanged));
   // The same text with other modules is another version.
-  REQUIRE(s->push_policy(pol(v2, {{"m", "return { x = 1 }\n"}}, ""), "alice", version, unchanged, err));
+  REQUIRE(s->push_policy(pol(v2, {{"m", "return { x = 1 }\n"}}, ""), "alice", *key, version, unchanged, err));
   CHECK((version == 3 && !unchanged));
-  REQUIRE(s->active_policy("guard", got, err));
+  REQUIRE(s->active_policy("guard", trusted, got, err));
   CHECK(got.version == 3);
   CHECK(got.text == v2);
   CHECK(got.modules == std::map<std::string, std::string>{{"m", "return { x = 1 }\n"}});
@@ -416,18 +422,18 @@ void policy_store(StoreBackend& b) {
   REQUIRE(s->active_versions({"guard", "other"}, active, err));
   CHECK(active == std::vector<int64_t>{3, 0});
 
-  REQUIRE(s->activate_policy("guard", 1, "bob", unchanged, err));
+  REQUIRE(s->activate_policy("guard", 1, "bob", *key, unchanged, err));
   CHECK_FALSE(unchanged);
-  REQUIRE(s->activate_policy("guard", 1, "bob", unchanged, err));
+  REQUIRE(s->activate_policy("guard", 1, "bob", *key, unchanged, err));
   CHECK(unchanged);
-  CHECK_FALSE(s->activate_policy("guard", 9, "bob", unchanged, err));
+  CHECK_FALSE(s->activate_policy("guard", 9, "bob", *key, unchanged, err));
   CHECK(err == "policy guard has no version 9");
-  CHECK_FALSE(s->activate_policy("other", 1, "bob", unchanged, err));
+  CHECK_FALSE(s->activate_policy("other", 1, "bob", *key, unchanged, err));
   CHECK(err == "policy other has no version 1");
-  REQUIRE(s->active_policy("guard", got, err));
+  REQUIRE(s->active_policy("guard", trusted, got, err));
   CHECK((got.version == 1 && got.text == v1 && got.modules.empty() && got.note == "first"));
   // Pushing what is active again is unchanged; pushing an older text anew is a new version.
-  REQUIRE(s->push_policy(pol(v1, {}, ""), "alice", version, unchanged, err));
+  REQUIRE(s->push_policy(pol(v1, {}, ""), "alice", *key, version, unchanged, err));
   CHECK((version == 1 && unchanged));
 
   std::vector<StoredPolicyVersion> versions;
@@ -458,16 +464,56 @@ void policy_store(StoreBackend& b) {
         "guard|1|push|root\nguard|2|push|alice\nguard|3|push|alice\nguard|1|rollback|bob\n");
   CHECK_FALSE(s->push_policy(StoredPolicy{.name = "a/b", .version = 0, .text = "", .modules = {}, .hash = "",
                                           .pushed_by = "", .pushed_at = "", .note = ""},
-                             "root", version, unchanged, err));
+                             "root", *key, version, unchanged, err));
   CHECK(err == "a policy name is 1 to 32 letters, digits, '_', '.' or '-', starting with a letter or digit");
+
+  // Each version and activation is signed by the pusher's key: a
+  // configuration trusting only another key runs none of them, and verify
+  // vouches for every row.
+  CHECK(b.sql("SELECT tbl, row_id FROM policy_signatures ORDER BY id") ==
+        "policy_versions|1\npolicy_activations|1\npolicy_versions|2\npolicy_activations|2\n"
+        "policy_versions|3\npolicy_activations|3\npolicy_activations|4\n");
+  CHECK_FALSE(s->active_policy("guard", {other->fingerprint()}, got, err));
+  CHECK(err == "policy store: refused: store:guard@1 is signed by " + key->fingerprint() +
+                   ", which policy_signers does not name");
+  CHECK_FALSE(s->active_policy("guard", {}, got, err));
+  CHECK(err.starts_with("policy store: policy_signers names no key"));
+  {
+    const auto src = open_audit_source(b.where(), b.password(), err);
+    REQUIRE(src);
+    const auto rep = verify_policy_signatures(*src, &trusted);
+    CHECK(rep.rows == 7);
+    CHECK(rep.problems.empty());
+    CHECK(rep.signers == trusted);
+    const std::vector<std::string> others{other->fingerprint()};
+    CHECK(verify_policy_signatures(*src, &others).problems.size() == 7);
+  }
+  // A signature moved to another row, or a row edited under its
+  // signature, does not verify.
+  b.sql("UPDATE policy_signatures SET signature=(SELECT signature FROM policy_signatures WHERE tbl='policy_activations' "
+        "AND row_id=1) WHERE tbl='policy_activations' AND row_id=4");
+  CHECK_FALSE(s->active_policy("guard", trusted, got, err));
+  CHECK(err == "policy store: refused: policy_activations 4 (store:guard@1, rollback): its signature does not "
+               "match the row (edited, moved or copied after it was signed)");
+  {
+    const auto src = open_audit_source(b.where(), b.password(), err);
+    REQUIRE(src);
+    CHECK(verify_policy_signatures(*src, &trusted).problems ==
+          std::vector<std::string>{"policy_activations 4 (store:guard@1, rollback): its signature does not match the "
+                                   "row (edited, moved or copied after it was signed)"});
+  }
+  b.sql("DELETE FROM policy_signatures WHERE tbl='policy_activations' AND row_id=4");
+  CHECK_FALSE(s->active_policy("guard", trusted, got, err));
+  CHECK(err == "policy store: refused: policy_activations 4 (store:guard@1, rollback) is not signed (it was not "
+               "written by bastionctl policy push or rollback)");
 
   // An edit with SQL (of the text, or of which version is active) is refused when loading.
   b.sql("UPDATE policy_versions SET text='function on_command(c) return allow() end' WHERE version=1");
-  CHECK_FALSE(s->active_policy("guard", got, err));
+  CHECK_FALSE(s->active_policy("guard", trusted, got, err));
   CHECK(err == "audit row changed outside bastiond: policy_versions 1");
   b.sql("INSERT INTO policy_activations (name, version, action, changed_by, changed_at) "
         "VALUES ('guard', 2, 'rollback', 'mallory', 'now')");
-  CHECK_FALSE(s->active_policy("guard", got, err));
+  CHECK_FALSE(s->active_policy("guard", trusted, got, err));
   CHECK(err == "audit row changed outside bastiond: policy_activations 5");
 }
 STORE_BACKEND_TEST("the policy store keeps versions, the active one and its history", policy_store)
@@ -522,16 +568,19 @@ TEST_CASE("postgresql store: a policy push and rollback are announced on bastion
     return StoredPolicy{.name = "guard", .version = 0, .text = text, .modules = {}, .hash = sha256_hex(text),
                         .pushed_by = "", .pushed_at = "", .note = ""};
   };
+  testutil::TempDir keys;
+  const auto key = AuditSigner::load_or_create(keys / "policy_key", err);
+  REQUIRE(key);
   int64_t version = 0;
   bool unchanged = false;
-  REQUIRE(s->push_policy(pol("-- one\n"), "root", version, unchanged, err));
+  REQUIRE(s->push_policy(pol("-- one\n"), "root", *key, version, unchanged, err));
   CHECK(wait_for([&] { return calls.load() == 2; }));
-  REQUIRE(s->push_policy(pol("-- one\n"), "root", version, unchanged, err));  // unchanged: nothing to announce
+  REQUIRE(s->push_policy(pol("-- one\n"), "root", *key, version, unchanged, err));  // unchanged: nothing to announce
   ApprovalRequest r = access_request("alice");
   REQUIRE(s->create_request(r, err));  // another channel
-  REQUIRE(s->push_policy(pol("-- two\n"), "root", version, unchanged, err));
+  REQUIRE(s->push_policy(pol("-- two\n"), "root", *key, version, unchanged, err));
   CHECK(wait_for([&] { return calls.load() == 3; }));
-  REQUIRE(s->activate_policy("guard", 1, "root", unchanged, err));
+  REQUIRE(s->activate_policy("guard", 1, "root", *key, unchanged, err));
   CHECK(wait_for([&] { return calls.load() == 4; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   CHECK(calls.load() == 4);
