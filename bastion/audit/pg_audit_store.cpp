@@ -132,6 +132,12 @@ bool PgAuditStore::read_row_json(const char* table, const std::string& key, bool
   return true;
 }
 
+const char* PgAuditStore::plain_policy_tables_sql() const {
+  return "SELECT COUNT(*) FROM pg_catalog.pg_class c WHERE c.oid IN (pg_catalog.to_regclass('policy_versions'), "
+         "pg_catalog.to_regclass('policy_activations'), pg_catalog.to_regclass('policy_signatures'), "
+         "pg_catalog.to_regclass('audit_chain')) AND c.relkind = 'r' AND NOT c.relrowsecurity";
+}
+
 bool PgAuditStore::begin(std::string& error) {
   if (!execute("BEGIN", {}, error)) return false;
   in_txn_ = true;

@@ -42,6 +42,7 @@ class PgAuditStore : public SqlAuditStore {
                      std::string& error) override;
   bool begin(std::string& error) override;
   const char* session_end_sql() const override;
+  const char* plain_policy_tables_sql() const override;
   bool announce_approvals(std::string& error) override;
   bool announce_policy(const std::string& name, std::string& error) override;
   bool note_session_instance(const std::string& session_id, std::string& error) override;

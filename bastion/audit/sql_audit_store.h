@@ -145,6 +145,11 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
   // The SQL of session_ended (the recordings list is an aggregate whose
   // spelling differs).
   virtual const char* session_end_sql() const = 0;
+  // One row counting how many of the stored-policy tables (policy_versions,
+  // policy_activations, policy_signatures, audit_chain) are plain tables: a
+  // view (or, on PostgreSQL, row-level security) could show this process
+  // other rows than every other reader sees.
+  virtual const char* plain_policy_tables_sql() const = 0;
   // Inside a write transaction that changed an approval request or vote:
   // tells other instances sharing the store (PostgreSQL NOTIFY, sent at
   // commit). A store only one process writes has nobody to tell.
@@ -223,6 +228,8 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
                             std::string& error);
   // Every activation row with its signature, by id.
   bool read_activations_locked(std::vector<ActivationRow>& out, std::string& error);
+  // False + error unless the stored-policy tables are plain tables.
+  bool policy_tables_plain_locked(std::string& error);
   std::vector<ApprovalRequest> load_requests(const char* where, std::initializer_list<SqlParam> params,
                                              std::string& error);
   // force: now, even within a second of the last anchor; closing: also when

@@ -97,16 +97,19 @@ bool SqlAuditStore::active_policy(const std::string& name, const std::vector<std
                    "(bastionctl policy keygen makes one)",
            false;
   std::lock_guard<std::mutex> g(mu_);
-  bool found = false;
-  if (!read_policy_locked(name, 0, out, found, error)) return error = "policy store: " + error, false;
-  if (!found) return error = "policy store: no policy named \"" + name + "\" (push it with bastionctl policy push)", false;
-  // A version or activation written or edited with SQL is not run: the
-  // chain says what was pushed and made active, and by whom.
-  SqlRows v, a;
-  if (!query("SELECT CAST(id AS TEXT) FROM policy_versions WHERE name=? AND version=?", {name, out.version}, v, error) ||
-      !query("SELECT CAST(id AS TEXT) FROM policy_activations WHERE name=? ORDER BY id DESC LIMIT 1", {name}, a, error))
+  // What a view or row-level security could show this process alone.
+  if (!policy_tables_plain_locked(error)) {
+    log_error("policy store: refused: " + error);
+    return error = "policy store: refused: " + error, false;
+  }
+  // The newest activation as the store's index finds it (cross-checked
+  // below against every row), and which version it names.
+  SqlRows a;
+  if (!query("SELECT CAST(id AS TEXT), name, version FROM policy_activations WHERE name=? ORDER BY id DESC LIMIT 1",
+             {name}, a, error))
     return error = "policy store: " + error, false;
-  if (v.empty() || a.empty()) return error = "policy store: " + name + " changed while it was read", false;
+  if (a.empty()) return error = "policy store: no policy named \"" + name + "\" (push it with bastionctl policy push)", false;
+  const int64_t version = num(a[0][2]);
   // A deleted activation leaves the one before it newest: a rollback nobody
   // made, whose own rows are chained and unchanged. Activations are
   // append-only, so every chained one must still be there (any name: the
@@ -121,7 +124,31 @@ bool SqlAuditStore::active_policy(const std::string& name, const std::vector<std
     log_error(error);
     return error = "policy store: " + error, false;
   }
-  if (!unchanged_since_chained("policy_versions", v[0][0], error) ||
+  // The version row: found by its name and number compared here, as bytes,
+  // then read by id and compared again (a collation, an operator or a
+  // duplicate must not hand over another policy's row).
+  SqlRows ids, v;
+  if (!query("SELECT CAST(id AS TEXT), name, version FROM policy_versions", {}, ids, error))
+    return error = "policy store: " + error, false;
+  std::string vid;
+  int matches = 0;
+  for (const auto& r : ids)
+    if (r[1] == name && num(r[2]) == version) vid = r[0], ++matches;
+  if (matches != 1)
+    return error = "policy store: " + stored_policy_label(name, version) +
+                   (matches ? " is stored more than once" : " is not in the store"),
+           false;
+  if (!query((std::string(kVersionColumns) + "WHERE id=?").c_str(), {num(vid)}, v, error))
+    return error = "policy store: " + error, false;
+  if (v.size() != 1 || v[0][0] != name || num(v[0][1]) != version || a[0][1] != name)
+    return error = "policy store: " + name + " changed while it was read", false;
+  out = StoredPolicy{.name = v[0][0], .version = version, .text = v[0][2], .modules = {}, .hash = v[0][4],
+                     .pushed_by = v[0][5], .pushed_at = v[0][6], .note = v[0][7]};
+  if (!modules_from_json(v[0][3], out.modules, error))
+    return error = "policy store: " + stored_policy_label(name, version) + ": " + error, false;
+  // A version or activation written or edited with SQL is not run: the
+  // chain says what was pushed and made active, and by whom.
+  if (!unchanged_since_chained("policy_versions", vid, error) ||
       !unchanged_since_chained("policy_activations", a[0][0], error))
     return false;
   // Signed by keys this configuration trusts: the version, and every
@@ -134,15 +161,14 @@ bool SqlAuditStore::active_policy(const std::string& name, const std::vector<std
     if (r.name == name) newest = &r;
   const auto modules = modules_to_json(out.modules);
   std::optional<PolicySignature> vsig;
-  if (!modules || !policy_row_signature("policy_versions", v[0][0], vsig, error))
+  if (!modules || !policy_row_signature("policy_versions", vid, vsig, error))
     return error = "policy store: " + (modules ? error : "a module is not UTF-8 text"), false;
-  const std::string label = stored_policy_label(name, out.version);
-  auto problem = policy_signature_problem(label, policy_version_signed_text(num(v[0][0]), out, *modules), vsig,
-                                          &signers);
+  const std::string label = stored_policy_label(name, version);
+  auto problem = policy_signature_problem(label, policy_version_signed_text(num(vid), out, *modules), vsig, &signers);
   if (!problem) problem = activation_refusal(check_activation_chains(acts, &signers), name);
   // The newest activation as the store's index found it must be the one
   // every row says is newest (a view or policy hiding rows from one query).
-  if (!problem && (!newest || newest->id != num(a[0][0]) || newest->version != out.version))
+  if (!problem && (!newest || newest->id != num(a[0][0]) || newest->version != version))
     problem = "the activations of " + name + " read differently from one query to the next";
   if (problem) {
     error = "refused: " + *problem;
@@ -153,8 +179,9 @@ bool SqlAuditStore::active_policy(const std::string& name, const std::vector<std
   auto [seen, first] = newest_activation_.try_emplace(name, activation);
   if (!first && activation < seen->second) {
     error = "audit row changed outside bastiond: policy_activations " + std::to_string(seen->second) +
-            " (" + name + ") is gone, " + a[0][0] + " is newest again (after restoring the store from a backup, "
-            "remove policy_activations_seen in each data_dir)";
+            " (" + name + ") is gone, " + a[0][0] + " is newest again (the store was changed: run bastionctl "
+            "verify; only after restoring it from a backup on purpose, and verify passing, remove "
+            "policy_activations_seen in each data_dir)";
     log_error(error);
     return error = "policy store: " + error, false;
   }
@@ -175,10 +202,23 @@ void SqlAuditStore::prime_activations(const std::map<std::string, int64_t>& seen
   }
 }
 
+bool SqlAuditStore::policy_tables_plain_locked(std::string& error) {
+  SqlRows rows;
+  if (!query(plain_policy_tables_sql(), {}, rows, error)) return false;
+  if (rows.empty() || rows[0][0] != "4")
+    return error = "policy_versions, policy_activations, policy_signatures and audit_chain must be plain tables "
+                   "(one is a view, or has row-level security): the store was changed outside bastiond",
+           false;
+  return true;
+}
+
 bool SqlAuditStore::active_versions(const std::vector<std::string>& names, std::vector<int64_t>& out,
                                     std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
   out.clear();
+  // Checked every time: a view swapped in later could hide new versions
+  // from this process's version check alone.
+  if (!policy_tables_plain_locked(error)) return false;
   for (const auto& n : names) {
     int64_t v = 0;
     if (!active_version_locked(n, v, error)) return false;

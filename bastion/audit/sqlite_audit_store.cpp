@@ -337,6 +337,11 @@ bool SqliteAuditStore::insert(const char* sql, std::initializer_list<Param> para
   return true;
 }
 
+const char* SqliteAuditStore::plain_policy_tables_sql() const {
+  return "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN "
+         "('policy_versions','policy_activations','policy_signatures','audit_chain')";
+}
+
 bool SqliteAuditStore::begin(std::string& error) { return execute("BEGIN IMMEDIATE", {}, error); }
 
 const char* SqliteAuditStore::session_end_sql() const {

@@ -42,6 +42,7 @@ class SqliteAuditStore : public SqlAuditStore {
   // wait, so the chain has one order.
   bool begin(std::string& error) override;
   const char* session_end_sql() const override;
+  const char* plain_policy_tables_sql() const override;
 
  private:
   SqliteAuditStore(sqlite3* db, std::string writer) : SqlAuditStore(std::move(writer)), db_(db) {}
