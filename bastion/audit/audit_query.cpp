@@ -1,4 +1,5 @@
 #include "audit/audit_query.h"
+#include "audit/policy_tables.h"
 
 #include <algorithm>
 #include <variant>
@@ -77,6 +78,7 @@ class SqliteSource final : public AuditSource {
   const char* insertion_order() const override { return "rowid"; }
   // A deferred transaction: its snapshot is taken at the first read.
   bool has_search_index() const override { return true; }
+  const char* plain_policy_tables_sql() const override { return kSqlitePlainPolicyTables; }
   bool begin_snapshot(std::string& error) override {
     if (sqlite3_exec(db_.get(), "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) return true;
     return error = std::string("cannot begin a read: ") + sqlite3_errmsg(db_.get()), false;

@@ -46,6 +46,8 @@ class AuditSource {
   // Whether the store keeps a full-text index of commands (SQLite's
   // commands_fts) that verify must check against the table.
   virtual bool has_search_index() const = 0;
+  // The backend's query counting the plain stored-policy tables (policy_tables.h).
+  virtual const char* plain_policy_tables_sql() const = 0;
 };
 
 // The audit store at `where` (a SQLite file or a postgresql:// store),

@@ -1,6 +1,7 @@
 // AuditQuery on the PostgreSQL store: a connection whose transactions are
 // read-only (an auditor's query cannot write, whatever its SQL).
 #include <cstdlib>
+#include "audit/policy_tables.h"
 
 #include "audit/audit_source.h"
 #include "audit/pg_cells.h"
@@ -69,6 +70,7 @@ class PgSource final : public AuditSource {
   // REPEATABLE READ: every statement of the transaction reads the snapshot
   // its first one took, whatever the instances commit meanwhile.
   bool has_search_index() const override { return false; }
+  const char* plain_policy_tables_sql() const override { return kPgPlainPolicyTables; }
   bool begin_snapshot(std::string& error) override {
     PgResult r(PQexec(c_.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
     if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return error = pg_error(c_.get()), false;

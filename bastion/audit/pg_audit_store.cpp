@@ -1,4 +1,5 @@
 #include "audit/pg_audit_store.h"
+#include "audit/policy_tables.h"
 
 #include <cstdlib>
 #include <vector>
@@ -133,9 +134,7 @@ bool PgAuditStore::read_row_json(const char* table, const std::string& key, bool
 }
 
 const char* PgAuditStore::plain_policy_tables_sql() const {
-  return "SELECT COUNT(*) FROM pg_catalog.pg_class c WHERE c.oid IN (pg_catalog.to_regclass('policy_versions'), "
-         "pg_catalog.to_regclass('policy_activations'), pg_catalog.to_regclass('policy_signatures'), "
-         "pg_catalog.to_regclass('audit_chain')) AND c.relkind = 'r' AND NOT c.relrowsecurity";
+  return kPgPlainPolicyTables;
 }
 
 bool PgAuditStore::begin(std::string& error) {

@@ -56,8 +56,12 @@ PgConn pg_connect(const PgTarget& t, std::string& error) {
   }
   // The URI is expanded (expand_dbname); a password from the file overrides
   // one in it.
-  std::vector<const char*> keys = {"dbname", "connect_timeout", "application_name"};
-  std::vector<const char*> values = {t.dsn.c_str(), "10", "bastion"};
+  // search_path is PostgreSQL's default, whatever the database or role sets:
+  // without pg_catalog named, it is searched first, so a function or
+  // operator created in the store's schema (an aggregate named count, an
+  // `=`) never stands in for a built-in one in bastion's queries.
+  std::vector<const char*> keys = {"dbname", "connect_timeout", "application_name", "options"};
+  std::vector<const char*> values = {t.dsn.c_str(), "10", "bastion", "-c search_path=\"$user\",public"};
   if (!password.empty()) keys.push_back("password"), values.push_back(password.c_str());
   keys.push_back(nullptr), values.push_back(nullptr);
   PgConn c(PQconnectdbParams(keys.data(), values.data(), 1));

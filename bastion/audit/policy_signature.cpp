@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_signer.h"
 #include "audit/audit_source.h"
+#include "audit/policy_tables.h"
 #include "policy/policy_library.h"
 #include "policy/policy_store.h"
 
@@ -54,11 +56,21 @@ std::string policy_activation_signed_text(const ActivationRow& a, const Activati
                     {"prev_sig_sha256", link.prev_sig_sha256}});
 }
 
-SignatureCheck check_policy_signature(const std::string& text, const std::optional<PolicySignature>& sig,
-                                      const std::vector<std::string>* trusted, std::string* signer) {
+namespace {
+
+// Parsed signer keys by PEM: a store's rows are signed by a handful of keys,
+// and parsing one costs more than checking a signature.
+using VerifierCache = std::map<std::string, std::unique_ptr<AuditVerifier>>;
+
+SignatureCheck check_signature(const std::string& text, const std::optional<PolicySignature>& sig,
+                               const std::vector<std::string>* trusted, std::string* signer, VerifierCache& cache) {
   if (!sig) return SignatureCheck::missing;
-  std::string err;
-  const auto key = AuditVerifier::from_pem(sig->signer, err);
+  auto it = cache.find(sig->signer);
+  if (it == cache.end()) {
+    std::string err;
+    it = cache.emplace(sig->signer, AuditVerifier::from_pem(sig->signer, err)).first;
+  }
+  const AuditVerifier* key = it->second.get();
   if (!key) return SignatureCheck::not_ed25519;
   if (signer) *signer = key->fingerprint();
   // A signature that does not match is tampering whoever signed it.
@@ -66,6 +78,14 @@ SignatureCheck check_policy_signature(const std::string& text, const std::option
   if (trusted && std::find(trusted->begin(), trusted->end(), key->fingerprint()) == trusted->end())
     return SignatureCheck::untrusted;
   return SignatureCheck::ok;
+}
+
+}  // namespace
+
+SignatureCheck check_policy_signature(const std::string& text, const std::optional<PolicySignature>& sig,
+                                      const std::vector<std::string>* trusted, std::string* signer) {
+  VerifierCache cache;
+  return check_signature(text, sig, trusted, signer, cache);
 }
 
 std::string signature_problem_text(const std::string& what, SignatureCheck check, const std::string& signer) {
@@ -96,11 +116,12 @@ std::vector<ActivationVerdict> check_activation_chains(std::vector<ActivationRow
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   std::vector<ActivationVerdict> out;
   std::map<std::string, const ActivationRow*> last;  // by name, as bytes
+  VerifierCache keys;
   for (const auto& a : rows) {
     const ActivationRow*& prev = last[a.name];
     std::string signer;
-    const SignatureCheck c =
-        check_policy_signature(policy_activation_signed_text(a, activation_link_after(prev)), a.sig, trusted, &signer);
+    const SignatureCheck c = check_signature(policy_activation_signed_text(a, activation_link_after(prev)), a.sig,
+                                             trusted, &signer, keys);
     if (signers && !signer.empty()) signers->insert(signer);
     const std::string what = "policy_activations " + std::to_string(a.id) + " (" +
                              stored_policy_label(a.name, a.version) + ", " + a.action + ")";
@@ -138,8 +159,13 @@ PolicySignatureReport verify_policy_signatures(AuditSource& db, const std::vecto
   PolicySignatureReport rep;
   if (!db.table_exists("policy_versions")) return rep;
   const bool signed_schema = db.table_exists("policy_signatures");
-  std::set<std::string> signers;
   std::string err;
+  if (signed_schema) {
+    // What bastiond refuses to read through, verify refuses to vouch for.
+    const auto st = db.rows(db.plain_policy_tables_sql(), {}, err);
+    if (!st || !st->next() || st->integer(0) != 4) rep.problems.push_back(kPolicyTablesNotPlain);
+  }
+  std::set<std::string> signers;
   {
     const auto st = db.rows("SELECT id, name, version, text, modules_json, hash, pushed_by, pushed_at, note "
                             "FROM policy_versions ORDER BY id", {}, err);

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "audit/audit_signer.h"
+#include "audit/policy_tables.h"
 #include "audit/sql_audit_store.h"
 #include "common/log.h"
 #include "common/parse_number.h"
@@ -205,10 +206,7 @@ void SqlAuditStore::prime_activations(const std::map<std::string, int64_t>& seen
 bool SqlAuditStore::policy_tables_plain_locked(std::string& error) {
   SqlRows rows;
   if (!query(plain_policy_tables_sql(), {}, rows, error)) return false;
-  if (rows.empty() || rows[0][0] != "4")
-    return error = "policy_versions, policy_activations, policy_signatures and audit_chain must be plain tables "
-                   "(one is a view, or has row-level security): the store was changed outside bastiond",
-           false;
+  if (rows.empty() || rows[0][0] != "4") return error = kPolicyTablesNotPlain, false;
   return true;
 }
 

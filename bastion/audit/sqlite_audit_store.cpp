@@ -1,4 +1,5 @@
 #include "audit/sqlite_audit_store.h"
+#include "audit/policy_tables.h"
 
 #include <optional>
 #include <variant>
@@ -338,8 +339,7 @@ bool SqliteAuditStore::insert(const char* sql, std::initializer_list<Param> para
 }
 
 const char* SqliteAuditStore::plain_policy_tables_sql() const {
-  return "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN "
-         "('policy_versions','policy_activations','policy_signatures','audit_chain')";
+  return kSqlitePlainPolicyTables;
 }
 
 bool SqliteAuditStore::begin(std::string& error) { return execute("BEGIN IMMEDIATE", {}, error); }

@@ -530,7 +530,25 @@ class PgPolicyStoreAttackTest(unittest.TestCase):
     # bastiond, silently, and verify said OK. Now the policy tables must be
     # plain tables (checked with every version check): the view is reported
     # and a restart refuses. Runs last: it leaves the view in place.
+    #
+    # Was a HOLE too (round 3): the check's own COUNT(*) was shadowed by an
+    # aggregate public.count(*) answering 4 to it, with the database's
+    # search_path set to public first and bastiond's connections cut so they
+    # reconnect under it. Now the connection pins search_path to the
+    # default (pg_catalog implicit, so first) and the check is qualified.
     def test_4_a_view_hiding_new_activations_from_bastiond_is_refused(self):
+        r = self.pg.psql(
+            "CREATE FUNCTION public.cnt_s(bigint) RETURNS bigint LANGUAGE sql AS 'SELECT $1 + 1';"
+            "CREATE FUNCTION public.cnt_f(bigint) RETURNS bigint LANGUAGE sql AS "
+            "$$SELECT CASE WHEN pg_catalog.current_query() LIKE '%to_regclass%' THEN 4::bigint ELSE $1 END$$;"
+            "CREATE AGGREGATE public.count(*) (sfunc = public.cnt_s, stype = bigint, finalfunc = public.cnt_f, "
+            "initcond = '0');"
+            "ALTER DATABASE bastion SET search_path = public, pg_catalog;", db="bastion")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.pg.psql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname='bastion' AND pid <> pg_backend_pid()) x", db="bastion")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(2)
         r = self.pg.psql("ALTER TABLE policy_activations RENAME TO policy_activations_real; "
                          "CREATE VIEW policy_activations AS SELECT * FROM policy_activations_real WHERE NOT "
                          "(id > 1 AND current_query() LIKE '%LEFT JOIN policy_signatures%')", db="bastion")
@@ -543,6 +561,11 @@ class PgPolicyStoreAttackTest(unittest.TestCase):
                          if l.get("msg") == "cannot read the policy store; keeping the running policies"
                          and want in l.get("error", "")])
         self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
+        # verify will not vouch for it either.
+        r = run([BASTIONCTL, "verify", "--config", self.bastion.conf])
+        self.assertEqual(r.returncode, 1, r.stdout.decode() + r.stderr.decode())
+        self.assertIn("audit: policy store: policy_versions, policy_activations, policy_signatures and audit_chain "
+                      "must be plain tables", r.stdout.decode())
 
     def test_3_deleted_activation_does_not_roll_back(self):
         self.assertEqual(self.ssh_status("echo forbidden-two"), (126, "bastion: denied: v2 forbids two\n"))
