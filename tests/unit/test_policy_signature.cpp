@@ -36,16 +36,22 @@ void activate(std::vector<ActivationRow>& rows, const std::string& name, int64_t
   rows.push_back(std::move(a));
 }
 
+// guard@1, other@1, guard@2, all pushed by the admin.
+std::vector<ActivationRow> admin_history(const Keys& k) {
+  std::vector<ActivationRow> rows;
+  activate(rows, "guard", 1, *k.admin);
+  activate(rows, "other", 1, *k.admin);
+  activate(rows, "guard", 2, *k.admin);
+  return rows;
+}
+
 }  // namespace
 
 TEST_CASE("policy signatures: a foreign push in the history never runs, and the next admin push runs again",
           "[policy-signature]") {
   Keys k;
   const std::vector<std::string> trusted{k.admin->fingerprint()};
-  std::vector<ActivationRow> rows;
-  activate(rows, "guard", 1, *k.admin);
-  activate(rows, "other", 1, *k.admin);
-  activate(rows, "guard", 2, *k.admin);
+  std::vector<ActivationRow> rows = admin_history(k);
   CHECK_FALSE(activation_refusal(check_activation_chains(rows, &trusted), "guard"));
   CHECK_FALSE(activation_refusal(check_activation_chains(rows, &trusted), "other"));
   CHECK(*activation_refusal(check_activation_chains(rows, &trusted), "none") == "no activation of none in the store");
@@ -72,10 +78,7 @@ TEST_CASE("policy signatures: a foreign push in the history never runs, and the 
 TEST_CASE("policy signatures: a row edited, renamed, moved or copied anywhere stops every name", "[policy-signature]") {
   Keys k;
   const std::vector<std::string> trusted{k.admin->fingerprint()};
-  std::vector<ActivationRow> base;
-  activate(base, "guard", 1, *k.admin);
-  activate(base, "other", 1, *k.admin);
-  activate(base, "guard", 2, *k.admin);
+  const std::vector<ActivationRow> base = admin_history(k);
   const std::string mismatch = ": its signature does not match the row (edited, moved or copied after it was signed)";
   {
     auto rows = base;
