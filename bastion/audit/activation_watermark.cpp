@@ -1,10 +1,8 @@
 #include "audit/activation_watermark.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -34,18 +32,7 @@ bool write_activation_watermark(const std::string& path, const std::map<std::str
                                 std::string& error) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [name, id] : seen) j[name] = id;
-  const std::string text = j.dump() + "\n", tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return error = tmp + ": " + std::strerror(errno), false;
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  const int saved = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = path + ": cannot write: " + std::strerror(ok ? errno : saved);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  return true;
+  return write_file_atomic(path, j.dump() + "\n", 0600, false, error);
 }
 
 }  // namespace bastion

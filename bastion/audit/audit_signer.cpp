@@ -24,24 +24,6 @@ std::string bio_text(BIO* b) {
   return n > 0 ? std::string(p, static_cast<std::size_t>(n)) : std::string();
 }
 
-// Writes `text` to `path` through a temporary file and rename, so a reader
-// never sees half a key.
-bool write_file_atomic(const std::string& path, const std::string& text, mode_t mode, bool exclusive,
-                       std::string& error) {
-  const std::string tmp = exclusive ? path : path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return error = tmp + ": " + std::strerror(errno), false;
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fchmod(fd, mode) == 0 &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || (!exclusive && ::rename(tmp.c_str(), path.c_str()) != 0)) {
-    error = path + ": cannot write: " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::unique_ptr<AuditVerifier> AuditVerifier::from_key(PkeyPtr key, std::string& error) {

@@ -187,11 +187,13 @@ PolicySignatureReport verify_policy_signatures(AuditSource& db, const std::vecto
   }
   {
     std::vector<ActivationRow> rows;
-    const auto st = db.rows("SELECT id, name, version, action, changed_by, changed_at FROM policy_activations", {}, err);
+    const auto st = signed_schema ? db.rows(kActivationRowsSql, {}, err)
+                                  : db.rows("SELECT id, name, version, action, changed_by, changed_at, 0 "
+                                            "FROM policy_activations", {}, err);
     while (st && st->next()) {
       ActivationRow a{.id = st->integer(0), .name = st->text(1), .version = st->integer(2), .action = st->text(3),
                       .changed_by = st->text(4), .changed_at = st->text(5), .sig = std::nullopt};
-      if (signed_schema) a.sig = signature_of(db, "policy_activations", a.id, err);
+      if (st->integer(6) == 1) a.sig = PolicySignature{.signer = st->text(7), .signature = st->text(8)};
       rows.push_back(std::move(a));
     }
     if (st && !st->done(err)) rep.problems.push_back("policy_activations: " + err);

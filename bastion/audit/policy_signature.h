@@ -53,6 +53,14 @@ struct ActivationLink {
 };
 ActivationLink activation_link_after(const ActivationRow* prev);
 
+// Every activation row with its signature, whatever its name (names are
+// compared by the caller, as bytes): id, name, version, action, changed_by,
+// changed_at, has_signature (0/1), signer, signature.
+inline constexpr const char* kActivationRowsSql =
+    "SELECT a.id, a.name, a.version, a.action, a.changed_by, a.changed_at, "
+    "CASE WHEN s.id IS NULL THEN 0 ELSE 1 END, s.signer, s.signature FROM policy_activations a "
+    "LEFT JOIN policy_signatures s ON s.tbl='policy_activations' AND s.row_id=a.id";
+
 // An activation: its row id, which version of which name it makes active,
 // how (push or rollback), by whom, when, and its link.
 std::string policy_activation_signed_text(const ActivationRow& a, const ActivationLink& link);

@@ -74,10 +74,7 @@ bool SqlAuditStore::read_activations_locked(std::vector<ActivationRow>& out, std
   // Every row, whatever its name: names are compared here, as bytes, never
   // by the store (a BLOB or a renamed row must not drop out of a chain).
   SqlRows rows;
-  if (!query("SELECT a.id, a.name, a.version, a.action, a.changed_by, a.changed_at, "
-             "CASE WHEN s.id IS NULL THEN 0 ELSE 1 END, s.signer, s.signature FROM policy_activations a "
-             "LEFT JOIN policy_signatures s ON s.tbl='policy_activations' AND s.row_id=a.id",
-             {}, rows, error))
+  if (!query(kActivationRowsSql, {}, rows, error))
     return false;
   out.clear();
   for (const auto& r : rows) {

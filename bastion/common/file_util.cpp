@@ -54,4 +54,23 @@ bool read_file(const std::string& path, std::string& out, std::string& why) {
   return ok;
 }
 
+bool write_file_atomic(const std::string& path, const std::string& text, mode_t mode, bool exclusive,
+                       std::string& error) {
+  const std::string tmp = exclusive ? path : path + ".tmp";
+  // A temporary file left by a crash is rewritten, never followed.
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : O_TRUNC);
+  const int fd = ::open(tmp.c_str(), flags, mode);
+  if (fd < 0) return error = tmp + ": " + std::strerror(errno), false;
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  if (!ok || (!exclusive && ::rename(tmp.c_str(), path.c_str()) != 0)) {
+    error = path + ": cannot write: " + std::strerror(ok ? errno : saved);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
 }  // namespace bastion

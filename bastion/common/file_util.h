@@ -1,4 +1,4 @@
-// Reading a whole (small) file: configs, policies, KRLs, case tables, and
+// Reading and writing a whole (small) file: configs, policies, KRLs, case tables, and
 // (through secret_file.h) held credentials.
 #pragma once
 #include <sys/stat.h>
@@ -21,5 +21,12 @@ bool read_file(const std::string& path, std::string& out);
 // The same, with the reason when it fails: the OS's ("No such file or
 // directory", "Permission denied") or "not a regular file".
 bool read_file(const std::string& path, std::string& out, std::string& why);
+
+// Writes `text` to `path` (mode `mode`, synced) so a reader never sees half
+// of it: through PATH.tmp and a rename, or, when `exclusive`, straight into
+// a file that must not exist yet (two processes never both write it).
+// False with `error` (naming the file and the OS's reason).
+bool write_file_atomic(const std::string& path, const std::string& text, mode_t mode, bool exclusive,
+                       std::string& error);
 
 }  // namespace bastion
