@@ -18,7 +18,7 @@ for a in "$@"; do
 done
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config lld
   libssh-dev libssl-dev libsqlite3-dev liblua5.4-dev libspdlog-dev nlohmann-json3-dev libyaml-dev
   libre2-dev libcctz-dev tzdata libpg-query-dev libpq-dev libcurl4-openssl-dev libcpp-httplib-dev libsystemd-dev
   catch2 libbenchmark-dev

@@ -306,7 +306,13 @@ std::unique_ptr<SqliteAuditStore> SqliteAuditStore::open(const std::string& path
   }
   std::unique_ptr<SqliteAuditStore> store(new SqliteAuditStore(db, std::move(writer)));
   sqlite3_busy_timeout(db, 5000);
-  if (!store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", error) ||
+  // Checkpoints every 8000 pages (32 MB of WAL), not SQLite's 1000: each
+  // statement rewrites the same few pages (the header, the sequence, the
+  // newest leaves), so a rarer checkpoint copies far fewer of them and syncs
+  // a tenth as often. A crash loses nothing either way (the WAL is the log).
+  if (!store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                   "PRAGMA wal_autocheckpoint=8000;",
+                   error) ||
       !store->migrate(error) || !store->note_opened_head(error)) {
     error = path + ": " + error;
     return nullptr;
