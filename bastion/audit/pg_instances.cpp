@@ -36,15 +36,18 @@ bool PgAuditStore::register_instance(const std::string& host, int64_t interval, 
   return true;
 }
 
-bool PgAuditStore::heartbeat(std::string& error) {
+SqlAuditStore::Beat PgAuditStore::heartbeat(std::string& error) {
   std::lock_guard<std::mutex> g(mu_);
-  if (instance_id_.empty()) return true;
+  if (instance_id_.empty()) return Beat::ok;
   const std::string sql = std::string("UPDATE instances SET last_seen = ") + kDbNow + " WHERE id = ? AND stopped IS NULL";
-  if (!execute(sql.c_str(), {instance_id_}, error)) return false;
+  if (!execute(sql.c_str(), {instance_id_}, error)) return Beat::failed;
   // Declared stopped by another instance (this one was silent too long, a
   // partition or a stall): its sessions read interrupted in the audit.
-  if (changes() == 0) return error = "this instance was declared stopped by another (missed heartbeats)", false;
-  return true;
+  if (changes() == 0) {
+    error = "this instance was declared stopped by another (missed heartbeats)";
+    return Beat::declared_stopped;
+  }
+  return Beat::ok;
 }
 
 int PgAuditStore::interrupt_silent_instances(const std::string& at, int missed, std::string& error) {

@@ -71,7 +71,12 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
   virtual bool register_instance(const std::string& /*host*/, int64_t /*interval*/, std::string& /*error*/) {
     return true;
   }
-  virtual bool heartbeat(std::string& /*error*/) { return true; }
+  // declared_stopped: another instance found this one silent too long (a
+  // stall or a partition) and marked its sessions interrupted.
+  enum class Beat { ok, failed, declared_stopped };
+  // The id this instance registered under ("" on a single-host store).
+  virtual std::string instance_label() { return ""; }
+  virtual Beat heartbeat(std::string& /*error*/) { return Beat::ok; }
   // Instances silent for `missed` of their intervals: their live sessions
   // and open recordings become interrupted and the instance stopped.
   // Returns how many instances, or -1.

@@ -498,7 +498,23 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
     if (ctx.take_memory_trim()) malloc_trim(0);
     if (!cfg->store.empty() && std::chrono::steady_clock::now() >= next_heartbeat) {
       next_heartbeat = std::chrono::steady_clock::now() + std::chrono::seconds(cfg->heartbeat_interval);
-      if (!audit->heartbeat(err)) log_error("store heartbeat failed", {{"error", err}});
+      const auto beat = audit->heartbeat(err);
+      if (beat == SqlAuditStore::Beat::failed) log_error("store heartbeat failed", {{"error", err}});
+      // Silent too long (a stall, a partition): the others marked this
+      // instance's sessions interrupted. Those end here too, so nothing runs
+      // that the audit shows as over; the instance joins again under a new id.
+      // (Registered first: a session starting meanwhile is under the new id,
+      // or ends with the others. Not registered: the next beat tries again.)
+      if (beat == SqlAuditStore::Beat::declared_stopped) {
+        const std::string old_id = audit->instance_label();
+        if (audit->register_instance(host_name(), cfg->heartbeat_interval, err))
+          log_error("this instance was declared stopped by another (missed heartbeats): its sessions end; "
+                    "it joined again as a new instance",
+                    {{"instance", audit->instance_label()}, {"was", old_id}});
+        else
+          log_error("this instance was declared stopped and cannot register again", {{"error", err}});
+        ctx.instance_declared_stopped();
+      }
       if (audit->interrupt_silent_instances(iso8601_now(), Config::kMissedHeartbeats, err) < 0)
         log_error("cannot mark the sessions of silent instances interrupted", {{"error", err}});
     }

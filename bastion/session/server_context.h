@@ -92,6 +92,14 @@ class ServerContext {
   IdPool& sandbox_uids() { return sandbox_uids_; }
 
   bool stopping() const { return stopping_.load(); }
+  // Bumped when another instance declared this one stopped (it missed its
+  // heartbeats on a shared store): the audit reads every session open then
+  // as interrupted, so each ends (Session::check_deadlines).
+  uint64_t instance_generation() const { return instance_generation_.load(); }
+  void instance_declared_stopped() {
+    ++instance_generation_;
+    wakers_.wake_all();
+  }
   void stop() {
     stopping_ = true;
     wakers_.wake_all();
@@ -202,6 +210,7 @@ class ServerContext {
   std::shared_ptr<const Config> config_;
   AuditStore& audit_;
   recorder::Flusher& flusher_;
+  std::atomic<uint64_t> instance_generation_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> trim_wanted_{false};
   std::chrono::steady_clock::time_point next_trim_{};  // main loop only

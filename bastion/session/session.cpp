@@ -72,6 +72,7 @@ Session::Session(ServerContext& ctx, std::shared_ptr<const Config> cfg, ssh_sess
                                   session_kind(*cfg_, identity_.requested_user), identity_.source_address, unix_now()}) {
   started_ = last_activity_ = monotonic_seconds();
   seen_config_ = cfg_;
+  instance_generation_ = ctx.instance_generation();
   started_unix_ = unix_now();
   builtin_approvals_.name = cfg_->approvals.target;
   builtin_approvals_.type = "approvals";
@@ -731,6 +732,12 @@ void Session::check_deadlines() {
     end_all(message, end_reason_);
   }
   if (!end_reason_.empty()) return;
+  if (ctx_.instance_generation() != instance_generation_) {
+    log_info("session ended: this instance was declared stopped", {{"session", id_}, {"identity", identity_.key_id}});
+    return end_all("bastion: this bastion instance missed its heartbeats and was declared stopped by another; "
+                   "the audit shows this session as interrupted; session closed",
+                   "instance declared stopped");
+  }
   const int64_t now = unix_now();
   if (const auto cur = ctx_.config(); cur != seen_config_) {
     seen_config_ = cur;

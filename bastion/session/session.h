@@ -174,6 +174,7 @@ class Session {
   int refused_requests_ = 0;
   std::shared_ptr<const Config> seen_config_;  // the config last checked against  // monotonic time end_reason_ was set (0: running)
   bool expiry_warned_ = false;
+  uint64_t instance_generation_ = 0;  // the server's when this session started
   std::string end_reason_;
   std::vector<std::string> pending_notices_;  // at most kMaxPendingNotices
   std::string deferred_end_;  // set inside a libssh callback; the loop ends the channels

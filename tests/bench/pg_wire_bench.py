@@ -6,7 +6,10 @@ every statement, which is what the ratio prices.
 
   select-only (pgbench -S), simple protocol, 1 client and 4 clients
   select-only, prepared statements (-M prepared: Parse once, Bind/Execute each)
-Rounds are interleaved (anchor, bastion, anchor, ...); medians are reported.
+Rounds are interleaved (anchor, bastion, anchor, ...); medians are reported,
+with the relay's CPU per transaction (the target's sshd and its children, or
+bastiond): on a machine whose cores the client, relay and server share, the
+TPS ratio follows that figure.
 """
 import os
 import re
@@ -38,16 +41,48 @@ def wait_forward(port, timeout=15.0):
     raise SystemExit(f"forward on port {port} never opened")
 
 
-def pgbench(port, clients, mode, env):
+def cpu_ticks(pids):
+    """utime+stime, in clock ticks, of the processes and all their descendants."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append((int(d), int(fields[11]) + int(fields[12])))
+            except (OSError, IndexError, ValueError):
+                pass
+    total, todo = 0, list(pids)
+    own = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            own[pid] = int(fields[11]) + int(fields[12])
+        except OSError:
+            own[pid] = 0
+    total = sum(own.values())
+    while todo:
+        for child, ticks in children.get(todo.pop(), []):
+            total += ticks
+            todo.append(child)
+    return total
+
+
+def pgbench(port, clients, mode, env, cpu_of=()):
     cmd = ["pgbench", "-n", "-S", "-M", mode, "-T", str(SECONDS), "-c", str(clients), "-j", str(min(clients, 2)),
            "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "postgres"]
+    before = cpu_ticks(cpu_of)
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=SECONDS * 4 + 30)
+    used = cpu_ticks(cpu_of) - before
     out = r.stdout.decode()
     m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
     failed = re.search(r"number of failed transactions: (\d+)", out)
     if r.returncode != 0 or not m or (failed and failed.group(1) != "0"):
         raise SystemExit(f"pgbench failed on port {port}:\n{out}\n{r.stderr.decode()}")
-    return float(m.group(1))
+    done = re.search(r"number of transactions actually processed: (\d+)", out)
+    us_per_tx = used * 1e6 / os.sysconf("SC_CLK_TCK") / max(1, int(done.group(1))) if done else 0.0
+    return float(m.group(1)), us_per_tx
 
 
 def main():
@@ -87,15 +122,23 @@ def main():
         cases = [("select-only, 1 client", 1, "simple", "pg_wire_tps_1"),
                  ("select-only, 4 clients", 4, "simple", "pg_wire_tps_4"),
                  ("select-only, prepared, 1 client", 1, "prepared", "pg_wire_tps_prepared")]
+        # Whose CPU each leg adds: bastiond, or the target's sshd (the
+        # process serving the forward is a child of the listener).
+        relays = {"openssh-L": [env.target.proc.pid], "bastiond": [env.bastion.proc.pid]}
         for title, clients, mode, key in cases:
             tps = {m: [] for m in ports}
+            cpu = {m: [] for m in ports}
             for _ in range(ROUNDS):
                 for m, p in ports.items():
-                    tps[m].append(pgbench(p, clients, mode, envs[m]))
+                    t, c = pgbench(p, clients, mode, envs[m], relays[m])
+                    tps[m].append(t)
+                    cpu[m].append(c)
             base = statistics.median(tps["openssh-L"])
-            print(f"pgbench -S -M {mode} -c {clients}, {SECONDS} s x {ROUNDS} rounds, median TPS")
+            print(f"pgbench -S -M {mode} -c {clients}, {SECONDS} s x {ROUNDS} rounds, median TPS"
+                  " (and the relay's CPU per transaction: sshd or bastiond)")
             for m, v in tps.items():
-                print(f"  {m:10s} {statistics.median(v):10.0f} TPS   ratio vs ssh -L {statistics.median(v) / base:5.2f}x")
+                print(f"  {m:10s} {statistics.median(v):10.0f} TPS   ratio vs ssh -L {statistics.median(v) / base:5.2f}x"
+                      f"   relay CPU {statistics.median(cpu[m]):6.0f} us/tx")
             record(key, f"pgbench {title} (TPS)", "TPS", "pgbench over OpenSSH ssh -L", base,
                    statistics.median(tps["bastiond"]), goal=(">=", 0.8), higher_is_better=True)
     finally:

@@ -5,7 +5,7 @@ the bastion waits on a registry's token realm returns promptly."""
 import socket
 import time
 
-from harness import BastionTest, main
+from harness import BastionTest, main, stop_process
 from test_http_registry import open_tunnel, read_response
 from test_i19_attacks import start_fake_api
 
@@ -154,8 +154,7 @@ class HttpLimitsTest(BastionTest):
             session = self.env.audit("SELECT session_id FROM commands WHERE text='GET /v2/hang/manifests/latest'")
             self.assertEqual(len(session), 1)
             closing = time.time()
-            p.terminate()
-            p.wait(10)
+            stop_process(p)
             ended = self.env.audit_eventually("SELECT count(*) FROM sessions WHERE id=? AND ended_at IS NOT NULL",
                                               [(1,)], args=(session[0][0],), timeout=20)
             took = time.time() - closing

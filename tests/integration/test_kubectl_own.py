@@ -258,8 +258,7 @@ class OwnKubectlTest(BastionTest):
                 r = run(["curl", "-sk", "--max-time", "5", f"https://127.0.0.1:{port}/version"])
                 self.assertNotEqual(r.returncode, 0, (dest, r.stdout))
             finally:
-                p.terminate()
-                p.wait(10)
+                stop_process(p)
             rows = self.env.audit_eventually(
                 "SELECT text, decision, reason FROM commands WHERE kind='forward' ORDER BY id DESC LIMIT 1",
                 [(f"direct-tcpip to {dest}", "deny", why)])
@@ -271,8 +270,7 @@ class OwnKubectlTest(BastionTest):
         p, port = self.tunnel(self.env.dev)
         r = self.own(self.env.dev, ["get", "pods"], port)
         self.assertEqual(r.returncode, 0, r.stderr)
-        p.terminate()
-        p.wait(10)
+        stop_process(p)
         r = self.own(self.env.dev, ["get", "pods", "--request-timeout=5s"], port)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(f"The connection to the server 127.0.0.1:{port} was refused", r.stderr.decode())

@@ -7,7 +7,7 @@ import re
 import subprocess
 import time
 
-from harness import BastionTest, Env, main, run
+from harness import BastionTest, Env, main, run, stop_process
 
 POLICY = r'''
 local commands = import("commands")
@@ -218,8 +218,7 @@ class PolicyReloadTest(BastionTest):
             sessions = env.audit("SELECT count(DISTINCT session_id) FROM commands WHERE text LIKE 'echo %'")
             self.assertEqual(sessions, [(1,)])
         finally:
-            master.terminate()
-            master.wait(timeout=10)
+            stop_process(master)
 
     def wait_log(self, msg, timeout=10):
         end = time.time() + timeout

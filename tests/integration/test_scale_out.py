@@ -114,7 +114,7 @@ class ScaleOutTest(unittest.TestCase):
                 # Same host key (harness default), same audit key, one store;
                 # each its own data_dir (recordings, control files).
                 extra = (f'data_dir = "data_{name}"\nstore = "{cls.dsn}"\nstore_password_file = "store.pw"\n'
-                         f'audit_signing_key = "keys/audit_signing_key"\npolicy = "policy.lua"\nheartbeat_interval = 1\n'
+                         f'audit_signing_key = "keys/audit_signing_key"\npolicy = "policy.lua"\nheartbeat_interval = 2\n'
                          f'{store}{signers}')
                 cls.instances.append(Bastion(env, extra=extra, targets=targets, name=f"bastion_{name}"))
             env.bastion = cls.instances[0]  # for env.dump_logs
@@ -318,8 +318,9 @@ class ScaleOutTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout.decode(), r"^policy scale: version 2 pushed and active \(sha256 [0-9a-f]{16}, 0 modules, signed by SHA256:"
                                                r"[A-Za-z0-9+/]{43}\)\n$")
-        # Announced (NOTIFY): both instances reload at once, well within the poll's second.
-        self.assertLess(self.wait_store_reload(before), 3.0)
+        # Announced (NOTIFY): both instances reload at once, within the poll's
+        # second when the machine is idle (the bound leaves room for a loaded one).
+        self.assertLess(self.wait_store_reload(before), 8.0)
         for i in (0, 1):
             self.assertEqual(self.scale_command_on(i), (126, "", "bastion: denied: the shared policy v2 forbids this\n"))
         # Each decision names the stored version it came from, on both instances.
@@ -465,6 +466,66 @@ class ScaleOutTest(unittest.TestCase):
         rc, out, _ = self.verify(self.instances[0].conf)
         self.assertEqual((rc, self.problems(out)), (0, []), out)
 
+    def test_y_stalled_instance_ends_its_sessions_and_joins_again(self):
+        # A stall longer than three heartbeats (SIGSTOP here; a VM pause or a
+        # long retention run in life): the other instance marks the stalled
+        # one's sessions interrupted. Once it runs again, those sessions end
+        # with a message (the audit says they are over), and it joins again.
+        before = self.sessions_of("alice")
+        p = subprocess.Popen(self.ssh_cmd(self.env.alice, "web1", ["echo started; sleep 60"]), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline(), b"started\n")
+        sid = self.last_session_of("alice", before)
+        stalled = self.instance_of(sid)
+        b = self.instances[stalled]
+        live_before = int(self.sql("SELECT count(*) FROM instances WHERE stopped IS NULL"))
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            reason, end = "", time.monotonic() + 20
+            while time.monotonic() < end and not reason:
+                reason = self.sql(f"SELECT end_reason FROM sessions WHERE id='{sid}' AND ended_at IS NOT NULL")
+                time.sleep(0.1)
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        self.assertEqual(reason, f"interrupted (bastiond instance on {socket.gethostname()} stopped heartbeating)")
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(out, b"")
+        # Whichever the stalled instance notices first once it runs: the main
+        # loop's heartbeat, or the session's next recording checkpoint (the
+        # other instance closed the recording as interrupted). Both end it.
+        ends = {
+            "instance declared stopped": "bastion: this bastion instance missed its heartbeats and was declared "
+                                         "stopped by another; the audit shows this session as interrupted; session closed\n",
+            "recording failed": "bastion: recording failed: checkpoint: no open recording row ",
+        }
+        self.assertTrue(any(err.decode().startswith(m) for m in ends.values()), err)
+        self.assertNotEqual(p.returncode, 0)
+        # Its own end then replaces the other's account (both are in the chain).
+        end = time.monotonic() + 10
+        while time.monotonic() < end and self.sql(f"SELECT end_reason FROM sessions WHERE id='{sid}'") == reason:
+            time.sleep(0.1)
+        self.assertIn(self.sql(f"SELECT end_reason FROM sessions WHERE id='{sid}'"), ends)
+        end = time.monotonic() + 15
+        while time.monotonic() < end and not any(
+                l.get("msg", "").startswith("this instance was declared stopped by another") for l in b.log_lines()):
+            time.sleep(0.1)
+        joined = [l for l in b.log_lines() if l.get("msg", "").startswith("this instance was declared stopped by another")]
+        self.assertEqual(len(joined), 1, joined)
+        self.assertNotEqual(joined[0]["instance"], joined[0]["was"])
+        # Joined again: as many live instances as before, the new id beating.
+        self.assertEqual(self.sql(f"SELECT stopped IS NULL FROM instances WHERE id='{joined[0]['instance']}'"), "t")
+        self.assertEqual(self.sql(f"SELECT stopped IS NOT NULL FROM instances WHERE id='{joined[0]['was']}'"), "t")
+        self.assertEqual(int(self.sql("SELECT count(*) FROM instances WHERE stopped IS NULL")), live_before)
+        # And serves again: a new session on it runs and is attributed to the new id.
+        self.steer_next_to(stalled)
+        before = self.sessions_of("alice")
+        r = self.ssh(self.env.alice, "web1", "echo after-the-stall")
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, "after-the-stall\n"), r.stderr)
+        sid = self.last_session_of("alice", before)
+        self.assertEqual(self.instance_of(sid), stalled)
+        self.assertEqual(self.sql(f"SELECT instance_id FROM session_instances WHERE session_id='{sid}'"),
+                         joined[0]["instance"])
+
     def test_zz_kill_9_mid_session_is_marked_interrupted_by_the_other(self):
         # Last (zz): it leaves one instance dead.
         before = self.sessions_of("alice")
@@ -479,16 +540,17 @@ class ScaleOutTest(unittest.TestCase):
         killed = time.monotonic()
         p.wait(timeout=10)
         reason = ""
-        while time.monotonic() - killed < 15 and not reason:
+        while time.monotonic() - killed < 20 and not reason:
             reason = self.sql(f"SELECT end_reason FROM sessions WHERE id='{sid}' AND ended_at IS NOT NULL")
             time.sleep(0.1)
         host = socket.gethostname()
         self.assertEqual(reason, f"interrupted (bastiond instance on {host} stopped heartbeating)")
-        # About three intervals of 1 s, on the survivor's next beat.
-        self.assertLess(time.monotonic() - killed, 6.0)
+        # About three intervals of 2 s, on the survivor's next beat.
+        self.assertLess(time.monotonic() - killed, 12.0)
         survivor = self.instances[1 - victim]
         self.assertTrue(any(l.get("msg", "").startswith("a bastiond instance stopped heartbeating") for l in survivor.log_lines()))
-        self.assertEqual(self.sql("SELECT count(*) FROM instances WHERE stopped IS NOT NULL"), "1")
+        # Only the survivor is live (test_y's stalled instance joined again under a new id).
+        self.assertEqual(self.sql("SELECT count(*) FROM instances WHERE stopped IS NULL"), "1")
         # The survivor's tools read and verify the recording the dead one
         # left (interrupted, on the dead instance's disk: nobody ships it).
         path, state = self.sql(f"SELECT path || '|' || state FROM recordings WHERE session_id='{sid}'").split("|")
