@@ -602,8 +602,9 @@ TEST_CASE("postgresql store: a silent instance's sessions are marked interrupted
   REQUIRE(c->session_started(session("SC"), err));
   int64_t rec = 0;
   REQUIRE(a->recording_opened({"SA", 0, "/r/a.cast", "2026-01-01T00:00:00Z", {0, 0, "d0", "", "", ""}}, rec, err));
-  REQUIRE(a->heartbeat(err));
-  REQUIRE(c->heartbeat(err));
+  using Beat = SqlAuditStore::Beat;
+  REQUIRE(a->heartbeat(err) == Beat::ok);
+  REQUIRE(c->heartbeat(err) == Beat::ok);
   CHECK(c->interrupt_silent_instances("2026-01-01T00:01:00Z", 3, err) == 0);  // both beating
   // A went silent 4 of its intervals ago.
   b.sql("UPDATE instances SET last_seen = last_seen - 4 WHERE id = '" + pa->instance_id() + "'");
@@ -616,8 +617,16 @@ TEST_CASE("postgresql store: a silent instance's sessions are marked interrupted
   CHECK(b.sql("SELECT tbl, row_key, writer FROM audit_chain WHERE seq > 3 ORDER BY seq") ==
         "recordings|1|c\nsessions|SA|c\n");
   CHECK(c->interrupt_silent_instances("2026-01-01T00:02:00Z", 3, err) == 0);  // once
-  CHECK_FALSE(a->heartbeat(err));
+  CHECK(a->heartbeat(err) == Beat::declared_stopped);
   CHECK(err == "this instance was declared stopped by another (missed heartbeats)");
+  // Registered again (what bastiond does then): a new id, beating.
+  const std::string old_id = pa->instance_id();
+  REQUIRE(a->register_instance("host-a", 1, err));
+  CHECK(pa->instance_id() != old_id);
+  CHECK(a->heartbeat(err) == Beat::ok);
+  CHECK(c->interrupt_silent_instances("2026-01-01T00:03:00Z", 3, err) == 0);
+  CHECK(b.sql("SELECT host, stopped FROM instances ORDER BY host, stopped") ==
+        "host-a|2026-01-01T00:01:00Z\nhost-a|NULL\nhost-c|NULL\n");
 }
 
 // Two instances on one store, each with the audit key: every write signs its
