@@ -39,9 +39,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, timeout=10.0):
+def wait_port(port, timeout=10.0, proc=None):
+    """Waits until PORT accepts; gives up early when PROC (the server) exits."""
     end = time.time() + timeout
     while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server for port {port} exited ({proc.returncode})")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -195,10 +198,12 @@ targets = {{
         start_offset = self.logf.tell()
         self.proc = subprocess.Popen([binary or BASTIOND, "--config", self.conf], stdout=self.logf,
                                      stderr=subprocess.STDOUT)
-        wait_port(self.port)
+        # Generous: under the sanitizers, with other suites running, a start
+        # has taken more than 10 s (a readiness wait, not a measurement).
+        wait_port(self.port, timeout=45, proc=self.proc)
         # The socket listens before the audit store is open (bastiond binds,
         # drops privileges, then opens its data): wait until it serves.
-        end = time.time() + 10
+        end = time.time() + 45
         while True:
             with open(self.log, "rb") as f:
                 f.seek(start_offset)
