@@ -466,17 +466,21 @@ class ScaleOutTest(unittest.TestCase):
         rc, out, _ = self.verify(self.instances[0].conf)
         self.assertEqual((rc, self.problems(out)), (0, []), out)
 
-    def test_y_stalled_instance_ends_its_sessions_and_joins_again(self):
-        # A stall longer than three heartbeats (SIGSTOP here; a VM pause or a
-        # long retention run in life): the other instance marks the stalled
-        # one's sessions interrupted. Once it runs again, those sessions end
-        # with a message (the audit says they are over), and it joins again.
+    def running_session(self):
+        """A session running `sleep 60`: its ssh client, session id and instance."""
         before = self.sessions_of("alice")
         p = subprocess.Popen(self.ssh_cmd(self.env.alice, "web1", ["echo started; sleep 60"]), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         self.assertEqual(p.stdout.readline(), b"started\n")
         sid = self.last_session_of("alice", before)
-        stalled = self.instance_of(sid)
+        return p, sid, self.instance_of(sid)
+
+    def test_y_stalled_instance_ends_its_sessions_and_joins_again(self):
+        # A stall longer than three heartbeats (SIGSTOP here; a VM pause or a
+        # long retention run in life): the other instance marks the stalled
+        # one's sessions interrupted. Once it runs again, those sessions end
+        # with a message (the audit says they are over), and it joins again.
+        p, sid, stalled = self.running_session()
         b = self.instances[stalled]
         live_before = int(self.sql("SELECT count(*) FROM instances WHERE stopped IS NULL"))
         b.proc.send_signal(signal.SIGSTOP)
@@ -528,12 +532,7 @@ class ScaleOutTest(unittest.TestCase):
 
     def test_zz_kill_9_mid_session_is_marked_interrupted_by_the_other(self):
         # Last (zz): it leaves one instance dead.
-        before = self.sessions_of("alice")
-        p = subprocess.Popen(self.ssh_cmd(self.env.alice, "web1", ["echo started; sleep 60"]), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-        self.assertEqual(p.stdout.readline(), b"started\n")
-        sid = self.last_session_of("alice", before)
-        victim = self.instance_of(sid)
+        p, sid, victim = self.running_session()
         self.assertEqual(self.sql(f"SELECT ended_at IS NULL FROM sessions WHERE id='{sid}'"), "t")
         self.instances[victim].proc.send_signal(signal.SIGKILL)
         self.instances[victim].proc.wait()
