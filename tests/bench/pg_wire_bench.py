@@ -42,30 +42,21 @@ def wait_forward(port, timeout=15.0):
 
 
 def cpu_ticks(pids):
-    """utime+stime, in clock ticks, of the processes and all their descendants."""
-    children = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                children.setdefault(int(fields[1]), []).append((int(d), int(fields[11]) + int(fields[12])))
-            except (OSError, IndexError, ValueError):
-                pass
-    total, todo = 0, list(pids)
-    own = {}
-    for pid in pids:
+    """utime+stime, in clock ticks, of the processes PIDS and all their descendants."""
+    ticks, children = {}, {}
+    for d in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/stat") as f:
+            with open(f"/proc/{d}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            own[pid] = int(fields[11]) + int(fields[12])
         except OSError:
-            own[pid] = 0
-    total = sum(own.values())
-    while todo:
-        for child, ticks in children.get(todo.pop(), []):
-            total += ticks
-            todo.append(child)
+            continue  # exited meanwhile
+        ticks[int(d)] = int(fields[11]) + int(fields[12])
+        children.setdefault(int(fields[1]), []).append(int(d))
+    total, pending = 0, list(pids)
+    while pending:
+        pid = pending.pop()
+        total += ticks.get(pid, 0)
+        pending += children.get(pid, [])
     return total
 
 
