@@ -52,14 +52,13 @@ class PgAuditStore : public SqlAuditStore {
  public:
   bool register_instance(const std::string& host, int64_t interval, std::string& error) override;
   Beat heartbeat(std::string& error) override;
-  std::string instance_label() override {
+  std::string instance_id() override {
     std::lock_guard<std::mutex> g(mu_);
     return instance_id_;
   }
   int interrupt_silent_instances(const std::string& at, int missed, std::string& error) override;
   bool instance_stopped(const std::string& at, std::string& error) override;
   void ships_from(const std::string& recordings_dir) override;
-  const std::string& instance_id() const { return instance_id_; }
 
  private:
   explicit PgAuditStore(PgConn c, std::string writer) : SqlAuditStore(std::move(writer)), conn_(std::move(c)) {}

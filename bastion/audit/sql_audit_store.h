@@ -75,7 +75,7 @@ class SqlAuditStore : public AuditStore, public ApprovalStore, public PolicyStor
   // stall or a partition) and marked its sessions interrupted.
   enum class Beat { ok, failed, declared_stopped };
   // The id this instance registered under ("" on a single-host store).
-  virtual std::string instance_label() { return ""; }
+  virtual std::string instance_id() { return ""; }
   virtual Beat heartbeat(std::string& /*error*/) { return Beat::ok; }
   // Instances silent for `missed` of their intervals: their live sessions
   // and open recordings become interrupted and the instance stopped.

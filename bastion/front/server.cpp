@@ -506,11 +506,11 @@ int run_server(std::shared_ptr<const Config> cfg, const TargetKinds& kinds) {
       // (Registered first: a session starting meanwhile is under the new id,
       // or ends with the others. Not registered: the next beat tries again.)
       if (beat == SqlAuditStore::Beat::declared_stopped) {
-        const std::string old_id = audit->instance_label();
+        const std::string old_id = audit->instance_id();
         if (audit->register_instance(host_name(), cfg->heartbeat_interval, err))
           log_error("this instance was declared stopped by another (missed heartbeats): its sessions end; "
                     "it joined again as a new instance",
-                    {{"instance", audit->instance_label()}, {"was", old_id}});
+                    {{"instance", audit->instance_id()}, {"was", old_id}});
         else
           log_error("this instance was declared stopped and cannot register again", {{"error", err}});
         ctx.instance_declared_stopped();
