@@ -391,11 +391,20 @@ class BastionTest(unittest.TestCase):
             shutil.rmtree(cls.env.d, ignore_errors=True)
 
     def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        r = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures:
-            self.env.dump_logs()
-        return r
+        return run_showing_failure(self, super().run, result, self.env.dump_logs)
+
+
+def run_showing_failure(test, run, result, dump_logs):
+    """Runs a test; when it fails, prints the failure and then the logs."""
+    seen = (len(result.failures), len(result.errors)) if result else (0, 0)
+    r = run(result)
+    if result and (len(result.failures), len(result.errors)) != seen:
+        # The failure first: CI shows only the start of a long output, and
+        # the logs after it would push unittest's summary out of it.
+        for _, text in result.failures[seen[0]:] + result.errors[seen[1]:]:
+            sys.stderr.write(f"---- failure of {test.id()}\n{text}\n")
+        dump_logs()
+    return r
 
 
 def main():

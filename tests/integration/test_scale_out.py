@@ -20,7 +20,7 @@ import threading
 import time
 import unittest
 
-from harness import BASTIONCTL, Bastion, Env, free_port, run, wait_port
+from harness import BASTIONCTL, Bastion, Env, free_port, run, run_showing_failure, wait_port
 from pg_cluster import PostgresCluster
 from test_recordings_s3 import PREFIX, S3RVER, S3Server, store_config
 
@@ -146,13 +146,12 @@ class ScaleOutTest(unittest.TestCase):
             cls.pg.stop()
 
     def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        r = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures:
-            for b in self.instances:
-                self.env.bastion = b
-                self.env.dump_logs()
-        return r
+        return run_showing_failure(self, super().run, result, self.dump_instances_logs)
+
+    def dump_instances_logs(self):
+        for b in self.instances:
+            self.env.bastion = b
+            self.env.dump_logs()
 
     # Through the load balancer, never to an instance directly.
     def ssh_cmd(self, key, target, command):
