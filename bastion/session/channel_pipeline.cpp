@@ -491,16 +491,18 @@ bool ChannelPipeline::drain_to_client() {
   return moved;
 }
 
+double ChannelPipeline::audit_batch_delay() const { return exec_ ? exec_->audit_batch_delay() : 0; }
+
 std::optional<double> ChannelPipeline::ends_due_at() const {
   if (!gate_.ends_pending()) return std::nullopt;
-  const double delay = exec_ ? exec_->end_rows_delay() : 0;
+  const double delay = audit_batch_delay();
   if (delay <= 0 || gate_.ends_pending_count() >= kMaxWaitingEnds) return gate_.oldest_end_at();
   return gate_.oldest_end_at() + delay;
 }
 
 void ChannelPipeline::flush_audit(bool with_checkpoint, bool may_wait) {
   const double now = monotonic_seconds();
-  const auto cp = with_checkpoint ? recording_.due_checkpoint(now) : std::nullopt;
+  const auto cp = with_checkpoint ? recording_.due_checkpoint(now, audit_batch_delay()) : std::nullopt;
   if (!cp && !gate_.ends_pending()) return;
   if (!cp && may_wait && *ends_due_at() > now) return;
   std::string why;
@@ -526,7 +528,7 @@ std::optional<int> ChannelPipeline::wants_wakeup_ms() const {
   if (state_ != State::running || closing_ || client_.pending_bytes() > 0) return kPollMs;
   std::optional<int> ms = exec_ ? exec_->wants_wakeup_ms() : std::nullopt;
   const double now = monotonic_seconds();
-  if (const auto due = recording_.checkpoint_due_in(now)) {
+  if (const auto due = recording_.checkpoint_due_in(now, audit_batch_delay())) {
     const int r = static_cast<int>(std::ceil(*due * 1000.0));
     ms = std::min(ms.value_or(r), r);
   }

@@ -100,8 +100,9 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   void check_recording();
   // Stores the gate's queued end rows and, with_checkpoint, the recording's
   // due checkpoint, in one transaction. `may_wait`: end rows the executor
-  // lets wait (Executor::end_rows_delay) stay queued until due.
+  // lets wait (Executor::audit_batch_delay) stay queued until due.
   void flush_audit(bool with_checkpoint, bool may_wait = false);
+  double audit_batch_delay() const;
   // When queued end rows must be written (monotonic seconds), if any are queued.
   std::optional<double> ends_due_at() const;
   static constexpr std::size_t kMaxWaitingEnds = 512;

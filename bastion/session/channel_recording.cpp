@@ -74,9 +74,10 @@ bool ChannelRecording::open(const Place& place, const Header& header, uint64_t m
 void ChannelRecording::marker(const std::string& text) {
   if (!writer_) return;
   writer_->marker(text);
-  // Each command marker is sealed, at the channel's next pass: a command's
-  // markers (its text, then its decision) share one checkpoint.
-  checkpoint_due_ = true;
+  // Each command marker is sealed at the channel's next pass (a command's
+  // markers, its text then its decision, share one checkpoint), or with
+  // the executor's batch of end rows.
+  if (!marker_at_) marker_at_ = monotonic_seconds();
 }
 
 RecordingSeal ChannelRecording::seal(SealKind kind, const recorder::ChainState& st) const {
@@ -87,13 +88,14 @@ RecordingSeal ChannelRecording::seal(SealKind kind, const recorder::ChainState& 
   return s;
 }
 
-std::optional<double> ChannelRecording::checkpoint_due_in(double now) const {
+std::optional<double> ChannelRecording::checkpoint_due_in(double now, double marker_delay) const {
   // What due_checkpoint() would do something with: the same conditions.
   if (!writer_ || !ledger_.store || !row_id_ || state_ != RecordingState::complete || !ledger_error_.empty())
     return std::nullopt;
-  if (checkpoint_due_) return 0.0;
-  if (writer_->events_handed() == checkpointed_events_) return std::nullopt;
-  return std::max(0.0, last_checkpoint_ + 1.0 - now);
+  if (writer_->events_handed() == checkpointed_events_ && !marker_at_) return std::nullopt;
+  double due = last_checkpoint_ + 1.0;
+  if (marker_at_) due = std::min(due, *marker_at_ + marker_delay);
+  return std::max(0.0, due - now);
 }
 
 std::optional<RecordingCheckpoint> ChannelRecording::new_checkpoint() {
@@ -118,10 +120,12 @@ std::optional<RecordingCheckpoint> ChannelRecording::new_checkpoint() {
   return cp;
 }
 
-std::optional<RecordingCheckpoint> ChannelRecording::due_checkpoint(double now) {
-  if (!writer_ || !(checkpoint_due_ || now - last_checkpoint_ >= 1.0)) return std::nullopt;
+std::optional<RecordingCheckpoint> ChannelRecording::due_checkpoint(double now, double marker_delay) {
+  if (!writer_) return std::nullopt;
+  const bool marked = marker_at_ && now >= *marker_at_ + marker_delay;
+  if (!marked && now - last_checkpoint_ < 1.0) return std::nullopt;
   last_checkpoint_ = now;
-  checkpoint_due_ = false;
+  marker_at_.reset();
   return new_checkpoint();
 }
 

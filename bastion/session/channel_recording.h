@@ -58,15 +58,16 @@ class ChannelRecording {
   void input(std::string_view data);
   void resize(int cols, int rows);
   // A signed checkpoint to store, when events were written since the last
-  // one and a marker was written or a second has passed (the channel asks
-  // each pass and stores it with the pass's end rows, in one transaction);
-  // then checkpoint_stored, or checkpoint_failed: the recording has failed.
-  std::optional<RecordingCheckpoint> due_checkpoint(double now);
+  // one and a marker was written `marker_delay` seconds ago or more, or a
+  // second has passed (the channel asks each pass and stores it with the
+  // pass's end rows, in one transaction); then checkpoint_stored, or
+  // checkpoint_failed: the recording has failed.
+  std::optional<RecordingCheckpoint> due_checkpoint(double now, double marker_delay);
   void checkpoint_stored(const RecordingCheckpoint& cp);
   void checkpoint_failed(const std::string& why);
   // Seconds until due_checkpoint() has something to do (0: now); nullopt
   // while everything written is checkpointed, so an idle channel sleeps.
-  std::optional<double> checkpoint_due_in(double now) const;
+  std::optional<double> checkpoint_due_in(double now, double marker_delay) const;
   // The channel went quiet: the file's buffers give back their memory.
   void trim() {
     if (file_) file_->trim();
@@ -99,7 +100,7 @@ class ChannelRecording {
   int64_t row_id_ = 0;
   uint64_t checkpointed_events_ = 0;
   double last_checkpoint_ = 0;
-  bool checkpoint_due_ = false;  // a marker was written since the last checkpoint
+  std::optional<double> marker_at_;  // the first marker written since the last checkpoint
   std::string ledger_error_;  // a checkpoint that could not be stored: the recording has failed
   std::shared_ptr<recorder::AsyncFileSink> file_;
   std::unique_ptr<recorder::AsciicastWriter> writer_;

@@ -79,13 +79,15 @@ class Executor {
   // reads go on; reading only whole buffers keeps it under one window
   // (1.28 MB). The executor must then accept at least 2 MiB when idle.
   virtual bool reads_input_whole() const { return false; }
-  // Seconds a finished command's end row (rows, duration, error) may wait
-  // to be written with later ones in one transaction. 0: at the channel's
-  // next pass, before the client reads on. A wire client running thousands
-  // of statements a second would otherwise pay one store transaction per
-  // statement twice; its start row (the decision) is still written before
-  // the statement is sent, and the channel's close writes what waits.
-  virtual double end_rows_delay() const { return 0; }
+  // Seconds a finished command's end row (rows, duration, error), and the
+  // signed recording checkpoint that seals its markers, may wait to be
+  // written with later ones in one transaction. 0: at the channel's next
+  // pass, before the client reads on. A wire client running thousands of
+  // statements a second would otherwise pay a store transaction and a
+  // signature per statement besides its start row; the start row (the
+  // decision) is still written before the statement is sent, and the
+  // channel's close writes what waits.
+  virtual double audit_batch_delay() const { return 0; }
   virtual bool write_input(std::string_view data) = 0;
   virtual void send_eof() = 0;
   virtual void window_change(int cols, int rows) = 0;

@@ -644,6 +644,16 @@ class PgWireTest(BastionTest):
         self.assertEqual(self.env.audit_eventually(
             "SELECT count(*) FROM commands WHERE text LIKE 'SELECT abalance FROM pgbench_accounts%' "
             "AND (ended_at IS NULL OR rows IS NOT 1)", [(0,)]), [(0,)])
+        # The statements' markers are sealed in batches (a signed checkpoint
+        # at most about every quarter second, besides the one a second of
+        # output), not one checkpoint per statement.
+        (path, statements), = self.env.audit(
+            "SELECT recording, count(*) FROM commands WHERE text LIKE 'SELECT abalance FROM pgbench_accounts%' "
+            "GROUP BY recording")
+        (checkpoints,), = self.env.audit("SELECT count(*) FROM recording_checkpoints WHERE recording_id = "
+                                         "(SELECT id FROM recordings WHERE path = ?)", (path,))
+        self.assertGreater(statements, 30)
+        self.assertLessEqual(checkpoints, 3 * 5 + 4, f"{checkpoints} checkpoints for {statements} statements")
 
     def test_end_rows_wait_a_moment_while_the_connection_stays_open(self):
         # End rows of wire statements are written in batches, within a

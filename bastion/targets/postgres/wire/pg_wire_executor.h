@@ -50,7 +50,7 @@ class PgWireExecutor : public Executor {
   // A COPY FROM STDIN faster than the server would otherwise grow libssh's
   // channel buffer without bound (see Executor::reads_input_whole).
   bool reads_input_whole() const override { return true; }
-  double end_rows_delay() const override { return 0.25; }
+  double audit_batch_delay() const override { return 0.25; }
   bool write_input(std::string_view data) override;
   void send_eof() override;
   void window_change(int, int) override {}
