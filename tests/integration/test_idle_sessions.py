@@ -109,6 +109,22 @@ class IdleSessionsTest(BastionTest):
             except OSError:
                 pass
 
+    def wait_settled(self, timeout):
+        """The main loop's deferred writes after the sessions' last commands:
+        their search index and the signed anchor of the audit chain's head.
+        Under I/O load a write can sleep (the journal, dirty-page throttling),
+        and each sleep is a voluntary switch the measured window would count."""
+        end = time.time() + timeout
+        while True:
+            (indexed, signed), = self.env.audit(
+                "SELECT (SELECT indexed_upto FROM commands_fts_progress) >= (SELECT coalesce(max(id), 0) FROM commands), "
+                "(SELECT max(seq) FROM audit_chain) = (SELECT seq FROM audit_anchors ORDER BY id DESC LIMIT 1)")
+            if indexed and signed:
+                return
+            if time.time() > end:
+                raise AssertionError(f"the store never settled: commands indexed {bool(indexed)}, chain head signed {bool(signed)}")
+            time.sleep(0.1)
+
     def wait_quiet(self, pid, ignored, timeout):
         end = time.time() + timeout
         while True:
@@ -131,20 +147,30 @@ class IdleSessionsTest(BastionTest):
         sessions = self.open_idle(N)
         # On a loaded machine (CI runs several suites per core) the last
         # checkpoints and polled passes can lag the prompt by more than the
-        # quiet period: wait for one quiet second before the window measured.
+        # quiet period: wait for the store's deferred writes, then for one
+        # quiet second before the window measured.
         # A thread that wakes periodically still wakes within the window.
+        self.wait_settled(30)
         self.wait_quiet(pid, sanitizer_threads, 30)
-        before = switches_by_thread(pid)
-        self.assertGreaterEqual(len(before), N + 1, "one thread per session")
-        ticks = cpu_ticks(pid)
-        time.sleep(2.0)
-        after = switches_by_thread(pid)
-        ticks = cpu_ticks(pid) - ticks
-        woke = sorted(tid for tid in before if tid in after and after[tid] > before[tid] and tid not in sanitizer_threads)
+        self.assertGreaterEqual(len(switches_by_thread(pid)), N + 1, "one thread per session")
         # Only the main thread (accept loop, about once a second) wakes; no
-        # session's thread does (before: each polled every 200 ms, ~10 times here).
+        # session's thread does (before: each polled every 200 ms, ~10 times
+        # here). Up to three 2 s windows: a thread that wakes periodically
+        # fails every one, while a write of the main loop that slept once on
+        # a busy disk (each sleep a voluntary switch) fails only its own.
+        for window in range(3):
+            before = switches_by_thread(pid)
+            ticks = cpu_ticks(pid)
+            time.sleep(2.0)
+            after = switches_by_thread(pid)
+            ticks = cpu_ticks(pid) - ticks
+            woke = sorted(tid for tid in before
+                          if tid in after and after[tid] > before[tid] and tid not in sanitizer_threads)
+            main_switches = after[pid] - before[pid]
+            if woke in ([], [pid]) and main_switches <= 6 and ticks <= 5:
+                break
         self.assertEqual(woke, [pid] if pid in woke else [], f"threads that woke while idle: {woke}")
-        self.assertLessEqual(after[pid] - before[pid], 6)
+        self.assertLessEqual(main_switches, 6, "the main thread woke more than about once a second")
         self.assertLessEqual(ticks, 5, "bastiond used CPU while every session was idle")
         # Every one still answers.
         for s in sessions:
