@@ -158,7 +158,7 @@ class IdleSessionsTest(BastionTest):
         # here). Up to three 2 s windows: a thread that wakes periodically
         # fails every one, while a write of the main loop that slept once on
         # a busy disk (each sleep a voluntary switch) fails only its own.
-        for window in range(3):
+        for _ in range(3):
             before = switches_by_thread(pid)
             ticks = cpu_ticks(pid)
             time.sleep(2.0)
