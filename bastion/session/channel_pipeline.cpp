@@ -491,7 +491,10 @@ bool ChannelPipeline::drain_to_client() {
   return moved;
 }
 
-double ChannelPipeline::audit_batch_delay() const { return exec_ ? exec_->audit_batch_delay() : 0; }
+// A closing channel runs no more statements: nothing is left to batch with,
+// and its client may hold the last output back (a window it never refills)
+// for as long as it likes, so what waits is written and sealed at once.
+double ChannelPipeline::audit_batch_delay() const { return exec_ && !closing_ ? exec_->audit_batch_delay() : 0; }
 
 std::optional<double> ChannelPipeline::ends_due_at() const {
   if (!gate_.ends_pending()) return std::nullopt;

@@ -672,6 +672,36 @@ class PgWireTest(BastionTest):
                          [(1, 1, 1)])
         self.assertLess(time.monotonic() - start, 2.0)
 
+    def test_a_closing_channel_seals_and_ends_at_once_though_its_client_stops_reading(self):
+        # A client that never refills its window holds a closing channel's
+        # last output back as long as it likes: the statement that ran before
+        # the close has its end row and its sealed markers at once, not when
+        # the client finally reads (the quarter-second batch is for a
+        # channel that runs more statements).
+        import paramiko
+        key = paramiko.Ed25519Key.from_private_key_file(self.env.alice)
+        key.load_certificate(self.env.alice + "-cert.pub")
+        t = paramiko.Transport(("127.0.0.1", self.env.bastion.port))
+        self.addCleanup(t.close)
+        t.connect(username="shopdb", pkey=key)
+        ch = t.open_channel("direct-tcpip", ("shopdb", 5432), ("127.0.0.1", 1), window_size=60000)
+        ch.sendall(startup([("user", "whoever"), ("database", "shop")]))
+        # About 150 KB of answer: 60 KB fill the window, the rest waits in
+        # the bastion (under its high-water mark, so the channel is not full).
+        ch.sendall(msg(b"Q", b"SELECT repeat('x', 150000) AS stalled\0"))
+        last_events = "SELECT coalesce(max(events), 0) FROM recording_checkpoints"
+        time.sleep(1.5)  # the SELECT's markers are sealed (a checkpoint a quarter second after)
+        (before,), = self.env.audit(last_events)
+        # A statement, then a malformed message: the proxy runs the first and closes.
+        self.addCleanup(self.env.pg.psql, "DELETE FROM scratch WHERE x = 4242", db="shop")
+        ch.sendall(msg(b"Q", b"INSERT INTO scratch SELECT 4242\0") + b"\xff\x00\x00\x00\x04")
+        q = "SELECT ended_at IS NOT NULL FROM commands WHERE text = 'INSERT INTO scratch SELECT 4242'"
+        self.assertEqual(self.env.audit_eventually(q, [(1,)], timeout=3), [(1,)])
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM scratch WHERE x = 4242", db="shop"), "1")
+        (after,), = self.env.audit(last_events)
+        self.assertGreater(after, before, "the INSERT's markers were not sealed while the client held the close back")
+        self.assertFalse(ch.closed)  # the client still holds the last output back
+
 
 if __name__ == "__main__":
     main()
