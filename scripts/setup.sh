@@ -91,7 +91,9 @@ fi
 
 if [ "$build" = 1 ]; then
   echo "setup: building into build/ ($(nproc) cores; the first build takes several minutes)" >&2
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBASTION_BENCH=ON -DBASTION_SANITIZE=OFF -DBASTION_FUZZ=OFF >/dev/null
+  # Line tables only (-g1): backtraces and profiles keep file:line, and the
+  # build takes a third less time than with full debug info (-g).
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" -DBASTION_BENCH=ON -DBASTION_SANITIZE=OFF -DBASTION_FUZZ=OFF >/dev/null
   cmake --build build -j"$(nproc)"
   echo "setup: built into build/"
 fi
