@@ -351,10 +351,24 @@ std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::st
   // A lost connection may still be used by other channels' executors: they
   // share its ownership, so replacing it here frees nothing under them (it
   // stays in the event until its last user lets go, so they see it end).
-  const HeldCredential* cred = up.admitted ? t.credential(up.credential) : nullptr;  // chosen by admit(), which comes first
+  // Where and as whom to connect come from the live configuration: a reload
+  // after this connection logged in may have moved the target, changed its
+  // host key or replaced its key material, and a connection opened now must
+  // not use what the reload removed. (Policy, labels and access were already
+  // checked against the live configuration by channel_target and admit.)
+  const TargetConfig* dest = &t;
+  if (const auto live = ctx_.config(); live && live != cfg_ && t.builtin == BuiltinTarget::none) {
+    const auto it = live->targets.find(t.name);
+    if (it == live->targets.end() || it->second.type != t.type)
+      return error = "target '" + t.name + "' was removed by a configuration reload", nullptr;
+    dest = &it->second;
+    if (std::find(connect_configs_.begin(), connect_configs_.end(), live) == connect_configs_.end())
+      connect_configs_.push_back(live);
+  }
+  const HeldCredential* cred = up.admitted ? dest->credential(up.credential) : nullptr;  // chosen by admit(), which comes first
   if (!cred) return error = "target '" + t.name + "' holds no credential '" + up.credential + "'", nullptr;
   std::unique_ptr<TargetConnection> fresh = timed(ctx_.metrics().upstream_connect(t.type), [&] {
-    return kind_of(t).connect_for(t, *cred, ConnectContext{id_, identity_.key_id, &ctx_.audit()}, error);
+    return kind_of(*dest).connect_for(*dest, *cred, ConnectContext{id_, identity_.key_id, &ctx_.audit()}, error);
   });
   if (!fresh) {
     log_error("target connection failed", {{"session", id_}, {"target", t.name}, {"error", error}});

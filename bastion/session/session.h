@@ -148,6 +148,11 @@ class Session {
 
   ServerContext& ctx_;
   std::shared_ptr<const Config> cfg_;
+  // Later configurations an onward connection was opened with (reloads
+  // after login; see target()). Held for the session's life: a connection
+  // may point into its target entry. Declared before upstreams_ and
+  // channels_, so it outlives them.
+  std::vector<std::shared_ptr<const Config>> connect_configs_;
   ssh_session client_;  // owned by the Connection; outlives the session
   Identity identity_;
   std::string id_;
@@ -172,7 +177,7 @@ class Session {
   double last_moved_ = 0;  // monotonic: a step last moved bytes (idle_poll_ms settles after it)
   double ended_at_ = 0;
   int refused_requests_ = 0;
-  std::shared_ptr<const Config> seen_config_;  // the config last checked against  // monotonic time end_reason_ was set (0: running)
+  std::shared_ptr<const Config> seen_config_;  // the config last checked against
   bool expiry_warned_ = false;
   uint64_t instance_generation_ = 0;  // the server's when this session started
   std::string end_reason_;

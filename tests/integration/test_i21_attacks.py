@@ -11,7 +11,7 @@ import unittest
 import paramiko
 
 import sshproto
-from harness import BastionTest, Env, main
+from harness import BastionTest, Env, free_port, main
 
 LOGIN = "bastion"  # the reserved login name: no target
 
@@ -122,6 +122,39 @@ class I21AttackTest(BastionTest):
         self.reload(good.replace('labels = { env = "staging" }', 'labels = { env = "prod" }', 1))
         status, out, err = self.subsystem(t, "web2", b"echo ran-in-prod\n")
         self.assertEqual((status, out, err), (1, b"", b"bastion: session denied: prod is closed\n"))
+
+    def test_reload_moving_a_target_reaches_a_shared_connection_s_first_channel(self):
+        # The connection logged in before the reload moved web2 to a port
+        # nothing listens on: web2's first channel must connect where the
+        # live configuration says, not where the login-time one did.
+        t = self.transport()
+        self.assertEqual(self.subsystem(t, "web1", b"echo warm\n")[:2], (0, b"warm\n"))
+        good = self.config()
+        self.addCleanup(self.reload, good)
+        dead = free_port()
+        old = f'web2 = {{ type = "ssh", host = "127.0.0.1", port = {self.env.target.port},'
+        self.assertIn(old, good)
+        self.reload(good.replace(old, f'web2 = {{ type = "ssh", host = "127.0.0.1", port = {dead},', 1))
+        status, out, err = self.subsystem(t, "web2", b"echo ran-at-the-old-address\n")
+        self.assertEqual((status, out), (255, b""))
+        self.assertTrue(err.startswith(f"bastion: target web2 (127.0.0.1:{dead}) unreachable: ".encode()), err)
+
+    def test_reload_replacing_key_material_reaches_a_shared_connection_s_first_channel(self):
+        # The reload gives web2's "deploy" credential a key the target does
+        # not accept: a connection that logged in before it must connect with
+        # that key (and be refused), not with the one the reload replaced.
+        t = self.transport()
+        self.assertEqual(self.subsystem(t, "web1", b"echo warm\n")[:2], (0, b"warm\n"))
+        good = self.config()
+        self.addCleanup(self.reload, good)
+        self.env.keys.keygen("unknown_to_target")
+        old = 'deploy = { user = "%s", identity = "keys/target_key" }' % self.env.user
+        self.assertIn(old, good)
+        self.reload(good.replace(old, old.replace("keys/target_key", "keys/unknown_to_target"), 1))
+        status, out, err = self.subsystem(t, "web2", b"echo ran-with-the-replaced-key\n")
+        self.assertEqual((status, out, err),
+                         (255, b"", b"bastion: target web2 (127.0.0.1:%d): the target refused the bastion's "
+                          b"credential\n" % self.env.target.port))
 
     def test_a_withdrawn_target_s_onward_connection_is_closed(self):
         # After a reload withdrew web1, the shared connection stays open (for
