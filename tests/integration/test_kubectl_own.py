@@ -189,6 +189,20 @@ class OwnKubectlTest(BastionTest):
         self.assertEqual(self.env.kube.seen("DELETE", "/namespaces/staging/pods/doomed")[0][2], TOKEN)
         self.assertNotIn(("pods", "staging", "doomed"), self.env.kube.objects)
 
+    def test_a_large_object_goes_through_the_tunnel_whole(self):
+        # 900 KB of request body: more than the socketpair to the API proxy
+        # and the executor's queue hold at once, so the tunnel waits on the
+        # proxy while the client has stopped sending.
+        _, port = self.tunnel(self.env.oncall)
+        data = ("x" * 99 + "\n") * 9000
+        manifest = os.path.join(self.env.d, "large-configmap.json")
+        with open(manifest, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "large", "namespace": "staging"}, "data": {"blob": data}}, f)
+        r = self.own(self.env.oncall, ["create", "--validate=false", "-f", manifest], port, timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (0, b"configmap/large created\n"), r.stderr)
+        self.assertEqual(self.env.kube.objects[("configmaps", "staging", "large")]["data"]["blob"], data)
+
     def test_secrets_masked_in_every_output_format(self):
         _, port = self.tunnel(self.env.dev)
         plain, b64 = "hunter2-secret", "aHVudGVyMi1zZWNyZXQ="

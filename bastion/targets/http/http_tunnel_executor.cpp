@@ -1,10 +1,6 @@
 #include "targets/http/http_tunnel_executor.h"
 
 #include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include "targets/http/http_facts.h"
 
@@ -18,13 +14,13 @@ constexpr std::size_t kMaxPending = 2 * 1024 * 1024;
 HttpTunnelExecutor::HttpTunnelExecutor(int fd, std::unique_ptr<HttpConnection> conn,
                                        std::shared_ptr<HttpChannelLink> link, CommandGate& gate, Watch watch,
                                        std::optional<std::string> exec_request)
-    : fd_(fd), link_(std::move(link)), conn_(std::move(conn)), gate_(gate), watch_(std::move(watch)),
+    : link_(std::move(link)), conn_(std::move(conn)), gate_(gate), watch_(std::move(watch)),
+      worker_(fd, kMaxPending, [w = watch_](int f, short events) { if (w) w(f, events, false); }),
       exec_(exec_request.has_value()) {
   if (watch_ && link_->wake_fd() >= 0) watch_(link_->wake_fd(), POLLIN, true);
   if (exec_) {
-    pending_ = std::move(*exec_request);
-    eof_in_ = true;  // the request is all there is
-    flush_input();
+    worker_.write(*exec_request);
+    worker_.send_eof();  // the request is all there is
   }
   set_output_wanted(true);
 }
@@ -32,55 +28,17 @@ HttpTunnelExecutor::HttpTunnelExecutor(int fd, std::unique_ptr<HttpConnection> c
 HttpTunnelExecutor::~HttpTunnelExecutor() { close(); }
 
 std::size_t HttpTunnelExecutor::input_capacity() {
-  flush_input();
-  if (exec_) return kMaxPending;  // the client's stdin is read and dropped
-  return fd_ < 0 || eof_in_ || pending_.size() >= kMaxPending ? 0 : kMaxPending - pending_.size();
+  const std::size_t room = worker_.capacity();
+  return exec_ ? kMaxPending : room;  // the exec form reads the client's stdin and drops it
 }
 
-bool HttpTunnelExecutor::write_input(std::string_view data) {
-  if (exec_) return true;
-  if (fd_ < 0 || eof_in_) return false;
-  pending_.append(data);
-  flush_input();
-  return true;
-}
-
-void HttpTunnelExecutor::flush_input() {
-  while (fd_ >= 0 && !pending_.empty()) {
-    const ssize_t n = ::send(fd_, pending_.data(), pending_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      pending_.erase(0, static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return update_watch();
-    pending_.clear();  // the worker closed its end: nothing more goes in
-    return update_watch();
-  }
-  update_watch();
-  if (fd_ >= 0 && eof_in_ && pending_.empty() && !eof_sent_) {
-    ::shutdown(fd_, SHUT_WR);
-    eof_sent_ = true;
-  }
-}
+bool HttpTunnelExecutor::write_input(std::string_view data) { return exec_ || worker_.write(data); }
 
 void HttpTunnelExecutor::send_eof() {
-  if (exec_) return;
-  eof_in_ = true;
-  flush_input();
+  if (!exec_) worker_.send_eof();
 }
 
-void HttpTunnelExecutor::set_output_wanted(bool wanted) {
-  output_wanted_ = wanted;
-  update_watch();
-}
-
-void HttpTunnelExecutor::update_watch() {
-  const short want = fd_ < 0 ? 0 : static_cast<short>((output_wanted_ ? POLLIN : 0) | (pending_.empty() ? 0 : POLLOUT));
-  if (want == watched_) return;
-  watched_ = want;
-  if (watch_ && fd_ >= 0) watch_(fd_, want, false);
-}
+void HttpTunnelExecutor::set_output_wanted(bool wanted) { worker_.set_output_wanted(wanted); }
 
 void HttpTunnelExecutor::answer(const GateResult& g, const HttpFacts& f, OutputWriter& out) {
   HttpAnswer a;
@@ -136,26 +94,17 @@ void HttpTunnelExecutor::finish_rows(OutputWriter& out) {
 
 bool HttpTunnelExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   serve_decisions(out);
-  flush_input();
-  if (fd_ < 0) return false;
-  char buf[16384];
-  while (budget > 0) {
-    const ssize_t n = ::recv(fd_, buf, std::min(sizeof buf, budget), MSG_DONTWAIT);
-    if (n > 0) {
-      out.write_view(exec_ ? Stream::out : Stream::wire, std::string_view(buf, static_cast<std::size_t>(n)));
-      budget -= static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    // Rows end only once the response bytes before them are out (the
-    // exec form's masks end with its row).
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return finish_rows(out), true;
-    finish_rows(out);
-    exit_.status = exec_ ? exec_status_ : 0;  // the worker finished with this connection
-    close();
-    return false;
-  }
-  return true;
+  worker_.capacity();  // sends what waits, if the worker has room
+  if (!worker_.is_open()) return false;
+  const auto r = worker_.read(
+      budget, [&](std::string_view b) { out.write_view(exec_ ? Stream::out : Stream::wire, b); });
+  // Rows end only once the response bytes before them are out (the exec
+  // form's masks end with its row).
+  if (r != WorkerSocket::Read::budget_spent) finish_rows(out);
+  if (r != WorkerSocket::Read::closed) return true;
+  exit_.status = exec_ ? exec_status_ : 0;  // the worker finished with this connection
+  close();
+  return false;
 }
 
 void HttpTunnelExecutor::close() {
@@ -165,12 +114,7 @@ void HttpTunnelExecutor::close() {
   }
   if (watch_ && link_ && link_->wake_fd() >= 0 && conn_) watch_(link_->wake_fd(), 0, true);
   conn_.reset();  // stops and joins the worker
-  if (fd_ < 0) return;
-  output_wanted_ = false;
-  pending_.clear();
-  update_watch();
-  ::close(fd_);
-  fd_ = -1;
+  worker_.close();
 }
 
 }  // namespace bastion

@@ -19,6 +19,7 @@
 #include "targets/http/http_channel_link.h"
 #include "targets/http/http_connection.h"
 #include "targets/target.h"
+#include "targets/worker_socket.h"
 
 namespace bastion {
 
@@ -48,22 +49,16 @@ class HttpTunnelExecutor : public Executor {
   void close() override;
 
  private:
-  void flush_input();
-  // POLLIN while the client takes output, POLLOUT while input waits for room.
-  void update_watch();
   void serve_decisions(OutputWriter& out);
   void answer(const GateResult& g, const HttpFacts& f, OutputWriter& out);
   void finish_rows(OutputWriter& out);
 
-  int fd_;
   std::shared_ptr<HttpChannelLink> link_;
   std::unique_ptr<HttpConnection> conn_;
   CommandGate& gate_;
-  Watch watch_;
+  Watch watch_;  // the link's wake-up eventfd (the socket watches its own)
+  WorkerSocket worker_;
   const bool exec_;
-  std::string pending_;
-  bool eof_in_ = false, eof_sent_ = false, output_wanted_ = false;
-  short watched_ = 0;
   struct Held {
     HeldCommand review;
     HttpFacts facts;

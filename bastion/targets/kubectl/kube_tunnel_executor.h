@@ -12,12 +12,13 @@
 #include "policy/command_gate.h"
 #include "targets/kubectl/kube_decision_queue.h"
 #include "targets/target.h"
+#include "targets/worker_socket.h"
 
 namespace bastion {
 
 class KubeTunnelExecutor : public Executor {
  public:
-  using Watch = std::function<void(int fd, bool on)>;
+  using Watch = WorkerSocket::Watch;
   // `fd`: this end of the socketpair (owned from now on).
   KubeTunnelExecutor(int fd, KubeDecisionQueue& queue, CommandGate& gate, Watch watch);
   ~KubeTunnelExecutor() override;
@@ -33,14 +34,9 @@ class KubeTunnelExecutor : public Executor {
   void close() override;
 
  private:
-  void flush_input();
-
-  int fd_;
+  WorkerSocket proxy_;  // client bytes the proxy has not taken yet wait here
   KubeDecisionQueue& queue_;
   CommandGate& gate_;
-  Watch watch_;
-  std::string pending_;  // client bytes the proxy has not taken yet
-  bool eof_in_ = false, eof_sent_ = false, watching_ = false;
   ExitInfo exit_;
 };
 

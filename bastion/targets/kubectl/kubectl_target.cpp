@@ -97,7 +97,7 @@ std::unique_ptr<Executor> KubectlTargetConnection::start(const ExecRequest& req,
       return error = "cannot prepare kubectl's home folder", nullptr;
     home_uid_ = req.sandbox_uid;
   }
-  return std::make_unique<KubectlExecutor>(target_, req, *req.gate, home_, [this](int fd, bool on) { watch(fd, on); },
+  return std::make_unique<KubectlExecutor>(target_, req, *req.gate, home_, [this](int fd, short events) { watch(fd, events); },
                                            proxy_ ? &proxy_->queue() : nullptr);
 }
 
@@ -134,34 +134,35 @@ std::unique_ptr<Executor> KubectlTargetConnection::start_tunnel(const ExecReques
     return error = "too many connections to the API proxy", nullptr;
   }
   return std::make_unique<KubeTunnelExecutor>(sv[0], tunnel_proxy_->queue(), *req.gate,
-                                              [this](int fd, bool on) { watch(fd, on); });
+                                              [this](int fd, short events) { watch(fd, events); });
 }
 
-void KubectlTargetConnection::watch(int fd, bool on) {
-  if (!event_ || fd < 0) return;
-  if (on && !watched_.count(fd)) {
-    ssh_event_add_fd(event_, fd, POLLIN, &on_readable, this);
-    watched_.insert(fd);
-  } else if (!on && watched_.count(fd)) {
-    ssh_event_remove_fd(event_, fd);
-    watched_.erase(fd);
+void KubectlTargetConnection::watch(int fd, short events) {
+  if (fd < 0) return;
+  if (const auto it = watched_.find(fd); it != watched_.end()) {
+    if (event_) ssh_event_remove_fd(event_, fd);
+    watched_.erase(it);
   }
+  if (!events) return;
+  watched_[fd] = events;
+  if (event_) ssh_event_add_fd(event_, fd, events, &on_readable, this);
 }
 
 void KubectlTargetConnection::attach(ssh_event ev) {
   detach();
   event_ = ev;
+  for (const auto& [fd, events] : watched_) ssh_event_add_fd(event_, fd, events, &on_readable, this);
   for (KubeApiProxy* p : {proxy_.get(), tunnel_proxy_.get()})
     if (p && p->queue().wake_fd() >= 0) ssh_event_add_fd(event_, p->queue().wake_fd(), POLLIN, &on_kube_wake, &p->queue());
 }
 
 void KubectlTargetConnection::detach() {
+  // What is watched stays known: a later attach() watches it again.
   if (event_) {
-    for (int fd : watched_) ssh_event_remove_fd(event_, fd);
+    for (const auto& [fd, events] : watched_) ssh_event_remove_fd(event_, fd);
     for (KubeApiProxy* p : {proxy_.get(), tunnel_proxy_.get()})
       if (p && p->queue().wake_fd() >= 0) ssh_event_remove_fd(event_, p->queue().wake_fd());
   }
-  watched_.clear();
   event_ = nullptr;
 }
 

@@ -8,7 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <set>
+#include <map>
 #include <string>
 
 #include "config/config.h"
@@ -40,7 +40,7 @@ class KubectlTargetConnection : public TargetConnection {
   KubectlTargetConnection(const TargetConfig& t, std::string home) : target_(t), home_(std::move(home)) {
     target_.credentials.clear();  // the proxy holds the chosen one; executors need none
   }
-  void watch(int fd, bool on);
+  void watch(int fd, short events);
   std::unique_ptr<Executor> start_tunnel(const ExecRequest& req, std::string& error);
 
   TargetConfig target_;
@@ -50,7 +50,7 @@ class KubectlTargetConnection : public TargetConnection {
   std::unique_ptr<KubeApiProxy> proxy_;
   std::unique_ptr<KubeApiProxy> tunnel_proxy_;  // users' own kubectl, started on the first tunnel
   ssh_event event_ = nullptr;
-  std::set<int> watched_;
+  std::map<int, short> watched_;  // fd -> the poll events watched
 };
 
 }  // namespace bastion
