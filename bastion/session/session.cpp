@@ -346,24 +346,43 @@ Session::Pick Session::choose_target(const std::string& name, bool tty) {
 
 std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::string& error) {
   SessionUpstream& up = upstreams_[t.name];
-  if (up.conn && up.conn->connected()) return up.conn;
+  const auto live = ctx_.config();
+  // A connection opened before a reload keeps serving the channels that
+  // hold it; a new channel gets one opened under the live configuration
+  // (some kinds open an onward connection per channel from settings copied
+  // at the first, so reusing the object would reuse those).
+  const bool reloaded = live && up.conn_under.lock() != live;
+  if (up.conn && up.conn->connected() && !reloaded) return up.conn;
   if (!up.withdrawn.empty()) return error = up.withdrawn.substr(up.withdrawn.find(' ') + 1), nullptr;
   // A lost connection may still be used by other channels' executors: they
   // share its ownership, so replacing it here frees nothing under them (it
   // stays in the event until its last user lets go, so they see it end).
-  // Where and as whom to connect come from the live configuration: a reload
-  // after this connection logged in may have moved the target, changed its
-  // host key or replaced its key material, and a connection opened now must
-  // not use what the reload removed. (Policy, labels and access were already
-  // checked against the live configuration by channel_target and admit.)
   const TargetConfig* dest = &t;
-  if (const auto live = ctx_.config(); live && live != cfg_ && t.builtin == BuiltinTarget::none) {
+  if (live && t.builtin == BuiltinTarget::none) {
+    // Where and as whom to connect: the live entry. A reload may have moved
+    // the target, changed its host key or replaced its key material.
     const auto it = live->targets.find(t.name);
     if (it == live->targets.end() || it->second.type != t.type)
       return error = "target '" + t.name + "' was removed by a configuration reload", nullptr;
     dest = &it->second;
-    if (std::find(connect_configs_.begin(), connect_configs_.end(), live) == connect_configs_.end())
-      connect_configs_.push_back(live);
+    if (up.admitted && up.admitted_under.lock() != live) {
+      // Admitted under an older configuration: before a new onward
+      // connection the live one must still accept this certificate and
+      // grant this target, and on_session decides again (its labels, policy
+      // and credentials may have changed with its address). The session
+      // loop's own recheck may not have run yet in this pass.
+      const int64_t now = unix_now();
+      if (std::string why = certificate_refusal(*live, now); !why.empty())
+        return error = "your certificate is no longer accepted (" + why + ")", nullptr;
+      if (const auto [line, reason] = access_withdrawn(*live, t.name, up); !line.empty())
+        return error = line.substr(line.find(' ') + 1), nullptr;
+      std::string err, refusal;
+      Policy* policy_now = policy(t, err);
+      if (!policy_now) return error = "the policy is unavailable; nothing was run", nullptr;
+      up.admitted = false;
+      if (!admit(*policy_now, t, up.admitted_tty, refusal))
+        return error = refusal.starts_with("bastion: ") ? refusal.substr(9) : refusal, nullptr;
+    }
   }
   const HeldCredential* cred = up.admitted ? dest->credential(up.credential) : nullptr;  // chosen by admit(), which comes first
   if (!cred) return error = "target '" + t.name + "' holds no credential '" + up.credential + "'", nullptr;
@@ -375,6 +394,7 @@ std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::st
     return nullptr;
   }
   up.conn = std::move(fresh);
+  up.conn_under = live;
   up.conn->attach(ev_);
   log_info("target connected", {{"session", id_}, {"target", t.name}, {"credential", up.credential}});
   return up.conn;
@@ -522,6 +542,8 @@ bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string
     return refusal = up.denial, false;
   }
   if (!reserved) up.credential = credential;
+  up.admitted_under = ctx_.config();
+  up.admitted_tty = tty;
   up.options = d.options;
   up.last_activity = monotonic_seconds();
   // The session's own deadlines: the strictest any of its targets set.
@@ -609,15 +631,18 @@ void Session::end_all(const std::string& message, const std::string& reason) {
 // A reload can take access away from sessions already open: a revoked
 // certificate or a CA no longer trusted, a target removed, or principals no
 // longer in its allow. Those sessions end, as a new login would be refused.
+std::string Session::certificate_refusal(const Config& cur, int64_t now) const {
+  if (!identity_.certificate) return {};
+  TrustAnchors anchors{cur.user_cas, cur.revoked.get(), cur.cert_clock_skew};
+  const CertVerdict v = verify_user_certificate(*identity_.certificate, anchors, now, identity_.source_address);
+  return v.accepted ? std::string() : v.reason.empty() ? std::string("refused") : v.reason;
+}
+
 void Session::recheck_access(const Config& cur, int64_t now) {
-  if (identity_.certificate) {
-    TrustAnchors anchors{cur.user_cas, cur.revoked.get(), cur.cert_clock_skew};
-    const CertVerdict v = verify_user_certificate(*identity_.certificate, anchors, now, identity_.source_address);
-    if (!v.accepted) {
-      log_info("access withdrawn by reload", {{"session", id_}, {"identity", identity_.key_id}, {"why", v.reason}});
-      return end_all("bastion: your certificate is no longer accepted (" + v.reason + "); session closed",
-                     "certificate no longer accepted");
-    }
+  if (const std::string why = certificate_refusal(cur, now); !why.empty()) {
+    log_info("access withdrawn by reload", {{"session", id_}, {"identity", identity_.key_id}, {"why", why}});
+    return end_all("bastion: your certificate is no longer accepted (" + why + "); session closed",
+                   "certificate no longer accepted");
   }
   // Each target the session uses, checked on its own: on a connection of
   // many targets, one withdrawn ends only its channels.

@@ -140,6 +140,8 @@ class Session {
   static int on_wake(socket_t fd, int revents, void* userdata);
   void deliver_notices();  // refusals queued before any channel ran
   void recheck_access(const Config& cur, int64_t now);
+  // Why `cur` no longer accepts this certificate (empty: it does).
+  std::string certificate_refusal(const Config& cur, int64_t now) const;
   void end_all(const std::string& message, const std::string& reason);
   template <typename F>
   void for_each_channel(F&& f);
@@ -148,11 +150,6 @@ class Session {
 
   ServerContext& ctx_;
   std::shared_ptr<const Config> cfg_;
-  // Later configurations an onward connection was opened with (reloads
-  // after login; see target()). Held for the session's life: a connection
-  // may point into its target entry. Declared before upstreams_ and
-  // channels_, so it outlives them.
-  std::vector<std::shared_ptr<const Config>> connect_configs_;
   ssh_session client_;  // owned by the Connection; outlives the session
   Identity identity_;
   std::string id_;

@@ -36,7 +36,9 @@ class TargetKind : public TargetSchema {
  public:
   // Connects as `cred`, one of t's credentials (the one the session's policy
   // chose; blocking, bounded by the kind's connect timeout). Null + a
-  // message fit for the user on failure.
+  // message fit for the user on failure. The connection copies what it
+  // keeps of `t` and `cred`: they belong to a configuration snapshot that a
+  // reload may release while the connection still serves channels.
   virtual std::unique_ptr<TargetConnection> connect(const TargetConfig& t, const HeldCredential& cred,
                                                     std::string& error) const = 0;
   // The same for a user's session (what bastiond calls); by default connect().
