@@ -628,9 +628,6 @@ void Session::end_all(const std::string& message, const std::string& reason) {
   for_each_channel([&](ChannelPipeline& c) { c.terminate(message, reason); });
 }
 
-// A reload can take access away from sessions already open: a revoked
-// certificate or a CA no longer trusted, a target removed, or principals no
-// longer in its allow. Those sessions end, as a new login would be refused.
 std::string Session::certificate_refusal(const Config& cur, int64_t now) const {
   if (!identity_.certificate) return {};
   TrustAnchors anchors{cur.user_cas, cur.revoked.get(), cur.cert_clock_skew};
@@ -638,6 +635,9 @@ std::string Session::certificate_refusal(const Config& cur, int64_t now) const {
   return v.accepted ? std::string() : v.reason.empty() ? std::string("refused") : v.reason;
 }
 
+// A reload can take access away from sessions already open: a revoked
+// certificate or a CA no longer trusted, a target removed, or principals no
+// longer in its allow. Those sessions end, as a new login would be refused.
 void Session::recheck_access(const Config& cur, int64_t now) {
   if (const std::string why = certificate_refusal(cur, now); !why.empty()) {
     log_info("access withdrawn by reload", {{"session", id_}, {"identity", identity_.key_id}, {"why", why}});
