@@ -346,43 +346,34 @@ Session::Pick Session::choose_target(const std::string& name, bool tty) {
 
 std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::string& error) {
   SessionUpstream& up = upstreams_[t.name];
-  const auto live = ctx_.config();
-  // A connection opened before a reload keeps serving the channels that
-  // hold it; a new channel gets one opened under the live configuration
-  // (some kinds open an onward connection per channel from settings copied
-  // at the first, so reusing the object would reuse those).
-  const bool reloaded = live && up.conn_under.lock() != live;
-  if (up.conn && up.conn->connected() && !reloaded) return up.conn;
+  if (up.conn && up.conn->connected()) return up.conn;
   if (!up.withdrawn.empty()) return error = up.withdrawn.substr(up.withdrawn.find(' ') + 1), nullptr;
   // A lost connection may still be used by other channels' executors: they
   // share its ownership, so replacing it here frees nothing under them (it
   // stays in the event until its last user lets go, so they see it end).
   const TargetConfig* dest = &t;
-  if (live && t.builtin == BuiltinTarget::none) {
-    // Where and as whom to connect: the live entry. A reload may have moved
-    // the target, changed its host key or replaced its key material.
-    const auto it = live->targets.find(t.name);
-    if (it == live->targets.end() || it->second.type != t.type)
-      return error = "target '" + t.name + "' was removed by a configuration reload", nullptr;
-    dest = &it->second;
-    if (up.admitted && up.admitted_under.lock() != live) {
-      // Admitted under an older configuration: before a new onward
-      // connection the live one must still accept this certificate and
-      // grant this target, and on_session decides again (its labels, policy
-      // and credentials may have changed with its address). The session
-      // loop's own recheck may not have run yet in this pass.
-      const int64_t now = unix_now();
-      if (std::string why = certificate_refusal(*live, now); !why.empty())
+  if (const auto live = ctx_.config(); live && t.builtin == BuiltinTarget::none) {
+    // A reload the session loop has not rechecked yet (it does after the
+    // channels' steps): a new onward connection needs the live
+    // configuration to accept this certificate and grant this target.
+    if (live != seen_config_) {
+      if (const std::string why = certificate_refusal(*live, unix_now()); !why.empty())
         return error = "your certificate is no longer accepted (" + why + ")", nullptr;
       if (const auto [line, reason] = access_withdrawn(*live, t.name, up); !line.empty())
         return error = line.substr(line.find(' ') + 1), nullptr;
-      std::string err, refusal;
-      Policy* policy_now = policy(t, err);
-      if (!policy_now) return error = "the policy is unavailable; nothing was run", nullptr;
-      up.admitted = false;
-      if (!admit(*policy_now, t, up.admitted_tty, refusal))
-        return error = refusal.starts_with("bastion: ") ? refusal.substr(9) : refusal, nullptr;
     }
+    // on_session decided under the live configuration, or no new onward
+    // connection: one made now would go where, and as whom, a reload says,
+    // under a decision that never saw it. (Connections already open serve
+    // their channels on, as a running shell does, until a reload withdraws
+    // their access.)
+    if (up.admitted && up.admitted_under.lock() != live)
+      return error = "target \"" + t.name + "\" was reconfigured after this connection was let in; connect again",
+             nullptr;
+    const auto it = live->targets.find(t.name);
+    if (it == live->targets.end() || it->second.type != t.type)
+      return error = "target '" + t.name + "' was removed by a configuration reload", nullptr;
+    dest = &it->second;  // the decision's own configuration: its address, keys, credential
   }
   const HeldCredential* cred = up.admitted ? dest->credential(up.credential) : nullptr;  // chosen by admit(), which comes first
   if (!cred) return error = "target '" + t.name + "' holds no credential '" + up.credential + "'", nullptr;
@@ -394,7 +385,6 @@ std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::st
     return nullptr;
   }
   up.conn = std::move(fresh);
-  up.conn_under = live;
   up.conn->attach(ev_);
   log_info("target connected", {{"session", id_}, {"target", t.name}, {"credential", up.credential}});
   return up.conn;
@@ -418,6 +408,7 @@ Policy* Session::policy(const TargetConfig& t, std::string& error) {
   auto global = from.policy;
   auto target = reserved ? nullptr : (live ? it->second.policy : t.policy);
   SessionUpstream& up = upstreams_[t.name];
+  up.policy_under = cur;
   if (!live && !up.kept_policy_logged) {
     up.kept_policy_logged = true;
     log_warn("target gone from the reloaded config; session keeps its starting policy",
@@ -505,6 +496,9 @@ void Session::channel_finished(const ChannelTotals& t) {
 bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string& refusal) {
   SessionUpstream& up = upstreams_[t.name];
   if (up.admitted) return true;
+  // The configuration this decision is made under: the one read now, if the
+  // policy came from it and no reload lands before the decision is written.
+  const auto decided_under = ctx_.config();
   if (!up.denial.empty()) return refusal = up.denial, false;
   Decision d = timed(ctx_.metrics().policy_decision(), [&] { return policy.decide_session(session_request(t, tty)); });
   // The credential the session connects with: the one on_session named, or
@@ -542,8 +536,7 @@ bool Session::admit(Policy& policy, const TargetConfig& t, bool tty, std::string
     return refusal = up.denial, false;
   }
   if (!reserved) up.credential = credential;
-  up.admitted_under = ctx_.config();
-  up.admitted_tty = tty;
+  if (ctx_.config() == decided_under && up.policy_under.lock() == decided_under) up.admitted_under = decided_under;
   up.options = d.options;
   up.last_activity = monotonic_seconds();
   // The session's own deadlines: the strictest any of its targets set.

@@ -29,13 +29,11 @@ struct SessionUpstream {
   // channels were ended and new ones get this line.
   std::string withdrawn;
   std::shared_ptr<TargetConnection> conn;  // connected on first use
-  // The live configuration when on_session last admitted this target, and
-  // when conn was opened. After a reload, a new onward connection is opened
-  // only under the live one: access checked, on_session asked again, and
-  // the target's live entry (host, port, keys, credential) used. Weak: they
-  // never keep a configuration alive.
-  std::weak_ptr<const Config> admitted_under, conn_under;
-  bool admitted_tty = false;  // what on_session saw as s.tty
+  // The configuration on_session's decision was made under (unset when a
+  // reload landed while it was being made), and the one the policy was last
+  // read from. A new onward connection is opened only while the first is the
+  // live configuration. Weak: they never keep a configuration alive.
+  std::weak_ptr<const Config> admitted_under, policy_under;
   // Monotonic: a channel to this target last moved (its own idle_timeout,
   // on a connection shared between targets).
   double last_activity = 0;
