@@ -352,7 +352,10 @@ std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::st
   // share its ownership, so replacing it here frees nothing under them (it
   // stays in the event until its last user lets go, so they see it end).
   const TargetConfig* dest = &t;
-  if (const auto live = ctx_.config(); live && t.builtin == BuiltinTarget::none) {
+  // Held until the connect returns: dest and cred point into it, and a
+  // second reload during a slow connect must not free them.
+  const auto live = ctx_.config();
+  if (live && t.builtin == BuiltinTarget::none) {
     // A reload the session loop has not rechecked yet (it does after the
     // channels' steps): a new onward connection needs the live
     // configuration to accept this certificate and grant this target.
@@ -367,9 +370,20 @@ std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::st
     // under a decision that never saw it. (Connections already open serve
     // their channels on, as a running shell does, until a reload withdraws
     // their access.)
-    if (up.admitted && up.admitted_under.lock() != live)
-      return error = "target \"" + t.name + "\" was reconfigured after this connection was let in; connect again",
-             nullptr;
+    if (up.admitted && up.admitted_under.lock() != live) {
+      error = "target \"" + t.name + "\" was reconfigured after this connection was let in; connect again";
+      // A connection whose user name named the target has no other use: it
+      // ends (from the loop, not inside this channel's start), so a client
+      // sharing it (ControlMaster) opens a new one, decided afresh, at its
+      // next command instead of meeting this refusal until it is told to
+      // exit. A shared connection's target is decided again once its last
+      // channel closed.
+      if (!unknown_target() && end_reason_.empty()) {
+        end_reason_ = "target reconfigured";
+        deferred_end_ = "bastion: " + error + "; session closed";
+      }
+      return nullptr;
+    }
     const auto it = live->targets.find(t.name);
     if (it == live->targets.end() || it->second.type != t.type)
       return error = "target '" + t.name + "' was removed by a configuration reload", nullptr;

@@ -58,6 +58,53 @@ def hung_host():
     return s
 
 
+class SlowRelay:
+    """A TCP relay to a real sshd that holds each connection DELAY seconds
+    first: a connect that takes that long."""
+
+    def __init__(self, dest_port, delay):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.dest, self.delay = dest_port, delay
+        self.accepted = threading.Event()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.set()
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        time.sleep(self.delay)
+        u = socket.create_connection(("127.0.0.1", self.dest))
+
+        def pipe(a, b):
+            try:
+                while True:
+                    d = a.recv(65536)
+                    if not d:
+                        break
+                    b.sendall(d)
+            except OSError:
+                pass
+            finally:
+                try:
+                    b.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+        threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+        pipe(u, c)
+
+    def close(self):
+        self.sock.close()
+
+
 def request_without_waiting(ch, kind, text):
     """An exec or subsystem request sent without waiting for its reply (the
     session thread may be busy with another channel)."""
@@ -74,7 +121,7 @@ class ReloadOnwardTest(BastionTest):
     @classmethod
     def setUpClass(cls):
         cls.env = env = Env()
-        cls.prod = cls.hung = None
+        cls.prod = cls.hung = cls.slow = None
         try:
             # A second sshd: the host reloads move targets to.
             cls.prod = Target(os.path.join(env.d, "prod"), env.target_key + ".pub")
@@ -84,6 +131,9 @@ class ReloadOnwardTest(BastionTest):
                 with open(os.path.join(env.d, name), "w") as f:
                     f.write(text)
             cls.hung = hung_host()
+            cls.slow = SlowRelay(env.target.port, 2)
+            with open(os.path.join(env.keys.d, "known_hosts"), "a") as f:
+                f.write(env.target.known_hosts_line.replace(f"]:{env.target.port} ", f"]:{cls.slow.port} "))
             env.start_bastion(targets=env.default_targets() + f"""
   web2 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
            identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
@@ -95,7 +145,10 @@ class ReloadOnwardTest(BastionTest):
            connect_timeout = 4 }},
   web4 = {{ type = "ssh", host = "127.0.0.1", port = {env.target.port}, user = "{env.user}",
            identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
-           labels = {{ env = "staging" }}, policy = "web4.lua" }},""",
+           labels = {{ env = "staging" }}, policy = "web4.lua" }},
+  web5 = {{ type = "ssh", host = "127.0.0.1", port = {cls.slow.port}, user = "{env.user}",
+           identity = "keys/target_key", known_hosts = "keys/known_hosts", allow = {{ "ops" }},
+           connect_timeout = 20 }},""",
                               extra="policy_limits = { time_ms = 10000 }")
         except BaseException:
             cls.stop_servers()
@@ -106,8 +159,9 @@ class ReloadOnwardTest(BastionTest):
     def stop_servers(cls):
         if cls.prod:
             cls.prod.stop()
-        if cls.hung:
-            cls.hung.close()
+        for s in (cls.hung, cls.slow):
+            if s:
+                s.close()
 
     @classmethod
     def tearDownClass(cls):
@@ -149,6 +203,13 @@ class ReloadOnwardTest(BastionTest):
         self.move_web2_to_prod()
         self.assertEqual(sshproto.run(t, "echo $HOME"), (255, b"", RECONFIGURED % b"web2"))
         self.assertEqual(self.session_decisions(sid), [("allow", "")])
+        # The connection ends (a client sharing it opens a new one).
+        deadline = time.time() + 10
+        while t.is_active() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(t.is_active())
+        self.assertEqual(self.env.audit("SELECT end_reason FROM sessions WHERE id = ?", (sid,)),
+                         [("target reconfigured",)])
         # A new login is decided under the live configuration.
         r = self.env.ssh("web2", "echo $HOME")
         self.assertEqual((r.returncode, r.stdout, r.stderr), (1, b"", b"bastion: session denied: prod is closed\n"))
@@ -230,6 +291,33 @@ class ReloadOnwardTest(BastionTest):
                               rb"CA SHA256:[A-Za-z0-9+/]+\)\n$")
         self.assertFalse(os.path.exists(marker))
         sshproto.finish(x)
+
+
+    def test_a_second_reload_during_a_slow_connect_frees_nothing_it_uses(self):
+        # The first reload lands while the session thread waits on web3 (a
+        # hung host), so web5's first channel connects under the live
+        # configuration the loop has not rechecked yet; a second reload (the
+        # same text) lands during that connect, which takes 2 s. The connect
+        # must still hold the target entry and key it reads (under ASan a
+        # use after free aborts bastiond).
+        self.slow.accepted.clear()
+        t, _ = self.login("bastion")
+        x, y = t.open_session(timeout=10), t.open_session(timeout=10)
+        x.settimeout(40)
+        y.settimeout(40)
+        request_without_waiting(x, "subsystem", "web3")
+        request_without_waiting(y, "subsystem", "web5")
+        y.sendall(b"echo ran-on-web5\n")
+        y.shutdown_write()
+        time.sleep(1)
+        with open(self.env.bastion.conf) as f:
+            same = f.read()
+        self.assertTrue(self.env.bastion.rewrite_config_and_reload(same))
+        self.assertTrue(self.slow.accepted.wait(15), "web5's connect never started")
+        self.assertTrue(self.env.bastion.rewrite_config_and_reload(same))
+        self.assertEqual(sshproto.finish(y), (0, b"ran-on-web5\n", b""))
+        sshproto.finish(x)
+        self.assertIsNone(self.env.bastion.proc.poll())
 
 
 if __name__ == "__main__":
