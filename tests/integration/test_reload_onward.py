@@ -192,6 +192,21 @@ class ReloadOnwardTest(BastionTest):
         sid = self.env.audit("SELECT id FROM sessions ORDER BY rowid DESC LIMIT 1")[0][0]
         return t, sid
 
+    def behind_a_hung_connect(self, target, stdin):
+        """Two channels of one shared connection, asked for together: x to
+        web3 (a hung host: the session thread waits on its connect for 8 s),
+        then y to TARGET fed STDIN. Returns them half a second in."""
+        t, _ = self.login("bastion")
+        x, y = t.open_session(timeout=10), t.open_session(timeout=10)
+        x.settimeout(40)
+        y.settimeout(40)
+        request_without_waiting(x, "subsystem", "web3")
+        request_without_waiting(y, "subsystem", target)
+        y.sendall(stdin)
+        y.shutdown_write()
+        time.sleep(0.5)
+        return x, y
+
     def session_decisions(self, sid):
         return self.env.audit("SELECT decision, reason FROM commands WHERE session_id = ? AND kind = 'session' "
                               "ORDER BY id", (sid,))
@@ -290,15 +305,7 @@ class ReloadOnwardTest(BastionTest):
         # first channel, let in and decided in that same loop pass, must not
         # connect.
         marker = os.path.join(self.env.target.home, "ran-for-an-untrusted-certificate")
-        t, _ = self.login("bastion")
-        x, y = t.open_session(timeout=10), t.open_session(timeout=10)
-        x.settimeout(30)
-        y.settimeout(30)
-        request_without_waiting(x, "subsystem", "web3")
-        request_without_waiting(y, "subsystem", "web1")
-        y.sendall(f"touch {marker}\n".encode())
-        y.shutdown_write()
-        time.sleep(0.5)
+        x, y = self.behind_a_hung_connect("web1", f"touch {marker}\n".encode())
         self.env.keys.keygen("other_ca")
         self.reload_with('user_ca_keys = { "keys/user_ca.pub" }', 'user_ca_keys = { "keys/other_ca.pub" }')
         status, out, err = sshproto.finish(y)
@@ -310,7 +317,6 @@ class ReloadOnwardTest(BastionTest):
         self.assertFalse(os.path.exists(marker))
         sshproto.finish(x)
 
-
     def test_a_second_reload_during_a_slow_connect_frees_nothing_it_uses(self):
         # The first reload lands while the session thread waits on web3 (a
         # hung host), so web5's first channel connects under the live
@@ -319,15 +325,7 @@ class ReloadOnwardTest(BastionTest):
         # must still hold the target entry and key it reads (under ASan a
         # use after free aborts bastiond).
         self.slow.accepted.clear()
-        t, _ = self.login("bastion")
-        x, y = t.open_session(timeout=10), t.open_session(timeout=10)
-        x.settimeout(40)
-        y.settimeout(40)
-        request_without_waiting(x, "subsystem", "web3")
-        request_without_waiting(y, "subsystem", "web5")
-        y.sendall(b"echo ran-on-web5\n")
-        y.shutdown_write()
-        time.sleep(0.5)
+        x, y = self.behind_a_hung_connect("web5", b"echo ran-on-web5\n")
         with open(self.env.bastion.conf) as f:
             same = f.read()
         self.assertTrue(self.env.bastion.rewrite_config_and_reload(same))
