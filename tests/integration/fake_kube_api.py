@@ -310,6 +310,12 @@ class FakeKube:
                     fake.execs.append({"command": q.get("command", []), "tty": q.get("tty", ["false"])[0]})
                 size = [0, 0]
                 line = b""
+                # kubectl 1.32's client-go starts reading the socket before it
+                # has registered its streams (kubernetes/kubernetes#131189,
+                # fixed in 1.33): a frame that arrives at once is dropped
+                # ("Unknown stream id 1, discarding message"), which a slow
+                # (TSan) run hit. A real shell's first prompt comes later.
+                time.sleep(0.3)
                 self.ws_send(1, b"$ ")
                 try:
                     while True:
