@@ -127,9 +127,9 @@ class ReloadOnwardTest(BastionTest):
             cls.prod = Target(os.path.join(env.d, "prod"), env.target_key + ".pub")
             with open(os.path.join(env.keys.d, "known_hosts"), "a") as f:
                 f.write(cls.prod.known_hosts_line)
-            # About 1.5 s of Lua, 4.5 s under a sanitizer, where a reload
-            # takes about 2 s (well inside policy_limits' 10 s either way).
-            spin = "450000000" if sanitized() else "150000000"
+            # About 1.5 s of Lua, 3 s under a sanitizer, where a reload
+            # takes about 2 s (inside policy_limits' 10 s unless very loaded).
+            spin = "300000000" if sanitized() else "150000000"
             for name, text in (("web2.lua", WEB2_POLICY), ("web4.lua", WEB4_POLICY.replace("SPIN", spin))):
                 with open(os.path.join(env.d, name), "w") as f:
                     f.write(text)
@@ -294,8 +294,12 @@ class ReloadOnwardTest(BastionTest):
             decided = [l["time"] for l in lines if l.get("msg") == "session decision" and l.get("session") == sid]
             self.assertTrue(self.env.bastion.rewrite_config_and_reload(good))
             if decided and reloaded < decided[0]:
-                self.assertEqual(result, (255, b"", RECONFIGURED % b"web4"))
-                self.assertEqual(self.session_decisions(sid), [("allow", "")])
+                self.assertNotEqual(result[0], 0, "ran under a decision made before the reload")
+                # A loaded sanitizer run may stop the spin at policy_limits
+                # (a denial: closed, but not the path this test is for).
+                if not result[2].startswith(b"bastion: session denied: policy"):
+                    self.assertEqual(result, (255, b"", RECONFIGURED % b"web4"))
+                    self.assertEqual(self.session_decisions(sid), [("allow", "")])
                 return
         self.fail("the reload never landed while on_session was deciding")
 
