@@ -35,6 +35,8 @@ class WorkerSocket {
   bool write(std::string_view data);
   // No more client bytes: the worker sees EOF once the queue is sent.
   void send_eof();
+  // Sends what waits, as far as the worker has room (each pass calls it).
+  void flush();
   void set_output_wanted(bool wanted);
 
   enum class Read { budget_spent, would_block, closed };
@@ -45,7 +47,6 @@ class WorkerSocket {
   void close();
 
  private:
-  void flush();
   void update_watch();
 
   int fd_;

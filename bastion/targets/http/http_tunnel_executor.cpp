@@ -94,7 +94,7 @@ void HttpTunnelExecutor::finish_rows(OutputWriter& out) {
 
 bool HttpTunnelExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   serve_decisions(out);
-  worker_.capacity();  // sends what waits, if the worker has room
+  worker_.flush();
   if (!worker_.is_open()) return false;
   const auto r = worker_.read(
       budget, [&](std::string_view b) { out.write_view(exec_ ? Stream::out : Stream::wire, b); });

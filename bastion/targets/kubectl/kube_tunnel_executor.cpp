@@ -24,7 +24,7 @@ void KubeTunnelExecutor::set_output_wanted(bool wanted) { proxy_.set_output_want
 
 bool KubeTunnelExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   serve_kube_requests(queue_, gate_, "", false);
-  proxy_.capacity();  // sends what waits, if the proxy has room
+  proxy_.flush();
   if (!proxy_.is_open()) return false;
   const auto r = proxy_.read(budget, [&](std::string_view b) { out.write(Stream::out, std::string(b)); });
   if (r != WorkerSocket::Read::closed) return true;
