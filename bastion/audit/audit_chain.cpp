@@ -1,9 +1,11 @@
 #include "audit/audit_chain.h"
 
+#include <algorithm>
 #include <cstring>
-#include <map>
 #include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -21,64 +23,91 @@ const ChainedTable* chained_table(const std::string& name) {
 
 namespace {
 
+// Appends `t` as a JSON string (quoted) spelled as nlohmann's dump spells
+// it, when every byte is below 0x7f; false (out partly written) otherwise.
+// Runs of plain bytes are copied whole: this runs over every audit row.
+bool append_ascii_json_string(std::string& out, std::string_view t) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t i = 0;
+  const std::size_t n = t.size();
+  while (i < n) {
+    std::size_t run = i;
+    while (run < n) {
+      const auto ch = static_cast<unsigned char>(t[run]);
+      if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') break;
+      ++run;
+    }
+    out.append(t.data() + i, run - i);
+    if (run == n) break;
+    const auto ch = static_cast<unsigned char>(t[run]);
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (ch >= 0x7f) return false;
+        out += "\\u00";
+        out += hex[ch >> 4];
+        out += hex[ch & 15];
+    }
+    i = run + 1;
+  }
+  out += '"';
+  return true;
+}
+
 // The JSON nlohmann's dump gives (sorted keys, no spaces) for a row whose
 // values are integers, NULLs and text of bytes below 0x7f only (ids, times,
 // SQL, paths: nearly every row), built without a json tree; nullopt for any
 // other row, which takes the general path. Both spell the same row the
 // same bytes: verify recomputes the chain with this function.
 std::optional<std::string> plain_row_json(const RowCells& st, int first) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::map<std::string_view, std::string> fields;  // sorted like nlohmann's object; a repeated name: the last
-  for (int c = first; c < st.count(); ++c) {
-    const char* name = st.name(c);
-    if (std::strncmp(name, "cp_", 3) == 0) continue;
-    for (const char* n = name; *n; ++n)
-      if (static_cast<unsigned char>(*n) < 0x20 || static_cast<unsigned char>(*n) >= 0x7f || *n == '"' || *n == '\\')
+  // Each cell is read once (every read of a SQLite column is a library call
+  // under its mutex); the views stay valid until the statement moves.
+  struct Field {
+    std::string_view name;
+    int column;
+    RowCells::Type type;
+    std::string_view text;
+  };
+  std::vector<Field> fields;  // sorted below like nlohmann's object; a repeated name: the last
+  const int count = st.count();
+  fields.reserve(static_cast<std::size_t>(std::max(0, count - first)));
+  std::size_t size = 2;
+  for (int c = first; c < count; ++c) {
+    const std::string_view name = st.name(c);
+    if (name.starts_with("cp_")) continue;
+    for (const char ch : name)
+      if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f || ch == '"' || ch == '\\')
         return std::nullopt;
-    std::string v;
-    switch (st.type(c)) {
-      case RowCells::Type::null: v = "null"; break;
-      case RowCells::Type::integer: v = std::to_string(st.integer(c)); break;
-      case RowCells::Type::text: {
-        const std::string_view t = st.bytes(c);
-        const auto len = t.size();
-        v.reserve(len + 2);
-        v += '"';
-        for (std::size_t i = 0; i < len; ++i) {
-          const unsigned char ch = t[i];
-          switch (ch) {
-            case '"': v += "\\\""; break;
-            case '\\': v += "\\\\"; break;
-            case '\b': v += "\\b"; break;
-            case '\f': v += "\\f"; break;
-            case '\n': v += "\\n"; break;
-            case '\r': v += "\\r"; break;
-            case '\t': v += "\\t"; break;
-            default:
-              if (ch >= 0x7f) return std::nullopt;
-              if (ch < 0x20) {
-                v += "\\u00";
-                v += hex[ch >> 4];
-                v += hex[ch & 15];
-              } else {
-                v += static_cast<char>(ch);
-              }
-          }
-        }
-        v += '"';
-        break;
-      }
-      default: return std::nullopt;  // float, blob
-    }
-    fields[name] = std::move(v);
+    Field f{name, c, st.type(c), {}};
+    if (f.type == RowCells::Type::text) f.text = st.bytes(c);
+    else if (f.type != RowCells::Type::null && f.type != RowCells::Type::integer) return std::nullopt;  // float, blob
+    size += name.size() + f.text.size() + 24;
+    fields.push_back(f);
   }
+  std::sort(fields.begin(), fields.end(),
+            [](const Field& a, const Field& b) { return a.name != b.name ? a.name < b.name : a.column < b.column; });
   std::string out = "{";
-  for (const auto& [k, v] : fields) {
+  out.reserve(size + size / 8);
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i + 1 < fields.size() && fields[i + 1].name == fields[i].name) continue;  // the last of a repeated name
+    const Field& f = fields[i];
     if (out.size() > 1) out += ',';
     out += '"';
-    out += k;
+    out += f.name;
     out += "\":";
-    out += v;
+    switch (f.type) {
+      case RowCells::Type::null: out += "null"; break;
+      case RowCells::Type::integer: out += std::to_string(st.integer(f.column)); break;
+      default:
+        if (!append_ascii_json_string(out, f.text)) return std::nullopt;
+    }
   }
   return out += '}';
 }
@@ -146,6 +175,19 @@ std::string row_json(sqlite3_stmt* st, int first) { return row_json(SqliteCells(
 
 std::string chain_hash(const std::string& prev, int64_t seq, const std::string& table, const std::string& key,
                        const std::string& json, const std::string& writer, const std::string& at) {
+  // prev "\n" [seq,"table","key","json","writer","at"], as nlohmann dumps
+  // the array; built directly when every text is below 0x7f (nearly always).
+  std::string text;
+  text.reserve(prev.size() + table.size() + key.size() + json.size() + json.size() / 8 + writer.size() + at.size() + 64);
+  text += prev;
+  text += "\n[";
+  text += std::to_string(seq);
+  bool plain = true;
+  for (const std::string* v : {&table, &key, &json, &writer, &at}) {
+    text += ',';
+    if (!(plain = append_ascii_json_string(text, *v))) break;
+  }
+  if (plain) return recorder::sha256_hex(text += ']');
   const nlohmann::json entry = nlohmann::json::array({seq, table, key, json, writer, at});
   return recorder::sha256_hex(prev + "\n" + entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }

@@ -55,9 +55,13 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
 }
 
 std::string sha256_hex(std::string_view data) {
+  // Fetched once for the process (immutable, thread-safe to share): EVP_sha256()
+  // fetches implicitly on every call, under a lock, and cost more than a short hash.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (!kSha256) throw std::runtime_error("SHA-256 unavailable");
   unsigned char out[32];
   unsigned int n = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &n, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 failed");
+  if (EVP_Digest(data.data(), data.size(), out, &n, kSha256, nullptr) != 1) throw std::runtime_error("SHA-256 failed");
   return to_hex(out, sizeof out);
 }
 

@@ -760,34 +760,37 @@ TEST_CASE("row_json spells a row exactly as nlohmann's dump does, on its fast pa
     ++k;
   }
   sqlite3_finalize(ins);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(h, "SELECT * FROM t", -1, &st, nullptr) == SQLITE_OK);
   int rows = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    ++rows;
-    // What nlohmann makes of the same values (the general path's rules).
-    nlohmann::json j = nlohmann::json::object();
-    for (int c = 0; c < sqlite3_column_count(st); ++c) {
-      const std::string name = sqlite3_column_name(st, c);
-      if (name.starts_with("cp_")) continue;
-      if (sqlite3_column_type(st, c) == SQLITE_NULL) j[name] = nullptr;
-      else if (sqlite3_column_type(st, c) == SQLITE_INTEGER) j[name] = sqlite3_column_int64(st, c);
-      else if (sqlite3_column_type(st, c) == SQLITE_FLOAT) j[name] = sqlite3_column_double(st, c);
-      else {
-        const std::string v(reinterpret_cast<const char*>(sqlite3_column_text(st, c)),
-                            static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
-        std::string scratch;
-        if (recorder::append_json_escaped(scratch, v)) j[name] = {{"base64", recorder::base64_encode(v)}};
-        else j[name] = v;
+  // The second query repeats a name (the last value is kept, in the first's place).
+  for (const char* query : {"SELECT * FROM t", "SELECT *, a AS b FROM t"}) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h, query, -1, &st, nullptr) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      ++rows;
+      // What nlohmann makes of the same values (the general path's rules).
+      nlohmann::json j = nlohmann::json::object();
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const std::string name = sqlite3_column_name(st, c);
+        if (name.starts_with("cp_")) continue;
+        if (sqlite3_column_type(st, c) == SQLITE_NULL) j[name] = nullptr;
+        else if (sqlite3_column_type(st, c) == SQLITE_INTEGER) j[name] = sqlite3_column_int64(st, c);
+        else if (sqlite3_column_type(st, c) == SQLITE_FLOAT) j[name] = sqlite3_column_double(st, c);
+        else {
+          const std::string v(reinterpret_cast<const char*>(sqlite3_column_text(st, c)),
+                              static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
+          std::string scratch;
+          if (recorder::append_json_escaped(scratch, v)) j[name] = {{"base64", recorder::base64_encode(v)}};
+          else j[name] = v;
+        }
       }
+      const std::string want = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      INFO(want);
+      CHECK(row_json(st, 0) == want);
     }
-    const std::string want = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    INFO(want);
-    CHECK(row_json(st, 0) == want);
+    sqlite3_finalize(st);
   }
-  sqlite3_finalize(st);
   sqlite3_close(h);
-  CHECK(rows == static_cast<int>(texts.size()));
+  CHECK(rows == 2 * static_cast<int>(texts.size()));
 }
 
 // verify's time arithmetic, the same on every backend: the store's own
@@ -803,4 +806,22 @@ TEST_CASE("stored times read as Unix seconds without SQL") {
   for (const char* bad : {"", "2026-11-28T", "2026-13-01", "2026-11-28T23:59:01.Z", "2026-11-28T23:59:01Zx",
                           "yesterday", "2026-11-28T23:59:01+0200"})
     CHECK_FALSE(parse_utc_time(bad));
+}
+
+TEST_CASE("chain_hash hashes the entry nlohmann's dump spells, on its fast path and off it", "[integrity]") {
+  // Stored chains were hashed over nlohmann's bytes: the entry built
+  // without a json tree must be byte-identical, or verify breaks.
+  const std::vector<std::string> texts = {"",          "plain",     "q\"uo\\te", std::string("c\x01\x1f\b\f\n\r\t\0!", 10),
+                                          "del\x7f",   "caf\xc3\xa9", "bad\xff", "{\"a\":\"b\\\\n\"}"};
+  for (const auto& t : texts)
+    for (int field = 0; field < 5; ++field) {
+      std::vector<std::string> v = {"commands", "80", "{\"id\":80}", "bastiond-1", "2026-12-02T07:38:28.075Z"};
+      v[static_cast<std::size_t>(field)] = t;
+      const int64_t seq = field * 1000003LL - 7;
+      const nlohmann::json entry = nlohmann::json::array({seq, v[0], v[1], v[2], v[3], v[4]});
+      const std::string want =
+          recorder::sha256_hex("prev\n" + entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      INFO(field << ": " << t);
+      CHECK(chain_hash("prev", seq, v[0], v[1], v[2], v[3], v[4]) == want);
+    }
 }

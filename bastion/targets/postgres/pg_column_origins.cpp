@@ -119,7 +119,7 @@ bool PgExecutor::refuse_under_masks(Running& r) {
     reads_masked = reads_masked || std::find(mt.begin(), mt.end(), base) != mt.end();
   }
   std::string reason;
-  if (!r.tree.parse(s.text)) {
+  if (!(s.tree ? r.tree.adopt(s.tree, s.node) : r.tree.parse(s.text))) {
     if (s.parse_error.empty()) reason = "the bastion could not analyse this statement, and column masks apply";
   } else {
     const ColumnMasker& m = *r.masker;

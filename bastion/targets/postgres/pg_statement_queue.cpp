@@ -83,6 +83,7 @@ bool PgExecutor::classify_next(Work& w) {
       s.kind = "unknown";
       s.syntax_error = false;  // the bastion's limit, not the user's error
       s.parse_error = "an N'' literal with a backslash cannot be analysed while standard_conforming_strings is off";
+      s.tree.reset();  // not what the server will read
     }
   if (stmts.size() == 1 && parsed == text) {
     w.stmt = std::move(stmts[0]);
@@ -95,6 +96,7 @@ bool PgExecutor::classify_next(Work& w) {
     // about backslashes are psql's too), by the extended protocol, which
     // runs one statement at most; the decision is on what the parser saw.
     w.stmt = std::move(stmts[0]);
+    w.stmt.tree.reset();  // the column-mask checks parse the text as typed, as before
     std::size_t end = text.find_last_not_of(" \t\r\n\f;");
     w.stmt.text = text.substr(0, end == std::string::npos ? 0 : end + 1);
     w.send = text;

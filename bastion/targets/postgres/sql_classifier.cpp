@@ -343,10 +343,10 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
   {
     const PgQueryParseResult r = pg_query_parse(text.c_str());
     if (!r.error) {
-      ParseTree tree;
-      const bool ok = tree.parse(r.parse_tree);
+      auto tree = std::make_shared<ParseTree>();
+      const bool ok = tree->parse(r.parse_tree);
       pg_query_free_parse_result(r);
-      for (PtNode st : ok ? tree.root()["stmts"] : PtNode{}) {
+      for (PtNode st : ok ? tree->root()["stmts"] : PtNode{}) {
         if (out.size() >= kSqlMaxStatements) break;
         const auto loc = static_cast<std::size_t>(st.num("stmt_location"));
         const auto len = static_cast<std::size_t>(st.num("stmt_len"));
@@ -354,6 +354,8 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
         s.text = trim_statement(std::string_view(text).substr(std::min(loc, text.size()), len ? len : std::string::npos));
         if (s.text.empty()) continue;
         classify_tree(s, st["stmt"]);
+        s.tree = tree;
+        s.node = st["stmt"];
         out.push_back(std::move(s));
       }
       return out;

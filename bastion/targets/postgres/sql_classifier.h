@@ -3,11 +3,13 @@
 // and multi-statement input split exactly as the server would, and a policy
 // sees what a statement does rather than what its text looks like.
 #pragma once
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "policy/policy.h"
+#include "targets/postgres/parse_tree.h"
 #include "targets/postgres/sql_facts.h"
 
 namespace bastion {
@@ -39,6 +41,11 @@ struct SqlStatement {
   bool query_string = false;                // a function runs SQL given as text
   bool reads_statistics = false;            // pg_stats, pg_statistic*, pg_stat_statements, ...
   std::vector<std::string> creates_object_from;  // reads whose result stays on the server
+  // The parse this was classified from (the whole input's; `node` is this
+  // statement in it), for checks that walk the tree (column masks) without
+  // parsing again; absent when the input did not parse as a whole.
+  std::shared_ptr<const ParseTree> tree;
+  PtNode node;
 };
 
 // Caps keep a hostile input cheap.

@@ -5,16 +5,30 @@
 namespace bastion {
 
 bool StatementTree::parse(const std::string& sql) {
-  ok_ = false;
+  tree_.reset();
+  stmt_ = PtNode{};
+  auto tree = std::make_shared<ParseTree>();
   const PgQueryParseResult r = pg_query_parse(sql.c_str());
-  if (!r.error && tree_.parse(r.parse_tree)) {
-    const PtNode stmts = tree_.root()["stmts"];
+  bool ok = false;
+  if (!r.error && tree->parse(r.parse_tree)) {
+    const PtNode stmts = tree->root()["stmts"];
     std::size_t n = 0;
     for (PtNode s : stmts) n += s.has("stmt") ? 1 : 0;
-    ok_ = n == 1 && stmts.first()["stmt"].is_object() && !stmts.first()["stmt"].empty();
+    ok = n == 1;
   }
   pg_query_free_parse_result(r);
-  return ok_;
+  if (!ok) return false;
+  const PtNode stmt = tree->root()["stmts"].first()["stmt"];
+  return adopt(std::move(tree), stmt);
+}
+
+bool StatementTree::adopt(std::shared_ptr<const ParseTree> tree, PtNode stmt) {
+  tree_.reset();
+  stmt_ = PtNode{};
+  if (!tree || !stmt.is_object() || stmt.empty()) return false;
+  tree_ = std::move(tree);
+  stmt_ = stmt;
+  return true;
 }
 
 std::string pt_dotted(PtNode items) {
