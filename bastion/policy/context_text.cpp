@@ -118,6 +118,7 @@ std::vector<std::string> command_context_lines(const CommandRequest& req) {
   lua_pushcfunction(L, [](lua_State* S) -> int {
     const auto* req = static_cast<const CommandRequest*>(lua_touserdata(S, 1));
     push_command_context(S, *req);
+    complete_context(S, -1);  // the dump below reads raw
     return 1;
   });
   lua_pushlightuserdata(L, const_cast<CommandRequest*>(&req));

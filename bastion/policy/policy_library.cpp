@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -35,11 +36,21 @@ int ro_len(lua_State* L) {
   lua_pushinteger(L, static_cast<lua_Integer>(lua_rawlen(L, -1)));
   return 1;
 }
-int ro_pairs(lua_State* L) {
-  lua_getglobal(L, "next");
-  lua_getmetatable(L, 1);
+// next() over a proxy's data, given the proxy: pairs() never hands the
+// writable data table to the script (the session's tables are shared by
+// every decision of the session).
+int ro_next(lua_State* L) {
+  lua_settop(L, 2);
+  if (!lua_getmetatable(L, 1)) return 0;
   lua_getfield(L, -1, "__index");
-  lua_remove(L, -2);
+  if (!lua_istable(L, -1)) return 0;
+  lua_pushvalue(L, 2);
+  return lua_next(L, -2) ? 2 : 0;
+}
+int ro_pairs(lua_State* L) {
+  complete_context(L, 1);  // every field is listed, also those built on first use
+  lua_pushcfunction(L, ro_next);
+  lua_pushvalue(L, 1);
   lua_pushnil(L);
   return 3;
 }
@@ -47,7 +58,7 @@ int ro_pairs(lua_State* L) {
 // Replaces the table on top of the stack by a read-only proxy of it.
 void make_readonly(lua_State* L) {
   lua_newtable(L);             // data, proxy
-  lua_newtable(L);             // data, proxy, mt
+  lua_createtable(L, 0, 5);    // data, proxy, mt (sized: a context builds dozens per decision)
   lua_pushvalue(L, -3);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, ro_newindex);
@@ -192,12 +203,46 @@ void push_programs(lua_State* L, const ShellParse& p) {
   push_list(L, programs);
 }
 
-// Fills the table on top with the session fields.
-void fill_session(lua_State* L, const SessionRequest& r) {
-  set_str(L, "identity", r.identity);
+// The session's tables, built once per session (and again when what they
+// show changes): every decision of a session would otherwise build the same
+// dozen read-only tables. Kept in the registry with the bytes they show.
+constexpr const char* kSessionTables[] = {"principals", "certificate", "target", "session", "grant"};
+
+void append_field(std::string& key, std::string_view v) {
+  key += std::to_string(v.size());
+  key += ':';
+  key += v;
+}
+
+std::string session_tables_key(const SessionRequest& r) {
+  std::string k;
+  for (const auto& p : r.principals) append_field(k, p);
+  k += '|';
+  append_field(k, std::to_string(r.cert_serial) + "/" + std::to_string(r.cert_valid_before));
+  for (const auto& [n, v] : r.cert_extensions) append_field(k, n), append_field(k, v);
+  k += '|';
+  append_field(k, r.target);
+  append_field(k, r.target_type);
+  for (const auto& [n, v] : r.target_labels) append_field(k, n), append_field(k, v);
+  k += '|';
+  append_field(k, r.session_id);
+  append_field(k, std::to_string(r.started_at));
+  k += r.tty ? 'T' : 't';
+  k += r.listing ? 'L' : 'l';
+  append_field(k, r.credential);
+  if (r.grant) {
+    k += 'G';
+    append_field(k, std::to_string(r.grant->id) + "/" + std::to_string(r.grant->expires_at));
+    append_field(k, r.grant->approver);
+    append_field(k, r.grant->reason);
+  }
+  return k;
+}
+
+// Builds the session's tables into the table on top (fields kSessionTables).
+void build_session_tables(lua_State* L, const SessionRequest& r) {
   push_list(L, r.principals);
   lua_setfield(L, -2, "principals");
-  set_str(L, "source_address", r.source_address);
   lua_createtable(L, 0, 3);
   set_int(L, "serial", static_cast<int64_t>(r.cert_serial));
   set_int(L, "valid_before", static_cast<int64_t>(std::min<uint64_t>(r.cert_valid_before, INT64_MAX)));
@@ -229,6 +274,39 @@ void fill_session(lua_State* L, const SessionRequest& r) {
     make_readonly(L);
     lua_setfield(L, -2, "grant");
   }
+}
+
+// Fills the table on top with the session fields.
+void fill_session(lua_State* L, const SessionRequest& r) {
+  set_str(L, "identity", r.identity);
+  set_str(L, "source_address", r.source_address);
+  {
+    // The only C++ object alive across a call that may raise (Lua errors longjmp).
+    const std::string key = session_tables_key(r);
+    lua_pushlstring(L, key.data(), key.size());  // ctx, key
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, "bastion.session_tables");  // ctx, key, cached
+  bool fresh = lua_istable(L, -1);
+  if (fresh) {
+    lua_getfield(L, -1, "\x01key");
+    fresh = lua_rawequal(L, -1, -3);
+    lua_pop(L, 1);
+  }
+  if (!fresh) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 6);
+    build_session_tables(L, r);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "\x01key");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "bastion.session_tables");
+  }
+  lua_remove(L, -2);  // ctx, cached
+  for (const char* f : kSessionTables) {
+    lua_getfield(L, -1, f);
+    lua_setfield(L, -3, f);  // nil (no grant) sets nothing
+  }
+  lua_pop(L, 1);
   const int64_t now = r.now ? r.now : static_cast<int64_t>(std::time(nullptr));
   set_int(L, "time", now);
   // bastion.within() evaluates at the same instant as c.time.
@@ -342,6 +420,7 @@ RE2* cached_regex(lua_State* L, const char* pattern, std::size_t len, std::strin
   lua_getfield(L, LUA_REGISTRYINDEX, "bastion.regex");
   auto* cache = static_cast<RegexCache*>(lua_touserdata(L, -1));
   lua_pop(L, 1);
+  if (!cache) return error = "no regex cache in this Lua state", nullptr;
   const std::string key(pattern, len);
   auto it = cache->map.find(key);
   if (it != cache->map.end()) return it->second.get();
@@ -350,7 +429,7 @@ RE2* cached_regex(lua_State* L, const char* pattern, std::size_t len, std::strin
   o.set_max_mem(kMaxRegexMemory);
   auto re = std::make_unique<RE2>(key, o);
   if (!re->ok()) {
-    error = "bastion.match: bad regex: " + re->error();
+    error = re->error();
     return nullptr;
   }
   if (cache->map.size() >= kMaxRegexCache) cache->map.clear();
@@ -366,7 +445,7 @@ int l_match(lua_State* L) {
     std::string err;
     RE2* re = cached_regex(L, pattern, pl, err);
     if (re) result = RE2::PartialMatch(re2::StringPiece(s, sl), *re) ? 1 : 0;
-    else lua_pushstring(L, err.c_str());
+    else lua_pushstring(L, ("bastion.match: bad regex: " + err).c_str());
   }
   if (result < 0) return lua_error(L);  // the message is on the stack; no C++ object is alive
   lua_pushboolean(L, result);
@@ -562,13 +641,27 @@ void push_session_context(lua_State* L, const SessionRequest& req) {
   make_readonly(L);
 }
 
-void push_command_context(lua_State* L, const CommandRequest& req) {
-  lua_createtable(L, 0, 14);
-  fill_session(L, req.session);
-  set_str(L, "kind", req.kind);
-  set_str(L, "text", req.text);
-  const ShellParse& p = push_shell_parse(L, req.text);
-  lua_insert(L, -2);  // keep the owning userdata below the context table
+namespace {
+
+// The context's shell fields, read as a shell line (argv, parts, programs,
+// opaque, complete, parse_error). Built on first use: a policy for SQL,
+// kubectl or HTTP rarely reads them, and building them costs more than most
+// decisions. Any one of them builds them all, into the data table.
+constexpr const char* kShellFields[] = {"argv", "parts", "programs", "opaque", "complete", "parse_error"};
+
+// __index of a context's data table until its shell fields exist: (data, key).
+int lazy_shell_fields(lua_State* L) {
+  const char* key = lua_tostring(L, 2);
+  if (!key || std::none_of(std::begin(kShellFields), std::end(kShellFields),
+                           [key](const char* f) { return std::strcmp(f, key) == 0; }))
+    return 0;
+  lua_settop(L, 2);
+  lua_pushnil(L);
+  lua_setmetatable(L, 1);  // built once, whatever happens below
+  std::size_t n = 0;
+  const char* text = lua_tolstring(L, lua_upvalueindex(1), &n);
+  const ShellParse& p = push_shell_parse(L, {text, n});  // owned by the userdata on the stack
+  lua_pushvalue(L, 1);
   push_list(L, p.words);
   lua_setfield(L, -2, "argv");
   push_parts(L, p);
@@ -577,7 +670,39 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
   push_programs(L, p);
   lua_setfield(L, -2, "programs");
   set_bool(L, "opaque", !p.error.empty() || std::any_of(p.parts.begin(), p.parts.end(), part_is_opaque));
-  set_bool(L, "complete", shell_text_complete(req.text));
+  set_bool(L, "complete", shell_text_complete({text, n}));
+  lua_pushvalue(L, 2);
+  lua_rawget(L, 1);
+  return 1;
+}
+
+}  // namespace
+
+void complete_context(lua_State* L, int idx) {
+  // The proxy's data table carries a metatable only while fields wait to be built.
+  if (!lua_getmetatable(L, idx)) return;
+  lua_getfield(L, -1, "__index");
+  lua_remove(L, -2);
+  if (lua_istable(L, -1) && lua_getmetatable(L, -1)) {
+    lua_getfield(L, -1, "__index");
+    if (lua_tocfunction(L, -1) == lazy_shell_fields) {
+      lua_pushvalue(L, -3);
+      lua_pushliteral(L, "argv");
+      lua_call(L, 2, 1);
+      lua_pop(L, 1);
+    } else {
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+void push_command_context(lua_State* L, const CommandRequest& req) {
+  lua_createtable(L, 0, 16);
+  fill_session(L, req.session);
+  set_str(L, "kind", req.kind);
+  set_str(L, "text", req.text);
   set_bool(L, "lines_decided", req.lines_decided);
   if (req.facts) {
     lua_createtable(L, 0, 16);
@@ -586,8 +711,12 @@ void push_command_context(lua_State* L, const CommandRequest& req) {
     make_readonly(L);
     lua_setfield(L, -2, req.facts->field());
   }
+  lua_createtable(L, 0, 1);
+  lua_pushlstring(L, req.text.data(), req.text.size());
+  lua_pushcclosure(L, lazy_shell_fields, 1);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
   make_readonly(L);
-  lua_remove(L, -2);  // the parse's userdata; the tables hold copies
 }
 
 namespace {
@@ -740,8 +869,11 @@ bool parse_mask(lua_State* L, int t, Decision& d, std::string& error) {
   // A mask that names nothing is a mistake, not "mask nothing": refuse it.
   if (patterns.empty() && d.column_masks.empty()) return error = "mask must list patterns or columns", false;
   for (const auto& p : patterns) {
-    RE2 re(p, RE2::Quiet);
-    if (!re.ok()) return error = "bad mask pattern \"" + p + "\": " + re.error(), false;
+    // Compiled as the masking filter compiles it (the same memory bound),
+    // once per state: a policy masking every statement alike would
+    // otherwise compile its patterns for every decision.
+    std::string why;
+    if (!cached_regex(L, p.data(), p.size(), why)) return error = "bad mask pattern \"" + p + "\": " + why, false;
     d.mask.push_back({p, replacement});
   }
   return true;

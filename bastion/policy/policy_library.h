@@ -18,6 +18,9 @@ void open_policy_sandbox(lua_State* L);
 
 void push_session_context(lua_State* L, const SessionRequest& req);
 void push_command_context(lua_State* L, const CommandRequest& req);
+// Builds the fields of the command context at `idx` that are built on first
+// use (its shell fields), for readers that see the tables raw. May raise.
+void complete_context(lua_State* L, int idx);
 
 // Converts a value returned by a hook into a Decision; false + error when it
 // is not one made by allow()/deny()/review() or its arguments are invalid.

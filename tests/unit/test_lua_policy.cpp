@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 #include <sys/stat.h>
 
+#include "policy/context_text.h"
 #include "policy/glob.h"
 #include "policy/lua_policy.h"
 #include "policy/policy_chain.h"
@@ -109,6 +111,82 @@ end)");
   CHECK(is_policy_error(f.command("nested")));
   CHECK(is_policy_error(f.command("meta")));
   CHECK(is_policy_error(f.command("raw")));
+}
+
+TEST_CASE("the shell fields are built on first use, listed by pairs, and read-only", "[policy]") {
+  // argv, parts, programs, opaque, complete and parse_error are built when
+  // one of them is first read (most SQL/kubectl/HTTP policies never do).
+  PolicyFile f(R"(
+function on_command(c)
+  if c.text == "write" then local _ = c.argv; c.argv = {} end
+  if c.text == "write2" then c.complete = true end
+  if c.text:sub(1, 5) == "pairs" then
+    local keys = {}
+    for k in pairs(c) do keys[#keys + 1] = k end
+    table.sort(keys)
+    return deny(table.concat(keys, ","))
+  end
+  if c.text == "echo 'x" then return deny(tostring(c.opaque) .. "," .. tostring(c.parse_error ~= nil)) end
+  -- One field alone, then the rest, in this order.
+  return deny(table.concat({ tostring(c.nothing), tostring(c.complete), #c.argv, table.concat(c.programs, "+"),
+                             #c.parts, tostring(c.opaque), tostring(c.parse_error) }, ","))
+end)");
+  REQUIRE(f.src);
+  CHECK(f.outcome("ls -l | wc") == "deny:nil,true,4,ls+wc,2,false,nil");
+  CHECK(f.outcome("echo 'x") == "deny:true,true");
+  CHECK(f.outcome("pairs x") == "deny:argv,certificate,complete,identity,kind,lines_decided,opaque,parts,principals,"
+                                "programs,session,source_address,target,text,time");
+  CHECK(is_policy_error(f.command("write")));
+  CHECK(is_policy_error(f.command("write2")));
+  // `bastionctl policy context` lists them too.
+  CommandRequest r;
+  r.kind = "exec";
+  r.text = "ls -l";
+  const auto lines = command_context_lines(r);
+  CHECK(std::count(lines.begin(), lines.end(), "c.argv = { \"ls\", \"-l\" }") == 1);
+  CHECK(std::count(lines.begin(), lines.end(), "c.opaque = false") == 1);
+}
+
+TEST_CASE("a session's tables are built once, follow its changes, and pairs never hands out their data",
+          "[policy]") {
+  PolicyFile f(R"(
+seen = seen or {}
+function on_command(c)
+  local _, t = pairs(c.principals)
+  local wrote = pcall(function() t[1] = "root" end)
+  local _, top = pairs(c)
+  local wrote_top = pcall(function() top.identity = "root" end)
+  local same = seen.principals == c.principals
+  seen.principals = c.principals
+  return deny(table.concat({ tostring(wrote), tostring(wrote_top), tostring(same), table.concat(c.principals, "+"),
+                             c.identity, c.target.labels.env, tostring(c.grant and c.grant.id), c.session.credential or "-" }, ","))
+end)");
+  REQUIRE(f.src);
+  auto p = LuaPolicy::create(f.src, f.error);
+  REQUIRE(p);
+  CommandRequest r;
+  r.session.identity = "alice";
+  r.session.principals = {"ops"};
+  r.session.target = "web1";
+  r.session.target_labels = {{"env", "prod"}};
+  r.kind = "exec";
+  r.text = "ls";
+  auto outcome = [&] {
+    const auto d = p->on_command(r);
+    return d ? std::string(d->name()) + ":" + d->reason : "nil";
+  };
+  CHECK(outcome() == "deny:false,false,false,ops,alice,prod,nil,-");
+  CHECK(outcome() == "deny:false,false,true,ops,alice,prod,nil,-");  // the same tables, unchanged
+  r.session.principals = {"ops", "dba"};
+  CHECK(outcome() == "deny:false,false,false,ops+dba,alice,prod,nil,-");
+  r.session.target_labels = {{"env", "staging"}};
+  r.session.grant = SessionRequest::Grant{.id = 7, .approver = "lead", .reason = "fix", .expires_at = 99};
+  r.session.credential = "readonly";
+  CHECK(outcome() == "deny:false,false,false,ops+dba,alice,staging,7,readonly");
+  r.session.grant.reset();
+  r.session.identity = "bob";  // not in a shared table: read afresh every time
+  CHECK(outcome() == "deny:false,false,false,ops+dba,bob,staging,nil,readonly");
+  CHECK(outcome() == "deny:false,false,true,ops+dba,bob,staging,nil,readonly");
 }
 
 TEST_CASE("c.parts carries the fail-closed analysis, read-only", "[policy]") {
