@@ -1,6 +1,10 @@
 #include "common/log.h"
 
 #include <atomic>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -28,6 +32,74 @@ std::string text_value(const std::string& v) {
   }
   return q + '"';
 }
+
+// Appends `t` as a quoted JSON string as nlohmann's dump with ensure_ascii
+// spells it; false when a byte is not ASCII (the caller takes that path).
+bool append_ascii_json(std::string& out, std::string_view t) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t i = 0;
+  while (i < t.size()) {
+    std::size_t run = i;
+    while (run < t.size()) {
+      const auto c = static_cast<unsigned char>(t[run]);
+      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
+      ++run;
+    }
+    out.append(t.data() + i, run - i);
+    if (run == t.size()) break;
+    const auto c = static_cast<unsigned char>(t[run]);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c >= 0x80) return false;
+        out += "\\u00";  // other control characters, and DEL (ensure_ascii escapes it)
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    i = run + 1;
+  }
+  out += '"';
+  return true;
+}
+
+// The JSON event line, built without a json tree when every text is ASCII
+// and no field repeats a name (nlohmann's ordered_json would keep the first
+// place and the last value): the bastion logs every decision.
+std::optional<std::string> ascii_json_line(double time, std::string_view level, std::string_view msg,
+                                           std::initializer_list<LogField> fields) {
+  for (auto a = fields.begin(); a != fields.end(); ++a) {
+    if (a->first == "time" || a->first == "level" || a->first == "msg") return std::nullopt;
+    for (auto b = fields.begin(); b != a; ++b)
+      if (b->first == a->first) return std::nullopt;
+  }
+  char num[64];
+  const auto r = std::to_chars(num, num + sizeof num, time);
+  if (r.ec != std::errc()) return std::nullopt;
+  std::string_view t(num, static_cast<std::size_t>(r.ptr - num));
+  if (t.find_first_of(".e") == std::string_view::npos) return std::nullopt;  // nlohmann writes N.0
+  std::string out = "{\"time\":";
+  out.reserve(256);
+  out += t;
+  out += ",\"level\":";
+  if (!append_ascii_json(out, level)) return std::nullopt;
+  out += ",\"msg\":";
+  if (!append_ascii_json(out, msg)) return std::nullopt;
+  for (const auto& [k, v] : fields) {
+    out += ',';
+    if (!append_ascii_json(out, k)) return std::nullopt;
+    out += ':';
+    if (!append_ascii_json(out, v)) return std::nullopt;
+  }
+  return out += '}';
+}
+
 }  // namespace
 
 void log_setup(const std::string& format, const std::string& level) {
@@ -47,9 +119,15 @@ void log_event(spdlog::level::level_enum level, std::string_view msg,
                std::initializer_list<LogField> fields) {
   if (!spdlog::default_logger_raw()->should_log(level)) return;
   if (g_json) {
-    nlohmann::ordered_json j;
     const auto now = std::chrono::system_clock::now();
-    j["time"] = std::chrono::duration<double>(now.time_since_epoch()).count();
+    const double time = std::chrono::duration<double>(now.time_since_epoch()).count();
+    const auto name = spdlog::level::to_string_view(level);
+    if (const auto line = ascii_json_line(time, std::string_view(name.data(), name.size()), msg, fields)) {
+      spdlog::log(level, "{}", *line);
+      return;
+    }
+    nlohmann::ordered_json j;
+    j["time"] = time;
     j["level"] = spdlog::level::to_string_view(level).data();
     j["msg"] = std::string(msg);
     for (const auto& [k, v] : fields) j[std::string(k)] = v;

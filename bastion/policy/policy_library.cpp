@@ -73,7 +73,20 @@ void make_readonly(lua_State* L) {
   lua_remove(L, -2);           // proxy
 }
 
+// One read-only empty table per state, shared: most lists in a context are
+// empty (an SQL statement's writes, functions, settings...). Read-only and
+// never handed out raw (ro_next), so sharing it is not observable but as ==.
+void push_empty(lua_State* L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "bastion.empty") == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  make_readonly(L);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, "bastion.empty");
+}
+
 void push_list(lua_State* L, const std::vector<std::string>& v) {
+  if (v.empty()) return push_empty(L);
   lua_createtable(L, static_cast<int>(v.size()), 0);
   for (std::size_t i = 0; i < v.size(); ++i) {
     lua_pushlstring(L, v[i].data(), v[i].size());
@@ -83,6 +96,7 @@ void push_list(lua_State* L, const std::vector<std::string>& v) {
 }
 
 void push_map(lua_State* L, const std::map<std::string, std::string>& m) {
+  if (m.empty()) return push_empty(L);
   lua_createtable(L, 0, static_cast<int>(m.size()));
   for (const auto& [k, v] : m) {
     lua_pushlstring(L, v.data(), v.size());
@@ -135,7 +149,12 @@ class LuaFactWriter : public FactWriter {
     lua_rawseti(L_, -2, ++records_.back().count);
   }
   void end_records() override {
-    make_readonly(L_);
+    if (records_.back().count == 0) {
+      lua_pop(L_, 1);
+      push_empty(L_);
+    } else {
+      make_readonly(L_);
+    }
     const std::string key = records_.back().key;
     records_.pop_back();
     set(key.c_str());

@@ -4,6 +4,7 @@
 #include <memory>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include "common/log.h"
@@ -55,4 +56,32 @@ TEST_CASE("json log: still JSON, non-ASCII as \\u escapes", "[display]") {
   const std::string s = log.out.str();
   CHECK(s.find("\"identity\":\"a\\u001b\\n\\u202e\"") != std::string::npos);
   bastion::log_setup("text", "info");  // leave the process in the default format
+}
+
+TEST_CASE("json log: an ASCII event is spelled as nlohmann's dump spells it", "[display]") {
+  // The fast path (no json tree) must write what the general path writes:
+  // same keys in the same order, same escapes (DEL too, ensure_ascii).
+  CapturedLog log;
+  bastion::log_setup("json", "info");
+  const std::string nasty = std::string("q\"uo\\te c\x01\x1f\b\f\n\r\t del\x7f end\0!", 27);
+  bastion::log_info("m \"x\"", {{"session", "s1"}, {"text", nasty}, {"empty", ""}});
+  bastion::log_info("dup", {{"k", "1"}, {"k", "2"}, {"msg", "over"}});  // the general path
+  bastion::log_setup("text", "info");
+  std::istringstream lines(log.out.str());
+  std::string first, second;
+  REQUIRE(std::getline(lines, first));
+  REQUIRE(std::getline(lines, second));
+  const auto j = nlohmann::ordered_json::parse(first);
+  nlohmann::ordered_json want;
+  want["time"] = j["time"];
+  want["level"] = "info";
+  want["msg"] = "m \"x\"";
+  want["session"] = "s1";
+  want["text"] = nasty;
+  want["empty"] = "";
+  CHECK(first == want.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace));
+  CHECK(first.find("del\\u007f end\\u0000!") != std::string::npos);
+  const auto d = nlohmann::ordered_json::parse(second);
+  CHECK(d["msg"] == "over");
+  CHECK(d["k"] == "2");
 }
