@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
+#include "common/json_ascii.h"
 #include "recorder/line_chain.h"
 #include "recorder/utf8.h"
 
@@ -23,46 +24,8 @@ const ChainedTable* chained_table(const std::string& name) {
 
 namespace {
 
-// Appends `t` as a JSON string (quoted) spelled as nlohmann's dump spells
-// it, when every byte is below 0x7f; false (out partly written) otherwise.
-// Runs of plain bytes are copied whole: this runs over every audit row.
-bool append_ascii_json_string(std::string& out, std::string_view t) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t i = 0;
-  const std::size_t n = t.size();
-  while (i < n) {
-    std::size_t run = i;
-    while (run < n) {
-      const auto ch = static_cast<unsigned char>(t[run]);
-      if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') break;
-      ++run;
-    }
-    out.append(t.data() + i, run - i);
-    if (run == n) break;
-    const auto ch = static_cast<unsigned char>(t[run]);
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (ch >= 0x7f) return false;
-        out += "\\u00";
-        out += hex[ch >> 4];
-        out += hex[ch & 15];
-    }
-    i = run + 1;
-  }
-  out += '"';
-  return true;
-}
-
 // The JSON nlohmann's dump gives (sorted keys, no spaces) for a row whose
-// values are integers, NULLs and text of bytes below 0x7f only (ids, times,
+// values are integers, NULLs and ASCII text only (ids, times,
 // SQL, paths: nearly every row), built without a json tree; nullopt for any
 // other row, which takes the general path. Both spell the same row the
 // same bytes: verify recomputes the chain with this function.
@@ -106,7 +69,7 @@ std::optional<std::string> plain_row_json(const RowCells& st, int first) {
       case RowCells::Type::null: out += "null"; break;
       case RowCells::Type::integer: out += std::to_string(st.integer(f.column)); break;
       default:
-        if (!append_ascii_json_string(out, f.text)) return std::nullopt;
+        if (!append_ascii_json_string(out, f.text, JsonDel::raw)) return std::nullopt;
     }
   }
   return out += '}';
@@ -176,7 +139,7 @@ std::string row_json(sqlite3_stmt* st, int first) { return row_json(SqliteCells(
 std::string chain_hash(const std::string& prev, int64_t seq, const std::string& table, const std::string& key,
                        const std::string& json, const std::string& writer, const std::string& at) {
   // prev "\n" [seq,"table","key","json","writer","at"], as nlohmann dumps
-  // the array; built directly when every text is below 0x7f (nearly always).
+  // the array; built directly when every text is ASCII (nearly always).
   std::string text;
   text.reserve(prev.size() + table.size() + key.size() + json.size() + json.size() / 8 + writer.size() + at.size() + 64);
   text += prev;
@@ -185,7 +148,7 @@ std::string chain_hash(const std::string& prev, int64_t seq, const std::string& 
   bool plain = true;
   for (const std::string* v : {&table, &key, &json, &writer, &at}) {
     text += ',';
-    if (!(plain = append_ascii_json_string(text, *v))) break;
+    if (!(plain = append_ascii_json_string(text, *v, JsonDel::raw))) break;
   }
   if (plain) return recorder::sha256_hex(text += ']');
   const nlohmann::json entry = nlohmann::json::array({seq, table, key, json, writer, at});

@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "common/display_escape.h"
+#include "common/json_ascii.h"
 
 namespace bastion {
 namespace {
@@ -33,42 +34,6 @@ std::string text_value(const std::string& v) {
   return q + '"';
 }
 
-// Appends `t` as a quoted JSON string as nlohmann's dump with ensure_ascii
-// spells it; false when a byte is not ASCII (the caller takes that path).
-bool append_ascii_json(std::string& out, std::string_view t) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t i = 0;
-  while (i < t.size()) {
-    std::size_t run = i;
-    while (run < t.size()) {
-      const auto c = static_cast<unsigned char>(t[run]);
-      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
-      ++run;
-    }
-    out.append(t.data() + i, run - i);
-    if (run == t.size()) break;
-    const auto c = static_cast<unsigned char>(t[run]);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c >= 0x80) return false;
-        out += "\\u00";  // other control characters, and DEL (ensure_ascii escapes it)
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-    i = run + 1;
-  }
-  out += '"';
-  return true;
-}
-
 // The JSON event line, built without a json tree when every text is ASCII
 // and no field repeats a name (nlohmann's ordered_json would keep the first
 // place and the last value): the bastion logs every decision.
@@ -88,14 +53,14 @@ std::optional<std::string> ascii_json_line(double time, std::string_view level, 
   out.reserve(256);
   out += t;
   out += ",\"level\":";
-  if (!append_ascii_json(out, level)) return std::nullopt;
+  if (!append_ascii_json_string(out, level, JsonDel::escaped)) return std::nullopt;
   out += ",\"msg\":";
-  if (!append_ascii_json(out, msg)) return std::nullopt;
+  if (!append_ascii_json_string(out, msg, JsonDel::escaped)) return std::nullopt;
   for (const auto& [k, v] : fields) {
     out += ',';
-    if (!append_ascii_json(out, k)) return std::nullopt;
+    if (!append_ascii_json_string(out, k, JsonDel::escaped)) return std::nullopt;
     out += ':';
-    if (!append_ascii_json(out, v)) return std::nullopt;
+    if (!append_ascii_json_string(out, v, JsonDel::escaped)) return std::nullopt;
   }
   return out += '}';
 }
