@@ -21,12 +21,34 @@ std::string utc_format(std::time_t t, const char* fmt) {
 std::string iso8601(int64_t t) { return utc_format(static_cast<std::time_t>(t), "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string iso8601_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ",
-                utc_format(static_cast<std::time_t>(ms / 1000), "%Y-%m-%dT%H:%M:%S").c_str(),
-                static_cast<int>(ms % 1000));
+  // Calendar arithmetic, not gmtime_r + strftime + snprintf: every audited
+  // statement stamps several times.
+  using namespace std::chrono;
+  const auto now = time_point_cast<milliseconds>(system_clock::now());
+  const auto day = floor<days>(now);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{now - day};
+  const int y = static_cast<int>(ymd.year());
+  if (y < 1000 || y > 9999) {  // not a four-digit year: the general way
+    const auto ms = now.time_since_epoch().count();
+    char out[64];
+    std::snprintf(out, sizeof out, "%s.%03dZ",
+                  utc_format(static_cast<std::time_t>(floor<seconds>(now).time_since_epoch().count()),
+                             "%Y-%m-%dT%H:%M:%S").c_str(),
+                  static_cast<int>(((ms % 1000) + 1000) % 1000));
+    return out;
+  }
+  char out[] = "0000-00-00T00:00:00.000Z";
+  auto put = [&out](int at, unsigned v, int width) {
+    for (int i = at + width - 1; i >= at; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, static_cast<unsigned>(y), 4);
+  put(5, static_cast<unsigned>(ymd.month()), 2);
+  put(8, static_cast<unsigned>(ymd.day()), 2);
+  put(11, static_cast<unsigned>(hms.hours().count()), 2);
+  put(14, static_cast<unsigned>(hms.minutes().count()), 2);
+  put(17, static_cast<unsigned>(hms.seconds().count()), 2);
+  put(20, static_cast<unsigned>(hms.subseconds().count()), 3);
   return out;
 }
 

@@ -33,7 +33,7 @@ std::string key_of(const std::vector<MaskRule>& rules) {
 std::shared_ptr<const CompiledMasks> compile_masks(const std::vector<MaskRule>& rules) {
   RE2::Options o;
   o.set_log_errors(false);
-  o.set_max_mem(1 << 20);
+  o.set_max_mem(kMaskRegexMaxMem);
   auto out = std::make_shared<CompiledMasks>();
   out->reserve(rules.size());
   for (const auto& r : rules) {

@@ -54,6 +54,10 @@ struct CommandRequest {
   bool lines_decided = false;
 };
 
+// RE2's memory bound for a mask pattern: the masking filter compiles with
+// it, and a decision or `policy check` accepts a pattern only if it compiles with it.
+constexpr int kMaskRegexMaxMem = 1 << 20;
+
 struct MaskRule {
   std::string pattern;      // RE2 syntax
   std::string replacement;  // default "****"

@@ -26,6 +26,8 @@ namespace {
 constexpr const char* kDecisionMeta = "bastion.decision";
 constexpr std::size_t kMaxRegexCache = 64;
 constexpr int kMaxRegexMemory = 1 << 20;
+// Mask patterns are checked through the same cache: the same bound as the filter's.
+static_assert(kMaxRegexMemory == kMaskRegexMaxMem);
 
 // ---- read-only context tables -------------------------------------------
 
@@ -675,8 +677,6 @@ int lazy_shell_fields(lua_State* L) {
                            [key](const char* f) { return std::strcmp(f, key) == 0; }))
     return 0;
   lua_settop(L, 2);
-  lua_pushnil(L);
-  lua_setmetatable(L, 1);  // built once, whatever happens below
   std::size_t n = 0;
   const char* text = lua_tolstring(L, lua_upvalueindex(1), &n);
   const ShellParse& p = push_shell_parse(L, {text, n});  // owned by the userdata on the stack
@@ -690,6 +690,11 @@ int lazy_shell_fields(lua_State* L) {
   lua_setfield(L, -2, "programs");
   set_bool(L, "opaque", !p.error.empty() || std::any_of(p.parts.begin(), p.parts.end(), part_is_opaque));
   set_bool(L, "complete", shell_text_complete({text, n}));
+  // Only now, all built: a build that ran out of memory half-way (and was
+  // caught by the script's pcall) left this in place, so a field it did not
+  // reach (opaque, say) is built again or raises again, never reads nil.
+  lua_pushnil(L);
+  lua_setmetatable(L, 1);
   lua_pushvalue(L, 2);
   lua_rawget(L, 1);
   return 1;
@@ -899,6 +904,14 @@ bool parse_mask(lua_State* L, int t, Decision& d, std::string& error) {
 }
 
 }  // namespace
+
+std::string mask_pattern_error(const std::string& pattern) {
+  RE2::Options o;
+  o.set_log_errors(false);
+  o.set_max_mem(kMaskRegexMaxMem);
+  const RE2 re(pattern, o);
+  return re.ok() ? "" : re.error();
+}
 
 bool decision_from_lua(lua_State* L, int idx, Decision& d, std::string& error) {
   idx = lua_absindex(L, idx);

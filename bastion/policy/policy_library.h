@@ -26,6 +26,10 @@ void complete_context(lua_State* L, int idx);
 // is not one made by allow()/deny()/review() or its arguments are invalid.
 bool decision_from_lua(lua_State* L, int idx, Decision& out, std::string& error);
 
+// "" when `pattern` compiles as a mask pattern (with the memory bound the
+// masking filter uses, as a decision checks it), else RE2's error.
+std::string mask_pattern_error(const std::string& pattern);
+
 // Worst-case step estimate for Lua pattern matching, exposed for tests.
 double pattern_cost(std::string_view subject, std::string_view pattern);
 constexpr double kMaxPatternCost = 5e7;

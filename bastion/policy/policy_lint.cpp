@@ -6,7 +6,6 @@
 #include <optional>
 #include <set>
 
-#include <re2/re2.h>
 
 #include "lua/lua_lexer.h"
 #include "policy/policy.h"
@@ -155,10 +154,10 @@ LuaTextScan scan_policy_text(const std::string& text, const std::string& file) {
         is(toks[i + 1], Token::Kind::other, "=")) {
       auto check = [&](const Token& v) {
         if (v.kind != Token::Kind::string || !v.plain) return;
-        RE2 re(v.text, RE2::Quiet);
-        if (!re.ok())
+        const std::string why = mask_pattern_error(v.text);
+        if (!why.empty())
           scan.mask_problems.push_back(file + ":" + std::to_string(v.line) + ": mask pattern \"" + v.text +
-                                       "\" does not compile: " + re.error());
+                                       "\" does not compile: " + why);
       };
       if (is(toks[i + 2], Token::Kind::other, "{")) {
         const std::size_t end = closing(i + 2);

@@ -269,6 +269,15 @@ class PgAttacksTest(BastionTest):
                        b"SELECT 'customers' AS t\n\\gset\nSELECT upper(email) AS u FROM :t;\n",
                        b"SELECT upper(name) AS u FROM customers\n\\g\n",
                        b"SET standard_conforming_strings = off;\nSELECT 'a\\' , upper(email) AS u FROM customers; --';\n",
+                       # With it off, the server reads '\'' as one quote: the guard must judge that
+                       # reading (the text as typed shows two constants), also for a "\;" group
+                       # read before its SET ran (an outside review: both printed the address).
+                       b"SET standard_conforming_strings = off;\nSELECT '\\'' , upper(email) AS u FROM customers"
+                       b" -- ' AS a, 'x' AS u FROM customers\n;\n",
+                       b"SET standard_conforming_strings = off \\; SELECT '\\'' , upper(email) AS u FROM customers -- ';\n",
+                       b"SELECT set_config($$standard_conforming_strings$$, $$off$$, false) \\; "
+                       b"SELECT '\\'' , upper(email) AS u FROM customers -- ';\n",
+                       b"SET standard_conforming_strings = off \\; SELECT '\\'' , email FROM customers -- ';\n",
                        b"SELECT 1; SELECT upper(email) AS u FROM customers;\n",
                        ):
             for key in (None, self.env.analyst):

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -824,4 +826,26 @@ TEST_CASE("chain_hash hashes the entry nlohmann's dump spells, on its fast path 
       INFO(field << ": " << t);
       CHECK(chain_hash("prev", seq, v[0], v[1], v[2], v[3], v[4]) == want);
     }
+}
+
+TEST_CASE("iso8601_now stamps the present instant in the store's spelling", "[integrity]") {
+  // Every audit row carries it; verify and the time bounds parse it back.
+  for (int i = 0; i < 200; ++i) {
+    const double before =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::string s = iso8601_now();
+    const double after = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    INFO(s);
+    REQUIRE(s.size() == 24);
+    CHECK(s[4] == '-');
+    CHECK(s[10] == 'T');
+    CHECK(s[19] == '.');
+    CHECK(s[23] == 'Z');
+    const auto t = parse_utc_time(s);
+    REQUIRE(t);
+    CHECK(*t >= std::floor(before * 1000) / 1000 - 1e-6);
+    CHECK(*t <= after + 1e-6);
+    // The same second as strftime spells it.
+    CHECK(s.substr(0, 19) + "Z" == iso8601(static_cast<int64_t>(std::floor(*t + 1e-9))));
+  }
 }

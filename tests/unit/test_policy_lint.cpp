@@ -7,6 +7,7 @@
 
 #include "policy/context_text.h"
 #include "policy/policy_cases.h"
+#include "policy/policy_library.h"
 #include "policy/policy_lint.h"
 #include "targets/target_kind.h"
 #include "test_util.h"
@@ -155,4 +156,15 @@ TEST_CASE("policy test --config: each kind names what its exec channel decides",
   CHECK(kinds.option_names("sftp") == std::set<std::string>{"attrs", "mode", "op", "path", "to"});
   CHECK(kinds.option_names("kubectl") == std::set<std::string>{"namespace"});
   CHECK(kinds.option_names("exec").empty());
+}
+
+TEST_CASE("policy check judges a mask pattern with the masking filter's memory bound", "[policy][lint]") {
+  // A decision refuses a pattern the filter could not compile (1 MiB for
+  // RE2); `policy check` said such patterns were fine (it allowed 8 MiB).
+  const std::string big = R"(\pL{300})";
+  CHECK_FALSE(bastion::mask_pattern_error(big).empty());
+  CHECK(bastion::mask_pattern_error(R"(\d{16})").empty());
+  const auto scan = bastion::scan_policy_text("return allow{ mask = { \"" + std::string(R"(\\pL{300})") + "\" } }\n", "p.lua");
+  REQUIRE(scan.mask_problems.size() == 1);
+  CHECK(scan.mask_problems[0].rfind("p.lua:1: mask pattern \"\\pL{300}\" does not compile: ", 0) == 0);
 }

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "targets/postgres/sql_classifier.h"
 
 using bastion::classify_sql;
@@ -121,7 +123,38 @@ TEST_CASE("unparseable input is reported, not dropped", "[sql]") {
   CHECK(one("EXPLAIN " + deep).parse_error == "statement nested too deeply to analyse");
   auto huge = classify_sql(std::string(bastion::kSqlMaxInput + 1, ' '));
   REQUIRE(huge.size() == 1);
-  CHECK(huge[0].parse_error == "input too large to analyse");
+  CHECK(huge[0].parse_error == "input too large for the bastion to analyse (more than 1 MiB in one input)");
+  CHECK(huge[0].over_limit);
+  CHECK(huge[0].syntax_error);  // refused as invalid on every path, whatever a policy says
+}
+
+TEST_CASE("statements past the cap end in one that is refused wherever it goes", "[sql]") {
+  // A wire Query is forwarded whole once its statements are allowed: the
+  // ones past the cap must not ride along undecided (an outside review).
+  const std::string why = "more than 10000 statements in one input; the bastion does not analyse the rest: "
+                          "send fewer at a time";
+  auto repeat = [](const std::string& s, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  const auto at_cap = classify_sql(repeat("SELECT 1;", bastion::kSqlMaxStatements));
+  CHECK(at_cap.size() == bastion::kSqlMaxStatements);
+  CHECK(std::none_of(at_cap.begin(), at_cap.end(), [](const auto& s) { return s.over_limit || s.syntax_error; }));
+  for (const std::string& input : {repeat("SELECT 1;", bastion::kSqlMaxStatements) + "DELETE FROM orders",
+                                   repeat("SELECT 1;", 2 * bastion::kSqlMaxStatements) + "DELETE FROM orders",
+                                   // with a syntax error: the scanner's split, capped the same
+                                   "SELEC 1;" + repeat("SELECT 1;", bastion::kSqlMaxStatements)}) {
+    const auto past = classify_sql(input);
+    REQUIRE(past.size() == bastion::kSqlMaxStatements + 1);
+    const auto& last = past.back();
+    CHECK(last.over_limit);
+    CHECK(last.syntax_error);
+    CHECK(last.kind == "unknown");
+    CHECK(last.parse_error == why);
+    CHECK_FALSE(last.text.empty());
+    CHECK(std::count_if(past.begin(), past.end(), [](const auto& s) { return s.over_limit; }) == 1);
+  }
 }
 
 // --- what the classifier cannot see, it says (issue 11) ---------------------

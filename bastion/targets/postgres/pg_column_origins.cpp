@@ -119,8 +119,11 @@ bool PgExecutor::refuse_under_masks(Running& r) {
     reads_masked = reads_masked || std::find(mt.begin(), mt.end(), base) != mt.end();
   }
   std::string reason;
-  if (!(s.tree ? r.tree.adopt(s.tree, s.node) : r.tree.parse(s.text))) {
-    if (s.parse_error.empty()) reason = "the bastion could not analyse this statement, and column masks apply";
+  // What the classifier could not analyse is not parsed again as typed: the
+  // server may read that text otherwise (an N'' literal with
+  // standard_conforming_strings off), and the guard would judge another statement.
+  if (!s.parse_error.empty() || !(s.tree ? r.tree.adopt(s.tree, s.node) : r.tree.parse(s.text))) {
+    reason = "the bastion could not analyse this statement, and column masks apply";
   } else {
     const ColumnMasker& m = *r.masker;
     const MaskGuardFacts f = mask_guard_facts(r.tree.stmt(), [&m](std::string_view c) { return m.masks_name(c); });

@@ -64,6 +64,9 @@ class PgExecutor : public Executor, private ConsoleInterpreter {
     std::string psql_text;   // a statement as psql would send it, not yet classified
     std::string send;        // the text sent (the decided text, or psql's with its ';')
     bool single = false;     // the only statement of its psql text, and it parses
+    // A later statement of a "\;" group: classified with the group, under
+    // this standard_conforming_strings; refused if an earlier one changed it.
+    std::optional<bool> read_with_standard_strings;
   };
   struct Running {
     Work work;

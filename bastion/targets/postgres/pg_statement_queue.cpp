@@ -95,8 +95,7 @@ bool PgExecutor::classify_next(Work& w) {
     // One statement either way: the server gets it as typed (its warnings
     // about backslashes are psql's too), by the extended protocol, which
     // runs one statement at most; the decision is on what the parser saw.
-    w.stmt = std::move(stmts[0]);
-    w.stmt.tree.reset();  // the column-mask checks parse the text as typed, as before
+    w.stmt = std::move(stmts[0]);  // its tree is the parse of what the server reads (`parsed`)
     std::size_t end = text.find_last_not_of(" \t\r\n\f;");
     w.stmt.text = text.substr(0, end == std::string::npos ? 0 : end + 1);
     w.send = text;
@@ -122,6 +121,7 @@ bool PgExecutor::classify_next(Work& w) {
   for (std::size_t i = stmts.size(); i-- > 1;) {
     Work x;
     x.stmt = std::move(stmts[i]);
+    x.read_with_standard_strings = std_strings;
     queue_.push_front(std::move(x));
   }
   w.stmt = std::move(stmts[0]);
@@ -141,7 +141,12 @@ void PgExecutor::start_next() {
   CommandRequest req = gate_.request("sql", w.stmt.text);
   req.facts = std::make_shared<SqlCommandFacts>(sql_facts(w.stmt));
   auto r = std::make_unique<Running>();
-  const std::string enc = encoding_refusal(conn_.get(), w.stmt);
+  std::string enc = encoding_refusal(conn_.get(), w.stmt);
+  // "SET standard_conforming_strings = off \; SELECT '\'' ...": the group
+  // was read before the SET ran; the server would read this one otherwise.
+  if (enc.empty() && w.read_with_standard_strings && *w.read_with_standard_strings != server_standard_strings(conn_.get()))
+    enc = "standard_conforming_strings changed earlier in this line, after the bastion read this statement; "
+          "send it again on its own";
   r->gate = enc.empty() ? gate_.submit(req) : gate_.refuse(req, enc);
   r->work = std::move(w);
   if (r->gate.review_id) {  // held for a human decision: nothing is sent meanwhile
@@ -167,7 +172,7 @@ void PgExecutor::refuse_invalid(const Work& w) {
   // position then (at or near ";", not "at end of input").
   std::string message = w.stmt.parse_error, shown = w.stmt.text;
   int position = w.stmt.error_position;
-  if (same_statement(w.send, w.stmt.text)) {
+  if (!w.stmt.over_limit && same_statement(w.send, w.stmt.text)) {
     std::string m;
     int p = 0;
     if (sql_syntax_error(w.send, m, p)) message = std::move(m), position = p, shown = w.send;

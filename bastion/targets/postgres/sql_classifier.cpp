@@ -327,14 +327,40 @@ std::string trim_statement(std::string_view v) {
 
 }  // namespace
 
+namespace {
+
+// What the bastion will not analyse: refused as invalid on every path
+// (syntax_error: never sent, whatever a policy would say), with its reason.
+SqlStatement beyond_limit(std::string_view text, std::string reason) {
+  SqlStatement s;
+  s.text = trim_statement(text.substr(0, 200));
+  if (s.text.empty()) s.text = "...";
+  s.kind = "unknown";
+  s.parse_error = std::move(reason);
+  s.syntax_error = true;
+  s.over_limit = true;
+  return s;
+}
+
+// The statements past kSqlMaxStatements (at most one was collected past
+// it) become one that stands for them all: otherwise a wire Query would
+// carry them to the server undecided.
+std::vector<SqlStatement> capped(std::vector<SqlStatement> out) {
+  if (out.size() <= kSqlMaxStatements) return out;
+  const std::string first_left_out = std::move(out[kSqlMaxStatements].text);
+  out.resize(kSqlMaxStatements);
+  out.push_back(beyond_limit(first_left_out, "more than " + std::to_string(kSqlMaxStatements) +
+                                       " statements in one input; the bastion does not analyse the rest: send fewer at a time"));
+  return out;
+}
+
+}  // namespace
+
 std::vector<SqlStatement> classify_sql(std::string_view input) {
   std::vector<SqlStatement> out;
   if (input.size() > kSqlMaxInput) {
-    SqlStatement s;
-    s.text = std::string(input.substr(0, 200));
-    s.kind = "unknown";
-    s.parse_error = "input too large to analyse";
-    out.push_back(std::move(s));
+    out.push_back(beyond_limit(input, "input too large for the bastion to analyse (more than " +
+                                          std::to_string(kSqlMaxInput >> 20) + " MiB in one input)"));
     return out;
   }
   const std::string text(input);  // libpg_query needs NUL termination
@@ -346,21 +372,26 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
       auto tree = std::make_shared<ParseTree>();
       const bool ok = tree->parse(r.parse_tree);
       pg_query_free_parse_result(r);
-      for (PtNode st : ok ? tree->root()["stmts"] : PtNode{}) {
-        if (out.size() >= kSqlMaxStatements) break;
-        const auto loc = static_cast<std::size_t>(st.num("stmt_location"));
-        const auto len = static_cast<std::size_t>(st.num("stmt_len"));
-        SqlStatement s;
-        s.text = trim_statement(std::string_view(text).substr(std::min(loc, text.size()), len ? len : std::string::npos));
-        if (s.text.empty()) continue;
-        classify_tree(s, st["stmt"]);
-        s.tree = tree;
-        s.node = st["stmt"];
-        out.push_back(std::move(s));
+      // A tree the bastion cannot read goes the scanner's way below, never
+      // as "no statements" (which the wire forwards as only comments).
+      if (ok) {
+        for (PtNode st : tree->root()["stmts"]) {
+          if (out.size() > kSqlMaxStatements) break;
+          const auto loc = static_cast<std::size_t>(st.num("stmt_location"));
+          const auto len = static_cast<std::size_t>(st.num("stmt_len"));
+          SqlStatement s;
+          s.text = trim_statement(std::string_view(text).substr(std::min(loc, text.size()), len ? len : std::string::npos));
+          if (s.text.empty()) continue;
+          classify_tree(s, st["stmt"]);
+          s.tree = tree;
+          s.node = st["stmt"];
+          out.push_back(std::move(s));
+        }
+        return capped(std::move(out));
       }
-      return out;
+    } else {
+      pg_query_free_parse_result(r);
     }
-    pg_query_free_parse_result(r);
   }
   // The input has an error somewhere: the scanner splits even input the
   // parser rejects, and each part then reports its own error.
@@ -386,7 +417,7 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
   // the policy.
   auto emit = [&out](std::string_view piece) {
     std::size_t start = 0;
-    while (start < piece.size() && out.size() < kSqlMaxStatements) {
+    while (start < piece.size() && out.size() <= kSqlMaxStatements) {
       const std::size_t semi = piece.find(';', start);
       const std::string_view part = piece.substr(start, semi == std::string_view::npos ? std::string_view::npos : semi - start);
       SqlStatement s;
@@ -400,7 +431,7 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
     }
   };
   std::size_t covered = 0;
-  for (int i = 0; i < split.n_stmts && out.size() < kSqlMaxStatements; ++i) {
+  for (int i = 0; i < split.n_stmts && out.size() <= kSqlMaxStatements; ++i) {
     const auto loc = static_cast<std::size_t>(split.stmts[i]->stmt_location);
     const auto len = split.stmts[i]->stmt_len == 0 ? text.size() - loc : static_cast<std::size_t>(split.stmts[i]->stmt_len);
     if (loc > covered) emit(std::string_view(text).substr(covered, loc - covered));
@@ -413,7 +444,7 @@ std::vector<SqlStatement> classify_sql(std::string_view input) {
   }
   if (covered < text.size()) emit(std::string_view(text).substr(covered));
   pg_query_free_split_result(split);
-  return out;
+  return capped(std::move(out));
 }
 
 bool sql_syntax_error(const std::string& text, std::string& message, int& position) {

@@ -32,6 +32,10 @@ struct SqlStatement {
   // syntax error, not a limit of the bastion's analysis): it is refused as
   // invalid, never sent, and reported with that position.
   bool syntax_error = false;
+  // Refused as invalid for a limit of the bastion, not the user's syntax:
+  // the input was too large, or this stands for the statements past
+  // kSqlMaxStatements (parse_error says which).
+  bool over_limit = false;
   int error_position = 0;     // 1-based character offset into `text` (0: none)
   // What the text does not show (see SqlFacts and bastion-policy(5)).
   bool opaque = false;
@@ -54,6 +58,8 @@ constexpr std::size_t kSqlMaxStatements = 10000;
 
 // Never fails: unparseable input yields statements with parse_error set
 // (or one statement holding the whole input when it cannot even be split).
+// Input past the limits ends in one statement with over_limit and
+// syntax_error set: refused wherever it goes.
 std::vector<SqlStatement> classify_sql(std::string_view input);
 
 // The error the server's parser gives `text` sent as one query string:

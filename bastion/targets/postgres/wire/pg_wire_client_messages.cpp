@@ -186,17 +186,19 @@ void PgWireExecutor::on_query(const std::string& body) {
   if (std::any_of(stmts.begin(), stmts.end(), [](const SqlStatement& s) { return s.syntax_error; })) {
     // The server would refuse the whole text without running any of it:
     // refused here, audited as invalid (as the console does), never sent.
-    std::string message = "syntax error";
+    std::string message = "syntax error", sqlstate = "42601";
     int position = 0;
-    sql_syntax_error(sql, message, position);
+    const auto limit = std::find_if(stmts.begin(), stmts.end(), [](const SqlStatement& s) { return s.over_limit; });
+    if (limit != stmts.end()) message = limit->parse_error, sqlstate = "54000";  // program_limit_exceeded
+    else sql_syntax_error(sql, message, position);
     CommandRequest req = gate_.request("invalid", sql);
     SqlFacts f = sql_facts(stmts.front());
     f.source = "wire";
     req.facts = std::make_shared<SqlCommandFacts>(f);
     const GateResult g = gate_.refuse(req, message);
-    gate_.command_ended(g.command_id, failed("42601: " + message));
+    gate_.command_ended(g.command_id, failed(sqlstate + ": " + message));
     records_.push_back(sql + "\nERROR: " + message + "\n");
-    Fields fields = make_fields("ERROR", "42601", message);
+    Fields fields = make_fields("ERROR", sqlstate, message);
     if (position > 0) fields.emplace_back('P', std::to_string(position));
     return answer(encode_error(fields), true);
   }
@@ -278,6 +280,10 @@ void PgWireExecutor::on_parse(const std::string& body) {
                                 " prepared statement names per connection; close some first",
                    0);
   SqlStatement s = stmts.empty() ? SqlStatement{} : std::move(stmts[0]);
+  // Kept until Close, up to kMaxPrepared per connection: not its parse tree
+  // (tens of times the text's size), which the mask checks make again if needed.
+  s.tree.reset();
+  s.node = PtNode{};
   if (!p.name.empty()) parsed_names_.insert(p.name);  // kept even if the server refuses it: fail closed
   prepared_[p.name] = std::move(s);
   auto& pending = parse_pending_[p.name];

@@ -41,7 +41,8 @@ std::string prepare_masks(WireStatement& s, const std::string& mask_key, MaskPat
   s.masker = std::make_unique<ColumnMasker>(d.column_masks, d.mask_derived, mask_key);
   s.withhold_messages = true;
   s.may_read_masked = true;  // until the analysis below says otherwise
-  const bool parsed = s.stmt.tree ? s.tree.adopt(s.stmt.tree, s.stmt.node) : s.tree.parse(s.stmt.text);
+  const bool parsed = s.stmt.parse_error.empty() &&
+                      (s.stmt.tree ? s.tree.adopt(s.stmt.tree, s.stmt.node) : s.tree.parse(s.stmt.text));
   if (!parsed) return "the bastion could not analyse this statement, and column masks apply";
   const ColumnMasker& m = *s.masker;
   const MaskGuardFacts f = mask_guard_facts(s.tree.stmt(), [&m](std::string_view c) { return m.masks_name(c); });
