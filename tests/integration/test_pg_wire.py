@@ -674,6 +674,53 @@ class PgWireTest(BastionTest):
         c.close()
         self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM orders", db="shop"), "2")
 
+    def test_sql_pipelined_behind_a_setting_change_is_not_read_otherwise(self):
+        # An outside review: a Query sent right behind set_config(...
+        # 'standard_conforming_strings', 'off') was decided before the server
+        # reported the change, so the bastion read "SELECT '\\' AS a, ' ;
+        # DELETE FROM orders; -- ' AS b" as one SELECT and the server ran the DELETE.
+        port = self.tunnel(self.env.admin_pii)  # dba-admin: set_config runs unreviewed
+        c = Raw(port)
+        c.login()
+        scs_off = msg(b"Q", b"SELECT set_config(lower('STANDARD_CONFORMING_STRINGS'), 'off', false)\0")
+        hidden = b"SELECT '\\' AS a, ' ; DELETE FROM orders; -- ' AS b"
+        refusal = ("bastion: this SQL came before the server answered what was sent ahead of it, which may change how "
+                   "the server reads a backslash or non-ASCII text (standard_conforming_strings, client_encoding); "
+                   "send it after that answer (after Sync)")
+        # Simple protocol: two Queries in one write.
+        c.send(scs_off + msg(b"Q", hidden + b"\0"))
+        out, _ = c.until(b"Z")
+        self.assertIn((b"S", b"standard_conforming_strings\0off\0"), out)
+        out, _ = c.until(b"Z")
+        self.assertEqual([t for t, _ in out], [b"E", b"Z"])
+        self.assertEqual((fields(out[0][1])["C"], fields(out[0][1])["M"]), ("55000", refusal))
+        c.close()
+        # Extended protocol, in one pipeline behind the change.
+        c = Raw(port)
+        c.login()
+        parse = msg(b"P", b"\0" + hidden + b"\0" + struct.pack("!h", 0))
+        bind = msg(b"B", b"\0\0" + struct.pack("!hhh", 0, 0, 0))
+        c.send(scs_off + parse + bind + msg(b"E", b"\0" + struct.pack("!i", 0)) + msg(b"S"))
+        out, _ = c.until(b"Z")
+        out, _ = c.until(b"Z")
+        self.assertEqual([t for t, _ in out], [b"E", b"Z"])
+        self.assertEqual((fields(out[0][1])["C"], fields(out[0][1])["M"]), ("55000", refusal))
+        # Sent once the change is known, the same text is refused for what it is.
+        c.send(msg(b"Q", hidden + b"\0"))
+        out, _ = c.until(b"Z")
+        self.assertEqual([t for t, _ in out], [b"E", b"Z"])
+        self.assertIn("standard_conforming_strings is off", fields(out[0][1])["M"])
+        c.close()
+        self.assertEqual(self.env.pg.scalar("SELECT count(*) FROM orders", db="shop"), "2")
+        # Text without a backslash or non-ASCII means the same under any setting: pipelined as before.
+        c = Raw(port)
+        c.login()
+        c.send(msg(b"Q", b"SELECT 1\0") + msg(b"Q", b"SELECT 'plain' AS p\0"))
+        c.until(b"Z")
+        out, _ = c.until(b"Z")
+        self.assertEqual([t for t, _ in out], [b"T", b"D", b"C", b"Z"])
+        c.close()
+
     def test_ssl_request_answered_n(self):
         port = self.tunnel()
         r = self.psql(port, "-A", "-t", "-c", "SELECT 4", extra="sslmode=prefer")

@@ -309,7 +309,12 @@ void classify_one(SqlStatement& s) {
   ParseTree tree;
   const bool ok = tree.parse(r.parse_tree);
   pg_query_free_parse_result(r);
-  const PtNode stmts = ok ? tree.root()["stmts"] : PtNode{};
+  if (!ok) {  // the parser's output could not be read (e.g. not UTF-8): not "nothing to run"
+    s.kind = "unknown";
+    s.parse_error = "the bastion could not read this statement's parse tree";
+    return;
+  }
+  const PtNode stmts = tree.root()["stmts"];
   if (stmts.empty() || !stmts.first().has("stmt")) {
     s.kind = "empty";
     return;

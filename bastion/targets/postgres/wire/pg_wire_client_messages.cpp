@@ -182,17 +182,21 @@ void PgWireExecutor::on_query(const std::string& body) {
   std::string sql, err;
   if (!decode_query(body, sql, err)) return protocol_error(err);
   auto stmts = classify_sql(sql);
-  if (stmts.empty()) return forward('Q', body);  // only comments: EmptyQueryResponse
-  if (std::any_of(stmts.begin(), stmts.end(), [](const SqlStatement& s) { return s.syntax_error; })) {
+  const std::string pipelined = pipelined_lexing_refusal(sql);
+  if (stmts.empty() && pipelined.empty()) return forward('Q', body);  // only comments: EmptyQueryResponse
+  if (!pipelined.empty() ||
+      std::any_of(stmts.begin(), stmts.end(), [](const SqlStatement& s) { return s.syntax_error; })) {
     // The server would refuse the whole text without running any of it:
     // refused here, audited as invalid (as the console does), never sent.
+    // So is text the server might read otherwise than the bastion did.
     std::string message = "syntax error", sqlstate = "42601";
     int position = 0;
     const auto limit = std::find_if(stmts.begin(), stmts.end(), [](const SqlStatement& s) { return s.over_limit; });
-    if (limit != stmts.end()) message = limit->parse_error, sqlstate = "54000";  // program_limit_exceeded
+    if (!pipelined.empty()) message = pipelined, sqlstate = "55000";  // object_not_in_prerequisite_state
+    else if (limit != stmts.end()) message = limit->parse_error, sqlstate = "54000";  // program_limit_exceeded
     else sql_syntax_error(sql, message, position);
     CommandRequest req = gate_.request("invalid", sql);
-    SqlFacts f = sql_facts(stmts.front());
+    SqlFacts f = stmts.empty() ? SqlFacts{} : sql_facts(stmts.front());
     f.source = "wire";
     req.facts = std::make_shared<SqlCommandFacts>(f);
     const GateResult g = gate_.refuse(req, message);
@@ -265,7 +269,9 @@ void PgWireExecutor::on_parse(const std::string& body) {
     if (position > 0) fields.emplace_back('P', std::to_string(position));
     refuse_extended(encode_error(fields));
   };
+  if (const std::string why = pipelined_lexing_refusal(p.query); !why.empty()) return invalid("55000", why, 0);
   if (stmts.size() > 1) return invalid("42601", "cannot insert multiple commands into a prepared statement", 0);
+  if (stmts.size() == 1 && stmts[0].over_limit) return invalid("54000", stmts[0].parse_error, 0);
   if (stmts.size() == 1 && stmts[0].syntax_error) {
     std::string message = stmts[0].parse_error;
     int position = 0;

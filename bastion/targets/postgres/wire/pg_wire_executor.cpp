@@ -178,6 +178,22 @@ void PgWireExecutor::forward(char type, std::string_view body, Sent x) {
   }
   to_server_ += frame(type, body);
   if (x.type) sent_.emplace(ticket, std::move(x));
+  if (type == 'B' || type == 'E' || type == 'F') ran_since_sync_ = true;
+  else if (type == 'S') ran_since_sync_ = false;  // its ReadyForQuery reports what changed
+}
+
+std::string PgWireExecutor::pipelined_lexing_refusal(std::string_view sql) const {
+  if (!settings_unseen()) return "";
+  // Only a backslash (standard_conforming_strings, and a trail byte of a
+  // multi-byte client_encoding) and non-ASCII bytes (client_encoding) can be
+  // read otherwise; text without them means the same under any setting.
+  const bool sensitive = std::any_of(sql.begin(), sql.end(), [](char c) {
+    return c == '\\' || static_cast<unsigned char>(c) >= 0x80;
+  });
+  if (!sensitive) return "";
+  return "bastion: this SQL came before the server answered what was sent ahead of it, which may change how the "
+         "server reads a backslash or non-ASCII text (standard_conforming_strings, client_encoding); "
+         "send it after that answer (after Sync)";
 }
 
 void PgWireExecutor::answer(std::string framed, bool ready) {

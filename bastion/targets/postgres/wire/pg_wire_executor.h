@@ -103,6 +103,12 @@ class PgWireExecutor : public Executor {
   void refuse_extended(const std::string& framed_error);  // then skip to Sync
   void protocol_error(const std::string& message);        // 08P01, then close
   // Decisions.
+  // Whether the server may read SQL text sent now under settings the bastion
+  // has not seen yet: anything is still in flight, or ran since the last Sync
+  // (a pipelined statement after set_config('standard_conforming_strings', ...)).
+  bool settings_unseen() const { return ran_since_sync_ || seq_.outstanding() > 0; }
+  // Why SQL text must not go to the server now (see settings_unseen), or "".
+  std::string pipelined_lexing_refusal(std::string_view sql) const;
   StmtPtr decide(SqlStatement stmt, std::vector<SqlParam> params);
   bool finish_decision(WireStatement& s);  // true: allowed and runs
   void end_statement(WireStatement& s, const std::string& tag, const std::string& error);
@@ -157,6 +163,10 @@ class PgWireExecutor : public Executor {
   std::optional<Held> held_;
   bool skip_to_sync_ = false;
   bool standard_strings_ = false;  // as the server reports it (ParameterStatus); off: nothing runs
+  // A Bind, Execute or FunctionCall went to the server since the last Sync:
+  // what it ran may have changed a setting the server reports only at the
+  // next ReadyForQuery (settings_unseen()).
+  bool ran_since_sync_ = false;
   bool utf8_ = true;               // client_encoding, as the server reports it; not UTF8: nothing runs
   bool masks_seen_ = false;        // a decision here carried masks: notification payloads are withheld
   bool closing_ = false;    // finish writing client_out_, then end
