@@ -553,6 +553,12 @@ bool ChannelPipeline::step() {
     }
   }
   if (state_ == State::start_pending) start();
+  // Refusals the session could not tell yet (a `-R` sent before any channel
+  // ran) go out before this channel's first output: a quick command can
+  // start, answer and end within this one step, before the session's loop
+  // hands them to running channels.
+  if (state_ == State::running && s_.notices_pending())
+    for (const auto& n : s_.take_pending_notices()) notice(n);
   if (state_ == State::waiting) {
     const bool changed = wait_for_approval();
     flush_audit(false);  // a refused held command's end row, before the client reads the refusal

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audit/audit_store.h"
@@ -50,6 +51,9 @@ class Session {
   bool sandbox_uid(std::optional<uint32_t>& uid);
   // Logs and audits a request the bastion refuses outright (e.g. forwarding).
   void refuse_request(const std::string& kind, const std::string& what, const std::string& reason);
+  // Refusals queued while no channel ran; a channel that starts running takes them.
+  bool notices_pending() const { return !pending_notices_.empty(); }
+  std::vector<std::string> take_pending_notices() { return std::exchange(pending_notices_, {}); }
 
   // For channel pipelines.
   const Config& config() const { return *cfg_; }
