@@ -554,9 +554,8 @@ bool ChannelPipeline::step() {
   }
   if (state_ == State::start_pending) start();
   // Refusals the session could not tell yet (a `-R` sent before any channel
-  // ran) go out before this channel's first output: a quick command can
-  // start, answer and end within this one step, before the session's loop
-  // hands them to running channels.
+  // ran) go to the first channel that runs, before its first output: a quick
+  // command can start, answer and end within this one step.
   if (state_ == State::running && s_.notices_pending())
     for (const auto& n : s_.take_pending_notices()) notice(n);
   if (state_ == State::waiting) {

@@ -760,17 +760,6 @@ void Session::check_target_idle(double mono) {
   }
 }
 
-void Session::deliver_notices() {
-  if (pending_notices_.empty()) return;
-  bool told = false;
-  for_each_channel([&](ChannelPipeline& c) {
-    if (!c.running()) return;
-    for (const auto& n : pending_notices_) c.notice(n);
-    told = true;
-  });
-  if (told) pending_notices_.clear();
-}
-
 void Session::check_deadlines() {
   if (!deferred_end_.empty()) {
     const std::string message = std::move(deferred_end_);
@@ -846,7 +835,6 @@ void Session::run(ssh_event ev) {
       last_moved_ = monotonic_seconds();
       trimmed = false;
     }
-    deliver_notices();
     check_deadlines();
     release_channels([](const ChannelPipeline& c) { return c.done(); });
     if (!ssh_is_connected(client_)) break;

@@ -142,7 +142,6 @@ class Session {
   // idle timeout has its channels ended when they alone stay idle that long.
   void check_target_idle(double mono);
   static int on_wake(socket_t fd, int revents, void* userdata);
-  void deliver_notices();  // refusals queued before any channel ran
   void recheck_access(const Config& cur, int64_t now);
   // Why `cur` no longer accepts this certificate (empty: it does).
   std::string certificate_refusal(const Config& cur, int64_t now) const;
