@@ -446,22 +446,35 @@ void ChannelPipeline::terminate(const std::string& text, const std::string& reas
 bool ChannelPipeline::pump_input() {
   if (!exec_) return false;
   bool moved = false;
+  // Nothing arrived since a read found libssh's buffer empty: reading again
+  // would only poll the socket (a system call per step, several per statement
+  // on a wire channel). The input capacity is still asked: it flushes what
+  // waits for the target.
   std::size_t cap = exec_->input_capacity();
-  if (exec_->reads_input_whole()) {
-    const int buffered = ssh_channel_poll(ch_.get(), 0);
-    if (buffered > 0 && static_cast<std::size_t>(buffered) > cap) cap = 0;  // later, all at once
-  }
-  char buf[kIoChunk];
-  while (cap > 0) {
-    const int n = ssh_channel_read_nonblocking(ch_.get(), buf,
-                                               static_cast<uint32_t>(std::min(cap, sizeof buf)), 0);
-    if (n <= 0) break;
-    const std::string_view data(buf, static_cast<std::size_t>(n));
-    if (!exec_->write_input(data)) break;
-    if (s_.record_input(target_name())) recording_.input(data);
-    bytes_in_ += static_cast<std::size_t>(n);
-    cap -= static_cast<std::size_t>(n);
-    moved = true;
+  bool drained = false;
+  if (requests_.input_arrived() && cap > 0) {
+    requests_.take_input_arrived();  // set again if data arrives while reading
+    if (exec_->reads_input_whole()) {
+      const int buffered = ssh_channel_poll(ch_.get(), 0);
+      if (buffered > 0 && static_cast<std::size_t>(buffered) > cap) cap = 0;  // later, all at once
+      drained = buffered <= 0;
+    }
+    char buf[kIoChunk];
+    while (cap > 0 && !drained) {
+      const int n = ssh_channel_read_nonblocking(ch_.get(), buf,
+                                                 static_cast<uint32_t>(std::min(cap, sizeof buf)), 0);
+      if (n <= 0) {
+        drained = true;
+        break;
+      }
+      const std::string_view data(buf, static_cast<std::size_t>(n));
+      if (!exec_->write_input(data)) break;
+      if (s_.record_input(target_name())) recording_.input(data);
+      bytes_in_ += static_cast<std::size_t>(n);
+      cap -= static_cast<std::size_t>(n);
+      moved = true;
+    }
+    if (!drained) requests_.input_left_buffered();
   }
   if (moved) s_.touch(target_name());
   if (!eof_forwarded_ && ssh_channel_is_eof(ch_.get()) && ssh_channel_poll(ch_.get(), 0) <= 0) {

@@ -61,8 +61,11 @@ ChannelRequests::ChannelRequests(Session& s, ssh_channel ch, Handler& handler)
   cb_.channel_signal_function = &ChannelRequests::cb_signal;
   cb_.channel_auth_agent_req_function = &ChannelRequests::cb_agent;
   cb_.channel_x11_req_function = &ChannelRequests::cb_x11;
+  // The data callback takes nothing (client input waits in libssh until the
+  // target can take it); it only notes that some arrived, so the channel
+  // reads, and libssh polls the socket for more, only when there is input.
+  cb_.channel_data_function = &ChannelRequests::cb_data;
   ssh_callbacks_init(&cb_);
-  // No data callback: client input waits in libssh until the target can take it.
   ssh_set_channel_callbacks(ch_, &cb_);
 }
 
@@ -145,6 +148,11 @@ int ChannelRequests::cb_window(ssh_session, ssh_channel, int w, int h, int, int,
     p->handler_.window_changed(w, h);
     return SSH_OK;
   });
+}
+
+int ChannelRequests::cb_data(ssh_session, ssh_channel, void*, uint32_t, int, void* self) {
+  static_cast<ChannelRequests*>(self)->input_arrived_ = true;
+  return 0;  // consumed nothing: the bytes stay in libssh's buffer
 }
 
 void ChannelRequests::cb_signal(ssh_session, ssh_channel, const char* sig, void* self) {

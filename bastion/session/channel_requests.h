@@ -40,6 +40,12 @@ class ChannelRequests {
   // The client asked to start (exec, shell, subsystem) or the tunnel opened.
   bool start_requested() const { return started_; }
 
+  // Client input may wait in libssh's buffer: set when data arrives, cleared
+  // by the reader once a read found the buffer empty (take_input_arrived).
+  bool input_arrived() const { return input_arrived_; }
+  void take_input_arrived() { input_arrived_ = false; }
+  void input_left_buffered() { input_arrived_ = true; }
+
   const std::optional<PtyRequest>& pty() const { return pty_; }
   bool pty_refused() const { return pty_refused_; }  // the certificate lacks permit-pty
   const std::map<std::string, std::string>& env() const { return env_; }
@@ -54,6 +60,7 @@ class ChannelRequests {
   static int cb_subsystem(ssh_session, ssh_channel, const char* name, void* self);
   static int cb_env(ssh_session, ssh_channel, const char* k, const char* v, void* self);
   static int cb_window(ssh_session, ssh_channel, int w, int h, int, int, void* self);
+  static int cb_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* self);
   static void cb_signal(ssh_session, ssh_channel, const char* sig, void* self);
   static void cb_agent(ssh_session, ssh_channel, void* self);
   static void cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t, void* self);
@@ -66,6 +73,7 @@ class ChannelRequests {
   Handler& handler_;
   ssh_channel_callbacks_struct cb_{};
   bool started_ = false;
+  bool input_arrived_ = true;  // until a read finds the buffer empty
   std::optional<PtyRequest> pty_;
   bool pty_refused_ = false;
   std::map<std::string, std::string> env_;
