@@ -195,3 +195,46 @@ TEST_CASE("wire facts: source and bound parameters for the policy and the audit 
   CHECK(j["params"][2] == nlohmann::json{{"binary", true}});
   CHECK(j["params"][3] == std::string(1024, 'x') + "... (2000 bytes)");
 }
+
+TEST_CASE("wire statement: the tree cache gives the same tree for the same text, and keeps only small ones") {
+  TreeCache cache;
+  StatementTree a, b, c;
+  REQUIRE(cache.parse("SELECT email FROM customers WHERE id = $1", a));
+  REQUIRE(cache.parse("SELECT email FROM customers WHERE id = $1", b));
+  CHECK(a.tree() == b.tree());  // kept: not parsed again
+  CHECK(b.stmt().has("SelectStmt"));
+  // Another text is parsed, and replaces the entry.
+  REQUIRE(cache.parse("DELETE FROM orders", c));
+  CHECK(c.tree() != a.tree());
+  CHECK(c.stmt().has("DeleteStmt"));
+  StatementTree d;
+  REQUIRE(cache.parse("SELECT email FROM customers WHERE id = $1", d));
+  CHECK(d.tree() != a.tree());
+  CHECK(d.stmt().has("SelectStmt"));
+  // What does not parse is not kept, and fails every time.
+  StatementTree e;
+  CHECK_FALSE(cache.parse("SELEC nothing", e));
+  CHECK_FALSE(cache.parse("SELEC nothing", e));
+  CHECK_FALSE(e.stmt().present());
+  // A tree past the bound is not kept: each parse makes its own.
+  std::string big = "SELECT 1";
+  while (big.size() < 40000) big += ", 1";
+  StatementTree f, g;
+  REQUIRE(cache.parse(big, f));
+  REQUIRE(f.tree()->bytes() > TreeCache::kMaxBytes);
+  REQUIRE(cache.parse(big, g));
+  CHECK(f.tree() != g.tree());
+}
+
+TEST_CASE("wire statement: masks prepared through the tree cache judge the statement as a fresh parse does") {
+  TreeCache cache;
+  for (int i = 0; i < 2; ++i) {  // the second time from the cache
+    WireStatement s;
+    s.stmt.text = "COPY (SELECT email FROM customers) TO STDOUT";
+    s.stmt.kind = "copy";
+    s.stmt.reads = {"customers"};
+    s.gate.decision = Decision::allow("");
+    s.gate.decision.column_masks = {ColumnMaskRule{"", "email", ColumnMaskRule::Method::full, 0}};
+    CHECK(prepare_masks(s, "k", nullptr, &cache) == "COPY ... TO cannot be masked; column masks apply to this statement");
+  }
+}

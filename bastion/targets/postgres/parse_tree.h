@@ -62,6 +62,8 @@ class ParseTree {
   };
   const Node& node(uint32_t i) const { return nodes_[i]; }
   std::string_view text(uint32_t off, uint32_t len) const { return std::string_view(text_).substr(off, len); }
+  // The memory it holds.
+  std::size_t bytes() const { return nodes_.capacity() * sizeof(Node) + text_.capacity(); }
 
  private:
   friend struct ParseTreeBuilder;

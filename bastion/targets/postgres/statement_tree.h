@@ -17,6 +17,8 @@ class StatementTree {
   bool adopt(std::shared_ptr<const ParseTree> tree, PtNode stmt);
   // {"SelectStmt": {...}} (absent when parse failed).
   PtNode stmt() const { return tree_ ? stmt_ : PtNode{}; }
+  // The whole tree stmt() points into (null when parse failed).
+  const std::shared_ptr<const ParseTree>& tree() const { return tree_; }
 
  private:
   std::shared_ptr<const ParseTree> tree_;  // owns what stmt_ points into

@@ -163,7 +163,7 @@ PgWireExecutor::StmtPtr PgWireExecutor::decide(SqlStatement stmt, std::vector<Sq
 bool PgWireExecutor::finish_decision(WireStatement& s) {
   if (s.gate.decision.masks()) masks_seen_ = true;
   if (s.gate.decision.allowed()) {
-    const std::string why = prepare_masks(s, gate_.mask_key(), &mask_patterns_);
+    const std::string why = prepare_masks(s, gate_.mask_key(), &mask_patterns_, &bound_trees_);
     if (why.empty()) {
       forget_origins_if_changed(s.stmt);
       s.started = monotonic_seconds();

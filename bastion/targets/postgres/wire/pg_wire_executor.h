@@ -138,6 +138,7 @@ class PgWireExecutor : public Executor {
   static constexpr std::chrono::seconds kOriginTtl{5};
   OriginCache origins_{kOriginTtl};
   MaskPatternCache mask_patterns_;  // output masks, compiled once per rule set
+  TreeCache bound_trees_;           // the last re-parsed statement's tree (Bind)
   std::optional<std::pair<int32_t, int32_t>> key_;
   std::string client_out_;  // for the client, written at the next pump
   std::string to_server_;   // for the server, written as its socket takes it

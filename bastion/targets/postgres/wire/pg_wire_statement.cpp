@@ -33,7 +33,19 @@ bool lookup_origins(PgConnection& catalog, const std::vector<uint32_t>& table_oi
   return true;
 }
 
-std::string prepare_masks(WireStatement& s, const std::string& mask_key, MaskPatternCache* patterns) {
+bool TreeCache::parse(const std::string& sql, StatementTree& out) {
+  if (tree_ && sql == text_) return out.adopt(tree_, stmt_);
+  if (!out.parse(sql)) return false;
+  if (out.tree()->bytes() + sql.size() <= kMaxBytes) {
+    text_ = sql;
+    tree_ = out.tree();
+    stmt_ = out.stmt();
+  }
+  return true;
+}
+
+std::string prepare_masks(WireStatement& s, const std::string& mask_key, MaskPatternCache* patterns,
+                          TreeCache* trees) {
   const Decision& d = s.gate.decision;
   if (!d.mask.empty())
     s.text_masks = patterns ? std::make_unique<MaskingFilter>(patterns->get(d.mask)) : std::make_unique<MaskingFilter>(d.mask);
@@ -42,7 +54,8 @@ std::string prepare_masks(WireStatement& s, const std::string& mask_key, MaskPat
   s.withhold_messages = true;
   s.may_read_masked = true;  // until the analysis below says otherwise
   const bool parsed = s.stmt.parse_error.empty() &&
-                      (s.stmt.tree ? s.tree.adopt(s.stmt.tree, s.stmt.node) : s.tree.parse(s.stmt.text));
+                      (s.stmt.tree ? s.tree.adopt(s.stmt.tree, s.stmt.node)
+                                   : trees ? trees->parse(s.stmt.text, s.tree) : s.tree.parse(s.stmt.text));
   if (!parsed) return "the bastion could not analyse this statement, and column masks apply";
   const ColumnMasker& m = *s.masker;
   const MaskGuardFacts f = mask_guard_facts(s.tree.stmt(), [&m](std::string_view c) { return m.masks_name(c); });

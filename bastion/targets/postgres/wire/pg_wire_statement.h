@@ -58,12 +58,31 @@ struct WireStatement {
   bool masks_anything() const { return masker || text_masks; }
 };
 
+// The parse tree of the statement text analysed last, when small. Parse
+// keeps no tree (prepared statements are many and a tree is tens of times
+// its text), so each Bind under column masks parses again; a client binding
+// the same prepared statement over and over (an ORM, pgbench -M prepared)
+// finds it here instead. One entry per connection: bounded by kMaxBytes.
+class TreeCache {
+ public:
+  static constexpr std::size_t kMaxBytes = 256 << 10;
+  // Parses `sql` into `out`, or adopts the tree kept for the same text.
+  bool parse(const std::string& sql, StatementTree& out);
+
+ private:
+  std::string text_;
+  std::shared_ptr<const ParseTree> tree_;
+  PtNode stmt_;
+};
+
 // After the decision: installs masks and returns why the bastion refuses
 // the statement under them ("" to run it). Under column masks a statement
 // that reads any relation counts as reading masked data (the catalog
 // connection cannot see the client's search_path or uncommitted tables).
-// `patterns`: compiled output masks shared across statements (may be null).
-std::string prepare_masks(WireStatement& s, const std::string& mask_key, MaskPatternCache* patterns = nullptr);
+// `patterns`: compiled output masks shared across statements, `trees` the
+// last statement's tree (either may be null).
+std::string prepare_masks(WireStatement& s, const std::string& mask_key, MaskPatternCache* patterns = nullptr,
+                          TreeCache* trees = nullptr);
 
 // A RowDescription of this statement's result: plans its masks. "" or why
 // the result cannot be masked (a masked column in binary format).
