@@ -445,6 +445,7 @@ void ChannelPipeline::terminate(const std::string& text, const std::string& reas
 
 bool ChannelPipeline::pump_input() {
   if (!exec_) return false;
+  arrivals_at_read_ = requests_.arrivals();
   bool moved = false;
   // Nothing arrived since a read found libssh's buffer empty: reading again
   // would only poll the socket (a system call per step, several per statement

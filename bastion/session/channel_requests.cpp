@@ -150,8 +150,15 @@ int ChannelRequests::cb_window(ssh_session, ssh_channel, int w, int h, int, int,
   });
 }
 
-int ChannelRequests::cb_data(ssh_session, ssh_channel, void*, uint32_t, int, void* self) {
-  static_cast<ChannelRequests*>(self)->input_arrived_ = true;
+int ChannelRequests::cb_data(ssh_session, ssh_channel, void*, uint32_t len, int is_stderr, void* self) {
+  // Extended data from a client has no meaning on any channel the bastion
+  // serves (OpenSSH's sshd drops it too). Nothing reads it, and libssh
+  // reopens the window as the channel's plain input is read: left in its
+  // buffer it would grow without bound. Taken here and dropped.
+  if (is_stderr) return static_cast<int>(len);
+  auto* p = static_cast<ChannelRequests*>(self);
+  p->input_arrived_ = true;
+  ++p->arrivals_;
   return 0;  // consumed nothing: the bytes stay in libssh's buffer
 }
 

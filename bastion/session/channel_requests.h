@@ -45,6 +45,9 @@ class ChannelRequests {
   bool input_arrived() const { return input_arrived_; }
   void take_input_arrived() { input_arrived_ = false; }
   void input_left_buffered() { input_arrived_ = true; }
+  // Data packets seen so far: any libssh call may process one (another
+  // channel's read polls the whole session), also after this channel read.
+  uint64_t arrivals() const { return arrivals_; }
 
   const std::optional<PtyRequest>& pty() const { return pty_; }
   bool pty_refused() const { return pty_refused_; }  // the certificate lacks permit-pty
@@ -74,6 +77,7 @@ class ChannelRequests {
   ssh_channel_callbacks_struct cb_{};
   bool started_ = false;
   bool input_arrived_ = true;  // until a read finds the buffer empty
+  uint64_t arrivals_ = 0;
   std::optional<PtyRequest> pty_;
   bool pty_refused_ = false;
   std::map<std::string, std::string> env_;

@@ -830,6 +830,8 @@ void Session::run(ssh_event ev) {
     if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
     busy = false;
     for_each_channel([&](ChannelPipeline& c) { busy |= c.step(); });
+    // Input a later step's libssh call took off the socket waits unread.
+    for_each_channel([&](ChannelPipeline& c) { busy |= c.input_arrived_after_read(); });
     // Something arrived (rc SSH_OK; SSH_AGAIN is a timeout) or moved.
     if (busy || rc == SSH_OK) {
       last_moved_ = monotonic_seconds();

@@ -340,6 +340,40 @@ class EndedSessionTest(BastionTest):
         self.assertTrue(all(n <= 300 for (n,) in rows), rows)
         alive(self)
 
+    def test_extended_data_from_the_client_is_dropped_not_kept(self):
+        # A client may send SSH extended data (stderr) on its channel; nothing
+        # reads it, and libssh reopens the window as the plain input is read,
+        # so kept it would grow bastiond without bound (and hold back the
+        # channel's EOF: libssh reports EOF only once both buffers are empty;
+        # before the fix this test hung there). Interleaved with input the
+        # target echoes, 64 MiB of it leaves bastiond's peak RSS where it was
+        # and the echo whole.
+        def hwm():
+            with open(f"/proc/{self.env.bastion.proc.pid}/status") as f:
+                return next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmHWM:"))
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            c = t.open_session(timeout=10)
+            c.settimeout(60)
+            c.exec_command("cat")
+            before = hwm()
+            junk = b"e" * 32768
+            echoed = b""
+            for i in range(2048):
+                c.sendall_stderr(junk)
+                c.sendall(b"%d\n" % i)
+                while c.recv_ready():
+                    echoed += c.recv(65536)
+            c.shutdown_write()
+            st, out, err = sshproto.finish(c)
+        finally:
+            t.close()
+        after = hwm()
+        self.assertEqual(st, 0, err)
+        self.assertEqual(echoed + out, b"".join(b"%d\n" % i for i in range(2048)))
+        self.assertLess(after - before, 24, f"VmHWM {before} -> {after} MiB")
+        alive(self)
+
     def test_environment_requests_are_bounded(self):
         t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
         try:
