@@ -445,7 +445,6 @@ void ChannelPipeline::terminate(const std::string& text, const std::string& reas
 
 bool ChannelPipeline::pump_input() {
   if (!exec_) return false;
-  arrivals_at_read_ = requests_.arrivals();
   bool moved = false;
   // Nothing arrived since a read found libssh's buffer empty: reading again
   // would only poll the socket (a system call per step, several per statement
@@ -482,6 +481,9 @@ bool ChannelPipeline::pump_input() {
     exec_->send_eof();
     eof_forwarded_ = true;
   }
+  // What arrived from here on is unread (what arrived while reading was read,
+  // or left with input_arrived set for a target that could not take it).
+  arrivals_at_read_ = requests_.arrivals();
   return moved;
 }
 

@@ -56,9 +56,9 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   void terminate(const std::string& text, const std::string& reason);
   std::optional<int> exit_status() const { return final_status_; }
   bool holding_output() const { return pipeline_.holding(); }
-  // Client input arrived after this pass read the channel (a later libssh
-  // call processed it): the loop must pass again before it sleeps, as the
-  // socket no longer shows it.
+  // Client input arrived after this channel last read (a later libssh call
+  // processed it): the loop must pass again before it sleeps, as the socket
+  // no longer shows it.
   bool input_arrived_after_read() const {
     return state_ == State::running && exec_ && !closing_ && requests_.arrivals() != arrivals_at_read_;
   }
@@ -149,7 +149,7 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   uint64_t bytes_in_ = 0;
   int64_t command_id_ = 0;
   bool eof_forwarded_ = false;
-  uint64_t arrivals_at_read_ = 0;  // requests_.arrivals() when pump_input began
+  uint64_t arrivals_at_read_ = 0;  // requests_.arrivals() when pump_input ended
   bool closing_ = false;  // output drained -> send exit + close
   ExitInfo closing_exit_;
   std::optional<int> final_status_;

@@ -830,8 +830,6 @@ void Session::run(ssh_event ev) {
     if (rc == SSH_ERROR && !ssh_is_connected(client_)) break;
     busy = false;
     for_each_channel([&](ChannelPipeline& c) { busy |= c.step(); });
-    // Input a later step's libssh call took off the socket waits unread.
-    for_each_channel([&](ChannelPipeline& c) { busy |= c.input_arrived_after_read(); });
     // Something arrived (rc SSH_OK; SSH_AGAIN is a timeout) or moved.
     if (busy || rc == SSH_OK) {
       last_moved_ = monotonic_seconds();
@@ -857,6 +855,10 @@ void Session::run(ssh_event ev) {
       }
     }
     prune_upstreams();
+    // Input a later libssh call took off the socket (any of them may poll
+    // the whole session: another channel's read, a close that flushes)
+    // waits unread: the socket no longer shows it, so pass again first.
+    for_each_channel([&](ChannelPipeline& c) { busy |= c.input_arrived_after_read(); });
   }
   release_channels([](const ChannelPipeline&) { return true; });
   if (end_reason_.empty()) end_reason_ = channel_reason_.empty() ? "client disconnected" : channel_reason_;

@@ -37,7 +37,7 @@ bool TreeCache::parse(const std::string& sql, StatementTree& out) {
   if (tree_ && sql == text_) return out.adopt(tree_, stmt_);
   if (!out.parse(sql)) return false;
   if (out.tree()->bytes() + sql.size() <= kMaxBytes) {
-    text_ = std::string(sql);  // a copy assignment would keep a longer text's capacity
+    std::string(sql).swap(text_);  // an assignment may keep a longer text's buffer
     tree_ = out.tree();
     stmt_ = out.stmt();
   }
