@@ -446,14 +446,14 @@ void ChannelPipeline::terminate(const std::string& text, const std::string& reas
 bool ChannelPipeline::pump_input() {
   if (!exec_) return false;
   bool moved = false;
-  // Nothing arrived since a read found libssh's buffer empty: reading again
+  // No data packet since a read found libssh's buffer empty: reading again
   // would only poll the socket (a system call per step, several per statement
-  // on a wire channel). The input capacity is still asked: it flushes what
-  // waits for the target.
+  // on a wire channel). A read that finds it empty also processed whatever
+  // had come, so the count it saw is exact. The input capacity is still
+  // asked: it flushes what waits for the target.
   std::size_t cap = exec_->input_capacity();
-  bool drained = false;
-  if (requests_.input_arrived() && cap > 0) {
-    requests_.take_input_arrived();  // set again if data arrives while reading
+  if (requests_.arrivals() != arrivals_at_empty_ && cap > 0) {
+    bool drained = false;
     if (exec_->reads_input_whole()) {
       const int buffered = ssh_channel_poll(ch_.get(), 0);
       if (buffered > 0 && static_cast<std::size_t>(buffered) > cap) cap = 0;  // later, all at once
@@ -463,10 +463,8 @@ bool ChannelPipeline::pump_input() {
     while (cap > 0 && !drained) {
       const int n = ssh_channel_read_nonblocking(ch_.get(), buf,
                                                  static_cast<uint32_t>(std::min(cap, sizeof buf)), 0);
-      if (n <= 0) {
-        drained = true;
-        break;
-      }
+      drained = n <= 0;
+      if (drained) break;
       const std::string_view data(buf, static_cast<std::size_t>(n));
       if (!exec_->write_input(data)) break;
       if (s_.record_input(target_name())) recording_.input(data);
@@ -474,15 +472,15 @@ bool ChannelPipeline::pump_input() {
       cap -= static_cast<std::size_t>(n);
       moved = true;
     }
-    if (!drained) requests_.input_left_buffered();
+    if (drained) arrivals_at_empty_ = requests_.arrivals();
   }
   if (moved) s_.touch(target_name());
   if (!eof_forwarded_ && ssh_channel_is_eof(ch_.get()) && ssh_channel_poll(ch_.get(), 0) <= 0) {
     exec_->send_eof();
     eof_forwarded_ = true;
   }
-  // What arrived from here on is unread (what arrived while reading was read,
-  // or left with input_arrived set for a target that could not take it).
+  // What arrives from here on is unread (what arrived while reading was read,
+  // or is still counted past arrivals_at_empty_ for a target that was full).
   arrivals_at_read_ = requests_.arrivals();
   return moved;
 }

@@ -150,6 +150,9 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   int64_t command_id_ = 0;
   bool eof_forwarded_ = false;
   uint64_t arrivals_at_read_ = 0;  // requests_.arrivals() when pump_input ended
+  // requests_.arrivals() when a read last found libssh's buffer empty
+  // (none yet: read once).
+  uint64_t arrivals_at_empty_ = UINT64_MAX;
   bool closing_ = false;  // output drained -> send exit + close
   ExitInfo closing_exit_;
   std::optional<int> final_status_;

@@ -40,13 +40,9 @@ class ChannelRequests {
   // The client asked to start (exec, shell, subsystem) or the tunnel opened.
   bool start_requested() const { return started_; }
 
-  // Client input may wait in libssh's buffer: set when data arrives, cleared
-  // by the reader once a read found the buffer empty (take_input_arrived).
-  bool input_arrived() const { return input_arrived_; }
-  void take_input_arrived() { input_arrived_ = false; }
-  void input_left_buffered() { input_arrived_ = true; }
-  // Data packets seen so far: any libssh call may process one (another
-  // channel's read polls the whole session), also after this channel read.
+  // Client data packets seen so far (the data callback counts them; the
+  // bytes stay in libssh's buffer). Any libssh call may process one: another
+  // channel's read polls the whole session.
   uint64_t arrivals() const { return arrivals_; }
 
   const std::optional<PtyRequest>& pty() const { return pty_; }
@@ -76,7 +72,6 @@ class ChannelRequests {
   Handler& handler_;
   ssh_channel_callbacks_struct cb_{};
   bool started_ = false;
-  bool input_arrived_ = true;  // until a read finds the buffer empty
   uint64_t arrivals_ = 0;
   std::optional<PtyRequest> pty_;
   bool pty_refused_ = false;
