@@ -338,11 +338,12 @@ class ScaleOutTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         rows = [l.split("\t") for l in r.stdout.decode().splitlines()[1:]]
         self.assertEqual([(x[1], x[2], x[6]) for x in rows], [("1", "", ""), ("2", "active", "deny it")])
-        # Rollback: version 1 on both, again within seconds.
+        # Rollback: version 1 on both, again within seconds (the same bound as
+        # the push: a reload under ASan on a loaded CI machine took 3.3 s).
         before = self.store_reloads()
         r = run([BASTIONCTL, "policy", "rollback", "scale", "1", "--key", self.policy_key, "--config", conf])
         self.assertEqual((r.returncode, r.stdout.decode()), (0, "policy scale: version 1 is active again\n"), r.stderr)
-        self.assertLess(self.wait_store_reload(before), 3.0)
+        self.assertLess(self.wait_store_reload(before), 8.0)
         for i in (0, 1):
             self.assertEqual(self.scale_command_on(i), (0, "scale-forbidden\n", ""))
         self.assertEqual(self.sql("SELECT version || ' ' || action FROM policy_activations WHERE name='scale' ORDER BY id"),

@@ -831,10 +831,12 @@ TEST_CASE("chain_hash hashes the entry nlohmann's dump spells, on its fast path 
 TEST_CASE("iso8601_now stamps the present instant in the store's spelling", "[integrity]") {
   // Every audit row carries it; verify and the time bounds parse it back.
   for (int i = 0; i < 200; ++i) {
-    const double before =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    // In whole milliseconds, as it stamps: seconds as a double round a time
+    // just under a millisecond up when multiplied back (a flake once).
+    using std::chrono::duration_cast, std::chrono::milliseconds, std::chrono::system_clock;
+    const int64_t before = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
     const std::string s = iso8601_now();
-    const double after = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const int64_t after = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
     INFO(s);
     REQUIRE(s.size() == 24);
     CHECK(s[4] == '-');
@@ -843,8 +845,8 @@ TEST_CASE("iso8601_now stamps the present instant in the store's spelling", "[in
     CHECK(s[23] == 'Z');
     const auto t = parse_utc_time(s);
     REQUIRE(t);
-    CHECK(*t >= std::floor(before * 1000) / 1000 - 1e-6);
-    CHECK(*t <= after + 1e-6);
+    CHECK(std::llround(*t * 1000) >= before);
+    CHECK(std::llround(*t * 1000) <= after);
     // The same second as strftime spells it.
     CHECK(s.substr(0, 19) + "Z" == iso8601(static_cast<int64_t>(std::floor(*t + 1e-9))));
   }
