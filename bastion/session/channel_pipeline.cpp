@@ -390,10 +390,21 @@ bool ChannelPipeline::wait_for_approval() {
   // Ctrl-C on a pty cancels; without one a signal request does (or the client goes away).
   bool cancel = cancel_requested_ || ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get());
   if (!cancel && pty()) {
-    char buf[256];
-    int n;
-    while ((n = ssh_channel_read_nonblocking(ch_.get(), buf, sizeof buf, 0)) > 0)
+    // Keys typed while held are dropped: those read before the hold (still
+    // queued) and what libssh holds, once (a client typing as fast as it is
+    // read cannot keep this loop going).
+    if (std::string_view(input_queue_).substr(input_queue_off_).find('\x03') != std::string_view::npos) cancel = true;
+    input_queue_.clear();
+    input_queue_off_ = 0;
+    char buf[kIoChunk];
+    const int buffered = ssh_channel_poll(ch_.get(), 0);
+    auto left = buffered > 0 ? static_cast<std::size_t>(buffered) : 0;
+    while (left > 0) {
+      const int n = ssh_channel_read_nonblocking(ch_.get(), buf, static_cast<uint32_t>(std::min(left, sizeof buf)), 0);
+      if (n <= 0) break;
+      left -= static_cast<std::size_t>(n);
       if (std::string_view(buf, static_cast<std::size_t>(n)).find('\x03') != std::string_view::npos) cancel = true;
+    }
   }
   const std::string request = "bastion: request #" + std::to_string(review_id_);
   if (cancel) {
@@ -446,36 +457,31 @@ void ChannelPipeline::terminate(const std::string& text, const std::string& reas
 bool ChannelPipeline::pump_input() {
   if (!exec_) return false;
   bool moved = false;
+  std::size_t cap = exec_->input_capacity();
+  // First what an earlier read took and the target could not take then.
+  if (input_queue_off_ < input_queue_.size() && cap > 0) {
+    const std::size_t n = std::min(cap, input_queue_.size() - input_queue_off_);
+    if (feed_input(std::string_view(input_queue_).substr(input_queue_off_, n))) {
+      input_queue_off_ += n;
+      cap -= n;
+      moved = true;
+    } else {
+      cap = 0;
+    }
+    if (input_queue_off_ == input_queue_.size()) {
+      input_queue_.clear();
+      input_queue_off_ = 0;
+    }
+  }
+  // libssh is read again only once the queue is empty and the target takes
+  // input: until then the client's window stays shut (the backpressure).
   // No data packet since a read found libssh's buffer empty: reading again
   // would only poll the socket (a system call per step, several per statement
-  // on a wire channel). A read that finds it empty also processed whatever
-  // had come, so the count it saw is exact. The input capacity is still
-  // asked: it flushes what waits for the target.
-  std::size_t cap = exec_->input_capacity();
-  if (requests_.arrivals() != arrivals_at_empty_ && cap > 0) {
-    bool drained = false;
-    if (exec_->reads_input_whole()) {
-      const int buffered = ssh_channel_poll(ch_.get(), 0);
-      if (buffered > 0 && static_cast<std::size_t>(buffered) > cap) cap = 0;  // later, all at once
-      drained = buffered <= 0;
-    }
-    char buf[kIoChunk];
-    while (cap > 0 && !drained) {
-      const int n = ssh_channel_read_nonblocking(ch_.get(), buf,
-                                                 static_cast<uint32_t>(std::min(cap, sizeof buf)), 0);
-      drained = n <= 0;
-      if (drained) break;
-      const std::string_view data(buf, static_cast<std::size_t>(n));
-      if (!exec_->write_input(data)) break;
-      if (s_.record_input(target_name())) recording_.input(data);
-      bytes_in_ += static_cast<std::size_t>(n);
-      cap -= static_cast<std::size_t>(n);
-      moved = true;
-    }
-    if (drained) arrivals_at_empty_ = requests_.arrivals();
-  }
+  // on a wire channel). The input capacity is still asked above: it flushes
+  // what waits for the target.
+  if (input_queue_.empty() && cap > 0 && requests_.arrivals() != arrivals_at_empty_) moved |= read_client_input(cap);
   if (moved) s_.touch(target_name());
-  if (!eof_forwarded_ && ssh_channel_is_eof(ch_.get()) && ssh_channel_poll(ch_.get(), 0) <= 0) {
+  if (!eof_forwarded_ && input_queue_.empty() && ssh_channel_is_eof(ch_.get()) && ssh_channel_poll(ch_.get(), 0) <= 0) {
     exec_->send_eof();
     eof_forwarded_ = true;
   }
@@ -483,6 +489,53 @@ bool ChannelPipeline::pump_input() {
   // or is still counted past arrivals_at_empty_ for a target that was full).
   arrivals_at_read_ = requests_.arrivals();
   return moved;
+}
+
+// libssh 0.10 reopens a channel's receive window to a full 1.28 MB on every
+// read that leaves it under half, whatever it still buffers: partial reads
+// (a target slower than its client) would let the client grow that buffer by
+// a window per read, without bound. So libssh's buffer is read whole, never
+// in part: what the target cannot take waits in input_queue_, and libssh is
+// not read again before the queue is empty. Both stay under one window
+// (plus the half libssh itself may add on receipt).
+bool ChannelPipeline::read_client_input(std::size_t cap) {
+  const int buffered = ssh_channel_poll(ch_.get(), 0);  // may take packets off the socket
+  const uint64_t seen = requests_.arrivals();
+  if (buffered <= 0) {
+    arrivals_at_empty_ = seen;
+    return false;
+  }
+  bool moved = false;
+  auto left = static_cast<std::size_t>(buffered);
+  char buf[kIoChunk];
+  while (left > 0) {
+    // With data buffered libssh reads from its buffer only, never the socket.
+    const int n = ssh_channel_read_nonblocking(ch_.get(), buf, static_cast<uint32_t>(std::min(left, sizeof buf)), 0);
+    if (n <= 0) break;
+    left -= static_cast<std::size_t>(n);
+    std::string_view data(buf, static_cast<std::size_t>(n));
+    if (input_queue_.empty() && cap > 0) {
+      const std::size_t now = std::min(cap, data.size());
+      if (feed_input(data.substr(0, now))) {
+        data.remove_prefix(now);
+        cap -= now;
+        moved = true;
+      } else {
+        cap = 0;
+      }
+    }
+    input_queue_.append(data);
+  }
+  // Everything libssh had counted was read: its buffer is empty now.
+  if (left == 0 && requests_.arrivals() == seen) arrivals_at_empty_ = seen;
+  return moved;
+}
+
+bool ChannelPipeline::feed_input(std::string_view data) {
+  if (!exec_->write_input(data)) return false;
+  if (s_.record_input(target_name())) recording_.input(data);
+  bytes_in_ += data.size();
+  return true;
 }
 
 bool ChannelPipeline::drain_to_client() {
@@ -558,6 +611,20 @@ std::optional<int> ChannelPipeline::wants_wakeup_ms() const {
 
 bool ChannelPipeline::step() {
   if (state_ == State::done) return false;
+  if (requests_.overran() && !overran_handled_) {
+    overran_handled_ = true;
+    input_queue_.clear();
+    input_queue_off_ = 0;
+    const std::string reason = "client overran its window";
+    log_warn("client input past its window; channel ended",
+             {{"session", s_.id()}, {"limit", std::to_string(ChannelRequests::kMaxBufferedInput)}});
+    if (state_ == State::larval || state_ == State::start_pending) {
+      finish(ExitInfo{.status = kExitBastionError, .signal = "", .core_dumped = false, .lost = false, .overran = false},
+             reason);
+      return false;
+    }
+    terminate("bastion: the client sent more input than its channel window allows; the channel was closed", reason);
+  }
   if (state_ == State::larval) {
     if (requests_.start_requested()) {
       state_ = State::start_pending;
@@ -580,6 +647,10 @@ bool ChannelPipeline::step() {
 
   bool moved = false;
   if (ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get())) {
+    // What the client sent before it closed still goes to the target (libssh
+    // completes a close once its buffer is read, and that read is whole), then
+    // its EOF (pump_input).
+    if (exec_ && !closing_ && input_queue_off_ < input_queue_.size()) return pump_input();
     // The client went away: stop the command, keep the audit trail.
     if (exec_) exec_->close();
     finish(exec_ ? exec_->exit_info() : ExitInfo{}, "client closed");
@@ -606,9 +677,18 @@ bool ChannelPipeline::step() {
           notice("bastion: the connection to the target was lost");
           closing_exit_.status = kExitBastionError;
           end_reason_ = "target connection lost";
+        } else if (closing_exit_.overran) {
+          notice("bastion: the command's output outran this client by more than the bastion holds; the command was "
+                 "ended");
+          closing_exit_.status = kExitBastionError;
+          end_reason_ = "target output overran";
         }
       }
     }
+    // The target's window may have opened while its output was read (those
+    // reads take its packets too): what is queued goes now, not at the next
+    // wake-up.
+    if (!closing_ && input_queue_off_ < input_queue_.size()) moved |= pump_input();
     check_recording();
     if (picker_ && !closing_) check_picker();
   }

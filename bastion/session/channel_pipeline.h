@@ -71,6 +71,7 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   void trim() {
     client_.trim();
     recording_.trim();
+    if (input_queue_.empty()) std::string().swap(input_queue_);
   }
   const std::string& end_reason() const { return end_reason_; }
   // The target this channel's commands go to, once known ("" before).
@@ -102,6 +103,8 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   bool open_recording(std::string& error);
   void refuse(const std::string& message, int status, const std::string& reason);
   bool pump_input();
+  bool read_client_input(std::size_t cap);  // libssh's whole buffer: to the target, the rest queued
+  bool feed_input(std::string_view data);   // to the target (and the recording)
   bool drain_to_client();
   void check_recording();
   // Stores the gate's queued end rows and, with_checkpoint, the recording's
@@ -149,6 +152,12 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   uint64_t bytes_in_ = 0;
   int64_t command_id_ = 0;
   bool eof_forwarded_ = false;
+  bool overran_handled_ = false;  // requests_.overran() acted on
+  // Client input read from libssh that the target could not take yet
+  // (from input_queue_off_ on). libssh reads are whole (see pump_input), so
+  // this holds at most one receive window.
+  std::string input_queue_;
+  std::size_t input_queue_off_ = 0;
   uint64_t arrivals_at_read_ = 0;  // requests_.arrivals() when pump_input ended
   // requests_.arrivals() when a read last found libssh's buffer empty
   // (none yet: read once).

@@ -156,7 +156,13 @@ int ChannelRequests::cb_data(ssh_session, ssh_channel, void*, uint32_t len, int 
   // reopens the window as the channel's plain input is read: left in its
   // buffer it would grow without bound. Taken here and dropped.
   if (is_stderr) return static_cast<int>(len);
-  ++static_cast<ChannelRequests*>(self)->arrivals_;
+  auto* p = static_cast<ChannelRequests*>(self);
+  ++p->arrivals_;
+  // `len` is all that libssh buffers for the channel's plain input.
+  if (p->overran_ || len > kMaxBufferedInput) {
+    p->overran_ = true;
+    return static_cast<int>(len);  // dropped: the channel is being ended
+  }
   return 0;  // consumed nothing: the bytes stay in libssh's buffer
 }
 

@@ -44,6 +44,14 @@ class ChannelRequests {
   // bytes stay in libssh's buffer). Any libssh call may process one: another
   // channel's read polls the whole session.
   uint64_t arrivals() const { return arrivals_; }
+  // The client's input in libssh's buffer passed kMaxBufferedInput: more
+  // than any client that keeps to its window can have sent (the session
+  // reads that buffer whole). libssh accepts data past the window, and
+  // reopens the window on every extended-data packet whatever the plain
+  // buffer holds, so only this bound stops such a client. From then on its
+  // input is dropped as it arrives, and the channel is ended.
+  static constexpr uint32_t kMaxBufferedInput = 4u << 20;
+  bool overran() const { return overran_; }
 
   const std::optional<PtyRequest>& pty() const { return pty_; }
   bool pty_refused() const { return pty_refused_; }  // the certificate lacks permit-pty
@@ -73,6 +81,7 @@ class ChannelRequests {
   ssh_channel_callbacks_struct cb_{};
   bool started_ = false;
   uint64_t arrivals_ = 0;
+  bool overran_ = false;
   std::optional<PtyRequest> pty_;
   bool pty_refused_ = false;
   std::map<std::string, std::string> env_;

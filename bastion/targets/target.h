@@ -65,6 +65,9 @@ struct ExitInfo {
   std::string signal;  // e.g. "TERM" (without SIG)
   bool core_dumped = false;
   bool lost = false;  // the connection to the target went away before it said
+  // The bastion ended the command: the target's output outgrew what the
+  // bastion holds for a client slower than it (SshExecutor::kMaxBuffered).
+  bool overran = false;
 };
 
 class Executor {
@@ -72,13 +75,6 @@ class Executor {
   virtual ~Executor() = default;
   // How many input bytes the target can take now (its flow-control window).
   virtual std::size_t input_capacity() = 0;
-  // True: the session reads the client's input only when input_capacity()
-  // can take all that libssh has buffered. libssh 0.10 reopens a channel's
-  // receive window on every read whatever it still buffers, so a client
-  // faster than the target grows that buffer without bound while partial
-  // reads go on; reading only whole buffers keeps it under one window
-  // (1.28 MB). The executor must then accept at least 2 MiB when idle.
-  virtual bool reads_input_whole() const { return false; }
   // Seconds a finished command's end row (rows, duration, error), and the
   // signed recording checkpoint that seals its markers, may wait to be
   // written with later ones in one transaction. 0: at the channel's next

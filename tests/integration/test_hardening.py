@@ -5,6 +5,7 @@ back to allow-all after a reload, get a pty the certificate forbids, or
 hang a file transfer on a reserved target."""
 import os
 import random
+import shlex
 import signal
 import subprocess
 import threading
@@ -388,6 +389,188 @@ class EndedSessionTest(BastionTest):
         finally:
             t.close()
         self.assertEqual((st, out), (0, b"32\n0\n"), err)
+
+
+class FloodTest(BastionTest):
+    """libssh 0.10 reopens a channel's receive window to a full 1.28 MB on
+    every read that leaves it under half, whatever it still buffers. A side
+    faster than the other, read in part at every pass, would so grow bastiond
+    by a window per read. Both directions, measured as bastiond's peak RSS
+    (outside a sanitizer, whose allocator keeps what is freed)."""
+
+    SIZE = 48 << 20
+
+    def logged(self, match, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if any(match(l) for l in self.env.bastion.log_lines()):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def hwm(self):
+        with open(f"/proc/{self.env.bastion.proc.pid}/status") as f:
+            return next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmHWM:"))
+
+    def test_output_faster_than_its_client_waits_in_the_target(self):
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            c = t.open_session(timeout=10)
+            c.settimeout(60)
+            # (letters: recorded as they are, not as JSON escapes)
+            c.exec_command(f"head -c {self.SIZE} /dev/zero | tr '\\0' a")
+            before = self.hwm()
+            # Read at about 16 MB/s: slower than the target writes, steady
+            # enough that bastiond finds part of the client's window open at
+            # most passes.
+            got, start = 0, time.monotonic()
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                self.assertEqual(d.count(b"a"), len(d))
+                got += len(d)
+                ahead = got / 16e6 - (time.monotonic() - start)
+                if ahead > 0:
+                    time.sleep(ahead)
+            st = c.recv_exit_status()
+        finally:
+            t.close()
+        after = self.hwm()
+        self.assertEqual((st, got), (0, self.SIZE))
+        if not sanitized():
+            self.assertLess(after - before, 24, f"VmHWM {before} -> {after} MiB")
+        alive(self)
+
+    def test_input_faster_than_its_target_waits_in_the_client(self):
+        # The target reads 64 KiB every 2 ms at most (about 30 MB/s); the
+        # client writes as fast as it can.
+        reader = ("import sys, time\nn = 0\nwhile True:\n    b = sys.stdin.buffer.raw.read(65536)\n"
+                  "    if not b:\n        break\n    n += len(b)\n    time.sleep(0.002)\nprint(n)\n")
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            c = t.open_session(timeout=10)
+            c.settimeout(120)
+            c.exec_command("python3 -c " + shlex.quote(reader))
+            before = self.hwm()
+            chunk = b"\0" * (1 << 20)
+            for _ in range(self.SIZE >> 20):
+                c.sendall(chunk)
+            c.shutdown_write()
+            st, out, err = sshproto.finish(c)
+        finally:
+            t.close()
+        after = self.hwm()
+        self.assertEqual((st, out, err), (0, b"%d\n" % self.SIZE, b""))
+        if not sanitized():
+            self.assertLess(after - before, 24, f"VmHWM {before} -> {after} MiB")
+        alive(self)
+
+
+    def test_input_sent_before_a_close_reaches_the_target(self):
+        # libssh completes a client's CLOSE once its buffer is read, and the
+        # session reads it whole: what the target could not take yet waits in
+        # the channel's queue, and still goes to the target after the close.
+        path = os.path.join(self.env.d, "before_close")
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            c = t.open_session(timeout=10)
+            c.settimeout(30)
+            # A target that takes about 3 MB/s, so the close comes while
+            # input still waits in bastiond.
+            slow = ("import sys, time\nwith open(sys.argv[1], 'wb') as f:\n    while True:\n"
+                    "        b = sys.stdin.buffer.raw.read(65536)\n        if not b:\n            break\n"
+                    "        f.write(b)\n        time.sleep(0.02)\n")
+            c.exec_command(f"python3 -c {shlex.quote(slow)} {path}")
+            c.sendall(b"z" * (4 << 20))
+            c.shutdown_write()
+            c.close()
+            end = time.monotonic() + 20
+            while time.monotonic() < end and not (os.path.exists(path) and os.path.getsize(path) == 4 << 20):
+                time.sleep(0.1)
+        finally:
+            t.close()
+        self.assertEqual(os.path.getsize(path), 4 << 20)
+        alive(self)
+
+    def test_client_that_reopens_its_window_with_extended_data_is_cut_off(self):
+        # libssh reopens the window on every extended-data packet whatever the
+        # plain buffer holds: 700 KB of input, one byte of stderr, again, to a
+        # command that reads nothing. Past 4 MiB held the channel is ended.
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            c = t.open_session(timeout=10)
+            c.settimeout(10)
+            c.exec_command("sleep 30")
+            before = self.hwm()
+            sent = 0
+            try:
+                while sent < self.SIZE:
+                    c.sendall(b"x" * 700000)
+                    c.sendall_stderr(b"!")
+                    sent += 700000
+            except OSError:  # closed under it (or its window shut for good)
+                pass
+            st, out, err = sshproto.finish(c)
+        finally:
+            t.close()
+        after = self.hwm()
+        self.assertLess(sent, 16 << 20)
+        self.assertEqual((st, out, err), (255, b"", b"bastion: the client sent more input than its channel window "
+                                                    b"allows; the channel was closed\n"))
+        if not sanitized():
+            self.assertLess(after - before, 24, f"VmHWM {before} -> {after} MiB")
+        self.assertTrue(self.logged(lambda l: l.get("msg") == "client input past its window; channel ended"))
+        alive(self)
+
+    def test_client_that_ignores_its_window_is_cut_off_before_it_starts(self):
+        # Data packets past the window (libssh takes them anyway), on a
+        # channel that never asked to run anything.
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            c = t.open_session(timeout=10)
+            before = self.hwm()
+            for _ in range(self.SIZE // 32768):
+                m = paramiko.Message()
+                m.add_byte(paramiko.common.cMSG_CHANNEL_DATA)
+                m.add_int(c.remote_chanid)
+                m.add_string(b"y" * 32768)
+                t._send_user_message(m)
+                if c.closed or c.eof_received:
+                    break
+            c.settimeout(10)
+            st = c.recv_exit_status()
+        finally:
+            t.close()
+        after = self.hwm()
+        self.assertEqual(st, 255)
+        if not sanitized():
+            self.assertLess(after - before, 24, f"VmHWM {before} -> {after} MiB")
+        alive(self)
+
+    def test_target_that_reopens_its_window_with_stderr_is_ended(self):
+        # The same from the target: 700 KB of stdout, a byte of stderr, again,
+        # to a client that reads nothing. Past 8 MiB held the command ends.
+        writer = ("import sys\nfor i in range(64):\n    sys.stdout.buffer.write(b'o' * 700000)\n"
+                  "    sys.stdout.flush()\n    sys.stderr.buffer.write(b'e')\n    sys.stderr.flush()\n")
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            c = t.open_session(timeout=10, window_size=65536)
+            c.settimeout(30)
+            c.exec_command("python3 -c " + shlex.quote(writer))
+            before = self.hwm()
+            time.sleep(3)  # the target writes all it can (about 45 MB unchecked)
+            after = self.hwm()
+            st, out, err = sshproto.finish(c)
+        finally:
+            t.close()
+        self.assertEqual(st, 255)
+        self.assertLess(len(out), 16 << 20)
+        self.assertTrue(err.endswith(b"bastion: the command's output outran this client by more than the bastion "
+                                     b"holds; the command was ended\n"), err[-300:])
+        if not sanitized():
+            self.assertLess(after - before, 24, f"VmHWM {before} -> {after} MiB")
+        alive(self)
 
 
 class HeldKeysTest(BastionTest):

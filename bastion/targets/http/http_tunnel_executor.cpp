@@ -7,7 +7,7 @@
 namespace bastion {
 namespace {
 // What the client may have in flight towards the worker: more than one
-// libssh receive window (reads_input_whole()).
+// libssh receive window (1.28 MB), so a client's burst is taken in one pass.
 constexpr std::size_t kMaxPending = 2 * 1024 * 1024;
 }
 

@@ -35,7 +35,6 @@ class HttpTunnelExecutor : public Executor {
   ~HttpTunnelExecutor() override;
 
   std::size_t input_capacity() override;
-  bool reads_input_whole() const override { return true; }
   bool write_input(std::string_view data) override;
   void send_eof() override;
   void window_change(int, int) override {}

@@ -8,9 +8,11 @@ SshExecutor::SshExecutor(SshChannel ch) : ch_(std::move(ch)) {
   cb_.userdata = this;
   cb_.channel_exit_status_function = &SshExecutor::on_exit_status;
   cb_.channel_exit_signal_function = &SshExecutor::on_exit_signal;
+  cb_.channel_data_function = &SshExecutor::on_data;
   ssh_callbacks_init(&cb_);
-  // No data callback: output stays in libssh's channel buffer until we pull
-  // it, so the upstream window only reopens as fast as the client drains.
+  // The data callback only counts: output stays in libssh's channel buffer
+  // until we pull it, and pump_output reads it only whole, so the upstream
+  // window reopens only as fast as the client drains (but see kMaxBuffered).
   ssh_set_channel_callbacks(ch_.get(), &cb_);
 }
 
@@ -18,6 +20,17 @@ SshExecutor::~SshExecutor() { close(); }
 
 void SshExecutor::on_exit_status(ssh_session, ssh_channel, int status, void* self) {
   static_cast<SshExecutor*>(self)->exit_.status = status;
+}
+
+int SshExecutor::on_data(ssh_session, ssh_channel, void*, uint32_t len, int is_stderr, void* self) {
+  auto* e = static_cast<SshExecutor*>(self);
+  if (e->exit_.overran) return static_cast<int>(len);  // ended: dropped as it comes until the target closes
+  e->buffered_[is_stderr ? 1 : 0] = len;  // `len` is all that libssh buffers for that stream
+  if (static_cast<uint64_t>(e->buffered_[0]) + e->buffered_[1] > kMaxBuffered) {
+    e->exit_.overran = true;
+    return static_cast<int>(len);
+  }
+  return 0;
 }
 
 void SshExecutor::on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char*,
@@ -54,20 +67,30 @@ void SshExecutor::send_signal(const std::string& name) {
 
 bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   if (!ch_) return false;
+  if (exit_.overran) {
+    close();
+    return false;
+  }
+  if (budget == 0) return true;
+  // libssh 0.10 reopens the channel's window to a full 1.28 MB on every read
+  // that leaves it under half, whatever it still buffers: reading part of
+  // its buffer (a target faster than its client) would let the target grow
+  // it by a window per read, without bound. So it is read whole or not at
+  // all; `budget` only says whether to read. The client's queue may then
+  // pass its high-water mark by one window, once.
   char buf[32768];
-  bool more = false;
   for (int is_stderr : {0, 1}) {
-    std::size_t moved = 0;
-    while (moved < budget) {
-      const auto want = static_cast<uint32_t>(std::min(sizeof buf, budget - moved));
-      const int n = ssh_channel_read_nonblocking(ch_.get(), buf, want, is_stderr);
+    const int buffered = ssh_channel_poll(ch_.get(), is_stderr);
+    auto left = buffered > 0 ? static_cast<std::size_t>(buffered) : 0;
+    while (left > 0) {
+      // With data buffered libssh reads from its buffer only, never the socket.
+      const int n = ssh_channel_read_nonblocking(ch_.get(), buf, static_cast<uint32_t>(std::min(left, sizeof buf)), is_stderr);
       if (n <= 0) break;
       out.write_view(is_stderr ? Stream::err : Stream::out, std::string_view(buf, static_cast<std::size_t>(n)));
-      moved += static_cast<std::size_t>(n);
+      left -= static_cast<std::size_t>(n);
     }
-    if (moved >= budget) more = true;
+    if (left == 0) buffered_[is_stderr] = 0;
   }
-  if (more) return true;
   // A lost connection never sends CLOSE, and libssh then refuses to read
   // what it still buffers: the command is over (no exit status, so the
   // client is told it ended abnormally).

@@ -25,6 +25,13 @@ class SshExecutor : public Executor {
   // Everything here moves on packets (data, window adjusts, exit, close),
   // which wake the session's poll: no timer.
   std::optional<int> wants_wakeup_ms() const override { return std::nullopt; }
+  // Output libssh may hold for this channel (both streams) before the
+  // command is ended. libssh 0.10 reopens the window on every packet of one
+  // stream while the other's buffer is full (an extended-data packet reopens
+  // it whatever the plain buffer holds), so a command interleaving stdout
+  // and stderr faster than its client reads is not held back by the window
+  // alone. A command that keeps to one stream stays under 2 MB.
+  static constexpr uint32_t kMaxBuffered = 8u << 20;
   ExitInfo exit_info() const override { return exit_; }
   void close() override;
 
@@ -32,10 +39,14 @@ class SshExecutor : public Executor {
   static void on_exit_status(ssh_session, ssh_channel, int status, void* self);
   static void on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char* msg,
                              const char* lang, void* self);
+  static int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* self);
   SshChannel ch_;
   ssh_channel_callbacks_struct cb_{};
   ExitInfo exit_;
   bool eof_sent_ = false;
+  // What libssh buffers per stream (stdout, stderr), as its data callback
+  // last said; a whole read empties it.
+  uint32_t buffered_[2] = {0, 0};
 };
 
 }  // namespace bastion

@@ -8,8 +8,8 @@
 namespace bastion::pgwire {
 namespace {
 
-// Client bytes waiting for the server, per connection: at least 2 MiB, as
-// the client's input is read only whole (reads_input_whole()).
+// Client bytes waiting for the server, per connection: more than one libssh
+// receive window (1.28 MB), so a client's burst is taken in one pass.
 constexpr std::size_t kMaxPending = 2 << 20;
 // Client messages awaiting answers: the sequencer closes the connection past
 // kMaxOutstanding; the client is not read past half of it (a client that

@@ -47,9 +47,6 @@ class PgWireExecutor : public Executor {
   ~PgWireExecutor() override;
 
   std::size_t input_capacity() override;
-  // A COPY FROM STDIN faster than the server would otherwise grow libssh's
-  // channel buffer without bound (see Executor::reads_input_whole).
-  bool reads_input_whole() const override { return true; }
   double audit_batch_delay() const override { return 0.25; }
   bool write_input(std::string_view data) override;
   void send_eof() override;
