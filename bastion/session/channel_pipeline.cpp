@@ -20,6 +20,8 @@ namespace bastion {
 namespace {
 
 constexpr std::size_t kIoChunk = 32768;
+// How long input a client sent before closing its channel may wait for the target.
+constexpr double kClosedInputSeconds = 5;
 constexpr std::size_t kPumpBudget = 256 * 1024;
 constexpr double kHoldRelease = 0.05;  // seconds of quiet before held masked output is shown
 constexpr int kPollMs = 200;  // what waits on a timer rather than a packet is stepped this often
@@ -595,7 +597,7 @@ std::optional<int> ChannelPipeline::wants_wakeup_ms() const {
   if (state_ == State::done || state_ == State::larval) return std::nullopt;  // only packets move these
   // Approvals are polled; output the client's window holds back, or a
   // closing channel's last words, are retried (as before deadlines were computed).
-  if (state_ != State::running || closing_ || client_.pending_bytes() > 0) return kPollMs;
+  if (state_ != State::running || closing_ || client_.pending_bytes() > 0 || client_closed_at_ > 0) return kPollMs;
   std::optional<int> ms = exec_ ? exec_->wants_wakeup_ms() : std::nullopt;
   const double now = monotonic_seconds();
   if (const auto due = recording_.checkpoint_due_in(now, audit_batch_delay())) {
@@ -646,11 +648,16 @@ bool ChannelPipeline::step() {
   }
 
   bool moved = false;
-  if (ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get())) {
-    // What the client sent before it closed still goes to the target (libssh
-    // completes a close once its buffer is read, and that read is whole), then
-    // its EOF (pump_input).
-    if (exec_ && !closing_ && input_queue_off_ < input_queue_.size()) return pump_input();
+  if (requests_.close_received() || ssh_channel_is_closed(ch_.get()) || !ssh_channel_is_open(ch_.get())) {
+    // What the client sent before it closed still goes to the target (what
+    // libssh holds, then the queue), then its EOF (pump_input); for a few
+    // seconds at most, as a target that stopped reading (blocked on output
+    // no one reads now) never takes it.
+    const bool unread = input_queue_off_ < input_queue_.size() || ssh_channel_poll(ch_.get(), 0) > 0;
+    if (exec_ && !closing_ && unread) {
+      if (client_closed_at_ == 0) client_closed_at_ = monotonic_seconds();
+      if (monotonic_seconds() - client_closed_at_ < kClosedInputSeconds) return pump_input();
+    }
     // The client went away: stop the command, keep the audit trail.
     if (exec_) exec_->close();
     finish(exec_ ? exec_->exit_info() : ExitInfo{}, "client closed");
@@ -668,22 +675,12 @@ bool ChannelPipeline::step() {
       } else if (pipeline_.holding() && monotonic_seconds() - last_output_ >= kHoldRelease) {
         pipeline_.end_of_stream();  // quiet: show the held partial line (a prompt)
       }
-      if (!alive) {
-        pipeline_.end_of_stream();
-        closing_ = true;
-        closing_exit_ = exec_->exit_info();
-        end_reason_ = "completed";
-        if (closing_exit_.lost) {
-          notice("bastion: the connection to the target was lost");
-          closing_exit_.status = kExitBastionError;
-          end_reason_ = "target connection lost";
-        } else if (closing_exit_.overran) {
-          notice("bastion: the command's output outran this client by more than the bastion holds; the command was "
-                 "ended");
-          closing_exit_.status = kExitBastionError;
-          end_reason_ = "target output overran";
-        }
-      }
+      if (!alive) command_ended();
+    } else if (exec_->exit_info().overran) {
+      // Ended now, not once the client reads: until its channel is closed the
+      // target's output is taken off the socket only to be dropped.
+      exec_->close();
+      command_ended();
     }
     // The target's window may have opened while its output was read (those
     // reads take its packets too): what is queued goes now, not at the next
@@ -695,6 +692,22 @@ bool ChannelPipeline::step() {
   moved |= drain_to_client();
   if (closing_ && client_.pending_bytes() == 0) finish(closing_exit_, end_reason_);
   return moved;
+}
+
+void ChannelPipeline::command_ended() {
+  pipeline_.end_of_stream();
+  closing_ = true;
+  closing_exit_ = exec_->exit_info();
+  end_reason_ = "completed";
+  if (closing_exit_.lost) {
+    notice("bastion: the connection to the target was lost");
+    closing_exit_.status = kExitBastionError;
+    end_reason_ = "target connection lost";
+  } else if (closing_exit_.overran) {
+    notice("bastion: the command's output outran this client by more than the bastion holds; the command was ended");
+    closing_exit_.status = kExitBastionError;
+    end_reason_ = "target output overran";
+  }
 }
 
 void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {

@@ -103,6 +103,7 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   bool open_recording(std::string& error);
   void refuse(const std::string& message, int status, const std::string& reason);
   bool pump_input();
+  void command_ended();  // the executor is done: say why, then close once drained
   bool read_client_input(std::size_t cap);  // libssh's whole buffer: to the target, the rest queued
   bool feed_input(std::string_view data);   // to the target (and the recording)
   bool drain_to_client();
@@ -153,6 +154,7 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   int64_t command_id_ = 0;
   bool eof_forwarded_ = false;
   bool overran_handled_ = false;  // requests_.overran() acted on
+  double client_closed_at_ = 0;   // the client closed with input still queued (monotonic)
   // Client input read from libssh that the target could not take yet
   // (from input_queue_off_ on). libssh reads are whole (see pump_input), so
   // this holds at most one receive window.

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "common/guarded.h"
+#include "common/ssh_channel_drain.h"
 #include "common/log.h"
 #include "session/session.h"
 #include "targets/target_kind.h"
@@ -65,12 +66,17 @@ ChannelRequests::ChannelRequests(Session& s, ssh_channel ch, Handler& handler)
   // target can take it); it only notes that some arrived, so the channel
   // reads, and libssh polls the socket for more, only when there is input.
   cb_.channel_data_function = &ChannelRequests::cb_data;
+  cb_.channel_close_function = &ChannelRequests::cb_close;
   ssh_callbacks_init(&cb_);
   ssh_set_channel_callbacks(ch_, &cb_);
 }
 
 ChannelRequests::~ChannelRequests() {
-  if (ch_) ssh_remove_channel_callbacks(ch_, &cb_);
+  if (!ch_) return;
+  ssh_remove_channel_callbacks(ch_, &cb_);
+  // The channel may outlive us in libssh (until the client answers its
+  // CLOSE): whatever the client sends on it from now on is dropped.
+  drop_further_data(ch_);
 }
 
 void ChannelRequests::open_tunnel(const std::string& destination) {
@@ -164,6 +170,10 @@ int ChannelRequests::cb_data(ssh_session, ssh_channel, void*, uint32_t len, int 
     return static_cast<int>(len);  // dropped: the channel is being ended
   }
   return 0;  // consumed nothing: the bytes stay in libssh's buffer
+}
+
+void ChannelRequests::cb_close(ssh_session, ssh_channel, void* self) {
+  static_cast<ChannelRequests*>(self)->close_received_ = true;
 }
 
 void ChannelRequests::cb_signal(ssh_session, ssh_channel, const char* sig, void* self) {

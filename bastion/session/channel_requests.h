@@ -52,6 +52,10 @@ class ChannelRequests {
   // input is dropped as it arrives, and the channel is ended.
   static constexpr uint32_t kMaxBufferedInput = 4u << 20;
   bool overran() const { return overran_; }
+  // The client sent CLOSE. libssh reports the channel closed only once its
+  // buffer of the client's input is read (a delayed close): until then the
+  // channel looks open, and a target that stopped reading never lets it.
+  bool close_received() const { return close_received_; }
 
   const std::optional<PtyRequest>& pty() const { return pty_; }
   bool pty_refused() const { return pty_refused_; }  // the certificate lacks permit-pty
@@ -69,6 +73,7 @@ class ChannelRequests {
   static int cb_window(ssh_session, ssh_channel, int w, int h, int, int, void* self);
   static int cb_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* self);
   static void cb_signal(ssh_session, ssh_channel, const char* sig, void* self);
+  static void cb_close(ssh_session, ssh_channel, void* self);
   static void cb_agent(ssh_session, ssh_channel, void* self);
   static void cb_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t, void* self);
 
@@ -82,6 +87,7 @@ class ChannelRequests {
   bool started_ = false;
   uint64_t arrivals_ = 0;
   bool overran_ = false;
+  bool close_received_ = false;
   std::optional<PtyRequest> pty_;
   bool pty_refused_ = false;
   std::map<std::string, std::string> env_;

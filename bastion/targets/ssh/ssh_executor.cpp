@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "common/ssh_channel_drain.h"
+
 namespace bastion {
 
-SshExecutor::SshExecutor(SshChannel ch) : ch_(std::move(ch)) {
+SshExecutor::SshExecutor(SshChannel ch, std::shared_ptr<UpstreamHold> hold) : ch_(std::move(ch)), hold_(std::move(hold)) {
   cb_.userdata = this;
   cb_.channel_exit_status_function = &SshExecutor::on_exit_status;
   cb_.channel_exit_signal_function = &SshExecutor::on_exit_signal;
@@ -12,7 +14,7 @@ SshExecutor::SshExecutor(SshChannel ch) : ch_(std::move(ch)) {
   ssh_callbacks_init(&cb_);
   // The data callback only counts: output stays in libssh's channel buffer
   // until we pull it, and pump_output reads it only whole, so the upstream
-  // window reopens only as fast as the client drains (but see kMaxBuffered).
+  // window reopens only as fast as the client drains (but see kHoldAt).
   ssh_set_channel_callbacks(ch_.get(), &cb_);
 }
 
@@ -24,13 +26,17 @@ void SshExecutor::on_exit_status(ssh_session, ssh_channel, int status, void* sel
 
 int SshExecutor::on_data(ssh_session, ssh_channel, void*, uint32_t len, int is_stderr, void* self) {
   auto* e = static_cast<SshExecutor*>(self);
-  if (e->exit_.overran) return static_cast<int>(len);  // ended: dropped as it comes until the target closes
-  e->buffered_[is_stderr ? 1 : 0] = len;  // `len` is all that libssh buffers for that stream
-  if (static_cast<uint64_t>(e->buffered_[0]) + e->buffered_[1] > kMaxBuffered) {
+  if (e->exit_.overran) return static_cast<int>(len);  // ending: dropped as it comes
+  e->buffered_[is_stderr ? 1 : 0] = len;
+  if (e->buffered() > kMaxBuffered) {
     e->exit_.overran = true;
     return static_cast<int>(len);
   }
   return 0;
+}
+
+void SshExecutor::sync_hold() {
+  if (hold_) hold_->set(this, ch_ && !exit_.overran && buffered() > kHoldAt);
 }
 
 void SshExecutor::on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char*,
@@ -41,7 +47,11 @@ void SshExecutor::on_exit_signal(ssh_session, ssh_channel, const char* sig, int 
 }
 
 std::size_t SshExecutor::input_capacity() {
-  if (!ch_ || eof_sent_ || !ssh_channel_is_open(ch_.get())) return 0;
+  // Asked every pass, whether or not the client takes output: the hold is
+  // kept up to date here too. A held connection is not written either (a
+  // write may read the socket while it flushes).
+  sync_hold();
+  if (!ch_ || eof_sent_ || !ssh_channel_is_open(ch_.get()) || (hold_ && hold_->held())) return 0;
   return ssh_channel_window_size(ch_.get());
 }
 
@@ -77,20 +87,22 @@ bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   // its buffer (a target faster than its client) would let the target grow
   // it by a window per read, without bound. So it is read whole or not at
   // all; `budget` only says whether to read. The client's queue may then
-  // pass its high-water mark by one window, once.
+  // pass its high-water mark by what was buffered, once. Exactly what the
+  // data callback counted is read: libssh then never polls the socket here
+  // (the session's event does), so a held connection stays unread.
   char buf[32768];
-  for (int is_stderr : {0, 1}) {
-    const int buffered = ssh_channel_poll(ch_.get(), is_stderr);
-    auto left = buffered > 0 ? static_cast<std::size_t>(buffered) : 0;
-    while (left > 0) {
-      // With data buffered libssh reads from its buffer only, never the socket.
-      const int n = ssh_channel_read_nonblocking(ch_.get(), buf, static_cast<uint32_t>(std::min(left, sizeof buf)), is_stderr);
-      if (n <= 0) break;
-      out.write_view(is_stderr ? Stream::err : Stream::out, std::string_view(buf, static_cast<std::size_t>(n)));
-      left -= static_cast<std::size_t>(n);
+  for (int s : {0, 1}) {
+    while (buffered_[s] > 0) {
+      const int n = ssh_channel_read_nonblocking(ch_.get(), buf, std::min<uint32_t>(buffered_[s], sizeof buf), s);
+      if (n <= 0) {
+        buffered_[s] = 0;  // libssh has none after all
+        break;
+      }
+      out.write_view(s ? Stream::err : Stream::out, std::string_view(buf, static_cast<std::size_t>(n)));
+      buffered_[s] -= static_cast<uint32_t>(std::min<uint32_t>(static_cast<uint32_t>(n), buffered_[s]));
     }
-    if (left == 0) buffered_[is_stderr] = 0;
   }
+  sync_hold();
   // A lost connection never sends CLOSE, and libssh then refuses to read
   // what it still buffers: the command is over (no exit status, so the
   // client is told it ended abnormally).
@@ -100,18 +112,21 @@ bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   }
   // Finished once the target closed the channel and nothing is buffered.
   // EOF alone is not the end: exit-status follows it, then CLOSE.
-  const bool drained = ssh_channel_poll(ch_.get(), 0) <= 0 && ssh_channel_poll(ch_.get(), 1) <= 0;
-  return !(drained && ssh_channel_is_closed(ch_.get()));
+  return !(buffered() == 0 && ssh_channel_is_closed(ch_.get()));
 }
 
 void SshExecutor::close() {
   if (!ch_) return;
   // libssh keeps a locally freed channel until the peer's CLOSE arrives, and
   // still dispatches its packets (a late exit-signal): unregister first, so
-  // no callback can reach this object once it is gone.
+  // no callback can reach this object once it is gone, and drop what data
+  // still comes (buffered, it would have no bound).
   ssh_remove_channel_callbacks(ch_.get(), &cb_);
+  drop_further_data(ch_.get());
   if (ssh_channel_is_open(ch_.get())) ssh_channel_close(ch_.get());
   ch_.reset();
+  buffered_[0] = buffered_[1] = 0;
+  if (hold_) hold_->set(this, false);
 }
 
 }  // namespace bastion

@@ -2,7 +2,10 @@
 #pragma once
 #include <libssh/callbacks.h>
 
+#include <memory>
+
 #include "common/ssh_handles.h"
+#include "targets/ssh/upstream_hold.h"
 #include "targets/target.h"
 
 namespace bastion {
@@ -11,8 +14,8 @@ class SshExecutor : public Executor {
  public:
   // Takes an open channel and registers the exit callbacks at once: requests
   // go out only after this, so an exit-status that arrives while libssh waits
-  // for the exec reply is never missed.
-  explicit SshExecutor(SshChannel ch);
+  // for the exec reply is never missed. `hold`: the connection's (may be null).
+  SshExecutor(SshChannel ch, std::shared_ptr<UpstreamHold> hold);
   ssh_channel channel() const { return ch_.get(); }
   ~SshExecutor() override;
 
@@ -25,13 +28,15 @@ class SshExecutor : public Executor {
   // Everything here moves on packets (data, window adjusts, exit, close),
   // which wake the session's poll: no timer.
   std::optional<int> wants_wakeup_ms() const override { return std::nullopt; }
-  // Output libssh may hold for this channel (both streams) before the
-  // command is ended. libssh 0.10 reopens the window on every packet of one
-  // stream while the other's buffer is full (an extended-data packet reopens
-  // it whatever the plain buffer holds), so a command interleaving stdout
-  // and stderr faster than its client reads is not held back by the window
-  // alone. A command that keeps to one stream stays under 2 MB.
-  static constexpr uint32_t kMaxBuffered = 8u << 20;
+  // Output buffered for this channel (both streams) past which the bastion
+  // stops reading the connection (UpstreamHold). A command writing one
+  // stream keeps under about 1.9 MB (a window and a half), as libssh's
+  // window holds it back; only interleaved stdout and stderr get past that.
+  static constexpr uint64_t kHoldAt = 4u << 20;
+  // Past this the command is ended: more than the hold lets in (what one
+  // pass takes off the socket before it is left out of the poll), reached
+  // only if something else reads the connection meanwhile.
+  static constexpr uint64_t kMaxBuffered = 64u << 20;
   ExitInfo exit_info() const override { return exit_; }
   void close() override;
 
@@ -40,12 +45,18 @@ class SshExecutor : public Executor {
   static void on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char* msg,
                              const char* lang, void* self);
   static int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* self);
+  uint64_t buffered() const { return static_cast<uint64_t>(buffered_[0]) + buffered_[1]; }
+  // Holds or releases the connection for this channel. Never from a libssh
+  // callback: it changes the event the session is polling.
+  void sync_hold();
   SshChannel ch_;
+  std::shared_ptr<UpstreamHold> hold_;
   ssh_channel_callbacks_struct cb_{};
   ExitInfo exit_;
   bool eof_sent_ = false;
   // What libssh buffers per stream (stdout, stderr), as its data callback
-  // last said; a whole read empties it.
+  // last said (`len` is the stream's whole buffer); reads take from it. So
+  // pump_output reads exactly what is buffered, and never polls the socket.
   uint32_t buffered_[2] = {0, 0};
 };
 

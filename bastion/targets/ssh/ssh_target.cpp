@@ -105,15 +105,35 @@ std::unique_ptr<SshTargetConnection> SshTargetConnection::connect(const TargetCo
   return std::unique_ptr<SshTargetConnection>(new SshTargetConnection(std::move(s), t.name));
 }
 
-SshTargetConnection::~SshTargetConnection() { detach(); }
+SshTargetConnection::SshTargetConnection(SshSession s, std::string name)
+    : session_(std::move(s)), name_(std::move(name)), hold_(std::make_shared<UpstreamHold>([this](bool held) {
+        if (held) poll_out();
+        else poll_in();
+      })) {}
+
+SshTargetConnection::~SshTargetConnection() {
+  hold_->orphan();
+  detach();
+}
 
 void SshTargetConnection::attach(ssh_event ev) {
-  if (event_ == ev) return;
+  if (wanted_ == ev) return;
   detach();
-  if (ssh_event_add_session(ev, session_.get()) == SSH_OK) event_ = ev;
+  wanted_ = ev;
+  poll_in();
 }
 
 void SshTargetConnection::detach() {
+  poll_out();
+  wanted_ = nullptr;
+}
+
+void SshTargetConnection::poll_in() {
+  if (event_ || !wanted_ || hold_->held()) return;
+  if (ssh_event_add_session(wanted_, session_.get()) == SSH_OK) event_ = wanted_;
+}
+
+void SshTargetConnection::poll_out() {
   if (event_) ssh_event_remove_session(event_, session_.get());
   event_ = nullptr;
 }
@@ -131,7 +151,7 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
            nullptr;
   // Opening a channel is a short blocking exchange; do it outside the shared
   // event so no client callbacks run in the middle of it.
-  ssh_event ev = event_;
+  ssh_event ev = wanted_;
   detach();
   ssh_set_blocking(session_.get(), 1);
   auto fail = [&](const std::string& what) -> std::unique_ptr<Executor> {
@@ -142,7 +162,7 @@ std::unique_ptr<Executor> SshTargetConnection::start(const ExecRequest& req, std
   };
   SshChannel ch(ssh_channel_new(session_.get()));
   if (!ch || ssh_channel_open_session(ch.get()) != SSH_OK) return fail("cannot open a channel");
-  auto exec = std::make_unique<SshExecutor>(std::move(ch));  // callbacks first
+  auto exec = std::make_unique<SshExecutor>(std::move(ch), hold_);  // callbacks first
   ssh_channel c = exec->channel();
   if (req.pty && ssh_channel_request_pty_size(c, req.pty->term.c_str(), req.pty->cols, req.pty->rows) != SSH_OK)
     return fail("pty request refused");

@@ -8,6 +8,7 @@
 #include "common/ssh_handles.h"
 #include "config/config.h"
 #include "targets/ssh/ssh_settings.h"
+#include "targets/ssh/upstream_hold.h"
 #include "targets/target.h"
 #include "targets/target_kind.h"
 
@@ -30,17 +31,21 @@ class SshTargetConnection : public TargetConnection {
 
   std::unique_ptr<Executor> start(const ExecRequest& req, std::string& error) override;
 
-  // The session's event loop polls this upstream session too.
+  // The session's event loop polls this upstream session too (except while
+  // a channel holds it: UpstreamHold).
   void attach(ssh_event ev) override;
   void detach() override;
   bool connected() const override;
 
  private:
-  explicit SshTargetConnection(SshSession s, std::string name)
-      : session_(std::move(s)), name_(std::move(name)) {}
+  explicit SshTargetConnection(SshSession s, std::string name);
+  void poll_in();   // into the wanted event, unless held
+  void poll_out();  // out of the event it is in
   SshSession session_;
   std::string name_;
-  ssh_event event_ = nullptr;
+  ssh_event wanted_ = nullptr;  // the event it belongs to (attach)
+  ssh_event event_ = nullptr;   // the event it is in now
+  std::shared_ptr<UpstreamHold> hold_;
 };
 
 }  // namespace bastion
