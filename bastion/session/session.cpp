@@ -346,7 +346,11 @@ Session::Pick Session::choose_target(const std::string& name, bool tty) {
 
 std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::string& error) {
   SessionUpstream& up = upstreams_[t.name];
-  if (up.conn && up.conn->connected()) return up.conn;
+  // A connection that may carry one channel at a time (busy) serves a second
+  // one running at once with a connection of its own, made the same way and
+  // owned by that channel alone.
+  const bool own = up.conn && up.conn->connected() && up.conn->busy();
+  if (up.conn && up.conn->connected() && !own) return up.conn;
   if (!up.withdrawn.empty()) return error = up.withdrawn.substr(up.withdrawn.find(' ') + 1), nullptr;
   // A lost connection may still be used by other channels' executors: they
   // share its ownership, so replacing it here frees nothing under them (it
@@ -398,9 +402,11 @@ std::shared_ptr<TargetConnection> Session::target(const TargetConfig& t, std::st
     log_error("target connection failed", {{"session", id_}, {"target", t.name}, {"error", error}});
     return nullptr;
   }
+  fresh->attach(ev_);
+  log_info("target connected",
+           {{"session", id_}, {"target", t.name}, {"credential", up.credential}, {"own", own ? "channel" : "session"}});
+  if (own) return std::shared_ptr<TargetConnection>(std::move(fresh));
   up.conn = std::move(fresh);
-  up.conn->attach(ev_);
-  log_info("target connected", {{"session", id_}, {"target", t.name}, {"credential", up.credential}});
   return up.conn;
 }
 

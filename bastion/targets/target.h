@@ -118,6 +118,9 @@ class TargetConnection {
   virtual void attach(ssh_event ev) = 0;
   virtual void detach() = 0;
   virtual bool connected() const = 0;
+  // True: a channel runs on it, and a second one at the same time needs a
+  // connection of its own (an SSH target: see UpstreamHold).
+  virtual bool busy() const { return false; }
 };
 
 }  // namespace bastion

@@ -591,13 +591,11 @@ class FloodTest(BastionTest):
         # other's buffer is full: 700 KB of stdout, a byte of stderr, again,
         # is not held back by the window. The bastion stops reading the
         # connection instead; the command waits, and completes once read.
-        writer = ("import sys\nfor i in range(64):\n    sys.stdout.buffer.write(b'o' * 700000)\n"
-                  "    sys.stdout.flush()\n    sys.stderr.buffer.write(b'e')\n    sys.stderr.flush()\n")
         t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
         try:
             c = t.open_session(timeout=10, window_size=65536)
             c.settimeout(60)
-            c.exec_command("python3 -c " + shlex.quote(writer))
+            c.exec_command("python3 -c " + shlex.quote(self.WRITER))
             before = self.hwm()
             cpu = cpu_seconds(self.env.bastion.proc.pid)
             time.sleep(3)  # the client reads nothing: unchecked, about 45 MB would come
@@ -609,6 +607,69 @@ class FloodTest(BastionTest):
         self.assertEqual((st, len(out), out.count(b"o"), err), (0, 64 * 700000, 64 * 700000, b"e" * 64))
         self.assertLess(cpu, 1.0)  # waiting, not spinning
         self.assert_grew_little(before, after)
+
+    WRITER = ("import sys\nfor i in range(64):\n    sys.stdout.buffer.write(b'o' * 700000)\n"
+              "    sys.stdout.flush()\n    sys.stderr.buffer.write(b'e')\n    sys.stderr.flush()\n")
+
+    def test_shell_reading_its_lines_from_stdin_is_held_back_too(self):
+        # `ssh web1@bastion sh` with the script on stdin: each line is decided
+        # on its own (a wrapper executor), the hold applies the same.
+        path = os.path.join(self.env.d, "interleave.py")
+        with open(path, "w") as f:
+            f.write(self.WRITER)
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            c = t.open_session(timeout=10, window_size=65536)
+            c.settimeout(60)
+            c.exec_command("sh")
+            c.sendall(f"python3 {path}\n".encode())
+            c.shutdown_write()
+            before = self.hwm()
+            time.sleep(3)
+            after = self.hwm()
+            st, out, err = sshproto.finish(c)
+        finally:
+            t.close()
+        self.assertEqual((st, len(out), err), (0, 64 * 700000, b"e" * 64))
+        self.assert_grew_little(before, after)
+
+    def test_two_channels_relaying_one_into_the_other_complete(self):
+        # One connection to the target carries both (as ControlMaster does):
+        # it is not held for one of them, or the relay would wait forever.
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            a = t.open_session(timeout=10)
+            b = t.open_session(timeout=10)
+            b.exec_command("sleep 2; wc -c")
+            a.exec_command("python3 -c " + shlex.quote(self.WRITER))
+            a.settimeout(60)
+            b.settimeout(60)
+            relayed = []
+
+            def relay():
+                n = 0
+                while True:
+                    while a.recv_stderr_ready():
+                        a.recv_stderr(65536)
+                    d = a.recv(65536)
+                    if not d:
+                        break
+                    b.sendall(d)
+                    n += len(d)
+                b.shutdown_write()
+                relayed.append(n)
+            th = threading.Thread(target=relay, daemon=True)
+            th.start()
+            th.join(60)
+            self.assertFalse(th.is_alive(), "the relay is stuck")
+            st, out, err = sshproto.finish(b)
+            self.assertEqual(a.recv_exit_status(), 0)
+        finally:
+            t.close()
+        self.assertEqual((relayed, st, out), ([64 * 700000], 0, b"%d\n" % (64 * 700000)))
+        # The second channel running at once had a target connection of its own.
+        self.assertTrue(self.logged(lambda l: l.get("msg") == "target connected" and l.get("own") == "channel"))
+        alive(self)
 
     def test_client_closing_with_input_a_stuck_target_never_takes(self):
         # `cat` echoes into a client that reads nothing, so it stops reading;

@@ -16,6 +16,7 @@ SshExecutor::SshExecutor(SshChannel ch, std::shared_ptr<UpstreamHold> hold) : ch
   // until we pull it, and pump_output reads it only whole, so the upstream
   // window reopens only as fast as the client drains (but see kHoldAt).
   ssh_set_channel_callbacks(ch_.get(), &cb_);
+  if (hold_) hold_->join(this);
 }
 
 SshExecutor::~SshExecutor() { close(); }
@@ -36,7 +37,13 @@ int SshExecutor::on_data(ssh_session, ssh_channel, void*, uint32_t len, int is_s
 }
 
 void SshExecutor::sync_hold() {
-  if (hold_) hold_->set(this, ch_ && !exit_.overran && buffered() > kHoldAt);
+  if (!hold_) return;
+  hold_->set(this, ch_ && !exit_.overran && buffered() > kHoldAt);
+  if (hold_->held() || !ch_ || !ssh_channel_is_open(ch_.get())) return;
+  if (held_window_) ssh_channel_change_pty_size(ch_.get(), held_window_->first, held_window_->second);
+  if (!held_signal_.empty()) ssh_channel_request_send_signal(ch_.get(), held_signal_.c_str());
+  held_window_.reset();
+  held_signal_.clear();
 }
 
 void SshExecutor::on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char*,
@@ -68,11 +75,13 @@ void SshExecutor::send_eof() {
 }
 
 void SshExecutor::window_change(int cols, int rows) {
-  if (ch_ && ssh_channel_is_open(ch_.get())) ssh_channel_change_pty_size(ch_.get(), cols, rows);
+  if (hold_ && hold_->held()) held_window_.emplace(cols, rows);
+  else if (ch_ && ssh_channel_is_open(ch_.get())) ssh_channel_change_pty_size(ch_.get(), cols, rows);
 }
 
 void SshExecutor::send_signal(const std::string& name) {
-  if (ch_ && ssh_channel_is_open(ch_.get())) ssh_channel_request_send_signal(ch_.get(), name.c_str());
+  if (hold_ && hold_->held()) held_signal_ = name;
+  else if (ch_ && ssh_channel_is_open(ch_.get())) ssh_channel_request_send_signal(ch_.get(), name.c_str());
 }
 
 bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
@@ -126,7 +135,7 @@ void SshExecutor::close() {
   if (ssh_channel_is_open(ch_.get())) ssh_channel_close(ch_.get());
   ch_.reset();
   buffered_[0] = buffered_[1] = 0;
-  if (hold_) hold_->set(this, false);
+  if (hold_) hold_->leave(this);
 }
 
 }  // namespace bastion

@@ -3,6 +3,9 @@
 #include <libssh/callbacks.h>
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "common/ssh_handles.h"
 #include "targets/ssh/upstream_hold.h"
@@ -25,6 +28,9 @@ class SshExecutor : public Executor {
   void window_change(int cols, int rows) override;
   void send_signal(const std::string& name) override;
   bool pump_output(OutputWriter& out, std::size_t budget) override;
+  // Asked on every pass (the wrappers pass it on): the hold is brought up to
+  // date here, as the data callback cannot change the event it runs under.
+  void set_output_wanted(bool) override { sync_hold(); }
   // Everything here moves on packets (data, window adjusts, exit, close),
   // which wake the session's poll: no timer.
   std::optional<int> wants_wakeup_ms() const override { return std::nullopt; }
@@ -33,10 +39,10 @@ class SshExecutor : public Executor {
   // stream keeps under about 1.9 MB (a window and a half), as libssh's
   // window holds it back; only interleaved stdout and stderr get past that.
   static constexpr uint64_t kHoldAt = 4u << 20;
-  // Past this the command is ended: more than the hold lets in (what one
-  // pass takes off the socket before it is left out of the poll), reached
-  // only if something else reads the connection meanwhile.
-  static constexpr uint64_t kMaxBuffered = 64u << 20;
+  // Past this the command is ended: on a connection carrying several
+  // channels (which is not held), or what a channel opened on a held one
+  // lets in (opening it reads the socket).
+  static constexpr uint64_t kMaxBuffered = 16u << 20;
   ExitInfo exit_info() const override { return exit_; }
   void close() override;
 
@@ -58,6 +64,10 @@ class SshExecutor : public Executor {
   // last said (`len` is the stream's whole buffer); reads take from it. So
   // pump_output reads exactly what is buffered, and never polls the socket.
   uint32_t buffered_[2] = {0, 0};
+  // While held, the connection is not written (libssh would queue without
+  // bound): the client's last window size and signal wait for the release.
+  std::optional<std::pair<int, int>> held_window_;
+  std::string held_signal_;
 };
 
 }  // namespace bastion

@@ -36,6 +36,7 @@ class SshTargetConnection : public TargetConnection {
   void attach(ssh_event ev) override;
   void detach() override;
   bool connected() const override;
+  bool busy() const override { return hold_->members() > 0; }
 
  private:
   explicit SshTargetConnection(SshSession s, std::string name);
