@@ -62,6 +62,13 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   bool input_arrived_after_read() const {
     return state_ == State::running && exec_ && !closing_ && requests_.arrivals() != arrivals_at_read_;
   }
+  // The same for the target's side: output, an exit or a lost connection
+  // its executor has not looked at (while step() would pump it: the client
+  // takes output and has not closed).
+  bool output_arrived_after_pump() const {
+    return state_ == State::running && exec_ && !closing_ && !client_.full() && !requests_.close_received() &&
+           exec_->changed_since_pump();
+  }
   // How soon this channel must be stepped again although nothing arrived
   // (its executor waits for a settling echo, an approval is polled, output
   // waits for the client, the recording owes a checkpoint); nullopt: only

@@ -864,7 +864,7 @@ void Session::run(ssh_event ev) {
     // Input a later libssh call took off the socket (any of them may poll
     // the whole session: another channel's read, a close that flushes)
     // waits unread: the socket no longer shows it, so pass again first.
-    for_each_channel([&](ChannelPipeline& c) { busy |= c.input_arrived_after_read(); });
+    for_each_channel([&](ChannelPipeline& c) { busy |= c.input_arrived_after_read() || c.output_arrived_after_pump(); });
   }
   release_channels([](const ChannelPipeline&) { return true; });
   if (end_reason_.empty()) end_reason_ = channel_reason_.empty() ? "client disconnected" : channel_reason_;

@@ -89,7 +89,13 @@ class Executor {
   virtual void window_change(int cols, int rows) = 0;
   virtual void send_signal(const std::string& name) = 0;
   // Whether the client can take output now (false while its buffer is full).
+  // Asked on every pass of a running channel.
   virtual void set_output_wanted(bool) {}
+  // Something reached the executor that its last pump_output did not see: a
+  // libssh callback run by a later call of the same pass (any libssh call may
+  // poll every socket of the session's event). The loop passes again before
+  // it sleeps, as the socket no longer shows it.
+  virtual bool changed_since_pump() const { return false; }
   // Moves up to `budget` bytes of available output into `out`.
   // Returns false when the target has no more output (finished or failed).
   virtual bool pump_output(OutputWriter& out, std::size_t budget) = 0;

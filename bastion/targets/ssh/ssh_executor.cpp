@@ -11,6 +11,8 @@ SshExecutor::SshExecutor(SshChannel ch, std::shared_ptr<UpstreamHold> hold) : ch
   cb_.channel_exit_status_function = &SshExecutor::on_exit_status;
   cb_.channel_exit_signal_function = &SshExecutor::on_exit_signal;
   cb_.channel_data_function = &SshExecutor::on_data;
+  cb_.channel_close_function = &SshExecutor::on_close;
+  cb_.channel_eof_function = &SshExecutor::on_eof;
   ssh_callbacks_init(&cb_);
   // The data callback only counts: output stays in libssh's channel buffer
   // until we pull it, and pump_output reads it only whole, so the upstream
@@ -22,11 +24,27 @@ SshExecutor::SshExecutor(SshChannel ch, std::shared_ptr<UpstreamHold> hold) : ch
 SshExecutor::~SshExecutor() { close(); }
 
 void SshExecutor::on_exit_status(ssh_session, ssh_channel, int status, void* self) {
-  static_cast<SshExecutor*>(self)->exit_.status = status;
+  auto* e = static_cast<SshExecutor*>(self);
+  e->exit_.status = status;
+  ++e->events_;
+}
+
+void SshExecutor::on_close(ssh_session, ssh_channel, void* self) { ++static_cast<SshExecutor*>(self)->events_; }
+
+void SshExecutor::on_eof(ssh_session, ssh_channel, void* self) { ++static_cast<SshExecutor*>(self)->events_; }
+
+bool SshExecutor::changed_since_pump() const {
+  return ch_ && (events_ != events_seen_ || (ssh_is_connected(ssh_channel_get_session(ch_.get())) != 0) != connected_seen_);
+}
+
+void SshExecutor::note_pumped() {
+  events_seen_ = events_;
+  connected_seen_ = ch_ && ssh_is_connected(ssh_channel_get_session(ch_.get())) != 0;
 }
 
 int SshExecutor::on_data(ssh_session, ssh_channel, void*, uint32_t len, int is_stderr, void* self) {
   auto* e = static_cast<SshExecutor*>(self);
+  ++e->events_;
   if (e->exit_.overran) return static_cast<int>(len);  // ending: dropped as it comes
   e->buffered_[is_stderr ? 1 : 0] = len;
   if (e->buffered() > kMaxBuffered) {
@@ -51,6 +69,7 @@ void SshExecutor::on_exit_signal(ssh_session, ssh_channel, const char* sig, int 
   auto* e = static_cast<SshExecutor*>(self);
   e->exit_.signal = sig ? sig : "";
   e->exit_.core_dumped = core != 0;
+  ++e->events_;
 }
 
 std::size_t SshExecutor::input_capacity() {
@@ -112,6 +131,7 @@ bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
     }
   }
   sync_hold();
+  note_pumped();
   // A lost connection never sends CLOSE, and libssh then refuses to read
   // what it still buffers: the command is over (no exit status, so the
   // client is told it ended abnormally).

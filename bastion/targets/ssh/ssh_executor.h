@@ -31,6 +31,7 @@ class SshExecutor : public Executor {
   // Asked on every pass (the wrappers pass it on): the hold is brought up to
   // date here, as the data callback cannot change the event it runs under.
   void set_output_wanted(bool) override { sync_hold(); }
+  bool changed_since_pump() const override;
   // Everything here moves on packets (data, window adjusts, exit, close),
   // which wake the session's poll: no timer.
   std::optional<int> wants_wakeup_ms() const override { return std::nullopt; }
@@ -51,6 +52,9 @@ class SshExecutor : public Executor {
   static void on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char* msg,
                              const char* lang, void* self);
   static int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* self);
+  static void on_close(ssh_session, ssh_channel, void* self);
+  static void on_eof(ssh_session, ssh_channel, void* self);
+  void note_pumped();  // what pump_output saw: changed_since_pump() compares
   uint64_t buffered() const { return static_cast<uint64_t>(buffered_[0]) + buffered_[1]; }
   // Holds or releases the connection for this channel. Never from a libssh
   // callback: it changes the event the session is polling.
@@ -64,6 +68,10 @@ class SshExecutor : public Executor {
   // last said (`len` is the stream's whole buffer); reads take from it. So
   // pump_output reads exactly what is buffered, and never polls the socket.
   uint32_t buffered_[2] = {0, 0};
+  // Callbacks run (data, EOF, exit, close) and whether the connection was up,
+  // now and when pump_output last looked.
+  uint64_t events_ = 0, events_seen_ = 0;
+  bool connected_seen_ = true;
   // While held, the connection is not written (libssh would queue without
   // bound): the client's last window size and signal wait for the release.
   std::optional<std::pair<int, int>> held_window_;

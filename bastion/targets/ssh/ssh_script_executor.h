@@ -37,6 +37,7 @@ class SshScriptExecutor : public Executor {
   void set_output_wanted(bool wanted) override { inner_->set_output_wanted(wanted); }
   bool pump_output(OutputWriter& out, std::size_t budget) override;
   ExitInfo exit_info() const override;
+  bool changed_since_pump() const override { return inner_->changed_since_pump(); }
   void close() override;
 
  private:

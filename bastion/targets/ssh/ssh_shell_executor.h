@@ -26,6 +26,7 @@ class SshShellExecutor : public Executor {
   void set_output_wanted(bool w) override { inner_->set_output_wanted(w); }
   bool pump_output(OutputWriter& out, std::size_t budget) override;
   ExitInfo exit_info() const override { return inner_->exit_info(); }
+  bool changed_since_pump() const override { return inner_->changed_since_pump(); }
   void close() override;
   std::optional<int> wants_wakeup_ms() const override;
 
