@@ -116,8 +116,8 @@ bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   // it by a window per read, without bound. So it is read whole or not at
   // all; `budget` only says whether to read. The client's queue may then
   // pass its high-water mark by what was buffered, once. Exactly what the
-  // data callback counted is read: libssh then never polls the socket here
-  // (the session's event does), so a held connection stays unread.
+  // data callback counted is read: those reads never poll the socket, so a
+  // held connection stays unread.
   char buf[32768];
   for (int s : {0, 1}) {
     while (buffered_[s] > 0) {
@@ -132,6 +132,13 @@ bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
   }
   sync_hold();
   note_pumped();
+  // Unless held, the connection is polled here too, as before the reads were
+  // counted: what this takes off the socket (output, an exit, the connection
+  // ending) is read at the next pass, which changed_since_pump() asks for.
+  if (!(hold_ && hold_->held())) {
+    ssh_channel_poll(ch_.get(), 0);
+    ssh_channel_poll(ch_.get(), 1);
+  }
   // A lost connection never sends CLOSE, and libssh then refuses to read
   // what it still buffers: the command is over (no exit status, so the
   // client is told it ended abnormally).

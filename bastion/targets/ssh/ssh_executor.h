@@ -66,7 +66,7 @@ class SshExecutor : public Executor {
   bool eof_sent_ = false;
   // What libssh buffers per stream (stdout, stderr), as its data callback
   // last said (`len` is the stream's whole buffer); reads take from it. So
-  // pump_output reads exactly what is buffered, and never polls the socket.
+  // pump_output reads exactly what is buffered (its reads never poll the socket).
   uint32_t buffered_[2] = {0, 0};
   // Callbacks run (data, EOF, exit, close) and whether the connection was up,
   // now and when pump_output last looked.
