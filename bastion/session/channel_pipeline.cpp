@@ -461,7 +461,7 @@ bool ChannelPipeline::pump_input() {
   bool moved = false;
   std::size_t cap = exec_->input_capacity();
   // First what an earlier read took and the target could not take then.
-  if (input_queue_off_ < input_queue_.size() && cap > 0) {
+  if (input_queued() && cap > 0) {
     const std::size_t n = std::min(cap, input_queue_.size() - input_queue_off_);
     if (feed_input(std::string_view(input_queue_).substr(input_queue_off_, n))) {
       input_queue_off_ += n;
@@ -653,7 +653,7 @@ bool ChannelPipeline::step() {
     // libssh holds, then the queue), then its EOF (pump_input); for a few
     // seconds at most, as a target that stopped reading (blocked on output
     // no one reads now) never takes it.
-    const bool unread = input_queue_off_ < input_queue_.size() || ssh_channel_poll(ch_.get(), 0) > 0;
+    const bool unread = input_queued() || ssh_channel_poll(ch_.get(), 0) > 0;
     if (exec_ && !closing_ && unread) {
       if (client_closed_at_ == 0) client_closed_at_ = monotonic_seconds();
       if (monotonic_seconds() - client_closed_at_ < kClosedInputSeconds) return pump_input();
@@ -685,7 +685,7 @@ bool ChannelPipeline::step() {
     // The target's window may have opened while its output was read (those
     // reads take its packets too): what is queued goes now, not at the next
     // wake-up.
-    if (!closing_ && input_queue_off_ < input_queue_.size()) moved |= pump_input();
+    if (!closing_ && input_queued()) moved |= pump_input();
     check_recording();
     if (picker_ && !closing_) check_picker();
   }

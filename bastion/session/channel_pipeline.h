@@ -113,6 +113,7 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   void command_ended();  // the executor is done: say why, then close once drained
   bool read_client_input(std::size_t cap);  // libssh's whole buffer: to the target, the rest queued
   bool feed_input(std::string_view data);   // to the target (and the recording)
+  bool input_queued() const { return input_queue_off_ < input_queue_.size(); }
   bool drain_to_client();
   void check_recording();
   // Stores the gate's queued end rows and, with_checkpoint, the recording's
