@@ -736,12 +736,17 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
     else if (exit.status)
       ssh_channel_request_send_exit_status(ch_.get(), *exit.status);
     ssh_channel_send_eof(ch_.get());
-    ssh_channel_close(ch_.get());
+    close_sent_ = ssh_channel_close(ch_.get()) == SSH_OK;
   }
   log_info("channel closed", {{"session", s_.id()}, {"kind", kind_name()}, {"reason", reason},
                               {"exit_status", exit.status ? std::to_string(*exit.status) : ""},
                               {"exit_signal", exit.signal}, {"bytes_in", std::to_string(bytes_in_)},
                               {"bytes_out", std::to_string(out_count_.bytes)}});
+}
+
+SshChannel ChannelPipeline::take_unanswered() {
+  if (state_ != State::done || !close_sent_ || requests_.close_received()) return nullptr;
+  return std::move(ch_);
 }
 
 void ChannelPipeline::end_audit(const ExitInfo& exit) {

@@ -49,6 +49,9 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   // started at once, without channel requests.
   void open_tunnel(const std::string& destination) { requests_.open_tunnel(destination); }
   bool done() const { return state_ == State::done; }
+  // A done channel whose CLOSE the client has not answered (the session
+  // keeps it, see ClosingChannels); null otherwise. Called before release.
+  SshChannel take_unanswered();
   bool running() const { return state_ == State::running; }
   // A message from the bastion to this channel's user (also recorded).
   void notice(const std::string& text) override;
@@ -173,6 +176,7 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   // (none yet: read once).
   uint64_t arrivals_at_empty_ = UINT64_MAX;
   bool closing_ = false;  // output drained -> send exit + close
+  bool close_sent_ = false;  // finish() sent the client our CLOSE
   ExitInfo closing_exit_;
   std::optional<int> final_status_;
   std::string end_reason_;

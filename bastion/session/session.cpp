@@ -99,8 +99,7 @@ ssh_channel Session::open_channel() {
   // An ended session (expiry, revoked grant, limits, shutdown) starts
   // nothing new, whatever its old channels are still doing.
   if (!end_reason_.empty()) return nullptr;
-  const auto live = std::count_if(channels_.begin(), channels_.end(), [](auto& c) { return !c->done(); });
-  if (live >= cfg_->limits.max_channels_per_session) return nullptr;
+  if (channels_in_use() >= cfg_->limits.max_channels_per_session) return nullptr;
   ssh_channel ch = ssh_channel_new(client_);
   if (!ch) return nullptr;
   channels_.push_back(std::make_unique<ChannelPipeline>(*this, ch, next_index_++));
@@ -125,8 +124,7 @@ ssh_channel Session::open_tunnel(ssh_message msg, std::string& refusal) {
   if (!identity_.extensions.contains("permit-port-forwarding"))
     return refusal = "your certificate does not permit port forwarding", nullptr;
   if (identity_.force_command) return refusal = "your certificate is restricted to a forced command", nullptr;
-  const auto live = std::count_if(channels_.begin(), channels_.end(), [](auto& c) { return !c->done(); });
-  if (live >= cfg_->limits.max_channels_per_session) return refusal = "too many channels", nullptr;
+  if (channels_in_use() >= cfg_->limits.max_channels_per_session) return refusal = "too many channels", nullptr;
   ssh_channel ch = ssh_message_channel_request_open_reply_accept(msg);
   if (!ch) return refusal = "cannot open the channel", nullptr;
   channels_.push_back(std::make_unique<ChannelPipeline>(*this, ch, next_index_++));
@@ -633,7 +631,17 @@ void Session::release_channels(Pred&& which) {
   for (auto& c : channels_)
     if (which(std::as_const(*c))) going.push_back(std::move(c));
   std::erase(channels_, nullptr);
+  for (auto& c : going) closing_.adopt(c->take_unanswered());
   going.clear();
+  closing_.prune();
+}
+
+// Channels still running, and those the bastion closed whose client has
+// not answered yet (libssh keeps them until then): a client that never
+// answers opens no more than the limit.
+int Session::channels_in_use() const {
+  const auto live = std::count_if(channels_.begin(), channels_.end(), [](auto& c) { return !c->done(); });
+  return static_cast<int>(live + closing_.size());
 }
 
 void Session::end_all(const std::string& message, const std::string& reason) {

@@ -18,6 +18,7 @@
 #include "policy/policy.h"
 #include "policy/policy_chain.h"
 #include "session/channel_pipeline.h"
+#include "session/closing_channels.h"
 #include "session/identity.h"
 #include "session/server_context.h"
 #include "session/session_upstream.h"
@@ -150,6 +151,7 @@ class Session {
   void for_each_channel(F&& f);
   template <typename Pred>
   void release_channels(Pred&& which);
+  int channels_in_use() const;
 
   ServerContext& ctx_;
   std::shared_ptr<const Config> cfg_;
@@ -170,6 +172,7 @@ class Session {
   // released before the upstream sessions. By target name.
   std::map<std::string, SessionUpstream> upstreams_;
   std::vector<std::unique_ptr<ChannelPipeline>> channels_;
+  ClosingChannels closing_;  // done channels whose client has not answered our CLOSE
   int next_index_ = 0;
   double started_ = 0;
   int64_t started_unix_ = 0;

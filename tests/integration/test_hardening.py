@@ -135,6 +135,50 @@ class ChannelChurnTest(BastionTest):
         self.assertEqual((r.returncode, r.stdout), (0, b"still-serving\n"), r.stderr)
 
 
+class UnansweredCloseTest(BastionTest):
+    """libssh keeps a channel the bastion closed until the client answers
+    the CLOSE: a client that never answers would keep every channel it ever
+    opened. Those count against max_channels_per_session until answered."""
+    bastion_options = {"limits": "max_channels_per_session = 3"}
+
+    def test_channels_never_answered_count_until_answered(self):
+        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
+        try:
+            table = dict(t._channel_handler_table)
+            answer = table[paramiko.common.MSG_CHANNEL_CLOSE]
+            held, got = [], threading.Semaphore(0)
+
+            def hold(ch, m):
+                held.append((ch, m))
+                got.release()
+            table[paramiko.common.MSG_CHANNEL_CLOSE] = hold
+            t._channel_handler_table = table
+            for _ in range(3):
+                c = t.open_session(timeout=10)
+                c.exec_command("true")
+                self.assertTrue(got.acquire(timeout=10))
+                self.assertEqual(c.recv_exit_status(), 0)
+            # Three closed, none answered: the limit holds.
+            with self.assertRaises(paramiko.ChannelException) as e:
+                t.open_session(timeout=10)
+            self.assertEqual(e.exception.code, paramiko.common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
+            # Answered, they are freed: channels open again.
+            table[paramiko.common.MSG_CHANNEL_CLOSE] = answer
+            for ch, m in held:
+                answer(ch, m)
+            end = time.monotonic() + 10
+            while True:
+                try:
+                    self.assertEqual(sshproto.run(t, "echo ok")[:2], (0, b"ok\n"))
+                    break
+                except paramiko.ChannelException:
+                    if time.monotonic() > end:
+                        raise
+                    time.sleep(0.1)
+        finally:
+            t.close()
+
+
 class ReconnectTest(BastionTest):
     def test_lost_target_replaced_while_another_channel_holds_it(self):
         # Channel A keeps its executor (its output is stuck behind a closed
