@@ -10,6 +10,7 @@
 #include "approvals/approvals_executor.h"
 #include "common/display_escape.h"
 #include "common/log.h"
+#include "common/ssh_channel_read.h"
 #include "common/time_util.h"
 #include "session/session.h"
 #include "session/target_picker_executor.h"
@@ -398,15 +399,9 @@ bool ChannelPipeline::wait_for_approval() {
     if (std::string_view(input_queue_).substr(input_queue_off_).find('\x03') != std::string_view::npos) cancel = true;
     input_queue_.clear();
     input_queue_off_ = 0;
-    char buf[kIoChunk];
     const int buffered = ssh_channel_poll(ch_.get(), 0);
-    auto left = buffered > 0 ? static_cast<std::size_t>(buffered) : 0;
-    while (left > 0) {
-      const int n = ssh_channel_read_nonblocking(ch_.get(), buf, static_cast<uint32_t>(std::min(left, sizeof buf)), 0);
-      if (n <= 0) break;
-      left -= static_cast<std::size_t>(n);
-      if (std::string_view(buf, static_cast<std::size_t>(n)).find('\x03') != std::string_view::npos) cancel = true;
-    }
+    read_buffered_whole(ch_.get(), 0, buffered > 0 ? static_cast<std::size_t>(buffered) : 0,
+                        [&](std::string_view keys) { cancel |= keys.find('\x03') != std::string_view::npos; });
   }
   const std::string request = "bastion: request #" + std::to_string(review_id_);
   if (cancel) {
@@ -493,13 +488,10 @@ bool ChannelPipeline::pump_input() {
   return moved;
 }
 
-// libssh 0.10 reopens a channel's receive window to a full 1.28 MB on every
-// read that leaves it under half, whatever it still buffers: partial reads
-// (a target slower than its client) would let the client grow that buffer by
-// a window per read, without bound. So libssh's buffer is read whole, never
-// in part: what the target cannot take waits in input_queue_, and libssh is
-// not read again before the queue is empty. Both stay under one window
-// (plus the half libssh itself may add on receipt).
+// libssh's buffer is read whole, never in part (see ssh_channel_read.h): what
+// the target cannot take waits in input_queue_, and libssh is not read again
+// before the queue is empty. Both stay under one window (plus the half libssh
+// itself may add on receipt).
 bool ChannelPipeline::read_client_input(std::size_t cap) {
   const int buffered = ssh_channel_poll(ch_.get(), 0);  // may take packets off the socket
   const uint64_t seen = requests_.arrivals();
@@ -508,14 +500,8 @@ bool ChannelPipeline::read_client_input(std::size_t cap) {
     return false;
   }
   bool moved = false;
-  auto left = static_cast<std::size_t>(buffered);
-  char buf[kIoChunk];
-  while (left > 0) {
-    // With data buffered libssh reads from its buffer only, never the socket.
-    const int n = ssh_channel_read_nonblocking(ch_.get(), buf, static_cast<uint32_t>(std::min(left, sizeof buf)), 0);
-    if (n <= 0) break;
-    left -= static_cast<std::size_t>(n);
-    std::string_view data(buf, static_cast<std::size_t>(n));
+  const auto count = static_cast<std::size_t>(buffered);
+  const std::size_t read = read_buffered_whole(ch_.get(), 0, count, [&](std::string_view data) {
     if (input_queue_.empty() && cap > 0) {
       const std::size_t now = std::min(cap, data.size());
       if (feed_input(data.substr(0, now))) {
@@ -527,9 +513,9 @@ bool ChannelPipeline::read_client_input(std::size_t cap) {
       }
     }
     input_queue_.append(data);
-  }
+  });
   // Everything libssh had counted was read: its buffer is empty now.
-  if (left == 0 && requests_.arrivals() == seen) arrivals_at_empty_ = seen;
+  if (read == count && requests_.arrivals() == seen) arrivals_at_empty_ = seen;
   return moved;
 }
 

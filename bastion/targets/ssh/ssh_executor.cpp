@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/ssh_channel_drain.h"
+#include "common/ssh_channel_read.h"
 
 namespace bastion {
 
@@ -110,24 +111,17 @@ bool SshExecutor::pump_output(OutputWriter& out, std::size_t budget) {
     return false;
   }
   if (budget == 0) return true;
-  // libssh 0.10 reopens the channel's window to a full 1.28 MB on every read
-  // that leaves it under half, whatever it still buffers: reading part of
-  // its buffer (a target faster than its client) would let the target grow
-  // it by a window per read, without bound. So it is read whole or not at
-  // all; `budget` only says whether to read. The client's queue may then
-  // pass its high-water mark by what was buffered, once. Exactly what the
-  // data callback counted is read: those reads never poll the socket, so a
-  // held connection stays unread.
-  char buf[32768];
+  // Read whole or not at all (see ssh_channel_read.h); `budget` only says
+  // whether to read. The client's queue may then pass its high-water mark by
+  // what was buffered, once. Exactly what the data callback counted is read:
+  // those reads never poll the socket, so a held connection stays unread.
   for (int s : {0, 1}) {
-    while (buffered_[s] > 0) {
-      const int n = ssh_channel_read_nonblocking(ch_.get(), buf, std::min<uint32_t>(buffered_[s], sizeof buf), s);
-      if (n <= 0) {
-        buffered_[s] = 0;  // libssh has none after all
-        break;
-      }
-      out.write_view(s ? Stream::err : Stream::out, std::string_view(buf, static_cast<std::size_t>(n)));
-      buffered_[s] -= static_cast<uint32_t>(std::min<uint32_t>(static_cast<uint32_t>(n), buffered_[s]));
+    const Stream stream = s ? Stream::err : Stream::out;
+    while (buffered_[s] > 0) {  // what a write to the client let libssh take meanwhile, too
+      const uint32_t count = buffered_[s];
+      const std::size_t read =
+          read_buffered_whole(ch_.get(), s, count, [&](std::string_view d) { out.write_view(stream, d); });
+      buffered_[s] = read < count ? 0 : buffered_[s] - count;  // less: libssh had none after all
     }
   }
   sync_hold();
