@@ -722,7 +722,8 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
     else if (exit.status)
       ssh_channel_request_send_exit_status(ch_.get(), *exit.status);
     ssh_channel_send_eof(ch_.get());
-    close_sent_ = ssh_channel_close(ch_.get()) == SSH_OK;
+    // SSH_AGAIN: the CLOSE is queued behind output the client has not read yet.
+    close_sent_ = ssh_channel_close(ch_.get()) != SSH_ERROR;
   }
   log_info("channel closed", {{"session", s_.id()}, {"kind", kind_name()}, {"reason", reason},
                               {"exit_status", exit.status ? std::to_string(*exit.status) : ""},
@@ -732,6 +733,10 @@ void ChannelPipeline::finish(const ExitInfo& exit, const std::string& reason) {
 
 SshChannel ChannelPipeline::take_unanswered() {
   if (state_ != State::done || !close_sent_ || requests_.close_received()) return nullptr;
+  // Input nobody will read is let go now, not kept with the channel.
+  const int buffered = ssh_channel_poll(ch_.get(), 0);
+  if (buffered > 0) read_buffered_whole(ch_.get(), 0, static_cast<std::size_t>(buffered), [](std::string_view) {});
+  if (requests_.close_received()) return nullptr;  // the answer came with that poll
   return std::move(ch_);
 }
 

@@ -52,6 +52,8 @@ class ChannelPipeline : private ChannelRequests::Handler, private ChannelMessage
   // A done channel whose CLOSE the client has not answered (the session
   // keeps it, see ClosingChannels); null otherwise. Called before release.
   SshChannel take_unanswered();
+  // Done, its CLOSE sent and not answered yet, still held here.
+  bool awaiting_answer() const { return done() && ch_ && close_sent_ && !requests_.close_received(); }
   bool running() const { return state_ == State::running; }
   // A message from the bastion to this channel's user (also recorded).
   void notice(const std::string& text) override;

@@ -28,6 +28,10 @@ void ClosingChannels::adopt(SshChannel ch) {
   entries_.push_back(std::move(e));
 }
 
+std::size_t ClosingChannels::unanswered() const {
+  return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(), [](auto& e) { return !e->answered; }));
+}
+
 void ClosingChannels::prune() {
   std::erase_if(entries_, [](const std::unique_ptr<Entry>& e) {
     if (!e->answered) return false;

@@ -1,8 +1,8 @@
 // Channels the bastion closed whose client has not answered the CLOSE yet.
 // libssh keeps a channel until that answer, even one freed, so a client that
 // never answers would keep every channel it ever opened. Kept here instead,
-// they are counted against the session's channel limit and freed when the
-// answer comes.
+// they are counted (Session::may_open_channel) and freed when the answer
+// comes.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -26,6 +26,9 @@ class ClosingChannels {
   // Frees the channels whose client answered.
   void prune();
   std::size_t size() const { return entries_.size(); }
+  // Those whose answer has not come (an answer and the client's next open
+  // may arrive in one read, before prune() runs).
+  std::size_t unanswered() const;
 
  private:
   struct Entry {

@@ -99,7 +99,7 @@ ssh_channel Session::open_channel() {
   // An ended session (expiry, revoked grant, limits, shutdown) starts
   // nothing new, whatever its old channels are still doing.
   if (!end_reason_.empty()) return nullptr;
-  if (channels_in_use() >= cfg_->limits.max_channels_per_session) return nullptr;
+  if (!may_open_channel()) return nullptr;
   ssh_channel ch = ssh_channel_new(client_);
   if (!ch) return nullptr;
   channels_.push_back(std::make_unique<ChannelPipeline>(*this, ch, next_index_++));
@@ -124,7 +124,7 @@ ssh_channel Session::open_tunnel(ssh_message msg, std::string& refusal) {
   if (!identity_.extensions.contains("permit-port-forwarding"))
     return refusal = "your certificate does not permit port forwarding", nullptr;
   if (identity_.force_command) return refusal = "your certificate is restricted to a forced command", nullptr;
-  if (channels_in_use() >= cfg_->limits.max_channels_per_session) return refusal = "too many channels", nullptr;
+  if (!may_open_channel()) return refusal = "too many channels", nullptr;
   ssh_channel ch = ssh_message_channel_request_open_reply_accept(msg);
   if (!ch) return refusal = "cannot open the channel", nullptr;
   channels_.push_back(std::make_unique<ChannelPipeline>(*this, ch, next_index_++));
@@ -627,21 +627,29 @@ void Session::for_each_channel(F&& f) {
 // let them go.
 template <typename Pred>
 void Session::release_channels(Pred&& which) {
+  // Kept channels are taken while their pipelines are still listed (and
+  // counted): taking one reads libssh, which may run a channel open.
+  for (std::size_t i = 0; i < channels_.size(); ++i)
+    if (which(std::as_const(*channels_[i]))) closing_.adopt(channels_[i]->take_unanswered());
   std::vector<std::unique_ptr<ChannelPipeline>> going;
   for (auto& c : channels_)
     if (which(std::as_const(*c))) going.push_back(std::move(c));
   std::erase(channels_, nullptr);
-  for (auto& c : going) closing_.adopt(c->take_unanswered());
   going.clear();
   closing_.prune();
 }
 
-// Channels still running, and those the bastion closed whose client has
-// not answered yet (libssh keeps them until then): a client that never
-// answers opens no more than the limit.
-int Session::channels_in_use() const {
+// At most max_channels_per_session running; besides, channels the bastion
+// closed whose client has not answered yet (libssh keeps them until then)
+// count against as many again: a client that never answers keeps no more
+// than twice the limit, and one slow to answer (OpenSSH answers once it has
+// written the channel's output locally) is not refused for it.
+bool Session::may_open_channel() const {
+  const int max = cfg_->limits.max_channels_per_session;
   const auto live = std::count_if(channels_.begin(), channels_.end(), [](auto& c) { return !c->done(); });
-  return static_cast<int>(live + closing_.size());
+  // Done ones not released yet (a libssh call later in the pass may run this).
+  const auto waiting = std::count_if(channels_.begin(), channels_.end(), [](auto& c) { return c->awaiting_answer(); });
+  return live < max && live + waiting + static_cast<long>(closing_.unanswered()) < 2L * max;
 }
 
 void Session::end_all(const std::string& message, const std::string& reason) {

@@ -151,7 +151,7 @@ class Session {
   void for_each_channel(F&& f);
   template <typename Pred>
   void release_channels(Pred&& which);
-  int channels_in_use() const;
+  bool may_open_channel() const;
 
   ServerContext& ctx_;
   std::shared_ptr<const Config> cfg_;

@@ -7,6 +7,7 @@ import os
 import random
 import shlex
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -135,39 +136,96 @@ class ChannelChurnTest(BastionTest):
         self.assertEqual((r.returncode, r.stdout), (0, b"still-serving\n"), r.stderr)
 
 
+class Relay:
+    """A TCP relay between a client and the bastion that can hold either
+    direction: to the client (nothing read from the bastion, so its socket
+    backs up), or to the bastion (what the client sends is kept, then sent
+    in one write)."""
+
+    def __init__(self, port):
+        self.ls = socket.create_server(("127.0.0.1", 0))
+        self.port = self.ls.getsockname()[1]
+        self.to_client, self.to_bastion = threading.Event(), threading.Event()  # set: flowing
+        self.to_client.set()
+        self.to_bastion.set()
+        self.held = b""
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, args=(port,), daemon=True).start()
+
+    def _accept(self, port):
+        c, _ = self.ls.accept()
+        b = socket.socket()
+        b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        b.connect(("127.0.0.1", port))
+        self.c, self.b = c, b
+        threading.Thread(target=self._up, daemon=True).start()
+        threading.Thread(target=self._down, daemon=True).start()
+
+    def _up(self):
+        while (d := self.c.recv(65536)):
+            with self.lock:
+                self.held += d
+                if self.to_bastion.is_set():
+                    self.b.sendall(self.held)
+                    self.held = b""
+
+    def _down(self):
+        while True:
+            self.to_client.wait()
+            d = self.b.recv(4096)
+            if not d:
+                break
+            self.c.sendall(d)
+
+    def release_to_bastion(self):
+        with self.lock:
+            self.b.sendall(self.held)
+            self.held = b""
+            self.to_bastion.set()
+
+
 class UnansweredCloseTest(BastionTest):
     """libssh keeps a channel the bastion closed until the client answers
     the CLOSE: a client that never answers would keep every channel it ever
-    opened. Those count against max_channels_per_session until answered."""
+    opened. Unanswered, they count against as many again as
+    max_channels_per_session (here 3: at most 6 with those running)."""
     bastion_options = {"limits": "max_channels_per_session = 3"}
 
-    def test_channels_never_answered_count_until_answered(self):
-        t = sshproto.connect(self.env.bastion.port, "web1", self.env.alice)
-        try:
-            table = dict(t._channel_handler_table)
-            answer = table[paramiko.common.MSG_CHANNEL_CLOSE]
-            held, got = [], threading.Semaphore(0)
+    def connect(self, port=None):
+        t = sshproto.connect(port or self.env.bastion.port, "web1", self.env.alice)
+        table = dict(t._channel_handler_table)
+        self.answer = table[paramiko.common.MSG_CHANNEL_CLOSE]
+        self.held, self.got = [], threading.Semaphore(0)
 
-            def hold(ch, m):
-                held.append((ch, m))
-                got.release()
-            table[paramiko.common.MSG_CHANNEL_CLOSE] = hold
-            t._channel_handler_table = table
-            for _ in range(3):
-                c = t.open_session(timeout=10)
-                c.exec_command("true")
-                self.assertTrue(got.acquire(timeout=10))
+        def hold(ch, m):
+            self.held.append((ch, m))
+            self.got.release()
+        table[paramiko.common.MSG_CHANNEL_CLOSE] = hold
+        t._channel_handler_table = table
+        return t
+
+    def run_unanswered(self, t, command="true", **kw):
+        c = t.open_session(timeout=10, **kw)
+        c.exec_command(command)
+        return c
+
+    def assert_refused(self, t):
+        with self.assertRaises(paramiko.ChannelException) as e:
+            t.open_session(timeout=10)
+        self.assertEqual(e.exception.code, paramiko.common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
+
+    def test_channels_never_answered_count_until_answered(self):
+        t = self.connect()
+        try:
+            for _ in range(6):
+                c = self.run_unanswered(t)
+                self.assertTrue(self.got.acquire(timeout=10))
                 self.assertEqual(c.recv_exit_status(), 0)
-            # Three closed, none answered: the limit holds.
-            with self.assertRaises(paramiko.ChannelException) as e:
-                t.open_session(timeout=10)
-            self.assertEqual(e.exception.code, paramiko.common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
-            # Answered, they are freed: channels open again.
-            table[paramiko.common.MSG_CHANNEL_CLOSE] = answer
-            for ch, m in held:
-                answer(ch, m)
+            self.assert_refused(t)  # six closed, none answered
+            for ch, m in self.held:
+                self.answer(ch, m)
             end = time.monotonic() + 10
-            while True:
+            while True:  # the answers are on their way
                 try:
                     self.assertEqual(sshproto.run(t, "echo ok")[:2], (0, b"ok\n"))
                     break
@@ -175,6 +233,59 @@ class UnansweredCloseTest(BastionTest):
                     if time.monotonic() > end:
                         raise
                     time.sleep(0.1)
+        finally:
+            t.close()
+
+    def test_an_answer_and_the_next_open_in_one_read(self):
+        # A busy ControlMaster answers a CLOSE and opens the next channel in
+        # one segment: the answered channel no longer counts.
+        relay = Relay(self.env.bastion.port)
+        t = self.connect(relay.port)
+        try:
+            for _ in range(4):
+                self.run_unanswered(t)
+                self.assertTrue(self.got.acquire(timeout=10))
+            for _ in range(2):
+                self.run_unanswered(t, "sleep 600")
+            self.assert_refused(t)  # 2 running + 4 unanswered
+            relay.to_bastion.clear()
+            ch, m = self.held.pop()
+            self.answer(ch, m)
+            opened = {}
+
+            def opener():
+                try:
+                    opened["c"] = t.open_session(timeout=10)
+                except paramiko.ChannelException as e:
+                    opened["e"] = e
+            th = threading.Thread(target=opener)
+            th.start()
+            time.sleep(0.5)
+            relay.release_to_bastion()
+            th.join(15)
+            self.assertIn("c", opened, opened)
+        finally:
+            t.close()
+
+    def test_a_close_queued_behind_unread_output_counts_too(self):
+        # The bastion's CLOSE waits behind output the client does not read
+        # (its socket backed up): queued, it counts all the same.
+        relay = Relay(self.env.bastion.port)
+        t = self.connect(relay.port)
+        try:
+            for _ in range(2):
+                chans = [self.run_unanswered(t, "sleep 2; head -c 3000000 /dev/zero", window_size=1 << 30)
+                         for _ in range(3)]
+                time.sleep(0.5)
+                relay.to_client.clear()
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and sum(
+                        l.get("msg") == "channel closed" for l in self.env.bastion.log_lines()) < len(self.held) + 3:
+                    time.sleep(0.1)
+                relay.to_client.set()
+                for _ in chans:
+                    self.assertTrue(self.got.acquire(timeout=30))
+            self.assert_refused(t)
         finally:
             t.close()
 
